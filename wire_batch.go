@@ -1,0 +1,149 @@
+package vagt
+
+import (
+	"fmt"
+	"time"
+)
+
+// wireBatch is a telemetry batch on the wire (docs/wire.md, "batch").
+type wireBatch struct {
+	Version      *uint64       `cbor:"0,keyasint"`
+	Gateway      string        `cbor:"1,keyasint"`
+	Seq          uint64        `cbor:"2,keyasint"`
+	Municipality uint64        `cbor:"3,keyasint"`
+	Base         uint64        `cbor:"4,keyasint"` // Unix ms of the earliest reading
+	Devices      []string      `cbor:"5,keyasint"`
+	Readings     []wireReading `cbor:"6,keyasint"`
+}
+
+// wireReading is [device index, kind, offset ms from base, value × scale].
+type wireReading struct {
+	_      struct{} `cbor:",toarray"`
+	Device uint64
+	Kind   uint64
+	Offset uint64
+	Value  int64
+}
+
+// EncodeBatch returns the batch in canonical form: the base time is the earliest
+// reading's, devices are listed in order of first appearance, readings keep their order,
+// and times are truncated to milliseconds. It validates the batch first.
+func EncodeBatch(b *Batch) ([]byte, error) {
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	v := uint64(WireVersion)
+	w := wireBatch{
+		Version:      &v,
+		Gateway:      string(b.Gateway),
+		Seq:          b.Seq,
+		Municipality: uint64(b.Municipality),
+		Readings:     make([]wireReading, len(b.Readings)),
+	}
+	base := b.Readings[0].Time.UnixMilli()
+	for _, r := range b.Readings[1:] {
+		base = min(base, r.Time.UnixMilli())
+	}
+	w.Base = uint64(base)
+	index := make(map[DeviceID]uint64, 16)
+	for i, r := range b.Readings {
+		d, ok := index[r.Device]
+		if !ok {
+			if len(index) == MaxBatchDevices {
+				return nil, fmt.Errorf("encode batch: %w: more than %d devices", ErrTooLarge, MaxBatchDevices)
+			}
+			d = uint64(len(index))
+			index[r.Device] = d
+			w.Devices = append(w.Devices, string(r.Device))
+		}
+		value, _ := r.Kind.ToWire(r.Value) // checked by Validate
+		w.Readings[i] = wireReading{Device: d, Kind: uint64(r.Kind), Offset: uint64(r.Time.UnixMilli() - base), Value: value}
+	}
+	out, err := encMode.Marshal(&w)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	if len(out) > MaxBatchBytes {
+		return nil, fmt.Errorf("encode batch: %w: %d bytes, at most %d", ErrTooLarge, len(out), MaxBatchBytes)
+	}
+	return out, nil
+}
+
+// DecodeBatch decodes and validates an untrusted telemetry batch. It accepts any valid
+// form, canonical or not, and returns a named error (see Reason) for anything else.
+func DecodeBatch(data []byte) (Batch, error) {
+	b, err := decodeBatch(data)
+	if err != nil {
+		return Batch{}, fmt.Errorf("decode batch: %w", err)
+	}
+	return b, nil
+}
+
+func decodeBatch(data []byte) (Batch, error) {
+	var w wireBatch
+	if err := unmarshal(batchDecMode, data, MaxBatchBytes, &w); err != nil {
+		return Batch{}, err
+	}
+	if err := checkVersion(w.Version); err != nil {
+		return Batch{}, err
+	}
+	b := Batch{Gateway: GatewayID(w.Gateway), Seq: w.Seq}
+	if err := b.Gateway.Validate(); err != nil {
+		return Batch{}, err
+	}
+	if w.Seq == 0 {
+		return Batch{}, fmt.Errorf("%w: batch seq (key 2)", ErrMissingField)
+	}
+	if w.Municipality > 0xffff {
+		return Batch{}, fmt.Errorf("%w: %d", ErrUnknownMunicipality, w.Municipality)
+	}
+	b.Municipality = MunicipalityCode(w.Municipality)
+	if err := b.Municipality.Validate(); err != nil {
+		return Batch{}, err
+	}
+	if w.Base > uint64(maxTime.UnixMilli()) {
+		return Batch{}, fmt.Errorf("%w: base time %d ms", ErrOutOfRange, w.Base)
+	}
+	base := time.UnixMilli(int64(w.Base)).UTC()
+	if err := validTime(base); err != nil {
+		return Batch{}, fmt.Errorf("base time: %w", err)
+	}
+	if len(w.Devices) == 0 || len(w.Readings) == 0 {
+		return Batch{}, fmt.Errorf("%w: devices and readings (keys 5, 6) must not be empty", ErrMissingField)
+	}
+	if len(w.Devices) > MaxBatchDevices {
+		return Batch{}, fmt.Errorf("%w: %d devices, at most %d", ErrTooLarge, len(w.Devices), MaxBatchDevices)
+	}
+	devices := make([]DeviceID, len(w.Devices))
+	seen := make(map[string]struct{}, len(w.Devices))
+	for i, d := range w.Devices {
+		devices[i] = DeviceID(d)
+		if err := devices[i].Validate(); err != nil {
+			return Batch{}, fmt.Errorf("device %d: %w", i, err)
+		}
+		if _, dup := seen[d]; dup {
+			return Batch{}, fmt.Errorf("%w: device %q listed twice", ErrDuplicateKey, d)
+		}
+		seen[d] = struct{}{}
+	}
+	const maxOffset = uint64(MaxBatchSpan / time.Millisecond)
+	b.Readings = make([]Reading, len(w.Readings))
+	for i, r := range w.Readings {
+		if r.Device >= uint64(len(devices)) {
+			return Batch{}, fmt.Errorf("reading %d: %w: device index %d, %d devices", i, ErrOutOfRange, r.Device, len(devices))
+		}
+		if r.Offset > maxOffset || w.Base+r.Offset >= uint64(maxTime.UnixMilli()) {
+			return Batch{}, fmt.Errorf("reading %d: %w: offset %d ms, at most %d, before 2100", i, ErrOutOfRange, r.Offset, maxOffset)
+		}
+		if r.Kind > 0xff {
+			return Batch{}, fmt.Errorf("reading %d: %w: %d", i, ErrUnknownKind, r.Kind)
+		}
+		k := Kind(r.Kind)
+		v, err := k.FromWire(r.Value)
+		if err != nil {
+			return Batch{}, fmt.Errorf("reading %d: %w", i, err)
+		}
+		b.Readings[i] = Reading{Device: devices[r.Device], Kind: k, Time: base.Add(time.Duration(r.Offset) * time.Millisecond), Value: v}
+	}
+	return b, nil
+}
