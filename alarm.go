@@ -184,9 +184,9 @@ type Alarm struct {
 
 // Limits on an alarm's details, so an alarm stays small on a 4G link and in the store.
 const (
-	MaxAlarmDetails      = 16
-	MaxAlarmDetailKey    = 32
-	MaxAlarmDetailValue  = 256
+	MaxAlarmDetails     = 16
+	MaxAlarmDetailKey   = 32
+	MaxAlarmDetailValue = 256
 )
 
 // Validate checks every field of the alarm.

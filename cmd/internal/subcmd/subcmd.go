@@ -1,0 +1,76 @@
+// Package subcmd dispatches a binary's subcommands (vagt ingest, vagt-sim load, ...), so
+// each main stays a signal context and a table, and each subcommand a function that tests
+// can call with their own arguments, environment and writers.
+package subcmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// Command is one subcommand. Run returns when ctx is done (after a clean shutdown) or when
+// it fails; it never calls os.Exit.
+type Command struct {
+	Summary string
+	Run     func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+}
+
+// Set is a binary's subcommands by name.
+type Set map[string]Command
+
+// Main runs the subcommand that os.Args names, stopping it with SIGINT or SIGTERM, and
+// exits 1 when it fails.
+func Main(name string, cmds Set) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cmds.Run(ctx, name, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// Run runs the subcommand args[0] with the rest of args. "version" is always there.
+func (s Set) Run(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		return s.usage(name, stdout)
+	}
+	if args[0] == "version" {
+		_, err := fmt.Fprintln(stdout, name, vagt.Version)
+		return err
+	}
+	c, ok := s[args[0]]
+	if !ok {
+		s.usage(name, stderr)
+		return fmt.Errorf("unknown subcommand %q", args[0])
+	}
+	return c.Run(ctx, args[1:], getenv, stdout, stderr)
+}
+
+func (s Set) usage(name string, w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: %s <subcommand> [flags]\n\nsubcommands:\n", name)
+	names := []string{"version"}
+	for n := range s {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		summary := "print the version"
+		if c, ok := s[n]; ok {
+			summary = c.Summary
+		}
+		fmt.Fprintf(&b, "  %-10s %s\n", n, summary)
+	}
+	fmt.Fprintf(&b, "\nRun '%s <subcommand> -h' for its flags; every flag can also be set as VAGT_<FLAG>.\n", name)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
