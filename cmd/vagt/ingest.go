@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
+	"github.com/vagt-dk/vagt/ingest"
+)
+
+func init() {
+	commands["ingest"] = subcmd.Command{
+		Summary: "store telemetry and alarm history from the broker (and POST /v1/telemetry) in InfluxDB",
+		Run:     runIngest,
+	}
+}
+
+func runIngest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg ingest.Config
+	host, _ := os.Hostname()
+	fs := flag.NewFlagSet("vagt ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (tcp://host:1883, ssl://host:8883); empty: HTTP path only")
+	fs.StringVar(&cfg.ClientID, "client-id", "vagt-ingest-"+host, "MQTT client id, stable per replica (the broker keeps the session under it)")
+	fs.StringVar(&cfg.Username, "username", "", "MQTT user name")
+	fs.StringVar(&cfg.Password, "password", "", "MQTT password")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "PEM file with the broker's CA")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM client certificate for the broker")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM client key for the broker")
+	fs.StringVar(&cfg.Group, "group", "vagt-ingest", "shared subscription group")
+	fs.StringVar(&cfg.DeadLetter, "dead-letter", "", "topic prefix for copies of rejected messages ({prefix}/{reason}/{topic}); empty: off")
+	fs.StringVar(&cfg.InfluxURL, "influx-url", "http://127.0.0.1:8086", "InfluxDB URL")
+	fs.StringVar(&cfg.InfluxOrg, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")
+	fs.StringVar(&cfg.InfluxBucket, "influx-bucket", "vagt/autogen", "InfluxDB 2.x bucket, or db/rp for 1.8")
+	fs.StringVar(&cfg.InfluxToken, "influx-token", "", "InfluxDB token (1.8: user:password)")
+	fs.BoolVar(&cfg.InfluxRaw, "influx-raw", false, "post line protocol bytes through the client's HTTP service instead of WriteAPIBlocking")
+	fs.BoolVar(&cfg.Setup, "setup", true, "create the database/bucket with the retention when missing")
+	fs.DurationVar(&cfg.Retention, "retention", 0, "retention for --setup (e.g. 8760h); 0 keeps data forever")
+	fs.IntVar(&cfg.BatchPoints, "batch-points", 5000, "points per write")
+	fs.DurationVar(&cfg.Linger, "linger", 0, "how long a batch waits for more points (default 200ms)")
+	fs.IntVar(&cfg.InFlight, "inflight", 1000, "messages taken in and not yet acknowledged; keep it >= the broker's max_inflight_messages")
+	fs.IntVar(&cfg.Writers, "writers", 2, "concurrent writes to InfluxDB")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "at shutdown, how long to keep writing what was taken in (default 10s)")
+	fs.StringVar(&cfg.HTTPAddr, "http", ":8081", "HTTP listen address (/v1/telemetry, /healthz, /readyz, /metrics)")
+	fs.StringVar(&cfg.TokenFile, "tokens", "", "gateway token file for POST /v1/telemetry (lines: gateway-id sha256-hex); empty: endpoint off")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := ingestFlagsFromEnv(fs, getenv); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "ingest")
+	return ingest.Run(ctx, cfg, ingest.Deps{Logger: logger})
+}
+
+// ingestFlagsFromEnv sets every flag not given on the command line from VAGT_<FLAG> (upper
+// case, '-' as '_'), so containers can be configured with environment variables alone.
+func ingestFlagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := "VAGT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}

@@ -1,0 +1,256 @@
+// Package load plays many home gateways against the platform broker: each publishes real
+// CBOR telemetry batches (and now and then an alarm) on its own topics, QoS 1, and the
+// generator reports exactly what the broker acknowledged, per gateway, so a checker can
+// verify that the store holds precisely that.
+//
+// A few MQTT connections carry many gateway ids (topics and payload ids match; the broker
+// ACL that binds a connection to one id is not what a load test exercises). Reading times
+// are virtual — sample k of a gateway is at Start + k×Step — so that every reading is a
+// distinct point (series and time) however fast the generator runs.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// Config says what to play.
+type Config struct {
+	Broker   string
+	Username string
+	Password string
+	ClientID string // prefix of the connections' client ids; default "vagt-load"
+
+	Homes    int           // gateways
+	Sensors  int           // devices per home, each reporting one kind
+	Samples  int           // readings per sensor per batch; default 1
+	Interval time.Duration // each gateway sends a batch this often; 0: as fast as the broker takes them
+	Duration time.Duration // stop starting batches after this long; 0: until Batches or ctx
+	Batches  int           // stop after this many batches per gateway; 0: no limit
+	// AlarmEvery sends one alarm per this many batches of a gateway; 0: none.
+	AlarmEvery int
+	Conns      int           // MQTT connections; default 4
+	Window     int           // unacknowledged publishes per connection; default 256
+	Prefix     string        // gateway ids are {Prefix}-{000001}; default "load"
+	Start      time.Time     // virtual time of the first sample; default now
+	Step       time.Duration // virtual time between samples of a sensor; default 1s
+}
+
+// GatewayCount is what one gateway got acknowledged by the broker.
+type GatewayCount struct {
+	Batches  uint64 `json:"batches"`
+	Readings uint64 `json:"readings"`
+	Alarms   uint64 `json:"alarms"`
+}
+
+// Report is what was sent and acknowledged.
+type Report struct {
+	Gateways   int                     `json:"gateways"`
+	Batches    uint64                  `json:"batches"`
+	Readings   uint64                  `json:"readings"`
+	Alarms     uint64                  `json:"alarms"`
+	Failed     uint64                  `json:"failed"` // publishes the broker did not acknowledge: not counted above
+	Elapsed    time.Duration           `json:"elapsed_ns"`
+	PerGateway map[string]GatewayCount `json:"per_gateway"`
+}
+
+func (c *Config) defaults() error {
+	if c.ClientID == "" {
+		c.ClientID = "vagt-load"
+	}
+	if c.Samples <= 0 {
+		c.Samples = 1
+	}
+	if c.Conns <= 0 {
+		c.Conns = 4
+	}
+	if c.Window <= 0 {
+		c.Window = 256
+	}
+	if c.Prefix == "" {
+		c.Prefix = "load"
+	}
+	if c.Start.IsZero() {
+		c.Start = time.Now().Truncate(time.Second)
+	}
+	if c.Step <= 0 {
+		c.Step = time.Second
+	}
+	c.Conns = min(c.Conns, max(c.Homes, 1))
+	switch {
+	case c.Broker == "":
+		return errors.New("load: broker is required")
+	case c.Homes < 1 || c.Sensors < 1:
+		return errors.New("load: homes and sensors must be at least 1")
+	case c.Sensors*c.Samples > vagt.MaxBatchReadings || c.Sensors > vagt.MaxBatchDevices:
+		return fmt.Errorf("load: %d sensors × %d samples exceeds a batch (%d readings)", c.Sensors, c.Samples, vagt.MaxBatchReadings)
+	case c.Duration <= 0 && c.Batches <= 0:
+		return errors.New("load: give a duration or a number of batches")
+	}
+	return nil
+}
+
+// GatewayID is the id of home i (0-based) under prefix.
+func GatewayID(prefix string, i int) vagt.GatewayID {
+	return vagt.GatewayID(fmt.Sprintf("%s-%06d", prefix, i+1))
+}
+
+// Run plays the load until Duration or Batches is reached or ctx ends, waits for the
+// broker's acknowledgements of what it published, and reports. It returns an error, with
+// the report so far, when a connection fails.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) (Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return Report{}, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	start := time.Now()
+	counts := make([]GatewayCount, cfg.Homes)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for w := range cfg.Conns {
+		wg.Go(func() {
+			if err := runConn(ctx, &cfg, w, counts, logger); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	r := Report{Gateways: cfg.Homes, Elapsed: time.Since(start), PerGateway: make(map[string]GatewayCount, cfg.Homes)}
+	for i, c := range counts {
+		r.PerGateway[string(GatewayID(cfg.Prefix, i))] = c
+		r.Batches += c.Batches
+		r.Readings += c.Readings
+		r.Alarms += c.Alarms
+	}
+	for _, err := range errs {
+		var pe *publishError
+		if errors.As(err, &pe) {
+			r.Failed += pe.failed
+		}
+	}
+	return r, errors.Join(errs...)
+}
+
+type publishError struct {
+	failed uint64
+	err    error
+}
+
+func (e *publishError) Error() string {
+	return fmt.Sprintf("load: %d publishes not acknowledged: %v", e.failed, e.err)
+}
+func (e *publishError) Unwrap() error { return e.err }
+
+// pending is a publish waiting for the broker's PUBACK, and what to count when it comes.
+type pending struct {
+	tok      mqtt.Token
+	gw       int
+	readings uint64
+	alarm    bool
+}
+
+// runConn plays the gateways w, w+Conns, w+2×Conns, ... on one connection.
+func runConn(ctx context.Context, cfg *Config, w int, counts []GatewayCount, logger *slog.Logger) error {
+	opts := mqtt.NewClientOptions().AddBroker(cfg.Broker).
+		SetClientID(fmt.Sprintf("%s-%d", cfg.ClientID, w)).
+		SetUsername(cfg.Username).SetPassword(cfg.Password).
+		SetCleanSession(true).SetAutoReconnect(false).
+		SetWriteTimeout(30 * time.Second)
+	client := mqtt.NewClient(opts)
+	if t := client.Connect(); !t.WaitTimeout(30*time.Second) || t.Error() != nil {
+		return fmt.Errorf("load: connect %s: %v", cfg.Broker, t.Error())
+	}
+	defer client.Disconnect(250)
+
+	var gws []*gateway
+	for i := w; i < cfg.Homes; i += cfg.Conns {
+		gws = append(gws, newGateway(cfg, i))
+	}
+	var (
+		window []pending
+		failed uint64
+		last   error
+	)
+	settle := func(p pending) {
+		p.tok.Wait()
+		if err := p.tok.Error(); err != nil {
+			failed++
+			last = err
+			return
+		}
+		c := &counts[p.gw]
+		if p.alarm {
+			c.Alarms++
+			return
+		}
+		c.Batches++
+		c.Readings += p.readings
+	}
+	publish := func(topic string, payload []byte, p pending) {
+		if len(window) == cfg.Window {
+			settle(window[0])
+			window = window[1:]
+		}
+		p.tok = client.Publish(topic, 1, false, payload)
+		window = append(window, p)
+	}
+	began := time.Now()
+loop:
+	for round := 0; cfg.Batches == 0 || round < cfg.Batches; round++ {
+		if cfg.Interval > 0 {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-time.After(time.Until(began.Add(time.Duration(round) * cfg.Interval))):
+			}
+		}
+		for _, g := range gws {
+			if ctx.Err() != nil || !client.IsConnectionOpen() {
+				break loop
+			}
+			payload, n, err := g.nextBatch()
+			if err != nil {
+				return err
+			}
+			publish(g.telemetry, payload, pending{gw: g.index, readings: uint64(n)})
+			if cfg.AlarmEvery > 0 && g.seq%uint64(cfg.AlarmEvery) == 0 {
+				payload, err := g.nextAlarm()
+				if err != nil {
+					return err
+				}
+				publish(g.alarm, payload, pending{gw: g.index, alarm: true})
+			}
+		}
+	}
+	for _, p := range window {
+		settle(p)
+	}
+	if failed > 0 {
+		return &publishError{failed: failed, err: last}
+	}
+	if !client.IsConnectionOpen() {
+		return errors.New("load: connection lost")
+	}
+	logger.Debug("connection done", "conn", w, "gateways", len(gws))
+	return nil
+}

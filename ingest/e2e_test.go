@@ -1,0 +1,131 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/firmware-sim/load"
+)
+
+// TestEveryReadingStored: the load generator's gateways publish through Mosquitto, and
+// InfluxDB ends up holding exactly what the broker acknowledged, per gateway, alarms too.
+func TestEveryReadingStored(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	target := stacktest.SharedInfluxDB(t)
+	addr := runIngest(t, baseConfig(broker.URL(), target, "ingest-e2e"))
+
+	r := runLoad(t, load.Config{Broker: broker.URL(), Homes: 40, Sensors: 9, Samples: 5, Batches: 10, AlarmEvery: 3, Conns: 2})
+	newCounter(t, target).waitStored(t, r)
+
+	if got := metric(t, addr, `vagt_ingest_messages_total{lane="telemetry",result="written"}`); got < float64(r.Batches) {
+		t.Errorf("written telemetry messages %v, sent %d", got, r.Batches)
+	}
+	if got := metric(t, addr, "vagt_ingest_acks_total"); got < float64(r.Batches+r.Alarms) {
+		t.Errorf("acks %v, sent %d messages", got, r.Batches+r.Alarms)
+	}
+}
+
+// publish sends payload on topic with QoS 1 and waits for the broker's PUBACK.
+func publish(t *testing.T, client mqtt.Client, topic string, payload []byte) {
+	t.Helper()
+	tok := client.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(patience) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+func connect(t *testing.T, url, id string) mqtt.Client {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(id))
+	if tok := c.Connect(); !tok.WaitTimeout(patience) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// TestBadMessagesRejected: malformed, oversized, wrong-version and spoofed messages are
+// acknowledged and counted by reason, none of their points is written, a dead-letter copy
+// goes out, and the consumer carries on with the good message after them.
+func TestBadMessagesRejected(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	target := stacktest.SharedInfluxDB(t)
+	cfg := baseConfig(broker.URL(), target, "ingest-bad")
+	cfg.DeadLetter = "vagt/deadletter"
+	addr := runIngest(t, cfg)
+
+	client := connect(t, broker.URL(), "bad-publisher")
+	dead := make(chan string, 16)
+	if tok := client.Subscribe("vagt/deadletter/#", 1, func(_ mqtt.Client, m mqtt.Message) { dead <- m.Topic() }); !tok.WaitTimeout(patience) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	at := time.Date(2026, 11, 23, 3, 12, 0, 0, time.UTC)
+	good := &vagt.Batch{Gateway: "gw-good", Seq: 1, Municipality: 766, Readings: []vagt.Reading{
+		{Device: "dev-1", Kind: vagt.KindTemperature, Time: at, Value: 21.5},
+		{Device: "dev-1", Kind: vagt.KindHumidity, Time: at, Value: 40},
+	}}
+	spoofed := &vagt.Batch{Gateway: "gw-victim", Seq: 1, Municipality: 766, Readings: good.Readings}
+	goodBytes, err := vagt.EncodeBatch(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spoofedBytes, err := vagt.EncodeBatch(spoofed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongVersion := bytes.Clone(goodBytes)
+	if wrongVersion[1] != 0x00 || wrongVersion[2] != 0x01 { // {0: 1, ...}: map header, key 0, value 1
+		t.Fatalf("unexpected encoding % x", wrongVersion[:4])
+	}
+	wrongVersion[2] = 0x02
+	cases := []struct {
+		topic, reason string
+		payload       []byte
+	}{
+		{vagt.Topic("gw-bad", vagt.LaneTelemetry), "malformed", []byte{0xa1, 0x00}},
+		{vagt.Topic("gw-bad", vagt.LaneTelemetry), "too_large", make([]byte, vagt.MaxBatchBytes+1)},
+		{vagt.Topic("gw-good", vagt.LaneTelemetry), "unknown_version", wrongVersion},
+		{vagt.Topic("gw-good", vagt.LaneTelemetry), "gateway_mismatch", spoofedBytes},
+		{vagt.Topic("gw-good", vagt.LaneAlarm), "malformed", goodBytes}, // a batch on the alarm lane
+	}
+	for _, c := range cases {
+		publish(t, client, c.topic, c.payload)
+	}
+	publish(t, client, vagt.Topic("gw-good", vagt.LaneTelemetry), goodBytes)
+
+	newCounter(t, target).waitStored(t, load.Report{Readings: 2, PerGateway: map[string]load.GatewayCount{"gw-good": {Readings: 2}}})
+	waitMetric(t, addr, "vagt_ingest_acks_total", func(v float64) bool { return v == float64(len(cases)+1) })
+	want := map[string]float64{}
+	for _, c := range cases {
+		want[c.reason]++
+	}
+	for reason, n := range want {
+		if got := metric(t, addr, `vagt_ingest_rejected_total{reason="`+reason+`"}`); got != n {
+			t.Errorf("rejected %s: %v, want %v", reason, got, n)
+		}
+	}
+	for range cases {
+		select {
+		case topic := <-dead:
+			t.Logf("dead letter: %s", topic)
+		case <-time.After(patience):
+			t.Fatal("a rejected message did not reach the dead-letter topic")
+		}
+	}
+	// The victim's series must not exist: nothing of a spoofed message is written.
+	stored, err := newCounter(t, target).perGateway(context.Background(), "reading", "value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 {
+		t.Errorf("stored gateways %v, want only gw-good", stored)
+	}
+}

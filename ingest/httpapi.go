@@ -1,0 +1,104 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// routes returns ingest's HTTP handler: the telemetry endpoint (when tokens is not nil),
+// health, readiness and metrics.
+func routes(p *Pipeline, tokens *Tokens, maxBody int64, ready func(context.Context) error, gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	if tokens != nil {
+		mux.Handle("POST /v1/telemetry", handleTelemetry(p, tokens, maxBody))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain")
+		if err := ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, err.Error()+"\n")
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// handleTelemetry takes a CBOR batch from an authenticated gateway and answers only after
+// its points were written: 204, or 400 with the reason, 401, 413, 415, 503 (backpressure or
+// shutting down, with Retry-After), 502 when InfluxDB refused the points.
+func handleTelemetry(p *Pipeline, tokens *Tokens, maxBody int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, token, ok := r.BasicAuth()
+		gw := vagt.GatewayID(user)
+		if !ok || !tokens.Check(gw, token) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="vagt-ingest"`)
+			httpError(w, http.StatusUnauthorized, "unauthorized", "gateway id and token do not match")
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/cbor" {
+			httpError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want Content-Type: application/cbor")
+			return
+		}
+		if r.ContentLength > maxBody {
+			httpError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a batch may be")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				httpError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a batch may be")
+				return
+			}
+			httpError(w, http.StatusBadRequest, "bad_body", err.Error())
+			return
+		}
+		result := make(chan error, 1)
+		err = p.TrySubmit(Message{Gateway: gw, Lane: vagt.LaneTelemetry, Payload: body, Done: func(err error) { result <- err }})
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			return
+		}
+		select {
+		case err := <-result:
+			switch reason := vagt.Reason(err); {
+			case err == nil:
+				w.WriteHeader(http.StatusNoContent)
+			case reason != "other":
+				httpError(w, http.StatusBadRequest, reason, err.Error())
+			default:
+				httpError(w, http.StatusBadGateway, "store_refused", err.Error())
+			}
+		case <-p.Finished():
+			// Not written before shutdown: the gateway keeps it and sends it again.
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusServiceUnavailable, "unavailable", "shutting down")
+		case <-r.Context().Done():
+		}
+	})
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}

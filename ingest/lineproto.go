@@ -1,0 +1,95 @@
+package ingest
+
+import (
+	"strconv"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// Line protocol, written by hand rather than through write.Point: it is the hot path, and
+// nothing in it needs escaping. Gateway ids, device ids, kind, technology, alarm type and
+// priority names are restricted by the root package to [A-Za-z0-9._:-], which line
+// protocol takes as they are (only ',', ' ', '=' and '\' need escaping in tags).
+//
+// Timestamps are Unix milliseconds; the writer asks for precision ms. Tag keys are sorted,
+// which spares InfluxDB the sort.
+
+// techUnknown tags readings whose kind says nothing about the technology (battery, link
+// quality, power, tamper): every device type reports them.
+const techUnknown = "unknown"
+
+// techByKind is the technology a kind of reading belongs to. The tag is derived from the
+// kind alone, so a redelivered message always yields the same series key; a device →
+// technology registry (the gateway's status inventory) could refine it later.
+var techByKind = func() [256]string {
+	var t [256]string
+	for i := range t {
+		t[i] = techUnknown
+	}
+	set := func(tech vagt.Technology, ks ...vagt.Kind) {
+		for _, k := range ks {
+			t[k] = tech.String()
+		}
+	}
+	set(vagt.TechEnvironmentSensor, vagt.KindTemperature, vagt.KindHumidity, vagt.KindIlluminance, vagt.KindMotion)
+	set(vagt.TechDoorSensor, vagt.KindDoorOpen)
+	set(vagt.TechBedSensor, vagt.KindBedOccupied)
+	set(vagt.TechWaterAlarm, vagt.KindWaterLeak)
+	set(vagt.TechSmokeAlarm, vagt.KindSmoke)
+	set(vagt.TechPersonalAlarm, vagt.KindButtonPress)
+	set(vagt.TechFallDetector, vagt.KindFall)
+	set(vagt.TechMedicineDispenser, vagt.KindMedicationTaken, vagt.KindMedicationMissed)
+	return t
+}()
+
+// TechnologyOf returns the tech tag of a reading of kind k.
+func TechnologyOf(k vagt.Kind) string { return techByKind[k] }
+
+// AppendBatch appends one line per reading of b (measurement reading, tags dev gw kind mun
+// tech, field value) and returns the extended buffer.
+func AppendBatch(dst []byte, b *vagt.Batch) []byte {
+	mun := strconv.AppendUint(nil, uint64(b.Municipality), 10)
+	for i := range b.Readings {
+		r := &b.Readings[i]
+		dst = append(dst, "reading,dev="...)
+		dst = append(dst, r.Device...)
+		dst = append(dst, ",gw="...)
+		dst = append(dst, b.Gateway...)
+		dst = append(dst, ",kind="...)
+		dst = append(dst, r.Kind.String()...)
+		dst = append(dst, ",mun="...)
+		dst = append(dst, mun...)
+		dst = append(dst, ",tech="...)
+		dst = append(dst, techByKind[r.Kind]...)
+		dst = append(dst, " value="...)
+		dst = strconv.AppendFloat(dst, r.Value, 'f', -1, 64)
+		dst = append(dst, ' ')
+		dst = strconv.AppendInt(dst, r.Time.UnixMilli(), 10)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// AppendAlarm appends the alarm as one line of measurement alarm: tags dev gw mun priority
+// type, fields seq and clears. Its series key and time identify it, so a redelivered alarm
+// overwrites itself; seq is a field rather than a tag to keep series cardinality bounded.
+func AppendAlarm(dst []byte, a *vagt.Alarm) []byte {
+	dst = append(dst, "alarm,dev="...)
+	dst = append(dst, a.Device...)
+	dst = append(dst, ",gw="...)
+	dst = append(dst, a.Gateway...)
+	dst = append(dst, ",mun="...)
+	dst = strconv.AppendUint(dst, uint64(a.Municipality), 10)
+	dst = append(dst, ",priority="...)
+	dst = append(dst, a.Priority.String()...)
+	dst = append(dst, ",type="...)
+	dst = append(dst, a.Type.String()...)
+	dst = append(dst, " seq="...)
+	dst = strconv.AppendUint(dst, a.Seq, 10)
+	dst = append(dst, "i,clears="...)
+	dst = strconv.AppendUint(dst, a.Clears, 10)
+	dst = append(dst, "i "...)
+	dst = strconv.AppendInt(dst, a.Time.UnixMilli(), 10)
+	dst = append(dst, '\n')
+	return dst
+}

@@ -1,0 +1,147 @@
+// Package mqttin is ingest's MQTT consumer, on eclipse/paho.mqtt.golang. It holds a
+// persistent session (clean session off, a stable client id per replica), subscribes to
+// the lanes with shared subscriptions so replicas split the load, and hands every message
+// to a function together with its acknowledgement, which the caller sends when (and in the
+// order) it sees fit: automatic acknowledgement is off.
+package mqttin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// Config says where to connect and what to subscribe to.
+type Config struct {
+	Broker   string // tcp://host:1883, ssl://host:8883
+	ClientID string // stable per replica: the broker keeps the session under it
+	Username string
+	Password string
+	TLS      *tls.Config
+	Group    string      // shared subscription group; default "vagt-ingest"
+	Lanes    []vagt.Lane // default telemetry and alarm
+	// DeadLetterPrefix, when set, receives a copy of each rejected message on
+	// {prefix}/{reason}/{original topic} (QoS 0, fire and forget).
+	DeadLetterPrefix string
+	KeepAlive        time.Duration // default 30s
+}
+
+// Delivery is one message and the function that acknowledges it (PUBACK).
+type Delivery struct {
+	Topic   string
+	Payload []byte
+	Ack     func()
+}
+
+// Consumer is a connected (or reconnecting) MQTT session.
+type Consumer struct {
+	cfg    Config
+	client mqtt.Client
+	logger *slog.Logger
+}
+
+// New connects to the broker and subscribes; handle is called on paho's router goroutine
+// for every message, in arrival order, and must not block (see docs/ingest.md). New
+// returns once the first connection and subscription succeeded or ctx ended.
+func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Logger) (*Consumer, error) {
+	if cfg.Broker == "" || cfg.ClientID == "" {
+		return nil, errors.New("mqttin: broker and client id are required")
+	}
+	if cfg.Group == "" {
+		cfg.Group = "vagt-ingest"
+	}
+	if len(cfg.Lanes) == 0 {
+		cfg.Lanes = []vagt.Lane{vagt.LaneTelemetry, vagt.LaneAlarm}
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 30 * time.Second
+	}
+	c := &Consumer{cfg: cfg, logger: logger}
+	subscribed := make(chan error, 1)
+	opts := mqtt.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.ClientID).
+		SetUsername(cfg.Username).
+		SetPassword(cfg.Password).
+		SetTLSConfig(cfg.TLS).
+		SetCleanSession(false). // the broker keeps unacknowledged messages for us
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true). // handle runs in arrival order on the router goroutine
+		SetKeepAlive(cfg.KeepAlive).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			handle(Delivery{Topic: m.Topic(), Payload: m.Payload(), Ack: m.Ack})
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			logger.Warn("broker connection lost; reconnecting", "error", err)
+		}).
+		SetOnConnectHandler(func(cl mqtt.Client) {
+			// The session keeps the subscriptions; subscribing again is harmless and
+			// covers a broker that lost its state.
+			err := c.subscribe(cl)
+			if err != nil {
+				logger.Error("subscribe failed", "error", err)
+			} else {
+				logger.Info("connected and subscribed", "broker", cfg.Broker, "client_id", cfg.ClientID)
+			}
+			select {
+			case subscribed <- err:
+			default:
+			}
+		})
+	c.client = mqtt.NewClient(opts)
+	c.client.Connect() // retries in the background (SetConnectRetry)
+	select {
+	case err := <-subscribed:
+		if err != nil {
+			c.client.Disconnect(0)
+			return nil, err
+		}
+		return c, nil
+	case <-ctx.Done():
+		c.client.Disconnect(0)
+		return nil, fmt.Errorf("mqttin: connect to %s: %w", cfg.Broker, ctx.Err())
+	}
+}
+
+func (c *Consumer) subscribe(cl mqtt.Client) error {
+	filters := make(map[string]byte, len(c.cfg.Lanes))
+	for _, l := range c.cfg.Lanes {
+		filters[vagt.SharedSubscription(c.cfg.Group, l)] = 1
+	}
+	t := cl.SubscribeMultiple(filters, nil) // nil: the default handler gets them
+	if !t.WaitTimeout(30 * time.Second) {
+		return errors.New("mqttin: subscribe: no answer within 30s")
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("mqttin: subscribe: %w", err)
+	}
+	return nil
+}
+
+// Connected reports whether the connection to the broker is up.
+func (c *Consumer) Connected() bool { return c.client.IsConnectionOpen() }
+
+// DeadLetter publishes a copy of a rejected message, when configured.
+func (c *Consumer) DeadLetter(topic, reason string, payload []byte) {
+	if c.cfg.DeadLetterPrefix == "" {
+		return
+	}
+	c.client.Publish(c.cfg.DeadLetterPrefix+"/"+reason+"/"+topic, 0, false, payload)
+}
+
+// Close disconnects, giving queued acknowledgements a moment to leave. Messages not yet
+// acknowledged stay with the broker's session and come again at the next connect.
+func (c *Consumer) Close() {
+	c.client.Disconnect(500)
+}

@@ -1,0 +1,197 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/ingest/mqttin"
+)
+
+// Deps are what Run is handed rather than finding itself.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // nil: a new one
+	Listener net.Listener         // nil: listen on Config.HTTPAddr
+	Now      func() time.Time     // nil: time.Now
+	// Started, when set, is called once intake runs, with the HTTP address.
+	Started func(addr string)
+}
+
+// Run runs ingest until ctx ends, then shuts down: it stops taking messages, writes what
+// it took in (for up to DrainTimeout), acknowledges it, and disconnects; what could not be
+// written stays unacknowledged with the broker.
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("ingest: config: %w", err)
+	}
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	w, err := influx.New(influx.Config{URL: cfg.InfluxURL, Org: cfg.InfluxOrg, Bucket: cfg.InfluxBucket, Token: cfg.InfluxToken, Raw: cfg.InfluxRaw})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer w.Close()
+	if cfg.Setup {
+		if err := setupRetrying(ctx, w, cfg.Retention, logger); err != nil {
+			return err
+		}
+	}
+	var tokens *Tokens
+	if cfg.TokenFile != "" {
+		if tokens, err = LoadTokens(cfg.TokenFile); err != nil {
+			return err
+		}
+	}
+	metrics := NewMetrics(reg)
+	var consumer atomic.Pointer[mqttin.Consumer] // set once connected; read by the pipeline and /readyz
+	dead := func(m *Message, err error) {
+		if c := consumer.Load(); c != nil && m.Topic != "" {
+			c.DeadLetter(m.Topic, vagt.Reason(err), m.Payload)
+		}
+	}
+	p := NewPipeline(PipelineConfig{
+		QueueSize: cfg.InFlight, BatchPoints: cfg.BatchPoints, Linger: cfg.Linger,
+		Writers: cfg.Writers, DrainTimeout: cfg.DrainTimeout, Now: d.Now,
+	}, w, metrics, logger, dead)
+
+	pipeCtx, stopPipe := context.WithCancel(ctx)
+	defer stopPipe()
+	pipeDone := make(chan struct{})
+	go func() {
+		defer close(pipeDone)
+		_ = p.Run(pipeCtx)
+	}()
+	defer func() { stopPipe(); <-pipeDone }()
+
+	ln := d.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("ingest: listen: %w", err)
+		}
+	}
+	ready := func(ctx context.Context) error {
+		if c := consumer.Load(); cfg.Broker != "" && (c == nil || !c.Connected()) {
+			return errors.New("broker not connected")
+		}
+		return w.Ping(ctx)
+	}
+	srv := &http.Server{
+		Handler:           routes(p, tokens, cfg.MaxBodyLen, ready, reg),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	defer func() {
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+		<-srvErr
+	}()
+
+	if cfg.Broker != "" {
+		tlsCfg, err := brokerTLS(cfg)
+		if err != nil {
+			return err
+		}
+		handle := func(m mqttin.Delivery) {
+			msg := Message{Topic: m.Topic, Payload: m.Payload, Done: func(error) { m.Ack() }}
+			if err := p.TrySubmit(msg); errors.Is(err, ErrQueueFull) {
+				// Unreachable while InFlight >= the broker's in-flight window (see
+				// docs/ingest.md); if it happens, wait rather than lose the message.
+				_ = p.Submit(context.Background(), msg)
+			}
+		}
+		c, err := mqttin.New(ctx, mqttin.Config{
+			Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.Username, Password: cfg.Password,
+			TLS: tlsCfg, Group: cfg.Group, DeadLetterPrefix: cfg.DeadLetter,
+		}, handle, logger)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		consumer.Store(c)
+	}
+	logger.Info("ingest running", "http", ln.Addr().String(), "broker", cfg.Broker, "influx", cfg.InfluxURL, "bucket", cfg.InfluxBucket)
+	if d.Started != nil {
+		d.Started(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		srvErr <- err
+		logger.Error("http server failed", "error", err)
+	}
+	// Drain before disconnecting, so the acknowledgements of what is written still go out.
+	stopPipe()
+	<-pipeDone
+	if c := consumer.Load(); c != nil {
+		c.Close()
+	}
+	logger.Info("ingest stopped")
+	return nil
+}
+
+func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duration, logger *slog.Logger) error {
+	for attempt := 1; ; attempt++ {
+		err := w.Setup(ctx, retention)
+		if err == nil {
+			return nil
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			logger.Warn("InfluxDB setup failed; retrying", "attempt", attempt, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ingest: influx setup: %w", errors.Join(err, ctx.Err()))
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func brokerTLS(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCA == "" && cfg.TLSCert == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSCA != "" {
+		pem, err := os.ReadFile(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: broker CA: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ingest: broker CA %s: no certificate found", cfg.TLSCA)
+		}
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
