@@ -1,0 +1,35 @@
+package alerts
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// EventKind is what happened to an alert, as the live stream names it.
+type EventKind string
+
+// The event kinds.
+const (
+	EventNew       EventKind = "new"
+	EventUpdated   EventKind = "updated" // folded repeat, cleared, acknowledged, resolved, note
+	EventEscalated EventKind = "escalated"
+)
+
+// Event is one committed change of an alert. Ids increase in commit order, so a client
+// that saw id N resumes with everything after N.
+type Event struct {
+	ID           int64                 `json:"id"`
+	Kind         EventKind             `json:"kind"`
+	At           time.Time             `json:"at"`
+	Municipality vagt.MunicipalityCode `json:"-"`
+	District     int64                 `json:"-"`
+	Data         json.RawMessage       `json:"-"` // EventData as JSON
+}
+
+// EventData is the body of a stream event.
+type EventData struct {
+	Change string `json:"change"` // "raised", "repeated", "cleared", "acknowledged", "resolved", "note", "escalated"
+	Alert  Alert  `json:"alert"`
+}

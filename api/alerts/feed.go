@@ -1,0 +1,184 @@
+package alerts
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// EventSource reads committed events in id order.
+type EventSource interface {
+	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	LastEventID(ctx context.Context) (int64, error)
+}
+
+// Feed fans committed events out to live subscribers (the SSE streams of this replica).
+// It reads the store, not the writers' memory, so an event committed by another replica
+// arrives too once somebody calls Wake (PostgreSQL NOTIFY) or the poll comes round.
+type Feed struct {
+	src    EventSource
+	log    *slog.Logger
+	buffer int
+	poll   time.Duration
+	wake   chan struct{}
+
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+
+	delivered, dropped prometheus.Counter
+	clients            prometheus.Gauge
+}
+
+// FeedOptions tune a Feed.
+type FeedOptions struct {
+	Buffer     int           // events a subscriber may lag behind before it is dropped; default 1024
+	Poll       time.Duration // look for events without a Wake this often; default 1 s
+	Log        *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics
+}
+
+// NewFeed returns a feed over src; start it with Run.
+func NewFeed(src EventSource, o FeedOptions) *Feed {
+	if o.Buffer <= 0 {
+		o.Buffer = 1024
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	f := &Feed{
+		src: src, log: o.Log, buffer: o.Buffer, poll: o.Poll,
+		wake: make(chan struct{}, 1),
+		subs: map[*Subscription]struct{}{},
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_stream_events_total",
+			Help: "Events sent to live stream subscribers."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_stream_dropped_total",
+			Help: "Live stream subscribers dropped because they fell behind."}),
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vagt_api_stream_clients",
+			Help: "Live stream subscribers connected."}),
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(f.delivered, f.dropped, f.clients)
+	}
+	return f
+}
+
+// Wake makes Run look for new events now. It never blocks.
+func (f *Feed) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Subscription receives the events its scope allows. C is closed when the subscriber was
+// dropped for falling behind or the feed stopped.
+type Subscription struct {
+	C     <-chan Event
+	c     chan Event
+	scope Scope
+	feed  *Feed
+	once  sync.Once
+}
+
+// Subscribe registers a subscriber for every event delivered from now on.
+func (f *Feed) Subscribe(scope Scope) *Subscription {
+	c := make(chan Event, f.buffer)
+	s := &Subscription{C: c, c: c, scope: scope, feed: f}
+	f.mu.Lock()
+	f.subs[s] = struct{}{}
+	f.mu.Unlock()
+	f.clients.Inc()
+	return s
+}
+
+// Close unsubscribes.
+func (s *Subscription) Close() {
+	s.feed.mu.Lock()
+	s.closeLocked()
+	s.feed.mu.Unlock()
+}
+
+func (s *Subscription) closeLocked() {
+	s.once.Do(func() {
+		delete(s.feed.subs, s)
+		close(s.c)
+		s.feed.clients.Dec()
+	})
+}
+
+// Run delivers events until ctx is done, then closes every subscription.
+func (f *Feed) Run(ctx context.Context) error {
+	defer func() {
+		f.mu.Lock()
+		for s := range f.subs {
+			s.closeLocked()
+		}
+		f.mu.Unlock()
+	}()
+	var last int64
+	for {
+		id, err := f.src.LastEventID(ctx)
+		if err == nil {
+			last = id
+			break
+		}
+		f.log.Warn("feed: read last event id", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.poll):
+		}
+	}
+	t := time.NewTicker(f.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.wake:
+		case <-t.C:
+		}
+		for {
+			evs, err := f.src.EventsAfter(ctx, last, 500)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.log.Warn("feed: read events", "after", last, "err", err)
+				}
+				break
+			}
+			for _, ev := range evs {
+				f.broadcast(ev)
+				last = ev.ID
+			}
+			if len(evs) < 500 {
+				break
+			}
+		}
+	}
+}
+
+// broadcast never blocks: a subscriber whose buffer is full is dropped, so one stuck
+// client cannot delay the others.
+func (f *Feed) broadcast(ev Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		if !s.scope.Allows(ev.Municipality, ev.District) {
+			continue
+		}
+		select {
+		case s.c <- ev:
+			f.delivered.Inc()
+		default:
+			f.dropped.Inc()
+			f.log.Warn("feed: dropping a subscriber that fell behind", "event", ev.ID)
+			s.closeLocked()
+		}
+	}
+}

@@ -1,0 +1,245 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+)
+
+// Change says what an alarm event did to the alerts.
+type Change string
+
+// The changes.
+const (
+	ChangeRaised    Change = "raised"    // a new alert
+	ChangeRepeated  Change = "repeated"  // folded into the open alert for the device and type
+	ChangeCleared   Change = "cleared"   // the gateway says the condition ended; the alert stays open
+	ChangeDuplicate Change = "duplicate" // this event was received before: nothing changed
+	ChangeIgnored   Change = "ignored"   // a clear for an alert that is already resolved or cleared
+)
+
+// IngestResult is what IngestAlarm did.
+type IngestResult struct {
+	Change Change
+	Alert  alerts.Alert // zero for a clear that matched no alert
+}
+
+// IngestAlarm turns an alarm event into an alert, in one transaction: a redelivered event
+// (same gateway and seq) changes nothing; a raise folds into the unresolved alert of the same
+// device and type, or opens a new one (unregistered gateways included: an alarm is never
+// dropped for lack of registry data); a clear marks its alert cleared but leaves it open.
+func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	var res IngestResult
+	err := s.inTx(ctx, func(t *tx) error {
+		res = IngestResult{}
+		r, err := t.exec(ctx, `INSERT INTO alarm_receipts (gateway_id, seq, clears, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			string(a.Gateway), int64(a.Seq), int64(a.Clears), ms(now))
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			res.Change = ChangeDuplicate
+			var id sql.NullInt64
+			if err := t.row(ctx, `SELECT alert_id FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id); err != nil {
+				return err
+			}
+			if id.Valid {
+				res.Alert, err = t.alert(ctx, id.Int64)
+			}
+			return err
+		}
+		if a.Clears != 0 {
+			res, err = t.clear(ctx, a, now)
+		} else {
+			res, err = t.raise(ctx, raise{gateway: a.Gateway, device: a.Device, typ: a.Type, prio: a.Priority,
+				municipality: a.Municipality, at: a.Time, details: a.Details}, now)
+		}
+		if err != nil || res.Alert.ID == 0 {
+			return err
+		}
+		_, err = t.exec(ctx, `UPDATE alarm_receipts SET alert_id = ? WHERE gateway_id = ? AND seq = ?`, res.Alert.ID, string(a.Gateway), int64(a.Seq))
+		return err
+	})
+	if err != nil {
+		return IngestResult{}, storeErr("ingest alarm", err)
+	}
+	return res, nil
+}
+
+type raise struct {
+	gateway      vagt.GatewayID
+	device       vagt.DeviceID
+	typ          vagt.AlarmType
+	prio         vagt.Priority
+	municipality vagt.MunicipalityCode
+	at           time.Time
+	details      map[string]string
+}
+
+func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
+	var id int64
+	err := t.row(ctx, `SELECT id FROM alerts WHERE gateway_id = ? AND device_id = ? AND type = ? AND state <> 'resolved'`,
+		string(r.gateway), string(r.device), int(r.typ)).Scan(&id)
+	switch {
+	case err == nil:
+		if _, err := t.exec(ctx, `UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at > ? THEN last_at ELSE ? END, cleared_at = NULL WHERE id = ?`,
+			ms(r.at), ms(r.at), id); err != nil {
+			return IngestResult{}, err
+		}
+		a, err := t.alert(ctx, id)
+		if err != nil {
+			return IngestResult{}, err
+		}
+		return IngestResult{Change: ChangeRepeated, Alert: a}, t.appendEvent(ctx, alerts.EventUpdated, string(ChangeRepeated), a, now)
+	case !errors.Is(err, sql.ErrNoRows):
+		return IngestResult{}, err
+	}
+
+	// The more urgent of the type's priority and the gateway's: a gateway may raise an
+	// alarm above its default, never below.
+	prio := r.typ.Priority()
+	if r.prio != 0 && r.prio < prio {
+		prio = r.prio
+	}
+	var (
+		home     sql.NullString
+		district sql.NullInt64
+		mun      sql.NullInt64
+	)
+	err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM gateways g
+		JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id WHERE g.id = ?`, string(r.gateway)).Scan(&home, &district, &mun)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return IngestResult{}, err
+	}
+	municipality := int64(r.municipality)
+	if mun.Valid {
+		municipality = mun.Int64 // the registry knows better than the message
+	}
+	var details string
+	if len(r.details) > 0 {
+		b, err := json.Marshal(r.details)
+		if err != nil {
+			return IngestResult{}, err
+		}
+		details = string(b)
+	}
+	var escalateAt any
+	if at, ok := t.s.policy.NextEscalation(prio, 0, now); ok {
+		escalateAt = ms(at)
+	}
+	var districtArg, homeArg any
+	if district.Valid {
+		districtArg, homeArg = district.Int64, home.String
+	}
+	err = t.row(ctx, `INSERT INTO alerts (state, type, priority, gateway_id, device_id, municipality, district_id, home_id, registered,
+		raised_at, last_at, count, escalation_level, escalate_at, details, created_at)
+		VALUES ('open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?) RETURNING id`,
+		int(r.typ), int(prio), string(r.gateway), string(r.device), municipality, districtArg, homeArg, boolInt(home.Valid),
+		ms(r.at), ms(r.at), escalateAt, details, ms(now)).Scan(&id)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	a, err := t.alert(ctx, id)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return IngestResult{Change: ChangeRaised, Alert: a}, t.appendEvent(ctx, alerts.EventNew, string(ChangeRaised), a, now)
+}
+
+// clear marks the alert of the raise that a.Clears names as cleared. When that raise was
+// never seen (lost before it was installed, or arriving later), the unresolved alert of the
+// same device and type stands for it.
+func (t *tx) clear(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	var id sql.NullInt64
+	err := t.row(ctx, `SELECT alert_id FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Clears)).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return IngestResult{}, err
+	}
+	if !id.Valid {
+		err := t.row(ctx, `SELECT id FROM alerts WHERE gateway_id = ? AND device_id = ? AND type = ? AND state <> 'resolved'`,
+			string(a.Gateway), string(a.Device), int(a.Type)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return IngestResult{Change: ChangeIgnored}, nil
+		} else if err != nil {
+			return IngestResult{}, err
+		}
+	}
+	return t.markCleared(ctx, id.Int64, now)
+}
+
+func (t *tx) markCleared(ctx context.Context, id int64, now time.Time) (IngestResult, error) {
+	r, err := t.exec(ctx, `UPDATE alerts SET cleared_at = ? WHERE id = ? AND cleared_at IS NULL AND state <> 'resolved'`, ms(now), id)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	al, err := t.alert(ctx, id)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return IngestResult{Change: ChangeIgnored, Alert: al}, nil
+	}
+	return IngestResult{Change: ChangeCleared, Alert: al}, t.appendEvent(ctx, alerts.EventUpdated, string(ChangeCleared), al, now)
+}
+
+// RecordStatus keeps a gateway's status and inventory (also of gateways the registry does
+// not know), and marks its offline alert cleared when it is back online.
+func (s *Store) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		var offlineSince any
+		if !st.Online {
+			offlineSince = ms(now)
+		}
+		_, err := t.exec(ctx, `INSERT INTO gateways (id, municipality, online, last_seen, offline_since, heartbeat_s, software)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET
+				municipality = CASE WHEN excluded.municipality > 0 THEN excluded.municipality ELSE gateways.municipality END,
+				online = excluded.online,
+				last_seen = CASE WHEN excluded.online = 1 THEN excluded.last_seen ELSE gateways.last_seen END,
+				offline_since = CASE WHEN excluded.online = 1 THEN NULL ELSE COALESCE(gateways.offline_since, excluded.offline_since) END,
+				heartbeat_s = CASE WHEN excluded.heartbeat_s > 0 THEN excluded.heartbeat_s ELSE gateways.heartbeat_s END,
+				software = CASE WHEN excluded.software <> '' THEN excluded.software ELSE gateways.software END`,
+			string(st.Gateway), int(st.Municipality), boolInt(st.Online), ms(now), offlineSince,
+			int(st.Heartbeat/time.Second), st.Software)
+		if err != nil {
+			return err
+		}
+		for _, d := range st.Inventory {
+			var seen any
+			if !d.LastSeen.IsZero() {
+				seen = ms(d.LastSeen)
+			}
+			if _, err := t.exec(ctx, `INSERT INTO devices (id, gateway_id, technology, last_seen, battery) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET gateway_id = excluded.gateway_id, technology = excluded.technology,
+					last_seen = excluded.last_seen, battery = excluded.battery`,
+				string(d.Device), string(st.Gateway), int(d.Technology), seen, d.Battery); err != nil {
+				return err
+			}
+		}
+		if !st.Online {
+			return nil
+		}
+		var id int64
+		err = t.row(ctx, `SELECT id FROM alerts WHERE gateway_id = ? AND device_id = ? AND type = ? AND state <> 'resolved'`,
+			string(st.Gateway), string(st.Gateway), int(vagt.AlarmGatewayOffline)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		_, err = t.markCleared(ctx, id, now)
+		return err
+	})
+	if err != nil {
+		return storeErr(fmt.Sprintf("record status of %s", st.Gateway), err)
+	}
+	return nil
+}

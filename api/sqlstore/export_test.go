@@ -1,0 +1,12 @@
+package sqlstore
+
+import "context"
+
+// TamperWithAuditForTest tries what the audit log must refuse.
+func (s *Store) TamperWithAuditForTest(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE audit SET actor = 'mallory'`); err == nil {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM audit`)
+	return err
+}

@@ -1,0 +1,226 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vagt-dk/vagt/api/alerts"
+)
+
+// scoped reads alert id inside t and checks that scope may act on it.
+func (t *tx) scoped(ctx context.Context, id int64, scope alerts.Scope) (alerts.Alert, error) {
+	a, err := t.alert(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if !scope.Allows(a.Municipality, a.District) {
+		return a, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden)
+	}
+	return a, nil
+}
+
+func conflict(a alerts.Alert, action string) error {
+	e := &alerts.ConflictError{Alert: a.ID, State: a.State, Action: action}
+	switch a.State {
+	case alerts.StateAcknowledged:
+		e.By, e.At = a.AckedBy, *a.AckedAt
+	case alerts.StateResolved:
+		e.By, e.At = a.ResolvedBy, *a.ResolvedAt
+	}
+	return e
+}
+
+// Ack acknowledges an open alert for actor and stops its escalation. Of two staff who
+// acknowledge at once exactly one wins; the other gets a *alerts.ConflictError naming the
+// winner. Acknowledging again by the same actor is a no-op.
+func (s *Store) Ack(ctx context.Context, id int64, actor string, scope alerts.Scope, now time.Time) (alerts.Alert, error) {
+	var out alerts.Alert
+	err := s.inTx(ctx, func(t *tx) error {
+		a, err := t.scoped(ctx, id, scope)
+		if err != nil {
+			return err
+		}
+		if a.State == alerts.StateAcknowledged && a.AckedBy == actor {
+			out = a
+			return nil
+		}
+		// Conditional: on PostgreSQL the loser of a race blocks on the row, then finds
+		// the state changed and updates nothing.
+		r, err := t.exec(ctx, `UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, escalate_at = NULL
+			WHERE id = ? AND state = 'open'`, ms(now), actor, id)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if a, err = t.alert(ctx, id); err != nil {
+				return err
+			}
+			if a.State == alerts.StateAcknowledged && a.AckedBy == actor {
+				out = a
+				return nil
+			}
+			return conflict(a, "ack")
+		}
+		if out, err = t.alert(ctx, id); err != nil {
+			return err
+		}
+		return t.appendEvent(ctx, alerts.EventUpdated, "acknowledged", out, now)
+	})
+	if err != nil {
+		return alerts.Alert{}, storeErr("ack", err)
+	}
+	return out, nil
+}
+
+// Resolve closes an open or acknowledged alert with an outcome and an optional note. An
+// alert resolved without an acknowledgement counts as acknowledged by the resolver then.
+func (s *Store) Resolve(ctx context.Context, id int64, actor string, scope alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	if err := outcome.Validate(); err != nil {
+		return alerts.Alert{}, err
+	}
+	if len(note) > alerts.MaxNoteLen {
+		return alerts.Alert{}, fmt.Errorf("%w: note longer than %d bytes", alerts.ErrInvalid, alerts.MaxNoteLen)
+	}
+	var out alerts.Alert
+	err := s.inTx(ctx, func(t *tx) error {
+		var err error
+		out, err = t.resolve(ctx, id, actor, &scope, outcome, note, now)
+		return err
+	})
+	if err != nil {
+		return alerts.Alert{}, storeErr("resolve", err)
+	}
+	return out, nil
+}
+
+// resolve does Resolve inside t; a nil scope is the platform itself.
+func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	var (
+		a   alerts.Alert
+		err error
+	)
+	if scope != nil {
+		a, err = t.scoped(ctx, id, *scope)
+	} else {
+		a, err = t.alert(ctx, id)
+	}
+	if err != nil {
+		return a, err
+	}
+	r, err := t.exec(ctx, `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, outcome = ?,
+		acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?), escalate_at = NULL
+		WHERE id = ? AND state <> 'resolved'`, ms(now), actor, string(outcome), ms(now), actor, id)
+	if err != nil {
+		return a, err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return a, err
+	} else if n == 0 {
+		if a, err = t.alert(ctx, id); err != nil {
+			return a, err
+		}
+		return a, conflict(a, "resolve")
+	}
+	if note != "" {
+		if _, err := t.exec(ctx, `INSERT INTO alert_notes (alert_id, at, author, text) VALUES (?, ?, ?, ?)`, id, ms(now), actor, note); err != nil {
+			return a, err
+		}
+	}
+	if a, err = t.alert(ctx, id); err != nil {
+		return a, err
+	}
+	return a, t.appendEvent(ctx, alerts.EventUpdated, "resolved", a, now)
+}
+
+// AddNote adds a free-text note to an alert (also a resolved one: the report may follow).
+func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error) {
+	if text == "" || len(text) > alerts.MaxNoteLen {
+		return alerts.Note{}, fmt.Errorf("%w: a note is 1-%d bytes", alerts.ErrInvalid, alerts.MaxNoteLen)
+	}
+	note := alerts.Note{At: fromMs(ms(now)), Author: actor, Text: text}
+	err := s.inTx(ctx, func(t *tx) error {
+		a, err := t.scoped(ctx, id, scope)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO alert_notes (alert_id, at, author, text) VALUES (?, ?, ?, ?)`, id, ms(now), actor, text); err != nil {
+			return err
+		}
+		return t.appendEvent(ctx, alerts.EventUpdated, "note", a, now)
+	})
+	if err != nil {
+		return alerts.Note{}, storeErr("add note", err)
+	}
+	return note, nil
+}
+
+// EscalateDue moves every open (unacknowledged) alert whose deadline has passed to the next
+// tier, records the step, and sets the next deadline from the policy. Updates are
+// conditional on the level, so replicas running this together escalate each step once.
+func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, escalation_level FROM alerts
+		WHERE escalate_at IS NOT NULL AND escalate_at <= ? AND state = 'open' ORDER BY escalate_at LIMIT 200`), ms(now))
+	if err != nil {
+		return 0, storeErr("escalate", err)
+	}
+	type due struct {
+		id    int64
+		level int
+	}
+	var dues []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.level); err != nil {
+			rows.Close()
+			return 0, storeErr("escalate", err)
+		}
+		dues = append(dues, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, storeErr("escalate", err)
+	}
+	n := 0
+	for _, d := range dues {
+		moved := false
+		err := s.inTx(ctx, func(t *tx) error {
+			moved = false
+			a, err := t.alert(ctx, d.id)
+			if err != nil {
+				return err
+			}
+			level := d.level + 1
+			var next any
+			if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
+				next = ms(at)
+			}
+			r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?
+				WHERE id = ? AND escalation_level = ? AND state = 'open' AND escalate_at <= ?`, level, next, d.id, d.level, ms(now))
+			if err != nil {
+				return err
+			}
+			if k, err := r.RowsAffected(); err != nil || k == 0 {
+				return err
+			}
+			if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
+				d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {
+				return err
+			}
+			if a, err = t.alert(ctx, d.id); err != nil {
+				return err
+			}
+			moved = true
+			return t.appendEvent(ctx, alerts.EventEscalated, "escalated", a, now)
+		})
+		if err != nil {
+			return n, storeErr(fmt.Sprintf("escalate alert %d", d.id), err)
+		}
+		if moved {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,235 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// migrations are applied in order, each once, in a transaction. Never edit one that has
+// shipped: append a new one. {{id}} is an auto-increment primary key whose values are never
+// reused (events rely on it), {{bool}} a 0/1 integer.
+var migrations = []string{
+	// 1: registry, alerts, events, users, tokens, audit.
+	`
+CREATE TABLE municipalities (
+	code INTEGER PRIMARY KEY,
+	name TEXT NOT NULL
+);
+CREATE TABLE districts (
+	id {{id}},
+	municipality INTEGER NOT NULL REFERENCES municipalities(code),
+	name TEXT NOT NULL,
+	UNIQUE (municipality, name)
+);
+CREATE TABLE citizens (
+	id {{id}},
+	municipality INTEGER NOT NULL REFERENCES municipalities(code),
+	name TEXT NOT NULL,
+	address TEXT NOT NULL DEFAULT '',
+	key_box_note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE contacts (
+	id {{id}},
+	citizen_id BIGINT NOT NULL REFERENCES citizens(id) ON DELETE CASCADE,
+	name TEXT NOT NULL,
+	phone TEXT NOT NULL DEFAULT '',
+	relation TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE homes (
+	id TEXT PRIMARY KEY,
+	district_id BIGINT NOT NULL REFERENCES districts(id),
+	citizen_id BIGINT REFERENCES citizens(id)
+);
+CREATE TABLE gateways (
+	id TEXT PRIMARY KEY,
+	home_id TEXT REFERENCES homes(id),
+	municipality INTEGER NOT NULL DEFAULT 0,
+	online {{bool}},
+	last_seen BIGINT,
+	offline_since BIGINT,
+	heartbeat_s INTEGER NOT NULL DEFAULT 0,
+	software TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE devices (
+	id TEXT PRIMARY KEY,
+	gateway_id TEXT NOT NULL REFERENCES gateways(id),
+	technology INTEGER NOT NULL DEFAULT 0,
+	label TEXT NOT NULL DEFAULT '',
+	last_seen BIGINT,
+	battery INTEGER NOT NULL DEFAULT -1
+);
+CREATE INDEX devices_gateway ON devices (gateway_id);
+
+CREATE TABLE alerts (
+	id {{id}},
+	state TEXT NOT NULL,
+	type INTEGER NOT NULL,
+	priority INTEGER NOT NULL,
+	gateway_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	municipality INTEGER NOT NULL,
+	district_id BIGINT,
+	home_id TEXT,
+	registered {{bool}},
+	raised_at BIGINT NOT NULL,
+	last_at BIGINT NOT NULL,
+	count INTEGER NOT NULL DEFAULT 1,
+	cleared_at BIGINT,
+	acked_at BIGINT,
+	acked_by TEXT,
+	resolved_at BIGINT,
+	resolved_by TEXT,
+	outcome TEXT,
+	escalation_level INTEGER NOT NULL DEFAULT 0,
+	escalate_at BIGINT,
+	details TEXT NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL
+);
+-- Flood control: at most one unresolved alert per device and type; repeats fold into it.
+CREATE UNIQUE INDEX alerts_one_open ON alerts (gateway_id, device_id, type) WHERE state <> 'resolved';
+CREATE INDEX alerts_state ON alerts (state, id);
+CREATE INDEX alerts_district ON alerts (district_id, id);
+CREATE INDEX alerts_municipality ON alerts (municipality, id);
+CREATE INDEX alerts_escalate ON alerts (escalate_at) WHERE escalate_at IS NOT NULL;
+
+-- One row per alarm event received: (gateway, seq) makes a redelivery a no-op.
+CREATE TABLE alarm_receipts (
+	gateway_id TEXT NOT NULL,
+	seq BIGINT NOT NULL,
+	alert_id BIGINT REFERENCES alerts(id),
+	clears BIGINT NOT NULL DEFAULT 0,
+	received_at BIGINT NOT NULL,
+	PRIMARY KEY (gateway_id, seq)
+);
+CREATE TABLE alert_notes (
+	id {{id}},
+	alert_id BIGINT NOT NULL REFERENCES alerts(id),
+	at BIGINT NOT NULL,
+	author TEXT NOT NULL,
+	text TEXT NOT NULL
+);
+CREATE INDEX alert_notes_alert ON alert_notes (alert_id);
+CREATE TABLE alert_escalations (
+	alert_id BIGINT NOT NULL REFERENCES alerts(id),
+	level INTEGER NOT NULL,
+	tier TEXT NOT NULL,
+	at BIGINT NOT NULL,
+	PRIMARY KEY (alert_id, level)
+);
+-- The live stream's log: ids increase in commit order (see appendEvent).
+CREATE TABLE events (
+	id {{id}},
+	at BIGINT NOT NULL,
+	kind TEXT NOT NULL,
+	alert_id BIGINT NOT NULL,
+	municipality INTEGER NOT NULL,
+	district_id BIGINT,
+	data TEXT NOT NULL
+);
+
+CREATE TABLE users (
+	id {{id}},
+	name TEXT NOT NULL UNIQUE,
+	role TEXT NOT NULL,
+	municipality INTEGER,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE user_districts (
+	user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	district_id BIGINT NOT NULL REFERENCES districts(id),
+	PRIMARY KEY (user_id, district_id)
+);
+CREATE TABLE tokens (
+	hash TEXT PRIMARY KEY,
+	user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT,
+	revoked_at BIGINT
+);
+CREATE TABLE audit (
+	id {{id}},
+	at BIGINT NOT NULL,
+	actor TEXT NOT NULL,
+	action TEXT NOT NULL,
+	object TEXT NOT NULL,
+	detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_object ON audit (object, id);
+{{audit_append_only}}
+`,
+}
+
+var dialectText = map[dialect]map[string]string{
+	sqlite: {
+		"{{id}}":   "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{{bool}}": "INTEGER NOT NULL DEFAULT 0",
+		"{{audit_append_only}}": `
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
+	},
+	postgres: {
+		"{{id}}":   "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+		"{{bool}}": "INTEGER NOT NULL DEFAULT 0",
+		"{{audit_append_only}}": `
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END; $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+	FOR EACH ROW EXECUTE FUNCTION audit_append_only();`,
+	},
+}
+
+// migrate applies the migrations this database has not seen. On PostgreSQL an advisory
+// lock keeps replicas that start together from racing.
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.tryTx(ctx, func(t *tx) error {
+		if s.dialect == postgres {
+			if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(7260001)`); err != nil {
+				return err
+			}
+		}
+		if _, err := t.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return err
+		}
+		var have int
+		if err := t.row(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+			return err
+		}
+		if have > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this program's %d", have, len(migrations))
+		}
+		for v := have + 1; v <= len(migrations); v++ {
+			text := migrations[v-1]
+			for k, r := range dialectText[s.dialect] {
+				text = strings.ReplaceAll(text, k, r)
+			}
+			if err := s.execScript(ctx, t, text); err != nil {
+				return fmt.Errorf("migration %d: %w", v, err)
+			}
+			if _, err := t.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, ms(time.Now())); err != nil {
+				return err
+			}
+			s.log.Info("sqlstore: migrated", "version", v)
+		}
+		for _, m := range vagt.Municipalities() {
+			if _, err := t.exec(ctx, `INSERT INTO municipalities (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name`, int(m.Code), m.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// execScript runs a migration in one Exec: both drivers take a script of several
+// statements when it has no arguments.
+func (s *Store) execScript(ctx context.Context, t *tx, text string) error {
+	_, err := t.ExecContext(ctx, text)
+	return err
+}

@@ -1,0 +1,178 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+)
+
+// MaxListLimit bounds one page of alerts.
+const MaxListLimit = 500
+
+// ListAlerts returns the alerts in scope that match f, newest first, one page.
+func (s *Store) ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Filter) ([]alerts.Alert, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if !scope.All {
+		where = append(where, "municipality = ?")
+		args = append(args, int(scope.Municipality))
+		if len(scope.Districts) > 0 {
+			ph := strings.TrimSuffix(strings.Repeat("?, ", len(scope.Districts)), ", ")
+			where = append(where, "(district_id IS NULL OR district_id IN ("+ph+"))")
+			for _, d := range scope.Districts {
+				args = append(args, d)
+			}
+		}
+	}
+	if f.State != "" {
+		if err := f.State.Validate(); err != nil {
+			return nil, err
+		}
+		where = append(where, "state = ?")
+		args = append(args, string(f.State))
+	}
+	if f.District != 0 {
+		where = append(where, "district_id = ?")
+		args = append(args, f.District)
+	}
+	if f.Priority != 0 {
+		where = append(where, "priority = ?")
+		args = append(args, int(f.Priority))
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	if f.Limit <= 0 || f.Limit > MaxListLimit {
+		f.Limit = MaxListLimit
+	}
+	query := `SELECT ` + alertColumns + ` FROM alerts`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, storeErr("list alerts", err)
+	}
+	defer rows.Close()
+	out := []alerts.Alert{}
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, storeErr("list alerts", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("list alerts", err)
+	}
+	return out, nil
+}
+
+// Alert returns one alert without personal data.
+func (s *Store) Alert(ctx context.Context, id int64) (alerts.Alert, error) {
+	a, err := scanAlert(s.db.QueryRowContext(ctx, s.q(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`), id))
+	if err == sql.ErrNoRows {
+		return a, fmt.Errorf("alert %d: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return a, storeErr("alert", err)
+	}
+	return a, nil
+}
+
+// AlertDetail returns an alert with the citizen, the home's devices, notes and escalation
+// steps. The caller checks the scope and writes the audit record.
+func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error) {
+	a, err := s.Alert(ctx, id)
+	if err != nil {
+		return alerts.Detail{}, err
+	}
+	d := alerts.Detail{Alert: a, Devices: []alerts.Device{}, Notes: []alerts.Note{}, Escalations: []alerts.Escalation{}}
+	if a.Home != "" {
+		var (
+			c       alerts.Citizen
+			citizen sql.NullInt64
+		)
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT c.id, c.name, c.address, c.key_box_note FROM homes h
+			JOIN citizens c ON c.id = h.citizen_id WHERE h.id = ?`), string(a.Home)).Scan(&citizen, &c.Name, &c.Address, &c.KeyBoxNote)
+		if err != nil && err != sql.ErrNoRows {
+			return d, storeErr("alert citizen", err)
+		}
+		if citizen.Valid {
+			c.ID = citizen.Int64
+			c.Contacts = []alerts.Contact{}
+			if err := s.each(ctx, `SELECT name, phone, relation FROM contacts WHERE citizen_id = ? ORDER BY id`, []any{c.ID}, func(r *sql.Rows) error {
+				var ct alerts.Contact
+				err := r.Scan(&ct.Name, &ct.Phone, &ct.Relation)
+				c.Contacts = append(c.Contacts, ct)
+				return err
+			}); err != nil {
+				return d, storeErr("alert contacts", err)
+			}
+			d.Citizen = &c
+		}
+	}
+	err = s.each(ctx, `SELECT id, technology, label, last_seen, battery FROM devices WHERE gateway_id = ? ORDER BY id`, []any{string(a.Gateway)}, func(r *sql.Rows) error {
+		var (
+			dev  alerts.Device
+			tech int
+			seen sql.NullInt64
+		)
+		err := r.Scan(&dev.ID, &tech, &dev.Label, &seen, &dev.Battery)
+		dev.Technology, dev.LastSeen = vagt.Technology(tech), nullMs(seen)
+		d.Devices = append(d.Devices, dev)
+		return err
+	})
+	if err != nil {
+		return d, storeErr("alert devices", err)
+	}
+	err = s.each(ctx, `SELECT at, author, text FROM alert_notes WHERE alert_id = ? ORDER BY id`, []any{id}, func(r *sql.Rows) error {
+		var (
+			n  alerts.Note
+			at int64
+		)
+		err := r.Scan(&at, &n.Author, &n.Text)
+		n.At = fromMs(at)
+		d.Notes = append(d.Notes, n)
+		return err
+	})
+	if err != nil {
+		return d, storeErr("alert notes", err)
+	}
+	err = s.each(ctx, `SELECT level, tier, at FROM alert_escalations WHERE alert_id = ? ORDER BY level`, []any{id}, func(r *sql.Rows) error {
+		var (
+			e  alerts.Escalation
+			at int64
+		)
+		err := r.Scan(&e.Level, &e.Tier, &at)
+		e.At = fromMs(at)
+		d.Escalations = append(d.Escalations, e)
+		return err
+	})
+	if err != nil {
+		return d, storeErr("alert escalations", err)
+	}
+	return d, nil
+}
+
+func (s *Store) each(ctx context.Context, query string, args []any, f func(*sql.Rows) error) error {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

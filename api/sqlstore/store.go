@@ -1,0 +1,254 @@
+// Package sqlstore is the API's SQL store: alerts and their events, the minimal registry
+// alerts need (municipalities, districts, citizens, homes, gateways, devices), users and
+// token hashes, and the audit log. It speaks SQLite (modernc.org/sqlite, WAL; the embedded
+// default) and PostgreSQL (jackc/pgx/v5; several API replicas), with one set of queries
+// written with ? placeholders and versioned migrations that run at Open.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/vagt-dk/vagt/api/alerts"
+)
+
+// ErrUnavailable wraps a failure to reach the database, as opposed to a refused change.
+var ErrUnavailable = errors.New("store unavailable")
+
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+// Options configure a Store.
+type Options struct {
+	Policy alerts.Policy // zero: alerts.DefaultPolicy()
+	Log    *slog.Logger
+}
+
+// Store is the SQL store. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+	dsn     string
+	policy  alerts.Policy
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	onCommit []func()
+	rebound  sync.Map // query with ? → query with $n (PostgreSQL)
+}
+
+// Open opens the database that dsn names — a postgres:// or postgresql:// URL, or else an
+// SQLite file path ("file:" URLs allowed) — and runs the migrations it has not seen.
+func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
+	if o.Policy.Escalate == nil {
+		o.Policy = alerts.DefaultPolicy()
+	}
+	if err := o.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{dsn: dsn, policy: o.Policy, log: o.Log}
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s.dialect = postgres
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(16)
+			s.db.SetMaxIdleConns(8)
+		}
+	} else {
+		s.dialect = sqlite
+		s.db, err = sql.Open("sqlite", sqliteDSN(dsn))
+		if err == nil {
+			// Writers queue on SQLite's lock anyway (BEGIN IMMEDIATE, busy timeout);
+			// readers run beside them thanks to WAL.
+			s.db.SetMaxOpenConns(8)
+			s.db.SetMaxIdleConns(8)
+			s.db.SetConnMaxIdleTime(0)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func sqliteDSN(path string) string {
+	if !strings.HasPrefix(path, "file:") {
+		path = "file:" + path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Postgres reports whether the store is on PostgreSQL (several replicas may share it).
+func (s *Store) Postgres() bool { return s.dialect == postgres }
+
+// Ping checks that the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// OnCommit registers f to run after every commit that appended alert events in this
+// process (e.g. Feed.Wake). Other processes learn of them through Listen.
+func (s *Store) OnCommit(f func()) {
+	s.mu.Lock()
+	s.onCommit = append(s.onCommit, f)
+	s.mu.Unlock()
+}
+
+func (s *Store) committed() {
+	s.mu.Lock()
+	fs := s.onCommit
+	s.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// q rewrites a query's ? placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if s.dialect != postgres {
+		return query
+	}
+	if v, ok := s.rebound.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	s.rebound.Store(query, b.String())
+	return b.String()
+}
+
+// tx is a transaction with the store's placeholder rewriting.
+type tx struct {
+	*sql.Tx
+	s      *Store
+	events bool
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.ExecContext(ctx, t.s.q(query), args...)
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.QueryContext(ctx, t.s.q(query), args...)
+}
+
+func (t *tx) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+// inTx runs f in a transaction, retrying when PostgreSQL reports a race that a retry
+// resolves (a unique violation between two replicas creating one alert, a serialization
+// failure, a deadlock).
+func (s *Store) inTx(ctx context.Context, f func(*tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.tryTx(ctx, f)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) tryTx(ctx context.Context, f func(*tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
+	}
+	t := &tx{Tx: sqlTx, s: s}
+	if err := f(t); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
+	}
+	if t.events {
+		s.committed()
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "23505", "40001", "40P01":
+			return true
+		}
+	}
+	return false
+}
+
+// storeErr wraps a database error: a domain error passes through, anything else is the
+// store failing.
+func storeErr(op string, err error) error {
+	for _, e := range []error{alerts.ErrNotFound, alerts.ErrConflict, alerts.ErrInvalid, alerts.ErrForbidden, ErrUnavailable} {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func nullMs(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMs(v.Int64)
+	return &t
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// IssueToken creates the user p.Name (or updates its role and scope) and stores a token
+// hash for it. It returns the principal with its user id.
+func (s *Store) IssueToken(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time) (auth.Principal, error) {
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	err := s.inTx(ctx, func(t *tx) error {
+		var mun any
+		if p.Municipality != 0 {
+			mun = int(p.Municipality)
+		}
+		if err := t.row(ctx, `INSERT INTO users (name, role, municipality, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET role = excluded.role, municipality = excluded.municipality RETURNING id`,
+			p.Name, string(p.Role), mun, ms(now)).Scan(&p.UserID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `DELETE FROM user_districts WHERE user_id = ?`, p.UserID); err != nil {
+			return err
+		}
+		for _, d := range p.Districts {
+			var dm int
+			err := t.row(ctx, `SELECT municipality FROM districts WHERE id = ?`, d).Scan(&dm)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && dm != int(p.Municipality)) {
+				return fmt.Errorf("%w: district %d is not in municipality %d", alerts.ErrInvalid, d, p.Municipality)
+			} else if err != nil {
+				return err
+			}
+			if _, err := t.exec(ctx, `INSERT INTO user_districts (user_id, district_id) VALUES (?, ?)`, p.UserID, d); err != nil {
+				return err
+			}
+		}
+		var exp any
+		if expires != nil {
+			exp = ms(*expires)
+		}
+		_, err := t.exec(ctx, `INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`, hash, p.UserID, ms(now), exp)
+		return err
+	})
+	if err != nil {
+		return p, storeErr("issue token", err)
+	}
+	return p, nil
+}
+
+// Principal returns whom a token hash belongs to; auth.ErrUnauthenticated when nobody
+// (unknown, expired or revoked).
+func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*auth.Principal, error) {
+	var (
+		p   auth.Principal
+		mun sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT u.id, u.name, u.role, u.municipality FROM tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`), hash, ms(now)).
+		Scan(&p.UserID, &p.Name, &p.Role, &mun)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, auth.ErrUnauthenticated
+	} else if err != nil {
+		return nil, storeErr("principal", err)
+	}
+	p.Municipality = vagt.MunicipalityCode(mun.Int64)
+	err = s.each(ctx, `SELECT district_id FROM user_districts WHERE user_id = ? ORDER BY district_id`, []any{p.UserID}, func(r *sql.Rows) error {
+		var d int64
+		err := r.Scan(&d)
+		p.Districts = append(p.Districts, d)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("principal", err)
+	}
+	return &p, nil
+}
+
+// Audit appends to the audit log. The table refuses updates and deletes.
+func (s *Store) Audit(ctx context.Context, e auth.AuditEntry) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
+			ms(e.At), e.Actor, e.Action, e.Object, e.Detail)
+		return err
+	})
+	if err != nil {
+		return storeErr("audit", err)
+	}
+	return nil
+}
+
+// AuditLog returns audit entries, newest first; object "" means all.
+func (s *Store) AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	query, args := `SELECT id, at, actor, action, object, detail FROM audit WHERE 1 = 1`, []any{}
+	if object != "" {
+		query += ` AND object = ?`
+		args = append(args, object)
+	}
+	if before > 0 {
+		query += ` AND id < ?`
+		args = append(args, before)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	out := []auth.AuditEntry{}
+	err := s.each(ctx, query, args, func(r *sql.Rows) error {
+		var (
+			e  auth.AuditEntry
+			at int64
+		)
+		err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail)
+		e.At = fromMs(at)
+		out = append(out, e)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("audit log", err)
+	}
+	return out, nil
+}
