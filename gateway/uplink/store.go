@@ -1,0 +1,70 @@
+package uplink
+
+import (
+	"bytes"
+	"sort"
+	"sync"
+
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// copyStore is paho's in-memory store for in-flight packets, except that it keeps them
+// encoded and hands out a fresh copy on Get. paho's MemoryStore returns the very packet
+// that the old connection may still be writing while resume() sets its DUP flag: a data
+// race (seen with -race on reconnect). Durability is not its job: the spool has that.
+type copyStore struct {
+	mu   sync.Mutex
+	msgs map[string][]byte
+}
+
+func newCopyStore() *copyStore { return &copyStore{msgs: map[string][]byte{}} }
+
+func (s *copyStore) Open()  {}
+func (s *copyStore) Close() {}
+
+func (s *copyStore) Put(key string, p packets.ControlPacket) {
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		return // an unencodable packet cannot be resent either; the spool sends it again
+	}
+	s.mu.Lock()
+	s.msgs[key] = b.Bytes()
+	s.mu.Unlock()
+}
+
+func (s *copyStore) Get(key string) packets.ControlPacket {
+	s.mu.Lock()
+	raw, ok := s.msgs[key]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	p, err := packets.ReadPacket(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+func (s *copyStore) All() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.msgs))
+	for k := range s.msgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (s *copyStore) Del(key string) {
+	s.mu.Lock()
+	delete(s.msgs, key)
+	s.mu.Unlock()
+}
+
+func (s *copyStore) Reset() {
+	s.mu.Lock()
+	s.msgs = map[string][]byte{}
+	s.mu.Unlock()
+}

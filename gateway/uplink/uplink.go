@@ -1,0 +1,345 @@
+// Package uplink connects the gateway to the platform broker (paho, MQTT 3.1.1): it sends
+// what the spool holds, one item at a time and alarms first, and deletes an item only when
+// the broker's PUBACK came back. It keeps a retained status (online, inventory, spool
+// depth) with a retained will that says offline, publishes a heartbeat, and hands the
+// home configuration from the config lane to the gateway.
+package uplink
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/spool"
+)
+
+// Queue is what the uplink needs of the spool.
+type Queue interface {
+	Next() (spool.Item, bool, error)
+	Ack(spool.Item) error
+	Release(spool.Item)
+	Ready() <-chan struct{}
+}
+
+// Options configure the uplink. Zero durations take the defaults named.
+type Options struct {
+	Broker   string // tcp://host:1883 or ssl://host:8883
+	Gateway  vagt.GatewayID
+	Username string // default the gateway id (the broker ACL keys on it)
+	Password string
+	CAFile   string // PEM; empty: the system roots
+	CertFile string // PEM client certificate, optional (with KeyFile)
+	KeyFile  string
+
+	KeepAlive      time.Duration // default 30s; the will fires after 1.5× this
+	Heartbeat      time.Duration // status republished this often; default 60s
+	MaxBackoff     time.Duration // reconnect backoff ceiling; default 2m
+	PublishTimeout time.Duration // no PUBACK by then: send the item again; default 30s
+	// DrainRate caps telemetry in readings per second, so that after an outage a village
+	// of gateways does not flatten the platform; alarms are never held back. 0: no cap.
+	DrainRate float64
+	Logger    *slog.Logger
+}
+
+// StatusFunc returns the gateway's current status; the uplink sets Online and Time.
+type StatusFunc func() vagt.Status
+
+// Uplink is one connection to the platform broker.
+type Uplink struct {
+	opts    Options
+	queue   Queue
+	status  StatusFunc
+	log     *slog.Logger
+	client  mqtt.Client
+	limiter *limiter
+
+	// A token per (re)connect for each of the two loops that wait for one.
+	upMaintain, upSend chan struct{}
+	configs            chan []byte // the latest config payload, latest wins
+
+	mu   sync.Mutex
+	up   bool
+	sent atomic.Uint64 // items acknowledged by the broker
+}
+
+// New builds the uplink; Run connects it.
+func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
+	if err := opts.Gateway.Validate(); err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
+	}
+	if opts.Broker == "" {
+		return nil, errors.New("uplink: no broker URL")
+	}
+	if opts.Username == "" {
+		opts.Username = string(opts.Gateway)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.KeepAlive, 30*time.Second)
+	def(&opts.Heartbeat, 60*time.Second)
+	def(&opts.MaxBackoff, 2*time.Minute)
+	def(&opts.PublishTimeout, 30*time.Second)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	u := &Uplink{opts: opts, queue: queue, status: status, log: opts.Logger,
+		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1)}
+	if opts.DrainRate > 0 {
+		u.limiter = newLimiter(opts.DrainRate, max(vagt.MaxBatchReadings, int(opts.DrainRate)))
+	}
+	tlsConf, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	will, err := vagt.EncodeStatus(&vagt.Status{Gateway: opts.Gateway, Online: false, Time: time.Now()})
+	if err != nil {
+		return nil, fmt.Errorf("uplink: will: %w", err)
+	}
+	mo := mqtt.NewClientOptions().
+		AddBroker(opts.Broker).
+		SetClientID(string(opts.Gateway)). // fixed: the broker keeps our session under it
+		SetCleanSession(false).
+		SetStore(newCopyStore()).
+		SetUsername(opts.Username).
+		SetPassword(opts.Password).
+		SetKeepAlive(opts.KeepAlive).
+		SetPingTimeout(10*time.Second).
+		SetConnectTimeout(20*time.Second).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(opts.MaxBackoff).
+		SetBinaryWill(vagt.Topic(opts.Gateway, vagt.LaneStatus), will, 1, true).
+		SetOnConnectHandler(func(mqtt.Client) { u.setUp(true) }).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			u.setUp(false)
+			u.log.Warn("uplink lost", "err", err)
+		})
+	if tlsConf != nil {
+		mo.SetTLSConfig(tlsConf)
+	}
+	u.client = mqtt.NewClient(mo)
+	return u, nil
+}
+
+// TLSConfig builds the TLS configuration from PEM files; nil when none is given.
+func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: CA file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("uplink: CA file %s holds no PEM certificate", caFile)
+		}
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+func (u *Uplink) setUp(up bool) {
+	u.mu.Lock()
+	u.up = up
+	u.mu.Unlock()
+	if up {
+		for _, c := range []chan struct{}{u.upMaintain, u.upSend} {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Connected reports whether the connection is up now.
+func (u *Uplink) Connected() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.up
+}
+
+// Sent returns how many items the broker acknowledged since start.
+func (u *Uplink) Sent() uint64 { return u.sent.Load() }
+
+// Configs delivers home configuration payloads from the config lane, latest first; the
+// receiver decodes and decides.
+func (u *Uplink) Configs() <-chan []byte { return u.configs }
+
+// onConfig runs on paho's router: it only copies and hands over, never blocks.
+func (u *Uplink) onConfig(_ mqtt.Client, m mqtt.Message) {
+	p := append([]byte(nil), m.Payload()...)
+	for {
+		select {
+		case u.configs <- p:
+			return
+		default:
+		}
+		select {
+		case <-u.configs: // an older one nobody took yet: the newest wins
+		default:
+		}
+	}
+}
+
+// Run connects (retrying for ever with backoff) and sends until ctx is done. Then it
+// publishes the offline status itself — a clean disconnect does not fire the will — and
+// disconnects. What was not acknowledged stays in the spool.
+func (u *Uplink) Run(ctx context.Context) error {
+	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), u.onConfig)
+	u.client.Connect() // with ConnectRetry it keeps trying in the background
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); u.maintain(ctx) }()
+	go func() { defer wg.Done(); u.send(ctx) }()
+	wg.Wait()
+	if u.client.IsConnectionOpen() {
+		u.publishStatus(false, 2*time.Second)
+	}
+	u.client.Disconnect(500)
+	return nil
+}
+
+// maintain subscribes to the config lane and publishes the status on every connect, and
+// the heartbeat status in between.
+func (u *Uplink) maintain(ctx context.Context) {
+	tick := time.NewTicker(u.opts.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.upMaintain:
+			u.log.Info("uplink connected", "broker", u.opts.Broker)
+			tok := u.client.Subscribe(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), 1, u.onConfig)
+			if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
+				u.log.Warn("uplink: subscribe to config failed", "err", tok.Error())
+			}
+			u.publishStatus(true, u.opts.PublishTimeout)
+		case <-tick.C:
+			if u.Connected() {
+				u.publishStatus(true, u.opts.PublishTimeout)
+			}
+		}
+	}
+}
+
+func (u *Uplink) publishStatus(online bool, timeout time.Duration) {
+	s := u.status()
+	s.Gateway, s.Online, s.Time = u.opts.Gateway, online, time.Now()
+	if online {
+		s.Heartbeat = u.opts.Heartbeat.Truncate(time.Second)
+	} else {
+		s.Heartbeat = 0
+	}
+	data, err := vagt.EncodeStatus(&s)
+	if err != nil {
+		u.log.Error("uplink: status does not encode", "err", err)
+		return
+	}
+	tok := u.client.Publish(vagt.Topic(u.opts.Gateway, vagt.LaneStatus), 1, true, data)
+	if !tok.WaitTimeout(timeout) || tok.Error() != nil {
+		u.log.Warn("uplink: status not acknowledged", "online", online, "err", tok.Error())
+	}
+}
+
+func waitToken(ctx context.Context, tok mqtt.Token, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
+}
+
+// send moves the spool to the broker, one item in flight, so the broker sees alarms and
+// batches in the spool's order. An item is acked in the spool only after its PUBACK.
+func (u *Uplink) send(ctx context.Context) {
+	retry := time.Second
+	for ctx.Err() == nil {
+		if !u.Connected() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-u.upSend:
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		it, ok, err := u.queue.Next()
+		if err != nil {
+			u.log.Error("uplink: spool", "err", err)
+			sleep(ctx, retry)
+			continue
+		}
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-u.queue.Ready():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if it.Lane == vagt.LaneTelemetry && u.limiter != nil {
+			if !sleep(ctx, u.limiter.reserve(time.Now(), it.Readings)) {
+				u.queue.Release(it)
+				return
+			}
+		}
+		tok := u.client.Publish(vagt.Topic(u.opts.Gateway, it.Lane), 1, false, it.Payload)
+		if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
+			// Not acknowledged: the item stays and goes again (an exact redelivery at
+			// worst, which consumers recognise by gateway and seq).
+			u.queue.Release(it)
+			if ctx.Err() == nil {
+				u.log.Warn("uplink: publish not acknowledged", "lane", it.Lane, "seq", it.Seq, "err", tok.Error())
+				sleep(ctx, retry)
+			}
+			continue
+		}
+		if err := u.queue.Ack(it); err != nil {
+			u.log.Error("uplink: ack in spool", "err", err)
+			continue
+		}
+		u.sent.Add(1)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
