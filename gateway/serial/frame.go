@@ -50,16 +50,16 @@ func Reason(err error) string {
 
 // Frame is one message from a base unit.
 type Frame struct {
-	Unit   string // base unit id, e.g. "bu-17"
-	Seq    uint16 // the unit's frame counter; a repeated alarm frame keeps its seq
-	Type   byte
-	Device string         // R and A: the peripheral, e.g. "pir-2"
-	Kind   vagt.Kind      // R
-	Value  float64        // R
-	Alarm  vagt.AlarmType // A
-	Uptime uint32         // H, seconds
-	Mains  bool           // H: on mains power
-	Battery int           // H: backup battery %
+	Unit    string // base unit id, e.g. "bu-17"
+	Seq     uint16 // the unit's frame counter; a repeated alarm frame keeps its seq
+	Type    byte
+	Device  string         // R and A: the peripheral, e.g. "pir-2"
+	Kind    vagt.Kind      // R
+	Value   float64        // R
+	Alarm   vagt.AlarmType // A
+	Uptime  uint32         // H, seconds
+	Mains   bool           // H: on mains power
+	Battery int            // H: backup battery %
 }
 
 // DeviceID is the platform's id of the frame's device: "<unit>:<dev>", or the unit's
