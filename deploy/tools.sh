@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs what the local service stack (deploy/localstack) and the browser
+# tests need on a fresh Debian machine: InfluxDB 1.8.10 into the repo's
+# ignored bin/, and Mosquitto, PostgreSQL, Chromium and socat from apt.
+# Idempotent: it installs only what is missing. `make tools` runs it.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+influx_module="github.com/influxdata/influxdb"
+influx_version="v1.8.10"
+
+say() { printf 'tools.sh: %s\n' "$*"; }
+
+# is_influx_18 says whether the influxd at $1 is 1.8.x. A `go install`
+# build reports "vunknown" to `influxd version`, so ask the Go build
+# information for the module version as well.
+is_influx_18() {
+	local bin="$1"
+	[[ -x "$bin" ]] || return 1
+	if "$bin" version 2>/dev/null | grep -q 'v1\.8\.'; then
+		return 0
+	fi
+	command -v go >/dev/null 2>&1 &&
+		go version -m "$bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${influx_module}[[:space:]]+v1\.8\."
+}
+
+install_influxd() {
+	local target="$repo/bin/influxd"
+	if is_influx_18 "$target"; then
+		say "influxd: $target is 1.8, nothing to do"
+		return
+	fi
+	local on_path
+	on_path="$(command -v influxd || true)"
+	if [[ -n "$on_path" ]] && is_influx_18 "$on_path"; then
+		say "influxd: $on_path on PATH is 1.8, nothing to do"
+		return
+	fi
+	if [[ -n "$on_path" ]]; then
+		say "influxd: $on_path on PATH is not 1.8 (Debian's is 1.6.7, too old); installing $influx_version into bin/"
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		say "influxd: go is not installed; install Go, then run: GOBIN=$repo/bin go install $influx_module/cmd/influxd@$influx_version"
+		return
+	fi
+	mkdir -p "$repo/bin"
+	local dir
+	for dir in "${GOBIN:-}" "$(go env GOPATH)/bin"; do
+		if [[ -n "$dir" ]] && is_influx_18 "$dir/influxd"; then
+			say "influxd: copying $dir/influxd to $target"
+			cp "$dir/influxd" "$target"
+			return
+		fi
+	done
+	say "influxd: GOBIN=$repo/bin go install $influx_module/cmd/influxd@$influx_version (takes a minute or two)"
+	GOBIN="$repo/bin" go install "$influx_module/cmd/influxd@$influx_version"
+	say "influxd: installed $target"
+}
+
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
+
+# PostgreSQL counts as installed when initdb exists and, because PostgreSQL
+# will not run as root, so does the postgres system user the package makes.
+have_postgres() {
+	local found=""
+	if command -v initdb >/dev/null 2>&1; then
+		found=yes
+	else
+		compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && found=yes
+	fi
+	[[ -n "$found" ]] && id postgres >/dev/null 2>&1
+}
+
+install_packages() {
+	local missing=()
+	have mosquitto || missing+=(mosquitto)
+	have mosquitto_pub || missing+=(mosquitto-clients)
+	have_postgres || missing+=(postgresql)
+	have chromium || missing+=(chromium)
+	have socat || missing+=(socat)
+	if ((${#missing[@]} == 0)); then
+		say "apt: mosquitto, mosquitto-clients, postgresql, chromium and socat are installed, nothing to do"
+		return
+	fi
+	local cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+	if [[ "$(id -u)" != 0 ]]; then
+		say "apt: missing ${missing[*]}; not root, so run this yourself:"
+		say "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive ${cmd[*]}"
+		return
+	fi
+	say "apt: apt-get update"
+	apt-get update
+	say "apt: DEBIAN_FRONTEND=noninteractive ${cmd[*]}"
+	DEBIAN_FRONTEND=noninteractive "${cmd[@]}"
+	# Debian's mosquitto package also starts a system broker on :1883. The
+	# local stack never uses 1883, so it does no harm; nothing relies on it.
+}
+
+install_influxd
+install_packages
+say "done"
