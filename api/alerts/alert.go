@@ -19,6 +19,8 @@ var (
 	ErrConflict  = errors.New("conflict")
 	ErrInvalid   = errors.New("invalid")
 	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable: the store could not be reached or failed; the caller may retry.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // ConflictError says that an alert was already acknowledged or resolved, and by whom.

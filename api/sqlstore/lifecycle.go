@@ -67,6 +67,9 @@ func (s *Store) Ack(ctx context.Context, id int64, actor string, scope alerts.Sc
 		if out, err = t.alert(ctx, id); err != nil {
 			return err
 		}
+		if err := t.audit(ctx, now, actor, "alert.ack", alertObject(id), ""); err != nil {
+			return err
+		}
 		return t.appendEvent(ctx, alerts.EventUpdated, "acknowledged", out, now)
 	})
 	if err != nil {
@@ -132,6 +135,9 @@ func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *alerts.
 	if a, err = t.alert(ctx, id); err != nil {
 		return a, err
 	}
+	if err := t.audit(ctx, now, actor, "alert.resolve", alertObject(id), string(outcome)); err != nil {
+		return a, err
+	}
 	return a, t.appendEvent(ctx, alerts.EventUpdated, "resolved", a, now)
 }
 
@@ -147,6 +153,9 @@ func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope alert
 			return err
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alert_notes (alert_id, at, author, text) VALUES (?, ?, ?, ?)`, id, ms(now), actor, text); err != nil {
+			return err
+		}
+		if err := t.audit(ctx, now, actor, "alert.note", alertObject(id), ""); err != nil {
 			return err
 		}
 		return t.appendEvent(ctx, alerts.EventUpdated, "note", a, now)
@@ -213,6 +222,9 @@ func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 			moved = true
+			if err := t.audit(ctx, now, alerts.System, "alert.escalate", alertObject(d.id), string(alerts.TierOf(level))); err != nil {
+				return err
+			}
 			return t.appendEvent(ctx, alerts.EventEscalated, "escalated", a, now)
 		})
 		if err != nil {
@@ -224,3 +236,5 @@ func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+func alertObject(id int64) string { return fmt.Sprintf("alert/%d", id) }

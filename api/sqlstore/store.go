@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
@@ -24,7 +25,7 @@ import (
 )
 
 // ErrUnavailable wraps a failure to reach the database, as opposed to a refused change.
-var ErrUnavailable = errors.New("store unavailable")
+var ErrUnavailable = alerts.ErrUnavailable
 
 type dialect int
 
@@ -251,4 +252,44 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Listen calls wake whenever another process (an API replica on the same PostgreSQL)
+// commits alert events, and once after every (re)connection, since notifications sent while
+// it was away are lost. It returns when ctx is done; on SQLite, whose file one process
+// owns, it returns at once.
+func (s *Store) Listen(ctx context.Context, wake func()) error {
+	if s.dialect != postgres {
+		return nil
+	}
+	for ctx.Err() == nil {
+		err := s.listen(ctx, wake)
+		if ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("sqlstore: LISTEN connection lost; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (s *Store) listen(ctx context.Context, wake func()) error {
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN vagt_events"); err != nil {
+		return err
+	}
+	wake()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }

@@ -84,12 +84,17 @@ func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*aut
 	return &p, nil
 }
 
+// audit appends to the audit log inside t, so an alert action and its record commit
+// together.
+func (t *tx) audit(ctx context.Context, at time.Time, actor, action, object, detail string) error {
+	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`, ms(at), actor, action, object, detail)
+	return err
+}
+
 // Audit appends to the audit log. The table refuses updates and deletes.
 func (s *Store) Audit(ctx context.Context, e auth.AuditEntry) error {
 	err := s.inTx(ctx, func(t *tx) error {
-		_, err := t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
-			ms(e.At), e.Actor, e.Action, e.Object, e.Detail)
-		return err
+		return t.audit(ctx, e.At, e.Actor, e.Action, e.Object, e.Detail)
 	})
 	if err != nil {
 		return storeErr("audit", err)

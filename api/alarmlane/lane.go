@@ -1,0 +1,251 @@
+// Package alarmlane consumes the alarm and status lanes of every gateway from the platform
+// broker (paho, MQTT 3.1.1, a persistent session in the shared subscription group
+// vagt-alerts) and hands each event to the alert store. A message is acknowledged only
+// after the store committed what it means, and acknowledgements leave in arrival order, as
+// MQTT wants them: paho does not keep that order itself, so a sequencer does. When the
+// store is down nothing is acknowledged; what is pending is retried, and the broker
+// redelivers whatever a stopped consumer never acknowledged.
+package alarmlane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// Group is the shared subscription group of the API replicas.
+const Group = "vagt-alerts"
+
+// Sink commits alarm events and statuses. An error means "not committed": the message
+// stays unacknowledged and is retried.
+type Sink interface {
+	Alarm(ctx context.Context, a *vagt.Alarm) error
+	Status(ctx context.Context, s *vagt.Status) error
+}
+
+// Options configure a Lane.
+type Options struct {
+	Broker             string // tcp://host:1883 or ssl://...
+	ClientID           string // stable per replica: the broker keeps its session
+	Username, Password string
+	Workers            int // parallel committers, default 4; one gateway always uses one
+	Log                *slog.Logger
+	Registerer         prometheus.Registerer // nil: no metrics
+	// RetryMin and RetryMax bound the backoff between attempts to commit; default 50 ms, 5 s.
+	RetryMin, RetryMax time.Duration
+}
+
+// Lane is the consumer.
+type Lane struct {
+	sink Sink
+	o    Options
+	log  *slog.Logger
+
+	seq     sequencer
+	queues  []*queue
+	arrived atomic.Int64
+	up      atomic.Bool
+
+	received, committed *prometheus.CounterVec
+	rejected            *prometheus.CounterVec
+	storeErrors         prometheus.Counter
+}
+
+// New returns a lane that commits to sink; Run starts it.
+func New(sink Sink, o Options) (*Lane, error) {
+	if o.Broker == "" || o.ClientID == "" {
+		return nil, errors.New("alarmlane: broker and client id are required")
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 50 * time.Millisecond
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = 5 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	l := &Lane{sink: sink, o: o, log: o.Log.With("component", "alarmlane"),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_received_total",
+			Help: "Messages received on the alarm and status lanes."}, []string{"lane"}),
+		committed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_committed_total",
+			Help: "Messages committed to the store and acknowledged."}, []string{"lane"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_rejected_total",
+			Help: "Messages rejected as invalid (acknowledged, not stored), by reason."}, []string{"lane", "reason"}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_lane_store_errors_total",
+			Help: "Failed attempts to commit a message (it is retried, not acknowledged)."}),
+	}
+	l.seq.pending = map[int64]mqtt.Message{}
+	l.seq.next = 1
+	for range o.Workers {
+		l.queues = append(l.queues, newQueue())
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.storeErrors)
+	}
+	return l, nil
+}
+
+// Connected reports whether the lane is connected and subscribed (readiness).
+func (l *Lane) Connected() bool { return l.up.Load() }
+
+// Rejected returns how many messages were rejected for reason on lane (tests, metrics).
+func (l *Lane) Rejected(lane vagt.Lane, reason string) float64 {
+	return counterValue(l.rejected.WithLabelValues(string(lane), reason))
+}
+
+// StoreErrors returns how many attempts to commit failed.
+func (l *Lane) StoreErrors() float64 { return counterValue(l.storeErrors) }
+
+// Run consumes until ctx is done, then disconnects without acknowledging what it has not
+// committed.
+func (l *Lane) Run(ctx context.Context) error {
+	opts := mqtt.NewClientOptions().AddBroker(l.o.Broker).SetClientID(l.o.ClientID).
+		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10 * time.Second).
+		SetKeepAlive(30 * time.Second).SetAutoAckDisabled(true).SetOrderMatters(true).
+		SetDefaultPublishHandler(l.arrive) // messages of the stored session arrive before we subscribe
+	if l.o.Username != "" {
+		opts.SetUsername(l.o.Username).SetPassword(l.o.Password)
+	}
+	filters := map[string]byte{
+		vagt.SharedSubscription(Group, vagt.LaneAlarm):  1,
+		vagt.SharedSubscription(Group, vagt.LaneStatus): 1,
+	}
+	opts.SetOnConnectHandler(func(c mqtt.Client) { // paho calls this in its own goroutine
+		t := c.SubscribeMultiple(filters, l.arrive)
+		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
+			l.log.Error("subscribe failed; reconnecting", "err", t.Error())
+			l.up.Store(false)
+			return
+		}
+		l.up.Store(true)
+		l.log.Info("subscribed", "filters", len(filters))
+	})
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		l.up.Store(false)
+		l.log.Warn("connection lost", "err", err)
+	})
+	client := mqtt.NewClient(opts)
+	client.Connect() // with ConnectRetry it keeps trying in the background
+
+	var wg sync.WaitGroup
+	for _, q := range l.queues {
+		wg.Go(func() { l.work(ctx, q) })
+	}
+	<-ctx.Done()
+	for _, q := range l.queues {
+		q.close()
+	}
+	wg.Wait()
+	l.up.Store(false)
+	client.Disconnect(250)
+	return nil
+}
+
+// item is a message with its arrival number.
+type item struct {
+	n   int64
+	msg mqtt.Message
+}
+
+// arrive runs on paho's router: it must not block, so it only numbers the message and
+// queues it for the worker of its gateway (which keeps one gateway's events in order).
+func (l *Lane) arrive(_ mqtt.Client, m mqtt.Message) {
+	n := l.arrived.Add(1)
+	l.seq.add(n, m)
+	gw := m.Topic()
+	if id, _, err := vagt.ParseTopic(gw); err == nil {
+		gw = string(id)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(gw))
+	l.queues[int(h.Sum32())%len(l.queues)].push(item{n, m})
+}
+
+func (l *Lane) work(ctx context.Context, q *queue) {
+	for {
+		it, ok := q.pop()
+		if !ok {
+			return
+		}
+		if l.handle(ctx, it.msg) {
+			l.seq.done(it.n)
+		}
+	}
+}
+
+// handle commits one message and reports whether it may be acknowledged: true when it was
+// committed or rejected as invalid, false when ctx ended first.
+func (l *Lane) handle(ctx context.Context, m mqtt.Message) bool {
+	gw, lane, err := vagt.ParseTopic(m.Topic())
+	if err != nil || (lane != vagt.LaneAlarm && lane != vagt.LaneStatus) {
+		if err == nil {
+			err = fmt.Errorf("%w: lane %s is not consumed here", vagt.ErrInvalidID, lane)
+		}
+		l.reject("unknown", m, err)
+		return true
+	}
+	l.received.WithLabelValues(string(lane)).Inc()
+	var commit func() error
+	switch lane {
+	case vagt.LaneAlarm:
+		a, err := vagt.DecodeAlarm(m.Payload())
+		if err == nil {
+			err = vagt.CheckGateway(gw, a.Gateway)
+		}
+		if err != nil {
+			l.reject(lane, m, err)
+			return true
+		}
+		commit = func() error { return l.sink.Alarm(ctx, &a) }
+	case vagt.LaneStatus:
+		s, err := vagt.DecodeStatus(m.Payload())
+		if err == nil {
+			err = vagt.CheckGateway(gw, s.Gateway)
+		}
+		if err != nil {
+			l.reject(lane, m, err)
+			return true
+		}
+		commit = func() error { return l.sink.Status(ctx, &s) }
+	}
+	wait := l.o.RetryMin
+	for {
+		err := commit()
+		if err == nil {
+			l.committed.WithLabelValues(string(lane)).Inc()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		l.storeErrors.Inc()
+		l.log.Warn("commit failed; not acknowledged, retrying", "topic", m.Topic(), "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, l.o.RetryMax)
+	}
+}
+
+func (l *Lane) reject(lane vagt.Lane, m mqtt.Message, err error) {
+	reason := vagt.Reason(err)
+	l.rejected.WithLabelValues(string(lane), reason).Inc()
+	l.log.Warn("message rejected", "topic", m.Topic(), "reason", reason, "bytes", len(m.Payload()), "err", err)
+}

@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// alertScope returns the caller's scope, or ErrForbidden for a role without alerts.
+func alertScope(r *http.Request) (*auth.Principal, alerts.Scope, error) {
+	p := auth.FromContext(r.Context())
+	scope, ok := p.AlertScope()
+	if !ok {
+		return p, scope, fmt.Errorf("%w: role %s has no access to alerts", alerts.ErrForbidden, p.Role)
+	}
+	return p, scope, nil
+}
+
+// actorScope is alertScope for the care actions and personal data: staff only.
+func actorScope(r *http.Request) (*auth.Principal, alerts.Scope, error) {
+	p, scope, err := alertScope(r)
+	if err == nil && !p.CanActOnAlerts() {
+		err = fmt.Errorf("%w: only care staff act on alerts and see who and where", alerts.ErrForbidden)
+	}
+	return p, scope, err
+}
+
+func alertID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: alert id %q", alerts.ErrNotFound, chi.URLParam(r, "id"))
+	}
+	return id, nil
+}
+
+func intParam(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: %s=%q is not a number", alerts.ErrInvalid, name, v)
+	}
+	return n, nil
+}
+
+type alertList struct {
+	Alerts []alerts.Alert `json:"alerts"`
+	// Next is the before= value of the next page; absent on the last page.
+	Next int64 `json:"next,omitempty"`
+}
+
+func (s *server) listAlerts() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, scope, err := alertScope(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		q := r.URL.Query()
+		f := alerts.Filter{State: alerts.State(q.Get("state")), Limit: 50}
+		if f.State != "" {
+			if err := f.State.Validate(); err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
+		}
+		if p := q.Get("priority"); p != "" {
+			if f.Priority, err = vagt.ParsePriority(p); err != nil {
+				writeError(w, r, s.Log, fmt.Errorf("%w: %w", alerts.ErrInvalid, err))
+				return
+			}
+		}
+		var limit int64
+		for _, v := range []struct {
+			name string
+			dst  *int64
+		}{{"district", &f.District}, {"before", &f.Before}, {"limit", &limit}} {
+			if *v.dst, err = intParam(r, v.name); err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
+		}
+		if limit > 0 {
+			f.Limit = int(min(limit, 500))
+		}
+		list, err := s.Alerts.ListAlerts(r.Context(), scope, f)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		out := alertList{Alerts: list}
+		if len(list) == f.Limit {
+			out.Next = list[len(list)-1].ID
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// getAlert returns who and where: personal data, so the read is audited before it is
+// answered (no audit record, no data).
+func (s *server) getAlert() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, scope, err := actorScope(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		id, err := alertID(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		d, err := s.Alerts.AlertDetail(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		if !scope.Allows(d.Municipality, d.District) {
+			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden))
+			return
+		}
+		detail := ""
+		if d.Citizen != nil {
+			detail = fmt.Sprintf("citizen/%d", d.Citizen.ID)
+		}
+		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "alert.read",
+			Object: fmt.Sprintf("alert/%d", id), Detail: detail}); err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, d)
+	})
+}
+
+func (s *server) ackAlert() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, scope, err := actorScope(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		id, err := alertID(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		a, err := s.Alerts.Ack(r.Context(), id, p.Name, scope, s.Clock.Now())
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+}
+
+type resolveRequest struct {
+	Outcome alerts.Outcome `json:"outcome"`
+	Note    string         `json:"note"`
+}
+
+func (s *server) resolveAlert() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, scope, err := actorScope(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		id, err := alertID(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		var req resolveRequest
+		if err := readJSON(w, r, &req); err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		a, err := s.Alerts.Resolve(r.Context(), id, p.Name, scope, req.Outcome, req.Note, s.Clock.Now())
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+}
+
+type noteRequest struct {
+	Text string `json:"text"`
+}
+
+func (s *server) addNote() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, scope, err := actorScope(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		id, err := alertID(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		var req noteRequest
+		if err := readJSON(w, r, &req); err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		n, err := s.Alerts.AddNote(r.Context(), id, p.Name, scope, req.Text, s.Clock.Now())
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, n)
+	})
+}

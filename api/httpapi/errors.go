@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// Errors of the HTTP layer itself.
+var (
+	errBadJSON  = errors.New("bad JSON")
+	errNotFound = errors.New("no such endpoint")
+	errMethod   = errors.New("method not allowed")
+)
+
+// errorBody is every error response: {"error": {"code", "message"}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	By      string `json:"by,omitempty"` // a conflict: who acknowledged or resolved it
+}
+
+// status maps an error to the HTTP status and code the client sees. It is the only place
+// that does.
+func status(err error) (int, string) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, errBadJSON):
+		return http.StatusBadRequest, "bad_json"
+	case errors.Is(err, alerts.ErrInvalid), errors.Is(err, auth.ErrInvalid):
+		return http.StatusBadRequest, "invalid"
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, alerts.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, alerts.ErrNotFound), errors.Is(err, errNotFound):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed, "method_not_allowed"
+	case errors.Is(err, alerts.ErrConflict):
+		return http.StatusConflict, "conflict"
+	case errors.Is(err, alerts.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// writeError answers with err. Server-side failures are logged and not explained to the
+// client.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code, name := status(err)
+	body := errorBody{Error: errorDetail{Code: name, Message: err.Error()}}
+	var ce *alerts.ConflictError
+	if errors.As(err, &ce) {
+		body.Error.By = ce.By
+	}
+	if code >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		body.Error.Message = http.StatusText(code)
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vagt"`)
+	}
+	writeJSON(w, code, body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// maxBody bounds every JSON request body.
+const maxBody = 64 << 10
+
+// readJSON decodes one JSON object of at most maxBody bytes into v, refusing unknown fields.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errBadJSON, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: more than one JSON value", errBadJSON)
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+// Package httpapi is the API's HTTP side: the REST endpoints under /api/v1 (alerts, tokens,
+// the audit log), the live alert stream as server-sent events, health and readiness, the
+// Prometheus metrics and the OpenAPI document. Handlers are functions returning
+// http.Handler; errors become {"error": {"code", "message"}} in one place (errors.go).
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// AlertStore is what the alert endpoints need of the store.
+type AlertStore interface {
+	ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Filter) ([]alerts.Alert, error)
+	AlertDetail(ctx context.Context, id int64) (alerts.Detail, error)
+	Ack(ctx context.Context, id int64, actor string, scope alerts.Scope, now time.Time) (alerts.Alert, error)
+	Resolve(ctx context.Context, id int64, actor string, scope alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error)
+	AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error)
+	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
+}
+
+// AuthStore finds principals by token hash, issues tokens and keeps the audit log.
+type AuthStore interface {
+	Principal(ctx context.Context, hash string, now time.Time) (*auth.Principal, error)
+	IssueToken(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time) (auth.Principal, error)
+	Audit(ctx context.Context, e auth.AuditEntry) error
+	AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error)
+}
+
+// Config is what NewHandler wires together.
+type Config struct {
+	Alerts   AlertStore
+	Auth     AuthStore
+	Feed     *alerts.Feed
+	Clock    alerts.Clock
+	Log      *slog.Logger
+	Gatherer prometheus.Gatherer   // served at /metrics; nil: none
+	Metrics  prometheus.Registerer // request metrics; nil: none
+	// Ready reports whether the API can serve (store reachable, lane connected).
+	Ready func(ctx context.Context) error
+	// StreamWriteTimeout drops a stream client that takes longer than this to accept one
+	// write; default 10 s.
+	StreamWriteTimeout time.Duration
+	// OpenAPI is the API's description (api/openapi.yaml), served at /openapi.yaml.
+	OpenAPI []byte
+	// StreamKeepAlive is how often an idle stream gets a comment line; default 15 s.
+	StreamKeepAlive time.Duration
+}
+
+type server struct {
+	Config
+	requests *prometheus.CounterVec
+}
+
+// NewHandler returns the API's handler.
+func NewHandler(c Config) http.Handler {
+	if c.Clock == nil {
+		c.Clock = alerts.SystemClock{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = 10 * time.Second
+	}
+	if c.StreamKeepAlive <= 0 {
+		c.StreamKeepAlive = 15 * time.Second
+	}
+	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})}
+	if c.Metrics != nil {
+		c.Metrics.MustRegister(s.requests)
+	}
+
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.count)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errMethod) })
+	r.Method(http.MethodGet, "/healthz", health())
+	r.Method(http.MethodGet, "/readyz", s.ready())
+	r.Method(http.MethodGet, "/openapi.yaml", openAPI(c.OpenAPI))
+	if c.Gatherer != nil {
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.Gatherer, promhttp.HandlerOpts{}))
+	}
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.Method(http.MethodGet, "/me", s.me())
+		r.Method(http.MethodGet, "/alerts", s.listAlerts())
+		r.Method(http.MethodGet, "/alerts/stream", s.stream())
+		r.Method(http.MethodGet, "/alerts/{id}", s.getAlert())
+		r.Method(http.MethodPost, "/alerts/{id}/ack", s.ackAlert())
+		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
+		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
+		r.Method(http.MethodPost, "/tokens", s.createToken())
+		r.Method(http.MethodGet, "/audit", s.auditLog())
+	})
+	return r
+}
+
+func health() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (s *server) ready() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Ready != nil {
+			if err := s.Ready(r.Context()); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{Code: "not_ready", Message: err.Error()}})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+func openAPI(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(doc)
+	})
+}
+
+// authenticate turns the bearer token into the request's principal.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", auth.ErrUnauthenticated))
+			return
+		}
+		p, err := s.Auth.Principal(r.Context(), auth.HashToken(token), s.Clock.Now())
+		if err != nil {
+			writeError(w, r, s.Log, fmt.Errorf("token: %w", err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+func (s *server) me() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, auth.FromContext(r.Context()))
+	})
+}
+
+// statusWriter remembers the status for the request counter and passes Flush through
+// (the stream needs it; http.ResponseController finds it with Unwrap).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *server) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		s.requests.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
+	})
+}
+
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeError(w, r, s.Log, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,220 @@
+// Package api is the platform's HTTP side (vagt api): it consumes the alarm and status lanes
+// itself, so alarms reach the care staff on duty even when InfluxDB or ingest is down; keeps
+// alerts, the registry, users and the audit log in the SQL store; and serves the REST API,
+// the live alert stream, statistics and the web pages.
+//
+// This file wires the parts (api/sqlstore, api/alarmlane, api/alerts, api/httpapi) into one
+// Server that cmd/vagt starts and tests start on 127.0.0.1:0.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alarmlane"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+// OpenAPI is the HTTP API's description, served at /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Config configures the API server.
+type Config struct {
+	Listen string // host:port; default 127.0.0.1:8080
+	DB     string // SQLite file path, or a postgres:// URL
+	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
+	// HTTP side, a replica that only serves).
+	Broker             string
+	ClientID           string // the lane's persistent session; stable per replica
+	Username, Password string
+	Workers            int           // lane committers; default 4
+	Policy             alerts.Policy // zero: alerts.DefaultPolicy()
+	Tick               time.Duration // how often escalation and offline detection look; default 1 s
+	FeedPoll           time.Duration // how often the stream looks for events without a wake-up; default 1 s
+	StreamWriteTimeout time.Duration // default 10 s
+}
+
+// Validate checks the configuration and fills in defaults.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DB == "" {
+		return errors.New("api: a database (SQLite path or postgres:// URL) is required")
+	}
+	if c.Broker != "" && c.ClientID == "" {
+		return errors.New("api: the alarm lane needs a client id")
+	}
+	if c.Policy.Escalate == nil {
+		c.Policy = alerts.DefaultPolicy()
+	}
+	return c.Policy.Validate()
+}
+
+// Server is a running API: store, lane, feed, escalation and offline loops, HTTP.
+type Server struct {
+	Store     *sqlstore.Store
+	Feed      *alerts.Feed
+	Escalator *alerts.Escalator
+	lane      *alarmlane.Lane
+	off       *alerts.OfflineDetector
+	http      *http.Server
+	ln        net.Listener
+	log       *slog.Logger
+}
+
+// Deps are what the server gets from outside rather than from its configuration.
+type Deps struct {
+	Log      *slog.Logger
+	Registry *prometheus.Registry // nil: a new one
+	Clock    alerts.Clock         // nil: the system clock
+}
+
+// New opens the store (running migrations) and binds the listener; Run starts the rest.
+func New(ctx context.Context, c Config, d Deps) (*Server, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if d.Clock == nil {
+		d.Clock = alerts.SystemClock{}
+	}
+	store, err := sqlstore.Open(ctx, c.DB, sqlstore.Options{Policy: c.Policy, Log: d.Log})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Store: store, log: d.Log}
+	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+	store.OnCommit(s.Feed.Wake)
+	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	if c.Broker != "" {
+		s.lane, err = alarmlane.New(laneSink{store, d.Clock}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID,
+			Username: c.Username, Password: c.Password, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	handler := httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, Clock: d.Clock, Log: d.Log,
+		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout})
+	s.ln, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("api: listen: %w", err)
+	}
+	// No WriteTimeout: the stream lives long and sets its own deadline per write.
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// AlarmLane returns the lane consumer, nil without a broker.
+func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
+
+// OfflineDetector returns the offline loop (tests tick it by hand).
+func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
+
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return err
+	}
+	if s.lane != nil && !s.lane.Connected() {
+		return errors.New("alarm lane not subscribed")
+	}
+	return nil
+}
+
+// Run serves until ctx is done or a part fails, then stops every part, waits for it and
+// closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	run := func(name string, f func(context.Context) error) {
+		wg.Go(func() {
+			err := f(ctx)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("api: %s: %w", name, err)
+				}
+				mu.Unlock()
+			}
+			cancel() // one part stopping stops all
+		})
+	}
+	wake := func() { s.Feed.Wake() }
+	run("feed", s.Feed.Run)
+	run("escalation", s.Escalator.Run)
+	run("offline detection", s.off.Run)
+	if s.Store.Postgres() {
+		run("listen", func(ctx context.Context) error { return s.Store.Listen(ctx, wake) })
+	}
+	if s.lane != nil {
+		run("alarm lane", s.lane.Run)
+	}
+	run("http", func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- s.http.Serve(s.ln) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		// The streams end when the feed stops; give the rest a moment.
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		err := s.http.Shutdown(sctx)
+		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+		return err
+	})
+	s.log.Info("api serving", "addr", s.Addr(), "postgres", s.Store.Postgres(), "lane", s.lane != nil)
+	wg.Wait()
+	return errors.Join(firstErr, s.Store.Close())
+}
+
+// laneSink commits lane messages to the store at the clock's time.
+type laneSink struct {
+	store *sqlstore.Store
+	clock alerts.Clock
+}
+
+func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
+	_, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
+	return err
+}
+
+func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
+	return l.store.RecordStatus(ctx, st, l.clock.Now())
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
+)
+
+func init() {
+	commands["api"] = subcmd.Command{
+		Summary: "serve care alerts (REST + live stream) from the alarm lane, with the SQL store",
+		Run:     runAPI,
+	}
+}
+
+func runAPI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg api.Config
+	cfg.Policy = alerts.DefaultPolicy()
+	host, _ := os.Hostname()
+	fs := flag.NewFlagSet("vagt api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	fs.StringVar(&cfg.DB, "db", "var/vagt.db", "SQLite file, or postgres://user@host/db for several replicas")
+	fs.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (tcp://host:1883); empty: no alarm lane")
+	fs.StringVar(&cfg.ClientID, "client-id", "vagt-api-"+host, "MQTT client id, stable per replica (the broker keeps the session under it)")
+	fs.StringVar(&cfg.Username, "username", "", "MQTT user name")
+	fs.StringVar(&cfg.Password, "password", "", "MQTT password")
+	fs.IntVar(&cfg.Workers, "workers", 4, "alarm lane committers")
+	fs.DurationVar(&cfg.Tick, "tick", time.Second, "how often escalation and offline detection look")
+	critical := fs.Duration("escalate-critical", cfg.Policy.Escalate[vagt.PriorityCritical], "unacknowledged critical alerts go to the next tier after this (0: never)")
+	high := fs.Duration("escalate-high", cfg.Policy.Escalate[vagt.PriorityHigh], "the same for high priority")
+	technical := fs.Duration("escalate-technical", cfg.Policy.Escalate[vagt.PriorityTechnical], "the same for technical alerts")
+	fs.IntVar(&cfg.Policy.OfflineFactor, "offline-factor", cfg.Policy.OfflineFactor, "missed heartbeat intervals before a gateway counts as silent")
+	fs.DurationVar(&cfg.Policy.OfflineGrace, "offline-grace", cfg.Policy.OfflineGrace, "how long a gateway stays offline before it gets an alert")
+	fs.DurationVar(&cfg.Policy.OnlineStable, "online-stable", cfg.Policy.OnlineStable, "how long a gateway stays back before its offline alert resolves itself")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := apiFlagsFromEnv(fs, getenv); err != nil {
+		return err
+	}
+	cfg.Policy.Escalate = map[vagt.Priority]time.Duration{
+		vagt.PriorityCritical: *critical, vagt.PriorityHigh: *high, vagt.PriorityTechnical: *technical,
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "api")
+	srv, err := api.New(ctx, cfg, api.Deps{Log: logger})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// apiFlagsFromEnv sets every flag not given on the command line from VAGT_<FLAG> (upper
+// case, '-' as '_').
+func apiFlagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := "VAGT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
