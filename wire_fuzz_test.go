@@ -62,3 +62,8 @@ func FuzzDecodeStatus(f *testing.F) {
 	seedVectors(f, "status")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRoundTrip(t, "status", data, DecodeStatus, EncodeStatus) })
 }
+
+func FuzzDecodeConfig(f *testing.F) {
+	seedVectors(f, "config")
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRoundTrip(t, "config", data, DecodeConfig, EncodeConfig) })
+}

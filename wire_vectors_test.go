@@ -184,6 +184,39 @@ func manyDetails(n int) map[string]string {
 	return m
 }
 
+// homeConfig is a home with a base unit and its pendant, a Zigbee door and bed sensor,
+// and every rule on.
+func homeConfig() *HomeConfig {
+	return &HomeConfig{Gateway: "gw-0042", Version: 4, Municipality: 766,
+		Devices: []DeviceConfig{
+			{Device: "bu-17", Technology: TechPersonalAlarm, ReportEvery: time.Minute},
+			{Device: "bu-17:btn", Technology: TechPersonalAlarm, PanicOnPress: true},
+			{Device: "0x00158d0001a2b3c5", Technology: TechDoorSensor, Zigbee: "front_door", ReportEvery: time.Hour},
+			{Device: "0x00158d0001a2b3c6", Technology: TechBedSensor, Zigbee: "bed", ReportEvery: time.Hour,
+				Fields: map[string]Kind{"occupancy": KindBedOccupied}},
+		},
+		Rules: RuleSettings{
+			Night: Window{From: 22 * 60, To: 7 * 60}, Day: Window{From: 7 * 60, To: 22 * 60},
+			Inactivity: 4 * time.Hour, DoorAtNight: true, BedExit: 20 * time.Minute,
+			LowTemperature: 16, LowTemperatureFor: 30 * time.Minute,
+			Medication: []DoseWindow{{Dose: 1, Window: Window{From: 8 * 60, To: 10 * 60}}},
+			LowBattery: 20, SilentFactor: 3,
+		}}
+}
+
+func configPairs() []kv { return []kv{{0, 1}, {1, "gw-0042"}, {2, 4}, {3, 766}} }
+
+func configWith(key int, v any) []byte {
+	p := configPairs()
+	for i := range p {
+		if p[i].k == key {
+			p[i].v = v
+			return rawMap(p...)
+		}
+	}
+	return rawMap(append(p, kv{key, v})...)
+}
+
 var wireVectors = []wireVector{
 	{name: "batch-ok-small", about: "two devices, four readings: temperature 21.37 °C, humidity 45.5 %RH, motion, battery 87 %", value: smallBatch()},
 	{name: "batch-ok-typical-500", about: "a typical batch: 500 readings of 25 devices within a minute", value: typicalBatch(500)},
@@ -234,6 +267,28 @@ var wireVectors = []wireVector{
 		return statusWith(5, [][]any{{"dev-a", 8, 0, 50}, {"dev-a", 8, 0, 50}})
 	}},
 	{name: "status-bad-heartbeat", about: "a heartbeat of two days", reason: "out_of_range", raw: func() []byte { return statusWith(8, 172800) }},
+
+	{name: "config-ok-home", about: "a home: base unit, pendant, Zigbee door and bed sensors, every rule on", value: homeConfig()},
+	{name: "config-ok-time-zone", about: "a home in Greenland's time zone", value: &HomeConfig{Gateway: "gw-0042", Version: 2, Municipality: 766, TimeZone: "America/Nuuk"}},
+	{name: "config-ok-minimal", about: "no devices, every rule off", value: &HomeConfig{Gateway: "gw-0042", Version: 1, Municipality: 766}},
+	{name: "config-bad-version-2", about: "wire version 2", reason: "unknown_version", raw: func() []byte { return configWith(0, 2) }},
+	{name: "config-bad-config-version-0", about: "configuration version 0", reason: "missing_field", raw: func() []byte { return configWith(2, 0) }},
+	{name: "config-bad-unknown-key", about: "key 16, which version 1 does not define", reason: "unknown_field", raw: func() []byte { return configWith(16, 1) }},
+	{name: "config-bad-duplicate-key", about: "key 2 twice", reason: "duplicate_key", raw: func() []byte { return rawMap(append(configPairs(), kv{2, 5})...) }},
+	{name: "config-bad-device-unknown-key", about: "a device with key 9", reason: "unknown_field", raw: func() []byte {
+		return configWith(5, []map[int]any{{0: "dev-a", 1: 8, 9: 1}})
+	}},
+	{name: "config-bad-duplicate-device", about: "one device listed twice", reason: "duplicate_key", raw: func() []byte {
+		return configWith(5, []map[int]any{{0: "dev-a", 1: 8}, {0: "dev-a", 1: 3}})
+	}},
+	{name: "config-bad-field-kind", about: "a Zigbee field mapped to kind 99", reason: "unknown_kind", raw: func() []byte {
+		return configWith(5, []map[int]any{{0: "dev-a", 1: 8, 4: map[string]int{"occupancy": 99}}})
+	}},
+	{name: "config-bad-technology", about: "technology 42", reason: "unknown_technology", raw: func() []byte { return configWith(5, []map[int]any{{0: "dev-a", 1: 42}}) }},
+	{name: "config-bad-window", about: "a night window ending at minute 1440", reason: "out_of_range", raw: func() []byte { return configWith(6, []int{1320, 1440}) }},
+	{name: "config-bad-dose-twice", about: "dose 1 in two windows", reason: "duplicate_key", raw: func() []byte { return configWith(13, [][]int{{1, 480, 600}, {1, 720, 780}}) }},
+	{name: "config-bad-low-temperature", about: "a low-temperature threshold of 150 °C", reason: "out_of_range", raw: func() []byte { return configWith(11, 15000) }},
+	{name: "config-bad-municipality", about: "municipality code 999", reason: "unknown_municipality", raw: func() []byte { return configWith(3, 999) }},
 }
 
 // encodeValue encodes a valid vector's message.
@@ -245,6 +300,8 @@ func encodeValue(v any) ([]byte, error) {
 		return EncodeAlarm(m)
 	case *Status:
 		return EncodeStatus(m)
+	case *HomeConfig:
+		return EncodeConfig(m)
 	}
 	return nil, fmt.Errorf("no encoder for %T", v)
 }
@@ -261,6 +318,9 @@ func decodeByName(name string, data []byte) (any, error) {
 	case strings.HasPrefix(name, "status-"):
 		s, err := DecodeStatus(data)
 		return &s, err
+	case strings.HasPrefix(name, "config-"):
+		c, err := DecodeConfig(data)
+		return &c, err
 	}
 	return nil, fmt.Errorf("no decoder for %s", name)
 }
