@@ -1,0 +1,68 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+)
+
+// TestStoreDownNoAck: while the database is down the lane acknowledges nothing; a consumer
+// stopped then leaves the alarm with the broker, which delivers it again to the next one
+// with the same session, and the alarm becomes an alert.
+func TestStoreDownNoAck(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	pg := stacktest.Postgres(t)
+	dsn := pg.DSN()
+	first := startAPI(t, broker, dsn, "vagt-api-down", alerts.NewManualClock(t0))
+	gw := newGateway(t, broker.URL())
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	gw.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 1, Time: t0, Device: "bu-17:btn", Type: vagt.AlarmPanic})
+	waitFor(t, "the lane to fail to commit", func() bool { return first.srv.AlarmLane().StoreErrors() >= 2 })
+	first.stop() // gives up without an acknowledgement
+
+	if err := pg.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	second := startAPI(t, broker, dsn, "vagt-api-down", alerts.NewManualClock(t0))
+	waitFor(t, "the redelivered alarm to become an alert", func() bool {
+		list, err := second.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+		return err == nil && len(list) == 1 && list[0].Type == vagt.AlarmPanic
+	})
+}
+
+// TestReplicasShareEvents: with two API replicas on one PostgreSQL, an alert that one
+// commits reaches the stream of the other through NOTIFY (the other's poll is set to an
+// hour, so nothing else could bring it).
+func TestReplicasShareEvents(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	dsn := stacktest.SharedPostgres(t)
+	a := startAPI(t, broker, dsn, "vagt-api-a", alerts.NewManualClock(t0))
+	a.world(t)
+
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, api.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	b := &stack{srv: srv, base: "http://" + srv.Addr(), tokens: a.tokens}
+	waitFor(t, "replica b", func() bool { return srv.Store.Ping(t.Context()) == nil })
+	events := b.stream(t, "anna", 0)
+
+	gw := newGateway(t, broker.URL())
+	gw.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 7, Time: t0, Device: "bu-17:btn", Type: vagt.AlarmPanic})
+	ev := next(t, events, "replica a's alert on replica b's stream", func(e sseEvent) bool { return e.Name == "new" })
+	if ev.Data.Alert.Type != vagt.AlarmPanic {
+		t.Fatalf("%+v", ev.Data)
+	}
+}
