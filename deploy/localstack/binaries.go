@@ -23,7 +23,7 @@ type MissingBinaryError struct {
 }
 
 func (e *MissingBinaryError) Error() string {
-	return fmt.Sprintf("localstack: %s not found (looked in %s and PATH); install it with: %s",
+	return fmt.Sprintf("localstack: %s not found (looked in %s); install it with: %s",
 		e.Name, strings.Join(e.Looked, ", "), e.Hint)
 }
 
@@ -89,7 +89,7 @@ func FindBinary(name string) (string, error) {
 			return p, nil
 		}
 	}
-	dirs = append(dirs, system...)
+	dirs = append(append(dirs, "PATH"), system...)
 	hint := installHints[name]
 	if hint == "" {
 		hint = "make tools"

@@ -63,7 +63,8 @@ type InfluxDB struct {
 }
 
 // StartInfluxDB starts influxd on free loopback ports, waits until /ping
-// answers and creates the database.
+// answers and creates the database. ctx bounds the start only; the server
+// runs until Stop, Kill or Close.
 func StartInfluxDB(ctx context.Context, opts InfluxDBOptions) (*InfluxDB, error) {
 	path, err := FindBinary("influxd")
 	if err != nil {

@@ -71,7 +71,8 @@ type Mosquitto struct {
 }
 
 // StartMosquitto starts a broker on a free loopback port and waits until it
-// answers an MQTT CONNECT.
+// answers an MQTT CONNECT. ctx bounds the start only; the broker runs until
+// Stop, Kill or Close.
 func StartMosquitto(ctx context.Context, opts MosquittoOptions) (*Mosquitto, error) {
 	path, err := FindBinary("mosquitto")
 	if err != nil {

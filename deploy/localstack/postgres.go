@@ -53,7 +53,8 @@ const postgresSuperuser = "vagt"
 
 // StartPostgres runs initdb in a temporary directory, starts the server on a
 // free loopback port, waits until it accepts connections and creates the
-// database.
+// database. ctx bounds the start only; the server runs until Stop, Kill or
+// Close.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	initdb, err := FindBinary("initdb")
 	if err != nil {
@@ -266,6 +267,7 @@ func (pg *Postgres) runInitdb(ctx context.Context, data string) error {
 		return fmt.Errorf("localstack: open postgres log: %w", err)
 	}
 	defer logFile.Close()
+	fmt.Fprintf(logFile, "--- localstack %s: %s\n", time.Now().Format(time.RFC3339Nano), pg.initdb)
 	cmd := exec.CommandContext(ctx, pg.initdb,
 		"-D", data, "-U", postgresSuperuser, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	cmd.Dir = pg.dir
