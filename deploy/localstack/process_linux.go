@@ -13,6 +13,9 @@ import (
 // SIGKILL it when we die. The credentials are switched by the kernel-side
 // fork (not by runuser or su) because changing the user clears the parent
 // death signal: Go sets it after the switch, runuser would clear it.
+// The kernel ties the signal to the thread that started the child; Go does
+// not end its threads, except one locked with runtime.LockOSThread whose
+// goroutine returns, so do not start services from such a goroutine.
 func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Setpgid:    true,

@@ -124,8 +124,9 @@ func (s *service) Stop() error {
 	return s.proc.stop()
 }
 
-// Kill ends the service with SIGKILL, as a crash or power cut would, and
-// keeps its data for a later Start.
+// Kill ends the service (its whole process group) with SIGKILL, as a crash
+// would, and keeps its data for a later Start. It is not a power cut: what
+// the program had written is in the kernel's cache and survives.
 func (s *service) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
