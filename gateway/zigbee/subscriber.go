@@ -1,0 +1,175 @@
+package zigbee
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/vagt-dk/vagt"
+)
+
+// Update is what one Zigbee2MQTT message said about a device.
+type Update struct {
+	Device   vagt.DeviceID
+	Readings []vagt.Reading
+	Online   *bool // set by an availability message
+}
+
+// Options configure a Subscriber.
+type Options struct {
+	Broker    string // the home's local broker, tcp://127.0.0.1:1883
+	BaseTopic string // Zigbee2MQTT's base_topic; default "zigbee2mqtt"
+	ClientID  string // default "vagt-gateway"
+	Username  string
+	Password  string
+	Logger    *slog.Logger
+}
+
+// Stats count the messages the subscriber saw.
+type Stats struct {
+	Messages      uint64 // state and availability messages of known devices
+	Rejected      uint64 // payloads that are not JSON (or no availability)
+	BadFields     uint64 // field values skipped
+	UnknownDevice uint64 // messages for a friendly name not in the device map
+}
+
+// Subscriber maps the messages of the devices in its device map to Updates.
+type Subscriber struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	devices map[string]vagt.DeviceConfig // by friendly name
+	queue   []Update                     // filled on paho's router, drained by Run
+	warned  map[string]bool              // unknown names already logged
+	stats   Stats
+	more    chan struct{}
+}
+
+// NewSubscriber returns a subscriber; SetDevices gives it the device map.
+func NewSubscriber(opts Options) *Subscriber {
+	if opts.BaseTopic == "" {
+		opts.BaseTopic = "zigbee2mqtt"
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = "vagt-gateway"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{}, more: make(chan struct{}, 1)}
+}
+
+// SetDevices replaces the device map with the Zigbee devices of the list.
+func (s *Subscriber) SetDevices(devs []vagt.DeviceConfig) {
+	m := make(map[string]vagt.DeviceConfig, len(devs))
+	for _, d := range devs {
+		if d.Zigbee != "" {
+			m[d.Zigbee] = d
+		}
+	}
+	s.mu.Lock()
+	s.devices = m
+	s.mu.Unlock()
+}
+
+// Stats returns the counters.
+func (s *Subscriber) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Run subscribes and calls deliver (on Run's goroutine, which may block) for every
+// update, until ctx is done. It reconnects for ever.
+func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
+	base := s.opts.BaseTopic
+	filters := map[string]byte{base + "/+": 1, base + "/+/availability": 1}
+	o := mqtt.NewClientOptions().AddBroker(s.opts.Broker).SetClientID(s.opts.ClientID).
+		SetUsername(s.opts.Username).SetPassword(s.opts.Password).
+		// A persistent session keeps QoS 1 messages for us across a gateway restart.
+		SetCleanSession(false).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			// On paho's goroutine for this connect, not the router: waiting is fine.
+			tok := c.SubscribeMultiple(filters, s.onMessage)
+			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				s.log.Warn("zigbee: subscribe failed", "err", tok.Error())
+				return
+			}
+			s.log.Info("zigbee: subscribed", "broker", s.opts.Broker, "base", base)
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.log.Warn("zigbee: local broker lost", "err", err) })
+	client := mqtt.NewClient(o)
+	client.Connect()
+	defer client.Disconnect(250)
+	for {
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		for _, u := range batch {
+			deliver(u)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.more:
+		}
+	}
+}
+
+// onMessage runs on paho's router: it maps and queues, and never blocks.
+func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
+	rest, ok := strings.CutPrefix(m.Topic(), s.opts.BaseTopic+"/")
+	if !ok {
+		return
+	}
+	name, sub, _ := strings.Cut(rest, "/")
+	if name == "bridge" {
+		return // Zigbee2MQTT's own state, no device
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dev, known := s.devices[name]
+	if !known {
+		s.stats.UnknownDevice++
+		if !s.warned[name] && len(s.warned) < 1000 {
+			s.warned[name] = true
+			s.log.Info("zigbee: device not in the device map, ignored", "name", name)
+		}
+		return
+	}
+	u := Update{Device: dev.Device}
+	if sub == "availability" {
+		online, err := MapAvailability(m.Payload())
+		if err != nil {
+			s.stats.Rejected++
+			s.log.Debug("zigbee: bad availability", "name", name, "err", err)
+			return
+		}
+		u.Online = &online
+	} else {
+		rs, err := Map(dev, m.Payload(), now)
+		switch {
+		case rs == nil && err != nil:
+			s.stats.Rejected++
+			s.log.Debug("zigbee: payload rejected", "name", name, "err", err)
+			return
+		case err != nil:
+			s.stats.BadFields++
+		}
+		u.Readings = rs
+	}
+	s.stats.Messages++
+	s.queue = append(s.queue, u)
+	select {
+	case s.more <- struct{}{}:
+	default:
+	}
+}
