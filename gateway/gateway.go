@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/rules"
+	"github.com/vagt-dk/vagt/gateway/serial"
+	"github.com/vagt-dk/vagt/gateway/spool"
+	"github.com/vagt-dk/vagt/gateway/uplink"
+	"github.com/vagt-dk/vagt/gateway/zigbee"
+)
+
+// Clock tells the time (the rules' and the spool's); tests may pass a fake one.
+type Clock interface{ Now() time.Time }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Software is what the status message says the gateway runs.
+var Software = "vagt-gateway " + vagt.Version
+
+// input is what an input goroutine hands the pipeline.
+type input struct {
+	readings []vagt.Reading
+	seen     vagt.DeviceID // a device heard from (also without readings)
+	online   *bool         // an availability report
+	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
+}
+
+// Gateway is the home agent: inputs → rules → spool → uplink.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  Clock
+	spool  *spool.Queue
+	engine *rules.Engine
+	up     *uplink.Uplink
+	serial *serial.Reader
+	zigbee *zigbee.Subscriber
+
+	statusLn net.Listener
+
+	mu        sync.Mutex // guards the fields below: the status page and message read them
+	home      vagt.HomeConfig
+	configErr string
+	lastSeen  map[vagt.DeviceID]time.Time
+	battery   map[vagt.DeviceID]int
+	counts    counters
+}
+
+type counters struct {
+	Readings        uint64 `json:"readings"`         // spooled
+	InvalidReadings uint64 `json:"invalid_readings"` // refused: out of range, bad id
+	AlarmFrames     uint64 `json:"alarm_frames"`     // serial alarm frames acked
+	ConfigsApplied  uint64 `json:"configs_applied"`
+	OpenEpisodes    int    `json:"open_episodes"`
+}
+
+// New opens the spool and builds the parts; Run starts them. A nil clock is the wall
+// clock; a nil logger discards.
+func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if clock == nil {
+		clock = wallClock{}
+	}
+	home, err := cfg.HomeConfig()
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}}
+	g.spool, err = spool.Open(spool.Options{Path: cfg.Spool.Path, Gateway: cfg.Gateway, Municipality: cfg.Municipality,
+		MaxBytes: cfg.Spool.MaxBytes, BatchReadings: cfg.Spool.BatchReadings, BatchAge: time.Duration(cfg.Spool.BatchAge),
+		Clock: clock, Logger: log.With("part", "spool")})
+	if err != nil {
+		return nil, err
+	}
+	// The platform's latest configuration, kept in the spool, beats the file.
+	if data, err := g.spool.HomeConfig(); err != nil {
+		log.Warn("stored home config unreadable; using the file's", "err", err)
+	} else if data != nil {
+		if stored, err := vagt.DecodeConfig(data); err == nil && stored.Gateway == cfg.Gateway {
+			home = stored
+			g.spool.SetMunicipality(stored.Municipality)
+		}
+	}
+	if g.engine, err = rules.New(home, g.spool, clock, log.With("part", "rules")); err != nil {
+		return nil, errors.Join(err, g.spool.Close())
+	}
+	g.home = home
+	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,
+		Password: cfg.Uplink.Password, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
+		KeepAlive: time.Duration(cfg.Uplink.KeepAlive), Heartbeat: time.Duration(cfg.Uplink.Heartbeat),
+		MaxBackoff: time.Duration(cfg.Uplink.MaxBackoff), DrainRate: cfg.Uplink.DrainRate, Logger: log.With("part", "uplink")},
+		g.spool, g.status)
+	if err != nil {
+		return nil, errors.Join(err, g.spool.Close())
+	}
+	if cfg.Serial.Path != "" {
+		g.serial = serial.NewReader(serial.Options{Path: cfg.Serial.Path, Baud: cfg.Serial.Baud, Logger: log.With("part", "serial")})
+	}
+	if cfg.Zigbee.Broker != "" {
+		g.zigbee = zigbee.NewSubscriber(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
+			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
+			Logger: log.With("part", "zigbee")})
+		g.zigbee.SetDevices(home.Devices)
+	}
+	if cfg.StatusAddr != "" {
+		if g.statusLn, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
+			return nil, errors.Join(fmt.Errorf("gateway: status page: %w", err), g.spool.Close())
+		}
+	}
+	return g, nil
+}
+
+// StatusAddr is the status page's address (useful with port 0), "" without one.
+func (g *Gateway) StatusAddr() string {
+	if g.statusLn == nil {
+		return ""
+	}
+	return g.statusLn.Addr().String()
+}
+
+// Run runs until ctx is done, then shuts down without losing anything: the inputs stop,
+// what they delivered is spooled, the pending readings are cut into a batch, the uplink
+// says offline and disconnects, and the spool is closed with whatever is not yet
+// acknowledged in it.
+func (g *Gateway) Run(ctx context.Context) error {
+	in := make(chan input, 256)
+	upCtx, stopUp := context.WithCancel(context.Background())
+	var inputs, others sync.WaitGroup
+	send := func(x input) {
+		// Blocks rather than drops: the pipeline is a local disk away.
+		in <- x
+	}
+	if g.serial != nil {
+		inputs.Go(func() { g.serial.Run(ctx, func(f serial.Frame) { g.fromSerial(f, send) }) })
+	}
+	if g.zigbee != nil {
+		inputs.Go(func() {
+			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online}) })
+		})
+	}
+	others.Go(func() { g.up.Run(upCtx) })
+	var srv *http.Server
+	if g.statusLn != nil {
+		srv = &http.Server{Handler: g.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
+		others.Go(func() {
+			if err := srv.Serve(g.statusLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				g.log.Error("status page", "err", err)
+			}
+		})
+	}
+	go func() { inputs.Wait(); close(in) }() // ends when the inputs have, which Run waits for below
+	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "serial", g.cfg.Serial.Path, "zigbee", g.cfg.Zigbee.Broker, "uplink", g.cfg.Uplink.Broker)
+	g.pipeline(ctx, in)
+	inputs.Wait()
+	if _, err := g.spool.Cut(true); err != nil {
+		g.log.Error("cut at shutdown", "err", err)
+	}
+	stopUp()
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		srv.Shutdown(shutCtx)
+		cancel()
+	}
+	others.Wait()
+	st := g.spool.Stats()
+	g.log.Info("gateway stopped", "spool_depth", st.Depth(), "alarms_waiting", st.Alarms)
+	return g.spool.Close()
+}
+
+// fromSerial turns a base-unit frame into an input.
+func (g *Gateway) fromSerial(f serial.Frame, send func(input)) {
+	now := g.clock.Now()
+	x := input{seen: f.DeviceID()}
+	switch f.Type {
+	case serial.TypeReading:
+		x.readings = []vagt.Reading{{Device: f.DeviceID(), Kind: f.Kind, Time: now, Value: f.Value}}
+	case serial.TypeAlarm:
+		kind, value, _ := serial.AlarmReading(f.Alarm)
+		x.readings = []vagt.Reading{{Device: f.DeviceID(), Kind: kind, Time: now, Value: value}}
+		x.ack = &f
+	case serial.TypeHeartbeat:
+		x.readings = []vagt.Reading{{Device: f.DeviceID(), Kind: vagt.KindBattery, Time: now, Value: float64(f.Battery)}}
+	default:
+		return
+	}
+	send(x)
+}
+
+// pipeline owns the rules engine: it spools what the inputs deliver, feeds the rules,
+// ticks them, cuts batches, and applies configurations. It returns when in is closed.
+func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case x, ok := <-in:
+			if !ok {
+				return
+			}
+			// Take what else is waiting too: one fsync for all of it.
+			group := []input{x}
+		more:
+			for len(group) < 64 {
+				select {
+				case y, ok := <-in:
+					if !ok {
+						break more
+					}
+					group = append(group, y)
+				default:
+					break more
+				}
+			}
+			g.process(group)
+		case <-tick.C:
+			if err := g.engine.Tick(); err != nil {
+				g.log.Error("rules", "err", err)
+			}
+			if _, err := g.spool.Cut(false); err != nil {
+				g.log.Error("spool cut", "err", err)
+			}
+			g.setEpisodes()
+		case data := <-g.up.Configs():
+			g.applyConfig(data)
+		case <-ctx.Done():
+			// Keep draining until the inputs have stopped and in is closed.
+			ctx = context.Background()
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/spool"
+)
+
+// process handles a group of inputs: the rules first, so an alarm is committed (fsynced)
+// before the telemetry around it, then the readings in one transaction, then the acks of
+// serial alarm frames, whose alarms are now safe.
+func (g *Gateway) process(group []input) {
+	var readings []vagt.Reading
+	now := g.clock.Now()
+	for _, x := range group {
+		if x.seen != "" {
+			if err := g.engine.Seen(x.seen, x.online); err != nil {
+				g.log.Error("rules", "err", err)
+			}
+		}
+		for _, r := range x.readings {
+			if err := spool.ValidReading(&r); err != nil {
+				g.count(func(c *counters) { c.InvalidReadings++ })
+				g.log.Debug("reading refused", "device", r.Device, "kind", r.Kind, "err", err)
+				continue
+			}
+			if err := g.engine.Observe(r); err != nil {
+				g.log.Error("rules", "err", err)
+			}
+			readings = append(readings, r)
+		}
+	}
+	if err := g.spool.AddReadings(readings); err != nil {
+		// The disk failed: nothing else to do but say so; the alarms went first.
+		g.log.Error("spool readings", "err", err, "lost", len(readings))
+	}
+	g.mu.Lock()
+	g.counts.Readings += uint64(len(readings))
+	for _, x := range group {
+		if x.seen != "" {
+			g.lastSeen[x.seen] = now
+		}
+		for _, r := range x.readings {
+			if r.Kind == vagt.KindBattery {
+				g.battery[r.Device] = int(r.Value)
+			}
+		}
+	}
+	g.mu.Unlock()
+	for _, x := range group {
+		if x.ack != nil && g.serial != nil {
+			if err := g.serial.Ack(*x.ack); err != nil {
+				g.log.Warn("serial ack", "err", err) // the unit repeats; the repeat is acked
+			}
+			g.count(func(c *counters) { c.AlarmFrames++ })
+		}
+	}
+	g.setEpisodes()
+}
+
+func (g *Gateway) count(f func(*counters)) {
+	g.mu.Lock()
+	f(&g.counts)
+	g.mu.Unlock()
+}
+
+func (g *Gateway) setEpisodes() {
+	n := g.engine.OpenEpisodes()
+	g.count(func(c *counters) { c.OpenEpisodes = n })
+}
+
+// applyConfig runs a home configuration from the config lane if it is newer than the one
+// running, and keeps it in the spool. A refusal is reported in the status message.
+func (g *Gateway) applyConfig(data []byte) {
+	c, err := vagt.DecodeConfig(data)
+	if err == nil {
+		err = vagt.CheckGateway(g.cfg.Gateway, c.Gateway)
+	}
+	g.mu.Lock()
+	running := g.home.Version
+	g.mu.Unlock()
+	if err == nil && c.Version <= running {
+		return // a redelivery of what runs, or older
+	}
+	if err == nil {
+		err = g.engine.SetConfig(c)
+	}
+	if err == nil {
+		err = g.spool.PutHomeConfig(data)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		g.configErr = err.Error()
+		if len(g.configErr) > vagt.MaxConfigErrorLen {
+			g.configErr = g.configErr[:vagt.MaxConfigErrorLen]
+		}
+		g.log.Warn("home config refused", "err", err)
+		return
+	}
+	g.home, g.configErr = c, ""
+	g.counts.ConfigsApplied++
+	g.spool.SetMunicipality(c.Municipality)
+	if g.zigbee != nil {
+		g.zigbee.SetDevices(c.Devices)
+	}
+	g.log.Info("home config applied", "version", c.Version, "devices", len(c.Devices))
+}
+
+// status is the gateway's status message (the uplink sets online and time).
+func (g *Gateway) status() vagt.Status {
+	st := g.spool.Stats()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := vagt.Status{Municipality: g.home.Municipality, Software: Software, SpoolDepth: st.Depth(),
+		DroppedReadings: st.DroppedReadings, ConfigVersion: g.home.Version, ConfigError: g.configErr}
+	for _, d := range g.home.Devices {
+		ds := vagt.DeviceStatus{Device: d.Device, Technology: d.Technology, LastSeen: g.lastSeen[d.Device], Battery: -1}
+		if b, ok := g.battery[d.Device]; ok {
+			ds.Battery = b
+		}
+		if !ds.LastSeen.IsZero() {
+			ds.LastSeen = ds.LastSeen.Truncate(time.Millisecond)
+		}
+		s.Inventory = append(s.Inventory, ds)
+	}
+	return s
+}
+
+// Snapshot is what the status page shows.
+type Snapshot struct {
+	Gateway       vagt.GatewayID `json:"gateway"`
+	Software      string         `json:"software"`
+	UplinkUp      bool           `json:"uplink_connected"`
+	Sent          uint64         `json:"sent"`
+	Spool         spool.Stats    `json:"spool"`
+	SpoolDepth    uint64         `json:"spool_depth"`
+	Counters      counters       `json:"counters"`
+	Serial        any            `json:"serial,omitempty"`
+	Zigbee        any            `json:"zigbee,omitempty"`
+	ConfigVersion uint64         `json:"config_version"`
+	ConfigError   string         `json:"config_error,omitempty"`
+}
+
+// Snapshot returns the gateway's state for the status page and tests.
+func (g *Gateway) Snapshot() Snapshot {
+	st := g.spool.Stats()
+	s := Snapshot{Gateway: g.cfg.Gateway, Software: Software, UplinkUp: g.up.Connected(), Sent: g.up.Sent(), Spool: st, SpoolDepth: st.Depth()}
+	if g.serial != nil {
+		s.Serial = g.serial.Stats()
+	}
+	if g.zigbee != nil {
+		s.Zigbee = g.zigbee.Stats()
+	}
+	g.mu.Lock()
+	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
+	g.mu.Unlock()
+	return s
+}
+
+// statusHandler serves /status (JSON) and /metrics (Prometheus text) on loopback.
+func (g *Gateway) statusHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(g.Snapshot())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		s := g.Snapshot()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		up := 0
+		if s.UplinkUp {
+			up = 1
+		}
+		for _, m := range []struct {
+			name, help string
+			v          any
+		}{
+			{"vagt_gateway_uplink_connected", "1 while connected to the platform broker", up},
+			{"vagt_gateway_sent_total", "items acknowledged by the platform broker", s.Sent},
+			{"vagt_gateway_spool_alarms", "alarm events waiting in the spool", s.Spool.Alarms},
+			{"vagt_gateway_spool_readings", "readings waiting in the spool", s.Spool.BatchedReadings + s.Spool.PendingReadings},
+			{"vagt_gateway_spool_bytes", "bytes the spool holds", s.Spool.Bytes},
+			{"vagt_gateway_dropped_readings_total", "readings dropped because the spool was full", s.Spool.DroppedReadings},
+			{"vagt_gateway_readings_total", "readings spooled", s.Counters.Readings},
+			{"vagt_gateway_invalid_readings_total", "readings refused as invalid", s.Counters.InvalidReadings},
+			{"vagt_gateway_open_alarm_episodes", "alarms raised and not cleared", s.Counters.OpenEpisodes},
+			{"vagt_gateway_config_version", "home configuration version running", s.ConfigVersion},
+		} {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %v\n", m.name, m.help, m.name, m.name, m.v)
+		}
+	})
+	return mux
+}
