@@ -133,7 +133,8 @@ func (w *Writer) Ping(ctx context.Context) error {
 }
 
 // Setup makes sure the bucket exists, creating it with the given retention (0: forever)
-// when it is missing. On 1.8 (told apart by /health's version) it creates the database and
+// when it is missing. On 1.8 (told apart by /health's version, or by its lack of the
+// buckets API) it creates the database and
 // retention policy with InfluxQL; on 2.x it uses the buckets API.
 func (w *Writer) Setup(ctx context.Context, retention time.Duration) error {
 	h, err := w.client.Health(ctx)
@@ -147,6 +148,17 @@ func (w *Writer) Setup(ctx context.Context, retention time.Duration) error {
 }
 
 func (w *Writer) setup2x(ctx context.Context, retention time.Duration) error {
+	// A 1.x server whose build does not report its version has no buckets API.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+"/api/v2/buckets?limit=1", nil)
+	if err != nil {
+		return fmt.Errorf("influx setup: %w", err)
+	}
+	if herr := w.client.HTTPService().DoHTTPRequest(req, nil, func(r *http.Response) error {
+		_, _ = io.Copy(io.Discard, r.Body)
+		return r.Body.Close()
+	}); herr != nil && herr.StatusCode == http.StatusNotFound {
+		return w.setup1x(ctx, retention)
+	}
 	buckets := w.client.BucketsAPI()
 	if _, err := buckets.FindBucketByName(ctx, w.cfg.Bucket); err == nil {
 		return nil

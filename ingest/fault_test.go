@@ -1,0 +1,175 @@
+package ingest_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/firmware-sim/load"
+)
+
+// startLoad runs the load generator in the background; the returned function waits for
+// its report.
+func startLoad(t *testing.T, cfg load.Config) func() load.Report {
+	t.Helper()
+	done := make(chan load.Report, 1)
+	go func() {
+		r, err := load.Run(context.Background(), cfg, nil)
+		if err != nil {
+			t.Errorf("load: %v", err)
+		}
+		done <- r
+	}()
+	return func() load.Report {
+		t.Helper()
+		select {
+		case r := <-done:
+			if r.Readings == 0 {
+				t.Fatal("load sent nothing")
+			}
+			return r
+		case <-time.After(patience):
+			t.Fatal("load did not finish")
+		}
+		return load.Report{}
+	}
+}
+
+// TestInfluxDBOutage: InfluxDB stops under load. Ingest acknowledges nothing more, holds
+// no more than its in-flight bound (the broker keeps the rest), and after InfluxDB is back
+// every reading is stored exactly once.
+func TestInfluxDBOutage(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	db := stacktest.InfluxDB(t, localstack.InfluxDBOptions{})
+	target := db.Target(db.Database)
+	cfg := baseConfig(broker.URL(), target, "ingest-outage")
+	cfg.InFlight = 150
+	addr := runIngest(t, cfg)
+
+	wait := startLoad(t, load.Config{Broker: broker.URL(), Homes: 20, Sensors: 9, Samples: 4, Batches: 40,
+		Interval: 25 * time.Millisecond, AlarmEvery: 10, Conns: 2, Prefix: "outage"})
+	waitMetric(t, addr, "vagt_ingest_points_written_total", func(v float64) bool { return v > 0 })
+	if err := db.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, addr, `vagt_ingest_write_errors_total{kind="transient"}`, func(v float64) bool { return v > 0 })
+	acksWhenFailing := metric(t, addr, "vagt_ingest_acks_total")
+	r := wait() // the broker took everything while InfluxDB was down
+	if got := metric(t, addr, "vagt_ingest_acks_total"); got != acksWhenFailing {
+		t.Errorf("acknowledged %v messages while InfluxDB was down", got-acksWhenFailing)
+	}
+	if got := metric(t, addr, "vagt_ingest_inflight_messages"); got > float64(cfg.InFlight) {
+		t.Errorf("%v messages in flight, bound %d", got, cfg.InFlight)
+	}
+	if got := metric(t, addr, "vagt_ingest_acks_total"); got >= float64(r.Batches+r.Alarms) {
+		t.Fatalf("everything was acknowledged before the outage (%v): the test proves nothing", got)
+	}
+	if err := db.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	newCounter(t, target).waitStored(t, r)
+}
+
+// TestTwoReplicasSplitLoad: two ingest replicas on one shared subscription each take part
+// of the load, and every reading is stored once.
+func TestTwoReplicasSplitLoad(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	target := stacktest.SharedInfluxDB(t)
+	a := runIngest(t, baseConfig(broker.URL(), target, "ingest-a"))
+	b := runIngest(t, baseConfig(broker.URL(), target, "ingest-b"))
+
+	r := runLoad(t, load.Config{Broker: broker.URL(), Homes: 30, Sensors: 9, Samples: 2, Batches: 10, AlarmEvery: 5, Conns: 2, Prefix: "split"})
+	newCounter(t, target).waitStored(t, r)
+	const series = `vagt_ingest_messages_total{lane="telemetry",result="written"}`
+	na, nb := metric(t, a, series), metric(t, b, series)
+	if na == 0 || nb == 0 {
+		t.Errorf("replicas wrote %v and %v telemetry messages: the load was not split", na, nb)
+	}
+	if na+nb < float64(r.Batches) {
+		t.Errorf("replicas wrote %v messages, %d were sent", na+nb, r.Batches)
+	}
+}
+
+// TestKilledIngestLosesNothing: the vagt binary is killed with SIGKILL mid-load and
+// started again under the same client id; the broker's persistent session redelivers what
+// was not acknowledged, and every reading is stored exactly once.
+func TestKilledIngestLosesNothing(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	target := stacktest.SharedInfluxDB(t)
+	bin := filepath.Join(t.TempDir(), "vagt")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/vagt")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build vagt: %v\n%s", err, out)
+	}
+	port, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := "127.0.0.1:" + strconv.Itoa(port)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "ingest", "--broker", broker.URL(), "--client-id", "ingest-kill",
+			"--influx-url", target.URL, "--influx-bucket", target.Bucket, "--influx-token", target.Token,
+			"--http", httpAddr, "--batch-points", "500", "--linger", "10ms", "--inflight", "200", "--log-level", "warn")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { // a no-op for a process already waited for
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Signal(os.Interrupt)
+				_ = cmd.Wait()
+			}
+		})
+		return cmd
+	}
+	first := start()
+	// The first start creates the session and its subscription: what is published before
+	// that reaches nobody (MQTT keeps messages only for existing sessions).
+	for deadline := time.Now().Add(patience); ; {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wait := startLoad(t, load.Config{Broker: broker.URL(), Homes: 20, Sensors: 9, Samples: 4, Batches: 30,
+		Interval: 20 * time.Millisecond, AlarmEvery: 7, Conns: 2, Prefix: "kill"})
+	counter := newCounter(t, target)
+	for deadline := time.Now().Add(patience); ; {
+		got, err := counter.perGateway(context.Background(), "reading", "value")
+		if err == nil && total(got) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing stored before the kill")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	r := wait()
+	stored, err := counter.perGateway(context.Background(), "reading", "value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total(stored) >= r.Readings {
+		t.Fatalf("everything was stored before the kill (%d): the test proves nothing", total(stored))
+	}
+	start()
+	counter.waitStored(t, r)
+}

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func testTokens(t *testing.T) *Tokens {
+	t.Helper()
+	tok, err := ParseTokens(strings.NewReader("# gateways\ngw-good " + HashToken("s3cret") + "\n\ngw-other " + HashToken("other") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func post(t *testing.T, h http.Handler, gw, token, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/v1/telemetry", bytes.NewReader(body))
+	req.SetBasicAuth(gw, token)
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if rec.Code != http.StatusNoContent {
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+			t.Fatalf("status %d with a body that is not JSON: %q", rec.Code, rec.Body.String())
+		}
+	}
+	return rec.Code, e.Error.Code
+}
+
+func TestTelemetryEndpoint(t *testing.T) {
+	w := &fakeWriter{}
+	h := newHarness(t, PipelineConfig{}, w)
+	ready := func(context.Context) error { return nil }
+	srv := routes(h.p, testTokens(t), 256<<10, ready, prometheus.NewRegistry())
+	good := batchBytes(t, "gw-good", 1, 3)
+	cases := []struct {
+		name, gw, token, ctype string
+		body                   []byte
+		status                 int
+		code                   string
+	}{
+		{"written", "gw-good", "s3cret", "application/cbor", good, http.StatusNoContent, ""},
+		{"wrong token", "gw-good", "guess", "application/cbor", good, http.StatusUnauthorized, "unauthorized"},
+		{"unknown gateway", "gw-none", "s3cret", "application/cbor", good, http.StatusUnauthorized, "unauthorized"},
+		{"not cbor", "gw-good", "s3cret", "application/json", good, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+		{"bad cbor", "gw-good", "s3cret", "application/cbor", []byte{0xa1, 0x00}, http.StatusBadRequest, "malformed"},
+		{"spoofed", "gw-other", "other", "application/cbor", good, http.StatusBadRequest, "gateway_mismatch"},
+		{"oversized", "gw-good", "s3cret", "application/cbor", make([]byte, 256<<10+1), http.StatusRequestEntityTooLarge, "too_large"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, code := post(t, srv, c.gw, c.token, c.ctype, c.body)
+			if status != c.status || code != c.code {
+				t.Errorf("got %d %q, want %d %q", status, code, c.status, c.code)
+			}
+		})
+	}
+	if got := len(w.stored()); got != 3 {
+		t.Errorf("stored %d points, want the 3 of the accepted batch", got)
+	}
+}
+
+// TestTelemetryEndpointBackpressure: with InfluxDB down and the queue full, a gateway gets
+// 503 with Retry-After at once instead of waiting.
+func TestTelemetryEndpointBackpressure(t *testing.T) {
+	w := &fakeWriter{fail: errors.New("connection refused")}
+	h := newHarness(t, PipelineConfig{QueueSize: 1, BatchPoints: 1, Writers: 1, DrainTimeout: time.Millisecond}, w)
+	srv := routes(h.p, testTokens(t), 256<<10, func(context.Context) error { return nil }, prometheus.NewRegistry())
+	// Fill the pipeline behind the failing writer (queue, one waiting, one writing, one filling).
+	for i := 0; ; i++ {
+		if err := h.p.TrySubmit(h.msg(i, "vagt/v1/gw/gw-good/telemetry", batchBytes(t, "gw-good", uint64(i+1), 1))); err != nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the queue never filled")
+		}
+	}
+	req := httptest.NewRequest(http.MethodPost, "/v1/telemetry", bytes.NewReader(batchBytes(t, "gw-good", 500, 1)))
+	req.SetBasicAuth("gw-good", "s3cret")
+	req.Header.Set("Content-Type", "application/cbor")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("got %d (Retry-After %q), want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	h := newHarness(t, PipelineConfig{}, &fakeWriter{})
+	for _, c := range []struct {
+		err  error
+		want int
+	}{{nil, http.StatusOK}, {errors.New("broker not connected"), http.StatusServiceUnavailable}} {
+		srv := routes(h.p, nil, 1, func(context.Context) error { return c.err }, prometheus.NewRegistry())
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		if rec.Code != c.want {
+			t.Errorf("readyz with %v: %d, want %d", c.err, rec.Code, c.want)
+		}
+	}
+}

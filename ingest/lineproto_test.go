@@ -1,0 +1,79 @@
+package ingest
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+)
+
+func TestAppendBatch(t *testing.T) {
+	b := &vagt.Batch{Gateway: "gw-0042", Seq: 7, Municipality: 766, Readings: []vagt.Reading{
+		{Device: "0x00158d0001a2b3c4", Kind: vagt.KindTemperature, Time: at, Value: 21.37},
+		{Device: "bu-17:pir-2", Kind: vagt.KindMotion, Time: at.Add(1500 * time.Millisecond), Value: 1},
+		{Device: "bu-17:pir-2", Kind: vagt.KindBattery, Time: at.Add(1500 * time.Millisecond), Value: 87},
+		{Device: "med-1", Kind: vagt.KindMedicationMissed, Time: at, Value: 3},
+	}}
+	want := strings.Join([]string{
+		"reading,dev=0x00158d0001a2b3c4,gw=gw-0042,kind=temperature,mun=766,tech=environment_sensor value=21.37 1795403520000",
+		"reading,dev=bu-17:pir-2,gw=gw-0042,kind=motion,mun=766,tech=environment_sensor value=1 1795403521500",
+		"reading,dev=bu-17:pir-2,gw=gw-0042,kind=battery,mun=766,tech=unknown value=87 1795403521500",
+		"reading,dev=med-1,gw=gw-0042,kind=medication_missed,mun=766,tech=medicine_dispenser value=3 1795403520000",
+	}, "\n") + "\n"
+	if got := string(AppendBatch([]byte("x\n"), b)); got != "x\n"+want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestAppendAlarm(t *testing.T) {
+	a := &vagt.Alarm{Gateway: "gw-0042", Seq: 1003, Municipality: 766, Time: at, Device: "door-1",
+		Type: vagt.AlarmDoorAtNight, Priority: vagt.PriorityHigh, Clears: 1002}
+	want := "alarm,dev=door-1,gw=gw-0042,mun=766,priority=high,type=door_at_night seq=1003i,clears=1002i 1795403520000\n"
+	if got := string(AppendAlarm(nil, a)); got != want {
+		t.Errorf("got  %swant %s", got, want)
+	}
+}
+
+// Every kind has a technology tag, and the kinds that name a device type map to it.
+func TestTechnologyOfEveryKind(t *testing.T) {
+	for _, k := range vagt.Kinds() {
+		tech := TechnologyOf(k.Kind)
+		if tech == "" {
+			t.Errorf("%s: no tech tag", k.Name)
+		}
+		if tech != techUnknown {
+			if _, err := vagt.ParseTechnology(tech); err != nil {
+				t.Errorf("%s: tech %q is not a technology: %v", k.Name, tech, err)
+			}
+		}
+	}
+	if got := TechnologyOf(vagt.KindFall); got != "fall_detector" {
+		t.Errorf("fall: %s", got)
+	}
+}
+
+// TestRejectLogOncePerMinute: a gateway's rejections are logged once per minute, with the
+// count suppressed in between; another gateway is logged on its own.
+func TestRejectLogOncePerMinute(t *testing.T) {
+	var buf bytes.Buffer
+	now := at
+	r := newRejectLog(slog.New(slog.NewTextHandler(&buf, nil)), func() time.Time { return now }, time.Minute)
+	err := vagt.ErrMalformed
+	r.log("gw-a", "t", err)
+	r.log("gw-a", "t", err)
+	r.log("gw-b", "t", err)
+	now = now.Add(59 * time.Second)
+	r.log("gw-a", "t", err)
+	now = now.Add(time.Second)
+	r.log("gw-a", "t", err)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines, want 3:\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[2], "gateway=gw-a") || !strings.Contains(lines[2], "suppressed_since_last=2") || !strings.Contains(lines[2], "reason=malformed") {
+		t.Errorf("third line %q: want gw-a with 2 suppressed", lines[2])
+	}
+}
