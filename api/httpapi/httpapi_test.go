@@ -1,0 +1,258 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+var t0 = time.Date(2026, 11, 23, 3, 12, 0, 0, time.UTC)
+
+type fixture struct {
+	store  *sqlstore.Store
+	feed   *alerts.Feed
+	url    string
+	tokens map[string]string
+	alert  int64 // a panic alert in district north
+}
+
+func newFixture(t *testing.T) *fixture { return newFixtureBuffer(t, 8) }
+
+func newFixtureBuffer(t *testing.T, buffer int) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := alerts.NewFeed(store, alerts.FeedOptions{Buffer: buffer, Poll: 50 * time.Millisecond})
+	store.OnCommit(feed.Wake)
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { feed.Run(runCtx) })
+	reg := prometheus.NewRegistry()
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed,
+		Clock: alerts.NewManualClock(t0), Gatherer: reg, Metrics: reg, OpenAPI: []byte("openapi: 3.0.3\n"),
+		StreamWriteTimeout: time.Second}))
+	t.Cleanup(func() { cancel(); wg.Wait(); srv.Close(); store.Close() })
+
+	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}}
+	north, _ := store.CreateDistrict(ctx, 766, "Nord")
+	south, _ := store.CreateDistrict(ctx, 766, "Syd")
+	cit, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"})
+	if err := store.CreateHome(ctx, "home-1", north, cit); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RegisterGateway(ctx, "gw-0001", "home-1"); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]auth.Principal{
+		"anna":    {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"sara":    {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{south}},
+		"mads":    {Role: auth.RoleManager, Municipality: 766},
+		"citizen": {Role: auth.RoleCitizen, Municipality: 766},
+		"admin":   {Role: auth.RoleAdmin},
+	} {
+		tok, hash, _ := auth.NewToken()
+		p.Name = name
+		if _, err := store.IssueToken(ctx, p, hash, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+		f.tokens[name] = tok
+	}
+	r, err := store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-0001", Seq: 1, Municipality: 766, Time: t0, Device: "btn", Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.alert = r.Alert.ID
+	return f
+}
+
+func (f *fixture) do(t *testing.T, user, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
+	if tok, ok := f.tokens[user]; ok {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	} else if user != "" {
+		req.Header.Set("Authorization", "Bearer "+user)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t)
+	a := fmt.Sprintf("/api/v1/alerts/%d", f.alert)
+	for _, c := range []struct {
+		name, user, method, path, body string
+		code                           int
+		errCode                        string
+	}{
+		{"no token", "", "GET", "/api/v1/alerts", "", 401, "unauthenticated"},
+		{"unknown token", "vagt_forged", "GET", "/api/v1/alerts", "", 401, "unauthenticated"},
+		{"another district reads", "sara", "GET", a, "", 403, "forbidden"},
+		{"another district acks", "sara", "POST", a + "/ack", "", 403, "forbidden"},
+		{"another district resolves", "sara", "POST", a + "/resolve", `{"outcome":"other"}`, 403, "forbidden"},
+		{"a manager reads personal data", "mads", "GET", a, "", 403, "forbidden"},
+		{"a citizen lists alerts", "citizen", "GET", "/api/v1/alerts", "", 403, "forbidden"},
+		{"a citizen streams alerts", "citizen", "GET", "/api/v1/alerts/stream", "", 403, "forbidden"},
+		{"bad JSON", "anna", "POST", a + "/resolve", `{"outcome":`, 400, "bad_json"},
+		{"unknown field", "anna", "POST", a + "/resolve", `{"outcome":"other","mood":"calm"}`, 400, "bad_json"},
+		{"two values", "anna", "POST", a + "/notes", `{"text":"a"}{"text":"b"}`, 400, "bad_json"},
+		{"bad outcome", "anna", "POST", a + "/resolve", `{"outcome":"went_home"}`, 400, "invalid"},
+		{"empty note", "anna", "POST", a + "/notes", `{"text":""}`, 400, "invalid"},
+		{"oversized body", "anna", "POST", a + "/notes", `{"text":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "too_large"},
+		{"unknown id", "anna", "GET", "/api/v1/alerts/999999", "", 404, "not_found"},
+		{"id not a number", "anna", "POST", "/api/v1/alerts/abc/ack", "", 404, "not_found"},
+		{"bad state filter", "anna", "GET", "/api/v1/alerts?state=lost", "", 400, "invalid"},
+		{"bad priority filter", "anna", "GET", "/api/v1/alerts?priority=urgent", "", 400, "invalid"},
+		{"bad paging", "anna", "GET", "/api/v1/alerts?before=-1", "", 400, "invalid"},
+		{"bad Last-Event-ID", "anna", "GET", "/api/v1/alerts/stream?last_event_id=x", "", 400, "invalid"},
+		{"tokens by staff", "anna", "POST", "/api/v1/tokens", `{"name":"x","role":"admin"}`, 403, "forbidden"},
+		{"token with a bad role", "admin", "POST", "/api/v1/tokens", `{"name":"x","role":"king"}`, 400, "invalid"},
+		{"audit by staff", "anna", "GET", "/api/v1/audit", "", 403, "forbidden"},
+		{"unknown endpoint", "anna", "GET", "/api/v1/nothing", "", 404, "not_found"},
+		{"wrong method", "anna", "DELETE", a, "", 405, "method_not_allowed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := f.do(t, c.user, c.method, c.path, c.body)
+			e, _ := body["error"].(map[string]any)
+			if code != c.code || e == nil || e["code"] != c.errCode || e["message"] == "" {
+				t.Fatalf("%s %s: %d %v, want %d %s", c.method, c.path, code, body, c.code, c.errCode)
+			}
+		})
+	}
+}
+
+func TestTokensOverTheAPI(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"expires_in_hours":8}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	f.tokens["nina"] = body["token"].(string)
+	if code, body := f.do(t, "nina", "GET", "/api/v1/me", ""); code != 200 || body["name"] != "nina" {
+		t.Fatalf("me: %d %v", code, body)
+	}
+	// A staff member without districts is the municipality's central on-call: sees it all.
+	if code, body := f.do(t, "nina", "GET", "/api/v1/alerts", ""); code != 200 || len(body["alerts"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", code, body)
+	}
+	_, body = f.do(t, "admin", "GET", "/api/v1/audit", "")
+	entries := body["entries"].([]any)
+	if len(entries) < 1 || entries[len(entries)-1].(map[string]any)["action"] != "token.create" {
+		t.Fatalf("audit: %v", entries)
+	}
+}
+
+func TestServiceEndpoints(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml", "/metrics"} {
+		resp, err := http.Get(f.url + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+}
+
+// TestStuckStreamClientDoesNotHoldUpOthers: a client that never reads its stream does not
+// delay another's events; the feed or the write deadline drops it.
+func TestStuckStreamClientDoesNotHoldUpOthers(t *testing.T) {
+	f := newFixtureBuffer(t, 1024) // the reader may lag by all the events: only the stuck one can hold anything up
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(1024)
+	}
+	fmt.Fprintf(conn, "GET /api/v1/alerts/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", f.tokens["anna"])
+
+	req, _ := http.NewRequest("GET", f.url+"/api/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["anna"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	const notes = 300
+	go func() {
+		for i := range notes {
+			if _, err := f.store.AddNote(context.Background(), f.alert, "anna", alerts.Scope{All: true}, strings.Repeat("n", 2000)+fmt.Sprint(i), t0); err != nil {
+				return
+			}
+		}
+	}()
+	got := 0
+	for got < notes && sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "id: ") {
+			got++
+		}
+	}
+	if got != notes {
+		t.Fatalf("the reading client got %d of %d events: %v", got, notes, sc.Err())
+	}
+}
+
+func TestStreamResumesFromLastEventID(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 {
+		if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, fmt.Sprint("note ", i), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.url+"/api/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["anna"])
+	req.Header.Set("Last-Event-ID", "2") // saw the new alert and the first note
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	go func() {
+		_, _ = f.store.AddNote(context.Background(), f.alert, "anna", alerts.Scope{All: true}, "live", t0)
+	}()
+	sc := bufio.NewScanner(resp.Body)
+	var ids []string
+	for len(ids) < 3 && sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			ids = append(ids, id)
+		}
+	}
+	if strings.Join(ids, ",") != "3,4,5" {
+		t.Fatalf("resumed ids %v, want 3,4,5", ids)
+	}
+}
