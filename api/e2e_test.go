@@ -31,7 +31,7 @@ var t0 = time.Date(2026, 11, 23, 3, 12, 0, 0, time.UTC)
 // patience bounds every wait for something that must happen; it is not a latency target.
 const patience = 60 * time.Second
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for !cond() {
@@ -54,7 +54,7 @@ type stack struct {
 	done   chan error
 }
 
-func startAPI(t *testing.T, broker *localstack.Mosquitto, dsn, clientID string, clock *alerts.ManualClock) *stack {
+func startAPI(t testing.TB, broker *localstack.Mosquitto, dsn, clientID string, clock *alerts.ManualClock) *stack {
 	t.Helper()
 	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: clientID,
 		Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second},
@@ -86,7 +86,8 @@ func (st *stack) stop() {
 }
 
 // world registers a citizen behind gw-0042 in district Nord of Hedensted and issues tokens.
-func (st *stack) world(t *testing.T) {
+func (st *stack) world(t testing.TB) {
+	t.Helper()
 	ctx, s := t.Context(), st.srv.Store
 	north, err := s.CreateDistrict(ctx, 766, "Nord")
 	if err != nil {
@@ -127,7 +128,7 @@ func (st *stack) world(t *testing.T) {
 }
 
 // call does an API request as user and decodes the JSON answer into out (if not nil).
-func (st *stack) call(t *testing.T, user, method, path, body string, out any) int {
+func (st *stack) call(t testing.TB, user, method, path, body string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, st.base+path, strings.NewReader(body))
 	if err != nil {
@@ -156,7 +157,7 @@ type sseEvent struct {
 }
 
 // stream reads a user's SSE stream into a channel until the test ends.
-func (st *stack) stream(t *testing.T, user string, lastID int64) <-chan sseEvent {
+func (st *stack) stream(t testing.TB, user string, lastID int64) <-chan sseEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.base+"/api/v1/alerts/stream", nil)
@@ -195,7 +196,7 @@ func (st *stack) stream(t *testing.T, user string, lastID int64) <-chan sseEvent
 }
 
 // next returns the next event on c that matches, failing on a closed stream.
-func next(t *testing.T, c <-chan sseEvent, what string, match func(sseEvent) bool) sseEvent {
+func next(t testing.TB, c <-chan sseEvent, what string, match func(sseEvent) bool) sseEvent {
 	t.Helper()
 	timeout := time.After(patience)
 	for {
@@ -216,7 +217,7 @@ func next(t *testing.T, c <-chan sseEvent, what string, match func(sseEvent) boo
 // gateway publishes like a home gateway (QoS 1).
 type gateway struct{ c mqtt.Client }
 
-func newGateway(t *testing.T, broker string) *gateway {
+func newGateway(t testing.TB, broker string) *gateway {
 	t.Helper()
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("gw-test-%d", time.Now().UnixNano())))
 	if tok := c.Connect(); !tok.WaitTimeout(patience) || tok.Error() != nil {
@@ -226,14 +227,14 @@ func newGateway(t *testing.T, broker string) *gateway {
 	return &gateway{c}
 }
 
-func (g *gateway) publish(t *testing.T, topic string, payload []byte) {
+func (g *gateway) publish(t testing.TB, topic string, payload []byte) {
 	t.Helper()
 	if tok := g.c.Publish(topic, 1, false, payload); !tok.WaitTimeout(patience) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
 }
 
-func (g *gateway) alarm(t *testing.T, a vagt.Alarm) {
+func (g *gateway) alarm(t testing.TB, a vagt.Alarm) {
 	t.Helper()
 	if a.Municipality == 0 {
 		a.Municipality = 766
@@ -248,7 +249,7 @@ func (g *gateway) alarm(t *testing.T, a vagt.Alarm) {
 	g.publish(t, vagt.Topic(a.Gateway, vagt.LaneAlarm), b)
 }
 
-func (g *gateway) status(t *testing.T, s vagt.Status) {
+func (g *gateway) status(t testing.TB, s vagt.Status) {
 	t.Helper()
 	b, err := vagt.EncodeStatus(&s)
 	if err != nil {
@@ -257,10 +258,10 @@ func (g *gateway) status(t *testing.T, s vagt.Status) {
 	g.publish(t, vagt.Topic(s.Gateway, vagt.LaneStatus), b)
 }
 
-func databases(t *testing.T) map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "vagt.db") },
-		"postgres": func(t *testing.T) string { return stacktest.SharedPostgres(t) },
+func databases(testing.TB) map[string]func(t testing.TB) string {
+	return map[string]func(t testing.TB) string{
+		"sqlite":   func(t testing.TB) string { return filepath.Join(t.TempDir(), "vagt.db") },
+		"postgres": func(t testing.TB) string { return stacktest.SharedPostgres(t) },
 	}
 }
 
