@@ -32,14 +32,16 @@ type fixture struct {
 	url    string
 	tokens map[string]string
 	alert  int64 // a panic alert in district north
+	dbPath string
 }
 
-func newFixture(t *testing.T) *fixture { return newFixtureBuffer(t, 8) }
+func newFixture(t testing.TB) *fixture { return newFixtureBuffer(t, 8) }
 
-func newFixtureBuffer(t *testing.T, buffer int) *fixture {
+func newFixtureBuffer(t testing.TB, buffer int) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{})
+	dbPath := filepath.Join(t.TempDir(), "vagt.db")
+	store, err := sqlstore.Open(ctx, dbPath, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func newFixtureBuffer(t *testing.T, buffer int) *fixture {
 		StreamWriteTimeout: time.Second}))
 	t.Cleanup(func() { cancel(); wg.Wait(); srv.Close(); store.Close() })
 
-	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}}
+	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}, dbPath: dbPath}
 	north, _ := store.CreateDistrict(ctx, 766, "Nord")
 	south, _ := store.CreateDistrict(ctx, 766, "Syd")
 	cit, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"})
