@@ -1,0 +1,246 @@
+// Package systemdunits_test checks the systemd units in this directory: that each carries
+// the hardening the deployment promises, that the example environment files set only
+// variables the programs read, and — where systemd-analyze is installed — that systemd
+// accepts the units (systemd-analyze verify) and rates their exposure as OK
+// (systemd-analyze security).
+//
+// systemd-analyze verify wants ExecStart's program to exist. The test copies the units into
+// a temporary directory and rewrites the program path /usr/local/bin/<name> to a symlink
+// <tmp>/bin/<name> → /bin/true; nothing else in the unit changes.
+package systemdunits_test
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+)
+
+var units = []string{"vagt-ingest.service", "vagt-api.service", "vagt-gateway.service"}
+
+// unit is a unit file's [Service] and [Unit] settings; a key set more than once keeps
+// every value in order.
+type unit map[string][]string
+
+func readUnit(t *testing.T, name string) unit {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	u := unit{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+		case strings.HasPrefix(line, "["):
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("%s: not a setting: %q", name, line)
+			}
+			u[section+"."+k] = append(u[section+"."+k], v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// last is the value that counts for a key set once or more.
+func (u unit) last(key string) string {
+	v := u[key]
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
+}
+
+func TestUnitsAreHardened(t *testing.T) {
+	want := map[string]string{
+		"Service.NoNewPrivileges":         "yes",
+		"Service.ProtectSystem":           "strict",
+		"Service.ProtectHome":             "yes",
+		"Service.PrivateTmp":              "yes",
+		"Service.CapabilityBoundingSet":   "",
+		"Service.AmbientCapabilities":     "",
+		"Service.RestrictSUIDSGID":        "yes",
+		"Service.SystemCallArchitectures": "native",
+		"Service.Restart":                 "always",
+		"Service.KillSignal":              "SIGTERM",
+		"Unit.StartLimitIntervalSec":      "0",
+	}
+	for _, name := range units {
+		t.Run(name, func(t *testing.T) {
+			u := readUnit(t, name)
+			for k, v := range want {
+				if got, ok := u[k]; !ok || u.last(k) != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			if !slices.Contains(u["Service.SystemCallFilter"], "@system-service") {
+				t.Errorf("SystemCallFilter = %q, want @system-service among them", u["Service.SystemCallFilter"])
+			}
+			if u.last("Service.DynamicUser") != "yes" && u.last("Service.User") == "" {
+				t.Error("runs as root: neither DynamicUser=yes nor User=")
+			}
+			if u.last("Service.StateDirectory") == "" {
+				t.Error("no StateDirectory=")
+			}
+			if rs := u.last("Service.RestartSec"); rs == "" || rs == "0" {
+				t.Errorf("RestartSec = %q: a failing start would spin", rs)
+			}
+			env := u.last("Service.EnvironmentFile")
+			if !strings.HasPrefix(env, "-/etc/") || !strings.HasSuffix(env, ".env") {
+				t.Errorf("EnvironmentFile = %q, want an optional -/etc/.../*.env", env)
+			}
+			if !strings.HasPrefix(u.last("Service.ExecStart"), "/usr/local/bin/") {
+				t.Errorf("ExecStart = %q: the test and the docs expect /usr/local/bin/", u.last("Service.ExecStart"))
+			}
+		})
+	}
+	gw := readUnit(t, "vagt-gateway.service")
+	if !slices.Contains(gw["Service.SupplementaryGroups"], "dialout") {
+		t.Error("vagt-gateway.service: not in dialout, cannot open the serial port")
+	}
+	if !slices.Contains(gw["Service.DeviceAllow"], "char-ttyUSB rw") || gw.last("Service.PrivateDevices") == "yes" {
+		t.Errorf("vagt-gateway.service: DeviceAllow = %q, PrivateDevices = %q: the serial port is not reachable",
+			gw["Service.DeviceAllow"], gw.last("Service.PrivateDevices"))
+	}
+}
+
+// Each example environment file sets only VAGT_* variables that its program reads, and
+// the unit loads the file under the name the example's header gives.
+func TestEnvFilesSetOnlyVariablesTheProgramsRead(t *testing.T) {
+	for _, c := range []struct{ env, unit, source string }{
+		{"ingest.env", "vagt-ingest.service", "../../cmd/vagt/ingest.go"},
+		{"api.env", "vagt-api.service", "../../cmd/vagt/api.go"},
+		{"gateway.env", "vagt-gateway.service", "../../cmd/vagt-gateway/main.go"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			known := knownVariables(t, c.source)
+			data, err := os.ReadFile(c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := regexp.MustCompile(`(?m)^#?(VAGT_[A-Z0-9_]+)=`).FindAllStringSubmatch(string(data), -1)
+			if len(set) == 0 {
+				t.Fatal("sets nothing")
+			}
+			for _, m := range set {
+				if !known[m[1]] {
+					t.Errorf("%s is not read by %s", m[1], c.source)
+				}
+			}
+			installed := regexp.MustCompile(`^# (/etc/\S+\.env)`).FindStringSubmatch(string(data))
+			if installed == nil {
+				t.Fatal("the first line does not say where the file goes")
+			}
+			if got := readUnit(t, c.unit).last("Service.EnvironmentFile"); got != "-"+installed[1] {
+				t.Errorf("%s loads %q, the example says it goes to %s", c.unit, got, installed[1])
+			}
+		})
+	}
+}
+
+// knownVariables reads the VAGT_* names a command understands from its source: the
+// flags of a flag.FlagSet (VAGT_<FLAG>, upper case, '-' as '_') and quoted "VAGT_..."
+// literals.
+func knownVariables(t *testing.T, source string) map[string]bool {
+	t.Helper()
+	src, err := os.ReadFile(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	flags := regexp.MustCompile(`fs\.(?:String|Bool|Int|Int64|Uint|Duration|Float64)(?:Var)?\((?:&[^,]+, )?"([a-z0-9-]+)"`)
+	for _, m := range flags.FindAllStringSubmatch(string(src), -1) {
+		known["VAGT_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
+	}
+	for _, m := range regexp.MustCompile(`"(VAGT_[A-Z0-9_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		known[m[1]] = true
+	}
+	if len(known) < 5 {
+		t.Fatalf("found only %v in %s; has the way flags are declared changed?", known, source)
+	}
+	return known
+}
+
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv(stacktest.RequireEnv) == "1" {
+			t.Fatalf("systemd-analyze is not installed (make tools, or apt-get install systemd) and %s=1", stacktest.RequireEnv)
+		}
+		t.Skipf("systemd-analyze is not installed (make tools, or apt-get install systemd); the units were not verified (set %s=1 to fail instead)", stacktest.RequireEnv)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, name := range units {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe := regexp.MustCompile(`(?m)^ExecStart=/usr/local/bin/(\S+)`).FindStringSubmatch(string(data))
+		if exe == nil {
+			t.Fatalf("%s: no ExecStart=/usr/local/bin/...", name)
+		}
+		if err := os.Symlink("/bin/true", filepath.Join(bin, exe[1])); err != nil && !os.IsExist(err) {
+			t.Fatal(err)
+		}
+		rewritten := strings.ReplaceAll(string(data), "ExecStart=/usr/local/bin/", "ExecStart="+bin+"/")
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(rewritten), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+
+	out, err := exec.Command(analyze, append([]string{"verify", "--man=no"}, paths...)...).CombinedOutput()
+	// verify exits 0 on unknown keys and misplaced settings and only says so: any line
+	// about our units is a failure. Lines about other units it loaded (dependencies on
+	// this machine) are logged, not ours to judge.
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		if strings.Contains(line, dir) || slices.ContainsFunc(units, func(u string) bool { return strings.Contains(line, u) }) {
+			t.Errorf("systemd-analyze verify: %s", line)
+		} else {
+			t.Logf("systemd-analyze verify (not about our units): %s", line)
+		}
+	}
+	if err != nil {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	// Exposure 2.0 or lower is what systemd-analyze calls "OK"; --offline needs systemd
+	// 250 or later.
+	for _, path := range paths {
+		out, err := exec.Command(analyze, "security", "--offline=yes", "--threshold=20", path).CombinedOutput()
+		if err != nil && strings.Contains(string(out), "unrecognized option") {
+			t.Skipf("this systemd-analyze cannot rate unit files offline: %s", out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if err != nil {
+			t.Errorf("%s: exposure above 2.0 (%v): %s", filepath.Base(path), err, lines[len(lines)-1])
+		} else {
+			t.Logf("%s: %s", filepath.Base(path), lines[len(lines)-1])
+		}
+	}
+}
