@@ -194,8 +194,8 @@ func (a *Alarm) Validate() error {
 	if err := a.Gateway.Validate(); err != nil {
 		return err
 	}
-	if a.Seq == 0 {
-		return fmt.Errorf("%w: event seq", ErrMissingField)
+	if err := validSeq("event seq", a.Seq); err != nil {
+		return err
 	}
 	if err := a.Municipality.Validate(); err != nil {
 		return err
@@ -212,6 +212,11 @@ func (a *Alarm) Validate() error {
 	if err := a.Priority.Validate(); err != nil {
 		return err
 	}
+	// A gateway may raise a type's priority, never lower it: a fall sorted below
+	// low-battery noise on the staff's screen could cost a life.
+	if a.Priority > a.Type.Priority() {
+		return fmt.Errorf("%w: priority %s is below %s's %s", ErrOutOfRange, a.Priority, a.Type, a.Type.Priority())
+	}
 	if a.Clears >= a.Seq && a.Clears != 0 {
 		return fmt.Errorf("%w: clears seq %d is not before event seq %d", ErrOutOfRange, a.Clears, a.Seq)
 	}
@@ -219,8 +224,8 @@ func (a *Alarm) Validate() error {
 		return fmt.Errorf("%w: %d details, at most %d", ErrTooLarge, len(a.Details), MaxAlarmDetails)
 	}
 	for k, v := range a.Details {
-		if k == "" || len(k) > MaxAlarmDetailKey || len(v) > MaxAlarmDetailValue {
-			return fmt.Errorf("%w: detail %q: key 1-%d bytes, value at most %d bytes", ErrOutOfRange, clip(k), MaxAlarmDetailKey, MaxAlarmDetailValue)
+		if k == "" || validText("detail key", k, MaxAlarmDetailKey) != nil || validText("detail value", v, MaxAlarmDetailValue) != nil {
+			return fmt.Errorf("%w: detail %q: key 1-%d bytes, value at most %d bytes, both UTF-8", ErrOutOfRange, clip(k), MaxAlarmDetailKey, MaxAlarmDetailValue)
 		}
 	}
 	return nil

@@ -56,10 +56,19 @@ type TimeOfDay uint16
 // String returns "HH:MM".
 func (t TimeOfDay) String() string { return fmt.Sprintf("%02d:%02d", t/60, t%60) }
 
-// ParseTimeOfDay parses "HH:MM".
+// ParseTimeOfDay parses "HH:MM": two digits, a colon, two digits.
 func ParseTimeOfDay(s string) (TimeOfDay, error) {
-	var h, m int
-	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || n != 2 || len(s) != 5 || h < 0 || h > 23 || m < 0 || m > 59 {
+	digit := func(i int) int {
+		if c := s[i]; c >= '0' && c <= '9' {
+			return int(c - '0')
+		}
+		return -100
+	}
+	if len(s) != 5 || s[2] != ':' {
+		return 0, fmt.Errorf("%w: time of day %q, want HH:MM", ErrOutOfRange, clip(s))
+	}
+	h, m := digit(0)*10+digit(1), digit(3)*10+digit(4)
+	if h < 0 || h > 23 || m < 0 || m > 59 {
 		return 0, fmt.Errorf("%w: time of day %q, want HH:MM", ErrOutOfRange, clip(s))
 	}
 	return TimeOfDay(h*60 + m), nil
@@ -99,19 +108,43 @@ const (
 	maxTimeZone      = 64
 )
 
+// DefaultTimeZone is where a home's rule windows are read when its configuration names
+// no time zone.
+const DefaultTimeZone = "Europe/Copenhagen"
+
+// Location returns the home's time zone. "Local" is refused: it would mean the zone of
+// whatever box runs the rules (UTC on a Raspberry Pi), so every window would be off.
+func (c *HomeConfig) Location() (*time.Location, error) {
+	tz := c.TimeZone
+	if tz == "" {
+		tz = DefaultTimeZone
+	}
+	if tz == "Local" {
+		return nil, fmt.Errorf("%w: time zone %q: name an IANA zone", ErrOutOfRange, tz)
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("%w: time zone %q: %v", ErrOutOfRange, clip(tz), err)
+	}
+	return loc, nil
+}
+
 // Validate checks every field of the configuration.
 func (c *HomeConfig) Validate() error {
 	if err := c.Gateway.Validate(); err != nil {
 		return err
 	}
-	if c.Version == 0 {
-		return fmt.Errorf("%w: config version", ErrMissingField)
+	if err := validSeq("config version", c.Version); err != nil {
+		return err
 	}
 	if err := c.Municipality.Validate(); err != nil {
 		return err
 	}
 	if len(c.TimeZone) > maxTimeZone {
 		return fmt.Errorf("%w: time zone longer than %d bytes", ErrTooLarge, maxTimeZone)
+	}
+	if _, err := c.Location(); err != nil {
+		return err
 	}
 	if len(c.Devices) > MaxConfigDevices {
 		return fmt.Errorf("%w: %d devices, at most %d", ErrTooLarge, len(c.Devices), MaxConfigDevices)
@@ -137,14 +170,14 @@ func (d *DeviceConfig) validate() error {
 	if err := d.Technology.Validate(); err != nil {
 		return err
 	}
-	if len(d.Zigbee) > maxZigbeeName {
-		return fmt.Errorf("%w: Zigbee name longer than %d bytes", ErrTooLarge, maxZigbeeName)
+	if err := validText("Zigbee name", d.Zigbee, maxZigbeeName); err != nil {
+		return err
 	}
 	if len(d.Fields) > MaxDeviceFields {
 		return fmt.Errorf("%w: %d fields, at most %d", ErrTooLarge, len(d.Fields), MaxDeviceFields)
 	}
 	for f, k := range d.Fields {
-		if f == "" || len(f) > maxZigbeeName {
+		if f == "" || validText("field name", f, maxZigbeeName) != nil {
 			return fmt.Errorf("%w: field name %q", ErrOutOfRange, clip(f))
 		}
 		if err := k.Validate(); err != nil {
@@ -176,6 +209,13 @@ func (r *RuleSettings) validate() error {
 			return err
 		}
 	}
+	// A rule switched on without the window it reads could never fire.
+	if (r.DoorAtNight || r.BedExit > 0) && r.Night.From == r.Night.To {
+		return fmt.Errorf("%w: door at night and bed exit need a night window", ErrMissingField)
+	}
+	if r.Inactivity > 0 && r.Day.From == r.Day.To {
+		return fmt.Errorf("%w: inactivity needs a day window", ErrMissingField)
+	}
 	if _, err := KindTemperature.ToWire(r.LowTemperature); err != nil {
 		return fmt.Errorf("low temperature: %w", err)
 	}
@@ -197,6 +237,9 @@ func (r *RuleSettings) validate() error {
 		if err := d.Window.validate(); err != nil {
 			return err
 		}
+		if d.From == d.To {
+			return fmt.Errorf("%w: dose %d: empty window", ErrOutOfRange, d.Dose)
+		}
 	}
 	return nil
 }
@@ -206,6 +249,27 @@ func (w Window) validate() error {
 		return fmt.Errorf("%w: window %d-%d: minutes after midnight, 0-1439", ErrOutOfRange, w.From, w.To)
 	}
 	return nil
+}
+
+// Bounds returns the occurrence of the window that contains local, or else the next one to
+// begin after it, as instants. It is built with time.Date in local's location, so a window
+// across a DST change has its real length (a 22:00-07:00 night is 8 or 10 hours then).
+func (w Window) Bounds(local time.Time) (start, end time.Time) {
+	y, mo, d := local.Date()
+	at := func(day int, m TimeOfDay) time.Time {
+		return time.Date(y, mo, day, int(m/60), int(m%60), 0, 0, local.Location())
+	}
+	for _, day := range []int{d - 1, d, d + 1} {
+		start = at(day, w.From)
+		end = at(day, w.To)
+		if w.From > w.To {
+			end = at(day+1, w.To)
+		}
+		if local.Before(end) {
+			return start, end
+		}
+	}
+	return start, end
 }
 
 // Device returns the configuration of the device with the id, and false if there is none.

@@ -148,11 +148,17 @@ func (k Kind) ToWire(v float64) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w: %d", ErrUnknownKind, uint8(k))
 	}
-	if math.IsNaN(v) || v < i.Min || v > i.Max {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%w: %s %v", ErrOutOfRange, i.Name, v)
+	}
+	// Round first and check the integer: 100.000001 °C is 100.00 at the kind's resolution,
+	// exactly the wire value FromWire accepts.
+	s := float64(i.Scale)
+	w := math.Round(v * s)
+	if w < math.Round(i.Min*s) || w > math.Round(i.Max*s) {
 		return 0, fmt.Errorf("%w: %s %v outside [%v, %v]", ErrOutOfRange, i.Name, v, i.Min, i.Max)
 	}
-	w := math.Round(v * float64(i.Scale))
-	if i.Type != ValueDecimal && w != v {
+	if i.Type != ValueDecimal && w != v*s {
 		return 0, fmt.Errorf("%w: %s %v is not a whole number", ErrOutOfRange, i.Name, v)
 	}
 	return int64(w), nil

@@ -2,7 +2,10 @@ package vagt
 
 import (
 	"fmt"
+	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Reading is one value from one device at one moment. A reading is identified by its
@@ -37,6 +40,29 @@ var (
 	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
+// MaxSeq bounds every sequence number and version: stores keep them as signed 64-bit
+// integers, where anything larger would turn negative and break their order.
+const MaxSeq = math.MaxInt64
+
+func validSeq(what string, seq uint64) error {
+	if seq == 0 {
+		return fmt.Errorf("%w: %s", ErrMissingField, what)
+	}
+	if seq > MaxSeq {
+		return fmt.Errorf("%w: %s %d above %d", ErrOutOfRange, what, seq, uint64(MaxSeq))
+	}
+	return nil
+}
+
+// validText checks a free-text field: UTF-8 (the decoders refuse anything else, so the
+// encoders must too) and at most max bytes.
+func validText(what, s string, max int) error {
+	if len(s) > max || !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s: at most %d bytes of UTF-8", ErrOutOfRange, what, max)
+	}
+	return nil
+}
+
 func validTime(t time.Time) error {
 	if t.Before(minTime) || !t.Before(maxTime) {
 		return fmt.Errorf("%w: %s not in [2020, 2100)", ErrOutOfRange, t.UTC().Format(time.RFC3339Nano))
@@ -63,8 +89,8 @@ func (b *Batch) Validate() error {
 	if err := b.Gateway.Validate(); err != nil {
 		return err
 	}
-	if b.Seq == 0 {
-		return fmt.Errorf("%w: batch seq", ErrMissingField)
+	if err := validSeq("batch seq", b.Seq); err != nil {
+		return err
 	}
 	if err := b.Municipality.Validate(); err != nil {
 		return err
@@ -139,8 +165,14 @@ func (s *Status) Validate() error {
 			return err
 		}
 	}
-	if len(s.Software) > MaxSoftwareLen || len(s.ConfigError) > MaxConfigErrorLen {
-		return fmt.Errorf("%w: software at most %d bytes, config error at most %d", ErrTooLarge, MaxSoftwareLen, MaxConfigErrorLen)
+	if err := validText("software", s.Software, MaxSoftwareLen); err != nil {
+		return err
+	}
+	if err := validText("config error", s.ConfigError, MaxConfigErrorLen); err != nil {
+		return err
+	}
+	if s.ConfigVersion > MaxSeq {
+		return fmt.Errorf("%w: config version %d", ErrOutOfRange, s.ConfigVersion)
 	}
 	if len(s.Inventory) > MaxInventory {
 		return fmt.Errorf("%w: %d devices, at most %d", ErrTooLarge, len(s.Inventory), MaxInventory)
@@ -170,4 +202,17 @@ func (s *Status) Validate() error {
 		}
 	}
 	return nil
+}
+
+// TruncateText cuts s to at most max bytes without splitting a UTF-8 sequence, and
+// replaces invalid bytes, so that the result is valid free text for a message.
+func TruncateText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
 }

@@ -37,8 +37,28 @@ var (
 	statusDecMode = mustDecMode(MaxInventory)
 )
 
+// onlyBooleans rejects every CBOR simple value but false and true. Null and undefined
+// would otherwise decode as the zero value: "clears: null" would read as a raise.
+var onlyBooleans = mustSimpleValues()
+
+func mustSimpleValues() *cbor.SimpleValueRegistry {
+	var reject []func(*cbor.SimpleValueRegistry) error
+	for sv := 0; sv < 256; sv++ {
+		if (sv >= 24 && sv <= 31) || sv == 20 || sv == 21 {
+			continue // 24-31 are reserved (never well-formed); 20, 21 are false and true
+		}
+		reject = append(reject, cbor.WithRejectedSimpleValue(cbor.SimpleValue(sv)))
+	}
+	r, err := cbor.NewSimpleValueRegistryFromDefaults(reject...)
+	if err != nil {
+		panic(err) // the values are constants: this cannot happen at run time
+	}
+	return r
+}
+
 func mustDecMode(maxArray int) cbor.DecMode {
 	dm, err := cbor.DecOptions{
+		SimpleValues:      onlyBooleans,
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		MaxNestedLevels:   4,
 		MaxArrayElements:  maxArray,
@@ -47,6 +67,8 @@ func mustDecMode(maxArray int) cbor.DecMode {
 		TagsMd:            cbor.TagsForbidden,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 		UTF8:              cbor.UTF8RejectInvalid,
+		NaN:               cbor.NaNDecodeForbidden,
+		Inf:               cbor.InfDecodeForbidden,
 	}.DecMode()
 	if err != nil {
 		panic(err) // the options are constants: this cannot happen at run time

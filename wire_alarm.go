@@ -16,7 +16,7 @@ type wireAlarm struct {
 	Type         uint64            `cbor:"6,keyasint"`
 	Priority     uint64            `cbor:"7,keyasint"`
 	Details      map[string]string `cbor:"8,keyasint,omitempty"`
-	Clears       uint64            `cbor:"9,keyasint,omitempty"`
+	Clears       *uint64           `cbor:"9,keyasint,omitempty"`
 }
 
 // EncodeAlarm returns the alarm in canonical form, validating it first.
@@ -35,7 +35,7 @@ func EncodeAlarm(a *Alarm) ([]byte, error) {
 		Type:         uint64(a.Type),
 		Priority:     uint64(a.Priority),
 		Details:      a.Details,
-		Clears:       a.Clears,
+		Clears:       optional(a.Clears),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode alarm: %w", err)
@@ -44,6 +44,14 @@ func EncodeAlarm(a *Alarm) ([]byte, error) {
 		return nil, fmt.Errorf("encode alarm: %w: %d bytes, at most %d", ErrTooLarge, len(out), MaxAlarmBytes)
 	}
 	return out, nil
+}
+
+// optional returns nil for 0, so an optional key is left out.
+func optional(v uint64) *uint64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
 }
 
 // DecodeAlarm decodes and validates an untrusted alarm event.
@@ -64,6 +72,13 @@ func DecodeAlarm(data []byte) (Alarm, error) {
 			return Alarm{}, fmt.Errorf("decode alarm: %w: %d", f.err, f.v)
 		}
 	}
+	// Canonical form leaves these out; present but empty they are no form at all.
+	if w.Details != nil && len(w.Details) == 0 {
+		return Alarm{}, fmt.Errorf("decode alarm: %w: details (key 8) present but empty", ErrMalformed)
+	}
+	if w.Clears != nil && *w.Clears == 0 {
+		return Alarm{}, fmt.Errorf("decode alarm: %w: clears (key 9) is 0", ErrOutOfRange)
+	}
 	a := Alarm{
 		Gateway:      GatewayID(w.Gateway),
 		Seq:          w.Seq,
@@ -73,10 +88,9 @@ func DecodeAlarm(data []byte) (Alarm, error) {
 		Type:         AlarmType(w.Type),
 		Priority:     Priority(w.Priority),
 		Details:      w.Details,
-		Clears:       w.Clears,
 	}
-	if len(a.Details) == 0 {
-		a.Details = nil // an empty map and no map are the same alarm
+	if w.Clears != nil {
+		a.Clears = *w.Clears
 	}
 	if err := a.Validate(); err != nil {
 		return Alarm{}, fmt.Errorf("decode alarm: %w", err)

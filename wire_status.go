@@ -11,13 +11,13 @@ type wireStatus struct {
 	Gateway         string         `cbor:"1,keyasint"`
 	Online          *bool          `cbor:"2,keyasint"`
 	Time            uint64         `cbor:"3,keyasint"` // Unix ms
-	Software        string         `cbor:"4,keyasint,omitempty"`
+	Software        *string        `cbor:"4,keyasint,omitempty"`
 	Inventory       []wireInvEntry `cbor:"5,keyasint,omitempty"`
 	SpoolDepth      uint64         `cbor:"6,keyasint,omitempty"`
 	DroppedReadings uint64         `cbor:"7,keyasint,omitempty"`
 	Heartbeat       uint64         `cbor:"8,keyasint,omitempty"` // seconds
 	ConfigVersion   uint64         `cbor:"9,keyasint,omitempty"`
-	ConfigError     string         `cbor:"10,keyasint,omitempty"`
+	ConfigError     *string        `cbor:"10,keyasint,omitempty"`
 	Municipality    uint64         `cbor:"11,keyasint,omitempty"`
 }
 
@@ -41,12 +41,12 @@ func EncodeStatus(s *Status) ([]byte, error) {
 		Gateway:         string(s.Gateway),
 		Online:          &s.Online,
 		Time:            uint64(s.Time.UnixMilli()),
-		Software:        s.Software,
+		Software:        optionalText(s.Software),
 		SpoolDepth:      s.SpoolDepth,
 		DroppedReadings: s.DroppedReadings,
 		Heartbeat:       uint64(s.Heartbeat / time.Second),
 		ConfigVersion:   s.ConfigVersion,
-		ConfigError:     s.ConfigError,
+		ConfigError:     optionalText(s.ConfigError),
 		Municipality:    uint64(s.Municipality),
 	}
 	for _, d := range s.Inventory {
@@ -90,17 +90,20 @@ func decodeStatus(data []byte) (Status, error) {
 	if w.Time > maxMs || w.Heartbeat > uint64(24*time.Hour/time.Second) || w.Municipality > 0xffff {
 		return Status{}, fmt.Errorf("%w: time, heartbeat or municipality", ErrOutOfRange)
 	}
+	if (w.Software != nil && *w.Software == "") || (w.ConfigError != nil && *w.ConfigError == "") || (w.Inventory != nil && len(w.Inventory) == 0) {
+		return Status{}, fmt.Errorf("%w: software, inventory or config error (keys 4, 5, 10) present but empty", ErrMalformed)
+	}
 	s := Status{
 		Gateway:         GatewayID(w.Gateway),
 		Online:          *w.Online,
 		Time:            time.UnixMilli(int64(w.Time)).UTC(),
 		Municipality:    MunicipalityCode(w.Municipality),
-		Software:        w.Software,
+		Software:        deref(w.Software),
 		SpoolDepth:      w.SpoolDepth,
 		DroppedReadings: w.DroppedReadings,
 		Heartbeat:       time.Duration(w.Heartbeat) * time.Second,
 		ConfigVersion:   w.ConfigVersion,
-		ConfigError:     w.ConfigError,
+		ConfigError:     deref(w.ConfigError),
 	}
 	for i, e := range w.Inventory {
 		if e.Technology > 0xff || e.LastSeen > maxMs || e.Battery < -1 || e.Battery > 100 {
@@ -116,4 +119,19 @@ func decodeStatus(data []byte) (Status, error) {
 		return Status{}, err
 	}
 	return s, nil
+}
+
+// optionalText returns nil for "", so an optional text key is left out.
+func optionalText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
