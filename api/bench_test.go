@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -15,15 +16,19 @@ import (
 )
 
 // BenchmarkAlarmLatency measures an alarm from its publish on a real Mosquitto to its
-// "new" event at a connected SSE client, one alarm at a time (idle platform). Run with
-// -benchtime=300x; it reports p50 and p99.
+// "new" event at a connected SSE client, one alarm at a time. Run with -benchtime=300x; it
+// reports p50 and p99. With VAGT_BENCH_BROKER=tcp://... it uses that broker instead of its
+// own, e.g. one that vagt ingest and the load generator keep busy.
 func BenchmarkAlarmLatency(b *testing.B) {
 	for name, dsn := range databases(nil) {
 		b.Run(name, func(b *testing.B) {
-			broker := stacktest.Mosquitto(b, localstack.MosquittoOptions{Persistence: true})
-			st := startAPI(b, broker, dsn(b), "vagt-api-bench", alerts.NewManualClock(t0))
+			url := os.Getenv("VAGT_BENCH_BROKER")
+			if url == "" {
+				url = stacktest.Mosquitto(b, localstack.MosquittoOptions{Persistence: true}).URL()
+			}
+			st := startAPIURL(b, url, dsn(b), "vagt-api-bench", alerts.NewManualClock(t0))
 			st.world(b)
-			gw := newGateway(b, broker.URL()).c
+			gw := newGateway(b, url).c
 			events := st.stream(b, "anna", 0)
 			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()

@@ -47,7 +47,6 @@ type stack struct {
 	srv    *api.Server
 	base   string
 	clock  *alerts.ManualClock
-	broker *localstack.Mosquitto
 	tokens map[string]string
 	north  int64
 	cancel context.CancelFunc
@@ -56,14 +55,19 @@ type stack struct {
 
 func startAPI(t testing.TB, broker *localstack.Mosquitto, dsn, clientID string, clock *alerts.ManualClock) *stack {
 	t.Helper()
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: clientID,
+	return startAPIURL(t, broker.URL(), dsn, clientID, clock)
+}
+
+func startAPIURL(t testing.TB, brokerURL, dsn, clientID string, clock *alerts.ManualClock) *stack {
+	t.Helper()
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: brokerURL, ClientID: clientID,
 		Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second},
 		api.Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &stack{srv: srv, base: "http://" + srv.Addr(), clock: clock, broker: broker, tokens: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
+	st := &stack{srv: srv, base: "http://" + srv.Addr(), clock: clock, tokens: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { st.done <- srv.Run(ctx) }()
 	t.Cleanup(st.stop)
 	waitFor(t, "the API to be ready", func() bool {
