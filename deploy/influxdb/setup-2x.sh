@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Sets up InfluxDB 2.x for vagt: the initial user, organisation and bucket (with its
+# retention) when the server is new, then a write-only token for vagt ingest and a
+# read-only token for vagt api, both limited to the bucket. Needs the influx CLI (2.x)
+# and jq. Idempotent for the set-up; each run makes a new pair of tokens (revoke the old
+# ones with `influx auth delete --id ...`).
+#
+#   INFLUX_HOST=http://127.0.0.1:8086 INFLUX_ADMIN_PASSWORD=... ./setup-2x.sh
+#
+# Settings (environment):
+#   INFLUX_HOST            server URL                                  default http://127.0.0.1:8086
+#   INFLUX_ADMIN_USER      initial user (set-up only)                  default admin
+#   INFLUX_ADMIN_PASSWORD  its password (set-up only; >= 8 characters)
+#   INFLUX_TOKEN           an operator (all-access) token, when the server was set up already
+#   VAGT_INFLUX_ORG        organisation                                default vagt
+#   VAGT_INFLUX_BUCKET     bucket                                      default vagt
+#   VAGT_RETENTION         bucket retention, e.g. 8760h (a year), 0 = forever   default 8760h
+# Output: VAGT_INFLUX_TOKEN lines for /etc/vagt/ingest.env and /etc/vagt/api.env, on stdout;
+# everything else on stderr.
+set -euo pipefail
+
+host="${INFLUX_HOST:-http://127.0.0.1:8086}"
+org="${VAGT_INFLUX_ORG:-vagt}"
+bucket="${VAGT_INFLUX_BUCKET:-vagt}"
+retention="${VAGT_RETENTION:-8760h}"
+
+say() { printf 'setup-2x.sh: %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null 2>&1 || { say "$1 is not installed"; exit 1; }; }
+need influx
+need jq
+need curl
+
+# GET /api/v2/setup says whether the server still waits for its initial user.
+if curl -fsS "$host/api/v2/setup" | jq -e '.allowed == true' >/dev/null; then
+	: "${INFLUX_ADMIN_PASSWORD:?set INFLUX_ADMIN_PASSWORD for the initial user}"
+	say "new server: setting up user ${INFLUX_ADMIN_USER:-admin}, org $org, bucket $bucket (retention $retention)"
+	out="$(influx setup --host "$host" --force --json \
+		--username "${INFLUX_ADMIN_USER:-admin}" --password "$INFLUX_ADMIN_PASSWORD" \
+		--org "$org" --bucket "$bucket" --retention "$retention")"
+	INFLUX_TOKEN="$(jq -r '.token // empty' <<<"$out")"
+	if [[ -z "$INFLUX_TOKEN" ]]; then
+		# Older CLIs print the user, not the token; it is in the CLI's config then.
+		INFLUX_TOKEN="$(influx auth list --host "$host" --user "${INFLUX_ADMIN_USER:-admin}" --json | jq -r '.[0].token')"
+	fi
+	say "keep the operator token safe (it can do everything): it is in the influx CLI's config (influx config list)"
+else
+	: "${INFLUX_TOKEN:?the server is set up already: set INFLUX_TOKEN to an operator token}"
+	say "server is set up already"
+	if ! influx bucket list --host "$host" --token "$INFLUX_TOKEN" --org "$org" --name "$bucket" --json >/dev/null 2>&1; then
+		say "creating bucket $bucket (retention $retention)"
+		influx bucket create --host "$host" --token "$INFLUX_TOKEN" --org "$org" \
+			--name "$bucket" --retention "$retention" --json >/dev/null
+	fi
+fi
+export INFLUX_TOKEN
+
+bucket_id="$(influx bucket list --host "$host" --org "$org" --name "$bucket" --json | jq -r '.[0].id')"
+[[ -n "$bucket_id" && "$bucket_id" != null ]] || { say "bucket $bucket not found in org $org"; exit 1; }
+
+ingest_token="$(influx auth create --host "$host" --org "$org" --write-bucket "$bucket_id" \
+	--description "vagt ingest: write $bucket" --json | jq -r '.token')"
+api_token="$(influx auth create --host "$host" --org "$org" --read-bucket "$bucket_id" \
+	--description "vagt api: read $bucket" --json | jq -r '.token')"
+
+say "tokens made; put them into the env files (vagt ingest runs with VAGT_SETUP=false: its token cannot create buckets)"
+printf '# /etc/vagt/ingest.env\nVAGT_INFLUX_ORG=%s\nVAGT_INFLUX_BUCKET=%s\nVAGT_INFLUX_TOKEN=%s\n' "$org" "$bucket" "$ingest_token"
+printf '# /etc/vagt/api.env (statistics; read only)\nVAGT_INFLUX_ORG=%s\nVAGT_INFLUX_BUCKET=%s\nVAGT_INFLUX_TOKEN=%s\n' "$org" "$bucket" "$api_token"
