@@ -24,6 +24,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alarmlane"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	Tick               time.Duration // how often escalation and offline detection look; default 1 s
 	FeedPoll           time.Duration // how often the stream looks for events without a wake-up; default 1 s
 	StreamWriteTimeout time.Duration // default 10 s
+	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
+	OIDC auth.OIDCConfig
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -117,7 +120,16 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	handler := httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, Clock: d.Clock, Log: d.Log,
+	var oidc httpapi.JWTVerifier
+	if c.OIDC.Issuer != "" {
+		v, err := auth.NewOIDC(c.OIDC)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		oidc = v
+	}
+	handler := httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout})
 	s.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -258,3 +258,36 @@ func TestStreamResumesFromLastEventID(t *testing.T) {
 		t.Fatalf("resumed ids %v, want 3,4,5", ids)
 	}
 }
+
+// fakeVerifier accepts one JWT.
+type fakeVerifier struct{}
+
+func (fakeVerifier) Verify(_ context.Context, token string, _ time.Time) (*auth.Principal, error) {
+	if token != "eyJ.good.jwt" {
+		return nil, auth.ErrUnauthenticated
+	}
+	return &auth.Principal{Name: "oidc:anna", Role: auth.RoleStaff, Municipality: 766}, nil
+}
+
+func TestOIDCTokensBesideVagtTokens(t *testing.T) {
+	store, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store,
+		Feed: alerts.NewFeed(store, alerts.FeedOptions{}), OIDC: fakeVerifier{}}))
+	defer srv.Close()
+	for token, want := range map[string]int{"eyJ.good.jwt": 200, "eyJ.bad.jwt": 401, "vagt_unknown": 401} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", token, resp.StatusCode, want)
+		}
+	}
+}

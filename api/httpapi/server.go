@@ -38,11 +38,17 @@ type AuthStore interface {
 	AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error)
 }
 
+// JWTVerifier checks an identity provider's token (auth.OIDC).
+type JWTVerifier interface {
+	Verify(ctx context.Context, token string, now time.Time) (*auth.Principal, error)
+}
+
 // Config is what NewHandler wires together.
 type Config struct {
 	Alerts   AlertStore
 	Auth     AuthStore
 	Feed     *alerts.Feed
+	OIDC     JWTVerifier // nil: vagt tokens only
 	Clock    alerts.Clock
 	Log      *slog.Logger
 	Gatherer prometheus.Gatherer   // served at /metrics; nil: none
@@ -141,7 +147,15 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", auth.ErrUnauthenticated))
 			return
 		}
-		p, err := s.Auth.Principal(r.Context(), auth.HashToken(token), s.Clock.Now())
+		var (
+			p   *auth.Principal
+			err error
+		)
+		if s.OIDC != nil && !strings.HasPrefix(token, auth.TokenPrefix) {
+			p, err = s.OIDC.Verify(r.Context(), token, s.Clock.Now())
+		} else {
+			p, err = s.Auth.Principal(r.Context(), auth.HashToken(token), s.Clock.Now())
+		}
 		if err != nil {
 			writeError(w, r, s.Log, fmt.Errorf("token: %w", err))
 			return

@@ -43,6 +43,10 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.IntVar(&cfg.Policy.OfflineFactor, "offline-factor", cfg.Policy.OfflineFactor, "missed heartbeat intervals before a gateway counts as silent")
 	fs.DurationVar(&cfg.Policy.OfflineGrace, "offline-grace", cfg.Policy.OfflineGrace, "how long a gateway stays offline before it gets an alert")
 	fs.DurationVar(&cfg.Policy.OnlineStable, "online-stable", cfg.Policy.OnlineStable, "how long a gateway stays back before its offline alert resolves itself")
+	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "accept JWTs from this OpenID Connect issuer (exact iss); empty: vagt tokens only")
+	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC tokens")
+	fs.StringVar(&cfg.OIDC.JWKSURL, "oidc-jwks-url", "", "signing keys; default: jwks_uri from the issuer's discovery document")
+	oidcAlgs := fs.String("oidc-algorithms", "RS256", "accepted signing algorithms, comma-separated (public-key only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,6 +54,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := apiFlagsFromEnv(fs, getenv); err != nil {
 		return err
 	}
+	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")
 	cfg.Policy.Escalate = map[vagt.Priority]time.Duration{
 		vagt.PriorityCritical: *critical, vagt.PriorityHigh: *high, vagt.PriorityTechnical: *technical,
 	}
