@@ -174,6 +174,18 @@ func TestGatewaysPublishOnlyUnderTheirOwnID(t *testing.T) {
 	monitor.expect(t, "vagt/v1/gw/gw-a/config", "config of a")
 	monitor.expect(t, "vagt/v1/gw/gw-b/config", "config of b")
 
+	// Service and operator users cannot forge a gateway's lanes either.
+	for user, id := range map[string]string{"svc_ingest": "vagt-ingest-1", "ops_monitor": "monitor-2"} {
+		c := b.connect(t, b.services, user, id, true, nil)
+		publish(t, c, "vagt/v1/gw/gw-a/alarm", false, "forged by "+user)
+		publish(t, a, "vagt/v1/gw/gw-a/alarm", false, "marker after "+user)
+		monitor.noneBefore(t, "vagt/v1/gw/gw-a/alarm", "marker after "+user)
+	}
+	// ingest may copy rejected messages under its dead-letter prefix.
+	ingest := b.connect(t, b.services, "svc_ingest", "vagt-ingest-2", true, nil)
+	publish(t, ingest, "vagt/v1/dead/undecodable/vagt/v1/gw/gw-a/telemetry", false, "rejected")
+	monitor.expect(t, "vagt/v1/dead/undecodable/vagt/v1/gw/gw-a/telemetry", "rejected")
+
 	// The retained status and its will are a gateway's own.
 	publish(t, a, "vagt/v1/gw/gw-a/status", true, "online")
 	monitor.expect(t, "vagt/v1/gw/gw-a/status", "online")
