@@ -221,6 +221,40 @@ func TestServicesConsumeThroughSharedSubscriptions(t *testing.T) {
 	thief.noneBefore(t, "vagt/v1/gw/gw-b/config", "marker")
 }
 
+// What README.md ("Removing a replica") and the scaling guide build on: Mosquitto keeps
+// handing an offline member of a shared group its share, which waits in its session until
+// it comes back. If a Mosquitto release changes that, this fails and the docs need a look.
+func TestOfflineSharedMemberKeepsItsShare(t *testing.T) {
+	b := startBroker(t)
+	const filter = "$share/vagt-ingest/vagt/v1/gw/+/telemetry"
+	away := b.connect(t, b.services, "svc_ingest", "vagt-ingest-away", false, newSink().subscription(filter))
+	online := newSink()
+	b.connect(t, b.services, "svc_ingest", "vagt-ingest-online", false, online.subscription(filter))
+	away.Disconnect(250)
+
+	a := b.connect(t, b.password, "gw-a", "gw-a", true, nil)
+	const n = 10
+	for i := range n {
+		publish(t, a, "vagt/v1/gw/gw-a/telemetry", false, fmt.Sprint(i))
+	}
+	back := newSink()
+	b.connect(t, b.services, "svc_ingest", "vagt-ingest-away", false, back.arrivals())
+	var got [2]int
+	for got[0]+got[1] < n {
+		select {
+		case <-online.ch:
+			got[0]++
+		case <-back.ch:
+			got[1]++
+		case <-time.After(waitFor):
+			t.Fatalf("got %d of %d (online, returned: %v)", got[0]+got[1], n, got)
+		}
+	}
+	if got[1] == 0 {
+		t.Errorf("the offline member's session got nothing (%v): Mosquitto no longer queues to offline members; update deploy/mosquitto/README.md and docs/scaling.md", got)
+	}
+}
+
 // Nobody gets in without valid credentials, on any listener.
 func TestAnonymousAndWrongPasswordsAreRefused(t *testing.T) {
 	b := startBroker(t)
