@@ -204,6 +204,33 @@ func TestComposeVariablesExistInTheCode(t *testing.T) {
 	}
 }
 
+// ingest and api reach the broker on a listener that compose.d opens on the compose
+// network; mosquitto.conf's own plain listener is on the broker container's loopback.
+func TestComposeServicesReachTheBroker(t *testing.T) {
+	c, _ := readCompose(t)
+	files, err := filepath.Glob("mosquitto/compose.d/*.conf")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no mosquitto/compose.d/*.conf (%v)", err)
+	}
+	network := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^listener (\d+)\s*$`).FindAllStringSubmatch(string(data), -1) {
+			network[m[1]] = true
+		}
+	}
+	for _, name := range []string{"ingest", "api"} {
+		broker := c.Services[name].Environment["VAGT_BROKER"]
+		m := regexp.MustCompile(`^tcp://mosquitto:(\d+)$`).FindStringSubmatch(broker)
+		if m == nil || !network[m[1]] {
+			t.Errorf("%s: VAGT_BROKER = %q, want tcp://mosquitto:<a listener of compose.d on all addresses> (%v)", name, broker, network)
+		}
+	}
+}
+
 // flagVariables derives VAGT_<FLAG> from the flags a command declares on its FlagSet.
 func flagVariables(t *testing.T, source string) map[string]bool {
 	t.Helper()

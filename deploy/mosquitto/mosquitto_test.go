@@ -1,16 +1,18 @@
 // Package mosquittoconf_test starts a real Mosquitto with the production configuration in
 // this directory (mosquitto.conf and acl) and checks what it promises: gateways publish only
 // under their own id, the services consume through shared subscriptions, nobody gets in
-// anonymously, queued messages survive a restart, and gateways can log in with a client
-// certificate.
+// anonymously, queued messages survive a restart, gateways can log in with a client
+// certificate and cannot take over another client's session.
 //
 // The configuration is used as it is written, with these substitutions only (see
 // productionConfig): each listener's port becomes a free loopback port; the paths under
 // /etc/mosquitto/vagt/ and /var/lib/mosquitto/ move into the test's temporary directory;
 // log_timestamp_format goes, because deploy/localstack sets it and Mosquitto refuses it
-// twice, and so does log_dest stderr, because localstack logs to a file that also gets
-// the broker's stderr (every line would be there twice). localstack adds a plain listener of its own in front, which it uses to see that
-// the broker is up; the tests connect only to the production listeners.
+// twice, and so does log_dest stderr, because localstack logs to a file that also gets the
+// broker's stderr (every line would be there twice). Files of compose.d, where a test
+// wants them, are copied into conf.d with the same port substitution. localstack adds a
+// plain listener of its own in front, which it uses to see that the broker is up; the
+// tests connect only to the configured listeners.
 package mosquittoconf_test
 
 import (
@@ -57,13 +59,16 @@ var users = map[string]string{
 // broker is Mosquitto running the production configuration.
 type broker struct {
 	*localstack.Mosquitto
-	services string // tcp:// URL of the loopback services listener (1883 in production)
-	password string // ssl:// URL of the password listener (8883)
-	certs    string // ssl:// URL of the client-certificate listener (8884)
+	services string         // tcp:// URL of the loopback services listener (1883 in production)
+	password string         // ssl:// URL of the password listener (8883)
+	certs    string         // ssl:// URL of the client-certificate listener (8884)
+	siteURLs map[int]string // tcp:// URLs of the conf.d listeners, by their configured port
 	pki      pki
 }
 
-func startBroker(t *testing.T) *broker {
+// startBroker starts Mosquitto with the production configuration; siteConfs are files
+// copied into its conf.d (their listener ports made free ports too, see siteURLs).
+func startBroker(t *testing.T, siteConfs ...string) *broker {
 	t.Helper()
 	etc := t.TempDir()
 	data := t.TempDir()
@@ -85,10 +90,27 @@ func startBroker(t *testing.T) *broker {
 	if err := os.Mkdir(filepath.Join(etc, "conf.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	site := map[int]string{}
+	for _, f := range siteConfs {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := listenerLine.ReplaceAllStringFunc(string(raw), func(line string) string {
+			prod, _ := strconv.Atoi(listenerLine.FindStringSubmatch(line)[1])
+			free, err := localstack.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			site[prod] = "tcp://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(free))
+			return fmt.Sprintf("listener %d 127.0.0.1", free)
+		})
+		writeFile(t, filepath.Join(etc, "conf.d", filepath.Base(f)), conf)
+	}
 
 	conf, ports := productionConfig(t, etc, data)
 	m := stacktest.Mosquitto(t, localstack.MosquittoOptions{Extra: conf})
-	return &broker{Mosquitto: m, pki: p,
+	return &broker{Mosquitto: m, pki: p, siteURLs: site,
 		services: "tcp://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1883])),
 		password: "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[8883])),
 		certs:    "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[8884])),
@@ -253,6 +275,27 @@ func TestOfflineSharedMemberKeepsItsShare(t *testing.T) {
 	if got[1] == 0 {
 		t.Errorf("the offline member's session got nothing (%v): Mosquitto no longer queues to offline members; update deploy/mosquitto/README.md and docs/scaling.md", got)
 	}
+}
+
+// deploy/compose.yaml adds compose.d/services.conf through the include_dir at the end of
+// mosquitto.conf: the services listener on the compose network works and shares the users
+// and the ACL.
+func TestComposeServicesListener(t *testing.T) {
+	b := startBroker(t, "compose.d/services.conf")
+	url := b.siteURLs[1884]
+	if url == "" {
+		t.Fatalf("compose.d/services.conf opens no listener 1884 (got %v); deploy/compose.yaml uses it", b.siteURLs)
+	}
+	tok := mqtt.NewClient(options(url, "", "", "anonymous", true)).Connect()
+	if !tok.WaitTimeout(waitFor) || tok.Error() == nil {
+		t.Fatal("anonymous client got in on the compose listener")
+	}
+	alarms := newSink()
+	b.connect(t, url, "svc_api", "vagt-api-1", false,
+		alarms.subscription("$share/vagt-alerts/vagt/v1/gw/+/alarm"))
+	a := b.connect(t, b.password, "gw-a", "gw-a", true, nil)
+	publish(t, a, "vagt/v1/gw/gw-a/alarm", false, "fall")
+	alarms.expect(t, "vagt/v1/gw/gw-a/alarm", "fall")
 }
 
 // Nobody gets in without valid credentials, on any listener.
