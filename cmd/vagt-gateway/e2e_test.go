@@ -29,7 +29,9 @@ type platform struct {
 	c    mqtt.Client
 }
 
-func newPlatform(t *testing.T, url string) *platform { return newPlatformClient(t, url, "platform-e2e") }
+func newPlatform(t *testing.T, url string) *platform {
+	return newPlatformClient(t, url, "platform-e2e")
+}
 
 func newPlatformClient(t *testing.T, url, id string) *platform {
 	t.Helper()
