@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local service stack (deploy/localstack) and the browser
 # tests need on a fresh Debian machine: InfluxDB 1.8.10 into the repo's
-# ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat and systemd (for
-# systemd-analyze, which checks deploy/systemd) from apt.
+# ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat, systemd (for
+# systemd-analyze, which checks deploy/systemd) and curl (deploy/influxdb) from apt.
 # Idempotent: it installs only what is missing. `make tools` runs it.
 set -euo pipefail
 
@@ -80,8 +80,9 @@ install_packages() {
 	have chromium || missing+=(chromium)
 	have socat || missing+=(socat)
 	have systemd-analyze || missing+=(systemd)
+	have curl || missing+=(curl)
 	if ((${#missing[@]} == 0)); then
-		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat and systemd are installed, nothing to do"
+		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd and curl are installed, nothing to do"
 		return
 	fi
 	local cmd=(apt-get install -y --no-install-recommends "${missing[@]}")

@@ -21,7 +21,10 @@ func TestMain(m *testing.M) { stacktest.Main(m) }
 
 func TestSetup18(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed; setup-18.sh needs it")
+		if os.Getenv(stacktest.RequireEnv) == "1" {
+			t.Fatalf("curl is not installed (make tools) and %s=1", stacktest.RequireEnv)
+		}
+		t.Skipf("curl is not installed (make tools); setup-18.sh needs it (set %s=1 to fail instead)", stacktest.RequireEnv)
 	}
 	db := stacktest.InfluxDB(t, localstack.InfluxDBOptions{Database: "unused", DisableFlux: true})
 	run := func(ingestPassword string) {

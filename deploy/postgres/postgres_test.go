@@ -7,6 +7,7 @@ package pgsetup_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,10 @@ func TestMain(m *testing.M) { stacktest.Main(m) }
 func TestInitSQL(t *testing.T) {
 	for _, tool := range []string{"psql", "pg_dump", "pg_restore"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install postgresql-client)", tool)
+			if os.Getenv(stacktest.RequireEnv) == "1" {
+				t.Fatalf("%s is not installed (make tools) and %s=1", tool, stacktest.RequireEnv)
+			}
+			t.Skipf("%s is not installed (make tools, or apt-get install postgresql-client); set %s=1 to fail instead", tool, stacktest.RequireEnv)
 		}
 	}
 	pg := stacktest.Postgres(t, localstack.PostgresOptions{Database: "bootstrap"})
