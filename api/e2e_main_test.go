@@ -107,8 +107,17 @@ func TestEndToEnd(t *testing.T) {
 			off := next(t, events, "the offline alert", func(e sseEvent) bool { return e.Data.Alert.Type == vagt.AlarmGatewayOffline })
 			gw.status(t, vagt.Status{Gateway: "gw-0042", Online: true, Time: t0, Heartbeat: time.Minute, Municipality: 766})
 			next(t, events, "the offline alert cleared", func(e sseEvent) bool { return e.Data.Alert.ID == off.Data.Alert.ID && e.Data.Change == "cleared" })
-			clock.Advance(alerts.DefaultPolicy().OnlineStable + time.Second)
-			gw.status(t, vagt.Status{Gateway: "gw-0042", Online: true, Time: t0, Heartbeat: time.Minute, Municipality: 766})
+			// It keeps its heartbeats while the clock moves past the stable period (without
+			// them it would be silent again, and the alert would rightly stay open).
+			for range 3 {
+				clock.Advance(2 * time.Minute)
+				gw.status(t, vagt.Status{Gateway: "gw-0042", Online: true, Time: t0, Heartbeat: time.Minute, Municipality: 766})
+				now := clock.Now()
+				waitFor(t, "the heartbeat to be recorded", func() bool {
+					g, err := st.srv.Store.Gateway(t.Context(), "gw-0042")
+					return err == nil && g.LastSeen != nil && g.LastSeen.Equal(now.Truncate(time.Millisecond))
+				})
+			}
 			back := next(t, events, "the offline alert resolved", func(e sseEvent) bool { return e.Data.Alert.ID == off.Data.Alert.ID && e.Data.Change == "resolved" })
 			if back.Data.Alert.ResolvedBy != alerts.System {
 				t.Fatalf("offline resolved by %q", back.Data.Alert.ResolvedBy)
