@@ -11,7 +11,9 @@
 #   INFLUX_HOST            server URL                                  default http://127.0.0.1:8086
 #   INFLUX_ADMIN_USER      initial user (set-up only)                  default admin
 #   INFLUX_ADMIN_PASSWORD  its password (set-up only; >= 8 characters)
-#   INFLUX_TOKEN           an operator (all-access) token, when the server was set up already
+#   INFLUX_TOKEN           an operator token: required when the server was set up already;
+#                          for a new server the one to create (default: a random one,
+#                          written to ./influx-operator.token, mode 0600)
 #   VAGT_INFLUX_ORG        organisation                                default vagt
 #   VAGT_INFLUX_BUCKET     bucket                                      default vagt
 #   VAGT_RETENTION         bucket retention, e.g. 8760h (a year), 0 = forever   default 8760h
@@ -33,16 +35,16 @@ need curl
 # GET /api/v2/setup says whether the server still waits for its initial user.
 if curl -fsS "$host/api/v2/setup" | jq -e '.allowed == true' >/dev/null; then
 	: "${INFLUX_ADMIN_PASSWORD:?set INFLUX_ADMIN_PASSWORD for the initial user}"
-	say "new server: setting up user ${INFLUX_ADMIN_USER:-admin}, org $org, bucket $bucket (retention $retention)"
-	out="$(influx setup --host "$host" --force --json \
-		--username "${INFLUX_ADMIN_USER:-admin}" --password "$INFLUX_ADMIN_PASSWORD" \
-		--org "$org" --bucket "$bucket" --retention "$retention")"
-	INFLUX_TOKEN="$(jq -r '.token // empty' <<<"$out")"
-	if [[ -z "$INFLUX_TOKEN" ]]; then
-		# Older CLIs print the user, not the token; it is in the CLI's config then.
-		INFLUX_TOKEN="$(influx auth list --host "$host" --user "${INFLUX_ADMIN_USER:-admin}" --json | jq -r '.[0].token')"
+	# influx setup prints no token; make the operator token here and hand it over.
+	if [[ -z "${INFLUX_TOKEN:-}" ]]; then
+		INFLUX_TOKEN="$(head -c 32 /dev/urandom | base64 | tr -d '=+/\n')"
+		(umask 077 && printf '%s\n' "$INFLUX_TOKEN" >influx-operator.token)
+		say "operator token (can do everything) written to $PWD/influx-operator.token: move it to your secret store"
 	fi
-	say "keep the operator token safe (it can do everything): it is in the influx CLI's config (influx config list)"
+	say "new server: setting up user ${INFLUX_ADMIN_USER:-admin}, org $org, bucket $bucket (retention $retention)"
+	influx setup --host "$host" --force --token "$INFLUX_TOKEN" \
+		--username "${INFLUX_ADMIN_USER:-admin}" --password "$INFLUX_ADMIN_PASSWORD" \
+		--org "$org" --bucket "$bucket" --retention "$retention" >&2
 else
 	: "${INFLUX_TOKEN:?the server is set up already: set INFLUX_TOKEN to an operator token}"
 	say "server is set up already"
