@@ -2,7 +2,7 @@
 # Installs what the local service stack (deploy/localstack) and the browser
 # tests need on a fresh Debian machine: InfluxDB 1.8.10 into the repo's
 # ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat, systemd (for
-# systemd-analyze, which checks deploy/systemd) and curl (deploy/influxdb) from apt.
+# systemd-analyze, which checks deploy/systemd), curl and jq (deploy/influxdb) from apt.
 # Idempotent: it installs only what is missing. `make tools` runs it.
 set -euo pipefail
 
@@ -81,8 +81,9 @@ install_packages() {
 	have socat || missing+=(socat)
 	have systemd-analyze || missing+=(systemd)
 	have curl || missing+=(curl)
+	have jq || missing+=(jq)
 	if ((${#missing[@]} == 0)); then
-		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd and curl are installed, nothing to do"
+		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl and jq are installed, nothing to do"
 		return
 	fi
 	local cmd=(apt-get install -y --no-install-recommends "${missing[@]}")

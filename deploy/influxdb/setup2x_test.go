@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
 
 // influxStub stands in for the influx 2.x CLI, which (like a 2.x server) the test machines
@@ -47,7 +49,10 @@ esac
 func TestSetup2xAgainstTheDocumentedCLI(t *testing.T) {
 	for _, tool := range []string{"jq", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed; setup-2x.sh needs it", tool)
+			if os.Getenv(stacktest.RequireEnv) == "1" {
+				t.Fatalf("%s is not installed (make tools) and %s=1", tool, stacktest.RequireEnv)
+			}
+			t.Skipf("%s is not installed (make tools); setup-2x.sh needs it", tool)
 		}
 	}
 	bin := t.TempDir()
