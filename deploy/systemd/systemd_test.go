@@ -1,8 +1,9 @@
 // Package systemdunits_test checks the systemd units in this directory: that each carries
 // the hardening the deployment promises, that the example environment files set only
 // variables the programs read, and — where systemd-analyze is installed — that systemd
-// accepts the units (systemd-analyze verify) and rates their exposure as OK
-// (systemd-analyze security).
+// accepts the units (systemd-analyze verify), rates their exposure as OK
+// (systemd-analyze security), and that systemd-sysusers makes the gateway's user from
+// vagt-gateway.sysusers (a dry run on an empty root).
 //
 // systemd-analyze verify wants ExecStart's program to exist. The test copies the units into
 // a temporary directory and rewrites the program path /usr/local/bin/<name> to a symlink
@@ -242,5 +243,37 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		} else {
 			t.Logf("%s: %s", filepath.Base(path), lines[len(lines)-1])
 		}
+	}
+}
+
+// vagt-gateway.sysusers makes the user the gateway's unit runs as, in dialout.
+func TestSysusersMakesTheGatewayUser(t *testing.T) {
+	sysusers, err := exec.LookPath("systemd-sysusers")
+	if err != nil {
+		if os.Getenv(stacktest.RequireEnv) == "1" {
+			t.Fatalf("systemd-sysusers is not installed (make tools) and %s=1", stacktest.RequireEnv)
+		}
+		t.Skip("systemd-sysusers is not installed (make tools, or apt-get install systemd)")
+	}
+	conf, err := filepath.Abs("vagt-gateway.sysusers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty root: nothing of this machine's users is read or written.
+	out, err := exec.Command(sysusers, "--dry-run", "--root="+t.TempDir(), conf).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "ignoring") {
+		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
+	}
+	u := readUnit(t, "vagt-gateway.service")
+	if want := "Creating user '" + u.last("Service.User") + "'"; !strings.Contains(string(out), want) {
+		t.Errorf("no %q in:\n%s", want, out)
+	}
+	// The m line: the user joins dialout (the unit also asks for it).
+	data, err := os.ReadFile("vagt-gateway.sysusers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^m vagt-gateway dialout$`).Match(data) {
+		t.Error("vagt-gateway.sysusers does not put the user in dialout")
 	}
 }
