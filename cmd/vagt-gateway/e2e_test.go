@@ -175,7 +175,7 @@ func (g *gatewayProc) snapshot() (gateway.Snapshot, bool) {
 	return s, json.NewDecoder(resp.Body).Decode(&s) == nil
 }
 
-func (g *gatewayProc) signal(t *testing.T, sig syscall.Signal) error {
+func (g *gatewayProc) signal(t testing.TB, sig syscall.Signal) error {
 	t.Helper()
 	if err := g.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -233,4 +233,12 @@ func zigbeeMessages(s gateway.Snapshot) float64 {
 	m, _ := s.Zigbee.(map[string]any)
 	n, _ := m["Messages"].(float64)
 	return n
+}
+
+func mustJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
 }
