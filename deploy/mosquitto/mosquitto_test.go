@@ -60,8 +60,8 @@ var users = map[string]string{
 type broker struct {
 	*localstack.Mosquitto
 	services string         // tcp:// URL of the loopback services listener (1883 in production)
-	password string         // ssl:// URL of the password listener (8883)
-	certs    string         // ssl:// URL of the client-certificate listener (8884)
+	certs    string         // ssl:// URL of the client-certificate listener (8883)
+	password string         // ssl:// URL of the password listener (8884)
 	siteURLs map[int]string // tcp:// URLs of the conf.d listeners, by their configured port
 	pki      pki
 }
@@ -112,8 +112,8 @@ func startBroker(t *testing.T, siteConfs ...string) *broker {
 	m := stacktest.Mosquitto(t, localstack.MosquittoOptions{Extra: conf})
 	return &broker{Mosquitto: m, pki: p, siteURLs: site,
 		services: "tcp://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1883])),
-		password: "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[8883])),
-		certs:    "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[8884])),
+		certs:    "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[8883])),
+		password: "ssl://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[8884])),
 	}
 }
 
@@ -376,7 +376,7 @@ func TestPersistenceKeepsQueuedMessagesAcrossARestart(t *testing.T) {
 	cfg.expect(t, "vagt/v1/gw/gw-a/config", "retained config")
 }
 
-// On :8884 a gateway logs in with a client certificate signed by the platform CA; its CN
+// On :8883 a gateway logs in with a client certificate signed by the platform CA; its CN
 // is its user name, so the ACL holds it to its own id.
 func TestClientCertificateLogin(t *testing.T) {
 	b := startBroker(t)
