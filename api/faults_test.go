@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,4 +67,53 @@ func TestReplicasShareEvents(t *testing.T) {
 	if ev.Data.Alert.Type != vagt.AlarmPanic {
 		t.Fatalf("%+v", ev.Data)
 	}
+}
+
+// TestEveryReplicaTakesEveryAlarm: with --group - each replica subscribes to every alarm;
+// copies are no-ops in the store, and a replica that goes away holds nothing back (in a
+// shared group, the broker would queue part of the alarms for its session).
+func TestEveryReplicaTakesEveryAlarm(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	dsn := stacktest.SharedPostgres(t)
+	start := func(id string) (*api.Server, func()) {
+		srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: id, Group: "-"}, api.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		waitFor(t, id+" subscribed", srv.AlarmLane().Connected)
+		var once sync.Once
+		stop := func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		return srv, stop
+	}
+	a, _ := start("vagt-api-a")
+	_, stopB := start("vagt-api-b")
+	gw := newGateway(t, broker.URL())
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			gw.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: uint64(i + 1), Time: t0, Device: vagt.DeviceID(fmt.Sprint("dev-", i)), Type: vagt.AlarmPanic})
+		}
+	}
+	alertsIn := func(want int) func() bool {
+		return func() bool {
+			list, err := a.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+			if err != nil || len(list) != want {
+				return false
+			}
+			for _, al := range list {
+				if al.Count != 1 {
+					t.Fatalf("a copy counted as a repeat: %+v", al)
+				}
+			}
+			return true
+		}
+	}
+	publish(0, 10)
+	waitFor(t, "10 alerts from two replicas", alertsIn(10))
+	stopB()
+	publish(10, 20)
+	waitFor(t, "20 alerts with replica b gone", alertsIn(20))
 }

@@ -42,6 +42,7 @@ type Config struct {
 	// HTTP side, a replica that only serves).
 	Broker             string
 	ClientID           string // the lane's persistent session; stable per replica
+	Group              string // shared subscription group; default "vagt-alerts", "-": none
 	Username, Password string
 	Workers            int           // lane committers; default 4
 	Policy             alerts.Policy // zero: alerts.DefaultPolicy()
@@ -113,7 +114,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	if c.Broker != "" {
-		s.lane, err = alarmlane.New(laneSink{store, d.Clock}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID,
+		s.lane, err = alarmlane.New(laneSink{store, d.Clock}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
 		if err != nil {
 			store.Close()

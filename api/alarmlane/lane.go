@@ -38,9 +38,14 @@ type Options struct {
 	Broker             string // tcp://host:1883 or ssl://...
 	ClientID           string // stable per replica: the broker keeps its session
 	Username, Password string
-	Workers            int // parallel committers, default 4; one gateway always uses one
-	Log                *slog.Logger
-	Registerer         prometheus.Registerer // nil: no metrics
+	// Group is the shared subscription group (default Group). "-" subscribes without
+	// one: every replica then takes every alarm and the store's idempotency makes the
+	// copies no-ops — no alarm waits in the queue of a replica that is down (see
+	// docs/alerts.md).
+	Group      string
+	Workers    int // parallel committers, default 4; one gateway always uses one
+	Log        *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics
 	// RetryMin and RetryMax bound the backoff between attempts to commit; default 50 ms, 5 s.
 	RetryMin, RetryMax time.Duration
 }
@@ -68,6 +73,9 @@ func New(sink Sink, o Options) (*Lane, error) {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.Group == "" {
+		o.Group = Group
 	}
 	if o.RetryMin <= 0 {
 		o.RetryMin = 50 * time.Millisecond
@@ -122,8 +130,11 @@ func (l *Lane) Run(ctx context.Context) error {
 		opts.SetUsername(l.o.Username).SetPassword(l.o.Password)
 	}
 	filters := map[string]byte{
-		vagt.SharedSubscription(Group, vagt.LaneAlarm):  1,
-		vagt.SharedSubscription(Group, vagt.LaneStatus): 1,
+		vagt.SharedSubscription(l.o.Group, vagt.LaneAlarm):  1,
+		vagt.SharedSubscription(l.o.Group, vagt.LaneStatus): 1,
+	}
+	if l.o.Group == "-" {
+		filters = map[string]byte{vagt.Topic("+", vagt.LaneAlarm): 1, vagt.Topic("+", vagt.LaneStatus): 1}
 	}
 	opts.SetOnConnectHandler(func(c mqtt.Client) { // paho calls this in its own goroutine
 		t := c.SubscribeMultiple(filters, l.arrive)

@@ -35,6 +35,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.ClientID, "client-id", "vagt-api-"+host, "MQTT client id, stable per replica (the broker keeps the session under it)")
 	fs.StringVar(&cfg.Username, "username", "", "MQTT user name")
 	fs.StringVar(&cfg.Password, "password", "", "MQTT password")
+	fs.StringVar(&cfg.Group, "group", "vagt-alerts", "shared subscription group of the replicas; '-': every replica takes every alarm (the store deduplicates)")
 	fs.IntVar(&cfg.Workers, "workers", 4, "alarm lane committers")
 	fs.DurationVar(&cfg.Tick, "tick", time.Second, "how often escalation and offline detection look")
 	critical := fs.Duration("escalate-critical", cfg.Policy.Escalate[vagt.PriorityCritical], "unacknowledged critical alerts go to the next tier after this (0: never)")
