@@ -60,3 +60,11 @@ clean:
 	rm -rf $(BIN) artifacts
 clean-data:
 	rm -rf var
+
+## bench-ingest: raw InfluxDB ceiling vs vagt ingest fed by the load generator through
+## Mosquitto, on the local stack; prints readings/s, ratio, CPU-s per million, peak RSS,
+## and checks by counting in InfluxDB that every reading sent was stored (deploy/bench)
+.PHONY: bench-ingest
+bench-ingest:
+	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
+	$(GO) run ./deploy/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)

@@ -47,7 +47,7 @@ func startLoad(t *testing.T, cfg load.Config) func() load.Report {
 // every reading is stored exactly once.
 func TestInfluxDBOutage(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-	db := stacktest.InfluxDB(t, localstack.InfluxDBOptions{})
+	db := stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
 	target := db.Target(db.Database)
 	cfg := baseConfig(broker.URL(), target, "ingest-outage")
 	cfg.InFlight = 150
