@@ -55,6 +55,9 @@ type alertList struct {
 	Alerts []alerts.Alert `json:"alerts"`
 	// Next is the before= value of the next page; absent on the last page.
 	Next int64 `json:"next,omitempty"`
+	// LastEventID was the newest event before the list was read: a console that lists and
+	// then opens the stream with it as Last-Event-ID misses nothing in between.
+	LastEventID int64 `json:"last_event_id"`
 }
 
 func (s *server) listAlerts() http.Handler {
@@ -91,12 +94,17 @@ func (s *server) listAlerts() http.Handler {
 		if limit > 0 {
 			f.Limit = int(min(limit, 500))
 		}
+		last, err := s.Alerts.LastEventID(r.Context())
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
 		list, err := s.Alerts.ListAlerts(r.Context(), scope, f)
 		if err != nil {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		out := alertList{Alerts: list}
+		out := alertList{Alerts: list, LastEventID: last}
 		if len(list) == f.Limit {
 			out.Next = list[len(list)-1].ID
 		}

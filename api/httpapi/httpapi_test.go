@@ -162,7 +162,7 @@ func TestTokensOverTheAPI(t *testing.T) {
 		t.Fatalf("me: %d %v", code, body)
 	}
 	// A staff member without districts is the municipality's central on-call: sees it all.
-	if code, body := f.do(t, "nina", "GET", "/api/v1/alerts", ""); code != 200 || len(body["alerts"].([]any)) != 1 {
+	if code, body := f.do(t, "nina", "GET", "/api/v1/alerts", ""); code != 200 || len(body["alerts"].([]any)) != 1 || body["last_event_id"] != 1.0 {
 		t.Fatalf("list: %d %v", code, body)
 	}
 	_, body = f.do(t, "admin", "GET", "/api/v1/audit", "")

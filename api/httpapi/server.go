@@ -28,6 +28,7 @@ type AlertStore interface {
 	Resolve(ctx context.Context, id int64, actor string, scope alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error)
 	AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
+	LastEventID(ctx context.Context) (int64, error)
 }
 
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.
