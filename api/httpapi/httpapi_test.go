@@ -38,9 +38,14 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture { return newFixtureBuffer(t, 8) }
 
 func newFixtureBuffer(t testing.TB, buffer int) *fixture {
+	return newFixtureDB(t, buffer, filepath.Join(t.TempDir(), "vagt.db"))
+}
+
+// newFixtureDB serves the API on the database dsn (an SQLite path or a postgres:// URL).
+func newFixtureDB(t testing.TB, buffer int, dsn string) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	dbPath := filepath.Join(t.TempDir(), "vagt.db")
+	dbPath := dsn
 	store, err := sqlstore.Open(ctx, dbPath, sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
