@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,9 @@ type Clock interface{ Now() time.Time }
 type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
+
+// stateEpisodes names the open alarm episodes in the spool.
+const stateEpisodes = "rule_episodes"
 
 // Software is what the status message says the gateway runs.
 var Software = "vagt-gateway " + vagt.Version
@@ -99,6 +103,12 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	}
 	if g.engine, err = rules.New(home, g.spool, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
+	}
+	if data, err := g.spool.State(stateEpisodes); err == nil && data != nil {
+		var eps []rules.Episode
+		if err := json.Unmarshal(data, &eps); err == nil {
+			g.engine.Restore(eps)
+		}
 	}
 	g.home = home
 	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +11,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/gateway/zigbee"
 )
+
+type zigbeeStats = zigbee.Stats
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
@@ -119,5 +123,59 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEpisodeClearedAfterRestart: a water leak raised before a restart is cleared after
+// it, naming the raise's seq (the open episodes are kept in the spool).
+func TestEpisodeClearedAfterRestart(t *testing.T) {
+	broker := stacktest.Mosquitto(t)
+	cfg := testConfig(t, broker.URL())
+	cfg.Home.Devices = []DeviceFile{{Device: "0x08", Technology: vagt.TechWaterAlarm, Zigbee: "bathroom_leak"}}
+	client := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("z2m-and-platform"))
+	if tok := client.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer client.Disconnect(100)
+	alarms := make(chan vagt.Alarm, 10)
+	client.Subscribe(vagt.Topic(cfg.Gateway, vagt.LaneAlarm), 1, func(_ mqtt.Client, m mqtt.Message) {
+		if a, err := vagt.DecodeAlarm(m.Payload()); err == nil {
+			alarms <- a
+		}
+	}).Wait()
+	leak := func(g *Gateway, wet bool) vagt.Alarm {
+		t.Helper()
+		waitFor(t, "the Zigbee subscription", func() bool {
+			client.Publish("zigbee2mqtt/bathroom_leak/availability", 1, false, "online").Wait()
+			s, _ := g.Snapshot().Zigbee.(zigbeeStats)
+			return s.Messages > 0
+		})
+		client.Publish("zigbee2mqtt/bathroom_leak", 1, false, fmt.Sprintf(`{"water_leak":%t}`, wet)).Wait()
+		select {
+		case a := <-alarms:
+			return a
+		case <-time.After(time.Minute):
+			t.Fatal("no alarm within a minute")
+		}
+		return vagt.Alarm{}
+	}
+	run := func() (*Gateway, func()) {
+		g, err := New(cfg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- g.Run(ctx) }()
+		return g, func() { cancel(); <-done }
+	}
+	g, stop := run()
+	raise := leak(g, true)
+	stop()
+	g, stop = run()
+	defer stop()
+	clear := leak(g, false)
+	if raise.Type != vagt.AlarmWaterLeak || clear.Clears != raise.Seq || clear.Seq <= raise.Seq {
+		t.Fatalf("raise %+v, clear %+v", raise, clear)
 	}
 }

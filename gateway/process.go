@@ -68,9 +68,21 @@ func (g *Gateway) count(f func(*counters)) {
 	g.mu.Unlock()
 }
 
+// setEpisodes keeps the open alarm episodes in the spool when they changed, so a restart
+// still sends their clears.
 func (g *Gateway) setEpisodes() {
 	n := g.engine.OpenEpisodes()
 	g.count(func(c *counters) { c.OpenEpisodes = n })
+	if !g.engine.Changed() {
+		return
+	}
+	data, err := json.Marshal(g.engine.Episodes())
+	if err == nil {
+		err = g.spool.PutState(stateEpisodes, data)
+	}
+	if err != nil {
+		g.log.Error("keep alarm episodes", "err", err)
+	}
 }
 
 // applyConfig runs a home configuration from the config lane if it is newer than the one

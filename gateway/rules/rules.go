@@ -56,6 +56,7 @@ type Engine struct {
 	started time.Time
 
 	open         map[episode]uint64    // raised and not cleared: the raise's seq
+	changed      bool                  // open changed since Changed was called
 	momentary    map[episode]time.Time // last panic/fall of a device
 	lastActivity time.Time
 	lastSeen     map[vagt.DeviceID]time.Time
@@ -113,6 +114,7 @@ func (e *Engine) raise(ep episode, details map[string]string) error {
 		return fmt.Errorf("rules: raise %s for %s: %w", ep.typ, ep.device, err)
 	}
 	e.open[ep] = seq
+	e.changed = true
 	e.log.Info("alarm raised", "type", ep.typ, "device", ep.device, "seq", seq)
 	return nil
 }
@@ -127,6 +129,7 @@ func (e *Engine) clear(ep episode, details map[string]string) error {
 		return fmt.Errorf("rules: clear %s for %s: %w", ep.typ, ep.device, err)
 	}
 	delete(e.open, ep)
+	e.changed = true
 	e.log.Info("alarm cleared", "type", ep.typ, "device", ep.device, "clears", seq)
 	return nil
 }
@@ -139,10 +142,12 @@ func (e *Engine) momentaryRaise(ep episode, details map[string]string) error {
 		return nil
 	}
 	delete(e.open, ep) // a momentary alarm has no clear: each episode is a new raise
+	changed := e.changed
 	if err := e.raise(ep, details); err != nil {
 		return err
 	}
 	delete(e.open, ep)
+	e.changed = changed // nothing stays open: nothing to keep
 	e.momentary[ep] = now
 	return nil
 }

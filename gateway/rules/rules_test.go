@@ -273,3 +273,26 @@ func TestBadTimeZone(t *testing.T) {
 		t.Fatal("an unknown time zone was accepted")
 	}
 }
+
+// TestEpisodesSurviveARestart: a door opened at night before a restart is cleared, with the
+// raise's seq, when it closes after the restart; and not raised twice meanwhile.
+func TestEpisodesSurviveARestart(t *testing.T) {
+	s := newScenario(t, local(23, 23, 0), func(c *vagt.HomeConfig) { c.Rules.SilentFactor, c.Rules.Inactivity = 0, 0 })
+	s.at(local(24, 3, 0)).read(door, vagt.KindDoorOpen, 1)
+	if !s.e.Changed() || s.e.Changed() {
+		t.Fatal("Changed does not report the raise once")
+	}
+	saved := s.e.Episodes()
+	if len(saved) != 1 || saved[0].Seq != 1 {
+		t.Fatalf("episodes %+v", saved)
+	}
+	again, err := New(home(), s.sink, s.clock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Restore(saved)
+	s.e = again
+	s.at(local(24, 3, 2)).read(door, vagt.KindDoorOpen, 1)
+	s.at(local(24, 3, 5)).read(door, vagt.KindDoorOpen, 0)
+	s.want("[+door_at_night@" + string(door) + " -door_at_night@" + string(door) + "/1]")
+}

@@ -261,3 +261,25 @@ func (q *Queue) HomeConfig() ([]byte, error) {
 	})
 	return out, err
 }
+
+// PutState keeps a small piece of the gateway's state (the open alarm episodes) under
+// name, committed like everything else.
+func (q *Queue) PutState(name string, data []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("state/"+name), data)
+	})
+}
+
+// State returns what PutState kept under name, nil when nothing.
+func (q *Queue) State(name string) ([]byte, error) {
+	var out []byte
+	err := q.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("state/" + name)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
