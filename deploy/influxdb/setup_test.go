@@ -1,8 +1,8 @@
 // Package influxsetup_test runs setup-18.sh against a real InfluxDB 1.8 (deploy/localstack,
 // authentication off) and checks what it made: the database, the retention of its default
 // policy, and the users with their grants — and that a second run, with a changed
-// password, succeeds too. setup-2x.sh needs an InfluxDB 2.x, which the local stack does
-// not have; it is only checked for shell syntax.
+// password, succeeds too. auth_test.go runs it against an influxd with authentication on;
+// setup2x_test.go runs setup-2x.sh against a stub of the influx 2.x CLI (no 2.x here).
 package influxsetup_test
 
 import (
