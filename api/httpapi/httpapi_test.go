@@ -33,6 +33,23 @@ type fixture struct {
 	tokens map[string]string
 	alert  int64 // a panic alert in district north
 	dbPath string
+	reg    *prometheus.Registry
+}
+
+// gauge reads a gauge from the fixture's registry.
+func (f *fixture) gauge(t testing.TB, name string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 func newFixture(t testing.TB) *fixture { return newFixtureBuffer(t, 8) }
@@ -50,18 +67,18 @@ func newFixtureDB(t testing.TB, buffer int, dsn string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed := alerts.NewFeed(store, alerts.FeedOptions{Buffer: buffer, Poll: 50 * time.Millisecond})
+	reg := prometheus.NewRegistry()
+	feed := alerts.NewFeed(store, alerts.FeedOptions{Buffer: buffer, Poll: 50 * time.Millisecond, Registerer: reg})
 	store.OnCommit(feed.Wake)
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { feed.Run(runCtx) })
-	reg := prometheus.NewRegistry()
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed,
 		Clock: alerts.NewManualClock(t0), Gatherer: reg, Metrics: reg, OpenAPI: []byte("openapi: 3.0.3\n"),
 		StreamWriteTimeout: time.Second}))
 	t.Cleanup(func() { cancel(); wg.Wait(); srv.Close(); store.Close() })
 
-	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}, dbPath: dbPath}
+	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}, dbPath: dbPath, reg: reg}
 	north, _ := store.CreateDistrict(ctx, 766, "Nord")
 	south, _ := store.CreateDistrict(ctx, 766, "Syd")
 	cit, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"})
@@ -189,9 +206,20 @@ func TestServiceEndpoints(t *testing.T) {
 }
 
 // TestStuckStreamClientDoesNotHoldUpOthers: a client that never reads its stream does not
-// delay another's events; the feed or the write deadline drops it.
+// delay another's events, and is cut off once its socket stops taking writes.
 func TestStuckStreamClientDoesNotHoldUpOthers(t *testing.T) {
-	f := newFixtureBuffer(t, 1024) // the reader may lag by all the events: only the stuck one can hold anything up
+	f := newFixtureBuffer(t, 4096) // the reader may lag by all the events: only the stuck one can hold anything up
+	// Events carry the alert: with 16 details of 256 bytes each is ~5 KB, so 1,200 of them
+	// are more than the loopback socket buffers hold.
+	details := map[string]string{}
+	for i := range vagt.MaxAlarmDetails {
+		details[fmt.Sprint("k", i)] = strings.Repeat("v", vagt.MaxAlarmDetailValue)
+	}
+	big, err := f.store.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: "gw-0001", Seq: 2, Municipality: 766, Time: t0,
+		Device: "door", Type: vagt.AlarmDoorAtNight, Priority: vagt.PriorityHigh, Details: details}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -209,11 +237,13 @@ func TestStuckStreamClientDoesNotHoldUpOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	f.waitClients(t, 2, "both streams to subscribe")
 	sc := bufio.NewScanner(resp.Body)
-	const notes = 300
+	sc.Buffer(nil, 1<<20)
+	const notes = 1200
 	go func() {
 		for i := range notes {
-			if _, err := f.store.AddNote(context.Background(), f.alert, "anna", alerts.Scope{All: true}, strings.Repeat("n", 2000)+fmt.Sprint(i), t0); err != nil {
+			if _, err := f.store.AddNote(context.Background(), big.Alert.ID, "anna", alerts.Scope{All: true}, fmt.Sprint("note ", i), t0); err != nil {
 				return
 			}
 		}
@@ -226,6 +256,19 @@ func TestStuckStreamClientDoesNotHoldUpOthers(t *testing.T) {
 	}
 	if got != notes {
 		t.Fatalf("the reading client got %d of %d events: %v", got, notes, sc.Err())
+	}
+	f.waitClients(t, 1, "the stuck client to be cut off")
+}
+
+// waitClients waits until the feed has want subscribers; the minute is a bound, not a target.
+func (f *fixture) waitClients(t *testing.T, want float64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for f.gauge(t, "vagt_api_stream_clients") != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
