@@ -161,6 +161,51 @@ func TestEnvFilesSetOnlyVariablesTheProgramsRead(t *testing.T) {
 	}
 }
 
+// ExecStart runs a subcommand and flags the programs have.
+func TestExecStartMatchesThePrograms(t *testing.T) {
+	for _, c := range []struct{ unit, source string }{
+		{"vagt-ingest.service", "../../cmd/vagt"},
+		{"vagt-api.service", "../../cmd/vagt"},
+		{"vagt-gateway.service", "../../cmd/vagt-gateway"},
+	} {
+		t.Run(c.unit, func(t *testing.T) {
+			files, err := filepath.Glob(filepath.Join(c.source, "*.go"))
+			if err != nil || len(files) == 0 {
+				t.Fatalf("no Go files in %s (%v)", c.source, err)
+			}
+			var src strings.Builder
+			for _, f := range files {
+				if strings.HasSuffix(f, "_test.go") {
+					continue
+				}
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src.Write(data)
+			}
+			args := strings.Fields(readUnit(t, c.unit).last("Service.ExecStart"))
+			if len(args) == 0 || filepath.Base(args[0]) != filepath.Base(c.source) {
+				t.Fatalf("ExecStart %q does not run %s", args, filepath.Base(c.source))
+			}
+			for _, a := range args[1:] {
+				switch {
+				case strings.HasPrefix(a, "-"):
+					name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+					if !strings.Contains(src.String(), `"`+name+`"`) {
+						t.Errorf("ExecStart flag %s: no flag %q in %s", a, name, c.source)
+					}
+				case strings.HasPrefix(a, "/"): // a flag's value
+				default:
+					if !strings.Contains(src.String(), `commands["`+a+`"]`) {
+						t.Errorf("ExecStart subcommand %q is not registered in %s", a, c.source)
+					}
+				}
+			}
+		})
+	}
+}
+
 // knownVariables reads the VAGT_* names a command understands from its source: the
 // flags of a flag.FlagSet (VAGT_<FLAG>, upper case, '-' as '_'), with the flag's type
 // (String, Bool, Int, Duration, ...), and quoted "VAGT_..." literals, whose type is not
