@@ -100,4 +100,3 @@ func TestHandleRetriesUntilCommitted(t *testing.T) {
 		t.Fatal("acknowledged an alarm the store never took")
 	}
 }
-
