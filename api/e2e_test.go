@@ -272,3 +272,21 @@ func databases(testing.TB) map[string]func(t testing.TB) string {
 var _ = sqlstore.ErrUnavailable
 
 func formatInt(n int64) string { return fmt.Sprint(n) }
+
+// runServer runs srv until the test ends and waits until its lane (if any) is subscribed.
+func runServer(t testing.TB, srv *api.Server) *api.Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	if lane := srv.AlarmLane(); lane != nil {
+		waitFor(t, "the lane to subscribe", lane.Connected)
+	}
+	return srv
+}

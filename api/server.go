@@ -9,12 +9,15 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -40,15 +43,18 @@ type Config struct {
 	DB     string // SQLite file path, or a postgres:// URL
 	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
 	// HTTP side, a replica that only serves).
-	Broker             string
-	ClientID           string // the lane's persistent session; stable per replica
-	Group              string // shared subscription group; default "vagt-alerts", "-": none
-	Username, Password string
-	Workers            int           // lane committers; default 4
-	Policy             alerts.Policy // zero: alerts.DefaultPolicy()
-	Tick               time.Duration // how often escalation and offline detection look; default 1 s
-	FeedPoll           time.Duration // how often the stream looks for events without a wake-up; default 1 s
-	StreamWriteTimeout time.Duration // default 10 s
+	Broker   string
+	ClientID string // the lane's persistent session; stable per replica
+	Group    string // shared subscription group; default "vagt-alerts", "-": none
+	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
+	// certificate and key when the broker wants one.
+	TLSCA, TLSCert, TLSKey string
+	Username, Password     string
+	Workers                int           // lane committers; default 4
+	Policy                 alerts.Policy // zero: alerts.DefaultPolicy()
+	Tick                   time.Duration // how often escalation and offline detection look; default 1 s
+	FeedPoll               time.Duration // how often the stream looks for events without a wake-up; default 1 s
+	StreamWriteTimeout     time.Duration // default 10 s
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
 }
@@ -114,8 +120,13 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	if c.Broker != "" {
+		tlsConfig, err := brokerTLS(c)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
 		s.lane, err = alarmlane.New(laneSink{store, d.Clock}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
-			Username: c.Username, Password: c.Password, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
+			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -230,4 +241,30 @@ func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
 
 func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
 	return l.store.RecordStatus(ctx, st, l.clock.Now())
+}
+
+// brokerTLS builds the lane's TLS configuration from PEM files; nil when none are given.
+func brokerTLS(c Config) (*tls.Config, error) {
+	if c.TLSCA == "" && c.TLSCert == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLSCA != "" {
+		pem, err := os.ReadFile(c.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("api: broker CA: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("api: broker CA %s: no certificate found", c.TLSCA)
+		}
+	}
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("api: client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
 }

@@ -9,6 +9,7 @@ package alarmlane
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -38,6 +39,7 @@ type Options struct {
 	Broker             string // tcp://host:1883 or ssl://...
 	ClientID           string // stable per replica: the broker keeps its session
 	Username, Password string
+	TLS                *tls.Config // for ssl:// brokers: CA and client certificate; nil: system roots
 	// Group is the shared subscription group (default Group). "-" subscribes without
 	// one: every replica then takes every alarm and the store's idempotency makes the
 	// copies no-ops — no alarm waits in the queue of a replica that is down (see
@@ -126,6 +128,9 @@ func (l *Lane) Run(ctx context.Context) error {
 		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).SetAutoAckDisabled(true).SetOrderMatters(true).
 		SetDefaultPublishHandler(l.arrive) // messages of the stored session arrive before we subscribe
+	if l.o.TLS != nil {
+		opts.SetTLSConfig(l.o.TLS)
+	}
 	if l.o.Username != "" {
 		opts.SetUsername(l.o.Username).SetPassword(l.o.Password)
 	}
