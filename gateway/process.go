@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -109,7 +110,8 @@ func (g *Gateway) applyConfig(data []byte) {
 	if err != nil {
 		g.configErr = err.Error()
 		if len(g.configErr) > vagt.MaxConfigErrorLen {
-			g.configErr = g.configErr[:vagt.MaxConfigErrorLen]
+			// Cut, and drop a rune cut in half: the status must stay valid UTF-8.
+			g.configErr = strings.ToValidUTF8(g.configErr[:vagt.MaxConfigErrorLen-3], "")
 		}
 		g.log.Warn("home config refused", "err", err)
 		return
