@@ -24,6 +24,7 @@ type Feed struct {
 	buffer int
 	poll   time.Duration
 	wake   chan struct{}
+	start  chan struct{} // closed once Run knows where the log ends
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
@@ -53,8 +54,9 @@ func NewFeed(src EventSource, o FeedOptions) *Feed {
 	}
 	f := &Feed{
 		src: src, log: o.Log, buffer: o.Buffer, poll: o.Poll,
-		wake: make(chan struct{}, 1),
-		subs: map[*Subscription]struct{}{},
+		wake:  make(chan struct{}, 1),
+		start: make(chan struct{}),
+		subs:  map[*Subscription]struct{}{},
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_stream_events_total",
 			Help: "Events sent to live stream subscribers."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_stream_dropped_total",
@@ -85,6 +87,10 @@ type Subscription struct {
 	feed  *Feed
 	once  sync.Once
 }
+
+// Started is closed once Run has read where the event log ends. A subscriber that came
+// earlier could miss the events committed before that read; the stream waits for it.
+func (f *Feed) Started() <-chan struct{} { return f.start }
 
 // Subscribe registers a subscriber for every event delivered from now on.
 func (f *Feed) Subscribe(scope Scope) *Subscription {
@@ -126,6 +132,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		id, err := f.src.LastEventID(ctx)
 		if err == nil {
 			last = id
+			close(f.start)
 			break
 		}
 		f.log.Warn("feed: read last event id", "err", err)

@@ -32,6 +32,11 @@ func (s *server) stream() http.Handler {
 				return
 			}
 		}
+		select {
+		case <-s.Feed.Started():
+		case <-r.Context().Done():
+			return
+		}
 		// Subscribe before reading the backlog: an event committed in between arrives
 		// live, and the id check below drops it if the backlog had it.
 		sub := s.Feed.Subscribe(scope)
