@@ -14,19 +14,26 @@ func newLimiter(rate float64, burst int) *limiter {
 	return &limiter{rate: rate, burst: float64(burst), tokens: float64(burst)}
 }
 
-// reserve takes n tokens at now and returns how long the caller must wait before it may
-// use them (0: at once). Tokens may go negative: the debt is the wait.
-func (l *limiter) reserve(now time.Time, n int) time.Duration {
+func (l *limiter) refill(now time.Time) {
 	if !l.last.IsZero() {
-		l.tokens += now.Sub(l.last).Seconds() * l.rate
-		if l.tokens > l.burst {
-			l.tokens = l.burst
-		}
+		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
 	}
 	l.last = now
-	l.tokens -= float64(n)
-	if l.tokens >= 0 {
+}
+
+// wait returns how long until n readings may go (0: now), without taking them, so the
+// caller can look for an alarm meanwhile. More than a burst waits for a full bucket.
+func (l *limiter) wait(now time.Time, n int) time.Duration {
+	l.refill(now)
+	need := min(float64(n), l.burst)
+	if l.tokens >= need {
 		return 0
 	}
-	return time.Duration(-l.tokens / l.rate * float64(time.Second))
+	return time.Duration((need - l.tokens) / l.rate * float64(time.Second))
+}
+
+// take spends n tokens (the bucket may go into debt for an item larger than a burst).
+func (l *limiter) take(now time.Time, n int) {
+	l.refill(now)
+	l.tokens -= float64(n)
 }

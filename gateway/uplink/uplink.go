@@ -97,7 +97,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 	u := &Uplink{opts: opts, queue: queue, status: status, log: opts.Logger,
 		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1)}
 	if opts.DrainRate > 0 {
-		u.limiter = newLimiter(opts.DrainRate, max(vagt.MaxBatchReadings, int(opts.DrainRate)))
+		u.limiter = newLimiter(opts.DrainRate, max(1, int(opts.DrainRate))) // a second's worth at once
 	}
 	tlsConf, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile)
 	if err != nil {
@@ -306,10 +306,19 @@ func (u *Uplink) send(ctx context.Context) {
 			continue
 		}
 		if it.Lane == vagt.LaneTelemetry && u.limiter != nil {
-			if !sleep(ctx, u.limiter.reserve(time.Now(), it.Readings)) {
+			if d := u.limiter.wait(time.Now(), it.Readings); d > 0 {
+				// Held back by the drain rate: wait, but wake for anything new in the
+				// spool, which may be an alarm that must not wait behind telemetry.
 				u.queue.Release(it)
-				return
+				select {
+				case <-ctx.Done():
+					return
+				case <-u.queue.Ready():
+				case <-time.After(d):
+				}
+				continue
 			}
+			u.limiter.take(time.Now(), it.Readings)
 		}
 		tok := u.client.Publish(vagt.Topic(u.opts.Gateway, it.Lane), 1, false, it.Payload)
 		if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {

@@ -263,21 +263,57 @@ func TestConfigLaneDelivered(t *testing.T) {
 	}
 }
 
+// TestDrainRateLetsAlarmsPass: a backlog drains at the configured rate, and an alarm that
+// arrives while telemetry is held back goes out before the next batch.
+func TestDrainRateLetsAlarmsPass(t *testing.T) {
+	broker := stacktest.Mosquitto(t)
+	col := collect(t, broker.URL(), "platform-drain", "vagt/v1/gw/+/+")
+	q := newSpool(t)
+	fill(t, q, 30, 0) // three batches of 10
+	// 0.01 readings/s: the first batch goes at once, the next not for 1000 s — far past
+	// the collector's one-minute bound, so the alarm must not wait behind it.
+	start(t, Options{Broker: broker.URL(), DrainRate: 0.01}, q)
+	col.wait(t, "the first batch", func(m []mqtt.Message) bool { return countLane(m, vagt.LaneTelemetry) >= 1 })
+	fill(t, q, 0, 1)
+	msgs := col.wait(t, "the alarm", func(m []mqtt.Message) bool { return countLane(m, vagt.LaneAlarm) >= 1 })
+	if n := countLane(msgs, vagt.LaneTelemetry); n != 1 {
+		t.Fatalf("%d batches before the alarm; the drain rate allows 1", n)
+	}
+}
+
+func countLane(msgs []mqtt.Message, lane vagt.Lane) int {
+	n := 0
+	for _, m := range msgs {
+		if _, l, err := vagt.ParseTopic(m.Topic()); err == nil && l == lane {
+			n++
+		}
+	}
+	return n
+}
+
 func TestLimiter(t *testing.T) {
 	l := newLimiter(100, 500) // 100 readings/s, a batch of 500 at once
 	now := t0
-	var waited time.Duration
-	for range 5 {
-		d := l.reserve(now, 500)
-		waited += d
-		now = now.Add(d)
+	sent := 0
+	for sent < 5 {
+		if d := l.wait(now, 500); d > 0 {
+			now = now.Add(d) // the sender waits (or looks for alarms meanwhile)
+			continue
+		}
+		l.take(now, 500)
+		sent++
 	}
 	// 2500 readings, 500 free: 2000 at 100/s is 20 s.
-	if waited != 20*time.Second {
+	if waited := now.Sub(t0); waited != 20*time.Second {
 		t.Fatalf("waited %s for 2500 readings at 100/s with a burst of 500, want 20s", waited)
 	}
-	if d := l.reserve(now.Add(time.Hour), 500); d != 0 {
+	if d := l.wait(now.Add(time.Hour), 500); d != 0 {
 		t.Fatalf("after an idle hour: wait %s", d)
+	}
+	// A batch larger than the burst waits for a full bucket, then goes into debt.
+	l.take(now.Add(time.Hour), 500)
+	if d := l.wait(now.Add(time.Hour), 2000); d != 5*time.Second {
+		t.Fatalf("an oversized batch after an empty bucket: wait %s, want 5s", d)
 	}
 }
 
