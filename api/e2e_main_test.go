@@ -157,5 +157,3 @@ func TestEndToEnd(t *testing.T) {
 		})
 	}
 }
-
-func itoa(n int64) string { return formatInt(n) }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,6 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -269,9 +269,8 @@ func databases(testing.TB) map[string]func(t testing.TB) string {
 	}
 }
 
-var _ = sqlstore.ErrUnavailable
 
-func formatInt(n int64) string { return fmt.Sprint(n) }
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // runServer runs srv until the test ends and waits until its lane (if any) is subscribed.
 func runServer(t testing.TB, srv *api.Server) *api.Server {
