@@ -269,7 +269,6 @@ func databases(testing.TB) map[string]func(t testing.TB) string {
 	}
 }
 
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // runServer runs srv until the test ends and waits until its lane (if any) is subscribed.
