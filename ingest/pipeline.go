@@ -141,17 +141,32 @@ func (p *Pipeline) Finished() <-chan struct{} { return p.finished }
 // without Done (unacknowledged: the broker redelivers them).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer close(p.finished)
+	// The writers outlive ctx by DrainTimeout, counted from ctx's end (not from fill's:
+	// fill may itself wait for a writer to take its last batch).
 	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelDrain()
+	var timer *time.Timer
+	var timerMu sync.Mutex
+	stopAfter := context.AfterFunc(ctx, func() {
+		timerMu.Lock()
+		timer = time.AfterFunc(p.cfg.DrainTimeout, cancelDrain)
+		timerMu.Unlock()
+	})
+	defer func() {
+		stopAfter()
+		timerMu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		timerMu.Unlock()
+	}()
 	var wg sync.WaitGroup
 	for range p.cfg.Writers {
 		wg.Go(func() { p.write(drainCtx) })
 	}
 	p.fill(ctx)
 	// fill closed p.batches; the writers finish what is queued, or give up at the deadline.
-	timer := time.AfterFunc(p.cfg.DrainTimeout, cancelDrain)
 	wg.Wait()
-	timer.Stop()
 	return nil
 }
 

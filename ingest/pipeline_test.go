@@ -364,3 +364,32 @@ func counterValue(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// TestShutdownWithEverythingFull: InfluxDB down, queue full and the filler waiting to hand
+// over a batch: shutdown still ends after the drain timeout, acknowledging nothing.
+func TestShutdownWithEverythingFull(t *testing.T) {
+	w := &fakeWriter{fail: errors.New("connection refused")}
+	h := newHarness(t, PipelineConfig{QueueSize: 2, BatchPoints: 1, Writers: 1, DrainTimeout: 10 * time.Millisecond}, w)
+	// One batch in the writer, one in the channel, one in the filler's hands, two queued:
+	// only then is the filler blocked handing over.
+	for accepted := 0; accepted < 5; {
+		if err := h.p.TrySubmit(h.msg(accepted, vagt.Topic("gw-a", vagt.LaneTelemetry), batchBytes(t, "gw-a", uint64(accepted+1), 1))); err != nil {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		accepted++
+	}
+	stopped := make(chan struct{})
+	go func() {
+		h.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after the drain timeout")
+	}
+	if got := h.doneOrder(); len(got) != 0 {
+		t.Errorf("acknowledged %v without writing", got)
+	}
+}
