@@ -118,10 +118,33 @@ func TestEndToEnd(t *testing.T) {
 		return true
 	}
 
-	// 1. Normal operation.
+	// 1. Normal operation, with noise and a torn frame on the line.
+	unit.Raw([]byte("\x00\xffnoise"))
+	unit.Raw(baseunit.Encode("bu-17", "9999", "R", "temp-1", "temperature", "99")[:15])
 	send(10)
 	panicPress("btn-1")
 	eventually(t, "phase 1 readings and the panic", func() bool { return allArrived() && len(platform.decode(t).alarmsOf(vagt.AlarmPanic)) == 1 })
+
+	// 1b. The serial cable is pulled; a panic is pressed meanwhile (the unit keeps it); the
+	// cable goes back in: the gateway reopens the port, the unit repeats, the alarm arrives.
+	if err := line.Unplug(); err != nil {
+		t.Fatal(err)
+	}
+	unplugged, err := unit.Alarm("btn-0", "panic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := line.Plug(); err != nil {
+		t.Fatal(err)
+	}
+	unit.Attach(line.End())
+	wg.Go(func() { unit.Run(ctx, line.End()) })
+	eventually(t, "the panic pressed while unplugged", func() bool {
+		return unit.Acked(unplugged) && len(platform.decode(t).alarmsOf(vagt.AlarmPanic)) == 2
+	})
+	if s, _ := gw.snapshot(); s.Serial == nil {
+		t.Fatal("no serial counters on the status page")
+	}
 
 	// 2. The platform broker goes down; the spool grows; it comes back.
 	if err := plat.Stop(); err != nil {
@@ -144,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	eventually(t, "the outage's readings and alarms", func() bool {
 		s := platform.decode(t)
-		return allArrived() && len(s.alarmsOf(vagt.AlarmPanic)) == 2 && len(s.alarmsOf(vagt.AlarmWaterLeak)) == 1
+		return allArrived() && len(s.alarmsOf(vagt.AlarmPanic)) == 3 && len(s.alarmsOf(vagt.AlarmWaterLeak)) == 1
 	})
 	s := platform.decode(t)
 	firstTelemetry := 1 << 30
@@ -180,7 +203,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	gw.start(t)
 	eventually(t, "every reading and the third panic after the restart", func() bool {
-		return allArrived() && len(platform.decode(t).alarmsOf(vagt.AlarmPanic)) == 3
+		return allArrived() && len(platform.decode(t).alarmsOf(vagt.AlarmPanic)) == 4
 	})
 
 	// 4. kill -9 while connected: the broker publishes the will; a restart says online.

@@ -92,7 +92,9 @@ func (l *Line) Unplug() error {
 // ends a Read blocked on it (a blocking *os.File would keep that goroutine for ever).
 func pollable(f *os.File) (*os.File, error) {
 	defer f.Close()
-	fd, err := unix.Dup(int(f.Fd()))
+	// Close-on-exec: a child process (the gateway under test) that inherited the unit's end
+	// would keep the line "plugged in" after Unplug.
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("baseunit: dup pty: %w", err)
 	}

@@ -83,7 +83,8 @@ func (u *Unit) Reading(dev, kind string, value float64) error {
 }
 
 // Alarm sends an A frame (panic, fall, smoke, water_leak, tamper) and keeps it until the
-// gateway acks it; Run repeats it meanwhile. It returns the frame's seq.
+// gateway acks it; Run repeats it meanwhile, and Attach sends it on a new line. It returns
+// the frame's seq; the error is always nil (kept for callers that check).
 func (u *Unit) Alarm(dev, alarm string) (uint16, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -91,11 +92,10 @@ func (u *Unit) Alarm(dev, alarm string) (uint16, error) {
 	f := Encode(u.ID, seq, "A", dev, alarm)
 	n, _ := strconv.Atoi(seq)
 	u.pending[uint16(n)] = f
-	err := u.write(f)
-	if errors.Is(err, ErrUnplugged) {
-		err = nil // it waits in pending: that is what the repeat is for
-	}
-	return uint16(n), err
+	// A line that is gone or failing loses nothing: the frame waits in pending and is
+	// repeated, as a real unit does, until the gateway acks it.
+	_ = u.write(f)
+	return uint16(n), nil
 }
 
 // Heartbeat sends an H frame.
@@ -144,7 +144,9 @@ func (u *Unit) Run(ctx context.Context, rw io.ReadWriteCloser) error {
 	u.Attach(rw)
 	defer func() {
 		u.mu.Lock()
-		u.w = nil
+		if u.w == rw { // not if a new line was attached meanwhile
+			u.w = nil
+		}
 		u.mu.Unlock()
 	}()
 	readErr := make(chan error, 1)
