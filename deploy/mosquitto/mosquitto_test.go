@@ -214,7 +214,8 @@ func TestGatewaysPublishOnlyUnderTheirOwnID(t *testing.T) {
 }
 
 // ingest and api replicas split the lanes with $share subscriptions; each group sees each
-// message once, both groups see an alarm.
+// message once, both groups see an alarm; an api replica without a group (vagt api
+// --group -) sees every alarm.
 func TestServicesConsumeThroughSharedSubscriptions(t *testing.T) {
 	b := startBroker(t)
 	var ingest, api [2]*sink
@@ -225,6 +226,9 @@ func TestServicesConsumeThroughSharedSubscriptions(t *testing.T) {
 		b.connect(t, b.services, "svc_api", fmt.Sprintf("vagt-api-%d", i), false,
 			api[i].subscription("$share/vagt-alerts/vagt/v1/gw/+/alarm", "$share/vagt-alerts/vagt/v1/gw/+/status"))
 	}
+	everyAlarm := newSink()
+	b.connect(t, b.services, "svc_api", "vagt-api-ungrouped", false,
+		everyAlarm.subscription("vagt/v1/gw/+/alarm", "vagt/v1/gw/+/status"))
 	a := b.connect(t, b.password, "gw-a", "gw-a", true, nil)
 	const n = 20
 	for i := range n {
@@ -233,6 +237,10 @@ func TestServicesConsumeThroughSharedSubscriptions(t *testing.T) {
 	}
 	collectOnce(t, "vagt-ingest", ingest, "vagt/v1/gw/gw-a/telemetry", n)
 	collectOnce(t, "vagt-alerts", api, "vagt/v1/gw/gw-a/alarm", n)
+	// vagt api --group -: a replica subscribed without a group gets every alarm.
+	for i := range n {
+		everyAlarm.expect(t, "vagt/v1/gw/gw-a/alarm", fmt.Sprint("alarm ", i))
+	}
 	// A gateway cannot join a group and read the others' lanes.
 	thief := newSink()
 	b.connect(t, b.password, "gw-b", "gw-b", true,
