@@ -1,0 +1,99 @@
+// common.js: what the console and the dashboard share — the token kept in this tab's
+// sessionStorage, API calls with it, and the error body {"error": {"code", "message", "by"}}.
+"use strict";
+
+const vagt = (() => {
+  const KEY = "vagt.token";
+  const NOTICE = "vagt.signin-notice";
+
+  // APIError is a non-2xx answer (or no answer: status 0).
+  class APIError extends Error {
+    constructor(status, code, message, by) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.by = by || "";
+    }
+  }
+
+  function token() { return sessionStorage.getItem(KEY) || ""; }
+  function setToken(t) { sessionStorage.setItem(KEY, t); }
+  // clearToken forgets the token; notice is shown on the sign-in form.
+  function clearToken(notice) {
+    sessionStorage.removeItem(KEY);
+    if (notice) sessionStorage.setItem(NOTICE, notice);
+  }
+  function takeNotice() {
+    const n = sessionStorage.getItem(NOTICE) || "";
+    sessionStorage.removeItem(NOTICE);
+    return n;
+  }
+
+  async function errorOf(resp) {
+    let code = "http_" + resp.status, message = resp.statusText || "request failed", by = "";
+    try {
+      const body = await resp.json();
+      if (body && body.error) {
+        code = body.error.code || code;
+        message = body.error.message || message;
+        by = body.error.by || "";
+      }
+    } catch (_) { /* not JSON */ }
+    return new APIError(resp.status, code, message, by);
+  }
+
+  // call does an API request with the token. It returns the decoded JSON (or the text,
+  // when accept is not JSON) and throws an APIError otherwise.
+  async function call(method, path, body, accept) {
+    const headers = { Authorization: "Bearer " + token(), Accept: accept || "application/json" };
+    const init = { method, headers, cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let resp;
+    try {
+      resp = await fetch(path, init);
+    } catch (e) {
+      throw new APIError(0, "network", "The server cannot be reached.");
+    }
+    if (!resp.ok) throw await errorOf(resp);
+    if (accept && accept !== "application/json") return resp.text();
+    if (resp.status === 204) return null;
+    return resp.json();
+  }
+
+  // signInMessage explains a refused token.
+  function signInMessage(err) {
+    if (err && err.status === 401) {
+      return "Your token was not accepted: it is wrong, expired or withdrawn. Sign in again.";
+    }
+    return "Sign-in failed: " + (err && err.message ? err.message : "unknown error");
+  }
+
+  // el builds an element: el("p", {class: "x", text: "y"}, child...). Text is always set
+  // as text, never as HTML.
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "text") e.textContent = v;
+      else if (k === "class") e.className = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  return { APIError, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime };
+})();
