@@ -15,9 +15,12 @@ all: build
 build:
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
-## test: every test, real services included, with the race detector
+## test: every test, real services included, with the race detector. Prints one line per
+## top-level test (so a skip shows), failures and log lines; the full log is artifacts/test.log.
 test:
-	$(GO) test -race -count=1 -timeout 18m ./...
+	@mkdir -p artifacts; set -o pipefail; \
+	$(GO) test -race -count=1 -timeout 18m -v ./... 2>&1 | tee artifacts/test.log \
+	  | grep --line-buffered -E '^(--- |ok |FAIL|panic:|\?)|^ +--- FAIL|^ +[^ ]+\.go:[0-9]+: '
 
 ## bench: every benchmark (figures, not gates)
 bench:
@@ -50,10 +53,10 @@ cross:
 	  file $(BIN)/linux-arm64/vagt-gateway $(BIN)/linux-arm/vagt-gateway 2>/dev/null || true; \
 	else echo "cmd/vagt-gateway does not exist yet (issue: home gateway)"; fi
 
-## run: the whole platform with simulated homes (vagt demo)
+## run: the whole platform with simulated homes (vagt demo); gets InfluxDB 1.8.10 first
 run: build
-	@if $(BIN)/vagt 2>&1 | grep -q '^  demo '; then exec $(BIN)/vagt demo; \
-	else echo "vagt demo is not built yet (issue: run it all with one command); available:"; $(BIN)/vagt; fi
+	bash deploy/tools.sh influxd
+	$(BIN)/vagt demo $(DEMO_FLAGS)
 
 ## clean: binaries and test artefacts; clean-data: the demo's data under var/
 clean:

@@ -100,6 +100,16 @@ install_packages() {
 	# local stack never uses 1883, so it does no harm; nothing relies on it.
 }
 
-install_influxd
-install_packages
+# `tools.sh influxd` installs only InfluxDB (what `make run` needs); no argument: all.
+case "${1:-all}" in
+influxd) install_influxd ;;
+all)
+	install_influxd
+	install_packages
+	;;
+*)
+	say "usage: tools.sh [influxd]"
+	exit 2
+	;;
+esac
 say "done"

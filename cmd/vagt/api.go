@@ -55,7 +55,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := apiFlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
 		return err
 	}
 	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")
@@ -72,24 +72,4 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	return srv.Run(ctx)
-}
-
-// apiFlagsFromEnv sets every flag not given on the command line from VAGT_<FLAG> (upper
-// case, '-' as '_').
-func apiFlagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
-			return
-		}
-		name := "VAGT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", name, e)
-			}
-		}
-	})
-	return err
 }

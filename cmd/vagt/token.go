@@ -38,7 +38,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if err := apiFlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
 		return err
 	}
 	p := auth.Principal{Name: *name, Role: auth.Role(*role), Municipality: vagt.MunicipalityCode(*mun)}

@@ -30,7 +30,10 @@ type InfluxDBOptions struct {
 	// InfluxQL can save.
 	DisableFlux bool
 
-	BaseDir      string        // parent of the temporary directory; default os.TempDir()
+	BaseDir string // parent of the temporary directory; default os.TempDir()
+	// DataDir, when set, is a fixed directory for configuration, data and log that Close
+	// keeps, so a later start finds the data again (the demo's ./var/influxdb).
+	DataDir      string
 	StartTimeout time.Duration // default 60s
 	StopTimeout  time.Duration // SIGTERM to SIGKILL; default 10s
 	Logger       *slog.Logger  // nil logs nothing
@@ -77,7 +80,7 @@ func StartInfluxDB(ctx context.Context, opts InfluxDBOptions) (*InfluxDB, error)
 		opts.Database = "vagt"
 	}
 	svc, err := newService(serviceConfig{
-		name: "influxd", baseDir: opts.BaseDir, stopSignal: syscall.SIGTERM,
+		name: "influxd", baseDir: opts.BaseDir, dataDir: opts.DataDir, stopSignal: syscall.SIGTERM,
 		stopTimeout: opts.StopTimeout, logger: opts.Logger,
 	})
 	if err != nil {

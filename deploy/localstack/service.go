@@ -21,6 +21,7 @@ var ErrClosed = errors.New("localstack: service closed")
 type service struct {
 	mu     sync.Mutex // serialises the lifecycle; held across a start's readiness wait
 	dir    string
+	keep   bool // dir is the caller's: Close leaves it
 	proc   process
 	closed bool
 	// launch writes the configuration, starts the program and waits until it
@@ -32,22 +33,29 @@ type service struct {
 type serviceConfig struct {
 	name        string
 	baseDir     string // parent of the temporary directory; "" is os.TempDir()
+	dataDir     string // a fixed directory instead, kept by Close (the demo's ./var)
 	stopSignal  syscall.Signal
 	stopTimeout time.Duration
 	logger      *slog.Logger
 }
 
 func newService(c serviceConfig) (*service, error) {
-	dir, err := os.MkdirTemp(c.baseDir, "vagt-"+c.name+"-")
+	dir, err := c.dataDir, error(nil)
+	if dir != "" {
+		err = os.MkdirAll(dir, 0o755)
+	} else {
+		dir, err = os.MkdirTemp(c.baseDir, "vagt-"+c.name+"-")
+	}
 	if err != nil {
-		return nil, fmt.Errorf("localstack: temp dir for %s: %w", c.name, err)
+		return nil, fmt.Errorf("localstack: directory for %s: %w", c.name, err)
 	}
 	if c.stopTimeout <= 0 {
 		c.stopTimeout = defaultStopTimeout
 	}
 	logger := nopLogger(c.logger).With("service", c.name)
 	return &service{
-		dir: dir,
+		dir:  dir,
+		keep: c.dataDir != "",
 		proc: process{
 			name:        c.name,
 			logPath:     filepath.Join(dir, c.name+".log"),
@@ -146,7 +154,10 @@ func (s *service) Close() error {
 	if stopErr != nil {
 		stopErr = errors.Join(stopErr, s.proc.kill())
 	}
-	rmErr := os.RemoveAll(s.dir)
+	var rmErr error
+	if !s.keep {
+		rmErr = os.RemoveAll(s.dir)
+	}
 	if rmErr != nil {
 		rmErr = fmt.Errorf("localstack: remove %s: %w", s.dir, rmErr)
 	}

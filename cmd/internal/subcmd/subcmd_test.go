@@ -3,6 +3,7 @@ package subcmd
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -32,5 +33,28 @@ func TestRun(t *testing.T) {
 	out.Reset()
 	if err := set.Run(context.Background(), "t", []string{"version"}, env, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "t ") {
 		t.Errorf("version: %v %q", err, out.String())
+	}
+}
+
+func TestFlagsFromEnv(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	a := fs.String("broker-url", "", "")
+	b := fs.Int("homes", 1, "")
+	c := fs.String("dir", "var", "")
+	if err := fs.Parse([]string{"-dir", "given"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"VAGT_BROKER_URL": "tcp://x:1883", "VAGT_HOMES": "7", "VAGT_DIR": "from-env"}
+	if err := FlagsFromEnv(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if *a != "tcp://x:1883" || *b != 7 || *c != "given" {
+		t.Errorf("broker %q homes %d dir %q: the command line wins, the environment fills the rest", *a, *b, *c)
+	}
+	env["VAGT_HOMES"] = "many"
+	fs2 := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs2.Int("homes", 1, "")
+	if err := FlagsFromEnv(fs2, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "VAGT_HOMES") {
+		t.Errorf("bad value: %v", err)
 	}
 }

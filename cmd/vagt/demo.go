@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"time"
+
+	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
+	"github.com/vagt-dk/vagt/deploy/demo"
+)
+
+func init() {
+	commands["demo"] = subcmd.Command{
+		Summary: "run the whole platform with simulated homes (make run)",
+		Run:     runDemo,
+	}
+}
+
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c demo.Config
+	fs := flag.NewFlagSet("vagt demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Dir, "dir", "var", "where the demo keeps its data between runs")
+	fs.IntVar(&c.Homes, "homes", 20, "simulated homes (in Hedensted and Aarhus)")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "the API and the console")
+	fs.StringVar(&c.BrokerListen, "broker-listen", "127.0.0.1:18830", "the embedded MQTT broker (not 1883, where Debian runs its Mosquitto)")
+	fs.StringVar(&c.IngestListen, "ingest-listen", "127.0.0.1:8081", "ingest's health and metrics")
+	fs.DurationVar(&c.Tick, "tick", 10*time.Second, "how often each home's sensors report")
+	fs.DurationVar(&c.AlarmEvery, "alarm-every", 45*time.Second, "mean time between alarms in the village")
+	fs.DurationVar(&c.FirstAlarm, "first-alarm", 15*time.Second, "when the first alarm comes")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+		return err
+	}
+	log, err := subcmd.Logger(*logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	return demo.Run(ctx, c, log, stdout)
+}
