@@ -45,6 +45,7 @@ type options struct {
 	rawPoints int
 	writers   int
 	inflight  int
+	queue     int
 	modes     string
 }
 
@@ -59,7 +60,8 @@ func main() {
 	flag.IntVar(&o.batches, "batches", 6, "batches per gateway")
 	flag.IntVar(&o.rawPoints, "raw-points", 3_000_000, "points for the raw ceiling")
 	flag.IntVar(&o.writers, "writers", 2, "concurrent writers, raw and ingest")
-	flag.IntVar(&o.inflight, "inflight", 1000, "Mosquitto max_inflight_messages and ingest --inflight")
+	flag.IntVar(&o.inflight, "inflight", 1000, "Mosquitto max_inflight_messages")
+	flag.IntVar(&o.queue, "ingest-inflight", 1000, "ingest --inflight (its intake queue)")
 	flag.StringVar(&o.modes, "modes", "blocking,raw", "ingest write modes to measure: blocking (WriteAPIBlocking.WriteRecord), raw (--influx-raw)")
 	flag.Parse()
 	if err := run(ctx, o); err != nil {
@@ -274,12 +276,13 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 		// would otherwise take its share of this mode's messages.
 		"--group", "bench-" + mode,
 		"--influx-url", db.URL(), "--influx-bucket", database + "/autogen", "--influx-token", db.Token,
-		"--http", addr, "--batch-points", "5000", "--inflight", strconv.Itoa(o.inflight),
+		"--http", addr, "--batch-points", "5000", "--inflight", strconv.Itoa(o.queue),
 		"--writers", strconv.Itoa(o.writers), "--log-level", "warn"}
 	switch mode {
 	case "raw":
-		args = append(args, "--influx-raw")
+		args = append(args, "--influx-raw=true")
 	case "blocking":
+		args = append(args, "--influx-raw=false")
 	default:
 		return res, fmt.Errorf("unknown mode %q", mode)
 	}
