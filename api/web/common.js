@@ -95,5 +95,13 @@ const vagt = (() => {
     return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }
 
-  return { APIError, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime };
+  const TECH = {
+    personal_alarm: "Personal alarm", fall_detector: "Fall detector", door_sensor: "Door sensor",
+    bed_sensor: "Bed sensor", gps_tracker: "GPS tracker", medicine_dispenser: "Medicine dispenser",
+    night_supervision: "Digital night supervision", environment_sensor: "Environment sensor",
+    smoke_alarm: "Smoke alarm", water_alarm: "Water alarm",
+  };
+  function techName(t) { return TECH[t] || (t ? String(t).replace(/_/g, " ") : ""); }
+
+  return { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime };
 })();

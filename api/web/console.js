@@ -94,6 +94,7 @@
     $("console").hidden = false;
     $("who").hidden = false;
     $("who-name").textContent = me.name + " · " + me.role;
+    $("to-dashboard").hidden = !["manager", "national", "admin"].includes(me.role);
     setStatus("Loading alerts…");
     try {
       await loadList(gen);
@@ -409,7 +410,19 @@
       toast("You acknowledged alert " + id + ".");
     } catch (err) {
       if (failed(err)) return;
-      messages.set(id, err.status === 409 ? conflictText(err) : "Could not acknowledge: " + err.message);
+      if (err.status === 409) {
+        messages.set(id, conflictText(err));
+        // The answer is the truth until the stream says more: somebody has it.
+        const a = alerts.get(id);
+        if (a && /already acknowledged/.test(err.message) && a.state === "open") {
+          alerts.set(id, { ...a, state: "acknowledged", acknowledged_by: err.by, escalate_at: undefined });
+        } else if (/already resolved/.test(err.message)) {
+          alerts.delete(id);
+          toast(conflictText(err));
+        }
+      } else {
+        messages.set(id, "Could not acknowledge: " + err.message);
+      }
     } finally {
       if (button) button.disabled = false;
     }
@@ -526,12 +539,12 @@
     parts.push(el("h3", { text: "Devices in the home" }));
     if (d.devices && d.devices.length) {
       const rows = d.devices.map((v) => el("tr", {},
-        el("td", { text: v.label || v.id }), el("td", { text: v.technology || "" }),
+        el("td", { text: v.label || v.id }), el("td", { text: vagt.techName(v.technology) }),
         el("td", { text: v.last_seen ? vagt.fmtTime(v.last_seen) : "never" }),
-        el("td", { text: v.battery ? v.battery + " %" : "—" })));
+        el("td", { class: "num", text: v.battery > 0 ? v.battery + " %" : "—" })));
       parts.push(el("div", { class: "table-wrap" }, el("table", { class: "devices" },
         el("caption", { class: "sr-only", text: "Devices and their last readings" }),
-        el("thead", {}, el("tr", {}, ...["Device", "Technology", "Last seen", "Battery"].map((h) => el("th", { scope: "col", text: h })))),
+        el("thead", {}, el("tr", {}, ...["Device", "Technology", "Last seen", "Battery"].map((h, i) => el("th", { scope: "col", class: i === 3 ? "num" : null, text: h })))),
         el("tbody", {}, ...rows))));
     } else {
       parts.push(el("p", { class: "help", text: "No devices registered." }));

@@ -1,0 +1,242 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// statsFixture answers the statistics endpoints (and the municipality list) with figures
+// shaped as api/openapi.yaml describes them, so the dashboard's drawing of known figures is checked apart from how
+// the API computes them (TestDashboardLive does that against the real endpoints).
+type statsFixture struct {
+	mu      sync.Mutex
+	queries []url.Values // every statistics request's query
+	accepts []string
+}
+
+var fixtureMonths = []string{"2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"}
+
+func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.queries = append(f.queries, r.URL.Query())
+	f.accepts = append(f.accepts, r.Header.Get("Accept"))
+	f.mu.Unlock()
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer vagt_") {
+		http.Error(w, `{"error":{"code":"unauthenticated","message":"no token"}}`, http.StatusUnauthorized)
+		return
+	}
+	view := strings.TrimPrefix(r.URL.Path, "/api/v1/stats/")
+	if r.Header.Get("Accept") == "text/csv" {
+		w.Header().Set("Content-Type", "text/csv")
+		fmt.Fprintf(w, "municipality,interval_start\n766,%s\n766,%s\n766,%s\n", fixtureMonths[0], fixtureMonths[1], fixtureMonths[2])
+		return
+	}
+	var body any
+	period := map[string]any{"from": "2026-09-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "interval": "month"}
+	end := func(i int) string {
+		if i+1 < len(fixtureMonths) {
+			return fixtureMonths[i+1]
+		}
+		return "2026-12-01T00:00:00Z"
+	}
+	switch view {
+	case "adoption":
+		var rows []map[string]any
+		for i, m := range fixtureMonths {
+			rows = append(rows,
+				map[string]any{"municipality": 766, "municipality_name": "Hedensted", "region": 1082, "technology": "personal_alarm",
+					"interval_start": m, "interval_end": end(i), "citizens": 100 + 20*i, "citizens_active": 90 + 20*i,
+					"devices_installed": 110 + 20*i, "devices_active": 95 + 20*i, "new_installations": 20, "removals": 0, "churn_90d": 0, "suppressed": false},
+				map[string]any{"municipality": 766, "municipality_name": "Hedensted", "region": 1082, "technology": "medicine_dispenser",
+					"interval_start": m, "interval_end": end(i), "citizens": 30 + 5*i, "citizens_active": 25 + 5*i,
+					"devices_installed": 30 + 5*i, "devices_active": 20 + 5*i, "new_installations": 5, "removals": 0, "churn_90d": 0, "suppressed": false})
+		}
+		body = map[string]any{"period": period, "rows": rows, "funnel": []map[string]any{
+			{"municipality": 766, "technology": "personal_alarm", "registered": 400, "installed": 140, "active": 130, "still_active_90d": 100, "suppressed": false},
+			{"municipality": 766, "technology": "medicine_dispenser", "registered": 400, "installed": 40, "active": 35, "still_active_90d": 20, "suppressed": false},
+		}}
+	case "alerts":
+		var rows []map[string]any
+		for i, m := range fixtureMonths {
+			rows = append(rows, map[string]any{"municipality": 766, "municipality_name": "Hedensted", "interval_start": m, "interval_end": end(i),
+				"citizens": 130, "alarms": 40 + i, "alarms_per_citizen_month": 0.31, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95,
+				"ack_p50_s": 38.0, "ack_p90_s": 150.0, "resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "resolved": 40, "false_alarm_share": 0.1,
+				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false})
+		}
+		body = map[string]any{"period": period, "rows": rows}
+	case "benefits":
+		var rows []map[string]any
+		for i, m := range fixtureMonths {
+			rows = append(rows, map[string]any{"municipality": 766, "municipality_name": "Hedensted", "technology": "personal_alarm",
+				"interval_start": m, "interval_end": end(i), "citizens_active": 90, "devices_installed": 110, "new_installations": 20,
+				"visits_avoided": 400.0, "hours_saved": 100.0, "gross_dkk": 50000.0, "one_off_cost_dkk": 10000.0, "running_cost_dkk": 5000.0,
+				"net_dkk": 35000.0, "suppressed": false})
+		}
+		body = map[string]any{"period": period, "estimate": true, "rows": rows, "model": map[string]any{
+			"name": "fixture model", "currency": "DKK", "illustrative": true,
+			"assumptions": []string{"A personal alarm avoids one supervision visit a week."},
+			"technologies": map[string]any{"personal_alarm": map[string]any{"visits_avoided_per_citizen_week": 1, "minutes_per_visit": 15,
+				"hourly_cost_dkk": 500, "one_off_cost_dkk": 500, "running_cost_dkk_per_device_month": 45}},
+		}}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (f *statsFixture) last() (url.Values, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.queries) == 0 {
+		return nil, ""
+	}
+	return f.queries[len(f.queries)-1], f.accepts[len(f.accepts)-1]
+}
+
+// TestDashboardDrawsFigures: the dashboard page, served by a real vagt api and signed in
+// with a real manager token, draws the statistics it loads — each chart's points and bars
+// carry the loaded figures, the benefit shows its model's assumptions, and each view
+// downloads as CSV; a national user picks a municipality.
+func TestDashboardDrawsFigures(t *testing.T) {
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, api.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	tokens := map[string]string{}
+	for name, p := range map[string]auth.Principal{
+		"mette": {Role: auth.RoleManager, Municipality: 766},
+		"nina":  {Role: auth.RoleNational},
+	} {
+		tok, hash, err := auth.NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Name = name
+		if _, err := srv.Store.IssueToken(t.Context(), p, hash, nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = tok
+	}
+	target, _ := url.Parse("http://" + srv.Addr())
+	fixture := &statsFixture{}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/stats/", fixture)
+	mux.HandleFunc("/api/v1/municipalities", func(w http.ResponseWriter, r *http.Request) {
+		var list []map[string]any
+		for _, m := range vagt.Municipalities() {
+			list = append(list, map[string]any{"code": m.Code, "name": m.Name, "region": m.Region})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"municipalities": list})
+	})
+	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
+	front := startHTTP(t, mux)
+
+	b := newBrowser(t)
+	b.do("open the dashboard", chromedp.Navigate(front+"/stats"), chromedp.WaitVisible("#token", chromedp.ByID))
+	b.do("sign in as a manager",
+		chromedp.SendKeys("#token", tokens["mette"], chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery))
+	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
+	if q, _ := fixture.last(); q.Get("interval") != "month" || q.Get("from") == "" || q.Get("to") == "" {
+		t.Fatalf("the dashboard asked for %v", q)
+	}
+
+	// Each chart carries the loaded figures.
+	var got map[string][]float64
+	b.do("read the charts", chromedp.Evaluate(`(() => {
+		const vals = (sel) => [...document.querySelectorAll(sel)].map(e => Number(e.dataset.value));
+		return {
+			alarm: vals('[data-chart=adoption] g[data-series="Personal alarm"] circle'),
+			dispenser: vals('[data-chart=adoption] g[data-series="Medicine dispenser"] circle'),
+			installed: vals('[data-chart=devices] g[data-series="Installed"] rect'),
+			active: vals('[data-chart=devices] g[data-series="Active"] rect'),
+			funnelInstalled: vals('[data-chart=funnel] g[data-series="Installed"] rect'),
+			alarms: vals('[data-chart=alerts] g[data-series="Alarms"] rect'),
+			net: vals('[data-chart=benefits] g[data-series="Net"] rect'),
+		};
+	})()`, &got))
+	want := map[string][]float64{
+		"alarm": {100, 120, 140}, "dispenser": {30, 35, 40},
+		"installed": {140, 165, 190}, "active": {115, 140, 165},
+		"funnelInstalled": {140, 40}, "alarms": {40, 41, 42}, "net": {35000, 35000, 35000},
+	}
+	for k, w := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(w) {
+			t.Errorf("%s: the chart shows %v, loaded %v", k, got[k], w)
+		}
+	}
+	var figures string
+	b.do("read the figures", chromedp.Evaluate(`document.getElementById("panels").innerText`, &figures))
+	for _, s := range []string{"123", "75 %", "38 s", "21.0 min", "A personal alarm avoids one supervision visit a week.", "fixture model", "illustrative"} {
+		if !strings.Contains(figures, s) {
+			t.Errorf("the dashboard does not show %q", s)
+		}
+	}
+	var mun string
+	var disabled bool
+	b.do("the manager's municipality", chromedp.Evaluate(`document.getElementById("municipality").selectedOptions[0].textContent`, &mun),
+		chromedp.Evaluate(`document.getElementById("municipality").disabled`, &disabled))
+	if !strings.Contains(mun, "766") || !disabled {
+		t.Errorf("a manager's municipality picker: %q disabled=%v", mun, disabled)
+	}
+	b.screenshot("dashboard")
+
+	// CSV of a view: the same query with Accept: text/csv.
+	b.do("download the alert CSV", chromedp.Click(`#panel-alerts button[data-csv]`, chromedp.ByQuery))
+	b.waitJS("the download", `document.getElementById("dash-status").textContent.includes("vagt-alerts-")`)
+	if _, accept := fixture.last(); accept != "text/csv" {
+		t.Errorf("the CSV was asked for with Accept %q", accept)
+	}
+
+	// A national user picks a municipality.
+	b.do("sign out", chromedp.Click("#sign-out", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
+	b.do("sign in as national",
+		chromedp.SendKeys("#token", tokens["nina"], chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery))
+	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
+	b.waitJS("the picker lists the municipalities", `document.querySelectorAll("#municipality option").length > 90 && !document.getElementById("municipality").disabled`)
+	b.do("pick Hedensted", chromedp.SetValue("#municipality", "766", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("municipality").dispatchEvent(new Event("change"))`, nil))
+	waitFor(t, "a query for municipality 766", func() bool { q, _ := fixture.last(); return q.Get("municipality") == "766" })
+	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
+	b.do("phone size", chromedp.EmulateViewport(390, 844))
+	b.screenshot("dashboard-phone")
+	b.checkErrors()
+}
+
+func startHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
