@@ -29,7 +29,9 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/sqlstore"
+	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // OpenAPI is the HTTP API's description, served at /openapi.yaml.
@@ -57,6 +59,13 @@ type Config struct {
 	StreamWriteTimeout     time.Duration // default 10 s
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
+	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
+	// erasure; URL "" runs without (those answer 503, alerts go on).
+	Influx stats.InfluxConfig
+	// BenefitModel is a JSON file with the benefit model; "" the shipped illustrative one.
+	BenefitModel string
+	// Retention anonymises alert records and applies per-municipality telemetry retention.
+	Retention retention.Policy
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -85,6 +94,8 @@ type Server struct {
 	off       *alerts.OfflineDetector
 	http      *http.Server
 	ln        net.Listener
+	telemetry *stats.Telemetry
+	retention *retention.Job
 	log       *slog.Logger
 }
 
@@ -141,8 +152,33 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		}
 		oidc = v
 	}
-	handler := httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
-		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout})
+	model := stats.DefaultBenefitModel()
+	if c.BenefitModel != "" {
+		b, err := os.ReadFile(c.BenefitModel)
+		if err == nil {
+			model, err = stats.ParseBenefitModel(b)
+		}
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	svc := &stats.Service{Store: store, Model: model, Log: d.Log}
+	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		Registry: store, Stats: svc, Population65: stats.Population65}
+	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
+	if c.Influx.URL != "" {
+		// The client connects per query: an InfluxDB that is down makes statistics answer
+		// 503, and alerts never wait for it.
+		s.telemetry, err = stats.NewTelemetry(c.Influx)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
+	}
+	handler := httpapi.NewHandler(hc)
 	s.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
 		store.Close()
@@ -200,6 +236,7 @@ func (s *Server) Run(ctx context.Context) error {
 	run("feed", s.Feed.Run)
 	run("escalation", s.Escalator.Run)
 	run("offline detection", s.off.Run)
+	run("retention", s.retention.Run)
 	if s.Store.Postgres() {
 		run("listen", func(ctx context.Context) error { return s.Store.Listen(ctx, wake) })
 	}
@@ -225,6 +262,9 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	s.log.Info("api serving", "addr", s.Addr(), "postgres", s.Store.Postgres(), "lane", s.lane != nil)
 	wg.Wait()
+	if s.telemetry != nil {
+		s.telemetry.Close()
+	}
 	return errors.Join(firstErr, s.Store.Close())
 }
 

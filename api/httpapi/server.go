@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 )
@@ -63,6 +64,15 @@ type Config struct {
 	OpenAPI []byte
 	// StreamKeepAlive is how often an idle stream gets a comment line; default 15 s.
 	StreamKeepAlive time.Duration
+	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
+	Registry RegistryStore
+	// Stats computes the statistics; nil: they answer 503.
+	Stats StatsService
+	// Telemetry reads a citizen's telemetry and erases it; nil (InfluxDB not configured):
+	// the export and erasure answer 503.
+	Telemetry TelemetryStore
+	// Population65 gives a municipality's citizens aged 65+ (stats.Population65).
+	Population65 func(vagt.MunicipalityCode) int
 }
 
 type server struct {
@@ -114,6 +124,26 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
 		r.Method(http.MethodPost, "/tokens", s.createToken())
 		r.Method(http.MethodGet, "/audit", s.auditLog())
+		r.Method(http.MethodGet, "/municipalities", s.listMunicipalities())
+		r.Method(http.MethodGet, "/districts", s.listDistricts())
+		r.Method(http.MethodPost, "/districts", s.createDistrict())
+		r.Method(http.MethodGet, "/citizens", s.listCitizens())
+		r.Method(http.MethodPost, "/citizens", s.createCitizen())
+		r.Method(http.MethodGet, "/citizens/{id}", s.getCitizen())
+		r.Method(http.MethodDelete, "/citizens/{id}", s.eraseCitizen())
+		r.Method(http.MethodPost, "/citizens/{id}/token", s.citizenToken())
+		r.Method(http.MethodGet, "/homes", s.listHomes())
+		r.Method(http.MethodPost, "/homes", s.createHome())
+		r.Method(http.MethodGet, "/gateways", s.listGateways())
+		r.Method(http.MethodPost, "/gateways", s.createGateway())
+		r.Method(http.MethodGet, "/devices", s.listDevices())
+		r.Method(http.MethodPost, "/devices", s.createDevice())
+		r.Method(http.MethodPost, "/devices/{device}/accept", s.deviceAction(true))
+		r.Method(http.MethodPost, "/devices/{device}/remove", s.deviceAction(false))
+		r.Method(http.MethodGet, "/stats/adoption", s.adoptionStats())
+		r.Method(http.MethodGet, "/stats/alerts", s.alertStats())
+		r.Method(http.MethodGet, "/stats/benefits", s.benefitStats())
+		r.Method(http.MethodGet, "/me/data", s.myData())
 	})
 	return r
 }

@@ -161,6 +161,57 @@ CREATE TABLE audit (
 CREATE INDEX audit_object ON audit (object, id);
 {{audit_append_only}}
 `,
+	// 2: the registry proper (regions, installation dates, gateway credentials, citizens'
+	// own logins, erasure), anonymous counts kept after an erasure, per-municipality
+	// telemetry retention, anonymisation of old alert records.
+	`
+ALTER TABLE municipalities ADD COLUMN region INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE municipalities ADD COLUMN telemetry_retention_days INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE citizens ADD COLUMN registered_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE citizens ADD COLUMN erased_at BIGINT;
+ALTER TABLE gateways ADD COLUMN secret_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE gateways ADD COLUMN provisioned_at BIGINT;
+ALTER TABLE devices ADD COLUMN installed_at BIGINT;
+ALTER TABLE devices ADD COLUMN removed_at BIGINT;
+CREATE INDEX devices_installed ON devices (installed_at);
+CREATE INDEX districts_municipality ON districts (municipality);
+CREATE INDEX citizens_municipality ON citizens (municipality);
+CREATE INDEX alerts_raised ON alerts (municipality, raised_at);
+ALTER TABLE alerts ADD COLUMN anonymised_at BIGINT;
+CREATE TABLE citizen_users (
+	user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+	citizen_id BIGINT NOT NULL REFERENCES citizens(id)
+);
+`,
+	// 3: care plans: each home's configuration (the settings staff wrote and what they
+	// mean with the defaults filled in), its history, and what each gateway runs.
+	`
+CREATE TABLE home_configs (
+	home_id TEXT PRIMARY KEY REFERENCES homes(id),
+	version BIGINT NOT NULL,
+	settings TEXT NOT NULL,
+	effective TEXT NOT NULL,
+	changed_at BIGINT NOT NULL,
+	changed_by TEXT NOT NULL
+);
+CREATE TABLE home_config_history (
+	home_id TEXT NOT NULL REFERENCES homes(id),
+	version BIGINT NOT NULL,
+	settings TEXT NOT NULL,
+	effective TEXT NOT NULL,
+	changed_at BIGINT NOT NULL,
+	changed_by TEXT NOT NULL,
+	PRIMARY KEY (home_id, version)
+);
+CREATE TABLE gateway_configs (
+	gateway_id TEXT PRIMARY KEY,
+	applied BIGINT NOT NULL DEFAULT 0,
+	refused TEXT NOT NULL DEFAULT '',
+	reported_at BIGINT,
+	published BIGINT NOT NULL DEFAULT 0,
+	published_at BIGINT
+);
+`,
 }
 
 var dialectText = map[dialect]map[string]string{
@@ -215,7 +266,8 @@ func (s *Store) migrate(ctx context.Context) error {
 			s.log.Info("sqlstore: migrated", "version", v)
 		}
 		for _, m := range vagt.Municipalities() {
-			if _, err := t.exec(ctx, `INSERT INTO municipalities (code, name) VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name`, int(m.Code), m.Name); err != nil {
+			if _, err := t.exec(ctx, `INSERT INTO municipalities (code, name, region) VALUES (?, ?, ?)
+				ON CONFLICT (code) DO UPDATE SET name = excluded.name, region = excluded.region`, int(m.Code), m.Name, int(m.Region)); err != nil {
 				return err
 			}
 		}

@@ -51,6 +51,13 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC tokens")
 	fs.StringVar(&cfg.OIDC.JWKSURL, "oidc-jwks-url", "", "signing keys; default: jwks_uri from the issuer's discovery document")
 	oidcAlgs := fs.String("oidc-algorithms", "RS256", "accepted signing algorithms, comma-separated (public-key only)")
+	fs.StringVar(&cfg.Influx.URL, "influx-url", "", "InfluxDB that ingest writes to, for statistics, citizen export and erasure; empty: those answer 503")
+	fs.StringVar(&cfg.Influx.Org, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")
+	fs.StringVar(&cfg.Influx.Bucket, "influx-bucket", "vagt/autogen", "InfluxDB bucket; on 1.8 database/retention-policy")
+	fs.StringVar(&cfg.Influx.Token, "influx-token", "", "InfluxDB token; on 1.8 user:password")
+	fs.StringVar(&cfg.BenefitModel, "benefit-model", "", "JSON file with the benefit model (docs/statistics.md); empty: the shipped illustrative model")
+	fs.DurationVar(&cfg.Retention.KeepAlerts, "keep-alerts", 10*365*24*time.Hour, "resolved alerts are anonymised (who acted, notes, details, home) after this")
+	fs.DurationVar(&cfg.Retention.Every, "retention-every", time.Hour, "how often the retention job runs")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

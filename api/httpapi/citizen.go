@@ -1,0 +1,208 @@
+package httpapi
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/stats"
+)
+
+// TelemetryStore reads a citizen's telemetry and deletes it on erasure (stats.Telemetry).
+type TelemetryStore interface {
+	Readings(ctx context.Context, gws []vagt.GatewayID, from, to time.Time) ([]registry.Reading, error)
+	DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error
+}
+
+// MaxExportPeriod bounds the telemetry a citizen's export reads per request.
+const MaxExportPeriod = 31 * 24 * time.Hour
+
+// myData is GET /me/data: everything held about the calling citizen, as JSON or a zip of CSVs.
+func (s *server) myData() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		if p.Role != auth.RoleCitizen {
+			return fmt.Errorf("%w: /me/data is the citizen's own export", alerts.ErrForbidden)
+		}
+		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
+		if err != nil {
+			return err
+		}
+		id, err := reg.CitizenOfUser(r.Context(), p.UserID)
+		if err != nil {
+			return err
+		}
+		if s.Telemetry == nil {
+			return stats.ErrNoTelemetry
+		}
+		x, err := reg.CitizenExport(r.Context(), id, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		gws, err := reg.CitizenGateways(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if x.Telemetry, err = s.Telemetry.Readings(r.Context(), gws, from, to); err != nil {
+			return err
+		}
+		if accepts(r, "application/zip") {
+			w.Header().Set("Content-Type", "application/zip")
+			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="vagt-citizen-%d.zip"`, id))
+			w.Header().Set("Cache-Control", "no-store")
+			return writeExportZip(w, x)
+		}
+		writeJSON(w, http.StatusOK, x)
+		return nil
+	})
+}
+
+func tstr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// writeExportZip writes the export as citizen.csv, contacts.csv, homes.csv, devices.csv,
+// alerts.csv, telemetry.csv and access_log.csv.
+func writeExportZip(w http.ResponseWriter, x registry.Export) error {
+	z := zip.NewWriter(w)
+	file := func(name string, header []string, rows [][]string) error {
+		f, err := z.Create(name)
+		if err != nil {
+			return err
+		}
+		cw := csv.NewWriter(f)
+		_ = cw.Write(header)
+		_ = cw.WriteAll(rows)
+		return cw.Error()
+	}
+	c := x.Citizen
+	var contacts, homes, devices, als, tel, log [][]string
+	for _, ct := range c.Contacts {
+		contacts = append(contacts, []string{ct.Name, ct.Phone, ct.Relation})
+	}
+	for _, h := range x.Homes {
+		homes = append(homes, []string{string(h.ID), strconv.FormatInt(h.District, 10), strconv.Itoa(int(h.Municipality))})
+	}
+	for _, d := range x.Devices {
+		devices = append(devices, []string{string(d.ID), string(d.Gateway), d.Technology.String(), d.Label, string(d.State), tstr(d.InstalledAt), tstr(d.RemovedAt), tstr(d.LastSeen)})
+	}
+	for _, a := range x.Alerts {
+		als = append(als, []string{strconv.FormatInt(a.ID, 10), a.Type.String(), string(a.Device), tstr(&a.RaisedAt), tstr(a.AckedAt), tstr(a.ResolvedAt), string(a.Outcome)})
+	}
+	for _, t := range x.Telemetry {
+		tel = append(tel, []string{tstr(&t.Time), string(t.Gateway), string(t.Device), t.Kind, strconv.FormatFloat(t.Value, 'f', -1, 64)})
+	}
+	for _, e := range x.AccessLog {
+		log = append(log, []string{tstr(&e.At), e.Actor, e.Action, e.Object, e.Detail})
+	}
+	reg := c.RegisteredAt
+	for _, f := range []struct {
+		name   string
+		header []string
+		rows   [][]string
+	}{
+		{"citizen.csv", []string{"id", "municipality", "name", "address", "key_box_note", "registered_at"},
+			[][]string{{strconv.FormatInt(c.ID, 10), strconv.Itoa(int(c.Municipality)), c.Name, c.Address, c.KeyBoxNote, tstr(&reg)}}},
+		{"contacts.csv", []string{"name", "phone", "relation"}, contacts},
+		{"homes.csv", []string{"id", "district", "municipality"}, homes},
+		{"devices.csv", []string{"id", "gateway", "technology", "label", "state", "installed_at", "removed_at", "last_seen"}, devices},
+		{"alerts.csv", []string{"id", "type", "device", "raised_at", "acked_at", "resolved_at", "outcome"}, als},
+		{"telemetry.csv", []string{"time", "gateway", "device", "kind", "value"}, tel},
+		{"access_log.csv", []string{"at", "actor", "action", "object", "detail"}, log},
+	} {
+		if err := file(f.name, f.header, f.rows); err != nil {
+			return err
+		}
+	}
+	return z.Close()
+}
+
+// eraseCitizen is DELETE /citizens/{id} (admins): the telemetry goes first, so a failure
+// there leaves the registry as it was and the erasure can be repeated.
+func (s *server) eraseCitizen() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		if _, err := requireAdmin(r); err != nil {
+			return err
+		}
+		id, err := citizenID(r)
+		if err != nil {
+			return err
+		}
+		if _, err := reg.CitizenMunicipality(r.Context(), id); err != nil {
+			return err
+		}
+		if s.Telemetry == nil {
+			return stats.ErrNoTelemetry
+		}
+		gws, err := reg.CitizenGateways(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if err := s.Telemetry.DeleteGateways(r.Context(), gws); err != nil {
+			return err
+		}
+		e, err := reg.EraseCitizen(r.Context(), id, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		e.Gateways, e.TelemetryDeleted = gws, true
+		writeJSON(w, http.StatusOK, e)
+		return nil
+	})
+}
+
+// citizenToken issues the citizen a login of role citizen linked to the record.
+func (s *server) citizenToken() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		id, err := citizenInScope(r.Context(), reg, r, p)
+		if err != nil {
+			return err
+		}
+		m, err := reg.CitizenMunicipality(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		token, hash, err := auth.NewToken()
+		if err != nil {
+			return err
+		}
+		now := s.Clock.Now()
+		exp := now.Add(90 * 24 * time.Hour)
+		cp, err := s.Auth.IssueToken(r.Context(), auth.Principal{Name: "citizen-" + strconv.FormatInt(id, 10), Role: auth.RoleCitizen, Municipality: m}, hash, &exp, now)
+		if err != nil {
+			return err
+		}
+		if err := reg.LinkCitizenUser(r.Context(), cp.UserID, id); err != nil {
+			return err
+		}
+		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: p.Name, Action: "token.create", Object: fmt.Sprintf("citizen/%d", id),
+			Detail: strings.Join([]string{"user", strconv.FormatInt(cp.UserID, 10)}, "/")}); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, tokenResponse{Token: token, Principal: cp, ExpiresAt: &exp})
+		return nil
+	})
+}

@@ -1,0 +1,165 @@
+package httpapi
+
+import (
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// newGatewayPassword returns a random MQTT password and its hash in Mosquitto's password
+// file format ($7$: PBKDF2-SHA512, 101 iterations, 12-byte salt), which is all the store keeps.
+func newGatewayPassword() (password, hash string, err error) {
+	b := make([]byte, 24)
+	salt := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	if _, err := rand.Read(salt); err != nil {
+		return "", "", err
+	}
+	password = base64.RawURLEncoding.EncodeToString(b)
+	key, err := pbkdf2.Key(sha512.New, password, salt, 101, 64)
+	if err != nil {
+		return "", "", err
+	}
+	return password, "$7$101$" + base64.StdEncoding.EncodeToString(salt) + "$" + base64.StdEncoding.EncodeToString(key), nil
+}
+
+type gatewayRequest struct {
+	ID   vagt.GatewayID `json:"id"`
+	Home vagt.HomeID    `json:"home"`
+}
+
+func (s *server) createGateway() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		var req gatewayRequest
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+		if err := req.ID.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		}
+		m, err := reg.HomeMunicipality(r.Context(), req.Home)
+		if err != nil {
+			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		}
+		if err := mayManage(p, m); err != nil {
+			return err
+		}
+		password, hash, err := newGatewayPassword()
+		if err != nil {
+			return err
+		}
+		if err := reg.ProvisionGateway(r.Context(), req.ID, req.Home, hash, p.Name, s.Clock.Now()); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{
+			"gateway": registry.Gateway{ID: req.ID, Home: req.Home, Municipality: m},
+			"mqtt":    registry.Credentials{Username: string(req.ID), Password: password, PasswordHash: hash, ACL: registry.ACL},
+		})
+		return nil
+	})
+}
+
+type deviceRequest struct {
+	ID          vagt.DeviceID   `json:"id"`
+	Gateway     vagt.GatewayID  `json:"gateway"`
+	Technology  vagt.Technology `json:"technology"`
+	Label       string          `json:"label"`
+	InstalledAt *time.Time      `json:"installed_at"`
+	RemovedAt   *time.Time      `json:"removed_at"`
+}
+
+func (s *server) createDevice() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		var req deviceRequest
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
+		m, err := reg.GatewayMunicipality(r.Context(), req.Gateway)
+		if err != nil {
+			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		}
+		if err := mayManage(p, m); err != nil {
+			return err
+		}
+		if len(req.Label) > 200 {
+			return fmt.Errorf("%w: label ≤ 200 bytes", alerts.ErrInvalid)
+		}
+		d, err := reg.InstallDevice(r.Context(), registry.Device{ID: req.ID, Gateway: req.Gateway, Technology: req.Technology,
+			Label: req.Label, InstalledAt: req.InstalledAt}, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, d)
+		return nil
+	})
+}
+
+// deviceAction handles accept and remove of a device in the caller's municipality.
+func (s *server) deviceAction(accept bool) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		id := vagt.DeviceID(chi.URLParam(r, "device"))
+		m, err := reg.DeviceMunicipality(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if err := mayManage(p, m); err != nil {
+			return err
+		}
+		var req deviceRequest
+		if r.ContentLength != 0 {
+			if err := readJSON(w, r, &req); err != nil {
+				return err
+			}
+		}
+		now := s.Clock.Now()
+		var d registry.Device
+		if accept {
+			at := now
+			if req.InstalledAt != nil {
+				at = *req.InstalledAt
+			}
+			if req.Technology != 0 {
+				if err := req.Technology.Validate(); err != nil {
+					return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+				}
+			}
+			d, err = reg.AcceptDevice(r.Context(), id, req.Technology, req.Label, at, p.Name, now)
+		} else {
+			at := now
+			if req.RemovedAt != nil {
+				at = *req.RemovedAt
+			}
+			d, err = reg.RemoveDevice(r.Context(), id, at, p.Name, now)
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	})
+}

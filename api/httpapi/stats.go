@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/stats"
+)
+
+// StatsService computes the statistics (stats.Service).
+type StatsService interface {
+	Adoption(ctx context.Context, q stats.Query) (stats.Adoption, error)
+	Alerts(ctx context.Context, q stats.Query) (stats.AlertStats, error)
+	Benefits(ctx context.Context, q stats.Query) (stats.Benefits, error)
+}
+
+var errNoStats = fmt.Errorf("%w: statistics are not configured", alerts.ErrUnavailable)
+
+// statsQuery validates the request's municipality, technology, from, to and interval
+// against the caller's role: managers get their own municipality only, national users and
+// admins any (national with small counts suppressed); other roles get none.
+func statsQuery(r *http.Request, p *auth.Principal) (stats.Query, error) {
+	var q stats.Query
+	v := r.URL.Query()
+	switch p.Role {
+	case auth.RoleManager, auth.RoleNational, auth.RoleAdmin:
+	default:
+		return q, fmt.Errorf("%w: statistics are for managers, national users and admins", alerts.ErrForbidden)
+	}
+	var err error
+	if q.Period, err = stats.ParsePeriod(v.Get("from"), v.Get("to"), v.Get("interval")); err != nil {
+		return q, err
+	}
+	if s := v.Get("municipality"); s != "" {
+		for _, part := range strings.Split(s, ",") {
+			n, err := strconv.ParseUint(strings.TrimSpace(part), 10, 16)
+			m := vagt.MunicipalityCode(n)
+			if err != nil || m.Validate() != nil {
+				return q, fmt.Errorf("%w: unknown municipality %q", alerts.ErrInvalid, part)
+			}
+			if !slices.Contains(q.Municipalities, m) {
+				q.Municipalities = append(q.Municipalities, m)
+			}
+		}
+		slices.Sort(q.Municipalities)
+	}
+	if p.Role == auth.RoleManager {
+		for _, m := range q.Municipalities {
+			if m != p.Municipality {
+				return q, fmt.Errorf("%w: managers see their own municipality (%d) only", alerts.ErrForbidden, p.Municipality)
+			}
+		}
+		q.Municipalities = []vagt.MunicipalityCode{p.Municipality}
+	}
+	if len(q.Municipalities) == 0 {
+		q.All = true
+		for _, m := range vagt.Municipalities() {
+			q.Municipalities = append(q.Municipalities, m.Code)
+		}
+	}
+	if s := v.Get("technology"); s != "" {
+		for _, part := range strings.Split(s, ",") {
+			t, err := vagt.ParseTechnology(strings.TrimSpace(part))
+			if err != nil {
+				return q, fmt.Errorf("%w: unknown technology %q", alerts.ErrInvalid, part)
+			}
+			if !slices.Contains(q.Technologies, t) {
+				q.Technologies = append(q.Technologies, t)
+			}
+		}
+		slices.Sort(q.Technologies)
+	} else {
+		for _, t := range vagt.Technologies() {
+			q.Technologies = append(q.Technologies, t.Technology)
+		}
+	}
+	q.Suppress = p.Role == auth.RoleNational
+	return q, nil
+}
+
+// wantsCSV reports whether the client asked for text/csv.
+func wantsCSV(r *http.Request) bool { return accepts(r, "text/csv") }
+
+func accepts(r *http.Request, media string) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == media {
+			return true
+		}
+	}
+	return false
+}
+
+// statsEndpoint answers one statistics endpoint as JSON or, on Accept: text/csv, CSV.
+func statsEndpoint[T any](s *server, name string, compute func(StatsService, context.Context, stats.Query) (T, error), writeCSV func(io.Writer, T) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		if s.Stats == nil {
+			return errNoStats
+		}
+		q, err := statsQuery(r, p)
+		if err != nil {
+			return err
+		}
+		res, err := compute(s.Stats, r.Context(), q)
+		if err != nil {
+			return err
+		}
+		if wantsCSV(r) {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="vagt-%s-%s-%s.csv"`,
+				name, q.Period.From.Format("20060102"), q.Period.To.Format("20060102")))
+			w.Header().Set("Cache-Control", "no-store")
+			return writeCSV(w, res)
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	})
+}
+
+func (s *server) adoptionStats() http.Handler {
+	return statsEndpoint(s, "adoption", StatsService.Adoption, stats.WriteAdoptionCSV)
+}
+
+func (s *server) alertStats() http.Handler {
+	return statsEndpoint(s, "alerts", StatsService.Alerts, stats.WriteAlertsCSV)
+}
+
+func (s *server) benefitStats() http.Handler {
+	return statsEndpoint(s, "benefits", StatsService.Benefits, stats.WriteBenefitsCSV)
+}

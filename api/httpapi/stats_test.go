@@ -1,0 +1,264 @@
+package httpapi_test
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/vagt-dk/vagt/api/stats"
+)
+
+const period = "from=2026-01-01&to=2026-04-01&interval=month"
+
+func n(p *int) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func fl(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
+
+func adoptionLines(a stats.Adoption) []string {
+	var out []string
+	for _, r := range a.Rows {
+		out = append(out, fmt.Sprintf("%d %s %s cit=%s act=%s inst=%s devact=%s new=%s rem=%s churn=%s per1000=%s supp=%v",
+			r.Municipality, r.Technology, r.Start.Format("01"), n(r.Citizens), n(r.CitizensActive), n(r.DevicesInstalled), n(r.DevicesActive),
+			n(r.NewInstallations), n(r.Removals), n(r.Churn), fl(r.Per1000), r.Suppressed))
+	}
+	for _, r := range a.Funnel {
+		out = append(out, fmt.Sprintf("funnel %d %s reg=%s inst=%s act=%s still=%s supp=%v", r.Municipality, r.Technology,
+			n(r.Registered), n(r.Installed), n(r.Active), n(r.StillActive90d), r.Suppressed))
+	}
+	return out
+}
+
+func sameLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\ngot:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func (f *statsFixture) adoption(t *testing.T, user, query string) stats.Adoption {
+	t.Helper()
+	code, body, _ := f.get(t, user, "/api/v1/stats/adoption?"+query, "")
+	if code != 200 {
+		t.Fatalf("adoption %s as %s: %d %s", query, user, code, body)
+	}
+	var a stats.Adoption
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestStatistics loads the known registry, telemetry and alerts and asserts the exact
+// figures of every statistics endpoint, their CSV form and the suppression of small
+// counts, on both SQL stores against a real InfluxDB.
+func TestStatistics(t *testing.T) {
+	both(t, func(t *testing.T, dsn string) {
+		f := newStatsFixture(t, dsn)
+		techs := "&technology=medicine_dispenser,personal_alarm"
+
+		// The manager of Hedensted: exact, unsuppressed.
+		sameLines(t, "manager adoption", adoptionLines(f.adoption(t, "mads", period+techs)), []string{
+			"766 personal_alarm 01 cit=1 act=1 inst=1 devact=1 new=0 rem=0 churn=0 per1000=0.094 supp=false",
+			"766 personal_alarm 02 cit=1 act=0 inst=1 devact=0 new=0 rem=0 churn=0 per1000=0.094 supp=false",
+			"766 personal_alarm 03 cit=1 act=1 inst=1 devact=1 new=0 rem=0 churn=0 per1000=0.094 supp=false",
+			"766 medicine_dispenser 01 cit=5 act=4 inst=5 devact=4 new=1 rem=0 churn=0 per1000=0.472 supp=false",
+			"766 medicine_dispenser 02 cit=5 act=4 inst=5 devact=4 new=1 rem=1 churn=0 per1000=0.472 supp=false",
+			"766 medicine_dispenser 03 cit=5 act=4 inst=5 devact=4 new=1 rem=1 churn=1 per1000=0.472 supp=false",
+			"funnel 766 personal_alarm reg=7 inst=1 act=1 still=1 supp=false",
+			"funnel 766 medicine_dispenser reg=7 inst=7 act=6 still=2 supp=false",
+		})
+
+		// National: both municipalities, counts of 1-4 citizens suppressed.
+		nat := f.adoption(t, "kl", period+"&technology=medicine_dispenser&municipality=615,766")
+		if nat.SuppressedBelow != 5 {
+			t.Errorf("suppressed_below = %d", nat.SuppressedBelow)
+		}
+		sameLines(t, "national adoption", adoptionLines(nat), []string{
+			"615 medicine_dispenser 01 cit=- act=- inst=- devact=- new=- rem=0 churn=0 per1000=- supp=true",
+			"615 medicine_dispenser 02 cit=- act=- inst=- devact=- new=0 rem=0 churn=0 per1000=- supp=true",
+			"615 medicine_dispenser 03 cit=- act=- inst=- devact=- new=0 rem=0 churn=0 per1000=- supp=true",
+			"766 medicine_dispenser 01 cit=5 act=- inst=5 devact=- new=- rem=0 churn=0 per1000=0.472 supp=true",
+			"766 medicine_dispenser 02 cit=5 act=- inst=5 devact=- new=- rem=- churn=0 per1000=0.472 supp=true",
+			"766 medicine_dispenser 03 cit=5 act=- inst=5 devact=- new=- rem=- churn=- per1000=0.472 supp=true",
+			"funnel 615 medicine_dispenser reg=- inst=- act=- still=0 supp=true",
+			"funnel 766 medicine_dispenser reg=7 inst=7 act=6 still=- supp=true",
+		})
+		// An admin sees every municipality unsuppressed; all 98 by default.
+		all := f.adoption(t, "admin", "from=2026-01-01&to=2026-02-01&interval=quarter&technology=medicine_dispenser")
+		if len(all.Rows) != 98 || all.SuppressedBelow != 0 {
+			t.Fatalf("admin, all municipalities: %d rows", len(all.Rows))
+		}
+		for _, r := range all.Rows {
+			want := map[int]string{615: "1 1", 766: "5 4"}[int(r.Municipality)]
+			if want == "" {
+				want = "0 0"
+			}
+			if got := n(r.Citizens) + " " + n(r.DevicesActive); got != want {
+				t.Errorf("admin %d: citizens, active = %s, want %s", r.Municipality, got, want)
+			}
+		}
+
+		// CSV: the documented columns, the same figures.
+		code, body, h := f.get(t, "kl", "/api/v1/stats/adoption?"+period+"&technology=medicine_dispenser&municipality=766", "text/csv")
+		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+			t.Fatalf("csv: %d %s", code, h.Get("Content-Type"))
+		}
+		recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameLines(t, "adoption csv", []string{strings.Join(recs[0], ","), strings.Join(recs[1], ","), strings.Join(recs[3], ",")}, []string{
+			"municipality,municipality_name,region,technology,interval_start,interval_end,citizens,citizens_active,devices_installed,devices_active,new_installations,removals,churn_90d,citizens_per_1000_65plus,suppressed",
+			"766,Hedensted,1082,medicine_dispenser,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,5,,5,,,0,0,0.472,true",
+			"766,Hedensted,1082,medicine_dispenser,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,5,,5,,,,,0.472,true",
+		})
+		if len(recs) != 4 {
+			t.Errorf("csv has %d records, want 4", len(recs))
+		}
+
+		testAlertStats(t, f)
+		testBenefits(t, f)
+	})
+}
+
+func testAlertStats(t *testing.T, f *statsFixture) {
+	code, body, _ := f.get(t, "mads", "/api/v1/stats/alerts?"+period, "")
+	if code != 200 {
+		t.Fatalf("alerts: %d %s", code, body)
+	}
+	var a stats.AlertStats
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range a.Rows {
+		got = append(got, fmt.Sprintf("%s cit=%s alarms=%s perCitMonth=%s panic=%d fall=%d lowbat=%d ack60=%s ack180=%s ackp50=%s ackp90=%s resp50=%s resp90=%s resolved=%s false=%s novisit=%s esc=%s escalerts=%s",
+			r.Start.Format("01"), n(r.Citizens), n(r.Alarms), fl(r.AlarmsPerCitizenMonth), r.ByType[1].Alarms, r.ByType[2].Alarms, r.ByType[10].Alarms,
+			fl(r.AckedWithin60s), fl(r.AckedWithin180s), fl(r.AckP50), fl(r.AckP90), fl(r.ResolveP50), fl(r.ResolveP90), n(r.Resolved),
+			fl(r.FalseAlarmShare), fl(r.WithoutVisitShare), n(r.Escalations), n(r.EscalatedAlerts)))
+	}
+	sameLines(t, "alert stats", got, []string{
+		"01 cit=5 alarms=0 perCitMonth=0 panic=0 fall=0 lowbat=0 ack60=- ack180=- ackp50=- ackp90=- resp50=- resp90=- resolved=0 false=- novisit=- esc=0 escalerts=0",
+		"02 cit=5 alarms=4 perCitMonth=0.8 panic=2 fall=1 lowbat=1 ack60=0.3333 ack180=0.6667 ackp50=120 ackp90=300 resp50=1800 resp90=3600 resolved=3 false=0.3333 novisit=0.6667 esc=1 escalerts=1",
+		"03 cit=5 alarms=1 perCitMonth=0.2 panic=1 fall=0 lowbat=0 ack60=1 ack180=1 ackp50=30 ackp90=30 resp50=- resp90=- resolved=0 false=- novisit=- esc=0 escalerts=0",
+	})
+	// National: Horsens watches one citizen, so its row is suppressed.
+	code, body, _ = f.get(t, "kl", "/api/v1/stats/alerts?"+period+"&municipality=615", "text/csv")
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if code != 200 || err != nil || len(recs) != 4 {
+		t.Fatalf("national alerts csv: %d %v %q", code, err, body)
+	}
+	if got := strings.Join(recs[0][:6], ","); got != "municipality,municipality_name,interval_start,interval_end,citizens,alarms" || recs[0][19] != "alarms_panic" {
+		t.Errorf("alert csv header: %v", recs[0])
+	}
+	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,,,,,,,,,,,,,,,true,,,,,,,,,,,,," {
+		t.Errorf("suppressed alert row: %s", got)
+	}
+}
+
+func testBenefits(t *testing.T, f *statsFixture) {
+	code, body, _ := f.get(t, "mads", "/api/v1/stats/benefits?from=2026-01-01&to=2026-03-01&technology=medicine_dispenser", "")
+	if code != 200 {
+		t.Fatalf("benefits: %d %s", code, body)
+	}
+	var b stats.Benefits
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Estimate || !b.Model.Illustrative || len(b.Model.Assumptions) == 0 || b.Model.Technologies[6].MinutesPerVisit != 10 {
+		t.Errorf("the model is not returned with the estimate: %+v", b.Model)
+	}
+	var got []string
+	for _, r := range b.Rows {
+		got = append(got, fmt.Sprintf("%s act=%s inst=%s new=%s visits=%s hours=%s gross=%s oneoff=%s running=%s net=%s",
+			r.Start.Format("01"), n(r.CitizensActive), n(r.DevicesInstalled), n(r.NewInstallations), fl(r.VisitsAvoided), fl(r.HoursSaved),
+			fl(r.GrossDKK), fl(r.OneOffCostDKK), fl(r.RunningCostDKK), fl(r.NetDKK)))
+	}
+	// Jan: 4 active × 7 visits/week × 31/7 weeks = 124 visits × 10 min = 20.67 h × 450 = 9300;
+	// one new × 5000; 5 installed × 400. Feb: 4 × 7 × 4 = 112 visits, 18.67 h, 8400.
+	sameLines(t, "benefits", got, []string{
+		"01 act=4 inst=5 new=1 visits=124 hours=20.67 gross=9300 oneoff=5000 running=2000 net=2300",
+		"02 act=4 inst=5 new=1 visits=112 hours=18.67 gross=8400 oneoff=5000 running=2000 net=1400",
+	})
+}
+
+// TestStatisticsBadInput: every malformed or out-of-scope request is the right 4xx with a
+// JSON error.
+func TestStatisticsBadInput(t *testing.T) {
+	f := newStatsFixture(t, t.TempDir()+"/vagt.db")
+	for _, c := range []struct {
+		name, user, path string
+		code             int
+		errCode          string
+	}{
+		{"unknown municipality", "kl", "/api/v1/stats/adoption?" + period + "&municipality=999", 400, "invalid"},
+		{"municipality not a number", "kl", "/api/v1/stats/alerts?" + period + "&municipality=abc", 400, "invalid"},
+		{"unknown technology", "mads", "/api/v1/stats/adoption?" + period + "&technology=teleporter", 400, "invalid"},
+		{"no from", "mads", "/api/v1/stats/adoption?to=2026-04-01", 400, "invalid"},
+		{"no to", "mads", "/api/v1/stats/benefits?from=2026-01-01", 400, "invalid"},
+		{"reversed", "mads", "/api/v1/stats/adoption?from=2026-04-01&to=2026-01-01", 400, "invalid"},
+		{"empty", "mads", "/api/v1/stats/adoption?from=2026-04-01&to=2026-04-01", 400, "invalid"},
+		{"bad date", "mads", "/api/v1/stats/adoption?from=2026-13-01&to=2027-01-01", 400, "invalid"},
+		{"bad interval", "mads", "/api/v1/stats/adoption?" + "from=2026-01-01&to=2026-04-01&interval=day", 400, "invalid"},
+		{"too many weeks", "mads", "/api/v1/stats/adoption?from=2025-01-01&to=2026-04-01&interval=week", 400, "invalid"},
+		{"too many months", "mads", "/api/v1/stats/alerts?from=2020-01-01&to=2026-04-01&interval=month", 400, "invalid"},
+		{"too many quarters", "mads", "/api/v1/stats/benefits?from=2000-01-01&to=2026-04-01&interval=quarter", 400, "invalid"},
+		{"manager, other municipality", "mads", "/api/v1/stats/adoption?" + period + "&municipality=615", 403, "forbidden"},
+		{"manager, other among own", "mads", "/api/v1/stats/alerts?" + period + "&municipality=766,615", 403, "forbidden"},
+		{"staff", "anna", "/api/v1/stats/adoption?" + period, 403, "forbidden"},
+		{"citizen", "citizen", "/api/v1/stats/benefits?" + period, 403, "forbidden"},
+		{"registry, manager of another", "mads", "/api/v1/citizens?municipality=615", 403, "forbidden"},
+		{"registry, national", "kl", "/api/v1/citizens", 403, "forbidden"},
+		{"registry, staff", "anna", "/api/v1/devices", 403, "forbidden"},
+		{"devices, bad state", "mads", "/api/v1/devices?state=lost", 400, "invalid"},
+		{"citizen of another municipality", "hanne", fmt.Sprintf("/api/v1/citizens/%d", f.cit["C1"]), 403, "forbidden"},
+		{"no such citizen", "admin", "/api/v1/citizens/99999", 404, "not_found"},
+		{"export, not a citizen", "mads", "/api/v1/me/data?from=2026-01-01&to=2026-01-10", 403, "forbidden"},
+		{"export, unbounded", "citizen", "/api/v1/me/data?from=2026-01-01", 400, "invalid"},
+		{"export, too long", "citizen", "/api/v1/me/data?from=2026-01-01&to=2026-03-01", 400, "invalid"},
+		{"export, login of no citizen", "citizen", "/api/v1/me/data?from=2026-01-01&to=2026-01-10", 403, "forbidden"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body, h := f.get(t, c.user, c.path, "")
+			var e struct{ Error struct{ Code string } }
+			if code != c.code || json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != c.errCode || h.Get("Content-Type") != "application/json" {
+				t.Errorf("%d %s, want %d %s", code, body, c.code, c.errCode)
+			}
+		})
+	}
+	for _, c := range []struct{ name, user, method, path, body string }{
+		{"erase as manager", "mads", "DELETE", fmt.Sprintf("/api/v1/citizens/%d", f.cit["C1"]), ""},
+		{"district in another municipality", "mads", "POST", "/api/v1/districts", `{"municipality":615,"name":"X"}`},
+		{"device of another municipality", "hanne", "POST", "/api/v1/devices/md-1/remove", ""},
+	} {
+		if code, out := f.do(t, c.user, c.method, c.path, c.body); code != 403 {
+			t.Errorf("%s: %d %v, want 403", c.name, code, out)
+		}
+	}
+	for _, c := range []struct {
+		name, method, path, body string
+		code                     int
+	}{
+		{"device installed twice", "POST", "/api/v1/devices", `{"id":"md-1","gateway":"gw-1","technology":"medicine_dispenser"}`, 409},
+		{"unknown technology", "POST", "/api/v1/devices", `{"id":"x-1","gateway":"gw-1","technology":"teleporter"}`, 400},
+		{"gateway provisioned twice", "POST", "/api/v1/gateways", `{"id":"gw-1","home":"home-c1"}`, 409},
+		{"remove a removed device", "POST", "/api/v1/devices/md-3/remove", ``, 409},
+		{"home in an unknown district", "POST", "/api/v1/homes", `{"id":"home-x","district":9999}`, 400},
+	} {
+		if code, out := f.do(t, "mads", c.method, c.path, c.body); code != c.code {
+			t.Errorf("%s: %d %v, want %d", c.name, code, out, c.code)
+		}
+	}
+}

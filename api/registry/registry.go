@@ -1,0 +1,163 @@
+// Package registry is the API's registry model: municipalities with their regions, care
+// districts, citizens (personal data), homes, gateways and devices with their technology
+// and installation dates, and what a citizen's export and erasure consist of. The SQL store
+// (api/sqlstore) keeps it; the statistics (api/stats) count from it.
+package registry
+
+import (
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// Municipality is one of the 98, with its region and the (illustrative) number of citizens
+// aged 65 or more that comparisons are made per thousand of.
+type Municipality struct {
+	Code         vagt.MunicipalityCode `json:"code"`
+	Name         string                `json:"name"`
+	Region       vagt.Region           `json:"region"`
+	RegionName   string                `json:"region_name"`
+	Population65 int                   `json:"population_65plus,omitempty"`
+}
+
+// District is a home-care team's area.
+type District struct {
+	ID           int64                 `json:"id"`
+	Municipality vagt.MunicipalityCode `json:"municipality"`
+	Name         string                `json:"name"`
+}
+
+// Citizen is a citizen's registry record: personal data, role-protected and audited.
+type Citizen struct {
+	ID           int64                 `json:"id"`
+	Municipality vagt.MunicipalityCode `json:"municipality"`
+	Name         string                `json:"name"`
+	Address      string                `json:"address"`
+	KeyBoxNote   string                `json:"key_box_note"`
+	Contacts     []alerts.Contact      `json:"contacts"`
+	RegisteredAt time.Time             `json:"registered_at"`
+	ErasedAt     *time.Time            `json:"erased_at,omitempty"`
+}
+
+// Home is where a gateway is installed; it belongs to a district and, usually, a citizen.
+type Home struct {
+	ID           vagt.HomeID           `json:"id"`
+	District     int64                 `json:"district"`
+	Citizen      int64                 `json:"citizen,omitempty"`
+	Municipality vagt.MunicipalityCode `json:"municipality"`
+}
+
+// Gateway is a home's gateway with its link state.
+type Gateway struct {
+	ID           vagt.GatewayID        `json:"id"`
+	Home         vagt.HomeID           `json:"home,omitempty"`
+	Municipality vagt.MunicipalityCode `json:"municipality"`
+	Online       bool                  `json:"online"`
+	LastSeen     *time.Time            `json:"last_seen,omitempty"`
+	Software     string                `json:"software,omitempty"`
+}
+
+// Credentials are a new gateway's MQTT login, returned once.
+type Credentials struct {
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	PasswordHash string `json:"password_hash"`
+	ACL          string `json:"acl"`
+}
+
+// ACL is the broker rule every gateway runs under: it may publish under its own id only.
+const ACL = "pattern write vagt/v1/gw/%u/#"
+
+// DeviceState is where a device is in its life.
+type DeviceState string
+
+// The device states.
+const (
+	DevicePending   DeviceState = "pending"   // a gateway reported it; nobody registered it yet
+	DeviceInstalled DeviceState = "installed" // registered and in use
+	DeviceRemoved   DeviceState = "removed"   // taken out of use
+)
+
+// Device is a sensor or alarm device on a gateway.
+type Device struct {
+	ID          vagt.DeviceID   `json:"id"`
+	Gateway     vagt.GatewayID  `json:"gateway"`
+	Technology  vagt.Technology `json:"technology"`
+	Label       string          `json:"label"`
+	State       DeviceState     `json:"state"`
+	InstalledAt *time.Time      `json:"installed_at,omitempty"`
+	RemovedAt   *time.Time      `json:"removed_at,omitempty"`
+	LastSeen    *time.Time      `json:"last_seen,omitempty"`
+	Battery     int             `json:"battery"`
+}
+
+// DeviceFact is what statistics count of a registered device: no personal data, only the
+// pseudonymous citizen id (0: a home without a citizen).
+type DeviceFact struct {
+	Device       vagt.DeviceID
+	Municipality vagt.MunicipalityCode
+	Technology   vagt.Technology
+	Citizen      int64
+	InstalledAt  time.Time
+	RemovedAt    *time.Time
+}
+
+// CitizenFact is when a citizen was registered in a municipality (the funnel's first step).
+type CitizenFact struct {
+	ID           int64
+	Municipality vagt.MunicipalityCode
+	RegisteredAt time.Time
+}
+
+// AlertFact is what alert statistics count of an alert.
+type AlertFact struct {
+	Municipality vagt.MunicipalityCode
+	Type         vagt.AlarmType
+	Priority     vagt.Priority
+	RaisedAt     time.Time
+	AckedAt      *time.Time
+	ResolvedAt   *time.Time
+	Outcome      alerts.Outcome
+	Escalations  int
+}
+
+// Erasure is what an erasure removed.
+type Erasure struct {
+	Citizen          int64            `json:"citizen"`
+	Gateways         []vagt.GatewayID `json:"gateways"`
+	ContactsDeleted  int              `json:"contacts_deleted"`
+	AlertsAnonymised int              `json:"alerts_anonymised"`
+	TelemetryDeleted bool             `json:"telemetry_deleted"`
+}
+
+// CitizenAlert is an alert in a citizen's export.
+type CitizenAlert struct {
+	ID         int64          `json:"id"`
+	Type       vagt.AlarmType `json:"type"`
+	Device     vagt.DeviceID  `json:"device"`
+	RaisedAt   time.Time      `json:"raised_at"`
+	AckedAt    *time.Time     `json:"acked_at,omitempty"`
+	ResolvedAt *time.Time     `json:"resolved_at,omitempty"`
+	Outcome    alerts.Outcome `json:"outcome,omitempty"`
+}
+
+// Reading is one telemetry point in a citizen's export.
+type Reading struct {
+	Time    time.Time      `json:"time"`
+	Gateway vagt.GatewayID `json:"gateway"`
+	Device  vagt.DeviceID  `json:"device"`
+	Kind    string         `json:"kind"`
+	Value   float64        `json:"value"`
+}
+
+// Export is everything held about a citizen (GDPR art. 15 and 20).
+type Export struct {
+	Citizen   Citizen           `json:"citizen"`
+	Homes     []Home            `json:"homes"`
+	Devices   []Device          `json:"devices"`
+	Alerts    []CitizenAlert    `json:"alerts"`
+	Telemetry []Reading         `json:"telemetry"`
+	AccessLog []auth.AuditEntry `json:"access_log"`
+}

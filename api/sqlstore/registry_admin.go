@@ -1,0 +1,301 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// The registry as managers and admins keep it. A municipality of 0 means every
+// municipality (admins); handlers check the caller's scope before they call.
+
+// munFilter returns " AND <col> = ?" and its argument, or nothing for all municipalities.
+func munFilter(col string, m vagt.MunicipalityCode) (string, []any) {
+	if m == 0 {
+		return "", nil
+	}
+	return " AND " + col + " = ?", []any{int(m)}
+}
+
+// Municipalities returns the 98 with their regions, by code.
+func (s *Store) Municipalities(ctx context.Context) ([]registry.Municipality, error) {
+	var out []registry.Municipality
+	err := s.each(ctx, `SELECT code, name, region FROM municipalities ORDER BY code`, nil, func(r *sql.Rows) error {
+		var m registry.Municipality
+		err := r.Scan(&m.Code, &m.Name, &m.Region)
+		m.RegionName = m.Region.String()
+		out = append(out, m)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("municipalities", err)
+	}
+	return out, nil
+}
+
+// Districts returns the districts of m (0: all).
+func (s *Store) Districts(ctx context.Context, m vagt.MunicipalityCode) ([]registry.District, error) {
+	where, args := munFilter("municipality", m)
+	out := []registry.District{}
+	err := s.each(ctx, `SELECT id, municipality, name FROM districts WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
+		var d registry.District
+		err := r.Scan(&d.ID, &d.Municipality, &d.Name)
+		out = append(out, d)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("districts", err)
+	}
+	return out, nil
+}
+
+// DistrictMunicipality returns the municipality a district belongs to.
+func (s *Store) DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
+	var m int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM districts WHERE id = ?`), id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("district %d: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return 0, storeErr("district", err)
+	}
+	return vagt.MunicipalityCode(m), nil
+}
+
+// RegisterCitizen adds a citizen with contact persons, registered at now, audited as
+// citizen.create by actor in the same transaction.
+func (s *Store) RegisterCitizen(ctx context.Context, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error) {
+	if err := c.Municipality.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 || len(c.Address) > 500 || len(c.KeyBoxNote) > 500 {
+		return c, fmt.Errorf("%w: name (1-200), address and key_box_note (≤ 500 bytes)", alerts.ErrInvalid)
+	}
+	c.RegisteredAt = now.UTC().Truncate(time.Millisecond)
+	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.row(ctx, `INSERT INTO citizens (municipality, name, address, key_box_note, registered_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			int(c.Municipality), c.Name, c.Address, c.KeyBoxNote, ms(now)).Scan(&c.ID); err != nil {
+			return err
+		}
+		for _, ct := range c.Contacts {
+			if _, err := t.exec(ctx, `INSERT INTO contacts (citizen_id, name, phone, relation) VALUES (?, ?, ?, ?)`, c.ID, ct.Name, ct.Phone, ct.Relation); err != nil {
+				return err
+			}
+		}
+		return t.audit(ctx, now, actor, "citizen.create", citizenObject(c.ID), "")
+	})
+	if err != nil {
+		return c, storeErr("register citizen", err)
+	}
+	if c.Contacts == nil {
+		c.Contacts = []alerts.Contact{}
+	}
+	return c, nil
+}
+
+func citizenObject(id int64) string { return fmt.Sprintf("citizen/%d", id) }
+
+// Citizens returns the citizens of m (0: all) with their contacts; the read is audited as
+// citizen.list by actor before anything is returned.
+func (s *Store) Citizens(ctx context.Context, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error) {
+	if err := s.inTx(ctx, func(t *tx) error {
+		return t.audit(ctx, now, actor, "citizen.list", fmt.Sprintf("municipality/%d", m), "")
+	}); err != nil {
+		return nil, storeErr("citizens", err)
+	}
+	where, args := munFilter("municipality", m)
+	return s.citizens(ctx, `WHERE 1 = 1`+where, args)
+}
+
+// Citizen returns one citizen with contacts, audited as citizen.read by actor first.
+// The municipality is checked by the caller with CitizenMunicipality.
+func (s *Store) Citizen(ctx context.Context, id int64, actor string, now time.Time) (registry.Citizen, error) {
+	if err := s.inTx(ctx, func(t *tx) error {
+		return t.audit(ctx, now, actor, "citizen.read", citizenObject(id), "")
+	}); err != nil {
+		return registry.Citizen{}, storeErr("citizen", err)
+	}
+	cs, err := s.citizens(ctx, `WHERE id = ?`, []any{id})
+	if err != nil {
+		return registry.Citizen{}, err
+	}
+	if len(cs) == 0 {
+		return registry.Citizen{}, fmt.Errorf("citizen %d: %w", id, alerts.ErrNotFound)
+	}
+	return cs[0], nil
+}
+
+// CitizenMunicipality returns the municipality of a citizen, for scope checks.
+func (s *Store) CitizenMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
+	var m int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM citizens WHERE id = ?`), id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("citizen %d: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return 0, storeErr("citizen", err)
+	}
+	return vagt.MunicipalityCode(m), nil
+}
+
+func (s *Store) citizens(ctx context.Context, where string, args []any) ([]registry.Citizen, error) {
+	out := []registry.Citizen{}
+	idx := map[int64]int{}
+	err := s.each(ctx, `SELECT id, municipality, name, address, key_box_note, registered_at, erased_at FROM citizens `+where+` ORDER BY id`, args, func(r *sql.Rows) error {
+		var (
+			c      registry.Citizen
+			reg    int64
+			erased sql.NullInt64
+		)
+		err := r.Scan(&c.ID, &c.Municipality, &c.Name, &c.Address, &c.KeyBoxNote, &reg, &erased)
+		c.RegisteredAt, c.ErasedAt, c.Contacts = fromMs(reg), nullMs(erased), []alerts.Contact{}
+		idx[c.ID] = len(out)
+		out = append(out, c)
+		return err
+	})
+	if err == nil && len(out) > 0 {
+		err = s.each(ctx, `SELECT citizen_id, name, phone, relation FROM contacts WHERE citizen_id IN (SELECT id FROM citizens `+where+`) ORDER BY id`, args, func(r *sql.Rows) error {
+			var (
+				id int64
+				ct alerts.Contact
+			)
+			if err := r.Scan(&id, &ct.Name, &ct.Phone, &ct.Relation); err != nil {
+				return err
+			}
+			if i, ok := idx[id]; ok {
+				out[i].Contacts = append(out[i].Contacts, ct)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, storeErr("citizens", err)
+	}
+	return out, nil
+}
+
+// AddHome adds a home in a district (and of a citizen of the same municipality, when given).
+func (s *Store) AddHome(ctx context.Context, h registry.Home) (registry.Home, error) {
+	if err := h.ID.Validate(); err != nil {
+		return h, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	m, err := s.DistrictMunicipality(ctx, h.District)
+	if err != nil {
+		return h, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	h.Municipality = m
+	if h.Citizen != 0 {
+		cm, err := s.CitizenMunicipality(ctx, h.Citizen)
+		if err != nil || cm != m {
+			return h, fmt.Errorf("%w: citizen %d is not in municipality %d", alerts.ErrInvalid, h.Citizen, m)
+		}
+	}
+	var exists int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM homes WHERE id = ?`), string(h.ID)).Scan(&exists); err != nil {
+		return h, storeErr("add home", err)
+	}
+	if exists > 0 {
+		return h, fmt.Errorf("home %s: %w: it exists", h.ID, alerts.ErrConflict)
+	}
+	if err := s.CreateHome(ctx, h.ID, h.District, h.Citizen); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+// Homes returns the homes of m (0: all).
+func (s *Store) Homes(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Home, error) {
+	where, args := munFilter("d.municipality", m)
+	out := []registry.Home{}
+	err := s.each(ctx, `SELECT h.id, h.district_id, COALESCE(h.citizen_id, 0), d.municipality FROM homes h JOIN districts d ON d.id = h.district_id
+		WHERE 1 = 1`+where+` ORDER BY h.id`, args, func(r *sql.Rows) error {
+		var h registry.Home
+		err := r.Scan(&h.ID, &h.District, &h.Citizen, &h.Municipality)
+		out = append(out, h)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("homes", err)
+	}
+	return out, nil
+}
+
+// HomeMunicipality returns the municipality of a home, for scope checks.
+func (s *Store) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.MunicipalityCode, error) {
+	var m int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`), string(id)).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("home %s: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return 0, storeErr("home", err)
+	}
+	return vagt.MunicipalityCode(m), nil
+}
+
+// ProvisionGateway registers a gateway in a home and stores the hash of its MQTT password.
+// A gateway that reported before it was registered keeps its link state; one that was
+// provisioned already is a conflict (its password is not shown again).
+func (s *Store) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) error {
+	if err := id.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	err := s.inTx(ctx, func(t *tx) error {
+		var have string
+		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&have)
+		if err == nil && have != "" {
+			return fmt.Errorf("gateway %s: %w: it is provisioned already", id, alerts.ErrConflict)
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO gateways (id, home_id, municipality, secret_hash, provisioned_at)
+			VALUES (?, ?, (SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?), ?, ?)
+			ON CONFLICT (id) DO UPDATE SET home_id = excluded.home_id, municipality = excluded.municipality,
+				secret_hash = excluded.secret_hash, provisioned_at = excluded.provisioned_at`,
+			string(id), string(home), string(home), secretHash, ms(now)); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "gateway.provision", "gateway/"+string(id), string(home))
+	})
+	if err != nil {
+		return storeErr("provision gateway", err)
+	}
+	return nil
+}
+
+// Gateways returns the gateways of m (0: all), with link state.
+func (s *Store) Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Gateway, error) {
+	where, args := munFilter("municipality", m)
+	out := []registry.Gateway{}
+	err := s.each(ctx, `SELECT id, COALESCE(home_id, ''), municipality, online, last_seen, software FROM gateways WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
+		var (
+			g      registry.Gateway
+			online int
+			seen   sql.NullInt64
+		)
+		err := r.Scan(&g.ID, &g.Home, &g.Municipality, &online, &seen, &g.Software)
+		g.Online, g.LastSeen = online == 1, nullMs(seen)
+		out = append(out, g)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("gateways", err)
+	}
+	return out, nil
+}
+
+// GatewayMunicipality returns the municipality a gateway is registered (or reported) in.
+func (s *Store) GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vagt.MunicipalityCode, error) {
+	var m int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM gateways WHERE id = ?`), string(id)).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("gateway %s: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return 0, storeErr("gateway", err)
+	}
+	return vagt.MunicipalityCode(m), nil
+}

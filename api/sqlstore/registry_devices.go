@@ -1,0 +1,263 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// A device's state follows from its dates: no installed_at is pending (a gateway reported
+// it, nobody registered it), a removed_at is removed.
+const deviceState = `CASE WHEN dv.removed_at IS NOT NULL THEN 'removed' WHEN dv.installed_at IS NOT NULL THEN 'installed' ELSE 'pending' END`
+
+// InstallDevice registers a device on a gateway as installed at d.InstalledAt (now when
+// nil). A device the gateway reported already (pending) is taken over.
+func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor string, now time.Time) (registry.Device, error) {
+	if err := d.ID.Validate(); err != nil {
+		return d, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	if err := d.Technology.Validate(); err != nil {
+		return d, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+	}
+	if d.InstalledAt == nil {
+		d.InstalledAt = &now
+	}
+	err := s.inTx(ctx, func(t *tx) error {
+		var state string
+		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(d.ID)).Scan(&state)
+		if err == nil && state != string(registry.DevicePending) {
+			return fmt.Errorf("device %s: %w: it is %s", d.ID, alerts.ErrConflict, state)
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var n int
+		if err := t.row(ctx, `SELECT COUNT(*) FROM gateways WHERE id = ? AND home_id IS NOT NULL`, string(d.Gateway)).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: gateway %s is not provisioned in a home", alerts.ErrInvalid, d.Gateway)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO devices (id, gateway_id, technology, label, installed_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET gateway_id = excluded.gateway_id, technology = excluded.technology,
+				label = excluded.label, installed_at = excluded.installed_at`,
+			string(d.ID), string(d.Gateway), int(d.Technology), d.Label, ms(*d.InstalledAt)); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "device.install", "device/"+string(d.ID), string(d.Gateway))
+	})
+	if err != nil {
+		return d, storeErr("install device", err)
+	}
+	return s.Device(ctx, d.ID)
+}
+
+// AcceptDevice turns a pending device into an installed one; technology and label are kept
+// when zero.
+func (s *Store) AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error) {
+	err := s.inTx(ctx, func(t *tx) error {
+		var state string
+		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(id)).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if state != string(registry.DevicePending) {
+			return fmt.Errorf("device %s: %w: it is %s, not pending", id, alerts.ErrConflict, state)
+		}
+		if _, err := t.exec(ctx, `UPDATE devices SET installed_at = ?,
+			technology = CASE WHEN ? > 0 THEN ? ELSE technology END, label = CASE WHEN ? <> '' THEN ? ELSE label END WHERE id = ?`,
+			ms(installedAt), int(tech), int(tech), label, label, string(id)); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "device.accept", "device/"+string(id), "")
+	})
+	if err != nil {
+		return registry.Device{}, storeErr("accept device", err)
+	}
+	return s.Device(ctx, id)
+}
+
+// RemoveDevice records that an installed device was taken out of use at removedAt.
+func (s *Store) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error) {
+	err := s.inTx(ctx, func(t *tx) error {
+		var (
+			state     string
+			installed sql.NullInt64
+		)
+		err := t.row(ctx, `SELECT `+deviceState+`, dv.installed_at FROM devices dv WHERE dv.id = ?`, string(id)).Scan(&state, &installed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if state != string(registry.DeviceInstalled) {
+			return fmt.Errorf("device %s: %w: it is %s, not installed", id, alerts.ErrConflict, state)
+		}
+		if ms(removedAt) < installed.Int64 {
+			return fmt.Errorf("%w: removed_at is before installed_at", alerts.ErrInvalid)
+		}
+		if _, err := t.exec(ctx, `UPDATE devices SET removed_at = ? WHERE id = ?`, ms(removedAt), string(id)); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "device.remove", "device/"+string(id), "")
+	})
+	if err != nil {
+		return registry.Device{}, storeErr("remove device", err)
+	}
+	return s.Device(ctx, id)
+}
+
+const deviceColumns = `dv.id, dv.gateway_id, dv.technology, dv.label, ` + deviceState + `, dv.installed_at, dv.removed_at, dv.last_seen, dv.battery`
+
+func scanDevice(r scanner) (registry.Device, error) {
+	var (
+		d                        registry.Device
+		tech                     int
+		state                    string
+		installed, removed, seen sql.NullInt64
+	)
+	err := r.Scan(&d.ID, &d.Gateway, &tech, &d.Label, &state, &installed, &removed, &seen, &d.Battery)
+	d.Technology, d.State = vagt.Technology(tech), registry.DeviceState(state)
+	d.InstalledAt, d.RemovedAt, d.LastSeen = nullMs(installed), nullMs(removed), nullMs(seen)
+	return d, err
+}
+
+// Device returns one device.
+func (s *Store) Device(ctx context.Context, id vagt.DeviceID) (registry.Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceColumns+` FROM devices dv WHERE dv.id = ?`), string(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return d, storeErr("device", err)
+	}
+	return d, nil
+}
+
+// DeviceMunicipality returns the municipality of a device's gateway, for scope checks.
+func (s *Store) DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, error) {
+	var m int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE dv.id = ?`), string(id)).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return 0, storeErr("device", err)
+	}
+	return vagt.MunicipalityCode(m), nil
+}
+
+// Devices returns the devices of m (0: all) in a state ("" for all).
+func (s *Store) Devices(ctx context.Context, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error) {
+	where, args := munFilter("g.municipality", m)
+	if state != "" {
+		where += ` AND ` + deviceState + ` = ?`
+		args = append(args, string(state))
+	}
+	out := []registry.Device{}
+	err := s.each(ctx, `SELECT `+deviceColumns+` FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE 1 = 1`+where+` ORDER BY dv.id`, args, func(r *sql.Rows) error {
+		d, err := scanDevice(r)
+		out = append(out, d)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("devices", err)
+	}
+	return out, nil
+}
+
+// munIn returns " AND col IN (?, ...)" for ms, nothing for none (all municipalities).
+func munIn(col string, muns []vagt.MunicipalityCode) (string, []any) {
+	if len(muns) == 0 {
+		return "", nil
+	}
+	q, args := " AND "+col+" IN (", make([]any, 0, len(muns))
+	for i, m := range muns {
+		if i > 0 {
+			q += ", "
+		}
+		q += "?"
+		args = append(args, int(m))
+	}
+	return q + ")", args
+}
+
+// DeviceFacts returns the devices installed before `before` in the municipalities (none:
+// all), with their technology, dates and pseudonymous citizen: what adoption counts.
+func (s *Store) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
+	where, args := munIn("d.municipality", muns)
+	args = append([]any{ms(before)}, args...)
+	var out []registry.DeviceFact
+	err := s.each(ctx, `SELECT dv.id, d.municipality, dv.technology, COALESCE(h.citizen_id, 0), dv.installed_at, dv.removed_at
+		FROM devices dv JOIN gateways g ON g.id = dv.gateway_id JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id
+		WHERE dv.installed_at IS NOT NULL AND dv.installed_at < ?`+where+` ORDER BY dv.id`, args, func(r *sql.Rows) error {
+		var (
+			f         registry.DeviceFact
+			installed int64
+			removed   sql.NullInt64
+		)
+		err := r.Scan(&f.Device, &f.Municipality, &f.Technology, &f.Citizen, &installed, &removed)
+		f.InstalledAt, f.RemovedAt = fromMs(installed), nullMs(removed)
+		out = append(out, f)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("device facts", err)
+	}
+	return out, nil
+}
+
+// CitizenFacts returns when the citizens of the municipalities (none: all) registered
+// before `before` were registered.
+func (s *Store) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
+	where, args := munIn("municipality", muns)
+	args = append([]any{ms(before)}, args...)
+	var out []registry.CitizenFact
+	err := s.each(ctx, `SELECT id, municipality, registered_at FROM citizens WHERE registered_at < ?`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
+		var (
+			f   registry.CitizenFact
+			reg int64
+		)
+		err := r.Scan(&f.ID, &f.Municipality, &reg)
+		f.RegisteredAt = fromMs(reg)
+		out = append(out, f)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("citizen facts", err)
+	}
+	return out, nil
+}
+
+// AlertFacts returns the alerts raised in [from, to) in the municipalities (none: all),
+// with their response times, outcome and number of escalations.
+func (s *Store) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
+	where, args := munIn("a.municipality", muns)
+	args = append([]any{ms(from), ms(to)}, args...)
+	var out []registry.AlertFact
+	err := s.each(ctx, `SELECT a.municipality, a.type, a.priority, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, ''),
+			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id)
+		FROM alerts a WHERE a.raised_at >= ? AND a.raised_at < ?`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
+		var (
+			f              registry.AlertFact
+			typ, prio      int
+			raised         int64
+			acked, resolvd sql.NullInt64
+			outcome        string
+		)
+		err := r.Scan(&f.Municipality, &typ, &prio, &raised, &acked, &resolvd, &outcome, &f.Escalations)
+		f.Type, f.Priority, f.RaisedAt = vagt.AlarmType(typ), vagt.Priority(prio), fromMs(raised)
+		f.AckedAt, f.ResolvedAt, f.Outcome = nullMs(acked), nullMs(resolvd), alerts.Outcome(outcome)
+		out = append(out, f)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("alert facts", err)
+	}
+	return out, nil
+}

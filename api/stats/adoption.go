@@ -1,0 +1,267 @@
+package stats
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// SuppressBelow is the smallest number of citizens a figure may describe when small counts
+// are suppressed (the national role): 1-4 become null.
+const SuppressBelow = 5
+
+// ChurnWindow is how soon after installation a removal counts as churn ("given up").
+const ChurnWindow = 90 * 24 * time.Hour
+
+// FactStore is what statistics read from the SQL store.
+type FactStore interface {
+	DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error)
+	CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error)
+	AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error)
+}
+
+// ActivitySource tells which devices reported in a time range (InfluxDB).
+type ActivitySource interface {
+	ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error)
+}
+
+// Service computes the statistics.
+type Service struct {
+	Store     FactStore
+	Telemetry ActivitySource // nil: statistics that need telemetry answer ErrNoTelemetry
+	Model     BenefitModel
+	Log       *slog.Logger
+}
+
+// Query is a validated request: a period, the municipalities (All: every one of the 98,
+// which spares the telemetry query a filter), technologies, and whether small counts
+// are suppressed.
+type Query struct {
+	Period         Period
+	Municipalities []vagt.MunicipalityCode
+	All            bool
+	Technologies   []vagt.Technology
+	Suppress       bool
+}
+
+func (q Query) storeMuns() []vagt.MunicipalityCode {
+	if q.All {
+		return nil
+	}
+	return q.Municipalities
+}
+
+// AdoptionRow is one municipality × technology × interval. Counts are nil when suppressed.
+type AdoptionRow struct {
+	Municipality     vagt.MunicipalityCode `json:"municipality"`
+	MunicipalityName string                `json:"municipality_name"`
+	Region           vagt.Region           `json:"region"`
+	Technology       vagt.Technology       `json:"technology"`
+	Start            time.Time             `json:"interval_start"`
+	End              time.Time             `json:"interval_end"`
+	Citizens         *int                  `json:"citizens"`
+	CitizensActive   *int                  `json:"citizens_active"`
+	DevicesInstalled *int                  `json:"devices_installed"`
+	DevicesActive    *int                  `json:"devices_active"`
+	NewInstallations *int                  `json:"new_installations"`
+	Removals         *int                  `json:"removals"`
+	Churn            *int                  `json:"churn_90d"`
+	Per1000          *float64              `json:"citizens_per_1000_65plus"`
+	Suppressed       bool                  `json:"suppressed"`
+}
+
+// FunnelRow is the rollout funnel of a municipality × technology over the period.
+type FunnelRow struct {
+	Municipality   vagt.MunicipalityCode `json:"municipality"`
+	Technology     vagt.Technology       `json:"technology"`
+	Registered     *int                  `json:"registered"`
+	Installed      *int                  `json:"installed"`
+	Active         *int                  `json:"active"`
+	StillActive90d *int                  `json:"still_active_90d"`
+	Suppressed     bool                  `json:"suppressed"`
+}
+
+// Adoption is the answer of GET /stats/adoption.
+type Adoption struct {
+	Period          Period        `json:"period"`
+	SuppressedBelow int           `json:"suppressed_below,omitempty"`
+	Rows            []AdoptionRow `json:"rows"`
+	Funnel          []FunnelRow   `json:"funnel"`
+}
+
+type cell struct {
+	m vagt.MunicipalityCode
+	t vagt.Technology
+}
+
+// activity asks the telemetry store, once per interval, which devices reported.
+func (s *Service) activity(ctx context.Context, q Query) ([]map[vagt.DeviceID]bool, error) {
+	if s.Telemetry == nil {
+		return nil, ErrNoTelemetry
+	}
+	var out []map[vagt.DeviceID]bool
+	for _, b := range q.Period.Buckets() {
+		a, err := s.Telemetry.ActiveDevices(ctx, q.storeMuns(), b.Start, b.End)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Adoption counts adoption per municipality × technology × interval, and the funnel.
+func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
+	p := q.Period
+	res := Adoption{Period: p, Rows: []AdoptionRow{}, Funnel: []FunnelRow{}}
+	if q.Suppress {
+		res.SuppressedBelow = SuppressBelow
+	}
+	devices, err := s.Store.DeviceFacts(ctx, q.storeMuns(), p.To)
+	if err != nil {
+		return res, err
+	}
+	citizens, err := s.Store.CitizenFacts(ctx, q.storeMuns(), p.To)
+	if err != nil {
+		return res, err
+	}
+	active, err := s.activity(ctx, q)
+	if err != nil {
+		return res, err
+	}
+	byCell := map[cell][]registry.DeviceFact{}
+	for _, d := range devices {
+		byCell[cell{d.Municipality, d.Technology}] = append(byCell[cell{d.Municipality, d.Technology}], d)
+	}
+	registered := map[vagt.MunicipalityCode]int{}
+	for _, c := range citizens {
+		registered[c.Municipality]++
+	}
+	buckets := p.Buckets()
+	names := municipalityInfo()
+	for _, m := range q.Municipalities {
+		info := names[m]
+		for _, tech := range q.Technologies {
+			ds := byCell[cell{m, tech}]
+			for i, b := range buckets {
+				row := AdoptionRow{Municipality: m, MunicipalityName: info.Name, Region: info.Region, Technology: tech, Start: b.Start, End: b.End}
+				var (
+					citz, citzActive, citzNew, citzRemoved, citzChurn = set{}, set{}, set{}, set{}, set{}
+					installed, act, added, removed, churn             int
+				)
+				for _, d := range ds {
+					in := d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End))
+					if in {
+						installed++
+						citz.add(d.Citizen)
+					}
+					if active[i][d.Device] {
+						act++
+						citzActive.add(d.Citizen)
+					}
+					if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
+						added++
+						citzNew.add(d.Citizen)
+					}
+					if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
+						removed++
+						citzRemoved.add(d.Citizen)
+						if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
+							churn++
+							citzChurn.add(d.Citizen)
+						}
+					}
+				}
+				// Each count is shown only if the citizens behind it are not 1-4.
+				put := func(dst **int, n, citizens int) {
+					if q.Suppress && anySmall(citizens) {
+						row.Suppressed = true
+						return
+					}
+					*dst = ptr(n)
+				}
+				put(&row.Citizens, len(citz), len(citz))
+				put(&row.DevicesInstalled, installed, len(citz))
+				put(&row.CitizensActive, len(citzActive), len(citzActive))
+				put(&row.DevicesActive, act, len(citzActive))
+				put(&row.NewInstallations, added, len(citzNew))
+				put(&row.Removals, removed, len(citzRemoved))
+				put(&row.Churn, churn, len(citzChurn))
+				if pop := Population65(m); pop > 0 && row.Citizens != nil {
+					row.Per1000 = ptr(round(float64(len(citz))*1000/float64(pop), 3))
+				}
+				res.Rows = append(res.Rows, row)
+			}
+			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], active, buckets))
+		}
+	}
+	return res, nil
+}
+
+func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered int, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
+	to := q.Period.To
+	installed, act, still := set{}, set{}, set{}
+	last := len(buckets) - 1
+	for _, d := range ds {
+		installed.add(d.Citizen)
+		for i := range buckets {
+			if active[i][d.Device] {
+				act.add(d.Citizen)
+				break
+			}
+		}
+		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && active[last][d.Device] {
+			still.add(d.Citizen)
+		}
+	}
+	f := FunnelRow{Municipality: m, Technology: tech}
+	put := func(dst **int, n int) {
+		if q.Suppress && n > 0 && n < SuppressBelow {
+			f.Suppressed = true
+			return
+		}
+		*dst = ptr(n)
+	}
+	put(&f.Registered, registered)
+	put(&f.Installed, len(installed))
+	put(&f.Active, len(act))
+	put(&f.StillActive90d, len(still))
+	return f
+}
+
+// set counts distinct citizens; 0 (a home without a citizen) is not one.
+type set map[int64]struct{}
+
+func (s set) add(id int64) {
+	if id != 0 {
+		s[id] = struct{}{}
+	}
+}
+
+func anySmall(ns ...int) bool {
+	for _, n := range ns {
+		if n > 0 && n < SuppressBelow {
+			return true
+		}
+	}
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func round(v float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(v*p) / p
+}
+
+func municipalityInfo() map[vagt.MunicipalityCode]vagt.Municipality {
+	out := map[vagt.MunicipalityCode]vagt.Municipality{}
+	for _, m := range vagt.Municipalities() {
+		out[m.Code] = m
+	}
+	return out
+}

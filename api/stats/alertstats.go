@@ -1,0 +1,176 @@
+package stats
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// TypeCount is one alarm type's figures in an interval.
+type TypeCount struct {
+	Alarms          int     `json:"alarms"`
+	PerCitizenMonth float64 `json:"per_citizen_month"`
+}
+
+// AlertRow is one municipality × interval of alert statistics. Figures are nil when
+// suppressed, or (shares, times) when there is nothing to compute them from.
+type AlertRow struct {
+	Municipality          vagt.MunicipalityCode        `json:"municipality"`
+	MunicipalityName      string                       `json:"municipality_name"`
+	Start                 time.Time                    `json:"interval_start"`
+	End                   time.Time                    `json:"interval_end"`
+	Citizens              *int                         `json:"citizens"`
+	Alarms                *int                         `json:"alarms"`
+	AlarmsPerCitizenMonth *float64                     `json:"alarms_per_citizen_month"`
+	ByType                map[vagt.AlarmType]TypeCount `json:"by_type,omitempty"`
+	AckedWithin60s        *float64                     `json:"acked_within_60s_share"`
+	AckedWithin180s       *float64                     `json:"acked_within_180s_share"`
+	AckP50                *float64                     `json:"ack_p50_s"`
+	AckP90                *float64                     `json:"ack_p90_s"`
+	ResolveP50            *float64                     `json:"resolve_p50_s"`
+	ResolveP90            *float64                     `json:"resolve_p90_s"`
+	Resolved              *int                         `json:"resolved"`
+	FalseAlarmShare       *float64                     `json:"false_alarm_share"`
+	WithoutVisitShare     *float64                     `json:"without_visit_share"`
+	Escalations           *int                         `json:"escalations"`
+	EscalatedAlerts       *int                         `json:"escalated_alerts"`
+	Suppressed            bool                         `json:"suppressed"`
+}
+
+// AlertStats is the answer of GET /stats/alerts.
+type AlertStats struct {
+	Period          Period     `json:"period"`
+	SuppressedBelow int        `json:"suppressed_below,omitempty"`
+	Rows            []AlertRow `json:"rows"`
+}
+
+// withoutVisit are the outcomes that say nobody went to the home.
+var withoutVisit = map[alerts.Outcome]bool{alerts.OutcomeFalseAlarm: true, alerts.OutcomeTechnicalFault: true, alerts.OutcomeOther: true}
+
+// Alerts computes alert statistics per municipality × interval.
+func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
+	p := q.Period
+	res := AlertStats{Period: p, Rows: []AlertRow{}}
+	if q.Suppress {
+		res.SuppressedBelow = SuppressBelow
+	}
+	facts, err := s.Store.AlertFacts(ctx, q.storeMuns(), p.From, p.To)
+	if err != nil {
+		return res, err
+	}
+	devices, err := s.Store.DeviceFacts(ctx, q.storeMuns(), p.To)
+	if err != nil {
+		return res, err
+	}
+	byMun := map[vagt.MunicipalityCode][]registry.AlertFact{}
+	for _, f := range facts {
+		byMun[f.Municipality] = append(byMun[f.Municipality], f)
+	}
+	devByMun := map[vagt.MunicipalityCode][]registry.DeviceFact{}
+	for _, d := range devices {
+		devByMun[d.Municipality] = append(devByMun[d.Municipality], d)
+	}
+	names := municipalityInfo()
+	for _, m := range q.Municipalities {
+		for _, b := range p.Buckets() {
+			row := AlertRow{Municipality: m, MunicipalityName: names[m].Name, Start: b.Start, End: b.End}
+			citz := set{}
+			for _, d := range devByMun[m] {
+				if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
+					citz.add(d.Citizen)
+				}
+			}
+			if q.Suppress && anySmall(len(citz)) {
+				row.Suppressed = true
+				res.Rows = append(res.Rows, row)
+				continue
+			}
+			fillAlertRow(&row, byMun[m], b, len(citz), p.Interval.Months(b))
+			res.Rows = append(res.Rows, row)
+		}
+	}
+	return res, nil
+}
+
+func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
+
+func fillAlertRow(row *AlertRow, facts []registry.AlertFact, b Bucket, citizens int, months float64) {
+	var (
+		n, resolved, falseAlarm, noVisit, escalations, escalated, within60, within180, urgent int
+		ack, resolve                                                                          []float64
+	)
+	byType := map[vagt.AlarmType]TypeCount{}
+	for _, f := range facts {
+		if f.RaisedAt.Before(b.Start) || !f.RaisedAt.Before(b.End) {
+			continue
+		}
+		n++
+		tc := byType[f.Type]
+		tc.Alarms++
+		byType[f.Type] = tc
+		escalations += f.Escalations
+		if f.Escalations > 0 {
+			escalated++
+		}
+		if f.ResolvedAt != nil {
+			resolved++
+			if f.Outcome == alerts.OutcomeFalseAlarm {
+				falseAlarm++
+			}
+			if withoutVisit[f.Outcome] {
+				noVisit++
+			}
+		}
+		if f.Priority == vagt.PriorityTechnical {
+			continue
+		}
+		urgent++
+		if f.AckedAt != nil {
+			d := f.AckedAt.Sub(f.RaisedAt)
+			ack = append(ack, d.Seconds())
+			if d <= 60*time.Second {
+				within60++
+			}
+			if d <= 180*time.Second {
+				within180++
+			}
+		}
+		if f.ResolvedAt != nil {
+			resolve = append(resolve, f.ResolvedAt.Sub(f.RaisedAt).Seconds())
+		}
+	}
+	row.Citizens, row.Alarms, row.Resolved, row.Escalations, row.EscalatedAlerts = ptr(citizens), ptr(n), ptr(resolved), ptr(escalations), ptr(escalated)
+	if citizens > 0 && months > 0 {
+		row.AlarmsPerCitizenMonth = ptr(round(float64(n)/float64(citizens)/months, 4))
+		for t, tc := range byType {
+			tc.PerCitizenMonth = round(float64(tc.Alarms)/float64(citizens)/months, 4)
+			byType[t] = tc
+		}
+	}
+	row.ByType = byType
+	if urgent > 0 {
+		row.AckedWithin60s, row.AckedWithin180s = ptr(round(float64(within60)/float64(urgent), 4)), ptr(round(float64(within180)/float64(urgent), 4))
+	}
+	row.AckP50, row.AckP90 = percentile(ack, 50), percentile(ack, 90)
+	row.ResolveP50, row.ResolveP90 = percentile(resolve, 50), percentile(resolve, 90)
+	if resolved > 0 {
+		row.FalseAlarmShare, row.WithoutVisitShare = ptr(round(float64(falseAlarm)/float64(resolved), 4)), ptr(round(float64(noVisit)/float64(resolved), 4))
+	}
+}
+
+// percentile is the nearest-rank percentile (the smallest value with at least p% of the
+// values at or below it); nil for no values.
+func percentile(vs []float64, p float64) *float64 {
+	if len(vs) == 0 {
+		return nil
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return ptr(round(s[max(i, 0)], 3))
+}

@@ -1,0 +1,113 @@
+package stats
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// The CSV forms. Column names are part of the API (documented in api/openapi.yaml): add
+// columns at the end, never rename or reorder. A suppressed or missing figure is empty.
+
+// AdoptionColumns are the columns of the adoption CSV.
+var AdoptionColumns = []string{"municipality", "municipality_name", "region", "technology", "interval_start", "interval_end",
+	"citizens", "citizens_active", "devices_installed", "devices_active", "new_installations", "removals", "churn_90d",
+	"citizens_per_1000_65plus", "suppressed"}
+
+// AlertColumns are the columns of the alert statistics CSV, before alarms_<type>.
+var AlertColumns = []string{"municipality", "municipality_name", "interval_start", "interval_end", "citizens", "alarms",
+	"alarms_per_citizen_month", "acked_within_60s_share", "acked_within_180s_share", "ack_p50_s", "ack_p90_s",
+	"resolve_p50_s", "resolve_p90_s", "resolved", "false_alarm_share", "without_visit_share", "escalations",
+	"escalated_alerts", "suppressed"}
+
+// BenefitColumns are the columns of the benefits CSV.
+var BenefitColumns = []string{"municipality", "municipality_name", "technology", "interval_start", "interval_end",
+	"citizens_active", "devices_installed", "new_installations", "visits_avoided", "hours_saved", "gross_dkk",
+	"one_off_cost_dkk", "running_cost_dkk", "net_dkk", "suppressed"}
+
+func ci(v *int) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.Itoa(*v)
+}
+
+func cf(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
+
+func ct(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// WriteAdoptionCSV writes a's rows (not the funnel).
+func WriteAdoptionCSV(w io.Writer, a Adoption) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(AdoptionColumns)
+	for _, r := range a.Rows {
+		_ = cw.Write([]string{strconv.Itoa(int(r.Municipality)), r.MunicipalityName, strconv.Itoa(int(r.Region)), r.Technology.String(),
+			ct(r.Start), ct(r.End), ci(r.Citizens), ci(r.CitizensActive), ci(r.DevicesInstalled), ci(r.DevicesActive),
+			ci(r.NewInstallations), ci(r.Removals), ci(r.Churn), cf(r.Per1000), strconv.FormatBool(r.Suppressed)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// alarmTypes are the alarm types in code order, for the alarms_<type> columns.
+func alarmTypes() []vagt.AlarmType {
+	var out []vagt.AlarmType
+	for t := vagt.AlarmType(1); t < 64; t++ {
+		if t.Validate() == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// AlertCSVColumns are AlertColumns and then alarms_<type> for every alarm type.
+func AlertCSVColumns() []string {
+	cols := append([]string{}, AlertColumns...)
+	for _, t := range alarmTypes() {
+		cols = append(cols, "alarms_"+t.String())
+	}
+	return cols
+}
+
+// WriteAlertsCSV writes a's rows.
+func WriteAlertsCSV(w io.Writer, a AlertStats) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(AlertCSVColumns())
+	for _, r := range a.Rows {
+		rec := []string{strconv.Itoa(int(r.Municipality)), r.MunicipalityName, ct(r.Start), ct(r.End), ci(r.Citizens), ci(r.Alarms),
+			cf(r.AlarmsPerCitizenMonth), cf(r.AckedWithin60s), cf(r.AckedWithin180s), cf(r.AckP50), cf(r.AckP90),
+			cf(r.ResolveP50), cf(r.ResolveP90), ci(r.Resolved), cf(r.FalseAlarmShare), cf(r.WithoutVisitShare),
+			ci(r.Escalations), ci(r.EscalatedAlerts), strconv.FormatBool(r.Suppressed)}
+		for _, t := range alarmTypes() {
+			if r.Suppressed {
+				rec = append(rec, "")
+			} else {
+				rec = append(rec, strconv.Itoa(r.ByType[t].Alarms))
+			}
+		}
+		_ = cw.Write(rec)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteBenefitsCSV writes b's rows.
+func WriteBenefitsCSV(w io.Writer, b Benefits) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(BenefitColumns)
+	for _, r := range b.Rows {
+		_ = cw.Write([]string{strconv.Itoa(int(r.Municipality)), r.MunicipalityName, r.Technology.String(), ct(r.Start), ct(r.End),
+			ci(r.CitizensActive), ci(r.DevicesInstalled), ci(r.NewInstallations), cf(r.VisitsAvoided), cf(r.HoursSaved),
+			cf(r.GrossDKK), cf(r.OneOffCostDKK), cf(r.RunningCostDKK), cf(r.NetDKK), strconv.FormatBool(r.Suppressed)})
+	}
+	cw.Flush()
+	return cw.Error()
+}

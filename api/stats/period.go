@@ -1,0 +1,162 @@
+// Package stats is the statistics welfare-technology managers and the national role read:
+// adoption per municipality × technology × interval (the registry in the SQL store, and
+// which devices reported, from InfluxDB through Flux), alert statistics (the SQL store),
+// the benefit model's estimate, comparison per 1,000 citizens aged 65+, suppression of
+// small counts, and the CSV forms. Every InfluxDB query it makes is bounded in time by a
+// validated Period.
+package stats
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt/api/alerts"
+)
+
+// Interval is the step of a statistics series.
+type Interval string
+
+// The intervals: calendar weeks (from Monday), months and quarters, in UTC.
+const (
+	Week    Interval = "week"
+	Month   Interval = "month"
+	Quarter Interval = "quarter"
+)
+
+// MaxIntervals caps how many intervals one request may span: a year of weeks, three years
+// of months, five years of quarters.
+var MaxIntervals = map[Interval]int{Week: 53, Month: 36, Quarter: 20}
+
+// Period is a validated, bounded time range [From, To) cut into intervals.
+type Period struct {
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Interval Interval  `json:"interval"`
+}
+
+// Bucket is one interval of a period.
+type Bucket struct{ Start, End time.Time }
+
+// ParsePeriod validates from, to (YYYY-MM-DD or RFC 3339; both required) and interval
+// (default month). A period must not be reversed or empty, nor span more than
+// MaxIntervals of its interval.
+func ParsePeriod(from, to, interval string) (Period, error) {
+	var p Period
+	if from == "" || to == "" {
+		return p, fmt.Errorf("%w: from and to are required (a period must be bounded)", alerts.ErrInvalid)
+	}
+	var err error
+	if p.From, err = parseTime(from); err != nil {
+		return p, fmt.Errorf("%w: from: %v", alerts.ErrInvalid, err)
+	}
+	if p.To, err = parseTime(to); err != nil {
+		return p, fmt.Errorf("%w: to: %v", alerts.ErrInvalid, err)
+	}
+	if !p.From.Before(p.To) {
+		return p, fmt.Errorf("%w: from (%s) must be before to (%s)", alerts.ErrInvalid, from, to)
+	}
+	p.Interval = Interval(interval)
+	if interval == "" {
+		p.Interval = Month
+	}
+	limit, ok := MaxIntervals[p.Interval]
+	if !ok {
+		return p, fmt.Errorf("%w: interval must be week, month or quarter", alerts.ErrInvalid)
+	}
+	if n := len(p.Buckets()); n > limit {
+		return p, fmt.Errorf("%w: the period spans %d %ss; at most %d per request", alerts.ErrInvalid, n, p.Interval, limit)
+	}
+	return p, nil
+}
+
+// ParseBounded validates a period for a raw telemetry read (a citizen's export): both ends
+// required, not reversed, at most max long.
+func ParseBounded(from, to string, max time.Duration) (time.Time, time.Time, error) {
+	if from == "" || to == "" {
+		return time.Time{}, time.Time{}, fmt.Errorf("%w: from and to are required", alerts.ErrInvalid)
+	}
+	f, err := parseTime(from)
+	if err != nil {
+		return f, f, fmt.Errorf("%w: from: %v", alerts.ErrInvalid, err)
+	}
+	t, err := parseTime(to)
+	if err != nil {
+		return f, t, fmt.Errorf("%w: to: %v", alerts.ErrInvalid, err)
+	}
+	if !f.Before(t) {
+		return f, t, fmt.Errorf("%w: from must be before to", alerts.ErrInvalid)
+	}
+	if t.Sub(f) > max {
+		return f, t, fmt.Errorf("%w: at most %s per request", alerts.ErrInvalid, max)
+	}
+	return f, t, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if !strings.Contains(s, "T") {
+		return time.Parse(time.DateOnly, s)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t.UTC(), err
+}
+
+// start returns the start of the interval that contains t.
+func (iv Interval) start(t time.Time) time.Time {
+	t = t.UTC()
+	y, m, d := t.Date()
+	switch iv {
+	case Week:
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	case Quarter:
+		return time.Date(y, ((m-1)/3)*3+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+}
+
+func (iv Interval) next(t time.Time) time.Time {
+	switch iv {
+	case Week:
+		return t.AddDate(0, 0, 7)
+	case Quarter:
+		return t.AddDate(0, 3, 0)
+	}
+	return t.AddDate(0, 1, 0)
+}
+
+// Months is how many months an interval counts as in per-month figures.
+func (iv Interval) Months(b Bucket) float64 {
+	switch iv {
+	case Week:
+		return b.End.Sub(b.Start).Hours() / 24 / 30.4375
+	case Quarter:
+		return 3 * b.End.Sub(b.Start).Hours() / 24 / float64(daysIn(iv, b.Start))
+	}
+	return b.End.Sub(b.Start).Hours() / 24 / float64(daysIn(iv, b.Start))
+}
+
+func daysIn(iv Interval, start time.Time) int {
+	s := iv.start(start)
+	return int(iv.next(s).Sub(s).Hours() / 24)
+}
+
+// Buckets cuts the period at interval boundaries; the first and last may be partial
+// (clipped to From and To).
+func (p Period) Buckets() []Bucket {
+	var out []Bucket
+	for s := p.Interval.start(p.From); s.Before(p.To); s = p.Interval.next(s) {
+		b := Bucket{Start: s, End: p.Interval.next(s)}
+		if b.Start.Before(p.From) {
+			b.Start = p.From
+		}
+		if b.End.After(p.To) {
+			b.End = p.To
+		}
+		out = append(out, b)
+		if len(out) > 1000 {
+			break // ParsePeriod refuses this anyway; never loop unboundedly
+		}
+	}
+	return out
+}

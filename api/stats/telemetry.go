@@ -1,0 +1,211 @@
+package stats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// ErrNoTelemetry is returned when no InfluxDB is configured or it does not answer: the
+// statistics that need it answer 503, the rest of the API goes on.
+var ErrNoTelemetry = fmt.Errorf("%w: telemetry store (InfluxDB)", alerts.ErrUnavailable)
+
+// InfluxConfig names the InfluxDB that ingest writes to. Bucket is "db/rp" on 1.8.
+type InfluxConfig struct {
+	URL, Org, Bucket, Token string
+	Timeout                 time.Duration // per query; default 30 s
+}
+
+// Telemetry reads (and, for erasure and retention, deletes) the measurements ingest
+// writes: reading (tags mun gw dev kind tech, field value) and alarm (tags mun gw dev
+// priority type). Every query takes a bounded time range.
+type Telemetry struct {
+	c      InfluxConfig
+	client influxdb2.Client
+	query  api.QueryAPI
+	http   *http.Client
+}
+
+// NewTelemetry makes a client; it does not connect until asked.
+func NewTelemetry(c InfluxConfig) (*Telemetry, error) {
+	if c.URL == "" || c.Bucket == "" {
+		return nil, errors.New("stats: InfluxDB URL and bucket are required")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Org == "" {
+		c.Org = "vagt"
+	}
+	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(c.Timeout / time.Second))
+	client := influxdb2.NewClientWithOptions(c.URL, c.Token, opts)
+	return &Telemetry{c: c, client: client, query: client.QueryAPI(c.Org), http: &http.Client{Timeout: c.Timeout}}, nil
+}
+
+// Close releases the client.
+func (t *Telemetry) Close() { t.client.Close() }
+
+// v1 reports whether the bucket is a 1.x "db/rp".
+func (t *Telemetry) v1() bool { return strings.Contains(t.c.Bucket, "/") }
+
+func fluxTime(tm time.Time) string { return tm.UTC().Format(time.RFC3339Nano) }
+
+// munPredicate is the Flux filter on mun; none means every municipality.
+func munPredicate(muns []vagt.MunicipalityCode) string {
+	if len(muns) == 0 {
+		return ""
+	}
+	parts := make([]string, len(muns))
+	for i, m := range muns {
+		parts[i] = `r.mun == "` + strconv.Itoa(int(m)) + `"`
+	}
+	return " and (" + strings.Join(parts, " or ") + ")"
+}
+
+// ActiveDevices returns the ids of the devices that sent at least one reading in [from,
+// to) in the municipalities (none: all).
+func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {
+	if !from.Before(to) {
+		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+	}
+	q := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == "reading" and r._field == "value"%s)
+  |> first()
+  |> keep(columns: ["dev"])
+  |> group()
+  |> distinct(column: "dev")`, t.c.Bucket, fluxTime(from), fluxTime(to), munPredicate(muns))
+	res, err := t.query.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+	}
+	defer res.Close()
+	out := map[vagt.DeviceID]bool{}
+	for res.Next() {
+		if v, ok := res.Record().Value().(string); ok {
+			out[vagt.DeviceID(v)] = true
+		}
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+	}
+	return out, nil
+}
+
+// MaxExportReadings caps a citizen's telemetry export per request.
+const MaxExportReadings = 200_000
+
+// Readings returns the readings of the gateways in [from, to), oldest first.
+func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to time.Time) ([]registry.Reading, error) {
+	out := []registry.Reading{}
+	if len(gws) == 0 {
+		return out, nil
+	}
+	if !from.Before(to) {
+		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+	}
+	parts := make([]string, len(gws))
+	for i, g := range gws {
+		if err := g.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		}
+		parts[i] = `r.gw == "` + string(g) + `"`
+	}
+	q := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == "reading" and r._field == "value" and (%s))
+  |> keep(columns: ["_time", "_value", "gw", "dev", "kind"])
+  |> group()
+  |> sort(columns: ["_time", "gw", "dev", "kind"])
+  |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxTime(to), strings.Join(parts, " or "), MaxExportReadings)
+	res, err := t.query.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+	}
+	defer res.Close()
+	for res.Next() {
+		r := res.Record()
+		v, _ := r.Value().(float64)
+		gw, _ := r.ValueByKey("gw").(string)
+		dev, _ := r.ValueByKey("dev").(string)
+		kind, _ := r.ValueByKey("kind").(string)
+		out = append(out, registry.Reading{Time: r.Time().UTC(), Gateway: vagt.GatewayID(gw), Device: vagt.DeviceID(dev), Kind: kind, Value: v})
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+	}
+	return out, nil
+}
+
+// DeleteGateways deletes every point (readings and alarm history) of the gateways. On 1.8
+// it is InfluxQL DELETE through /query (the only delete 1.8 has); on 2.x the delete API
+// with a predicate on gw over all time.
+func (t *Telemetry) DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error {
+	for _, g := range gws {
+		if err := g.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		}
+		var err error
+		if t.v1() {
+			err = t.influxQL(ctx, fmt.Sprintf(`DELETE WHERE "gw" = '%s'`, g))
+		} else {
+			err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0), time.Now().Add(24*time.Hour), fmt.Sprintf(`gw="%s"`, g))
+		}
+		if err != nil {
+			return fmt.Errorf("%w: delete telemetry of %s: %w", ErrNoTelemetry, g, err)
+		}
+	}
+	return nil
+}
+
+// DeleteBefore deletes a municipality's points older than before (per-municipality
+// retention shorter than the bucket's).
+func (t *Telemetry) DeleteBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error {
+	var err error
+	if t.v1() {
+		err = t.influxQL(ctx, fmt.Sprintf(`DELETE WHERE "mun" = '%d' AND time < %d`, m, before.UnixNano()))
+	} else {
+		err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0), before, fmt.Sprintf(`mun="%d"`, m))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: retention of %d: %w", ErrNoTelemetry, m, err)
+	}
+	return nil
+}
+
+// influxQL runs one InfluxQL statement on the 1.x database through /query.
+func (t *Telemetry) influxQL(ctx context.Context, stmt string) error {
+	db, _, _ := strings.Cut(t.c.Bucket, "/")
+	form := url.Values{"db": {db}, "q": {stmt}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.c.URL, "/")+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if t.c.Token != "" {
+		req.Header.Set("Authorization", "Token "+t.c.Token)
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 || strings.Contains(string(body), `"error"`) {
+		return fmt.Errorf("influxql %q: %s: %s", stmt, resp.Status, body)
+	}
+	return nil
+}
