@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -430,8 +431,13 @@ func newBrowser(t *testing.T) *browser {
 		}
 	})
 	// The first Run starts the browser and must not have a deadline of its own: the
-	// browser lives as long as the context of that Run.
-	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+	// browser lives as long as the context of that Run. Every page records what its
+	// Content-Security-Policy blocked, before any of its own scripts run.
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 900), chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.__cspViolations = [];
+			document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));`).Do(ctx)
+		return err
+	})); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return b
@@ -497,9 +503,15 @@ func (b *browser) screenshot(name string) {
 	}
 }
 
-// checkErrors fails the test on any uncaught JavaScript exception the pages threw.
+// checkErrors fails the test on any uncaught JavaScript exception the pages threw and on
+// anything the current page's Content-Security-Policy blocked.
 func (b *browser) checkErrors() {
 	b.t.Helper()
+	var blocked []string
+	b.do("read the CSP violations", chromedp.Evaluate(`window.__cspViolations || []`, &blocked))
+	for _, v := range blocked {
+		b.t.Errorf("blocked by the Content-Security-Policy: %s", v)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range b.errors {

@@ -339,7 +339,8 @@
     const msg = messages.get(a.id);
     let state = null;
     if (a.state === "acknowledged") {
-      state = el("p", { class: "state" }, "Acknowledged by ", el("strong", { text: a.acknowledged_by }), " at " + vagt.fmtTime(a.acknowledged_at));
+      state = el("p", { class: "state" }, "Acknowledged by ", el("strong", { text: a.acknowledged_by || "someone" }),
+        a.acknowledged_at ? " at " + vagt.fmtTime(a.acknowledged_at) : "");
     }
     return el("li", { class: "alert prio-" + a.priority + " state-" + a.state + (level ? " escalated" : ""), "data-id": a.id, "data-type": a.type, "data-state": a.state, "data-priority": a.priority },
       el("article", { "aria-labelledby": titleID },
@@ -415,7 +416,8 @@
         // The answer is the truth until the stream says more: somebody has it.
         const a = alerts.get(id);
         if (a && /already acknowledged/.test(err.message) && a.state === "open") {
-          alerts.set(id, { ...a, state: "acknowledged", acknowledged_by: err.by, escalate_at: undefined });
+          const at = / at (\S+)$/.exec(err.message);
+          alerts.set(id, { ...a, state: "acknowledged", acknowledged_by: err.by, acknowledged_at: at ? at[1] : undefined, escalate_at: undefined });
         } else if (/already resolved/.test(err.message)) {
           alerts.delete(id);
           toast(conflictText(err));
