@@ -166,4 +166,3 @@ func rebind(dsn, q string) string {
 	}
 	return b.String()
 }
-
