@@ -96,17 +96,24 @@
     $("who-name").textContent = me.name + " · " + me.role;
     $("to-dashboard").hidden = !["manager", "national", "admin"].includes(me.role);
     setStatus("Loading alerts…");
-    try {
-      await loadList(gen);
-    } catch (err) {
-      if (gen !== session || failed(err)) return;
-      if (err.status === 403) {
-        signOut("Your role (" + me.role + ") has no access to alerts; the dashboard is at /stats.");
-        return;
+    // The list comes first: the stream resumes from its last_event_id. Until it loads, the
+    // banner says so and the console keeps trying.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await loadList(gen);
+        break;
+      } catch (err) {
+        if (gen !== session || failed(err)) return;
+        if (err.status === 403) {
+          signOut("Your role (" + me.role + ") has no access to alerts; the dashboard is at /stats.");
+          return;
+        }
+        setConnected(false);
+        setStatus("Could not load the alerts (" + err.message + "); trying again…");
+        await sleep(Math.min(1000 * attempt, 10000));
+        if (gen !== session) return;
       }
-      setStatus("Could not load the alerts: " + err.message + ". Retrying over the stream.");
     }
-    if (gen !== session) return;
     render();
     stream(gen);
   }
@@ -462,8 +469,14 @@
       alerts.delete(id);
       messages.delete(id);
       $("resolve").close();
+      // The card is gone: put the focus on the next alert rather than nowhere.
+      const cards = [...$("alerts").children];
+      const at = cards.findIndex((li) => Number(li.dataset.id) === id);
+      const next = cards[at + 1] || cards[at - 1];
       toast("Alert " + id + " resolved: " + OUTCOMES[outcome] + ".");
       render();
+      if (next && next.isConnected) next.querySelector("button").focus();
+      else $("alerts-title").focus();
     } catch (err) {
       if (failed(err)) return;
       errBox.textContent = err.status === 409 ? conflictText(err) : "Could not resolve: " + err.message;
