@@ -31,7 +31,9 @@ func count(t *testing.T, target localstack.InfluxTarget, where string) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct{ Results []struct{ Series []struct{ Values [][]any } } }
+	var out struct {
+		Results []struct{ Series []struct{ Values [][]any } }
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
