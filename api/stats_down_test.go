@@ -1,0 +1,58 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/stats"
+)
+
+// TestStatisticsWithInfluxDBDown: with InfluxDB unreachable the API starts and serves
+// alerts and the registry; statistics that need telemetry answer 503 with a JSON error.
+func TestStatisticsWithInfluxDBDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, api.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	tok, hash, _ := auth.NewToken()
+	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{
+		"/api/v1/alerts":         200,
+		"/api/v1/municipalities": 200,
+		"/api/v1/stats/alerts?from=2026-01-01&to=2026-02-01":   200, // from the SQL store alone
+		"/api/v1/stats/adoption?from=2026-01-01&to=2026-02-01": 503,
+		"/api/v1/stats/benefits?from=2026-01-01&to=2026-02-01": 503,
+	} {
+		req, _ := http.NewRequest("GET", "http://"+srv.Addr()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error struct{ Code string } }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 503 && body.Error.Code != "unavailable") {
+			t.Errorf("%s: %d %q, want %d", path, resp.StatusCode, body.Error.Code, want)
+		}
+	}
+}
