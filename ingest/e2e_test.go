@@ -3,6 +3,10 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/ingest"
 )
 
 // TestEveryReadingStored: the load generator's gateways publish through Mosquitto, and
@@ -127,5 +132,59 @@ func TestBadMessagesRejected(t *testing.T) {
 	}
 	if len(stored) != 1 {
 		t.Errorf("stored gateways %v, want only gw-good", stored)
+	}
+}
+
+// TestHTTPTelemetryStored: a gateway without MQTT posts a batch; 204 comes only once the
+// points are in InfluxDB, and a spoofed batch is refused with its reason, writing nothing.
+func TestHTTPTelemetryStored(t *testing.T) {
+	target := stacktest.SharedInfluxDB(t)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("gw-http "+ingest.HashToken("s3cret")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig("", target, "")
+	cfg.TokenFile = tokens
+	addr := runIngest(t, cfg)
+
+	at := time.Date(2026, 11, 23, 3, 12, 0, 0, time.UTC)
+	post := func(gw vagt.GatewayID) *http.Response {
+		t.Helper()
+		b := &vagt.Batch{Gateway: gw, Seq: 1, Municipality: 766, Readings: []vagt.Reading{
+			{Device: "dev-1", Kind: vagt.KindTemperature, Time: at, Value: 21.5},
+			{Device: "dev-1", Kind: vagt.KindBedOccupied, Time: at, Value: 1},
+			{Device: "dev-2", Kind: vagt.KindDoorOpen, Time: at, Value: 0},
+		}}
+		body, err := vagt.EncodeBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/telemetry", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("gw-http", "s3cret")
+		req.Header.Set("Content-Type", "application/cbor")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if resp := post("gw-http"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("post: %s %s", resp.Status, readAll(t, resp.Body))
+	}
+	// No waiting: 204 means written.
+	stored, err := newCounter(t, target).perGateway(context.Background(), "reading", "value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored["gw-http"] != 3 || len(stored) != 1 {
+		t.Errorf("after 204: stored %v, want 3 readings of gw-http", stored)
+	}
+	resp := post("gw-victim")
+	if body := readAll(t, resp.Body); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "gateway_mismatch") {
+		t.Errorf("spoofed: %s %s, want 400 gateway_mismatch", resp.Status, body)
 	}
 }
