@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -41,18 +42,33 @@ func TestSetup18WithAuthentication(t *testing.T) {
 	}
 	run("first-ingest-pw")
 	run("second-ingest-pw")
+	for _, q := range []string{"CREATE USER reader WITH PASSWORD 'reader-pw'", "GRANT READ ON vagt TO reader"} {
+		resp, err := http.PostForm(base+"/query?u=admin&p="+url.QueryEscape("it's the admin"), url.Values{"q": {q}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", q, resp.Status)
+		}
+	}
 
 	for _, c := range []struct {
 		name, user, password, path, body string
 		want                             int
+		denied                           bool // a /query answer of 200 that carries an authorisation error
 	}{
-		{"anonymous may not query", "", "", "/query?q=SHOW+DATABASES", "", http.StatusUnauthorized},
-		{"the admin may", "admin", "it's the admin", "/query?q=SHOW+USERS", "", http.StatusOK},
-		{"ingest writes", "vagt_ingest", "second-ingest-pw", "/write?db=vagt", "reading value=1", http.StatusNoContent},
-		{"with its old password it may not", "vagt_ingest", "first-ingest-pw", "/write?db=vagt", "reading value=1", http.StatusUnauthorized},
-		{"ingest through the 2.x API, token user:password", "", "", "/api/v2/write?bucket=vagt/autogen", "reading value=2", http.StatusNoContent},
-		{"api reads", "vagt_api", "api-pw", "/query?db=vagt&q=SELECT+count(*)+FROM+reading", "", http.StatusOK},
-		{"api may not write", "vagt_api", "api-pw", "/write?db=vagt", "reading value=3", http.StatusForbidden},
+		{"anonymous may not query", "", "", "/query?q=SHOW+DATABASES", "", http.StatusUnauthorized, false},
+		{"the admin may", "admin", "it's the admin", "/query?q=SHOW+USERS", "", http.StatusOK, false},
+		{"ingest writes", "vagt_ingest", "second-ingest-pw", "/write?db=vagt", "reading value=1", http.StatusNoContent, false},
+		{"with its old password it may not", "vagt_ingest", "first-ingest-pw", "/write?db=vagt", "reading value=1", http.StatusUnauthorized, false},
+		{"ingest through the 2.x API, token user:password", "", "", "/api/v2/write?bucket=vagt/autogen", "reading value=2", http.StatusNoContent, false},
+		{"api reads", "vagt_api", "api-pw", "/query?db=vagt&q=SELECT+count(*)+FROM+reading", "", http.StatusOK, false},
+		// Erasure and retention: DELETE through /query, as api/stats does on 1.8.
+		{"api deletes", "vagt_api", "api-pw", "/query?db=vagt&q=DELETE+WHERE+%22gw%22+%3D+%27gw-1%27", "", http.StatusOK, false},
+		{"ingest may not read", "vagt_ingest", "second-ingest-pw", "/query?db=vagt&q=SELECT+count(*)+FROM+reading", "", http.StatusForbidden, false},
+		// Why vagt_api gets ALL and not READ: a reader cannot DELETE.
+		{"a reader may not delete", "reader", "reader-pw", "/query?db=vagt&q=DELETE+WHERE+%22gw%22+%3D+%27gw-1%27", "", http.StatusForbidden, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			method := http.MethodGet
@@ -73,9 +89,16 @@ func TestSetup18WithAuthentication(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if resp.StatusCode != c.want {
-				t.Errorf("%s %s as %q: %s, want %d", method, c.path, c.user, resp.Status, c.want)
+				t.Errorf("%s %s as %q: %s, want %d: %s", method, c.path, c.user, resp.Status, c.want, body)
+			}
+			if denied := strings.Contains(string(body), `"error"`); resp.StatusCode == http.StatusOK && denied != c.denied {
+				t.Errorf("%s %s as %q: %s (want denied: %t)", method, c.path, c.user, body, c.denied)
 			}
 		})
 	}

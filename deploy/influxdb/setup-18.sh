@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up InfluxDB 1.8 for vagt over its HTTP API (curl only): the database, the retention
 # of its default policy (autogen, so the 2.x-style bucket stays "vagt/autogen"), an admin
-# user, and users for vagt ingest (WRITE) and vagt api (READ). Idempotent: it creates what
+# user, and users for vagt ingest (WRITE) and vagt api (ALL: it reads statistics and
+# deletes a citizen's telemetry on erasure and by retention). Idempotent: it creates what
 # is missing and sets the passwords and the retention again.
 #
 #   INFLUX_URL=http://127.0.0.1:8086 INFLUX_ADMIN_PASSWORD=... \
@@ -80,11 +81,11 @@ say "database $db, autogen retention $retention, shards of $shard"
 q "CREATE DATABASE \"$db\""
 q "ALTER RETENTION POLICY \"autogen\" ON \"$db\" DURATION $retention SHARD DURATION $shard DEFAULT"
 
-say "users vagt_ingest (WRITE) and vagt_api (READ) on $db"
+say "users vagt_ingest (WRITE) and vagt_api (ALL: read, and DELETE for erasure) on $db"
 user vagt_ingest "$INFLUX_INGEST_PASSWORD"
 q "GRANT WRITE ON \"$db\" TO \"vagt_ingest\""
 user vagt_api "$INFLUX_API_PASSWORD"
-q "GRANT READ ON \"$db\" TO \"vagt_api\""
+q "GRANT ALL ON \"$db\" TO \"vagt_api\""
 
 say "done; for 1.8 the token is user:password and the bucket db/rp:"
 printf '# /etc/vagt/ingest.env\nVAGT_INFLUX_BUCKET=%s/autogen\nVAGT_INFLUX_TOKEN=vagt_ingest:<INFLUX_INGEST_PASSWORD>\n' "$db"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up InfluxDB 2.x for vagt: the initial user, organisation and bucket (with its
 # retention) when the server is new, then a write-only token for vagt ingest and a
-# read-only token for vagt api, both limited to the bucket. Needs the influx CLI (2.x)
-# and jq. Idempotent for the set-up; each run makes a new pair of tokens (revoke the old
+# read-and-write token for vagt api (it reads statistics and deletes a citizen's telemetry
+# on erasure and by retention; the delete API needs write), both limited to the bucket.
+# Needs the influx CLI (2.x) and jq. Idempotent for the set-up; each run makes a new pair of tokens (revoke the old
 # ones with `influx auth delete --id ...`).
 #
 #   INFLUX_HOST=http://127.0.0.1:8086 INFLUX_ADMIN_PASSWORD=... ./setup-2x.sh
@@ -62,8 +63,8 @@ bucket_id="$(influx bucket list --host "$host" --org "$org" --name "$bucket" --j
 ingest_token="$(influx auth create --host "$host" --org "$org" --write-bucket "$bucket_id" \
 	--description "vagt ingest: write $bucket" --json | jq -r '.token')"
 api_token="$(influx auth create --host "$host" --org "$org" --read-bucket "$bucket_id" \
-	--description "vagt api: read $bucket" --json | jq -r '.token')"
+	--write-bucket "$bucket_id" --description "vagt api: read and delete $bucket" --json | jq -r '.token')"
 
 say "tokens made; put them into the env files (vagt ingest runs with VAGT_SETUP=false: its token cannot create buckets)"
 printf '# /etc/vagt/ingest.env\nVAGT_INFLUX_ORG=%s\nVAGT_INFLUX_BUCKET=%s\nVAGT_INFLUX_TOKEN=%s\n' "$org" "$bucket" "$ingest_token"
-printf '# /etc/vagt/api.env (statistics; read only)\nVAGT_INFLUX_ORG=%s\nVAGT_INFLUX_BUCKET=%s\nVAGT_INFLUX_TOKEN=%s\n' "$org" "$bucket" "$api_token"
+printf '# /etc/vagt/api.env (statistics, erasure)\nVAGT_INFLUX_ORG=%s\nVAGT_INFLUX_BUCKET=%s\nVAGT_INFLUX_TOKEN=%s\n' "$org" "$bucket" "$api_token"

@@ -41,8 +41,8 @@ echo "$cmd|${args[*]}|token=${INFLUX_TOKEN:-}" >>"$STUB_LOG"
 case "$cmd" in
 "bucket list") echo '[{"id":"0a1b2c3d4e5f6789","name":"vagt","retentionRules":[]}]' ;;
 "auth create")
-	if [[ " ${args[*]} " == *" --write-bucket "* ]]; then echo '{"id":"1","token":"write-token-for-ingest"}'
-	else echo '{"id":"2","token":"read-token-for-api"}'; fi ;;
+	if [[ " ${args[*]} " == *" vagt ingest"* ]]; then echo '{"id":"1","token":"write-token-for-ingest"}'
+	else echo '{"id":"2","token":"token-for-api"}'; fi ;;
 esac
 `
 
@@ -69,13 +69,13 @@ func TestSetup2xAgainstTheDocumentedCLI(t *testing.T) {
 			"setup|--host URL --force --token ",
 			"bucket list|--host URL --org vagt --name vagt --json|token=",
 			"auth create|--host URL --org vagt --write-bucket 0a1b2c3d4e5f6789 --description vagt ingest: write vagt --json",
-			"auth create|--host URL --org vagt --read-bucket 0a1b2c3d4e5f6789 --description vagt api: read vagt --json",
+			"auth create|--host URL --org vagt --read-bucket 0a1b2c3d4e5f6789 --write-bucket 0a1b2c3d4e5f6789 --description vagt api: read and delete vagt --json",
 		}},
 		{"set up already", false, []string{"INFLUX_TOKEN=operator-token"}, []string{
 			"bucket list|--host URL --token operator-token --org vagt --name vagt --json|token=operator-token",
 			"bucket list|--host URL --org vagt --name vagt --json|token=operator-token",
 			"auth create|--host URL --org vagt --write-bucket 0a1b2c3d4e5f6789",
-			"auth create|--host URL --org vagt --read-bucket 0a1b2c3d4e5f6789",
+			"auth create|--host URL --org vagt --read-bucket 0a1b2c3d4e5f6789 --write-bucket 0a1b2c3d4e5f6789",
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,7 +116,7 @@ func TestSetup2xAgainstTheDocumentedCLI(t *testing.T) {
 					t.Errorf("call %d:\n got %s\nwant %s...", i+1, calls[i], want)
 				}
 			}
-			for _, want := range []string{"VAGT_INFLUX_TOKEN=write-token-for-ingest", "VAGT_INFLUX_TOKEN=read-token-for-api", "VAGT_INFLUX_BUCKET=vagt"} {
+			for _, want := range []string{"VAGT_INFLUX_TOKEN=write-token-for-ingest", "VAGT_INFLUX_TOKEN=token-for-api", "VAGT_INFLUX_BUCKET=vagt"} {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("stdout lacks %s:\n%s", want, stdout.String())
 				}

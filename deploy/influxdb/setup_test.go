@@ -82,7 +82,7 @@ func TestSetup18(t *testing.T) {
 	if want := map[string]bool{"admin": true, "vagt_ingest": false, "vagt_api": false}; !maps.Equal(admins, want) {
 		t.Errorf("users (name: admin) = %v, want %v", admins, want)
 	}
-	for user, want := range map[string]string{"vagt_ingest": "WRITE", "vagt_api": "READ"} {
+	for user, want := range map[string]string{"vagt_ingest": "WRITE", "vagt_api": "ALL PRIVILEGES"} {
 		got := rows(`SHOW GRANTS FOR "` + user + `"`)
 		if len(got) != 1 || got[0][0] != "vagt_prod" || got[0][1] != want {
 			t.Errorf("grants of %s = %v, want vagt_prod %s", user, got, want)
