@@ -20,12 +20,16 @@ const charts = (() => {
   const fmt = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 });
   function num(v) { return v === null || v === undefined || Number.isNaN(v) ? "—" : fmt.format(v); }
 
-  // niceMax rounds up to 1, 2 or 5 × 10^n, so the axis has round ticks.
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
-    return 10 * p;
+  // scale picks round axis steps (1, 2 or 5 × 10^n) that cover lo..hi and zero.
+  function scale(values) {
+    const vs = values.filter((v) => v !== null && v !== undefined && !Number.isNaN(v));
+    const min = Math.min(0, ...vs), max = Math.max(0, ...vs);
+    const raw = (max - min) / 5 || 1 / 5;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * p).find((x) => x >= raw - 1e-12);
+    const lo = min < 0 ? Math.floor(min / step + 1e-9) * step : 0;
+    const hi = Math.max(max > 0 ? Math.ceil(max / step - 1e-9) * step : 0, lo + step);
+    return { lo, hi, step };
   }
 
   function legend(series) {
@@ -86,33 +90,29 @@ const charts = (() => {
     return svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "chart", role: "img", "aria-label": label, preserveAspectRatio: "xMidYMid meet" });
   }
 
-  function axes(root, m, w, h, max, labels, fmtTick) {
-    // 1, 5 and 10 × 10^n divide into 5 round steps, 2 × 10^n into 4.
-    const lead = max / Math.pow(10, Math.floor(Math.log10(max)));
-    const ticks = Math.abs(lead - 2) < 1e-9 ? 4 : 5;
-    for (let i = 0; i <= ticks; i++) {
-      const v = (max / ticks) * i;
-      const y = h - m.b - ((h - m.t - m.b) * i) / ticks;
-      root.append(svg("line", { x1: m.l, x2: w - m.r, y1: y, y2: y, class: "axis", stroke: "#d5dbe1" }));
-      root.append(text(m.l - 6, y + 4, (fmtTick || num)(v), { "text-anchor": "end" }));
+  // axes draws the grid and the labels; it returns the band width of a label and y(v).
+  function axes(root, m, w, h, sc, labels, fmtTick) {
+    const y = (v) => h - m.b - ((h - m.t - m.b) * (v - sc.lo)) / (sc.hi - sc.lo);
+    for (let v = sc.lo; v <= sc.hi + sc.step / 2; v += sc.step) {
+      const at = y(v);
+      root.append(svg("line", { x1: m.l, x2: w - m.r, y1: at, y2: at, class: "axis", stroke: Math.abs(v) < sc.step / 2 ? "#7a8594" : "#d5dbe1" }));
+      root.append(text(m.l - 6, at + 4, (fmtTick || num)(Math.abs(v) < sc.step / 2 ? 0 : v), { "text-anchor": "end" }));
     }
-    const step = Math.max(1, Math.ceil(labels.length / 8));
+    const every = Math.max(1, Math.ceil(labels.length / 8));
     const bw = (w - m.l - m.r) / Math.max(1, labels.length);
     labels.forEach((l, i) => {
-      if (i % step) return;
+      if (i % every) return;
       root.append(text(m.l + bw * i + bw / 2, h - m.b + 16, l, { "text-anchor": "middle" }));
     });
-    return bw;
+    return { bw, y };
   }
 
   // line draws one line per series over the labels. series: [{name, values, color?}].
-  function line(box, { label, labels, series, fmtValue, max }) {
+  function line(box, { label, labels, series, fmtValue }) {
     series = series.map((s, i) => ({ color: PALETTE[i % PALETTE.length], ...s }));
     const w = 560, h = 240, m = { l: 48, r: 12, t: 12, b: 28 };
-    const top = max || niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined))));
     const root = frame(w, h, label);
-    const bw = axes(root, m, w, h, top, labels, fmtValue);
-    const y = (v) => h - m.b - ((h - m.t - m.b) * v) / top;
+    const { bw, y } = axes(root, m, w, h, scale(series.flatMap((s) => s.values)), labels, fmtValue);
     for (const s of series) {
       let d = "";
       s.values.forEach((v, i) => {
@@ -135,16 +135,15 @@ const charts = (() => {
   function bars(box, { label, labels, series, fmtValue }) {
     series = series.map((s, i) => ({ color: PALETTE[i % PALETTE.length], ...s }));
     const w = 560, h = 240, m = { l: 56, r: 12, t: 12, b: 28 };
-    const top = niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined).map(Math.abs))));
     const root = frame(w, h, label);
-    const bw = axes(root, m, w, h, top, labels, fmtValue);
+    const { bw, y } = axes(root, m, w, h, scale(series.flatMap((s) => s.values)), labels, fmtValue);
     const inner = bw * 0.8, each = inner / series.length;
     series.forEach((s, k) => {
       const g = svg("g", { class: "series", "data-series": s.name });
       s.values.forEach((v, i) => {
         if (v === null || v === undefined) return;
-        const bh = ((h - m.t - m.b) * Math.max(0, v)) / top;
-        g.append(svg("rect", { x: m.l + bw * i + bw * 0.1 + each * k, y: h - m.b - bh, width: Math.max(1, each - 1), height: bh, fill: s.color, "data-value": v },
+        const top = Math.min(y(v), y(0)), bh = Math.abs(y(v) - y(0));
+        g.append(svg("rect", { x: m.l + bw * i + bw * 0.1 + each * k, y: top, width: Math.max(1, each - 1), height: bh, fill: s.color, "data-value": v },
           title(`${s.name}, ${labels[i]}: ${(fmtValue || num)(v)}`)));
       });
       root.append(g);
@@ -162,15 +161,18 @@ const charts = (() => {
     const root = frame(w, h, label);
     let y = 4;
     for (const r of rows) {
-      const base = r.stages[0].value || 0;
+      // Each stage as a share of the largest (normally the first; a registry loaded after
+      // the period can make it smaller).
+      const base = Math.max(0, ...r.stages.map((s) => s.value || 0));
+      const first = r.stages[0].value || 0;
       root.append(text(lw - 8, y + (stageNames.length * rowH) / 2 + 4, r.name, { "text-anchor": "end", class: "row-label" }));
       r.stages.forEach((s, i) => {
         const share = base > 0 && s.value !== null ? s.value / base : 0;
         const bwid = (w - lw - 90) * share;
         const g = svg("g", { class: "series", "data-series": s.name });
         g.append(svg("rect", { x: lw, y, width: Math.max(share > 0 ? 1 : 0, bwid), height: rowH - 4, fill: colors[i], "data-value": s.value ?? "" },
-          title(`${r.name}, ${s.name}: ${num(s.value)}${i ? " (" + Math.round(share * 100) + " %)" : ""}`)));
-        g.append(text(lw + bwid + 6, y + rowH - 7, num(s.value) + (i && s.value !== null && base ? " · " + Math.round(share * 100) + " %" : "")));
+          title(`${r.name}, ${s.name}: ${num(s.value)}${i && first ? " (" + Math.round((s.value / first) * 100) + " % of " + r.stages[0].name.toLowerCase() + ")" : ""}`)));
+        g.append(text(lw + bwid + 6, y + rowH - 7, num(s.value) + (i && s.value !== null && first ? " · " + Math.round((s.value / first) * 100) + " %" : "")));
         root.append(g);
         y += rowH;
       });

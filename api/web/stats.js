@@ -162,7 +162,8 @@
     const rows = data.rows || [];
     const iv = intervals(rows);
     const labels = iv.map((s) => label(s, data.period && data.period.interval));
-    const techs = Object.keys(vagt.TECH).filter((t) => rows.some((r) => r.technology === t));
+    // Technologies nobody uses in the period would only draw lines along zero.
+    const techs = Object.keys(vagt.TECH).filter((t) => rows.some((r) => r.technology === t && (r.citizens || r.devices_installed)));
     const at = (pick) => iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map(pick)));
     if (!rows.length) {
       box("adoption").replaceChildren(el("p", { class: "help", text: "No figures for this selection." }));
@@ -183,7 +184,7 @@
       });
     }
     const funnel = data.funnel || [];
-    const ftechs = Object.keys(vagt.TECH).filter((t) => funnel.some((r) => r.technology === t));
+    const ftechs = Object.keys(vagt.TECH).filter((t) => funnel.some((r) => r.technology === t && (r.installed || r.active)));
     if (!ftechs.length) {
       box("funnel").replaceChildren(el("p", { class: "help", text: "No funnel for this selection." }));
       return;
