@@ -21,10 +21,12 @@ const charts = (() => {
   function num(v) { return v === null || v === undefined || Number.isNaN(v) ? "—" : fmt.format(v); }
 
   // scale picks round axis steps (1, 2 or 5 × 10^n) that cover lo..hi and zero.
+  // Counts (every value a whole number) get whole steps.
   function scale(values) {
     const vs = values.filter((v) => v !== null && v !== undefined && !Number.isNaN(v));
     const min = Math.min(0, ...vs), max = Math.max(0, ...vs);
-    const raw = (max - min) / 5 || 1 / 5;
+    const whole = vs.every((v) => Number.isInteger(v));
+    const raw = Math.max((max - min) / 5 || 1 / 5, whole ? 1 : 0);
     const p = Math.pow(10, Math.floor(Math.log10(raw)));
     const step = [1, 2, 5, 10].map((m) => m * p).find((x) => x >= raw - 1e-12);
     const lo = min < 0 ? Math.floor(min / step + 1e-9) * step : 0;
