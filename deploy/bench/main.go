@@ -58,12 +58,15 @@ func main() {
 	flag.IntVar(&o.sensors, "sensors", 25, "sensors per home")
 	flag.IntVar(&o.samples, "samples", 20, "readings per sensor per batch (25×20 = 500, a typical batch)")
 	flag.IntVar(&o.batches, "batches", 6, "batches per gateway")
-	flag.IntVar(&o.rawPoints, "raw-points", 3_000_000, "points for the raw ceiling")
+	flag.IntVar(&o.rawPoints, "raw-points", 0, "points for the raw ceiling; 0: as many as (b) sends")
 	flag.IntVar(&o.writers, "writers", 2, "concurrent writers, raw and ingest")
 	flag.IntVar(&o.inflight, "inflight", 1000, "Mosquitto max_inflight_messages")
 	flag.IntVar(&o.queue, "ingest-inflight", 1000, "ingest --inflight (its intake queue)")
 	flag.StringVar(&o.modes, "modes", "blocking,raw", "ingest write modes to measure: blocking (WriteAPIBlocking.WriteRecord), raw (--influx-raw)")
 	flag.Parse()
+	if o.rawPoints == 0 {
+		o.rawPoints = o.homes * o.batches * o.sensors * o.samples
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -177,22 +180,37 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options) (float64,
 	if err := db.CreateDatabase(ctx, "raw"); err != nil {
 		return 0, err
 	}
+	// The same points as (b) in the same order — gateway after gateway, each batch sample
+	// by sample — cut into 5,000-line batches: (b) minus MQTT, decoding and acknowledging.
 	const perBatch = 5000
-	kinds := vagt.Kinds()
 	base := time.Now().Truncate(time.Second).UnixMilli()
+	muns := vagt.Municipalities()
 	var batches [][]byte
 	var buf []byte
-	for i := range o.rawPoints {
-		gw := i / o.sensors % o.homes
-		s := i % o.sensors
-		sample := i / (o.sensors * o.homes)
-		k := kinds[s%len(kinds)]
-		buf = fmt.Appendf(buf, "reading,dev=0x00158d00%04x%04x,gw=load-%06d,kind=%s,mun=%d,tech=%s value=%d %d\n",
-			gw, s, gw+1, k.Name, 101+gw%700, ingest.TechnologyOf(k.Kind), i%100, base+int64(sample)*1000)
-		if (i+1)%perBatch == 0 || i == o.rawPoints-1 {
+	n := 0
+	emit := func(line []byte) {
+		buf = append(buf, line...)
+		n++
+		if n%perBatch == 0 {
 			batches = append(batches, buf)
 			buf = nil
 		}
+	}
+	var line []byte
+	for round := 0; n < o.rawPoints; round++ {
+		for gw := 0; gw < o.homes && n < o.rawPoints; gw++ {
+			for sample := round * o.samples; sample < (round+1)*o.samples && n < o.rawPoints; sample++ {
+				for s := 0; s < o.sensors && n < o.rawPoints; s++ {
+					k := sensorKinds[s%len(sensorKinds)]
+					line = fmt.Appendf(line[:0], "reading,dev=0x00158d00%04x%04x,gw=raw-%06d,kind=%s,mun=%d,tech=%s value=%d %d\n",
+						gw, s, gw+1, k, muns[gw%len(muns)].Code, ingest.TechnologyOf(k), (sample+s)%100, base+int64(sample)*1000)
+					emit(line)
+				}
+			}
+		}
+	}
+	if len(buf) > 0 {
+		batches = append(batches, buf)
 	}
 	url := db.URL() + "/api/v2/write?bucket=raw/autogen&precision=ms"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.writers}}
@@ -223,17 +241,21 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options) (float64,
 	if lastErr != nil {
 		return 0, lastErr
 	}
-	n, err := count(ctx, db, `SELECT count(value) FROM "raw"."autogen"."reading"`)
+	stored, err := count(ctx, db, `SELECT count(value) FROM "raw"."autogen"."reading"`)
 	if err != nil {
 		return 0, err
 	}
-	if n != uint64(o.rawPoints) {
-		return 0, fmt.Errorf("raw: stored %d of %d points", n, o.rawPoints)
+	if stored != uint64(o.rawPoints) {
+		return 0, fmt.Errorf("raw: stored %d of %d points", stored, o.rawPoints)
 	}
 	rate := float64(o.rawPoints) / elapsed.Seconds()
 	fmt.Printf("(a) raw: %d points in %.2fs = %.0f points/s (all stored)\n", o.rawPoints, elapsed.Seconds(), rate)
 	return rate, nil
 }
+
+// sensorKinds is the load generator's mix of kinds, sensor by sensor.
+var sensorKinds = []vagt.Kind{vagt.KindTemperature, vagt.KindHumidity, vagt.KindMotion, vagt.KindDoorOpen,
+	vagt.KindBedOccupied, vagt.KindIlluminance, vagt.KindBattery, vagt.KindPower, vagt.KindLinkQuality}
 
 func postLines(ctx context.Context, c *http.Client, url string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
