@@ -28,6 +28,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alarmlane"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -66,6 +67,9 @@ type Config struct {
 	BenefitModel string
 	// Retention anonymises alert records and applies per-municipality telemetry retention.
 	Retention retention.Policy
+	// ConfigRepublish is how long after publishing a home's configuration to a gateway
+	// that still reports an older version it is published again; default 1 min.
+	ConfigRepublish time.Duration
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -96,6 +100,8 @@ type Server struct {
 	ln        net.Listener
 	telemetry *stats.Telemetry
 	retention *retention.Job
+	careplans *careplan.Service
+	configPub *careplan.MQTTPublisher
 	log       *slog.Logger
 }
 
@@ -130,13 +136,24 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	store.OnCommit(s.Feed.Wake)
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	tlsConfig, err := brokerTLS(c)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	if c.Broker != "" {
-		tlsConfig, err := brokerTLS(c)
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		s.lane, err = alarmlane.New(laneSink{store, d.Clock}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
+		// The config lane publishes with a client of its own: the alarm lane's session is
+		// persistent and acknowledges in order, a publisher needs neither.
+		s.configPub = careplan.NewMQTTPublisher(careplan.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-config",
+			Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	}
+	cpOpts := careplan.Options{Clock: d.Clock, Log: d.Log, Republish: c.ConfigRepublish}
+	if s.configPub != nil {
+		cpOpts.Publisher = s.configPub
+	}
+	s.careplans = careplan.NewService(store, cpOpts)
+	if c.Broker != "" {
+		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
 		if err != nil {
 			store.Close()
@@ -166,7 +183,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	svc := &stats.Service{Store: store, Model: model, Log: d.Log}
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
-		Registry: store, Stats: svc, Population65: stats.Population65}
+		Registry: store, Stats: svc, Population65: stats.Population65, HomeConfigs: s.careplans}
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
@@ -237,6 +254,10 @@ func (s *Server) Run(ctx context.Context) error {
 	run("escalation", s.Escalator.Run)
 	run("offline detection", s.off.Run)
 	run("retention", s.retention.Run)
+	run("care plans", s.careplans.Run)
+	if s.configPub != nil {
+		run("config publisher", s.configPub.Run)
+	}
 	if s.Store.Postgres() {
 		run("listen", func(ctx context.Context) error { return s.Store.Listen(ctx, wake) })
 	}
@@ -270,8 +291,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 // laneSink commits lane messages to the store at the clock's time.
 type laneSink struct {
-	store *sqlstore.Store
-	clock alerts.Clock
+	store     *sqlstore.Store
+	clock     alerts.Clock
+	careplans *careplan.Service
 }
 
 func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
@@ -280,7 +302,10 @@ func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
 }
 
 func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
-	return l.store.RecordStatus(ctx, st, l.clock.Now())
+	if err := l.store.RecordStatus(ctx, st, l.clock.Now()); err != nil {
+		return err
+	}
+	return l.careplans.Status(ctx, st)
 }
 
 // brokerTLS builds the lane's TLS configuration from PEM files; nil when none are given.

@@ -27,7 +27,12 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	By      string `json:"by,omitempty"` // a conflict: who acknowledged or resolved it
+	// Field names the invalid field of a request body ("rules.night").
+	Field string `json:"field,omitempty"`
 }
+
+// fieldError is an invalid request that names its field (careplan.FieldError).
+type fieldError interface{ InvalidField() string }
 
 // status maps an error to the HTTP status and code the client sees. It is the only place
 // that does.
@@ -64,6 +69,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var ce *alerts.ConflictError
 	if errors.As(err, &ce) {
 		body.Error.By = ce.By
+	}
+	var fe fieldError
+	if errors.As(err, &fe) {
+		body.Error.Field = fe.InvalidField()
 	}
 	if code >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -73,6 +73,8 @@ type Config struct {
 	Telemetry TelemetryStore
 	// Population65 gives a municipality's citizens aged 65+ (stats.Population65).
 	Population65 func(vagt.MunicipalityCode) int
+	// HomeConfigs serves the homes' care plans; nil: they answer 503.
+	HomeConfigs HomeConfigService
 }
 
 type server struct {
@@ -144,6 +146,9 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/stats/alerts", s.alertStats())
 		r.Method(http.MethodGet, "/stats/benefits", s.benefitStats())
 		r.Method(http.MethodGet, "/me/data", s.myData())
+		r.Method(http.MethodGet, "/homes/{id}/config", s.getHomeConfig())
+		r.Method(http.MethodPut, "/homes/{id}/config", s.putHomeConfig())
+		r.Method(http.MethodGet, "/homes/{id}/config/history", s.homeConfigHistory())
 	})
 	return r
 }

@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/careplan"
+)
+
+// HomeConfigService reads and changes homes' care plans (careplan.Service).
+type HomeConfigService interface {
+	HomeScope(ctx context.Context, home vagt.HomeID) (vagt.MunicipalityCode, int64, error)
+	View(ctx context.Context, home vagt.HomeID) (careplan.View, error)
+	Update(ctx context.Context, home vagt.HomeID, set careplan.Settings, ifVersion uint64, actor string) (careplan.View, error)
+	History(ctx context.Context, home vagt.HomeID, limit int) ([]careplan.Change, error)
+}
+
+// homeConfigAccess checks that the caller may read and change the home's care plan: care
+// staff of its district (staff without districts cover the whole municipality), managers
+// of its municipality, admins.
+func (s *server) homeConfigAccess(r *http.Request) (*auth.Principal, vagt.HomeID, error) {
+	p := auth.FromContext(r.Context())
+	if s.HomeConfigs == nil {
+		return nil, "", fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable)
+	}
+	home := vagt.HomeID(chi.URLParam(r, "id"))
+	if err := home.Validate(); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", alerts.ErrNotFound, err)
+	}
+	mun, district, err := s.HomeConfigs.HomeScope(r.Context(), home)
+	if err != nil {
+		return nil, "", err
+	}
+	ok := false
+	switch p.Role {
+	case auth.RoleAdmin:
+		ok = true
+	case auth.RoleManager:
+		ok = p.Municipality == mun
+	case auth.RoleStaff:
+		ok = p.Municipality == mun && (len(p.Districts) == 0 || slices.Contains(p.Districts, district))
+	}
+	if !ok {
+		return nil, "", fmt.Errorf("%w: home %s is not in your municipality or districts", alerts.ErrForbidden, home)
+	}
+	return p, home, nil
+}
+
+func (s *server) getHomeConfig() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, home, err := s.homeConfigAccess(r)
+		if err == nil {
+			err = s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.read", Object: "home/" + string(home)})
+		}
+		var v careplan.View
+		if err == nil {
+			v, err = s.HomeConfigs.View(r.Context(), home)
+		}
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+// putHomeConfig replaces a home's settings. An If-Match header with the version read
+// makes the change conditional (409 when someone else changed it meanwhile).
+func (s *server) putHomeConfig() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, home, err := s.homeConfigAccess(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		var ifVersion uint64
+		if m := r.Header.Get("If-Match"); m != "" {
+			if ifVersion, err = strconv.ParseUint(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion == 0 {
+				writeError(w, r, s.Log, &careplan.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
+				return
+			}
+		}
+		var set careplan.Settings
+		if err := readJSON(w, r, &set); err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		v, err := s.HomeConfigs.Update(r.Context(), home, set, ifVersion, p.Name)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func (s *server) homeConfigHistory() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, home, err := s.homeConfigAccess(r)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		limit, err := intParam(r, "limit")
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.history", Object: "home/" + string(home)}); err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		h, err := s.HomeConfigs.History(r.Context(), home, int(min(max(limit, 0), 500)))
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"history": h})
+	})
+}

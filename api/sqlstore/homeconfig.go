@@ -1,0 +1,249 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+)
+
+// Care plans (api/careplan): a home's configuration as JSON, its history and what each
+// gateway runs. The store keeps the JSON as it is given; careplan validates and reads it.
+
+// HomeConfigRow is one version of a home's configuration.
+type HomeConfigRow struct {
+	Home      vagt.HomeID
+	Version   uint64
+	Settings  []byte // JSON as staff wrote it
+	Effective []byte // JSON with the defaults filled in
+	ChangedAt time.Time
+	ChangedBy string
+}
+
+// HomeFacts is what deciding on a home's configuration needs from the registry.
+type HomeFacts struct {
+	Home         vagt.HomeID
+	Municipality vagt.MunicipalityCode
+	District     int64
+	Gateways     []vagt.GatewayID
+	Devices      map[vagt.DeviceID]vagt.Technology // behind the home's gateways
+}
+
+// GatewayConfigState is what a gateway runs as far as the platform knows.
+type GatewayConfigState struct {
+	Gateway     vagt.GatewayID
+	Applied     uint64 // the version its status reported; 0 none yet
+	Refused     string // why it refused the latest configuration it was sent
+	ReportedAt  *time.Time
+	Published   uint64 // the version last published to it
+	PublishedAt *time.Time
+	Online      bool
+}
+
+// HomeFacts returns a home's municipality, district, gateways and their devices.
+func (s *Store) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, error) {
+	f := HomeFacts{Home: home, Devices: map[vagt.DeviceID]vagt.Technology{}}
+	var mun int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality, d.id FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`),
+		string(home)).Scan(&mun, &f.District)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("home %s: %w", home, alerts.ErrNotFound)
+	} else if err != nil {
+		return f, storeErr("home facts", err)
+	}
+	f.Municipality = vagt.MunicipalityCode(mun)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id, d.id, d.technology FROM gateways g
+		LEFT JOIN devices d ON d.gateway_id = g.id WHERE g.home_id = ? ORDER BY g.id`), string(home))
+	if err != nil {
+		return f, storeErr("home facts", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			gw   string
+			dev  sql.NullString
+			tech sql.NullInt64
+		)
+		if err := rows.Scan(&gw, &dev, &tech); err != nil {
+			return f, storeErr("home facts", err)
+		}
+		if len(f.Gateways) == 0 || f.Gateways[len(f.Gateways)-1] != vagt.GatewayID(gw) {
+			f.Gateways = append(f.Gateways, vagt.GatewayID(gw))
+		}
+		if dev.Valid {
+			f.Devices[vagt.DeviceID(dev.String)] = vagt.Technology(tech.Int64)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return f, storeErr("home facts", err)
+	}
+	return f, nil
+}
+
+// HomeConfig returns a home's current configuration; alerts.ErrNotFound when it has none.
+func (s *Store) HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow, error) {
+	rows, err := s.homeConfigRows(ctx, `SELECT home_id, version, settings, effective, changed_at, changed_by FROM home_configs WHERE home_id = ?`, string(home))
+	if err != nil {
+		return HomeConfigRow{}, err
+	}
+	if len(rows) == 0 {
+		return HomeConfigRow{}, fmt.Errorf("configuration of home %s: %w", home, alerts.ErrNotFound)
+	}
+	return rows[0], nil
+}
+
+// HomeConfigHistory returns a home's configurations, newest first.
+func (s *Store) HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]HomeConfigRow, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	return s.homeConfigRows(ctx, `SELECT home_id, version, settings, effective, changed_at, changed_by FROM home_config_history
+		WHERE home_id = ? ORDER BY version DESC LIMIT ?`, string(home), limit)
+}
+
+func (s *Store) homeConfigRows(ctx context.Context, query string, args ...any) ([]HomeConfigRow, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, storeErr("home config", err)
+	}
+	defer rows.Close()
+	var out []HomeConfigRow
+	for rows.Next() {
+		var (
+			r         HomeConfigRow
+			home      string
+			v, at     int64
+			set, eff  string
+			changedBy string
+		)
+		if err := rows.Scan(&home, &v, &set, &eff, &at, &changedBy); err != nil {
+			return nil, storeErr("home config", err)
+		}
+		r.Home, r.Version, r.Settings, r.Effective, r.ChangedAt, r.ChangedBy = vagt.HomeID(home), uint64(v), []byte(set), []byte(eff), fromMs(at), changedBy
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("home config", err)
+	}
+	return out, nil
+}
+
+// SaveHomeConfig stores a new version of a home's configuration — the current version plus
+// one — with its history line and an audit entry, in one transaction. ifVersion > 0 makes
+// it conditional: alerts.ErrConflict when the current version is another (someone else
+// changed it meanwhile). build gets the new version and returns the JSON to store.
+func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion uint64, actor, detail string, now time.Time,
+	build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error) {
+	var row HomeConfigRow
+	err := s.inTx(ctx, func(t *tx) error {
+		var cur int64
+		err := t.row(ctx, `SELECT version FROM home_configs WHERE home_id = ?`, string(home)).Scan(&cur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if ifVersion > 0 && uint64(cur) != ifVersion {
+			return fmt.Errorf("configuration of home %s is at version %d, not %d: %w", home, cur, ifVersion, alerts.ErrConflict)
+		}
+		v := uint64(cur) + 1
+		set, eff, err := build(v)
+		if err != nil {
+			return err
+		}
+		row = HomeConfigRow{Home: home, Version: v, Settings: set, Effective: eff, ChangedAt: now.UTC().Truncate(time.Millisecond), ChangedBy: actor}
+		if _, err := t.exec(ctx, `INSERT INTO home_configs (home_id, version, settings, effective, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (home_id) DO UPDATE SET version = excluded.version, settings = excluded.settings,
+				effective = excluded.effective, changed_at = excluded.changed_at, changed_by = excluded.changed_by`,
+			string(home), int64(v), string(set), string(eff), ms(now), actor); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO home_config_history (home_id, version, settings, effective, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)`,
+			string(home), int64(v), string(set), string(eff), ms(now), actor); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "homeconfig.update", "home/"+string(home), fmt.Sprintf("version %d: %s", v, detail))
+	})
+	if err != nil {
+		return HomeConfigRow{}, storeErr("save home config", err)
+	}
+	return row, nil
+}
+
+// RecordGatewayConfig keeps what a gateway's status says about its configuration.
+func (s *Store) RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, applied uint64, refused string, now time.Time) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, `INSERT INTO gateway_configs (gateway_id, applied, refused, reported_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (gateway_id) DO UPDATE SET applied = excluded.applied, refused = excluded.refused, reported_at = excluded.reported_at`,
+			string(gw), int64(applied), refused, ms(now))
+		return err
+	})
+	if err != nil {
+		return storeErr("record gateway config", err)
+	}
+	return nil
+}
+
+// MarkConfigPublished records that version was published to the gateway.
+func (s *Store) MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, version uint64, now time.Time) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, `INSERT INTO gateway_configs (gateway_id, published, published_at) VALUES (?, ?, ?)
+			ON CONFLICT (gateway_id) DO UPDATE SET published = excluded.published, published_at = excluded.published_at`,
+			string(gw), int64(version), ms(now))
+		return err
+	})
+	if err != nil {
+		return storeErr("mark config published", err)
+	}
+	return nil
+}
+
+// GatewayConfig returns what the platform knows of a gateway's configuration.
+func (s *Store) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayConfigState, error) {
+	st := GatewayConfigState{Gateway: gw}
+	var (
+		applied, published    int64
+		reportedAt, publishAt sql.NullInt64
+		online                sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COALESCE(c.applied, 0), COALESCE(c.refused, ''), c.reported_at, COALESCE(c.published, 0), c.published_at, g.online
+		FROM gateways g LEFT JOIN gateway_configs c ON c.gateway_id = g.id WHERE g.id = ?`), string(gw)).
+		Scan(&applied, &st.Refused, &reportedAt, &published, &publishAt, &online)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("gateway %s: %w", gw, alerts.ErrNotFound)
+	} else if err != nil {
+		return st, storeErr("gateway config", err)
+	}
+	st.Applied, st.Published, st.Online = uint64(applied), uint64(published), online.Int64 != 0
+	st.ReportedAt, st.PublishedAt = nullMs(reportedAt), nullMs(publishAt)
+	return st, nil
+}
+
+// ConfigsToPublish returns gateways whose home has a configuration version that was not
+// yet published to them (at start: a change whose publish did not happen before a stop).
+func (s *Store) ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id FROM gateways g JOIN home_configs h ON h.home_id = g.home_id
+		LEFT JOIN gateway_configs c ON c.gateway_id = g.id WHERE COALESCE(c.published, 0) < h.version ORDER BY g.id LIMIT ?`), limit)
+	if err != nil {
+		return nil, storeErr("configs to publish", err)
+	}
+	defer rows.Close()
+	var out []vagt.GatewayID
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, storeErr("configs to publish", err)
+		}
+		out = append(out, vagt.GatewayID(id))
+	}
+	return out, storeErrOrNil("configs to publish", rows.Err())
+}
+
+func storeErrOrNil(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return storeErr(op, err)
+}
