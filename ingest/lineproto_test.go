@@ -77,3 +77,29 @@ func TestRejectLogOncePerMinute(t *testing.T) {
 		t.Errorf("third line %q: want gw-a with 2 suppressed", lines[2])
 	}
 }
+
+// BenchmarkDecodeToLineProtocol: the filler's work per message, a 500-reading batch from 25
+// devices decoded, validated and turned into line protocol.
+func BenchmarkDecodeToLineProtocol(b *testing.B) {
+	batch := &vagt.Batch{Gateway: "gw-3f9a2c", Seq: 1, Municipality: 751}
+	for i := range 500 {
+		batch.Readings = append(batch.Readings, vagt.Reading{Device: vagt.DeviceID("0x00158d00000000" + string(rune('a'+i%25))),
+			Kind: vagt.KindTemperature, Time: at.Add(time.Duration(i) * time.Millisecond), Value: 20 + float64(i%300)/100})
+	}
+	payload, err := vagt.EncodeBatch(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := Message{Topic: vagt.Topic("gw-3f9a2c", vagt.LaneTelemetry), Payload: payload}
+	buf := make([]byte, 0, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		var n int
+		buf, n, _, _, err = decode(buf[:0], &m)
+		if err != nil || n != 500 {
+			b.Fatal(n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/500, "ns/reading")
+}
