@@ -57,6 +57,7 @@ func TestConsole(t *testing.T) {
 	if msg := b.text("#signin-error"); !strings.Contains(msg, "not accepted") {
 		t.Fatalf("sign-in message for a wrong token: %q", msg)
 	}
+	b.screenshot("signin-wrong-token")
 
 	// Anna signs in to an empty list, then alarms arrive over the broker.
 	b.signIn(st.tokens["anna"])

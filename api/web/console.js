@@ -42,6 +42,10 @@
   let detailID = 0;
   let resolveID = 0;
 
+  // canAct: only care staff acknowledge, resolve and see who and where (the API enforces
+  // it; the console does not offer what would be refused).
+  function canAct() { return !!me && me.role === "staff"; }
+
   // ---- sign-in ----
 
   function showSignIn(message) {
@@ -95,6 +99,7 @@
     $("who").hidden = false;
     $("who-name").textContent = me.name + " · " + me.role;
     $("to-dashboard").hidden = !["manager", "national", "admin"].includes(me.role);
+    $("read-only").hidden = canAct();
     setStatus("Loading alerts…");
     // The list comes first: the stream resumes from its last_event_id. Until it loads, the
     // banner says so and the console keeps trying.
@@ -335,7 +340,7 @@
     } else if (person && person !== "loading") {
       who = person.name || "—";
       where = person.address || "—";
-    } else if (person === null) {
+    } else if (person === null || !canAct()) {
       who = "Home " + (a.home || a.gateway);
       where = "";
     } else {
@@ -363,7 +368,7 @@
           el("span", { class: "dev", text: a.gateway + " / " + a.device })),
         state,
         msg ? el("p", { class: "msg", role: "alert", text: msg }) : null,
-        el("div", { class: "actions" },
+        canAct() && el("div", { class: "actions" },
           a.state === "open" ? el("button", { type: "button", class: "primary", "data-action": "ack", "aria-describedby": titleID, text: "Acknowledge" }) : null,
           el("button", { type: "button", "data-action": "resolve", "aria-describedby": titleID, text: "Resolve…" }),
           el("button", { type: "button", "data-action": "detail", "aria-describedby": titleID, text: "Details" }))));
@@ -373,6 +378,7 @@
   // audited by the API (alert.read), so it is done once per alert and session.
   function loadPeople(sorted) {
     const gen = session;
+    if (!canAct()) return;
     for (const a of sorted) {
       if (!a.registered || people.has(a.id)) continue;
       people.set(a.id, "loading");

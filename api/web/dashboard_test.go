@@ -211,6 +211,12 @@ func TestDashboardDrawsFigures(t *testing.T) {
 		t.Errorf("the CSV was asked for with Accept %q", accept)
 	}
 
+	// The same manager in the care console gets the list read-only (the API refuses
+	// managers the actions and who and where).
+	b.do("the console as a manager", chromedp.Navigate(front+"/"), chromedp.WaitVisible("#read-only", chromedp.ByID))
+	b.do("back to the dashboard", chromedp.Navigate(front+"/stats"))
+	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
+
 	// A national user picks a municipality.
 	b.do("sign out", chromedp.Click("#sign-out", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
 	b.do("sign in as national",
