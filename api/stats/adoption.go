@@ -2,8 +2,10 @@ package stats
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -103,16 +105,34 @@ func (s *Service) activity(ctx context.Context, q Query) ([]map[vagt.DeviceID]bo
 	if s.Telemetry == nil {
 		return nil, ErrNoTelemetry
 	}
-	var out []map[vagt.DeviceID]bool
-	for _, b := range q.Period.Buckets() {
-		a, err := s.Telemetry.ActiveDevices(ctx, q.storeMuns(), b.Start, b.End)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
+	buckets := q.Period.Buckets()
+	out := make([]map[vagt.DeviceID]bool, len(buckets))
+	errs := make([]error, len(buckets))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A few intervals at a time: InfluxDB answers them in parallel, but one request must
+	// not take every core it has.
+	sem := make(chan struct{}, QueryConcurrency)
+	var wg sync.WaitGroup
+	for i, b := range buckets {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = s.Telemetry.ActiveDevices(ctx, q.storeMuns(), b.Start, b.End)
+			if errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// QueryConcurrency is how many interval queries one statistics request runs at once.
+const QueryConcurrency = 2
 
 // Adoption counts adoption per municipality × technology × interval, and the funnel.
 func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {

@@ -76,7 +76,9 @@ func munPredicate(muns []vagt.MunicipalityCode) string {
 }
 
 // ActiveDevices returns the ids of the devices that sent at least one reading in [from,
-// to) in the municipalities (none: all).
+// to) in the municipalities (none: all). No keep() before group(): InfluxDB 1.8.10
+// plans keep/group/distinct as a tag-values read, which answered no rows here
+// (TestStatistics caught it).
 func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {
 	if !from.Before(to) {
 		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
@@ -84,8 +86,6 @@ func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityC
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "reading" and r._field == "value"%s)
-  |> first()
-  |> keep(columns: ["dev"])
   |> group()
   |> distinct(column: "dev")`, t.c.Bucket, fluxTime(from), fluxTime(to), munPredicate(muns))
 	res, err := t.query.Query(ctx, q)
