@@ -58,6 +58,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.BenefitModel, "benefit-model", "", "JSON file with the benefit model (docs/statistics.md); empty: the shipped illustrative model")
 	fs.DurationVar(&cfg.Retention.KeepAlerts, "keep-alerts", 10*365*24*time.Hour, "resolved alerts are anonymised (who acted, notes, details, home) after this")
 	fs.DurationVar(&cfg.Retention.Every, "retention-every", time.Hour, "how often the retention job runs")
+	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
