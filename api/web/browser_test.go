@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,12 @@ func TestConsole(t *testing.T) {
 	st.clock.Advance(61 * time.Second)
 	b.waitJS("the panic alert escalated to the backup",
 		`document.querySelector('`+card("panic")+` .level.up')?.textContent.includes("backup")`)
+	// The critical alarm nobody has taken pulses; the time since the alarm keeps counting.
+	b.waitJS("the critical cue", `getComputedStyle(document.querySelector('`+card("panic")+`')).animationName === "pulse" &&
+		getComputedStyle(document.querySelector('`+card("door_at_night")+`')).animationName === "none"`)
+	var since string
+	b.do("read the time since the panic alarm", chromedp.Text(card("panic")+" .since", &since, chromedp.ByQuery))
+	b.waitJS("the time since the alarm to tick", `document.querySelector('`+card("panic")+` .since').textContent !== `+strconv.Quote(since))
 	b.screenshot("console-desktop")
 	b.do("phone size", chromedp.EmulateViewport(390, 844))
 	b.screenshot("console-phone")
@@ -96,7 +103,10 @@ func TestConsole(t *testing.T) {
 		chromedp.SendKeys("#note-text", "Neighbour has a key too", chromedp.ByID),
 		chromedp.Click(`#note-form button[type=submit]`, chromedp.ByQuery))
 	b.waitJS("the note in the detail", `document.querySelector("#detail .notes")?.textContent.includes("Neighbour has a key too")`)
-	b.screenshot("detail")
+	b.screenshotViewport("detail")
+	b.do("phone size", chromedp.EmulateViewport(390, 844))
+	b.screenshotViewport("detail-phone")
+	b.do("desktop size", chromedp.EmulateViewport(1280, 900))
 	b.do("close the detail", chromedp.Click(`#detail button[data-close]`, chromedp.ByQuery), chromedp.WaitNotVisible("#detail", chromedp.ByID))
 
 	// The stream is cut: the banner shows. Meanwhile Bo acknowledges the fall, Anna tries
@@ -119,8 +129,13 @@ func TestConsole(t *testing.T) {
 
 	// Anna acknowledges and resolves the panic alert by clicks; it leaves the list.
 	panicID := b.alertID("panic")
-	b.do("acknowledge the panic alert", chromedp.Click(card("panic")+` button[data-action=ack]`, chromedp.ByQuery))
-	b.waitJS("the panic alert acknowledged by anna", `document.querySelector('`+card("panic")+`')?.dataset.state === "acknowledged"`)
+	b.do("acknowledge the panic alert from its detail view",
+		chromedp.Click(card("panic")+` button[data-action=detail]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#detail button[data-detail-action=ack]`, chromedp.ByQuery),
+		chromedp.Click(`#detail button[data-detail-action=ack]`, chromedp.ByQuery))
+	b.waitJS("the panic alert acknowledged by anna", `document.querySelector('`+card("panic")+`')?.dataset.state === "acknowledged" &&
+		document.getElementById("detail-body").textContent.includes("acknowledged by anna")`)
+	b.do("close the detail", chromedp.Click(`#detail button[data-close]`, chromedp.ByQuery), chromedp.WaitNotVisible("#detail", chromedp.ByID))
 	b.do("resolve the panic alert",
 		chromedp.Click(card("panic")+` button[data-action=resolve]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#resolve", chromedp.ByID),
@@ -485,13 +500,26 @@ func (b *browser) alertID(typ string) int64 {
 	return id
 }
 
-// screenshot saves the page as artifacts/screenshots/<name>.png at the module root.
+// screenshot saves the whole page as artifacts/screenshots/<name>.png at the module root.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	var png []byte
+	b.shoot(name, chromedp.FullScreenshot(&png, 100), &png)
+}
+
+// screenshotViewport saves what the screen shows (a modal dialog covers the screen, not
+// the page).
+func (b *browser) screenshotViewport(name string) {
+	b.t.Helper()
+	var png []byte
+	b.shoot(name, chromedp.CaptureScreenshot(&png), &png)
+}
+
+func (b *browser) shoot(name string, action chromedp.Action, png *[]byte) {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, patience)
 	defer cancel()
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+	if err := chromedp.Run(ctx, action); err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
@@ -499,7 +527,7 @@ func (b *browser) screenshot(name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), *png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
 }

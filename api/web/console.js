@@ -541,6 +541,11 @@
       ["Escalation", "level " + (d.escalation_level || 0) + " · " + (TIERS[d.tier] || d.tier)],
       ["Device", d.gateway + " / " + d.device],
     ]));
+    if (canAct() && d.state !== "resolved") {
+      parts.push(el("div", { class: "actions" },
+        d.state === "open" ? el("button", { type: "button", class: "primary", "data-detail-action": "ack", text: "Acknowledge" }) : null,
+        el("button", { type: "button", "data-detail-action": "resolve", text: "Resolve…" })));
+    }
     const c = d.citizen;
     parts.push(el("h3", { text: "Citizen" }));
     if (c) {
@@ -637,6 +642,18 @@
       });
     }
     $("detail").addEventListener("close", () => { detailID = 0; });
+    $("detail-body").addEventListener("click", async (ev) => {
+      const b = ev.target.closest("button[data-detail-action]");
+      if (!b || !detailID) return;
+      const id = detailID;
+      if (b.dataset.detailAction === "ack") {
+        await ack(id, b);
+        await refreshDetail();
+      } else {
+        $("detail").close();
+        openResolve(id);
+      }
+    });
     setInterval(tick, 1000);
     if (vagt.token()) start();
     else showSignIn(vagt.takeNotice());
