@@ -1,10 +1,6 @@
 package httpapi
 
 import (
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha512"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"time"
@@ -16,25 +12,6 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/registry"
 )
-
-// newGatewayPassword returns a random MQTT password and its hash in Mosquitto's password
-// file format ($7$: PBKDF2-SHA512, 101 iterations, 12-byte salt), which is all the store keeps.
-func newGatewayPassword() (password, hash string, err error) {
-	b := make([]byte, 24)
-	salt := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", err
-	}
-	if _, err := rand.Read(salt); err != nil {
-		return "", "", err
-	}
-	password = base64.RawURLEncoding.EncodeToString(b)
-	key, err := pbkdf2.Key(sha512.New, password, salt, 101, 64)
-	if err != nil {
-		return "", "", err
-	}
-	return password, "$7$101$" + base64.StdEncoding.EncodeToString(salt) + "$" + base64.StdEncoding.EncodeToString(key), nil
-}
 
 type gatewayRequest struct {
 	ID   vagt.GatewayID `json:"id"`
@@ -61,16 +38,16 @@ func (s *server) createGateway() http.Handler {
 		if err := mayManage(p, m); err != nil {
 			return err
 		}
-		password, hash, err := newGatewayPassword()
+		cred, err := registry.NewCredentials(req.ID)
 		if err != nil {
 			return err
 		}
-		if err := reg.ProvisionGateway(r.Context(), req.ID, req.Home, hash, p.Name, s.Clock.Now()); err != nil {
+		if err := reg.ProvisionGateway(r.Context(), req.ID, req.Home, cred.PasswordHash, p.Name, s.Clock.Now()); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]any{
 			"gateway": registry.Gateway{ID: req.ID, Home: req.Home, Municipality: m},
-			"mqtt":    registry.Credentials{Username: string(req.ID), Password: password, PasswordHash: hash, ACL: registry.ACL},
+			"mqtt":    cred,
 		})
 		return nil
 	})

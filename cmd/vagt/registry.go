@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
+)
+
+func init() {
+	commands["registry"] = subcmd.Command{
+		Summary: "load a registry from JSON (registry import FILE) or list devices waiting for acceptance (registry pending)",
+		Run:     runRegistry,
+	}
+}
+
+// registryFile is the JSON form `vagt registry import` reads (testdata/registry/example.json):
+// districts and homes refer to each other by name, citizens by a ref local to the file.
+type registryFile struct {
+	Districts []registry.District `json:"districts"`
+	Citizens  []struct {
+		Ref string `json:"ref"`
+		registry.Citizen
+	} `json:"citizens"`
+	Homes []struct {
+		ID           vagt.HomeID           `json:"id"`
+		Municipality vagt.MunicipalityCode `json:"municipality"`
+		District     string                `json:"district"`
+		Citizen      string                `json:"citizen"`
+	} `json:"homes"`
+	Gateways []struct {
+		ID   vagt.GatewayID `json:"id"`
+		Home vagt.HomeID    `json:"home"`
+	} `json:"gateways"`
+	Devices []registry.Device `json:"devices"`
+}
+
+func runRegistry(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	usage := "usage: vagt registry import --db FILE|URL FILE.json | vagt registry pending --db FILE|URL [--municipality CODE]"
+	if len(args) == 0 || (args[0] != "import" && args[0] != "pending") {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("registry: want the subcommand import or pending")
+	}
+	fs := flag.NewFlagSet("vagt registry "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
+	mun := fs.Uint("municipality", 0, "pending: only this municipality")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+		return err
+	}
+	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if args[0] == "pending" {
+		ds, err := store.Devices(ctx, vagt.MunicipalityCode(*mun), registry.DevicePending)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.ID, d.Gateway, d.Technology)
+		}
+		return nil
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("registry import: want one JSON file")
+	}
+	b, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	return importRegistry(ctx, store, b, stdout, time.Now())
+}
+
+// importRegistry loads a registry file. Gateways' MQTT passwords are printed once, one line
+// each, in Mosquitto's password file format after the plain password.
+func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout io.Writer, now time.Time) error {
+	var f registryFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("registry import: %w", err)
+	}
+	const actor = "cli"
+	districts := map[string]int64{}
+	for _, d := range f.Districts {
+		id, err := store.CreateDistrict(ctx, d.Municipality, d.Name)
+		if err != nil {
+			return fmt.Errorf("registry import: district %s: %w", d.Name, err)
+		}
+		districts[fmt.Sprint(d.Municipality, "/", d.Name)] = id
+	}
+	citizens := map[string]int64{}
+	for _, c := range f.Citizens {
+		if c.Contacts == nil {
+			c.Contacts = []alerts.Contact{}
+		}
+		saved, err := store.RegisterCitizen(ctx, c.Citizen, actor, now)
+		if err != nil {
+			return fmt.Errorf("registry import: citizen %s: %w", c.Ref, err)
+		}
+		citizens[c.Ref] = saved.ID
+	}
+	for _, h := range f.Homes {
+		d, ok := districts[fmt.Sprint(h.Municipality, "/", h.District)]
+		if !ok {
+			return fmt.Errorf("registry import: home %s: no district %q in %d in the file", h.ID, h.District, h.Municipality)
+		}
+		if _, err := store.AddHome(ctx, registry.Home{ID: h.ID, District: d, Citizen: citizens[h.Citizen]}); err != nil {
+			return fmt.Errorf("registry import: home %s: %w", h.ID, err)
+		}
+	}
+	for _, g := range f.Gateways {
+		cred, err := registry.NewCredentials(g.ID)
+		if err != nil {
+			return err
+		}
+		if err := store.ProvisionGateway(ctx, g.ID, g.Home, cred.PasswordHash, actor, now); err != nil {
+			return fmt.Errorf("registry import: gateway %s: %w", g.ID, err)
+		}
+		fmt.Fprintf(stdout, "gateway %s password %s  # password_file: %s:%s  acl: %s\n", g.ID, cred.Password, g.ID, cred.PasswordHash, cred.ACL)
+	}
+	for _, d := range f.Devices {
+		if _, err := store.InstallDevice(ctx, d, actor, now); err != nil {
+			return fmt.Errorf("registry import: device %s: %w", d.ID, err)
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "imported %d districts, %d citizens, %d homes, %d gateways, %d devices\n",
+		len(f.Districts), len(f.Citizens), len(f.Homes), len(f.Gateways), len(f.Devices))
+	return err
+}
