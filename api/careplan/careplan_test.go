@@ -203,7 +203,13 @@ func TestPush(t *testing.T) {
 			pub.mu.Lock()
 			pub.failing = false
 			pub.mu.Unlock()
-			waitFor(t, "version 1 published once the broker takes it", func() bool { return slices.Equal(pub.versions(), []uint64{1}) })
+			waitFor(t, "version 1 published once the broker takes it", func() bool {
+				v, err := svc.View(ctx, home)
+				return err == nil && v.Gateways[0].Published == 1
+			})
+			if !slices.Equal(pub.versions(), []uint64{1}) {
+				t.Fatalf("published %v", pub.versions())
+			}
 
 			status := func(applied uint64, refused string) {
 				t.Helper()

@@ -3,13 +3,11 @@ package careplan
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
 )
 
 // enqueue asks the pusher to publish the gateway's configuration; it never blocks.
@@ -32,27 +30,19 @@ func (s *Service) Status(ctx context.Context, st *vagt.Status) error {
 		return nil // the will was written at connect time; it says nothing new
 	}
 	now := s.o.Clock.Now()
-	if err := s.store.RecordGatewayConfig(ctx, st.Gateway, st.ConfigVersion, st.ConfigError, now); err != nil {
-		return err
-	}
-	g, err := s.store.Gateway(ctx, st.Gateway)
-	if err != nil || g.Home == "" {
-		return nil // not installed in a home: nothing to send it
-	}
-	row, err := s.store.HomeConfig(ctx, g.Home)
-	if errors.Is(err, alerts.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if st.ConfigVersion >= row.Version {
-		return nil
-	}
 	c, err := s.store.GatewayConfig(ctx, st.Gateway)
 	if err != nil {
-		return err
+		return err // RecordStatus created the row just before: the store is failing
 	}
-	if c.Published < row.Version || c.PublishedAt == nil || now.Sub(*c.PublishedAt) >= s.o.Republish {
+	if c.Applied != st.ConfigVersion || c.Refused != st.ConfigError || c.ReportedAt == nil {
+		if err := s.store.RecordGatewayConfig(ctx, st.Gateway, st.ConfigVersion, st.ConfigError, now); err != nil {
+			return err
+		}
+	}
+	if c.Home == "" || c.Desired == 0 || st.ConfigVersion >= c.Desired {
+		return nil // not installed, no plan yet, or runs it
+	}
+	if c.Published < c.Desired || c.PublishedAt == nil || now.Sub(*c.PublishedAt) >= s.o.Republish {
 		s.enqueue(st.Gateway)
 	}
 	return nil

@@ -36,10 +36,12 @@ type HomeFacts struct {
 // GatewayConfigState is what a gateway runs as far as the platform knows.
 type GatewayConfigState struct {
 	Gateway     vagt.GatewayID
-	Applied     uint64 // the version its status reported; 0 none yet
-	Refused     string // why it refused the latest configuration it was sent
-	ReportedAt  *time.Time
-	Published   uint64 // the version last published to it
+	Home        vagt.HomeID // "" not installed
+	Desired     uint64      // the version of its home's configuration; 0 none
+	Applied     uint64      // the version its status reported; 0 none yet
+	Refused     string      // why it refused the latest configuration it was sent
+	ReportedAt  *time.Time  // since when it reports this version and refusal
+	Published   uint64      // the version last published to it
 	PublishedAt *time.Time
 	Online      bool
 }
@@ -172,7 +174,8 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion 
 	return row, nil
 }
 
-// RecordGatewayConfig keeps what a gateway's status says about its configuration.
+// RecordGatewayConfig keeps what a gateway's status says about its configuration. The
+// caller writes only a change (GatewayConfig first): statuses are frequent, changes rare.
 func (s *Store) RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, applied uint64, refused string, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO gateway_configs (gateway_id, applied, refused, reported_at) VALUES (?, ?, ?, ?)
@@ -204,18 +207,22 @@ func (s *Store) MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, vers
 func (s *Store) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayConfigState, error) {
 	st := GatewayConfigState{Gateway: gw}
 	var (
-		applied, published    int64
-		reportedAt, publishAt sql.NullInt64
-		online                sql.NullInt64
+		applied, published, desired int64
+		reportedAt, publishAt       sql.NullInt64
+		online                      sql.NullInt64
+		home                        sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COALESCE(c.applied, 0), COALESCE(c.refused, ''), c.reported_at, COALESCE(c.published, 0), c.published_at, g.online
-		FROM gateways g LEFT JOIN gateway_configs c ON c.gateway_id = g.id WHERE g.id = ?`), string(gw)).
-		Scan(&applied, &st.Refused, &reportedAt, &published, &publishAt, &online)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.home_id, COALESCE(h.version, 0), COALESCE(c.applied, 0), COALESCE(c.refused, ''), c.reported_at,
+			COALESCE(c.published, 0), c.published_at, g.online
+		FROM gateways g LEFT JOIN gateway_configs c ON c.gateway_id = g.id LEFT JOIN home_configs h ON h.home_id = g.home_id
+		WHERE g.id = ?`), string(gw)).
+		Scan(&home, &desired, &applied, &st.Refused, &reportedAt, &published, &publishAt, &online)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("gateway %s: %w", gw, alerts.ErrNotFound)
 	} else if err != nil {
 		return st, storeErr("gateway config", err)
 	}
+	st.Home, st.Desired = vagt.HomeID(home.String), uint64(desired)
 	st.Applied, st.Published, st.Online = uint64(applied), uint64(published), online.Int64 != 0
 	st.ReportedAt, st.PublishedAt = nullMs(reportedAt), nullMs(publishAt)
 	return st, nil
