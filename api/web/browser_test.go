@@ -36,8 +36,9 @@ func TestMain(m *testing.M) { stacktest.Main(m) }
 // patience bounds every wait for something that must happen; it is not a latency target.
 const patience = 30 * time.Second
 
-// chromiumPath is Debian's Chromium (.ci/run and `make tools` install it).
-const chromiumPath = "/usr/bin/chromium"
+// defaultChromium is Debian's Chromium (.ci/run and `make tools` install it); VAGT_CHROMIUM
+// names another.
+const defaultChromium = "/usr/bin/chromium"
 
 // TestConsole drives the care console in headless Chromium against a real vagt api (SQLite
 // store, Mosquitto, the alarm lane): alarms published on the broker appear without a
@@ -46,8 +47,8 @@ const chromiumPath = "/usr/bin/chromium"
 // misses nothing; acknowledge and resolve by clicks take the alert off the list; a wrong
 // and an expired token send the user back to sign in with a message.
 func TestConsole(t *testing.T) {
-	st := startStack(t)
 	b := newBrowser(t)
+	st := startStack(t)
 
 	// A wrong token: the sign-in form says so.
 	b.do("open the console", chromedp.Navigate(st.proxy.URL+"/"), chromedp.WaitVisible("#token", chromedp.ByID))
@@ -403,6 +404,10 @@ type browser struct {
 // skipped, or fails when VAGT_REQUIRE_SERVICES=1.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	chromiumPath := defaultChromium
+	if p := os.Getenv("VAGT_CHROMIUM"); p != "" {
+		chromiumPath = p
+	}
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv(stacktest.RequireEnv) == "1" {
 			t.Fatalf("chromium is required (%s=1) and not installed: apt-get install chromium", stacktest.RequireEnv)

@@ -28,6 +28,7 @@ import (
 // the API, readings go to InfluxDB and alarms into the store; the charts must show what the
 // API answers for the same query, and the CSV must be the API's.
 func TestDashboardLive(t *testing.T) {
+	b := newBrowser(t)
 	influx := stacktest.SharedInfluxDB(t)
 	clock := alerts.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
 	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
@@ -170,7 +171,6 @@ func TestDashboardLive(t *testing.T) {
 		t.Fatalf("the API's figures are not what was loaded: %v", want)
 	}
 
-	b := newBrowser(t)
 	b.do("open the dashboard", chromedp.Navigate(base+"/stats"), chromedp.WaitVisible("#token", chromedp.ByID))
 	b.do("sign in as a manager",
 		chromedp.SendKeys("#token", tok, chromedp.ByID),

@@ -116,6 +116,7 @@ func (f *statsFixture) last() (url.Values, string) {
 // carry the loaded figures, the benefit shows its model's assumptions, and each view
 // downloads as CSV; a national user picks a municipality.
 func TestDashboardDrawsFigures(t *testing.T) {
+	b := newBrowser(t)
 	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, api.Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +155,6 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
 	front := startHTTP(t, mux)
 
-	b := newBrowser(t)
 	b.do("open the dashboard", chromedp.Navigate(front+"/stats"), chromedp.WaitVisible("#token", chromedp.ByID))
 	b.do("sign in as a manager",
 		chromedp.SendKeys("#token", tokens["mette"], chromedp.ByID),
