@@ -131,14 +131,24 @@ func (w *carePlanWorld) door(t *testing.T, g *gateway.Gateway, open bool) {
 	eventually(t, "the door reading", func() bool { return g.Snapshot().Counters.Readings > before })
 }
 
-func startCarePlanWorld(t *testing.T) *carePlanWorld {
+func TestMain(m *testing.M) { stacktest.Main(m) }
+
+// carePlanDatabases are the SQL stores the end-to-end test runs on.
+func carePlanDatabases() map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "vagt.db") },
+		"postgres": func(t *testing.T) string { return stacktest.SharedPostgres(t) },
+	}
+}
+
+func startCarePlanWorld(t *testing.T, dsn string) *carePlanWorld {
 	w := &carePlanWorld{tokens: map[string]string{},
 		// 20:30 in Copenhagen (CET): not night by the usual 22-07 window.
 		clock: alerts.NewManualClock(time.Date(2026, 11, 23, 19, 30, 0, 0, time.UTC))}
 	w.platform = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	w.local = stacktest.Mosquitto(t)
 
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn,
 		Broker: w.platform.URL(), ClientID: "vagt-api-careplan", Tick: 50 * time.Millisecond, FeedPoll: 200 * time.Millisecond,
 		ConfigRepublish: time.Hour}, api.Deps{})
 	if err != nil {

@@ -24,7 +24,12 @@ import (
 // damaged configuration on the broker is refused by the gateway and shows as "refused"
 // with the gateway's reason.
 func TestCarePlanEndToEnd(t *testing.T) {
-	w := startCarePlanWorld(t)
+	for name, dsn := range carePlanDatabases() {
+		t.Run(name, func(t *testing.T) { carePlanEndToEnd(t, startCarePlanWorld(t, dsn(t))) })
+	}
+}
+
+func carePlanEndToEnd(t *testing.T, w *carePlanWorld) {
 
 	// A home without a plan of its own shows its municipality's defaults for its devices.
 	if v := w.view(t); v.State != careplan.StateNone || v.Version != 0 || v.Effective.Rules.DoorAtNight == nil || !*v.Effective.Rules.DoorAtNight ||
