@@ -35,7 +35,6 @@ type InfluxConfig struct {
 type Telemetry struct {
 	c      InfluxConfig
 	client influxdb2.Client
-	query  api.QueryAPI
 	http   *http.Client
 }
 
@@ -52,8 +51,12 @@ func NewTelemetry(c InfluxConfig) (*Telemetry, error) {
 	}
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(c.Timeout / time.Second))
 	client := influxdb2.NewClientWithOptions(c.URL, c.Token, opts)
-	return &Telemetry{c: c, client: client, query: client.QueryAPI(c.Org), http: &http.Client{Timeout: c.Timeout}}, nil
+	return &Telemetry{c: c, client: client, http: &http.Client{Timeout: c.Timeout}}, nil
 }
+
+// queryAPI returns a QueryAPI for one query: v2.14's caches its URL without a lock on
+// first use, a data race when queries run concurrently on one instance.
+func (t *Telemetry) queryAPI() api.QueryAPI { return t.client.QueryAPI(t.c.Org) }
 
 // Close releases the client.
 func (t *Telemetry) Close() { t.client.Close() }
@@ -88,7 +91,7 @@ func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityC
   |> filter(fn: (r) => r._measurement == "reading" and r._field == "value"%s)
   |> group()
   |> distinct(column: "dev")`, t.c.Bucket, fluxTime(from), fluxTime(to), munPredicate(muns))
-	res, err := t.query.Query(ctx, q)
+	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
 	}
@@ -131,7 +134,7 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
   |> group()
   |> sort(columns: ["_time", "gw", "dev", "kind"])
   |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxTime(to), strings.Join(parts, " or "), MaxExportReadings)
-	res, err := t.query.Query(ctx, q)
+	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
 	}
