@@ -111,6 +111,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/openapi.yaml", openAPI(c.OpenAPI))
 	r.Method(http.MethodGet, "/", s.webPage("console.html"))
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
+	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
 	if c.Gatherer != nil {
 		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.Gatherer, promhttp.HandlerOpts{}))

@@ -1,0 +1,47 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestCarePlanPage drives the care-plan page in headless Chromium against the real API: a
+// home without a plan shows its defaults and state "none"; an invalid night window is
+// refused with the field named; a valid plan is saved as version 1 and shows as pending
+// (the home's gateway has not reported it), with the change in the history.
+func TestCarePlanPage(t *testing.T) {
+	b := newBrowser(t)
+	st := startStack(t)
+	b.do("open the care-plan page", chromedp.Navigate(st.proxy.URL+"/careplan?home=home-0042"), chromedp.WaitVisible("#token", chromedp.ByID))
+	b.do("sign in",
+		chromedp.SendKeys("#token", st.tokens["anna"], chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#plan-body", chromedp.ByID))
+	if s := b.text("#plan-state"); !strings.Contains(s, "Version 0") || !strings.Contains(s, "No care plan") {
+		t.Fatalf("state of a home without a plan: %q", s)
+	}
+	if eff := b.text("#effective"); !strings.Contains(eff, `"night": "22:00-07:00"`) || !strings.Contains(eff, "bu-17:btn") {
+		t.Fatalf("defaults shown: %q", eff)
+	}
+	edit := func(settings string) {
+		t.Helper()
+		b.do("edit the settings", chromedp.SetValue("#settings", settings, chromedp.ByID),
+			chromedp.Click(`#edit-form button[type=submit]`, chromedp.ByQuery))
+	}
+	edit(`{"devices":[{"device":"bu-17:btn","technology":"personal_alarm"}],"rules":{"night":"23:00"}}`)
+	b.waitJS("the field error", `!document.getElementById("edit-error").hidden`)
+	if msg := b.text("#edit-error"); !strings.HasPrefix(msg, "rules.night: ") {
+		t.Fatalf("error shown: %q", msg)
+	}
+	edit(`{"devices":[{"device":"bu-17:btn","technology":"personal_alarm","role":"panic_button"}],"rules":{"night":"21:00-07:00"}}`)
+	b.waitJS("version 1", `document.getElementById("plan-state").textContent.startsWith("Version 1 ")`)
+	if s := b.text("#plan-state"); !strings.Contains(s, "Pending") {
+		t.Fatalf("state after saving with the gateway offline: %q", s)
+	}
+	if h := b.text("#history"); !strings.Contains(h, "Version 1") || !strings.Contains(h, "rules.night") || !strings.Contains(h, "anna") {
+		t.Fatalf("history shown: %q", h)
+	}
+	b.checkErrors()
+}
