@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/vagt-dk/vagt"
@@ -42,6 +43,59 @@ var techByKind = func() [256]string {
 	return t
 }()
 
+// kindName and kindScale are the kinds' tag names and wire scales, looked up per reading.
+var kindName, kindScale = func() (names [256]string, scales [256]int64) {
+	for _, k := range vagt.Kinds() {
+		names[k.Kind], scales[k.Kind] = k.Name, k.Scale
+	}
+	return names, scales
+}()
+
+// appendValue formats a reading's value. The value is a wire integer divided by the kind's
+// power-of-ten scale, so it is written as that decimal (2137 at scale 100 → "21.37"),
+// which parses back to exactly the same float64 and costs a fraction of strconv's
+// shortest-float search. Anything else falls back to strconv.
+func appendValue(dst []byte, k vagt.Kind, v float64) []byte {
+	scale := kindScale[k]
+	digits := 0
+	for s := scale; s > 1 && s%10 == 0; s /= 10 {
+		digits++
+	}
+	if scale < 1 || pow10(digits) != scale || math.Abs(v) > 1<<50 {
+		return strconv.AppendFloat(dst, v, 'f', -1, 64)
+	}
+	w := int64(math.Round(v * float64(scale)))
+	if float64(w)/float64(scale) != v {
+		return strconv.AppendFloat(dst, v, 'f', -1, 64)
+	}
+	if w < 0 {
+		dst = append(dst, '-')
+		w = -w
+	}
+	dst = strconv.AppendInt(dst, w/scale, 10)
+	frac := w % scale
+	if frac == 0 {
+		return dst
+	}
+	for frac%10 == 0 {
+		frac /= 10
+		digits--
+	}
+	dst = append(dst, '.')
+	for p := pow10(digits - 1); p > frac; p /= 10 {
+		dst = append(dst, '0')
+	}
+	return strconv.AppendInt(dst, frac, 10)
+}
+
+func pow10(n int) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
 // TechnologyOf returns the tech tag of a reading of kind k.
 func TechnologyOf(k vagt.Kind) string { return techByKind[k] }
 
@@ -56,13 +110,13 @@ func AppendBatch(dst []byte, b *vagt.Batch) []byte {
 		dst = append(dst, ",gw="...)
 		dst = append(dst, b.Gateway...)
 		dst = append(dst, ",kind="...)
-		dst = append(dst, r.Kind.String()...)
+		dst = append(dst, kindName[r.Kind]...)
 		dst = append(dst, ",mun="...)
 		dst = append(dst, mun...)
 		dst = append(dst, ",tech="...)
 		dst = append(dst, techByKind[r.Kind]...)
 		dst = append(dst, " value="...)
-		dst = strconv.AppendFloat(dst, r.Value, 'f', -1, 64)
+		dst = appendValue(dst, r.Kind, r.Value)
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, r.Time.UnixMilli(), 10)
 		dst = append(dst, '\n')

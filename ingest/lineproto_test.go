@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +103,30 @@ func BenchmarkDecodeToLineProtocol(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/500, "ns/reading")
+}
+
+// TestAppendValueExact: for every kind and a sweep of its wire values, the decimal written
+// parses back to exactly the float64 the decoder produced, as strconv's shortest form does.
+func TestAppendValueExact(t *testing.T) {
+	for _, k := range vagt.Kinds() {
+		lo, hi := int64(k.Min*float64(k.Scale)), int64(k.Max*float64(k.Scale))
+		step := max(1, (hi-lo)/5000)
+		for w := lo; w <= hi; w += step {
+			v, err := k.Kind.FromWire(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(appendValue(nil, k.Kind, v))
+			parsed, err := strconv.ParseFloat(got, 64)
+			if err != nil || parsed != v {
+				t.Fatalf("%s wire %d: wrote %q, parses to %v (%v), want %v", k.Name, w, got, parsed, err, v)
+			}
+			if want := strconv.FormatFloat(v, 'f', -1, 64); got != want {
+				t.Fatalf("%s wire %d: wrote %q, strconv writes %q", k.Name, w, got, want)
+			}
+		}
+	}
+	if got := string(appendValue(nil, vagt.KindTemperature, -0.05)); got != "-0.05" {
+		t.Errorf("-0.05 written as %q", got)
+	}
 }
