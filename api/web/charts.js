@@ -158,7 +158,7 @@ const charts = (() => {
   function funnel(box, { label, rows }) {
     const stageNames = rows.length ? rows[0].stages.map((s) => s.name) : [];
     const colors = stageNames.map((_, i) => PALETTE[i % PALETTE.length]);
-    const w = 560, rowH = 20, gap = 12, lw = 150;
+    const w = 560, rowH = 20, gap = 12, lw = 190;
     const h = Math.max(40, rows.length * (stageNames.length * rowH + gap) + 8);
     const root = frame(w, h, label);
     let y = 4;

@@ -229,7 +229,8 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	waitFor(t, "a query for municipality 766", func() bool { q, _ := fixture.last(); return q.Get("municipality") == "766" })
 	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
 	b.do("phone size", chromedp.EmulateViewport(390, 844))
-	b.screenshot("dashboard-phone")
+	b.do("scroll to the charts", chromedp.ScrollIntoView("#panel-adoption", chromedp.ByID))
+	b.screenshotViewport("dashboard-phone")
 	b.checkErrors()
 }
 
