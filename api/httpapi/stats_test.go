@@ -192,6 +192,11 @@ func testBenefits(t *testing.T, f *statsFixture) {
 		"01 act=4 inst=5 new=1 visits=124 hours=20.67 gross=9300 oneoff=5000 running=2000 net=2300",
 		"02 act=4 inst=5 new=1 visits=112 hours=18.67 gross=8400 oneoff=5000 running=2000 net=1400",
 	})
+	code, body, _ = f.get(t, "mads", "/api/v1/stats/benefits?from=2026-01-01&to=2026-02-01&technology=medicine_dispenser", "text/csv")
+	if want := "municipality,municipality_name,technology,interval_start,interval_end,citizens_active,devices_installed,new_installations,visits_avoided,hours_saved,gross_dkk,one_off_cost_dkk,running_cost_dkk,net_dkk,suppressed\n" +
+		"766,Hedensted,medicine_dispenser,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,4,5,1,124,20.67,9300,5000,2000,2300,false\n"; code != 200 || body != want {
+		t.Errorf("benefits csv: %d\n%s\nwant\n%s", code, body, want)
+	}
 }
 
 // TestStatisticsBadInput: every malformed or out-of-scope request is the right 4xx with a
