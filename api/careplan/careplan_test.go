@@ -87,6 +87,27 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestParseSettings: a value that does not decode names its field.
+func TestParseSettings(t *testing.T) {
+	for js, field := range map[string]string{
+		`{"devices":[],"rules":{"inactivity":4}}`:                                        "rules.inactivity",
+		`{"devices":[],"rules":{"door_at_night":"yes"}}`:                                 "rules.door_at_night",
+		`{"devices":[{"device":"0x0d","technology":"door_sensor","report_every":"1x"}]}`: "devices[0].report_every",
+		`{"devices":[{"device":"0x0d","technology":"door_sensor","colour":"red"}]}`:      "devices[0].colour",
+		`{"devices":[],"rules":{}} {}`:                                                   "body",
+		`[1]`:                                                                            "body",
+	} {
+		_, err := careplan.ParseSettings([]byte(js))
+		var fe *careplan.FieldError
+		if !errors.As(err, &fe) || fe.Field != field || fe.Reason == "" {
+			t.Errorf("%s: %v, want a field error on %s", js, err, field)
+		}
+	}
+	if s, err := careplan.ParseSettings([]byte(`{"devices":[],"rules":{"bed_exit":"20m"}}`)); err != nil || time.Duration(*s.Rules.BedExit) != 20*time.Minute {
+		t.Fatalf("%+v %v", s, err)
+	}
+}
+
 // TestNightAcrossDST: a 22-07 night is 10 h on the night clocks go back and 8 h on the
 // night they go forward, in the home's zone (the gateway reads windows with
 // vagt.Window.Bounds / Contains in local time).

@@ -10,14 +10,36 @@ import (
 	"github.com/vagt-dk/vagt"
 )
 
-// enqueue asks the pusher to publish the gateway's configuration; it never blocks.
+// enqueue asks the pusher to publish the gateway's configuration; it never blocks. A
+// gateway already waiting is not queued twice: the publish reads the latest version.
 func (s *Service) enqueue(gw vagt.GatewayID) {
+	if !s.mark(gw) {
+		return
+	}
 	select {
 	case s.push <- gw:
 	default:
+		s.unmark(gw)
 		// Full: the start-up sweep and the next status report catch up.
 		s.log.Warn("push queue full; the gateway's next status brings it back", "gateway", gw)
 	}
+}
+
+// mark notes that gw waits for a publish; false if it already did.
+func (s *Service) mark(gw vagt.GatewayID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queued[gw] {
+		return false
+	}
+	s.queued[gw] = true
+	return true
+}
+
+func (s *Service) unmark(gw vagt.GatewayID) {
+	s.mu.Lock()
+	delete(s.queued, gw)
+	s.mu.Unlock()
 }
 
 // Status takes what a gateway's status says about its configuration: the version it runs
@@ -70,16 +92,24 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case gw := <-s.push:
+			// Unmarked before reading the store: a change saved meanwhile queues it again.
+			s.unmark(gw)
 			if err := s.publish(ctx, gw); err != nil {
 				if ctx.Err() != nil {
 					return nil
+				}
+				if !s.mark(gw) {
+					continue // queued again meanwhile: that publish retries it
 				}
 				s.log.Warn("config not published; retrying", "gateway", gw, "err", err)
 				retries.Go(func() {
 					select {
 					case <-ctx.Done():
 					case <-time.After(s.o.Retry):
-						s.enqueue(gw)
+						select {
+						case s.push <- gw:
+						case <-ctx.Done():
+						}
 					}
 				})
 			}

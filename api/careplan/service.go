@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -58,6 +59,9 @@ type Service struct {
 	o     Options
 	log   *slog.Logger
 	push  chan vagt.GatewayID
+
+	mu     sync.Mutex
+	queued map[vagt.GatewayID]bool // in push or waiting to retry: one publish covers them all
 }
 
 // NewService returns a service on store.
@@ -74,7 +78,8 @@ func NewService(store Store, o Options) *Service {
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
-	return &Service{store: store, o: o, log: o.Log.With("component", "careplan"), push: make(chan vagt.GatewayID, 1024)}
+	return &Service{store: store, o: o, log: o.Log.With("component", "careplan"), push: make(chan vagt.GatewayID, 1024),
+		queued: map[vagt.GatewayID]bool{}}
 }
 
 // State says whether a home's gateway runs its latest configuration.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -90,8 +91,13 @@ func (s *server) putHomeConfig() http.Handler {
 				return
 			}
 		}
-		var set careplan.Settings
-		if err := readJSON(w, r, &set); err != nil {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		set, err := careplan.ParseSettings(body)
+		if err != nil {
 			writeError(w, r, s.Log, err)
 			return
 		}

@@ -24,7 +24,7 @@ import (
 )
 
 // patience bounds every wait for something that must happen; it is not a latency target.
-const patience = 20 * time.Second
+const patience = 60 * time.Second
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -47,6 +47,9 @@ func carePlanEndToEnd(t *testing.T, w *carePlanWorld) {
 		`{"devices":[],"rules":{"medication":[{"dose":1,"window":"08:00-08:00"}]}}`: "rules.medication[0].window",
 		`{"devices":[],"rules":{"night":"","door_at_night":true}}`:                  "rules.night",
 		`{"time_zone":"Mars/Olympus","devices":[],"rules":{}}`:                      "time_zone",
+		`{"devices":[],"rules":{"bed_exit":30}}`:                                    "rules.bed_exit",
+		`{"devices":[],"rules":{"nigth":"22:00-07:00"}}`:                            "rules.nigth",
+		`{"devices":[{"device":"0x0d","technology":"toaster"}],"rules":{}}`:         "devices[0].technology",
 		`{"devices":[],"rules":{"silent_factor":500}}`:                              "rules.silent_factor",
 	} {
 		var e struct {
