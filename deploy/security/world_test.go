@@ -1,0 +1,140 @@
+package security
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+)
+
+// world is a running api on SQLite with two municipalities, two districts in the first,
+// a citizen behind a gateway in district Nord, an open alert from it, and a token per role.
+type world struct {
+	srv     *api.Server
+	base    string
+	dbPath  string
+	tokens  map[string]string // principal name → token
+	alert   int64             // the alert in Nord
+	citizen int64             // the citizen in Nord
+	home    string
+	north   int64
+}
+
+const (
+	ownMun   = 766 // Hedensted
+	otherMun = 101 // København
+)
+
+func startWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath}, api.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.srv, w.base = srv, "http://"+srv.Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("api: %v", err)
+		}
+	})
+
+	s := srv.Store
+	north, err := s.CreateDistrict(t.Context(), ownMun, "Nord")
+	must(t, err)
+	w.north = north
+	south, err := s.CreateDistrict(t.Context(), ownMun, "Syd")
+	must(t, err)
+	away, err := s.CreateDistrict(t.Context(), otherMun, "Indre By")
+	must(t, err)
+	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
+	must(t, err)
+	must(t, s.CreateHome(t.Context(), vagt.HomeID(w.home), north, w.citizen))
+	must(t, s.RegisterGateway(t.Context(), "gw-sec-1", vagt.HomeID(w.home)))
+	res, err := s.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: "gw-sec-1", Seq: 1, Municipality: ownMun,
+		Time: time.Now().Truncate(time.Millisecond), Device: "bu-1:btn", Type: vagt.AlarmPanic}, time.Now())
+	must(t, err)
+	w.alert = res.Alert.ID
+
+	for name, p := range map[string]auth.Principal{
+		"staff-nord":    {Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{north}},
+		"staff-syd":     {Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{south}},
+		"staff-away":    {Role: auth.RoleStaff, Municipality: otherMun, Districts: []int64{away}},
+		"manager":       {Role: auth.RoleManager, Municipality: ownMun},
+		"manager-away":  {Role: auth.RoleManager, Municipality: otherMun},
+		"national":      {Role: auth.RoleNational},
+		"admin":         {Role: auth.RoleAdmin},
+		"citizen-other": {Role: auth.RoleCitizen, Municipality: ownMun},
+	} {
+		tok, hash, err := auth.NewToken()
+		must(t, err)
+		p.Name = name
+		_, err = s.IssueToken(t.Context(), p, hash, nil, time.Now())
+		must(t, err)
+		w.tokens[name] = tok
+	}
+	// The citizen's own token, issued the way the api issues it.
+	var out map[string]any
+	if code := w.call(t, "admin", http.MethodPost, "/api/v1/citizens/"+itoa(w.citizen)+"/token", "", &out); code/100 != 2 {
+		t.Fatalf("issue citizen token: %d %v", code, out)
+	}
+	tok, _ := out["token"].(string)
+	if tok == "" {
+		t.Fatalf("citizen token answer without a token: %v", out)
+	}
+	w.tokens["citizen"] = tok
+	return w
+}
+
+// call does a request as user ("" sends no token) and returns the status; out, if not
+// nil, gets the JSON answer.
+func (w *world) call(t *testing.T, user, method, path, body string, out any) int {
+	t.Helper()
+	code, _, data := w.do(t, user, method, path, body)
+	if out != nil {
+		_ = json.Unmarshal(data, out)
+	}
+	return code
+}
+
+func (w *world) do(t *testing.T, user, method, path, body string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, w.base+path, strings.NewReader(body))
+	must(t, err)
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+w.tokens[user])
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	if strings.HasSuffix(path, "/stream") {
+		return resp.StatusCode, resp.Header, nil // an event stream does not end
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, resp.Header, data
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
