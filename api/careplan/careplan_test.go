@@ -261,6 +261,12 @@ func TestPush(t *testing.T) {
 			if v, _ := svc.View(ctx, home); v.State != careplan.StateRefused || v.Gateways[0].Reason != "decode config: too large" {
 				t.Fatalf("view after a refusal %+v", v)
 			}
+			if o, err := svc.Overview(ctx, 766, []int64{district}); err != nil || len(o) != 1 || o[0].Home != home || o[0].State != careplan.StateRefused || o[0].Version != 2 {
+				t.Fatalf("overview %+v %v", o, err)
+			}
+			if o, err := svc.Overview(ctx, 766, []int64{district + 1000}); err != nil || len(o) != 0 {
+				t.Fatalf("overview of another district %+v %v", o, err)
+			}
 			h, err := svc.History(ctx, home, 0)
 			if err != nil || len(h) != 2 || h[0].ChangedBy != "bo" || !slices.Equal(h[0].Changed, []string{"rules.night"}) || h[1].Version != 1 {
 				t.Fatalf("history %+v %v", h, err)

@@ -28,6 +28,7 @@ type Store interface {
 	GatewayConfig(ctx context.Context, gw vagt.GatewayID) (sqlstore.GatewayConfigState, error)
 	Gateway(ctx context.Context, id vagt.GatewayID) (sqlstore.Gateway, error)
 	ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error)
+	HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]sqlstore.HomeConfigLine, error)
 }
 
 var _ Store = (*sqlstore.Store)(nil)

@@ -23,6 +23,45 @@ type HomeConfigService interface {
 	View(ctx context.Context, home vagt.HomeID) (careplan.View, error)
 	Update(ctx context.Context, home vagt.HomeID, set careplan.Settings, ifVersion uint64, actor string) (careplan.View, error)
 	History(ctx context.Context, home vagt.HomeID, limit int) ([]careplan.Change, error)
+	Overview(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]careplan.HomeState, error)
+}
+
+// carePlanOverview lists the homes the caller may see with the state of their care plans:
+// which gateways run the latest version, which are pending (offline) or refused it.
+func (s *server) carePlanOverview() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.FromContext(r.Context())
+		if s.HomeConfigs == nil {
+			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable))
+			return
+		}
+		var (
+			mun       vagt.MunicipalityCode
+			districts []int64
+		)
+		switch p.Role {
+		case auth.RoleAdmin:
+			m, err := intParam(r, "municipality")
+			if err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
+			mun = vagt.MunicipalityCode(m)
+		case auth.RoleManager:
+			mun = p.Municipality
+		case auth.RoleStaff:
+			mun, districts = p.Municipality, p.Districts
+		default:
+			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are for care staff and managers", alerts.ErrForbidden))
+			return
+		}
+		homes, err := s.HomeConfigs.Overview(r.Context(), mun, districts)
+		if err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"homes": homes})
+	})
 }
 
 // homeConfigAccess checks that the caller may read and change the home's care plan: care

@@ -150,6 +150,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/config", s.getHomeConfig())
 		r.Method(http.MethodPut, "/homes/{id}/config", s.putHomeConfig())
 		r.Method(http.MethodGet, "/homes/{id}/config/history", s.homeConfigHistory())
+		r.Method(http.MethodGet, "/careplans", s.carePlanOverview())
 	})
 	return r
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -253,4 +254,60 @@ func storeErrOrNil(op string, err error) error {
 		return nil
 	}
 	return storeErr(op, err)
+}
+
+// HomeConfigLine is one home and one of its gateways (Gateway "" without one) for the
+// overview of a municipality's care plans.
+type HomeConfigLine struct {
+	Home     vagt.HomeID
+	District int64
+	Desired  uint64
+	Gateway  vagt.GatewayID
+	Online   bool
+	Applied  uint64
+	Refused  string
+}
+
+// HomeConfigLines returns the homes of a municipality (0: all), of the districts when any
+// are given, ordered by home, at most limit homes' worth of lines.
+func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]HomeConfigLine, error) {
+	if limit <= 0 || limit > 5000 {
+		limit = 5000
+	}
+	query := `SELECT h.id, h.district_id, COALESCE(c.version, 0), COALESCE(g.id, ''), COALESCE(g.online, 0),
+			COALESCE(gc.applied, 0), COALESCE(gc.refused, '')
+		FROM homes h JOIN districts d ON d.id = h.district_id
+		LEFT JOIN home_configs c ON c.home_id = h.id
+		LEFT JOIN gateways g ON g.home_id = h.id
+		LEFT JOIN gateway_configs gc ON gc.gateway_id = g.id
+		WHERE (? = 0 OR d.municipality = ?)`
+	args := []any{int(mun), int(mun)}
+	if len(districts) > 0 {
+		query += ` AND h.district_id IN (?` + strings.Repeat(", ?", len(districts)-1) + `)`
+		for _, d := range districts {
+			args = append(args, d)
+		}
+	}
+	query += ` ORDER BY h.id, g.id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, storeErr("home config lines", err)
+	}
+	defer rows.Close()
+	var out []HomeConfigLine
+	for rows.Next() {
+		var (
+			l                HomeConfigLine
+			home, gw         string
+			desired, applied int64
+			online           int
+		)
+		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused); err != nil {
+			return nil, storeErr("home config lines", err)
+		}
+		l.Home, l.Gateway, l.Desired, l.Applied, l.Online = vagt.HomeID(home), vagt.GatewayID(gw), uint64(desired), uint64(applied), online != 0
+		out = append(out, l)
+	}
+	return out, storeErrOrNil("home config lines", rows.Err())
 }

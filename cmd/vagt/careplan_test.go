@@ -175,6 +175,15 @@ func carePlanEndToEnd(t *testing.T, w *carePlanWorld) {
 		v := w.view(t)
 		return v.State == careplan.StateRefused && v.Gateways[0].Reason == "decode config: gateway mismatch: gw-other"
 	})
+	// The overview of the staff's districts shows it; another district's staff see nothing.
+	var over, other struct{ Homes []careplan.HomeState }
+	if code := w.call(t, "anna", "GET", "/api/v1/careplans", "", &over); code != 200 || len(over.Homes) != 1 ||
+		over.Homes[0].Home != "home-care" || over.Homes[0].State != careplan.StateRefused || over.Homes[0].Version != 4 {
+		t.Fatalf("overview %d %+v", code, over)
+	}
+	if code := w.call(t, "sara", "GET", "/api/v1/careplans", "", &other); code != 200 || len(other.Homes) != 0 {
+		t.Fatalf("another district's overview %d %+v", code, other)
+	}
 	g, _ = w.runGateway(t)
 	eventually(t, "version 4 running after all", func() bool { v := w.view(t); return v.State == careplan.StateLatest && v.Gateways[0].Applied == 4 })
 }

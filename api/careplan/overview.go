@@ -1,0 +1,46 @@
+package careplan
+
+import (
+	"context"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+// HomeState is one home in the overview: does its gateway run the latest version?
+type HomeState struct {
+	Home     vagt.HomeID      `json:"home"`
+	District int64            `json:"district"`
+	Version  uint64           `json:"version"`
+	State    State            `json:"state"`
+	Gateways []GatewayRunning `json:"gateways"`
+}
+
+// Overview returns the homes of a municipality (0: all), of the districts when any are
+// given, each with the state of its care plan on its gateways.
+func (s *Service) Overview(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]HomeState, error) {
+	lines, err := s.store.HomeConfigLines(ctx, mun, districts, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []HomeState{}
+	for _, l := range lines {
+		if len(out) == 0 || out[len(out)-1].Home != l.Home {
+			out = append(out, HomeState{Home: l.Home, District: l.District, Version: l.Desired, State: StateNone, Gateways: []GatewayRunning{}})
+		}
+		h := &out[len(out)-1]
+		if l.Gateway == "" {
+			if h.Version > 0 {
+				h.State = StatePending
+			}
+			continue
+		}
+		g := GatewayRunning{Gateway: l.Gateway, Online: l.Online, Applied: l.Applied, Reason: l.Refused}
+		g.State = state(l.Desired, sqlstore.GatewayConfigState{Applied: l.Applied, Refused: l.Refused})
+		h.Gateways = append(h.Gateways, g)
+		if h.State == StateNone || h.State == StateLatest || g.State == StateRefused {
+			h.State = g.State
+		}
+	}
+	return out, nil
+}
