@@ -35,6 +35,7 @@
     $("signin").hidden = true;
     $("plan").hidden = false;
     $("who").hidden = false;
+    overview();
     const fromURL = new URLSearchParams(location.search).get("home");
     if (fromURL) {
       $("home").value = fromURL;
@@ -48,6 +49,21 @@
     pending: "Pending: the gateway has not reported the latest version yet (offline?).",
     refused: "Refused: the gateway runs an older version — see the reason.",
   };
+
+  // overview lists the homes the user may see with the state of their plans.
+  async function overview() {
+    let o;
+    try {
+      o = await vagt.call("GET", "/api/v1/careplans");
+    } catch (err) {
+      show("plan-error", err.message);
+      return;
+    }
+    $("homes").querySelector("tbody").replaceChildren(...o.homes.map((h) => el("tr", {},
+      el("td", {}, el("button", { type: "button", class: "ghost", text: h.home, onclick: () => { $("home").value = h.home; load(); } })),
+      el("td", { text: String(h.version) }), el("td", {}, el("span", { class: "badge", text: h.state })),
+      el("td", { text: h.gateways.map((g) => g.reason || "").filter(Boolean).join("; ") }))));
+  }
 
   async function load() {
     home = $("home").value.trim();
@@ -108,6 +124,7 @@
       return;
     }
     await load();
+    overview();
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -19,6 +19,10 @@ func TestCarePlanPage(t *testing.T) {
 		chromedp.SendKeys("#token", st.tokens["anna"], chromedp.ByID),
 		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#plan-body", chromedp.ByID))
+	b.waitJS("the homes", `document.querySelectorAll("#homes tbody tr").length === 1`)
+	if h := strings.ToLower(b.text("#homes tbody")); !strings.Contains(h, "home-0042") || !strings.Contains(h, "none") {
+		t.Fatalf("overview: %q", h)
+	}
 	if s := b.text("#plan-state"); !strings.Contains(s, "Version 0") || !strings.Contains(s, "No care plan") {
 		t.Fatalf("state of a home without a plan: %q", s)
 	}
@@ -40,6 +44,7 @@ func TestCarePlanPage(t *testing.T) {
 	if s := b.text("#plan-state"); !strings.Contains(s, "Pending") {
 		t.Fatalf("state after saving with the gateway offline: %q", s)
 	}
+	b.waitJS("the overview updated", `document.querySelector("#homes tbody").textContent.includes("pending")`)
 	if h := b.text("#history"); !strings.Contains(h, "Version 1") || !strings.Contains(h, "rules.night") || !strings.Contains(h, "anna") {
 		t.Fatalf("history shown: %q", h)
 	}
