@@ -417,9 +417,16 @@ func newBrowser(t *testing.T) *browser {
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		t.Skipf("chromium: %v", err)
 	}
+	// A fresh profile per test. Not t.TempDir: Chromium's helper processes can still be
+	// writing to it for a moment after the browser exits, and the test would fail on
+	// TempDir's removal.
+	profile, err := os.MkdirTemp("", "vagt-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -442,7 +449,19 @@ func newBrowser(t *testing.T) *browser {
 			t.Logf(format, args...)
 		}
 	}))
-	t.Cleanup(func() { cancel(); acancel() })
+	t.Cleanup(func() {
+		cancel()
+		acancel() // waits for the browser process to exit
+		for try := 0; ; try++ {
+			if err := os.RemoveAll(profile); err == nil || try == 50 {
+				if err != nil {
+					t.Logf("chromium profile %s left behind: %v", profile, err)
+				}
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	b := &browser{t: t, ctx: ctx}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
