@@ -170,6 +170,12 @@ func TestTopics(t *testing.T) {
 	if got := SharedSubscription("vagt-ingest", LaneTelemetry); got != "$share/vagt-ingest/vagt/v1/gw/+/telemetry" {
 		t.Errorf("shared %s", got)
 	}
+	if got := LaneSubscription(NoGroup, LaneAlarm); got != "vagt/v1/gw/+/alarm" {
+		t.Errorf("direct %s", got)
+	}
+	if got := LaneSubscription("vagt-alerts", LaneAlarm); got != "$share/vagt-alerts/vagt/v1/gw/+/alarm" {
+		t.Errorf("shared %s", got)
+	}
 	gw, lane, err := ParseTopic("vagt/v1/gw/gw-0042/status")
 	if err != nil || gw != "gw-0042" || lane != LaneStatus {
 		t.Errorf("parse: %s %s %v", gw, lane, err)

@@ -27,6 +27,21 @@ func SharedSubscription(group string, lane Lane) string {
 	return "$share/" + group + "/" + topicPrefix + "+/" + string(lane)
 }
 
+// NoGroup, given as a group, subscribes to a lane directly rather than in a shared group.
+const NoGroup = "-"
+
+// LaneSubscription returns the filter with which a consumer takes a lane of every gateway:
+// shared in group, or — for NoGroup — directly, so that a persistent session keeps the
+// subscription and the messages queued for it across a broker restart. (Mosquitto 2.0.11
+// does not restore $share subscriptions after a restart: what gateways publish before the
+// consumers subscribe again reaches nobody.)
+func LaneSubscription(group string, lane Lane) string {
+	if group == NoGroup {
+		return Topic("+", lane)
+	}
+	return SharedSubscription(group, lane)
+}
+
 // ParseTopic returns the gateway and lane of a topic made by Topic.
 func ParseTopic(topic string) (GatewayID, Lane, error) {
 	rest, ok := strings.CutPrefix(topic, topicPrefix)

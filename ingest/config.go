@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vagt-dk/vagt"
 )
 
 // Config is everything `vagt ingest` can be told; cmd/vagt fills it from flags and VAGT_*
@@ -49,7 +51,7 @@ func (c *Config) Defaults() {
 			*s = v
 		}
 	}
-	def(&c.Group, "vagt-ingest")
+	def(&c.Group, vagt.NoGroup)
 	def(&c.InfluxOrg, "vagt")
 	def(&c.HTTPAddr, ":8081")
 	if c.BatchPoints == 0 {

@@ -24,7 +24,8 @@ import (
 	"github.com/vagt-dk/vagt"
 )
 
-// Group is the shared subscription group of the API replicas.
+// Group is the shared subscription group for API replicas that split the lane (opt-in,
+// for brokers that keep shared subscriptions across restarts).
 const Group = "vagt-alerts"
 
 // Sink commits alarm events and statuses. An error means "not committed": the message
@@ -40,10 +41,11 @@ type Options struct {
 	ClientID           string // stable per replica: the broker keeps its session
 	Username, Password string
 	TLS                *tls.Config // for ssl:// brokers: CA and client certificate; nil: system roots
-	// Group is the shared subscription group (default Group). "-" subscribes without
-	// one: every replica then takes every alarm and the store's idempotency makes the
-	// copies no-ops — no alarm waits in the queue of a replica that is down (see
-	// docs/alerts.md).
+	// Group is a shared subscription group (e.g. Group), or "-" (vagt.NoGroup, the
+	// default): subscribe directly. Then every replica takes every alarm and the store's
+	// idempotency makes the copies no-ops — no alarm waits in the queue of a replica that
+	// is down, and the persistent session keeps the subscription across a broker restart,
+	// which Mosquitto 2.0.11 does not do for $share ones (see docs/alerts.md).
 	Group      string
 	Workers    int // parallel committers, default 4; one gateway always uses one
 	Log        *slog.Logger
@@ -77,7 +79,7 @@ func New(sink Sink, o Options) (*Lane, error) {
 		o.Workers = 4
 	}
 	if o.Group == "" {
-		o.Group = Group
+		o.Group = vagt.NoGroup // see vagt.LaneSubscription: a shared group does not survive a Mosquitto restart
 	}
 	if o.RetryMin <= 0 {
 		o.RetryMin = 50 * time.Millisecond
@@ -135,11 +137,8 @@ func (l *Lane) Run(ctx context.Context) error {
 		opts.SetUsername(l.o.Username).SetPassword(l.o.Password)
 	}
 	filters := map[string]byte{
-		vagt.SharedSubscription(l.o.Group, vagt.LaneAlarm):  1,
-		vagt.SharedSubscription(l.o.Group, vagt.LaneStatus): 1,
-	}
-	if l.o.Group == "-" {
-		filters = map[string]byte{vagt.Topic("+", vagt.LaneAlarm): 1, vagt.Topic("+", vagt.LaneStatus): 1}
+		vagt.LaneSubscription(l.o.Group, vagt.LaneAlarm):  1,
+		vagt.LaneSubscription(l.o.Group, vagt.LaneStatus): 1,
 	}
 	opts.SetOnConnectHandler(func(c mqtt.Client) { // paho calls this in its own goroutine
 		t := c.SubscribeMultiple(filters, l.arrive)

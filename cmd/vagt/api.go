@@ -38,7 +38,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "PEM file with the broker's CA (ssl:// brokers)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM client certificate for the broker")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM client key for the broker")
-	fs.StringVar(&cfg.Group, "group", "vagt-alerts", "shared subscription group of the replicas; '-': every replica takes every alarm (the store deduplicates)")
+	fs.StringVar(&cfg.Group, "group", "-", "'-': subscribe directly, every replica takes every alarm (the store deduplicates; survives broker restarts); or a shared subscription group, e.g. vagt-alerts, only with a broker that keeps $share subscriptions across restarts")
 	fs.IntVar(&cfg.Workers, "workers", 4, "alarm lane committers")
 	fs.DurationVar(&cfg.Tick, "tick", time.Second, "how often escalation and offline detection look")
 	critical := fs.Duration("escalate-critical", cfg.Policy.Escalate[vagt.PriorityCritical], "unacknowledged critical alerts go to the next tier after this (0: never)")

@@ -25,7 +25,7 @@ type Config struct {
 	Username string
 	Password string
 	TLS      *tls.Config
-	Group    string      // shared subscription group; default "vagt-ingest"
+	Group    string      // shared subscription group; default vagt.NoGroup: a direct subscription
 	Lanes    []vagt.Lane // default telemetry and alarm
 	// DeadLetterPrefix, when set, receives a copy of each rejected message on
 	// {prefix}/{reason}/{original topic} (QoS 0, fire and forget).
@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 		return nil, errors.New("mqttin: broker and client id are required")
 	}
 	if cfg.Group == "" {
-		cfg.Group = "vagt-ingest"
+		cfg.Group = vagt.NoGroup // see vagt.LaneSubscription: a shared group does not survive a Mosquitto restart
 	}
 	if len(cfg.Lanes) == 0 {
 		cfg.Lanes = []vagt.Lane{vagt.LaneTelemetry, vagt.LaneAlarm}
@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 func (c *Consumer) subscribe(cl mqtt.Client) error {
 	filters := make(map[string]byte, len(c.cfg.Lanes))
 	for _, l := range c.cfg.Lanes {
-		filters[vagt.SharedSubscription(c.cfg.Group, l)] = 1
+		filters[vagt.LaneSubscription(c.cfg.Group, l)] = 1
 	}
 	t := cl.SubscribeMultiple(filters, nil) // nil: the default handler gets them
 	if !t.WaitTimeout(30 * time.Second) {
