@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
@@ -42,7 +41,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := loadFlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("component", "load")
@@ -65,23 +64,4 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	return runErr
-}
-
-// loadFlagsFromEnv sets every flag not given on the command line from VAGT_<FLAG>.
-func loadFlagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
-			return
-		}
-		name := "VAGT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", name, e)
-			}
-		}
-	})
-	return err
 }

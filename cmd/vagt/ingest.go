@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
 	"github.com/vagt-dk/vagt/ingest"
@@ -52,7 +51,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := ingestFlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -61,24 +60,4 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "ingest")
 	return ingest.Run(ctx, cfg, ingest.Deps{Logger: logger})
-}
-
-// ingestFlagsFromEnv sets every flag not given on the command line from VAGT_<FLAG> (upper
-// case, '-' as '_'), so containers can be configured with environment variables alone.
-func ingestFlagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
-			return
-		}
-		name := "VAGT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", name, e)
-			}
-		}
-	})
-	return err
 }
