@@ -47,29 +47,31 @@ func runSerial(ctx context.Context, args []string, getenv func(string) string, s
 	return reportLoop(ctx, unit, *sensors, *every)
 }
 
-// reportLoop makes the unit's sensors report until ctx is done.
+// reportLoop makes the unit's sensors report until ctx is done. Once ctx is done, Run
+// closes the line; a write that meets the closed line then is the shutdown, not a failure.
 func reportLoop(ctx context.Context, unit *baseunit.Unit, sensors int, every time.Duration) error {
 	start := time.Now()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for n := 0; ; n++ {
+	failed := func(err error) bool { return err != nil && ctx.Err() == nil }
+	for n := 0; ctx.Err() == nil; n++ {
 		for i := range sensors {
-			if err := unit.Reading(fmt.Sprintf("pir-%d", i+1), "motion", float64((n+i)%2)); err != nil {
+			if err := unit.Reading(fmt.Sprintf("pir-%d", i+1), "motion", float64((n+i)%2)); failed(err) {
 				return err
 			}
-			if err := unit.Reading(fmt.Sprintf("temp-%d", i+1), "temperature", 20+float64((n+i)%30)/10); err != nil {
+			if err := unit.Reading(fmt.Sprintf("temp-%d", i+1), "temperature", 20+float64((n+i)%30)/10); failed(err) {
 				return err
 			}
 		}
 		if n%6 == 0 {
-			if err := unit.Heartbeat(time.Since(start), true, 98); err != nil {
+			if err := unit.Heartbeat(time.Since(start), true, 98); failed(err) {
 				return err
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-tick.C:
 		}
 	}
+	return nil
 }
