@@ -34,7 +34,7 @@ const (
 	otherMun = 101 // København
 )
 
-func startWorld(t *testing.T) *world {
+func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
 	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath}, api.Deps{})
@@ -101,7 +101,7 @@ func startWorld(t *testing.T) *world {
 
 // call does a request as user ("" sends no token) and returns the status; out, if not
 // nil, gets the JSON answer.
-func (w *world) call(t *testing.T, user, method, path, body string, out any) int {
+func (w *world) call(t testing.TB, user, method, path, body string, out any) int {
 	t.Helper()
 	code, _, data := w.do(t, user, method, path, body)
 	if out != nil {
@@ -110,7 +110,7 @@ func (w *world) call(t *testing.T, user, method, path, body string, out any) int
 	return code
 }
 
-func (w *world) do(t *testing.T, user, method, path, body string) (int, http.Header, []byte) {
+func (w *world) do(t testing.TB, user, method, path, body string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, w.base+path, strings.NewReader(body))
 	must(t, err)
@@ -130,7 +130,7 @@ func (w *world) do(t *testing.T, user, method, path, body string) (int, http.Hea
 	return resp.StatusCode, resp.Header, data
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
