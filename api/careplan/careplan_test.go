@@ -271,6 +271,14 @@ func TestPush(t *testing.T) {
 			if err != nil || len(h) != 2 || h[0].ChangedBy != "bo" || !slices.Equal(h[0].Changed, []string{"rules.night"}) || h[1].Version != 1 {
 				t.Fatalf("history %+v %v", h, err)
 			}
+
+			// A gateway that runs a higher version than its home's (moved from another home,
+			// a restored backup) would ignore the home's: the plan is saved again above it.
+			status(50, "")
+			waitFor(t, "version 51 published", func() bool { return slices.Contains(pub.versions(), 51) })
+			if v, _ := svc.View(ctx, home); v.Version != 51 || v.ChangedBy != alerts.System || *v.Effective.Rules.Night != "21:00-07:00" {
+				t.Fatalf("after renumbering %+v", v)
+			}
 		})
 	}
 }

@@ -3,11 +3,14 @@ package careplan
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // enqueue asks the pusher to publish the gateway's configuration; it never blocks. A
@@ -61,12 +64,33 @@ func (s *Service) Status(ctx context.Context, st *vagt.Status) error {
 			return err
 		}
 	}
+	if c.Home != "" && c.Desired > 0 && st.ConfigVersion > c.Desired {
+		return s.renumber(ctx, c, st.ConfigVersion)
+	}
 	if c.Home == "" || c.Desired == 0 || st.ConfigVersion >= c.Desired {
 		return nil // not installed, no plan yet, or runs it
 	}
 	if c.Published < c.Desired || c.PublishedAt == nil || now.Sub(*c.PublishedAt) >= s.o.Republish {
 		s.enqueue(st.Gateway)
 	}
+	return nil
+}
+
+// renumber saves the home's plan again above the version the gateway runs: it runs a
+// higher one than the home's (it was moved from another home, or the database was
+// restored from a backup) and would ignore the home's as older.
+func (s *Service) renumber(ctx context.Context, c sqlstore.GatewayConfigState, running uint64) error {
+	row, err := s.store.HomeConfig(ctx, c.Home)
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("renumbered: gateway %s runs version %d, above the home's %d", c.Gateway, running, row.Version)
+	if _, err := s.store.SaveHomeConfig(ctx, c.Home, row.Version, running, alerts.System, detail, s.o.Clock.Now(),
+		func(uint64) ([]byte, []byte, error) { return row.Settings, row.Effective, nil }); err != nil && !errors.Is(err, alerts.ErrConflict) {
+		return err // a conflict: someone saved meanwhile; the next status looks again
+	}
+	s.log.Warn("care plan renumbered above the gateway's version", "home", c.Home, "gateway", c.Gateway, "running", running)
+	s.enqueue(c.Gateway)
 	return nil
 }
 

@@ -21,7 +21,7 @@ type Store interface {
 	HomeFacts(ctx context.Context, home vagt.HomeID) (sqlstore.HomeFacts, error)
 	HomeConfig(ctx context.Context, home vagt.HomeID) (sqlstore.HomeConfigRow, error)
 	HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]sqlstore.HomeConfigRow, error)
-	SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion uint64, actor, detail string, now time.Time,
+	SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
 		build func(version uint64) (settings, effective []byte, err error)) (sqlstore.HomeConfigRow, error)
 	RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, applied uint64, refused string, now time.Time) error
 	MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, version uint64, now time.Time) error
@@ -223,7 +223,15 @@ func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, if
 		return View{}, err
 	}
 	detail := "changed " + strings.Join(diff(prev, eff), ", ")
-	if _, err := s.store.SaveHomeConfig(ctx, home, ifVersion, actor, detail, s.o.Clock.Now(),
+	var above uint64 // the highest version a gateway of the home runs
+	for _, g := range f.Gateways {
+		st, err := s.store.GatewayConfig(ctx, g)
+		if err != nil {
+			return View{}, err
+		}
+		above = max(above, st.Applied)
+	}
+	if _, err := s.store.SaveHomeConfig(ctx, home, ifVersion, above, actor, detail, s.o.Clock.Now(),
 		func(uint64) ([]byte, []byte, error) { return setJSON, effJSON, nil }); err != nil {
 		return View{}, err
 	}

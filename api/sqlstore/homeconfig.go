@@ -136,10 +136,12 @@ func (s *Store) homeConfigRows(ctx context.Context, query string, args ...any) (
 }
 
 // SaveHomeConfig stores a new version of a home's configuration — the current version plus
-// one — with its history line and an audit entry, in one transaction. ifVersion > 0 makes
+// one, or above, when higher, (a gateway that already runs a higher version: moved from
+// another home, or the database was restored from a backup; it would ignore a lower one) —
+// with its history line and an audit entry, in one transaction. ifVersion > 0 makes
 // it conditional: alerts.ErrConflict when the current version is another (someone else
 // changed it meanwhile). build gets the new version and returns the JSON to store.
-func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion uint64, actor, detail string, now time.Time,
+func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
 	build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error) {
 	var row HomeConfigRow
 	err := s.inTx(ctx, func(t *tx) error {
@@ -151,7 +153,7 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion 
 		if ifVersion > 0 && uint64(cur) != ifVersion {
 			return fmt.Errorf("configuration of home %s is at version %d, not %d: %w", home, cur, ifVersion, alerts.ErrConflict)
 		}
-		v := uint64(cur) + 1
+		v := max(uint64(cur), above) + 1
 		set, eff, err := build(v)
 		if err != nil {
 			return err
