@@ -58,3 +58,23 @@ func TestFlagsFromEnv(t *testing.T) {
 		t.Errorf("bad value: %v", err)
 	}
 }
+
+func TestFlagReference(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.String("broker", "", "MQTT broker URL; empty: no lane")
+	fs.Int("homes", 20, "simulated homes")
+	fs.Bool("setup", true, "create the bucket | database")
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
+	fs.PrintDefaults()
+	got := FlagReference(usage.String())
+	for _, want := range []string{
+		"| `--broker` | `VAGT_BROKER` | string |  | MQTT broker URL; empty: no lane |",
+		"| `--homes` | `VAGT_HOMES` | int | `20` | simulated homes |",
+		"| `--setup` | `VAGT_SETUP` | bool | `true` | create the bucket \\| database |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing row %q in\n%s", want, got)
+		}
+	}
+}
