@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/ingest"
 )
@@ -109,7 +110,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 
 	srv, err := api.New(ctx, api.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
-		ClientID: "demo-api", Username: "api", Password: apiPassword}, api.Deps{Log: log.With("component", "api")})
+		ClientID: "demo-api", Username: "api", Password: apiPassword,
+		Influx: stats.InfluxConfig{URL: influx.URL(), Org: influx.Org, Bucket: influx.Bucket(), Token: influx.Token}},
+		api.Deps{Log: log.With("component", "api")})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
 	}

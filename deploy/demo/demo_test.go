@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -57,6 +58,26 @@ func TestDemo(t *testing.T) {
 	})
 	waitFor(t, 90*time.Second, "readings of every simulated home in InfluxDB", func() bool {
 		return first.influxCount(t, `SELECT count(value) FROM reading WHERE time > now() - 1h GROUP BY gw`) == 3
+	})
+	// The manager's dashboard has figures: adoption over the past year counts the village's
+	// citizens and, from the telemetry, active devices.
+	now := time.Now().UTC()
+	q := fmt.Sprintf("/api/v1/stats/adoption?from=%s&to=%s&interval=month",
+		now.AddDate(-1, 0, 0).Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
+	waitFor(t, 90*time.Second, "adoption statistics with citizens and active devices", func() bool {
+		var a struct {
+			Rows []map[string]any `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(first.get(t, q, first.token("manager"))), &a); err != nil {
+			t.Fatalf("adoption: %v", err)
+		}
+		citizens, active := 0.0, 0.0
+		for _, r := range a.Rows {
+			c, _ := r["citizens"].(float64)
+			d, _ := r["devices_active"].(float64)
+			citizens, active = max(citizens, c), max(active, d)
+		}
+		return citizens > 0 && active > 0
 	})
 	if first.get(t, "/api/v1/me", staff) == "" {
 		t.Fatal("the printed staff token does not sign in")

@@ -13,6 +13,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -166,9 +167,20 @@ func registerHome(ctx context.Context, store *sqlstore.Store, h demoHome, distri
 	if err := store.RegisterGateway(ctx, h.gateway, home); err != nil {
 		return err
 	}
-	for _, d := range h.devices {
-		if err := store.RegisterDevice(ctx, d.id, h.gateway, d.tech, d.label); err != nil {
+	// The village was equipped over the past year, a home at a time, so the dashboard has
+	// a rollout to show; a few fall detectors were given up within weeks (churn).
+	now := time.Now()
+	installed := now.AddDate(0, 0, -(20 + (i*37)%330))
+	for j, d := range h.devices {
+		at := installed.AddDate(0, 0, j*3)
+		dev, err := store.InstallDevice(ctx, registry.Device{ID: d.id, Gateway: h.gateway, Technology: d.tech, Label: d.label, InstalledAt: &at}, "demo", now)
+		if err != nil {
 			return err
+		}
+		if d.tech == vagt.TechFallDetector && i%5 == 0 && at.AddDate(0, 0, 45).Before(now) {
+			if _, err := store.RemoveDevice(ctx, dev.ID, at.AddDate(0, 0, 45), "demo", now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
