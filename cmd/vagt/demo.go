@@ -25,6 +25,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs.IntVar(&c.Homes, "homes", 20, "simulated homes (in Hedensted and Aarhus)")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "the API and the console")
 	fs.StringVar(&c.BrokerListen, "broker-listen", "127.0.0.1:18830", "the embedded MQTT broker (not 1883, where Debian runs its Mosquitto)")
+	fs.StringVar(&c.Broker, "broker", "", "use this broker (e.g. a local Mosquitto, tcp://127.0.0.1:1883, anonymous) instead of the embedded one")
 	fs.StringVar(&c.IngestListen, "ingest-listen", "127.0.0.1:8081", "ingest's health and metrics")
 	fs.DurationVar(&c.Tick, "tick", 10*time.Second, "how often each home's sensors report")
 	fs.DurationVar(&c.AlarmEvery, "alarm-every", 45*time.Second, "mean time between alarms in the village")

@@ -165,3 +165,19 @@ func (q quietFirstStart) WithAttrs(as []slog.Attr) slog.Handler {
 func (q quietFirstStart) WithGroup(name string) slog.Handler {
 	return quietFirstStart{q.Handler.WithGroup(name)}
 }
+
+// brokerAccess is where the demo's clients connect and how they sign in: with passwords on
+// the embedded broker, anonymously on an external one (a developer's Mosquitto).
+type brokerAccess struct {
+	url  string
+	auth *authHook // nil: an external broker
+}
+
+// user returns the user name and password a client signs in with.
+func (b brokerAccess) user(name string, role brokerRole, gateway string) (string, string, error) {
+	if b.auth == nil {
+		return "", "", nil
+	}
+	password, err := b.auth.add(name, role, gateway)
+	return name, password, err
+}

@@ -28,6 +28,7 @@ type Config struct {
 	Homes        int           // simulated homes; default 20
 	Listen       string        // the API and console; default 127.0.0.1:8080
 	BrokerListen string        // the embedded broker; default 127.0.0.1:18830 (1883 is often a system Mosquitto)
+	Broker       string        // an external broker (e.g. Mosquitto) instead, which lets anybody in; "" embedded
 	IngestListen string        // ingest's /healthz and /metrics; default 127.0.0.1:8081
 	Tick         time.Duration // how often each home's sensors report; default 10 s
 	AlarmEvery   time.Duration // mean time between alarms in the village; default 45 s
@@ -95,22 +96,26 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 	defer influx.Close()
 
-	broker, err := startBroker(c.BrokerListen, filepath.Join(dir, "broker.db"), log)
-	if err != nil {
-		return fmt.Errorf("demo: broker: %w", err)
+	broker := brokerAccess{url: c.Broker}
+	if c.Broker == "" {
+		embedded, err := startBroker(c.BrokerListen, filepath.Join(dir, "broker.db"), log)
+		if err != nil {
+			return fmt.Errorf("demo: broker: %w", err)
+		}
+		defer embedded.Close()
+		broker = brokerAccess{url: embedded.url, auth: embedded.auth}
 	}
-	defer broker.Close()
-	ingestPassword, err := broker.auth.add("ingest", roleService, "")
+	ingestUser, ingestPassword, err := broker.user("ingest", roleService, "")
 	if err != nil {
 		return err
 	}
-	apiPassword, err := broker.auth.add("api", roleService, "")
+	apiUser, apiPassword, err := broker.user("api", roleService, "")
 	if err != nil {
 		return err
 	}
 
 	srv, err := api.New(ctx, api.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
-		ClientID: "demo-api", Username: "api", Password: apiPassword,
+		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
 		Influx: stats.InfluxConfig{URL: influx.URL(), Org: influx.Org, Bucket: influx.Bucket(), Token: influx.Token}},
 		api.Deps{Log: log.With("component", "api")})
 	if err != nil {
@@ -134,7 +139,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	services.Go(func() { fail("api", srv.Run(ctx)) })
 	ingestStarted := make(chan string, 1)
 	services.Go(func() {
-		fail("ingest", ingest.Run(ctx, ingest.Config{Broker: broker.url, ClientID: "demo-ingest", Username: "ingest", Password: ingestPassword,
+		fail("ingest", ingest.Run(ctx, ingest.Config{Broker: broker.url, ClientID: "demo-ingest", Username: ingestUser, Password: ingestPassword,
 			InfluxURL: influx.URL(), InfluxBucket: influx.Bucket(), InfluxToken: influx.Token, Setup: true, HTTPAddr: c.IngestListen},
 			ingest.Deps{Logger: log.With("component", "ingest"), Started: func(addr string) { ingestStarted <- addr }}))
 	})

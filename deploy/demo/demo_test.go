@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/deploy/demo"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -283,4 +285,59 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// TestDemoOnMosquitto runs the demo in process against a real Mosquitto instead of the
+// embedded broker (vagt demo --broker), and sees an alarm of the village become an alert.
+func TestDemoOnMosquitto(t *testing.T) {
+	mosq := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	if _, err := localstack.FindBinary("influxd"); err != nil {
+		if os.Getenv(stacktest.RequireEnv) == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	listen := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out strings.Builder
+	go func() {
+		done <- demo.Run(ctx, demo.Config{Dir: t.TempDir(), Homes: 2, Broker: mosq.URL(), Listen: listen, IngestListen: freeAddr(t),
+			Tick: time.Second, FirstAlarm: time.Second, AlarmEvery: 2 * time.Second}, nil, &syncWriter{b: &out})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo.Run: %v", err)
+		}
+	})
+	p := &demoProcess{api: listen, tokens: map[string]string{}}
+	waitFor(t, 90*time.Second, "the demo's tokens", func() bool {
+		for _, m := range tokenLineMulti.FindAllStringSubmatch((&syncWriter{b: &out}).String(), -1) {
+			p.tokens[m[1]] = m[2]
+		}
+		return p.tokens["admin"] != ""
+	})
+	waitFor(t, 90*time.Second, "an alarm of the village as an alert, through Mosquitto", func() bool {
+		return isVillageAlarm(p.get(t, "/api/v1/alerts", p.token("admin")))
+	})
+}
+
+var tokenLineMulti = regexp.MustCompile(`(?m)^\s+(staff|manager|national|admin)\b.*\s(vagt_\S+)$`)
+
+// syncWriter lets the test read what demo.Run writes from another goroutine.
+type syncWriter struct{ b *strings.Builder }
+
+var syncMu sync.Mutex
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	syncMu.Lock()
+	defer syncMu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	syncMu.Lock()
+	defer syncMu.Unlock()
+	return w.b.String()
 }

@@ -22,7 +22,7 @@ import (
 type simulation struct {
 	cfg    Config
 	dir    string
-	broker *embeddedBroker
+	broker brokerAccess
 	log    *slog.Logger
 
 	mu    sync.Mutex
@@ -50,12 +50,11 @@ func (s *simulation) start(ctx context.Context, i int, h demoHome) (*home, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	gwPassword, err := s.broker.auth.add(string(h.gateway), roleGateway, string(h.gateway))
+	gwUser, gwPassword, err := s.broker.user(string(h.gateway), roleGateway, string(h.gateway))
 	if err != nil {
 		return nil, err
 	}
-	z2mUser := "z2m-" + string(h.gateway)
-	z2mPassword, err := s.broker.auth.add(z2mUser, roleZigbee, string(h.gateway))
+	z2mUser, z2mPassword, err := s.broker.user("z2m-"+string(h.gateway), roleZigbee, string(h.gateway))
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +68,9 @@ func (s *simulation) start(ctx context.Context, i int, h demoHome) (*home, error
 		line.Unplug()
 		return nil, err
 	}
-	bus.User = url.UserPassword(z2mUser, z2mPassword)
+	if z2mUser != "" {
+		bus.User = url.UserPassword(z2mUser, z2mPassword)
+	}
 	z2m, err := zigbee2mqtt.Connect(bus.String(), base)
 	if err != nil {
 		line.Unplug()
@@ -79,10 +80,10 @@ func (s *simulation) start(ctx context.Context, i int, h demoHome) (*home, error
 	c := gateway.Defaults()
 	c.Gateway, c.Municipality = h.gateway, h.municipality
 	c.Spool.Path = filepath.Join(dir, "spool.db")
-	c.Uplink.Broker, c.Uplink.Username, c.Uplink.Password = s.broker.url, string(h.gateway), gwPassword
+	c.Uplink.Broker, c.Uplink.Username, c.Uplink.Password = s.broker.url, gwUser, gwPassword
 	c.Uplink.Heartbeat = gateway.Duration(30 * time.Second)
 	c.Serial.Path = line.Path
-	c.Zigbee.Broker, c.Zigbee.BaseTopic, c.Zigbee.Username, c.Zigbee.Password = s.broker.url, base, string(h.gateway), gwPassword
+	c.Zigbee.Broker, c.Zigbee.BaseTopic, c.Zigbee.Username, c.Zigbee.Password = s.broker.url, base, gwUser, gwPassword
 	c.StatusAddr = ""
 	c.Home.Rules.DoorAtNight = true
 	c.Home.Rules.LowBattery = 15
@@ -182,9 +183,10 @@ func (h *home) has(t vagt.Technology) bool {
 }
 
 // raise makes something happen in the home that is an alarm: a pendant press, a fall, a
-// leak (which dries up again a minute later).
-func (h *home) raise() string {
-	switch r := h.rnd.IntN(10); {
+// leak (which dries up again a minute later). It runs on the village's alarm goroutine, so
+// it draws from that goroutine's rnd, not the home's.
+func (h *home) raise(rnd *rand.Rand) string {
+	switch r := rnd.IntN(10); {
 	case r < 6:
 		h.unit.Alarm("btn", "panic")
 		return "panic press"
@@ -220,7 +222,7 @@ func (s *simulation) alarms(ctx context.Context) {
 		}
 		s.mu.Unlock()
 		if h != nil {
-			what := h.raise()
+			what := h.raise(rnd)
 			s.log.Info("alarm in the village", "gateway", h.gateway, "what", what)
 		}
 		wait = time.Duration(float64(s.cfg.AlarmEvery) * (0.5 + rnd.Float64()))
