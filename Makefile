@@ -71,3 +71,25 @@ clean-data:
 bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./deploy/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
+
+## test-chaos: the long chaos run (deploy/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
+## CHAOS_FAULTS picks faults by name (comma-separated), CHAOS_STRICT=1 fails on known losses too
+CHAOS_HOLD   ?= 30s
+CHAOS_ROUNDS ?= 3
+.PHONY: test-chaos
+test-chaos:
+	VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
+	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./deploy/chaos
+
+## soak: the load generator as fast as the broker takes it for DURATION, alarm lane on;
+## throughput, alarm latency, memory of every process over time, zero loss (deploy/chaos)
+DURATION   ?= 30m
+SOAK_HOMES ?= 2000
+.PHONY: soak
+soak:
+	VAGT_SOAK_DURATION=$(DURATION) VAGT_SOAK_HOMES=$(SOAK_HOMES) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./deploy/chaos
+
+## vuln: known vulnerabilities in the module and its dependencies (needs vuln.go.dev)
+.PHONY: vuln
+vuln:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...

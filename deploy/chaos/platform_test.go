@@ -144,10 +144,20 @@ func startPlatform(t *testing.T) *platform {
 	return p
 }
 
-// countReadings returns the points of measurement reading per gateway and device in InfluxDB.
+// count returns the points of a measurement of one gateway in InfluxDB.
 func (p *platform) count(ctx context.Context, measurement, gw string) (int, error) {
-	out, err := p.influx.Query(ctx, fmt.Sprintf(`SELECT count(*) FROM "%s"."autogen"."%s" WHERE gw = '%s'`,
-		p.influx.Database, measurement, gw))
+	return p.countWhere(ctx, measurement, fmt.Sprintf("gw = '%s'", gw))
+}
+
+// countAll returns the points of a measurement of every gateway whose id starts with prefix.
+func (p *platform) countAll(ctx context.Context, measurement, prefix string) (int, error) {
+	return p.countWhere(ctx, measurement, fmt.Sprintf("gw =~ /^%s/", prefix))
+}
+
+func (p *platform) countWhere(ctx context.Context, measurement, where string) (int, error) {
+	gw := where
+	out, err := p.influx.Query(ctx, fmt.Sprintf(`SELECT count(*) FROM "%s"."autogen"."%s" WHERE %s`,
+		p.influx.Database, measurement, where))
 	if err != nil {
 		return 0, err
 	}
