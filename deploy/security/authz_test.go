@@ -73,6 +73,7 @@ var matrix = map[string]rule{
 	"GET /api/v1/me/data":                   {denied: []string{"staff-nord", "manager", "national", "admin"}},
 	"GET /api/v1/homes/{id}/config":         {denied: notCareOrAdmin},
 	"PUT /api/v1/homes/{id}/config":         {denied: append([]string{"staff-syd"}, notCareOrAdmin...)},
+	"GET /api/v1/careplans":                 {denied: []string{"national", "citizen", "citizen-other"}},
 	"GET /api/v1/homes/{id}/config/history": {denied: notCareOrAdmin},
 }
 
