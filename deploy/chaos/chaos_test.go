@@ -129,7 +129,7 @@ func TestChaos(t *testing.T) {
 				case <-loadCtx.Done():
 					return
 				case <-tick.C:
-					if err := h.reading(100); err != nil {
+					if err := h.reading("t", 100); err != nil {
 						t.Errorf("%s: %v", h.id, err)
 						return
 					}
@@ -188,7 +188,7 @@ func TestChaos(t *testing.T) {
 						break
 					}
 				}
-				if err := fill.reading(400); err != nil {
+				if err := fill.reading("b", 400); err != nil {
 					return err
 				}
 			}

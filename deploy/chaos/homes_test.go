@@ -141,14 +141,15 @@ func (h *home) totals() (heard, dropped uint64) {
 	return heard, dropped
 }
 
-// reading sends one temperature reading from one of the unit's sensors; each sensor is a
-// series, and readings of one series are far enough apart to have distinct timestamps.
-func (h *home) reading(sensors int) error {
+// reading sends one temperature reading from one of the unit's sensors named prefix0...;
+// each sensor is a series, and readings of one series are far enough apart to have
+// distinct timestamps (the steady load and a burst use different prefixes).
+func (h *home) reading(prefix string, sensors int) error {
 	if h.down.Load() {
 		return nil
 	}
 	n := h.sensorSeq.Add(1)
-	dev := "t" + strconv.Itoa(int(n)%sensors)
+	dev := prefix + strconv.Itoa(int(n)%sensors)
 	value := float64(n%15000)/100 - 50
 	at := time.Now()
 	if err := h.unit.Reading(dev, "temperature", value); err != nil {
