@@ -52,6 +52,7 @@ type Gateway struct {
 	zigbee *zigbee.Subscriber
 
 	statusLn net.Listener
+	times    seriesTimes // owned by the pipeline goroutine
 
 	mu        sync.Mutex // guards the fields below: the status page and message read them
 	home      vagt.HomeConfig

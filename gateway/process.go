@@ -29,6 +29,7 @@ func (g *Gateway) process(group []input) {
 				g.log.Debug("reading refused", "device", r.Device, "kind", r.Kind, "err", err)
 				continue
 			}
+			g.times.stamp(&r)
 			if err := g.engine.Observe(r); err != nil {
 				g.log.Error("rules", "err", err)
 			}
