@@ -16,15 +16,9 @@
 package mosquittoconf_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -544,20 +538,12 @@ type pki struct {
 
 func newPKI(t *testing.T, dir string) pki {
 	t.Helper()
-	caKey, ca := newCert(t, "vagt test CA", nil, nil)
-	srvKey, srv := newCert(t, "127.0.0.1", caKey, ca)
-	gwKey, gw := newCert(t, "gw-a", caKey, ca)
-	rogueCAKey, rogueCA := newCert(t, "rogue CA", nil, nil)
-	rogueKey, rogue := newCert(t, "gw-a", rogueCAKey, rogueCA)
-	writeFile(t, filepath.Join(dir, "ca.crt"), pemString("CERTIFICATE", ca.Raw))
-	writeFile(t, filepath.Join(dir, "server.crt"), pemString("CERTIFICATE", srv.Raw))
-	writeFile(t, filepath.Join(dir, "server.key"), pemString("PRIVATE KEY", marshalKey(t, srvKey)))
-	p := pki{pool: x509.NewCertPool(),
-		gwA:   tls.Certificate{Certificate: [][]byte{gw.Raw}, PrivateKey: gwKey},
-		rogue: tls.Certificate{Certificate: [][]byte{rogue.Raw}, PrivateKey: rogueKey},
-	}
-	p.pool.AddCert(ca)
-	return p
+	ca := stacktest.NewPKI(t, "vagt test CA")
+	server := ca.Issue("127.0.0.1")
+	writeFile(t, filepath.Join(dir, "ca.crt"), string(ca.CAPEM))
+	writeFile(t, filepath.Join(dir, "server.crt"), string(server.CertPEM))
+	writeFile(t, filepath.Join(dir, "server.key"), string(server.KeyPEM))
+	return pki{pool: ca.Pool, gwA: ca.Issue("gw-a").TLS, rogue: stacktest.NewPKI(t, "rogue CA").Issue("gw-a").TLS}
 }
 
 // clientTLS verifies the broker against the test CA and presents cert, if any.
@@ -567,56 +553,4 @@ func (p pki) clientTLS(cert *tls.Certificate) *tls.Config {
 		c.Certificates = []tls.Certificate{*cert}
 	}
 	return c
-}
-
-func newCert(t *testing.T, cn string, parentKey *ecdsa.PrivateKey, parent *x509.Certificate) (*ecdsa.PrivateKey, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	signer, signerKey := tmpl, key
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	} else {
-		signer, signerKey = parent, parentKey
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		if ip := net.ParseIP(cn); ip != nil {
-			tmpl.IPAddresses = []net.IP{ip}
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, cert
-}
-
-func marshalKey(t *testing.T, key *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-func pemString(typ string, der []byte) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 }
