@@ -117,7 +117,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.Gatherer, promhttp.HandlerOpts{}))
 	}
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(s.authenticate)
+		r.Use(apiHeaders, s.authenticate)
 		r.Method(http.MethodGet, "/me", s.me())
 		r.Method(http.MethodGet, "/alerts", s.listAlerts())
 		r.Method(http.MethodGet, "/alerts/stream", s.stream())
@@ -261,6 +261,18 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 				writeError(w, r, s.Log, fmt.Errorf("panic: %v", v))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiHeaders marks every API answer — JSON, CSV and zip exports alike, errors too — as
+// not to be cached (it may carry a citizen's personal data, and a shared computer or a
+// proxy must not keep it) and not to be sniffed as another type.
+func apiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -127,11 +127,14 @@ func TestSecurityHeadersAndBodyLimits(t *testing.T) {
 	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("API answer Content-Type %q", ct)
 	}
-	// Findings, not failures, until the api sets them on JSON answers too (docs/resilience.md).
-	for _, k := range []string{"X-Content-Type-Options", "Cache-Control"} {
-		if h.Get(k) == "" {
-			t.Logf("FINDING: personal-data API answer without %s", k)
+	// An answer with personal data is neither cached (a shared computer, a proxy) nor sniffed.
+	for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("personal-data API answer: %s %q, want %q", k, got, want)
 		}
+	}
+	if _, h, _ = w.do(t, "", http.MethodGet, "/api/v1/alerts", ""); h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("a refused API request: Cache-Control %q, X-Content-Type-Options %q", h.Get("Cache-Control"), h.Get("X-Content-Type-Options"))
 	}
 	big := `{"text":"` + strings.Repeat("x", 8<<20) + `"}`
 	code, _, _ := w.do(t, "staff-nord", http.MethodPost, "/api/v1/alerts/"+itoa(w.alert)+"/notes", big)
