@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -148,24 +150,36 @@ func (s *server) getAlert() http.Handler {
 	})
 }
 
-func (s *server) ackAlert() http.Handler {
+// actOnAlert is every action of care staff on one alert: the actor and their scope, the
+// alert's id from the path, the request body (when body is true), the action, its answer.
+func actOnAlert[Req, Resp any](s *server, code int, body bool, act func(ctx context.Context, id int64, actor string, scope alerts.Scope, req Req, now time.Time) (Resp, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var (
+			req  Req
+			resp Resp
+			id   int64
+		)
 		p, scope, err := actorScope(r)
+		if err == nil {
+			id, err = alertID(r)
+		}
+		if err == nil && body {
+			err = readJSON(w, r, &req)
+		}
+		if err == nil {
+			resp, err = act(r.Context(), id, p.Name, scope, req, s.Clock.Now())
+		}
 		if err != nil {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		id, err := alertID(r)
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		a, err := s.Alerts.Ack(r.Context(), id, p.Name, scope, s.Clock.Now())
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, a)
+		writeJSON(w, code, resp)
+	})
+}
+
+func (s *server) ackAlert() http.Handler {
+	return actOnAlert(s, http.StatusOK, false, func(ctx context.Context, id int64, actor string, scope alerts.Scope, _ struct{}, now time.Time) (alerts.Alert, error) {
+		return s.Alerts.Ack(ctx, id, actor, scope, now)
 	})
 }
 
@@ -175,28 +189,8 @@ type resolveRequest struct {
 }
 
 func (s *server) resolveAlert() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, scope, err := actorScope(r)
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		id, err := alertID(r)
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		var req resolveRequest
-		if err := readJSON(w, r, &req); err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		a, err := s.Alerts.Resolve(r.Context(), id, p.Name, scope, req.Outcome, req.Note, s.Clock.Now())
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, a)
+	return actOnAlert(s, http.StatusOK, true, func(ctx context.Context, id int64, actor string, scope alerts.Scope, req resolveRequest, now time.Time) (alerts.Alert, error) {
+		return s.Alerts.Resolve(ctx, id, actor, scope, req.Outcome, req.Note, now)
 	})
 }
 
@@ -205,27 +199,7 @@ type noteRequest struct {
 }
 
 func (s *server) addNote() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, scope, err := actorScope(r)
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		id, err := alertID(r)
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		var req noteRequest
-		if err := readJSON(w, r, &req); err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		n, err := s.Alerts.AddNote(r.Context(), id, p.Name, scope, req.Text, s.Clock.Now())
-		if err != nil {
-			writeError(w, r, s.Log, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, n)
+	return actOnAlert(s, http.StatusCreated, true, func(ctx context.Context, id int64, actor string, scope alerts.Scope, req noteRequest, now time.Time) (alerts.Note, error) {
+		return s.Alerts.AddNote(ctx, id, actor, scope, req.Text, now)
 	})
 }
