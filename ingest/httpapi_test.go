@@ -80,16 +80,25 @@ func TestTelemetryEndpointBackpressure(t *testing.T) {
 	w := &fakeWriter{fail: errors.New("connection refused")}
 	h := newHarness(t, PipelineConfig{QueueSize: 1, BatchPoints: 1, Writers: 1, DrainTimeout: time.Millisecond}, w)
 	srv := routes(h.p, testTokens(t), 256<<10, func(context.Context) error { return nil }, prometheus.NewRegistry())
-	// Fill the pipeline behind the failing writer (queue, one waiting, one writing, one filling).
-	for i := 0; ; i++ {
+	// Fill the pipeline behind the failing writer (queue, one waiting, one writing, one
+	// filling). A refusal counts only once it holds after a pause: until the stages behind
+	// the queue have taken what they can, the queue frees up again.
+	for i, refusedInARow := 0, 0; refusedInARow < 3; i++ {
 		if err := h.p.TrySubmit(h.msg(i, "vagt/v1/gw/gw-good/telemetry", batchBytes(t, "gw-good", uint64(i+1), 1))); err != nil {
-			break
+			refusedInARow++
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
+		refusedInARow = 0
 		if i > 100 {
 			t.Fatal("the queue never filled")
 		}
 	}
-	req := httptest.NewRequest(http.MethodPost, "/v1/telemetry", bytes.NewReader(batchBytes(t, "gw-good", 500, 1)))
+	// Should the request be taken in after all, it would wait for a write that never comes:
+	// a deadline turns that into a failure instead of a hung test.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/telemetry", bytes.NewReader(batchBytes(t, "gw-good", 500, 1)))
 	req.SetBasicAuth("gw-good", "s3cret")
 	req.Header.Set("Content-Type", "application/cbor")
 	rec := httptest.NewRecorder()
