@@ -17,26 +17,16 @@ var update = flag.Bool("update", false, "rewrite the flag reference in docs/conf
 // the binary has it. After changing a flag, run:
 // go test ./cmd/vagt-gateway -run TestConfigurationReference -update
 func TestConfigurationReference(t *testing.T) {
-	const path = "../../docs/configuration.md"
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var usage bytes.Buffer
 	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &usage); err != nil && err != flag.ErrHelp {
 		t.Fatalf("vagt-gateway -h: %v", err)
 	}
-	doc, err := subcmd.ReplaceSection(string(raw), "vagt-gateway", subcmd.FlagReference(withoutHost(usage.String())))
+	stale, err := subcmd.SyncDoc("../../docs/configuration.md",
+		map[string]string{"vagt-gateway": subcmd.FlagReference(withoutHost(usage.String()))}, *update)
 	if err != nil {
-		t.Fatalf("docs/configuration.md: %v", err)
+		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if doc != string(raw) {
+	if stale {
 		t.Error("docs/configuration.md does not list vagt-gateway's flags as the binary has them; run: go test ./cmd/vagt-gateway -run TestConfigurationReference -update")
 	}
 }

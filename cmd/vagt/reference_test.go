@@ -18,35 +18,26 @@ var update = flag.Bool("update", false, "rewrite the flag reference in docs/conf
 // variable) of every vagt subcommand exactly as the binary has it. After changing a flag,
 // run: go test ./cmd/vagt -run TestConfigurationReference -update
 func TestConfigurationReference(t *testing.T) {
-	const path = "../../docs/configuration.md"
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
 	invocations := [][]string{{"api"}, {"demo"}, {"ingest"}, {"registry", "import"}, {"registry", "pending"}, {"token", "create"}}
 	for n := range commands {
 		if !slices.ContainsFunc(invocations, func(args []string) bool { return args[0] == n }) {
 			t.Errorf("vagt %s is not in the reference: add it to invocations and a section to docs/configuration.md", n)
 		}
 	}
+	sections := map[string]string{}
 	for _, args := range invocations {
 		var usage bytes.Buffer
 		err := commands.Run(context.Background(), "vagt", append(slices.Clone(args), "-h"), func(string) string { return "" }, &usage, &usage)
 		if err != nil && err != flag.ErrHelp {
 			t.Fatalf("vagt %s -h: %v", strings.Join(args, " "), err)
 		}
-		if doc, err = subcmd.ReplaceSection(doc, "vagt "+strings.Join(args, " "), subcmd.FlagReference(withoutHost(usage.String()))); err != nil {
-			t.Fatalf("docs/configuration.md: %v", err)
-		}
+		sections["vagt "+strings.Join(args, " ")] = subcmd.FlagReference(withoutHost(usage.String()))
 	}
-	if *update {
-		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+	stale, err := subcmd.SyncDoc("../../docs/configuration.md", sections, *update)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if doc != string(raw) {
+	if stale {
 		t.Error("docs/configuration.md does not list the flags as the binary has them; run: go test ./cmd/vagt -run TestConfigurationReference -update")
 	}
 }

@@ -2,6 +2,7 @@ package subcmd
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -54,4 +55,23 @@ func ReplaceSection(doc, name, content string) (string, error) {
 		return "", fmt.Errorf("no section %q (%s ... %s)", name, strings.TrimSpace(begin), end)
 	}
 	return doc[:i+len(begin)] + content + doc[j:], nil
+}
+
+// SyncDoc puts each section's content into the document at path. With write it saves
+// the result; without, it reports whether the document differs from what it should say.
+func SyncDoc(path string, sections map[string]string, write bool) (stale bool, err error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	doc := string(raw)
+	for name, content := range sections {
+		if doc, err = ReplaceSection(doc, name, content); err != nil {
+			return false, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if write {
+		return false, os.WriteFile(path, []byte(doc), 0o644)
+	}
+	return doc != string(raw), nil
 }
