@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vagt-dk/vagt/deploy/internal/configref"
 )
 
 type composeFile struct {
@@ -188,8 +188,11 @@ func TestComposeVolumes(t *testing.T) {
 // with values of the flags' types.
 func TestComposeVariablesExistInTheCode(t *testing.T) {
 	c, _ := readCompose(t)
-	for name, source := range map[string]string{"ingest": "../cmd/vagt/ingest.go", "api": "../cmd/vagt/api.go"} {
-		known := flagVariables(t, source)
+	for name, command := range map[string]string{"ingest": "vagt ingest", "api": "vagt api"} {
+		known, err := configref.Variables(command)
+		if err != nil {
+			t.Fatal(err)
+		}
 		env := c.Services[name].Environment
 		if len(env) == 0 {
 			t.Errorf("%s: no environment", name)
@@ -200,8 +203,8 @@ func TestComposeVariablesExistInTheCode(t *testing.T) {
 			}
 			kind, ok := known[k]
 			if !ok {
-				t.Errorf("%s: %s is not a flag of %s", name, k, source)
-			} else if err := parses(kind, v); err != nil {
+				t.Errorf("%s: %s is not a flag of %s (docs/configuration.md)", name, k, command)
+			} else if err := configref.Check(kind, v); err != nil {
 				t.Errorf("%s: %s=%s: not a valid %s: %v", name, k, v, kind, err)
 			}
 		}
@@ -238,43 +241,6 @@ func TestComposeServicesReachTheBroker(t *testing.T) {
 			t.Errorf("%s: VAGT_BROKER = %q, want tcp://mosquitto:<a listener of compose.d on all addresses> (%v)", name, broker, network)
 		}
 	}
-}
-
-// flagVariables derives VAGT_<FLAG> from the flags a command declares on its FlagSet, with
-// each flag's type (String, Bool, Int, Duration, ...).
-func flagVariables(t *testing.T, source string) map[string]string {
-	t.Helper()
-	src, err := os.ReadFile(source)
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`fs\.(String|Bool|Int|Int64|Uint|Duration|Float64)(?:Var)?\((?:&[^,]+, )?"([a-z0-9-]+)"`)
-	known := map[string]string{}
-	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-		known["VAGT_"+strings.ToUpper(strings.ReplaceAll(m[2], "-", "_"))] = m[1]
-	}
-	if len(known) < 5 {
-		t.Fatalf("found only %v in %s; has the way flags are declared changed?", known, source)
-	}
-	return known
-}
-
-// parses reports whether value is a valid value of a flag of the given type.
-func parses(kind, value string) error {
-	var err error
-	switch kind {
-	case "Bool":
-		_, err = strconv.ParseBool(value)
-	case "Int", "Int64":
-		_, err = strconv.ParseInt(value, 10, 64)
-	case "Uint":
-		_, err = strconv.ParseUint(value, 10, 64)
-	case "Float64":
-		_, err = strconv.ParseFloat(value, 64)
-	case "Duration":
-		_, err = time.ParseDuration(value)
-	}
-	return err
 }
 
 var (

@@ -17,11 +17,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/vagt-dk/vagt/deploy/internal/configref"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
 
@@ -127,13 +126,16 @@ func TestUnitsAreHardened(t *testing.T) {
 // a value of the flag's type, and the unit loads the file under the name the example's
 // header gives.
 func TestEnvFilesSetOnlyVariablesTheProgramsRead(t *testing.T) {
-	for _, c := range []struct{ env, unit, source string }{
-		{"ingest.env", "vagt-ingest.service", "../../cmd/vagt/ingest.go"},
-		{"api.env", "vagt-api.service", "../../cmd/vagt/api.go"},
-		{"gateway.env", "vagt-gateway.service", "../../cmd/vagt-gateway/main.go"},
+	for _, c := range []struct{ env, unit, command string }{
+		{"ingest.env", "vagt-ingest.service", "vagt ingest"},
+		{"api.env", "vagt-api.service", "vagt api"},
+		{"gateway.env", "vagt-gateway.service", "vagt-gateway"},
 	} {
 		t.Run(c.env, func(t *testing.T) {
-			known := knownVariables(t, c.source)
+			known, err := configref.Variables(c.command)
+			if err != nil {
+				t.Fatal(err)
+			}
 			data, err := os.ReadFile(c.env)
 			if err != nil {
 				t.Fatal(err)
@@ -145,8 +147,8 @@ func TestEnvFilesSetOnlyVariablesTheProgramsRead(t *testing.T) {
 			for _, m := range set {
 				kind, ok := known[m[1]]
 				if !ok {
-					t.Errorf("%s is not read by %s", m[1], c.source)
-				} else if err := parses(kind, m[2]); m[2] != "" && err != nil {
+					t.Errorf("%s is not read by %s (docs/configuration.md)", m[1], c.command)
+				} else if err := configref.Check(kind, m[2]); m[2] != "" && err != nil {
 					t.Errorf("%s=%s: not a valid %s: %v", m[1], m[2], kind, err)
 				}
 			}
@@ -204,50 +206,6 @@ func TestExecStartMatchesThePrograms(t *testing.T) {
 			}
 		})
 	}
-}
-
-// knownVariables reads the VAGT_* names a command understands from its source: the
-// flags of a flag.FlagSet (VAGT_<FLAG>, upper case, '-' as '_'), with the flag's type
-// (String, Bool, Int, Duration, ...), and quoted "VAGT_..." literals, whose type is not
-// known ("").
-func knownVariables(t *testing.T, source string) map[string]string {
-	t.Helper()
-	src, err := os.ReadFile(source)
-	if err != nil {
-		t.Fatal(err)
-	}
-	known := map[string]string{}
-	flags := regexp.MustCompile(`fs\.(String|Bool|Int|Int64|Uint|Duration|Float64)(?:Var)?\((?:&[^,]+, )?"([a-z0-9-]+)"`)
-	for _, m := range flags.FindAllStringSubmatch(string(src), -1) {
-		known["VAGT_"+strings.ToUpper(strings.ReplaceAll(m[2], "-", "_"))] = m[1]
-	}
-	for _, m := range regexp.MustCompile(`"(VAGT_[A-Z0-9_]+)"`).FindAllStringSubmatch(string(src), -1) {
-		if _, ok := known[m[1]]; !ok {
-			known[m[1]] = ""
-		}
-	}
-	if len(known) < 5 {
-		t.Fatalf("found only %v in %s; has the way flags are declared changed?", known, source)
-	}
-	return known
-}
-
-// parses reports whether value is a valid value of a flag of the given type.
-func parses(kind, value string) error {
-	var err error
-	switch kind {
-	case "Bool":
-		_, err = strconv.ParseBool(value)
-	case "Int", "Int64":
-		_, err = strconv.ParseInt(value, 10, 64)
-	case "Uint":
-		_, err = strconv.ParseUint(value, 10, 64)
-	case "Float64":
-		_, err = strconv.ParseFloat(value, 64)
-	case "Duration":
-		_, err = time.ParseDuration(value)
-	}
-	return err
 }
 
 func TestSystemdAnalyzeVerify(t *testing.T) {
