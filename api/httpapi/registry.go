@@ -17,6 +17,7 @@ import (
 
 // RegistryStore is what the registry, citizen and erasure endpoints need of the store.
 type RegistryStore interface {
+	RegistryChanges
 	Municipalities(ctx context.Context) ([]registry.Municipality, error)
 	Districts(ctx context.Context, m vagt.MunicipalityCode) ([]registry.District, error)
 	CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error)

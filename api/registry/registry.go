@@ -47,6 +47,9 @@ type Home struct {
 	District     int64                 `json:"district"`
 	Citizen      int64                 `json:"citizen,omitempty"`
 	Municipality vagt.MunicipalityCode `json:"municipality"`
+	// DecommissionedAt is when the home was taken out of use; it stays in the registry
+	// for the alerts, statistics and care plans that refer to it.
+	DecommissionedAt *time.Time `json:"decommissioned_at,omitempty"`
 }
 
 // Gateway is a home's gateway with its link state.
@@ -57,6 +60,9 @@ type Gateway struct {
 	Online       bool                  `json:"online"`
 	LastSeen     *time.Time            `json:"last_seen,omitempty"`
 	Software     string                `json:"software,omitempty"`
+	// DecommissionedAt is when the gateway was taken out of use: its password hash is
+	// gone and the api ignores its status; it stays for history.
+	DecommissionedAt *time.Time `json:"decommissioned_at,omitempty"`
 }
 
 // Credentials are a new gateway's MQTT login, returned once.

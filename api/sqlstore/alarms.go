@@ -114,8 +114,11 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		district sql.NullInt64
 		mun      sql.NullInt64
 	)
+	// A decommissioned gateway's alarm is filed as unregistered: its old home may not be
+	// where the box is now.
 	err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM gateways g
-		JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id WHERE g.id = ?`, string(r.gateway)).Scan(&home, &district, &mun)
+		JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id WHERE g.id = ? AND g.decommissioned_at IS NULL`,
+		string(r.gateway)).Scan(&home, &district, &mun)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return IngestResult{}, err
 	}
@@ -191,9 +194,18 @@ func (t *tx) markCleared(ctx context.Context, id int64, now time.Time) (IngestRe
 }
 
 // RecordStatus keeps a gateway's status and inventory (also of gateways the registry does
-// not know), and marks its offline alert cleared when it is back online.
+// not know), and marks its offline alert cleared when it is back online. A decommissioned
+// gateway's status is ignored: it neither comes back online nor brings devices.
 func (s *Store) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
+		var decom sql.NullInt64
+		if err := t.row(ctx, `SELECT decommissioned_at FROM gateways WHERE id = ?`, string(st.Gateway)).Scan(&decom); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if decom.Valid {
+			s.log.Warn("sqlstore: status of a decommissioned gateway ignored; revoke its broker login", "gateway", st.Gateway)
+			return nil
+		}
 		var offlineSince any
 		if !st.Online {
 			offlineSince = ms(now)

@@ -60,7 +60,7 @@ func (s *Store) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, err
 	}
 	f.Municipality = vagt.MunicipalityCode(mun)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id, d.id, d.technology FROM gateways g
-		LEFT JOIN devices d ON d.gateway_id = g.id WHERE g.home_id = ? ORDER BY g.id`), string(home))
+		LEFT JOIN devices d ON d.gateway_id = g.id WHERE g.home_id = ? AND g.decommissioned_at IS NULL ORDER BY g.id`), string(home))
 	if err != nil {
 		return f, storeErr("home facts", err)
 	}
@@ -235,7 +235,8 @@ func (s *Store) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayCo
 // yet published to them (at start: a change whose publish did not happen before a stop).
 func (s *Store) ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id FROM gateways g JOIN home_configs h ON h.home_id = g.home_id
-		LEFT JOIN gateway_configs c ON c.gateway_id = g.id WHERE COALESCE(c.published, 0) < h.version ORDER BY g.id LIMIT ?`), limit)
+		LEFT JOIN gateway_configs c ON c.gateway_id = g.id WHERE COALESCE(c.published, 0) < h.version AND g.decommissioned_at IS NULL
+		ORDER BY g.id LIMIT ?`), limit)
 	if err != nil {
 		return nil, storeErr("configs to publish", err)
 	}
@@ -280,7 +281,7 @@ func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, 
 			COALESCE(gc.applied, 0), COALESCE(gc.refused, '')
 		FROM homes h JOIN districts d ON d.id = h.district_id
 		LEFT JOIN home_configs c ON c.home_id = h.id
-		LEFT JOIN gateways g ON g.home_id = h.id
+		LEFT JOIN gateways g ON g.home_id = h.id AND g.decommissioned_at IS NULL
 		LEFT JOIN gateway_configs gc ON gc.gateway_id = g.id
 		WHERE (? = 0 OR d.municipality = ?)`
 	args := []any{int(mun), int(mun)}

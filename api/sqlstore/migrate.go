@@ -212,6 +212,12 @@ CREATE TABLE gateway_configs (
 	published_at BIGINT
 );
 `,
+	// 4: decommissioning: a home or gateway taken out of use keeps its row (alerts,
+	// statistics and care plans refer to it) and gets the date it went out of use.
+	`
+ALTER TABLE homes ADD COLUMN decommissioned_at BIGINT;
+ALTER TABLE gateways ADD COLUMN decommissioned_at BIGINT;
+`,
 }
 
 var dialectText = map[dialect]map[string]string{

@@ -27,6 +27,7 @@ func (s *Store) DetectOffline(ctx context.Context, now time.Time) (int, error) {
 		WHERE ((g.online = 0 AND g.offline_since IS NOT NULL AND g.offline_since <= ?)
 			OR (g.online = 1 AND g.last_seen IS NOT NULL
 				AND g.last_seen + (CASE WHEN g.heartbeat_s > 0 THEN g.heartbeat_s ELSE ? END) * ? <= ?))
+		AND g.decommissioned_at IS NULL
 		AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.gateway_id = g.id AND a.device_id = g.id AND a.type = ?
 			AND a.state <> 'resolved' AND a.cleared_at IS NULL)
 		LIMIT 500`),

@@ -208,14 +208,22 @@ func (s *Store) AddHome(ctx context.Context, h registry.Home) (registry.Home, er
 	return h, nil
 }
 
-// Homes returns the homes of m (0: all).
+// Homes returns the homes of m (0: all), decommissioned ones included.
 func (s *Store) Homes(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Home, error) {
 	where, args := munFilter("d.municipality", m)
+	return s.homes(ctx, where, args)
+}
+
+func (s *Store) homes(ctx context.Context, where string, args []any) ([]registry.Home, error) {
 	out := []registry.Home{}
-	err := s.each(ctx, `SELECT h.id, h.district_id, COALESCE(h.citizen_id, 0), d.municipality FROM homes h JOIN districts d ON d.id = h.district_id
-		WHERE 1 = 1`+where+` ORDER BY h.id`, args, func(r *sql.Rows) error {
-		var h registry.Home
-		err := r.Scan(&h.ID, &h.District, &h.Citizen, &h.Municipality)
+	err := s.each(ctx, `SELECT h.id, h.district_id, COALESCE(h.citizen_id, 0), d.municipality, h.decommissioned_at
+		FROM homes h JOIN districts d ON d.id = h.district_id WHERE 1 = 1`+where+` ORDER BY h.id`, args, func(r *sql.Rows) error {
+		var (
+			h     registry.Home
+			decom sql.NullInt64
+		)
+		err := r.Scan(&h.ID, &h.District, &h.Citizen, &h.Municipality, &decom)
+		h.DecommissionedAt = nullMs(decom)
 		out = append(out, h)
 		return err
 	})
@@ -252,10 +260,16 @@ func (s *Store) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home va
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		var homeDecom sql.NullInt64
+		if err := t.row(ctx, `SELECT decommissioned_at FROM homes WHERE id = ?`, string(home)).Scan(&homeDecom); err == nil && homeDecom.Valid {
+			return fmt.Errorf("home %s: %w: it is decommissioned", home, alerts.ErrConflict)
+		}
+		// A decommissioned gateway provisioned again (the same box, reused) is in use again;
+		// its old devices keep their removal dates.
 		if _, err := t.exec(ctx, `INSERT INTO gateways (id, home_id, municipality, secret_hash, provisioned_at)
 			VALUES (?, ?, (SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?), ?, ?)
 			ON CONFLICT (id) DO UPDATE SET home_id = excluded.home_id, municipality = excluded.municipality,
-				secret_hash = excluded.secret_hash, provisioned_at = excluded.provisioned_at`,
+				secret_hash = excluded.secret_hash, provisioned_at = excluded.provisioned_at, decommissioned_at = NULL`,
 			string(id), string(home), string(home), secretHash, ms(now)); err != nil {
 			return err
 		}
@@ -267,18 +281,23 @@ func (s *Store) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home va
 	return nil
 }
 
-// Gateways returns the gateways of m (0: all), with link state.
+// Gateways returns the gateways of m (0: all), with link state, decommissioned ones
+// included.
 func (s *Store) Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Gateway, error) {
 	where, args := munFilter("municipality", m)
+	return s.gateways(ctx, where, args)
+}
+
+func (s *Store) gateways(ctx context.Context, where string, args []any) ([]registry.Gateway, error) {
 	out := []registry.Gateway{}
-	err := s.each(ctx, `SELECT id, COALESCE(home_id, ''), municipality, online, last_seen, software FROM gateways WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
+	err := s.each(ctx, `SELECT id, COALESCE(home_id, ''), municipality, online, last_seen, software, decommissioned_at FROM gateways WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
 		var (
-			g      registry.Gateway
-			online int
-			seen   sql.NullInt64
+			g           registry.Gateway
+			online      int
+			seen, decom sql.NullInt64
 		)
-		err := r.Scan(&g.ID, &g.Home, &g.Municipality, &online, &seen, &g.Software)
-		g.Online, g.LastSeen = online == 1, nullMs(seen)
+		err := r.Scan(&g.ID, &g.Home, &g.Municipality, &online, &seen, &g.Software, &decom)
+		g.Online, g.LastSeen, g.DecommissionedAt = online == 1, nullMs(seen), nullMs(decom)
 		out = append(out, g)
 		return err
 	})

@@ -37,11 +37,11 @@ func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor stri
 			return err
 		}
 		var n int
-		if err := t.row(ctx, `SELECT COUNT(*) FROM gateways WHERE id = ? AND home_id IS NOT NULL`, string(d.Gateway)).Scan(&n); err != nil {
+		if err := t.row(ctx, `SELECT COUNT(*) FROM gateways WHERE id = ? AND home_id IS NOT NULL AND decommissioned_at IS NULL`, string(d.Gateway)).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: gateway %s is not provisioned in a home", alerts.ErrInvalid, d.Gateway)
+			return fmt.Errorf("%w: gateway %s is not provisioned in a home, or decommissioned", alerts.ErrInvalid, d.Gateway)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO devices (id, gateway_id, technology, label, installed_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET gateway_id = excluded.gateway_id, technology = excluded.technology,

@@ -18,7 +18,7 @@ import (
 
 func init() {
 	commands["registry"] = subcmd.Command{
-		Summary: "load a registry from JSON (registry import FILE) or list devices waiting for acceptance (registry pending)",
+		Summary: "load a registry from JSON (registry import FILE), list devices waiting for acceptance (registry pending) or take a gateway or home out of use (registry decommission)",
 		Run:     runRegistry,
 	}
 }
@@ -45,15 +45,19 @@ type registryFile struct {
 }
 
 func runRegistry(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	usage := "usage: vagt registry import --db FILE|URL FILE.json | vagt registry pending --db FILE|URL [--municipality CODE]"
-	if len(args) == 0 || (args[0] != "import" && args[0] != "pending") {
+	usage := "usage: vagt registry import --db FILE|URL FILE.json | vagt registry pending --db FILE|URL [--municipality CODE]" +
+		" | vagt registry decommission --db FILE|URL [--decommissioned-at DATE] gateway|home ID"
+	if len(args) == 0 || (args[0] != "import" && args[0] != "pending" && args[0] != "decommission") {
 		fmt.Fprintln(stderr, usage)
-		return fmt.Errorf("registry: want the subcommand import or pending")
+		return fmt.Errorf("registry: want the subcommand import, pending or decommission")
 	}
 	fs := flag.NewFlagSet("vagt registry "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
 	mun := fs.Uint("municipality", 0, "pending: only this municipality")
+	// The object decommissioned is an argument, not a flag: a flag would also be read from
+	// VAGT_GATEWAY, which a gateway's own environment sets.
+	at := fs.String("decommissioned-at", "", "decommission: when it went out of use (RFC 3339 or YYYY-MM-DD, UTC); empty: now")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -65,6 +69,17 @@ func runRegistry(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer store.Close()
+	if args[0] == "decommission" {
+		if fs.NArg() != 2 || (fs.Arg(0) != "gateway" && fs.Arg(0) != "home") {
+			fmt.Fprintln(stderr, usage)
+			return fmt.Errorf("registry decommission: want gateway ID or home ID")
+		}
+		gw, home := vagt.GatewayID(fs.Arg(1)), vagt.HomeID("")
+		if fs.Arg(0) == "home" {
+			gw, home = "", vagt.HomeID(fs.Arg(1))
+		}
+		return decommission(ctx, store, gw, home, *at, stdout, time.Now())
+	}
 	if args[0] == "pending" {
 		ds, err := store.Devices(ctx, vagt.MunicipalityCode(*mun), registry.DevicePending)
 		if err != nil {
@@ -139,5 +154,38 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 	}
 	_, err := fmt.Fprintf(stdout, "imported %d districts, %d citizens, %d homes, %d gateways, %d devices\n",
 		len(f.Districts), len(f.Citizens), len(f.Homes), len(f.Gateways), len(f.Devices))
+	return err
+}
+
+// decommission takes a gateway or a home out of use as the API's DELETE does, audited as
+// the actor "cli", and prints what the operator must still do at the broker.
+func decommission(ctx context.Context, store *sqlstore.Store, gw vagt.GatewayID, home vagt.HomeID, at string, stdout io.Writer, now time.Time) error {
+	when := now
+	if at != "" {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, at)
+		}
+		if err != nil {
+			return fmt.Errorf("registry decommission: --decommissioned-at %q: want RFC 3339 or YYYY-MM-DD", at)
+		}
+		when = t.UTC()
+	}
+	const actor = "cli"
+	if home != "" {
+		h, err := store.DecommissionHome(ctx, home, when, actor, now)
+		if err != nil {
+			return fmt.Errorf("registry decommission: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "home %s decommissioned at %s\n", h.ID, h.DecommissionedAt.Format(time.RFC3339))
+		return err
+	}
+	d, err := store.DecommissionGateway(ctx, gw, when, actor, now)
+	if err != nil {
+		return fmt.Errorf("registry decommission: %w", err)
+	}
+	fmt.Fprintf(stdout, "gateway %s decommissioned at %s; devices removed: %d %v; pending devices dropped: %d\n",
+		gw, d.Gateway.DecommissionedAt.Format(time.RFC3339), len(d.DevicesRemoved), d.DevicesRemoved, d.PendingDropped)
+	_, err = fmt.Fprintf(stdout, "on the broker host: %s\n", d.Broker)
 	return err
 }

@@ -54,15 +54,22 @@ var matrix = map[string]rule{
 	"GET /api/v1/municipalities":            {}, // names and codes: public facts
 	"GET /api/v1/districts":                 {denied: notCitizens},
 	"POST /api/v1/districts":                {denied: registryWrite},
+	"PATCH /api/v1/districts/{id}":          {denied: registryWrite},
+	"DELETE /api/v1/districts/{id}":         {denied: registryWrite},
 	"GET /api/v1/citizens":                  {denied: []string{"national", "citizen", "citizen-other"}},
 	"POST /api/v1/citizens":                 {denied: registryWrite},
 	"GET /api/v1/citizens/{id}":             {denied: citizenRecord},
 	"DELETE /api/v1/citizens/{id}":          {denied: append([]string{"staff-nord", "manager"}, citizenRecord...)},
+	"PATCH /api/v1/citizens/{id}":           {denied: append([]string{"staff-nord", "citizen"}, citizenRecord...)},
 	"POST /api/v1/citizens/{id}/token":      {denied: append([]string{"staff-nord"}, citizenRecord...)},
 	"GET /api/v1/homes":                     {denied: []string{"national", "citizen", "citizen-other"}},
 	"POST /api/v1/homes":                    {denied: registryWrite},
+	"PATCH /api/v1/homes/{id}":              {denied: append([]string{"manager-away"}, registryWrite...)},
+	"DELETE /api/v1/homes/{id}":             {denied: append([]string{"manager-away"}, registryWrite...)},
 	"GET /api/v1/gateways":                  {denied: []string{"national", "citizen", "citizen-other"}},
 	"POST /api/v1/gateways":                 {denied: registryWrite},
+	"PATCH /api/v1/gateways/{id}":           {denied: registryWrite},
+	"DELETE /api/v1/gateways/{id}":          {denied: registryWrite},
 	"GET /api/v1/devices":                   {denied: []string{"national", "citizen", "citizen-other"}},
 	"POST /api/v1/devices":                  {denied: registryWrite},
 	"POST /api/v1/devices/{device}/accept":  {denied: registryWrite},
@@ -75,6 +82,8 @@ var matrix = map[string]rule{
 	"PUT /api/v1/homes/{id}/config":         {denied: append([]string{"staff-syd"}, notCareOrAdmin...)},
 	"GET /api/v1/careplans":                 {denied: []string{"national", "citizen", "citizen-other"}},
 	"GET /api/v1/homes/{id}/config/history": {denied: notCareOrAdmin},
+
+	"POST /api/v1/gateways/{id}/credentials": {denied: registryWrite},
 }
 
 // routes returns "METHOD pattern" of every route the api's router serves.

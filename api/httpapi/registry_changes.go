@@ -1,0 +1,258 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// RegistryChanges is what the registry's update, decommission and delete endpoints need of
+// the store. Each change is audited by the store in the change's transaction.
+type RegistryChanges interface {
+	UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error)
+	DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error
+	UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error)
+	DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error)
+	UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error)
+	DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error)
+	RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error)
+	UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error)
+}
+
+// change serves a change to one registry object named in the URL: the caller must keep a
+// registry (403 before anything is looked up), the object must exist (404) and be in a
+// municipality the caller manages (403). find returns the object's municipality.
+func (s *server) change(find func(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error),
+	do func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager {
+			return fmt.Errorf("%w: the registry is for managers and admins", alerts.ErrForbidden)
+		}
+		id := chi.URLParam(r, "id")
+		m, err := find(r.Context(), reg, id)
+		if err != nil {
+			return err
+		}
+		if err := mayManage(p, m); err != nil {
+			return err
+		}
+		return do(w, r, p, reg, id)
+	})
+}
+
+func numericID(what, s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: %s id %q", alerts.ErrNotFound, what, s)
+	}
+	return id, nil
+}
+
+func findDistrict(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+	n, err := numericID("district", id)
+	if err != nil {
+		return 0, err
+	}
+	return reg.DistrictMunicipality(ctx, n)
+}
+
+func findHome(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+	return reg.HomeMunicipality(ctx, vagt.HomeID(id))
+}
+
+func findGateway(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+	return reg.GatewayMunicipality(ctx, vagt.GatewayID(id))
+}
+
+func findCitizen(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+	n, err := numericID("citizen", id)
+	if err != nil {
+		return 0, err
+	}
+	return reg.CitizenMunicipality(ctx, n)
+}
+
+// bodyFieldError is a request body that does not decode, with the field it fails on.
+type bodyFieldError struct {
+	field string
+	err   error
+}
+
+func (e *bodyFieldError) Error() string        { return e.err.Error() }
+func (e *bodyFieldError) Unwrap() error        { return e.err }
+func (e *bodyFieldError) InvalidField() string { return e.field }
+
+// The field in encoding/json's messages for an unknown field and a value of the wrong type.
+var (
+	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
+	typeFieldRE    = regexp.MustCompile(`Go struct field [A-Za-z0-9_]+\.([A-Za-z0-9_.\[\]]+) of type`)
+)
+
+// readChange decodes a PATCH body: only the fields present change, an unknown field or a
+// value of the wrong type is a 400 that names the field.
+func readChange(w http.ResponseWriter, r *http.Request, v any) error {
+	err := readJSON(w, r, v)
+	if err == nil || !errors.Is(err, errBadJSON) {
+		return err
+	}
+	for _, re := range []*regexp.Regexp{unknownFieldRE, typeFieldRE} {
+		if m := re.FindStringSubmatch(err.Error()); m != nil {
+			return &bodyFieldError{field: m[1], err: err}
+		}
+	}
+	return err
+}
+
+// decommissionedAt reads the optional ?decommissioned_at= (RFC 3339 or a date, UTC) of a
+// decommission; now without it.
+func decommissionedAt(r *http.Request, now time.Time) (time.Time, error) {
+	v := r.URL.Query().Get("decommissioned_at")
+	if v == "" {
+		return now, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		t, err = time.Parse(time.DateOnly, v)
+	}
+	if err != nil {
+		return now, &registry.FieldError{Field: "decommissioned_at", Reason: "want RFC 3339 or YYYY-MM-DD"}
+	}
+	return t.UTC(), nil
+}
+
+func (s *server) updateDistrict() http.Handler {
+	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		var c registry.DistrictChange
+		if err := readChange(w, r, &c); err != nil {
+			return err
+		}
+		n, _ := numericID("district", id)
+		d, err := reg.UpdateDistrict(r.Context(), n, c, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	})
+}
+
+func (s *server) deleteDistrict() http.Handler {
+	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		n, _ := numericID("district", id)
+		if err := reg.DeleteDistrict(r.Context(), n, p.Name, s.Clock.Now()); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+func (s *server) updateHome() http.Handler {
+	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		var c registry.HomeChange
+		if err := readChange(w, r, &c); err != nil {
+			return err
+		}
+		h, err := reg.UpdateHome(r.Context(), vagt.HomeID(id), c, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, h)
+		return nil
+	})
+}
+
+func (s *server) decommissionHome() http.Handler {
+	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		now := s.Clock.Now()
+		at, err := decommissionedAt(r, now)
+		if err != nil {
+			return err
+		}
+		h, err := reg.DecommissionHome(r.Context(), vagt.HomeID(id), at, p.Name, now)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, h)
+		return nil
+	})
+}
+
+func (s *server) updateGateway() http.Handler {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		var c registry.GatewayChange
+		if err := readChange(w, r, &c); err != nil {
+			return err
+		}
+		g, err := reg.UpdateGateway(r.Context(), vagt.GatewayID(id), c, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, g)
+		return nil
+	})
+}
+
+func (s *server) decommissionGateway() http.Handler {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		now := s.Clock.Now()
+		at, err := decommissionedAt(r, now)
+		if err != nil {
+			return err
+		}
+		d, err := reg.DecommissionGateway(r.Context(), vagt.GatewayID(id), at, p.Name, now)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	})
+}
+
+// rotateGatewayCredentials issues a gateway new MQTT credentials, shown once, in the shape
+// of POST /gateways. The old password works at the broker until its line is replaced.
+func (s *server) rotateGatewayCredentials() http.Handler {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		cred, err := registry.NewCredentials(vagt.GatewayID(id))
+		if err != nil {
+			return err
+		}
+		g, err := reg.RotateGatewayCredentials(r.Context(), vagt.GatewayID(id), cred.PasswordHash, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"gateway": g, "mqtt": cred})
+		return nil
+	})
+}
+
+func (s *server) updateCitizen() http.Handler {
+	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+		var c registry.CitizenChange
+		if err := readChange(w, r, &c); err != nil {
+			return err
+		}
+		n, _ := numericID("citizen", id)
+		cit, err := reg.UpdateCitizen(r.Context(), n, c, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, cit)
+		return nil
+	})
+}
