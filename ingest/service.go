@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return w.Ping(ctx)
 	}
 	srv := &http.Server{
-		Handler:           routes(p, tokens, cfg.MaxBodyLen, ready, reg),
+		Handler:           routes(p, tokens, cfg.MaxBodyLen, cfg.HTTPWait, ready, reg),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
