@@ -238,7 +238,9 @@ func TestHTTPWaitBoundInfluxDBDown(t *testing.T) {
 	if err := db.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	sent := time.Now()
 	status, retryAfter, resp := post()
+	t.Logf("503 after %v (bound %v; reported, not asserted)", time.Since(sent).Round(time.Millisecond), cfg.HTTPWait)
 	var e struct {
 		Error struct{ Code, Message string } `json:"error"`
 	}
@@ -254,6 +256,7 @@ func TestHTTPWaitBoundInfluxDBDown(t *testing.T) {
 	if err := db.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	restarted := time.Now()
 	// The client's part: send again, after Retry-After, until 204. Each 503 leaves one more
 	// copy of the batch in the pipeline; a 204 comes only after every earlier copy was
 	// written too (acknowledgements are in arrival order).
@@ -274,7 +277,7 @@ func TestHTTPWaitBoundInfluxDBDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("batch sent %d times, written %v times", sends+1, taken)
+	t.Logf("batch sent %d times, written %v times; 204 %v after InfluxDB was back", sends+1, taken, time.Since(restarted).Round(time.Millisecond))
 	if taken < 2 {
 		t.Errorf("the batch was written %v times: the 503'd copy was not, and the test proves nothing about duplicates", taken)
 	}

@@ -161,6 +161,19 @@ func (s *Server) Points() (points, writes int) {
 	return len(s.points), s.writes
 }
 
+// Point returns the field set stored for series (measurement and tags, as written) at t in
+// the named bucket of the server's org.
+func (s *Server) Point(bucket, series string, t time.Time) (fields string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, found := s.bucketLocked(s.orgs[s.Org], bucket)
+	if !found {
+		return "", false
+	}
+	fields, ok = s.points[b.ID+" "+series+" "+strconv.FormatInt(t.UnixNano(), 10)]
+	return fields, ok
+}
+
 // Fail makes route ("POST /api/v2/delete") answer status with 2.x's error body until
 // Fail(route, 0). The request is not carried out.
 func (s *Server) Fail(route string, status int) {
