@@ -175,7 +175,8 @@ func (w *Writer) setup2x(ctx context.Context, retention time.Duration) error {
 		}
 	}
 	if orgID == "" {
-		return fmt.Errorf("influx setup: organisation %q does not exist (--influx-org)", w.cfg.Org)
+		// 2.x leaves out of the list what the token may not read.
+		return fmt.Errorf("influx setup: organisation %q is not visible to this token: --setup needs a token that may read orgs and buckets and create buckets; with a write-only token, create the bucket beforehand (deploy/influxdb/setup-2x.sh) and run with --setup=false", w.cfg.Org)
 	}
 	exists, err := w.bucketExists(ctx, orgID)
 	if err != nil || exists {

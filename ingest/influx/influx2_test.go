@@ -92,19 +92,22 @@ func TestSetup2xFailsClearly(t *testing.T) {
 		{"wrong org", "nowhere", "", "", `organisation "nowhere" does not exist`},
 		{"wrong token", "vagt", "guess", "", "refused the token"},
 		{"no token", "vagt", "-", "", "refused the token"},
+		{"write-only token", "vagt", "write", "", "not visible to this token"},
 		{"bucket lookup fails", "vagt", "", "GET /api/v2/buckets", "internal error"},
 		{"org lookup fails", "vagt", "", "GET /api/v2/orgs", "internal error"},
 		{"create fails", "vagt", "", "POST /api/v2/buckets", `create bucket "vagt"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := influx2.Start(t, influx2.Options{})
+			s := influx2.Start(t, influx2.Options{WriteToken: "ingest-write-only"})
 			token := c.token
 			switch token {
 			case "":
 				token = s.Token
 			case "-":
 				token = ""
+			case "write":
+				token = s.WriteToken
 			}
 			if c.fail != "" {
 				s.Fail(c.fail, http.StatusInternalServerError)
@@ -121,15 +124,15 @@ func TestSetup2xFailsClearly(t *testing.T) {
 	}
 }
 
-// TestWrite2x: writes reach the bucket of the org with the token and precision ms, in
-// both write modes; a repeated batch stores no second copy; a missing bucket and a wrong
-// token are permanent errors, a 503 a transient one.
+// TestWrite2x: writes reach the bucket of the org with a write-only token and precision
+// ms, in both write modes; a repeated batch stores no second copy; a missing bucket and a
+// wrong token are permanent errors, a 503 a transient one.
 func TestWrite2x(t *testing.T) {
 	lines := []byte("reading,gw=gw-1,mun=766 value=1 1795403520000\nreading,gw=gw-1,mun=766 value=2 1795403520001\n")
 	for _, raw := range []bool{false, true} {
-		s := influx2.Start(t, influx2.Options{})
+		s := influx2.Start(t, influx2.Options{WriteToken: "ingest-write-only"})
 		s.AddBucket(s.Org, "vagt", 0)
-		w := newWriter2(t, s, s.Org, "vagt", s.Token, raw)
+		w := newWriter2(t, s, s.Org, "vagt", s.WriteToken, raw)
 		for range 2 {
 			if err := w.WritePoints(context.Background(), lines); err != nil {
 				t.Fatalf("raw %v: write: %v", raw, err)
@@ -137,6 +140,9 @@ func TestWrite2x(t *testing.T) {
 		}
 		if points, writes := s.Points(); points != 2 || writes != 2 {
 			t.Errorf("raw %v: %d points from %d writes, want 2 from 2", raw, points, writes)
+		}
+		if f, ok := s.Point("vagt", "reading,gw=gw-1,mun=766", time.UnixMilli(1795403520001)); !ok || f != "value=2" {
+			t.Errorf("raw %v: the point at ms 1795403520001: %q %v (precision ms not sent?)", raw, f, ok)
 		}
 		var we *influx.WriteError
 		for _, c := range []struct {

@@ -16,6 +16,7 @@ package influx2
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,8 +36,13 @@ const Version = "v2.7.11"
 
 // Options set up the server; Org is created with the server.
 type Options struct {
-	Token string // default "vagt-test-token"
+	Token string // an operator token (all access); default "vagt-test-token"
 	Org   string // default "vagt"
+	// WriteToken, when set, is a second token that may only write (and delete) in the
+	// org's buckets, like the one deploy/influxdb/setup-2x.sh makes for ingest. As in 2.x,
+	// lists of orgs and buckets leave out what it may not read (200, empty), creating a
+	// bucket is 401, and so is a query.
+	WriteToken string
 }
 
 // Bucket is a bucket the server holds.
@@ -60,9 +66,10 @@ type Query struct {
 
 // Server is the stand-in; its URL is the base URL for a client.
 type Server struct {
-	URL   string
-	Token string
-	Org   string
+	URL        string
+	Token      string
+	WriteToken string
+	Org        string
 
 	srv     *httptest.Server
 	mu      sync.Mutex
@@ -85,7 +92,7 @@ func Start(tb testing.TB, o Options) *Server {
 	if o.Org == "" {
 		o.Org = "vagt"
 	}
-	s := &Server{Token: o.Token, Org: o.Org, nextID: 0x0a1b2c3d4e5f0000, orgs: map[string]string{}, points: map[string]string{}, faults: map[string]int{}}
+	s := &Server{Token: o.Token, WriteToken: o.WriteToken, Org: o.Org, nextID: 0x0a1b2c3d4e5f0000, orgs: map[string]string{}, points: map[string]string{}, faults: map[string]int{}}
 	s.AddOrg(o.Org)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.health)
@@ -209,12 +216,24 @@ func respond(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+type writeOnlyKey struct{}
+
+// writeOnly reports whether r came with the write-only token.
+func writeOnly(r *http.Request) bool { return r.Context().Value(writeOnlyKey{}) != nil }
+
 // api checks the token and injected faults before h.
 func (s *Server) api(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		scheme, token, _ := strings.Cut(auth, " ")
-		if (scheme != "Token" && scheme != "Bearer") || token != s.Token {
+		switch {
+		case scheme != "Token" && scheme != "Bearer":
+			apiError(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
+			return
+		case token == s.Token:
+		case token == s.WriteToken && token != "":
+			r = r.WithContext(context.WithValue(r.Context(), writeOnlyKey{}, true))
+		default:
 			apiError(w, http.StatusUnauthorized, "unauthorized", "unauthorized access")
 			return
 		}
@@ -312,12 +331,18 @@ func (s *Server) getOrgs(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	out := []orgJSON{}
 	want := r.URL.Query().Get("org")
+	found := false
 	for n, id := range s.orgs {
 		if want == "" || want == n {
+			found = true
+			if writeOnly(r) {
+				// 2.x finds it, then leaves it out: the token may not read it.
+				continue
+			}
 			out = append(out, orgJSON{ID: id, Name: n})
 		}
 	}
-	if want != "" && len(out) == 0 {
+	if want != "" && !found {
 		apiError(w, http.StatusNotFound, "not found", fmt.Sprintf("organization name %q not found", want))
 		return
 	}
@@ -386,11 +411,18 @@ func (s *Server) getBuckets(w http.ResponseWriter, r *http.Request) {
 			apiError(w, http.StatusNotFound, "not found", fmt.Sprintf("bucket %q not found", name))
 			return
 		}
-		respond(w, http.StatusOK, map[string]any{"links": map[string]string{}, "buckets": []bucketJSON{toJSON(b)}})
+		out := []bucketJSON{}
+		if !writeOnly(r) {
+			out = append(out, toJSON(b))
+		}
+		respond(w, http.StatusOK, map[string]any{"links": map[string]string{}, "buckets": out})
 		return
 	}
 	out := []bucketJSON{}
 	for _, b := range s.buckets {
+		if writeOnly(r) {
+			break
+		}
 		if (orgID == "" || b.OrgID == orgID) && (name == "" || b.Name == name) && (q.Get("id") == "" || b.ID == q.Get("id")) {
 			out = append(out, toJSON(b))
 		}
@@ -412,6 +444,10 @@ func (s *Server) postBucket(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		apiError(w, http.StatusBadRequest, "invalid", "malformed JSON: "+err.Error())
+		return
+	}
+	if writeOnly(r) {
+		apiError(w, http.StatusUnauthorized, "unauthorized", fmt.Sprintf("write:orgs/%s/buckets is unauthorized", req.OrgID))
 		return
 	}
 	if req.OrgID == "" {
@@ -572,6 +608,10 @@ var fromBucket = regexp.MustCompile(`from\(bucket:\s*"((?:[^"\\]|\\.)*)"\)`)
 func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Query string `json:"query"`
+	}
+	if writeOnly(r) {
+		apiError(w, http.StatusUnauthorized, "unauthorized", "read:buckets is unauthorized")
+		return
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Query == "" {
 		apiError(w, http.StatusBadRequest, "invalid", "failed to decode request body: no query")

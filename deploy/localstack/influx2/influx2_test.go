@@ -50,7 +50,7 @@ func TestParsePredicate(t *testing.T) {
 // TestAuthAndErrors: no token or a wrong one is 401 with 2.x's body on every /api/v2 route;
 // /health answers without a token.
 func TestAuthAndErrors(t *testing.T) {
-	s := Start(t, Options{})
+	s := Start(t, Options{WriteToken: "write-only"})
 	for _, c := range []struct {
 		method, path, auth string
 		status             int
@@ -64,6 +64,9 @@ func TestAuthAndErrors(t *testing.T) {
 		{"GET", "/api/v2/orgs?org=nobody", "Token " + s.Token, 404},
 		{"POST", "/api/v2/delete", "", 401},
 		{"POST", "/api/v2/write?org=vagt&bucket=none", "Token " + s.Token, 404},
+		{"POST", "/api/v2/write?org=vagt&bucket=none", "Token write-only", 404},
+		{"GET", "/api/v2/orgs?org=vagt", "Token write-only", 200}, // listed without it
+		{"POST", "/api/v2/query?org=vagt", "Token write-only", 401},
 	} {
 		req, _ := http.NewRequest(c.method, s.URL+c.path, strings.NewReader("x,a=b v=1 1\n"))
 		if c.auth != "" {
