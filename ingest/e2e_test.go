@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -243,5 +244,31 @@ func TestIngest2x(t *testing.T) {
 	}
 	if f, ok := s.Point("telemetry", "reading,dev=dev-1,gw=gw-2x,kind=temperature,mun=751,tech=environment_sensor", at); !ok || f != "value=21.5" {
 		t.Errorf("temperature at %v: %q, %v; want value=21.5", at, f, ok)
+	}
+}
+
+// TestIngest2xSetupRefused: with a token 2.x refuses, or an org that does not exist, ingest
+// does not keep retrying its set-up (that cannot mend it) but stops with an error that says
+// what to fix.
+func TestIngest2xSetupRefused(t *testing.T) {
+	s := influx2.Start(t, influx2.Options{})
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("gw-2x "+ingest.HashToken("s3cret")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ org, token, want string }{
+		{s.Org, "guess", "refused the token"},
+		{"nowhere", s.Token, `organisation "nowhere" does not exist`},
+	} {
+		cfg := ingest.Config{InfluxURL: s.URL, InfluxOrg: c.org, InfluxBucket: "vagt", InfluxToken: c.token, Setup: true, TokenFile: tokens, HTTPAddr: "127.0.0.1:0"}
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		err := ingest.Run(ctx, cfg, ingest.Deps{Logger: testLogger(t)})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("org %s, token %s: %v, want an error with %q at once", c.org, c.token, err, c.want)
+		}
+	}
+	if b := s.Buckets(); len(b) != 0 {
+		t.Errorf("created %+v", b)
 	}
 }

@@ -160,6 +160,10 @@ func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duratio
 		if err == nil {
 			return nil
 		}
+		if errors.Is(err, influx.ErrSetupRefused) {
+			// A wrong token or org: waiting cannot mend it, the operator must.
+			return fmt.Errorf("ingest: %w", err)
+		}
 		if attempt == 1 || attempt%10 == 0 {
 			logger.Warn("InfluxDB setup failed; retrying", "attempt", attempt, "error", err)
 		}

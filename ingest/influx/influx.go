@@ -131,6 +131,10 @@ func (w *Writer) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ErrSetupRefused marks a Setup failure that retrying cannot mend: the server refused the
+// token, or the organisation does not exist or is not visible to the token.
+var ErrSetupRefused = errors.New("refused")
+
 // Setup makes sure the bucket exists, creating it with the given retention (0: forever)
 // when it is missing. On 1.8 (told apart by /health's version, or by its lack of the
 // buckets API) it creates the database and
@@ -153,7 +157,7 @@ func (w *Writer) setup2x(ctx context.Context, retention time.Duration) error {
 		case http.StatusNotFound:
 			return w.setup1x(ctx, retention)
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("influx setup: InfluxDB refused the token (--influx-token): %w", herr)
+			return fmt.Errorf("influx setup: %w: InfluxDB refused the token (--influx-token): %w", ErrSetupRefused, herr)
 		}
 	}
 	// The org first, by name: 2.x answers 404 for one that does not exist, and a bucket
@@ -164,7 +168,7 @@ func (w *Writer) setup2x(ctx context.Context, retention time.Duration) error {
 	}
 	if herr := w.doJSON(ctx, http.MethodGet, "/api/v2/orgs", url.Values{"org": {w.cfg.Org}}, nil, &orgs); herr != nil {
 		if herr.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("influx setup: organisation %q does not exist (--influx-org)", w.cfg.Org)
+			return fmt.Errorf("influx setup: %w: organisation %q does not exist (--influx-org)", ErrSetupRefused, w.cfg.Org)
 		}
 		return fmt.Errorf("influx setup: organisation %q: %w", w.cfg.Org, herr)
 	}
@@ -176,7 +180,7 @@ func (w *Writer) setup2x(ctx context.Context, retention time.Duration) error {
 	}
 	if orgID == "" {
 		// 2.x leaves out of the list what the token may not read.
-		return fmt.Errorf("influx setup: organisation %q is not visible to this token: --setup needs a token that may read orgs and buckets and create buckets; with a write-only token, create the bucket beforehand (deploy/influxdb/setup-2x.sh) and run with --setup=false", w.cfg.Org)
+		return fmt.Errorf("influx setup: %w: organisation %q is not visible to this token: --setup needs a token that may read orgs and buckets and create buckets; with a write-only token, create the bucket beforehand (deploy/influxdb/setup-2x.sh) and run with --setup=false", ErrSetupRefused, w.cfg.Org)
 	}
 	exists, err := w.bucketExists(ctx, orgID)
 	if err != nil || exists {
