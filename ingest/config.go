@@ -42,6 +42,9 @@ type Config struct {
 	HTTPAddr   string
 	TokenFile  string // gateway tokens for POST /v1/telemetry; "" disables the endpoint
 	MaxBodyLen int64
+	// HTTPWait bounds how long POST /v1/telemetry waits for its batch to be written; then
+	// it answers 503 with Retry-After (the batch may still be written; a resend adds no copy).
+	HTTPWait time.Duration
 }
 
 // Defaults fills what is unset.
@@ -72,6 +75,9 @@ func (c *Config) Defaults() {
 	if c.MaxBodyLen == 0 {
 		c.MaxBodyLen = 256 << 10
 	}
+	if c.HTTPWait == 0 {
+		c.HTTPWait = 10 * time.Second
+	}
 }
 
 // Validate reports every problem at once.
@@ -100,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 || c.Retention < 0 {
 		errs = append(errs, errors.New("drain timeout and retention: must not be negative"))
+	}
+	if c.HTTPWait < 0 {
+		errs = append(errs, fmt.Errorf("http wait %s: want > 0", c.HTTPWait))
 	}
 	if c.Broker == "" && c.TokenFile == "" {
 		errs = append(errs, errors.New("neither a broker nor an HTTP token file: nothing to ingest"))

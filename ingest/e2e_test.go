@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/deploy/localstack/influx2"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
 	"github.com/vagt-dk/vagt/ingest"
@@ -186,5 +188,87 @@ func TestHTTPTelemetryStored(t *testing.T) {
 	resp := post("gw-victim")
 	if body := readAll(t, resp.Body); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "gateway_mismatch") {
 		t.Errorf("spoofed: %s %s, want 400 gateway_mismatch", resp.Status, body)
+	}
+}
+
+// TestIngest2x: ingest configured for InfluxDB 2.x (org, bucket, token; here the influx2
+// stand-in of 2.7's API, as no 2.x server can be had) creates the bucket with the
+// retention in the org, reports ready, and a posted batch is stored in that bucket at the
+// readings' millisecond timestamps before the 204.
+func TestIngest2x(t *testing.T) {
+	s := influx2.Start(t, influx2.Options{Org: "aarhus"})
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("gw-2x "+ingest.HashToken("s3cret")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ingest.Config{
+		InfluxURL: s.URL, InfluxOrg: "aarhus", InfluxBucket: "telemetry", InfluxToken: s.Token, InfluxRaw: true,
+		Setup: true, Retention: 720 * time.Hour, TokenFile: tokens, Linger: 20 * time.Millisecond,
+	}
+	addr := runIngest(t, cfg)
+	if b := s.Buckets(); len(b) != 1 || b[0].Name != "telemetry" || b[0].Retention != 720*time.Hour {
+		t.Fatalf("buckets after start: %+v, want telemetry keeping 720h", b)
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz: %s", resp.Status)
+	}
+	at := time.Date(2026, 11, 23, 3, 12, 0, 345_000_000, time.UTC)
+	body, err := vagt.EncodeBatch(&vagt.Batch{Gateway: "gw-2x", Seq: 1, Municipality: 751, Readings: []vagt.Reading{
+		{Device: "dev-1", Kind: vagt.KindTemperature, Time: at, Value: 21.5},
+		{Device: "dev-1", Kind: vagt.KindBedOccupied, Time: at.Add(time.Second), Value: 1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/telemetry", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("gw-2x", "s3cret")
+	req.Header.Set("Content-Type", "application/cbor")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("post: %s %s", resp.Status, readAll(t, resp.Body))
+	}
+	if points, _ := s.Points(); points != 2 {
+		t.Errorf("%d points stored, want 2", points)
+	}
+	if f, ok := s.Point("telemetry", "reading,dev=dev-1,gw=gw-2x,kind=temperature,mun=751,tech=environment_sensor", at); !ok || f != "value=21.5" {
+		t.Errorf("temperature at %v: %q, %v; want value=21.5", at, f, ok)
+	}
+}
+
+// TestIngest2xSetupRefused: with a token 2.x refuses, or an org that does not exist, ingest
+// does not keep retrying its set-up (that cannot mend it) but stops with an error that says
+// what to fix.
+func TestIngest2xSetupRefused(t *testing.T) {
+	s := influx2.Start(t, influx2.Options{})
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("gw-2x "+ingest.HashToken("s3cret")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ org, token, want string }{
+		{s.Org, "guess", "refused the token"},
+		{"nowhere", s.Token, `organisation "nowhere" does not exist`},
+	} {
+		cfg := ingest.Config{InfluxURL: s.URL, InfluxOrg: c.org, InfluxBucket: "vagt", InfluxToken: c.token, Setup: true, TokenFile: tokens, HTTPAddr: "127.0.0.1:0"}
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		err := ingest.Run(ctx, cfg, ingest.Deps{Logger: testLogger(t)})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("org %s, token %s: %v, want an error with %q at once", c.org, c.token, err, c.want)
+		}
+	}
+	if b := s.Buckets(); len(b) != 0 {
+		t.Errorf("created %+v", b)
 	}
 }

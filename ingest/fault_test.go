@@ -1,7 +1,9 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
@@ -186,4 +189,99 @@ func TestKilledIngestLosesNothing(t *testing.T) {
 	}
 	start()
 	counter.waitStored(t, r)
+}
+
+// TestHTTPWaitBoundInfluxDBDown: with InfluxDB stopped, POST /v1/telemetry answers 503
+// with Retry-After and a JSON error once --http-wait passes (the client does not have to
+// give up); nothing is acknowledged. InfluxDB comes back, the client sends the batch again
+// until it gets 204, and InfluxDB holds exactly one copy of each reading, although the
+// batch was taken in more than once (the 503'd copies are written too).
+func TestHTTPWaitBoundInfluxDBDown(t *testing.T) {
+	db := stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
+	target := db.Target(db.Database)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("gw-wait "+ingest.HashToken("s3cret")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig("", target, "")
+	cfg.TokenFile = tokens
+	cfg.HTTPWait = 300 * time.Millisecond
+	addr := runIngest(t, cfg)
+
+	at := time.Date(2026, 11, 23, 3, 12, 0, 0, time.UTC)
+	body, err := vagt.EncodeBatch(&vagt.Batch{Gateway: "gw-wait", Seq: 1, Municipality: 766, Readings: []vagt.Reading{
+		{Device: "dev-1", Kind: vagt.KindTemperature, Time: at, Value: 21.5},
+		{Device: "dev-1", Kind: vagt.KindTemperature, Time: at.Add(time.Minute), Value: 21.7},
+		{Device: "dev-2", Kind: vagt.KindDoorOpen, Time: at, Value: 1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() (status int, retryAfter string, resp string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/telemetry", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("gw-wait", "s3cret")
+		req.Header.Set("Content-Type", "application/cbor")
+		ctx, cancel := context.WithTimeout(context.Background(), patience) // a hung request fails, not hangs
+		defer cancel()
+		r, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("post: %v", err)
+		}
+		defer r.Body.Close()
+		return r.StatusCode, r.Header.Get("Retry-After"), readAll(t, r.Body)
+	}
+
+	if err := db.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	status, retryAfter, resp := post()
+	t.Logf("503 after %v (bound %v; reported, not asserted)", time.Since(sent).Round(time.Millisecond), cfg.HTTPWait)
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(resp), &e); err != nil || status != http.StatusServiceUnavailable || retryAfter == "" || e.Error.Code != "not_written" {
+		t.Fatalf("with InfluxDB down: %d (Retry-After %q) %s, want 503 not_written with Retry-After", status, retryAfter, resp)
+	}
+	if got := metric(t, addr, "vagt_ingest_acks_total"); got != 0 {
+		t.Errorf("%v messages acknowledged while InfluxDB was down", got)
+	}
+	if got := metric(t, addr, "vagt_ingest_http_wait_exceeded_total"); got != 1 {
+		t.Errorf("http_wait_exceeded_total %v, want 1", got)
+	}
+	if err := db.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	// The client's part: send again, after Retry-After, until 204. Each 503 leaves one more
+	// copy of the batch in the pipeline; a 204 comes only after every earlier copy was
+	// written too (acknowledgements are in arrival order).
+	sends := 1
+	for deadline := time.Now().Add(patience); ; sends++ {
+		status, retryAfter, resp = post()
+		if status == http.StatusNoContent {
+			break
+		}
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("resend %d: %d %s", sends, status, resp)
+		}
+		wait, _ := strconv.Atoi(retryAfter)
+		time.Sleep(time.Duration(wait) * time.Second)
+	}
+	taken := metric(t, addr, `vagt_ingest_messages_total{lane="telemetry",result="written"}`)
+	stored, err := newCounter(t, target).perGateway(context.Background(), "reading", "value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("batch sent %d times, written %v times; 204 %v after InfluxDB was back", sends+1, taken, time.Since(restarted).Round(time.Millisecond))
+	if taken < 2 {
+		t.Errorf("the batch was written %v times: the 503'd copy was not, and the test proves nothing about duplicates", taken)
+	}
+	if stored["gw-wait"] != 3 {
+		t.Errorf("stored %d readings of gw-wait, want exactly the batch's 3", stored["gw-wait"])
+	}
 }

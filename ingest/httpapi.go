@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,10 +19,10 @@ import (
 
 // routes returns ingest's HTTP handler: the telemetry endpoint (when tokens is not nil),
 // health, readiness and metrics.
-func routes(p *Pipeline, tokens *Tokens, maxBody int64, ready func(context.Context) error, gatherer prometheus.Gatherer) http.Handler {
+func routes(p *Pipeline, tokens *Tokens, maxBody int64, wait time.Duration, ready func(context.Context) error, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	if tokens != nil {
-		mux.Handle("POST /v1/telemetry", handleTelemetry(p, tokens, maxBody))
+		mux.Handle("POST /v1/telemetry", handleTelemetry(p, tokens, maxBody, wait))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -42,9 +44,16 @@ func routes(p *Pipeline, tokens *Tokens, maxBody int64, ready func(context.Conte
 }
 
 // handleTelemetry takes a CBOR batch from an authenticated gateway and answers only after
-// its points were written: 204, or 400 with the reason, 401, 413, 415, 503 (backpressure or
-// shutting down, with Retry-After), 502 when InfluxDB refused the points.
-func handleTelemetry(p *Pipeline, tokens *Tokens, maxBody int64) http.Handler {
+// its points were written: 204, or 400 with the reason, 401, 413, 415, 503 with Retry-After
+// (backpressure, shutting down, or not written within wait), 502 when InfluxDB refused the
+// points.
+//
+// A 503 after wait acknowledges nothing: the batch stays in the pipeline and may still be
+// written, and the client sends it again. That second write cannot add a copy, because a
+// point is its series (measurement and tags, all from the batch) and its timestamp (the
+// reading's), so writing it again overwrites it with the same value.
+func handleTelemetry(p *Pipeline, tokens *Tokens, maxBody int64, wait time.Duration) http.Handler {
+	retryAfter := strconv.Itoa(int(max(time.Second, wait).Round(time.Second) / time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, token, ok := r.BasicAuth()
 		gw := vagt.GatewayID(user)
@@ -71,13 +80,15 @@ func handleTelemetry(p *Pipeline, tokens *Tokens, maxBody int64) http.Handler {
 			httpError(w, http.StatusBadRequest, "bad_body", err.Error())
 			return
 		}
-		result := make(chan error, 1)
+		result := make(chan error, 1) // Done may come after we answered: it must not block
 		err = p.TrySubmit(Message{Gateway: gw, Lane: vagt.LaneTelemetry, Payload: body, Done: func(err error) { result <- err }})
 		if err != nil {
 			w.Header().Set("Retry-After", "1")
 			httpError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 			return
 		}
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
 		select {
 		case err := <-result:
 			switch reason := vagt.Reason(err); {
@@ -88,6 +99,10 @@ func handleTelemetry(p *Pipeline, tokens *Tokens, maxBody int64) http.Handler {
 			default:
 				httpError(w, http.StatusBadGateway, "store_refused", err.Error())
 			}
+		case <-timer.C:
+			p.m.HTTPWaitExceeded.Inc()
+			w.Header().Set("Retry-After", retryAfter)
+			httpError(w, http.StatusServiceUnavailable, "not_written", fmt.Sprintf("not written within %s (InfluxDB slow or down); nothing was acknowledged: send the batch again", wait))
 		case <-p.Finished():
 			// Not written before shutdown: the gateway keeps it and sends it again.
 			w.Header().Set("Retry-After", "1")

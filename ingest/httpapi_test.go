@@ -45,7 +45,7 @@ func TestTelemetryEndpoint(t *testing.T) {
 	w := &fakeWriter{}
 	h := newHarness(t, PipelineConfig{}, w)
 	ready := func(context.Context) error { return nil }
-	srv := routes(h.p, testTokens(t), 256<<10, ready, prometheus.NewRegistry())
+	srv := routes(h.p, testTokens(t), 256<<10, time.Minute, ready, prometheus.NewRegistry())
 	good := batchBytes(t, "gw-good", 1, 3)
 	cases := []struct {
 		name, gw, token, ctype string
@@ -79,7 +79,7 @@ func TestTelemetryEndpoint(t *testing.T) {
 func TestTelemetryEndpointBackpressure(t *testing.T) {
 	w := &fakeWriter{fail: errors.New("connection refused")}
 	h := newHarness(t, PipelineConfig{QueueSize: 1, BatchPoints: 1, Writers: 1, DrainTimeout: time.Millisecond}, w)
-	srv := routes(h.p, testTokens(t), 256<<10, func(context.Context) error { return nil }, prometheus.NewRegistry())
+	srv := routes(h.p, testTokens(t), 256<<10, time.Minute, func(context.Context) error { return nil }, prometheus.NewRegistry())
 	// Fill the pipeline behind the failing writer (queue, one waiting, one writing, one
 	// filling). A refusal counts only once it holds after a pause: until the stages behind
 	// the queue have taken what they can, the queue frees up again.
@@ -108,13 +108,59 @@ func TestTelemetryEndpointBackpressure(t *testing.T) {
 	}
 }
 
+// TestTelemetryEndpointWaitBound: while InfluxDB fails, a request that got into the
+// pipeline is answered 503 with Retry-After and a JSON error once the wait bound passes,
+// instead of waiting for the client to give up. The batch stays in the pipeline and is
+// written when InfluxDB is back; the client's resend writes the very same lines again
+// (same series, same timestamps), so InfluxDB holds one copy.
+func TestTelemetryEndpointWaitBound(t *testing.T) {
+	w := &fakeWriter{fail: errors.New("connection refused")}
+	h := newHarness(t, PipelineConfig{}, w)
+	srv := routes(h.p, testTokens(t), 256<<10, 20*time.Millisecond, func(context.Context) error { return nil }, prometheus.NewRegistry())
+	batch := batchBytes(t, "gw-good", 7, 3)
+	req := httptest.NewRequest(http.MethodPost, "/v1/telemetry", bytes.NewReader(batch))
+	req.SetBasicAuth("gw-good", "s3cret")
+	req.Header.Set("Content-Type", "application/cbor")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != http.StatusServiceUnavailable ||
+		rec.Header().Get("Retry-After") != "1" || e.Error.Code != "not_written" {
+		t.Fatalf("got %d (Retry-After %q) %s, want 503 not_written with Retry-After 1", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if got := len(w.stored()); got != 0 {
+		t.Fatalf("%d points stored while InfluxDB failed", got)
+	}
+	w.setFail(nil)
+	deadline := time.Now().Add(time.Minute)
+	for len(w.stored()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch answered 503 was never written after InfluxDB came back")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	first := w.stored()
+	// The resend goes through a handler with a long bound on the same pipeline: on a loaded
+	// machine even a working write can take longer than 20ms, and this is not what is tested.
+	patient := routes(h.p, testTokens(t), 256<<10, time.Minute, func(context.Context) error { return nil }, prometheus.NewRegistry())
+	if status, code := post(t, patient, "gw-good", "s3cret", "application/cbor", batch); status != http.StatusNoContent {
+		t.Fatalf("resend: %d %q, want 204", status, code)
+	}
+	all := w.stored()
+	if len(first) != 3 || len(all) != 6 || strings.Join(all[:3], "\n") != strings.Join(all[3:], "\n") {
+		t.Errorf("lines written: %q, want the same 3 twice (one point each in InfluxDB)", all)
+	}
+}
+
 func TestReadyz(t *testing.T) {
 	h := newHarness(t, PipelineConfig{}, &fakeWriter{})
 	for _, c := range []struct {
 		err  error
 		want int
 	}{{nil, http.StatusOK}, {errors.New("broker not connected"), http.StatusServiceUnavailable}} {
-		srv := routes(h.p, nil, 1, func(context.Context) error { return c.err }, prometheus.NewRegistry())
+		srv := routes(h.p, nil, 1, time.Minute, func(context.Context) error { return c.err }, prometheus.NewRegistry())
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 		if rec.Code != c.want {

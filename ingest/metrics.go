@@ -15,6 +15,9 @@ type Metrics struct {
 	InFlight      prometheus.Gauge       // messages taken in and not yet acknowledged
 	Acks          prometheus.Counter     // messages acknowledged (MQTT PUBACK, HTTP 2xx/4xx)
 	QueueFull     prometheus.Counter     // submissions that found the queue full
+	// HTTPWaitExceeded counts POST /v1/telemetry answered 503 because the batch was not
+	// written within --http-wait.
+	HTTPWaitExceeded prometheus.Counter
 }
 
 // NewMetrics creates the series and registers them on reg (nil: not registered, for tests
@@ -49,9 +52,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		QueueFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vagt_ingest_queue_full_total", Help: "Submissions that found the intake queue full.",
 		}),
+		HTTPWaitExceeded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vagt_ingest_http_wait_exceeded_total", Help: "HTTP telemetry requests answered 503 because their batch was not written within --http-wait.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Points, m.Bytes, m.Rejected, m.WriteDuration, m.WriteErrors, m.InFlight, m.Acks, m.QueueFull)
+		reg.MustRegister(m.Messages, m.Points, m.Bytes, m.Rejected, m.WriteDuration, m.WriteErrors, m.InFlight, m.Acks, m.QueueFull, m.HTTPWaitExceeded)
 	}
 	return m
 }

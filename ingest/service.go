@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return w.Ping(ctx)
 	}
 	srv := &http.Server{
-		Handler:           routes(p, tokens, cfg.MaxBodyLen, ready, reg),
+		Handler:           routes(p, tokens, cfg.MaxBodyLen, cfg.HTTPWait, ready, reg),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -159,6 +159,10 @@ func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duratio
 		err := w.Setup(ctx, retention)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, influx.ErrSetupRefused) {
+			// A wrong token or org: waiting cannot mend it, the operator must.
+			return fmt.Errorf("ingest: %w", err)
 		}
 		if attempt == 1 || attempt%10 == 0 {
 			logger.Warn("InfluxDB setup failed; retrying", "attempt", attempt, "error", err)

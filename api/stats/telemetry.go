@@ -155,17 +155,20 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
 
 // DeleteGateways deletes every point (readings and alarm history) of the gateways. On 1.8
 // it is InfluxQL DELETE through /query (the only delete 1.8 has); on 2.x the delete API
-// with a predicate on gw over all time.
+// with the predicate gw="<id>" over all time. Every id is validated before anything is
+// deleted: the ids go into the statement, and a bad one must change nothing.
 func (t *Telemetry) DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error {
 	for _, g := range gws {
 		if err := g.Validate(); err != nil {
 			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
 		}
+	}
+	for _, g := range gws {
 		var err error
 		if t.v1() {
 			err = t.influxQL(ctx, fmt.Sprintf(`DELETE WHERE "gw" = '%s'`, g))
 		} else {
-			err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0), time.Now().Add(24*time.Hour), fmt.Sprintf(`gw="%s"`, g))
+			err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0).UTC(), time.Now().Add(24*time.Hour).UTC(), fmt.Sprintf(`gw="%s"`, g))
 		}
 		if err != nil {
 			return fmt.Errorf("%w: delete telemetry of %s: %w", ErrNoTelemetry, g, err)
@@ -175,13 +178,14 @@ func (t *Telemetry) DeleteGateways(ctx context.Context, gws []vagt.GatewayID) er
 }
 
 // DeleteBefore deletes a municipality's points older than before (per-municipality
-// retention shorter than the bucket's).
+// retention shorter than the bucket's). 2.x's delete range includes its stop, so it
+// stops a nanosecond before, as 1.8's `time < before` does.
 func (t *Telemetry) DeleteBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error {
 	var err error
 	if t.v1() {
 		err = t.influxQL(ctx, fmt.Sprintf(`DELETE WHERE "mun" = '%d' AND time < %d`, m, before.UnixNano()))
 	} else {
-		err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0), before, fmt.Sprintf(`mun="%d"`, m))
+		err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0).UTC(), before.Add(-time.Nanosecond).UTC(), fmt.Sprintf(`mun="%d"`, m))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: retention of %d: %w", ErrNoTelemetry, m, err)

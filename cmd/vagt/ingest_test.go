@@ -16,3 +16,24 @@ func TestIngestRefusesBadConfig(t *testing.T) {
 		t.Errorf("got %v, want a config error", err)
 	}
 }
+
+// TestIngestHTTPWaitFromEnv: VAGT_HTTP_WAIT reaches the config (a negative bound is refused
+// by name), and the flag wins over the variable.
+func TestIngestHTTPWaitFromEnv(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "VAGT_HTTP_WAIT" {
+				return v
+			}
+			return ""
+		}
+	}
+	err := commands.Run(context.Background(), "vagt", []string{"ingest", "--broker", "", "--tokens", "t"}, env("-1s"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "http wait -1s") {
+		t.Errorf("VAGT_HTTP_WAIT=-1s: %v, want the http wait refused", err)
+	}
+	err = commands.Run(context.Background(), "vagt", []string{"ingest", "--broker", "", "--tokens", "t", "--http-wait", "-2s"}, env("5s"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "http wait -2s") {
+		t.Errorf("--http-wait -2s over VAGT_HTTP_WAIT=5s: %v, want the flag's value refused", err)
+	}
+}

@@ -19,7 +19,6 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
-	"github.com/influxdata/influxdb-client-go/v2/domain"
 )
 
 // Config says where to write.
@@ -132,6 +131,10 @@ func (w *Writer) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ErrSetupRefused marks a Setup failure that retrying cannot mend: the server refused the
+// token, or the organisation does not exist or is not visible to the token.
+var ErrSetupRefused = errors.New("refused")
+
 // Setup makes sure the bucket exists, creating it with the given retention (0: forever)
 // when it is missing. On 1.8 (told apart by /health's version, or by its lack of the
 // buckets API) it creates the database and
@@ -149,29 +152,109 @@ func (w *Writer) Setup(ctx context.Context, retention time.Duration) error {
 
 func (w *Writer) setup2x(ctx context.Context, retention time.Duration) error {
 	// A 1.x server whose build does not report its version has no buckets API.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+"/api/v2/buckets?limit=1", nil)
-	if err != nil {
-		return fmt.Errorf("influx setup: %w", err)
+	if herr := w.doJSON(ctx, http.MethodGet, "/api/v2/buckets", url.Values{"limit": {"1"}}, nil, nil); herr != nil {
+		switch herr.StatusCode {
+		case http.StatusNotFound:
+			return w.setup1x(ctx, retention)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("influx setup: %w: InfluxDB refused the token (--influx-token): %w", ErrSetupRefused, herr)
+		}
 	}
-	if herr := w.client.HTTPService().DoHTTPRequest(req, nil, func(r *http.Response) error {
-		_, _ = io.Copy(io.Discard, r.Body)
-		return r.Body.Close()
-	}); herr != nil && herr.StatusCode == http.StatusNotFound {
-		return w.setup1x(ctx, retention)
+	// The org first, by name: 2.x answers 404 for one that does not exist, and a bucket
+	// is looked up within it (a name alone would match a bucket of any org the token
+	// can read).
+	var orgs struct {
+		Orgs []struct{ ID, Name string } `json:"orgs"`
 	}
-	buckets := w.client.BucketsAPI()
-	if _, err := buckets.FindBucketByName(ctx, w.cfg.Bucket); err == nil {
-		return nil
+	if herr := w.doJSON(ctx, http.MethodGet, "/api/v2/orgs", url.Values{"org": {w.cfg.Org}}, nil, &orgs); herr != nil {
+		if herr.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("influx setup: %w: organisation %q does not exist (--influx-org)", ErrSetupRefused, w.cfg.Org)
+		}
+		return fmt.Errorf("influx setup: organisation %q: %w", w.cfg.Org, herr)
 	}
-	org, err := w.client.OrganizationsAPI().FindOrganizationByName(ctx, w.cfg.Org)
-	if err != nil {
-		return fmt.Errorf("influx setup: organisation %q: %w", w.cfg.Org, err)
+	orgID := ""
+	for _, o := range orgs.Orgs {
+		if o.Name == w.cfg.Org {
+			orgID = o.ID
+		}
 	}
-	rule := domain.RetentionRule{EverySeconds: int64(retention / time.Second)}
-	if _, err := buckets.CreateBucketWithName(ctx, org, w.cfg.Bucket, rule); err != nil {
-		return fmt.Errorf("influx setup: create bucket %q: %w", w.cfg.Bucket, err)
+	if orgID == "" {
+		// 2.x leaves out of the list what the token may not read.
+		return fmt.Errorf("influx setup: %w: organisation %q is not visible to this token: --setup needs a token that may read orgs and buckets and create buckets; with a write-only token, create the bucket beforehand (deploy/influxdb/setup-2x.sh) and run with --setup=false", ErrSetupRefused, w.cfg.Org)
+	}
+	exists, err := w.bucketExists(ctx, orgID)
+	if err != nil || exists {
+		return err
+	}
+	// 2.x keeps data for at least an hour (0: forever), as the 1.x path rounds up too.
+	rules := []map[string]any{}
+	if retention > 0 {
+		rules = append(rules, map[string]any{"type": "expire", "everySeconds": int64(max(retention, time.Hour) / time.Second)})
+	}
+	body := map[string]any{"orgID": orgID, "name": w.cfg.Bucket, "retentionRules": rules}
+	if herr := w.doJSON(ctx, http.MethodPost, "/api/v2/buckets", nil, body, nil); herr != nil {
+		// Another replica may have created it since we looked (2.x: 422 conflict).
+		if herr.StatusCode == http.StatusUnprocessableEntity {
+			if exists, err := w.bucketExists(ctx, orgID); err == nil && exists {
+				return nil
+			}
+		}
+		return fmt.Errorf("influx setup: create bucket %q: %w", w.cfg.Bucket, herr)
 	}
 	return nil
+}
+
+// bucketExists looks the bucket up by name in the org: 2.x answers 404 when it is not
+// there, and any other error is the caller's to see (never taken for "missing").
+func (w *Writer) bucketExists(ctx context.Context, orgID string) (bool, error) {
+	var found struct {
+		Buckets []struct{ Name, OrgID string } `json:"buckets"`
+	}
+	herr := w.doJSON(ctx, http.MethodGet, "/api/v2/buckets", url.Values{"orgID": {orgID}, "name": {w.cfg.Bucket}}, nil, &found)
+	if herr != nil {
+		if herr.StatusCode == http.StatusNotFound {
+			return false, nil
+		}
+		return false, fmt.Errorf("influx setup: bucket %q: %w", w.cfg.Bucket, herr)
+	}
+	for _, b := range found.Buckets {
+		if b.Name == w.cfg.Bucket && b.OrgID == orgID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// doJSON sends one request to the 2.x API with the client's token, a JSON body when in
+// is not nil, and decodes a JSON answer into out when it is not nil.
+func (w *Writer) doJSON(ctx context.Context, method, path string, q url.Values, in, out any) *http2.Error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return http2.NewError(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	u := strings.TrimSuffix(w.cfg.URL, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return http2.NewError(err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return w.client.HTTPService().DoHTTPRequest(req, nil, func(r *http.Response) error {
+		defer r.Body.Close()
+		if out == nil {
+			_, err := io.Copy(io.Discard, r.Body)
+			return err
+		}
+		return json.NewDecoder(r.Body).Decode(out)
+	})
 }
 
 // SplitBucket returns the 1.8 database and retention policy of a "db/rp" bucket.
