@@ -138,13 +138,21 @@ func (s *Store) homeConfigRows(ctx context.Context, query string, args ...any) (
 // SaveHomeConfig stores a new version of a home's configuration — the current version plus
 // one, or above, when higher, (a gateway that already runs a higher version: moved from
 // another home, or the database was restored from a backup; it would ignore a lower one) —
-// with its history line and an audit entry, in one transaction. ifVersion > 0 makes
+// with its history line and an audit entry, in one transaction. A decommissioned home
+// takes no new version (alerts.ErrConflict). ifVersion > 0 makes
 // it conditional: alerts.ErrConflict when the current version is another (someone else
 // changed it meanwhile). build gets the new version and returns the JSON to store.
 func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
 	build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error) {
 	var row HomeConfigRow
 	err := s.inTx(ctx, func(t *tx) error {
+		var decom sql.NullInt64
+		if err := t.row(ctx, `SELECT decommissioned_at FROM homes WHERE id = ?`, string(home)).Scan(&decom); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if decom.Valid {
+			return fmt.Errorf("home %s is decommissioned; its care plan is kept for history and takes no change: %w", home, alerts.ErrConflict)
+		}
 		var cur int64
 		err := t.row(ctx, `SELECT version FROM home_configs WHERE home_id = ?`, string(home)).Scan(&cur)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

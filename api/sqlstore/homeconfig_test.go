@@ -1,0 +1,38 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+// A decommissioned home keeps its care plan for history and takes no new version; the
+// plan it had is still readable.
+func TestDecommissionedHomeTakesNoCarePlan(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		w := setup(t, s)
+		plan := func(text string) func(uint64) ([]byte, []byte, error) {
+			return func(uint64) ([]byte, []byte, error) { return []byte(text), []byte(text), nil }
+		}
+		if _, err := s.SaveHomeConfig(ctx, w.home, 0, 0, "mads", "first", t0, plan(`{"night":"22-07"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DecommissionGateway(ctx, "gw-0042", t0, "mads", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DecommissionHome(ctx, w.home, t0, "mads", t0); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.SaveHomeConfig(ctx, w.home, 0, 0, "mads", "second", t0, plan(`{"night":"20-07"}`))
+		if !errors.Is(err, alerts.ErrConflict) {
+			t.Fatalf("a plan for a decommissioned home: %v, want a conflict", err)
+		}
+		row, err := s.HomeConfig(ctx, w.home)
+		if err != nil || row.Version != 1 || string(row.Settings) != `{"night":"22-07"}` {
+			t.Errorf("the kept plan: %+v %v", row, err)
+		}
+	})
+}
