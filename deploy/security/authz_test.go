@@ -1,8 +1,10 @@
 package security
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,6 +320,78 @@ func TestListsHoldOnlyTheirScope(t *testing.T) {
 		}
 		if c.sees != "" && strings.Contains(string(data), c.sees) != c.seen {
 			t.Errorf("%s as %s: %s in the answer is %t, want %t: %.300s", c.path, c.who, c.sees, !c.seen, c.seen, data)
+		}
+	}
+}
+
+// The live stream, from its backlog (last_event_id=0) and live, carries only the events of
+// the subscriber's scope: each reads until a marker alert of its own scope raised last
+// and must not have seen one of another district or municipality before it.
+func TestStreamHoldsOnlyItsScope(t *testing.T) {
+	w := startWorld(t)
+	s := w.srv.Store
+	raise := func(gw vagt.GatewayID, district int64, mun vagt.MunicipalityCode, dev vagt.DeviceID) {
+		t.Helper()
+		home := vagt.HomeID("home-" + string(gw))
+		if _, err := s.GatewayMunicipality(t.Context(), gw); err != nil {
+			c, err := s.CreateCitizen(t.Context(), mun, alerts.Citizen{Name: "Citizen of " + string(gw), Address: "Vej 1"})
+			must(t, err)
+			must(t, s.CreateHome(t.Context(), home, district, c))
+			must(t, s.RegisterGateway(t.Context(), gw, home))
+		}
+		now := time.Now()
+		_, err := s.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: gw, Seq: uint64(now.UnixNano()), Municipality: mun,
+			Time: now.Truncate(time.Millisecond), Device: dev, Type: vagt.AlarmPanic}, now)
+		must(t, err)
+	}
+	streams := map[string]<-chan string{}
+	for _, who := range []string{"staff-nord", "staff-syd", "staff-away", "manager", "manager-away", "admin"} {
+		streams[who] = openStream(t, w.base+"/api/v1/alerts/stream?last_event_id=0", w.tokens[who])
+	}
+	raise("gw-nord-2", w.north, ownMun, "bu-2:nord")
+	raise("gw-syd-1", w.south, ownMun, "bu-3:syd")
+	raise("gw-away-1", w.away, otherMun, "bu-4:away")
+	raise("gw-nord-2", w.north, ownMun, "bu-2:last")
+	for who, c := range map[string]struct {
+		marker string
+		sees   []string // before the marker, in this order
+		never  []string
+	}{
+		"staff-nord":   {"bu-2:last", []string{"bu-1:btn", "bu-2:nord"}, []string{"bu-3:syd", "bu-4:away"}},
+		"staff-syd":    {"bu-3:syd", nil, []string{"bu-1:btn", "bu-2:nord"}},
+		"staff-away":   {"bu-4:away", nil, []string{"bu-1:btn", "bu-2:nord", "bu-3:syd"}},
+		"manager":      {"bu-2:last", []string{"bu-1:btn", "bu-2:nord", "bu-3:syd"}, []string{"bu-4:away"}},
+		"manager-away": {"bu-4:away", nil, []string{"bu-1:btn", "bu-2:nord", "bu-3:syd"}},
+		"admin":        {"bu-2:last", []string{"bu-1:btn", "bu-2:nord", "bu-3:syd", "bu-4:away"}, nil},
+	} {
+		var seen []string
+		for done := false; !done; {
+			select {
+			case data, ok := <-streams[who]:
+				if !ok {
+					t.Fatalf("%s's stream ended", who)
+				}
+				var ev alerts.EventData
+				must(t, json.Unmarshal([]byte(data), &ev))
+				if ev.Change != "raised" {
+					continue
+				}
+				dev := string(ev.Alert.Device)
+				seen = append(seen, dev)
+				done = dev == c.marker
+			case <-time.After(time.Minute):
+				t.Fatalf("%s: the marker %s never came; seen %v", who, c.marker, seen)
+			}
+		}
+		for _, dev := range c.never {
+			if slices.Contains(seen, dev) {
+				t.Errorf("%s's stream carried %s (seen %v)", who, dev, seen)
+			}
+		}
+		for _, dev := range c.sees {
+			if !slices.Contains(seen, dev) {
+				t.Errorf("%s's stream did not carry %s (seen %v)", who, dev, seen)
+			}
 		}
 	}
 }

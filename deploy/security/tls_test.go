@@ -240,10 +240,17 @@ func hasAlert(list []alerts.Alert, gw vagt.GatewayID, dev vagt.DeviceID) bool {
 // they come.
 func (c *tlsChain) stream(t *testing.T) <-chan string {
 	t.Helper()
+	return openStream(t, c.apiBase+"/api/v1/alerts/stream", c.staffToken)
+}
+
+// openStream opens an alert stream at url with token and returns its data lines as they
+// come, until the test ends.
+func openStream(t *testing.T, url, token string) <-chan string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.apiBase+"/api/v1/alerts/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	must(t, err)
-	req.Header.Set("Authorization", "Bearer "+c.staffToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	must(t, err)
 	if resp.StatusCode != http.StatusOK {

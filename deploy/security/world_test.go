@@ -30,7 +30,9 @@ type world struct {
 	citizen int64             // the citizen in Nord
 	home    string
 	north   int64
-	seq     int // names of the objects fresh made (household)
+	south   int64 // district Syd of 766
+	away    int64 // a district of 101
+	seq     int   // names of the objects fresh made (household)
 }
 
 const (
@@ -66,6 +68,7 @@ func startWorld(t testing.TB) *world {
 	must(t, err)
 	away, err := s.CreateDistrict(t.Context(), otherMun, "Indre By")
 	must(t, err)
+	w.south, w.away = south, away
 	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), vagt.HomeID(w.home), north, w.citizen))
