@@ -3,6 +3,7 @@ package security
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
@@ -49,5 +50,29 @@ func TestNoTakeoverFromAnotherMunicipality(t *testing.T) {
 	if code := w.call(t, "manager-away", http.MethodPost, "/api/v1/devices",
 		`{"id":"zb-away:door","gateway":"gw-away-1","technology":"door_sensor"}`, nil); code != http.StatusCreated {
 		t.Errorf("manager-away installing their own device: %d, want 201", code)
+	}
+}
+
+// A registered gateway's status that names another municipality (a misconfigured or
+// hostile gateway) does not move it there: the registry knows where its home is, as it
+// does for the gateway's alerts. Otherwise the other municipality's manager would list it
+// and manage its devices, and its own manager could not.
+func TestStatusCannotMoveARegisteredGateway(t *testing.T) {
+	w := startWorld(t)
+	s := w.srv.Store
+	now := time.Now().Truncate(time.Millisecond)
+	must(t, s.RecordStatus(t.Context(), &vagt.Status{Gateway: "gw-sec-1", Municipality: otherMun, Online: true, Time: now,
+		Inventory: []vagt.DeviceStatus{{Device: "bu-1:reported", Technology: vagt.TechPersonalAlarm, Battery: -1}}}, now))
+	if m, err := s.GatewayMunicipality(t.Context(), "gw-sec-1"); err != nil || m != ownMun {
+		t.Errorf("gw-sec-1 is in %d after a status naming %d (%v), want %d", m, otherMun, err, ownMun)
+	}
+	for who, want := range map[string]int{"manager": 200, "manager-away": 403} {
+		if code := w.call(t, who, http.MethodPost, "/api/v1/devices/bu-1:reported/accept", "", nil); code != want {
+			t.Errorf("%s accepting the device the gateway reported: %d, want %d", who, code, want)
+		}
+	}
+	var list struct{ Gateways []struct{ ID string } }
+	if code := w.call(t, "manager-away", http.MethodGet, "/api/v1/gateways", "", &list); code != 200 || len(list.Gateways) != 0 {
+		t.Errorf("manager-away's gateway list: %d %+v, want 200 and none", code, list)
 	}
 }
