@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -38,6 +39,10 @@ func (s *server) createGateway() http.Handler {
 		if err := mayManage(p, m); err != nil {
 			return err
 		}
+		cur, err := reg.GatewayMunicipality(r.Context(), req.ID)
+		if err := mayTakeOver(p, cur, err); err != nil {
+			return err
+		}
 		cred, err := registry.NewCredentials(req.ID)
 		if err != nil {
 			return err
@@ -51,6 +56,20 @@ func (s *server) createGateway() http.Handler {
 		})
 		return nil
 	})
+}
+
+// mayTakeOver checks, for a gateway or device a create names that exists already in
+// municipality m (err: the look-up's), that the caller may manage it where it is now:
+// naming it must not move it out of another municipality. One not found, or known to no
+// municipality yet, is anybody's to register.
+func mayTakeOver(p *auth.Principal, m vagt.MunicipalityCode, err error) error {
+	switch {
+	case errors.Is(err, alerts.ErrNotFound), err == nil && m == 0:
+		return nil
+	case err != nil:
+		return err
+	}
+	return mayManage(p, m)
 }
 
 type deviceRequest struct {
@@ -77,6 +96,10 @@ func (s *server) createDevice() http.Handler {
 			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
 		}
 		if err := mayManage(p, m); err != nil {
+			return err
+		}
+		cur, err := reg.DeviceMunicipality(r.Context(), req.ID)
+		if err := mayTakeOver(p, cur, err); err != nil {
 			return err
 		}
 		if len(req.Label) > 200 {

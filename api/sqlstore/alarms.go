@@ -194,7 +194,9 @@ func (t *tx) markCleared(ctx context.Context, id int64, now time.Time) (IngestRe
 }
 
 // RecordStatus keeps a gateway's status and inventory (also of gateways the registry does
-// not know), and marks its offline alert cleared when it is back online. A decommissioned
+// not know), and marks its offline alert cleared when it is back online. The municipality
+// a status names is kept only for a gateway in no home: the registry knows better, and a
+// gateway must not move itself into another municipality's registry. A decommissioned
 // gateway's status is ignored: it neither comes back online nor brings devices.
 func (s *Store) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
@@ -213,7 +215,7 @@ func (s *Store) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time
 		_, err := t.exec(ctx, `INSERT INTO gateways (id, municipality, online, last_seen, offline_since, heartbeat_s, software)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
-				municipality = CASE WHEN excluded.municipality > 0 THEN excluded.municipality ELSE gateways.municipality END,
+				municipality = CASE WHEN excluded.municipality > 0 AND gateways.home_id IS NULL THEN excluded.municipality ELSE gateways.municipality END,
 				online = excluded.online,
 				last_seen = CASE WHEN excluded.online = 1 THEN excluded.last_seen ELSE gateways.last_seen END,
 				offline_since = CASE WHEN excluded.online = 1 THEN NULL ELSE COALESCE(gateways.offline_since, excluded.offline_since) END,

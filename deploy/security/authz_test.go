@@ -1,89 +1,211 @@
 package security
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// principals are every role, inside and outside the alert's district and municipality.
-var principals = []string{"", "staff-nord", "staff-syd", "staff-away", "manager", "manager-away", "national", "admin",
+// principals are every role, inside and outside the objects' district and municipality:
+// the objects (alert, citizen, home, gateway, devices) are in district Nord of
+// municipality 766. staff-syd is care staff of the other district of 766, staff-away and
+// manager-away work in 101; citizen is the citizen behind the objects, citizen-other a
+// citizen login of 766 that belongs to nobody. "" is anonymous (no token).
+var principals = [...]string{"", "staff-nord", "staff-syd", "staff-away", "manager", "manager-away", "national", "admin",
 	"citizen", "citizen-other"}
 
-// rule says who must be refused a route: the principals listed get no 2xx (an anonymous
-// caller always gets 401 on /api/v1). Who is allowed is each handler's own tests' business;
-// the matrix holds the boundaries.
-type rule struct {
-	denied []string
-	public bool // outside /api/v1: no token needed
+// outcome is the status each principal gets, in the order of principals.
+type outcome [len(principals)]int
+
+// public routes answer everybody, token or not.
+var public = outcome{200, 200, 200, 200, 200, 200, 200, 200, 200, 200}
+
+// matrix has every route the api serves and the exact status each principal gets, as
+// designed. A route added without a line here fails TestEveryRouteIsInTheMatrix. A write
+// is made on a fresh object of district Nord for every call (see household), so that one
+// principal's erasure or acknowledgement cannot change what the next one gets; a request
+// body, when the route reads one, is in bodies.
+var matrix = map[string]outcome{
+	//                                       anon staff:nord syd away  mgr  away national admin citizen other
+	"GET /healthz":                          public,
+	"GET /readyz":                           public,
+	"GET /openapi.yaml":                     public,
+	"GET /":                                 public,
+	"GET /stats":                            public,
+	"GET /careplan":                         public,
+	"GET /assets/{file}":                    public,
+	"GET /metrics":                          public,
+	"GET /api/v1/me":                        {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
+	"GET /api/v1/alerts":                    {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	"GET /api/v1/alerts/stream":             {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	"GET /api/v1/alerts/{id}":               {401, 200, 403, 403, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/ack":          {401, 200, 403, 403, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/resolve":      {401, 200, 403, 403, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/notes":        {401, 201, 403, 403, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/tokens":                   {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
+	"GET /api/v1/audit":                     {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/municipalities":            {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
+	"GET /api/v1/districts":                 {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/districts":                {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
+	"GET /api/v1/citizens":                  {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/citizens":                 {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
+	"GET /api/v1/citizens/{id}":             {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"DELETE /api/v1/citizens/{id}":          {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"POST /api/v1/citizens/{id}/token":      {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
+	"GET /api/v1/homes":                     {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/homes":                    {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
+	"GET /api/v1/gateways":                  {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/gateways":                 {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
+	"GET /api/v1/devices":                   {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/devices":                  {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
+	"POST /api/v1/devices/{device}/accept":  {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"POST /api/v1/devices/{device}/remove":  {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"GET /api/v1/stats/adoption":            {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/stats/alerts":              {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/stats/benefits":            {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/me/data":                   {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"GET /api/v1/homes/{id}/config":         {401, 200, 403, 403, 200, 403, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/config":         {401, 200, 403, 403, 200, 403, 403, 200, 403, 403},
+	"GET /api/v1/homes/{id}/config/history": {401, 200, 403, 403, 200, 403, 403, 200, 403, 403},
+	"GET /api/v1/careplans":                 {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	// Registry changes and decommissioning: the municipality's managers and admins.
+	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 403, 403, 204, 403, 403},
+	"PATCH /api/v1/citizens/{id}":            {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"PATCH /api/v1/homes/{id}":               {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"DELETE /api/v1/homes/{id}":              {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"PATCH /api/v1/gateways/{id}":            {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"DELETE /api/v1/gateways/{id}":           {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"POST /api/v1/gateways/{id}/credentials": {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
 }
 
-var (
-	notStaffNord   = []string{"staff-syd", "staff-away", "manager", "manager-away", "national", "citizen", "citizen-other"}
-	notCareOrAdmin = []string{"staff-away", "manager-away", "national", "citizen", "citizen-other"}
-	onlyAdmin      = []string{"staff-nord", "staff-syd", "staff-away", "manager", "manager-away", "national", "citizen", "citizen-other"}
-	notCitizens    = []string{"citizen", "citizen-other"}
-	registryWrite  = []string{"staff-nord", "staff-syd", "staff-away", "national", "citizen", "citizen-other"}
-	citizenRecord  = []string{"staff-syd", "staff-away", "manager-away", "national", "citizen-other"}
-)
+// bodies are the request bodies of the routes that read one: valid, so that a refusal is
+// authorisation's and not validation's, and naming a new object (n) where the route
+// creates one, in district Nord of 766 or hanging off the fresh household h.
+var bodies = map[string]func(w *world, h household, n string) string{
+	"POST /api/v1/alerts/{id}/resolve": func(*world, household, string) string {
+		return `{"outcome":"visited_all_well","note":"matrix"}`
+	},
+	"POST /api/v1/alerts/{id}/notes": func(*world, household, string) string { return `{"text":"matrix"}` },
+	"POST /api/v1/tokens": func(w *world, _ household, n string) string {
+		return `{"name":"staff-` + n + `","role":"staff","municipality":766,"districts":[` + itoa(w.north) + `]}`
+	},
+	"POST /api/v1/districts": func(_ *world, _ household, n string) string { return `{"municipality":766,"name":"` + n + `"}` },
+	"POST /api/v1/citizens": func(_ *world, _ household, n string) string {
+		return `{"municipality":766,"name":"` + n + `","address":"Bygaden 1, 8722 Hedensted"}`
+	},
+	"POST /api/v1/homes": func(w *world, _ household, n string) string {
+		return `{"id":"home-` + n + `","district":` + itoa(w.north) + `}`
+	},
+	"POST /api/v1/gateways": func(_ *world, h household, n string) string {
+		return `{"id":"gw-` + n + `","home":"` + string(h.home) + `"}`
+	},
+	"POST /api/v1/devices": func(_ *world, h household, n string) string {
+		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
+	},
+	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
+	"PATCH /api/v1/districts/{id}":  func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
+	"PATCH /api/v1/citizens/{id}":   func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":      func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":   func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+}
 
-// matrix has every route the api serves. A route added without a line here fails
-// TestEveryRouteIsInTheMatrix: decide who must be refused it first.
-var matrix = map[string]rule{
-	"GET /healthz":                          {public: true},
-	"GET /readyz":                           {public: true},
-	"GET /openapi.yaml":                     {public: true},
-	"GET /":                                 {public: true},
-	"GET /stats":                            {public: true},
-	"GET /careplan":                         {public: true},
-	"GET /assets/{file}":                    {public: true},
-	"GET /metrics":                          {public: true},
-	"GET /api/v1/me":                        {},
-	"GET /api/v1/alerts":                    {denied: []string{"national", "citizen", "citizen-other"}},
-	"GET /api/v1/alerts/stream":             {denied: []string{"national", "citizen", "citizen-other"}},
-	"GET /api/v1/alerts/{id}":               {denied: notStaffNord},
-	"POST /api/v1/alerts/{id}/ack":          {denied: notStaffNord},
-	"POST /api/v1/alerts/{id}/resolve":      {denied: notStaffNord},
-	"POST /api/v1/alerts/{id}/notes":        {denied: notStaffNord},
-	"POST /api/v1/tokens":                   {denied: onlyAdmin},
-	"GET /api/v1/audit":                     {denied: onlyAdmin},
-	"GET /api/v1/municipalities":            {}, // names and codes: public facts
-	"GET /api/v1/districts":                 {denied: notCitizens},
-	"POST /api/v1/districts":                {denied: registryWrite},
-	"PATCH /api/v1/districts/{id}":          {denied: registryWrite},
-	"DELETE /api/v1/districts/{id}":         {denied: registryWrite},
-	"GET /api/v1/citizens":                  {denied: []string{"national", "citizen", "citizen-other"}},
-	"POST /api/v1/citizens":                 {denied: registryWrite},
-	"GET /api/v1/citizens/{id}":             {denied: citizenRecord},
-	"DELETE /api/v1/citizens/{id}":          {denied: append([]string{"staff-nord", "manager"}, citizenRecord...)},
-	"PATCH /api/v1/citizens/{id}":           {denied: append([]string{"staff-nord", "citizen"}, citizenRecord...)},
-	"POST /api/v1/citizens/{id}/token":      {denied: append([]string{"staff-nord"}, citizenRecord...)},
-	"GET /api/v1/homes":                     {denied: []string{"national", "citizen", "citizen-other"}},
-	"POST /api/v1/homes":                    {denied: registryWrite},
-	"PATCH /api/v1/homes/{id}":              {denied: append([]string{"manager-away"}, registryWrite...)},
-	"DELETE /api/v1/homes/{id}":             {denied: append([]string{"manager-away"}, registryWrite...)},
-	"GET /api/v1/gateways":                  {denied: []string{"national", "citizen", "citizen-other"}},
-	"POST /api/v1/gateways":                 {denied: registryWrite},
-	"PATCH /api/v1/gateways/{id}":           {denied: registryWrite},
-	"DELETE /api/v1/gateways/{id}":          {denied: registryWrite},
-	"GET /api/v1/devices":                   {denied: []string{"national", "citizen", "citizen-other"}},
-	"POST /api/v1/devices":                  {denied: registryWrite},
-	"POST /api/v1/devices/{device}/accept":  {denied: registryWrite},
-	"POST /api/v1/devices/{device}/remove":  {denied: registryWrite},
-	"GET /api/v1/stats/adoption":            {denied: notCitizens},
-	"GET /api/v1/stats/alerts":              {denied: notCitizens},
-	"GET /api/v1/stats/benefits":            {denied: notCitizens},
-	"GET /api/v1/me/data":                   {denied: []string{"staff-nord", "manager", "national", "admin"}},
-	"GET /api/v1/homes/{id}/config":         {denied: notCareOrAdmin},
-	"PUT /api/v1/homes/{id}/config":         {denied: append([]string{"staff-syd"}, notCareOrAdmin...)},
-	"GET /api/v1/careplans":                 {denied: []string{"national", "citizen", "citizen-other"}},
-	"GET /api/v1/homes/{id}/config/history": {denied: notCareOrAdmin},
+// queries are the query strings of routes that need one to answer 2xx.
+var queries = map[string]string{
+	"GET /api/v1/stats/adoption": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+	"GET /api/v1/stats/alerts":   "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+	"GET /api/v1/stats/benefits": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
+}
 
-	"POST /api/v1/gateways/{id}/credentials": {denied: registryWrite},
+// household is a fresh set of objects in district Nord of 766, made for one write: a
+// citizen in a home with a gateway, a device it reported (pending), an installed device,
+// an open alert, and an empty district of 766.
+type household struct {
+	district  int64
+	citizen   int64
+	home      vagt.HomeID
+	gateway   vagt.GatewayID
+	pending   vagt.DeviceID
+	installed vagt.DeviceID
+	alert     int64
+}
+
+func (w *world) household(t testing.TB) household {
+	t.Helper()
+	w.seq++
+	n := fmt.Sprintf("mx-%d", w.seq)
+	ctx, s, now := t.Context(), w.srv.Store, time.Now()
+	h := household{home: vagt.HomeID("home-" + n), gateway: vagt.GatewayID("gw-" + n)}
+	h.pending, h.installed = vagt.DeviceID(string(h.gateway)+":pending"), vagt.DeviceID(string(h.gateway)+":btn")
+	var err error
+	h.district, err = s.CreateDistrict(ctx, ownMun, "District "+n)
+	must(t, err)
+	h.citizen, err = s.CreateCitizen(ctx, ownMun, alerts.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted"})
+	must(t, err)
+	must(t, s.CreateHome(ctx, h.home, w.north, h.citizen))
+	must(t, s.RegisterGateway(ctx, h.gateway, h.home))
+	must(t, s.RegisterDevice(ctx, h.pending, h.gateway, vagt.TechPersonalAlarm, ""))
+	_, err = s.InstallDevice(ctx, registry.Device{ID: h.installed, Gateway: h.gateway, Technology: vagt.TechPersonalAlarm}, "matrix", now)
+	must(t, err)
+	res, err := s.IngestAlarm(ctx, &vagt.Alarm{Gateway: h.gateway, Seq: 1, Municipality: ownMun,
+		Time: now.Truncate(time.Millisecond), Device: h.installed, Type: vagt.AlarmPanic}, now)
+	must(t, err)
+	h.alert = res.Alert.ID
+	return h
+}
+
+// request returns the path and body of one call of route: a read addresses the world's
+// own objects, a write those of a fresh household.
+func (w *world) request(t testing.TB, route string) (path, body string) {
+	t.Helper()
+	method, pattern, _ := strings.Cut(route, " ")
+	h := household{district: w.north, citizen: w.citizen, home: vagt.HomeID(w.home), gateway: "gw-sec-1",
+		pending: "bu-1:btn", installed: "bu-1:btn", alert: w.alert}
+	if method != http.MethodGet {
+		h = w.household(t)
+	}
+	if route == "DELETE /api/v1/homes/{id}" { // a home is decommissioned after its gateways
+		_, err := w.srv.Store.DecommissionGateway(t.Context(), h.gateway, time.Now(), "matrix", time.Now())
+		must(t, err)
+	}
+	device := h.installed
+	if strings.HasSuffix(pattern, "/accept") {
+		device = h.pending
+	}
+	id := ""
+	switch {
+	case strings.HasPrefix(pattern, "/api/v1/alerts/{id}"):
+		id = itoa(h.alert)
+	case strings.HasPrefix(pattern, "/api/v1/citizens/{id}"):
+		id = itoa(h.citizen)
+	case strings.HasPrefix(pattern, "/api/v1/homes/{id}"):
+		id = string(h.home)
+	case strings.HasPrefix(pattern, "/api/v1/gateways/{id}"):
+		id = string(h.gateway)
+	case strings.HasPrefix(pattern, "/api/v1/districts/{id}"):
+		id = itoa(h.district)
+	}
+	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css").Replace(pattern)
+	if q := queries[route]; q != "" {
+		path += "?" + q
+	}
+	if b := bodies[route]; b != nil {
+		w.seq++
+		body = b(w, h, fmt.Sprintf("new-%d", w.seq))
+	}
+	return path, body
 }
 
 // routes returns "METHOD pattern" of every route the api's router serves.
@@ -108,54 +230,184 @@ func routes(t *testing.T) []string {
 func TestEveryRouteIsInTheMatrix(t *testing.T) {
 	for _, r := range routes(t) {
 		if _, ok := matrix[r]; !ok {
-			t.Errorf("route %q is not in the authorisation matrix (deploy/security/authz_test.go): say who must be refused it", r)
+			t.Errorf("route %q is not in the authorisation matrix (deploy/security/authz_test.go): add a line with what each principal gets", r)
+		}
+	}
+	for r := range bodies {
+		if _, ok := matrix[r]; !ok {
+			t.Errorf("bodies has %q, which is not in the matrix", r)
 		}
 	}
 }
 
+// Every route × every principal gets exactly the designed status.
 func TestAuthorizationMatrix(t *testing.T) {
 	w := startWorld(t)
-	served := map[string]bool{}
+	served := map[string]bool{"GET /metrics": true} // the world's api has a registry
 	for _, r := range routes(t) {
 		served[r] = true
 	}
-	subst := strings.NewReplacer("{id}", itoa(w.alert), "{device}", "bu-1:btn", "{file}", "vagt.css")
-	for route, rl := range matrix {
+	for route, want := range matrix {
 		if !served[route] {
-			continue // optional routes (/metrics without a registry) or one removed
-		}
-		method, pattern, _ := strings.Cut(route, " ")
-		path := pattern
-		switch {
-		case strings.HasPrefix(pattern, "/api/v1/citizens/{id}"):
-			path = strings.Replace(pattern, "{id}", itoa(w.citizen), 1)
-		case strings.HasPrefix(pattern, "/api/v1/homes/{id}"):
-			path = strings.Replace(pattern, "{id}", w.home, 1)
-		}
-		path = subst.Replace(path)
-		// A valid body, so that the refusal comes from authorisation, not validation.
-		body := map[string]string{
-			"POST /api/v1/alerts/{id}/resolve": `{"outcome":"visited_all_well","note":"matrix"}`,
-			"POST /api/v1/alerts/{id}/notes":   `{"text":"matrix"}`,
-			"POST /api/v1/homes":               `{"id":"home-matrix","district":` + itoa(w.north) + `}`,
-			"POST /api/v1/gateways":            `{"id":"gw-matrix","home":"` + w.home + `"}`,
-			"POST /api/v1/devices":             `{"id":"bu-1:matrix","gateway":"gw-sec-1","technology":"personal_alarm"}`,
-		}[route]
-		if body == "" && method != http.MethodGet && method != http.MethodDelete {
-			body = "{}"
-		}
-		if rl.public {
+			t.Errorf("the matrix has %q, which the api does not serve", route)
 			continue
 		}
-		if code := w.call(t, "", method, path, body, nil); code != http.StatusUnauthorized {
-			t.Errorf("%s without a token: %d, want 401", route, code)
+		method, _, _ := strings.Cut(route, " ")
+		for i, who := range principals {
+			path, body := w.request(t, route)
+			code, _, data := w.do(t, who, method, path, body)
+			if code != want[i] {
+				t.Errorf("%s as %q: %d, want %d (%s %s: %.200s)", route, who, code, want[i], method, path, data)
+			}
 		}
-		for _, who := range rl.denied {
-			code := w.call(t, who, method, path, body, nil)
-			if code/100 == 2 {
-				t.Errorf("%s as %s: %d, want a refusal (403 or 404)", route, who, code)
-			} else if code != http.StatusForbidden && code != http.StatusNotFound {
-				t.Errorf("%s as %s: %d, want 403 or 404", route, who, code)
+	}
+}
+
+// A read of an object that does not exist is 404 for a principal who could read it if it
+// did, and the same refusal as for an existing object for one who could not; ids that
+// are not ids are 404 too.
+func TestMissingObjects(t *testing.T) {
+	w := startWorld(t)
+	for _, c := range []struct {
+		who, method, path string
+		want              int
+	}{
+		{"staff-nord", http.MethodGet, "/api/v1/alerts/999999", 404},
+		{"staff-nord", http.MethodGet, "/api/v1/alerts/x", 404},
+		{"staff-nord", http.MethodPost, "/api/v1/alerts/999999/ack", 404},
+		{"manager", http.MethodGet, "/api/v1/citizens/999999", 404},
+		{"manager", http.MethodGet, "/api/v1/citizens/-1", 404},
+		{"admin", http.MethodDelete, "/api/v1/citizens/999999", 404},
+		{"admin", http.MethodPost, "/api/v1/devices/bu-9:none/accept", 404},
+		{"staff-nord", http.MethodGet, "/api/v1/homes/home-none/config", 404},
+		{"national", http.MethodGet, "/api/v1/alerts/999999", 403},
+		{"staff-syd", http.MethodGet, "/api/v1/citizens/999999", 403},
+	} {
+		if code := w.call(t, c.who, c.method, c.path, "", nil); code != c.want {
+			t.Errorf("%s %s as %s: %d, want %d", c.method, c.path, c.who, code, c.want)
+		}
+	}
+}
+
+// Own and other: a list answers 200 to a principal of another district or municipality,
+// but without the objects of district Nord of 766; a principal asking for another
+// municipality by query is refused.
+func TestListsHoldOnlyTheirScope(t *testing.T) {
+	w := startWorld(t)
+	alert, citizen, home := `"id":`+itoa(w.alert)+`,`, `"name":"Karen Jensen"`, `"`+w.home+`"`
+	stats := "&from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z"
+	for _, c := range []struct {
+		who, path string
+		want      int
+		sees      string // "" for a refusal
+		seen      bool
+	}{
+		{"staff-nord", "/api/v1/alerts", 200, alert, true},
+		{"staff-syd", "/api/v1/alerts", 200, alert, false},
+		{"staff-syd", "/api/v1/alerts?district=" + itoa(w.north), 200, alert, false},
+		{"staff-away", "/api/v1/alerts", 200, alert, false},
+		{"manager", "/api/v1/alerts", 200, alert, true},
+		{"manager-away", "/api/v1/alerts", 200, alert, false},
+		{"admin", "/api/v1/alerts", 200, alert, true},
+		{"manager", "/api/v1/citizens", 200, citizen, true},
+		{"manager-away", "/api/v1/citizens", 200, citizen, false},
+		{"admin", "/api/v1/citizens?municipality=101", 200, citizen, false},
+		{"admin", "/api/v1/citizens?municipality=766", 200, citizen, true},
+		{"manager", "/api/v1/homes", 200, home, true},
+		{"manager-away", "/api/v1/homes", 200, home, false},
+		{"manager-away", "/api/v1/gateways", 200, `"gw-sec-1"`, false},
+		{"manager", "/api/v1/gateways", 200, `"gw-sec-1"`, true},
+		{"staff-nord", "/api/v1/careplans", 200, home, true},
+		{"staff-syd", "/api/v1/careplans", 200, home, false},
+		{"staff-away", "/api/v1/careplans", 200, home, false},
+		{"manager-away", "/api/v1/careplans", 200, home, false},
+		{"manager-away", "/api/v1/citizens?municipality=766", 403, "", false},
+		{"manager-away", "/api/v1/homes?municipality=766", 403, "", false},
+		{"manager", "/api/v1/devices?municipality=101", 403, "", false},
+		{"manager", "/api/v1/districts?municipality=101", 403, "", false},
+		{"manager", "/api/v1/gateways?municipality=766", 200, `"gw-sec-1"`, true},
+		{"manager-away", "/api/v1/stats/adoption?municipality=766" + stats, 403, "", false},
+		{"manager", "/api/v1/stats/alerts?municipality=766,101" + stats, 403, "", false},
+		{"national", "/api/v1/stats/alerts?municipality=766,101" + stats, 200, "", false},
+	} {
+		code, _, data := w.do(t, c.who, http.MethodGet, c.path, "")
+		if code != c.want {
+			t.Errorf("%s as %s: %d, want %d: %.200s", c.path, c.who, code, c.want, data)
+			continue
+		}
+		if c.sees != "" && strings.Contains(string(data), c.sees) != c.seen {
+			t.Errorf("%s as %s: %s in the answer is %t, want %t: %.300s", c.path, c.who, c.sees, !c.seen, c.seen, data)
+		}
+	}
+}
+
+// The live stream, from its backlog (last_event_id=0) and live, carries only the events of
+// the subscriber's scope: each reads until a marker alert of its own scope raised last
+// and must not have seen one of another district or municipality before it.
+func TestStreamHoldsOnlyItsScope(t *testing.T) {
+	w := startWorld(t)
+	s := w.srv.Store
+	raise := func(gw vagt.GatewayID, district int64, mun vagt.MunicipalityCode, dev vagt.DeviceID) {
+		t.Helper()
+		home := vagt.HomeID("home-" + string(gw))
+		if _, err := s.GatewayMunicipality(t.Context(), gw); err != nil {
+			c, err := s.CreateCitizen(t.Context(), mun, alerts.Citizen{Name: "Citizen of " + string(gw), Address: "Vej 1"})
+			must(t, err)
+			must(t, s.CreateHome(t.Context(), home, district, c))
+			must(t, s.RegisterGateway(t.Context(), gw, home))
+		}
+		now := time.Now()
+		_, err := s.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: gw, Seq: uint64(now.UnixNano()), Municipality: mun,
+			Time: now.Truncate(time.Millisecond), Device: dev, Type: vagt.AlarmPanic}, now)
+		must(t, err)
+	}
+	streams := map[string]<-chan string{}
+	for _, who := range []string{"staff-nord", "staff-syd", "staff-away", "manager", "manager-away", "admin"} {
+		streams[who] = openStream(t, w.base+"/api/v1/alerts/stream?last_event_id=0", w.tokens[who])
+	}
+	raise("gw-nord-2", w.north, ownMun, "bu-2:nord")
+	raise("gw-syd-1", w.south, ownMun, "bu-3:syd")
+	raise("gw-away-1", w.away, otherMun, "bu-4:away")
+	raise("gw-nord-2", w.north, ownMun, "bu-2:last")
+	for who, c := range map[string]struct {
+		marker string
+		sees   []string // before the marker, in this order
+		never  []string
+	}{
+		"staff-nord":   {"bu-2:last", []string{"bu-1:btn", "bu-2:nord"}, []string{"bu-3:syd", "bu-4:away"}},
+		"staff-syd":    {"bu-3:syd", nil, []string{"bu-1:btn", "bu-2:nord"}},
+		"staff-away":   {"bu-4:away", nil, []string{"bu-1:btn", "bu-2:nord", "bu-3:syd"}},
+		"manager":      {"bu-2:last", []string{"bu-1:btn", "bu-2:nord", "bu-3:syd"}, []string{"bu-4:away"}},
+		"manager-away": {"bu-4:away", nil, []string{"bu-1:btn", "bu-2:nord", "bu-3:syd"}},
+		"admin":        {"bu-2:last", []string{"bu-1:btn", "bu-2:nord", "bu-3:syd", "bu-4:away"}, nil},
+	} {
+		var seen []string
+		for done := false; !done; {
+			select {
+			case data, ok := <-streams[who]:
+				if !ok {
+					t.Fatalf("%s's stream ended", who)
+				}
+				var ev alerts.EventData
+				must(t, json.Unmarshal([]byte(data), &ev))
+				if ev.Change != "raised" {
+					continue
+				}
+				dev := string(ev.Alert.Device)
+				seen = append(seen, dev)
+				done = dev == c.marker
+			case <-time.After(time.Minute):
+				t.Fatalf("%s: the marker %s never came; seen %v", who, c.marker, seen)
+			}
+		}
+		for _, dev := range c.never {
+			if slices.Contains(seen, dev) {
+				t.Errorf("%s's stream carried %s (seen %v)", who, dev, seen)
+			}
+		}
+		for _, dev := range c.sees {
+			if !slices.Contains(seen, dev) {
+				t.Errorf("%s's stream did not carry %s (seen %v)", who, dev, seen)
 			}
 		}
 	}

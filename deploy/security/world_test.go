@@ -14,10 +14,13 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
 
-// world is a running api on SQLite with two municipalities, two districts in the first,
-// a citizen behind a gateway in district Nord, an open alert from it, and a token per role.
+// world is a running api on SQLite (with InfluxDB for statistics, export and erasure) with
+// two municipalities, two districts in the first, a citizen behind a gateway in district
+// Nord, an open alert from it, and a token per role.
 type world struct {
 	srv     *api.Server
 	base    string
@@ -27,6 +30,9 @@ type world struct {
 	citizen int64             // the citizen in Nord
 	home    string
 	north   int64
+	south   int64 // district Syd of 766
+	away    int64 // a district of 101
+	seq     int   // names of the objects fresh made (household)
 }
 
 const (
@@ -37,7 +43,9 @@ const (
 func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath}, api.Deps{})
+	influx := stacktest.SharedInfluxDB(t)
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath,
+		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +68,7 @@ func startWorld(t testing.TB) *world {
 	must(t, err)
 	away, err := s.CreateDistrict(t.Context(), otherMun, "Indre By")
 	must(t, err)
+	w.south, w.away = south, away
 	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), vagt.HomeID(w.home), north, w.citizen))

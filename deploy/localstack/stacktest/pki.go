@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -40,7 +41,7 @@ type Cert struct {
 func NewPKI(t testing.TB, cn string) *PKI {
 	t.Helper()
 	p := &PKI{t: t, dir: t.TempDir(), Pool: x509.NewCertPool()}
-	p.caKey, p.ca = p.newCert(cn, nil, nil)
+	p.caKey, p.ca = p.newCert(cn, nil, nil, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	p.Pool.AddCert(p.ca)
 	p.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.ca.Raw})
 	p.CAFile = p.write(cn+".ca.pem", p.CAPEM)
@@ -48,10 +49,25 @@ func NewPKI(t testing.TB, cn string) *PKI {
 }
 
 // Issue makes a certificate for cn, usable for server and client authentication; an IP
-// address as cn also becomes the certificate's IP SAN (a broker on 127.0.0.1).
+// address as cn also becomes the certificate's IP SAN (a broker on 127.0.0.1). It is
+// valid from an hour ago for a day.
 func (p *PKI) Issue(cn string) Cert {
 	p.t.Helper()
-	key, cert := p.newCert(cn, p.caKey, p.ca)
+	now := time.Now()
+	return p.issue(cn, cn, now.Add(-time.Hour), now.Add(24*time.Hour))
+}
+
+// IssueValid is Issue with the certificate valid from notBefore to notAfter: an expired
+// one, or one not valid yet. Its files are named after cn and the validity, so they do
+// not replace Issue's.
+func (p *PKI) IssueValid(cn string, notBefore, notAfter time.Time) Cert {
+	p.t.Helper()
+	return p.issue(fmt.Sprintf("%s.%d-%d", cn, notBefore.Unix(), notAfter.Unix()), cn, notBefore, notAfter)
+}
+
+func (p *PKI) issue(name, cn string, notBefore, notAfter time.Time) Cert {
+	p.t.Helper()
+	key, cert := p.newCert(cn, p.caKey, p.ca, notBefore, notAfter)
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		p.t.Fatal(err)
@@ -61,8 +77,8 @@ func (p *PKI) Issue(cn string) Cert {
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 	}
-	c.CertFile = p.write(cn+".pem", c.CertPEM)
-	c.KeyFile = p.write(cn+".key.pem", c.KeyPEM)
+	c.CertFile = p.write(name+".pem", c.CertPEM)
+	c.KeyFile = p.write(name+".key.pem", c.KeyPEM)
 	return c
 }
 
@@ -75,7 +91,7 @@ func (p *PKI) ClientTLS(c *Cert) *tls.Config {
 	return cfg
 }
 
-func (p *PKI) newCert(cn string, parentKey *ecdsa.PrivateKey, parent *x509.Certificate) (*ecdsa.PrivateKey, *x509.Certificate) {
+func (p *PKI) newCert(cn string, parentKey *ecdsa.PrivateKey, parent *x509.Certificate, notBefore, notAfter time.Time) (*ecdsa.PrivateKey, *x509.Certificate) {
 	p.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -88,8 +104,8 @@ func (p *PKI) newCert(cn string, parentKey *ecdsa.PrivateKey, parent *x509.Certi
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 	}
 	signer, signerKey := tmpl, key
 	if parent == nil {
