@@ -108,7 +108,7 @@ func (s *Service) Benefits(ctx context.Context, q Query) (Benefits, error) {
 			b.Suppressed = true
 		} else {
 			tm := s.Model.Technologies[r.Technology]
-			weeks := r.End.Sub(r.Start).Hours() / 24 / 7
+			weeks := Bucket{r.Start, r.End}.Days() / 7
 			months := q.Period.Interval.Months(Bucket{r.Start, r.End})
 			visits := float64(*r.CitizensActive) * tm.VisitsAvoidedPerCitizenWeek * weeks
 			hours := visits * tm.MinutesPerVisit / 60

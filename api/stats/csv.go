@@ -42,7 +42,9 @@ func cf(v *float64) string {
 	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
 
-func ct(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// ct writes a time with its Danish offset (2026-03-01T00:00:00+01:00): the intervals are
+// Danish calendar intervals.
+func ct(t time.Time) string { return t.In(Danish).Format(time.RFC3339) }
 
 // WriteAdoptionCSV writes a's rows (not the funnel).
 func WriteAdoptionCSV(w io.Writer, a Adoption) error {
