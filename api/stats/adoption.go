@@ -158,12 +158,20 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	for _, d := range devices {
 		byCell[cell{d.Municipality, d.Technology}] = append(byCell[cell{d.Municipality, d.Technology}], d)
 	}
+	// Registered (the funnel's first stage): the citizens registered before the end, and
+	// every citizen who got any technology before it (see funnel).
 	registered := map[vagt.MunicipalityCode]set{}
-	for _, c := range citizens {
-		if registered[c.Municipality] == nil {
-			registered[c.Municipality] = set{}
+	register := func(m vagt.MunicipalityCode, id int64) {
+		if registered[m] == nil {
+			registered[m] = set{}
 		}
-		registered[c.Municipality].add(c.ID)
+		registered[m].add(id)
+	}
+	for _, c := range citizens {
+		register(c.Municipality, c.ID)
+	}
+	for _, d := range devices {
+		register(d.Municipality, d.Citizen)
 	}
 	buckets := p.Buckets()
 	names := municipalityInfo()

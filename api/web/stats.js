@@ -99,12 +99,17 @@
     return q.toString();
   }
 
+  // Intervals are Danish calendar intervals (they start at midnight in Copenhagen, 22:00 or
+  // 23:00 UTC the day before), so they are labelled in Danish time.
+  const TZ = "Europe/Copenhagen";
+  const part = (d, opts) => new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: TZ }).format(d);
+
   function label(iso, interval) {
     const d = new Date(iso);
-    const y = String(d.getUTCFullYear()).slice(2);
-    if (interval === "quarter") return "Q" + (Math.floor(d.getUTCMonth() / 3) + 1) + " " + y;
-    if (interval === "week") return d.toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
-    return d.toLocaleDateString("en-GB", { month: "short", timeZone: "UTC" }) + " " + y;
+    const y = part(d, { year: "2-digit" });
+    if (interval === "quarter") return "Q" + (Math.floor((Number(part(d, { month: "numeric" })) - 1) / 3) + 1) + " " + y;
+    if (interval === "week") return part(d, { day: "numeric", month: "short" });
+    return part(d, { month: "short" }) + " " + y;
   }
 
   // sum adds the non-null values; null when every value is null (all suppressed).
