@@ -133,7 +133,7 @@
     const results = await Promise.allSettled(views.map((v) => vagt.call("GET", "/api/v1/stats/" + v + "?" + q)));
     if (gen !== session) return;
     const problems = [];
-    let suppressedBelow = 0, anySuppressed = false;
+    let suppressedBelow = 0, anySuppressed = false, roundedTo = 1;
     results.forEach((r, i) => {
       const view = views[i];
       if (r.status === "rejected") {
@@ -144,6 +144,7 @@
       }
       const data = r.value;
       suppressedBelow = Math.max(suppressedBelow, data.suppressed_below || 0);
+      roundedTo = Math.max(roundedTo, (data.disclosure && data.disclosure.rounding_base) || 1);
       anySuppressed = anySuppressed || (data.rows || []).some((x) => x.suppressed) || (data.funnel || []).some((x) => x.suppressed);
       if (view === "adoption") renderAdoption(data);
       else if (view === "alerts") renderAlerts(data);
@@ -151,8 +152,11 @@
     });
     if (gen !== session) return;
     const note = $("suppressed-note");
-    note.hidden = !anySuppressed;
-    note.textContent = anySuppressed ? "Figures for fewer than " + (suppressedBelow || 5) + " citizens are suppressed to protect privacy; they show as gaps and are left out of totals." : "";
+    const notes = [];
+    if (anySuppressed) notes.push("Figures for fewer than " + (suppressedBelow || 5) + " citizens are suppressed to protect privacy; they show as gaps and are left out of totals.");
+    if (roundedTo > 1) notes.push("Other counts are rounded to the nearest " + roundedTo + ", and rates are computed from the rounded counts, so totals may differ by a few from the sum of their parts.");
+    note.hidden = !notes.length;
+    note.textContent = notes.join(" ");
     if (problems.length) {
       $("dash-error").textContent = "Some figures could not be loaded — " + problems.join("; ");
       $("dash-error").hidden = false;
