@@ -260,6 +260,30 @@ func testAlertStats(t *testing.T, f *statsFixture) {
 		"02 cit=5 alarms=4 perCitMonth=0.8 panic=2 fall=1 lowbat=1 ack60=0.3333 ack180=0.6667 ackp50=120 ackp90=300 resp50=1800 resp90=3600 resolved=3 false=0.3333 novisit=0.6667 esc=1 escalerts=1",
 		"03 cit=5 alarms=1 perCitMonth=0.2 panic=1 fall=0 lowbat=0 ack60=1 ack180=1 ackp50=30 ackp90=30 resp50=- resp90=- resolved=0 false=- novisit=- esc=0 escalerts=0",
 	})
+	// National, Hedensted: 5 citizens watched, so not suppressed; every count rounded to
+	// base 5 and every rate and share computed from the rounded counts (February's 4 alarms
+	// are 5, 5 per 5 citizens per month is 1; 1 of 3 urgent alarms within 60 s is 0 of 5).
+	// Times are not counts; they are given while the alarms they come from are released as
+	// more than 0 (March's one alarm is released as 0, so its 30 s is not given).
+	code, body, _ = f.get(t, "kl", "/api/v1/stats/alerts?"+period+"&municipality=766", "")
+	var nat stats.AlertStats
+	if code != 200 || json.Unmarshal([]byte(body), &nat) != nil {
+		t.Fatalf("national alerts: %d %s", code, body)
+	}
+	if nat.Disclosure.Method != "suppress_and_round" || nat.Disclosure.RoundingBase != 5 {
+		t.Errorf("national alerts disclosure: %+v", nat.Disclosure)
+	}
+	got = nil
+	for _, r := range nat.Rows {
+		got = append(got, fmt.Sprintf("%s cit=%s alarms=%s perCitMonth=%s panic=%d ack60=%s ack180=%s ackp50=%s ackp90=%s resp50=%s resolved=%s false=%s novisit=%s esc=%s escalerts=%s supp=%v",
+			r.Start.Format("01"), n(r.Citizens), n(r.Alarms), fl(r.AlarmsPerCitizenMonth), r.ByType[1].Alarms, fl(r.AckedWithin60s), fl(r.AckedWithin180s),
+			fl(r.AckP50), fl(r.AckP90), fl(r.ResolveP50), n(r.Resolved), fl(r.FalseAlarmShare), fl(r.WithoutVisitShare), n(r.Escalations), n(r.EscalatedAlerts), r.Suppressed))
+	}
+	sameLines(t, "national alert stats", got, []string{
+		"01 cit=5 alarms=0 perCitMonth=0 panic=0 ack60=- ack180=- ackp50=- ackp90=- resp50=- resolved=0 false=- novisit=- esc=0 escalerts=0 supp=false",
+		"02 cit=5 alarms=5 perCitMonth=1 panic=0 ack60=0 ack180=0 ackp50=120 ackp90=300 resp50=1800 resolved=5 false=0 novisit=0 esc=0 escalerts=0 supp=false",
+		"03 cit=5 alarms=0 perCitMonth=0 panic=0 ack60=- ack180=- ackp50=- ackp90=- resp50=- resolved=0 false=- novisit=- esc=0 escalerts=0 supp=false",
+	})
 	// National: Horsens watches one citizen, so its row is suppressed.
 	code, body, _ = f.get(t, "kl", "/api/v1/stats/alerts?"+period+"&municipality=615", "text/csv")
 	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()

@@ -162,8 +162,14 @@ func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket, 
 	}
 	row.ByType = byType
 	row.AckedWithin60s, row.AckedWithin180s = q.share(within60, urgent), q.share(within180, urgent)
-	row.AckP50, row.AckP90 = percentile(ack, 50), percentile(ack, 90)
-	row.ResolveP50, row.ResolveP90 = percentile(resolve, 50), percentile(resolve, 90)
+	// A time is given when the count it is taken from is released as more than 0: a time
+	// beside "0 alarms" would say there was one.
+	if rel(len(ack)) > 0 {
+		row.AckP50, row.AckP90 = percentile(ack, 50), percentile(ack, 90)
+	}
+	if rel(len(resolve)) > 0 {
+		row.ResolveP50, row.ResolveP90 = percentile(resolve, 50), percentile(resolve, 90)
+	}
 	row.FalseAlarmShare, row.WithoutVisitShare = q.share(falseAlarm, resolved), q.share(noVisit, resolved)
 }
 
