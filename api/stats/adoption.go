@@ -242,13 +242,9 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 // "registered 0" above "installed 3" (issue 7).
 func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
 	to := q.Period.To
-	reg, installed, act, still := set{}, set{}, set{}, set{}
-	for id := range registered {
-		reg.add(id)
-	}
+	installed, act, still := set{}, set{}, set{}
 	last := len(buckets) - 1
 	for _, d := range ds {
-		reg.add(d.Citizen)
 		installed.add(d.Citizen)
 		for i := range buckets {
 			if active[i][d.Device] {
@@ -268,7 +264,7 @@ func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registr
 		}
 		*dst = ptr(q.released(n))
 	}
-	put(&f.Registered, len(reg))
+	put(&f.Registered, len(registered)) // ⊇ installed: Adoption adds every citizen with a device
 	put(&f.Installed, len(installed))
 	put(&f.Active, len(act))
 	put(&f.StillActive90d, len(still))
