@@ -46,7 +46,7 @@ func BenchmarkAdoption(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(2026, 12, 1, 0, 0, 0, 0, stats.Danish) // the period's to, a Danish date
 	start := end.AddDate(0, 0, -30)
 	muns := vagt.Municipalities()
 	districts := map[vagt.MunicipalityCode]int64{}

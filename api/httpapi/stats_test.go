@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -68,22 +70,31 @@ func TestStatistics(t *testing.T) {
 		f := newStatsFixture(t, dsn)
 		techs := "&technology=medicine_dispenser,personal_alarm"
 
-		// The manager of Hedensted: exact, unsuppressed.
-		sameLines(t, "manager adoption", adoptionLines(f.adoption(t, "mads", period+techs)), []string{
+		// The manager of Hedensted: exact, unsuppressed. Intervals are Danish: pa-1's battery
+		// reading at 23:59:59Z on 31 March is 01:59 on 1 April, so pa-1 is not active in March
+		// and not still active at the end of the period.
+		mgr := f.adoption(t, "mads", period+techs)
+		if mgr.Disclosure.Method != "exact" || mgr.Disclosure.RoundingBase != 1 || mgr.SuppressedBelow != 0 {
+			t.Errorf("the manager's own figures are not exact: %+v", mgr.Disclosure)
+		}
+		sameLines(t, "manager adoption", adoptionLines(mgr), []string{
 			"766 personal_alarm 01 cit=1 act=1 inst=1 devact=1 new=0 rem=0 churn=0 per1000=0.094 supp=false",
 			"766 personal_alarm 02 cit=1 act=0 inst=1 devact=0 new=0 rem=0 churn=0 per1000=0.094 supp=false",
-			"766 personal_alarm 03 cit=1 act=1 inst=1 devact=1 new=0 rem=0 churn=0 per1000=0.094 supp=false",
+			"766 personal_alarm 03 cit=1 act=0 inst=1 devact=0 new=0 rem=0 churn=0 per1000=0.094 supp=false",
 			"766 medicine_dispenser 01 cit=5 act=4 inst=5 devact=4 new=1 rem=0 churn=0 per1000=0.472 supp=false",
 			"766 medicine_dispenser 02 cit=5 act=4 inst=5 devact=4 new=1 rem=1 churn=0 per1000=0.472 supp=false",
 			"766 medicine_dispenser 03 cit=5 act=4 inst=5 devact=4 new=1 rem=1 churn=1 per1000=0.472 supp=false",
-			"funnel 766 personal_alarm reg=7 inst=1 act=1 still=1 supp=false",
+			"funnel 766 personal_alarm reg=7 inst=1 act=1 still=0 supp=false",
 			"funnel 766 medicine_dispenser reg=7 inst=7 act=6 still=2 supp=false",
 		})
+		assertFunnelMonotone(t, mgr)
 
-		// National: both municipalities, counts of 1-4 citizens suppressed.
+		// National: both municipalities, counts of 1-4 citizens suppressed, the rest rounded
+		// to base 5 (the funnel's 7 registered and 6 active become 5), the method returned.
 		nat := f.adoption(t, "kl", period+"&technology=medicine_dispenser&municipality=615,766")
-		if nat.SuppressedBelow != 5 {
-			t.Errorf("suppressed_below = %d", nat.SuppressedBelow)
+		if nat.SuppressedBelow != 5 || nat.Disclosure.Method != "suppress_and_round" || nat.Disclosure.RoundingBase != 5 ||
+			nat.Disclosure.SuppressedBelow != 5 || len(nat.Disclosure.Rules) == 0 {
+			t.Errorf("suppressed_below = %d, disclosure %+v", nat.SuppressedBelow, nat.Disclosure)
 		}
 		sameLines(t, "national adoption", adoptionLines(nat), []string{
 			"615 medicine_dispenser 01 cit=- act=- inst=- devact=- new=- rem=0 churn=0 per1000=- supp=true",
@@ -93,8 +104,9 @@ func TestStatistics(t *testing.T) {
 			"766 medicine_dispenser 02 cit=5 act=- inst=5 devact=- new=- rem=- churn=0 per1000=0.472 supp=true",
 			"766 medicine_dispenser 03 cit=5 act=- inst=5 devact=- new=- rem=- churn=- per1000=0.472 supp=true",
 			"funnel 615 medicine_dispenser reg=- inst=- act=- still=0 supp=true",
-			"funnel 766 medicine_dispenser reg=7 inst=7 act=6 still=- supp=true",
+			"funnel 766 medicine_dispenser reg=5 inst=5 act=5 still=- supp=true",
 		})
+		assertFunnelMonotone(t, nat)
 		// An admin sees every municipality unsuppressed; all 98 by default.
 		all := f.adoption(t, "admin", "from=2026-01-01&to=2026-02-01&interval=quarter&technology=medicine_dispenser")
 		if len(all.Rows) != 98 || all.SuppressedBelow != 0 {
@@ -120,9 +132,9 @@ func TestStatistics(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameLines(t, "adoption csv", []string{strings.Join(recs[0], ","), strings.Join(recs[1], ","), strings.Join(recs[3], ",")}, []string{
-			"municipality,municipality_name,region,technology,interval_start,interval_end,citizens,citizens_active,devices_installed,devices_active,new_installations,removals,churn_90d,citizens_per_1000_65plus,suppressed",
-			"766,Hedensted,1082,medicine_dispenser,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,5,,5,,,0,0,0.472,true",
-			"766,Hedensted,1082,medicine_dispenser,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,5,,5,,,,,0.472,true",
+			"municipality,municipality_name,region,technology,interval_start,interval_end,citizens,citizens_active,devices_installed,devices_active,new_installations,removals,churn_90d,citizens_per_1000_65plus,suppressed,rounding_base",
+			"766,Hedensted,1082,medicine_dispenser,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,5,,5,,,0,0,0.472,true,5",
+			"766,Hedensted,1082,medicine_dispenser,2026-03-01T00:00:00+01:00,2026-04-01T00:00:00+02:00,5,,5,,,,,0.472,true,5",
 		})
 		if len(recs) != 4 {
 			t.Errorf("csv has %d records, want 4", len(recs))
@@ -130,7 +142,101 @@ func TestStatistics(t *testing.T) {
 
 		testAlertStats(t, f)
 		testBenefits(t, f)
+		testFunnelRegisteredLate(t, f)
+		testDanishBoundaries(t, f) // last: it adds registry, readings and alarms
 	})
+}
+
+// assertFunnelMonotone: registered ≥ installed ≥ active ≥ still active after 90 days in
+// every funnel row; a suppressed stage (1-4) may only be followed by suppressed or 0.
+func assertFunnelMonotone(t *testing.T, a stats.Adoption) {
+	t.Helper()
+	if len(a.Funnel) == 0 {
+		t.Fatal("no funnel")
+	}
+	for _, r := range a.Funnel {
+		prev := -1 // unbounded
+		for _, v := range []*int{r.Registered, r.Installed, r.Active, r.StillActive90d} {
+			switch {
+			case v == nil && prev >= 0 && prev < 1:
+				t.Errorf("funnel %d %s: a suppressed stage after %d: %s", r.Municipality, r.Technology, prev, n(v))
+			case v == nil:
+				prev = stats.SuppressBelow - 1
+			case prev >= 0 && *v > prev:
+				t.Errorf("funnel %d %s not monotone: reg=%s inst=%s act=%s still=%s", r.Municipality, r.Technology,
+					n(r.Registered), n(r.Installed), n(r.Active), n(r.StillActive90d))
+			default:
+				prev = *v
+			}
+		}
+	}
+}
+
+// testFunnelRegisteredLate is issue 7's dashboard: the registry records were made
+// (2025-12-01) after C4's and C6's dispensers were installed (June and September 2025).
+// Counting only registered_at < end gave "registered 0" above "installed 2".
+func testFunnelRegisteredLate(t *testing.T, f *statsFixture) {
+	a := f.adoption(t, "mads", "from=2025-08-01&to=2025-11-01&technology=medicine_dispenser")
+	sameLines(t, "funnel before the registry was made", adoptionLines(a)[3:], []string{
+		"funnel 766 medicine_dispenser reg=2 inst=2 act=0 still=0 supp=false",
+	})
+	assertFunnelMonotone(t, a)
+}
+
+// testDanishBoundaries: an installation, a reading and an alarm at 21:30Z on 31 March
+// (23:30 CEST) belong to March; at 22:30Z (00:30 CEST on 1 April) to April. B1's registry
+// record is made on 15 April, after the back-dated installation.
+func testDanishBoundaries(t *testing.T, f *statsFixture) {
+	ctx := t.Context()
+	nord := int64(f.must(t, 201, "mads", "POST", "/api/v1/districts", `{"name":"Syd"}`)["id"].(float64))
+	b1 := int64(f.must(t, 201, "mads", "POST", "/api/v1/citizens", `{"name":"B1 Testesen","address":"Vej 9, 8722 Hedensted","key_box_note":"","contacts":[]}`)["id"].(float64))
+	f.must(t, 201, "mads", "POST", "/api/v1/homes", fmt.Sprintf(`{"id":"home-b1","district":%d,"citizen":%d}`, nord, b1))
+	f.must(t, 201, "mads", "POST", "/api/v1/gateways", `{"id":"gw-9","home":"home-b1"}`)
+	f.must(t, 201, "mads", "POST", "/api/v1/devices", `{"id":"door-9","gateway":"gw-9","technology":"door_sensor","label":"x","installed_at":"2026-03-31T21:30:00Z"}`)
+	f.must(t, 201, "mads", "POST", "/api/v1/devices", `{"id":"door-1","gateway":"gw-1","technology":"door_sensor","label":"x","installed_at":"2026-03-31T22:30:00Z"}`)
+	writeLines(t, f.influx, fmt.Sprintf("reading,dev=pa-1,gw=gw-1,kind=battery,mun=766,tech=unknown value=94 %d\n"+
+		"reading,dev=door-9,gw=gw-9,kind=door_open,mun=766,tech=door_sensor value=1 %d\n",
+		day("2026-03-31T21:30:00Z").Unix(), day("2026-03-31T22:30:00Z").Unix()))
+	// Two devices: a second raise of one device and type would fold into the open alert.
+	for i, at := range []string{"2026-03-31T21:30:00Z", "2026-03-31T22:30:00Z"} {
+		if _, err := f.store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-9", Seq: uint64(i + 1), Municipality: 766, Time: day(at), Device: vagt.DeviceID(fmt.Sprintf("door-%d", 9+i)),
+			Type: vagt.AlarmLowBattery, Priority: vagt.AlarmLowBattery.Priority()}, day(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := f.adoption(t, "mads", "from=2026-03-01&to=2026-05-01&technology=door_sensor,personal_alarm")
+	sameLines(t, "adoption across 1 April", adoptionLines(a), []string{
+		"766 personal_alarm 03 cit=1 act=1 inst=1 devact=1 new=0 rem=0 churn=0 per1000=0.094 supp=false",
+		"766 personal_alarm 04 cit=1 act=1 inst=1 devact=1 new=0 rem=0 churn=0 per1000=0.094 supp=false",
+		"766 door_sensor 03 cit=1 act=0 inst=1 devact=0 new=1 rem=0 churn=0 per1000=0.094 supp=false",
+		"766 door_sensor 04 cit=2 act=1 inst=2 devact=1 new=1 rem=0 churn=0 per1000=0.189 supp=false",
+		"funnel 766 personal_alarm reg=8 inst=1 act=1 still=1 supp=false",
+		"funnel 766 door_sensor reg=8 inst=2 act=1 still=0 supp=false",
+	})
+	if got := a.Rows[0].End.UTC().Format(time.RFC3339) + " " + a.Rows[0].End.Format(time.RFC3339); got != "2026-03-31T22:00:00Z 2026-04-01T00:00:00+02:00" {
+		t.Errorf("March ends %s", got)
+	}
+	// The period ends with March: the registry record of B1 (made 15 April) comes after
+	// its installation, and B1 is still registered in the funnel.
+	a = f.adoption(t, "mads", "from=2026-03-01&to=2026-04-01&technology=door_sensor")
+	sameLines(t, "funnel with a back-dated installation", adoptionLines(a)[1:], []string{
+		"funnel 766 door_sensor reg=8 inst=1 act=0 still=0 supp=false",
+	})
+	assertFunnelMonotone(t, a)
+
+	code, body, _ := f.get(t, "mads", "/api/v1/stats/alerts?from=2026-03-01&to=2026-05-01&technology=medicine_dispenser", "")
+	var as stats.AlertStats
+	if code != 200 || json.Unmarshal([]byte(body), &as) != nil || len(as.Rows) != 2 {
+		t.Fatalf("alerts: %d %s", code, body)
+	}
+	// March: A5 and the 21:30Z alarm; 5 citizens; 1 month although March has 743 hours.
+	// April: the 22:30Z alarm; the same 5 citizens, 1 month of 720 hours.
+	for i, want := range []string{"alarms=2 lowbat=1 cit=5 perCitMonth=0.4", "alarms=1 lowbat=1 cit=5 perCitMonth=0.2"} {
+		r := as.Rows[i]
+		if got := fmt.Sprintf("alarms=%s lowbat=%d cit=%s perCitMonth=%s", n(r.Alarms), r.ByType[vagt.AlarmLowBattery].Alarms, n(r.Citizens), fl(r.AlarmsPerCitizenMonth)); got != want {
+			t.Errorf("alerts %s: %s, want %s", r.Start.Format("2006-01"), got, want)
+		}
+	}
 }
 
 func testAlertStats(t *testing.T, f *statsFixture) {
@@ -154,6 +260,30 @@ func testAlertStats(t *testing.T, f *statsFixture) {
 		"02 cit=5 alarms=4 perCitMonth=0.8 panic=2 fall=1 lowbat=1 ack60=0.3333 ack180=0.6667 ackp50=120 ackp90=300 resp50=1800 resp90=3600 resolved=3 false=0.3333 novisit=0.6667 esc=1 escalerts=1",
 		"03 cit=5 alarms=1 perCitMonth=0.2 panic=1 fall=0 lowbat=0 ack60=1 ack180=1 ackp50=30 ackp90=30 resp50=- resp90=- resolved=0 false=- novisit=- esc=0 escalerts=0",
 	})
+	// National, Hedensted: 5 citizens watched, so not suppressed; every count rounded to
+	// base 5 and every rate and share computed from the rounded counts (February's 4 alarms
+	// are 5, 5 per 5 citizens per month is 1; 1 of 3 urgent alarms within 60 s is 0 of 5).
+	// Times are not counts; they are given while the alarms they come from are released as
+	// more than 0 (March's one alarm is released as 0, so its 30 s is not given).
+	code, body, _ = f.get(t, "kl", "/api/v1/stats/alerts?"+period+"&municipality=766", "")
+	var nat stats.AlertStats
+	if code != 200 || json.Unmarshal([]byte(body), &nat) != nil {
+		t.Fatalf("national alerts: %d %s", code, body)
+	}
+	if nat.Disclosure.Method != "suppress_and_round" || nat.Disclosure.RoundingBase != 5 {
+		t.Errorf("national alerts disclosure: %+v", nat.Disclosure)
+	}
+	got = nil
+	for _, r := range nat.Rows {
+		got = append(got, fmt.Sprintf("%s cit=%s alarms=%s perCitMonth=%s panic=%d ack60=%s ack180=%s ackp50=%s ackp90=%s resp50=%s resolved=%s false=%s novisit=%s esc=%s escalerts=%s supp=%v",
+			r.Start.Format("01"), n(r.Citizens), n(r.Alarms), fl(r.AlarmsPerCitizenMonth), r.ByType[1].Alarms, fl(r.AckedWithin60s), fl(r.AckedWithin180s),
+			fl(r.AckP50), fl(r.AckP90), fl(r.ResolveP50), n(r.Resolved), fl(r.FalseAlarmShare), fl(r.WithoutVisitShare), n(r.Escalations), n(r.EscalatedAlerts), r.Suppressed))
+	}
+	sameLines(t, "national alert stats", got, []string{
+		"01 cit=5 alarms=0 perCitMonth=0 panic=0 ack60=- ack180=- ackp50=- ackp90=- resp50=- resolved=0 false=- novisit=- esc=0 escalerts=0 supp=false",
+		"02 cit=5 alarms=5 perCitMonth=1 panic=0 ack60=0 ack180=0 ackp50=120 ackp90=300 resp50=1800 resolved=5 false=0 novisit=0 esc=0 escalerts=0 supp=false",
+		"03 cit=5 alarms=0 perCitMonth=0 panic=0 ack60=- ack180=- ackp50=- ackp90=- resp50=- resolved=0 false=- novisit=- esc=0 escalerts=0 supp=false",
+	})
 	// National: Horsens watches one citizen, so its row is suppressed.
 	code, body, _ = f.get(t, "kl", "/api/v1/stats/alerts?"+period+"&municipality=615", "text/csv")
 	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
@@ -163,7 +293,7 @@ func testAlertStats(t *testing.T, f *statsFixture) {
 	if got := strings.Join(recs[0][:6], ","); got != "municipality,municipality_name,interval_start,interval_end,citizens,alarms" || recs[0][19] != "alarms_panic" {
 		t.Errorf("alert csv header: %v", recs[0])
 	}
-	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,,,,,,,,,,,,,,,true,,,,,,,,,,,,," {
+	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,,,,,,,,,,,,,,,true,,,,,,,,,,,,,,5" {
 		t.Errorf("suppressed alert row: %s", got)
 	}
 }
@@ -193,8 +323,8 @@ func testBenefits(t *testing.T, f *statsFixture) {
 		"02 act=4 inst=5 new=1 visits=112 hours=18.67 gross=8400 oneoff=5000 running=2000 net=1400",
 	})
 	code, body, _ = f.get(t, "mads", "/api/v1/stats/benefits?from=2026-01-01&to=2026-02-01&technology=medicine_dispenser", "text/csv")
-	if want := "municipality,municipality_name,technology,interval_start,interval_end,citizens_active,devices_installed,new_installations,visits_avoided,hours_saved,gross_dkk,one_off_cost_dkk,running_cost_dkk,net_dkk,suppressed\n" +
-		"766,Hedensted,medicine_dispenser,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,4,5,1,124,20.67,9300,5000,2000,2300,false\n"; code != 200 || body != want {
+	if want := "municipality,municipality_name,technology,interval_start,interval_end,citizens_active,devices_installed,new_installations,visits_avoided,hours_saved,gross_dkk,one_off_cost_dkk,running_cost_dkk,net_dkk,suppressed,rounding_base\n" +
+		"766,Hedensted,medicine_dispenser,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,4,5,1,124,20.67,9300,5000,2000,2300,false,1\n"; code != 200 || body != want {
 		t.Errorf("benefits csv: %d\n%s\nwant\n%s", code, body, want)
 	}
 }

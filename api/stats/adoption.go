@@ -91,6 +91,7 @@ type FunnelRow struct {
 type Adoption struct {
 	Period          Period        `json:"period"`
 	SuppressedBelow int           `json:"suppressed_below,omitempty"`
+	Disclosure      Disclosure    `json:"disclosure"`
 	Rows            []AdoptionRow `json:"rows"`
 	Funnel          []FunnelRow   `json:"funnel"`
 }
@@ -137,7 +138,7 @@ const QueryConcurrency = 2
 // Adoption counts adoption per municipality × technology × interval, and the funnel.
 func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	p := q.Period
-	res := Adoption{Period: p, Rows: []AdoptionRow{}, Funnel: []FunnelRow{}}
+	res := Adoption{Period: p, Disclosure: q.disclosure(), Rows: []AdoptionRow{}, Funnel: []FunnelRow{}}
 	if q.Suppress {
 		res.SuppressedBelow = SuppressBelow
 	}
@@ -157,9 +158,20 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	for _, d := range devices {
 		byCell[cell{d.Municipality, d.Technology}] = append(byCell[cell{d.Municipality, d.Technology}], d)
 	}
-	registered := map[vagt.MunicipalityCode]int{}
+	// Registered (the funnel's first stage): the citizens registered before the end, and
+	// every citizen who got any technology before it (see funnel).
+	registered := map[vagt.MunicipalityCode]set{}
+	register := func(m vagt.MunicipalityCode, id int64) {
+		if registered[m] == nil {
+			registered[m] = set{}
+		}
+		registered[m].add(id)
+	}
 	for _, c := range citizens {
-		registered[c.Municipality]++
+		register(c.Municipality, c.ID)
+	}
+	for _, d := range devices {
+		register(d.Municipality, d.Citizen)
 	}
 	buckets := p.Buckets()
 	names := municipalityInfo()
@@ -196,13 +208,14 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 						}
 					}
 				}
-				// Each count is shown only if the citizens behind it are not 1-4.
+				// Each count is shown only if the citizens behind it are not 1-4, and then as
+				// released (rounded when protected).
 				put := func(dst **int, n, citizens int) {
 					if q.Suppress && anySmall(citizens) {
 						row.Suppressed = true
 						return
 					}
-					*dst = ptr(n)
+					*dst = ptr(q.released(n))
 				}
 				put(&row.Citizens, len(citz), len(citz))
 				put(&row.DevicesInstalled, installed, len(citz))
@@ -212,7 +225,7 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 				put(&row.Removals, removed, len(citzRemoved))
 				put(&row.Churn, churn, len(citzChurn))
 				if pop := Population65(m); pop > 0 && row.Citizens != nil {
-					row.Per1000 = ptr(round(float64(len(citz))*1000/float64(pop), 3))
+					row.Per1000 = ptr(round(float64(*row.Citizens)*1000/float64(pop), 3))
 				}
 				res.Rows = append(res.Rows, row)
 			}
@@ -222,7 +235,12 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	return res, nil
 }
 
-func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered int, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
+// funnel counts nested sets of citizens, so it is monotone by construction: registered ⊇
+// installed ⊇ active ⊇ still active. A citizen who got the technology is registered, even
+// when the registry record was typed in after a back-dated installation (its
+// registered_at is when the record was made): counting only registered_at < end drew
+// "registered 0" above "installed 3" (issue 7).
+func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
 	to := q.Period.To
 	installed, act, still := set{}, set{}, set{}
 	last := len(buckets) - 1
@@ -244,9 +262,9 @@ func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registr
 			f.Suppressed = true
 			return
 		}
-		*dst = ptr(n)
+		*dst = ptr(q.released(n))
 	}
-	put(&f.Registered, registered)
+	put(&f.Registered, len(registered)) // ⊇ installed: Adoption adds every citizen with a device
 	put(&f.Installed, len(installed))
 	put(&f.Active, len(act))
 	put(&f.StillActive90d, len(still))

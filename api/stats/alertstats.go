@@ -46,6 +46,7 @@ type AlertRow struct {
 type AlertStats struct {
 	Period          Period     `json:"period"`
 	SuppressedBelow int        `json:"suppressed_below,omitempty"`
+	Disclosure      Disclosure `json:"disclosure"`
 	Rows            []AlertRow `json:"rows"`
 }
 
@@ -55,7 +56,7 @@ var withoutVisit = map[alerts.Outcome]bool{alerts.OutcomeFalseAlarm: true, alert
 // Alerts computes alert statistics per municipality × interval.
 func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	p := q.Period
-	res := AlertStats{Period: p, Rows: []AlertRow{}}
+	res := AlertStats{Period: p, Disclosure: q.disclosure(), Rows: []AlertRow{}}
 	if q.Suppress {
 		res.SuppressedBelow = SuppressBelow
 	}
@@ -90,7 +91,7 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 				res.Rows = append(res.Rows, row)
 				continue
 			}
-			fillAlertRow(&row, byMun[m], b, len(citz), p.Interval.Months(b))
+			fillAlertRow(&row, q, byMun[m], b, len(citz), p.Interval.Months(b))
 			res.Rows = append(res.Rows, row)
 		}
 	}
@@ -99,7 +100,9 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 
 func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
 
-func fillAlertRow(row *AlertRow, facts []registry.AlertFact, b Bucket, citizens int, months float64) {
+// fillAlertRow computes a row's figures from the alerts raised in b; counts as q releases
+// them (rounded when protected), rates and shares from the released counts.
+func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket, citizens int, months float64) {
 	var (
 		n, resolved, falseAlarm, noVisit, escalations, escalated, within60, within180, urgent int
 		ack, resolve                                                                          []float64
@@ -144,23 +147,30 @@ func fillAlertRow(row *AlertRow, facts []registry.AlertFact, b Bucket, citizens 
 			resolve = append(resolve, f.ResolvedAt.Sub(f.RaisedAt).Seconds())
 		}
 	}
-	row.Citizens, row.Alarms, row.Resolved, row.Escalations, row.EscalatedAlerts = ptr(citizens), ptr(n), ptr(resolved), ptr(escalations), ptr(escalated)
-	if citizens > 0 && months > 0 {
-		row.AlarmsPerCitizenMonth = ptr(round(float64(n)/float64(citizens)/months, 4))
+	rel := q.released
+	row.Citizens, row.Alarms, row.Resolved, row.Escalations, row.EscalatedAlerts = ptr(rel(citizens)), ptr(rel(n)), ptr(rel(resolved)), ptr(rel(escalations)), ptr(rel(escalated))
+	for t, tc := range byType {
+		tc.Alarms = rel(tc.Alarms)
+		byType[t] = tc
+	}
+	if c := rel(citizens); c > 0 && months > 0 {
+		row.AlarmsPerCitizenMonth = ptr(round(float64(rel(n))/float64(c)/months, 4))
 		for t, tc := range byType {
-			tc.PerCitizenMonth = round(float64(tc.Alarms)/float64(citizens)/months, 4)
+			tc.PerCitizenMonth = round(float64(tc.Alarms)/float64(c)/months, 4)
 			byType[t] = tc
 		}
 	}
 	row.ByType = byType
-	if urgent > 0 {
-		row.AckedWithin60s, row.AckedWithin180s = ptr(round(float64(within60)/float64(urgent), 4)), ptr(round(float64(within180)/float64(urgent), 4))
+	row.AckedWithin60s, row.AckedWithin180s = q.share(within60, urgent), q.share(within180, urgent)
+	// A time is given when the count it is taken from is released as more than 0: a time
+	// beside "0 alarms" would say there was one.
+	if rel(len(ack)) > 0 {
+		row.AckP50, row.AckP90 = percentile(ack, 50), percentile(ack, 90)
 	}
-	row.AckP50, row.AckP90 = percentile(ack, 50), percentile(ack, 90)
-	row.ResolveP50, row.ResolveP90 = percentile(resolve, 50), percentile(resolve, 90)
-	if resolved > 0 {
-		row.FalseAlarmShare, row.WithoutVisitShare = ptr(round(float64(falseAlarm)/float64(resolved), 4)), ptr(round(float64(noVisit)/float64(resolved), 4))
+	if rel(len(resolve)) > 0 {
+		row.ResolveP50, row.ResolveP90 = percentile(resolve, 50), percentile(resolve, 90)
 	}
+	row.FalseAlarmShare, row.WithoutVisitShare = q.share(falseAlarm, resolved), q.share(noVisit, resolved)
 }
 
 // percentile is the nearest-rank percentile (the smallest value with at least p% of the

@@ -90,6 +90,7 @@ type Benefits struct {
 	Estimate        bool         `json:"estimate"`
 	Model           BenefitModel `json:"model"`
 	SuppressedBelow int          `json:"suppressed_below,omitempty"`
+	Disclosure      Disclosure   `json:"disclosure"`
 	Rows            []BenefitRow `json:"rows"`
 }
 
@@ -100,7 +101,7 @@ func (s *Service) Benefits(ctx context.Context, q Query) (Benefits, error) {
 	if err != nil {
 		return res, err
 	}
-	res.SuppressedBelow = a.SuppressedBelow
+	res.SuppressedBelow, res.Disclosure = a.SuppressedBelow, a.Disclosure
 	for _, r := range a.Rows {
 		b := BenefitRow{Municipality: r.Municipality, MunicipalityName: r.MunicipalityName, Technology: r.Technology, Start: r.Start, End: r.End}
 		// An estimate needs every count it multiplies; a suppressed one suppresses the row.
@@ -108,7 +109,7 @@ func (s *Service) Benefits(ctx context.Context, q Query) (Benefits, error) {
 			b.Suppressed = true
 		} else {
 			tm := s.Model.Technologies[r.Technology]
-			weeks := r.End.Sub(r.Start).Hours() / 24 / 7
+			weeks := Bucket{r.Start, r.End}.Days() / 7
 			months := q.Period.Interval.Months(Bucket{r.Start, r.End})
 			visits := float64(*r.CitizensActive) * tm.VisitsAvoidedPerCitizenWeek * weeks
 			hours := visits * tm.MinutesPerVisit / 60

@@ -15,9 +15,10 @@ import (
 // AdoptionColumns are the columns of the adoption CSV.
 var AdoptionColumns = []string{"municipality", "municipality_name", "region", "technology", "interval_start", "interval_end",
 	"citizens", "citizens_active", "devices_installed", "devices_active", "new_installations", "removals", "churn_90d",
-	"citizens_per_1000_65plus", "suppressed"}
+	"citizens_per_1000_65plus", "suppressed", "rounding_base"}
 
-// AlertColumns are the columns of the alert statistics CSV, before alarms_<type>.
+// AlertColumns are the columns of the alert statistics CSV, before alarms_<type> (and
+// rounding_base, the last).
 var AlertColumns = []string{"municipality", "municipality_name", "interval_start", "interval_end", "citizens", "alarms",
 	"alarms_per_citizen_month", "acked_within_60s_share", "acked_within_180s_share", "ack_p50_s", "ack_p90_s",
 	"resolve_p50_s", "resolve_p90_s", "resolved", "false_alarm_share", "without_visit_share", "escalations",
@@ -26,7 +27,7 @@ var AlertColumns = []string{"municipality", "municipality_name", "interval_start
 // BenefitColumns are the columns of the benefits CSV.
 var BenefitColumns = []string{"municipality", "municipality_name", "technology", "interval_start", "interval_end",
 	"citizens_active", "devices_installed", "new_installations", "visits_avoided", "hours_saved", "gross_dkk",
-	"one_off_cost_dkk", "running_cost_dkk", "net_dkk", "suppressed"}
+	"one_off_cost_dkk", "running_cost_dkk", "net_dkk", "suppressed", "rounding_base"}
 
 func ci(v *int) string {
 	if v == nil {
@@ -42,7 +43,12 @@ func cf(v *float64) string {
 	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
 
-func ct(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// ct writes a time with its Danish offset (2026-03-01T00:00:00+01:00): the intervals are
+// Danish calendar intervals.
+// base is the rounding_base column: the base counts were rounded to, 1 for exact.
+func base(d Disclosure) string { return strconv.Itoa(max(d.RoundingBase, 1)) }
+
+func ct(t time.Time) string { return t.In(Danish).Format(time.RFC3339) }
 
 // WriteAdoptionCSV writes a's rows (not the funnel).
 func WriteAdoptionCSV(w io.Writer, a Adoption) error {
@@ -51,7 +57,7 @@ func WriteAdoptionCSV(w io.Writer, a Adoption) error {
 	for _, r := range a.Rows {
 		_ = cw.Write([]string{strconv.Itoa(int(r.Municipality)), r.MunicipalityName, strconv.Itoa(int(r.Region)), r.Technology.String(),
 			ct(r.Start), ct(r.End), ci(r.Citizens), ci(r.CitizensActive), ci(r.DevicesInstalled), ci(r.DevicesActive),
-			ci(r.NewInstallations), ci(r.Removals), ci(r.Churn), cf(r.Per1000), strconv.FormatBool(r.Suppressed)})
+			ci(r.NewInstallations), ci(r.Removals), ci(r.Churn), cf(r.Per1000), strconv.FormatBool(r.Suppressed), base(a.Disclosure)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -68,13 +74,14 @@ func alarmTypes() []vagt.AlarmType {
 	return out
 }
 
-// AlertCSVColumns are AlertColumns and then alarms_<type> for every alarm type.
+// AlertCSVColumns are AlertColumns, then alarms_<type> for every alarm type, then
+// rounding_base.
 func AlertCSVColumns() []string {
 	cols := append([]string{}, AlertColumns...)
 	for _, t := range alarmTypes() {
 		cols = append(cols, "alarms_"+t.String())
 	}
-	return cols
+	return append(cols, "rounding_base")
 }
 
 // WriteAlertsCSV writes a's rows.
@@ -93,6 +100,7 @@ func WriteAlertsCSV(w io.Writer, a AlertStats) error {
 				rec = append(rec, strconv.Itoa(r.ByType[t].Alarms))
 			}
 		}
+		rec = append(rec, base(a.Disclosure))
 		_ = cw.Write(rec)
 	}
 	cw.Flush()
@@ -106,7 +114,7 @@ func WriteBenefitsCSV(w io.Writer, b Benefits) error {
 	for _, r := range b.Rows {
 		_ = cw.Write([]string{strconv.Itoa(int(r.Municipality)), r.MunicipalityName, r.Technology.String(), ct(r.Start), ct(r.End),
 			ci(r.CitizensActive), ci(r.DevicesInstalled), ci(r.NewInstallations), cf(r.VisitsAvoided), cf(r.HoursSaved),
-			cf(r.GrossDKK), cf(r.OneOffCostDKK), cf(r.RunningCostDKK), cf(r.NetDKK), strconv.FormatBool(r.Suppressed)})
+			cf(r.GrossDKK), cf(r.OneOffCostDKK), cf(r.RunningCostDKK), cf(r.NetDKK), strconv.FormatBool(r.Suppressed), base(b.Disclosure)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -10,14 +10,28 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Copenhagen must resolve on a host without a zoneinfo database
 
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
+// Danish is the time zone statistics are cut in: a municipality's March, week 12 or Q1 runs
+// from local midnight to local midnight (CET +01:00, CEST +02:00), so a month that contains
+// a change of clock is 743 or 745 hours long.
+var Danish = mustLoad("Europe/Copenhagen")
+
+func mustLoad(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic("stats: " + err.Error())
+	}
+	return loc
+}
+
 // Interval is the step of a statistics series.
 type Interval string
 
-// The intervals: calendar weeks (from Monday), months and quarters, in UTC.
+// The intervals: ISO calendar weeks (from Monday), months and quarters, in Danish time.
 const (
 	Week    Interval = "week"
 	Month   Interval = "month"
@@ -38,7 +52,8 @@ type Period struct {
 // Bucket is one interval of a period.
 type Bucket struct{ Start, End time.Time }
 
-// ParsePeriod validates from, to (YYYY-MM-DD or RFC 3339; both required) and interval
+// ParsePeriod validates from, to (YYYY-MM-DD, a Danish date meaning its local midnight, or
+// RFC 3339, an instant; both required) and interval
 // (default month). A period must not be reversed or empty, nor span more than
 // MaxIntervals of its interval.
 func ParsePeriod(from, to, interval string) (Period, error) {
@@ -93,28 +108,32 @@ func ParseBounded(from, to string, max time.Duration) (time.Time, time.Time, err
 	return f, t, nil
 }
 
+// parseTime reads a date as its Danish midnight and an RFC 3339 instant as itself; both
+// come back in Danish time.
 func parseTime(s string) (time.Time, error) {
 	if !strings.Contains(s, "T") {
-		return time.Parse(time.DateOnly, s)
+		return time.ParseInLocation(time.DateOnly, s, Danish)
 	}
 	t, err := time.Parse(time.RFC3339, s)
-	return t.UTC(), err
+	return t.In(Danish), err
 }
 
-// start returns the start of the interval that contains t.
+// start returns the start of the interval that contains t: a Danish midnight.
 func (iv Interval) start(t time.Time) time.Time {
-	t = t.UTC()
+	t = t.In(Danish)
 	y, m, d := t.Date()
 	switch iv {
 	case Week:
-		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		day := time.Date(y, m, d, 0, 0, 0, 0, Danish)
 		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
 	case Quarter:
-		return time.Date(y, ((m-1)/3)*3+1, 1, 0, 0, 0, 0, time.UTC)
+		return time.Date(y, ((m-1)/3)*3+1, 1, 0, 0, 0, 0, Danish)
 	}
-	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	return time.Date(y, m, 1, 0, 0, 0, 0, Danish)
 }
 
+// next is the start of the following interval. AddDate works on the wall clock, and
+// Danish clocks never skip midnight, so this is again a local midnight.
 func (iv Interval) next(t time.Time) time.Time {
 	switch iv {
 	case Week:
@@ -125,20 +144,32 @@ func (iv Interval) next(t time.Time) time.Time {
 	return t.AddDate(0, 1, 0)
 }
 
-// Months is how many months an interval counts as in per-month figures.
+// Months is how many months an interval counts as in per-month figures: a whole month is
+// 1 whether it has 743, 744 or 745 hours, a quarter 3, a week 7/30.4375.
 func (iv Interval) Months(b Bucket) float64 {
 	switch iv {
 	case Week:
-		return b.End.Sub(b.Start).Hours() / 24 / 30.4375
+		return b.Days() / 30.4375
 	case Quarter:
-		return 3 * b.End.Sub(b.Start).Hours() / 24 / float64(daysIn(iv, b.Start))
+		return 3 * b.Days() / daysIn(iv, b.Start)
 	}
-	return b.End.Sub(b.Start).Hours() / 24 / float64(daysIn(iv, b.Start))
+	return b.Days() / daysIn(iv, b.Start)
 }
 
-func daysIn(iv Interval, start time.Time) int {
+// Days is the bucket's length in Danish calendar days: the wall-clock time between its ends,
+// so the day the clocks change counts as one day, not 23 or 25 hours.
+func (b Bucket) Days() float64 { return wallClock(b.End).Sub(wallClock(b.Start)).Hours() / 24 }
+
+// wallClock is the Danish wall-clock reading of t as if it were UTC.
+func wallClock(t time.Time) time.Time {
+	t = t.In(Danish)
+	y, m, d := t.Date()
+	return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+func daysIn(iv Interval, start time.Time) float64 {
 	s := iv.start(start)
-	return int(iv.next(s).Sub(s).Hours() / 24)
+	return Bucket{s, iv.next(s)}.Days()
 }
 
 // Buckets cuts the period at interval boundaries; the first and last may be partial

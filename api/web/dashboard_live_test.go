@@ -202,6 +202,40 @@ func TestDashboardLive(t *testing.T) {
 			t.Errorf("%s: the chart shows %v, the API answered %v", k, got[k], w)
 		}
 	}
+	// The funnel (issue 7): the registry records were made on 15 April, after the
+	// back-dated installations, and the dashboard drew "registered 0" above "installed 3".
+	// The API's funnel must be monotone, and the chart must draw the API's figures.
+	var wantFunnel []string
+	for _, r := range adoption.Funnel {
+		if (r.Installed == nil || *r.Installed == 0) && (r.Active == nil || *r.Active == 0) {
+			continue // the dashboard leaves out technologies nobody has
+		}
+		if r.Registered == nil || r.Installed == nil || r.Active == nil || r.StillActive90d == nil {
+			t.Fatalf("a manager's own funnel is suppressed: %+v", r)
+		}
+		if !(*r.Registered >= *r.Installed && *r.Installed >= *r.Active && *r.Active >= *r.StillActive90d) {
+			t.Errorf("funnel %s not monotone: %d %d %d %d", r.Technology, *r.Registered, *r.Installed, *r.Active, *r.StillActive90d)
+		}
+		wantFunnel = append(wantFunnel, fmt.Sprint(*r.Registered, " ", *r.Installed, " ", *r.Active, " ", *r.StillActive90d))
+	}
+	if got := strings.Join(wantFunnel, ", "); got != "3 3 3 0, 3 1 1 0" {
+		t.Errorf("the API's funnel (personal alarm, medicine dispenser): %s, want 3 3 3 0, 3 1 1 0", got)
+	}
+	var drawn []string
+	b.do("read the funnel", chromedp.Evaluate(`(() => {
+		const vals = (s) => [...document.querySelectorAll('[data-chart=funnel] g[data-series="' + s + '"] rect')].map(e => e.dataset.value);
+		const st = ["Registered", "Installed", "Active", "Still active after 90 days"].map(vals);
+		return st[0].map((_, i) => st.map((v) => v[i]).join(" "));
+	})()`, &drawn))
+	if strings.Join(drawn, ", ") != strings.Join(wantFunnel, ", ") {
+		t.Errorf("the funnel chart shows %v, the API answered %v", drawn, wantFunnel)
+	}
+	// The months are labelled in Danish time: January starts at 23:00 UTC on 31 December.
+	var adoptionText string
+	b.do("read the adoption chart", chromedp.Evaluate(`document.querySelector("[data-chart=adoption]").textContent`, &adoptionText))
+	if !strings.Contains(adoptionText, "Jan 26") || !strings.Contains(adoptionText, "Mar 26") || strings.Contains(adoptionText, "Dec 25") {
+		t.Errorf("the adoption chart's intervals are not labelled Jan 26 to Mar 26: %q", adoptionText)
+	}
 	var panels string
 	b.do("read the panels", chromedp.Evaluate(`document.getElementById("panels").innerText`, &panels))
 	for _, a := range benefits.Model.Assumptions {

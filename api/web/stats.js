@@ -99,12 +99,17 @@
     return q.toString();
   }
 
+  // Intervals are Danish calendar intervals (they start at midnight in Copenhagen, 22:00 or
+  // 23:00 UTC the day before), so they are labelled in Danish time.
+  const TZ = "Europe/Copenhagen";
+  const part = (d, opts) => new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: TZ }).format(d);
+
   function label(iso, interval) {
     const d = new Date(iso);
-    const y = String(d.getUTCFullYear()).slice(2);
-    if (interval === "quarter") return "Q" + (Math.floor(d.getUTCMonth() / 3) + 1) + " " + y;
-    if (interval === "week") return d.toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
-    return d.toLocaleDateString("en-GB", { month: "short", timeZone: "UTC" }) + " " + y;
+    const y = part(d, { year: "2-digit" });
+    if (interval === "quarter") return "Q" + (Math.floor((Number(part(d, { month: "numeric" })) - 1) / 3) + 1) + " " + y;
+    if (interval === "week") return part(d, { day: "numeric", month: "short" });
+    return part(d, { month: "short" }) + " " + y;
   }
 
   // sum adds the non-null values; null when every value is null (all suppressed).
@@ -128,7 +133,7 @@
     const results = await Promise.allSettled(views.map((v) => vagt.call("GET", "/api/v1/stats/" + v + "?" + q)));
     if (gen !== session) return;
     const problems = [];
-    let suppressedBelow = 0, anySuppressed = false;
+    let suppressedBelow = 0, anySuppressed = false, roundedTo = 1;
     results.forEach((r, i) => {
       const view = views[i];
       if (r.status === "rejected") {
@@ -139,6 +144,7 @@
       }
       const data = r.value;
       suppressedBelow = Math.max(suppressedBelow, data.suppressed_below || 0);
+      roundedTo = Math.max(roundedTo, (data.disclosure && data.disclosure.rounding_base) || 1);
       anySuppressed = anySuppressed || (data.rows || []).some((x) => x.suppressed) || (data.funnel || []).some((x) => x.suppressed);
       if (view === "adoption") renderAdoption(data);
       else if (view === "alerts") renderAlerts(data);
@@ -146,8 +152,11 @@
     });
     if (gen !== session) return;
     const note = $("suppressed-note");
-    note.hidden = !anySuppressed;
-    note.textContent = anySuppressed ? "Figures for fewer than " + (suppressedBelow || 5) + " citizens are suppressed to protect privacy; they show as gaps and are left out of totals." : "";
+    const notes = [];
+    if (anySuppressed) notes.push("Figures for fewer than " + (suppressedBelow || 5) + " citizens are suppressed to protect privacy; they show as gaps and are left out of totals.");
+    if (roundedTo > 1) notes.push("Other counts are rounded to the nearest " + roundedTo + ", and rates are computed from the rounded counts, so totals may differ by a few from the sum of their parts.");
+    note.hidden = !notes.length;
+    note.textContent = notes.join(" ");
     if (problems.length) {
       $("dash-error").textContent = "Some figures could not be loaded — " + problems.join("; ");
       $("dash-error").hidden = false;
