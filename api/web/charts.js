@@ -163,8 +163,8 @@ const charts = (() => {
     const root = frame(w, h, label);
     let y = 4;
     for (const r of rows) {
-      // Each stage as a share of the largest (normally the first; a registry loaded after
-      // the period can make it smaller).
+      // Each stage as a share of the largest: the first, since the API's funnel is
+      // monotone; taking the largest keeps the bars inside the frame whatever it is given.
       const base = Math.max(0, ...r.stages.map((s) => s.value || 0));
       const first = r.stages[0].value || 0;
       root.append(text(lw - 8, y + (stageNames.length * rowH) / 2 + 4, r.name, { "text-anchor": "end", class: "row-label" }));
