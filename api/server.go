@@ -65,6 +65,9 @@ type Config struct {
 	Influx stats.InfluxConfig
 	// BenefitModel is a JSON file with the benefit model; "" the shipped illustrative one.
 	BenefitModel string
+	// Population65 is Statistics Denmark's FOLK1A as exported from statbank.dk (the
+	// citizens aged 65+ per municipality, docs/statistics.md); "" the shipped illustrative table.
+	Population65 string
 	// Retention anonymises alert records and applies per-municipality telemetry retention.
 	Retention retention.Policy
 	// ConfigRepublish is how long after publishing a home's configuration to a gateway
@@ -180,10 +183,22 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Log: d.Log}
+	pop := stats.DefaultPopulation()
+	if c.Population65 != "" {
+		f, err := os.Open(c.Population65)
+		if err == nil {
+			pop, err = stats.ReadPopulation(f)
+			f.Close()
+		}
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
+		}
+	}
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
-		Registry: store, Stats: svc, Population65: stats.Population65, HomeConfigs: s.careplans}
+		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer

@@ -104,12 +104,14 @@ func (s *server) listMunicipalities() http.Handler {
 		if err != nil {
 			return err
 		}
-		for i := range ms {
-			if s.Population65 != nil {
-				ms[i].Population65 = s.Population65(ms[i].Code)
-			}
+		if s.Population == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"municipalities": ms})
+			return nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"municipalities": ms})
+		for i := range ms {
+			ms[i].Population65 = s.Population.Of(ms[i].Code)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"municipalities": ms, "population_65plus": s.Population.Info()})
 		return nil
 	})
 }

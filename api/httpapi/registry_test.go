@@ -10,7 +10,12 @@ import (
 // citizens is audited.
 func TestRegistry(t *testing.T) {
 	f := newStatsFixture(t, t.TempDir()+"/vagt.db")
-	ms := f.must(t, 200, "anna", "GET", "/api/v1/municipalities", "")["municipalities"].([]any)
+	answer := f.must(t, 200, "anna", "GET", "/api/v1/municipalities", "")
+	ms := answer["municipalities"].([]any)
+	// The shipped 65+ figures are illustrative, and the answer says so.
+	if src, _ := answer["population_65plus"].(map[string]any); src["illustrative"] != true || src["source"] == "" {
+		t.Errorf("population source %v", answer["population_65plus"])
+	}
 	if len(ms) != 98 {
 		t.Fatalf("%d municipalities", len(ms))
 	}

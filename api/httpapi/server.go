@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // AlertStore is what the alert endpoints need of the store.
@@ -71,8 +71,9 @@ type Config struct {
 	// Telemetry reads a citizen's telemetry and erases it; nil (InfluxDB not configured):
 	// the export and erasure answer 503.
 	Telemetry TelemetryStore
-	// Population65 gives a municipality's citizens aged 65+ (stats.Population65).
-	Population65 func(vagt.MunicipalityCode) int
+	// Population gives a municipality's citizens aged 65+ and where the figures come
+	// from; nil: the municipalities answer without them.
+	Population *stats.Population
 	// HomeConfigs serves the homes' care plans; nil: they answer 503.
 	HomeConfigs HomeConfigService
 }

@@ -59,6 +59,9 @@ func (f *statsFixture) adoption(t *testing.T, user, query string) stats.Adoption
 	if err := json.Unmarshal([]byte(body), &a); err != nil {
 		t.Fatal(err)
 	}
+	if !a.Population65.Illustrative || a.Population65.Source == "" {
+		t.Errorf("adoption %s: the 65+ figures' source %+v; the fixture's are the shipped, illustrative ones", query, a.Population65)
+	}
 	return a
 }
 

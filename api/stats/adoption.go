@@ -36,7 +36,17 @@ type Service struct {
 	Store     FactStore
 	Telemetry ActivitySource // nil: statistics that need telemetry answer ErrNoTelemetry
 	Model     BenefitModel
-	Log       *slog.Logger
+	// Population gives the citizens aged 65+ per municipality; nil: the shipped,
+	// illustrative table (DefaultPopulation).
+	Population *Population
+	Log        *slog.Logger
+}
+
+func (s *Service) population() *Population {
+	if s.Population == nil {
+		return DefaultPopulation()
+	}
+	return s.Population
 }
 
 // Query is a validated request: a period, the municipalities (All: every one of the 98,
@@ -89,11 +99,13 @@ type FunnelRow struct {
 
 // Adoption is the answer of GET /stats/adoption.
 type Adoption struct {
-	Period          Period        `json:"period"`
-	SuppressedBelow int           `json:"suppressed_below,omitempty"`
-	Disclosure      Disclosure    `json:"disclosure"`
-	Rows            []AdoptionRow `json:"rows"`
-	Funnel          []FunnelRow   `json:"funnel"`
+	Period          Period     `json:"period"`
+	SuppressedBelow int        `json:"suppressed_below,omitempty"`
+	Disclosure      Disclosure `json:"disclosure"`
+	// Population65 says where the denominator of citizens_per_1000_65plus comes from.
+	Population65 PopulationInfo `json:"population_65plus"`
+	Rows         []AdoptionRow  `json:"rows"`
+	Funnel       []FunnelRow    `json:"funnel"`
 }
 
 type cell struct {
@@ -138,7 +150,8 @@ const QueryConcurrency = 2
 // Adoption counts adoption per municipality × technology × interval, and the funnel.
 func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	p := q.Period
-	res := Adoption{Period: p, Disclosure: q.disclosure(), Rows: []AdoptionRow{}, Funnel: []FunnelRow{}}
+	pop := s.population()
+	res := Adoption{Period: p, Disclosure: q.disclosure(), Population65: pop.Info(), Rows: []AdoptionRow{}, Funnel: []FunnelRow{}}
 	if q.Suppress {
 		res.SuppressedBelow = SuppressBelow
 	}
@@ -224,8 +237,8 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 				put(&row.NewInstallations, added, len(citzNew))
 				put(&row.Removals, removed, len(citzRemoved))
 				put(&row.Churn, churn, len(citzChurn))
-				if pop := Population65(m); pop > 0 && row.Citizens != nil {
-					row.Per1000 = ptr(round(float64(*row.Citizens)*1000/float64(pop), 3))
+				if n := pop.Of(m); n > 0 && row.Citizens != nil {
+					row.Per1000 = ptr(round(float64(*row.Citizens)*1000/float64(n), 3))
 				}
 				res.Rows = append(res.Rows, row)
 			}

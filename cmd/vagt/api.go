@@ -56,6 +56,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.Influx.Bucket, "influx-bucket", "vagt/autogen", "InfluxDB bucket; on 1.8 database/retention-policy")
 	fs.StringVar(&cfg.Influx.Token, "influx-token", "", "InfluxDB token; on 1.8 user:password")
 	fs.StringVar(&cfg.BenefitModel, "benefit-model", "", "JSON file with the benefit model (docs/statistics.md); empty: the shipped illustrative model")
+	fs.StringVar(&cfg.Population65, "population65", "", "Statistics Denmark's FOLK1A exported from statbank.dk as CSV with codes: citizens aged 65+ per municipality (docs/statistics.md); empty: the shipped illustrative figures")
 	fs.DurationVar(&cfg.Retention.KeepAlerts, "keep-alerts", 10*365*24*time.Hour, "resolved alerts are anonymised (who acted, notes, details, home) after this")
 	fs.DurationVar(&cfg.Retention.Every, "retention-every", time.Hour, "how often the retention job runs")
 	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
