@@ -171,13 +171,7 @@ func (p *fakePublisher) versions() []uint64 {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, 30*time.Second, cond)
 }
 
 // TestPush on SQLite and PostgreSQL: a change is published; a broker that refuses is

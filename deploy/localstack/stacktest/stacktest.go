@@ -13,6 +13,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/vagt-dk/vagt/deploy/localstack"
 )
@@ -91,4 +92,17 @@ func first[O any](opts []O) O {
 		o = opts[0]
 	}
 	return o
+}
+
+// WaitFor polls cond until it holds, and fails the test after limit. The limit bounds a
+// wait for something that must happen; it is not a latency target.
+func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting %s for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
