@@ -9,8 +9,6 @@ package api
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -139,10 +137,10 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	store.OnCommit(s.Feed.Wake)
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
-	tlsConfig, err := brokerTLS(c)
+	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
 	if err != nil {
 		store.Close()
-		return nil, err
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	if c.Broker != "" {
 		// The config lane publishes with a client of its own: the alarm lane's session is
@@ -321,30 +319,4 @@ func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
 		return err
 	}
 	return l.careplans.Status(ctx, st)
-}
-
-// brokerTLS builds the lane's TLS configuration from PEM files; nil when none are given.
-func brokerTLS(c Config) (*tls.Config, error) {
-	if c.TLSCA == "" && c.TLSCert == "" {
-		return nil, nil
-	}
-	t := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.TLSCA != "" {
-		pem, err := os.ReadFile(c.TLSCA)
-		if err != nil {
-			return nil, fmt.Errorf("api: broker CA: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("api: broker CA %s: no certificate found", c.TLSCA)
-		}
-	}
-	if c.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("api: client certificate: %w", err)
-		}
-		t.Certificates = []tls.Certificate{cert}
-	}
-	return t, nil
 }

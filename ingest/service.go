@@ -2,14 +2,11 @@ package ingest
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -112,9 +109,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}()
 
 	if cfg.Broker != "" {
-		tlsCfg, err := brokerTLS(cfg)
+		tlsCfg, err := vagt.ClientTLS(cfg.TLSCA, cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
-			return err
+			return fmt.Errorf("ingest: %w", err)
 		}
 		handle := func(m mqttin.Delivery) {
 			msg := Message{Topic: m.Topic, Payload: m.Payload, Done: func(error) { m.Ack() }}
@@ -173,29 +170,4 @@ func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duratio
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func brokerTLS(cfg Config) (*tls.Config, error) {
-	if cfg.TLSCA == "" && cfg.TLSCert == "" {
-		return nil, nil
-	}
-	t := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSCA != "" {
-		pem, err := os.ReadFile(cfg.TLSCA)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: broker CA: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ingest: broker CA %s: no certificate found", cfg.TLSCA)
-		}
-	}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: client certificate: %w", err)
-		}
-		t.Certificates = []tls.Certificate{cert}
-	}
-	return t, nil
 }

@@ -8,11 +8,9 @@ package uplink
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,26 +134,9 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 
 // TLSConfig builds the TLS configuration from PEM files; nil when none is given.
 func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	if caFile == "" && certFile == "" {
-		return nil, nil
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("uplink: CA file: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("uplink: CA file %s holds no PEM certificate", caFile)
-		}
-	}
-	if certFile != "" || keyFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("uplink: client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	c, err := vagt.ClientTLS(caFile, certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
 	}
 	return c, nil
 }
