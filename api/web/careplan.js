@@ -128,13 +128,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("signin-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const t = $("token").value.trim();
-      if (!t) return showSignIn("Enter your access token.");
-      vagt.setToken(t);
-      start();
-    });
+    vagt.onSignIn(showSignIn, start);
     $("sign-out").addEventListener("click", () => { vagt.clearToken(); showSignIn("You signed out."); });
     $("home-form").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
     $("edit-form").addEventListener("submit", (ev) => { ev.preventDefault(); save(); });

@@ -103,5 +103,20 @@ const vagt = (() => {
   };
   function techName(t) { return TECH[t] || (t ? String(t).replace(/_/g, " ") : ""); }
 
-  return { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime };
+  // onSignIn wires a page's sign-in form (#signin-form, #token): the token is kept for the
+  // session and start runs; an empty field asks again through showSignIn.
+  function onSignIn(showSignIn, start) {
+    document.getElementById("signin-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const t = document.getElementById("token").value.trim();
+      if (!t) {
+        showSignIn("Enter your access token.");
+        return;
+      }
+      setToken(t);
+      start();
+    });
+  }
+
+  return { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime, onSignIn };
 })();

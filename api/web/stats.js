@@ -338,16 +338,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("signin-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const t = $("token").value.trim();
-      if (!t) {
-        showSignIn("Enter your access token.");
-        return;
-      }
-      vagt.setToken(t);
-      start();
-    });
+    vagt.onSignIn(showSignIn, start);
     $("sign-out").addEventListener("click", () => signOut("You signed out."));
     $("controls").addEventListener("submit", (ev) => {
       ev.preventDefault();
