@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -28,8 +29,11 @@ func (t *tx) lockActivity(ctx context.Context) error {
 	return err
 }
 
-func dayBit(day int) (month int, bit int64) {
-	return day / 100, int64(1) << (day%100 - 1)
+func dayBit(day int) (month int, bit int64, err error) {
+	if d := day % 100; d < 1 || d > 31 || day/100%100 < 1 || day/100%100 > 12 {
+		return 0, 0, fmt.Errorf("%w: activity day %d is not YYYYMMDD", alerts.ErrInvalid, day)
+	}
+	return day / 100, int64(1) << (day%100 - 1), nil
 }
 
 // ActivityMark is the newest erasure so far. A roll-up takes it before it asks InfluxDB
@@ -46,11 +50,11 @@ func (s *Store) ActivityMark(ctx context.Context) (int64, error) {
 // with the same reporters changes nothing), less the gateways erased after mark, and
 // records the day as rolled up at now.
 func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []stats.Reporter, mark int64, now time.Time) error {
-	month, bit := dayBit(day)
-	if day%100 < 1 || day%100 > 31 {
-		return fmt.Errorf("activity day %d: not YYYYMMDD", day)
+	month, bit, err := dayBit(day)
+	if err != nil {
+		return err
 	}
-	err := s.inTx(ctx, func(t *tx) error {
+	err = s.inTx(ctx, func(t *tx) error {
 		if err := t.lockActivity(ctx); err != nil {
 			return err
 		}
@@ -121,7 +125,10 @@ func (s *Store) ActiveInDays(ctx context.Context, muns []vagt.MunicipalityCode, 
 	masks := map[int]int64{}
 	lo, hi := days[0]/100, days[0]/100
 	for _, d := range days {
-		m, bit := dayBit(d)
+		m, bit, err := dayBit(d)
+		if err != nil {
+			return nil, err
+		}
 		masks[m] |= bit
 		lo, hi = min(lo, m), max(hi, m)
 	}
@@ -154,8 +161,11 @@ func (s *Store) ActiveInDays(ctx context.Context, muns []vagt.MunicipalityCode, 
 // ForgetActivityBefore forgets a municipality's roll-up of the days before firstKept
 // (YYYYMMDD): its telemetry retention has deleted their readings.
 func (s *Store) ForgetActivityBefore(ctx context.Context, m vagt.MunicipalityCode, firstKept int) error {
-	month, bit := dayBit(firstKept)
-	err := s.inTx(ctx, func(t *tx) error {
+	month, bit, err := dayBit(firstKept)
+	if err != nil {
+		return err
+	}
+	err = s.inTx(ctx, func(t *tx) error {
 		if _, err := t.exec(ctx, `DELETE FROM device_activity WHERE municipality = ? AND month < ?`, int(m), month); err != nil {
 			return err
 		}
