@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -74,31 +75,28 @@ func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCo
 	}
 	ask(last, to)
 
-	out := map[vagt.DeviceID]bool{}
+	// The SQL store answers while InfluxDB does; the Flux spans go one after the other, so
+	// a request keeps to stats.QueryConcurrency queries on InfluxDB at a time.
 	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs = make([]error, len(flux))
+		wg     sync.WaitGroup
+		sqlOut map[vagt.DeviceID]bool
+		sqlErr error
 	)
-	merge := func(m map[vagt.DeviceID]bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		for d := range m {
-			out[d] = true
+	wg.Go(func() { sqlOut, sqlErr = a.Store.ActiveInDays(ctx, muns, rolled) })
+	out := map[vagt.DeviceID]bool{}
+	var fluxErr error
+	for _, s := range flux {
+		m, err := a.Flux.ActiveDevices(ctx, muns, s.from, s.to)
+		if err != nil {
+			fluxErr = err
+			break
 		}
+		maps.Copy(out, m)
 	}
-	for i, s := range flux {
-		wg.Go(func() {
-			m, err := a.Flux.ActiveDevices(ctx, muns, s.from, s.to)
-			errs[i] = err
-			merge(m)
-		})
-	}
-	m, err := a.Store.ActiveInDays(ctx, muns, rolled)
-	merge(m)
 	wg.Wait()
-	if err := errors.Join(append(errs, err)...); err != nil {
+	if err := errors.Join(fluxErr, sqlErr); err != nil {
 		return nil, err
 	}
+	maps.Copy(out, sqlOut)
 	return out, nil
 }
