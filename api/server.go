@@ -29,6 +29,7 @@ import (
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/retention"
+	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 )
@@ -68,6 +69,9 @@ type Config struct {
 	Population65 string
 	// Retention anonymises alert records and applies per-municipality telemetry retention.
 	Retention retention.Policy
+	// Rollup is the daily roll-up of which devices reported, that adoption statistics
+	// read instead of every reading (docs/statistics.md); it needs Influx.
+	Rollup rollup.Policy
 	// ConfigRepublish is how long after publishing a home's configuration to a gateway
 	// that still reports an older version it is published again; default 1 min.
 	ConfigRepublish time.Duration
@@ -101,6 +105,8 @@ type Server struct {
 	ln        net.Listener
 	telemetry *stats.Telemetry
 	retention *retention.Job
+	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
+	rollupTel *stats.Telemetry
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
 	log       *slog.Logger
@@ -207,6 +213,26 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
+		s.retention.Activity = rollup.Retention{Store: store}
+		if !c.Rollup.Off {
+			// A day of the load is ~29 M points: the roll-up's queries get a
+			// client of their own with a longer timeout than the requests'.
+			rc := c.Influx
+			rc.Timeout = max(rc.Timeout, 10*time.Minute)
+			if s.rollupTel, err = stats.NewTelemetry(rc); err != nil {
+				store.Close()
+				return nil, fmt.Errorf("api: %w", err)
+			}
+			s.rollup = &rollup.Job{Store: store, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Log: d.Log}
+			svc.Telemetry = &rollup.Activity{Store: store, Flux: s.telemetry}
+			d.Registry.MustRegister(
+				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vagt_rollup_failed_runs_total",
+					Help: "Roll-up runs that failed (InfluxDB or the SQL store did not answer); retried at the next run."},
+					func() float64 { return float64(s.rollup.Failures()) }),
+				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vagt_rollup_days_total",
+					Help: "Days the roll-up has rolled up, re-rolls included."},
+					func() float64 { return float64(s.rollup.DaysRolled()) }))
+		}
 	}
 	handler := httpapi.NewHandler(hc)
 	s.ln, err = net.Listen("tcp", c.Listen)
@@ -267,6 +293,9 @@ func (s *Server) Run(ctx context.Context) error {
 	run("escalation", s.Escalator.Run)
 	run("offline detection", s.off.Run)
 	run("retention", s.retention.Run)
+	if s.rollup != nil {
+		run("rollup", s.rollup.Run)
+	}
 	run("care plans", s.careplans.Run)
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
@@ -298,6 +327,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	if s.telemetry != nil {
 		s.telemetry.Close()
+	}
+	if s.rollupTel != nil {
+		s.rollupTel.Close()
 	}
 	return errors.Join(firstErr, s.Store.Close())
 }

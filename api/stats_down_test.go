@@ -3,10 +3,13 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
@@ -54,5 +57,27 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 		if resp.StatusCode != want || (want == 503 && body.Error.Code != "unavailable") {
 			t.Errorf("%s: %d %q, want %d", path, resp.StatusCode, body.Error.Code, want)
 		}
+	}
+	// The daily roll-up's runs fail, are counted, and the api goes on serving.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "\nvagt_rollup_failed_runs_total 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed roll-up run counted:\n%s", b)
+		}
+	}
+	resp, err := http.Get("http://" + srv.Addr() + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("readyz with the roll-up failing: %v %v", err, resp)
+	}
+	if resp != nil {
+		resp.Body.Close()
 	}
 }

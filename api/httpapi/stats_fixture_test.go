@@ -82,6 +82,8 @@ type statsFixture struct {
 	*fixture
 	clock  *alerts.ManualClock
 	influx localstack.InfluxTarget
+	svc    *stats.Service   // its Telemetry is what the statistics read
+	tel    *stats.Telemetry // InfluxDB alone
 	dsn    string
 	cit    map[string]int64 // citizen name → id
 	alerts map[string]int64
@@ -145,7 +147,7 @@ func newStatsFixture(t *testing.T, dsn string) *statsFixture {
 		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: store, Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation()}))
 	t.Cleanup(func() { srv.Close(); tel.Close(); store.Close() })
 	f := &statsFixture{fixture: &fixture{store: store, url: srv.URL, tokens: map[string]string{}, dbPath: dsn}, clock: clock, influx: target,
-		dsn: dsn, cit: map[string]int64{}, alerts: map[string]int64{}}
+		svc: svc, tel: tel, dsn: dsn, cit: map[string]int64{}, alerts: map[string]int64{}}
 	for name, p := range map[string]auth.Principal{
 		"mads":    {Role: auth.RoleManager, Municipality: 766},
 		"hanne":   {Role: auth.RoleManager, Municipality: 615},

@@ -34,10 +34,17 @@ type TelemetryDeleter interface {
 	DeleteBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error
 }
 
+// ActivityForgetter forgets the daily roll-up of devices that reported (api/rollup) of a
+// municipality's telemetry that retention deleted.
+type ActivityForgetter interface {
+	ForgetBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error
+}
+
 // Job runs the policy at the clock's time.
 type Job struct {
 	Store     Store
-	Telemetry TelemetryDeleter // nil: no telemetry to trim
+	Telemetry TelemetryDeleter  // nil: no telemetry to trim
+	Activity  ActivityForgetter // nil: no roll-up to trim
 	Clock     alerts.Clock
 	Policy    Policy
 	Log       *slog.Logger
@@ -83,9 +90,16 @@ func (j *Job) Tick(ctx context.Context) (Result, error) {
 	}
 	var errs []error
 	for m, d := range days {
-		if err := j.Telemetry.DeleteBefore(ctx, m, now.Add(-time.Duration(d)*24*time.Hour)); err != nil {
+		before := now.Add(-time.Duration(d) * 24 * time.Hour)
+		if err := j.Telemetry.DeleteBefore(ctx, m, before); err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if j.Activity != nil {
+			if err := j.Activity.ForgetBefore(ctx, m, before); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		r.Municipalities++
 	}

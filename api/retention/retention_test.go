@@ -13,6 +13,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/retention"
+	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
@@ -104,7 +105,24 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	job := &retention.Job{Store: store, Telemetry: tel, Clock: alerts.NewManualClock(now), Policy: retention.Policy{KeepAlerts: 10 * 365 * 24 * time.Hour}}
+	// The daily roll-up has the three readings' days (2026-01-21 and 2026-02-20 local).
+	roll := &rollup.Job{Store: store, Telemetry: tel, Clock: alerts.NewManualClock(now), Policy: rollup.Policy{BackfillDays: 45, DaysPerRun: 45}}
+	if r, err := roll.Tick(ctx); err != nil || r.Rolled != 45 {
+		t.Fatalf("roll-up: %+v %v", r, err)
+	}
+	rolledUp := func(m vagt.MunicipalityCode, day int) int {
+		got, err := store.ActiveInDays(ctx, []vagt.MunicipalityCode{m}, []int{day})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if got := fmt.Sprint(rolledUp(766, 20260121), rolledUp(766, 20260220), rolledUp(615, 20260121)); got != "1 1 1" {
+		t.Fatalf("rolled up before retention: %s", got)
+	}
+
+	job := &retention.Job{Store: store, Telemetry: tel, Activity: rollup.Retention{Store: store}, Clock: alerts.NewManualClock(now),
+		Policy: retention.Policy{KeepAlerts: 10 * 365 * 24 * time.Hour}}
 	r, err := job.Tick(ctx)
 	if err != nil || r.AlertsAnonymised != 1 || r.Municipalities != 1 {
 		t.Fatalf("tick: %+v %v", r, err)
@@ -127,6 +145,9 @@ func TestRetention(t *testing.T) {
 	}
 	if got := fmt.Sprint(count(t, target, `"mun" = '766'`), count(t, target, `"mun" = '615'`)); got != "1 1" {
 		t.Errorf("readings of 766 and 615 after retention: %s, want 1 1", got)
+	}
+	if got := fmt.Sprint(rolledUp(766, 20260121), rolledUp(766, 20260220), rolledUp(615, 20260121)); got != "0 1 1" {
+		t.Errorf("roll-up of 766's old day, its recent day, 615's old day after retention: %s, want 0 1 1", got)
 	}
 	if r, err := job.Tick(ctx); err != nil || r.AlertsAnonymised != 0 {
 		t.Errorf("second tick: %+v %v", r, err)

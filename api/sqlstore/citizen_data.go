@@ -143,6 +143,9 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 		} else if err != nil {
 			return err
 		}
+		if err := t.forgetGatewaysActivity(ctx, citizen, now); err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `DELETE FROM contacts WHERE citizen_id = ?`, citizen)
 		if err != nil {
 			return err

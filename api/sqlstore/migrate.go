@@ -218,6 +218,31 @@ CREATE TABLE gateway_configs (
 ALTER TABLE homes ADD COLUMN decommissioned_at BIGINT;
 ALTER TABLE gateways ADD COLUMN decommissioned_at BIGINT;
 `,
+	// 5: the daily roll-up of which devices reported (api/rollup, docs/statistics.md): one
+	// row per local calendar month and device, bit d-1 of days set when it sent a reading
+	// on local day d; the days rolled up; gateways erased while a roll-up ran.
+	`
+CREATE TABLE device_activity (
+	month INTEGER NOT NULL,
+	municipality INTEGER NOT NULL,
+	gateway_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	days BIGINT NOT NULL,
+	PRIMARY KEY (month, municipality, gateway_id, device_id)
+);
+CREATE INDEX device_activity_municipality ON device_activity (municipality, month);
+CREATE INDEX device_activity_gateway ON device_activity (gateway_id);
+CREATE TABLE activity_days (
+	day INTEGER PRIMARY KEY,
+	rolled_at BIGINT NOT NULL,
+	devices INTEGER NOT NULL
+);
+CREATE TABLE activity_forgotten (
+	id {{id}},
+	gateway_id TEXT NOT NULL,
+	at BIGINT NOT NULL
+);
+`,
 }
 
 var dialectText = map[dialect]map[string]string{

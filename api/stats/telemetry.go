@@ -66,6 +66,11 @@ func (t *Telemetry) v1() bool { return strings.Contains(t.c.Bucket, "/") }
 
 func fluxTime(tm time.Time) string { return tm.UTC().Format(time.RFC3339Nano) }
 
+// fluxStop is range()'s stop for a half-open [from, to): InfluxDB 1.8.10's range() keeps
+// a point stamped exactly at stop (TestRollup caught a reading at local midnight counted
+// on both days), so stop is the last nanosecond before to.
+func fluxStop(to time.Time) string { return fluxTime(to.Add(-time.Nanosecond)) }
+
 // munPredicate is the Flux filter on mun; none means every municipality.
 func munPredicate(muns []vagt.MunicipalityCode) string {
 	if len(muns) == 0 {
@@ -90,7 +95,7 @@ func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityC
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "reading" and r._field == "value"%s)
   |> group()
-  |> distinct(column: "dev")`, t.c.Bucket, fluxTime(from), fluxTime(to), munPredicate(muns))
+  |> distinct(column: "dev")`, t.c.Bucket, fluxTime(from), fluxStop(to), munPredicate(muns))
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
@@ -215,4 +220,53 @@ func (t *Telemetry) influxQL(ctx context.Context, stmt string) error {
 		return fmt.Errorf("influxql %q: %s: %s", stmt, resp.Status, body)
 	}
 	return nil
+}
+
+// Reporter is one device that sent a reading, with the municipality and gateway tags its
+// readings carry: the roll-up keeps these, so erasure (by gateway) and retention (by
+// municipality) can find what they must forget.
+type Reporter struct {
+	Municipality vagt.MunicipalityCode
+	Gateway      vagt.GatewayID
+	Device       vagt.DeviceID
+}
+
+// Reporters returns every (municipality, gateway, device) that sent a reading in [from,
+// to), once each. first() per series before group() keeps the merge to one row per
+// series instead of one per point.
+func (t *Telemetry) Reporters(ctx context.Context, from, to time.Time) ([]Reporter, error) {
+	if !from.Before(to) {
+		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+	}
+	q := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == "reading" and r._field == "value")
+  |> first()
+  |> group()`, t.c.Bucket, fluxTime(from), fluxStop(to))
+	res, err := t.queryAPI().Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+	}
+	defer res.Close()
+	seen := map[Reporter]bool{}
+	out := []Reporter{}
+	for res.Next() {
+		r := res.Record()
+		mun, _ := r.ValueByKey("mun").(string)
+		gw, _ := r.ValueByKey("gw").(string)
+		dev, _ := r.ValueByKey("dev").(string)
+		m, err := strconv.Atoi(mun)
+		if err != nil || dev == "" {
+			continue // not a reading ingest wrote
+		}
+		rep := Reporter{vagt.MunicipalityCode(m), vagt.GatewayID(gw), vagt.DeviceID(dev)}
+		if !seen[rep] {
+			seen[rep] = true
+			out = append(out, rep)
+		}
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+	}
+	return out, nil
 }

@@ -59,6 +59,11 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.Population65, "population65", "", "Statistics Denmark's FOLK1A exported from statbank.dk as CSV with codes: citizens aged 65+ per municipality (docs/statistics.md); empty: the shipped illustrative figures")
 	fs.DurationVar(&cfg.Retention.KeepAlerts, "keep-alerts", 10*365*24*time.Hour, "resolved alerts are anonymised (who acted, notes, details, home) after this")
 	fs.DurationVar(&cfg.Retention.Every, "retention-every", time.Hour, "how often the retention job runs")
+	rollupOn := fs.Bool("rollup", true, "keep the daily roll-up of devices that reported, that adoption statistics read (needs --influx-url); false: statistics read InfluxDB alone")
+	fs.DurationVar(&cfg.Rollup.Every, "rollup-every", time.Hour, "how often the roll-up job runs")
+	fs.IntVar(&cfg.Rollup.RedoDays, "rollup-redo-days", 7, "the last closed days rolled up again once a day, for readings gateways deliver late")
+	fs.IntVar(&cfg.Rollup.BackfillDays, "rollup-backfill-days", 400, "how many days back the roll-up goes; older days are read from InfluxDB")
+	fs.IntVar(&cfg.Rollup.DaysPerRun, "rollup-days-per-run", 31, "most days one roll-up run asks InfluxDB for")
 	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +73,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")
+	cfg.Rollup.Off = !*rollupOn
 	cfg.Policy.Escalate = map[vagt.Priority]time.Duration{
 		vagt.PriorityCritical: *critical, vagt.PriorityHigh: *high, vagt.PriorityTechnical: *technical,
 	}
