@@ -92,6 +92,17 @@ func TestCitizenExportAndErasure(t *testing.T) {
 			t.Errorf("zip files: %v", files)
 		}
 
+		// The period is half-open: a reading stamped exactly at "to" is not in it
+		// (InfluxDB 1.8's range() keeps a point at stop; the query stops a nanosecond before).
+		code, body, _ = f.get(t, "c1", "/api/v1/me/data?from=2026-01-01&to=2026-01-05T08:00:00Z", "")
+		var upTo registry.Export
+		if err := json.Unmarshal([]byte(body), &upTo); code != 200 || err != nil {
+			t.Fatalf("export up to 08:00: %d %v %s", code, err, body)
+		}
+		if len(upTo.Telemetry) != 1 || upTo.Telemetry[0].Device != "pa-1" {
+			t.Errorf("export up to the medication reading's instant: %+v, want only pa-1's battery", upTo.Telemetry)
+		}
+
 		// Erasure.
 		gw2Before := influxCount(t, f.influx, "gw-2")
 		if influxCount(t, f.influx, "gw-1") != 6 || gw2Before != 2 {

@@ -138,7 +138,7 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
   |> keep(columns: ["_time", "_value", "gw", "dev", "kind"])
   |> group()
   |> sort(columns: ["_time", "gw", "dev", "kind"])
-  |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxTime(to), strings.Join(parts, " or "), MaxExportReadings)
+  |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxStop(to), strings.Join(parts, " or "), MaxExportReadings)
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
