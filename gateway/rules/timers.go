@@ -17,15 +17,13 @@ import (
 // timersVersion is the layout of Timers; a state of another version is refused.
 const timersVersion = 1
 
-// activityGrain bounds the write rate: last activity and last seen are written when they
-// moved by this much since the state was last kept (a reading every few seconds must not
-// cost an fsync each). After a restart they may be this much older than they were, so a
-// timer on them fires at most this much early, never late.
-const activityGrain = time.Minute
-
-// keepEvery: the state is kept at least this often, so its save time tells, to within
-// this, when the gateway went off.
-const keepEvery = 10 * time.Minute
+// keepEvery bounds the write rate and how stale a kept state can be: the state is kept
+// when a timer starts or stops or a dose is taken, and otherwise once a minute (one small
+// fsync a minute, next to the telemetry's several). So last activity and last seen are
+// kept to the minute: after a kill -9 they may be up to a minute older than they were, and
+// an inactivity alarm after the restart up to a minute early, never late; and the save
+// time tells, to within a minute, when the gateway went off.
+const keepEvery = time.Minute
 
 // maxRestoreGap: a restart more than this after the state was kept, or with a clock
 // before it, is not believed as elapsed time (a box without RTC booting at 1970, or
@@ -84,21 +82,11 @@ func DecodeTimers(data []byte) (Timers, error) {
 	return t, nil
 }
 
-// TimersDue reports whether the timer state changed in a way worth keeping: a timer
-// started or stopped, a dose taken, or last activity / last seen moved by a minute.
+// TimersDue reports whether the timer state should be kept now: a timer started or
+// stopped, a dose was taken, or a minute passed since it was last kept.
 func (e *Engine) TimersDue() bool {
-	if e.timersDirty || e.clock.Now().Sub(e.keptAt) >= keepEvery {
-		return true
-	}
-	if e.lastActivity.Sub(e.keptActivity) >= activityGrain {
-		return true
-	}
-	for dev, at := range e.lastSeen {
-		if kept, ok := e.keptSeen[dev]; !ok || at.Sub(kept) >= activityGrain {
-			return true
-		}
-	}
-	return false
+	since := e.clock.Now().Sub(e.keptAt)
+	return e.timersDirty || since >= keepEvery || since < 0
 }
 
 // Timers returns the timer state to keep and counts it as kept.
@@ -120,7 +108,7 @@ func (e *Engine) Timers() Timers {
 	for k, v := range t.TakenAt {
 		t.TakenAt[k] = minTime(v, t.SavedAt)
 	}
-	e.timersDirty, e.keptAt, e.keptActivity, e.keptSeen = false, t.SavedAt, e.lastActivity, clone(e.lastSeen)
+	e.timersDirty, e.keptAt = false, t.SavedAt
 	return t
 }
 
@@ -147,8 +135,21 @@ func (e *Engine) RestoreTimers(t Timers) {
 			"saved_at", t.SavedAt, "now", now, "gap", gap)
 		e.shift(gap)
 		e.offSince = now
+	} else {
+		// A silent device is one listened for and not heard; nobody listened while the
+		// gateway was off (Zigbee2MQTT does not keep what it published meanwhile), so
+		// that time is no silence: last seen moves with the restart. Otherwise every
+		// device would be raised silent after any restart longer than its limit.
+		for _, d := range e.cfg.Devices {
+			if _, ok := e.lastSeen[d.Device]; !ok {
+				e.lastSeen[d.Device] = e.started
+			}
+		}
+		for dev, at := range e.lastSeen {
+			e.lastSeen[dev] = at.Add(gap)
+		}
 	}
-	e.keptAt, e.keptActivity, e.keptSeen, e.timersDirty = now, e.lastActivity, clone(e.lastSeen), true
+	e.keptAt, e.timersDirty = now, true
 	e.lastNow = now
 }
 

@@ -58,13 +58,6 @@ func (s *scenario) restart(d *disk, cfg vagt.HomeConfig) *scenario {
 // with the due time. Without the kept timers each would come one full period after the
 // restart (and the missed dose never).
 func TestTimersResumeAfterRestart(t *testing.T) {
-	seen := func(dev vagt.DeviceID) func(s *scenario) {
-		return func(s *scenario) {
-			if err := s.e.Seen(dev, nil); err != nil {
-				s.t.Fatal(err)
-			}
-		}
-	}
 	for _, c := range []struct {
 		name             string
 		start            time.Time
@@ -87,9 +80,6 @@ func TestTimersResumeAfterRestart(t *testing.T) {
 		{name: "missed medication", start: local(23, 7, 0), mod: func(c *vagt.HomeConfig) { c.Rules.SilentFactor, c.Rules.Inactivity = 0, 0 },
 			at: local(23, 9, 0), begin: func(s *scenario) { s.read(unit+":med-1", vagt.KindMedicationTaken, 1) },
 			restart: local(24, 9, 0), due: local(24, 10, 0), want: "+missed_medication@gw-0042"},
-		{name: "silent device", start: local(23, 11, 0), mod: func(c *vagt.HomeConfig) { c.Rules.Inactivity = 0 },
-			at: local(23, 12, 0), begin: seen(unit),
-			restart: local(23, 12, 1), due: local(23, 12, 3), want: "+silent_device@bu-17"},
 	} {
 		for _, offPastDue := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/off past due %t", c.name, offPastDue), func(t *testing.T) {
@@ -120,6 +110,33 @@ func TestTimersResumeAfterRestart(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSilentDeviceAcrossARestart: the time the gateway was off is not silence (nobody
+// listened): after a restart a device is silent once it has been unheard for its limit of
+// listening time, before and after the restart together; and a restart longer than the
+// limit raises no device at all (no flood).
+func TestSilentDeviceAcrossARestart(t *testing.T) {
+	mod := func(c *vagt.HomeConfig) { c.Rules.Inactivity, c.Rules.Medication = 0, nil }
+	cfg := home()
+	mod(&cfg)
+	s := newScenario(t, local(23, 11, 0), mod)
+	var d disk
+	s.keep(&d)
+	s.at(local(23, 12, 0))
+	if err := s.e.Seen(unit, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.keep(&d)
+	s.at(local(23, 12, 2)).tick().keep(&d) // 2 of its 3 minutes heard nothing; then off
+	s.at(local(23, 12, 30)).restart(&d, cfg).tick()
+	s.at(local(23, 12, 31)).tick()
+	s.want("[]")
+	s.at(local(23, 12, 31).Add(time.Second)).tick()
+	s.want("[+silent_device@bu-17]")
+	if got := s.sink.alarms[0].Time; !got.Equal(local(23, 12, 31)) {
+		t.Fatalf("alarm time %s, want 12:31 (3 minutes listened)", got)
 	}
 }
 
@@ -180,11 +197,11 @@ func TestActivityKeptCoarsely(t *testing.T) {
 	t.Logf("%d timer writes for 367 readings", d.writes)
 	s.at(local(23, 9, 10)).restart(&d, cfg)
 	due := last.Add(cfg.Rules.Inactivity)
-	s.at(due.Add(-activityGrain - time.Second)).tick()
+	s.at(due.Add(-keepEvery - time.Second)).tick()
 	s.want("[]")
 	s.at(due).tick()
 	s.want("[+inactivity@gw-0042]")
-	if got := s.sink.alarms[0].Time; got.After(due) || due.Sub(got) > activityGrain {
+	if got := s.sink.alarms[0].Time; got.After(due) || due.Sub(got) > keepEvery {
 		t.Fatalf("alarm time %s, due %s", got, due)
 	}
 }
