@@ -18,13 +18,21 @@ func (e *Engine) Tick() error {
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 
-	if r.Inactivity > 0 && r.Day.Contains(local) {
-		since := e.lastActivity
-		if start := windowStart(r.Day, local); since.Before(start) {
-			since = start // only time within today's window counts
+	if r.Inactivity > 0 && r.Day.From != r.Day.To {
+		// The day window we are in, or the last one: a gateway that was off when the
+		// alarm was due (at 18:00, restarted at 23:00) raises it late rather than never.
+		// Running, it raised it in the window, or activity put the due time past its end.
+		start, end := windowStart(r.Day, local), now
+		if !r.Day.Contains(local) {
+			end = windowEnd(r.Day, local)
+			start = end.Add(-windowLength(r.Day))
 		}
-		if now.Sub(since) >= r.Inactivity {
-			add(e.raiseAt(episode{typ: vagt.AlarmInactivity, device: e.home}, map[string]string{"hours": strconv.FormatFloat(r.Inactivity.Hours(), 'f', 1, 64)}, since.Add(r.Inactivity)))
+		since := e.lastActivity
+		if since.Before(start) {
+			since = start // only time within the window counts
+		}
+		if due := since.Add(r.Inactivity); !due.After(end) {
+			add(e.raiseAt(episode{typ: vagt.AlarmInactivity, device: e.home}, map[string]string{"hours": strconv.FormatFloat(r.Inactivity.Hours(), 'f', 1, 64)}, due))
 		}
 	}
 	if r.BedExit > 0 {

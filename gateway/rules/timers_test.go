@@ -113,6 +113,31 @@ func TestTimersResumeAfterRestart(t *testing.T) {
 	}
 }
 
+// TestInactivityDueWhileOffRaisedAtNight: no activity from 14:00, the gateway off from
+// 17:00 to 23:00: the inactivity due at 18:00 is raised at the restart, in the night,
+// rather than never; a gateway running through the evening with activity raises nothing.
+func TestInactivityDueWhileOffRaisedAtNight(t *testing.T) {
+	mod := func(c *vagt.HomeConfig) { c.Rules.SilentFactor, c.Rules.Medication = 0, nil }
+	cfg := home()
+	mod(&cfg)
+	s := newScenario(t, local(23, 13, 0), mod)
+	var d disk
+	s.keep(&d)
+	s.at(local(23, 14, 0)).read(unit+":pir-2", vagt.KindMotion, 1).keep(&d)
+	s.at(local(23, 17, 0)).tick().keep(&d)
+	s.at(local(23, 23, 0)).restart(&d, cfg).tick()
+	s.want("[+inactivity@gw-0042]")
+	if got := s.sink.alarms[0].Time; !got.Equal(local(23, 18, 0)) {
+		t.Fatalf("alarm time %s, want 18:00", got)
+	}
+	r := newScenario(t, local(23, 13, 0), mod)
+	r.at(local(23, 14, 0)).read(unit+":pir-2", vagt.KindMotion, 1).tick()
+	r.at(local(23, 18, 30)).read(unit+":pir-2", vagt.KindMotion, 1).tick() // due 22:30: after the window
+	r.at(local(23, 23, 0)).tick()
+	r.at(local(24, 6, 59)).tick()
+	r.want("[]")
+}
+
 // TestSilentDeviceAcrossARestart: the time the gateway was off is not silence (nobody
 // listened): after a restart a device is silent once it has been unheard for its limit of
 // listening time, before and after the restart together; and a restart longer than the
