@@ -169,3 +169,39 @@ func TestUnreadableTimerState(t *testing.T) {
 		}
 	}
 }
+
+// TestInactivityInARebootLoop: with the real spool, a gateway restarting every 20 minutes
+// from 08:00 (each a kill -9) raises inactivity at 12:00, 4 hours after the last motion at
+// 08:00, once; timers started afresh at each start would never raise it.
+func TestInactivityInARebootLoop(t *testing.T) {
+	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	at := func(hh, mm int) time.Time { return time.Date(2026, 11, 24, hh, mm, 0, 0, cph) }
+	const pir vagt.DeviceID = "0x0c"
+	cfg := testConfig(t, "tcp://127.0.0.1:1")
+	cfg.StatusAddr = ""
+	cfg.Home.Devices = []DeviceFile{{Device: pir, Technology: vagt.TechEnvironmentSensor, Zigbee: "hall"}}
+	cfg.Home.Rules.Night, cfg.Home.Rules.Day = "22:00-07:00", "07:00-22:00"
+	cfg.Home.Rules.Inactivity = Duration(4 * time.Hour)
+	clock := &testClock{t: at(7, 50)}
+	g, err := New(cfg, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks(g, clock, at(7, 50), at(8, 0))
+	g.process([]input{{seen: pir, readings: []vagt.Reading{{Device: pir, Kind: vagt.KindMotion, Time: clock.Now(), Value: 1}}}})
+	kill(t, g)
+	restarts := 0
+	for start := at(8, 5); start.Before(at(12, 30)); start = start.Add(20 * time.Minute) {
+		clock.set(start)
+		if g, err = New(cfg, nil, clock); err != nil {
+			t.Fatal(err)
+		}
+		ticks(g, clock, start, start.Add(15*time.Minute))
+		kill(t, g)
+		restarts++
+	}
+	a := spooledAlarms(t, cfg)
+	if len(a) != 1 || a[0].Type != vagt.AlarmInactivity || !a[0].Time.Equal(at(12, 0)) {
+		t.Fatalf("after %d restarts: alarms %+v, want one inactivity at 12:00", restarts, a)
+	}
+}

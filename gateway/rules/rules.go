@@ -66,12 +66,14 @@ type Engine struct {
 	takenAt      map[int]time.Time // dose → when it was last taken
 
 	// Keeping the timers (timers.go).
-	timersDirty bool          // a timer started or stopped since Timers
-	keptAt      time.Time     // when the state was last kept
-	offSince    time.Time     // the gateway was off from (the restored state's save) …
-	offUntil    time.Time     // … until (the restart), for the missed-medication details
-	stepLimit   time.Duration // DetectClockSteps
-	lastNow     time.Time     // the clock at the last call, for DetectClockSteps
+	timersDirty  bool                        // a timer started or stopped since Timers
+	keptAt       time.Time                   // when the state was last kept
+	keptActivity time.Time                   // lastActivity as last kept
+	keptSeen     map[vagt.DeviceID]time.Time // lastSeen as last kept
+	offSince     time.Time                   // the gateway was off from (the restored state's save) …
+	offUntil     time.Time                   // … until (the restart), for the missed-medication details
+	stepLimit    time.Duration               // DetectClockSteps
+	lastNow      time.Time                   // the clock at the last call, for DetectClockSteps
 }
 
 // New returns an engine for the configuration.
@@ -83,7 +85,7 @@ func New(cfg vagt.HomeConfig, sink Sink, clock Clock, log *slog.Logger) (*Engine
 	e := &Engine{sink: sink, clock: clock, log: log, started: now, lastActivity: now,
 		open: map[episode]uint64{}, momentary: map[episode]time.Time{}, lastSeen: map[vagt.DeviceID]time.Time{},
 		offline: map[vagt.DeviceID]bool{}, bedOutSince: map[vagt.DeviceID]time.Time{}, coldSince: map[vagt.DeviceID]time.Time{},
-		takenAt: map[int]time.Time{}, timersDirty: true, lastNow: now}
+		takenAt: map[int]time.Time{}, timersDirty: true, lastNow: now, keptSeen: map[vagt.DeviceID]time.Time{}}
 	if err := e.SetConfig(cfg); err != nil {
 		return nil, err
 	}

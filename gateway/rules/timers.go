@@ -17,12 +17,14 @@ import (
 // timersVersion is the layout of Timers; a state of another version is refused.
 const timersVersion = 1
 
-// keepEvery bounds the write rate and how stale a kept state can be: the state is kept
-// when a timer starts or stops or a dose is taken, and otherwise once a minute (one small
-// fsync a minute, next to the telemetry's several). So last activity and last seen are
-// kept to the minute: after a kill -9 they may be up to a minute older than they were, and
-// an inactivity alarm after the restart up to a minute early, never late; and the save
-// time tells, to within a minute, when the gateway went off.
+// keepEvery bounds the write rate and how stale a kept state can be. The state is kept
+// when a timer starts or stops or a dose is taken; when last activity or a device's last
+// seen moved by keepEvery or more since it was last kept (activity after a quiet spell);
+// and otherwise once every keepEvery. Readings that only move last activity / last seen
+// by less cost no write: those two are kept to the minute, so after a kill -9 they may be
+// up to a minute older than they were, and an inactivity alarm after the restart up to a
+// minute early, never late. The periodic write dates the state: its save time says, to
+// within a minute, when the gateway went off.
 const keepEvery = time.Minute
 
 // maxRestoreGap: a restart more than this after the state was kept, or with a clock
@@ -82,11 +84,18 @@ func DecodeTimers(data []byte) (Timers, error) {
 	return t, nil
 }
 
-// TimersDue reports whether the timer state should be kept now: a timer started or
-// stopped, a dose was taken, or a minute passed since it was last kept.
+// TimersDue reports whether the timer state should be kept now (see keepEvery).
 func (e *Engine) TimersDue() bool {
 	since := e.clock.Now().Sub(e.keptAt)
-	return e.timersDirty || since >= keepEvery || since < 0
+	if e.timersDirty || since >= keepEvery || since < 0 || e.lastActivity.Sub(e.keptActivity) >= keepEvery {
+		return true
+	}
+	for dev, at := range e.lastSeen {
+		if kept, ok := e.keptSeen[dev]; !ok || at.Sub(kept) >= keepEvery {
+			return true
+		}
+	}
+	return false
 }
 
 // Timers returns the timer state to keep and counts it as kept.
@@ -108,7 +117,7 @@ func (e *Engine) Timers() Timers {
 	for k, v := range t.TakenAt {
 		t.TakenAt[k] = minTime(v, t.SavedAt)
 	}
-	e.timersDirty, e.keptAt = false, t.SavedAt
+	e.timersDirty, e.keptAt, e.keptActivity, e.keptSeen = false, t.SavedAt, e.lastActivity, clone(e.lastSeen)
 	return t
 }
 
@@ -149,7 +158,7 @@ func (e *Engine) RestoreTimers(t Timers) {
 			e.lastSeen[dev] = at.Add(gap)
 		}
 	}
-	e.keptAt, e.timersDirty = now, true
+	e.keptAt, e.keptActivity, e.keptSeen, e.timersDirty = now, e.lastActivity, clone(e.lastSeen), true
 	e.lastNow = now
 }
 

@@ -231,6 +231,26 @@ func TestActivityKeptCoarsely(t *testing.T) {
 	}
 }
 
+// TestActivityAfterAQuietSpellKeptAtOnce: motion seconds after the state was kept, after
+// half an hour without any, is kept at once: a kill -9 right after it loses none of it.
+func TestActivityAfterAQuietSpellKeptAtOnce(t *testing.T) {
+	mod := func(c *vagt.HomeConfig) { c.Rules.SilentFactor, c.Rules.Medication = 0, nil }
+	cfg := home()
+	mod(&cfg)
+	s := newScenario(t, local(23, 7, 30), mod)
+	var d disk
+	s.keep(&d)
+	for at := local(23, 7, 31); at.Before(local(23, 8, 0)); at = at.Add(10 * time.Second) {
+		s.at(at).tick().keep(&d)
+	}
+	s.at(local(23, 8, 0)).read(unit+":pir-2", vagt.KindMotion, 1).keep(&d)
+	s.at(local(23, 8, 0).Add(20*time.Second)).restart(&d, cfg)
+	s.at(local(23, 12, 0).Add(-time.Second)).tick()
+	s.want("[]")
+	s.at(local(23, 12, 0)).tick()
+	s.want("[+inactivity@gw-0042]")
+}
+
 // TestClockBackwardsAfterRestart: a box without RTC restarts at 1970 while someone is out
 // of bed; no alarm floods in, the bed exit still comes after 20 minutes out of bed in all
 // (10 before the restart, 10 after), and when NTP sets the clock nothing floods either.
