@@ -81,7 +81,7 @@ func New(cfg vagt.HomeConfig, sink Sink, clock Clock, log *slog.Logger) (*Engine
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	now := clock.Now()
+	now := clock.Now().Round(0) // wall clock only: see Engine.wall
 	e := &Engine{sink: sink, clock: clock, log: log, started: now, lastActivity: now,
 		open: map[episode]uint64{}, momentary: map[episode]time.Time{}, lastSeen: map[vagt.DeviceID]time.Time{},
 		offline: map[vagt.DeviceID]bool{}, bedOutSince: map[vagt.DeviceID]time.Time{}, coldSince: map[vagt.DeviceID]time.Time{},
@@ -115,7 +115,7 @@ func (e *Engine) SetConfig(cfg vagt.HomeConfig) error {
 func (e *Engine) OpenEpisodes() int { return len(e.open) }
 
 func (e *Engine) raise(ep episode, details map[string]string) error {
-	return e.raiseAt(ep, details, e.clock.Now())
+	return e.raiseAt(ep, details, e.wall())
 }
 
 // raiseAt raises an alarm whose time is when its condition was met: for a timer, when it
@@ -140,7 +140,7 @@ func (e *Engine) clear(ep episode, details map[string]string) error {
 	if !ok {
 		return nil
 	}
-	a := vagt.Alarm{Time: e.clock.Now(), Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Clears: seq, Details: details}
+	a := vagt.Alarm{Time: e.wall(), Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Clears: seq, Details: details}
 	if _, err := e.sink.AddAlarm(&a); err != nil {
 		return fmt.Errorf("rules: clear %s for %s: %w", ep.typ, ep.device, err)
 	}
@@ -152,7 +152,7 @@ func (e *Engine) clear(ep episode, details map[string]string) error {
 
 // momentaryRaise raises a panic or fall unless one was raised for the device lately.
 func (e *Engine) momentaryRaise(ep episode, details map[string]string) error {
-	now := e.clock.Now()
+	now := e.wall()
 	if last, ok := e.momentary[ep]; ok && now.Sub(last) < momentaryQuiet {
 		e.momentary[ep] = now
 		return nil

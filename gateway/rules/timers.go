@@ -86,7 +86,7 @@ func DecodeTimers(data []byte) (Timers, error) {
 
 // TimersDue reports whether the timer state should be kept now (see keepEvery).
 func (e *Engine) TimersDue() bool {
-	since := e.clock.Now().Sub(e.keptAt)
+	since := e.wall().Sub(e.keptAt)
 	if e.timersDirty || since >= keepEvery || since < 0 || e.lastActivity.Sub(e.keptActivity) >= keepEvery {
 		return true
 	}
@@ -100,7 +100,7 @@ func (e *Engine) TimersDue() bool {
 
 // Timers returns the timer state to keep and counts it as kept.
 func (e *Engine) Timers() Timers {
-	t := Timers{Version: timersVersion, SavedAt: e.clock.Now(), Started: e.started, LastActivity: e.lastActivity,
+	t := Timers{Version: timersVersion, SavedAt: e.wall(), Started: e.started, LastActivity: e.lastActivity,
 		LastSeen: clone(e.lastSeen), BedOutSince: clone(e.bedOutSince), ColdSince: clone(e.coldSince),
 		TakenAt: make(map[string]time.Time, len(e.takenAt))}
 	for dose, at := range e.takenAt {
@@ -130,7 +130,7 @@ func (e *Engine) TimersNotKept() { e.timersDirty = true }
 // time it was due at. Otherwise the time off is not believed (see maxRestoreGap): the
 // timers are moved forward by it and keep only the time they had run when kept.
 func (e *Engine) RestoreTimers(t Timers) {
-	now := e.clock.Now()
+	now := e.wall()
 	e.started, e.lastActivity = t.Started, t.LastActivity
 	e.lastSeen, e.bedOutSince, e.coldSince = clone(t.LastSeen), clone(t.BedOutSince), clone(t.ColdSince)
 	e.takenAt = make(map[int]time.Time, len(t.TakenAt))
@@ -169,9 +169,16 @@ func (e *Engine) RestoreTimers(t Timers) {
 // pause. 0 (the default) turns it off.
 func (e *Engine) DetectClockSteps(limit time.Duration) { e.stepLimit = limit }
 
+// wall reads the clock without its monotonic reading. Every time the engine keeps is wall
+// clock only, so that all of them measure alike: time.Now carries a monotonic reading,
+// Sub uses it when both sides have one, and a kept time read back from the spool has
+// none. Mixed, a clock step would shift some timers and not others, and a step could go
+// unseen by DetectClockSteps; wall-only, steps are seen and absorbed in one place.
+func (e *Engine) wall() time.Time { return e.clock.Now().Round(0) }
+
 // now reads the clock and, with DetectClockSteps, absorbs a step.
 func (e *Engine) now() time.Time {
-	now := e.clock.Now()
+	now := e.wall()
 	if e.stepLimit > 0 && !e.lastNow.IsZero() {
 		if d := now.Sub(e.lastNow); d < 0 || d > e.stepLimit {
 			e.log.Warn("clock stepped: timers moved with it", "from", e.lastNow, "to", now, "step", d)

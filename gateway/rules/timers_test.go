@@ -369,3 +369,45 @@ func FuzzDecodeTimers(f *testing.F) {
 		_ = e.Tick()
 	})
 }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// TestTimesAreWallClockOnly: with the real clock (whose times carry a monotonic reading)
+// every time the engine keeps is wall clock only, like the ones restored from the spool;
+// otherwise Sub would measure in-process timers by the monotonic clock and restored ones
+// by the wall clock, and a clock step would move one kind and not the other.
+func TestTimesAreWallClockOnly(t *testing.T) {
+	e, err := New(home(), &sink{}, realClock{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.DetectClockSteps(5 * time.Minute)
+	for _, r := range []vagt.Reading{{Device: bed, Kind: vagt.KindBedOccupied}, {Device: temp, Kind: vagt.KindTemperature, Value: 10},
+		{Device: unit + ":pir-2", Kind: vagt.KindMotion, Value: 1}, {Device: unit + ":med-1", Kind: vagt.KindMedicationTaken, Value: 1}} {
+		if err := e.Observe(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	times := []time.Time{e.started, e.lastActivity, e.lastNow, e.keptAt}
+	for _, m := range []map[vagt.DeviceID]time.Time{e.lastSeen, e.bedOutSince, e.coldSince} {
+		for _, v := range m {
+			times = append(times, v)
+		}
+	}
+	for _, v := range e.takenAt {
+		times = append(times, v)
+	}
+	for i, v := range times {
+		if v != v.Round(0) {
+			t.Errorf("time %d (%s) carries a monotonic reading", i, v)
+		}
+	}
+	if len(times) < 8 {
+		t.Fatalf("only %d times checked", len(times))
+	}
+}
