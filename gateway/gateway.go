@@ -29,6 +29,10 @@ func (wallClock) Now() time.Time { return time.Now() }
 // stateEpisodes names the open alarm episodes in the spool.
 const stateEpisodes = "rule_episodes"
 
+// clockStepLimit: the pipeline ticks the rules every second, so a clock that moves more
+// than this between two calls was set (NTP on a box without RTC), not left running.
+const clockStepLimit = 5 * time.Minute
+
 // Software is what the status message says the gateway runs.
 var Software = "vagt-gateway " + vagt.Version
 
@@ -105,12 +109,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if g.engine, err = rules.New(home, g.spool, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
-	if data, err := g.spool.State(stateEpisodes); err == nil && data != nil {
-		var eps []rules.Episode
-		if err := json.Unmarshal(data, &eps); err == nil {
-			g.engine.Restore(eps)
-		}
-	}
+	g.restore()
 	g.home = home
 	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,
 		Password: cfg.Uplink.Password, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
@@ -179,6 +178,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "serial", g.cfg.Serial.Path, "zigbee", g.cfg.Zigbee.Broker, "uplink", g.cfg.Uplink.Broker)
 	g.pipeline(ctx, in)
 	inputs.Wait()
+	g.keepTimers(true)
 	if _, err := g.spool.Cut(true); err != nil {
 		g.log.Error("cut at shutdown", "err", err)
 	}
@@ -192,6 +192,46 @@ func (g *Gateway) Run(ctx context.Context) error {
 	st := g.spool.Stats()
 	g.log.Info("gateway stopped", "spool_depth", st.Depth(), "alarms_waiting", st.Alarms)
 	return g.spool.Close()
+}
+
+// tick runs the timed rules and cuts batches.
+func (g *Gateway) tick() {
+	if err := g.engine.Tick(); err != nil {
+		g.log.Error("rules", "err", err)
+	}
+	if _, err := g.spool.Cut(false); err != nil {
+		g.log.Error("spool cut", "err", err)
+	}
+	g.setEpisodes()
+	g.keepTimers(false)
+}
+
+// restore reopens the rule episodes and resumes the rule timers kept in the spool. What
+// cannot be read is logged and left out: the rules then start as on a new gateway (no
+// episode open, every timer from now), which raises nothing false.
+func (g *Gateway) restore() {
+	if data, err := g.spool.State(stateEpisodes); err != nil {
+		g.log.Error("open alarm episodes unreadable; none restored", "err", err)
+	} else if data != nil {
+		var eps []rules.Episode
+		if err := json.Unmarshal(data, &eps); err != nil {
+			g.log.Error("open alarm episodes unreadable; none restored", "err", err)
+		} else {
+			g.engine.Restore(eps)
+		}
+	}
+	data, err := g.spool.RuleTimers()
+	if err == nil && data != nil {
+		var t rules.Timers
+		if t, err = rules.DecodeTimers(data); err == nil {
+			g.engine.RestoreTimers(t)
+			g.log.Info("rule timers resumed", "saved_at", t.SavedAt, "out_of_bed", len(t.BedOutSince), "cold", len(t.ColdSince))
+		}
+	}
+	if err != nil {
+		g.log.Error("rule timers unreadable; they start afresh", "err", err)
+	}
+	g.engine.DetectClockSteps(clockStepLimit)
 }
 
 // fromSerial turns a base-unit frame into an input.
@@ -218,6 +258,8 @@ func (g *Gateway) fromSerial(f serial.Frame, send func(input)) {
 func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// At once, not a second later: a timer that ran out while the gateway was off fires now.
+	g.tick()
 	for {
 		select {
 		case x, ok := <-in:
@@ -240,13 +282,7 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 			}
 			g.process(group)
 		case <-tick.C:
-			if err := g.engine.Tick(); err != nil {
-				g.log.Error("rules", "err", err)
-			}
-			if _, err := g.spool.Cut(false); err != nil {
-				g.log.Error("spool cut", "err", err)
-			}
-			g.setEpisodes()
+			g.tick()
 		case data := <-g.up.Configs():
 			g.applyConfig(data)
 		case <-ctx.Done():

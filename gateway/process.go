@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/rules"
 	"github.com/vagt-dk/vagt/gateway/spool"
 )
 
@@ -62,6 +63,7 @@ func (g *Gateway) process(group []input) {
 		}
 	}
 	g.setEpisodes()
+	g.keepTimers(false)
 }
 
 func (g *Gateway) count(f func(*counters)) {
@@ -84,6 +86,22 @@ func (g *Gateway) setEpisodes() {
 	}
 	if err != nil {
 		g.log.Error("keep alarm episodes", "err", err)
+	}
+}
+
+// keepTimers keeps the rule timers in the spool when they changed in a way that matters
+// (rules.Engine.TimersDue), or always (at shutdown).
+func (g *Gateway) keepTimers(always bool) {
+	if !always && !g.engine.TimersDue() {
+		return
+	}
+	data, err := rules.EncodeTimers(g.engine.Timers())
+	if err == nil {
+		err = g.spool.PutRuleTimers(data)
+	}
+	if err != nil {
+		g.engine.TimersNotKept()
+		g.log.Error("keep rule timers", "err", err)
 	}
 }
 

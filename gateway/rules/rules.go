@@ -64,6 +64,16 @@ type Engine struct {
 	bedOutSince  map[vagt.DeviceID]time.Time // out of bed during the night, since
 	coldSince    map[vagt.DeviceID]time.Time
 	takenAt      map[int]time.Time // dose → when it was last taken
+
+	// Keeping the timers (timers.go).
+	timersDirty  bool                        // a timer started or stopped since Timers
+	keptAt       time.Time                   // when the state was last kept
+	keptActivity time.Time                   // lastActivity as last kept
+	keptSeen     map[vagt.DeviceID]time.Time // lastSeen as last kept
+	offSince     time.Time                   // the gateway was off from (the restored state's save) …
+	offUntil     time.Time                   // … until (the restart), for the missed-medication details
+	stepLimit    time.Duration               // DetectClockSteps
+	lastNow      time.Time                   // the clock at the last call, for DetectClockSteps
 }
 
 // New returns an engine for the configuration.
@@ -71,11 +81,11 @@ func New(cfg vagt.HomeConfig, sink Sink, clock Clock, log *slog.Logger) (*Engine
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	now := clock.Now()
+	now := clock.Now().Round(0) // wall clock only: see Engine.wall
 	e := &Engine{sink: sink, clock: clock, log: log, started: now, lastActivity: now,
 		open: map[episode]uint64{}, momentary: map[episode]time.Time{}, lastSeen: map[vagt.DeviceID]time.Time{},
 		offline: map[vagt.DeviceID]bool{}, bedOutSince: map[vagt.DeviceID]time.Time{}, coldSince: map[vagt.DeviceID]time.Time{},
-		takenAt: map[int]time.Time{}}
+		takenAt: map[int]time.Time{}, timersDirty: true, lastNow: now, keptSeen: map[vagt.DeviceID]time.Time{}}
 	if err := e.SetConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -105,10 +115,16 @@ func (e *Engine) SetConfig(cfg vagt.HomeConfig) error {
 func (e *Engine) OpenEpisodes() int { return len(e.open) }
 
 func (e *Engine) raise(ep episode, details map[string]string) error {
+	return e.raiseAt(ep, details, e.wall())
+}
+
+// raiseAt raises an alarm whose time is when its condition was met: for a timer, when it
+// ran out, which after a restart may be earlier than now.
+func (e *Engine) raiseAt(ep episode, details map[string]string, at time.Time) error {
 	if _, ok := e.open[ep]; ok {
 		return nil
 	}
-	a := vagt.Alarm{Time: e.clock.Now(), Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Details: details}
+	a := vagt.Alarm{Time: at, Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Details: details}
 	seq, err := e.sink.AddAlarm(&a)
 	if err != nil {
 		return fmt.Errorf("rules: raise %s for %s: %w", ep.typ, ep.device, err)
@@ -124,7 +140,7 @@ func (e *Engine) clear(ep episode, details map[string]string) error {
 	if !ok {
 		return nil
 	}
-	a := vagt.Alarm{Time: e.clock.Now(), Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Clears: seq, Details: details}
+	a := vagt.Alarm{Time: e.wall(), Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Clears: seq, Details: details}
 	if _, err := e.sink.AddAlarm(&a); err != nil {
 		return fmt.Errorf("rules: clear %s for %s: %w", ep.typ, ep.device, err)
 	}
@@ -136,7 +152,7 @@ func (e *Engine) clear(ep episode, details map[string]string) error {
 
 // momentaryRaise raises a panic or fall unless one was raised for the device lately.
 func (e *Engine) momentaryRaise(ep episode, details map[string]string) error {
-	now := e.clock.Now()
+	now := e.wall()
 	if last, ok := e.momentary[ep]; ok && now.Sub(last) < momentaryQuiet {
 		e.momentary[ep] = now
 		return nil
@@ -154,7 +170,7 @@ func (e *Engine) momentaryRaise(ep episode, details map[string]string) error {
 
 // Observe feeds a reading to the rules that react to one.
 func (e *Engine) Observe(r vagt.Reading) error {
-	now := e.clock.Now()
+	now := e.now()
 	if err := e.heard(r.Device, now); err != nil {
 		return err
 	}
@@ -198,11 +214,15 @@ func (e *Engine) Observe(r vagt.Reading) error {
 			return err
 		}
 		if on {
-			delete(e.bedOutSince, r.Device)
+			if _, out := e.bedOutSince[r.Device]; out {
+				delete(e.bedOutSince, r.Device)
+				e.timersDirty = true
+			}
 			return e.clear(ep(vagt.AlarmBedExit), nil)
 		}
 		if _, out := e.bedOutSince[r.Device]; !out && e.cfg.Rules.Night.Contains(now.In(e.loc)) {
 			e.bedOutSince[r.Device] = now
+			e.timersDirty = true
 		}
 	case vagt.KindTemperature:
 		th := e.cfg.Rules.LowTemperature
@@ -210,14 +230,19 @@ func (e *Engine) Observe(r vagt.Reading) error {
 		case r.Value < th:
 			if _, cold := e.coldSince[r.Device]; !cold {
 				e.coldSince[r.Device] = now
+				e.timersDirty = true
 			}
 		case r.Value >= th+lowTempHysteresis:
-			delete(e.coldSince, r.Device)
+			if _, cold := e.coldSince[r.Device]; cold {
+				delete(e.coldSince, r.Device)
+				e.timersDirty = true
+			}
 			return e.clear(ep(vagt.AlarmLowTemperature), map[string]string{"temperature": strconv.FormatFloat(r.Value, 'f', 1, 64)})
 		}
 	case vagt.KindMedicationTaken:
 		dose := int(r.Value)
 		e.takenAt[dose] = now
+		e.timersDirty = true
 		sub := strconv.Itoa(dose)
 		if err := e.clear(episode{typ: vagt.AlarmMissedMedication, device: r.Device, sub: sub}, nil); err != nil {
 			return err
@@ -251,7 +276,7 @@ func (e *Engine) clearInactivity() error {
 // Seen records that a device was heard from (any message, also one without readings);
 // online is non-nil for an availability report.
 func (e *Engine) Seen(dev vagt.DeviceID, online *bool) error {
-	now := e.clock.Now()
+	now := e.now()
 	ep := episode{typ: vagt.AlarmSilentDevice, device: dev}
 	if online != nil && !*online {
 		e.offline[dev] = true

@@ -12,40 +12,49 @@ import (
 // temperature, missed medication and silent devices. The gateway calls it every few
 // seconds; it does nothing twice for one episode.
 func (e *Engine) Tick() error {
-	now := e.clock.Now()
+	now := e.now()
 	local := now.In(e.loc)
 	r := &e.cfg.Rules
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 
-	if r.Inactivity > 0 && r.Day.Contains(local) {
-		since := e.lastActivity
-		if start := windowStart(r.Day, local); since.Before(start) {
-			since = start // only time within today's window counts
+	if r.Inactivity > 0 && r.Day.From != r.Day.To {
+		// The day window we are in, or the last one: a gateway that was off when the
+		// alarm was due (at 18:00, restarted at 23:00) raises it late rather than never.
+		// Running, it raised it in the window, or activity put the due time past its end.
+		start, end := windowStart(r.Day, local), now
+		if !r.Day.Contains(local) {
+			end = windowEnd(r.Day, local)
+			start = end.Add(-windowLength(r.Day))
 		}
-		if now.Sub(since) >= r.Inactivity {
-			add(e.raise(episode{typ: vagt.AlarmInactivity, device: e.home}, map[string]string{"hours": strconv.FormatFloat(r.Inactivity.Hours(), 'f', 1, 64)}))
+		since := e.lastActivity
+		if since.Before(start) {
+			since = start // only time within the window counts
+		}
+		if due := since.Add(r.Inactivity); !due.After(end) {
+			add(e.raiseAt(episode{typ: vagt.AlarmInactivity, device: e.home}, map[string]string{"hours": strconv.FormatFloat(r.Inactivity.Hours(), 'f', 1, 64)}, due))
 		}
 	}
 	if r.BedExit > 0 {
 		for dev, since := range e.bedOutSince {
 			if now.Sub(since) >= r.BedExit {
-				add(e.raise(episode{typ: vagt.AlarmBedExit, device: dev}, map[string]string{"out_min": strconv.Itoa(int(now.Sub(since).Minutes()))}))
+				add(e.raiseAt(episode{typ: vagt.AlarmBedExit, device: dev}, map[string]string{"out_min": strconv.Itoa(int(now.Sub(since).Minutes()))}, since.Add(r.BedExit)))
 			}
 		}
 	}
 	if r.LowTemperatureFor > 0 {
 		for dev, since := range e.coldSince {
 			if now.Sub(since) >= r.LowTemperatureFor {
-				add(e.raise(episode{typ: vagt.AlarmLowTemperature, device: dev}, map[string]string{"below": strconv.FormatFloat(r.LowTemperature, 'f', 1, 64)}))
+				add(e.raiseAt(episode{typ: vagt.AlarmLowTemperature, device: dev}, map[string]string{"below": strconv.FormatFloat(r.LowTemperature, 'f', 1, 64)}, since.Add(r.LowTemperatureFor)))
 			}
 		}
 	}
 	for _, d := range r.Medication {
 		end := windowEnd(d.Window, local)
 		start := end.Add(-windowLength(d.Window))
-		// Only windows that ended while we were running: at start the intake history is
-		// unknown, and a false missed-medication alarm sends staff for nothing.
+		// Only windows that began while we were watching (e.started carries over a restart
+		// when the timers were kept): before that the intake history is unknown, and a
+		// false missed-medication alarm sends staff for nothing.
 		if start.Before(e.started) {
 			continue
 		}
@@ -53,7 +62,12 @@ func (e *Engine) Tick() error {
 			continue
 		}
 		dose := strconv.Itoa(d.Dose)
-		add(e.raise(episode{typ: vagt.AlarmMissedMedication, device: e.medicationDevice(), sub: dose}, map[string]string{"dose": dose, "window": d.From.String() + "-" + d.To.String()}))
+		details := map[string]string{"dose": dose, "window": d.From.String() + "-" + d.To.String()}
+		if !e.offSince.IsZero() && e.offSince.Before(end) && e.offUntil.After(start) {
+			// Part of the window passed with the gateway off: an intake then was not seen.
+			details["gateway_off"] = e.offSince.In(e.loc).Format("15:04") + "-" + e.offUntil.In(e.loc).Format("15:04")
+		}
+		add(e.raiseAt(episode{typ: vagt.AlarmMissedMedication, device: e.medicationDevice(), sub: dose}, details, end))
 	}
 	if r.SilentFactor > 0 {
 		for _, d := range e.cfg.Devices {
@@ -64,8 +78,8 @@ func (e *Engine) Tick() error {
 			if !ok {
 				last = e.started
 			}
-			if now.Sub(last) > d.ReportEvery*time.Duration(r.SilentFactor) {
-				add(e.raise(episode{typ: vagt.AlarmSilentDevice, device: d.Device}, map[string]string{"silent_s": strconv.Itoa(int(now.Sub(last).Seconds()))}))
+			if limit := d.ReportEvery * time.Duration(r.SilentFactor); now.Sub(last) > limit {
+				add(e.raiseAt(episode{typ: vagt.AlarmSilentDevice, device: d.Device}, map[string]string{"silent_s": strconv.Itoa(int(now.Sub(last).Seconds()))}, last.Add(limit)))
 			}
 		}
 	}

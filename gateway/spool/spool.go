@@ -25,6 +25,9 @@ var (
 	bucketBatches  = []byte("batches")
 	bucketReadings = []byte("readings")
 	bucketMeta     = []byte("meta")
+	bucketTimers   = []byte("rule_timers") // the rules' timer state, apart from the queue
+
+	timersKey = []byte("state")
 
 	metaBatchSeq   = []byte("next_batch_seq")
 	metaEventSeq   = []byte("next_event_seq")
@@ -131,7 +134,7 @@ func Open(opts Options) (*Queue, error) {
 func (q *Queue) init() error {
 	now := q.opts.Clock.Now()
 	return q.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAlarms, bucketBatches, bucketReadings, bucketMeta} {
+		for _, b := range [][]byte{bucketAlarms, bucketBatches, bucketReadings, bucketMeta, bucketTimers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("spool: create bucket %s: %w", b, err)
 			}
@@ -277,6 +280,30 @@ func (q *Queue) State(name string) ([]byte, error) {
 	var out []byte
 	err := q.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get([]byte("state/" + name)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutRuleTimers keeps the rule engine's timer state (last activity, out of bed since, …)
+// in its own bucket, committed and fsynced like everything else, so a restart resumes the
+// timers instead of starting them afresh. It is not counted against MaxBytes: it is small
+// and replaced, not appended.
+func (q *Queue) PutRuleTimers(data []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTimers).Put(timersKey, data)
+	})
+}
+
+// RuleTimers returns what PutRuleTimers kept, nil when nothing.
+func (q *Queue) RuleTimers() ([]byte, error) {
+	var out []byte
+	err := q.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketTimers).Get(timersKey); v != nil {
 			out = append([]byte(nil), v...)
 		}
 		return nil

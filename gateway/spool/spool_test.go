@@ -334,3 +334,31 @@ func crashChild(path string) {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}
 }
+
+// TestRuleTimersKept: the rule timers live in their own bucket, survive a reopen, are
+// replaced rather than appended, and are no part of the queue (its stats do not move).
+func TestRuleTimersKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	q := open(t, path, &fakeClock{t: t0}, nil)
+	if data, err := q.RuleTimers(); err != nil || data != nil {
+		t.Fatalf("a new spool holds timers %q, %v", data, err)
+	}
+	before := q.Stats()
+	for _, s := range []string{`{"v":1,"a":1}`, `{"v":1,"b":2}`} {
+		if err := q.PutRuleTimers([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := q.Stats(); after != before {
+		t.Fatalf("stats moved: %+v → %+v", before, after)
+	}
+	q.Close()
+	q = open(t, path, &fakeClock{t: t0}, nil)
+	defer q.Close()
+	if data, err := q.RuleTimers(); err != nil || string(data) != `{"v":1,"b":2}` {
+		t.Fatalf("after a reopen: %q, %v", data, err)
+	}
+	if _, ok, err := q.Next(); ok || err != nil {
+		t.Fatalf("the timers are in the queue: %v %v", ok, err)
+	}
+}
