@@ -219,6 +219,7 @@ func TestChaos(t *testing.T) {
 		restored time.Time
 	}
 	var cuts []*cutRecord
+	var failedBefore int
 	type fault struct {
 		name            string
 		inject, recover func() error
@@ -226,10 +227,29 @@ func TestChaos(t *testing.T) {
 	faults := []fault{
 		{"kill -9 mosquitto", p.broker.Kill, func() error { return p.broker.Start(ctx) }},
 		{"kill -9 influxdb", p.influx.Kill, func() error { return p.influx.Start(ctx) }},
-		{"kill -9 postgresql", p.postgres.Kill, func() error { return p.postgres.Start(ctx) }},
+		{"kill -9 postgresql", func() error {
+			failedBefore = countLines(p.api.log, "commit failed")
+			return p.postgres.Kill()
+		}, func() error {
+			if err := p.postgres.Start(ctx); err != nil {
+				return err
+			}
+			// How many times the api's alarm lane failed to store an alarm meanwhile:
+			// each such message stayed unacknowledged and was retried (alarmlane).
+			waitUntil(t, "the api to store again", func() bool { return ready("http://" + p.apiAddr + "/readyz") }, nil)
+			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 postgresql: the api's alarm lane failed %d commit attempts, acknowledged none of those messages, and retried until they were stored",
+				countLines(p.api.log, "commit failed")-failedBefore))
+			return nil
+		}},
 		{"kill -9 ingest", p.ingest.Kill, p.ingest.Start},
 		{"kill -9 api", p.api.Kill, p.api.Start},
-		{"kill -9 gateway", killed.kill, killed.restart},
+		{"kill -9 gateway", func() error {
+			s, _ := killed.snapshot()
+			err := killed.kill()
+			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 gateway: %s killed with %d items in its spool (%d alarms), %d items acknowledged by the broker in that run; restarted on the same spool",
+				killed.id, s.SpoolDepth, s.Spool.Alarms, s.Sent))
+			return err
+		}, killed.restart},
 		{"uplink cut, 10 min device time", func() error {
 			c := &cutRecord{}
 			cuts = append(cuts, c)
@@ -471,4 +491,10 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	t.Logf("chaos run (hold %s, %d round(s), stream reconnects %d):\n%s", set.hold, set.rounds, w.reconnects(), rep.table())
+}
+
+// countLines is how many lines of a log file contain s.
+func countLines(path, s string) int {
+	data, _ := os.ReadFile(path)
+	return strings.Count(string(data), s)
 }
