@@ -246,8 +246,8 @@ func TestChaos(t *testing.T) {
 		{"kill -9 gateway", func() error {
 			s, _ := killed.snapshot()
 			err := killed.kill()
-			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 gateway: %s killed with %d items in its spool (%d alarms), %d items acknowledged by the broker in that run; restarted on the same spool",
-				killed.id, s.SpoolDepth, s.Spool.Alarms, s.Sent))
+			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 gateway: %s killed at %s with %d items in its spool (%d alarms), %d items acknowledged by the broker in that run; restarted on the same spool",
+				killed.id, time.Now().Format("15:04:05.000"), s.SpoolDepth, s.Spool.Alarms, s.Sent))
 			return err
 		}, killed.restart},
 		{"uplink cut, 10 min device time", func() error {
@@ -363,6 +363,7 @@ func TestChaos(t *testing.T) {
 			stored: uint64(stored), alarms: nAlarms, storedAlarms: storedAlarms})
 		// Which of the unit's readings are missing, by the fault during which it was sent.
 		missing := make([]int, len(rep.phases))
+		shown := 0
 		h.sentMu.Lock()
 		for _, r := range h.sent {
 			k := keyOf(r.dev, r.value)
@@ -371,6 +372,10 @@ func TestChaos(t *testing.T) {
 				continue
 			}
 			missing[rep.lossPhase(r.at)]++
+			if h != fill && shown < 20 {
+				shown++
+				t.Logf("%s: missing %s %.2f sent %s (phase %s)", h.id, r.dev, r.value, r.at.Format("15:04:05.000"), rep.phases[rep.phaseAt(r.at)].name)
+			}
 		}
 		h.sentMu.Unlock()
 		for k, n := range got {

@@ -116,6 +116,7 @@ func startHome(t *testing.T, n int, bins binaries, brokerURL string, o homeOptio
 		if err := h.gw.Stop(); err != nil {
 			t.Errorf("%v", err)
 		}
+		h.gw.check(t)
 		if t.Failed() {
 			t.Logf("%s log:\n%s", h.id, tail(h.gw.log, 20))
 		}
@@ -176,7 +177,11 @@ func (h *home) reading(prefix string, sensors int) error {
 	}
 	n := h.sensorSeq.Add(1)
 	dev := prefix + strconv.Itoa(int(n)%sensors)
-	value := float64(n%15000)/100 - 50
+	// The value counts the sensor's own readings (-50.00, -49.99, ... °C), so device and
+	// value name one reading until the sensor has sent 15,000: the reconciliation looks
+	// readings up by them, and a value that came round again within a sensor would let a
+	// dropped reading pass for a stored one sent later.
+	value := float64((n/uint64(sensors))%15000)/100 - 50
 	at := time.Now()
 	if err := h.unit.Reading(dev, "temperature", value); err != nil {
 		return err

@@ -84,6 +84,8 @@ func startPlatform(t *testing.T, bins binaries) *platform {
 		if err := errors.Join(p.api.Stop(), p.ingest.Stop()); err != nil {
 			t.Errorf("stopping the platform: %v", err)
 		}
+		p.api.check(t)
+		p.ingest.check(t)
 		if t.Failed() {
 			for _, name := range []string{"ingest.log", "api.log"} {
 				t.Logf("%s:\n%s", name, tail(filepath.Join(dir, name), 40))

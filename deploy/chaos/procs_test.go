@@ -15,14 +15,18 @@ import (
 // binaries are the platform's and the gateway's programs, built for this run.
 type binaries struct{ vagt, gateway string }
 
-// buildBinaries builds ./cmd/vagt and ./cmd/vagt-gateway into a temporary directory (without
-// -race: the suite kills them, it does not look for races in them).
+// buildBinaries builds ./cmd/vagt and ./cmd/vagt-gateway into a temporary directory, with
+// the race detector when the suite runs with it (proc.check reads their logs for races).
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
 	dir := t.TempDir()
 	b := binaries{vagt: filepath.Join(dir, "vagt"), gateway: filepath.Join(dir, "vagt-gateway")}
 	for out, pkg := range map[string]string{b.vagt: "../../cmd/vagt", b.gateway: "../../cmd/vagt-gateway"} {
-		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		args := []string{"build", "-o", out}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		if msg, err := exec.Command("go", append(args, pkg)...).CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 		}
 	}
@@ -108,4 +112,13 @@ func (p *proc) PID() int {
 		return 0
 	}
 	return p.cmd.Process.Pid
+}
+
+// check reports the data races the race detector found in any run of the process (a run
+// killed with SIGKILL still wrote what it found before).
+func (p *proc) check(t *testing.T) {
+	t.Helper()
+	if n := countLines(p.log, "WARNING: DATA RACE"); n > 0 {
+		t.Errorf("%s: %d data races (log %s):\n%s", p.name, n, p.log, tail(p.log, 60))
+	}
 }
