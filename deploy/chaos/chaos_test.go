@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"slices"
@@ -13,17 +12,15 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
-// settings of a run: the short one in `make test` holds each fault for 2 s (standing in
-// for minutes: a cut uplink is a cut uplink, the spool fills at a burst's pace rather than
-// in ten minutes of 4G outage); `make test-chaos` holds longer and repeats.
+// settings of a run: the short one in `make test` holds each fault for 2 s (the uplink cut
+// runs ten minutes of device time in that hold, see deviceClock); `make test-chaos` holds
+// longer and repeats.
 type settings struct {
 	hold     time.Duration // how long a fault lasts, and the quiet after it
 	rounds   int
@@ -58,12 +55,49 @@ type alarmRecord struct {
 }
 
 // knownLossy are the faults whose losses the short run reports rather than fails on, each
-// with what was found (docs/resilience.md). VAGT_CHAOS_STRICT=1 fails on them too.
+// with what was found (docs/resilience.md). VAGT_CHAOS_STRICT=1 fails on them too. Alarms
+// are never in it: a lost alarm fails every run.
 var knownLossy = map[string]string{
 	"kill -9 mosquitto": "what the broker had acknowledged and not saved, and what gateways published before ingest " +
 		"resubscribed: Mosquitto 2.0.11 does not restore shared subscriptions",
 	"kill -9 influxdb": "none expected: InfluxDB fsyncs its WAL before it answers",
-	"gateway restart":  "readings the stopped gateway had spooled (counted as heard) and never delivered: open finding",
+	"kill -9 gateway": "readings the gateway had read from the serial line and not yet committed to its spool: " +
+		"a serial reading carries no acknowledgement, so nothing acknowledged is lost",
+}
+
+// The uplink cut covers ten minutes of device time: the cut home's unit runs on a clock
+// that is faster than the wall clock by cutDeviceTime/hold, and on that clock each of
+// cutSensors sensors reports every cutPeriod and a panic button is pressed every
+// cutAlarmEvery (docs/resilience.md, "simulated time").
+const (
+	cutDeviceTime = 10 * time.Minute
+	cutSensors    = 100
+	cutPeriod     = 50 * time.Second // → 1,200 readings in ten minutes
+	cutAlarmEvery = 2 * time.Minute  // → 5 alarms, at minutes 1, 3, 5, 7 and 9
+)
+
+// deviceClock runs the cut home's profile for span of device time in wall-clock time wall,
+// calling reading at each sensor report and alarm at each press; it returns how many
+// readings it sent.
+func deviceClock(span, wall time.Duration, reading func() error, alarm func(at time.Duration)) (int, error) {
+	step := cutPeriod / cutSensors
+	start := time.Now()
+	n := 0
+	nextAlarm := cutAlarmEvery / 2
+	for dt := time.Duration(0); dt < span; dt += step {
+		if wait := time.Until(start.Add(time.Duration(float64(dt) * float64(wall) / float64(span)))); wait > 0 {
+			time.Sleep(wait)
+		}
+		if dt >= nextAlarm {
+			alarm(dt)
+			nextAlarm += cutAlarmEvery
+		}
+		if err := reading(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // settled waits until cond holds, or until its state has not changed for 15 s (what is
@@ -72,7 +106,7 @@ func settled(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
 	var last string
 	since := time.Now()
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		ok, state := cond()
 		if ok {
 			return
@@ -89,10 +123,16 @@ func settled(t *testing.T, what string, cond func() (bool, string)) {
 
 func TestChaos(t *testing.T) {
 	set := settingsFromEnv(t)
-	p := startPlatform(t)
-	homes := []*home{startHome(t, 1, p.broker.URL(), false), startHome(t, 2, p.broker.URL(), false),
-		startHome(t, 3, p.broker.URL(), true)}
-	alarmHomes, fill := homes[:2], homes[2]
+	bins := buildBinaries(t)
+	p := startPlatform(t, bins)
+	url := p.broker.URL()
+	homes := []*home{
+		startHome(t, 1, bins, url, homeOptions{}),
+		startHome(t, 2, bins, url, homeOptions{}),                                // killed with SIGKILL
+		startHome(t, 3, bins, url, homeOptions{cut: true}),                       // its uplink cut for ten device minutes
+		startHome(t, 4, bins, url, homeOptions{cut: true, spoolBytes: 64 << 10}), // its spool filled
+	}
+	alarmHomes, killed, cutHome, fill := homes[:2], homes[1], homes[2], homes[3]
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	w := newWatcher("http://"+p.apiAddr+"/api/v1/alerts/stream", func() string { return p.token })
@@ -105,8 +145,8 @@ func TestChaos(t *testing.T) {
 	for _, h := range homes {
 		waitUntil(t, string(h.id)+" to hear its unit", func() bool {
 			_ = h.unit.Heartbeat(time.Second, true, 100)
-			heard, _ := h.totals()
-			return heard > 0
+			s, ok := h.snapshot()
+			return ok && s.Counters.Readings > 0
 		}, nil)
 	}
 	rep := &report{}
@@ -117,6 +157,18 @@ func TestChaos(t *testing.T) {
 	}
 	begin("baseline")
 
+	var (
+		alarmsMu sync.Mutex
+		alarms   []alarmRecord
+	)
+	press := func(h *home, name string) vagt.DeviceID {
+		at := time.Now()
+		dev := h.alarm(name)
+		alarmsMu.Lock()
+		alarms = append(alarms, alarmRecord{home: h, dev: dev, at: at, phase: int(phase.Load())})
+		alarmsMu.Unlock()
+		return dev
+	}
 	// Steady load: every home's sensors, and a panic press every alarmGap somewhere.
 	loadCtx, stopLoad := context.WithCancel(context.Background())
 	var load sync.WaitGroup
@@ -137,10 +189,6 @@ func TestChaos(t *testing.T) {
 			}
 		})
 	}
-	var (
-		alarmsMu sync.Mutex
-		alarms   []alarmRecord
-	)
 	load.Go(func() {
 		tick := time.NewTicker(set.alarmGap)
 		defer tick.Stop()
@@ -150,12 +198,7 @@ func TestChaos(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			h := alarmHomes[n%len(alarmHomes)]
-			at := time.Now()
-			dev := h.alarm(n)
-			alarmsMu.Lock()
-			alarms = append(alarms, alarmRecord{home: h, dev: dev, at: at, phase: int(phase.Load())})
-			alarmsMu.Unlock()
+			press(alarmHomes[n%len(alarmHomes)], "a"+strconv.Itoa(n))
 		}
 	})
 
@@ -166,6 +209,17 @@ func TestChaos(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The uplink cut, per round: the alarms raised during it, when the link came back, how
+	// deep the spool was then.
+	type cutRecord struct {
+		readings int
+		alarms   []vagt.DeviceID
+		depth    uint64
+		dropped  uint64
+		restored time.Time
+	}
+	var cuts []*cutRecord
+	var failedBefore int
 	type fault struct {
 		name            string
 		inject, recover func() error
@@ -173,20 +227,64 @@ func TestChaos(t *testing.T) {
 	faults := []fault{
 		{"kill -9 mosquitto", p.broker.Kill, func() error { return p.broker.Start(ctx) }},
 		{"kill -9 influxdb", p.influx.Kill, func() error { return p.influx.Start(ctx) }},
-		{"ingest crash+restart", p.ingest.Stop, func() error { p.ingest.Start(); return nil }},
-		{"api crash+restart", p.api.Stop, func() error { p.api.Start(); return nil }},
-		{"gateway restart", func() error { alarmHomes[1].down.Store(true); return alarmHomes[1].gw.Stop() },
-			func() error { alarmHomes[1].gw.Start(); alarmHomes[1].down.Store(false); return nil }},
+		{"kill -9 postgresql", func() error {
+			failedBefore = countLines(p.api.log, "commit failed")
+			return p.postgres.Kill()
+		}, func() error {
+			if err := p.postgres.Start(ctx); err != nil {
+				return err
+			}
+			// How many times the api's alarm lane failed to store an alarm meanwhile:
+			// each such message stayed unacknowledged and was retried (alarmlane).
+			waitUntil(t, "the api to store again", func() bool { return ready("http://" + p.apiAddr + "/readyz") }, nil)
+			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 postgresql: the api's alarm lane failed %d commit attempts, acknowledged none of those messages, and retried until they were stored",
+				countLines(p.api.log, "commit failed")-failedBefore))
+			return nil
+		}},
+		{"kill -9 ingest", p.ingest.Kill, p.ingest.Start},
+		{"kill -9 api", p.api.Kill, p.api.Start},
+		{"kill -9 gateway", func() error {
+			s, _ := killed.snapshot()
+			err := killed.kill()
+			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 gateway: %s killed at %s with %d items in its spool (%d alarms), %d items acknowledged by the broker in that run; restarted on the same spool",
+				killed.id, time.Now().Format("15:04:05.000"), s.SpoolDepth, s.Spool.Alarms, s.Sent))
+			return err
+		}, killed.restart},
+		{"uplink cut, 10 min device time", func() error {
+			c := &cutRecord{}
+			cuts = append(cuts, c)
+			cutHome.uplink.Cut()
+			n, err := deviceClock(cutDeviceTime, set.hold, func() error { return cutHome.reading("c", cutSensors) },
+				func(at time.Duration) {
+					c.alarms = append(c.alarms, press(cutHome, fmt.Sprintf("cut%d-%s", len(cuts), at)))
+				})
+			c.readings = n
+			return err
+		}, func() error {
+			c := cuts[len(cuts)-1]
+			s, ok := cutHome.snapshot()
+			if !ok {
+				return fmt.Errorf("%s: no status", cutHome.id)
+			}
+			c.depth, c.dropped = s.SpoolDepth, s.Spool.DroppedReadings
+			c.restored = time.Now()
+			cutHome.uplink.Restore()
+			return nil
+		}},
 		{"uplink cut, spool full", func() error {
 			fill.uplink.Cut()
-			_, before := fill.totals()
+			before := fill.dropped()
 			// A burst fills the 64 KiB spool (~2,000 readings) while the link is down:
-			// the oldest telemetry goes, and the gateway counts what it dropped.
-			for n := 0; n < 20000; n++ {
-				if n%500 == 0 {
-					if _, d := fill.totals(); d > before {
+			// the oldest telemetry goes, and the gateway counts what it dropped. Two
+			// alarms raised then must survive the rest of the burst.
+			pressed := 0
+			for n := 0; n < 40000; n++ {
+				if n%500 == 0 && fill.dropped() > before {
+					if pressed == 2 {
 						break
 					}
+					press(fill, fmt.Sprintf("full%d-%d", len(rep.phases), pressed))
+					pressed++
 				}
 				if err := fill.reading("b", 400); err != nil {
 					return err
@@ -218,24 +316,18 @@ func TestChaos(t *testing.T) {
 
 	// Reconcile: wait until everything produced has arrived where it should (or nothing
 	// moves any more: what a fault lost stays lost), then count.
-	want := func(h *home) int {
-		heard, dropped := h.totals()
-		return int(heard - dropped)
-	}
-	var state string
 	settled(t, "the spools to empty and InfluxDB to hold every reading", func() (bool, string) {
 		done := true
-		state = ""
+		state := ""
 		for _, h := range homes {
 			s, ok := h.snapshot()
-			n, err := p.count(ctx, "reading", string(h.id))
-			heard, dropped := h.totals()
-			state += fmt.Sprintf("%s: running %t depth %d alarms %d uplink %t stored %d heard %d dropped %d err %v; ",
-				h.id, ok, s.SpoolDepth, s.Spool.Alarms, s.UplinkUp, n, heard, dropped, err)
+			n, err := p.countWhere(ctx, "reading", fmt.Sprintf("gw = '%s' AND kind = 'temperature'", h.id))
+			state += fmt.Sprintf("%s: running %t depth %d alarms %d uplink %t stored %d sent %d dropped %d err %v; ",
+				h.id, ok, s.SpoolDepth, s.Spool.Alarms, s.UplinkUp, n, h.produced.Load(), s.Spool.DroppedReadings, err)
 			if !ok || s.SpoolDepth != 0 || s.Spool.Alarms != 0 || err != nil {
 				return false, state
 			}
-			if n < want(h) {
+			if uint64(n)+s.Spool.DroppedReadings < h.produced.Load() {
 				done = false
 			}
 		}
@@ -252,9 +344,13 @@ func TestChaos(t *testing.T) {
 	})
 
 	for _, h := range homes {
-		heard, dropped := h.totals()
-		stored, err := p.count(ctx, "reading", string(h.id))
+		dropped := h.dropped()
+		got, err := p.temperatures(ctx, h.id)
 		must(err)
+		stored := 0
+		for _, n := range got {
+			stored += n
+		}
 		var nAlarms int
 		for _, a := range alarms {
 			if a.home == h {
@@ -263,15 +359,11 @@ func TestChaos(t *testing.T) {
 		}
 		storedAlarms, err := p.count(ctx, "alarm", string(h.id))
 		must(err)
-		rep.homes = append(rep.homes, homeRecord{id: h.id, produced: h.produced.Load(), heard: heard, dropped: dropped,
+		rep.homes = append(rep.homes, homeRecord{id: h.id, produced: h.produced.Load(), dropped: dropped,
 			stored: uint64(stored), alarms: nAlarms, storedAlarms: storedAlarms})
-		if heard < h.produced.Load()+uint64(nAlarms) {
-			t.Errorf("%s: the gateway heard %d readings; the unit sent %d and %d alarms", h.id, heard, h.produced.Load(), nAlarms)
-		}
 		// Which of the unit's readings are missing, by the fault during which it was sent.
-		got, err := p.temperatures(ctx, h.id)
-		must(err)
 		missing := make([]int, len(rep.phases))
+		shown := 0
 		h.sentMu.Lock()
 		for _, r := range h.sent {
 			k := keyOf(r.dev, r.value)
@@ -280,6 +372,10 @@ func TestChaos(t *testing.T) {
 				continue
 			}
 			missing[rep.lossPhase(r.at)]++
+			if h != fill && shown < 20 {
+				shown++
+				t.Logf("%s: missing %s %.2f sent %s (phase %s)", h.id, r.dev, r.value, r.at.Format("15:04:05.000"), rep.phases[rep.phaseAt(r.at)].name)
+			}
 		}
 		h.sentMu.Unlock()
 		for k, n := range got {
@@ -288,29 +384,37 @@ func TestChaos(t *testing.T) {
 			}
 		}
 		if h == fill {
-			// The readings the full spool dropped were all sent while the uplink was cut.
+			// The readings the full spool dropped were all sent while its uplink was cut:
+			// they explain that many of those phases' missing readings, and what they do
+			// not explain is lost. The count may exceed what is missing: a batch whose
+			// publish reached the broker as the link went down, its acknowledgement cut
+			// off, goes back to the spool and may be dropped there, yet is delivered.
+			left := dropped
 			for i, ph := range rep.phases {
 				if ph.name == "uplink cut, spool full" {
-					take := min(uint64(missing[i]), dropped)
+					take := min(uint64(missing[i]), left)
 					missing[i] -= int(take)
-					dropped -= take
+					left -= take
 				}
 			}
+			if left != 0 {
+				rep.notes = append(rep.notes, fmt.Sprintf("%s: %d of the %d readings its spool counts as dropped are in InfluxDB "+
+					"(sent before the cut, acknowledgement lost, then dropped from the spool)", h.id, left, dropped))
+			}
+		} else if dropped != 0 {
+			t.Errorf("%s: its spool dropped %d readings; only %s's spool is meant to fill", h.id, dropped, fill.id)
 		}
 		for i, n := range missing {
 			rep.phases[i].lostReadings += n
 		}
 	}
-	if _, dropped := fill.totals(); dropped == 0 && (only == "" || strings.Contains(only, "spool")) {
+	if dropped := fill.dropped(); dropped == 0 && (only == "" || strings.Contains(only, "spool")) {
 		t.Errorf("%s: the spool-full fault dropped nothing: the burst did not fill it", fill.id)
 	}
 
 	// Every alarm exactly one alert, every alert on the stream.
-	must(p.api.Stop())
-	db, err := sql.Open("sqlite", p.dbPath)
-	must(err)
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT id, device_id, count FROM alerts WHERE type <> ?`, int(vagt.AlarmGatewayOffline))
+	db := p.db(t)
+	rows, err := db.QueryContext(ctx, `SELECT id, device_id, count FROM alerts WHERE type <> $1`, int(vagt.AlarmGatewayOffline))
 	must(err)
 	alertsOf := map[vagt.DeviceID][]int{}
 	for rows.Next() {
@@ -325,6 +429,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	must(rows.Err())
+	rows.Close()
 	for _, a := range alarms {
 		arrived, ok := w.arrived(a.dev)
 		c := alertsOf[a.dev]
@@ -337,8 +442,8 @@ func TestChaos(t *testing.T) {
 			t.Errorf("alarm of %s: an alert, but never on the stream", a.dev)
 		default:
 			rep.latency(a.phase, arrived.Sub(a.at))
-			// A unit repeats an alarm frame until acked; a gateway that stopped between
-			// spooling the alarm and acking the frame raises it again after its restart,
+			// A unit repeats an alarm frame until acked; a gateway killed between
+			// spooling the alarm and acking the frame hears it again after its restart,
 			// and the api folds the repeat into the same alert (count 2): one alert still.
 			rep.phases[a.phase].folded += c[0] - 1
 		}
@@ -347,9 +452,41 @@ func TestChaos(t *testing.T) {
 	for dev := range alertsOf {
 		t.Errorf("an alert for %s, which raised no alarm", dev)
 	}
-	// What a kill -9 of the broker or of InfluxDB costs is measured and reported (see
-	// docs/resilience.md); every other fault must lose nothing. VAGT_CHAOS_STRICT=1
-	// holds those two to the same promise.
+	// The cut: ten device minutes piled up in the spool, nothing dropped, and every alarm
+	// raised during it reached the stream after the link came back, not before.
+	for i, c := range cuts {
+		if c.depth < uint64(c.readings) {
+			t.Errorf("cut %d: the spool held %d items when the link came back; the unit sent %d readings during the cut", i+1, c.depth, c.readings)
+		}
+		if c.dropped != 0 {
+			t.Errorf("cut %d: the spool dropped %d readings", i+1, c.dropped)
+		}
+		if len(c.alarms) != int(cutDeviceTime/cutAlarmEvery) {
+			t.Errorf("cut %d: %d alarms pressed, want %d", i+1, len(c.alarms), cutDeviceTime/cutAlarmEvery)
+		}
+		var first, last time.Duration
+		for j, dev := range c.alarms {
+			at, ok := w.arrived(dev)
+			if !ok {
+				continue // counted as lost above
+			}
+			if at.Before(c.restored) {
+				t.Errorf("cut %d: the alarm of %s reached the stream %s before the uplink came back", i+1, dev, c.restored.Sub(at))
+			}
+			d := at.Sub(c.restored)
+			if j == 0 || d < first {
+				first = d
+			}
+			last = max(last, d)
+		}
+		rep.notes = append(rep.notes, fmt.Sprintf("uplink cut %d: %s of device time in %s (clock ×%.0f): %d readings and %d alarms "+
+			"spooled (spool depth %d at restore, %d dropped); the alarms reached the stream %s–%s after the link came back",
+			i+1, cutDeviceTime, set.hold, float64(cutDeviceTime)/float64(set.hold), c.readings, len(c.alarms), c.depth, c.dropped, ms(first), ms(last)))
+	}
+	// What a kill -9 of the broker or of InfluxDB, or of a gateway mid-line, costs in
+	// readings is measured and reported (see docs/resilience.md); every other fault must
+	// lose nothing, and no fault may lose an alarm. VAGT_CHAOS_STRICT=1 holds those to
+	// the same promise.
 	strict := os.Getenv("VAGT_CHAOS_STRICT") == "1"
 	for _, ph := range rep.phases {
 		if ph.lostReadings+ph.lostAlarms == 0 {
@@ -362,6 +499,11 @@ func TestChaos(t *testing.T) {
 			t.Logf("FINDING: %s lost %d readings (%s)", ph.name, ph.lostReadings, why)
 		}
 	}
-	t.Logf("chaos run (hold %s, %d round(s), stream reconnects %d):\n%s", set.hold, set.rounds, w.connects, rep.table())
-	fmt.Fprint(os.Stdout, "")
+	t.Logf("chaos run (hold %s, %d round(s), stream reconnects %d):\n%s", set.hold, set.rounds, w.reconnects(), rep.table())
+}
+
+// countLines is how many lines of a log file contain s.
+func countLines(path, s string) int {
+	data, _ := os.ReadFile(path)
+	return strings.Count(string(data), s)
 }

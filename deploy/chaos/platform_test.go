@@ -4,78 +4,38 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"sync"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
-	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
-	"github.com/vagt-dk/vagt/ingest"
 )
 
-// runner runs a component in-process until Stop, and again after Start: ingest, the api
-// and the gateways. Stop cancels its context, which is a crash only for what the
-// component had not handed on — the in-process stand-in for kill -9 (see docs/resilience.md).
-type runner struct {
-	name string
-	run  func(ctx context.Context) error
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func (r *runner) Start() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan error, 1)
-	go func() { r.done <- r.run(ctx) }()
-}
-
-func (r *runner) Stop() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cancel == nil {
-		return nil
-	}
-	r.cancel()
-	err := <-r.done
-	r.cancel = nil
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", r.name, err)
-	}
-	return nil
-}
-
-// platform is the municipality's side: broker, InfluxDB, ingest, the api on SQLite.
+// platform is the municipality's side: Mosquitto, InfluxDB and PostgreSQL (localstack),
+// and the vagt binary's ingest and api as processes, each on a fixed port and client id so
+// that a restart after kill -9 takes up where the killed one was.
 type platform struct {
-	broker  *localstack.Mosquitto
-	influx  *localstack.InfluxDB
-	ingest  *runner
-	api     *runner
-	apiAddr string
-	dbPath  string
-	token   string // a municipality-wide care staff member's token
-	log     *slog.Logger
-	logPath string
-
-	mu       sync.Mutex
-	failures []error // a component that stopped by itself
+	broker   *localstack.Mosquitto
+	influx   *localstack.InfluxDB
+	postgres *localstack.Postgres
+	ingest   *proc
+	api      *proc
+	apiAddr  string
+	token    string // a municipality-wide care staff member's token
+	dir      string // the processes' logs
 }
 
 const municipality = 766
@@ -86,62 +46,80 @@ const municipality = 766
 // (docs/resilience.md). VAGT_CHAOS_API_GROUP=vagt-alerts measures that.
 var apiGroup = cmp.Or(os.Getenv("VAGT_CHAOS_API_GROUP"), "-")
 
-func startPlatform(t *testing.T) *platform {
+func startPlatform(t *testing.T, bins binaries) *platform {
 	t.Helper()
 	dir := t.TempDir()
-	p := &platform{dbPath: dir + "/vagt.db", logPath: dir + "/platform.log"}
-	logFile, err := os.Create(p.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logFile.Close() })
-	// Warnings and errors of ingest and the api, for the report (what was refused, retried).
-	p.log = slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := &platform{dir: dir}
 	// autosave on every change: without it Mosquitto writes its persistence file only on a
 	// clean stop, and a kill -9 loses every session and queued message.
 	p.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true,
 		Extra: "autosave_interval 1\nautosave_on_changes true"})
 	p.influx = stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
+	// A server of its own, because the suite kills it; a commit waits for its WAL, as a
+	// production server's does, so a kill -9 of PostgreSQL loses nothing committed.
+	p.postgres = stacktest.Postgres(t, localstack.PostgresOptions{SynchronousCommit: true})
 
-	p.ingest = &runner{name: "ingest", run: func(ctx context.Context) error {
-		return ingest.Run(ctx, ingest.Config{Broker: p.broker.URL(), ClientID: "chaos-ingest",
-			InfluxURL: p.influx.URL(), InfluxBucket: p.influx.Bucket(), InfluxToken: p.influx.Token, InfluxRaw: true,
-			Setup: true, HTTPAddr: "127.0.0.1:0", Linger: 50 * time.Millisecond, DrainTimeout: 5 * time.Second}, ingest.Deps{Logger: p.log.With("component", "ingest")})
-	}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	ports := make([]int, 2)
+	for i := range ports {
+		var err error
+		if ports[i], err = localstack.FreePort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.apiAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
+	p.ingest = &proc{name: "ingest", bin: bins.vagt, log: filepath.Join(dir, "ingest.log"), args: []string{"ingest",
+		"--broker", p.broker.URL(), "--client-id", "chaos-ingest",
+		"--influx-url", p.influx.URL(), "--influx-bucket", p.influx.Bucket(), "--influx-token", p.influx.Token,
+		"--http", "127.0.0.1:" + strconv.Itoa(ports[0]), "--linger", "50ms", "--drain-timeout", "5s", "--log-level", "warn"}}
+	p.api = &proc{name: "api", bin: bins.vagt, log: filepath.Join(dir, "api.log"), args: []string{"api",
+		"--listen", p.apiAddr, "--db", p.postgres.DSN(), "--broker", p.broker.URL(), "--client-id", "chaos-api",
+		"--group", apiGroup, "--tick", "100ms", "--log-level", "warn"}}
+	if err := p.ingest.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p.apiAddr = ln.Addr().String()
-	ln.Close()
-	p.api = &runner{name: "api", run: func(ctx context.Context) error {
-		srv, err := api.New(ctx, api.Config{Listen: p.apiAddr, DB: p.dbPath, Broker: p.broker.URL(), ClientID: "chaos-api", Group: apiGroup,
-			Tick: 100 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second}, api.Deps{Log: p.log.With("component", "api")})
-		if err != nil {
-			return err
-		}
-		if p.token == "" {
-			tok, hash, err := auth.NewToken()
-			if err != nil {
-				return err
-			}
-			pr := auth.Principal{Name: "chaos", Role: auth.RoleStaff, Municipality: municipality}
-			if _, err := srv.Store.IssueToken(ctx, pr, hash, nil, time.Now()); err != nil {
-				return err
-			}
-			p.token = tok
-		}
-		return srv.Run(ctx)
-	}}
-	p.ingest.Start()
-	p.api.Start()
+	if err := p.api.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := errors.Join(p.api.Stop(), p.ingest.Stop()); err != nil {
 			t.Errorf("stopping the platform: %v", err)
 		}
+		p.api.check(t)
+		p.ingest.check(t)
+		if t.Failed() {
+			for _, name := range []string{"ingest.log", "api.log"} {
+				t.Logf("%s:\n%s", name, tail(filepath.Join(dir, name), 40))
+			}
+		}
 	})
 	waitUntil(t, "the api to answer", func() bool { return ready("http://" + p.apiAddr + "/readyz") }, nil)
+	waitUntil(t, "ingest to answer", func() bool { return ready("http://127.0.0.1:" + strconv.Itoa(ports[0]) + "/readyz") }, nil)
+	// The token, as an operator makes one (the schema exists now: the api migrated it).
+	out, err := exec.Command(bins.vagt, "token", "create", "--db", p.postgres.DSN(), "--name", "chaos",
+		"--role", "staff", "--municipality", strconv.Itoa(municipality)).Output()
+	if err != nil {
+		t.Fatalf("vagt token create: %v", err)
+	}
+	p.token = strings.TrimSpace(string(out))
 	return p
+}
+
+// db opens the api's PostgreSQL database, for the reconciliation.
+func (p *platform) db(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", p.postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// tail is the last n lines of a file.
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // count returns the points of a measurement of one gateway in InfluxDB.

@@ -16,6 +16,7 @@ type report struct {
 	injected int
 	phases   []phaseRecord
 	homes    []homeRecord
+	notes    []string
 	end      time.Time
 }
 
@@ -29,10 +30,10 @@ type phaseRecord struct {
 }
 
 type homeRecord struct {
-	id                       vagt.GatewayID
-	produced, heard, dropped uint64
-	stored                   uint64
-	alarms, storedAlarms     int
+	id                   vagt.GatewayID
+	produced, dropped    uint64
+	stored               uint64
+	alarms, storedAlarms int
 }
 
 // phaseAt is the phase during which t fell.
@@ -91,23 +92,25 @@ func (r *report) table() string {
 	tw.Flush()
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "gateway\treadings sent\theard\tdropped (spool full)\tstored\tlost\talarms\talarms stored\talarms lost\t\n")
+	fmt.Fprintf(tw, "gateway\treadings sent\tdropped (spool full)\tstored\tlost\talarms\talarms stored\talarms lost\t\n")
 	var tot homeRecord
 	for _, h := range r.homes {
-		lost := int64(h.heard) - int64(h.dropped) - int64(h.stored)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", h.id, h.produced, h.heard, h.dropped, h.stored, lost,
+		lost := int64(h.produced) - int64(h.dropped) - int64(h.stored)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", h.id, h.produced, h.dropped, h.stored, lost,
 			h.alarms, h.storedAlarms, h.alarms-h.storedAlarms)
 		tot.produced += h.produced
-		tot.heard += h.heard
 		tot.dropped += h.dropped
 		tot.stored += h.stored
 		tot.alarms += h.alarms
 		tot.storedAlarms += h.storedAlarms
 	}
-	fmt.Fprintf(tw, "all\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", tot.produced, tot.heard, tot.dropped, tot.stored,
-		int64(tot.heard)-int64(tot.dropped)-int64(tot.stored), tot.alarms, tot.storedAlarms, tot.alarms-tot.storedAlarms)
+	fmt.Fprintf(tw, "all\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", tot.produced, tot.dropped, tot.stored,
+		int64(tot.produced)-int64(tot.dropped)-int64(tot.stored), tot.alarms, tot.storedAlarms, tot.alarms-tot.storedAlarms)
 	tw.Flush()
-	fmt.Fprintf(&b, "faults injected: %d; \"heard\" counts the alarm frames' readings too\n", r.injected)
+	fmt.Fprintf(&b, "faults injected: %d; readings are the units' temperature readings, \"stored\" the points InfluxDB holds of them\n", r.injected)
+	for _, n := range r.notes {
+		b.WriteString(n + "\n")
+	}
 	return b.String()
 }
 

@@ -3,7 +3,6 @@ package chaos
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"slices"
@@ -30,18 +29,18 @@ func TestSoak(t *testing.T) {
 		t.Skip("set VAGT_SOAK_DURATION (make soak DURATION=30m)")
 	}
 	homes, _ := strconv.Atoi(cmp.Or(os.Getenv("VAGT_SOAK_HOMES"), "2000"))
-	p := startPlatform(t)
+	p := startPlatform(t, buildBinaries(t))
 	w := newWatcher("http://"+p.apiAddr+"/api/v1/alerts/stream", func() string { return p.token })
 	ctx, stop := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	defer func() { stop(); bg.Wait() }()
 	bg.Go(func() { w.run(ctx) })
 
-	// Memory of every process: Mosquitto, InfluxDB, and this one (ingest, api and the
-	// load generator run in it).
+	// Memory of every process: Mosquitto, InfluxDB, ingest, the api, and this one (the
+	// load generator runs in it).
 	type sample struct {
-		at                     time.Duration
-		broker, influx, itself int64
+		at                                  time.Duration
+		broker, influx, ingest, api, itself int64
 	}
 	var (
 		samplesMu sync.Mutex
@@ -52,7 +51,8 @@ func TestSoak(t *testing.T) {
 		tick := time.NewTicker(max(dur/20, 5*time.Second))
 		defer tick.Stop()
 		for {
-			s := sample{at: time.Since(start).Round(time.Second), broker: rss(p.broker.PID()), influx: rss(p.influx.PID()), itself: rss(os.Getpid())}
+			s := sample{at: time.Since(start).Round(time.Second), broker: rss(p.broker.PID()), influx: rss(p.influx.PID()),
+				ingest: rss(p.ingest.PID()), api: rss(p.api.PID()), itself: rss(os.Getpid())}
 			samplesMu.Lock()
 			samples = append(samples, s)
 			samplesMu.Unlock()
@@ -132,10 +132,7 @@ func TestSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(p.api.Stop())
-	db, err := sql.Open("sqlite", p.dbPath)
-	must(err)
-	defer db.Close()
+	db := p.db(t)
 	var receipts int
 	must(db.QueryRowContext(t.Context(), `SELECT count(*) FROM alarm_receipts WHERE gateway_id LIKE 'soak-%'`).Scan(&receipts))
 
@@ -151,9 +148,9 @@ func TestSoak(t *testing.T) {
 		dur, homes, rep.Readings, rep.Elapsed.Round(time.Second), rate, stored, int64(rep.Readings)-int64(stored))
 	fmt.Fprintf(&b, "alarms: %d from the generator, %d received by the api (lost %d); probe alarms %d, on the stream %d, latency p50 %s p99 %s max %s\n",
 		rep.Alarms, receipts, int64(rep.Alarms)-int64(receipts), probes, len(lat), ms(percentile(lat, .5)), ms(percentile(lat, .99)), ms(percentile(lat, 1)))
-	b.WriteString("resident memory (MiB)   t  mosquitto  influxd  ingest+api+load\n")
+	b.WriteString("resident memory (MiB)   t  mosquitto  influxd  ingest     api  load\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "%24s  %9.1f  %7.1f  %15.1f\n", s.at, mib(s.broker), mib(s.influx), mib(s.itself))
+		fmt.Fprintf(&b, "%24s  %9.1f  %7.1f  %6.1f  %6.1f  %4.1f\n", s.at, mib(s.broker), mib(s.influx), mib(s.ingest), mib(s.api), mib(s.itself))
 	}
 	t.Log(b.String())
 	if uint64(stored) != rep.Readings {

@@ -115,3 +115,10 @@ func (w *watcher) sawAlert(id int64) bool {
 	_, ok := w.seen[id]
 	return ok
 }
+
+// reconnects is how often the watcher connected to the stream.
+func (w *watcher) reconnects() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.connects
+}

@@ -265,6 +265,42 @@ func TestPostgresRestartKeepsDataAndSurvivesKill(t *testing.T) {
 	}
 }
 
+// TestPostgresSynchronousCommitSurvivesKill: with SynchronousCommit, what was committed
+// the moment before a kill -9 is there after the start (the chaos suite relies on it;
+// without the option this test loses the last commits).
+func TestPostgresSynchronousCommitSurvivesKill(t *testing.T) {
+	pg := stacktest.Postgres(t, localstack.PostgresOptions{SynchronousCommit: true})
+	ctx := t.Context()
+	conn := connectPostgres(t, pg.DSN())
+	var setting string
+	if err := conn.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Fatalf("synchronous_commit = %s, want on", setting)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE alert (id int PRIMARY KEY, kind text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 200 {
+		kind := fmt.Sprintf("panic-%d", i)
+		if _, err := conn.Exec(ctx, `INSERT INTO alert VALUES ($1, $2)`, i, kind); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, kind)
+	}
+	if err := pg.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := alertKinds(t, connectPostgres(t, pg.DSN())); !slices.Equal(got, want) {
+		t.Fatalf("after kill and start %d of %d committed rows", len(got), len(want))
+	}
+}
+
 func connectPostgres(t *testing.T, dsn string) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dsn)

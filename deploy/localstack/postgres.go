@@ -28,6 +28,11 @@ type PostgresOptions struct {
 	StartTimeout time.Duration // default 60s
 	StopTimeout  time.Duration // SIGINT (fast shutdown) to SIGKILL; default 10s
 	Logger       *slog.Logger  // nil logs nothing
+	// SynchronousCommit makes a commit wait until its WAL is written to the kernel, so
+	// that Kill (a crash of the server, not of the machine) loses nothing committed.
+	// Off by default: with synchronous_commit=off a commit is answered from shared
+	// memory, and a kill -9 loses up to the last few hundred milliseconds of commits.
+	SynchronousCommit bool
 }
 
 // Postgres is a running (or stopped) PostgreSQL server.
@@ -36,7 +41,9 @@ type PostgresOptions struct {
 // Debian's unprivileged "postgres" user on a temporary directory it owns.
 // It runs with fsync, synchronous_commit and full_page_writes off: fast,
 // and fine for tests, but a Kill can lose or corrupt recent commits in a
-// way a real crash of a properly configured server would not.
+// way a real crash of a properly configured server would not
+// (PostgresOptions.SynchronousCommit turns the commit wait back on, so a Kill
+// loses nothing committed; fsync stays off: a Kill is no power cut).
 type Postgres struct {
 	*service
 	Database string // created at the first start
@@ -226,6 +233,10 @@ func (pg *Postgres) launchLocked(ctx context.Context) error {
 	if pg.prepared {
 		repick = nil // a restart keeps its port: clients reconnect to it
 	}
+	syncCommit := "synchronous_commit=off"
+	if pg.opts.SynchronousCommit {
+		syncCommit = "synchronous_commit=on"
+	}
 	return pg.startRetrying(ctx, repick, func(ctx context.Context) error {
 		err := pg.proc.start(pg.postgres,
 			"-D", data,
@@ -234,7 +245,7 @@ func (pg *Postgres) launchLocked(ctx context.Context) error {
 			"-c", "listen_addresses=127.0.0.1",
 			// Durability off: tests and demos only (see Postgres).
 			"-c", "fsync=off",
-			"-c", "synchronous_commit=off",
+			"-c", syncCommit,
 			"-c", "full_page_writes=off",
 		)
 		if err != nil {
