@@ -29,7 +29,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("set VAGT_SOAK_DURATION (make soak DURATION=30m)")
 	}
 	homes, _ := strconv.Atoi(cmp.Or(os.Getenv("VAGT_SOAK_HOMES"), "2000"))
-	p := startPlatform(t, buildBinaries(t))
+	p := startPlatform(t, buildBinaries(t), productionAutosave)
 	w := newWatcher("http://"+p.apiAddr+"/api/v1/alerts/stream", func() string { return p.token })
 	ctx, stop := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
