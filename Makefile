@@ -84,13 +84,15 @@ test-chaos:
 	VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
 	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./deploy/chaos
 
-## soak: the load generator as fast as the broker takes it for DURATION, alarm lane on;
+## soak: the load generator at SOAK_RATE readings/s (national: 50,000) and SOAK_ALARMS alarms/s for DURATION;
 ## throughput, alarm latency, memory of every process over time, zero loss (deploy/chaos)
 DURATION   ?= 30m
 SOAK_HOMES ?= 2000
+SOAK_RATE  ?= 50000
+SOAK_ALARMS ?= 10
 .PHONY: soak
 soak:
-	VAGT_SOAK_DURATION=$(DURATION) VAGT_SOAK_HOMES=$(SOAK_HOMES) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./deploy/chaos
+	VAGT_SOAK_DURATION=$(DURATION) VAGT_SOAK_HOMES=$(SOAK_HOMES) VAGT_SOAK_RATE=$(SOAK_RATE) VAGT_SOAK_ALARMS=$(SOAK_ALARMS) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./deploy/chaos
 
 ## vuln: known vulnerabilities in the module and its dependencies (needs vuln.go.dev)
 .PHONY: vuln

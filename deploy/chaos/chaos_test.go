@@ -124,7 +124,7 @@ func settled(t *testing.T, what string, cond func() (bool, string)) {
 func TestChaos(t *testing.T) {
 	set := settingsFromEnv(t)
 	bins := buildBinaries(t)
-	p := startPlatform(t, bins)
+	p := startPlatform(t, bins, chaosAutosave)
 	url := p.broker.URL()
 	homes := []*home{
 		startHome(t, 1, bins, url, homeOptions{}),

@@ -46,14 +46,22 @@ const municipality = 766
 // (docs/resilience.md). VAGT_CHAOS_API_GROUP=vagt-alerts measures that.
 var apiGroup = cmp.Or(os.Getenv("VAGT_CHAOS_API_GROUP"), "-")
 
-func startPlatform(t *testing.T, bins binaries) *platform {
+// Mosquitto's autosave: chaosAutosave writes the persistence file on every change, since
+// the chaos run kills the broker with -9 (without it Mosquitto writes the file only on a
+// clean stop, and a kill -9 loses every session and queued message); productionAutosave is
+// deploy/mosquitto/mosquitto.conf's, for the soak, which kills nothing: saving the whole
+// in-memory state on every change of a national load stalls the broker, which is not what
+// production runs.
+const (
+	chaosAutosave      = "autosave_interval 1\nautosave_on_changes true"
+	productionAutosave = "autosave_interval 60\nautosave_on_changes false"
+)
+
+func startPlatform(t *testing.T, bins binaries, autosave string) *platform {
 	t.Helper()
 	dir := t.TempDir()
 	p := &platform{dir: dir}
-	// autosave on every change: without it Mosquitto writes its persistence file only on a
-	// clean stop, and a kill -9 loses every session and queued message.
-	p.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true,
-		Extra: "autosave_interval 1\nautosave_on_changes true"})
+	p.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Extra: autosave})
 	p.influx = stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
 	// A server of its own, because the suite kills it; a commit waits for its WAL, as a
 	// production server's does, so a kill -9 of PostgreSQL loses nothing committed.

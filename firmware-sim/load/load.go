@@ -35,7 +35,8 @@ type Config struct {
 	Interval time.Duration // each gateway sends a batch this often; 0: as fast as the broker takes them
 	Duration time.Duration // stop starting batches after this long; 0: until Batches or ctx
 	Batches  int           // stop after this many batches per gateway; 0: no limit
-	// AlarmEvery sends one alarm per this many batches of a gateway; 0: none.
+	// AlarmEvery sends one alarm per this many batches of a gateway, the homes staggered so
+	// that the alarms spread over the rounds; 0: none.
 	AlarmEvery int
 	Conns      int           // MQTT connections; default 4
 	Window     int           // unacknowledged publishes per connection; default 256
@@ -233,7 +234,7 @@ loop:
 				return err
 			}
 			publish(g.telemetry, payload, pending{gw: g.index, readings: uint64(n)})
-			if cfg.AlarmEvery > 0 && g.seq%uint64(cfg.AlarmEvery) == 0 {
+			if cfg.AlarmEvery > 0 && (g.seq+uint64(g.index))%uint64(cfg.AlarmEvery) == 0 { // staggered by home, not all in one round
 				payload, err := g.nextAlarm()
 				if err != nil {
 					return err
