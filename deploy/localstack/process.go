@@ -211,8 +211,11 @@ func (p *process) logMentions(phrases ...string) bool {
 	return false
 }
 
-// addressInUse are the ways our three programs say their port is taken.
-var addressInUse = []string{"address already in use", "address in use"}
+// startConflicts are the ways our programs say a start collided with something that goes
+// away by itself: a port another process took between FreePort and the bind, and, after a
+// kill -9 of PostgreSQL, a backend of the old server that has not yet finished dying and
+// still holds its shared memory ("pre-existing shared memory block ... is still in use").
+var startConflicts = []string{"address already in use", "address in use", "pre-existing shared memory block"}
 
 // waitReady polls ready until it succeeds, the program exits, or ctx ends.
 func (p *process) waitReady(ctx context.Context, ready func(context.Context) error) error {

@@ -165,7 +165,7 @@ func (s *service) Close() error {
 }
 
 // startRetrying runs start (spawn and wait until ready) and, when the
-// program reports its address in use, kills what is left and tries again,
+// program reports a start conflict (startConflicts), kills what is left and tries again,
 // after repick chose new ports (repick nil keeps them, as a restart must).
 func (s *service) startRetrying(ctx context.Context, repick func() error, start func(context.Context) error) error {
 	var err error
@@ -177,16 +177,16 @@ func (s *service) startRetrying(ctx context.Context, repick func() error, start 
 		if killErr := s.proc.kill(); killErr != nil {
 			return errors.Join(err, killErr)
 		}
-		if attempt == startAttempts || ctx.Err() != nil || !s.proc.logMentions(addressInUse...) {
+		if attempt == startAttempts || ctx.Err() != nil || !s.proc.logMentions(startConflicts...) {
 			return err
 		}
-		s.proc.logger.Info("address in use, retrying", "attempt", attempt)
+		s.proc.logger.Info("start collided with a port in use or a dying predecessor, retrying", "attempt", attempt)
 		if repick != nil {
 			if err := repick(); err != nil {
 				return err
 			}
 		} else {
-			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 	}
 }
