@@ -10,6 +10,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -49,14 +50,7 @@ func TestReplicasShareEvents(t *testing.T) {
 	a := startAPI(t, broker, dsn, "vagt-api-a", alerts.NewManualClock(t0))
 	a.world(t)
 
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, api.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, api.Deps{})
 	b := &stack{srv: srv, base: "http://" + srv.Addr(), tokens: a.tokens}
 	waitFor(t, "replica b", func() bool { return srv.Store.Ping(t.Context()) == nil })
 	events := b.stream(t, "anna", 0)

@@ -2,11 +2,14 @@
 package apitest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Call does method path (relative to base) with the bearer token, decodes a JSON answer
@@ -39,4 +42,24 @@ func Call(t testing.TB, base, token, method, path, body string, out any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// Start makes an api server with cfg and deps, runs it until the test ends, and returns
+// it; a server that cannot be made fails the test.
+func Start(t testing.TB, cfg api.Config, deps api.Deps) *api.Server {
+	t.Helper()
+	srv, err := api.New(t.Context(), cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("api server: %v", err)
+		}
+	})
+	return srv
 }

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
@@ -31,15 +31,8 @@ func TestDashboardLive(t *testing.T) {
 	b := newBrowser(t)
 	influx := stacktest.SharedInfluxDB(t)
 	clock := alerts.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	base := "http://" + srv.Addr()
 	tok, hash, err := auth.NewToken()
 	if err != nil {

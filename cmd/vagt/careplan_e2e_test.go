@@ -123,16 +123,9 @@ func startCarePlanWorld(t *testing.T, dsn string) *carePlanWorld {
 	w.platform = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	w.local = stacktest.Mosquitto(t)
 
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn,
+	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn,
 		Broker: w.platform.URL(), ClientID: "vagt-api-careplan", Tick: 50 * time.Millisecond, FeedPoll: 200 * time.Millisecond,
 		ConfigRepublish: time.Hour}, api.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	w.api = "http://" + srv.Addr()
 
 	s := t.Context()
