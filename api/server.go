@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -51,12 +52,15 @@ type Config struct {
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
 	TLSCA, TLSCert, TLSKey string
-	Username, Password     string
-	Workers                int           // lane committers; default 4
-	Policy                 alerts.Policy // zero: alerts.DefaultPolicy()
-	Tick                   time.Duration // how often escalation and offline detection look; default 1 s
-	FeedPoll               time.Duration // how often the stream looks for events without a wake-up; default 1 s
-	StreamWriteTimeout     time.Duration // default 10 s
+	// HTTPSCert and HTTPSKey are PEM files of the api's own server certificate: with them
+	// it serves HTTPS (TLS 1.2 or later) on Listen; without, plain HTTP for a proxy in front.
+	HTTPSCert, HTTPSKey string
+	Username, Password  string
+	Workers             int           // lane committers; default 4
+	Policy              alerts.Policy // zero: alerts.DefaultPolicy()
+	Tick                time.Duration // how often escalation and offline detection look; default 1 s
+	FeedPoll            time.Duration // how often the stream looks for events without a wake-up; default 1 s
+	StreamWriteTimeout  time.Duration // default 10 s
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
@@ -235,6 +239,15 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		}
 	}
 	handler := httpapi.NewHandler(hc)
+	var serverTLS *tls.Config
+	if c.HTTPSCert != "" || c.HTTPSKey != "" {
+		cert, err := tls.LoadX509KeyPair(c.HTTPSCert, c.HTTPSKey)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: HTTPS certificate: %w", err)
+		}
+		serverTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	s.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
 		store.Close()
@@ -242,7 +255,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	// No WriteTimeout: the stream lives long and sets its own deadline per write.
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn)}
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn), TLSConfig: serverTLS}
 	return s, nil
 }
 
@@ -308,7 +321,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	run("http", func(ctx context.Context) error {
 		errc := make(chan error, 1)
-		go func() { errc <- s.http.Serve(s.ln) }()
+		go func() {
+			if s.http.TLSConfig != nil {
+				errc <- s.http.ServeTLS(s.ln, "", "") // the certificate is in TLSConfig
+				return
+			}
+			errc <- s.http.Serve(s.ln)
+		}()
 		select {
 		case err := <-errc:
 			return err

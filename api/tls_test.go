@@ -1,12 +1,18 @@
 package api_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -30,4 +36,38 @@ func TestLaneOverTLS(t *testing.T) {
 		list, err := st.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) == 1
 	})
+}
+
+// TestHTTPS: with --https-cert the api serves HTTPS only, to clients that trust its CA, with
+// HSTS on the API's answers; a bad certificate stops the start.
+func TestHTTPS(t *testing.T) {
+	pki := stacktest.NewPKI(t, "vagt test CA")
+	cert := pki.Issue("127.0.0.1")
+	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		HTTPSCert: cert.CertFile, HTTPSKey: cert.KeyFile}, api.Deps{})
+	pem, err := os.ReadFile(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	trusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := trusting.Get("https://" + srv.Addr() + "/api/v1/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.TLS == nil || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("HTTPS /api/v1/me without a token: %d, TLS %v, HSTS %q", resp.StatusCode, resp.TLS != nil, resp.Header.Get("Strict-Transport-Security"))
+	}
+	if _, err := http.Get("https://" + srv.Addr() + "/healthz"); err == nil {
+		t.Error("a client that does not trust the CA was answered")
+	}
+	if resp, err := http.Get("http://" + srv.Addr() + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Error("plain HTTP was answered on the HTTPS listener")
+	}
+	if _, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		HTTPSCert: cert.CertFile, HTTPSKey: pki.CAFile}, api.Deps{}); err == nil || !strings.Contains(err.Error(), "HTTPS certificate") {
+		t.Errorf("a key that is not the certificate's: %v", err)
+	}
 }

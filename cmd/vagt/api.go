@@ -38,6 +38,8 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "PEM file with the broker's CA (ssl:// brokers)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM client certificate for the broker")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM client key for the broker")
+	fs.StringVar(&cfg.HTTPSCert, "https-cert", "", "PEM server certificate: serve HTTPS on --listen (empty: plain HTTP, for a TLS proxy in front)")
+	fs.StringVar(&cfg.HTTPSKey, "https-key", "", "PEM key of --https-cert")
 	fs.StringVar(&cfg.Group, "group", "-", "'-': subscribe directly, every replica takes every alarm (the store deduplicates; survives broker restarts); or a shared subscription group, e.g. vagt-alerts, only with a broker that keeps $share subscriptions across restarts")
 	fs.IntVar(&cfg.Workers, "workers", 4, "alarm lane committers")
 	fs.DurationVar(&cfg.Tick, "tick", time.Second, "how often escalation and offline detection look")
