@@ -60,6 +60,14 @@
 
   function isoDate(d) { return d.toISOString().slice(0, 10); }
 
+  // The year and month (0-based) it is in Denmark at d: periods are Danish dates, and in the
+  // last hours of a month UTC is still in the one before.
+  function danishYearMonth(d) {
+    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Copenhagen", year: "numeric", month: "numeric" }).formatToParts(d);
+    const get = (type) => Number(parts.find((p) => p.type === type).value);
+    return [get("year"), get("month") - 1];
+  }
+
   async function setUpControls(gen) {
     const sel = $("municipality");
     let list = [];
@@ -81,9 +89,9 @@
     $("technology").replaceChildren(el("option", { value: "", text: "All technologies" }),
       ...Object.entries(vagt.TECH).map(([k, v]) => el("option", { value: k, text: v })));
     if (!$("from").value) {
-      const now = new Date();
-      const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-      const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1));
+      const [year, month] = danishYearMonth(new Date());
+      const to = new Date(Date.UTC(year, month + 1, 1));
+      const from = new Date(Date.UTC(year, month - 11, 1));
       $("from").value = isoDate(from);
       $("to").value = isoDate(to);
     }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/demo"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
@@ -63,7 +64,9 @@ func TestDemo(t *testing.T) {
 	})
 	// The manager's dashboard has figures: adoption over the past year counts the village's
 	// citizens and, from the telemetry, active devices.
-	now := time.Now().UTC()
+	// Dates in a period are Danish dates: between 22:00 and 24:00 UTC the Danish date is
+	// already tomorrow's, and a "to" from the UTC date would end before the readings.
+	now := time.Now().In(stats.Danish)
 	q := fmt.Sprintf("/api/v1/stats/adoption?from=%s&to=%s&interval=month",
 		now.AddDate(-1, 0, 0).Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
 	waitFor(t, 90*time.Second, "adoption statistics with citizens and active devices", func() bool {
