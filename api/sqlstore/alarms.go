@@ -205,7 +205,9 @@ func (s *Store) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time
 			return err
 		}
 		if decom.Valid {
-			s.log.Warn("sqlstore: status of a decommissioned gateway ignored; revoke its broker login", "gateway", st.Gateway)
+			if _, seen := s.ignored.LoadOrStore(st.Gateway, struct{}{}); !seen {
+				s.log.Warn("sqlstore: status of a decommissioned gateway ignored (logged once); revoke its broker login", "gateway", st.Gateway)
+			}
 			return nil
 		}
 		var offlineSince any

@@ -1,9 +1,15 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -35,4 +41,27 @@ func TestDecommissionedHomeTakesNoCarePlan(t *testing.T) {
 			t.Errorf("the kept plan: %+v %v", row, err)
 		}
 	})
+}
+
+// A decommissioned gateway that still reports is ignored, and said once, not at every
+// heartbeat.
+func TestDecommissionedGatewayStatusLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	s, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	setup(t, s)
+	if _, err := s.DecommissionGateway(t.Context(), "gw-0042", t0, "mads", t0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.RecordStatus(t.Context(), &vagt.Status{Gateway: "gw-0042", Municipality: 766, Online: true, Time: t0.Add(time.Duration(i) * time.Minute)}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "decommissioned gateway ignored"); n != 1 {
+		t.Errorf("%d log lines for three statuses of a decommissioned gateway, want 1:\n%s", n, logs.String())
+	}
 }

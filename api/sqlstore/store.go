@@ -51,6 +51,9 @@ type Store struct {
 	mu       sync.Mutex
 	onCommit []func()
 	rebound  sync.Map // query with ? → query with $n (PostgreSQL)
+	// ignored holds the decommissioned gateways whose status was ignored, so each is
+	// logged once per process rather than at every heartbeat.
+	ignored sync.Map
 }
 
 // Open opens the database that dsn names — a postgres:// or postgresql:// URL, or else an
