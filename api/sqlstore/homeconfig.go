@@ -173,6 +173,9 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion,
 			string(home), int64(v), string(set), string(eff), ms(now), actor); err != nil {
 			return err
 		}
+		if err := t.keepAbsence(ctx, home, eff); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `INSERT INTO home_config_history (home_id, version, settings, effective, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)`,
 			string(home), int64(v), string(set), string(eff), ms(now), actor); err != nil {
 			return err

@@ -114,7 +114,8 @@ func (s *Store) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt ti
 	return s.Device(ctx, id)
 }
 
-const deviceColumns = `dv.id, dv.gateway_id, dv.technology, dv.label, ` + deviceState + `, dv.installed_at, dv.removed_at, dv.last_seen, dv.battery`
+const deviceColumns = `dv.id, dv.gateway_id, dv.technology, dv.label, ` + deviceState + `, dv.installed_at, dv.removed_at, dv.last_seen, dv.battery,
+	dv.test_until, dv.last_tested_at`
 
 func scanDevice(r scanner) (registry.Device, error) {
 	var (
@@ -122,8 +123,10 @@ func scanDevice(r scanner) (registry.Device, error) {
 		tech                     int
 		state                    string
 		installed, removed, seen sql.NullInt64
+		testUntil, tested        sql.NullInt64
 	)
-	err := r.Scan(&d.ID, &d.Gateway, &tech, &d.Label, &state, &installed, &removed, &seen, &d.Battery)
+	err := r.Scan(&d.ID, &d.Gateway, &tech, &d.Label, &state, &installed, &removed, &seen, &d.Battery, &testUntil, &tested)
+	d.TestUntil, d.LastTestedAt = nullMs(testUntil), nullMs(tested)
 	d.Technology, d.State = vagt.Technology(tech), registry.DeviceState(state)
 	d.InstalledAt, d.RemovedAt, d.LastSeen = nullMs(installed), nullMs(removed), nullMs(seen)
 	return d, err
