@@ -143,3 +143,20 @@ func (s *Store) DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, pe
 	}
 	return out, nil
 }
+
+// DeviceScope returns the municipality of a device's gateway and the district of its home
+// (0: in no home), for access checks.
+func (s *Store) DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, int64, error) {
+	var (
+		m        int
+		district sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality, h.district_id FROM devices dv JOIN gateways g ON g.id = dv.gateway_id
+		LEFT JOIN homes h ON h.id = g.home_id WHERE dv.id = ?`), string(id)).Scan(&m, &district)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+	} else if err != nil {
+		return 0, 0, storeErr("device scope", err)
+	}
+	return vagt.MunicipalityCode(m), district.Int64, nil
+}

@@ -112,6 +112,23 @@ func TestTestModeMarksAlerts(t *testing.T) {
 		if r.Alert.Test {
 			t.Error("another gateway's alarm marked test")
 		}
+		// A test that stays a test is not a fact of the response statistics.
+		r = ingest(t, s, alarm("gw-0042", 4, "bu-17:fall", vagt.AlarmFall, t0.Add(33*time.Minute)), t0.Add(33*time.Minute))
+		if !r.Alert.Test {
+			t.Fatal("a fall in test mode not marked test")
+		}
+		facts, err := s.AlertFacts(ctx, []vagt.MunicipalityCode{766}, t0.Add(-time.Hour), t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range facts {
+			if f.Type == vagt.AlarmFall {
+				t.Error("a test alert in the statistics' facts")
+			}
+		}
+		if len(facts) != 2 { // the panic (made real) and the other gateway's
+			t.Errorf("%d alert facts, want 2", len(facts))
+		}
 		if err := s.SetTestMode(ctx, "bu-17", time.Time{}, "mads", t0.Add(34*time.Minute)); err != nil {
 			t.Fatal(err)
 		}

@@ -238,14 +238,15 @@ func (s *Store) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, 
 }
 
 // AlertFacts returns the alerts raised in [from, to) in the municipalities (none: all),
-// with their response times, outcome and number of escalations.
+// with their response times, outcome and number of escalations. Test alerts
+// ("prøvealarm") are not facts of the care given: they are left out.
 func (s *Store) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
 	where, args := munIn("a.municipality", muns)
 	args = append([]any{ms(from), ms(to)}, args...)
 	var out []registry.AlertFact
 	err := s.each(ctx, `SELECT a.municipality, a.type, a.priority, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, ''),
 			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id)
-		FROM alerts a WHERE a.raised_at >= ? AND a.raised_at < ?`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
+		FROM alerts a WHERE a.raised_at >= ? AND a.raised_at < ? AND a.test = 0`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
 		var (
 			f              registry.AlertFact
 			typ, prio      int
