@@ -152,6 +152,9 @@ type Device struct {
 	Label      string          `json:"label,omitempty"`
 	LastSeen   *time.Time      `json:"last_seen,omitempty"`
 	Battery    int             `json:"battery"`
+	// TestUntil: in test mode until then (may be past); LastTestedAt: its last test alarm.
+	TestUntil    *time.Time `json:"test_until,omitempty"`
+	LastTestedAt *time.Time `json:"last_tested_at,omitempty"`
 }
 
 // Note is a free-text note on an alert.
