@@ -243,6 +243,17 @@ CREATE TABLE activity_forgotten (
 	at BIGINT NOT NULL
 );
 `,
+	// 6: everyday edges (docs/alerts.md): a home's absence ("away until") kept from its care
+	// plan for the alarm lane and the console; devices in test mode and when they were last
+	// tested; alerts marked test ("prøvealarm"), kept out of the response statistics.
+	`
+ALTER TABLE home_configs ADD COLUMN away_from BIGINT;
+ALTER TABLE home_configs ADD COLUMN away_until BIGINT;
+ALTER TABLE devices ADD COLUMN test_until BIGINT;
+ALTER TABLE devices ADD COLUMN test_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_tested_at BIGINT;
+ALTER TABLE alerts ADD COLUMN test {{bool}};
+`,
 }
 
 var dialectText = map[dialect]map[string]string{
