@@ -76,6 +76,9 @@ const (
 	AlarmSilentDevice     AlarmType = 11 // a device stopped reporting
 	AlarmGatewayOffline   AlarmType = 12 // the gateway stopped reporting (raised by the platform)
 	AlarmTamper           AlarmType = 13 // a device was opened or removed
+	// AlarmLeftSafeZone: a GPS tracker's citizen left every safe zone (raised by the
+	// platform, api/gps). 20, not 14: the codes below are left for gateway alarms.
+	AlarmLeftSafeZone AlarmType = 20
 )
 
 // AlarmTypeInfo describes an alarm type: its stable name and default priority.
@@ -99,6 +102,7 @@ var alarmTypes = [...]AlarmTypeInfo{
 	AlarmSilentDevice:     {AlarmSilentDevice, "silent_device", PriorityTechnical},
 	AlarmGatewayOffline:   {AlarmGatewayOffline, "gateway_offline", PriorityTechnical},
 	AlarmTamper:           {AlarmTamper, "tamper", PriorityTechnical},
+	AlarmLeftSafeZone:     {AlarmLeftSafeZone, "left_safe_zone", PriorityHigh},
 }
 
 // AlarmTypes returns every alarm type in code order.

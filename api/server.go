@@ -28,6 +28,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
@@ -79,6 +80,8 @@ type Config struct {
 	// ConfigRepublish is how long after publishing a home's configuration to a gateway
 	// that still reports an older version it is published again; default 1 min.
 	ConfigRepublish time.Duration
+	// GPS are the GPS trackers' thresholds and retention (docs/gps.md); zero: defaults.
+	GPS gps.Limits
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -113,6 +116,8 @@ type Server struct {
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
+	gps       *gps.Service
+	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
 }
 
@@ -207,6 +212,8 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	hc.GPS = gpsHTTP{s.gps, store}
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
@@ -275,6 +282,9 @@ func (s *Server) ready(ctx context.Context) error {
 	if s.lane != nil && !s.lane.Connected() {
 		return errors.New("alarm lane not subscribed")
 	}
+	if s.owntracks != nil && !s.owntracks.Connected() {
+		return errors.New("GPS trackers' topics not subscribed")
+	}
 	return nil
 }
 
@@ -310,6 +320,10 @@ func (s *Server) Run(ctx context.Context) error {
 		run("rollup", s.rollup.Run)
 	}
 	run("care plans", s.careplans.Run)
+	run("gps", s.gps.Run)
+	if s.owntracks != nil {
+		run("owntracks", s.owntracks.Run)
+	}
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
 	}

@@ -78,6 +78,8 @@ type Config struct {
 	Population *stats.Population
 	// HomeConfigs serves the homes' care plans; nil: they answer 503.
 	HomeConfigs HomeConfigService
+	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
+	GPS GPSService
 }
 
 type server struct {
@@ -116,6 +118,8 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
+	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
+	r.Method(http.MethodPost, "/gps/osmand/{key}", s.osmand())
 	if c.Gatherer != nil {
 		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.Gatherer, promhttp.HandlerOpts{}))
 	}
@@ -166,6 +170,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPut, "/homes/{id}/absence", s.putAbsence())
 		r.Method(http.MethodDelete, "/homes/{id}/absence", s.deleteAbsence())
 		r.Method(http.MethodGet, "/careplans", s.carePlanOverview())
+		r.Method(http.MethodPost, "/homes/{id}/trackers", s.createTracker())
+		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
+		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
+		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
 	})
 	return r
 }
