@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/gps"
