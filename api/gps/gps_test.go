@@ -172,7 +172,8 @@ func TestValidateZones(t *testing.T) {
 		name string
 		z    Zone
 	}{
-		{"bow tie", Zone{Points: [][2]float64{{55.68, 12.58}, {55.685, 12.59}, {55.685, 12.58}, {55.68, 12.59}}}},
+		{"bow tie", Zone{Points: [][2]float64{{55.68, 12.58}, {55.685, 12.59}, {55.685, 12.58}, {55.681, 12.595}}}},
+		{"figure eight", Zone{Points: [][2]float64{{55.68, 12.58}, {55.68, 12.60}, {55.69, 12.58}, {55.69, 12.61}}}},
 		{"two points", Zone{Points: [][2]float64{{55.68, 12.58}, {55.685, 12.59}}}},
 		{"on a line", Zone{Points: [][2]float64{{55.68, 12.58}, {55.681, 12.58}, {55.682, 12.58}}}},
 		{"repeated point", Zone{Points: [][2]float64{{55.68, 12.58}, {55.68, 12.58}, {55.68, 12.58}}}},
