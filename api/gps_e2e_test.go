@@ -98,7 +98,9 @@ func TestGPSEndToEnd(t *testing.T) {
 				t.Fatalf("register tracker: %d %+v", code, created)
 			}
 			bowTie := `{"zones":[{"name":"x","points":[[55.77,9.70],[55.77,9.72],[55.78,9.70],[55.78,9.73]]}]}`
-			var refusal struct{ Error struct{ Code, Message string } }
+			var refusal struct {
+				Error struct{ Code, Message string }
+			}
 			if code := st.call(t, "anna", "PUT", "/api/v1/homes/home-0042/safezones", bowTie, &refusal); code != http.StatusBadRequest || !strings.Contains(refusal.Error.Message, "cross") {
 				t.Fatalf("a zone that is not a simple polygon: %d %+v", code, refusal)
 			}

@@ -299,5 +299,3 @@ func TestQuietHoursDanishTime(t *testing.T) {
 		t.Error("22:30 in summer is quiet")
 	}
 }
-
-
