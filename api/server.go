@@ -208,7 +208,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Trackers: store} // Trackers: gps_tracker counts what trackers reported
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -159,6 +160,10 @@ func (s *Store) RecordPosition(ctx context.Context, p gps.Position, now time.Tim
 			} else if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
+		}
+		if _, err := t.exec(ctx, `INSERT INTO gps_tracker_days (tracker_id, day, municipality) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			p.Tracker, danishDay(p.At), mun); err != nil {
+			return err
 		}
 		alarms := decide(&st)
 		if _, err := t.exec(ctx, `UPDATE gps_trackers SET last_at = ?, last_seen = ?, battery = COALESCE(?, battery), outside = ?, battery_low = ? WHERE id = ?`,
@@ -315,19 +320,37 @@ func (s *Store) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track,
 	return tr, storeErrOrNil("alert track", err)
 }
 
-// ActiveTrackers counts, per municipality, the trackers given to a citizen that sent a
-// position at or after since: what the benefit model's gps_tracker row counts.
-func (s *Store) ActiveTrackers(ctx context.Context, since time.Time) (map[vagt.MunicipalityCode]int, error) {
+// ActiveTrackers counts, per municipality (muns; none: all), the trackers that sent a
+// position on a Danish day in [from, to): what the benefit model's gps_tracker row counts
+// as active, since positions never reach InfluxDB.
+func (s *Store) ActiveTrackers(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]int, error) {
 	out := map[vagt.MunicipalityCode]int{}
-	err := s.each(ctx, `SELECT municipality, COUNT(*) FROM gps_trackers WHERE home_id IS NOT NULL AND last_seen >= ? GROUP BY municipality`,
-		[]any{ms(since)}, func(r *sql.Rows) error {
-			var m, n int64
-			err := r.Scan(&m, &n)
-			out[vagt.MunicipalityCode(m)] = int(n)
-			return err
-		})
+	query, args := `SELECT municipality, COUNT(DISTINCT tracker_id) FROM gps_tracker_days WHERE day >= ? AND day < ?`, []any{danishDay(from), danishDay(to)}
+	if len(muns) > 0 {
+		query += ` AND municipality IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(muns)), ", ") + `)`
+		for _, m := range muns {
+			args = append(args, int(m))
+		}
+	}
+	err := s.each(ctx, query+` GROUP BY municipality`, args, func(r *sql.Rows) error {
+		var m, n int64
+		err := r.Scan(&m, &n)
+		out[vagt.MunicipalityCode(m)] = int(n)
+		return err
+	})
 	if err != nil {
 		return nil, storeErr("active trackers", err)
 	}
 	return out, nil
 }
+
+var copenhagen = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Copenhagen")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return l
+}()
+
+// danishDay is t's date in Denmark, as the statistics' periods count days.
+func danishDay(t time.Time) string { return t.In(copenhagen).Format("2006-01-02") }

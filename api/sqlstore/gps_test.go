@@ -174,12 +174,15 @@ func TestGPSSilenceRetentionActive(t *testing.T) {
 		if len(got) != 1 || got[0].ClearedAt == nil {
 			t.Errorf("heard from again: %+v", got)
 		}
-		act, err := s.ActiveTrackers(ctx, t0)
+		act, err := s.ActiveTrackers(ctx, nil, t0.Add(-24*time.Hour), t0.Add(24*time.Hour))
 		if err != nil || act[766] != 1 {
 			t.Errorf("active: %v %v", act, err)
 		}
-		if act, _ := s.ActiveTrackers(ctx, later.Add(time.Minute)); act[766] != 0 {
-			t.Errorf("active since later: %v", act)
+		if act, _ := s.ActiveTrackers(ctx, []vagt.MunicipalityCode{766}, t0.Add(48*time.Hour), t0.Add(72*time.Hour)); act[766] != 0 {
+			t.Errorf("active two days later: %v", act)
+		}
+		if act, _ := s.ActiveTrackers(ctx, []vagt.MunicipalityCode{101}, t0.Add(-24*time.Hour), t0.Add(24*time.Hour)); len(act) != 0 {
+			t.Errorf("active in another municipality: %v", act)
 		}
 		if n, err := s.PrunePositions(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
 			t.Errorf("pruned: %d %v", n, err)

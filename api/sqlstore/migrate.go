@@ -255,7 +255,8 @@ ALTER TABLE devices ADD COLUMN last_tested_at BIGINT;
 ALTER TABLE alerts ADD COLUMN test {{bool}};
 `,
 	// 7: GPS trackers (docs/gps.md): each tracker's home and state, the homes' safe zones,
-	// and the positions (personal data, deleted after the retention period).
+	// and the positions (personal data, deleted after the retention period); the Danish days
+	// on which each tracker reported (no position: what the statistics count as active).
 	`
 CREATE TABLE gps_trackers (
 	id TEXT PRIMARY KEY,
@@ -286,6 +287,12 @@ CREATE TABLE gps_positions (
 	PRIMARY KEY (tracker_id, at)
 );
 CREATE INDEX gps_positions_received ON gps_positions (received_at);
+CREATE TABLE gps_tracker_days (
+	tracker_id TEXT NOT NULL,
+	day TEXT NOT NULL,
+	municipality INTEGER NOT NULL,
+	PRIMARY KEY (tracker_id, day)
+);
 `,
 }
 
