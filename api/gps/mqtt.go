@@ -42,6 +42,10 @@ func (c *OwnTracksConsumer) Connected() bool { return c.up.Load() }
 
 // Run consumes until ctx is done.
 func (c *OwnTracksConsumer) Run(ctx context.Context) error {
+	// Order matters: a tracker's fixes must reach the store in the order it sent them, or
+	// the later of two would make the earlier out of order. So paho hands messages over
+	// one at a time; with the queue full (the store slow) it waits, and the broker keeps
+	// the rest in the persistent session.
 	arrive := func(_ mqtt.Client, m mqtt.Message) {
 		select {
 		case c.in <- m:
@@ -51,7 +55,7 @@ func (c *OwnTracksConsumer) Run(ctx context.Context) error {
 	opts := mqtt.NewClientOptions().AddBroker(c.o.Broker).SetClientID(c.o.ClientID).
 		SetCleanSession(false).SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10 * time.Second).
-		SetKeepAlive(30 * time.Second).SetAutoAckDisabled(true).SetOrderMatters(false).
+		SetKeepAlive(30 * time.Second).SetAutoAckDisabled(true).SetOrderMatters(true).
 		SetDefaultPublishHandler(arrive)
 	if c.o.TLS != nil {
 		opts.SetTLSConfig(c.o.TLS)

@@ -5,6 +5,7 @@ import (
 
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,7 @@ type Service struct {
 	rejected *prometheus.CounterVec
 	alarms   prometheus.Counter
 	burst    burstLog
+	taken    atomic.Int64
 }
 
 // NewService returns a service over store.
@@ -77,6 +79,7 @@ func (s *Service) Accept(ctx context.Context, p Position) error {
 		n, err = s.store.RecordPosition(ctx, p, now, func(st *TrackerState) []Alarm { return Decide(st, p, s.limits) })
 		if err == nil {
 			s.accepted.Inc()
+			s.taken.Add(1)
 			s.alarms.Add(float64(n))
 			return nil
 		}
@@ -96,6 +99,9 @@ func (s *Service) Refused(source, tracker string, err error) {
 	s.rejected.WithLabelValues(source, reason).Inc()
 	s.burst.note(s.clock.Now(), source+"/"+reason, tracker, err)
 }
+
+// Accepted returns how many positions were stored (tests, the load report).
+func (s *Service) Accepted() int64 { return s.taken.Load() }
 
 // Rejected returns how many messages were refused for reason (tests, the load report).
 func (s *Service) Rejected(source, reason string) float64 {
