@@ -119,7 +119,7 @@ func must[T any](v T, ok bool) T {
 func TestAlarmTypePriorities(t *testing.T) {
 	want := map[Priority][]AlarmType{
 		PriorityCritical:  {AlarmPanic, AlarmFall, AlarmSmoke},
-		PriorityHigh:      {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication},
+		PriorityHigh:      {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication, AlarmLeftSafeZone},
 		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper},
 	}
 	n := 0
