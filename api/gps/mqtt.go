@@ -66,9 +66,17 @@ func (c *OwnTracksConsumer) Run(ctx context.Context) error {
 	opts.SetOnConnectHandler(func(cl mqtt.Client) {
 		t := cl.SubscribeMultiple(Subscriptions, arrive)
 		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
-			c.svc.log.Error("gps: subscribe failed; reconnecting", "err", t.Error())
+			c.svc.log.Error("gps: subscribe failed", "err", t.Error())
 			c.up.Store(false)
 			return
+		}
+		// A broker that refuses the topics (its ACL) answers 0x80: not ready, and say so.
+		for topic, code := range t.(*mqtt.SubscribeToken).Result() {
+			if code >= 0x80 {
+				c.svc.log.Error("gps: the broker refused the subscription (is the api's login allowed to read owntracks/#?)", "topic", topic)
+				c.up.Store(false)
+				return
+			}
 		}
 		c.up.Store(true)
 	})
