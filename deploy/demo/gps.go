@@ -67,7 +67,7 @@ func (s *simulation) tracker(ctx context.Context, step time.Duration) {
 			return
 		case <-time.After(step):
 		}
-		d, b := walk(k)
+		d, b := walk(k + 15) // the first walk out comes a few minutes after the start
 		lat := demoTrackerHome[0] + d*math.Cos(b*math.Pi/180)/111195
 		lon := demoTrackerHome[1] + d*math.Sin(b*math.Pi/180)/(111195*math.Cos(demoTrackerHome[0]*math.Pi/180))
 		payload := fmt.Appendf(nil, `{"_type":"location","acc":12,"batt":%d,"conn":"m","lat":%.6f,"lon":%.6f,"t":"t","tid":"d1","tst":%d,"vel":4}`,
