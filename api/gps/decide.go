@@ -35,9 +35,10 @@ type Alarm struct {
 // Between the two the state holds, so jitter around the edge raises nothing.
 func Decide(st *TrackerState, p Position, l Limits) []Alarm {
 	var out []Alarm
+	// No coordinates in an alert's details: alerts are kept for years, positions only for
+	// the retention period; the console reads them from the alert's track (docs/gps.md).
 	details := func() map[string]string {
-		return map[string]string{"tracker": p.Tracker, "lat": strconv.FormatFloat(p.Lat, 'f', 6, 64),
-			"lon": strconv.FormatFloat(p.Lon, 'f', 6, 64), "acc_m": strconv.FormatFloat(p.Acc, 'f', 0, 64),
+		return map[string]string{"tracker": p.Tracker, "acc_m": strconv.FormatFloat(p.Acc, 'f', 0, 64),
 			"fix_at": p.At.UTC().Format(time.RFC3339)}
 	}
 	if p.Panic {

@@ -159,6 +159,9 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 			return err
 		}
 		homes := `SELECT id FROM homes WHERE citizen_id = ?`
+		if err := t.eraseGPS(ctx, homes, citizen); err != nil { // gps.go: positions and zones
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (SELECT id FROM alerts WHERE home_id IN (`+homes+`))`, citizen); err != nil {
 			return err
 		}

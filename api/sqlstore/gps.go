@@ -354,3 +354,14 @@ var copenhagen = func() *time.Location {
 
 // danishDay is t's date in Denmark, as the statistics' periods count days.
 func danishDay(t time.Time) string { return t.In(copenhagen).Format("2006-01-02") }
+
+// eraseGPS deletes the positions of the trackers of the homes that homes selects (one ?
+// argument) and those homes' safe zones: where the citizen went and where they may go.
+// The trackers and the days they reported stay (pseudonymous, for the statistics).
+func (t *tx) eraseGPS(ctx context.Context, homes string, arg any) error {
+	if _, err := t.exec(ctx, `DELETE FROM gps_positions WHERE tracker_id IN (SELECT id FROM gps_trackers WHERE home_id IN (`+homes+`))`, arg); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `DELETE FROM gps_zones WHERE home_id IN (`+homes+`)`, arg)
+	return err
+}

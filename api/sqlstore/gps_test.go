@@ -127,6 +127,10 @@ func TestGPSTrackerAlerts(t *testing.T) {
 			t.Errorf("a gateway's alert has no track: %v", err)
 		}
 
+		if a.Details["lat"] != "" || a.Details["lon"] != "" {
+			t.Errorf("coordinates in the alert's details, kept longer than positions: %v", a.Details)
+		}
+
 		// Resolved, then out again: a new alert.
 		if _, err := s.Resolve(ctx, a.ID, "mads", w.northStaff, alerts.OutcomeFalseAlarm, "", at); err != nil {
 			t.Fatal(err)
@@ -136,6 +140,19 @@ func TestGPSTrackerAlerts(t *testing.T) {
 		at = at.Add(time.Minute)
 		if r, err := record(t, s, fixAt(at, 200), at); err != nil || len(r) != 1 || r[0].Change != sqlstore.ChangeRaised || r[0].Alert.ID == a.ID {
 			t.Errorf("leaving after the alert was resolved: %+v %v", r, err)
+		}
+
+		// Erasing the citizen deletes where they went and where they may go.
+		var citizen int64
+		list, _ := s.Citizens(ctx, 766, "mads", at)
+		for _, c := range list {
+			citizen = c.ID
+		}
+		if _, err := s.EraseCitizen(ctx, citizen, "mads", at); err != nil {
+			t.Fatal(err)
+		}
+		if tr, err := s.AlertTrack(ctx, a.ID, 50); err != nil || len(tr.Positions) != 0 || len(tr.Zones) != 0 {
+			t.Errorf("after erasure: %+v %v", tr, err)
 		}
 	})
 }
