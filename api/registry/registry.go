@@ -170,4 +170,15 @@ type Export struct {
 	Alerts    []CitizenAlert    `json:"alerts"`
 	Telemetry []Reading         `json:"telemetry"`
 	AccessLog []auth.AuditEntry `json:"access_log"`
+	// Positions are the citizen's GPS trackers' positions still kept (docs/gps.md).
+	Positions []Position `json:"gps_positions"`
+}
+
+// Position is a GPS tracker's position in a citizen's export.
+type Position struct {
+	Tracker string    `json:"tracker"`
+	At      time.Time `json:"at"`
+	Lat     float64   `json:"lat"`
+	Lon     float64   `json:"lon"`
+	Acc     float64   `json:"acc_m"`
 }

@@ -104,6 +104,9 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 			return err
 		})
 	}
+	if err == nil {
+		x.Positions, err = s.citizenPositions(ctx, citizen) // gps.go
+	}
 	if err != nil {
 		return x, storeErr("citizen export", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/gps"
+	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // GPS trackers (docs/gps.md): a tracker belongs to a home (its citizen), positions are
@@ -364,4 +365,22 @@ func (t *tx) eraseGPS(ctx context.Context, homes string, arg any) error {
 	}
 	_, err := t.exec(ctx, `DELETE FROM gps_zones WHERE home_id IN (`+homes+`)`, arg)
 	return err
+}
+
+// citizenPositions returns the positions still kept of the trackers of the citizen's homes,
+// for the citizen's own export (GDPR art. 15 and 20).
+func (s *Store) citizenPositions(ctx context.Context, citizen int64) ([]registry.Position, error) {
+	out := []registry.Position{}
+	err := s.each(ctx, `SELECT p.tracker_id, p.at, p.lat, p.lon, p.acc FROM gps_positions p JOIN gps_trackers g ON g.id = p.tracker_id
+		JOIN homes h ON h.id = g.home_id WHERE h.citizen_id = ? ORDER BY p.tracker_id, p.at`, []any{citizen}, func(r *sql.Rows) error {
+		var (
+			p  registry.Position
+			at int64
+		)
+		err := r.Scan(&p.Tracker, &at, &p.Lat, &p.Lon, &p.Acc)
+		p.At = fromMs(at)
+		out = append(out, p)
+		return err
+	})
+	return out, err
 }
