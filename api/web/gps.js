@@ -25,7 +25,9 @@ const vagtGPS = (() => {
 
   // draw returns the map: metres east and north of the last position, fitted to the box.
   function draw(tr) {
-    const last = tr.positions[tr.positions.length - 1];
+    const z0 = tr.zones[0] || {};
+    const last = tr.positions[tr.positions.length - 1] ||
+      (z0.center ? { lat: z0.center[0], lon: z0.center[1] } : { lat: z0.points[0][0], lon: z0.points[0][1] });
     const lat0 = last.lat, lon0 = last.lon, R = 6371008.8, rad = Math.PI / 180;
     const xy = (lat, lon) => [(lon - lon0) * rad * R * Math.cos(lat0 * rad), (lat - lat0) * rad * R];
     const pts = [];
@@ -109,5 +111,34 @@ const vagtGPS = (() => {
     return [box];
   }
 
-  return { isTracker, detailParts, draw };
+  // zoneEditor is the care plan page's section for a home's safe zones: the zones as JSON
+  // (docs/gps.md), saved with PUT /api/v1/homes/{home}/safezones, and drawn.
+  function zoneEditor(home) {
+    const path = "/api/v1/homes/" + encodeURIComponent(home) + "/safezones";
+    const text = el("textarea", { id: "safezones", rows: 8, spellcheck: "false" });
+    const msg = el("p", { class: "error", role: "alert", hidden: true });
+    const preview = el("div", { class: "gps-preview" });
+    const fail = (m) => { msg.textContent = m; msg.hidden = !m; };
+    const render = (zones) => {
+      text.value = JSON.stringify(zones, null, 2);
+      preview.replaceChildren(zones.length ? draw({ zones, positions: [] }) : el("p", { class: "muted", text: t("Ingen sikre zoner.", "No safe zones.") }));
+    };
+    const form = el("form", { class: "safezones-form", novalidate: true },
+      el("label", { for: "safezones", text: t("Sikre zoner for GPS-tracker (JSON: cirkler eller polygoner, stille timer)", "Safe zones for a GPS tracker (JSON: circles or polygons, quiet hours)") }),
+      text, msg, el("div", { class: "actions" }, el("button", { type: "submit", class: "primary", text: t("Gem zoner", "Save zones") })), preview);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      fail("");
+      let zones;
+      try { zones = JSON.parse(text.value || "[]"); } catch (e) { fail(t("Ikke gyldig JSON: ", "Not valid JSON: ") + e.message); return; }
+      try {
+        const v = await vagt.call("PUT", path, { zones });
+        render(v.zones);
+      } catch (err) { fail(err.message); }
+    });
+    vagt.call("GET", path).then((v) => render(v.zones)).catch((err) => fail(err.message));
+    return el("section", { class: "gps-zones" }, el("h3", { text: t("Sikre zoner (GPS)", "Safe zones (GPS)") }), form);
+  }
+
+  return { isTracker, detailParts, draw, zoneEditor };
 })();

@@ -56,3 +56,38 @@ func TestConsoleGPS(t *testing.T) {
 	b.screenshotViewport("detail-gps")
 	b.checkErrors()
 }
+
+// TestCarePlanSafeZones: on the care plan page staff set a home's safe zones; a polygon
+// whose edges cross is refused with the reason and changes nothing; a circle is saved and
+// drawn.
+func TestCarePlanSafeZones(t *testing.T) {
+	b := newBrowser(t)
+	st := startStack(t)
+	b.do("open the care-plan page", chromedp.Navigate(st.proxy.URL+"/careplan?home=home-0042"), chromedp.WaitVisible("#token", chromedp.ByID))
+	b.do("sign in",
+		chromedp.SetValue("#token", st.tokens["anna"], chromedp.ByID),
+		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#plan-body", chromedp.ByID),
+		chromedp.WaitVisible("#safezones", chromedp.ByID))
+	b.waitJS("no zones yet", `document.querySelector(".gps-zones .gps-preview").textContent.includes("Ingen sikre zoner")`)
+	bowTie := `[{"name":"x","points":[[55.77,9.70],[55.77,9.72],[55.78,9.70],[55.78,9.73]]}]`
+	b.do("a bow tie", chromedp.SetValue("#safezones", bowTie, chromedp.ByID),
+		chromedp.Click(`.safezones-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(".safezones-form .error", chromedp.ByQuery))
+	if s := b.text(".safezones-form .error"); !strings.Contains(s, "cross") {
+		t.Errorf("the refusal says %q", s)
+	}
+	var zones struct{ Zones []any }
+	if st.call(t, "anna", "GET", "/api/v1/homes/home-0042/safezones", "", &zones); len(zones.Zones) != 0 {
+		t.Errorf("a refused zone was stored: %+v", zones)
+	}
+	b.do("a circle", chromedp.SetValue("#safezones", `[{"name":"Hjem","center":[55.77,9.70],"radius_m":300,"quiet_hours":[{"from":"22:00","to":"07:00"}]}]`, chromedp.ByID),
+		chromedp.Click(`.safezones-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(".gps-zones svg.gps-map circle.gps-zone", chromedp.ByQuery))
+	if st.call(t, "anna", "GET", "/api/v1/homes/home-0042/safezones", "", &zones); len(zones.Zones) != 1 {
+		t.Errorf("zones after saving: %+v", zones)
+	}
+	b.waitJS("scroll to the zones", `(document.querySelector(".gps-zones").scrollIntoView({block: "center"}), true)`)
+	b.screenshotViewport("careplan-safezones")
+	b.checkErrors()
+}
