@@ -87,6 +87,7 @@ func TestGPSEndToEnd(t *testing.T) {
 				resp.Body.Close()
 				return resp.StatusCode == http.StatusOK
 			})
+			waitFor(t, "the trackers' topics subscribed", srv.OwnTracksSubscribed)
 			st.world(t)
 			events := st.stream(t, "anna", 0)
 

@@ -23,6 +23,7 @@ func TestGPSLoadTrackersCrossingTheEdge(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	clock := alerts.NewManualClock(t0)
 	st := startAPI(t, broker, t.TempDir()+"/vagt.db", "vagt-api-gps-load", clock)
+	waitFor(t, "the trackers' topics subscribed", st.srv.OwnTracksSubscribed)
 	ctx, s := t.Context(), st.srv.Store
 	north, err := s.CreateDistrict(ctx, 766, "Nord")
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/gps"
@@ -55,8 +57,22 @@ func newGPS(c Config, store *sqlstore.Store, clock alerts.Clock, d Deps, mq gps.
 		return svc, nil
 	}
 	mq.ClientID = c.ClientID + "-gps"
-	return svc, gps.NewOwnTracksConsumer(svc, mq)
+	ot := gps.NewOwnTracksConsumer(svc, mq)
+	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vagt_gps_subscribed",
+		Help: "1 while the api is subscribed to the GPS trackers' OwnTracks topics."}, func() float64 {
+		if ot.Connected() {
+			return 1
+		}
+		return 0
+	}))
+	return svc, ot
 }
+
+// OwnTracksSubscribed reports whether the GPS trackers' topics are subscribed (false
+// without a broker). It is not part of readiness: a broker that refuses them must not take
+// the api, and the gateways' alarms it serves, out of service; vagt_gps_subscribed and an
+// error in the log say so instead.
+func (s *Server) OwnTracksSubscribed() bool { return s.owntracks != nil && s.owntracks.Connected() }
 
 // GPS returns the GPS service (tests tick its loop by hand).
 func (s *Server) GPS() *gps.Service { return s.gps }

@@ -282,9 +282,7 @@ func (s *Server) ready(ctx context.Context) error {
 	if s.lane != nil && !s.lane.Connected() {
 		return errors.New("alarm lane not subscribed")
 	}
-	if s.owntracks != nil && !s.owntracks.Connected() {
-		return errors.New("GPS trackers' topics not subscribed")
-	}
+
 	return nil
 }
 
