@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	_ "time/tzdata" // quiet hours are Danish time, also on a host without zoneinfo
 
 	"github.com/vagt-dk/vagt/api/alerts"
 )
