@@ -215,3 +215,42 @@ func TestGPSSilenceRetentionActive(t *testing.T) {
 		}
 	})
 }
+
+// TestGPSBatteryAndPanic on both stores: a fix at 10 % raises one technical low_battery
+// alert, the next low fix nothing; the tracker's panic raises a critical alert on the home
+// and a second press folds into it.
+func TestGPSBatteryAndPanic(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		w := setup(t, s)
+		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
+			t.Fatal(err)
+		}
+		at := t0
+		fix := func(batt int, panic bool) []sqlstore.IngestResult {
+			at = at.Add(time.Minute)
+			p := fixAt(at, -100)
+			p.Battery, p.Panic = batt, panic
+			r, err := record(t, s, p, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		r := fix(10, false)
+		if len(r) != 1 || r[0].Alert.Type != vagt.AlarmLowBattery || r[0].Alert.Priority != vagt.PriorityTechnical || r[0].Alert.Details["battery"] != "10" {
+			t.Fatalf("low battery: %+v", r)
+		}
+		if r := fix(8, false); len(r) != 0 {
+			t.Errorf("still low: %+v", r)
+		}
+		r = fix(8, true)
+		if len(r) != 1 || r[0].Change != sqlstore.ChangeRaised || r[0].Alert.Type != vagt.AlarmPanic || r[0].Alert.Priority != vagt.PriorityCritical ||
+			r[0].Alert.Home != w.home || r[0].Alert.District != w.north {
+			t.Fatalf("panic: %+v", r)
+		}
+		if r2 := fix(8, true); len(r2) != 1 || r2[0].Change != sqlstore.ChangeRepeated || r2[0].Alert.ID != r[0].Alert.ID || r2[0].Alert.Count != 2 {
+			t.Errorf("second press: %+v", r2)
+		}
+	})
+}
