@@ -3,39 +3,72 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/gateway/rules"
+	"github.com/vagt-dk/vagt/gateway/serial"
 	"github.com/vagt-dk/vagt/gateway/spool"
 )
 
 // process handles a group of inputs: the rules first, so an alarm is committed (fsynced)
-// before the telemetry around it, then the readings in one transaction, then the acks of
-// serial alarm frames, whose alarms are now safe.
+// before the telemetry around it; then the acks of serial alarm frames whose alarms are
+// now safe; then the readings in one transaction.
+//
+// The rules see every well-formed reading, whatever its time: an alarm never passes a
+// telemetry check. Only what goes into a batch must carry a time the wire can (a clock at
+// 1970 refuses the telemetry, counted, and raises the alarm, marked, see clocktrust.go).
+// An alarm frame is acked only when everything its reading raised is committed: a K for
+// an alarm that is not in the spool would stop the unit repeating an alarm nobody has.
 func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
+	var acks []serial.Frame
 	now := g.clock.Now()
 	for _, x := range group {
+		safe := true
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
 				g.log.Error("rules", "err", err)
 			}
 		}
 		for _, r := range x.readings {
-			if err := spool.ValidReading(&r); err != nil {
-				g.count(func(c *counters) { c.InvalidReadings++ })
-				g.log.Debug("reading refused", "device", r.Device, "kind", r.Kind, "err", err)
+			if err := spool.WellFormedReading(&r); err != nil {
+				g.refuse(vagt.Reason(err), r, err)
+				safe = false
 				continue
 			}
 			g.times.stamp(&r)
 			if err := g.engine.Observe(r); err != nil {
 				g.log.Error("rules", "err", err)
+				safe = false
+			}
+			if err := spool.ValidReading(&r); err != nil {
+				g.refuse(reasonTime, r, err)
+				continue
 			}
 			readings = append(readings, r)
 		}
+		if x.ack == nil {
+			continue
+		}
+		if safe {
+			acks = append(acks, *x.ack)
+		} else {
+			g.count(func(c *counters) { c.AlarmFramesNotAcked++ })
+			g.log.Error("serial alarm frame not acknowledged: its alarm is not in the spool; the unit repeats it",
+				"unit", x.ack.Unit, "frame_seq", x.ack.Seq, "alarm", x.ack.Alarm)
+		}
+	}
+	for _, f := range acks {
+		if g.serial != nil {
+			if err := g.serial.Ack(f); err != nil {
+				g.log.Warn("serial ack", "err", err) // the unit repeats; the repeat is acked
+			}
+		}
+		g.count(func(c *counters) { c.AlarmFrames++ })
 	}
 	if err := g.spool.AddReadings(readings); err != nil {
 		// The disk failed: nothing else to do but say so; the alarms went first.
@@ -54,16 +87,26 @@ func (g *Gateway) process(group []input) {
 		}
 	}
 	g.mu.Unlock()
-	for _, x := range group {
-		if x.ack != nil && g.serial != nil {
-			if err := g.serial.Ack(*x.ack); err != nil {
-				g.log.Warn("serial ack", "err", err) // the unit repeats; the repeat is acked
-			}
-			g.count(func(c *counters) { c.AlarmFrames++ })
-		}
-	}
 	g.setEpisodes()
 	g.keepTimers(false)
+}
+
+// reasonTime labels telemetry refused for its time: outside the wire's range, which is a
+// clock that is wrong (1970 before NTP), not a bad device.
+const reasonTime = "bad_time"
+
+// refuse counts a refused reading by reason and logs it once per burst of that reason.
+func (g *Gateway) refuse(reason string, r vagt.Reading, err error) {
+	g.count(func(c *counters) {
+		c.InvalidReadings++
+		if c.Refused == nil {
+			c.Refused = map[string]uint64{}
+		}
+		c.Refused[reason]++
+	})
+	if log, suppressed := g.refusals.Refused(reason, time.Now()); log {
+		g.log.Warn("reading refused", "reason", reason, "device", r.Device, "kind", r.Kind, "err", err, "suppressed_since_last", suppressed)
+	}
 }
 
 func (g *Gateway) count(f func(*counters)) {
@@ -191,6 +234,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	}
 	g.mu.Lock()
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
+	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
 	g.mu.Unlock()
 	return s
 }
