@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -216,8 +215,9 @@ type Snapshot struct {
 	Spool         spool.Stats    `json:"spool"`
 	SpoolDepth    uint64         `json:"spool_depth"`
 	Counters      counters       `json:"counters"`
-	Serial        any            `json:"serial,omitempty"`
-	Zigbee        any            `json:"zigbee,omitempty"`
+	Serial        any            `json:"serial,omitempty"` // serial.Stats
+	Zigbee        any            `json:"zigbee,omitempty"` // zigbee.Stats
+	Clock         clockStats     `json:"clock"`
 	ConfigVersion uint64         `json:"config_version"`
 	ConfigError   string         `json:"config_error,omitempty"`
 }
@@ -232,6 +232,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	if g.zigbee != nil {
 		s.Zigbee = g.zigbee.Stats()
 	}
+	s.Clock = g.trust.stats()
 	g.mu.Lock()
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
 	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
@@ -249,29 +250,8 @@ func (g *Gateway) statusHandler() http.Handler {
 		_ = enc.Encode(g.Snapshot())
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		s := g.Snapshot()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		up := 0
-		if s.UplinkUp {
-			up = 1
-		}
-		for _, m := range []struct {
-			name, help string
-			v          any
-		}{
-			{"vagt_gateway_uplink_connected", "1 while connected to the platform broker", up},
-			{"vagt_gateway_sent_total", "items acknowledged by the platform broker", s.Sent},
-			{"vagt_gateway_spool_alarms", "alarm events waiting in the spool", s.Spool.Alarms},
-			{"vagt_gateway_spool_readings", "readings waiting in the spool", s.Spool.BatchedReadings + s.Spool.PendingReadings},
-			{"vagt_gateway_spool_bytes", "bytes the spool holds", s.Spool.Bytes},
-			{"vagt_gateway_dropped_readings_total", "readings dropped because the spool was full", s.Spool.DroppedReadings},
-			{"vagt_gateway_readings_total", "readings spooled", s.Counters.Readings},
-			{"vagt_gateway_invalid_readings_total", "readings refused as invalid", s.Counters.InvalidReadings},
-			{"vagt_gateway_open_alarm_episodes", "alarms raised and not cleared", s.Counters.OpenEpisodes},
-			{"vagt_gateway_config_version", "home configuration version running", s.ConfigVersion},
-		} {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %v\n", m.name, m.help, m.name, m.name, m.v)
-		}
+		writeMetrics(w, g.Snapshot())
 	})
 	return mux
 }
