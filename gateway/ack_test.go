@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -51,7 +52,7 @@ func plugUnit(t *testing.T) (*unit, string) {
 
 func (u *unit) send(t *testing.T, body string) {
 	t.Helper()
-	if _, err := u.ptmx.Write([]byte("$" + body + "*" + hex4(serial.CRC16([]byte(body))) + "\r\n")); err != nil {
+	if _, err := fmt.Fprintf(u.ptmx, "$%s*%04X\r\n", body, serial.CRC16([]byte(body))); err != nil {
 		t.Fatal(err)
 	}
 }

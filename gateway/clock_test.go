@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,16 +15,11 @@ var epoch = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 // serialFrame parses a frame written by hand from docs/serial.md.
 func serialFrame(t *testing.T, body string) serial.Frame {
 	t.Helper()
-	f, err := serial.ParseFrame([]byte("$" + body + "*" + hex4(serial.CRC16([]byte(body)))))
+	f, err := serial.ParseFrame(fmt.Appendf(nil, "$%s*%04X", body, serial.CRC16([]byte(body))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
-}
-
-func hex4(v uint16) string {
-	const digits = "0123456789ABCDEF"
-	return string([]byte{digits[v>>12], digits[v>>8&15], digits[v>>4&15], digits[v&15]})
 }
 
 // TestAlarmAtEpochIsSpooled (issue 15, defect 1): a panic press (a serial A frame) and a

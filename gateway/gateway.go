@@ -226,7 +226,11 @@ func (g *Gateway) observeClock() {
 	before := g.trust.stats().Trusted
 	now := g.clock.Now()
 	if _, trusted := g.trust.observe(now, isSynced(g.clock)); trusted != before {
-		g.log.Warn("clock trust changed", "trusted", trusted, "clock", now, "floor", g.trust.stats().Floor)
+		level := slog.LevelWarn // alarms from now on are marked unsynced
+		if trusted {
+			level = slog.LevelInfo
+		}
+		g.log.Log(context.Background(), level, "clock trust changed", "trusted", trusted, "clock", now, "floor", g.trust.stats().Floor)
 	}
 	if err := g.trust.keep(g.spool, false); err != nil {
 		g.log.Error("keep clock floor", "err", err)
