@@ -128,3 +128,67 @@ func TestClockFloorKept(t *testing.T) {
 		t.Fatalf("alarm at %s, want the kept floor (%s .. %s)", at, day.Add(time.Minute), day.Add(2*time.Minute))
 	}
 }
+
+// TestAlarmAfterAStep: an alarm raised within the settle time after the clock stepped is
+// marked unsynced (its time is the clock's: it is past the floor); once the clock has run
+// without a step for the settle time, alarms are not marked.
+func TestAlarmAfterAStep(t *testing.T) {
+	cfg := testConfig(t, "tcp://127.0.0.1:1")
+	cfg.StatusAddr = ""
+	day := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{t: day}
+	g, err := New(cfg, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	press := func(dev vagt.DeviceID) {
+		g.process([]input{{readings: []vagt.Reading{{Device: dev, Kind: vagt.KindButtonPress, Time: clock.Now(), Value: vagt.PressEmergency}}}})
+	}
+	g.tick()
+	press("bu-1:btn") // trusted
+	step := day.Add(3 * time.Hour)
+	clock.set(step) // NTP steps the clock forward
+	g.tick()
+	press("bu-2:btn") // not settled
+	ticks(g, clock, step.Add(30*time.Second), step.Add(clockSettle))
+	press("bu-3:btn") // settled
+	kill(t, g)
+	got := spooledAlarms(t, cfg)
+	if len(got) != 3 {
+		t.Fatalf("%d alarms, want 3", len(got))
+	}
+	for i, want := range []struct {
+		at       time.Time
+		unsynced bool
+	}{{day, false}, {step, true}, {step.Add(clockSettle), false}} {
+		a := got[i]
+		if !a.Time.Equal(want.at) || (a.Details[DetailClock] == DetailClockUnsynced) != want.unsynced {
+			t.Errorf("alarm %d: at %s, details %v; want at %s, unsynced %v", i, a.Time, a.Details, want.at, want.unsynced)
+		}
+	}
+}
+
+// TestTimedAlarmAtEpoch: a timed rule's alarm (a silent device) raised while the clock
+// reads 1970 is spooled, moved by what the clock is off by and marked. Before, its 1970
+// time failed the alarm's encoding and the alarm was lost with an error in the log.
+func TestTimedAlarmAtEpoch(t *testing.T) {
+	cfg := testConfig(t, "tcp://127.0.0.1:1")
+	cfg.StatusAddr = ""
+	cfg.Home.Devices = []DeviceFile{{Device: "0x0d", Technology: vagt.TechDoorSensor, Zigbee: "door", ReportEvery: Duration(time.Minute)}}
+	cfg.Home.Rules.SilentFactor = 3
+	clock := &testClock{t: epoch}
+	g, err := New(cfg, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks(g, clock, epoch, epoch.Add(4*time.Minute))
+	kill(t, g)
+	got := spooledAlarms(t, cfg)
+	if len(got) != 1 || got[0].Type != vagt.AlarmSilentDevice || got[0].Details[DetailClock] != DetailClockUnsynced {
+		t.Fatalf("alarms %+v, want one silent device marked unsynced", got)
+	}
+	// Due 3 min after the start (when the clock read 1970), so 3 min after the floor.
+	if want := saneFloor.Add(3 * time.Minute); !got[0].Time.Equal(want) {
+		t.Fatalf("alarm at %s, want %s", got[0].Time, want)
+	}
+}
