@@ -14,6 +14,8 @@ import (
 	"github.com/vagt-dk/vagt/gateway/zigbee"
 )
 
+type zigbeeStats = zigbee.Stats
+
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
 func testConfig(t *testing.T, broker string) Config {
@@ -145,7 +147,7 @@ func TestEpisodeClearedAfterRestart(t *testing.T) {
 		t.Helper()
 		waitFor(t, "the Zigbee subscription", func() bool {
 			client.Publish("zigbee2mqtt/bathroom_leak/availability", 1, false, "online").Wait()
-			s, _ := g.Snapshot().Zigbee.(zigbee.Stats)
+			s, _ := g.Snapshot().Zigbee.(zigbeeStats)
 			return s.Messages > 0
 		})
 		client.Publish("zigbee2mqtt/bathroom_leak", 1, false, fmt.Sprintf(`{"water_leak":%t}`, wet)).Wait()
