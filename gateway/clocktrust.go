@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/rules"
 	"github.com/vagt-dk/vagt/gateway/spool"
 )
 
@@ -160,9 +161,10 @@ func (c *clockTrust) stats() clockStats {
 }
 
 // alarmSink is the rules' sink: it gives an alarm raised under a clock the gateway cannot
-// trust the best time it has, marks it "clock": "unsynced", and commits it to the spool.
+// trust the best time it has, marks it "clock": "unsynced", and hands it on to next (the
+// spool, which commits it, or a sink in front of it).
 type alarmSink struct {
-	q     *spool.Queue
+	next  rules.Sink
 	clock Clock
 	trust *clockTrust
 }
@@ -191,7 +193,7 @@ func (s *alarmSink) AddAlarm(a *vagt.Alarm) (uint64, error) {
 		d[DetailClock] = DetailClockUnsynced
 		a.Time, a.Details = t, d
 	}
-	seq, err := s.q.AddAlarm(a)
+	seq, err := s.next.AddAlarm(a)
 	if err == nil && a.Details[DetailClock] == DetailClockUnsynced {
 		s.trust.mu.Lock()
 		s.trust.unsynced++

@@ -116,7 +116,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
 		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
 	}
-	if g.engine, err = rules.New(home, &alarmSink{q: g.spool, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
+	if g.engine, err = rules.New(home, &alarmSink{next: g.spool, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
