@@ -29,6 +29,7 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -112,6 +113,8 @@ type Server struct {
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
+	night     *night.Service
+	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
 	configPub *careplan.MQTTPublisher
 	log       *slog.Logger
 }
@@ -203,8 +206,10 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
-	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store}}
+	// Night supervision sweeps for missed checks every ten ticks (10 s by default).
+	s.night = &night.Service{Store: store, Clock: d.Clock, Log: d.Log, Tick: 10 * c.Tick}
+	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
@@ -217,6 +222,11 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
+		if s.nightTel, err = night.NewInflux(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		s.night.Sensors = s.nightTel
 		s.retention.Activity = rollup.Retention{Store: store}
 		if !c.Rollup.Off {
 			// A day of the load is ~29 M points: the roll-up's queries get a
@@ -310,6 +320,7 @@ func (s *Server) Run(ctx context.Context) error {
 		run("rollup", s.rollup.Run)
 	}
 	run("care plans", s.careplans.Run)
+	run("night checks", s.night.Run)
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
 	}
@@ -349,6 +360,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.rollupTel != nil {
 		s.rollupTel.Close()
+	}
+	if s.nightTel != nil {
+		s.nightTel.Close()
 	}
 	return errors.Join(firstErr, s.Store.Close())
 }
