@@ -16,6 +16,7 @@ import (
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
+	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -256,6 +257,33 @@ func TestNightSupervision(t *testing.T) {
 			counts, err := night.Counts{Store: store}.NightCounts(ctx, []vagt.MunicipalityCode{766}, due.Add(-time.Hour), due3.Add(time.Hour))
 			if got := counts[766]; err != nil || got.Remote != 2 || got.Visits != 1 || got.Missed != 1 {
 				t.Errorf("counts: %+v %v", got, err)
+			}
+
+			// The statistics: remote checks are visits avoided, valued with the model.
+			statsTel, err := stats.NewTelemetry(stats.InfluxConfig{URL: db.URL, Org: db.Org, Bucket: db.Bucket, Token: db.Token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer statsTel.Close()
+			ss := &stats.Service{Store: store, Telemetry: statsTel, Model: stats.DefaultBenefitModel(), Night: night.Counts{Store: store}}
+			period, err := stats.ParsePeriod("2026-12-01", "2027-01-01", "month")
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := stats.Query{Period: period, Municipalities: []vagt.MunicipalityCode{766}, Technologies: []vagt.Technology{vagt.TechNightSupervision}}
+			ns, err := ss.NightChecks(ctx, q)
+			if err != nil || len(ns.Rows) != 1 || *ns.Rows[0].ChecksRemote != 2 || *ns.Rows[0].ChecksVisit != 1 || *ns.Rows[0].ChecksMissed != 1 ||
+				*ns.Rows[0].VisitsAvoided != 2 || *ns.Rows[0].HoursSaved != 0.27 || *ns.Rows[0].GrossDKK != 133.33 || ns.Model.MinutesPerVisit != 8 {
+				t.Errorf("night statistics: %+v %v", ns, err)
+			}
+			var csv strings.Builder
+			if err := stats.WriteNightCSV(&csv, ns); err != nil || !strings.Contains(csv.String(), ",2,1,1,2,0.27,133.33,8,500,false,1\n") {
+				t.Errorf("night csv: %q %v", csv.String(), err)
+			}
+			bf, err := ss.Benefits(ctx, q)
+			if err != nil || len(bf.Rows) != 1 || bf.Rows[0].VisitsAvoidedFrom != "night_checks" || bf.Rows[0].VisitsAvoided == nil ||
+				*bf.Rows[0].VisitsAvoided != 2 || *bf.Rows[0].GrossDKK != 133.33 {
+				t.Errorf("benefit row night_supervision: %+v %v", bf.Rows, err)
 			}
 
 			// InfluxDB not answering: the board says unknown and nothing is green.
