@@ -124,6 +124,8 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
 	Clock    alerts.Clock         // nil: the system clock
+	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
+	NightClock alerts.Clock
 }
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
@@ -208,7 +210,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store}}
 	// Night supervision sweeps for missed checks every ten ticks (10 s by default).
-	s.night = &night.Service{Store: store, Clock: d.Clock, Log: d.Log, Tick: 10 * c.Tick}
+	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * c.Tick}
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
@@ -274,6 +276,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
+
+// CarePlans returns the care-plan service (the demo plans its homes' night checks).
+func (s *Server) CarePlans() *careplan.Service { return s.careplans }
 
 // OfflineDetector returns the offline loop (tests tick it by hand).
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }

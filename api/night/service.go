@@ -38,7 +38,11 @@ type Service struct {
 	Store   Store
 	Sensors SensorReader // nil: no InfluxDB configured; every sensor state is unknown
 	Clock   alerts.Clock
-	Log     *slog.Logger
+	// Shift is the clock the check times are read against (what is due, overdue, missed);
+	// nil: Clock. The demo's --night-speed runs it faster so a night passes in minutes;
+	// what is recorded (checked at, alerts, audit) and the sensors stay on Clock.
+	Shift alerts.Clock
+	Log   *slog.Logger
 	// Tick is how often Run looks for missed checks; default 30 s.
 	Tick time.Duration
 
@@ -56,6 +60,14 @@ func (s *Service) now() time.Time {
 		return time.Now()
 	}
 	return s.Clock.Now()
+}
+
+// shiftNow is the time on the shift's clock (Shift, or Clock).
+func (s *Service) shiftNow() time.Time {
+	if s.Shift == nil {
+		return s.now()
+	}
+	return s.Shift.Now()
 }
 
 func (s *Service) log() *slog.Logger {
@@ -156,7 +168,7 @@ type Board struct {
 // Board returns the homes in scope with night checks, the check due (or next, or none
 // left), their state now and its grade; overdue and due first, red before amber.
 func (s *Service) Board(ctx context.Context, scope alerts.Scope) (Board, error) {
-	now := s.now()
+	now := s.shiftNow()
 	homes, err := s.homes(ctx, scope)
 	if err != nil {
 		return Board{}, err
@@ -165,7 +177,7 @@ func (s *Service) Board(ctx context.Context, scope alerts.Scope) (Board, error) 
 	if err != nil {
 		return Board{}, err
 	}
-	states, tel := s.states(ctx, homes, now)
+	states, tel := s.states(ctx, homes, s.now())
 	b := Board{At: now, Telemetry: tel, Homes: []BoardHome{}}
 	for _, h := range homes {
 		bh := BoardHome{Home: h.Home, Municipality: h.Municipality, District: h.District, Citizen: h.Citizen, Gateway: h.Gateway,
@@ -258,7 +270,7 @@ const maxNote = 500
 // Record records staff's check of a home in scope: the state seen now and its grade, who
 // and what they decided; "visit" raises a night_visit alert on the alarm lane's store path.
 func (s *Service) Record(ctx context.Context, scope alerts.Scope, home vagt.HomeID, actor string, d Decision) (sqlstore.NightCheck, error) {
-	now := s.now()
+	now, shift := s.now(), s.shiftNow()
 	if d.Decision != sqlstore.NightAllWell && d.Decision != sqlstore.NightVisit {
 		return sqlstore.NightCheck{}, &InvalidField{"decision", fmt.Sprintf("%q: all_well or visit", d.Decision)}
 	}
@@ -269,7 +281,7 @@ func (s *Service) Record(ctx context.Context, scope alerts.Scope, home vagt.Home
 	if err != nil {
 		return sqlstore.NightCheck{}, err
 	}
-	occ := Occurrences(h.Plan.Times, h.Loc, now.Add(-backlog), now.Add(Lookahead))
+	occ := Occurrences(h.Plan.Times, h.Loc, shift.Add(-backlog), shift.Add(Lookahead))
 	if d.DueAt.IsZero() || !slices.ContainsFunc(occ, d.DueAt.Equal) {
 		return sqlstore.NightCheck{}, &InvalidField{"due_at", fmt.Sprintf("%s is not a check time of this home's plan in the last %s or the next %s",
 			d.DueAt.UTC().Format(time.RFC3339), backlog, Lookahead)}
@@ -334,7 +346,7 @@ func (s *Service) Checks(ctx context.Context, home vagt.HomeID, from, to time.Ti
 // Sweep raises a night_check_missed alert for every check whose window ended unchecked
 // within the backlog (since its plan was saved). It returns how many it raised.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	now := s.now()
+	now := s.shiftNow()
 	homes, err := s.homes(ctx, alerts.Scope{All: true})
 	if err != nil {
 		return 0, err
@@ -364,7 +376,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	for _, m := range misses {
 		hs = append(hs, m.h)
 	}
-	states, _ := s.states(ctx, hs, now)
+	states, _ := s.states(ctx, hs, s.now())
 	n := 0
 	var errs []error
 	for _, m := range misses {
@@ -375,7 +387,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			Findings []Finding `json:"findings"`
 		}{st, findings})
 		ok, err := s.Store.MissNightCheck(ctx, sqlstore.NightCheck{Home: m.h.Home, Municipality: m.h.Municipality, DueAt: m.at.UTC(),
-			Grade: string(grade), State: seen}, m.h.Gateway, now)
+			Grade: string(grade), State: seen}, m.h.Gateway, s.now())
 		if err != nil {
 			errs = append(errs, err)
 			continue
