@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,30 @@ type Gauges struct {
 	ByTier map[Tier]int
 	// Escalations counts every escalation step the store has recorded, by tier.
 	Escalations map[Tier]int
+	// OpenByDistrict counts open (unacknowledged) alerts by the district they belong to;
+	// alerts from unregistered gateways count under district 0.
+	OpenByDistrict map[DistrictKey]int
+	// Gateways counts the registered gateways in use by municipality and GatewayState.
+	Gateways map[vagt.MunicipalityCode]map[GatewayState]int
 }
+
+// DistrictKey names a district for the metrics.
+type DistrictKey struct {
+	Municipality vagt.MunicipalityCode
+	District     int64
+}
+
+// GatewayState is what the platform knows of a registered gateway's link.
+type GatewayState string
+
+// The gateway states the metrics count.
+const (
+	GatewayOnline         GatewayState = "online"          // its last status said online
+	GatewayOffline        GatewayState = "offline"         // its will or last status said offline
+	GatewayNeverConnected GatewayState = "never_connected" // registered, never heard from
+)
+
+var gatewayStates = []GatewayState{GatewayOnline, GatewayOffline, GatewayNeverConnected}
 
 // GaugeReader reads the gauges from the store.
 type GaugeReader interface {
@@ -40,7 +64,7 @@ type GaugeCollector struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	up, unresolved, oldest, byTier, escalations, escalateAfter *prometheus.Desc
+	up, unresolved, oldest, byTier, escalations, escalateAfter, byDistrict, gateways *prometheus.Desc
 }
 
 // NewGaugeCollector returns a collector over r; policy gives the escalation times exported
@@ -63,6 +87,10 @@ func NewGaugeCollector(r GaugeReader, clock Clock, policy Policy, log *slog.Logg
 			"Unresolved alerts by the tier they are with (district, backup, central).", []string{"tier"}, nil),
 		escalations: prometheus.NewDesc("vagt_api_alert_escalations_total",
 			"Escalation steps recorded in the store, by the tier an alert was escalated to.", []string{"tier"}, nil),
+		byDistrict: prometheus.NewDesc("vagt_api_alerts_open_by_district",
+			"Open (unacknowledged) alerts by municipality and district id (0: not registered to a district).", []string{"municipality", "district"}, nil),
+		gateways: prometheus.NewDesc("vagt_api_gateways",
+			"Registered gateways in use by municipality and state (online, offline, never_connected).", []string{"municipality", "state"}, nil),
 		escalateAfter: prometheus.NewDesc("vagt_api_alert_escalate_after_seconds",
 			"How long an open alert of this priority waits before it escalates (configuration).", []string{"priority"}, nil),
 	}
@@ -70,7 +98,7 @@ func NewGaugeCollector(r GaugeReader, clock Clock, policy Policy, log *slog.Logg
 
 // Describe implements prometheus.Collector.
 func (c *GaugeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.unresolved, c.oldest, c.byTier, c.escalations, c.escalateAfter} {
+	for _, d := range []*prometheus.Desc{c.up, c.unresolved, c.oldest, c.byTier, c.escalations, c.escalateAfter, c.byDistrict, c.gateways} {
 		ch <- d
 	}
 }
@@ -106,6 +134,15 @@ func (c *GaugeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.byTier, prometheus.GaugeValue, float64(g.ByTier[t]), string(t))
 		if t != TierDistrict {
 			ch <- prometheus.MustNewConstMetric(c.escalations, prometheus.CounterValue, float64(g.Escalations[t]), string(t))
+		}
+	}
+	for k, n := range g.OpenByDistrict {
+		ch <- prometheus.MustNewConstMetric(c.byDistrict, prometheus.GaugeValue, float64(n),
+			strconv.Itoa(int(k.Municipality)), strconv.FormatInt(k.District, 10))
+	}
+	for mun, states := range g.Gateways {
+		for _, st := range gatewayStates {
+			ch <- prometheus.MustNewConstMetric(c.gateways, prometheus.GaugeValue, float64(states[st]), strconv.Itoa(int(mun)), string(st))
 		}
 	}
 }

@@ -15,7 +15,8 @@ var _ alerts.GaugeReader = (*Store)(nil)
 // Three small aggregate queries over indexed columns; a scrape runs them once.
 func (s *Store) AlertGauges(ctx context.Context) (alerts.Gauges, error) {
 	g := alerts.Gauges{Unresolved: map[vagt.Priority]map[alerts.State]int{}, OldestUnacked: map[vagt.Priority]time.Time{},
-		ByTier: map[alerts.Tier]int{}, Escalations: map[alerts.Tier]int{}}
+		ByTier: map[alerts.Tier]int{}, Escalations: map[alerts.Tier]int{}, OpenByDistrict: map[alerts.DistrictKey]int{},
+		Gateways: map[vagt.MunicipalityCode]map[alerts.GatewayState]int{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT priority, state, escalation_level, COUNT(*),
 		MIN(CASE WHEN state = 'open' THEN raised_at END) FROM alerts WHERE state <> 'resolved'
 		GROUP BY priority, state, escalation_level`)
@@ -66,5 +67,52 @@ func (s *Store) AlertGauges(ctx context.Context) (alerts.Gauges, error) {
 	if err := tiers.Err(); err != nil {
 		return g, storeErr("alert gauges", err)
 	}
+	if err := s.gaugeRows(ctx, `SELECT municipality, COALESCE(district_id, 0), COUNT(*) FROM alerts WHERE state = 'open'
+		GROUP BY municipality, COALESCE(district_id, 0)`, func(sc func(...any) error) error {
+		var (
+			k alerts.DistrictKey
+			n int
+		)
+		err := sc(&k.Municipality, &k.District, &n)
+		g.OpenByDistrict[k] = n
+		return err
+	}); err != nil {
+		return g, err
+	}
+	// A gateway's municipality is its home's district's; one not yet in a home counts under
+	// the municipality it reported (0 when none).
+	if err := s.gaugeRows(ctx, `SELECT COALESCE(d.municipality, g.municipality),
+		CASE WHEN g.last_seen IS NULL THEN 'never_connected' WHEN g.online = 1 THEN 'online' ELSE 'offline' END, COUNT(*)
+		FROM gateways g LEFT JOIN homes h ON h.id = g.home_id LEFT JOIN districts d ON d.id = h.district_id
+		WHERE g.decommissioned_at IS NULL GROUP BY 1, 2`, func(sc func(...any) error) error {
+		var (
+			mun   vagt.MunicipalityCode
+			state string
+			n     int
+		)
+		err := sc(&mun, &state, &n)
+		if g.Gateways[mun] == nil {
+			g.Gateways[mun] = map[alerts.GatewayState]int{}
+		}
+		g.Gateways[mun][alerts.GatewayState(state)] = n
+		return err
+	}); err != nil {
+		return g, err
+	}
 	return g, nil
+}
+
+// gaugeRows runs query and hands each row's Scan to row.
+func (s *Store) gaugeRows(ctx context.Context, query string, row func(scan func(...any) error) error) error {
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return storeErr("alert gauges", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return storeErr("alert gauges", err)
+		}
+	}
+	return storeErrOrNil("alert gauges", rows.Err())
 }

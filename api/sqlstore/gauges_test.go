@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,29 @@ vagt_api_alert_gauges_up 1
 		names := []string{"vagt_api_alert_unacked_oldest_age_seconds", "vagt_api_alerts_unresolved",
 			"vagt_api_alerts_unresolved_by_tier", "vagt_api_alert_escalations_total", "vagt_api_alert_gauges_up"}
 		if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+			t.Fatal(err)
+		}
+		// The panic and the smoke are open in district Nord; gw-0042 is registered and has
+		// never sent a status.
+		perDistrict := fmt.Sprintf(`
+# HELP vagt_api_alerts_open_by_district Open (unacknowledged) alerts by municipality and district id (0: not registered to a district).
+# TYPE vagt_api_alerts_open_by_district gauge
+vagt_api_alerts_open_by_district{district="%d",municipality="766"} 2
+# HELP vagt_api_gateways Registered gateways in use by municipality and state (online, offline, never_connected).
+# TYPE vagt_api_gateways gauge
+vagt_api_gateways{municipality="766",state="never_connected"} 1
+vagt_api_gateways{municipality="766",state="offline"} 0
+vagt_api_gateways{municipality="766",state="online"} 0
+`, w.north)
+		if err := testutil.CollectAndCompare(c, strings.NewReader(perDistrict), "vagt_api_alerts_open_by_district", "vagt_api_gateways"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordStatus(ctx, status("gw-0042", true, t0.Add(5*time.Minute)), t0.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := testutil.CollectAndCompare(c, strings.NewReader(strings.Replace(strings.Replace(perDistrict,
+			`state="never_connected"} 1`, `state="never_connected"} 0`, 1), `state="online"} 0`, `state="online"} 1`, 1)),
+			"vagt_api_gateways"); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range []int64{panicAlert.ID, fall.ID, smoke.ID} {
