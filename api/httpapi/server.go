@@ -81,6 +81,7 @@ type Config struct {
 type server struct {
 	Config
 	requests *prometheus.CounterVec
+	ackDelay *prometheus.HistogramVec // raised → acknowledged, by priority
 }
 
 // NewHandler returns the API's handler.
@@ -98,9 +99,12 @@ func NewHandler(c Config) http.Handler {
 		c.StreamKeepAlive = 15 * time.Second
 	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})}
+		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		ackDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vagt_api_alert_ack_delay_seconds",
+			Help:    "Time from an alert being raised to its acknowledgement by staff, by priority.",
+			Buckets: []float64{10, 30, 60, 120, 180, 300, 600, 1800, 3600}}, []string{"priority"})}
 	if c.Metrics != nil {
-		c.Metrics.MustRegister(s.requests)
+		c.Metrics.MustRegister(s.requests, s.ackDelay)
 	}
 
 	r := chi.NewRouter()
