@@ -234,4 +234,3 @@ func docAnchors(t *testing.T) map[string]bool {
 	}
 	return anchors
 }
-
