@@ -108,6 +108,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *printConfig {
 		cfg.Uplink.Password = "(hidden)"
+		if cfg.Uplink.Secondary.Password != "" {
+			cfg.Uplink.Secondary.Password = "(hidden)"
+		}
 		fmt.Fprintf(stdout, "%+v\n", cfg)
 		return nil
 	}

@@ -3,6 +3,7 @@ package uplink
 import (
 	"bytes"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -15,6 +16,9 @@ import (
 type copyStore struct {
 	mu   sync.Mutex
 	msgs map[string][]byte
+	// keep, when set, decides whether a stored outbound publish may still be resent
+	// (paho asks Get on reconnect); a publish it refuses is deleted.
+	keep func(mid uint16) bool
 }
 
 func newCopyStore() *copyStore { return &copyStore{msgs: map[string][]byte{}} }
@@ -41,6 +45,10 @@ func (s *copyStore) Get(key string) packets.ControlPacket {
 	}
 	p, err := packets.ReadPacket(bytes.NewReader(raw))
 	if err != nil {
+		return nil
+	}
+	if pub, ok := p.(*packets.PublishPacket); ok && s.keep != nil && strings.HasPrefix(key, "o.") && !s.keep(pub.MessageID) {
+		s.Del(key)
 		return nil
 	}
 	return p
