@@ -334,7 +334,13 @@ func (u *Uplink) send(ctx context.Context) {
 		}
 		tok := u.client.Publish(vagt.Topic(u.opts.Gateway, it.Lane), 1, false, it.Payload)
 		mid := u.track(tok, it)
-		if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
+		done, elsewhere := u.await(ctx, tok, it)
+		if elsewhere {
+			// The other link's broker has it: stop waiting (paho will not resend it).
+			u.queue.Release(it)
+			continue
+		}
+		if !done || tok.Error() != nil {
 			// Not acknowledged: the item stays and goes again (an exact redelivery at
 			// worst, which consumers recognise by gateway and seq). paho may resend it
 			// on reconnect, so it stays tracked.
@@ -351,6 +357,32 @@ func (u *Uplink) send(ctx context.Context) {
 			continue
 		}
 		u.sent.Add(1)
+	}
+}
+
+// await waits for the publish's PUBACK like waitToken, and in a Pair also stops waiting
+// (elsewhere) when the item is acknowledged on the other link meanwhile — a silent link
+// would otherwise hold this link's next item for the publish timeout.
+func (u *Uplink) await(ctx context.Context, tok mqtt.Token, it spool.Item) (done, elsewhere bool) {
+	w, shared := u.queue.(linkWatcher)
+	if !shared {
+		return waitToken(ctx, tok, u.opts.PublishTimeout), false
+	}
+	t := time.NewTimer(u.opts.PublishTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-tok.Done():
+			return true, false
+		case <-ctx.Done():
+			return false, false
+		case <-t.C:
+			return false, false
+		case <-u.queue.Ready(): // the other link's ack wakes this one
+			if w.acked(keyOf(it)) {
+				return false, true
+			}
+		}
 	}
 }
 
