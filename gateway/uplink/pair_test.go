@@ -471,3 +471,46 @@ func TestPairViewDecisions(t *testing.T) {
 		t.Fatalf("the primary got %+v %v, want batch %d", it, ok, b.Seq)
 	}
 }
+
+// TestPairConfigsFromEitherLink: a configuration published on either broker reaches the
+// gateway; one not yet taken is not replaced by an older version from the other broker.
+func TestPairConfigsFromEitherLink(t *testing.T) {
+	brokerA, brokerB := stacktest.Mosquitto(t), stacktest.Mosquitto(t)
+	config := func(v uint64) []byte {
+		t.Helper()
+		data, err := vagt.EncodeConfig(&vagt.HomeConfig{Gateway: gw, Version: v, Municipality: 766})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	p := startPair(t, Options{Broker: brokerA.URL()}, Options{Broker: brokerB.URL()}, newSpool(t), PairOptions{})
+	waitFor(t, "both links up", func() bool { return p.linkUp(primary) && p.linkUp(secondary) })
+	for i, b := range []*localstack.Mosquitto{brokerB, brokerA} {
+		api := collect(t, b.URL(), "api", "nothing/here")
+		v := uint64(5 + i)
+		if tok := api.c.Publish(vagt.Topic(gw, vagt.LaneConfig), 1, true, config(v)); !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		select {
+		case got := <-p.Configs():
+			if configVersion(got) != v {
+				t.Fatalf("config version %d, want %d", configVersion(got), v)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("config %d not delivered within a minute", v)
+		}
+	}
+
+	q := &Pair{configs: make(chan []byte, 1)}
+	q.handOver(config(7))
+	q.handOver(config(3)) // the other broker's older one, while 7 waits
+	if v := configVersion(<-q.configs); v != 7 {
+		t.Fatalf("pending config %d, want 7", v)
+	}
+	q.handOver(config(3))
+	q.handOver(config(8))
+	if v := configVersion(<-q.configs); v != 8 {
+		t.Fatalf("pending config %d, want 8", v)
+	}
+}
