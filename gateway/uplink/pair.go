@@ -160,6 +160,7 @@ type shared struct {
 	up        [2]bool
 	downSince [2]time.Time
 	claims    map[itemKey]*claim
+	batch     [2]bool          // a batch in flight on that link: its next alarm waits for the PUBACK
 	acks      map[itemKey]bool // acknowledged on either link, kept a while (ackOrder bounds it)
 	ackOrder  []itemKey
 }
@@ -222,8 +223,9 @@ func (v *view) Next() (spool.Item, bool, error) {
 	case it.Lane == vagt.LaneAlarm && v.role == primary:
 		take = true
 	case it.Lane == vagt.LaneAlarm:
+		// The primary busy with a batch: the alarm must not wait behind it.
 		age := now.Sub(c.seen)
-		take = !s.up[primary] || age >= s.po.AlarmHedge
+		take = !s.up[primary] || s.batch[primary] || age >= s.po.AlarmHedge
 		wait = s.po.AlarmHedge - age
 	case c.by[other]:
 		// A batch in flight on the other link: its ack or release wakes us.
@@ -238,6 +240,9 @@ func (v *view) Next() (spool.Item, bool, error) {
 	}
 	if take {
 		c.by[v.role] = true
+		if it.Lane == vagt.LaneTelemetry {
+			s.batch[v.role] = true
+		}
 		return it, true, nil
 	}
 	if it.Lane == vagt.LaneTelemetry && !c.by[other] {
@@ -264,6 +269,9 @@ func (v *view) Ack(it spool.Item) error {
 		}
 	}
 	delete(s.claims, k)
+	if it.Lane == vagt.LaneTelemetry {
+		s.batch[v.role] = false
+	}
 	s.mu.Unlock()
 	err := s.q.Ack(it)
 	s.views[1-v.role].wake()
@@ -275,6 +283,9 @@ func (v *view) Ack(it spool.Item) error {
 func (v *view) Release(it spool.Item) {
 	s, k := v.s, keyOf(it)
 	s.mu.Lock()
+	if it.Lane == vagt.LaneTelemetry {
+		s.batch[v.role] = false
+	}
 	if c := s.claims[k]; c != nil {
 		c.by[v.role] = false
 		if !c.by[1-v.role] {

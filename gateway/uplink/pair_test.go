@@ -28,8 +28,9 @@ type received struct {
 // platform subscribes to every lane of the gateway on one broker, with a persistent session
 // so that it also gets what was published while it was away.
 type platform struct {
-	col *collector
-	t   *testing.T
+	col        *collector
+	t          *testing.T
+	subscribed chan error // watchKilled: each (re)subscription
 }
 
 func watch(t *testing.T, url, id string) *platform {
@@ -70,10 +71,21 @@ func watchKilled(t *testing.T, url, id string) *platform {
 		t.Fatalf("collector connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { col.c.Disconnect(100) })
-	if err := <-subscribed; err != nil {
-		t.Fatalf("collector subscribe: %v", err)
+	p := &platform{col: col, t: t, subscribed: subscribed}
+	p.waitSubscribed()
+	return p
+}
+
+func (p *platform) waitSubscribed() {
+	p.t.Helper()
+	select {
+	case err := <-p.subscribed:
+		if err != nil {
+			p.t.Fatalf("collector subscribe: %v", err)
+		}
+	case <-time.After(time.Minute):
+		p.t.Fatal("collector not subscribed within a minute")
 	}
-	return &platform{col: col, t: t}
 }
 
 // all returns what arrived so far, decoded; stamps are the collector's order, so the
@@ -220,6 +232,11 @@ func TestPairAlarmThroughSecondWhenPrimaryKilled(t *testing.T) {
 	}
 	fill(t, q, 30, 0) // three batches: they must wait for the failover time
 	waitFor(t, "alarms and batches delivered on the secondary", func() bool { return q.Stats().Depth() == 0 })
+	waitFor(t, "three batches received from the secondary", func() bool {
+		stampsB.mu.Lock()
+		defer stampsB.mu.Unlock()
+		return len(stampsB.first) >= 3
+	})
 	stampsB.mu.Lock()
 	for seq, at := range stampsB.first {
 		if at.Before(killedAt.Add(failover)) {
@@ -238,6 +255,8 @@ func TestPairAlarmThroughSecondWhenPrimaryKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the primary back", func() bool { return p.linkUp(primary) })
+	// The killed broker may have lost the subscriber's session: it subscribes again.
+	platA.waitSubscribed()
 	before := len(seqsOn(platB.all(), vagt.LaneTelemetry))
 	fill(t, q, 20, 0)
 	waitFor(t, "the new batches delivered", func() bool { return q.Stats().Depth() == 0 })
@@ -467,8 +486,15 @@ func TestPairViewDecisions(t *testing.T) {
 	if _, ok := next(secondary); ok {
 		t.Fatal("the secondary took telemetry with the primary back")
 	}
-	if it, ok := next(primary); !ok || it.Seq != b.Seq {
-		t.Fatalf("the primary got %+v %v, want batch %d", it, ok, b.Seq)
+	b2, ok := next(primary)
+	if !ok || b2.Seq != b.Seq {
+		t.Fatalf("the primary got %+v %v, want batch %d", b2, ok, b.Seq)
+	}
+
+	// An alarm while the primary waits for a batch's PUBACK: the secondary sends it at once.
+	fill(t, q, 0, 1)
+	if a, ok := next(secondary); !ok || a.Lane != vagt.LaneAlarm {
+		t.Fatalf("the secondary got %+v %v with the primary busy with a batch, want the alarm", a, ok)
 	}
 }
 
