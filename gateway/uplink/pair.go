@@ -184,6 +184,10 @@ type view struct {
 	s     *shared
 	role  int
 	ready chan struct{}
+
+	timerMu sync.Mutex
+	timer   *time.Timer // one pending wake-up, the earliest asked for
+	due     time.Time
 }
 
 var _ Queue = (*view)(nil)
@@ -195,7 +199,22 @@ func (v *view) wake() {
 	}
 }
 
-func (v *view) wakeAfter(d time.Duration) { time.AfterFunc(d, v.wake) }
+// wakeAfter wakes the link after d, when a decision may change by itself (the hedge or the
+// failover time passes). One timer per view: a link declining the same item on every
+// spool signal must not pile up timers.
+func (v *view) wakeAfter(d time.Duration) {
+	due := time.Now().Add(d)
+	v.timerMu.Lock()
+	defer v.timerMu.Unlock()
+	if v.timer != nil && !v.due.Before(time.Now()) && !v.due.After(due) {
+		return // an earlier wake-up is pending; the link decides again then
+	}
+	if v.timer != nil {
+		v.timer.Stop()
+	}
+	v.due = due
+	v.timer = time.AfterFunc(d, v.wake)
+}
 
 func (v *view) Ready() <-chan struct{} { return v.ready }
 

@@ -226,10 +226,15 @@ func TestPairAlarmThroughSecondWhenPrimaryKilled(t *testing.T) {
 	}
 	waitFor(t, "the primary seen down", func() bool { return !p.linkUp(primary) })
 	var whileDown []uint64
+	pressedAt := time.Now()
 	for range 3 {
 		press()
 		whileDown = append(whileDown, all[len(all)-1])
 	}
+	platB.col.wait(t, "the alarms pressed while the primary is down", func([]mqtt.Message) bool {
+		return len(seqsOn(platB.all(), vagt.LaneAlarm)) >= len(whileDown)
+	})
+	t.Logf("3 alarms pressed with the primary down: on the secondary's subscriber %s after the press", time.Since(pressedAt).Round(time.Millisecond))
 	fill(t, q, 30, 0) // three batches: they must wait for the failover time
 	waitFor(t, "alarms and batches delivered on the secondary", func() bool { return q.Stats().Depth() == 0 })
 	waitFor(t, "three batches received from the secondary", func() bool {
@@ -393,11 +398,13 @@ func TestPairHedgesAlarmOnSilentPrimary(t *testing.T) {
 	platB.col.wait(t, "the secondary's online status", func([]mqtt.Message) bool { return statusesB() >= 1 })
 
 	hole.swallow()
+	pressedAt := time.Now()
 	seq, err := q.AddAlarm(&vagt.Alarm{Time: t0, Device: "bu-17:btn", Type: vagt.AlarmPanic})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the alarm acknowledged", func() bool { return q.Stats().Alarms == 0 })
+	t.Logf("alarm on a silent primary acknowledged by the secondary %s after the press (hedge 1s)", time.Since(pressedAt).Round(time.Millisecond))
 	if !slices.Contains(seqsOn(platB.all(), vagt.LaneAlarm), seq) {
 		t.Fatalf("alarm %d acknowledged but not on the secondary", seq)
 	}
