@@ -360,25 +360,42 @@ func (u *Uplink) send(ctx context.Context) {
 	}
 }
 
-// await waits for the publish's PUBACK like waitToken, and in a Pair also stops waiting
-// (elsewhere) when the item is acknowledged on the other link meanwhile — a silent link
-// would otherwise hold this link's next item for the publish timeout.
+// await waits for the publish's PUBACK (done), for at most the publish timeout. In a Pair
+// it also stops waiting (elsewhere) when the item is acknowledged on the other link
+// meanwhile — a silent link would otherwise hold this link's next item for the timeout.
+//
+// A completed token is not always a PUBACK: when paho resends a stored publish after a
+// reconnect it completes the old token at once, and the new one only carries the PUBACK.
+// paho deletes a publish from its store when the PUBACK arrives, so while the store still
+// holds it, the broker has not acknowledged it and the spool must keep the item.
 func (u *Uplink) await(ctx context.Context, tok mqtt.Token, it spool.Item) (done, elsewhere bool) {
 	w, shared := u.queue.(linkWatcher)
-	if !shared {
-		return waitToken(ctx, tok, u.opts.PublishTimeout), false
+	var ready <-chan struct{}
+	if shared {
+		ready = u.queue.Ready() // the other link's ack wakes this one
 	}
 	t := time.NewTimer(u.opts.PublishTimeout)
 	defer t.Stop()
+	completed := tok.Done()
+	var puback <-chan struct{}
 	for {
 		select {
-		case <-tok.Done():
+		case <-completed:
+			if tok.Error() != nil {
+				return true, false
+			}
+			pt, ok := tok.(*mqtt.PublishToken)
+			if !ok {
+				return true, false
+			}
+			completed, puback = nil, u.store.whenGone(fmt.Sprintf("o.%d", pt.MessageID()))
+		case <-puback:
 			return true, false
 		case <-ctx.Done():
 			return false, false
 		case <-t.C:
 			return false, false
-		case <-u.queue.Ready(): // the other link's ack wakes this one
+		case <-ready:
 			if w.acked(keyOf(it)) {
 				return false, true
 			}
