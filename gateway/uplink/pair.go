@@ -160,9 +160,13 @@ type shared struct {
 	up        [2]bool
 	downSince [2]time.Time
 	claims    map[itemKey]*claim
-	batch     [2]bool          // a batch in flight on that link: its next alarm waits for the PUBACK
-	acks      map[itemKey]bool // acknowledged on either link, kept a while (ackOrder bounds it)
-	ackOrder  []itemKey
+	batch     [2]bool // a batch in flight on that link: its next alarm waits for the PUBACK
+	// suspect: the secondary delivered an alarm the primary was sending and had no PUBACK
+	// for — the primary's link may be dead without knowing it yet. Until the primary has a
+	// PUBACK again (or reconnects), the secondary sends alarms without the hedge wait.
+	suspect  bool
+	acks     map[itemKey]bool // acknowledged on either link, kept a while (ackOrder bounds it)
+	ackOrder []itemKey
 }
 
 // claim is what the links know of an item at the head of the spool.
@@ -244,7 +248,7 @@ func (v *view) Next() (spool.Item, bool, error) {
 	case it.Lane == vagt.LaneAlarm:
 		// The primary busy with a batch: the alarm must not wait behind it.
 		age := now.Sub(c.seen)
-		take = !s.up[primary] || s.batch[primary] || age >= s.po.AlarmHedge
+		take = !s.up[primary] || s.batch[primary] || s.suspect || age >= s.po.AlarmHedge
 		wait = s.po.AlarmHedge - age
 	case c.by[other]:
 		// A batch in flight on the other link: its ack or release wakes us.
@@ -287,12 +291,24 @@ func (v *view) Ack(it spool.Item) error {
 			s.ackOrder = s.ackOrder[1:]
 		}
 	}
+	if c := s.claims[k]; v.role == secondary && c != nil && c.by[primary] {
+		s.suspect = true
+	} else if v.role == primary {
+		s.suspect = false
+	}
 	delete(s.claims, k)
 	if it.Lane == vagt.LaneTelemetry {
 		s.batch[v.role] = false
 	}
 	s.mu.Unlock()
 	err := s.q.Ack(it)
+	if err != nil {
+		// Still in the spool: it is sent and acknowledged again (an exact redelivery)
+		// rather than skipped by both links for ever.
+		s.mu.Lock()
+		delete(s.acks, k)
+		s.mu.Unlock()
+	}
 	s.views[1-v.role].wake()
 	return err
 }
@@ -326,6 +342,9 @@ func (v *view) linkChanged(up bool) {
 	s.mu.Lock()
 	was := s.up[v.role]
 	s.up[v.role] = up
+	if v.role == primary {
+		s.suspect = false
+	}
 	if !up && was {
 		s.downSince[v.role] = s.now()
 	}

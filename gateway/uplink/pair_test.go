@@ -463,13 +463,34 @@ func TestPairViewDecisions(t *testing.T) {
 	if _, ok := next(secondary); !ok {
 		t.Fatal("the secondary did not hedge an alarm unacknowledged for the hedge time")
 	}
-	if err := vs[primary].Ack(a); err != nil {
+	if err := vs[secondary].Ack(a); err != nil {
 		t.Fatal(err)
 	}
-	if !vs[secondary].acked(keyOf(a)) {
-		t.Fatal("an alarm acknowledged on the primary is not known acknowledged")
+	if !vs[primary].acked(keyOf(a)) {
+		t.Fatal("an alarm acknowledged on the secondary is not known acknowledged")
 	}
-	vs[secondary].Release(a) // its publish comes back later: nothing to resend
+	// The primary had no PUBACK for it: its next alarm goes on the secondary at once too.
+	fill(t, q, 0, 1)
+	a2, ok := next(primary)
+	if !ok {
+		t.Fatal("the primary did not take the next alarm")
+	}
+	if _, ok := next(secondary); !ok {
+		t.Fatal("the secondary waited the hedge time for an alarm on a suspect primary")
+	}
+	if err := vs[primary].Ack(a2); err != nil {
+		t.Fatal(err)
+	}
+	vs[primary].Release(a) // its publish of the first comes back later: nothing to resend
+	vs[secondary].Release(a2)
+	fill(t, q, 0, 1)
+	a3, _ := next(primary)
+	if _, ok := next(secondary); ok {
+		t.Fatal("the secondary took a fresh alarm after the primary had a PUBACK again")
+	}
+	if err := vs[primary].Ack(a3); err != nil {
+		t.Fatal(err)
+	}
 
 	// Telemetry: the primary's, until it has been down for the failover time.
 	if _, ok := next(secondary); ok {
