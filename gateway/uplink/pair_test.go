@@ -3,6 +3,7 @@ package uplink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -566,5 +567,47 @@ func TestPairConfigsFromEitherLink(t *testing.T) {
 	q.handOver(config(8))
 	if v := configVersion(<-q.configs); v != 8 {
 		t.Fatalf("pending config %d, want 8", v)
+	}
+}
+
+// TestPairStatusOnBoth: each link keeps the retained online status on its own broker, and
+// a clean stop leaves offline on both (the will covers a link that dies).
+func TestPairStatusOnBoth(t *testing.T) {
+	brokers := []*localstack.Mosquitto{stacktest.Mosquitto(t), stacktest.Mosquitto(t)}
+	opts := func(b *localstack.Mosquitto) Options {
+		return Options{Broker: b.URL(), Gateway: gw, Heartbeat: time.Second}
+	}
+	p, err := NewPair(opts(brokers[0]), opts(brokers[1]), newSpool(t), func() vagt.Status {
+		return vagt.Status{Municipality: 766, Software: "vagt-gateway test"}
+	}, PairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	retained := func(b *localstack.Mosquitto, id string) vagt.Status {
+		t.Helper()
+		col := collect(t, b.URL(), id, vagt.Topic(gw, vagt.LaneStatus))
+		msgs := col.wait(t, "a retained status", func(m []mqtt.Message) bool { return len(m) > 0 })
+		s, err := vagt.DecodeStatus(msgs[0].Payload())
+		if err != nil || !msgs[0].Retained() {
+			t.Fatalf("status %v retained=%v", err, msgs[0].Retained())
+		}
+		return s
+	}
+	waitFor(t, "both links up", func() bool { return p.linkUp(primary) && p.linkUp(secondary) })
+	for i, b := range brokers {
+		if s := retained(b, fmt.Sprintf("online-reader-%d", i)); !s.Online {
+			t.Fatalf("broker %d: status offline with both links up", i)
+		}
+	}
+	cancel()
+	<-done
+	for i, b := range brokers {
+		if s := retained(b, fmt.Sprintf("offline-reader-%d", i)); s.Online {
+			t.Fatalf("broker %d: retained status online after a clean stop", i)
+		}
 	}
 }
