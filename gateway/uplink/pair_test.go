@@ -2,10 +2,7 @@ package uplink
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -288,88 +285,6 @@ func TestPairAlarmThroughSecondWhenPrimaryKilled(t *testing.T) {
 		}
 	}
 	t.Logf("alarms on the primary %v, on the secondary %v; sent %d", onA, onBAlarms, p.Sent())
-}
-
-// blackhole is a TCP proxy that can stop carrying bytes while keeping the connections
-// open: a mobile link that died silently, which the client sees only by its keep-alive.
-type blackhole struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	hole   bool
-	conns  []net.Conn
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln, target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c, up)
-			b.mu.Unlock()
-			go b.pipe(c, up)
-			go b.pipe(up, c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); b.cut() })
-	return b
-}
-
-func (b *blackhole) url() string { return "tcp://" + b.ln.Addr().String() }
-
-func (b *blackhole) pipe(src, dst net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		b.mu.Lock()
-		hole := b.hole
-		b.mu.Unlock()
-		if n > 0 && !hole {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				err = werr
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				src.Close()
-			}
-			dst.Close()
-			return
-		}
-	}
-}
-
-func (b *blackhole) swallow() { b.mu.Lock(); b.hole = true; b.mu.Unlock() }
-
-// heal closes what was swallowed (the client reconnects) and carries bytes again.
-func (b *blackhole) heal() {
-	b.mu.Lock()
-	b.hole = false
-	b.mu.Unlock()
-	b.cut()
-}
-
-func (b *blackhole) cut() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.conns {
-		c.Close()
-	}
-	b.conns = nil
 }
 
 // TestPairHedgesAlarmOnSilentPrimary: the primary's link goes silent (no error, no
