@@ -2,7 +2,8 @@
 // what the spool holds, one item at a time and alarms first, and deletes an item only when
 // the broker's PUBACK came back. It keeps a retained status (online, inventory, spool
 // depth) with a retained will that says offline, publishes a heartbeat, and hands the
-// home configuration from the config lane to the gateway.
+// home configuration from the config lane to the gateway. A Pair runs two of them over
+// one spool, for a gateway with a second platform broker (pair.go).
 package uplink
 
 import (
