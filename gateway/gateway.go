@@ -45,6 +45,14 @@ type input struct {
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
 }
 
+// link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
+type link interface {
+	Run(context.Context) error
+	Configs() <-chan []byte
+	Connected() bool
+	Sent() uint64
+}
+
 // Gateway is the home agent: inputs → rules → spool → uplink.
 type Gateway struct {
 	cfg    Config
@@ -52,7 +60,7 @@ type Gateway struct {
 	clock  Clock
 	spool  *spool.Queue
 	engine *rules.Engine
-	up     *uplink.Uplink
+	up     link
 	serial *serial.Reader
 	zigbee *zigbee.Subscriber
 
@@ -121,11 +129,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	}
 	g.restore()
 	g.home = home
-	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,
-		Password: cfg.Uplink.Password, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
-		KeepAlive: time.Duration(cfg.Uplink.KeepAlive), Heartbeat: time.Duration(cfg.Uplink.Heartbeat),
-		MaxBackoff: time.Duration(cfg.Uplink.MaxBackoff), DrainRate: cfg.Uplink.DrainRate, Logger: log.With("part", "uplink")},
-		g.spool, g.status)
+	g.up, err = newLink(&cfg, log, g.spool, g.status)
 	if err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
@@ -144,6 +148,25 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// newLink builds the uplink, or the pair of uplinks when a secondary broker is configured.
+func newLink(cfg *Config, log *slog.Logger, q *spool.Queue, status uplink.StatusFunc) (link, error) {
+	u := &cfg.Uplink
+	first := uplink.Options{Broker: u.Broker, Gateway: cfg.Gateway, Username: u.Username,
+		Password: u.Password, CAFile: u.CAFile, CertFile: u.CertFile, KeyFile: u.KeyFile,
+		KeepAlive: time.Duration(u.KeepAlive), Heartbeat: time.Duration(u.Heartbeat),
+		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, Logger: log.With("part", "uplink")}
+	sec := &u.Secondary
+	if sec.Broker == "" {
+		return uplink.New(first, q, status)
+	}
+	second := first
+	second.Broker, second.Username, second.Password = sec.Broker, sec.Username, sec.Password
+	second.CAFile, second.CertFile, second.KeyFile = sec.CAFile, sec.CertFile, sec.KeyFile
+	first.Logger, second.Logger = first.Logger.With("link", "primary"), first.Logger.With("link", "secondary")
+	return uplink.NewPair(first, second, q, status, uplink.PairOptions{
+		AlarmHedge: time.Duration(sec.AlarmHedge), TelemetryFailoverAfter: time.Duration(sec.TelemetryFailoverAfter)})
 }
 
 // StatusAddr is the status page's address (useful with port 0), "" without one.
