@@ -360,9 +360,12 @@ type laneSink struct {
 	careplans *careplan.Service
 }
 
-func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
-	_, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
-	return err
+func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) (string, error) {
+	r, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
+	if err == nil && r.SeqReused {
+		return alarmlane.FlagSeqReused, nil
+	}
+	return "", err
 }
 
 func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
