@@ -123,7 +123,6 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string, labels map[
 	return sum
 }
 
-
 // startWithRegistry is startAPI with a registry the test reads.
 func startWithRegistry(t *testing.T, broker *localstack.Mosquitto, dsn, clientID string) (*stack, *prometheus.Registry) {
 	t.Helper()
