@@ -2,6 +2,7 @@ package alarmlane
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -161,5 +162,53 @@ func TestStateFollowsStore(t *testing.T) {
 	}
 	if changes.Load() < 4 {
 		t.Fatalf("OnChange called %d times", changes.Load())
+	}
+}
+
+// Statuses are held up to a byte budget and refused past it as they arrive; an alarm is
+// never refused for it.
+func TestHeldBytesBounded(t *testing.T) {
+	sink := &flakySink{}
+	l, err := New(sink, Options{Broker: "tcp://127.0.0.1:1", ClientID: "t", MaxHeldBytes: 100 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acks atomic.Int32
+	status := func() ackedMsg {
+		return ackedMsg{msg{topic: "vagt/v1/gw/gw-0042/status", payload: make([]byte, 60<<10)}, &acks}
+	}
+	l.arrive(nil, status()) // no workers run: it stays held
+	if got := l.held.Load(); got != 60<<10 {
+		t.Fatalf("held %d bytes", got)
+	}
+	l.arrive(nil, status())
+	if l.Rejected(vagt.LaneStatus, "over_budget") != 1 || l.held.Load() != 60<<10 {
+		t.Fatalf("a status past the budget: rejected %v, held %d", l.Rejected(vagt.LaneStatus, "over_budget"), l.held.Load())
+	}
+	for range 10 { // 10 alarms of 8 KiB: past the budget, all held
+		l.arrive(nil, ackedMsg{msg{topic: "vagt/v1/gw/gw-0042/alarm", payload: alarmPayload(t, "gw-0042")}, &acks})
+	}
+	queued := 0
+	for _, q := range l.queues {
+		queued += len(q.items)
+	}
+	if queued != 11 || l.Rejected(vagt.LaneAlarm, "over_budget") != 0 {
+		t.Fatalf("queued %d, alarms refused %v", queued, l.Rejected(vagt.LaneAlarm, "over_budget"))
+	}
+	// Committing frees what was held.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	for _, q := range l.queues {
+		go l.work(ctx, q)
+	}
+	stop := time.Now().Add(time.Minute) // a bound, not a target
+	for l.held.Load() != 0 {
+		if time.Now().After(stop) {
+			t.Fatalf("still held: %d", l.held.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, q := range l.queues {
+		q.close()
 	}
 }

@@ -70,10 +70,18 @@ type Options struct {
 	// each); default 1 min. Now is the clock for it; default time.Now.
 	LogEvery time.Duration
 	Now      func() time.Time
+	// MaxHeldBytes bounds the status payloads the lane holds before they are committed;
+	// default DefaultMaxHeldBytes. A status past it is refused as it arrives (counted,
+	// reason over_budget; the gateway sends another with its next heartbeat). Alarms are
+	// never refused for it: at most the broker's in-flight window of MaxAlarmBytes each.
+	MaxHeldBytes int64
 	// OnChange is called (from paho's or a worker's goroutine; it must not block) when
 	// State may have changed.
 	OnChange func()
 }
+
+// DefaultMaxHeldBytes is the default MaxHeldBytes.
+const DefaultMaxHeldBytes = 16 << 20
 
 // Lane is the consumer.
 type Lane struct {
@@ -87,6 +95,7 @@ type Lane struct {
 	up      atomic.Bool
 	down    atomic.Value // string: why not up
 	storeOK atomic.Bool  // the last commit attempt succeeded (or none failed yet)
+	held    atomic.Int64 // payload bytes queued or being committed
 	bursts  *burstLog
 
 	received, committed *prometheus.CounterVec
@@ -120,6 +129,9 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxHeldBytes <= 0 {
+		o.MaxHeldBytes = DefaultMaxHeldBytes
+	}
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
@@ -144,7 +156,9 @@ func New(sink Sink, o Options) (*Lane, error) {
 		l.queues = append(l.queues, newQueue())
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.flagged, l.storeErrors)
+		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.flagged, l.storeErrors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vagt_api_lane_held_bytes",
+				Help: "Payload bytes the lane holds, queued or being committed."}, func() float64 { return float64(l.held.Load()) }))
 	}
 	return l, nil
 }
@@ -254,15 +268,22 @@ func (l *Lane) arrive(_ mqtt.Client, m mqtt.Message) {
 	l.seq.add(n, m)
 	// Refuse early what no lane message can be: the queues then hold at most the broker's
 	// in-flight window of messages of at most MaxStatusBytes each (docs/alerts.md).
-	if max := maxBytes(m.Topic()); len(m.Payload()) > max {
-		_, lane, _ := vagt.ParseTopic(m.Topic())
-		if lane != vagt.LaneAlarm && lane != vagt.LaneStatus {
-			lane = "unknown"
-		}
-		l.reject(lane, m, fmt.Errorf("%w: %d bytes, at most %d", vagt.ErrTooLarge, len(m.Payload()), max))
+	_, lane, _ := vagt.ParseTopic(m.Topic())
+	if lane != vagt.LaneAlarm && lane != vagt.LaneStatus {
+		lane = "unknown"
+	}
+	size := int64(len(m.Payload()))
+	if max := maxBytes(m.Topic()); size > int64(max) {
+		l.reject(lane, m, fmt.Errorf("%w: %d bytes, at most %d", vagt.ErrTooLarge, size, max))
 		l.seq.done(n)
 		return
 	}
+	if lane != vagt.LaneAlarm && l.held.Load()+size > l.o.MaxHeldBytes {
+		l.rejectReason(lane, m, "over_budget", fmt.Errorf("the lane holds %d bytes, at most %d", l.held.Load(), l.o.MaxHeldBytes))
+		l.seq.done(n)
+		return
+	}
+	l.held.Add(size)
 	gw := m.Topic()
 	if id, _, err := vagt.ParseTopic(gw); err == nil {
 		gw = string(id)
@@ -278,7 +299,9 @@ func (l *Lane) work(ctx context.Context, q *queue) {
 		if !ok {
 			return
 		}
-		if l.handle(ctx, it.msg) {
+		done := l.handle(ctx, it.msg)
+		l.held.Add(-int64(len(it.msg.Payload())))
+		if done {
 			l.seq.done(it.n)
 		}
 	}
@@ -360,7 +383,10 @@ func maxBytes(topic string) int {
 
 // reject counts every rejection and logs one line per lane and reason per burst.
 func (l *Lane) reject(lane vagt.Lane, m mqtt.Message, err error) {
-	reason := vagt.Reason(err)
+	l.rejectReason(lane, m, vagt.Reason(err), err)
+}
+
+func (l *Lane) rejectReason(lane vagt.Lane, m mqtt.Message, reason string, err error) {
 	l.rejected.WithLabelValues(string(lane), reason).Inc()
 	l.bursts.warn("rejected/"+string(lane)+"/"+reason, "message rejected (logged once per burst)",
 		"lane", string(lane), "topic", m.Topic(), "reason", reason, "bytes", len(m.Payload()), "err", err)
