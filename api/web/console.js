@@ -200,13 +200,25 @@
   }
 
   // reload rereads the list (a reset event, the lane back) without dropping the stream.
+  // Events that arrive while the list is read are applied again on top of it, so a list
+  // read just before an alarm's commit cannot hide that alarm.
+  let reloading = null;
   async function reload() {
+    if (reloading) return; // one at a time; the one running will see what came meanwhile
     const gen = session;
+    reloading = [];
     try {
       await loadList(gen);
-      if (gen === session) render();
+      if (gen !== session) return;
+      for (const e of reloading) {
+        if (e.n > lastEventId) lastEventId = e.n;
+        apply(e.name, e.a, true);
+      }
+      render();
     } catch (err) {
       if (gen === session) failed(err);
+    } finally {
+      reloading = null;
     }
   }
 
@@ -307,6 +319,13 @@
     if (n) lastEventId = n;
     const a = ev && ev.alert;
     if (!a || !a.id) return;
+    if (reloading) reloading.push({ n, name, a }); // the list being read may predate it
+    apply(name, a);
+    render();
+  }
+
+  // apply puts one alert change into the list; quiet: no tone (a change applied again).
+  function apply(name, a, quiet) {
     if (a.state === "resolved") {
       alerts.delete(a.id);
       messages.delete(a.id);
@@ -315,10 +334,9 @@
     } else {
       const isNew = !alerts.has(a.id);
       alerts.set(a.id, a);
-      if (a.priority === "critical" && a.state === "open" && (name === "escalated" || (name === "new" && isNew))) cue();
+      if (!quiet && a.priority === "critical" && a.state === "open" && (name === "escalated" || (name === "new" && isNew))) cue();
       if (detailID === a.id) refreshDetail();
     }
-    render();
   }
 
   // ---- cues ----
