@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -129,18 +131,22 @@ func (t *tx) apply(ctx context.Context, a *vagt.Alarm, now time.Time, res *Inges
 }
 
 // AlarmDigest is what tells a redelivery from different content under the same seq: the
-// SHA-256 of the event's fields (JSON of the decoded alarm, so it does not depend on the
-// wire version or encoder; a redelivery is byte-identical, docs/wire.md).
+// SHA-256 of every field of the decoded alarm, written unambiguously (quoted strings, details
+// in key order), so it depends neither on the encoder nor on the wire version; a redelivery
+// is byte-identical anyway (docs/wire.md). It takes any alarm, valid or not.
 func AlarmDigest(a *vagt.Alarm) (string, error) {
-	b, err := json.Marshal(struct {
-		*vagt.Alarm
-		Time int64 // milliseconds, as on the wire, whatever the caller's location
-	}{a, a.Time.UnixMilli()})
+	h := sha256.New()
+	_, err := fmt.Fprintf(h, "%q %d %d %d %q %d %d %d", string(a.Gateway), a.Seq, uint64(a.Municipality), a.Time.UnixMilli(),
+		string(a.Device), uint64(a.Type), uint64(a.Priority), a.Clears)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	for _, k := range slices.Sorted(maps.Keys(a.Details)) {
+		if _, err := fmt.Fprintf(h, " %q=%q", k, a.Details[k]); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ClockUnsynced is the details value of key "clock" a gateway sets when it cannot trust its

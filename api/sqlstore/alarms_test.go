@@ -81,3 +81,39 @@ func TestUnsyncedClockDatedByReceipt(t *testing.T) {
 		}
 	})
 }
+
+// The digest takes any alarm (priority 0 included: the type's default applies) and tells
+// every field apart, details too.
+func TestAlarmDigest(t *testing.T) {
+	base := func() *vagt.Alarm {
+		a := alarm("gw-x", 500, "bu-1:btn", vagt.AlarmPanic, t0)
+		a.Priority = 0
+		a.Details = map[string]string{"a": "1", "b": "2"}
+		return a
+	}
+	d0, err := sqlstore.AlarmDigest(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := base()
+	same.Time = same.Time.In(time.FixedZone("CET", 3600))
+	same.Details = map[string]string{"b": "2", "a": "1"}
+	if d, _ := sqlstore.AlarmDigest(same); d != d0 {
+		t.Fatal("the same alarm has another digest")
+	}
+	for name, change := range map[string]func(a *vagt.Alarm){
+		"device":     func(a *vagt.Alarm) { a.Device = "smoke-1" },
+		"type":       func(a *vagt.Alarm) { a.Type = vagt.AlarmSmoke },
+		"time":       func(a *vagt.Alarm) { a.Time = a.Time.Add(time.Millisecond) },
+		"priority":   func(a *vagt.Alarm) { a.Priority = vagt.PriorityHigh },
+		"clears":     func(a *vagt.Alarm) { a.Clears = 1 },
+		"details":    func(a *vagt.Alarm) { a.Details["a"] = "1 b=2" },
+		"no details": func(a *vagt.Alarm) { a.Details = nil },
+	} {
+		a := base()
+		change(a)
+		if d, _ := sqlstore.AlarmDigest(a); d == d0 {
+			t.Errorf("%s: same digest", name)
+		}
+	}
+}
