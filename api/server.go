@@ -61,6 +61,9 @@ type Config struct {
 	Tick                time.Duration // how often escalation and offline detection look; default 1 s
 	FeedPoll            time.Duration // how often the stream looks for events without a wake-up; default 1 s
 	StreamWriteTimeout  time.Duration // default 10 s
+	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
+	// default httpapi.DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
+	MaxStreams, MaxStreamsPerPrincipal int
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
@@ -221,6 +224,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
