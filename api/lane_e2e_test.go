@@ -244,3 +244,39 @@ func TestSeqReuseThroughTheLane(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleHearsStoreDown: with the broker up but PostgreSQL stopped, alarms cannot become
+// alerts either: the open stream is told (reason store), /readyz says so, and when the
+// database is back the stream is told that too.
+func TestConsoleHearsStoreDown(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	pg := stacktest.Postgres(t)
+	st, reg := startWithRegistry(t, broker, pg.DSN(), "vagt-api-storestate")
+	st.world(t)
+	anna := st.rawStream(t, "anna")
+	waitFor(t, "the lane subscribed", func() bool { return gaugeValue(t, reg, "vagt_api_alarm_lane_subscribed") == 1 })
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		s := nextLane(t, anna, "the store going down")
+		if !s.Subscribed {
+			if s.Reason != alarmlane.DownStore {
+				t.Fatalf("with the database down: %+v", s)
+			}
+			break
+		}
+	}
+	if code, body := readyz(t, st); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the database down: %d %s", code, body)
+	}
+	if got := gaugeValue(t, reg, "vagt_api_alarm_lane_subscribed"); got != 0 {
+		t.Fatalf("vagt_api_alarm_lane_subscribed = %v with the database down", got)
+	}
+	if err := pg.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := nextLane(t, anna, "the store back"); !s.Subscribed {
+		t.Fatalf("after the database came back: %+v", s)
+	}
+}

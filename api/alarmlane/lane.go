@@ -363,7 +363,7 @@ func (l *Lane) handle(ctx context.Context, m mqtt.Message) bool {
 		}
 		l.setStoreOK(false)
 		l.storeErrors.Inc()
-		l.log.Warn("commit failed; not acknowledged, retrying", "topic", m.Topic(), "retry_in", wait, "err", err)
+		l.bursts.warn("commit-failed", "commit failed; not acknowledged, retrying (logged once per burst)", "topic", m.Topic(), "retry_in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return false
