@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/burst"
 	"github.com/vagt-dk/vagt/gateway/rules"
 	"github.com/vagt-dk/vagt/gateway/serial"
 	"github.com/vagt-dk/vagt/gateway/spool"
@@ -57,6 +58,8 @@ type Gateway struct {
 
 	statusLn net.Listener
 	times    seriesTimes // owned by the pipeline goroutine
+	trust    *clockTrust
+	refusals *burst.Limiter // refused readings, logged once per burst of a reason
 
 	mu        sync.Mutex // guards the fields below: the status page and message read them
 	home      vagt.HomeConfig
@@ -67,11 +70,13 @@ type Gateway struct {
 }
 
 type counters struct {
-	Readings        uint64 `json:"readings"`         // spooled
-	InvalidReadings uint64 `json:"invalid_readings"` // refused: out of range, bad id
-	AlarmFrames     uint64 `json:"alarm_frames"`     // serial alarm frames acked
-	ConfigsApplied  uint64 `json:"configs_applied"`
-	OpenEpisodes    int    `json:"open_episodes"`
+	Readings            uint64            `json:"readings"`               // spooled
+	InvalidReadings     uint64            `json:"invalid_readings"`       // refused, all reasons
+	Refused             map[string]uint64 `json:"refused_readings"`       // refused by reason
+	AlarmFrames         uint64            `json:"alarm_frames"`           // serial alarm frames acked
+	AlarmFramesNotAcked uint64            `json:"alarm_frames_not_acked"` // their alarm was not committed
+	ConfigsApplied      uint64            `json:"configs_applied"`
+	OpenEpisodes        int               `json:"open_episodes"`
 }
 
 // New opens the spool and builds the parts; Run starts them. A nil clock is the wall
@@ -90,7 +95,8 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}}
+	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{},
+		refusals: burst.New(time.Minute)}
 	g.spool, err = spool.Open(spool.Options{Path: cfg.Spool.Path, Gateway: cfg.Gateway, Municipality: cfg.Municipality,
 		MaxBytes: cfg.Spool.MaxBytes, BatchReadings: cfg.Spool.BatchReadings, BatchAge: time.Duration(cfg.Spool.BatchAge),
 		Clock: clock, Logger: log.With("part", "spool")})
@@ -106,7 +112,11 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			g.spool.SetMunicipality(stored.Municipality)
 		}
 	}
-	if g.engine, err = rules.New(home, g.spool, clock, log.With("part", "rules")); err != nil {
+	g.trust = newClockTrust(clockStepLimit, keptFloor(g.spool))
+	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
+		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
+	}
+	if g.engine, err = rules.New(home, &alarmSink{next: g.spool, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
@@ -125,7 +135,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if cfg.Zigbee.Broker != "" {
 		g.zigbee = zigbee.NewSubscriber(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
-			Logger: log.With("part", "zigbee")})
+			Logger: log.With("part", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
 	}
 	if cfg.StatusAddr != "" {
@@ -179,6 +189,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.pipeline(ctx, in)
 	inputs.Wait()
 	g.keepTimers(true)
+	if err := g.trust.keep(g.spool, true); err != nil {
+		g.log.Error("keep clock floor", "err", err)
+	}
 	if _, err := g.spool.Cut(true); err != nil {
 		g.log.Error("cut at shutdown", "err", err)
 	}
@@ -194,8 +207,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.spool.Close()
 }
 
-// tick runs the timed rules and cuts batches.
+// tick watches the clock, runs the timed rules and cuts batches.
 func (g *Gateway) tick() {
+	g.observeClock()
 	if err := g.engine.Tick(); err != nil {
 		g.log.Error("rules", "err", err)
 	}
@@ -204,6 +218,23 @@ func (g *Gateway) tick() {
 	}
 	g.setEpisodes()
 	g.keepTimers(false)
+}
+
+// observeClock lets the clock trust see the clock every tick (a step is seen between two
+// readings), says when trust changes, and keeps the floor.
+func (g *Gateway) observeClock() {
+	before := g.trust.stats().Trusted
+	now := g.clock.Now()
+	if _, trusted := g.trust.observe(now, isSynced(g.clock)); trusted != before {
+		level := slog.LevelWarn // alarms from now on are marked unsynced
+		if trusted {
+			level = slog.LevelInfo
+		}
+		g.log.Log(context.Background(), level, "clock trust changed", "trusted", trusted, "clock", now, "floor", g.trust.stats().Floor)
+	}
+	if err := g.trust.keep(g.spool, false); err != nil {
+		g.log.Error("keep clock floor", "err", err)
+	}
 }
 
 // restore reopens the rule episodes and resumes the rule timers kept in the spool. What

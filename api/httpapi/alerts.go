@@ -137,6 +137,12 @@ func (s *server) getAlert() http.Handler {
 			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden))
 			return
 		}
+		if d.Home != "" {
+			if d.AwayUntil, err = s.Alerts.AwayUntil(r.Context(), d.Home, s.Clock.Now()); err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
+		}
 		detail := ""
 		if d.Citizen != nil {
 			detail = fmt.Sprintf("citizen/%d", d.Citizen.ID)

@@ -24,6 +24,7 @@ type HomeConfigService interface {
 	Update(ctx context.Context, home vagt.HomeID, set careplan.Settings, ifVersion uint64, actor string) (careplan.View, error)
 	History(ctx context.Context, home vagt.HomeID, limit int) ([]careplan.Change, error)
 	Overview(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]careplan.HomeState, error)
+	SetAbsence(ctx context.Context, home vagt.HomeID, a *careplan.Absence, actor string) (careplan.View, error)
 }
 
 // carePlanOverview lists the homes the caller may see with the state of their care plans:

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/stats"
@@ -30,6 +31,7 @@ type AlertStore interface {
 	AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
 	LastEventID(ctx context.Context) (int64, error)
+	AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error)
 }
 
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.
@@ -163,6 +165,8 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/devices", s.createDevice())
 		r.Method(http.MethodPost, "/devices/{device}/accept", s.deviceAction(true))
 		r.Method(http.MethodPost, "/devices/{device}/remove", s.deviceAction(false))
+		r.Method(http.MethodPost, "/devices/{device}/test", s.testMode(true))
+		r.Method(http.MethodDelete, "/devices/{device}/test", s.testMode(false))
 		r.Method(http.MethodGet, "/stats/adoption", s.adoptionStats())
 		r.Method(http.MethodGet, "/stats/alerts", s.alertStats())
 		r.Method(http.MethodGet, "/stats/benefits", s.benefitStats())
@@ -170,6 +174,8 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/config", s.getHomeConfig())
 		r.Method(http.MethodPut, "/homes/{id}/config", s.putHomeConfig())
 		r.Method(http.MethodGet, "/homes/{id}/config/history", s.homeConfigHistory())
+		r.Method(http.MethodPut, "/homes/{id}/absence", s.putAbsence())
+		r.Method(http.MethodDelete, "/homes/{id}/absence", s.deleteAbsence())
 		r.Method(http.MethodGet, "/careplans", s.carePlanOverview())
 	})
 	return r

@@ -97,6 +97,10 @@ type Device struct {
 	RemovedAt   *time.Time      `json:"removed_at,omitempty"`
 	LastSeen    *time.Time      `json:"last_seen,omitempty"`
 	Battery     int             `json:"battery"`
+	// TestUntil: in test mode until then (its alarms raise alerts marked test); may be past.
+	TestUntil *time.Time `json:"test_until,omitempty"`
+	// LastTestedAt: when an alarm last came from it in test mode.
+	LastTestedAt *time.Time `json:"last_tested_at,omitempty"`
 }
 
 // DeviceFact is what statistics count of a registered device: no personal data, only the

@@ -119,9 +119,15 @@ func (t *tx) apply(ctx context.Context, a *vagt.Alarm, now time.Time, res *Inges
 	if a.Clears != 0 {
 		*res, err = t.clear(ctx, a, now)
 	} else {
-		at, details := ReceivedTime(a, now)
-		*res, err = t.raise(ctx, raise{gateway: a.Gateway, device: a.Device, typ: a.Type, prio: a.Priority,
-			municipality: a.Municipality, at: at, details: details}, now)
+		r, change, err := t.prepareRaise(ctx, a, now) // absence, test mode: edges.go
+		if err != nil || change != "" {
+			*res = IngestResult{Change: change, SeqReused: reused}
+			return err
+		}
+		r.at, r.details = ReceivedTime(a, now)
+		if *res, err = t.raise(ctx, r, now); err != nil {
+			return err
+		}
 	}
 	res.SeqReused = reused
 	if err != nil || res.Alert.ID == 0 {
@@ -176,6 +182,7 @@ type raise struct {
 	municipality vagt.MunicipalityCode
 	at           time.Time
 	details      map[string]string
+	test         bool // from a device in test mode
 }
 
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
@@ -184,8 +191,10 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		string(r.gateway), string(r.device), int(r.typ)).Scan(&id)
 	switch {
 	case err == nil:
-		if _, err := t.exec(ctx, `UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at > ? THEN last_at ELSE ? END, cleared_at = NULL WHERE id = ?`,
-			ms(r.at), ms(r.at), id); err != nil {
+		// A real alarm folded into a test alert makes it real; never the other way.
+		if _, err := t.exec(ctx, `UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at > ? THEN last_at ELSE ? END, cleared_at = NULL,
+			test = CASE WHEN ? = 1 THEN test ELSE 0 END WHERE id = ?`,
+			ms(r.at), ms(r.at), boolInt(r.test), id); err != nil {
 			return IngestResult{}, err
 		}
 		a, err := t.alert(ctx, id)
@@ -237,10 +246,10 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		districtArg, homeArg = district.Int64, home.String
 	}
 	err = t.row(ctx, `INSERT INTO alerts (state, type, priority, gateway_id, device_id, municipality, district_id, home_id, registered,
-		raised_at, last_at, count, escalation_level, escalate_at, details, created_at)
-		VALUES ('open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?) RETURNING id`,
+		raised_at, last_at, count, escalation_level, escalate_at, details, created_at, test)
+		VALUES ('open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?) RETURNING id`,
 		int(r.typ), int(prio), string(r.gateway), string(r.device), municipality, districtArg, homeArg, boolInt(home.Valid),
-		ms(r.at), ms(r.at), escalateAt, details, ms(now)).Scan(&id)
+		ms(r.at), ms(r.at), escalateAt, details, ms(now), boolInt(r.test)).Scan(&id)
 	if err != nil {
 		return IngestResult{}, err
 	}

@@ -243,7 +243,18 @@ CREATE TABLE activity_forgotten (
 	at BIGINT NOT NULL
 );
 `,
-	// 6: a digest of each alarm event with its receipt, so a redelivery (same digest) is
+	// 6: everyday edges (docs/alerts.md): a home's absence ("away until") kept from its care
+	// plan for the alarm lane and the console; devices in test mode and when they were last
+	// tested; alerts marked test ("prøvealarm"), kept out of the response statistics.
+	`
+ALTER TABLE home_configs ADD COLUMN away_from BIGINT;
+ALTER TABLE home_configs ADD COLUMN away_until BIGINT;
+ALTER TABLE devices ADD COLUMN test_until BIGINT;
+ALTER TABLE devices ADD COLUMN test_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_tested_at BIGINT;
+ALTER TABLE alerts ADD COLUMN test {{bool}};
+`,
+	// 7: a digest of each alarm event with its receipt, so a redelivery (same digest) is
 	// told from different content under a seq the gateway used before (a wiped spool, a
 	// clock reset); such an event is taken as its own, and kept here so that its own
 	// redeliveries are no-ops too. Receipts from before have digest ''.

@@ -449,6 +449,7 @@
       el("article", { "aria-labelledby": titleID },
         el("div", { class: "row1" },
           el("span", { class: "badge prio", text: a.priority }),
+          ...vagtEdges.cardBadges(a),
           el("h3", { id: titleID, class: "type", text: type + (a.count > 1 ? " ×" + a.count : "") }),
           el("span", { class: "since", "data-since": a.raised_at, title: "raised " + vagt.fmtTime(a.raised_at), text: since(a.raised_at) })),
         el("p", { class: "who", text: who }),
@@ -627,7 +628,7 @@
       d.state === "acknowledged" ? "acknowledged by " + d.acknowledged_by + " at " + vagt.fmtTime(d.acknowledged_at) :
         "resolved by " + d.resolved_by + " (" + (OUTCOMES[d.outcome] || d.outcome) + ")";
     parts.push(dl([
-      ["Priority", el("span", { class: "badge prio prio-" + d.priority, text: d.priority })],
+      ["Priority", el("span", {}, el("span", { class: "badge prio prio-" + d.priority, text: d.priority }), " ", ...vagtEdges.cardBadges(d))],
       ["State", stateText],
       ["Raised", vagt.fmtTime(d.raised_at) + " (" + since(d.raised_at) + " ago)" + (d.count > 1 ? ", " + d.count + " times, last " + vagt.fmtTime(d.last_at) : "")],
       ["Gateway clock", unsynced(d) ? el("span", { class: "unsynced", text: L.unsynced + d.details.gateway_time }) : ""],
@@ -639,6 +640,7 @@
         d.state === "open" ? el("button", { type: "button", class: "primary", "data-detail-action": "ack", text: "Acknowledge" }) : null,
         el("button", { type: "button", "data-detail-action": "resolve", text: "Resolve…" })));
     }
+    parts.push(...vagtEdges.detailParts(d, canAct(), refreshDetail)); // edges.js: away, test mode
     const c = d.citizen;
     parts.push(el("h3", { text: "Citizen" }));
     if (c) {
