@@ -246,6 +246,10 @@
           failed(new vagt.APIError(401, "unauthenticated", ""));
           return;
         }
+        if (resp.status === 429) { // too many streams open for this user: wait as told
+          const after = Number(resp.headers.get("Retry-After"));
+          if (after > 0) delay = Math.min(after * 1000, 60000);
+        }
         if (!resp.ok || !resp.body) throw new Error("stream answered " + resp.status);
         setConnected(true);
         failures = 0;
@@ -261,7 +265,7 @@
       if (gen !== session) return;
       setConnected(false);
       failures++;
-      await sleep(Math.min(delay * Math.min(failures, 3), 10000));
+      await sleep(Math.min(delay * Math.min(failures, 3), Math.max(10000, delay)));
     }
   }
 
