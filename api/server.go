@@ -61,6 +61,9 @@ type Config struct {
 	Tick                time.Duration // how often escalation and offline detection look; default 1 s
 	FeedPoll            time.Duration // how often the stream looks for events without a wake-up; default 1 s
 	StreamWriteTimeout  time.Duration // default 10 s
+	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
+	// default httpapi.DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
+	MaxStreams, MaxStreamsPerPrincipal int
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
@@ -114,6 +117,9 @@ type Server struct {
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
 	log       *slog.Logger
+	clock     alerts.Clock
+	tick      time.Duration
+	laneWake  chan struct{} // the lane's state may have changed
 }
 
 // Deps are what the server gets from outside rather than from its configuration.
@@ -142,7 +148,10 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: d.Log}
+	s := &Server{Store: store, log: d.Log, clock: d.Clock, tick: c.Tick, laneWake: make(chan struct{}, 1)}
+	if s.tick <= 0 {
+		s.tick = time.Second
+	}
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
@@ -165,12 +174,21 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.careplans = careplan.NewService(store, cpOpts)
 	if c.Broker != "" {
 		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
-			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
+			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry,
+			OnChange: s.wakeLane})
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
 	}
+	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vagt_api_alarm_lane_subscribed",
+		Help: "1 while the alarm lane is subscribed and the store takes what arrives (alarms can become alerts), else 0."},
+		func() float64 {
+			if st, ok := s.Feed.Lane(); ok && st.Subscribed {
+				return 1
+			}
+			return 0
+		}))
 	var oidc httpapi.JWTVerifier
 	if c.OIDC.Issuer != "" {
 		v, err := auth.NewOIDC(c.OIDC)
@@ -206,6 +224,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
@@ -272,10 +291,54 @@ func (s *Server) ready(ctx context.Context) error {
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}
-	if s.lane != nil && !s.lane.Connected() {
-		return errors.New("alarm lane not subscribed")
+	if s.lane != nil {
+		if up, why := s.lane.State(); !up {
+			return fmt.Errorf("alarm lane not subscribed (%s)", why)
+		}
 	}
 	return nil
+}
+
+func (s *Server) wakeLane() {
+	select {
+	case s.laneWake <- struct{}{}:
+	default:
+	}
+}
+
+// watchLane keeps the feed's lane state true, so that every open console shows at once
+// when alarms cannot become alerts (broker down, subscription refused, store unavailable)
+// and when they can again. The lane reports its own changes; the store, which may fail
+// while nothing arrives, is pinged every tick.
+func (s *Server) watchLane(ctx context.Context) error {
+	t := time.NewTicker(s.tick)
+	defer t.Stop()
+	var last alerts.LaneState
+	for first := true; ; first = false {
+		up, why := s.lane.State()
+		if up {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := s.Store.Ping(pctx); err != nil && ctx.Err() == nil {
+				up, why = false, alarmlane.DownStore
+			}
+			cancel()
+		}
+		if first || up != last.Subscribed || why != last.Reason {
+			last = alerts.LaneState{Subscribed: up, Reason: why, Since: s.clock.Now()}
+			s.Feed.SetLane(last)
+			if up {
+				s.log.Info("alarm lane subscribed: alarms become alerts")
+			} else if !first || why != alarmlane.DownConnecting {
+				s.log.Warn("alarm lane not subscribed: alarms cannot become alerts", "reason", why)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.laneWake:
+		}
+	}
 }
 
 // Run serves until ctx is done or a part fails, then stops every part, waits for it and
@@ -318,6 +381,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.lane != nil {
 		run("alarm lane", s.lane.Run)
+		run("alarm lane state", s.watchLane)
 	}
 	run("http", func(ctx context.Context) error {
 		errc := make(chan error, 1)
@@ -360,9 +424,12 @@ type laneSink struct {
 	careplans *careplan.Service
 }
 
-func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
-	_, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
-	return err
+func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) (string, error) {
+	r, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
+	if err == nil && r.SeqReused {
+		return alarmlane.FlagSeqReused, nil
+	}
+	return "", err
 }
 
 func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ type Feed struct {
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	lane *LaneState // nil until SetLane: nothing to say
 
 	delivered, dropped prometheus.Counter
 	clients            prometheus.Gauge
@@ -35,7 +37,10 @@ type Feed struct {
 
 // FeedOptions tune a Feed.
 type FeedOptions struct {
-	Buffer     int           // events a subscriber may lag behind before it is dropped; default 1024
+	// Buffer is how many events a subscriber may lag behind before it is dropped; default
+	// DefaultBuffer. A dropped client reconnects with Last-Event-ID and reads what it missed
+	// from the store, so the buffer only needs to cover a burst between two writes.
+	Buffer     int
 	Poll       time.Duration // look for events without a Wake this often; default 1 s
 	Log        *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
@@ -44,7 +49,7 @@ type FeedOptions struct {
 // NewFeed returns a feed over src; start it with Run.
 func NewFeed(src EventSource, o FeedOptions) *Feed {
 	if o.Buffer <= 0 {
-		o.Buffer = 1024
+		o.Buffer = DefaultBuffer
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
@@ -68,6 +73,54 @@ func NewFeed(src EventSource, o FeedOptions) *Feed {
 		o.Registerer.MustRegister(f.delivered, f.dropped, f.clients)
 	}
 	return f
+}
+
+// DefaultBuffer is a subscriber's buffer: the events of a burst of alarms (a whole
+// district's at once) while its socket takes one write. It was 1024 events, most of the
+// ≈ 88 KiB a stream cost (issue 22); BenchmarkStreamMemory measures what one costs now.
+const DefaultBuffer = 64
+
+// EventLane is the kind of the stream event that says whether alarms can arrive (LaneState).
+// It has no id: it is this replica's state, not a change in the event log.
+const EventLane EventKind = "lane"
+
+// LaneState says whether this replica's alarm lane is subscribed, so that a console never
+// says "live" while alarms cannot arrive.
+type LaneState struct {
+	Subscribed bool      `json:"subscribed"`
+	Reason     string    `json:"reason,omitempty"` // why not: broker, subscribe, store, connecting, not_configured
+	Since      time.Time `json:"since"`
+}
+
+// SetLane records the lane's state and, when it changed, tells every subscriber at once,
+// whatever their scope.
+func (f *Feed) SetLane(st LaneState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lane != nil && f.lane.Subscribed == st.Subscribed && f.lane.Reason == st.Reason {
+		return
+	}
+	f.lane = &st
+	ev := st.Event()
+	for s := range f.subs {
+		f.send(s, ev)
+	}
+}
+
+// Lane returns the lane's state, false when nobody set one.
+func (f *Feed) Lane() (LaneState, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lane == nil {
+		return LaneState{}, false
+	}
+	return *f.lane, true
+}
+
+// Event is the stream event that carries st.
+func (st LaneState) Event() Event {
+	b, _ := json.Marshal(st) // cannot fail
+	return Event{Kind: EventLane, At: st.Since, Data: b}
 }
 
 // Wake makes Run look for new events now. It never blocks.
@@ -179,13 +232,18 @@ func (f *Feed) broadcast(ev Event) {
 		if !s.scope.Allows(ev.Municipality, ev.District) {
 			continue
 		}
-		select {
-		case s.c <- ev:
-			f.delivered.Inc()
-		default:
-			f.dropped.Inc()
-			f.log.Warn("feed: dropping a subscriber that fell behind", "event", ev.ID)
-			s.closeLocked()
-		}
+		f.send(s, ev)
+	}
+}
+
+// send hands ev to s, or drops s when its buffer is full. f.mu is held.
+func (f *Feed) send(s *Subscription, ev Event) {
+	select {
+	case s.c <- ev:
+		f.delivered.Inc()
+	default:
+		f.dropped.Inc()
+		f.log.Warn("feed: dropping a subscriber that fell behind", "event", ev.ID)
+		s.closeLocked()
 	}
 }

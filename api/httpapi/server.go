@@ -66,6 +66,9 @@ type Config struct {
 	OpenAPI []byte
 	// StreamKeepAlive is how often an idle stream gets a comment line; default 15 s.
 	StreamKeepAlive time.Duration
+	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
+	// default DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
+	MaxStreams, MaxStreamsPerPrincipal int
 	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
 	Registry RegistryStore
 	// Stats computes the statistics; nil: they answer 503.
@@ -83,6 +86,7 @@ type Config struct {
 type server struct {
 	Config
 	requests *prometheus.CounterVec
+	streams  *streamLimits
 }
 
 // NewHandler returns the API's handler.
@@ -99,10 +103,17 @@ func NewHandler(c Config) http.Handler {
 	if c.StreamKeepAlive <= 0 {
 		c.StreamKeepAlive = 15 * time.Second
 	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.MaxStreamsPerPrincipal <= 0 {
+		c.MaxStreamsPerPrincipal = DefaultMaxStreamsPerPrincipal
+	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})}
+		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		streams: newStreamLimits(c.MaxStreams, c.MaxStreamsPerPrincipal)}
 	if c.Metrics != nil {
-		c.Metrics.MustRegister(s.requests)
+		c.Metrics.MustRegister(s.requests, s.streams.refused)
 	}
 
 	r := chi.NewRouter()

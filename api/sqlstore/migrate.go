@@ -254,6 +254,21 @@ ALTER TABLE devices ADD COLUMN test_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN last_tested_at BIGINT;
 ALTER TABLE alerts ADD COLUMN test {{bool}};
 `,
+	// 7: a digest of each alarm event with its receipt, so a redelivery (same digest) is
+	// told from different content under a seq the gateway used before (a wiped spool, a
+	// clock reset); such an event is taken as its own, and kept here so that its own
+	// redeliveries are no-ops too. Receipts from before have digest ''.
+	`
+ALTER TABLE alarm_receipts ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+CREATE TABLE alarm_receipt_reuses (
+	gateway_id TEXT NOT NULL,
+	seq BIGINT NOT NULL,
+	digest TEXT NOT NULL,
+	alert_id BIGINT REFERENCES alerts(id),
+	received_at BIGINT NOT NULL,
+	PRIMARY KEY (gateway_id, seq, digest)
+);
+`,
 }
 
 var dialectText = map[dialect]map[string]string{

@@ -13,6 +13,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
 )
 
@@ -67,6 +68,8 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.IntVar(&cfg.Rollup.RedoDays, "rollup-redo-days", 7, "the last closed days rolled up again once a day, for readings gateways deliver late")
 	fs.IntVar(&cfg.Rollup.BackfillDays, "rollup-backfill-days", 400, "how many days back the roll-up goes; older days are read from InfluxDB")
 	fs.IntVar(&cfg.Rollup.DaysPerRun, "rollup-days-per-run", 31, "most days one roll-up run asks InfluxDB for")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", httpapi.DefaultMaxStreams, "most live alert streams open at once on this replica (429 with Retry-After past it)")
+	fs.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", httpapi.DefaultMaxStreamsPerPrincipal, "most live alert streams one user or token has open at once")
 	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
