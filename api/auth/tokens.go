@@ -10,9 +10,9 @@ import (
 )
 
 // ErrOutOfScope is an object outside the caller's municipality or districts. The API answers
-// it exactly as an id that does not exist, so a refusal does not tell which ids exist
+// it exactly as an id that does not exist (404), so a refusal does not tell which ids exist
 // (issue 22, item 7).
-var ErrOutOfScope = fmt.Errorf("%w: not found, or outside your scope", alerts.ErrForbidden)
+var ErrOutOfScope = fmt.Errorf("%w: outside your scope", alerts.ErrForbidden)
 
 // Lifetimes of bearer tokens by role: the default when the issuer names none, and the
 // longest an issuer may ask for. No vagt token lives forever. A lost staff tablet or an

@@ -90,7 +90,7 @@ func (s *server) homeConfigAccess(r *http.Request) (*auth.Principal, vagt.HomeID
 		ok = p.Municipality == mun && (len(p.Districts) == 0 || slices.Contains(p.Districts, district))
 	}
 	if !ok {
-		return nil, "", fmt.Errorf("%w: home %s is not in your municipality or districts", alerts.ErrForbidden, home)
+		return nil, "", fmt.Errorf("home %s: %w", home, auth.ErrOutOfScope)
 	}
 	return p, home, nil
 }

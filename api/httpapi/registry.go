@@ -84,7 +84,7 @@ func mayManage(p *auth.Principal, m vagt.MunicipalityCode) error {
 	if p.Role == auth.RoleAdmin || (p.Role == auth.RoleManager && p.Municipality == m) {
 		return nil
 	}
-	return fmt.Errorf("%w: not your municipality (%d)", alerts.ErrForbidden, m)
+	return auth.ErrOutOfScope
 }
 
 func (s *server) registryStore() (RegistryStore, error) {

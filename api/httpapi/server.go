@@ -6,6 +6,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,7 +37,12 @@ type AlertStore interface {
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.
 type AuthStore interface {
 	Principal(ctx context.Context, hash string, now time.Time) (*auth.Principal, error)
-	IssueToken(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time) (auth.Principal, error)
+	IssueTokenWith(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (auth.Principal, error)
+	Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, error)
+	RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (auth.TokenInfo, error)
+	RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error)
+	IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error
+	Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (auth.Principal, int64, error)
 	Audit(ctx context.Context, e auth.AuditEntry) error
 	AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error)
 }
@@ -47,14 +54,18 @@ type JWTVerifier interface {
 
 // Config is what NewHandler wires together.
 type Config struct {
-	Alerts   AlertStore
-	Auth     AuthStore
-	Feed     *alerts.Feed
-	OIDC     JWTVerifier // nil: vagt tokens only
-	Clock    alerts.Clock
-	Log      *slog.Logger
-	Gatherer prometheus.Gatherer   // served at /metrics; nil: none
-	Metrics  prometheus.Registerer // request metrics; nil: none
+	Alerts AlertStore
+	Auth   AuthStore
+	Feed   *alerts.Feed
+	OIDC   JWTVerifier // nil: vagt tokens only
+	Clock  alerts.Clock
+	Log    *slog.Logger
+	// Gatherer is served at /metrics on this handler only with MetricsToken, which the
+	// scraper sends as a bearer token; without, serve MetricsHandler on a listener of its
+	// own (api.Config.MetricsListen). The metrics tell who is busy and when.
+	Gatherer     prometheus.Gatherer
+	MetricsToken string
+	Metrics      prometheus.Registerer // request metrics; nil: none
 	// Ready reports whether the API can serve (store reachable, lane connected).
 	Ready func(ctx context.Context) error
 	// StreamWriteTimeout drops a stream client that takes longer than this to accept one
@@ -80,7 +91,9 @@ type Config struct {
 
 type server struct {
 	Config
-	requests *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	authFails *authThrottle
+	refused   *burstLog
 }
 
 // NewHandler returns the API's handler.
@@ -98,13 +111,14 @@ func NewHandler(c Config) http.Handler {
 		c.StreamKeepAlive = 15 * time.Second
 	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})}
+		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		authFails: newAuthThrottle(c.Log), refused: &burstLog{seen: map[string]*failWindow{}}}
 	if c.Metrics != nil {
 		c.Metrics.MustRegister(s.requests)
 	}
 
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.count)
+	r.Use(s.recoverer, s.count, securityHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errMethod) })
 	r.Method(http.MethodGet, "/healthz", health())
@@ -114,11 +128,12 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
-	if c.Gatherer != nil {
-		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.Gatherer, promhttp.HandlerOpts{}))
+	if c.Gatherer != nil && c.MetricsToken != "" {
+		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
+	r.With(apiHeaders).Method(http.MethodPost, "/api/v1/activate", s.activate())
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(apiHeaders, s.authenticate)
+		r.Use(apiHeaders, s.authenticate, s.refusals)
 		r.Method(http.MethodGet, "/me", s.me())
 		r.Method(http.MethodGet, "/alerts", s.listAlerts())
 		r.Method(http.MethodGet, "/alerts/stream", s.stream())
@@ -127,6 +142,9 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
 		r.Method(http.MethodPost, "/tokens", s.createToken())
+		r.Method(http.MethodDelete, "/tokens/{id}", s.revokeToken())
+		r.Method(http.MethodGet, "/users/{id}/tokens", s.userTokens())
+		r.Method(http.MethodDelete, "/users/{id}/tokens", s.revokeUserTokens())
 		r.Method(http.MethodGet, "/audit", s.auditLog())
 		r.Method(http.MethodGet, "/municipalities", s.listMunicipalities())
 		r.Method(http.MethodGet, "/districts", s.listDistricts())
@@ -138,7 +156,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/citizens/{id}", s.getCitizen())
 		r.Method(http.MethodDelete, "/citizens/{id}", s.eraseCitizen())
 		r.Method(http.MethodPatch, "/citizens/{id}", s.updateCitizen())
-		r.Method(http.MethodPost, "/citizens/{id}/token", s.citizenToken())
+		r.Method(http.MethodPost, "/citizens/{id}/activation", s.citizenActivation())
 		r.Method(http.MethodGet, "/homes", s.listHomes())
 		r.Method(http.MethodPost, "/homes", s.createHome())
 		r.Method(http.MethodPatch, "/homes/{id}", s.updateHome())
@@ -189,11 +207,22 @@ func openAPI(doc []byte) http.Handler {
 	})
 }
 
-// authenticate turns the bearer token into the request's principal.
+// authenticate turns the bearer token into the request's principal. Failures are counted
+// per remote address and throttled (refusals.go); expired and revoked tokens get 401.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := s.Clock.Now()
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		hash := ""
+		if ok && token != "" {
+			hash = auth.HashToken(token)
+		}
+		if wait, limited := s.authFails.limited(r, hash, now); limited {
+			writeThrottled(w, r, s.Log, wait)
+			return
+		}
+		if hash == "" {
+			// A browser's first request without a token is not an attack: not counted.
 			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", auth.ErrUnauthenticated))
 			return
 		}
@@ -202,15 +231,39 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			err error
 		)
 		if s.OIDC != nil && !strings.HasPrefix(token, auth.TokenPrefix) {
-			p, err = s.OIDC.Verify(r.Context(), token, s.Clock.Now())
+			p, err = s.OIDC.Verify(r.Context(), token, now)
 		} else {
-			p, err = s.Auth.Principal(r.Context(), auth.HashToken(token), s.Clock.Now())
+			p, err = s.Auth.Principal(r.Context(), hash, now)
 		}
 		if err != nil {
-			writeError(w, r, s.Log, fmt.Errorf("token: %w", err))
+			s.authFailed(w, r, "token unknown, expired or revoked", err, now)
+			return
+		}
+		s.authFails.succeeded(hash, now)
+		if err := s.auditOnBehalf(r, p); err != nil {
+			writeError(w, r, s.Log, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// MetricsHandler serves the Prometheus metrics, for a listener of their own.
+func MetricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}
+
+// metricsBehindToken answers /metrics only to the scraper's bearer token.
+func (s *server) metricsBehindToken(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(s.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			writeError(w, r, s.Log, fmt.Errorf("%w: /metrics needs the metrics token", auth.ErrUnauthenticated))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -281,8 +334,20 @@ func apiHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
+		// API answers are data, never a document to run: nothing may load from them, and
+		// no page may frame them.
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders go on every answer — pages, API, /openapi.yaml, 404s: no sniffing, and
+// HSTS whenever the answer goes out over HTTPS (served here, or by a proxy that says so).
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		if r.TLS != nil {
+		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)
