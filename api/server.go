@@ -47,7 +47,7 @@ type Config struct {
 	// Prometheus on the host or its private network; "" none. MetricsToken serves /metrics
 	// on Listen as well, to that bearer token only; "" not there (docs/operations.md).
 	MetricsListen, MetricsToken string
-	DB     string // SQLite file path, or a postgres:// URL
+	DB                          string // SQLite file path, or a postgres:// URL
 	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
 	// HTTP side, a replica that only serves).
 	Broker   string

@@ -2,11 +2,11 @@ package httpapi_test
 
 import (
 	"bufio"
-	"log/slog"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -142,8 +142,8 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"no token", "", "GET", "/api/v1/alerts", "", 401, "unauthenticated"},
 		{"unknown token", "vagt_forged", "GET", "/api/v1/alerts", "", 401, "unauthenticated"},
-		{"another district reads", "sara", "GET", a, "", 404, "not_found"}, // as a missing id: ids are not revealed,
-		{"another district acks", "sara", "POST", a + "/ack", "", 404, "not_found"}, // as a missing id: ids are not revealed,
+		{"another district reads", "sara", "GET", a, "", 404, "not_found"},                                     // as a missing id: ids are not revealed,
+		{"another district acks", "sara", "POST", a + "/ack", "", 404, "not_found"},                            // as a missing id: ids are not revealed,
 		{"another district resolves", "sara", "POST", a + "/resolve", `{"outcome":"other"}`, 404, "not_found"}, // as a missing id: ids are not revealed,
 		{"a manager reads personal data", "mads", "GET", a, "", 403, "forbidden"},
 		{"a citizen lists alerts", "citizen", "GET", "/api/v1/alerts", "", 403, "forbidden"},
