@@ -166,6 +166,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPatch, "/gateways/{id}", s.updateGateway())
 		r.Method(http.MethodDelete, "/gateways/{id}", s.decommissionGateway())
 		r.Method(http.MethodPost, "/gateways/{id}/credentials", s.rotateGatewayCredentials())
+		r.Method(http.MethodGet, "/gateways/{id}/password-file-line", s.gatewayPasswordLine())
 		r.Method(http.MethodGet, "/devices", s.listDevices())
 		r.Method(http.MethodPost, "/devices", s.createDevice())
 		r.Method(http.MethodPost, "/devices/{device}/accept", s.deviceAction(true))

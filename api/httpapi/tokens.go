@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -146,6 +147,34 @@ func (s *server) revokeUserTokens() http.Handler {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+		return nil
+	})
+}
+
+// GatewaySecrets reads a gateway's stored password hash (sqlstore.Store).
+type GatewaySecrets interface {
+	GatewayPasswordHash(ctx context.Context, id vagt.GatewayID, actor string, now time.Time) (string, error)
+}
+
+// gatewayPasswordLine is GET /gateways/{id}/password-file-line (admins): the line for the
+// broker's password file, so the plaintext never reaches the broker host and the hash
+// never reaches the installer. Audited.
+func (s *server) gatewayPasswordLine() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+		admin, err := requireAdmin(r)
+		if err != nil {
+			return err
+		}
+		gs, ok := s.Registry.(GatewaySecrets)
+		if !ok {
+			return errNoRegistry
+		}
+		id := vagt.GatewayID(chi.URLParam(r, "id"))
+		hash, err := gs.GatewayPasswordHash(r.Context(), id, admin.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"password_file_line": string(id) + ":" + hash})
 		return nil
 	})
 }
