@@ -41,7 +41,9 @@ func TestRevokedTokensRefused(t *testing.T) {
 	if code := w.call(t, "staff-syd", http.MethodGet, "/api/v1/alerts", "", nil); code != 401 {
 		t.Errorf("a revoked token: %d, want 401", code)
 	}
-	var log struct{ Entries []struct{ Actor, Action string } }
+	var log struct {
+		Entries []struct{ Actor, Action string }
+	}
 	w.call(t, "admin", http.MethodGet, "/api/v1/audit?object=user/"+itoa(me.UserID), "", &log)
 	if len(log.Entries) == 0 || log.Entries[0].Action != "token.revoke_all" || log.Entries[0].Actor != "admin" {
 		t.Errorf("audit: %+v", log.Entries)
