@@ -244,11 +244,12 @@ CREATE TABLE activity_forgotten (
 );
 `,
 	// 6: issue 22: the audit log refuses an insert over an existing row (SQLite's INSERT OR
-	// REPLACE deletes without firing delete triggers) and, on PostgreSQL, TRUNCATE; tokens
-	// get an id to be listed and revoked by, who issued them, and a note; citizens'
-	// one-time activation codes.
+	// REPLACE deletes without firing delete triggers) and, on PostgreSQL, TRUNCATE, and
+	// chains each new row to the one before (audit.go); tokens get an id to be listed and
+	// revoked by, who issued them, and a note; citizens' one-time activation codes.
 	`
 {{audit_no_replace}}
+ALTER TABLE audit ADD COLUMN chain TEXT NOT NULL DEFAULT '';
 {{tokens_id}}
 ALTER TABLE tokens ADD COLUMN issued_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN note TEXT NOT NULL DEFAULT '';

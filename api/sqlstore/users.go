@@ -100,9 +100,14 @@ func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*aut
 }
 
 // audit appends to the audit log inside t, so an alert action and its record commit
-// together.
+// together. Each row carries the hash chain (audit.go).
 func (t *tx) audit(ctx context.Context, at time.Time, actor, action, object, detail string) error {
-	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`, ms(at), actor, action, object, detail)
+	prev, err := t.auditHead(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail, chain) VALUES (?, ?, ?, ?, ?, ?)`,
+		ms(at), actor, action, object, detail, chainHash(prev, ms(at), actor, action, object, detail))
 	return err
 }
 

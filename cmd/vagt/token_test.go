@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"strconv"
@@ -107,5 +108,39 @@ func TestTokenListAndRevoke(t *testing.T) {
 	}
 	if got := strings.Join(actions, " "); got != "token.revoke_all token.revoke token.list token.create token.create" {
 		t.Errorf("audit: %s", got)
+	}
+}
+
+// vagt audit verify: an intact log passes and prints its head; a rewritten row fails.
+func TestAuditVerify(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "vagt.db")
+	env := func(k string) string { return map[string]string{"VAGT_DB": db}[k] }
+	var out, errOut bytes.Buffer
+	for range 2 {
+		if err := commands.Run(context.Background(), "vagt", []string{"token", "create", "--name", "anna", "--role", "staff", "--municipality", "766"}, env, &out, &errOut); err != nil {
+			t.Fatal(err, errOut.String())
+		}
+	}
+	out.Reset()
+	if err := commands.Run(context.Background(), "vagt", []string{"audit", "verify"}, env, &out, &errOut); err != nil {
+		t.Fatalf("verify an intact log: %v %s", err, errOut.String())
+	}
+	var c sqlstore.AuditCheck
+	if err := json.Unmarshal(out.Bytes(), &c); err != nil || c.Rows != 2 || len(c.Head) != 64 || c.BrokenAt != 0 {
+		t.Fatalf("verify: %v %s", err, out.String())
+	}
+	// The database's owner drops the guard and rewrites a row.
+	raw, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_no_update`, `UPDATE audit SET actor = 'mallory' WHERE id = 1`} {
+		if _, err := raw.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	if err := commands.Run(context.Background(), "vagt", []string{"audit", "verify"}, env, &out, &errOut); err == nil {
+		t.Fatal("a rewritten audit row passed the check")
 	}
 }
