@@ -310,3 +310,28 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// A live stream opened before its token was revoked ends (issue 22, item 2).
+func TestStreamEndsWhenTokenRevoked(t *testing.T) {
+	f := newFixture(t)
+	_, body := f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"tablet","role":"staff","municipality":766}`)
+	tok := body["token"].(string)
+	id := int64(body["principal"].(map[string]any)["token_id"].(float64))
+	req, _ := http.NewRequest("GET", f.url+"/api/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	if code, _ := f.do(t, "admin", "DELETE", fmt.Sprintf("/api/v1/tokens/%d", id), ""); code != 200 {
+		t.Fatal(code)
+	}
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); ended <- err }()
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Fatal("the stream of a revoked token is still open")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -75,6 +76,9 @@ type Config struct {
 	OpenAPI []byte
 	// StreamKeepAlive is how often an idle stream gets a comment line; default 15 s.
 	StreamKeepAlive time.Duration
+	// TokenRecheck is how often a long request (the live stream) checks that its vagt
+	// token is still valid, and ends when it was revoked or expired; default 30 s.
+	TokenRecheck time.Duration
 	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
 	Registry RegistryStore
 	// Stats computes the statistics; nil: they answer 503.
@@ -109,6 +113,9 @@ func NewHandler(c Config) http.Handler {
 	}
 	if c.StreamKeepAlive <= 0 {
 		c.StreamKeepAlive = 15 * time.Second
+	}
+	if c.TokenRecheck <= 0 {
+		c.TokenRecheck = 30 * time.Second
 	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
@@ -245,8 +252,33 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+		ctx := auth.WithPrincipal(r.Context(), p)
+		if p.TokenID != 0 && strings.HasSuffix(r.URL.Path, "/stream") {
+			// A revoked tablet must not keep receiving alerts on a stream it opened before.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go s.recheckToken(ctx, cancel, hash)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// recheckToken cancels a long request once its token is revoked or expired.
+func (s *server) recheckToken(ctx context.Context, cancel context.CancelFunc, hash string) {
+	t := time.NewTicker(s.TokenRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.Auth.Principal(ctx, hash, s.Clock.Now()); errors.Is(err, auth.ErrUnauthenticated) {
+			cancel()
+			return
+		}
+	}
 }
 
 // MetricsHandler serves the Prometheus metrics, for a listener of their own.
