@@ -54,6 +54,7 @@ func (s *server) activate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.Clock.Now()
 		if wait, limited := s.authFails.limited(r, "", now); limited {
+			s.security.WithLabelValues("throttled").Inc()
 			writeThrottled(w, r, s.Log, wait)
 			return
 		}

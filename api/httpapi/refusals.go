@@ -138,6 +138,7 @@ func (s *server) authFailed(w http.ResponseWriter, r *http.Request, reason strin
 		writeError(w, r, s.Log, err)
 		return
 	}
+	s.security.WithLabelValues("auth_failed").Inc()
 	s.authFails.failed(r, reason, now)
 	writeError(w, r, s.Log, fmt.Errorf("%w: %s", auth.ErrUnauthenticated, reason))
 }
@@ -195,6 +196,7 @@ func (s *server) refusals(next http.Handler) http.Handler {
 		if sw.code != http.StatusForbidden && !sw.outOfScope {
 			return
 		}
+		s.security.WithLabelValues("refused").Inc()
 		p := auth.FromContext(r.Context())
 		route, object := r.URL.Path, r.URL.Path
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {

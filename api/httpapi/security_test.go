@@ -15,6 +15,26 @@ import (
 // metricsToken is what the fixture's scraper sends for /metrics.
 const metricsToken = "scrape-secret"
 
+// counter reads a counter of the fixture's registry by its one label's value.
+func (f *fixture) counter(t *testing.T, name, label string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
 func (f *fixture) raw(t *testing.T, token, method, path, body string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
@@ -208,6 +228,12 @@ func TestFailedAuthenticationThrottled(t *testing.T) {
 	}
 	if code, _ := f.do(t, "anna", "GET", "/api/v1/me", ""); code != 200 {
 		t.Errorf("a known good token from the throttled address: %d, want 200", code)
+	}
+	if got := f.counter(t, "vagt_api_security_events_total", "auth_failed"); got != 20 {
+		t.Errorf("auth_failed counted %v, want 20", got)
+	}
+	if got := f.counter(t, "vagt_api_security_events_total", "throttled"); got != 11 {
+		t.Errorf("throttled counted %v, want 11", got)
 	}
 	logs := f.logs.String()
 	if n := strings.Count(logs, "authentication failed"); n != 1 {

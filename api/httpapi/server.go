@@ -98,6 +98,8 @@ type server struct {
 	requests  *prometheus.CounterVec
 	authFails *authThrottle
 	refused   *burstLog
+	// security counts failed authentications, throttled requests and refusals.
+	security *prometheus.CounterVec
 }
 
 // NewHandler returns the API's handler.
@@ -119,9 +121,12 @@ func NewHandler(c Config) http.Handler {
 	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
-		authFails: newAuthThrottle(c.Log), refused: &burstLog{seen: map[string]*failWindow{}}}
+		authFails: newAuthThrottle(c.Log), refused: &burstLog{seen: map[string]*failWindow{}},
+		security: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_security_events_total",
+			Help: "Failed authentications (auth_failed), requests throttled for them (throttled) and authorisation refusals (refused)."},
+			[]string{"event"})}
 	if c.Metrics != nil {
-		c.Metrics.MustRegister(s.requests)
+		c.Metrics.MustRegister(s.requests, s.security)
 	}
 
 	r := chi.NewRouter()
@@ -226,6 +231,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			hash = auth.HashToken(token)
 		}
 		if wait, limited := s.authFails.limited(r, hash, now); limited {
+			s.security.WithLabelValues("throttled").Inc()
 			writeThrottled(w, r, s.Log, wait)
 			return
 		}
