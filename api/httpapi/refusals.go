@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
@@ -27,6 +28,27 @@ const (
 	maxTracked     = 10000 // addresses and tokens remembered; beyond it the oldest go
 	goodFor        = time.Hour
 )
+
+// guards are the server's authentication throttle, refusal log and their counters.
+type guards struct {
+	authFails *authThrottle
+	refused   *burstLog
+	// security counts failed authentications, throttled requests and refusals.
+	security *prometheus.CounterVec
+}
+
+func (s *server) initGuards() {
+	if s.TokenRecheck <= 0 {
+		s.TokenRecheck = 30 * time.Second
+	}
+	s.guards = guards{authFails: newAuthThrottle(s.Log), refused: &burstLog{seen: map[string]*failWindow{}},
+		security: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_security_events_total",
+			Help: "Failed authentications (auth_failed), requests throttled for them (throttled) and authorisation refusals (refused)."},
+			[]string{"event"})}
+	if s.Metrics != nil {
+		s.Metrics.MustRegister(s.security)
+	}
+}
 
 // errThrottled is the 429 answer.
 var errThrottled = fmt.Errorf("too many failed authentications from this address; try again later")

@@ -55,20 +55,23 @@ type JWTVerifier interface {
 
 // Config is what NewHandler wires together.
 type Config struct {
-	Alerts AlertStore
-	Auth   AuthStore
-	Feed   *alerts.Feed
-	OIDC   JWTVerifier // nil: vagt tokens only
-	Clock  alerts.Clock
-	Log    *slog.Logger
-	// Gatherer is served at /metrics on this handler only with MetricsToken, which the
-	// scraper sends as a bearer token; without, serve MetricsHandler on a listener of its
-	// own (api.Config.MetricsListen). The metrics tell who is busy and when.
-	Gatherer     prometheus.Gatherer
-	MetricsToken string
-	Metrics      prometheus.Registerer // request metrics; nil: none
+	Alerts   AlertStore
+	Auth     AuthStore
+	Feed     *alerts.Feed
+	OIDC     JWTVerifier // nil: vagt tokens only
+	Clock    alerts.Clock
+	Log      *slog.Logger
+	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
+	Metrics  prometheus.Registerer // request metrics; nil: none
 	// Ready reports whether the API can serve (store reachable, lane connected).
 	Ready func(ctx context.Context) error
+	// MetricsToken is the bearer token the scraper sends for /metrics on this handler;
+	// without it /metrics is not served here: serve MetricsHandler on a listener of its own
+	// (api.Config.MetricsListen). The metrics tell who is busy and when.
+	MetricsToken string
+	// TokenRecheck is how often a long request (the live stream) checks that its vagt
+	// token is still valid, and ends when it was revoked or expired; default 30 s.
+	TokenRecheck time.Duration
 	// StreamWriteTimeout drops a stream client that takes longer than this to accept one
 	// write; default 10 s.
 	StreamWriteTimeout time.Duration
@@ -76,9 +79,6 @@ type Config struct {
 	OpenAPI []byte
 	// StreamKeepAlive is how often an idle stream gets a comment line; default 15 s.
 	StreamKeepAlive time.Duration
-	// TokenRecheck is how often a long request (the live stream) checks that its vagt
-	// token is still valid, and ends when it was revoked or expired; default 30 s.
-	TokenRecheck time.Duration
 	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
 	Registry RegistryStore
 	// Stats computes the statistics; nil: they answer 503.
@@ -94,12 +94,9 @@ type Config struct {
 }
 
 type server struct {
+	guards // refusals.go
 	Config
-	requests  *prometheus.CounterVec
-	authFails *authThrottle
-	refused   *burstLog
-	// security counts failed authentications, throttled requests and refusals.
-	security *prometheus.CounterVec
+	requests *prometheus.CounterVec
 }
 
 // NewHandler returns the API's handler.
@@ -116,19 +113,13 @@ func NewHandler(c Config) http.Handler {
 	if c.StreamKeepAlive <= 0 {
 		c.StreamKeepAlive = 15 * time.Second
 	}
-	if c.TokenRecheck <= 0 {
-		c.TokenRecheck = 30 * time.Second
-	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
-		authFails: newAuthThrottle(c.Log), refused: &burstLog{seen: map[string]*failWindow{}},
-		security: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_security_events_total",
-			Help: "Failed authentications (auth_failed), requests throttled for them (throttled) and authorisation refusals (refused)."},
-			[]string{"event"})}
+		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})}
 	if c.Metrics != nil {
-		c.Metrics.MustRegister(s.requests, s.security)
+		c.Metrics.MustRegister(s.requests)
 	}
 
+	s.initGuards()
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.count, securityHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errNotFound) })
