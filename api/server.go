@@ -211,8 +211,9 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
 	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
-		Gatherer: d.Registry, MetricsToken: c.MetricsToken, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+	hc.MetricsToken = c.MetricsToken
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
