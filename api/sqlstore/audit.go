@@ -25,12 +25,18 @@ func chainHash(prev string, at int64, actor, action, object, detail string) stri
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// auditLock serialises the audit writers on PostgreSQL. It is not the event log's lock
+// (7260002): an alarm's commit must never wait behind an audited read. Alert actions take
+// this one first (audit, then appendEvent); an erasure takes the roll-up's (also 7260002)
+// first, so the two can deadlock, which PostgreSQL breaks and inTx retries (40P01).
+const auditLock = 7260003
+
 // auditHead returns the chain of the newest audit row, taking the lock that keeps the
 // chain linear: on PostgreSQL two transactions must not both chain to the same row (held
 // to commit; on SQLite writers are serialised already).
 func (t *tx) auditHead(ctx context.Context) (string, error) {
 	if t.s.dialect == postgres {
-		if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(7260002)`); err != nil {
+		if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, auditLock); err != nil {
 			return "", err
 		}
 	}
