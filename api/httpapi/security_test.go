@@ -50,80 +50,82 @@ func (f *fixture) raw(t *testing.T, token, method, path, body string) (*http.Res
 	return resp, b
 }
 
-// Issue 22 item 2: a token gets its role's default lifetime, no token lives for ever, an
+// On both SQL stores. // Issue 22 item 2: a token gets its role's default lifetime, no token lives for ever, an
 // admin lists a user's tokens without secrets, revokes one or all, re-issues revoking the
 // older; revoked and expired tokens get 401; all of it is audited.
 func TestTokenLifecycle(t *testing.T) {
-	f := newFixture(t)
-	code, body := f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"note":"tablet 3"}`)
-	if code != 201 {
-		t.Fatalf("create: %d %v", code, body)
-	}
-	exp, _ := time.Parse(time.RFC3339Nano, body["expires_at"].(string))
-	if !exp.Equal(t0.Add(12 * time.Hour)) {
-		t.Errorf("staff token without a lifetime expires %v, want the staff default %v", exp, t0.Add(12*time.Hour))
-	}
-	tablet := body["token"].(string)
-	user := int64(body["principal"].(map[string]any)["user_id"].(float64))
-	if code, body := f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"root2","role":"admin","expires_in_hours":48}`); code != 400 {
-		t.Errorf("a 48-hour admin token: %d %v, want 400", code, body)
-	}
-	_, body = f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"note":"phone"}`)
-	phone := body["token"].(string)
-	f.tokens["tablet"], f.tokens["phone"] = tablet, phone
-
-	code, body = f.do(t, "admin", "GET", fmt.Sprintf("/api/v1/users/%d/tokens", user), "")
-	list, _ := body["tokens"].([]any)
-	if code != 200 || len(list) != 2 {
-		t.Fatalf("list: %d %v", code, body)
-	}
-	b, _ := json.Marshal(body)
-	for _, secret := range []string{tablet, phone, auth.HashToken(tablet), auth.HashToken(phone)} {
-		if strings.Contains(string(b), secret) {
-			t.Fatalf("the listing shows a token or its hash: %s", b)
+	both(t, func(t *testing.T, dsn string) {
+		f := newFixtureDB(t, 8, dsn)
+		code, body := f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"note":"tablet 3"}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, body)
 		}
-	}
-	tabletID := list[1].(map[string]any)["id"].(float64)
-	if list[1].(map[string]any)["note"] != "tablet 3" || list[1].(map[string]any)["issued_by"] != "admin" {
-		t.Errorf("listing %v", list[1])
-	}
-	if code, _ := f.do(t, "anna", "GET", fmt.Sprintf("/api/v1/users/%d/tokens", user), ""); code != 403 {
-		t.Errorf("staff listing tokens: %d", code)
-	}
-	// The tablet is lost: revoke its token; the phone's still works.
-	if code, body := f.do(t, "admin", "DELETE", fmt.Sprintf("/api/v1/tokens/%d", int64(tabletID)), ""); code != 200 || body["revoked_at"] == nil {
-		t.Fatalf("revoke: %d %v", code, body)
-	}
-	if code, _ := f.do(t, "tablet", "GET", "/api/v1/me", ""); code != 401 {
-		t.Errorf("revoked token: %d, want 401", code)
-	}
-	if code, _ := f.do(t, "phone", "GET", "/api/v1/me", ""); code != 200 {
-		t.Errorf("the other token: %d, want 200", code)
-	}
-	// Re-issue revoking the older ones.
-	_, body = f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"revoke_older":true}`)
-	f.tokens["fresh"] = body["token"].(string)
-	if code, _ := f.do(t, "phone", "GET", "/api/v1/me", ""); code != 401 {
-		t.Errorf("older token after a re-issue with revoke_older: %d, want 401", code)
-	}
-	if code, _ := f.do(t, "fresh", "GET", "/api/v1/me", ""); code != 200 {
-		t.Errorf("re-issued token: %d", code)
-	}
-	// All of a user's.
-	if code, body := f.do(t, "admin", "DELETE", fmt.Sprintf("/api/v1/users/%d/tokens", user), ""); code != 200 || body["revoked"] != float64(1) {
-		t.Fatalf("revoke all: %d %v", code, body)
-	}
-	if code, _ := f.do(t, "fresh", "GET", "/api/v1/me", ""); code != 401 {
-		t.Errorf("after revoking all: %d, want 401", code)
-	}
-	_, body = f.do(t, "admin", "GET", fmt.Sprintf("/api/v1/audit?object=user/%d", user), "")
-	var actions []string
-	for _, e := range body["entries"].([]any) {
-		actions = append(actions, e.(map[string]any)["action"].(string))
-	}
-	if got := strings.Join(actions, " "); got != "token.revoke_all token.create token.revoke_all token.revoke token.list token.create token.create" {
-		t.Errorf("audit of user/%d: %s", user, got)
-	}
+		exp, _ := time.Parse(time.RFC3339Nano, body["expires_at"].(string))
+		if !exp.Equal(t0.Add(12 * time.Hour)) {
+			t.Errorf("staff token without a lifetime expires %v, want the staff default %v", exp, t0.Add(12*time.Hour))
+		}
+		tablet := body["token"].(string)
+		user := int64(body["principal"].(map[string]any)["user_id"].(float64))
+		if code, body := f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"root2","role":"admin","expires_in_hours":48}`); code != 400 {
+			t.Errorf("a 48-hour admin token: %d %v, want 400", code, body)
+		}
+		_, body = f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"note":"phone"}`)
+		phone := body["token"].(string)
+		f.tokens["tablet"], f.tokens["phone"] = tablet, phone
+
+		code, body = f.do(t, "admin", "GET", fmt.Sprintf("/api/v1/users/%d/tokens", user), "")
+		list, _ := body["tokens"].([]any)
+		if code != 200 || len(list) != 2 {
+			t.Fatalf("list: %d %v", code, body)
+		}
+		b, _ := json.Marshal(body)
+		for _, secret := range []string{tablet, phone, auth.HashToken(tablet), auth.HashToken(phone)} {
+			if strings.Contains(string(b), secret) {
+				t.Fatalf("the listing shows a token or its hash: %s", b)
+			}
+		}
+		tabletID := list[1].(map[string]any)["id"].(float64)
+		if list[1].(map[string]any)["note"] != "tablet 3" || list[1].(map[string]any)["issued_by"] != "admin" {
+			t.Errorf("listing %v", list[1])
+		}
+		if code, _ := f.do(t, "anna", "GET", fmt.Sprintf("/api/v1/users/%d/tokens", user), ""); code != 403 {
+			t.Errorf("staff listing tokens: %d", code)
+		}
+		// The tablet is lost: revoke its token; the phone's still works.
+		if code, body := f.do(t, "admin", "DELETE", fmt.Sprintf("/api/v1/tokens/%d", int64(tabletID)), ""); code != 200 || body["revoked_at"] == nil {
+			t.Fatalf("revoke: %d %v", code, body)
+		}
+		if code, _ := f.do(t, "tablet", "GET", "/api/v1/me", ""); code != 401 {
+			t.Errorf("revoked token: %d, want 401", code)
+		}
+		if code, _ := f.do(t, "phone", "GET", "/api/v1/me", ""); code != 200 {
+			t.Errorf("the other token: %d, want 200", code)
+		}
+		// Re-issue revoking the older ones.
+		_, body = f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"nina","role":"staff","municipality":766,"revoke_older":true}`)
+		f.tokens["fresh"] = body["token"].(string)
+		if code, _ := f.do(t, "phone", "GET", "/api/v1/me", ""); code != 401 {
+			t.Errorf("older token after a re-issue with revoke_older: %d, want 401", code)
+		}
+		if code, _ := f.do(t, "fresh", "GET", "/api/v1/me", ""); code != 200 {
+			t.Errorf("re-issued token: %d", code)
+		}
+		// All of a user's.
+		if code, body := f.do(t, "admin", "DELETE", fmt.Sprintf("/api/v1/users/%d/tokens", user), ""); code != 200 || body["revoked"] != float64(1) {
+			t.Fatalf("revoke all: %d %v", code, body)
+		}
+		if code, _ := f.do(t, "fresh", "GET", "/api/v1/me", ""); code != 401 {
+			t.Errorf("after revoking all: %d, want 401", code)
+		}
+		_, body = f.do(t, "admin", "GET", fmt.Sprintf("/api/v1/audit?object=user/%d", user), "")
+		var actions []string
+		for _, e := range body["entries"].([]any) {
+			actions = append(actions, e.(map[string]any)["action"].(string))
+		}
+		if got := strings.Join(actions, " "); got != "token.revoke_all token.create token.revoke_all token.revoke token.list token.create token.create" {
+			t.Errorf("audit of user/%d: %s", user, got)
+		}
+	})
 }
 
 // An expired token gets 401.
@@ -143,63 +145,65 @@ func TestExpiredToken(t *testing.T) {
 // citizen exchanges it once for a token of their own; a citizen token someone else
 // issued is audited at each use with its issuer.
 func TestCitizenActivation(t *testing.T) {
-	f := newFixture(t)
-	cit := int64(1) // Karen Jensen, the fixture's citizen
-	code, body := f.do(t, "mads", "POST", fmt.Sprintf("/api/v1/citizens/%d/activation", cit), "")
-	if code != 201 {
-		t.Fatalf("activation: %d %v", code, body)
-	}
-	if _, ok := body["token"]; ok {
-		t.Fatalf("the manager got a token: %v", body)
-	}
-	ac, _ := body["activation_code"].(string)
-	if len(ac) != 14 {
-		t.Fatalf("activation code %q", ac)
-	}
-	if code, _ := f.do(t, "mads", "POST", fmt.Sprintf("/api/v1/citizens/%d/token", cit), ""); code != 404 {
-		t.Errorf("the old citizen token route: %d, want 404", code)
-	}
-	resp, b := f.raw(t, "", "POST", "/api/v1/activate", `{"code":"`+strings.ToLower(ac)+`"}`)
-	var got struct {
-		Token     string
-		Principal auth.Principal
-	}
-	_ = json.Unmarshal(b, &got)
-	if resp.StatusCode != 201 || got.Principal.Role != auth.RoleCitizen || got.Token == "" {
-		t.Fatalf("activate: %d %s", resp.StatusCode, b)
-	}
-	if resp, b := f.raw(t, "", "POST", "/api/v1/activate", `{"code":"`+ac+`"}`); resp.StatusCode != 401 {
-		t.Errorf("second use of the code: %d %s", resp.StatusCode, b)
-	}
-	f.tokens["karen"] = got.Token
-	if code, body := f.do(t, "karen", "GET", "/api/v1/me", ""); code != 200 || body["name"] != fmt.Sprintf("citizen-%d", cit) {
-		t.Errorf("/me with the activated token: %d %v", code, body)
-	}
-	// The activated token's uses are the citizen's own: no token.use rows. A citizen
-	// token an admin issued is audited at every use, naming the admin.
-	_, body = f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"citizen-x","role":"citizen","municipality":766}`)
-	f.tokens["onbehalf"] = body["token"].(string)
-	f.do(t, "onbehalf", "GET", "/api/v1/me", "")
-	f.do(t, "onbehalf", "GET", "/api/v1/me", "")
-	_, body = f.do(t, "admin", "GET", "/api/v1/audit", "")
-	uses := 0
-	for _, e := range body["entries"].([]any) {
-		e := e.(map[string]any)
-		if e["action"] == "token.use" {
-			uses++
-			if e["actor"] != "citizen-x" || !strings.Contains(e["detail"].(string), "issued by admin") {
-				t.Errorf("token.use entry %v", e)
+	both(t, func(t *testing.T, dsn string) {
+		f := newFixtureDB(t, 8, dsn)
+		cit := int64(1) // Karen Jensen, the fixture's citizen
+		code, body := f.do(t, "mads", "POST", fmt.Sprintf("/api/v1/citizens/%d/activation", cit), "")
+		if code != 201 {
+			t.Fatalf("activation: %d %v", code, body)
+		}
+		if _, ok := body["token"]; ok {
+			t.Fatalf("the manager got a token: %v", body)
+		}
+		ac, _ := body["activation_code"].(string)
+		if len(ac) != 14 {
+			t.Fatalf("activation code %q", ac)
+		}
+		if code, _ := f.do(t, "mads", "POST", fmt.Sprintf("/api/v1/citizens/%d/token", cit), ""); code != 404 {
+			t.Errorf("the old citizen token route: %d, want 404", code)
+		}
+		resp, b := f.raw(t, "", "POST", "/api/v1/activate", `{"code":"`+strings.ToLower(ac)+`"}`)
+		var got struct {
+			Token     string
+			Principal auth.Principal
+		}
+		_ = json.Unmarshal(b, &got)
+		if resp.StatusCode != 201 || got.Principal.Role != auth.RoleCitizen || got.Token == "" {
+			t.Fatalf("activate: %d %s", resp.StatusCode, b)
+		}
+		if resp, b := f.raw(t, "", "POST", "/api/v1/activate", `{"code":"`+ac+`"}`); resp.StatusCode != 401 {
+			t.Errorf("second use of the code: %d %s", resp.StatusCode, b)
+		}
+		f.tokens["karen"] = got.Token
+		if code, body := f.do(t, "karen", "GET", "/api/v1/me", ""); code != 200 || body["name"] != fmt.Sprintf("citizen-%d", cit) {
+			t.Errorf("/me with the activated token: %d %v", code, body)
+		}
+		// The activated token's uses are the citizen's own: no token.use rows. A citizen
+		// token an admin issued is audited at every use, naming the admin.
+		_, body = f.do(t, "admin", "POST", "/api/v1/tokens", `{"name":"citizen-x","role":"citizen","municipality":766}`)
+		f.tokens["onbehalf"] = body["token"].(string)
+		f.do(t, "onbehalf", "GET", "/api/v1/me", "")
+		f.do(t, "onbehalf", "GET", "/api/v1/me", "")
+		_, body = f.do(t, "admin", "GET", "/api/v1/audit", "")
+		uses := 0
+		for _, e := range body["entries"].([]any) {
+			e := e.(map[string]any)
+			if e["action"] == "token.use" {
+				uses++
+				if e["actor"] != "citizen-x" || !strings.Contains(e["detail"].(string), "issued by admin") {
+					t.Errorf("token.use entry %v", e)
+				}
 			}
 		}
-	}
-	if uses != 2 {
-		t.Errorf("%d token.use entries, want 2 (the activated token's uses are not on anyone's behalf)", uses)
-	}
-	// Staff cannot get a code; a manager of another municipality gets the same answer as
-	// for a citizen that does not exist.
-	if code, _ := f.do(t, "anna", "POST", fmt.Sprintf("/api/v1/citizens/%d/activation", cit), ""); code != 403 {
-		t.Errorf("staff activation: %d", code)
-	}
+		if uses != 2 {
+			t.Errorf("%d token.use entries, want 2 (the activated token's uses are not on anyone's behalf)", uses)
+		}
+		// Staff cannot get a code; a manager of another municipality gets the same answer as
+		// for a citizen that does not exist.
+		if code, _ := f.do(t, "anna", "POST", fmt.Sprintf("/api/v1/citizens/%d/activation", cit), ""); code != 403 {
+			t.Errorf("staff activation: %d", code)
+		}
+	})
 }
 
 // Issue 22 item 5: failed authentications are logged once per burst (never the token)
@@ -250,33 +254,35 @@ func TestFailedAuthenticationThrottled(t *testing.T) {
 // Issue 22 item 5: a refused read of personal data is in the audit log and logged once
 // per burst (actor, route, object, remote address).
 func TestRefusalsLoggedAndAudited(t *testing.T) {
-	f := newFixture(t)
-	path := fmt.Sprintf("/api/v1/alerts/%d", f.alert)
-	for range 3 {
-		if code, _ := f.do(t, "sara", "GET", path, ""); code != 404 {
-			t.Fatalf("sara reading an alert of another district: %d, want 404 (as a missing one)", code)
+	both(t, func(t *testing.T, dsn string) {
+		f := newFixtureDB(t, 8, dsn)
+		path := fmt.Sprintf("/api/v1/alerts/%d", f.alert)
+		for range 3 {
+			if code, _ := f.do(t, "sara", "GET", path, ""); code != 404 {
+				t.Fatalf("sara reading an alert of another district: %d, want 404 (as a missing one)", code)
+			}
 		}
-	}
-	_, body := f.do(t, "admin", "GET", "/api/v1/audit?object="+fmt.Sprintf("alert/%d", f.alert), "")
-	refused := 0
-	for _, e := range body["entries"].([]any) {
-		e := e.(map[string]any)
-		if e["action"] == "access.refused" && e["actor"] == "sara" {
-			refused++
+		_, body := f.do(t, "admin", "GET", "/api/v1/audit?object="+fmt.Sprintf("alert/%d", f.alert), "")
+		refused := 0
+		for _, e := range body["entries"].([]any) {
+			e := e.(map[string]any)
+			if e["action"] == "access.refused" && e["actor"] == "sara" {
+				refused++
+			}
 		}
-	}
-	if refused != 3 {
-		t.Errorf("%d access.refused entries, want 3: %v", refused, body)
-	}
-	logs := f.logs.String()
-	if n := strings.Count(logs, "authorisation refused"); n != 1 {
-		t.Errorf("%d log lines for a burst of 3 refusals, want 1:\n%s", n, logs)
-	}
-	for _, want := range []string{"actor=sara", "route=/api/v1/alerts/{id}", fmt.Sprintf("object=alert/%d", f.alert), "remote=127.0.0.1"} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("refusal log lacks %s:\n%s", want, logs)
+		if refused != 3 {
+			t.Errorf("%d access.refused entries, want 3: %v", refused, body)
 		}
-	}
+		logs := f.logs.String()
+		if n := strings.Count(logs, "authorisation refused"); n != 1 {
+			t.Errorf("%d log lines for a burst of 3 refusals, want 1:\n%s", n, logs)
+		}
+		for _, want := range []string{"actor=sara", "route=/api/v1/alerts/{id}", fmt.Sprintf("object=alert/%d", f.alert), "remote=127.0.0.1"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("refusal log lacks %s:\n%s", want, logs)
+			}
+		}
+	})
 }
 
 // Issue 22 item 7: an id outside the caller's scope and one that does not exist answer
