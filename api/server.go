@@ -43,7 +43,11 @@ var OpenAPI []byte
 // Config configures the API server.
 type Config struct {
 	Listen string // host:port; default 127.0.0.1:8080
-	DB     string // SQLite file path, or a postgres:// URL
+	// MetricsListen serves /metrics (plain HTTP, no token) on a listener of its own, for a
+	// Prometheus on the host or its private network; "" none. MetricsToken serves /metrics
+	// on Listen as well, to that bearer token only; "" not there (docs/operations.md).
+	MetricsListen, MetricsToken string
+	DB                          string // SQLite file path, or a postgres:// URL
 	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
 	// HTTP side, a replica that only serves).
 	Broker   string
@@ -110,6 +114,8 @@ type Server struct {
 	off       *alerts.OfflineDetector
 	http      *http.Server
 	ln        net.Listener
+	metrics   *http.Server // nil: no metrics listener
+	metricsLn net.Listener
 	telemetry *stats.Telemetry
 	retention *retention.Job
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
@@ -226,6 +232,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+	hc.MetricsToken = c.MetricsToken
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
@@ -272,6 +279,16 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("api: listen: %w", err)
 	}
+	if c.MetricsListen != "" {
+		if s.metricsLn, err = net.Listen("tcp", c.MetricsListen); err != nil {
+			s.ln.Close()
+			store.Close()
+			return nil, fmt.Errorf("api: metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", httpapi.MetricsHandler(d.Registry))
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	}
 	// No WriteTimeout: the stream lives long and sets its own deadline per write.
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn), TLSConfig: serverTLS}
@@ -280,6 +297,14 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 
 // Addr is the address the HTTP server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// MetricsAddr is the address of the metrics listener, "" without one.
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
+}
 
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
@@ -406,6 +431,20 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	})
+	if s.metrics != nil {
+		run("metrics", func(ctx context.Context) error {
+			errc := make(chan error, 1)
+			go func() { errc <- s.metrics.Serve(s.metricsLn) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			err := s.metrics.Close()
+			<-errc
+			return err
+		})
+	}
 	s.log.Info("api serving", "addr", s.Addr(), "postgres", s.Store.Postgres(), "lane", s.lane != nil)
 	wg.Wait()
 	if s.telemetry != nil {

@@ -134,7 +134,7 @@ func (s *server) getAlert() http.Handler {
 			return
 		}
 		if !scope.Allows(d.Municipality, d.District) {
-			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden))
+			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope))
 			return
 		}
 		if d.Home != "" {

@@ -31,6 +31,8 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs := flag.NewFlagSet("vagt api", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve /metrics on this address of its own, without a token (empty: none)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "serve /metrics on --listen too, to this bearer token only (empty: not there)")
 	fs.StringVar(&cfg.DB, "db", "var/vagt.db", "SQLite file, or postgres://user@host/db for several replicas")
 	fs.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (tcp://host:1883); empty: no alarm lane")
 	fs.StringVar(&cfg.ClientID, "client-id", "vagt-api-"+host, "MQTT client id, stable per replica (the broker keeps the session under it)")
