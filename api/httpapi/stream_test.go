@@ -191,13 +191,13 @@ func TestStreamCaps(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := f.counter(t, "vagt_api_stream_refused_total"); got != 0 {
+	if got := f.counterSum(t, "vagt_api_stream_refused_total"); got != 0 {
 		t.Fatalf("the fixture's registry counted %v refusals of another server", got)
 	}
 }
 
-// counter sums a counter family from the fixture's registry (0 when absent).
-func (f *fixture) counter(t testing.TB, name string) float64 {
+// counterSum sums a counter family from the fixture's registry (0 when absent).
+func (f *fixture) counterSum(t testing.TB, name string) float64 {
 	t.Helper()
 	mfs, err := f.reg.Gather()
 	if err != nil {
