@@ -86,6 +86,10 @@ var matrix = map[string]outcome{
 	"GET /api/v1/homes/{id}/config":                {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"PUT /api/v1/homes/{id}/config":                {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"GET /api/v1/homes/{id}/config/history":        {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/absence":               {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/homes/{id}/absence":            {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"POST /api/v1/devices/{device}/test":           {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/devices/{device}/test":         {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"GET /api/v1/careplans":                        {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
@@ -124,10 +128,13 @@ var bodies = map[string]func(w *world, h household, n string) string{
 		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
 	},
 	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
-	"PATCH /api/v1/districts/{id}":  func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
-	"PATCH /api/v1/citizens/{id}":   func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
-	"PATCH /api/v1/homes/{id}":      func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
-	"PATCH /api/v1/gateways/{id}":   func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/homes/{id}/absence": func(*world, household, string) string {
+		return `{"until":"` + time.Now().AddDate(0, 0, 30).UTC().Format(time.RFC3339) + `","reason":"hospital"}`
+	},
+	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
+	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":     func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":  func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
