@@ -28,6 +28,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
@@ -113,6 +114,8 @@ type Server struct {
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
+	downlink  *downlink.Notifier // nil without a broker
+	downPub   *downlink.MQTTPublisher
 	log       *slog.Logger
 }
 
@@ -157,6 +160,14 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		// persistent and acknowledges in order, a publisher needs neither.
 		s.configPub = careplan.NewMQTTPublisher(careplan.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-config",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	}
+	if c.Broker != "" {
+		// Help confirmed back in the home: told from the committed event log, on a client
+		// of its own like the config lane's.
+		s.downPub = downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-downlink",
+			Username: c.Username, Password: c.Password, TLS: tlsConfig})
+		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+		store.OnCommit(s.downlink.Wake)
 	}
 	cpOpts := careplan.Options{Clock: d.Clock, Log: d.Log, Republish: c.ConfigRepublish}
 	if s.configPub != nil {
@@ -265,6 +276,10 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
 
+// Downlink returns the notifier that tells gateways what became of their alarms, nil
+// without a broker.
+func (s *Server) Downlink() *downlink.Notifier { return s.downlink }
+
 // OfflineDetector returns the offline loop (tests tick it by hand).
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
 
@@ -301,7 +316,12 @@ func (s *Server) Run(ctx context.Context) error {
 			cancel() // one part stopping stops all
 		})
 	}
-	wake := func() { s.Feed.Wake() }
+	wake := func() {
+		s.Feed.Wake()
+		if s.downlink != nil {
+			s.downlink.Wake()
+		}
+	}
 	run("feed", s.Feed.Run)
 	run("escalation", s.Escalator.Run)
 	run("offline detection", s.off.Run)
@@ -312,6 +332,10 @@ func (s *Server) Run(ctx context.Context) error {
 	run("care plans", s.careplans.Run)
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
+	}
+	if s.downlink != nil {
+		run("downlink publisher", s.downPub.Run)
+		run("downlink", s.downlink.Run)
 	}
 	if s.Store.Postgres() {
 		run("listen", func(ctx context.Context) error { return s.Store.Listen(ctx, wake) })
