@@ -63,6 +63,7 @@ type Uplink struct {
 	// A token per (re)connect for each of the two loops that wait for one.
 	upMaintain, upSend chan struct{}
 	configs            chan []byte // the latest config payload, latest wins
+	downlinks          chan []byte // downlink payloads in arrival order (downlink.go)
 
 	mu   sync.Mutex
 	up   bool
@@ -93,7 +94,8 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{opts: opts, queue: queue, status: status, log: opts.Logger,
-		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1)}
+		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1),
+		downlinks: make(chan []byte, downlinkBuffer)}
 	if opts.DrainRate > 0 {
 		u.limiter = newLimiter(opts.DrainRate, max(1, int(opts.DrainRate))) // a second's worth at once
 	}
@@ -190,6 +192,7 @@ func (u *Uplink) onConfig(_ mqtt.Client, m mqtt.Message) {
 // disconnects. What was not acknowledged stays in the spool.
 func (u *Uplink) Run(ctx context.Context) error {
 	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), u.onConfig)
+	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneDownlink), u.onDownlink)
 	u.client.Connect() // with ConnectRetry it keeps trying in the background
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -218,6 +221,7 @@ func (u *Uplink) maintain(ctx context.Context) {
 			if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
 				u.log.Warn("uplink: subscribe to config failed", "err", tok.Error())
 			}
+			u.subscribeDownlink(ctx)
 			u.publishStatus(true, u.opts.PublishTimeout)
 		case <-tick.C:
 			if u.Connected() {
