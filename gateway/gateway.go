@@ -54,6 +54,8 @@ type Gateway struct {
 	up     *uplink.Uplink
 	serial *serial.Reader
 	zigbee *zigbee.Subscriber
+	help   *helpDesk      // help confirmed in the home (help.go)
+	setter *zigbee.Setter // nil without help.zigbee
 
 	statusLn net.Listener
 	times    seriesTimes // owned by the pipeline goroutine
@@ -90,7 +92,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}}
+	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}, help: newHelpDesk()}
 	g.spool, err = spool.Open(spool.Options{Path: cfg.Spool.Path, Gateway: cfg.Gateway, Municipality: cfg.Municipality,
 		MaxBytes: cfg.Spool.MaxBytes, BatchReadings: cfg.Spool.BatchReadings, BatchAge: time.Duration(cfg.Spool.BatchAge),
 		Clock: clock, Logger: log.With("part", "spool")})
@@ -106,10 +108,11 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			g.spool.SetMunicipality(stored.Municipality)
 		}
 	}
-	if g.engine, err = rules.New(home, g.spool, clock, log.With("part", "rules")); err != nil {
+	if g.engine, err = rules.New(home, raiseRecorder{g.spool, g.help, clock}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
+	g.restoreHelp()
 	g.home = home
 	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,
 		Password: cfg.Uplink.Password, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
@@ -127,6 +130,11 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
 			Logger: log.With("part", "zigbee")})
 		g.zigbee.SetDevices(home.Devices)
+	}
+	if cfg.Help.Zigbee != "" {
+		g.setter = zigbee.NewSetter(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
+			ClientID: "vagt-gateway-" + string(cfg.Gateway) + "-set", Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
+			Logger: log.With("part", "zigbee")})
 	}
 	if cfg.StatusAddr != "" {
 		if g.statusLn, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
@@ -157,7 +165,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		in <- x
 	}
 	if g.serial != nil {
-		inputs.Go(func() { g.serial.Run(ctx, func(f serial.Frame) { g.fromSerial(f, send) }) })
+		inputs.Go(func() {
+			g.serial.Run(ctx, func(f serial.Frame) { g.help.heard(f.Unit); g.fromSerial(f, send) })
+		})
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
@@ -165,6 +175,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })
+	if g.setter != nil {
+		others.Go(func() { g.setter.Run(upCtx) })
+	}
 	var srv *http.Server
 	if g.statusLn != nil {
 		srv = &http.Server{Handler: g.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -204,6 +217,7 @@ func (g *Gateway) tick() {
 	}
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.watchHelp()
 }
 
 // restore reopens the rule episodes and resumes the rule timers kept in the spool. What
@@ -285,6 +299,8 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 			g.tick()
 		case data := <-g.up.Configs():
 			g.applyConfig(data)
+		case data := <-g.up.Downlinks():
+			g.applyDownlink(data)
 		case <-ctx.Done():
 			// Keep draining until the inputs have stopped and in is closed.
 			ctx = context.Background()

@@ -64,6 +64,7 @@ func (g *Gateway) process(group []input) {
 	}
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.notePresses(group)
 }
 
 func (g *Gateway) count(f func(*counters)) {
