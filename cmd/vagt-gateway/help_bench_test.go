@@ -14,6 +14,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/gateway"
@@ -32,7 +33,10 @@ type helpPlatform struct {
 func startHelpPlatform(t testing.TB) *helpPlatform {
 	t.Helper()
 	dir := t.TempDir()
-	broker := stacktest.Mosquitto(t)
+	// As the production broker (deploy/mosquitto/mosquitto.conf): without it, Nagle's
+	// algorithm holds the downlink behind the PUBACK the broker just sent the gateway
+	// until the delayed TCP ACK comes, 40 ms on Linux.
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Extra: "set_tcp_nodelay true"})
 	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(),
 		ClientID: "vagt-api-help"}, api.Deps{})
 	if err != nil {
