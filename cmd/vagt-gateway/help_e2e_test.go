@@ -21,7 +21,9 @@ import (
 // local (Zigbee2MQTT) broker, and an "api" client that reads the alarm lane and writes the
 // downlink as vagt api does.
 type helpHome struct {
+	cfg    gateway.Config
 	g      *gateway.Gateway
+	stopGW func()
 	unit   *baseunit.Unit
 	api    mqtt.Client
 	alarms chan vagt.Alarm
@@ -44,11 +46,7 @@ func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfte
 	cfg.Uplink.KeepAlive = gateway.Duration(2 * time.Second) // a killed broker is noticed soon
 	cfg.Zigbee.Broker, cfg.Help.Zigbee = local.URL(), "help_led"
 	cfg.Help.LinkDownAfter = gateway.Duration(linkDownAfter)
-	g, err := gateway.New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &helpHome{g: g, unit: baseunit.New("bu-17"), alarms: make(chan vagt.Alarm, 100), leds: make(chan string, 100)}
+	h := &helpHome{cfg: cfg, unit: baseunit.New("bu-17"), alarms: make(chan vagt.Alarm, 100), leds: make(chan string, 100)}
 	h.unit.RepeatEvery = 500 * time.Millisecond
 	h.api = connect(t, plat.URL(), "api-help", func(_ mqtt.Client, m mqtt.Message) {
 		a, err := vagt.DecodeAlarm(m.Payload())
@@ -64,10 +62,25 @@ func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfte
 	var wg sync.WaitGroup
 	h.unit.Attach(line.End())
 	wg.Go(func() { h.unit.Run(ctx, line.End()) })
-	wg.Go(func() { g.Run(ctx) })
-	h.cancel = func() { cancel(); wg.Wait() }
+	h.startGateway(t)
+	h.cancel = func() { h.stopGW(); cancel(); wg.Wait() }
 	t.Cleanup(h.cancel)
 	return h
+}
+
+// startGateway runs a gateway on the home's configuration (its spool, its line);
+// stopGW stops it (once).
+func (h *helpHome) startGateway(t *testing.T) {
+	t.Helper()
+	g, err := gateway.New(h.cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	var once sync.Once
+	h.g, h.stopGW = g, func() { once.Do(func() { cancel(); <-done }) }
 }
 
 func connect(t *testing.T, url, id string, handle mqtt.MessageHandler, filter string) mqtt.Client {
@@ -220,5 +233,29 @@ func TestUnitToldWhenTheLinkIsDownTooLong(t *testing.T) {
 	eventually(t, "the unit told the link is back", func() bool { down, _ := h.unit.LinkDown(); return !down })
 	if !h.g.Snapshot().UplinkUp {
 		t.Fatal("the unit was told the link is back, the gateway is not connected")
+	}
+}
+
+// TestHelpFindsThePressAfterARestart: the gateway is restarted between the press and the
+// platform's news; the news still reaches the unit for that press (the link from event to
+// alarm frame is kept in the spool).
+func TestHelpFindsThePressAfterARestart(t *testing.T) {
+	plat := stacktest.Mosquitto(t)
+	local := stacktest.Mosquitto(t)
+	h := startHelpHome(t, plat, local, time.Hour)
+	h.unit.Alarm("btn", "panic") // an earlier press, so the one under test is not frame 1
+	first := nextAlarm(t, h)
+	frame, _ := h.unit.Alarm("fall-1", "fall")
+	a := nextAlarm(t, h)
+	if a.Type != vagt.AlarmFall || a.Seq == first.Seq {
+		t.Fatalf("alarm %+v after %+v", a, first)
+	}
+	eventually(t, "the fall frame acked", func() bool { return h.unit.Acked(frame) })
+	h.stopGW()
+	h.startGateway(t)
+	h.tell(t, []uint64{a.Seq}, vagt.HelpAcknowledged)
+	n := nextNews(t, h.unit, "acknowledged")
+	if n.Seq != frame || n.Event != a.Seq {
+		t.Fatalf("news %+v, want frame %d event %d", n, frame, a.Seq)
 	}
 }
