@@ -178,6 +178,10 @@ func (n *Notifier) publish(ctx context.Context, ev alerts.Event) error {
 	if !ok || d.Alert.ID <= 0 {
 		return nil
 	}
+	if state == vagt.HelpReceived && d.Alert.State == alerts.StateAcknowledged {
+		// A press that joined an alert staff already acknowledged: help is coming for it too.
+		state = vagt.HelpAcknowledged
+	}
 	seqs, err := n.store.AlertRaiseSeqs(ctx, d.Alert.ID, vagt.MaxDownlinkEvents)
 	if err != nil {
 		return err
