@@ -52,8 +52,9 @@ type HelpStats struct {
 // to (under mu, which also guards stats for the status page).
 type helpDesk struct {
 	events  map[uint64]*helpEvent
-	raised  []uint64 // raises since the last notePresses
-	changed bool
+	raised      []uint64 // raises since the last notePresses
+	changed     bool
+	sendFailing bool // an S frame did not go out: logged once until one does
 
 	downSince time.Time // monotonic; zero while the link is up
 	toldDown  time.Time // when the unit was last told the link is down; zero: not told
@@ -249,11 +250,15 @@ func (g *Gateway) tellUnit(seq uint64, e *helpEvent) {
 		return
 	}
 	err := g.serial.Send(serial.HelpFrame(e.Unit, e.Frame, e.State, seq))
-	if err == nil {
+	switch {
+	case err == nil:
 		e.Told = true
 		g.help.changed = true
-	} else if !errors.Is(err, serial.ErrNoPort) {
-		g.log.Warn("serial: help frame", "err", err)
+		g.help.sendFailing = false
+	case !errors.Is(err, serial.ErrNoPort) && !g.help.sendFailing:
+		// Retold every tick until it goes through: logged once per burst.
+		g.log.Warn("serial: help frame not written; retrying", "err", err)
+		g.help.sendFailing = true
 	}
 }
 
