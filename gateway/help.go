@@ -51,7 +51,7 @@ type HelpStats struct {
 // helpDesk is owned by the pipeline goroutine, except units, which the serial reader adds
 // to (under mu, which also guards stats for the status page).
 type helpDesk struct {
-	events  map[uint64]*helpEvent
+	events      map[uint64]*helpEvent
 	raised      []uint64 // raises since the last notePresses
 	changed     bool
 	sendFailing bool // an S frame did not go out: logged once until one does
