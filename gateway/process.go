@@ -178,6 +178,7 @@ type Snapshot struct {
 	Zigbee        any            `json:"zigbee,omitempty"`
 	ConfigVersion uint64         `json:"config_version"`
 	ConfigError   string         `json:"config_error,omitempty"`
+	Help          HelpStats      `json:"help"` // downlink messages (help.go)
 }
 
 // Snapshot returns the gateway's state for the status page and tests.
@@ -190,6 +191,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	if g.zigbee != nil {
 		s.Zigbee = g.zigbee.Stats()
 	}
+	s.Help = g.HelpStats()
 	g.mu.Lock()
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
 	g.mu.Unlock()
