@@ -54,7 +54,7 @@ type Gateway struct {
 	up     *uplink.Uplink
 	serial *serial.Reader
 	zigbee *zigbee.Subscriber
-	help   *helpDesk      // help confirmed in the home (help.go)
+	help   helpDesk       // help confirmed in the home (help.go); restoreHelp readies it
 	setter *zigbee.Setter // nil without help.zigbee
 
 	statusLn net.Listener
@@ -92,7 +92,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}, help: newHelpDesk()}
+	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}}
 	g.spool, err = spool.Open(spool.Options{Path: cfg.Spool.Path, Gateway: cfg.Gateway, Municipality: cfg.Municipality,
 		MaxBytes: cfg.Spool.MaxBytes, BatchReadings: cfg.Spool.BatchReadings, BatchAge: time.Duration(cfg.Spool.BatchAge),
 		Clock: clock, Logger: log.With("part", "spool")})
@@ -108,7 +108,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			g.spool.SetMunicipality(stored.Municipality)
 		}
 	}
-	if g.engine, err = rules.New(home, raiseRecorder{g.spool, g.help, clock}, clock, log.With("part", "rules")); err != nil {
+	if g.engine, err = rules.New(home, raiseRecorder{g.spool, &g.help, clock}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()

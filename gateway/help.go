@@ -66,9 +66,6 @@ type helpDesk struct {
 	rejected int // since the last good message: logged once per burst
 }
 
-func newHelpDesk() *helpDesk {
-	return &helpDesk{events: map[uint64]*helpEvent{}, units: map[string]bool{}}
-}
 
 // raiseRecorder is the rules engine's sink: the spool, noting each raise for the desk.
 type raiseRecorder struct {
@@ -127,7 +124,7 @@ func (d *helpDesk) unitList() ([]string, bool) {
 // of the frame's device in this group, or — when the rules folded the press into a panic
 // raised moments ago — the device's latest raise within the rules' quiet period.
 func (g *Gateway) notePresses(group []input) {
-	d := g.help
+	d := &g.help
 	for _, x := range group {
 		if x.ack == nil {
 			continue
@@ -171,9 +168,11 @@ func (g *Gateway) keepHelp() {
 	}
 }
 
-// restoreHelp reads the events kept by keepHelp; what cannot be read is left out (the
-// unit then hears nothing of older presses, the Zigbee device still does).
+// restoreHelp readies the desk and reads the events kept by keepHelp; what cannot be read
+// is left out (the unit then hears nothing of older presses, the Zigbee device still does).
+// It runs in New, before the rules can raise anything.
 func (g *Gateway) restoreHelp() {
+	g.help.events, g.help.units = map[uint64]*helpEvent{}, map[string]bool{}
 	data, err := g.spool.State(stateHelp)
 	if err == nil && data != nil {
 		err = json.Unmarshal(data, &g.help.events)
@@ -188,7 +187,7 @@ func (g *Gateway) restoreHelp() {
 // state, or stays where it is (a redelivery, late news). The unit hears of the events that
 // moved; the Zigbee device shows the state once per message that moved any.
 func (g *Gateway) applyDownlink(data []byte) {
-	d := g.help
+	d := &g.help
 	msg, err := vagt.DecodeDownlink(data)
 	if err == nil {
 		err = vagt.CheckGateway(g.cfg.Gateway, msg.Gateway)
@@ -275,7 +274,7 @@ func (g *Gateway) setZigbee(key string) {
 // long (and again every linkRepeat, and at once to a unit heard for the first time), tells
 // them when it is back, and retells help states a unit missed while unplugged.
 func (g *Gateway) watchHelp() {
-	d := g.help
+	d := &g.help
 	now := time.Now() // monotonic: the gateway's clock may be stepped (1970 → today)
 	units, newUnit := d.unitList()
 	if g.up.Connected() {

@@ -191,10 +191,10 @@ func (g *Gateway) Snapshot() Snapshot {
 	if g.zigbee != nil {
 		s.Zigbee = g.zigbee.Stats()
 	}
-	s.Help = g.HelpStats()
 	g.mu.Lock()
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
 	g.mu.Unlock()
+	s.Help = g.HelpStats()
 	return s
 }
 
