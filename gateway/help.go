@@ -66,7 +66,6 @@ type helpDesk struct {
 	rejected int // since the last good message: logged once per burst
 }
 
-
 // raiseRecorder is the rules engine's sink: the spool, noting each raise for the desk.
 type raiseRecorder struct {
 	*spool.Queue
