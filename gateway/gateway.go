@@ -131,6 +131,9 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			Logger: log.With("part", "zigbee")})
 		g.zigbee.SetDevices(home.Devices)
 	}
+	if g.downlinks() == nil {
+		log.Warn("the uplink delivers no downlink: the home will not hear what became of its alarms")
+	}
 	if cfg.Help.Zigbee != "" {
 		g.setter = zigbee.NewSetter(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
 			ClientID: "vagt-gateway-" + string(cfg.Gateway) + "-set", Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
@@ -299,7 +302,7 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 			g.tick()
 		case data := <-g.up.Configs():
 			g.applyConfig(data)
-		case data := <-g.up.Downlinks():
+		case data := <-g.downlinks():
 			g.applyDownlink(data)
 		case <-ctx.Done():
 			// Keep draining until the inputs have stopped and in is closed.
