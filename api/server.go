@@ -168,6 +168,11 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
 		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 		store.OnCommit(s.downlink.Wake)
+		// Before the lane can commit what queued while the api was down: those alarms are
+		// told too. If the store does not answer now, Run starts when it does.
+		if err := s.downlink.Prime(ctx); err != nil {
+			d.Log.Warn("downlink: not primed; starts at the end of the event log when it runs", "err", err)
+		}
 	}
 	cpOpts := careplan.Options{Clock: d.Clock, Log: d.Log, Republish: c.ConfigRepublish}
 	if s.configPub != nil {

@@ -51,6 +51,9 @@ type Notifier struct {
 	wake  chan struct{}
 	start chan struct{}
 
+	primed bool // Prime set the cursor
+	cursor int64
+
 	published, failed prometheus.Counter
 }
 
@@ -89,15 +92,27 @@ func (n *Notifier) Wake() {
 // are told.
 func (n *Notifier) Started() <-chan struct{} { return n.start }
 
-// Run publishes until ctx is done. It starts at the end of the event log: what was
-// committed before the api started is not told again.
+// Prime sets where Run starts: the end of the event log now. Call it before anything can
+// commit (the api does, before its alarm lane consumes what queued while it was down), so
+// the alarms committed between then and Run are told too. Without it Run starts at the end
+// of the log when it starts.
+func (n *Notifier) Prime(ctx context.Context) error {
+	id, err := n.store.LastEventID(ctx)
+	if err != nil {
+		return fmt.Errorf("downlink: read last event id: %w", err)
+	}
+	n.cursor, n.primed = id, true
+	return nil
+}
+
+// Run publishes until ctx is done. It starts where Prime left it, or at the end of the
+// event log: what was committed before the api started is not told again.
 func (n *Notifier) Run(ctx context.Context) error {
-	var last int64
-	for {
+	last := n.cursor
+	for !n.primed {
 		id, err := n.store.LastEventID(ctx)
 		if err == nil {
 			last = id
-			close(n.start)
 			break
 		}
 		n.o.Log.Warn("downlink: read last event id", "err", err)
@@ -105,6 +120,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+	close(n.start)
 	t := time.NewTicker(n.o.Poll)
 	defer t.Stop()
 	for {

@@ -189,6 +189,31 @@ func TestNewsWaitsForTheBroker(t *testing.T) {
 	}
 }
 
+// An alarm committed after Prime but before Run (the api's lane consumes what queued while
+// it was down as soon as it starts) is told when Run starts.
+func TestCommittedBeforeRunIsTold(t *testing.T) {
+	broker := stacktest.Mosquitto(t)
+	store := stores(t)["sqlite"](t)
+	gw := subscribe(t, broker.URL(), "gw-0042")
+	pub := downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: broker.URL(), ClientID: "vagt-api-test-downlink"})
+	n := downlink.New(store, pub, downlink.Options{Poll: 50 * time.Millisecond, Retry: 50 * time.Millisecond})
+	if err := n.Prime(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: "gw-0042", Seq: 77, Municipality: 766, Time: t0,
+		Device: "bu-17:btn", Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, t0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { pub.Run(ctx) })
+	wg.Go(func() { n.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	if d := gw.next(t, "received of the alarm committed before Run"); !slices.Equal(d.Events, []uint64{77}) {
+		t.Fatalf("%+v", d)
+	}
+}
+
 // A platform-made alert (gateway offline) holds no press: nothing is told.
 func TestOfflineAlertTellsNothing(t *testing.T) {
 	broker := stacktest.Mosquitto(t)
