@@ -94,11 +94,11 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{opts: opts, queue: queue, status: status, log: opts.Logger,
-		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1),
-		downlinks: make(chan []byte, downlinkBuffer)}
+		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1)}
 	if opts.DrainRate > 0 {
 		u.limiter = newLimiter(opts.DrainRate, max(1, int(opts.DrainRate))) // a second's worth at once
 	}
+	u.downlinks = make(chan []byte, downlinkBuffer)
 	tlsConf, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile)
 	if err != nil {
 		return nil, err
