@@ -120,9 +120,12 @@ func TestGatewayHearsReceivedAcknowledgedResolved(t *testing.T) {
 			if d.State != vagt.HelpReceived || !slices.Equal(d.Events, []uint64{1001}) || d.Alert != uint64(res.Alert.ID) || d.Gateway != "gw-0042" {
 				t.Fatalf("received: %+v", d)
 			}
-			// A redelivery changes nothing and tells nothing; a repeat folds in.
-			for _, seq := range []uint64{1001, 1005} {
-				if _, err := store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-0042", Seq: seq, Municipality: 766, Time: t0.Add(5 * time.Second),
+			// An exact redelivery changes nothing and tells nothing; a repeat folds in.
+			for _, at := range []struct {
+				seq  uint64
+				time time.Time
+			}{{1001, t0}, {1005, t0.Add(5 * time.Second)}} {
+				if _, err := store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-0042", Seq: at.seq, Municipality: 766, Time: at.time,
 					Device: "bu-17:btn", Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, t0.Add(6*time.Second)); err != nil {
 					t.Fatal(err)
 				}
