@@ -28,6 +28,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
@@ -122,6 +123,8 @@ type Server struct {
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
+	downlink  *downlink.Notifier // nil without a broker
+	downPub   *downlink.MQTTPublisher
 	log       *slog.Logger
 	clock     alerts.Clock
 	tick      time.Duration
@@ -172,6 +175,19 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		// persistent and acknowledges in order, a publisher needs neither.
 		s.configPub = careplan.NewMQTTPublisher(careplan.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-config",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	}
+	if c.Broker != "" {
+		// Help confirmed back in the home: told from the committed event log, on a client
+		// of its own like the config lane's.
+		s.downPub = downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-downlink",
+			Username: c.Username, Password: c.Password, TLS: tlsConfig})
+		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+		store.OnCommit(s.downlink.Wake)
+		// Before the lane can commit what queued while the api was down: those alarms are
+		// told too. If the store does not answer now, Run starts when it does.
+		if err := s.downlink.Prime(ctx); err != nil {
+			d.Log.Warn("downlink: not primed; starts at the end of the event log when it runs", "err", err)
+		}
 	}
 	cpOpts := careplan.Options{Clock: d.Clock, Log: d.Log, Republish: c.ConfigRepublish}
 	if s.configPub != nil {
@@ -309,6 +325,10 @@ func (s *Server) MetricsAddr() string {
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
 
+// Downlink returns the notifier that tells gateways what became of their alarms, nil
+// without a broker.
+func (s *Server) Downlink() *downlink.Notifier { return s.downlink }
+
 // OfflineDetector returns the offline loop (tests tick it by hand).
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
 
@@ -389,7 +409,12 @@ func (s *Server) Run(ctx context.Context) error {
 			cancel() // one part stopping stops all
 		})
 	}
-	wake := func() { s.Feed.Wake() }
+	wake := func() {
+		s.Feed.Wake()
+		if s.downlink != nil {
+			s.downlink.Wake()
+		}
+	}
 	run("feed", s.Feed.Run)
 	run("escalation", s.Escalator.Run)
 	run("offline detection", s.off.Run)
@@ -400,6 +425,10 @@ func (s *Server) Run(ctx context.Context) error {
 	run("care plans", s.careplans.Run)
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
+	}
+	if s.downlink != nil {
+		run("downlink publisher", s.downPub.Run)
+		run("downlink", s.downlink.Run)
 	}
 	if s.Store.Postgres() {
 		run("listen", func(ctx context.Context) error { return s.Store.Listen(ctx, wake) })

@@ -56,6 +56,10 @@ type Config struct {
 		Password  string `json:"password"`
 	} `json:"zigbee"`
 
+	// Help: what the gateway tells the home about its alarms and its link (docs/gateway.md,
+	// "Help confirmed in the home"). See help.go.
+	Help HelpConfig `json:"help"`
+
 	StatusAddr string `json:"status_addr"` // loopback host:port of the status page; "" none
 
 	Home HomeFile `json:"home"`
@@ -93,6 +97,7 @@ func Defaults() Config {
 	c.Serial.Baud = 9600
 	c.Zigbee.BaseTopic = "zigbee2mqtt"
 	c.StatusAddr = "127.0.0.1:8089"
+	c.Help.LinkDownAfter = Duration(2 * time.Minute)
 	c.Home.Rules.Night, c.Home.Rules.Day = "22:00-07:00", "07:00-22:00"
 	return c
 }
@@ -148,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Serial.Path == "" && c.Zigbee.Broker == "" {
 		errs = append(errs, errors.New("neither serial.path nor zigbee.broker: the gateway would have no input"))
+	}
+	if err := c.Help.validate(c.Zigbee.Broker != ""); err != nil {
+		errs = append(errs, err)
 	}
 	if c.StatusAddr != "" {
 		host, _, err := net.SplitHostPort(c.StatusAddr)

@@ -63,6 +63,8 @@ type Gateway struct {
 	up     link
 	serial *serial.Reader
 	zigbee *zigbee.Subscriber
+	help   helpDesk       // help confirmed in the home (help.go); restoreHelp readies it
+	setter *zigbee.Setter // nil without help.zigbee
 
 	statusLn net.Listener
 	times    seriesTimes // owned by the pipeline goroutine
@@ -124,10 +126,11 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
 		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
 	}
-	if g.engine, err = rules.New(home, &alarmSink{next: g.spool, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
+	if g.engine, err = rules.New(home, &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
+	g.restoreHelp()
 	g.home = home
 	g.up, err = newLink(&cfg, log, g.spool, g.status)
 	if err != nil {
@@ -141,6 +144,14 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
 			Logger: log.With("part", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
+	}
+	if g.downlinks() == nil {
+		log.Warn("the uplink delivers no downlink: the home will not hear what became of its alarms")
+	}
+	if cfg.Help.Zigbee != "" {
+		g.setter = zigbee.NewSetter(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
+			ClientID: "vagt-gateway-" + string(cfg.Gateway) + "-set", Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
+			Logger: log.With("part", "zigbee")})
 	}
 	if cfg.StatusAddr != "" {
 		if g.statusLn, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
@@ -190,7 +201,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		in <- x
 	}
 	if g.serial != nil {
-		inputs.Go(func() { g.serial.Run(ctx, func(f serial.Frame) { g.fromSerial(f, send) }) })
+		inputs.Go(func() {
+			g.serial.Run(ctx, func(f serial.Frame) { g.help.heard(f.Unit); g.fromSerial(f, send) })
+		})
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
@@ -198,6 +211,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })
+	if g.setter != nil {
+		others.Go(func() { g.setter.Run(upCtx) })
+	}
 	var srv *http.Server
 	if g.statusLn != nil {
 		srv = &http.Server{Handler: g.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -241,6 +257,7 @@ func (g *Gateway) tick() {
 	}
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.watchHelp()
 }
 
 // observeClock lets the clock trust see the clock every tick (a step is seen between two
@@ -339,6 +356,8 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 			g.tick()
 		case data := <-g.up.Configs():
 			g.applyConfig(data)
+		case data := <-g.downlinks():
+			g.applyDownlink(data)
 		case <-ctx.Done():
 			// Keep draining until the inputs have stopped and in is closed.
 			ctx = context.Background()

@@ -89,6 +89,7 @@ func (g *Gateway) process(group []input) {
 	g.mu.Unlock()
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.notePresses(group)
 }
 
 // reasonTime labels telemetry refused for its time: outside the wire's range, which is a
@@ -222,6 +223,7 @@ type Snapshot struct {
 	Clock         clockStats     `json:"clock"`
 	ConfigVersion uint64         `json:"config_version"`
 	ConfigError   string         `json:"config_error,omitempty"`
+	Help          HelpStats      `json:"help"` // downlink messages (help.go)
 }
 
 // linkStates says which of the two ways out are up (uplink is either).
@@ -245,6 +247,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
 	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
 	g.mu.Unlock()
+	s.Help = g.HelpStats()
 	return s
 }
 

@@ -64,6 +64,7 @@ type Uplink struct {
 	// A token per (re)connect for each of the two loops that wait for one.
 	upMaintain, upSend chan struct{}
 	configs            chan []byte // the latest config payload, latest wins
+	downlinks          chan []byte // downlink payloads in arrival order (downlink.go)
 
 	mu   sync.Mutex
 	up   bool
@@ -122,6 +123,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 	if opts.DrainRate > 0 {
 		u.limiter = newLimiter(opts.DrainRate, max(1, int(opts.DrainRate))) // a second's worth at once
 	}
+	u.downlinks = make(chan []byte, downlinkBuffer)
 	tlsConf, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile)
 	if err != nil {
 		return nil, err
@@ -218,6 +220,7 @@ func (u *Uplink) onConfig(_ mqtt.Client, m mqtt.Message) {
 // disconnects. What was not acknowledged stays in the spool.
 func (u *Uplink) Run(ctx context.Context) error {
 	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), u.onConfig)
+	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneDownlink), u.onDownlink)
 	u.client.Connect() // with ConnectRetry it keeps trying in the background
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -246,6 +249,7 @@ func (u *Uplink) maintain(ctx context.Context) {
 			if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
 				u.log.Warn("uplink: subscribe to config failed", "err", tok.Error())
 			}
+			u.subscribeDownlink(ctx)
 			u.publishStatus(true, u.opts.PublishTimeout)
 		case <-tick.C:
 			if u.Connected() {
