@@ -16,6 +16,8 @@ type HomeConfig struct {
 	TimeZone     string // IANA name for the rule windows; "" means Europe/Copenhagen
 	Devices      []DeviceConfig
 	Rules        RuleSettings
+	// Absence silences the routine rules while the citizen is away (zero: none).
+	Absence Absence
 }
 
 // DeviceConfig is one device of the home.
@@ -159,6 +161,9 @@ func (c *HomeConfig) Validate() error {
 			return fmt.Errorf("device %d: %w: %s or its Zigbee name listed twice", i, ErrDuplicateKey, d.Device)
 		}
 		ids[d.Device], names[d.Zigbee] = true, true
+	}
+	if err := c.Absence.Validate(); err != nil {
+		return err
 	}
 	return c.Rules.validate()
 }

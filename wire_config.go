@@ -28,6 +28,19 @@ type wireConfig struct {
 	Medication   []wireDose   `cbor:"13,keyasint,omitempty"`
 	LowBattery   uint64       `cbor:"14,keyasint,omitempty"` // %
 	SilentFactor uint64       `cbor:"15,keyasint,omitempty"`
+	Absence      *wireAbsence `cbor:"16,keyasint,omitempty"` // version 2 only
+}
+
+// ConfigVersionAbsence is the wire version of a configuration that carries an absence
+// (key 16). The platform writes it only then: every other configuration stays version 1,
+// byte for byte, so a gateway that reads only version 1 keeps taking every plan without
+// an absence, and refuses (and reports) one with it while running the plan it had.
+const ConfigVersionAbsence = 2
+
+// wireAbsence is [from, until], Unix ms.
+type wireAbsence struct {
+	_           struct{} `cbor:",toarray"`
+	From, Until uint64
 }
 
 type wireDevice struct {
@@ -65,13 +78,18 @@ func EncodeConfig(c *HomeConfig) ([]byte, error) {
 	}
 	v := uint64(WireVersion)
 	r := &c.Rules
+	var absence *wireAbsence
+	if !c.Absence.IsZero() {
+		v = ConfigVersionAbsence
+		absence = &wireAbsence{From: uint64(c.Absence.From.UnixMilli()), Until: uint64(c.Absence.Until.UnixMilli())}
+	}
 	lowTemp, _ := KindTemperature.ToWire(r.LowTemperature) // checked by Validate
 	w := wireConfig{
 		Version: &v, Gateway: string(c.Gateway), Config: c.Version, Municipality: uint64(c.Municipality),
 		TimeZone: c.TimeZone, Night: toWireWindow(r.Night), Day: toWireWindow(r.Day),
 		Inactivity: uint64(r.Inactivity / time.Second), DoorAtNight: r.DoorAtNight, BedExit: uint64(r.BedExit / time.Second),
 		LowTemp: lowTemp, LowTempFor: uint64(r.LowTemperatureFor / time.Second),
-		LowBattery: uint64(r.LowBattery), SilentFactor: uint64(r.SilentFactor),
+		LowBattery: uint64(r.LowBattery), SilentFactor: uint64(r.SilentFactor), Absence: absence,
 	}
 	for _, d := range c.Devices {
 		wd := wireDevice{Device: string(d.Device), Technology: uint64(d.Technology), Zigbee: d.Zigbee,
@@ -117,7 +135,7 @@ func decodeConfig(data []byte) (HomeConfig, error) {
 	if err := unmarshal(configDecMode, data, MaxConfigBytes, &w); err != nil {
 		return HomeConfig{}, err
 	}
-	if err := checkVersion(w.Version); err != nil {
+	if err := checkConfigVersion(w.Version, w.Absence != nil); err != nil {
 		return HomeConfig{}, err
 	}
 	if w.Config == 0 {
@@ -176,6 +194,14 @@ func decodeConfig(data []byte) (HomeConfig, error) {
 		}
 		c.Devices = append(c.Devices, dc)
 	}
+	if a := w.Absence; a != nil {
+		for _, t := range []uint64{a.From, a.Until} {
+			if t > uint64(maxTime.UnixMilli()) {
+				return HomeConfig{}, fmt.Errorf("%w: absence time %d", ErrOutOfRange, t)
+			}
+		}
+		c.Absence = Absence{From: time.UnixMilli(int64(a.From)).UTC(), Until: time.UnixMilli(int64(a.Until)).UTC()}
+	}
 	for i, d := range w.Medication {
 		if d.Dose > MaxDoses || d.From > maxWireMinute || d.To > maxWireMinute {
 			return HomeConfig{}, fmt.Errorf("dose %d: %w", i, ErrOutOfRange)
@@ -186,4 +212,22 @@ func decodeConfig(data []byte) (HomeConfig, error) {
 		return HomeConfig{}, err
 	}
 	return c, nil
+}
+
+// checkConfigVersion: version 1 has no key 16; version 2 is version 1 with key 16, which it
+// must carry (a version 2 without it would be a second encoding of a version 1 message).
+func checkConfigVersion(v *uint64, hasAbsence bool) error {
+	if v == nil || *v != ConfigVersionAbsence {
+		if err := checkVersion(v); err != nil {
+			return err
+		}
+		if hasAbsence {
+			return fmt.Errorf("%w: key 16 (absence), which version 1 does not define", ErrUnknownField)
+		}
+		return nil
+	}
+	if !hasAbsence {
+		return fmt.Errorf("%w: absence (key 16), which version 2 requires", ErrMissingField)
+	}
+	return nil
 }

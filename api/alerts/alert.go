@@ -113,6 +113,9 @@ type Alert struct {
 	Tier            Tier                  `json:"tier"`
 	EscalateAt      *time.Time            `json:"escalate_at,omitempty"`
 	Details         map[string]string     `json:"details,omitempty"`
+	// Test marks an alert raised by a device that staff put in test mode ("prøvealarm"):
+	// handled like any other, kept out of the response statistics.
+	Test bool `json:"test,omitempty"`
 }
 
 // Detail is one alert with who and where: personal data, for staff of its district only.
@@ -122,6 +125,8 @@ type Detail struct {
 	Devices     []Device     `json:"devices"`
 	Notes       []Note       `json:"notes"`
 	Escalations []Escalation `json:"escalations"`
+	// AwayUntil: the citizen is away (care plan absence) until then.
+	AwayUntil *time.Time `json:"away_until,omitempty"`
 }
 
 // Citizen is the person in the home.
@@ -147,6 +152,9 @@ type Device struct {
 	Label      string          `json:"label,omitempty"`
 	LastSeen   *time.Time      `json:"last_seen,omitempty"`
 	Battery    int             `json:"battery"`
+	// TestUntil: in test mode until then (may be past); LastTestedAt: its last test alarm.
+	TestUntil    *time.Time `json:"test_until,omitempty"`
+	LastTestedAt *time.Time `json:"last_tested_at,omitempty"`
 }
 
 // Note is a free-text note on an alert.

@@ -46,11 +46,16 @@ type Policy struct {
 	// OnlineStable is how long a gateway must stay back before its offline alert resolves
 	// itself; going offline again before that folds into the same alert (no flood).
 	OnlineStable time.Duration
+	// NeverConnected is how long after it was provisioned a gateway that has never sent a
+	// status gets a gateway_offline alert marked never connected (details "never_connected":
+	// "true"); it resolves itself when the gateway first connects. Zero: no such alert.
+	NeverConnected time.Duration
 }
 
 // DefaultPolicy: critical alerts escalate after 60 s (the alarm centres' measure), high after
 // 5 min, technical after 30 min; a gateway is offline after 3 missed heartbeats and 2 more
-// minutes, and back for good after 5 minutes online.
+// minutes, and back for good after 5 minutes online; one provisioned and never heard from
+// gets an alert after a day (an installer's visit).
 func DefaultPolicy() Policy {
 	return Policy{
 		Escalate: map[vagt.Priority]time.Duration{
@@ -62,6 +67,7 @@ func DefaultPolicy() Policy {
 		OfflineGrace:     2 * time.Minute,
 		DefaultHeartbeat: 60 * time.Second,
 		OnlineStable:     5 * time.Minute,
+		NeverConnected:   24 * time.Hour,
 	}
 }
 
@@ -75,8 +81,8 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("%w: escalation timeout %s for %s", ErrInvalid, d, prio)
 		}
 	}
-	if p.OfflineFactor < 1 || p.OfflineGrace < 0 || p.DefaultHeartbeat <= 0 || p.OnlineStable < 0 {
-		return fmt.Errorf("%w: offline policy: factor ≥ 1, grace ≥ 0, heartbeat > 0, stable ≥ 0", ErrInvalid)
+	if p.OfflineFactor < 1 || p.OfflineGrace < 0 || p.DefaultHeartbeat <= 0 || p.OnlineStable < 0 || p.NeverConnected < 0 {
+		return fmt.Errorf("%w: offline policy: factor ≥ 1, grace ≥ 0, heartbeat > 0, stable ≥ 0, never connected ≥ 0", ErrInvalid)
 	}
 	return nil
 }

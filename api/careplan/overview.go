@@ -2,6 +2,7 @@ package careplan
 
 import (
 	"context"
+	"time"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -14,6 +15,8 @@ type HomeState struct {
 	Version  uint64           `json:"version"`
 	State    State            `json:"state"`
 	Gateways []GatewayRunning `json:"gateways"`
+	// AwayUntil: the citizen is away until then (the plan's absence, now within it).
+	AwayUntil *time.Time `json:"away_until,omitempty"`
 }
 
 // Overview returns the homes of a municipality (0: all), of the districts when any are
@@ -23,10 +26,13 @@ func (s *Service) Overview(ctx context.Context, mun vagt.MunicipalityCode, distr
 	if err != nil {
 		return nil, err
 	}
-	out := []HomeState{}
+	out, now := []HomeState{}, s.o.Clock.Now()
 	for _, l := range lines {
 		if len(out) == 0 || out[len(out)-1].Home != l.Home {
 			out = append(out, HomeState{Home: l.Home, District: l.District, Version: l.Desired, State: StateNone, Gateways: []GatewayRunning{}})
+			if l.AwayFrom != nil && l.AwayUntil != nil && !now.Before(*l.AwayFrom) && now.Before(*l.AwayUntil) {
+				out[len(out)-1].AwayUntil = l.AwayUntil
+			}
 		}
 		h := &out[len(out)-1]
 		if l.Gateway == "" {

@@ -288,6 +288,9 @@ func diff(a, b Settings) []string {
 	if !same(a.Devices, b.Devices) {
 		out = append(out, "devices")
 	}
+	if !same(a.Absence, b.Absence) {
+		out = append(out, "absence")
+	}
 	var ra, rb map[string]json.RawMessage
 	ja, _ := json.Marshal(a.Rules)
 	jb, _ := json.Marshal(b.Rules)

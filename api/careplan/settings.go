@@ -24,6 +24,8 @@ type Settings struct {
 	TimeZone string   `json:"time_zone,omitempty"` // IANA; "" Europe/Copenhagen
 	Devices  []Device `json:"devices"`
 	Rules    Rules    `json:"rules"`
+	// Absence: the citizen is away (absence.go); nil: at home.
+	Absence *Absence `json:"absence,omitempty"`
 }
 
 // Device is one entry of the device map: which device it is and what it means.
@@ -120,6 +122,9 @@ func (r Rules) merge(def Rules) Rules {
 func Effective(s Settings, mun vagt.MunicipalityCode) Settings {
 	techs := make([]vagt.Technology, 0, len(s.Devices))
 	out := Settings{TimeZone: s.TimeZone, Rules: s.Rules}
+	if a := s.Absence; a != nil {
+		out.Absence = &Absence{From: a.From.UTC().Truncate(time.Second), Until: a.Until.UTC().Truncate(time.Second), Reason: a.Reason}
+	}
 	if out.TimeZone == "" {
 		out.TimeZone = vagt.DefaultTimeZone
 	}
@@ -140,6 +145,7 @@ func Effective(s Settings, mun vagt.MunicipalityCode) Settings {
 
 // Config builds the gateway's configuration from effective settings (Effective).
 func Config(eff Settings, gw vagt.GatewayID, mun vagt.MunicipalityCode, version uint64) (vagt.HomeConfig, error) {
+	var err error
 	c := vagt.HomeConfig{Gateway: gw, Version: version, Municipality: mun, TimeZone: eff.TimeZone}
 	if c.TimeZone == vagt.DefaultTimeZone {
 		c.TimeZone = "" // the wire's default: keep the message canonical and short
@@ -154,8 +160,10 @@ func Config(eff Settings, gw vagt.GatewayID, mun vagt.MunicipalityCode, version 
 		}
 		c.Devices = append(c.Devices, dc)
 	}
+	if c.Absence, err = eff.Absence.config(); err != nil {
+		return c, err
+	}
 	r := eff.Rules
-	var err error
 	if c.Rules.Night, err = parseWindow(deref(r.Night)); err != nil {
 		return c, &FieldError{Field: "rules.night", Reason: err.Error()}
 	}

@@ -134,8 +134,14 @@ func (s *server) getAlert() http.Handler {
 			return
 		}
 		if !scope.Allows(d.Municipality, d.District) {
-			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden))
+			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope))
 			return
+		}
+		if d.Home != "" {
+			if d.AwayUntil, err = s.Alerts.AwayUntil(r.Context(), d.Home, s.Clock.Now()); err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
 		}
 		detail := ""
 		if d.Citizen != nil {

@@ -37,6 +37,11 @@ type RegistryStore interface {
 	RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error)
 	Devices(ctx context.Context, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error)
 	DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, error)
+	// Test mode and tests (edges.go).
+	Device(ctx context.Context, id vagt.DeviceID) (registry.Device, error)
+	DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, int64, error)
+	SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.Time, actor string, now time.Time) error
+	DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error)
 	LinkCitizenUser(ctx context.Context, userID, citizen int64) error
 	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
 	CitizenGateways(ctx context.Context, citizen int64) ([]vagt.GatewayID, error)
@@ -84,7 +89,10 @@ func mayManage(p *auth.Principal, m vagt.MunicipalityCode) error {
 	if p.Role == auth.RoleAdmin || (p.Role == auth.RoleManager && p.Municipality == m) {
 		return nil
 	}
-	return fmt.Errorf("%w: not your municipality (%d)", alerts.ErrForbidden, m)
+	if p.Role != auth.RoleManager {
+		return fmt.Errorf("%w: the registry is for managers and admins", alerts.ErrForbidden)
+	}
+	return auth.ErrOutOfScope // answered as a missing object: names no municipality
 }
 
 func (s *server) registryStore() (RegistryStore, error) {
@@ -167,6 +175,9 @@ func (s *server) listDevices() http.Handler {
 		case "", registry.DevicePending, registry.DeviceInstalled, registry.DeviceRemoved:
 		default:
 			return nil, fmt.Errorf("%w: state must be pending, installed or removed", alerts.ErrInvalid)
+		}
+		if u := r.URL.Query().Get("untested"); u != "" {
+			return untestedDevices(ctx, reg, m, u, s.Clock.Now())
 		}
 		return reg.Devices(ctx, m, state)
 	})

@@ -65,11 +65,13 @@ type Gateway struct {
 	DecommissionedAt *time.Time `json:"decommissioned_at,omitempty"`
 }
 
-// Credentials are a new gateway's MQTT login, returned once.
+// Credentials are a new gateway's MQTT login, returned once. The API answer carries what
+// the installer needs (user name, password, ACL), not the hash: the broker's operator reads
+// the password-file line from GET /gateways/{id}/password-file-line (admins).
 type Credentials struct {
 	Username     string `json:"username"`
 	Password     string `json:"password"`
-	PasswordHash string `json:"password_hash"`
+	PasswordHash string `json:"-"`
 	ACL          string `json:"acl"`
 }
 
@@ -97,6 +99,10 @@ type Device struct {
 	RemovedAt   *time.Time      `json:"removed_at,omitempty"`
 	LastSeen    *time.Time      `json:"last_seen,omitempty"`
 	Battery     int             `json:"battery"`
+	// TestUntil: in test mode until then (its alarms raise alerts marked test); may be past.
+	TestUntil *time.Time `json:"test_until,omitempty"`
+	// LastTestedAt: when an alarm last came from it in test mode.
+	LastTestedAt *time.Time `json:"last_tested_at,omitempty"`
 }
 
 // DeviceFact is what statistics count of a registered device: no personal data, only the

@@ -14,14 +14,14 @@ import (
 
 const alertColumns = `id, state, type, priority, gateway_id, device_id, municipality, district_id, home_id,
 	registered, raised_at, last_at, count, cleared_at, acked_at, acked_by, resolved_at, resolved_by, outcome,
-	escalation_level, escalate_at, details`
+	escalation_level, escalate_at, details, test`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanAlert(r scanner) (alerts.Alert, error) {
 	var (
 		a                                    alerts.Alert
-		typ, prio, mun, registered           int
+		typ, prio, mun, registered, test     int
 		district                             sql.NullInt64
 		home, ackedBy, resolvedBy, outcome   sql.NullString
 		raised, last                         int64
@@ -30,7 +30,7 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 	)
 	err := r.Scan(&a.ID, &a.State, &typ, &prio, &a.Gateway, &a.Device, &mun, &district, &home,
 		&registered, &raised, &last, &a.Count, &cleared, &acked, &ackedBy, &resolved, &resolvedBy, &outcome,
-		&a.EscalationLevel, &escalateAt, &details)
+		&a.EscalationLevel, &escalateAt, &details, &test)
 	if err != nil {
 		return a, err
 	}
@@ -40,6 +40,7 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 	a.ClearedAt, a.AckedAt, a.ResolvedAt, a.EscalateAt = nullMs(cleared), nullMs(acked), nullMs(resolved), nullMs(escalateAt)
 	a.AckedBy, a.ResolvedBy, a.Outcome = ackedBy.String, resolvedBy.String, alerts.Outcome(outcome.String)
 	a.Tier = alerts.TierOf(a.EscalationLevel)
+	a.Test = test != 0
 	if details != "" {
 		if err := json.Unmarshal([]byte(details), &a.Details); err != nil {
 			return a, fmt.Errorf("alert %d details: %w", a.ID, err)

@@ -173,6 +173,9 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion,
 			string(home), int64(v), string(set), string(eff), ms(now), actor); err != nil {
 			return err
 		}
+		if err := t.keepAbsence(ctx, home, eff); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `INSERT INTO home_config_history (home_id, version, settings, effective, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)`,
 			string(home), int64(v), string(set), string(eff), ms(now), actor); err != nil {
 			return err
@@ -277,6 +280,8 @@ type HomeConfigLine struct {
 	Online   bool
 	Applied  uint64
 	Refused  string
+	// AwayFrom and AwayUntil: the plan's absence (edges.go); nil: none.
+	AwayFrom, AwayUntil *time.Time
 }
 
 // HomeConfigLines returns the homes of a municipality (0: all), of the districts when any
@@ -286,7 +291,7 @@ func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, 
 		limit = 5000
 	}
 	query := `SELECT h.id, h.district_id, COALESCE(c.version, 0), COALESCE(g.id, ''), COALESCE(g.online, 0),
-			COALESCE(gc.applied, 0), COALESCE(gc.refused, '')
+			COALESCE(gc.applied, 0), COALESCE(gc.refused, ''), c.away_from, c.away_until
 		FROM homes h JOIN districts d ON d.id = h.district_id
 		LEFT JOIN home_configs c ON c.home_id = h.id
 		LEFT JOIN gateways g ON g.home_id = h.id AND g.decommissioned_at IS NULL
@@ -313,11 +318,13 @@ func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, 
 			home, gw         string
 			desired, applied int64
 			online           int
+			awayFrom, until  sql.NullInt64
 		)
-		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused); err != nil {
+		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused, &awayFrom, &until); err != nil {
 			return nil, storeErr("home config lines", err)
 		}
 		l.Home, l.Gateway, l.Desired, l.Applied, l.Online = vagt.HomeID(home), vagt.GatewayID(gw), uint64(desired), uint64(applied), online != 0
+		l.AwayFrom, l.AwayUntil = nullMs(awayFrom), nullMs(until)
 		out = append(out, l)
 	}
 	return out, storeErrOrNil("home config lines", rows.Err())

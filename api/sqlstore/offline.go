@@ -52,7 +52,10 @@ func (s *Store) DetectOffline(ctx context.Context, now time.Time) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, storeErr("detect offline", err)
 	}
-	n := 0
+	n, err := s.detectNeverConnected(ctx, now)
+	if err != nil {
+		return n, err
+	}
 	for _, g := range silent {
 		err := s.inTx(ctx, func(t *tx) error {
 			_, err := t.raise(ctx, raise{gateway: vagt.GatewayID(g.id), device: vagt.DeviceID(g.id), typ: vagt.AlarmGatewayOffline,

@@ -120,14 +120,15 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 			d.Citizen = &c
 		}
 	}
-	err = s.each(ctx, `SELECT id, technology, label, last_seen, battery FROM devices WHERE gateway_id = ? ORDER BY id`, []any{string(a.Gateway)}, func(r *sql.Rows) error {
+	err = s.each(ctx, `SELECT id, technology, label, last_seen, battery, test_until, last_tested_at FROM devices WHERE gateway_id = ? ORDER BY id`, []any{string(a.Gateway)}, func(r *sql.Rows) error {
 		var (
-			dev  alerts.Device
-			tech int
-			seen sql.NullInt64
+			dev                     alerts.Device
+			tech                    int
+			seen, testUntil, tested sql.NullInt64
 		)
-		err := r.Scan(&dev.ID, &tech, &dev.Label, &seen, &dev.Battery)
+		err := r.Scan(&dev.ID, &tech, &dev.Label, &seen, &dev.Battery, &testUntil, &tested)
 		dev.Technology, dev.LastSeen = vagt.Technology(tech), nullMs(seen)
+		dev.TestUntil, dev.LastTestedAt = nullMs(testUntil), nullMs(tested)
 		d.Devices = append(d.Devices, dev)
 		return err
 	})

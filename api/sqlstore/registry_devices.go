@@ -114,7 +114,8 @@ func (s *Store) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt ti
 	return s.Device(ctx, id)
 }
 
-const deviceColumns = `dv.id, dv.gateway_id, dv.technology, dv.label, ` + deviceState + `, dv.installed_at, dv.removed_at, dv.last_seen, dv.battery`
+const deviceColumns = `dv.id, dv.gateway_id, dv.technology, dv.label, ` + deviceState + `, dv.installed_at, dv.removed_at, dv.last_seen, dv.battery,
+	dv.test_until, dv.last_tested_at`
 
 func scanDevice(r scanner) (registry.Device, error) {
 	var (
@@ -122,8 +123,10 @@ func scanDevice(r scanner) (registry.Device, error) {
 		tech                     int
 		state                    string
 		installed, removed, seen sql.NullInt64
+		testUntil, tested        sql.NullInt64
 	)
-	err := r.Scan(&d.ID, &d.Gateway, &tech, &d.Label, &state, &installed, &removed, &seen, &d.Battery)
+	err := r.Scan(&d.ID, &d.Gateway, &tech, &d.Label, &state, &installed, &removed, &seen, &d.Battery, &testUntil, &tested)
+	d.TestUntil, d.LastTestedAt = nullMs(testUntil), nullMs(tested)
 	d.Technology, d.State = vagt.Technology(tech), registry.DeviceState(state)
 	d.InstalledAt, d.RemovedAt, d.LastSeen = nullMs(installed), nullMs(removed), nullMs(seen)
 	return d, err
@@ -235,14 +238,15 @@ func (s *Store) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, 
 }
 
 // AlertFacts returns the alerts raised in [from, to) in the municipalities (none: all),
-// with their response times, outcome and number of escalations.
+// with their response times, outcome and number of escalations. Test alerts
+// ("prøvealarm") are not facts of the care given: they are left out.
 func (s *Store) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
 	where, args := munIn("a.municipality", muns)
 	args = append([]any{ms(from), ms(to)}, args...)
 	var out []registry.AlertFact
 	err := s.each(ctx, `SELECT a.municipality, a.type, a.priority, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, ''),
 			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id)
-		FROM alerts a WHERE a.raised_at >= ? AND a.raised_at < ?`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
+		FROM alerts a WHERE a.raised_at >= ? AND a.raised_at < ? AND a.test = 0`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
 		var (
 			f              registry.AlertFact
 			typ, prio      int

@@ -62,7 +62,8 @@
     $("homes").querySelector("tbody").replaceChildren(...o.homes.map((h) => el("tr", {},
       el("td", {}, el("button", { type: "button", class: "ghost", text: h.home, onclick: () => { $("home").value = h.home; load(); } })),
       el("td", { text: String(h.version) }), el("td", {}, el("span", { class: "badge", text: h.state })),
-      el("td", { text: h.gateways.map((g) => g.reason || "").filter(Boolean).join("; ") }))));
+      el("td", { text: h.gateways.map((g) => g.reason || "").filter(Boolean).join("; ") }),
+      el("td", { class: "away-until", text: h.away_until ? vagt.fmtTime(h.away_until) : "" }))));
   }
 
   async function load() {

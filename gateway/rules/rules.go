@@ -64,6 +64,7 @@ type Engine struct {
 	bedOutSince  map[vagt.DeviceID]time.Time // out of bed during the night, since
 	coldSince    map[vagt.DeviceID]time.Time
 	takenAt      map[int]time.Time // dose → when it was last taken
+	silenced     map[episode]bool  // held back by the absence (logged once each)
 
 	// Keeping the timers (timers.go).
 	timersDirty  bool                        // a timer started or stopped since Timers
@@ -85,7 +86,7 @@ func New(cfg vagt.HomeConfig, sink Sink, clock Clock, log *slog.Logger) (*Engine
 	e := &Engine{sink: sink, clock: clock, log: log, started: now, lastActivity: now,
 		open: map[episode]uint64{}, momentary: map[episode]time.Time{}, lastSeen: map[vagt.DeviceID]time.Time{},
 		offline: map[vagt.DeviceID]bool{}, bedOutSince: map[vagt.DeviceID]time.Time{}, coldSince: map[vagt.DeviceID]time.Time{},
-		takenAt: map[int]time.Time{}, timersDirty: true, lastNow: now, keptSeen: map[vagt.DeviceID]time.Time{}}
+		takenAt: map[int]time.Time{}, silenced: map[episode]bool{}, timersDirty: true, lastNow: now, keptSeen: map[vagt.DeviceID]time.Time{}}
 	if err := e.SetConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -122,6 +123,9 @@ func (e *Engine) raise(ep episode, details map[string]string) error {
 // ran out, which after a restart may be earlier than now.
 func (e *Engine) raiseAt(ep episode, details map[string]string, at time.Time) error {
 	if _, ok := e.open[ep]; ok {
+		return nil
+	}
+	if e.silencedByAbsence(ep) {
 		return nil
 	}
 	a := vagt.Alarm{Time: at, Device: ep.device, Type: ep.typ, Priority: ep.typ.Priority(), Details: details}

@@ -31,13 +31,14 @@ func (e *Engine) Tick() error {
 		if since.Before(start) {
 			since = start // only time within the window counts
 		}
+		since = e.sinceAbsence(since, now)
 		if due := since.Add(r.Inactivity); !due.After(end) {
 			add(e.raiseAt(episode{typ: vagt.AlarmInactivity, device: e.home}, map[string]string{"hours": strconv.FormatFloat(r.Inactivity.Hours(), 'f', 1, 64)}, due))
 		}
 	}
 	if r.BedExit > 0 {
 		for dev, since := range e.bedOutSince {
-			if now.Sub(since) >= r.BedExit {
+			if now.Sub(since) >= r.BedExit && !e.overlapsAbsence(since, now) {
 				add(e.raiseAt(episode{typ: vagt.AlarmBedExit, device: dev}, map[string]string{"out_min": strconv.Itoa(int(now.Sub(since).Minutes()))}, since.Add(r.BedExit)))
 			}
 		}
@@ -60,6 +61,9 @@ func (e *Engine) Tick() error {
 		}
 		if taken, ok := e.takenAt[d.Dose]; ok && !taken.Before(start) {
 			continue
+		}
+		if e.overlapsAbsence(start, end) {
+			continue // away for part of the window: the dose was not the dispenser's to give
 		}
 		dose := strconv.Itoa(d.Dose)
 		details := map[string]string{"dose": dose, "window": d.From.String() + "-" + d.To.String()}
