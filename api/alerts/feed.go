@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type Feed struct {
 
 	delivered, dropped prometheus.Counter
 	clients            prometheus.Gauge
+	byDistrict         *prometheus.GaugeVec // streams covering each district (coverage)
 }
 
 // FeedOptions tune a Feed.
@@ -68,9 +70,12 @@ func NewFeed(src EventSource, o FeedOptions) *Feed {
 			Help: "Live stream subscribers dropped because they fell behind."}),
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vagt_api_stream_clients",
 			Help: "Live stream subscribers connected."}),
+		byDistrict: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vagt_api_streams_by_district",
+			Help: `Live streams by the districts their scope covers (district "all": the whole municipality; municipality "all": every one).`},
+			[]string{"municipality", "district"}),
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(f.delivered, f.dropped, f.clients)
+		o.Registerer.MustRegister(f.delivered, f.dropped, f.clients, f.byDistrict)
 	}
 	return f
 }
@@ -153,7 +158,24 @@ func (f *Feed) Subscribe(scope Scope) *Subscription {
 	f.subs[s] = struct{}{}
 	f.mu.Unlock()
 	f.clients.Inc()
+	f.cover(scope, 1)
 	return s
+}
+
+// cover counts a stream under each district its scope covers, so an operator sees a district
+// with alerts and nobody listening (deploy/prometheus, VagtDistrictWithoutStaff).
+func (f *Feed) cover(scope Scope, delta float64) {
+	mun := strconv.Itoa(int(scope.Municipality))
+	switch {
+	case scope.All:
+		f.byDistrict.WithLabelValues("all", "all").Add(delta)
+	case len(scope.Districts) == 0:
+		f.byDistrict.WithLabelValues(mun, "all").Add(delta)
+	default:
+		for _, d := range scope.Districts {
+			f.byDistrict.WithLabelValues(mun, strconv.FormatInt(d, 10)).Add(delta)
+		}
+	}
 }
 
 // Close unsubscribes.
@@ -168,6 +190,7 @@ func (s *Subscription) closeLocked() {
 		delete(s.feed.subs, s)
 		close(s.c)
 		s.feed.clients.Dec()
+		s.feed.cover(s.scope, -1)
 	})
 }
 

@@ -102,6 +102,7 @@ type server struct {
 	guards // refusals.go
 	Config
 	requests *prometheus.CounterVec
+	ackDelay *prometheus.HistogramVec // raised → acknowledged, by priority
 	streams  *streamLimits
 }
 
@@ -127,9 +128,12 @@ func NewHandler(c Config) http.Handler {
 	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		ackDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vagt_api_alert_ack_delay_seconds",
+			Help:    "Time from an alert being raised to its acknowledgement by staff, by priority.",
+			Buckets: []float64{10, 30, 60, 120, 180, 300, 600, 1800, 3600}}, []string{"priority"}),
 		streams: newStreamLimits(c.MaxStreams, c.MaxStreamsPerPrincipal)}
 	if c.Metrics != nil {
-		c.Metrics.MustRegister(s.requests, s.streams.refused)
+		c.Metrics.MustRegister(s.requests, s.ackDelay, s.streams.refused)
 	}
 
 	s.initGuards()
