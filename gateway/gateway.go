@@ -125,7 +125,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if cfg.Zigbee.Broker != "" {
 		g.zigbee = zigbee.NewSubscriber(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
-			Logger: log.With("part", "zigbee")})
+			Logger: log.With("part", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
 	}
 	if cfg.StatusAddr != "" {

@@ -26,6 +26,7 @@ type Options struct {
 	Username  string
 	Password  string
 	Logger    *slog.Logger
+	Now       func() time.Time // stamps the readings: the gateway's clock; default time.Now
 }
 
 // Stats count the messages the subscriber saw.
@@ -59,6 +60,9 @@ func NewSubscriber(opts Options) *Subscriber {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{}, more: make(chan struct{}, 1)}
 }
@@ -133,7 +137,7 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	if name == "bridge" {
 		return // Zigbee2MQTT's own state, no device
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dev, known := s.devices[name]
