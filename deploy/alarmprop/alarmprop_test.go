@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,6 +190,17 @@ func TestAlarmProperty(t *testing.T) {
 		if !v.failed() {
 			continue
 		}
+		// Where the missing alarms went, by cause (diagnose), then the first few of each list.
+		why := map[string]string{}
+		causes := map[string]int{}
+		for _, s := range v.missing {
+			dev, _, _ := strings.Cut(s, " ")
+			why[dev] = diagnose(ctx, w.apis[k], raises, dev)
+			causes[cause(why[dev])]++
+		}
+		if len(v.missing) > 0 {
+			t.Errorf("%s: %d acknowledged alarms have no alert: %v", v.api, len(v.missing), causes)
+		}
 		for _, x := range []struct {
 			what string
 			list []string
@@ -199,16 +211,24 @@ func TestAlarmProperty(t *testing.T) {
 					break
 				}
 				dev, _, _ := strings.Cut(s, " ")
-				why := ""
-				if x.what == "acknowledged, no alert" {
-					why = "; " + diagnose(ctx, w.apis[k], raises, dev)
+				msg := fmt.Sprintf("%s: %s: %s; its actions: %s", v.api, x.what, s, strings.Join(notes[dev], "; "))
+				if why[dev] != "" {
+					msg += "; " + why[dev]
 				}
-				t.Errorf("%s: %s: %s; its actions: %s%s", v.api, x.what, s, strings.Join(notes[dev], "; "), why)
+				t.Error(msg)
 			}
 		}
 	}
 	if t.Failed() {
-		t.Logf("seed %d, the plan as run:\n%s", set.seed, strings.Join(plan[max(0, len(plan)-400):], "\n"))
+		// The plan and the gateway's log outlive the test's temporary directory.
+		keep := filepath.Join(os.TempDir(), fmt.Sprintf("vagt-alarmprop-%d", set.seed))
+		logData, _ := os.ReadFile(w.gw.log)
+		if err := errors.Join(os.MkdirAll(keep, 0o755), os.WriteFile(filepath.Join(keep, "plan.txt"), []byte(strings.Join(plan, "\n")+"\n"), 0o644),
+			os.WriteFile(filepath.Join(keep, "gateway.log"), logData, 0o644)); err != nil {
+			t.Log(err)
+		}
+		t.Logf("seed %d: the plan as run and the gateway's log are in %s; the plan's last actions:\n%s", set.seed, keep,
+			strings.Join(plan[max(0, len(plan)-60):], "\n"))
 	}
 }
 

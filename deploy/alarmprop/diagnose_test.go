@@ -71,3 +71,16 @@ func diagnose(ctx context.Context, a *api, raises map[string][]uint64, dev strin
 	}
 	return strings.Join(parts, "; ")
 }
+
+// cause sums a diagnosis up in a few words.
+func cause(diagnosis string) string {
+	switch {
+	case strings.HasPrefix(diagnosis, "the gateway never raised it"):
+		return "never raised by the gateway"
+	case strings.Contains(diagnosis, "a reused seq"):
+		return "taken by the api under a reused seq"
+	case strings.Contains(diagnosis, "never received"):
+		return "spooled, never received by the api"
+	}
+	return "other"
+}
