@@ -118,6 +118,7 @@ func TestAlarmProperty(t *testing.T) {
 	ctx := t.Context()
 
 	m := newModel(set.seed, zb, set.skip)
+	m.horizon = set.steps
 	clock := &clockState{}
 	var plan []string
 	start := time.Now()

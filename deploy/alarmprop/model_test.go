@@ -103,6 +103,7 @@ type action struct {
 	clock     clockSpec
 	spoolLoss bool // gateway start: the spool file was deleted while it was stopped
 	hard      bool // broker down: kill -9 rather than a clean stop
+	forced    bool // parameters set by the planner's debts, not drawn
 	seed      uint64
 }
 
@@ -155,6 +156,12 @@ type model struct {
 	brokerFor int
 	cutFor    int
 	skip      map[string]bool // fault groups left out (VAGT_ALARM_SKIP)
+	// horizon: the plan's length when known; from two thirds of it, the faults not yet
+	// planned are owed (see owe), so that even the short run has each of them.
+	horizon  int
+	planned  int
+	seen     map[string]bool
+	bootOwed bool // the next start boots at 1970 on a new spool
 
 	alarms  []*alarm
 	serialN int
@@ -165,7 +172,33 @@ type model struct {
 
 func newModel(seed uint64, zb pool, skip map[string]bool) *model {
 	return &model{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), zb: zb, gwUp: true, brokerUp: true,
-		zbNext: map[string]int{}, skip: skip}
+		zbNext: map[string]int{}, skip: skip, seen: map[string]bool{}}
+}
+
+// owed returns a fault that the plan must still have, as an action, or false. It is
+// called from two thirds of a known horizon on, when the state leaves a free choice.
+func (m *model) owed(a *action) bool {
+	debts := []struct {
+		name  string
+		group string
+		set   func()
+	}{
+		{"back to 1970", "clock", func() { a.kind, a.clock, a.n = actClock, clockTo1970, 60 }},
+		{"forward", "clock", func() { a.kind, a.clock, a.n = actClock, clockForward, 3 }},
+		{"boot at 1970, spool lost", "spool", func() { a.kind, a.d = actGatewayKill, 0; m.bootOwed = true }},
+		{"broker kill -9", "broker", func() { a.kind, a.hard = actBrokerDown, true }},
+		{"broker clean stop", "broker", func() { a.kind, a.hard = actBrokerDown, false }},
+		{"uplink cut", "cut", func() { a.kind = actCut }},
+	}
+	for _, d := range debts {
+		if m.seen[d.name] || m.skip[d.group] || (d.name == "boot at 1970, spool lost" && m.skip["clock"]) {
+			continue
+		}
+		d.set()
+		a.forced = true
+		return true
+	}
+	return false
 }
 
 // faultGroups name the faults VAGT_ALARM_SKIP can leave out, to find which one breaks
@@ -197,6 +230,7 @@ func (m *model) next() action {
 		a.kind = actBrokerUp
 	case m.cut && (m.cutFor >= 12 || r.IntN(6) == 0):
 		a.kind = actRestore
+	case m.horizon > 0 && m.planned >= m.horizon*2/3 && m.owed(&a):
 	default:
 		total := 0
 		for _, x := range weights {
@@ -226,6 +260,8 @@ func (m *model) next() action {
 		a.clock = clockKeep
 	}
 	m.counts[a.kind]++
+	m.planned++
+	m.note(a)
 	if !m.gwUp {
 		m.downFor++
 	}
@@ -309,6 +345,9 @@ func (m *model) fill(a *action) {
 		m.ghosts++
 		a.n = m.ghosts
 	case actClock:
+		if a.forced {
+			break
+		}
 		switch x := r.IntN(10); {
 		case x < 3:
 			a.clock, a.n = clockTo1970, r.IntN(3600)
@@ -333,7 +372,9 @@ func (m *model) fill(a *action) {
 			m.wait(a)
 			return
 		}
-		a.hard = r.IntN(2) == 0
+		if !a.forced {
+			a.hard = r.IntN(2) == 0
+		}
 		m.brokerUp, m.brokerFor = false, 0
 	case actBrokerUp:
 		m.brokerUp = true
@@ -342,7 +383,9 @@ func (m *model) fill(a *action) {
 			m.wait(a)
 			return
 		}
-		a.d = time.Duration(r.IntN(40)) * time.Millisecond
+		if !a.forced {
+			a.d = time.Duration(r.IntN(40)) * time.Millisecond
+		}
 		m.gwUp, m.downFor = false, 0
 	case actGatewayStart:
 		switch x := r.IntN(10); {
@@ -354,9 +397,30 @@ func (m *model) fill(a *action) {
 			a.clock = clockTrue
 		}
 		a.spoolLoss = r.IntN(3) == 0
+		if m.bootOwed {
+			a.clock, a.spoolLoss, m.bootOwed = clockBoot1970, true, false
+		}
 		m.gwUp = true
 	case actWait:
 		m.wait(a)
+	}
+}
+
+// note records the faults planned, for owed.
+func (m *model) note(a action) {
+	switch {
+	case a.kind == actClock && a.clock == clockTo1970:
+		m.seen["back to 1970"] = true
+	case a.kind == actClock && a.clock == clockForward:
+		m.seen["forward"] = true
+	case a.kind == actGatewayStart && a.clock == clockBoot1970 && a.spoolLoss:
+		m.seen["boot at 1970, spool lost"] = true
+	case a.kind == actBrokerDown && a.hard:
+		m.seen["broker kill -9"] = true
+	case a.kind == actBrokerDown:
+		m.seen["broker clean stop"] = true
+	case a.kind == actCut:
+		m.seen["uplink cut"] = true
 	}
 }
 
