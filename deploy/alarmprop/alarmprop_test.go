@@ -89,7 +89,7 @@ func settingsFrom(t *testing.T) settings {
 // installed, unless VAGT_REQUIRE_SERVICES=1 (then stacktest fails it at the start).
 func requireServices(t *testing.T) {
 	t.Helper()
-	for _, name := range []string{"mosquitto", "postgres"} {
+	for _, name := range []string{"mosquitto", "postgres", "initdb"} {
 		if _, err := localstack.FindBinary(name); errors.Is(err, localstack.ErrNotInstalled) && os.Getenv(stacktest.RequireEnv) != "1" {
 			t.Skipf("%s is not available, skipping (set %s=1 to fail instead): %v", name, stacktest.RequireEnv, err)
 		}

@@ -396,7 +396,7 @@ func (m *model) fill(a *action) {
 		default:
 			a.clock = clockTrue
 		}
-		a.spoolLoss = r.IntN(3) == 0
+		a.spoolLoss = r.IntN(5) == 0
 		if m.bootOwed {
 			a.clock, a.spoolLoss, m.bootOwed = clockBoot1970, true, false
 		}
