@@ -249,9 +249,10 @@ func (c *clockState) describe() string {
 }
 
 // settle waits until the unit has every alarm acknowledged, the gateway's spool has sent
-// every alarm, the gateway has acknowledged every Zigbee message on the home broker, and
-// what the apis hold has stopped changing; or until nothing has moved for a while (what
-// is lost stays lost; the check then says what).
+// every alarm, the gateway has acknowledged every Zigbee message on the home broker, both
+// apis are ready and hold a receipt for every raise the gateway logged (but those deleted
+// with a spool), and nothing has changed for a few seconds; or until nothing has moved
+// for a while (what is lost stays lost; the check then says what).
 func settle(t *testing.T, w *world) {
 	t.Helper()
 	const quiet, stuck = 3 * time.Second, 45 * time.Second
@@ -264,16 +265,27 @@ func settle(t *testing.T, w *world) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		done := pending == 0 && up && s.Spool.Alarms == 0 && d.pending(w.homeBase) == 0
 		state := fmt.Sprintf("unit pending %d, gateway up %t, spool alarms %d, depth %d, zigbee not acknowledged %d",
 			pending, up, s.Spool.Alarms, s.SpoolDepth, d.pending(w.homeBase))
+		raised := raisesLogged(w.gw.log)
 		for _, a := range w.apis {
 			st, err := a.read(t.Context())
-			state += fmt.Sprintf(", %s alerts %d receipts %d", a.name, len(st.alerts), st.receipts)
+			missing := 0
+			for _, seqs := range raised {
+				for _, seq := range seqs {
+					if !st.seqs[seq] && !w.lostSeqs[seq] {
+						missing++
+					}
+				}
+			}
+			ok := ready("http://" + a.addr + "/readyz")
+			done = done && ok && missing == 0 && err == nil
+			state += fmt.Sprintf("; %s ready %t, alerts %d, receipts %d, raises not received %d", a.name, ok, len(st.alerts), st.receipts, missing)
 			if err != nil {
 				state += " (" + err.Error() + ")"
 			}
 		}
-		done := pending == 0 && up && s.Spool.Alarms == 0 && d.pending(w.homeBase) == 0
 		if state != last {
 			last, since = state, time.Now()
 			continue

@@ -111,7 +111,8 @@ type alertRow struct {
 // apiState is what one api's database holds.
 type apiState struct {
 	alerts   []alertRow
-	receipts int // alarm events taken (raises and clears), redeliveries not counted
+	receipts int             // alarm events taken (raises and clears), redeliveries not counted
+	seqs     map[uint64]bool // the event seqs of the gateway it has receipts for
 }
 
 func (a *api) read(ctx context.Context) (apiState, error) {
@@ -142,8 +143,23 @@ func (a *api) read(ctx context.Context) (apiState, error) {
 	if err := rows.Err(); err != nil {
 		return st, err
 	}
-	err = db.QueryRowContext(ctx, `SELECT count(*) FROM alarm_receipts`).Scan(&st.receipts)
-	return st, err
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM alarm_receipts`).Scan(&st.receipts); err != nil {
+		return st, err
+	}
+	st.seqs = map[uint64]bool{}
+	seqs, err := db.QueryContext(ctx, `SELECT seq FROM alarm_receipts WHERE gateway_id = '`+string(gatewayID)+`'`)
+	if err != nil {
+		return st, err
+	}
+	defer seqs.Close()
+	for seqs.Next() {
+		var seq int64
+		if err := seqs.Scan(&seq); err != nil {
+			return st, err
+		}
+		st.seqs[uint64(seq)] = true
+	}
+	return st, seqs.Err()
 }
 
 // verdict is the check of one api's alerts against the model.

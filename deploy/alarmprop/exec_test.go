@@ -175,6 +175,7 @@ func (w *world) do(ctx context.Context, a action, clock *clockState) error {
 				return err
 			}
 			for _, x := range lost {
+				w.lostSeqs[x.Seq] = true
 				if x.Clears == 0 {
 					w.spoolLost[x.Device]++
 				}

@@ -37,7 +37,6 @@ const platformAutosave = "autosave_interval 1\nautosave_on_changes true"
 // home broker, the gateway process with its spool and clock file, its uplink through a
 // relay that can be cut) and the platform (broker, two apis: SQLite and PostgreSQL).
 type world struct {
-	t   *testing.T
 	dir string
 
 	platform *localstack.Mosquitto
@@ -61,6 +60,7 @@ type world struct {
 	homeBase deliveries
 	// Raises that were in the spool when the test deleted it, by device.
 	spoolLost map[vagt.DeviceID]int
+	lostSeqs  map[uint64]bool // their event seqs
 }
 
 // api is one vagt api process and the database it keeps its alerts in.
@@ -93,7 +93,7 @@ func newPool(alarms int) pool {
 
 func startWorld(t *testing.T, bins binaries, zb pool) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir(), zbEnv: zb.env, zbJunk: zb.garbage, spoolLost: map[vagt.DeviceID]int{}}
+	w := &world{dir: t.TempDir(), zbEnv: zb.env, zbJunk: zb.garbage, spoolLost: map[vagt.DeviceID]int{}, lostSeqs: map[uint64]bool{}}
 	w.platform = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Extra: platformAutosave})
 	// The home broker logs every PUBLISH it sends and every PUBACK it gets: that is how the
 	// test knows which Zigbee messages the gateway received.
