@@ -105,9 +105,15 @@ func TestAlarmProperty(t *testing.T) {
 	if len(set.skip) > 0 {
 		t.Logf("leaving out: %v (VAGT_ALARM_SKIP)", set.skip)
 	}
-	t.Logf("alarm property: seed %d, %d actions, duration %s; replay with `make test-alarms ALARM_SEED=%d ALARM_STEPS=%d` "+
-		"(or go test ./deploy/alarmprop -run TestAlarmProperty -args -seed %d -steps %d)", set.seed, set.steps, set.duration,
-		set.seed, set.steps, set.seed, set.steps)
+	replay := fmt.Sprintf("ALARM_SEED=%d ALARM_STEPS=%d", set.seed, set.steps)
+	if set.duration > 0 {
+		replay += " ALARM_DURATION=" + set.duration.String()
+	}
+	if len(set.skip) > 0 {
+		replay += " ALARM_SKIP=" + os.Getenv("VAGT_ALARM_SKIP")
+	}
+	t.Logf("alarm property: seed %d, %d actions (0: until the duration), duration %s; replay the plan with `make test-alarms %s`",
+		set.seed, set.steps, set.duration, replay)
 	bins := buildBinaries(t)
 	poolSize := 300 // three pools of Zigbee alarm devices; the device map holds at most 1000
 	if set.steps > 0 {
