@@ -67,3 +67,13 @@ func (c *fileClock) read(now time.Time) {
 	}
 	c.offset = t.Sub(now.Round(0))
 }
+
+// Synced answers the gateway's question whether its clock is synchronised to a time
+// source (the kernel's flag, for the wall clock): a clock the file has set is not; the
+// wall clock is what the kernel says.
+func (c *fileClock) Synced() bool {
+	c.mu.Lock()
+	set := c.content != ""
+	c.mu.Unlock()
+	return !set && kernelSynced()
+}
