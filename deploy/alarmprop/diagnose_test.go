@@ -42,7 +42,7 @@ func raisesLogged(path string) map[string][]uint64 {
 func diagnose(ctx context.Context, a *api, raises map[string][]uint64, dev string) string {
 	seqs := raises[dev]
 	if len(seqs) == 0 {
-		return "the gateway never raised it (refused before the spool)"
+		return "the gateway never raised it (refused or lost before the spool)"
 	}
 	dsn := a.dsn
 	if a.driver == "sqlite" {
