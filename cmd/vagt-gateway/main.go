@@ -121,7 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("log level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	g, err := gateway.New(cfg, log, nil)
+	var clock gateway.Clock // nil: the wall clock
+	if path := getenv(testClockEnv); path != "" {
+		clock = newFileClock(path)
+		log.Warn("TEST ONLY: the clock follows a file", "env", testClockEnv, "file", path)
+	}
+	g, err := gateway.New(cfg, log, clock)
 	if err != nil {
 		return err
 	}
