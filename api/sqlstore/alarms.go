@@ -49,8 +49,21 @@ func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (
 	if err != nil {
 		return IngestResult{}, storeErr("ingest alarm", err)
 	}
+	return s.ingestAlarm(ctx, a, now, digest)
+}
+
+// ReplayAlarm files an alarm event rebuilt from the alarm history (InfluxDB) after the
+// store was restored from a backup: one this store has a receipt for, under any content, is
+// a duplicate; one it has not becomes an alert like any alarm. Its receipt keeps no digest,
+// so when the broker later redelivers the original (its details included), that is taken as
+// a redelivery, not as different content under a reused seq.
+func (s *Store) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	return s.ingestAlarm(ctx, a, now, "")
+}
+
+func (s *Store) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
 	var res IngestResult
-	err = s.inTx(ctx, func(t *tx) error {
+	err := s.inTx(ctx, func(t *tx) error {
 		res = IngestResult{}
 		// setAlert records which alert this event became, on its receipt.
 		setAlert := func(id int64) error {
@@ -72,8 +85,9 @@ func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (
 			if err := t.row(ctx, `SELECT alert_id, digest FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id, &seen); err != nil {
 				return err
 			}
-			// A receipt from before digests were kept ('') cannot tell: a redelivery, as before.
-			if seen != digest && seen != "" {
+			// A receipt from before digests were kept, or from a replay (''), cannot tell: a
+			// redelivery, as before; so is a replayed event under a seq with a receipt.
+			if seen != digest && seen != "" && digest != "" {
 				r, err := t.exec(ctx, `INSERT INTO alarm_receipt_reuses (gateway_id, seq, digest, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 					string(a.Gateway), int64(a.Seq), digest, ms(now))
 				if err != nil {
