@@ -325,6 +325,8 @@ func encodeValue(v any) ([]byte, error) {
 		return EncodeStatus(m)
 	case *HomeConfig:
 		return EncodeConfig(m)
+	case *Downlink:
+		return EncodeDownlink(m)
 	}
 	return nil, fmt.Errorf("no encoder for %T", v)
 }
@@ -344,6 +346,9 @@ func decodeByName(name string, data []byte) (any, error) {
 	case strings.HasPrefix(name, "config-"):
 		c, err := DecodeConfig(data)
 		return &c, err
+	case strings.HasPrefix(name, "downlink-"):
+		d, err := DecodeDownlink(data)
+		return &d, err
 	}
 	return nil, fmt.Errorf("no decoder for %s", name)
 }

@@ -45,6 +45,14 @@ type input struct {
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
 }
 
+// link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
+type link interface {
+	Run(context.Context) error
+	Configs() <-chan []byte
+	Connected() bool
+	Sent() uint64
+}
+
 // Gateway is the home agent: inputs → rules → spool → uplink.
 type Gateway struct {
 	cfg    Config
@@ -52,9 +60,11 @@ type Gateway struct {
 	clock  Clock
 	spool  *spool.Queue
 	engine *rules.Engine
-	up     *uplink.Uplink
+	up     link
 	serial *serial.Reader
 	zigbee *zigbee.Subscriber
+	help   helpDesk       // help confirmed in the home (help.go); restoreHelp readies it
+	setter *zigbee.Setter // nil without help.zigbee
 
 	statusLn net.Listener
 	times    seriesTimes // owned by the pipeline goroutine
@@ -116,16 +126,13 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
 		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
 	}
-	if g.engine, err = rules.New(home, &alarmSink{next: g.spool, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
+	if g.engine, err = rules.New(home, &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
+	g.restoreHelp()
 	g.home = home
-	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,
-		Password: cfg.Uplink.Password, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
-		KeepAlive: time.Duration(cfg.Uplink.KeepAlive), Heartbeat: time.Duration(cfg.Uplink.Heartbeat),
-		MaxBackoff: time.Duration(cfg.Uplink.MaxBackoff), DrainRate: cfg.Uplink.DrainRate, Logger: log.With("part", "uplink")},
-		g.spool, g.status)
+	g.up, err = newLink(&cfg, log, g.spool, g.status)
 	if err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
@@ -138,12 +145,39 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			Logger: log.With("part", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
 	}
+	if g.downlinks() == nil {
+		log.Warn("the uplink delivers no downlink: the home will not hear what became of its alarms")
+	}
+	if cfg.Help.Zigbee != "" {
+		g.setter = zigbee.NewSetter(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
+			ClientID: "vagt-gateway-" + string(cfg.Gateway) + "-set", Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
+			Logger: log.With("part", "zigbee")})
+	}
 	if cfg.StatusAddr != "" {
 		if g.statusLn, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
 			return nil, errors.Join(fmt.Errorf("gateway: status page: %w", err), g.spool.Close())
 		}
 	}
 	return g, nil
+}
+
+// newLink builds the uplink, or the pair of uplinks when a secondary broker is configured.
+func newLink(cfg *Config, log *slog.Logger, q *spool.Queue, status uplink.StatusFunc) (link, error) {
+	u := &cfg.Uplink
+	first := uplink.Options{Broker: u.Broker, Gateway: cfg.Gateway, Username: u.Username,
+		Password: u.Password, CAFile: u.CAFile, CertFile: u.CertFile, KeyFile: u.KeyFile,
+		KeepAlive: time.Duration(u.KeepAlive), Heartbeat: time.Duration(u.Heartbeat),
+		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, Logger: log.With("part", "uplink")}
+	sec := &u.Secondary
+	if sec.Broker == "" {
+		return uplink.New(first, q, status)
+	}
+	second := first
+	second.Broker, second.Username, second.Password = sec.Broker, sec.Username, sec.Password
+	second.CAFile, second.CertFile, second.KeyFile = sec.CAFile, sec.CertFile, sec.KeyFile
+	first.Logger, second.Logger = first.Logger.With("link", "primary"), first.Logger.With("link", "secondary")
+	return uplink.NewPair(first, second, q, status, uplink.PairOptions{
+		AlarmHedge: time.Duration(sec.AlarmHedge), TelemetryFailoverAfter: time.Duration(sec.TelemetryFailoverAfter)})
 }
 
 // StatusAddr is the status page's address (useful with port 0), "" without one.
@@ -167,7 +201,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		in <- x
 	}
 	if g.serial != nil {
-		inputs.Go(func() { g.serial.Run(ctx, func(f serial.Frame) { g.fromSerial(f, send) }) })
+		inputs.Go(func() {
+			g.serial.Run(ctx, func(f serial.Frame) { g.help.heard(f.Unit); g.fromSerial(f, send) })
+		})
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
@@ -175,6 +211,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })
+	if g.setter != nil {
+		others.Go(func() { g.setter.Run(upCtx) })
+	}
 	var srv *http.Server
 	if g.statusLn != nil {
 		srv = &http.Server{Handler: g.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -218,6 +257,7 @@ func (g *Gateway) tick() {
 	}
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.watchHelp()
 }
 
 // observeClock lets the clock trust see the clock every tick (a step is seen between two
@@ -316,6 +356,8 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 			g.tick()
 		case data := <-g.up.Configs():
 			g.applyConfig(data)
+		case data := <-g.downlinks():
+			g.applyDownlink(data)
 		case <-ctx.Done():
 			// Keep draining until the inputs have stopped and in is closed.
 			ctx = context.Background()

@@ -11,6 +11,7 @@ import (
 	"github.com/vagt-dk/vagt/gateway/rules"
 	"github.com/vagt-dk/vagt/gateway/serial"
 	"github.com/vagt-dk/vagt/gateway/spool"
+	"github.com/vagt-dk/vagt/gateway/uplink"
 )
 
 // process handles a group of inputs: the rules first, so an alarm is committed (fsynced)
@@ -88,6 +89,7 @@ func (g *Gateway) process(group []input) {
 	g.mu.Unlock()
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.notePresses(group)
 }
 
 // reasonTime labels telemetry refused for its time: outside the wire's range, which is a
@@ -211,6 +213,7 @@ type Snapshot struct {
 	Gateway       vagt.GatewayID `json:"gateway"`
 	Software      string         `json:"software"`
 	UplinkUp      bool           `json:"uplink_connected"`
+	Links         linkStates     `json:"links,omitempty"` // with a second broker: each link up or not
 	Sent          uint64         `json:"sent"`
 	Spool         spool.Stats    `json:"spool"`
 	SpoolDepth    uint64         `json:"spool_depth"`
@@ -220,12 +223,19 @@ type Snapshot struct {
 	Clock         clockStats     `json:"clock"`
 	ConfigVersion uint64         `json:"config_version"`
 	ConfigError   string         `json:"config_error,omitempty"`
+	Help          HelpStats      `json:"help"` // downlink messages (help.go)
 }
+
+// linkStates says which of the two ways out are up (uplink is either).
+type linkStates map[string]bool
 
 // Snapshot returns the gateway's state for the status page and tests.
 func (g *Gateway) Snapshot() Snapshot {
 	st := g.spool.Stats()
 	s := Snapshot{Gateway: g.cfg.Gateway, Software: Software, UplinkUp: g.up.Connected(), Sent: g.up.Sent(), Spool: st, SpoolDepth: st.Depth()}
+	if p, ok := g.up.(*uplink.Pair); ok {
+		s.Links = linkStates{"primary": p.Primary().Connected(), "secondary": p.Secondary().Connected()}
+	}
 	if g.serial != nil {
 		s.Serial = g.serial.Stats()
 	}
@@ -237,6 +247,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
 	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
 	g.mu.Unlock()
+	s.Help = g.HelpStats()
 	return s
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -166,43 +165,6 @@ func (s *server) eraseCitizen() http.Handler {
 		}
 		e.Gateways, e.TelemetryDeleted = gws, true
 		writeJSON(w, http.StatusOK, e)
-		return nil
-	})
-}
-
-// citizenToken issues the citizen a login of role citizen linked to the record.
-func (s *server) citizenToken() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		reg, err := s.registryStore()
-		if err != nil {
-			return err
-		}
-		id, err := citizenInScope(r.Context(), reg, r, p)
-		if err != nil {
-			return err
-		}
-		m, err := reg.CitizenMunicipality(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		token, hash, err := auth.NewToken()
-		if err != nil {
-			return err
-		}
-		now := s.Clock.Now()
-		exp := now.Add(90 * 24 * time.Hour)
-		cp, err := s.Auth.IssueToken(r.Context(), auth.Principal{Name: "citizen-" + strconv.FormatInt(id, 10), Role: auth.RoleCitizen, Municipality: m}, hash, &exp, now)
-		if err != nil {
-			return err
-		}
-		if err := reg.LinkCitizenUser(r.Context(), cp.UserID, id); err != nil {
-			return err
-		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: p.Name, Action: "token.create", Object: fmt.Sprintf("citizen/%d", id),
-			Detail: strings.Join([]string{"user", strconv.FormatInt(cp.UserID, 10)}, "/")}); err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, tokenResponse{Token: token, Principal: cp, ExpiresAt: &exp})
 		return nil
 	})
 }

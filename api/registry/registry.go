@@ -65,11 +65,13 @@ type Gateway struct {
 	DecommissionedAt *time.Time `json:"decommissioned_at,omitempty"`
 }
 
-// Credentials are a new gateway's MQTT login, returned once.
+// Credentials are a new gateway's MQTT login, returned once. The API answer carries what
+// the installer needs (user name, password, ACL), not the hash: the broker's operator reads
+// the password-file line from GET /gateways/{id}/password-file-line (admins).
 type Credentials struct {
 	Username     string `json:"username"`
 	Password     string `json:"password"`
-	PasswordHash string `json:"password_hash"`
+	PasswordHash string `json:"-"`
 	ACL          string `json:"acl"`
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // Night supervision (api/night, docs/night-supervision.md): the homes whose care plan has
-// night checks, and the checks made or missed (migration 7).
+// night checks, and the checks made or missed (migration 9).
 
 // NightHome is a home whose care plan names night checks, with what the board shows of it.
 type NightHome struct {

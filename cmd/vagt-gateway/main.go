@@ -49,6 +49,8 @@ var settings = []setting{
 	{"uplink", "VAGT_UPLINK", "platform broker URL (tcp:// or ssl://)", func(c *gateway.Config, v string) error { c.Uplink.Broker = v; return nil }},
 	{"uplink-username", "VAGT_UPLINK_USERNAME", "platform broker user (default the gateway id)", func(c *gateway.Config, v string) error { c.Uplink.Username = v; return nil }},
 	{"uplink-password", "VAGT_UPLINK_PASSWORD", "platform broker password (prefer the environment)", func(c *gateway.Config, v string) error { c.Uplink.Password = v; return nil }},
+	{"uplink-secondary", "VAGT_UPLINK_SECONDARY", "second platform broker URL (empty: none; see docs/gateway.md)", func(c *gateway.Config, v string) error { c.Uplink.Secondary.Broker = v; return nil }},
+	{"uplink-secondary-password", "VAGT_UPLINK_SECONDARY_PASSWORD", "second platform broker password (prefer the environment)", func(c *gateway.Config, v string) error { c.Uplink.Secondary.Password = v; return nil }},
 	{"ca-file", "VAGT_CA_FILE", "CA certificate (PEM) of the platform broker", func(c *gateway.Config, v string) error { c.Uplink.CAFile = v; return nil }},
 	{"cert-file", "VAGT_CERT_FILE", "client certificate (PEM)", func(c *gateway.Config, v string) error { c.Uplink.CertFile = v; return nil }},
 	{"key-file", "VAGT_KEY_FILE", "client key (PEM)", func(c *gateway.Config, v string) error { c.Uplink.KeyFile = v; return nil }},
@@ -108,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *printConfig {
 		cfg.Uplink.Password = "(hidden)"
+		if cfg.Uplink.Secondary.Password != "" {
+			cfg.Uplink.Secondary.Password = "(hidden)"
+		}
 		fmt.Fprintf(stdout, "%+v\n", cfg)
 		return nil
 	}
@@ -116,7 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("log level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	g, err := gateway.New(cfg, log, nil)
+	var clock gateway.Clock // nil: the wall clock
+	if path := getenv(testClockEnv); path != "" {
+		clock = newFileClock(path)
+		log.Warn("TEST ONLY: the clock follows a file", "env", testClockEnv, "file", path)
+	}
+	g, err := gateway.New(cfg, log, clock)
 	if err != nil {
 		return err
 	}

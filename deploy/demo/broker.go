@@ -39,7 +39,8 @@ type brokerUser struct {
 }
 
 // authHook checks passwords against salted hashes and applies the lanes' ACL:
-// a gateway publishes only under vagt/v1/gw/{its id}/ and reads only its config lane,
+// a gateway publishes only under vagt/v1/gw/{its id}/ and reads only its config and
+// downlink lanes,
 // exactly as deploy/mosquitto/acl does for Mosquitto.
 type authHook struct {
 	mqtt.HookBase
@@ -104,7 +105,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		if write {
 			return topic == own+"telemetry" || topic == own+"alarm" || topic == own+"status"
 		}
-		return topic == own+"config" || strings.HasPrefix(topic, bus)
+		return topic == own+"config" || topic == own+"downlink" || strings.HasPrefix(topic, bus)
 	case roleZigbee:
 		return strings.HasPrefix(topic, bus)
 	}
