@@ -217,12 +217,21 @@ func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, if
 	if err != nil {
 		return View{}, err
 	}
+	confirmed, err := checkConfirmed(set, f.Devices)
+	if err != nil {
+		return View{}, err
+	}
+	set.Confirm, eff.Confirm = nil, nil
 	setJSON, err1 := json.Marshal(set)
 	effJSON, err2 := json.Marshal(eff)
 	if err := errors.Join(err1, err2); err != nil {
 		return View{}, err
 	}
 	detail := "changed " + strings.Join(diff(prev, eff), ", ")
+	if len(confirmed) > 0 {
+		detail += "; confirmed " + strings.Join(confirmed, ", ")
+		s.log.Warn("care plan drops protection, confirmed", "home", home, "actor", actor, "confirmed", confirmed)
+	}
 	var above uint64 // the highest version a gateway of the home runs
 	for _, g := range f.Gateways {
 		st, err := s.store.GatewayConfig(ctx, g)

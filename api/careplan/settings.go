@@ -24,6 +24,9 @@ type Settings struct {
 	TimeZone string   `json:"time_zone,omitempty"` // IANA; "" Europe/Copenhagen
 	Devices  []Device `json:"devices"`
 	Rules    Rules    `json:"rules"`
+	// Confirm lists what the plan knowingly drops (Drops: "leave_out:<device>", ...). It
+	// is part of the request only: recorded in the audit log, not stored with the plan.
+	Confirm []string `json:"confirm,omitempty"`
 }
 
 // Device is one entry of the device map: which device it is and what it means.

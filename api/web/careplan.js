@@ -62,7 +62,19 @@
     $("homes").querySelector("tbody").replaceChildren(...o.homes.map((h) => el("tr", {},
       el("td", {}, el("button", { type: "button", class: "ghost", text: h.home, onclick: () => { $("home").value = h.home; load(); } })),
       el("td", { text: String(h.version) }), el("td", {}, el("span", { class: "badge", text: h.state })),
+      devices(h.devices),
       el("td", { text: h.gateways.map((g) => g.reason || "").filter(Boolean).join("; ") }))));
+  }
+
+  // devices says how many of the home's registered devices its plan covers: a device left
+  // out is ignored by the gateway, so fewer than all is marked.
+  function devices(d) {
+    if (!d || d.covered === null || d.covered === undefined) {
+      return el("td", { text: d ? d.registered + " registered, no plan" : "" });
+    }
+    const short = d.covered < d.registered;
+    return el("td", { class: short ? "devices-short" : "", title: short ? "Devices left out are ignored by the gateway" : "",
+      text: d.covered + " of " + d.registered + (short ? " ⚠" : "") });
   }
 
   async function load() {

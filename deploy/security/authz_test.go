@@ -114,11 +114,15 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	"POST /api/v1/devices": func(_ *world, h household, n string) string {
 		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
 	},
-	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
-	"PATCH /api/v1/districts/{id}":  func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
-	"PATCH /api/v1/citizens/{id}":   func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
-	"PATCH /api/v1/homes/{id}":      func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
-	"PATCH /api/v1/gateways/{id}":   func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/homes/{id}/config": func(_ *world, h household, _ string) string {
+		// Every registered device listed: a plan that leaves one out is refused (issue 22).
+		return `{"devices":[{"device":"` + string(h.pending) + `","technology":"personal_alarm"},` +
+			`{"device":"` + string(h.installed) + `","technology":"personal_alarm"}],"rules":{}}`
+	},
+	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
+	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":     func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":  func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
