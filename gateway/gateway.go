@@ -42,6 +42,7 @@ type input struct {
 	seen     vagt.DeviceID // a device heard from (also without readings)
 	online   *bool         // an availability report
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
+	unmapped string        // the Zigbee name of a device not in the device map that sends alarms
 }
 
 // Gateway is the home agent: inputs → rules → spool → uplink.
@@ -161,7 +162,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
-			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online}) })
+			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped}) })
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })

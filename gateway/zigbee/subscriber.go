@@ -16,6 +16,10 @@ type Update struct {
 	Device   vagt.DeviceID
 	Readings []vagt.Reading
 	Online   *bool // set by an availability message
+	// Unmapped is the friendly name of a device not in the device map whose payload can
+	// carry an alarm: its alarm readings are in Readings, and the gateway raises a
+	// technical alert about it (MapUnmapped).
+	Unmapped string
 }
 
 // Options configure a Subscriber.
@@ -34,6 +38,9 @@ type Stats struct {
 	Rejected      uint64 // payloads that are not JSON (or no availability)
 	BadFields     uint64 // field values skipped
 	UnknownDevice uint64 // messages for a friendly name not in the device map
+	// UnmappedAlarms counts messages of unmapped devices with an alarm-capable field:
+	// forwarded, not dropped.
+	UnmappedAlarms uint64
 }
 
 // Subscriber maps the messages of the devices in its device map to Updates.
@@ -137,6 +144,23 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dev, known := s.devices[name]
+	if !known && sub == "" {
+		// A device left out of the device map may still be someone's panic button or smoke
+		// alarm: its alarms go on, and the gateway raises a technical alert about it.
+		if id, rs, capable := MapUnmapped(name, m.Payload(), now); capable {
+			s.stats.UnmappedAlarms++
+			if !s.warned[name] && len(s.warned) < 1000 {
+				s.warned[name] = true
+				s.log.Warn("zigbee: device not in the device map sends alarms; forwarded as "+string(id)+", technical alert raised", "name", name)
+			}
+			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name})
+			select {
+			case s.more <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
 	if !known {
 		s.stats.UnknownDevice++
 		if !s.warned[name] && len(s.warned) < 1000 {
