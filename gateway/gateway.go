@@ -162,7 +162,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
-			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped}) })
+			g.zigbee.Run(ctx, func(u zigbee.Update) {
+				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped})
+			})
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })
