@@ -46,8 +46,12 @@ type Config struct {
 	DB     string // SQLite file path, or a postgres:// URL
 	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
 	// HTTP side, a replica that only serves).
-	Broker   string
-	ClientID string // the lane's persistent session; stable per replica
+	Broker string
+	// NoAlarmLane says that running without a broker is intended (a replica that only
+	// serves, a test of the HTTP side). Without it an api with no broker is not ready:
+	// it can never receive an alarm (issue 15 defect 6).
+	NoAlarmLane bool
+	ClientID    string // the lane's persistent session; stable per replica
 	Group    string // shared subscription group; default "vagt-alerts", "-": none
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
@@ -92,6 +96,9 @@ func (c *Config) Validate() error {
 	if c.Broker != "" && c.ClientID == "" {
 		return errors.New("api: the alarm lane needs a client id")
 	}
+	if c.Broker != "" && c.NoAlarmLane {
+		return errors.New("api: a broker and no alarm lane: choose one")
+	}
 	if c.Policy.Escalate == nil {
 		c.Policy = alerts.DefaultPolicy()
 	}
@@ -114,6 +121,7 @@ type Server struct {
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
 	log       *slog.Logger
+	noLane    bool // Config.NoAlarmLane
 }
 
 // Deps are what the server gets from outside rather than from its configuration.
@@ -142,7 +150,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: d.Log}
+	s := &Server{Store: store, log: d.Log, noLane: c.NoAlarmLane}
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
@@ -274,6 +282,9 @@ func (s *Server) ready(ctx context.Context) error {
 	}
 	if s.lane != nil && !s.lane.Connected() {
 		return errors.New("alarm lane not subscribed")
+	}
+	if s.lane == nil && !s.noLane {
+		return errors.New("no alarm lane: started without a broker, so no alarm can arrive (--no-alarm-lane if that is intended)")
 	}
 	return nil
 }
