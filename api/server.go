@@ -52,7 +52,7 @@ type Config struct {
 	// it can never receive an alarm (issue 15 defect 6).
 	NoAlarmLane bool
 	ClientID    string // the lane's persistent session; stable per replica
-	Group    string // shared subscription group; default "vagt-alerts", "-": none
+	Group       string // shared subscription group; default "vagt-alerts", "-": none
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
 	TLSCA, TLSCert, TLSKey string
