@@ -237,16 +237,19 @@ func (g *Gateway) statusHandler() http.Handler {
 // frame, an alarm-capable Zigbee payload) but is not in the device map; its alarm went
 // through Observe above like any other. The engine decides whether it is unmapped.
 func (g *Gateway) unmapped(x input) {
-	var details map[string]string
+	var (
+		details map[string]string
+		via     vagt.DeviceID
+	)
 	switch {
 	case x.unmapped != "":
 		details = map[string]string{"source": "zigbee", "name": strings.ToValidUTF8(x.unmapped[:min(len(x.unmapped), vagt.MaxAlarmDetailValue)], "")}
 	case x.ack != nil:
-		details = map[string]string{"source": "serial"}
+		details, via = map[string]string{"source": "serial"}, vagt.DeviceID(x.ack.Unit)
 	default:
 		return
 	}
-	if err := g.engine.Unmapped(x.seen, details); err != nil {
+	if err := g.engine.Unmapped(x.seen, via, details); err != nil {
 		g.log.Error("rules", "err", err)
 	}
 }

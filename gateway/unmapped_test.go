@@ -93,9 +93,9 @@ func TestUnmappedZigbeeDeviceAlarms(t *testing.T) {
 }
 
 // TestUnmappedSerialPeripheral: an alarm frame of a serial peripheral not in the device
-// map is raised as its alarm and an unknown_device technical alert; one in the map only as
-// its alarm; a gateway with no device map and no platform configuration (not set up yet)
-// raises only the alarm.
+// map (nor its base unit) is raised as its alarm and an unknown_device technical alert; one
+// in the map, or of a unit in the map, only as its alarm; a gateway with no device map and
+// no platform configuration (not set up yet) raises only the alarm.
 func TestUnmappedSerialPeripheral(t *testing.T) {
 	frame := func(unit, dev string) input {
 		f := serial.Frame{Type: serial.TypeAlarm, Unit: unit, Device: dev, Alarm: vagt.AlarmFall}
@@ -106,9 +106,10 @@ func TestUnmappedSerialPeripheral(t *testing.T) {
 		devices []DeviceFile
 		want    []vagt.AlarmType
 	}{
-		"mapped":     {[]DeviceFile{{Device: "bu-17:fall", Technology: vagt.TechFallDetector}, {Device: "bu-17:x", Technology: vagt.TechFallDetector}}, []vagt.AlarmType{vagt.AlarmFall}},
-		"unmapped":   {[]DeviceFile{{Device: "bu-17:x", Technology: vagt.TechFallDetector}}, []vagt.AlarmType{vagt.AlarmFall, vagt.AlarmUnknownDevice}},
-		"not set up": {nil, []vagt.AlarmType{vagt.AlarmFall}},
+		"mapped":          {[]DeviceFile{{Device: "bu-17:fall", Technology: vagt.TechFallDetector}, {Device: "bu-17:x", Technology: vagt.TechFallDetector}}, []vagt.AlarmType{vagt.AlarmFall}},
+		"unmapped":        {[]DeviceFile{{Device: "bu-17:x", Technology: vagt.TechFallDetector}}, []vagt.AlarmType{vagt.AlarmFall, vagt.AlarmUnknownDevice}},
+		"not set up":      {nil, []vagt.AlarmType{vagt.AlarmFall}},
+		"its unit mapped": {[]DeviceFile{{Device: "bu-17", Technology: vagt.TechPersonalAlarm}}, []vagt.AlarmType{vagt.AlarmFall}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(t, "tcp://127.0.0.1:1") // no broker: the alarms stay in the spool

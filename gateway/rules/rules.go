@@ -122,10 +122,16 @@ func (e *Engine) SetConfig(cfg vagt.HomeConfig) error {
 
 // Unmapped raises a technical alert (unknown_device) about a device that sent an alarm but
 // is not in the device map, once until the map takes it in. The alarm itself goes its
-// usual way (Observe). A gateway with neither a device map nor a configuration from the
-// platform is not set up yet: nothing is expected of it, nothing is raised.
-func (e *Engine) Unmapped(dev vagt.DeviceID, details map[string]string) error {
-	if _, mapped := e.devices[dev]; mapped || (len(e.cfg.Devices) == 0 && e.cfg.Version == 0) {
+// usual way (Observe). via is the base unit of a serial peripheral ("" for Zigbee): a
+// peripheral of a unit in the map is the unit's, not unknown. A gateway with neither a
+// device map nor a configuration from the platform is not set up yet: nothing is expected
+// of it, nothing is raised.
+func (e *Engine) Unmapped(dev, via vagt.DeviceID, details map[string]string) error {
+	_, mapped := e.devices[dev]
+	if _, unit := e.devices[via]; via != "" && unit {
+		mapped = true
+	}
+	if mapped || (len(e.cfg.Devices) == 0 && e.cfg.Version == 0) {
 		return nil
 	}
 	return e.raise(episode{typ: vagt.AlarmUnknownDevice, device: dev}, details)
