@@ -280,9 +280,9 @@ func TestPush(t *testing.T) {
 
 // TestDropsNeedConfirmation on SQLite and PostgreSQL (issue 22 item 1): a plan that leaves
 // out registered devices, or switches off what an unswitchable alarm needs, is refused
-// naming the field and the confirmation; a confirmation of something the plan does not do
-// is refused; a confirmed plan is saved, its confirmation audited and not stored; the
-// overview counts the devices each home's plan covers.
+// naming the field and the confirmation (a mistyped confirmation confirms nothing); a
+// confirmed plan is saved, its confirmation audited and kept with the plan, so a later
+// change need not repeat it; the overview counts the devices each home's plan covers.
 func TestDropsNeedConfirmation(t *testing.T) {
 	for name, dsn := range map[string]func() string{
 		"sqlite":   func() string { return filepath.Join(t.TempDir(), "vagt.db") },
@@ -323,7 +323,8 @@ func TestDropsNeedConfirmation(t *testing.T) {
 				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"},{"device":"` + string(pendant) + `","technology":"personal_alarm"},
 					{"device":"` + string(leak) + `","technology":"water_alarm","fields":{"water_leak":"motion"}}],"rules":{}}`, "devices[2].fields.water_leak", `"field_off:` + string(leak) + `:water_leak"`},
 				{`{"devices":[` + all + `],"rules":{"silent_factor":0}}`, "rules.silent_factor", `"silent_factor_off"`},
-				{`{"devices":[` + all + `],"rules":{},"confirm":["leave_out:nothing"]}`, "confirm[0]", `"leave_out:nothing"`},
+				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"},{"device":"` + string(leak) + `","technology":"water_alarm"}],
+					"rules":{},"confirm":["leave_out:bu-typo"]}`, "devices", `"leave_out:` + string(pendant) + `"`},
 			} {
 				_, err := svc.Update(ctx, home, settings(t, tc.body), 0, "anna")
 				var fe *careplan.FieldError
@@ -338,8 +339,17 @@ func TestDropsNeedConfirmation(t *testing.T) {
 			confirmed := `{"devices":[{"device":"` + string(door) + `","technology":"door_sensor","zigbee":"front_door"}],"rules":{},
 				"confirm":["leave_out:` + string(pendant) + `","leave_out:` + string(leak) + `"]}`
 			v, err := svc.Update(ctx, home, settings(t, confirmed), 0, "anna")
-			if err != nil || v.Version != 1 || len(v.Settings.Devices) != 1 || v.Settings.Confirm != nil || v.Effective.Confirm != nil {
+			wantConfirm := []string{"leave_out:" + string(pendant), "leave_out:" + string(leak)}
+			slices.Sort(wantConfirm)
+			if err != nil || v.Version != 1 || len(v.Settings.Devices) != 1 || !slices.Equal(v.Settings.Confirm, wantConfirm) {
 				t.Fatalf("confirmed plan: %+v %v", v, err)
+			}
+			// A later change that keeps the plan's drops (an absence, a rule) need not confirm
+			// them again: they are kept with the plan.
+			later := v.Settings
+			later.Rules.Night = ptrTo("21:00-07:00")
+			if v, err = svc.Update(ctx, home, later, 1, "bo"); err != nil || v.Version != 2 {
+				t.Fatalf("a change keeping the confirmed drops: %+v %v", v, err)
 			}
 			log, err := store.AuditLog(ctx, "home/"+string(home), 0, 10)
 			if err != nil || len(log) == 0 || !strings.Contains(log[0].Detail, "confirmed leave_out:"+string(pendant)+", leave_out:"+string(leak)) {
@@ -361,8 +371,9 @@ func TestDropsNeedConfirmation(t *testing.T) {
 				c[bare].Registered != 1 || c[bare].Covered != nil {
 				t.Fatalf("coverage %+v", c)
 			}
-			if _, err := svc.Update(ctx, home, settings(t, `{"devices":[`+all+`],"rules":{}}`), 1, "bo"); err != nil {
-				t.Fatal(err)
+			// Everything added back: the stale confirmations are harmless and not kept.
+			if v, err := svc.Update(ctx, home, settings(t, `{"devices":[`+all+`],"rules":{},"confirm":["leave_out:`+string(leak)+`"]}`), 2, "bo"); err != nil || v.Settings.Confirm != nil {
+				t.Fatalf("the full plan: %+v %v", v, err)
 			}
 			if c := coverage(); c[home].Registered != 3 || *c[home].Covered != 3 {
 				t.Fatalf("coverage of the full plan %+v", c[home])
@@ -370,3 +381,5 @@ func TestDropsNeedConfirmation(t *testing.T) {
 		})
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

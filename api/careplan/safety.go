@@ -83,34 +83,31 @@ func Drops(s Settings, known map[vagt.DeviceID]vagt.Technology) []Drop {
 	return out
 }
 
-// checkConfirmed refuses drops the settings do not confirm, and confirmations of drops the
-// settings do not make (a typo must not pass as consent). It returns the tokens confirmed.
+// checkConfirmed refuses drops the settings do not confirm. It returns the confirmations
+// that match a drop, sorted: that is what the plan keeps in "confirm". A confirmation of
+// something the plan does not drop is left out, not refused: a typo confirms nothing, so
+// the drop it meant is still refused, and a stale one (the device was added back) is
+// harmless.
 func checkConfirmed(s Settings, known map[vagt.DeviceID]vagt.Technology) ([]string, error) {
 	drops := Drops(s, known)
-	made := map[string]bool{}
-	var missing []string
+	var missing, confirmed []string
 	var first *Drop
 	for i, d := range drops {
-		made[d.Token] = true
 		if !slices.Contains(s.Confirm, d.Token) {
 			missing = append(missing, d.Token)
 			if first == nil {
 				first = &drops[i]
 			}
+		} else if !slices.Contains(confirmed, d.Token) {
+			confirmed = append(confirmed, d.Token)
 		}
 	}
 	if first != nil {
 		return nil, &FieldError{Field: first.Field, Reason: fmt.Sprintf("%s; add it, or to do this knowingly send \"confirm\": [%s]",
-			first.Reason, quoteAll(missing))}
+			first.Reason, quoteAll(append(confirmed, missing...)))}
 	}
-	seen := map[string]bool{}
-	for i, c := range s.Confirm {
-		if !made[c] || seen[c] {
-			return nil, &FieldError{Field: fmt.Sprintf("confirm[%d]", i), Reason: fmt.Sprintf("%q: this plan drops no such thing (or lists it twice)", c)}
-		}
-		seen[c] = true
-	}
-	return slices.Sorted(slices.Values(s.Confirm)), nil
+	slices.Sort(confirmed)
+	return confirmed, nil
 }
 
 func quoteAll(s []string) string {

@@ -221,7 +221,7 @@ func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, if
 	if err != nil {
 		return View{}, err
 	}
-	set.Confirm, eff.Confirm = nil, nil
+	set.Confirm = confirmed // kept with the plan: a later change (an absence) need not ask again
 	setJSON, err1 := json.Marshal(set)
 	effJSON, err2 := json.Marshal(eff)
 	if err := errors.Join(err1, err2); err != nil {

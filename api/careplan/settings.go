@@ -24,8 +24,8 @@ type Settings struct {
 	TimeZone string   `json:"time_zone,omitempty"` // IANA; "" Europe/Copenhagen
 	Devices  []Device `json:"devices"`
 	Rules    Rules    `json:"rules"`
-	// Confirm lists what the plan knowingly drops (Drops: "leave_out:<device>", ...). It
-	// is part of the request only: recorded in the audit log, not stored with the plan.
+	// Confirm lists what the plan knowingly drops (Drops: "leave_out:<device>", ...);
+	// stored with the plan (only what it does drop) and named in the audit log.
 	Confirm []string `json:"confirm,omitempty"`
 }
 
