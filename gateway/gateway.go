@@ -284,6 +284,7 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 				}
 			}
 			g.process(group)
+			g.unmapped(group)
 		case <-tick.C:
 			g.tick()
 		case data := <-g.up.Configs():

@@ -36,7 +36,6 @@ func (g *Gateway) process(group []input) {
 			}
 			readings = append(readings, r)
 		}
-		g.unmapped(x)
 	}
 	if err := g.spool.AddReadings(readings); err != nil {
 		// The disk failed: nothing else to do but say so; the alarms went first.
@@ -231,25 +230,4 @@ func (g *Gateway) statusHandler() http.Handler {
 		}
 	})
 	return mux
-}
-
-// unmapped raises a technical alert about a device that sent an alarm (a serial alarm
-// frame, an alarm-capable Zigbee payload) but is not in the device map; its alarm went
-// through Observe above like any other. The engine decides whether it is unmapped.
-func (g *Gateway) unmapped(x input) {
-	var (
-		details map[string]string
-		via     vagt.DeviceID
-	)
-	switch {
-	case x.unmapped != "":
-		details = map[string]string{"source": "zigbee", "name": strings.ToValidUTF8(x.unmapped[:min(len(x.unmapped), vagt.MaxAlarmDetailValue)], "")}
-	case x.ack != nil:
-		details, via = map[string]string{"source": "serial"}, vagt.DeviceID(x.ack.Unit)
-	default:
-		return
-	}
-	if err := g.engine.Unmapped(x.seen, via, details); err != nil {
-		g.log.Error("rules", "err", err)
-	}
 }

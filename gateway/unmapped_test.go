@@ -70,8 +70,8 @@ func TestUnmappedZigbeeDeviceAlarms(t *testing.T) {
 	if a := next("smoke"); a.Type != vagt.AlarmSmoke || a.Device != "hall_pendant" {
 		t.Fatalf("smoke from the unmapped device: %+v", a)
 	}
-	if s, _ := g.Snapshot().Zigbee.(zigbeeStats); s.UnmappedAlarms != 2 || s.UnknownDevice != 1 {
-		t.Fatalf("zigbee stats %+v", s)
+	if s, _ := g.Snapshot().Zigbee.(zigbeeStats); g.zigbee.UnmappedAlarms() != 2 || s.UnknownDevice != 1 {
+		t.Fatalf("zigbee stats %+v, unmapped alarms %d", s, g.zigbee.UnmappedAlarms())
 	}
 
 	home := &vagt.HomeConfig{Gateway: cfg.Gateway, Version: 2, Municipality: 766, Devices: []vagt.DeviceConfig{
@@ -123,6 +123,7 @@ func TestUnmappedSerialPeripheral(t *testing.T) {
 			x := frame("bu-17", "fall")
 			x.readings[0].Time = time.Now()
 			g.process([]input{x})
+			g.unmapped([]input{x})
 			kill(t, g)
 			var got []vagt.AlarmType
 			for _, a := range spooledAlarms(t, cfg) {

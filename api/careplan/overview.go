@@ -2,8 +2,6 @@ package careplan
 
 import (
 	"context"
-	"encoding/json"
-	"slices"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -12,18 +10,11 @@ import (
 // HomeState is one home in the overview: does its gateway run the latest version?
 type HomeState struct {
 	Home     vagt.HomeID      `json:"home"`
+	Devices  Coverage         `json:"devices"` // how many registered devices the plan covers
 	District int64            `json:"district"`
 	Version  uint64           `json:"version"`
 	State    State            `json:"state"`
 	Gateways []GatewayRunning `json:"gateways"`
-	Devices  Coverage         `json:"devices"`
-}
-
-// Coverage is how many of the devices registered behind a home's gateways its care plan
-// covers: a device left out is ignored by the gateway.
-type Coverage struct {
-	Registered int  `json:"registered"`
-	Covered    *int `json:"covered"` // null: no plan of its own; the gateway runs its installer's file
 }
 
 // Overview returns the homes of a municipality (0: all), of the districts when any are
@@ -39,19 +30,6 @@ func (s *Service) Overview(ctx context.Context, mun vagt.MunicipalityCode, distr
 			out = append(out, HomeState{Home: l.Home, District: l.District, Version: l.Desired, State: StateNone, Gateways: []GatewayRunning{}})
 		}
 		h := &out[len(out)-1]
-		if l.Plan != nil && h.Devices.Covered == nil {
-			h.Devices.Covered = new(int)
-		}
-		h.Devices.Registered += len(l.Registered)
-		if len(l.Registered) > 0 && l.Plan != nil {
-			var plan Settings
-			_ = json.Unmarshal(l.Plan, &plan) // stored by Update: valid; unreadable counts as covering nothing
-			for _, d := range l.Registered {
-				if slices.ContainsFunc(plan.Devices, func(p Device) bool { return p.Device == d }) {
-					*h.Devices.Covered++
-				}
-			}
-		}
 		if l.Gateway == "" {
 			if h.Version > 0 {
 				h.State = StatePending
@@ -65,5 +43,5 @@ func (s *Service) Overview(ctx context.Context, mun vagt.MunicipalityCode, distr
 			h.State = g.State
 		}
 	}
-	return out, nil
+	return out, s.coverage(ctx, mun, districts, out)
 }

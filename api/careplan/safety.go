@@ -1,6 +1,8 @@
 package careplan
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -125,4 +127,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// Coverage is how many of the devices registered behind a home's gateways its care plan
+// covers: a device left out is ignored by the gateway.
+type Coverage struct {
+	Registered int  `json:"registered"`
+	Covered    *int `json:"covered"` // null: no plan of its own; the gateway runs its installer's file
+}
+
+// coverage fills in the homes' Devices: the overview shows a plan that leaves devices out.
+func (s *Service) coverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, homes []HomeState) error {
+	if len(homes) == 0 {
+		return nil
+	}
+	facts, err := s.store.HomeCoverage(ctx, mun, districts)
+	if err != nil {
+		return err
+	}
+	for i := range homes {
+		f := facts[homes[i].Home]
+		c := Coverage{Registered: len(f.Registered)}
+		if f.Plan != nil {
+			var plan Settings
+			_ = json.Unmarshal(f.Plan, &plan) // stored by Update: valid; unreadable covers nothing
+			n := 0
+			for _, d := range f.Registered {
+				if slices.ContainsFunc(plan.Devices, func(p Device) bool { return p.Device == d }) {
+					n++
+				}
+			}
+			c.Covered = &n
+		}
+		homes[i].Devices = c
+	}
+	return nil
 }

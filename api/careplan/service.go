@@ -29,6 +29,7 @@ type Store interface {
 	Gateway(ctx context.Context, id vagt.GatewayID) (sqlstore.Gateway, error)
 	ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error)
 	HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]sqlstore.HomeConfigLine, error)
+	HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]sqlstore.HomeCoverage, error)
 }
 
 var _ Store = (*sqlstore.Store)(nil)

@@ -277,11 +277,6 @@ type HomeConfigLine struct {
 	Online   bool
 	Applied  uint64
 	Refused  string
-	// Registered are the devices registered behind the gateway; Plan is the home's care
-	// plan as written (settings JSON, nil without one): the overview counts how many of
-	// the registered devices the plan covers.
-	Registered []vagt.DeviceID
-	Plan       []byte
 }
 
 // HomeConfigLines returns the homes of a municipality (0: all), of the districts when any
@@ -290,13 +285,8 @@ func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, 
 	if limit <= 0 || limit > 5000 {
 		limit = 5000
 	}
-	agg := `group_concat(dv.id, ' ')` // device ids have no spaces
-	if s.dialect == postgres {
-		agg = `string_agg(dv.id, ' ')`
-	}
 	query := `SELECT h.id, h.district_id, COALESCE(c.version, 0), COALESCE(g.id, ''), COALESCE(g.online, 0),
-			COALESCE(gc.applied, 0), COALESCE(gc.refused, ''), c.settings,
-			COALESCE((SELECT ` + agg + ` FROM devices dv WHERE dv.gateway_id = g.id), '')
+			COALESCE(gc.applied, 0), COALESCE(gc.refused, '')
 		FROM homes h JOIN districts d ON d.id = h.district_id
 		LEFT JOIN home_configs c ON c.home_id = h.id
 		LEFT JOIN gateways g ON g.home_id = h.id AND g.decommissioned_at IS NULL
@@ -323,19 +313,11 @@ func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, 
 			home, gw         string
 			desired, applied int64
 			online           int
-			plan             sql.NullString
-			devs             string
 		)
-		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused, &plan, &devs); err != nil {
+		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused); err != nil {
 			return nil, storeErr("home config lines", err)
 		}
 		l.Home, l.Gateway, l.Desired, l.Applied, l.Online = vagt.HomeID(home), vagt.GatewayID(gw), uint64(desired), uint64(applied), online != 0
-		if plan.Valid {
-			l.Plan = []byte(plan.String)
-		}
-		for _, d := range strings.Fields(devs) {
-			l.Registered = append(l.Registered, vagt.DeviceID(d))
-		}
 		out = append(out, l)
 	}
 	return out, storeErrOrNil("home config lines", rows.Err())

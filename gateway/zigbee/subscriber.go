@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -38,15 +39,13 @@ type Stats struct {
 	Rejected      uint64 // payloads that are not JSON (or no availability)
 	BadFields     uint64 // field values skipped
 	UnknownDevice uint64 // messages for a friendly name not in the device map
-	// UnmappedAlarms counts messages of unmapped devices with an alarm-capable field:
-	// forwarded, not dropped.
-	UnmappedAlarms uint64
 }
 
 // Subscriber maps the messages of the devices in its device map to Updates.
 type Subscriber struct {
-	opts Options
-	log  *slog.Logger
+	opts     Options
+	log      *slog.Logger
+	unmapped atomic.Uint64 // messages of unmapped devices with an alarm-capable field: forwarded
 
 	mu      sync.Mutex
 	devices map[string]vagt.DeviceConfig // by friendly name
@@ -82,6 +81,10 @@ func (s *Subscriber) SetDevices(devs []vagt.DeviceConfig) {
 	s.devices = m
 	s.mu.Unlock()
 }
+
+// UnmappedAlarms returns how many messages of devices not in the device map had an
+// alarm-capable field (MapUnmapped): forwarded, not dropped.
+func (s *Subscriber) UnmappedAlarms() uint64 { return s.unmapped.Load() }
 
 // Stats returns the counters.
 func (s *Subscriber) Stats() Stats {
@@ -148,7 +151,7 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 		// A device left out of the device map may still be someone's panic button or smoke
 		// alarm: its alarms go on, and the gateway raises a technical alert about it.
 		if id, rs, capable := MapUnmapped(name, m.Payload(), now); capable {
-			s.stats.UnmappedAlarms++
+			s.unmapped.Add(1)
 			if !s.warned[name] && len(s.warned) < 1000 {
 				s.warned[name] = true
 				s.log.Warn("zigbee: device not in the device map sends alarms; forwarded as "+string(id)+", technical alert raised", "name", name)
