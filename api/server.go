@@ -46,13 +46,15 @@ type Config struct {
 	DB     string // SQLite file path, or a postgres:// URL
 	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
 	// HTTP side, a replica that only serves).
-	Broker string
+	Broker   string
+	ClientID string // the lane's persistent session; stable per replica
+	Group    string // shared subscription group; default "vagt-alerts", "-": none
+
 	// NoAlarmLane says that running without a broker is intended (a replica that only
 	// serves, a test of the HTTP side). Without it an api with no broker is not ready:
 	// it can never receive an alarm (issue 15 defect 6).
 	NoAlarmLane bool
-	ClientID    string // the lane's persistent session; stable per replica
-	Group       string // shared subscription group; default "vagt-alerts", "-": none
+
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
 	TLSCA, TLSCert, TLSKey string
@@ -111,6 +113,7 @@ type Server struct {
 	Feed      *alerts.Feed
 	Escalator *alerts.Escalator
 	lane      *alarmlane.Lane
+	noLane    bool // Config.NoAlarmLane: no broker, on purpose
 	off       *alerts.OfflineDetector
 	http      *http.Server
 	ln        net.Listener
@@ -121,7 +124,6 @@ type Server struct {
 	careplans *careplan.Service
 	configPub *careplan.MQTTPublisher
 	log       *slog.Logger
-	noLane    bool // Config.NoAlarmLane
 }
 
 // Deps are what the server gets from outside rather than from its configuration.
@@ -150,9 +152,10 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: d.Log, noLane: c.NoAlarmLane}
+	s := &Server{Store: store, log: d.Log}
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
+	s.noLane = c.NoAlarmLane
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
@@ -277,14 +280,14 @@ func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
 
 func (s *Server) ready(ctx context.Context) error {
+	if s.lane == nil && !s.noLane {
+		return errors.New("no alarm lane: started without a broker, so no alarm can arrive (--no-alarm-lane if that is intended)")
+	}
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}
 	if s.lane != nil && !s.lane.Connected() {
 		return errors.New("alarm lane not subscribed")
-	}
-	if s.lane == nil && !s.noLane {
-		return errors.New("no alarm lane: started without a broker, so no alarm can arrive (--no-alarm-lane if that is intended)")
 	}
 	return nil
 }
