@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -26,7 +27,15 @@ func TestNotReadyWithoutAlarmLane(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		return resp.StatusCode, body.Error.Message
 	}
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, api.Deps{})
+	// Not apitest.Start: it says "no lane on purpose" for the HTTP tests.
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, api.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
 	if code, msg := readyz(srv); code != http.StatusServiceUnavailable || !strings.Contains(msg, "no alarm lane") || !strings.Contains(msg, "--no-alarm-lane") {
 		t.Fatalf("without a broker: %d %q", code, msg)
 	}

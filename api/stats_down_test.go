@@ -25,7 +25,7 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), NoAlarmLane: true,
+	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, api.Deps{})
 	tok, hash, _ := auth.NewToken()
 	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
