@@ -76,6 +76,7 @@ const (
 	AlarmSilentDevice     AlarmType = 11 // a device stopped reporting
 	AlarmGatewayOffline   AlarmType = 12 // the gateway stopped reporting (raised by the platform)
 	AlarmTamper           AlarmType = 13 // a device was opened or removed
+	AlarmUnknownDevice    AlarmType = 14 // a device not in the home's device map sends alarms (forwarded all the same)
 )
 
 // AlarmTypeInfo describes an alarm type: its stable name and default priority.
@@ -99,6 +100,7 @@ var alarmTypes = [...]AlarmTypeInfo{
 	AlarmSilentDevice:     {AlarmSilentDevice, "silent_device", PriorityTechnical},
 	AlarmGatewayOffline:   {AlarmGatewayOffline, "gateway_offline", PriorityTechnical},
 	AlarmTamper:           {AlarmTamper, "tamper", PriorityTechnical},
+	AlarmUnknownDevice:    {AlarmUnknownDevice, "unknown_device", PriorityTechnical},
 }
 
 // AlarmTypes returns every alarm type in code order.

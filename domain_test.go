@@ -120,7 +120,7 @@ func TestAlarmTypePriorities(t *testing.T) {
 	want := map[Priority][]AlarmType{
 		PriorityCritical:  {AlarmPanic, AlarmFall, AlarmSmoke},
 		PriorityHigh:      {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication},
-		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper},
+		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper, AlarmUnknownDevice},
 	}
 	n := 0
 	for p, types := range want {

@@ -127,7 +127,11 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	"POST /api/v1/devices": func(_ *world, h household, n string) string {
 		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
 	},
-	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
+	"PUT /api/v1/homes/{id}/config": func(_ *world, h household, _ string) string {
+		// Every registered device listed: a plan that leaves one out is refused (issue 22).
+		return `{"devices":[{"device":"` + string(h.pending) + `","technology":"personal_alarm"},` +
+			`{"device":"` + string(h.installed) + `","technology":"personal_alarm"}],"rules":{}}`
+	},
 	"PUT /api/v1/homes/{id}/absence": func(*world, household, string) string {
 		return `{"until":"` + time.Now().AddDate(0, 0, 30).UTC().Format(time.RFC3339) + `","reason":"hospital"}`
 	},
