@@ -325,9 +325,8 @@ func (g *Gateway) sendLink(units []string, up bool, down time.Duration) {
 	}
 }
 
-// downlinks is the downlink lane of the gateway's way out to the platform; nil (never
-// ready) if it gives none — a second link's pair must hand on both links' downlinks, as it
-// does their configurations (New warns when it does not).
+// downlinks is the downlink lane of the gateway's way out to the platform (a Pair hands on
+// both links'); nil (never ready) if it gives none (New warns).
 func (g *Gateway) downlinks() <-chan []byte {
 	if d, ok := any(g.up).(interface{ Downlinks() <-chan []byte }); ok {
 		return d.Downlinks()
