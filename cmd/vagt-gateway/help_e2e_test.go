@@ -197,8 +197,8 @@ func TestHelpConfirmedOnTheUnit(t *testing.T) {
 	nextNews(t, h.unit, "resolved")
 	nextLED(t, h, `{"state":"OFF"}`)
 	st := h.g.HelpStats()
-	if st.Applied != 3 || st.Repeats != 2 || st.Rejected != 2 {
-		t.Fatalf("help stats %+v: want 3 applied, 2 repeats, 2 rejected", st)
+	if st.Applied != 3 || st.Repeats != 2 || st.Rejected != 2 || st.Refused["malformed"] != 1 || st.Refused["gateway_mismatch"] != 1 {
+		t.Fatalf("help stats %+v: want 3 applied, 2 repeats, 2 rejected (malformed, gateway_mismatch)", st)
 	}
 	select {
 	case p := <-h.leds:
