@@ -76,6 +76,7 @@ const (
 	AlarmSilentDevice     AlarmType = 11 // a device stopped reporting
 	AlarmGatewayOffline   AlarmType = 12 // the gateway stopped reporting (raised by the platform)
 	AlarmTamper           AlarmType = 13 // a device was opened or removed
+	AlarmUnknownDevice    AlarmType = 14 // a device not in the home's device map sends alarms (forwarded all the same)
 	// Raised by the platform's night supervision (docs/night-supervision.md), never by a
 	// gateway; 20 and up leave room for other platform types.
 	AlarmNightVisit       AlarmType = 20 // night staff judged from the sensors that a visit is needed
@@ -103,6 +104,7 @@ var alarmTypes = [...]AlarmTypeInfo{
 	AlarmSilentDevice:     {AlarmSilentDevice, "silent_device", PriorityTechnical},
 	AlarmGatewayOffline:   {AlarmGatewayOffline, "gateway_offline", PriorityTechnical},
 	AlarmTamper:           {AlarmTamper, "tamper", PriorityTechnical},
+	AlarmUnknownDevice:    {AlarmUnknownDevice, "unknown_device", PriorityTechnical},
 	AlarmNightVisit:       {AlarmNightVisit, "night_visit", PriorityHigh},
 	AlarmNightCheckMissed: {AlarmNightCheckMissed, "night_check_missed", PriorityHigh},
 }

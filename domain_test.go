@@ -121,7 +121,7 @@ func TestAlarmTypePriorities(t *testing.T) {
 		PriorityCritical: {AlarmPanic, AlarmFall, AlarmSmoke},
 		PriorityHigh: {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication,
 			AlarmNightVisit, AlarmNightCheckMissed},
-		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper},
+		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper, AlarmUnknownDevice},
 	}
 	n := 0
 	for p, types := range want {

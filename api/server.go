@@ -55,6 +55,12 @@ type Config struct {
 	Broker   string
 	ClientID string // the lane's persistent session; stable per replica
 	Group    string // shared subscription group; default "vagt-alerts", "-": none
+
+	// NoAlarmLane says that running without a broker is intended (a replica that only
+	// serves, a test of the HTTP side). Without it an api with no broker is not ready:
+	// it can never receive an alarm (issue 15 defect 6).
+	NoAlarmLane bool
+
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
 	TLSCA, TLSCert, TLSKey string
@@ -101,6 +107,9 @@ func (c *Config) Validate() error {
 	if c.Broker != "" && c.ClientID == "" {
 		return errors.New("api: the alarm lane needs a client id")
 	}
+	if c.Broker != "" && c.NoAlarmLane {
+		return errors.New("api: a broker and no alarm lane: choose one")
+	}
 	if c.Policy.Escalate == nil {
 		c.Policy = alerts.DefaultPolicy()
 	}
@@ -113,6 +122,7 @@ type Server struct {
 	Feed      *alerts.Feed
 	Escalator *alerts.Escalator
 	lane      *alarmlane.Lane
+	noLane    bool // Config.NoAlarmLane: no broker, on purpose
 	off       *alerts.OfflineDetector
 	http      *http.Server
 	ln        net.Listener
@@ -168,6 +178,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
+	s.noLane = c.NoAlarmLane
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Log))
@@ -349,6 +360,9 @@ func (s *Server) Downlink() *downlink.Notifier { return s.downlink }
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
 
 func (s *Server) ready(ctx context.Context) error {
+	if s.lane == nil && !s.noLane {
+		return errors.New("no alarm lane: started without a broker, so no alarm can arrive (--no-alarm-lane if that is intended)")
+	}
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}

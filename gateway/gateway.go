@@ -43,6 +43,7 @@ type input struct {
 	seen     vagt.DeviceID // a device heard from (also without readings)
 	online   *bool         // an availability report
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
+	unmapped string        // the Zigbee name of a device not in the device map that sends alarms
 }
 
 // link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
@@ -207,7 +208,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
-			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online}) })
+			g.zigbee.Run(ctx, func(u zigbee.Update) {
+				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped})
+			})
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })
@@ -352,6 +355,7 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 				}
 			}
 			g.process(group)
+			g.unmapped(group)
 		case <-tick.C:
 			g.tick()
 		case data := <-g.up.Configs():

@@ -22,6 +22,10 @@ import (
 // default of the home's municipality and technologies (Defaults); "" switches a window
 // off, 0 a duration or threshold.
 type Settings struct {
+	// Confirm lists what the plan knowingly drops (Drops: "leave_out:<device>", ...);
+	// stored with the plan (only what it does drop) and named in the audit log.
+	Confirm []string `json:"confirm,omitempty"`
+
 	TimeZone string   `json:"time_zone,omitempty"` // IANA; "" Europe/Copenhagen
 	Devices  []Device `json:"devices"`
 	Rules    Rules    `json:"rules"`

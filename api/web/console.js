@@ -17,7 +17,7 @@
     bed_exit: "Out of bed", inactivity: "No activity", water_leak: "Water leak",
     low_temperature: "Low temperature", missed_medication: "Missed medication",
     low_battery: "Low battery", silent_device: "Silent device", gateway_offline: "Gateway offline",
-    tamper: "Tamper",
+    tamper: "Tamper", unknown_device: "Device not in the care plan",
   };
   const RANK = { critical: 0, high: 1, technical: 2 };
   const TIERS = { district: "district team", backup: "backup (bagvagt)", central: "central on-call" };

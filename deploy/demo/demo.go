@@ -93,6 +93,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	influx, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DataDir: filepath.Join(dir, "influxdb"), Logger: log})
 	if err != nil {

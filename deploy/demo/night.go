@@ -81,6 +81,12 @@ func planNights(ctx context.Context, plans *careplan.Service, homes []demoHome, 
 				dev.ReportEvery = &every
 			}
 			set.Devices = append(set.Devices, dev)
+			// The plan writes down the device map the demo's gateway already runs, where
+			// the base unit and the fall detector send their own alarms and a press of
+			// theirs is no panic: confirmed, as the care plan asks (api/careplan/safety.go).
+			if !d.panic && (d.tech == vagt.TechPersonalAlarm || d.tech == vagt.TechFallDetector) {
+				set.Confirm = append(set.Confirm, "panic_on_press_off:"+string(d.id))
+			}
 		}
 		nc := `{"times":["23:00","02:00","05:00"],"window":"30m","good":{"in_bed":true,"door_closed":true,"temperature":{"min":17,"max":26}}}`
 		if err := json.Unmarshal([]byte(nc), &set.NightChecks); err != nil {

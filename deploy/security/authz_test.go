@@ -135,7 +135,11 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	"POST /api/v1/devices": func(_ *world, h household, n string) string {
 		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
 	},
-	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
+	"PUT /api/v1/homes/{id}/config": func(_ *world, h household, _ string) string {
+		// Every registered device listed: a plan that leaves one out is refused (issue 22).
+		return `{"devices":[{"device":"` + string(h.pending) + `","technology":"personal_alarm"},` +
+			`{"device":"` + string(h.installed) + `","technology":"personal_alarm"}],"rules":{}}`
+	},
 	"PUT /api/v1/homes/{id}/absence": func(*world, household, string) string {
 		return `{"until":"` + time.Now().AddDate(0, 0, 30).UTC().Format(time.RFC3339) + `","reason":"hospital"}`
 	},
@@ -478,6 +482,7 @@ func (w *world) nightPlan(t testing.TB, h household) {
 	must(t, err)
 	hour := time.Now().In(loc).Format("15") + ":00"
 	must(t, json.Unmarshal([]byte(`{"devices":[{"device":"`+string(h.installed)+`","technology":"personal_alarm"},`+
+		`{"device":"`+string(h.pending)+`","technology":"personal_alarm"},`+
 		`{"device":"`+string(door)+`","technology":"door_sensor"}],`+
 		`"night_checks":{"times":["`+hour+`"],"good":{"door_closed":true}}}`), &set))
 	_, err = w.srv.CarePlans().Update(t.Context(), h.home, set, 0, "matrix")

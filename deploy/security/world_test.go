@@ -47,7 +47,7 @@ func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
 	influx := stacktest.SharedInfluxDB(t)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken,
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
 		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{})
 	if err != nil {
 		t.Fatal(err)
