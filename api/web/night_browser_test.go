@@ -25,10 +25,11 @@ func TestNightBoard(t *testing.T) {
 	}
 	cph, _ := time.LoadLocation("Europe/Copenhagen")
 	due := st.clock.Now().Add(10 * time.Minute).Truncate(time.Minute)
-	plan := fmt.Sprintf(`{"devices":[{"device":"bed-1","technology":"bed_sensor","zigbee":"bed"},{"device":"bu-17:btn","technology":"personal_alarm"}],
+	plan := fmt.Sprintf(`{"devices":[{"device":"bed-1","technology":"bed_sensor","zigbee":"bed"},{"device":"bu-17:btn","technology":"personal_alarm"},{"device":"fall-1","technology":"fall_detector"}],
 		"rules":{},"night_checks":{"times":[%q],"window":"30m","good":{"in_bed":true}}}`, due.In(cph).Format("15:04"))
-	if code := st.call(t, "anna", "PUT", "/api/v1/homes/home-0042/config", plan, nil); code != http.StatusOK {
-		t.Fatalf("care plan with night checks: %d", code)
+	var refused any
+	if code := st.call(t, "anna", "PUT", "/api/v1/homes/home-0042/config", plan, &refused); code != http.StatusOK {
+		t.Fatalf("care plan with night checks: %d %v", code, refused)
 	}
 	var bad struct {
 		Error struct{ Field string } `json:"error"`
