@@ -105,6 +105,11 @@ func TestNightSupervision(t *testing.T) {
 					t.Errorf("%s: %v, want a field error on %s", plan, err, field)
 				}
 			}
+			// The reason says why: no device of the home reports the state, and which would.
+			if err := put(`{"times":["23:00"],"good":{"no_water":true}}`); err == nil ||
+				!strings.Contains(err.Error(), "no device in the home can report it") || !strings.Contains(err.Error(), vagt.TechWaterAlarm.String()) {
+				t.Errorf("a state no device can report: %v, want the reason naming the technology that would", err)
+			}
 			if v, err := plans.View(ctx, home); err != nil || v.Version != 0 {
 				t.Fatalf("a refused plan was stored: version %d %v", v.Version, err)
 			}
