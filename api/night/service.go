@@ -84,6 +84,11 @@ type homePlan struct {
 	Loc  *time.Location
 }
 
+// away reports whether the citizen is away (an absence in the care plan) at t.
+func (h homePlan) away(t time.Time) bool {
+	return h.AwayFrom != nil && h.AwayUntil != nil && !t.Before(*h.AwayFrom) && t.Before(*h.AwayUntil)
+}
+
 func parseHome(h sqlstore.NightHome) (homePlan, bool) {
 	var eff struct {
 		TimeZone    string `json:"time_zone"`
@@ -156,6 +161,9 @@ type BoardHome struct {
 	Findings     []Finding             `json:"findings"`
 	State        State                 `json:"state"`
 	Good         Good                  `json:"good"`
+	// AwayUntil is set while the citizen is away (the care plan's absence): no check of
+	// that time is due or missed.
+	AwayUntil *time.Time `json:"away_until,omitempty"`
 }
 
 // Board is the night board of the shift on duty.
@@ -184,7 +192,7 @@ func (s *Service) Board(ctx context.Context, scope alerts.Scope) (Board, error) 
 			Status: StatusDone, State: states[h.Home], Good: h.Plan.Good}
 		w := h.Plan.WindowOrDefault()
 		for _, o := range Occurrences(h.Plan.Times, h.Loc, now.Add(-backlog), now.Add(Lookahead)) {
-			if slices.ContainsFunc(dues[h.Home], o.Equal) || !o.After(h.ChangedAt) {
+			if slices.ContainsFunc(dues[h.Home], o.Equal) || !o.After(h.ChangedAt) || h.away(o) {
 				continue
 			}
 			o, end := o.UTC(), o.Add(w).UTC()
@@ -198,6 +206,9 @@ func (s *Service) Board(ctx context.Context, scope alerts.Scope) (Board, error) 
 				bh.Status = StatusUpcoming
 			}
 			break
+		}
+		if h.away(now) {
+			bh.AwayUntil = h.AwayUntil
 		}
 		bh.Grade, bh.Findings = Judge(h.Plan.Good, bh.State)
 		if bh.Findings == nil {
@@ -363,7 +374,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	for _, h := range homes {
 		w := h.Plan.WindowOrDefault()
 		for _, o := range Occurrences(h.Plan.Times, h.Loc, now.Add(-backlog-w), now) {
-			if o.Add(w).After(now) || !o.After(h.ChangedAt) || slices.ContainsFunc(dues[h.Home], o.Equal) {
+			if o.Add(w).After(now) || !o.After(h.ChangedAt) || h.away(o) || slices.ContainsFunc(dues[h.Home], o.Equal) {
 				continue
 			}
 			misses = append(misses, miss{h, o})

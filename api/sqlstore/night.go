@@ -27,12 +27,16 @@ type NightHome struct {
 	LastSeen     *time.Time
 	Effective    []byte    // the care plan with defaults filled in (JSON)
 	ChangedAt    time.Time // when the plan was last saved: no check before it counts as missed
+	// AwayFrom and AwayUntil are the citizen's absence in the care plan (nil: none): no
+	// check falls due while the citizen is away.
+	AwayFrom, AwayUntil *time.Time
 }
 
 // NightHomes returns the homes in use whose plan has night checks, in the municipality
 // (0: all) and districts (none: all of it).
 func (s *Store) NightHomes(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]NightHome, error) {
-	query := `SELECT h.id, d.municipality, h.district_id, COALESCE(ci.name, ''), COALESCE(g.id, ''), COALESCE(g.online, 0), g.last_seen, c.effective, c.changed_at
+	query := `SELECT h.id, d.municipality, h.district_id, COALESCE(ci.name, ''), COALESCE(g.id, ''), COALESCE(g.online, 0), g.last_seen, c.effective, c.changed_at,
+		c.away_from, c.away_until
 		FROM homes h JOIN districts d ON d.id = h.district_id
 		JOIN home_configs c ON c.home_id = h.id
 		LEFT JOIN citizens ci ON ci.id = h.citizen_id
@@ -55,10 +59,13 @@ func (s *Store) NightHomes(ctx context.Context, mun vagt.MunicipalityCode, distr
 			online   int
 			seen     sql.NullInt64
 			changed  int64
+			awayFrom sql.NullInt64
+			awayTo   sql.NullInt64
 		)
-		if err := r.Scan(&home, &m, &h.District, &h.Citizen, &gw, &online, &seen, &h.Effective, &changed); err != nil {
+		if err := r.Scan(&home, &m, &h.District, &h.Citizen, &gw, &online, &seen, &h.Effective, &changed, &awayFrom, &awayTo); err != nil {
 			return err
 		}
+		h.AwayFrom, h.AwayUntil = nullMs(awayFrom), nullMs(awayTo)
 		h.ChangedAt = fromMs(changed)
 		h.Home, h.Municipality, h.Gateway, h.Online, h.LastSeen = vagt.HomeID(home), vagt.MunicipalityCode(m), vagt.GatewayID(gw), online != 0, nullMs(seen)
 		if n := len(out); n > 0 && out[n-1].Home == h.Home {

@@ -17,6 +17,7 @@
       signinbtn: "Log ind", title: "Nattens tilsyn", empty: "Ingen hjem med nattilsyn i dine distrikter.",
       lang: "English", green: "Grøn", amber: "Gul", red: "Rød",
       due: "Tilsyn kl. %s", overdue: "Tilsyn kl. %s er ikke udført — alarm sendt", upcoming: "Næste tilsyn kl. %s", done: "Ingen tilsyn mangler",
+      away: "Fraværende til %s — intet tilsyn",
       inBed: "I seng", inBedSince: "i seng siden %s", outOfBed: "ikke i seng", unknown: "ukendt",
       motion: "Sidste bevægelse", door: "Hoveddør", open: "åben", closed: "lukket", temp: "Temperatur",
       water: "Vand på gulvet", yes: "ja", no: "nej", gateway: "Gateway", online: "online", offline: "offline",
@@ -41,6 +42,7 @@
       signinbtn: "Sign in", title: "Tonight's checks", empty: "No homes with night checks in your districts.",
       lang: "Dansk", green: "Green", amber: "Amber", red: "Red",
       due: "Check at %s", overdue: "Check at %s not made — alert raised", upcoming: "Next check at %s", done: "No check due",
+      away: "Away until %s — no checks",
       inBed: "In bed", inBedSince: "in bed since %s", outOfBed: "not in bed", unknown: "unknown",
       motion: "Last motion", door: "Front door", open: "open", closed: "closed", temp: "Temperature",
       water: "Water on the floor", yes: "yes", no: "no", gateway: "Gateway", online: "online", offline: "offline",
@@ -59,6 +61,10 @@
   };
   const hm = (iso) => new Date(iso).toLocaleTimeString(lang === "en" ? "en-GB" : "da-DK",
     { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Copenhagen" });
+
+  // The day and time (a citizen may be away for days).
+  const dayTime = (iso) => new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "da-DK",
+    { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Copenhagen" });
 
   let timer = 0;
   let last = null;
@@ -98,7 +104,7 @@
     if (h.good && h.good.no_water) line(dl, t("water"), s.water === undefined ? unk : s.water ? t("yes") : t("no"));
     line(dl, t("gateway"), s.gateway_online === undefined ? unk : s.gateway_online ? t("online") : t("offline"));
     const due = h.due_at ? el("p", { class: "due" + (h.status === "overdue" ? " overdue" : ""), text: t(h.status, hm(h.due_at)) })
-      : el("p", { class: "due", text: t("done") });
+      : el("p", { class: "due", text: h.away_until ? t("away", dayTime(h.away_until)) : t("done") });
     const findings = el("ul", { class: "findings" }, ...(h.findings || []).map((f) =>
       el("li", { text: (T[lang].findings || {})[f.condition + "/" + f.grade] || f.reason })));
     const li = el("li", { class: "night-home grade-" + h.grade, "data-home": h.home, "data-grade": h.grade, "data-status": h.status },
