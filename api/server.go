@@ -261,8 +261,13 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		}
 	}
 	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store}}
-	// Night supervision sweeps for missed checks every ten ticks (10 s by default).
-	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * c.Tick}
+	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
+	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
+	nightTick := c.Tick
+	if nightTick <= 0 {
+		nightTick = time.Second
+	}
+	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,

@@ -62,6 +62,9 @@ func (s *Service) now() time.Time {
 	return s.Clock.Now()
 }
 
+// ShiftNow is the time on the shift's clock (Shift, or Clock): due times are on it.
+func (s *Service) ShiftNow() time.Time { return s.shiftNow() }
+
 // shiftNow is the time on the shift's clock (Shift, or Clock).
 func (s *Service) shiftNow() time.Time {
 	if s.Shift == nil {

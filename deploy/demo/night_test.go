@@ -42,7 +42,8 @@ func TestShiftClockStartsAtNextNight(t *testing.T) {
 
 // TestDemoNightShift: the demo's homes with a bed sensor get night checks at their first
 // run (not again: staff's changes stay), and with the shift clock at 23:10 the night board
-// shows them (the staff's districts') due at 23:00; a "visit needed" becomes a night_visit alert.
+// shows them (the staff's districts') due at 23:00; a "visit needed" is listed with the
+// home's checks and becomes a night_visit alert.
 func TestDemoNightShift(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -101,6 +102,18 @@ func TestDemoNightShift(t *testing.T) {
 	body := fmt.Sprintf(`{"due_at":%q,"decision":"visit","note":"demo"}`, due.UTC().Format(time.RFC3339))
 	if code := apitest.Call(t, base, v.tokens.Staff, "POST", "/api/v1/homes/"+string(h.Home)+"/night-checks", body, nil); code != 201 {
 		t.Fatalf("visit needed: %d", code)
+	}
+	// The home's checks, by default those of the shift's last week: the visit is there,
+	// though its due time is ahead of the wall clock.
+	var checks struct {
+		Checks []struct {
+			DueAt    time.Time `json:"due_at"`
+			Decision string    `json:"decision"`
+		} `json:"checks"`
+	}
+	if code := apitest.Call(t, base, v.tokens.Staff, "GET", "/api/v1/homes/"+string(h.Home)+"/night-checks", "", &checks); code != 200 ||
+		len(checks.Checks) != 1 || !checks.Checks[0].DueAt.Equal(due) || checks.Checks[0].Decision != "visit" {
+		t.Errorf("the home's checks: %d %+v; want the visit due at %s", code, checks.Checks, due.UTC())
 	}
 	var list struct {
 		Alerts []struct {
