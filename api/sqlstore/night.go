@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // Night supervision (api/night, docs/night-supervision.md): the homes whose care plan has
@@ -320,4 +322,26 @@ func (s *Store) NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCo
 		return nil, storeErr("night check counts", err)
 	}
 	return out, nil
+}
+
+// citizenNightChecks are the night checks of the citizen's homes, oldest first, for the
+// citizen's export.
+func (s *Store) citizenNightChecks(ctx context.Context, citizen int64) ([]registry.CitizenNightCheck, error) {
+	out := []registry.CitizenNightCheck{}
+	err := s.each(ctx, `SELECT `+nightColumns+` FROM night_checks WHERE home_id IN (SELECT id FROM homes WHERE citizen_id = ?)
+		ORDER BY due_at, id`, []any{citizen}, func(r *sql.Rows) error {
+		c, err := scanNight(r)
+		out = append(out, registry.CitizenNightCheck{Home: c.Home, DueAt: c.DueAt, CheckedAt: c.CheckedAt, By: c.By,
+			Decision: c.Decision, Grade: c.Grade, State: json.RawMessage(c.State), Note: c.Note, Missed: c.Missed})
+		return err
+	})
+	return out, err
+}
+
+// eraseNightChecks strips the state seen (personal: in bed since, last motion), the note
+// and who checked from the night checks matching where, as an erasure or the end of the
+// keeping period does for alerts; the due time, decision and grade stay for the counts.
+func (t *tx) eraseNightChecks(ctx context.Context, where string, args ...any) error {
+	_, err := t.exec(ctx, `UPDATE night_checks SET state = '{}', note = '', actor = '' WHERE state <> '{}' AND `+where, args...)
+	return err
 }
