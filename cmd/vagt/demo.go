@@ -31,10 +31,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs.DurationVar(&c.AlarmEvery, "alarm-every", 45*time.Second, "mean time between alarms in the village")
 	fs.DurationVar(&c.FirstAlarm, "first-alarm", 15*time.Second, "when the first alarm comes")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	log, err := subcmd.Logger(*logLevel, stderr)
