@@ -59,7 +59,7 @@ func (c *Config) Defaults() {
 	}
 	def(&c.Group, vagt.NoGroup)
 	def(&c.InfluxOrg, "vagt")
-	def(&c.HTTPAddr, ":8081")
+	def(&c.HTTPAddr, "127.0.0.1:8081") // loopback unless told: /metrics and the POST path are not for everybody
 	if c.BatchPoints == 0 {
 		c.BatchPoints = 5000
 	}

@@ -38,10 +38,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	fs.IntVar(&cfg.Conns, "conns", 4, "MQTT connections that carry the gateways")
 	fs.StringVar(&cfg.Prefix, "prefix", "load", "gateway ids are {prefix}-000001, ...")
 	report := fs.String("report", "", "write the full JSON report (per gateway) to this file; '-' for stdout")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("component", "load")

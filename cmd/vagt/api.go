@@ -75,10 +75,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", httpapi.DefaultMaxStreamsPerPrincipal, "most live alert streams one user or token has open at once")
 	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")
