@@ -77,6 +77,10 @@ const (
 	AlarmGatewayOffline   AlarmType = 12 // the gateway stopped reporting (raised by the platform)
 	AlarmTamper           AlarmType = 13 // a device was opened or removed
 	AlarmUnknownDevice    AlarmType = 14 // a device not in the home's device map sends alarms (forwarded all the same)
+	// Raised by the platform's night supervision (docs/night-supervision.md), never by a
+	// gateway; 20 and up leave room for other platform types.
+	AlarmNightVisit       AlarmType = 20 // night staff judged from the sensors that a visit is needed
+	AlarmNightCheckMissed AlarmType = 21 // a night check was not made within its window
 )
 
 // AlarmTypeInfo describes an alarm type: its stable name and default priority.
@@ -101,6 +105,8 @@ var alarmTypes = [...]AlarmTypeInfo{
 	AlarmGatewayOffline:   {AlarmGatewayOffline, "gateway_offline", PriorityTechnical},
 	AlarmTamper:           {AlarmTamper, "tamper", PriorityTechnical},
 	AlarmUnknownDevice:    {AlarmUnknownDevice, "unknown_device", PriorityTechnical},
+	AlarmNightVisit:       {AlarmNightVisit, "night_visit", PriorityHigh},
+	AlarmNightCheckMissed: {AlarmNightCheckMissed, "night_check_missed", PriorityHigh},
 }
 
 // AlarmTypes returns every alarm type in code order.

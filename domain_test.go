@@ -118,8 +118,9 @@ func must[T any](v T, ok bool) T {
 
 func TestAlarmTypePriorities(t *testing.T) {
 	want := map[Priority][]AlarmType{
-		PriorityCritical:  {AlarmPanic, AlarmFall, AlarmSmoke},
-		PriorityHigh:      {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication},
+		PriorityCritical: {AlarmPanic, AlarmFall, AlarmSmoke},
+		PriorityHigh: {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication,
+			AlarmNightVisit, AlarmNightCheckMissed},
 		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper, AlarmUnknownDevice},
 	}
 	n := 0

@@ -30,6 +30,7 @@ import (
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -132,6 +133,8 @@ type Server struct {
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
+	night     *night.Service
+	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
 	configPub *careplan.MQTTPublisher
 	downlink  *downlink.Notifier // nil without a broker
 	downPub   *downlink.MQTTPublisher
@@ -146,6 +149,8 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
 	Clock    alerts.Clock         // nil: the system clock
+	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
+	NightClock alerts.Clock
 }
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
@@ -255,8 +260,15 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
-	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store}}
+	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
+	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
+	nightTick := c.Tick
+	if nightTick <= 0 {
+		nightTick = time.Second
+	}
+	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
+	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
@@ -271,6 +283,11 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
+		if s.nightTel, err = night.NewInflux(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		s.night.Sensors = s.nightTel
 		s.retention.Activity = rollup.Retention{Store: store}
 		if !c.Rollup.Off {
 			// A day of the load is ~29 M points: the roll-up's queries get a
@@ -336,6 +353,9 @@ func (s *Server) MetricsAddr() string {
 
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
+
+// CarePlans returns the care-plan service (the demo plans its homes' night checks).
+func (s *Server) CarePlans() *careplan.Service { return s.careplans }
 
 // Downlink returns the notifier that tells gateways what became of their alarms, nil
 // without a broker.
@@ -438,6 +458,7 @@ func (s *Server) Run(ctx context.Context) error {
 		run("rollup", s.rollup.Run)
 	}
 	run("care plans", s.careplans.Run)
+	run("night checks", s.night.Run)
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
 	}
@@ -496,6 +517,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.rollupTel != nil {
 		s.rollupTel.Close()
+	}
+	if s.nightTel != nil {
+		s.nightTel.Close()
 	}
 	return errors.Join(firstErr, s.Store.Close())
 }

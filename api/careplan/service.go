@@ -301,6 +301,9 @@ func diff(a, b Settings) []string {
 	if !same(a.Absence, b.Absence) {
 		out = append(out, "absence")
 	}
+	if !same(a.NightChecks, b.NightChecks) {
+		out = append(out, "night_checks")
+	}
 	var ra, rb map[string]json.RawMessage
 	ja, _ := json.Marshal(a.Rules)
 	jb, _ := json.Marshal(b.Rules)

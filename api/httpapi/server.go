@@ -96,6 +96,8 @@ type Config struct {
 	Population *stats.Population
 	// HomeConfigs serves the homes' care plans; nil: they answer 503.
 	HomeConfigs HomeConfigService
+	// Night serves night supervision (night.go); nil: it answers 503.
+	Night NightService
 }
 
 type server struct {
@@ -147,6 +149,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/", s.webPage("console.html"))
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
+	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
 	if c.Gatherer != nil && c.MetricsToken != "" {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
@@ -203,6 +206,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPut, "/homes/{id}/absence", s.putAbsence())
 		r.Method(http.MethodDelete, "/homes/{id}/absence", s.deleteAbsence())
 		r.Method(http.MethodGet, "/careplans", s.carePlanOverview())
+		r.Method(http.MethodGet, "/night/board", s.nightBoard())
+		r.Method(http.MethodGet, "/homes/{id}/night-checks", s.nightChecks())
+		r.Method(http.MethodPost, "/homes/{id}/night-checks", s.recordNightCheck())
+		r.Method(http.MethodGet, "/stats/night", s.nightStats())
 	})
 	return r
 }

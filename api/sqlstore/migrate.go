@@ -289,6 +289,27 @@ CREATE TABLE activation_codes (
 	used_at BIGINT
 );
 `,
+	// 9: night supervision (docs/night-supervision.md): every night check made or missed,
+	// one per home and due time; who, when, the state seen and the decision.
+	`
+CREATE TABLE night_checks (
+	id {{id}},
+	home_id TEXT NOT NULL REFERENCES homes(id),
+	municipality INTEGER NOT NULL,
+	due_at BIGINT NOT NULL,
+	checked_at BIGINT NOT NULL,
+	actor TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	grade TEXT NOT NULL,
+	state TEXT NOT NULL,
+	note TEXT NOT NULL DEFAULT '',
+	alert_id BIGINT,
+	missed {{bool}},
+	missed_alert_id BIGINT,
+	UNIQUE (home_id, due_at)
+);
+CREATE INDEX night_checks_municipality ON night_checks (municipality, due_at);
+`,
 }
 
 var dialectText = map[dialect]map[string]string{
