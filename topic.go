@@ -14,6 +14,7 @@ const (
 	LaneAlarm     Lane = "alarm"     // CBOR Alarm, QoS 1
 	LaneStatus    Lane = "status"    // CBOR Status, QoS 1, retained; the will says offline
 	LaneConfig    Lane = "config"    // CBOR home configuration, QoS 1, retained (api → gateway)
+	LaneDownlink  Lane = "downlink"  // CBOR Downlink, QoS 1, not retained (api → gateway)
 )
 
 const topicPrefix = "vagt/v1/gw/"
@@ -53,7 +54,7 @@ func ParseTopic(topic string) (GatewayID, Lane, error) {
 		return "", "", fmt.Errorf("%w: topic %q has no lane", ErrInvalidID, clip(topic))
 	}
 	switch l := Lane(lane); l {
-	case LaneTelemetry, LaneAlarm, LaneStatus, LaneConfig:
+	case LaneTelemetry, LaneAlarm, LaneStatus, LaneConfig, LaneDownlink:
 		id := GatewayID(gw)
 		if err := id.Validate(); err != nil {
 			return "", "", err

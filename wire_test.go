@@ -158,7 +158,7 @@ func TestWireDoc(t *testing.T) {
 		}
 		seen[strings.SplitN(filepath.Base(b[1]), "-", 2)[0]] = true
 	}
-	for _, m := range []string{"batch", "alarm", "status"} {
+	for _, m := range []string{"batch", "alarm", "status", "downlink"} {
 		if !seen[m] {
 			t.Errorf("docs/wire.md has no example of a %s", m)
 		}

@@ -28,8 +28,10 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -44,12 +46,22 @@ var OpenAPI []byte
 // Config configures the API server.
 type Config struct {
 	Listen string // host:port; default 127.0.0.1:8080
-	DB     string // SQLite file path, or a postgres:// URL
+	// MetricsListen serves /metrics (plain HTTP, no token) on a listener of its own, for a
+	// Prometheus on the host or its private network; "" none. MetricsToken serves /metrics
+	// on Listen as well, to that bearer token only; "" not there (docs/operations.md).
+	MetricsListen, MetricsToken string
+	DB                          string // SQLite file path, or a postgres:// URL
 	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
 	// HTTP side, a replica that only serves).
 	Broker   string
 	ClientID string // the lane's persistent session; stable per replica
 	Group    string // shared subscription group; default "vagt-alerts", "-": none
+
+	// NoAlarmLane says that running without a broker is intended (a replica that only
+	// serves, a test of the HTTP side). Without it an api with no broker is not ready:
+	// it can never receive an alarm (issue 15 defect 6).
+	NoAlarmLane bool
+
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
 	TLSCA, TLSCert, TLSKey string
@@ -62,6 +74,9 @@ type Config struct {
 	Tick                time.Duration // how often escalation and offline detection look; default 1 s
 	FeedPoll            time.Duration // how often the stream looks for events without a wake-up; default 1 s
 	StreamWriteTimeout  time.Duration // default 10 s
+	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
+	// default httpapi.DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
+	MaxStreams, MaxStreamsPerPrincipal int
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
@@ -95,6 +110,9 @@ func (c *Config) Validate() error {
 	if c.Broker != "" && c.ClientID == "" {
 		return errors.New("api: the alarm lane needs a client id")
 	}
+	if c.Broker != "" && c.NoAlarmLane {
+		return errors.New("api: a broker and no alarm lane: choose one")
+	}
 	if c.Policy.Escalate == nil {
 		c.Policy = alerts.DefaultPolicy()
 	}
@@ -107,18 +125,28 @@ type Server struct {
 	Feed      *alerts.Feed
 	Escalator *alerts.Escalator
 	lane      *alarmlane.Lane
+	noLane    bool // Config.NoAlarmLane: no broker, on purpose
 	off       *alerts.OfflineDetector
 	http      *http.Server
 	ln        net.Listener
+	metrics   *http.Server // nil: no metrics listener
+	metricsLn net.Listener
 	telemetry *stats.Telemetry
 	retention *retention.Job
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
+	night     *night.Service
+	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
 	configPub *careplan.MQTTPublisher
+	downlink  *downlink.Notifier // nil without a broker
+	downPub   *downlink.MQTTPublisher
 	gps       *gps.Service
 	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
+	clock     alerts.Clock
+	tick      time.Duration
+	laneWake  chan struct{} // the lane's state may have changed
 }
 
 // Deps are what the server gets from outside rather than from its configuration.
@@ -126,6 +154,8 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
 	Clock    alerts.Clock         // nil: the system clock
+	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
+	NightClock alerts.Clock
 }
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
@@ -147,11 +177,16 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: d.Log}
+	s := &Server{Store: store, log: d.Log, clock: d.Clock, tick: c.Tick, laneWake: make(chan struct{}, 1)}
+	if s.tick <= 0 {
+		s.tick = time.Second
+	}
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
+	s.noLane = c.NoAlarmLane
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Log))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
 	if err != nil {
 		store.Close()
@@ -163,6 +198,19 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		s.configPub = careplan.NewMQTTPublisher(careplan.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-config",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	}
+	if c.Broker != "" {
+		// Help confirmed back in the home: told from the committed event log, on a client
+		// of its own like the config lane's.
+		s.downPub = downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-downlink",
+			Username: c.Username, Password: c.Password, TLS: tlsConfig})
+		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+		store.OnCommit(s.downlink.Wake)
+		// Before the lane can commit what queued while the api was down: those alarms are
+		// told too. If the store does not answer now, Run starts when it does.
+		if err := s.downlink.Prime(ctx); err != nil {
+			d.Log.Warn("downlink: not primed; starts at the end of the event log when it runs", "err", err)
+		}
+	}
 	cpOpts := careplan.Options{Clock: d.Clock, Log: d.Log, Republish: c.ConfigRepublish}
 	if s.configPub != nil {
 		cpOpts.Publisher = s.configPub
@@ -170,12 +218,21 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.careplans = careplan.NewService(store, cpOpts)
 	if c.Broker != "" {
 		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
-			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry})
+			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry,
+			OnChange: s.wakeLane})
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
 	}
+	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vagt_api_alarm_lane_subscribed",
+		Help: "1 while the alarm lane is subscribed and the store takes what arrives (alarms can become alerts), else 0."},
+		func() float64 {
+			if st, ok := s.Feed.Lane(); ok && st.Subscribed {
+				return 1
+			}
+			return 0
+		}))
 	var oidc httpapi.JWTVerifier
 	if c.OIDC.Issuer != "" {
 		v, err := auth.NewOIDC(c.OIDC)
@@ -208,12 +265,22 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Trackers: store} // Trackers: gps_tracker counts what trackers reported
-	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store},
+		Trackers: store} // Trackers: gps_tracker counts what trackers reported
+	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
+	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
+	nightTick := c.Tick
+	if nightTick <= 0 {
+		nightTick = time.Second
+	}
+	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
+	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store}
+	hc.MetricsToken = c.MetricsToken
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
@@ -224,6 +291,11 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
+		if s.nightTel, err = night.NewInflux(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		s.night.Sensors = s.nightTel
 		s.retention.Activity = rollup.Retention{Store: store}
 		if !c.Rollup.Off {
 			// A day of the issue's load is ~29 M points: the roll-up's queries get a
@@ -260,6 +332,16 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("api: listen: %w", err)
 	}
+	if c.MetricsListen != "" {
+		if s.metricsLn, err = net.Listen("tcp", c.MetricsListen); err != nil {
+			s.ln.Close()
+			store.Close()
+			return nil, fmt.Errorf("api: metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", httpapi.MetricsHandler(d.Registry))
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	}
 	// No WriteTimeout: the stream lives long and sets its own deadline per write.
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn), TLSConfig: serverTLS}
@@ -269,21 +351,82 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 // Addr is the address the HTTP server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
+// MetricsAddr is the address of the metrics listener, "" without one.
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
+}
+
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
+
+// CarePlans returns the care-plan service (the demo plans its homes' night checks).
+func (s *Server) CarePlans() *careplan.Service { return s.careplans }
+
+// Downlink returns the notifier that tells gateways what became of their alarms, nil
+// without a broker.
+func (s *Server) Downlink() *downlink.Notifier { return s.downlink }
 
 // OfflineDetector returns the offline loop (tests tick it by hand).
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
 
 func (s *Server) ready(ctx context.Context) error {
+	if s.lane == nil && !s.noLane {
+		return errors.New("no alarm lane: started without a broker, so no alarm can arrive (--no-alarm-lane if that is intended)")
+	}
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}
-	if s.lane != nil && !s.lane.Connected() {
-		return errors.New("alarm lane not subscribed")
+	if s.lane != nil {
+		if up, why := s.lane.State(); !up {
+			return fmt.Errorf("alarm lane not subscribed (%s)", why)
+		}
 	}
-
 	return nil
+}
+
+func (s *Server) wakeLane() {
+	select {
+	case s.laneWake <- struct{}{}:
+	default:
+	}
+}
+
+// watchLane keeps the feed's lane state true, so that every open console shows at once
+// when alarms cannot become alerts (broker down, subscription refused, store unavailable)
+// and when they can again. The lane reports its own changes; the store, which may fail
+// while nothing arrives, is pinged every tick.
+func (s *Server) watchLane(ctx context.Context) error {
+	t := time.NewTicker(s.tick)
+	defer t.Stop()
+	var last alerts.LaneState
+	for first := true; ; first = false {
+		up, why := s.lane.State()
+		if up {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := s.Store.Ping(pctx); err != nil && ctx.Err() == nil {
+				up, why = false, alarmlane.DownStore
+			}
+			cancel()
+		}
+		if first || up != last.Subscribed || why != last.Reason {
+			last = alerts.LaneState{Subscribed: up, Reason: why, Since: s.clock.Now()}
+			s.Feed.SetLane(last)
+			if up {
+				s.log.Info("alarm lane subscribed: alarms become alerts")
+			} else if !first || why != alarmlane.DownConnecting {
+				s.log.Warn("alarm lane not subscribed: alarms cannot become alerts", "reason", why)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.laneWake:
+		}
+	}
 }
 
 // Run serves until ctx is done or a part fails, then stops every part, waits for it and
@@ -309,7 +452,12 @@ func (s *Server) Run(ctx context.Context) error {
 			cancel() // one part stopping stops all
 		})
 	}
-	wake := func() { s.Feed.Wake() }
+	wake := func() {
+		s.Feed.Wake()
+		if s.downlink != nil {
+			s.downlink.Wake()
+		}
+	}
 	run("feed", s.Feed.Run)
 	run("escalation", s.Escalator.Run)
 	run("offline detection", s.off.Run)
@@ -318,6 +466,7 @@ func (s *Server) Run(ctx context.Context) error {
 		run("rollup", s.rollup.Run)
 	}
 	run("care plans", s.careplans.Run)
+	run("night checks", s.night.Run)
 	run("gps", s.gps.Run)
 	if s.owntracks != nil {
 		run("owntracks", s.owntracks.Run)
@@ -325,11 +474,16 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
 	}
+	if s.downlink != nil {
+		run("downlink publisher", s.downPub.Run)
+		run("downlink", s.downlink.Run)
+	}
 	if s.Store.Postgres() {
 		run("listen", func(ctx context.Context) error { return s.Store.Listen(ctx, wake) })
 	}
 	if s.lane != nil {
 		run("alarm lane", s.lane.Run)
+		run("alarm lane state", s.watchLane)
 	}
 	run("http", func(ctx context.Context) error {
 		errc := make(chan error, 1)
@@ -354,6 +508,20 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	})
+	if s.metrics != nil {
+		run("metrics", func(ctx context.Context) error {
+			errc := make(chan error, 1)
+			go func() { errc <- s.metrics.Serve(s.metricsLn) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			err := s.metrics.Close()
+			<-errc
+			return err
+		})
+	}
 	s.log.Info("api serving", "addr", s.Addr(), "postgres", s.Store.Postgres(), "lane", s.lane != nil)
 	wg.Wait()
 	if s.telemetry != nil {
@@ -361,6 +529,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.rollupTel != nil {
 		s.rollupTel.Close()
+	}
+	if s.nightTel != nil {
+		s.nightTel.Close()
 	}
 	return errors.Join(firstErr, s.Store.Close())
 }
@@ -372,9 +543,12 @@ type laneSink struct {
 	careplans *careplan.Service
 }
 
-func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) error {
-	_, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
-	return err
+func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) (string, error) {
+	r, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
+	if err == nil && r.SeqReused {
+		return alarmlane.FlagSeqReused, nil
+	}
+	return "", err
 }
 
 func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {

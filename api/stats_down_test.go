@@ -25,7 +25,7 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, api.Deps{})
 	tok, hash, _ := auth.NewToken()
 	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
@@ -53,7 +53,7 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 	}
 	// The daily roll-up's runs fail, are counted, and the api goes on serving.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+		resp, err := http.Get("http://" + srv.MetricsAddr() + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

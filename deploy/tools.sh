@@ -82,8 +82,9 @@ install_packages() {
 	have systemd-analyze || missing+=(systemd)
 	have curl || missing+=(curl)
 	have jq || missing+=(jq)
+	have promtool || missing+=(prometheus) # promtool checks and unit-tests deploy/prometheus
 	if ((${#missing[@]} == 0)); then
-		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl and jq are installed, nothing to do"
+		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl, jq and prometheus (promtool) are installed, nothing to do"
 		return
 	fi
 	local cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
@@ -98,6 +99,7 @@ install_packages() {
 	DEBIAN_FRONTEND=noninteractive "${cmd[@]}"
 	# Debian's mosquitto package also starts a system broker on :1883. The
 	# local stack never uses 1883, so it does no harm; nothing relies on it.
+	# Likewise the prometheus package may start a server on :9090; only promtool is used.
 }
 
 # `tools.sh influxd` installs only InfluxDB (what `make run` needs); no argument: all.

@@ -37,6 +37,11 @@ type Config struct {
 		Heartbeat  Duration `json:"heartbeat"`
 		MaxBackoff Duration `json:"max_backoff"`
 		DrainRate  float64  `json:"drain_rate"` // telemetry readings per second; 0 no cap
+
+		// Secondary is an optional second platform broker (another mobile operator, a
+		// second data centre) with its own login and TLS files; keep-alive, heartbeat,
+		// backoff and drain rate are the primary's. See docs/gateway.md, "A second way out".
+		Secondary SecondaryLink `json:"secondary"`
 	} `json:"uplink"`
 
 	Serial struct {
@@ -51,9 +56,29 @@ type Config struct {
 		Password  string `json:"password"`
 	} `json:"zigbee"`
 
+	// Help: what the gateway tells the home about its alarms and its link (docs/gateway.md,
+	// "Help confirmed in the home"). See help.go.
+	Help HelpConfig `json:"help"`
+
 	StatusAddr string `json:"status_addr"` // loopback host:port of the status page; "" none
 
 	Home HomeFile `json:"home"`
+}
+
+// SecondaryLink is the second platform broker. Empty Broker: none.
+type SecondaryLink struct {
+	Broker   string `json:"broker"`
+	Username string `json:"username"` // default the gateway id
+	Password string `json:"password"`
+	CAFile   string `json:"ca_file"`
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// TelemetryFailoverAfter: telemetry goes out on the secondary only once the primary
+	// has been down this long ("0s": at once); alarms never wait for it.
+	TelemetryFailoverAfter Duration `json:"telemetry_failover_after"`
+	// AlarmHedge: an alarm the primary has not delivered within this time (while it looks
+	// up) goes out on the secondary too.
+	AlarmHedge Duration `json:"alarm_hedge"`
 }
 
 // Defaults returns a configuration with every default filled in.
@@ -67,9 +92,12 @@ func Defaults() Config {
 	c.Uplink.Heartbeat = Duration(60 * time.Second)
 	c.Uplink.MaxBackoff = Duration(2 * time.Minute)
 	c.Uplink.DrainRate = 500
+	c.Uplink.Secondary.TelemetryFailoverAfter = Duration(10 * time.Minute)
+	c.Uplink.Secondary.AlarmHedge = Duration(3 * time.Second)
 	c.Serial.Baud = 9600
 	c.Zigbee.BaseTopic = "zigbee2mqtt"
 	c.StatusAddr = "127.0.0.1:8089"
+	c.Help.LinkDownAfter = Duration(2 * time.Minute)
 	c.Home.Rules.Night, c.Home.Rules.Day = "22:00-07:00", "07:00-22:00"
 	return c
 }
@@ -112,8 +140,22 @@ func (c *Config) Validate() error {
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		errs = append(errs, errors.New("uplink.cert_file and uplink.key_file go together"))
 	}
+	if sec := &c.Uplink.Secondary; sec.Broker != "" {
+		if sec.Broker == c.Uplink.Broker {
+			errs = append(errs, errors.New("uplink.secondary.broker is the primary's: a second way out must be another broker"))
+		}
+		if (sec.CertFile == "") != (sec.KeyFile == "") {
+			errs = append(errs, errors.New("uplink.secondary.cert_file and key_file go together"))
+		}
+		if sec.TelemetryFailoverAfter < 0 || sec.AlarmHedge <= 0 {
+			errs = append(errs, errors.New("uplink.secondary.telemetry_failover_after must be ≥ 0 and alarm_hedge positive"))
+		}
+	}
 	if c.Serial.Path == "" && c.Zigbee.Broker == "" {
 		errs = append(errs, errors.New("neither serial.path nor zigbee.broker: the gateway would have no input"))
+	}
+	if err := c.Help.validate(c.Zigbee.Broker != ""); err != nil {
+		errs = append(errs, err)
 	}
 	if c.StatusAddr != "" {
 		host, _, err := net.SplitHostPort(c.StatusAddr)

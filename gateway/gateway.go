@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/burst"
 	"github.com/vagt-dk/vagt/gateway/rules"
 	"github.com/vagt-dk/vagt/gateway/serial"
 	"github.com/vagt-dk/vagt/gateway/spool"
@@ -42,6 +43,15 @@ type input struct {
 	seen     vagt.DeviceID // a device heard from (also without readings)
 	online   *bool         // an availability report
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
+	unmapped string        // the Zigbee name of a device not in the device map that sends alarms
+}
+
+// link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
+type link interface {
+	Run(context.Context) error
+	Configs() <-chan []byte
+	Connected() bool
+	Sent() uint64
 }
 
 // Gateway is the home agent: inputs → rules → spool → uplink.
@@ -51,12 +61,16 @@ type Gateway struct {
 	clock  Clock
 	spool  *spool.Queue
 	engine *rules.Engine
-	up     *uplink.Uplink
+	up     link
 	serial *serial.Reader
 	zigbee *zigbee.Subscriber
+	help   helpDesk       // help confirmed in the home (help.go); restoreHelp readies it
+	setter *zigbee.Setter // nil without help.zigbee
 
 	statusLn net.Listener
 	times    seriesTimes // owned by the pipeline goroutine
+	trust    *clockTrust
+	refusals *burst.Limiter // refused readings, logged once per burst of a reason
 
 	mu        sync.Mutex // guards the fields below: the status page and message read them
 	home      vagt.HomeConfig
@@ -67,11 +81,13 @@ type Gateway struct {
 }
 
 type counters struct {
-	Readings        uint64 `json:"readings"`         // spooled
-	InvalidReadings uint64 `json:"invalid_readings"` // refused: out of range, bad id
-	AlarmFrames     uint64 `json:"alarm_frames"`     // serial alarm frames acked
-	ConfigsApplied  uint64 `json:"configs_applied"`
-	OpenEpisodes    int    `json:"open_episodes"`
+	Readings            uint64            `json:"readings"`               // spooled
+	InvalidReadings     uint64            `json:"invalid_readings"`       // refused, all reasons
+	Refused             map[string]uint64 `json:"refused_readings"`       // refused by reason
+	AlarmFrames         uint64            `json:"alarm_frames"`           // serial alarm frames acked
+	AlarmFramesNotAcked uint64            `json:"alarm_frames_not_acked"` // their alarm was not committed
+	ConfigsApplied      uint64            `json:"configs_applied"`
+	OpenEpisodes        int               `json:"open_episodes"`
 }
 
 // New opens the spool and builds the parts; Run starts them. A nil clock is the wall
@@ -90,7 +106,8 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{}}
+	g := &Gateway{cfg: cfg, log: log, clock: clock, lastSeen: map[vagt.DeviceID]time.Time{}, battery: map[vagt.DeviceID]int{},
+		refusals: burst.New(time.Minute)}
 	g.spool, err = spool.Open(spool.Options{Path: cfg.Spool.Path, Gateway: cfg.Gateway, Municipality: cfg.Municipality,
 		MaxBytes: cfg.Spool.MaxBytes, BatchReadings: cfg.Spool.BatchReadings, BatchAge: time.Duration(cfg.Spool.BatchAge),
 		Clock: clock, Logger: log.With("part", "spool")})
@@ -106,16 +123,17 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			g.spool.SetMunicipality(stored.Municipality)
 		}
 	}
-	if g.engine, err = rules.New(home, g.spool, clock, log.With("part", "rules")); err != nil {
+	g.trust = newClockTrust(clockStepLimit, keptFloor(g.spool))
+	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
+		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
+	}
+	if g.engine, err = rules.New(home, &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
+	g.restoreHelp()
 	g.home = home
-	g.up, err = uplink.New(uplink.Options{Broker: cfg.Uplink.Broker, Gateway: cfg.Gateway, Username: cfg.Uplink.Username,
-		Password: cfg.Uplink.Password, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
-		KeepAlive: time.Duration(cfg.Uplink.KeepAlive), Heartbeat: time.Duration(cfg.Uplink.Heartbeat),
-		MaxBackoff: time.Duration(cfg.Uplink.MaxBackoff), DrainRate: cfg.Uplink.DrainRate, Logger: log.With("part", "uplink")},
-		g.spool, g.status)
+	g.up, err = newLink(&cfg, log, g.spool, g.status)
 	if err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
@@ -125,8 +143,16 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if cfg.Zigbee.Broker != "" {
 		g.zigbee = zigbee.NewSubscriber(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
-			Logger: log.With("part", "zigbee")})
+			Logger: log.With("part", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
+	}
+	if g.downlinks() == nil {
+		log.Warn("the uplink delivers no downlink: the home will not hear what became of its alarms")
+	}
+	if cfg.Help.Zigbee != "" {
+		g.setter = zigbee.NewSetter(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
+			ClientID: "vagt-gateway-" + string(cfg.Gateway) + "-set", Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
+			Logger: log.With("part", "zigbee")})
 	}
 	if cfg.StatusAddr != "" {
 		if g.statusLn, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
@@ -134,6 +160,25 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// newLink builds the uplink, or the pair of uplinks when a secondary broker is configured.
+func newLink(cfg *Config, log *slog.Logger, q *spool.Queue, status uplink.StatusFunc) (link, error) {
+	u := &cfg.Uplink
+	first := uplink.Options{Broker: u.Broker, Gateway: cfg.Gateway, Username: u.Username,
+		Password: u.Password, CAFile: u.CAFile, CertFile: u.CertFile, KeyFile: u.KeyFile,
+		KeepAlive: time.Duration(u.KeepAlive), Heartbeat: time.Duration(u.Heartbeat),
+		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, Logger: log.With("part", "uplink")}
+	sec := &u.Secondary
+	if sec.Broker == "" {
+		return uplink.New(first, q, status)
+	}
+	second := first
+	second.Broker, second.Username, second.Password = sec.Broker, sec.Username, sec.Password
+	second.CAFile, second.CertFile, second.KeyFile = sec.CAFile, sec.CertFile, sec.KeyFile
+	first.Logger, second.Logger = first.Logger.With("link", "primary"), first.Logger.With("link", "secondary")
+	return uplink.NewPair(first, second, q, status, uplink.PairOptions{
+		AlarmHedge: time.Duration(sec.AlarmHedge), TelemetryFailoverAfter: time.Duration(sec.TelemetryFailoverAfter)})
 }
 
 // StatusAddr is the status page's address (useful with port 0), "" without one.
@@ -157,14 +202,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 		in <- x
 	}
 	if g.serial != nil {
-		inputs.Go(func() { g.serial.Run(ctx, func(f serial.Frame) { g.fromSerial(f, send) }) })
+		inputs.Go(func() {
+			g.serial.Run(ctx, func(f serial.Frame) { g.help.heard(f.Unit); g.fromSerial(f, send) })
+		})
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
-			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online}) })
+			g.zigbee.Run(ctx, func(u zigbee.Update) {
+				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped})
+			})
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })
+	if g.setter != nil {
+		others.Go(func() { g.setter.Run(upCtx) })
+	}
 	var srv *http.Server
 	if g.statusLn != nil {
 		srv = &http.Server{Handler: g.statusHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -179,6 +231,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.pipeline(ctx, in)
 	inputs.Wait()
 	g.keepTimers(true)
+	if err := g.trust.keep(g.spool, true); err != nil {
+		g.log.Error("keep clock floor", "err", err)
+	}
 	if _, err := g.spool.Cut(true); err != nil {
 		g.log.Error("cut at shutdown", "err", err)
 	}
@@ -194,8 +249,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.spool.Close()
 }
 
-// tick runs the timed rules and cuts batches.
+// tick watches the clock, runs the timed rules and cuts batches.
 func (g *Gateway) tick() {
+	g.observeClock()
 	if err := g.engine.Tick(); err != nil {
 		g.log.Error("rules", "err", err)
 	}
@@ -204,6 +260,24 @@ func (g *Gateway) tick() {
 	}
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.watchHelp()
+}
+
+// observeClock lets the clock trust see the clock every tick (a step is seen between two
+// readings), says when trust changes, and keeps the floor.
+func (g *Gateway) observeClock() {
+	before := g.trust.stats().Trusted
+	now := g.clock.Now()
+	if _, trusted := g.trust.observe(now, isSynced(g.clock)); trusted != before {
+		level := slog.LevelWarn // alarms from now on are marked unsynced
+		if trusted {
+			level = slog.LevelInfo
+		}
+		g.log.Log(context.Background(), level, "clock trust changed", "trusted", trusted, "clock", now, "floor", g.trust.stats().Floor)
+	}
+	if err := g.trust.keep(g.spool, false); err != nil {
+		g.log.Error("keep clock floor", "err", err)
+	}
 }
 
 // restore reopens the rule episodes and resumes the rule timers kept in the spool. What
@@ -281,10 +355,13 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 				}
 			}
 			g.process(group)
+			g.unmapped(group)
 		case <-tick.C:
 			g.tick()
 		case data := <-g.up.Configs():
 			g.applyConfig(data)
+		case data := <-g.downlinks():
+			g.applyDownlink(data)
 		case <-ctx.Done():
 			// Keep draining until the inputs have stopped and in is closed.
 			ctx = context.Background()

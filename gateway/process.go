@@ -2,40 +2,73 @@ package gateway
 
 import (
 	"encoding/json"
-	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/gateway/rules"
+	"github.com/vagt-dk/vagt/gateway/serial"
 	"github.com/vagt-dk/vagt/gateway/spool"
+	"github.com/vagt-dk/vagt/gateway/uplink"
 )
 
 // process handles a group of inputs: the rules first, so an alarm is committed (fsynced)
-// before the telemetry around it, then the readings in one transaction, then the acks of
-// serial alarm frames, whose alarms are now safe.
+// before the telemetry around it; then the acks of serial alarm frames whose alarms are
+// now safe; then the readings in one transaction.
+//
+// The rules see every well-formed reading, whatever its time: an alarm never passes a
+// telemetry check. Only what goes into a batch must carry a time the wire can (a clock at
+// 1970 refuses the telemetry, counted, and raises the alarm, marked, see clocktrust.go).
+// An alarm frame is acked only when everything its reading raised is committed: a K for
+// an alarm that is not in the spool would stop the unit repeating an alarm nobody has.
 func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
+	var acks []serial.Frame
 	now := g.clock.Now()
 	for _, x := range group {
+		safe := true
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
 				g.log.Error("rules", "err", err)
 			}
 		}
 		for _, r := range x.readings {
-			if err := spool.ValidReading(&r); err != nil {
-				g.count(func(c *counters) { c.InvalidReadings++ })
-				g.log.Debug("reading refused", "device", r.Device, "kind", r.Kind, "err", err)
+			if err := spool.WellFormedReading(&r); err != nil {
+				g.refuse(vagt.Reason(err), r, err)
+				safe = false
 				continue
 			}
 			g.times.stamp(&r)
 			if err := g.engine.Observe(r); err != nil {
 				g.log.Error("rules", "err", err)
+				safe = false
+			}
+			if err := spool.ValidReading(&r); err != nil {
+				g.refuse(reasonTime, r, err)
+				continue
 			}
 			readings = append(readings, r)
 		}
+		if x.ack == nil {
+			continue
+		}
+		if safe {
+			acks = append(acks, *x.ack)
+		} else {
+			g.count(func(c *counters) { c.AlarmFramesNotAcked++ })
+			g.log.Error("serial alarm frame not acknowledged: its alarm is not in the spool; the unit repeats it",
+				"unit", x.ack.Unit, "frame_seq", x.ack.Seq, "alarm", x.ack.Alarm)
+		}
+	}
+	for _, f := range acks {
+		if g.serial != nil {
+			if err := g.serial.Ack(f); err != nil {
+				g.log.Warn("serial ack", "err", err) // the unit repeats; the repeat is acked
+			}
+		}
+		g.count(func(c *counters) { c.AlarmFrames++ })
 	}
 	if err := g.spool.AddReadings(readings); err != nil {
 		// The disk failed: nothing else to do but say so; the alarms went first.
@@ -54,16 +87,27 @@ func (g *Gateway) process(group []input) {
 		}
 	}
 	g.mu.Unlock()
-	for _, x := range group {
-		if x.ack != nil && g.serial != nil {
-			if err := g.serial.Ack(*x.ack); err != nil {
-				g.log.Warn("serial ack", "err", err) // the unit repeats; the repeat is acked
-			}
-			g.count(func(c *counters) { c.AlarmFrames++ })
-		}
-	}
 	g.setEpisodes()
 	g.keepTimers(false)
+	g.notePresses(group)
+}
+
+// reasonTime labels telemetry refused for its time: outside the wire's range, which is a
+// clock that is wrong (1970 before NTP), not a bad device.
+const reasonTime = "bad_time"
+
+// refuse counts a refused reading by reason and logs it once per burst of that reason.
+func (g *Gateway) refuse(reason string, r vagt.Reading, err error) {
+	g.count(func(c *counters) {
+		c.InvalidReadings++
+		if c.Refused == nil {
+			c.Refused = map[string]uint64{}
+		}
+		c.Refused[reason]++
+	})
+	if log, suppressed := g.refusals.Refused(reason, time.Now()); log {
+		g.log.Warn("reading refused", "reason", reason, "device", r.Device, "kind", r.Kind, "err", err, "suppressed_since_last", suppressed)
+	}
 }
 
 func (g *Gateway) count(f func(*counters)) {
@@ -169,29 +213,41 @@ type Snapshot struct {
 	Gateway       vagt.GatewayID `json:"gateway"`
 	Software      string         `json:"software"`
 	UplinkUp      bool           `json:"uplink_connected"`
+	Links         linkStates     `json:"links,omitempty"` // with a second broker: each link up or not
 	Sent          uint64         `json:"sent"`
 	Spool         spool.Stats    `json:"spool"`
 	SpoolDepth    uint64         `json:"spool_depth"`
 	Counters      counters       `json:"counters"`
-	Serial        any            `json:"serial,omitempty"`
-	Zigbee        any            `json:"zigbee,omitempty"`
+	Serial        any            `json:"serial,omitempty"` // serial.Stats
+	Zigbee        any            `json:"zigbee,omitempty"` // zigbee.Stats
+	Clock         clockStats     `json:"clock"`
 	ConfigVersion uint64         `json:"config_version"`
 	ConfigError   string         `json:"config_error,omitempty"`
+	Help          HelpStats      `json:"help"` // downlink messages (help.go)
 }
+
+// linkStates says which of the two ways out are up (uplink is either).
+type linkStates map[string]bool
 
 // Snapshot returns the gateway's state for the status page and tests.
 func (g *Gateway) Snapshot() Snapshot {
 	st := g.spool.Stats()
 	s := Snapshot{Gateway: g.cfg.Gateway, Software: Software, UplinkUp: g.up.Connected(), Sent: g.up.Sent(), Spool: st, SpoolDepth: st.Depth()}
+	if p, ok := g.up.(*uplink.Pair); ok {
+		s.Links = linkStates{"primary": p.Primary().Connected(), "secondary": p.Secondary().Connected()}
+	}
 	if g.serial != nil {
 		s.Serial = g.serial.Stats()
 	}
 	if g.zigbee != nil {
 		s.Zigbee = g.zigbee.Stats()
 	}
+	s.Clock = g.trust.stats()
 	g.mu.Lock()
 	s.Counters, s.ConfigVersion, s.ConfigError = g.counts, g.home.Version, g.configErr
+	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
 	g.mu.Unlock()
+	s.Help = g.HelpStats()
 	return s
 }
 
@@ -205,29 +261,8 @@ func (g *Gateway) statusHandler() http.Handler {
 		_ = enc.Encode(g.Snapshot())
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		s := g.Snapshot()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		up := 0
-		if s.UplinkUp {
-			up = 1
-		}
-		for _, m := range []struct {
-			name, help string
-			v          any
-		}{
-			{"vagt_gateway_uplink_connected", "1 while connected to the platform broker", up},
-			{"vagt_gateway_sent_total", "items acknowledged by the platform broker", s.Sent},
-			{"vagt_gateway_spool_alarms", "alarm events waiting in the spool", s.Spool.Alarms},
-			{"vagt_gateway_spool_readings", "readings waiting in the spool", s.Spool.BatchedReadings + s.Spool.PendingReadings},
-			{"vagt_gateway_spool_bytes", "bytes the spool holds", s.Spool.Bytes},
-			{"vagt_gateway_dropped_readings_total", "readings dropped because the spool was full", s.Spool.DroppedReadings},
-			{"vagt_gateway_readings_total", "readings spooled", s.Counters.Readings},
-			{"vagt_gateway_invalid_readings_total", "readings refused as invalid", s.Counters.InvalidReadings},
-			{"vagt_gateway_open_alarm_episodes", "alarms raised and not cleared", s.Counters.OpenEpisodes},
-			{"vagt_gateway_config_version", "home configuration version running", s.ConfigVersion},
-		} {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %v\n", m.name, m.help, m.name, m.name, m.v)
-		}
+		writeMetrics(w, g.Snapshot())
 	})
 	return mux
 }

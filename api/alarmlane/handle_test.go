@@ -28,12 +28,15 @@ type flakySink struct {
 	alarms atomic.Int32
 }
 
-func (s *flakySink) Alarm(context.Context, *vagt.Alarm) error {
+func (s *flakySink) Alarm(_ context.Context, a *vagt.Alarm) (string, error) {
 	if s.calls.Add(1) <= s.fails {
-		return errors.New("database is down")
+		return "", errors.New("database is down")
 	}
 	s.alarms.Add(1)
-	return nil
+	if a.Details["reused"] != "" {
+		return FlagSeqReused, nil
+	}
+	return "", nil
 }
 
 func (s *flakySink) Status(context.Context, *vagt.Status) error { return nil }

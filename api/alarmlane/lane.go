@@ -29,11 +29,25 @@ import (
 const Group = "vagt-alerts"
 
 // Sink commits alarm events and statuses. An error means "not committed": the message
-// stays unacknowledged and is retried.
+// stays unacknowledged and is retried. A committed alarm may come back with a flag, a
+// reason it is worth counting and logging (FlagSeqReused).
 type Sink interface {
-	Alarm(ctx context.Context, a *vagt.Alarm) error
+	Alarm(ctx context.Context, a *vagt.Alarm) (flag string, err error)
 	Status(ctx context.Context, s *vagt.Status) error
 }
+
+// FlagSeqReused: the gateway sent different content under a seq it had used before (a
+// wiped spool, a clock reset); the store took it as an alarm of its own.
+const FlagSeqReused = "seq_reused"
+
+// Reasons the lane is not subscribed (State).
+const (
+	DownConnecting = "connecting" // not connected to the broker yet
+	DownBroker     = "broker"     // the connection to the broker was lost
+	DownSubscribe  = "subscribe"  // the broker refused or did not answer the subscription
+	DownStore      = "store"      // the store does not take what arrives
+	DownStopped    = "stopped"
+)
 
 // Options configure a Lane.
 type Options struct {
@@ -52,7 +66,22 @@ type Options struct {
 	Registerer prometheus.Registerer // nil: no metrics
 	// RetryMin and RetryMax bound the backoff between attempts to commit; default 50 ms, 5 s.
 	RetryMin, RetryMax time.Duration
+	// LogEvery is how often one kind of rejection or flag is logged (the counters count
+	// each); default 1 min. Now is the clock for it; default time.Now.
+	LogEvery time.Duration
+	Now      func() time.Time
+	// MaxHeldBytes bounds the status payloads the lane holds before they are committed;
+	// default DefaultMaxHeldBytes. A status past it is refused as it arrives (counted,
+	// reason over_budget; the gateway sends another with its next heartbeat). Alarms are
+	// never refused for it: at most the broker's in-flight window of MaxAlarmBytes each.
+	MaxHeldBytes int64
+	// OnChange is called (from paho's or a worker's goroutine; it must not block) when
+	// State may have changed.
+	OnChange func()
 }
+
+// DefaultMaxHeldBytes is the default MaxHeldBytes.
+const DefaultMaxHeldBytes = 16 << 20
 
 // Lane is the consumer.
 type Lane struct {
@@ -64,9 +93,13 @@ type Lane struct {
 	queues  []*queue
 	arrived atomic.Int64
 	up      atomic.Bool
+	down    atomic.Value // string: why not up
+	storeOK atomic.Bool  // the last commit attempt succeeded (or none failed yet)
+	held    atomic.Int64 // payload bytes queued or being committed
+	bursts  *burstLog
 
 	received, committed *prometheus.CounterVec
-	rejected            *prometheus.CounterVec
+	rejected, flagged   *prometheus.CounterVec
 	storeErrors         prometheus.Counter
 }
 
@@ -90,6 +123,18 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.LogEvery <= 0 {
+		o.LogEvery = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxHeldBytes <= 0 {
+		o.MaxHeldBytes = DefaultMaxHeldBytes
+	}
+	if o.OnChange == nil {
+		o.OnChange = func() {}
+	}
 	l := &Lane{sink: sink, o: o, log: o.Log.With("component", "alarmlane"),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_received_total",
 			Help: "Messages received on the alarm and status lanes."}, []string{"lane"}),
@@ -97,22 +142,61 @@ func New(sink Sink, o Options) (*Lane, error) {
 			Help: "Messages committed to the store and acknowledged."}, []string{"lane"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_rejected_total",
 			Help: "Messages rejected as invalid (acknowledged, not stored), by reason."}, []string{"lane", "reason"}),
+		flagged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_flagged_total",
+			Help: "Messages committed that are worth a look, by reason (seq_reused: different content under a seq seen before, taken as its own alert)."}, []string{"lane", "reason"}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_lane_store_errors_total",
 			Help: "Failed attempts to commit a message (it is retried, not acknowledged)."}),
 	}
+	l.bursts = newBurstLog(l.log, o.Now, o.LogEvery)
+	l.down.Store(DownConnecting)
+	l.storeOK.Store(true)
 	l.seq.pending = map[int64]mqtt.Message{}
 	l.seq.next = 1
 	for range o.Workers {
 		l.queues = append(l.queues, newQueue())
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.storeErrors)
+		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.flagged, l.storeErrors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vagt_api_lane_held_bytes",
+				Help: "Payload bytes the lane holds, queued or being committed."}, func() float64 { return float64(l.held.Load()) }))
 	}
 	return l, nil
 }
 
 // Connected reports whether the lane is connected and subscribed (readiness).
 func (l *Lane) Connected() bool { return l.up.Load() }
+
+// State reports whether alarms can become alerts through this lane: connected, subscribed
+// and the store taking what arrives; else why not (DownBroker, ...). The store's state is
+// known from the last commit: a caller that wants to know it without traffic pings it.
+func (l *Lane) State() (subscribed bool, reason string) {
+	if !l.up.Load() {
+		return false, l.down.Load().(string)
+	}
+	if !l.storeOK.Load() {
+		return false, DownStore
+	}
+	return true, ""
+}
+
+func (l *Lane) setUp(up bool, reason string) {
+	if !up {
+		l.down.Store(reason)
+	}
+	l.up.Store(up)
+	l.o.OnChange()
+}
+
+func (l *Lane) setStoreOK(ok bool) {
+	if l.storeOK.Swap(ok) != ok {
+		l.o.OnChange()
+	}
+}
+
+// Flagged returns how many committed messages were flagged for reason on lane.
+func (l *Lane) Flagged(lane vagt.Lane, reason string) float64 {
+	return counterValue(l.flagged.WithLabelValues(string(lane), reason))
+}
 
 // Rejected returns how many messages were rejected for reason on lane (tests, metrics).
 func (l *Lane) Rejected(lane vagt.Lane, reason string) float64 {
@@ -144,14 +228,14 @@ func (l *Lane) Run(ctx context.Context) error {
 		t := c.SubscribeMultiple(filters, l.arrive)
 		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
 			l.log.Error("subscribe failed; reconnecting", "err", t.Error())
-			l.up.Store(false)
+			l.setUp(false, DownSubscribe)
 			return
 		}
-		l.up.Store(true)
+		l.setUp(true, "")
 		l.log.Info("subscribed", "filters", len(filters))
 	})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-		l.up.Store(false)
+		l.setUp(false, DownBroker)
 		l.log.Warn("connection lost", "err", err)
 	})
 	client := mqtt.NewClient(opts)
@@ -166,7 +250,7 @@ func (l *Lane) Run(ctx context.Context) error {
 		q.close()
 	}
 	wg.Wait()
-	l.up.Store(false)
+	l.setUp(false, DownStopped)
 	client.Disconnect(250)
 	return nil
 }
@@ -182,6 +266,24 @@ type item struct {
 func (l *Lane) arrive(_ mqtt.Client, m mqtt.Message) {
 	n := l.arrived.Add(1)
 	l.seq.add(n, m)
+	// Refuse early what no lane message can be: the queues then hold at most the broker's
+	// in-flight window of messages of at most MaxStatusBytes each (docs/alerts.md).
+	_, lane, _ := vagt.ParseTopic(m.Topic())
+	if lane != vagt.LaneAlarm && lane != vagt.LaneStatus {
+		lane = "unknown"
+	}
+	size := int64(len(m.Payload()))
+	if max := maxBytes(m.Topic()); size > int64(max) {
+		l.reject(lane, m, fmt.Errorf("%w: %d bytes, at most %d", vagt.ErrTooLarge, size, max))
+		l.seq.done(n)
+		return
+	}
+	if lane != vagt.LaneAlarm && l.held.Load()+size > l.o.MaxHeldBytes {
+		l.rejectReason(lane, m, "over_budget", fmt.Errorf("the lane holds %d bytes, at most %d", l.held.Load(), l.o.MaxHeldBytes))
+		l.seq.done(n)
+		return
+	}
+	l.held.Add(size)
 	gw := m.Topic()
 	if id, _, err := vagt.ParseTopic(gw); err == nil {
 		gw = string(id)
@@ -197,7 +299,9 @@ func (l *Lane) work(ctx context.Context, q *queue) {
 		if !ok {
 			return
 		}
-		if l.handle(ctx, it.msg) {
+		done := l.handle(ctx, it.msg)
+		l.held.Add(-int64(len(it.msg.Payload())))
+		if done {
 			l.seq.done(it.n)
 		}
 	}
@@ -226,7 +330,15 @@ func (l *Lane) handle(ctx context.Context, m mqtt.Message) bool {
 			l.reject(lane, m, err)
 			return true
 		}
-		commit = func() error { return l.sink.Alarm(ctx, &a) }
+		commit = func() error {
+			flag, err := l.sink.Alarm(ctx, &a)
+			if err == nil && flag != "" {
+				l.flagged.WithLabelValues(string(lane), flag).Inc()
+				l.bursts.warn("flagged/"+string(lane)+"/"+flag, "alarm taken as its own: different content under a seq seen before (logged once per burst)",
+					"gateway", string(a.Gateway), "seq", a.Seq, "device", string(a.Device), "type", a.Type.String(), "reason", flag)
+			}
+			return err
+		}
 	case vagt.LaneStatus:
 		s, err := vagt.DecodeStatus(m.Payload())
 		if err == nil {
@@ -242,14 +354,16 @@ func (l *Lane) handle(ctx context.Context, m mqtt.Message) bool {
 	for {
 		err := commit()
 		if err == nil {
+			l.setStoreOK(true)
 			l.committed.WithLabelValues(string(lane)).Inc()
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
+		l.setStoreOK(false)
 		l.storeErrors.Inc()
-		l.log.Warn("commit failed; not acknowledged, retrying", "topic", m.Topic(), "retry_in", wait, "err", err)
+		l.bursts.warn("commit-failed", "commit failed; not acknowledged, retrying (logged once per burst)", "topic", m.Topic(), "retry_in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return false
@@ -259,8 +373,21 @@ func (l *Lane) handle(ctx context.Context, m mqtt.Message) bool {
 	}
 }
 
+// maxBytes is the largest payload a lane message on topic may have.
+func maxBytes(topic string) int {
+	if _, lane, err := vagt.ParseTopic(topic); err == nil && lane == vagt.LaneAlarm {
+		return vagt.MaxAlarmBytes
+	}
+	return vagt.MaxStatusBytes
+}
+
+// reject counts every rejection and logs one line per lane and reason per burst.
 func (l *Lane) reject(lane vagt.Lane, m mqtt.Message, err error) {
-	reason := vagt.Reason(err)
+	l.rejectReason(lane, m, vagt.Reason(err), err)
+}
+
+func (l *Lane) rejectReason(lane vagt.Lane, m mqtt.Message, reason string, err error) {
 	l.rejected.WithLabelValues(string(lane), reason).Inc()
-	l.log.Warn("message rejected", "topic", m.Topic(), "reason", reason, "bytes", len(m.Payload()), "err", err)
+	l.bursts.warn("rejected/"+string(lane)+"/"+reason, "message rejected (logged once per burst)",
+		"lane", string(lane), "topic", m.Topic(), "reason", reason, "bytes", len(m.Payload()), "err", err)
 }

@@ -42,8 +42,9 @@ func (s *sequencer) done(n int64) {
 	}
 }
 
-// queue is an unbounded FIFO for one worker. It needs no bound of its own: the broker sends
-// at most its in-flight window of unacknowledged QoS 1 messages.
+// queue is a FIFO for one worker. Its count is bounded by the broker, which sends at most
+// its in-flight window of unacknowledged QoS 1 messages, and its bytes by that window times
+// MaxStatusBytes: arrive refuses a larger payload before it is queued.
 type queue struct {
 	mu     sync.Mutex
 	items  []item

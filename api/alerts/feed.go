@@ -2,7 +2,9 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,14 +30,19 @@ type Feed struct {
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	lane *LaneState // nil until SetLane: nothing to say
 
 	delivered, dropped prometheus.Counter
 	clients            prometheus.Gauge
+	byDistrict         *prometheus.GaugeVec // streams covering each district (coverage)
 }
 
 // FeedOptions tune a Feed.
 type FeedOptions struct {
-	Buffer     int           // events a subscriber may lag behind before it is dropped; default 1024
+	// Buffer is how many events a subscriber may lag behind before it is dropped; default
+	// DefaultBuffer. A dropped client reconnects with Last-Event-ID and reads what it missed
+	// from the store, so the buffer only needs to cover a burst between two writes.
+	Buffer     int
 	Poll       time.Duration // look for events without a Wake this often; default 1 s
 	Log        *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
@@ -44,7 +51,7 @@ type FeedOptions struct {
 // NewFeed returns a feed over src; start it with Run.
 func NewFeed(src EventSource, o FeedOptions) *Feed {
 	if o.Buffer <= 0 {
-		o.Buffer = 1024
+		o.Buffer = DefaultBuffer
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
@@ -63,11 +70,62 @@ func NewFeed(src EventSource, o FeedOptions) *Feed {
 			Help: "Live stream subscribers dropped because they fell behind."}),
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vagt_api_stream_clients",
 			Help: "Live stream subscribers connected."}),
+		byDistrict: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vagt_api_streams_by_district",
+			Help: `Live streams by the districts their scope covers (district "all": the whole municipality; municipality "all": every one).`},
+			[]string{"municipality", "district"}),
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(f.delivered, f.dropped, f.clients)
+		o.Registerer.MustRegister(f.delivered, f.dropped, f.clients, f.byDistrict)
 	}
 	return f
+}
+
+// DefaultBuffer is a subscriber's buffer: the events of a burst of alarms (a whole
+// district's at once) while its socket takes one write. It was 1024 events, most of the
+// ≈ 88 KiB a stream cost (issue 22); BenchmarkStreamMemory measures what one costs now.
+const DefaultBuffer = 64
+
+// EventLane is the kind of the stream event that says whether alarms can arrive (LaneState).
+// It has no id: it is this replica's state, not a change in the event log.
+const EventLane EventKind = "lane"
+
+// LaneState says whether this replica's alarm lane is subscribed, so that a console never
+// says "live" while alarms cannot arrive.
+type LaneState struct {
+	Subscribed bool      `json:"subscribed"`
+	Reason     string    `json:"reason,omitempty"` // why not: broker, subscribe, store, connecting, not_configured
+	Since      time.Time `json:"since"`
+}
+
+// SetLane records the lane's state and, when it changed, tells every subscriber at once,
+// whatever their scope.
+func (f *Feed) SetLane(st LaneState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lane != nil && f.lane.Subscribed == st.Subscribed && f.lane.Reason == st.Reason {
+		return
+	}
+	f.lane = &st
+	ev := st.Event()
+	for s := range f.subs {
+		f.send(s, ev)
+	}
+}
+
+// Lane returns the lane's state, false when nobody set one.
+func (f *Feed) Lane() (LaneState, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lane == nil {
+		return LaneState{}, false
+	}
+	return *f.lane, true
+}
+
+// Event is the stream event that carries st.
+func (st LaneState) Event() Event {
+	b, _ := json.Marshal(st) // cannot fail
+	return Event{Kind: EventLane, At: st.Since, Data: b}
 }
 
 // Wake makes Run look for new events now. It never blocks.
@@ -100,7 +158,24 @@ func (f *Feed) Subscribe(scope Scope) *Subscription {
 	f.subs[s] = struct{}{}
 	f.mu.Unlock()
 	f.clients.Inc()
+	f.cover(scope, 1)
 	return s
+}
+
+// cover counts a stream under each district its scope covers, so an operator sees a district
+// with alerts and nobody listening (deploy/prometheus, VagtDistrictWithoutStaff).
+func (f *Feed) cover(scope Scope, delta float64) {
+	mun := strconv.Itoa(int(scope.Municipality))
+	switch {
+	case scope.All:
+		f.byDistrict.WithLabelValues("all", "all").Add(delta)
+	case len(scope.Districts) == 0:
+		f.byDistrict.WithLabelValues(mun, "all").Add(delta)
+	default:
+		for _, d := range scope.Districts {
+			f.byDistrict.WithLabelValues(mun, strconv.FormatInt(d, 10)).Add(delta)
+		}
+	}
 }
 
 // Close unsubscribes.
@@ -115,6 +190,7 @@ func (s *Subscription) closeLocked() {
 		delete(s.feed.subs, s)
 		close(s.c)
 		s.feed.clients.Dec()
+		s.feed.cover(s.scope, -1)
 	})
 }
 
@@ -179,13 +255,18 @@ func (f *Feed) broadcast(ev Event) {
 		if !s.scope.Allows(ev.Municipality, ev.District) {
 			continue
 		}
-		select {
-		case s.c <- ev:
-			f.delivered.Inc()
-		default:
-			f.dropped.Inc()
-			f.log.Warn("feed: dropping a subscriber that fell behind", "event", ev.ID)
-			s.closeLocked()
-		}
+		f.send(s, ev)
+	}
+}
+
+// send hands ev to s, or drops s when its buffer is full. f.mu is held.
+func (f *Feed) send(s *Subscription, ev Event) {
+	select {
+	case s.c <- ev:
+		f.delivered.Inc()
+	default:
+		f.dropped.Inc()
+		f.log.Warn("feed: dropping a subscriber that fell behind", "event", ev.ID)
+		s.closeLocked()
 	}
 }

@@ -2,8 +2,12 @@ package alerts_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagt-dk/vagt/api/alerts"
 )
@@ -86,4 +90,32 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 	default:
 	}
 	reader.Close()
+}
+
+// TestStreamsByDistrict: a stream counts under every district its scope covers, "all" for a
+// municipality-wide or national scope, and is no longer counted once closed.
+func TestStreamsByDistrict(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := alerts.NewFeed(&memEvents{started: make(chan struct{})}, alerts.FeedOptions{Registerer: reg})
+	staff := f.Subscribe(alerts.Scope{Municipality: 766, Districts: []int64{3, 4}})
+	central := f.Subscribe(alerts.Scope{Municipality: 766})
+	admin := f.Subscribe(alerts.Scope{All: true})
+	want := `
+# HELP vagt_api_streams_by_district Live streams by the districts their scope covers (district "all": the whole municipality; municipality "all": every one).
+# TYPE vagt_api_streams_by_district gauge
+vagt_api_streams_by_district{district="3",municipality="766"} 1
+vagt_api_streams_by_district{district="4",municipality="766"} 1
+vagt_api_streams_by_district{district="all",municipality="766"} 1
+vagt_api_streams_by_district{district="all",municipality="all"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vagt_api_streams_by_district"); err != nil {
+		t.Fatal(err)
+	}
+	staff.Close()
+	central.Close()
+	admin.Close()
+	staff.Close() // twice: counted down once
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(strings.NewReplacer("} 1", "} 0").Replace(want)), "vagt_api_streams_by_district"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -52,6 +52,10 @@ type Principal struct {
 	Role         Role                  `json:"role"`
 	Municipality vagt.MunicipalityCode `json:"municipality,omitempty"`
 	Districts    []int64               `json:"districts,omitempty"`
+	// TokenID is the vagt token the request came with (0: an OIDC token); IssuedBy who
+	// issued it, for auditing the use of a token issued on someone's behalf.
+	TokenID  int64  `json:"token_id,omitempty"`
+	IssuedBy string `json:"issued_by,omitempty"`
 }
 
 // Validate checks that the principal's scope fits its role.

@@ -134,7 +134,7 @@ func (s *server) getAlert() http.Handler {
 			return
 		}
 		if !scope.Allows(d.Municipality, d.District) {
-			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden))
+			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope))
 			return
 		}
 		if d.Home != "" {
@@ -185,7 +185,12 @@ func actOnAlert[Req, Resp any](s *server, code int, body bool, act func(ctx cont
 
 func (s *server) ackAlert() http.Handler {
 	return actOnAlert(s, http.StatusOK, false, func(ctx context.Context, id int64, actor string, scope alerts.Scope, _ struct{}, now time.Time) (alerts.Alert, error) {
-		return s.Alerts.Ack(ctx, id, actor, scope, now)
+		a, err := s.Alerts.Ack(ctx, id, actor, scope, now)
+		// Observed once: a repeated ack by the same actor returns the earlier time.
+		if err == nil && a.AckedAt != nil && a.AckedAt.Equal(time.UnixMilli(now.UnixMilli())) {
+			s.ackDelay.WithLabelValues(a.Priority.String()).Observe(a.AckedAt.Sub(a.RaisedAt).Seconds())
+		}
+		return a, err
 	})
 }
 

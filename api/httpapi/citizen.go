@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -77,7 +76,7 @@ func tstr(t *time.Time) string {
 }
 
 // writeExportZip writes the export as citizen.csv, contacts.csv, homes.csv, devices.csv,
-// alerts.csv, telemetry.csv, access_log.csv and gps_positions.csv.
+// alerts.csv, telemetry.csv, access_log.csv, night_checks.csv and gps_positions.csv.
 func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 	z := zip.NewWriter(w)
 	file := func(name string, header []string, rows [][]string) error {
@@ -91,7 +90,11 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		return cw.Error()
 	}
 	c := x.Citizen
-	var contacts, homes, devices, als, tel, log [][]string
+	var contacts, homes, devices, als, tel, log, nights [][]string
+	for _, n := range x.NightChecks {
+		nights = append(nights, []string{string(n.Home), tstr(&n.DueAt), tstr(&n.CheckedAt), n.By, n.Decision, n.Grade,
+			strconv.FormatBool(n.Missed), string(n.State), n.Note})
+	}
 	for _, ct := range c.Contacts {
 		contacts = append(contacts, []string{ct.Name, ct.Phone, ct.Relation})
 	}
@@ -128,6 +131,7 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		{"alerts.csv", []string{"id", "type", "device", "raised_at", "acked_at", "resolved_at", "outcome"}, als},
 		{"telemetry.csv", []string{"time", "gateway", "device", "kind", "value"}, tel},
 		{"access_log.csv", []string{"at", "actor", "action", "object", "detail"}, log},
+		{"night_checks.csv", []string{"home", "due_at", "checked_at", "by", "decision", "grade", "missed", "state", "note"}, nights},
 		{"gps_positions.csv", []string{"tracker", "at", "lat", "lon", "acc_m"}, positions},
 	} {
 		if err := file(f.name, f.header, f.rows); err != nil {
@@ -171,43 +175,6 @@ func (s *server) eraseCitizen() http.Handler {
 		}
 		e.Gateways, e.TelemetryDeleted = gws, true
 		writeJSON(w, http.StatusOK, e)
-		return nil
-	})
-}
-
-// citizenToken issues the citizen a login of role citizen linked to the record.
-func (s *server) citizenToken() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		reg, err := s.registryStore()
-		if err != nil {
-			return err
-		}
-		id, err := citizenInScope(r.Context(), reg, r, p)
-		if err != nil {
-			return err
-		}
-		m, err := reg.CitizenMunicipality(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		token, hash, err := auth.NewToken()
-		if err != nil {
-			return err
-		}
-		now := s.Clock.Now()
-		exp := now.Add(90 * 24 * time.Hour)
-		cp, err := s.Auth.IssueToken(r.Context(), auth.Principal{Name: "citizen-" + strconv.FormatInt(id, 10), Role: auth.RoleCitizen, Municipality: m}, hash, &exp, now)
-		if err != nil {
-			return err
-		}
-		if err := reg.LinkCitizenUser(r.Context(), cp.UserID, id); err != nil {
-			return err
-		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: p.Name, Action: "token.create", Object: fmt.Sprintf("citizen/%d", id),
-			Detail: strings.Join([]string{"user", strconv.FormatInt(cp.UserID, 10)}, "/")}); err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, tokenResponse{Token: token, Principal: cp, ExpiresAt: &exp})
 		return nil
 	})
 }

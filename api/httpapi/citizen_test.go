@@ -20,7 +20,9 @@ func TestCitizenExportAndErasure(t *testing.T) {
 		f := newStatsFixture(t, dsn)
 		c1 := f.cit["C1"]
 		f.must(t, 200, "mads", "GET", fmt.Sprintf("/api/v1/citizens/%d", c1), "")
-		tok := f.must(t, 201, "mads", "POST", fmt.Sprintf("/api/v1/citizens/%d/token", c1), "")
+		// The manager gets an activation code for the letter; the citizen exchanges it.
+		letter := f.must(t, 201, "mads", "POST", fmt.Sprintf("/api/v1/citizens/%d/activation", c1), "")
+		tok := f.must(t, 201, "", "POST", "/api/v1/activate", `{"code":"`+letter["activation_code"].(string)+`"}`)
 		f.tokens["c1"] = tok["token"].(string)
 
 		code, body, _ := f.get(t, "c1", "/api/v1/me/data?from=2026-01-01&to=2026-02-01", "")
@@ -64,7 +66,8 @@ func TestCitizenExportAndErasure(t *testing.T) {
 			"access anna alert.note",
 			"access anna alert.resolve",
 			"access mads citizen.read",
-			"access mads token.create",
+			"access mads activation.create",
+			"access citizen-" + fmt.Sprint(c1) + " activation.use",
 			"access citizen-" + fmt.Sprint(c1) + " citizen.export",
 		})
 
@@ -87,8 +90,8 @@ func TestCitizenExportAndErasure(t *testing.T) {
 			}
 			files[zf.Name] = recs
 		}
-		if len(files) != 8 || len(files["gps_positions.csv"]) != 1 || len(files["telemetry.csv"]) != 3 || strings.Join(files["telemetry.csv"][2], ",") != "2026-01-05T08:00:00Z,gw-1,md-1,medication_taken,1" ||
-			files["citizen.csv"][1][2] != "C1 Testesen" || len(files["alerts.csv"]) != 3 || len(files["access_log.csv"]) != 9 {
+		if len(files) != 9 || len(files["night_checks.csv"]) != 1 || len(files["gps_positions.csv"]) != 1 || len(files["telemetry.csv"]) != 3 || strings.Join(files["telemetry.csv"][2], ",") != "2026-01-05T08:00:00Z,gw-1,md-1,medication_taken,1" ||
+			files["citizen.csv"][1][2] != "C1 Testesen" || len(files["alerts.csv"]) != 3 || len(files["access_log.csv"]) != 10 {
 			t.Errorf("zip files: %v", files)
 		}
 

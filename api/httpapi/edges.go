@@ -60,6 +60,10 @@ func (s *server) deleteAbsence() http.Handler {
 // district (staff without districts: the municipality), managers of its municipality,
 // admins.
 func (s *server) mayTest(ctx context.Context, reg RegistryStore, p *auth.Principal, dev vagt.DeviceID) error {
+	if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager && p.Role != auth.RoleStaff {
+		// Before the look-up: a role refusal must not depend on whether the device exists.
+		return fmt.Errorf("%w: test mode is for care staff and managers", alerts.ErrForbidden)
+	}
 	m, district, err := reg.DeviceScope(ctx, dev)
 	if err != nil {
 		return err
@@ -76,7 +80,8 @@ func (s *server) mayTest(ctx context.Context, reg RegistryStore, p *auth.Princip
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: device %s is not in your municipality or districts", alerts.ErrForbidden, dev)
+	// Out of scope answers like a device that does not exist (docs/operations.md).
+	return fmt.Errorf("device %s: %w", dev, auth.ErrOutOfScope)
 }
 
 // DefaultTestMode is how long a device stays in test mode when the request names no time.

@@ -66,7 +66,7 @@ func TestEdgesOverHTTP(t *testing.T) {
 			}
 			until := t0.Add(7 * 24 * time.Hour).Truncate(time.Second)
 			body := fmt.Sprintf(`{"until":%q,"reason":"hospital"}`, until.Format(time.RFC3339))
-			if code, _ := f.do(t, "sara", "PUT", "/api/v1/homes/home-1/absence", body); code != 403 {
+			if code, _ := f.do(t, "sara", "PUT", "/api/v1/homes/home-1/absence", body); code != 404 { // out of scope answers like missing
 				t.Errorf("another district sets an absence: %d", code)
 			}
 			if code, out := f.do(t, "anna", "PUT", "/api/v1/homes/home-1/absence", `{"until":"2020-01-01T00:00:00Z"}`); code != 400 {
@@ -102,7 +102,7 @@ func TestEdgesOverHTTP(t *testing.T) {
 			}
 
 			// Test mode.
-			if code, _ := f.do(t, "sara", "POST", "/api/v1/devices/bu-1/test", ""); code != 403 {
+			if code, _ := f.do(t, "sara", "POST", "/api/v1/devices/bu-1/test", ""); code != 404 { // out of scope answers like missing
 				t.Errorf("another district tests a device: %d", code)
 			}
 			if code, _ := f.do(t, "anna", "POST", "/api/v1/devices/bu-1/test", `{"minutes":600}`); code != 400 {

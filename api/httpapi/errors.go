@@ -64,6 +64,18 @@ func status(err error) (int, string) {
 // writeError answers with err. Server-side failures are logged and not explained to the
 // client.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	// An object that does not exist and one outside the caller's scope answer alike — 404
+	// with the same body — so a refusal tells neither which ids exist nor whose they are
+	// (issue 22, item 7). A role that has no business with a route at all still gets 403:
+	// that says nothing about ids. Admins see everything, and get the detailed message.
+	if p := auth.FromContext(r.Context()); p != nil && p.Role != auth.RoleAdmin && !errors.Is(err, alerts.ErrInvalid) &&
+		(errors.Is(err, alerts.ErrNotFound) || errors.Is(err, auth.ErrOutOfScope)) {
+		if rw, ok := w.(*refusalWriter); ok && errors.Is(err, auth.ErrOutOfScope) {
+			rw.outOfScope = true
+		}
+		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "not found"}})
+		return
+	}
 	code, name := status(err)
 	body := errorBody{Error: errorDetail{Code: name, Message: err.Error()}}
 	var ce *alerts.ConflictError

@@ -191,7 +191,7 @@ func (s *server) alertTrack() http.Handler {
 			return err
 		}
 		if !scope.Allows(tr.Municipality, tr.District) {
-			return fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden)
+			return fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope) // as getAlert: answered as missing
 		}
 		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.track.read",
 			Object: fmt.Sprintf("alert/%d", id), Detail: tr.Tracker}); err != nil {

@@ -73,6 +73,10 @@ func (s *server) homeConfigAccess(r *http.Request) (*auth.Principal, vagt.HomeID
 	if s.HomeConfigs == nil {
 		return nil, "", fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable)
 	}
+	if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager && p.Role != auth.RoleStaff {
+		// Before the look-up: a role refusal must not depend on whether the home exists.
+		return nil, "", fmt.Errorf("%w: care plans are for care staff and managers", alerts.ErrForbidden)
+	}
 	home := vagt.HomeID(chi.URLParam(r, "id"))
 	if err := home.Validate(); err != nil {
 		return nil, "", fmt.Errorf("%w: %w", alerts.ErrNotFound, err)
@@ -91,7 +95,7 @@ func (s *server) homeConfigAccess(r *http.Request) (*auth.Principal, vagt.HomeID
 		ok = p.Municipality == mun && (len(p.Districts) == 0 || slices.Contains(p.Districts, district))
 	}
 	if !ok {
-		return nil, "", fmt.Errorf("%w: home %s is not in your municipality or districts", alerts.ErrForbidden, home)
+		return nil, "", fmt.Errorf("home %s: %w", home, auth.ErrOutOfScope)
 	}
 	return p, home, nil
 }

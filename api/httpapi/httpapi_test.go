@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +35,8 @@ type fixture struct {
 	alert  int64 // a panic alert in district north
 	dbPath string
 	reg    *prometheus.Registry
+	clock  *alerts.ManualClock
+	logs   *syncBuffer // the handler's log
 }
 
 // gauge reads a gauge from the fixture's registry.
@@ -73,12 +76,14 @@ func newFixtureDB(t testing.TB, buffer int, dsn string) *fixture {
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { feed.Run(runCtx) })
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed,
-		Clock: alerts.NewManualClock(t0), Gatherer: reg, Metrics: reg, OpenAPI: []byte("openapi: 3.0.3\n"),
-		StreamWriteTimeout: time.Second}))
+	logs := &syncBuffer{}
+	clock := alerts.NewManualClock(t0)
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed, Registry: store,
+		Clock: clock, Gatherer: reg, MetricsToken: metricsToken, Metrics: reg, OpenAPI: []byte("openapi: 3.0.3\n"),
+		StreamWriteTimeout: time.Second, TokenRecheck: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))}))
 	t.Cleanup(func() { cancel(); wg.Wait(); srv.Close(); store.Close() })
 
-	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}, dbPath: dbPath, reg: reg}
+	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}, dbPath: dbPath, reg: reg, clock: clock, logs: logs}
 	north, _ := store.CreateDistrict(ctx, 766, "Nord")
 	south, _ := store.CreateDistrict(ctx, 766, "Syd")
 	cit, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"})
@@ -139,9 +144,9 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"no token", "", "GET", "/api/v1/alerts", "", 401, "unauthenticated"},
 		{"unknown token", "vagt_forged", "GET", "/api/v1/alerts", "", 401, "unauthenticated"},
-		{"another district reads", "sara", "GET", a, "", 403, "forbidden"},
-		{"another district acks", "sara", "POST", a + "/ack", "", 403, "forbidden"},
-		{"another district resolves", "sara", "POST", a + "/resolve", `{"outcome":"other"}`, 403, "forbidden"},
+		{"another district reads", "sara", "GET", a, "", 404, "not_found"},                                     // as a missing id: ids are not revealed,
+		{"another district acks", "sara", "POST", a + "/ack", "", 404, "not_found"},                            // as a missing id: ids are not revealed,
+		{"another district resolves", "sara", "POST", a + "/resolve", `{"outcome":"other"}`, 404, "not_found"}, // as a missing id: ids are not revealed,
 		{"a manager reads personal data", "mads", "GET", a, "", 403, "forbidden"},
 		{"a citizen lists alerts", "citizen", "GET", "/api/v1/alerts", "", 403, "forbidden"},
 		{"a citizen streams alerts", "citizen", "GET", "/api/v1/alerts/stream", "", 403, "forbidden"},
@@ -197,7 +202,9 @@ func TestTokensOverTheAPI(t *testing.T) {
 func TestServiceEndpoints(t *testing.T) {
 	f := newFixture(t)
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml", "/metrics"} {
-		resp, err := http.Get(f.url + p)
+		req, _ := http.NewRequest("GET", f.url+p, nil)
+		req.Header.Set("Authorization", "Bearer "+metricsToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", p, err, resp)
 		}
@@ -337,5 +344,50 @@ func TestOIDCTokensBesideVagtTokens(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", token, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestAckDelayObserved: an acknowledgement is observed once in the time-to-acknowledge
+// histogram, under the alert's priority; a refused or repeated one is not.
+func TestAckDelayObserved(t *testing.T) {
+	f := newFixture(t)
+	a := fmt.Sprintf("/api/v1/alerts/%d/ack", f.alert)
+	count := func() (n uint64) {
+		mfs, err := f.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "vagt_api_alert_ack_delay_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() != "critical" {
+					t.Fatalf("ack delay observed under %v", m.GetLabel())
+				}
+				n += m.GetHistogram().GetSampleCount()
+				if n > 0 && m.GetHistogram().GetSampleSum() != 42 {
+					t.Fatalf("ack delay observed %v s, want 42", m.GetHistogram().GetSampleSum())
+				}
+			}
+		}
+		return n
+	}
+	if code, _ := f.do(t, "sara", "POST", a, ""); code != 404 { // out of scope answers like missing
+		t.Fatalf("another district's ack: %d", code)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("a refused ack was observed: %d", n)
+	}
+	f.clock.Advance(42 * time.Second)
+	if code, _ := f.do(t, "anna", "POST", a, ""); code != 200 {
+		t.Fatalf("ack: %d", code)
+	}
+	f.clock.Advance(time.Minute)
+	if code, _ := f.do(t, "anna", "POST", a, ""); code != 200 { // the same actor again: a no-op
+		t.Fatalf("second ack: %d", code)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("acknowledgements observed: %d, want 1", n)
 	}
 }

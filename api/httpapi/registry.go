@@ -89,7 +89,10 @@ func mayManage(p *auth.Principal, m vagt.MunicipalityCode) error {
 	if p.Role == auth.RoleAdmin || (p.Role == auth.RoleManager && p.Municipality == m) {
 		return nil
 	}
-	return fmt.Errorf("%w: not your municipality (%d)", alerts.ErrForbidden, m)
+	if p.Role != auth.RoleManager {
+		return fmt.Errorf("%w: the registry is for managers and admins", alerts.ErrForbidden)
+	}
+	return auth.ErrOutOfScope // answered as a missing object: names no municipality
 }
 
 func (s *server) registryStore() (RegistryStore, error) {

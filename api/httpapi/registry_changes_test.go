@@ -81,12 +81,12 @@ func TestDistrictChanges(t *testing.T) {
 			{"oversize", "mads", path, `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "too_large", "", ""},
 			{"unknown district", "mads", "/api/v1/districts/999999", `{"name":"x"}`, 404, "not_found", "", ""},
 			{"not an id", "mads", "/api/v1/districts/abc", `{"name":"x"}`, 404, "not_found", "", ""},
-			{"other municipality's manager", "hanne", path, `{"name":"x"}`, 403, "forbidden", "", ""},
+			{"other municipality's manager", "hanne", path, `{"name":"x"}`, 404, "not_found", "", ""},
 			{"staff", "anna", path, `{"name":"x"}`, 403, "forbidden", "", ""},
 			{"national", "kl", path, `{"name":"x"}`, 403, "forbidden", "", ""},
 			{"citizen", "citizen", path, `{"name":"x"}`, 403, "forbidden", "", ""},
 			{"staff deletes", "anna", path, "", 403, "forbidden", "", ""},
-			{"other municipality deletes", "hanne", path, "", 403, "forbidden", "", ""},
+			{"other municipality deletes", "hanne", path, "", 404, "not_found", "", ""},
 			{"delete with homes", "mads", fmt.Sprintf("/api/v1/districts/%d", nordID), "", 409, "conflict", "", "7 homes are in it"},
 		} {
 			method := "PATCH"
@@ -174,7 +174,7 @@ func TestHomeAndGatewayChanges(t *testing.T) {
 			{"homes keep no address", "mads", "PATCH", "/api/v1/homes/home-c2", `{"address":"Vej 1"}`, 400, "bad_json", "address", "unknown field"},
 			{"district not a number", "mads", "PATCH", "/api/v1/homes/home-c2", `{"district":"syd"}`, 400, "bad_json", "district", ""},
 			{"unknown home", "mads", "PATCH", "/api/v1/homes/home-x", `{}`, 404, "not_found", "", ""},
-			{"other municipality's manager", "hanne", "PATCH", "/api/v1/homes/home-c2", `{}`, 403, "forbidden", "", ""},
+			{"other municipality's manager", "hanne", "PATCH", "/api/v1/homes/home-c2", `{}`, 404, "not_found", "", ""},
 			{"staff", "anna", "PATCH", "/api/v1/homes/home-c2", `{}`, 403, "forbidden", "", ""},
 			{"national", "kl", "DELETE", "/api/v1/homes/home-c2", "", 403, "forbidden", "", ""},
 			{"home with a gateway in use", "mads", "DELETE", "/api/v1/homes/home-c2", "", 409, "conflict", "", "gateways in use: gw-2"},
@@ -184,7 +184,7 @@ func TestHomeAndGatewayChanges(t *testing.T) {
 			{"gateway, unknown field", "mads", "PATCH", "/api/v1/gateways/gw-8", `{"municipality":615}`, 400, "bad_json", "municipality", ""},
 			{"unknown gateway", "mads", "PATCH", "/api/v1/gateways/gw-x", `{}`, 404, "not_found", "", ""},
 			{"unknown gateway, delete", "mads", "DELETE", "/api/v1/gateways/gw-x", "", 404, "not_found", "", ""},
-			{"gateway of another municipality", "hanne", "DELETE", "/api/v1/gateways/gw-2", "", 403, "forbidden", "", ""},
+			{"gateway of another municipality", "hanne", "DELETE", "/api/v1/gateways/gw-2", "", 404, "not_found", "", ""},
 			{"gateway, staff", "anna", "DELETE", "/api/v1/gateways/gw-2", "", 403, "forbidden", "", ""},
 			{"gateway, citizen", "citizen", "POST", "/api/v1/gateways/gw-2/credentials", "", 403, "forbidden", "", ""},
 			{"decommissioned before its devices were installed", "mads", "DELETE", "/api/v1/gateways/gw-2?decommissioned_at=2026-01-01", "", 400, "invalid", "decommissioned_at", "before device md-2"},
@@ -207,12 +207,13 @@ func TestHomeAndGatewayChanges(t *testing.T) {
 		}
 		cred := f.must(t, 200, "mads", "POST", "/api/v1/gateways/gw-8/credentials", "")
 		if m := cred["mqtt"].(map[string]any); m["username"] != "gw-8" || len(m["password"].(string)) < 30 ||
-			!strings.HasPrefix(m["password_hash"].(string), "$7$101$") || m["acl"] != "pattern write vagt/v1/gw/%u/#" || cred["gateway"].(map[string]any)["id"] != "gw-8" {
+			m["password_hash"] != nil || m["acl"] != "pattern write vagt/v1/gw/%u/#" || cred["gateway"].(map[string]any)["id"] != "gw-8" {
 			t.Errorf("new credentials: %v", cred)
 		}
 		sameLines(t, "gw-8 audit", f.auditOf(t, "gateway/gw-8"), []string{
 			"mads gateway.credentials",
 			"mads gateway.update fields=home",
+			"admin gateway.password_hash.read",
 			"mads gateway.provision home-c7",
 		})
 
@@ -374,7 +375,7 @@ func TestCitizenChanges(t *testing.T) {
 			{"not JSON", "mads", path, `name=x`, 400, "bad_json", "", ""},
 			{"oversize", "mads", path, `{"address":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "too_large", "", ""},
 			{"unknown citizen", "mads", "/api/v1/citizens/999999", `{}`, 404, "not_found", "", ""},
-			{"other municipality's manager", "hanne", path, `{"address":"x"}`, 403, "forbidden", "", ""},
+			{"other municipality's manager", "hanne", path, `{"address":"x"}`, 404, "not_found", "", ""},
 			{"staff", "anna", path, `{"address":"x"}`, 403, "forbidden", "", ""},
 			{"national", "kl", path, `{"address":"x"}`, 403, "forbidden", "", ""},
 			{"citizen", "citizen", path, `{"address":"x"}`, 403, "forbidden", "", ""},

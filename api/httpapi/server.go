@@ -6,6 +6,9 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,7 +40,12 @@ type AlertStore interface {
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.
 type AuthStore interface {
 	Principal(ctx context.Context, hash string, now time.Time) (*auth.Principal, error)
-	IssueToken(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time) (auth.Principal, error)
+	IssueTokenWith(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (auth.Principal, error)
+	Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, error)
+	RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (auth.TokenInfo, error)
+	RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error)
+	IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error
+	Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (auth.Principal, int64, error)
 	Audit(ctx context.Context, e auth.AuditEntry) error
 	AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error)
 }
@@ -55,10 +63,17 @@ type Config struct {
 	OIDC     JWTVerifier // nil: vagt tokens only
 	Clock    alerts.Clock
 	Log      *slog.Logger
-	Gatherer prometheus.Gatherer   // served at /metrics; nil: none
+	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
 	Metrics  prometheus.Registerer // request metrics; nil: none
 	// Ready reports whether the API can serve (store reachable, lane connected).
 	Ready func(ctx context.Context) error
+	// MetricsToken is the bearer token the scraper sends for /metrics on this handler;
+	// without it /metrics is not served here: serve MetricsHandler on a listener of its own
+	// (api.Config.MetricsListen). The metrics tell who is busy and when.
+	MetricsToken string
+	// TokenRecheck is how often a long request (the live stream) checks that its vagt
+	// token is still valid, and ends when it was revoked or expired; default 30 s.
+	TokenRecheck time.Duration
 	// StreamWriteTimeout drops a stream client that takes longer than this to accept one
 	// write; default 10 s.
 	StreamWriteTimeout time.Duration
@@ -66,6 +81,9 @@ type Config struct {
 	OpenAPI []byte
 	// StreamKeepAlive is how often an idle stream gets a comment line; default 15 s.
 	StreamKeepAlive time.Duration
+	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
+	// default DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
+	MaxStreams, MaxStreamsPerPrincipal int
 	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
 	Registry RegistryStore
 	// Stats computes the statistics; nil: they answer 503.
@@ -78,13 +96,18 @@ type Config struct {
 	Population *stats.Population
 	// HomeConfigs serves the homes' care plans; nil: they answer 503.
 	HomeConfigs HomeConfigService
+	// Night serves night supervision (night.go); nil: it answers 503.
+	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
 }
 
 type server struct {
+	guards // refusals.go
 	Config
 	requests *prometheus.CounterVec
+	ackDelay *prometheus.HistogramVec // raised → acknowledged, by priority
+	streams  *streamLimits
 }
 
 // NewHandler returns the API's handler.
@@ -101,14 +124,25 @@ func NewHandler(c Config) http.Handler {
 	if c.StreamKeepAlive <= 0 {
 		c.StreamKeepAlive = 15 * time.Second
 	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.MaxStreamsPerPrincipal <= 0 {
+		c.MaxStreamsPerPrincipal = DefaultMaxStreamsPerPrincipal
+	}
 	s := &server{Config: c, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})}
+		Name: "vagt_api_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		ackDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vagt_api_alert_ack_delay_seconds",
+			Help:    "Time from an alert being raised to its acknowledgement by staff, by priority.",
+			Buckets: []float64{10, 30, 60, 120, 180, 300, 600, 1800, 3600}}, []string{"priority"}),
+		streams: newStreamLimits(c.MaxStreams, c.MaxStreamsPerPrincipal)}
 	if c.Metrics != nil {
-		c.Metrics.MustRegister(s.requests)
+		c.Metrics.MustRegister(s.requests, s.ackDelay, s.streams.refused)
 	}
 
+	s.initGuards()
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.count)
+	r.Use(s.recoverer, s.count, securityHeaders)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errMethod) })
 	r.Method(http.MethodGet, "/healthz", health())
@@ -117,14 +151,16 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/", s.webPage("console.html"))
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
+	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
 	r.Method(http.MethodPost, "/gps/osmand/{key}", s.osmand())
-	if c.Gatherer != nil {
-		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(c.Gatherer, promhttp.HandlerOpts{}))
+	if c.Gatherer != nil && c.MetricsToken != "" {
+		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
+	r.With(apiHeaders).Method(http.MethodPost, "/api/v1/activate", s.activate())
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(apiHeaders, s.authenticate)
+		r.Use(apiHeaders, s.authenticate, s.refusals)
 		r.Method(http.MethodGet, "/me", s.me())
 		r.Method(http.MethodGet, "/alerts", s.listAlerts())
 		r.Method(http.MethodGet, "/alerts/stream", s.stream())
@@ -133,6 +169,9 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
 		r.Method(http.MethodPost, "/tokens", s.createToken())
+		r.Method(http.MethodDelete, "/tokens/{id}", s.revokeToken())
+		r.Method(http.MethodGet, "/users/{id}/tokens", s.userTokens())
+		r.Method(http.MethodDelete, "/users/{id}/tokens", s.revokeUserTokens())
 		r.Method(http.MethodGet, "/audit", s.auditLog())
 		r.Method(http.MethodGet, "/municipalities", s.listMunicipalities())
 		r.Method(http.MethodGet, "/districts", s.listDistricts())
@@ -144,7 +183,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/citizens/{id}", s.getCitizen())
 		r.Method(http.MethodDelete, "/citizens/{id}", s.eraseCitizen())
 		r.Method(http.MethodPatch, "/citizens/{id}", s.updateCitizen())
-		r.Method(http.MethodPost, "/citizens/{id}/token", s.citizenToken())
+		r.Method(http.MethodPost, "/citizens/{id}/activation", s.citizenActivation())
 		r.Method(http.MethodGet, "/homes", s.listHomes())
 		r.Method(http.MethodPost, "/homes", s.createHome())
 		r.Method(http.MethodPatch, "/homes/{id}", s.updateHome())
@@ -154,6 +193,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPatch, "/gateways/{id}", s.updateGateway())
 		r.Method(http.MethodDelete, "/gateways/{id}", s.decommissionGateway())
 		r.Method(http.MethodPost, "/gateways/{id}/credentials", s.rotateGatewayCredentials())
+		r.Method(http.MethodGet, "/gateways/{id}/password-file-line", s.gatewayPasswordLine())
 		r.Method(http.MethodGet, "/devices", s.listDevices())
 		r.Method(http.MethodPost, "/devices", s.createDevice())
 		r.Method(http.MethodPost, "/devices/{device}/accept", s.deviceAction(true))
@@ -170,6 +210,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPut, "/homes/{id}/absence", s.putAbsence())
 		r.Method(http.MethodDelete, "/homes/{id}/absence", s.deleteAbsence())
 		r.Method(http.MethodGet, "/careplans", s.carePlanOverview())
+		r.Method(http.MethodGet, "/night/board", s.nightBoard())
+		r.Method(http.MethodGet, "/homes/{id}/night-checks", s.nightChecks())
+		r.Method(http.MethodPost, "/homes/{id}/night-checks", s.recordNightCheck())
+		r.Method(http.MethodGet, "/stats/night", s.nightStats())
 		r.Method(http.MethodPost, "/homes/{id}/trackers", s.createTracker())
 		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
 		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
@@ -203,11 +247,23 @@ func openAPI(doc []byte) http.Handler {
 	})
 }
 
-// authenticate turns the bearer token into the request's principal.
+// authenticate turns the bearer token into the request's principal. Failures are counted
+// per remote address and throttled (refusals.go); expired and revoked tokens get 401.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := s.Clock.Now()
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		hash := ""
+		if ok && token != "" {
+			hash = auth.HashToken(token)
+		}
+		if wait, limited := s.authFails.limited(r, hash, now); limited {
+			s.security.WithLabelValues("throttled").Inc()
+			writeThrottled(w, r, s.Log, wait)
+			return
+		}
+		if hash == "" {
+			// A browser's first request without a token is not an attack: not counted.
 			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", auth.ErrUnauthenticated))
 			return
 		}
@@ -216,15 +272,64 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			err error
 		)
 		if s.OIDC != nil && !strings.HasPrefix(token, auth.TokenPrefix) {
-			p, err = s.OIDC.Verify(r.Context(), token, s.Clock.Now())
+			p, err = s.OIDC.Verify(r.Context(), token, now)
 		} else {
-			p, err = s.Auth.Principal(r.Context(), auth.HashToken(token), s.Clock.Now())
+			p, err = s.Auth.Principal(r.Context(), hash, now)
 		}
 		if err != nil {
-			writeError(w, r, s.Log, fmt.Errorf("token: %w", err))
+			s.authFailed(w, r, "token unknown, expired or revoked", err, now)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+		s.authFails.succeeded(hash, now)
+		if err := s.auditOnBehalf(r, p); err != nil {
+			writeError(w, r, s.Log, err)
+			return
+		}
+		ctx := auth.WithPrincipal(r.Context(), p)
+		if p.TokenID != 0 && strings.HasSuffix(r.URL.Path, "/stream") {
+			// A revoked tablet must not keep receiving alerts on a stream it opened before.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			go s.recheckToken(ctx, cancel, hash)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recheckToken cancels a long request once its token is revoked or expired.
+func (s *server) recheckToken(ctx context.Context, cancel context.CancelFunc, hash string) {
+	t := time.NewTicker(s.TokenRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.Auth.Principal(ctx, hash, s.Clock.Now()); errors.Is(err, auth.ErrUnauthenticated) {
+			cancel()
+			return
+		}
+	}
+}
+
+// MetricsHandler serves the Prometheus metrics, for a listener of their own.
+func MetricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}
+
+// metricsBehindToken answers /metrics only to the scraper's bearer token.
+func (s *server) metricsBehindToken(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(s.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			writeError(w, r, s.Log, fmt.Errorf("%w: /metrics needs the metrics token", auth.ErrUnauthenticated))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -295,8 +400,20 @@ func apiHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
+		// API answers are data, never a document to run: nothing may load from them, and
+		// no page may frame them.
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders go on every answer — pages, API, /openapi.yaml, 404s: no sniffing, and
+// HSTS whenever the answer goes out over HTTPS (served here, or by a proxy that says so).
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		if r.TLS != nil {
+		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)

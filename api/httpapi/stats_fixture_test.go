@@ -212,10 +212,17 @@ func (f *statsFixture) loadRegistry(t *testing.T) {
 		homeID := "home-" + strings.ToLower(h.citizen)
 		f.must(t, 201, user, "POST", "/api/v1/homes", fmt.Sprintf(`{"id":"%s","district":%d,"citizen":%d}`, homeID, district, f.cit[h.citizen]))
 		g := f.must(t, 201, user, "POST", "/api/v1/gateways", fmt.Sprintf(`{"id":"%s","home":"%s"}`, h.gw, homeID))
+		// The installer gets the password, not its hash (issue 22, item 7); the broker's
+		// operator reads the password-file line as an admin.
 		if m := g["mqtt"].(map[string]any); m["username"] != h.gw || len(m["password"].(string)) < 30 || m["acl"] != "pattern write vagt/v1/gw/%u/#" ||
-			!strings.HasPrefix(m["password_hash"].(string), "$7$101$") {
+			m["password_hash"] != nil {
 			t.Fatalf("gateway credentials: %v", m)
 		}
+		line := f.must(t, 200, "admin", "GET", "/api/v1/gateways/"+h.gw+"/password-file-line", "")
+		if !strings.HasPrefix(line["password_file_line"].(string), h.gw+":$7$101$") {
+			t.Fatalf("password file line: %v", line)
+		}
+		f.must(t, 403, user, "GET", "/api/v1/gateways/"+h.gw+"/password-file-line", "")
 		for _, d := range h.devices {
 			f.must(t, 201, user, "POST", "/api/v1/devices", fmt.Sprintf(`{"id":"%s","gateway":"%s","technology":"%s","label":"x","installed_at":"%sT00:00:00Z"}`,
 				d[0], h.gw, d[1], d[2]))

@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -65,11 +66,13 @@ type Gateway struct {
 	DecommissionedAt *time.Time `json:"decommissioned_at,omitempty"`
 }
 
-// Credentials are a new gateway's MQTT login, returned once.
+// Credentials are a new gateway's MQTT login, returned once. The API answer carries what
+// the installer needs (user name, password, ACL), not the hash: the broker's operator reads
+// the password-file line from GET /gateways/{id}/password-file-line (admins).
 type Credentials struct {
 	Username     string `json:"username"`
 	Password     string `json:"password"`
-	PasswordHash string `json:"password_hash"`
+	PasswordHash string `json:"-"`
 	ACL          string `json:"acl"`
 }
 
@@ -170,8 +173,23 @@ type Export struct {
 	Alerts    []CitizenAlert    `json:"alerts"`
 	Telemetry []Reading         `json:"telemetry"`
 	AccessLog []auth.AuditEntry `json:"access_log"`
+	// NightChecks are the night checks of the citizen's homes (docs/night-supervision.md).
+	NightChecks []CitizenNightCheck `json:"night_checks"`
 	// Positions are the citizen's GPS trackers' positions still kept (docs/gps.md).
 	Positions []Position `json:"gps_positions"`
+}
+
+// CitizenNightCheck is a night check of the citizen's home as the export shows it.
+type CitizenNightCheck struct {
+	Home      vagt.HomeID     `json:"home"`
+	DueAt     time.Time       `json:"due_at"`
+	CheckedAt time.Time       `json:"checked_at"`
+	By        string          `json:"by"`
+	Decision  string          `json:"decision"` // all_well, visit or missed
+	Grade     string          `json:"grade"`
+	State     json.RawMessage `json:"state"` // the state seen, with its findings
+	Note      string          `json:"note,omitempty"`
+	Missed    bool            `json:"missed"`
 }
 
 // Position is a GPS tracker's position in a citizen's export.

@@ -2,10 +2,14 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -28,57 +32,160 @@ const (
 type IngestResult struct {
 	Change Change
 	Alert  alerts.Alert // zero for a clear that matched no alert
+	// SeqReused: the gateway had sent different content under this seq before. The event
+	// was taken as a new one; the caller counts and logs it.
+	SeqReused bool
 }
 
 // IngestAlarm turns an alarm event into an alert, in one transaction: a redelivered event
-// (same gateway and seq) changes nothing; a raise folds into the unresolved alert of the same
-// device and type, or opens a new one (unregistered gateways included: an alarm is never
-// dropped for lack of registry data); a clear marks its alert cleared but leaves it open.
+// (same gateway, seq and content) changes nothing; different content under a seq seen
+// before is taken as a new event and flagged (SeqReused); a raise folds into the unresolved
+// alert of the same device and type, or opens a new one (unregistered gateways included: an
+// alarm is never dropped for lack of registry data); a clear marks its alert cleared but
+// leaves it open. An alarm whose details say "clock": "unsynced" is dated now, the time
+// the platform received it; the gateway's time stays in its details (gateway_time).
 func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	digest, err := AlarmDigest(a)
+	if err != nil {
+		return IngestResult{}, storeErr("ingest alarm", err)
+	}
+	return s.ingestAlarm(ctx, a, now, digest)
+}
+
+// ReplayAlarm files an alarm event rebuilt from the alarm history (InfluxDB) after the
+// store was restored from a backup: one this store has a receipt for, under any content, is
+// a duplicate; one it has not becomes an alert like any alarm. Its receipt keeps no digest,
+// so when the broker later redelivers the original (its details included), that is taken as
+// a redelivery, not as different content under a reused seq.
+func (s *Store) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	return s.ingestAlarm(ctx, a, now, "")
+}
+
+func (s *Store) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
 	var res IngestResult
 	err := s.inTx(ctx, func(t *tx) error {
 		res = IngestResult{}
-		r, err := t.exec(ctx, `INSERT INTO alarm_receipts (gateway_id, seq, clears, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			string(a.Gateway), int64(a.Seq), int64(a.Clears), ms(now))
+		// setAlert records which alert this event became, on its receipt.
+		setAlert := func(id int64) error {
+			_, err := t.exec(ctx, `UPDATE alarm_receipts SET alert_id = ? WHERE gateway_id = ? AND seq = ?`, id, string(a.Gateway), int64(a.Seq))
+			return err
+		}
+		r, err := t.exec(ctx, `INSERT INTO alarm_receipts (gateway_id, seq, clears, received_at, digest) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			string(a.Gateway), int64(a.Seq), int64(a.Clears), ms(now), digest)
 		if err != nil {
 			return err
 		}
 		if n, err := r.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			res.Change = ChangeDuplicate
-			var id sql.NullInt64
-			if err := t.row(ctx, `SELECT alert_id FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id); err != nil {
+			var (
+				id   sql.NullInt64
+				seen string
+			)
+			if err := t.row(ctx, `SELECT alert_id, digest FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id, &seen); err != nil {
 				return err
 			}
+			// A receipt from before digests were kept, or from a replay (''), cannot tell: a
+			// redelivery, as before; so is a replayed event under a seq with a receipt.
+			if seen != digest && seen != "" && digest != "" {
+				r, err := t.exec(ctx, `INSERT INTO alarm_receipt_reuses (gateway_id, seq, digest, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+					string(a.Gateway), int64(a.Seq), digest, ms(now))
+				if err != nil {
+					return err
+				}
+				n, err := r.RowsAffected()
+				if err != nil {
+					return err
+				}
+				if n == 1 { // new content: an event of its own
+					res.SeqReused = true
+					setAlert = func(id int64) error {
+						_, err := t.exec(ctx, `UPDATE alarm_receipt_reuses SET alert_id = ? WHERE gateway_id = ? AND seq = ? AND digest = ?`,
+							id, string(a.Gateway), int64(a.Seq), digest)
+						return err
+					}
+					return t.apply(ctx, a, now, &res, setAlert)
+				}
+				// A redelivery of content seen under a reused seq.
+				if err := t.row(ctx, `SELECT alert_id FROM alarm_receipt_reuses WHERE gateway_id = ? AND seq = ? AND digest = ?`,
+					string(a.Gateway), int64(a.Seq), digest).Scan(&id); err != nil {
+					return err
+				}
+			}
+			res.Change = ChangeDuplicate
 			if id.Valid {
 				res.Alert, err = t.alert(ctx, id.Int64)
 			}
 			return err
 		}
-		if a.Clears != 0 {
-			res, err = t.clear(ctx, a, now)
-		} else {
-			r, change, err := t.prepareRaise(ctx, a, now) // absence, test mode: edges.go
-			if err != nil || change != "" {
-				res.Change = change
-				return err
-			}
-			res, err = t.raise(ctx, r, now)
-			if err != nil {
-				return err
-			}
-		}
-		if err != nil || res.Alert.ID == 0 {
-			return err
-		}
-		_, err = t.exec(ctx, `UPDATE alarm_receipts SET alert_id = ? WHERE gateway_id = ? AND seq = ?`, res.Alert.ID, string(a.Gateway), int64(a.Seq))
-		return err
+		return t.apply(ctx, a, now, &res, setAlert)
 	})
 	if err != nil {
 		return IngestResult{}, storeErr("ingest alarm", err)
 	}
 	return res, nil
+}
+
+// apply raises or clears for a new event and records the alert it became with setAlert.
+func (t *tx) apply(ctx context.Context, a *vagt.Alarm, now time.Time, res *IngestResult, setAlert func(int64) error) error {
+	reused := res.SeqReused
+	var err error
+	if a.Clears != 0 {
+		*res, err = t.clear(ctx, a, now)
+	} else {
+		r, change, err := t.prepareRaise(ctx, a, now) // absence, test mode: edges.go
+		if err != nil || change != "" {
+			*res = IngestResult{Change: change, SeqReused: reused}
+			return err
+		}
+		r.at, r.details = ReceivedTime(a, now)
+		if *res, err = t.raise(ctx, r, now); err != nil {
+			return err
+		}
+	}
+	res.SeqReused = reused
+	if err != nil || res.Alert.ID == 0 {
+		return err
+	}
+	return setAlert(res.Alert.ID)
+}
+
+// AlarmDigest is what tells a redelivery from different content under the same seq: the
+// SHA-256 of every field of the decoded alarm, written unambiguously (quoted strings, details
+// in key order), so it depends neither on the encoder nor on the wire version; a redelivery
+// is byte-identical anyway (docs/wire.md). It takes any alarm, valid or not.
+func AlarmDigest(a *vagt.Alarm) (string, error) {
+	h := sha256.New()
+	_, err := fmt.Fprintf(h, "%q %d %d %d %q %d %d %d", string(a.Gateway), a.Seq, uint64(a.Municipality), a.Time.UnixMilli(),
+		string(a.Device), uint64(a.Type), uint64(a.Priority), a.Clears)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Details)) {
+		if _, err := fmt.Fprintf(h, " %q=%q", k, a.Details[k]); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ClockUnsynced is the details value of key "clock" a gateway sets when it cannot trust its
+// own clock (docs/wire.md).
+const ClockUnsynced = "unsynced"
+
+// ReceivedTime returns the time an alert is dated and ordered by, and the details to keep:
+// the gateway's time, unless the gateway said its clock cannot be trusted; then the time
+// the platform received it, with the gateway's time kept in details as gateway_time.
+func ReceivedTime(a *vagt.Alarm, now time.Time) (time.Time, map[string]string) {
+	if a.Details["clock"] != ClockUnsynced {
+		return a.Time, a.Details
+	}
+	d := make(map[string]string, len(a.Details)+1)
+	for k, v := range a.Details {
+		d[k] = v
+	}
+	d["gateway_time"] = a.Time.UTC().Format(time.RFC3339Nano)
+	return now.Truncate(time.Millisecond), d
 }
 
 type raise struct {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // scoped reads alert id inside t and checks that scope may act on it.
@@ -15,7 +16,7 @@ func (t *tx) scoped(ctx context.Context, id int64, scope alerts.Scope) (alerts.A
 		return a, err
 	}
 	if !scope.Allows(a.Municipality, a.District) {
-		return a, fmt.Errorf("alert %d: %w: not in your districts", id, alerts.ErrForbidden)
+		return a, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope)
 	}
 	return a, nil
 }

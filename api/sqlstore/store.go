@@ -79,6 +79,9 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		}
 	} else {
 		s.dialect = sqlite
+		if err := privateFiles(dsn); err != nil {
+			return nil, fmt.Errorf("sqlstore: open: %w", err)
+		}
 		s.db, err = sql.Open("sqlite", sqliteDSN(dsn))
 		if err == nil {
 			// Writers queue on SQLite's lock anyway (BEGIN IMMEDIATE, busy timeout);

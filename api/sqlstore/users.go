@@ -15,6 +15,12 @@ import (
 // IssueToken creates the user p.Name (or updates its role and scope) and stores a token
 // hash for it. It returns the principal with its user id.
 func (s *Store) IssueToken(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time) (auth.Principal, error) {
+	return s.IssueTokenWith(ctx, p, hash, expires, now, auth.IssueOptions{})
+}
+
+// IssueTokenWith is IssueToken recording who issued the token, and revoking the user's
+// older tokens when o.RevokeOlder (the revocation is audited in the same transaction).
+func (s *Store) IssueTokenWith(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (auth.Principal, error) {
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
 	}
@@ -47,8 +53,17 @@ func (s *Store) IssueToken(ctx context.Context, p auth.Principal, hash string, e
 		if expires != nil {
 			exp = ms(*expires)
 		}
-		_, err := t.exec(ctx, `INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`, hash, p.UserID, ms(now), exp)
-		return err
+		if o.RevokeOlder {
+			if err := t.revokeUserTokens(ctx, p.UserID, o.IssuedBy, now); err != nil {
+				return err
+			}
+		}
+		if err := t.row(ctx, `INSERT INTO tokens (hash, user_id, created_at, expires_at, issued_by, note) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			hash, p.UserID, ms(now), exp, o.IssuedBy, o.Note).Scan(&p.TokenID); err != nil {
+			return err
+		}
+		p.IssuedBy = o.IssuedBy
+		return nil
 	})
 	if err != nil {
 		return p, storeErr("issue token", err)
@@ -63,9 +78,9 @@ func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*aut
 		p   auth.Principal
 		mun sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT u.id, u.name, u.role, u.municipality FROM tokens t JOIN users u ON u.id = t.user_id
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT u.id, u.name, u.role, u.municipality, t.id, t.issued_by FROM tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`), hash, ms(now)).
-		Scan(&p.UserID, &p.Name, &p.Role, &mun)
+		Scan(&p.UserID, &p.Name, &p.Role, &mun, &p.TokenID, &p.IssuedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, auth.ErrUnauthenticated
 	} else if err != nil {
@@ -85,9 +100,14 @@ func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*aut
 }
 
 // audit appends to the audit log inside t, so an alert action and its record commit
-// together.
+// together. Each row carries the hash chain (audit.go).
 func (t *tx) audit(ctx context.Context, at time.Time, actor, action, object, detail string) error {
-	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`, ms(at), actor, action, object, detail)
+	prev, err := t.auditHead(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail, chain) VALUES (?, ?, ?, ?, ?, ?)`,
+		ms(at), actor, action, object, detail, chainHash(prev, ms(at), actor, action, object, detail))
 	return err
 }
 

@@ -50,6 +50,9 @@ type Service struct {
 	// illustrative table (DefaultPopulation).
 	Population *Population
 	Log        *slog.Logger
+	// Night counts the recorded night checks; nil: the night_supervision benefit row
+	// falls back to the model's visits per citizen and week (docs/night-supervision.md).
+	Night NightSource
 }
 
 func (s *Service) population() *Population {

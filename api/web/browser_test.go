@@ -190,6 +190,7 @@ type stack struct {
 	clock  *alerts.ManualClock
 	tokens map[string]string
 	gw     mqtt.Client
+	broker *localstack.Mosquitto
 }
 
 func startStack(t *testing.T) *stack {
@@ -211,7 +212,7 @@ func startStack(t *testing.T) *stack {
 			t.Errorf("api: %v", err)
 		}
 	})
-	st := &stack{srv: srv, base: "http://" + srv.Addr(), clock: clock, tokens: map[string]string{}}
+	st := &stack{srv: srv, base: "http://" + srv.Addr(), clock: clock, tokens: map[string]string{}, broker: broker}
 	waitFor(t, "the alarm lane to subscribe", func() bool { return srv.AlarmLane().Connected() })
 	st.world(t)
 	st.proxy = newCutProxy(t, st.base)

@@ -17,7 +17,7 @@
     bed_exit: "Out of bed", inactivity: "No activity", water_leak: "Water leak",
     low_temperature: "Low temperature", missed_medication: "Missed medication",
     low_battery: "Low battery", silent_device: "Silent device", gateway_offline: "Gateway offline",
-    tamper: "Tamper", left_safe_zone: "Left the safe zone",
+    tamper: "Tamper", unknown_device: "Device not in the care plan", left_safe_zone: "Left the safe zone",
   };
   const RANK = { critical: 0, high: 1, technical: 2 };
   const TIERS = { district: "district team", backup: "backup (bagvagt)", central: "central on-call" };
@@ -26,6 +26,30 @@
     ambulance_or_doctor: "ambulance or doctor", false_alarm: "false alarm",
     technical_fault: "technical fault", other: "other",
   };
+  // LANE is what staff read about the alarm lane (the stream's lane event): Danish by
+  // default, English with ?lang=en or localStorage "vagt.lang" = "en".
+  const LANE = {
+    da: {
+      down: "Alarmer kommer ikke igennem lige nu: forbindelsen til alarmsystemet er afbrudt. Nye alarmer vises først, når forbindelsen er tilbage. Følg nødproceduren, og ring til IT-vagten.",
+      status: "Alarmer kommer ikke igennem",
+      back: "Forbindelsen til alarmsystemet er tilbage: alarmer kommer igennem igen.",
+      reset: "Listen er genindlæst, fordi serveren er skiftet eller gendannet.",
+      unsynced: "Gatewayens ur var ikke stillet: tiden er, da platformen modtog alarmen. Gatewayens egen tid: ",
+    },
+    en: {
+      down: "Alarms are not getting through right now: the connection to the alarm system is down. New alarms will show only when it is back. Follow the emergency procedure and call IT on duty.",
+      status: "Alarms are not getting through",
+      back: "The connection to the alarm system is back: alarms are getting through again.",
+      reset: "The list was reloaded because the server was replaced or restored.",
+      unsynced: "The gateway's clock was not set: the time is when the platform received the alarm. The gateway's own time: ",
+    },
+  };
+  const LANG = (() => {
+    let want = new URLSearchParams(location.search).get("lang");
+    try { want = want || localStorage.getItem("vagt.lang"); } catch (_) { /* storage off */ }
+    return want === "en" ? "en" : "da";
+  })();
+  const L = LANE[LANG];
   const WATCHDOG_MS = 45000; // the server sends a keep-alive every 15 s
   const MAX_PAGES = 20;
 
@@ -37,6 +61,7 @@
   let lastEventId = 0;
   let streamAbort = null;
   let connected = false;
+  let laneUp = null; // null: the server said nothing (no lane configured); false: alarms cannot arrive
   let soundOn = true;
   let audio = null;
   let detailID = 0;
@@ -148,7 +173,53 @@
     connected = on;
     $("banner").hidden = on;
     document.body.classList.toggle("offline", !on);
-    setStatus(on ? "Live" : "Reconnecting…");
+    showStatus();
+  }
+
+  // showStatus never says "Live" while the server says alarms cannot arrive.
+  function showStatus() {
+    if (!connected) setStatus("Reconnecting…");
+    else if (laneUp === false) setStatus(L.status);
+    else setStatus("Live");
+  }
+
+  // setLane shows the alarm lane's state (the stream's lane event) at once.
+  function setLane(st) {
+    const was = laneUp;
+    laneUp = !!(st && st.subscribed);
+    const b = $("lane-banner");
+    b.textContent = L.down;
+    b.hidden = laneUp;
+    document.body.classList.toggle("lane-down", !laneUp);
+    document.body.dataset.lane = laneUp ? "up" : "down";
+    showStatus();
+    if (was === false && laneUp) {
+      toast(L.back);
+      reload(); // alarms that waited at the broker arrive as events; the list is reread to be sure
+    }
+  }
+
+  // reload rereads the list (a reset event, the lane back) without dropping the stream.
+  // Events that arrive while the list is read are applied again on top of it, so a list
+  // read just before an alarm's commit cannot hide that alarm.
+  let reloading = null;
+  async function reload() {
+    if (reloading) return; // one at a time; the one running will see what came meanwhile
+    const gen = session;
+    reloading = [];
+    try {
+      await loadList(gen);
+      if (gen !== session) return;
+      for (const e of reloading) {
+        if (e.n > lastEventId) lastEventId = e.n;
+        apply(e.name, e.a, true);
+      }
+      render();
+    } catch (err) {
+      if (gen === session) failed(err);
+    } finally {
+      reloading = null;
+    }
   }
 
   function setStatus(text) { $("status").textContent = text; }
@@ -175,6 +246,10 @@
           failed(new vagt.APIError(401, "unauthenticated", ""));
           return;
         }
+        if (resp.status === 429) { // too many streams open for this user: wait as told
+          const after = Number(resp.headers.get("Retry-After"));
+          if (after > 0) delay = Math.min(after * 1000, 60000);
+        }
         if (!resp.ok || !resp.body) throw new Error("stream answered " + resp.status);
         setConnected(true);
         failures = 0;
@@ -190,7 +265,7 @@
       if (gen !== session) return;
       setConnected(false);
       failures++;
-      await sleep(Math.min(delay * Math.min(failures, 3), 10000));
+      await sleep(Math.min(delay * Math.min(failures, 3), Math.max(10000, delay)));
     }
   }
 
@@ -233,11 +308,28 @@
     } catch (_) {
       return;
     }
+    if (name === "lane") { // no id: this server's state, not an alert change
+      setLane(ev);
+      return;
+    }
+    if (name === "reset") { // resumed from an id this server never reached: start over
+      lastEventId = Number(ev.last_event_id) || 0;
+      toast(L.reset);
+      reload();
+      return;
+    }
     const n = Number(id);
     if (n && n <= lastEventId) return;
     if (n) lastEventId = n;
     const a = ev && ev.alert;
     if (!a || !a.id) return;
+    if (reloading) reloading.push({ n, name, a }); // the list being read may predate it
+    apply(name, a);
+    render();
+  }
+
+  // apply puts one alert change into the list; quiet: no tone (a change applied again).
+  function apply(name, a, quiet) {
     if (a.state === "resolved") {
       alerts.delete(a.id);
       messages.delete(a.id);
@@ -246,10 +338,9 @@
     } else {
       const isNew = !alerts.has(a.id);
       alerts.set(a.id, a);
-      if (a.priority === "critical" && a.state === "open" && (name === "escalated" || (name === "new" && isNew))) cue();
+      if (!quiet && a.priority === "critical" && a.state === "open" && (name === "escalated" || (name === "new" && isNew))) cue();
       if (detailID === a.id) refreshDetail();
     }
-    render();
   }
 
   // ---- cues ----
@@ -329,6 +420,10 @@
     loadPeople(sorted);
   }
 
+  // unsynced: the gateway could not trust its clock; the alert is dated by when the
+  // platform received it, and the gateway's own time is in details.gateway_time.
+  function unsynced(a) { return !!(a.details && a.details.clock === "unsynced"); }
+
   function card(a) {
     const type = TYPES[a.type] || a.type;
     const person = people.get(a.id);
@@ -366,7 +461,8 @@
         el("p", { class: "meta" },
           el("span", { class: "level" + (level ? " up" : ""), text: "Level " + level + " · " + (TIERS[a.tier] || a.tier) }),
           a.cleared_at ? el("span", { class: "cleared", text: "cleared by the device " + vagt.fmtTime(a.cleared_at) }) : null,
-          el("span", { class: "dev", text: a.gateway + " / " + a.device })),
+          el("span", { class: "dev", text: a.gateway + " / " + a.device }),
+          unsynced(a) ? el("span", { class: "unsynced", title: L.unsynced + a.details.gateway_time, text: L.unsynced.split(":")[0] }) : null),
         state,
         msg ? el("p", { class: "msg", role: "alert", text: msg }) : null,
         canAct() && el("div", { class: "actions" },
@@ -539,6 +635,7 @@
       ["Priority", el("span", {}, el("span", { class: "badge prio prio-" + d.priority, text: d.priority }), " ", ...vagtEdges.cardBadges(d))],
       ["State", stateText],
       ["Raised", vagt.fmtTime(d.raised_at) + " (" + since(d.raised_at) + " ago)" + (d.count > 1 ? ", " + d.count + " times, last " + vagt.fmtTime(d.last_at) : "")],
+      ["Gateway clock", unsynced(d) ? el("span", { class: "unsynced", text: L.unsynced + d.details.gateway_time }) : ""],
       ["Escalation", "level " + (d.escalation_level || 0) + " · " + (TIERS[d.tier] || d.tier)],
       ["Device", d.gateway + " / " + d.device],
     ]));

@@ -28,9 +28,17 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vagt-gateway:", err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2) // a command line that cannot run, as the Go tools
+		}
 		os.Exit(1)
 	}
 }
+
+// usageError is a bad flag or a stray argument (exit 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // setting is one key that the environment and a flag can set.
 type setting struct {
@@ -49,6 +57,8 @@ var settings = []setting{
 	{"uplink", "VAGT_UPLINK", "platform broker URL (tcp:// or ssl://)", func(c *gateway.Config, v string) error { c.Uplink.Broker = v; return nil }},
 	{"uplink-username", "VAGT_UPLINK_USERNAME", "platform broker user (default the gateway id)", func(c *gateway.Config, v string) error { c.Uplink.Username = v; return nil }},
 	{"uplink-password", "VAGT_UPLINK_PASSWORD", "platform broker password (prefer the environment)", func(c *gateway.Config, v string) error { c.Uplink.Password = v; return nil }},
+	{"uplink-secondary", "VAGT_UPLINK_SECONDARY", "second platform broker URL (empty: none; see docs/gateway.md)", func(c *gateway.Config, v string) error { c.Uplink.Secondary.Broker = v; return nil }},
+	{"uplink-secondary-password", "VAGT_UPLINK_SECONDARY_PASSWORD", "second platform broker password (prefer the environment)", func(c *gateway.Config, v string) error { c.Uplink.Secondary.Password = v; return nil }},
 	{"ca-file", "VAGT_CA_FILE", "CA certificate (PEM) of the platform broker", func(c *gateway.Config, v string) error { c.Uplink.CAFile = v; return nil }},
 	{"cert-file", "VAGT_CERT_FILE", "client certificate (PEM)", func(c *gateway.Config, v string) error { c.Uplink.CertFile = v; return nil }},
 	{"key-file", "VAGT_KEY_FILE", "client key (PEM)", func(c *gateway.Config, v string) error { c.Uplink.KeyFile = v; return nil }},
@@ -68,7 +78,6 @@ var settings = []setting{
 // run builds the configuration and runs the gateway until ctx is done.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("vagt-gateway", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	configFile := fs.String("config", getenv("VAGT_CONFIG"), "configuration file (JSON; see deploy/gateway/gateway.json) [VAGT_CONFIG]")
 	logLevel := fs.String("log-level", or(getenv("VAGT_LOG_LEVEL"), "info"), "debug, info, warn or error [VAGT_LOG_LEVEL]")
 	printConfig := fs.Bool("print-config", false, "print the resulting configuration and exit")
@@ -76,11 +85,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for i, s := range settings {
 		flagVals[i] = fs.String(s.flag, "", s.usage+" ["+s.env+"]")
 	}
+	// As the Go tools: -h prints the flags to stdout and exits 0; a bad flag or a stray
+	// argument is one line and a hint.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: vagt-gateway [flags]\n\nflags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return nil
 		}
-		return err
+		return usageError{fmt.Errorf("%w (run 'vagt-gateway -h' for its flags)", err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (run 'vagt-gateway -h' for its flags)", fs.Arg(0))}
 	}
 	cfg := gateway.Defaults()
 	if *configFile != "" {
@@ -108,6 +126,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if *printConfig {
 		cfg.Uplink.Password = "(hidden)"
+		if cfg.Uplink.Secondary.Password != "" {
+			cfg.Uplink.Secondary.Password = "(hidden)"
+		}
 		fmt.Fprintf(stdout, "%+v\n", cfg)
 		return nil
 	}
@@ -116,7 +137,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("log level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	g, err := gateway.New(cfg, log, nil)
+	var clock gateway.Clock // nil: the wall clock
+	if path := getenv(testClockEnv); path != "" {
+		clock = newFileClock(path)
+		log.Warn("TEST ONLY: the clock follows a file", "env", testClockEnv, "file", path)
+	}
+	g, err := gateway.New(cfg, log, clock)
 	if err != nil {
 		return err
 	}

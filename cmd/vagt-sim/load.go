@@ -41,10 +41,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	fs.StringVar(&cfg.TrackerPassword, "tracker-password", "", "the trackers' broker password")
 	fs.Float64Var(&cfg.TrackerWalk, "tracker-walk", 500, "metres each tracker walks out from its home and back (crossing any smaller safe zone's edge)")
 	report := fs.String("report", "", "write the full JSON report (per gateway) to this file; '-' for stdout")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("component", "load")

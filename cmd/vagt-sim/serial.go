@@ -30,7 +30,7 @@ func runSerial(ctx context.Context, args []string, getenv func(string) string, s
 	unitID := fs.String("unit", envOr(getenv, "VAGT_UNIT", "bu-17"), "base unit id [VAGT_UNIT]")
 	every := fs.Duration("every", 10*time.Second, "each sensor reports this often")
 	sensors := fs.Int("sensors", 3, "motion and temperature sensors on the unit")
-	if err := fs.Parse(args); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	line, err := baseunit.NewLine(*link)
@@ -44,7 +44,27 @@ func runSerial(ctx context.Context, args []string, getenv func(string) string, s
 	defer wg.Wait()
 	unit.Attach(line.End())
 	wg.Go(func() { unit.Run(ctx, line.End()) })
+	wg.Go(func() { showDisplay(ctx, unit, stdout) })
 	return reportLoop(ctx, unit, *sensors, *every)
+}
+
+// showDisplay prints what the unit's screen says whenever it changes: the help news and
+// the platform link the gateway tells it (docs/serial.md, S and L frames).
+func showDisplay(ctx context.Context, unit *baseunit.Unit, stdout io.Writer) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	shown := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if d := unit.Display(); d != shown {
+			shown = d
+			fmt.Fprintf(stdout, "%s display: %q\n", time.Now().Format("15:04:05"), d)
+		}
+	}
 }
 
 // reportLoop makes the unit's sensors report until ctx is done. Once ctx is done, Run

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,16 +19,41 @@ import (
 
 func init() {
 	commands["token"] = subcmd.Command{
-		Summary: "create an API bearer token: token create --name anna --role staff --municipality 766 --districts 1,2",
+		Summary: "API bearer tokens: token create --name anna --role staff --municipality 766 --districts 1,2; token list --user anna; token revoke --id 7 | --user anna",
 		Run:     runToken,
 	}
 }
 
+const tokenUsage = `usage:
+  vagt token create --db FILE|URL --name NAME --role ROLE [--municipality CODE] [--districts 1,2] [--expires 12h] [--revoke-older] [--note TEXT]
+  vagt token list   --db FILE|URL --user NAME
+  vagt token revoke --db FILE|URL (--id N | --user NAME)`
+
 func runToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: vagt token create --db FILE|URL --name NAME --role ROLE [--municipality CODE] [--districts 1,2] [--expires 720h]")
-		return fmt.Errorf("token: want the subcommand create")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, tokenUsage)
+		return fmt.Errorf("token: want a subcommand: create, list or revoke")
 	}
+	switch args[0] {
+	case "create":
+		return tokenCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "list":
+		return tokenList(ctx, args[1:], getenv, stdout, stderr)
+	case "revoke":
+		return tokenRevoke(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fmt.Fprintln(stderr, tokenUsage)
+	return fmt.Errorf("token: unknown subcommand %q", args[0])
+}
+
+func tokenStore(ctx context.Context, fs *flag.FlagSet, db *string, args []string, getenv func(string) string, stdout io.Writer) (*sqlstore.Store, error) {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
+		return nil, err
+	}
+	return sqlstore.Open(ctx, *db, sqlstore.Options{})
+}
+
+func tokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vagt token create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
@@ -34,13 +61,14 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	role := fs.String("role", "", "staff, manager, national, admin or citizen")
 	mun := fs.Uint("municipality", 0, "municipality code (kommunekode), e.g. 766")
 	districts := fs.String("districts", "", "district ids, comma-separated (staff; none: the whole municipality)")
-	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h; 0: does not expire")
-	if err := fs.Parse(args[1:]); err != nil {
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 12h; 0: the role's default (staff 12h, admin 8h, manager and national 30 days); no token lives for ever")
+	revokeOlder := fs.Bool("revoke-older", false, "revoke the user's other tokens (a re-issue after a lost device)")
+	note := fs.String("note", "", "what the token is for, shown in token list (e.g. tablet 3)")
+	store, err := tokenStore(ctx, fs, db, args, getenv, stdout)
+	if err != nil {
 		return err
 	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
-		return err
-	}
+	defer store.Close()
 	p := auth.Principal{Name: *name, Role: auth.Role(*role), Municipality: vagt.MunicipalityCode(*mun)}
 	if *districts != "" {
 		for _, d := range strings.Split(*districts, ",") {
@@ -51,30 +79,92 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			p.Districts = append(p.Districts, id)
 		}
 	}
-	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	token, hash, err := auth.NewToken()
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	var exp *time.Time
-	if *expires > 0 {
-		t := now.Add(*expires)
-		exp = &t
+	exp, err := auth.Lifetime(p.Role, *expires, now)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
 	}
-	p, err = store.IssueToken(ctx, p, hash, exp, now)
+	p, err = store.IssueTokenWith(ctx, p, hash, &exp, now, auth.IssueOptions{IssuedBy: "cli", Note: *note, RevokeOlder: *revokeOlder})
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
 	if err := store.Audit(ctx, auth.AuditEntry{At: now, Actor: "cli", Action: "token.create",
-		Object: fmt.Sprintf("user/%d", p.UserID), Detail: string(p.Role)}); err != nil {
+		Object: fmt.Sprintf("user/%d", p.UserID), Detail: fmt.Sprintf("%s token/%d", p.Role, p.TokenID)}); err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "token %d for %s (%s), expires %s\n", p.TokenID, p.Name, p.Role, exp.UTC().Format(time.RFC3339))
 	// The token is shown once; the store keeps only its SHA-256.
 	_, err = fmt.Fprintln(stdout, token)
+	return err
+}
+
+// tokenList prints a user's tokens as JSON lines: ids, dates, issuer, note; never a secret.
+func tokenList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vagt token list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
+	user := fs.String("user", "", "user name")
+	store, err := tokenStore(ctx, fs, db, args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	id, err := store.UserID(ctx, *user)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	list, err := store.Tokens(ctx, id)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	if err := store.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli", Action: "token.list", Object: fmt.Sprintf("user/%d", id)}); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, ti := range list {
+		if err := enc.Encode(ti); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenRevoke revokes one token (--id) or all of a user's (--user); audited.
+func tokenRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vagt token revoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
+	id := fs.Int64("id", 0, "the token's id (token list shows it)")
+	user := fs.String("user", "", "revoke every token of this user")
+	store, err := tokenStore(ctx, fs, db, args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if (*id == 0) == (*user == "") {
+		return errors.New("token revoke: give --id or --user, one of them")
+	}
+	now := time.Now()
+	if *id != 0 {
+		ti, err := store.RevokeToken(ctx, *id, "cli", now)
+		if err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "revoked token %d of %s\n", ti.ID, ti.User)
+		return err
+	}
+	uid, err := store.UserID(ctx, *user)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	n, err := store.RevokeUserTokens(ctx, uid, "cli", now)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "revoked %d tokens of %s\n", n, *user)
 	return err
 }

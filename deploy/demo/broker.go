@@ -7,16 +7,21 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.etcd.io/bbolt"
+	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 // brokerRole says what an MQTT user may do on the demo's embedded broker.
@@ -40,7 +45,8 @@ type brokerUser struct {
 }
 
 // authHook checks passwords against salted hashes and applies the lanes' ACL:
-// a gateway publishes only under vagt/v1/gw/{its id}/ and reads only its config lane,
+// a gateway publishes only under vagt/v1/gw/{its id}/ and reads only its config and
+// downlink lanes,
 // exactly as deploy/mosquitto/acl does for Mosquitto.
 type authHook struct {
 	mqtt.HookBase
@@ -106,7 +112,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		if write {
 			return topic == own+"telemetry" || topic == own+"alarm" || topic == own+"status"
 		}
-		return topic == own+"config" || strings.HasPrefix(topic, bus)
+		return topic == own+"config" || topic == own+"downlink" || strings.HasPrefix(topic, bus)
 	case roleZigbee:
 		return strings.HasPrefix(topic, bus)
 	case roleTracker: // as deploy/mosquitto/acl: pattern write owntracks/%u/+ and .../+/event
@@ -130,7 +136,12 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 	if err := s.AddHook(auth, nil); err != nil {
 		return nil, err
 	}
-	if err := s.AddHook(new(bolt.Hook), &bolt.Options{Path: storePath, Options: &bbolt.Options{}}); err != nil {
+	// A timeout, not a wait for ever on the file's lock (Run locks the whole data
+	// directory first; this is the net under it).
+	if err := s.AddHook(&boltStore{Hook: new(bolt.Hook)}, &bolt.Options{Path: storePath, Options: &bbolt.Options{Timeout: time.Second}}); err != nil {
+		if errors.Is(err, bbolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("broker store %s is locked: is another vagt demo running on this data?", storePath)
+		}
 		return nil, fmt.Errorf("broker store %s: %w", storePath, err)
 	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
@@ -144,6 +155,35 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 }
 
 func (b *embeddedBroker) Close() error { return b.server.Close() }
+
+// boltStore is mochi's bolt hook with its in-flight messages given back their packet ids.
+// The hook (v2.7.9) stores an in-flight message without its packet id, only in its key
+// ("IFM_<client>:<id>"); restored with id 0, the message cannot be encoded, and every
+// reconnect of its session fails with "resend inflight: protocol violation: missing packet
+// id" (issue 15 defect 6: after a restart of the demo the api never subscribed again). The
+// id is taken back from the key, which also repairs a store written before this fix, so
+// nothing queued is lost.
+type boltStore struct{ *bolt.Hook }
+
+func (h *boltStore) StoredInflightMessages() ([]storage.Message, error) {
+	msgs, err := h.Hook.StoredInflightMessages()
+	if err != nil {
+		return nil, err
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.PacketID == 0 {
+			id, err := strconv.ParseUint(m.ID[strings.LastIndex(m.ID, ":")+1:], 10, 16)
+			if err != nil || id == 0 {
+				h.Log.Error("in-flight message without a packet id; dropped", "key", m.ID, "client", m.Client, "topic", m.TopicName)
+				continue
+			}
+			m.PacketID = uint16(id)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
 
 // quietFirstStart drops the error mochi's bolt hook logs when a new store has no $SYS
 // record yet — every first start — so that an error in the demo's log means one.

@@ -207,6 +207,41 @@ func TestGatewaysPublishOnlyUnderTheirOwnID(t *testing.T) {
 	monitor.expect(t, "vagt/v1/gw/gw-a/status", "online")
 }
 
+// A gateway reads its own downlink and no other gateway's, and cannot write one; only the
+// api writes downlinks (docs/wire.md, "downlink").
+func TestGatewayReadsOnlyItsOwnDownlink(t *testing.T) {
+	b := startBroker(t)
+	monitor := newSink()
+	b.connect(t, b.services, "ops_monitor", "monitor", true, monitor.subscription("vagt/v1/gw/+/downlink"))
+	gwA, gwB := newSink(), newSink()
+	a := b.connect(t, b.password, "gw-a", "gw-a", true, gwA.subscription("vagt/v1/gw/+/downlink"))
+	b.connect(t, b.password, "gw-b", "gw-b", true, gwB.subscription("vagt/v1/gw/+/downlink", "vagt/v1/gw/gw-a/downlink"))
+	api := b.connect(t, b.services, "svc_api", "vagt-api-1", true, nil)
+
+	publish(t, api, "vagt/v1/gw/gw-a/downlink", false, "received for a")
+	publish(t, api, "vagt/v1/gw/gw-b/downlink", false, "received for b")
+	gwA.expect(t, "vagt/v1/gw/gw-a/downlink", "received for a")
+	// b subscribed to a's downlink too: a's message never reached it, b's own is next.
+	gwB.noneBefore(t, "vagt/v1/gw/gw-b/downlink", "received for b")
+	monitor.expect(t, "vagt/v1/gw/gw-a/downlink", "received for a")
+	monitor.expect(t, "vagt/v1/gw/gw-b/downlink", "received for b")
+
+	// Nobody but the api writes a downlink: not the gateway itself, not another service.
+	ingest := b.connect(t, b.services, "svc_ingest", "vagt-ingest-1", true, nil)
+	for _, forger := range []struct {
+		name string
+		c    mqtt.Client
+	}{{"gw-a", a}, {"svc_ingest", ingest}} {
+		publish(t, forger.c, "vagt/v1/gw/gw-a/downlink", false, "forged by "+forger.name)
+		publish(t, api, "vagt/v1/gw/gw-a/downlink", false, "marker after "+forger.name)
+		gwA.noneBefore(t, "vagt/v1/gw/gw-a/downlink", "marker after "+forger.name)
+		monitor.noneBefore(t, "vagt/v1/gw/gw-a/downlink", "marker after "+forger.name)
+	}
+	if len(gwB.ch) != 0 {
+		t.Fatalf("gw-b got %d more messages", len(gwB.ch))
+	}
+}
+
 // ingest and api replicas split the lanes with $share subscriptions; each group sees each
 // message once, both groups see an alarm; an api replica without a group (vagt api
 // --group -) sees every alarm.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/registry"
 )
@@ -32,68 +34,87 @@ type outcome [len(principals)]int
 var public = outcome{200, 200, 200, 200, 200, 200, 200, 200, 200, 200}
 
 // matrix has every route the api serves and the exact status each principal gets, as
-// designed. A route added without a line here fails TestEveryRouteIsInTheMatrix. A write
+// designed. A role with no business on a route gets 403 whatever the id; an object outside
+// the caller's municipality or district gets 404, the same answer as an id that does not
+// exist (issue 22, item 7). A route added without a line here fails TestEveryRouteIsInTheMatrix. A write
 // is made on a fresh object of district Nord for every call (see household), so that one
 // principal's erasure or acknowledgement cannot change what the next one gets; a request
 // body, when the route reads one, is in bodies.
 var matrix = map[string]outcome{
 	//                                       anon staff:nord syd away  mgr  away national admin citizen other
-	"GET /healthz":                          public,
-	"GET /readyz":                           public,
-	"GET /openapi.yaml":                     public,
-	"GET /":                                 public,
-	"GET /stats":                            public,
-	"GET /careplan":                         public,
-	"GET /assets/{file}":                    public,
-	"GET /metrics":                          public,
-	"GET /api/v1/me":                        {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
-	"GET /api/v1/alerts":                    {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
-	"GET /api/v1/alerts/stream":             {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
-	"GET /api/v1/alerts/{id}":               {401, 200, 403, 403, 403, 403, 403, 403, 403, 403},
-	"POST /api/v1/alerts/{id}/ack":          {401, 200, 403, 403, 403, 403, 403, 403, 403, 403},
-	"POST /api/v1/alerts/{id}/resolve":      {401, 200, 403, 403, 403, 403, 403, 403, 403, 403},
-	"POST /api/v1/alerts/{id}/notes":        {401, 201, 403, 403, 403, 403, 403, 403, 403, 403},
-	"POST /api/v1/tokens":                   {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
-	"GET /api/v1/audit":                     {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
-	"GET /api/v1/municipalities":            {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
-	"GET /api/v1/districts":                 {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
-	"POST /api/v1/districts":                {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
-	"GET /api/v1/citizens":                  {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
-	"POST /api/v1/citizens":                 {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
-	"GET /api/v1/citizens/{id}":             {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"DELETE /api/v1/citizens/{id}":          {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
-	"POST /api/v1/citizens/{id}/token":      {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
-	"GET /api/v1/homes":                     {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
-	"POST /api/v1/homes":                    {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
-	"GET /api/v1/gateways":                  {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
-	"POST /api/v1/gateways":                 {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
-	"GET /api/v1/devices":                   {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
-	"POST /api/v1/devices":                  {401, 403, 403, 403, 201, 403, 403, 201, 403, 403},
-	"POST /api/v1/devices/{device}/accept":  {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"POST /api/v1/devices/{device}/remove":  {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"GET /api/v1/stats/adoption":            {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
-	"GET /api/v1/stats/alerts":              {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
-	"GET /api/v1/stats/benefits":            {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /healthz":                                 public,
+	"GET /readyz":                                  public,
+	"GET /openapi.yaml":                            public,
+	"GET /":                                        public,
+	"GET /stats":                                   public,
+	"GET /night":                                   public,
+	"GET /careplan":                                public,
+	"GET /assets/{file}":                           public,
+	"GET /metrics":                                 {401, 401, 401, 401, 401, 401, 401, 401, 401, 401}, // the scraper's token only (TestMetricsBehindToken)
+	"POST /api/v1/activate":                        {201, 201, 201, 201, 201, 201, 201, 201, 201, 201}, // a fresh activation code each: no token needed
+	"GET /api/v1/me":                               {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
+	"GET /api/v1/alerts":                           {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	"GET /api/v1/alerts/stream":                    {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	"GET /api/v1/alerts/{id}":                      {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/ack":                 {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/resolve":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/notes":               {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/tokens":                          {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
+	"GET /api/v1/audit":                            {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/municipalities":                   {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
+	"GET /api/v1/districts":                        {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/districts":                       {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"GET /api/v1/citizens":                         {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/citizens":                        {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"GET /api/v1/citizens/{id}":                    {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/citizens/{id}":                 {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"POST /api/v1/citizens/{id}/activation":        {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"DELETE /api/v1/tokens/{id}":                   {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/users/{id}/tokens":                {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"DELETE /api/v1/users/{id}/tokens":             {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/gateways/{id}/password-file-line": {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/homes":                            {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/homes":                           {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"GET /api/v1/gateways":                         {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/gateways":                        {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"GET /api/v1/devices":                          {401, 403, 403, 403, 200, 200, 403, 200, 403, 403},
+	"POST /api/v1/devices":                         {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"POST /api/v1/devices/{device}/accept":         {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"POST /api/v1/devices/{device}/remove":         {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/stats/adoption":                   {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/stats/alerts":                     {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/stats/benefits":                   {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/stats/night":                      {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	// Night supervision: the board and a check are the care staff's (like acting on an
+	// alert); a home's recorded checks have the care plan's access.
+	"GET /api/v1/night/board":               {401, 200, 200, 200, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/homes/{id}/night-checks":  {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"GET /api/v1/homes/{id}/night-checks":   {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"GET /api/v1/me/data":                   {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
-	"GET /api/v1/homes/{id}/config":         {401, 200, 403, 403, 200, 403, 403, 200, 403, 403},
-	"PUT /api/v1/homes/{id}/config":         {401, 200, 403, 403, 200, 403, 403, 200, 403, 403},
-	"GET /api/v1/homes/{id}/config/history": {401, 200, 403, 403, 200, 403, 403, 200, 403, 403},
+	"GET /api/v1/homes/{id}/config":         {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/config":         {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/homes/{id}/config/history": {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/absence":        {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/homes/{id}/absence":     {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"POST /api/v1/devices/{device}/test":    {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/devices/{device}/test":  {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"GET /api/v1/careplans":                 {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
 	// Registry changes and decommissioning: the municipality's managers and admins.
-	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 403, 403, 204, 403, 403},
-	"PATCH /api/v1/citizens/{id}":            {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"PATCH /api/v1/homes/{id}":               {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"DELETE /api/v1/homes/{id}":              {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"PATCH /api/v1/gateways/{id}":            {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"DELETE /api/v1/gateways/{id}":           {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
-	"POST /api/v1/gateways/{id}/credentials": {401, 403, 403, 403, 200, 403, 403, 200, 403, 403},
+	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
+	"PATCH /api/v1/citizens/{id}":            {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"PATCH /api/v1/homes/{id}":               {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/homes/{id}":              {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"PATCH /api/v1/gateways/{id}":            {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/gateways/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"POST /api/v1/gateways/{id}/credentials": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 }
 
 // bodies are the request bodies of the routes that read one: valid, so that a refusal is
 // authorisation's and not validation's, and naming a new object (n) where the route
 // creates one, in district Nord of 766 or hanging off the fresh household h.
 var bodies = map[string]func(w *world, h household, n string) string{
+	"POST /api/v1/activate": func(w *world, h household, _ string) string { return `{"code":"` + h.code + `"}` },
 	"POST /api/v1/alerts/{id}/resolve": func(*world, household, string) string {
 		return `{"outcome":"visited_all_well","note":"matrix"}`
 	},
@@ -114,11 +135,21 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	"POST /api/v1/devices": func(_ *world, h household, n string) string {
 		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
 	},
-	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
-	"PATCH /api/v1/districts/{id}":  func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
-	"PATCH /api/v1/citizens/{id}":   func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
-	"PATCH /api/v1/homes/{id}":      func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
-	"PATCH /api/v1/gateways/{id}":   func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/homes/{id}/config": func(_ *world, h household, _ string) string {
+		// Every registered device listed: a plan that leaves one out is refused (issue 22).
+		return `{"devices":[{"device":"` + string(h.pending) + `","technology":"personal_alarm"},` +
+			`{"device":"` + string(h.installed) + `","technology":"personal_alarm"}],"rules":{}}`
+	},
+	"PUT /api/v1/homes/{id}/absence": func(*world, household, string) string {
+		return `{"until":"` + time.Now().AddDate(0, 0, 30).UTC().Format(time.RFC3339) + `","reason":"hospital"}`
+	},
+	"POST /api/v1/homes/{id}/night-checks": func(*world, household, string) string {
+		return `{"due_at":"` + time.Now().Truncate(time.Hour).UTC().Format(time.RFC3339) + `","decision":"all_well"}`
+	},
+	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
+	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":     func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":  func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
@@ -126,6 +157,7 @@ var queries = map[string]string{
 	"GET /api/v1/stats/adoption": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/alerts":   "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/benefits": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
 }
 
@@ -140,6 +172,9 @@ type household struct {
 	pending   vagt.DeviceID
 	installed vagt.DeviceID
 	alert     int64
+	code      string // an activation code of the citizen
+	token     int64  // a token of user
+	user      int64  // a user with a token
 }
 
 func (w *world) household(t testing.TB) household {
@@ -163,6 +198,17 @@ func (w *world) household(t testing.TB) household {
 		Time: now.Truncate(time.Millisecond), Device: h.installed, Type: vagt.AlarmPanic}, now)
 	must(t, err)
 	h.alert = res.Alert.ID
+	code, codeHash, err := auth.NewActivationCode()
+	must(t, err)
+	must(t, s.IssueActivationCode(ctx, h.citizen, codeHash, "matrix", now.Add(time.Hour), now))
+	h.code = code
+	must(t, s.ProvisionGateway(ctx, h.gateway, h.home, "$7$101$matrix", "matrix", now))
+	_, tokHash, err := auth.NewToken()
+	must(t, err)
+	exp := now.Add(time.Hour)
+	p, err := s.IssueToken(ctx, auth.Principal{Name: "user-" + n, Role: auth.RoleStaff, Municipality: ownMun}, tokHash, &exp, now)
+	must(t, err)
+	h.token, h.user = p.TokenID, p.UserID
 	return h
 }
 
@@ -173,12 +219,15 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	method, pattern, _ := strings.Cut(route, " ")
 	h := household{district: w.north, citizen: w.citizen, home: vagt.HomeID(w.home), gateway: "gw-sec-1",
 		pending: "bu-1:btn", installed: "bu-1:btn", alert: w.alert}
-	if method != http.MethodGet {
+	if method != http.MethodGet || strings.Contains(pattern, "/tokens") || strings.HasSuffix(pattern, "/password-file-line") {
 		h = w.household(t)
 	}
 	if route == "DELETE /api/v1/homes/{id}" { // a home is decommissioned after its gateways
 		_, err := w.srv.Store.DecommissionGateway(t.Context(), h.gateway, time.Now(), "matrix", time.Now())
 		must(t, err)
+	}
+	if route == "POST /api/v1/homes/{id}/night-checks" {
+		w.nightPlan(t, h)
 	}
 	device := h.installed
 	if strings.HasSuffix(pattern, "/accept") {
@@ -196,6 +245,10 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 		id = string(h.gateway)
 	case strings.HasPrefix(pattern, "/api/v1/districts/{id}"):
 		id = itoa(h.district)
+	case strings.HasPrefix(pattern, "/api/v1/tokens/{id}"):
+		id = itoa(h.token)
+	case strings.HasPrefix(pattern, "/api/v1/users/{id}"):
+		id = itoa(h.user)
 	}
 	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css").Replace(pattern)
 	if q := queries[route]; q != "" {
@@ -243,7 +296,7 @@ func TestEveryRouteIsInTheMatrix(t *testing.T) {
 // Every route × every principal gets exactly the designed status.
 func TestAuthorizationMatrix(t *testing.T) {
 	w := startWorld(t)
-	served := map[string]bool{"GET /metrics": true} // the world's api has a registry
+	served := map[string]bool{"GET /metrics": true} // the world's api has a registry and a metrics token
 	for _, r := range routes(t) {
 		served[r] = true
 	}
@@ -282,6 +335,10 @@ func TestMissingObjects(t *testing.T) {
 		{"staff-nord", http.MethodGet, "/api/v1/homes/home-none/config", 404},
 		{"national", http.MethodGet, "/api/v1/alerts/999999", 403},
 		{"staff-syd", http.MethodGet, "/api/v1/citizens/999999", 403},
+		// An existing object outside the caller's scope answers as a missing one.
+		{"staff-syd", http.MethodGet, "/api/v1/alerts/" + itoa(w.alert), 404},
+		{"manager-away", http.MethodGet, "/api/v1/citizens/" + itoa(w.citizen), 404},
+		{"manager-away", http.MethodGet, "/api/v1/homes/" + w.home + "/config", 404},
 	} {
 		if code := w.call(t, c.who, c.method, c.path, "", nil); code != c.want {
 			t.Errorf("%s %s as %s: %d, want %d", c.method, c.path, c.who, code, c.want)
@@ -411,4 +468,23 @@ func TestStreamHoldsOnlyItsScope(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nightPlan gives the household's home a door sensor and a night check at this hour
+// (Danish time), so that a check due now can be recorded.
+func (w *world) nightPlan(t testing.TB, h household) {
+	t.Helper()
+	door := vagt.DeviceID(string(h.gateway) + ":door")
+	_, err := w.srv.Store.InstallDevice(t.Context(), registry.Device{ID: door, Gateway: h.gateway, Technology: vagt.TechDoorSensor}, "matrix", time.Now())
+	must(t, err)
+	var set careplan.Settings
+	loc, err := time.LoadLocation(vagt.DefaultTimeZone)
+	must(t, err)
+	hour := time.Now().In(loc).Format("15") + ":00"
+	must(t, json.Unmarshal([]byte(`{"devices":[{"device":"`+string(h.installed)+`","technology":"personal_alarm"},`+
+		`{"device":"`+string(h.pending)+`","technology":"personal_alarm"},`+
+		`{"device":"`+string(door)+`","technology":"door_sensor"}],`+
+		`"night_checks":{"times":["`+hour+`"],"good":{"door_closed":true}}}`), &set))
+	_, err = w.srv.CarePlans().Update(t.Context(), h.home, set, 0, "matrix")
+	must(t, err)
 }

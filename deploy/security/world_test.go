@@ -35,6 +35,9 @@ type world struct {
 	seq     int   // names of the objects fresh made (household)
 }
 
+// metricsToken is the world's scraper's: /metrics on the api port answers it only.
+const metricsToken = "scraper-secret"
+
 const (
 	ownMun   = 766 // Hedensted
 	otherMun = 101 // København
@@ -44,7 +47,7 @@ func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
 	influx := stacktest.SharedInfluxDB(t)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath,
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
 		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +98,14 @@ func startWorld(t testing.TB) *world {
 		must(t, err)
 		w.tokens[name] = tok
 	}
-	// The citizen's own token, issued the way the api issues it.
+	// The citizen's own token, obtained the way a citizen obtains it: the manager gets an
+	// activation code for the letter, the citizen exchanges it.
 	var out map[string]any
-	if code := w.call(t, "admin", http.MethodPost, "/api/v1/citizens/"+itoa(w.citizen)+"/token", "", &out); code/100 != 2 {
-		t.Fatalf("issue citizen token: %d %v", code, out)
+	if code := w.call(t, "manager", http.MethodPost, "/api/v1/citizens/"+itoa(w.citizen)+"/activation", "", &out); code/100 != 2 {
+		t.Fatalf("activation code: %d %v", code, out)
+	}
+	if code := w.call(t, "", http.MethodPost, "/api/v1/activate", `{"code":"`+out["activation_code"].(string)+`"}`, &out); code/100 != 2 {
+		t.Fatalf("activate: %d %v", code, out)
 	}
 	tok, _ := out["token"].(string)
 	if tok == "" {

@@ -51,11 +51,14 @@ type Unit struct {
 	acked   map[uint16]bool
 	ackCh   chan struct{}
 	sent    int
+	board   board // what the gateway told besides K (help.go)
 }
 
 // New returns a unit with the id (e.g. "bu-17").
 func New(id string) *Unit {
-	return &Unit{ID: id, RepeatEvery: 5 * time.Second, pending: map[uint16][]byte{}, acked: map[uint16]bool{}, ackCh: make(chan struct{}, 1)}
+	u := &Unit{ID: id, RepeatEvery: 5 * time.Second, pending: map[uint16][]byte{}, acked: map[uint16]bool{}, ackCh: make(chan struct{}, 1)}
+	u.board.init()
+	return u
 }
 
 // ErrUnplugged: the unit has no line now; an alarm waits and is repeated when it has.
@@ -186,7 +189,7 @@ func (u *Unit) Attach(w io.Writer) {
 	}
 }
 
-// readAcks parses K frames from the gateway.
+// readAcks parses K frames from the gateway, and the S and L frames that help.go keeps.
 func (u *Unit) readAcks(r io.Reader) error {
 	br := bufio.NewReader(r)
 	for {
@@ -206,7 +209,10 @@ func (u *Unit) readAcks(r io.Reader) error {
 			continue
 		}
 		f := strings.Split(body, ",")
-		if len(f) != 3 || f[0] != u.ID || f[2] != "K" {
+		if len(f) == 0 || f[0] != u.ID || u.board.take(f) {
+			continue
+		}
+		if len(f) != 3 || f[2] != "K" {
 			continue
 		}
 		seq, err := strconv.ParseUint(f[1], 10, 16)

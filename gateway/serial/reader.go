@@ -33,6 +33,7 @@ type Reader struct {
 	scan    *Scanner
 	reopens uint64
 	dups    uint64
+	acks    uint64
 	acked   map[ackKey]time.Time // alarm frames acked lately: a repeat is not a new alarm
 }
 
@@ -67,7 +68,7 @@ func (r *Reader) Stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.scan.Stats()
-	st.Reopens, st.Duplicates = r.reopens, r.dups
+	st.Reopens, st.Duplicates, st.Acks = r.reopens, r.dups, r.acks
 	return st
 }
 
@@ -168,6 +169,7 @@ func (r *Reader) repeated(f Frame) bool {
 }
 
 // Ack tells the unit that its alarm frame is safe in the spool, so it stops repeating it.
+// The caller acks only a frame whose alarm is committed (gateway/process.go).
 func (r *Reader) Ack(f Frame) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -186,6 +188,7 @@ func (r *Reader) Ack(f Frame) error {
 	if _, err := r.port.Write(AckFrame(f.Unit, f.Seq)); err != nil {
 		return fmt.Errorf("serial: write ack: %w", err)
 	}
+	r.acks++
 	return nil
 }
 

@@ -9,6 +9,7 @@ type Stats struct {
 	NoiseBytes uint64            // bytes outside any frame
 	Reopens    uint64            // times the port was (re)opened
 	Duplicates uint64            // alarm frames repeated by a unit after it was acked
+	Acks       uint64            // K frames written to the unit
 }
 
 // Scanner splits a byte stream into frames. It resynchronises on the next '$': bytes

@@ -6,11 +6,13 @@
 package spool
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"math/big"
 	"sync"
 	"time"
 
@@ -29,11 +31,12 @@ var (
 
 	timersKey = []byte("state")
 
-	metaBatchSeq   = []byte("next_batch_seq")
-	metaEventSeq   = []byte("next_event_seq")
-	metaReadingID  = []byte("next_reading_id")
-	metaDropped    = []byte("dropped_readings")
-	metaHomeConfig = []byte("home_config")
+	metaBatchSeq    = []byte("next_batch_seq")
+	metaEventSeq    = []byte("next_event_seq")
+	metaIncarnation = []byte("incarnation")
+	metaReadingID   = []byte("next_reading_id")
+	metaDropped     = []byte("dropped_readings")
+	metaHomeConfig  = []byte("home_config")
 )
 
 // ErrClosed is returned by every method after Close.
@@ -132,7 +135,6 @@ func Open(opts Options) (*Queue, error) {
 
 // init creates the buckets, seeds the sequence numbers of a new spool, and counts.
 func (q *Queue) init() error {
-	now := q.opts.Clock.Now()
 	return q.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketAlarms, bucketBatches, bucketReadings, bucketMeta, bucketTimers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -140,15 +142,8 @@ func (q *Queue) init() error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		// A new spool starts its sequences at the wall clock in ms, so a gateway whose spool
-		// was wiped (a new SD card) still numbers above what it sent before.
-		seed := uint64(max(now.UnixMilli(), 1))
-		for _, k := range [][]byte{metaBatchSeq, metaEventSeq} {
-			if meta.Get(k) == nil {
-				if err := meta.Put(k, u64(seed)); err != nil {
-					return fmt.Errorf("spool: seed %s: %w", k, err)
-				}
-			}
+		if err := seedSeqs(meta); err != nil {
+			return err
 		}
 		q.stats.DroppedReadings = getU64(meta, metaDropped)
 		c := tx.Bucket(bucketAlarms).Cursor()
@@ -231,16 +226,73 @@ func getU64(b *bolt.Bucket, k []byte) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-// nextSeq returns the sequence number stored under k and stores its successor.
+// Sequence numbers (docs/wire.md, "Sequence numbers"). A spool draws a random
+// incarnation when it is created and numbers its batches and alarms incarnation<<32 +
+// a counter from 1. A gateway whose spool is lost (a new SD card, a wiped disk) draws a
+// new one, so its seqs do not repeat what it sent before — without asking the clock,
+// which on a box without RTC may read 1970 at every boot. Two incarnations of one
+// gateway collide with a chance of 1 in 2^31 per pair; the platform keeps a digest of
+// each alarm it received, so even then different content is not taken for a redelivery.
+const (
+	counterBits    = 32
+	counterMask    = 1<<counterBits - 1
+	minIncarnation = 1 << 10   // above every clock-seeded seq of older spools (Unix ms < 2^42)
+	maxIncarnation = 1<<31 - 1 // so every seq is at most 2^63-1 (a signed 64-bit integer)
+)
+
+// seedSeqs gives a spool without an incarnation one, and moves its counters into it. A
+// spool of an older version (seeded from the clock) moves up: its seqs keep increasing.
+func seedSeqs(meta *bolt.Bucket) error {
+	if getU64(meta, metaIncarnation) != 0 {
+		return nil
+	}
+	inc, err := randomIncarnation(minIncarnation - 1)
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(metaIncarnation, u64(inc)); err != nil {
+		return fmt.Errorf("spool: put incarnation: %w", err)
+	}
+	first := inc<<counterBits | 1
+	for _, k := range [][]byte{metaBatchSeq, metaEventSeq} {
+		if getU64(meta, k) < first {
+			if err := meta.Put(k, u64(first)); err != nil {
+				return fmt.Errorf("spool: seed %s: %w", k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// randomIncarnation draws an incarnation above after, from the system's random source.
+func randomIncarnation(after uint64) (uint64, error) {
+	if after >= maxIncarnation {
+		return 0, errors.New("spool: sequence numbers exhausted")
+	}
+	n, err := rand.Int(rand.Reader, new(big.Int).SetUint64(maxIncarnation-after))
+	if err != nil {
+		return 0, fmt.Errorf("spool: draw an incarnation: %w", err)
+	}
+	return after + 1 + n.Uint64(), nil
+}
+
+// nextSeq returns the sequence number stored under k and stores its successor. When the
+// counter is used up (2^32-1 items) the successor is in a new, higher incarnation: seqs
+// keep increasing within a spool, which a clear relies on (it names an earlier seq).
 func nextSeq(meta *bolt.Bucket, k []byte) (uint64, error) {
 	n := getU64(meta, k)
-	if n == 0 {
-		n = 1
+	if n == 0 || n > math.MaxInt64 {
+		return 0, fmt.Errorf("spool: %s is %d, outside 1 .. 2^63-1", k, n)
 	}
-	if n == math.MaxUint64 {
-		return 0, fmt.Errorf("spool: %s exhausted", k)
+	next := n + 1
+	if next&counterMask == 0 {
+		inc, err := randomIncarnation(n >> counterBits)
+		if err != nil {
+			return 0, err
+		}
+		next = inc<<counterBits | 1
 	}
-	return n, meta.Put(k, u64(n+1))
+	return n, meta.Put(k, u64(next))
 }
 
 // PutHomeConfig keeps the home configuration the gateway runs, so a reboot without an

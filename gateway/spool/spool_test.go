@@ -1,7 +1,9 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,8 +169,8 @@ func TestSequencesSurviveReopen(t *testing.T) {
 		}
 		clock.Add(-time.Hour) // a clock that goes back must not matter once seeded
 	}
-	if lastBatch < uint64(t0.UnixMilli()) {
-		t.Fatalf("a new spool's seq %d is not seeded from the clock", lastBatch)
+	if lastBatch>>counterBits < minIncarnation || lastEvent>>counterBits < minIncarnation {
+		t.Fatalf("seqs %d, %d not in an incarnation above every clock-seeded seq", lastBatch, lastEvent)
 	}
 }
 
@@ -360,5 +362,102 @@ func TestRuleTimersKept(t *testing.T) {
 	}
 	if _, ok, err := q.Next(); ok || err != nil {
 		t.Fatalf("the timers are in the queue: %v %v", ok, err)
+	}
+}
+
+// TestSeqsUniqueAcrossWipesAt1970 (issue 15, defect 2): a spool wiped twice on a box whose
+// clock reads 1970 (a new SD card, a Raspberry Pi before NTP) never numbers an alarm or a
+// batch with a seq it used before. Before the fix every new spool seeded its seqs from the
+// clock, so each of these started again at 1.
+func TestSeqsUniqueAcrossWipesAt1970(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	clock := &fakeClock{t: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)}
+	type key struct {
+		lane vagt.Lane
+		seq  uint64
+	}
+	seen := map[key]int{} // the round that used it
+	for round := range 3 {
+		q := open(t, path, clock, nil)
+		if err := q.AddReadings(readings(0, 25, t0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Cut(true); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := q.AddAlarm(&vagt.Alarm{Time: t0, Device: "bu-17:btn", Type: vagt.AlarmPanic}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, _, seqs := drain(t, q)
+		for lane, ss := range seqs {
+			for _, s := range ss {
+				if s == 0 || s > math.MaxInt64 {
+					t.Fatalf("round %d: %s seq %d outside 1 .. 2^63-1", round, lane, s)
+				}
+				if prev, ok := seen[key{lane, s}]; ok {
+					t.Fatalf("round %d: %s seq %d reused (first used in round %d)", round, lane, s, prev)
+				}
+				seen[key{lane, s}] = round
+			}
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(path); err != nil { // the spool is lost
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 3*(3+3) {
+		t.Fatalf("%d distinct seqs, want 18", len(seen))
+	}
+}
+
+// TestSeqsMoveUpFromAnOlderSpool: a spool of the version that seeded seqs from the clock
+// keeps its items and numbers on above them, in an incarnation; and a used-up counter
+// moves on to a higher incarnation, not back, so a clear still names an earlier seq.
+func TestSeqsMoveUpFromAnOlderSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	clockSeed := uint64(t0.UnixMilli())
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return errors.Join(meta.Put(metaBatchSeq, u64(clockSeed+40)), meta.Put(metaEventSeq, u64(clockSeed+7)))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	q := open(t, path, &fakeClock{t: t0}, nil)
+	defer q.Close()
+	ev, err := q.AddAlarm(&vagt.Alarm{Time: t0, Device: "bu-17:btn", Type: vagt.AlarmSmoke})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev <= clockSeed+7 || ev>>counterBits < minIncarnation || ev&counterMask != 1 {
+		t.Fatalf("first seq after the upgrade %d (%#x): want above %d, counter 1 in an incarnation", ev, ev, clockSeed+7)
+	}
+	// Use up the counter.
+	last := ev | counterMask // the last seq of the incarnation
+	if err := q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaEventSeq, u64(last)) }); err != nil {
+		t.Fatal(err)
+	}
+	a, err := q.AddAlarm(&vagt.Alarm{Time: t0, Device: "bu-17:btn", Type: vagt.AlarmSmoke, Clears: ev})
+	if err != nil || a != last {
+		t.Fatalf("seq %d, %v; want %d", a, err, last)
+	}
+	b, err := q.AddAlarm(&vagt.Alarm{Time: t0, Device: "bu-17:btn", Type: vagt.AlarmSmoke})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b <= a || b>>counterBits <= a>>counterBits || b&counterMask != 1 || b > math.MaxInt64 {
+		t.Fatalf("after a used-up counter: seq %#x after %#x, want counter 1 of a higher incarnation", b, a)
 	}
 }

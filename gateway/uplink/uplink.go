@@ -2,7 +2,8 @@
 // what the spool holds, one item at a time and alarms first, and deletes an item only when
 // the broker's PUBACK came back. It keeps a retained status (online, inventory, spool
 // depth) with a retained will that says offline, publishes a heartbeat, and hands the
-// home configuration from the config lane to the gateway.
+// home configuration from the config lane to the gateway. A Pair runs two of them over
+// one spool, for a gateway with a second platform broker (pair.go).
 package uplink
 
 import (
@@ -63,10 +64,32 @@ type Uplink struct {
 	// A token per (re)connect for each of the two loops that wait for one.
 	upMaintain, upSend chan struct{}
 	configs            chan []byte // the latest config payload, latest wins
+	downlinks          chan []byte // downlink payloads in arrival order (downlink.go)
 
 	mu   sync.Mutex
 	up   bool
 	sent atomic.Uint64 // items acknowledged by the broker
+
+	store   *copyStore
+	refresh chan struct{} // republish the status now (a Pair asks when the other link fell)
+	// published maps the packet id of a publish without PUBACK yet to its item (see track).
+	publishedMu sync.Mutex
+	published   map[uint16]itemKey
+}
+
+// itemKey names a spool item across lanes (alarm and batch seqs are separate counters).
+type itemKey struct {
+	lane vagt.Lane
+	seq  uint64
+}
+
+func keyOf(it spool.Item) itemKey { return itemKey{it.Lane, it.Seq} }
+
+// linkWatcher is implemented by a queue shared between two links (Pair's): it learns when
+// the link it feeds comes up or goes down, and which items were acknowledged elsewhere.
+type linkWatcher interface {
+	linkChanged(up bool)
+	acked(itemKey) bool
 }
 
 // New builds the uplink; Run connects it.
@@ -93,10 +116,14 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{opts: opts, queue: queue, status: status, log: opts.Logger,
-		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1)}
+		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1),
+		refresh: make(chan struct{}, 1), published: map[uint16]itemKey{}}
+	u.store = newCopyStore()
+	u.store.keep = u.resumable
 	if opts.DrainRate > 0 {
 		u.limiter = newLimiter(opts.DrainRate, max(1, int(opts.DrainRate))) // a second's worth at once
 	}
+	u.downlinks = make(chan []byte, downlinkBuffer)
 	tlsConf, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile)
 	if err != nil {
 		return nil, err
@@ -109,7 +136,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		AddBroker(opts.Broker).
 		SetClientID(string(opts.Gateway)). // fixed: the broker keeps our session under it
 		SetCleanSession(false).
-		SetStore(newCopyStore()).
+		SetStore(u.store).
 		SetUsername(opts.Username).
 		SetPassword(opts.Password).
 		SetKeepAlive(opts.KeepAlive).
@@ -145,6 +172,9 @@ func (u *Uplink) setUp(up bool) {
 	u.mu.Lock()
 	u.up = up
 	u.mu.Unlock()
+	if w, ok := u.queue.(linkWatcher); ok {
+		w.linkChanged(up)
+	}
 	if up {
 		for _, c := range []chan struct{}{u.upMaintain, u.upSend} {
 			select {
@@ -190,6 +220,7 @@ func (u *Uplink) onConfig(_ mqtt.Client, m mqtt.Message) {
 // disconnects. What was not acknowledged stays in the spool.
 func (u *Uplink) Run(ctx context.Context) error {
 	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), u.onConfig)
+	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneDownlink), u.onDownlink)
 	u.client.Connect() // with ConnectRetry it keeps trying in the background
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -218,8 +249,13 @@ func (u *Uplink) maintain(ctx context.Context) {
 			if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
 				u.log.Warn("uplink: subscribe to config failed", "err", tok.Error())
 			}
+			u.subscribeDownlink(ctx)
 			u.publishStatus(true, u.opts.PublishTimeout)
 		case <-tick.C:
+			if u.Connected() {
+				u.publishStatus(true, u.opts.PublishTimeout)
+			}
+		case <-u.refresh:
 			if u.Connected() {
 				u.publishStatus(true, u.opts.PublishTimeout)
 			}
@@ -302,9 +338,17 @@ func (u *Uplink) send(ctx context.Context) {
 			u.limiter.take(time.Now(), it.Readings)
 		}
 		tok := u.client.Publish(vagt.Topic(u.opts.Gateway, it.Lane), 1, false, it.Payload)
-		if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
+		mid := u.track(tok, it)
+		done, elsewhere := u.await(ctx, tok, it)
+		if elsewhere {
+			// The other link's broker has it: stop waiting (paho will not resend it).
+			u.queue.Release(it)
+			continue
+		}
+		if !done || tok.Error() != nil {
 			// Not acknowledged: the item stays and goes again (an exact redelivery at
-			// worst, which consumers recognise by gateway and seq).
+			// worst, which consumers recognise by gateway and seq). paho may resend it
+			// on reconnect, so it stays tracked.
 			u.queue.Release(it)
 			if ctx.Err() == nil {
 				u.log.Warn("uplink: publish not acknowledged", "lane", it.Lane, "seq", it.Seq, "err", tok.Error())
@@ -312,12 +356,111 @@ func (u *Uplink) send(ctx context.Context) {
 			}
 			continue
 		}
+		u.untrack(mid)
 		if err := u.queue.Ack(it); err != nil {
 			u.log.Error("uplink: ack in spool", "err", err)
 			continue
 		}
 		u.sent.Add(1)
 	}
+}
+
+// await waits for the publish's PUBACK (done), for at most the publish timeout. In a Pair
+// it also stops waiting (elsewhere) when the item is acknowledged on the other link
+// meanwhile — a silent link would otherwise hold this link's next item for the timeout.
+//
+// A completed token is not always a PUBACK: when paho resends a stored publish after a
+// reconnect it completes the old token at once, and the new one only carries the PUBACK.
+// paho deletes a publish from its store when the PUBACK arrives, so while the store still
+// holds it, the broker has not acknowledged it and the spool must keep the item.
+func (u *Uplink) await(ctx context.Context, tok mqtt.Token, it spool.Item) (done, elsewhere bool) {
+	w, shared := u.queue.(linkWatcher)
+	var ready <-chan struct{}
+	if shared {
+		ready = u.queue.Ready() // the other link's ack wakes this one
+	}
+	t := time.NewTimer(u.opts.PublishTimeout)
+	defer t.Stop()
+	completed := tok.Done()
+	var puback <-chan struct{}
+	for {
+		select {
+		case <-completed:
+			if tok.Error() != nil {
+				return true, false
+			}
+			pt, ok := tok.(*mqtt.PublishToken)
+			if !ok {
+				return true, false
+			}
+			completed, puback = nil, u.store.whenGone(fmt.Sprintf("o.%d", pt.MessageID()))
+		case <-puback:
+			return true, false
+		case <-ctx.Done():
+			return false, false
+		case <-t.C:
+			return false, false
+		case <-ready:
+			if w.acked(keyOf(it)) {
+				return false, true
+			}
+		}
+	}
+}
+
+// requestStatus asks the maintain loop to republish the status now (if connected).
+func (u *Uplink) requestStatus() {
+	select {
+	case u.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// track remembers which item a publish carries, by packet id, until its PUBACK, so that
+// resumable can keep paho from resending it on reconnect once the item was acknowledged
+// on the other link. Only for a Pair: with one link paho's resend is as before.
+func (u *Uplink) track(tok mqtt.Token, it spool.Item) uint16 {
+	pt, ok := tok.(*mqtt.PublishToken)
+	if _, shared := u.queue.(linkWatcher); !shared || !ok || pt.MessageID() == 0 {
+		return 0
+	}
+	u.publishedMu.Lock()
+	defer u.publishedMu.Unlock()
+	if len(u.published) >= 1024 { // ids paho completed by a resend are never untracked: bound it
+		clear(u.published)
+	}
+	u.published[pt.MessageID()] = keyOf(it)
+	return pt.MessageID()
+}
+
+func (u *Uplink) untrack(mid uint16) {
+	if mid == 0 {
+		return
+	}
+	u.publishedMu.Lock()
+	delete(u.published, mid)
+	u.publishedMu.Unlock()
+}
+
+// resumable tells the store whether paho may resend the stored publish with this packet
+// id on reconnect: not when it is an item already acknowledged on the other link — that
+// would send again what the platform has. (paho keeps that id's old token; one id of
+// 65535 per such event, which only a drop in mid-flight on one link and an ack on the
+// other causes.)
+func (u *Uplink) resumable(mid uint16) bool {
+	w, ok := u.queue.(linkWatcher)
+	if !ok {
+		return true
+	}
+	u.publishedMu.Lock()
+	k, found := u.published[mid]
+	u.publishedMu.Unlock()
+	if found && w.acked(k) {
+		u.untrack(mid)
+		u.log.Info("uplink: not resending what the other link delivered", "lane", k.lane, "seq", k.seq)
+		return false
+	}
+	return true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/burst"
 )
 
 // Update is what one Zigbee2MQTT message said about a device.
@@ -16,6 +18,10 @@ type Update struct {
 	Device   vagt.DeviceID
 	Readings []vagt.Reading
 	Online   *bool // set by an availability message
+	// Unmapped is the friendly name of a device not in the device map whose payload can
+	// carry an alarm: its alarm readings are in Readings, and the gateway raises a
+	// technical alert about it (MapUnmapped).
+	Unmapped string
 }
 
 // Options configure a Subscriber.
@@ -26,25 +32,29 @@ type Options struct {
 	Username  string
 	Password  string
 	Logger    *slog.Logger
+	Now       func() time.Time // stamps the readings: the gateway's clock; default time.Now
 }
 
 // Stats count the messages the subscriber saw.
 type Stats struct {
-	Messages      uint64 // state and availability messages of known devices
-	Rejected      uint64 // payloads that are not JSON (or no availability)
-	BadFields     uint64 // field values skipped
-	UnknownDevice uint64 // messages for a friendly name not in the device map
+	Messages        uint64 // state and availability messages of known devices
+	Rejected        uint64 // state payloads with nothing usable (not a JSON object, no usable field)
+	BadAvailability uint64 // availability payloads neither online nor offline
+	BadFields       uint64 // field values skipped (the payload's other fields were used)
+	UnknownDevice   uint64 // messages for a friendly name not in the device map
 }
 
 // Subscriber maps the messages of the devices in its device map to Updates.
 type Subscriber struct {
-	opts Options
-	log  *slog.Logger
+	opts     Options
+	log      *slog.Logger
+	unmapped atomic.Uint64 // messages of unmapped devices with an alarm-capable field: forwarded
 
 	mu      sync.Mutex
 	devices map[string]vagt.DeviceConfig // by friendly name
 	queue   []Update                     // filled on paho's router, drained by Run
 	warned  map[string]bool              // unknown names already logged
+	bursts  *burst.Limiter               // refused payloads, logged once per burst per device
 	stats   Stats
 	more    chan struct{}
 }
@@ -60,7 +70,11 @@ func NewSubscriber(opts Options) *Subscriber {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{}, more: make(chan struct{}, 1)}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{},
+		bursts: burst.New(time.Minute), more: make(chan struct{}, 1)}
 }
 
 // SetDevices replaces the device map with the Zigbee devices of the list.
@@ -75,6 +89,10 @@ func (s *Subscriber) SetDevices(devs []vagt.DeviceConfig) {
 	s.devices = m
 	s.mu.Unlock()
 }
+
+// UnmappedAlarms returns how many messages of devices not in the device map had an
+// alarm-capable field (MapUnmapped): forwarded, not dropped.
+func (s *Subscriber) UnmappedAlarms() uint64 { return s.unmapped.Load() }
 
 // Stats returns the counters.
 func (s *Subscriber) Stats() Stats {
@@ -123,6 +141,14 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 	}
 }
 
+// refused logs a refused payload (or field) at warn once per burst of the device's refusals:
+// a device that sends nothing usable is a home without that protection.
+func (s *Subscriber) refused(name, reason string, err error) {
+	if log, suppressed := s.bursts.Refused(name, time.Now()); log {
+		s.log.Warn("zigbee: payload refused", "name", name, "reason", reason, "err", err, "suppressed_since_last", suppressed)
+	}
+}
+
 // onMessage runs on paho's router: it maps and queues, and never blocks.
 func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	rest, ok := strings.CutPrefix(m.Topic(), s.opts.BaseTopic+"/")
@@ -133,10 +159,27 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	if name == "bridge" {
 		return // Zigbee2MQTT's own state, no device
 	}
-	now := time.Now()
+	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dev, known := s.devices[name]
+	if !known && sub == "" {
+		// A device left out of the device map may still be someone's panic button or smoke
+		// alarm: its alarms go on, and the gateway raises a technical alert about it.
+		if id, rs, capable := MapUnmapped(name, m.Payload(), now); capable {
+			s.unmapped.Add(1)
+			if !s.warned[name] && len(s.warned) < 1000 {
+				s.warned[name] = true
+				s.log.Warn("zigbee: device not in the device map sends alarms; forwarded as "+string(id)+", technical alert raised", "name", name)
+			}
+			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name})
+			select {
+			case s.more <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
 	if !known {
 		s.stats.UnknownDevice++
 		if !s.warned[name] && len(s.warned) < 1000 {
@@ -149,8 +192,8 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	if sub == "availability" {
 		online, err := MapAvailability(m.Payload())
 		if err != nil {
-			s.stats.Rejected++
-			s.log.Debug("zigbee: bad availability", "name", name, "err", err)
+			s.stats.BadAvailability++
+			s.refused(name, "bad_availability", err)
 			return
 		}
 		u.Online = &online
@@ -158,11 +201,19 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 		rs, err := Map(dev, m.Payload(), now)
 		switch {
 		case rs == nil && err != nil:
+			// Nothing usable: no reading, and so no alarm, came of it.
 			s.stats.Rejected++
-			s.log.Debug("zigbee: payload rejected", "name", name, "err", err)
+			s.refused(name, "rejected", err)
 			return
 		case err != nil:
+			// The usable fields go on (an alarm among them is raised); the bad ones are
+			// named here and counted.
 			s.stats.BadFields++
+			s.refused(name, "bad_field", err)
+		default:
+			if ended, n := s.bursts.Good(name); ended {
+				s.log.Info("zigbee: device sends usable payloads again", "name", name, "refused", n)
+			}
 		}
 		u.Readings = rs
 	}

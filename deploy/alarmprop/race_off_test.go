@@ -1,0 +1,5 @@
+//go:build !race
+
+package alarmprop
+
+const raceBuild = false
