@@ -34,7 +34,7 @@ import (
 // drillCounts are what the drill prints.
 type drillCounts struct {
 	atBackup, atStop, atStart, published int // alarms published by then
-	replay                                   replayReport
+	replay                               replayReport
 }
 
 // replayReport is vagt alarms replay's output.

@@ -149,7 +149,9 @@ func restoreDrill(t *testing.T, bins binaries, kind string) {
 	waitUntil(t, "ingest to write every alarm the api committed", func() bool {
 		points, err = alarmPoints(influx)
 		return err == nil && points >= count.atStop
-	}, func() string { return fmt.Sprintf("%d alarms in InfluxDB, %d published before the stop (%v)", points, count.atStop, err) })
+	}, func() string {
+		return fmt.Sprintf("%d alarms in InfluxDB, %d published before the stop (%v)", points, count.atStop, err)
+	})
 	rep := replay(t, bins, st, influx, backupAt.Add(-time.Minute))
 	count.replay = rep
 	// 7. Start the api; the console reconnects and gets a reset.
@@ -163,12 +165,13 @@ func restoreDrill(t *testing.T, bins binaries, kind string) {
 	pubWG.Wait()
 	count.published = gw.published()
 	// 8. Check: every alarm published is exactly one alert, and the console has them all.
+	// settled, not waitUntil: what is missing stays missing, and the counts below say what.
 	var byDevice map[vagt.DeviceID]int
-	waitUntil(t, "every alarm to be an alert", func() bool {
+	settled(t, "every alarm to be an alert", func() (bool, string) {
 		byDevice, err = listAll(apiURL, token)
-		return err == nil && len(byDevice) >= count.published
-	}, func() string { return fmt.Sprintf("%d alerts of %d alarms (%v)", len(byDevice), count.published, err) })
-	waitUntil(t, "the console to hold every alarm", func() bool { return con.count() >= count.published }, con.state)
+		return err == nil && len(byDevice) >= count.published, fmt.Sprintf("%d alerts of %d alarms (%v)", len(byDevice), count.published, err)
+	})
+	settled(t, "the console to hold every alarm", func() (bool, string) { return con.count() >= count.published, con.state() })
 
 	var missing, duplicated, unknown []string
 	for i := 1; i <= count.published; i++ {
