@@ -114,3 +114,11 @@ test-alarms:
 	VAGT_ALARM_STEPS=$(ALARM_STEPS) VAGT_ALARM_DURATION=$(ALARM_DURATION) VAGT_ALARM_SEED=$(ALARM_SEED) \
 	  VAGT_ALARM_SKIP=$(ALARM_SKIP) VAGT_REQUIRE_SERVICES=1 \
 	  $(GO) test -race -count=1 -timeout 0 -v -run '^TestAlarmProperty$$' ./deploy/alarmprop
+
+## restore-drill: docs/operations.md "Backup and restore" rehearsed with the real processes, on
+## SQLite and PostgreSQL: online backup while alarms flow, stop, restore, vagt alarms replay,
+## start; every alarm published must be exactly one alert and an open console must show them all
+## (deploy/chaos TestRestoreDrill; `make test` skips it)
+.PHONY: restore-drill
+restore-drill:
+	VAGT_RESTORE_DRILL=1 VAGT_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m -v -run '^TestRestoreDrill$$' ./deploy/chaos

@@ -83,8 +83,9 @@ install_packages() {
 	have curl || missing+=(curl)
 	have jq || missing+=(jq)
 	have promtool || missing+=(prometheus) # promtool checks and unit-tests deploy/prometheus
+	have sqlite3 || missing+=(sqlite3)     # the online backup of the SQLite store (make restore-drill)
 	if ((${#missing[@]} == 0)); then
-		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl, jq and prometheus (promtool) are installed, nothing to do"
+		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl, jq, prometheus (promtool) and sqlite3 are installed, nothing to do"
 		return
 	fi
 	local cmd=(apt-get install -y --no-install-recommends "${missing[@]}")

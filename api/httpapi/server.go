@@ -34,6 +34,7 @@ type AlertStore interface {
 	AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
 	LastEventID(ctx context.Context) (int64, error)
+	HasEvent(ctx context.Context, id int64) (bool, error)
 	AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error)
 }
 

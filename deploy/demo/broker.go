@@ -20,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/mochi-mqtt/server/v2/system"
 	"go.etcd.io/bbolt"
 	bbolterrors "go.etcd.io/bbolt/errors"
 )
@@ -163,7 +164,30 @@ func (b *embeddedBroker) Close() error { return b.server.Close() }
 // id" (issue 15 defect 6: after a restart of the demo the api never subscribed again). The
 // id is taken back from the key, which also repairs a store written before this fix, so
 // nothing queued is lost.
-type boltStore struct{ *bolt.Hook }
+//
+// It also orders Stop after the system-info tick: mochi's event loop may be in
+// OnSysInfoTick, which reads the hook's database, while Close stops the hook and clears it
+// (a data race the race detector reported in TestSecondRunRefused).
+type boltStore struct {
+	*bolt.Hook
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (h *boltStore) OnSysInfoTick(sys *system.Info) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.stopped {
+		h.Hook.OnSysInfoTick(sys)
+	}
+}
+
+func (h *boltStore) Stop() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	return h.Hook.Stop()
+}
 
 func (h *boltStore) StoredInflightMessages() ([]storage.Message, error) {
 	msgs, err := h.Hook.StoredInflightMessages()
