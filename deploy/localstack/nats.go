@@ -39,6 +39,9 @@ type NATSClusterOptions struct {
 	MaxAckPending int
 	// Extra lines are added to every node's configuration.
 	Extra string
+	// Config, when set, writes a node's whole configuration instead (a production file
+	// rewritten for loopback: deploy/nats's test). Under TLS it must let the probe user in.
+	Config func(NATSNodeConfig) string
 
 	BaseDir      string        // parent of the nodes' temporary directories; default os.TempDir()
 	StartTimeout time.Duration // default 60s
@@ -62,6 +65,13 @@ type NATSUser struct {
 type NATSTLS struct {
 	CertFile, KeyFile, CAFile string
 	ProbeCert, ProbeKey       string
+}
+
+// NATSNodeConfig is what a Config function needs to know of a node.
+type NATSNodeConfig struct {
+	Name, Dir                    string // nats-1 …; the node's directory (JetStream goes under it)
+	Client, Route, MQTT, Monitor int    // the node's loopback ports
+	Routes                       []int  // the other nodes' route ports
 }
 
 // probeUser is the account the readiness check connects with; it may do nothing else.
@@ -309,6 +319,15 @@ func mqttString(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(
 
 func (n *NATSNode) config() string {
 	o := n.cluster.opts
+	if o.Config != nil {
+		nc := NATSNodeConfig{Name: n.Name(), Dir: n.dir, Client: n.client, Route: n.route, MQTT: n.mqtt, Monitor: n.monitorPort}
+		for _, p := range n.cluster.nodes {
+			if p != n {
+				nc.Routes = append(nc.Routes, p.route)
+			}
+		}
+		return o.Config(nc)
+	}
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("# written by vagt deploy/localstack")
@@ -347,7 +366,7 @@ func (n *NATSNode) config() string {
 		line("authorization {")
 		line("  users: [")
 		for _, u := range users {
-			b.WriteString("    " + natsUserConfig(u, o.TLS == nil) + "\n")
+			b.WriteString("    " + NATSUserConfig(u, o.TLS == nil) + "\n")
 		}
 		line("  ]")
 		line("}")
@@ -358,59 +377,3 @@ func (n *NATSNode) config() string {
 	return b.String()
 }
 
-// natsUserConfig is one entry of an authorization block's users list.
-func natsUserConfig(u NATSUser, withPassword bool) string {
-	fields := []string{fmt.Sprintf("user: %q", u.Name)}
-	if withPassword {
-		fields = append(fields, fmt.Sprintf("password: %q", u.Password))
-	}
-	perm := func(filters []string) string {
-		if len(filters) == 0 {
-			return `{ deny: [">"] }`
-		}
-		subjects := make([]string, len(filters))
-		for i, f := range filters {
-			subjects[i] = fmt.Sprintf("%q", NATSSubject(f))
-		}
-		return "{ allow: [" + strings.Join(subjects, ", ") + "] }"
-	}
-	var perms []string
-	if u.Publish != nil {
-		perms = append(perms, "publish: "+perm(u.Publish))
-	}
-	if u.Subscribe != nil {
-		perms = append(perms, "subscribe: "+perm(u.Subscribe))
-	}
-	if len(perms) > 0 {
-		fields = append(fields, "permissions: { "+strings.Join(perms, ", ")+" }")
-	}
-	return "{ " + strings.Join(fields, ", ") + " }"
-}
-
-// NATSSubject converts an MQTT topic filter to the NATS subject NATS's MQTT support
-// stores and checks it under: `/` becomes `.`, `+` `*` and `#` `>`. A `.` in a topic level
-// would become `//`; vagt's topics have none (gateway ids are [a-z0-9-]).
-func NATSSubject(filter string) string {
-	levels := strings.Split(filter, "/")
-	for i, l := range levels {
-		switch l {
-		case "+":
-			levels[i] = "*"
-		case "#":
-			levels[i] = ">"
-		}
-	}
-	return strings.Join(levels, ".")
-}
-
-// NATSGatewayUser is what gateway gw may do on the cluster: publish only under its own id
-// (telemetry, alarms, its retained status and will) and read only its own configuration
-// and downlink lanes. name is its user name: the gateway id, or "CN=<id>" under TLS.
-func NATSGatewayUser(name, gw, password string) NATSUser {
-	p := "vagt/v1/gw/" + gw + "/"
-	return NATSUser{
-		Name: name, Password: password,
-		Publish:   []string{p + "telemetry", p + "alarm", p + "status"},
-		Subscribe: []string{p + "config", p + "downlink"},
-	}
-}
