@@ -376,4 +376,3 @@ func (n *NATSNode) config() string {
 	}
 	return b.String()
 }
-
