@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,6 +84,7 @@ type NATSCluster struct {
 	opts          NATSClusterOptions
 	nodes         []*NATSNode
 	probePassword string
+	balancer      *Balancer
 }
 
 // NATSNode is one server of a cluster: it has the lifecycle of every localstack
@@ -146,7 +149,54 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 	if err := errors.Join(errs...); err != nil {
 		return nil, errors.Join(err, c.Close())
 	}
+	addrs := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		addrs[i] = n.MQTTAddr()
+	}
+	if c.balancer, err = StartBalancer(addrs); err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
 	return c, nil
+}
+
+// URL is the MQTT URL of the cluster's load balancer (see Balancer): what a gateway or a
+// service is given in production, one address for the whole cluster.
+func (c *NATSCluster) URL() string {
+	if c.opts.TLS != nil {
+		return "ssl://" + c.balancer.Addr()
+	}
+	return "tcp://" + c.balancer.Addr()
+}
+
+// Stop stops every node cleanly (a whole-cluster outage); Start starts them again, all at
+// once, since a lone node has no JetStream quorum and does not answer.
+func (c *NATSCluster) Stop() error {
+	var errs []error
+	for _, n := range c.nodes {
+		errs = append(errs, n.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// Start starts every stopped node, all at once, and waits until each answers.
+func (c *NATSCluster) Start(ctx context.Context) error {
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Go(func() { errs[i] = n.Start(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// NodeOf returns the node that holds the MQTT connection of clientID, or nil.
+func (c *NATSCluster) NodeOf(clientID string) *NATSNode {
+	for _, n := range c.nodes {
+		if n.Running() && n.hasMQTTClient(clientID) {
+			return n
+		}
+	}
+	return nil
 }
 
 // Nodes are the cluster's servers, in order.
@@ -168,6 +218,9 @@ func (c *NATSCluster) URLs() []string {
 // Close stops every node and removes their directories.
 func (c *NATSCluster) Close() error {
 	var errs []error
+	if c.balancer != nil {
+		errs = append(errs, c.balancer.Close())
+	}
 	for _, n := range c.nodes {
 		errs = append(errs, n.Close())
 	}
@@ -375,4 +428,17 @@ func (n *NATSNode) config() string {
 		line("%s", o.Extra)
 	}
 	return b.String()
+}
+
+// hasMQTTClient asks the node's monitoring endpoint whether clientID is connected to it.
+func (n *NATSNode) hasMQTTClient(clientID string) bool {
+	resp, err := http.Get(n.MonitorURL() + "/connz?mqtt_client=" + url.QueryEscape(clientID))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var connz struct {
+		NumConnections int `json:"num_connections"`
+	}
+	return json.NewDecoder(resp.Body).Decode(&connz) == nil && connz.NumConnections > 0
 }

@@ -2,6 +2,7 @@ package localstack_test
 
 import (
 	"testing"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -58,6 +59,35 @@ func TestNATSClusterSessionSurvivesNodeKill(t *testing.T) {
 		}
 	}
 	if err := c.Node(0).Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Through the balancer a client whose node is killed reconnects to another node.
+func TestNATSClusterBalancerMovesClientsOffAKilledNode(t *testing.T) {
+	c := stacktest.NATSCluster(t)
+	got := make(chan mqtt.Message, 10)
+	sub := connectMQTT(t, c.URL(), clientOptions("sub", false).SetAutoReconnect(true).
+		SetMaxReconnectInterval(200*time.Millisecond).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { got <- m }))
+	wait(t, sub.Subscribe("vagt/v1/gw/+/alarm", 1, nil))
+	node := c.NodeOf("sub")
+	if node == nil {
+		t.Fatal("no node holds the client")
+	}
+	if err := node.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	stacktest.WaitFor(t, "the client on another node", waitFor, func() bool {
+		n := c.NodeOf("sub")
+		return n != nil && n != node && sub.IsConnectionOpen()
+	})
+	pub := connectMQTT(t, c.URL(), clientOptions("pub", true))
+	wait(t, pub.Publish("vagt/v1/gw/gw1/alarm", 1, false, "after the kill"))
+	if m := receive(t, got); string(m.Payload()) != "after the kill" {
+		t.Fatalf("got %q", m.Payload())
+	}
+	if err := node.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
