@@ -98,3 +98,13 @@ soak:
 .PHONY: vuln
 vuln:
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
+
+## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
+## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
+## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
+## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
+## -gateways 20000 -brokers nats (deploy/scale; docs/scaling.md has the figures)
+.PHONY: scale
+scale:
+	bash deploy/tools.sh nats
+	$(GO) run ./deploy/scale $(SCALE_FLAGS)

@@ -442,3 +442,17 @@ func (n *NATSNode) hasMQTTClient(clientID string) bool {
 	}
 	return json.NewDecoder(resp.Body).Decode(&connz) == nil && connz.NumConnections > 0
 }
+
+// Connections is the number of client connections the node holds now (its /varz).
+func (n *NATSNode) Connections() (int, error) {
+	resp, err := http.Get(n.MonitorURL() + "/varz")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var varz struct {
+		Connections int `json:"connections"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&varz)
+	return varz.Connections, err
+}

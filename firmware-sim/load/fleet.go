@@ -21,9 +21,11 @@ import (
 // broker pays per connection: memory, TLS handshakes, and the reconnect storm after a
 // restart.
 type FleetConfig struct {
-	Brokers  []string // every gateway lists them all, rotated by its index so they spread
-	Gateways int
-	Prefix   string // gateway ids are {Prefix}-{000001}; default "load"
+	Brokers []string // every gateway lists them all, rotated by its index so they spread
+	// BrokersFor, when set, gives gateway i's broker list instead.
+	BrokersFor func(i int) []string
+	Gateways   int
+	Prefix     string // gateway ids are {Prefix}-{000001}; default "load"
 	// TLS returns gateway i's TLS configuration (its own client certificate); nil: plain.
 	TLS func(i int) *tls.Config
 	// Username returns gateway i's user name and password; nil: none (certificates).
@@ -33,6 +35,10 @@ type FleetConfig struct {
 	MaxBackoff time.Duration // default 2m, as the gateway
 	NoJitter   bool          // plain exponential back-off instead of full jitter
 	Parallel   int           // connects in flight while the fleet starts; default 100
+	// Subscribe makes each gateway subscribe to its config and downlink lanes (QoS 1) on
+	// every connect, as the real gateway does; the broker then keeps two subscriptions per
+	// gateway in its session.
+	Subscribe bool
 }
 
 // Fleet is a running set of gateways with a connection each.
@@ -119,7 +125,10 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 			}
 			return tc
 		}).
-		SetOnConnectHandler(func(mqtt.Client) {
+		SetOnConnectHandler(func(c mqtt.Client) {
+			if f.cfg.Subscribe {
+				c.SubscribeMultiple(map[string]byte{vagt.Topic(id, vagt.LaneConfig): 1, vagt.Topic(id, "downlink"): 1}, nil).Wait()
+			}
 			g.backoff.Reset()
 			g.upAt.Store(time.Now().UnixNano())
 			if !g.up.Swap(true) {
@@ -131,8 +140,14 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 				f.up.Add(-1)
 			}
 		})
-	for k := range f.cfg.Brokers {
-		o.AddBroker(f.cfg.Brokers[(i+k)%len(f.cfg.Brokers)])
+	if f.cfg.BrokersFor != nil {
+		for _, b := range f.cfg.BrokersFor(i) {
+			o.AddBroker(b)
+		}
+	} else {
+		for k := range f.cfg.Brokers {
+			o.AddBroker(f.cfg.Brokers[(i+k)%len(f.cfg.Brokers)])
+		}
 	}
 	if f.cfg.TLS != nil {
 		o.SetTLSConfig(f.cfg.TLS(i))
@@ -143,6 +158,13 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 	}
 	g.client = mqtt.NewClient(o)
 	return g
+}
+
+// SetJitter switches every gateway's back-off between full jitter and plain exponential.
+func (f *Fleet) SetJitter(on bool) {
+	for _, g := range f.gws {
+		g.backoff.SetJitter(on)
+	}
 }
 
 // Gateways is the fleet's size; Connected how many have a connection now.

@@ -15,8 +15,8 @@ import (
 )
 
 // A fleet holds one TLS connection per gateway, each with its own client certificate (the
-// broker sees as many clients as gateways); every gateway
-// comes back by itself after the broker stops and starts again, and an alarm raised while its gateway was away arrives.
+// broker sees as many clients as gateways); every gateway comes back by itself after the
+// broker stops and starts again, and an alarm raised while its gateway was away arrives.
 func TestFleetOneConnectionPerGatewayAcrossARestart(t *testing.T) {
 	pki := stacktest.NewPKI(t, "vagt test CA")
 	server := pki.Issue("127.0.0.1")

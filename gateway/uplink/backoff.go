@@ -49,6 +49,14 @@ func (b *Backoff) Next() time.Duration {
 	return time.Duration(b.rng.Int64N(int64(ceiling)))
 }
 
+// SetJitter turns jitter on or off while the back-off is in use (the storm measurement
+// compares both on the same connections).
+func (b *Backoff) SetJitter(on bool) {
+	b.mu.Lock()
+	b.NoJitter = !on
+	b.mu.Unlock()
+}
+
 // Reset starts over after a successful connect.
 func (b *Backoff) Reset() {
 	b.mu.Lock()
