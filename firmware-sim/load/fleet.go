@@ -39,11 +39,14 @@ type FleetConfig struct {
 	// every connect, as the real gateway does; the broker then keeps two subscriptions per
 	// gateway in its session.
 	Subscribe bool
+	// Sensors and Samples shape the telemetry batches of Batch (defaults 10 and 1).
+	Sensors, Samples int
 }
 
 // Fleet is a running set of gateways with a connection each.
 type Fleet struct {
-	cfg FleetConfig
+	cfg      FleetConfig
+	batchCfg *Config
 	gws []*fleetGateway
 	up  atomic.Int64
 }
@@ -58,6 +61,8 @@ type fleetGateway struct {
 	up       atomic.Bool
 	upAt     atomic.Int64 // unix ns of the last connect
 	alarmSeq atomic.Uint64
+	mu       sync.Mutex // serialises batches
+	batches  *gateway
 }
 
 // StartFleet connects every gateway, Parallel at a time, and returns when all are
@@ -78,7 +83,14 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 100
 	}
+	if cfg.Sensors <= 0 {
+		cfg.Sensors = 10
+	}
+	if cfg.Samples <= 0 {
+		cfg.Samples = 1
+	}
 	f := &Fleet{cfg: cfg, gws: make([]*fleetGateway, cfg.Gateways)}
+	f.batchCfg = &Config{Sensors: cfg.Sensors, Samples: cfg.Samples, Prefix: cfg.Prefix, Start: time.Now().Truncate(time.Second), Step: time.Second}
 	muns := vagt.Municipalities()
 	for i := range f.gws {
 		f.gws[i] = f.newGateway(i, muns[i%len(muns)].Code)
@@ -113,6 +125,7 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 	g := &fleetGateway{id: id, mun: mun, quit: make(chan struct{}),
 		backoff: uplink.NewBackoff(min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, string(id))}
 	g.backoff.NoJitter = f.cfg.NoJitter
+	g.batches = newGateway(f.batchCfg, i)
 	o := mqtt.NewClientOptions().SetClientID(string(id)).SetCleanSession(false).
 		SetKeepAlive(f.cfg.KeepAlive).SetPingTimeout(10 * time.Second).SetConnectTimeout(20 * time.Second).
 		SetAutoReconnect(true).SetConnectRetry(false).
@@ -193,6 +206,19 @@ func (f *Fleet) Alarm(i int, at time.Time) (uint64, mqtt.Token, error) {
 		return 0, nil, err
 	}
 	return seq, g.client.Publish(vagt.Topic(g.id, vagt.LaneAlarm), 1, false, payload), nil
+}
+
+// Batch publishes gateway i's next telemetry batch (QoS 1; held while reconnecting, like
+// an alarm) and returns how many readings it holds.
+func (f *Fleet) Batch(i int) (int, mqtt.Token, error) {
+	g := f.gws[i]
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	payload, n, err := g.batches.nextBatch()
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, g.client.Publish(g.batches.telemetry, 1, false, payload), nil
 }
 
 // Close disconnects every gateway.
