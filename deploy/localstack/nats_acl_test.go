@@ -1,6 +1,9 @@
 package localstack_test
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,4 +116,74 @@ func TestNATSClusterRefusesUnknownClients(t *testing.T) {
 			t.Errorf("%s: connected", name)
 		}
 	}
+}
+
+// The other two misbehaving gateways of issue 20, contained: one reconnects in a tight loop,
+// one never reads (never acknowledges) its downlink while the api keeps sending to it. The
+// first only spends its own connections; the second gets at most MaxAckPending messages in
+// flight and holds nothing up. Meanwhile another gateway's alarms all reach the api.
+func TestNATSClusterContainsTightLoopsAndDeafGateways(t *testing.T) {
+	pki := stacktest.NewPKI(t, "vagt test CA")
+	server, probe := pki.Issue("127.0.0.1"), pki.Issue("vagt-localstack-probe")
+	const window = 20
+	c := stacktest.NATSCluster(t, localstack.NATSClusterOptions{
+		TLS: &localstack.NATSTLS{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
+			ProbeCert: probe.CertFile, ProbeKey: probe.KeyFile},
+		MaxAckPending: window,
+		Users: []localstack.NATSUser{
+			localstack.NATSGatewayUser("CN=gw1", "gw1", ""),
+			localstack.NATSGatewayUser("CN=gw2", "gw2", ""),
+			localstack.NATSGatewayUser("CN=gw3", "gw3", ""),
+			{Name: "CN=svc_api", Publish: []string{"vagt/v1/gw/+/downlink"}, Subscribe: []string{"vagt/v1/gw/+/alarm"}},
+		},
+	})
+	api := tlsClient(t, pki, c.URL(), "svc_api", "vagt-api")
+	alarms := make(chan mqtt.Message, 100)
+	wait(t, api.Subscribe("vagt/v1/gw/+/alarm", 1, func(_ mqtt.Client, m mqtt.Message) { alarms <- m }))
+
+	// gw2 never acknowledges what it is sent on its downlink.
+	deafCert := pki.Issue("gw2")
+	var deafGot atomic.Int64
+	deaf := connectMQTT(t, c.URL(), clientOptions("gw2", false).SetTLSConfig(pki.ClientTLS(&deafCert)).SetAutoAckDisabled(true))
+	wait(t, deaf.Subscribe("vagt/v1/gw/gw2/downlink", 1, func(mqtt.Client, mqtt.Message) { deafGot.Add(1) }))
+
+	// gw3 connects and disconnects as fast as it can.
+	loopCert := pki.Issue("gw3")
+	stop := make(chan struct{})
+	var loops atomic.Int64
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cl := mqtt.NewClient(clientOptions("gw3", true).AddBroker(c.URL()).SetTLSConfig(pki.ClientTLS(&loopCert)))
+			if tok := cl.Connect(); tok.WaitTimeout(waitFor) && tok.Error() == nil {
+				loops.Add(1)
+				cl.Disconnect(0)
+			}
+		}
+	})
+
+	gw1 := tlsClient(t, pki, c.URL(), "gw1", "gw1")
+	for i := range 200 {
+		wait(t, api.Publish("vagt/v1/gw/gw2/downlink", 1, false, fmt.Sprintf("downlink %d", i)))
+	}
+	for i := range 20 {
+		wait(t, gw1.Publish("vagt/v1/gw/gw1/alarm", 1, false, fmt.Sprintf("alarm %d", i)))
+	}
+	for i := range 20 {
+		if m := receive(t, alarms); string(m.Payload()) != fmt.Sprintf("alarm %d", i) {
+			t.Fatalf("alarm %d: got %q", i, m.Payload())
+		}
+	}
+	stacktest.WaitFor(t, "the deaf gateway's window to fill", waitFor, func() bool { return deafGot.Load() >= window })
+	time.Sleep(500 * time.Millisecond) // room for more than the window, if the node sent it
+	if n := deafGot.Load(); n > window {
+		t.Errorf("the gateway that never acknowledges got %d downlink messages in flight, want at most %d", n, window)
+	}
+	t.Logf("the tight loop connected %d times meanwhile; the deaf gateway holds %d of 200 downlinks", loops.Load(), deafGot.Load())
 }
