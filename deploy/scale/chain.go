@@ -28,6 +28,7 @@ type chainOptions struct {
 	duration, hold    time.Duration
 	interval          time.Duration // each gateway sends a batch this often
 	alarmEvery        time.Duration
+	ackWait           time.Duration // the cluster's MQTT ack_wait
 }
 
 // runChain is issue 20's chain under faults: gateways (one connection each) send telemetry
@@ -44,7 +45,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	defer db.Close()
-	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{})
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait})
 	if err != nil {
 		return err
 	}
@@ -216,7 +217,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 		return lost == 0
 	})
-	fmt.Printf("\n== chain on the 3-node NATS cluster: %d gateways, %v (load average %s)\n", o.gateways, o.duration, loadavg())
+	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, loadavg())
 	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
 		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
 	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost)
