@@ -47,8 +47,8 @@ type FleetConfig struct {
 type Fleet struct {
 	cfg      FleetConfig
 	batchCfg *Config
-	gws []*fleetGateway
-	up  atomic.Int64
+	gws      []*fleetGateway
+	up       atomic.Int64
 }
 
 type fleetGateway struct {
