@@ -44,7 +44,7 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
 
-## tools: InfluxDB 1.8.10 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
+## tools: InfluxDB 1.8.10 and nats-server 2.15.3 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
 tools:
 	bash deploy/tools.sh
 
