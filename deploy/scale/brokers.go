@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
@@ -28,11 +29,12 @@ type broker interface {
 // mosquittoBroker is one Mosquitto with a TLS listener that requires a client certificate
 // whose CN becomes the user, and persistence, so a clean restart keeps the sessions.
 type mosquittoBroker struct {
-	m   *localstack.Mosquitto
-	svc *tls.Config
+	m        *localstack.Mosquitto
+	svc      *tls.Config
+	downtime time.Duration // between stop and start in the fault
 }
 
-func startMosquitto(ctx context.Context, p *pki) (broker, error) {
+func startMosquitto(ctx context.Context, p *pki, downtime time.Duration) (broker, error) {
 	cert, key, err := p.files("127.0.0.1")
 	if err != nil {
 		return nil, err
@@ -44,7 +46,7 @@ func startMosquitto(ctx context.Context, p *pki) (broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mosquittoBroker{m: m}, nil
+	return &mosquittoBroker{m: m, downtime: downtime}, nil
 }
 
 func (b *mosquittoBroker) name() string                      { return "mosquitto" }
@@ -54,10 +56,21 @@ func (b *mosquittoBroker) consumer() ([]string, *tls.Config) { return []string{b
 func (b *mosquittoBroker) pids() []int                       { return []int{b.m.PID()} }
 func (b *mosquittoBroker) close()                            { b.m.Close() }
 
-// fault restarts Mosquitto (SIGTERM, which saves the sessions, and start): every gateway
-// loses its connection at once.
+// fault restarts Mosquitto (SIGTERM, which saves the sessions, and start; with a downtime
+// between them, during which every attempt is refused): every gateway loses its connection
+// at once.
 func (b *mosquittoBroker) fault(ctx context.Context) (string, error) {
-	return "restart of the broker", b.m.Restart(ctx)
+	if b.downtime <= 0 {
+		return "restart of the broker", b.m.Restart(ctx)
+	}
+	if err := b.m.Stop(); err != nil {
+		return "", err
+	}
+	go func() {
+		time.Sleep(b.downtime)
+		_ = b.m.Start(ctx)
+	}()
+	return fmt.Sprintf("broker stopped for %v, then started", b.downtime), nil
 }
 
 // natsBroker is the 3-node cluster with the production shape: TLS, certificate subjects as

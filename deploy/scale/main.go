@@ -37,6 +37,7 @@ type options struct {
 	gateways, parallel, alarms, handshakes int
 	brokers                                string
 	maxBackoff, keepAlive, alarmEvery      time.Duration
+	downtime                               time.Duration
 	subscribe                              bool
 	jsonOut                                string
 }
@@ -79,6 +80,7 @@ func main() {
 	flag.StringVar(&o.brokers, "brokers", "mosquitto,nats", "brokers to measure")
 	flag.DurationVar(&o.maxBackoff, "max-backoff", 2*time.Minute, "the gateways' back-off ceiling (their default)")
 	flag.DurationVar(&o.keepAlive, "keep-alive", 30*time.Second, "the gateways' keep-alive")
+	flag.DurationVar(&o.downtime, "downtime", 0, "Mosquitto's storm: stop it this long before the start (0: a plain restart)")
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	var co chainOptions
@@ -167,7 +169,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	)
 	switch name {
 	case "mosquitto":
-		b, err = startMosquitto(ctx, p)
+		b, err = startMosquitto(ctx, p, o.downtime)
 	case "nats":
 		b, err = startNATS(ctx, p, o.gateways, "load")
 	default:
