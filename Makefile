@@ -103,8 +103,10 @@ vuln:
 ## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
 ## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
 ## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
-## -gateways 20000 -brokers nats (deploy/scale; docs/scaling.md has the figures)
+## -gateways 20000 -brokers nats; with -chain instead the chain (ingest, InfluxDB) under a
+## node's kill -9 and freeze (deploy/scale; docs/scaling.md has the figures)
 .PHONY: scale
 scale:
 	bash deploy/tools.sh nats
-	$(GO) run ./deploy/scale $(SCALE_FLAGS)
+	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
+	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
