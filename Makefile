@@ -75,6 +75,18 @@ bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./deploy/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
 
+## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
+## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
+## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
+## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
+## -gateways 20000 -brokers nats; with -chain instead the chain (ingest, InfluxDB) under a
+## node's kill -9 and freeze (deploy/scale; docs/scaling.md has the figures)
+.PHONY: scale
+scale:
+	bash deploy/tools.sh nats
+	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
+	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
+
 ## test-chaos: the long chaos run (deploy/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
 ## CHAOS_FAULTS picks faults by name (comma-separated), CHAOS_STRICT=1 fails on known losses too
 CHAOS_HOLD   ?= 30s
@@ -98,15 +110,3 @@ soak:
 .PHONY: vuln
 vuln:
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
-
-## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
-## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
-## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
-## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
-## -gateways 20000 -brokers nats; with -chain instead the chain (ingest, InfluxDB) under a
-## node's kill -9 and freeze (deploy/scale; docs/scaling.md has the figures)
-.PHONY: scale
-scale:
-	bash deploy/tools.sh nats
-	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
-	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
