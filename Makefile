@@ -44,7 +44,7 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
 
-## tools: InfluxDB 1.8.10 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
+## tools: InfluxDB 1.8.10 and nats-server 2.15.3 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
 tools:
 	bash deploy/tools.sh
 
@@ -74,6 +74,18 @@ clean-data:
 bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./deploy/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
+
+## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
+## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
+## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
+## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
+## -gateways 20000 -brokers nats; with -chain instead the chain (ingest, InfluxDB) under a
+## node's kill -9 and freeze (deploy/scale; docs/scaling.md has the figures)
+.PHONY: scale
+scale:
+	bash deploy/tools.sh nats
+	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
+	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
 
 ## test-chaos: the long chaos run (deploy/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
 ## CHAOS_FAULTS picks faults by name (comma-separated), CHAOS_STRICT=1 fails on known losses too
