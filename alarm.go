@@ -81,6 +81,9 @@ const (
 	// gateway; 20 and up leave room for other platform types.
 	AlarmNightVisit       AlarmType = 20 // night staff judged from the sensors that a visit is needed
 	AlarmNightCheckMissed AlarmType = 21 // a night check was not made within its window
+	// AlarmLeftSafeZone: a GPS tracker's citizen left every safe zone (raised by the
+	// platform, api/gps, never by a gateway).
+	AlarmLeftSafeZone AlarmType = 22
 )
 
 // AlarmTypeInfo describes an alarm type: its stable name and default priority.
@@ -107,6 +110,7 @@ var alarmTypes = [...]AlarmTypeInfo{
 	AlarmUnknownDevice:    {AlarmUnknownDevice, "unknown_device", PriorityTechnical},
 	AlarmNightVisit:       {AlarmNightVisit, "night_visit", PriorityHigh},
 	AlarmNightCheckMissed: {AlarmNightCheckMissed, "night_check_missed", PriorityHigh},
+	AlarmLeftSafeZone:     {AlarmLeftSafeZone, "left_safe_zone", PriorityHigh},
 }
 
 // AlarmTypes returns every alarm type in code order.

@@ -120,7 +120,7 @@ func TestAlarmTypePriorities(t *testing.T) {
 	want := map[Priority][]AlarmType{
 		PriorityCritical: {AlarmPanic, AlarmFall, AlarmSmoke},
 		PriorityHigh: {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication,
-			AlarmNightVisit, AlarmNightCheckMissed},
+			AlarmNightVisit, AlarmNightCheckMissed, AlarmLeftSafeZone},
 		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper, AlarmUnknownDevice},
 	}
 	n := 0

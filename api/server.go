@@ -29,6 +29,7 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/downlink"
+	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
@@ -94,6 +95,8 @@ type Config struct {
 	// ConfigRepublish is how long after publishing a home's configuration to a gateway
 	// that still reports an older version it is published again; default 1 min.
 	ConfigRepublish time.Duration
+	// GPS are the GPS trackers' thresholds and retention (docs/gps.md); zero: defaults.
+	GPS gps.Limits
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -138,6 +141,8 @@ type Server struct {
 	configPub *careplan.MQTTPublisher
 	downlink  *downlink.Notifier // nil without a broker
 	downPub   *downlink.MQTTPublisher
+	gps       *gps.Service
+	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
 	clock     alerts.Clock
 	tick      time.Duration
@@ -260,7 +265,8 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store}}
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store},
+		Trackers: store} // Trackers: gps_tracker counts what trackers reported
 	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
 	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
 	nightTick := c.Tick
@@ -272,6 +278,8 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
@@ -459,6 +467,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	run("care plans", s.careplans.Run)
 	run("night checks", s.night.Run)
+	run("gps", s.gps.Run)
+	if s.owntracks != nil {
+		run("owntracks", s.owntracks.Run)
+	}
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
 	}

@@ -76,7 +76,7 @@ func tstr(t *time.Time) string {
 }
 
 // writeExportZip writes the export as citizen.csv, contacts.csv, homes.csv, devices.csv,
-// alerts.csv, telemetry.csv, access_log.csv and night_checks.csv.
+// alerts.csv, telemetry.csv, access_log.csv, night_checks.csv and gps_positions.csv.
 func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 	z := zip.NewWriter(w)
 	file := func(name string, header []string, rows [][]string) error {
@@ -113,6 +113,10 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 	for _, e := range x.AccessLog {
 		log = append(log, []string{tstr(&e.At), e.Actor, e.Action, e.Object, e.Detail})
 	}
+	var positions [][]string
+	for _, p := range x.Positions {
+		positions = append(positions, []string{p.Tracker, tstr(&p.At), strconv.FormatFloat(p.Lat, 'f', 6, 64), strconv.FormatFloat(p.Lon, 'f', 6, 64), strconv.FormatFloat(p.Acc, 'f', 0, 64)})
+	}
 	reg := c.RegisteredAt
 	for _, f := range []struct {
 		name   string
@@ -128,6 +132,7 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		{"telemetry.csv", []string{"time", "gateway", "device", "kind", "value"}, tel},
 		{"access_log.csv", []string{"at", "actor", "action", "object", "detail"}, log},
 		{"night_checks.csv", []string{"home", "due_at", "checked_at", "by", "decision", "grade", "missed", "state", "note"}, nights},
+		{"gps_positions.csv", []string{"tracker", "at", "lat", "lon", "acc_m"}, positions},
 	} {
 		if err := file(f.name, f.header, f.rows); err != nil {
 			return err

@@ -99,6 +99,8 @@ type Config struct {
 	HomeConfigs HomeConfigService
 	// Night serves night supervision (night.go); nil: it answers 503.
 	Night NightService
+	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
+	GPS GPSService
 }
 
 type server struct {
@@ -152,6 +154,8 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
+	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
+	r.Method(http.MethodPost, "/gps/osmand/{key}", s.osmand())
 	if c.Gatherer != nil && c.MetricsToken != "" {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
@@ -211,6 +215,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/night-checks", s.nightChecks())
 		r.Method(http.MethodPost, "/homes/{id}/night-checks", s.recordNightCheck())
 		r.Method(http.MethodGet, "/stats/night", s.nightStats())
+		r.Method(http.MethodPost, "/homes/{id}/trackers", s.createTracker())
+		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
+		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
+		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
 	})
 	return r
 }

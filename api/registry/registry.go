@@ -175,6 +175,8 @@ type Export struct {
 	AccessLog []auth.AuditEntry `json:"access_log"`
 	// NightChecks are the night checks of the citizen's homes (docs/night-supervision.md).
 	NightChecks []CitizenNightCheck `json:"night_checks"`
+	// Positions are the citizen's GPS trackers' positions still kept (docs/gps.md).
+	Positions []Position `json:"gps_positions"`
 }
 
 // CitizenNightCheck is a night check of the citizen's home as the export shows it.
@@ -188,4 +190,13 @@ type CitizenNightCheck struct {
 	State     json.RawMessage `json:"state"` // the state seen, with its findings
 	Note      string          `json:"note,omitempty"`
 	Missed    bool            `json:"missed"`
+}
+
+// Position is a GPS tracker's position in a citizen's export.
+type Position struct {
+	Tracker string    `json:"tracker"`
+	At      time.Time `json:"at"`
+	Lat     float64   `json:"lat"`
+	Lon     float64   `json:"lon"`
+	Acc     float64   `json:"acc_m"`
 }

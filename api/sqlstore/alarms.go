@@ -197,6 +197,9 @@ type raise struct {
 	at           time.Time
 	details      map[string]string
 	test         bool // from a device in test mode
+	// home, when set, files the alert under that home instead of the gateway's (a GPS
+	// tracker has no gateway: api/sqlstore/gps.go).
+	home vagt.HomeID
 }
 
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
@@ -233,9 +236,14 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 	)
 	// A decommissioned gateway's alarm is filed as unregistered: its old home may not be
 	// where the box is now.
-	err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM gateways g
+	if r.home != "" {
+		err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`,
+			string(r.home)).Scan(&home, &district, &mun)
+	} else {
+		err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM gateways g
 		JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id WHERE g.id = ? AND g.decommissioned_at IS NULL`,
-		string(r.gateway)).Scan(&home, &district, &mun)
+			string(r.gateway)).Scan(&home, &district, &mun)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return IngestResult{}, err
 	}

@@ -104,6 +104,9 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 			return err
 		})
 	}
+	if err == nil {
+		x.Positions, err = s.citizenPositions(ctx, citizen) // gps.go
+	}
 	if err != nil {
 		return x, storeErr("citizen export", err)
 	}
@@ -162,6 +165,9 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 			return err
 		}
 		homes := `SELECT id FROM homes WHERE citizen_id = ?`
+		if err := t.eraseGPS(ctx, homes, citizen); err != nil { // gps.go: positions and zones
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (SELECT id FROM alerts WHERE home_id IN (`+homes+`))`, citizen); err != nil {
 			return err
 		}

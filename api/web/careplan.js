@@ -100,6 +100,7 @@
       el("td", { text: g.applied ? "version " + g.applied : "its own file" }),
       el("td", {}, el("span", { class: "badge", text: g.state })), el("td", { text: g.reason || "" }))));
     $("settings").value = JSON.stringify(v.settings, null, 2);
+    $("gps-zones").replaceChildren(vagtGPS.zoneEditor(home)); // gps.js: the home's safe zones
     $("effective").textContent = JSON.stringify(v.effective, null, 2);
     $("history").replaceChildren(...h.history.map((c) => el("li", {},
       "Version " + c.version + ": " + (c.changed || []).join(", "),

@@ -74,6 +74,11 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.IntVar(&cfg.MaxStreams, "max-streams", httpapi.DefaultMaxStreams, "most live alert streams open at once on this replica (429 with Retry-After past it)")
 	fs.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", httpapi.DefaultMaxStreamsPerPrincipal, "most live alert streams one user or token has open at once")
 	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
+	fs.Float64Var(&cfg.GPS.MaxAccuracy, "gps-max-accuracy", 100, "GPS positions less accurate than this many metres are refused (docs/gps.md)")
+	fs.Float64Var(&cfg.GPS.Hysteresis, "gps-hysteresis", 50, "metres beyond a safe zone's edge, after the fix's accuracy, before leaving it raises an alarm")
+	fs.DurationVar(&cfg.GPS.Retention, "gps-retention", 7*24*time.Hour, "GPS positions (personal data) are deleted this long after they arrived")
+	fs.IntVar(&cfg.GPS.LowBattery, "gps-low-battery", 15, "a tracker reporting this battery percentage or less gets a technical alert")
+	fs.DurationVar(&cfg.GPS.Silence, "gps-silence", 30*time.Minute, "a tracker not heard from this long gets a technical alert")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err

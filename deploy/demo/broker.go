@@ -32,6 +32,7 @@ const (
 	roleService brokerRole = iota + 1 // ingest and api: every lane of every gateway
 	roleGateway                       // its own lanes, and its home's Zigbee2MQTT bus
 	roleZigbee                        // a home's Zigbee2MQTT bridge: that bus only
+	roleTracker                       // a GPS tracker (OwnTracks): its own owntracks/{user}/ topics only
 )
 
 // brokerUser is a user of the embedded broker. Passwords are random 128-bit secrets the
@@ -105,7 +106,8 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	bus := "z2m/" + u.gateway + "/"
 	switch u.role {
 	case roleService:
-		return strings.HasPrefix(topic, "vagt/v1/gw/") || strings.HasPrefix(topic, "$share/") || strings.HasPrefix(topic, "vagt/deadletter/")
+		return strings.HasPrefix(topic, "vagt/v1/gw/") || strings.HasPrefix(topic, "$share/") || strings.HasPrefix(topic, "vagt/deadletter/") ||
+			(!write && strings.HasPrefix(topic, "owntracks/")) // the api reads the trackers (docs/gps.md)
 	case roleGateway:
 		own := "vagt/v1/gw/" + u.gateway + "/"
 		if write {
@@ -114,6 +116,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return topic == own+"config" || topic == own+"downlink" || strings.HasPrefix(topic, bus)
 	case roleZigbee:
 		return strings.HasPrefix(topic, bus)
+	case roleTracker: // as deploy/mosquitto/acl: pattern write owntracks/%u/+ and .../+/event
+		parts := strings.Split(topic, "/")
+		return write && (len(parts) == 3 || (len(parts) == 4 && parts[3] == "event")) && parts[0] == "owntracks" && parts[1] == u.gateway && parts[2] != ""
 	}
 	return false
 }

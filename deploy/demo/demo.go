@@ -171,6 +171,12 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		homes.Go(func() { fail("home "+string(h.gateway), home.run(ctx)) })
 	}
 	homes.Go(func() { sim.alarms(ctx) })
+	if len(village.homes) > 0 {
+		if err := seedTracker(ctx, srv.Store, village.homes[0]); err != nil {
+			cancel(fmt.Errorf("demo: GPS tracker: %w", err))
+		}
+		homes.Go(func() { sim.tracker(ctx, c.Tick*2) })
+	}
 
 	select {
 	case addr := <-ingestStarted:

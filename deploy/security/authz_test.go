@@ -99,6 +99,15 @@ var matrix = map[string]outcome{
 	"POST /api/v1/devices/{device}/test":    {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/devices/{device}/test":  {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
 	"GET /api/v1/careplans":                 {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	// GPS trackers (docs/gps.md): registering one and a home's safe zones have the care
+	// plan's access; a tracker alert's track is the care staff's, like the alert. OsmAnd
+	// positions come in with the tracker's key in the path, whoever's token is sent.
+	"POST /api/v1/homes/{id}/trackers": {401, 201, 404, 404, 201, 404, 403, 201, 403, 403},
+	"GET /api/v1/homes/{id}/safezones": {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/safezones": {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/alerts/{id}/track":    {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"GET /gps/osmand/{key}":            public,
+	"POST /gps/osmand/{key}":           public,
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
@@ -145,6 +154,10 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	},
 	"POST /api/v1/homes/{id}/night-checks": func(*world, household, string) string {
 		return `{"due_at":"` + time.Now().Truncate(time.Hour).UTC().Format(time.RFC3339) + `","decision":"all_well"}`
+	},
+	"POST /api/v1/homes/{id}/trackers": func(_ *world, _ household, n string) string { return `{"id":"gps.` + n + `"}` },
+	"PUT /api/v1/homes/{id}/safezones": func(*world, household, string) string {
+		return `{"zones":[{"name":"Hjem","center":[55.86,9.85],"radius_m":300}]}`
 	},
 	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
 	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
@@ -229,6 +242,9 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	if route == "POST /api/v1/homes/{id}/night-checks" {
 		w.nightPlan(t, h)
 	}
+	if strings.HasSuffix(pattern, "/track") {
+		h.alert = w.track
+	}
 	device := h.installed
 	if strings.HasSuffix(pattern, "/accept") {
 		device = h.pending
@@ -250,9 +266,13 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	case strings.HasPrefix(pattern, "/api/v1/users/{id}"):
 		id = itoa(h.user)
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css").Replace(pattern)
+	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css", "{key}", trackerKey).Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
+	}
+	if strings.HasPrefix(pattern, "/gps/osmand/") { // a fresh fix each call, inside the zone
+		w.seq++
+		path += fmt.Sprintf("?id=gps.sec-1&lat=55.86&lon=9.85&accuracy=8&timestamp=%d", w.trackFrom.Unix()+int64(w.seq))
 	}
 	if b := bodies[route]; b != nil {
 		w.seq++
