@@ -83,14 +83,14 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 			handle(Delivery{Topic: m.Topic(), Payload: m.Payload(), Ack: m.Ack})
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			logger.Warn("broker connection lost; reconnecting", "error", err)
+			logger.Warn("broker connection lost; reconnecting", "err", err)
 		}).
 		SetOnConnectHandler(func(cl mqtt.Client) {
 			// The session keeps the subscriptions; subscribing again is harmless and
 			// covers a broker that lost its state.
 			err := c.subscribe(cl)
 			if err != nil {
-				logger.Error("subscribe failed", "error", err)
+				logger.Error("subscribe failed", "err", err)
 			} else {
 				logger.Info("connected and subscribed", "broker", cfg.Broker, "client_id", cfg.ClientID)
 			}
