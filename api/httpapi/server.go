@@ -148,6 +148,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
+	r.Method(http.MethodGet, "/favicon.ico", s.webIcon())
 	if c.Gatherer != nil && c.MetricsToken != "" {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
