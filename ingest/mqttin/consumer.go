@@ -1,6 +1,7 @@
 // Package mqttin is ingest's MQTT consumer, on eclipse/paho.mqtt.golang. It holds a
 // persistent session (clean session off, a stable client id per replica), subscribes to
-// the lanes with shared subscriptions so replicas split the load, and hands every message
+// the lanes directly by default (or in a shared subscription group, so replicas split the
+// load, with a broker that keeps such subscriptions across restarts), and hands every message
 // to a function together with its acknowledgement, which the caller sends when (and in the
 // order) it sees fit: automatic acknowledgement is off.
 package mqttin
