@@ -142,7 +142,7 @@ func (h *home) rhythm(ctx context.Context) {
 	defer t.Stop()
 	start := time.Now()
 	for n := 0; ; n++ {
-		now := time.Now().In(copenhagen)
+		now := time.Now().In(vagt.Copenhagen)
 		night := now.Hour() >= 22 || now.Hour() < 7
 		temp := 20.5 + 1.5*h.rnd.Float64()
 		if night {
@@ -234,14 +234,4 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-var copenhagen = mustLocation(vagt.DefaultTimeZone)
-
-func mustLocation(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC // the rhythm only needs a rough idea of day and night
-	}
-	return loc
 }
