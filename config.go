@@ -2,6 +2,7 @@ package vagt
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	_ "time/tzdata" // Europe/Copenhagen must resolve on a host without a zoneinfo database
 )
@@ -76,6 +77,31 @@ func ParseTimeOfDay(s string) (TimeOfDay, error) {
 	}
 	return TimeOfDay(h*60 + m), nil
 }
+
+// ParseWindow parses "HH:MM-HH:MM" as people write windows in a care plan or the gateway's
+// file (22:00-07:00 crosses midnight); "" is the empty window (the rule is off).
+func ParseWindow(s string) (Window, error) {
+	if s == "" {
+		return Window{}, nil
+	}
+	from, to, ok := strings.Cut(s, "-")
+	f, err1 := ParseTimeOfDay(from)
+	t, err2 := ParseTimeOfDay(to)
+	if !ok || err1 != nil || err2 != nil {
+		return Window{}, windowError(clip(s))
+	}
+	return Window{From: f, To: t}, nil
+}
+
+// windowError is a window that does not parse: the message is what the person who wrote it
+// needs; errors.Is finds ErrOutOfRange.
+type windowError string
+
+func (e windowError) Error() string {
+	return fmt.Sprintf("window %q: want HH:MM-HH:MM within a day", string(e))
+}
+
+func (windowError) Unwrap() error { return ErrOutOfRange }
 
 // Window is a daily time window in local time, From inclusive, To exclusive. From after
 // To crosses midnight (22:00–07:00); From equal to To is empty.
