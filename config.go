@@ -2,7 +2,9 @@ package vagt
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Copenhagen must resolve on a host without a zoneinfo database
 )
 
 // HomeConfig is a home's configuration: which devices the gateway looks after and what
@@ -76,6 +78,31 @@ func ParseTimeOfDay(s string) (TimeOfDay, error) {
 	return TimeOfDay(h*60 + m), nil
 }
 
+// ParseWindow parses "HH:MM-HH:MM" as people write windows in a care plan or the gateway's
+// file (22:00-07:00 crosses midnight); "" is the empty window (the rule is off).
+func ParseWindow(s string) (Window, error) {
+	if s == "" {
+		return Window{}, nil
+	}
+	from, to, ok := strings.Cut(s, "-")
+	f, err1 := ParseTimeOfDay(from)
+	t, err2 := ParseTimeOfDay(to)
+	if !ok || err1 != nil || err2 != nil {
+		return Window{}, windowError(clip(s))
+	}
+	return Window{From: f, To: t}, nil
+}
+
+// windowError is a window that does not parse: the message is what the person who wrote it
+// needs; errors.Is finds ErrOutOfRange.
+type windowError string
+
+func (e windowError) Error() string {
+	return fmt.Sprintf("window %q: want HH:MM-HH:MM within a day", string(e))
+}
+
+func (windowError) Unwrap() error { return ErrOutOfRange }
+
 // Window is a daily time window in local time, From inclusive, To exclusive. From after
 // To crosses midnight (22:00–07:00); From equal to To is empty.
 type Window struct {
@@ -113,6 +140,19 @@ const (
 // DefaultTimeZone is where a home's rule windows are read when its configuration names
 // no time zone.
 const DefaultTimeZone = "Europe/Copenhagen"
+
+// Copenhagen is DefaultTimeZone, loaded once for every component: the zone Danish days,
+// weeks, months and quarters are cut in (statistics, the daily roll-up, the demo's homes).
+// A month that contains a change of clock is 743 or 745 hours long.
+var Copenhagen = mustLoadLocation(DefaultTimeZone)
+
+func mustLoadLocation(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic("vagt: " + err.Error()) // cannot happen: time/tzdata is linked in
+	}
+	return loc
+}
 
 // Location returns the home's time zone. "Local" is refused: it would mean the zone of
 // whatever box runs the rules (UTC on a Raspberry Pi), so every window would be off.

@@ -55,7 +55,7 @@ type Config struct {
 	// HTTP side, a replica that only serves).
 	Broker   string
 	ClientID string // the lane's persistent session; stable per replica
-	Group    string // shared subscription group; default "vagt-alerts", "-": none
+	Group    string // "" or "-" (vagt.NoGroup, the default): a direct subscription; else a shared subscription group
 
 	// NoAlarmLane says that running without a broker is intended (a replica that only
 	// serves, a test of the HTTP side). Without it an api with no broker is not ready:

@@ -244,28 +244,12 @@ type DoseFile struct {
 	Window string `json:"window"` // "08:00-10:00"
 }
 
-func parseWindow(s string) (vagt.Window, error) {
-	if s == "" {
-		return vagt.Window{}, nil
-	}
-	from, to, ok := strings.Cut(s, "-")
-	if !ok {
-		return vagt.Window{}, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
-	}
-	f, err1 := vagt.ParseTimeOfDay(from)
-	t, err2 := vagt.ParseTimeOfDay(to)
-	if err := errors.Join(err1, err2); err != nil {
-		return vagt.Window{}, fmt.Errorf("window %q: %w", s, err)
-	}
-	return vagt.Window{From: f, To: t}, nil
-}
-
 func (h *HomeFile) toDomain(gw vagt.GatewayID, mun vagt.MunicipalityCode) (vagt.HomeConfig, error) {
 	c := vagt.HomeConfig{Gateway: gw, Municipality: mun, TimeZone: h.TimeZone}
 	r := &h.Rules
 	var err1, err2 error
-	c.Rules.Night, err1 = parseWindow(r.Night)
-	c.Rules.Day, err2 = parseWindow(r.Day)
+	c.Rules.Night, err1 = vagt.ParseWindow(r.Night)
+	c.Rules.Day, err2 = vagt.ParseWindow(r.Day)
 	if err := errors.Join(err1, err2); err != nil {
 		return c, err
 	}
@@ -273,7 +257,7 @@ func (h *HomeFile) toDomain(gw vagt.GatewayID, mun vagt.MunicipalityCode) (vagt.
 	c.Rules.LowTemperature, c.Rules.LowTemperatureFor = r.LowTemperature, time.Duration(r.LowTemperatureFor)
 	c.Rules.LowBattery, c.Rules.SilentFactor = r.LowBattery, r.SilentFactor
 	for _, d := range r.Medication {
-		w, err := parseWindow(d.Window)
+		w, err := vagt.ParseWindow(d.Window)
 		if err != nil {
 			return c, err
 		}

@@ -110,7 +110,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 		refusals: burst.New(time.Minute)}
 	g.spool, err = spool.Open(spool.Options{Path: cfg.Spool.Path, Gateway: cfg.Gateway, Municipality: cfg.Municipality,
 		MaxBytes: cfg.Spool.MaxBytes, BatchReadings: cfg.Spool.BatchReadings, BatchAge: time.Duration(cfg.Spool.BatchAge),
-		Clock: clock, Logger: log.With("part", "spool")})
+		Clock: clock, Logger: log.With("component", "spool")})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
 		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
 	}
-	if g.engine, err = rules.New(home, &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust}, clock, log.With("part", "rules")); err != nil {
+	if g.engine, err = rules.New(home, &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust}, clock, log.With("component", "rules")); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()
@@ -138,12 +138,12 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	if cfg.Serial.Path != "" {
-		g.serial = serial.NewReader(serial.Options{Path: cfg.Serial.Path, Baud: cfg.Serial.Baud, Logger: log.With("part", "serial")})
+		g.serial = serial.NewReader(serial.Options{Path: cfg.Serial.Path, Baud: cfg.Serial.Baud, Logger: log.With("component", "serial")})
 	}
 	if cfg.Zigbee.Broker != "" {
 		g.zigbee = zigbee.NewSubscriber(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
-			Logger: log.With("part", "zigbee"), Now: clock.Now})
+			Logger: log.With("component", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
 	}
 	if g.downlinks() == nil {
@@ -152,7 +152,7 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if cfg.Help.Zigbee != "" {
 		g.setter = zigbee.NewSetter(zigbee.Options{Broker: cfg.Zigbee.Broker, BaseTopic: cfg.Zigbee.BaseTopic,
 			ClientID: "vagt-gateway-" + string(cfg.Gateway) + "-set", Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
-			Logger: log.With("part", "zigbee")})
+			Logger: log.With("component", "zigbee")})
 	}
 	if cfg.StatusAddr != "" {
 		if g.statusLn, err = net.Listen("tcp", cfg.StatusAddr); err != nil {
@@ -168,7 +168,7 @@ func newLink(cfg *Config, log *slog.Logger, q *spool.Queue, status uplink.Status
 	first := uplink.Options{Broker: u.Broker, Gateway: cfg.Gateway, Username: u.Username,
 		Password: u.Password, CAFile: u.CAFile, CertFile: u.CertFile, KeyFile: u.KeyFile,
 		KeepAlive: time.Duration(u.KeepAlive), Heartbeat: time.Duration(u.Heartbeat),
-		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, Logger: log.With("part", "uplink")}
+		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, Logger: log.With("component", "uplink")}
 	sec := &u.Secondary
 	if sec.Broker == "" {
 		return uplink.New(first, q, status)

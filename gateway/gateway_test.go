@@ -117,13 +117,7 @@ func TestConfigLane(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, time.Minute, cond)
 }
 
 // TestEpisodeClearedAfterRestart: a water leak raised before a restart is cleared after

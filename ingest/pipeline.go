@@ -389,7 +389,7 @@ func (p *Pipeline) write(ctx context.Context) {
 	for b := range p.batches {
 		if b.points > 0 {
 			if err := p.writeRetrying(ctx, b); err != nil {
-				p.logger.Warn("batch left unacknowledged at shutdown", "messages", len(b.dones), "points", b.points, "error", err)
+				p.logger.Warn("batch left unacknowledged at shutdown", "messages", len(b.dones), "points", b.points, "err", err)
 				continue
 			}
 		}
@@ -416,7 +416,7 @@ func (p *Pipeline) writeRetrying(ctx context.Context, b *batch) error {
 			// Retrying cannot help; holding on would stop all intake. The points are lost
 			// and counted: InfluxDB said no to them, not to us.
 			p.m.WriteErrors.WithLabelValues("permanent").Inc()
-			p.logger.Error("InfluxDB refused a batch; dropping it", "points", b.points, "messages", len(b.dones), "error", err)
+			p.logger.Error("InfluxDB refused a batch; dropping it", "points", b.points, "messages", len(b.dones), "err", err)
 			for i := range b.errs {
 				if b.errs[i] == nil {
 					b.errs[i] = fmt.Errorf("ingest: refused by InfluxDB: %w", err)
@@ -426,7 +426,7 @@ func (p *Pipeline) writeRetrying(ctx context.Context, b *batch) error {
 		}
 		p.m.WriteErrors.WithLabelValues("transient").Inc()
 		if attempt == 1 || attempt%20 == 0 {
-			p.logger.Warn("write failed; retrying", "attempt", attempt, "points", b.points, "error", err)
+			p.logger.Warn("write failed; retrying", "attempt", attempt, "points", b.points, "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -38,7 +38,7 @@ func (r *rejectLog) log(gw vagt.GatewayID, source string, err error) {
 		return
 	}
 	r.logger.Warn("message rejected", "gateway", string(gw), "source", source, "reason", vagt.Reason(err),
-		"error", err, "suppressed_since_last", suppressed)
+		"err", err, "suppressed_since_last", suppressed)
 }
 
 // allow reports whether a line about key may be logged now (at most once per interval),

@@ -50,8 +50,42 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	defer w.Close()
+
+	// The HTTP server starts before the InfluxDB set-up, which waits as long as InfluxDB is
+	// unreachable: meanwhile /healthz answers and /readyz says what is awaited; telemetry
+	// is taken only once the full routes replace these.
+	ln := d.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("ingest: listen: %w", err)
+		}
+	}
+	var setupErr atomic.Pointer[error]
+	waiting := error(errors.New("waiting for the InfluxDB set-up"))
+	setupErr.Store(&waiting)
+	var handler atomic.Pointer[http.Handler]
+	starting := routes(nil, nil, 0, 0, func(context.Context) error { return *setupErr.Load() }, reg)
+	handler.Store(&starting)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(rw, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	defer func() {
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+		<-srvErr
+	}()
+
 	if cfg.Setup {
-		if err := setupRetrying(ctx, w, cfg.Retention, logger); err != nil {
+		notReady := func(err error) {
+			err = fmt.Errorf("InfluxDB set-up not done, retrying: %w", err)
+			setupErr.Store(&err)
+		}
+		if err := setupRetrying(ctx, w, cfg.Retention, logger, notReady); err != nil {
 			return err
 		}
 	}
@@ -82,31 +116,14 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}()
 	defer func() { stopPipe(); <-pipeDone }()
 
-	ln := d.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-			return fmt.Errorf("ingest: listen: %w", err)
-		}
-	}
 	ready := func(ctx context.Context) error {
 		if c := consumer.Load(); cfg.Broker != "" && (c == nil || !c.Connected()) {
 			return errors.New("broker not connected")
 		}
 		return w.Ping(ctx)
 	}
-	srv := &http.Server{
-		Handler:           routes(p, tokens, cfg.MaxBodyLen, cfg.HTTPWait, ready, reg),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
-	defer func() {
-		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutCtx)
-		<-srvErr
-	}()
+	full := routes(p, tokens, cfg.MaxBodyLen, cfg.HTTPWait, ready, reg)
+	handler.Store(&full)
 
 	if cfg.Broker != "" {
 		tlsCfg, err := vagt.ClientTLS(cfg.TLSCA, cfg.TLSCert, cfg.TLSKey)
@@ -143,7 +160,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	case <-ctx.Done():
 	case err := <-srvErr:
 		srvErr <- err
-		logger.Error("http server failed", "error", err)
+		logger.Error("http server failed", "err", err)
 	}
 	// Drain before disconnecting, so the acknowledgements of what is written still go out.
 	stopPipe()
@@ -155,7 +172,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	return nil
 }
 
-func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duration, logger *slog.Logger) error {
+// setupRetrying runs the InfluxDB set-up until it succeeds, is refused, or ctx ends;
+// notReady hears each failure (for /readyz).
+func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duration, logger *slog.Logger, notReady func(error)) error {
 	for attempt := 1; ; attempt++ {
 		err := w.Setup(ctx, retention)
 		if err == nil {
@@ -165,12 +184,13 @@ func setupRetrying(ctx context.Context, w *influx.Writer, retention time.Duratio
 			// A wrong token or org: waiting cannot mend it, the operator must.
 			return fmt.Errorf("ingest: %w", err)
 		}
+		notReady(err)
 		if attempt == 1 || attempt%10 == 0 {
-			logger.Warn("InfluxDB setup failed; retrying", "attempt", attempt, "error", err)
+			logger.Warn("InfluxDB setup failed; retrying", "attempt", attempt, "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("ingest: influx setup: %w", errors.Join(err, ctx.Err()))
+			return fmt.Errorf("ingest: %w", errors.Join(err, ctx.Err())) // err says "influx setup: ..."
 		case <-time.After(time.Second):
 		}
 	}

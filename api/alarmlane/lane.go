@@ -1,6 +1,7 @@
 // Package alarmlane consumes the alarm and status lanes of every gateway from the platform
-// broker (paho, MQTT 3.1.1, a persistent session in the shared subscription group
-// vagt-alerts) and hands each event to the alert store. A message is acknowledged only
+// broker (paho, MQTT 3.1.1, a persistent session with a direct subscription by default, or
+// one in a shared subscription group such as vagt-alerts) and hands each event to the
+// alert store. A message is acknowledged only
 // after the store committed what it means, and acknowledgements leave in arrival order, as
 // MQTT wants them: paho does not keep that order itself, so a sequencer does. When the
 // store is down nothing is acknowledged; what is pending is retried, and the broker

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -172,10 +171,10 @@ func Config(eff Settings, gw vagt.GatewayID, mun vagt.MunicipalityCode, version 
 		return c, err
 	}
 	r := eff.Rules
-	if c.Rules.Night, err = parseWindow(deref(r.Night)); err != nil {
+	if c.Rules.Night, err = vagt.ParseWindow(deref(r.Night)); err != nil {
 		return c, &FieldError{Field: "rules.night", Reason: err.Error()}
 	}
-	if c.Rules.Day, err = parseWindow(deref(r.Day)); err != nil {
+	if c.Rules.Day, err = vagt.ParseWindow(deref(r.Day)); err != nil {
 		return c, &FieldError{Field: "rules.day", Reason: err.Error()}
 	}
 	c.Rules.Inactivity = time.Duration(deref(r.Inactivity))
@@ -186,7 +185,7 @@ func Config(eff Settings, gw vagt.GatewayID, mun vagt.MunicipalityCode, version 
 	c.Rules.LowBattery, c.Rules.SilentFactor = deref(r.LowBattery), deref(r.SilentFactor)
 	if r.Medication != nil {
 		for i, d := range *r.Medication {
-			w, err := parseWindow(d.Window)
+			w, err := vagt.ParseWindow(d.Window)
 			if err != nil {
 				return c, &FieldError{Field: fmt.Sprintf("rules.medication[%d].window", i), Reason: err.Error()}
 			}
@@ -202,21 +201,4 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
-}
-
-// parseWindow parses "HH:MM-HH:MM"; "" is the empty window (rule off).
-func parseWindow(s string) (vagt.Window, error) {
-	if s == "" {
-		return vagt.Window{}, nil
-	}
-	from, to, ok := strings.Cut(s, "-")
-	if !ok {
-		return vagt.Window{}, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
-	}
-	f, err1 := vagt.ParseTimeOfDay(from)
-	t, err2 := vagt.ParseTimeOfDay(to)
-	if err := errors.Join(err1, err2); err != nil {
-		return vagt.Window{}, fmt.Errorf("window %q: want HH:MM-HH:MM within a day", s)
-	}
-	return vagt.Window{From: f, To: t}, nil
 }

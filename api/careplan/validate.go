@@ -125,7 +125,7 @@ func checkRules(r Rules) error {
 		v     *string
 	}{{"rules.night", r.Night}, {"rules.day", r.Day}} {
 		if w.v != nil {
-			if _, err := parseWindow(*w.v); err != nil {
+			if _, err := vagt.ParseWindow(*w.v); err != nil {
 				return &FieldError{Field: w.field, Reason: err.Error()}
 			}
 		}
@@ -164,7 +164,7 @@ func checkRules(r Rules) error {
 				return &FieldError{Field: fmt.Sprintf("rules.medication[%d].dose", i), Reason: fmt.Sprintf("dose %d: 1-%d, each once", d.Dose, vagt.MaxDoses)}
 			}
 			seen[d.Dose] = true
-			w, err := parseWindow(d.Window)
+			w, err := vagt.ParseWindow(d.Window)
 			if err == nil && (w.From == w.To || windowLength(w) > maxDoseWindow) {
 				err = errors.New("a dose window is not empty and at most 6 h long")
 			}

@@ -28,7 +28,7 @@ reading,dev=md-7,gw=gw-7,kind=medication_taken,mun=615,tech=medicine_dispenser v
 `
 
 func local(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02T15:04", s, rollup.Copenhagen)
+	t, err := time.ParseInLocation("2006-01-02T15:04", s, vagt.Copenhagen)
 	if err != nil {
 		panic(err)
 	}

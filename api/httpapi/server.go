@@ -156,6 +156,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
 	r.Method(http.MethodPost, "/gps/osmand/{key}", s.osmand())
+	r.Method(http.MethodGet, "/favicon.ico", s.webIcon())
 	if c.Gatherer != nil && c.MetricsToken != "" {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}

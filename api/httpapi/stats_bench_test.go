@@ -55,7 +55,7 @@ func BenchmarkAdoption(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	end := time.Date(2026, 12, 1, 0, 0, 0, 0, stats.Danish) // the period's to, a Danish date
+	end := time.Date(2026, 12, 1, 0, 0, 0, 0, vagt.Copenhagen) // the period's to, a Danish date
 	start := end.AddDate(0, 0, -days)
 	muns := vagt.Municipalities()
 	districts := map[vagt.MunicipalityCode]int64{}
@@ -147,7 +147,7 @@ func BenchmarkAdoption(b *testing.B) {
 		}
 		tokens[p.Role] = tok
 	}
-	month := [2]time.Time{time.Date(2026, 11, 1, 0, 0, 0, 0, rollup.Copenhagen), time.Date(2026, 12, 1, 0, 0, 0, 0, rollup.Copenhagen)}
+	month := [2]time.Time{time.Date(2026, 11, 1, 0, 0, 0, 0, vagt.Copenhagen), time.Date(2026, 12, 1, 0, 0, 0, 0, vagt.Copenhagen)}
 	runAll := func(b *testing.B, src stats.ActivitySource) {
 		svc.Telemetry = src
 		for _, c := range []struct {

@@ -70,3 +70,17 @@ func (s *server) webAsset() http.Handler {
 		_, _ = w.Write(b)
 	})
 }
+
+// webIcon serves the embedded icon at /favicon.ico, where browsers ask for it on every
+// page (a 404 there is noise in every log and console).
+func (s *server) webIcon() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(web.Files, "favicon.ico")
+		if err != nil {
+			writeError(w, r, s.Log, fmt.Errorf("web icon: %w", err))
+			return
+		}
+		pageHeaders(w.Header(), "image/x-icon")
+		_, _ = w.Write(b)
+	})
+}

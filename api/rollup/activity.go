@@ -40,7 +40,7 @@ func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCo
 	}
 	loc := a.Location
 	if loc == nil {
-		loc = Copenhagen
+		loc = vagt.Copenhagen
 	}
 	first, last := ceilMidnight(from, loc), floorMidnight(to, loc)
 	if !first.Before(last) {

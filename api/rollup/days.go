@@ -7,19 +7,9 @@ package rollup
 
 import (
 	"time"
-	_ "time/tzdata" // Europe/Copenhagen on hosts without zoneinfo
 )
 
-// Copenhagen is where the roll-up's days begin and end.
-var Copenhagen = mustLoad("Europe/Copenhagen")
-
-func mustLoad(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err) // embedded by time/tzdata
-	}
-	return l
-}
+// The roll-up's days begin and end in vagt.Copenhagen unless a Location is given.
 
 // day is a local calendar day as YYYYMMDD, the key the SQL store keeps.
 type day int

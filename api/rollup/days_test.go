@@ -3,12 +3,14 @@ package rollup
 import (
 	"testing"
 	"time"
+
+	"github.com/vagt-dk/vagt"
 )
 
 // TestDays: local calendar days in Copenhagen, their length on the DST days, and the
 // midnights around an instant.
 func TestDays(t *testing.T) {
-	loc := Copenhagen
+	loc := vagt.Copenhagen
 	for _, c := range []struct {
 		d    day
 		hrs  time.Duration

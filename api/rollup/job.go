@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/stats"
 )
@@ -82,7 +83,7 @@ func (j *Job) defaults() {
 		j.Clock = alerts.SystemClock{}
 	}
 	if j.Location == nil {
-		j.Location = Copenhagen
+		j.Location = vagt.Copenhagen
 	}
 }
 

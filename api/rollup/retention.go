@@ -25,7 +25,7 @@ type Retention struct {
 func (r Retention) ForgetBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error {
 	loc := r.Location
 	if loc == nil {
-		loc = Copenhagen
+		loc = vagt.Copenhagen
 	}
 	return r.Store.ForgetActivityBefore(ctx, m, int(dayOf(ceilMidnight(before, loc), loc)))
 }

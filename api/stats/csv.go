@@ -48,7 +48,7 @@ func cf(v *float64) string {
 // base is the rounding_base column: the base counts were rounded to, 1 for exact.
 func base(d Disclosure) string { return strconv.Itoa(max(d.RoundingBase, 1)) }
 
-func ct(t time.Time) string { return t.In(Danish).Format(time.RFC3339) }
+func ct(t time.Time) string { return t.In(vagt.Copenhagen).Format(time.RFC3339) }
 
 // WriteAdoptionCSV writes a's rows (not the funnel).
 func WriteAdoptionCSV(w io.Writer, a Adoption) error {

@@ -61,10 +61,10 @@ func (f *facts) ActiveDevices(_ context.Context, _ []vagt.MunicipalityCode, from
 // March 9. Two other citizens have a personal alarm. Every dispenser reports weekly.
 func attackFixture() *facts {
 	f := &facts{readings: map[vagt.DeviceID][]time.Time{}}
-	dk := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 12, 0, 0, 0, Danish) }
+	dk := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 12, 0, 0, 0, vagt.Copenhagen) }
 	add := func(tech vagt.Technology, installed time.Time) {
 		id := int64(len(f.citizens) + 1)
-		f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, Danish)})
+		f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, vagt.Copenhagen)})
 		dev := vagt.DeviceID(fmt.Sprintf("dev-%d", id))
 		f.devices = append(f.devices, registry.DeviceFact{Device: dev, Municipality: 766, Technology: tech, Citizen: id, InstalledAt: installed})
 		for t := installed.Add(time.Hour); t.Before(dk(5, 1)); t = t.Add(7 * 24 * time.Hour) {
@@ -72,15 +72,15 @@ func attackFixture() *facts {
 		}
 	}
 	for range 20 {
-		add(vagt.TechMedicineDispenser, time.Date(2025, 12, 1, 12, 0, 0, 0, Danish))
+		add(vagt.TechMedicineDispenser, time.Date(2025, 12, 1, 12, 0, 0, 0, vagt.Copenhagen))
 	}
 	for _, d := range []time.Time{dk(1, 5), dk(1, 10), dk(1, 20), dk(1, 20), dk(1, 20), dk(1, 20), dk(1, 20), dk(1, 20),
 		dk(2, 10), dk(2, 10), dk(2, 10),
 		dk(3, 10), dk(3, 10), dk(3, 10), dk(3, 10), dk(3, 10), dk(3, 10), dk(3, 10), dk(3, 10), dk(3, 10)} {
 		add(vagt.TechMedicineDispenser, d)
 	}
-	add(vagt.TechPersonalAlarm, time.Date(2025, 11, 1, 12, 0, 0, 0, Danish))
-	add(vagt.TechPersonalAlarm, time.Date(2025, 11, 1, 12, 0, 0, 0, Danish))
+	add(vagt.TechPersonalAlarm, time.Date(2025, 11, 1, 12, 0, 0, 0, vagt.Copenhagen))
+	add(vagt.TechPersonalAlarm, time.Date(2025, 11, 1, 12, 0, 0, 0, vagt.Copenhagen))
 	return f
 }
 

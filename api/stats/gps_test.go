@@ -31,9 +31,9 @@ func TestBenefitsCountTrackersThatReported(t *testing.T) {
 	f := &facts{readings: map[vagt.DeviceID][]time.Time{}}
 	for i := range 8 {
 		id := int64(i + 1)
-		f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, Danish)})
+		f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, vagt.Copenhagen)})
 		f.devices = append(f.devices, registry.DeviceFact{Device: vagt.DeviceID("gps.t" + string(rune('a'+i))), Municipality: 766,
-			Technology: vagt.TechGPSTracker, Citizen: id, InstalledAt: time.Date(2025, 12, 1, 12, 0, 0, 0, Danish)})
+			Technology: vagt.TechGPSTracker, Citizen: id, InstalledAt: time.Date(2025, 12, 1, 12, 0, 0, 0, vagt.Copenhagen)})
 	}
 	p, err := ParsePeriod("2026-01-01", "2026-03-01", "month")
 	if err != nil {
@@ -48,7 +48,7 @@ func TestBenefitsCountTrackersThatReported(t *testing.T) {
 	if len(before.Rows) != 2 || before.Rows[0].CitizensActive == nil || *before.Rows[0].CitizensActive != 0 {
 		t.Fatalf("registry only: %+v", before.Rows)
 	}
-	svc.Trackers = trackerDays{time.Date(2026, 1, 14, 0, 0, 0, 0, Danish): 7}
+	svc.Trackers = trackerDays{time.Date(2026, 1, 14, 0, 0, 0, 0, vagt.Copenhagen): 7}
 	got, err := svc.Benefits(t.Context(), q)
 	if err != nil {
 		t.Fatal(err)

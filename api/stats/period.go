@@ -10,23 +10,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	_ "time/tzdata" // Europe/Copenhagen must resolve on a host without a zoneinfo database
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
-// Danish is the time zone statistics are cut in: a municipality's March, week 12 or Q1 runs
-// from local midnight to local midnight (CET +01:00, CEST +02:00), so a month that contains
-// a change of clock is 743 or 745 hours long.
-var Danish = mustLoad("Europe/Copenhagen")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic("stats: " + err.Error())
-	}
-	return loc
-}
+// Statistics are cut in vagt.Copenhagen: a municipality's March, week 12 or Q1 runs from
+// local midnight to local midnight (CET +01:00, CEST +02:00).
 
 // Interval is the step of a statistics series.
 type Interval string
@@ -112,24 +102,24 @@ func ParseBounded(from, to string, max time.Duration) (time.Time, time.Time, err
 // come back in Danish time.
 func parseTime(s string) (time.Time, error) {
 	if !strings.Contains(s, "T") {
-		return time.ParseInLocation(time.DateOnly, s, Danish)
+		return time.ParseInLocation(time.DateOnly, s, vagt.Copenhagen)
 	}
 	t, err := time.Parse(time.RFC3339, s)
-	return t.In(Danish), err
+	return t.In(vagt.Copenhagen), err
 }
 
 // start returns the start of the interval that contains t: a Danish midnight.
 func (iv Interval) start(t time.Time) time.Time {
-	t = t.In(Danish)
+	t = t.In(vagt.Copenhagen)
 	y, m, d := t.Date()
 	switch iv {
 	case Week:
-		day := time.Date(y, m, d, 0, 0, 0, 0, Danish)
+		day := time.Date(y, m, d, 0, 0, 0, 0, vagt.Copenhagen)
 		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
 	case Quarter:
-		return time.Date(y, ((m-1)/3)*3+1, 1, 0, 0, 0, 0, Danish)
+		return time.Date(y, ((m-1)/3)*3+1, 1, 0, 0, 0, 0, vagt.Copenhagen)
 	}
-	return time.Date(y, m, 1, 0, 0, 0, 0, Danish)
+	return time.Date(y, m, 1, 0, 0, 0, 0, vagt.Copenhagen)
 }
 
 // next is the start of the following interval. AddDate works on the wall clock, and
@@ -162,7 +152,7 @@ func (b Bucket) Days() float64 { return wallClock(b.End).Sub(wallClock(b.Start))
 
 // wallClock is the Danish wall-clock reading of t as if it were UTC.
 func wallClock(t time.Time) time.Time {
-	t = t.In(Danish)
+	t = t.In(vagt.Copenhagen)
 	y, m, d := t.Date()
 	return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -66,7 +67,7 @@ func atoi(s string) int {
 }
 
 func TestMonths(t *testing.T) {
-	dk := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, Danish) }
+	dk := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, vagt.Copenhagen) }
 	feb := Bucket{dk(2026, 2, 1, 0), dk(2026, 3, 1, 0)}
 	halfJan := Bucket{dk(2026, 1, 1, 0), dk(2026, 1, 16, 12)}
 	q1 := Bucket{dk(2026, 1, 1, 0), dk(2026, 4, 1, 0)}

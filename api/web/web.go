@@ -8,5 +8,5 @@ import "embed"
 
 // Files are the pages and their assets, by file name.
 //
-//go:embed *.html *.css *.js
+//go:embed *.html *.css *.js favicon.ico
 var Files embed.FS

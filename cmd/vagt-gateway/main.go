@@ -19,6 +19,7 @@ import (
 	_ "time/tzdata" // the rule windows need Europe/Copenhagen on boxes without zoneinfo
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
 	"github.com/vagt-dk/vagt/gateway"
 )
 
@@ -132,9 +133,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "%+v\n", cfg)
 		return nil
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("log level: %w", err)
+	level, err := subcmd.ParseLevel(*logLevel)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
 	var clock gateway.Clock // nil: the wall clock

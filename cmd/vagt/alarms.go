@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -44,11 +43,9 @@ type replayReport struct {
 // before the api starts; and a flag left in a unit file would replay at every start.
 func runAlarms(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "replay" {
-		fmt.Fprintln(stderr, alarmsUsage)
-		return fmt.Errorf("alarms: want the subcommand replay")
+		return subcmd.Usagef("alarms: want the subcommand replay (%s)", alarmsUsage)
 	}
 	fs := flag.NewFlagSet("vagt alarms replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	db := fs.String("db", "var/vagt.db", "the restored SQLite file, or postgres:// URL (as for vagt api); the api must be stopped")
 	var influx stats.InfluxConfig
 	fs.StringVar(&influx.URL, "influx-url", "", "InfluxDB that ingest writes the alarm history to (required)")
@@ -60,20 +57,16 @@ func runAlarms(ctx context.Context, args []string, getenv func(string) string, s
 	until := fs.String("until", "", "replay alarms stamped before this RFC 3339 time (empty: now plus a minute, for gateway clocks a little ahead)")
 	gap := fs.Int64("event-id-gap", 10_000_000, "move the event log's ids this far past the newest first, so open consoles reload (more than the events written between the backup and the restore; 0: leave the ids)")
 	logLevel := fs.String("log-level", "info", "debug (every alarm filed), info, warn or error")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := subcmd.Parse(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	log, err := subcmd.Logger(*logLevel, stderr)
+	if err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("log level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "replay")
+	log = log.With("component", "replay")
 	now := time.Now().UTC()
 	rep := replayReport{To: now.Add(time.Minute)}
-	var err error
 	if rep.From, err = parseSince(*since, now); err != nil {
 		return err
 	}

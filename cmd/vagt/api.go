@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -88,12 +86,11 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	cfg.Policy.Escalate = map[vagt.Priority]time.Duration{
 		vagt.PriorityCritical: *critical, vagt.PriorityHigh: *high, vagt.PriorityTechnical: *technical,
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("log level: %w", err)
+	logger, err := subcmd.Logger(*logLevel, stderr)
+	if err != nil {
+		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "api")
-	srv, err := api.New(ctx, cfg, api.Deps{Log: logger})
+	srv, err := api.New(ctx, cfg, api.Deps{Log: logger.With("component", "api")})
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
@@ -54,10 +52,9 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("log level: %w", err)
+	logger, err := subcmd.Logger(*logLevel, stderr)
+	if err != nil {
+		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "ingest")
-	return ingest.Run(ctx, cfg, ingest.Deps{Logger: logger})
+	return ingest.Run(ctx, cfg, ingest.Deps{Logger: logger.With("component", "ingest")})
 }

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/deploy/demo"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
@@ -66,7 +66,7 @@ func TestDemo(t *testing.T) {
 	// citizens and, from the telemetry, active devices.
 	// Dates in a period are Danish dates: between 22:00 and 24:00 UTC the Danish date is
 	// already tomorrow's, and a "to" from the UTC date would end before the readings.
-	now := time.Now().In(stats.Danish)
+	now := time.Now().In(vagt.Copenhagen)
 	q := fmt.Sprintf("/api/v1/stats/adoption?from=%s&to=%s&interval=month",
 		now.AddDate(-1, 0, 0).Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
 	waitFor(t, 90*time.Second, "adoption statistics with citizens and active devices", func() bool {

@@ -239,12 +239,5 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-var copenhagen = mustLocation(vagt.DefaultTimeZone)
-
-func mustLocation(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC // the rhythm only needs a rough idea of day and night
-	}
-	return loc
-}
+// copenhagen is where the homes' day and night are.
+var copenhagen = vagt.Copenhagen

@@ -231,6 +231,10 @@ func (p *process) waitReady(ctx context.Context, ready func(context.Context) err
 		case <-p.exited():
 			return p.exitError()
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				// Interrupted (Ctrl-C during make run), not failed: the log says nothing.
+				return fmt.Errorf("localstack: %s start interrupted: %w", p.name, ctx.Err())
+			}
 			return fmt.Errorf("localstack: %s not ready: %w (last error: %v); log tail:\n%s",
 				p.name, ctx.Err(), lastErr, p.logTail())
 		case <-time.After(50 * time.Millisecond):

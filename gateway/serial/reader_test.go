@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
 
 // plug makes a pseudo-terminal and points link at its device end, the way a USB serial
@@ -71,13 +73,7 @@ func (s *sink) waitN(t *testing.T, n int) []Frame {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited a minute for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, time.Minute, cond)
 }
 
 // TestReaderOnPTYSurvivesUnplug reads frames from a real pseudo-terminal, acks an alarm

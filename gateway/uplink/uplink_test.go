@@ -211,13 +211,7 @@ func distinct(msgs []mqtt.Message) int {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited a minute for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, time.Minute, cond)
 }
 
 // TestRetainedStatusAndOfflineOnShutdown: a late subscriber finds the online status with

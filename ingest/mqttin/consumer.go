@@ -1,6 +1,7 @@
 // Package mqttin is ingest's MQTT consumer, on eclipse/paho.mqtt.golang. It holds a
 // persistent session (clean session off, a stable client id per replica), subscribes to
-// the lanes with shared subscriptions so replicas split the load, and hands every message
+// the lanes directly by default (or in a shared subscription group, so replicas split the
+// load, with a broker that keeps such subscriptions across restarts), and hands every message
 // to a function together with its acknowledgement, which the caller sends when (and in the
 // order) it sees fit: automatic acknowledgement is off.
 package mqttin
@@ -83,14 +84,14 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 			handle(Delivery{Topic: m.Topic(), Payload: m.Payload(), Ack: m.Ack})
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			logger.Warn("broker connection lost; reconnecting", "error", err)
+			logger.Warn("broker connection lost; reconnecting", "err", err)
 		}).
 		SetOnConnectHandler(func(cl mqtt.Client) {
 			// The session keeps the subscriptions; subscribing again is harmless and
 			// covers a broker that lost its state.
 			err := c.subscribe(cl)
 			if err != nil {
-				logger.Error("subscribe failed", "error", err)
+				logger.Error("subscribe failed", "err", err)
 			} else {
 				logger.Info("connected and subscribed", "broker", cfg.Broker, "client_id", cfg.ClientID)
 			}

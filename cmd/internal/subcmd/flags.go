@@ -37,11 +37,21 @@ func EnvName(flagName string) string {
 
 // Logger returns a text logger at level ("debug", "info", "warn", "error") on w.
 func Logger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+	l, err := ParseLevel(level)
+	if err != nil {
+		return nil, err
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// ParseLevel reads a --log-level value ("debug", "info", "warn", "error"), for a binary
+// that logs in another format than Logger's (the gateway logs JSON).
+func ParseLevel(level string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return l, fmt.Errorf("log level: %w", err)
+	}
+	return l, nil
 }
 
 // ErrHelp is returned by Parse when -h or --help was asked for: the usage went to stdout,
