@@ -26,7 +26,7 @@ import (
 func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
 	var acks []serial.Frame
-	now := g.clock.Now()
+	now := g.trust.bestTime(g.clock.Now()) // a last-seen time the status can carry
 	for _, x := range group {
 		safe := true
 		if x.seen != "" {
@@ -188,12 +188,15 @@ func (g *Gateway) applyConfig(data []byte) {
 	g.log.Info("home config applied", "version", c.Version, "devices", len(c.Devices))
 }
 
-// status is the gateway's status message (the uplink sets online and time).
+// status is the gateway's status message (the uplink sets online). Its time is the best
+// time the gateway has, like an unsynced alarm's: at 1970 the clock's own reading would not
+// encode, and without a status the platform raises a false "gateway offline".
 func (g *Gateway) status() vagt.Status {
 	st := g.spool.Stats()
+	now := g.trust.bestTime(g.clock.Now())
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := vagt.Status{Municipality: g.home.Municipality, Software: Software, SpoolDepth: st.Depth(),
+	s := vagt.Status{Time: now, Municipality: g.home.Municipality, Software: Software, SpoolDepth: st.Depth(),
 		DroppedReadings: st.DroppedReadings, ConfigVersion: g.home.Version, ConfigError: g.configErr}
 	for _, d := range g.home.Devices {
 		ds := vagt.DeviceStatus{Device: d.Device, Technology: d.Technology, LastSeen: g.lastSeen[d.Device], Battery: -1}
@@ -202,6 +205,9 @@ func (g *Gateway) status() vagt.Status {
 		}
 		if !ds.LastSeen.IsZero() {
 			ds.LastSeen = ds.LastSeen.Truncate(time.Millisecond)
+			if ds.LastSeen.Before(saneFloor) || !ds.LastSeen.Before(wireEnd) {
+				ds.LastSeen = time.Time{} // kept before this version at a bad clock: left out
+			}
 		}
 		s.Inventory = append(s.Inventory, ds)
 	}

@@ -128,7 +128,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 	if err != nil {
 		return nil, err
 	}
-	will, err := vagt.EncodeStatus(&vagt.Status{Gateway: opts.Gateway, Online: false, Time: time.Now()})
+	will, err := vagt.EncodeStatus(&vagt.Status{Gateway: opts.Gateway, Online: false, Time: wireTime(time.Now())})
 	if err != nil {
 		return nil, fmt.Errorf("uplink: will: %w", err)
 	}
@@ -265,7 +265,10 @@ func (u *Uplink) maintain(ctx context.Context) {
 
 func (u *Uplink) publishStatus(online bool, timeout time.Duration) {
 	s := u.status()
-	s.Gateway, s.Online, s.Time = u.opts.Gateway, online, time.Now()
+	s.Gateway, s.Online = u.opts.Gateway, online
+	if s.Time.IsZero() { // the gateway gives its best time (a clock at 1970 would not encode)
+		s.Time = wireTime(time.Now())
+	}
 	if online {
 		s.Heartbeat = u.opts.Heartbeat.Truncate(time.Second)
 	} else {
@@ -280,6 +283,15 @@ func (u *Uplink) publishStatus(online bool, timeout time.Duration) {
 	if !tok.WaitTimeout(timeout) || tok.Error() != nil {
 		u.log.Warn("uplink: status not acknowledged", "online", online, "err", tok.Error())
 	}
+}
+
+// wireTime is t, or the start of the wire's range when t is outside it (a box without RTC
+// boots at 1970): a status that does not encode would keep the gateway "offline".
+func wireTime(t time.Time) time.Time {
+	if y := t.Year(); y < 2020 || y >= 2100 {
+		return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
 }
 
 func waitToken(ctx context.Context, tok mqtt.Token, timeout time.Duration) bool {
