@@ -43,6 +43,7 @@ type input struct {
 	seen     vagt.DeviceID // a device heard from (also without readings)
 	online   *bool         // an availability report
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
+	done     func()        // a Zigbee message to acknowledge once what it carried is spooled
 }
 
 // link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
@@ -85,6 +86,7 @@ type counters struct {
 	Refused             map[string]uint64 `json:"refused_readings"`       // refused by reason
 	AlarmFrames         uint64            `json:"alarm_frames"`           // serial alarm frames acked
 	AlarmFramesNotAcked uint64            `json:"alarm_frames_not_acked"` // their alarm was not committed
+	ZigbeeNotAcked      uint64            `json:"zigbee_not_acked"`       // Zigbee messages left for redelivery: alarm not committed
 	ConfigsApplied      uint64            `json:"configs_applied"`
 	OpenEpisodes        int               `json:"open_episodes"`
 }
@@ -207,7 +209,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	if g.zigbee != nil {
 		inputs.Go(func() {
-			g.zigbee.Run(ctx, func(u zigbee.Update) { send(input{readings: u.Readings, seen: u.Device, online: u.Online}) })
+			g.zigbee.Run(ctx, func(u zigbee.Update) {
+				send(input{readings: u.Readings, seen: u.Device, online: u.Online, done: u.Ack})
+			})
 		})
 	}
 	others.Go(func() { g.up.Run(upCtx) })

@@ -23,12 +23,15 @@ import (
 // 1970 refuses the telemetry, counted, and raises the alarm, marked, see clocktrust.go).
 // An alarm frame is acked only when everything its reading raised is committed: a K for
 // an alarm that is not in the spool would stop the unit repeating an alarm nobody has.
+// A Zigbee message is acknowledged to the home broker (its PUBACK) likewise, and only once
+// its readings are committed too: Zigbee2MQTT does not send it again.
 func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
 	var acks []serial.Frame
+	var dones []func()
 	now := g.trust.bestTime(g.clock.Now()) // a last-seen time the status can carry
 	for _, x := range group {
-		safe := true
+		safe, committed := true, true // committed: every alarm the readings raised is in the spool
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
 				g.log.Error("rules", "err", err)
@@ -43,13 +46,22 @@ func (g *Gateway) process(group []input) {
 			g.times.stamp(&r)
 			if err := g.engine.Observe(r); err != nil {
 				g.log.Error("rules", "err", err)
-				safe = false
+				safe, committed = false, false
 			}
 			if err := spool.ValidReading(&r); err != nil {
 				g.refuse(reasonTime, r, err)
 				continue
 			}
 			readings = append(readings, r)
+		}
+		if x.done != nil {
+			if committed { // a reading refused as malformed never becomes valid: acked
+				dones = append(dones, x.done)
+			} else {
+				g.count(func(c *counters) { c.ZigbeeNotAcked++ })
+				g.log.Error("zigbee message not acknowledged: its alarm is not in the spool; the home broker redelivers it on the next connection",
+					"device", x.seen)
+			}
 		}
 		if x.ack == nil {
 			continue
@@ -71,8 +83,13 @@ func (g *Gateway) process(group []input) {
 		g.count(func(c *counters) { c.AlarmFrames++ })
 	}
 	if err := g.spool.AddReadings(readings); err != nil {
-		// The disk failed: nothing else to do but say so; the alarms went first.
+		// The disk failed: nothing else to do but say so; the alarms went first. The
+		// Zigbee messages stay unacknowledged: the broker has them for the next connection.
 		g.log.Error("spool readings", "err", err, "lost", len(readings))
+		dones = nil
+	}
+	for _, done := range dones {
+		done()
 	}
 	g.mu.Lock()
 	g.counts.Readings += uint64(len(readings))
