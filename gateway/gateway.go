@@ -147,6 +147,9 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			Logger: log.With("part", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
 	}
+	if err := g.confirmAlarms(); err != nil {
+		return nil, errors.Join(err, g.spool.Close())
+	}
 	if g.downlinks() == nil {
 		log.Warn("the uplink delivers no downlink: the home will not hear what became of its alarms")
 	}
@@ -262,6 +265,9 @@ func (g *Gateway) tick() {
 	g.setEpisodes()
 	g.keepTimers(false)
 	g.watchHelp()
+	if _, err := g.spool.Resend(time.Now()); err != nil { // monotonic: the clock may step
+		g.log.Error("resend unconfirmed alarms", "err", err)
+	}
 }
 
 // observeClock lets the clock trust see the clock every tick (a step is seen between two

@@ -233,20 +233,21 @@ func (g *Gateway) status() vagt.Status {
 
 // Snapshot is what the status page shows.
 type Snapshot struct {
-	Gateway       vagt.GatewayID `json:"gateway"`
-	Software      string         `json:"software"`
-	UplinkUp      bool           `json:"uplink_connected"`
-	Links         linkStates     `json:"links,omitempty"` // with a second broker: each link up or not
-	Sent          uint64         `json:"sent"`
-	Spool         spool.Stats    `json:"spool"`
-	SpoolDepth    uint64         `json:"spool_depth"`
-	Counters      counters       `json:"counters"`
-	Serial        any            `json:"serial,omitempty"` // serial.Stats
-	Zigbee        any            `json:"zigbee,omitempty"` // zigbee.Stats
-	Clock         clockStats     `json:"clock"`
-	ConfigVersion uint64         `json:"config_version"`
-	ConfigError   string         `json:"config_error,omitempty"`
-	Help          HelpStats      `json:"help"` // downlink messages (help.go)
+	Gateway       vagt.GatewayID     `json:"gateway"`
+	Software      string             `json:"software"`
+	UplinkUp      bool               `json:"uplink_connected"`
+	Links         linkStates         `json:"links,omitempty"` // with a second broker: each link up or not
+	Sent          uint64             `json:"sent"`
+	Spool         spool.Stats        `json:"spool"`
+	SpoolDepth    uint64             `json:"spool_depth"`
+	Counters      counters           `json:"counters"`
+	Serial        any                `json:"serial,omitempty"` // serial.Stats
+	Zigbee        any                `json:"zigbee,omitempty"` // zigbee.Stats
+	Clock         clockStats         `json:"clock"`
+	ConfigVersion uint64             `json:"config_version"`
+	ConfigError   string             `json:"config_error,omitempty"`
+	Help          HelpStats          `json:"help"`               // downlink messages (help.go)
+	Confirm       spool.ConfirmStats `json:"alarm_confirmation"` // alarms kept until the platform confirms them (confirm.go)
 }
 
 // linkStates says which of the two ways out are up (uplink is either).
@@ -271,6 +272,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
 	g.mu.Unlock()
 	s.Help = g.HelpStats()
+	s.Confirm = g.spool.ConfirmStats()
 	return s
 }
 

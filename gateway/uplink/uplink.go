@@ -77,13 +77,15 @@ type Uplink struct {
 	published   map[uint16]itemKey
 }
 
-// itemKey names a spool item across lanes (alarm and batch seqs are separate counters).
+// itemKey names a spool item across lanes (alarm and batch seqs are separate counters),
+// and an alarm's resend apart from its first sending (the platform did not confirm it).
 type itemKey struct {
-	lane vagt.Lane
-	seq  uint64
+	lane    vagt.Lane
+	seq     uint64
+	attempt int
 }
 
-func keyOf(it spool.Item) itemKey { return itemKey{it.Lane, it.Seq} }
+func keyOf(it spool.Item) itemKey { return itemKey{it.Lane, it.Seq, it.Attempt} }
 
 // linkWatcher is implemented by a queue shared between two links (Pair's): it learns when
 // the link it feeds comes up or goes down, and which items were acknowledged elsewhere.
