@@ -44,7 +44,7 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
 
-## tools: InfluxDB 1.8.10 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
+## tools: InfluxDB 1.8.10 and nats-server 2.15.3 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
 tools:
 	bash deploy/tools.sh
 
@@ -74,6 +74,18 @@ clean-data:
 bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./deploy/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
+
+## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
+## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
+## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
+## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
+## -gateways 20000 -brokers nats; with -chain instead the chain (ingest, InfluxDB) under a
+## node's kill -9 and freeze (deploy/scale; docs/scaling.md has the figures)
+.PHONY: scale
+scale:
+	bash deploy/tools.sh nats
+	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
+	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
 
 ## test-chaos: the long chaos run (deploy/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
 ## CHAOS_FAULTS picks faults by name (comma-separated), CHAOS_STRICT=1 fails on known losses too
@@ -114,3 +126,11 @@ test-alarms:
 	VAGT_ALARM_STEPS=$(ALARM_STEPS) VAGT_ALARM_DURATION=$(ALARM_DURATION) VAGT_ALARM_SEED=$(ALARM_SEED) \
 	  VAGT_ALARM_SKIP=$(ALARM_SKIP) VAGT_REQUIRE_SERVICES=1 \
 	  $(GO) test -race -count=1 -timeout 0 -v -run '^TestAlarmProperty$$' ./deploy/alarmprop
+
+## restore-drill: docs/operations.md "Backup and restore" rehearsed with the real processes, on
+## SQLite and PostgreSQL: online backup while alarms flow, stop, restore, vagt alarms replay,
+## start; every alarm published must be exactly one alert and an open console must show them all
+## (deploy/chaos TestRestoreDrill; `make test` skips it)
+.PHONY: restore-drill
+restore-drill:
+	VAGT_RESTORE_DRILL=1 VAGT_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m -v -run '^TestRestoreDrill$$' ./deploy/chaos

@@ -76,6 +76,14 @@ const (
 	AlarmSilentDevice     AlarmType = 11 // a device stopped reporting
 	AlarmGatewayOffline   AlarmType = 12 // the gateway stopped reporting (raised by the platform)
 	AlarmTamper           AlarmType = 13 // a device was opened or removed
+	AlarmUnknownDevice    AlarmType = 14 // a device not in the home's device map sends alarms (forwarded all the same)
+	// Raised by the platform's night supervision (docs/night-supervision.md), never by a
+	// gateway; 20 and up leave room for other platform types.
+	AlarmNightVisit       AlarmType = 20 // night staff judged from the sensors that a visit is needed
+	AlarmNightCheckMissed AlarmType = 21 // a night check was not made within its window
+	// AlarmLeftSafeZone: a GPS tracker's citizen left every safe zone (raised by the
+	// platform, api/gps, never by a gateway).
+	AlarmLeftSafeZone AlarmType = 22
 )
 
 // AlarmTypeInfo describes an alarm type: its stable name and default priority.
@@ -99,6 +107,10 @@ var alarmTypes = [...]AlarmTypeInfo{
 	AlarmSilentDevice:     {AlarmSilentDevice, "silent_device", PriorityTechnical},
 	AlarmGatewayOffline:   {AlarmGatewayOffline, "gateway_offline", PriorityTechnical},
 	AlarmTamper:           {AlarmTamper, "tamper", PriorityTechnical},
+	AlarmUnknownDevice:    {AlarmUnknownDevice, "unknown_device", PriorityTechnical},
+	AlarmNightVisit:       {AlarmNightVisit, "night_visit", PriorityHigh},
+	AlarmNightCheckMissed: {AlarmNightCheckMissed, "night_check_missed", PriorityHigh},
+	AlarmLeftSafeZone:     {AlarmLeftSafeZone, "left_safe_zone", PriorityHigh},
 }
 
 // AlarmTypes returns every alarm type in code order.

@@ -118,9 +118,10 @@ func must[T any](v T, ok bool) T {
 
 func TestAlarmTypePriorities(t *testing.T) {
 	want := map[Priority][]AlarmType{
-		PriorityCritical:  {AlarmPanic, AlarmFall, AlarmSmoke},
-		PriorityHigh:      {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication},
-		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper},
+		PriorityCritical: {AlarmPanic, AlarmFall, AlarmSmoke},
+		PriorityHigh: {AlarmDoorAtNight, AlarmBedExit, AlarmInactivity, AlarmWaterLeak, AlarmLowTemperature, AlarmMissedMedication,
+			AlarmNightVisit, AlarmNightCheckMissed, AlarmLeftSafeZone},
+		PriorityTechnical: {AlarmLowBattery, AlarmSilentDevice, AlarmGatewayOffline, AlarmTamper, AlarmUnknownDevice},
 	}
 	n := 0
 	for p, types := range want {

@@ -29,7 +29,9 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/downlink"
+	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -54,6 +56,12 @@ type Config struct {
 	Broker   string
 	ClientID string // the lane's persistent session; stable per replica
 	Group    string // shared subscription group; default "vagt-alerts", "-": none
+
+	// NoAlarmLane says that running without a broker is intended (a replica that only
+	// serves, a test of the HTTP side). Without it an api with no broker is not ready:
+	// it can never receive an alarm (issue 15 defect 6).
+	NoAlarmLane bool
+
 	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
 	// certificate and key when the broker wants one.
 	TLSCA, TLSCert, TLSKey string
@@ -87,6 +95,8 @@ type Config struct {
 	// ConfigRepublish is how long after publishing a home's configuration to a gateway
 	// that still reports an older version it is published again; default 1 min.
 	ConfigRepublish time.Duration
+	// GPS are the GPS trackers' thresholds and retention (docs/gps.md); zero: defaults.
+	GPS gps.Limits
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -100,6 +110,9 @@ func (c *Config) Validate() error {
 	if c.Broker != "" && c.ClientID == "" {
 		return errors.New("api: the alarm lane needs a client id")
 	}
+	if c.Broker != "" && c.NoAlarmLane {
+		return errors.New("api: a broker and no alarm lane: choose one")
+	}
 	if c.Policy.Escalate == nil {
 		c.Policy = alerts.DefaultPolicy()
 	}
@@ -112,6 +125,7 @@ type Server struct {
 	Feed      *alerts.Feed
 	Escalator *alerts.Escalator
 	lane      *alarmlane.Lane
+	noLane    bool // Config.NoAlarmLane: no broker, on purpose
 	off       *alerts.OfflineDetector
 	http      *http.Server
 	ln        net.Listener
@@ -122,9 +136,13 @@ type Server struct {
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
 	rollupTel *stats.Telemetry
 	careplans *careplan.Service
+	night     *night.Service
+	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
 	configPub *careplan.MQTTPublisher
 	downlink  *downlink.Notifier // nil without a broker
 	downPub   *downlink.MQTTPublisher
+	gps       *gps.Service
+	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
 	clock     alerts.Clock
 	tick      time.Duration
@@ -136,6 +154,8 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
 	Clock    alerts.Clock         // nil: the system clock
+	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
+	NightClock alerts.Clock
 }
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
@@ -163,6 +183,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
+	s.noLane = c.NoAlarmLane
 	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Log))
@@ -244,11 +265,21 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log}
-	hc := httpapi.Config{Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store},
+		Trackers: store} // Trackers: gps_tracker counts what trackers reported
+	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
+	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
+	nightTick := c.Tick
+	if nightTick <= 0 {
+		nightTick = time.Second
+	}
+	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
+	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
@@ -260,6 +291,11 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
+		if s.nightTel, err = night.NewInflux(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		s.night.Sensors = s.nightTel
 		s.retention.Activity = rollup.Retention{Store: store}
 		if !c.Rollup.Off {
 			// A day of the issue's load is ~29 M points: the roll-up's queries get a
@@ -326,6 +362,9 @@ func (s *Server) MetricsAddr() string {
 // AlarmLane returns the lane consumer, nil without a broker.
 func (s *Server) AlarmLane() *alarmlane.Lane { return s.lane }
 
+// CarePlans returns the care-plan service (the demo plans its homes' night checks).
+func (s *Server) CarePlans() *careplan.Service { return s.careplans }
+
 // Downlink returns the notifier that tells gateways what became of their alarms, nil
 // without a broker.
 func (s *Server) Downlink() *downlink.Notifier { return s.downlink }
@@ -334,6 +373,9 @@ func (s *Server) Downlink() *downlink.Notifier { return s.downlink }
 func (s *Server) OfflineDetector() *alerts.OfflineDetector { return s.off }
 
 func (s *Server) ready(ctx context.Context) error {
+	if s.lane == nil && !s.noLane {
+		return errors.New("no alarm lane: started without a broker, so no alarm can arrive (--no-alarm-lane if that is intended)")
+	}
 	if err := s.Store.Ping(ctx); err != nil {
 		return err
 	}
@@ -424,6 +466,11 @@ func (s *Server) Run(ctx context.Context) error {
 		run("rollup", s.rollup.Run)
 	}
 	run("care plans", s.careplans.Run)
+	run("night checks", s.night.Run)
+	run("gps", s.gps.Run)
+	if s.owntracks != nil {
+		run("owntracks", s.owntracks.Run)
+	}
 	if s.configPub != nil {
 		run("config publisher", s.configPub.Run)
 	}
@@ -482,6 +529,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.rollupTel != nil {
 		s.rollupTel.Close()
+	}
+	if s.nightTel != nil {
+		s.nightTel.Close()
 	}
 	return errors.Join(firstErr, s.Store.Close())
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local service stack (deploy/localstack) and the browser
-# tests need on a fresh Debian machine: InfluxDB 1.8.10 into the repo's
-# ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat, systemd (for
+# tests need on a fresh Debian machine: InfluxDB 1.8.10 and nats-server 2.15.3 into
+# the repo's ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat, systemd (for
 # systemd-analyze, which checks deploy/systemd), curl and jq (deploy/influxdb) from apt.
 # Idempotent: it installs only what is missing. `make tools` runs it.
 set -euo pipefail
@@ -58,6 +58,25 @@ install_influxd() {
 	say "influxd: installed $target"
 }
 
+# nats-server (the clustered broker, deploy/nats) is built from the Go module proxy into
+# bin/ like influxd: Debian's package is 2.9.10, older than the MQTT fixes we rely on.
+nats_module="github.com/nats-io/nats-server/v2"
+nats_version="v2.15.3"
+install_nats() {
+	local target="$repo/bin/nats-server"
+	if [[ -x "$target" ]] && go version -m "$target" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${nats_module}[[:space:]]+${nats_version}"; then
+		say "nats-server: $target is $nats_version, nothing to do"
+		return
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		say "nats-server: go is not installed; install Go, then run: GOBIN=$repo/bin go install $nats_module@$nats_version"
+		return
+	fi
+	mkdir -p "$repo/bin"
+	say "nats-server: GOBIN=$repo/bin go install $nats_module@$nats_version"
+	GOBIN="$repo/bin" go install "$nats_module@$nats_version"
+}
+
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
 
 # PostgreSQL counts as installed when initdb exists and, because PostgreSQL
@@ -83,8 +102,9 @@ install_packages() {
 	have curl || missing+=(curl)
 	have jq || missing+=(jq)
 	have promtool || missing+=(prometheus) # promtool checks and unit-tests deploy/prometheus
+	have sqlite3 || missing+=(sqlite3)     # the online backup of the SQLite store (make restore-drill)
 	if ((${#missing[@]} == 0)); then
-		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl, jq and prometheus (promtool) are installed, nothing to do"
+		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl, jq, prometheus (promtool) and sqlite3 are installed, nothing to do"
 		return
 	fi
 	local cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
@@ -105,12 +125,14 @@ install_packages() {
 # `tools.sh influxd` installs only InfluxDB (what `make run` needs); no argument: all.
 case "${1:-all}" in
 influxd) install_influxd ;;
+nats) install_nats ;;
 all)
 	install_influxd
+	install_nats
 	install_packages
 	;;
 *)
-	say "usage: tools.sh [influxd]"
+	say "usage: tools.sh [influxd|nats]"
 	exit 2
 	;;
 esac

@@ -43,6 +43,7 @@ type input struct {
 	seen     vagt.DeviceID // a device heard from (also without readings)
 	online   *bool         // an availability report
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
+	unmapped string        // the Zigbee name of a device not in the device map that sends alarms
 	done     func()        // a Zigbee message to acknowledge once what it carried is spooled
 }
 
@@ -213,7 +214,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.zigbee != nil {
 		inputs.Go(func() {
 			g.zigbee.Run(ctx, func(u zigbee.Update) {
-				send(input{readings: u.Readings, seen: u.Device, online: u.Online, done: u.Ack})
+				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped, done: u.Ack})
 			})
 		})
 	}
@@ -362,6 +363,7 @@ func (g *Gateway) pipeline(ctx context.Context, in <-chan input) {
 				}
 			}
 			g.process(group)
+			g.unmapped(group)
 		case <-tick.C:
 			g.tick()
 		case data := <-g.up.Configs():

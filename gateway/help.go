@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -41,11 +42,12 @@ type helpEvent struct {
 
 // HelpStats count the downlink messages.
 type HelpStats struct {
-	Applied  uint64 `json:"applied"`  // moved an event forward
-	Repeats  uint64 `json:"repeats"`  // redeliveries and late news: nothing changed
-	Rejected uint64 `json:"rejected"` // did not decode, or for another gateway
-	Unknown  uint64 `json:"unknown"`  // named no event the gateway remembers
-	LinkDown bool   `json:"link_down_told"`
+	Applied  uint64            `json:"applied"`           // moved an event forward
+	Repeats  uint64            `json:"repeats"`           // redeliveries and late news: nothing changed
+	Rejected uint64            `json:"rejected"`          // did not decode, or for another gateway
+	Refused  map[string]uint64 `json:"refused,omitempty"` // Rejected by reason (vagt.Reason)
+	Unknown  uint64            `json:"unknown"`           // named no event the gateway remembers
+	LinkDown bool              `json:"link_down_told"`
 }
 
 // helpDesk is owned by the pipeline goroutine, except units, which the serial reader adds
@@ -194,6 +196,10 @@ func (g *Gateway) applyDownlink(data []byte) {
 	if err != nil {
 		d.mu.Lock()
 		d.stats.Rejected++
+		if d.stats.Refused == nil {
+			d.stats.Refused = map[string]uint64{}
+		}
+		d.stats.Refused[vagt.Reason(err)]++
 		d.rejected++
 		first := d.rejected == 1
 		d.mu.Unlock()
@@ -326,9 +332,8 @@ func (g *Gateway) sendLink(units []string, up bool, down time.Duration) {
 	}
 }
 
-// downlinks is the downlink lane of the gateway's way out to the platform; nil (never
-// ready) if it gives none — a second link's pair must hand on both links' downlinks, as it
-// does their configurations (New warns when it does not).
+// downlinks is the downlink lane of the gateway's way out to the platform (a Pair hands on
+// both links'); nil (never ready) if it gives none (New warns).
 func (g *Gateway) downlinks() <-chan []byte {
 	if d, ok := any(g.up).(interface{ Downlinks() <-chan []byte }); ok {
 		return d.Downlinks()
@@ -340,5 +345,7 @@ func (g *Gateway) downlinks() <-chan []byte {
 func (g *Gateway) HelpStats() HelpStats {
 	g.help.mu.Lock()
 	defer g.help.mu.Unlock()
-	return g.help.stats
+	s := g.help.stats
+	s.Refused = maps.Clone(s.Refused) // applyDownlink writes the map
+	return s
 }

@@ -23,6 +23,9 @@ type metric struct {
 var (
 	readingReasons = []string{"invalid_id", "out_of_range", "unknown_kind", reasonTime}
 	serialReasons  = []string{"bad_crc", "torn", "too_long", "noise", "malformed"}
+	// What vagt.DecodeDownlink and vagt.CheckGateway refuse a downlink message for.
+	downlinkReasons = []string{"malformed", "too_large", "unknown_version", "unknown_field", "missing_field",
+		"out_of_range", "invalid_id", "gateway_mismatch"}
 )
 
 func withReasons(m map[string]uint64, known []string) map[string]uint64 {
@@ -67,6 +70,12 @@ func writeMetrics(w io.Writer, s Snapshot) {
 		{name: "vagt_gateway_alarm_resends_total", help: "alarm raises sent again because the platform did not confirm them in time", typ: "counter", value: s.Confirm.Resent},
 		{name: "vagt_gateway_alarm_resends_given_up_total", help: "alarm raises never confirmed by the platform after every resend", typ: "counter", value: s.Confirm.GaveUp},
 		{name: "vagt_gateway_unsynced_alarms_total", help: "alarms spooled with the best time the gateway had, marked clock unsynced", typ: "counter", value: s.Clock.Unsynced},
+		// Help confirmed in the home (help.go): the platform's downlink messages.
+		{name: "vagt_gateway_downlink_applied_total", help: "downlink messages that moved an alarm event forward (the unit and Zigbee device told)", typ: "counter", value: s.Help.Applied},
+		{name: "vagt_gateway_downlink_repeats_total", help: "downlink messages that changed nothing (redeliveries, late news, the same message on both links)", typ: "counter", value: s.Help.Repeats},
+		{name: "vagt_gateway_downlink_unknown_total", help: "downlink messages naming no event the gateway remembers", typ: "counter", value: s.Help.Unknown},
+		{name: "vagt_gateway_downlink_refused_total", help: "downlink messages refused, by reason", typ: "counter", label: "reason", values: withReasons(s.Help.Refused, downlinkReasons)},
+		{name: "vagt_gateway_help_link_down_told", help: "1 while the base units are told the platform is unreachable (no link up for help.link_down_after)", typ: "gauge", value: bit(s.Help.LinkDown)},
 	}
 	if st, ok := s.Serial.(serial.Stats); ok {
 		ms = append(ms,

@@ -141,3 +141,25 @@ func TestSerialOnMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpOnMetrics: the downlink counters, which were only on /status, are on /metrics,
+// the refusals by reason (every reason shown, at 0 until it happens).
+func TestHelpOnMetrics(t *testing.T) {
+	var b strings.Builder
+	writeMetrics(&b, Snapshot{Help: HelpStats{Applied: 3, Repeats: 2, Unknown: 1, Rejected: 2, LinkDown: true,
+		Refused: map[string]uint64{"malformed": 1, "gateway_mismatch": 1}}})
+	for _, want := range []string{
+		"vagt_gateway_downlink_applied_total 3",
+		"vagt_gateway_downlink_repeats_total 2",
+		"vagt_gateway_downlink_unknown_total 1",
+		`vagt_gateway_downlink_refused_total{reason="malformed"} 1`,
+		`vagt_gateway_downlink_refused_total{reason="gateway_mismatch"} 1`,
+		`vagt_gateway_downlink_refused_total{reason="unknown_version"} 0`,
+		"# TYPE vagt_gateway_downlink_refused_total counter",
+		"vagt_gateway_help_link_down_told 1",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b.String())
+		}
+	}
+}

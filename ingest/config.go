@@ -32,11 +32,14 @@ type Config struct {
 	Retention    time.Duration // for Setup; 0 keeps data forever
 
 	// Pipeline.
-	BatchPoints  int           // a write carries at most this many points (more when one message has more)
-	Linger       time.Duration // a batch waits at most this long for more points
-	InFlight     int           // messages taken in and not yet acknowledged (the intake queue)
-	Writers      int           // concurrent writes to InfluxDB
-	DrainTimeout time.Duration // at shutdown, how long to keep writing what was taken in
+	BatchPoints int           // a write carries at most this many points (more when one message has more)
+	Linger      time.Duration // a batch waits at most this long for more points
+	InFlight    int           // messages taken in and not yet acknowledged (the intake queue)
+	// InFlightBytes bounds their payload bytes as well: a few huge messages must not take
+	// what a thousand small ones may.
+	InFlightBytes int64
+	Writers       int           // concurrent writes to InfluxDB
+	DrainTimeout  time.Duration // at shutdown, how long to keep writing what was taken in
 
 	// HTTP: POST /v1/telemetry, /healthz, /readyz, /metrics.
 	HTTPAddr   string
@@ -56,7 +59,7 @@ func (c *Config) Defaults() {
 	}
 	def(&c.Group, vagt.NoGroup)
 	def(&c.InfluxOrg, "vagt")
-	def(&c.HTTPAddr, ":8081")
+	def(&c.HTTPAddr, "127.0.0.1:8081") // loopback unless told: /metrics and the POST path are not for everybody
 	if c.BatchPoints == 0 {
 		c.BatchPoints = 5000
 	}
@@ -74,6 +77,9 @@ func (c *Config) Defaults() {
 	}
 	if c.MaxBodyLen == 0 {
 		c.MaxBodyLen = 256 << 10
+	}
+	if c.InFlightBytes == 0 {
+		c.InFlightBytes = 64 << 20
 	}
 	if c.HTTPWait == 0 {
 		c.HTTPWait = 10 * time.Second
@@ -100,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.InFlight < 1 {
 		errs = append(errs, fmt.Errorf("in-flight %d: want >= 1", c.InFlight))
+	}
+	if c.InFlightBytes < c.MaxBodyLen {
+		errs = append(errs, fmt.Errorf("in-flight bytes %d: want at least the largest message (max body %d)", c.InFlightBytes, c.MaxBodyLen))
 	}
 	if c.Writers < 1 || c.Writers > 64 {
 		errs = append(errs, fmt.Errorf("writers %d: want 1..64", c.Writers))

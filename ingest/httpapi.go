@@ -59,32 +59,44 @@ func handleTelemetry(p *Pipeline, tokens *Tokens, maxBody int64, wait time.Durat
 		gw := vagt.GatewayID(user)
 		if !ok || !tokens.Check(gw, token) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vagt-ingest"`)
-			httpError(w, http.StatusUnauthorized, "unauthorized", "gateway id and token do not match")
+			p.refuseHTTP(w, r, http.StatusUnauthorized, "unauthorized", "gateway id and token do not match")
 			return
 		}
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/cbor" {
-			httpError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "want Content-Type: application/cbor")
+			p.refuseHTTP(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "want Content-Type: application/cbor")
 			return
 		}
 		if r.ContentLength > maxBody {
-			httpError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a batch may be")
+			p.refuseHTTP(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a batch may be")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		// Take the body's bytes from the pipeline's budget before reading it: many large
+		// bodies at once are refused here, not read into memory first.
+		reserve := maxBody
+		if r.ContentLength >= 0 {
+			reserve = r.ContentLength
+		}
+		if !p.reserve(reserve) {
+			w.Header().Set("Retry-After", "1")
+			p.refuseHTTP(w, r, http.StatusServiceUnavailable, "over_memory", "ingest holds as many bytes as it may; send the batch again")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, reserve))
 		if err != nil {
+			p.release(reserve)
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				httpError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a batch may be")
+				p.refuseHTTP(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than a batch may be")
 				return
 			}
-			httpError(w, http.StatusBadRequest, "bad_body", err.Error())
+			p.refuseHTTP(w, r, http.StatusBadRequest, "bad_body", err.Error())
 			return
 		}
 		result := make(chan error, 1) // Done may come after we answered: it must not block
-		err = p.TrySubmit(Message{Gateway: gw, Lane: vagt.LaneTelemetry, Payload: body, Done: func(err error) { result <- err }})
+		err = p.TrySubmit(Message{Gateway: gw, Lane: vagt.LaneTelemetry, Payload: body, Done: func(err error) { result <- err }, reserved: reserve})
 		if err != nil {
 			w.Header().Set("Retry-After", "1")
-			httpError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			p.refuseHTTP(w, r, http.StatusServiceUnavailable, "unavailable", err.Error())
 			return
 		}
 		timer := time.NewTimer(wait)

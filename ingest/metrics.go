@@ -18,6 +18,11 @@ type Metrics struct {
 	// HTTPWaitExceeded counts POST /v1/telemetry answered 503 because the batch was not
 	// written within --http-wait.
 	HTTPWaitExceeded prometheus.Counter
+	// InFlightBytes is the payload bytes taken in and not yet acknowledged (bounded by
+	// --inflight-bytes), HTTPRefused the POST /v1/telemetry requests refused before their
+	// batch reached the pipeline, by reason.
+	InFlightBytes prometheus.Gauge
+	HTTPRefused   *prometheus.CounterVec
 }
 
 // NewMetrics creates the series and registers them on reg (nil: not registered, for tests
@@ -55,9 +60,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		HTTPWaitExceeded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vagt_ingest_http_wait_exceeded_total", Help: "HTTP telemetry requests answered 503 because their batch was not written within --http-wait.",
 		}),
+		InFlightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vagt_ingest_inflight_bytes", Help: "Payload bytes taken in and not yet acknowledged.",
+		}),
+		HTTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vagt_ingest_http_refused_total", Help: "POST /v1/telemetry requests refused before their batch reached the pipeline, by reason.",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Points, m.Bytes, m.Rejected, m.WriteDuration, m.WriteErrors, m.InFlight, m.Acks, m.QueueFull, m.HTTPWaitExceeded)
+		reg.MustRegister(m.Messages, m.Points, m.Bytes, m.Rejected, m.WriteDuration, m.WriteErrors, m.InFlight, m.Acks, m.QueueFull, m.HTTPWaitExceeded,
+			m.InFlightBytes, m.HTTPRefused)
 	}
 	return m
 }

@@ -24,6 +24,9 @@ type Message struct {
 	// the message carries was written (err nil) or after it was rejected (err names why).
 	// It is not called for a message still unwritten at shutdown: it stays unacknowledged.
 	Done func(err error)
+	// reserved is what the HTTP handler took of the byte budget before it read the body
+	// (reserve); TrySubmit settles it against the payload.
+	reserved int64
 }
 
 // PointWriter writes a block of line protocol (precision ms) and returns only when InfluxDB
@@ -61,11 +64,13 @@ type Pipeline struct {
 	stopped  atomic.Bool
 	finished chan struct{}
 	seq      sequencer
+	budget   *byteBudget
 }
 
 // PipelineConfig sizes the pipeline; see Config for what each means.
 type PipelineConfig struct {
 	QueueSize    int
+	MaxBytes     int64 // payload bytes taken in and not yet acknowledged; 0: no bound
 	BatchPoints  int
 	Linger       time.Duration
 	Writers      int
@@ -96,41 +101,104 @@ func NewPipeline(cfg PipelineConfig, w PointWriter, m *Metrics, logger *slog.Log
 		batches:  make(chan *batch, 1),
 		free:     make(chan *batch, cfg.Writers+2),
 		finished: make(chan struct{}),
+		budget:   newByteBudget(cfg.MaxBytes),
 	}
 	p.seq.pending = make(map[uint64]*batch)
 	p.seq.m = m
 	return p
 }
 
-// TrySubmit queues m without blocking; ErrQueueFull means backpressure.
+// TrySubmit queues m without blocking; ErrQueueFull (ErrOverBudget among them) means
+// backpressure.
 func (p *Pipeline) TrySubmit(m Message) error {
 	if p.stopped.Load() {
+		p.release(m.reserved)
 		return ErrStopped
 	}
+	n := int64(len(m.Payload))
+	if m.reserved > 0 {
+		p.release(m.reserved - n) // the body was at most what was reserved for it
+	} else if ok, _ := p.budget.take(n); !ok {
+		p.m.QueueFull.Inc()
+		return ErrOverBudget
+	} else {
+		p.m.InFlightBytes.Add(float64(n))
+	}
+	m = p.holding(m, n)
 	select {
 	case p.in <- m:
 		p.m.InFlight.Inc()
 		return nil
 	default:
+		p.release(n)
 		p.m.QueueFull.Inc()
 		return ErrQueueFull
 	}
 }
 
-// Submit queues m, waiting while the queue is full, until ctx ends or the pipeline stops.
+// Submit queues m, waiting while the queue is full or its bytes are not free, until ctx
+// ends or the pipeline stops.
 func (p *Pipeline) Submit(ctx context.Context, m Message) error {
 	if err := p.TrySubmit(m); !errors.Is(err, ErrQueueFull) {
 		return err
 	}
+	n := int64(len(m.Payload))
+	for {
+		ok, freed := p.budget.take(n)
+		if ok {
+			p.m.InFlightBytes.Add(float64(n))
+			break
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return fmt.Errorf("ingest: submit: %w", ctx.Err())
+		case <-p.finished:
+			return ErrStopped
+		}
+	}
+	m = p.holding(m, n)
 	select {
 	case p.in <- m:
 		p.m.InFlight.Inc()
 		return nil
 	case <-ctx.Done():
+		p.release(n)
 		return fmt.Errorf("ingest: submit: %w", ctx.Err())
 	case <-p.finished:
+		p.release(n)
 		return ErrStopped
 	}
+}
+
+// reserve takes n bytes of the budget for a body not read yet (released by TrySubmit, or
+// by the caller with release when it does not submit).
+func (p *Pipeline) reserve(n int64) bool {
+	ok, _ := p.budget.take(n)
+	if ok {
+		p.m.InFlightBytes.Add(float64(n))
+	}
+	return ok
+}
+
+func (p *Pipeline) release(n int64) {
+	if n > 0 {
+		p.budget.release(n)
+		p.m.InFlightBytes.Sub(float64(n))
+	}
+}
+
+// holding makes m give its n bytes back when it is acknowledged.
+func (p *Pipeline) holding(m Message, n int64) Message {
+	done := m.Done
+	m.reserved = 0
+	m.Done = func(err error) {
+		p.release(n)
+		if done != nil {
+			done(err)
+		}
+	}
+	return m
 }
 
 // Finished is closed when Run has returned.

@@ -16,7 +16,7 @@ type rejectLog struct {
 	interval time.Duration
 
 	mu   sync.Mutex
-	last map[vagt.GatewayID]*rejectState
+	last map[string]*rejectState
 }
 
 type rejectState struct {
@@ -28,18 +28,29 @@ type rejectState struct {
 const maxRejectEntries = 10000
 
 func newRejectLog(logger *slog.Logger, now func() time.Time, interval time.Duration) *rejectLog {
-	return &rejectLog{logger: logger, now: now, interval: interval, last: make(map[vagt.GatewayID]*rejectState)}
+	return &rejectLog{logger: logger, now: now, interval: interval, last: make(map[string]*rejectState)}
 }
 
 // log reports a rejection of a message from gw ("" when the topic named none).
 func (r *rejectLog) log(gw vagt.GatewayID, source string, err error) {
+	suppressed, ok := r.allow("gw " + string(gw))
+	if !ok {
+		return
+	}
+	r.logger.Warn("message rejected", "gateway", string(gw), "source", source, "reason", vagt.Reason(err),
+		"error", err, "suppressed_since_last", suppressed)
+}
+
+// allow reports whether a line about key may be logged now (at most once per interval),
+// and how many were suppressed since the last one.
+func (r *rejectLog) allow(key string) (int, bool) {
 	now := r.now()
 	r.mu.Lock()
-	s, ok := r.last[gw]
+	defer r.mu.Unlock()
+	s, ok := r.last[key]
 	if ok && now.Sub(s.at) < r.interval {
 		s.suppressed++
-		r.mu.Unlock()
-		return
+		return 0, false
 	}
 	suppressed := 0
 	if ok {
@@ -49,11 +60,12 @@ func (r *rejectLog) log(gw vagt.GatewayID, source string, err error) {
 		if len(r.last) >= maxRejectEntries {
 			r.pruneLocked(now)
 		}
-		r.last[gw] = &rejectState{at: now}
+		if len(r.last) >= maxRejectEntries {
+			return 0, false // a flood of distinct keys: stay quiet rather than grow
+		}
+		r.last[key] = &rejectState{at: now}
 	}
-	r.mu.Unlock()
-	r.logger.Warn("message rejected", "gateway", string(gw), "source", source, "reason", vagt.Reason(err),
-		"error", err, "suppressed_since_last", suppressed)
+	return suppressed, true
 }
 
 func (r *rejectLog) pruneLocked(now time.Time) {

@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		}
 	}
 	p := NewPipeline(PipelineConfig{
-		QueueSize: cfg.InFlight, BatchPoints: cfg.BatchPoints, Linger: cfg.Linger,
+		QueueSize: cfg.InFlight, MaxBytes: cfg.InFlightBytes, BatchPoints: cfg.BatchPoints, Linger: cfg.Linger,
 		Writers: cfg.Writers, DrainTimeout: cfg.DrainTimeout, Now: d.Now,
 	}, w, metrics, logger, dead)
 
@@ -114,6 +114,10 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			return fmt.Errorf("ingest: %w", err)
 		}
 		handle := func(m mqttin.Delivery) {
+			if n := int64(len(m.Payload)); n > cfg.MaxBodyLen {
+				p.refuseOversize(m.Topic, n, cfg.MaxBodyLen, m.Ack)
+				return
+			}
 			msg := Message{Topic: m.Topic, Payload: m.Payload, Done: func(error) { m.Ack() }}
 			if err := p.TrySubmit(msg); errors.Is(err, ErrQueueFull) {
 				// Unreachable while InFlight >= the broker's in-flight window (see

@@ -48,6 +48,9 @@ func Call(t testing.TB, base, token, method, path, body string, out any) int {
 // it; a server that cannot be made fails the test.
 func Start(t testing.TB, cfg api.Config, deps api.Deps) *api.Server {
 	t.Helper()
+	if cfg.Broker == "" {
+		cfg.NoAlarmLane = true // a test of the HTTP side: no alarm lane, on purpose
+	}
 	srv, err := api.New(t.Context(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)

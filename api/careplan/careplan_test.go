@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,3 +277,109 @@ func TestPush(t *testing.T) {
 		})
 	}
 }
+
+// TestDropsNeedConfirmation on SQLite and PostgreSQL (issue 22 item 1): a plan that leaves
+// out registered devices, or switches off what an unswitchable alarm needs, is refused
+// naming the field and the confirmation (a mistyped confirmation confirms nothing); a
+// confirmed plan is saved, its confirmation audited and kept with the plan, so a later
+// change need not repeat it; the overview counts the devices each home's plan covers.
+func TestDropsNeedConfirmation(t *testing.T) {
+	for name, dsn := range map[string]func() string{
+		"sqlite":   func() string { return filepath.Join(t.TempDir(), "vagt.db") },
+		"postgres": func() string { return stacktest.SharedPostgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			store, err := sqlstore.Open(ctx, dsn(), sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			district, err := store.CreateDistrict(ctx, 766, "Syd-"+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			home, gw, bare := vagt.HomeID("home-drop-"+name), vagt.GatewayID("gw-drop-"+name), vagt.HomeID("home-bare-"+name)
+			door, pendant, leak := vagt.DeviceID("door-"+name), vagt.DeviceID("bu-"+name), vagt.DeviceID("leak-"+name)
+			if err := errors.Join(store.CreateHome(ctx, home, district, 0), store.RegisterGateway(ctx, gw, home),
+				store.RegisterDevice(ctx, door, gw, vagt.TechDoorSensor, "front door"),
+				store.RegisterDevice(ctx, pendant, gw, vagt.TechPersonalAlarm, "pendant"),
+				store.RegisterDevice(ctx, leak, gw, vagt.TechWaterAlarm, "bathroom"),
+				store.CreateHome(ctx, bare, district, 0), store.RegisterGateway(ctx, "gw-bare-"+vagt.GatewayID(name), bare),
+				store.RegisterDevice(ctx, "bare-door-"+vagt.DeviceID(name), "gw-bare-"+vagt.GatewayID(name), vagt.TechDoorSensor, "door")); err != nil {
+				t.Fatal(err)
+			}
+			svc := careplan.NewService(store, careplan.Options{})
+			all := `{"device":"` + string(door) + `","technology":"door_sensor","zigbee":"front_door"},
+				{"device":"` + string(pendant) + `","technology":"personal_alarm"},
+				{"device":"` + string(leak) + `","technology":"water_alarm","zigbee":"leak"}`
+			for _, tc := range []struct{ body, field, token string }{
+				{`{"rules":{}}`, "devices", `"leave_out:` + string(door) + `"`},
+				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"}],"rules":{},"confirm":["leave_out:` + string(leak) + `"]}`,
+					"devices", `"leave_out:` + string(pendant) + `"`},
+				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"},
+					{"device":"` + string(pendant) + `","technology":"personal_alarm","panic_on_press":false},
+					{"device":"` + string(leak) + `","technology":"water_alarm"}],"rules":{}}`, "devices[1].panic_on_press", `"panic_on_press_off:` + string(pendant) + `"`},
+				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"},{"device":"` + string(pendant) + `","technology":"personal_alarm"},
+					{"device":"` + string(leak) + `","technology":"water_alarm","fields":{"water_leak":"motion"}}],"rules":{}}`, "devices[2].fields.water_leak", `"field_off:` + string(leak) + `:water_leak"`},
+				{`{"devices":[` + all + `],"rules":{"silent_factor":0}}`, "rules.silent_factor", `"silent_factor_off"`},
+				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"},{"device":"` + string(leak) + `","technology":"water_alarm"}],
+					"rules":{},"confirm":["leave_out:bu-typo"]}`, "devices", `"leave_out:` + string(pendant) + `"`},
+			} {
+				_, err := svc.Update(ctx, home, settings(t, tc.body), 0, "anna")
+				var fe *careplan.FieldError
+				if !errors.As(err, &fe) || !errors.Is(err, alerts.ErrInvalid) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.token) {
+					t.Errorf("%s: %v, want a refusal on %s naming %s", tc.body, err, tc.field, tc.token)
+				}
+			}
+			if v, err := svc.View(ctx, home); err != nil || v.Version != 0 {
+				t.Fatalf("a refused plan was stored: %+v %v", v, err)
+			}
+
+			confirmed := `{"devices":[{"device":"` + string(door) + `","technology":"door_sensor","zigbee":"front_door"}],"rules":{},
+				"confirm":["leave_out:` + string(pendant) + `","leave_out:` + string(leak) + `"]}`
+			v, err := svc.Update(ctx, home, settings(t, confirmed), 0, "anna")
+			wantConfirm := []string{"leave_out:" + string(pendant), "leave_out:" + string(leak)}
+			slices.Sort(wantConfirm)
+			if err != nil || v.Version != 1 || len(v.Settings.Devices) != 1 || !slices.Equal(v.Settings.Confirm, wantConfirm) {
+				t.Fatalf("confirmed plan: %+v %v", v, err)
+			}
+			// A later change that keeps the plan's drops (an absence, a rule) need not confirm
+			// them again: they are kept with the plan.
+			later := v.Settings
+			later.Rules.Night = ptrTo("21:00-07:00")
+			if v, err = svc.Update(ctx, home, later, 1, "bo"); err != nil || v.Version != 2 {
+				t.Fatalf("a change keeping the confirmed drops: %+v %v", v, err)
+			}
+			log, err := store.AuditLog(ctx, "home/"+string(home), 0, 10)
+			if err != nil || len(log) == 0 || !strings.Contains(log[0].Detail, "confirmed leave_out:"+string(pendant)+", leave_out:"+string(leak)) {
+				t.Fatalf("audit %+v %v", log, err)
+			}
+			coverage := func() map[vagt.HomeID]careplan.Coverage {
+				t.Helper()
+				o, err := svc.Overview(ctx, 766, []int64{district})
+				if err != nil || len(o) != 2 {
+					t.Fatalf("overview %+v %v", o, err)
+				}
+				m := map[vagt.HomeID]careplan.Coverage{}
+				for _, h := range o {
+					m[h.Home] = h.Devices
+				}
+				return m
+			}
+			if c := coverage(); c[home].Registered != 3 || c[home].Covered == nil || *c[home].Covered != 1 ||
+				c[bare].Registered != 1 || c[bare].Covered != nil {
+				t.Fatalf("coverage %+v", c)
+			}
+			// Everything added back: the stale confirmations are harmless and not kept.
+			if v, err := svc.Update(ctx, home, settings(t, `{"devices":[`+all+`],"rules":{},"confirm":["leave_out:`+string(leak)+`"]}`), 2, "bo"); err != nil || v.Settings.Confirm != nil {
+				t.Fatalf("the full plan: %+v %v", v, err)
+			}
+			if c := coverage(); c[home].Registered != 3 || *c[home].Covered != 3 {
+				t.Fatalf("coverage of the full plan %+v", c[home])
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -11,6 +11,7 @@ import (
 // HomeState is one home in the overview: does its gateway run the latest version?
 type HomeState struct {
 	Home     vagt.HomeID      `json:"home"`
+	Devices  Coverage         `json:"devices"` // how many registered devices the plan covers
 	District int64            `json:"district"`
 	Version  uint64           `json:"version"`
 	State    State            `json:"state"`
@@ -48,5 +49,5 @@ func (s *Service) Overview(ctx context.Context, mun vagt.MunicipalityCode, distr
 			h.State = g.State
 		}
 	}
-	return out, nil
+	return out, s.coverage(ctx, mun, districts, out)
 }

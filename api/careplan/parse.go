@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/vagt-dk/vagt/api/night"
 )
 
 // ParseSettings decodes settings from JSON, refusing unknown fields. A value that does not
@@ -20,6 +22,7 @@ func ParseSettings(data []byte) (Settings, error) {
 	var parts struct {
 		Devices []map[string]json.RawMessage `json:"devices"`
 		Rules   map[string]json.RawMessage   `json:"rules"`
+		Night   map[string]json.RawMessage   `json:"night_checks"`
 	}
 	if json.Unmarshal(data, &parts) == nil {
 		for i, d := range parts.Devices {
@@ -29,6 +32,9 @@ func ParseSettings(data []byte) (Settings, error) {
 		}
 		if f := failingKey(parts.Rules, &Rules{}); f != "" {
 			return Settings{}, &FieldError{Field: "rules." + f, Reason: reason[Rules](parts.Rules[f], f)}
+		}
+		if f := failingKey(parts.Night, &night.Plan{}); f != "" {
+			return Settings{}, &FieldError{Field: "night_checks." + f, Reason: reason[night.Plan](parts.Night[f], f)}
 		}
 	}
 	return Settings{}, &FieldError{Field: "body", Reason: err.Error()}

@@ -29,6 +29,7 @@ type Store interface {
 	Gateway(ctx context.Context, id vagt.GatewayID) (sqlstore.Gateway, error)
 	ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error)
 	HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]sqlstore.HomeConfigLine, error)
+	HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]sqlstore.HomeCoverage, error)
 }
 
 var _ Store = (*sqlstore.Store)(nil)
@@ -217,12 +218,21 @@ func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, if
 	if err != nil {
 		return View{}, err
 	}
+	confirmed, err := checkConfirmed(set, f.Devices)
+	if err != nil {
+		return View{}, err
+	}
+	set.Confirm = confirmed // kept with the plan: a later change (an absence) need not ask again
 	setJSON, err1 := json.Marshal(set)
 	effJSON, err2 := json.Marshal(eff)
 	if err := errors.Join(err1, err2); err != nil {
 		return View{}, err
 	}
 	detail := "changed " + strings.Join(diff(prev, eff), ", ")
+	if len(confirmed) > 0 {
+		detail += "; confirmed " + strings.Join(confirmed, ", ")
+		s.log.Warn("care plan drops protection, confirmed", "home", home, "actor", actor, "confirmed", confirmed)
+	}
 	var above uint64 // the highest version a gateway of the home runs
 	for _, g := range f.Gateways {
 		st, err := s.store.GatewayConfig(ctx, g)
@@ -290,6 +300,9 @@ func diff(a, b Settings) []string {
 	}
 	if !same(a.Absence, b.Absence) {
 		out = append(out, "absence")
+	}
+	if !same(a.NightChecks, b.NightChecks) {
+		out = append(out, "night_checks")
 	}
 	var ra, rb map[string]json.RawMessage
 	ja, _ := json.Marshal(a.Rules)

@@ -15,17 +15,25 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/night"
 )
 
 // Settings is a home's care plan as staff write it. A rule left out (null) takes the
 // default of the home's municipality and technologies (Defaults); "" switches a window
 // off, 0 a duration or threshold.
 type Settings struct {
+	// Confirm lists what the plan knowingly drops (Drops: "leave_out:<device>", ...);
+	// stored with the plan (only what it does drop) and named in the audit log.
+	Confirm []string `json:"confirm,omitempty"`
+
 	TimeZone string   `json:"time_zone,omitempty"` // IANA; "" Europe/Copenhagen
 	Devices  []Device `json:"devices"`
 	Rules    Rules    `json:"rules"`
 	// Absence: the citizen is away (absence.go); nil: at home.
 	Absence *Absence `json:"absence,omitempty"`
+	// NightChecks: the times and good state of digital night supervision (api/night); the
+	// gateway does not read them. nil: no night checks.
+	NightChecks *night.Plan `json:"night_checks,omitempty"`
 }
 
 // Device is one entry of the device map: which device it is and what it means.
@@ -121,7 +129,7 @@ func (r Rules) merge(def Rules) Rules {
 // Effective returns the settings with every default filled in: what the gateway runs.
 func Effective(s Settings, mun vagt.MunicipalityCode) Settings {
 	techs := make([]vagt.Technology, 0, len(s.Devices))
-	out := Settings{TimeZone: s.TimeZone, Rules: s.Rules}
+	out := Settings{TimeZone: s.TimeZone, Rules: s.Rules, NightChecks: s.NightChecks}
 	if a := s.Absence; a != nil {
 		out.Absence = &Absence{From: a.From.UTC().Truncate(time.Second), Until: a.Until.UTC().Truncate(time.Second), Reason: a.Reason}
 	}

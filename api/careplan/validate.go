@@ -7,6 +7,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/night"
 )
 
 // FieldError is an invalid setting: which field (JSON path, "rules.night",
@@ -45,6 +46,9 @@ func Check(s Settings, known map[vagt.DeviceID]vagt.Technology, gw vagt.GatewayI
 		return Settings{}, vagt.HomeConfig{}, err
 	}
 	if err := checkRules(s.Rules); err != nil {
+		return Settings{}, vagt.HomeConfig{}, err
+	}
+	if err := checkNight(s); err != nil {
 		return Settings{}, vagt.HomeConfig{}, err
 	}
 	eff := Effective(s, mun)
@@ -186,4 +190,23 @@ func windowLength(w vagt.Window) time.Duration {
 		m += 24 * 60
 	}
 	return time.Duration(m) * time.Minute
+}
+
+// checkNight validates the night checks against the technologies of the device map: a
+// state no device of the home can report is refused, naming it (api/night).
+func checkNight(s Settings) error {
+	if s.NightChecks == nil {
+		return nil
+	}
+	techs := make([]vagt.Technology, 0, len(s.Devices))
+	for _, d := range s.Devices {
+		techs = append(techs, d.Technology)
+	}
+	var fe *night.FieldError
+	if err := s.NightChecks.Validate(techs); errors.As(err, &fe) {
+		return &FieldError{Field: "night_checks." + fe.Field, Reason: fe.Reason}
+	} else if err != nil {
+		return &FieldError{Field: "night_checks", Reason: err.Error()}
+	}
+	return nil
 }

@@ -76,7 +76,7 @@ func tstr(t *time.Time) string {
 }
 
 // writeExportZip writes the export as citizen.csv, contacts.csv, homes.csv, devices.csv,
-// alerts.csv, telemetry.csv and access_log.csv.
+// alerts.csv, telemetry.csv, access_log.csv, night_checks.csv and gps_positions.csv.
 func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 	z := zip.NewWriter(w)
 	file := func(name string, header []string, rows [][]string) error {
@@ -90,7 +90,11 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		return cw.Error()
 	}
 	c := x.Citizen
-	var contacts, homes, devices, als, tel, log [][]string
+	var contacts, homes, devices, als, tel, log, nights [][]string
+	for _, n := range x.NightChecks {
+		nights = append(nights, []string{string(n.Home), tstr(&n.DueAt), tstr(&n.CheckedAt), n.By, n.Decision, n.Grade,
+			strconv.FormatBool(n.Missed), string(n.State), n.Note})
+	}
 	for _, ct := range c.Contacts {
 		contacts = append(contacts, []string{ct.Name, ct.Phone, ct.Relation})
 	}
@@ -109,6 +113,10 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 	for _, e := range x.AccessLog {
 		log = append(log, []string{tstr(&e.At), e.Actor, e.Action, e.Object, e.Detail})
 	}
+	var positions [][]string
+	for _, p := range x.Positions {
+		positions = append(positions, []string{p.Tracker, tstr(&p.At), strconv.FormatFloat(p.Lat, 'f', 6, 64), strconv.FormatFloat(p.Lon, 'f', 6, 64), strconv.FormatFloat(p.Acc, 'f', 0, 64)})
+	}
 	reg := c.RegisteredAt
 	for _, f := range []struct {
 		name   string
@@ -123,6 +131,8 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		{"alerts.csv", []string{"id", "type", "device", "raised_at", "acked_at", "resolved_at", "outcome"}, als},
 		{"telemetry.csv", []string{"time", "gateway", "device", "kind", "value"}, tel},
 		{"access_log.csv", []string{"at", "actor", "action", "object", "detail"}, log},
+		{"night_checks.csv", []string{"home", "due_at", "checked_at", "by", "decision", "grade", "missed", "state", "note"}, nights},
+		{"gps_positions.csv", []string{"tracker", "at", "lat", "lon", "acc_m"}, positions},
 	} {
 		if err := file(f.name, f.header, f.rows); err != nil {
 			return err

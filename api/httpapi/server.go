@@ -34,6 +34,7 @@ type AlertStore interface {
 	AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
 	LastEventID(ctx context.Context) (int64, error)
+	HasEvent(ctx context.Context, id int64) (bool, error)
 	AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error)
 }
 
@@ -96,6 +97,10 @@ type Config struct {
 	Population *stats.Population
 	// HomeConfigs serves the homes' care plans; nil: they answer 503.
 	HomeConfigs HomeConfigService
+	// Night serves night supervision (night.go); nil: it answers 503.
+	Night NightService
+	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
+	GPS GPSService
 }
 
 type server struct {
@@ -147,7 +152,10 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/", s.webPage("console.html"))
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
+	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
+	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
+	r.Method(http.MethodPost, "/gps/osmand/{key}", s.osmand())
 	if c.Gatherer != nil && c.MetricsToken != "" {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
@@ -203,6 +211,14 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPut, "/homes/{id}/absence", s.putAbsence())
 		r.Method(http.MethodDelete, "/homes/{id}/absence", s.deleteAbsence())
 		r.Method(http.MethodGet, "/careplans", s.carePlanOverview())
+		r.Method(http.MethodGet, "/night/board", s.nightBoard())
+		r.Method(http.MethodGet, "/homes/{id}/night-checks", s.nightChecks())
+		r.Method(http.MethodPost, "/homes/{id}/night-checks", s.recordNightCheck())
+		r.Method(http.MethodGet, "/stats/night", s.nightStats())
+		r.Method(http.MethodPost, "/homes/{id}/trackers", s.createTracker())
+		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
+		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
+		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
 	})
 	return r
 }

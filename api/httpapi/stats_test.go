@@ -296,7 +296,7 @@ func testAlertStats(t *testing.T, f *statsFixture) {
 	if got := strings.Join(recs[0][:6], ","); got != "municipality,municipality_name,interval_start,interval_end,citizens,alarms" || recs[0][19] != "alarms_panic" {
 		t.Errorf("alert csv header: %v", recs[0])
 	}
-	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,,,,,,,,,,,,,,,true,,,,,,,,,,,,,,5" {
+	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,,,,,,,,,,,,,,,true,,,,,,,,,,,,,,,,,,5" { // a column per alarm type (17, left_safe_zone the last)
 		t.Errorf("suppressed alert row: %s", got)
 	}
 }
@@ -326,8 +326,8 @@ func testBenefits(t *testing.T, f *statsFixture) {
 		"02 act=4 inst=5 new=1 visits=112 hours=18.67 gross=8400 oneoff=5000 running=2000 net=1400",
 	})
 	code, body, _ = f.get(t, "mads", "/api/v1/stats/benefits?from=2026-01-01&to=2026-02-01&technology=medicine_dispenser", "text/csv")
-	if want := "municipality,municipality_name,technology,interval_start,interval_end,citizens_active,devices_installed,new_installations,visits_avoided,hours_saved,gross_dkk,one_off_cost_dkk,running_cost_dkk,net_dkk,suppressed,rounding_base\n" +
-		"766,Hedensted,medicine_dispenser,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,4,5,1,124,20.67,9300,5000,2000,2300,false,1\n"; code != 200 || body != want {
+	if want := "municipality,municipality_name,technology,interval_start,interval_end,citizens_active,devices_installed,new_installations,visits_avoided,hours_saved,gross_dkk,one_off_cost_dkk,running_cost_dkk,net_dkk,suppressed,rounding_base,visits_avoided_from\n" +
+		"766,Hedensted,medicine_dispenser,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,4,5,1,124,20.67,9300,5000,2000,2300,false,1,model\n"; code != 200 || body != want {
 		t.Errorf("benefits csv: %d\n%s\nwant\n%s", code, body, want)
 	}
 }

@@ -95,8 +95,8 @@ func principalKey(p *auth.Principal) string {
 // stream serves the caller's alert events as server-sent events. A client that reconnects
 // with Last-Event-ID (or ?last_event_id=) first gets what it missed, read from the store's
 // event log, then the live events; ids only increase, so none is sent twice. An id above
-// the newest event (the store was restored or replaced) gets a reset event and the stream
-// goes on from the newest. Every stream starts with a lane event (is the alarm lane
+// the newest event, or one the log does not hold (the store was restored or replaced), gets
+// a reset event and the stream goes on from the newest. Every stream starts with a lane event (is the alarm lane
 // subscribed?) and gets another whenever that changes. A client that falls behind is
 // dropped by the feed, and one whose socket does not take a write within
 // StreamWriteTimeout is cut off, so neither holds up the others. Streams are capped per
@@ -140,7 +140,7 @@ func (s *server) stream() http.Handler {
 		// live, and the id check below drops it if the backlog had it.
 		sub := s.Feed.Subscribe(scope)
 		defer sub.Close()
-		reset := false
+		reset, why := false, "ahead_of_store"
 		if resume != "" {
 			newest, err := s.Alerts.LastEventID(r.Context())
 			if err != nil {
@@ -150,6 +150,19 @@ func (s *server) stream() http.Handler {
 			if last > newest {
 				s.Log.Warn("stream: Last-Event-ID above the newest event; the client reloads", "last_event_id", last, "newest", newest, "actor", p.Name)
 				last, reset = newest, true
+			} else if last > 0 {
+				// An id this log never wrote: the client followed another store (a restore
+				// moves the ids past a gap, sqlstore.SkipEventIDs); resuming would skip
+				// what this log wrote below the id.
+				held, err := s.Alerts.HasEvent(r.Context(), last)
+				if err != nil {
+					writeError(w, r, s.Log, err)
+					return
+				}
+				if !held {
+					s.Log.Warn("stream: Last-Event-ID not in the event log (a restored store); the client reloads", "last_event_id", last, "newest", newest, "actor", p.Name)
+					last, reset, why = newest, true, "not_in_store"
+				}
 			}
 		}
 
@@ -178,7 +191,7 @@ func (s *server) stream() http.Handler {
 			return
 		}
 		if reset {
-			data, _ := json.Marshal(map[string]any{"last_event_id": last, "reason": "ahead_of_store"})
+			data, _ := json.Marshal(map[string]any{"last_event_id": last, "reason": why})
 			if !send(func() error {
 				_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", last, eventReset, data)
 				return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +213,31 @@ func (f *fixture) counterSum(t testing.TB, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// A client that resumes from an id the log does not hold, below the newest (a restored
+// store whose ids were moved past a gap, sqlstore.SkipEventIDs, and which wrote events
+// since), is told to reload: before, it resumed from that id and never got the events the
+// restored log wrote below it.
+func TestStreamLastEventIDNotInLog(t *testing.T) {
+	f := newFixture(t) // the log holds one event (id 1)
+	next, err := f.store.SkipEventIDs(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, "after the restore", t0); err != nil {
+		t.Fatal(err)
+	}
+	_, events := openStream(t, f, "", "anna", "50")
+	reset := nextEvent(t, events, "the reset event")
+	if want := strconv.FormatInt(next, 10); reset.name != "reset" || reset.id != want || !strings.Contains(reset.data, `"not_in_store"`) {
+		t.Fatalf("first event %+v, want reset with id %s", reset, want)
+	}
+	f.waitClients(t, 1, "the stream to subscribe")
+	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, "live", t0); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, events, "the live event"); ev.name != "updated" || ev.id != strconv.FormatInt(next+1, 10) {
+		t.Fatalf("live event %+v, want updated with id %d", ev, next+1)
+	}
 }

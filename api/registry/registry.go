@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -172,4 +173,30 @@ type Export struct {
 	Alerts    []CitizenAlert    `json:"alerts"`
 	Telemetry []Reading         `json:"telemetry"`
 	AccessLog []auth.AuditEntry `json:"access_log"`
+	// NightChecks are the night checks of the citizen's homes (docs/night-supervision.md).
+	NightChecks []CitizenNightCheck `json:"night_checks"`
+	// Positions are the citizen's GPS trackers' positions still kept (docs/gps.md).
+	Positions []Position `json:"gps_positions"`
+}
+
+// CitizenNightCheck is a night check of the citizen's home as the export shows it.
+type CitizenNightCheck struct {
+	Home      vagt.HomeID     `json:"home"`
+	DueAt     time.Time       `json:"due_at"`
+	CheckedAt time.Time       `json:"checked_at"`
+	By        string          `json:"by"`
+	Decision  string          `json:"decision"` // all_well, visit or missed
+	Grade     string          `json:"grade"`
+	State     json.RawMessage `json:"state"` // the state seen, with its findings
+	Note      string          `json:"note,omitempty"`
+	Missed    bool            `json:"missed"`
+}
+
+// Position is a GPS tracker's position in a citizen's export.
+type Position struct {
+	Tracker string    `json:"tracker"`
+	At      time.Time `json:"at"`
+	Lat     float64   `json:"lat"`
+	Lon     float64   `json:"lon"`
+	Acc     float64   `json:"acc_m"`
 }

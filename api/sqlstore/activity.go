@@ -18,8 +18,10 @@ import (
 
 // activityLock serialises a roll-up day's rewrite with erasure on PostgreSQL, so an
 // erasure can never land between the two and leave rows of an erased gateway behind
-// (SQLite serialises writers itself).
-const activityLock = 7260002
+// (SQLite serialises writers itself). Its own key: it shared the event log's
+// (eventLogLock), so every alarm's commit waited for a whole day's rewrite. Lock order, where
+// a transaction takes several: activityLock, auditLock, eventLogLock.
+const activityLock = 7260004
 
 func (t *tx) lockActivity(ctx context.Context) error {
 	if t.s.dialect != postgres {

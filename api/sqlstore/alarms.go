@@ -49,8 +49,21 @@ func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (
 	if err != nil {
 		return IngestResult{}, storeErr("ingest alarm", err)
 	}
+	return s.ingestAlarm(ctx, a, now, digest)
+}
+
+// ReplayAlarm files an alarm event rebuilt from the alarm history (InfluxDB) after the
+// store was restored from a backup: one this store has a receipt for, under any content, is
+// a duplicate; one it has not becomes an alert like any alarm. Its receipt keeps no digest,
+// so when the broker later redelivers the original (its details included), that is taken as
+// a redelivery, not as different content under a reused seq.
+func (s *Store) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	return s.ingestAlarm(ctx, a, now, "")
+}
+
+func (s *Store) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
 	var res IngestResult
-	err = s.inTx(ctx, func(t *tx) error {
+	err := s.inTx(ctx, func(t *tx) error {
 		res = IngestResult{}
 		// setAlert records which alert this event became, on its receipt.
 		setAlert := func(id int64) error {
@@ -72,8 +85,9 @@ func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (
 			if err := t.row(ctx, `SELECT alert_id, digest FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id, &seen); err != nil {
 				return err
 			}
-			// A receipt from before digests were kept ('') cannot tell: a redelivery, as before.
-			if seen != digest && seen != "" {
+			// A receipt from before digests were kept, or from a replay (''), cannot tell: a
+			// redelivery, as before; so is a replayed event under a seq with a receipt.
+			if seen != digest && seen != "" && digest != "" {
 				r, err := t.exec(ctx, `INSERT INTO alarm_receipt_reuses (gateway_id, seq, digest, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 					string(a.Gateway), int64(a.Seq), digest, ms(now))
 				if err != nil {
@@ -183,6 +197,9 @@ type raise struct {
 	at           time.Time
 	details      map[string]string
 	test         bool // from a device in test mode
+	// home, when set, files the alert under that home instead of the gateway's (a GPS
+	// tracker has no gateway: api/sqlstore/gps.go).
+	home vagt.HomeID
 }
 
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
@@ -219,9 +236,14 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 	)
 	// A decommissioned gateway's alarm is filed as unregistered: its old home may not be
 	// where the box is now.
-	err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM gateways g
+	if r.home != "" {
+		err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`,
+			string(r.home)).Scan(&home, &district, &mun)
+	} else {
+		err = t.row(ctx, `SELECT h.id, h.district_id, d.municipality FROM gateways g
 		JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id WHERE g.id = ? AND g.decommissioned_at IS NULL`,
-		string(r.gateway)).Scan(&home, &district, &mun)
+			string(r.gateway)).Scan(&home, &district, &mun)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return IngestResult{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -116,4 +117,40 @@ func TestAlarmDigest(t *testing.T) {
 			t.Errorf("%s: same digest", name)
 		}
 	}
+}
+
+// TestReplayAlarm: after a restore, alarm events rebuilt from the alarm history are filed
+// once: one the store has a receipt for is a duplicate whatever its content (the history
+// keeps no details), one it has not becomes an alert, and the broker's later redelivery of
+// the original, details and all, is a duplicate too, not a "reused seq".
+func TestReplayAlarm(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		setup(t, s)
+		ctx := t.Context()
+		withDetails := alarm("gw-0042", 7001, "bu-17:btn", vagt.AlarmPanic, t0)
+		withDetails.Details = map[string]string{"room": "bathroom"}
+		first := ingest(t, s, withDetails, t0)
+		bare := alarm("gw-0042", 7001, "bu-17:btn", vagt.AlarmPanic, t0)
+		r, err := s.ReplayAlarm(ctx, bare, t0.Add(time.Minute))
+		if err != nil || r.Change != sqlstore.ChangeDuplicate || r.SeqReused || r.Alert.ID != first.Alert.ID {
+			t.Fatalf("replay of a filed event: %+v %v", r, err)
+		}
+		missing := alarm("gw-0042", 7002, "bu-17:smoke", vagt.AlarmSmoke, t0.Add(2*time.Second))
+		r, err = s.ReplayAlarm(ctx, missing, t0.Add(time.Minute))
+		if err != nil || r.Change != sqlstore.ChangeRaised || r.Alert.Type != vagt.AlarmSmoke {
+			t.Fatalf("replay of an event the store lost: %+v %v", r, err)
+		}
+		original := alarm("gw-0042", 7002, "bu-17:smoke", vagt.AlarmSmoke, t0.Add(2*time.Second))
+		original.Details = map[string]string{"room": "kitchen"}
+		if again := ingest(t, s, original, t0.Add(2*time.Minute)); again.Change != sqlstore.ChangeDuplicate || again.SeqReused || again.Alert.ID != r.Alert.ID {
+			t.Fatalf("the original after its replay: %+v", again)
+		}
+		list, err := s.ListAlerts(ctx, alerts.Scope{All: true}, alerts.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 {
+			t.Fatalf("%d alerts after the replay, want 2 (panic, smoke)", len(list))
+		}
+	})
 }

@@ -58,13 +58,16 @@ func (t *tx) alert(ctx context.Context, id int64) (alerts.Alert, error) {
 	return a, err
 }
 
+// eventLogLock serialises the event log's writers on PostgreSQL (appendEvent).
+const eventLogLock = 7260002
+
 // appendEvent records a change of a in the stream's log. On PostgreSQL the event ids must
 // become visible in id order, or a reader that has seen id N could later miss a smaller id
 // committed after it: an advisory lock held to commit serialises the event writers (the
 // alert work before it runs in parallel), and NOTIFY, sent at commit, wakes every replica.
 func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change string, a alerts.Alert, now time.Time) error {
 	if t.s.dialect == postgres {
-		if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(7260002)`); err != nil {
+		if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, eventLogLock); err != nil {
 			return err
 		}
 		if _, err := t.exec(ctx, `SELECT pg_notify('vagt_events', '')`); err != nil {

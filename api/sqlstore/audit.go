@@ -26,9 +26,10 @@ func chainHash(prev string, at int64, actor, action, object, detail string) stri
 }
 
 // auditLock serialises the audit writers on PostgreSQL. It is not the event log's lock
-// (7260002): an alarm's commit must never wait behind an audited read. Alert actions take
-// this one first (audit, then appendEvent); an erasure takes the roll-up's (also 7260002)
-// first, so the two can deadlock, which PostgreSQL breaks and inTx retries (40P01).
+// (eventLogLock): an alarm's commit must never wait behind an audited read. Alert actions
+// take this one first (audit, then appendEvent); an erasure takes the roll-up's
+// (activityLock) before it, so every transaction takes them in one order and none can
+// deadlock (they could while the roll-up's key was the event log's).
 const auditLock = 7260003
 
 // auditHead returns the chain of the newest audit row, taking the lock that keeps the

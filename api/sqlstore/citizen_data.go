@@ -104,7 +104,13 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 			return err
 		})
 	}
+	if err == nil {
+		x.Positions, err = s.citizenPositions(ctx, citizen) // gps.go
+	}
 	if err != nil {
+		return x, storeErr("citizen export", err)
+	}
+	if x.NightChecks, err = s.citizenNightChecks(ctx, citizen); err != nil {
 		return x, storeErr("citizen export", err)
 	}
 	// Who read the citizen's record, and who read the alerts about the citizen.
@@ -159,6 +165,9 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 			return err
 		}
 		homes := `SELECT id FROM homes WHERE citizen_id = ?`
+		if err := t.eraseGPS(ctx, homes, citizen); err != nil { // gps.go: positions and zones
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (SELECT id FROM alerts WHERE home_id IN (`+homes+`))`, citizen); err != nil {
 			return err
 		}
@@ -169,6 +178,9 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 		}
 		n, _ = res.RowsAffected()
 		e.AlertsAnonymised = int(n)
+		if err := t.eraseNightChecks(ctx, `home_id IN (`+homes+`)`, citizen); err != nil {
+			return err
+		}
 		return t.audit(ctx, now, actor, "citizen.erase", citizenObject(citizen), fmt.Sprintf("contacts=%d alerts=%d", e.ContactsDeleted, e.AlertsAnonymised))
 	})
 	if err != nil {
@@ -194,6 +206,9 @@ func (s *Store) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int
 			return err
 		}
 		n, _ = res.RowsAffected()
+		if err := t.eraseNightChecks(ctx, `checked_at < ?`, ms(before)); err != nil {
+			return err
+		}
 		if n > 0 {
 			return t.audit(ctx, now, "system", "alert.anonymise", "alerts", fmt.Sprintf("raised before %s: %d", before.UTC().Format(time.RFC3339), n))
 		}

@@ -10,3 +10,6 @@ func (s *Store) TamperWithAuditForTest(ctx context.Context) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM audit`)
 	return err
 }
+
+// ActivityLockForTest is the roll-up's advisory lock key on PostgreSQL.
+const ActivityLockForTest = activityLock

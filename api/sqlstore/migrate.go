@@ -289,6 +289,67 @@ CREATE TABLE activation_codes (
 	used_at BIGINT
 );
 `,
+	// 9: night supervision (docs/night-supervision.md): every night check made or missed,
+	// one per home and due time; who, when, the state seen and the decision.
+	`
+CREATE TABLE night_checks (
+	id {{id}},
+	home_id TEXT NOT NULL REFERENCES homes(id),
+	municipality INTEGER NOT NULL,
+	due_at BIGINT NOT NULL,
+	checked_at BIGINT NOT NULL,
+	actor TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	grade TEXT NOT NULL,
+	state TEXT NOT NULL,
+	note TEXT NOT NULL DEFAULT '',
+	alert_id BIGINT,
+	missed {{bool}},
+	missed_alert_id BIGINT,
+	UNIQUE (home_id, due_at)
+);
+CREATE INDEX night_checks_municipality ON night_checks (municipality, due_at);
+`,
+	// 10: GPS trackers (docs/gps.md): each tracker's home and state, the homes' safe zones,
+	// and the positions (personal data, deleted after the retention period); the Danish days
+	// on which each tracker reported (no position: what the statistics count as active).
+	`
+CREATE TABLE gps_trackers (
+	id TEXT PRIMARY KEY,
+	home_id TEXT REFERENCES homes(id),
+	municipality INTEGER NOT NULL DEFAULT 0,
+	key_hash TEXT NOT NULL UNIQUE,
+	created_at BIGINT NOT NULL,
+	last_at BIGINT,
+	last_seen BIGINT,
+	battery INTEGER,
+	outside {{bool}},
+	battery_low {{bool}}
+);
+CREATE TABLE gps_zones (
+	home_id TEXT PRIMARY KEY REFERENCES homes(id),
+	zones TEXT NOT NULL,
+	updated_at BIGINT NOT NULL,
+	updated_by TEXT NOT NULL
+);
+CREATE TABLE gps_positions (
+	tracker_id TEXT NOT NULL REFERENCES gps_trackers(id) ON DELETE CASCADE,
+	at BIGINT NOT NULL,
+	lat DOUBLE PRECISION NOT NULL,
+	lon DOUBLE PRECISION NOT NULL,
+	acc DOUBLE PRECISION NOT NULL,
+	battery INTEGER,
+	received_at BIGINT NOT NULL,
+	PRIMARY KEY (tracker_id, at)
+);
+CREATE INDEX gps_positions_received ON gps_positions (received_at);
+CREATE TABLE gps_tracker_days (
+	tracker_id TEXT NOT NULL,
+	day TEXT NOT NULL,
+	municipality INTEGER NOT NULL,
+	PRIMARY KEY (tracker_id, day)
+);
+`,
 }
 
 var dialectText = map[dialect]map[string]string{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,15 +32,27 @@ type ActivitySource interface {
 	ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error)
 }
 
+// TrackerActivity counts, per municipality, the GPS trackers that sent a position on a
+// day in [from, to) (api/sqlstore; positions never reach InfluxDB).
+type TrackerActivity interface {
+	ActiveTrackers(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]int, error)
+}
+
 // Service computes the statistics.
 type Service struct {
 	Store     FactStore
 	Telemetry ActivitySource // nil: statistics that need telemetry answer ErrNoTelemetry
-	Model     BenefitModel
+	// Trackers, when set, makes gps_tracker's active counts what the platform recorded
+	// (trackers that reported), not only registry devices seen in telemetry.
+	Trackers TrackerActivity
+	Model    BenefitModel
 	// Population gives the citizens aged 65+ per municipality; nil: the shipped,
 	// illustrative table (DefaultPopulation).
 	Population *Population
 	Log        *slog.Logger
+	// Night counts the recorded night checks; nil: the night_supervision benefit row
+	// falls back to the model's visits per citizen and week (docs/night-supervision.md).
+	Night NightSource
 }
 
 func (s *Service) population() *Population {
@@ -187,6 +200,10 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 		register(d.Municipality, d.Citizen)
 	}
 	buckets := p.Buckets()
+	trackers, err := s.trackerActivity(ctx, q, buckets)
+	if err != nil {
+		return res, err
+	}
 	names := municipalityInfo()
 	for _, m := range q.Municipalities {
 		info := names[m]
@@ -232,8 +249,12 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 				}
 				put(&row.Citizens, len(citz), len(citz))
 				put(&row.DevicesInstalled, installed, len(citz))
-				put(&row.CitizensActive, len(citzActive), len(citzActive))
-				put(&row.DevicesActive, act, len(citzActive))
+				actCitizens := len(citzActive)
+				if n := trackers[i][m]; tech == vagt.TechGPSTracker && n > actCitizens {
+					actCitizens, act = n, max(act, n) // one tracker, one citizen
+				}
+				put(&row.CitizensActive, actCitizens, actCitizens)
+				put(&row.DevicesActive, act, actCitizens)
 				put(&row.NewInstallations, added, len(citzNew))
 				put(&row.Removals, removed, len(citzRemoved))
 				put(&row.Churn, churn, len(citzChurn))
@@ -315,4 +336,21 @@ func municipalityInfo() map[vagt.MunicipalityCode]vagt.Municipality {
 		out[m.Code] = m
 	}
 	return out
+}
+
+// trackerActivity returns, per bucket, the GPS trackers active per municipality; nil maps
+// when there is no tracker source or gps_tracker is not asked for.
+func (s *Service) trackerActivity(ctx context.Context, q Query, buckets []Bucket) ([]map[vagt.MunicipalityCode]int, error) {
+	out := make([]map[vagt.MunicipalityCode]int, len(buckets))
+	if s.Trackers == nil || !slices.Contains(q.Technologies, vagt.TechGPSTracker) {
+		return out, nil
+	}
+	for i, b := range buckets {
+		m, err := s.Trackers.ActiveTrackers(ctx, q.storeMuns(), b.Start, b.End)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
 }

@@ -82,6 +82,10 @@ type BenefitRow struct {
 	RunningCostDKK   *float64              `json:"running_cost_dkk"`
 	NetDKK           *float64              `json:"net_dkk"`
 	Suppressed       bool                  `json:"suppressed"`
+	// VisitsAvoidedFrom says where visits_avoided comes from: "model" (citizens active ×
+	// the model's visits per week) or "night_checks" (the night checks staff made
+	// remotely, as recorded: docs/night-supervision.md).
+	VisitsAvoidedFrom string `json:"visits_avoided_from,omitempty"`
 }
 
 // Benefits is the answer of GET /stats/benefits: always an estimate, with its model.
@@ -112,6 +116,14 @@ func (s *Service) Benefits(ctx context.Context, q Query) (Benefits, error) {
 			weeks := Bucket{r.Start, r.End}.Days() / 7
 			months := q.Period.Interval.Months(Bucket{r.Start, r.End})
 			visits := float64(*r.CitizensActive) * tm.VisitsAvoidedPerCitizenWeek * weeks
+			b.VisitsAvoidedFrom = "model"
+			if r.Technology == vagt.TechNightSupervision && s.Night != nil {
+				n, err := s.Night.NightCounts(ctx, []vagt.MunicipalityCode{r.Municipality}, r.Start, r.End)
+				if err != nil {
+					return res, err
+				}
+				visits, b.VisitsAvoidedFrom = float64(q.released(n[r.Municipality].Remote)), "night_checks"
+			}
 			hours := visits * tm.MinutesPerVisit / 60
 			gross := hours * tm.HourlyCostDKK
 			oneOff := float64(*r.NewInstallations) * tm.OneOffCostDKK

@@ -27,7 +27,7 @@ var AlertColumns = []string{"municipality", "municipality_name", "interval_start
 // BenefitColumns are the columns of the benefits CSV.
 var BenefitColumns = []string{"municipality", "municipality_name", "technology", "interval_start", "interval_end",
 	"citizens_active", "devices_installed", "new_installations", "visits_avoided", "hours_saved", "gross_dkk",
-	"one_off_cost_dkk", "running_cost_dkk", "net_dkk", "suppressed", "rounding_base"}
+	"one_off_cost_dkk", "running_cost_dkk", "net_dkk", "suppressed", "rounding_base", "visits_avoided_from"}
 
 func ci(v *int) string {
 	if v == nil {
@@ -114,7 +114,8 @@ func WriteBenefitsCSV(w io.Writer, b Benefits) error {
 	for _, r := range b.Rows {
 		_ = cw.Write([]string{strconv.Itoa(int(r.Municipality)), r.MunicipalityName, r.Technology.String(), ct(r.Start), ct(r.End),
 			ci(r.CitizensActive), ci(r.DevicesInstalled), ci(r.NewInstallations), cf(r.VisitsAvoided), cf(r.HoursSaved),
-			cf(r.GrossDKK), cf(r.OneOffCostDKK), cf(r.RunningCostDKK), cf(r.NetDKK), strconv.FormatBool(r.Suppressed), base(b.Disclosure)})
+			cf(r.GrossDKK), cf(r.OneOffCostDKK), cf(r.RunningCostDKK), cf(r.NetDKK), strconv.FormatBool(r.Suppressed), base(b.Disclosure),
+			r.VisitsAvoidedFrom})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -60,10 +60,21 @@
       return;
     }
     $("homes").querySelector("tbody").replaceChildren(...o.homes.map((h) => el("tr", {},
-      el("td", {}, el("button", { type: "button", class: "ghost", text: h.home, onclick: () => { $("home").value = h.home; load(); } })),
+      el("td", {}, el("button", { type: "button", class: "ghost", text: h.home, onclick: () => { $("home").value = h.home; load(); } }), devices(h.devices)),
       el("td", { text: String(h.version) }), el("td", {}, el("span", { class: "badge", text: h.state })),
       el("td", { text: h.gateways.map((g) => g.reason || "").filter(Boolean).join("; ") }),
       el("td", { class: "away-until", text: h.away_until ? vagt.fmtTime(h.away_until) : "" }))));
+  }
+
+  // devices says how many of the home's registered devices its plan covers: a device left
+  // out is ignored by the gateway, so fewer than all is marked.
+  function devices(d) {
+    if (!d || d.covered === null || d.covered === undefined) {
+      return el("span", { class: "devices", text: d ? " " + d.registered + " devices, no plan" : "" });
+    }
+    const short = d.covered < d.registered;
+    return el("span", { class: short ? "devices devices-short" : "devices", title: short ? "Devices left out are ignored by the gateway" : "",
+      text: " devices " + d.covered + " of " + d.registered + (short ? " ⚠" : "") });
   }
 
   async function load() {
@@ -89,6 +100,7 @@
       el("td", { text: g.applied ? "version " + g.applied : "its own file" }),
       el("td", {}, el("span", { class: "badge", text: g.state })), el("td", { text: g.reason || "" }))));
     $("settings").value = JSON.stringify(v.settings, null, 2);
+    $("gps-zones").replaceChildren(vagtGPS.zoneEditor(home)); // gps.js: the home's safe zones
     $("effective").textContent = JSON.stringify(v.effective, null, 2);
     $("history").replaceChildren(...h.history.map((c) => el("li", {},
       "Version " + c.version + ": " + (c.changed || []).join(", "),

@@ -39,12 +39,21 @@ func TestCarePlanPage(t *testing.T) {
 	if msg := b.text("#edit-error"); !strings.HasPrefix(msg, "rules.night: ") {
 		t.Fatalf("error shown: %q", msg)
 	}
+	// Leaving out the registered fall detector would make the gateway ignore its falls.
 	edit(`{"devices":[{"device":"bu-17:btn","technology":"personal_alarm","role":"panic_button"}],"rules":{"night":"21:00-07:00"}}`)
+	b.waitJS("the refusal of a plan without the fall detector", `document.getElementById("edit-error").textContent.includes("leave_out:fall-1")`)
+	if msg := b.text("#edit-error"); !strings.HasPrefix(msg, "devices: ") || !strings.Contains(msg, "fall-1 (fall_detector)") {
+		t.Fatalf("error shown: %q", msg)
+	}
+	edit(`{"devices":[{"device":"bu-17:btn","technology":"personal_alarm","role":"panic_button"},{"device":"fall-1","technology":"fall_detector"}],"rules":{"night":"21:00-07:00"}}`)
 	b.waitJS("version 1", `document.getElementById("plan-state").textContent.startsWith("Version 1 ")`)
 	if s := b.text("#plan-state"); !strings.Contains(s, "Pending") {
 		t.Fatalf("state after saving with the gateway offline: %q", s)
 	}
 	b.waitJS("the overview updated", `document.querySelector("#homes tbody").textContent.includes("pending")`)
+	if row := b.text("#homes tbody"); !strings.Contains(row, "2 of 2") {
+		t.Fatalf("overview without the devices covered: %q", row)
+	}
 	if h := b.text("#history"); !strings.Contains(h, "Version 1") || !strings.Contains(h, "rules.night") || !strings.Contains(h, "anna") {
 		t.Fatalf("history shown: %q", h)
 	}

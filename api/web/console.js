@@ -17,7 +17,7 @@
     bed_exit: "Out of bed", inactivity: "No activity", water_leak: "Water leak",
     low_temperature: "Low temperature", missed_medication: "Missed medication",
     low_battery: "Low battery", silent_device: "Silent device", gateway_offline: "Gateway offline",
-    tamper: "Tamper",
+    tamper: "Tamper", unknown_device: "Device not in the care plan", left_safe_zone: "Left the safe zone",
   };
   const RANK = { critical: 0, high: 1, technical: 2 };
   const TIERS = { district: "district team", backup: "backup (bagvagt)", central: "central on-call" };
@@ -644,6 +644,7 @@
         d.state === "open" ? el("button", { type: "button", class: "primary", "data-detail-action": "ack", text: "Acknowledge" }) : null,
         el("button", { type: "button", "data-detail-action": "resolve", text: "Resolve…" })));
     }
+    parts.push(...vagtGPS.detailParts(d)); // gps.js: last seen and the drawn map of a tracker's alert
     parts.push(...vagtEdges.detailParts(d, canAct(), refreshDetail)); // edges.js: away, test mode
     const c = d.citizen;
     parts.push(el("h3", { text: "Citizen" }));

@@ -31,7 +31,8 @@ type helpHome struct {
 	cancel func()
 }
 
-func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfter time.Duration) *helpHome {
+// mods change the configuration before the gateway starts (a second broker).
+func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfter time.Duration, mods ...func(*gateway.Config)) *helpHome {
 	t.Helper()
 	dir := t.TempDir()
 	line, err := baseunit.NewLine(filepath.Join(dir, "tty"))
@@ -46,6 +47,9 @@ func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfte
 	cfg.Uplink.KeepAlive = gateway.Duration(2 * time.Second) // a killed broker is noticed soon
 	cfg.Zigbee.Broker, cfg.Help.Zigbee = local.URL(), "help_led"
 	cfg.Help.LinkDownAfter = gateway.Duration(linkDownAfter)
+	for _, mod := range mods {
+		mod(&cfg)
+	}
 	h := &helpHome{cfg: cfg, unit: baseunit.New("bu-17"), alarms: make(chan vagt.Alarm, 100), leds: make(chan string, 100)}
 	h.unit.RepeatEvery = 500 * time.Millisecond
 	h.api = connect(t, plat.URL(), "api-help", func(_ mqtt.Client, m mqtt.Message) {
@@ -193,8 +197,8 @@ func TestHelpConfirmedOnTheUnit(t *testing.T) {
 	nextNews(t, h.unit, "resolved")
 	nextLED(t, h, `{"state":"OFF"}`)
 	st := h.g.HelpStats()
-	if st.Applied != 3 || st.Repeats != 2 || st.Rejected != 2 {
-		t.Fatalf("help stats %+v: want 3 applied, 2 repeats, 2 rejected", st)
+	if st.Applied != 3 || st.Repeats != 2 || st.Rejected != 2 || st.Refused["malformed"] != 1 || st.Refused["gateway_mismatch"] != 1 {
+		t.Fatalf("help stats %+v: want 3 applied, 2 repeats, 2 rejected (malformed, gateway_mismatch)", st)
 	}
 	select {
 	case p := <-h.leds:

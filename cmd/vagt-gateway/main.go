@@ -28,9 +28,17 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vagt-gateway:", err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2) // a command line that cannot run, as the Go tools
+		}
 		os.Exit(1)
 	}
 }
+
+// usageError is a bad flag or a stray argument (exit 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // setting is one key that the environment and a flag can set.
 type setting struct {
@@ -70,7 +78,6 @@ var settings = []setting{
 // run builds the configuration and runs the gateway until ctx is done.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("vagt-gateway", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	configFile := fs.String("config", getenv("VAGT_CONFIG"), "configuration file (JSON; see deploy/gateway/gateway.json) [VAGT_CONFIG]")
 	logLevel := fs.String("log-level", or(getenv("VAGT_LOG_LEVEL"), "info"), "debug, info, warn or error [VAGT_LOG_LEVEL]")
 	printConfig := fs.Bool("print-config", false, "print the resulting configuration and exit")
@@ -78,11 +85,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for i, s := range settings {
 		flagVals[i] = fs.String(s.flag, "", s.usage+" ["+s.env+"]")
 	}
+	// As the Go tools: -h prints the flags to stdout and exits 0; a bad flag or a stray
+	// argument is one line and a hint.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: vagt-gateway [flags]\n\nflags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return nil
 		}
-		return err
+		return usageError{fmt.Errorf("%w (run 'vagt-gateway -h' for its flags)", err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (run 'vagt-gateway -h' for its flags)", fs.Arg(0))}
 	}
 	cfg := gateway.Defaults()
 	if *configFile != "" {

@@ -37,11 +37,11 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	fs.IntVar(&cfg.AlarmEvery, "alarm-every", 100, "one alarm per this many batches of a gateway; 0: none")
 	fs.IntVar(&cfg.Conns, "conns", 4, "MQTT connections that carry the gateways")
 	fs.StringVar(&cfg.Prefix, "prefix", "load", "gateway ids are {prefix}-000001, ...")
+	fs.IntVar(&cfg.Trackers, "trackers", 0, "GPS trackers to play as the OwnTracks app (ids gps.{prefix}-000001, each its own login; docs/gps.md)")
+	fs.StringVar(&cfg.TrackerPassword, "tracker-password", "", "the trackers' broker password")
+	fs.Float64Var(&cfg.TrackerWalk, "tracker-walk", 500, "metres each tracker walks out from its home and back (crossing any smaller safe zone's edge)")
 	report := fs.String("report", "", "write the full JSON report (per gateway) to this file; '-' for stdout")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("component", "load")
@@ -49,6 +49,9 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	secs := r.Elapsed.Seconds()
 	fmt.Fprintf(stdout, "sent: gateways=%d batches=%d readings=%d alarms=%d failed=%d elapsed=%.2fs rate=%.0f readings/s\n",
 		r.Gateways, r.Batches, r.Readings, r.Alarms, r.Failed, secs, float64(r.Readings)/max(secs, 1e-9))
+	if cfg.Trackers > 0 {
+		fmt.Fprintf(stdout, "trackers: %d positions=%d\n", cfg.Trackers, r.Positions)
+	}
 	if *report != "" {
 		out, err := json.Marshal(r)
 		if err != nil {

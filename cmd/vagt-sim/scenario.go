@@ -32,7 +32,7 @@ func runScenario(ctx context.Context, args []string, getenv func(string) string,
 	broker := fs.String("broker", getenv("VAGT_BROKER"), "home broker for Zigbee2MQTT devices; empty: none [VAGT_BROKER]")
 	scale := fs.Float64("scale", 1, "multiply every wait (0.01 plays a 4-minute scenario in 2.4 s)")
 	hold := fs.Duration("hold", 5*time.Second, "keep the line up this long after the last step")
-	if err := fs.Parse(args); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	sc, ok := scenario.Find(*name)

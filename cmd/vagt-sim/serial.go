@@ -30,7 +30,7 @@ func runSerial(ctx context.Context, args []string, getenv func(string) string, s
 	unitID := fs.String("unit", envOr(getenv, "VAGT_UNIT", "bu-17"), "base unit id [VAGT_UNIT]")
 	every := fs.Duration("every", 10*time.Second, "each sensor reports this often")
 	sensors := fs.Int("sensors", 3, "motion and temperature sensors on the unit")
-	if err := fs.Parse(args); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	line, err := baseunit.NewLine(*link)

@@ -22,7 +22,7 @@ func runZigbee(ctx context.Context, args []string, getenv func(string) string, s
 	base := fs.String("base", "zigbee2mqtt", "Zigbee2MQTT base topic")
 	devices := fs.Int("devices", 5, "climate/motion sensors sensor-1 .. sensor-N")
 	every := fs.Duration("every", 10*time.Second, "each device reports this often")
-	if err := fs.Parse(args); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	b, err := zigbee2mqtt.Connect(*broker, *base)

@@ -34,7 +34,8 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve /metrics on this address of its own, without a token (empty: none)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "serve /metrics on --listen too, to this bearer token only (empty: not there)")
 	fs.StringVar(&cfg.DB, "db", "var/vagt.db", "SQLite file, or postgres://user@host/db for several replicas")
-	fs.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (tcp://host:1883); empty: no alarm lane")
+	fs.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (tcp://host:1883); empty: no alarm lane, and /readyz says not ready unless --no-alarm-lane")
+	fs.BoolVar(&cfg.NoAlarmLane, "no-alarm-lane", false, "run without a broker on purpose (a replica that only serves): /readyz is ready although no alarm can arrive")
 	fs.StringVar(&cfg.ClientID, "client-id", "vagt-api-"+host, "MQTT client id, stable per replica (the broker keeps the session under it)")
 	fs.StringVar(&cfg.Username, "username", "", "MQTT user name")
 	fs.StringVar(&cfg.Password, "password", "", "MQTT password")
@@ -73,11 +74,13 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.IntVar(&cfg.MaxStreams, "max-streams", httpapi.DefaultMaxStreams, "most live alert streams open at once on this replica (429 with Retry-After past it)")
 	fs.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", httpapi.DefaultMaxStreamsPerPrincipal, "most live alert streams one user or token has open at once")
 	fs.DurationVar(&cfg.ConfigRepublish, "config-republish", time.Minute, "how long after publishing a home's configuration to a gateway that still reports an older version it is published again")
+	fs.Float64Var(&cfg.GPS.MaxAccuracy, "gps-max-accuracy", 100, "GPS positions less accurate than this many metres are refused (docs/gps.md)")
+	fs.Float64Var(&cfg.GPS.Hysteresis, "gps-hysteresis", 50, "metres beyond a safe zone's edge, after the fix's accuracy, before leaving it raises an alarm")
+	fs.DurationVar(&cfg.GPS.Retention, "gps-retention", 7*24*time.Hour, "GPS positions (personal data) are deleted this long after they arrived")
+	fs.IntVar(&cfg.GPS.LowBattery, "gps-low-battery", 15, "a tracker reporting this battery percentage or less gets a technical alert")
+	fs.DurationVar(&cfg.GPS.Silence, "gps-silence", 30*time.Minute, "a tracker not heard from this long gets a technical alert")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")

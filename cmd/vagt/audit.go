@@ -22,16 +22,11 @@ func init() {
 // included: compare the head with the one kept off the machine (docs/operations.md).
 func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: vagt audit verify --db FILE|URL")
-		return fmt.Errorf("audit: want the subcommand verify")
+		return subcmd.Usagef("audit: want the subcommand verify (usage: vagt audit verify --db FILE|URL)")
 	}
 	fs := flag.NewFlagSet("vagt audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
 	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{})

@@ -31,12 +31,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // carePlanWorld is a real API (SQLite) and a real gateway on a real platform Mosquitto,
 // with a Zigbee2MQTT front door on the home's own Mosquitto.
 type carePlanWorld struct {
-	platform, local *localstack.Mosquitto
-	api             string
-	tokens          map[string]string
-	z2m             mqtt.Client
-	clock           *alerts.ManualClock // the gateway's
-	gwCfg           gateway.Config
+	platform platformBroker
+	cluster  bool // platform is the NATS cluster
+	local    *localstack.Mosquitto
+	api      string
+	tokens   map[string]string
+	z2m      mqtt.Client
+	clock    *alerts.ManualClock // the gateway's
+	gwCfg    gateway.Config
 }
 
 func (w *carePlanWorld) call(t *testing.T, user, method, path, body string, out any) int {
@@ -116,11 +118,25 @@ func carePlanDatabases() map[string]func(t *testing.T) string {
 	}
 }
 
-func startCarePlanWorld(t *testing.T, dsn string) *carePlanWorld {
+// platformBroker is what the world needs of its platform broker: a Mosquitto, or the NATS
+// cluster behind its balancer (Stop and Start then take all nodes down and up).
+type platformBroker interface {
+	URL() string
+	Stop() error
+	Start(context.Context) error
+}
+
+// startCarePlanWorld runs on a platform Mosquitto, or on platform when it is given.
+func startCarePlanWorld(t *testing.T, dsn string, platform ...platformBroker) *carePlanWorld {
 	w := &carePlanWorld{tokens: map[string]string{},
 		// 20:30 in Copenhagen (CET): not night by the usual 22-07 window.
 		clock: alerts.NewManualClock(time.Date(2026, 11, 23, 19, 30, 0, 0, time.UTC))}
-	w.platform = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	if len(platform) > 0 {
+		w.platform = platform[0]
+		_, w.cluster = w.platform.(*localstack.NATSCluster)
+	} else {
+		w.platform = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
+	}
 	w.local = stacktest.Mosquitto(t)
 
 	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn,

@@ -43,16 +43,15 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	fs.IntVar(&cfg.BatchPoints, "batch-points", 5000, "points per write")
 	fs.DurationVar(&cfg.Linger, "linger", 0, "how long a batch waits for more points (default 200ms)")
 	fs.IntVar(&cfg.InFlight, "inflight", 1000, "messages taken in and not yet acknowledged; keep it >= the broker's max_inflight_messages")
+	fs.Int64Var(&cfg.InFlightBytes, "inflight-bytes", 64<<20, "payload bytes taken in and not yet acknowledged; past it MQTT intake waits and POST /v1/telemetry answers 503 (over_memory)")
+	fs.Int64Var(&cfg.MaxBodyLen, "max-message", 256<<10, "largest telemetry message (HTTP body or MQTT payload); a larger one is refused at once (413, or rejected too_large and acknowledged)")
 	fs.IntVar(&cfg.Writers, "writers", 2, "concurrent writes to InfluxDB")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "at shutdown, how long to keep writing what was taken in (default 10s)")
-	fs.StringVar(&cfg.HTTPAddr, "http", ":8081", "HTTP listen address (/v1/telemetry, /healthz, /readyz, /metrics)")
+	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8081", "HTTP listen address (/v1/telemetry, /healthz, /readyz, /metrics); loopback by default, a gateway-facing address behind TLS")
 	fs.DurationVar(&cfg.HTTPWait, "http-wait", 0, "how long POST /v1/telemetry waits for its batch to be written before answering 503 with Retry-After; the batch may still be written, and a resend stores no second copy (default 10s)")
 	fs.StringVar(&cfg.TokenFile, "tokens", "", "gateway token file for POST /v1/telemetry (lines: gateway-id sha256-hex); empty: endpoint off")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	var level slog.Level

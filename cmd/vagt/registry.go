@@ -48,21 +48,23 @@ func runRegistry(ctx context.Context, args []string, getenv func(string) string,
 	usage := "usage: vagt registry import --db FILE|URL FILE.json | vagt registry pending --db FILE|URL [--municipality CODE]" +
 		" | vagt registry decommission --db FILE|URL [--decommissioned-at DATE] gateway|home ID"
 	if len(args) == 0 || (args[0] != "import" && args[0] != "pending" && args[0] != "decommission") {
-		fmt.Fprintln(stderr, usage)
-		return fmt.Errorf("registry: want the subcommand import, pending or decommission")
+		return subcmd.Usagef("registry: want the subcommand import, pending or decommission (%s)", usage)
 	}
 	fs := flag.NewFlagSet("vagt registry "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
 	mun := fs.Uint("municipality", 0, "pending: only this municipality")
 	// The object decommissioned is an argument, not a flag: a flag would also be read from
 	// VAGT_GATEWAY, which a gateway's own environment sets.
 	at := fs.String("decommissioned-at", "", "decommission: when it went out of use (RFC 3339 or YYYY-MM-DD, UTC); empty: now")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := subcmd.ParseWithArgs(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
-		return err
+	// The arguments are checked before the store is opened (which would create a file).
+	switch want := map[string]int{"import": 1, "pending": 0, "decommission": 2}[args[0]]; {
+	case fs.NArg() != want:
+		return subcmd.Usagef("registry %s: want %d argument(s), got %d (%s)", args[0], want, fs.NArg(), usage)
+	case args[0] == "decommission" && fs.Arg(0) != "gateway" && fs.Arg(0) != "home":
+		return subcmd.Usagef("registry decommission: want gateway ID or home ID (%s)", usage)
 	}
 	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{})
 	if err != nil {
@@ -70,10 +72,6 @@ func runRegistry(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer store.Close()
 	if args[0] == "decommission" {
-		if fs.NArg() != 2 || (fs.Arg(0) != "gateway" && fs.Arg(0) != "home") {
-			fmt.Fprintln(stderr, usage)
-			return fmt.Errorf("registry decommission: want gateway ID or home ID")
-		}
 		gw, home := vagt.GatewayID(fs.Arg(1)), vagt.HomeID("")
 		if fs.Arg(0) == "home" {
 			gw, home = "", vagt.HomeID(fs.Arg(1))
@@ -89,10 +87,6 @@ func runRegistry(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.ID, d.Gateway, d.Technology)
 		}
 		return nil
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, usage)
-		return fmt.Errorf("registry import: want one JSON file")
 	}
 	b, err := os.ReadFile(fs.Arg(0))
 	if err != nil {

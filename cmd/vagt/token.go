@@ -46,11 +46,8 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	return fmt.Errorf("token: unknown subcommand %q", args[0])
 }
 
-func tokenStore(ctx context.Context, fs *flag.FlagSet, db *string, args []string, getenv func(string) string) (*sqlstore.Store, error) {
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := subcmd.FlagsFromEnv(fs, getenv); err != nil {
+func tokenStore(ctx context.Context, fs *flag.FlagSet, db *string, args []string, getenv func(string) string, stdout io.Writer) (*sqlstore.Store, error) {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return nil, err
 	}
 	return sqlstore.Open(ctx, *db, sqlstore.Options{})
@@ -67,7 +64,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 12h; 0: the role's default (staff 12h, admin 8h, manager and national 30 days); no token lives for ever")
 	revokeOlder := fs.Bool("revoke-older", false, "revoke the user's other tokens (a re-issue after a lost device)")
 	note := fs.String("note", "", "what the token is for, shown in token list (e.g. tablet 3)")
-	store, err := tokenStore(ctx, fs, db, args, getenv)
+	store, err := tokenStore(ctx, fs, db, args, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -111,7 +108,7 @@ func tokenList(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
 	user := fs.String("user", "", "user name")
-	store, err := tokenStore(ctx, fs, db, args, getenv)
+	store, err := tokenStore(ctx, fs, db, args, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -143,7 +140,7 @@ func tokenRevoke(ctx context.Context, args []string, getenv func(string) string,
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
 	id := fs.Int64("id", 0, "the token's id (token list shows it)")
 	user := fs.String("user", "", "revoke every token of this user")
-	store, err := tokenStore(ctx, fs, db, args, getenv)
+	store, err := tokenStore(ctx, fs, db, args, getenv, stdout)
 	if err != nil {
 		return err
 	}

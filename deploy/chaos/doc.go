@@ -8,5 +8,7 @@
 // alarm latencies.
 //
 // The suite is a test (go test ./deploy/chaos; the long run is `make test-chaos`); this
-// file only documents it.
+// file only documents it. The package also holds the restore drill (TestRestoreDrill,
+// `make restore-drill`): docs/operations.md's backup and restore rehearsed with the same
+// processes while alarms flow.
 package chaos

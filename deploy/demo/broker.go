@@ -7,16 +7,22 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/mochi-mqtt/server/v2/system"
 	"go.etcd.io/bbolt"
+	bbolterrors "go.etcd.io/bbolt/errors"
 )
 
 // brokerRole says what an MQTT user may do on the demo's embedded broker.
@@ -26,6 +32,7 @@ const (
 	roleService brokerRole = iota + 1 // ingest and api: every lane of every gateway
 	roleGateway                       // its own lanes, and its home's Zigbee2MQTT bus
 	roleZigbee                        // a home's Zigbee2MQTT bridge: that bus only
+	roleTracker                       // a GPS tracker (OwnTracks): its own owntracks/{user}/ topics only
 )
 
 // brokerUser is a user of the embedded broker. Passwords are random 128-bit secrets the
@@ -99,7 +106,8 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	bus := "z2m/" + u.gateway + "/"
 	switch u.role {
 	case roleService:
-		return strings.HasPrefix(topic, "vagt/v1/gw/") || strings.HasPrefix(topic, "$share/") || strings.HasPrefix(topic, "vagt/deadletter/")
+		return strings.HasPrefix(topic, "vagt/v1/gw/") || strings.HasPrefix(topic, "$share/") || strings.HasPrefix(topic, "vagt/deadletter/") ||
+			(!write && strings.HasPrefix(topic, "owntracks/")) // the api reads the trackers (docs/gps.md)
 	case roleGateway:
 		own := "vagt/v1/gw/" + u.gateway + "/"
 		if write {
@@ -108,6 +116,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return topic == own+"config" || topic == own+"downlink" || strings.HasPrefix(topic, bus)
 	case roleZigbee:
 		return strings.HasPrefix(topic, bus)
+	case roleTracker: // as deploy/mosquitto/acl: pattern write owntracks/%u/+ and .../+/event
+		parts := strings.Split(topic, "/")
+		return write && (len(parts) == 3 || (len(parts) == 4 && parts[3] == "event")) && parts[0] == "owntracks" && parts[1] == u.gateway && parts[2] != ""
 	}
 	return false
 }
@@ -126,7 +137,12 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 	if err := s.AddHook(auth, nil); err != nil {
 		return nil, err
 	}
-	if err := s.AddHook(new(bolt.Hook), &bolt.Options{Path: storePath, Options: &bbolt.Options{}}); err != nil {
+	// A timeout, not a wait for ever on the file's lock (Run locks the whole data
+	// directory first; this is the net under it).
+	if err := s.AddHook(&boltStore{Hook: new(bolt.Hook)}, &bolt.Options{Path: storePath, Options: &bbolt.Options{Timeout: time.Second}}); err != nil {
+		if errors.Is(err, bbolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("broker store %s is locked: is another vagt demo running on this data?", storePath)
+		}
 		return nil, fmt.Errorf("broker store %s: %w", storePath, err)
 	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
@@ -140,6 +156,58 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 }
 
 func (b *embeddedBroker) Close() error { return b.server.Close() }
+
+// boltStore is mochi's bolt hook with its in-flight messages given back their packet ids.
+// The hook (v2.7.9) stores an in-flight message without its packet id, only in its key
+// ("IFM_<client>:<id>"); restored with id 0, the message cannot be encoded, and every
+// reconnect of its session fails with "resend inflight: protocol violation: missing packet
+// id" (issue 15 defect 6: after a restart of the demo the api never subscribed again). The
+// id is taken back from the key, which also repairs a store written before this fix, so
+// nothing queued is lost.
+//
+// It also orders Stop after the system-info tick: mochi's event loop may be in
+// OnSysInfoTick, which reads the hook's database, while Close stops the hook and clears it
+// (a data race the race detector reported in TestSecondRunRefused).
+type boltStore struct {
+	*bolt.Hook
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (h *boltStore) OnSysInfoTick(sys *system.Info) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.stopped {
+		h.Hook.OnSysInfoTick(sys)
+	}
+}
+
+func (h *boltStore) Stop() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	return h.Hook.Stop()
+}
+
+func (h *boltStore) StoredInflightMessages() ([]storage.Message, error) {
+	msgs, err := h.Hook.StoredInflightMessages()
+	if err != nil {
+		return nil, err
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.PacketID == 0 {
+			id, err := strconv.ParseUint(m.ID[strings.LastIndex(m.ID, ":")+1:], 10, 16)
+			if err != nil || id == 0 {
+				h.Log.Error("in-flight message without a packet id; dropped", "key", m.ID, "client", m.Client, "topic", m.TopicName)
+				continue
+			}
+			m.PacketID = uint16(id)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
 
 // quietFirstStart drops the error mochi's bolt hook logs when a new store has no $SYS
 // record yet — every first start — so that an error in the demo's log means one.

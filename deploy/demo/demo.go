@@ -33,6 +33,10 @@ type Config struct {
 	Tick         time.Duration // how often each home's sensors report; default 10 s
 	AlarmEvery   time.Duration // mean time between alarms in the village; default 45 s
 	FirstAlarm   time.Duration // the first alarm, so the console has one soon; default 15 s
+	// NightSpeed > 0 runs the night board's clock (and the homes' day) that many times
+	// faster from the next 22:55 Danish time, so a night shift's checks (night.go) pass in
+	// minutes; 0 the wall clock.
+	NightSpeed float64
 }
 
 // Defaults fills in what is unset.
@@ -89,6 +93,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	influx, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DataDir: filepath.Join(dir, "influxdb"), Logger: log})
 	if err != nil {
@@ -114,10 +123,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		return err
 	}
 
+	shift, day := nightClocks(c.NightSpeed, time.Now())
 	srv, err := api.New(ctx, api.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
 		Influx: stats.InfluxConfig{URL: influx.URL(), Org: influx.Org, Bucket: influx.Bucket(), Token: influx.Token}},
-		api.Deps{Log: log.With("component", "api")})
+		api.Deps{Log: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
 	}
@@ -125,6 +135,13 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	if err != nil {
 		srv.Store.Close()
 		return fmt.Errorf("demo: registry: %w", err)
+	}
+
+	if n, err := planNights(ctx, srv.CarePlans(), village.homes, c.Tick); err != nil {
+		srv.Store.Close()
+		return fmt.Errorf("demo: %w", err)
+	} else if n > 0 {
+		log.Info("demo: night checks planned", "homes", n)
 	}
 
 	// Every component runs until ctx ends or one of them fails, which stops them all.
@@ -144,7 +161,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 			ingest.Deps{Logger: log.With("component", "ingest"), Started: func(addr string) { ingestStarted <- addr }}))
 	})
 
-	sim := &simulation{cfg: c, dir: dir, broker: broker, log: log.With("component", "homes")}
+	sim := &simulation{cfg: c, dir: dir, broker: broker, log: log.With("component", "homes"), day: day}
 	for i, h := range village.homes {
 		home, err := sim.start(ctx, i, h)
 		if err != nil {
@@ -154,6 +171,12 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		homes.Go(func() { fail("home "+string(h.gateway), home.run(ctx)) })
 	}
 	homes.Go(func() { sim.alarms(ctx) })
+	if len(village.homes) > 0 {
+		if err := seedTracker(ctx, srv.Store, village.homes[0]); err != nil {
+			cancel(fmt.Errorf("demo: GPS tracker: %w", err))
+		}
+		homes.Go(func() { sim.tracker(ctx, c.Tick*2) })
+	}
 
 	select {
 	case addr := <-ingestStarted:
@@ -177,6 +200,7 @@ vagt demo is running: %d simulated homes in %s.
 
   care console      http://%s/
   manager dashboard http://%s/stats
+  night board       http://%s/night   (nattilsyn: homes with a bed sensor)
   API               http://%s/api/v1   (OpenAPI: /openapi.yaml)
   broker            %s
   InfluxDB          %s   (database vagt)
@@ -189,6 +213,6 @@ Sign in with one of these tokens (also in %s):
   admin                                  %s
 
 Press Ctrl-C to stop; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
+`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
 		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
@@ -24,6 +25,7 @@ type simulation struct {
 	dir    string
 	broker brokerAccess
 	log    *slog.Logger
+	day    alerts.Clock // the homes' time of day (the shift clock under --night-speed)
 
 	mu    sync.Mutex
 	homes []*home
@@ -41,6 +43,7 @@ type home struct {
 	tick time.Duration
 	rnd  *rand.Rand
 	log  *slog.Logger
+	day  alerts.Clock
 
 	leaking atomic.Bool // the bathroom floor is wet
 }
@@ -102,7 +105,7 @@ func (s *simulation) start(ctx context.Context, i int, h demoHome) (*home, error
 		line.Unplug()
 		return nil, err
 	}
-	hm := &home{demoHome: h, gw: gw, line: line, unit: baseunit.New(h.unit), z2m: z2m, tick: s.cfg.Tick,
+	hm := &home{demoHome: h, gw: gw, line: line, unit: baseunit.New(h.unit), z2m: z2m, tick: s.cfg.Tick, day: s.day,
 		rnd: rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano()))), log: log}
 	s.mu.Lock()
 	s.homes = append(s.homes, hm)
@@ -142,7 +145,7 @@ func (h *home) rhythm(ctx context.Context) {
 	defer t.Stop()
 	start := time.Now()
 	for n := 0; ; n++ {
-		now := time.Now().In(copenhagen)
+		now := h.day.Now().In(copenhagen)
 		night := now.Hour() >= 22 || now.Hour() < 7
 		temp := 20.5 + 1.5*h.rnd.Float64()
 		if night {

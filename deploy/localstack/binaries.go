@@ -38,6 +38,8 @@ var installHints = map[string]string{
 		"github.com/influxdata/influxdb/cmd/influxd@v1.8.10)",
 	"initdb":   "make tools (or: apt-get install postgresql)",
 	"postgres": "make tools (or: apt-get install postgresql)",
+	"nats-server": "make tools (or: GOBIN=$REPO/bin go install " +
+		"github.com/nats-io/nats-server/v2@v2.15.3)",
 }
 
 // RepoRoot walks up from the working directory to the directory holding

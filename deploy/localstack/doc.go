@@ -1,5 +1,6 @@
-// Package localstack starts real service processes — Mosquitto, InfluxDB 1.8
-// and PostgreSQL — on free loopback ports in a temporary directory, waits
+// Package localstack starts real service processes — Mosquitto, InfluxDB 1.8,
+// PostgreSQL, and a 3-node NATS cluster speaking MQTT (with a TCP balancer in
+// front, as production has) — on free loopback ports in a temporary directory, waits
 // until each answers, and stops them and removes their data again.
 //
 // Tests (through package stacktest) and `vagt demo` use it, so that the

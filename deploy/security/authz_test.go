@@ -14,6 +14,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/registry"
 )
@@ -46,6 +47,7 @@ var matrix = map[string]outcome{
 	"GET /openapi.yaml":                            public,
 	"GET /":                                        public,
 	"GET /stats":                                   public,
+	"GET /night":                                   public,
 	"GET /careplan":                                public,
 	"GET /assets/{file}":                           public,
 	"GET /metrics":                                 {401, 401, 401, 401, 401, 401, 401, 401, 401, 401}, // the scraper's token only (TestMetricsBehindToken)
@@ -82,15 +84,30 @@ var matrix = map[string]outcome{
 	"GET /api/v1/stats/adoption":                   {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
 	"GET /api/v1/stats/alerts":                     {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
 	"GET /api/v1/stats/benefits":                   {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
-	"GET /api/v1/me/data":                          {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
-	"GET /api/v1/homes/{id}/config":                {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"PUT /api/v1/homes/{id}/config":                {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"GET /api/v1/homes/{id}/config/history":        {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"PUT /api/v1/homes/{id}/absence":               {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"DELETE /api/v1/homes/{id}/absence":            {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"POST /api/v1/devices/{device}/test":           {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"DELETE /api/v1/devices/{device}/test":         {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
-	"GET /api/v1/careplans":                        {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	"GET /api/v1/stats/night":                      {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	// Night supervision: the board and a check are the care staff's (like acting on an
+	// alert); a home's recorded checks have the care plan's access.
+	"GET /api/v1/night/board":               {401, 200, 200, 200, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/homes/{id}/night-checks":  {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"GET /api/v1/homes/{id}/night-checks":   {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/me/data":                   {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"GET /api/v1/homes/{id}/config":         {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/config":         {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/homes/{id}/config/history": {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/absence":        {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/homes/{id}/absence":     {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"POST /api/v1/devices/{device}/test":    {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"DELETE /api/v1/devices/{device}/test":  {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/careplans":                 {401, 200, 200, 200, 200, 200, 403, 200, 403, 403},
+	// GPS trackers (docs/gps.md): registering one and a home's safe zones have the care
+	// plan's access; a tracker alert's track is the care staff's, like the alert. OsmAnd
+	// positions come in with the tracker's key in the path, whoever's token is sent.
+	"POST /api/v1/homes/{id}/trackers": {401, 201, 404, 404, 201, 404, 403, 201, 403, 403},
+	"GET /api/v1/homes/{id}/safezones": {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/homes/{id}/safezones": {401, 200, 404, 404, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/alerts/{id}/track":    {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"GET /gps/osmand/{key}":            public,
+	"POST /gps/osmand/{key}":           public,
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
@@ -127,9 +144,20 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	"POST /api/v1/devices": func(_ *world, h household, n string) string {
 		return `{"id":"` + string(h.gateway) + `:new","gateway":"` + string(h.gateway) + `","technology":"personal_alarm"}`
 	},
-	"PUT /api/v1/homes/{id}/config": func(*world, household, string) string { return `{"rules":{}}` },
+	"PUT /api/v1/homes/{id}/config": func(_ *world, h household, _ string) string {
+		// Every registered device listed: a plan that leaves one out is refused (issue 22).
+		return `{"devices":[{"device":"` + string(h.pending) + `","technology":"personal_alarm"},` +
+			`{"device":"` + string(h.installed) + `","technology":"personal_alarm"}],"rules":{}}`
+	},
 	"PUT /api/v1/homes/{id}/absence": func(*world, household, string) string {
 		return `{"until":"` + time.Now().AddDate(0, 0, 30).UTC().Format(time.RFC3339) + `","reason":"hospital"}`
+	},
+	"POST /api/v1/homes/{id}/night-checks": func(*world, household, string) string {
+		return `{"due_at":"` + time.Now().Truncate(time.Hour).UTC().Format(time.RFC3339) + `","decision":"all_well"}`
+	},
+	"POST /api/v1/homes/{id}/trackers": func(_ *world, _ household, n string) string { return `{"id":"gps.` + n + `"}` },
+	"PUT /api/v1/homes/{id}/safezones": func(*world, household, string) string {
+		return `{"zones":[{"name":"Hjem","center":[55.86,9.85],"radius_m":300}]}`
 	},
 	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
 	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
@@ -142,6 +170,7 @@ var queries = map[string]string{
 	"GET /api/v1/stats/adoption": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/alerts":   "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/benefits": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
 }
 
@@ -210,6 +239,12 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 		_, err := w.srv.Store.DecommissionGateway(t.Context(), h.gateway, time.Now(), "matrix", time.Now())
 		must(t, err)
 	}
+	if route == "POST /api/v1/homes/{id}/night-checks" {
+		w.nightPlan(t, h)
+	}
+	if strings.HasSuffix(pattern, "/track") {
+		h.alert = w.track
+	}
 	device := h.installed
 	if strings.HasSuffix(pattern, "/accept") {
 		device = h.pending
@@ -231,9 +266,13 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	case strings.HasPrefix(pattern, "/api/v1/users/{id}"):
 		id = itoa(h.user)
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css").Replace(pattern)
+	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css", "{key}", trackerKey).Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
+	}
+	if strings.HasPrefix(pattern, "/gps/osmand/") { // a fresh fix each call, inside the zone
+		w.seq++
+		path += fmt.Sprintf("?id=gps.sec-1&lat=55.86&lon=9.85&accuracy=8&timestamp=%d", w.trackFrom.Unix()+int64(w.seq))
 	}
 	if b := bodies[route]; b != nil {
 		w.seq++
@@ -449,4 +488,23 @@ func TestStreamHoldsOnlyItsScope(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nightPlan gives the household's home a door sensor and a night check at this hour
+// (Danish time), so that a check due now can be recorded.
+func (w *world) nightPlan(t testing.TB, h household) {
+	t.Helper()
+	door := vagt.DeviceID(string(h.gateway) + ":door")
+	_, err := w.srv.Store.InstallDevice(t.Context(), registry.Device{ID: door, Gateway: h.gateway, Technology: vagt.TechDoorSensor}, "matrix", time.Now())
+	must(t, err)
+	var set careplan.Settings
+	loc, err := time.LoadLocation(vagt.DefaultTimeZone)
+	must(t, err)
+	hour := time.Now().In(loc).Format("15") + ":00"
+	must(t, json.Unmarshal([]byte(`{"devices":[{"device":"`+string(h.installed)+`","technology":"personal_alarm"},`+
+		`{"device":"`+string(h.pending)+`","technology":"personal_alarm"},`+
+		`{"device":"`+string(door)+`","technology":"door_sensor"}],`+
+		`"night_checks":{"times":["`+hour+`"],"good":{"door_closed":true}}}`), &set))
+	_, err = w.srv.CarePlans().Update(t.Context(), h.home, set, 0, "matrix")
+	must(t, err)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/gps"
+	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -22,21 +24,28 @@ import (
 // two municipalities, two districts in the first, a citizen behind a gateway in district
 // Nord, an open alert from it, and a token per role.
 type world struct {
-	srv     *api.Server
-	base    string
-	dbPath  string
-	tokens  map[string]string // principal name → token
-	alert   int64             // the alert in Nord
-	citizen int64             // the citizen in Nord
-	home    string
-	north   int64
-	south   int64 // district Syd of 766
-	away    int64 // a district of 101
-	seq     int   // names of the objects fresh made (household)
+	srv    *api.Server
+	base   string
+	dbPath string
+	tokens map[string]string // principal name → token
+	alert  int64             // the alert in Nord
+	track  int64             // a GPS tracker's left_safe_zone alert in Nord (docs/gps.md)
+	// trackFrom and on, a second per request, are the times of the fixes sent to OsmAnd.
+	trackFrom time.Time
+	citizen   int64 // the citizen in Nord
+	home      string
+	north     int64
+	south     int64 // district Syd of 766
+	away      int64 // a district of 101
+	seq       int   // names of the objects fresh made (household)
 }
 
 // metricsToken is the world's scraper's: /metrics on the api port answers it only.
 const metricsToken = "scraper-secret"
+
+// trackerKey is the OsmAnd key of the world's GPS tracker gps.sec-1 (in the path of
+// /gps/osmand/{key}: the key, not a token, is what lets a position in).
+const trackerKey = "matrix-tracker-key"
 
 const (
 	ownMun   = 766 // Hedensted
@@ -47,7 +56,7 @@ func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
 	influx := stacktest.SharedInfluxDB(t)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken,
+	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
 		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +89,19 @@ func startWorld(t testing.TB) *world {
 		Time: time.Now().Truncate(time.Millisecond), Device: "bu-1:btn", Type: vagt.AlarmPanic}, time.Now())
 	must(t, err)
 	w.alert = res.Alert.ID
+	// A GPS tracker of the same home that has left its safe zone: the alert whose track
+	// GET /api/v1/alerts/{id}/track reads.
+	now := time.Now()
+	w.trackFrom = now.Add(-time.Hour).Truncate(time.Second)
+	must(t, s.CreateTracker(t.Context(), "gps.sec-1", vagt.HomeID(w.home), httpapi.TrackerKeyHash(trackerKey), "matrix", now))
+	must(t, s.SetSafeZones(t.Context(), vagt.HomeID(w.home), []gps.Zone{{Name: "Hjem", Center: &[2]float64{55.86, 9.85}, Radius: 300}}, "matrix", now))
+	fix := gps.Position{Tracker: "gps.sec-1", At: w.trackFrom.Add(-time.Hour), Lat: 55.87, Lon: 9.85, Acc: 8, Battery: 80, Source: "osmand"}
+	left, err := s.RecordPosition(t.Context(), fix, now, func(st *gps.TrackerState) []gps.Alarm { return gps.Decide(st, fix, gps.Limits{}.WithDefaults()) })
+	must(t, err)
+	if len(left) != 1 || left[0].Alert.Type != vagt.AlarmLeftSafeZone {
+		t.Fatalf("the tracker's position out of its zone: %+v", left)
+	}
+	w.track = left[0].Alert.ID
 
 	for name, p := range map[string]auth.Principal{
 		"staff-nord":    {Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{north}},

@@ -43,6 +43,13 @@ type Config struct {
 	Prefix     string        // gateway ids are {Prefix}-{000001}; default "load"
 	Start      time.Time     // virtual time of the first sample; default now
 	Step       time.Duration // virtual time between samples of a sensor; default 1s
+
+	// Trackers plays this many GPS trackers (tracker.go), one fix each per round, each on
+	// its own connection logged in as its id with TrackerPassword; their fixes' times
+	// advance by Step from Start.
+	Trackers        int
+	TrackerPassword string
+	TrackerWalk     float64 // metres a tracker walks out from its home and back; default 500
 }
 
 // GatewayCount is what one gateway got acknowledged by the broker.
@@ -58,7 +65,8 @@ type Report struct {
 	Batches    uint64                  `json:"batches"`
 	Readings   uint64                  `json:"readings"`
 	Alarms     uint64                  `json:"alarms"`
-	Failed     uint64                  `json:"failed"` // publishes the broker did not acknowledge: not counted above
+	Positions  uint64                  `json:"positions"` // tracker positions acknowledged
+	Failed     uint64                  `json:"failed"`    // publishes the broker did not acknowledge: not counted above
 	Elapsed    time.Duration           `json:"elapsed_ns"`
 	PerGateway map[string]GatewayCount `json:"per_gateway"`
 }
@@ -85,12 +93,17 @@ func (c *Config) defaults() error {
 	if c.Step <= 0 {
 		c.Step = time.Second
 	}
+	if c.TrackerWalk <= 0 {
+		c.TrackerWalk = 500
+	}
 	c.Conns = min(c.Conns, max(c.Homes, 1))
 	switch {
 	case c.Broker == "":
 		return errors.New("load: broker is required")
-	case c.Homes < 1 || c.Sensors < 1:
-		return errors.New("load: homes and sensors must be at least 1")
+	case c.Homes < 0 || c.Trackers < 0 || c.Homes+c.Trackers < 1:
+		return errors.New("load: give at least one home or tracker")
+	case c.Homes > 0 && c.Sensors < 1:
+		return errors.New("load: sensors must be at least 1")
 	case c.Sensors*c.Samples > vagt.MaxBatchReadings || c.Sensors > vagt.MaxBatchDevices:
 		return fmt.Errorf("load: %d sensors × %d samples exceeds a batch (%d readings)", c.Sensors, c.Samples, vagt.MaxBatchReadings)
 	case c.Duration <= 0 && c.Batches <= 0:
@@ -126,7 +139,20 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) (Report, error) {
 		mu   sync.Mutex
 		errs []error
 	)
+	positions := make([]uint64, cfg.Trackers)
+	for i := range cfg.Trackers {
+		wg.Go(func() {
+			if err := runTracker(ctx, &cfg, i, positions); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
 	for w := range cfg.Conns {
+		if cfg.Homes == 0 {
+			break
+		}
 		wg.Go(func() {
 			if err := runConn(ctx, &cfg, w, counts, logger); err != nil {
 				mu.Lock()
@@ -142,6 +168,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) (Report, error) {
 		r.Batches += c.Batches
 		r.Readings += c.Readings
 		r.Alarms += c.Alarms
+	}
+	for _, n := range positions {
+		r.Positions += n
 	}
 	for _, err := range errs {
 		var pe *publishError

@@ -109,7 +109,33 @@ func (e *Engine) SetConfig(cfg vagt.HomeConfig) error {
 	for _, d := range cfg.Devices {
 		e.devices[d.Device] = d
 	}
+	// A device the new map takes in is no longer unknown. A clear that cannot be spooled
+	// stays open and is logged: it must not make the gateway refuse the configuration.
+	for ep := range e.open {
+		if _, mapped := e.devices[ep.device]; mapped && ep.typ == vagt.AlarmUnknownDevice {
+			if err := e.clear(ep, nil); err != nil {
+				e.log.Error("clear unknown device", "err", err)
+			}
+		}
+	}
 	return nil
+}
+
+// Unmapped raises a technical alert (unknown_device) about a device that sent an alarm but
+// is not in the device map, once until the map takes it in. The alarm itself goes its
+// usual way (Observe). via is the base unit of a serial peripheral ("" for Zigbee): a
+// peripheral of a unit in the map is the unit's, not unknown. A gateway with neither a
+// device map nor a configuration from the platform is not set up yet: nothing is expected
+// of it, nothing is raised.
+func (e *Engine) Unmapped(dev, via vagt.DeviceID, details map[string]string) error {
+	_, mapped := e.devices[dev]
+	if _, unit := e.devices[via]; via != "" && unit {
+		mapped = true
+	}
+	if mapped || (len(e.cfg.Devices) == 0 && e.cfg.Version == 0) {
+		return nil
+	}
+	return e.raise(episode{typ: vagt.AlarmUnknownDevice, device: dev}, details)
 }
 
 // OpenEpisodes returns how many alarms are raised and not cleared.

@@ -1,6 +1,8 @@
 package uplink
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,4 +51,61 @@ func TestDownlinkLaneDelivered(t *testing.T) {
 	publish("resolved 1001") // the gateway is away
 	u2, _ := start(t, Options{Broker: broker.URL()}, q)
 	nextDownlink(t, u2, "resolved 1001")
+}
+
+// TestPairDownlinksFromBothLinks: a Pair subscribes to the downlink lane on both brokers and
+// hands on every message of either, each link's in order — also a message that arrives on
+// both (the receiver folds it), and with the primary's broker killed.
+func TestPairDownlinksFromBothLinks(t *testing.T) {
+	brokerA, brokerB := stacktest.Mosquitto(t), stacktest.Mosquitto(t)
+	p := startPair(t, Options{Broker: brokerA.URL()}, Options{Broker: brokerB.URL()}, newSpool(t), PairOptions{})
+	waitFor(t, "both links up", func() bool { return p.linkUp(primary) && p.linkUp(secondary) })
+	apis := make([]*collector, 2)
+	for i, b := range []string{brokerA.URL(), brokerB.URL()} {
+		// The subscriptions follow the connect; the status published after them is the sign.
+		col := collect(t, b, "status-reader", vagt.Topic(gw, vagt.LaneStatus))
+		col.wait(t, "online status", func(m []mqtt.Message) bool { return len(m) > 0 })
+		apis[i] = collect(t, b, "api", "nothing/here")
+	}
+	publish := func(link int, payload string) {
+		t.Helper()
+		tok := apis[link].c.Publish(vagt.Topic(gw, vagt.LaneDownlink), 1, false, []byte(payload))
+		if !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	next := func() string {
+		t.Helper()
+		select {
+		case d := <-p.Downlinks():
+			return string(d)
+		case <-time.After(time.Minute):
+			t.Fatal("no downlink from the pair within a minute")
+		}
+		return ""
+	}
+	publish(primary, "received 1")
+	publish(secondary, "received 2")
+	publish(secondary, "acknowledged 2")
+	publish(primary, "acknowledged 1")
+	publish(secondary, "acknowledged 1") // the same news on both brokers
+	var got []string
+	for range 5 {
+		got = append(got, next())
+	}
+	sorted := slices.Sorted(slices.Values(got))
+	if fmt.Sprint(sorted) != "[acknowledged 1 acknowledged 1 acknowledged 2 received 1 received 2]" ||
+		slices.Index(got, "received 1") > slices.Index(got, "acknowledged 1") ||
+		slices.Index(got, "received 2") > slices.Index(got, "acknowledged 2") {
+		t.Fatalf("downlinks %v: want every one, each link's in order", got)
+	}
+
+	if err := brokerA.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the primary seen down", func() bool { return !p.linkUp(primary) })
+	publish(secondary, "resolved 2")
+	if d := next(); d != "resolved 2" {
+		t.Fatalf("downlink %q with the primary down, want resolved 2", d)
+	}
 }

@@ -32,9 +32,10 @@ type PairOptions struct {
 // either broker leaves the spool and is sent on neither link again; an item in flight on
 // one link may also go out on the other (consumers fold duplicates by gateway and seq).
 type Pair struct {
-	links   [2]*Uplink
-	shared  *shared
-	configs chan []byte
+	links     [2]*Uplink
+	shared    *shared
+	configs   chan []byte
+	downlinks chan []byte // both links' downlink messages, every one (downlink.go)
 }
 
 // Link roles in a Pair.
@@ -56,7 +57,7 @@ func NewPair(first, second Options, q Queue, status StatusFunc, po PairOptions) 
 	}
 	s := &shared{q: q, po: po, now: time.Now, claims: map[itemKey]*claim{}, acks: map[itemKey]bool{}}
 	start := s.now()
-	p := &Pair{shared: s, configs: make(chan []byte, 1)}
+	p := &Pair{shared: s, configs: make(chan []byte, 1), downlinks: make(chan []byte, downlinkBuffer)}
 	for role, o := range []Options{first, second} {
 		v := &view{s: s, role: role, ready: make(chan struct{}, 1)}
 		s.views[role] = v
@@ -88,6 +89,12 @@ func (p *Pair) Sent() uint64 { return p.links[primary].Sent() + p.links[secondar
 // idempotent by version).
 func (p *Pair) Configs() <-chan []byte { return p.configs }
 
+// Downlinks delivers the downlink messages of both links, every one, each link's in its
+// order (not latest-wins as Configs: each message names its own events). Both brokers may
+// carry the same message (the api publishes where it is heard, a bridge copies it); the
+// receiver applies them idempotently per event and state, so the second copy is a repeat.
+func (p *Pair) Downlinks() <-chan []byte { return p.downlinks }
+
 // Run runs both links until ctx is done; each says offline on its broker and disconnects.
 func (p *Pair) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -117,8 +124,29 @@ func (p *Pair) Run(ctx context.Context) error {
 			}
 		}
 	})
+	wg.Go(func() { p.forwardDownlinks(ctx) })
 	wg.Wait()
 	return nil
+}
+
+// forwardDownlinks hands on both links' downlink messages. It waits for the receiver
+// rather than drop one; meanwhile each link's own buffer holds what arrives (and drops
+// only after that, as a single link does).
+func (p *Pair) forwardDownlinks(ctx context.Context) {
+	for {
+		var d []byte
+		select {
+		case <-ctx.Done():
+			return
+		case d = <-p.links[primary].Downlinks():
+		case d = <-p.links[secondary].Downlinks():
+		}
+		select {
+		case p.downlinks <- d:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // handOver passes a config on without blocking: the newest wins over one not yet taken,

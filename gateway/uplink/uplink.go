@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,9 +40,12 @@ type Options struct {
 	CertFile string // PEM client certificate, optional (with KeyFile)
 	KeyFile  string
 
-	KeepAlive      time.Duration // default 30s; the will fires after 1.5× this
-	Heartbeat      time.Duration // status republished this often; default 60s
-	MaxBackoff     time.Duration // reconnect backoff ceiling; default 2m
+	KeepAlive  time.Duration // default 30s; the will fires after 1.5× this
+	Heartbeat  time.Duration // status republished this often; default 60s
+	MaxBackoff time.Duration // reconnect backoff ceiling; default 2m
+	// NoJitter waits the full exponential back-off instead of a random part of it (full
+	// jitter, backoff.go): only for measuring the reconnect storm without jitter.
+	NoJitter       bool
 	PublishTimeout time.Duration // no PUBACK by then: send the item again; default 30s
 	// DrainRate caps telemetry in readings per second, so that after an outage a village
 	// of gateways does not flatten the platform; alarms are never held back. 0: no cap.
@@ -71,6 +75,10 @@ type Uplink struct {
 	sent atomic.Uint64 // items acknowledged by the broker
 
 	store   *copyStore
+	backoff *Backoff
+	tries   atomic.Bool   // a connection was attempted: later attempts wait their back-off
+	quit    chan struct{} // closed when Run's context ends: a back-off wait stops
+	quitter sync.Once
 	refresh chan struct{} // republish the status now (a Pair asks when the other link fell)
 	// published maps the packet id of a publish without PUBACK yet to its item (see track).
 	publishedMu sync.Mutex
@@ -120,6 +128,11 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 	u := &Uplink{opts: opts, queue: queue, status: status, log: opts.Logger,
 		upMaintain: make(chan struct{}, 1), upSend: make(chan struct{}, 1), configs: make(chan []byte, 1),
 		refresh: make(chan struct{}, 1), published: map[uint16]itemKey{}}
+	// Base 1 s (the old fixed first retry), capped by MaxBackoff; seeded per gateway and
+	// link, so a Pair's two links do not wait in step either.
+	u.backoff = NewBackoff(min(time.Second, opts.MaxBackoff), opts.MaxBackoff, string(opts.Gateway)+"|"+opts.Broker)
+	u.backoff.NoJitter = opts.NoJitter
+	u.quit = make(chan struct{})
 	u.store = newCopyStore()
 	u.store.keep = u.resumable
 	if opts.DrainRate > 0 {
@@ -146,10 +159,13 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		SetConnectTimeout(20*time.Second).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(opts.MaxBackoff).
+		// paho's own waits are fixed or exponential without jitter: keep them negligible
+		// and wait the jittered back-off before each attempt instead (onConnectAttempt).
+		SetConnectRetryInterval(10*time.Millisecond).
+		SetMaxReconnectInterval(10*time.Millisecond).
+		SetConnectionAttemptHandler(u.onConnectAttempt).
 		SetBinaryWill(vagt.Topic(opts.Gateway, vagt.LaneStatus), will, 1, true).
-		SetOnConnectHandler(func(mqtt.Client) { u.setUp(true) }).
+		SetOnConnectHandler(func(mqtt.Client) { u.backoff.Reset(); u.setUp(true) }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			u.setUp(false)
 			u.log.Warn("uplink lost", "err", err)
@@ -168,6 +184,16 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("uplink: %w", err)
 	}
 	return c, nil
+}
+
+// onConnectAttempt runs on paho's connecting goroutine before each attempt: the first
+// attempt of the process goes at once, every later one (the first after a lost connection
+// included) waits its jittered back-off, or until Run ends.
+func (u *Uplink) onConnectAttempt(_ *url.URL, tc *tls.Config) *tls.Config {
+	if u.tries.Swap(true) {
+		u.backoff.Wait(u.quit)
+	}
+	return tc
 }
 
 func (u *Uplink) setUp(up bool) {
@@ -224,6 +250,8 @@ func (u *Uplink) Run(ctx context.Context) error {
 	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), u.onConfig)
 	u.client.AddRoute(vagt.Topic(u.opts.Gateway, vagt.LaneDownlink), u.onDownlink)
 	u.client.Connect() // with ConnectRetry it keeps trying in the background
+	stopWaiting := context.AfterFunc(ctx, func() { u.quitter.Do(func() { close(u.quit) }) })
+	defer func() { stopWaiting(); u.quitter.Do(func() { close(u.quit) }) }()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); u.maintain(ctx) }()

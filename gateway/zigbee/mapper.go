@@ -181,3 +181,50 @@ func MapAvailability(payload []byte) (online bool, err error) {
 	}
 	return false, fmt.Errorf("%w: %.40q", ErrBadPayload, payload)
 }
+
+// alarmCapable are the fields whose readings can raise an alarm no care plan switches off
+// (panic, smoke, water); a device not in the device map that sends one is not dropped.
+var alarmCapable = map[string]bool{"action": true, "sos": true, "smoke": true, "water_leak": true}
+
+// MapUnmapped maps the payload of a device not in the device map (friendly name name): the
+// readings of its alarm-capable fields, under a device id made from the name (Zigbee2MQTT's
+// default names are IEEE addresses, which are valid ids), and false when the payload has
+// no such field. A panic from an unmapped device is still a panic: the gateway forwards it
+// and raises a technical alert about the device (docs/gateway.md).
+func MapUnmapped(name string, payload []byte, at time.Time) (vagt.DeviceID, []vagt.Reading, bool) {
+	id := UnmappedID(name)
+	rs, _ := Map(vagt.DeviceConfig{Device: id}, payload, at)
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(payload, &fields) != nil {
+		return id, nil, false
+	}
+	capable := false
+	for f := range fields {
+		capable = capable || alarmCapable[f]
+	}
+	var out []vagt.Reading
+	for _, r := range rs {
+		switch r.Kind {
+		case vagt.KindButtonPress, vagt.KindSmoke, vagt.KindWaterLeak:
+			out = append(out, r)
+		}
+	}
+	return id, out, capable
+}
+
+// UnmappedID is the device id of an unmapped Zigbee device: its friendly name when that is
+// a valid id, else "zigbee:" and the name with other characters replaced, cut to fit.
+func UnmappedID(name string) vagt.DeviceID {
+	if id := vagt.DeviceID(name); id.Validate() == nil {
+		return id
+	}
+	b := []byte("zigbee:")
+	for _, c := range []byte(name) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == ':'
+		if !ok {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return vagt.DeviceID(b[:min(len(b), 64)])
+}

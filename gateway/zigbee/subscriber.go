@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -17,6 +18,10 @@ type Update struct {
 	Device   vagt.DeviceID
 	Readings []vagt.Reading
 	Online   *bool // set by an availability message
+	// Unmapped is the friendly name of a device not in the device map whose payload can
+	// carry an alarm: its alarm readings are in Readings, and the gateway raises a
+	// technical alert about it (MapUnmapped).
+	Unmapped string
 
 	ack func() // acknowledges the message to the home broker (Ack)
 }
@@ -54,8 +59,9 @@ type Stats struct {
 
 // Subscriber maps the messages of the devices in its device map to Updates.
 type Subscriber struct {
-	opts Options
-	log  *slog.Logger
+	opts     Options
+	log      *slog.Logger
+	unmapped atomic.Uint64 // messages of unmapped devices with an alarm-capable field: forwarded
 
 	mu      sync.Mutex
 	devices map[string]vagt.DeviceConfig // by friendly name
@@ -97,6 +103,10 @@ func (s *Subscriber) SetDevices(devs []vagt.DeviceConfig) {
 	s.devices = m
 	s.mu.Unlock()
 }
+
+// UnmappedAlarms returns how many messages of devices not in the device map had an
+// alarm-capable field (MapUnmapped): forwarded, not dropped.
+func (s *Subscriber) UnmappedAlarms() uint64 { return s.unmapped.Load() }
 
 // Stats returns the counters.
 func (s *Subscriber) Stats() Stats {
@@ -189,6 +199,25 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dev, known := s.devices[name]
+	if !known && sub == "" {
+		// A device left out of the device map may still be someone's panic button or smoke
+		// alarm: its alarms go on, and the gateway raises a technical alert about it.
+		if id, rs, capable := MapUnmapped(name, m.Payload(), now); capable {
+			s.unmapped.Add(1)
+			if !s.warned[name] && len(s.warned) < 1000 {
+				s.warned[name] = true
+				s.log.Warn("zigbee: device not in the device map sends alarms; forwarded as "+string(id)+", technical alert raised", "name", name)
+			}
+			// Acknowledged once its alarm is committed, like a mapped device's.
+			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name, ack: func() { s.acks.done(n) }})
+			queued = true
+			select {
+			case s.more <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
 	if !known {
 		s.stats.UnknownDevice++
 		if !s.warned[name] && len(s.warned) < 1000 {

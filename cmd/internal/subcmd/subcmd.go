@@ -5,6 +5,7 @@ package subcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,12 @@ import (
 
 	"github.com/vagt-dk/vagt"
 )
+
+// usageError is a command line that cannot run: no or an unknown subcommand, a bad flag, a
+// stray argument. Main exits 2 for it, as the Go tools do.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // Command is one subcommand. Run returns when ctx is done (after a clean shutdown) or when
 // it fails; it never calls os.Exit.
@@ -32,7 +39,12 @@ func Main(name string, cmds Set) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cmds.Run(ctx, name, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrHelp):
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
@@ -40,7 +52,14 @@ func Main(name string, cmds Set) {
 
 // Run runs the subcommand args[0] with the rest of args. "version" is always there.
 func (s Set) Run(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		// A subcommand is required: the usage goes to stderr, and the exit is not 0.
+		if err := s.usage(name, stderr); err != nil {
+			return err
+		}
+		return usageError{errors.New("no subcommand")}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		return s.usage(name, stdout)
 	}
 	if args[0] == "version" {
@@ -49,8 +68,7 @@ func (s Set) Run(ctx context.Context, name string, args []string, getenv func(st
 	}
 	c, ok := s[args[0]]
 	if !ok {
-		s.usage(name, stderr)
-		return fmt.Errorf("unknown subcommand %q", args[0])
+		return usageError{fmt.Errorf("unknown subcommand %q (run '%s -h' for the list)", args[0], name)}
 	}
 	return c.Run(ctx, args[1:], getenv, stdout, stderr)
 }

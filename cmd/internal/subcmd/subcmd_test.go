@@ -3,6 +3,7 @@ package subcmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -23,11 +24,11 @@ func TestRun(t *testing.T) {
 	if strings.Join(got, ",") != "a,b,x" {
 		t.Errorf("args %v", got)
 	}
-	if err := set.Run(context.Background(), "t", []string{"nope"}, env, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "echo") {
-		t.Errorf("unknown subcommand: %v, usage %q", err, errOut.String())
+	if err := set.Run(context.Background(), "t", []string{"nope"}, env, &out, &errOut); err == nil || !strings.Contains(err.Error(), "run 't -h'") {
+		t.Errorf("unknown subcommand: %v", err)
 	}
 	out.Reset()
-	if err := set.Run(context.Background(), "t", nil, env, &out, &errOut); err != nil || !strings.Contains(out.String(), "repeat the arguments") || !strings.Contains(out.String(), "version") {
+	if err := set.Run(context.Background(), "t", []string{"-h"}, env, &out, &errOut); err != nil || !strings.Contains(out.String(), "repeat the arguments") || !strings.Contains(out.String(), "version") {
 		t.Errorf("usage: %v %q", err, out.String())
 	}
 	out.Reset()
@@ -76,5 +77,39 @@ func TestFlagReference(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing row %q in\n%s", want, got)
 		}
+	}
+}
+
+// TestParseLikeTheGoTools: -h prints the flags to stdout and is no failure; a bad flag and a
+// stray argument are one line with a hint and a usage error (exit 2), not the whole usage;
+// no subcommand is a usage error with the list on stderr.
+func TestParseLikeTheGoTools(t *testing.T) {
+	newFS := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("vagt api", flag.ContinueOnError)
+		fs.String("db", "var/vagt.db", "SQLite file")
+		return fs
+	}
+	env := func(string) string { return "" }
+	var out bytes.Buffer
+	if err := Parse(newFS(), []string{"-h"}, env, &out); !errors.Is(err, ErrHelp) || !strings.Contains(out.String(), "-db") {
+		t.Errorf("-h: %v, stdout %q", err, out.String())
+	}
+	for _, args := range [][]string{{"--nope"}, {"stray"}, {"--db", "x", "stray"}} {
+		out.Reset()
+		err := Parse(newFS(), args, env, &out)
+		if err == nil || !errors.As(err, new(usageError)) || strings.Count(err.Error(), "\n") != 0 ||
+			!strings.Contains(err.Error(), "run 'vagt api -h'") || out.Len() != 0 {
+			t.Errorf("%q: %v (usage error %v), stdout %q", args, err, errors.As(err, new(usageError)), out.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	set := Set{"api": {"serve", nil}}
+	if err := set.Run(context.Background(), "vagt", nil, env, &stdout, &stderr); !errors.As(err, new(usageError)) ||
+		!strings.Contains(stderr.String(), "serve") || stdout.Len() != 0 {
+		t.Errorf("no subcommand: %v, stdout %q, stderr %q", err, stdout.String(), stderr.String())
+	}
+	stderr.Reset()
+	if err := set.Run(context.Background(), "vagt", []string{"nope"}, env, &stdout, &stderr); !errors.As(err, new(usageError)) || stderr.Len() != 0 {
+		t.Errorf("unknown subcommand: %v, stderr %q (one line, not the usage)", err, stderr.String())
 	}
 }

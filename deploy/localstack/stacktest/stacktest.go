@@ -31,6 +31,16 @@ func Mosquitto(t testing.TB, opts ...localstack.MosquittoOptions) *localstack.Mo
 	})
 }
 
+// NATSCluster starts a NATS cluster speaking MQTT (three nodes unless opts say otherwise)
+// for t alone and closes it when t ends. It takes a few seconds: the nodes elect a
+// JetStream leader and create the MQTT streams before they answer.
+func NATSCluster(t testing.TB, opts ...localstack.NATSClusterOptions) *localstack.NATSCluster {
+	t.Helper()
+	return start(t, "nats-server", func(ctx context.Context) (*localstack.NATSCluster, error) {
+		return localstack.StartNATSCluster(ctx, first(opts))
+	})
+}
+
 // InfluxDB starts an InfluxDB for t alone and closes it when t ends. It
 // takes a second or two; prefer SharedInfluxDB unless the test stops,
 // kills or restarts the server.

@@ -1,0 +1,79 @@
+package localstack
+
+import (
+	"fmt"
+	"strings"
+)
+
+// NATSUserConfig is one entry of an authorization block's users list; withPassword
+// false leaves the password out (certificate users).
+func NATSUserConfig(u NATSUser, withPassword bool) string {
+	fields := []string{fmt.Sprintf("user: %q", u.Name)}
+	if withPassword {
+		fields = append(fields, fmt.Sprintf("password: %q", u.Password))
+	}
+	perm := func(filters []string) string {
+		if len(filters) == 0 {
+			return `{ deny: [">"] }`
+		}
+		subjects := make([]string, len(filters))
+		for i, f := range filters {
+			subjects[i] = fmt.Sprintf("%q", NATSSubject(f))
+		}
+		return "{ allow: [" + strings.Join(subjects, ", ") + "] }"
+	}
+	var perms []string
+	if u.Publish != nil {
+		perms = append(perms, "publish: "+perm(u.Publish))
+	}
+	if u.Subscribe != nil {
+		perms = append(perms, "subscribe: "+perm(u.Subscribe))
+	}
+	if len(perms) > 0 {
+		fields = append(fields, "permissions: { "+strings.Join(perms, ", ")+" }")
+	}
+	return "{ " + strings.Join(fields, ", ") + " }"
+}
+
+// NATSSubject converts an MQTT topic filter to the NATS subject NATS's MQTT support
+// stores and checks it under: `/` becomes `.`, `+` `*` and `#` `>`. A `.` in a topic level
+// would become `//`; vagt's topics have none (gateway ids are [a-z0-9-]).
+func NATSSubject(filter string) string {
+	levels := strings.Split(filter, "/")
+	for i, l := range levels {
+		switch l {
+		case "+":
+			levels[i] = "*"
+		case "#":
+			levels[i] = ">"
+		}
+	}
+	return strings.Join(levels, ".")
+}
+
+// NATSGatewayUser is what gateway gw may do on the cluster: publish only under its own id
+// (telemetry, alarms, its retained status and will) and read only its own configuration
+// and downlink lanes. name is its user name: the gateway id, or "CN=<id>" under TLS.
+func NATSGatewayUser(name, gw, password string) NATSUser {
+	p := "vagt/v1/gw/" + gw + "/"
+	return NATSUser{
+		Name: name, Password: password,
+		Publish:   []string{p + "telemetry", p + "alarm", p + "status"},
+		Subscribe: []string{p + "config", p + "downlink"},
+	}
+}
+
+// NATSServiceUsers are the platform's own users, named name("svc_ingest") and so on (a
+// certificate subject under TLS: "CN=" + n): what each reads and writes is what the
+// Mosquitto ACL (deploy/mosquitto/acl) gives the same user.
+func NATSServiceUsers(name func(string) string, password func(string) string) []NATSUser {
+	user := func(n string, pub, sub []string) NATSUser {
+		return NATSUser{Name: name(n), Password: password(n), Publish: pub, Subscribe: sub}
+	}
+	return []NATSUser{
+		user("svc_ingest", []string{"vagt/v1/dead/#"}, []string{"vagt/v1/gw/+/telemetry", "vagt/v1/gw/+/alarm"}),
+		user("svc_api", []string{"vagt/v1/gw/+/config", "vagt/v1/gw/+/downlink"},
+			[]string{"vagt/v1/gw/+/alarm", "vagt/v1/gw/+/status", "vagt/v1/gw/+/config"}),
+		user("ops_monitor", []string{}, []string{"vagt/v1/#"}),
+	}
+}

@@ -1,0 +1,189 @@
+// Package natsconf_test starts a real 3-node NATS cluster with the production
+// configuration in this directory (nats.conf, and users.conf as genusers writes it) and
+// checks what it promises for the misbehaving clients of issue 20: a gateway that
+// subscribes to `#` or to another's lanes is refused (SUBACK 0x80), one that publishes under
+// another's id or sets its own configuration reaches nobody, a client without a
+// certificate of the CA or with an unknown subject does not get in.
+//
+// The configuration is used as it is written, with these substitutions only: ports become
+// free loopback ports, the routes point at the other test nodes, paths under
+// /etc/nats/vagt/ and /var/lib/nats/ move into the test's directories, and
+// $NATS_SERVER_NAME is the node's name. users.conf gets one user more, the certificate
+// subject deploy/localstack's readiness probe presents (it may do nothing).
+package natsconf_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	natsconf "github.com/vagt-dk/vagt/deploy/nats"
+)
+
+const waitFor = 20 * time.Second
+
+func productionCluster(t *testing.T, gateways ...string) (*localstack.NATSCluster, *stacktest.PKI) {
+	t.Helper()
+	conf, err := os.ReadFile("nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := stacktest.NewPKI(t, "vagt test CA")
+	server, probe := pki.Issue("127.0.0.1"), pki.Issue("vagt-localstack-probe")
+	etc := t.TempDir()
+	for name, from := range map[string]string{"server.crt": server.CertFile, "server.key": server.KeyFile, "ca.crt": pki.CAFile} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(etc, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var users bytes.Buffer
+	users.WriteString(strings.Replace(genusers(t, strings.Join(gateways, "\n")+"\n"), "  users: [\n",
+		"  users: [\n    "+localstack.NATSUserConfig(localstack.NATSUser{Name: "CN=vagt-localstack-probe", Publish: []string{}, Subscribe: []string{}}, false)+"\n", 1))
+	routesRE := regexp.MustCompile(`(?s)routes: \[.*?\]`)
+	c := stacktest.NATSCluster(t, localstack.NATSClusterOptions{
+		TLS: &localstack.NATSTLS{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
+			ProbeCert: probe.CertFile, ProbeKey: probe.KeyFile},
+		Config: func(n localstack.NATSNodeConfig) string {
+			s := string(conf)
+			// An include is relative to the configuration file, which is in the node's directory.
+			if err := os.WriteFile(filepath.Join(n.Dir, "users.conf"), users.Bytes(), 0o600); err != nil {
+				t.Error(err)
+			}
+			var routes []string
+			for _, p := range n.Routes {
+				routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", p)))
+			}
+			for from, to := range map[string]string{
+				"$NATS_SERVER_NAME":       fmt.Sprintf("%q", n.Name),
+				`"127.0.0.1:4222"`:        fmt.Sprintf(`"127.0.0.1:%d"`, n.Client),
+				`"127.0.0.1:8222"`:        fmt.Sprintf(`"127.0.0.1:%d"`, n.Monitor),
+				`"0.0.0.0:6222"`:          fmt.Sprintf(`"127.0.0.1:%d"`, n.Route),
+				`"0.0.0.0:8883"`:          fmt.Sprintf(`"127.0.0.1:%d"`, n.MQTT),
+				"/etc/nats/vagt/":         etc + "/",
+				"/var/lib/nats/jetstream": filepath.Join(n.Dir, "jetstream"),
+				"max_file_store: 100GB":   "max_file_store: 2GB",
+				"max_memory_store: 1GB":   "max_memory_store: 256MB",
+			} {
+				if !strings.Contains(s, from) {
+					t.Errorf("nats.conf no longer has %q: update the test's substitutions", from)
+				}
+				s = strings.ReplaceAll(s, from, to)
+			}
+			return routesRE.ReplaceAllString(s, "routes: ["+strings.Join(routes, ", ")+"]")
+		},
+	})
+	return c, pki
+}
+
+func genusers(t *testing.T, ids string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := natsconf.WriteUsers(strings.NewReader(ids), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func connect(t *testing.T, pki *stacktest.PKI, url, cn, clientID string) mqtt.Client {
+	t.Helper()
+	cert := pki.Issue(cn)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(waitFor).
+		SetTLSConfig(pki.ClientTLS(&cert)))
+	wait(t, c.Connect())
+	t.Cleanup(func() { c.Disconnect(250) })
+	return c
+}
+
+func wait(t *testing.T, tok mqtt.Token) {
+	t.Helper()
+	if !tok.WaitTimeout(waitFor) {
+		t.Fatal("MQTT operation did not complete")
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProductionConfigMisbehavingGateways(t *testing.T) {
+	c, pki := productionCluster(t, "gw-a", "gw-b")
+	api := connect(t, pki, c.Node(0).URL(), "svc_api", "vagt-api")
+	alarms := make(chan mqtt.Message, 10)
+	wait(t, api.Subscribe("vagt/v1/gw/+/alarm", 1, func(_ mqtt.Client, m mqtt.Message) { alarms <- m }))
+
+	spy := connect(t, pki, c.Node(1).URL(), "gw-a", "gw-a-spy")
+	spied := make(chan mqtt.Message, 10)
+	for _, filter := range []string{"#", "vagt/v1/#", "vagt/v1/gw/+/alarm", "vagt/v1/gw/gw-b/config", "vagt/v1/gw/gw-b/downlink"} {
+		tok := spy.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { spied <- m })
+		if !tok.WaitTimeout(waitFor) {
+			t.Fatalf("no SUBACK for %s", filter)
+		}
+		if code := tok.(*mqtt.SubscribeToken).Result()[filter]; code != 0x80 {
+			t.Errorf("gw-a subscribing to %q: SUBACK %#x, want 0x80", filter, code)
+		}
+	}
+	// Forged: acknowledged (so the client learns nothing) and dropped.
+	wait(t, spy.Publish("vagt/v1/gw/gw-b/alarm", 1, false, "forged"))
+	wait(t, spy.Publish("vagt/v1/gw/gw-a/config", 1, true, "self-made plan"))
+
+	gwA := connect(t, pki, c.Node(2).URL(), "gw-a", "gw-a")
+	own := make(chan mqtt.Message, 10)
+	wait(t, gwA.Subscribe("vagt/v1/gw/gw-a/config", 1, func(_ mqtt.Client, m mqtt.Message) { own <- m }))
+	wait(t, gwA.Subscribe("vagt/v1/gw/gw-a/downlink", 1, func(_ mqtt.Client, m mqtt.Message) { own <- m }))
+	wait(t, gwA.Publish("vagt/v1/gw/gw-a/alarm", 1, false, "genuine"))
+	select {
+	case m := <-alarms:
+		if m.Topic() != "vagt/v1/gw/gw-a/alarm" || string(m.Payload()) != "genuine" {
+			t.Fatalf("first alarm %s %q, want gw-a's genuine one", m.Topic(), m.Payload())
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the genuine alarm did not arrive")
+	}
+	wait(t, api.Publish("vagt/v1/gw/gw-b/downlink", 1, false, "for gw-b"))
+	wait(t, api.Publish("vagt/v1/gw/gw-a/downlink", 1, false, "for gw-a"))
+	select {
+	case m := <-own:
+		if string(m.Payload()) != "for gw-a" {
+			t.Fatalf("gw-a got %s %q first, want its own downlink (not its self-made plan)", m.Topic(), m.Payload())
+		}
+	case <-time.After(waitFor):
+		t.Fatal("gw-a's downlink did not arrive")
+	}
+	select {
+	case m := <-spied:
+		t.Fatalf("a refused subscription delivered %s %q", m.Topic(), m.Payload())
+	case m := <-alarms:
+		t.Fatalf("the api got %s %q", m.Topic(), m.Payload())
+	case m := <-own:
+		t.Fatalf("gw-a got more: %s %q", m.Topic(), m.Payload())
+	case <-time.After(time.Second):
+	}
+
+	// Unknown subject and no certificate: no connection.
+	for _, cn := range []string{"gw-z", ""} {
+		opts := mqtt.NewClientOptions().AddBroker(c.Node(0).URL()).SetClientID("x" + cn).SetAutoReconnect(false).SetConnectTimeout(waitFor)
+		if cn != "" {
+			cert := pki.Issue(cn)
+			opts.SetTLSConfig(pki.ClientTLS(&cert))
+		} else {
+			opts.SetTLSConfig(pki.ClientTLS(nil))
+		}
+		tok := mqtt.NewClient(opts).Connect()
+		if tok.WaitTimeout(waitFor) && tok.Error() == nil {
+			t.Errorf("certificate %q: connected", cn)
+		}
+	}
+}

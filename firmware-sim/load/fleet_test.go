@@ -1,0 +1,75 @@
+package load_test
+
+import (
+	"crypto/tls"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/firmware-sim/load"
+)
+
+// A fleet holds one TLS connection per gateway, each with its own client certificate (the
+// broker sees as many clients as gateways); every gateway comes back by itself after the
+// broker stops and starts again, and an alarm raised while its gateway was away arrives.
+func TestFleetOneConnectionPerGatewayAcrossARestart(t *testing.T) {
+	pki := stacktest.NewPKI(t, "vagt test CA")
+	server := pki.Issue("127.0.0.1")
+	m := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, TLS: &localstack.MosquittoTLS{
+		CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
+		RequireCertificate: true, UseIdentityAsUsername: true}})
+	const n = 20
+	certs := make([]*tls.Config, n)
+	for i := range certs {
+		c := pki.Issue(string(load.GatewayID("fleet", i)))
+		certs[i] = pki.ClientTLS(&c)
+	}
+	var (
+		mu  sync.Mutex
+		got = map[string]bool{}
+	)
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("consumer").SetCleanSession(false).
+		SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).
+		SetDefaultPublishHandler(func(_ mqtt.Client, msg mqtt.Message) { mu.Lock(); got[msg.Topic()] = true; mu.Unlock() }).
+		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe("vagt/v1/gw/+/alarm", 1, nil) }))
+	if tok := sub.Connect(); !tok.WaitTimeout(time.Minute) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer sub.Disconnect(100)
+
+	f, err := load.StartFleet(t.Context(), load.FleetConfig{Brokers: []string{m.TLSURL()}, Gateways: n, Prefix: "fleet",
+		TLS: func(i int) *tls.Config { return certs[i] }, MaxBackoff: 500 * time.Millisecond})
+	if f != nil {
+		defer f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacktest.WaitFor(t, "every gateway counted as connected", time.Minute, func() bool { return f.Connected() == n })
+	if err := m.Stop(); err != nil { // clean: the consumer's session is saved, so nothing races its return
+		t.Fatal(err)
+	}
+	stacktest.WaitFor(t, "every gateway to see the broker gone", time.Minute, func() bool { return f.Connected() == 0 })
+	_, tok, err := f.Alarm(7, time.Now()) // raised while away: paho holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stacktest.WaitFor(t, "the consumer back", time.Minute, sub.IsConnectionOpen)
+	stacktest.WaitFor(t, "every gateway back", time.Minute, func() bool { return f.Connected() == n })
+	if !tok.WaitTimeout(time.Minute) || tok.Error() != nil {
+		t.Fatalf("the alarm raised during the outage: %v", tok.Error())
+	}
+	stacktest.WaitFor(t, "the alarm at the consumer", time.Minute, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[vagt.Topic(f.ID(7), vagt.LaneAlarm)]
+	})
+}
