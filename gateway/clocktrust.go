@@ -115,6 +115,24 @@ func (c *clockTrust) observe(now time.Time, synced bool) (best time.Time, truste
 	return best, c.trusted
 }
 
+// bestTime returns the best time the gateway has for a clock reading, without observing
+// it (the pipeline's tick does): the clock itself while it is believed, else the estimate
+// from the floor; never a time the wire cannot carry (the status's own time and a device's
+// last seen must encode even at 1970, or no status reaches the platform).
+func (c *clockTrust) bestTime(now time.Time) time.Time {
+	now = now.Round(0)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	best := now
+	if c.estimating {
+		best = now.Add(c.offset)
+	}
+	if best.Before(saneFloor) || !best.Before(wireEnd) {
+		best = c.floor
+	}
+	return best
+}
+
 // keep writes the floor to the spool when it moved by floorKeepEvery, or always.
 func (c *clockTrust) keep(q *spool.Queue, always bool) error {
 	c.mu.Lock()

@@ -24,6 +24,11 @@ type Config struct {
 		MaxBytes      int64    `json:"max_bytes"`
 		BatchReadings int      `json:"batch_readings"`
 		BatchAge      Duration `json:"batch_age"`
+		// An alarm raise stays in the spool after the broker's PUBACK until the platform
+		// confirms it on the downlink; not confirmed after ConfirmAfter (then twice that,
+		// …) it is sent again, at most ConfirmAttempts times. 0 turns it off.
+		ConfirmAfter    Duration `json:"confirm_after"`
+		ConfirmAttempts int      `json:"confirm_attempts"`
 	} `json:"spool"`
 
 	Uplink struct {
@@ -88,6 +93,7 @@ func Defaults() Config {
 	c.Spool.MaxBytes = 64 << 20
 	c.Spool.BatchReadings = 500
 	c.Spool.BatchAge = Duration(5 * time.Second)
+	c.Spool.ConfirmAfter, c.Spool.ConfirmAttempts = Duration(30*time.Second), 5
 	c.Uplink.KeepAlive = Duration(30 * time.Second)
 	c.Uplink.Heartbeat = Duration(60 * time.Second)
 	c.Uplink.MaxBackoff = Duration(2 * time.Minute)
@@ -133,6 +139,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Spool.BatchAge <= 0 || c.Uplink.KeepAlive < Duration(time.Second) || c.Uplink.Heartbeat < Duration(time.Second) {
 		errs = append(errs, errors.New("spool.batch_age, uplink.keep_alive and uplink.heartbeat must be positive (keep_alive, heartbeat ≥ 1s)"))
+	}
+	if c.Spool.ConfirmAfter < 0 || c.Spool.ConfirmAttempts < 0 || c.Spool.ConfirmAttempts > 16 {
+		errs = append(errs, fmt.Errorf("spool.confirm_after %s, confirm_attempts %d: not negative, at most 16 attempts (0 turns confirmation off)",
+			time.Duration(c.Spool.ConfirmAfter), c.Spool.ConfirmAttempts))
 	}
 	if c.Uplink.Broker == "" {
 		errs = append(errs, errors.New("uplink.broker is empty"))

@@ -44,6 +44,7 @@ type input struct {
 	online   *bool         // an availability report
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
 	unmapped string        // the Zigbee name of a device not in the device map that sends alarms
+	done     func()        // a Zigbee message to acknowledge once what it carried is spooled
 }
 
 // link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
@@ -86,6 +87,7 @@ type counters struct {
 	Refused             map[string]uint64 `json:"refused_readings"`       // refused by reason
 	AlarmFrames         uint64            `json:"alarm_frames"`           // serial alarm frames acked
 	AlarmFramesNotAcked uint64            `json:"alarm_frames_not_acked"` // their alarm was not committed
+	ZigbeeNotAcked      uint64            `json:"zigbee_not_acked"`       // Zigbee messages left for redelivery: alarm not committed
 	ConfigsApplied      uint64            `json:"configs_applied"`
 	OpenEpisodes        int               `json:"open_episodes"`
 }
@@ -145,6 +147,9 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 			ClientID: "vagt-gateway-" + string(cfg.Gateway), Username: cfg.Zigbee.Username, Password: cfg.Zigbee.Password,
 			Logger: log.With("component", "zigbee"), Now: clock.Now})
 		g.zigbee.SetDevices(home.Devices)
+	}
+	if err := g.confirmAlarms(); err != nil {
+		return nil, errors.Join(err, g.spool.Close())
 	}
 	if g.downlinks() == nil {
 		log.Warn("the uplink delivers no downlink: the home will not hear what became of its alarms")
@@ -209,7 +214,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.zigbee != nil {
 		inputs.Go(func() {
 			g.zigbee.Run(ctx, func(u zigbee.Update) {
-				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped})
+				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped, done: u.Ack})
 			})
 		})
 	}
@@ -261,6 +266,9 @@ func (g *Gateway) tick() {
 	g.setEpisodes()
 	g.keepTimers(false)
 	g.watchHelp()
+	if _, err := g.spool.Resend(time.Now()); err != nil { // monotonic: the clock may step
+		g.log.Error("resend unconfirmed alarms", "err", err)
+	}
 }
 
 // observeClock lets the clock trust see the clock every tick (a step is seen between two

@@ -208,6 +208,7 @@ func (g *Gateway) applyDownlink(data []byte) {
 		}
 		return
 	}
+	g.confirmed(msg.Events) // committed by the platform: the spool may forget them (confirm.go)
 	moved, unknown := false, 0
 	for _, seq := range msg.Events {
 		e := d.events[seq]

@@ -66,6 +66,9 @@ func writeMetrics(w io.Writer, s Snapshot) {
 		{name: "vagt_gateway_config_version", help: "home configuration version running", typ: "gauge", value: s.ConfigVersion},
 		{name: "vagt_gateway_clock_trusted", help: "1 while the gateway trusts its clock; alarms raised at 0 are marked clock unsynced", typ: "gauge", value: bit(s.Clock.Trusted)},
 		{name: "vagt_gateway_clock_steps_total", help: "steps of the clock seen (backwards, or forwards by more than 5 min)", typ: "counter", value: s.Clock.Steps},
+		{name: "vagt_gateway_alarms_unconfirmed", help: "alarm raises the broker acknowledged and the platform has not confirmed on the downlink", typ: "gauge", value: s.Confirm.Unconfirmed},
+		{name: "vagt_gateway_alarm_resends_total", help: "alarm raises sent again because the platform did not confirm them in time", typ: "counter", value: s.Confirm.Resent},
+		{name: "vagt_gateway_alarm_resends_given_up_total", help: "alarm raises never confirmed by the platform after every resend", typ: "counter", value: s.Confirm.GaveUp},
 		{name: "vagt_gateway_unsynced_alarms_total", help: "alarms spooled with the best time the gateway had, marked clock unsynced", typ: "counter", value: s.Clock.Unsynced},
 		// Help confirmed in the home (help.go): the platform's downlink messages.
 		{name: "vagt_gateway_downlink_applied_total", help: "downlink messages that moved an alarm event forward (the unit and Zigbee device told)", typ: "counter", value: s.Help.Applied},

@@ -23,12 +23,15 @@ import (
 // 1970 refuses the telemetry, counted, and raises the alarm, marked, see clocktrust.go).
 // An alarm frame is acked only when everything its reading raised is committed: a K for
 // an alarm that is not in the spool would stop the unit repeating an alarm nobody has.
+// A Zigbee message is acknowledged to the home broker (its PUBACK) likewise, and only once
+// its readings are committed too: Zigbee2MQTT does not send it again.
 func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
 	var acks []serial.Frame
-	now := g.clock.Now()
+	var dones []func()
+	now := g.trust.bestTime(g.clock.Now()) // a last-seen time the status can carry
 	for _, x := range group {
-		safe := true
+		safe, committed := true, true // committed: every alarm the readings raised is in the spool
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
 				g.log.Error("rules", "err", err)
@@ -43,13 +46,22 @@ func (g *Gateway) process(group []input) {
 			g.times.stamp(&r)
 			if err := g.engine.Observe(r); err != nil {
 				g.log.Error("rules", "err", err)
-				safe = false
+				safe, committed = false, false
 			}
 			if err := spool.ValidReading(&r); err != nil {
 				g.refuse(reasonTime, r, err)
 				continue
 			}
 			readings = append(readings, r)
+		}
+		if x.done != nil {
+			if committed { // a reading refused as malformed never becomes valid: acked
+				dones = append(dones, x.done)
+			} else {
+				g.count(func(c *counters) { c.ZigbeeNotAcked++ })
+				g.log.Error("zigbee message not acknowledged: its alarm is not in the spool; the home broker redelivers it on the next connection",
+					"device", x.seen)
+			}
 		}
 		if x.ack == nil {
 			continue
@@ -71,8 +83,13 @@ func (g *Gateway) process(group []input) {
 		g.count(func(c *counters) { c.AlarmFrames++ })
 	}
 	if err := g.spool.AddReadings(readings); err != nil {
-		// The disk failed: nothing else to do but say so; the alarms went first.
+		// The disk failed: nothing else to do but say so; the alarms went first. The
+		// Zigbee messages stay unacknowledged: the broker has them for the next connection.
 		g.log.Error("spool readings", "err", err, "lost", len(readings))
+		dones = nil
+	}
+	for _, done := range dones {
+		done()
 	}
 	g.mu.Lock()
 	g.counts.Readings += uint64(len(readings))
@@ -188,12 +205,15 @@ func (g *Gateway) applyConfig(data []byte) {
 	g.log.Info("home config applied", "version", c.Version, "devices", len(c.Devices))
 }
 
-// status is the gateway's status message (the uplink sets online and time).
+// status is the gateway's status message (the uplink sets online). Its time is the best
+// time the gateway has, like an unsynced alarm's: at 1970 the clock's own reading would not
+// encode, and without a status the platform raises a false "gateway offline".
 func (g *Gateway) status() vagt.Status {
 	st := g.spool.Stats()
+	now := g.trust.bestTime(g.clock.Now())
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := vagt.Status{Municipality: g.home.Municipality, Software: Software, SpoolDepth: st.Depth(),
+	s := vagt.Status{Time: now, Municipality: g.home.Municipality, Software: Software, SpoolDepth: st.Depth(),
 		DroppedReadings: st.DroppedReadings, ConfigVersion: g.home.Version, ConfigError: g.configErr}
 	for _, d := range g.home.Devices {
 		ds := vagt.DeviceStatus{Device: d.Device, Technology: d.Technology, LastSeen: g.lastSeen[d.Device], Battery: -1}
@@ -202,6 +222,9 @@ func (g *Gateway) status() vagt.Status {
 		}
 		if !ds.LastSeen.IsZero() {
 			ds.LastSeen = ds.LastSeen.Truncate(time.Millisecond)
+			if ds.LastSeen.Before(saneFloor) || !ds.LastSeen.Before(wireEnd) {
+				ds.LastSeen = time.Time{} // kept before this version at a bad clock: left out
+			}
 		}
 		s.Inventory = append(s.Inventory, ds)
 	}
@@ -210,20 +233,21 @@ func (g *Gateway) status() vagt.Status {
 
 // Snapshot is what the status page shows.
 type Snapshot struct {
-	Gateway       vagt.GatewayID `json:"gateway"`
-	Software      string         `json:"software"`
-	UplinkUp      bool           `json:"uplink_connected"`
-	Links         linkStates     `json:"links,omitempty"` // with a second broker: each link up or not
-	Sent          uint64         `json:"sent"`
-	Spool         spool.Stats    `json:"spool"`
-	SpoolDepth    uint64         `json:"spool_depth"`
-	Counters      counters       `json:"counters"`
-	Serial        any            `json:"serial,omitempty"` // serial.Stats
-	Zigbee        any            `json:"zigbee,omitempty"` // zigbee.Stats
-	Clock         clockStats     `json:"clock"`
-	ConfigVersion uint64         `json:"config_version"`
-	ConfigError   string         `json:"config_error,omitempty"`
-	Help          HelpStats      `json:"help"` // downlink messages (help.go)
+	Gateway       vagt.GatewayID     `json:"gateway"`
+	Software      string             `json:"software"`
+	UplinkUp      bool               `json:"uplink_connected"`
+	Links         linkStates         `json:"links,omitempty"` // with a second broker: each link up or not
+	Sent          uint64             `json:"sent"`
+	Spool         spool.Stats        `json:"spool"`
+	SpoolDepth    uint64             `json:"spool_depth"`
+	Counters      counters           `json:"counters"`
+	Serial        any                `json:"serial,omitempty"` // serial.Stats
+	Zigbee        any                `json:"zigbee,omitempty"` // zigbee.Stats
+	Clock         clockStats         `json:"clock"`
+	ConfigVersion uint64             `json:"config_version"`
+	ConfigError   string             `json:"config_error,omitempty"`
+	Help          HelpStats          `json:"help"`               // downlink messages (help.go)
+	Confirm       spool.ConfirmStats `json:"alarm_confirmation"` // alarms kept until the platform confirms them (confirm.go)
 }
 
 // linkStates says which of the two ways out are up (uplink is either).
@@ -248,6 +272,7 @@ func (g *Gateway) Snapshot() Snapshot {
 	s.Counters.Refused = maps.Clone(g.counts.Refused) // the pipeline writes the map
 	g.mu.Unlock()
 	s.Help = g.HelpStats()
+	s.Confirm = g.spool.ConfirmStats()
 	return s
 }
 

@@ -292,7 +292,7 @@ func (q *Queue) Next() (it Item, ok bool, err error) {
 	}
 	err = q.db.View(func(tx *bolt.Tx) error {
 		if k, v := tx.Bucket(bucketAlarms).Cursor().First(); k != nil {
-			it = Item{Lane: vagt.LaneAlarm, Seq: binary.BigEndian.Uint64(k), Payload: append([]byte(nil), v...)}
+			it = Item{Lane: vagt.LaneAlarm, Seq: binary.BigEndian.Uint64(k), Payload: append([]byte(nil), v...), Attempt: attemptOf(tx, k)}
 			ok = true
 			return nil
 		}
@@ -318,7 +318,8 @@ func (q *Queue) Release(it Item) {
 	q.mu.Unlock()
 }
 
-// Ack deletes an item the broker acknowledged. Acking an item that is gone is no error.
+// Ack deletes an item the broker acknowledged; a raise, with confirmation on, moves to the
+// unconfirmed bucket instead (confirm.go). Acking an item that is gone is no error.
 func (q *Queue) Ack(it Item) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -327,6 +328,7 @@ func (q *Queue) Ack(it Item) error {
 		bucket = bucketAlarms
 	}
 	st := q.stats
+	kept, wasKept, attempts := false, false, 0
 	err := q.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		k := u64(it.Seq)
@@ -335,6 +337,11 @@ func (q *Queue) Ack(it Item) error {
 			return nil
 		}
 		if it.Lane == vagt.LaneAlarm {
+			var err error
+			wasKept = q.confirm.after > 0 && tx.Bucket(bucketUnconfirmed).Get(k) != nil
+			if kept, attempts, err = q.keepUnconfirmed(tx, k, v); err != nil {
+				return fmt.Errorf("spool: keep unconfirmed: %w", err)
+			}
 			st.Alarms--
 		} else {
 			n, _ := binary.Uvarint(v)
@@ -349,5 +356,8 @@ func (q *Queue) Ack(it Item) error {
 	}
 	delete(q.inflight, it.Seq)
 	q.stats = st
+	if kept {
+		q.unconfirmedAcked(it.Seq, attempts, wasKept)
+	}
 	return nil
 }

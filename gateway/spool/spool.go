@@ -67,6 +67,7 @@ type Item struct {
 	Seq      uint64    // event seq or batch seq: the key it is acknowledged by
 	Payload  []byte    // the CBOR message, exactly as it will be (re)sent
 	Readings int       // readings in a batch; 0 for an alarm
+	Attempt  int       // an alarm resent because the platform did not confirm it: the how manyth resend
 }
 
 // Stats describe what the spool holds.
@@ -95,6 +96,7 @@ type Queue struct {
 	closed   bool
 	stats    Stats
 	inflight map[uint64]bool // batch seqs handed out by Next and not yet acked: not dropped
+	confirm  confirmState    // alarms kept until the platform confirms them (confirm.go)
 }
 
 // Open opens (or creates) the spool file and counts what it holds.

@@ -85,13 +85,15 @@ type Uplink struct {
 	published   map[uint16]itemKey
 }
 
-// itemKey names a spool item across lanes (alarm and batch seqs are separate counters).
+// itemKey names a spool item across lanes (alarm and batch seqs are separate counters),
+// and an alarm's resend apart from its first sending (the platform did not confirm it).
 type itemKey struct {
-	lane vagt.Lane
-	seq  uint64
+	lane    vagt.Lane
+	seq     uint64
+	attempt int
 }
 
-func keyOf(it spool.Item) itemKey { return itemKey{it.Lane, it.Seq} }
+func keyOf(it spool.Item) itemKey { return itemKey{it.Lane, it.Seq, it.Attempt} }
 
 // linkWatcher is implemented by a queue shared between two links (Pair's): it learns when
 // the link it feeds comes up or goes down, and which items were acknowledged elsewhere.
@@ -141,7 +143,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 	if err != nil {
 		return nil, err
 	}
-	will, err := vagt.EncodeStatus(&vagt.Status{Gateway: opts.Gateway, Online: false, Time: time.Now()})
+	will, err := vagt.EncodeStatus(&vagt.Status{Gateway: opts.Gateway, Online: false, Time: wireTime(time.Now())})
 	if err != nil {
 		return nil, fmt.Errorf("uplink: will: %w", err)
 	}
@@ -293,7 +295,10 @@ func (u *Uplink) maintain(ctx context.Context) {
 
 func (u *Uplink) publishStatus(online bool, timeout time.Duration) {
 	s := u.status()
-	s.Gateway, s.Online, s.Time = u.opts.Gateway, online, time.Now()
+	s.Gateway, s.Online = u.opts.Gateway, online
+	if s.Time.IsZero() { // the gateway gives its best time (a clock at 1970 would not encode)
+		s.Time = wireTime(time.Now())
+	}
 	if online {
 		s.Heartbeat = u.opts.Heartbeat.Truncate(time.Second)
 	} else {
@@ -308,6 +313,15 @@ func (u *Uplink) publishStatus(online bool, timeout time.Duration) {
 	if !tok.WaitTimeout(timeout) || tok.Error() != nil {
 		u.log.Warn("uplink: status not acknowledged", "online", online, "err", tok.Error())
 	}
+}
+
+// wireTime is t, or the start of the wire's range when t is outside it (a box without RTC
+// boots at 1970): a status that does not encode would keep the gateway "offline".
+func wireTime(t time.Time) time.Time {
+	if y := t.Year(); y < 2020 || y >= 2100 {
+		return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
 }
 
 func waitToken(ctx context.Context, tok mqtt.Token, timeout time.Duration) bool {

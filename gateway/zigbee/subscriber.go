@@ -22,6 +22,18 @@ type Update struct {
 	// carry an alarm: its alarm readings are in Readings, and the gateway raises a
 	// technical alert about it (MapUnmapped).
 	Unmapped string
+
+	ack func() // acknowledges the message to the home broker (Ack)
+}
+
+// Ack tells the subscriber that what the update carried is committed (its alarm and its
+// readings in the spool), so the home broker may forget the message: its PUBACK goes, in
+// arrival order. An update never acked is redelivered by the broker on the next
+// connection. Safe to call more than once, and on an Update not from a Subscriber.
+func (u Update) Ack() {
+	if u.ack != nil {
+		u.ack()
+	}
 }
 
 // Options configure a Subscriber.
@@ -42,6 +54,7 @@ type Stats struct {
 	BadAvailability uint64 // availability payloads neither online nor offline
 	BadFields       uint64 // field values skipped (the payload's other fields were used)
 	UnknownDevice   uint64 // messages for a friendly name not in the device map
+	Unacked         int    // messages delivered or waiting, not yet acknowledged to the broker
 }
 
 // Subscriber maps the messages of the devices in its device map to Updates.
@@ -57,6 +70,7 @@ type Subscriber struct {
 	bursts  *burst.Limiter               // refused payloads, logged once per burst per device
 	stats   Stats
 	more    chan struct{}
+	acks    *ackOrder
 }
 
 // NewSubscriber returns a subscriber; SetDevices gives it the device map.
@@ -74,7 +88,7 @@ func NewSubscriber(opts Options) *Subscriber {
 		opts.Now = time.Now
 	}
 	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{},
-		bursts: burst.New(time.Minute), more: make(chan struct{}, 1)}
+		bursts: burst.New(time.Minute), more: make(chan struct{}, 1), acks: newAckOrder()}
 }
 
 // SetDevices replaces the device map with the Zigbee devices of the list.
@@ -97,12 +111,17 @@ func (s *Subscriber) UnmappedAlarms() uint64 { return s.unmapped.Load() }
 // Stats returns the counters.
 func (s *Subscriber) Stats() Stats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	s.mu.Unlock()
+	st.Unacked = s.acks.waiting()
+	return st
 }
 
 // Run subscribes and calls deliver (on Run's goroutine, which may block) for every
-// update, until ctx is done. It reconnects for ever.
+// update, until ctx is done. It reconnects for ever. The receiver calls the update's Ack
+// once it has committed what the update carried: only then does the home broker get its
+// PUBACK (Zigbee2MQTT does not send a message twice; until the PUBACK the broker keeps it
+// for the persistent session). A payload refused is acknowledged at once.
 func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 	base := s.opts.BaseTopic
 	filters := map[string]byte{base + "/+": 1, base + "/+/availability": 1}
@@ -110,6 +129,11 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 		SetUsername(s.opts.Username).SetPassword(s.opts.Password).
 		// A persistent session keeps QoS 1 messages for us across a gateway restart.
 		SetCleanSession(false).
+		// PUBACK only after commit (Update.Ack), in arrival order (ackOrder).
+		SetAutoAckDisabled(true).
+		// What the broker kept for the session arrives right after CONNACK, maybe before
+		// the subscription below is made: it must find a handler, or paho drops it unacked.
+		SetDefaultPublishHandler(s.onMessage).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(30 * time.Second).
 		SetOnConnectHandler(func(c mqtt.Client) {
@@ -121,7 +145,10 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 			}
 			s.log.Info("zigbee: subscribed", "broker", s.opts.Broker, "base", base)
 		}).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.log.Warn("zigbee: local broker lost", "err", err) })
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.acks.lost() // the broker redelivers what was not acknowledged
+			s.log.Warn("zigbee: local broker lost", "err", err)
+		})
 	client := mqtt.NewClient(o)
 	client.Connect()
 	defer client.Disconnect(250)
@@ -149,8 +176,17 @@ func (s *Subscriber) refused(name, reason string, err error) {
 	}
 }
 
-// onMessage runs on paho's router: it maps and queues, and never blocks.
+// onMessage runs on paho's router: it maps and queues, and never blocks. A message that
+// becomes no update is acknowledged at once (it never becomes valid); an update carries its
+// acknowledgement to the receiver.
 func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
+	n := s.acks.arrive(m)
+	queued := false
+	defer func() {
+		if !queued {
+			s.acks.done(n)
+		}
+	}()
 	rest, ok := strings.CutPrefix(m.Topic(), s.opts.BaseTopic+"/")
 	if !ok {
 		return
@@ -172,7 +208,9 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 				s.warned[name] = true
 				s.log.Warn("zigbee: device not in the device map sends alarms; forwarded as "+string(id)+", technical alert raised", "name", name)
 			}
-			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name})
+			// Acknowledged once its alarm is committed, like a mapped device's.
+			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name, ack: func() { s.acks.done(n) }})
+			queued = true
 			select {
 			case s.more <- struct{}{}:
 			default:
@@ -188,7 +226,7 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	u := Update{Device: dev.Device}
+	u := Update{Device: dev.Device, ack: func() { s.acks.done(n) }}
 	if sub == "availability" {
 		online, err := MapAvailability(m.Payload())
 		if err != nil {
@@ -219,6 +257,7 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	s.stats.Messages++
 	s.queue = append(s.queue, u)
+	queued = true
 	select {
 	case s.more <- struct{}{}:
 	default:
