@@ -29,6 +29,7 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/downlink"
+	"github.com/vagt-dk/vagt/api/mqttpub"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/night"
@@ -138,9 +139,9 @@ type Server struct {
 	careplans *careplan.Service
 	night     *night.Service
 	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
-	configPub *careplan.MQTTPublisher
+	configPub *mqttpub.Publisher
 	downlink  *downlink.Notifier // nil without a broker
-	downPub   *downlink.MQTTPublisher
+	downPub   *mqttpub.Publisher
 	gps       *gps.Service
 	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
@@ -195,13 +196,13 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if c.Broker != "" {
 		// The config lane publishes with a client of its own: the alarm lane's session is
 		// persistent and acknowledges in order, a publisher needs neither.
-		s.configPub = careplan.NewMQTTPublisher(careplan.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-config",
+		s.configPub = mqttpub.New(mqttpub.Options{Name: "careplan", Retained: true, Broker: c.Broker, ClientID: c.ClientID + "-config",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	}
 	if c.Broker != "" {
 		// Help confirmed back in the home: told from the committed event log, on a client
 		// of its own like the config lane's.
-		s.downPub = downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: c.Broker, ClientID: c.ClientID + "-downlink",
+		s.downPub = mqttpub.New(mqttpub.Options{Name: "downlink", Broker: c.Broker, ClientID: c.ClientID + "-downlink",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
 		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 		store.OnCommit(s.downlink.Wake)

@@ -13,6 +13,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/downlink"
+	"github.com/vagt-dk/vagt/api/mqttpub"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
@@ -65,7 +66,7 @@ func (g *gatewaySide) next(t *testing.T, what string) vagt.Downlink {
 
 func start(t *testing.T, store *sqlstore.Store, broker string) *downlink.Notifier {
 	t.Helper()
-	pub := downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: broker, ClientID: "vagt-api-test-downlink"})
+	pub := mqttpub.New(mqttpub.Options{Name: "downlink", Broker: broker, ClientID: "vagt-api-test-downlink"})
 	n := downlink.New(store, pub, downlink.Options{Poll: 50 * time.Millisecond, Retry: 50 * time.Millisecond})
 	store.OnCommit(n.Wake)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,7 +199,7 @@ func TestCommittedBeforeRunIsTold(t *testing.T) {
 	broker := stacktest.Mosquitto(t)
 	store := stores(t)["sqlite"](t)
 	gw := subscribe(t, broker.URL(), "gw-0042")
-	pub := downlink.NewMQTTPublisher(downlink.MQTTOptions{Broker: broker.URL(), ClientID: "vagt-api-test-downlink"})
+	pub := mqttpub.New(mqttpub.Options{Name: "downlink", Broker: broker.URL(), ClientID: "vagt-api-test-downlink"})
 	n := downlink.New(store, pub, downlink.Options{Poll: 50 * time.Millisecond, Retry: 50 * time.Millisecond})
 	if err := n.Prime(t.Context()); err != nil {
 		t.Fatal(err)
