@@ -187,3 +187,63 @@ func TestProductionConfigMisbehavingGateways(t *testing.T) {
 		}
 	}
 }
+
+// GPS trackers (api/gps, docs/gps.md) reach the cluster with their own certificates: a
+// tracker's OwnTracks location reaches the api (svc_api reads owntracks/+/+ and .../event),
+// one published under another tracker's id, or under a gateway's lanes, reaches nobody, and
+// a tracker reads nothing.
+func TestProductionConfigGPSTrackers(t *testing.T) {
+	c, pki := productionCluster(t, "gw-a", "gps.karen-01", "gps.ole-02")
+	api := connect(t, pki, c.Node(0).URL(), "svc_api", "vagt-api")
+	got := make(chan mqtt.Message, 10)
+	for _, filter := range []string{"owntracks/+/+", "owntracks/+/+/event", "vagt/v1/gw/+/alarm"} {
+		wait(t, api.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }))
+	}
+
+	spy := connect(t, pki, c.Node(1).URL(), "gps.ole-02", "ole-spy")
+	spied := make(chan mqtt.Message, 10)
+	for _, filter := range []string{"#", "owntracks/#", "owntracks/gps.karen-01/+", "vagt/v1/gw/gw-a/config"} {
+		tok := spy.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { spied <- m })
+		if !tok.WaitTimeout(waitFor) {
+			t.Fatalf("no SUBACK for %s", filter)
+		}
+		if code := tok.(*mqtt.SubscribeToken).Result()[filter]; code != 0x80 {
+			t.Errorf("tracker subscribing to %q: SUBACK %#x, want 0x80", filter, code)
+		}
+	}
+	// Forged: acknowledged and dropped, as a gateway's.
+	wait(t, spy.Publish("owntracks/gps.karen-01/phone", 1, false, `{"_type":"location","forged":true}`))
+	wait(t, spy.Publish("owntracks/gps.karen-01/phone/event", 1, false, `{"_type":"transition","forged":true}`))
+	wait(t, spy.Publish("vagt/v1/gw/gw-a/alarm", 1, false, "forged alarm"))
+	wait(t, spy.Publish("owntracks/gps.ole-02/phone/other", 1, false, "not an OwnTracks topic"))
+
+	karen := connect(t, pki, c.Node(2).URL(), "gps.karen-01", "karen-phone")
+	wait(t, karen.Publish("owntracks/gps.karen-01/phone", 1, false, `{"_type":"location","genuine":1}`))
+	wait(t, karen.Publish("owntracks/gps.karen-01/phone/event", 1, false, `{"_type":"transition","genuine":2}`))
+	for _, want := range []struct{ topic, payload string }{
+		{"owntracks/gps.karen-01/phone", `{"_type":"location","genuine":1}`},
+		{"owntracks/gps.karen-01/phone/event", `{"_type":"transition","genuine":2}`},
+	} {
+		select {
+		case m := <-got:
+			if m.Topic() != want.topic || string(m.Payload()) != want.payload {
+				t.Fatalf("the api got %s %s, want %s %s (the forged ones dropped)", m.Topic(), m.Payload(), want.topic, want.payload)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("the tracker's %s did not reach the api", want.topic)
+		}
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("the api got more: %s %s", m.Topic(), m.Payload())
+	case m := <-spied:
+		t.Fatalf("a refused subscription delivered %s %s", m.Topic(), m.Payload())
+	case <-time.After(time.Second):
+	}
+
+	// A tracker id that is not one is refused by genusers, not widened.
+	var out bytes.Buffer
+	if err := natsconf.WriteUsers(strings.NewReader("gps.*\n"), &out); err == nil {
+		t.Error(`genusers accepted the tracker id "gps.*"`)
+	}
+}
