@@ -71,7 +71,9 @@ func NATSGatewayUser(name, gw, password string) NATSUser {
 	p := "vagt/v1/gw/" + gw + "/"
 	return NATSUser{
 		Name: name, Password: password,
-		Publish:   []string{p + "telemetry", p + "alarm", p + "status"},
+		// telemetry/+: what the cluster checks when it splits telemetry into partitions
+		// (NATSTelemetryPartitions): the mapped subject. Still only its own id.
+		Publish:   []string{p + "telemetry", p + "telemetry/+", p + "alarm", p + "status"},
 		Subscribe: []string{p + "config", p + "downlink"},
 	}
 }
@@ -84,10 +86,23 @@ func NATSServiceUsers(name func(string) string, password func(string) string) []
 		return NATSUser{Name: name(n), Password: password(n), Publish: pub, Subscribe: sub}
 	}
 	return []NATSUser{
-		user("svc_ingest", []string{"vagt/v1/dead/#"}, []string{"vagt/v1/gw/+/telemetry", "vagt/v1/gw/+/alarm"}),
+		user("svc_ingest", []string{"vagt/v1/dead/#"}, []string{"vagt/v1/gw/+/telemetry", "vagt/v1/gw/+/telemetry/+", "vagt/v1/gw/+/alarm"}),
 		user("svc_api", []string{"vagt/v1/gw/+/config", "vagt/v1/gw/+/downlink"},
 			// ... and the GPS trackers' OwnTracks locations and transitions (api/gps).
 			[]string{"vagt/v1/gw/+/alarm", "vagt/v1/gw/+/status", "vagt/v1/gw/+/config", "owntracks/+/+", "owntracks/+/+/event"}),
 		user("ops_monitor", []string{}, []string{"vagt/v1/#"}),
 	}
+}
+
+// NATSTelemetryPartitions is the configuration line that splits the gateways' telemetry
+// into n partitions by a hash of the gateway id: a gateway's vagt/v1/gw/<id>/telemetry
+// reaches subscribers as vagt/v1/gw/<id>/telemetry/<k>, k in 0..n-1, always the same k for
+// one gateway; `vagt ingest --partition k` takes partition k. NATS checks a publisher's
+// permission on the mapped subject, so a gateway must be allowed telemetry/+ too
+// (NATSGatewayUser). Without it (n 0) nothing is mapped.
+func NATSTelemetryPartitions(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(`mappings = { "vagt.v1.gw.*.telemetry": "vagt.v1.gw.{{wildcard(1)}}.telemetry.{{partition(%d,1)}}" }`, n)
 }
