@@ -32,6 +32,7 @@ type apiProc struct {
 	args      []string
 	log       string
 	metrics   string // its /metrics address
+	ready     func() bool
 	cmd       *exec.Cmd
 	done      chan error
 }
@@ -50,14 +51,7 @@ func (p *apiProc) start(t *testing.T) {
 	}
 	p.done = make(chan error, 1)
 	go func(c *exec.Cmd) { p.done <- c.Wait(); logf.Close() }(p.cmd)
-	waitFor(t, p.name+" ready", func() bool {
-		resp, err := http.Get("http://" + p.metrics + "/metrics")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK && p.subscribed()
-	})
+	waitFor(t, p.name+" ready", p.ready)
 }
 
 // subscribed reads the replica's vagt_api_alarm_lane_subscribed gauge.
@@ -106,6 +100,15 @@ func (p *apiProc) end(sig syscall.Signal) error {
 	return err
 }
 
+func buildVagt(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "vagt")
+	if msg, err := exec.Command("go", "build", "-o", bin, "../../cmd/vagt").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, msg)
+	}
+	return bin
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
@@ -129,10 +132,7 @@ func TestAPIReplicasOnClusterKill9(t *testing.T) {
 	pg := stacktest.Postgres(t, localstack.PostgresOptions{SynchronousCommit: true})
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "vagt")
-	if msg, err := exec.Command("go", "build", "-o", bin, "../../cmd/vagt").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, msg)
-	}
+	bin := buildVagt(t, dir)
 	replicas := make([]*apiProc, 2)
 	for i := range replicas {
 		ports := make([]int, 2)
@@ -146,6 +146,14 @@ func TestAPIReplicasOnClusterKill9(t *testing.T) {
 			metrics: "127.0.0.1:" + strconv.Itoa(ports[1])}
 		p.args = []string{"api", "--listen", "127.0.0.1:" + strconv.Itoa(ports[0]), "--metrics-listen", p.metrics,
 			"--db", pg.DSN(), "--broker", cluster.Node(i).URL(), "--client-id", p.name, "--tick", "100ms", "--log-level", "warn"}
+		p.ready = func() bool {
+			resp, err := http.Get("http://" + p.metrics + "/metrics")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK && p.subscribed()
+		}
 		replicas[i] = p
 		// One at a time: the first migrates the schema.
 		p.start(t)
