@@ -33,10 +33,18 @@ const waitFor = 20 * time.Second
 
 func productionCluster(t *testing.T, gateways ...string) (*localstack.NATSCluster, *stacktest.PKI) {
 	t.Helper()
+	return productionClusterEdited(t, func(s string) string { return s }, gateways...)
+}
+
+// productionClusterEdited is productionCluster with nats.conf passed through edit first
+// (to switch on what the file has commented out).
+func productionClusterEdited(t *testing.T, edit func(string) string, gateways ...string) (*localstack.NATSCluster, *stacktest.PKI) {
+	t.Helper()
 	conf, err := os.ReadFile("nats.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
+	conf = []byte(edit(string(conf)))
 	pki := stacktest.NewPKI(t, "vagt test CA")
 	server, probe := pki.Issue("127.0.0.1"), pki.Issue("vagt-localstack-probe")
 	etc := t.TempDir()
@@ -246,4 +254,37 @@ func TestProductionConfigGPSTrackers(t *testing.T) {
 	if err := natsconf.WriteUsers(strings.NewReader("gps.*\n"), &out); err == nil {
 		t.Error(`genusers accepted the tracker id "gps.*"`)
 	}
+}
+
+// The telemetry partitions for ingest replicas, as nats.conf has them commented out: with
+// the line switched on and the users genusers writes, a gateway's telemetry reaches the
+// ingest subscription of its partition as vagt/v1/gw/<id>/telemetry/<k>, and the
+// gateways' permissions let the mapped subject through.
+func TestProductionConfigTelemetryPartitions(t *testing.T) {
+	const line = `# mappings = { "vagt.v1.gw.*.telemetry"`
+	c, pki := productionClusterEdited(t, func(s string) string {
+		if !strings.Contains(s, line) {
+			t.Fatalf("nats.conf no longer has %q", line)
+		}
+		return strings.Replace(s, line, line[2:], 1)
+	}, "gw-a", "gw-b", "gw-c", "gw-d")
+	ingest := connect(t, pki, c.Node(0).URL(), "svc_ingest", "vagt-ingest-0")
+	got := make(chan mqtt.Message, 10)
+	wait(t, ingest.Subscribe("vagt/v1/gw/+/telemetry/+", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }))
+	part := map[string]string{}
+	for _, gw := range []string{"gw-a", "gw-b", "gw-c", "gw-d"} {
+		g := connect(t, pki, c.Node(1).URL(), gw, gw)
+		wait(t, g.Publish("vagt/v1/gw/"+gw+"/telemetry", 1, false, gw))
+		select {
+		case m := <-got:
+			rest, ok := strings.CutPrefix(m.Topic(), "vagt/v1/gw/"+gw+"/telemetry/")
+			if !ok || string(m.Payload()) != gw || (rest != "0" && rest != "1" && rest != "2") {
+				t.Fatalf("ingest got %s %q, want %s's telemetry in partition 0, 1 or 2", m.Topic(), m.Payload(), gw)
+			}
+			part[gw] = rest
+		case <-time.After(waitFor):
+			t.Fatalf("%s's telemetry did not arrive (%s)", gw, c.LogTail())
+		}
+	}
+	t.Logf("partitions: %v", part)
 }
