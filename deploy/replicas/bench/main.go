@@ -39,7 +39,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.vagt, "vagt", "bin/vagt", "the vagt binary")
 	flag.StringVar(&o.replicas, "replicas", "1,2,3", "replica counts to measure")
-	flag.IntVar(&o.homes, "homes", 300, "gateways the load generator plays")
+	flag.IntVar(&o.homes, "homes", 1000, "gateways the load generator plays")
 	flag.IntVar(&o.sensors, "sensors", 25, "sensors per home")
 	flag.IntVar(&o.samples, "samples", 20, "readings per sensor per batch (25×20 = 500)")
 	flag.IntVar(&o.batches, "batches", 4, "batches per gateway")
