@@ -87,6 +87,16 @@ scale:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
 
+## bench-replicas: 1, 2, 3 ingest replicas on the 3-node NATS cluster, telemetry split by
+## subject mapping (--partition): readings/s, CPU-s per million, every reading counted in
+## InfluxDB, the load average (deploy/replicas/bench; not in `make test`). REPLICAS_FLAGS,
+## e.g. -replicas 1,3 -homes 300 (the defaults gave the docs/scaling.md figures)
+.PHONY: bench-replicas
+bench-replicas:
+	bash deploy/tools.sh nats
+	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
+	$(GO) run ./deploy/replicas/bench -vagt $(BIN)/vagt $(REPLICAS_FLAGS)
+
 ## test-chaos: the long chaos run (deploy/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
 ## CHAOS_FAULTS picks faults by name (comma-separated), CHAOS_STRICT=1 fails on known losses too
 CHAOS_HOLD   ?= 30s

@@ -20,6 +20,7 @@ type Config struct {
 	TLSCert    string // PEM files: a client certificate, when the broker asks for one
 	TLSKey     string
 	Group      string // shared subscription group
+	Partition  string // telemetry partition on a NATS cluster with subject mapping (mqttin.Config.Partition); "" none
 	DeadLetter string // topic prefix for copies of rejected messages; "" off
 
 	// InfluxDB: 2.x (org, bucket, token) or 1.8 (bucket "db/rp", token "user:password").

@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		}
 		c, err := mqttin.New(ctx, mqttin.Config{
 			Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.Username, Password: cfg.Password,
-			TLS: tlsCfg, Group: cfg.Group, DeadLetterPrefix: cfg.DeadLetter,
+			TLS: tlsCfg, Group: cfg.Group, Partition: cfg.Partition, DeadLetterPrefix: cfg.DeadLetter,
 		}, handle, logger)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)

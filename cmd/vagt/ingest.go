@@ -30,6 +30,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM client certificate for the broker")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM client key for the broker")
 	fs.StringVar(&cfg.Group, "group", "-", "'-': subscribe directly (one replica; survives broker restarts); or a shared subscription group, e.g. vagt-ingest, for replicas that split the load — only with a broker that keeps $share subscriptions across restarts (Mosquitto 2.0.11 does not)")
+	fs.StringVar(&cfg.Partition, "partition", "", "take telemetry partition N only (vagt/v1/gw/+/telemetry/N), one replica per partition: for a NATS cluster that splits telemetry by gateway with subject mapping (docs/scaling.md, \"Ingest replicas on NATS\"); empty: all telemetry")
 	fs.StringVar(&cfg.DeadLetter, "dead-letter", "", "topic prefix for copies of rejected messages ({prefix}/{reason}/{topic}); empty: off")
 	fs.StringVar(&cfg.InfluxURL, "influx-url", "http://127.0.0.1:8086", "InfluxDB URL")
 	fs.StringVar(&cfg.InfluxOrg, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")

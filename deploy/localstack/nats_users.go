@@ -36,8 +36,10 @@ func NATSUserConfig(u NATSUser, withPassword bool) string {
 }
 
 // NATSSubject converts an MQTT topic filter to the NATS subject NATS's MQTT support
-// stores and checks it under: `/` becomes `.`, `+` `*` and `#` `>`. A `.` in a topic level
-// would become `//`; vagt's topics have none (gateway ids are [a-z0-9-]).
+// stores and checks it under: `/` becomes `.`, `+` `*` and `#` `>`, and a `.` inside a
+// level becomes `//` (nats-server's mqttToNATSSubjectConversion), so a tracker's topic
+// owntracks/gps.karen-01/phone is the subject owntracks.gps//karen-01.phone: still three
+// tokens. Gateway ids are [a-z0-9-]; tracker ids are "gps." and [a-z0-9-].
 func NATSSubject(filter string) string {
 	levels := strings.Split(filter, "/")
 	for i, l := range levels {
@@ -46,9 +48,20 @@ func NATSSubject(filter string) string {
 			levels[i] = "*"
 		case "#":
 			levels[i] = ">"
+		default:
+			levels[i] = strings.ReplaceAll(l, ".", "//")
 		}
 	}
 	return strings.Join(levels, ".")
+}
+
+// NATSTrackerUser is what GPS tracker id (docs/gps.md: "gps." and [a-z0-9-]) may do on the
+// cluster, as deploy/mosquitto/acl lets it on Mosquitto: publish its OwnTracks locations
+// and transitions under owntracks/<own id>/<device>[/event], read nothing. name is its user
+// name: the id, or "CN=<id>" under TLS.
+func NATSTrackerUser(name, tracker, password string) NATSUser {
+	p := "owntracks/" + tracker + "/+"
+	return NATSUser{Name: name, Password: password, Publish: []string{p, p + "/event"}, Subscribe: []string{}}
 }
 
 // NATSGatewayUser is what gateway gw may do on the cluster: publish only under its own id
@@ -58,7 +71,9 @@ func NATSGatewayUser(name, gw, password string) NATSUser {
 	p := "vagt/v1/gw/" + gw + "/"
 	return NATSUser{
 		Name: name, Password: password,
-		Publish:   []string{p + "telemetry", p + "alarm", p + "status"},
+		// telemetry/+: what the cluster checks when it splits telemetry into partitions
+		// (NATSTelemetryPartitions): the mapped subject. Still only its own id.
+		Publish:   []string{p + "telemetry", p + "telemetry/+", p + "alarm", p + "status"},
 		Subscribe: []string{p + "config", p + "downlink"},
 	}
 }
@@ -71,9 +86,23 @@ func NATSServiceUsers(name func(string) string, password func(string) string) []
 		return NATSUser{Name: name(n), Password: password(n), Publish: pub, Subscribe: sub}
 	}
 	return []NATSUser{
-		user("svc_ingest", []string{"vagt/v1/dead/#"}, []string{"vagt/v1/gw/+/telemetry", "vagt/v1/gw/+/alarm"}),
+		user("svc_ingest", []string{"vagt/v1/dead/#"}, []string{"vagt/v1/gw/+/telemetry", "vagt/v1/gw/+/telemetry/+", "vagt/v1/gw/+/alarm"}),
 		user("svc_api", []string{"vagt/v1/gw/+/config", "vagt/v1/gw/+/downlink"},
-			[]string{"vagt/v1/gw/+/alarm", "vagt/v1/gw/+/status", "vagt/v1/gw/+/config"}),
+			// ... and the GPS trackers' OwnTracks locations and transitions (api/gps).
+			[]string{"vagt/v1/gw/+/alarm", "vagt/v1/gw/+/status", "vagt/v1/gw/+/config", "owntracks/+/+", "owntracks/+/+/event"}),
 		user("ops_monitor", []string{}, []string{"vagt/v1/#"}),
 	}
+}
+
+// NATSTelemetryPartitions is the configuration line that splits the gateways' telemetry
+// into n partitions by a hash of the gateway id: a gateway's vagt/v1/gw/<id>/telemetry
+// reaches subscribers as vagt/v1/gw/<id>/telemetry/<k>, k in 0..n-1, always the same k for
+// one gateway; `vagt ingest --partition k` takes partition k. NATS checks a publisher's
+// permission on the mapped subject, so a gateway must be allowed telemetry/+ too
+// (NATSGatewayUser). Without it (n 0) nothing is mapped.
+func NATSTelemetryPartitions(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(`mappings = { "vagt.v1.gw.*.telemetry": "vagt.v1.gw.{{wildcard(1)}}.telemetry.{{partition(%d,1)}}" }`, n)
 }

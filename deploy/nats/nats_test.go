@@ -33,10 +33,18 @@ const waitFor = 20 * time.Second
 
 func productionCluster(t *testing.T, gateways ...string) (*localstack.NATSCluster, *stacktest.PKI) {
 	t.Helper()
+	return productionClusterEdited(t, func(s string) string { return s }, gateways...)
+}
+
+// productionClusterEdited is productionCluster with nats.conf passed through edit first
+// (to switch on what the file has commented out).
+func productionClusterEdited(t *testing.T, edit func(string) string, gateways ...string) (*localstack.NATSCluster, *stacktest.PKI) {
+	t.Helper()
 	conf, err := os.ReadFile("nats.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
+	conf = []byte(edit(string(conf)))
 	pki := stacktest.NewPKI(t, "vagt test CA")
 	server, probe := pki.Issue("127.0.0.1"), pki.Issue("vagt-localstack-probe")
 	etc := t.TempDir()
@@ -186,4 +194,97 @@ func TestProductionConfigMisbehavingGateways(t *testing.T) {
 			t.Errorf("certificate %q: connected", cn)
 		}
 	}
+}
+
+// GPS trackers (api/gps, docs/gps.md) reach the cluster with their own certificates: a
+// tracker's OwnTracks location reaches the api (svc_api reads owntracks/+/+ and .../event),
+// one published under another tracker's id, or under a gateway's lanes, reaches nobody, and
+// a tracker reads nothing.
+func TestProductionConfigGPSTrackers(t *testing.T) {
+	c, pki := productionCluster(t, "gw-a", "gps.karen-01", "gps.ole-02")
+	api := connect(t, pki, c.Node(0).URL(), "svc_api", "vagt-api")
+	got := make(chan mqtt.Message, 10)
+	for _, filter := range []string{"owntracks/+/+", "owntracks/+/+/event", "vagt/v1/gw/+/alarm"} {
+		wait(t, api.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }))
+	}
+
+	spy := connect(t, pki, c.Node(1).URL(), "gps.ole-02", "ole-spy")
+	spied := make(chan mqtt.Message, 10)
+	for _, filter := range []string{"#", "owntracks/#", "owntracks/gps.karen-01/+", "vagt/v1/gw/gw-a/config"} {
+		tok := spy.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { spied <- m })
+		if !tok.WaitTimeout(waitFor) {
+			t.Fatalf("no SUBACK for %s", filter)
+		}
+		if code := tok.(*mqtt.SubscribeToken).Result()[filter]; code != 0x80 {
+			t.Errorf("tracker subscribing to %q: SUBACK %#x, want 0x80", filter, code)
+		}
+	}
+	// Forged: acknowledged and dropped, as a gateway's.
+	wait(t, spy.Publish("owntracks/gps.karen-01/phone", 1, false, `{"_type":"location","forged":true}`))
+	wait(t, spy.Publish("owntracks/gps.karen-01/phone/event", 1, false, `{"_type":"transition","forged":true}`))
+	wait(t, spy.Publish("vagt/v1/gw/gw-a/alarm", 1, false, "forged alarm"))
+	wait(t, spy.Publish("owntracks/gps.ole-02/phone/other", 1, false, "not an OwnTracks topic"))
+
+	karen := connect(t, pki, c.Node(2).URL(), "gps.karen-01", "karen-phone")
+	wait(t, karen.Publish("owntracks/gps.karen-01/phone", 1, false, `{"_type":"location","genuine":1}`))
+	wait(t, karen.Publish("owntracks/gps.karen-01/phone/event", 1, false, `{"_type":"transition","genuine":2}`))
+	for _, want := range []struct{ topic, payload string }{
+		{"owntracks/gps.karen-01/phone", `{"_type":"location","genuine":1}`},
+		{"owntracks/gps.karen-01/phone/event", `{"_type":"transition","genuine":2}`},
+	} {
+		select {
+		case m := <-got:
+			if m.Topic() != want.topic || string(m.Payload()) != want.payload {
+				t.Fatalf("the api got %s %s, want %s %s (the forged ones dropped)", m.Topic(), m.Payload(), want.topic, want.payload)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("the tracker's %s did not reach the api", want.topic)
+		}
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("the api got more: %s %s", m.Topic(), m.Payload())
+	case m := <-spied:
+		t.Fatalf("a refused subscription delivered %s %s", m.Topic(), m.Payload())
+	case <-time.After(time.Second):
+	}
+
+	// A tracker id that is not one is refused by genusers, not widened.
+	var out bytes.Buffer
+	if err := natsconf.WriteUsers(strings.NewReader("gps.*\n"), &out); err == nil {
+		t.Error(`genusers accepted the tracker id "gps.*"`)
+	}
+}
+
+// The telemetry partitions for ingest replicas, as nats.conf has them commented out: with
+// the line switched on and the users genusers writes, a gateway's telemetry reaches the
+// ingest subscription of its partition as vagt/v1/gw/<id>/telemetry/<k>, and the
+// gateways' permissions let the mapped subject through.
+func TestProductionConfigTelemetryPartitions(t *testing.T) {
+	const line = `# mappings = { "vagt.v1.gw.*.telemetry"`
+	c, pki := productionClusterEdited(t, func(s string) string {
+		if !strings.Contains(s, line) {
+			t.Fatalf("nats.conf no longer has %q", line)
+		}
+		return strings.Replace(s, line, line[2:], 1)
+	}, "gw-a", "gw-b", "gw-c", "gw-d")
+	ingest := connect(t, pki, c.Node(0).URL(), "svc_ingest", "vagt-ingest-0")
+	got := make(chan mqtt.Message, 10)
+	wait(t, ingest.Subscribe("vagt/v1/gw/+/telemetry/+", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }))
+	part := map[string]string{}
+	for _, gw := range []string{"gw-a", "gw-b", "gw-c", "gw-d"} {
+		g := connect(t, pki, c.Node(1).URL(), gw, gw)
+		wait(t, g.Publish("vagt/v1/gw/"+gw+"/telemetry", 1, false, gw))
+		select {
+		case m := <-got:
+			rest, ok := strings.CutPrefix(m.Topic(), "vagt/v1/gw/"+gw+"/telemetry/")
+			if !ok || string(m.Payload()) != gw || (rest != "0" && rest != "1" && rest != "2") {
+				t.Fatalf("ingest got %s %q, want %s's telemetry in partition 0, 1 or 2", m.Topic(), m.Payload(), gw)
+			}
+			part[gw] = rest
+		case <-time.After(waitFor):
+			t.Fatalf("%s's telemetry did not arrive (%s)", gw, c.LogTail())
+		}
+	}
+	t.Logf("partitions: %v", part)
 }

@@ -6,13 +6,17 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 )
 
-// WriteUsers writes users.conf: the service users, then one user per gateway id read
-// from in (one a line; blank lines and repeats are skipped). An invalid id is an error.
+// WriteUsers writes users.conf: the service users, then one user per gateway or GPS tracker
+// id read from in (one a line; blank lines and repeats are skipped). A tracker id
+// ("gps.karen-01", docs/gps.md) gets a tracker's permissions, any other a gateway's. An
+// invalid id is an error.
 func WriteUsers(in io.Reader, out io.Writer) error {
 	w := bufio.NewWriter(out)
 	fmt.Fprintln(w, "# written by deploy/nats/genusers: do not edit, regenerate")
@@ -31,11 +35,20 @@ func WriteUsers(in io.Reader, out io.Writer) error {
 			continue
 		}
 		// Only a valid id: a "*" or ">" in one would widen its permissions to others.
-		if err := vagt.GatewayID(id).Validate(); err != nil {
-			return fmt.Errorf("line %d: %w", n, err)
+		var u localstack.NATSUser
+		if strings.HasPrefix(id, "gps.") {
+			if !gps.ValidTrackerID(id) {
+				return fmt.Errorf("line %d: %q is not a tracker id (gps. and 3-60 of [a-z0-9-])", n, id)
+			}
+			u = localstack.NATSTrackerUser(cn(id), id, "")
+		} else {
+			if err := vagt.GatewayID(id).Validate(); err != nil {
+				return fmt.Errorf("line %d: %w", n, err)
+			}
+			u = localstack.NATSGatewayUser(cn(id), id, "")
 		}
 		seen[id] = true
-		fmt.Fprintf(w, "    %s\n", localstack.NATSUserConfig(localstack.NATSGatewayUser(cn(id), id, ""), false))
+		fmt.Fprintf(w, "    %s\n", localstack.NATSUserConfig(u, false))
 	}
 	if err := sc.Err(); err != nil {
 		return err

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -28,6 +30,12 @@ type Config struct {
 	TLS      *tls.Config
 	Group    string      // shared subscription group; default vagt.NoGroup: a direct subscription
 	Lanes    []vagt.Lane // default telemetry and alarm
+	// Partition, when set (a number, "0" …), subscribes to telemetry partition
+	// vagt/v1/gw/+/telemetry/<Partition> instead of vagt/v1/gw/+/telemetry: a clustered
+	// NATS broker with subject mapping splits the gateways' telemetry by a hash of the
+	// gateway id into partitions (docs/scaling.md, "Ingest replicas on NATS"), one replica
+	// per partition. The partition level is taken off the topic before handle sees it.
+	Partition string
 	// DeadLetterPrefix, when set, receives a copy of each rejected message on
 	// {prefix}/{reason}/{original topic} (QoS 0, fire and forget).
 	DeadLetterPrefix string
@@ -58,6 +66,14 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 	if cfg.Group == "" {
 		cfg.Group = vagt.NoGroup // see vagt.LaneSubscription: a shared group does not survive a Mosquitto restart
 	}
+	if cfg.Partition != "" {
+		if n, err := strconv.Atoi(cfg.Partition); err != nil || n < 0 || strconv.Itoa(n) != cfg.Partition {
+			return nil, fmt.Errorf("mqttin: partition %q is not a number 0, 1, …", cfg.Partition)
+		}
+		if cfg.Group != vagt.NoGroup {
+			return nil, errors.New("mqttin: a partition is for a direct subscription (--group -)")
+		}
+	}
 	if len(cfg.Lanes) == 0 {
 		cfg.Lanes = []vagt.Lane{vagt.LaneTelemetry, vagt.LaneAlarm}
 	}
@@ -81,7 +97,11 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
-			handle(Delivery{Topic: m.Topic(), Payload: m.Payload(), Ack: m.Ack})
+			topic := m.Topic()
+			if cfg.Partition != "" {
+				topic = strings.TrimSuffix(topic, "/"+cfg.Partition)
+			}
+			handle(Delivery{Topic: topic, Payload: m.Payload(), Ack: m.Ack})
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			logger.Warn("broker connection lost; reconnecting", "err", err)
@@ -118,7 +138,11 @@ func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Lo
 func (c *Consumer) subscribe(cl mqtt.Client) error {
 	filters := make(map[string]byte, len(c.cfg.Lanes))
 	for _, l := range c.cfg.Lanes {
-		filters[vagt.LaneSubscription(c.cfg.Group, l)] = 1
+		f := vagt.LaneSubscription(c.cfg.Group, l)
+		if l == vagt.LaneTelemetry && c.cfg.Partition != "" {
+			f += "/" + c.cfg.Partition
+		}
+		filters[f] = 1
 	}
 	t := cl.SubscribeMultiple(filters, nil) // nil: the default handler gets them
 	if !t.WaitTimeout(30 * time.Second) {
