@@ -218,7 +218,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.careplans = careplan.NewService(store, cpOpts)
 	if c.Broker != "" {
-		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
+		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry,
 			OnChange: s.wakeLane})
 		if err != nil {
@@ -542,10 +542,18 @@ type laneSink struct {
 	store     *sqlstore.Store
 	clock     alerts.Clock
 	careplans *careplan.Service
+	downlink  *downlink.Notifier // nil without a broker
 }
 
 func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) (string, error) {
 	r, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
+	if err == nil && r.Change == sqlstore.ChangeDuplicate && a.Clears == 0 && l.downlink != nil {
+		// A redelivered raise writes no event, so the event log tells the gateway nothing; it
+		// sends again because it did not hear what became of it (its "received" was lost, or
+		// this api restarted before telling). Told again from the committed alert, off this
+		// goroutine (docs/gateway.md, "An alarm kept until the platform confirms it").
+		l.downlink.Retell(r.Alert.ID)
+	}
 	if err == nil && r.SeqReused {
 		return alarmlane.FlagSeqReused, nil
 	}

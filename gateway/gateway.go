@@ -232,7 +232,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		})
 	}
 	go func() { inputs.Wait(); close(in) }() // ends when the inputs have, which Run waits for below
-	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "serial", g.cfg.Serial.Path, "zigbee", g.cfg.Zigbee.Broker, "uplink", g.cfg.Uplink.Broker)
+	g.log.Info("gateway running", "gateway", g.cfg.Gateway, "serial", g.cfg.Serial.Path, "zigbee", g.cfg.Zigbee.Broker, "uplink", g.cfg.Uplink.Broker, "status", g.StatusAddr())
 	g.pipeline(ctx, in)
 	inputs.Wait()
 	g.keepTimers(true)

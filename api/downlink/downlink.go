@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type Store interface {
 	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
 	LastEventID(ctx context.Context) (int64, error)
 	AlertRaiseSeqs(ctx context.Context, alert int64, limit int) ([]uint64, error)
+	Alert(ctx context.Context, id int64) (alerts.Alert, error) // for Retell
 }
 
 // Publisher sends a payload with QoS 1, not retained, and returns once the broker
@@ -54,7 +56,10 @@ type Notifier struct {
 	primed bool // Prime set the cursor
 	cursor int64
 
-	published, failed prometheus.Counter
+	mu     sync.Mutex
+	retell map[int64]struct{} // alerts to tell again (Retell)
+
+	published, failed, retold prometheus.Counter
 }
 
 // New returns a notifier; Run starts it. Register Wake with the store's OnCommit.
@@ -73,9 +78,11 @@ func New(store Store, pub Publisher, o Options) *Notifier {
 			Help: "Downlink messages (help received, acknowledged, resolved) the broker acknowledged."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_publish_failures_total",
 			Help: "Downlink publishes that failed and are retried."}),
+		retold: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_retold_total",
+			Help: "Downlink messages published again because a gateway redelivered an alarm the platform had (its news was lost)."}),
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(n.published, n.failed)
+		o.Registerer.MustRegister(n.published, n.failed, n.retold)
 	}
 	return n
 }
@@ -145,6 +152,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 			if len(evs) < 500 {
 				break
 			}
+		}
+		if !n.retellAll(ctx) {
+			return nil
 		}
 	}
 }

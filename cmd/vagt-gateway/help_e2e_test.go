@@ -196,6 +196,9 @@ func TestHelpConfirmedOnTheUnit(t *testing.T) {
 	h.tell(t, []uint64{a.Seq}, vagt.HelpResolved)
 	nextNews(t, h.unit, "resolved")
 	nextLED(t, h, `{"state":"OFF"}`)
+	// The S frame and the LED go out before the gateway counts the message: wait for the
+	// count rather than read it once.
+	stacktest.WaitFor(t, "3 downlinks applied", time.Minute, func() bool { return h.g.HelpStats().Applied >= 3 })
 	st := h.g.HelpStats()
 	if st.Applied != 3 || st.Repeats != 2 || st.Rejected != 2 || st.Refused["malformed"] != 1 || st.Refused["gateway_mismatch"] != 1 {
 		t.Fatalf("help stats %+v: want 3 applied, 2 repeats, 2 rejected (malformed, gateway_mismatch)", st)

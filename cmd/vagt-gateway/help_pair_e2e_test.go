@@ -82,6 +82,9 @@ func TestHelpThroughTheSecondLink(t *testing.T) {
 	if h.unit.Display() != "Hjælpen er på vej" {
 		t.Fatalf("display %q", h.unit.Display())
 	}
+	// The unit's S frame is written before the gateway counts the message as applied, so the
+	// count is waited for, not read once.
+	stacktest.WaitFor(t, "2 downlinks applied", time.Minute, func() bool { return h.g.HelpStats().Applied >= 2 })
 	if st := h.g.HelpStats(); st.Applied != 2 || st.Rejected != 0 {
 		t.Fatalf("help stats %+v: want 2 applied, none rejected", st)
 	}

@@ -43,10 +43,27 @@ type proc struct {
 	env  []string // added to the test's environment
 	log  string   // stdout and stderr, appended over every run
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan error
-	runs int
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan error
+	exited chan struct{} // closed when the current run's process has ended
+	runs   int
+}
+
+// Exited reports whether the process the test started has ended on its own (or was ended),
+// without waiting: a wait for a process that is gone fails at once rather than at its limit.
+func (p *proc) Exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
 }
 
 func (p *proc) Start() error {
@@ -69,8 +86,9 @@ func (p *proc) Start() error {
 		logf.Close()
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
-	p.cmd, p.done = cmd, make(chan error, 1)
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	exited := make(chan struct{})
+	p.cmd, p.done, p.exited = cmd, make(chan error, 1), exited
+	go func() { err := cmd.Wait(); close(exited); p.done <- err; logf.Close() }()
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ type world struct {
 	gw        *proc
 	spool     string
 	clockFile string
-	status    string // host:port of the gateway's status page
+	nudging   atomic.Bool // a heartbeat write is under way (nudge)
 	// What the home broker had delivered when the gateway had its Zigbee session.
 	homeBase deliveries
 	// Raises that were in the spool when the test deleted it, by device.
@@ -159,11 +160,6 @@ func startWorld(t *testing.T, bins binaries, zb pool) *world {
 
 func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 	t.Helper()
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.status = "127.0.0.1:" + strconv.Itoa(port)
 	w.spool = filepath.Join(w.dir, "spool.db")
 	w.clockFile = filepath.Join(w.dir, "clock")
 	c := gateway.Defaults()
@@ -180,7 +176,10 @@ func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 	c.Serial.Path = w.line.Path
 	c.Zigbee.Broker = w.home.URL()
 	c.Zigbee.BaseTopic = zigbeeBase
-	c.StatusAddr = w.status
+	// Port 0: the gateway binds a free port on every start and logs it ("gateway running",
+	// key "status"), so no other test on the machine can take it between a free-port probe
+	// and the bind, or between a kill and the restart (statusAddr reads it).
+	c.StatusAddr = "127.0.0.1:0"
 	// Only the device alarms: no timed rule (inactivity, silent device, low battery, ...)
 	// may raise anything of its own when the clock jumps years.
 	c.Home.Rules.Night, c.Home.Rules.Day = "", ""
@@ -219,13 +218,18 @@ func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 		}
 		w.bridge.Close()
 		w.unitStop()
-		<-w.unitDone
+		// Unplugged first: a write blocked on a pty nobody reads (holding the unit's lock,
+		// which Run needs to return) ends when the pty is closed.
 		w.line.Unplug()
+		<-w.unitDone
 	})
 	// The gateway hears the unit and has its Zigbee session before the plan starts: a
 	// message published before its first subscription would be no one's.
 	waitFor(t, "the gateway to hear its unit and its Zigbee devices", func() bool {
-		_ = w.unit.Heartbeat(time.Second, true, 100)
+		if !w.gw.Running() || w.gw.Exited() {
+			t.Fatalf("the gateway exited while starting:\n%s", tail(w.gw.log, 40))
+		}
+		w.nudge()
 		_ = w.bridge.Climate(zb.env[0], 21, 40)
 		s, ok := w.snapshot()
 		return ok && s.Counters.Readings > 0 && zigbeeMessages(s) > 0
@@ -235,11 +239,49 @@ func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 	}
 }
 
+// nudge sends the unit's heartbeat without waiting for it: a pty keeps only so much that
+// nobody reads, and a gateway that is not running reads nothing, so a write may block until
+// the line is unplugged. At most one is under way; a wait that nudges stays bounded by its
+// own deadline.
+func (w *world) nudge() {
+	if !w.nudging.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer w.nudging.Store(false)
+		_ = w.unit.Heartbeat(time.Second, true, 100)
+	}()
+}
+
+// statusAddr is the status page's address of the gateway's current run, from its log ("" if
+// that run has not logged it yet).
+func (w *world) statusAddr() string {
+	data, err := os.ReadFile(w.gw.log)
+	if err != nil {
+		return ""
+	}
+	run := string(data)
+	if i := strings.LastIndex(run, "=== gateway start"); i >= 0 {
+		run = run[i:]
+	}
+	for _, line := range strings.Split(run, "\n") {
+		var l struct{ Msg, Status string }
+		if strings.Contains(line, `"gateway running"`) && json.Unmarshal([]byte(line), &l) == nil && l.Status != "" {
+			return l.Status
+		}
+	}
+	return ""
+}
+
 // snapshot is the gateway's state from its status page; ok is false while it is down.
 func (w *world) snapshot() (gateway.Snapshot, bool) {
 	var s gateway.Snapshot
+	addr := w.statusAddr()
+	if addr == "" {
+		return s, false
+	}
 	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + w.status + "/status")
+	resp, err := c.Get("http://" + addr + "/status")
 	if err != nil {
 		return s, false
 	}
