@@ -50,7 +50,7 @@ func TestDemoNightShift(t *testing.T) {
 	// A shift clock that stands at 23:10 Danish time tomorrow (after the plans are saved).
 	tomorrow := time.Now().In(copenhagen).AddDate(0, 0, 1)
 	due := time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 23, 0, 0, 0, copenhagen)
-	shift := &shiftClock{origin: due.Add(10 * time.Minute), start: time.Now(), speed: 1e-9}
+	shift := &shiftClock{origin: due.Add(10 * time.Minute), start: time.Now(), speed: 0} // stands still: the board is read at exactly 23:10
 	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db")}, api.Deps{NightClock: shift})
 	base := "http://" + srv.Addr()
 

@@ -45,6 +45,7 @@ var matrix = map[string]outcome{
 	"GET /healthz":                                 public,
 	"GET /readyz":                                  public,
 	"GET /openapi.yaml":                            public,
+	"GET /favicon.ico":                             public,
 	"GET /":                                        public,
 	"GET /stats":                                   public,
 	"GET /night":                                   public,
