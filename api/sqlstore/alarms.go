@@ -286,8 +286,12 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 // never seen (lost before it was installed, or arriving later), the unresolved alert of the
 // same device and type stands for it.
 func (t *tx) clear(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	// The raise's alert only if it is of the clear's device and type: under a seq the
+	// gateway reused, the receipt holds the first content's alert, another device's.
 	var id sql.NullInt64
-	err := t.row(ctx, `SELECT alert_id FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Clears)).Scan(&id)
+	err := t.row(ctx, `SELECT r.alert_id FROM alarm_receipts r JOIN alerts al ON al.id = r.alert_id
+		WHERE r.gateway_id = ? AND r.seq = ? AND al.device_id = ? AND al.type = ?`,
+		string(a.Gateway), int64(a.Clears), string(a.Device), int(a.Type)).Scan(&id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return IngestResult{}, err
 	}

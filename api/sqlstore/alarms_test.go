@@ -154,3 +154,31 @@ func TestReplayAlarm(t *testing.T) {
 		}
 	})
 }
+
+// A clear names the seq of the raise it ends. After a gateway reused a seq, that seq's
+// receipt holds the first raise's alert: the clear of the second must not mark the first,
+// another device's alert (a panic shown as cleared while nobody came), but the alert of
+// its own device and type.
+func TestClearOfAReusedSeq(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		setup(t, s)
+		panic := ingest(t, s, alarm("gw-x", 500, "bu-1:btn", vagt.AlarmPanic, t0), t0)
+		smoke := ingest(t, s, alarm("gw-x", 500, "smoke-1", vagt.AlarmSmoke, t0.Add(time.Minute)), t0.Add(time.Minute))
+		if !smoke.SeqReused || smoke.Alert.ID == panic.Alert.ID {
+			t.Fatalf("smoke under a reused seq: %+v", smoke)
+		}
+		clear := alarm("gw-x", 501, "smoke-1", vagt.AlarmSmoke, t0.Add(2*time.Minute))
+		clear.Clears = 500
+		r := ingest(t, s, clear, t0.Add(2*time.Minute))
+		if r.Change != sqlstore.ChangeCleared || r.Alert.ID != smoke.Alert.ID {
+			t.Errorf("the smoke alarm's clear: %v on alert %d (%v); want cleared on the smoke alert %d", r.Change, r.Alert.ID, r.Alert.Type, smoke.Alert.ID)
+		}
+		p, err := s.Alert(t.Context(), panic.Alert.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ClearedAt != nil {
+			t.Errorf("the panic alert was marked cleared by the smoke alarm's clear: %+v", p)
+		}
+	})
+}
