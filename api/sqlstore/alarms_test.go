@@ -182,3 +182,32 @@ func TestClearOfAReusedSeq(t *testing.T) {
 		}
 	})
 }
+
+// After a restore, a replayed event's receipt keeps no digest (the history has no
+// details). A later alarm under that seq with other content (a gateway that lost its spool
+// and counts again) is a new alarm, not a redelivery: it was swallowed as a duplicate.
+// The original's redelivery, details included, is still a duplicate.
+func TestReuseAfterReplay(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		setup(t, s)
+		ctx := t.Context()
+		replayed := alarm("gw-0042", 7002, "bu-17:smoke", vagt.AlarmSmoke, t0)
+		r, err := s.ReplayAlarm(ctx, replayed, t0.Add(time.Minute))
+		if err != nil || r.Change != sqlstore.ChangeRaised {
+			t.Fatalf("replay: %+v %v", r, err)
+		}
+		original := alarm("gw-0042", 7002, "bu-17:smoke", vagt.AlarmSmoke, t0)
+		original.Details = map[string]string{"room": "kitchen"}
+		if again := ingest(t, s, original, t0.Add(2*time.Minute)); again.Change != sqlstore.ChangeDuplicate || again.SeqReused {
+			t.Fatalf("the original after its replay: %+v", again)
+		}
+		fall := alarm("gw-0042", 7002, "bu-17:btn", vagt.AlarmFall, t0.Add(time.Hour))
+		f := ingest(t, s, fall, t0.Add(time.Hour))
+		if f.Change != sqlstore.ChangeRaised || !f.SeqReused || f.Alert.Type != vagt.AlarmFall {
+			t.Fatalf("a fall under the replayed seq: %+v; want its own alert, flagged", f)
+		}
+		if again := ingest(t, s, fall, t0.Add(time.Hour+time.Minute)); again.Change != sqlstore.ChangeDuplicate || again.Alert.ID != f.Alert.ID {
+			t.Fatalf("the fall's redelivery: %+v", again)
+		}
+	})
+}
