@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/httpapi"
 )
 
 // metricsToken is what the fixture's scraper sends for /metrics.
@@ -365,5 +366,34 @@ func TestStreamEndsWhenTokenRevoked(t *testing.T) {
 	case <-ended:
 	case <-time.After(time.Minute):
 		t.Fatal("the stream of a revoked token is still open")
+	}
+}
+
+// A console's stream stays open for hours with no other request; its token is re-checked
+// every TokenRecheck. When the stream drops and the console reconnects while a misbehaving
+// client behind the same address has the address throttled, the console's token is one that
+// works: it must pass, or alarms reach that console only after the throttle's window.
+func TestOpenStreamKeepsTokenGoodForThrottle(t *testing.T) {
+	f := newFixture(t)
+	req, _ := http.NewRequest("GET", f.url+"/api/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["anna"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	f.clock.Advance(2 * time.Hour) // the stream open, nothing else asked meanwhile
+	for range httpapi.AuthFailLimit {
+		f.raw(t, "vagt_wrong-token-for-the-test", "GET", "/api/v1/alerts", "")
+	}
+	code := 0
+	for range 200 { // the re-check runs every 50 ms in the fixture
+		if code, _ = f.do(t, "anna", "GET", "/api/v1/me", ""); code == 200 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 200 {
+		t.Errorf("the token of an open stream from the throttled address: %d, want 200", code)
 	}
 }

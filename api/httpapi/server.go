@@ -309,9 +309,15 @@ func (s *server) recheckToken(ctx context.Context, cancel context.CancelFunc, ha
 			return
 		case <-t.C:
 		}
-		if _, err := s.Auth.Principal(ctx, hash, s.Clock.Now()); errors.Is(err, auth.ErrUnauthenticated) {
+		now := s.Clock.Now()
+		_, err := s.Auth.Principal(ctx, hash, now)
+		if errors.Is(err, auth.ErrUnauthenticated) {
 			cancel()
 			return
+		}
+		if err == nil {
+			// Still good: a reconnect from an address a neighbour got throttled passes.
+			s.authFails.succeeded(hash, now)
 		}
 	}
 }

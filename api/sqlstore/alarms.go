@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -54,11 +55,24 @@ func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (
 
 // ReplayAlarm files an alarm event rebuilt from the alarm history (InfluxDB) after the
 // store was restored from a backup: one this store has a receipt for, under any content, is
-// a duplicate; one it has not becomes an alert like any alarm. Its receipt keeps no digest,
-// so when the broker later redelivers the original (its details included), that is taken as
-// a redelivery, not as different content under a reused seq.
+// a duplicate; one it has not becomes an alert like any alarm. Its receipt's digest is of
+// what the history holds (replayDigest), so when the broker later redelivers the original
+// (its details included), that is taken as a redelivery, while another device, type or
+// clear under the seq is different content under a reused seq.
 func (s *Store) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
-	return s.ingestAlarm(ctx, a, now, "")
+	return s.ingestAlarm(ctx, a, now, replayDigest(a))
+}
+
+// replayMark starts the digest of a replayed event's receipt: of the fields the alarm
+// history surely holds as the gateway sent them (device, type, clears; not the details,
+// which it lacks), so a later event under the seq with another device, type or clear is
+// still told from the original's redelivery.
+const replayMark = "replay:"
+
+func replayDigest(a *vagt.Alarm) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %d %q %d %d", string(a.Gateway), a.Seq, string(a.Device), uint64(a.Type), a.Clears)
+	return replayMark + hex.EncodeToString(h.Sum(nil))
 }
 
 func (s *Store) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
@@ -85,9 +99,15 @@ func (s *Store) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, d
 			if err := t.row(ctx, `SELECT alert_id, digest FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id, &seen); err != nil {
 				return err
 			}
-			// A receipt from before digests were kept, or from a replay (''), cannot tell: a
-			// redelivery, as before; so is a replayed event under a seq with a receipt.
-			if seen != digest && seen != "" && digest != "" {
+			// A receipt from before digests were kept ('') cannot tell: a redelivery, as
+			// before; so is a replayed event under a seq with a receipt. A replayed receipt
+			// is compared on what the replay knew.
+			replay := strings.HasPrefix(digest, replayMark)
+			differs := seen != digest && seen != "" && !replay
+			if strings.HasPrefix(seen, replayMark) {
+				differs = !replay && seen != replayDigest(a)
+			}
+			if differs {
 				r, err := t.exec(ctx, `INSERT INTO alarm_receipt_reuses (gateway_id, seq, digest, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 					string(a.Gateway), int64(a.Seq), digest, ms(now))
 				if err != nil {
@@ -286,8 +306,12 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 // never seen (lost before it was installed, or arriving later), the unresolved alert of the
 // same device and type stands for it.
 func (t *tx) clear(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+	// The raise's alert only if it is of the clear's device and type: under a seq the
+	// gateway reused, the receipt holds the first content's alert, another device's.
 	var id sql.NullInt64
-	err := t.row(ctx, `SELECT alert_id FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Clears)).Scan(&id)
+	err := t.row(ctx, `SELECT r.alert_id FROM alarm_receipts r JOIN alerts al ON al.id = r.alert_id
+		WHERE r.gateway_id = ? AND r.seq = ? AND al.device_id = ? AND al.type = ?`,
+		string(a.Gateway), int64(a.Clears), string(a.Device), int(a.Type)).Scan(&id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return IngestResult{}, err
 	}

@@ -154,3 +154,60 @@ func TestReplayAlarm(t *testing.T) {
 		}
 	})
 }
+
+// A clear names the seq of the raise it ends. After a gateway reused a seq, that seq's
+// receipt holds the first raise's alert: the clear of the second must not mark the first,
+// another device's alert (a panic shown as cleared while nobody came), but the alert of
+// its own device and type.
+func TestClearOfAReusedSeq(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		setup(t, s)
+		panic := ingest(t, s, alarm("gw-x", 500, "bu-1:btn", vagt.AlarmPanic, t0), t0)
+		smoke := ingest(t, s, alarm("gw-x", 500, "smoke-1", vagt.AlarmSmoke, t0.Add(time.Minute)), t0.Add(time.Minute))
+		if !smoke.SeqReused || smoke.Alert.ID == panic.Alert.ID {
+			t.Fatalf("smoke under a reused seq: %+v", smoke)
+		}
+		clear := alarm("gw-x", 501, "smoke-1", vagt.AlarmSmoke, t0.Add(2*time.Minute))
+		clear.Clears = 500
+		r := ingest(t, s, clear, t0.Add(2*time.Minute))
+		if r.Change != sqlstore.ChangeCleared || r.Alert.ID != smoke.Alert.ID {
+			t.Errorf("the smoke alarm's clear: %v on alert %d (%v); want cleared on the smoke alert %d", r.Change, r.Alert.ID, r.Alert.Type, smoke.Alert.ID)
+		}
+		p, err := s.Alert(t.Context(), panic.Alert.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ClearedAt != nil {
+			t.Errorf("the panic alert was marked cleared by the smoke alarm's clear: %+v", p)
+		}
+	})
+}
+
+// After a restore, a replayed event's receipt keeps no digest (the history has no
+// details). A later alarm under that seq with other content (a gateway that lost its spool
+// and counts again) is a new alarm, not a redelivery: it was swallowed as a duplicate.
+// The original's redelivery, details included, is still a duplicate.
+func TestReuseAfterReplay(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		setup(t, s)
+		ctx := t.Context()
+		replayed := alarm("gw-0042", 7002, "bu-17:smoke", vagt.AlarmSmoke, t0)
+		r, err := s.ReplayAlarm(ctx, replayed, t0.Add(time.Minute))
+		if err != nil || r.Change != sqlstore.ChangeRaised {
+			t.Fatalf("replay: %+v %v", r, err)
+		}
+		original := alarm("gw-0042", 7002, "bu-17:smoke", vagt.AlarmSmoke, t0)
+		original.Details = map[string]string{"room": "kitchen"}
+		if again := ingest(t, s, original, t0.Add(2*time.Minute)); again.Change != sqlstore.ChangeDuplicate || again.SeqReused {
+			t.Fatalf("the original after its replay: %+v", again)
+		}
+		fall := alarm("gw-0042", 7002, "bu-17:btn", vagt.AlarmFall, t0.Add(time.Hour))
+		f := ingest(t, s, fall, t0.Add(time.Hour))
+		if f.Change != sqlstore.ChangeRaised || !f.SeqReused || f.Alert.Type != vagt.AlarmFall {
+			t.Fatalf("a fall under the replayed seq: %+v; want its own alert, flagged", f)
+		}
+		if again := ingest(t, s, fall, t0.Add(time.Hour+time.Minute)); again.Change != sqlstore.ChangeDuplicate || again.Alert.ID != f.Alert.ID {
+			t.Fatalf("the fall's redelivery: %+v", again)
+		}
+	})
+}

@@ -13,3 +13,10 @@ func (s *Store) TamperWithAuditForTest(ctx context.Context) error {
 
 // ActivityLockForTest is the roll-up's advisory lock key on PostgreSQL.
 const ActivityLockForTest = activityLock
+
+// AuditLockForTest and EventLogLockForTest are the audit chain's and the event log's
+// advisory lock keys on PostgreSQL.
+const (
+	AuditLockForTest    = auditLock
+	EventLogLockForTest = eventLogLock
+)

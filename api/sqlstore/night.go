@@ -174,6 +174,11 @@ func (s *Store) RecordNightCheck(ctx context.Context, c NightCheck, visit *Night
 				return err
 			}
 		}
+		// The audit before the raise: one lock order (audit, then event log; audit.go).
+		if err := t.audit(ctx, now, c.By, "night.check", "home/"+string(c.Home),
+			fmt.Sprintf("due %s: %s (%s)", c.DueAt.UTC().Format(time.RFC3339), c.Decision, c.Grade)); err != nil {
+			return err
+		}
 		if visit != nil {
 			details := map[string]string{"night_check": strconv.FormatInt(id, 10), "due_at": c.DueAt.UTC().Format(time.RFC3339), "by": c.By}
 			for k, v := range visit.Details {
@@ -186,10 +191,6 @@ func (s *Store) RecordNightCheck(ctx context.Context, c NightCheck, visit *Night
 			if _, err := t.exec(ctx, `UPDATE night_checks SET alert_id = ? WHERE id = ?`, res.Alert.ID, id); err != nil {
 				return err
 			}
-		}
-		if err := t.audit(ctx, now, c.By, "night.check", "home/"+string(c.Home),
-			fmt.Sprintf("due %s: %s (%s)", c.DueAt.UTC().Format(time.RFC3339), c.Decision, c.Grade)); err != nil {
-			return err
 		}
 		out, err = scanNight(t.row(ctx, `SELECT `+nightColumns+` FROM night_checks WHERE id = ?`, id))
 		return err
@@ -218,15 +219,17 @@ func (s *Store) MissNightCheck(ctx context.Context, c NightCheck, gw vagt.Gatewa
 			return err
 		}
 		created = true
+		// The audit before the raise: one lock order (audit, then event log; audit.go).
+		if err := t.audit(ctx, now, alerts.System, "night.missed", "home/"+string(c.Home), "due "+c.DueAt.UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
 		details := map[string]string{"night_check": strconv.FormatInt(id, 10), "due_at": c.DueAt.UTC().Format(time.RFC3339)}
 		res, err := t.raise(ctx, nightRaise(vagt.AlarmNightCheckMissed, gw, c.Municipality, details, now), now)
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `UPDATE night_checks SET missed_alert_id = ? WHERE id = ?`, res.Alert.ID, id); err != nil {
-			return err
-		}
-		return t.audit(ctx, now, alerts.System, "night.missed", "home/"+string(c.Home), "due "+c.DueAt.UTC().Format(time.RFC3339))
+		_, err = t.exec(ctx, `UPDATE night_checks SET missed_alert_id = ? WHERE id = ?`, res.Alert.ID, id)
+		return err
 	})
 	if err != nil {
 		return false, storeErr("miss night check", err)
