@@ -79,11 +79,28 @@ func DecodeBatch(data []byte) (Batch, error) {
 	return b, nil
 }
 
+// decodeBatch takes the reflection-free path for the common shape and the reference
+// decoder for everything else (wire_batch_fast.go), then checks the batch.
 func decodeBatch(data []byte) (Batch, error) {
-	var w wireBatch
-	if err := unmarshal(batchDecMode, data, MaxBatchBytes, &w); err != nil {
-		return Batch{}, err
+	w, ok := fastBatch(data)
+	if !ok {
+		var err error
+		if w, err = referenceBatch(data); err != nil {
+			return Batch{}, err
+		}
 	}
+	return batchFromWire(&w)
+}
+
+// referenceBatch is the reflective CBOR decode with the caps and strictness of
+// batchDecMode; it defines what a batch on the wire may be.
+func referenceBatch(data []byte) (wireBatch, error) {
+	var w wireBatch
+	err := unmarshal(batchDecMode, data, MaxBatchBytes, &w)
+	return w, err
+}
+
+func batchFromWire(w *wireBatch) (Batch, error) {
 	if err := checkVersion(w.Version); err != nil {
 		return Batch{}, err
 	}
