@@ -38,7 +38,7 @@ func checkDecodersAgree(t *testing.T, name string, data []byte) {
 		t.Fatalf("%s: decodeBatch %+v, reference %+v", name, got, want)
 	}
 	// Whatever the fast path accepts, the reference decodes to the same wire struct.
-	if w, ok := fastBatch(data); ok {
+	if w, ok := fastBatch(data, new([]wireReading)); ok {
 		rw, err := referenceBatch(data)
 		if err != nil || !reflect.DeepEqual(w, rw) {
 			t.Fatalf("%s: fast path took %+v, reference %+v, %v", name, w, rw, err)
@@ -64,7 +64,7 @@ func TestBatchDecodersAgreeOnVectors(t *testing.T) {
 		// The valid vectors are in canonical form: the fast path must take them, or it
 		// would be a fast path in name only.
 		if strings.HasPrefix(name, "batch-ok-") {
-			if _, ok := fastBatch(data); !ok {
+			if _, ok := fastBatch(data, new([]wireReading)); !ok {
 				t.Errorf("%s: the fast path refused a canonical batch", name)
 			}
 		}
@@ -99,7 +99,7 @@ func TestBatchDecodersAgreeOnMutations(t *testing.T) {
 	}
 	long := append([]byte{0xa7, 0x18, 0x00, 0x1a, 0x00, 0x00, 0x00, 0x01}, canon[3:]...)
 	checkDecodersAgree(t, "non-shortest", long)
-	if _, ok := fastBatch(long); !ok {
+	if _, ok := fastBatch(long, new([]wireReading)); !ok {
 		t.Error("the fast path refused non-shortest integers, which the reference accepts")
 	}
 }
