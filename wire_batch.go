@@ -2,6 +2,7 @@ package vagt
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -79,11 +80,34 @@ func DecodeBatch(data []byte) (Batch, error) {
 	return b, nil
 }
 
+// decodeBatch takes the reflection-free path for the common shape and the reference
+// decoder for everything else (wire_batch_fast.go), then checks the batch.
 func decodeBatch(data []byte) (Batch, error) {
-	var w wireBatch
-	if err := unmarshal(batchDecMode, data, MaxBatchBytes, &w); err != nil {
-		return Batch{}, err
+	scratch := readingsPool.Get().(*[]wireReading)
+	defer readingsPool.Put(scratch)
+	w, ok := fastBatch(data, scratch)
+	if !ok {
+		var err error
+		if w, err = referenceBatch(data); err != nil {
+			return Batch{}, err
+		}
 	}
+	return batchFromWire(&w)
+}
+
+// readingsPool holds the fast path's wire readings between batches: batchFromWire copies
+// every value out of them, so the slice is free again when decodeBatch returns.
+var readingsPool = sync.Pool{New: func() any { return new([]wireReading) }}
+
+// referenceBatch is the reflective CBOR decode with the caps and strictness of
+// batchDecMode; it defines what a batch on the wire may be.
+func referenceBatch(data []byte) (wireBatch, error) {
+	var w wireBatch
+	err := unmarshal(batchDecMode, data, MaxBatchBytes, &w)
+	return w, err
+}
+
+func batchFromWire(w *wireBatch) (Batch, error) {
 	if err := checkVersion(w.Version); err != nil {
 		return Batch{}, err
 	}
@@ -115,16 +139,33 @@ func decodeBatch(data []byte) (Batch, error) {
 		return Batch{}, fmt.Errorf("%w: %d devices, at most %d", ErrTooLarge, len(w.Devices), MaxBatchDevices)
 	}
 	devices := make([]DeviceID, len(w.Devices))
-	seen := make(map[string]struct{}, len(w.Devices))
+	// A home lists a few dozen devices: comparing with the earlier ones is cheaper than a
+	// map up to about that many; past it, a map keeps the check linear.
+	const smallList = 32
+	var seen map[string]struct{}
+	if len(w.Devices) > smallList {
+		seen = make(map[string]struct{}, len(w.Devices))
+	}
 	for i, d := range w.Devices {
 		devices[i] = DeviceID(d)
 		if err := devices[i].Validate(); err != nil {
 			return Batch{}, fmt.Errorf("device %d: %w", i, err)
 		}
-		if _, dup := seen[d]; dup {
+		dup := false
+		if seen != nil {
+			_, dup = seen[d]
+			seen[d] = struct{}{}
+		} else {
+			for _, e := range w.Devices[:i] {
+				if e == d {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
 			return Batch{}, fmt.Errorf("%w: device %q listed twice", ErrDuplicateKey, d)
 		}
-		seen[d] = struct{}{}
 	}
 	const maxOffset = uint64(MaxBatchSpan / time.Millisecond)
 	b.Readings = make([]Reading, len(w.Readings))

@@ -44,11 +44,23 @@ var techByKind = func() [256]string {
 }()
 
 // kindName and kindScale are the kinds' tag names and wire scales, looked up per reading.
-var kindName, kindScale = func() (names [256]string, scales [256]int64) {
+// kindDigits is log10 of the scale, or -1 where the scale is not a power of ten (then
+// appendValue takes strconv's path): worked out once, not per reading.
+var kindName, kindScale, kindDigits = func() (names [256]string, scales [256]int64, digits [256]int) {
+	for i := range digits {
+		digits[i] = -1
+	}
 	for _, k := range vagt.Kinds() {
 		names[k.Kind], scales[k.Kind] = k.Name, k.Scale
+		d := 0
+		for s := k.Scale; s > 1 && s%10 == 0; s /= 10 {
+			d++
+		}
+		if k.Scale >= 1 && pow10(d) == k.Scale {
+			digits[k.Kind] = d
+		}
 	}
-	return names, scales
+	return names, scales, digits
 }()
 
 // appendValue formats a reading's value. The value is a wire integer divided by the kind's
@@ -56,12 +68,8 @@ var kindName, kindScale = func() (names [256]string, scales [256]int64) {
 // which parses back to exactly the same float64 and costs a fraction of strconv's
 // shortest-float search. Anything else falls back to strconv.
 func appendValue(dst []byte, k vagt.Kind, v float64) []byte {
-	scale := kindScale[k]
-	digits := 0
-	for s := scale; s > 1 && s%10 == 0; s /= 10 {
-		digits++
-	}
-	if scale < 1 || pow10(digits) != scale || math.Abs(v) > 1<<50 {
+	scale, digits := kindScale[k], kindDigits[k]
+	if digits < 0 || math.Abs(v) > 1<<50 {
 		return strconv.AppendFloat(dst, v, 'f', -1, 64)
 	}
 	w := int64(math.Round(v * float64(scale)))
