@@ -35,7 +35,9 @@ func (g *Gateway) process(group []input) {
 		safe, committed := true, true // committed: every alarm the readings raised is in the spool
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
+				// "offline" raises the silent-device alert: not committed, not acknowledged.
 				g.log.Error("rules", "err", err)
+				committed = false
 			}
 		}
 		for _, r := range x.readings {
