@@ -29,12 +29,15 @@ func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
 	var acks []serial.Frame
 	var dones []func()
+	redeliver := false                     // a Zigbee message not committed: the home broker must send it again
 	now := g.trust.bestTime(g.clock.Now()) // a last-seen time the status can carry
 	for _, x := range group {
 		safe, committed := true, true // committed: every alarm the readings raised is in the spool
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
+				// "offline" raises the silent-device alert: not committed, not acknowledged.
 				g.log.Error("rules", "err", err)
+				committed = false
 			}
 		}
 		for _, r := range x.readings {
@@ -61,6 +64,7 @@ func (g *Gateway) process(group []input) {
 				g.count(func(c *counters) { c.ZigbeeNotAcked++ })
 				g.log.Error("zigbee message not acknowledged: its alarm is not in the spool; the home broker redelivers it on the next connection",
 					"device", x.seen)
+				redeliver = true
 			}
 		}
 		if x.ack == nil {
@@ -86,7 +90,11 @@ func (g *Gateway) process(group []input) {
 		// The disk failed: nothing else to do but say so; the alarms went first. The
 		// Zigbee messages stay unacknowledged: the broker has them for the next connection.
 		g.log.Error("spool readings", "err", err, "lost", len(readings))
+		redeliver = redeliver || len(dones) > 0
 		dones = nil
+	}
+	if redeliver && g.zigbee != nil {
+		g.zigbee.Redeliver() // the next connection is now, not whenever the home broker drops us
 	}
 	for _, done := range dones {
 		done()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vagt-dk/vagt"
 	bugserial "go.bug.st/serial"
 )
 
@@ -37,9 +38,14 @@ type Reader struct {
 	acked   map[ackKey]time.Time // alarm frames acked lately: a repeat is not a new alarm
 }
 
+// ackKey is what a repeat has in common with the frame acked: the unit, the seq and the
+// alarm itself. The same seq with another alarm (a unit that restarted its counter) is a
+// new alarm, never a repeat (promise 2: different content is not a redelivery).
 type ackKey struct {
-	unit string
-	seq  uint16
+	unit   string
+	seq    uint16
+	device string
+	alarm  vagt.AlarmType
 }
 
 // dedupWindow is how long an acked alarm frame's seq is remembered. A unit repeats an
@@ -156,7 +162,7 @@ func (r *Reader) read(ctx context.Context, port bugserial.Port, handle func(Fram
 // hear our ack and sent it again.
 func (r *Reader) repeated(f Frame) bool {
 	r.mu.Lock()
-	at, ok := r.acked[ackKey{f.Unit, f.Seq}]
+	at, ok := r.acked[ackKey{f.Unit, f.Seq, f.Device, f.Alarm}]
 	ok = ok && time.Since(at) < dedupWindow
 	if ok {
 		r.dups++
@@ -174,7 +180,7 @@ func (r *Reader) Ack(f Frame) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
-	r.acked[ackKey{f.Unit, f.Seq}] = now
+	r.acked[ackKey{f.Unit, f.Seq, f.Device, f.Alarm}] = now
 	if len(r.acked) > 256 {
 		for k, at := range r.acked {
 			if now.Sub(at) > dedupWindow {

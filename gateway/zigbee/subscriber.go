@@ -71,6 +71,7 @@ type Subscriber struct {
 	stats   Stats
 	more    chan struct{}
 	acks    *ackOrder
+	redo    chan struct{} // Redeliver
 }
 
 // NewSubscriber returns a subscriber; SetDevices gives it the device map.
@@ -88,7 +89,8 @@ func NewSubscriber(opts Options) *Subscriber {
 		opts.Now = time.Now
 	}
 	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{},
-		bursts: burst.New(time.Minute), more: make(chan struct{}, 1), acks: newAckOrder()}
+		bursts: burst.New(time.Minute), more: make(chan struct{}, 1), acks: newAckOrder(),
+		redo: make(chan struct{}, 1)}
 }
 
 // SetDevices replaces the device map with the Zigbee devices of the list.
@@ -115,6 +117,18 @@ func (s *Subscriber) Stats() Stats {
 	s.mu.Unlock()
 	st.Unacked = s.acks.waiting()
 	return st
+}
+
+// Redeliver says that an update delivered could not be committed (it is not acked). The
+// broker sends an unacknowledged message again only on a new connection, and a healthy home
+// broker never drops ours: so Run reconnects (at most once a second), and the message comes
+// again — with those behind it, whose PUBACKs wait for it (ackOrder). Without this the alarm
+// was never spooled and, once Mosquitto's in-flight window filled, nothing more came.
+func (s *Subscriber) Redeliver() {
+	select {
+	case s.redo <- struct{}{}:
+	default:
+	}
 }
 
 // Run subscribes and calls deliver (on Run's goroutine, which may block) for every
@@ -151,7 +165,8 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 		})
 	client := mqtt.NewClient(o)
 	client.Connect()
-	defer client.Disconnect(250)
+	defer func() { client.Disconnect(250) }()
+	var again <-chan time.Time // a reconnect for Redeliver, at most once a second
 	for {
 		s.mu.Lock()
 		batch := s.queue
@@ -164,6 +179,20 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 		case <-ctx.Done():
 			return nil
 		case <-s.more:
+		case <-s.redo:
+			if again == nil {
+				again = time.After(time.Second)
+			}
+		case <-again:
+			again = nil
+			s.log.Warn("zigbee: reconnecting to the home broker so that it sends again what was not committed")
+			client.Disconnect(250)
+			s.acks.lost()
+			s.mu.Lock()
+			s.queue = nil // not acknowledged (they wait behind the one not committed): sent again
+			s.mu.Unlock()
+			client = mqtt.NewClient(o)
+			client.Connect()
 		}
 	}
 }
