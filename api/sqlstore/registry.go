@@ -18,6 +18,13 @@ func (s *Store) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, nam
 	}
 	var id int64
 	err := s.inTx(ctx, func(t *tx) error {
+		var n int
+		if err := t.row(ctx, `SELECT COUNT(*) FROM districts WHERE municipality = ? AND name = ?`, int(m), name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("district %q: %w: municipality %d has a district of that name", name, alerts.ErrConflict, m)
+		}
 		return t.row(ctx, `INSERT INTO districts (municipality, name) VALUES (?, ?) RETURNING id`, int(m), name).Scan(&id)
 	})
 	if err != nil {

@@ -337,3 +337,20 @@ func TestMigrationsRunOnce(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestCreateDistrictTwice: a second district of the same name in a municipality is a
+// conflict (409), not the store failing (503); the fuzzer found it (FuzzAPIJSONBodies).
+func TestCreateDistrictTwice(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		if _, err := s.CreateDistrict(t.Context(), 766, "Vest"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.CreateDistrict(t.Context(), 766, "Vest")
+		if !errors.Is(err, alerts.ErrConflict) || errors.Is(err, sqlstore.ErrUnavailable) {
+			t.Fatalf("the same name again: %v, want a conflict", err)
+		}
+		if _, err := s.CreateDistrict(t.Context(), 751, "Vest"); err != nil {
+			t.Fatalf("the name in another municipality: %v", err)
+		}
+	})
+}
