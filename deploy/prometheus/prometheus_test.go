@@ -234,3 +234,44 @@ func docAnchors(t *testing.T) map[string]bool {
 	}
 	return anchors
 }
+
+// TestRuleTestsOrderEveryGroup: the unit tests name an evaluation order holding every group,
+// recording rules first. Without it promtool evaluates groups in map order and an alert
+// reads a recorded value one interval old in some runs (a flake CI run 10 caught).
+func TestRuleTestsOrderEveryGroup(t *testing.T) {
+	data, err := os.ReadFile("vagt.rules.test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tests struct {
+		Order []string `yaml:"group_eval_order"`
+	}
+	if err := yaml.Unmarshal(data, &tests); err != nil {
+		t.Fatal(err)
+	}
+	f := readRules(t)
+	if len(tests.Order) != len(f.Groups) {
+		t.Fatalf("group_eval_order %v, rule groups %d: every group needs a place", tests.Order, len(f.Groups))
+	}
+	pos := map[string]int{}
+	for i, g := range tests.Order {
+		pos[g] = i
+	}
+	lastRecording, firstAlerting := -1, len(tests.Order)
+	for _, g := range f.Groups {
+		i, ok := pos[g.Name]
+		if !ok {
+			t.Fatalf("group %q is missing from group_eval_order", g.Name)
+		}
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				lastRecording = max(lastRecording, i)
+			} else {
+				firstAlerting = min(firstAlerting, i)
+			}
+		}
+	}
+	if lastRecording > firstAlerting {
+		t.Fatalf("group_eval_order %v evaluates an alerting group before a recording one", tests.Order)
+	}
+}
