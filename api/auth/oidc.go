@@ -195,12 +195,14 @@ func (o *OIDC) VerifyClaims(ctx context.Context, token, audience string, now tim
 
 // Principal maps verified claims to a principal with the configured mapper and checks it.
 func (o *OIDC) Principal(ctx context.Context, c Claims) (*Principal, error) {
+	// The mapper's reason is told (%v), not wrapped: claims that make no principal are an
+	// authentication failure (401), not an invalid request.
 	p, err := o.c.Mapper.Principal(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("%w: token claims: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: token claims: %v", ErrUnauthenticated, err)
 	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: token claims: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: token claims: %v", ErrUnauthenticated, err)
 	}
 	return p, nil
 }

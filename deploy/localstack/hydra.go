@@ -198,7 +198,7 @@ ttl:
   id_token: %s
   access_token: %s
   login_consent_request: 10m
-log: {level: info}
+log: {level: warn}
 `, h.public, h.admin, h.public, h.appURL, h.appURL, h.appURL, h.secret, h.opts.IDTokenTTL, h.opts.IDTokenTTL)
 }
 
