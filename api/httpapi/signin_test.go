@@ -59,7 +59,11 @@ type signInFixture struct {
 // stops there and reads the code from the URL.
 const otherRedirect = "http://127.0.0.1:9/cb"
 
-func newSignInFixture(t *testing.T) *signInFixture {
+func newSignInFixture(t *testing.T) *signInFixture { return newSignInFixtureSecret(t, "") }
+
+// newSignInFixtureSecret registers the api at the provider as a confidential client when
+// secret is set, else as a public one (PKCE only).
+func newSignInFixtureSecret(t *testing.T, secret string) *signInFixture {
 	t.Helper()
 	who := &identities{}
 	h := stacktest.Hydra(t, localstack.HydraOptions{Login: who.login})
@@ -77,7 +81,7 @@ func newSignInFixture(t *testing.T) *signInFixture {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	client, err := h.CreateClient(t.Context(), localstack.HydraClient{RedirectURIs: []string{srv.URL + "/auth/callback", otherRedirect}})
+	client, err := h.CreateClient(t.Context(), localstack.HydraClient{Secret: secret, RedirectURIs: []string{srv.URL + "/auth/callback", otherRedirect}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +89,7 @@ func newSignInFixture(t *testing.T) *signInFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flow, err := auth.NewSignIn(o, auth.SignInConfig{ClientID: client.ID, RedirectURL: srv.URL + "/auth/callback"})
+	flow, err := auth.NewSignIn(o, auth.SignInConfig{ClientID: client.ID, ClientSecret: secret, RedirectURL: srv.URL + "/auth/callback"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +219,19 @@ func TestSignInWithProvider(t *testing.T) {
 	f.clock.Advance(13 * time.Hour)
 	if code, _ := bearerGet(t, f.url+"/api/v1/me", token); code != http.StatusUnauthorized {
 		t.Errorf("a stale session token: %d, want 401", code)
+	}
+}
+
+// TestSignInConfidentialClient: a municipality that registers vagt with a client secret.
+func TestSignInConfidentialClient(t *testing.T) {
+	f := newSignInFixtureSecret(t, "a-secret-from-the-environment-file")
+	resp, body := newBrowser(t).get(t, f.url+"/auth/login?next=/")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in: %d\n%s", resp.StatusCode, body)
+	}
+	token, _ := handedOff(t, body)
+	if code, me := bearerGet(t, f.url+"/api/v1/me", token); code != http.StatusOK || me["name"] != "oidc:anna" {
+		t.Fatalf("GET /me: %d %v", code, me)
 	}
 }
 

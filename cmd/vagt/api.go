@@ -53,7 +53,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.DurationVar(&cfg.Policy.OnlineStable, "online-stable", cfg.Policy.OnlineStable, "how long a gateway stays back before its offline alert resolves itself")
 	fs.DurationVar(&cfg.Policy.NeverConnected, "never-connected-grace", cfg.Policy.NeverConnected, "a gateway provisioned this long ago that never connected gets a technical alert (0: never)")
 	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "accept JWTs from this OpenID Connect issuer (exact iss); empty: vagt tokens only")
-	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC tokens")
+	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC bearer tokens; empty: --oidc-client-id")
 	fs.StringVar(&cfg.OIDC.JWKSURL, "oidc-jwks-url", "", "signing keys; default: jwks_uri from the issuer's discovery document")
 	oidcAlgs := fs.String("oidc-algorithms", "RS256", "accepted signing algorithms, comma-separated (public-key only)")
 	fs.StringVar(&cfg.SignIn.ClientID, "oidc-client-id", "", "sign staff in to the pages with the OIDC provider as this client (authorization code with PKCE; docs/operations.md); empty: pasted tokens only")
