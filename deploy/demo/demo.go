@@ -18,8 +18,8 @@ import (
 
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/ingest"
+	"github.com/vagt-dk/vagt/test/localstack"
 )
 
 // Config configures the demo. The zero value plus Defaults is `make run`.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/deploy/demo"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestDemoTracker runs the demo in process on its embedded broker and sees the simulated
