@@ -56,10 +56,10 @@ cross:
 	  file $(BIN)/linux-arm64/vagt-gateway $(BIN)/linux-arm/vagt-gateway 2>/dev/null || true; \
 	else echo "cmd/vagt-gateway does not exist yet (issue: home gateway)"; fi
 
-## run: the whole platform with simulated homes (vagt demo); gets InfluxDB 1.8.10 first
+## run: the whole platform with simulated homes (vagt-demo); gets InfluxDB 1.8.10 first
 run: build
 	bash deploy/tools.sh influxd
-	$(BIN)/vagt demo $(DEMO_FLAGS)
+	$(BIN)/vagt-demo $(DEMO_FLAGS)
 
 ## clean: binaries and test artefacts; clean-data: the demo's data under var/
 clean:

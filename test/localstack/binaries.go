@@ -43,7 +43,7 @@ var installHints = map[string]string{
 }
 
 // RepoRoot walks up from the working directory to the directory holding
-// go.mod. It returns "" when there is none (an installed `vagt demo`).
+// go.mod. It returns "" when there is none (an installed `vagt-demo`).
 func RepoRoot() string {
 	dir, err := os.Getwd()
 	if err != nil {

@@ -3,7 +3,7 @@
 // front, as production has) — on free loopback ports in a temporary directory, waits
 // until each answers, and stops them and removes their data again.
 //
-// Tests (through package stacktest) and `vagt demo` use it, so that the
+// Tests (through package stacktest) and `vagt-demo` use it, so that the
 // code paths that talk to a broker or a database are exercised against the
 // real thing rather than a fake.
 //

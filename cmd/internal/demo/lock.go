@@ -23,7 +23,7 @@ func lockDir(dir string) (unlock func(), err error) {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			who := "another vagt demo"
+			who := "another vagt-demo"
 			if pid := strings.TrimSpace(string(holder)); pid != "" {
 				who += " (pid " + pid + ")"
 			}

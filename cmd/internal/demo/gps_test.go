@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/demo"
+	"github.com/vagt-dk/vagt/cmd/internal/demo"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )

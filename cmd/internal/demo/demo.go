@@ -1,4 +1,4 @@
-// Package demo runs the whole platform on one machine with simulated homes (vagt demo,
+// Package demo runs the whole platform on one machine with simulated homes (vagt-demo,
 // behind `make run`): an embedded MQTT broker, InfluxDB 1.8 from the local stack, ingest,
 // the API with SQLite, and a village of homes, each a real gateway with an emulated base
 // unit on a pseudo-terminal and emulated Zigbee2MQTT devices, living a daily rhythm with
@@ -184,7 +184,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	case <-ctx.Done():
 	}
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "vagt demo: stopping (data kept in "+dir+")")
+	fmt.Fprintln(stdout, "vagt-demo: stopping (data kept in "+dir+")")
 	// The homes stop before the platform, so their gateways hand over what they can.
 	homes.Wait()
 	services.Wait()
@@ -196,7 +196,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 
 func printWelcome(w io.Writer, apiAddr, brokerURL, influxURL, ingestAddr string, v *village) {
 	fmt.Fprintf(w, `
-vagt demo is running: %d simulated homes in %s.
+vagt-demo is running: %d simulated homes in %s.
 
   care console      http://%s/
   manager dashboard http://%s/stats

@@ -156,7 +156,7 @@ func TestSecondRunRefused(t *testing.T) {
 	go func() { done <- Run(t.Context(), Config{Dir: dir, Homes: 1}, nil, io.Discard) }()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "is in use by another vagt demo (pid "+strconv.Itoa(os.Getpid())+")") {
+		if err == nil || !strings.Contains(err.Error(), "is in use by another vagt-demo (pid "+strconv.Itoa(os.Getpid())+")") {
 			t.Fatalf("second run: %v", err)
 		}
 	case <-time.After(30 * time.Second):

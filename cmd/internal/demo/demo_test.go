@@ -20,12 +20,12 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/demo"
+	"github.com/vagt-dk/vagt/cmd/internal/demo"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
-// TestDemo starts `vagt demo` the way `make run` does — the built binary, its own data
+// TestDemo starts `vagt-demo` the way `make run` does — the built binary, its own data
 // directory — waits until the simulated homes report, and checks through the API and the
 // database that telemetry reached InfluxDB and that an alarm became an alert on the live
 // stream; then stops it with SIGINT, checks it exits cleanly, and starts it again on the
@@ -37,8 +37,8 @@ func TestDemo(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	bin := filepath.Join(t.TempDir(), "vagt")
-	build := exec.Command("go", "build", "-o", bin, "github.com/vagt-dk/vagt/cmd/vagt")
+	bin := filepath.Join(t.TempDir(), "vagt-demo")
+	build := exec.Command("go", "build", "-o", bin, "github.com/vagt-dk/vagt/cmd/vagt-demo")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -155,7 +155,7 @@ var (
 
 func startDemo(t *testing.T, bin, dir string) *demoProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "demo", "--dir", dir, "--homes", "3", "--tick", "1s", "--first-alarm", "2s", "--alarm-every", "5s",
+	cmd := exec.Command(bin, "--dir", dir, "--homes", "3", "--tick", "1s", "--first-alarm", "2s", "--alarm-every", "5s",
 		"--listen", freeAddr(t), "--broker-listen", freeAddr(t), "--ingest-listen", freeAddr(t))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -194,15 +194,15 @@ func startDemo(t *testing.T, bin, dir string) *demoProcess {
 			cmd.Process.Kill()
 		}
 		if t.Failed() {
-			t.Logf("vagt demo printed:\n%s\nand logged:\n%s", p.out, tail(stderr.String(), 4000))
+			t.Logf("vagt-demo printed:\n%s\nand logged:\n%s", p.out, tail(stderr.String(), 4000))
 		}
 	})
 	select {
 	case <-ready:
 	case err := <-p.done:
-		t.Fatalf("vagt demo exited before it was ready: %v\n%s", err, tail(stderr.String(), 4000))
+		t.Fatalf("vagt-demo exited before it was ready: %v\n%s", err, tail(stderr.String(), 4000))
 	case <-time.After(3 * time.Minute):
-		t.Fatalf("vagt demo did not say it is running within 3 minutes:\n%s", tail(stderr.String(), 4000))
+		t.Fatalf("vagt-demo did not say it is running within 3 minutes:\n%s", tail(stderr.String(), 4000))
 	}
 	for _, role := range []string{"staff", "manager", "national", "admin"} {
 		if p.tokens[role] == "" {
@@ -222,10 +222,10 @@ func (p *demoProcess) stop(t *testing.T) {
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Fatalf("vagt demo did not exit cleanly on SIGINT: %v", err)
+			t.Fatalf("vagt-demo did not exit cleanly on SIGINT: %v", err)
 		}
 	case <-time.After(90 * time.Second):
-		t.Fatal("vagt demo did not stop within 90 s of SIGINT")
+		t.Fatal("vagt-demo did not stop within 90 s of SIGINT")
 	}
 	if !strings.Contains(p.out.String(), "stopping (data kept in") {
 		t.Errorf("no goodbye:\n%s", p.out)
@@ -324,7 +324,7 @@ func tail(s string, n int) string {
 }
 
 // TestDemoOnMosquitto runs the demo in process against a real Mosquitto instead of the
-// embedded broker (vagt demo --broker), and sees an alarm of the village become an alert.
+// embedded broker (vagt-demo --broker), and sees an alarm of the village become an alert.
 func TestDemoOnMosquitto(t *testing.T) {
 	mosq := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	if _, err := localstack.FindBinary("influxd"); err != nil {

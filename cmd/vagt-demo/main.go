@@ -1,25 +1,33 @@
+// Command vagt-demo runs the whole platform on one machine with simulated homes (`make run`):
+// an embedded MQTT broker, InfluxDB from the local stack, ingest, the API with SQLite, and a
+// village of homes, each a real gateway with emulated devices. It is its own binary so that
+// the production `vagt` links neither the simulator nor the embedded broker
+// (TestProductionBinaryLinksNoDemo in cmd/vagt). Not for production.
 package main
 
 import (
 	"context"
 	"flag"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/vagt-dk/vagt/cmd/internal/demo"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
-	"github.com/vagt-dk/vagt/deploy/demo"
 )
 
-func init() {
-	commands["demo"] = subcmd.Command{
-		Summary: "run the whole platform with simulated homes (make run)",
-		Run:     runDemo,
-	}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	subcmd.Exit("vagt-demo", err)
 }
 
-func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c demo.Config
-	fs := flag.NewFlagSet("vagt demo", flag.ContinueOnError)
+	fs := flag.NewFlagSet("vagt-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Dir, "dir", "var", "where the demo keeps its data between runs")
 	fs.IntVar(&c.Homes, "homes", 20, "simulated homes (in Hedensted and Aarhus)")

@@ -141,7 +141,7 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 	// directory first; this is the net under it).
 	if err := s.AddHook(&boltStore{Hook: new(bolt.Hook)}, &bolt.Options{Path: storePath, Options: &bbolt.Options{Timeout: time.Second}}); err != nil {
 		if errors.Is(err, bbolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("broker store %s is locked: is another vagt demo running on this data?", storePath)
+			return nil, fmt.Errorf("broker store %s is locked: is another vagt-demo running on this data?", storePath)
 		}
 		return nil, fmt.Errorf("broker store %s: %w", storePath, err)
 	}
