@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the local service stack (deploy/localstack) and the browser
+# Installs what the local service stack (test/localstack) and the browser
 # tests need on a fresh Debian machine: InfluxDB 1.8.10, nats-server 2.15.3 and Ory
 # Hydra 2.3.0 (the OIDC provider of the sign-in tests) into the repo's ignored bin/, and
 # Mosquitto, PostgreSQL, Chromium, socat, systemd (for systemd-analyze, which checks
@@ -79,7 +79,7 @@ install_nats() {
 }
 
 # hydra (Ory Hydra, a certified OpenID Connect provider) stands in for a municipality's
-# identity provider in the sign-in tests (deploy/localstack/hydra.go). Its module has a
+# identity provider in the sign-in tests (test/localstack/hydra.go). Its module has a
 # replace directive pointing at a directory the module zip leaves out, so `go install
 # module@version` refuses it: the source is copied from the module cache, the replace is
 # dropped (the published hydra-client-go it names is used instead), and it is built with

@@ -14,9 +14,12 @@
   // round trip a minute, then the form and its button.
   const AGAIN_AFTER_MS = 60 * 1000;
 
-  const en = (document.documentElement.lang || "da").startsWith("en");
-  const label = en ? "Sign in with your municipality's login" : "Log ind med kommunens login";
-  const or = en ? "or paste an access token:" : "eller indsæt en adgangsnøgle:";
+  // The texts come from the catalogue (i18n.js) on pages that load it; Danish otherwise.
+  const i18n = typeof vagtI18n !== "undefined" ? vagtI18n : null;
+  const text = {
+    provider: () => (i18n ? i18n.t("common.signIn.provider") : "Log ind med kommunens login"),
+    orToken: () => (i18n ? i18n.t("common.signIn.orToken") : "eller indsæt en adgangsnøgle:"),
+  };
 
   function here() { return location.pathname + location.search + location.hash; }
   function loginURL() { return "/auth/login?next=" + encodeURIComponent(here()); }
@@ -48,9 +51,10 @@
       return; // offline: the pasted token still works
     }
     if (!cfg || !cfg.oidc) return;
+    if (i18n) await i18n.ready;
     for (const form of document.querySelectorAll("#signin-form")) {
-      const b = vagt.el("button", { type: "button", class: "primary", id: "signin-oidc", text: label, onclick: go });
-      form.before(b, vagt.el("p", { class: "help", text: or }));
+      const b = vagt.el("button", { type: "button", class: "primary", id: "signin-oidc", text: text.provider(), onclick: go });
+      form.before(b, vagt.el("p", { class: "help", text: text.orToken() }));
     }
   }
 
