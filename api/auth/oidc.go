@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/vagt-dk/vagt"
 )
@@ -26,6 +27,9 @@ type OIDCConfig struct {
 	// Claim names; defaults "vagt_role", "vagt_municipality", "vagt_districts".
 	RoleClaim, MunicipalityClaim, DistrictsClaim string
 	Client                                       *http.Client // default: 10 s timeout
+	// KeyRefetch is how often, at most, the keys are fetched again for a token whose
+	// signature fits none of them (a rotation, or a forgery); default DefaultKeyRefetch.
+	KeyRefetch time.Duration
 	// Mapper turns a verified token's claims into a principal; default StaffClaims
 	// with the claim names above. Issue 17's citizen login plugs in its own.
 	Mapper ClaimMapper
@@ -82,16 +86,17 @@ func (m StaffClaims) Principal(_ context.Context, c Claims) (*Principal, error) 
 }
 
 // OIDC verifies tokens from one identity provider with github.com/coreos/go-oidc, which
-// does discovery, fetches the signing keys and fetches them again when a token names a
-// key it has not seen (key rotation).
+// does discovery and checks signature, issuer, audience, algorithm and expiry. The signing
+// keys are fetched again when a token's signature fits none of them (key rotation), at
+// most once per KeyRefetch (keyCache).
 type OIDC struct {
-	c OIDCConfig
+	c    OIDCConfig
+	keys *keyCache
 
 	mu       sync.Mutex
 	provider *oidc.Provider
 	failedAt time.Time // last failed discovery: not retried for discoveryRetry
 	failure  error
-	keys     oidc.KeySet // JWKSURL's, when set
 }
 
 // discoveryRetry is how long a failed discovery is remembered: a provider that is down
@@ -127,11 +132,14 @@ func NewOIDC(c OIDCConfig) (*OIDC, error) {
 	if c.Mapper == nil {
 		c.Mapper = StaffClaims{RoleClaim: c.RoleClaim, MunicipalityClaim: c.MunicipalityClaim, DistrictsClaim: c.DistrictsClaim}
 	}
-	o := &OIDC{c: c}
-	if c.JWKSURL != "" {
-		o.keys = oidc.NewRemoteKeySet(o.clientContext(context.Background()), c.JWKSURL)
+	if c.KeyRefetch <= 0 {
+		c.KeyRefetch = DefaultKeyRefetch
 	}
-	return o, nil
+	algs := make([]jose.SignatureAlgorithm, len(c.Algorithms))
+	for i, a := range c.Algorithms {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	return &OIDC{c: c, keys: &keyCache{client: c.Client, refetch: c.KeyRefetch, algs: algs, url: c.JWKSURL}}, nil
 }
 
 // clientContext makes go-oidc use the configured HTTP client.
@@ -150,9 +158,21 @@ func (o *OIDC) Provider(ctx context.Context) (*oidc.Provider, error) {
 		return nil, o.failure
 	}
 	p, err := oidc.NewProvider(o.clientContext(ctx), o.c.Issuer)
+	var doc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err == nil {
+		err = p.Claims(&doc)
+	}
+	if err == nil && doc.JWKSURI == "" {
+		err = errors.New("the discovery document names no jwks_uri")
+	}
 	if err != nil {
 		o.failure, o.failedAt = fmt.Errorf("OIDC discovery: %w", err), time.Now()
 		return nil, o.failure
+	}
+	if o.c.JWKSURL == "" {
+		o.keys.setURL(doc.JWKSURI)
 	}
 	o.provider, o.failure = p, nil
 	return p, nil
@@ -160,15 +180,13 @@ func (o *OIDC) Provider(ctx context.Context) (*oidc.Provider, error) {
 
 // verifier returns a go-oidc verifier for audience at now.
 func (o *OIDC) verifier(ctx context.Context, audience string, now time.Time) (*oidc.IDTokenVerifier, error) {
+	if o.c.JWKSURL == "" {
+		if _, err := o.Provider(ctx); err != nil { // learns the jwks_uri
+			return nil, err
+		}
+	}
 	cfg := &oidc.Config{ClientID: audience, SupportedSigningAlgs: o.c.Algorithms, Now: func() time.Time { return now }}
-	if o.keys != nil {
-		return oidc.NewVerifier(o.c.Issuer, o.keys, cfg), nil
-	}
-	p, err := o.Provider(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return p.VerifierContext(o.clientContext(ctx), cfg), nil
+	return oidc.NewVerifier(o.c.Issuer, o.keys, cfg), nil
 }
 
 // ErrIdentityProvider is the identity provider unreachable or broken: not the caller's fault.

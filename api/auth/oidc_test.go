@@ -28,9 +28,10 @@ func TestOIDC(t *testing.T) {
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
 	var (
-		issuer string
-		mu     sync.Mutex
-		served = map[string]*rsa.PrivateKey{"k1": key}
+		issuer  string
+		mu      sync.Mutex
+		served  = map[string]*rsa.PrivateKey{"k1": key}
+		fetches int // of the key set
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +40,7 @@ func TestOIDC(t *testing.T) {
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
+		fetches++
 		keys := []map[string]string{}
 		for kid, k := range served {
 			keys = append(keys, map[string]string{"kid": kid, "kty": "RSA", "use": "sig",
@@ -92,15 +94,38 @@ func TestOIDC(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// The provider rotates its key: a token under the new key id is accepted once the
-	// verifier has fetched the keys again, and the old key is gone.
+	// A flood of tokens whose signature fits no key fetched the keys at most once more:
+	// forged tokens do not turn into requests to the provider.
+	mu.Lock()
+	before := fetches
+	mu.Unlock()
+	for range 20 {
+		if _, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, other, "k7", claims(nil)), now); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Fatalf("forged: %v", err)
+		}
+	}
+	mu.Lock()
+	if fetches-before > 1 {
+		t.Errorf("20 forged tokens fetched the keys %d times", fetches-before)
+	}
+	mu.Unlock()
+
+	// The provider rotates its key: a token under the new key is accepted once the keys
+	// are fetched again (here the refetch interval is nil), and the retired key is refused.
+	rotating, err := auth.NewOIDC(auth.OIDCConfig{Issuer: issuer, Audience: "vagt", KeyRefetch: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotating.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	served = map[string]*rsa.PrivateKey{"k2": rotated}
 	mu.Unlock()
-	if p, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, rotated, "k2", claims(nil)), now); err != nil || p.Name != "oidc:anna" {
+	if p, err := rotating.Verify(t.Context(), sign(jwt.SigningMethodRS256, rotated, "k2", claims(nil)), now); err != nil || p.Name != "oidc:anna" {
 		t.Fatalf("token under the rotated key: %v %+v", err, p)
 	}
-	if _, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now); !errors.Is(err, auth.ErrUnauthenticated) {
+	if _, err := rotating.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Errorf("token under the retired key: %v", err)
 	}
 	if _, err := auth.NewOIDC(auth.OIDCConfig{Issuer: issuer, Audience: "vagt", Algorithms: []string{"HS256"}}); err == nil {
