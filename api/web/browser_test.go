@@ -22,10 +22,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -184,7 +184,7 @@ func card(typ string) string { return `li.alert[data-type="` + typ + `"]` }
 // ---- the stack: Mosquitto, vagt api, a cuttable proxy in front ----
 
 type stack struct {
-	srv    *api.Server
+	srv    *server.Server
 	base   string // the API itself
 	proxy  *cutProxy
 	clock  *alerts.ManualClock
@@ -197,9 +197,9 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	clock := alerts.NewManualClock(time.Now().Truncate(time.Second))
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Broker: broker.URL(), ClientID: "vagt-api-browser", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond},
-		api.Deps{Clock: clock})
+		server.Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

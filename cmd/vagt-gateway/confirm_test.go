@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
@@ -25,9 +25,9 @@ import (
 func TestAlarmLostByBrokerKillIsResent(t *testing.T) {
 	dir := t.TempDir()
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-	apiCfg := api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(), ClientID: "vagt-api-confirm"}
-	startAPI := func() (*api.Server, func()) {
-		srv, err := api.New(t.Context(), apiCfg, api.Deps{})
+	apiCfg := server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(), ClientID: "vagt-api-confirm"}
+	startAPI := func() (*server.Server, func()) {
+		srv, err := server.New(t.Context(), apiCfg, server.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,8 +12,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
@@ -24,7 +24,7 @@ import (
 // base unit on a pty, the gateway, a real Mosquitto, vagt api on SQLite (alarm lane, alert
 // store, downlink) — and "staff" who acknowledge each alert as soon as they learn of it.
 type helpPlatform struct {
-	srv    *api.Server
+	srv    *server.Server
 	unit   *baseunit.Unit
 	g      *gateway.Gateway
 	alerts chan uint64 // alert ids, from the downlinks that said "received"
@@ -37,8 +37,8 @@ func startHelpPlatform(t testing.TB) *helpPlatform {
 	// algorithm holds the downlink behind the PUBACK the broker just sent the gateway
 	// until the delayed TCP ACK comes, 40 ms on Linux.
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Extra: "set_tcp_nodelay true"})
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(),
-		ClientID: "vagt-api-help"}, api.Deps{})
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(),
+		ClientID: "vagt-api-help"}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway"
@@ -139,9 +139,9 @@ func startCarePlanWorld(t *testing.T, dsn string, platform ...platformBroker) *c
 	}
 	w.local = stacktest.Mosquitto(t)
 
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn,
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: dsn,
 		Broker: w.platform.URL(), ClientID: "vagt-api-careplan", Tick: 50 * time.Millisecond, FeedPoll: 200 * time.Millisecond,
-		ConfigRepublish: time.Hour}, api.Deps{})
+		ConfigRepublish: time.Hour}, server.Deps{})
 	w.api = "http://" + srv.Addr()
 
 	s := t.Context()

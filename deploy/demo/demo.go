@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/ingest"
@@ -124,10 +124,10 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 
 	shift, day := nightClocks(c.NightSpeed, time.Now())
-	srv, err := api.New(ctx, api.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
+	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
 		Influx: stats.InfluxConfig{URL: influx.URL(), Org: influx.Org, Bucket: influx.Bucket(), Token: influx.Token}},
-		api.Deps{Log: log.With("component", "api"), NightClock: shift})
+		server.Deps{Log: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
 	}

@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway/spool"
@@ -43,7 +43,7 @@ type tlsChain struct {
 	pki        *stacktest.PKI
 	broker     *localstack.Mosquitto
 	influx     localstack.InfluxTarget
-	api        *api.Server
+	api        *server.Server
 	apiBase    string
 	staffToken string
 	ingestReg  *prometheus.Registry
@@ -53,11 +53,11 @@ type tlsChain struct {
 func startTLSChain(t *testing.T) *tlsChain {
 	t.Helper()
 	c := &tlsChain{pki: stacktest.NewPKI(t, "vagt platform CA"), ingestReg: prometheus.NewRegistry(), apiReg: prometheus.NewRegistry()}
-	server := c.pki.Issue("127.0.0.1")
+	brokerCert := c.pki.Issue("127.0.0.1")
 	acl, err := os.ReadFile(filepath.Join("..", "mosquitto", "acl"))
 	must(t, err)
 	c.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{ACL: string(acl), TLS: &localstack.MosquittoTLS{
-		CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: c.pki.CAFile, RequireCertificate: true, UseIdentityAsUsername: true}})
+		CertFile: brokerCert.CertFile, KeyFile: brokerCert.KeyFile, CAFile: c.pki.CAFile, RequireCertificate: true, UseIdentityAsUsername: true}})
 	c.influx = stacktest.SharedInfluxDB(t)
 	log := slog.New(slog.DiscardHandler)
 
@@ -71,9 +71,9 @@ func startTLSChain(t *testing.T) *tlsChain {
 	})
 
 	apiCert := c.pki.Issue("svc_api")
-	c.api, err = api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	c.api, err = server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Broker: c.broker.TLSURL(), ClientID: "vagt-api-tls", Group: "-", TLSCA: c.pki.CAFile, TLSCert: apiCert.CertFile, TLSKey: apiCert.KeyFile,
-		FeedPoll: 200 * time.Millisecond}, api.Deps{Log: log, Registry: c.apiReg})
+		FeedPoll: 200 * time.Millisecond}, server.Deps{Log: log, Registry: c.apiReg})
 	must(t, err)
 	c.apiBase = "http://" + c.api.Addr()
 	s := c.api.Store

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -24,7 +24,7 @@ import (
 // two municipalities, two districts in the first, a citizen behind a gateway in district
 // Nord, an open alert from it, and a token per role.
 type world struct {
-	srv    *api.Server
+	srv    *server.Server
 	base   string
 	dbPath string
 	tokens map[string]string // principal name → token
@@ -56,8 +56,8 @@ func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
 	influx := stacktest.SharedInfluxDB(t)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
-		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{})
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
+		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"encoding/json"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -25,8 +25,8 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, server.Deps{})
 	tok, hash, _ := auth.NewToken()
 	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
 		t.Fatal(err)

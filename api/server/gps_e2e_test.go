@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/gps"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -70,8 +70,8 @@ func TestGPSEndToEnd(t *testing.T) {
 			users := map[string]string{"svc_api": "pw-svc_api", "gps.karen-01": "pw-gps.karen-01", "gps.mallory": "pw-gps.mallory", "gw-0042": "pw-gw-0042"}
 			broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Users: users, ACL: string(acl)})
 			clock := alerts.NewManualClock(t0)
-			srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn(t), Broker: broker.URL(), ClientID: "vagt-api-gps-" + name,
-				Username: "svc_api", Password: "pw-svc_api", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond}, api.Deps{Clock: clock})
+			srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn(t), Broker: broker.URL(), ClientID: "vagt-api-gps-" + name,
+				Username: "svc_api", Password: "pw-svc_api", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond}, server.Deps{Clock: clock})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"bufio"
@@ -16,10 +16,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -38,7 +38,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // stack is a running API against a real broker.
 type stack struct {
-	srv    *api.Server
+	srv    *server.Server
 	base   string
 	clock  *alerts.ManualClock
 	tokens map[string]string
@@ -54,9 +54,9 @@ func startAPI(t testing.TB, broker *localstack.Mosquitto, dsn, clientID string, 
 
 func startAPIURL(t testing.TB, brokerURL, dsn, clientID string, clock *alerts.ManualClock) *stack {
 	t.Helper()
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: brokerURL, ClientID: clientID,
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: brokerURL, ClientID: clientID,
 		Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second},
-		api.Deps{Clock: clock})
+		server.Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func databases(testing.TB) map[string]func(t testing.TB) string {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // runServer runs srv until the test ends and waits until its lane (if any) is subscribed.
-func runServer(t testing.TB, srv *api.Server) *api.Server {
+func runServer(t testing.TB, srv *server.Server) *server.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -1,16 +1,15 @@
-// Package api is the platform's HTTP side (vagt api): it consumes the alarm and status lanes
+// Package server is the platform's HTTP side (vagt api): it consumes the alarm and status lanes
 // itself, so alarms reach the care staff on duty even when InfluxDB or ingest is down; keeps
 // alerts, the registry, users and the audit log in the SQL store; and serves the REST API,
 // the live alert stream, statistics and the web pages.
 //
 // This file wires the parts (api/sqlstore, api/alarmlane, api/alerts, api/httpapi) into one
 // Server that cmd/vagt starts and tests start on 127.0.0.1:0.
-package api
+package server
 
 import (
 	"context"
 	"crypto/tls"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alarmlane"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
@@ -38,11 +38,6 @@ import (
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 )
-
-// OpenAPI is the HTTP API's description, served at /openapi.yaml.
-//
-//go:embed openapi.yaml
-var OpenAPI []byte
 
 // Config configures the API server.
 type Config struct {
@@ -276,7 +271,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
-		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})

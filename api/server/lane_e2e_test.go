@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"bufio"
@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alarmlane"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -128,9 +128,9 @@ func startWithRegistry(t *testing.T, broker *localstack.Mosquitto, dsn, clientID
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	clock := alerts.NewManualClock(t0)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: clientID,
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: clientID,
 		Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second},
-		api.Deps{Clock: clock, Registry: reg})
+		server.Deps{Clock: clock, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -50,7 +50,7 @@ func TestReplicasShareEvents(t *testing.T) {
 	a := startAPI(t, broker, dsn, "vagt-api-a", alerts.NewManualClock(t0))
 	a.world(t)
 
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, server.Deps{})
 	b := &stack{srv: srv, base: "http://" + srv.Addr(), tokens: a.tokens}
 	waitFor(t, "replica b", func() bool { return srv.Store.Ping(t.Context()) == nil })
 	events := b.stream(t, "anna", 0)
@@ -69,8 +69,8 @@ func TestReplicasShareEvents(t *testing.T) {
 func TestEveryReplicaTakesEveryAlarm(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	dsn := stacktest.SharedPostgres(t)
-	start := func(id string) (*api.Server, func()) {
-		srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: id, Group: "-"}, api.Deps{})
+	start := func(id string) (*server.Server, func()) {
+		srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: id, Group: "-"}, server.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

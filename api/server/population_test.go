@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"encoding/json"
@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -27,7 +27,7 @@ func TestPopulationFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: folk1a}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: folk1a}, server.Deps{})
 	tok, hash, _ := auth.NewToken()
 	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestPopulationFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("OMRÅDE;ALDER;TID;INDHOLD\n766;70;2026K1;100\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: bad}, api.Deps{}); !errors.Is(err, stats.ErrPopulation) {
+	if _, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: bad}, server.Deps{}); !errors.Is(err, stats.ErrPopulation) {
 		t.Errorf("a table of one municipality: %v, want ErrPopulation", err)
 	}
 }
