@@ -12,8 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -34,14 +33,14 @@ type RegistryChanges interface {
 // registry (403 before anything is looked up), the object must exist (404) and be in a
 // municipality the caller manages (403). find returns the object's municipality.
 func (s *server) change(find func(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error),
-	do func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	do func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager {
-			return fmt.Errorf("%w: the registry is for managers and admins", alerts.ErrForbidden)
+		if p.Role != api.RoleAdmin && p.Role != api.RoleManager {
+			return fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
 		}
 		id := chi.URLParam(r, "id")
 		m, err := find(r.Context(), reg, id)
@@ -58,7 +57,7 @@ func (s *server) change(find func(ctx context.Context, reg RegistryStore, id str
 func numericID(what, s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: %s id %q", alerts.ErrNotFound, what, s)
+		return 0, fmt.Errorf("%w: %s id %q", api.ErrNotFound, what, s)
 	}
 	return id, nil
 }
@@ -130,13 +129,13 @@ func decommissionedAt(r *http.Request, now time.Time) (time.Time, error) {
 		t, err = time.Parse(time.DateOnly, v)
 	}
 	if err != nil {
-		return now, &registry.FieldError{Field: "decommissioned_at", Reason: "want RFC 3339 or YYYY-MM-DD"}
+		return now, &api.FieldError{Field: "decommissioned_at", Reason: "want RFC 3339 or YYYY-MM-DD"}
 	}
 	return t.UTC(), nil
 }
 
 func (s *server) updateDistrict() http.Handler {
-	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.DistrictChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -152,7 +151,7 @@ func (s *server) updateDistrict() http.Handler {
 }
 
 func (s *server) deleteDistrict() http.Handler {
-	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		n, _ := numericID("district", id)
 		if err := reg.DeleteDistrict(r.Context(), n, p.Name, s.Clock.Now()); err != nil {
 			return err
@@ -163,7 +162,7 @@ func (s *server) deleteDistrict() http.Handler {
 }
 
 func (s *server) updateHome() http.Handler {
-	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.HomeChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -178,7 +177,7 @@ func (s *server) updateHome() http.Handler {
 }
 
 func (s *server) decommissionHome() http.Handler {
-	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
@@ -194,7 +193,7 @@ func (s *server) decommissionHome() http.Handler {
 }
 
 func (s *server) updateGateway() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.GatewayChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -209,7 +208,7 @@ func (s *server) updateGateway() http.Handler {
 }
 
 func (s *server) decommissionGateway() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
@@ -227,7 +226,7 @@ func (s *server) decommissionGateway() http.Handler {
 // rotateGatewayCredentials issues a gateway new MQTT credentials, shown once, in the shape
 // of POST /gateways. The old password works at the broker until its line is replaced.
 func (s *server) rotateGatewayCredentials() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		cred, err := registry.NewCredentials(vagt.GatewayID(id))
 		if err != nil {
 			return err
@@ -242,7 +241,7 @@ func (s *server) rotateGatewayCredentials() http.Handler {
 }
 
 func (s *server) updateCitizen() http.Handler {
-	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.CitizenChange
 		if err := readChange(w, r, &c); err != nil {
 			return err

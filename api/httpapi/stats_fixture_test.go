@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
@@ -80,7 +81,7 @@ var readings = []struct {
 
 type statsFixture struct {
 	*fixture
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	influx localstack.InfluxTarget
 	svc    *stats.Service   // its Telemetry is what the statistics read
 	tel    *stats.Telemetry // InfluxDB alone
@@ -141,20 +142,20 @@ func newStatsFixture(t *testing.T, dsn string) *statsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := alerts.NewManualClock(day("2025-12-01"))
+	clock := api.NewManualClock(day("2025-12-01"))
 	svc := &stats.Service{Store: store, Telemetry: tel, Model: stats.DefaultBenefitModel()}
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
 		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: store, Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation()}))
 	t.Cleanup(func() { srv.Close(); tel.Close(); store.Close() })
 	f := &statsFixture{fixture: &fixture{store: store, url: srv.URL, tokens: map[string]string{}, dbPath: dsn}, clock: clock, influx: target,
 		svc: svc, tel: tel, dsn: dsn, cit: map[string]int64{}, alerts: map[string]int64{}}
-	for name, p := range map[string]auth.Principal{
-		"mads":    {Role: auth.RoleManager, Municipality: 766},
-		"hanne":   {Role: auth.RoleManager, Municipality: 615},
-		"kl":      {Role: auth.RoleNational},
-		"admin":   {Role: auth.RoleAdmin},
-		"anna":    {Role: auth.RoleStaff, Municipality: 766},
-		"citizen": {Role: auth.RoleCitizen, Municipality: 766},
+	for name, p := range map[string]api.Principal{
+		"mads":    {Role: api.RoleManager, Municipality: 766},
+		"hanne":   {Role: api.RoleManager, Municipality: 615},
+		"kl":      {Role: api.RoleNational},
+		"admin":   {Role: api.RoleAdmin},
+		"anna":    {Role: api.RoleStaff, Municipality: 766},
+		"citizen": {Role: api.RoleCitizen, Municipality: 766},
 	} {
 		tok, hash, _ := auth.NewToken()
 		p.Name = name
@@ -251,7 +252,7 @@ func (f *statsFixture) loadAlerts(t *testing.T) {
 		f.alerts[name] = r.Alert.ID
 		return r.Alert.ID
 	}
-	all := alerts.Scope{All: true}
+	all := api.Scope{All: true}
 	ack := func(id int64, at time.Time) {
 		if _, err := f.store.Ack(ctx, id, "anna", all, at); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/night"
@@ -77,7 +78,7 @@ func TestNightSupervision(t *testing.T) {
 				t.Fatal(err)
 			}
 			// 21:00 UTC on 1 December is 22:00 in Copenhagen.
-			clock := alerts.NewManualClock(time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC))
+			clock := api.NewManualClock(time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC))
 			plans := careplan.NewService(store, careplan.Options{Clock: clock})
 			devices := fmt.Sprintf(`[{"device":%q,"technology":"bed_sensor","zigbee":"bed"},{"device":%q,"technology":"door_sensor","zigbee":"door"},
 				{"device":%q,"technology":"environment_sensor","zigbee":"env"}]`, bed, door, env)
@@ -100,8 +101,8 @@ func TestNightSupervision(t *testing.T) {
 				`{"times":["23:00"],"good":{"in_bed":true,"motion_within":"1m"}}`: "night_checks.good.motion_within",
 				`{"times":["23:00"],"good":{"in_bed":true},"surprise":1}`:         "night_checks.surprise",
 			} {
-				var fe *careplan.FieldError
-				if err := put(plan); !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, alerts.ErrInvalid) {
+				var fe *api.FieldError
+				if err := put(plan); !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, api.ErrInvalid) {
 					t.Errorf("%s: %v, want a field error on %s", plan, err, field)
 				}
 			}
@@ -141,7 +142,7 @@ func TestNightSupervision(t *testing.T) {
 			}
 			defer tel.Close()
 			svc := &night.Service{Store: store, Sensors: tel, Clock: clock}
-			staff := alerts.Scope{Municipality: 766, Districts: []int64{district}}
+			staff := api.Scope{Municipality: 766, Districts: []int64{district}}
 
 			clock.Advance(65 * time.Minute) // 23:05 in Copenhagen
 			b, err := svc.Board(ctx, staff)
@@ -159,7 +160,7 @@ func TestNightSupervision(t *testing.T) {
 				st.LastMotion == nil || !st.LastMotion.Equal(time.Date(2026, 12, 1, 21, 15, 0, 0, time.UTC)) || st.GatewayOnline == nil || !*st.GatewayOnline {
 				t.Errorf("state at 23:05: %+v", st)
 			}
-			if other, err := svc.Board(ctx, alerts.Scope{Municipality: 766, Districts: []int64{district + 1000}}); err != nil || len(other.Homes) != 0 {
+			if other, err := svc.Board(ctx, api.Scope{Municipality: 766, Districts: []int64{district + 1000}}); err != nil || len(other.Homes) != 0 {
 				t.Errorf("another district's board: %+v %v", other, err)
 			}
 
@@ -180,11 +181,11 @@ func TestNightSupervision(t *testing.T) {
 				{night.Decision{DueAt: due.Add(24 * time.Hour), Decision: "all_well"}, "due_at"},
 			} {
 				var fe *night.InvalidField
-				if _, err := svc.Record(ctx, staff, home, "anna", d.d); !errors.As(err, &fe) || fe.Field != d.field || !errors.Is(err, alerts.ErrInvalid) {
+				if _, err := svc.Record(ctx, staff, home, "anna", d.d); !errors.As(err, &fe) || fe.Field != d.field || !errors.Is(err, api.ErrInvalid) {
 					t.Errorf("%+v: %v, want invalid %s", d.d, err, d.field)
 				}
 			}
-			if _, err := svc.Record(ctx, alerts.Scope{Municipality: 101}, home, "eve", night.Decision{DueAt: due, Decision: "all_well"}); !errors.Is(err, alerts.ErrNotFound) {
+			if _, err := svc.Record(ctx, api.Scope{Municipality: 101}, home, "eve", night.Decision{DueAt: due, Decision: "all_well"}); !errors.Is(err, api.ErrNotFound) {
 				t.Errorf("a check by another municipality: %v", err)
 			}
 
@@ -193,7 +194,7 @@ func TestNightSupervision(t *testing.T) {
 				!strings.Contains(string(c.State), `"in_bed":true`) {
 				t.Fatalf("all well: %+v %v", c, err)
 			}
-			if _, err := svc.Record(ctx, staff, home, "bo", night.Decision{DueAt: due, Decision: "visit"}); !errors.Is(err, alerts.ErrConflict) {
+			if _, err := svc.Record(ctx, staff, home, "bo", night.Decision{DueAt: due, Decision: "visit"}); !errors.Is(err, api.ErrConflict) {
 				t.Errorf("a second check of the same time: %v", err)
 			}
 			if b, _ = svc.Board(ctx, staff); b.Homes[0].Status != night.StatusDone {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -65,7 +65,7 @@ type Source interface {
 type Job struct {
 	Store     Store
 	Telemetry Source
-	Clock     alerts.Clock
+	Clock     api.Clock
 	Policy    Policy
 	Location  *time.Location // nil: Copenhagen
 	Log       *slog.Logger
@@ -80,7 +80,7 @@ func (j *Job) defaults() {
 		j.Log = slog.New(slog.DiscardHandler)
 	}
 	if j.Clock == nil {
-		j.Clock = alerts.SystemClock{}
+		j.Clock = api.SystemClock{}
 	}
 	if j.Location == nil {
 		j.Location = vagt.Copenhagen

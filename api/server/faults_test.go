@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/server"
@@ -22,7 +23,7 @@ func TestStoreDownNoAck(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	pg := stacktest.Postgres(t)
 	dsn := pg.DSN()
-	first := startAPI(t, broker, dsn, "vagt-api-down", alerts.NewManualClock(t0))
+	first := startAPI(t, broker, dsn, "vagt-api-down", api.NewManualClock(t0))
 	gw := newGateway(t, broker.URL())
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
@@ -34,9 +35,9 @@ func TestStoreDownNoAck(t *testing.T) {
 	if err := pg.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	second := startAPI(t, broker, dsn, "vagt-api-down", alerts.NewManualClock(t0))
+	second := startAPI(t, broker, dsn, "vagt-api-down", api.NewManualClock(t0))
 	waitFor(t, "the redelivered alarm to become an alert", func() bool {
-		list, err := second.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+		list, err := second.srv.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) == 1 && list[0].Type == vagt.AlarmPanic
 	})
 }
@@ -47,7 +48,7 @@ func TestStoreDownNoAck(t *testing.T) {
 func TestReplicasShareEvents(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	dsn := stacktest.SharedPostgres(t)
-	a := startAPI(t, broker, dsn, "vagt-api-a", alerts.NewManualClock(t0))
+	a := startAPI(t, broker, dsn, "vagt-api-a", api.NewManualClock(t0))
 	a.world(t)
 
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, server.Deps{})
@@ -93,7 +94,7 @@ func TestEveryReplicaTakesEveryAlarm(t *testing.T) {
 	}
 	alertsIn := func(want int) func() bool {
 		return func() bool {
-			list, err := a.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+			list, err := a.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 			if err != nil || len(list) != want {
 				return false
 			}

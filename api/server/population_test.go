@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/server"
@@ -29,7 +30,7 @@ func TestPopulationFile(t *testing.T) {
 	}
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: folk1a}, server.Deps{})
 	tok, hash, _ := auth.NewToken()
-	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
+	if _, err := srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("GET", "http://"+srv.Addr()+"/api/v1/municipalities", nil)

@@ -140,7 +140,7 @@ type Server struct {
 	gps       *gps.Service
 	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
-	clock     alerts.Clock
+	clock     api.Clock
 	tick      time.Duration
 	laneWake  chan struct{} // the lane's state may have changed
 }
@@ -149,9 +149,9 @@ type Server struct {
 type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
-	Clock    alerts.Clock         // nil: the system clock
+	Clock    api.Clock            // nil: the system clock
 	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
-	NightClock alerts.Clock
+	NightClock api.Clock
 }
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
@@ -167,7 +167,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if d.Clock == nil {
-		d.Clock = alerts.SystemClock{}
+		d.Clock = api.SystemClock{}
 	}
 	store, err := sqlstore.Open(ctx, c.DB, sqlstore.Options{Policy: c.Policy, Log: d.Log})
 	if err != nil {
@@ -535,7 +535,7 @@ func (s *Server) Run(ctx context.Context) error {
 // laneSink commits lane messages to the store at the clock's time.
 type laneSink struct {
 	store     *sqlstore.Store
-	clock     alerts.Clock
+	clock     api.Clock
 	careplans *careplan.Service
 	downlink  *downlink.Notifier // nil without a broker
 }

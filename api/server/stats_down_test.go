@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/server"
@@ -28,7 +29,7 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, server.Deps{})
 	tok, hash, _ := auth.NewToken()
-	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
+	if _, err := srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]int{

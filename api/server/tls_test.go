@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/server"
@@ -33,7 +34,7 @@ func TestLaneOverTLS(t *testing.T) {
 	gw := newGateway(t, broker.URL())
 	gw.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 1, Time: t0, Device: "btn", Type: vagt.AlarmPanic})
 	waitFor(t, "the alarm over TLS to become an alert", func() bool {
-		list, err := st.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+		list, err := st.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) == 1
 	})
 }

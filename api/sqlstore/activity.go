@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -33,7 +33,7 @@ func (t *tx) lockActivity(ctx context.Context) error {
 
 func dayBit(day int) (month int, bit int64, err error) {
 	if d := day % 100; d < 1 || d > 31 || day/100%100 < 1 || day/100%100 > 12 {
-		return 0, 0, fmt.Errorf("%w: activity day %d is not YYYYMMDD", alerts.ErrInvalid, day)
+		return 0, 0, fmt.Errorf("%w: activity day %d is not YYYYMMDD", api.ErrInvalid, day)
 	}
 	return day / 100, int64(1) << (day%100 - 1), nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
@@ -80,7 +80,7 @@ func TestAlarmHistory(t *testing.T) {
 		}
 	}
 
-	if _, err := tel.AlarmHistory(context.Background(), to, to); !errors.Is(err, alerts.ErrInvalid) {
+	if _, err := tel.AlarmHistory(context.Background(), to, to); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("empty window: %v, want ErrInvalid", err)
 	}
 }

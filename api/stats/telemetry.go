@@ -12,16 +12,16 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/influxdata/influxdb-client-go/v2/api"
+	influxapi "github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // ErrNoTelemetry is returned when no InfluxDB is configured or it does not answer: the
 // statistics that need it answer 503, the rest of the API goes on.
-var ErrNoTelemetry = fmt.Errorf("%w: telemetry store (InfluxDB)", alerts.ErrUnavailable)
+var ErrNoTelemetry = fmt.Errorf("%w: telemetry store (InfluxDB)", api.ErrUnavailable)
 
 // InfluxConfig names the InfluxDB that ingest writes to. Bucket is "db/rp" on 1.8.
 type InfluxConfig struct {
@@ -56,7 +56,7 @@ func NewTelemetry(c InfluxConfig) (*Telemetry, error) {
 
 // queryAPI returns a QueryAPI for one query: v2.14's caches its URL without a lock on
 // first use, a data race when queries run concurrently on one instance.
-func (t *Telemetry) queryAPI() api.QueryAPI { return t.client.QueryAPI(t.c.Org) }
+func (t *Telemetry) queryAPI() influxapi.QueryAPI { return t.client.QueryAPI(t.c.Org) }
 
 // Close releases the client.
 func (t *Telemetry) Close() { t.client.Close() }
@@ -89,7 +89,7 @@ func munPredicate(muns []vagt.MunicipalityCode) string {
 // (TestStatistics caught it).
 func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
@@ -123,12 +123,12 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
 		return out, nil
 	}
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	parts := make([]string, len(gws))
 	for i, g := range gws {
 		if err := g.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		parts[i] = `r.gw == "` + string(g) + `"`
 	}
@@ -165,7 +165,7 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
 func (t *Telemetry) DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error {
 	for _, g := range gws {
 		if err := g.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 	}
 	for _, g := range gws {
@@ -236,7 +236,7 @@ type Reporter struct {
 // series instead of one per point.
 func (t *Telemetry) Reporters(ctx context.Context, from, to time.Time) ([]Reporter, error) {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack/influx2"
 )
@@ -125,7 +125,7 @@ func TestDelete2xRefusesInjection(t *testing.T) {
 	tel := telemetry2x(t, s, "vagt", s.Token)
 	for _, bad := range []vagt.GatewayID{`gw-1" AND mun="766`, `gw-1" OR gw="gw-2`, `gw"1`, `gw-1\`, `gw 1`, ""} {
 		err := tel.DeleteGateways(context.Background(), []vagt.GatewayID{"gw-ok", bad})
-		if !errors.Is(err, alerts.ErrInvalid) {
+		if !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("%q: %v, want ErrInvalid", bad, err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
@@ -187,7 +188,7 @@ type stack struct {
 	srv    *server.Server
 	base   string // the API itself
 	proxy  *cutProxy
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	tokens map[string]string
 	gw     mqtt.Client
 	broker *localstack.Mosquitto
@@ -196,7 +197,7 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-	clock := alerts.NewManualClock(time.Now().Truncate(time.Second))
+	clock := api.NewManualClock(time.Now().Truncate(time.Second))
 	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Broker: broker.URL(), ClientID: "vagt-api-browser", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond},
 		server.Deps{Clock: clock})
@@ -235,8 +236,8 @@ func (st *stack) world(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
-		KeyBoxNote: "key box by the back door, code on the rota", Contacts: []alerts.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
+	cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
+		KeyBoxNote: "key box by the back door, code on the rota", Contacts: []api.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,9 +257,9 @@ func (st *stack) world(t *testing.T) {
 		}
 	}
 	expires := st.clock.Now().Add(time.Hour)
-	for name, p := range map[string]auth.Principal{
-		"anna": {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"bo":   {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
+	for name, p := range map[string]api.Principal{
+		"anna": {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"bo":   {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
 	} {
 		tok, hash, err := auth.NewToken()
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
@@ -30,7 +31,7 @@ import (
 func TestDashboardLive(t *testing.T) {
 	b := newBrowser(t)
 	influx := stacktest.SharedInfluxDB(t)
-	clock := alerts.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
+	clock := api.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, server.Deps{Clock: clock})
 	base := "http://" + srv.Addr()
@@ -38,7 +39,7 @@ func TestDashboardLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, clock.Now()); err != nil {
+	if _, err := srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	call := func(method, path, body, accept string) (int, []byte) {
@@ -98,7 +99,7 @@ func TestDashboardLive(t *testing.T) {
 		t.Fatalf("influx write: %s", resp.Status)
 	}
 	// Alarms: acknowledged in 30 s, 90 s and 5 min, resolved.
-	all := alerts.Scope{All: true}
+	all := api.Scope{All: true}
 	for i, wait := range []time.Duration{30 * time.Second, 90 * time.Second, 5 * time.Minute} {
 		at := time.Date(2026, time.Month(1+i), 20, 3, 0, 0, 0, time.UTC)
 		r, err := srv.Store.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: "gw-0", Seq: uint64(i + 1), Municipality: 766, Time: at, Device: "pa-1",

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/server"
@@ -119,9 +120,9 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	b := newBrowser(t)
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, server.Deps{})
 	tokens := map[string]string{}
-	for name, p := range map[string]auth.Principal{
-		"mette": {Role: auth.RoleManager, Municipality: 766},
-		"nina":  {Role: auth.RoleNational},
+	for name, p := range map[string]api.Principal{
+		"mette": {Role: api.RoleManager, Municipality: 766},
+		"nina":  {Role: api.RoleNational},
 	} {
 		tok, hash, err := auth.NewToken()
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
@@ -81,11 +82,11 @@ func TestAlarmLostByBrokerKillIsResent(t *testing.T) {
 
 	var list []alerts.Alert
 	stacktest.WaitFor(t, "the alert from the gateway's resend", 2*time.Minute, func() bool {
-		list, err = srv.Store.ListAlerts(context.Background(), alerts.Scope{All: true}, alerts.Filter{})
+		list, err = srv.Store.ListAlerts(context.Background(), api.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) > 0
 	})
 	stacktest.WaitFor(t, "the platform's confirmation", time.Minute, func() bool { return g.Snapshot().Confirm.Unconfirmed == 0 })
-	list, err = srv.Store.ListAlerts(context.Background(), alerts.Scope{All: true}, alerts.Filter{})
+	list, err = srv.Store.ListAlerts(context.Background(), api.Scope{All: true}, alerts.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/deploy/localstack"
@@ -103,7 +104,7 @@ func (p *helpPlatform) press(t testing.TB, i int) (received, acknowledged time.D
 	case <-time.After(time.Minute):
 		t.Fatal("staff did not learn of the alert")
 	}
-	if _, err := p.srv.Store.Ack(context.Background(), int64(alert), "anna", alerts.Scope{All: true}, time.Now()); err != nil {
+	if _, err := p.srv.Store.Ack(context.Background(), int64(alert), "anna", api.Scope{All: true}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	n = nextNews(t, p.unit, "acknowledged")
@@ -122,7 +123,7 @@ func TestPressToHelpThroughThePlatform(t *testing.T) {
 	if p.unit.Display() != "Hjælpen er på vej" {
 		t.Fatalf("display %q", p.unit.Display())
 	}
-	list, err := p.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+	list, err := p.srv.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 	if err != nil || len(list) != 1 || list[0].State != alerts.StateAcknowledged {
 		t.Fatalf("alerts %+v %v", list, err)
 	}

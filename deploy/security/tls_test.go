@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/server"
@@ -79,13 +80,13 @@ func startTLSChain(t *testing.T) *tlsChain {
 	s := c.api.Store
 	north, err := s.CreateDistrict(t.Context(), ownMun, "Nord")
 	must(t, err)
-	citizen, err := s.CreateCitizen(t.Context(), ownMun, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
+	citizen, err := s.CreateCitizen(t.Context(), ownMun, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), "home-tls-a", north, citizen))
 	must(t, s.RegisterGateway(t.Context(), "gw-tls-a", "home-tls-a"))
 	tok, hash, err := auth.NewToken()
 	must(t, err)
-	_, err = s.IssueToken(t.Context(), auth.Principal{Name: "staff-nord", Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{north}}, hash, nil, time.Now())
+	_, err = s.IssueToken(t.Context(), api.Principal{Name: "staff-nord", Role: api.RoleStaff, Municipality: ownMun, Districts: []int64{north}}, hash, nil, time.Now())
 	must(t, err)
 	c.staffToken = tok
 	background(t, "api", c.api.Run)
