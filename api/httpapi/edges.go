@@ -58,7 +58,7 @@ func (s *server) deleteAbsence() http.Handler {
 // mayTest checks that the caller may put the device in test mode: staff of its home's
 // district (staff without districts: the municipality), managers of its municipality,
 // admins.
-func (s *server) mayTest(ctx context.Context, reg RegistryStore, p *api.Principal, dev vagt.DeviceID) error {
+func (s *server) mayTest(ctx context.Context, reg registry.Scopes, p *api.Principal, dev vagt.DeviceID) error {
 	if p.Role != api.RoleAdmin && p.Role != api.RoleManager && p.Role != api.RoleStaff {
 		// Before the look-up: a role refusal must not depend on whether the device exists.
 		return fmt.Errorf("%w: test mode is for care staff and managers", api.ErrForbidden)
@@ -128,7 +128,7 @@ func (s *server) testMode(start bool) http.Handler {
 
 // untestedDevices answers GET /devices?untested=720h: the devices not removed whose last
 // test is older than the period, or that were never tested.
-func untestedDevices(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, param string, now time.Time) ([]registry.Device, error) {
+func untestedDevices(ctx context.Context, reg registry.DeviceTests, m vagt.MunicipalityCode, param string, now time.Time) ([]registry.Device, error) {
 	d, err := time.ParseDuration(param)
 	if err != nil || d < time.Hour || d > 5*365*24*time.Hour {
 		return nil, fmt.Errorf("%w: untested=%q: a duration from 1h to 5 years, e.g. 720h", api.ErrInvalid, param)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -14,38 +13,15 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// RegistryStore is what the registry, citizen and erasure endpoints need of the store.
+// RegistryStore is what the registry, citizen and erasure endpoints need of the store: the
+// registry's contracts, each used by the handler file named.
 type RegistryStore interface {
-	RegistryChanges
-	Municipalities(ctx context.Context) ([]registry.Municipality, error)
-	Districts(ctx context.Context, m vagt.MunicipalityCode) ([]registry.District, error)
-	CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error)
-	DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error)
-	RegisterCitizen(ctx context.Context, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error)
-	Citizens(ctx context.Context, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error)
-	Citizen(ctx context.Context, id int64, actor string, now time.Time) (registry.Citizen, error)
-	CitizenMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error)
-	AddHome(ctx context.Context, h registry.Home) (registry.Home, error)
-	Homes(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Home, error)
-	HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.MunicipalityCode, error)
-	ProvisionGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) error
-	Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Gateway, error)
-	GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vagt.MunicipalityCode, error)
-	InstallDevice(ctx context.Context, d registry.Device, actor string, now time.Time) (registry.Device, error)
-	AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error)
-	RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error)
-	Devices(ctx context.Context, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error)
-	DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, error)
-	// Test mode and tests (edges.go).
-	Device(ctx context.Context, id vagt.DeviceID) (registry.Device, error)
-	DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, int64, error)
-	SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.Time, actor string, now time.Time) error
-	DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error)
-	LinkCitizenUser(ctx context.Context, userID, citizen int64) error
-	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
-	CitizenGateways(ctx context.Context, citizen int64) ([]vagt.GatewayID, error)
-	CitizenExport(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Export, error)
-	EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Erasure, error)
+	registry.Directory   // registry.go
+	registry.Scopes      // every handler that decides access to one object
+	registry.Installs    // registry_devices.go
+	registry.DeviceTests // edges.go
+	registry.Changes     // registry_changes.go
+	registry.CitizenData // citizen.go
 }
 
 var errNoRegistry = fmt.Errorf("%w: the registry is not configured", api.ErrUnavailable)
@@ -243,7 +219,7 @@ func citizenID(r *http.Request) (int64, error) {
 }
 
 // citizenInScope finds the citizen's municipality and checks the caller may manage it.
-func citizenInScope(ctx context.Context, reg RegistryStore, r *http.Request, p *api.Principal) (int64, error) {
+func citizenInScope(ctx context.Context, reg registry.Scopes, r *http.Request, p *api.Principal) (int64, error) {
 	id, err := citizenID(r)
 	if err != nil {
 		return 0, err

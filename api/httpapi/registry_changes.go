@@ -16,23 +16,10 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// RegistryChanges is what the registry's update, decommission and delete endpoints need of
-// the store. Each change is audited by the store in the change's transaction.
-type RegistryChanges interface {
-	UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error)
-	DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error
-	UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error)
-	DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error)
-	UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error)
-	DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error)
-	RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error)
-	UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error)
-}
-
 // change serves a change to one registry object named in the URL: the caller must keep a
 // registry (403 before anything is looked up), the object must exist (404) and be in a
 // municipality the caller manages (403). find returns the object's municipality.
-func (s *server) change(find func(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error),
+func (s *server) change(find func(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error),
 	do func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
@@ -62,7 +49,7 @@ func numericID(what, s string) (int64, error) {
 	return id, nil
 }
 
-func findDistrict(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findDistrict(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	n, err := numericID("district", id)
 	if err != nil {
 		return 0, err
@@ -70,15 +57,15 @@ func findDistrict(ctx context.Context, reg RegistryStore, id string) (vagt.Munic
 	return reg.DistrictMunicipality(ctx, n)
 }
 
-func findHome(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findHome(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	return reg.HomeMunicipality(ctx, vagt.HomeID(id))
 }
 
-func findGateway(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findGateway(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	return reg.GatewayMunicipality(ctx, vagt.GatewayID(id))
 }
 
-func findCitizen(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findCitizen(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	n, err := numericID("citizen", id)
 	if err != nil {
 		return 0, err

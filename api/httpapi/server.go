@@ -26,30 +26,18 @@ import (
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// AlertStore is what the alert endpoints need of the store.
+// AlertStore is what the alert endpoints need: the alerts, their events for the live
+// stream, and whether a citizen is away (care plan absence) for the detail.
 type AlertStore interface {
-	ListAlerts(ctx context.Context, scope api.Scope, f alerts.Filter) ([]alerts.Alert, error)
-	AlertDetail(ctx context.Context, id int64) (alerts.Detail, error)
-	Ack(ctx context.Context, id int64, actor string, scope api.Scope, now time.Time) (alerts.Alert, error)
-	Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error)
-	AddNote(ctx context.Context, id int64, actor string, scope api.Scope, text string, now time.Time) (alerts.Note, error)
-	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
-	LastEventID(ctx context.Context) (int64, error)
-	HasEvent(ctx context.Context, id int64) (bool, error)
+	alerts.Service
+	alerts.EventLog
 	AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error)
 }
 
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.
 type AuthStore interface {
-	Principal(ctx context.Context, hash string, now time.Time) (*api.Principal, error)
-	IssueTokenWith(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (api.Principal, error)
-	Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, error)
-	RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (auth.TokenInfo, error)
-	RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error)
-	IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error
-	Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (api.Principal, int64, error)
-	Audit(ctx context.Context, e api.AuditEntry) error
-	AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error)
+	auth.TokenService
+	api.AuditService
 }
 
 // JWTVerifier checks an identity provider's token (auth.OIDC).
