@@ -16,6 +16,10 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 )
 
+// ErrNoTelemetry is returned when no InfluxDB is configured or it does not answer: the
+// statistics that need it answer 503, the rest of the API goes on.
+var ErrNoTelemetry = fmt.Errorf("%w: telemetry store (InfluxDB)", ErrUnavailable)
+
 // FieldError is an invalid request that names its field (JSON path: "rules.night",
 // "devices[2].device", "contacts") and why: a registry change, a care plan. It is
 // ErrInvalid (400), and the answer names the field.

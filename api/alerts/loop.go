@@ -2,9 +2,10 @@ package alerts
 
 import (
 	"context"
-	"github.com/vagt-dk/vagt/api"
 	"log/slog"
 	"time"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // EscalationStore moves every unacknowledged alert whose deadline has passed one tier up,

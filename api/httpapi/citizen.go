@@ -15,7 +15,7 @@ import (
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// TelemetryStore reads a citizen's telemetry and deletes it on erasure (stats.Telemetry).
+// TelemetryStore reads a citizen's telemetry and deletes it on erasure (influx.Telemetry).
 type TelemetryStore interface {
 	Readings(ctx context.Context, gws []vagt.GatewayID, from, to time.Time) ([]registry.Reading, error)
 	DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error
@@ -43,7 +43,7 @@ func (s *server) myData() http.Handler {
 			return err
 		}
 		if s.Telemetry == nil {
-			return stats.ErrNoTelemetry
+			return api.ErrNoTelemetry
 		}
 		x, err := reg.CitizenExport(r.Context(), id, p.Name, s.Clock.Now())
 		if err != nil {
@@ -159,7 +159,7 @@ func (s *server) eraseCitizen() http.Handler {
 			return err
 		}
 		if s.Telemetry == nil {
-			return stats.ErrNoTelemetry
+			return api.ErrNoTelemetry
 		}
 		gws, err := reg.CitizenGateways(r.Context(), id)
 		if err != nil {

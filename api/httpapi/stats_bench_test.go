@@ -19,6 +19,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -130,7 +131,7 @@ func BenchmarkAdoption(b *testing.B) {
 	flush()
 	b.Logf("telemetry: %d points (%d devices × %d/day × %d days) in %s", points, len(devs), perDay, days, time.Since(t0).Round(time.Second))
 
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Bucket: target.Bucket, Token: target.Token, Timeout: 5 * time.Minute})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Bucket: target.Bucket, Token: target.Token, Timeout: 5 * time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

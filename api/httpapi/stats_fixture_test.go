@@ -18,6 +18,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
@@ -83,8 +84,8 @@ type statsFixture struct {
 	*fixture
 	clock  *api.ManualClock
 	influx localstack.InfluxTarget
-	svc    *stats.Service   // its Telemetry is what the statistics read
-	tel    *stats.Telemetry // InfluxDB alone
+	svc    *stats.Service    // its Telemetry is what the statistics read
+	tel    *influx.Telemetry // InfluxDB alone
 	dsn    string
 	cit    map[string]int64 // citizen name → id
 	alerts map[string]int64
@@ -138,7 +139,7 @@ func newStatsFixture(t *testing.T, dsn string) *statsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Org: target.Org, Bucket: target.Bucket, Token: target.Token})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Org: target.Org, Bucket: target.Bucket, Token: target.Token})
 	if err != nil {
 		t.Fatal(err)
 	}

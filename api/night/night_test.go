@@ -15,6 +15,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
@@ -53,7 +54,7 @@ func write(t *testing.T, db localstack.InfluxTarget, gw vagt.GatewayID, lines ..
 // that escalates; the 05:00 check not made by 05:30 raises night_check_missed once;
 // InfluxDB down makes the board say unknown, never green; the counts feed the statistics.
 func TestNightSupervision(t *testing.T) {
-	influx := stacktest.SharedInfluxDB(t)
+	influxDB := stacktest.SharedInfluxDB(t)
 	for name, dsn := range map[string]func() string{
 		"sqlite":   func() string { return filepath.Join(t.TempDir(), "vagt.db") },
 		"postgres": func() string { return stacktest.SharedPostgres(t) },
@@ -122,7 +123,7 @@ func TestNightSupervision(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			db := influx
+			db := influxDB
 			if name == "postgres" {
 				db = stacktest.SharedInfluxDB(t) // a database of its own
 			}
@@ -136,7 +137,7 @@ func TestNightSupervision(t *testing.T) {
 				string(env)+" motion environment_sensor 1 2026-12-01T21:15:00Z",
 				string(env)+" motion environment_sensor 0 2026-12-01T21:16:00Z",
 			)
-			tel, err := night.NewInflux(db.URL, db.Org, db.Bucket, db.Token, 10*time.Second)
+			tel, err := influx.NewNight(db.URL, db.Org, db.Bucket, db.Token, 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +267,7 @@ func TestNightSupervision(t *testing.T) {
 			}
 
 			// The statistics: remote checks are visits avoided, valued with the model.
-			statsTel, err := stats.NewTelemetry(stats.InfluxConfig{URL: db.URL, Org: db.Org, Bucket: db.Bucket, Token: db.Token})
+			statsTel, err := influx.NewTelemetry(influx.Config{URL: db.URL, Org: db.Org, Bucket: db.Bucket, Token: db.Token})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,7 +294,7 @@ func TestNightSupervision(t *testing.T) {
 			}
 
 			// InfluxDB not answering: the board says unknown and nothing is green.
-			down, _ := night.NewInflux("http://127.0.0.1:1", "vagt", "x/autogen", "", time.Second)
+			down, _ := influx.NewNight("http://127.0.0.1:1", "vagt", "x/autogen", "", time.Second)
 			defer down.Close()
 			svcDown := &night.Service{Store: store, Sensors: down, Clock: clock}
 			if b, err = svcDown.Board(ctx, staff); err != nil || b.Telemetry != night.TelemetryUnavailable || b.Homes[0].Grade != night.Amber ||

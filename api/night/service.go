@@ -27,7 +27,7 @@ type Store interface {
 
 var _ Store = (*sqlstore.Store)(nil)
 
-// SensorReader gives the sensors' state per gateway (Influx); an error means unknown.
+// SensorReader gives the sensors' state per gateway (influx.Night); an error means unknown.
 type SensorReader interface {
 	Sensors(ctx context.Context, gws []vagt.GatewayID, now time.Time) (map[vagt.GatewayID]Sensors, error)
 }

@@ -29,7 +29,7 @@ type Store interface {
 	TelemetryRetention(ctx context.Context) (map[vagt.MunicipalityCode]int, error)
 }
 
-// TelemetryDeleter deletes a municipality's telemetry older than a time (stats.Telemetry).
+// TelemetryDeleter deletes a municipality's telemetry older than a time (influx.Telemetry).
 type TelemetryDeleter interface {
 	DeleteBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error
 }

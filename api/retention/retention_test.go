@@ -13,10 +13,10 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
@@ -97,7 +97,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("write: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Bucket: target.Bucket, Token: target.Token})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Bucket: target.Bucket, Token: target.Token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/mqttpub"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
@@ -77,7 +78,7 @@ type Config struct {
 	OIDC auth.OIDCConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
 	// erasure; URL "" runs without (those answer 503, alerts go on).
-	Influx stats.InfluxConfig
+	Influx influx.Config
 	// BenefitModel is a JSON file with the benefit model; "" the shipped illustrative one.
 	BenefitModel string
 	// Population65 is Statistics Denmark's FOLK1A as exported from statbank.dk (the
@@ -127,13 +128,13 @@ type Server struct {
 	ln        net.Listener
 	metrics   *http.Server // nil: no metrics listener
 	metricsLn net.Listener
-	telemetry *stats.Telemetry
+	telemetry *influx.Telemetry
 	retention *retention.Job
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
-	rollupTel *stats.Telemetry
+	rollupTel *influx.Telemetry
 	careplans *careplan.Service
 	night     *night.Service
-	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
+	nightTel  *influx.Night // nil: no InfluxDB; the board says the sensors' state is unknown
 	configPub *mqttpub.Publisher
 	downlink  *downlink.Notifier // nil without a broker
 	downPub   *mqttpub.Publisher
@@ -281,13 +282,13 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
 		// 503, and alerts never wait for it.
-		s.telemetry, err = stats.NewTelemetry(c.Influx)
+		s.telemetry, err = influx.NewTelemetry(c.Influx)
 		if err != nil {
 			store.Close()
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
-		if s.nightTel, err = night.NewInflux(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
+		if s.nightTel, err = influx.NewNight(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
 			store.Close()
 			return nil, fmt.Errorf("api: %w", err)
 		}
@@ -298,7 +299,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			// client of their own with a longer timeout than the requests'.
 			rc := c.Influx
 			rc.Timeout = max(rc.Timeout, 10*time.Minute)
-			if s.rollupTel, err = stats.NewTelemetry(rc); err != nil {
+			if s.rollupTel, err = influx.NewTelemetry(rc); err != nil {
 				store.Close()
 				return nil, fmt.Errorf("api: %w", err)
 			}

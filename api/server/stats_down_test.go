@@ -13,8 +13,8 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
-	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // TestStatisticsWithInfluxDBDown: with InfluxDB unreachable the API starts and serves
@@ -27,7 +27,7 @@ func TestStatisticsWithInfluxDBDown(t *testing.T) {
 	dead := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		Influx: stats.InfluxConfig{URL: dead, Bucket: "vagt/autogen"}}, server.Deps{})
+		Influx: influx.Config{URL: dead, Bucket: "vagt/autogen"}}, server.Deps{})
 	tok, hash, _ := auth.NewToken()
 	if _, err := srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api/rollup"
 )
 
 // The daily roll-up of which devices reported (api/rollup). A day is a local calendar day
@@ -51,7 +51,7 @@ func (s *Store) ActivityMark(ctx context.Context) (int64, error) {
 // ReplaceActivityDay makes the rows of one day exactly the reporters given (a re-run
 // with the same reporters changes nothing), less the gateways erased after mark, and
 // records the day as rolled up at now.
-func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []stats.Reporter, mark int64, now time.Time) error {
+func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []rollup.Reporter, mark int64, now time.Time) error {
 	month, bit, err := dayBit(day)
 	if err != nil {
 		return err

@@ -138,7 +138,7 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 // acted) and their link to the home. It keeps what statistics count and holds nothing
 // personal: the pseudonymous id, the municipality, registration and installation dates,
 // technologies, and the alerts' type, times and outcome. The telemetry in InfluxDB is the
-// caller's (see stats.Telemetry.DeleteGateways), before this. Audited as citizen.erase.
+// caller's (see influx.Telemetry.DeleteGateways), before this. Audited as citizen.erase.
 func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Erasure, error) {
 	e := registry.Erasure{Citizen: citizen}
 	err := s.inTx(ctx, func(t *tx) error {

@@ -1,6 +1,6 @@
 // Package stats is the statistics welfare-technology managers and the national role read:
 // adoption per municipality × technology × interval (the registry in the SQL store, and
-// which devices reported, from InfluxDB through Flux), alert statistics (the SQL store),
+// which devices reported, from InfluxDB through api/influx), alert statistics (the SQL store),
 // the benefit model's estimate, comparison per 1,000 citizens aged 65+, suppression of
 // small counts, and the CSV forms. Every InfluxDB query it makes is bounded in time by a
 // validated Period.

@@ -19,6 +19,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
@@ -30,10 +31,10 @@ import (
 // API answers for the same query, and the CSV must be the API's.
 func TestDashboardLive(t *testing.T) {
 	b := newBrowser(t)
-	influx := stacktest.SharedInfluxDB(t)
+	influxDB := stacktest.SharedInfluxDB(t)
 	clock := api.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
 	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, server.Deps{Clock: clock})
+		Influx: influx.Config{URL: influxDB.URL, Org: influxDB.Org, Bucket: influxDB.Bucket, Token: influxDB.Token}}, server.Deps{Clock: clock})
 	base := "http://" + srv.Addr()
 	tok, hash, err := auth.NewToken()
 	if err != nil {
@@ -90,7 +91,7 @@ func TestDashboardLive(t *testing.T) {
 			}
 		}
 	}
-	resp, err := http.Post(influx.URL+"/write?precision=s&db="+influx.Database, "text/plain", &lines)
+	resp, err := http.Post(influxDB.URL+"/write?precision=s&db="+influxDB.Database, "text/plain", &lines)
 	if err != nil {
 		t.Fatal(err)
 	}

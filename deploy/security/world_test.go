@@ -15,8 +15,8 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
-	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 )
 
@@ -55,9 +55,9 @@ const (
 func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
-	influx := stacktest.SharedInfluxDB(t)
+	influxDB := stacktest.SharedInfluxDB(t)
 	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
-		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, server.Deps{})
+		Influx: influx.Config{URL: influxDB.URL, Org: influxDB.Org, Bucket: influxDB.Bucket, Token: influxDB.Token}}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package stats
+package influx
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func (t *Telemetry) AlarmHistory(ctx context.Context, from, to time.Time) ([]vag
   |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxStop(to), MaxAlarmHistory+1)
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	defer res.Close()
 	out := []vagt.Alarm{}
@@ -56,7 +56,7 @@ func (t *Telemetry) AlarmHistory(ctx context.Context, from, to time.Time) ([]vag
 		out = append(out, a)
 	}
 	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	return out, nil
 }
