@@ -18,7 +18,7 @@ import (
 // TestPopulationFile: --population65 loads FOLK1A and the api answers with its figures
 // and its source; a file that cannot be used whole stops the start.
 func TestPopulationFile(t *testing.T) {
-	folk1a := filepath.Join("stats", "testdata", "folk1a-2026K1.csv")
+	folk1a := filepath.Join("..", "stats", "testdata", "folk1a-2026K1.csv")
 	f, err := os.Open(folk1a)
 	if err != nil {
 		t.Fatal(err)
