@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // OIDCConfig pins what an identity provider's ID or access tokens must be. The
@@ -48,7 +49,7 @@ func (c Claims) String(name string) string {
 // describe. The staff mapping reads role and scope from claims (StaffClaims); a citizen
 // login maps an identity claim to one citizen in the registry instead.
 type ClaimMapper interface {
-	Principal(ctx context.Context, c Claims) (*Principal, error)
+	Principal(ctx context.Context, c Claims) (*api.Principal, error)
 }
 
 // StaffClaims is the claim mapping for staff, managers and admins: the provider states the
@@ -60,17 +61,17 @@ type StaffClaims struct {
 
 // Principal maps c. A citizen is never made from these claims: a citizen's principal must
 // be tied to one citizen in the registry, which the citizen login does.
-func (m StaffClaims) Principal(_ context.Context, c Claims) (*Principal, error) {
-	p := &Principal{}
+func (m StaffClaims) Principal(_ context.Context, c Claims) (*api.Principal, error) {
+	p := &api.Principal{}
 	for _, name := range []string{"preferred_username", "email", "sub"} {
 		if s := c.String(name); s != "" {
 			p.Name = "oidc:" + s
 			break
 		}
 	}
-	p.Role = Role(c.String(m.RoleClaim))
-	if p.Role == RoleCitizen {
-		return nil, fmt.Errorf("%w: role %s is not given by the staff sign-in", ErrInvalid, p.Role)
+	p.Role = api.Role(c.String(m.RoleClaim))
+	if p.Role == api.RoleCitizen {
+		return nil, fmt.Errorf("%w: role %s is not given by the staff sign-in", api.ErrInvalid, p.Role)
 	}
 	if n, ok := c[m.MunicipalityClaim].(float64); ok {
 		p.Municipality = vagt.MunicipalityCode(n)
@@ -107,14 +108,14 @@ const discoveryRetry = 10 * time.Second
 // api starts while the identity provider is down, and OIDC tokens fail until it is up).
 func NewOIDC(c OIDCConfig) (*OIDC, error) {
 	if c.Issuer == "" || c.Audience == "" {
-		return nil, fmt.Errorf("%w: OIDC needs an issuer and an audience", ErrInvalid)
+		return nil, fmt.Errorf("%w: OIDC needs an issuer and an audience", api.ErrInvalid)
 	}
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []string{"RS256"}
 	}
 	for _, a := range c.Algorithms {
 		if a == "none" || strings.HasPrefix(a, "HS") {
-			return nil, fmt.Errorf("%w: OIDC algorithm %q is not allowed (public-key algorithms only)", ErrInvalid, a)
+			return nil, fmt.Errorf("%w: OIDC algorithm %q is not allowed (public-key algorithms only)", api.ErrInvalid, a)
 		}
 	}
 	if c.RoleClaim == "" {
@@ -193,7 +194,7 @@ func (o *OIDC) verifier(ctx context.Context, audience string, now time.Time) (*o
 var ErrIdentityProvider = errors.New("identity provider unavailable")
 
 // VerifyClaims checks a JWT's signature, issuer, audience, algorithm and expiry and returns
-// its claims; ErrUnauthenticated (wrapped) when the token is bad, ErrIdentityProvider when
+// its claims; api.ErrUnauthenticated (wrapped) when the token is bad, ErrIdentityProvider when
 // the provider cannot be asked for its keys.
 func (o *OIDC) VerifyClaims(ctx context.Context, token, audience string, now time.Time) (*oidc.IDToken, Claims, error) {
 	v, err := o.verifier(ctx, audience, now)
@@ -202,37 +203,37 @@ func (o *OIDC) VerifyClaims(ctx context.Context, token, audience string, now tim
 	}
 	t, err := v.Verify(ctx, token)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return nil, nil, fmt.Errorf("%w: %w", api.ErrUnauthenticated, err)
 	}
 	var c Claims
 	if err := t.Claims(&c); err != nil {
-		return nil, nil, fmt.Errorf("%w: claims: %w", ErrUnauthenticated, err)
+		return nil, nil, fmt.Errorf("%w: claims: %w", api.ErrUnauthenticated, err)
 	}
 	return t, c, nil
 }
 
 // Principal maps verified claims to a principal with the configured mapper and checks it.
-func (o *OIDC) Principal(ctx context.Context, c Claims) (*Principal, error) {
+func (o *OIDC) Principal(ctx context.Context, c Claims) (*api.Principal, error) {
 	// The mapper's reason is told (%v), not wrapped: claims that make no principal are an
 	// authentication failure (401), not an invalid request.
 	p, err := o.c.Mapper.Principal(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("%w: token claims: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: token claims: %v", api.ErrUnauthenticated, err)
 	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: token claims: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: token claims: %v", api.ErrUnauthenticated, err)
 	}
 	return p, nil
 }
 
 // Verify checks a bearer JWT (an ID or access token for the configured audience) and
-// returns the principal its claims describe; ErrUnauthenticated (wrapped) when anything is
+// returns the principal its claims describe; api.ErrUnauthenticated (wrapped) when anything is
 // off. A provider that cannot be reached also fails the token: the caller gets 401 and may
 // use a vagt token meanwhile.
-func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*Principal, error) {
+func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*api.Principal, error) {
 	_, c, err := o.VerifyClaims(ctx, token, o.c.Audience, now)
 	if errors.Is(err, ErrIdentityProvider) {
-		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrUnauthenticated, err)
 	}
 	if err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // OIDCIssuer is the IssuedBy of a session token that sign-in with the identity provider
@@ -43,17 +45,17 @@ func (c SignInConfig) Validate() error {
 		return nil
 	}
 	if c.ClientID == "" {
-		return fmt.Errorf("%w: OIDC sign-in needs a client id", ErrInvalid)
+		return fmt.Errorf("%w: OIDC sign-in needs a client id", api.ErrInvalid)
 	}
 	u, err := url.Parse(c.RedirectURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {
-		return fmt.Errorf("%w: OIDC redirect URL %q must be an absolute http(s) URL without a fragment", ErrInvalid, c.RedirectURL)
+		return fmt.Errorf("%w: OIDC redirect URL %q must be an absolute http(s) URL without a fragment", api.ErrInvalid, c.RedirectURL)
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("%w: OIDC redirect URL %q must be https (plain http only on loopback)", ErrInvalid, c.RedirectURL)
+		return fmt.Errorf("%w: OIDC redirect URL %q must be https (plain http only on loopback)", api.ErrInvalid, c.RedirectURL)
 	}
 	if c.SessionLifetime < 0 {
-		return fmt.Errorf("%w: a negative session lifetime", ErrInvalid)
+		return fmt.Errorf("%w: a negative session lifetime", api.ErrInvalid)
 	}
 	return nil
 }
@@ -72,7 +74,7 @@ type SignIn struct {
 // NewSignIn returns the flow for o's provider.
 func NewSignIn(o *OIDC, c SignInConfig) (*SignIn, error) {
 	if !c.Enabled() {
-		return nil, fmt.Errorf("%w: OIDC sign-in is not configured", ErrInvalid)
+		return nil, fmt.Errorf("%w: OIDC sign-in is not configured", api.ErrInvalid)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -104,7 +106,7 @@ type LoginState struct {
 }
 
 // ErrNotLocal is a return path that leaves this site: an open redirect, refused.
-var ErrNotLocal = fmt.Errorf("%w: next must be a path on this site", ErrInvalid)
+var ErrNotLocal = fmt.Errorf("%w: next must be a path on this site", api.ErrInvalid)
 
 // LocalPath returns next when it is a path on this site ("/" when empty), and ErrNotLocal
 // for anything a browser could take elsewhere ("//evil", "/\evil", "https://evil").
@@ -139,18 +141,18 @@ func (s *SignIn) Start(ctx context.Context, next string) (string, LoginState, er
 
 // ErrWrongState is a callback whose state is not the one this browser started with:
 // a forged or stale callback (login CSRF), refused.
-var ErrWrongState = fmt.Errorf("%w: the sign-in state does not match; start again", ErrInvalid)
+var ErrWrongState = fmt.Errorf("%w: the sign-in state does not match; start again", api.ErrInvalid)
 
 // Finish takes the provider's answer (state and code), exchanges the code with the PKCE
 // verifier, verifies the ID token (issuer, audience = client id, expiry, nonce) and maps
-// its claims to a principal. ErrUnauthenticated when the provider refuses or the token is
+// its claims to a principal. api.ErrUnauthenticated when the provider refuses or the token is
 // bad; ErrIdentityProvider when the provider cannot be reached.
-func (s *SignIn) Finish(ctx context.Context, st LoginState, state, code string, now time.Time) (*Principal, error) {
+func (s *SignIn) Finish(ctx context.Context, st LoginState, state, code string, now time.Time) (*api.Principal, error) {
 	if st.State == "" || state != st.State {
 		return nil, ErrWrongState
 	}
 	if code == "" {
-		return nil, fmt.Errorf("%w: the provider sent no code", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: the provider sent no code", api.ErrUnauthenticated)
 	}
 	cfg, err := s.oauth2(ctx)
 	if err != nil {
@@ -161,26 +163,26 @@ func (s *SignIn) Finish(ctx context.Context, st LoginState, state, code string, 
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
 			// The provider refused: a used or foreign code, a wrong verifier.
-			return nil, fmt.Errorf("%w: code exchange refused: %s", ErrUnauthenticated, re.ErrorCode)
+			return nil, fmt.Errorf("%w: code exchange refused: %s", api.ErrUnauthenticated, re.ErrorCode)
 		}
 		return nil, fmt.Errorf("%w: code exchange: %w", ErrIdentityProvider, err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return nil, fmt.Errorf("%w: the provider sent no ID token", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: the provider sent no ID token", api.ErrUnauthenticated)
 	}
 	idt, claims, err := s.o.VerifyClaims(ctx, raw, s.c.ClientID, now)
 	if err != nil {
 		return nil, err
 	}
 	if idt.Nonce != st.Nonce {
-		return nil, fmt.Errorf("%w: the ID token's nonce does not match", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: the ID token's nonce does not match", api.ErrUnauthenticated)
 	}
 	return s.o.Principal(ctx, claims)
 }
 
 // SessionExpiry is when the session token of a principal signed in at now expires.
-func (s *SignIn) SessionExpiry(role Role, now time.Time) (time.Time, error) {
+func (s *SignIn) SessionExpiry(role api.Role, now time.Time) (time.Time, error) {
 	return Lifetime(role, min(s.c.SessionLifetime, defaultLifetime[role]), now)
 }
 

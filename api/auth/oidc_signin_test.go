@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
@@ -43,7 +44,7 @@ func TestSignInConfigValidate(t *testing.T) {
 		"fragment":          {ClientID: "vagt", RedirectURL: "https://vagt.example.dk/auth/callback#x"},
 		"negative session":  {ClientID: "vagt", RedirectURL: "https://vagt.example.dk/auth/callback", SessionLifetime: -1},
 	} {
-		if err := c.Validate(); !errors.Is(err, auth.ErrInvalid) {
+		if err := c.Validate(); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
@@ -74,7 +75,7 @@ func TestOIDC(t *testing.T) {
 		return s
 	}
 	p, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now)
-	if err != nil || p.Name != "oidc:anna" || p.Role != auth.RoleStaff || p.Municipality != 766 || len(p.Districts) != 1 || p.Districts[0] != 3 {
+	if err != nil || p.Name != "oidc:anna" || p.Role != api.RoleStaff || p.Municipality != 766 || len(p.Districts) != 1 || p.Districts[0] != 3 {
 		t.Fatalf("good token: %v %+v", err, p)
 	}
 	for name, tok := range map[string]string{
@@ -90,7 +91,7 @@ func TestOIDC(t *testing.T) {
 		"PS256 not pinned":                    sign(jwt.SigningMethodPS256, key, "k1", claims(nil)),
 		"no role":                             sign(jwt.SigningMethodRS256, key, "k1", claims(func(c jwt.MapClaims) { delete(c, "vagt_role") })),
 	} {
-		if _, err := v.Verify(t.Context(), tok, now); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := v.Verify(t.Context(), tok, now); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -100,7 +101,7 @@ func TestOIDC(t *testing.T) {
 	before := fetches
 	mu.Unlock()
 	for range 20 {
-		if _, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, other, "k7", claims(nil)), now); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, other, "k7", claims(nil)), now); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("forged: %v", err)
 		}
 	}
@@ -125,7 +126,7 @@ func TestOIDC(t *testing.T) {
 	if p, err := rotating.Verify(t.Context(), sign(jwt.SigningMethodRS256, rotated, "k2", claims(nil)), now); err != nil || p.Name != "oidc:anna" {
 		t.Fatalf("token under the rotated key: %v %+v", err, p)
 	}
-	if _, err := rotating.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now); !errors.Is(err, auth.ErrUnauthenticated) {
+	if _, err := rotating.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now); !errors.Is(err, api.ErrUnauthenticated) {
 		t.Errorf("token under the retired key: %v", err)
 	}
 	if _, err := auth.NewOIDC(auth.OIDCConfig{Issuer: issuer, Audience: "vagt", Algorithms: []string{"HS256"}}); err == nil {

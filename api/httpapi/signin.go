@@ -11,15 +11,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // SignInFlow is the OIDC authorization code flow (auth.SignIn).
 type SignInFlow interface {
 	Start(ctx context.Context, next string) (string, auth.LoginState, error)
-	Finish(ctx context.Context, st auth.LoginState, state, code string, now time.Time) (*auth.Principal, error)
-	SessionExpiry(role auth.Role, now time.Time) (time.Time, error)
+	Finish(ctx context.Context, st auth.LoginState, state, code string, now time.Time) (*api.Principal, error)
+	SessionExpiry(role api.Role, now time.Time) (time.Time, error)
 }
 
 // signInCookie carries the login state from /auth/login to /auth/callback. It holds no
@@ -42,7 +42,7 @@ func (s *server) signInConfig() http.Handler {
 func (s *server) signInStart() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.SignIn == nil {
-			s.signInFailed(w, r, "/", fmt.Errorf("%w: sign-in with an identity provider is not configured", alerts.ErrNotFound))
+			s.signInFailed(w, r, "/", fmt.Errorf("%w: sign-in with an identity provider is not configured", api.ErrNotFound))
 			return
 		}
 		to, st, err := s.SignIn.Start(r.Context(), r.URL.Query().Get("next"))
@@ -70,7 +70,7 @@ func (s *server) signInStart() http.Handler {
 func (s *server) signInCallback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.SignIn == nil {
-			s.signInFailed(w, r, "/", fmt.Errorf("%w: sign-in with an identity provider is not configured", alerts.ErrNotFound))
+			s.signInFailed(w, r, "/", fmt.Errorf("%w: sign-in with an identity provider is not configured", api.ErrNotFound))
 			return
 		}
 		var st auth.LoginState
@@ -84,7 +84,7 @@ func (s *server) signInCallback() http.Handler {
 		// The state is used once, whatever happens next.
 		http.SetCookie(w, &http.Cookie{Name: signInCookie, Path: "/auth/", MaxAge: -1, HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
 		if err != nil {
-			s.signInFailed(w, r, "/", fmt.Errorf("%w: no sign-in in progress in this browser (or it took over %s); start again", alerts.ErrInvalid, signInCookieAge))
+			s.signInFailed(w, r, "/", fmt.Errorf("%w: no sign-in in progress in this browser (or it took over %s); start again", api.ErrInvalid, signInCookieAge))
 			return
 		}
 		next, err := auth.LocalPath(st.Next)
@@ -94,7 +94,7 @@ func (s *server) signInCallback() http.Handler {
 		q := r.URL.Query()
 		if e := q.Get("error"); e != "" {
 			// The user cancelled, or the provider refused: say so, in its words.
-			s.signInFailed(w, r, next, fmt.Errorf("%w: the identity provider said %q: %s", auth.ErrUnauthenticated, e, q.Get("error_description")))
+			s.signInFailed(w, r, next, fmt.Errorf("%w: the identity provider said %q: %s", api.ErrUnauthenticated, e, q.Get("error_description")))
 			return
 		}
 		now := s.Clock.Now()
@@ -118,9 +118,9 @@ func (s *server) signInCallback() http.Handler {
 			s.signInFailed(w, r, next, err)
 			return
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: issued.Name, Action: "signin.oidc",
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: now, Actor: issued.Name, Action: "signin.oidc",
 			Object: fmt.Sprintf("user/%d", issued.UserID), Detail: fmt.Sprintf("%s token/%d until %s", issued.Role, issued.TokenID, exp.UTC().Format(time.RFC3339))}); err != nil {
-			s.signInFailed(w, r, next, fmt.Errorf("%w: audit: %w", alerts.ErrUnavailable, err))
+			s.signInFailed(w, r, next, fmt.Errorf("%w: audit: %w", api.ErrUnavailable, err))
 			return
 		}
 		s.handOff(w, token, next)
@@ -130,7 +130,7 @@ func (s *server) signInCallback() http.Handler {
 // providerErr makes an unreachable identity provider a 503, not the user's fault.
 func providerErr(err error) error {
 	if errors.Is(err, auth.ErrIdentityProvider) {
-		return fmt.Errorf("%w: %w", alerts.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", api.ErrUnavailable, err)
 	}
 	return err
 }
@@ -183,7 +183,7 @@ func (s *server) signInFailed(w http.ResponseWriter, r *http.Request, next strin
 	if code >= 500 {
 		s.Log.Error("sign-in", "err", err)
 		msg = "The sign-in service is not available right now."
-		if !errors.Is(err, alerts.ErrUnavailable) {
+		if !errors.Is(err, api.ErrUnavailable) {
 			msg = "Something went wrong on our side."
 		}
 	} else {

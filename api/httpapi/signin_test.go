@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
@@ -49,7 +50,7 @@ type signInFixture struct {
 	hydra  *localstack.Hydra
 	who    *identities
 	store  *sqlstore.Store
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	url    string
 	client localstack.HydraClient // the api's registration
 	north  int64
@@ -77,7 +78,7 @@ func newSignInFixtureSecret(t *testing.T, secret string) *signInFixture {
 		t.Fatal(err)
 	}
 	// The provider's tokens carry the real time; the api's clock starts there.
-	clock := alerts.NewManualClock(time.Now())
+	clock := api.NewManualClock(time.Now())
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)

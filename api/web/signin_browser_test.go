@@ -12,8 +12,8 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -38,9 +38,9 @@ func TestConsoleSignInWithProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(t.Context(), api.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), DB: filepath.Join(t.TempDir(), "vagt.db"),
+	srv, err := server.New(t.Context(), server.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), DB: filepath.Join(t.TempDir(), "vagt.db"),
 		NoAlarmLane: true, OIDC: auth.OIDCConfig{Issuer: h.Issuer(), Audience: client.ID},
-		SignIn: auth.SignInConfig{ClientID: client.ID, RedirectURL: base + "/auth/callback"}}, api.Deps{})
+		SignIn: auth.SignInConfig{ClientID: client.ID, RedirectURL: base + "/auth/callback"}}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestConsoleSignInWithProvider(t *testing.T) {
 	if north, err = s.CreateDistrict(t.Context(), 766, "Nord"); err != nil {
 		t.Fatal(err)
 	}
-	cit, err := s.CreateCitizen(t.Context(), 766, alerts.Citizen{Name: "Karen Jensen"})
+	cit, err := s.CreateCitizen(t.Context(), 766, api.Citizen{Name: "Karen Jensen"})
 	if err != nil {
 		t.Fatal(err)
 	}
