@@ -86,7 +86,9 @@ func newSignInFixtureSecret(t *testing.T, secret string) *signInFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := auth.NewOIDC(auth.OIDCConfig{Issuer: h.Issuer(), Audience: client.ID})
+	// The api's requests to the provider may wait long on a busy machine (the production
+	// default is 10 s); this bounds a hang, it is no target.
+	o, err := auth.NewOIDC(auth.OIDCConfig{Issuer: h.Issuer(), Audience: client.ID, Client: &http.Client{Timeout: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func newBrowser(t *testing.T) *browser {
 		t.Fatal(err)
 	}
 	b := &browser{}
-	b.Client = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	b.Client = &http.Client{Jar: jar, Timeout: 2 * time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		b.visited = append(b.visited, req.URL.String())
 		return nil
 	}}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func TestConsoleSignInWithProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := server.New(t.Context(), server.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), DB: filepath.Join(t.TempDir(), "vagt.db"),
-		NoAlarmLane: true, OIDC: auth.OIDCConfig{Issuer: h.Issuer(), Audience: client.ID},
+		NoAlarmLane: true, OIDC: auth.OIDCConfig{Issuer: h.Issuer(), Audience: client.ID, Client: &http.Client{Timeout: time.Minute}},
 		SignIn: auth.SignInConfig{ClientID: client.ID, RedirectURL: base + "/auth/callback"}}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)

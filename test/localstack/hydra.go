@@ -34,7 +34,7 @@ type HydraOptions struct {
 	IDTokenTTL time.Duration
 
 	BaseDir      string        // parent of the temporary directory; default os.TempDir()
-	StartTimeout time.Duration // default 60s
+	StartTimeout time.Duration // default 2m: it migrates its in-memory database first
 	StopTimeout  time.Duration // SIGTERM to SIGKILL; default 10s
 	Logger       *slog.Logger  // nil logs nothing
 }
@@ -81,6 +81,9 @@ func StartHydra(ctx context.Context, opts HydraOptions) (*Hydra, error) {
 	if opts.IDTokenTTL <= 0 {
 		opts.IDTokenTTL = time.Hour
 	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 2 * time.Minute
+	}
 	svc, err := newService(serviceConfig{name: "hydra", baseDir: opts.BaseDir, stopSignal: syscall.SIGTERM,
 		stopTimeout: opts.StopTimeout, logger: opts.Logger})
 	if err != nil {
@@ -89,7 +92,8 @@ func StartHydra(ctx context.Context, opts HydraOptions) (*Hydra, error) {
 	secret := make([]byte, 24)
 	_, _ = rand.Read(secret)
 	h := &Hydra{service: svc, opts: opts, path: path, secret: hex.EncodeToString(secret),
-		appClient: &http.Client{Timeout: 10 * time.Second}}
+		// Generous: the tests share a busy machine; this bounds a hang, it is no target.
+		appClient: &http.Client{Timeout: time.Minute}}
 	h.launch = h.launchLocked
 	if err := h.startApp(); err != nil {
 		return nil, errors.Join(err, h.Close())
