@@ -25,6 +25,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -152,9 +153,9 @@ func (s *postgresStore) restore(t *testing.T, dir string) error {
 }
 
 // replay runs vagt alarms replay as the runbook does.
-func replay(t *testing.T, bins binaries, st drillStore, influx localstack.InfluxTarget, since time.Time) replayReport {
+func replay(t *testing.T, bins chain.Binaries, st drillStore, influx localstack.InfluxTarget, since time.Time) replayReport {
 	t.Helper()
-	cmd := exec.Command(bins.vagt, "alarms", "replay", "--db", st.dsn(), "--influx-url", influx.URL, "--influx-bucket", influx.Bucket,
+	cmd := exec.Command(bins.Vagt, "alarms", "replay", "--db", st.dsn(), "--influx-url", influx.URL, "--influx-bucket", influx.Bucket,
 		"--influx-token", influx.Token, "--since", since.UTC().Format(time.RFC3339Nano))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
