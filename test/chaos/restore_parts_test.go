@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -332,41 +331,24 @@ func (c *console) follow(ctx context.Context) {
 	c.mu.Lock()
 	c.connects++
 	c.mu.Unlock()
-	sc := bufio.NewScanner(resp.Body)
-	var (
-		id   int64
-		name string
-		data alerts.EventData
-	)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "id: "):
-			id, _ = strconv.ParseInt(line[4:], 10, 64)
-		case strings.HasPrefix(line, "event: "):
-			name = line[7:]
-		case strings.HasPrefix(line, "data: "):
-			_ = json.Unmarshal([]byte(line[6:]), &data)
-		case line == "":
-			if name == "reset" {
-				c.mu.Lock()
-				c.resets++
-				c.last = id
-				c.mu.Unlock()
-				for c.reload(ctx) != nil && ctx.Err() == nil {
-					time.Sleep(200 * time.Millisecond)
-				}
-			} else if id != 0 {
-				c.mu.Lock()
-				c.last = max(c.last, id)
-				if data.Alert.Device != "" {
-					c.seen[data.Alert.Device] = true
-				}
-				c.mu.Unlock()
+	readEvents(resp.Body, func(id int64, name string, data alerts.EventData) {
+		if name == "reset" {
+			c.mu.Lock()
+			c.resets++
+			c.last = id
+			c.mu.Unlock()
+			for c.reload(ctx) != nil && ctx.Err() == nil {
+				time.Sleep(200 * time.Millisecond)
 			}
-			id, name, data = 0, "", alerts.EventData{}
+		} else if id != 0 {
+			c.mu.Lock()
+			c.last = max(c.last, id)
+			if data.Alert.Device != "" {
+				c.seen[data.Alert.Device] = true
+			}
+			c.mu.Unlock()
 		}
-	}
+	})
 }
 
 // count is how many of the drill's alarms the console shows.
