@@ -64,7 +64,7 @@ type Options struct {
 	// which Mosquitto 2.0.11 does not do for $share ones (see docs/alerts.md).
 	Group      string
 	Workers    int // parallel committers, default 4; one gateway always uses one
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 	// RetryMin and RetryMax bound the backoff between attempts to commit; default 50 ms, 5 s.
 	RetryMin, RetryMax time.Duration
@@ -122,8 +122,8 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = 5 * time.Second
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.LogEvery <= 0 {
 		o.LogEvery = time.Minute
@@ -137,7 +137,7 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
-	l := &Lane{sink: sink, o: o, log: o.Log.With("component", "alarmlane"),
+	l := &Lane{sink: sink, o: o, log: o.Logger.With("component", "alarmlane"),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_received_total",
 			Help: "Messages received on the alarm and status lanes."}, []string{"lane"}),
 		committed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_committed_total",

@@ -51,17 +51,17 @@ func TrackerKeyHash(key string) string {
 func (s *server) osmand() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.GPS == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable))
 			return
 		}
 		key := chi.URLParam(r, "key")
 		tracker, err := s.GPS.TrackerByKey(r.Context(), TrackerKeyHash(key))
 		if errors.Is(err, alerts.ErrNotFound) {
 			s.GPS.Refused("osmand", "", &gps.Rejection{Reason: gps.ReasonUnknown, Msg: "no tracker has this key"})
-			writeError(w, r, s.Log, fmt.Errorf("%w: no tracker has this key", auth.ErrUnauthenticated))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: no tracker has this key", auth.ErrUnauthenticated))
 			return
 		} else if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		p, err := gps.ParseOsmAnd(w, r)
@@ -74,7 +74,7 @@ func (s *server) osmand() http.Handler {
 			if gps.ReasonOf(err) == gps.ReasonImpersonated {
 				code = alerts.ErrForbidden
 			}
-			writeError(w, r, s.Log, fmt.Errorf("%w: %w", code, err))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: %w", code, err))
 			return
 		}
 		err = s.GPS.Accept(r.Context(), p)
@@ -83,7 +83,7 @@ func (s *server) osmand() http.Handler {
 		case errors.As(err, &rej):
 			writeJSON(w, http.StatusOK, map[string]any{"accepted": false, "reason": rej.Reason, "message": rej.Error()})
 		case err != nil:
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 		default:
 			writeJSON(w, http.StatusOK, map[string]any{"accepted": true})
 		}

@@ -33,7 +33,7 @@ func (s *server) carePlanOverview() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		if s.HomeConfigs == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable))
 			return
 		}
 		var (
@@ -44,7 +44,7 @@ func (s *server) carePlanOverview() http.Handler {
 		case auth.RoleAdmin:
 			m, err := intParam(r, "municipality")
 			if err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 			mun = vagt.MunicipalityCode(m)
@@ -53,12 +53,12 @@ func (s *server) carePlanOverview() http.Handler {
 		case auth.RoleStaff:
 			mun, districts = p.Municipality, p.Districts
 		default:
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are for care staff and managers", alerts.ErrForbidden))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: care plans are for care staff and managers", alerts.ErrForbidden))
 			return
 		}
 		homes, err := s.HomeConfigs.Overview(r.Context(), mun, districts)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"homes": homes})
@@ -111,7 +111,7 @@ func (s *server) getHomeConfig() http.Handler {
 			v, err = s.HomeConfigs.View(r.Context(), home)
 		}
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
@@ -125,29 +125,29 @@ func (s *server) putHomeConfig() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		var ifVersion uint64
 		if m := r.Header.Get("If-Match"); m != "" {
 			if ifVersion, err = strconv.ParseUint(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion == 0 {
-				writeError(w, r, s.Log, &careplan.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
+				writeError(w, r, s.Logger, &careplan.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
 				return
 			}
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		set, err := careplan.ParseSettings(body)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		v, err := s.HomeConfigs.Update(r.Context(), home, set, ifVersion, p.Name)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
@@ -159,21 +159,21 @@ func (s *server) homeConfigHistory() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		limit, err := intParam(r, "limit")
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.history", Object: "home/" + string(home)}); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		h, err := s.HomeConfigs.History(r.Context(), home, int(min(max(limit, 0), 500)))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"history": h})

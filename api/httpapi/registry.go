@@ -56,7 +56,7 @@ var errNoRegistry = fmt.Errorf("%w: the registry is not configured", alerts.ErrU
 func (s *server) handle(f func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := f(w, r, auth.FromContext(r.Context())); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 		}
 	})
 }

@@ -127,7 +127,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	srv, err := api.New(ctx, api.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
 		Influx: stats.InfluxConfig{URL: influx.URL(), Org: influx.Org, Bucket: influx.Bucket(), Token: influx.Token}},
-		api.Deps{Log: log.With("component", "api"), NightClock: shift})
+		api.Deps{Logger: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
 	}
