@@ -100,11 +100,18 @@ type Config struct {
 	GPS gps.Limits
 }
 
-// Validate checks the configuration and fills in defaults.
-func (c *Config) Validate() error {
+// Defaults fills in what is unset.
+func (c *Config) Defaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
+	if c.Policy.Escalate == nil {
+		c.Policy = alerts.DefaultPolicy()
+	}
+}
+
+// Validate checks the configuration, after Defaults.
+func (c *Config) Validate() error {
 	if c.DB == "" {
 		return errors.New("api: a database (SQLite path or postgres:// URL) is required")
 	}
@@ -113,9 +120,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker != "" && c.NoAlarmLane {
 		return errors.New("api: a broker and no alarm lane: choose one")
-	}
-	if c.Policy.Escalate == nil {
-		c.Policy = alerts.DefaultPolicy()
 	}
 	return c.Policy.Validate()
 }
@@ -161,6 +165,7 @@ type Deps struct {
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
 func New(ctx context.Context, c Config, d Deps) (*Server, error) {
+	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
