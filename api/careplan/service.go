@@ -46,7 +46,7 @@ type Clock interface{ Now() time.Time }
 type Options struct {
 	Publisher Publisher // nil: nothing is pushed (an API without a broker); state stays pending
 	Clock     Clock
-	Log       *slog.Logger
+	Logger    *slog.Logger
 	// Republish is how long after publishing a version to a gateway the service waits
 	// before publishing it again to a gateway that reports an older one; default 1 min.
 	Republish time.Duration
@@ -71,8 +71,8 @@ func NewService(store Store, o Options) *Service {
 	if o.Clock == nil {
 		o.Clock = api.SystemClock{}
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Republish <= 0 {
 		o.Republish = time.Minute
@@ -80,7 +80,7 @@ func NewService(store Store, o Options) *Service {
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
-	return &Service{store: store, o: o, log: o.Log.With("component", "careplan"), push: make(chan vagt.GatewayID, 1024),
+	return &Service{store: store, o: o, log: o.Logger.With("component", "careplan"), push: make(chan vagt.GatewayID, 1024),
 		queued: map[vagt.GatewayID]bool{}}
 }
 
