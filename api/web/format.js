@@ -22,6 +22,7 @@ const vagtFormat = (() => {
       date: (d, m, y) => d + ". " + m + " " + y,
       hours: (h) => h + " " + (h === 1 ? "time" : "timer"),
       minutes: (m) => m + " min",
+      days: (d) => d + " døgn",
       h: "t", min: "min", s: "s",
       ago: (x) => x + " siden",
       hidden: "Skjult",
@@ -34,6 +35,7 @@ const vagtFormat = (() => {
       date: (d, m, y) => d + " " + m + " " + y,
       hours: (h) => h + " " + (h === 1 ? "hour" : "hours"),
       minutes: (m) => m + " min",
+      days: (d) => d + " " + (d === 1 ? "day" : "days"),
       h: "h", min: "min", s: "s",
       ago: (x) => x + " ago",
       hidden: "Hidden",
@@ -99,7 +101,7 @@ const vagtFormat = (() => {
 
   // duration: seconds → "6 timer", "1 t 5 min", "45 min", "45 s", "2 min 5 s" (da); "6 hours",
   // "1 h 5 min", "45 s" (en). Below a minute in seconds, below an hour in minutes (and
-  // seconds when there are any), above in hours (and minutes).
+  // seconds when there are any), below two days in hours (and minutes), above in days.
   function duration(seconds, lang) {
     if (missing(seconds)) return "—";
     const l = L(lang);
@@ -109,7 +111,8 @@ const vagtFormat = (() => {
     const m = Math.floor((s % 3600) / 60);
     s %= 60;
     let out;
-    if (h > 0 && m === 0 && s === 0) out = l.hours(h);
+    if (h >= 48) out = l.days(Math.floor(h / 24)); // an alert two days old: hours are noise
+    else if (h > 0 && m === 0 && s === 0) out = l.hours(h);
     else if (h > 0) out = h + " " + l.h + " " + m + " " + l.min; // seconds are noise beside hours
     else if (m > 0 && s === 0) out = l.minutes(m);
     else if (m > 0) out = m + " " + l.min + " " + s + " " + l.s;

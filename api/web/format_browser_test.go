@@ -62,6 +62,7 @@ func TestFormat(t *testing.T) {
 		{`vagtFormat.duration(45 * 60, L)`, "45 min", "45 min"},
 		{`vagtFormat.duration(125, L)`, "2 min 5 s", "2 min 5 s"},
 		{`vagtFormat.duration(45, L)`, "45 s", "45 s"},
+		{`vagtFormat.duration(3 * 86400 + 7200, L)`, "3 døgn", "3 days"},
 		{`vagtFormat.duration(vagtFormat.parseDuration("6h0m0s"), L)`, "6 timer", "6 hours"},
 		{`vagtFormat.goDuration(vagtFormat.parseDuration("1h5m0s"))`, "1h5m", "1h5m"},
 		// 14:05 in Copenhagen in winter is 13:05 UTC; in summer 12:05 UTC.
