@@ -161,8 +161,7 @@ func TestConsole(t *testing.T) {
 	if lang != "da" {
 		t.Fatalf("<html lang=%q>, want da", lang)
 	}
-	b.do("choose English", chromedp.SetValue(`.top [data-lang-switch] select`, "en", chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelector(".top [data-lang-switch] select").dispatchEvent(new Event("change"))`, nil))
+	b.chooseLanguage("en")
 	b.waitJS("the list in English", `document.documentElement.lang === "en" && document.getElementById("status").textContent === "Live" &&
 		document.querySelector('`+card("fall")+` .state').textContent.startsWith("Acknowledged by bo") &&
 		document.querySelector('`+card("fall")+` .badge.prio').textContent === "critical" &&

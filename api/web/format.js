@@ -175,6 +175,38 @@ const vagtFormat = (() => {
     return d && d + " " + time(when, opts, lang);
   }
 
+  // month: "dec. 2026" / "Dec 2026"; with {shortYear} "dec. 26" (chart axes).
+  function month(when, opts, lang) {
+    const p = missing(when) || when === "" ? null : parts(when);
+    if (!p) return "";
+    return L(lang).months[p.mo - 1] + " " + (opts && opts.shortYear ? String(p.y).slice(2) : p.y);
+  }
+
+  // dayMonth: "2. dec." / "2 Dec".
+  function dayMonth(when, lang) {
+    const p = missing(when) || when === "" ? null : parts(when);
+    if (!p) return "";
+    return L(lang).date(p.d, L(lang).months[p.mo - 1], "").trim();
+  }
+
+  // calendar is the date in Copenhagen of an instant: {year, month (1-12), day}.
+  function calendar(when) {
+    const p = parts(when);
+    return p && { year: p.y, month: p.mo, day: p.d };
+  }
+
+  // compact: a short number for a chart's axis, "35 t." / "1,2 mio." (da), "35k" / "1.2M"
+  // (en); below 10,000 in full. Written here rather than by Intl's compact notation, whose
+  // words differ between browser versions.
+  function compact(v, lang) {
+    if (missing(v)) return "—";
+    const l = langOf(lang);
+    const a = Math.abs(v);
+    if (a < 10000) return number(Math.round(v), 0, l);
+    const [n, unit] = a >= 1e6 ? [a / 1e6, l === "da" ? NBSP + "mio." : "M"] : [a / 1e3, l === "da" ? NBSP + "t." : "k"];
+    return (v < 0 ? MINUS : "") + decimal(n, n >= 100 ? 0 : 1, l) + unit;
+  }
+
   // timeRange: a window of wall-clock times, "22:00–07:00"; takes the two ends or the API's
   // "22:00-07:00".
   function timeRange(from, to) {
@@ -221,5 +253,8 @@ const vagtFormat = (() => {
     return b;
   }
 
-  return { TZ, number, decimal, kroner, percent, duration, parseDuration, goDuration, date, time, dateTime, timeRange, ago, hidden };
+  return {
+    TZ, number, decimal, kroner, percent, compact, duration, parseDuration, goDuration,
+    date, time, dateTime, month, dayMonth, calendar, timeRange, ago, hidden,
+  };
 })();

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -29,6 +31,35 @@ func (b *browser) withScripts(names ...string) {
 		var ok bool
 		b.do("add "+n, chromedp.Evaluate(`typeof `+global+` !== "undefined" || (document.head.append(Object.assign(document.createElement("script"), {src: "/assets/`+n+`"})), false)`, &ok))
 		b.waitJS(n+" loaded", `typeof `+global+` !== "undefined"`)
+	}
+}
+
+// chooseLanguage picks a language with the switch in the page's top bar, as a user does.
+func (b *browser) chooseLanguage(lang string) {
+	b.t.Helper()
+	b.do("choose "+lang, chromedp.WaitVisible(`.top [data-lang-switch] select`, chromedp.ByQuery),
+		chromedp.Evaluate(`(s => { s.value = "`+lang+`"; s.dispatchEvent(new Event("change")); })(document.querySelector(".top [data-lang-switch] select"))`, nil))
+}
+
+// chooseLanguageReload picks a language on a page that reloads for it (one that registers
+// no redraw), and waits for the new page.
+func (b *browser) chooseLanguageReload(lang string) {
+	b.t.Helper()
+	b.do("mark the page", chromedp.Evaluate(`window.__beforeSwitch = true`, nil))
+	b.chooseLanguage(lang)
+	deadline := time.Now().Add(patience)
+	for {
+		var fresh bool
+		ctx, cancel := context.WithTimeout(b.ctx, patience)
+		err := chromedp.Run(ctx, chromedp.Evaluate(`window.__beforeSwitch === undefined && document.readyState === "complete"`, &fresh))
+		cancel()
+		if err == nil && fresh {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the page did not reload for %s: %v", lang, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -70,6 +101,12 @@ func TestFormat(t *testing.T) {
 		{`vagtFormat.dateTime("2026-07-02T12:05:09Z", {seconds: true}, L)`, "2. jul. 2026 14:05:09", "2 Jul 2026 14:05:09"},
 		{`vagtFormat.date("2026-05-31T22:30:00Z", L)`, "1. jun. 2026", "1 Jun 2026"},
 		{`vagtFormat.time("2026-12-02T23:30:00Z", {}, L)`, "00:30", "00:30"},
+		{`vagtFormat.month("2025-12-31T23:00:00Z", {shortYear: true}, L)`, "jan. 26", "Jan 26"}, // January in Copenhagen
+		{`vagtFormat.dayMonth("2026-12-02T13:05:09Z", L)`, "2. dec.", "2 Dec"},
+		{`vagtFormat.compact(35000, L)`, "35\u00a0t.", "35k"},
+		{`vagtFormat.compact(250400, L)`, "250\u00a0t.", "250k"},
+		{`vagtFormat.compact(-1200000, L)`, "\u22121,2\u00a0mio.", "\u22121.2M"},
+		{`vagtFormat.compact(9500, L)`, "9.500", "9,500"},
 		{`vagtFormat.timeRange("22:00-07:00")`, "22:00–07:00", "22:00–07:00"},
 		{`vagtFormat.timeRange("7:00", "9:30")`, "07:00–09:30", "07:00–09:30"},
 		{`vagtFormat.ago(new Date("2026-12-02T13:00:00Z"), new Date("2026-12-02T13:03:00Z"), L)`, "3 min siden", "3 min ago"},

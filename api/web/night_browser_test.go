@@ -85,8 +85,7 @@ func TestNightBoard(t *testing.T) {
 	if s := b.text(home + " .badge"); !strings.EqualFold(s, "Gul") { // shown in capitals by the style
 		t.Errorf("the grade in Danish: %q", s)
 	}
-	b.do("switch to English", chromedp.SetValue(`.top [data-lang-switch] select`, "en", chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelector(".top [data-lang-switch] select").dispatchEvent(new Event("change"))`, nil))
+	b.chooseLanguage("en")
 	b.waitJS("English", `document.getElementById("board-title").textContent === "Tonight's checks" && document.documentElement.lang === "en" &&
 		document.querySelector('`+home+` .badge').textContent === "Amber"`)
 	b.checkErrors()
