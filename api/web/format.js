@@ -132,6 +132,40 @@ const vagtFormat = (() => {
     return total;
   }
 
+  // readDuration reads a duration as staff write it, in either language: "6 timer", "1 t 30
+  // min", "20 min", "45 s", "1,5 timer", "2 døgn", "6 hours", "90 minutes", or the API's
+  // "6h0m0s". Seconds, or null when it is not one.
+  const UNITS = [
+    [/^(døgn|d|days?)$/, 86400], [/^(timer|time|t|hours?|hrs?|h)$/, 3600],
+    [/^(minutter|minut|min|minutes?|m)$/, 60], [/^(sekunder|sekund|sek|s|seconds?|secs?)$/, 1],
+  ];
+  function readDuration(text) {
+    const t = String(text || "").trim().toLowerCase();
+    if (t === "") return null;
+    const api = parseDuration(t);
+    if (api !== null) return api;
+    const re = /(\d+(?:[.,]\d+)?)\s*([a-zæøå]+)\.?/g;
+    let total = 0, seen = 0, m;
+    while ((m = re.exec(t)) !== null) {
+      const unit = UNITS.find(([u]) => u.test(m[2]));
+      if (!unit) return null;
+      total += Number(m[1].replace(",", ".")) * unit[1];
+      seen += m[0].replace(/\s+/g, "").length;
+    }
+    // Everything but spaces must have been read: "6 timer og lidt" is not a duration.
+    return seen > 0 && seen === t.replace(/\s+/g, "").length ? Math.round(total) : null;
+  }
+
+  // readWindow reads a window of wall-clock times, "22:00–07:00", "22.00-7.00", "22-7", into
+  // the API's "22:00-07:00"; null when it is not one.
+  function readWindow(text) {
+    const m = /^(\d{1,2})(?:[:.](\d{2}))?\s*[-–—]\s*(\d{1,2})(?:[:.](\d{2}))?$/.exec(String(text || "").trim());
+    if (!m) return null;
+    const hh = (h, mm) => (Number(h) > 23 || Number(mm || 0) > 59 ? null : String(h).padStart(2, "0") + ":" + (mm || "00"));
+    const a = hh(m[1], m[2]), b = hh(m[3], m[4]);
+    return a && b ? a + "-" + b : null;
+  }
+
   // goDuration writes seconds as the API reads durations: 21600 → "6h", 3900 → "1h5m".
   function goDuration(seconds) {
     let s = Math.round(seconds);
@@ -254,7 +288,7 @@ const vagtFormat = (() => {
   }
 
   return {
-    TZ, number, decimal, kroner, percent, compact, duration, parseDuration, goDuration,
+    TZ, number, decimal, kroner, percent, compact, duration, parseDuration, readDuration, readWindow, goDuration,
     date, time, dateTime, month, dayMonth, calendar, timeRange, ago, hidden,
   };
 })();

@@ -96,6 +96,20 @@ func TestFormat(t *testing.T) {
 		{`vagtFormat.duration(3 * 86400 + 7200, L)`, "3 døgn", "3 days"},
 		{`vagtFormat.duration(vagtFormat.parseDuration("6h0m0s"), L)`, "6 timer", "6 hours"},
 		{`vagtFormat.goDuration(vagtFormat.parseDuration("1h5m0s"))`, "1h5m", "1h5m"},
+		// What staff write in the care-plan form, in either language.
+		{`vagtFormat.readDuration("6 timer")`, "21600", "21600"},
+		{`vagtFormat.readDuration("1 t 30 min")`, "5400", "5400"},
+		{`vagtFormat.readDuration("1,5 timer")`, "5400", "5400"},
+		{`vagtFormat.readDuration("20 min.")`, "1200", "1200"},
+		{`vagtFormat.readDuration("90 minutes")`, "5400", "5400"},
+		{`vagtFormat.readDuration("6h0m0s")`, "21600", "21600"},
+		{`vagtFormat.readDuration("6 timer og lidt")`, "null", "null"},
+		{`vagtFormat.readDuration("seks timer")`, "null", "null"},
+		{`vagtFormat.readDuration("6 timer x")`, "null", "null"},
+		{`vagtFormat.readWindow("22:00–07:00")`, "22:00-07:00", "22:00-07:00"},
+		{`vagtFormat.readWindow("22.00-7.00")`, "22:00-07:00", "22:00-07:00"},
+		{`vagtFormat.readWindow("23:00")`, "null", "null"},
+		{`vagtFormat.readWindow("25:00-07:00")`, "null", "null"},
 		// 14:05 in Copenhagen in winter is 13:05 UTC; in summer 12:05 UTC.
 		{`vagtFormat.dateTime("2026-12-02T13:05:09Z", {}, L)`, "2. dec. 2026 14:05", "2 Dec 2026 14:05"},
 		{`vagtFormat.dateTime("2026-07-02T12:05:09Z", {seconds: true}, L)`, "2. jul. 2026 14:05:09", "2 Jul 2026 14:05:09"},
@@ -118,7 +132,7 @@ func TestFormat(t *testing.T) {
 				want = c.en
 			}
 			var got string
-			b.do(c.expr, chromedp.Evaluate(`(() => { const L = "`+lang+`"; return `+c.expr+`; })()`, &got))
+			b.do(c.expr, chromedp.Evaluate(`(() => { const L = "`+lang+`"; return String(`+c.expr+`); })()`, &got))
 			if got != want {
 				t.Errorf("%s in %s: %q, want %q", c.expr, lang, got, want)
 			}
