@@ -127,6 +127,8 @@
   // refused shows the API's 400 next to its field, once; a plan that drops something the
   // API wants confirmed offers to confirm it.
   function refused(e) {
+    // Next to its field the message need not name the field again.
+    if (e.field && typeof e.message === "string" && e.message.startsWith(e.field + ": ")) e = { ...e, message: e.message.slice(e.field.length + 2) };
     const confirm = /"confirm":\s*\[([^\]]*)\]/.exec(e.message || "");
     if (confirm) form.askConfirm([...confirm[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]));
     if (e.field && form.showError(e.field, e.message)) {
