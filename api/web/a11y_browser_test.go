@@ -189,4 +189,3 @@ func (b *browser) tabTo(sel string) {
 	b.do("where the focus is", chromedp.Evaluate(`document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : ""`, &at))
 	b.t.Fatalf("Tab never reached %s (the focus is on %s)", sel, at)
 }
-
