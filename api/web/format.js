@@ -112,7 +112,7 @@ const vagtFormat = (() => {
     s %= 60;
     let out;
     if (h >= 48) out = l.days(Math.floor(h / 24)); // an alert two days old: hours are noise
-    else if (h > 0 && m === 0 && s === 0) out = l.hours(h);
+    else if (h > 0 && m === 0) out = l.hours(h); // seconds are noise beside hours
     else if (h > 0) out = h + " " + l.h + " " + m + " " + l.min; // seconds are noise beside hours
     else if (m > 0 && s === 0) out = l.minutes(m);
     else if (m > 0) out = m + " " + l.min + " " + s + " " + l.s;

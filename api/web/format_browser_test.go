@@ -90,6 +90,7 @@ func TestFormat(t *testing.T) {
 		{`vagtFormat.duration(6 * 3600, L)`, "6 timer", "6 hours"},
 		{`vagtFormat.duration(3600, L)`, "1 time", "1 hour"},
 		{`vagtFormat.duration(3900, L)`, "1 t 5 min", "1 h 5 min"},
+		{`vagtFormat.duration(7205, L)`, "2 timer", "2 hours"}, // not "2 t 0 min"
 		{`vagtFormat.duration(45 * 60, L)`, "45 min", "45 min"},
 		{`vagtFormat.duration(125, L)`, "2 min 5 s", "2 min 5 s"},
 		{`vagtFormat.duration(45, L)`, "45 s", "45 s"},
