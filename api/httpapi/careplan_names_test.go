@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestCarePlanOverviewNamesCitizens on SQLite and PostgreSQL: the care-plan overview names
@@ -30,18 +31,18 @@ func TestCarePlanOverviewNamesCitizens(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			clock := alerts.NewManualClock(t0)
+			clock := api.NewManualClock(t0)
 			srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
 				Clock: clock, Registry: store, HomeConfigs: careplan.NewService(store, careplan.Options{Clock: clock}), OpenAPI: []byte("openapi: 3.0.3\n")}))
 			defer srv.Close()
 			f := &fixture{store: store, url: srv.URL, tokens: map[string]string{}}
 			north, _ := store.CreateDistrict(ctx, 766, "Nord")
 			south, _ := store.CreateDistrict(ctx, 766, "Syd")
-			karen, err := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4"})
+			karen, err := store.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ole, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Ole Hansen"})
+			ole, _ := store.CreateCitizen(ctx, 766, api.Citizen{Name: "Ole Hansen"})
 			for home, h := range map[string]struct{ district, citizen int64 }{
 				"home-1": {north, karen}, "home-2": {north, 0}, "home-3": {south, ole},
 			} {
@@ -49,9 +50,9 @@ func TestCarePlanOverviewNamesCitizens(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for user, p := range map[string]auth.Principal{
-				"anna": {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-				"mads": {Role: auth.RoleManager, Municipality: 766},
+			for user, p := range map[string]api.Principal{
+				"anna": {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+				"mads": {Role: api.RoleManager, Municipality: 766},
 			} {
 				tok, hash, _ := auth.NewToken()
 				p.Name = user

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 )
@@ -107,7 +108,7 @@ func TestAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mette", Role: auth.RoleManager, Municipality: 766}, hash, nil, st.clock.Now()); err != nil {
+	if _, err := st.srv.Store.IssueToken(t.Context(), api.Principal{Name: "mette", Role: api.RoleManager, Municipality: 766}, hash, nil, st.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 
