@@ -163,7 +163,7 @@ func (s *server) handOff(w http.ResponseWriter, token, next string) {
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+n+"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.WriteHeader(http.StatusOK)
 	if err := handOffPage.Execute(w, map[string]string{"Nonce": n, "Token": token, "Next": next}); err != nil {
-		s.Log.Warn("sign-in hand-off page", "err", err)
+		s.Logger.Warn("sign-in hand-off page", "err", err)
 	}
 }
 
@@ -181,13 +181,13 @@ func (s *server) signInFailed(w http.ResponseWriter, r *http.Request, next strin
 	code, _ := status(err)
 	msg := err.Error()
 	if code >= 500 {
-		s.Log.Error("sign-in", "err", err)
+		s.Logger.Error("sign-in", "err", err)
 		msg = "The sign-in service is not available right now."
 		if !errors.Is(err, api.ErrUnavailable) {
 			msg = "Something went wrong on our side."
 		}
 	} else {
-		s.Log.Info("sign-in refused", "err", err, "remote", r.RemoteAddr)
+		s.Logger.Info("sign-in refused", "err", err, "remote", r.RemoteAddr)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")

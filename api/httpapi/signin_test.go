@@ -97,7 +97,7 @@ func newSignInFixtureSecret(t *testing.T, secret string) *signInFixture {
 		t.Fatal(err)
 	}
 	handler = httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
-		OIDC: o, SignIn: flow, Clock: clock, Log: slog.New(slog.DiscardHandler)})
+		OIDC: o, SignIn: flow, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	who.set(localstack.HydraIdentity{Subject: "anna", Claims: map[string]any{"preferred_username": "anna",
 		"vagt_role": "staff", "vagt_municipality": 766, "vagt_districts": []int64{north}}})
 	return &signInFixture{hydra: h, who: who, store: store, clock: clock, url: srv.URL, client: client, north: north}

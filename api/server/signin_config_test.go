@@ -19,6 +19,7 @@ func TestSignInConfigValidate(t *testing.T) {
 		"no issuer":         {server.Config{DB: "x.db", SignIn: good}, false},
 		"relative redirect": {server.Config{DB: "x.db", OIDC: auth.OIDCConfig{Issuer: "https://login.example.dk", Audience: "vagt"}, SignIn: auth.SignInConfig{ClientID: "vagt", RedirectURL: "/auth/callback"}}, false},
 	} {
+		c.cfg.Defaults()
 		if err := c.cfg.Validate(); (err == nil) != c.ok {
 			t.Errorf("%s: %v", name, err)
 		}
