@@ -79,6 +79,12 @@ func TestConsoleSignInWithProvider(t *testing.T) {
 	alarm(1, vagt.AlarmPanic)
 
 	b.do("open the console", chromedp.Navigate(base+"/"), chromedp.WaitVisible("#signin-oidc", chromedp.ByID))
+	b.axe("console-signin-oidc", axeSource(t))
+	var label string
+	b.do("read the button", chromedp.Text("#signin-oidc", &label, chromedp.ByID))
+	if label != "Log ind med kommunens login" {
+		t.Errorf("the button says %q, want Danish by default", label)
+	}
 	b.do("sign in with the provider", chromedp.Click("#signin-oidc", chromedp.ByID), chromedp.WaitVisible("#console", chromedp.ByID))
 	b.do("the panic alert in the list", chromedp.WaitVisible(card("panic"), chromedp.ByQuery))
 	var first, where string
