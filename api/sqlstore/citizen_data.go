@@ -64,6 +64,13 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 	}); err != nil {
 		return x, storeErr("citizen export", err)
 	}
+	return s.citizenRecord(ctx, citizen)
+}
+
+// citizenRecord reads what CitizenExport returns, without auditing: the caller audits its
+// own purpose (an export, the citizen's page).
+func (s *Store) citizenRecord(ctx context.Context, citizen int64) (registry.Export, error) {
+	var x registry.Export
 	cs, err := s.citizens(ctx, `WHERE id = ?`, []any{citizen})
 	if err != nil {
 		return x, err
