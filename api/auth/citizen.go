@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -135,4 +136,61 @@ func (m RelativeClaims) Principal(_ context.Context, c Claims) (*api.Principal, 
 		return nil, fmt.Errorf("%w: the login carries no %q claim", api.ErrInvalid, m.Claim)
 	}
 	return &api.Principal{Name: RelativeUser(m.Key.Hash(id)), Role: api.RoleRelative, IssuedBy: NationalLoginIssuer}, nil
+}
+
+// NationalLoginConfig is the citizens' national login: an OIDC client of the api at the
+// municipality's MitID broker (a provider of its own, not the staff's), with the claim that
+// names the person and the key that hashes it (docs/citizen.md).
+type NationalLoginConfig struct {
+	Issuer string
+	SignIn SignInConfig // RedirectURL is this api's /auth/citizen/callback
+	// IdentityClaim names the person: a CPR number or the broker's pseudonymous id;
+	// default "sub" (a pseudonym stable per person at the broker).
+	IdentityClaim string
+	Key           IdentityKey
+	Client        *http.Client // default: 10 s timeout
+}
+
+// Enabled reports whether the national login is configured.
+func (c NationalLoginConfig) Enabled() bool { return c.Issuer != "" || c.SignIn.Enabled() }
+
+// Validate checks an enabled configuration.
+func (c NationalLoginConfig) Validate() error {
+	if !c.Enabled() {
+		return nil
+	}
+	if c.Issuer == "" || c.SignIn.ClientID == "" {
+		return fmt.Errorf("%w: the national login needs an issuer and a client id", api.ErrInvalid)
+	}
+	if err := c.Key.Validate(); err != nil {
+		return err
+	}
+	return c.SignIn.Validate()
+}
+
+// NewNationalLogin returns the sign-in flows for citizens (the identity must name exactly
+// one citizen in reg) and for relatives.
+func NewNationalLogin(c NationalLoginConfig, reg CitizenIdentities) (citizen, relative *SignIn, err error) {
+	if err := c.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if c.IdentityClaim == "" {
+		c.IdentityClaim = "sub"
+	}
+	for i, m := range []ClaimMapper{CitizenClaims{Claim: c.IdentityClaim, Key: c.Key, Registry: reg}, RelativeClaims{Claim: c.IdentityClaim, Key: c.Key}} {
+		o, err := NewOIDC(OIDCConfig{Issuer: c.Issuer, Audience: c.SignIn.ClientID, Client: c.Client, Mapper: m})
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := NewSignIn(o, c.SignIn)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i == 0 {
+			citizen = s
+		} else {
+			relative = s
+		}
+	}
+	return citizen, relative, nil
 }
