@@ -86,6 +86,7 @@ func (s *server) myOverview() http.Handler {
 		if page.Relatives, err = s.Citizens.RelativeGrants(r.Context(), id); err != nil {
 			return err
 		}
+		live(page.Relatives, now)
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, page)
 		return nil
@@ -162,6 +163,7 @@ func (s *server) myRelatives() http.Handler {
 			if err != nil {
 				return err
 			}
+			live(gs, s.Clock.Now())
 			writeJSON(w, http.StatusOK, gs)
 			return nil
 		}
@@ -176,6 +178,13 @@ func (s *server) myRelatives() http.Handler {
 		writeJSON(w, http.StatusCreated, out)
 		return nil
 	})
+}
+
+// live marks the grants that let their relative in at now.
+func live(gs []sqlstore.RelativeGrant, now time.Time) {
+	for i := range gs {
+		gs[i].Live = gs[i].Active(now)
+	}
 }
 
 func grantID(r *http.Request) (int64, error) {

@@ -155,6 +155,8 @@ type RelativeGrant struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy    string     `json:"revoked_by,omitempty"`
+	// Live is Active at the time of the answer, by the server's clock (not the browser's).
+	Live bool `json:"active"`
 }
 
 // Active reports whether g lets its relative in at now.
