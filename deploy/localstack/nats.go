@@ -30,6 +30,10 @@ type NATSClusterOptions struct {
 	Nodes int
 	// Users may connect; none: anybody may, without a user name.
 	Users []NATSUser
+	// Callout, when set, puts every client's authorization through an auth callout
+	// service (vagt broker-auth, package brokerauth) instead of Users, which must be empty;
+	// stacktest.NATSClusterWithAuth runs the service.
+	Callout *NATSCallout
 	// TLS makes the MQTT listener speak TLS and require a client certificate whose
 	// subject is a user name ("CN=gw-000001"); then no password is asked.
 	TLS *NATSTLS
@@ -113,6 +117,9 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 	}
 	if opts.MaxAckPending <= 0 {
 		opts.MaxAckPending = 1024
+	}
+	if opts.Callout != nil && len(opts.Users) > 0 {
+		return nil, errors.New("localstack: a NATS cluster takes Users or a Callout, not both")
 	}
 	if opts.TLS != nil && (opts.TLS.ProbeCert == "" || opts.TLS.ProbeKey == "") {
 		return nil, errors.New("localstack: a NATS cluster with TLS needs a probe certificate")
@@ -328,7 +335,7 @@ func (n *NATSNode) mqttProbe(ctx context.Context) error {
 			return fmt.Errorf("TLS handshake: %w", err)
 		}
 		conn = tc
-	} else if len(n.cluster.opts.Users) > 0 {
+	} else if len(n.cluster.opts.Users) > 0 || n.cluster.opts.Callout != nil {
 		user, password = probeUser, n.cluster.probePassword
 	}
 	rc, err := mqttConnect(conn, probeUser+"-"+n.Name(), user, password)
@@ -411,6 +418,9 @@ func (n *NATSNode) config() string {
 	line("}")
 	users := o.Users
 	switch {
+	case o.Callout != nil:
+		b.WriteString(n.calloutConfig())
+		users = nil
 	case o.TLS != nil:
 		users = append(append([]NATSUser(nil), users...), NATSUser{Name: "CN=" + probeUser, Publish: []string{}, Subscribe: []string{}})
 	case len(users) > 0:

@@ -73,7 +73,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 	}) {
 		return fmt.Errorf("vagt ingest not ready")
 	}
-	rec, err := newReceiver(&natsBroker{c: c})
+	rec, err := newReceiver(&natsBroker{c: &authCluster{NATSCluster: c, stopAuth: func() error { return nil }}}) // no TLS, no authorization here
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	case "mosquitto":
 		b, err = startMosquitto(ctx, p, o.downtime)
 	case "nats":
-		b, err = startNATS(ctx, p, o.gateways, "load")
+		b, err = startNATS(ctx, p)
 	default:
 		return nil, fmt.Errorf("unknown broker %q", name)
 	}
@@ -365,7 +365,7 @@ type receiver struct {
 func newReceiver(b broker) (*receiver, error) {
 	r := &receiver{arrived: map[string]time.Time{}}
 	urls, tc := b.consumer()
-	o := mqtt.NewClientOptions().SetClientID("vagt-scale-consumer").SetCleanSession(false).
+	o := mqtt.NewClientOptions().SetClientID("vagt-api-scale-consumer").SetCleanSession(false).
 		SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).SetConnectRetry(true).
 		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe("vagt/v1/gw/+/alarm", 1, r.onAlarm) })
 	for _, u := range urls {
