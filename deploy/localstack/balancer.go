@@ -23,6 +23,7 @@ type Balancer struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	closed   bool
+	cut      atomic.Bool // Cut: no connection through (nats_partition.go)
 }
 
 // StartBalancer listens on a free loopback port in front of backends (host:port).
@@ -58,7 +59,7 @@ func (b *Balancer) Close() error {
 func (b *Balancer) track(c net.Conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed || b.cut.Load() {
 		c.Close()
 		return false
 	}

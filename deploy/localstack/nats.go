@@ -44,6 +44,10 @@ type NATSClusterOptions struct {
 	AckWait time.Duration
 	// MaxAckPending is the QoS 1 window per subscription; default 1024.
 	MaxAckPending int
+	// Partitionable routes the nodes to each other through loopback proxies, one per
+	// ordered pair, that NATSNode.Partition cuts: a true partition, the node still serving
+	// its clients (nats_partition.go).
+	Partitionable bool
 	// Extra lines are added to every node's configuration.
 	Extra string
 	// Config, when set, writes a node's whole configuration instead (a production file
@@ -90,6 +94,7 @@ type NATSCluster struct {
 	nodes         []*NATSNode
 	probePassword string
 	balancer      *Balancer
+	links         map[[2]int]*Balancer // [from, to] node index: the route proxies (Partitionable)
 }
 
 // NATSNode is one server of a cluster: it has the lifecycle of every localstack
@@ -145,6 +150,11 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 			if *p, err = FreePort(); err != nil {
 				return nil, errors.Join(err, c.Close())
 			}
+		}
+	}
+	if opts.Partitionable {
+		if err := c.startLinks(); err != nil {
+			return nil, errors.Join(err, c.Close())
 		}
 	}
 	// All at once: a node's JetStream waits for a quorum of its peers.
@@ -228,6 +238,9 @@ func (c *NATSCluster) Close() error {
 	var errs []error
 	if c.balancer != nil {
 		errs = append(errs, c.balancer.Close())
+	}
+	for _, l := range c.links {
+		errs = append(errs, l.Close())
 	}
 	for _, n := range c.nodes {
 		errs = append(errs, n.Close())
@@ -402,10 +415,15 @@ func (n *NATSNode) config() string {
 	var routes []string
 	for _, p := range n.cluster.nodes {
 		if p != n {
-			routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", p.route)))
+			routes = append(routes, fmt.Sprintf("%q", "nats-route://"+n.routeTo(p)))
 		}
 	}
 	line("  routes: [%s]", strings.Join(routes, ", "))
+	if n.cluster.links != nil {
+		// Peers learn each other's route address from gossip and may dial it directly,
+		// around the proxies; an address nobody listens on keeps every route on them.
+		line("  advertise: \"127.0.0.1:1\"")
+	}
 	line("}")
 	line("mqtt {")
 	line("  listen: \"127.0.0.1:%d\"", n.mqtt)

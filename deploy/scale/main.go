@@ -360,12 +360,17 @@ type receiver struct {
 	c       mqtt.Client
 	mu      sync.Mutex
 	arrived map[string]time.Time
+	copies  int // deliveries of an alarm already arrived (at least once; the api folds them by gateway and seq)
 }
+
+// consumerID is the receiver's client id: in svc_api's client ids, as vagt broker-auth
+// requires of the certificate it presents.
+const consumerID = "vagt-api-scale-consumer"
 
 func newReceiver(b broker) (*receiver, error) {
 	r := &receiver{arrived: map[string]time.Time{}}
 	urls, tc := b.consumer()
-	o := mqtt.NewClientOptions().SetClientID("vagt-api-scale-consumer").SetCleanSession(false).
+	o := mqtt.NewClientOptions().SetClientID(consumerID).SetCleanSession(false).
 		SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).SetConnectRetry(true).
 		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe("vagt/v1/gw/+/alarm", 1, r.onAlarm) })
 	for _, u := range urls {
@@ -391,6 +396,8 @@ func (r *receiver) onAlarm(_ mqtt.Client, m mqtt.Message) {
 	r.mu.Lock()
 	if _, ok := r.arrived[key]; !ok {
 		r.arrived[key] = now
+	} else {
+		r.copies++
 	}
 	r.mu.Unlock()
 }
