@@ -157,18 +157,7 @@ func decisions(t *testing.T, reg *prometheus.Registry, result string) float64 {
 // $7$ lines, as the registry writes them). A wrong password is refused, a right one under
 // another's client id too.
 func TestPasswordLogins(t *testing.T) {
-	passwd := filepath.Join(t.TempDir(), "passwd")
-	var lines []string
-	for _, u := range []string{"gw-a", "gw-b", "svc_api"} {
-		h, err := localstack.HashMosquittoPassword(u + "-secret")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, u+":"+h)
-	}
-	if err := os.WriteFile(passwd, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	passwd := writePasswd(t, "gw-a", "gw-a-secret", "gw-b", "gw-b-secret", "svc_api", "svc_api-secret")
 	pf, err := brokerauth.OpenPasswordFile(passwd)
 	if err != nil {
 		t.Fatal(err)
@@ -233,4 +222,22 @@ func TestPasswordLogins(t *testing.T) {
 		_, err := connect("gw-c", "gw-c-secret", "gw-c")
 		return err == nil
 	})
+}
+
+// writePasswd writes a Mosquitto password file of user, password pairs.
+func writePasswd(t *testing.T, pairs ...string) string {
+	t.Helper()
+	var lines []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		h, err := localstack.HashMosquittoPassword(pairs[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, pairs[i]+":"+h)
+	}
+	path := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
