@@ -135,6 +135,12 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 		return nil, err
 	}
 	c.probePassword = hex.EncodeToString(secret)
+	if opts.Partitionable {
+		// Listening before the nodes' ports are picked, so no node gets a proxy's port.
+		if err := c.startLinks(opts.Nodes); err != nil {
+			return nil, errors.Join(err, c.Close())
+		}
+	}
 	for i := range opts.Nodes {
 		svc, err := newService(serviceConfig{
 			name: "nats-" + strconv.Itoa(i+1), baseDir: opts.BaseDir, stopSignal: syscall.SIGTERM,
@@ -153,9 +159,7 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 		}
 	}
 	if opts.Partitionable {
-		if err := c.startLinks(); err != nil {
-			return nil, errors.Join(err, c.Close())
-		}
+		c.aimLinks()
 	}
 	// All at once: a node's JetStream waits for a quorum of its peers.
 	errs := make([]error, len(c.nodes))

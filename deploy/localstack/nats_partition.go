@@ -15,21 +15,31 @@ import (
 // unlike Freeze, which silences the node to everyone. No firewall rules: nothing outside
 // the test's processes is touched.
 
-func (c *NATSCluster) startLinks() error {
+// startLinks listens for every ordered pair of n nodes; aimLinks points each at its node's
+// route port once the ports are picked.
+func (c *NATSCluster) startLinks(n int) error {
 	c.links = map[[2]int]*Balancer{}
-	for _, from := range c.nodes {
-		for _, to := range c.nodes {
+	for from := range n {
+		for to := range n {
 			if from == to {
 				continue
 			}
-			b, err := StartBalancer([]string{net.JoinHostPort("127.0.0.1", strconv.Itoa(to.route))})
+			b, err := StartBalancer([]string{"unset"})
 			if err != nil {
 				return err
 			}
-			c.links[[2]int{from.index, to.index}] = b
+			c.links[[2]int{from, to}] = b
 		}
 	}
 	return nil
+}
+
+func (c *NATSCluster) aimLinks() {
+	for pair, b := range c.links {
+		b.mu.Lock()
+		b.backends[0] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.nodes[pair[1]].route))
+		b.mu.Unlock()
+	}
 }
 
 // routeTo is the address node n dials for its route to p: p's route listener, or the proxy

@@ -84,10 +84,10 @@ func main() {
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	var co chainOptions
-	chain := flag.Bool("chain", false, "instead: the chain under faults on the NATS cluster (ingest, InfluxDB, alarm consumer; kill -9 and freeze of a node)")
+	chain := flag.Bool("chain", false, "instead: the chain under faults on the NATS cluster (ingest, InfluxDB, alarm consumer; kill -9, freeze and partition of a node)")
 	flag.StringVar(&co.vagt, "vagt", "bin/vagt", "with -chain: the vagt binary (ingest)")
 	flag.DurationVar(&co.duration, "duration", 90*time.Second, "with -chain: how long the load runs")
-	flag.DurationVar(&co.hold, "hold", 15*time.Second, "with -chain: how long the node stays frozen")
+	flag.DurationVar(&co.hold, "hold", 15*time.Second, "with -chain: how long a node stays frozen, and one partitioned")
 	flag.DurationVar(&co.interval, "interval", time.Second, "with -chain: each gateway's batch interval")
 	flag.DurationVar(&co.alarmEvery, "chain-alarm-every", 50*time.Millisecond, "with -chain: time between alarms")
 	flag.IntVar(&co.sensors, "sensors", 10, "with -chain: readings per batch")
