@@ -1,6 +1,7 @@
 package localstack_test
 
 import (
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,6 +44,16 @@ func TestNATSClusterPartition(t *testing.T) {
 	if !gw.IsConnectionOpen() {
 		t.Fatal("the partition cut the gateway's own connection: not a partition")
 	}
+	// What a balancer's health check would see: the cut-off node reports itself unhealthy
+	// once it has lost its JetStream peers (docs/scaling.md recommends checking it).
+	stacktest.WaitFor(t, "node 1's /healthz to fail", waitFor, func() bool {
+		resp, err := http.Get(cut.MonitorURL() + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode != http.StatusOK
+	})
 	wait(t, pub.Publish("vagt/v1/gw/gw2/alarm", 1, false, "majority"))
 	if m := receive(t, got); string(m.Payload()) != "majority" {
 		t.Fatalf("the consumer got %q during the partition, want the majority's alarm", m.Payload())
