@@ -12,7 +12,7 @@
 // /etc/nats/vagt/ and /var/lib/nats/ move into the test's directories, $NATS_SERVER_NAME
 // is the node's name and the two $VAGT_BROKER_AUTH_ variables the test's issuer and
 // password. The authorization block gets one user more, the certificate subject
-// deploy/localstack's readiness probe presents (it may do nothing and bypasses the callout).
+// test/localstack's readiness probe presents (it may do nothing and bypasses the callout).
 package natsconf_test
 
 import (
@@ -30,8 +30,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/vagt-dk/vagt/brokerauth"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 const waitFor = 20 * time.Second
