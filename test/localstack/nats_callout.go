@@ -44,7 +44,9 @@ func (n *NATSNode) calloutConfig() string {
 		probe = NATSUserConfig(NATSUser{Name: probeName, Publish: []string{}, Subscribe: []string{}}, false)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "authorization {\n  users: [\n")
+	// timeout: how long a node waits for the service's answer, as deploy/nats/nats.conf
+	// (NATS's default is 2 s, which a loaded machine's connection storm exceeds).
+	fmt.Fprintf(&b, "authorization {\n  timeout: 5\n  users: [\n")
 	fmt.Fprintf(&b, "    { user: %q, password: %q, allowed_connection_types: [\"STANDARD\"] }\n", o.Callout.User, o.Callout.Password)
 	fmt.Fprintf(&b, "    %s\n  ]\n", probe)
 	fmt.Fprintf(&b, "  auth_callout {\n    issuer: %q\n    auth_users: [%q, %q]\n  }\n}\n", o.Callout.Issuer, o.Callout.User, probeName)
