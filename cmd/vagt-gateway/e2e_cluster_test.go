@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/brokerauth"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/test/localstack"
@@ -17,7 +20,7 @@ import (
 
 // TestEndToEndOnCluster is TestEndToEnd's chain on the clustered broker (issue 20): the
 // real gateway binary with an emulated base unit, the platform a 3-node NATS cluster
-// behind a TCP balancer. kill -9 of the node that holds the gateway, of the node that
+// behind a TCP balancer, every client authorized by vagt broker-auth. kill -9 of the node that holds the gateway, of the node that
 // holds the platform's persistent session, and a stop of the whole cluster: every reading
 // and alarm arrives, no reading in two batches, no redelivery with different bytes.
 func TestEndToEndOnCluster(t *testing.T) {
@@ -27,8 +30,28 @@ func TestEndToEndOnCluster(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	local := stacktest.Mosquitto(t)
-	cluster := stacktest.NATSCluster(t)
-	platform := newPlatformClient(t, cluster.URL(), "platform-e2e")
+	// Every client authorized as in production, by vagt broker-auth: the gateway logs in with
+	// its id and password (the Mosquitto password file the registry writes), the platform's
+	// consumer as ops_monitor under one of its own client ids.
+	passwd := filepath.Join(dir, "passwd")
+	var lines string
+	for _, user := range []string{string(e2eGateway), "ops_monitor"} {
+		h, err := localstack.HashMosquittoPassword(user + "-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += user + ":" + h + "\n"
+	}
+	if err := os.WriteFile(passwd, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := brokerauth.OpenPasswordFile(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := stacktest.NATSClusterWithAuth(t, localstack.NATSClusterOptions{}, brokerauth.Options{Passwords: pf})
+	const platformID = "ops-monitor-e2e"
+	platform := newPlatformClient(t, cluster.URL(), platformID, "ops_monitor", "ops_monitor-pw")
 
 	line, err := baseunit.NewLine(filepath.Join(dir, "ttyVAGT"))
 	if err != nil {
@@ -51,8 +74,10 @@ func TestEndToEndOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	config := writeConfig(t, dir, line.Path, local.URL(), cluster.URL(), port)
+	withUplinkPassword(t, config, string(e2eGateway)+"-pw")
 	gw := &gatewayProc{bin: bin, log: filepath.Join(dir, "gateway.log"),
-		config: writeConfig(t, dir, line.Path, local.URL(), cluster.URL(), port), status: "127.0.0.1:" + itoa(port)}
+		config: config, status: "127.0.0.1:" + itoa(port)}
 	gw.start(t)
 	defer func() {
 		if gw.cmd.ProcessState == nil {
@@ -125,7 +150,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 	}
 
 	// 3. kill -9 of the node that holds the platform's persistent session.
-	node = killHolder("platform-e2e")
+	node = killHolder(platformID)
 	send(5)
 	panicPress("btn-3")
 	eventually(t, "phase 3: everything, the platform's session resumed on another node", allArrived)
@@ -158,4 +183,25 @@ func TestEndToEndOnCluster(t *testing.T) {
 		t.Fatalf("gateway exit: %v", err)
 	}
 	t.Logf("%d batches, %d alarm events, %d statuses", len(s.batches), len(s.alarms), len(s.statuses))
+}
+
+// withUplinkPassword sets the gateway's broker password in its configuration file (its user
+// name defaults to its id).
+func withUplinkPassword(t *testing.T, path, password string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["uplink"].(map[string]any)["password"] = password
+	if data, err = json.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
