@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/brokerauth"
-	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
-	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -25,14 +20,12 @@ import (
 // and alarm arrives, no reading in two batches, no redelivery with different bytes.
 func TestEndToEndOnCluster(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "vagt-gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildGateway(t, dir)
 	local := stacktest.Mosquitto(t)
 	// Every client authorized as in production, by vagt broker-auth: the gateway logs in with
-	// its id and password (the Mosquitto password file the registry writes), the platform's
-	// consumer as ops_monitor under one of its own client ids.
+	// its id and password (from the environment, as its docs prefer; the broker side reads the
+	// Mosquitto password file the registry writes), the platform's consumer as ops_monitor
+	// under one of its own client ids.
 	passwd := filepath.Join(dir, "passwd")
 	var lines string
 	for _, user := range []string{string(e2eGateway), "ops_monitor"} {
@@ -52,42 +45,9 @@ func TestEndToEndOnCluster(t *testing.T) {
 	cluster := stacktest.NATSClusterWithAuth(t, localstack.NATSClusterOptions{}, brokerauth.Options{Passwords: pf})
 	const platformID = "ops-monitor-e2e"
 	platform := newPlatformClient(t, cluster.URL(), platformID, "ops_monitor", "ops_monitor-pw")
-
-	line, err := baseunit.NewLine(filepath.Join(dir, "ttyVAGT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Unplug()
-	unit := baseunit.New("bu-17")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	unit.Attach(line.End())
-	wg.Go(func() { unit.Run(ctx, line.End()) })
-	z2m, err := zigbee2mqtt.Connect(local.URL(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z2m.Close()
-
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := writeConfig(t, dir, line.Path, local.URL(), cluster.URL(), port)
-	withUplinkPassword(t, config, string(e2eGateway)+"-pw")
-	gw := &gatewayProc{bin: bin, log: filepath.Join(dir, "gateway.log"),
-		config: config, status: "127.0.0.1:" + itoa(port)}
-	gw.start(t)
-	defer func() {
-		if gw.cmd.ProcessState == nil {
-			gw.cmd.Process.Kill()
-			<-gw.done
-		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", tail(gw.log))
-		}
-	}()
+	t.Setenv("VAGT_UPLINK_PASSWORD", string(e2eGateway)+"-pw")
+	home := startE2EHome(t, bin, dir, local.URL(), cluster.URL())
+	unit, gw := home.unit, home.gw
 	eventually(t, "the gateway's retained online status", func() bool {
 		st := platform.decode(t).statuses
 		return len(st) > 0 && st[len(st)-1].Online
@@ -183,25 +143,4 @@ func TestEndToEndOnCluster(t *testing.T) {
 		t.Fatalf("gateway exit: %v", err)
 	}
 	t.Logf("%d batches, %d alarm events, %d statuses", len(s.batches), len(s.alarms), len(s.statuses))
-}
-
-// withUplinkPassword sets the gateway's broker password in its configuration file (its user
-// name defaults to its id).
-func withUplinkPassword(t *testing.T, path, password string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["uplink"].(map[string]any)["password"] = password
-	if data, err = json.Marshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
