@@ -366,10 +366,18 @@ func (s *Store) timeline(ctx context.Context, d alerts.Detail) ([]alerts.Timelin
 	if d.ResolvedAt != nil {
 		out = append(out, alerts.TimelineEntry{At: *d.ResolvedAt, Step: "resolved", By: d.ResolvedBy, Detail: string(d.Outcome)})
 	}
-	// Stable: steps of one instant keep the order above (acknowledged before taken).
-	slices.SortStableFunc(out, func(a, b alerts.TimelineEntry) int { return a.At.Compare(b.At) })
+	// Steps of one instant (a take-and-go acknowledges, takes and sets out at once) in the
+	// order they happen; the rest keep the order above.
+	slices.SortStableFunc(out, func(a, b alerts.TimelineEntry) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return stepRank[a.Step] - stepRank[b.Step]
+	})
 	return out, nil
 }
+
+var stepRank = map[string]int{"raised": -3, "acknowledged": -2, "taken": -1, "arrived": 1, "resolved": 2}
 
 // anonymousAssignee strips who went from alerts past their keeping period or of an erased
 // citizen, as acked_by and resolved_by are (citizen_data.go).
