@@ -256,6 +256,8 @@
       figure("alarms in the period", charts.num(sum(rows.map((r) => r.alarms)))),
       figure("acknowledged within 60 s" + (one ? "" : " (weighted)"), pct(weighted(rows, (r) => r.acked_within_60s_share))),
       figure("acknowledged within 3 min" + (one ? "" : " (weighted)"), pct(weighted(rows, (r) => r.acked_within_180s_share))),
+      figure("arrived within 30 min" + (one ? "" : " (weighted)"), pct(weighted(rows, (r) => r.arrived_within_30m_share))),
+      figure("time to arrival, median, last interval", one && lastRows[0] ? secs(lastRows[0].arrival_p50_s) : "—"),
       figure("time to acknowledge, median, last interval", one && lastRows[0] ? secs(lastRows[0].ack_p50_s) : "—"),
       figure("time to acknowledge, 90th pct., last interval", one && lastRows[0] ? secs(lastRows[0].ack_p90_s) : "—"),
       figure("time to resolve, median, last interval", one && lastRows[0] ? secs(lastRows[0].resolve_p50_s) : "—"),
