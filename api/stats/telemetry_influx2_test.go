@@ -11,7 +11,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack/influx2"
+	"github.com/vagt-dk/vagt/test/localstack/influx2"
 )
 
 // The 2.x paths of Telemetry run against influx2, a stand-in for InfluxDB 2.7's HTTP API
