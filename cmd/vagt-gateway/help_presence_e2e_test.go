@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestHelpOnTheWayAndArrivedOnTheUnit: the care staff's steps (docs/alerts.md, "Presence")
