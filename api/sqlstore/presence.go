@@ -73,8 +73,11 @@ func holds(a alerts.Alert, who alerts.Assignee) bool {
 
 // refusal says why who may not do action on a: resolved, or somebody else is going.
 func refusal(a alerts.Alert, action string) error {
-	if a.State == alerts.StateResolved || a.Assignee == nil {
+	if a.State == alerts.StateResolved {
 		return conflict(a, action)
+	}
+	if a.Assignee == nil {
+		return fmt.Errorf("%w: alert %d: cannot %s: nobody has taken it", alerts.ErrConflict, a.ID, action)
 	}
 	return &alerts.TakenError{Conflict: alerts.ConflictError{Alert: a.ID, State: a.State, By: a.Assignee.Name, At: *a.TakenAt, Action: action}}
 }
