@@ -265,11 +265,11 @@ func (f *statsFixture) loadAlerts(t *testing.T) {
 	t1 := day("2026-02-03T10:00:00Z")
 	a1 := raise("A1", "gw-1", "pa-1", vagt.AlarmPanic, t1)
 	ack(a1, t1.Add(45*time.Second))
-	// Presence (issue 21): anna arrived 12 minutes after the press (in time).
-	if _, err := f.store.Arrive(ctx, a1, alerts.Assignee{Name: "anna"}, all, t1.Add(12*time.Minute)); err != nil {
+	if _, err := f.store.AddNote(ctx, a1, "anna", all, "C1 Testesen was on the floor", t1.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.AddNote(ctx, a1, "anna", all, "C1 Testesen was on the floor", t1.Add(10*time.Minute)); err != nil {
+	// Presence (issue 21): anna arrived 12 minutes after the press (in time).
+	if _, err := f.store.Arrive(ctx, a1, alerts.Assignee{Name: "anna"}, all, t1.Add(12*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	resolve(a1, alerts.OutcomeVisitedAllWell, t1.Add(20*time.Minute))
