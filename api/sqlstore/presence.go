@@ -306,7 +306,7 @@ func (s *Store) escalateTakenDue(ctx context.Context, now time.Time) (int, error
 				return err
 			}
 			changed = true
-			if a.OverdueAt == nil {
+			if a.OverdueAt == nil && a.Assignee != nil { // a read before the update; the update checked the row
 				if err := t.step(ctx, d.id, now, alerts.ChangeOverdue, alerts.System, a.Assignee.Name); err != nil {
 					return err
 				}
