@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 var (
@@ -317,4 +319,52 @@ func TestPresenceAnonymised(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSilentAssigneeEscalatedOnceByReplicas: two replicas (store handles on one database)
+// run the escalator at the same instant; the silent assignee's alert moves one tier, once.
+func TestSilentAssigneeEscalatedOnceByReplicas(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "vagt.db")
+			if name == "postgres" {
+				dsn = stacktest.SharedPostgres(t)
+			}
+			var reps []*sqlstore.Store
+			for range 2 {
+				s, err := sqlstore.Open(t.Context(), dsn, sqlstore.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				reps = append(reps, s)
+			}
+			w := setup(t, reps[0])
+			ctx := t.Context()
+			for round := range 5 {
+				at := t0.Add(time.Duration(round) * time.Hour)
+				id := ingest(t, reps[0], alarm("gw-0042", uint64(round+1), "bu-17:btn", vagt.AlarmPanic, at), at).Alert.ID
+				if _, err := reps[1].Take(ctx, id, anna, w.northStaff, at); err != nil {
+					t.Fatal(err)
+				}
+				counts := make([]int, 2)
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for i := range 2 {
+					wg.Go(func() { counts[i], errs[i] = reps[i].EscalateDue(context.Background(), at.Add(61*time.Second)) })
+				}
+				wg.Wait()
+				if errs[0] != nil || errs[1] != nil || counts[0]+counts[1] != 1 {
+					t.Fatalf("round %d: changed %v (%v), want 1 in all", round, counts, errs)
+				}
+				d, err := reps[0].AlertDetail(ctx, id)
+				if err != nil || len(d.Escalations) != 1 || d.OverdueAt == nil || d.Assignee.Name != "anna" {
+					t.Fatalf("round %d: %v %+v", round, err, d.Alert)
+				}
+				if _, err := reps[0].Resolve(ctx, id, "anna", w.northStaff, alerts.OutcomeFalseAlarm, "", at.Add(2*time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }
