@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // maxRetell bounds the alerts waiting to be told again: past it a request is dropped (the
@@ -66,7 +66,7 @@ func (n *Notifier) retellAll(ctx context.Context) bool {
 
 func (n *Notifier) retellOne(ctx context.Context, id int64) error {
 	a, err := n.store.Alert(ctx, id)
-	if errors.Is(err, alerts.ErrNotFound) {
+	if errors.Is(err, api.ErrNotFound) {
 		return nil // deleted since (retention): nothing to tell
 	}
 	if err != nil {

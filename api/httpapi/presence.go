@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -14,13 +15,13 @@ import (
 // alert as it is after the step; of two who take at once one wins and the other gets a
 // conflict naming who has it.
 type PresenceService interface {
-	Take(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error)
-	Enroute(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error)
-	Arrive(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error)
-	Release(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error)
+	Take(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error)
+	Enroute(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error)
+	Arrive(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error)
+	Release(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error)
 }
 
-type presenceStep func(p PresenceService, ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error)
+type presenceStep func(p PresenceService, ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error)
 
 // The steps by route (POST /alerts/{id}/take, /enroute, /arrived, /release).
 var (
@@ -40,7 +41,7 @@ func (s *server) presence(step presenceStep) http.Handler {
 			id, err = alertID(r)
 		}
 		if err == nil && s.Presence == nil {
-			err = fmt.Errorf("%w: presence is not served by this API", alerts.ErrUnavailable)
+			err = fmt.Errorf("%w: presence is not served by this API", api.ErrUnavailable)
 		}
 		var a alerts.Alert
 		if err == nil {

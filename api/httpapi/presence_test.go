@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
@@ -53,7 +54,7 @@ func TestPresenceOverHTTP(t *testing.T) {
 	// A colleague of the district is told anna has it.
 	al, _ := f.store.Alert(t.Context(), f.alert)
 	tok, hash, _ := auth.NewToken()
-	if _, err := f.store.IssueToken(t.Context(), auth.Principal{Name: "bo", Role: auth.RoleStaff, Municipality: 766, Districts: []int64{al.District}}, hash, nil, t0); err != nil {
+	if _, err := f.store.IssueToken(t.Context(), api.Principal{Name: "bo", Role: api.RoleStaff, Municipality: 766, Districts: []int64{al.District}}, hash, nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	f.tokens["bo"] = tok
@@ -120,7 +121,7 @@ func presenceReplicas(t *testing.T, dsn string, n int) ([]replica, map[string]st
 		var wg sync.WaitGroup
 		wg.Go(func() { feed.Run(runCtx) })
 		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed, Presence: store,
-			Clock: alerts.NewManualClock(t0), StreamWriteTimeout: time.Second}))
+			Clock: api.NewManualClock(t0), StreamWriteTimeout: time.Second}))
 		t.Cleanup(func() { cancel(); wg.Wait(); srv.Close(); store.Close() })
 		out = append(out, replica{url: srv.URL, store: store})
 	}
@@ -129,7 +130,7 @@ func presenceReplicas(t *testing.T, dsn string, n int) ([]replica, map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	cit, _ := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"})
+	cit, _ := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen"})
 	if err := s.CreateHome(ctx, "home-1", north, cit); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func presenceReplicas(t *testing.T, dsn string, n int) ([]replica, map[string]st
 	tokens := map[string]string{}
 	for _, name := range []string{"anna", "bo"} {
 		tok, hash, _ := auth.NewToken()
-		if _, err := s.IssueToken(ctx, auth.Principal{Name: name, Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}}, hash, nil, t0); err != nil {
+		if _, err := s.IssueToken(ctx, api.Principal{Name: name, Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}}, hash, nil, t0); err != nil {
 			t.Fatal(err)
 		}
 		tokens[name] = tok
@@ -228,7 +229,7 @@ func TestTakeRaceAcrossReplicas(t *testing.T) {
 				if code, body := post(reps[won], users[won], path+"arrived"); code != 200 {
 					t.Fatalf("round %d: arrive %d %v", round, code, body)
 				}
-				if _, err := reps[0].store.Resolve(t.Context(), r.Alert.ID, users[won], alerts.Scope{All: true}, alerts.OutcomeVisitedAllWell, "", t0.Add(time.Hour)); err != nil {
+				if _, err := reps[0].store.Resolve(t.Context(), r.Alert.ID, users[won], api.Scope{All: true}, alerts.OutcomeVisitedAllWell, "", t0.Add(time.Hour)); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -18,7 +19,7 @@ import (
 // Take makes who the alert's assignee and acknowledges it if it was open. Taking again by
 // the assignee is a no-op. Somebody else holding it answers a *alerts.TakenError naming
 // them, unless they are overdue (they missed their deadline): then who takes it over.
-func (s *Store) Take(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error) {
+func (s *Store) Take(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "take", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.take(ctx, a, who, now)
 	})
@@ -27,7 +28,7 @@ func (s *Store) Take(ctx context.Context, id int64, who alerts.Assignee, scope a
 // Enroute marks "on my way". The caller must hold the alert; one who does not takes it
 // in the same step (take-and-go), with Take's conflicts. The escalation clock then waits
 // for the arrival (alerts.Policy.ArrivalDeadline).
-func (s *Store) Enroute(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error) {
+func (s *Store) Enroute(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "enroute", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.enroute(ctx, a, who, now)
 	})
@@ -35,7 +36,7 @@ func (s *Store) Enroute(ctx context.Context, id int64, who alerts.Assignee, scop
 
 // Arrive marks that the assignee is in the home (taking the alert first, as Enroute does).
 // Escalation stops.
-func (s *Store) Arrive(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error) {
+func (s *Store) Arrive(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "arrive", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.arrive(ctx, a, who, now)
 	})
@@ -44,13 +45,13 @@ func (s *Store) Arrive(ctx context.Context, id int64, who alerts.Assignee, scope
 // Release hands the alert back: only its assignee, and not after arriving. The alert is
 // open again (unacknowledged; the earlier acknowledgement stays in the timeline) and its
 // escalation clock restarts at its tier.
-func (s *Store) Release(ctx context.Context, id int64, who alerts.Assignee, scope alerts.Scope, now time.Time) (alerts.Alert, error) {
+func (s *Store) Release(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "release", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.release(ctx, a, who, now)
 	})
 }
 
-func (s *Store) presenceStep(ctx context.Context, op string, id int64, scope alerts.Scope, step func(*tx, alerts.Alert) (alerts.Alert, error)) (alerts.Alert, error) {
+func (s *Store) presenceStep(ctx context.Context, op string, id int64, scope api.Scope, step func(*tx, alerts.Alert) (alerts.Alert, error)) (alerts.Alert, error) {
 	var out alerts.Alert
 	err := s.inTx(ctx, func(t *tx) error {
 		a, err := t.scoped(ctx, id, scope)
@@ -77,7 +78,7 @@ func refusal(a alerts.Alert, action string) error {
 		return conflict(a, action)
 	}
 	if a.Assignee == nil {
-		return fmt.Errorf("%w: alert %d: cannot %s: nobody has taken it", alerts.ErrConflict, a.ID, action)
+		return fmt.Errorf("%w: alert %d: cannot %s: nobody has taken it", api.ErrConflict, a.ID, action)
 	}
 	return &alerts.TakenError{Conflict: alerts.ConflictError{Alert: a.ID, State: a.State, By: a.Assignee.Name, At: *a.TakenAt, Action: action}}
 }
@@ -180,7 +181,7 @@ func (t *tx) release(ctx context.Context, a alerts.Alert, who alerts.Assignee, n
 		return a, refusal(a, "release")
 	}
 	if a.ArrivedAt != nil {
-		return a, fmt.Errorf("%w: alert %d: %s arrived at %s; resolve it instead of handing it back", alerts.ErrConflict,
+		return a, fmt.Errorf("%w: alert %d: %s arrived at %s; resolve it instead of handing it back", api.ErrConflict,
 			a.ID, who.Name, a.ArrivedAt.UTC().Format(time.RFC3339))
 	}
 	var deadline any
@@ -307,10 +308,10 @@ func (s *Store) escalateTakenDue(ctx context.Context, now time.Time) (int, error
 			}
 			changed = true
 			if a.OverdueAt == nil && a.Assignee != nil { // a read before the update; the update checked the row
-				if err := t.step(ctx, d.id, now, alerts.ChangeOverdue, alerts.System, a.Assignee.Name); err != nil {
+				if err := t.step(ctx, d.id, now, alerts.ChangeOverdue, api.System, a.Assignee.Name); err != nil {
 					return err
 				}
-				if err := t.audit(ctx, now, alerts.System, "alert.overdue", alertObject(d.id), a.Assignee.Name); err != nil {
+				if err := t.audit(ctx, now, api.System, "alert.overdue", alertObject(d.id), a.Assignee.Name); err != nil {
 					return err
 				}
 			}
@@ -320,7 +321,7 @@ func (s *Store) escalateTakenDue(ctx context.Context, now time.Time) (int, error
 				if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`, d.id, level, tier, ms(now)); err != nil {
 					return err
 				}
-				if err := t.audit(ctx, now, alerts.System, "alert.escalate", alertObject(d.id), tier); err != nil {
+				if err := t.audit(ctx, now, api.System, "alert.escalate", alertObject(d.id), tier); err != nil {
 					return err
 				}
 				kind, change = alerts.EventEscalated, "escalated"
@@ -361,7 +362,7 @@ func (s *Store) timeline(ctx context.Context, d alerts.Detail) ([]alerts.Timelin
 		return nil, storeErr("alert timeline", err)
 	}
 	for _, e := range d.Escalations {
-		out = append(out, alerts.TimelineEntry{At: e.At, Step: "escalated", By: alerts.System, Detail: string(e.Tier)})
+		out = append(out, alerts.TimelineEntry{At: e.At, Step: "escalated", By: api.System, Detail: string(e.Tier)})
 	}
 	if d.ClearedAt != nil {
 		out = append(out, alerts.TimelineEntry{At: *d.ClearedAt, Step: "cleared"})

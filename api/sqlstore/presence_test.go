@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -50,7 +51,7 @@ func TestPresenceSteps(t *testing.T) {
 		w := setup(t, s)
 		ctx := t.Context()
 		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
-		if _, err := s.Take(ctx, id, bo, w.southStaff, t0); !errors.Is(err, alerts.ErrForbidden) {
+		if _, err := s.Take(ctx, id, bo, w.southStaff, t0); !errors.Is(err, api.ErrForbidden) {
 			t.Fatalf("another district takes: %v", err)
 		}
 		a, err := s.Take(ctx, id, anna, w.northStaff, t0.Add(20*time.Second))
@@ -73,7 +74,7 @@ func TestPresenceSteps(t *testing.T) {
 		} {
 			var te *alerts.TakenError
 			var ce *alerts.ConflictError
-			if _, err := f(); !errors.As(err, &te) || !errors.As(err, &ce) || ce.By != "anna" || !errors.Is(err, alerts.ErrConflict) {
+			if _, err := f(); !errors.As(err, &te) || !errors.As(err, &ce) || ce.By != "anna" || !errors.Is(err, api.ErrConflict) {
 				t.Fatalf("bo %s: %v", name, err)
 			}
 		}
@@ -86,18 +87,18 @@ func TestPresenceSteps(t *testing.T) {
 		if err != nil || a.Step != alerts.StepArrived || !a.ArrivedAt.Equal(t0.Add(12*time.Minute)) || a.EscalateAt != nil {
 			t.Fatalf("arrived: %v %+v", err, a)
 		}
-		if _, err := s.Release(ctx, id, anna, w.northStaff, t0.Add(13*time.Minute)); !errors.Is(err, alerts.ErrConflict) {
+		if _, err := s.Release(ctx, id, anna, w.northStaff, t0.Add(13*time.Minute)); !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("release after arrival: %v", err)
 		}
 		// After arrival the outcome is required.
-		if _, err := s.Resolve(ctx, id, "anna", w.northStaff, "", "", t0.Add(20*time.Minute)); !errors.Is(err, alerts.ErrInvalid) {
+		if _, err := s.Resolve(ctx, id, "anna", w.northStaff, "", "", t0.Add(20*time.Minute)); !errors.Is(err, api.ErrInvalid) {
 			t.Fatalf("resolve without outcome: %v", err)
 		}
 		a, err = s.Resolve(ctx, id, "anna", w.northStaff, alerts.OutcomeVisitedHelpGiven, "", t0.Add(20*time.Minute))
 		if err != nil || a.Step != alerts.StepResolved || a.ArrivedAt == nil || a.Assignee == nil {
 			t.Fatalf("resolved: %v %+v", err, a)
 		}
-		if _, err := s.Take(ctx, id, bo, w.northStaff, t0.Add(21*time.Minute)); !errors.Is(err, alerts.ErrConflict) {
+		if _, err := s.Take(ctx, id, bo, w.northStaff, t0.Add(21*time.Minute)); !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("take a resolved alert: %v", err)
 		}
 		d, err := s.AlertDetail(ctx, id)
@@ -135,7 +136,7 @@ func TestTakeAndGoAndRelease(t *testing.T) {
 		if err != nil || a.Step != alerts.StepEnroute || a.Assignee.Name != "bo" || a.TakenAt == nil || a.EnrouteAt == nil {
 			t.Fatalf("take and go: %v %+v", err, a)
 		}
-		if _, err := s.Release(ctx, id, anna, w.northStaff, t0.Add(20*time.Second)); !errors.Is(err, alerts.ErrConflict) {
+		if _, err := s.Release(ctx, id, anna, w.northStaff, t0.Add(20*time.Second)); !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("release by another: %v", err)
 		}
 		a, err = s.Release(ctx, id, bo, w.northStaff, t0.Add(30*time.Second))
@@ -144,7 +145,7 @@ func TestTakeAndGoAndRelease(t *testing.T) {
 			t.Fatalf("released: %v %+v", err, a)
 		}
 		// Nobody has it now: the conflict says so (it said "already open by  at 0001-01-01").
-		if _, err := s.Release(ctx, id, bo, w.northStaff, t0.Add(31*time.Second)); !errors.Is(err, alerts.ErrConflict) ||
+		if _, err := s.Release(ctx, id, bo, w.northStaff, t0.Add(31*time.Second)); !errors.Is(err, api.ErrConflict) ||
 			!strings.Contains(err.Error(), "nobody has taken it") {
 			t.Fatalf("release twice: %v", err)
 		}
@@ -216,7 +217,7 @@ func TestSilentAssignee(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		w := setup(t, s)
 		ctx := t.Context()
-		clock := alerts.NewManualClock(t0)
+		clock := api.NewManualClock(t0)
 		esc := &alerts.Escalator{Store: s, Clock: clock}
 		tick := func(d time.Duration, want int) {
 			t.Helper()
@@ -225,7 +226,7 @@ func TestSilentAssignee(t *testing.T) {
 				t.Fatalf("at +%s: %d changed (%v), want %d", clock.Now().Sub(t0), n, err, want)
 			}
 		}
-		central := alerts.Scope{Municipality: 766}
+		central := api.Scope{Municipality: 766}
 
 		// Taken, never "on my way": one step (60 s for critical) later it escalates.
 		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID

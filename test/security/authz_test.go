@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
@@ -205,7 +206,7 @@ func (w *world) household(t testing.TB) household {
 	var err error
 	h.district, err = s.CreateDistrict(ctx, ownMun, "District "+n)
 	must(t, err)
-	h.citizen, err = s.CreateCitizen(ctx, ownMun, alerts.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted"})
+	h.citizen, err = s.CreateCitizen(ctx, ownMun, api.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted"})
 	must(t, err)
 	must(t, s.CreateHome(ctx, h.home, w.north, h.citizen))
 	must(t, s.RegisterGateway(ctx, h.gateway, h.home))
@@ -224,7 +225,7 @@ func (w *world) household(t testing.TB) household {
 	_, tokHash, err := auth.NewToken()
 	must(t, err)
 	exp := now.Add(time.Hour)
-	p, err := s.IssueToken(ctx, auth.Principal{Name: "user-" + n, Role: auth.RoleStaff, Municipality: ownMun}, tokHash, &exp, now)
+	p, err := s.IssueToken(ctx, api.Principal{Name: "user-" + n, Role: api.RoleStaff, Municipality: ownMun}, tokHash, &exp, now)
 	must(t, err)
 	h.token, h.user = p.TokenID, p.UserID
 	return h
@@ -433,7 +434,7 @@ func TestStreamHoldsOnlyItsScope(t *testing.T) {
 		t.Helper()
 		home := vagt.HomeID("home-" + string(gw))
 		if _, err := s.GatewayMunicipality(t.Context(), gw); err != nil {
-			c, err := s.CreateCitizen(t.Context(), mun, alerts.Citizen{Name: "Citizen of " + string(gw), Address: "Vej 1"})
+			c, err := s.CreateCitizen(t.Context(), mun, api.Citizen{Name: "Citizen of " + string(gw), Address: "Vej 1"})
 			must(t, err)
 			must(t, s.CreateHome(t.Context(), home, district, c))
 			must(t, s.RegisterGateway(t.Context(), gw, home))

@@ -9,7 +9,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
@@ -19,8 +19,8 @@ import (
 func TestSpoofedAlarmRefusedEndToEnd(t *testing.T) {
 	broker := stacktest.Mosquitto(t)
 	dbPath := t.TempDir() + "/vagt.db"
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dbPath, Broker: broker.URL(), ClientID: "sec-api",
-		Group: "-"}, api.Deps{})
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dbPath, Broker: broker.URL(), ClientID: "sec-api",
+		Group: "-"}, server.Deps{})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

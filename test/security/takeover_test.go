@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // A manager may install a device on, or provision a gateway into, a home of their own
@@ -18,7 +18,7 @@ func TestNoTakeoverFromAnotherMunicipality(t *testing.T) {
 	s := w.srv.Store
 	away, err := s.CreateDistrict(t.Context(), otherMun, "Vesterbro")
 	must(t, err)
-	citizen, err := s.CreateCitizen(t.Context(), otherMun, alerts.Citizen{Name: "Ole Hansen", Address: "Istedgade 1, 1650 København V"})
+	citizen, err := s.CreateCitizen(t.Context(), otherMun, api.Citizen{Name: "Ole Hansen", Address: "Istedgade 1, 1650 København V"})
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), "home-away-1", away, citizen))
 	must(t, s.RegisterGateway(t.Context(), "gw-away-1", "home-away-1"))

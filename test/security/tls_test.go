@@ -22,6 +22,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/gateway/spool"
 	"github.com/vagt-dk/vagt/gateway/uplink"
 	"github.com/vagt-dk/vagt/ingest"
@@ -43,7 +44,7 @@ type tlsChain struct {
 	pki        *stacktest.PKI
 	broker     *localstack.Mosquitto
 	influx     localstack.InfluxTarget
-	api        *api.Server
+	api        *server.Server
 	apiBase    string
 	staffToken string
 	ingestReg  *prometheus.Registry
@@ -53,11 +54,11 @@ type tlsChain struct {
 func startTLSChain(t *testing.T) *tlsChain {
 	t.Helper()
 	c := &tlsChain{pki: stacktest.NewPKI(t, "vagt platform CA"), ingestReg: prometheus.NewRegistry(), apiReg: prometheus.NewRegistry()}
-	server := c.pki.Issue("127.0.0.1")
+	brokerCert := c.pki.Issue("127.0.0.1")
 	acl, err := os.ReadFile(filepath.Join("..", "mosquitto", "acl"))
 	must(t, err)
 	c.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{ACL: string(acl), TLS: &localstack.MosquittoTLS{
-		CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: c.pki.CAFile, RequireCertificate: true, UseIdentityAsUsername: true}})
+		CertFile: brokerCert.CertFile, KeyFile: brokerCert.KeyFile, CAFile: c.pki.CAFile, RequireCertificate: true, UseIdentityAsUsername: true}})
 	c.influx = stacktest.SharedInfluxDB(t)
 	log := slog.New(slog.DiscardHandler)
 
@@ -71,21 +72,21 @@ func startTLSChain(t *testing.T) *tlsChain {
 	})
 
 	apiCert := c.pki.Issue("svc_api")
-	c.api, err = api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	c.api, err = server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Broker: c.broker.TLSURL(), ClientID: "vagt-api-tls", Group: "-", TLSCA: c.pki.CAFile, TLSCert: apiCert.CertFile, TLSKey: apiCert.KeyFile,
-		FeedPoll: 200 * time.Millisecond}, api.Deps{Log: log, Registry: c.apiReg})
+		FeedPoll: 200 * time.Millisecond}, server.Deps{Log: log, Registry: c.apiReg})
 	must(t, err)
 	c.apiBase = "http://" + c.api.Addr()
 	s := c.api.Store
 	north, err := s.CreateDistrict(t.Context(), ownMun, "Nord")
 	must(t, err)
-	citizen, err := s.CreateCitizen(t.Context(), ownMun, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
+	citizen, err := s.CreateCitizen(t.Context(), ownMun, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), "home-tls-a", north, citizen))
 	must(t, s.RegisterGateway(t.Context(), "gw-tls-a", "home-tls-a"))
 	tok, hash, err := auth.NewToken()
 	must(t, err)
-	_, err = s.IssueToken(t.Context(), auth.Principal{Name: "staff-nord", Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{north}}, hash, nil, time.Now())
+	_, err = s.IssueToken(t.Context(), api.Principal{Name: "staff-nord", Role: api.RoleStaff, Municipality: ownMun, Districts: []int64{north}}, hash, nil, time.Now())
 	must(t, err)
 	c.staffToken = tok
 	background(t, "api", c.api.Run)

@@ -12,11 +12,11 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api/influx"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
@@ -24,7 +24,7 @@ import (
 // two municipalities, two districts in the first, a citizen behind a gateway in district
 // Nord, an open alert from it, and a token per role.
 type world struct {
-	srv    *api.Server
+	srv    *server.Server
 	base   string
 	dbPath string
 	tokens map[string]string // principal name → token
@@ -55,9 +55,9 @@ const (
 func startWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
-	influx := stacktest.SharedInfluxDB(t)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
-		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{})
+	influxDB := stacktest.SharedInfluxDB(t)
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
+		Influx: influx.Config{URL: influxDB.URL, Org: influxDB.Org, Bucket: influxDB.Bucket, Token: influxDB.Token}}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func startWorld(t testing.TB) *world {
 	away, err := s.CreateDistrict(t.Context(), otherMun, "Indre By")
 	must(t, err)
 	w.south, w.away = south, away
-	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
+	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), vagt.HomeID(w.home), north, w.citizen))
 	must(t, s.RegisterGateway(t.Context(), "gw-sec-1", vagt.HomeID(w.home)))
@@ -103,15 +103,15 @@ func startWorld(t testing.TB) *world {
 	}
 	w.track = left[0].Alert.ID
 
-	for name, p := range map[string]auth.Principal{
-		"staff-nord":    {Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{north}},
-		"staff-syd":     {Role: auth.RoleStaff, Municipality: ownMun, Districts: []int64{south}},
-		"staff-away":    {Role: auth.RoleStaff, Municipality: otherMun, Districts: []int64{away}},
-		"manager":       {Role: auth.RoleManager, Municipality: ownMun},
-		"manager-away":  {Role: auth.RoleManager, Municipality: otherMun},
-		"national":      {Role: auth.RoleNational},
-		"admin":         {Role: auth.RoleAdmin},
-		"citizen-other": {Role: auth.RoleCitizen, Municipality: ownMun},
+	for name, p := range map[string]api.Principal{
+		"staff-nord":    {Role: api.RoleStaff, Municipality: ownMun, Districts: []int64{north}},
+		"staff-syd":     {Role: api.RoleStaff, Municipality: ownMun, Districts: []int64{south}},
+		"staff-away":    {Role: api.RoleStaff, Municipality: otherMun, Districts: []int64{away}},
+		"manager":       {Role: api.RoleManager, Municipality: ownMun},
+		"manager-away":  {Role: api.RoleManager, Municipality: otherMun},
+		"national":      {Role: api.RoleNational},
+		"admin":         {Role: api.RoleAdmin},
+		"citizen-other": {Role: api.RoleCitizen, Municipality: ownMun},
 	} {
 		tok, hash, err := auth.NewToken()
 		must(t, err)

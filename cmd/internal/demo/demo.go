@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api/influx"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/ingest"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
@@ -99,11 +99,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 	defer unlock()
 
-	influx, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DataDir: filepath.Join(dir, "influxdb"), Logger: log})
+	influxDB, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DataDir: filepath.Join(dir, "influxdb"), Logger: log})
 	if err != nil {
 		return fmt.Errorf("demo: InfluxDB: %w", err)
 	}
-	defer influx.Close()
+	defer influxDB.Close()
 
 	broker := brokerAccess{url: c.Broker}
 	if c.Broker == "" {
@@ -124,10 +124,10 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 
 	shift, day := nightClocks(c.NightSpeed, time.Now())
-	srv, err := api.New(ctx, api.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
+	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
-		Influx: stats.InfluxConfig{URL: influx.URL(), Org: influx.Org, Bucket: influx.Bucket(), Token: influx.Token}},
-		api.Deps{Log: log.With("component", "api"), NightClock: shift})
+		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token}},
+		server.Deps{Log: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
 	}
@@ -157,7 +157,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	ingestStarted := make(chan string, 1)
 	services.Go(func() {
 		fail("ingest", ingest.Run(ctx, ingest.Config{Broker: broker.url, ClientID: "demo-ingest", Username: ingestUser, Password: ingestPassword,
-			InfluxURL: influx.URL(), InfluxBucket: influx.Bucket(), InfluxToken: influx.Token, Setup: true, HTTPAddr: c.IngestListen},
+			InfluxURL: influxDB.URL(), InfluxBucket: influxDB.Bucket(), InfluxToken: influxDB.Token, Setup: true, HTTPAddr: c.IngestListen},
 			ingest.Deps{Logger: log.With("component", "ingest"), Started: func(addr string) { ingestStarted <- addr }}))
 	})
 
@@ -180,7 +180,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 
 	select {
 	case addr := <-ingestStarted:
-		printWelcome(stdout, srv.Addr(), broker.url, influx.URL(), addr, village)
+		printWelcome(stdout, srv.Addr(), broker.url, influxDB.URL(), addr, village)
 	case <-ctx.Done():
 	}
 	<-ctx.Done()

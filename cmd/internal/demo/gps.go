@@ -11,7 +11,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -31,7 +31,7 @@ var demoTrackerHome = [2]float64{55.7706, 9.7037}
 func seedTracker(ctx context.Context, store *sqlstore.Store, h demoHome) error {
 	home := vagt.HomeID("home-" + strings.TrimPrefix(string(h.gateway), "demo-gw-"))
 	err := store.CreateTracker(ctx, demoTracker, home, "demo-tracker-has-no-osmand-key", "demo", time.Now())
-	if err != nil && !errors.Is(err, alerts.ErrConflict) {
+	if err != nil && !errors.Is(err, api.ErrConflict) {
 		return err
 	}
 	return store.SetSafeZones(ctx, home, []gps.Zone{{Name: "Hjem", Center: &demoTrackerHome, Radius: 300}}, "demo", time.Now())

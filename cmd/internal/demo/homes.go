@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
@@ -25,7 +25,7 @@ type simulation struct {
 	dir    string
 	broker brokerAccess
 	log    *slog.Logger
-	day    alerts.Clock // the homes' time of day (the shift clock under --night-speed)
+	day    api.Clock // the homes' time of day (the shift clock under --night-speed)
 
 	mu    sync.Mutex
 	homes []*home
@@ -43,7 +43,7 @@ type home struct {
 	tick time.Duration
 	rnd  *rand.Rand
 	log  *slog.Logger
-	day  alerts.Clock
+	day  api.Clock
 
 	leaking atomic.Bool // the bathroom floor is wet
 }

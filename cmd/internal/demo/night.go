@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/careplan"
 )
 
@@ -44,12 +44,12 @@ func (c *shiftClock) Now() time.Time {
 // nightClocks are the night board's shift clock for the API (nil: its own clock) and
 // the homes' time of day: under --night-speed both are the accelerated shift, so the
 // citizens are in bed when the board's checks fall due.
-func nightClocks(speed float64, now time.Time) (shift, day alerts.Clock) {
+func nightClocks(speed float64, now time.Time) (shift, day api.Clock) {
 	if speed > 0 {
 		c := newShiftClock(speed, now)
 		return c, c
 	}
-	return nil, alerts.SystemClock{}
+	return nil, api.SystemClock{}
 }
 
 // planNights gives every home with a bed sensor a care plan with night checks (at the

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/night"
+	"github.com/vagt-dk/vagt/api/server"
 )
 
 // TestShiftClockStartsAtNextNight: the accelerated shift starts at the first 22:55 Danish
@@ -51,7 +51,7 @@ func TestDemoNightShift(t *testing.T) {
 	tomorrow := time.Now().In(copenhagen).AddDate(0, 0, 1)
 	due := time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 23, 0, 0, 0, copenhagen)
 	shift := &shiftClock{origin: due.Add(10 * time.Minute), start: time.Now(), speed: 0} // stands still: the board is read at exactly 23:10
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db")}, api.Deps{NightClock: shift})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db")}, server.Deps{NightClock: shift})
 	base := "http://" + srv.Addr()
 
 	v, err := seed(ctx, srv.Store, 6, filepath.Join(dir, "tokens.json"))

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -151,11 +151,11 @@ func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (
 func registerHome(ctx context.Context, store *sqlstore.Store, h demoHome, district int64, i int) error {
 	first, last := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames)+i)%len(lastNames)]
 	street := streets[h.municipality][i%len(streets[h.municipality])]
-	citizen, err := store.CreateCitizen(ctx, h.municipality, alerts.Citizen{
+	citizen, err := store.CreateCitizen(ctx, h.municipality, api.Citizen{
 		Name:       first + " " + last,
 		Address:    fmt.Sprintf(street, 3+i*7%90),
 		KeyBoxNote: fmt.Sprintf("Key box by the back door, code %04d (demo)", 1000+i*37%9000),
-		Contacts:   []alerts.Contact{{Name: "Daughter " + strings.ToUpper(first[:1]) + ". " + last, Phone: fmt.Sprintf("+45 20 %02d %02d %02d", i%100, (i*7)%100, (i*13)%100), Relation: "daughter"}},
+		Contacts:   []api.Contact{{Name: "Daughter " + strings.ToUpper(first[:1]) + ". " + last, Phone: fmt.Sprintf("+45 20 %02d %02d %02d", i%100, (i*7)%100, (i*13)%100), Relation: "daughter"}},
 	})
 	if err != nil {
 		return err
@@ -191,12 +191,12 @@ func issueTokens(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 	now := time.Now()
 	for _, p := range []struct {
 		into *string
-		p    auth.Principal
+		p    api.Principal
 	}{
-		{&t.Staff, auth.Principal{Name: "demo-staff", Role: auth.RoleStaff, Municipality: 766, Districts: districtIDs[:2]}},
-		{&t.Manager, auth.Principal{Name: "demo-manager", Role: auth.RoleManager, Municipality: 766}},
-		{&t.National, auth.Principal{Name: "demo-national", Role: auth.RoleNational}},
-		{&t.Admin, auth.Principal{Name: "demo-admin", Role: auth.RoleAdmin}},
+		{&t.Staff, api.Principal{Name: "demo-staff", Role: api.RoleStaff, Municipality: 766, Districts: districtIDs[:2]}},
+		{&t.Manager, api.Principal{Name: "demo-manager", Role: api.RoleManager, Municipality: 766}},
+		{&t.National, api.Principal{Name: "demo-national", Role: api.RoleNational}},
+		{&t.Admin, api.Principal{Name: "demo-admin", Role: api.RoleAdmin}},
 	} {
 		token, hash, err := auth.NewToken()
 		if err != nil {

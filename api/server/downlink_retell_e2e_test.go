@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"slices"
@@ -8,6 +8,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -67,7 +68,7 @@ func TestRedeliveryToldAgain(t *testing.T) {
 			if d.State != vagt.HelpReceived || !slices.Equal(d.Events, []uint64{900}) || d.Gateway != gwID {
 				t.Fatalf("after the redelivery: %+v", d)
 			}
-			list, err := st.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+			list, err := st.srv.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +78,7 @@ func TestRedeliveryToldAgain(t *testing.T) {
 
 			// Staff acknowledge; the gateway hears it at once (the event log). Another resend
 			// (as if that was lost too) is told the alert's state now: acknowledged.
-			if _, err := st.srv.Store.Ack(t.Context(), list[0].ID, "anna", alerts.Scope{All: true}, t0.Add(time.Minute)); err != nil {
+			if _, err := st.srv.Store.Ack(t.Context(), list[0].ID, "anna", api.Scope{All: true}, t0.Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			if d := next("acknowledged from the event log"); d.State != vagt.HelpAcknowledged {

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -22,7 +23,7 @@ func TestStoreDownNoAck(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	pg := stacktest.Postgres(t)
 	dsn := pg.DSN()
-	first := startAPI(t, broker, dsn, "vagt-api-down", alerts.NewManualClock(t0))
+	first := startAPI(t, broker, dsn, "vagt-api-down", api.NewManualClock(t0))
 	gw := newGateway(t, broker.URL())
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
@@ -34,9 +35,9 @@ func TestStoreDownNoAck(t *testing.T) {
 	if err := pg.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	second := startAPI(t, broker, dsn, "vagt-api-down", alerts.NewManualClock(t0))
+	second := startAPI(t, broker, dsn, "vagt-api-down", api.NewManualClock(t0))
 	waitFor(t, "the redelivered alarm to become an alert", func() bool {
-		list, err := second.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+		list, err := second.srv.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) == 1 && list[0].Type == vagt.AlarmPanic
 	})
 }
@@ -47,10 +48,10 @@ func TestStoreDownNoAck(t *testing.T) {
 func TestReplicasShareEvents(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	dsn := stacktest.SharedPostgres(t)
-	a := startAPI(t, broker, dsn, "vagt-api-a", alerts.NewManualClock(t0))
+	a := startAPI(t, broker, dsn, "vagt-api-a", api.NewManualClock(t0))
 	a.world(t)
 
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: dsn, FeedPoll: time.Hour}, server.Deps{})
 	b := &stack{srv: srv, base: "http://" + srv.Addr(), tokens: a.tokens}
 	waitFor(t, "replica b", func() bool { return srv.Store.Ping(t.Context()) == nil })
 	events := b.stream(t, "anna", 0)
@@ -69,8 +70,8 @@ func TestReplicasShareEvents(t *testing.T) {
 func TestEveryReplicaTakesEveryAlarm(t *testing.T) {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	dsn := stacktest.SharedPostgres(t)
-	start := func(id string) (*api.Server, func()) {
-		srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: id, Group: "-"}, api.Deps{})
+	start := func(id string) (*server.Server, func()) {
+		srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: id, Group: "-"}, server.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +94,7 @@ func TestEveryReplicaTakesEveryAlarm(t *testing.T) {
 	}
 	alertsIn := func(want int) func() bool {
 		return func() bool {
-			list, err := a.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+			list, err := a.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 			if err != nil || len(list) != want {
 				return false
 			}

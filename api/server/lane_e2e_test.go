@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alarmlane"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -127,10 +128,10 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string, labels map[
 func startWithRegistry(t *testing.T, broker *localstack.Mosquitto, dsn, clientID string) (*stack, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	clock := alerts.NewManualClock(t0)
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: clientID,
+	clock := api.NewManualClock(t0)
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: broker.URL(), ClientID: clientID,
 		Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second},
-		api.Deps{Clock: clock, Registry: reg})
+		server.Deps{Clock: clock, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestSeqReuseThroughTheLane(t *testing.T) {
 			waitFor(t, "both alarms committed", func() bool {
 				return counterSum(t, reg, "vagt_api_lane_committed_total", map[string]string{"lane": "alarm"}) == 3
 			})
-			list, err := st.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+			list, err := st.srv.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package api
+package server
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -50,7 +50,7 @@ func (g gpsHTTP) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track
 }
 
 // newGPS makes the GPS service, and the OwnTracks consumer when there is a broker.
-func newGPS(c Config, store *sqlstore.Store, clock alerts.Clock, d Deps, mq gps.MQTTOptions) (*gps.Service, *gps.OwnTracksConsumer) {
+func newGPS(c Config, store *sqlstore.Store, clock api.Clock, d Deps, mq gps.MQTTOptions) (*gps.Service, *gps.OwnTracksConsumer) {
 	svc := gps.NewService(gpsStore{store}, gps.Options{Limits: c.GPS, Clock: clock, Log: d.Log.With("part", "gps"),
 		Registerer: d.Registry})
 	if c.Broker == "" {

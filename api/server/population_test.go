@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"encoding/json"
@@ -11,13 +11,14 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // TestPopulationFile: --population65 loads FOLK1A and the api answers with its figures
 // and its source; a file that cannot be used whole stops the start.
 func TestPopulationFile(t *testing.T) {
-	folk1a := filepath.Join("stats", "testdata", "folk1a-2026K1.csv")
+	folk1a := filepath.Join("..", "stats", "testdata", "folk1a-2026K1.csv")
 	f, err := os.Open(folk1a)
 	if err != nil {
 		t.Fatal(err)
@@ -27,9 +28,9 @@ func TestPopulationFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: folk1a}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: folk1a}, server.Deps{})
 	tok, hash, _ := auth.NewToken()
-	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
+	if _, err := srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("GET", "http://"+srv.Addr()+"/api/v1/municipalities", nil)
@@ -62,7 +63,7 @@ func TestPopulationFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("OMRÅDE;ALDER;TID;INDHOLD\n766;70;2026K1;100\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: bad}, api.Deps{}); !errors.Is(err, stats.ErrPopulation) {
+	if _, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"), Population65: bad}, server.Deps{}); !errors.Is(err, stats.ErrPopulation) {
 		t.Errorf("a table of one municipality: %v, want ErrPopulation", err)
 	}
 }

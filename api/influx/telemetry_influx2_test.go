@@ -1,4 +1,4 @@
-package stats_test
+package influx_test
 
 import (
 	"context"
@@ -9,17 +9,17 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/test/localstack/influx2"
 )
 
 // The 2.x paths of Telemetry run against influx2, a stand-in for InfluxDB 2.7's HTTP API
 // (no 2.x server can be had here; docs/operations.md says what to run once on a real one).
 
-func telemetry2x(t *testing.T, s *influx2.Server, bucket, token string) *stats.Telemetry {
+func telemetry2x(t *testing.T, s *influx2.Server, bucket, token string) *influx.Telemetry {
 	t.Helper()
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: s.URL, Org: s.Org, Bucket: bucket, Token: token, Timeout: 10 * time.Second})
+	tel, err := influx.NewTelemetry(influx.Config{URL: s.URL, Org: s.Org, Bucket: bucket, Token: token, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +103,10 @@ func TestDelete2xErrors(t *testing.T) {
 				token = s.Token
 			}
 			tel := telemetry2x(t, s, c.bucket, token)
-			if err := tel.DeleteGateways(context.Background(), []vagt.GatewayID{"gw-1"}); !errors.Is(err, stats.ErrNoTelemetry) {
+			if err := tel.DeleteGateways(context.Background(), []vagt.GatewayID{"gw-1"}); !errors.Is(err, api.ErrNoTelemetry) {
 				t.Errorf("DeleteGateways: %v, want ErrNoTelemetry", err)
 			}
-			if err := tel.DeleteBefore(context.Background(), 766, time.Now()); !errors.Is(err, stats.ErrNoTelemetry) {
+			if err := tel.DeleteBefore(context.Background(), 766, time.Now()); !errors.Is(err, api.ErrNoTelemetry) {
 				t.Errorf("DeleteBefore: %v, want ErrNoTelemetry", err)
 			}
 			if d := s.Deletes(); len(d) != 0 {
@@ -125,7 +125,7 @@ func TestDelete2xRefusesInjection(t *testing.T) {
 	tel := telemetry2x(t, s, "vagt", s.Token)
 	for _, bad := range []vagt.GatewayID{`gw-1" AND mun="766`, `gw-1" OR gw="gw-2`, `gw"1`, `gw-1\`, `gw 1`, ""} {
 		err := tel.DeleteGateways(context.Background(), []vagt.GatewayID{"gw-ok", bad})
-		if !errors.Is(err, alerts.ErrInvalid) {
+		if !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("%q: %v, want ErrInvalid", bad, err)
 		}
 	}
@@ -166,7 +166,7 @@ func TestQueries2x(t *testing.T) {
 		}
 	}
 	missing := telemetry2x(t, s, "nowhere", s.Token)
-	if _, err := missing.ActiveDevices(ctx, nil, from, to); !errors.Is(err, stats.ErrNoTelemetry) {
+	if _, err := missing.ActiveDevices(ctx, nil, from, to); !errors.Is(err, api.ErrNoTelemetry) {
 		t.Errorf("missing bucket: %v, want ErrNoTelemetry", err)
 	}
 }

@@ -1,4 +1,4 @@
-package stats
+package influx
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // MaxAlarmHistory caps one read of the alarm history: a replay window wider than this
@@ -17,7 +17,7 @@ import (
 const MaxAlarmHistory = 500_000
 
 // ErrHistoryTooLarge: the window holds more alarms than MaxAlarmHistory.
-var ErrHistoryTooLarge = fmt.Errorf("%w: alarm history window holds more than %d alarms", alerts.ErrInvalid, MaxAlarmHistory)
+var ErrHistoryTooLarge = fmt.Errorf("%w: alarm history window holds more than %d alarms", api.ErrInvalid, MaxAlarmHistory)
 
 // AlarmHistory returns the alarms ingest recorded with alarm times in [from, to), oldest
 // first (ties by gateway and seq), rebuilt from measurement alarm (tags dev gw mun
@@ -29,7 +29,7 @@ var ErrHistoryTooLarge = fmt.Errorf("%w: alarm history window holds more than %d
 // alarm quietly.
 func (t *Telemetry) AlarmHistory(ctx context.Context, from, to time.Time) ([]vagt.Alarm, error) {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded alarm history query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded alarm history query", api.ErrInvalid)
 	}
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
@@ -40,7 +40,7 @@ func (t *Telemetry) AlarmHistory(ctx context.Context, from, to time.Time) ([]vag
   |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxStop(to), MaxAlarmHistory+1)
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	defer res.Close()
 	out := []vagt.Alarm{}
@@ -56,7 +56,7 @@ func (t *Telemetry) AlarmHistory(ctx context.Context, from, to time.Time) ([]vag
 		out = append(out, a)
 	}
 	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	return out, nil
 }

@@ -1,16 +1,15 @@
-// Package api is the platform's HTTP side (vagt api): it consumes the alarm and status lanes
+// Package server is the platform's HTTP side (vagt api): it consumes the alarm and status lanes
 // itself, so alarms reach the care staff on duty even when InfluxDB or ingest is down; keeps
 // alerts, the registry, users and the audit log in the SQL store; and serves the REST API,
 // the live alert stream, statistics and the web pages.
 //
 // This file wires the parts (api/sqlstore, api/alarmlane, api/alerts, api/httpapi) into one
 // Server that cmd/vagt starts and tests start on 127.0.0.1:0.
-package api
+package server
 
 import (
 	"context"
 	"crypto/tls"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alarmlane"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
@@ -31,6 +31,7 @@ import (
 	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/mqttpub"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/retention"
@@ -38,11 +39,6 @@ import (
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 )
-
-// OpenAPI is the HTTP API's description, served at /openapi.yaml.
-//
-//go:embed openapi.yaml
-var OpenAPI []byte
 
 // Config configures the API server.
 type Config struct {
@@ -82,7 +78,7 @@ type Config struct {
 	OIDC auth.OIDCConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
 	// erasure; URL "" runs without (those answer 503, alerts go on).
-	Influx stats.InfluxConfig
+	Influx influx.Config
 	// BenefitModel is a JSON file with the benefit model; "" the shipped illustrative one.
 	BenefitModel string
 	// Population65 is Statistics Denmark's FOLK1A as exported from statbank.dk (the
@@ -132,20 +128,20 @@ type Server struct {
 	ln        net.Listener
 	metrics   *http.Server // nil: no metrics listener
 	metricsLn net.Listener
-	telemetry *stats.Telemetry
+	telemetry *influx.Telemetry
 	retention *retention.Job
 	rollup    *rollup.Job // nil: no InfluxDB, or the roll-up is off
-	rollupTel *stats.Telemetry
+	rollupTel *influx.Telemetry
 	careplans *careplan.Service
 	night     *night.Service
-	nightTel  *night.Influx // nil: no InfluxDB; the board says the sensors' state is unknown
+	nightTel  *influx.Night // nil: no InfluxDB; the board says the sensors' state is unknown
 	configPub *mqttpub.Publisher
 	downlink  *downlink.Notifier // nil without a broker
 	downPub   *mqttpub.Publisher
 	gps       *gps.Service
 	owntracks *gps.OwnTracksConsumer // nil without a broker
 	log       *slog.Logger
-	clock     alerts.Clock
+	clock     api.Clock
 	tick      time.Duration
 	laneWake  chan struct{} // the lane's state may have changed
 }
@@ -154,9 +150,9 @@ type Server struct {
 type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
-	Clock    alerts.Clock         // nil: the system clock
+	Clock    api.Clock            // nil: the system clock
 	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
-	NightClock alerts.Clock
+	NightClock api.Clock
 }
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
@@ -172,7 +168,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if d.Clock == nil {
-		d.Clock = alerts.SystemClock{}
+		d.Clock = api.SystemClock{}
 	}
 	store, err := sqlstore.Open(ctx, c.DB, sqlstore.Options{Policy: c.Policy, Log: d.Log})
 	if err != nil {
@@ -276,7 +272,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
-		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
+		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
@@ -287,13 +283,13 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
 		// 503, and alerts never wait for it.
-		s.telemetry, err = stats.NewTelemetry(c.Influx)
+		s.telemetry, err = influx.NewTelemetry(c.Influx)
 		if err != nil {
 			store.Close()
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		svc.Telemetry, hc.Telemetry, s.retention.Telemetry = s.telemetry, s.telemetry, s.telemetry
-		if s.nightTel, err = night.NewInflux(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
+		if s.nightTel, err = influx.NewNight(c.Influx.URL, c.Influx.Org, c.Influx.Bucket, c.Influx.Token, 10*time.Second); err != nil {
 			store.Close()
 			return nil, fmt.Errorf("api: %w", err)
 		}
@@ -304,7 +300,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			// client of their own with a longer timeout than the requests'.
 			rc := c.Influx
 			rc.Timeout = max(rc.Timeout, 10*time.Minute)
-			if s.rollupTel, err = stats.NewTelemetry(rc); err != nil {
+			if s.rollupTel, err = influx.NewTelemetry(rc); err != nil {
 				store.Close()
 				return nil, fmt.Errorf("api: %w", err)
 			}
@@ -541,7 +537,7 @@ func (s *Server) Run(ctx context.Context) error {
 // laneSink commits lane messages to the store at the clock's time.
 type laneSink struct {
 	store     *sqlstore.Store
-	clock     alerts.Clock
+	clock     api.Clock
 	careplans *careplan.Service
 	downlink  *downlink.Notifier // nil without a broker
 }

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -26,7 +26,7 @@ func BenchmarkAlarmLatency(b *testing.B) {
 			if url == "" {
 				url = stacktest.Mosquitto(b, localstack.MosquittoOptions{Persistence: true}).URL()
 			}
-			st := startAPIURL(b, url, dsn(b), "vagt-api-bench", alerts.NewManualClock(t0))
+			st := startAPIURL(b, url, dsn(b), "vagt-api-bench", api.NewManualClock(t0))
 			st.world(b)
 			gw := newGateway(b, url).c
 			events := st.stream(b, "anna", 0)
@@ -61,7 +61,7 @@ func BenchmarkLaneThroughput(b *testing.B) {
 	for name, dsn := range databases(nil) {
 		b.Run(name, func(b *testing.B) {
 			broker := stacktest.Mosquitto(b, localstack.MosquittoOptions{Persistence: true})
-			st := startAPI(b, broker, dsn(b), "vagt-api-bench", alerts.NewManualClock(t0))
+			st := startAPI(b, broker, dsn(b), "vagt-api-bench", api.NewManualClock(t0))
 			gw := newGateway(b, broker.URL()).c
 			payloads := make([][]byte, b.N)
 			topics := make([]string, b.N)

@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"net/http"
@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -20,7 +20,7 @@ func TestEndToEnd(t *testing.T) {
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
 			broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-			clock := alerts.NewManualClock(t0)
+			clock := api.NewManualClock(t0)
 			st := startAPI(t, broker, dsn(t), "vagt-api-e2e", clock)
 			st.world(t)
 			gw := newGateway(t, broker.URL())
@@ -119,7 +119,7 @@ func TestEndToEnd(t *testing.T) {
 				})
 			}
 			back := next(t, events, "the offline alert resolved", func(e sseEvent) bool { return e.Data.Alert.ID == off.Data.Alert.ID && e.Data.Change == "resolved" })
-			if back.Data.Alert.ResolvedBy != alerts.System {
+			if back.Data.Alert.ResolvedBy != api.System {
 				t.Fatalf("offline resolved by %q", back.Data.Alert.ResolvedBy)
 			}
 
@@ -139,7 +139,7 @@ func TestEndToEnd(t *testing.T) {
 			})
 
 			// The audit log has the read, the actions and the escalation.
-			var log struct{ Entries []auth.AuditEntry }
+			var log struct{ Entries []api.AuditEntry }
 			if code := st.call(t, "admin", "GET", "/api/v1/audit?object=alert/"+itoa(panicID), "", &log); code != 200 {
 				t.Fatalf("audit %d", code)
 			}

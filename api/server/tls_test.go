@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"crypto/tls"
@@ -13,6 +13,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -21,11 +22,11 @@ import (
 func TestLaneOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	pki := stacktest.NewPKI(t, "vagt test CA")
-	server, client := pki.Issue("127.0.0.1"), pki.Issue("svc_api")
+	brokerCert, client := pki.Issue("127.0.0.1"), pki.Issue("svc_api")
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, TLS: &localstack.MosquittoTLS{
-		CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile, RequireCertificate: true}})
-	s, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.TLSURL(),
-		ClientID: "vagt-api-tls", TLSCA: pki.CAFile, TLSCert: client.CertFile, TLSKey: client.KeyFile}, api.Deps{})
+		CertFile: brokerCert.CertFile, KeyFile: brokerCert.KeyFile, CAFile: pki.CAFile, RequireCertificate: true}})
+	s, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.TLSURL(),
+		ClientID: "vagt-api-tls", TLSCA: pki.CAFile, TLSCert: client.CertFile, TLSKey: client.KeyFile}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestLaneOverTLS(t *testing.T) {
 	gw := newGateway(t, broker.URL())
 	gw.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 1, Time: t0, Device: "btn", Type: vagt.AlarmPanic})
 	waitFor(t, "the alarm over TLS to become an alert", func() bool {
-		list, err := st.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+		list, err := st.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) == 1
 	})
 }
@@ -43,8 +44,8 @@ func TestLaneOverTLS(t *testing.T) {
 func TestHTTPS(t *testing.T) {
 	pki := stacktest.NewPKI(t, "vagt test CA")
 	cert := pki.Issue("127.0.0.1")
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		HTTPSCert: cert.CertFile, HTTPSKey: cert.KeyFile}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		HTTPSCert: cert.CertFile, HTTPSKey: cert.KeyFile}, server.Deps{})
 	pem, err := os.ReadFile(pki.CAFile)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +67,8 @@ func TestHTTPS(t *testing.T) {
 	if resp, err := http.Get("http://" + srv.Addr() + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
 		t.Error("plain HTTP was answered on the HTTPS listener")
 	}
-	if _, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		HTTPSCert: cert.CertFile, HTTPSKey: pki.CAFile}, api.Deps{}); err == nil || !strings.Contains(err.Error(), "HTTPS certificate") {
+	if _, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		HTTPSCert: cert.CertFile, HTTPSKey: pki.CAFile}, server.Deps{}); err == nil || !strings.Contains(err.Error(), "HTTPS certificate") {
 		t.Errorf("a key that is not the certificate's: %v", err)
 	}
 }

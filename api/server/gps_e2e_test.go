@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
-	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/gps"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -69,9 +69,9 @@ func TestGPSEndToEnd(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			users := map[string]string{"svc_api": "pw-svc_api", "gps.karen-01": "pw-gps.karen-01", "gps.mallory": "pw-gps.mallory", "gw-0042": "pw-gw-0042"}
 			broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Users: users, ACL: string(acl)})
-			clock := alerts.NewManualClock(t0)
-			srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn(t), Broker: broker.URL(), ClientID: "vagt-api-gps-" + name,
-				Username: "svc_api", Password: "pw-svc_api", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond}, api.Deps{Clock: clock})
+			clock := api.NewManualClock(t0)
+			srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn(t), Broker: broker.URL(), ClientID: "vagt-api-gps-" + name,
+				Username: "svc_api", Password: "pw-svc_api", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond}, server.Deps{Clock: clock})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestGPSEndToEnd(t *testing.T) {
 			if code := st.call(t, "sara", "GET", "/api/v1/alerts/"+itoa(left.ID)+"/track", "", nil); code != http.StatusNotFound {
 				t.Errorf("another district reads the track: %d", code)
 			}
-			var audit struct{ Entries []auth.AuditEntry }
+			var audit struct{ Entries []api.AuditEntry }
 			st.call(t, "admin", "GET", "/api/v1/audit?object=alert/"+itoa(left.ID), "", &audit)
 			if len(audit.Entries) != 1 || audit.Entries[0].Action != "gps.track.read" || audit.Entries[0].Actor != "anna" {
 				t.Errorf("audit of the track read: %+v", audit)

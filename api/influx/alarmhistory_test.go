@@ -1,4 +1,4 @@
-package stats_test
+package influx_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -59,7 +59,7 @@ func TestAlarmHistory(t *testing.T) {
 		fmt.Sprintf("reading,dev=t-1,gw=gw-1,kind=temperature,mun=766,tech=environment_sensor value=21 %d\n", from.Add(time.Minute).UnixMilli())
 	writeLines(t, target, lines)
 
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Bucket: target.Bucket, Token: target.Token, Timeout: 30 * time.Second})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Bucket: target.Bucket, Token: target.Token, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestAlarmHistory(t *testing.T) {
 		}
 	}
 
-	if _, err := tel.AlarmHistory(context.Background(), to, to); !errors.Is(err, alerts.ErrInvalid) {
+	if _, err := tel.AlarmHistory(context.Background(), to, to); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("empty window: %v, want ErrInvalid", err)
 	}
 }
@@ -92,7 +92,7 @@ func TestAlarmHistoryUnknownName(t *testing.T) {
 	at := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
 	a := vagt.Alarm{Gateway: "gw-1", Seq: 1, Municipality: 766, Time: at, Device: "d-1"}
 	writeLines(t, target, historyLine(a, "earthquake", "critical"))
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Bucket: target.Bucket, Token: target.Token})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Bucket: target.Bucket, Token: target.Token})
 	if err != nil {
 		t.Fatal(err)
 	}

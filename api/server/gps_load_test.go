@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
@@ -21,7 +22,7 @@ import (
 func TestGPSLoadTrackersCrossingTheEdge(t *testing.T) {
 	const trackers, rounds = 6, 40
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-	clock := alerts.NewManualClock(t0)
+	clock := api.NewManualClock(t0)
 	st := startAPI(t, broker, t.TempDir()+"/vagt.db", "vagt-api-gps-load", clock)
 	waitFor(t, "the trackers' topics subscribed", st.srv.OwnTracksSubscribed)
 	ctx, s := t.Context(), st.srv.Store
@@ -30,7 +31,7 @@ func TestGPSLoadTrackersCrossingTheEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range trackers {
-		cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: fmt.Sprintf("Borger %d", i+1)})
+		cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: fmt.Sprintf("Borger %d", i+1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func TestGPSLoadTrackersCrossingTheEdge(t *testing.T) {
 			t.Errorf("%v refused as %s", n, reason)
 		}
 	}
-	list, err := s.ListAlerts(ctx, alerts.Scope{All: true}, alerts.Filter{})
+	list, err := s.ListAlerts(ctx, api.Scope{All: true}, alerts.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package stats
+// Package influx is the api's InfluxDB adapter: it reads the measurements ingest writes
+// (which devices reported, a citizen's readings, the alarm history, night supervision's
+// sensor state) and deletes them for erasure and retention. Every query takes a bounded
+// time range. Its consumers (api/stats, api/night, api/rollup, api/retention, api/httpapi)
+// each declare the small interface they need.
+package influx
 
 import (
 	"context"
@@ -12,19 +17,16 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/influxdata/influxdb-client-go/v2/api"
+	influxapi "github.com/influxdata/influxdb-client-go/v2/api"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/rollup"
 )
 
-// ErrNoTelemetry is returned when no InfluxDB is configured or it does not answer: the
-// statistics that need it answer 503, the rest of the API goes on.
-var ErrNoTelemetry = fmt.Errorf("%w: telemetry store (InfluxDB)", alerts.ErrUnavailable)
-
-// InfluxConfig names the InfluxDB that ingest writes to. Bucket is "db/rp" on 1.8.
-type InfluxConfig struct {
+// Config names the InfluxDB that ingest writes to. Bucket is "db/rp" on 1.8.
+type Config struct {
 	URL, Org, Bucket, Token string
 	Timeout                 time.Duration // per query; default 30 s
 }
@@ -33,13 +35,13 @@ type InfluxConfig struct {
 // writes: reading (tags mun gw dev kind tech, field value) and alarm (tags mun gw dev
 // priority type). Every query takes a bounded time range.
 type Telemetry struct {
-	c      InfluxConfig
+	c      Config
 	client influxdb2.Client
 	http   *http.Client
 }
 
 // NewTelemetry makes a client; it does not connect until asked.
-func NewTelemetry(c InfluxConfig) (*Telemetry, error) {
+func NewTelemetry(c Config) (*Telemetry, error) {
 	if c.URL == "" || c.Bucket == "" {
 		return nil, errors.New("stats: InfluxDB URL and bucket are required")
 	}
@@ -56,7 +58,7 @@ func NewTelemetry(c InfluxConfig) (*Telemetry, error) {
 
 // queryAPI returns a QueryAPI for one query: v2.14's caches its URL without a lock on
 // first use, a data race when queries run concurrently on one instance.
-func (t *Telemetry) queryAPI() api.QueryAPI { return t.client.QueryAPI(t.c.Org) }
+func (t *Telemetry) queryAPI() influxapi.QueryAPI { return t.client.QueryAPI(t.c.Org) }
 
 // Close releases the client.
 func (t *Telemetry) Close() { t.client.Close() }
@@ -89,7 +91,7 @@ func munPredicate(muns []vagt.MunicipalityCode) string {
 // (TestStatistics caught it).
 func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
@@ -98,7 +100,7 @@ func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityC
   |> distinct(column: "dev")`, t.c.Bucket, fluxTime(from), fluxStop(to), munPredicate(muns))
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	defer res.Close()
 	out := map[vagt.DeviceID]bool{}
@@ -108,7 +110,7 @@ func (t *Telemetry) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityC
 		}
 	}
 	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	return out, nil
 }
@@ -123,12 +125,12 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
 		return out, nil
 	}
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	parts := make([]string, len(gws))
 	for i, g := range gws {
 		if err := g.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		parts[i] = `r.gw == "` + string(g) + `"`
 	}
@@ -141,7 +143,7 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
   |> limit(n: %d)`, t.c.Bucket, fluxTime(from), fluxStop(to), strings.Join(parts, " or "), MaxExportReadings)
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	defer res.Close()
 	for res.Next() {
@@ -153,7 +155,7 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
 		out = append(out, registry.Reading{Time: r.Time().UTC(), Gateway: vagt.GatewayID(gw), Device: vagt.DeviceID(dev), Kind: kind, Value: v})
 	}
 	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	return out, nil
 }
@@ -165,7 +167,7 @@ func (t *Telemetry) Readings(ctx context.Context, gws []vagt.GatewayID, from, to
 func (t *Telemetry) DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error {
 	for _, g := range gws {
 		if err := g.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 	}
 	for _, g := range gws {
@@ -176,7 +178,7 @@ func (t *Telemetry) DeleteGateways(ctx context.Context, gws []vagt.GatewayID) er
 			err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0).UTC(), time.Now().Add(24*time.Hour).UTC(), fmt.Sprintf(`gw="%s"`, g))
 		}
 		if err != nil {
-			return fmt.Errorf("%w: delete telemetry of %s: %w", ErrNoTelemetry, g, err)
+			return fmt.Errorf("%w: delete telemetry of %s: %w", api.ErrNoTelemetry, g, err)
 		}
 	}
 	return nil
@@ -193,7 +195,7 @@ func (t *Telemetry) DeleteBefore(ctx context.Context, m vagt.MunicipalityCode, b
 		err = t.client.DeleteAPI().DeleteWithName(ctx, t.c.Org, t.c.Bucket, time.Unix(0, 0).UTC(), before.Add(-time.Nanosecond).UTC(), fmt.Sprintf(`mun="%d"`, m))
 	}
 	if err != nil {
-		return fmt.Errorf("%w: retention of %d: %w", ErrNoTelemetry, m, err)
+		return fmt.Errorf("%w: retention of %d: %w", api.ErrNoTelemetry, m, err)
 	}
 	return nil
 }
@@ -222,21 +224,12 @@ func (t *Telemetry) influxQL(ctx context.Context, stmt string) error {
 	return nil
 }
 
-// Reporter is one device that sent a reading, with the municipality and gateway tags its
-// readings carry: the roll-up keeps these, so erasure (by gateway) and retention (by
-// municipality) can find what they must forget.
-type Reporter struct {
-	Municipality vagt.MunicipalityCode
-	Gateway      vagt.GatewayID
-	Device       vagt.DeviceID
-}
-
 // Reporters returns every (municipality, gateway, device) that sent a reading in [from,
 // to), once each. first() per series before group() keeps the merge to one row per
 // series instead of one per point.
-func (t *Telemetry) Reporters(ctx context.Context, from, to time.Time) ([]Reporter, error) {
+func (t *Telemetry) Reporters(ctx context.Context, from, to time.Time) ([]rollup.Reporter, error) {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
@@ -245,11 +238,11 @@ func (t *Telemetry) Reporters(ctx context.Context, from, to time.Time) ([]Report
   |> group()`, t.c.Bucket, fluxTime(from), fluxStop(to))
 	res, err := t.queryAPI().Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	defer res.Close()
-	seen := map[Reporter]bool{}
-	out := []Reporter{}
+	seen := map[rollup.Reporter]bool{}
+	out := []rollup.Reporter{}
 	for res.Next() {
 		r := res.Record()
 		mun, _ := r.ValueByKey("mun").(string)
@@ -259,14 +252,14 @@ func (t *Telemetry) Reporters(ctx context.Context, from, to time.Time) ([]Report
 		if err != nil || dev == "" {
 			continue // not a reading ingest wrote
 		}
-		rep := Reporter{vagt.MunicipalityCode(m), vagt.GatewayID(gw), vagt.DeviceID(dev)}
+		rep := rollup.Reporter{Municipality: vagt.MunicipalityCode(m), Gateway: vagt.GatewayID(gw), Device: vagt.DeviceID(dev)}
 		if !seen[rep] {
 			seen[rep] = true
 			out = append(out, rep)
 		}
 	}
 	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoTelemetry, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrNoTelemetry, err)
 	}
 	return out, nil
 }

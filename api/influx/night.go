@@ -1,4 +1,4 @@
-package night
+package influx
 
 import (
 	"context"
@@ -10,39 +10,26 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/night"
 )
-
-// StateHorizon is how far back the board looks for a sensor's last reading: a reading
-// older than this is not the home's state any more.
-const StateHorizon = 24 * time.Hour
 
 // bedRun bounds how many bed readings per device are read to find when the citizen went
 // to bed: a bed sensor reports on change and hourly, so a night is well within it.
 const bedRun = 60
 
-// Sensors is the sensors' last state per gateway, from InfluxDB.
-type Sensors struct {
-	InBed       *bool
-	InBedSince  *time.Time
-	LastMotion  *time.Time
-	DoorOpen    *bool
-	Temperature *float64
-	Water       *bool
-}
-
-// Influx reads the sensors' state from the readings ingest writes (measurement reading,
+// Night reads night supervision's sensor state from the readings ingest writes (measurement reading,
 // tags gw dev kind, field value), with bounded Flux queries: the last value per device and
-// kind within StateHorizon.
-type Influx struct {
+// kind within night.StateHorizon.
+type Night struct {
 	client influxdb2.Client
 	org    string
 	bucket string
 }
 
-// NewInflux makes a reader on the InfluxDB at url (bucket "db/rp" on 1.8).
-func NewInflux(url, org, bucket, token string, timeout time.Duration) (*Influx, error) {
+// NewNight makes a reader on the InfluxDB at url (bucket "db/rp" on 1.8).
+func NewNight(url, org, bucket, token string, timeout time.Duration) (*Night, error) {
 	if url == "" || bucket == "" {
-		return nil, errors.New("night: InfluxDB URL and bucket are required")
+		return nil, errors.New("influx: InfluxDB URL and bucket are required")
 	}
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -51,14 +38,11 @@ func NewInflux(url, org, bucket, token string, timeout time.Duration) (*Influx, 
 		org = "vagt"
 	}
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(max(timeout/time.Second, 1)))
-	return &Influx{client: influxdb2.NewClientWithOptions(url, token, opts), org: org, bucket: bucket}, nil
+	return &Night{client: influxdb2.NewClientWithOptions(url, token, opts), org: org, bucket: bucket}, nil
 }
 
 // Close releases the client.
-func (r *Influx) Close() { r.client.Close() }
-
-// ErrUnknown is the sensors' state not being known: InfluxDB did not answer.
-var ErrUnknown = errors.New("night: sensor state unknown (InfluxDB did not answer)")
+func (r *Night) Close() { r.client.Close() }
 
 func gwPredicate(gws []vagt.GatewayID) string {
 	parts := make([]string, len(gws))
@@ -69,16 +53,16 @@ func gwPredicate(gws []vagt.GatewayID) string {
 }
 
 // Sensors returns the state of the gateways' sensors at now (readings in [now -
-// StateHorizon, now]). An error wraps ErrUnknown.
-func (r *Influx) Sensors(ctx context.Context, gws []vagt.GatewayID, now time.Time) (map[vagt.GatewayID]Sensors, error) {
-	out := map[vagt.GatewayID]Sensors{}
+// night.StateHorizon, now]). An error wraps night.ErrUnknown.
+func (r *Night) Sensors(ctx context.Context, gws []vagt.GatewayID, now time.Time) (map[vagt.GatewayID]night.Sensors, error) {
+	out := map[vagt.GatewayID]night.Sensors{}
 	if len(gws) == 0 {
 		return out, nil
 	}
 	base := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "reading" and r._field == "value" and %s)`,
-		r.bucket, now.Add(-StateHorizon).UTC().Format(time.RFC3339Nano), now.Add(time.Millisecond).UTC().Format(time.RFC3339Nano), gwPredicate(gws))
+		r.bucket, now.Add(-night.StateHorizon).UTC().Format(time.RFC3339Nano), now.Add(time.Millisecond).UTC().Format(time.RFC3339Nano), gwPredicate(gws))
 	queries := []string{
 		// Door, temperature, water: the last value of each device.
 		base + `
@@ -107,7 +91,7 @@ func (r *Influx) Sensors(ctx context.Context, gws []vagt.GatewayID, now time.Tim
 	for qi, q := range queries {
 		res, err := r.client.QueryAPI(r.org).Query(ctx, q)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnknown, err)
+			return nil, fmt.Errorf("%w: %w", night.ErrUnknown, err)
 		}
 		for res.Next() {
 			rec := res.Record()
@@ -141,7 +125,7 @@ func (r *Influx) Sensors(ctx context.Context, gws []vagt.GatewayID, now time.Tim
 		err = res.Err()
 		res.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnknown, err)
+			return nil, fmt.Errorf("%w: %w", night.ErrUnknown, err)
 		}
 	}
 	for g, kinds := range latest {

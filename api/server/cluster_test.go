@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -24,7 +24,7 @@ import (
 // latencies are logged, not asserted.
 func TestAlarmLaneOnCluster(t *testing.T) {
 	cluster := stacktest.NATSCluster(t)
-	st := startAPIURL(t, cluster.URL(), filepath.Join(t.TempDir(), "vagt.db"), "vagt-api-cluster", alerts.NewManualClock(t0))
+	st := startAPIURL(t, cluster.URL(), filepath.Join(t.TempDir(), "vagt.db"), "vagt-api-cluster", api.NewManualClock(t0))
 	st.world(t)
 	events := st.stream(t, "anna", 0)
 

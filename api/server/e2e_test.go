@@ -1,4 +1,4 @@
-package api_test
+package server_test
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -38,25 +39,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // stack is a running API against a real broker.
 type stack struct {
-	srv    *api.Server
+	srv    *server.Server
 	base   string
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	tokens map[string]string
 	north  int64
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func startAPI(t testing.TB, broker *localstack.Mosquitto, dsn, clientID string, clock *alerts.ManualClock) *stack {
+func startAPI(t testing.TB, broker *localstack.Mosquitto, dsn, clientID string, clock *api.ManualClock) *stack {
 	t.Helper()
 	return startAPIURL(t, broker.URL(), dsn, clientID, clock)
 }
 
-func startAPIURL(t testing.TB, brokerURL, dsn, clientID string, clock *alerts.ManualClock) *stack {
+func startAPIURL(t testing.TB, brokerURL, dsn, clientID string, clock *api.ManualClock) *stack {
 	t.Helper()
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: brokerURL, ClientID: clientID,
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: dsn, Broker: brokerURL, ClientID: clientID,
 		Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond, StreamWriteTimeout: 5 * time.Second},
-		api.Deps{Clock: clock})
+		server.Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +97,8 @@ func (st *stack) world(t testing.TB) {
 		t.Fatal(err)
 	}
 	st.north = north
-	cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
-		KeyBoxNote: "key box by the back door", Contacts: []alerts.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
+	cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
+		KeyBoxNote: "key box by the back door", Contacts: []api.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +108,11 @@ func (st *stack) world(t testing.TB) {
 	if err := s.RegisterGateway(ctx, "gw-0042", "home-0042"); err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]auth.Principal{
-		"anna":  {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"bo":    {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"sara":  {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{south}},
-		"admin": {Role: auth.RoleAdmin},
+	for name, p := range map[string]api.Principal{
+		"anna":  {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"bo":    {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"sara":  {Role: api.RoleStaff, Municipality: 766, Districts: []int64{south}},
+		"admin": {Role: api.RoleAdmin},
 	} {
 		tok, hash, err := auth.NewToken()
 		if err != nil {
@@ -250,7 +251,7 @@ func databases(testing.TB) map[string]func(t testing.TB) string {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // runServer runs srv until the test ends and waits until its lane (if any) is subscribed.
-func runServer(t testing.TB, srv *api.Server) *api.Server {
+func runServer(t testing.TB, srv *server.Server) *server.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
