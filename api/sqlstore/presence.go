@@ -370,8 +370,10 @@ func (s *Store) timeline(ctx context.Context, d alerts.Detail) ([]alerts.Timelin
 	if d.ResolvedAt != nil {
 		out = append(out, alerts.TimelineEntry{At: *d.ResolvedAt, Step: "resolved", By: d.ResolvedBy, Detail: string(d.Outcome)})
 	}
-	// Steps of one instant (a take-and-go acknowledges, takes and sets out at once) in the
-	// order they happen; the rest keep the order above.
+	// Steps of one instant in the order they can happen: a take-and-go acknowledges, takes
+	// and sets out at once; an escalation (and the overdue that comes with it) precedes a
+	// take at the same instant, since a take sets a deadline in the future. The rest keep
+	// the order above (alert_steps by id).
 	slices.SortStableFunc(out, func(a, b alerts.TimelineEntry) int {
 		if c := a.At.Compare(b.At); c != 0 {
 			return c
@@ -381,7 +383,7 @@ func (s *Store) timeline(ctx context.Context, d alerts.Detail) ([]alerts.Timelin
 	return out, nil
 }
 
-var stepRank = map[string]int{"raised": -3, "acknowledged": -2, "taken": -1, "arrived": 1, "resolved": 2}
+var stepRank = map[string]int{"raised": -4, "acknowledged": -3, "overdue": -2, "escalated": -1, "resolved": 1}
 
 // anonymousAssignee strips who went from alerts past their keeping period or of an erased
 // citizen, as acked_by and resolved_by are (citizen_data.go).
