@@ -53,7 +53,7 @@ func (s *server) presence(step presenceStep) http.Handler {
 			}
 		}
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, a)

@@ -140,7 +140,7 @@ func (s *server) alertStats() http.Handler {
 		case "district":
 			byDistrict.ServeHTTP(w, r)
 		default:
-			writeError(w, r, s.Log, fmt.Errorf("%w: by=%q: only by=district", api.ErrInvalid, r.URL.Query().Get("by")))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: by=%q: only by=district", api.ErrInvalid, r.URL.Query().Get("by")))
 		}
 	})
 }
