@@ -185,7 +185,10 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.noLane = c.NoAlarmLane
-	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	// Unheard: an alert whose tier has nobody listening moves on at once (docs/alerts.md,
+	// "Rosters and escalation"); this replica's listeners are its feed's streams.
+	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log,
+		Unheard: store, Listeners: s.Feed, Replica: replicaID()}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
 	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Log))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
@@ -278,7 +281,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans, Rosters: store}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken

@@ -127,6 +127,9 @@ type Detail struct {
 	Escalations []Escalation `json:"escalations"`
 	// AwayUntil: the citizen is away (care plan absence) until then.
 	AwayUntil *time.Time `json:"away_until,omitempty"`
+	// Audience is who the alert reached beyond its district's staff (for the scope check;
+	// not shown).
+	Audience Audience `json:"-"`
 }
 
 // Citizen is the person in the home.
@@ -188,6 +191,9 @@ type Scope struct {
 	// whole municipality (the municipality's central on-call, a manager). Alerts of
 	// unregistered gateways have no district: everybody of the municipality sees them.
 	Districts []int64
+	// User is the caller's user name: an alert whose audience names it (the shift on duty,
+	// the backup, central on-call: audience.go) is in scope too.
+	User string
 }
 
 // Allows reports whether an alert of that municipality and district is in the scope.

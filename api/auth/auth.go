@@ -85,7 +85,7 @@ func (p *Principal) AlertScope() (alerts.Scope, bool) {
 	case RoleAdmin:
 		return alerts.Scope{All: true}, true
 	case RoleStaff, RoleManager:
-		return alerts.Scope{Municipality: p.Municipality, Districts: slices.Clone(p.Districts)}, true
+		return alerts.Scope{Municipality: p.Municipality, Districts: slices.Clone(p.Districts), User: p.Name}, true
 	}
 	return alerts.Scope{}, false
 }

@@ -133,7 +133,7 @@ func (s *server) getAlert() http.Handler {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		if !scope.Allows(d.Municipality, d.District) {
+		if !scope.Reaches(d.Municipality, d.District, d.Audience) {
 			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope))
 			return
 		}

@@ -304,3 +304,31 @@ func (r Roster) OnDuty(t time.Time) (Duty, bool) {
 	}
 	return Duty{}, false
 }
+
+// Board is who receives a municipality's alerts at an instant, tier by tier.
+type Board struct {
+	At           time.Time             `json:"at"`
+	Municipality vagt.MunicipalityCode `json:"municipality"`
+	Districts    []DistrictDuty        `json:"districts"`
+	Central      []string              `json:"central"` // the municipality's central on-call
+}
+
+// DistrictDuty is who is on duty in one district at an instant.
+type DistrictDuty struct {
+	District int64  `json:"district"`
+	Name     string `json:"name"`
+	// Shift is the shift on duty; nil when no shift covers the instant or the district has
+	// no roster: its alerts escalate at once.
+	Shift       *ShiftOnDuty `json:"shift"`
+	Staff       []string     `json:"staff"`
+	Backup      Backup       `json:"backup"`
+	BackupStaff []string     `json:"backup_staff"` // a team backup's shift on duty
+}
+
+// ShiftOnDuty is a shift of the roster (by index) and when it started and ends.
+type ShiftOnDuty struct {
+	Index int       `json:"index"`
+	Kind  Kind      `json:"kind"`
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
+}

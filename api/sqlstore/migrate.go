@@ -350,6 +350,8 @@ CREATE TABLE gps_tracker_days (
 	PRIMARY KEY (tracker_id, day)
 );
 `,
+	// 11: duty rosters and the audience escalation widens (roster.go).
+	rosterMigration,
 }
 
 var dialectText = map[dialect]map[string]string{

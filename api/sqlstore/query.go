@@ -23,8 +23,15 @@ func (s *Store) ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Fil
 		where = append(where, "municipality = ?")
 		args = append(args, int(scope.Municipality))
 		if len(scope.Districts) > 0 {
+			// Their districts' alerts, and those that reached them as the shift on duty,
+			// the backup (a person, or their district as a team) or central on-call.
 			ph := strings.TrimSuffix(strings.Repeat("?, ", len(scope.Districts)), ", ")
-			where = append(where, "(district_id IS NULL OR district_id IN ("+ph+"))")
+			where = append(where, "(district_id IS NULL OR district_id IN ("+ph+
+				") OR id IN (SELECT alert_id FROM alert_audience WHERE (user_name = ? AND user_name <> '') OR district_id IN ("+ph+")))")
+			for _, d := range scope.Districts {
+				args = append(args, d)
+			}
+			args = append(args, scope.User)
 			for _, d := range scope.Districts {
 				args = append(args, d)
 			}
@@ -96,6 +103,9 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 		return alerts.Detail{}, err
 	}
 	d := alerts.Detail{Alert: a, Devices: []alerts.Device{}, Notes: []alerts.Note{}, Escalations: []alerts.Escalation{}}
+	if d.Audience, err = s.AlertAudience(ctx, id); err != nil {
+		return d, err
+	}
 	if a.Home != "" {
 		var (
 			c       alerts.Citizen
