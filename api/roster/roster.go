@@ -118,7 +118,7 @@ func clock(s string) (int, bool) {
 func (s Shift) span() (start, length int, ok bool) {
 	a, ok1 := clock(s.Start)
 	b, ok2 := clock(s.End)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || a == b { // an empty shift covers nothing (and is refused)
 		return 0, 0, false
 	}
 	if b <= a {
