@@ -195,7 +195,7 @@ func (s *server) duty() http.Handler {
 				return err
 			}
 		}
-		if m == 0 {
+		if m == 0 && p.Role == auth.RoleAdmin {
 			return fmt.Errorf("%w: municipality= is required", alerts.ErrInvalid)
 		}
 		if err := mayReadRoster(p, m); err != nil {
