@@ -332,3 +332,12 @@ type ShiftOnDuty struct {
 	From  time.Time `json:"from"`
 	Until time.Time `json:"until"`
 }
+
+// DayAndNight is a plain roster for every day of the week: a day shift 07:00–19:00 and a
+// night shift 19:00–07:00, with their staff and one backup (the demo and test worlds).
+func DayAndNight(day, night []string, backup Backup) []Shift {
+	return []Shift{
+		{Kind: Day, Weekdays: Weekdays, Start: "07:00", End: "19:00", Staff: day, Backup: backup},
+		{Kind: Night, Weekdays: Weekdays, Start: "19:00", End: "07:00", Staff: night, Backup: backup},
+	}
+}

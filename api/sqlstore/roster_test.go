@@ -331,4 +331,3 @@ func TestDutyAt(t *testing.T) {
 		}
 	})
 }
-
