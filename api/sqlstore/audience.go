@@ -180,17 +180,17 @@ func (s *Store) ListeningUsers(ctx context.Context, since time.Time) ([]string, 
 // EscalateUnheard moves on at once every open alert that escalates and whose current tier
 // has nobody listening: no person of the tier's audience has a live stream beaten at or
 // after heardSince. "Nobody is listening" is the dangerous case; an empty shift, a missing
-// roster or a backup that is not connected all land here. Each step is a conditional update
-// on the level, like EscalateDue, so replicas doing this together take each step once; an
-// alert whose next tier is unheard too moves on again in the same call.
+// roster or a backup that is not connected all land here. Before it moves an alert, the
+// tier's audience is brought up to the roster on duty now, so that at a change of shift the
+// shift that came on (and listens) keeps the alerts of the one that left. Each step is a
+// conditional update on the level, like EscalateDue, so replicas doing this together take
+// each step once; an alert whose next tier is unheard too moves on again in the same call.
 func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) (int, error) {
 	n := 0
 	for pass := 0; pass < alerts.MaxLevel; pass++ {
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.id, a.escalation_level FROM alerts a
 			WHERE a.state = 'open' AND a.escalate_at IS NOT NULL AND a.escalation_level < ?
-			AND NOT EXISTS (SELECT 1 FROM alert_audience au JOIN live_streams ls ON ls.user_name = au.user_name
-				WHERE au.alert_id = a.id AND au.user_name <> '' AND ls.beat_at >= ?
-				AND au.tier = CASE WHEN a.escalation_level = 0 THEN ? ELSE ? END)
+			AND NOT EXISTS (`+heardQuery+`)
 			ORDER BY a.id LIMIT 200`), alerts.MaxLevel, ms(heardSince), string(alerts.TierDistrict), string(alerts.TierBackup))
 		if err != nil {
 			return n, storeErr("escalate unheard", err)
@@ -201,7 +201,15 @@ func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) 
 		}
 		moved := 0
 		for _, d := range dues {
-			ok, err := s.escalateStep(ctx, d, now, "nobody listening", `escalate_at IS NOT NULL`)
+			ok, err := s.escalateStep(ctx, d, now, "nobody listening", func(t *tx, a alerts.Alert) (bool, error) {
+				if err := t.widen(ctx, a, d.level, now); err != nil {
+					return false, err
+				}
+				var heard int
+				err := t.row(ctx, `SELECT COUNT(*) FROM alerts a WHERE a.id = ? AND EXISTS (`+heardQuery+`)`,
+					d.id, ms(heardSince), string(alerts.TierDistrict), string(alerts.TierBackup)).Scan(&heard)
+				return heard == 0, err
+			})
 			if err != nil {
 				return n, err
 			}
@@ -216,6 +224,12 @@ func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) 
 	}
 	return n, nil
 }
+
+// heardQuery finds a person of alert a's current tier with a live stream beaten at or
+// after ?; its arguments: that time, then the district and backup tiers' names.
+const heardQuery = `SELECT 1 FROM alert_audience au JOIN live_streams ls ON ls.user_name = au.user_name
+	WHERE au.alert_id = a.id AND au.user_name <> '' AND ls.beat_at >= ?
+	AND au.tier = CASE WHEN a.escalation_level = 0 THEN ? ELSE ? END`
 
 type due struct {
 	id    int64
@@ -235,11 +249,11 @@ func scanDues(rows *sql.Rows) ([]due, error) {
 	return out, rows.Err()
 }
 
-// escalateStep moves alert d one tier up if it is still open at d's level and cond holds
-// (a SQL condition on the alert: its deadline passed, or it escalates at all), records the
-// step, widens the audience to the new tier, audits it (why in the detail) and appends the
-// escalated event. It reports whether it moved the alert.
-func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why, cond string) (bool, error) {
+// escalateStep moves alert d one tier up if it is still open at d's level, still escalating
+// and, when proceed is set, proceed agrees (inside the transaction); otherwise only once its deadline
+// passed. It records the step, widens the audience to the new tier, audits it (why in the
+// detail) and appends the escalated event. It reports whether it moved the alert.
+func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why string, proceed func(*tx, alerts.Alert) (bool, error)) (bool, error) {
 	moved := false
 	err := s.inTx(ctx, func(t *tx) error {
 		moved = false
@@ -247,13 +261,20 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why, con
 		if err != nil {
 			return err
 		}
+		cond, args := `escalate_at <= ?`, []any{ms(now)}
+		if proceed != nil {
+			if ok, err := proceed(t, a); err != nil || !ok {
+				return err
+			}
+			cond, args = `escalate_at IS NOT NULL`, nil
+		}
 		level := d.level + 1
 		var next any
 		if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
 			next = ms(at)
 		}
 		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?
-			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, d.id, d.level}, condArgs(cond, now)...)...)
+			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, d.id, d.level}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -284,16 +305,6 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why, con
 		return false, storeErr(fmt.Sprintf("escalate alert %d", d.id), err)
 	}
 	return moved, nil
-}
-
-// escalateDueCond is EscalateDue's condition: the deadline passed.
-const escalateDueCond = `escalate_at <= ?`
-
-func condArgs(cond string, now time.Time) []any {
-	if cond == escalateDueCond {
-		return []any{ms(now)}
-	}
-	return nil
 }
 
 // rearm opens again an acknowledged alert that a new press folded into: nobody has arrived

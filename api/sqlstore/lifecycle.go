@@ -191,7 +191,7 @@ func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
 	}
 	n := 0
 	for _, d := range dues {
-		moved, err := s.escalateStep(ctx, d, now, "", escalateDueCond)
+		moved, err := s.escalateStep(ctx, d, now, "", nil)
 		if err != nil {
 			return n, err
 		}

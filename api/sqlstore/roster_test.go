@@ -331,3 +331,48 @@ func TestDutyAt(t *testing.T) {
 		}
 	})
 }
+
+// TestUnheardAtChangeOfShift: an alert raised near the end of the day shift stays with the
+// night shift that came on and listens, instead of escalating because the day shift left.
+func TestUnheardAtChangeOfShift(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		staffUser(t, s, "dagmar", w.north)
+		staffUser(t, s, "nina", w.north)
+		shifts := []roster.Shift{
+			{Kind: roster.Day, Weekdays: roster.Weekdays, Start: "07:00", End: "22:00", Staff: []string{"dagmar"}},
+			{Kind: roster.Night, Weekdays: roster.Weekdays, Start: "22:00", End: "07:00", Staff: []string{"nina"}},
+		}
+		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: shifts}, "lead", t0); err != nil {
+			t.Fatal(err)
+		}
+		day := time.Date(2026, 11, 23, 20, 50, 0, 0, time.UTC) // 21:50 in Copenhagen
+		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+		if err := s.BeatStreams(ctx, "a", map[string]int{"dagmar": 1}, wall); err != nil {
+			t.Fatal(err)
+		}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, day), day).Alert.ID
+		if n, err := s.EscalateUnheard(ctx, day, wall); err != nil || n != 0 {
+			t.Fatalf("the day shift listens: %d %v", n, err)
+		}
+		// 22:10: Dagmar went home, Nina came on and listens.
+		if err := s.BeatStreams(ctx, "a", map[string]int{"nina": 1}, wall.Add(20*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.EscalateUnheard(ctx, day.Add(20*time.Minute), wall.Add(20*time.Minute)); err != nil || n != 0 {
+			t.Fatalf("the night shift listens: %d escalated (%v)", n, err)
+		}
+		aud, err := s.AlertAudience(ctx, id)
+		if err != nil || !slices.Equal(aud.Users, []string{"dagmar", "nina"}) {
+			t.Fatalf("audience: %+v %v", aud, err)
+		}
+		// Nina's console closes too: nobody listens.
+		if err := s.BeatStreams(ctx, "a", nil, wall.Add(21*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.EscalateUnheard(ctx, day.Add(21*time.Minute), wall.Add(21*time.Minute)); err != nil || n != 2 {
+			t.Fatalf("nobody listens: %d escalated (%v)", n, err)
+		}
+	})
+}
