@@ -12,7 +12,9 @@ import (
 )
 
 // addStaff gives the fixture a staff user of 766 scoped to districts.
-func (f *fixture) addStaff(t *testing.T, name string, districts ...int64) {
+func (f *fixture) addStaff(t *testing.T, name string, districts ...int64) { f.addStaffB(t, name, districts...) }
+
+func (f *fixture) addStaffB(t testing.TB, name string, districts ...int64) {
 	t.Helper()
 	tok, hash, _ := auth.NewToken()
 	p := auth.Principal{Name: name, Role: auth.RoleStaff, Municipality: 766, Districts: districts}
