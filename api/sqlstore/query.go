@@ -27,7 +27,7 @@ func (s *Store) ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Fil
 			// the backup (a person, or their district as a team) or central on-call.
 			ph := strings.TrimSuffix(strings.Repeat("?, ", len(scope.Districts)), ", ")
 			where = append(where, "(district_id IS NULL OR district_id IN ("+ph+
-				") OR id IN (SELECT alert_id FROM alert_audience WHERE (user_name = ? AND user_name <> '') OR district_id IN ("+ph+")))")
+				") OR EXISTS (SELECT 1 FROM alert_audience au WHERE au.alert_id = alerts.id AND ((au.user_name = ? AND au.user_name <> '') OR au.district_id IN ("+ph+"))))")
 			for _, d := range scope.Districts {
 				args = append(args, d)
 			}
