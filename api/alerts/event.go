@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // EventKind is what happened to an alert, as the live stream names it.
@@ -31,7 +32,7 @@ type Event struct {
 	Data         json.RawMessage       `json:"-"` // EventData as JSON
 	// Audience is who the alert reached beyond its district's staff when the event was
 	// written (audience.go): the stream sends the event to them too.
-	Audience Audience `json:"-"`
+	Audience api.Audience `json:"-"`
 }
 
 // EventData is the body of a stream event.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // EscalationStore moves every unacknowledged alert whose deadline has passed one tier up,
@@ -24,7 +26,7 @@ type OfflineStore interface {
 // none; several replicas may run one each (the store's updates are conditional).
 type Escalator struct {
 	Store EscalationStore
-	Clock Clock
+	Clock api.Clock
 	Every time.Duration // how often to look; default 1 s
 	Log   *slog.Logger
 	// Changed is called after a tick that changed alerts (e.g. Feed.Wake), if set.
@@ -37,7 +39,7 @@ type Escalator struct {
 	Unheard   UnheardStore
 	Listeners ListenerCounter
 	Replica   string
-	Wall      Clock
+	Wall      api.Clock
 }
 
 // Tick escalates what is due now, then, with Unheard set, records who listens on this
@@ -46,7 +48,7 @@ func (e *Escalator) Tick(ctx context.Context) (int, error) {
 	now := e.Clock.Now()
 	n, err := e.Store.EscalateDue(ctx, now)
 	if e.Unheard != nil {
-		wall := SystemClock{}.Now()
+		wall := api.SystemClock{}.Now()
 		if e.Wall != nil {
 			wall = e.Wall.Now()
 		}
@@ -96,7 +98,7 @@ func (e *Escalator) Run(ctx context.Context) error {
 // OfflineDetector drives offline detection, like Escalator.
 type OfflineDetector struct {
 	Store   OfflineStore
-	Clock   Clock
+	Clock   api.Clock
 	Every   time.Duration // default 1 s
 	Log     *slog.Logger
 	Changed func()

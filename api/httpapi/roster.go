@@ -10,8 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/roster"
 )
 
@@ -34,36 +33,36 @@ type rosterAnswer struct {
 
 func (s *server) rosters() (RosterStore, error) {
 	if s.Rosters == nil {
-		return nil, fmt.Errorf("%w: rosters are not configured", alerts.ErrUnavailable)
+		return nil, fmt.Errorf("%w: rosters are not configured", api.ErrUnavailable)
 	}
 	return s.Rosters, nil
 }
 
 // mayReadRoster: who is on duty is for the municipality's staff and managers, and admins.
-func mayReadRoster(p *auth.Principal, m vagt.MunicipalityCode) error {
+func mayReadRoster(p *api.Principal, m vagt.MunicipalityCode) error {
 	switch {
-	case p.Role == auth.RoleAdmin:
+	case p.Role == api.RoleAdmin:
 		return nil
-	case (p.Role == auth.RoleStaff || p.Role == auth.RoleManager) && p.Municipality == m:
+	case (p.Role == api.RoleStaff || p.Role == api.RoleManager) && p.Municipality == m:
 		return nil
-	case p.Role == auth.RoleStaff || p.Role == auth.RoleManager:
-		return auth.ErrOutOfScope
+	case p.Role == api.RoleStaff || p.Role == api.RoleManager:
+		return api.ErrOutOfScope
 	}
-	return fmt.Errorf("%w: rosters are for staff, managers and admins", alerts.ErrForbidden)
+	return fmt.Errorf("%w: rosters are for staff, managers and admins", api.ErrForbidden)
 }
 
 // districtOf parses {id} and returns the district's municipality; ErrNotFound for a bad id.
 func districtOf(ctx context.Context, st RosterStore, r *http.Request) (int64, vagt.MunicipalityCode, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, 0, fmt.Errorf("%w: district %q", alerts.ErrNotFound, chi.URLParam(r, "id"))
+		return 0, 0, fmt.Errorf("%w: district %q", api.ErrNotFound, chi.URLParam(r, "id"))
 	}
 	m, err := st.DistrictMunicipality(ctx, id)
 	return id, m, err
 }
 
 func (s *server) getRoster() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		st, err := s.rosters()
 		if err != nil {
 			return err
@@ -92,7 +91,7 @@ type rosterRequest struct {
 // and admins, like the other registry writes; audited. Invalid: 400 naming every field,
 // nothing saved.
 func (s *server) putRoster() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		st, err := s.rosters()
 		if err != nil {
 			return err
@@ -120,7 +119,7 @@ func (s *server) putRoster() http.Handler {
 func municipalityParam(v string) (vagt.MunicipalityCode, error) {
 	n, err := strconv.ParseUint(v, 10, 16)
 	if err != nil || vagt.MunicipalityCode(n).Validate() != nil {
-		return 0, fmt.Errorf("%w: unknown municipality %q", alerts.ErrInvalid, v)
+		return 0, fmt.Errorf("%w: unknown municipality %q", api.ErrInvalid, v)
 	}
 	return vagt.MunicipalityCode(n), nil
 }
@@ -131,7 +130,7 @@ type centralAnswer struct {
 }
 
 func (s *server) getCentral() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		st, err := s.rosters()
 		if err != nil {
 			return err
@@ -153,7 +152,7 @@ func (s *server) getCentral() http.Handler {
 }
 
 func (s *server) putCentral() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		st, err := s.rosters()
 		if err != nil {
 			return err
@@ -183,7 +182,7 @@ func (s *server) putCentral() http.Handler {
 // duty answers who receives the municipality's alerts at ?at= (RFC 3339; default now), tier
 // by tier. ?municipality= is the caller's own unless an admin names one.
 func (s *server) duty() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		st, err := s.rosters()
 		if err != nil {
 			return err
@@ -195,8 +194,8 @@ func (s *server) duty() http.Handler {
 				return err
 			}
 		}
-		if m == 0 && p.Role == auth.RoleAdmin {
-			return fmt.Errorf("%w: municipality= is required", alerts.ErrInvalid)
+		if m == 0 && p.Role == api.RoleAdmin {
+			return fmt.Errorf("%w: municipality= is required", api.ErrInvalid)
 		}
 		if err := mayReadRoster(p, m); err != nil {
 			return err
@@ -204,7 +203,7 @@ func (s *server) duty() http.Handler {
 		at := s.Clock.Now()
 		if v := q.Get("at"); v != "" {
 			if at, err = time.Parse(time.RFC3339, v); err != nil {
-				return fmt.Errorf("%w: at=%q is not an RFC 3339 time", alerts.ErrInvalid, v)
+				return fmt.Errorf("%w: at=%q is not an RFC 3339 time", api.ErrInvalid, v)
 			}
 		}
 		b, err := st.DutyAt(r.Context(), m, at)

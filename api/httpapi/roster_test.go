@@ -8,16 +8,19 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // addStaff gives the fixture a staff user of 766 scoped to districts.
-func (f *fixture) addStaff(t *testing.T, name string, districts ...int64) { f.addStaffB(t, name, districts...) }
+func (f *fixture) addStaff(t *testing.T, name string, districts ...int64) {
+	f.addStaffB(t, name, districts...)
+}
 
 func (f *fixture) addStaffB(t testing.TB, name string, districts ...int64) {
 	t.Helper()
 	tok, hash, _ := auth.NewToken()
-	p := auth.Principal{Name: name, Role: auth.RoleStaff, Municipality: 766, Districts: districts}
+	p := api.Principal{Name: name, Role: api.RoleStaff, Municipality: 766, Districts: districts}
 	if _, err := f.store.IssueToken(t.Context(), p, hash, nil, t0); err != nil {
 		t.Fatal(err)
 	}

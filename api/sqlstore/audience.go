@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -79,8 +80,8 @@ func (t *tx) widen(ctx context.Context, a alerts.Alert, level int, now time.Time
 }
 
 // audience reads who alert id reached beyond its district's staff, every tier so far.
-func (t *tx) audience(ctx context.Context, id int64) (alerts.Audience, error) {
-	var aud alerts.Audience
+func (t *tx) audience(ctx context.Context, id int64) (api.Audience, error) {
+	var aud api.Audience
 	rows, err := t.query(ctx, `SELECT user_name, district_id FROM alert_audience WHERE alert_id = ? ORDER BY user_name, district_id`, id)
 	if err != nil {
 		return aud, err
@@ -105,8 +106,8 @@ func (t *tx) audience(ctx context.Context, id int64) (alerts.Audience, error) {
 }
 
 // AlertAudience returns who alert id reached beyond its district's staff.
-func (s *Store) AlertAudience(ctx context.Context, id int64) (alerts.Audience, error) {
-	var aud alerts.Audience
+func (s *Store) AlertAudience(ctx context.Context, id int64) (api.Audience, error) {
+	var aud api.Audience
 	err := s.inTx(ctx, func(t *tx) error {
 		var err error
 		aud, err = t.audience(ctx, id)
@@ -118,7 +119,7 @@ func (s *Store) AlertAudience(ctx context.Context, id int64) (alerts.Audience, e
 	return aud, nil
 }
 
-func encodeAudience(a alerts.Audience) (string, error) {
+func encodeAudience(a api.Audience) (string, error) {
 	if a.IsZero() {
 		return "", nil
 	}
@@ -126,8 +127,8 @@ func encodeAudience(a alerts.Audience) (string, error) {
 	return string(b), err
 }
 
-func decodeAudience(s string) (alerts.Audience, error) {
-	var a alerts.Audience
+func decodeAudience(s string) (api.Audience, error) {
+	var a api.Audience
 	if s == "" {
 		return a, nil
 	}
@@ -296,7 +297,7 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 		if why != "" {
 			detail += " (" + why + ")"
 		}
-		if err := t.audit(ctx, now, alerts.System, "alert.escalate", alertObject(d.id), detail); err != nil {
+		if err := t.audit(ctx, now, api.System, "alert.escalate", alertObject(d.id), detail); err != nil {
 			return err
 		}
 		return t.appendEvent(ctx, alerts.EventEscalated, "escalated", a, now)
@@ -324,7 +325,7 @@ func (t *tx) rearm(ctx context.Context, a alerts.Alert, now time.Time) (alerts.A
 	if n, err := r.RowsAffected(); err != nil || n == 0 {
 		return a, false, err
 	}
-	if err := t.audit(ctx, now, alerts.System, "alert.reraise", alertObject(a.ID),
+	if err := t.audit(ctx, now, api.System, "alert.reraise", alertObject(a.ID),
 		fmt.Sprintf("pressed again after %s acknowledged; nobody arrived", a.AckedBy)); err != nil {
 		return a, false, err
 	}

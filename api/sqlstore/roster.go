@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/roster"
 )
 
@@ -82,7 +82,7 @@ func (s *Store) Roster(ctx context.Context, district int64) (roster.Roster, erro
 // SaveRoster replaces a district's roster, audited (roster.update) in the same
 // transaction. Nothing is saved unless all of it is valid: every shift (roster.Validate),
 // every person a known user, every backup team a district of the same municipality; the
-// error (a *roster.ValidationError wrapping alerts.ErrInvalid) names every bad field.
+// error (a *roster.ValidationError wrapping api.ErrInvalid) names every bad field.
 func (s *Store) SaveRoster(ctx context.Context, r roster.Roster, actor string, now time.Time) (roster.Roster, error) {
 	m, err := s.DistrictMunicipality(ctx, r.District)
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *Store) SaveRoster(ctx context.Context, r roster.Roster, actor string, n
 		r.Shifts = []roster.Shift{}
 	}
 	if err := r.Validate(); err != nil {
-		return r, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return r, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	err = s.inTx(ctx, func(t *tx) error {
 		var bad []roster.FieldError
@@ -123,7 +123,7 @@ func (s *Store) SaveRoster(ctx context.Context, r roster.Roster, actor string, n
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, &roster.ValidationError{Fields: bad})
+			return fmt.Errorf("%w: %w", api.ErrInvalid, &roster.ValidationError{Fields: bad})
 		}
 		b, err := json.Marshal(r.Shifts)
 		if err != nil {
@@ -186,10 +186,10 @@ func (s *Store) CentralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]s
 // (central_on_call.update); every name must be a user of the municipality.
 func (s *Store) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error) {
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if len(users) > roster.MaxStaffPerShift {
-		return nil, fmt.Errorf("%w: %w", alerts.ErrInvalid, &roster.ValidationError{Fields: []roster.FieldError{{Field: "users",
+		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, &roster.ValidationError{Fields: []roster.FieldError{{Field: "users",
 			Reason: fmt.Sprintf("%d people, at most %d", len(users), roster.MaxStaffPerShift)}}})
 	}
 	users = slices.Clone(users)
@@ -205,7 +205,7 @@ func (s *Store) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, 
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, &roster.ValidationError{Fields: bad})
+			return fmt.Errorf("%w: %w", api.ErrInvalid, &roster.ValidationError{Fields: bad})
 		}
 		if _, err := t.exec(ctx, `DELETE FROM central_on_call WHERE municipality = ?`, int(m)); err != nil {
 			return err

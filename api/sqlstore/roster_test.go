@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/roster"
@@ -15,9 +16,9 @@ import (
 
 // staffUser makes a staff user of Hedensted scoped to districts and returns the scope its
 // token gets.
-func staffUser(t *testing.T, s *sqlstore.Store, name string, districts ...int64) alerts.Scope {
+func staffUser(t *testing.T, s *sqlstore.Store, name string, districts ...int64) api.Scope {
 	t.Helper()
-	p := auth.Principal{Name: name, Role: auth.RoleStaff, Municipality: 766, Districts: districts}
+	p := api.Principal{Name: name, Role: api.RoleStaff, Municipality: 766, Districts: districts}
 	_, hash, err := auth.NewToken()
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func nights(staff []string, backup roster.Backup) []roster.Shift {
 	}
 }
 
-func listIDs(t *testing.T, s *sqlstore.Store, scope alerts.Scope) []int64 {
+func listIDs(t *testing.T, s *sqlstore.Store, scope api.Scope) []int64 {
 	t.Helper()
 	list, err := s.ListAlerts(t.Context(), scope, alerts.Filter{})
 	if err != nil {
@@ -64,7 +65,7 @@ func TestRosterSaveValidates(t *testing.T) {
 		}
 		_, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: bad}, "lead", t0)
 		var ve *roster.ValidationError
-		if !errors.Is(err, alerts.ErrInvalid) || !errors.As(err, &ve) || len(ve.Fields) != 2 ||
+		if !errors.Is(err, api.ErrInvalid) || !errors.As(err, &ve) || len(ve.Fields) != 2 ||
 			ve.Fields[0].Field != "shifts[2].end" || ve.Fields[1].Field != "shifts[1]" {
 			t.Fatalf("overlapping and empty shifts: %v", err)
 		}
@@ -97,7 +98,7 @@ func TestRosterSaveValidates(t *testing.T) {
 		if err != nil || len(log) != 1 || log[0].Action != "roster.update" || log[0].Actor != "lead" {
 			t.Fatalf("audit: %+v %v", log, err)
 		}
-		if _, err := s.Roster(ctx, 999999); !errors.Is(err, alerts.ErrNotFound) {
+		if _, err := s.Roster(ctx, 999999); !errors.Is(err, api.ErrNotFound) {
 			t.Fatalf("roster of no district: %v", err)
 		}
 	})
@@ -125,7 +126,7 @@ func TestAudienceWidensByTier(t *testing.T) {
 		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
 		sees := func(stage string, want map[string]bool) {
 			t.Helper()
-			for name, scope := range map[string]alerts.Scope{"north": w.northStaff, "nina": nina, "bent": bent, "carl": carl, "ole": other} {
+			for name, scope := range map[string]api.Scope{"north": w.northStaff, "nina": nina, "bent": bent, "carl": carl, "ole": other} {
 				if got := slices.Contains(listIDs(t, s, scope), id); got != want[name] {
 					t.Errorf("%s: %s sees it in the list: %v, want %v", stage, name, got, want[name])
 				}
@@ -135,14 +136,14 @@ func TestAudienceWidensByTier(t *testing.T) {
 				t.Fatal(err)
 			}
 			last := evs[len(evs)-1]
-			for name, scope := range map[string]alerts.Scope{"nina": nina, "bent": bent, "carl": carl, "ole": other} {
+			for name, scope := range map[string]api.Scope{"nina": nina, "bent": bent, "carl": carl, "ole": other} {
 				if got := scope.Reaches(last.Municipality, last.District, last.Audience); got != want[name] {
 					t.Errorf("%s: the stream sends %s the event: %v, want %v (%+v)", stage, name, got, want[name], last.Audience)
 				}
 			}
 		}
 		sees("raised", map[string]bool{"north": true, "nina": true})
-		if _, err := s.Ack(ctx, id, "bent", bent, t0); !errors.Is(err, auth.ErrOutOfScope) {
+		if _, err := s.Ack(ctx, id, "bent", bent, t0); !errors.Is(err, api.ErrOutOfScope) {
 			t.Fatalf("the backup acknowledged before the alert reached the backup: %v", err)
 		}
 		if n, err := s.EscalateDue(ctx, t0.Add(61*time.Second)); err != nil || n != 1 {
@@ -273,7 +274,7 @@ func TestPressOnAcknowledgedRearms(t *testing.T) {
 			t.Fatalf("the restarted clock did not escalate: %d %v", n, err)
 		}
 		log, err := s.AuditLog(ctx, "alert/"+itoa(r.Alert.ID), 0, 10)
-		if err != nil || !slices.ContainsFunc(log, func(e auth.AuditEntry) bool { return e.Action == "alert.reraise" && e.Actor == alerts.System }) {
+		if err != nil || !slices.ContainsFunc(log, func(e api.AuditEntry) bool { return e.Action == "alert.reraise" && e.Actor == api.System }) {
 			t.Fatalf("audit: %+v %v", log, err)
 		}
 		// Acknowledged again, then a press while open: an ordinary repeat.

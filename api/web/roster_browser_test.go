@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/roster"
 )
@@ -20,7 +21,7 @@ func TestRosterPage(t *testing.T) {
 	b := newBrowser(t)
 	st := startStack(t)
 	tok, hash, _ := auth.NewToken()
-	if _, err := st.srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, time.Now()); err != nil {
+	if _, err := st.srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	b.do("open the roster", chromedp.Navigate(st.proxy.URL+"/roster"), chromedp.WaitVisible("#token", chromedp.ByID))
