@@ -16,7 +16,7 @@ import (
 // TestRosterPage drives the duty roster page in headless Chromium against the real API: the
 // district lead (a manager) sees Nord's day and night shifts and who is on duty now, in
 // Danish; emptying the night shift saves and warns that its alarms escalate at once; an
-// overlap is refused with the shift marked and nothing saved.
+// overlap is refused with the shift marked and nothing saved; English is a switch away.
 func TestRosterPage(t *testing.T) {
 	b := newBrowser(t)
 	st := startStack(t)
@@ -54,5 +54,10 @@ func TestRosterPage(t *testing.T) {
 	if s := b.text("#errors"); !strings.Contains(s, "blev ikke gemt") {
 		t.Errorf("the refusal in Danish: %q", s)
 	}
+	// English on the switch: the page redraws in place, the typed form kept.
+	b.do("switch to English", chromedp.Evaluate(`(s => { s.value = "en"; s.dispatchEvent(new Event("change")); })(document.querySelector(".lang-switch select"))`, nil))
+	b.waitJS("the page in English", `document.getElementById("roster-title").textContent === "Duty roster" &&
+		document.querySelector('#warnings li[data-code="no_staff"]')?.textContent.includes("nobody on it") &&
+		document.getElementById("s0-end").value === "20:00"`)
 	b.checkErrors()
 }
