@@ -377,3 +377,36 @@ func TestUnheardAtChangeOfShift(t *testing.T) {
 		}
 	})
 }
+
+// TestEmptyShiftGoesToTheBackupAtOnce: a shift with nobody on it (saved, with a warning)
+// sends its alerts to the backup at once; the backup listens, so they stay there until
+// the deadline.
+func TestEmptyShiftGoesToTheBackupAtOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		staffUser(t, s, "dagmar", w.north)
+		bent := staffUser(t, s, "bent", w.south)
+		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights(nil, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
+			t.Fatal(err)
+		}
+		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+		if err := s.BeatStreams(ctx, "a", map[string]int{"bent": 1, "dagmar": 1}, wall); err != nil {
+			t.Fatal(err)
+		}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
+		if n, err := s.EscalateUnheard(ctx, t0, wall); err != nil || n != 1 {
+			t.Fatalf("an empty night shift: %d escalated, want 1 step to the backup (%v)", n, err)
+		}
+		a, err := s.Alert(ctx, id)
+		if err != nil || a.Tier != alerts.TierBackup || a.EscalationLevel != 1 {
+			t.Fatalf("alert: %+v %v", a, err)
+		}
+		if !slices.Contains(listIDs(t, s, bent), id) {
+			t.Fatal("the backup does not see it")
+		}
+		if n, err := s.EscalateUnheard(ctx, t0.Add(time.Second), wall); err != nil || n != 0 {
+			t.Fatalf("the backup listens: %d escalated (%v)", n, err)
+		}
+	})
+}
