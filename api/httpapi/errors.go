@@ -9,7 +9,6 @@ import (
 
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/roster"
 )
 
 // Errors of the HTTP layer itself.
@@ -31,14 +30,14 @@ type errorDetail struct {
 	// Field names the invalid field of a request body ("rules.night").
 	Field string `json:"field,omitempty"`
 	// Fields names every invalid field, when the request had several (a roster).
-	Fields []roster.FieldError `json:"fields,omitempty"`
+	Fields []api.FieldError `json:"fields,omitempty"`
 }
 
 // fieldError is an invalid request that names its field (api.FieldError).
 type fieldError interface{ InvalidField() string }
 
-// fieldErrors is an invalid request that names all its invalid fields (roster.ValidationError).
-type fieldErrors interface{ InvalidFields() []roster.FieldError }
+// fieldErrors is an invalid request that names all its invalid fields (api.FieldErrors).
+type fieldErrors interface{ InvalidFields() []api.FieldError }
 
 // status maps an error to the HTTP status and code the client sees. It is the only place
 // that does.

@@ -1,12 +1,11 @@
 // Package roster is a district's duty roster ("vagtplan"): its shifts (day, evening, night,
 // by weekday, in Danish local time), who is on each, the backup ("bagvagt") for each, and the
 // municipality's central on-call. It answers who is on duty at an instant, which is what
-// escalation widens an alert's audience by (docs/alerts.md, "Rosters"). It imports nothing of
-// the api: the store and the HTTP layer use it.
+// escalation widens an alert's audience by (docs/alerts.md, "Rosters and escalation"). Of the
+// api it imports only the vocabulary (package api); the store and the HTTP layer use it.
 package roster
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,10 +13,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
-
-// ErrInvalid is what every validation error wraps; callers map it to 400.
-var ErrInvalid = errors.New("invalid")
 
 // Kind is the kind of a shift.
 type Kind string
@@ -67,32 +64,6 @@ type Roster struct {
 	UpdatedAt    *time.Time            `json:"updated_at,omitempty"`
 	UpdatedBy    string                `json:"updated_by,omitempty"`
 }
-
-// FieldError names one invalid field of a roster by its JSON path ("shifts[1].start").
-type FieldError struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
-// ValidationError is every problem found in a roster, so the page can mark them all at once.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Reason
-	}
-	return "roster: " + strings.Join(parts, "; ")
-}
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-// InvalidField is the first invalid field (the HTTP error body's "field").
-func (e *ValidationError) InvalidField() string { return e.Fields[0].Field }
-
-// InvalidFields is every invalid field.
-func (e *ValidationError) InvalidFields() []FieldError { return e.Fields }
 
 var weekdays = map[string]time.Weekday{"mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
 	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday, "sun": time.Sunday}
@@ -157,17 +128,17 @@ func overlaps(a, b [2]int) bool {
 	return false
 }
 
-// Validate checks a roster's shifts: known kind, weekdays and times, not empty (start equal
+// Validate checks a roster's shifts (an api.FieldErrors naming every fault): known kind, weekdays and times, not empty (start equal
 // to end), a backup that is a person or a team but not both and not the district itself, no
 // name twice, and no two shifts that overlap. A shift with nobody on it is valid (Warnings).
 func (r Roster) Validate() error {
-	var errs []FieldError
+	var errs api.FieldErrors
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+		errs = append(errs, api.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	if len(r.Shifts) > MaxShifts {
 		bad("shifts", "%d shifts, at most %d", len(r.Shifts), MaxShifts)
-		return &ValidationError{errs}
+		return errs
 	}
 	for i, s := range r.Shifts {
 		f := fmt.Sprintf("shifts[%d]", i)
@@ -230,7 +201,7 @@ func (r Roster) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return &ValidationError{errs}
+		return errs
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 func weekly(kind Kind, start, end string, staff ...string) Shift {
@@ -45,16 +47,16 @@ func TestValidate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Roster{District: 1, Shifts: tc.shifts}.Validate()
-			var ve *ValidationError
-			if !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("got %v, want a validation error", err)
+			var ve api.FieldErrors
+			if !errors.As(err, &ve) || !errors.Is(err, api.ErrInvalid) {
+				t.Fatalf("got %v, want field errors", err)
 			}
-			if len(ve.Fields) != len(tc.fields) {
-				t.Fatalf("fields %+v, want %v", ve.Fields, tc.fields)
+			if len(ve) != len(tc.fields) {
+				t.Fatalf("fields %+v, want %v", ve, tc.fields)
 			}
 			for i, f := range tc.fields {
-				if ve.Fields[i].Field != f {
-					t.Errorf("field %d = %q, want %q (%s)", i, ve.Fields[i].Field, f, ve.Fields[i].Reason)
+				if ve[i].Field != f {
+					t.Errorf("field %d = %q, want %q (%s)", i, ve[i].Field, f, ve[i].Reason)
 				}
 			}
 		})

@@ -82,7 +82,7 @@ func (s *Store) Roster(ctx context.Context, district int64) (roster.Roster, erro
 // SaveRoster replaces a district's roster, audited (roster.update) in the same
 // transaction. Nothing is saved unless all of it is valid: every shift (roster.Validate),
 // every person a known user, every backup team a district of the same municipality; the
-// error (a *roster.ValidationError wrapping api.ErrInvalid) names every bad field.
+// error (api.FieldErrors, an api.ErrInvalid) names every bad field.
 func (s *Store) SaveRoster(ctx context.Context, r roster.Roster, actor string, now time.Time) (roster.Roster, error) {
 	m, err := s.DistrictMunicipality(ctx, r.District)
 	if err != nil {
@@ -93,37 +93,37 @@ func (s *Store) SaveRoster(ctx context.Context, r roster.Roster, actor string, n
 		r.Shifts = []roster.Shift{}
 	}
 	if err := r.Validate(); err != nil {
-		return r, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return r, err
 	}
 	err = s.inTx(ctx, func(t *tx) error {
-		var bad []roster.FieldError
+		var bad api.FieldErrors
 		for i, sh := range r.Shifts {
 			for j, u := range sh.Staff {
 				if ok, err := t.userIn(ctx, u, m); err != nil {
 					return err
 				} else if !ok {
-					bad = append(bad, roster.FieldError{Field: fmt.Sprintf("shifts[%d].staff[%d]", i, j), Reason: fmt.Sprintf("no user %q in municipality %d", u, m)})
+					bad = append(bad, api.FieldError{Field: fmt.Sprintf("shifts[%d].staff[%d]", i, j), Reason: fmt.Sprintf("no user %q in municipality %d", u, m)})
 				}
 			}
 			if u := sh.Backup.User; u != "" {
 				if ok, err := t.userIn(ctx, u, m); err != nil {
 					return err
 				} else if !ok {
-					bad = append(bad, roster.FieldError{Field: fmt.Sprintf("shifts[%d].backup.user", i), Reason: fmt.Sprintf("no user %q in municipality %d", u, m)})
+					bad = append(bad, api.FieldError{Field: fmt.Sprintf("shifts[%d].backup.user", i), Reason: fmt.Sprintf("no user %q in municipality %d", u, m)})
 				}
 			}
 			if d := sh.Backup.District; d != 0 {
 				var dm int
 				err := t.row(ctx, `SELECT municipality FROM districts WHERE id = ?`, d).Scan(&dm)
 				if errors.Is(err, sql.ErrNoRows) || (err == nil && vagt.MunicipalityCode(dm) != m) {
-					bad = append(bad, roster.FieldError{Field: fmt.Sprintf("shifts[%d].backup.district", i), Reason: fmt.Sprintf("no district %d in municipality %d", d, m)})
+					bad = append(bad, api.FieldError{Field: fmt.Sprintf("shifts[%d].backup.district", i), Reason: fmt.Sprintf("no district %d in municipality %d", d, m)})
 				} else if err != nil {
 					return err
 				}
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, &roster.ValidationError{Fields: bad})
+			return bad
 		}
 		b, err := json.Marshal(r.Shifts)
 		if err != nil {
@@ -189,23 +189,22 @@ func (s *Store) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, 
 		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if len(users) > roster.MaxStaffPerShift {
-		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, &roster.ValidationError{Fields: []roster.FieldError{{Field: "users",
-			Reason: fmt.Sprintf("%d people, at most %d", len(users), roster.MaxStaffPerShift)}}})
+		return nil, &api.FieldError{Field: "users", Reason: fmt.Sprintf("%d people, at most %d", len(users), roster.MaxStaffPerShift)}
 	}
 	users = slices.Clone(users)
 	slices.Sort(users)
 	users = slices.Compact(users)
 	err := s.inTx(ctx, func(t *tx) error {
-		var bad []roster.FieldError
+		var bad api.FieldErrors
 		for i, u := range users {
 			if ok, err := t.userIn(ctx, u, m); err != nil {
 				return err
 			} else if !ok || u == "" {
-				bad = append(bad, roster.FieldError{Field: fmt.Sprintf("users[%d]", i), Reason: fmt.Sprintf("no user %q in municipality %d", u, m)})
+				bad = append(bad, api.FieldError{Field: fmt.Sprintf("users[%d]", i), Reason: fmt.Sprintf("no user %q in municipality %d", u, m)})
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, &roster.ValidationError{Fields: bad})
+			return bad
 		}
 		if _, err := t.exec(ctx, `DELETE FROM central_on_call WHERE municipality = ?`, int(m)); err != nil {
 			return err

@@ -64,9 +64,9 @@ func TestRosterSaveValidates(t *testing.T) {
 			{Kind: roster.Night, Weekdays: roster.Weekdays, Start: "23:00", End: "23:00"},   // empty
 		}
 		_, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: bad}, "lead", t0)
-		var ve *roster.ValidationError
-		if !errors.Is(err, api.ErrInvalid) || !errors.As(err, &ve) || len(ve.Fields) != 2 ||
-			ve.Fields[0].Field != "shifts[2].end" || ve.Fields[1].Field != "shifts[1]" {
+		var ve api.FieldErrors
+		if !errors.Is(err, api.ErrInvalid) || !errors.As(err, &ve) || len(ve) != 2 ||
+			ve[0].Field != "shifts[2].end" || ve[1].Field != "shifts[1]" {
 			t.Fatalf("overlapping and empty shifts: %v", err)
 		}
 		// An unknown person and a backup team of another municipality: every field named.
@@ -75,7 +75,7 @@ func TestRosterSaveValidates(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina", "nobody"}, roster.Backup{District: other})}, "lead", t0)
-		if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Fields[0].Field != "shifts[1].staff[1]" || ve.Fields[1].Field != "shifts[1].backup.district" {
+		if !errors.As(err, &ve) || len(ve) != 2 || ve[0].Field != "shifts[1].staff[1]" || ve[1].Field != "shifts[1].backup.district" {
 			t.Fatalf("unknown user, foreign team: %v", err)
 		}
 		r, err := s.Roster(ctx, w.north)
