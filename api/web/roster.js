@@ -193,7 +193,6 @@
 
   document.addEventListener("DOMContentLoaded", async () => {
     await vagtI18n.ready;
-    vagtI18n.mountSwitch($("lang"));
     vagtI18n.onChange(redraw);
     $("sign-out").addEventListener("click", () => { vagt.clearToken(); current = null; showSignIn(""); });
     $("district").addEventListener("change", reload);
