@@ -101,7 +101,9 @@
       if (!target) target = document.querySelector('#shifts li[data-index="' + (f.field.match(/^shifts\[(\d+)\]/) || [])[1] + '"]');
       if (!target) continue;
       target.setAttribute("aria-invalid", "true");
-      target.after(el("p", { class: "field-error error", text: f.reason }));
+      // A whole shift (an overlap) gets the reason inside it: a list holds only items.
+      const why = el("p", { class: "field-error error", text: f.reason });
+      if (target.matches("li.shift")) target.append(why); else target.after(why);
     }
   }
 

@@ -16,7 +16,8 @@ import (
 // TestRosterPage drives the duty roster page in headless Chromium against the real API: the
 // district lead (a manager) sees Nord's day and night shifts and who is on duty now, in
 // Danish; emptying the night shift saves and warns that its alarms escalate at once; an
-// overlap is refused with the shift marked and nothing saved; English is a switch away.
+// overlap is refused with the shift marked and nothing saved; English is a switch away; axe
+// finds no serious or critical violation, before or after the refusal.
 func TestRosterPage(t *testing.T) {
 	b := newBrowser(t)
 	st := startStack(t)
@@ -32,6 +33,8 @@ func TestRosterPage(t *testing.T) {
 		t.Errorf("title %q, want Danish", s)
 	}
 	b.waitJS("who is on duty now", `document.querySelector("#duty tbody tr")?.textContent.includes("anna, bo")`)
+	src := axeSource(t)
+	b.axe("roster", src)
 
 	// Nobody on the night shift: saved, and warned of.
 	b.do("empty the night shift", chromedp.Evaluate(`document.getElementById("s1-staff").value = ""`, nil),
@@ -54,6 +57,7 @@ func TestRosterPage(t *testing.T) {
 	if s := b.text("#errors"); !strings.Contains(s, "blev ikke gemt") {
 		t.Errorf("the refusal in Danish: %q", s)
 	}
+	b.axe("roster-refused", src)
 	// English on the switch: the page redraws in place, the typed form kept.
 	b.do("switch to English", chromedp.Evaluate(`(s => { s.value = "en"; s.dispatchEvent(new Event("change")); })(document.querySelector(".lang-switch select"))`, nil))
 	b.waitJS("the page in English", `document.getElementById("roster-title").textContent === "Duty roster" &&
