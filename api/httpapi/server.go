@@ -93,6 +93,8 @@ type Config struct {
 	GPS GPSService
 	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
 	Presence PresenceService
+	// Rosters serves the duty rosters and who is on duty (roster.go); nil: they answer 503.
+	Rosters RosterStore
 }
 
 type server struct {
@@ -145,6 +147,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
+	r.Method(http.MethodGet, "/roster", s.webPage("roster.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset(""))
 	r.Method(http.MethodGet, "/assets/lang/{file}", s.webAsset("lang"))
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
@@ -220,6 +223,11 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
 		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
 		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
+		r.Method(http.MethodGet, "/districts/{id}/roster", s.getRoster())
+		r.Method(http.MethodPut, "/districts/{id}/roster", s.putRoster())
+		r.Method(http.MethodGet, "/municipalities/{code}/central-on-call", s.getCentral())
+		r.Method(http.MethodPut, "/municipalities/{code}/central-on-call", s.putCentral())
+		r.Method(http.MethodGet, "/duty", s.duty())
 	})
 	return r
 }
