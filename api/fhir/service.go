@@ -165,7 +165,7 @@ func (s *Service) Pull(ctx context.Context, c Caller, q Query) (*Bundle, error) 
 			return nil, err
 		}
 	}
-	b := &Bundle{ResourceType: resourceBundle, Type: bundleTypeSearchset, Entry: entries(vs, s.c.Organisation, true)}
+	b := &Bundle{ResourceType: resourceBundle, Type: bundleTypeSearchset, Entry: entries(vs, s.c.Organisation, true, fullURL)}
 	b.Link = append(b.Link, BundleLink{Relation: "self", URL: pageURL(q.Base, q)})
 	next := q
 	if len(vs) > 0 {
@@ -240,11 +240,11 @@ func (s *Service) Export(ctx context.Context, c Caller, q Query) (*Export, error
 	return e, nil
 }
 
-// WriteNDJSON writes the export as FHIR NDJSON: one resource per line, each Patient and
-// Practitioner once.
+// WriteNDJSON writes the export as FHIR NDJSON (as FHIR Bulk Data does): one resource per
+// line, each Patient and Practitioner once, referencing each other as "Type/id".
 func (e *Export) WriteNDJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
-	for _, en := range entries(e.Visits, e.org, false) {
+	for _, en := range entries(e.Visits, e.org, false, relativeRef) {
 		if err := enc.Encode(en.Resource); err != nil {
 			return err
 		}
@@ -256,5 +256,5 @@ func (e *Export) WriteNDJSON(w io.Writer) error {
 // (KL's delivery report has the same shape).
 func (e *Export) Bundle() *Bundle {
 	return &Bundle{ResourceType: resourceBundle, Type: bundleTypeCollection, Timestamp: dateTime(e.At),
-		Entry: entries(e.Visits, e.org, false)}
+		Entry: entries(e.Visits, e.org, false, fullURL)}
 }

@@ -90,7 +90,9 @@ func dateTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(
 
 // ids of the resources: stable, so a care record that pulls twice gets the same resources.
 func encounterID(alert int64) string { return "vagt-alert-" + strconv.FormatInt(alert, 10) }
-func procedureID(alert int64) string { return "vagt-alert-" + strconv.FormatInt(alert, 10) + "-outcome" }
+func procedureID(alert int64) string {
+	return "vagt-alert-" + strconv.FormatInt(alert, 10) + "-outcome"
+}
 func patientID(citizen int64) string { return "vagt-citizen-" + strconv.FormatInt(citizen, 10) }
 
 // practitionerID names a member of staff by a hash of the login name: a login such as
@@ -124,12 +126,18 @@ type resources struct {
 	practitioners []Practitioner
 }
 
+// refFunc says how a resource references another: by the other's fullUrl in a Bundle
+// (fullURL), or as "Type/id" between the lines of an NDJSON file (relativeRef).
+type refFunc func(resourceType, id string) string
+
+func relativeRef(resourceType, id string) string { return resourceType + "/" + id }
+
 // build turns a visit into its resources.
-func build(v Visit, org Organisation) resources {
+func build(v Visit, org Organisation, refOf refFunc) resources {
 	pat := Patient{ResourceType: resourcePatient, ID: patientID(v.Citizen), Meta: &Meta{Profile: []string{ProfilePatient}},
 		Identifier:           []Identifier{{System: SystemVagtCitizen, Value: strconv.FormatInt(v.Citizen, 10)}},
 		ManagingOrganization: &Reference{Identifier: ptr(org(v.Municipality))}}
-	subject := &Reference{Reference: fullURL(resourcePatient, pat.ID), Type: resourcePatient}
+	subject := &Reference{Reference: refOf(resourcePatient, pat.ID), Type: resourcePatient}
 
 	var out resources
 	out.patient = pat
@@ -137,7 +145,7 @@ func build(v Visit, org Organisation) resources {
 	out.practitioners = append(out.practitioners, performer)
 	participants := []EncounterParticipant{{
 		Type:       []CodeableConcept{{Coding: []Coding{{System: SystemParticipationType, Code: CodePrimaryPerformer, Display: DisplayPrimary}}}},
-		Individual: &Reference{Reference: fullURL(resourcePractitioner, performer.ID), Type: resourcePractitioner},
+		Individual: &Reference{Reference: refOf(resourcePractitioner, performer.ID), Type: resourcePractitioner},
 	}}
 	// Whoever acknowledged the alarm took part too, when it was someone else.
 	if v.AckedBy != "" && v.AckedBy != v.ResolvedBy && v.AckedBy != alerts.System {
@@ -145,7 +153,7 @@ func build(v Visit, org Organisation) resources {
 		out.practitioners = append(out.practitioners, p)
 		participants = append(participants, EncounterParticipant{
 			Type:       []CodeableConcept{{Coding: []Coding{{System: SystemParticipationType, Code: CodeParticipant, Display: DisplayParticipant}}}},
-			Individual: &Reference{Reference: fullURL(resourcePractitioner, p.ID), Type: resourcePractitioner},
+			Individual: &Reference{Reference: refOf(resourcePractitioner, p.ID), Type: resourcePractitioner},
 		})
 	}
 	start := v.Start()
@@ -165,9 +173,9 @@ func build(v Visit, org Organisation) resources {
 			LocalInterventionCode(v.Outcome),
 		}},
 		Subject:           subject,
-		Encounter:         &Reference{Reference: fullURL(resourceEncounter, out.encounter.ID), Type: resourceEncounter},
+		Encounter:         &Reference{Reference: refOf(resourceEncounter, out.encounter.ID), Type: resourceEncounter},
 		PerformedDateTime: dateTime(start),
-		Performer:         []ProcedurePerformer{{Actor: &Reference{Reference: fullURL(resourcePractitioner, performer.ID), Type: resourcePractitioner}}},
+		Performer:         []ProcedurePerformer{{Actor: &Reference{Reference: refOf(resourcePractitioner, performer.ID), Type: resourcePractitioner}}},
 	}
 	return out
 }
@@ -182,7 +190,7 @@ func ptr[T any](v T) *T { return &v }
 // entries turns visits into Bundle entries: each visit's Encounter and Procedure, and each
 // Patient and Practitioner once, after the first visit that references it. search is
 // whether the entries carry a search mode (a searchset).
-func entries(vs []Visit, org Organisation, search bool) []BundleEntry {
+func entries(vs []Visit, org Organisation, search bool, refOf refFunc) []BundleEntry {
 	var out []BundleEntry
 	seen := map[string]bool{}
 	add := func(resourceType, id string, r any, mode string) {
@@ -198,7 +206,7 @@ func entries(vs []Visit, org Organisation, search bool) []BundleEntry {
 		out = append(out, e)
 	}
 	for _, v := range vs {
-		r := build(v, org)
+		r := build(v, org, refOf)
 		add(resourceEncounter, r.encounter.ID, r.encounter, searchModeMatch)
 		add(resourceProcedure, r.procedure.ID, r.procedure, searchModeInclude)
 		add(resourcePatient, r.patient.ID, r.patient, searchModeInclude)
