@@ -101,6 +101,8 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
+	// FHIR hands resolved visits to care-record systems (fhir.go); nil: it answers 503.
+	FHIR FHIRService
 }
 
 type server struct {
@@ -220,6 +222,8 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
 		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
 		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
+		r.Method(http.MethodGet, "/fhir/Encounter", s.fhirPull())
+		r.Method(http.MethodGet, "/fhir/export", s.fhirExport())
 	})
 	return r
 }
