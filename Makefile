@@ -4,7 +4,7 @@ SHELL    := /bin/bash
 GO       ?= go
 BIN      := $(CURDIR)/bin
 FUZZTIME ?= 10s
-# The test binaries find influxd in bin/ (deploy/localstack looks there too).
+# The test binaries find influxd in bin/ (test/localstack looks there too).
 export PATH := $(BIN):$(PATH)
 
 .PHONY: all build test bench lint fuzz tools cross run clean clean-data
@@ -56,10 +56,10 @@ cross:
 	  file $(BIN)/linux-arm64/vagt-gateway $(BIN)/linux-arm/vagt-gateway 2>/dev/null || true; \
 	else echo "cmd/vagt-gateway does not exist yet (issue: home gateway)"; fi
 
-## run: the whole platform with simulated homes (vagt demo); gets InfluxDB 1.8.10 first
+## run: the whole platform with simulated homes (vagt-demo); gets InfluxDB 1.8.10 first
 run: build
 	bash deploy/tools.sh influxd
-	$(BIN)/vagt demo $(DEMO_FLAGS)
+	$(BIN)/vagt-demo $(DEMO_FLAGS)
 
 ## clean: binaries and test artefacts; clean-data: the demo's data under var/
 clean:
@@ -69,59 +69,59 @@ clean-data:
 
 ## bench-ingest: raw InfluxDB ceiling vs vagt ingest fed by the load generator through
 ## Mosquitto, on the local stack; prints readings/s, ratio, CPU-s per million, peak RSS,
-## and checks by counting in InfluxDB that every reading sent was stored (deploy/bench)
+## and checks by counting in InfluxDB that every reading sent was stored (test/bench)
 .PHONY: bench-ingest
 bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
-	$(GO) run ./deploy/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
+	$(GO) run ./test/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
 
 ## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
 ## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
 ## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter
 ## (time to 99 %/100 % back, alarm latency during it, alarms lost). SCALE_FLAGS, e.g.
 ## -gateways 20000 -brokers nats; with -chain instead the chain (ingest, InfluxDB) under a
-## node's kill -9 and freeze (deploy/scale; docs/scaling.md has the figures)
+## node's kill -9 and freeze (test/scale; docs/scaling.md has the figures)
 .PHONY: scale
 scale:
 	bash deploy/tools.sh nats
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
-	$(GO) run ./deploy/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
+	$(GO) run ./test/scale -vagt $(BIN)/vagt $(SCALE_FLAGS)
 
 ## bench-replicas: 1, 2, 3 ingest replicas on the 3-node NATS cluster, telemetry split by
 ## subject mapping (--partition): readings/s, CPU-s per million, every reading counted in
-## InfluxDB, the load average (deploy/replicas/bench; not in `make test`). REPLICAS_FLAGS,
+## InfluxDB, the load average (test/replicas/bench; not in `make test`). REPLICAS_FLAGS,
 ## e.g. -replicas 1,3 -homes 300 (the defaults gave the docs/scaling.md figures)
 .PHONY: bench-replicas
 bench-replicas:
 	bash deploy/tools.sh nats
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
-	$(GO) run ./deploy/replicas/bench -vagt $(BIN)/vagt $(REPLICAS_FLAGS)
+	$(GO) run ./test/replicas/bench -vagt $(BIN)/vagt $(REPLICAS_FLAGS)
 
-## test-chaos: the long chaos run (deploy/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
+## test-chaos: the long chaos run (test/chaos): each fault held CHAOS_HOLD, CHAOS_ROUNDS rounds;
 ## CHAOS_FAULTS picks faults by name (comma-separated), CHAOS_STRICT=1 fails on known losses too
 CHAOS_HOLD   ?= 30s
 CHAOS_ROUNDS ?= 3
 .PHONY: test-chaos
 test-chaos:
 	VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
-	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./deploy/chaos
+	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./test/chaos
 
 ## soak: the load generator at SOAK_RATE readings/s (national: 50,000) and SOAK_ALARMS alarms/s for DURATION;
-## throughput, alarm latency, memory of every process over time, zero loss (deploy/chaos)
+## throughput, alarm latency, memory of every process over time, zero loss (test/chaos)
 DURATION   ?= 30m
 SOAK_HOMES ?= 2000
 SOAK_RATE  ?= 50000
 SOAK_ALARMS ?= 10
 .PHONY: soak
 soak:
-	VAGT_SOAK_DURATION=$(DURATION) VAGT_SOAK_HOMES=$(SOAK_HOMES) VAGT_SOAK_RATE=$(SOAK_RATE) VAGT_SOAK_ALARMS=$(SOAK_ALARMS) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./deploy/chaos
+	VAGT_SOAK_DURATION=$(DURATION) VAGT_SOAK_HOMES=$(SOAK_HOMES) VAGT_SOAK_RATE=$(SOAK_RATE) VAGT_SOAK_ALARMS=$(SOAK_ALARMS) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./test/chaos
 
 ## vuln: known vulnerabilities in the module and its dependencies (needs vuln.go.dev)
 .PHONY: vuln
 vuln:
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
 
-## test-alarms: the alarm property (deploy/alarmprop): a seeded random plan of presses, clears,
+## test-alarms: the alarm property (test/alarmprop): a seeded random plan of presses, clears,
 ## noise, clock steps, uplink cuts, broker restarts, kill -9 and spool loss against a real
 ## gateway, then every acknowledged alarm must be exactly one alert (SQLite and PostgreSQL).
 ## ALARM_STEPS actions (0: no bound), ALARM_DURATION (e.g. 30m; empty: no bound), ALARM_SEED
@@ -135,12 +135,12 @@ ALARM_SKIP     ?=
 test-alarms:
 	VAGT_ALARM_STEPS=$(ALARM_STEPS) VAGT_ALARM_DURATION=$(ALARM_DURATION) VAGT_ALARM_SEED=$(ALARM_SEED) \
 	  VAGT_ALARM_SKIP=$(ALARM_SKIP) VAGT_REQUIRE_SERVICES=1 \
-	  $(GO) test -race -count=1 -timeout 0 -v -run '^TestAlarmProperty$$' ./deploy/alarmprop
+	  $(GO) test -race -count=1 -timeout 0 -v -run '^TestAlarmProperty$$' ./test/alarmprop
 
 ## restore-drill: docs/operations.md "Backup and restore" rehearsed with the real processes, on
 ## SQLite and PostgreSQL: online backup while alarms flow, stop, restore, vagt alarms replay,
 ## start; every alarm published must be exactly one alert and an open console must show them all
-## (deploy/chaos TestRestoreDrill; `make test` skips it)
+## (test/chaos TestRestoreDrill; `make test` skips it)
 .PHONY: restore-drill
 restore-drill:
-	VAGT_RESTORE_DRILL=1 VAGT_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m -v -run '^TestRestoreDrill$$' ./deploy/chaos
+	VAGT_RESTORE_DRILL=1 VAGT_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 20m -v -run '^TestRestoreDrill$$' ./test/chaos

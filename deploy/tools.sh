@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the local service stack (deploy/localstack) and the browser
+# Installs what the local service stack (test/localstack) and the browser
 # tests need on a fresh Debian machine: InfluxDB 1.8.10 and nats-server 2.15.3 into
 # the repo's ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat, systemd (for
 # systemd-analyze, which checks deploy/systemd), curl and jq (deploy/influxdb) from apt.

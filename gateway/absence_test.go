@@ -8,7 +8,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestAbsenceOverConfigLane: the real gateway, Mosquitto and Zigbee2MQTT payloads. A care

@@ -10,8 +10,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway/zigbee"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 type zigbeeStats = zigbee.Stats

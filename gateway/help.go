@@ -47,6 +47,7 @@ type HelpStats struct {
 	Rejected uint64            `json:"rejected"`          // did not decode, or for another gateway
 	Refused  map[string]uint64 `json:"refused,omitempty"` // Rejected by reason (vagt.Reason)
 	Unknown  uint64            `json:"unknown"`           // named no event the gateway remembers
+	Dropped  uint64            `json:"dropped"`           // dropped by the link, nobody took them (uplink.Uplink.DownlinksDropped)
 	LinkDown bool              `json:"link_down_told"`
 }
 
@@ -347,5 +348,8 @@ func (g *Gateway) HelpStats() HelpStats {
 	defer g.help.mu.Unlock()
 	s := g.help.stats
 	s.Refused = maps.Clone(s.Refused) // applyDownlink writes the map
+	if d, ok := any(g.up).(interface{ DownlinksDropped() uint64 }); ok {
+		s.Dropped = d.DownlinksDropped()
+	}
 	return s
 }

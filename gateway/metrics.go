@@ -73,6 +73,7 @@ func writeMetrics(w io.Writer, s Snapshot) {
 		// Help confirmed in the home (help.go): the platform's downlink messages.
 		{name: "vagt_gateway_downlink_applied_total", help: "downlink messages that moved an alarm event forward (the unit and Zigbee device told)", typ: "counter", value: s.Help.Applied},
 		{name: "vagt_gateway_downlink_repeats_total", help: "downlink messages that changed nothing (redeliveries, late news, the same message on both links)", typ: "counter", value: s.Help.Repeats},
+		{name: "vagt_gateway_downlink_dropped_total", help: "downlink messages dropped on arrival because the buffer was full (nobody took them)", typ: "counter", value: s.Help.Dropped},
 		{name: "vagt_gateway_downlink_unknown_total", help: "downlink messages naming no event the gateway remembers", typ: "counter", value: s.Help.Unknown},
 		{name: "vagt_gateway_downlink_refused_total", help: "downlink messages refused, by reason", typ: "counter", label: "reason", values: withReasons(s.Help.Refused, downlinkReasons)},
 		{name: "vagt_gateway_help_link_down_told", help: "1 while the base units are told the platform is unreachable (no link up for help.link_down_after)", typ: "gauge", value: bit(s.Help.LinkDown)},

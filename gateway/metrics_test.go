@@ -12,9 +12,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway/serial"
 	"github.com/vagt-dk/vagt/gateway/zigbee"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // recorder keeps the log records a test wants to count.

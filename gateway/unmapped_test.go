@@ -7,8 +7,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway/serial"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestUnmappedZigbeeDeviceAlarms (issue 22 item 1): a Zigbee device left out of the device

@@ -15,8 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/ingest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestOversizeMQTTRefusedEarly (issue 15 defect 5, MQTT side) against a real Mosquitto

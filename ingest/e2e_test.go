@@ -14,11 +14,11 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/influx2"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
 	"github.com/vagt-dk/vagt/ingest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/influx2"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestEveryReadingStored: the load generator's gateways publish through Mosquitto, and

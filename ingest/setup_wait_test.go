@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/ingest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestHealthWhileInfluxUnreachable: while ingest waits for an unreachable InfluxDB to

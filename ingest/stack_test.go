@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
 	"github.com/vagt-dk/vagt/ingest"
 	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

@@ -6,21 +6,11 @@
 package alerts
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vagt-dk/vagt"
-)
-
-// Named errors; the HTTP layer maps them to statuses in one place.
-var (
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("conflict")
-	ErrInvalid   = errors.New("invalid")
-	ErrForbidden = errors.New("forbidden")
-	// ErrUnavailable: the store could not be reached or failed; the caller may retry.
-	ErrUnavailable = errors.New("store unavailable")
+	"github.com/vagt-dk/vagt/api"
 )
 
 // ConflictError says that an alert was already acknowledged or resolved, and by whom.
@@ -37,7 +27,7 @@ func (e *ConflictError) Error() string {
 }
 
 // Unwrap makes errors.Is(err, ErrConflict) true.
-func (e *ConflictError) Unwrap() error { return ErrConflict }
+func (e *ConflictError) Unwrap() error { return api.ErrConflict }
 
 // State is where an alert is in its lifecycle.
 type State string
@@ -55,7 +45,7 @@ func (s State) Validate() error {
 	case StateOpen, StateAcknowledged, StateResolved:
 		return nil
 	}
-	return fmt.Errorf("%w: state %q", ErrInvalid, s)
+	return fmt.Errorf("%w: state %q", api.ErrInvalid, s)
 }
 
 // Outcome is what staff found when they resolved an alert.
@@ -78,12 +68,8 @@ func (o Outcome) Validate() error {
 		OutcomeFalseAlarm, OutcomeTechnicalFault, OutcomeOther:
 		return nil
 	}
-	return fmt.Errorf("%w: outcome %q", ErrInvalid, o)
+	return fmt.Errorf("%w: outcome %q", api.ErrInvalid, o)
 }
-
-// System is the actor name of what the platform does by itself (escalation, offline
-// detection, an offline alert resolving when its gateway is back).
-const System = "system"
 
 // MaxNoteLen bounds a note or a resolve comment, in bytes.
 const MaxNoteLen = 4000
@@ -121,28 +107,12 @@ type Alert struct {
 // Detail is one alert with who and where: personal data, for staff of its district only.
 type Detail struct {
 	Alert
-	Citizen     *Citizen     `json:"citizen,omitempty"`
+	Citizen     *api.Citizen `json:"citizen,omitempty"`
 	Devices     []Device     `json:"devices"`
 	Notes       []Note       `json:"notes"`
 	Escalations []Escalation `json:"escalations"`
 	// AwayUntil: the citizen is away (care plan absence) until then.
 	AwayUntil *time.Time `json:"away_until,omitempty"`
-}
-
-// Citizen is the person in the home.
-type Citizen struct {
-	ID         int64     `json:"id"`
-	Name       string    `json:"name"`
-	Address    string    `json:"address"`
-	KeyBoxNote string    `json:"key_box_note"`
-	Contacts   []Contact `json:"contacts"`
-}
-
-// Contact is a person to call (a relative, a neighbour).
-type Contact struct {
-	Name     string `json:"name"`
-	Phone    string `json:"phone"`
-	Relation string `json:"relation"`
 }
 
 // Device is a device of the home's gateway as the registry and the latest status know it.
@@ -178,33 +148,4 @@ type Filter struct {
 	Priority vagt.Priority
 	Before   int64 // paging: only alerts with a smaller id (lists run newest first)
 	Limit    int
-}
-
-// Scope is what part of the alerts a caller may see.
-type Scope struct {
-	All          bool                  // every municipality (admin)
-	Municipality vagt.MunicipalityCode // the caller's municipality
-	// Districts limits the caller to these districts of the municipality; empty means the
-	// whole municipality (the municipality's central on-call, a manager). Alerts of
-	// unregistered gateways have no district: everybody of the municipality sees them.
-	Districts []int64
-}
-
-// Allows reports whether an alert of that municipality and district is in the scope.
-func (s Scope) Allows(m vagt.MunicipalityCode, district int64) bool {
-	if s.All {
-		return true
-	}
-	if m != s.Municipality {
-		return false
-	}
-	if len(s.Districts) == 0 || district == 0 {
-		return true
-	}
-	for _, d := range s.Districts {
-		if d == district {
-			return true
-		}
-	}
-	return false
 }

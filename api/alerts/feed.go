@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // EventSource reads committed events in id order.
@@ -141,7 +143,7 @@ func (f *Feed) Wake() {
 type Subscription struct {
 	C     <-chan Event
 	c     chan Event
-	scope Scope
+	scope api.Scope
 	feed  *Feed
 	once  sync.Once
 }
@@ -151,7 +153,7 @@ type Subscription struct {
 func (f *Feed) Started() <-chan struct{} { return f.start }
 
 // Subscribe registers a subscriber for every event delivered from now on.
-func (f *Feed) Subscribe(scope Scope) *Subscription {
+func (f *Feed) Subscribe(scope api.Scope) *Subscription {
 	c := make(chan Event, f.buffer)
 	s := &Subscription{C: c, c: c, scope: scope, feed: f}
 	f.mu.Lock()
@@ -164,7 +166,7 @@ func (f *Feed) Subscribe(scope Scope) *Subscription {
 
 // cover counts a stream under each district its scope covers, so an operator sees a district
 // with alerts and nobody listening (deploy/prometheus, VagtDistrictWithoutStaff).
-func (f *Feed) cover(scope Scope, delta float64) {
+func (f *Feed) cover(scope api.Scope, delta float64) {
 	mun := strconv.Itoa(int(scope.Municipality))
 	switch {
 	case scope.All:

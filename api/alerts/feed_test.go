@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -58,9 +59,9 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	<-src.started
 
-	stuck := f.Subscribe(alerts.Scope{Municipality: 766})
-	other := f.Subscribe(alerts.Scope{Municipality: 101})
-	reader := f.Subscribe(alerts.Scope{Municipality: 766, Districts: []int64{1}})
+	stuck := f.Subscribe(api.Scope{Municipality: 766})
+	other := f.Subscribe(api.Scope{Municipality: 101})
+	reader := f.Subscribe(api.Scope{Municipality: 766, Districts: []int64{1}})
 	got := make(chan int64, 100)
 	wg.Go(func() {
 		for ev := range reader.C {
@@ -97,9 +98,9 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 func TestStreamsByDistrict(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	f := alerts.NewFeed(&memEvents{started: make(chan struct{})}, alerts.FeedOptions{Registerer: reg})
-	staff := f.Subscribe(alerts.Scope{Municipality: 766, Districts: []int64{3, 4}})
-	central := f.Subscribe(alerts.Scope{Municipality: 766})
-	admin := f.Subscribe(alerts.Scope{All: true})
+	staff := f.Subscribe(api.Scope{Municipality: 766, Districts: []int64{3, 4}})
+	central := f.Subscribe(api.Scope{Municipality: 766})
+	admin := f.Subscribe(api.Scope{All: true})
 	want := `
 # HELP vagt_api_streams_by_district Live streams by the districts their scope covers (district "all": the whole municipality; municipality "all": every one).
 # TYPE vagt_api_streams_by_district gauge

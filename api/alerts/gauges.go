@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Gauges is what the alert store says, at one moment, about alerts waiting for a person:
@@ -59,7 +60,7 @@ type GaugeReader interface {
 // in vagt_api_alert_gauges_up and exports nothing else, rather than stale figures.
 type GaugeCollector struct {
 	r       GaugeReader
-	clock   Clock
+	clock   api.Clock
 	policy  Policy
 	timeout time.Duration
 	log     *slog.Logger
@@ -69,9 +70,9 @@ type GaugeCollector struct {
 
 // NewGaugeCollector returns a collector over r; policy gives the escalation times exported
 // beside the ages, so an alerting rule compares the two without repeating the configuration.
-func NewGaugeCollector(r GaugeReader, clock Clock, policy Policy, log *slog.Logger) *GaugeCollector {
+func NewGaugeCollector(r GaugeReader, clock api.Clock, policy Policy, log *slog.Logger) *GaugeCollector {
 	if clock == nil {
-		clock = SystemClock{}
+		clock = api.SystemClock{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // EscalationStore moves every unacknowledged alert whose deadline has passed one tier up,
@@ -23,7 +25,7 @@ type OfflineStore interface {
 // none; several replicas may run one each (the store's updates are conditional).
 type Escalator struct {
 	Store EscalationStore
-	Clock Clock
+	Clock api.Clock
 	Every time.Duration // how often to look; default 1 s
 	Log   *slog.Logger
 	// Changed is called after a tick that changed alerts (e.g. Feed.Wake), if set.
@@ -47,7 +49,7 @@ func (e *Escalator) Run(ctx context.Context) error {
 // OfflineDetector drives offline detection, like Escalator.
 type OfflineDetector struct {
 	Store   OfflineStore
-	Clock   Clock
+	Clock   api.Clock
 	Every   time.Duration // default 1 s
 	Log     *slog.Logger
 	Changed func()

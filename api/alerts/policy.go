@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Tier is who an alert is with: the district team first, then the backup ("bagvagt"), then
@@ -78,11 +79,11 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("escalation: %w", err)
 		}
 		if d < 0 {
-			return fmt.Errorf("%w: escalation timeout %s for %s", ErrInvalid, d, prio)
+			return fmt.Errorf("%w: escalation timeout %s for %s", api.ErrInvalid, d, prio)
 		}
 	}
 	if p.OfflineFactor < 1 || p.OfflineGrace < 0 || p.DefaultHeartbeat <= 0 || p.OnlineStable < 0 || p.NeverConnected < 0 {
-		return fmt.Errorf("%w: offline policy: factor ≥ 1, grace ≥ 0, heartbeat > 0, stable ≥ 0, never connected ≥ 0", ErrInvalid)
+		return fmt.Errorf("%w: offline policy: factor ≥ 1, grace ≥ 0, heartbeat > 0, stable ≥ 0, never connected ≥ 0", api.ErrInvalid)
 	}
 	return nil
 }

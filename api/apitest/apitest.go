@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/server"
 )
 
 // Call does method path (relative to base) with the bearer token, decodes a JSON answer
@@ -46,12 +46,12 @@ func Call(t testing.TB, base, token, method, path, body string, out any) int {
 
 // Start makes an api server with cfg and deps, runs it until the test ends, and returns
 // it; a server that cannot be made fails the test.
-func Start(t testing.TB, cfg api.Config, deps api.Deps) *api.Server {
+func Start(t testing.TB, cfg server.Config, deps server.Deps) *server.Server {
 	t.Helper()
 	if cfg.Broker == "" {
 		cfg.NoAlarmLane = true // a test of the HTTP side: no alarm lane, on purpose
 	}
-	srv, err := api.New(t.Context(), cfg, deps)
+	srv, err := server.New(t.Context(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // OIDCConfig pins what an identity provider's ID or access tokens must be. The
@@ -49,14 +50,14 @@ type OIDC struct {
 // shows up (at most once a minute).
 func NewOIDC(c OIDCConfig) (*OIDC, error) {
 	if c.Issuer == "" || c.Audience == "" {
-		return nil, fmt.Errorf("%w: OIDC needs an issuer and an audience", ErrInvalid)
+		return nil, fmt.Errorf("%w: OIDC needs an issuer and an audience", api.ErrInvalid)
 	}
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []string{"RS256"}
 	}
 	for _, a := range c.Algorithms {
 		if a == "none" || strings.HasPrefix(a, "HS") {
-			return nil, fmt.Errorf("%w: OIDC algorithm %q is not allowed (public-key algorithms only)", ErrInvalid, a)
+			return nil, fmt.Errorf("%w: OIDC algorithm %q is not allowed (public-key algorithms only)", api.ErrInvalid, a)
 		}
 	}
 	if c.RoleClaim == "" {
@@ -76,7 +77,7 @@ func NewOIDC(c OIDCConfig) (*OIDC, error) {
 
 // Verify checks a JWT's signature, issuer, audience, algorithm and lifetime and returns the
 // principal its claims describe; ErrUnauthenticated (wrapped) when anything is off.
-func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*Principal, error) {
+func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*api.Principal, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -84,9 +85,9 @@ func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*Princi
 	}, jwt.WithValidMethods(o.c.Algorithms), jwt.WithIssuer(o.c.Issuer), jwt.WithAudience(o.c.Audience),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithLeeway(30*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrUnauthenticated, err)
 	}
-	p := &Principal{}
+	p := &api.Principal{}
 	for _, c := range []string{"preferred_username", "email", "sub"} {
 		if s, _ := claims[c].(string); s != "" {
 			p.Name = "oidc:" + s
@@ -94,7 +95,7 @@ func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*Princi
 		}
 	}
 	role, _ := claims[o.c.RoleClaim].(string)
-	p.Role = Role(role)
+	p.Role = api.Role(role)
 	if m, ok := claims[o.c.MunicipalityClaim].(float64); ok {
 		p.Municipality = vagt.MunicipalityCode(m)
 	}
@@ -106,7 +107,7 @@ func (o *OIDC) Verify(ctx context.Context, token string, now time.Time) (*Princi
 		}
 	}
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: token claims: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: token claims: %w", api.ErrUnauthenticated, err)
 	}
 	return p, nil
 }

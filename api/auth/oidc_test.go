@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
@@ -62,7 +63,7 @@ func TestOIDC(t *testing.T) {
 		return s
 	}
 	p, err := v.Verify(t.Context(), sign(jwt.SigningMethodRS256, key, "k1", claims(nil)), now)
-	if err != nil || p.Name != "oidc:anna" || p.Role != auth.RoleStaff || p.Municipality != 766 || len(p.Districts) != 1 || p.Districts[0] != 3 {
+	if err != nil || p.Name != "oidc:anna" || p.Role != api.RoleStaff || p.Municipality != 766 || len(p.Districts) != 1 || p.Districts[0] != 3 {
 		t.Fatalf("good token: %v %+v", err, p)
 	}
 	for name, tok := range map[string]string{
@@ -77,7 +78,7 @@ func TestOIDC(t *testing.T) {
 		"PS256 not pinned":                    sign(jwt.SigningMethodPS256, key, "k1", claims(nil)),
 		"no role":                             sign(jwt.SigningMethodRS256, key, "k1", claims(func(c jwt.MapClaims) { delete(c, "vagt_role") })),
 	} {
-		if _, err := v.Verify(t.Context(), tok, now); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := v.Verify(t.Context(), tok, now); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -6,13 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
-
-// ErrOutOfScope is an object outside the caller's municipality or districts. The API answers
-// it exactly as an id that does not exist (404), so a refusal does not tell which ids exist
-// (issue 22, item 7).
-var ErrOutOfScope = fmt.Errorf("%w: outside your scope", alerts.ErrForbidden)
 
 // Lifetimes of bearer tokens by role: the default when the issuer names none, and the
 // longest an issuer may ask for. No vagt token lives forever. A lost staff tablet or an
@@ -23,30 +18,30 @@ var ErrOutOfScope = fmt.Errorf("%w: outside your scope", alerts.ErrForbidden)
 // live a month; a citizen's token, obtained by the citizen through an activation code,
 // lives three months (the citizen has no other login until the national one comes).
 var (
-	defaultLifetime = map[Role]time.Duration{
-		RoleStaff: 12 * time.Hour, RoleAdmin: 8 * time.Hour,
-		RoleManager: 30 * 24 * time.Hour, RoleNational: 30 * 24 * time.Hour, RoleCitizen: 90 * 24 * time.Hour,
+	defaultLifetime = map[api.Role]time.Duration{
+		api.RoleStaff: 12 * time.Hour, api.RoleAdmin: 8 * time.Hour,
+		api.RoleManager: 30 * 24 * time.Hour, api.RoleNational: 30 * 24 * time.Hour, api.RoleCitizen: 90 * 24 * time.Hour,
 	}
-	maxLifetime = map[Role]time.Duration{
-		RoleStaff: 7 * 24 * time.Hour, RoleAdmin: 24 * time.Hour,
-		RoleManager: 90 * 24 * time.Hour, RoleNational: 90 * 24 * time.Hour, RoleCitizen: 90 * 24 * time.Hour,
+	maxLifetime = map[api.Role]time.Duration{
+		api.RoleStaff: 7 * 24 * time.Hour, api.RoleAdmin: 24 * time.Hour,
+		api.RoleManager: 90 * 24 * time.Hour, api.RoleNational: 90 * 24 * time.Hour, api.RoleCitizen: 90 * 24 * time.Hour,
 	}
 )
 
 // Lifetime returns when a token of role issued at now expires: after requested, or the
 // role's default when requested is 0. A request beyond the role's longest is invalid.
-func Lifetime(role Role, requested time.Duration, now time.Time) (time.Time, error) {
+func Lifetime(role api.Role, requested time.Duration, now time.Time) (time.Time, error) {
 	if err := role.Validate(); err != nil {
 		return time.Time{}, err
 	}
 	if requested < 0 {
-		return time.Time{}, fmt.Errorf("%w: a negative lifetime", ErrInvalid)
+		return time.Time{}, fmt.Errorf("%w: a negative lifetime", api.ErrInvalid)
 	}
 	if requested == 0 {
 		requested = defaultLifetime[role]
 	}
 	if m := maxLifetime[role]; requested > m {
-		return time.Time{}, fmt.Errorf("%w: a %s token lives at most %s", ErrInvalid, role, m)
+		return time.Time{}, fmt.Errorf("%w: a %s token lives at most %s", api.ErrInvalid, role, m)
 	}
 	return now.Add(requested), nil
 }
@@ -56,7 +51,7 @@ type TokenInfo struct {
 	ID        int64      `json:"id"`
 	UserID    int64      `json:"user_id"`
 	User      string     `json:"user"`
-	Role      Role       `json:"role"`
+	Role      api.Role   `json:"role"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`

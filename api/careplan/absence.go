@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Absence is a period the citizen is away ("away until": in hospital, on holiday). The
@@ -29,14 +29,14 @@ func (a *Absence) config() (vagt.Absence, error) {
 		return vagt.Absence{}, nil
 	}
 	if !absenceReasons[a.Reason] {
-		return vagt.Absence{}, &FieldError{Field: "absence.reason", Reason: fmt.Sprintf("%q: want hospital, holiday or other", a.Reason)}
+		return vagt.Absence{}, &api.FieldError{Field: "absence.reason", Reason: fmt.Sprintf("%q: want hospital, holiday or other", a.Reason)}
 	}
 	if a.From.IsZero() || a.Until.IsZero() {
-		return vagt.Absence{}, &FieldError{Field: "absence", Reason: "needs from and until (RFC 3339)"}
+		return vagt.Absence{}, &api.FieldError{Field: "absence", Reason: "needs from and until (RFC 3339)"}
 	}
 	c := vagt.Absence{From: a.From.UTC().Truncate(time.Second), Until: a.Until.UTC().Truncate(time.Second)}
 	if err := c.Validate(); err != nil {
-		return vagt.Absence{}, &FieldError{Field: "absence.until", Reason: fmt.Sprintf("until must follow from, within %d days, in 2020-2099", int(vagt.MaxAbsence.Hours()/24))}
+		return vagt.Absence{}, &api.FieldError{Field: "absence.until", Reason: fmt.Sprintf("until must follow from, within %d days, in 2020-2099", int(vagt.MaxAbsence.Hours()/24))}
 	}
 	return c, nil
 }
@@ -56,7 +56,7 @@ func (s *Service) SetAbsence(ctx context.Context, home vagt.HomeID, a *Absence, 
 			c.From = s.o.Clock.Now()
 		}
 		if c.Until.IsZero() || !c.Until.After(s.o.Clock.Now()) {
-			return View{}, &FieldError{Field: "absence.until", Reason: "until must be in the future"}
+			return View{}, &api.FieldError{Field: "absence.until", Reason: "until must be in the future"}
 		}
 		a = &c
 	} else if v.Settings.Absence == nil {
@@ -65,7 +65,7 @@ func (s *Service) SetAbsence(ctx context.Context, home vagt.HomeID, a *Absence, 
 	set := v.Settings
 	set.Absence = a
 	v, err = s.Update(ctx, home, set, v.Version, actor)
-	if errors.Is(err, alerts.ErrConflict) {
+	if errors.Is(err, api.ErrConflict) {
 		return View{}, fmt.Errorf("%w: the care plan changed meanwhile; read it and try again", err)
 	}
 	return v, err

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestAbsence on SQLite and PostgreSQL: staff set an absence on a home without a plan of
@@ -44,7 +44,7 @@ func TestAbsence(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-			clock := alerts.NewManualClock(now)
+			clock := api.NewManualClock(now)
 			pub := &fakePublisher{}
 			svc := careplan.NewService(store, careplan.Options{Publisher: pub, Clock: clock, Retry: 10 * time.Millisecond})
 			runCtx, cancel := context.WithCancel(ctx)
@@ -61,7 +61,7 @@ func TestAbsence(t *testing.T) {
 				{careplan.Absence{Until: now.Add(400 * 24 * time.Hour)}, "absence.until"},
 				{careplan.Absence{Until: now.Add(time.Hour), Reason: "party"}, "absence.reason"},
 			} {
-				var fe *careplan.FieldError
+				var fe *api.FieldError
 				if _, err := svc.SetAbsence(ctx, home, &bad.a, "anna"); !errors.As(err, &fe) || fe.Field != bad.field {
 					t.Errorf("absence %+v: %v, want a field error on %s", bad.a, err, bad.field)
 				}

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -57,8 +57,8 @@ func TestCheck(t *testing.T) {
 			continue // an unknown kind is a JSON error (400 bad_json) before any check
 		}
 		_, _, err := careplan.Check(s, known, "gw-1", 766, 1)
-		var fe *careplan.FieldError
-		if !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, alerts.ErrInvalid) {
+		var fe *api.FieldError
+		if !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("%s: %v, want a field error on %s", js, err, field)
 		}
 	}
@@ -99,7 +99,7 @@ func TestParseSettings(t *testing.T) {
 		`[1]`:                                                                            "body",
 	} {
 		_, err := careplan.ParseSettings([]byte(js))
-		var fe *careplan.FieldError
+		var fe *api.FieldError
 		if !errors.As(err, &fe) || fe.Field != field || fe.Reason == "" {
 			t.Errorf("%s: %v, want a field error on %s", js, err, field)
 		}
@@ -199,7 +199,7 @@ func TestPush(t *testing.T) {
 				store.RegisterDevice(ctx, "door-"+vagt.DeviceID(name), gw, vagt.TechDoorSensor, "front door")); err != nil {
 				t.Fatal(err)
 			}
-			clock := alerts.NewManualClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+			clock := api.NewManualClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 			pub := &fakePublisher{failing: true}
 			svc := careplan.NewService(store, careplan.Options{Publisher: pub, Clock: clock, Republish: time.Hour, Retry: 10 * time.Millisecond})
 			runCtx, cancel := context.WithCancel(ctx)
@@ -212,7 +212,7 @@ func TestPush(t *testing.T) {
 			if err != nil || v.Version != 1 || v.State != careplan.StatePending {
 				t.Fatalf("update: %+v %v", v, err)
 			}
-			if _, err := svc.Update(ctx, home, settings(t, body), 7, "bo"); !errors.Is(err, alerts.ErrConflict) {
+			if _, err := svc.Update(ctx, home, settings(t, body), 7, "bo"); !errors.Is(err, api.ErrConflict) {
 				t.Fatalf("a change on a stale version: %v", err)
 			}
 			time.Sleep(50 * time.Millisecond) // a few refused attempts
@@ -271,7 +271,7 @@ func TestPush(t *testing.T) {
 			// a restored backup) would ignore the home's: the plan is saved again above it.
 			status(50, "")
 			waitFor(t, "version 51 published", func() bool { return slices.Contains(pub.versions(), 51) })
-			if v, _ := svc.View(ctx, home); v.Version != 51 || v.ChangedBy != alerts.System || *v.Effective.Rules.Night != "21:00-07:00" {
+			if v, _ := svc.View(ctx, home); v.Version != 51 || v.ChangedBy != api.System || *v.Effective.Rules.Night != "21:00-07:00" {
 				t.Fatalf("after renumbering %+v", v)
 			}
 		})
@@ -327,8 +327,8 @@ func TestDropsNeedConfirmation(t *testing.T) {
 					"rules":{},"confirm":["leave_out:bu-typo"]}`, "devices", `"leave_out:` + string(pendant) + `"`},
 			} {
 				_, err := svc.Update(ctx, home, settings(t, tc.body), 0, "anna")
-				var fe *careplan.FieldError
-				if !errors.As(err, &fe) || !errors.Is(err, alerts.ErrInvalid) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.token) {
+				var fe *api.FieldError
+				if !errors.As(err, &fe) || !errors.Is(err, api.ErrInvalid) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.token) {
 					t.Errorf("%s: %v, want a refusal on %s naming %s", tc.body, err, tc.field, tc.token)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/night"
 )
 
@@ -27,17 +28,17 @@ func ParseSettings(data []byte) (Settings, error) {
 	if json.Unmarshal(data, &parts) == nil {
 		for i, d := range parts.Devices {
 			if f := failingKey(d, &Device{}); f != "" {
-				return Settings{}, &FieldError{Field: fmt.Sprintf("devices[%d].%s", i, f), Reason: reason[Device](d[f], f)}
+				return Settings{}, &api.FieldError{Field: fmt.Sprintf("devices[%d].%s", i, f), Reason: reason[Device](d[f], f)}
 			}
 		}
 		if f := failingKey(parts.Rules, &Rules{}); f != "" {
-			return Settings{}, &FieldError{Field: "rules." + f, Reason: reason[Rules](parts.Rules[f], f)}
+			return Settings{}, &api.FieldError{Field: "rules." + f, Reason: reason[Rules](parts.Rules[f], f)}
 		}
 		if f := failingKey(parts.Night, &night.Plan{}); f != "" {
-			return Settings{}, &FieldError{Field: "night_checks." + f, Reason: reason[night.Plan](parts.Night[f], f)}
+			return Settings{}, &api.FieldError{Field: "night_checks." + f, Reason: reason[night.Plan](parts.Night[f], f)}
 		}
 	}
-	return Settings{}, &FieldError{Field: "body", Reason: err.Error()}
+	return Settings{}, &api.FieldError{Field: "body", Reason: err.Error()}
 }
 
 func strictUnmarshal(data []byte, v any) error {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -85,8 +85,8 @@ func (s *Service) renumber(ctx context.Context, c sqlstore.GatewayConfigState, r
 		return err
 	}
 	detail := fmt.Sprintf("renumbered: gateway %s runs version %d, above the home's %d", c.Gateway, running, row.Version)
-	if _, err := s.store.SaveHomeConfig(ctx, c.Home, row.Version, running, alerts.System, detail, s.o.Clock.Now(),
-		func(uint64) ([]byte, []byte, error) { return row.Settings, row.Effective, nil }); err != nil && !errors.Is(err, alerts.ErrConflict) {
+	if _, err := s.store.SaveHomeConfig(ctx, c.Home, row.Version, running, api.System, detail, s.o.Clock.Now(),
+		func(uint64) ([]byte, []byte, error) { return row.Settings, row.Effective, nil }); err != nil && !errors.Is(err, api.ErrConflict) {
 		return err // a conflict: someone saved meanwhile; the next status looks again
 	}
 	s.log.Warn("care plan renumbered above the gateway's version", "home", c.Home, "gateway", c.Gateway, "running", running)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // A care plan replaces the gateway's device map, so one careless save can make a home deaf
@@ -105,7 +106,7 @@ func checkConfirmed(s Settings, known map[vagt.DeviceID]vagt.Technology) ([]stri
 		}
 	}
 	if first != nil {
-		return nil, &FieldError{Field: first.Field, Reason: fmt.Sprintf("%s; add it, or to do this knowingly send \"confirm\": [%s]",
+		return nil, &api.FieldError{Field: first.Field, Reason: fmt.Sprintf("%s; add it, or to do this knowingly send \"confirm\": [%s]",
 			first.Reason, quoteAll(append(confirmed, missing...)))}
 	}
 	slices.Sort(confirmed)

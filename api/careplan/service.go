@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -69,7 +69,7 @@ type Service struct {
 // NewService returns a service on store.
 func NewService(store Store, o Options) *Service {
 	if o.Clock == nil {
-		o.Clock = alerts.SystemClock{}
+		o.Clock = api.SystemClock{}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -144,7 +144,7 @@ func (s *Service) View(ctx context.Context, home vagt.HomeID) (View, error) {
 	v := View{Home: home, State: StateNone, Gateways: []GatewayRunning{}}
 	row, err := s.store.HomeConfig(ctx, home)
 	switch {
-	case errors.Is(err, alerts.ErrNotFound):
+	case errors.Is(err, api.ErrNotFound):
 		v.Settings = Settings{Devices: defaultDevices(f.Devices)}
 		v.Effective = Effective(v.Settings, f.Municipality)
 	case err != nil:
@@ -198,7 +198,7 @@ func defaultDevices(known map[vagt.DeviceID]vagt.Technology) []Device {
 }
 
 // Update validates settings and stores them as the home's next version, then pushes the
-// configuration to the home's gateways. ifVersion > 0 refuses the change (alerts.ErrConflict)
+// configuration to the home's gateways. ifVersion > 0 refuses the change (api.ErrConflict)
 // when the home is at another version.
 func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, ifVersion uint64, actor string) (View, error) {
 	f, err := s.store.HomeFacts(ctx, home)

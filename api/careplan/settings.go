@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/night"
 )
 
@@ -172,10 +173,10 @@ func Config(eff Settings, gw vagt.GatewayID, mun vagt.MunicipalityCode, version 
 	}
 	r := eff.Rules
 	if c.Rules.Night, err = vagt.ParseWindow(deref(r.Night)); err != nil {
-		return c, &FieldError{Field: "rules.night", Reason: err.Error()}
+		return c, &api.FieldError{Field: "rules.night", Reason: err.Error()}
 	}
 	if c.Rules.Day, err = vagt.ParseWindow(deref(r.Day)); err != nil {
-		return c, &FieldError{Field: "rules.day", Reason: err.Error()}
+		return c, &api.FieldError{Field: "rules.day", Reason: err.Error()}
 	}
 	c.Rules.Inactivity = time.Duration(deref(r.Inactivity))
 	c.Rules.DoorAtNight = deref(r.DoorAtNight)
@@ -187,7 +188,7 @@ func Config(eff Settings, gw vagt.GatewayID, mun vagt.MunicipalityCode, version 
 		for i, d := range *r.Medication {
 			w, err := vagt.ParseWindow(d.Window)
 			if err != nil {
-				return c, &FieldError{Field: fmt.Sprintf("rules.medication[%d].window", i), Reason: err.Error()}
+				return c, &api.FieldError{Field: fmt.Sprintf("rules.medication[%d].window", i), Reason: err.Error()}
 			}
 			c.Rules.Medication = append(c.Rules.Medication, vagt.DoseWindow{Dose: d.Dose, Window: w})
 		}

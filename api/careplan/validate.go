@@ -6,24 +6,9 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/night"
 )
-
-// FieldError is an invalid setting: which field (JSON path, "rules.night",
-// "devices[2].device") and why. It is alerts.ErrInvalid (400).
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
-
-// Unwrap makes errors.Is(err, alerts.ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return alerts.ErrInvalid }
-
-// InvalidField names the field for the error body.
-func (e *FieldError) InvalidField() string { return e.Field }
 
 // Sane ranges: the wire allows more; a care plan outside these is a typo, not a plan.
 var (
@@ -54,7 +39,7 @@ func Check(s Settings, known map[vagt.DeviceID]vagt.Technology, gw vagt.GatewayI
 	eff := Effective(s, mun)
 	probe := vagt.HomeConfig{TimeZone: eff.TimeZone}
 	if _, err := probe.Location(); err != nil || len(eff.TimeZone) > 64 {
-		return Settings{}, vagt.HomeConfig{}, &FieldError{Field: "time_zone", Reason: fmt.Sprintf("%q is not an IANA time zone", s.TimeZone)}
+		return Settings{}, vagt.HomeConfig{}, &api.FieldError{Field: "time_zone", Reason: fmt.Sprintf("%q is not an IANA time zone", s.TimeZone)}
 	}
 	c, err := Config(eff, gw, mun, version)
 	if err != nil {
@@ -64,56 +49,56 @@ func Check(s Settings, known map[vagt.DeviceID]vagt.Technology, gw vagt.GatewayI
 	// night window switched off).
 	r := c.Rules
 	if (r.DoorAtNight || r.BedExit > 0) && r.Night.From == r.Night.To {
-		return Settings{}, vagt.HomeConfig{}, &FieldError{Field: "rules.night", Reason: "door at night and bed exit need a night window; switch them off or set one"}
+		return Settings{}, vagt.HomeConfig{}, &api.FieldError{Field: "rules.night", Reason: "door at night and bed exit need a night window; switch them off or set one"}
 	}
 	if r.Inactivity > 0 && r.Day.From == r.Day.To {
-		return Settings{}, vagt.HomeConfig{}, &FieldError{Field: "rules.day", Reason: "inactivity needs a day window; switch it off or set one"}
+		return Settings{}, vagt.HomeConfig{}, &api.FieldError{Field: "rules.day", Reason: "inactivity needs a day window; switch it off or set one"}
 	}
 	if err := c.Validate(); err != nil {
-		return Settings{}, vagt.HomeConfig{}, &FieldError{Field: "config", Reason: err.Error()}
+		return Settings{}, vagt.HomeConfig{}, &api.FieldError{Field: "config", Reason: err.Error()}
 	}
 	return eff, c, nil
 }
 
 func checkDevices(devs []Device, known map[vagt.DeviceID]vagt.Technology) error {
 	if len(devs) > vagt.MaxConfigDevices {
-		return &FieldError{Field: "devices", Reason: fmt.Sprintf("%d devices, at most %d", len(devs), vagt.MaxConfigDevices)}
+		return &api.FieldError{Field: "devices", Reason: fmt.Sprintf("%d devices, at most %d", len(devs), vagt.MaxConfigDevices)}
 	}
 	ids, names := map[vagt.DeviceID]bool{}, map[string]bool{}
 	for i, d := range devs {
 		f := func(name string) string { return fmt.Sprintf("devices[%d].%s", i, name) }
 		if err := d.Device.Validate(); err != nil {
-			return &FieldError{Field: f("device"), Reason: err.Error()}
+			return &api.FieldError{Field: f("device"), Reason: err.Error()}
 		}
 		tech, ok := known[d.Device]
 		if !ok {
-			return &FieldError{Field: f("device"), Reason: fmt.Sprintf("device %s is not registered behind this home's gateway", d.Device)}
+			return &api.FieldError{Field: f("device"), Reason: fmt.Sprintf("device %s is not registered behind this home's gateway", d.Device)}
 		}
 		if ids[d.Device] {
-			return &FieldError{Field: f("device"), Reason: fmt.Sprintf("device %s listed twice", d.Device)}
+			return &api.FieldError{Field: f("device"), Reason: fmt.Sprintf("device %s listed twice", d.Device)}
 		}
 		ids[d.Device] = true
 		if d.Technology != tech {
-			return &FieldError{Field: f("technology"), Reason: fmt.Sprintf("device %s is registered as %s", d.Device, tech)}
+			return &api.FieldError{Field: f("technology"), Reason: fmt.Sprintf("device %s is registered as %s", d.Device, tech)}
 		}
 		if len(d.Role) > maxRoleLen {
-			return &FieldError{Field: f("role"), Reason: fmt.Sprintf("at most %d bytes", maxRoleLen)}
+			return &api.FieldError{Field: f("role"), Reason: fmt.Sprintf("at most %d bytes", maxRoleLen)}
 		}
 		if d.Zigbee != "" {
 			if names[d.Zigbee] {
-				return &FieldError{Field: f("zigbee"), Reason: fmt.Sprintf("Zigbee name %q used twice", d.Zigbee)}
+				return &api.FieldError{Field: f("zigbee"), Reason: fmt.Sprintf("Zigbee name %q used twice", d.Zigbee)}
 			}
 			names[d.Zigbee] = true
 		}
 		if d.ReportEvery != nil && *d.ReportEvery != 0 {
 			if err := within(time.Duration(*d.ReportEvery), rangeReportEvery); err != nil {
-				return &FieldError{Field: f("report_every"), Reason: err.Error()}
+				return &api.FieldError{Field: f("report_every"), Reason: err.Error()}
 			}
 		}
 		check := vagt.HomeConfig{Gateway: "gw-check", Version: 1, Municipality: 101,
 			Devices: []vagt.DeviceConfig{{Device: d.Device, Technology: d.Technology, Zigbee: d.Zigbee, Fields: d.Fields}}}
 		if err := check.Validate(); err != nil {
-			return &FieldError{Field: f("zigbee"), Reason: err.Error()}
+			return &api.FieldError{Field: f("zigbee"), Reason: err.Error()}
 		}
 	}
 	return nil
@@ -126,7 +111,7 @@ func checkRules(r Rules) error {
 	}{{"rules.night", r.Night}, {"rules.day", r.Day}} {
 		if w.v != nil {
 			if _, err := vagt.ParseWindow(*w.v); err != nil {
-				return &FieldError{Field: w.field, Reason: err.Error()}
+				return &api.FieldError{Field: w.field, Reason: err.Error()}
 			}
 		}
 	}
@@ -138,12 +123,12 @@ func checkRules(r Rules) error {
 		{"rules.low_temperature_for", r.LowTemperatureFor, rangeLowTempFor}} {
 		if d.v != nil && *d.v != 0 {
 			if err := within(time.Duration(*d.v), d.r); err != nil {
-				return &FieldError{Field: d.field, Reason: err.Error()}
+				return &api.FieldError{Field: d.field, Reason: err.Error()}
 			}
 		}
 	}
 	if t := r.LowTemperature; t != nil && *t != 0 && (*t < rangeLowTemp[0] || *t > rangeLowTemp[1]) {
-		return &FieldError{Field: "rules.low_temperature", Reason: fmt.Sprintf("%g °C: 0 (off) or %g-%g °C", *t, rangeLowTemp[0], rangeLowTemp[1])}
+		return &api.FieldError{Field: "rules.low_temperature", Reason: fmt.Sprintf("%g °C: 0 (off) or %g-%g °C", *t, rangeLowTemp[0], rangeLowTemp[1])}
 	}
 	for _, n := range []struct {
 		field string
@@ -151,17 +136,17 @@ func checkRules(r Rules) error {
 		r     [2]int
 	}{{"rules.low_battery", r.LowBattery, rangeLowBattery}, {"rules.silent_factor", r.SilentFactor, rangeSilentFactor}} {
 		if n.v != nil && *n.v != 0 && (*n.v < n.r[0] || *n.v > n.r[1]) {
-			return &FieldError{Field: n.field, Reason: fmt.Sprintf("%d: 0 (off) or %d-%d", *n.v, n.r[0], n.r[1])}
+			return &api.FieldError{Field: n.field, Reason: fmt.Sprintf("%d: 0 (off) or %d-%d", *n.v, n.r[0], n.r[1])}
 		}
 	}
 	if r.Medication != nil {
 		if len(*r.Medication) > vagt.MaxDoses {
-			return &FieldError{Field: "rules.medication", Reason: fmt.Sprintf("at most %d doses", vagt.MaxDoses)}
+			return &api.FieldError{Field: "rules.medication", Reason: fmt.Sprintf("at most %d doses", vagt.MaxDoses)}
 		}
 		seen := map[int]bool{}
 		for i, d := range *r.Medication {
 			if d.Dose < 1 || d.Dose > vagt.MaxDoses || seen[d.Dose] {
-				return &FieldError{Field: fmt.Sprintf("rules.medication[%d].dose", i), Reason: fmt.Sprintf("dose %d: 1-%d, each once", d.Dose, vagt.MaxDoses)}
+				return &api.FieldError{Field: fmt.Sprintf("rules.medication[%d].dose", i), Reason: fmt.Sprintf("dose %d: 1-%d, each once", d.Dose, vagt.MaxDoses)}
 			}
 			seen[d.Dose] = true
 			w, err := vagt.ParseWindow(d.Window)
@@ -169,7 +154,7 @@ func checkRules(r Rules) error {
 				err = errors.New("a dose window is not empty and at most 6 h long")
 			}
 			if err != nil {
-				return &FieldError{Field: fmt.Sprintf("rules.medication[%d].window", i), Reason: err.Error()}
+				return &api.FieldError{Field: fmt.Sprintf("rules.medication[%d].window", i), Reason: err.Error()}
 			}
 		}
 	}
@@ -204,9 +189,9 @@ func checkNight(s Settings) error {
 	}
 	var fe *night.FieldError
 	if err := s.NightChecks.Validate(techs); errors.As(err, &fe) {
-		return &FieldError{Field: "night_checks." + fe.Field, Reason: fe.Reason}
+		return &api.FieldError{Field: "night_checks." + fe.Field, Reason: fe.Reason}
 	} else if err != nil {
-		return &FieldError{Field: "night_checks", Reason: err.Error()}
+		return &api.FieldError{Field: "night_checks", Reason: err.Error()}
 	}
 	return nil
 }

@@ -11,12 +11,13 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/downlink"
 	"github.com/vagt-dk/vagt/api/mqttpub"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -97,7 +98,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) *sqlstore.Store {
 	}
 }
 
-var all = alerts.Scope{All: true}
+var all = api.Scope{All: true}
 
 // A press becomes an alert: the gateway hears "received" naming its event; a repeat folded
 // into the alert names both; staff acknowledge and resolve: the gateway hears each, and

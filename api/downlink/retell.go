@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -73,7 +74,7 @@ func (n *Notifier) retellAll(ctx context.Context) bool {
 
 func (n *Notifier) retellOne(ctx context.Context, id int64) error {
 	a, err := n.store.Alert(ctx, id)
-	if errors.Is(err, alerts.ErrNotFound) {
+	if errors.Is(err, api.ErrNotFound) {
 		return nil // deleted since (retention): nothing to tell
 	}
 	if err != nil {

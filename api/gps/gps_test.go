@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 var now = time.Date(2024, 12, 2, 0, 5, 0, 0, time.UTC) // 01:05 Danish time
@@ -184,11 +184,11 @@ func TestValidateZones(t *testing.T) {
 		{"quiet hours 25:00", Zone{Center: &[2]float64{55.7, 12.6}, Radius: 100, Quiet: []QuietHours{{"25:00", "07:00"}}}},
 		{"quiet hours empty", Zone{Center: &[2]float64{55.7, 12.6}, Radius: 100, Quiet: []QuietHours{{"07:00", "07:00"}}}},
 	} {
-		if err := ValidateZones([]Zone{c.z}); !errors.Is(err, alerts.ErrInvalid) {
+		if err := ValidateZones([]Zone{c.z}); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
-	if err := ValidateZones(make([]Zone, MaxZones+1)); !errors.Is(err, alerts.ErrInvalid) {
+	if err := ValidateZones(make([]Zone, MaxZones+1)); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("too many zones: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 	_ "time/tzdata" // quiet hours are Danish time, also on a host without zoneinfo
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Zone is a safe zone: a circle (Center, Radius) or a polygon (Points, [lat, lon] pairs,
@@ -34,7 +34,7 @@ const (
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", alerts.ErrInvalid, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", api.ErrInvalid, fmt.Sprintf(format, args...))
 }
 
 // ValidateZones checks a citizen's zones: each a circle or a simple polygon (3 to 200

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
@@ -19,7 +19,7 @@ const ActivationLifetime = 72 * time.Hour
 // at POST /activate. The manager never holds a citizen's bearer token; until the national
 // login (MitID) comes, the code on paper is the out-of-band step (docs/operations.md).
 func (s *server) citizenActivation() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
@@ -64,7 +64,7 @@ func (s *server) activate() http.Handler {
 			return
 		}
 		if len(req.Code) == 0 || len(req.Code) > 64 {
-			writeError(w, r, s.Log, fmt.Errorf("%w: code is required", alerts.ErrInvalid))
+			writeError(w, r, s.Log, fmt.Errorf("%w: code is required", api.ErrInvalid))
 			return
 		}
 		token, hash, err := auth.NewToken()
@@ -72,7 +72,7 @@ func (s *server) activate() http.Handler {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		exp, err := auth.Lifetime(auth.RoleCitizen, 0, now)
+		exp, err := auth.Lifetime(api.RoleCitizen, 0, now)
 		if err != nil {
 			writeError(w, r, s.Log, err)
 			return

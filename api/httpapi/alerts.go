@@ -10,25 +10,25 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // alertScope returns the caller's scope, or ErrForbidden for a role without alerts.
-func alertScope(r *http.Request) (*auth.Principal, alerts.Scope, error) {
-	p := auth.FromContext(r.Context())
+func alertScope(r *http.Request) (*api.Principal, api.Scope, error) {
+	p := api.PrincipalFromContext(r.Context())
 	scope, ok := p.AlertScope()
 	if !ok {
-		return p, scope, fmt.Errorf("%w: role %s has no access to alerts", alerts.ErrForbidden, p.Role)
+		return p, scope, fmt.Errorf("%w: role %s has no access to alerts", api.ErrForbidden, p.Role)
 	}
 	return p, scope, nil
 }
 
 // actorScope is alertScope for the care actions and personal data: staff only.
-func actorScope(r *http.Request) (*auth.Principal, alerts.Scope, error) {
+func actorScope(r *http.Request) (*api.Principal, api.Scope, error) {
 	p, scope, err := alertScope(r)
 	if err == nil && !p.CanActOnAlerts() {
-		err = fmt.Errorf("%w: only care staff act on alerts and see who and where", alerts.ErrForbidden)
+		err = fmt.Errorf("%w: only care staff act on alerts and see who and where", api.ErrForbidden)
 	}
 	return p, scope, err
 }
@@ -36,7 +36,7 @@ func actorScope(r *http.Request) (*auth.Principal, alerts.Scope, error) {
 func alertID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: alert id %q", alerts.ErrNotFound, chi.URLParam(r, "id"))
+		return 0, fmt.Errorf("%w: alert id %q", api.ErrNotFound, chi.URLParam(r, "id"))
 	}
 	return id, nil
 }
@@ -48,7 +48,7 @@ func intParam(r *http.Request, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: %s=%q is not a number", alerts.ErrInvalid, name, v)
+		return 0, fmt.Errorf("%w: %s=%q is not a number", api.ErrInvalid, name, v)
 	}
 	return n, nil
 }
@@ -79,7 +79,7 @@ func (s *server) listAlerts() http.Handler {
 		}
 		if p := q.Get("priority"); p != "" {
 			if f.Priority, err = vagt.ParsePriority(p); err != nil {
-				writeError(w, r, s.Log, fmt.Errorf("%w: %w", alerts.ErrInvalid, err))
+				writeError(w, r, s.Log, fmt.Errorf("%w: %w", api.ErrInvalid, err))
 				return
 			}
 		}
@@ -134,7 +134,7 @@ func (s *server) getAlert() http.Handler {
 			return
 		}
 		if !scope.Allows(d.Municipality, d.District) {
-			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope))
+			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope))
 			return
 		}
 		if d.Home != "" {
@@ -147,7 +147,7 @@ func (s *server) getAlert() http.Handler {
 		if d.Citizen != nil {
 			detail = fmt.Sprintf("citizen/%d", d.Citizen.ID)
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "alert.read",
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "alert.read",
 			Object: fmt.Sprintf("alert/%d", id), Detail: detail}); err != nil {
 			writeError(w, r, s.Log, err)
 			return
@@ -158,7 +158,7 @@ func (s *server) getAlert() http.Handler {
 
 // actOnAlert is every action of care staff on one alert: the actor and their scope, the
 // alert's id from the path, the request body (when body is true), the action, its answer.
-func actOnAlert[Req, Resp any](s *server, code int, body bool, act func(ctx context.Context, id int64, actor string, scope alerts.Scope, req Req, now time.Time) (Resp, error)) http.Handler {
+func actOnAlert[Req, Resp any](s *server, code int, body bool, act func(ctx context.Context, id int64, actor string, scope api.Scope, req Req, now time.Time) (Resp, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var (
 			req  Req
@@ -184,7 +184,7 @@ func actOnAlert[Req, Resp any](s *server, code int, body bool, act func(ctx cont
 }
 
 func (s *server) ackAlert() http.Handler {
-	return actOnAlert(s, http.StatusOK, false, func(ctx context.Context, id int64, actor string, scope alerts.Scope, _ struct{}, now time.Time) (alerts.Alert, error) {
+	return actOnAlert(s, http.StatusOK, false, func(ctx context.Context, id int64, actor string, scope api.Scope, _ struct{}, now time.Time) (alerts.Alert, error) {
 		a, err := s.Alerts.Ack(ctx, id, actor, scope, now)
 		// Observed once: a repeated ack by the same actor returns the earlier time.
 		if err == nil && a.AckedAt != nil && a.AckedAt.Equal(time.UnixMilli(now.UnixMilli())) {
@@ -200,7 +200,7 @@ type resolveRequest struct {
 }
 
 func (s *server) resolveAlert() http.Handler {
-	return actOnAlert(s, http.StatusOK, true, func(ctx context.Context, id int64, actor string, scope alerts.Scope, req resolveRequest, now time.Time) (alerts.Alert, error) {
+	return actOnAlert(s, http.StatusOK, true, func(ctx context.Context, id int64, actor string, scope api.Scope, req resolveRequest, now time.Time) (alerts.Alert, error) {
 		return s.Alerts.Resolve(ctx, id, actor, scope, req.Outcome, req.Note, now)
 	})
 }
@@ -210,7 +210,7 @@ type noteRequest struct {
 }
 
 func (s *server) addNote() http.Handler {
-	return actOnAlert(s, http.StatusCreated, true, func(ctx context.Context, id int64, actor string, scope alerts.Scope, req noteRequest, now time.Time) (alerts.Note, error) {
+	return actOnAlert(s, http.StatusCreated, true, func(ctx context.Context, id int64, actor string, scope api.Scope, req noteRequest, now time.Time) (alerts.Note, error) {
 		return s.Alerts.AddNote(ctx, id, actor, scope, req.Text, now)
 	})
 }

@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// TelemetryStore reads a citizen's telemetry and deletes it on erasure (stats.Telemetry).
+// TelemetryStore reads a citizen's telemetry and deletes it on erasure (influx.Telemetry).
 type TelemetryStore interface {
 	Readings(ctx context.Context, gws []vagt.GatewayID, from, to time.Time) ([]registry.Reading, error)
 	DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error
@@ -27,13 +26,13 @@ const MaxExportPeriod = 31 * 24 * time.Hour
 
 // myData is GET /me/data: everything held about the calling citizen, as JSON or a zip of CSVs.
 func (s *server) myData() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		if p.Role != auth.RoleCitizen {
-			return fmt.Errorf("%w: /me/data is the citizen's own export", alerts.ErrForbidden)
+		if p.Role != api.RoleCitizen {
+			return fmt.Errorf("%w: /me/data is the citizen's own export", api.ErrForbidden)
 		}
 		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
 		if err != nil {
@@ -44,7 +43,7 @@ func (s *server) myData() http.Handler {
 			return err
 		}
 		if s.Telemetry == nil {
-			return stats.ErrNoTelemetry
+			return api.ErrNoTelemetry
 		}
 		x, err := reg.CitizenExport(r.Context(), id, p.Name, s.Clock.Now())
 		if err != nil {
@@ -144,7 +143,7 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 // eraseCitizen is DELETE /citizens/{id} (admins): the telemetry goes first, so a failure
 // there leaves the registry as it was and the erasure can be repeated.
 func (s *server) eraseCitizen() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
@@ -160,7 +159,7 @@ func (s *server) eraseCitizen() http.Handler {
 			return err
 		}
 		if s.Telemetry == nil {
-			return stats.ErrNoTelemetry
+			return api.ErrNoTelemetry
 		}
 		gws, err := reg.CitizenGateways(r.Context(), id)
 		if err != nil {

@@ -10,8 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/registry"
 )
@@ -22,7 +21,7 @@ import (
 // putAbsence sets the home's absence ("away until") as the next version of its care plan:
 // {"until": RFC 3339, "from": optional (now), "reason": "hospital" | "holiday" | "other"}.
 func (s *server) putAbsence() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
 			return err
@@ -42,7 +41,7 @@ func (s *server) putAbsence() http.Handler {
 
 // deleteAbsence ends the home's absence now (a new version without it).
 func (s *server) deleteAbsence() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
 			return err
@@ -59,29 +58,29 @@ func (s *server) deleteAbsence() http.Handler {
 // mayTest checks that the caller may put the device in test mode: staff of its home's
 // district (staff without districts: the municipality), managers of its municipality,
 // admins.
-func (s *server) mayTest(ctx context.Context, reg RegistryStore, p *auth.Principal, dev vagt.DeviceID) error {
-	if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager && p.Role != auth.RoleStaff {
+func (s *server) mayTest(ctx context.Context, reg registry.Scopes, p *api.Principal, dev vagt.DeviceID) error {
+	if p.Role != api.RoleAdmin && p.Role != api.RoleManager && p.Role != api.RoleStaff {
 		// Before the look-up: a role refusal must not depend on whether the device exists.
-		return fmt.Errorf("%w: test mode is for care staff and managers", alerts.ErrForbidden)
+		return fmt.Errorf("%w: test mode is for care staff and managers", api.ErrForbidden)
 	}
 	m, district, err := reg.DeviceScope(ctx, dev)
 	if err != nil {
 		return err
 	}
 	switch p.Role {
-	case auth.RoleAdmin:
+	case api.RoleAdmin:
 		return nil
-	case auth.RoleManager:
+	case api.RoleManager:
 		if p.Municipality == m {
 			return nil
 		}
-	case auth.RoleStaff:
+	case api.RoleStaff:
 		if p.Municipality == m && (len(p.Districts) == 0 || slices.Contains(p.Districts, district)) {
 			return nil
 		}
 	}
 	// Out of scope answers like a device that does not exist (docs/operations.md).
-	return fmt.Errorf("device %s: %w", dev, auth.ErrOutOfScope)
+	return fmt.Errorf("device %s: %w", dev, api.ErrOutOfScope)
 }
 
 // DefaultTestMode is how long a device stays in test mode when the request names no time.
@@ -89,7 +88,7 @@ const DefaultTestMode = 30 * time.Minute
 
 // testMode puts a device in test mode (start: {"minutes": 1..240}, default 30) or ends it.
 func (s *server) testMode(start bool) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
@@ -129,10 +128,10 @@ func (s *server) testMode(start bool) http.Handler {
 
 // untestedDevices answers GET /devices?untested=720h: the devices not removed whose last
 // test is older than the period, or that were never tested.
-func untestedDevices(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, param string, now time.Time) ([]registry.Device, error) {
+func untestedDevices(ctx context.Context, reg registry.DeviceTests, m vagt.MunicipalityCode, param string, now time.Time) ([]registry.Device, error) {
 	d, err := time.ParseDuration(param)
 	if err != nil || d < time.Hour || d > 5*365*24*time.Hour {
-		return nil, fmt.Errorf("%w: untested=%q: a duration from 1h to 5 years, e.g. 720h", alerts.ErrInvalid, param)
+		return nil, fmt.Errorf("%w: untested=%q: a duration from 1h to 5 years, e.g. 720h", api.ErrInvalid, param)
 	}
 	return reg.DevicesUntested(ctx, m, d, now)
 }

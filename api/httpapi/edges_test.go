@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestEdgesOverHTTP on SQLite and PostgreSQL: staff set a home's absence from the console
@@ -34,7 +35,7 @@ func TestEdgesOverHTTP(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			clock := alerts.NewManualClock(t0)
+			clock := api.NewManualClock(t0)
 			svc := careplan.NewService(store, careplan.Options{Clock: clock})
 			srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
 				Clock: clock, Registry: store, HomeConfigs: svc, OpenAPI: []byte("openapi: 3.0.3\n")}))
@@ -51,11 +52,11 @@ func TestEdgesOverHTTP(t *testing.T) {
 			if _, err := store.InstallDevice(ctx, registry.Device{ID: "bu-1", Gateway: "gw-0001", Technology: vagt.TechPersonalAlarm}, "mads", t0); err != nil {
 				t.Fatal(err)
 			}
-			for user, p := range map[string]auth.Principal{
-				"anna": {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-				"sara": {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{south}},
-				"mads": {Role: auth.RoleManager, Municipality: 766},
-				"root": {Role: auth.RoleAdmin},
+			for user, p := range map[string]api.Principal{
+				"anna": {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+				"sara": {Role: api.RoleStaff, Municipality: 766, Districts: []int64{south}},
+				"mads": {Role: api.RoleManager, Municipality: 766},
+				"root": {Role: api.RoleAdmin},
 			} {
 				tok, hash, _ := auth.NewToken()
 				p.Name = user

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // Errors of the HTTP layer itself.
@@ -31,7 +31,7 @@ type errorDetail struct {
 	Field string `json:"field,omitempty"`
 }
 
-// fieldError is an invalid request that names its field (careplan.FieldError).
+// fieldError is an invalid request that names its field (api.FieldError).
 type fieldError interface{ InvalidField() string }
 
 // status maps an error to the HTTP status and code the client sees. It is the only place
@@ -43,19 +43,19 @@ func status(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, errBadJSON):
 		return http.StatusBadRequest, "bad_json"
-	case errors.Is(err, alerts.ErrInvalid), errors.Is(err, auth.ErrInvalid):
+	case errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrInvalid):
 		return http.StatusBadRequest, "invalid"
-	case errors.Is(err, auth.ErrUnauthenticated):
+	case errors.Is(err, api.ErrUnauthenticated):
 		return http.StatusUnauthorized, "unauthenticated"
-	case errors.Is(err, alerts.ErrForbidden):
+	case errors.Is(err, api.ErrForbidden):
 		return http.StatusForbidden, "forbidden"
-	case errors.Is(err, alerts.ErrNotFound), errors.Is(err, errNotFound):
+	case errors.Is(err, api.ErrNotFound), errors.Is(err, errNotFound):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
-	case errors.Is(err, alerts.ErrConflict):
+	case errors.Is(err, api.ErrConflict):
 		return http.StatusConflict, "conflict"
-	case errors.Is(err, alerts.ErrUnavailable):
+	case errors.Is(err, api.ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable"
 	}
 	return http.StatusInternalServerError, "internal"
@@ -68,9 +68,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	// with the same body — so a refusal tells neither which ids exist nor whose they are
 	// (issue 22, item 7). A role that has no business with a route at all still gets 403:
 	// that says nothing about ids. Admins see everything, and get the detailed message.
-	if p := auth.FromContext(r.Context()); p != nil && p.Role != auth.RoleAdmin && !errors.Is(err, alerts.ErrInvalid) &&
-		(errors.Is(err, alerts.ErrNotFound) || errors.Is(err, auth.ErrOutOfScope)) {
-		if rw, ok := w.(*refusalWriter); ok && errors.Is(err, auth.ErrOutOfScope) {
+	if p := api.PrincipalFromContext(r.Context()); p != nil && p.Role != api.RoleAdmin && !errors.Is(err, api.ErrInvalid) &&
+		(errors.Is(err, api.ErrNotFound) || errors.Is(err, api.ErrOutOfScope)) {
+		if rw, ok := w.(*refusalWriter); ok && errors.Is(err, api.ErrOutOfScope) {
 			rw.outOfScope = true
 		}
 		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "not found"}})

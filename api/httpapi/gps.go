@@ -14,8 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/gps"
 )
 
@@ -51,14 +50,14 @@ func TrackerKeyHash(key string) string {
 func (s *server) osmand() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.GPS == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable))
+			writeError(w, r, s.Log, fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable))
 			return
 		}
 		key := chi.URLParam(r, "key")
 		tracker, err := s.GPS.TrackerByKey(r.Context(), TrackerKeyHash(key))
-		if errors.Is(err, alerts.ErrNotFound) {
+		if errors.Is(err, api.ErrNotFound) {
 			s.GPS.Refused("osmand", "", &gps.Rejection{Reason: gps.ReasonUnknown, Msg: "no tracker has this key"})
-			writeError(w, r, s.Log, fmt.Errorf("%w: no tracker has this key", auth.ErrUnauthenticated))
+			writeError(w, r, s.Log, fmt.Errorf("%w: no tracker has this key", api.ErrUnauthenticated))
 			return
 		} else if err != nil {
 			writeError(w, r, s.Log, err)
@@ -70,9 +69,9 @@ func (s *server) osmand() http.Handler {
 		}
 		if err != nil {
 			s.GPS.Refused("osmand", tracker, err)
-			code := alerts.ErrInvalid
+			code := api.ErrInvalid
 			if gps.ReasonOf(err) == gps.ReasonImpersonated {
-				code = alerts.ErrForbidden
+				code = api.ErrForbidden
 			}
 			writeError(w, r, s.Log, fmt.Errorf("%w: %w", code, err))
 			return
@@ -93,9 +92,9 @@ func (s *server) osmand() http.Handler {
 // createTracker registers a tracker for the home: {"id": "gps.xxx"}; the answer carries
 // the OsmAnd key once (only its hash is kept) and the URL for Traccar Client.
 func (s *server) createTracker() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
-			return fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable)
+			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
@@ -124,15 +123,15 @@ func (s *server) createTracker() http.Handler {
 // getSafeZones answers the home's safe zones (audited: where a citizen may walk is
 // personal data).
 func (s *server) getSafeZones() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
-			return fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable)
+			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
 			return err
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.zones.read", Object: "home/" + string(home)}); err != nil {
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.zones.read", Object: "home/" + string(home)}); err != nil {
 			return err
 		}
 		zs, err := s.GPS.SafeZones(r.Context(), home)
@@ -146,9 +145,9 @@ func (s *server) getSafeZones() http.Handler {
 
 // putSafeZones replaces the home's safe zones: {"zones": [...]} (docs/gps.md).
 func (s *server) putSafeZones() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
-			return fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable)
+			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
@@ -174,9 +173,9 @@ func (s *server) putSafeZones() http.Handler {
 // alertTrack answers a tracker alert's zones and last positions, for staff whose scope
 // holds the alert; every read is audited.
 func (s *server) alertTrack() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
-			return fmt.Errorf("%w: GPS trackers are not served by this API", alerts.ErrUnavailable)
+			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
 		p, scope, err := actorScope(r)
 		if err != nil {
@@ -191,9 +190,9 @@ func (s *server) alertTrack() http.Handler {
 			return err
 		}
 		if !scope.Allows(tr.Municipality, tr.District) {
-			return fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope) // as getAlert: answered as missing
+			return fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope) // as getAlert: answered as missing
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.track.read",
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.track.read",
 			Object: fmt.Sprintf("alert/%d", id), Detail: tr.Tracker}); err != nil {
 			return err
 		}

@@ -12,8 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/careplan"
 )
 
@@ -31,9 +30,9 @@ type HomeConfigService interface {
 // which gateways run the latest version, which are pending (offline) or refused it.
 func (s *server) carePlanOverview() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := auth.FromContext(r.Context())
+		p := api.PrincipalFromContext(r.Context())
 		if s.HomeConfigs == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable))
+			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable))
 			return
 		}
 		var (
@@ -41,19 +40,19 @@ func (s *server) carePlanOverview() http.Handler {
 			districts []int64
 		)
 		switch p.Role {
-		case auth.RoleAdmin:
+		case api.RoleAdmin:
 			m, err := intParam(r, "municipality")
 			if err != nil {
 				writeError(w, r, s.Log, err)
 				return
 			}
 			mun = vagt.MunicipalityCode(m)
-		case auth.RoleManager:
+		case api.RoleManager:
 			mun = p.Municipality
-		case auth.RoleStaff:
+		case api.RoleStaff:
 			mun, districts = p.Municipality, p.Districts
 		default:
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are for care staff and managers", alerts.ErrForbidden))
+			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are for care staff and managers", api.ErrForbidden))
 			return
 		}
 		homes, err := s.HomeConfigs.Overview(r.Context(), mun, districts)
@@ -68,18 +67,18 @@ func (s *server) carePlanOverview() http.Handler {
 // homeConfigAccess checks that the caller may read and change the home's care plan: care
 // staff of its district (staff without districts cover the whole municipality), managers
 // of its municipality, admins.
-func (s *server) homeConfigAccess(r *http.Request) (*auth.Principal, vagt.HomeID, error) {
-	p := auth.FromContext(r.Context())
+func (s *server) homeConfigAccess(r *http.Request) (*api.Principal, vagt.HomeID, error) {
+	p := api.PrincipalFromContext(r.Context())
 	if s.HomeConfigs == nil {
-		return nil, "", fmt.Errorf("%w: care plans are not served by this API", alerts.ErrUnavailable)
+		return nil, "", fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable)
 	}
-	if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager && p.Role != auth.RoleStaff {
+	if p.Role != api.RoleAdmin && p.Role != api.RoleManager && p.Role != api.RoleStaff {
 		// Before the look-up: a role refusal must not depend on whether the home exists.
-		return nil, "", fmt.Errorf("%w: care plans are for care staff and managers", alerts.ErrForbidden)
+		return nil, "", fmt.Errorf("%w: care plans are for care staff and managers", api.ErrForbidden)
 	}
 	home := vagt.HomeID(chi.URLParam(r, "id"))
 	if err := home.Validate(); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", alerts.ErrNotFound, err)
+		return nil, "", fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	}
 	mun, district, err := s.HomeConfigs.HomeScope(r.Context(), home)
 	if err != nil {
@@ -87,15 +86,15 @@ func (s *server) homeConfigAccess(r *http.Request) (*auth.Principal, vagt.HomeID
 	}
 	ok := false
 	switch p.Role {
-	case auth.RoleAdmin:
+	case api.RoleAdmin:
 		ok = true
-	case auth.RoleManager:
+	case api.RoleManager:
 		ok = p.Municipality == mun
-	case auth.RoleStaff:
+	case api.RoleStaff:
 		ok = p.Municipality == mun && (len(p.Districts) == 0 || slices.Contains(p.Districts, district))
 	}
 	if !ok {
-		return nil, "", fmt.Errorf("home %s: %w", home, auth.ErrOutOfScope)
+		return nil, "", fmt.Errorf("home %s: %w", home, api.ErrOutOfScope)
 	}
 	return p, home, nil
 }
@@ -104,7 +103,7 @@ func (s *server) getHomeConfig() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, home, err := s.homeConfigAccess(r)
 		if err == nil {
-			err = s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.read", Object: "home/" + string(home)})
+			err = s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.read", Object: "home/" + string(home)})
 		}
 		var v careplan.View
 		if err == nil {
@@ -131,7 +130,7 @@ func (s *server) putHomeConfig() http.Handler {
 		var ifVersion uint64
 		if m := r.Header.Get("If-Match"); m != "" {
 			if ifVersion, err = strconv.ParseUint(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion == 0 {
-				writeError(w, r, s.Log, &careplan.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
+				writeError(w, r, s.Log, &api.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
 				return
 			}
 		}
@@ -167,7 +166,7 @@ func (s *server) homeConfigHistory() http.Handler {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.history", Object: "home/" + string(home)}); err != nil {
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.history", Object: "home/" + string(home)}); err != nil {
 			writeError(w, r, s.Log, err)
 			return
 		}

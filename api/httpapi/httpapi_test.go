@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
@@ -35,7 +36,7 @@ type fixture struct {
 	alert  int64 // a panic alert in district north
 	dbPath string
 	reg    *prometheus.Registry
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	logs   *syncBuffer // the handler's log
 }
 
@@ -77,7 +78,7 @@ func newFixtureDB(t testing.TB, buffer int, dsn string) *fixture {
 	var wg sync.WaitGroup
 	wg.Go(func() { feed.Run(runCtx) })
 	logs := &syncBuffer{}
-	clock := alerts.NewManualClock(t0)
+	clock := api.NewManualClock(t0)
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed, Registry: store,
 		Clock: clock, Gatherer: reg, MetricsToken: metricsToken, Metrics: reg, OpenAPI: []byte("openapi: 3.0.3\n"),
 		StreamWriteTimeout: time.Second, TokenRecheck: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(logs, nil))}))
@@ -86,19 +87,19 @@ func newFixtureDB(t testing.TB, buffer int, dsn string) *fixture {
 	f := &fixture{store: store, feed: feed, url: srv.URL, tokens: map[string]string{}, dbPath: dbPath, reg: reg, clock: clock, logs: logs}
 	north, _ := store.CreateDistrict(ctx, 766, "Nord")
 	south, _ := store.CreateDistrict(ctx, 766, "Syd")
-	cit, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"})
+	cit, _ := store.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen"})
 	if err := store.CreateHome(ctx, "home-1", north, cit); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.RegisterGateway(ctx, "gw-0001", "home-1"); err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]auth.Principal{
-		"anna":    {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"sara":    {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{south}},
-		"mads":    {Role: auth.RoleManager, Municipality: 766},
-		"citizen": {Role: auth.RoleCitizen, Municipality: 766},
-		"admin":   {Role: auth.RoleAdmin},
+	for name, p := range map[string]api.Principal{
+		"anna":    {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"sara":    {Role: api.RoleStaff, Municipality: 766, Districts: []int64{south}},
+		"mads":    {Role: api.RoleManager, Municipality: 766},
+		"citizen": {Role: api.RoleCitizen, Municipality: 766},
+		"admin":   {Role: api.RoleAdmin},
 	} {
 		tok, hash, _ := auth.NewToken()
 		p.Name = name
@@ -250,7 +251,7 @@ func TestStuckStreamClientDoesNotHoldUpOthers(t *testing.T) {
 	const notes = 1200
 	go func() {
 		for i := range notes {
-			if _, err := f.store.AddNote(context.Background(), big.Alert.ID, "anna", alerts.Scope{All: true}, fmt.Sprint("note ", i), t0); err != nil {
+			if _, err := f.store.AddNote(context.Background(), big.Alert.ID, "anna", api.Scope{All: true}, fmt.Sprint("note ", i), t0); err != nil {
 				return
 			}
 		}
@@ -282,7 +283,7 @@ func (f *fixture) waitClients(t *testing.T, want float64, what string) {
 func TestStreamResumesFromLastEventID(t *testing.T) {
 	f := newFixture(t)
 	for i := range 3 {
-		if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, fmt.Sprint("note ", i), t0); err != nil {
+		if _, err := f.store.AddNote(t.Context(), f.alert, "anna", api.Scope{All: true}, fmt.Sprint("note ", i), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,7 +301,7 @@ func TestStreamResumesFromLastEventID(t *testing.T) {
 		t.Fatalf("content type %q", ct)
 	}
 	go func() {
-		_, _ = f.store.AddNote(context.Background(), f.alert, "anna", alerts.Scope{All: true}, "live", t0)
+		_, _ = f.store.AddNote(context.Background(), f.alert, "anna", api.Scope{All: true}, "live", t0)
 	}()
 	sc := bufio.NewScanner(resp.Body)
 	var ids []string
@@ -317,11 +318,11 @@ func TestStreamResumesFromLastEventID(t *testing.T) {
 // fakeVerifier accepts one JWT.
 type fakeVerifier struct{}
 
-func (fakeVerifier) Verify(_ context.Context, token string, _ time.Time) (*auth.Principal, error) {
+func (fakeVerifier) Verify(_ context.Context, token string, _ time.Time) (*api.Principal, error) {
 	if token != "eyJ.good.jwt" {
-		return nil, auth.ErrUnauthenticated
+		return nil, api.ErrUnauthenticated
 	}
-	return &auth.Principal{Name: "oidc:anna", Role: auth.RoleStaff, Municipality: 766}, nil
+	return &api.Principal{Name: "oidc:anna", Role: api.RoleStaff, Municipality: 766}, nil
 }
 
 func TestOIDCTokensBesideVagtTokens(t *testing.T) {

@@ -9,8 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
@@ -21,8 +20,8 @@ import (
 
 // NightService is the night supervision (night.Service).
 type NightService interface {
-	Board(ctx context.Context, scope alerts.Scope) (night.Board, error)
-	Record(ctx context.Context, scope alerts.Scope, home vagt.HomeID, actor string, d night.Decision) (sqlstore.NightCheck, error)
+	Board(ctx context.Context, scope api.Scope) (night.Board, error)
+	Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d night.Decision) (sqlstore.NightCheck, error)
 	Checks(ctx context.Context, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error)
 	// ShiftNow is the time on the shift's clock, which due times are on (the demo's
 	// --night-speed runs it ahead of the wall clock).
@@ -34,12 +33,12 @@ type NightStatsService interface {
 	NightChecks(ctx context.Context, q stats.Query) (stats.NightStats, error)
 }
 
-var errNoNight = fmt.Errorf("%w: night supervision is not served by this API", alerts.ErrUnavailable)
+var errNoNight = fmt.Errorf("%w: night supervision is not served by this API", api.ErrUnavailable)
 
 // nightBoard answers GET /night/board: care staff on duty (the board names citizens),
 // their districts; the read is audited.
 func (s *server) nightBoard() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.Night == nil {
 			return errNoNight
 		}
@@ -51,7 +50,7 @@ func (s *server) nightBoard() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "night.board",
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "night.board",
 			Object: "night/board", Detail: fmt.Sprintf("%d homes", len(b.Homes))}); err != nil {
 			return err
 		}
@@ -63,7 +62,7 @@ func (s *server) nightBoard() http.Handler {
 // recordNightCheck answers POST /homes/{id}/night-checks {"due_at", "decision":
 // "all_well" | "visit", "note"}: care staff of the home's district.
 func (s *server) recordNightCheck() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.Night == nil {
 			return errNoNight
 		}
@@ -73,7 +72,7 @@ func (s *server) recordNightCheck() http.Handler {
 		}
 		home := vagt.HomeID(chi.URLParam(r, "id"))
 		if err := home.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", alerts.ErrNotFound, err)
+			return fmt.Errorf("%w: %w", api.ErrNotFound, err)
 		}
 		var d night.Decision
 		if err := readJSON(w, r, &d); err != nil {
@@ -92,7 +91,7 @@ func (s *server) recordNightCheck() http.Handler {
 // 7 days): who checked when, the state seen, the decision. Same access as the care plan;
 // audited.
 func (s *server) nightChecks() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.Night == nil {
 			return errNoNight
 		}
@@ -118,7 +117,7 @@ func (s *server) nightChecks() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: p.Name, Action: "night.checks.read", Object: "home/" + string(home)}); err != nil {
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: now, Actor: p.Name, Action: "night.checks.read", Object: "home/" + string(home)}); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"home": home, "from": from.UTC(), "to": to.UTC(), "checks": cs})
@@ -128,7 +127,7 @@ func (s *server) nightChecks() http.Handler {
 
 // nightStats answers GET /stats/night (as the other statistics; CSV on Accept: text/csv).
 func (s *server) nightStats() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		ns, ok := s.Stats.(NightStatsService)
 		if s.Stats == nil || !ok {
 			return errNoStats

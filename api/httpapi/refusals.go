@@ -13,7 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
@@ -162,7 +162,7 @@ func (s *server) authFailed(w http.ResponseWriter, r *http.Request, reason strin
 	}
 	s.security.WithLabelValues("auth_failed").Inc()
 	s.authFails.failed(r, reason, now)
-	writeError(w, r, s.Log, fmt.Errorf("%w: %s", auth.ErrUnauthenticated, reason))
+	writeError(w, r, s.Log, fmt.Errorf("%w: %s", api.ErrUnauthenticated, reason))
 }
 
 // personalReads are the routes whose GET reads personal data; a refused read is audited,
@@ -219,7 +219,7 @@ func (s *server) refusals(next http.Handler) http.Handler {
 			return
 		}
 		s.security.WithLabelValues("refused").Inc()
-		p := auth.FromContext(r.Context())
+		p := api.PrincipalFromContext(r.Context())
 		route, object := r.URL.Path, r.URL.Path
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 			route = rc.RoutePattern()
@@ -233,7 +233,7 @@ func (s *server) refusals(next http.Handler) http.Handler {
 				"object", object, "remote", remoteHost(r), "refusals_in_previous_window", previous)
 		}
 		if _, ok := personalReads[route]; ok && r.Method == http.MethodGet {
-			if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: p.Name, Action: "access.refused", Object: object,
+			if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: now, Actor: p.Name, Action: "access.refused", Object: object,
 				Detail: r.Method + " " + r.URL.Path + " from " + remoteHost(r)}); err != nil {
 				s.Log.Error("api: auditing a refusal failed", "err", err)
 			}
@@ -244,18 +244,18 @@ func (s *server) refusals(next http.Handler) http.Handler {
 // auditOnBehalf records each use of a citizen token that the citizen did not obtain
 // themselves (issued by an admin or the command line, or by a manager before activation
 // codes), naming who issued it.
-func (s *server) auditOnBehalf(r *http.Request, p *auth.Principal) error {
-	if p.Role != auth.RoleCitizen || p.IssuedBy == auth.ActivationIssuer || p.TokenID == 0 {
+func (s *server) auditOnBehalf(r *http.Request, p *api.Principal) error {
+	if p.Role != api.RoleCitizen || p.IssuedBy == auth.ActivationIssuer || p.TokenID == 0 {
 		return nil
 	}
 	issuer := p.IssuedBy
 	if issuer == "" {
 		issuer = "unknown (issued before activation codes)"
 	}
-	err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "token.use",
+	err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "token.use",
 		Object: fmt.Sprintf("user/%d", p.UserID), Detail: fmt.Sprintf("%s %s with token/%d issued by %s", r.Method, r.URL.Path, p.TokenID, issuer)})
 	if err != nil {
-		return fmt.Errorf("%w: audit: %w", alerts.ErrUnavailable, err)
+		return fmt.Errorf("%w: audit: %w", api.ErrUnavailable, err)
 	}
 	return nil
 }

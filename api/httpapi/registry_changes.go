@@ -12,36 +12,22 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
-
-// RegistryChanges is what the registry's update, decommission and delete endpoints need of
-// the store. Each change is audited by the store in the change's transaction.
-type RegistryChanges interface {
-	UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error)
-	DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error
-	UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error)
-	DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error)
-	UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error)
-	DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error)
-	RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error)
-	UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error)
-}
 
 // change serves a change to one registry object named in the URL: the caller must keep a
 // registry (403 before anything is looked up), the object must exist (404) and be in a
 // municipality the caller manages (403). find returns the object's municipality.
-func (s *server) change(find func(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error),
-	do func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+func (s *server) change(find func(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error),
+	do func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		if p.Role != auth.RoleAdmin && p.Role != auth.RoleManager {
-			return fmt.Errorf("%w: the registry is for managers and admins", alerts.ErrForbidden)
+		if p.Role != api.RoleAdmin && p.Role != api.RoleManager {
+			return fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
 		}
 		id := chi.URLParam(r, "id")
 		m, err := find(r.Context(), reg, id)
@@ -58,12 +44,12 @@ func (s *server) change(find func(ctx context.Context, reg RegistryStore, id str
 func numericID(what, s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: %s id %q", alerts.ErrNotFound, what, s)
+		return 0, fmt.Errorf("%w: %s id %q", api.ErrNotFound, what, s)
 	}
 	return id, nil
 }
 
-func findDistrict(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findDistrict(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	n, err := numericID("district", id)
 	if err != nil {
 		return 0, err
@@ -71,15 +57,15 @@ func findDistrict(ctx context.Context, reg RegistryStore, id string) (vagt.Munic
 	return reg.DistrictMunicipality(ctx, n)
 }
 
-func findHome(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findHome(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	return reg.HomeMunicipality(ctx, vagt.HomeID(id))
 }
 
-func findGateway(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findGateway(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	return reg.GatewayMunicipality(ctx, vagt.GatewayID(id))
 }
 
-func findCitizen(ctx context.Context, reg RegistryStore, id string) (vagt.MunicipalityCode, error) {
+func findCitizen(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
 	n, err := numericID("citizen", id)
 	if err != nil {
 		return 0, err
@@ -130,13 +116,13 @@ func decommissionedAt(r *http.Request, now time.Time) (time.Time, error) {
 		t, err = time.Parse(time.DateOnly, v)
 	}
 	if err != nil {
-		return now, &registry.FieldError{Field: "decommissioned_at", Reason: "want RFC 3339 or YYYY-MM-DD"}
+		return now, &api.FieldError{Field: "decommissioned_at", Reason: "want RFC 3339 or YYYY-MM-DD"}
 	}
 	return t.UTC(), nil
 }
 
 func (s *server) updateDistrict() http.Handler {
-	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.DistrictChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -152,7 +138,7 @@ func (s *server) updateDistrict() http.Handler {
 }
 
 func (s *server) deleteDistrict() http.Handler {
-	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		n, _ := numericID("district", id)
 		if err := reg.DeleteDistrict(r.Context(), n, p.Name, s.Clock.Now()); err != nil {
 			return err
@@ -163,7 +149,7 @@ func (s *server) deleteDistrict() http.Handler {
 }
 
 func (s *server) updateHome() http.Handler {
-	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.HomeChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -178,7 +164,7 @@ func (s *server) updateHome() http.Handler {
 }
 
 func (s *server) decommissionHome() http.Handler {
-	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
@@ -194,7 +180,7 @@ func (s *server) decommissionHome() http.Handler {
 }
 
 func (s *server) updateGateway() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.GatewayChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -209,7 +195,7 @@ func (s *server) updateGateway() http.Handler {
 }
 
 func (s *server) decommissionGateway() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
@@ -227,7 +213,7 @@ func (s *server) decommissionGateway() http.Handler {
 // rotateGatewayCredentials issues a gateway new MQTT credentials, shown once, in the shape
 // of POST /gateways. The old password works at the broker until its line is replaced.
 func (s *server) rotateGatewayCredentials() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		cred, err := registry.NewCredentials(vagt.GatewayID(id))
 		if err != nil {
 			return err
@@ -242,7 +228,7 @@ func (s *server) rotateGatewayCredentials() http.Handler {
 }
 
 func (s *server) updateCitizen() http.Handler {
-	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *auth.Principal, reg RegistryStore, id string) error {
+	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
 		var c registry.CitizenChange
 		if err := readChange(w, r, &c); err != nil {
 			return err

@@ -9,8 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -20,7 +19,7 @@ type gatewayRequest struct {
 }
 
 func (s *server) createGateway() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
@@ -30,11 +29,11 @@ func (s *server) createGateway() http.Handler {
 			return err
 		}
 		if err := req.ID.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		m, err := reg.HomeMunicipality(r.Context(), req.Home)
 		if err != nil {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		if err := mayManage(p, m); err != nil {
 			return err
@@ -62,9 +61,9 @@ func (s *server) createGateway() http.Handler {
 // municipality m (err: the look-up's), that the caller may manage it where it is now:
 // naming it must not move it out of another municipality. One not found, or known to no
 // municipality yet, is anybody's to register.
-func mayTakeOver(p *auth.Principal, m vagt.MunicipalityCode, err error) error {
+func mayTakeOver(p *api.Principal, m vagt.MunicipalityCode, err error) error {
 	switch {
-	case errors.Is(err, alerts.ErrNotFound), err == nil && m == 0:
+	case errors.Is(err, api.ErrNotFound), err == nil && m == 0:
 		return nil
 	case err != nil:
 		return err
@@ -82,7 +81,7 @@ type deviceRequest struct {
 }
 
 func (s *server) createDevice() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
@@ -93,7 +92,7 @@ func (s *server) createDevice() http.Handler {
 		}
 		m, err := reg.GatewayMunicipality(r.Context(), req.Gateway)
 		if err != nil {
-			return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		if err := mayManage(p, m); err != nil {
 			return err
@@ -103,7 +102,7 @@ func (s *server) createDevice() http.Handler {
 			return err
 		}
 		if len(req.Label) > 200 {
-			return fmt.Errorf("%w: label ≤ 200 bytes", alerts.ErrInvalid)
+			return fmt.Errorf("%w: label ≤ 200 bytes", api.ErrInvalid)
 		}
 		d, err := reg.InstallDevice(r.Context(), registry.Device{ID: req.ID, Gateway: req.Gateway, Technology: req.Technology,
 			Label: req.Label, InstalledAt: req.InstalledAt}, p.Name, s.Clock.Now())
@@ -117,7 +116,7 @@ func (s *server) createDevice() http.Handler {
 
 // deviceAction handles accept and remove of a device in the caller's municipality.
 func (s *server) deviceAction(accept bool) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
@@ -145,7 +144,7 @@ func (s *server) deviceAction(accept bool) http.Handler {
 			}
 			if req.Technology != 0 {
 				if err := req.Technology.Validate(); err != nil {
-					return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+					return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 				}
 			}
 			d, err = reg.AcceptDevice(r.Context(), id, req.Technology, req.Label, at, p.Name, now)

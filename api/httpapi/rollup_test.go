@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/rollup"
-	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // Readings around the change to summer time (2026-03-29 02:00 CET → 03:00 CEST, a day of
@@ -46,14 +47,14 @@ func devs(m map[vagt.DeviceID]bool) string {
 }
 
 // deadTelemetry is an InfluxDB client for an address nothing listens on.
-func deadTelemetry(t *testing.T) *stats.Telemetry {
+func deadTelemetry(t *testing.T) *influx.Telemetry {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: "http://" + addr, Bucket: "vagt/autogen", Timeout: 5 * time.Second})
+	tel, err := influx.NewTelemetry(influx.Config{URL: "http://" + addr, Bucket: "vagt/autogen", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestRollup(t *testing.T) {
 		if got, err := down.ActiveDevices(ctx, nil, local("2026-03-01T00:00"), local("2026-04-01T00:00")); err != nil || devs(got) != "env-1,md-1,md-2,md-3,md-5,md-7,md-8" {
 			t.Errorf("whole days, InfluxDB down: %s %v", devs(got), err)
 		}
-		if _, err := down.ActiveDevices(ctx, nil, day("2026-03-01"), day("2026-04-01")); !errors.Is(err, stats.ErrNoTelemetry) {
+		if _, err := down.ActiveDevices(ctx, nil, day("2026-03-01"), day("2026-04-01")); !errors.Is(err, api.ErrNoTelemetry) {
 			t.Errorf("partial days, InfluxDB down: %v, want ErrNoTelemetry", err)
 		}
 
@@ -174,7 +175,7 @@ func TestRollup(t *testing.T) {
 		f.clock.Advance(48 * time.Hour)
 		downJob := &rollup.Job{Store: f.store, Telemetry: deadTelemetry(t), Clock: f.clock, Policy: rollup.Policy{Every: 5 * time.Millisecond, BackfillDays: 200},
 			Log: slog.New(slog.NewTextHandler(&logs, nil))}
-		if _, err := downJob.Tick(ctx); !errors.Is(err, stats.ErrNoTelemetry) {
+		if _, err := downJob.Tick(ctx); !errors.Is(err, api.ErrNoTelemetry) {
 			t.Errorf("a run with InfluxDB down: %v, want ErrNoTelemetry", err)
 		}
 		runCtx, cancel := context.WithCancel(ctx)
@@ -229,7 +230,7 @@ func testRollupErasure(t *testing.T, f *statsFixture, act *rollup.Activity) {
 		t.Errorf("gw-1 has %d roll-up rows after the erasure", n)
 	}
 	// A roll-up that asked InfluxDB before the erasure writes its day after it.
-	late := []stats.Reporter{{Municipality: 766, Gateway: "gw-1", Device: "md-1"}, {Municipality: 766, Gateway: "gw-2", Device: "md-2"}}
+	late := []rollup.Reporter{{Municipality: 766, Gateway: "gw-1", Device: "md-1"}, {Municipality: 766, Gateway: "gw-2", Device: "md-2"}}
 	if err := f.store.ReplaceActivityDay(ctx, 20260120, late, mark, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
 )
@@ -134,7 +135,7 @@ func TestExpiredToken(t *testing.T) {
 	f := newFixture(t)
 	tok, hash, _ := auth.NewToken()
 	exp := t0.Add(-time.Second)
-	if _, err := f.store.IssueToken(t.Context(), auth.Principal{Name: "old", Role: auth.RoleStaff, Municipality: 766}, hash, &exp, t0.Add(-time.Hour)); err != nil {
+	if _, err := f.store.IssueToken(t.Context(), api.Principal{Name: "old", Role: api.RoleStaff, Municipality: 766}, hash, &exp, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := f.do(t, tok, "GET", "/api/v1/me", ""); code != 401 {
@@ -166,10 +167,10 @@ func TestCitizenActivation(t *testing.T) {
 		resp, b := f.raw(t, "", "POST", "/api/v1/activate", `{"code":"`+strings.ToLower(ac)+`"}`)
 		var got struct {
 			Token     string
-			Principal auth.Principal
+			Principal api.Principal
 		}
 		_ = json.Unmarshal(b, &got)
-		if resp.StatusCode != 201 || got.Principal.Role != auth.RoleCitizen || got.Token == "" {
+		if resp.StatusCode != 201 || got.Principal.Role != api.RoleCitizen || got.Token == "" {
 			t.Fatalf("activate: %d %s", resp.StatusCode, b)
 		}
 		if resp, b := f.raw(t, "", "POST", "/api/v1/activate", `{"code":"`+ac+`"}`); resp.StatusCode != 401 {

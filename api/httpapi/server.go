@@ -20,40 +20,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// AlertStore is what the alert endpoints need of the store.
+// AlertStore is what the alert endpoints need: the alerts, their events for the live
+// stream, and whether a citizen is away (care plan absence) for the detail.
 type AlertStore interface {
-	ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Filter) ([]alerts.Alert, error)
-	AlertDetail(ctx context.Context, id int64) (alerts.Detail, error)
-	Ack(ctx context.Context, id int64, actor string, scope alerts.Scope, now time.Time) (alerts.Alert, error)
-	Resolve(ctx context.Context, id int64, actor string, scope alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error)
-	AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error)
-	EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error)
-	LastEventID(ctx context.Context) (int64, error)
-	HasEvent(ctx context.Context, id int64) (bool, error)
+	alerts.Service
+	alerts.EventLog
 	AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error)
 }
 
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.
 type AuthStore interface {
-	Principal(ctx context.Context, hash string, now time.Time) (*auth.Principal, error)
-	IssueTokenWith(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (auth.Principal, error)
-	Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, error)
-	RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (auth.TokenInfo, error)
-	RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error)
-	IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error
-	Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (auth.Principal, int64, error)
-	Audit(ctx context.Context, e auth.AuditEntry) error
-	AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error)
+	auth.TokenService
+	api.AuditService
 }
 
 // JWTVerifier checks an identity provider's token (auth.OIDC).
 type JWTVerifier interface {
-	Verify(ctx context.Context, token string, now time.Time) (*auth.Principal, error)
+	Verify(ctx context.Context, token string, now time.Time) (*api.Principal, error)
 }
 
 // Config is what NewHandler wires together.
@@ -62,7 +51,7 @@ type Config struct {
 	Auth     AuthStore
 	Feed     *alerts.Feed
 	OIDC     JWTVerifier // nil: vagt tokens only
-	Clock    alerts.Clock
+	Clock    api.Clock
 	Log      *slog.Logger
 	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
 	Metrics  prometheus.Registerer // request metrics; nil: none
@@ -116,7 +105,7 @@ type server struct {
 // NewHandler returns the API's handler.
 func NewHandler(c Config) http.Handler {
 	if c.Clock == nil {
-		c.Clock = alerts.SystemClock{}
+		c.Clock = api.SystemClock{}
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -155,7 +144,8 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
-	r.Method(http.MethodGet, "/assets/{file}", s.webAsset())
+	r.Method(http.MethodGet, "/assets/{file}", s.webAsset(""))
+	r.Method(http.MethodGet, "/assets/lang/{file}", s.webAsset("lang"))
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
 	r.Method(http.MethodPost, "/gps/osmand/{key}", s.osmand())
 	r.Method(http.MethodGet, "/favicon.ico", s.webIcon())
@@ -270,11 +260,11 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		if hash == "" {
 			// A browser's first request without a token is not an attack: not counted.
-			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", auth.ErrUnauthenticated))
+			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", api.ErrUnauthenticated))
 			return
 		}
 		var (
-			p   *auth.Principal
+			p   *api.Principal
 			err error
 		)
 		if s.OIDC != nil && !strings.HasPrefix(token, auth.TokenPrefix) {
@@ -291,7 +281,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.Log, err)
 			return
 		}
-		ctx := auth.WithPrincipal(r.Context(), p)
+		ctx := api.WithPrincipal(r.Context(), p)
 		if p.TokenID != 0 && strings.HasSuffix(r.URL.Path, "/stream") {
 			// A revoked tablet must not keep receiving alerts on a stream it opened before.
 			var cancel context.CancelFunc
@@ -315,7 +305,7 @@ func (s *server) recheckToken(ctx context.Context, cancel context.CancelFunc, ha
 		}
 		now := s.Clock.Now()
 		_, err := s.Auth.Principal(ctx, hash, now)
-		if errors.Is(err, auth.ErrUnauthenticated) {
+		if errors.Is(err, api.ErrUnauthenticated) {
 			cancel()
 			return
 		}
@@ -338,7 +328,7 @@ func (s *server) metricsBehindToken(next http.Handler) http.Handler {
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			writeError(w, r, s.Log, fmt.Errorf("%w: /metrics needs the metrics token", auth.ErrUnauthenticated))
+			writeError(w, r, s.Log, fmt.Errorf("%w: /metrics needs the metrics token", api.ErrUnauthenticated))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -347,7 +337,7 @@ func (s *server) metricsBehindToken(next http.Handler) http.Handler {
 
 func (s *server) me() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, auth.FromContext(r.Context()))
+		writeJSON(w, http.StatusOK, api.PrincipalFromContext(r.Context()))
 	})
 }
 

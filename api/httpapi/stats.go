@@ -11,8 +11,7 @@ import (
 	"strings"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -23,18 +22,18 @@ type StatsService interface {
 	Benefits(ctx context.Context, q stats.Query) (stats.Benefits, error)
 }
 
-var errNoStats = fmt.Errorf("%w: statistics are not configured", alerts.ErrUnavailable)
+var errNoStats = fmt.Errorf("%w: statistics are not configured", api.ErrUnavailable)
 
 // statsQuery validates the request's municipality, technology, from, to and interval
 // against the caller's role: managers get their own municipality only, national users and
 // admins any (national with small counts suppressed); other roles get none.
-func statsQuery(r *http.Request, p *auth.Principal) (stats.Query, error) {
+func statsQuery(r *http.Request, p *api.Principal) (stats.Query, error) {
 	var q stats.Query
 	v := r.URL.Query()
 	switch p.Role {
-	case auth.RoleManager, auth.RoleNational, auth.RoleAdmin:
+	case api.RoleManager, api.RoleNational, api.RoleAdmin:
 	default:
-		return q, fmt.Errorf("%w: statistics are for managers, national users and admins", alerts.ErrForbidden)
+		return q, fmt.Errorf("%w: statistics are for managers, national users and admins", api.ErrForbidden)
 	}
 	var err error
 	if q.Period, err = stats.ParsePeriod(v.Get("from"), v.Get("to"), v.Get("interval")); err != nil {
@@ -45,7 +44,7 @@ func statsQuery(r *http.Request, p *auth.Principal) (stats.Query, error) {
 			n, err := strconv.ParseUint(strings.TrimSpace(part), 10, 16)
 			m := vagt.MunicipalityCode(n)
 			if err != nil || m.Validate() != nil {
-				return q, fmt.Errorf("%w: unknown municipality %q", alerts.ErrInvalid, part)
+				return q, fmt.Errorf("%w: unknown municipality %q", api.ErrInvalid, part)
 			}
 			if !slices.Contains(q.Municipalities, m) {
 				q.Municipalities = append(q.Municipalities, m)
@@ -53,10 +52,10 @@ func statsQuery(r *http.Request, p *auth.Principal) (stats.Query, error) {
 		}
 		slices.Sort(q.Municipalities)
 	}
-	if p.Role == auth.RoleManager {
+	if p.Role == api.RoleManager {
 		for _, m := range q.Municipalities {
 			if m != p.Municipality {
-				return q, fmt.Errorf("%w: managers see their own municipality (%d) only", alerts.ErrForbidden, p.Municipality)
+				return q, fmt.Errorf("%w: managers see their own municipality (%d) only", api.ErrForbidden, p.Municipality)
 			}
 		}
 		q.Municipalities = []vagt.MunicipalityCode{p.Municipality}
@@ -71,7 +70,7 @@ func statsQuery(r *http.Request, p *auth.Principal) (stats.Query, error) {
 		for _, part := range strings.Split(s, ",") {
 			t, err := vagt.ParseTechnology(strings.TrimSpace(part))
 			if err != nil {
-				return q, fmt.Errorf("%w: unknown technology %q", alerts.ErrInvalid, part)
+				return q, fmt.Errorf("%w: unknown technology %q", api.ErrInvalid, part)
 			}
 			if !slices.Contains(q.Technologies, t) {
 				q.Technologies = append(q.Technologies, t)
@@ -83,7 +82,7 @@ func statsQuery(r *http.Request, p *auth.Principal) (stats.Query, error) {
 			q.Technologies = append(q.Technologies, t.Technology)
 		}
 	}
-	q.Suppress = p.Role == auth.RoleNational
+	q.Suppress = p.Role == api.RoleNational
 	return q, nil
 }
 
@@ -101,7 +100,7 @@ func accepts(r *http.Request, media string) bool {
 
 // statsEndpoint answers one statistics endpoint as JSON or, on Accept: text/csv, CSV.
 func statsEndpoint[T any](s *server, name string, compute func(StatsService, context.Context, stats.Query) (T, error), writeCSV func(io.Writer, T) error) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		if s.Stats == nil {
 			return errNoStats
 		}

@@ -15,14 +15,16 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // BenchmarkAdoption measures GET /stats/adoption with a registry of 2,000 homes × 10
@@ -129,18 +131,18 @@ func BenchmarkAdoption(b *testing.B) {
 	flush()
 	b.Logf("telemetry: %d points (%d devices × %d/day × %d days) in %s", points, len(devs), perDay, days, time.Since(t0).Round(time.Second))
 
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Bucket: target.Bucket, Token: target.Token, Timeout: 5 * time.Minute})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Bucket: target.Bucket, Token: target.Token, Timeout: 5 * time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tel.Close()
 	svc := &stats.Service{Store: store, Telemetry: tel, Model: stats.DefaultBenefitModel()}
-	clock := alerts.NewManualClock(end)
+	clock := api.NewManualClock(end)
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
 		Clock: clock, Registry: store, Stats: svc}))
 	defer srv.Close()
-	tokens := map[auth.Role]string{}
-	for _, p := range []auth.Principal{{Name: "mads", Role: auth.RoleManager, Municipality: 766}, {Name: "kl", Role: auth.RoleNational}} {
+	tokens := map[api.Role]string{}
+	for _, p := range []api.Principal{{Name: "mads", Role: api.RoleManager, Municipality: 766}, {Name: "kl", Role: api.RoleNational}} {
 		tok, hash, _ := auth.NewToken()
 		if _, err := store.IssueToken(ctx, p, hash, nil, end); err != nil {
 			b.Fatal(err)
@@ -152,11 +154,11 @@ func BenchmarkAdoption(b *testing.B) {
 		svc.Telemetry = src
 		for _, c := range []struct {
 			name, query string
-			role        auth.Role
+			role        api.Role
 			active      int
 		}{
-			{"one_municipality_year", "from=2025-12-01&to=2026-12-01&interval=month", auth.RoleManager, want766},
-			{"98_municipalities_quarter", "from=2026-09-01&to=2026-12-01&interval=month", auth.RoleNational, -1},
+			{"one_municipality_year", "from=2025-12-01&to=2026-12-01&interval=month", api.RoleManager, want766},
+			{"98_municipalities_quarter", "from=2026-09-01&to=2026-12-01&interval=month", api.RoleNational, -1},
 		} {
 			b.Run(c.name, func(b *testing.B) {
 				var times []time.Duration

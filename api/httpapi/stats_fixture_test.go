@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // The known registry and telemetry the statistics tests assert exact figures on.
@@ -80,10 +82,10 @@ var readings = []struct {
 
 type statsFixture struct {
 	*fixture
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	influx localstack.InfluxTarget
-	svc    *stats.Service   // its Telemetry is what the statistics read
-	tel    *stats.Telemetry // InfluxDB alone
+	svc    *stats.Service    // its Telemetry is what the statistics read
+	tel    *influx.Telemetry // InfluxDB alone
 	dsn    string
 	cit    map[string]int64 // citizen name → id
 	alerts map[string]int64
@@ -137,24 +139,24 @@ func newStatsFixture(t *testing.T, dsn string) *statsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Org: target.Org, Bucket: target.Bucket, Token: target.Token})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Org: target.Org, Bucket: target.Bucket, Token: target.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := alerts.NewManualClock(day("2025-12-01"))
+	clock := api.NewManualClock(day("2025-12-01"))
 	svc := &stats.Service{Store: store, Telemetry: tel, Model: stats.DefaultBenefitModel()}
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
 		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: store, Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation()}))
 	t.Cleanup(func() { srv.Close(); tel.Close(); store.Close() })
 	f := &statsFixture{fixture: &fixture{store: store, url: srv.URL, tokens: map[string]string{}, dbPath: dsn}, clock: clock, influx: target,
 		svc: svc, tel: tel, dsn: dsn, cit: map[string]int64{}, alerts: map[string]int64{}}
-	for name, p := range map[string]auth.Principal{
-		"mads":    {Role: auth.RoleManager, Municipality: 766},
-		"hanne":   {Role: auth.RoleManager, Municipality: 615},
-		"kl":      {Role: auth.RoleNational},
-		"admin":   {Role: auth.RoleAdmin},
-		"anna":    {Role: auth.RoleStaff, Municipality: 766},
-		"citizen": {Role: auth.RoleCitizen, Municipality: 766},
+	for name, p := range map[string]api.Principal{
+		"mads":    {Role: api.RoleManager, Municipality: 766},
+		"hanne":   {Role: api.RoleManager, Municipality: 615},
+		"kl":      {Role: api.RoleNational},
+		"admin":   {Role: api.RoleAdmin},
+		"anna":    {Role: api.RoleStaff, Municipality: 766},
+		"citizen": {Role: api.RoleCitizen, Municipality: 766},
 	} {
 		tok, hash, _ := auth.NewToken()
 		p.Name = name
@@ -251,7 +253,7 @@ func (f *statsFixture) loadAlerts(t *testing.T) {
 		f.alerts[name] = r.Alert.ID
 		return r.Alert.ID
 	}
-	all := alerts.Scope{All: true}
+	all := api.Scope{All: true}
 	ack := func(id int64, at time.Time) {
 		if _, err := f.store.Ack(ctx, id, "anna", all, at); err != nil {
 			t.Fatal(err)

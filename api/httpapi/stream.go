@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // Stream events that are not alert changes (docs/alerts.md, api/openapi.yaml).
@@ -85,7 +85,7 @@ func (l *streamLimits) logOnce(reason string, now time.Time) bool {
 	return true
 }
 
-func principalKey(p *auth.Principal) string {
+func principalKey(p *api.Principal) string {
 	if p == nil {
 		return ""
 	}
@@ -115,7 +115,7 @@ func (s *server) stream() http.Handler {
 		var last int64
 		if resume != "" {
 			if last, err = strconv.ParseInt(resume, 10, 64); err != nil || last < 0 {
-				writeError(w, r, s.Log, fmt.Errorf("%w: Last-Event-ID %q", alerts.ErrInvalid, resume))
+				writeError(w, r, s.Log, fmt.Errorf("%w: Last-Event-ID %q", api.ErrInvalid, resume))
 				return
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/httpapi"
 )
@@ -25,7 +26,7 @@ func BenchmarkStreamMemory(b *testing.B) {
 		b.Run(fmt.Sprintf("buffer=%d", buffer), func(b *testing.B) {
 			f := newFixtureBuffer(b, buffer)
 			srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: f.store, Auth: f.store, Feed: f.feed,
-				Clock: alerts.NewManualClock(t0), StreamWriteTimeout: time.Second, MaxStreams: 10000, MaxStreamsPerPrincipal: 10000}))
+				Clock: api.NewManualClock(t0), StreamWriteTimeout: time.Second, MaxStreams: 10000, MaxStreamsPerPrincipal: 10000}))
 			defer srv.Close()
 			addr := strings.TrimPrefix(srv.URL, "http://")
 			const streams = 500

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/httpapi"
 )
@@ -94,7 +95,7 @@ func TestStreamLastEventIDAheadOfStore(t *testing.T) {
 		t.Fatalf("reset data %q: %v", reset.data, err)
 	}
 	f.waitClients(t, 1, "the stream to subscribe")
-	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, "live", t0); err != nil {
+	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", api.Scope{All: true}, "live", t0); err != nil {
 		t.Fatal(err)
 	}
 	if ev := nextEvent(t, events, "the live event"); ev.name != "updated" || ev.id != "2" {
@@ -107,7 +108,7 @@ func TestStreamNoResetWhenBehind(t *testing.T) {
 	f := newFixture(t)
 	_, events := openStream(t, f, "", "anna", "1")
 	f.waitClients(t, 1, "the stream to subscribe")
-	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, "live", t0); err != nil {
+	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", api.Scope{All: true}, "live", t0); err != nil {
 		t.Fatal(err)
 	}
 	if ev := nextEvent(t, events, "the live event"); ev.name != "updated" || ev.id != "2" {
@@ -153,7 +154,7 @@ func TestStreamCarriesLaneState(t *testing.T) {
 func TestStreamCaps(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: f.store, Auth: f.store, Feed: f.feed,
-		Clock: alerts.NewManualClock(t0), StreamWriteTimeout: time.Second, MaxStreams: 3, MaxStreamsPerPrincipal: 2}))
+		Clock: api.NewManualClock(t0), StreamWriteTimeout: time.Second, MaxStreams: 3, MaxStreamsPerPrincipal: 2}))
 	t.Cleanup(srv.Close)
 	refused := func(user, what string) {
 		t.Helper()
@@ -225,7 +226,7 @@ func TestStreamLastEventIDNotInLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, "after the restore", t0); err != nil {
+	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", api.Scope{All: true}, "after the restore", t0); err != nil {
 		t.Fatal(err)
 	}
 	_, events := openStream(t, f, "", "anna", "50")
@@ -234,7 +235,7 @@ func TestStreamLastEventIDNotInLog(t *testing.T) {
 		t.Fatalf("first event %+v, want reset with id %s", reset, want)
 	}
 	f.waitClients(t, 1, "the stream to subscribe")
-	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", alerts.Scope{All: true}, "live", t0); err != nil {
+	if _, err := f.store.AddNote(t.Context(), f.alert, "anna", api.Scope{All: true}, "live", t0); err != nil {
 		t.Fatal(err)
 	}
 	if ev := nextEvent(t, events, "the live event"); ev.name != "updated" || ev.id != strconv.FormatInt(next+1, 10) {

@@ -10,13 +10,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
 type tokenRequest struct {
 	Name         string                `json:"name"`
-	Role         auth.Role             `json:"role"`
+	Role         api.Role              `json:"role"`
 	Municipality vagt.MunicipalityCode `json:"municipality"`
 	Districts    []int64               `json:"districts"`
 	// ExpiresIn is the lifetime in hours; 0: the role's default (auth.Lifetime).
@@ -27,22 +27,22 @@ type tokenRequest struct {
 }
 
 type tokenResponse struct {
-	Token     string         `json:"token"` // shown once; the store keeps its hash
-	Principal auth.Principal `json:"principal"`
-	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	Token     string        `json:"token"` // shown once; the store keeps its hash
+	Principal api.Principal `json:"principal"`
+	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
 }
 
-func requireAdmin(r *http.Request) (*auth.Principal, error) {
-	p := auth.FromContext(r.Context())
-	if p.Role != auth.RoleAdmin {
-		return p, fmt.Errorf("%w: admins only", alerts.ErrForbidden)
+func requireAdmin(r *http.Request) (*api.Principal, error) {
+	p := api.PrincipalFromContext(r.Context())
+	if p.Role != api.RoleAdmin {
+		return p, fmt.Errorf("%w: admins only", api.ErrForbidden)
 	}
 	return p, nil
 }
 
 // createToken lets an admin issue a token (creating or updating the user).
 func (s *server) createToken() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		admin, err := requireAdmin(r)
 		if err != nil {
 			return err
@@ -52,7 +52,7 @@ func (s *server) createToken() http.Handler {
 			return err
 		}
 		if req.ExpiresIn < 0 || req.ExpiresIn > 24*366 || len(req.Note) > 200 {
-			return fmt.Errorf("%w: expires_in_hours 0-%d, note at most 200 bytes", alerts.ErrInvalid, 24*366)
+			return fmt.Errorf("%w: expires_in_hours 0-%d, note at most 200 bytes", api.ErrInvalid, 24*366)
 		}
 		now := s.Clock.Now()
 		exp, err := auth.Lifetime(req.Role, time.Duration(req.ExpiresIn)*time.Hour, now)
@@ -63,13 +63,13 @@ func (s *server) createToken() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.Auth.IssueTokenWith(r.Context(), auth.Principal{Name: req.Name, Role: req.Role,
+		p, err := s.Auth.IssueTokenWith(r.Context(), api.Principal{Name: req.Name, Role: req.Role,
 			Municipality: req.Municipality, Districts: req.Districts}, hash, &exp, now,
 			auth.IssueOptions{IssuedBy: admin.Name, Note: req.Note, RevokeOlder: req.RevokeOlder})
 		if err != nil {
 			return err
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: now, Actor: admin.Name, Action: "token.create",
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: now, Actor: admin.Name, Action: "token.create",
 			Object: fmt.Sprintf("user/%d", p.UserID), Detail: fmt.Sprintf("%s token/%d", p.Role, p.TokenID)}); err != nil {
 			return err
 		}
@@ -81,14 +81,14 @@ func (s *server) createToken() http.Handler {
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: %s must be a positive integer", alerts.ErrInvalid, name)
+		return 0, fmt.Errorf("%w: %s must be a positive integer", api.ErrInvalid, name)
 	}
 	return id, nil
 }
 
 // userTokens is GET /users/{id}/tokens (admins): a user's tokens without their secrets.
 func (s *server) userTokens() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		admin, err := requireAdmin(r)
 		if err != nil {
 			return err
@@ -101,7 +101,7 @@ func (s *server) userTokens() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: admin.Name, Action: "token.list",
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: admin.Name, Action: "token.list",
 			Object: fmt.Sprintf("user/%d", id)}); err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func (s *server) userTokens() http.Handler {
 
 // revokeToken is DELETE /tokens/{id} (admins): that token stops working at once.
 func (s *server) revokeToken() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		admin, err := requireAdmin(r)
 		if err != nil {
 			return err
@@ -133,7 +133,7 @@ func (s *server) revokeToken() http.Handler {
 // revokeUserTokens is DELETE /users/{id}/tokens (admins): every token of the user stops
 // working (a lost device, someone who left).
 func (s *server) revokeUserTokens() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		admin, err := requireAdmin(r)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ type GatewaySecrets interface {
 // broker's password file, so the plaintext never reaches the broker host and the hash
 // never reaches the installer. Audited.
 func (s *server) gatewayPasswordLine() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		admin, err := requireAdmin(r)
 		if err != nil {
 			return err
@@ -181,7 +181,7 @@ func (s *server) gatewayPasswordLine() http.Handler {
 
 // auditLog lets an admin read the audit log (the read itself is audited).
 func (s *server) auditLog() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		admin, err := requireAdmin(r)
 		if err != nil {
 			return err
@@ -195,7 +195,7 @@ func (s *server) auditLog() http.Handler {
 			return err
 		}
 		object := r.URL.Query().Get("object")
-		if err := s.Auth.Audit(r.Context(), auth.AuditEntry{At: s.Clock.Now(), Actor: admin.Name, Action: "audit.read", Object: "audit", Detail: object}); err != nil {
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: admin.Name, Action: "audit.read", Object: "audit", Detail: object}); err != nil {
 			return err
 		}
 		log, err := s.Auth.AuditLog(r.Context(), object, before, int(min(limit, 500)))

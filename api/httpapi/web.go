@@ -25,6 +25,7 @@ var assetTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 	".js":   "text/javascript; charset=utf-8",
 	".svg":  "image/svg+xml",
+	".json": "application/json; charset=utf-8",
 }
 
 // pageHeaders are set on every page and asset.
@@ -52,8 +53,9 @@ func (s *server) webPage(name string) http.Handler {
 	})
 }
 
-// webAsset serves the pages' scripts and style sheets under /assets/{file}.
-func (s *server) webAsset() http.Handler {
+// webAsset serves the pages' scripts and style sheets under /assets/{file}, and the
+// language catalogues (dir "lang") under /assets/lang/{file}.
+func (s *server) webAsset(dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := chi.URLParam(r, "file")
 		ctype, ok := assetTypes[path.Ext(name)]
@@ -61,7 +63,7 @@ func (s *server) webAsset() http.Handler {
 			writeError(w, r, s.Log, fmt.Errorf("%w: asset %q", errNotFound, name))
 			return
 		}
-		b, err := fs.ReadFile(web.Files, name)
+		b, err := fs.ReadFile(web.Files, path.Join(dir, name))
 		if err != nil {
 			writeError(w, r, s.Log, fmt.Errorf("%w: asset %q", errNotFound, name))
 			return

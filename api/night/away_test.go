@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -33,7 +33,7 @@ func TestNoCheckWhileAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 20:00 UTC on 1 December is 21:00 in Copenhagen.
-	clock := alerts.NewManualClock(time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC))
+	clock := api.NewManualClock(time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC))
 	plans := careplan.NewService(store, careplan.Options{Clock: clock})
 	set, err := careplan.ParseSettings([]byte(`{"devices":[{"device":"door-away","technology":"door_sensor","zigbee":"door"}],"rules":{},
 		"night_checks":{"times":["23:00","02:00"],"window":"30m","good":{"door_closed":true}}}`))
@@ -49,7 +49,7 @@ func TestNoCheckWhileAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &night.Service{Store: store, Clock: clock}
-	staff := alerts.Scope{Municipality: 766, Districts: []int64{district}}
+	staff := api.Scope{Municipality: 766, Districts: []int64{district}}
 
 	clock.Advance(2*time.Hour + 10*time.Minute) // 23:10, the 23:00 check's window
 	b, err := svc.Board(ctx, staff)

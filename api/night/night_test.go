@@ -12,13 +12,15 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/careplan"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -52,7 +54,7 @@ func write(t *testing.T, db localstack.InfluxTarget, gw vagt.GatewayID, lines ..
 // that escalates; the 05:00 check not made by 05:30 raises night_check_missed once;
 // InfluxDB down makes the board say unknown, never green; the counts feed the statistics.
 func TestNightSupervision(t *testing.T) {
-	influx := stacktest.SharedInfluxDB(t)
+	influxDB := stacktest.SharedInfluxDB(t)
 	for name, dsn := range map[string]func() string{
 		"sqlite":   func() string { return filepath.Join(t.TempDir(), "vagt.db") },
 		"postgres": func() string { return stacktest.SharedPostgres(t) },
@@ -77,7 +79,7 @@ func TestNightSupervision(t *testing.T) {
 				t.Fatal(err)
 			}
 			// 21:00 UTC on 1 December is 22:00 in Copenhagen.
-			clock := alerts.NewManualClock(time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC))
+			clock := api.NewManualClock(time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC))
 			plans := careplan.NewService(store, careplan.Options{Clock: clock})
 			devices := fmt.Sprintf(`[{"device":%q,"technology":"bed_sensor","zigbee":"bed"},{"device":%q,"technology":"door_sensor","zigbee":"door"},
 				{"device":%q,"technology":"environment_sensor","zigbee":"env"}]`, bed, door, env)
@@ -100,8 +102,8 @@ func TestNightSupervision(t *testing.T) {
 				`{"times":["23:00"],"good":{"in_bed":true,"motion_within":"1m"}}`: "night_checks.good.motion_within",
 				`{"times":["23:00"],"good":{"in_bed":true},"surprise":1}`:         "night_checks.surprise",
 			} {
-				var fe *careplan.FieldError
-				if err := put(plan); !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, alerts.ErrInvalid) {
+				var fe *api.FieldError
+				if err := put(plan); !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, api.ErrInvalid) {
 					t.Errorf("%s: %v, want a field error on %s", plan, err, field)
 				}
 			}
@@ -121,7 +123,7 @@ func TestNightSupervision(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			db := influx
+			db := influxDB
 			if name == "postgres" {
 				db = stacktest.SharedInfluxDB(t) // a database of its own
 			}
@@ -135,13 +137,13 @@ func TestNightSupervision(t *testing.T) {
 				string(env)+" motion environment_sensor 1 2026-12-01T21:15:00Z",
 				string(env)+" motion environment_sensor 0 2026-12-01T21:16:00Z",
 			)
-			tel, err := night.NewInflux(db.URL, db.Org, db.Bucket, db.Token, 10*time.Second)
+			tel, err := influx.NewNight(db.URL, db.Org, db.Bucket, db.Token, 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tel.Close()
 			svc := &night.Service{Store: store, Sensors: tel, Clock: clock}
-			staff := alerts.Scope{Municipality: 766, Districts: []int64{district}}
+			staff := api.Scope{Municipality: 766, Districts: []int64{district}}
 
 			clock.Advance(65 * time.Minute) // 23:05 in Copenhagen
 			b, err := svc.Board(ctx, staff)
@@ -159,7 +161,7 @@ func TestNightSupervision(t *testing.T) {
 				st.LastMotion == nil || !st.LastMotion.Equal(time.Date(2026, 12, 1, 21, 15, 0, 0, time.UTC)) || st.GatewayOnline == nil || !*st.GatewayOnline {
 				t.Errorf("state at 23:05: %+v", st)
 			}
-			if other, err := svc.Board(ctx, alerts.Scope{Municipality: 766, Districts: []int64{district + 1000}}); err != nil || len(other.Homes) != 0 {
+			if other, err := svc.Board(ctx, api.Scope{Municipality: 766, Districts: []int64{district + 1000}}); err != nil || len(other.Homes) != 0 {
 				t.Errorf("another district's board: %+v %v", other, err)
 			}
 
@@ -180,11 +182,11 @@ func TestNightSupervision(t *testing.T) {
 				{night.Decision{DueAt: due.Add(24 * time.Hour), Decision: "all_well"}, "due_at"},
 			} {
 				var fe *night.InvalidField
-				if _, err := svc.Record(ctx, staff, home, "anna", d.d); !errors.As(err, &fe) || fe.Field != d.field || !errors.Is(err, alerts.ErrInvalid) {
+				if _, err := svc.Record(ctx, staff, home, "anna", d.d); !errors.As(err, &fe) || fe.Field != d.field || !errors.Is(err, api.ErrInvalid) {
 					t.Errorf("%+v: %v, want invalid %s", d.d, err, d.field)
 				}
 			}
-			if _, err := svc.Record(ctx, alerts.Scope{Municipality: 101}, home, "eve", night.Decision{DueAt: due, Decision: "all_well"}); !errors.Is(err, alerts.ErrNotFound) {
+			if _, err := svc.Record(ctx, api.Scope{Municipality: 101}, home, "eve", night.Decision{DueAt: due, Decision: "all_well"}); !errors.Is(err, api.ErrNotFound) {
 				t.Errorf("a check by another municipality: %v", err)
 			}
 
@@ -193,7 +195,7 @@ func TestNightSupervision(t *testing.T) {
 				!strings.Contains(string(c.State), `"in_bed":true`) {
 				t.Fatalf("all well: %+v %v", c, err)
 			}
-			if _, err := svc.Record(ctx, staff, home, "bo", night.Decision{DueAt: due, Decision: "visit"}); !errors.Is(err, alerts.ErrConflict) {
+			if _, err := svc.Record(ctx, staff, home, "bo", night.Decision{DueAt: due, Decision: "visit"}); !errors.Is(err, api.ErrConflict) {
 				t.Errorf("a second check of the same time: %v", err)
 			}
 			if b, _ = svc.Board(ctx, staff); b.Homes[0].Status != night.StatusDone {
@@ -265,7 +267,7 @@ func TestNightSupervision(t *testing.T) {
 			}
 
 			// The statistics: remote checks are visits avoided, valued with the model.
-			statsTel, err := stats.NewTelemetry(stats.InfluxConfig{URL: db.URL, Org: db.Org, Bucket: db.Bucket, Token: db.Token})
+			statsTel, err := influx.NewTelemetry(influx.Config{URL: db.URL, Org: db.Org, Bucket: db.Bucket, Token: db.Token})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -292,7 +294,7 @@ func TestNightSupervision(t *testing.T) {
 			}
 
 			// InfluxDB not answering: the board says unknown and nothing is green.
-			down, _ := night.NewInflux("http://127.0.0.1:1", "vagt", "x/autogen", "", time.Second)
+			down, _ := influx.NewNight("http://127.0.0.1:1", "vagt", "x/autogen", "", time.Second)
 			defer down.Close()
 			svcDown := &night.Service{Store: store, Sensors: down, Clock: clock}
 			if b, err = svcDown.Board(ctx, staff); err != nil || b.Telemetry != night.TelemetryUnavailable || b.Homes[0].Grade != night.Amber ||

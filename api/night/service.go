@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -27,7 +27,7 @@ type Store interface {
 
 var _ Store = (*sqlstore.Store)(nil)
 
-// SensorReader gives the sensors' state per gateway (Influx); an error means unknown.
+// SensorReader gives the sensors' state per gateway (influx.Night); an error means unknown.
 type SensorReader interface {
 	Sensors(ctx context.Context, gws []vagt.GatewayID, now time.Time) (map[vagt.GatewayID]Sensors, error)
 }
@@ -37,11 +37,11 @@ type SensorReader interface {
 type Service struct {
 	Store   Store
 	Sensors SensorReader // nil: no InfluxDB configured; every sensor state is unknown
-	Clock   alerts.Clock
+	Clock   api.Clock
 	// Shift is the clock the check times are read against (what is due, overdue, missed);
 	// nil: Clock. The demo's --night-speed runs it faster so a night passes in minutes;
 	// what is recorded (checked at, alerts, audit) and the sensors stay on Clock.
-	Shift alerts.Clock
+	Shift api.Clock
 	Log   *slog.Logger
 	// Tick is how often Run looks for missed checks; default 30 s.
 	Tick time.Duration
@@ -111,7 +111,7 @@ func parseHome(h sqlstore.NightHome) (homePlan, bool) {
 }
 
 // homes returns the homes in scope with a night plan and a gateway.
-func (s *Service) homes(ctx context.Context, scope alerts.Scope) ([]homePlan, error) {
+func (s *Service) homes(ctx context.Context, scope api.Scope) ([]homePlan, error) {
 	mun := scope.Municipality
 	if scope.All {
 		mun = 0
@@ -178,7 +178,7 @@ type Board struct {
 
 // Board returns the homes in scope with night checks, the check due (or next, or none
 // left), their state now and its grade; overdue and due first, red before amber.
-func (s *Service) Board(ctx context.Context, scope alerts.Scope) (Board, error) {
+func (s *Service) Board(ctx context.Context, scope api.Scope) (Board, error) {
 	now := s.shiftNow()
 	homes, err := s.homes(ctx, scope)
 	if err != nil {
@@ -270,20 +270,20 @@ type Decision struct {
 }
 
 // ErrNoPlan is a home the caller may not see or without night checks.
-var ErrNoPlan = fmt.Errorf("%w: no night checks for this home in your municipality or districts", alerts.ErrNotFound)
+var ErrNoPlan = fmt.Errorf("%w: no night checks for this home in your municipality or districts", api.ErrNotFound)
 
 // InvalidField is a bad request naming its field (the HTTP error body carries it).
 type InvalidField struct{ Field, Reason string }
 
 func (e *InvalidField) Error() string        { return e.Field + ": " + e.Reason }
-func (e *InvalidField) Unwrap() error        { return alerts.ErrInvalid }
+func (e *InvalidField) Unwrap() error        { return api.ErrInvalid }
 func (e *InvalidField) InvalidField() string { return e.Field }
 
 const maxNote = 500
 
 // Record records staff's check of a home in scope: the state seen now and its grade, who
 // and what they decided; "visit" raises a night_visit alert on the alarm lane's store path.
-func (s *Service) Record(ctx context.Context, scope alerts.Scope, home vagt.HomeID, actor string, d Decision) (sqlstore.NightCheck, error) {
+func (s *Service) Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d Decision) (sqlstore.NightCheck, error) {
 	now, shift := s.now(), s.shiftNow()
 	if d.Decision != sqlstore.NightAllWell && d.Decision != sqlstore.NightVisit {
 		return sqlstore.NightCheck{}, &InvalidField{"decision", fmt.Sprintf("%q: all_well or visit", d.Decision)}
@@ -335,7 +335,7 @@ func summary(fs []Finding) string {
 	return s
 }
 
-func (s *Service) home(ctx context.Context, scope alerts.Scope, home vagt.HomeID) (homePlan, error) {
+func (s *Service) home(ctx context.Context, scope api.Scope, home vagt.HomeID) (homePlan, error) {
 	homes, err := s.homes(ctx, scope)
 	if err != nil {
 		return homePlan{}, err
@@ -361,7 +361,7 @@ func (s *Service) Checks(ctx context.Context, home vagt.HomeID, from, to time.Ti
 // within the backlog (since its plan was saved). It returns how many it raised.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.shiftNow()
-	homes, err := s.homes(ctx, alerts.Scope{All: true})
+	homes, err := s.homes(ctx, api.Scope{All: true})
 	if err != nil {
 		return 0, err
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // The changes a manager makes to the registry after creation. A nil field is left as it is
@@ -30,10 +30,10 @@ type GatewayChange struct {
 
 // CitizenChange corrects a citizen's personal data; Contacts replaces the whole list.
 type CitizenChange struct {
-	Name       *string           `json:"name"`
-	Address    *string           `json:"address"`
-	KeyBoxNote *string           `json:"key_box_note"`
-	Contacts   *[]alerts.Contact `json:"contacts"`
+	Name       *string        `json:"name"`
+	Address    *string        `json:"address"`
+	KeyBoxNote *string        `json:"key_box_note"`
+	Contacts   *[]api.Contact `json:"contacts"`
 }
 
 // GatewayDecommission is what decommissioning a gateway did.
@@ -56,24 +56,10 @@ func BrokerRevocation(id vagt.GatewayID) string {
 	return fmt.Sprintf("mosquitto_passwd -D /etc/mosquitto/vagt/passwd %s && systemctl reload mosquitto", id)
 }
 
-// FieldError is an invalid registry change; it names the field for the error body.
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
-
-// Unwrap makes errors.Is(err, alerts.ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return alerts.ErrInvalid }
-
-// InvalidField names the field.
-func (e *FieldError) InvalidField() string { return e.Field }
-
 // ValidDecommission checks a decommission date: not in the future of now.
 func ValidDecommission(at, now time.Time) error {
 	if at.After(now) {
-		return &FieldError{Field: "decommissioned_at", Reason: "is in the future"}
+		return &api.FieldError{Field: "decommissioned_at", Reason: "is in the future"}
 	}
 	return nil
 }

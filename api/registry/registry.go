@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // Municipality is one of the 98, with its region and the (illustrative) number of citizens
@@ -37,7 +37,7 @@ type Citizen struct {
 	Name         string                `json:"name"`
 	Address      string                `json:"address"`
 	KeyBoxNote   string                `json:"key_box_note"`
-	Contacts     []alerts.Contact      `json:"contacts"`
+	Contacts     []api.Contact         `json:"contacts"`
 	RegisteredAt time.Time             `json:"registered_at"`
 	ErasedAt     *time.Time            `json:"erased_at,omitempty"`
 }
@@ -167,12 +167,12 @@ type Reading struct {
 
 // Export is everything held about a citizen (GDPR art. 15 and 20).
 type Export struct {
-	Citizen   Citizen           `json:"citizen"`
-	Homes     []Home            `json:"homes"`
-	Devices   []Device          `json:"devices"`
-	Alerts    []CitizenAlert    `json:"alerts"`
-	Telemetry []Reading         `json:"telemetry"`
-	AccessLog []auth.AuditEntry `json:"access_log"`
+	Citizen   Citizen          `json:"citizen"`
+	Homes     []Home           `json:"homes"`
+	Devices   []Device         `json:"devices"`
+	Alerts    []CitizenAlert   `json:"alerts"`
+	Telemetry []Reading        `json:"telemetry"`
+	AccessLog []api.AuditEntry `json:"access_log"`
 	// NightChecks are the night checks of the citizen's homes (docs/night-supervision.md).
 	NightChecks []CitizenNightCheck `json:"night_checks"`
 	// Positions are the citizen's GPS trackers' positions still kept (docs/gps.md).

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Policy is how long things are kept.
@@ -29,7 +29,7 @@ type Store interface {
 	TelemetryRetention(ctx context.Context) (map[vagt.MunicipalityCode]int, error)
 }
 
-// TelemetryDeleter deletes a municipality's telemetry older than a time (stats.Telemetry).
+// TelemetryDeleter deletes a municipality's telemetry older than a time (influx.Telemetry).
 type TelemetryDeleter interface {
 	DeleteBefore(ctx context.Context, m vagt.MunicipalityCode, before time.Time) error
 }
@@ -45,7 +45,7 @@ type Job struct {
 	Store     Store
 	Telemetry TelemetryDeleter  // nil: no telemetry to trim
 	Activity  ActivityForgetter // nil: no roll-up to trim
-	Clock     alerts.Clock
+	Clock     api.Clock
 	Policy    Policy
 	Log       *slog.Logger
 }
@@ -61,7 +61,7 @@ func (j *Job) defaults() {
 		j.Log = slog.New(slog.DiscardHandler)
 	}
 	if j.Clock == nil {
-		j.Clock = alerts.SystemClock{}
+		j.Clock = api.SystemClock{}
 	}
 }
 

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/retention"
 	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -55,14 +56,14 @@ func TestRetention(t *testing.T) {
 	}
 	defer store.Close()
 	d, _ := store.CreateDistrict(ctx, 766, "Nord")
-	c, _ := store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen"})
+	c, _ := store.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen"})
 	if err := store.CreateHome(ctx, "home-1", d, c); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.RegisterGateway(ctx, "gw-1", "home-1"); err != nil {
 		t.Fatal(err)
 	}
-	all := alerts.Scope{All: true}
+	all := api.Scope{All: true}
 	raise := func(seq uint64, at time.Time, resolve bool) int64 {
 		r, err := store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-1", Seq: seq, Municipality: 766, Time: at, Device: vagt.DeviceID(fmt.Sprint("d", seq)), Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, at)
 		if err != nil {
@@ -96,7 +97,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("write: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	tel, err := stats.NewTelemetry(stats.InfluxConfig{URL: target.URL, Bucket: target.Bucket, Token: target.Token})
+	tel, err := influx.NewTelemetry(influx.Config{URL: target.URL, Bucket: target.Bucket, Token: target.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestRetention(t *testing.T) {
 	}
 
 	// The daily roll-up has the three readings' days (2026-01-21 and 2026-02-20 local).
-	roll := &rollup.Job{Store: store, Telemetry: tel, Clock: alerts.NewManualClock(now), Policy: rollup.Policy{BackfillDays: 45, DaysPerRun: 45}}
+	roll := &rollup.Job{Store: store, Telemetry: tel, Clock: api.NewManualClock(now), Policy: rollup.Policy{BackfillDays: 45, DaysPerRun: 45}}
 	if r, err := roll.Tick(ctx); err != nil || r.Rolled != 45 {
 		t.Fatalf("roll-up: %+v %v", r, err)
 	}
@@ -121,7 +122,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("rolled up before retention: %s", got)
 	}
 
-	job := &retention.Job{Store: store, Telemetry: tel, Activity: rollup.Retention{Store: store}, Clock: alerts.NewManualClock(now),
+	job := &retention.Job{Store: store, Telemetry: tel, Activity: rollup.Retention{Store: store}, Clock: api.NewManualClock(now),
 		Policy: retention.Policy{KeepAlerts: 10 * 365 * 24 * time.Hour}}
 	r, err := job.Tick(ctx)
 	if err != nil || r.AlertsAnonymised != 1 || r.Municipalities != 1 {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -36,7 +36,7 @@ type span struct{ from, to time.Time }
 // ActiveDevices implements stats.ActivitySource.
 func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", alerts.ErrInvalid)
+		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	loc := a.Location
 	if loc == nil {

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Policy is when and how far the roll-up runs.
@@ -49,14 +48,14 @@ func (p *Policy) defaults() {
 // Store keeps the roll-up (sqlstore.Store).
 type Store interface {
 	ActivityMark(ctx context.Context) (int64, error)
-	ReplaceActivityDay(ctx context.Context, day int, rs []stats.Reporter, mark int64, now time.Time) error
+	ReplaceActivityDay(ctx context.Context, day int, rs []Reporter, mark int64, now time.Time) error
 	RolledUpDays(ctx context.Context, from, to int) (map[int]time.Time, error)
 	PruneForgotten(ctx context.Context, before time.Time) error
 }
 
-// Source tells which devices reported in a time range (stats.Telemetry).
+// Source tells which devices reported in a time range (influx.Telemetry).
 type Source interface {
-	Reporters(ctx context.Context, from, to time.Time) ([]stats.Reporter, error)
+	Reporters(ctx context.Context, from, to time.Time) ([]Reporter, error)
 }
 
 // Job rolls up closed days at the clock's time. Two replicas may run it at once: a day's
@@ -65,7 +64,7 @@ type Source interface {
 type Job struct {
 	Store     Store
 	Telemetry Source
-	Clock     alerts.Clock
+	Clock     api.Clock
 	Policy    Policy
 	Location  *time.Location // nil: Copenhagen
 	Log       *slog.Logger
@@ -80,7 +79,7 @@ func (j *Job) defaults() {
 		j.Log = slog.New(slog.DiscardHandler)
 	}
 	if j.Clock == nil {
-		j.Clock = alerts.SystemClock{}
+		j.Clock = api.SystemClock{}
 	}
 	if j.Location == nil {
 		j.Location = vagt.Copenhagen

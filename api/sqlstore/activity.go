@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/stats"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/rollup"
 )
 
 // The daily roll-up of which devices reported (api/rollup). A day is a local calendar day
@@ -33,7 +33,7 @@ func (t *tx) lockActivity(ctx context.Context) error {
 
 func dayBit(day int) (month int, bit int64, err error) {
 	if d := day % 100; d < 1 || d > 31 || day/100%100 < 1 || day/100%100 > 12 {
-		return 0, 0, fmt.Errorf("%w: activity day %d is not YYYYMMDD", alerts.ErrInvalid, day)
+		return 0, 0, fmt.Errorf("%w: activity day %d is not YYYYMMDD", api.ErrInvalid, day)
 	}
 	return day / 100, int64(1) << (day%100 - 1), nil
 }
@@ -51,7 +51,7 @@ func (s *Store) ActivityMark(ctx context.Context) (int64, error) {
 // ReplaceActivityDay makes the rows of one day exactly the reporters given (a re-run
 // with the same reporters changes nothing), less the gateways erased after mark, and
 // records the day as rolled up at now.
-func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []stats.Reporter, mark int64, now time.Time) error {
+func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []rollup.Reporter, mark int64, now time.Time) error {
 	month, bit, err := dayBit(day)
 	if err != nil {
 		return err

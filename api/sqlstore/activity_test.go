@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/rollup"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // TestActivityRollup: a day's rewrite makes the day exactly the reporters given (bits of
@@ -19,10 +19,10 @@ import (
 func TestActivityRollup(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
-		a := stats.Reporter{Municipality: 766, Gateway: "gw-1", Device: "md-1"}
-		b := stats.Reporter{Municipality: 615, Gateway: "gw-2", Device: "md-2"}
-		c := stats.Reporter{Municipality: 766, Gateway: "gw-3", Device: "md-3"}
-		replace := func(day int, rs ...stats.Reporter) {
+		a := rollup.Reporter{Municipality: 766, Gateway: "gw-1", Device: "md-1"}
+		b := rollup.Reporter{Municipality: 615, Gateway: "gw-2", Device: "md-2"}
+		c := rollup.Reporter{Municipality: 766, Gateway: "gw-3", Device: "md-3"}
+		replace := func(day int, rs ...rollup.Reporter) {
 			t.Helper()
 			if err := s.ReplaceActivityDay(ctx, day, rs, 0, t0); err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -145,7 +146,7 @@ func TestReplayAlarm(t *testing.T) {
 		if again := ingest(t, s, original, t0.Add(2*time.Minute)); again.Change != sqlstore.ChangeDuplicate || again.SeqReused || again.Alert.ID != r.Alert.ID {
 			t.Fatalf("the original after its replay: %+v", again)
 		}
-		list, err := s.ListAlerts(ctx, alerts.Scope{All: true}, alerts.Filter{})
+		list, err := s.ListAlerts(ctx, api.Scope{All: true}, alerts.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -53,7 +54,7 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 func (t *tx) alert(ctx context.Context, id int64) (alerts.Alert, error) {
 	a, err := scanAlert(t.row(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, fmt.Errorf("alert %d: %w", id, alerts.ErrNotFound)
+		return a, fmt.Errorf("alert %d: %w", id, api.ErrNotFound)
 	}
 	return a, err
 }

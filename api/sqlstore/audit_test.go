@@ -3,7 +3,7 @@ package sqlstore_test
 import (
 	"testing"
 
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -14,7 +14,7 @@ import (
 func TestAuditRefusesReplace(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
-		if err := s.Audit(ctx, auth.AuditEntry{At: t0, Actor: "anna", Action: "citizen.read", Object: "citizen/1"}); err != nil {
+		if err := s.Audit(ctx, api.AuditEntry{At: t0, Actor: "anna", Action: "citizen.read", Object: "citizen/1"}); err != nil {
 			t.Fatal(err)
 		}
 		first, err := s.AuditLog(ctx, "", 0, 1)
@@ -47,7 +47,7 @@ func TestAuditRefusesReplace(t *testing.T) {
 			t.Fatalf("audit log changed: %v %+v, was %+v", err, after, first)
 		}
 		// A new entry still appends.
-		if err := s.Audit(ctx, auth.AuditEntry{At: t0, Actor: "anna", Action: "alert.read", Object: "alert/1"}); err != nil {
+		if err := s.Audit(ctx, api.AuditEntry{At: t0, Actor: "anna", Action: "alert.read", Object: "alert/1"}); err != nil {
 			t.Fatal(err)
 		}
 	})

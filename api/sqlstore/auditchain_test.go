@@ -3,7 +3,7 @@ package sqlstore_test
 import (
 	"testing"
 
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -13,7 +13,7 @@ func TestAuditHashChain(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		for _, who := range []string{"anna", "bo", "carl", "dorte"} {
-			must(t, s.Audit(ctx, auth.AuditEntry{At: t0, Actor: who, Action: "citizen.read", Object: "citizen/1"}))
+			must(t, s.Audit(ctx, api.AuditEntry{At: t0, Actor: who, Action: "citizen.read", Object: "citizen/1"}))
 		}
 		c, err := s.VerifyAudit(ctx)
 		if err != nil || c.Rows != 4 || c.Unchained != 0 || c.BrokenAt != 0 || len(c.Head) != 64 {

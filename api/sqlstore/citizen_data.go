@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -32,7 +32,7 @@ func (s *Store) CitizenOfUser(ctx context.Context, userID int64) (int64, error) 
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT cu.citizen_id FROM citizen_users cu JOIN citizens c ON c.id = cu.citizen_id
 		WHERE cu.user_id = ? AND c.erased_at IS NULL`), userID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("%w: this login belongs to no citizen", alerts.ErrForbidden)
+		return 0, fmt.Errorf("%w: this login belongs to no citizen", api.ErrForbidden)
 	} else if err != nil {
 		return 0, storeErr("citizen of user", err)
 	}
@@ -69,7 +69,7 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 		return x, err
 	}
 	if len(cs) == 0 {
-		return x, fmt.Errorf("citizen %d: %w", citizen, alerts.ErrNotFound)
+		return x, fmt.Errorf("citizen %d: %w", citizen, api.ErrNotFound)
 	}
 	x.Citizen = cs[0]
 	x.Homes, x.Devices, x.Alerts, x.Telemetry = []registry.Home{}, []registry.Device{}, []registry.CitizenAlert{}, []registry.Reading{}
@@ -114,12 +114,12 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 		return x, storeErr("citizen export", err)
 	}
 	// Who read the citizen's record, and who read the alerts about the citizen.
-	x.AccessLog = []auth.AuditEntry{}
+	x.AccessLog = []api.AuditEntry{}
 	err = s.each(ctx, `SELECT id, at, actor, action, object, detail FROM audit WHERE object = ?
 		OR object IN (SELECT 'alert/' || CAST(a.id AS TEXT) FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.citizen_id = ?) ORDER BY id`,
 		[]any{citizenObject(citizen), citizen}, func(r *sql.Rows) error {
 			var (
-				e  auth.AuditEntry
+				e  api.AuditEntry
 				at int64
 			)
 			err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail)
@@ -138,14 +138,14 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 // acted) and their link to the home. It keeps what statistics count and holds nothing
 // personal: the pseudonymous id, the municipality, registration and installation dates,
 // technologies, and the alerts' type, times and outcome. The telemetry in InfluxDB is the
-// caller's (see stats.Telemetry.DeleteGateways), before this. Audited as citizen.erase.
+// caller's (see influx.Telemetry.DeleteGateways), before this. Audited as citizen.erase.
 func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Erasure, error) {
 	e := registry.Erasure{Citizen: citizen}
 	err := s.inTx(ctx, func(t *tx) error {
 		var erased sql.NullInt64
 		err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, citizen).Scan(&erased)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("citizen %d: %w", citizen, alerts.ErrNotFound)
+			return fmt.Errorf("citizen %d: %w", citizen, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
@@ -224,7 +224,7 @@ func (s *Store) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int
 // the InfluxDB retention policy).
 func (s *Store) SetTelemetryRetention(ctx context.Context, m vagt.MunicipalityCode, days int) error {
 	if err := m.Validate(); err != nil || days < 0 {
-		return fmt.Errorf("%w: municipality %d, days %d", alerts.ErrInvalid, m, days)
+		return fmt.Errorf("%w: municipality %d, days %d", api.ErrInvalid, m, days)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `UPDATE municipalities SET telemetry_retention_days = ? WHERE code = ?`, days, int(m))

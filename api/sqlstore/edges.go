@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -101,7 +101,7 @@ func (s *Store) AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) 
 // alarms meanwhile raise alerts marked test. Audited.
 func (s *Store) SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.Time, actor string, now time.Time) error {
 	if !until.IsZero() && (!until.After(now) || until.Sub(now) > MaxTestMode) {
-		return fmt.Errorf("%w: test mode ends after now and within %s", alerts.ErrInvalid, MaxTestMode)
+		return fmt.Errorf("%w: test mode ends after now and within %s", api.ErrInvalid, MaxTestMode)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		var end any
@@ -116,7 +116,7 @@ func (s *Store) SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.T
 		if n, err := r.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return fmt.Errorf("device %s: %w", dev, alerts.ErrNotFound)
+			return fmt.Errorf("device %s: %w", dev, api.ErrNotFound)
 		}
 		return t.audit(ctx, now, actor, "device.test_mode", "device/"+string(dev), detail)
 	})
@@ -154,7 +154,7 @@ func (s *Store) DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.Municip
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality, h.district_id FROM devices dv JOIN gateways g ON g.id = dv.gateway_id
 		LEFT JOIN homes h ON h.id = g.home_id WHERE dv.id = ?`), string(id)).Scan(&m, &district)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+		return 0, 0, fmt.Errorf("device %s: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return 0, 0, storeErr("device scope", err)
 	}

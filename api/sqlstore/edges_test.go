@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -169,7 +170,7 @@ func TestNeverConnected(t *testing.T) {
 		grace := alerts.DefaultPolicy().NeverConnected
 		never := func() []alerts.Alert {
 			t.Helper()
-			all, err := s.ListAlerts(ctx, alerts.Scope{All: true}, alerts.Filter{})
+			all, err := s.ListAlerts(ctx, api.Scope{All: true}, alerts.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +205,7 @@ func TestNeverConnected(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, err := s.Alert(ctx, got[0].ID)
-		if err != nil || a.State != alerts.StateResolved || a.ResolvedBy != alerts.System {
+		if err != nil || a.State != alerts.StateResolved || a.ResolvedBy != api.System {
 			t.Errorf("after the first connection: %+v %v, want resolved by the system", a, err)
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -33,7 +33,7 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateCitizen(t.Context(), 766, alerts.Citizen{Name: "Karen Jensen", KeyBoxNote: "1234"}); err != nil {
+	if _, err := s.CreateCitizen(t.Context(), 766, api.Citizen{Name: "Karen Jensen", KeyBoxNote: "1234"}); err != nil {
 		t.Fatal(err)
 	}
 	check("new database")
@@ -46,7 +46,7 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.CreateCitizen(t.Context(), 766, alerts.Citizen{Name: "Ole"}); err != nil {
+	if _, err := s.CreateCitizen(t.Context(), 766, api.Citizen{Name: "Ole"}); err != nil {
 		t.Fatal(err)
 	}
 	check("database left 0644")

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -20,7 +21,7 @@ func TestAlertGauges(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		w := setup(t, s)
 		ctx := t.Context()
-		clock := alerts.NewManualClock(t0)
+		clock := api.NewManualClock(t0)
 		c := alerts.NewGaugeCollector(s, clock, alerts.DefaultPolicy(), nil)
 		if err := s.RegisterDevice(ctx, "bu-17:smoke", "gw-0042", vagt.TechSmokeAlarm, "smoke alarm"); err != nil {
 			t.Fatal(err)

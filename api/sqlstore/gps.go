@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/registry"
 )
@@ -23,12 +23,12 @@ import (
 // login is made like a gateway's, by the operator). Audited.
 func (s *Store) CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
 	if !gps.ValidTrackerID(id) {
-		return fmt.Errorf("%w: tracker id %q is not gps. and 3-60 of [a-z0-9-]", alerts.ErrInvalid, id)
+		return fmt.Errorf("%w: tracker id %q is not gps. and 3-60 of [a-z0-9-]", api.ErrInvalid, id)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		var mun int64
 		if err := t.row(ctx, `SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`, string(home)).Scan(&mun); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: home %s", alerts.ErrNotFound, home)
+			return fmt.Errorf("%w: home %s", api.ErrNotFound, home)
 		} else if err != nil {
 			return err
 		}
@@ -37,7 +37,7 @@ func (s *Store) CreateTracker(ctx context.Context, id string, home vagt.HomeID, 
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("%w: tracker %s exists", alerts.ErrConflict, id)
+			return fmt.Errorf("%w: tracker %s exists", api.ErrConflict, id)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO gps_trackers (id, home_id, municipality, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 			id, string(home), mun, keyHash, ms(now)); err != nil {
@@ -53,7 +53,7 @@ func (s *Store) TrackerByKey(ctx context.Context, keyHash string) (string, error
 	var id string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM gps_trackers WHERE key_hash = ?`), keyHash).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: no tracker has that key", alerts.ErrNotFound)
+		return "", fmt.Errorf("%w: no tracker has that key", api.ErrNotFound)
 	}
 	return id, storeErrOrNil("tracker by key", err)
 }
@@ -73,7 +73,7 @@ func (s *Store) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: home %s", alerts.ErrNotFound, home)
+			return fmt.Errorf("%w: home %s", api.ErrNotFound, home)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO gps_zones (home_id, zones, updated_at, updated_by) VALUES (?, ?, ?, ?)
 			ON CONFLICT (home_id) DO UPDATE SET zones = excluded.zones, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
@@ -271,7 +271,7 @@ func (s *Store) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track,
 		tr.Alert, tr.Type, tr.Municipality, tr.District = a.ID, a.Type, a.Municipality, a.District
 		var home sql.NullString
 		if err := t.row(ctx, `SELECT id, home_id FROM gps_trackers WHERE id = ?`, string(a.Gateway)).Scan(&tr.Tracker, &home); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: alert %d is not a GPS tracker's", alerts.ErrNotFound, id)
+			return fmt.Errorf("%w: alert %d is not a GPS tracker's", api.ErrNotFound, id)
 		} else if err != nil {
 			return err
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -23,7 +23,7 @@ func BenchmarkRecordPositionSQLite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "K"})
+	cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "K"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -34,20 +35,20 @@ func TestGPSTrackerAlerts(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		w := setup(t, s)
-		if err := s.CreateTracker(ctx, "gw-0042", w.home, "h0", "mads", t0); !errors.Is(err, alerts.ErrInvalid) {
+		if err := s.CreateTracker(ctx, "gw-0042", w.home, "h0", "mads", t0); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("a gateway's id as tracker: %v", err)
 		}
 		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-2", "mads", t0); !errors.Is(err, alerts.ErrConflict) {
+		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-2", "mads", t0); !errors.Is(err, api.ErrConflict) {
 			t.Errorf("twice: %v", err)
 		}
 		if id, err := s.TrackerByKey(ctx, "hash-1"); err != nil || id != "gps.karen-01" {
 			t.Errorf("by key: %q %v", id, err)
 		}
 		bowTie := gps.Zone{Points: [][2]float64{{55.86, 9.85}, {55.86, 9.87}, {55.87, 9.85}, {55.87, 9.88}}}
-		if err := s.SetSafeZones(ctx, w.home, []gps.Zone{bowTie}, "mads", t0); !errors.Is(err, alerts.ErrInvalid) {
+		if err := s.SetSafeZones(ctx, w.home, []gps.Zone{bowTie}, "mads", t0); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("a zone that is not a simple polygon: %v", err)
 		}
 		if zs, _ := s.SafeZones(ctx, w.home); len(zs) != 0 {
@@ -123,7 +124,7 @@ func TestGPSTrackerAlerts(t *testing.T) {
 			t.Errorf("track: %+v", tr)
 		}
 		r2 := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0)
-		if _, err := s.AlertTrack(ctx, r2.Alert.ID, 5); !errors.Is(err, alerts.ErrNotFound) {
+		if _, err := s.AlertTrack(ctx, r2.Alert.ID, 5); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("a gateway's alert has no track: %v", err)
 		}
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Care plans (api/careplan): a home's configuration as JSON, its history and what each
@@ -54,7 +54,7 @@ func (s *Store) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, err
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality, d.id FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`),
 		string(home)).Scan(&mun, &f.District)
 	if errors.Is(err, sql.ErrNoRows) {
-		return f, fmt.Errorf("home %s: %w", home, alerts.ErrNotFound)
+		return f, fmt.Errorf("home %s: %w", home, api.ErrNotFound)
 	} else if err != nil {
 		return f, storeErr("home facts", err)
 	}
@@ -87,14 +87,14 @@ func (s *Store) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, err
 	return f, nil
 }
 
-// HomeConfig returns a home's current configuration; alerts.ErrNotFound when it has none.
+// HomeConfig returns a home's current configuration; api.ErrNotFound when it has none.
 func (s *Store) HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow, error) {
 	rows, err := s.homeConfigRows(ctx, `SELECT home_id, version, settings, effective, changed_at, changed_by FROM home_configs WHERE home_id = ?`, string(home))
 	if err != nil {
 		return HomeConfigRow{}, err
 	}
 	if len(rows) == 0 {
-		return HomeConfigRow{}, fmt.Errorf("configuration of home %s: %w", home, alerts.ErrNotFound)
+		return HomeConfigRow{}, fmt.Errorf("configuration of home %s: %w", home, api.ErrNotFound)
 	}
 	return rows[0], nil
 }
@@ -139,8 +139,8 @@ func (s *Store) homeConfigRows(ctx context.Context, query string, args ...any) (
 // one, or above, when higher, (a gateway that already runs a higher version: moved from
 // another home, or the database was restored from a backup; it would ignore a lower one) —
 // with its history line and an audit entry, in one transaction. A decommissioned home
-// takes no new version (alerts.ErrConflict). ifVersion > 0 makes
-// it conditional: alerts.ErrConflict when the current version is another (someone else
+// takes no new version (api.ErrConflict). ifVersion > 0 makes
+// it conditional: api.ErrConflict when the current version is another (someone else
 // changed it meanwhile). build gets the new version and returns the JSON to store.
 func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
 	build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error) {
@@ -151,7 +151,7 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion,
 			return err
 		}
 		if decom.Valid {
-			return fmt.Errorf("home %s is decommissioned; its care plan is kept for history and takes no change: %w", home, alerts.ErrConflict)
+			return fmt.Errorf("home %s is decommissioned; its care plan is kept for history and takes no change: %w", home, api.ErrConflict)
 		}
 		var cur int64
 		err := t.row(ctx, `SELECT version FROM home_configs WHERE home_id = ?`, string(home)).Scan(&cur)
@@ -159,7 +159,7 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion,
 			return err
 		}
 		if ifVersion > 0 && uint64(cur) != ifVersion {
-			return fmt.Errorf("configuration of home %s is at version %d, not %d: %w", home, cur, ifVersion, alerts.ErrConflict)
+			return fmt.Errorf("configuration of home %s is at version %d, not %d: %w", home, cur, ifVersion, api.ErrConflict)
 		}
 		v := max(uint64(cur), above) + 1
 		set, eff, err := build(v)
@@ -232,7 +232,7 @@ func (s *Store) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayCo
 		WHERE g.id = ?`), string(gw)).
 		Scan(&home, &desired, &applied, &st.Refused, &reportedAt, &published, &publishAt, &online)
 	if errors.Is(err, sql.ErrNoRows) {
-		return st, fmt.Errorf("gateway %s: %w", gw, alerts.ErrNotFound)
+		return st, fmt.Errorf("gateway %s: %w", gw, api.ErrNotFound)
 	} else if err != nil {
 		return st, storeErr("gateway config", err)
 	}

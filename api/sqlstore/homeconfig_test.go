@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -33,7 +33,7 @@ func TestDecommissionedHomeTakesNoCarePlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := s.SaveHomeConfig(ctx, w.home, 0, 0, "mads", "second", t0, plan(`{"night":"20-07"}`))
-		if !errors.Is(err, alerts.ErrConflict) {
+		if !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("a plan for a decommissioned home: %v, want a conflict", err)
 		}
 		row, err := s.HomeConfig(ctx, w.home)

@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // scoped reads alert id inside t and checks that scope may act on it.
-func (t *tx) scoped(ctx context.Context, id int64, scope alerts.Scope) (alerts.Alert, error) {
+func (t *tx) scoped(ctx context.Context, id int64, scope api.Scope) (alerts.Alert, error) {
 	a, err := t.alert(ctx, id)
 	if err != nil {
 		return a, err
 	}
 	if !scope.Allows(a.Municipality, a.District) {
-		return a, fmt.Errorf("alert %d: %w", id, auth.ErrOutOfScope)
+		return a, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope)
 	}
 	return a, nil
 }
@@ -35,7 +35,7 @@ func conflict(a alerts.Alert, action string) error {
 // Ack acknowledges an open alert for actor and stops its escalation. Of two staff who
 // acknowledge at once exactly one wins; the other gets a *alerts.ConflictError naming the
 // winner. Acknowledging again by the same actor is a no-op.
-func (s *Store) Ack(ctx context.Context, id int64, actor string, scope alerts.Scope, now time.Time) (alerts.Alert, error) {
+func (s *Store) Ack(ctx context.Context, id int64, actor string, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	var out alerts.Alert
 	err := s.inTx(ctx, func(t *tx) error {
 		a, err := t.scoped(ctx, id, scope)
@@ -81,12 +81,12 @@ func (s *Store) Ack(ctx context.Context, id int64, actor string, scope alerts.Sc
 
 // Resolve closes an open or acknowledged alert with an outcome and an optional note. An
 // alert resolved without an acknowledgement counts as acknowledged by the resolver then.
-func (s *Store) Resolve(ctx context.Context, id int64, actor string, scope alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+func (s *Store) Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
 	if err := outcome.Validate(); err != nil {
 		return alerts.Alert{}, err
 	}
 	if len(note) > alerts.MaxNoteLen {
-		return alerts.Alert{}, fmt.Errorf("%w: note longer than %d bytes", alerts.ErrInvalid, alerts.MaxNoteLen)
+		return alerts.Alert{}, fmt.Errorf("%w: note longer than %d bytes", api.ErrInvalid, alerts.MaxNoteLen)
 	}
 	var out alerts.Alert
 	err := s.inTx(ctx, func(t *tx) error {
@@ -101,7 +101,7 @@ func (s *Store) Resolve(ctx context.Context, id int64, actor string, scope alert
 }
 
 // resolve does Resolve inside t; a nil scope is the platform itself.
-func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *alerts.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
 	var (
 		a   alerts.Alert
 		err error
@@ -143,9 +143,9 @@ func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *alerts.
 }
 
 // AddNote adds a free-text note to an alert (also a resolved one: the report may follow).
-func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope alerts.Scope, text string, now time.Time) (alerts.Note, error) {
+func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope api.Scope, text string, now time.Time) (alerts.Note, error) {
 	if text == "" || len(text) > alerts.MaxNoteLen {
-		return alerts.Note{}, fmt.Errorf("%w: a note is 1-%d bytes", alerts.ErrInvalid, alerts.MaxNoteLen)
+		return alerts.Note{}, fmt.Errorf("%w: a note is 1-%d bytes", api.ErrInvalid, alerts.MaxNoteLen)
 	}
 	note := alerts.Note{At: fromMs(ms(now)), Author: actor, Text: text}
 	err := s.inTx(ctx, func(t *tx) error {
@@ -223,7 +223,7 @@ func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 			moved = true
-			if err := t.audit(ctx, now, alerts.System, "alert.escalate", alertObject(d.id), string(alerts.TierOf(level))); err != nil {
+			if err := t.audit(ctx, now, api.System, "alert.escalate", alertObject(d.id), string(alerts.TierOf(level))); err != nil {
 				return err
 			}
 			return t.appendEvent(ctx, alerts.EventEscalated, "escalated", a, now)

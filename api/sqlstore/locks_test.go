@@ -10,7 +10,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestRollupLockDoesNotHoldAlarms: on PostgreSQL the roll-up rewrites a day of device

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -72,11 +73,11 @@ func (s *Store) detectNeverConnected(ctx context.Context, now time.Time) (int, e
 	}
 	for _, id := range back {
 		err := s.inTx(ctx, func(t *tx) error {
-			_, err := t.resolve(ctx, id, alerts.System, nil, alerts.OutcomeTechnicalFault,
+			_, err := t.resolve(ctx, id, api.System, nil, alerts.OutcomeTechnicalFault,
 				"gateway connected for the first time; resolved automatically", now)
 			return err
 		})
-		if errors.Is(err, alerts.ErrConflict) {
+		if errors.Is(err, api.ErrConflict) {
 			continue
 		}
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -167,7 +167,7 @@ func (s *Store) RecordNightCheck(ctx context.Context, c NightCheck, visit *Night
 		case err != nil:
 			return err
 		case decision != NightMissed:
-			return fmt.Errorf("%w: the %s check of home %s was already recorded", alerts.ErrConflict, c.DueAt.Format(time.RFC3339), c.Home)
+			return fmt.Errorf("%w: the %s check of home %s was already recorded", api.ErrConflict, c.DueAt.Format(time.RFC3339), c.Home)
 		default:
 			if _, err := t.exec(ctx, `UPDATE night_checks SET checked_at = ?, actor = ?, decision = ?, grade = ?, state = ?, note = ? WHERE id = ?`,
 				ms(now), c.By, c.Decision, c.Grade, string(c.State), c.Note, id); err != nil {
@@ -212,7 +212,7 @@ func (s *Store) MissNightCheck(ctx context.Context, c NightCheck, gw vagt.Gatewa
 		var id int64
 		err := t.row(ctx, `INSERT INTO night_checks (home_id, municipality, due_at, checked_at, actor, decision, grade, state, note, missed)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', 1) ON CONFLICT (home_id, due_at) DO NOTHING RETURNING id`,
-			string(c.Home), int(c.Municipality), ms(c.DueAt), ms(now), alerts.System, NightMissed, c.Grade, string(c.State)).Scan(&id)
+			string(c.Home), int(c.Municipality), ms(c.DueAt), ms(now), api.System, NightMissed, c.Grade, string(c.State)).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
@@ -220,7 +220,7 @@ func (s *Store) MissNightCheck(ctx context.Context, c NightCheck, gw vagt.Gatewa
 		}
 		created = true
 		// The audit before the raise: one lock order (audit, then event log; audit.go).
-		if err := t.audit(ctx, now, alerts.System, "night.missed", "home/"+string(c.Home), "due "+c.DueAt.UTC().Format(time.RFC3339)); err != nil {
+		if err := t.audit(ctx, now, api.System, "night.missed", "home/"+string(c.Home), "due "+c.DueAt.UTC().Format(time.RFC3339)); err != nil {
 			return err
 		}
 		details := map[string]string{"night_check": strconv.FormatInt(id, 10), "due_at": c.DueAt.UTC().Format(time.RFC3339)}

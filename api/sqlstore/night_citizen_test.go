@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -21,7 +21,7 @@ func TestNightChecksOfACitizen(t *testing.T) {
 			t.Fatal(err)
 		}
 		record := func(name string, due time.Time) int64 {
-			cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: name, Address: "Bygaden 1, 8722 Hedensted"})
+			cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: name, Address: "Bygaden 1, 8722 Hedensted"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -90,11 +91,11 @@ func (s *Store) DetectOffline(ctx context.Context, now time.Time) (int, error) {
 	}
 	for _, id := range back {
 		err := s.inTx(ctx, func(t *tx) error {
-			_, err := t.resolve(ctx, id, alerts.System, nil, alerts.OutcomeTechnicalFault,
+			_, err := t.resolve(ctx, id, api.System, nil, alerts.OutcomeTechnicalFault,
 				fmt.Sprintf("gateway back online since %s; resolved automatically", now.Add(-p.OnlineStable).UTC().Format(time.RFC3339)), now)
 			return err
 		})
-		if errors.Is(err, alerts.ErrConflict) {
+		if errors.Is(err, api.ErrConflict) {
 			continue // staff resolved it meanwhile
 		}
 		if err != nil {
@@ -128,7 +129,7 @@ func (s *Store) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error)
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, home_id, municipality, online, last_seen, offline_since, heartbeat_s, software
 		FROM gateways WHERE id = ?`), string(id)).Scan(&g.ID, &home, &mun, &online, &lastSeen, &offlineSince, &hb, &g.Software)
 	if errors.Is(err, sql.ErrNoRows) {
-		return g, fmt.Errorf("gateway %s: %w", id, alerts.ErrNotFound)
+		return g, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return g, storeErr("gateway", err)
 	}

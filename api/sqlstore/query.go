@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -14,7 +15,7 @@ import (
 const MaxListLimit = 500
 
 // ListAlerts returns the alerts in scope that match f, newest first, one page.
-func (s *Store) ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Filter) ([]alerts.Alert, error) {
+func (s *Store) ListAlerts(ctx context.Context, scope api.Scope, f alerts.Filter) ([]alerts.Alert, error) {
 	var (
 		where []string
 		args  []any
@@ -81,7 +82,7 @@ func (s *Store) ListAlerts(ctx context.Context, scope alerts.Scope, f alerts.Fil
 func (s *Store) Alert(ctx context.Context, id int64) (alerts.Alert, error) {
 	a, err := scanAlert(s.db.QueryRowContext(ctx, s.q(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`), id))
 	if err == sql.ErrNoRows {
-		return a, fmt.Errorf("alert %d: %w", id, alerts.ErrNotFound)
+		return a, fmt.Errorf("alert %d: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return a, storeErr("alert", err)
 	}
@@ -98,7 +99,7 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 	d := alerts.Detail{Alert: a, Devices: []alerts.Device{}, Notes: []alerts.Note{}, Escalations: []alerts.Escalation{}}
 	if a.Home != "" {
 		var (
-			c       alerts.Citizen
+			c       api.Citizen
 			citizen sql.NullInt64
 		)
 		err := s.db.QueryRowContext(ctx, s.q(`SELECT c.id, c.name, c.address, c.key_box_note FROM homes h
@@ -108,9 +109,9 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 		}
 		if citizen.Valid {
 			c.ID = citizen.Int64
-			c.Contacts = []alerts.Contact{}
+			c.Contacts = []api.Contact{}
 			if err := s.each(ctx, `SELECT name, phone, relation FROM contacts WHERE citizen_id = ? ORDER BY id`, []any{c.ID}, func(r *sql.Rows) error {
-				var ct alerts.Contact
+				var ct api.Contact
 				err := r.Scan(&ct.Name, &ct.Phone, &ct.Relation)
 				c.Contacts = append(c.Contacts, ct)
 				return err

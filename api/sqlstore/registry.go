@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // The registry here is the minimum that alerts need: who lives where, in which district,
@@ -14,7 +14,7 @@ import (
 // CreateDistrict adds a district (a home-care team's area) to a municipality.
 func (s *Store) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error) {
 	if err := m.Validate(); err != nil {
-		return 0, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return 0, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	var id int64
 	err := s.inTx(ctx, func(t *tx) error {
@@ -23,7 +23,7 @@ func (s *Store) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, nam
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("district %q: %w: municipality %d has a district of that name", name, alerts.ErrConflict, m)
+			return fmt.Errorf("district %q: %w: municipality %d has a district of that name", name, api.ErrConflict, m)
 		}
 		return t.row(ctx, `INSERT INTO districts (municipality, name) VALUES (?, ?) RETURNING id`, int(m), name).Scan(&id)
 	})
@@ -34,9 +34,9 @@ func (s *Store) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, nam
 }
 
 // CreateCitizen adds a citizen with contact persons.
-func (s *Store) CreateCitizen(ctx context.Context, m vagt.MunicipalityCode, c alerts.Citizen) (int64, error) {
+func (s *Store) CreateCitizen(ctx context.Context, m vagt.MunicipalityCode, c api.Citizen) (int64, error) {
 	if err := m.Validate(); err != nil {
-		return 0, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return 0, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	var id int64
 	err := s.inTx(ctx, func(t *tx) error {
@@ -60,7 +60,7 @@ func (s *Store) CreateCitizen(ctx context.Context, m vagt.MunicipalityCode, c al
 // CreateHome adds a home in a district; citizen may be 0.
 func (s *Store) CreateHome(ctx context.Context, id vagt.HomeID, district, citizen int64) error {
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	var c any
 	if citizen != 0 {
@@ -80,7 +80,7 @@ func (s *Store) CreateHome(ctx context.Context, id vagt.HomeID, district, citize
 // reported before it was registered).
 func (s *Store) RegisterGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID) error {
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO gateways (id, home_id, municipality)
@@ -98,7 +98,7 @@ func (s *Store) RegisterGateway(ctx context.Context, id vagt.GatewayID, home vag
 // RegisterDevice adds a device to a gateway with a label staff recognise ("bathroom pull cord").
 func (s *Store) RegisterDevice(ctx context.Context, id vagt.DeviceID, gw vagt.GatewayID, tech vagt.Technology, label string) error {
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO devices (id, gateway_id, technology, label) VALUES (?, ?, ?, ?)

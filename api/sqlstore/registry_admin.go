@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -61,7 +61,7 @@ func (s *Store) DistrictMunicipality(ctx context.Context, id int64) (vagt.Munici
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM districts WHERE id = ?`), id).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("district %d: %w", id, alerts.ErrNotFound)
+		return 0, fmt.Errorf("district %d: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return 0, storeErr("district", err)
 	}
@@ -72,10 +72,10 @@ func (s *Store) DistrictMunicipality(ctx context.Context, id int64) (vagt.Munici
 // citizen.create by actor in the same transaction.
 func (s *Store) RegisterCitizen(ctx context.Context, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error) {
 	if err := c.Municipality.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return c, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 || len(c.Address) > 500 || len(c.KeyBoxNote) > 500 {
-		return c, fmt.Errorf("%w: name (1-200), address and key_box_note (≤ 500 bytes)", alerts.ErrInvalid)
+		return c, fmt.Errorf("%w: name (1-200), address and key_box_note (≤ 500 bytes)", api.ErrInvalid)
 	}
 	c.RegisteredAt = now.UTC().Truncate(time.Millisecond)
 	err := s.inTx(ctx, func(t *tx) error {
@@ -94,7 +94,7 @@ func (s *Store) RegisterCitizen(ctx context.Context, c registry.Citizen, actor s
 		return c, storeErr("register citizen", err)
 	}
 	if c.Contacts == nil {
-		c.Contacts = []alerts.Contact{}
+		c.Contacts = []api.Contact{}
 	}
 	return c, nil
 }
@@ -126,7 +126,7 @@ func (s *Store) Citizen(ctx context.Context, id int64, actor string, now time.Ti
 		return registry.Citizen{}, err
 	}
 	if len(cs) == 0 {
-		return registry.Citizen{}, fmt.Errorf("citizen %d: %w", id, alerts.ErrNotFound)
+		return registry.Citizen{}, fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
 	}
 	return cs[0], nil
 }
@@ -136,7 +136,7 @@ func (s *Store) CitizenMunicipality(ctx context.Context, id int64) (vagt.Municip
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM citizens WHERE id = ?`), id).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("citizen %d: %w", id, alerts.ErrNotFound)
+		return 0, fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return 0, storeErr("citizen", err)
 	}
@@ -153,7 +153,7 @@ func (s *Store) citizens(ctx context.Context, where string, args []any) ([]regis
 			erased sql.NullInt64
 		)
 		err := r.Scan(&c.ID, &c.Municipality, &c.Name, &c.Address, &c.KeyBoxNote, &reg, &erased)
-		c.RegisteredAt, c.ErasedAt, c.Contacts = fromMs(reg), nullMs(erased), []alerts.Contact{}
+		c.RegisteredAt, c.ErasedAt, c.Contacts = fromMs(reg), nullMs(erased), []api.Contact{}
 		idx[c.ID] = len(out)
 		out = append(out, c)
 		return err
@@ -162,7 +162,7 @@ func (s *Store) citizens(ctx context.Context, where string, args []any) ([]regis
 		err = s.each(ctx, `SELECT citizen_id, name, phone, relation FROM contacts WHERE citizen_id IN (SELECT id FROM citizens `+where+`) ORDER BY id`, args, func(r *sql.Rows) error {
 			var (
 				id int64
-				ct alerts.Contact
+				ct api.Contact
 			)
 			if err := r.Scan(&id, &ct.Name, &ct.Phone, &ct.Relation); err != nil {
 				return err
@@ -182,17 +182,17 @@ func (s *Store) citizens(ctx context.Context, where string, args []any) ([]regis
 // AddHome adds a home in a district (and of a citizen of the same municipality, when given).
 func (s *Store) AddHome(ctx context.Context, h registry.Home) (registry.Home, error) {
 	if err := h.ID.Validate(); err != nil {
-		return h, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	m, err := s.DistrictMunicipality(ctx, h.District)
 	if err != nil {
-		return h, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	h.Municipality = m
 	if h.Citizen != 0 {
 		cm, err := s.CitizenMunicipality(ctx, h.Citizen)
 		if err != nil || cm != m {
-			return h, fmt.Errorf("%w: citizen %d is not in municipality %d", alerts.ErrInvalid, h.Citizen, m)
+			return h, fmt.Errorf("%w: citizen %d is not in municipality %d", api.ErrInvalid, h.Citizen, m)
 		}
 	}
 	var exists int
@@ -200,7 +200,7 @@ func (s *Store) AddHome(ctx context.Context, h registry.Home) (registry.Home, er
 		return h, storeErr("add home", err)
 	}
 	if exists > 0 {
-		return h, fmt.Errorf("home %s: %w: it exists", h.ID, alerts.ErrConflict)
+		return h, fmt.Errorf("home %s: %w: it exists", h.ID, api.ErrConflict)
 	}
 	if err := s.CreateHome(ctx, h.ID, h.District, h.Citizen); err != nil {
 		return h, err
@@ -238,7 +238,7 @@ func (s *Store) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.Muni
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`), string(id)).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("home %s: %w", id, alerts.ErrNotFound)
+		return 0, fmt.Errorf("home %s: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return 0, storeErr("home", err)
 	}
@@ -250,19 +250,19 @@ func (s *Store) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.Muni
 // provisioned already is a conflict (its password is not shown again).
 func (s *Store) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) error {
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		var have string
 		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&have)
 		if err == nil && have != "" {
-			return fmt.Errorf("gateway %s: %w: it is provisioned already", id, alerts.ErrConflict)
+			return fmt.Errorf("gateway %s: %w: it is provisioned already", id, api.ErrConflict)
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		var homeDecom sql.NullInt64
 		if err := t.row(ctx, `SELECT decommissioned_at FROM homes WHERE id = ?`, string(home)).Scan(&homeDecom); err == nil && homeDecom.Valid {
-			return fmt.Errorf("home %s: %w: it is decommissioned", home, alerts.ErrConflict)
+			return fmt.Errorf("home %s: %w: it is decommissioned", home, api.ErrConflict)
 		}
 		// A decommissioned gateway provisioned again (the same box, reused) is in use again;
 		// its old devices keep their removal dates.
@@ -312,7 +312,7 @@ func (s *Store) GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vag
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM gateways WHERE id = ?`), string(id)).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("gateway %s: %w", id, alerts.ErrNotFound)
+		return 0, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return 0, storeErr("gateway", err)
 	}

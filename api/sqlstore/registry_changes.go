@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -29,7 +29,7 @@ func (s *Store) District(ctx context.Context, id int64) (registry.District, erro
 	d := registry.District{ID: id}
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality, name FROM districts WHERE id = ?`), id).Scan(&d.Municipality, &d.Name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("district %d: %w", id, alerts.ErrNotFound)
+		return d, fmt.Errorf("district %d: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return d, storeErr("district", err)
 	}
@@ -40,7 +40,7 @@ func (s *Store) District(ctx context.Context, id int64) (registry.District, erro
 // district.update.
 func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error) {
 	if c.Name != nil && (strings.TrimSpace(*c.Name) == "" || len(*c.Name) > 100) {
-		return registry.District{}, &registry.FieldError{Field: "name", Reason: "must be 1-100 bytes"}
+		return registry.District{}, &api.FieldError{Field: "name", Reason: "must be 1-100 bytes"}
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		var (
@@ -49,7 +49,7 @@ func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.Distric
 		)
 		err := t.row(ctx, `SELECT municipality, name FROM districts WHERE id = ?`, id).Scan(&mun, &name)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("district %d: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("district %d: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
@@ -61,7 +61,7 @@ func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.Distric
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("district %d: %w: municipality %d has a district of that name", id, alerts.ErrConflict, mun)
+			return fmt.Errorf("district %d: %w: municipality %d has a district of that name", id, api.ErrConflict, mun)
 		}
 		if _, err := t.exec(ctx, `UPDATE districts SET name = ? WHERE id = ?`, *c.Name, id); err != nil {
 			return err
@@ -82,7 +82,7 @@ func (s *Store) DeleteDistrict(ctx context.Context, id int64, actor string, now 
 		var name string
 		err := t.row(ctx, `SELECT name FROM districts WHERE id = ?`, id).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("district %d: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("district %d: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
@@ -96,9 +96,9 @@ func (s *Store) DeleteDistrict(ctx context.Context, id int64, actor string, now 
 		switch {
 		case homes > 0:
 			return fmt.Errorf("district %d: %w: %d homes are in it (%d of them decommissioned, kept for history); move them to another district first",
-				id, alerts.ErrConflict, homes, decommissioned)
+				id, api.ErrConflict, homes, decommissioned)
 		case users > 0:
-			return fmt.Errorf("district %d: %w: %d staff users are assigned to it; reassign them first", id, alerts.ErrConflict, users)
+			return fmt.Errorf("district %d: %w: %d staff users are assigned to it; reassign them first", id, api.ErrConflict, users)
 		}
 		if _, err := t.exec(ctx, `DELETE FROM districts WHERE id = ?`, id); err != nil {
 			return err
@@ -120,7 +120,7 @@ func (s *Store) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error)
 		return registry.Home{}, err
 	}
 	if len(hs) == 0 {
-		return registry.Home{}, fmt.Errorf("home %s: %w", id, alerts.ErrNotFound)
+		return registry.Home{}, fmt.Errorf("home %s: %w", id, api.ErrNotFound)
 	}
 	return hs[0], nil
 }
@@ -137,7 +137,7 @@ func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeC
 		err := t.row(ctx, `SELECT h.district_id, d.municipality, h.citizen_id, h.decommissioned_at FROM homes h JOIN districts d ON d.id = h.district_id
 			WHERE h.id = ?`, string(id)).Scan(&district, &mun, &citizen, &decom)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("home %s: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("home %s: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
@@ -146,12 +146,12 @@ func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeC
 			var m int64
 			err := t.row(ctx, `SELECT municipality FROM districts WHERE id = ?`, *c.District).Scan(&m)
 			if errors.Is(err, sql.ErrNoRows) {
-				return &registry.FieldError{Field: "district", Reason: fmt.Sprintf("no district %d", *c.District)}
+				return &api.FieldError{Field: "district", Reason: fmt.Sprintf("no district %d", *c.District)}
 			} else if err != nil {
 				return err
 			}
 			if m != mun {
-				return &registry.FieldError{Field: "district", Reason: fmt.Sprintf("district %d is in municipality %d, the home in %d: a home moves within its municipality", *c.District, m, mun)}
+				return &api.FieldError{Field: "district", Reason: fmt.Sprintf("district %d is in municipality %d, the home in %d: a home moves within its municipality", *c.District, m, mun)}
 			}
 			if _, err := t.exec(ctx, `UPDATE homes SET district_id = ? WHERE id = ?`, *c.District, string(id)); err != nil {
 				return err
@@ -162,7 +162,7 @@ func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeC
 			var arg any
 			if *c.Citizen != 0 {
 				if decom.Valid {
-					return fmt.Errorf("home %s: %w: it is decommissioned", id, alerts.ErrConflict)
+					return fmt.Errorf("home %s: %w: it is decommissioned", id, api.ErrConflict)
 				}
 				var (
 					m      int64
@@ -170,12 +170,12 @@ func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeC
 				)
 				err := t.row(ctx, `SELECT municipality, erased_at FROM citizens WHERE id = ?`, *c.Citizen).Scan(&m, &erased)
 				if errors.Is(err, sql.ErrNoRows) || (err == nil && m != mun) {
-					return &registry.FieldError{Field: "citizen", Reason: fmt.Sprintf("no citizen %d in municipality %d", *c.Citizen, mun)}
+					return &api.FieldError{Field: "citizen", Reason: fmt.Sprintf("no citizen %d in municipality %d", *c.Citizen, mun)}
 				} else if err != nil {
 					return err
 				}
 				if erased.Valid {
-					return &registry.FieldError{Field: "citizen", Reason: fmt.Sprintf("citizen %d is erased", *c.Citizen)}
+					return &api.FieldError{Field: "citizen", Reason: fmt.Sprintf("citizen %d is erased", *c.Citizen)}
 				}
 				arg = *c.Citizen
 			}
@@ -206,12 +206,12 @@ func (s *Store) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Ti
 		var decom sql.NullInt64
 		err := t.row(ctx, `SELECT decommissioned_at FROM homes WHERE id = ?`, string(id)).Scan(&decom)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("home %s: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("home %s: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
 		if decom.Valid {
-			return fmt.Errorf("home %s: %w: it was decommissioned on %s", id, alerts.ErrConflict, fromMs(decom.Int64).Format(time.DateOnly))
+			return fmt.Errorf("home %s: %w: it was decommissioned on %s", id, api.ErrConflict, fromMs(decom.Int64).Format(time.DateOnly))
 		}
 		var active []string
 		err = t.each(ctx, `SELECT id FROM gateways WHERE home_id = ? AND decommissioned_at IS NULL ORDER BY id`, []any{string(id)}, func(r *sql.Rows) error {
@@ -224,7 +224,7 @@ func (s *Store) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Ti
 			return err
 		}
 		if len(active) > 0 {
-			return fmt.Errorf("home %s: %w: gateways in use: %s; decommission them first", id, alerts.ErrConflict, strings.Join(active, ", "))
+			return fmt.Errorf("home %s: %w: gateways in use: %s; decommission them first", id, api.ErrConflict, strings.Join(active, ", "))
 		}
 		if _, err := t.exec(ctx, `UPDATE homes SET decommissioned_at = ? WHERE id = ?`, ms(at), string(id)); err != nil {
 			return err
@@ -250,12 +250,12 @@ func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenC
 		)
 		err := t.row(ctx, `SELECT name, address, key_box_note, erased_at FROM citizens WHERE id = ?`, id).Scan(&name, &address, &note, &erased)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("citizen %d: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
 		if erased.Valid {
-			return fmt.Errorf("citizen %d: %w: the citizen was erased", id, alerts.ErrConflict)
+			return fmt.Errorf("citizen %d: %w: the citizen was erased", id, api.ErrConflict)
 		}
 		var changed []string
 		for _, f := range []struct {
@@ -272,9 +272,9 @@ func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenC
 			changed = append(changed, f.field)
 		}
 		if c.Contacts != nil {
-			var have []alerts.Contact
+			var have []api.Contact
 			err := t.each(ctx, `SELECT name, phone, relation FROM contacts WHERE citizen_id = ? ORDER BY id`, []any{id}, func(r *sql.Rows) error {
-				var ct alerts.Contact
+				var ct api.Contact
 				err := r.Scan(&ct.Name, &ct.Phone, &ct.Relation)
 				have = append(have, ct)
 				return err
@@ -307,7 +307,7 @@ func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenC
 		return registry.Citizen{}, err
 	}
 	if len(cs) == 0 {
-		return registry.Citizen{}, fmt.Errorf("citizen %d: %w", id, alerts.ErrNotFound)
+		return registry.Citizen{}, fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
 	}
 	return cs[0], nil
 }
@@ -315,19 +315,19 @@ func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenC
 func validCitizenChange(c registry.CitizenChange) error {
 	switch {
 	case c.Name != nil && (strings.TrimSpace(*c.Name) == "" || len(*c.Name) > 200):
-		return &registry.FieldError{Field: "name", Reason: "must be 1-200 bytes"}
+		return &api.FieldError{Field: "name", Reason: "must be 1-200 bytes"}
 	case c.Address != nil && len(*c.Address) > 500:
-		return &registry.FieldError{Field: "address", Reason: "at most 500 bytes"}
+		return &api.FieldError{Field: "address", Reason: "at most 500 bytes"}
 	case c.KeyBoxNote != nil && len(*c.KeyBoxNote) > 500:
-		return &registry.FieldError{Field: "key_box_note", Reason: "at most 500 bytes"}
+		return &api.FieldError{Field: "key_box_note", Reason: "at most 500 bytes"}
 	}
 	if c.Contacts != nil {
 		if len(*c.Contacts) > 20 {
-			return &registry.FieldError{Field: "contacts", Reason: "at most 20"}
+			return &api.FieldError{Field: "contacts", Reason: "at most 20"}
 		}
 		for i, ct := range *c.Contacts {
 			if strings.TrimSpace(ct.Name) == "" || len(ct.Name) > 200 || len(ct.Phone) > 50 || len(ct.Relation) > 100 {
-				return &registry.FieldError{Field: fmt.Sprintf("contacts[%d]", i), Reason: "name 1-200 bytes, phone ≤ 50, relation ≤ 100"}
+				return &api.FieldError{Field: fmt.Sprintf("contacts[%d]", i), Reason: "name 1-200 bytes, phone ≤ 50, relation ≤ 100"}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/registry"
 )
@@ -20,10 +21,10 @@ const deviceState = `CASE WHEN dv.removed_at IS NOT NULL THEN 'removed' WHEN dv.
 // nil). A device the gateway reported already (pending) is taken over.
 func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor string, now time.Time) (registry.Device, error) {
 	if err := d.ID.Validate(); err != nil {
-		return d, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return d, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if err := d.Technology.Validate(); err != nil {
-		return d, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return d, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if d.InstalledAt == nil {
 		d.InstalledAt = &now
@@ -32,7 +33,7 @@ func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor stri
 		var state string
 		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(d.ID)).Scan(&state)
 		if err == nil && state != string(registry.DevicePending) {
-			return fmt.Errorf("device %s: %w: it is %s", d.ID, alerts.ErrConflict, state)
+			return fmt.Errorf("device %s: %w: it is %s", d.ID, api.ErrConflict, state)
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -41,7 +42,7 @@ func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor stri
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: gateway %s is not provisioned in a home, or decommissioned", alerts.ErrInvalid, d.Gateway)
+			return fmt.Errorf("%w: gateway %s is not provisioned in a home, or decommissioned", api.ErrInvalid, d.Gateway)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO devices (id, gateway_id, technology, label, installed_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET gateway_id = excluded.gateway_id, technology = excluded.technology,
@@ -64,12 +65,12 @@ func (s *Store) AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Te
 		var state string
 		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(id)).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("device %s: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
 		if state != string(registry.DevicePending) {
-			return fmt.Errorf("device %s: %w: it is %s, not pending", id, alerts.ErrConflict, state)
+			return fmt.Errorf("device %s: %w: it is %s, not pending", id, api.ErrConflict, state)
 		}
 		if _, err := t.exec(ctx, `UPDATE devices SET installed_at = ?,
 			technology = CASE WHEN ? > 0 THEN ? ELSE technology END, label = CASE WHEN ? <> '' THEN ? ELSE label END WHERE id = ?`,
@@ -93,15 +94,15 @@ func (s *Store) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt ti
 		)
 		err := t.row(ctx, `SELECT `+deviceState+`, dv.installed_at FROM devices dv WHERE dv.id = ?`, string(id)).Scan(&state, &installed)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("device %s: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
 		if state != string(registry.DeviceInstalled) {
-			return fmt.Errorf("device %s: %w: it is %s, not installed", id, alerts.ErrConflict, state)
+			return fmt.Errorf("device %s: %w: it is %s, not installed", id, api.ErrConflict, state)
 		}
 		if ms(removedAt) < installed.Int64 {
-			return fmt.Errorf("%w: removed_at is before installed_at", alerts.ErrInvalid)
+			return fmt.Errorf("%w: removed_at is before installed_at", api.ErrInvalid)
 		}
 		if _, err := t.exec(ctx, `UPDATE devices SET removed_at = ? WHERE id = ?`, ms(removedAt), string(id)); err != nil {
 			return err
@@ -136,7 +137,7 @@ func scanDevice(r scanner) (registry.Device, error) {
 func (s *Store) Device(ctx context.Context, id vagt.DeviceID) (registry.Device, error) {
 	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceColumns+` FROM devices dv WHERE dv.id = ?`), string(id)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+		return d, fmt.Errorf("device %s: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return d, storeErr("device", err)
 	}
@@ -148,7 +149,7 @@ func (s *Store) DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE dv.id = ?`), string(id)).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("device %s: %w", id, alerts.ErrNotFound)
+		return 0, fmt.Errorf("device %s: %w", id, api.ErrNotFound)
 	} else if err != nil {
 		return 0, storeErr("device", err)
 	}

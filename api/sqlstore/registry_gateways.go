@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/registry"
 )
@@ -24,7 +25,7 @@ func (s *Store) RegistryGateway(ctx context.Context, id vagt.GatewayID) (registr
 		return registry.Gateway{}, err
 	}
 	if len(gs) == 0 {
-		return registry.Gateway{}, fmt.Errorf("gateway %s: %w", id, alerts.ErrNotFound)
+		return registry.Gateway{}, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
 	}
 	return gs[0], nil
 }
@@ -38,13 +39,13 @@ func (t *tx) gatewayInUse(ctx context.Context, id vagt.GatewayID) (home string, 
 	err = t.row(ctx, `SELECT home_id, municipality, decommissioned_at FROM gateways WHERE id = ?`, string(id)).Scan(&h, &mun, &decom)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", 0, fmt.Errorf("gateway %s: %w", id, alerts.ErrNotFound)
+		return "", 0, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
 	case err != nil:
 		return "", 0, err
 	case decom.Valid:
-		return "", 0, fmt.Errorf("gateway %s: %w: it was decommissioned on %s", id, alerts.ErrConflict, fromMs(decom.Int64).Format(time.DateOnly))
+		return "", 0, fmt.Errorf("gateway %s: %w: it was decommissioned on %s", id, api.ErrConflict, fromMs(decom.Int64).Format(time.DateOnly))
 	case !h.Valid:
-		return "", 0, fmt.Errorf("gateway %s: %w: it reported but is not provisioned in a home (POST /api/v1/gateways)", id, alerts.ErrConflict)
+		return "", 0, fmt.Errorf("gateway %s: %w: it reported but is not provisioned in a home (POST /api/v1/gateways)", id, api.ErrConflict)
 	}
 	return h.String, mun, nil
 }
@@ -68,13 +69,13 @@ func (s *Store) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry
 			string(*c.Home)).Scan(&m, &decom)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return &registry.FieldError{Field: "home", Reason: fmt.Sprintf("no home %q", *c.Home)}
+			return &api.FieldError{Field: "home", Reason: fmt.Sprintf("no home %q", *c.Home)}
 		case err != nil:
 			return err
 		case m != mun:
-			return &registry.FieldError{Field: "home", Reason: fmt.Sprintf("home %s is in municipality %d, the gateway in %d: a gateway moves within its municipality", *c.Home, m, mun)}
+			return &api.FieldError{Field: "home", Reason: fmt.Sprintf("home %s is in municipality %d, the gateway in %d: a gateway moves within its municipality", *c.Home, m, mun)}
 		case decom.Valid:
-			return fmt.Errorf("home %s: %w: it is decommissioned", *c.Home, alerts.ErrConflict)
+			return fmt.Errorf("home %s: %w: it is decommissioned", *c.Home, api.ErrConflict)
 		}
 		if _, err := t.exec(ctx, `UPDATE gateways SET home_id = ? WHERE id = ?`, string(*c.Home), string(id)); err != nil {
 			return err
@@ -122,12 +123,12 @@ func (s *Store) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at t
 		var decom sql.NullInt64
 		err := t.row(ctx, `SELECT decommissioned_at FROM gateways WHERE id = ?`, string(id)).Scan(&decom)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("gateway %s: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
 		if decom.Valid {
-			return fmt.Errorf("gateway %s: %w: it was decommissioned on %s", id, alerts.ErrConflict, fromMs(decom.Int64).Format(time.DateOnly))
+			return fmt.Errorf("gateway %s: %w: it was decommissioned on %s", id, api.ErrConflict, fromMs(decom.Int64).Format(time.DateOnly))
 		}
 		var late string
 		err = t.each(ctx, `SELECT id, installed_at FROM devices WHERE gateway_id = ? AND installed_at IS NOT NULL AND removed_at IS NULL ORDER BY id`,
@@ -149,7 +150,7 @@ func (s *Store) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at t
 			return err
 		}
 		if late != "" {
-			return &registry.FieldError{Field: "decommissioned_at", Reason: fmt.Sprintf("is before device %s was installed", late)}
+			return &api.FieldError{Field: "decommissioned_at", Reason: fmt.Sprintf("is before device %s was installed", late)}
 		}
 		if _, err := t.exec(ctx, `UPDATE devices SET removed_at = ? WHERE gateway_id = ? AND installed_at IS NOT NULL AND removed_at IS NULL`,
 			ms(at), string(id)); err != nil {

@@ -21,11 +21,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
 // ErrUnavailable wraps a failure to reach the database, as opposed to a refused change.
-var ErrUnavailable = alerts.ErrUnavailable
+var ErrUnavailable = api.ErrUnavailable
 
 type dialect int
 
@@ -233,7 +234,7 @@ func retryable(err error) bool {
 // storeErr wraps a database error: a domain error passes through, anything else is the
 // store failing.
 func storeErr(op string, err error) error {
-	for _, e := range []error{alerts.ErrNotFound, alerts.ErrConflict, alerts.ErrInvalid, alerts.ErrForbidden, ErrUnavailable} {
+	for _, e := range []error{api.ErrNotFound, api.ErrConflict, api.ErrInvalid, api.ErrForbidden, ErrUnavailable} {
 		if errors.Is(err, e) {
 			return fmt.Errorf("%s: %w", op, err)
 		}

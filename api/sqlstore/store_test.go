@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -49,8 +50,8 @@ func openStore(t *testing.T, name string) *sqlstore.Store {
 type world struct {
 	north, south int64
 	home         vagt.HomeID
-	northStaff   alerts.Scope
-	southStaff   alerts.Scope
+	northStaff   api.Scope
+	southStaff   api.Scope
 }
 
 func setup(t *testing.T, s *sqlstore.Store) world {
@@ -64,9 +65,9 @@ func setup(t *testing.T, s *sqlstore.Store) world {
 	if w.south, err = s.CreateDistrict(ctx, 766, "Syd"); err != nil {
 		t.Fatal(err)
 	}
-	cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
+	cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
 		KeyBoxNote: "key box left of the door, code with the team",
-		Contacts:   []alerts.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
+		Contacts:   []api.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +81,8 @@ func setup(t *testing.T, s *sqlstore.Store) world {
 	if err := s.RegisterDevice(ctx, "bu-17:btn", "gw-0042", vagt.TechPersonalAlarm, "alarm pendant"); err != nil {
 		t.Fatal(err)
 	}
-	w.northStaff = alerts.Scope{Municipality: 766, Districts: []int64{w.north}}
-	w.southStaff = alerts.Scope{Municipality: 766, Districts: []int64{w.south}}
+	w.northStaff = api.Scope{Municipality: 766, Districts: []int64{w.north}}
+	w.southStaff = api.Scope{Municipality: 766, Districts: []int64{w.south}}
 	return w
 }
 
@@ -144,11 +145,11 @@ func TestUnknownGatewayStillAlerts(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 		// Everybody of the municipality sees it, whatever their district.
-		got, err := s.ListAlerts(t.Context(), alerts.Scope{Municipality: 766, Districts: []int64{999}}, alerts.Filter{})
+		got, err := s.ListAlerts(t.Context(), api.Scope{Municipality: 766, Districts: []int64{999}}, alerts.Filter{})
 		if err != nil || len(got) != 1 || got[0].ID != r.Alert.ID {
 			t.Fatalf("list: %v %+v", err, got)
 		}
-		if got, _ := s.ListAlerts(t.Context(), alerts.Scope{Municipality: 101}, alerts.Filter{}); len(got) != 0 {
+		if got, _ := s.ListAlerts(t.Context(), api.Scope{Municipality: 101}, alerts.Filter{}); len(got) != 0 {
 			t.Fatalf("another municipality sees it: %+v", got)
 		}
 	})
@@ -172,7 +173,7 @@ func TestAckRace(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
-				case errors.As(err, &ce) && errors.Is(err, alerts.ErrConflict) && ce.By == names[1-i]:
+				case errors.As(err, &ce) && errors.Is(err, api.ErrConflict) && ce.By == names[1-i]:
 					lost++
 				default:
 					t.Fatalf("ack %s: %v", names[i], err)
@@ -193,10 +194,10 @@ func TestLifecycle(t *testing.T) {
 		w := setup(t, s)
 		ctx := t.Context()
 		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
-		if _, err := s.Ack(ctx, id, "sara", w.southStaff, t0); !errors.Is(err, alerts.ErrForbidden) {
+		if _, err := s.Ack(ctx, id, "sara", w.southStaff, t0); !errors.Is(err, api.ErrForbidden) {
 			t.Fatalf("other district acks: %v", err)
 		}
-		if _, err := s.Ack(ctx, 999999, "anna", w.northStaff, t0); !errors.Is(err, alerts.ErrNotFound) {
+		if _, err := s.Ack(ctx, 999999, "anna", w.northStaff, t0); !errors.Is(err, api.ErrNotFound) {
 			t.Fatalf("unknown id: %v", err)
 		}
 		a, err := s.Ack(ctx, id, "anna", w.northStaff, t0.Add(20*time.Second))
@@ -209,7 +210,7 @@ func TestLifecycle(t *testing.T) {
 		if _, err := s.AddNote(ctx, id, "anna", w.northStaff, "on my way", t0.Add(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Resolve(ctx, id, "anna", w.northStaff, "went_home", "", t0); !errors.Is(err, alerts.ErrInvalid) {
+		if _, err := s.Resolve(ctx, id, "anna", w.northStaff, "went_home", "", t0); !errors.Is(err, api.ErrInvalid) {
 			t.Fatalf("bad outcome: %v", err)
 		}
 		a, err = s.Resolve(ctx, id, "anna", w.northStaff, alerts.OutcomeVisitedHelpGiven, "helped her up", t0.Add(10*time.Minute))
@@ -279,10 +280,10 @@ func TestListFiltersAndPaging(t *testing.T) {
 		if got, _ := s.ListAlerts(ctx, w.southStaff, alerts.Filter{}); len(got) != 0 {
 			t.Fatalf("south sees north: %d", len(got))
 		}
-		if got, _ := s.ListAlerts(ctx, alerts.Scope{All: true}, alerts.Filter{District: w.north}); len(got) != 8 {
+		if got, _ := s.ListAlerts(ctx, api.Scope{All: true}, alerts.Filter{District: w.north}); len(got) != 8 {
 			t.Fatalf("district filter: %d", len(got))
 		}
-		if _, err := s.ListAlerts(ctx, w.northStaff, alerts.Filter{State: "bogus"}); !errors.Is(err, alerts.ErrInvalid) {
+		if _, err := s.ListAlerts(ctx, w.northStaff, alerts.Filter{State: "bogus"}); !errors.Is(err, api.ErrInvalid) {
 			t.Fatalf("bad state: %v", err)
 		}
 	})
@@ -297,24 +298,24 @@ func TestTokensAndAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 		exp := t0.Add(time.Hour)
-		p, err := s.IssueToken(ctx, auth.Principal{Name: "anna", Role: auth.RoleStaff, Municipality: 766, Districts: []int64{w.north}}, hash, &exp, t0)
+		p, err := s.IssueToken(ctx, api.Principal{Name: "anna", Role: api.RoleStaff, Municipality: 766, Districts: []int64{w.north}}, hash, &exp, t0)
 		if err != nil || p.UserID == 0 {
 			t.Fatal(err)
 		}
 		got, err := s.Principal(ctx, auth.HashToken(tok), t0)
-		if err != nil || got.Name != "anna" || got.Role != auth.RoleStaff || len(got.Districts) != 1 || got.Districts[0] != w.north {
+		if err != nil || got.Name != "anna" || got.Role != api.RoleStaff || len(got.Districts) != 1 || got.Districts[0] != w.north {
 			t.Fatalf("principal: %v %+v", err, got)
 		}
-		if _, err := s.Principal(ctx, auth.HashToken(tok), exp); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := s.Principal(ctx, auth.HashToken(tok), exp); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("expired: %v", err)
 		}
-		if _, err := s.Principal(ctx, auth.HashToken("vagt_nope"), t0); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := s.Principal(ctx, auth.HashToken("vagt_nope"), t0); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("unknown: %v", err)
 		}
-		if _, err := s.IssueToken(ctx, auth.Principal{Name: "x", Role: auth.RoleStaff, Municipality: 101, Districts: []int64{w.north}}, "h2", nil, t0); !errors.Is(err, alerts.ErrInvalid) {
+		if _, err := s.IssueToken(ctx, api.Principal{Name: "x", Role: api.RoleStaff, Municipality: 101, Districts: []int64{w.north}}, "h2", nil, t0); !errors.Is(err, api.ErrInvalid) {
 			t.Fatalf("district of another municipality: %v", err)
 		}
-		if err := s.Audit(ctx, auth.AuditEntry{At: t0, Actor: "anna", Action: "alert.read", Object: "alert/1"}); err != nil {
+		if err := s.Audit(ctx, api.AuditEntry{At: t0, Actor: "anna", Action: "alert.read", Object: "alert/1"}); err != nil {
 			t.Fatal(err)
 		}
 		log, err := s.AuditLog(ctx, "alert/1", 0, 10)
@@ -346,7 +347,7 @@ func TestCreateDistrictTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := s.CreateDistrict(t.Context(), 766, "Vest")
-		if !errors.Is(err, alerts.ErrConflict) || errors.Is(err, sqlstore.ErrUnavailable) {
+		if !errors.Is(err, api.ErrConflict) || errors.Is(err, sqlstore.ErrUnavailable) {
 			t.Fatalf("the same name again: %v, want a conflict", err)
 		}
 		if _, err := s.CreateDistrict(t.Context(), 751, "Vest"); err != nil {

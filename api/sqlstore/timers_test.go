@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -13,7 +14,7 @@ func TestEscalation(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		w := setup(t, s)
 		ctx := t.Context()
-		clock := alerts.NewManualClock(t0)
+		clock := api.NewManualClock(t0)
 		esc := &alerts.Escalator{Store: s, Clock: clock}
 		panic := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert
 		door := ingest(t, s, alarm("gw-0042", 2, "door", vagt.AlarmDoorAtNight, t0), t0).Alert
@@ -86,7 +87,7 @@ func TestOfflineDetection(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		setup(t, s)
 		ctx := t.Context()
-		clock := alerts.NewManualClock(t0)
+		clock := api.NewManualClock(t0)
 		det := &alerts.OfflineDetector{Store: s, Clock: clock}
 		record := func(online bool) {
 			t.Helper()
@@ -102,7 +103,7 @@ func TestOfflineDetection(t *testing.T) {
 		}
 		offline := func() []alerts.Alert {
 			t.Helper()
-			all, err := s.ListAlerts(ctx, alerts.Scope{All: true}, alerts.Filter{})
+			all, err := s.ListAlerts(ctx, api.Scope{All: true}, alerts.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +152,7 @@ func TestOfflineDetection(t *testing.T) {
 		record(true)
 		tick(1)
 		al = offline()
-		if al[0].State != alerts.StateResolved || al[0].ResolvedBy != alerts.System || al[0].Outcome != alerts.OutcomeTechnicalFault {
+		if al[0].State != alerts.StateResolved || al[0].ResolvedBy != api.System || al[0].Outcome != alerts.OutcomeTechnicalFault {
 			t.Fatalf("resolved: %+v", al)
 		}
 		if d, _ := s.AlertDetail(ctx, al[0].ID); len(d.Notes) != 1 {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
@@ -25,12 +25,12 @@ func scanToken(r interface{ Scan(...any) error }) (auth.TokenInfo, error) {
 	return ti, err
 }
 
-// UserID returns the id of the user name; alerts.ErrNotFound when there is none.
+// UserID returns the id of the user name; api.ErrNotFound when there is none.
 func (s *Store) UserID(ctx context.Context, name string) (int64, error) {
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM users WHERE name = ?`), name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("user %q: %w", name, alerts.ErrNotFound)
+		return 0, fmt.Errorf("user %q: %w", name, api.ErrNotFound)
 	} else if err != nil {
 		return 0, storeErr("user", err)
 	}
@@ -59,7 +59,7 @@ func (s *Store) userName(ctx context.Context, userID int64) (string, error) {
 	var name string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT name FROM users WHERE id = ?`), userID).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("user %d: %w", userID, alerts.ErrNotFound)
+		return "", fmt.Errorf("user %d: %w", userID, api.ErrNotFound)
 	} else if err != nil {
 		return "", storeErr("user", err)
 	}
@@ -74,7 +74,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, actor string, now tim
 		var err error
 		ti, err = scanToken(t.row(ctx, `SELECT `+tokenColumns+` FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("token %d: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("token %d: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID int64, actor string
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("user %d: %w", userID, alerts.ErrNotFound)
+			return fmt.Errorf("user %d: %w", userID, api.ErrNotFound)
 		}
 		if err := t.row(ctx, `SELECT COUNT(*) FROM tokens WHERE user_id = ? AND revoked_at IS NULL`, userID).Scan(&n); err != nil {
 			return err
@@ -149,11 +149,11 @@ func (s *Store) IssueActivationCode(ctx context.Context, citizen int64, hash, is
 
 // Activate exchanges an unused, unexpired activation code for a citizen token (hash,
 // expiring at expires) of the citizen's own login, in one transaction: a code works once.
-// The citizen's older tokens are revoked. auth.ErrUnauthenticated for an unknown, used or
+// The citizen's older tokens are revoked. api.ErrUnauthenticated for an unknown, used or
 // expired code.
-func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (auth.Principal, int64, error) {
+func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (api.Principal, int64, error) {
 	var (
-		p       auth.Principal
+		p       api.Principal
 		citizen int64
 	)
 	err := s.inTx(ctx, func(t *tx) error {
@@ -164,17 +164,17 @@ func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expire
 		err := t.row(ctx, `UPDATE activation_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?
 			RETURNING citizen_id, issued_by`, ms(now), codeHash, ms(now)).Scan(&citizen, &issuer)
 		if errors.Is(err, sql.ErrNoRows) {
-			return auth.ErrUnauthenticated
+			return api.ErrUnauthenticated
 		} else if err != nil {
 			return err
 		}
 		err = t.row(ctx, `SELECT municipality FROM citizens WHERE id = ? AND erased_at IS NULL`, citizen).Scan(&mun)
 		if errors.Is(err, sql.ErrNoRows) {
-			return auth.ErrUnauthenticated // erased since the letter went out
+			return api.ErrUnauthenticated // erased since the letter went out
 		} else if err != nil {
 			return err
 		}
-		p = auth.Principal{Name: fmt.Sprintf("citizen-%d", citizen), Role: auth.RoleCitizen, Municipality: vagt.MunicipalityCode(mun), IssuedBy: auth.ActivationIssuer}
+		p = api.Principal{Name: fmt.Sprintf("citizen-%d", citizen), Role: api.RoleCitizen, Municipality: vagt.MunicipalityCode(mun), IssuedBy: auth.ActivationIssuer}
 		if err := t.row(ctx, `INSERT INTO users (name, role, municipality, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET role = excluded.role, municipality = excluded.municipality RETURNING id`,
 			p.Name, string(p.Role), mun, ms(now)).Scan(&p.UserID); err != nil {
@@ -194,7 +194,7 @@ func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expire
 		return t.audit(ctx, now, p.Name, "activation.use", fmt.Sprintf("citizen/%d", citizen), fmt.Sprintf("token/%d; code issued by %s", p.TokenID, issuer))
 	})
 	if err != nil {
-		if errors.Is(err, auth.ErrUnauthenticated) {
+		if errors.Is(err, api.ErrUnauthenticated) {
 			return p, 0, err
 		}
 		return p, 0, storeErr("activate", err)
@@ -203,14 +203,14 @@ func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expire
 }
 
 // GatewayPasswordHash returns a provisioned gateway's password hash (Mosquitto's $7$
-// format) for the broker's password file; audited for actor. alerts.ErrNotFound when the
+// format) for the broker's password file; audited for actor. api.ErrNotFound when the
 // gateway has none (unknown, decommissioned, or on certificates).
 func (s *Store) GatewayPasswordHash(ctx context.Context, id vagt.GatewayID, actor string, now time.Time) (string, error) {
 	var hash string
 	err := s.inTx(ctx, func(t *tx) error {
 		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&hash)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && hash == "") {
-			return fmt.Errorf("gateway %s has no password: %w", id, alerts.ErrNotFound)
+			return fmt.Errorf("gateway %s has no password: %w", id, api.ErrNotFound)
 		} else if err != nil {
 			return err
 		}

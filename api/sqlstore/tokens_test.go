@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -20,8 +20,8 @@ func TestTokenRevocation(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		w := setup(t, s)
 		ctx := t.Context()
-		anna := auth.Principal{Name: "anna", Role: auth.RoleStaff, Municipality: 766, Districts: []int64{w.north}}
-		issue := func(o auth.IssueOptions) (string, auth.Principal) {
+		anna := api.Principal{Name: "anna", Role: api.RoleStaff, Municipality: 766, Districts: []int64{w.north}}
+		issue := func(o auth.IssueOptions) (string, api.Principal) {
 			t.Helper()
 			tok, hash, _ := auth.NewToken()
 			exp := t0.Add(12 * time.Hour)
@@ -34,7 +34,7 @@ func TestTokenRevocation(t *testing.T) {
 		live := func(tok string) bool {
 			t.Helper()
 			_, err := s.Principal(ctx, auth.HashToken(tok), t0.Add(time.Minute))
-			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+			if err != nil && !errors.Is(err, api.ErrUnauthenticated) {
 				t.Fatal(err)
 			}
 			return err == nil
@@ -66,7 +66,7 @@ func TestTokenRevocation(t *testing.T) {
 		if live(tablet) || !live(phone) {
 			t.Fatalf("after revoking the tablet's: tablet %v, phone %v", live(tablet), live(phone))
 		}
-		if _, err := s.RevokeToken(ctx, 99999, "admin", t0); !errors.Is(err, alerts.ErrNotFound) {
+		if _, err := s.RevokeToken(ctx, 99999, "admin", t0); !errors.Is(err, api.ErrNotFound) {
 			t.Fatalf("revoke unknown: %v", err)
 		}
 		// Re-issue revoking the older ones.
@@ -79,7 +79,7 @@ func TestTokenRevocation(t *testing.T) {
 		if err != nil || n != 1 || live(fresh) {
 			t.Fatalf("revoke all: %v %d live %v", err, n, live(fresh))
 		}
-		if _, err := s.RevokeUserTokens(ctx, 99999, "cli", t0); !errors.Is(err, alerts.ErrNotFound) {
+		if _, err := s.RevokeUserTokens(ctx, 99999, "cli", t0); !errors.Is(err, api.ErrNotFound) {
 			t.Fatalf("revoke all of nobody: %v", err)
 		}
 		log, err := s.AuditLog(ctx, "user/"+itoa(p1.UserID), 0, 10)
@@ -96,7 +96,7 @@ func TestActivationCodes(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		setup(t, s)
 		ctx := t.Context()
-		cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Ole Hansen"})
+		cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Ole Hansen"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,12 +110,12 @@ func TestActivationCodes(t *testing.T) {
 		_, tokHash, _ := auth.NewToken()
 		exp := t0.Add(90 * 24 * time.Hour)
 		// Expired: refused, and stays unused.
-		if _, _, err := s.Activate(ctx, hash, tokHash, exp, t0.Add(72*time.Hour)); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, _, err := s.Activate(ctx, hash, tokHash, exp, t0.Add(72*time.Hour)); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("expired code: %v", err)
 		}
 		// Typed in lower case with spaces: the same code.
 		p, c, err := s.Activate(ctx, auth.HashActivationCode(strings.ToLower(strings.ReplaceAll(code, "-", " "))), tokHash, exp, t0.Add(time.Hour))
-		if err != nil || c != cit || p.Role != auth.RoleCitizen || p.Municipality != 766 || p.TokenID == 0 {
+		if err != nil || c != cit || p.Role != api.RoleCitizen || p.Municipality != 766 || p.TokenID == 0 {
 			t.Fatalf("activate %v %d %+v", err, c, p)
 		}
 		got, err := s.Principal(ctx, tokHash, t0.Add(2*time.Hour))
@@ -126,7 +126,7 @@ func TestActivationCodes(t *testing.T) {
 			t.Fatalf("citizen of user %v %d", err, id)
 		}
 		_, tok2, _ := auth.NewToken()
-		if _, _, err := s.Activate(ctx, hash, tok2, exp, t0.Add(2*time.Hour)); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, _, err := s.Activate(ctx, hash, tok2, exp, t0.Add(2*time.Hour)); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("second use: %v", err)
 		}
 		// A new letter: the previous unused code stops working.
@@ -134,14 +134,14 @@ func TestActivationCodes(t *testing.T) {
 		_, h2, _ := auth.NewActivationCode()
 		must(t, s.IssueActivationCode(ctx, cit, h1, "mads", t0.Add(75*time.Hour), t0.Add(3*time.Hour)))
 		must(t, s.IssueActivationCode(ctx, cit, h2, "mads", t0.Add(76*time.Hour), t0.Add(4*time.Hour)))
-		if _, _, err := s.Activate(ctx, h1, tok2, exp, t0.Add(5*time.Hour)); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, _, err := s.Activate(ctx, h1, tok2, exp, t0.Add(5*time.Hour)); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("superseded code: %v", err)
 		}
 		if _, _, err := s.Activate(ctx, h2, tok2, exp, t0.Add(5*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		// The second activation revoked the first token.
-		if _, err := s.Principal(ctx, tokHash, t0.Add(6*time.Hour)); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := s.Principal(ctx, tokHash, t0.Add(6*time.Hour)); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("first token after a new activation: %v", err)
 		}
 		log, err := s.AuditLog(ctx, "citizen/"+itoa(cit), 0, 10)

@@ -8,21 +8,21 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 )
 
 // IssueToken creates the user p.Name (or updates its role and scope) and stores a token
 // hash for it. It returns the principal with its user id.
-func (s *Store) IssueToken(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time) (auth.Principal, error) {
+func (s *Store) IssueToken(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time) (api.Principal, error) {
 	return s.IssueTokenWith(ctx, p, hash, expires, now, auth.IssueOptions{})
 }
 
 // IssueTokenWith is IssueToken recording who issued the token, and revoking the user's
 // older tokens when o.RevokeOlder (the revocation is audited in the same transaction).
-func (s *Store) IssueTokenWith(ctx context.Context, p auth.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (auth.Principal, error) {
+func (s *Store) IssueTokenWith(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (api.Principal, error) {
 	if err := p.Validate(); err != nil {
-		return p, fmt.Errorf("%w: %w", alerts.ErrInvalid, err)
+		return p, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
 		var mun any
@@ -41,7 +41,7 @@ func (s *Store) IssueTokenWith(ctx context.Context, p auth.Principal, hash strin
 			var dm int
 			err := t.row(ctx, `SELECT municipality FROM districts WHERE id = ?`, d).Scan(&dm)
 			if errors.Is(err, sql.ErrNoRows) || (err == nil && dm != int(p.Municipality)) {
-				return fmt.Errorf("%w: district %d is not in municipality %d", alerts.ErrInvalid, d, p.Municipality)
+				return fmt.Errorf("%w: district %d is not in municipality %d", api.ErrInvalid, d, p.Municipality)
 			} else if err != nil {
 				return err
 			}
@@ -71,18 +71,18 @@ func (s *Store) IssueTokenWith(ctx context.Context, p auth.Principal, hash strin
 	return p, nil
 }
 
-// Principal returns whom a token hash belongs to; auth.ErrUnauthenticated when nobody
+// Principal returns whom a token hash belongs to; api.ErrUnauthenticated when nobody
 // (unknown, expired or revoked).
-func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*auth.Principal, error) {
+func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*api.Principal, error) {
 	var (
-		p   auth.Principal
+		p   api.Principal
 		mun sql.NullInt64
 	)
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT u.id, u.name, u.role, u.municipality, t.id, t.issued_by FROM tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`), hash, ms(now)).
 		Scan(&p.UserID, &p.Name, &p.Role, &mun, &p.TokenID, &p.IssuedBy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, auth.ErrUnauthenticated
+		return nil, api.ErrUnauthenticated
 	} else if err != nil {
 		return nil, storeErr("principal", err)
 	}
@@ -112,7 +112,7 @@ func (t *tx) audit(ctx context.Context, at time.Time, actor, action, object, det
 }
 
 // Audit appends to the audit log. The table refuses updates and deletes.
-func (s *Store) Audit(ctx context.Context, e auth.AuditEntry) error {
+func (s *Store) Audit(ctx context.Context, e api.AuditEntry) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		return t.audit(ctx, e.At, e.Actor, e.Action, e.Object, e.Detail)
 	})
@@ -123,7 +123,7 @@ func (s *Store) Audit(ctx context.Context, e auth.AuditEntry) error {
 }
 
 // AuditLog returns audit entries, newest first; object "" means all.
-func (s *Store) AuditLog(ctx context.Context, object string, before int64, limit int) ([]auth.AuditEntry, error) {
+func (s *Store) AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error) {
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}
@@ -138,10 +138,10 @@ func (s *Store) AuditLog(ctx context.Context, object string, before int64, limit
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	out := []auth.AuditEntry{}
+	out := []api.AuditEntry{}
 	err := s.each(ctx, query, args, func(r *sql.Rows) error {
 		var (
-			e  auth.AuditEntry
+			e  api.AuditEntry
 			at int64
 		)
 		err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail)

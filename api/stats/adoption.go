@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -129,7 +130,7 @@ type cell struct {
 // activity asks the telemetry store, once per interval, which devices reported.
 func (s *Service) activity(ctx context.Context, q Query) ([]map[vagt.DeviceID]bool, error) {
 	if s.Telemetry == nil {
-		return nil, ErrNoTelemetry
+		return nil, api.ErrNoTelemetry
 	}
 	buckets := q.Period.Buckets()
 	out := make([]map[vagt.DeviceID]bool, len(buckets))

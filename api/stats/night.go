@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Night supervision in the statistics (docs/night-supervision.md): night checks made
@@ -94,7 +94,7 @@ func (s *Service) NightChecks(ctx context.Context, q Query) (NightStats, error) 
 	return res, nil
 }
 
-var errNoNight = fmt.Errorf("%w: night supervision statistics are not configured", alerts.ErrUnavailable)
+var errNoNight = fmt.Errorf("%w: night supervision statistics are not configured", api.ErrUnavailable)
 
 // NightColumns are the columns of the night supervision CSV.
 var NightColumns = []string{"municipality", "municipality_name", "interval_start", "interval_end",

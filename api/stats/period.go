@@ -1,6 +1,6 @@
 // Package stats is the statistics welfare-technology managers and the national role read:
 // adoption per municipality × technology × interval (the registry in the SQL store, and
-// which devices reported, from InfluxDB through Flux), alert statistics (the SQL store),
+// which devices reported, from InfluxDB through api/influx), alert statistics (the SQL store),
 // the benefit model's estimate, comparison per 1,000 citizens aged 65+, suppression of
 // small counts, and the CSV forms. Every InfluxDB query it makes is bounded in time by a
 // validated Period.
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Statistics are cut in vagt.Copenhagen: a municipality's March, week 12 or Q1 runs from
@@ -49,17 +49,17 @@ type Bucket struct{ Start, End time.Time }
 func ParsePeriod(from, to, interval string) (Period, error) {
 	var p Period
 	if from == "" || to == "" {
-		return p, fmt.Errorf("%w: from and to are required (a period must be bounded)", alerts.ErrInvalid)
+		return p, fmt.Errorf("%w: from and to are required (a period must be bounded)", api.ErrInvalid)
 	}
 	var err error
 	if p.From, err = parseTime(from); err != nil {
-		return p, fmt.Errorf("%w: from: %v", alerts.ErrInvalid, err)
+		return p, fmt.Errorf("%w: from: %v", api.ErrInvalid, err)
 	}
 	if p.To, err = parseTime(to); err != nil {
-		return p, fmt.Errorf("%w: to: %v", alerts.ErrInvalid, err)
+		return p, fmt.Errorf("%w: to: %v", api.ErrInvalid, err)
 	}
 	if !p.From.Before(p.To) {
-		return p, fmt.Errorf("%w: from (%s) must be before to (%s)", alerts.ErrInvalid, from, to)
+		return p, fmt.Errorf("%w: from (%s) must be before to (%s)", api.ErrInvalid, from, to)
 	}
 	p.Interval = Interval(interval)
 	if interval == "" {
@@ -67,10 +67,10 @@ func ParsePeriod(from, to, interval string) (Period, error) {
 	}
 	limit, ok := MaxIntervals[p.Interval]
 	if !ok {
-		return p, fmt.Errorf("%w: interval must be week, month or quarter", alerts.ErrInvalid)
+		return p, fmt.Errorf("%w: interval must be week, month or quarter", api.ErrInvalid)
 	}
 	if n := len(p.Buckets()); n > limit {
-		return p, fmt.Errorf("%w: the period spans %d %ss; at most %d per request", alerts.ErrInvalid, n, p.Interval, limit)
+		return p, fmt.Errorf("%w: the period spans %d %ss; at most %d per request", api.ErrInvalid, n, p.Interval, limit)
 	}
 	return p, nil
 }
@@ -79,21 +79,21 @@ func ParsePeriod(from, to, interval string) (Period, error) {
 // required, not reversed, at most max long.
 func ParseBounded(from, to string, max time.Duration) (time.Time, time.Time, error) {
 	if from == "" || to == "" {
-		return time.Time{}, time.Time{}, fmt.Errorf("%w: from and to are required", alerts.ErrInvalid)
+		return time.Time{}, time.Time{}, fmt.Errorf("%w: from and to are required", api.ErrInvalid)
 	}
 	f, err := parseTime(from)
 	if err != nil {
-		return f, f, fmt.Errorf("%w: from: %v", alerts.ErrInvalid, err)
+		return f, f, fmt.Errorf("%w: from: %v", api.ErrInvalid, err)
 	}
 	t, err := parseTime(to)
 	if err != nil {
-		return f, t, fmt.Errorf("%w: to: %v", alerts.ErrInvalid, err)
+		return f, t, fmt.Errorf("%w: to: %v", api.ErrInvalid, err)
 	}
 	if !f.Before(t) {
-		return f, t, fmt.Errorf("%w: from must be before to", alerts.ErrInvalid)
+		return f, t, fmt.Errorf("%w: from must be before to", api.ErrInvalid)
 	}
 	if t.Sub(f) > max {
-		return f, t, fmt.Errorf("%w: at most %s per request", alerts.ErrInvalid, max)
+		return f, t, fmt.Errorf("%w: at most %s per request", api.ErrInvalid, max)
 	}
 	return f, t, nil
 }

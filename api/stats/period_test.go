@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 func TestParsePeriodBuckets(t *testing.T) {
@@ -38,7 +38,7 @@ func TestParsePeriodBuckets(t *testing.T) {
 		p, err := ParsePeriod(c.from, c.to, c.interval)
 		var got string
 		if err != nil {
-			if !errors.Is(err, alerts.ErrInvalid) {
+			if !errors.Is(err, api.ErrInvalid) {
 				t.Errorf("%v: not ErrInvalid: %v", c, err)
 			}
 			got = err.Error()

@@ -26,8 +26,9 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/api/server"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -184,10 +185,10 @@ func card(typ string) string { return `li.alert[data-type="` + typ + `"]` }
 // ---- the stack: Mosquitto, vagt api, a cuttable proxy in front ----
 
 type stack struct {
-	srv    *api.Server
+	srv    *server.Server
 	base   string // the API itself
 	proxy  *cutProxy
-	clock  *alerts.ManualClock
+	clock  *api.ManualClock
 	tokens map[string]string
 	gw     mqtt.Client
 	broker *localstack.Mosquitto
@@ -196,10 +197,10 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-	clock := alerts.NewManualClock(time.Now().Truncate(time.Second))
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+	clock := api.NewManualClock(time.Now().Truncate(time.Second))
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Broker: broker.URL(), ClientID: "vagt-api-browser", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond},
-		api.Deps{Clock: clock})
+		server.Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +236,8 @@ func (st *stack) world(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cit, err := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
-		KeyBoxNote: "key box by the back door, code on the rota", Contacts: []alerts.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
+	cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
+		KeyBoxNote: "key box by the back door, code on the rota", Contacts: []api.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,9 +257,9 @@ func (st *stack) world(t *testing.T) {
 		}
 	}
 	expires := st.clock.Now().Add(time.Hour)
-	for name, p := range map[string]auth.Principal{
-		"anna": {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"bo":   {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
+	for name, p := range map[string]api.Principal{
+		"anna": {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"bo":   {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
 	} {
 		tok, hash, err := auth.NewToken()
 		if err != nil {

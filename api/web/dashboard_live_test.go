@@ -19,8 +19,10 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/influx"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestDashboardLive: the dashboard against the real statistics of a real vagt api (SQLite
@@ -29,16 +31,16 @@ import (
 // API answers for the same query, and the CSV must be the API's.
 func TestDashboardLive(t *testing.T) {
 	b := newBrowser(t)
-	influx := stacktest.SharedInfluxDB(t)
-	clock := alerts.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		Influx: stats.InfluxConfig{URL: influx.URL, Org: influx.Org, Bucket: influx.Bucket, Token: influx.Token}}, api.Deps{Clock: clock})
+	influxDB := stacktest.SharedInfluxDB(t)
+	clock := api.NewManualClock(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
+		Influx: influx.Config{URL: influxDB.URL, Org: influxDB.Org, Bucket: influxDB.Bucket, Token: influxDB.Token}}, server.Deps{Clock: clock})
 	base := "http://" + srv.Addr()
 	tok, hash, err := auth.NewToken()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Store.IssueToken(t.Context(), auth.Principal{Name: "mads", Role: auth.RoleManager, Municipality: 766}, hash, nil, clock.Now()); err != nil {
+	if _, err := srv.Store.IssueToken(t.Context(), api.Principal{Name: "mads", Role: api.RoleManager, Municipality: 766}, hash, nil, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	call := func(method, path, body, accept string) (int, []byte) {
@@ -89,7 +91,7 @@ func TestDashboardLive(t *testing.T) {
 			}
 		}
 	}
-	resp, err := http.Post(influx.URL+"/write?precision=s&db="+influx.Database, "text/plain", &lines)
+	resp, err := http.Post(influxDB.URL+"/write?precision=s&db="+influxDB.Database, "text/plain", &lines)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestDashboardLive(t *testing.T) {
 		t.Fatalf("influx write: %s", resp.Status)
 	}
 	// Alarms: acknowledged in 30 s, 90 s and 5 min, resolved.
-	all := alerts.Scope{All: true}
+	all := api.Scope{All: true}
 	for i, wait := range []time.Duration{30 * time.Second, 90 * time.Second, 5 * time.Minute} {
 		at := time.Date(2026, time.Month(1+i), 20, 3, 0, 0, 0, time.UTC)
 		r, err := srv.Store.IngestAlarm(t.Context(), &vagt.Alarm{Gateway: "gw-0", Seq: uint64(i + 1), Municipality: 766, Time: at, Device: "pa-1",

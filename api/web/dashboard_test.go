@@ -19,6 +19,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/server"
 )
 
 // statsFixture answers the statistics endpoints (and the municipality list) with figures
@@ -117,11 +118,11 @@ func (f *statsFixture) last() (url.Values, string) {
 // downloads as CSV; a national user picks a municipality.
 func TestDashboardDrawsFigures(t *testing.T) {
 	b := newBrowser(t)
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, api.Deps{})
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db")}, server.Deps{})
 	tokens := map[string]string{}
-	for name, p := range map[string]auth.Principal{
-		"mette": {Role: auth.RoleManager, Municipality: 766},
-		"nina":  {Role: auth.RoleNational},
+	for name, p := range map[string]api.Principal{
+		"mette": {Role: api.RoleManager, Municipality: 766},
+		"nina":  {Role: api.RoleNational},
 	} {
 		tok, hash, err := auth.NewToken()
 		if err != nil {

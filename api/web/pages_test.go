@@ -31,6 +31,11 @@ func TestPagesAndAssets(t *testing.T) {
 		"/assets/charts.js":  "text/javascript; charset=utf-8",
 		"/assets/stats.js":   "text/javascript; charset=utf-8",
 		"/assets/vagt.css":   "text/css; charset=utf-8",
+		"/assets/i18n.js":    "text/javascript; charset=utf-8",
+		"/assets/format.js":  "text/javascript; charset=utf-8",
+		// The language catalogues (docs/i18n.md).
+		"/assets/lang/da.json": "application/json; charset=utf-8",
+		"/assets/lang/en.json": "application/json; charset=utf-8",
 	} {
 		resp := get(path)
 		body, _ := io.ReadAll(resp.Body)
@@ -53,7 +58,8 @@ func TestPagesAndAssets(t *testing.T) {
 			t.Errorf("GET %s: inline script or style (the CSP would block it)", path)
 		}
 	}
-	for _, path := range []string{"/assets/console.html", "/assets/web.go", "/assets/..%2fweb.go", "/assets/nope.js", "/assets/"} {
+	for _, path := range []string{"/assets/console.html", "/assets/web.go", "/assets/..%2fweb.go", "/assets/nope.js", "/assets/",
+		"/assets/lang/web.go", "/assets/lang/console.js", "/assets/lang/xx.json", "/assets/lang/..%2fweb.go", "/assets/lang/"} {
 		if resp := get(path); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
 		}

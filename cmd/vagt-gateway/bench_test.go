@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // BenchmarkPanicToPuback: from writing a panic frame on the pty to the platform broker's

@@ -10,10 +10,11 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestAlarmLostByBrokerKillIsResent (issue 15, Mosquitto kill -9 after its PUBACK): the
@@ -25,9 +26,9 @@ import (
 func TestAlarmLostByBrokerKillIsResent(t *testing.T) {
 	dir := t.TempDir()
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
-	apiCfg := api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(), ClientID: "vagt-api-confirm"}
-	startAPI := func() (*api.Server, func()) {
-		srv, err := api.New(t.Context(), apiCfg, api.Deps{})
+	apiCfg := server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(), ClientID: "vagt-api-confirm"}
+	startAPI := func() (*server.Server, func()) {
+		srv, err := server.New(t.Context(), apiCfg, server.Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,11 +82,11 @@ func TestAlarmLostByBrokerKillIsResent(t *testing.T) {
 
 	var list []alerts.Alert
 	stacktest.WaitFor(t, "the alert from the gateway's resend", 2*time.Minute, func() bool {
-		list, err = srv.Store.ListAlerts(context.Background(), alerts.Scope{All: true}, alerts.Filter{})
+		list, err = srv.Store.ListAlerts(context.Background(), api.Scope{All: true}, alerts.Filter{})
 		return err == nil && len(list) > 0
 	})
 	stacktest.WaitFor(t, "the platform's confirmation", time.Minute, func() bool { return g.Snapshot().Confirm.Unconfirmed == 0 })
-	list, err = srv.Store.ListAlerts(context.Background(), alerts.Scope{All: true}, alerts.Filter{})
+	list, err = srv.Store.ListAlerts(context.Background(), api.Scope{All: true}, alerts.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestEndToEndOnCluster is TestEndToEnd's chain on the clustered broker (issue 20): the

@@ -14,17 +14,18 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // helpPlatform is the whole way from a press to the help news on the unit: the emulated
 // base unit on a pty, the gateway, a real Mosquitto, vagt api on SQLite (alarm lane, alert
 // store, downlink) — and "staff" who acknowledge each alert as soon as they learn of it.
 type helpPlatform struct {
-	srv    *api.Server
+	srv    *server.Server
 	unit   *baseunit.Unit
 	g      *gateway.Gateway
 	alerts chan uint64 // alert ids, from the downlinks that said "received"
@@ -37,8 +38,8 @@ func startHelpPlatform(t testing.TB) *helpPlatform {
 	// algorithm holds the downlink behind the PUBACK the broker just sent the gateway
 	// until the delayed TCP ACK comes, 40 ms on Linux.
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Extra: "set_tcp_nodelay true"})
-	srv, err := api.New(t.Context(), api.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(),
-		ClientID: "vagt-api-help"}, api.Deps{})
+	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "vagt.db"), Broker: broker.URL(),
+		ClientID: "vagt-api-help"}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func (p *helpPlatform) press(t testing.TB, i int) (received, acknowledged time.D
 	case <-time.After(time.Minute):
 		t.Fatal("staff did not learn of the alert")
 	}
-	if _, err := p.srv.Store.Ack(context.Background(), int64(alert), "anna", alerts.Scope{All: true}, time.Now()); err != nil {
+	if _, err := p.srv.Store.Ack(context.Background(), int64(alert), "anna", api.Scope{All: true}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	n = nextNews(t, p.unit, "acknowledged")
@@ -122,7 +123,7 @@ func TestPressToHelpThroughThePlatform(t *testing.T) {
 	if p.unit.Display() != "Hjælpen er på vej" {
 		t.Fatalf("display %q", p.unit.Display())
 	}
-	list, err := p.srv.Store.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+	list, err := p.srv.Store.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 	if err != nil || len(list) != 1 || list[0].State != alerts.StateAcknowledged {
 		t.Fatalf("alerts %+v %v", list, err)
 	}

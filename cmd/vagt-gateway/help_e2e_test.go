@@ -11,10 +11,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // helpHome is a gateway with an emulated base unit on a pty, a platform broker and a

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

@@ -9,7 +9,7 @@ import (
 
 // testClockEnv names a file whose content sets the gateway's clock. TEST ONLY, off unless
 // the variable is set: Go programs ignore libfaketime, so the alarm property test
-// (deploy/alarmprop) steps a gateway process's clock to 1970 and years ahead through it.
+// (test/alarmprop) steps a gateway process's clock to 1970 and years ahead through it.
 // Never set it on a real gateway.
 const testClockEnv = "VAGT_TEST_CLOCK_FILE"
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
 )
 
@@ -47,12 +47,12 @@ func runAlarms(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fs := flag.NewFlagSet("vagt alarms replay", flag.ContinueOnError)
 	db := fs.String("db", "var/vagt.db", "the restored SQLite file, or postgres:// URL (as for vagt api); the api must be stopped")
-	var influx stats.InfluxConfig
-	fs.StringVar(&influx.URL, "influx-url", "", "InfluxDB that ingest writes the alarm history to (required)")
-	fs.StringVar(&influx.Org, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")
-	fs.StringVar(&influx.Bucket, "influx-bucket", "vagt/autogen", "InfluxDB bucket; on 1.8 database/retention-policy")
-	fs.StringVar(&influx.Token, "influx-token", "", "InfluxDB token; on 1.8 user:password")
-	fs.DurationVar(&influx.Timeout, "influx-timeout", 5*time.Minute, "how long the history query may take")
+	var influxCfg influx.Config
+	fs.StringVar(&influxCfg.URL, "influx-url", "", "InfluxDB that ingest writes the alarm history to (required)")
+	fs.StringVar(&influxCfg.Org, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")
+	fs.StringVar(&influxCfg.Bucket, "influx-bucket", "vagt/autogen", "InfluxDB bucket; on 1.8 database/retention-policy")
+	fs.StringVar(&influxCfg.Token, "influx-token", "", "InfluxDB token; on 1.8 user:password")
+	fs.DurationVar(&influxCfg.Timeout, "influx-timeout", 5*time.Minute, "how long the history query may take")
 	since := fs.String("since", "", "replay alarms stamped at or after this RFC 3339 time, or this long before now (e.g. 26h): the backup's time less the longest a gateway may hold an alarm (required)")
 	until := fs.String("until", "", "replay alarms stamped before this RFC 3339 time (empty: now plus a minute, for gateway clocks a little ahead)")
 	gap := fs.Int64("event-id-gap", 10_000_000, "move the event log's ids this far past the newest first, so open consoles reload (more than the events written between the backup and the restore; 0: leave the ids)")
@@ -75,10 +75,10 @@ func runAlarms(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("alarms replay: --until: %w", err)
 		}
 	}
-	if influx.URL == "" {
+	if influxCfg.URL == "" {
 		return fmt.Errorf("alarms replay: --influx-url is required (the alarm history is in InfluxDB)")
 	}
-	tel, err := stats.NewTelemetry(influx)
+	tel, err := influx.NewTelemetry(influxCfg)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestAlarmsReplay: vagt alarms replay files the alarms of the history window that the
@@ -81,7 +82,7 @@ func TestAlarmsReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	list, err := s.ListAlerts(t.Context(), alerts.Scope{All: true}, alerts.Filter{})
+	list, err := s.ListAlerts(t.Context(), api.Scope{All: true}, alerts.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

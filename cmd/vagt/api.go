@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
 )
 
@@ -23,7 +23,7 @@ func init() {
 }
 
 func runAPI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var cfg api.Config
+	var cfg server.Config
 	cfg.Policy = alerts.DefaultPolicy()
 	host, _ := os.Hostname()
 	fs := flag.NewFlagSet("vagt api", flag.ContinueOnError)
@@ -90,7 +90,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(ctx, cfg, api.Deps{Log: logger.With("component", "api")})
+	srv, err := server.New(ctx, cfg, server.Deps{Log: logger.With("component", "api")})
 	if err != nil {
 		return err
 	}

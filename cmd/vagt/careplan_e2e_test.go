@@ -10,14 +10,14 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/gateway"
 	"github.com/vagt-dk/vagt/gateway/zigbee"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // patience bounds every wait for something that must happen; it is not a latency target.
@@ -37,7 +37,7 @@ type carePlanWorld struct {
 	api      string
 	tokens   map[string]string
 	z2m      mqtt.Client
-	clock    *alerts.ManualClock // the gateway's
+	clock    *api.ManualClock // the gateway's
 	gwCfg    gateway.Config
 }
 
@@ -130,7 +130,7 @@ type platformBroker interface {
 func startCarePlanWorld(t *testing.T, dsn string, platform ...platformBroker) *carePlanWorld {
 	w := &carePlanWorld{tokens: map[string]string{},
 		// 20:30 in Copenhagen (CET): not night by the usual 22-07 window.
-		clock: alerts.NewManualClock(time.Date(2026, 11, 23, 19, 30, 0, 0, time.UTC))}
+		clock: api.NewManualClock(time.Date(2026, 11, 23, 19, 30, 0, 0, time.UTC))}
 	if len(platform) > 0 {
 		w.platform = platform[0]
 		_, w.cluster = w.platform.(*localstack.NATSCluster)
@@ -139,9 +139,9 @@ func startCarePlanWorld(t *testing.T, dsn string, platform ...platformBroker) *c
 	}
 	w.local = stacktest.Mosquitto(t)
 
-	srv := apitest.Start(t, api.Config{Listen: "127.0.0.1:0", DB: dsn,
+	srv := apitest.Start(t, server.Config{Listen: "127.0.0.1:0", DB: dsn,
 		Broker: w.platform.URL(), ClientID: "vagt-api-careplan", Tick: 50 * time.Millisecond, FeedPoll: 200 * time.Millisecond,
-		ConfigRepublish: time.Hour}, api.Deps{})
+		ConfigRepublish: time.Hour}, server.Deps{})
 	w.api = "http://" + srv.Addr()
 
 	s := t.Context()
@@ -152,10 +152,10 @@ func startCarePlanWorld(t *testing.T, dsn string, platform ...platformBroker) *c
 		srv.Store.RegisterDevice(s, "0x0d", "gw-care", vagt.TechDoorSensor, "front door")); err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]auth.Principal{
-		"anna":  {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"sara":  {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{south}},
-		"admin": {Role: auth.RoleAdmin},
+	for name, p := range map[string]api.Principal{
+		"anna":  {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"sara":  {Role: api.RoleStaff, Municipality: 766, Districts: []int64{south}},
+		"admin": {Role: api.RoleAdmin},
 	} {
 		tok, hash, err := auth.NewToken()
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/careplan"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestCarePlanEndToEnd is issue 11's "done when": staff change a home's night window

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
@@ -114,7 +114,7 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 	citizens := map[string]int64{}
 	for _, c := range f.Citizens {
 		if c.Contacts == nil {
-			c.Contacts = []alerts.Contact{}
+			c.Contacts = []api.Contact{}
 		}
 		saved, err := store.RegisterCitizen(ctx, c.Citizen, actor, now)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
@@ -69,7 +70,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer store.Close()
-	p := auth.Principal{Name: *name, Role: auth.Role(*role), Municipality: vagt.MunicipalityCode(*mun)}
+	p := api.Principal{Name: *name, Role: api.Role(*role), Municipality: vagt.MunicipalityCode(*mun)}
 	if *districts != "" {
 		for _, d := range strings.Split(*districts, ",") {
 			id, err := strconv.ParseInt(strings.TrimSpace(d), 10, 64)
@@ -92,7 +93,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
-	if err := store.Audit(ctx, auth.AuditEntry{At: now, Actor: "cli", Action: "token.create",
+	if err := store.Audit(ctx, api.AuditEntry{At: now, Actor: "cli", Action: "token.create",
 		Object: fmt.Sprintf("user/%d", p.UserID), Detail: fmt.Sprintf("%s token/%d", p.Role, p.TokenID)}); err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func tokenList(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
-	if err := store.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli", Action: "token.list", Object: fmt.Sprintf("user/%d", id)}); err != nil {
+	if err := store.Audit(ctx, api.AuditEntry{At: time.Now(), Actor: "cli", Action: "token.list", Object: fmt.Sprintf("user/%d", id)}); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(stdout)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
@@ -33,7 +34,7 @@ func TestTokenCreate(t *testing.T) {
 	}
 	defer s.Close()
 	p, err := s.Principal(t.Context(), auth.HashToken(token), time.Now())
-	if err != nil || p.Name != "anna" || p.Role != auth.RoleStaff || p.Municipality != 766 {
+	if err != nil || p.Name != "anna" || p.Role != api.RoleStaff || p.Municipality != 766 {
 		t.Fatalf("principal %v %+v", err, p)
 	}
 	log, err := s.AuditLog(t.Context(), "", 0, 10)

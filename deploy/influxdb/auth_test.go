@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // The production path of setup-18.sh: a server with authentication on and no users yet.

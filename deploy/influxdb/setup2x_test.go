@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // influxStub stands in for the influx 2.x CLI, which (like a 2.x server) the test machines

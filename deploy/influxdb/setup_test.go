@@ -1,4 +1,4 @@
-// Package influxsetup_test runs setup-18.sh against a real InfluxDB 1.8 (deploy/localstack,
+// Package influxsetup_test runs setup-18.sh against a real InfluxDB 1.8 (test/localstack,
 // authentication off) and checks what it made: the database, the retention of its default
 // policy, and the users with their grants — and that a second run, with a changed
 // password, succeeds too. auth_test.go runs it against an influxd with authentication on;
@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

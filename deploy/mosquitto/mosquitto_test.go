@@ -7,7 +7,7 @@
 // The configuration is used as it is written, with these substitutions only (see
 // productionConfig): each listener's port becomes a free loopback port; the paths under
 // /etc/mosquitto/vagt/ and /var/lib/mosquitto/ move into the test's temporary directory;
-// log_timestamp_format goes, because deploy/localstack sets it and Mosquitto refuses it
+// log_timestamp_format goes, because test/localstack sets it and Mosquitto refuses it
 // twice, and so does log_dest stderr, because localstack logs to a file that also gets the
 // broker's stderr (every line would be there twice). Files of compose.d, where a test
 // wants them, are copied into conf.d with the same port substitution. localstack adds a
@@ -30,8 +30,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

@@ -9,7 +9,7 @@
 // free loopback ports, the routes point at the other test nodes, paths under
 // /etc/nats/vagt/ and /var/lib/nats/ move into the test's directories, and
 // $NATS_SERVER_NAME is the node's name. users.conf gets one user more, the certificate
-// subject deploy/localstack's readiness probe presents (it may do nothing).
+// subject test/localstack's readiness probe presents (it may do nothing).
 package natsconf_test
 
 import (
@@ -24,9 +24,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	natsconf "github.com/vagt-dk/vagt/deploy/nats"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 const waitFor = 20 * time.Second

@@ -10,7 +10,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/gps"
-	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/test/localstack"
 )
 
 // WriteUsers writes users.conf: the service users, then one user per gateway or GPS tracker

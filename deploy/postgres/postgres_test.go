@@ -1,4 +1,4 @@
-// Package pgsetup_test runs init.sql against a real PostgreSQL (deploy/localstack) and
+// Package pgsetup_test runs init.sql against a real PostgreSQL (test/localstack) and
 // checks the roles, the database, the limits, that nobody else may connect, and the
 // backup and restore commands README.md gives. The local stack trusts connections from
 // 127.0.0.1, so passwords are set but not checked here.
@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

@@ -21,7 +21,7 @@ import (
 	"testing"
 
 	"github.com/vagt-dk/vagt/deploy/internal/configref"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 var units = []string{"vagt-ingest.service", "vagt-api.service", "vagt-gateway.service"}

@@ -36,6 +36,7 @@ type Reader struct {
 	dups    uint64
 	acks    uint64
 	acked   map[ackKey]time.Time // alarm frames acked lately: a repeat is not a new alarm
+	started map[string]time.Time // per unit, the latest its present run can have begun (heartbeat)
 }
 
 // ackKey is what a repeat has in common with the frame acked: the unit, the seq and the
@@ -66,7 +67,8 @@ func NewReader(opts Options) *Reader {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{opts: opts, log: opts.Logger.With("port", opts.Path), scan: NewScanner(), acked: map[ackKey]time.Time{}}
+	return &Reader{opts: opts, log: opts.Logger.With("port", opts.Path), scan: NewScanner(), acked: map[ackKey]time.Time{},
+		started: map[string]time.Time{}}
 }
 
 // Stats returns the line's counters.
@@ -149,6 +151,9 @@ func (r *Reader) read(ctx context.Context, port bugserial.Port, handle func(Fram
 		r.scan.Feed(buf[:n], onFrame, onBad)
 		r.mu.Unlock()
 		for _, f := range frames {
+			if f.Type == TypeHeartbeat {
+				r.heartbeat(f)
+			}
 			if f.Type == TypeAlarm && r.repeated(f) {
 				continue
 			}
@@ -158,12 +163,29 @@ func (r *Reader) read(ctx context.Context, port bugserial.Port, handle func(Fram
 	return ctx.Err()
 }
 
-// repeated reports (and re-acks) an alarm frame that was acked before: the unit did not
-// hear our ack and sent it again.
+// heartbeat notes when the unit's present run began at the latest: its uptime is in whole
+// seconds, so up to a second before arrival minus uptime. A unit that restarted begins its
+// frame counter again; what was acked before it began is not what it repeats now.
+func (r *Reader) heartbeat(f Frame) {
+	began := time.Now().Add(-time.Duration(f.Uptime)*time.Second - time.Second)
+	r.mu.Lock()
+	if len(r.started) > 256 {
+		clear(r.started) // bounded; a unit's next heartbeat sets it again
+	}
+	r.started[f.Unit] = began
+	r.mu.Unlock()
+}
+
+// repeated reports (and re-acks) an alarm frame that was acked before in the unit's present
+// run: the unit did not hear our ack and sent it again. The same frame acked before the unit
+// (re)started is a new press under a counter that began again.
 func (r *Reader) repeated(f Frame) bool {
 	r.mu.Lock()
 	at, ok := r.acked[ackKey{f.Unit, f.Seq, f.Device, f.Alarm}]
 	ok = ok && time.Since(at) < dedupWindow
+	if began, known := r.started[f.Unit]; ok && known && at.Before(began) {
+		ok = false
+	}
 	if ok {
 		r.dups++
 	}

@@ -3,11 +3,12 @@ package uplink
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -108,4 +109,73 @@ func TestPairDownlinksFromBothLinks(t *testing.T) {
 	if d := next(); d != "resolved 2" {
 		t.Fatalf("downlink %q with the primary down, want resolved 2", d)
 	}
+}
+
+// TestFullDownlinkBufferHoldsNoAcknowledgement: downlink messages nobody takes (the pipeline
+// is busy, or stuck) must not hold up what else arrives on the connection — paho reads a
+// PUBACK only after it has handed on the message before it, so a downlink handler that
+// waits holds every alarm's acknowledgement behind it. With the buffer full and the api
+// publishing downlinks without pause, an alarm is still acknowledged while the flood lasts.
+func TestFullDownlinkBufferHoldsNoAcknowledgement(t *testing.T) {
+	broker := stacktest.Mosquitto(t)
+	api := collect(t, broker.URL(), "api", "nothing/here")
+	q := newSpool(t)
+	u, _ := start(t, Options{Broker: broker.URL()}, q)
+	waitFor(t, "connected", u.Connected)
+	col := collect(t, broker.URL(), "status-reader", vagt.Topic(gw, vagt.LaneStatus))
+	col.wait(t, "online status", func(m []mqtt.Message) bool { return len(m) > 0 })
+
+	// Nobody reads u.Downlinks(). Fill the buffer, then keep publishing for up to 30 s.
+	// The alarm goes out once dozens more wait behind the full buffer, so its PUBACK comes
+	// after them on the connection.
+	flood := time.Now().Add(30 * time.Second)
+	stop, done := make(chan struct{}), make(chan int64)
+	var published atomic.Int64
+	go func() {
+		for time.Now().Before(flood) {
+			select {
+			case <-stop:
+				done <- published.Load()
+				return
+			default:
+			}
+			api.c.Publish(vagt.Topic(gw, vagt.LaneDownlink), 1, false, fmt.Appendf(nil, "received %d", published.Load()))
+			published.Add(1)
+			time.Sleep(5 * time.Millisecond)
+		}
+		done <- published.Load()
+	}()
+	waitFor(t, "the downlink buffer full", func() bool { return len(u.Downlinks()) == cap(u.Downlinks()) })
+	waitFor(t, "more downlinks behind the full buffer", func() bool { return published.Load() > int64(cap(u.Downlinks()))+40 })
+	if _, err := q.AddAlarm(&vagt.Alarm{Time: t0, Device: "bu-17:btn", Type: vagt.AlarmPanic}); err != nil {
+		t.Fatal(err)
+	}
+	for q.Stats().Alarms != 0 && time.Now().Before(flood) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	n := <-done
+	if a := q.Stats().Alarms; a != 0 {
+		t.Fatalf("the alarm was not acknowledged during a flood of %d downlink messages nobody took: the downlink handler holds the connection", n)
+	}
+	// What was dropped is counted, oldest first: the newest message reaches the pipeline,
+	// and what it takes is in the order published.
+	last, prev := fmt.Sprintf("received %d", n-1), -1
+	for got := ""; got != last; {
+		select {
+		case p := <-u.Downlinks():
+			got = string(p)
+			var i int
+			if _, err := fmt.Sscanf(got, "received %d", &i); err != nil || i <= prev {
+				t.Fatalf("downlink %q after number %d: not in the order published", got, prev)
+			}
+			prev = i
+		case <-time.After(time.Minute):
+			t.Fatalf("the newest downlink %q never reached the pipeline (last taken: %d)", last, prev)
+		}
+	}
+	if u.DownlinksDropped() == 0 {
+		t.Fatal("no downlink counted as dropped, with more published than the buffer holds and none taken")
+	}
+	t.Logf("alarm acknowledged with the downlink buffer full; %d downlink messages published, %d dropped", n, u.DownlinksDropped())
 }

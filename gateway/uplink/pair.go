@@ -84,6 +84,11 @@ func (p *Pair) Connected() bool {
 // Sent returns how many items the brokers acknowledged since start, over both links.
 func (p *Pair) Sent() uint64 { return p.links[primary].Sent() + p.links[secondary].Sent() }
 
+// DownlinksDropped is how many downlink messages either link dropped, nobody taking them.
+func (p *Pair) DownlinksDropped() uint64 {
+	return p.links[primary].DownlinksDropped() + p.links[secondary].DownlinksDropped()
+}
+
 // Configs delivers home configurations from the config lane of either link. Both brokers
 // may carry the same version: the receiver ignores a version it runs (configs are
 // idempotent by version).

@@ -5,8 +5,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestTLSWithClientCertificate: the uplink reaches a broker that requires a client

@@ -19,6 +19,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/gateway/burst"
 	"github.com/vagt-dk/vagt/gateway/spool"
 )
 
@@ -69,6 +70,8 @@ type Uplink struct {
 	upMaintain, upSend chan struct{}
 	configs            chan []byte // the latest config payload, latest wins
 	downlinks          chan []byte // downlink payloads in arrival order (downlink.go)
+	downlinksDropped   atomic.Uint64
+	downlinkDrops      *burst.Limiter // logs the drops once per burst
 
 	mu   sync.Mutex
 	up   bool
@@ -139,6 +142,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		u.limiter = newLimiter(opts.DrainRate, max(1, int(opts.DrainRate))) // a second's worth at once
 	}
 	u.downlinks = make(chan []byte, downlinkBuffer)
+	u.downlinkDrops = burst.New(time.Minute)
 	tlsConf, err := TLSConfig(opts.CAFile, opts.CertFile, opts.KeyFile)
 	if err != nil {
 		return nil, err

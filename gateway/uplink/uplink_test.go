@@ -11,9 +11,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/deploy/localstack"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
 	"github.com/vagt-dk/vagt/gateway/spool"
+	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }

@@ -159,8 +159,14 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 			}
 			s.log.Info("zigbee: subscribed", "broker", s.opts.Broker, "base", base)
 		}).
+		// The broker redelivers what was not acknowledged, so the arrivals not yet acknowledged
+		// are forgotten — before each reconnect attempt, on paho's reconnect goroutine, after
+		// the old connection's workers stopped and before the new one's first arrival. Paho
+		// runs the connection-lost handler on a goroutine of its own that may run only after
+		// the reconnect delivered messages: forgetting there skipped their acks, and unacked
+		// messages fill the broker's in-flight window until nothing more arrives.
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { s.acks.lost() }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.acks.lost() // the broker redelivers what was not acknowledged
 			s.log.Warn("zigbee: local broker lost", "err", err)
 		})
 	client := mqtt.NewClient(o)

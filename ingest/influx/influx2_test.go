@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/localstack/influx2"
 	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/localstack/influx2"
 )
 
 // The InfluxDB 2.x paths run against influx2, a stand-in for 2.7's HTTP API: no 2.x

@@ -39,6 +39,12 @@ func Main(name string, cmds Set) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cmds.Run(ctx, name, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	Exit(name, err)
+}
+
+// Exit ends a binary the way the Go tools do: nothing for success or help, exit 2 with the
+// one-line error for a command line that cannot run, exit 1 for a failure.
+func Exit(name string, err error) {
 	switch {
 	case errors.Is(err, ErrHelp):
 	case errors.As(err, new(usageError)):

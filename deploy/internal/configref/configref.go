@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vagt-dk/vagt/deploy/localstack"
+	"github.com/vagt-dk/vagt/test/localstack"
 )
 
 // row is one line of a generated table: | `--flag` | `VAGT_FLAG` | type | default | meaning |

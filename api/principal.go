@@ -1,0 +1,112 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+)
+
+// ErrUnauthenticated: the request carries no valid credentials (401).
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// ErrOutOfScope is an object outside the caller's municipality or districts. The API answers
+// it exactly as an id that does not exist (404), so a refusal does not tell which ids exist
+// (issue 22, item 7).
+var ErrOutOfScope = fmt.Errorf("%w: outside your scope", ErrForbidden)
+
+// Role is what a user does.
+type Role string
+
+// The roles.
+const (
+	RoleStaff    Role = "staff"    // alerts of their districts (all districts: the central on-call)
+	RoleManager  Role = "manager"  // statistics and registry of their municipality
+	RoleNational Role = "national" // cross-municipality statistics
+	RoleAdmin    Role = "admin"    // everything, tokens included
+	RoleCitizen  Role = "citizen"  // their own data
+)
+
+// Validate reports whether r is a known role.
+func (r Role) Validate() error {
+	switch r {
+	case RoleStaff, RoleManager, RoleNational, RoleAdmin, RoleCitizen:
+		return nil
+	}
+	return fmt.Errorf("%w: role %q", ErrInvalid, r)
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	UserID       int64                 `json:"user_id"`
+	Name         string                `json:"name"`
+	Role         Role                  `json:"role"`
+	Municipality vagt.MunicipalityCode `json:"municipality,omitempty"`
+	Districts    []int64               `json:"districts,omitempty"`
+	// TokenID is the vagt token the request came with (0: an OIDC token); IssuedBy who
+	// issued it, for auditing the use of a token issued on someone's behalf.
+	TokenID  int64  `json:"token_id,omitempty"`
+	IssuedBy string `json:"issued_by,omitempty"`
+}
+
+// Validate checks that the principal's scope fits its role.
+func (p *Principal) Validate() error {
+	if p.Name == "" || len(p.Name) > 128 {
+		return fmt.Errorf("%w: name must be 1-128 bytes", ErrInvalid)
+	}
+	if err := p.Role.Validate(); err != nil {
+		return err
+	}
+	switch p.Role {
+	case RoleStaff, RoleManager, RoleCitizen:
+		if err := p.Municipality.Validate(); err != nil {
+			return fmt.Errorf("%w: role %s needs a municipality: %w", ErrInvalid, p.Role, err)
+		}
+	}
+	if len(p.Districts) > 0 && p.Role != RoleStaff {
+		return fmt.Errorf("%w: only staff are scoped to districts", ErrInvalid)
+	}
+	return nil
+}
+
+// AlertScope returns which alerts the principal may list and act on, and false when the
+// role has no business with alerts.
+func (p *Principal) AlertScope() (Scope, bool) {
+	switch p.Role {
+	case RoleAdmin:
+		return Scope{All: true}, true
+	case RoleStaff, RoleManager:
+		return Scope{Municipality: p.Municipality, Districts: slices.Clone(p.Districts)}, true
+	}
+	return Scope{}, false
+}
+
+// CanActOnAlerts reports whether the principal may acknowledge, resolve and annotate
+// alerts and see the personal data behind them: care staff only.
+func (p *Principal) CanActOnAlerts() bool { return p.Role == RoleStaff }
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// PrincipalFromContext returns the request's principal, nil when unauthenticated.
+func PrincipalFromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// AuditEntry is one line of the append-only audit log: who did what to which object, when.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"` // e.g. "alert.read", "alert.ack", "token.create"
+	Object string    `json:"object"` // e.g. "alert/42"
+	Detail string    `json:"detail,omitempty"`
+}

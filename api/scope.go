@@ -1,0 +1,33 @@
+package api
+
+import "github.com/vagt-dk/vagt"
+
+// Scope is what part of the api's data a caller may see: which municipality and districts
+// (alerts, and the personal data behind them).
+type Scope struct {
+	All          bool                  // every municipality (admin)
+	Municipality vagt.MunicipalityCode // the caller's municipality
+	// Districts limits the caller to these districts of the municipality; empty means the
+	// whole municipality (the municipality's central on-call, a manager). Alerts of
+	// unregistered gateways have no district: everybody of the municipality sees them.
+	Districts []int64
+}
+
+// Allows reports whether an alert of that municipality and district is in the scope.
+func (s Scope) Allows(m vagt.MunicipalityCode, district int64) bool {
+	if s.All {
+		return true
+	}
+	if m != s.Municipality {
+		return false
+	}
+	if len(s.Districts) == 0 || district == 0 {
+		return true
+	}
+	for _, d := range s.Districts {
+		if d == district {
+			return true
+		}
+	}
+	return false
+}

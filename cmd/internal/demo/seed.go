@@ -1,0 +1,211 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+// The demo's village: homes in two municipalities and five care districts, with
+// invented citizens. Everything here is fiction; none of it is personal data.
+var districts = []struct {
+	municipality vagt.MunicipalityCode
+	name         string
+}{
+	{766, "Hedensted Nord"}, {766, "Hedensted Syd"},
+	{751, "Aarhus Midt"}, {751, "Aarhus Vest"}, {751, "Aarhus Syd"},
+}
+
+var (
+	firstNames = []string{"Inger", "Poul", "Kirsten", "Jens", "Hanne", "Niels", "Grethe", "Erik", "Bodil", "Aage", "Ruth", "Svend"}
+	lastNames  = []string{"Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen", "Holm"}
+	streets    = map[vagt.MunicipalityCode][]string{
+		766: {"Stationsvej %d, 8722 Hedensted", "Vestergade %d, 8781 Stenderup", "Kirkevej %d, 8763 Rask Mølle"},
+		751: {"Jægergårdsgade %d, 8000 Aarhus C", "Viborgvej %d, 8210 Aarhus V", "Skanderborgvej %d, 8260 Viby J"},
+	}
+)
+
+// demoHome is one simulated home as the registry and the simulation know it.
+type demoHome struct {
+	gateway      vagt.GatewayID
+	municipality vagt.MunicipalityCode
+	district     int // index into districts
+	unit         string
+	devices      []demoDevice
+}
+
+// demoDevice is a device of a home; zigbee is its friendly name, "" on the serial line.
+type demoDevice struct {
+	id     vagt.DeviceID
+	tech   vagt.Technology
+	zigbee string
+	label  string
+	panic  bool // a pendant's button: every press is a panic
+}
+
+// Tokens are the ready-made API tokens the demo prints.
+type Tokens struct {
+	Staff, Manager, National, Admin string
+}
+
+type village struct {
+	homes                    []demoHome
+	tokens                   Tokens
+	tokensFile               string
+	staffScope, managerScope string
+}
+
+func (v *village) where() string { return "Hedensted and Aarhus" }
+
+// planHomes lays out n homes; it is deterministic, so every run finds the same village.
+func planHomes(n int) []demoHome {
+	homes := make([]demoHome, n)
+	for i := range homes {
+		d := i % len(districts)
+		unit := fmt.Sprintf("bu-%d", i+1)
+		h := demoHome{gateway: vagt.GatewayID(fmt.Sprintf("demo-gw-%03d", i+1)), municipality: districts[d].municipality, district: d, unit: unit}
+		zb := func(n int) vagt.DeviceID { return vagt.DeviceID(fmt.Sprintf("0x00158d%04x%06x", i+1, n)) }
+		h.devices = []demoDevice{
+			{id: vagt.DeviceID(unit), tech: vagt.TechPersonalAlarm, label: "base unit"},
+			{id: vagt.DeviceID(unit + ":btn"), tech: vagt.TechPersonalAlarm, label: "pendant", panic: true},
+			{id: zb(1), tech: vagt.TechEnvironmentSensor, zigbee: "living_room", label: "living room climate"},
+			{id: zb(2), tech: vagt.TechNightSupervision, zigbee: "hall_motion", label: "hall motion"},
+			{id: zb(3), tech: vagt.TechDoorSensor, zigbee: "front_door", label: "front door"},
+		}
+		// Not every home has every technology, so the statistics have something to compare.
+		if i%2 == 0 {
+			h.devices = append(h.devices, demoDevice{id: vagt.DeviceID(unit + ":fall-1"), tech: vagt.TechFallDetector, label: "fall detector"})
+		}
+		if i%3 == 0 {
+			h.devices = append(h.devices, demoDevice{id: zb(4), tech: vagt.TechWaterAlarm, zigbee: "bathroom_leak", label: "bathroom water alarm"})
+		}
+		if i%4 == 1 {
+			h.devices = append(h.devices, demoDevice{id: vagt.DeviceID(unit + ":bed-1"), tech: vagt.TechBedSensor, label: "bed sensor"})
+		}
+		homes[i] = h
+	}
+	return homes
+}
+
+// seedState is what the demo remembers between runs beside the database.
+type seedState struct {
+	Homes     int     `json:"homes"`
+	Districts []int64 `json:"districts"`
+	Tokens    Tokens  `json:"tokens"`
+}
+
+// seed fills the registry and issues the tokens at the first run; later runs read what
+// the first one wrote (and add homes when asked for more).
+func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (*village, error) {
+	v := &village{homes: planHomes(n), tokensFile: stateFile}
+	var st seedState
+	data, err := os.ReadFile(stateFile)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w (make clean-data starts afresh)", stateFile, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		for _, d := range districts {
+			id, err := store.CreateDistrict(ctx, d.municipality, d.name)
+			if err != nil {
+				return nil, err
+			}
+			st.Districts = append(st.Districts, id)
+		}
+		if st.Tokens, err = issueTokens(ctx, store, st.Districts); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+	for i := st.Homes; i < len(v.homes); i++ {
+		if err := registerHome(ctx, store, v.homes[i], st.Districts[v.homes[i].district], i); err != nil {
+			return nil, err
+		}
+	}
+	st.Homes = max(st.Homes, len(v.homes))
+	out, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(stateFile, out, 0o600); err != nil {
+		return nil, err
+	}
+	v.tokens = st.Tokens
+	v.staffScope, v.managerScope = "Hedensted Nord and Syd", "Hedensted"
+	return v, nil
+}
+
+func registerHome(ctx context.Context, store *sqlstore.Store, h demoHome, district int64, i int) error {
+	first, last := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames)+i)%len(lastNames)]
+	street := streets[h.municipality][i%len(streets[h.municipality])]
+	citizen, err := store.CreateCitizen(ctx, h.municipality, api.Citizen{
+		Name:       first + " " + last,
+		Address:    fmt.Sprintf(street, 3+i*7%90),
+		KeyBoxNote: fmt.Sprintf("Key box by the back door, code %04d (demo)", 1000+i*37%9000),
+		Contacts:   []api.Contact{{Name: "Daughter " + strings.ToUpper(first[:1]) + ". " + last, Phone: fmt.Sprintf("+45 20 %02d %02d %02d", i%100, (i*7)%100, (i*13)%100), Relation: "daughter"}},
+	})
+	if err != nil {
+		return err
+	}
+	home := vagt.HomeID("home-" + strings.TrimPrefix(string(h.gateway), "demo-gw-"))
+	if err := store.CreateHome(ctx, home, district, citizen); err != nil {
+		return err
+	}
+	if err := store.RegisterGateway(ctx, h.gateway, home); err != nil {
+		return err
+	}
+	// The village was equipped over the past year, a home at a time, so the dashboard has
+	// a rollout to show; a few fall detectors were given up within weeks (churn).
+	now := time.Now()
+	installed := now.AddDate(0, 0, -(20 + (i*37)%330))
+	for j, d := range h.devices {
+		at := installed.AddDate(0, 0, j*3)
+		dev, err := store.InstallDevice(ctx, registry.Device{ID: d.id, Gateway: h.gateway, Technology: d.tech, Label: d.label, InstalledAt: &at}, "demo", now)
+		if err != nil {
+			return err
+		}
+		if d.tech == vagt.TechFallDetector && i%5 == 0 && at.AddDate(0, 0, 45).Before(now) {
+			if _, err := store.RemoveDevice(ctx, dev.ID, at.AddDate(0, 0, 45), "demo", now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func issueTokens(ctx context.Context, store *sqlstore.Store, districtIDs []int64) (Tokens, error) {
+	var t Tokens
+	now := time.Now()
+	for _, p := range []struct {
+		into *string
+		p    api.Principal
+	}{
+		{&t.Staff, api.Principal{Name: "demo-staff", Role: api.RoleStaff, Municipality: 766, Districts: districtIDs[:2]}},
+		{&t.Manager, api.Principal{Name: "demo-manager", Role: api.RoleManager, Municipality: 766}},
+		{&t.National, api.Principal{Name: "demo-national", Role: api.RoleNational}},
+		{&t.Admin, api.Principal{Name: "demo-admin", Role: api.RoleAdmin}},
+	} {
+		token, hash, err := auth.NewToken()
+		if err != nil {
+			return t, err
+		}
+		if _, err := store.IssueToken(ctx, p.p, hash, nil, now); err != nil {
+			return t, fmt.Errorf("token for %s: %w", p.p.Name, err)
+		}
+		*p.into = token
+	}
+	return t, nil
+}

@@ -1,0 +1,478 @@
+// Command bench measures vagt ingest against the ceiling of the InfluxDB it writes to, in
+// one run on one machine (make bench-ingest):
+//
+//	(a) raw: line protocol straight to InfluxDB, 5 tags, 5,000-line batches, a few
+//	    concurrent writers — the most this InfluxDB takes here;
+//	(b) ingest: the vagt binary (a subprocess, so its CPU and peak RSS are its own) fed by
+//	    the load generator through Mosquitto.
+//
+// It prints sustained readings/s of both, their ratio, ingest CPU seconds per million
+// readings and peak RSS, and counts in InfluxDB that every reading sent was stored.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/ingest"
+	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/localstack"
+)
+
+type options struct {
+	vagt      string
+	homes     int
+	sensors   int
+	samples   int
+	batches   int
+	rawPoints int
+	writers   int
+	inflight  int
+	queue     int
+	modes     string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var o options
+	flag.StringVar(&o.vagt, "vagt", "bin/vagt", "the vagt binary to measure")
+	flag.IntVar(&o.homes, "homes", 1000, "gateways the load generator plays")
+	flag.IntVar(&o.sensors, "sensors", 25, "sensors per home")
+	flag.IntVar(&o.samples, "samples", 20, "readings per sensor per batch (25×20 = 500, a typical batch)")
+	flag.IntVar(&o.batches, "batches", 6, "batches per gateway")
+	flag.IntVar(&o.rawPoints, "raw-points", 0, "points for the raw ceiling; 0: as many as (b) sends")
+	flag.IntVar(&o.writers, "writers", 2, "concurrent writers, raw and ingest")
+	flag.IntVar(&o.inflight, "inflight", 1000, "Mosquitto max_inflight_messages")
+	flag.IntVar(&o.queue, "ingest-inflight", 1000, "ingest --inflight (its intake queue)")
+	flag.StringVar(&o.modes, "modes", "blocking,raw", "ingest write modes to measure: blocking (WriteAPIBlocking.WriteRecord), raw (--influx-raw)")
+	flag.Parse()
+	if o.rawPoints == 0 {
+		o.rawPoints = o.homes * o.batches * o.sensors * o.samples
+	}
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	fmt.Printf("starting InfluxDB 1.8 and Mosquitto (%d cores)\n", numCPU())
+	db, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DisableFlux: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	mq, err := localstack.StartMosquitto(ctx, localstack.MosquittoOptions{
+		Persistence: true, MaxInflightMessages: o.inflight, MaxQueuedMessages: 10_000_000,
+	})
+	if err != nil {
+		return err
+	}
+	defer mq.Close()
+
+	rawBefore, err := benchRaw(ctx, db, o, "raw_before")
+	if err != nil {
+		return fmt.Errorf("raw: %w", err)
+	}
+	var results []ingestResult
+	for _, mode := range strings.Split(o.modes, ",") {
+		// The previous phase leaves InfluxDB compacting; measuring through that would
+		// charge its work to this phase.
+		if err := waitIdle(ctx, db.PID()); err != nil {
+			return err
+		}
+		res, err := benchIngest(ctx, db, mq, o, mode)
+		if err != nil {
+			return fmt.Errorf("ingest (%s): %w", mode, err)
+		}
+		results = append(results, res)
+	}
+	// The ceiling again after (b), on a machine others share: the ratio uses the better of
+	// the two, which is the conservative choice.
+	if err := waitIdle(ctx, db.PID()); err != nil {
+		return err
+	}
+	rawAfter, err := benchRaw(ctx, db, o, "raw_after")
+	if err != nil {
+		return fmt.Errorf("raw: %w", err)
+	}
+	rawRate := max(rawBefore, rawAfter)
+	fmt.Println()
+	fmt.Printf("(a) raw line protocol → InfluxDB: %.0f points/s, the better of %.0f before and %.0f after (b) (%d points, 5 tags, 5000-line batches, %d writers)\n",
+		rawRate, rawBefore, rawAfter, o.rawPoints, o.writers)
+	var failed bool
+	for _, res := range results {
+		fmt.Printf("(b) load → Mosquitto → vagt ingest [%s] → InfluxDB: %.0f readings/s (%d readings + %d alarms in %.2fs)\n",
+			res.mode, res.rate, res.readings, res.alarms, res.elapsed.Seconds())
+		fmt.Printf("    ratio (b)/(a): %.2f (target ≥ 0.8)\n", res.rate/rawRate)
+		fmt.Printf("    ingest CPU: %.2f s user+sys = %.2f CPU-s per million readings (target ≤ 1.5)\n", res.cpu.Seconds(), res.cpu.Seconds()/(float64(res.readings)/1e6))
+		fmt.Printf("    ingest peak RSS: %.1f MB (target ≤ 64); intake queue found full %.0f times\n", float64(res.maxRSS)/(1<<20), res.queueFull)
+		fmt.Printf("    stored: %d of %d readings, %d of %d alarms: %s\n", res.storedReadings, res.readings, res.storedAlarms, res.alarms, verdict(res))
+		failed = failed || res.storedReadings != res.readings || res.storedAlarms != res.alarms
+	}
+	if failed {
+		return errors.New("the database does not hold exactly what was sent")
+	}
+	return nil
+}
+
+// waitIdle waits until the process uses less than a tenth of a core over a second (at most
+// a minute), so one phase's background work does not run into the next.
+func waitIdle(ctx context.Context, pid int) error {
+	cpu := func() (int64, error) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		return utime + stime, nil // clock ticks, 100 per second
+	}
+	prev, err := cpu()
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		cur, err := cpu()
+		if err != nil {
+			return err
+		}
+		if cur-prev < 10 {
+			return nil
+		}
+		prev = cur
+	}
+	fmt.Println("InfluxDB still busy after a minute; measuring anyway")
+	return nil
+}
+
+func verdict(r ingestResult) string {
+	if r.storedReadings == r.readings && r.storedAlarms == r.alarms {
+		return "exact, nothing lost"
+	}
+	return "MISMATCH"
+}
+
+func numCPU() int {
+	out, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(out), "processor\t:")
+}
+
+// benchRaw writes rawPoints of the same shape as ingest's (measurement reading, tags dev gw
+// kind mun tech, field value, precision ms) in 5,000-line batches, prepared beforehand.
+func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options, database string) (float64, error) {
+	if err := db.CreateDatabase(ctx, database); err != nil {
+		return 0, err
+	}
+	// The same points as (b) in the same order — gateway after gateway, each batch sample
+	// by sample — cut into 5,000-line batches: (b) minus MQTT, decoding and acknowledging.
+	const perBatch = 5000
+	base := time.Now().Truncate(time.Second).UnixMilli()
+	muns := vagt.Municipalities()
+	var batches [][]byte
+	var buf []byte
+	n := 0
+	emit := func(line []byte) {
+		buf = append(buf, line...)
+		n++
+		if n%perBatch == 0 {
+			batches = append(batches, buf)
+			buf = nil
+		}
+	}
+	var line []byte
+	for round := 0; n < o.rawPoints; round++ {
+		for gw := 0; gw < o.homes && n < o.rawPoints; gw++ {
+			for sample := round * o.samples; sample < (round+1)*o.samples && n < o.rawPoints; sample++ {
+				for s := 0; s < o.sensors && n < o.rawPoints; s++ {
+					k := sensorKinds[s%len(sensorKinds)]
+					line = fmt.Appendf(line[:0], "reading,dev=0x00158d00%04x%04x,gw=raw-%06d,kind=%s,mun=%d,tech=%s value=%d %d\n",
+						gw, s, gw+1, k, muns[gw%len(muns)].Code, ingest.TechnologyOf(k), (sample+s)%100, base+int64(sample)*1000)
+					emit(line)
+				}
+			}
+		}
+	}
+	if len(buf) > 0 {
+		batches = append(batches, buf)
+	}
+	url := db.URL() + "/api/v2/write?bucket=" + database + "/autogen&precision=ms"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.writers}}
+	work := make(chan []byte)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		lastErr error
+	)
+	start := time.Now()
+	for range o.writers {
+		wg.Go(func() {
+			for b := range work {
+				if err := postLines(ctx, client, url, b); err != nil {
+					mu.Lock()
+					lastErr = err
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, b := range batches {
+		work <- b
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if lastErr != nil {
+		return 0, lastErr
+	}
+	stored, err := count(ctx, db, `SELECT count(value) FROM "`+database+`"."autogen"."reading"`)
+	if err != nil {
+		return 0, err
+	}
+	if stored != uint64(o.rawPoints) {
+		return 0, fmt.Errorf("raw: stored %d of %d points", stored, o.rawPoints)
+	}
+	rate := float64(o.rawPoints) / elapsed.Seconds()
+	fmt.Printf("(a) raw [%s]: %d points in %.2fs = %.0f points/s (all stored)\n", database, o.rawPoints, elapsed.Seconds(), rate)
+	return rate, nil
+}
+
+// sensorKinds is the load generator's mix of kinds, sensor by sensor.
+var sensorKinds = []vagt.Kind{vagt.KindTemperature, vagt.KindHumidity, vagt.KindMotion, vagt.KindDoorOpen,
+	vagt.KindBedOccupied, vagt.KindIlluminance, vagt.KindBattery, vagt.KindPower, vagt.KindLinkQuality}
+
+func postLines(ctx context.Context, c *http.Client, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("write: %s: %s", resp.Status, msg)
+	}
+	return nil
+}
+
+type ingestResult struct {
+	mode                         string
+	queueFull                    float64
+	readings, alarms             uint64
+	storedReadings, storedAlarms uint64
+	elapsed                      time.Duration
+	rate                         float64
+	cpu                          time.Duration
+	maxRSS                       int64
+}
+
+func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mosquitto, o options, mode string) (ingestResult, error) {
+	res := ingestResult{mode: mode}
+	database := "ingest_" + mode
+	port, err := localstack.FreePort()
+	if err != nil {
+		return res, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"ingest", "--broker", mq.URL(), "--client-id", "bench-ingest-" + mode,
+		// A group per mode: the previous mode's session, persistent and still subscribed,
+		// would otherwise take its share of this mode's messages.
+		"--group", "bench-" + mode,
+		"--influx-url", db.URL(), "--influx-bucket", database + "/autogen", "--influx-token", db.Token,
+		"--http", addr, "--batch-points", "5000", "--inflight", strconv.Itoa(o.queue),
+		"--writers", strconv.Itoa(o.writers), "--log-level", "warn"}
+	switch mode {
+	case "raw":
+		args = append(args, "--influx-raw=true")
+	case "blocking":
+		args = append(args, "--influx-raw=false")
+	default:
+		return res, fmt.Errorf("unknown mode %q", mode)
+	}
+	cmd := exec.CommandContext(ctx, o.vagt, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	if err := waitReady(ctx, addr); err != nil {
+		return res, err
+	}
+	cfg := load.Config{Broker: mq.URL(), Homes: o.homes, Sensors: o.sensors, Samples: o.samples, Batches: o.batches,
+		AlarmEvery: 3, Conns: 4, Window: 512, Prefix: "load" + mode}
+	fmt.Printf("(b) ingest [%s]: %d homes × %d batches of %d readings, as fast as the broker takes them\n", mode, o.homes, o.batches, o.sensors*o.samples)
+	start := time.Now()
+	report, err := load.Run(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return res, err
+	}
+	sent := time.Since(start)
+	res.readings, res.alarms = report.Readings, report.Alarms
+	want := float64(report.Readings + report.Alarms)
+	// Each scrape costs ingest a full /metrics gather (a profile showed a fixed 20 ms
+	// poll at about a third of ingest's CPU in this phase), and that CPU counts in the
+	// CPU-s per million below. So wait about half the time the rest should take at the
+	// rate seen so far, between 20 ms (the end is still seen within 20 ms) and 500 ms.
+	for {
+		v, err := scrape(ctx, addr, "vagt_ingest_points_written_total")
+		if err != nil {
+			return res, err
+		}
+		if v >= want {
+			break
+		}
+		wait := 500 * time.Millisecond
+		if el := time.Since(start); v > 0 {
+			wait = min(wait, time.Duration(float64(el)*(want-v)/v/2))
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(max(wait, 20*time.Millisecond)):
+		}
+	}
+	res.elapsed = time.Since(start)
+	if res.queueFull, err = scrape(ctx, addr, "vagt_ingest_queue_full_total"); err != nil {
+		return res, err
+	}
+	res.rate = float64(report.Readings) / res.elapsed.Seconds()
+	fmt.Printf("(b) load published in %.2fs (%.0f readings/s); ingest had written everything after %.2fs\n",
+		sent.Seconds(), float64(report.Readings)/sent.Seconds(), res.elapsed.Seconds())
+	// Peak RSS from the kernel's high-water mark of this process's own memory. (Rusage's
+	// Maxrss would include the bench's own RSS: exec records the forking image's peak.)
+	if res.maxRSS, err = vmHWM(cmd.Process.Pid); err != nil {
+		return res, err
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return res, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return res, fmt.Errorf("vagt ingest: %w", err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if res.storedReadings, err = count(ctx, db, `SELECT count(value) FROM "`+database+`"."autogen"."reading"`); err != nil {
+		return res, err
+	}
+	if res.storedAlarms, err = count(ctx, db, `SELECT count(seq) FROM "`+database+`"."autogen"."alarm"`); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// vmHWM returns a process's peak resident set size in bytes.
+func vmHWM(pid int) (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/pid/status")
+}
+
+func waitReady(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ingest not ready: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// scrape reads one unlabelled series from ingest's /metrics.
+func scrape(ctx context.Context, addr, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept-Encoding", "identity") // spare ingest the gzip on loopback
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, s.Err()
+}
+
+// count runs a count query and returns the one number it answers (0 for no series).
+func count(ctx context.Context, db *localstack.InfluxDB, q string) (uint64, error) {
+	w, err := influx.New(influx.Config{URL: db.URL(), Bucket: "x"})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	body, err := w.Query1x(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	// {"results":[{"statement_id":0,"series":[{"name":"reading","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",123]]}]}]}
+	i := bytes.LastIndexByte(body, ',')
+	j := bytes.Index(body[max(i, 0):], []byte("]"))
+	if i < 0 || j < 0 || !bytes.Contains(body, []byte(`"values"`)) {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(string(body[i+1:i+j]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("count %q: %s", q, body)
+	}
+	return n, nil
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/test/localstack"
+)
+
+// broker is one engine under measurement, with TLS and a client certificate per gateway.
+type broker interface {
+	name() string
+	gatewayURLs(i int) []string // gateway i's broker list (all nodes, its own first)
+	tlsAddr() string            // a TLS listener, for the handshake measurement
+	consumer() ([]string, *tls.Config)
+	pids() []int
+	// fault takes the broker (or one node) down and brings it back; it returns when the
+	// fault has been dealt (not when the clients are back).
+	fault(ctx context.Context) (string, error)
+	close()
+}
+
+// mosquittoBroker is one Mosquitto with a TLS listener that requires a client certificate
+// whose CN becomes the user, and persistence, so a clean restart keeps the sessions.
+type mosquittoBroker struct {
+	m        *localstack.Mosquitto
+	svc      *tls.Config
+	downtime time.Duration // between stop and start in the fault
+}
+
+func startMosquitto(ctx context.Context, p *pki, downtime time.Duration) (broker, error) {
+	cert, key, err := p.files("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	m, err := localstack.StartMosquitto(ctx, localstack.MosquittoOptions{Persistence: true,
+		TLS: &localstack.MosquittoTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, RequireCertificate: true, UseIdentityAsUsername: true},
+		// Room for the whole fleet's handshakes at once.
+		Extra: "max_connections -1"})
+	if err != nil {
+		return nil, err
+	}
+	return &mosquittoBroker{m: m, downtime: downtime}, nil
+}
+
+func (b *mosquittoBroker) name() string                      { return "mosquitto" }
+func (b *mosquittoBroker) gatewayURLs(int) []string          { return []string{b.m.TLSURL()} }
+func (b *mosquittoBroker) tlsAddr() string                   { return b.m.TLSAddr() }
+func (b *mosquittoBroker) consumer() ([]string, *tls.Config) { return []string{b.m.URL()}, nil }
+func (b *mosquittoBroker) pids() []int                       { return []int{b.m.PID()} }
+func (b *mosquittoBroker) close()                            { b.m.Close() }
+
+// fault restarts Mosquitto (SIGTERM, which saves the sessions, and start; with a downtime
+// between them, during which every attempt is refused): every gateway loses its connection
+// at once.
+func (b *mosquittoBroker) fault(ctx context.Context) (string, error) {
+	if b.downtime <= 0 {
+		return "restart of the broker", b.m.Restart(ctx)
+	}
+	if err := b.m.Stop(); err != nil {
+		return "", err
+	}
+	go func() {
+		time.Sleep(b.downtime)
+		_ = b.m.Start(ctx)
+	}()
+	return fmt.Sprintf("broker stopped for %v, then started", b.downtime), nil
+}
+
+// natsBroker is the 3-node cluster with the production shape: TLS, certificate subjects as
+// users, per-gateway permissions.
+type natsBroker struct {
+	c   *localstack.NATSCluster
+	svc *tls.Config
+}
+
+func startNATS(ctx context.Context, p *pki, gateways int, prefix string) (broker, error) {
+	cert, key, err := p.files("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	probeCert, probeKey, err := p.files("vagt-localstack-probe")
+	if err != nil {
+		return nil, err
+	}
+	users := []localstack.NATSUser{{Name: "CN=svc_api", Subscribe: []string{"vagt/v1/gw/+/alarm"}, Publish: []string{}}}
+	for i := range gateways {
+		id := string(load.GatewayID(prefix, i))
+		users = append(users, localstack.NATSGatewayUser("CN="+id, id, ""))
+	}
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{Users: users,
+		TLS:   &localstack.NATSTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
+		Extra: "max_connections: 400000"})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := p.issue("svc_api")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &natsBroker{c: c, svc: p.clientTLS(svc)}, nil
+}
+
+func (b *natsBroker) name() string { return "nats-3" }
+func (b *natsBroker) gatewayURLs(i int) []string {
+	urls := b.c.URLs()
+	out := make([]string, len(urls))
+	for k := range urls {
+		out[k] = urls[(i+k)%len(urls)]
+	}
+	return out
+}
+func (b *natsBroker) tlsAddr() string { return b.c.Node(0).MQTTAddr() }
+
+// The consumer starts on node 2, so a fault of the busiest node rarely takes it along.
+func (b *natsBroker) consumer() ([]string, *tls.Config) { return b.gatewayURLs(2), b.svc }
+func (b *natsBroker) pids() []int {
+	var p []int
+	for _, n := range b.c.Nodes() {
+		p = append(p, n.PID())
+	}
+	return p
+}
+func (b *natsBroker) close() { b.c.Close() }
+
+// fault kills -9 the node with the most connections and starts it again.
+func (b *natsBroker) fault(ctx context.Context) (string, error) {
+	busiest, most := b.c.Node(0), -1
+	for _, n := range b.c.Nodes()[:2] { // node 3 holds the consumer
+		if c, err := n.Connections(); err == nil && c > most {
+			busiest, most = n, c
+		}
+	}
+	if err := busiest.Kill(); err != nil {
+		return "", err
+	}
+	go busiest.Start(ctx) //nolint:errcheck // reported by the next fault or the close
+	return fmt.Sprintf("kill -9 of %s (%d connections) and its start", busiest.Name(), most), nil
+}
+
+// rss is the resident memory of the processes, from /proc.
+func rss(pids []int) int64 {
+	var total int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				total += kb << 10
+			}
+		}
+	}
+	return total
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

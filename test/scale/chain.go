@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/localstack"
+)
+
+// chainOptions shape the fault run on the cluster.
+type chainOptions struct {
+	vagt              string
+	gateways, sensors int
+	duration, hold    time.Duration
+	interval          time.Duration // each gateway sends a batch this often
+	alarmEvery        time.Duration
+	ackWait           time.Duration // the cluster's MQTT ack_wait
+}
+
+// runChain is issue 20's chain under faults: gateways (one connection each) send telemetry
+// and alarms through the 3-node NATS cluster's balancer to a real `vagt ingest` writing to
+// InfluxDB, and to an alarm consumer, while one node is killed -9 (and started again) and,
+// later, another is frozen (SIGSTOP: cut off from peers and clients alike) for `hold` and
+// thawed. At the end every reading and alarm the cluster acknowledged must be in InfluxDB,
+// and every alarm at the consumer; alarm latency is reported overall and for the alarms
+// raised during each fault.
+func runChain(ctx context.Context, o chainOptions) error {
+	log.Printf("chain: starting InfluxDB and a 3-node NATS cluster")
+	db, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DisableFlux: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	port, err := localstack.FreePort()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	ingest := exec.CommandContext(ctx, o.vagt, "ingest", "--broker", c.URL(), "--client-id", "scale-ingest",
+		"--influx-url", db.URL(), "--influx-bucket", db.Bucket(), "--influx-token", db.Token,
+		"--http", addr, "--log-level", "warn")
+	ingest.Stdout, ingest.Stderr = os.Stderr, os.Stderr
+	if err := ingest.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = ingest.Process.Signal(syscall.SIGTERM); _ = ingest.Wait() }()
+	if !waitUntil(ctx, time.Minute, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		return fmt.Errorf("vagt ingest not ready")
+	}
+	rec, err := newReceiver(&natsBroker{c: c})
+	if err != nil {
+		return err
+	}
+	defer rec.close()
+	f, err := load.StartFleet(ctx, load.FleetConfig{Gateways: o.gateways, Prefix: "chain", Parallel: 50,
+		BrokersFor: func(int) []string { return []string{c.URL()} }, Brokers: []string{c.URL()},
+		KeepAlive: 5 * time.Second, MaxBackoff: 5 * time.Second, Subscribe: true, Sensors: o.sensors})
+	if f != nil {
+		defer f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	log.Printf("chain: %d gateways connected, each a batch of %d readings every %v and an alarm among them every %v", o.gateways, o.sensors, o.interval, o.alarmEvery)
+
+	var (
+		acked, sentReadings atomic.Int64
+		ackedAlarms         atomic.Int64
+		mu                  sync.Mutex
+		alarms              = map[string]time.Time{}
+		wg                  sync.WaitGroup
+	)
+	runCtx, stop := context.WithTimeout(ctx, o.duration)
+	defer stop()
+	for i := range o.gateways { // telemetry: each gateway on its own ticker, staggered
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * o.interval / time.Duration(o.gateways))
+			t := time.NewTicker(o.interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+				}
+				n, tok, err := f.Batch(i)
+				if err != nil {
+					log.Print(err)
+					return
+				}
+				sentReadings.Add(int64(n))
+				wg.Go(func() {
+					if tok.WaitTimeout(5*time.Minute) && tok.Error() == nil {
+						acked.Add(int64(n))
+					}
+				})
+			}
+		})
+	}
+	wg.Go(func() { // alarms on random gateways
+		rng := rand.New(rand.NewPCG(3, 4))
+		t := time.NewTicker(o.alarmEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			i := rng.IntN(o.gateways)
+			at := time.Now()
+			seq, tok, err := f.Alarm(i, at)
+			if err != nil {
+				log.Print(err)
+				return
+			}
+			mu.Lock()
+			alarms[fmt.Sprintf("%s/%d", f.ID(i), seq)] = at
+			mu.Unlock()
+			wg.Go(func() {
+				if tok.WaitTimeout(5*time.Minute) && tok.Error() == nil {
+					ackedAlarms.Add(1)
+				}
+			})
+		}
+	})
+
+	// The faults: a third in, kill -9 of the node holding ingest's session; two thirds in,
+	// freeze another node for hold.
+	type window struct {
+		name     string
+		from, to time.Time
+	}
+	var windows []window
+	sleep := func(d time.Duration) {
+		select {
+		case <-runCtx.Done():
+		case <-time.After(d):
+		}
+	}
+	sleep(o.duration / 3)
+	victim := c.NodeOf("scale-ingest")
+	if victim == nil {
+		victim = c.Node(0)
+	}
+	from := time.Now()
+	if err := victim.Kill(); err != nil {
+		return err
+	}
+	log.Printf("chain: kill -9 %s (ingest's node)", victim.Name())
+	if err := victim.Start(ctx); err != nil {
+		return err
+	}
+	windows = append(windows, window{"kill -9 of ingest's node, until it answers again", from, time.Now().Add(5 * time.Second)})
+	sleep(o.duration/3 - time.Since(from))
+	frozen := c.Node(0)
+	if frozen == victim {
+		frozen = c.Node(1)
+	}
+	from = time.Now()
+	if err := frozen.Freeze(); err != nil {
+		return err
+	}
+	log.Printf("chain: %s frozen for %v", frozen.Name(), o.hold)
+	time.Sleep(o.hold)
+	if err := frozen.Thaw(); err != nil {
+		return err
+	}
+	windows = append(windows, window{fmt.Sprintf("%s frozen %v", frozen.Name(), o.hold), from, time.Now().Add(5 * time.Second)})
+	<-runCtx.Done()
+	wg.Wait()
+	log.Printf("chain: load done: %d readings sent, %d acknowledged; %d alarms, %d acknowledged", sentReadings.Load(), acked.Load(), len(alarms), ackedAlarms.Load())
+
+	// Everything acknowledged must be stored: wait for ingest to catch up.
+	var stored, storedAlarms uint64
+	waitUntil(ctx, 3*time.Minute, func() bool {
+		stored, _ = countInflux(ctx, db, `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
+		storedAlarms, _ = countInflux(ctx, db, `SELECT count(seq) FROM "`+db.Database+`"."autogen"."alarm"`)
+		return stored >= uint64(acked.Load()) && storedAlarms >= uint64(ackedAlarms.Load())
+	})
+	var lat []time.Duration
+	lost := 0
+	waitUntil(ctx, time.Minute, func() bool {
+		lat, lost = nil, 0
+		for k, at := range alarms {
+			if got, ok := rec.at(k); ok {
+				lat = append(lat, got.Sub(at))
+			} else {
+				lost++
+			}
+		}
+		return lost == 0
+	})
+	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, loadavg())
+	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
+		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
+	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost)
+	report := func(name string, from, to time.Time) {
+		var l []time.Duration
+		for k, at := range alarms {
+			if got, ok := rec.at(k); ok && !at.Before(from) && at.Before(to) {
+				l = append(l, got.Sub(at))
+			}
+		}
+		if len(l) == 0 {
+			fmt.Printf("alarm latency, %s: no alarms\n", name)
+			return
+		}
+		slices.Sort(l)
+		q := func(p float64) time.Duration { return l[int(p*float64(len(l)-1))] }
+		fmt.Printf("alarm latency, %s: %d alarms, p50 %v, p99 %v, max %v\n", name, len(l), q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), l[len(l)-1].Round(time.Millisecond))
+	}
+	report("whole run", time.Time{}, time.Now())
+	for _, w := range windows {
+		report(w.name, w.from, w.to)
+	}
+	_ = lat
+	return nil
+}
+
+// countInflux runs a count query and returns its one number (0 for no series).
+func countInflux(ctx context.Context, db *localstack.InfluxDB, q string) (uint64, error) {
+	w, err := influx.New(influx.Config{URL: db.URL(), Bucket: "x"})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	body, err := w.Query1x(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(body, ',')
+	j := bytes.Index(body[max(i, 0):], []byte("]"))
+	if i < 0 || j < 0 || !bytes.Contains(body, []byte(`"values"`)) {
+		return 0, nil
+	}
+	return strconv.ParseUint(string(body[i+1:i+j]), 10, 64)
+}
