@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Cursor is a position in one municipality's visits: every visit whose resolve event
@@ -31,7 +31,7 @@ func (c Cursor) String() string {
 
 // ParseCursor reads a cursor that String made.
 func ParseCursor(s string) (Cursor, error) {
-	bad := fmt.Errorf("%w: cursor %q is not one this API gave out", alerts.ErrInvalid, clip(s))
+	bad := fmt.Errorf("%w: cursor %q is not one this API gave out", api.ErrInvalid, clip(s))
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Cursor{}, bad

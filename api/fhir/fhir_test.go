@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/fhir"
 	"github.com/vagt-dk/vagt/api/fhir/fhirtest"
@@ -207,18 +208,18 @@ func TestPullRefusals(t *testing.T) {
 		q      fhir.Query
 		want   error
 	}{
-		{"another municipality's cursor", staff766, fhir.Query{Cursor: other}, alerts.ErrForbidden},
-		{"another municipality", staff766, fhir.Query{Municipality: "615"}, alerts.ErrForbidden},
-		{"cursor from the future", staff766, fhir.Query{Cursor: future}, alerts.ErrInvalid},
-		{"_since in the future", staff766, fhir.Query{Since: "2026-11-25T00:00:00Z"}, alerts.ErrInvalid},
-		{"_since without a zone", staff766, fhir.Query{Since: "2026-11-20T00:00:00"}, alerts.ErrInvalid},
-		{"forged cursor", staff766, fhir.Query{Cursor: "dmFndC1maGlyLTEvNzY2L3g"}, alerts.ErrInvalid},
-		{"not base64", staff766, fhir.Query{Cursor: "!!"}, alerts.ErrInvalid},
-		{"cursor and _since", staff766, fhir.Query{Cursor: fhir.Cursor{Municipality: 766, Event: 1}.String(), Since: "2026-11-20T00:00:00Z"}, alerts.ErrInvalid},
-		{"_count 0", staff766, fhir.Query{Count: "0"}, alerts.ErrInvalid},
-		{"_count 201", staff766, fhir.Query{Count: "201"}, alerts.ErrInvalid},
-		{"admin without municipality", fhir.Caller{Actor: "root", All: true}, fhir.Query{}, alerts.ErrInvalid},
-		{"unknown municipality", fhir.Caller{Actor: "root", All: true}, fhir.Query{Municipality: "999"}, alerts.ErrInvalid},
+		{"another municipality's cursor", staff766, fhir.Query{Cursor: other}, api.ErrForbidden},
+		{"another municipality", staff766, fhir.Query{Municipality: "615"}, api.ErrForbidden},
+		{"cursor from the future", staff766, fhir.Query{Cursor: future}, api.ErrInvalid},
+		{"_since in the future", staff766, fhir.Query{Since: "2026-11-25T00:00:00Z"}, api.ErrInvalid},
+		{"_since without a zone", staff766, fhir.Query{Since: "2026-11-20T00:00:00"}, api.ErrInvalid},
+		{"forged cursor", staff766, fhir.Query{Cursor: "dmFndC1maGlyLTEvNzY2L3g"}, api.ErrInvalid},
+		{"not base64", staff766, fhir.Query{Cursor: "!!"}, api.ErrInvalid},
+		{"cursor and _since", staff766, fhir.Query{Cursor: fhir.Cursor{Municipality: 766, Event: 1}.String(), Since: "2026-11-20T00:00:00Z"}, api.ErrInvalid},
+		{"_count 0", staff766, fhir.Query{Count: "0"}, api.ErrInvalid},
+		{"_count 201", staff766, fhir.Query{Count: "201"}, api.ErrInvalid},
+		{"admin without municipality", fhir.Caller{Actor: "root", All: true}, fhir.Query{}, api.ErrInvalid},
+		{"unknown municipality", fhir.Caller{Actor: "root", All: true}, fhir.Query{Municipality: "999"}, api.ErrInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := world()
@@ -244,8 +245,8 @@ func TestAdminNamesTheMunicipality(t *testing.T) {
 // Nothing is answered when the audit cannot be written.
 func TestNoPageWithoutAudit(t *testing.T) {
 	m := world()
-	m.failAt = alerts.ErrUnavailable
-	if _, err := service(m).Pull(t.Context(), staff766, fhir.Query{Base: base}); !errors.Is(err, alerts.ErrUnavailable) {
+	m.failAt = api.ErrUnavailable
+	if _, err := service(m).Pull(t.Context(), staff766, fhir.Query{Base: base}); !errors.Is(err, api.ErrUnavailable) {
 		t.Fatalf("want unavailable, got %v", err)
 	}
 }

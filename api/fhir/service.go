@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // Store is what the service needs of the SQL store (sqlstore.Store).
@@ -92,36 +92,36 @@ func (s *Service) check(ctx context.Context, c Caller, q Query, defCount, maxCou
 	case q.Municipality != "":
 		n, err := strconv.ParseUint(q.Municipality, 10, 16)
 		if err != nil || vagt.MunicipalityCode(n).Validate() != nil {
-			return p, fmt.Errorf("%w: municipality %q is not a municipality code", alerts.ErrInvalid, clip(q.Municipality))
+			return p, fmt.Errorf("%w: municipality %q is not a municipality code", api.ErrInvalid, clip(q.Municipality))
 		}
 		p.m = vagt.MunicipalityCode(n)
 	case c.All:
-		return p, fmt.Errorf("%w: name the municipality (municipality=<code>)", alerts.ErrInvalid)
+		return p, fmt.Errorf("%w: name the municipality (municipality=<code>)", api.ErrInvalid)
 	default:
 		p.m = c.Municipality
 	}
 	if !c.All && p.m != c.Municipality {
-		return p, fmt.Errorf("%w: municipality %d is not yours", alerts.ErrForbidden, p.m)
+		return p, fmt.Errorf("%w: municipality %d is not yours", api.ErrForbidden, p.m)
 	}
 	p.count = defCount
 	if q.Count != "" {
 		n, err := strconv.Atoi(q.Count)
 		if err != nil || n < 1 || n > maxCount {
-			return p, fmt.Errorf("%w: _count must be 1-%d", alerts.ErrInvalid, maxCount)
+			return p, fmt.Errorf("%w: _count must be 1-%d", api.ErrInvalid, maxCount)
 		}
 		p.count = n
 	}
 	if q.Cursor != "" && q.Since != "" {
-		return p, fmt.Errorf("%w: give cursor or _since, not both", alerts.ErrInvalid)
+		return p, fmt.Errorf("%w: give cursor or _since, not both", api.ErrInvalid)
 	}
 	now := s.c.Now()
 	if q.Since != "" {
 		t, err := time.Parse(time.RFC3339Nano, q.Since)
 		if err != nil {
-			return p, fmt.Errorf("%w: _since must be an instant with a time zone (2026-11-23T03:12:00Z)", alerts.ErrInvalid)
+			return p, fmt.Errorf("%w: _since must be an instant with a time zone (2026-11-23T03:12:00Z)", api.ErrInvalid)
 		}
 		if t.After(now) {
-			return p, fmt.Errorf("%w: _since %s is in the future", alerts.ErrInvalid, q.Since)
+			return p, fmt.Errorf("%w: _since %s is in the future", api.ErrInvalid, q.Since)
 		}
 		p.since = t
 	}
@@ -131,7 +131,7 @@ func (s *Service) check(ctx context.Context, c Caller, q Query, defCount, maxCou
 			return p, err
 		}
 		if cur.Municipality != p.m {
-			return p, fmt.Errorf("%w: the cursor belongs to another municipality", alerts.ErrForbidden)
+			return p, fmt.Errorf("%w: the cursor belongs to another municipality", api.ErrForbidden)
 		}
 		last, err := s.c.Store.LastEventID(ctx)
 		if err != nil {
@@ -140,7 +140,7 @@ func (s *Service) check(ctx context.Context, c Caller, q Query, defCount, maxCou
 		if cur.Event > last {
 			// A cursor from a restored or other database: resuming from it would skip
 			// whatever this log writes below it.
-			return p, fmt.Errorf("%w: the cursor is ahead of this platform's log (from the future or another database): start again with _since", alerts.ErrInvalid)
+			return p, fmt.Errorf("%w: the cursor is ahead of this platform's log (from the future or another database): start again with _since", api.ErrInvalid)
 		}
 		p.after = cur.Event
 	}

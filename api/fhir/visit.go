@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
@@ -148,7 +149,7 @@ func build(v Visit, org Organisation, refOf refFunc) resources {
 		Individual: &Reference{Reference: refOf(resourcePractitioner, performer.ID), Type: resourcePractitioner},
 	}}
 	// Whoever acknowledged the alarm took part too, when it was someone else.
-	if v.AckedBy != "" && v.AckedBy != v.ResolvedBy && v.AckedBy != alerts.System {
+	if v.AckedBy != "" && v.AckedBy != v.ResolvedBy && v.AckedBy != api.System {
 		p := practitioner(v.AckedBy)
 		out.practitioners = append(out.practitioners, p)
 		participants = append(participants, EncounterParticipant{

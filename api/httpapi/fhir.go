@@ -7,8 +7,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/fhir"
 )
 
@@ -30,19 +29,19 @@ const (
 // the whole municipality (no districts: the record is the municipality's), or an admin
 // naming the municipality. Staff of some districts, managers (no personal data),
 // national users and citizens may not.
-func fhirCaller(p *auth.Principal) (fhir.Caller, error) {
+func fhirCaller(p *api.Principal) (fhir.Caller, error) {
 	switch {
-	case p.Role == auth.RoleAdmin:
+	case p.Role == api.RoleAdmin:
 		return fhir.Caller{Actor: p.Name, All: true}, nil
-	case p.Role == auth.RoleStaff && len(p.Districts) == 0:
+	case p.Role == api.RoleStaff && len(p.Districts) == 0:
 		return fhir.Caller{Actor: p.Name, Municipality: p.Municipality}, nil
 	}
-	return fhir.Caller{}, fmt.Errorf("%w: the FHIR pull needs a staff token for the whole municipality (the care-record system's) or an admin", alerts.ErrForbidden)
+	return fhir.Caller{}, fmt.Errorf("%w: the FHIR pull needs a staff token for the whole municipality (the care-record system's) or an admin", api.ErrForbidden)
 }
 
 func (s *server) fhirService() (FHIRService, error) {
 	if s.FHIR == nil {
-		return nil, fmt.Errorf("%w: the FHIR pull is not configured", alerts.ErrUnavailable)
+		return nil, fmt.Errorf("%w: the FHIR pull is not configured", api.ErrUnavailable)
 	}
 	return s.FHIR, nil
 }
@@ -60,7 +59,7 @@ func fhirQuery(r *http.Request) fhir.Query {
 
 // fhirPull serves GET /api/v1/fhir/Encounter: one page of visits (docs/fhir.md).
 func (s *server) fhirPull() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		svc, err := s.fhirService()
 		if err != nil {
 			return err
@@ -84,7 +83,7 @@ func (s *server) fhirPull() http.Handler {
 // Bundle with _outputFormat=application/fhir+json. The Link header names where the next
 // export starts.
 func (s *server) fhirExport() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		svc, err := s.fhirService()
 		if err != nil {
 			return err
@@ -100,7 +99,7 @@ func (s *server) fhirExport() http.Handler {
 		case "application/fhir+json", "json":
 			format = "application/fhir+json"
 		default:
-			return fmt.Errorf("%w: _outputFormat is application/fhir+ndjson or application/fhir+json", alerts.ErrInvalid)
+			return fmt.Errorf("%w: _outputFormat is application/fhir+ndjson or application/fhir+json", api.ErrInvalid)
 		}
 		q := fhirQuery(r)
 		e, err := svc.Export(r.Context(), c, q)

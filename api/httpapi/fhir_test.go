@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/fhir"
 	"github.com/vagt-dk/vagt/api/fhir/fhirtest"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/sqlstore"
-	"github.com/vagt-dk/vagt/deploy/localstack/stacktest"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 type fhirFixture struct {
@@ -39,13 +40,13 @@ func newFHIRFixture(t *testing.T, dsn string) *fhirFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := alerts.NewManualClock(t0.Add(24 * time.Hour))
+	clock := api.NewManualClock(t0.Add(24 * time.Hour))
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Registry: store, Clock: clock,
 		FHIR: fhir.NewService(fhir.Config{Store: store, Now: clock.Now}), OpenAPI: []byte("openapi: 3.0.3\n")}))
 	t.Cleanup(func() { srv.Close(); store.Close() })
 	f := &fhirFixture{url: srv.URL, store: store, tokens: map[string]string{}}
 	north, _ := store.CreateDistrict(ctx, 766, "Nord")
-	if f.citizen, err = store.CreateCitizen(ctx, 766, alerts.Citizen{Name: "Karen Jensen"}); err != nil {
+	if f.citizen, err = store.CreateCitizen(ctx, 766, api.Citizen{Name: "Karen Jensen"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.CreateHome(ctx, "home-1", north, f.citizen); err != nil {
@@ -55,19 +56,19 @@ func newFHIRFixture(t *testing.T, dsn string) *fhirFixture {
 		t.Fatal(err)
 	}
 	centrum, _ := store.CreateDistrict(ctx, 615, "Centrum")
-	c615, _ := store.CreateCitizen(ctx, 615, alerts.Citizen{Name: "Ole Hansen"})
+	c615, _ := store.CreateCitizen(ctx, 615, api.Citizen{Name: "Ole Hansen"})
 	if err := store.CreateHome(ctx, "home-615", centrum, c615); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.RegisterGateway(ctx, "gw-615", "home-615"); err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]auth.Principal{
-		"care":    {Role: auth.RoleStaff, Municipality: 766},
-		"care615": {Role: auth.RoleStaff, Municipality: 615},
-		"anna":    {Role: auth.RoleStaff, Municipality: 766, Districts: []int64{north}},
-		"mads":    {Role: auth.RoleManager, Municipality: 766},
-		"admin":   {Role: auth.RoleAdmin},
+	for name, p := range map[string]api.Principal{
+		"care":    {Role: api.RoleStaff, Municipality: 766},
+		"care615": {Role: api.RoleStaff, Municipality: 615},
+		"anna":    {Role: api.RoleStaff, Municipality: 766, Districts: []int64{north}},
+		"mads":    {Role: api.RoleManager, Municipality: 766},
+		"admin":   {Role: api.RoleAdmin},
 	} {
 		tok, hash, _ := auth.NewToken()
 		p.Name = name
@@ -81,7 +82,7 @@ func newFHIRFixture(t *testing.T, dsn string) *fhirFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.Resolve(ctx, r.Alert.ID, by, alerts.Scope{Municipality: m}, o, "", at.Add(15*time.Minute)); err != nil {
+		if _, err := store.Resolve(ctx, r.Alert.ID, by, api.Scope{Municipality: m}, o, "", at.Add(15*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/fhir"
 )
@@ -41,7 +42,7 @@ func (s *Store) Visits(ctx context.Context, m vagt.MunicipalityCode, after int64
 			AND a.state = 'resolved' AND a.test = 0 AND a.anonymised_at IS NULL
 			AND a.resolved_by IS NOT NULL AND a.resolved_by <> '' AND a.resolved_by <> ?
 			AND a.outcome IS NOT NULL AND c.erased_at IS NULL
-		ORDER BY e.id LIMIT ?`, []any{after, int(m), sinceMs, alerts.System, limit}, func(r *sql.Rows) error {
+		ORDER BY e.id LIMIT ?`, []any{after, int(m), sinceMs, api.System, limit}, func(r *sql.Rows) error {
 		var (
 			v        fhir.Visit
 			mun, typ int

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/fhir"
 	"github.com/vagt-dk/vagt/api/sqlstore"
@@ -24,7 +25,7 @@ func BenchmarkPullPage(b *testing.B) {
 	defer s.Close()
 	d, _ := s.CreateDistrict(ctx, 766, "Nord")
 	for h := range 100 {
-		c, _ := s.CreateCitizen(ctx, 766, alerts.Citizen{Name: "citizen"})
+		c, _ := s.CreateCitizen(ctx, 766, api.Citizen{Name: "citizen"})
 		home := vagt.HomeID("home-" + itoaInt(h))
 		if err := s.CreateHome(ctx, home, d, c); err != nil {
 			b.Fatal(err)
@@ -41,7 +42,7 @@ func BenchmarkPullPage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Resolve(ctx, r.Alert.ID, "anna", alerts.Scope{Municipality: 766}, alerts.OutcomeVisitedAllWell, "", at.Add(time.Second)); err != nil {
+		if _, err := s.Resolve(ctx, r.Alert.ID, "anna", api.Scope{Municipality: 766}, alerts.OutcomeVisitedAllWell, "", at.Add(time.Second)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/fhir"
 	"github.com/vagt-dk/vagt/api/fhir/fhirtest"
@@ -23,7 +24,7 @@ func visitWorld(t *testing.T, s *sqlstore.Store) (w world, fall, panicID int64) 
 	t.Helper()
 	ctx := t.Context()
 	w = setup(t, s)
-	staff := alerts.Scope{Municipality: 766}
+	staff := api.Scope{Municipality: 766}
 	fall = ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmFall, t0), t0).Alert.ID
 	if _, err := s.Ack(ctx, fall, "anna", staff, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func visitWorld(t *testing.T, s *sqlstore.Store) (w world, fall, panicID int64) 
 	}
 	ingest(t, s, alarm("gw-0042", 2, "bu-17:door", vagt.AlarmDoorAtNight, t0.Add(30*time.Minute)), t0.Add(30*time.Minute)) // stays open
 	sys := ingest(t, s, alarm("gw-0042", 3, "bu-17:bed", vagt.AlarmBedExit, t0.Add(31*time.Minute)), t0.Add(31*time.Minute)).Alert.ID
-	if _, err := s.Resolve(ctx, sys, alerts.System, staff, alerts.OutcomeTechnicalFault, "", t0.Add(32*time.Minute)); err != nil {
+	if _, err := s.Resolve(ctx, sys, api.System, staff, alerts.OutcomeTechnicalFault, "", t0.Add(32*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RegisterDevice(ctx, "bu-17:smoke", "gw-0042", vagt.TechSmokeAlarm, "smoke alarm"); err != nil {
@@ -55,7 +56,7 @@ func visitWorld(t *testing.T, s *sqlstore.Store) (w world, fall, panicID int64) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.CreateCitizen(ctx, 615, alerts.Citizen{Name: "Ole Hansen"})
+	c, err := s.CreateCitizen(ctx, 615, api.Citizen{Name: "Ole Hansen"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func visitWorld(t *testing.T, s *sqlstore.Store) (w world, fall, panicID int64) 
 	a := alarm("gw-615", 1, "btn", vagt.AlarmPanic, t0.Add(36*time.Minute))
 	a.Municipality = 615
 	other := ingest(t, s, a, t0.Add(36*time.Minute)).Alert.ID
-	if _, err := s.Resolve(ctx, other, "ole", alerts.Scope{Municipality: 615}, alerts.OutcomeVisitedAllWell, "", t0.Add(40*time.Minute)); err != nil {
+	if _, err := s.Resolve(ctx, other, "ole", api.Scope{Municipality: 615}, alerts.OutcomeVisitedAllWell, "", t0.Add(40*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	panicID = ingest(t, s, alarm("gw-0042", 5, "bu-17:btn", vagt.AlarmPanic, t0.Add(50*time.Minute)), t0.Add(50*time.Minute)).Alert.ID
@@ -151,7 +152,7 @@ func TestPullOnStore(t *testing.T) {
 		}
 		// New activity after the pages does not change them.
 		more := ingest(t, s, alarm("gw-0042", 6, "bu-17:btn", vagt.AlarmPanic, t0.Add(80*time.Minute)), t0.Add(80*time.Minute)).Alert.ID
-		if _, err := s.Resolve(ctx, more, "anna", alerts.Scope{Municipality: 766}, alerts.OutcomeOther, "", t0.Add(90*time.Minute)); err != nil {
+		if _, err := s.Resolve(ctx, more, "anna", api.Scope{Municipality: 766}, alerts.OutcomeOther, "", t0.Add(90*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if third, _ := page(fhir.Query{Count: "1"}); !bytes.Equal(third, one) {
@@ -177,8 +178,8 @@ func TestPullOnStore(t *testing.T) {
 			q    fhir.Query
 			want error
 		}{
-			{"another municipality's cursor", fhir.Query{Cursor: fhir.Cursor{Municipality: 615, Event: 1}.String()}, alerts.ErrForbidden},
-			{"a cursor from the future", fhir.Query{Cursor: fhir.Cursor{Municipality: 766, Event: last + 1}.String()}, alerts.ErrInvalid},
+			{"another municipality's cursor", fhir.Query{Cursor: fhir.Cursor{Municipality: 615, Event: 1}.String()}, api.ErrForbidden},
+			{"a cursor from the future", fhir.Query{Cursor: fhir.Cursor{Municipality: 766, Event: last + 1}.String()}, api.ErrInvalid},
 		} {
 			if _, err := svc.Pull(ctx, caller, c.q); !errors.Is(err, c.want) {
 				t.Fatalf("%s: want %v, got %v", c.name, c.want, err)
