@@ -46,7 +46,7 @@ type FeedOptions struct {
 	// from the store, so the buffer only needs to cover a burst between two writes.
 	Buffer     int
 	Poll       time.Duration // look for events without a Wake this often; default 1 s
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 }
 
@@ -58,11 +58,11 @@ func NewFeed(src EventSource, o FeedOptions) *Feed {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := &Feed{
-		src: src, log: o.Log, buffer: o.Buffer, poll: o.Poll,
+		src: src, log: o.Logger, buffer: o.Buffer, poll: o.Poll,
 		wake:  make(chan struct{}, 1),
 		start: make(chan struct{}),
 		subs:  map[*Subscription]struct{}{},

@@ -24,10 +24,10 @@ type OfflineStore interface {
 // Escalator drives escalation. The deadlines live in the store, so an API restart loses
 // none; several replicas may run one each (the store's updates are conditional).
 type Escalator struct {
-	Store EscalationStore
-	Clock api.Clock
-	Every time.Duration // how often to look; default 1 s
-	Log   *slog.Logger
+	Store  EscalationStore
+	Clock  api.Clock
+	Every  time.Duration // how often to look; default 1 s
+	Logger *slog.Logger
 	// Changed is called after a tick that changed alerts (e.g. Feed.Wake), if set.
 	Changed func()
 }
@@ -43,7 +43,7 @@ func (e *Escalator) Tick(ctx context.Context) (int, error) {
 
 // Run ticks until ctx is done.
 func (e *Escalator) Run(ctx context.Context) error {
-	return every(ctx, e.Every, e.Log, "escalate", e.Tick)
+	return every(ctx, e.Every, e.Logger, "escalate", e.Tick)
 }
 
 // OfflineDetector drives offline detection, like Escalator.
@@ -51,7 +51,7 @@ type OfflineDetector struct {
 	Store   OfflineStore
 	Clock   api.Clock
 	Every   time.Duration // default 1 s
-	Log     *slog.Logger
+	Logger  *slog.Logger
 	Changed func()
 }
 
@@ -66,7 +66,7 @@ func (d *OfflineDetector) Tick(ctx context.Context) (int, error) {
 
 // Run ticks until ctx is done.
 func (d *OfflineDetector) Run(ctx context.Context) error {
-	return every(ctx, d.Every, d.Log, "offline", d.Tick)
+	return every(ctx, d.Every, d.Logger, "offline", d.Tick)
 }
 
 // every calls tick on a real-time ticker; the clock the tick reads is the injected one, so

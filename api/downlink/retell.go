@@ -59,11 +59,11 @@ func (n *Notifier) retellAll(ctx context.Context) bool {
 		err := n.retellOne(ctx, id)
 		if err != nil && !errors.Is(err, errPermanent) {
 			n.failed.Inc()
-			n.o.Log.Warn("downlink: retell failed; retrying", "alert", id, "err", err)
+			n.o.Logger.Warn("downlink: retell failed; retrying", "alert", id, "err", err)
 			return true // kept; the next round tries again
 		}
 		if err != nil {
-			n.o.Log.Error("downlink: alert not told again", "alert", id, "err", err)
+			n.o.Logger.Error("downlink: alert not told again", "alert", id, "err", err)
 		}
 		n.mu.Lock()
 		delete(n.retell, id)
@@ -105,6 +105,6 @@ func (n *Notifier) retellOne(ctx context.Context, id int64) error {
 	}
 	n.published.Inc()
 	n.retold.Inc()
-	n.o.Log.Debug("downlink told again", "gateway", msg.Gateway, "alert", id, "state", state, "events", len(seqs))
+	n.o.Logger.Debug("downlink told again", "gateway", msg.Gateway, "alert", id, "state", state, "events", len(seqs))
 	return nil
 }

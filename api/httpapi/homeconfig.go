@@ -32,7 +32,7 @@ func (s *server) carePlanOverview() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := api.PrincipalFromContext(r.Context())
 		if s.HomeConfigs == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable))
 			return
 		}
 		var (
@@ -43,7 +43,7 @@ func (s *server) carePlanOverview() http.Handler {
 		case api.RoleAdmin:
 			m, err := intParam(r, "municipality")
 			if err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 			mun = vagt.MunicipalityCode(m)
@@ -52,13 +52,27 @@ func (s *server) carePlanOverview() http.Handler {
 		case api.RoleStaff:
 			mun, districts = p.Municipality, p.Districts
 		default:
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are for care staff and managers", api.ErrForbidden))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: care plans are for care staff and managers", api.ErrForbidden))
 			return
 		}
 		homes, err := s.HomeConfigs.Overview(r.Context(), mun, districts)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
+		}
+		// The overview names the homes' citizens: audited before it is answered.
+		named := 0
+		for _, h := range homes {
+			if h.Citizen != "" {
+				named++
+			}
+		}
+		if named > 0 {
+			if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "careplan.list",
+				Object: "careplans", Detail: fmt.Sprintf("%d homes, %d citizens named", len(homes), named)}); err != nil {
+				writeError(w, r, s.Logger, err)
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"homes": homes})
 	})
@@ -110,7 +124,7 @@ func (s *server) getHomeConfig() http.Handler {
 			v, err = s.HomeConfigs.View(r.Context(), home)
 		}
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
@@ -124,29 +138,29 @@ func (s *server) putHomeConfig() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		var ifVersion uint64
 		if m := r.Header.Get("If-Match"); m != "" {
 			if ifVersion, err = strconv.ParseUint(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion == 0 {
-				writeError(w, r, s.Log, &api.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
+				writeError(w, r, s.Logger, &api.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
 				return
 			}
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		set, err := careplan.ParseSettings(body)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		v, err := s.HomeConfigs.Update(r.Context(), home, set, ifVersion, p.Name)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
@@ -158,21 +172,21 @@ func (s *server) homeConfigHistory() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, home, err := s.homeConfigAccess(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		limit, err := intParam(r, "limit")
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.history", Object: "home/" + string(home)}); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		h, err := s.HomeConfigs.History(r.Context(), home, int(min(max(limit, 0), 500)))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"history": h})

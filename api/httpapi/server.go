@@ -52,7 +52,7 @@ type Config struct {
 	Feed     *alerts.Feed
 	OIDC     JWTVerifier // nil: vagt tokens only
 	Clock    api.Clock
-	Log      *slog.Logger
+	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
 	Metrics  prometheus.Registerer // request metrics; nil: none
 	// Ready reports whether the API can serve (store reachable, lane connected).
@@ -107,8 +107,8 @@ func NewHandler(c Config) http.Handler {
 	if c.Clock == nil {
 		c.Clock = api.SystemClock{}
 	}
-	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.StreamWriteTimeout <= 0 {
 		c.StreamWriteTimeout = 10 * time.Second
@@ -135,8 +135,8 @@ func NewHandler(c Config) http.Handler {
 	s.initGuards()
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.count, securityHeaders)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errMethod) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Logger, errNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Logger, errMethod) })
 	r.Method(http.MethodGet, "/healthz", health())
 	r.Method(http.MethodGet, "/readyz", s.ready())
 	r.Method(http.MethodGet, "/openapi.yaml", openAPI(c.OpenAPI))
@@ -255,12 +255,12 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		if wait, limited := s.authFails.limited(r, hash, now); limited {
 			s.security.WithLabelValues("throttled").Inc()
-			writeThrottled(w, r, s.Log, wait)
+			writeThrottled(w, r, s.Logger, wait)
 			return
 		}
 		if hash == "" {
 			// A browser's first request without a token is not an attack: not counted.
-			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", api.ErrUnauthenticated))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: an Authorization: Bearer token is required", api.ErrUnauthenticated))
 			return
 		}
 		var (
@@ -278,7 +278,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		s.authFails.succeeded(hash, now)
 		if err := s.auditOnBehalf(r, p); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		ctx := api.WithPrincipal(r.Context(), p)
@@ -328,7 +328,7 @@ func (s *server) metricsBehindToken(next http.Handler) http.Handler {
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			writeError(w, r, s.Log, fmt.Errorf("%w: /metrics needs the metrics token", api.ErrUnauthenticated))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: /metrics needs the metrics token", api.ErrUnauthenticated))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -388,7 +388,7 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				writeError(w, r, s.Log, fmt.Errorf("panic: %v", v))
+				writeError(w, r, s.Logger, fmt.Errorf("panic: %v", v))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -38,7 +38,7 @@ const (
 // Options configure a Store.
 type Options struct {
 	Policy alerts.Policy // zero: alerts.DefaultPolicy()
-	Log    *slog.Logger
+	Logger *slog.Logger
 }
 
 // Store is the SQL store. It is safe for concurrent use.
@@ -66,10 +66,10 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err := o.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dsn: dsn, policy: o.Policy, log: o.Log}
+	s := &Store{dsn: dsn, policy: o.Policy, log: o.Logger}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.dialect = postgres

@@ -90,7 +90,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, cfg, server.Deps{Log: logger.With("component", "api")})
+	srv, err := server.New(ctx, cfg, server.Deps{Logger: logger.With("component", "api")})
 	if err != nil {
 		return err
 	}

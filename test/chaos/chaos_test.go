@@ -14,6 +14,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
@@ -130,7 +131,7 @@ func settled(t *testing.T, what string, cond func() (bool, string)) {
 
 func TestChaos(t *testing.T) {
 	set := settingsFromEnv(t)
-	bins := buildBinaries(t)
+	bins := chain.Build(t)
 	p := startPlatform(t, bins, chaosAutosave)
 	url := p.broker.URL()
 	homes := []*home{
@@ -267,7 +268,7 @@ func TestChaos(t *testing.T) {
 		{"kill -9 mosquitto", p.broker.Kill, func() error { return p.broker.Start(ctx) }},
 		{"kill -9 influxdb", p.influx.Kill, func() error { return p.influx.Start(ctx) }},
 		{"kill -9 postgresql", func() error {
-			failedBefore = countLines(p.api.log, "commit failed")
+			failedBefore = chain.CountLines(p.api.Log, "commit failed")
 			return p.postgres.Kill()
 		}, func() error {
 			if err := p.postgres.Start(ctx); err != nil {
@@ -277,7 +278,7 @@ func TestChaos(t *testing.T) {
 			// each such message stayed unacknowledged and was retried (alarmlane).
 			waitUntil(t, "the api to store again", func() bool { return ready("http://" + p.apiAddr + "/readyz") }, nil)
 			rep.notes = append(rep.notes, fmt.Sprintf("kill -9 postgresql: the api's alarm lane failed %d commit attempts, acknowledged none of those messages, and retried until they were stored",
-				countLines(p.api.log, "commit failed")-failedBefore))
+				chain.CountLines(p.api.Log, "commit failed")-failedBefore))
 			return nil
 		}},
 		{"kill -9 ingest", p.ingest.Kill, p.ingest.Start},
@@ -571,10 +572,4 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	t.Logf("chaos run (hold %s, %d round(s), stream reconnects %d):\n%s", set.hold, set.rounds, w.reconnects(), rep.table())
-}
-
-// countLines is how many lines of a log file contain s.
-func countLines(path, s string) int {
-	data, _ := os.ReadFile(path)
-	return strings.Count(string(data), s)
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -17,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/firmware-sim/load"
-	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/internal/probe"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -63,15 +61,8 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	defer func() { _ = ingest.Process.Signal(syscall.SIGTERM); _ = ingest.Wait() }()
-	if !waitUntil(ctx, time.Minute, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		return fmt.Errorf("vagt ingest not ready")
+	if err := probe.WaitReady(ctx, addr); err != nil {
+		return fmt.Errorf("vagt ingest: %w", err)
 	}
 	rec, err := newReceiver(&natsBroker{c: c})
 	if err != nil {
@@ -200,8 +191,8 @@ func runChain(ctx context.Context, o chainOptions) error {
 	// Everything acknowledged must be stored: wait for ingest to catch up.
 	var stored, storedAlarms uint64
 	waitUntil(ctx, 3*time.Minute, func() bool {
-		stored, _ = countInflux(ctx, db, `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
-		storedAlarms, _ = countInflux(ctx, db, `SELECT count(seq) FROM "`+db.Database+`"."autogen"."alarm"`)
+		stored, _ = probe.Count(ctx, db.URL(), `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
+		storedAlarms, _ = probe.Count(ctx, db.URL(), `SELECT count(seq) FROM "`+db.Database+`"."autogen"."alarm"`)
 		return stored >= uint64(acked.Load()) && storedAlarms >= uint64(ackedAlarms.Load())
 	})
 	var lat []time.Duration
@@ -217,7 +208,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 		return lost == 0
 	})
-	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, loadavg())
+	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, probe.LoadAvg())
 	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
 		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
 	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost)
@@ -242,23 +233,4 @@ func runChain(ctx context.Context, o chainOptions) error {
 	}
 	_ = lat
 	return nil
-}
-
-// countInflux runs a count query and returns its one number (0 for no series).
-func countInflux(ctx context.Context, db *localstack.InfluxDB, q string) (uint64, error) {
-	w, err := influx.New(influx.Config{URL: db.URL(), Bucket: "x"})
-	if err != nil {
-		return 0, err
-	}
-	defer w.Close()
-	body, err := w.Query1x(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(body, ',')
-	j := bytes.Index(body[max(i, 0):], []byte("]"))
-	if i < 0 || j < 0 || !bytes.Contains(body, []byte(`"values"`)) {
-		return 0, nil
-	}
-	return strconv.ParseUint(string(body[i+1:i+j]), 10, 64)
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/test/internal/probe"
 )
 
 type options struct {
@@ -179,7 +180,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		return nil, err
 	}
 	defer b.close()
-	r := &result{Broker: b.name(), Gateways: o.gateways, LoadBefore: loadavg()}
+	r := &result{Broker: b.name(), Gateways: o.gateways, LoadBefore: probe.LoadAvg()}
 	r.HandshakesPerSec = handshakeRate(b.tlsAddr(), certs, o.handshakes, o.parallel)
 	log.Printf("%s: %.0f TLS handshakes/s", name, r.HandshakesPerSec)
 
@@ -222,7 +223,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		waitUntil(ctx, 5*time.Minute, func() bool { return f.Connected() == o.gateways })
 		time.Sleep(3 * time.Second)
 	}
-	r.LoadAfter = loadavg()
+	r.LoadAfter = probe.LoadAvg()
 	return r, nil
 }
 

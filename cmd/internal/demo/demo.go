@@ -127,7 +127,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
 		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token}},
-		server.Deps{Log: log.With("component", "api"), NightClock: shift})
+		server.Deps{Logger: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
 	}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package alarmprop
+package chain
 
 import "syscall"
 

@@ -3,44 +3,9 @@ package alarmlane
 import (
 	"sync"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
-
-// sequencer acknowledges messages in arrival order: a message done out of order waits
-// until every message that arrived before it is done too.
-type sequencer struct {
-	mu       sync.Mutex
-	next     int64                  // the oldest arrival not yet acknowledged
-	pending  map[int64]mqtt.Message // arrived, not acknowledged
-	finished map[int64]bool
-}
-
-func (s *sequencer) add(n int64, m mqtt.Message) {
-	s.mu.Lock()
-	s.pending[n] = m
-	s.mu.Unlock()
-}
-
-// done marks n committed and acknowledges the longest committed prefix. Acks are sent
-// under the lock, so they leave in order.
-func (s *sequencer) done(n int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.finished == nil {
-		s.finished = map[int64]bool{}
-	}
-	s.finished[n] = true
-	for s.finished[s.next] {
-		if m := s.pending[s.next]; m != nil {
-			m.Ack()
-		}
-		delete(s.finished, s.next)
-		delete(s.pending, s.next)
-		s.next++
-	}
-}
 
 // queue is a FIFO for one worker. Its count is bounded by the broker, which sends at most
 // its in-flight window of unacknowledged QoS 1 messages, and its bytes by that window times

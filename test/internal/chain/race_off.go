@@ -1,5 +1,5 @@
 //go:build !race
 
-package chaos
+package chain
 
 const raceBuild = false

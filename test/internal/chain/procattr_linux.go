@@ -1,4 +1,4 @@
-package alarmprop
+package chain
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package chaos
+package chain
 
 import (
 	"errors"
@@ -7,10 +7,10 @@ import (
 	"sync"
 )
 
-// uplinkCut is a TCP relay between one gateway and the broker that the suite can cut: the
+// UplinkCut is a TCP relay between one gateway and the broker that a suite can cut: the
 // open connections are closed and new ones refused (accepted and closed at once) until
 // Restore, as a dead 4G link looks to the gateway.
-type uplinkCut struct {
+type UplinkCut struct {
 	ln     net.Listener
 	target string
 
@@ -20,20 +20,21 @@ type uplinkCut struct {
 	wg    sync.WaitGroup
 }
 
-func newUplinkCut(target string) (*uplinkCut, error) {
+// NewUplinkCut relays connections from a loopback port to target (host:port).
+func NewUplinkCut(target string) (*UplinkCut, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &uplinkCut{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &UplinkCut{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Go(p.accept)
 	return p, nil
 }
 
 // URL is the broker URL the gateway is given.
-func (p *uplinkCut) URL() string { return "tcp://" + p.ln.Addr().String() }
+func (p *UplinkCut) URL() string { return "tcp://" + p.ln.Addr().String() }
 
-func (p *uplinkCut) accept() {
+func (p *UplinkCut) accept() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -51,7 +52,7 @@ func (p *uplinkCut) accept() {
 	}
 }
 
-func (p *uplinkCut) relay(c net.Conn) {
+func (p *UplinkCut) relay(c net.Conn) {
 	defer p.forget(c)
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
@@ -76,7 +77,7 @@ func (p *uplinkCut) relay(c net.Conn) {
 	<-done
 }
 
-func (p *uplinkCut) track(c net.Conn) bool {
+func (p *UplinkCut) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cut {
@@ -87,7 +88,7 @@ func (p *uplinkCut) track(c net.Conn) bool {
 	return true
 }
 
-func (p *uplinkCut) forget(c net.Conn) {
+func (p *UplinkCut) forget(c net.Conn) {
 	c.Close()
 	p.mu.Lock()
 	delete(p.conns, c)
@@ -95,7 +96,7 @@ func (p *uplinkCut) forget(c net.Conn) {
 }
 
 // Cut closes every relayed connection and refuses new ones.
-func (p *uplinkCut) Cut() {
+func (p *UplinkCut) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
@@ -105,13 +106,14 @@ func (p *uplinkCut) Cut() {
 }
 
 // Restore lets connections through again.
-func (p *uplinkCut) Restore() {
+func (p *UplinkCut) Restore() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
 }
 
-func (p *uplinkCut) Close() error {
+// Close cuts the relay for good and waits for its goroutines.
+func (p *UplinkCut) Close() error {
 	p.Cut()
 	err := p.ln.Close()
 	p.wg.Wait()
