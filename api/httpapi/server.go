@@ -51,6 +51,7 @@ type Config struct {
 	Auth     AuthStore
 	Feed     *alerts.Feed
 	OIDC     JWTVerifier // nil: vagt tokens only
+	SignIn   SignInFlow  // sign-in with the identity provider (signin.go); nil: not offered
 	Clock    api.Clock
 	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
@@ -90,6 +91,8 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
+	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
+	Presence PresenceService
 	// FHIR hands resolved visits to care-record systems (fhir.go); nil: it answers 503.
 	FHIR FHIRService
 }
@@ -153,6 +156,9 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
 	r.With(apiHeaders).Method(http.MethodPost, "/api/v1/activate", s.activate())
+	r.With(apiHeaders).Method(http.MethodGet, "/auth/config", s.signInConfig())
+	r.Method(http.MethodGet, "/auth/login", s.signInStart())
+	r.Method(http.MethodGet, "/auth/callback", s.signInCallback())
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(apiHeaders, s.authenticate, s.refusals)
 		r.Method(http.MethodGet, "/me", s.me())
@@ -162,6 +168,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/ack", s.ackAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
+		r.Method(http.MethodPost, "/alerts/{id}/take", s.presence(takeStep))
+		r.Method(http.MethodPost, "/alerts/{id}/enroute", s.presence(enrouteStep))
+		r.Method(http.MethodPost, "/alerts/{id}/arrived", s.presence(arriveStep))
+		r.Method(http.MethodPost, "/alerts/{id}/release", s.presence(releaseStep))
 		r.Method(http.MethodPost, "/tokens", s.createToken())
 		r.Method(http.MethodDelete, "/tokens/{id}", s.revokeToken())
 		r.Method(http.MethodGet, "/users/{id}/tokens", s.userTokens())

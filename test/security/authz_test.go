@@ -61,6 +61,10 @@ var matrix = map[string]outcome{
 	"POST /api/v1/alerts/{id}/ack":                 {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/resolve":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/notes":               {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/take":                {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/enroute":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/arrived":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/release":             {401, 409, 404, 404, 403, 403, 403, 403, 403, 403}, // nobody took the fresh alert: a conflict, not a refusal
 	"POST /api/v1/tokens":                          {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
 	"GET /api/v1/audit":                            {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
 	"GET /api/v1/municipalities":                   {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
