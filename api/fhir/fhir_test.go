@@ -251,19 +251,42 @@ func TestNoPageWithoutAudit(t *testing.T) {
 	}
 }
 
-// The seam for arrival times (issue 21): once the store fills ArrivedAt, the visit starts
-// at the arrival.
+// Presence (docs/alerts.md): a visit whose assignee said "arrived" starts then, and the
+// assignee is its primary performer; who resolved it took part.
 func TestArrivalStartsTheVisit(t *testing.T) {
 	m := world()
 	m.visits = m.visits[:1]
-	m.visits[0].ArrivedAt = at(9 * time.Minute)
+	m.visits[0].Assignee, m.visits[0].ArrivedAt = "bo", at(9*time.Minute)
 	doc, _ := pull(t, service(m), staff766, fhir.Query{})
 	e := resourcesOf(t, doc, "Encounter")[0]
 	if e["period"].(map[string]any)["start"] != "2026-11-23T03:21:00Z" {
 		t.Fatalf("period: %v", e["period"])
 	}
-	if p := resourcesOf(t, doc, "Procedure")[0]; p["performedDateTime"] != "2026-11-23T03:21:00Z" {
+	p := resourcesOf(t, doc, "Procedure")[0]
+	if p["performedDateTime"] != "2026-11-23T03:21:00Z" {
 		t.Fatalf("performed: %v", p["performedDateTime"])
+	}
+	var bo string
+	for _, en := range generic(t, doc)["entry"].([]any) {
+		r := en.(map[string]any)["resource"].(map[string]any)
+		if r["resourceType"] == "Practitioner" && r["identifier"].([]any)[0].(map[string]any)["value"] == "bo" {
+			bo = en.(map[string]any)["fullUrl"].(string)
+		}
+	}
+	parts := e["participant"].([]any)
+	first := parts[0].(map[string]any)
+	if len(parts) != 2 || first["individual"].(map[string]any)["reference"] != bo ||
+		first["type"].([]any)[0].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] != "PPRF" {
+		t.Fatalf("bo, who arrived, is the primary performer; anna took part: %v", parts)
+	}
+	if p["performer"].([]any)[0].(map[string]any)["actor"].(map[string]any)["reference"] != bo {
+		t.Fatalf("procedure performer: %v", p["performer"])
+	}
+	// Taken but no arrival said: the resolver performed it, from the acknowledgement.
+	m.visits[0].ArrivedAt = nil
+	doc, _ = pull(t, service(m), staff766, fhir.Query{})
+	if e := resourcesOf(t, doc, "Encounter")[0]; e["period"].(map[string]any)["start"] != "2026-11-23T03:13:00Z" {
+		t.Fatalf("period without arrival: %v", e["period"])
 	}
 }
 

@@ -26,8 +26,9 @@ type Visit struct {
 	RaisedAt     time.Time
 	AckedAt      *time.Time
 	AckedBy      string
-	// ArrivedAt is when staff arrived in the home. Nil until the store records arrivals
-	// (issue 21, "on my way / arrived"): the visit then starts when it was acknowledged.
+	// Assignee is who said "I'll go" (presence, docs/alerts.md), ArrivedAt when they said
+	// "arrived"; both empty when staff did not use those steps.
+	Assignee   string
 	ArrivedAt  *time.Time
 	ResolvedAt time.Time
 	ResolvedBy string
@@ -45,6 +46,15 @@ func (v Visit) Start() time.Time {
 		return *v.AckedAt
 	}
 	return v.ResolvedAt
+}
+
+// Performer is who made the visit: whoever said "arrived" (the assignee), else who
+// resolved the alert.
+func (v Visit) Performer() string {
+	if v.ArrivedAt != nil && v.Assignee != "" {
+		return v.Assignee
+	}
+	return v.ResolvedBy
 }
 
 // Organisation says how a Patient names the municipality that keeps its record: by SOR
@@ -142,15 +152,20 @@ func build(v Visit, org Organisation, refOf refFunc) resources {
 
 	var out resources
 	out.patient = pat
-	performer := practitioner(v.ResolvedBy)
+	performer := practitioner(v.Performer())
 	out.practitioners = append(out.practitioners, performer)
 	participants := []EncounterParticipant{{
 		Type:       []CodeableConcept{{Coding: []Coding{{System: SystemParticipationType, Code: CodePrimaryPerformer, Display: DisplayPrimary}}}},
 		Individual: &Reference{Reference: refOf(resourcePractitioner, performer.ID), Type: resourcePractitioner},
 	}}
-	// Whoever acknowledged the alarm took part too, when it was someone else.
-	if v.AckedBy != "" && v.AckedBy != v.ResolvedBy && v.AckedBy != api.System {
-		p := practitioner(v.AckedBy)
+	// Whoever else resolved, took or acknowledged the alarm took part too.
+	seen := map[string]bool{v.Performer(): true, api.System: true, "": true}
+	for _, who := range []string{v.ResolvedBy, v.Assignee, v.AckedBy} {
+		if seen[who] {
+			continue
+		}
+		seen[who] = true
+		p := practitioner(who)
 		out.practitioners = append(out.practitioners, p)
 		participants = append(participants, EncounterParticipant{
 			Type:       []CodeableConcept{{Coding: []Coding{{System: SystemParticipationType, Code: CodeParticipant, Display: DisplayParticipant}}}},

@@ -16,10 +16,10 @@ import (
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
-// TestVisitDocumentedOnce: a press in the home becomes an alert over the real broker,
-// staff resolve it after the visit, and the care record pulls the visit from the running
-// server as FHIR: the served page passes the validator, names the outcome, and pulling it
-// again gives the same page.
+// TestVisitDocumentedOnce: a press in the home becomes an alert over the real broker, bo
+// takes it and arrives, anna resolves it, and the care record pulls the visit from the
+// running server as FHIR: the served page passes the validator, starts at the arrival,
+// names both and the outcome, and pulling it again gives the same page.
 func TestVisitDocumentedOnce(t *testing.T) {
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
@@ -43,8 +43,13 @@ func TestVisitDocumentedOnce(t *testing.T) {
 				return len(list.Alerts) == 1
 			})
 			id := list.Alerts[0].ID
-			if code := st.call(t, "anna", "POST", "/api/v1/alerts/"+itoa(id)+"/ack", "", nil); code != http.StatusOK {
-				t.Fatalf("ack: %d", code)
+			// bo takes it (that acknowledges it), and says "arrived" 9 minutes later.
+			if code := st.call(t, "bo", "POST", "/api/v1/alerts/"+itoa(id)+"/take", "", nil); code != http.StatusOK {
+				t.Fatalf("take: %d", code)
+			}
+			st.clock.Advance(9 * time.Minute)
+			if code := st.call(t, "bo", "POST", "/api/v1/alerts/"+itoa(id)+"/arrived", "", nil); code != http.StatusOK {
+				t.Fatalf("arrived: %d", code)
 			}
 			st.clock.Advance(20 * time.Minute)
 			if code := st.call(t, "anna", "POST", "/api/v1/alerts/"+itoa(id)+"/resolve", `{"outcome":"visited_help_given","note":"helped up"}`, nil); code != http.StatusOK {
@@ -69,7 +74,9 @@ func TestVisitDocumentedOnce(t *testing.T) {
 			if p := fhirtest.Problems(page); len(p) > 0 {
 				t.Fatalf("served page breaks FHIR rules:\n%s\n%s", strings.Join(p, "\n"), page)
 			}
-			for _, want := range []string{`"id":"vagt-alert-` + itoa(id) + `"`, `"vagt-alarm-visit-visited_help_given"`, `"value":"anna"`} {
+			arrived := t0.Add(9 * time.Minute).UTC().Format(time.RFC3339)
+			for _, want := range []string{`"id":"vagt-alert-` + itoa(id) + `"`, `"vagt-alarm-visit-visited_help_given"`, `"value":"anna"`,
+				`"value":"bo"`, `"period":{"start":"` + arrived + `"`} {
 				if !strings.Contains(string(page), want) {
 					t.Fatalf("page lacks %s:\n%s", want, page)
 				}

@@ -30,10 +30,9 @@ func (s *Store) Visits(ctx context.Context, m vagt.MunicipalityCode, after int64
 	if !since.IsZero() {
 		sinceMs = ms(since)
 	}
-	// When arrivals are recorded (issue 21, presence), select them here into ArrivedAt.
 	var out []fhir.Visit
 	err := s.each(ctx, `SELECT e.id, a.id, a.municipality, h.citizen_id, a.type, a.raised_at, a.acked_at, COALESCE(a.acked_by, ''),
-			a.resolved_at, a.resolved_by, a.outcome
+			COALESCE(a.assignee, ''), a.arrived_at, a.resolved_at, a.resolved_by, a.outcome
 		FROM events e
 		JOIN alerts a ON a.id = e.alert_id
 		JOIN homes h ON h.id = a.home_id
@@ -48,14 +47,15 @@ func (s *Store) Visits(ctx context.Context, m vagt.MunicipalityCode, after int64
 			mun, typ int
 			raised   int64
 			acked    sql.NullInt64
+			arrived  sql.NullInt64
 			resolved int64
 			outcome  string
 		)
-		if err := r.Scan(&v.Event, &v.Alert, &mun, &v.Citizen, &typ, &raised, &acked, &v.AckedBy, &resolved, &v.ResolvedBy, &outcome); err != nil {
+		if err := r.Scan(&v.Event, &v.Alert, &mun, &v.Citizen, &typ, &raised, &acked, &v.AckedBy, &v.Assignee, &arrived, &resolved, &v.ResolvedBy, &outcome); err != nil {
 			return err
 		}
 		v.Municipality, v.Type, v.Outcome = vagt.MunicipalityCode(mun), vagt.AlarmType(typ), alerts.Outcome(outcome)
-		v.RaisedAt, v.AckedAt, v.ResolvedAt = fromMs(raised), nullMs(acked), fromMs(resolved)
+		v.RaisedAt, v.AckedAt, v.ArrivedAt, v.ResolvedAt = fromMs(raised), nullMs(acked), nullMs(arrived), fromMs(resolved)
 		out = append(out, v)
 		return nil
 	})

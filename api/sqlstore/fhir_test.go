@@ -201,3 +201,32 @@ func TestVisitsOfErasedCitizenGone(t *testing.T) {
 		}
 	})
 }
+
+// Presence: an alert that bo took and arrived at and anna resolved is a visit from bo's
+// arrival, with bo as the assignee.
+func TestVisitArrival(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		setup(t, s)
+		staff := api.Scope{Municipality: 766}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmFall, t0), t0).Alert.ID
+		bo := alerts.Assignee{Name: "bo"}
+		if _, err := s.Take(ctx, id, bo, staff, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Arrive(ctx, id, bo, staff, t0.Add(9*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Resolve(ctx, id, "anna", staff, alerts.OutcomeVisitedHelpGiven, "", t0.Add(30*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := s.Visits(ctx, 766, 0, time.Time{}, 10)
+		if err != nil || len(vs) != 1 {
+			t.Fatalf("%+v, %v", vs, err)
+		}
+		if v := vs[0]; v.Assignee != "bo" || v.ArrivedAt == nil || !v.ArrivedAt.Equal(t0.Add(9*time.Minute)) ||
+			v.Performer() != "bo" || !v.Start().Equal(t0.Add(9*time.Minute)) {
+			t.Fatalf("visit: %+v", v)
+		}
+	})
+}
