@@ -95,6 +95,8 @@ type Config struct {
 	Presence PresenceService
 	// Rosters serves the duty rosters and who is on duty (roster.go); nil: they answer 503.
 	Rosters RosterStore
+	// FHIR hands resolved visits to care-record systems (fhir.go); nil: it answers 503.
+	FHIR FHIRService
 }
 
 type server struct {
@@ -228,6 +230,8 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/municipalities/{code}/central-on-call", s.getCentral())
 		r.Method(http.MethodPut, "/municipalities/{code}/central-on-call", s.putCentral())
 		r.Method(http.MethodGet, "/duty", s.duty())
+		r.Method(http.MethodGet, "/fhir/Encounter", s.fhirPull())
+		r.Method(http.MethodGet, "/fhir/export", s.fhirExport())
 	})
 	return r
 }

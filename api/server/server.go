@@ -29,6 +29,7 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/downlink"
+	"github.com/vagt-dk/vagt/api/fhir"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/influx"
@@ -297,7 +298,8 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans, Rosters: store}
+		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans, Rosters: store,
+		FHIR: fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now})}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken

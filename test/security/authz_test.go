@@ -120,6 +120,12 @@ var matrix = map[string]outcome{
 	"GET /api/v1/alerts/{id}/track":    {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"GET /gps/osmand/{key}":            public,
 	"POST /gps/osmand/{key}":           public,
+
+	// The care record's pull: staff of the whole municipality or an admin (docs/fhir.md);
+	// staff of a district, managers and citizens may not.
+	"GET /api/v1/fhir/Encounter": {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/fhir/export":    {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
@@ -197,6 +203,8 @@ var queries = map[string]string{
 	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
 	"GET /api/v1/duty":           "municipality=766",
+	"GET /api/v1/fhir/Encounter": "municipality=766",
+	"GET /api/v1/fhir/export":    "municipality=766",
 }
 
 // household is a fresh set of objects in district Nord of 766, made for one write: a
