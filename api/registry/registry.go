@@ -115,6 +115,8 @@ type DeviceFact struct {
 	Citizen      int64
 	InstalledAt  time.Time
 	RemovedAt    *time.Time
+	District     int64 // the home's district
+	DistrictName string
 }
 
 // CitizenFact is when a citizen was registered in a municipality (the funnel's first step).
@@ -134,6 +136,11 @@ type AlertFact struct {
 	ResolvedAt   *time.Time
 	Outcome      alerts.Outcome
 	Escalations  int
+	// District (0: an unregistered gateway) and ArrivedAt: the response by district and
+	// the time to arrival (api/stats/response.go).
+	District     int64
+	DistrictName string
+	ArrivedAt    *time.Time
 }
 
 // Erasure is what an erasure removed.
@@ -147,11 +154,13 @@ type Erasure struct {
 
 // CitizenAlert is an alert in a citizen's export.
 type CitizenAlert struct {
-	ID         int64          `json:"id"`
-	Type       vagt.AlarmType `json:"type"`
-	Device     vagt.DeviceID  `json:"device"`
-	RaisedAt   time.Time      `json:"raised_at"`
-	AckedAt    *time.Time     `json:"acked_at,omitempty"`
+	ID       int64          `json:"id"`
+	Type     vagt.AlarmType `json:"type"`
+	Device   vagt.DeviceID  `json:"device"`
+	RaisedAt time.Time      `json:"raised_at"`
+	AckedAt  *time.Time     `json:"acked_at,omitempty"`
+	// ArrivedAt is when staff said "arrived" (presence): how fast help came.
+	ArrivedAt  *time.Time     `json:"arrived_at,omitempty"`
 	ResolvedAt *time.Time     `json:"resolved_at,omitempty"`
 	Outcome    alerts.Outcome `json:"outcome,omitempty"`
 }

@@ -96,16 +96,18 @@ func (s *Store) citizenRecord(ctx context.Context, citizen int64) (registry.Expo
 		})
 	}
 	if err == nil {
-		err = s.each(ctx, `SELECT a.id, a.type, a.device_id, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, '')
+		err = s.each(ctx, `SELECT a.id, a.type, a.device_id, a.raised_at, a.acked_at, a.arrived_at, a.resolved_at, COALESCE(a.outcome, '')
 			FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.citizen_id = ? ORDER BY a.id`, []any{citizen}, func(r *sql.Rows) error {
 			var (
 				a              registry.CitizenAlert
 				typ            int
 				raised         int64
 				acked, resolvd sql.NullInt64
+				arrived        sql.NullInt64
 				outcome        string
 			)
-			err := r.Scan(&a.ID, &typ, &a.Device, &raised, &acked, &resolvd, &outcome)
+			err := r.Scan(&a.ID, &typ, &a.Device, &raised, &acked, &arrived, &resolvd, &outcome)
+			a.ArrivedAt = nullMs(arrived)
 			a.Type, a.RaisedAt, a.AckedAt, a.ResolvedAt, a.Outcome = vagt.AlarmType(typ), fromMs(raised), nullMs(acked), nullMs(resolvd), alerts.Outcome(outcome)
 			x.Alerts = append(x.Alerts, a)
 			return err
@@ -178,8 +180,11 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (SELECT id FROM alerts WHERE home_id IN (`+homes+`))`, citizen); err != nil {
 			return err
 		}
+		if err := t.anonymiseSteps(ctx, `SELECT id FROM alerts WHERE home_id IN (`+homes+`)`, citizen); err != nil { // presence.go
+			return err
+		}
 		res, err = t.exec(ctx, `UPDATE alerts SET details = '', acked_by = CASE WHEN acked_by IS NULL THEN NULL ELSE '' END,
-			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, anonymised_at = ? WHERE home_id IN (`+homes+`)`, ms(now), citizen)
+			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, `+anonymousAssignee+`, anonymised_at = ? WHERE home_id IN (`+homes+`)`, ms(now), citizen)
 		if err != nil {
 			return err
 		}
@@ -206,8 +211,11 @@ func (s *Store) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (`+old+`)`, ms(before)); err != nil {
 			return err
 		}
+		if err := t.anonymiseSteps(ctx, old, ms(before)); err != nil { // presence.go
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE alerts SET details = '', acked_by = CASE WHEN acked_by IS NULL THEN NULL ELSE '' END,
-			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, home_id = NULL, anonymised_at = ?
+			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, `+anonymousAssignee+`, home_id = NULL, anonymised_at = ?
 			WHERE state = 'resolved' AND raised_at < ? AND anonymised_at IS NULL`, ms(now), ms(before))
 		if err != nil {
 			return err

@@ -350,11 +350,11 @@ CREATE TABLE gps_tracker_days (
 	PRIMARY KEY (tracker_id, day)
 );
 `,
-	// 11: reserved for duty rosters (issue 21 items 1-2, branch h/roster); the merge puts
-	// that migration here. Until then it does nothing.
-	`SELECT 1;`,
-	// 12: reserved for presence (issue 21 item 3, branch h/presence), likewise.
-	`SELECT 1;`,
+	// 11: duty rosters and the audience escalation widens (roster.go).
+	rosterMigration,
+	// 12: presence (docs/alerts.md, "Presence"): who said "I'll go", "on my way", "arrived",
+	// and each step's history for the timeline.
+	migrationPresence,
 	// 13: the citizen's own access: identity hashes, relatives' grants, erasure requests
 	// (relatives.go, docs/citizen.md).
 	migrationCitizen,

@@ -18,6 +18,7 @@ import (
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // principals are every role, inside and outside the objects' district and municipality:
@@ -43,15 +44,21 @@ var public = outcome{200, 200, 200, 200, 200, 200, 200, 200, 200, 200}
 // body, when the route reads one, is in bodies.
 var matrix = map[string]outcome{
 	//                                       anon staff:nord syd away  mgr  away national admin citizen other
-	"GET /healthz":                                 public,
-	"GET /readyz":                                  public,
-	"GET /openapi.yaml":                            public,
-	"GET /favicon.ico":                             public,
-	"GET /":                                        public,
-	"GET /stats":                                   public,
-	"GET /night":                                   public,
-	"GET /careplan":                                public,
-	"GET /assets/{file}":                           public,
+	"GET /healthz":            public,
+	"GET /readyz":             public,
+	"GET /openapi.yaml":       public,
+	"GET /favicon.ico":        public,
+	"GET /":                   public,
+	"GET /stats":              public,
+	"GET /night":              public,
+	"GET /careplan":           public,
+	"GET /assets/{file}":      public,
+	"GET /assets/lang/{file}": public, // da.json
+	"GET /auth/config":        public, // {"oidc": false} here
+	// Sign-in is not configured in this world: both say so (404) to everyone. Configured, they
+	// are tested against a real provider (api/httpapi TestSignIn*, TestSignInRefusals).
+	"GET /auth/login":                              {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /auth/callback":                           {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
 	"GET /metrics":                                 {401, 401, 401, 401, 401, 401, 401, 401, 401, 401}, // the scraper's token only (TestMetricsBehindToken)
 	"POST /api/v1/activate":                        {201, 201, 201, 201, 201, 201, 201, 201, 201, 201}, // a fresh activation code each: no token needed
 	"GET /api/v1/me":                               {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
@@ -61,6 +68,10 @@ var matrix = map[string]outcome{
 	"POST /api/v1/alerts/{id}/ack":                 {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/resolve":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/notes":               {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/take":                {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/enroute":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/arrived":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/release":             {401, 409, 404, 404, 403, 403, 403, 403, 403, 403}, // nobody took the fresh alert: a conflict, not a refusal
 	"POST /api/v1/tokens":                          {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
 	"GET /api/v1/audit":                            {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
 	"GET /api/v1/municipalities":                   {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
@@ -110,6 +121,12 @@ var matrix = map[string]outcome{
 	"GET /api/v1/alerts/{id}/track":    {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"GET /gps/osmand/{key}":            public,
 	"POST /gps/osmand/{key}":           public,
+
+	// The care record's pull: staff of the whole municipality or an admin (docs/fhir.md);
+	// staff of a district, managers and citizens may not.
+	"GET /api/v1/fhir/Encounter": {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/fhir/export":    {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
@@ -119,6 +136,31 @@ var matrix = map[string]outcome{
 	"PATCH /api/v1/gateways/{id}":            {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/gateways/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"POST /api/v1/gateways/{id}/credentials": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	// Duty rosters (docs/alerts.md): the municipality's staff and managers read who is on
+	// duty; its managers (the district leads) and admins write rosters.
+	"GET /roster":                                       public,
+	"GET /api/v1/districts/{id}/roster":                 {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/districts/{id}/roster":                 {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/municipalities/{code}/central-on-call": {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/municipalities/{code}/central-on-call": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/duty":                                  {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	// The citizen page (docs/citizen.md): the citizen's own, whose open alert refuses an
+	// erasure request (409); no relative holds a grant in this world. The national login is
+	// not configured here (404); configured, it is tested against a real provider
+	// (api/httpapi TestNationalLogin*, TestRelativesByConsent). Recording a citizen's
+	// identity and granting on the citizen's documented consent: managers and admins.
+	"GET /mig":                                       public,
+	"GET /auth/citizen/login":                        {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /auth/citizen/callback":                     {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /api/v1/me/overview":                        {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"POST /api/v1/me/erasure":                        {401, 403, 403, 403, 403, 403, 403, 403, 409, 403},
+	"GET /api/v1/me/relatives":                       {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"POST /api/v1/me/relatives":                      {401, 403, 403, 403, 403, 403, 403, 403, 201, 403},
+	"DELETE /api/v1/me/relatives/{grant}":            {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"GET /api/v1/relative/view":                      {401, 403, 403, 403, 403, 403, 403, 403, 403, 403},
+	"PUT /api/v1/citizens/{id}/identity":             {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
+	"POST /api/v1/citizens/{id}/relatives":           {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"DELETE /api/v1/citizens/{id}/relatives/{grant}": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 }
 
 // bodies are the request bodies of the routes that read one: valid, so that a refusal is
@@ -162,9 +204,22 @@ var bodies = map[string]func(w *world, h household, n string) string{
 		return `{"zones":[{"name":"Hjem","center":[55.86,9.85],"radius_m":300}]}`
 	},
 	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
-	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
-	"PATCH /api/v1/homes/{id}":     func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
-	"PATCH /api/v1/gateways/{id}":  func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/districts/{id}/roster": func(*world, household, string) string {
+		return `{"shifts":[{"kind":"night","weekdays":["mon"],"start":"22:00","end":"07:00","staff":[],"backup":{}}]}`
+	},
+	"PUT /api/v1/municipalities/{code}/central-on-call": func(*world, household, string) string { return `{"users":[]}` },
+	"PATCH /api/v1/citizens/{id}":                       func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":                          func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":                       func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/citizens/{id}/identity":                func(*world, household, string) string { return `{"identity":"610150-1234"}` },
+	"POST /api/v1/me/relatives":                         func(*world, household, string) string { return grantBody("") },
+	"POST /api/v1/citizens/{id}/relatives":              func(*world, household, string) string { return grantBody("oral consent at the visit, journal 7") },
+}
+
+// grantBody is a valid grant to the citizen's son on record.
+func grantBody(consent string) string {
+	return `{"relative_name":"Peter Jensen","identity":"610175-4321","parts":["alarms"],"until":"` +
+		time.Now().AddDate(0, 1, 0).UTC().Format(time.RFC3339) + `","consent":"` + consent + `"}`
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
@@ -174,6 +229,9 @@ var queries = map[string]string{
 	"GET /api/v1/stats/benefits": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
+	"GET /api/v1/duty":           "municipality=766",
+	"GET /api/v1/fhir/Encounter": "municipality=766",
+	"GET /api/v1/fhir/export":    "municipality=766",
 }
 
 // household is a fresh set of objects in district Nord of 766, made for one write: a
@@ -202,7 +260,8 @@ func (w *world) household(t testing.TB) household {
 	var err error
 	h.district, err = s.CreateDistrict(ctx, ownMun, "District "+n)
 	must(t, err)
-	h.citizen, err = s.CreateCitizen(ctx, ownMun, api.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted"})
+	h.citizen, err = s.CreateCitizen(ctx, ownMun, api.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted",
+		Contacts: []api.Contact{{Name: "Peter Jensen", Relation: "søn"}}})
 	must(t, err)
 	must(t, s.CreateHome(ctx, h.home, w.north, h.citizen))
 	must(t, s.RegisterGateway(ctx, h.gateway, h.home))
@@ -268,7 +327,23 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	case strings.HasPrefix(pattern, "/api/v1/users/{id}"):
 		id = itoa(h.user)
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css", "{key}", trackerKey).Replace(pattern)
+	file := "vagt.css"
+	if strings.Contains(pattern, "/lang/") {
+		file = "da.json"
+	}
+	grant := ""
+	if strings.Contains(pattern, "{grant}") { // a fresh grant of the citizen the route names
+		owner := h.citizen
+		if strings.HasPrefix(pattern, "/api/v1/me/") {
+			owner = w.citizen
+		}
+		g, err := w.srv.Store.GrantRelative(t.Context(), sqlstore.NewGrant{Citizen: owner, RelativeName: "Peter Jensen", IDHash: strings.Repeat("ab", 32),
+			RelativeUser: auth.RelativeUser(strings.Repeat("ab", 32)), Parts: []string{sqlstore.PartAlarms}, From: time.Now(),
+			Until: time.Now().Add(time.Hour), GrantedBy: "matrix", Consent: "matrix"}, time.Now())
+		must(t, err)
+		grant = itoa(g.ID)
+	}
+	path = strings.NewReplacer("{grant}", grant, "{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey, "{code}", "766").Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
 	}
