@@ -156,6 +156,11 @@ func (c NationalLoginConfig) Enabled() bool { return c.Issuer != "" || c.SignIn.
 
 // Validate checks an enabled configuration.
 func (c NationalLoginConfig) Validate() error {
+	if len(c.Key) > 0 {
+		if err := c.Key.Validate(); err != nil {
+			return err
+		}
+	}
 	if !c.Enabled() {
 		return nil
 	}
