@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/ingest"
@@ -126,7 +127,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	shift, day := nightClocks(c.NightSpeed, time.Now())
 	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
-		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token}},
+		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token},
+		// The demo's identity key is no secret: the demo holds no real identities.
+		NationalLogin: auth.NationalLoginConfig{Key: auth.IdentityKey("vagt-demo-identity-key-not-a-secret!")}},
 		server.Deps{Logger: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)
@@ -202,6 +205,7 @@ vagt-demo is running: %d simulated homes in %s.
   manager dashboard http://%s/stats
   night board       http://%s/night   (nattilsyn: homes with a bed sensor)
   duty roster       http://%s/roster  (vagtplan: sign in as the manager)
+  citizen page      http://%s/mig     (borger: a demo login with the citizen token below, in place of MitID)
   API               http://%s/api/v1   (OpenAPI: /openapi.yaml)
   broker            %s
   InfluxDB          %s   (database vagt)
@@ -213,8 +217,10 @@ Sign in with one of these tokens (also in %s):
   national                               %s
   admin                                  %s
   backup   (bagvagt, Hedensted)          %s
+  citizen  (%s)  %s
 
 Press Ctrl-C to stop; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
-		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin, v.tokens.Backup)
+`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
+		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin, v.tokens.Backup,
+		v.tokens.CitizenName, v.tokens.Citizen)
 }
