@@ -133,7 +133,7 @@ func (s *server) citizenSignInFailed(w http.ResponseWriter, r *http.Request, err
 		danish = "Dit login er ikke registreret hos kommunens nødkalds- og velfærdsteknologi. Der er ingen oplysninger at vise."
 	case strings.Contains(msg, auth.ErrAmbiguousCitizen.Error()):
 		danish = "Dit login passer på mere end én borger i registret. Af hensyn til dit privatliv afviser vi login, indtil kommunen har rettet registret."
-	case as(r) == "relative" && errors.Is(err, api.ErrUnauthenticated):
+	case signInAs(r) == "relative" && errors.Is(err, api.ErrUnauthenticated):
 		danish = "Ingen borger har givet dig adgang, eller adgangen er udløbet eller trukket tilbage."
 	case code >= 500:
 		danish = "Login er ikke tilgængeligt lige nu. Prøv igen senere."
@@ -154,7 +154,8 @@ func (s *server) citizenSignInFailed(w http.ResponseWriter, r *http.Request, err
 	_ = citizenSignInFailedPage.Execute(w, map[string]string{"Danish": danish, "English": msg})
 }
 
-func as(r *http.Request) string {
+// signInAs says whether this browser is signing in as a citizen or a relative.
+func signInAs(r *http.Request) string {
 	if c, err := r.Cookie(citizenAsCookie); err == nil {
 		return c.Value
 	}
