@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,30 @@ func TestCitizenPage(t *testing.T) {
 	b.waitJS("the grant", `document.querySelector("#relatives button[data-grant]") !== null && document.getElementById("relatives").textContent.includes("Peter Jensen (son)")`)
 	b.waitJS("the grant in the log", `document.getElementById("log").textContent.includes("Du gav en pårørende adgang")`)
 	b.axe("citizen-grant", src)
+
+	// Peter signs in (the national login's session, issued here without the provider) and
+	// sees Karen's alarms only: no devices, no log, no key-box code.
+	peter, peterHash, _ := auth.NewToken()
+	rel := auth.RelativeUser(auth.IdentityKey(strings.Repeat("k", auth.MinIdentityKey)).Hash("610175-4321"))
+	if _, err := store.IssueRelativeSession(ctx, rel, peterHash, st.clock.Now().Add(time.Hour), st.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	signInAs := func(tok, visible string) {
+		b.do("sign in", chromedp.Evaluate(`sessionStorage.clear()`, nil), chromedp.Reload(), chromedp.WaitVisible("#login-citizen", chromedp.ByID),
+			chromedp.Click("details summary", chromedp.ByQuery), chromedp.SendKeys("#token", tok, chromedp.ByID),
+			chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(visible, chromedp.ByID))
+	}
+	signInAs(peter, "#relative")
+	b.waitJS("Karen's alarms for her son", `(t => t.includes("Karen Jensen") && t.includes("Nødkald") && t.includes("Taget af hjemmeplejen"))(document.getElementById("granted").textContent)`)
+	var leaks bool
+	b.do("nothing else", chromedp.Evaluate(`(t => t.includes("alarm button") || t.includes("back door") || t.includes("Hvem har set"))(document.body.innerText)`, &leaks))
+	if leaks {
+		t.Errorf("the relative sees more than the grant: %s", b.text("#granted"))
+	}
+	b.axe("citizen-relative", src)
+	signInAs(token, "#mine")
+	b.waitJS("the son's look in Karen's log", `document.getElementById("log").textContent.includes("Din pårørende så din side")`)
+
 	b.do("withdraw it", chromedp.Click("#relatives button[data-grant]", chromedp.ByQuery))
 	b.waitJS("withdrawn", `document.querySelector("#relatives button[data-grant]") === null && document.getElementById("relatives").textContent.includes("Trukket tilbage")`)
 
