@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -408,4 +409,38 @@ func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail st
 	}
 	slices.Reverse(v.AccessLog) // newest first
 	return v, nil
+}
+
+// CitizenCarePlan is a home's care plan as the citizen's page words it: the settings
+// staff wrote (the page says what the home watches and when).
+type CitizenCarePlan struct {
+	Home vagt.HomeID `json:"home"`
+	// Settings are careplan.Settings as stored (sqlstore cannot import careplan).
+	Settings json.RawMessage `json:"settings"`
+}
+
+// CitizenCarePlans returns the care plans of the citizen's homes (a home without one is
+// left out). The caller has audited the read (CitizenView).
+func (s *Store) CitizenCarePlans(ctx context.Context, citizen int64) ([]CitizenCarePlan, error) {
+	out := []CitizenCarePlan{}
+	err := s.each(ctx, `SELECT c.home_id, c.settings FROM home_configs c JOIN homes h ON h.id = c.home_id WHERE h.citizen_id = ? ORDER BY c.home_id`,
+		[]any{citizen}, func(r *sql.Rows) error {
+			var (
+				p   CitizenCarePlan
+				raw string
+			)
+			if err := r.Scan(&p.Home, &raw); err != nil {
+				return err
+			}
+			if !json.Valid([]byte(raw)) {
+				return fmt.Errorf("care plan of %s: not JSON", p.Home)
+			}
+			p.Settings = json.RawMessage(raw)
+			out = append(out, p)
+			return nil
+		})
+	if err != nil {
+		return nil, storeErr("citizen care plans", err)
+	}
+	return out, nil
 }

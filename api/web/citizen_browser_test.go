@@ -45,6 +45,12 @@ func TestCitizenPage(t *testing.T) {
 		t.Fatalf("ack: %d", code)
 	}
 
+	plan := `{"devices":[{"device":"bu-17:btn","technology":"personal_alarm"},{"device":"fall-1","technology":"fall_detector"}],` +
+		`"rules":{"night":"22:00-07:00","inactivity":"6h0m0s"}}`
+	if code := st.call(t, "anna", "PUT", "/api/v1/homes/home-0042/config", plan, nil); code != http.StatusOK {
+		t.Fatalf("care plan: %d", code)
+	}
+
 	b.do("phone size", chromedp.EmulateViewport(360, 740))
 	b.do("open the citizen page", chromedp.Navigate(st.proxy.URL+"/mig"), chromedp.WaitVisible("#login-citizen", chromedp.ByID))
 	if got := b.text("#login-citizen"); got != "Log ind med MitID" {
@@ -57,6 +63,7 @@ func TestCitizenPage(t *testing.T) {
 	b.waitJS("the devices", `document.getElementById("devices").textContent.includes("alarm button — Nødkald")`)
 	b.waitJS("the alarm and how fast help came", `(t => t.includes("Nødkald") && t.includes("Taget af hjemmeplejen efter 1 min 30 s"))(document.getElementById("alarms").textContent)`)
 	b.waitJS("who looked, in words", `(t => t.includes("anna tog en alarm fra dit hjem") && t.includes("Du så din side"))(document.getElementById("log").textContent)`)
+	b.waitJS("the care plan in words", `(t => t.includes("Faldsensor er tændt") && t.includes("Om natten er kl. 22:00–07:00") && t.includes("ikke er bevægelse i 6 timer"))(document.getElementById("plan").textContent)`)
 	if b.text("#who-name") != "Karen Jensen" {
 		t.Errorf("signed in as %q", b.text("#who-name"))
 	}
