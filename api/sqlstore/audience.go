@@ -274,13 +274,25 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 		if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
 			next = ms(at)
 		}
-		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?
-			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, d.id, d.level}, args...)...)
+		// An open alert with an assignee is one a press re-armed (rearm) that nobody
+		// answered: its assignee becomes overdue as the alert goes up, as a silent
+		// assignee's does (escalateTakenDue), or nobody else could ever take it.
+		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?,
+			overdue_at = CASE WHEN assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
+			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, ms(now), d.id, d.level}, args...)...)
 		if err != nil {
 			return err
 		}
 		if k, err := r.RowsAffected(); err != nil || k == 0 {
 			return err
+		}
+		if a.Assignee != nil && a.ArrivedAt == nil && a.OverdueAt == nil { // read before the update; the update checked the row
+			if err := t.step(ctx, d.id, now, alerts.ChangeOverdue, api.System, a.Assignee.Name); err != nil {
+				return err
+			}
+			if err := t.audit(ctx, now, api.System, "alert.overdue", alertObject(d.id), a.Assignee.Name); err != nil {
+				return err
+			}
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
 			d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {

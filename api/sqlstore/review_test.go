@@ -1,0 +1,68 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+// TestRearmedTakenAlertCanBeTakenOver: anna takes an alert and goes silent (her phone lost
+// its network); the citizen presses again, which opens the alert (rearm) with anna still
+// its assignee, and nobody answers the press. The open clock moves it to the backup and to
+// central; anna must then count as overdue, or nobody but her could ever take it (each
+// take answers "anna is going") and the alert is stuck at the top tier with nobody on the way.
+func TestRearmedTakenAlertCanBeTakenOver(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		clock := api.NewManualClock(t0)
+		esc := &alerts.Escalator{Store: s, Clock: clock}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
+		if _, err := s.Take(ctx, id, anna, w.northStaff, t0.Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(20 * time.Second)
+		if r := ingest(t, s, alarm("gw-0042", 2, "bu-17:btn", vagt.AlarmPanic, at), at); r.Change != sqlstore.ChangeReraised {
+			t.Fatalf("press on the taken alert: %s", r.Change)
+		}
+		// Nobody answers the press: backup after one step, central after another.
+		for i := 0; i < 10; i++ {
+			clock.Advance(30 * time.Second)
+			if _, err := esc.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, err := s.Alert(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Tier != alerts.TierCentral || a.Assignee == nil || a.Assignee.Name != "anna" || a.ArrivedAt != nil {
+			t.Fatalf("after two unanswered steps: %+v", a)
+		}
+		if a.OverdueAt == nil {
+			t.Errorf("anna missed two steps after the press and is not overdue: %+v", a)
+		}
+		central := api.Scope{Municipality: 766}
+		got, err := s.Take(ctx, id, bo, central, clock.Now())
+		if err != nil || got.Assignee == nil || got.Assignee.Name != "bo" {
+			t.Fatalf("central cannot take over the alert anna went silent on: %v %+v", err, got)
+		}
+		d, err := s.AlertDetail(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(steps(d.Timeline), "overdue:system") {
+			t.Errorf("the timeline does not say anna was overdue: %v", steps(d.Timeline))
+		}
+		var ce *alerts.ConflictError
+		if _, err := s.Arrive(ctx, id, anna, w.northStaff, clock.Now()); !errors.As(err, &ce) || ce.By != "bo" {
+			t.Fatalf("anna arrives after the take-over: %v", err)
+		}
+	})
+}
