@@ -66,3 +66,45 @@ func TestRearmedTakenAlertCanBeTakenOver(t *testing.T) {
 		}
 	})
 }
+
+// TestAckOfRearmedTakenAlertKeepsAssigneeClock: anna takes an alert and goes silent; the
+// citizen presses again (rearm) and bo acknowledges the press. anna still holds the alert,
+// so its clock must keep running for her: if she never says "on my way", it escalates and
+// bo (or anyone) can take it over. Before, the acknowledgement cleared the deadline and the
+// alert stayed with a silent anna for good, nobody else able to take it.
+func TestAckOfRearmedTakenAlertKeepsAssigneeClock(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		clock := api.NewManualClock(t0)
+		esc := &alerts.Escalator{Store: s, Clock: clock}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
+		if _, err := s.Take(ctx, id, anna, w.northStaff, t0.Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(20 * time.Second)
+		if r := ingest(t, s, alarm("gw-0042", 2, "bu-17:btn", vagt.AlarmPanic, at), at); r.Change != sqlstore.ChangeReraised {
+			t.Fatalf("press on the taken alert: %s", r.Change)
+		}
+		clock.Advance(25 * time.Second)
+		a, err := s.Ack(ctx, id, "bo", w.northStaff, clock.Now())
+		if err != nil || a.Assignee == nil || a.Assignee.Name != "anna" {
+			t.Fatalf("bo acknowledges the press: %v %+v", err, a)
+		}
+		if a.EscalateAt == nil {
+			t.Errorf("acknowledged with anna still assigned, yet no deadline: %+v", a)
+		}
+		for i := 0; i < 10; i++ {
+			clock.Advance(30 * time.Second)
+			if _, err := esc.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a, _ = s.Alert(ctx, id); a.OverdueAt == nil || a.Tier == alerts.TierDistrict {
+			t.Errorf("anna silent for five minutes after the press was acknowledged: not overdue or not escalated: %+v", a)
+		}
+		if got, err := s.Take(ctx, id, bo, w.northStaff, clock.Now()); err != nil || got.Assignee == nil || got.Assignee.Name != "bo" {
+			t.Fatalf("bo cannot take over from the silent anna: %v", err)
+		}
+	})
+}
