@@ -269,6 +269,10 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 			}
 			cond, args = `escalate_at IS NOT NULL`, nil
 		}
+		if d.level >= alerts.MaxLevel {
+			moved, err = t.overdueAtTop(ctx, a, now, cond, args)
+			return err
+		}
 		level := d.level + 1
 		var next any
 		if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
@@ -286,13 +290,8 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 		if k, err := r.RowsAffected(); err != nil || k == 0 {
 			return err
 		}
-		if a.Assignee != nil && a.ArrivedAt == nil && a.OverdueAt == nil { // read before the update; the update checked the row
-			if err := t.step(ctx, d.id, now, alerts.ChangeOverdue, api.System, a.Assignee.Name); err != nil {
-				return err
-			}
-			if err := t.audit(ctx, now, api.System, "alert.overdue", alertObject(d.id), a.Assignee.Name); err != nil {
-				return err
-			}
+		if err := t.recordOverdue(ctx, a, now); err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
 			d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {
@@ -320,6 +319,42 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 	return moved, nil
 }
 
+// recordOverdue puts in the timeline and the audit log that a's assignee became overdue,
+// when a (read before the update that made it so) held one who had not arrived and was not
+// overdue yet.
+func (t *tx) recordOverdue(ctx context.Context, a alerts.Alert, now time.Time) error {
+	if a.Assignee == nil || a.ArrivedAt != nil || a.OverdueAt != nil {
+		return nil
+	}
+	if err := t.step(ctx, a.ID, now, alerts.ChangeOverdue, api.System, a.Assignee.Name); err != nil {
+		return err
+	}
+	return t.audit(ctx, now, api.System, "alert.overdue", alertObject(a.ID), a.Assignee.Name)
+}
+
+// overdueAtTop handles the deadline of an open alert at the last tier: only a re-armed
+// alert whose assignee still holds it has one (rearm). Nothing is above, so the assignee
+// becomes overdue (anyone who sees the alert may take it over), as escalateTakenDue does at
+// the top. cond and args are escalateStep's condition on the deadline.
+func (t *tx) overdueAtTop(ctx context.Context, a alerts.Alert, now time.Time, cond string, args []any) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE alerts SET escalate_at = NULL,
+		overdue_at = CASE WHEN assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
+		WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{ms(now), a.ID, a.EscalationLevel}, args...)...)
+	if err != nil {
+		return false, err
+	}
+	if k, err := r.RowsAffected(); err != nil || k == 0 {
+		return false, err
+	}
+	if err := t.recordOverdue(ctx, a, now); err != nil {
+		return false, err
+	}
+	if a, err = t.alert(ctx, a.ID); err != nil {
+		return false, err
+	}
+	return true, t.appendEvent(ctx, alerts.EventUpdated, alerts.ChangeOverdue, a, now)
+}
+
 // rearm opens again an acknowledged alert that a new press folded into while nobody has
 // arrived (the press says help is still wanted), so the tier hears it again (a reraised
 // event the console sounds for) and the escalation clock restarts at the alert's tier. An
@@ -330,7 +365,13 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 // event log.
 func (t *tx) rearm(ctx context.Context, a alerts.Alert, now time.Time) (alerts.Alert, bool, error) {
 	var next any
-	if at, ok := t.s.policy.NextEscalation(a.Priority, a.EscalationLevel, now); ok {
+	at, ok := t.s.policy.NextEscalation(a.Priority, a.EscalationLevel, now)
+	if !ok && a.Assignee != nil && a.ArrivedAt == nil {
+		// At the last tier the open clock has no step; the assignee's runs on, or a
+		// silent one would hold the alert for good (escalateStep, overdueAtTop).
+		at, ok = t.s.policy.TakeDeadline(a.Priority, now)
+	}
+	if ok {
 		next = ms(at)
 	}
 	r, err := t.exec(ctx, `UPDATE alerts SET state = 'open', acked_at = NULL, acked_by = NULL, escalate_at = ?

@@ -108,3 +108,50 @@ func TestAckOfRearmedTakenAlertKeepsAssigneeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestRearmAtTheTopTierKeepsAssigneeClock: an alert that reached central unanswered is
+// taken there by anna, who goes silent; the citizen presses again. At the top tier the
+// open clock has no next step, so before, the re-armed alert had no deadline at all: anna
+// was never overdue and nobody else could ever take it. Her clock must run on.
+func TestRearmAtTheTopTierKeepsAssigneeClock(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		clock := api.NewManualClock(t0)
+		esc := &alerts.Escalator{Store: s, Clock: clock}
+		tick := func(d time.Duration) {
+			t.Helper()
+			clock.Advance(d)
+			if _, err := esc.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
+		tick(61 * time.Second)
+		tick(61 * time.Second)
+		if a, _ := s.Alert(ctx, id); a.Tier != alerts.TierCentral {
+			t.Fatalf("unanswered for two steps: %+v", a)
+		}
+		if _, err := s.Take(ctx, id, anna, w.northStaff, clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		at := clock.Now().Add(10 * time.Second)
+		if r := ingest(t, s, alarm("gw-0042", 2, "bu-17:btn", vagt.AlarmPanic, at), at); r.Change != sqlstore.ChangeReraised {
+			t.Fatalf("press on the taken alert: %s", r.Change)
+		}
+		for i := 0; i < 10; i++ {
+			tick(30 * time.Second)
+		}
+		a, err := s.Alert(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.OverdueAt == nil || a.EscalationLevel != alerts.MaxLevel || a.Assignee == nil || a.Assignee.Name != "anna" {
+			t.Errorf("anna silent for five minutes after the press at the top tier: %+v", a)
+		}
+		central := api.Scope{Municipality: 766}
+		if got, err := s.Take(ctx, id, bo, central, clock.Now()); err != nil || got.Assignee == nil || got.Assignee.Name != "bo" {
+			t.Fatalf("central cannot take over from the silent anna: %v", err)
+		}
+	})
+}
