@@ -155,3 +155,52 @@ func TestRearmAtTheTopTierKeepsAssigneeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestAssigneeAnswersThePress: a press re-arms the alert anna holds; anna answers it with
+// the presence buttons she has ("I'll go" again, or "on my way" again while already on the
+// way). That is her acknowledgement of the press: the alert is acknowledged by her and runs
+// on her clock. Before, both were no-ops: the alert stayed open, rang on, and the open clock
+// moved it to the backup a step later as if nobody had answered.
+func TestAssigneeAnswersThePress(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		for i, answer := range []struct {
+			name    string
+			before  func(id int64, at time.Time) (alerts.Alert, error)
+			respond func(id int64, at time.Time) (alerts.Alert, error)
+		}{
+			{"take", func(id int64, at time.Time) (alerts.Alert, error) { return s.Take(ctx, id, anna, w.northStaff, at) },
+				func(id int64, at time.Time) (alerts.Alert, error) { return s.Take(ctx, id, anna, w.northStaff, at) }},
+			{"enroute", func(id int64, at time.Time) (alerts.Alert, error) { return s.Enroute(ctx, id, anna, w.northStaff, at) },
+				func(id int64, at time.Time) (alerts.Alert, error) { return s.Enroute(ctx, id, anna, w.northStaff, at) }},
+		} {
+			start := t0.Add(time.Duration(i) * time.Hour)
+			id := ingest(t, s, alarm("gw-0042", uint64(10*i+1), "bu-17:btn", vagt.AlarmPanic, start), start).Alert.ID
+			if _, err := answer.before(id, start.Add(10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			at := start.Add(20 * time.Second)
+			if r := ingest(t, s, alarm("gw-0042", uint64(10*i+2), "bu-17:btn", vagt.AlarmPanic, at), at); r.Change != sqlstore.ChangeReraised {
+				t.Fatalf("%s: press on the taken alert: %s", answer.name, r.Change)
+			}
+			a, err := answer.respond(id, at.Add(5*time.Second))
+			if err != nil {
+				t.Fatalf("%s: anna answers the press: %v", answer.name, err)
+			}
+			if a.State != alerts.StateAcknowledged || a.AckedBy != "anna" {
+				t.Errorf("%s: anna answered the press, yet the alert is %s (acknowledged by %q)", answer.name, a.State, a.AckedBy)
+			}
+			// Past the press's open clock (+60 s), not her own step (+65 s).
+			if _, err := s.EscalateDue(ctx, at.Add(62*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if a, _ = s.Alert(ctx, id); a.Tier != alerts.TierDistrict || a.OverdueAt != nil {
+				t.Errorf("%s: anna answered the press and is on her clock, yet after the open clock's step: %+v", answer.name, a)
+			}
+			if _, err := s.Resolve(ctx, id, "anna", w.northStaff, alerts.OutcomeVisitedAllWell, "", at.Add(3*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
