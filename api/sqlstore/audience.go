@@ -203,13 +203,28 @@ func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) 
 		moved := 0
 		for _, d := range dues {
 			ok, err := s.escalateStep(ctx, d, now, "nobody listening", func(t *tx, a alerts.Alert) (bool, error) {
+				before, err := t.audienceSize(ctx, a.ID)
+				if err != nil {
+					return false, err
+				}
 				if err := t.widen(ctx, a, d.level, now); err != nil {
 					return false, err
 				}
 				var heard int
-				err := t.row(ctx, `SELECT COUNT(*) FROM alerts a WHERE a.id = ? AND EXISTS (`+heardQuery+`)`,
-					d.id, ms(heardSince), string(alerts.TierDistrict), string(alerts.TierBackup)).Scan(&heard)
-				return heard == 0, err
+				if err := t.row(ctx, `SELECT COUNT(*) FROM alerts a WHERE a.id = ? AND EXISTS (`+heardQuery+`)`,
+					d.id, ms(heardSince), string(alerts.TierDistrict), string(alerts.TierBackup)).Scan(&heard); err != nil {
+					return false, err
+				}
+				if heard == 0 {
+					return true, nil
+				}
+				// The shift that came on hears it: tell them, or they count as hearing an
+				// alert their streams never carried (events carry their audience).
+				after, err := t.audienceSize(ctx, a.ID)
+				if err != nil || after == before {
+					return false, err
+				}
+				return false, t.appendEvent(ctx, alerts.EventUpdated, ChangeShift, a, now)
 			})
 			if err != nil {
 				return n, err
@@ -224,6 +239,16 @@ func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) 
 		}
 	}
 	return n, nil
+}
+
+// ChangeShift is the change of the event that tells the shift that came on about an open
+// alert raised before it (EscalateUnheard).
+const ChangeShift = "shift"
+
+func (t *tx) audienceSize(ctx context.Context, id int64) (int, error) {
+	var n int
+	err := t.row(ctx, `SELECT COUNT(*) FROM alert_audience WHERE alert_id = ?`, id).Scan(&n)
+	return n, err
 }
 
 // heardQuery finds a person of alert a's current tier with a live stream beaten at or

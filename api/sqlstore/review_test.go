@@ -9,6 +9,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/roster"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -201,6 +202,65 @@ func TestAssigneeAnswersThePress(t *testing.T) {
 			if _, err := s.Resolve(ctx, id, "anna", w.northStaff, alerts.OutcomeVisitedAllWell, "", at.Add(3*time.Minute)); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// TestShiftThatCameOnIsToldLive: an alert raised at 21:50 reaches the day shift (dagmar);
+// at 22:00 she goes home and the night shift comes on (nina, whose token is for the other
+// district, so she sees the alert only as the shift on duty). EscalateUnheard brings the
+// tier up to the night shift and, since nina listens, does not move the alert on. Nina
+// counts as hearing it, so her stream must be told: an event whose audience reaches her.
+// Before, the audience row was written without an event, so nina's console never showed
+// the alert while she was counted as listening; it waited a full step.
+func TestShiftThatCameOnIsToldLive(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		staffUser(t, s, "dagmar", w.north)
+		nina := staffUser(t, s, "nina", w.south)
+		shifts := []roster.Shift{
+			{Kind: roster.Day, Weekdays: roster.Weekdays, Start: "07:00", End: "22:00", Staff: []string{"dagmar"}},
+			{Kind: roster.Night, Weekdays: roster.Weekdays, Start: "22:00", End: "07:00", Staff: []string{"nina"}},
+		}
+		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: shifts}, "lead", t0); err != nil {
+			t.Fatal(err)
+		}
+		day := time.Date(2026, 11, 23, 20, 50, 0, 0, time.UTC) // 21:50 in Copenhagen
+		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+		if err := s.BeatStreams(ctx, "a", map[string]int{"dagmar": 1}, wall); err != nil {
+			t.Fatal(err)
+		}
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, day), day).Alert.ID
+		evs, err := s.EventsAfter(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := evs[len(evs)-1].ID
+		// 22:00:30: dagmar went home, nina came on and listens.
+		later := day.Add(10*time.Minute + 30*time.Second)
+		if err := s.BeatStreams(ctx, "a", map[string]int{"nina": 1}, wall.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.EscalateUnheard(ctx, later, wall.Add(time.Minute)); err != nil || n != 0 {
+			t.Fatalf("the night shift listens: %d escalated (%v)", n, err)
+		}
+		evs, err = s.EventsAfter(ctx, seen, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(evs, func(ev alerts.Event) bool {
+			return ev.Kind != alerts.EventLane && nina.Reaches(ev.Municipality, ev.District, ev.Audience) && ev.Data != nil
+		}) {
+			t.Fatalf("nina counts as hearing alert %d, yet no event reaches her stream: %+v", id, evs)
+		}
+		// Told once: the next look adds nobody and says nothing.
+		last := evs[len(evs)-1].ID
+		if n, err := s.EscalateUnheard(ctx, later.Add(time.Second), wall.Add(time.Minute)); err != nil || n != 0 {
+			t.Fatalf("again: %d %v", n, err)
+		}
+		if more, _ := s.EventsAfter(ctx, last, 100); len(more) != 0 {
+			t.Fatalf("told again: %+v", more)
 		}
 	})
 }
