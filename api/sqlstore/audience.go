@@ -299,24 +299,32 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 			return err
 		}
 		level := d.level + 1
+		// An open alert with an assignee is one a press re-armed (rearm). Unanswered for
+		// a step (the deadline passed), its assignee becomes overdue as it goes up, as a
+		// silent assignee's does (escalateTakenDue), or nobody else could ever take it.
+		// Moved on at once because nobody listens, the assignee has not had that step:
+		// at the top tier it keeps one as its deadline (overdueAtTop).
+		held := a.Assignee != nil && a.ArrivedAt == nil
+		overdue := held && proceed == nil
 		var next any
 		if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
 			next = ms(at)
+		} else if at, ok := s.policy.TakeDeadline(a.Priority, now); ok && held && !overdue && a.OverdueAt == nil {
+			next = ms(at)
 		}
-		// An open alert with an assignee is one a press re-armed (rearm) that nobody
-		// answered: its assignee becomes overdue as the alert goes up, as a silent
-		// assignee's does (escalateTakenDue), or nobody else could ever take it.
 		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?,
-			overdue_at = CASE WHEN assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
-			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, ms(now), d.id, d.level}, args...)...)
+			overdue_at = CASE WHEN ? = 1 AND assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
+			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, boolInt(overdue), ms(now), d.id, d.level}, args...)...)
 		if err != nil {
 			return err
 		}
 		if k, err := r.RowsAffected(); err != nil || k == 0 {
 			return err
 		}
-		if err := t.recordOverdue(ctx, a, now); err != nil {
-			return err
+		if overdue {
+			if err := t.recordOverdue(ctx, a, now); err != nil {
+				return err
+			}
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
 			d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {

@@ -264,3 +264,44 @@ func TestShiftThatCameOnIsToldLive(t *testing.T) {
 		}
 	})
 }
+
+// TestRearmedTakenAlertUnheardKeepsAssignee: anna (not on the roster) holds an alert; a
+// press re-arms it and nobody on the shift or the backup listens, so it goes to central at
+// once. anna has not had a step to answer the press, so she is not overdue yet (she may be
+// at the door, and a take-over would refuse her "arrived"); a step later, unanswered, she is.
+func TestRearmedTakenAlertUnheardKeepsAssignee(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		staffUser(t, s, "dagmar", w.north)
+		staffUser(t, s, "nina", w.north)
+		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{})}, "lead", t0); err != nil {
+			t.Fatal(err)
+		}
+		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
+		if _, err := s.Take(ctx, id, anna, w.northStaff, t0.Add(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(20 * time.Second)
+		if r := ingest(t, s, alarm("gw-0042", 2, "bu-17:btn", vagt.AlarmPanic, at), at); r.Change != sqlstore.ChangeReraised {
+			t.Fatalf("press: %s", r.Change)
+		}
+		if n, err := s.EscalateUnheard(ctx, at.Add(time.Second), wall); err != nil || n != 2 {
+			t.Fatalf("nobody listens: %d %v", n, err)
+		}
+		a, _ := s.Alert(ctx, id)
+		if a.Tier != alerts.TierCentral || a.OverdueAt != nil || a.EscalateAt == nil {
+			t.Fatalf("at central at once, anna not overdue yet, her step running: %+v", a)
+		}
+		if _, err := s.EscalateDue(ctx, a.EscalateAt.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ = s.Alert(ctx, id); a.OverdueAt == nil || a.Assignee == nil || a.Assignee.Name != "anna" {
+			t.Fatalf("a step later, unanswered: %+v", a)
+		}
+		if got, err := s.Take(ctx, id, bo, api.Scope{Municipality: 766}, at.Add(5*time.Minute)); err != nil || got.Assignee.Name != "bo" {
+			t.Fatalf("central takes over: %v", err)
+		}
+	})
+}
