@@ -53,7 +53,7 @@ func checkPrinted(t *testing.T, p *demoProcess) {
 	t.Helper()
 	out := p.out.String()
 	for _, want := range []string{
-		"http://" + p.api + "/app ", "http://" + p.api + "/ ",
+		"http://" + p.api + "/app ", "http://" + p.api + "/\n",
 		"bagvagt, Hedensted Sygepleje · the backup on duty",
 		"inden 5 sek., går til bagvagten", "within 5 s goes to the backup",
 	} {

@@ -169,8 +169,8 @@ func startDemo(t *testing.T, bin, dir string) *demoProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncWriter{b: &strings.Builder{}} // read on failure while the demo writes
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func startDemo(t *testing.T, bin, dir string) *demoProcess {
 			if m := tokenLine.FindStringSubmatch(line); m != nil {
 				p.tokens[m[1]] = m[2]
 			}
-			if strings.HasPrefix(line, "Press Ctrl-C") {
+			if strings.HasPrefix(line, "Ctrl-C") { // the start block's last line
 				close(ready)
 			}
 		}
