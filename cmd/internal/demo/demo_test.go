@@ -366,7 +366,7 @@ func TestDemoOnMosquitto(t *testing.T) {
 	})
 }
 
-var tokenLineMulti = regexp.MustCompile(`(?m)^\s+(staff|manager|national|admin)\b.*\s(vagt_\S+)$`)
+var tokenLineMulti = regexp.MustCompile(`(?m)^\s+(staff|backup|manager|national|admin)\b.*\s(vagt_\S+)$`)
 
 // syncWriter lets the test read what demo.Run writes from another goroutine.
 type syncWriter struct{ b *strings.Builder }
