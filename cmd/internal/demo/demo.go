@@ -197,6 +197,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	case addr := <-ingestStarted:
 		out.welcome(welcome{api: srv.Addr(), broker: broker.url, influx: influxDB.URL(), ingest: addr, escalate: c.EscalateAfter}, village)
 		homes.Go(func() { sim.alarms(ctx) })
+		homes.Go(func() { out.follow(ctx, srv.Feed, village.homes) })
 	case <-ctx.Done():
 	}
 	<-ctx.Done()

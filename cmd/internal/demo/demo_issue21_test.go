@@ -132,6 +132,11 @@ func staffTakesAndResolves(t *testing.T, p *demoProcess) {
 			t.Errorf("alert %d's timeline: %s by %q, want demo-staff (%+v)", id, step, by[step], a.Timeline)
 		}
 	}
+	// The demo printed each step below the alarm's line.
+	for _, step := range []string{"TAGET    demo-staff tager den", "PÅ VEJ   demo-staff er på vej", "FREMME   demo-staff er fremme",
+		"AFSLUTTET af · resolved by demo-staff (visited_all_well)"} {
+		printedAbout(t, p, id, step)
+	}
 }
 
 // backupGetsUnanswered: an alarm nobody acknowledges reaches the backup's token after the
@@ -161,6 +166,7 @@ func backupGetsUnanswered(t *testing.T, p *demoProcess) {
 	}) {
 		t.Errorf("alert %d reached the backup without an escalation to the backup tier: %+v", a.ID, a.Escalations)
 	}
+	printedAbout(t, p, a.ID, "BAGVAGT  ubesvaret, nu hos bagvagten")
 }
 
 func (p *demoProcess) post(t *testing.T, path, body, token string) string {
@@ -180,4 +186,13 @@ func (p *demoProcess) post(t *testing.T, path, body, token string) string {
 		t.Fatalf("POST %s: %s %s", path, resp.Status, out)
 	}
 	return string(out)
+}
+
+// printedAbout waits for the demo to print a line about alert id that says what.
+func printedAbout(t *testing.T, p *demoProcess, id int64, what string) {
+	t.Helper()
+	line := regexp.MustCompile(fmt.Sprintf(`(?m)^\d\d:\d\d:\d\d alarm %d · Hedensted (Nord|Syd) · .+: %s`, id, regexp.QuoteMeta(what)))
+	waitFor(t, 30*time.Second, fmt.Sprintf("a printed line about alert %d saying %q", id, what), func() bool {
+		return line.MatchString(p.out.String())
+	})
 }

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/alerts"
 )
 
 // printer writes what the one watching the demo reads: the welcome block (what to open,
@@ -126,4 +130,62 @@ func sayDuration(d time.Duration, min, sec string) string {
 		parts = append(parts, fmt.Sprintf("%d %s", s, sec))
 	}
 	return strings.Join(parts, " ")
+}
+
+// follow prints how each alarm of the village goes on, from the api's event feed: taken,
+// on the way, arrived, resolved, and escalated to the backup or central. Its subscription
+// has no user, so it never counts as somebody listening (docs/alerts.md, "Nobody listening
+// escalates at once"). It returns when ctx ends or the feed drops it.
+func (p *printer) follow(ctx context.Context, feed *alerts.Feed, homes []demoHome) {
+	byGateway := make(map[vagt.GatewayID]demoHome, len(homes))
+	for _, h := range homes {
+		byGateway[h.gateway] = h
+	}
+	sub := feed.Subscribe(api.Scope{All: true})
+	defer sub.Close()
+	for {
+		var ev alerts.Event
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			ev = e
+		}
+		var d alerts.EventData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			continue
+		}
+		h, ok := byGateway[d.Alert.Gateway]
+		if _, village := alarmNames[d.Alert.Type]; !ok || !village {
+			continue
+		}
+		who := ""
+		if d.Alert.Assignee != nil {
+			who = d.Alert.Assignee.Name
+		}
+		var what string
+		switch {
+		case d.Change == "escalated" && d.Alert.Tier == alerts.TierBackup:
+			what = "BAGVAGT  ubesvaret, nu hos bagvagten · unanswered, now with the backup on duty (backup token)"
+		case d.Change == "escalated" && d.Alert.Tier == alerts.TierCentral:
+			what = "CENTRAL  nu hos den centrale vagt · now with central on-call"
+		case d.Change == "taken":
+			what = "TAGET    " + who + " tager den · takes it"
+		case d.Change == "enroute":
+			what = "PÅ VEJ   " + who + " er på vej · is on the way"
+		case d.Change == "arrived":
+			what = "FREMME   " + who + " er fremme · has arrived"
+		case d.Change == "resolved":
+			what = "AFSLUTTET af · resolved by " + d.Alert.ResolvedBy + " (" + string(d.Alert.Outcome) + ")"
+		default:
+			continue
+		}
+		p.mu.Lock()
+		fmt.Fprintf(p.w, "%s alarm %d · %s · %s · %s: %s\n", ev.At.In(copenhagen).Format("15:04:05"), d.Alert.ID,
+			districts[h.district].name, alarmNames[d.Alert.Type], h.citizen, what)
+		p.mu.Unlock()
+	}
 }

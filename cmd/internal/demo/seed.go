@@ -168,7 +168,7 @@ func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (
 	v.tokens = st.Tokens
 	v.dir = filepath.Dir(stateFile)
 	v.staffScope, v.backupScope, v.managerScope = "Hedensted Nord og Syd", backupTeamName, "Hedensted"
-	v.alarmsWhere = "Hedensted Nord og Syd"
+	v.alarmsWhere = "Hedensted"
 	return v, nil
 }
 
