@@ -50,7 +50,7 @@ func TestDemoInPhoneWindow(t *testing.T) {
 	out := &syncWriter{b: &strings.Builder{}}
 	go func() {
 		done <- demo.Run(ctx, demo.Config{Dir: t.TempDir(), Homes: 2, Listen: listen, BrokerListen: freeAddr(t), IngestListen: freeAddr(t),
-			Tick: time.Second, FirstAlarm: time.Second, AlarmEvery: 3 * time.Second, EscalateAfter: 10 * time.Second}, nil, out)
+			Tick: time.Second, FirstAlarm: time.Second, AlarmEvery: 8 * time.Second, EscalateAfter: 10 * time.Second}, nil, out)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -95,9 +95,13 @@ func TestDemoInPhoneWindow(t *testing.T) {
 		t.Errorf("a button of the card ends at %.0f px, outside the 360 px window", right)
 	}
 	card := fmt.Sprintf(`li.alert[data-id="%d"]`, id)
+	// The live list redraws a card when its alert changes (an acknowledgement, a repeat
+	// press), so each tap finds its button afresh rather than holding a node.
 	staff.do("acknowledge and resolve by taps",
-		chromedp.Click(card+` button[data-action=ack]`, chromedp.ByQuery),
-		chromedp.Click(card+` button[data-action=resolve]`, chromedp.ByQuery),
+		tap(card+` button[data-action=ack]`),
+		chromedp.Poll(`(c => c && c.querySelector('button[data-action=ack]') === null)(document.querySelector('`+card+`'))`, nil,
+			chromedp.WithPollingTimeout(30*time.Second)),
+		tap(card+` button[data-action=resolve]`),
 		chromedp.WaitVisible("#resolve", chromedp.ByID),
 		chromedp.SetValue("#outcome", "visited_all_well", chromedp.ByID),
 		chromedp.Click(`#resolve-form button[type=submit]`, chromedp.ByQuery),
@@ -184,4 +188,11 @@ func (b *phone) do(what string, actions ...chromedp.Action) {
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// tap clicks the element the selector names as soon as it is there, looked up at the moment
+// of the click.
+func tap(sel string) chromedp.Action {
+	return chromedp.Poll(`(e => e ? (e.click(), true) : false)(document.querySelector('`+sel+`'))`, nil,
+		chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))
 }
