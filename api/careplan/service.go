@@ -105,6 +105,9 @@ type View struct {
 	ChangedAt *time.Time       `json:"changed_at,omitempty"`
 	ChangedBy string           `json:"changed_by,omitempty"`
 	Gateways  []GatewayRunning `json:"gateways"`
+	// Registered are the devices registered behind the home's gateways, so that a form can
+	// offer one the plan left out.
+	Registered []Device `json:"registered"`
 }
 
 // GatewayRunning is what one gateway of the home runs.
@@ -141,7 +144,7 @@ func (s *Service) View(ctx context.Context, home vagt.HomeID) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Home: home, State: StateNone, Gateways: []GatewayRunning{}}
+	v := View{Home: home, State: StateNone, Gateways: []GatewayRunning{}, Registered: defaultDevices(f.Devices)}
 	row, err := s.store.HomeConfig(ctx, home)
 	switch {
 	case errors.Is(err, api.ErrNotFound):

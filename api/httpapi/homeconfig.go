@@ -60,6 +60,20 @@ func (s *server) carePlanOverview() http.Handler {
 			writeError(w, r, s.Logger, err)
 			return
 		}
+		// The overview names the homes' citizens: audited before it is answered.
+		named := 0
+		for _, h := range homes {
+			if h.Citizen != "" {
+				named++
+			}
+		}
+		if named > 0 {
+			if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "careplan.list",
+				Object: "careplans", Detail: fmt.Sprintf("%d homes, %d citizens named", len(homes), named)}); err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"homes": homes})
 	})
 }
