@@ -70,7 +70,7 @@ func (s *server) carePlanOverview() http.Handler {
 		if named > 0 {
 			if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "careplan.list",
 				Object: "careplans", Detail: fmt.Sprintf("%d homes, %d citizens named", len(homes), named)}); err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 		}
