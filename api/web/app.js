@@ -216,7 +216,9 @@
     }
     const list = [...byHome.values()];
     for (const g of list) {
-      g.alerts.sort((x, y) => (RANK[x.priority] ?? 9) - (RANK[y.priority] ?? 9) || Date.parse(x.raised_at) - Date.parse(y.raised_at));
+      // Within a citizen: what nobody has taken first, then by priority and age.
+      g.alerts.sort((x, y) => (x.state === "open" ? 0 : 1) - (y.state === "open" ? 0 : 1) ||
+        (RANK[x.priority] ?? 9) - (RANK[y.priority] ?? 9) || Date.parse(x.raised_at) - Date.parse(y.raised_at));
       g.rank = Math.min(...g.alerts.map((a) => RANK[a.priority] ?? 9));
       const waiting = g.alerts.filter(unfinished).map((a) => Date.parse(a.raised_at));
       g.since = waiting.length ? Math.min(...waiting) : Infinity;
