@@ -44,7 +44,7 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
 
-## tools: InfluxDB 1.8.10 and nats-server 2.15.3 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
+## tools: InfluxDB 1.8.10, nats-server 2.15.3 and Ory Hydra 2.3.0 (OIDC provider of the sign-in tests) into bin/; Mosquitto, PostgreSQL, Chromium, gcc with apt when root
 tools:
 	bash deploy/tools.sh
 
