@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -120,10 +122,30 @@ func TestNotifyLatency(t *testing.T) {
 	measure("loaded")
 	r := <-loadDone // the load runs its full duration: readings/s over all of it
 	elapsed := time.Since(start)
-	cancel()
 	fmt.Printf("bench-notify loaded: the load generator had %d readings acknowledged by the broker in %v = %.0f readings/s\n",
 		r.Readings, elapsed.Round(time.Second), float64(r.Readings)/elapsed.Seconds())
+	// What ingest stored: counted in InfluxDB once it stops growing (or all are there).
+	var stored, was uint64
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		body, err := db.Query(t.Context(), `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := countRE.FindSubmatch(body); m != nil {
+			stored, _ = strconv.ParseUint(string(m[1]), 10, 64)
+		}
+		if stored >= r.Readings || (stored > 0 && stored == was) {
+			break
+		}
+		was = stored
+	}
+	fmt.Printf("bench-notify loaded: ingest stored %d of them in InfluxDB, %.0f readings/s over the load's %v\n",
+		stored, float64(stored)/elapsed.Seconds(), elapsed.Round(time.Second))
+	cancel()
 	if err := <-ingestDone; err != nil {
 		t.Logf("ingest: %v", err)
 	}
 }
+
+// countRE reads the number out of InfluxDB 1.8's answer to a count query.
+var countRE = regexp.MustCompile(`"values":\[\["[^"]*",(\d+)\]\]`)
