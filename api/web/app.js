@@ -451,7 +451,7 @@
     });
     $("resolve-form").addEventListener("submit", submitResolve);
     $("resolve-cancel").addEventListener("click", () => $("resolve").close());
-    $("duty").addEventListener("change", (ev) => vagtRing.setDuty(ev.target.checked));
+    $("duty").addEventListener("change", (ev) => vagtRing.setDuty(ev.target.checked).then(render));
     $("sound").addEventListener("click", () => {
       const st = vagtRing.status();
       vagtRing.setSound(!st.sound || st.audio !== "on");
