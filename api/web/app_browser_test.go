@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
@@ -128,9 +130,18 @@ func TestCareApp(t *testing.T) {
 	if grouped != 12 {
 		t.Fatalf("groups*10+items = %d, want one citizen with two alerts", grouped)
 	}
+	// Ole Hansen, in the same district, has waited longer: his card comes first.
+	st.secondHome(t, d.District)
+	st.alarm(t, vagt.Alarm{Gateway: "gw-0043", Seq: 1, Time: st.clock.Now().Add(-10 * time.Minute), Device: "bu-43:btn", Type: vagt.AlarmPanic})
+	b.waitJS("Ole's card first: he has waited longest", `[...document.querySelectorAll("li.group h3")].map(h => h.textContent).join() === "Ole Hansen,Karen Jensen"`)
+	oleID := b.appAlertIDIn("Ole Hansen")
+	if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", oleID), `{"outcome":"false_alarm"}`, nil); code != http.StatusOK {
+		t.Fatalf("bo resolves Ole's alert: %d", code)
+	}
+	b.waitJS("Ole's card gone", `document.querySelectorAll("li.group").length === 1`)
 	var text string
 	b.do("read the screen", chromedp.Evaluate(`document.getElementById("app").innerText`, &text))
-	for _, id := range []string{"gw-0042", "bu-17", "fall-1", "home-0042"} {
+	for _, id := range []string{"gw-0042", "bu-17", "fall-1", "home-0042", "gw-0043", "bu-43"} {
 		if strings.Contains(text, id) {
 			t.Errorf("the app shows the technical id %q to staff:\n%s", id, text)
 		}
@@ -180,6 +191,37 @@ func TestCareApp(t *testing.T) {
 	b.do("back online", emulateOffline(false))
 	b.do("the app reconnects by itself", chromedp.WaitNotVisible("#offline", chromedp.ByID))
 	b.checkErrors()
+}
+
+// secondHome registers Ole Hansen's home behind gw-0043 in district.
+func (st *stack) secondHome(t *testing.T, district int64) {
+	t.Helper()
+	ctx, s := t.Context(), st.srv.Store
+	cit, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Ole Hansen", Address: "Østergade 9, 8722 Hedensted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateHome(ctx, "home-0043", district, cit); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterGateway(ctx, "gw-0043", "home-0043"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterDevice(ctx, "bu-43:btn", "gw-0043", vagt.TechPersonalAlarm, "alarm button"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appAlertIDIn is the id of the first alert on a citizen's card.
+func (b *browser) appAlertIDIn(citizen string) int64 {
+	b.t.Helper()
+	var id int64
+	b.do("the id of "+citizen+"'s alert", chromedp.Evaluate(`Number([...document.querySelectorAll("li.group")].find(g => g.querySelector("h3").textContent === `+
+		strconv.Quote(citizen)+`).querySelector("li.item").dataset.id)`, &id))
+	if id == 0 {
+		b.t.Fatalf("no alert on %s's card", citizen)
+	}
+	return id
 }
 
 // issue gives a principal a token straight in the store.
