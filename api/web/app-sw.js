@@ -90,8 +90,10 @@ async function clicked(action, data) {
   const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   const app = wins.find((w) => new URL(w.url).pathname === "/app");
   if (app) {
-    await app.focus();
     app.postMessage({ type: "open", id: data.id });
+    try {
+      await app.focus();
+    } catch (_) { /* focus is allowed only from a real click; the page has the message */ }
     return;
   }
   await self.clients.openWindow("/app" + (data.id ? "#alert-" + data.id : ""));

@@ -46,6 +46,7 @@ func TestCareApp(t *testing.T) {
 		chromedp.EmulateViewport(360, 640, chromedp.EmulateScale(2), chromedp.EmulateMobile),
 		cdpbrowser.SetPermission(&cdpbrowser.PermissionDescriptor{Name: "notifications"}, cdpbrowser.PermissionSettingGranted).WithOrigin(front.URL))
 	b.do("open the app", chromedp.Navigate(front.URL+"/app"), chromedp.WaitVisible("#signin", chromedp.ByID))
+	b.axe("app-signin", axeSource(t))
 	b.do("sign in with the token (the demo's way)",
 		chromedp.SendKeys("#token", st.tokens["anna"], chromedp.ByID),
 		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
@@ -55,6 +56,15 @@ func TestCareApp(t *testing.T) {
 		document.getElementById("duty-status").classList.contains("rings")`)
 	b.unlockSound()
 	b.waitJS("Danish texts", `document.documentElement.lang === "da" && document.getElementById("sound").textContent === "Lyd til"`)
+
+	// English on the switch; the sound stays on; back to Danish.
+	b.do("choose English", chromedp.SetValue(".lang-switch select", "en", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector(".lang-switch select").dispatchEvent(new Event("change"))`, nil))
+	b.waitJS("English texts, the sound still on", `document.documentElement.lang === "en" && document.getElementById("sound").textContent === "Sound on" &&
+		document.getElementById("duty-status").textContent === "This phone rings for new alarms." && vagtRing.status().audio === "on"`)
+	b.do("choose Danish", chromedp.SetValue(".lang-switch select", "da", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector(".lang-switch select").dispatchEvent(new Event("change"))`, nil))
+	b.waitJS("Danish again", `document.getElementById("duty-status").textContent === "Denne telefon ringer ved nye alarmer."`)
 
 	// The app goes to the background: another tab comes to the front.
 	other, cancelOther := chromedp.NewContext(b.ctx)
