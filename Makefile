@@ -114,6 +114,14 @@ test-chaos:
 	VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
 	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./test/chaos
 
+## test-chaos-cluster: the chaos run against the 3-node NATS cluster instead of Mosquitto: kill -9 of
+## ingest's node and a partition of the api's node replace the broker's kill (not in make test)
+.PHONY: test-chaos-cluster
+test-chaos-cluster:
+	bash deploy/tools.sh nats
+	VAGT_CHAOS_BROKER=nats VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
+	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./test/chaos
+
 ## soak: the load generator at SOAK_RATE readings/s (national: 50,000) and SOAK_ALARMS alarms/s for DURATION;
 ## throughput, alarm latency, memory of every process over time, zero loss (test/chaos)
 DURATION   ?= 30m

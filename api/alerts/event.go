@@ -15,6 +15,7 @@ const (
 	EventNew       EventKind = "new"
 	EventUpdated   EventKind = "updated" // folded repeat, cleared, acknowledged, resolved, note
 	EventEscalated EventKind = "escalated"
+	// EventTaken, EventEnroute, EventArrived: presence.go.
 )
 
 // Event is one committed change of an alert. Ids increase in commit order, so a client
@@ -30,6 +31,6 @@ type Event struct {
 
 // EventData is the body of a stream event.
 type EventData struct {
-	Change string `json:"change"` // "raised", "repeated", "cleared", "acknowledged", "resolved", "note", "escalated"
+	Change string `json:"change"` // "raised", "repeated", "cleared", "acknowledged", "resolved", "note", "escalated", "taken", "released", "enroute", "arrived", "overdue"
 	Alert  Alert  `json:"alert"`
 }

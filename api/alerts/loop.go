@@ -9,7 +9,8 @@ import (
 )
 
 // EscalationStore moves every unacknowledged alert whose deadline has passed one tier up,
-// recording the step and its event, and returns how many it moved.
+// and every taken alert whose assignee missed "on my way" or "arrived" (presence.go),
+// recording the step and its event, and returns how many it changed.
 type EscalationStore interface {
 	EscalateDue(ctx context.Context, now time.Time) (int, error)
 }

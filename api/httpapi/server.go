@@ -91,6 +91,8 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
+	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
+	Presence PresenceService
 }
 
 type server struct {
@@ -167,6 +169,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/ack", s.ackAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
+		r.Method(http.MethodPost, "/alerts/{id}/take", s.presence(takeStep))
+		r.Method(http.MethodPost, "/alerts/{id}/enroute", s.presence(enrouteStep))
+		r.Method(http.MethodPost, "/alerts/{id}/arrived", s.presence(arriveStep))
+		r.Method(http.MethodPost, "/alerts/{id}/release", s.presence(releaseStep))
 		r.Method(http.MethodPost, "/tokens", s.createToken())
 		r.Method(http.MethodDelete, "/tokens/{id}", s.revokeToken())
 		r.Method(http.MethodGet, "/users/{id}/tokens", s.userTokens())

@@ -298,6 +298,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken
+	hc.Presence = store // take, on my way, arrived (issue 21 item 3)
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Logger: d.Logger}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer

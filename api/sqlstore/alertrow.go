@@ -15,7 +15,7 @@ import (
 
 const alertColumns = `id, state, type, priority, gateway_id, device_id, municipality, district_id, home_id,
 	registered, raised_at, last_at, count, cleared_at, acked_at, acked_by, resolved_at, resolved_by, outcome,
-	escalation_level, escalate_at, details, test`
+	escalation_level, escalate_at, details, test, assignee, assignee_user, taken_at, enroute_at, arrived_at, overdue_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -28,10 +28,13 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 		raised, last                         int64
 		cleared, acked, resolved, escalateAt sql.NullInt64
 		details                              string
+		assignee                             sql.NullString
+		assigneeUser                         sql.NullInt64
+		taken, enroute, arrived, overdue     sql.NullInt64
 	)
 	err := r.Scan(&a.ID, &a.State, &typ, &prio, &a.Gateway, &a.Device, &mun, &district, &home,
 		&registered, &raised, &last, &a.Count, &cleared, &acked, &ackedBy, &resolved, &resolvedBy, &outcome,
-		&a.EscalationLevel, &escalateAt, &details, &test)
+		&a.EscalationLevel, &escalateAt, &details, &test, &assignee, &assigneeUser, &taken, &enroute, &arrived, &overdue)
 	if err != nil {
 		return a, err
 	}
@@ -42,6 +45,11 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 	a.AckedBy, a.ResolvedBy, a.Outcome = ackedBy.String, resolvedBy.String, alerts.Outcome(outcome.String)
 	a.Tier = alerts.TierOf(a.EscalationLevel)
 	a.Test = test != 0
+	if assignee.Valid {
+		a.Assignee = &alerts.Assignee{ID: assigneeUser.Int64, Name: assignee.String}
+	}
+	a.TakenAt, a.EnrouteAt, a.ArrivedAt, a.OverdueAt = nullMs(taken), nullMs(enroute), nullMs(arrived), nullMs(overdue)
+	a.Step = alerts.StepOf(&a)
 	if details != "" {
 		if err := json.Unmarshal([]byte(details), &a.Details); err != nil {
 			return a, fmt.Errorf("alert %d details: %w", a.ID, err)

@@ -167,10 +167,11 @@ func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope api.S
 	return note, nil
 }
 
-// EscalateDue moves every open (unacknowledged) alert whose deadline has passed to the next
-// tier, records the step, and sets the next deadline from the policy. Updates are
+// escalateOpenDue moves every open (unacknowledged) alert whose deadline has passed to the
+// next tier, records the step, and sets the next deadline from the policy. Updates are
 // conditional on the level, so replicas running this together escalate each step once.
-func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
+// (EscalateDue, presence.go, calls it.)
+func (s *Store) escalateOpenDue(ctx context.Context, now time.Time) (int, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, escalation_level FROM alerts
 		WHERE escalate_at IS NOT NULL AND escalate_at <= ? AND state = 'open' ORDER BY escalate_at LIMIT 200`), ms(now))
 	if err != nil {

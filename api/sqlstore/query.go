@@ -162,7 +162,8 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 	if err != nil {
 		return d, storeErr("alert escalations", err)
 	}
-	return d, nil
+	d.Timeline, err = s.timeline(ctx, d) // presence.go
+	return d, err
 }
 
 func (s *Store) each(ctx context.Context, query string, args []any, f func(*sql.Rows) error) error {

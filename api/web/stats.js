@@ -270,6 +270,8 @@
       figure(t("stats.alerts.count"), count(sum(rows.map((r) => r.alarms)))),
       figure(w("stats.alerts.within60"), pct(weighted(rows, (r) => r.acked_within_60s_share))),
       figure(w("stats.alerts.within180"), pct(weighted(rows, (r) => r.acked_within_180s_share))),
+      figure(w("stats.alerts.arrived30"), pct(weighted(rows, (r) => r.arrived_within_30m_share))),
+      figure(t("stats.alerts.arrivalMedian"), one && lastRows[0] ? secs(lastRows[0].arrival_p50_s) : null, onlyOne),
       figure(t("stats.alerts.ackMedian"), one && lastRows[0] ? secs(lastRows[0].ack_p50_s) : null, onlyOne),
       figure(t("stats.alerts.ackP90"), one && lastRows[0] ? secs(lastRows[0].ack_p90_s) : null, onlyOne),
       figure(t("stats.alerts.resolveMedian"), one && lastRows[0] ? secs(lastRows[0].resolve_p50_s) : null, onlyOne),

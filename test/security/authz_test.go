@@ -43,15 +43,21 @@ var public = outcome{200, 200, 200, 200, 200, 200, 200, 200, 200, 200}
 // body, when the route reads one, is in bodies.
 var matrix = map[string]outcome{
 	//                                       anon staff:nord syd away  mgr  away national admin citizen other
-	"GET /healthz":                                 public,
-	"GET /readyz":                                  public,
-	"GET /openapi.yaml":                            public,
-	"GET /favicon.ico":                             public,
-	"GET /":                                        public,
-	"GET /stats":                                   public,
-	"GET /night":                                   public,
-	"GET /careplan":                                public,
-	"GET /assets/{file}":                           public,
+	"GET /healthz":            public,
+	"GET /readyz":             public,
+	"GET /openapi.yaml":       public,
+	"GET /favicon.ico":        public,
+	"GET /":                   public,
+	"GET /stats":              public,
+	"GET /night":              public,
+	"GET /careplan":           public,
+	"GET /assets/{file}":      public,
+	"GET /assets/lang/{file}": public, // da.json
+	"GET /auth/config":        public, // {"oidc": false} here
+	// Sign-in is not configured in this world: both say so (404) to everyone. Configured, they
+	// are tested against a real provider (api/httpapi TestSignIn*, TestSignInRefusals).
+	"GET /auth/login":                              {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /auth/callback":                           {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
 	"GET /metrics":                                 {401, 401, 401, 401, 401, 401, 401, 401, 401, 401}, // the scraper's token only (TestMetricsBehindToken)
 	"POST /api/v1/activate":                        {201, 201, 201, 201, 201, 201, 201, 201, 201, 201}, // a fresh activation code each: no token needed
 	"GET /api/v1/me":                               {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
@@ -61,6 +67,10 @@ var matrix = map[string]outcome{
 	"POST /api/v1/alerts/{id}/ack":                 {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/resolve":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/notes":               {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/take":                {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/enroute":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/arrived":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/release":             {401, 409, 404, 404, 403, 403, 403, 403, 403, 403}, // nobody took the fresh alert: a conflict, not a refusal
 	"POST /api/v1/tokens":                          {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
 	"GET /api/v1/audit":                            {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
 	"GET /api/v1/municipalities":                   {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
@@ -268,7 +278,11 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	case strings.HasPrefix(pattern, "/api/v1/users/{id}"):
 		id = itoa(h.user)
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css", "{key}", trackerKey).Replace(pattern)
+	file := "vagt.css"
+	if strings.Contains(pattern, "/lang/") {
+		file = "da.json"
+	}
+	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey).Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
 	}
