@@ -264,7 +264,12 @@
         el("ol", {}, ...g.alerts.map((a) => item(a, titleID)))));
   }
 
-  function mine(a) { return !!(a.assignee && me && (a.assignee.id === me.user_id || a.assignee.name === me.name)); }
+  // mine: the assignee is me — by vagt user id, or by name for a user signed in through the
+  // identity provider (id 0 on both sides says nothing).
+  function mine(a) {
+    if (!a.assignee || !me) return false;
+    return a.assignee.id && me.user_id ? a.assignee.id === me.user_id : a.assignee.name === me.name;
+  }
 
   // next is the one action that moves this alert on, or null.
   function next(a) {

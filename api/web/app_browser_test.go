@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -163,7 +165,8 @@ func TestCareApp(t *testing.T) {
 	// By keyboard alone: the fall alert's next actions, then resolve with an outcome.
 	fallID := b.appAlertID("fall")
 	actions := []string{"ack"}
-	if b.presence() {
+	hasPresence := b.presence()
+	if hasPresence {
 		actions = []string{"take", "enroute", "arrived"}
 	}
 	b.do("start from the top", chromedp.Evaluate(`document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)`, nil))
@@ -187,6 +190,33 @@ func TestCareApp(t *testing.T) {
 	if code := st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", fallID), "", &d); code != http.StatusOK ||
 		d.State != alerts.StateResolved || d.ResolvedBy != "anna" || d.Outcome != alerts.OutcomeVisitedAllWell || !hasNote(d.Notes, "Faldet, hjulpet op") {
 		t.Fatalf("the fall alert after the keyboard: %d %+v", code, d.Alert)
+	}
+	if hasPresence && (d.Assignee == nil || d.Assignee.Name != "anna" || d.EnrouteAt == nil || d.ArrivedAt == nil) {
+		t.Fatalf("the fall alert's presence after the keyboard: %+v", d.Alert)
+	}
+
+	// Two take the same alarm: Anna's app offers "Tag"; the stream is cut, Bo takes it;
+	// Anna's tap learns that Bo has it.
+	if hasPresence {
+		st.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 3, Time: st.clock.Now(), Device: "smoke-1", Type: vagt.AlarmSmoke})
+		smokeID := b.appAlertID("smoke")
+		take := fmt.Sprintf(`button[data-alert="%d"][data-action="take"]`, smokeID)
+		b.do("Tag offered", chromedp.WaitVisible(take, chromedp.ByQuery))
+		st.proxy.cut()
+		b.do("the app notices the cut", chromedp.WaitVisible("#offline", chromedp.ByID))
+		if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/take", smokeID), "", nil); code != http.StatusOK {
+			t.Fatalf("bo takes: %d", code)
+		}
+		b.do("anna taps Tag", chromedp.Click(take, chromedp.ByQuery))
+		b.waitJS("anna is told bo has it", fmt.Sprintf(`(li => li && li.querySelector(".msg")?.textContent.startsWith("bo har den allerede") &&
+			li.querySelector(".state").textContent === "Taget af bo")(document.querySelector('li.item[data-id="%d"]'))`, smokeID))
+		b.screenshotViewport("app-taken-by-other")
+		st.proxy.restore()
+		b.do("the stream is back", chromedp.WaitNotVisible("#offline", chromedp.ByID))
+		if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", smokeID), `{"outcome":"false_alarm"}`, nil); code != http.StatusOK {
+			t.Fatalf("bo resolves: %d", code)
+		}
+		b.waitJS("the smoke alert gone", fmt.Sprintf(`document.querySelector('li.item[data-id="%d"]') === null`, smokeID))
 	}
 
 	// Offline: the network is gone (the browser's and the server's); the app opens from the
@@ -333,6 +363,7 @@ func newSwitchProxy(t *testing.T, target string) *switchProxy {
 	p := &switchProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.FlushInterval = -1
+	rp.ErrorLog = log.New(io.Discard, "", 0) // a stream cut mid-copy is what the test does
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
