@@ -199,6 +199,7 @@ func printWelcome(w io.Writer, apiAddr, brokerURL, influxURL, ingestAddr string,
 vagt-demo is running: %d simulated homes in %s.
 
   care console      http://%s/
+  care app (phone)  http://%s/app   (installable; try a 360×640 window)
   manager dashboard http://%s/stats
   night board       http://%s/night   (nattilsyn: homes with a bed sensor)
   API               http://%s/api/v1   (OpenAPI: /openapi.yaml)
@@ -213,6 +214,6 @@ Sign in with one of these tokens (also in %s):
   admin                                  %s
 
 Press Ctrl-C to stop; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
+`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
 		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin)
 }
