@@ -31,13 +31,18 @@ import (
 
 // TestCareApp drives the care app (/app) on a 360×640 phone in headless Chromium against a
 // real vagt api (SQLite, Mosquitto, the alarm lane), with notification permission granted
-// through the DevTools protocol: with the app in a background tab, a new critical alarm
-// shows a notification from the service worker; the tone repeats until the alert is
-// acknowledged; the notification's "Kvittér" acknowledges it as the signed-in user (the
-// audit log says who); after a reload with the stored session the sound either works or
-// the "Tryk for at slå lyd til" banner shows, and a tap on it makes it sound; the next
-// actions work by keyboard alone; axe finds nothing serious; offline, the app opens from
-// its cache with the last known list and "Offline siden".
+// through the DevTools protocol (Browser.setPermission): the on-duty switch says whether the
+// phone rings and holds a screen wake lock; English on the switch keeps the sound on; with
+// the app in a background tab a new critical alarm shows a notification from the service
+// worker with "Kvittér" and "Åbn"; the tone repeats until the alert is acknowledged; the
+// notification's "Kvittér" acknowledges it as the signed-in user (the audit log says who);
+// after a reload with the stored session the sound either works or "Tryk for at slå lyd til"
+// shows, and a tap on it makes it sound; one card per citizen, the one who waited longest
+// first, no technical ids, every target 48 px; axe finds nothing serious; the next actions
+// (Tag → På vej → Ankommet → Afslut, or Kvittér → Afslut without presence) work by keyboard
+// alone; of two who take one alarm the second is told who has it; offline (DevTools and the
+// server both unreachable), the app opens from its cache with the last list and "Offline
+// siden HH:MM", and reconnects by itself.
 func TestCareApp(t *testing.T) {
 	b := newBrowser(t)
 	st := startStack(t)
@@ -57,6 +62,17 @@ func TestCareApp(t *testing.T) {
 	b.waitJS("on duty by default, and this phone rings", `document.getElementById("duty").checked &&
 		document.getElementById("duty-status").classList.contains("rings")`)
 	b.unlockSound()
+	var wake bool
+	b.do("is the screen kept on", chromedp.Evaluate(`vagtRing.keepAwake().then(() => vagtRing.status().wake)`, &wake,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if !wake {
+		t.Fatal("on duty and in front, the app holds no screen wake lock")
+	}
+	b.do("off duty", chromedp.Click("#duty", chromedp.ByID))
+	b.waitJS("off duty: the phone will not ring, the screen may sleep", `!vagtRing.status().wake &&
+		document.getElementById("duty-status").textContent === "Ikke på vagt: denne telefon ringer ikke."`)
+	b.do("on duty", chromedp.Click("#duty", chromedp.ByID))
+	b.waitJS("on duty again: rings, screen kept on", `vagtRing.status().wake && document.getElementById("duty-status").textContent === "Denne telefon ringer ved nye alarmer."`)
 	b.waitJS("Danish texts", `document.documentElement.lang === "da" && document.getElementById("sound").textContent === "Lyd til"`)
 
 	// English on the switch; the sound stays on; back to Danish.
