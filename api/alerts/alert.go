@@ -123,6 +123,9 @@ type Detail struct {
 	Timeline []TimelineEntry `json:"timeline"`
 	// AwayUntil: the citizen is away (care plan absence) until then.
 	AwayUntil *time.Time `json:"away_until,omitempty"`
+	// Audience is who the alert reached beyond its district's staff (for the scope check;
+	// not shown).
+	Audience api.Audience `json:"-"`
 }
 
 // Device is a device of the home's gateway as the registry and the latest status know it.

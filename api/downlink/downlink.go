@@ -191,6 +191,7 @@ var errPermanent = errors.New("permanent")
 var states = map[string]vagt.HelpState{
 	"raised":       vagt.HelpReceived,
 	"repeated":     vagt.HelpReceived,
+	"reraised":     vagt.HelpReceived, // a press opened an acknowledged alert again
 	"acknowledged": vagt.HelpAcknowledged,
 	"taken":        vagt.HelpAcknowledged,
 	"enroute":      vagt.HelpOnTheWay,

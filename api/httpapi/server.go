@@ -93,6 +93,10 @@ type Config struct {
 	GPS GPSService
 	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
 	Presence PresenceService
+	// Rosters serves the duty rosters and who is on duty (roster.go); nil: they answer 503.
+	Rosters RosterStore
+	// FHIR hands resolved visits to care-record systems (fhir.go); nil: it answers 503.
+	FHIR FHIRService
 }
 
 type server struct {
@@ -148,6 +152,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/app", s.webPage("app.html"))
 	r.Method(http.MethodGet, "/app/sw.js", s.appServiceWorker())
 	r.Method(http.MethodGet, "/app/manifest.webmanifest", s.appManifest())
+	r.Method(http.MethodGet, "/roster", s.webPage("roster.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset(""))
 	r.Method(http.MethodGet, "/assets/lang/{file}", s.webAsset("lang"))
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
@@ -223,6 +228,13 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
 		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
 		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
+		r.Method(http.MethodGet, "/districts/{id}/roster", s.getRoster())
+		r.Method(http.MethodPut, "/districts/{id}/roster", s.putRoster())
+		r.Method(http.MethodGet, "/municipalities/{code}/central-on-call", s.getCentral())
+		r.Method(http.MethodPut, "/municipalities/{code}/central-on-call", s.putCentral())
+		r.Method(http.MethodGet, "/duty", s.duty())
+		r.Method(http.MethodGet, "/fhir/Encounter", s.fhirPull())
+		r.Method(http.MethodGet, "/fhir/export", s.fhirExport())
 	})
 	return r
 }

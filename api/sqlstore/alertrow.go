@@ -91,8 +91,16 @@ func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change stri
 	if a.District != 0 {
 		district = a.District
 	}
-	if _, err := t.exec(ctx, `INSERT INTO events (at, kind, alert_id, municipality, district_id, data) VALUES (?, ?, ?, ?, ?, ?)`,
-		ms(now), string(kind), a.ID, int(a.Municipality), district, string(data)); err != nil {
+	aud, err := t.audience(ctx, a.ID) // who it reached beyond the district: audience.go
+	if err != nil {
+		return err
+	}
+	audience, err := encodeAudience(aud)
+	if err != nil {
+		return fmt.Errorf("event audience: %w", err)
+	}
+	if _, err := t.exec(ctx, `INSERT INTO events (at, kind, alert_id, municipality, district_id, data, audience) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		ms(now), string(kind), a.ID, int(a.Municipality), district, string(data), audience); err != nil {
 		return err
 	}
 	t.events = true
@@ -101,7 +109,7 @@ func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change stri
 
 // EventsAfter returns up to limit events with ids above after, in id order.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, municipality, district_id, data FROM events WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, municipality, district_id, data, audience FROM events WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, storeErr("events", err)
 	}
@@ -114,9 +122,13 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]aler
 			mun      int
 			district sql.NullInt64
 			data     string
+			audience string
 		)
-		if err := rows.Scan(&ev.ID, &at, &ev.Kind, &mun, &district, &data); err != nil {
+		if err := rows.Scan(&ev.ID, &at, &ev.Kind, &mun, &district, &data, &audience); err != nil {
 			return nil, storeErr("events", err)
+		}
+		if ev.Audience, err = decodeAudience(audience); err != nil {
+			return nil, storeErr("events", fmt.Errorf("event %d audience: %w", ev.ID, err))
 		}
 		ev.At, ev.Municipality, ev.District, ev.Data = fromMs(at), vagt.MunicipalityCode(mun), district.Int64, json.RawMessage(data)
 		out = append(out, ev)

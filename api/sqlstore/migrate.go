@@ -350,9 +350,8 @@ CREATE TABLE gps_tracker_days (
 	PRIMARY KEY (tracker_id, day)
 );
 `,
-	// 11: reserved for duty rosters (issue 21 items 1-2, branch h/roster); the merge puts
-	// that migration here. Until then it does nothing.
-	`SELECT 1;`,
+	// 11: duty rosters and the audience escalation widens (roster.go).
+	rosterMigration,
 	// 12: presence (docs/alerts.md, "Presence"): who said "I'll go", "on my way", "arrived",
 	// and each step's history for the timeline.
 	migrationPresence,

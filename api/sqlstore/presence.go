@@ -329,6 +329,12 @@ func (s *Store) escalateTakenDue(ctx context.Context, now time.Time) (int, error
 			if a, err = t.alert(ctx, d.id); err != nil {
 				return err
 			}
+			if level > d.level {
+				// The next tier sees it, as an unacknowledged alert's would (audience.go).
+				if err := t.widen(ctx, a, level, now); err != nil {
+					return err
+				}
+			}
 			return t.appendEvent(ctx, kind, change, a, now)
 		})
 		if err != nil {

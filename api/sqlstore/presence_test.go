@@ -369,3 +369,42 @@ func TestSilentAssigneeEscalatedOnceByReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestPressOnTakenAlert: a press on an alert someone took, before anyone arrived, raises it
+// again (the citizen still needs help: reraised, the open clock runs again and reaches the
+// next tier) while the assignee keeps it and can still say "on my way" and "arrived"; once
+// someone has arrived, a press is folded as a repeat — staff are in the home.
+func TestPressOnTakenAlert(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		w := setup(t, s)
+		ctx := t.Context()
+		r := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0)
+		if _, err := s.Take(ctx, r.Alert.ID, anna, w.northStaff, t0.Add(20*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(2 * time.Minute)
+		r2 := ingest(t, s, alarm("gw-0042", 2, "bu-17:btn", vagt.AlarmPanic, at), at)
+		if r2.Change != sqlstore.ChangeReraised || r2.Alert.State != alerts.StateOpen || r2.Alert.Assignee == nil ||
+			r2.Alert.Assignee.Name != "anna" || r2.Alert.EscalateAt == nil {
+			t.Fatalf("press on a taken alert: %s %+v", r2.Change, r2.Alert)
+		}
+		var taken *alerts.TakenError
+		if _, err := s.Take(ctx, r.Alert.ID, bo, w.northStaff, at.Add(time.Second)); !errors.As(err, &taken) {
+			t.Fatalf("bo taking anna's alert after the press: %v, want that anna is going", err)
+		}
+		if n, err := s.EscalateDue(ctx, r2.Alert.EscalateAt.Add(time.Second)); err != nil || n == 0 {
+			t.Fatalf("the open clock after the press did not escalate: %d %v", n, err)
+		}
+		if _, err := s.Enroute(ctx, r.Alert.ID, anna, w.northStaff, at.Add(90*time.Second)); err != nil {
+			t.Fatalf("on my way after the press: %v", err)
+		}
+		if _, err := s.Arrive(ctx, r.Alert.ID, anna, w.northStaff, at.Add(10*time.Minute)); err != nil {
+			t.Fatalf("arrived after the press: %v", err)
+		}
+		at3 := at.Add(11 * time.Minute)
+		r3 := ingest(t, s, alarm("gw-0042", 3, "bu-17:btn", vagt.AlarmPanic, at3), at3)
+		if r3.Change != sqlstore.ChangeRepeated || r3.Alert.ArrivedAt == nil {
+			t.Fatalf("press after arrival: %s %+v", r3.Change, r3.Alert)
+		}
+	})
+}

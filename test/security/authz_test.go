@@ -123,6 +123,12 @@ var matrix = map[string]outcome{
 	"GET /api/v1/alerts/{id}/track":    {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"GET /gps/osmand/{key}":            public,
 	"POST /gps/osmand/{key}":           public,
+
+	// The care record's pull: staff of the whole municipality or an admin (docs/fhir.md);
+	// staff of a district, managers and citizens may not.
+	"GET /api/v1/fhir/Encounter": {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/fhir/export":    {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
@@ -132,6 +138,14 @@ var matrix = map[string]outcome{
 	"PATCH /api/v1/gateways/{id}":            {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/gateways/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"POST /api/v1/gateways/{id}/credentials": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	// Duty rosters (docs/alerts.md): the municipality's staff and managers read who is on
+	// duty; its managers (the district leads) and admins write rosters.
+	"GET /roster":                                       public,
+	"GET /api/v1/districts/{id}/roster":                 {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/districts/{id}/roster":                 {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/municipalities/{code}/central-on-call": {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/municipalities/{code}/central-on-call": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/duty":                                  {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
 }
 
 // bodies are the request bodies of the routes that read one: valid, so that a refusal is
@@ -175,9 +189,13 @@ var bodies = map[string]func(w *world, h household, n string) string{
 		return `{"zones":[{"name":"Hjem","center":[55.86,9.85],"radius_m":300}]}`
 	},
 	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
-	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
-	"PATCH /api/v1/homes/{id}":     func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
-	"PATCH /api/v1/gateways/{id}":  func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/districts/{id}/roster": func(*world, household, string) string {
+		return `{"shifts":[{"kind":"night","weekdays":["mon"],"start":"22:00","end":"07:00","staff":[],"backup":{}}]}`
+	},
+	"PUT /api/v1/municipalities/{code}/central-on-call": func(*world, household, string) string { return `{"users":[]}` },
+	"PATCH /api/v1/citizens/{id}":                       func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":                          func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":                       func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
@@ -187,6 +205,9 @@ var queries = map[string]string{
 	"GET /api/v1/stats/benefits": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
+	"GET /api/v1/duty":           "municipality=766",
+	"GET /api/v1/fhir/Encounter": "municipality=766",
+	"GET /api/v1/fhir/export":    "municipality=766",
 }
 
 // household is a fresh set of objects in district Nord of 766, made for one write: a
@@ -285,7 +306,7 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	if strings.Contains(pattern, "/lang/") {
 		file = "da.json"
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey).Replace(pattern)
+	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey, "{code}", "766").Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
 	}
