@@ -185,7 +185,8 @@
     if (a.state !== "open") vagtRing.withdraw(a.id);
     // A new alarm, one escalated to my tier, and one raised again after an acknowledgement
     // ring and notify.
-    const raised = a.state === "open" && (name === "escalated" || (name === "new" && !before) || (before && before.state !== "open"));
+    const raised = a.state === "open" && (name === "escalated" || name === "reraised" || (name === "new" && !before) ||
+      (before && before.state !== "open"));
     if (raised && a.priority !== "technical") notify(a);
     render();
     save();

@@ -121,6 +121,18 @@ func TestCareApp(t *testing.T) {
 	b.waitJS("the tone stops and the notification goes", `!window.__vagtRing.ringing && navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.length === 0)`)
 	stopped := b.toneStarts()
 
+	// Karen presses again while nobody has arrived: the alert is raised again — a new
+	// notification, the tone again — until "Kvittér" once more.
+	st.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 10, Time: st.clock.Now(), Device: "bu-17:btn", Type: vagt.AlarmPanic})
+	b.waitJS("the raised-again alarm notifies and rings", fmt.Sprintf(`window.__vagtRing.ringing &&
+		document.querySelector('li.item[data-id="%d"]')?.dataset.state === "open" &&
+		navigator.serviceWorker.ready.then(r => r.getNotifications({tag: "vagt-alert-%d"})).then(ns => ns.length === 1)`, panicID, panicID))
+	b.waitJS("the tone again", fmt.Sprintf(`window.__vagtRing.starts > %d`, stopped))
+	b.do("Kvittér again", chromedp.Evaluate(fmt.Sprintf(
+		`navigator.serviceWorker.controller.postMessage({type: "notification-action", tag: "vagt-alert-%d", action: "ack"})`, panicID), nil))
+	b.waitJS("quiet again", `!window.__vagtRing.ringing`)
+	stopped = b.toneStarts()
+
 	// Back in front; a reload with the stored session: the sound works or says it does not.
 	cancelOther()
 	b.do("reload", chromedp.Reload(), chromedp.WaitVisible("#app", chromedp.ByID))
