@@ -87,6 +87,8 @@
     if (!(await loadList(gen))) await fromCache();
     if (gen !== session) return;
     render();
+    const opened = /^#alert-(\d+)$/.exec(location.hash); // opened from a notification
+    if (opened) show(opened[1]);
     stopStream = vagtStream.open({
       token: vagt.token,
       lastEventId: () => lastEventId,
@@ -110,8 +112,13 @@
   }
 
   // loadList reads the unresolved alerts of my scope; false when the api cannot be reached.
+  // Events that arrive while it reads are applied again on top of what it read: a list read
+  // just before a change (an alarm raised again) must not undo that change.
+  let during = null;
   async function loadList(gen) {
     const fresh = new Map();
+    const seen = [];
+    during = seen;
     let since = null;
     try {
       for (const state of ["open", "acknowledged"]) {
@@ -129,9 +136,16 @@
       if (failed(err)) return true;
       setOffline(true);
       return false;
+    } finally {
+      if (during === seen) during = null;
     }
     alerts = fresh;
     lastEventId = since || 0;
+    for (const e of seen) {
+      if (e.n && e.n <= lastEventId) continue;
+      if (e.n) lastEventId = e.n;
+      change(e.a);
+    }
     save();
     return true;
   }
@@ -179,10 +193,9 @@
     if (n) lastEventId = n;
     const a = ev && ev.alert;
     if (!a || !a.id) return;
+    if (during) during.push({ n, a });
     const before = alerts.get(a.id);
-    if (a.state === "resolved") alerts.delete(a.id);
-    else alerts.set(a.id, a);
-    if (a.state !== "open") vagtRing.withdraw(a.id);
+    change(a);
     // A new alarm, one escalated to my tier, and one raised again after an acknowledgement
     // ring and notify.
     const raised = a.state === "open" && (name === "escalated" || name === "reraised" || (name === "new" && !before) ||
@@ -190,6 +203,12 @@
     if (raised && a.priority !== "technical") notify(a);
     render();
     save();
+  }
+
+  function change(a) {
+    if (a.state === "resolved") alerts.delete(a.id);
+    else alerts.set(a.id, a);
+    if (a.state !== "open") vagtRing.withdraw(a.id);
   }
 
   function typeName(a) { return vagtI18n.has("console.type." + a.type) ? t("console.type." + a.type) : a.type.replace(/_/g, " "); }
@@ -330,6 +349,14 @@
     }
   }
 
+  // show brings one alert's next action into view and focus ("Åbn" on its notification).
+  function show(id) {
+    const b = document.querySelector(`button[data-alert="${Number(id)}"]`) || document.querySelector(`li.item[data-id="${Number(id)}"]`);
+    if (!b) return;
+    b.scrollIntoView({ block: "center" });
+    if (b.tagName === "BUTTON") b.focus();
+  }
+
   // ---- actions ----
 
   function toast(text) {
@@ -435,7 +462,8 @@
       navigator.serviceWorker.addEventListener("message", (ev) => {
         const m = ev.data || {};
         if (m.type === "acked" && m.status >= 200 && m.status < 300) toast(t("app.ackedFromNotification"));
-        if (m.type === "acked" || m.type === "open") loadList(session).then(render);
+        if (m.type === "acked") loadList(session).then(render);
+        if (m.type === "open") loadList(session).then(() => { render(); show(m.id); });
       });
     }
     $("signin-form").addEventListener("submit", (ev) => {

@@ -192,6 +192,12 @@ func TestCareApp(t *testing.T) {
 
 	// By keyboard alone: the fall alert's next actions, then resolve with an outcome.
 	fallID := b.appAlertID("fall")
+	// "Åbn" on its notification: the app shows the alert with its next action in focus.
+	b.waitJS("the fall's notification", fmt.Sprintf(`navigator.serviceWorker.ready.then(r => r.getNotifications({tag: "vagt-alert-%d"})).then(ns => ns.length === 1)`, fallID))
+	b.do("choose Åbn on the notification", chromedp.Evaluate(fmt.Sprintf(
+		`navigator.serviceWorker.controller.postMessage({type: "notification-action", tag: "vagt-alert-%d", action: "open"})`, fallID), nil))
+	b.waitJS("the fall's next action in focus, the notification gone", fmt.Sprintf(`document.activeElement?.dataset.alert === "%d" &&
+		navigator.serviceWorker.ready.then(r => r.getNotifications({tag: "vagt-alert-%d"})).then(ns => ns.length === 0)`, fallID, fallID))
 	actions := []string{"ack"}
 	hasPresence := b.presence()
 	if hasPresence {
