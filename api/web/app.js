@@ -51,6 +51,7 @@
     vagtRing.ring(false);
     alerts = new Map();
     people.clear();
+    notified.clear();
     $("groups").replaceChildren();
     showSignIn(message);
   }
@@ -176,6 +177,7 @@
     if (off) b.textContent = t("app.offlineSince", { time: vagtFormat.time(new Date(offlineSince)) });
     $("status").textContent = off ? t("console.status.reconnecting") : t("console.status.live");
     if (!off && !alerts.size) loadList(session).then(render);
+    if (!off) notifyWaiting(); // what came with a list while the stream was down
   }
 
   // ---- events ----
@@ -198,9 +200,10 @@
     change(a);
     // A new alarm, one escalated to my tier, and one raised again after an acknowledgement
     // ring and notify.
-    const raised = a.state === "open" && (name === "escalated" || name === "reraised" || (name === "new" && !before) ||
-      (before && before.state !== "open"));
-    if (raised && a.priority !== "technical") notify(a);
+    // An alarm escalated to my tier and one raised again after an acknowledgement notify
+    // again; a new one notifies in render (as does one that came with a list).
+    const again = a.state === "open" && (name === "escalated" || name === "reraised" || (before && before.state !== "open"));
+    if (again) notified.delete(a.id);
     render();
     save();
   }
@@ -212,6 +215,19 @@
   }
 
   function typeName(a) { return vagtI18n.has("console.type." + a.type) ? t("console.type." + a.type) : a.type.replace(/_/g, " "); }
+
+  // notifyWaiting notifies once per alert (until it is raised again) for every critical or
+  // high alarm nobody has acknowledged — whether it came as an event or with a list read
+  // after a reconnect.
+  const notified = new Set();
+  function notifyWaiting() {
+    if (offlineSince) return; // a list kept from before is not news
+    for (const a of alerts.values()) {
+      if (a.state !== "open" || a.priority === "technical" || notified.has(a.id)) continue;
+      notified.add(a.id);
+      notify(a);
+    }
+  }
 
   function notify(a) {
     const p = people.get(homeKey(a));
@@ -260,6 +276,7 @@
     $("count").textContent = String(alerts.size);
     const loud = [...alerts.values()].filter((a) => a.state === "open" && a.priority !== "technical");
     vagtRing.ring(loud.length > 0, loud.some((a) => a.priority === "critical"));
+    notifyWaiting();
     loadPeople(gs);
   }
 
