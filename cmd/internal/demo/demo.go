@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
@@ -34,6 +36,11 @@ type Config struct {
 	Tick         time.Duration // how often each home's sensors report; default 10 s
 	AlarmEvery   time.Duration // mean time between alarms in the village; default 45 s
 	FirstAlarm   time.Duration // the first alarm, so the console has one soon; default 15 s
+	// EscalateAfter is how long a critical or high alert may stay unacknowledged at one
+	// tier before it goes to the next (the backup, then central); default 60 s, production's
+	// figure for critical (high is 5 min there), so that an unanswered alarm of the demo
+	// reaches the backup while one watches.
+	EscalateAfter time.Duration
 	// NightSpeed > 0 runs the night board's clock (and the homes' day) that many times
 	// faster from the next 22:55 Danish time, so a night shift's checks (night.go) pass in
 	// minutes; 0 the wall clock.
@@ -63,6 +70,9 @@ func (c *Config) Defaults() {
 	if c.FirstAlarm == 0 {
 		c.FirstAlarm = 15 * time.Second
 	}
+	if c.EscalateAfter == 0 {
+		c.EscalateAfter = time.Minute
+	}
 }
 
 // Validate checks the configuration.
@@ -70,8 +80,8 @@ func (c *Config) Validate() error {
 	if c.Homes < 1 || c.Homes > 500 {
 		return fmt.Errorf("demo: %d homes: 1-500", c.Homes)
 	}
-	if c.Tick < time.Second || c.AlarmEvery < time.Second {
-		return errors.New("demo: tick and alarm interval must be at least a second")
+	if c.Tick < time.Second || c.AlarmEvery < time.Second || c.EscalateAfter < time.Second {
+		return errors.New("demo: tick, alarm interval and escalation time must be at least a second")
 	}
 	return nil
 }
@@ -125,8 +135,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 
 	shift, day := nightClocks(c.NightSpeed, time.Now())
+	policy := alerts.DefaultPolicy()
+	policy.Escalate[vagt.PriorityCritical] = c.EscalateAfter
+	policy.Escalate[vagt.PriorityHigh] = c.EscalateAfter
 	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
-		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
+		ClientID: "demo-api", Username: apiUser, Password: apiPassword, Policy: policy,
 		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token},
 		// The demo's identity key is no secret: the demo holds no real identities.
 		NationalLogin: auth.NationalLoginConfig{Key: auth.IdentityKey("vagt-demo-identity-key-not-a-secret!")}},
@@ -164,7 +177,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 			ingest.Deps{Logger: log.With("component", "ingest"), Started: func(addr string) { ingestStarted <- addr }}))
 	})
 
-	sim := &simulation{cfg: c, dir: dir, broker: broker, log: log.With("component", "homes"), day: day}
+	out := &printer{w: stdout}
+	sim := &simulation{cfg: c, dir: dir, broker: broker, log: log.With("component", "homes"), day: day, announce: out.alarm}
 	for i, h := range village.homes {
 		home, err := sim.start(ctx, i, h)
 		if err != nil {
@@ -173,7 +187,6 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		}
 		homes.Go(func() { fail("home "+string(h.gateway), home.run(ctx)) })
 	}
-	homes.Go(func() { sim.alarms(ctx) })
 	if len(village.homes) > 0 {
 		if err := seedTracker(ctx, srv.Store, village.homes[0]); err != nil {
 			cancel(fmt.Errorf("demo: GPS tracker: %w", err))
@@ -181,13 +194,17 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		homes.Go(func() { sim.tracker(ctx, c.Tick*2) })
 	}
 
+	// The alarms start after the welcome, so each one's line comes below the block that
+	// says where to see it.
 	select {
 	case addr := <-ingestStarted:
-		printWelcome(stdout, srv.Addr(), broker.url, influxDB.URL(), addr, village)
+		out.welcome(welcome{api: srv.Addr(), broker: broker.url, influx: influxDB.URL(), ingest: addr, escalate: c.EscalateAfter}, village)
+		homes.Go(func() { sim.alarms(ctx) })
+		homes.Go(func() { out.follow(ctx, srv.Feed, village.homes) })
 	case <-ctx.Done():
 	}
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "vagt-demo: stopping (data kept in "+dir+")")
+	out.line("vagt-demo: stopping (data kept in " + dir + ")")
 	// The homes stop before the platform, so their gateways hand over what they can.
 	homes.Wait()
 	services.Wait()
@@ -195,32 +212,4 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		return err
 	}
 	return nil
-}
-
-func printWelcome(w io.Writer, apiAddr, brokerURL, influxURL, ingestAddr string, v *village) {
-	fmt.Fprintf(w, `
-vagt-demo is running: %d simulated homes in %s.
-
-  care console      http://%s/
-  manager dashboard http://%s/stats
-  night board       http://%s/night   (nattilsyn: homes with a bed sensor)
-  duty roster       http://%s/roster  (vagtplan: sign in as the manager)
-  citizen page      http://%s/mig     (borger: a demo login with the citizen token below, in place of MitID)
-  API               http://%s/api/v1   (OpenAPI: /openapi.yaml)
-  broker            %s
-  InfluxDB          %s   (database vagt)
-  ingest metrics    http://%s/metrics
-
-Sign in with one of these tokens (also in %s):
-  staff    (%s)  %s
-  manager  (%s)  %s
-  national                               %s
-  admin                                  %s
-  backup   (bagvagt, Hedensted)          %s
-  citizen  (%s)  %s
-
-Press Ctrl-C to stop; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
-		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin, v.tokens.Backup,
-		v.tokens.CitizenName, v.tokens.Citizen)
 }
