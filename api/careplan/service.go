@@ -32,7 +32,7 @@ type Store interface {
 	HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]sqlstore.HomeCoverage, error)
 }
 
-var _ Store = (*sqlstore.Store)(nil)
+var _ Store = (*sqlstore.CarePlanService)(nil)
 
 // Publisher puts a retained QoS 1 message on the broker (MQTT; a fake in tests).
 type Publisher interface {

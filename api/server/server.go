@@ -178,12 +178,12 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if s.tick <= 0 {
 		s.tick = time.Second
 	}
-	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+	s.Feed = alerts.NewFeed(store.AlertService, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.noLane = c.NoAlarmLane
-	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
-	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Log: d.Log}
-	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Log))
+	s.Escalator = &alerts.Escalator{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	s.off = &alerts.OfflineDetector{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Log: d.Log}
+	d.Registry.MustRegister(alerts.NewGaugeCollector(store.AlertService, d.Clock, c.Policy, d.Log))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
 	if err != nil {
 		store.Close()
@@ -200,7 +200,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		// of its own like the config lane's.
 		s.downPub = mqttpub.New(mqttpub.Options{Name: "downlink", Broker: c.Broker, ClientID: c.ClientID + "-downlink",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
-		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+		s.downlink = downlink.New(store.AlertService, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
 		store.OnCommit(s.downlink.Wake)
 		// Before the lane can commit what queued while the api was down: those alarms are
 		// told too. If the store does not answer now, Run starts when it does.
@@ -212,9 +212,9 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if s.configPub != nil {
 		cpOpts.Publisher = s.configPub
 	}
-	s.careplans = careplan.NewService(store, cpOpts)
+	s.careplans = careplan.NewService(store.CarePlanService, cpOpts)
 	if c.Broker != "" {
-		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
+		s.lane, err = alarmlane.New(laneSink{store.AlertService, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry,
 			OnChange: s.wakeLane})
 		if err != nil {
@@ -262,23 +262,23 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store},
-		Trackers: store} // Trackers: gps_tracker counts what trackers reported
+	svc := &stats.Service{Store: store.StatsService, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store.NightService},
+		Trackers: store.GPSService} // Trackers: gps_tracker counts what trackers reported
 	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
 	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
 	nightTick := c.Tick
 	if nightTick <= 0 {
 		nightTick = time.Second
 	}
-	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
-	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+	s.night = &night.Service{Store: store.NightService, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
+	hc := httpapi.Config{Night: s.night, Alerts: store.AlertService, Auth: authStore{store.UserService, store.AuditService}, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
-	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
-	hc.GPS = gpsHTTP{s.gps, store}
+		Registry: store.RegistryService, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+	s.gps, s.owntracks = newGPS(c, store.GPSService, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	hc.GPS = gpsHTTP{s.gps, store.GPSService}
 	hc.MetricsToken = c.MetricsToken
-	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
+	s.retention = &retention.Job{Store: store.RetentionService, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
 		// 503, and alerts never wait for it.
@@ -293,7 +293,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		s.night.Sensors = s.nightTel
-		s.retention.Activity = rollup.Retention{Store: store}
+		s.retention.Activity = rollup.Retention{Store: store.StatsService}
 		if !c.Rollup.Off {
 			// A day of the load is ~29 M points: the roll-up's queries get a
 			// client of their own with a longer timeout than the requests'.
@@ -303,8 +303,8 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 				store.Close()
 				return nil, fmt.Errorf("api: %w", err)
 			}
-			s.rollup = &rollup.Job{Store: store, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Log: d.Log}
-			svc.Telemetry = &rollup.Activity{Store: store, Flux: s.telemetry}
+			s.rollup = &rollup.Job{Store: store.StatsService, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Log: d.Log}
+			svc.Telemetry = &rollup.Activity{Store: store.StatsService, Flux: s.telemetry}
 			d.Registry.MustRegister(
 				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vagt_rollup_failed_runs_total",
 					Help: "Roll-up runs that failed (InfluxDB or the SQL store did not answer); retried at the next run."},
@@ -533,9 +533,16 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(firstErr, s.Store.Close())
 }
 
+// authStore is the token and audit services as httpapi.AuthStore: authentication
+// audits what it refuses.
+type authStore struct {
+	*sqlstore.UserService
+	*sqlstore.AuditService
+}
+
 // laneSink commits lane messages to the store at the clock's time.
 type laneSink struct {
-	store     *sqlstore.Store
+	store     *sqlstore.AlertService
 	clock     api.Clock
 	careplans *careplan.Service
 	downlink  *downlink.Notifier // nil without a broker

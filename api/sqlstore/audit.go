@@ -61,7 +61,7 @@ type AuditCheck struct {
 }
 
 // VerifyAudit walks the audit log in id order and checks the hash chain.
-func (s *Store) VerifyAudit(ctx context.Context) (AuditCheck, error) {
+func (s *AuditService) VerifyAudit(ctx context.Context) (AuditCheck, error) {
 	var (
 		c       AuditCheck
 		prev    string

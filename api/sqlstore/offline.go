@@ -21,7 +21,7 @@ import (
 //     with a note saying so.
 //
 // It returns how many alerts it changed.
-func (s *Store) DetectOffline(ctx context.Context, now time.Time) (int, error) {
+func (s *AlertService) DetectOffline(ctx context.Context, now time.Time) (int, error) {
 	p := s.policy
 	cutoff := ms(now.Add(-p.OfflineGrace))
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id, g.municipality FROM gateways g
@@ -119,7 +119,7 @@ type Gateway struct {
 }
 
 // Gateway returns a gateway's link state.
-func (s *Store) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error) {
+func (s *CarePlanService) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error) {
 	var (
 		g                      Gateway
 		home                   sql.NullString

@@ -25,7 +25,7 @@ func fieldsDetail(fields []string) string { return "fields=" + strings.Join(fiel
 func districtObject(id int64) string { return fmt.Sprintf("district/%d", id) }
 
 // District returns one district.
-func (s *Store) District(ctx context.Context, id int64) (registry.District, error) {
+func (s *RegistryService) District(ctx context.Context, id int64) (registry.District, error) {
 	d := registry.District{ID: id}
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality, name FROM districts WHERE id = ?`), id).Scan(&d.Municipality, &d.Name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -38,7 +38,7 @@ func (s *Store) District(ctx context.Context, id int64) (registry.District, erro
 
 // UpdateDistrict renames a district (names are unique in a municipality), audited as
 // district.update.
-func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error) {
+func (s *RegistryService) UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error) {
 	if c.Name != nil && (strings.TrimSpace(*c.Name) == "" || len(*c.Name) > 100) {
 		return registry.District{}, &api.FieldError{Field: "name", Reason: "must be 1-100 bytes"}
 	}
@@ -77,7 +77,7 @@ func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.Distric
 // DeleteDistrict deletes a district that nothing refers to: no home (a decommissioned
 // one keeps its district for history) and no staff user assigned to it. Audited as
 // district.delete.
-func (s *Store) DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error {
+func (s *RegistryService) DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		var name string
 		err := t.row(ctx, `SELECT name FROM districts WHERE id = ?`, id).Scan(&name)
@@ -114,7 +114,7 @@ func (s *Store) DeleteDistrict(ctx context.Context, id int64, actor string, now 
 func homeObject(id vagt.HomeID) string { return "home/" + string(id) }
 
 // Home returns one home.
-func (s *Store) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error) {
+func (s *RegistryService) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error) {
 	hs, err := s.homes(ctx, ` AND h.id = ?`, []any{string(id)})
 	if err != nil {
 		return registry.Home{}, err
@@ -128,7 +128,7 @@ func (s *Store) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error)
 // UpdateHome moves a home to another district of its municipality and/or gives it another
 // citizen of its municipality (0: none). A decommissioned home may still move district (so
 // that an emptied district can be deleted) but gets no citizen. Audited as home.update.
-func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error) {
+func (s *RegistryService) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error) {
 	err := s.inTx(ctx, func(t *tx) error {
 		var (
 			district, mun  int64
@@ -198,7 +198,7 @@ func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeC
 // DecommissionHome takes a home out of use at `at`. It keeps its row, district, citizen,
 // alerts and care plan; a home with a gateway still in use is a conflict (decommission
 // the gateway first, so its devices get their removal date). Audited as home.decommission.
-func (s *Store) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error) {
+func (s *RegistryService) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error) {
 	if err := registry.ValidDecommission(at, now); err != nil {
 		return registry.Home{}, err
 	}
@@ -239,7 +239,7 @@ func (s *Store) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Ti
 
 // UpdateCitizen corrects a citizen's personal data; an erased citizen is a conflict.
 // Audited as citizen.update with the names of the fields that changed, never the values.
-func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error) {
+func (s *RegistryService) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error) {
 	if err := validCitizenChange(c); err != nil {
 		return registry.Citizen{}, err
 	}

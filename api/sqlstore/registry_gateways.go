@@ -19,7 +19,7 @@ import (
 func gatewayObject(id vagt.GatewayID) string { return "gateway/" + string(id) }
 
 // RegistryGateway returns one gateway as the registry shows it.
-func (s *Store) RegistryGateway(ctx context.Context, id vagt.GatewayID) (registry.Gateway, error) {
+func (s *RegistryService) RegistryGateway(ctx context.Context, id vagt.GatewayID) (registry.Gateway, error) {
 	gs, err := s.gateways(ctx, ` AND id = ?`, []any{string(id)})
 	if err != nil {
 		return registry.Gateway{}, err
@@ -52,7 +52,7 @@ func (t *tx) gatewayInUse(ctx context.Context, id vagt.GatewayID) (home string, 
 
 // UpdateGateway moves a gateway (with its devices) to another home of its municipality
 // that is in use. Audited as gateway.update.
-func (s *Store) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error) {
+func (s *RegistryService) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error) {
 	err := s.inTx(ctx, func(t *tx) error {
 		home, mun, err := t.gatewayInUse(ctx, id)
 		if err != nil {
@@ -90,7 +90,7 @@ func (s *Store) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry
 
 // RotateGatewayCredentials replaces a gateway's password hash (the new password is the
 // caller's to show once). Audited as gateway.credentials.
-func (s *Store) RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
+func (s *RegistryService) RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
 	err := s.inTx(ctx, func(t *tx) error {
 		if _, _, err := t.gatewayInUse(ctx, id); err != nil {
 			return err
@@ -113,7 +113,7 @@ func (s *Store) RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID,
 // history; from now on the api ignores its status and files its alarms as unregistered
 // (never dropped). The broker's password file is the operator's: see the result's Broker.
 // Audited as gateway.decommission.
-func (s *Store) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error) {
+func (s *RegistryService) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error) {
 	res := registry.GatewayDecommission{DevicesRemoved: []vagt.DeviceID{}, Broker: registry.BrokerRevocation(id)}
 	if err := registry.ValidDecommission(at, now); err != nil {
 		return res, err

@@ -14,13 +14,13 @@ import (
 
 // IssueToken creates the user p.Name (or updates its role and scope) and stores a token
 // hash for it. It returns the principal with its user id.
-func (s *Store) IssueToken(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time) (api.Principal, error) {
+func (s *UserService) IssueToken(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time) (api.Principal, error) {
 	return s.IssueTokenWith(ctx, p, hash, expires, now, auth.IssueOptions{})
 }
 
 // IssueTokenWith is IssueToken recording who issued the token, and revoking the user's
 // older tokens when o.RevokeOlder (the revocation is audited in the same transaction).
-func (s *Store) IssueTokenWith(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (api.Principal, error) {
+func (s *UserService) IssueTokenWith(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (api.Principal, error) {
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -73,7 +73,7 @@ func (s *Store) IssueTokenWith(ctx context.Context, p api.Principal, hash string
 
 // Principal returns whom a token hash belongs to; api.ErrUnauthenticated when nobody
 // (unknown, expired or revoked).
-func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*api.Principal, error) {
+func (s *UserService) Principal(ctx context.Context, hash string, now time.Time) (*api.Principal, error) {
 	var (
 		p   api.Principal
 		mun sql.NullInt64
@@ -112,7 +112,7 @@ func (t *tx) audit(ctx context.Context, at time.Time, actor, action, object, det
 }
 
 // Audit appends to the audit log. The table refuses updates and deletes.
-func (s *Store) Audit(ctx context.Context, e api.AuditEntry) error {
+func (s *AuditService) Audit(ctx context.Context, e api.AuditEntry) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		return t.audit(ctx, e.At, e.Actor, e.Action, e.Object, e.Detail)
 	})
@@ -123,7 +123,7 @@ func (s *Store) Audit(ctx context.Context, e api.AuditEntry) error {
 }
 
 // AuditLog returns audit entries, newest first; object "" means all.
-func (s *Store) AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error) {
+func (s *AuditService) AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error) {
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}
