@@ -329,3 +329,23 @@ func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.Municipa
 	}
 	return out, storeErrOrNil("home config lines", rows.Err())
 }
+
+// Gateway returns a gateway's link state.
+func (s *CarePlanService) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error) {
+	var (
+		g                      Gateway
+		home                   sql.NullString
+		mun, online, hb        int
+		lastSeen, offlineSince sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, home_id, municipality, online, last_seen, offline_since, heartbeat_s, software
+		FROM gateways WHERE id = ?`), string(id)).Scan(&g.ID, &home, &mun, &online, &lastSeen, &offlineSince, &hb, &g.Software)
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
+	} else if err != nil {
+		return g, storeErr("gateway", err)
+	}
+	g.Home, g.Municipality, g.Online = vagt.HomeID(home.String), vagt.MunicipalityCode(mun), online != 0
+	g.LastSeen, g.OfflineSince, g.Heartbeat = nullMs(lastSeen), nullMs(offlineSince), time.Duration(hb)*time.Second
+	return g, nil
+}

@@ -184,3 +184,23 @@ func (s *RegistryService) DecommissionGateway(ctx context.Context, id vagt.Gatew
 	res.Gateway, err = s.RegistryGateway(ctx, id)
 	return res, err
 }
+
+// GatewayPasswordHash returns a provisioned gateway's password hash (Mosquitto's $7$
+// format) for the broker's password file; audited for actor. api.ErrNotFound when the
+// gateway has none (unknown, decommissioned, or on certificates).
+func (s *RegistryService) GatewayPasswordHash(ctx context.Context, id vagt.GatewayID, actor string, now time.Time) (string, error) {
+	var hash string
+	err := s.inTx(ctx, func(t *tx) error {
+		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&hash)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && hash == "") {
+			return fmt.Errorf("gateway %s has no password: %w", id, api.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "gateway.password_hash.read", "gateway/"+string(id), "")
+	})
+	if err != nil {
+		return "", storeErr("gateway password hash", err)
+	}
+	return hash, nil
+}
