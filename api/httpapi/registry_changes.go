@@ -65,14 +65,6 @@ func findGateway(ctx context.Context, reg registry.Scopes, id string) (vagt.Muni
 	return reg.GatewayMunicipality(ctx, vagt.GatewayID(id))
 }
 
-func findCitizen(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
-	n, err := numericID("citizen", id)
-	if err != nil {
-		return 0, err
-	}
-	return reg.CitizenMunicipality(ctx, n)
-}
-
 // bodyFieldError is a request body that does not decode, with the field it fails on.
 type bodyFieldError struct {
 	field string
@@ -227,14 +219,27 @@ func (s *server) rotateGatewayCredentials() http.Handler {
 	})
 }
 
+// updateCitizen is PATCH /citizens/{id}: the registry service decides access to the
+// citizen (api.Principal.RegistryScope) in the transaction that changes it.
 func (s *server) updateCitizen() http.Handler {
-	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
+		if err != nil {
+			return err
+		}
+		id, err := citizenID(r)
+		if err != nil {
+			return err
+		}
 		var c registry.CitizenChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
 		}
-		n, _ := numericID("citizen", id)
-		cit, err := reg.UpdateCitizen(r.Context(), n, c, p.Name, s.Clock.Now())
+		cit, err := reg.UpdateCitizen(r.Context(), scope, id, c, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}

@@ -81,7 +81,7 @@ func BenchmarkAdoption(b *testing.B) {
 				m = 101
 			}
 		}
-		c, err := store.RegisterCitizen(ctx, registry.Citizen{Municipality: m, Name: fmt.Sprint("c", h)}, "bench", end.AddDate(-1, 0, 0))
+		c, err := store.RegisterCitizen(ctx, api.Scope{All: true}, registry.Citizen{Municipality: m, Name: fmt.Sprint("c", h)}, "bench", end.AddDate(-1, 0, 0))
 		if err != nil {
 			b.Fatal(err)
 		}

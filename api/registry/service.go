@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // The registry's contracts, by what a caller does with it. api/sqlstore implements them
@@ -17,9 +18,9 @@ type Directory interface {
 	Municipalities(ctx context.Context) ([]Municipality, error)
 	Districts(ctx context.Context, m vagt.MunicipalityCode) ([]District, error)
 	CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error)
-	RegisterCitizen(ctx context.Context, c Citizen, actor string, now time.Time) (Citizen, error)
-	Citizens(ctx context.Context, m vagt.MunicipalityCode, actor string, now time.Time) ([]Citizen, error)
-	Citizen(ctx context.Context, id int64, actor string, now time.Time) (Citizen, error)
+	RegisterCitizen(ctx context.Context, scope api.Scope, c Citizen, actor string, now time.Time) (Citizen, error)
+	Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]Citizen, error)
+	Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (Citizen, error)
 	AddHome(ctx context.Context, h Home) (Home, error)
 	Homes(ctx context.Context, m vagt.MunicipalityCode) ([]Home, error)
 	Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]Gateway, error)
@@ -62,7 +63,7 @@ type Changes interface {
 	UpdateGateway(ctx context.Context, id vagt.GatewayID, c GatewayChange, actor string, now time.Time) (Gateway, error)
 	DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (GatewayDecommission, error)
 	RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (Gateway, error)
-	UpdateCitizen(ctx context.Context, id int64, c CitizenChange, actor string, now time.Time) (Citizen, error)
+	UpdateCitizen(ctx context.Context, scope api.Scope, id int64, c CitizenChange, actor string, now time.Time) (Citizen, error)
 }
 
 // CitizenData is a citizen's own data: whose login is which citizen, the export of

@@ -70,7 +70,15 @@ func (s *RegistryService) DistrictMunicipality(ctx context.Context, id int64) (v
 
 // RegisterCitizen adds a citizen with contact persons, registered at now, audited as
 // citizen.create by actor in the same transaction.
-func (s *RegistryService) RegisterCitizen(ctx context.Context, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error) {
+// A citizen without a municipality goes to the scope's; one outside the scope is
+// api.ErrOutOfScope.
+func (s *RegistryService) RegisterCitizen(ctx context.Context, scope api.Scope, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error) {
+	if c.Municipality == 0 && !scope.All {
+		c.Municipality = scope.Municipality
+	}
+	if !scope.Allows(c.Municipality, 0) {
+		return c, fmt.Errorf("citizen in municipality %d: %w", c.Municipality, api.ErrOutOfScope)
+	}
 	if err := c.Municipality.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -101,9 +109,16 @@ func (s *RegistryService) RegisterCitizen(ctx context.Context, c registry.Citize
 
 func citizenObject(id int64) string { return fmt.Sprintf("citizen/%d", id) }
 
-// Citizens returns the citizens of m (0: all) with their contacts; the read is audited as
-// citizen.list by actor before anything is returned.
-func (s *RegistryService) Citizens(ctx context.Context, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error) {
+// Citizens returns the citizens of m (0: all the scope holds) with their contacts; the read
+// is audited as citizen.list by actor before anything is returned. Asking for a
+// municipality outside the scope is api.ErrForbidden: it names no object.
+func (s *RegistryService) Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error) {
+	if !scope.All {
+		if m != 0 && m != scope.Municipality {
+			return nil, fmt.Errorf("%w: you see municipality %d only", api.ErrForbidden, scope.Municipality)
+		}
+		m = scope.Municipality
+	}
 	if err := s.inTx(ctx, func(t *tx) error {
 		return t.audit(ctx, now, actor, "citizen.list", fmt.Sprintf("municipality/%d", m), "")
 	}); err != nil {
@@ -113,10 +128,13 @@ func (s *RegistryService) Citizens(ctx context.Context, m vagt.MunicipalityCode,
 	return s.citizens(ctx, `WHERE 1 = 1`+where, args)
 }
 
-// Citizen returns one citizen with contacts, audited as citizen.read by actor first.
-// The municipality is checked by the caller with CitizenMunicipality.
-func (s *RegistryService) Citizen(ctx context.Context, id int64, actor string, now time.Time) (registry.Citizen, error) {
+// Citizen returns one citizen with contacts, audited as citizen.read by actor first; a
+// citizen outside the scope is api.ErrOutOfScope and reads nothing.
+func (s *RegistryService) Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (registry.Citizen, error) {
 	if err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, id); err != nil {
+			return err
+		}
 		return t.audit(ctx, now, actor, "citizen.read", citizenObject(id), "")
 	}); err != nil {
 		return registry.Citizen{}, storeErr("citizen", err)
@@ -129,6 +147,23 @@ func (s *RegistryService) Citizen(ctx context.Context, id int64, actor string, n
 		return registry.Citizen{}, fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
 	}
 	return cs[0], nil
+}
+
+// citizenInScope returns the citizen's municipality after deciding the caller's access:
+// api.ErrNotFound for no such citizen, api.ErrOutOfScope for one outside the scope (the
+// API answers both alike).
+func (t *tx) citizenInScope(ctx context.Context, scope api.Scope, id int64) (vagt.MunicipalityCode, error) {
+	var m int
+	err := t.row(ctx, `SELECT municipality FROM citizens WHERE id = ?`, id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
+	} else if err != nil {
+		return 0, err
+	}
+	if !scope.Allows(vagt.MunicipalityCode(m), 0) {
+		return 0, fmt.Errorf("citizen %d: %w", id, api.ErrOutOfScope)
+	}
+	return vagt.MunicipalityCode(m), nil
 }
 
 // CitizenMunicipality returns the municipality of a citizen, for scope checks.

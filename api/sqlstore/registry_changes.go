@@ -237,13 +237,19 @@ func (s *RegistryService) DecommissionHome(ctx context.Context, id vagt.HomeID, 
 	return s.Home(ctx, id)
 }
 
-// UpdateCitizen corrects a citizen's personal data; an erased citizen is a conflict.
-// Audited as citizen.update with the names of the fields that changed, never the values.
-func (s *RegistryService) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error) {
-	if err := validCitizenChange(c); err != nil {
-		return registry.Citizen{}, err
-	}
+// UpdateCitizen corrects a citizen's personal data; an erased citizen is a conflict, one
+// outside the scope api.ErrOutOfScope (decided before the change is validated, so a
+// refusal tells nothing of the body). Audited as citizen.update with the names of the
+// fields that changed, never the values.
+func (s *RegistryService) UpdateCitizen(ctx context.Context, scope api.Scope, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error) {
+	var invalid error // answered as validCitizenChange says it, unwrapped
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, id); err != nil {
+			return err
+		}
+		if invalid = validCitizenChange(c); invalid != nil {
+			return invalid
+		}
 		var (
 			name, address, note string
 			erased              sql.NullInt64
@@ -299,6 +305,9 @@ func (s *RegistryService) UpdateCitizen(ctx context.Context, id int64, c registr
 		}
 		return t.audit(ctx, now, actor, "citizen.update", citizenObject(id), fieldsDetail(changed))
 	})
+	if invalid != nil {
+		return registry.Citizen{}, invalid
+	}
 	if err != nil {
 		return registry.Citizen{}, storeErr("update citizen", err)
 	}

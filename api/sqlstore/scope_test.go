@@ -80,15 +80,14 @@ var unscoped = map[string]string{
 	"AuditService.VerifyAudit": system,
 	"AuditService.AuditLog":    todo, // admins only, checked by the handler
 
-	"UserService.Principal":           authn,
-	"UserService.Activate":            authn,
-	"UserService.IssueToken":          system, // vagt token issue, the demo seed
-	"UserService.IssueTokenWith":      authn,
-	"UserService.IssueActivationCode": todo,
-	"UserService.Tokens":              authn,
-	"UserService.RevokeToken":         authn,
-	"UserService.RevokeUserTokens":    authn,
-	"UserService.UserID":              system,
+	"UserService.Principal":        authn,
+	"UserService.Activate":         authn,
+	"UserService.IssueToken":       system, // vagt token issue, the demo seed
+	"UserService.IssueTokenWith":   authn,
+	"UserService.Tokens":           authn,
+	"UserService.RevokeToken":      authn,
+	"UserService.RevokeUserTokens": authn,
+	"UserService.UserID":           system,
 
 	"StatsService.ActivityMark":         system,
 	"StatsService.ReplaceActivityDay":   system,
@@ -143,10 +142,6 @@ var unscoped = map[string]string{
 	"RegistryService.SetTestMode":              registryAdmin,
 	"RegistryService.CitizenOfUser":            authn, // the citizen's own login
 	"RegistryService.CitizenGateways":          authn, // the citizen's own gateways
-	"RegistryService.Citizen":                  todo,
-	"RegistryService.Citizens":                 todo,
-	"RegistryService.RegisterCitizen":          todo,
-	"RegistryService.UpdateCitizen":            todo,
 	"RegistryService.CitizenExport":            todo,
 	"RegistryService.EraseCitizen":             todo,
 	"RegistryService.Home":                     todo,

@@ -128,9 +128,13 @@ func (t *tx) revokeUserTokens(ctx context.Context, userID int64, actor string, n
 
 // IssueActivationCode stores the hash of a one-time code with which the citizen obtains
 // a token of their own (auth.NewActivationCode); audited with the issuer. Codes issued
-// before for the citizen and not used stop working: only the newest letter counts.
-func (s *UserService) IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error {
+// before for the citizen and not used stop working: only the newest letter counts. A
+// citizen outside the scope is api.ErrOutOfScope.
+func (s *UserService) IssueActivationCode(ctx context.Context, scope api.Scope, citizen int64, hash, issuer string, expires, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `UPDATE activation_codes SET expires_at = ? WHERE citizen_id = ? AND used_at IS NULL AND expires_at > ?`,
 			ms(now), citizen, ms(now)); err != nil {
 			return err

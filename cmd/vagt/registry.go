@@ -116,7 +116,8 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 		if c.Contacts == nil {
 			c.Contacts = []api.Contact{}
 		}
-		saved, err := store.RegisterCitizen(ctx, c.Citizen, actor, now)
+		// The operator's import: every municipality is in scope.
+		saved, err := store.RegisterCitizen(ctx, api.Scope{All: true}, c.Citizen, actor, now)
 		if err != nil {
 			return fmt.Errorf("registry import: citizen %s: %w", c.Ref, err)
 		}

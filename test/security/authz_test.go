@@ -215,7 +215,7 @@ func (w *world) household(t testing.TB) household {
 	h.alert = res.Alert.ID
 	code, codeHash, err := auth.NewActivationCode()
 	must(t, err)
-	must(t, s.IssueActivationCode(ctx, h.citizen, codeHash, "matrix", now.Add(time.Hour), now))
+	must(t, s.IssueActivationCode(ctx, api.Scope{All: true}, h.citizen, codeHash, "matrix", now.Add(time.Hour), now))
 	h.code = code
 	must(t, s.ProvisionGateway(ctx, h.gateway, h.home, "$7$101$matrix", "matrix", now))
 	_, tokHash, err := auth.NewToken()
