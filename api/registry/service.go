@@ -56,13 +56,13 @@ type DeviceTests interface {
 // Changes updates, decommissions and deletes registry objects; each change is audited in
 // its own transaction.
 type Changes interface {
-	UpdateDistrict(ctx context.Context, id int64, c DistrictChange, actor string, now time.Time) (District, error)
-	DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error
-	UpdateHome(ctx context.Context, id vagt.HomeID, c HomeChange, actor string, now time.Time) (Home, error)
-	DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (Home, error)
-	UpdateGateway(ctx context.Context, id vagt.GatewayID, c GatewayChange, actor string, now time.Time) (Gateway, error)
-	DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (GatewayDecommission, error)
-	RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (Gateway, error)
+	UpdateDistrict(ctx context.Context, scope api.Scope, id int64, c DistrictChange, actor string, now time.Time) (District, error)
+	DeleteDistrict(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) error
+	UpdateHome(ctx context.Context, scope api.Scope, id vagt.HomeID, c HomeChange, actor string, now time.Time) (Home, error)
+	DecommissionHome(ctx context.Context, scope api.Scope, id vagt.HomeID, at time.Time, actor string, now time.Time) (Home, error)
+	UpdateGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, c GatewayChange, actor string, now time.Time) (Gateway, error)
+	DecommissionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, at time.Time, actor string, now time.Time) (GatewayDecommission, error)
+	RotateGatewayCredentials(ctx context.Context, scope api.Scope, id vagt.GatewayID, secretHash, actor string, now time.Time) (Gateway, error)
 	UpdateCitizen(ctx context.Context, scope api.Scope, id int64, c CitizenChange, actor string, now time.Time) (Citizen, error)
 }
 

@@ -52,8 +52,11 @@ func (t *tx) gatewayInUse(ctx context.Context, id vagt.GatewayID) (home string, 
 
 // UpdateGateway moves a gateway (with its devices) to another home of its municipality
 // that is in use. Audited as gateway.update.
-func (s *RegistryService) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error) {
+func (s *RegistryService) UpdateGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
 		home, mun, err := t.gatewayInUse(ctx, id)
 		if err != nil {
 			return err
@@ -90,8 +93,11 @@ func (s *RegistryService) UpdateGateway(ctx context.Context, id vagt.GatewayID, 
 
 // RotateGatewayCredentials replaces a gateway's password hash (the new password is the
 // caller's to show once). Audited as gateway.credentials.
-func (s *RegistryService) RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
+func (s *RegistryService) RotateGatewayCredentials(ctx context.Context, scope api.Scope, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
 		if _, _, err := t.gatewayInUse(ctx, id); err != nil {
 			return err
 		}
@@ -113,12 +119,16 @@ func (s *RegistryService) RotateGatewayCredentials(ctx context.Context, id vagt.
 // history; from now on the api ignores its status and files its alarms as unregistered
 // (never dropped). The broker's password file is the operator's: see the result's Broker.
 // Audited as gateway.decommission.
-func (s *RegistryService) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error) {
+func (s *RegistryService) DecommissionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error) {
 	res := registry.GatewayDecommission{DevicesRemoved: []vagt.DeviceID{}, Broker: registry.BrokerRevocation(id)}
-	if err := registry.ValidDecommission(at, now); err != nil {
-		return res, err
-	}
+	var invalid error // answered as it is, unwrapped
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
+		if invalid = registry.ValidDecommission(at, now); invalid != nil {
+			return invalid
+		}
 		res.DevicesRemoved, res.PendingDropped, res.OfflineResolved = []vagt.DeviceID{}, 0, 0
 		var decom sql.NullInt64
 		err := t.row(ctx, `SELECT decommissioned_at FROM gateways WHERE id = ?`, string(id)).Scan(&decom)
@@ -178,6 +188,9 @@ func (s *RegistryService) DecommissionGateway(ctx context.Context, id vagt.Gatew
 		}
 		return t.audit(ctx, now, actor, "gateway.decommission", gatewayObject(id), fmt.Sprintf("devices_removed=%d pending_dropped=%d", len(res.DevicesRemoved), res.PendingDropped))
 	})
+	if invalid != nil {
+		return res, invalid
+	}
 	if err != nil {
 		return res, storeErr("decommission gateway", err)
 	}

@@ -168,14 +168,14 @@ func decommission(ctx context.Context, store *sqlstore.Store, gw vagt.GatewayID,
 	}
 	const actor = "cli"
 	if home != "" {
-		h, err := store.DecommissionHome(ctx, home, when, actor, now)
+		h, err := store.DecommissionHome(ctx, api.Scope{All: true}, home, when, actor, now)
 		if err != nil {
 			return fmt.Errorf("registry decommission: %w", err)
 		}
 		_, err = fmt.Fprintf(stdout, "home %s decommissioned at %s\n", h.ID, h.DecommissionedAt.Format(time.RFC3339))
 		return err
 	}
-	d, err := store.DecommissionGateway(ctx, gw, when, actor, now)
+	d, err := store.DecommissionGateway(ctx, api.Scope{All: true}, gw, when, actor, now)
 	if err != nil {
 		return fmt.Errorf("registry decommission: %w", err)
 	}
