@@ -276,14 +276,11 @@ func (s *server) createHome() http.Handler {
 		if err := readJSON(w, r, &h); err != nil {
 			return err
 		}
-		m, err := reg.DistrictMunicipality(r.Context(), h.District)
+		scope, err := p.RegistryScope()
 		if err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if err := mayManage(p, m); err != nil {
 			return err
 		}
-		if h, err = reg.AddHome(r.Context(), h); err != nil {
+		if h, err = reg.AddHome(r.Context(), scope, h); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, h)

@@ -21,7 +21,7 @@ type Directory interface {
 	RegisterCitizen(ctx context.Context, scope api.Scope, c Citizen, actor string, now time.Time) (Citizen, error)
 	Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]Citizen, error)
 	Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (Citizen, error)
-	AddHome(ctx context.Context, h Home) (Home, error)
+	AddHome(ctx context.Context, scope api.Scope, h Home) (Home, error)
 	Homes(ctx context.Context, m vagt.MunicipalityCode) ([]Home, error)
 	Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]Gateway, error)
 	Devices(ctx context.Context, m vagt.MunicipalityCode, state DeviceState) ([]Device, error)

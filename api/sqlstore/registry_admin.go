@@ -214,13 +214,18 @@ func (s *DB) citizens(ctx context.Context, where string, args []any) ([]registry
 	return out, nil
 }
 
-// AddHome adds a home in a district (and of a citizen of the same municipality, when given).
-func (s *RegistryService) AddHome(ctx context.Context, h registry.Home) (registry.Home, error) {
-	if err := h.ID.Validate(); err != nil {
-		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
-	}
+// AddHome adds a home in a district (and of a citizen of the same municipality, when
+// given). A district outside the scope is api.ErrOutOfScope, decided before the home is
+// checked; one that does not exist is invalid input.
+func (s *RegistryService) AddHome(ctx context.Context, scope api.Scope, h registry.Home) (registry.Home, error) {
 	m, err := s.DistrictMunicipality(ctx, h.District)
 	if err != nil {
+		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	}
+	if !scope.Allows(m, 0) {
+		return h, fmt.Errorf("district %d: %w", h.District, api.ErrOutOfScope)
+	}
+	if err := h.ID.Validate(); err != nil {
 		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	h.Municipality = m

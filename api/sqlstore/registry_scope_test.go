@@ -51,6 +51,14 @@ func TestRegistryChangeScope(t *testing.T) {
 				_, err := s.DecommissionGateway(ctx, sc, "gw-0042", t0, "aarhus-manager", t0)
 				return err
 			},
+			"AddHome": func(sc api.Scope) error {
+				_, err := s.AddHome(ctx, sc, registry.Home{ID: "home-aarhus", District: w.south})
+				return err
+			},
+			"AddHome invalid": func(sc api.Scope) error {
+				_, err := s.AddHome(ctx, sc, registry.Home{ID: "not a home id!", District: w.south})
+				return err
+			},
 		} {
 			if err := call(aarhus); !errors.Is(err, api.ErrOutOfScope) {
 				t.Errorf("%s out of scope: %v, want ErrOutOfScope", what, err)
@@ -76,6 +84,12 @@ func TestRegistryChangeScope(t *testing.T) {
 		}
 		if d, err := s.UpdateDistrict(ctx, hedensted, w.north, registry.DistrictChange{Name: &name}, "manager", t0); err != nil || d.Name != name {
 			t.Errorf("UpdateDistrict in scope: %+v, %v", d, err)
+		}
+		if _, err := s.AddHome(ctx, aarhus, registry.Home{ID: "home-nowhere", District: 999999}); !errors.Is(err, api.ErrInvalid) {
+			t.Errorf("AddHome in no district: %v, want ErrInvalid", err)
+		}
+		if h, err := s.AddHome(ctx, hedensted, registry.Home{ID: "home-0043", District: w.south}); err != nil || h.Municipality != 766 {
+			t.Errorf("AddHome in scope: %+v, %v", h, err)
 		}
 		if _, err := s.UpdateDistrict(ctx, hedensted, 999999, registry.DistrictChange{Name: &name}, "manager", t0); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("UpdateDistrict of no district: %v, want ErrNotFound", err)

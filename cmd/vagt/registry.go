@@ -128,7 +128,7 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 		if !ok {
 			return fmt.Errorf("registry import: home %s: no district %q in %d in the file", h.ID, h.District, h.Municipality)
 		}
-		if _, err := store.AddHome(ctx, registry.Home{ID: h.ID, District: d, Citizen: citizens[h.Citizen]}); err != nil {
+		if _, err := store.AddHome(ctx, api.Scope{All: true}, registry.Home{ID: h.ID, District: d, Citizen: citizens[h.Citizen]}); err != nil {
 			return fmt.Errorf("registry import: home %s: %w", h.ID, err)
 		}
 	}
