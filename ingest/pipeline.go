@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/internal/inorder"
 )
 
 // Message is one unit of intake: an MQTT message (Topic set) or an HTTP body (Gateway and
@@ -63,7 +64,7 @@ type Pipeline struct {
 	free     chan *batch
 	stopped  atomic.Bool
 	finished chan struct{}
-	seq      sequencer
+	seq      *inorder.Sequencer[*batch] // acknowledges batches in id order (arrival order)
 	budget   *byteBudget
 }
 
@@ -103,8 +104,7 @@ func NewPipeline(cfg PipelineConfig, w PointWriter, m *Metrics, logger *slog.Log
 		finished: make(chan struct{}),
 		budget:   newByteBudget(cfg.MaxBytes),
 	}
-	p.seq.pending = make(map[uint64]*batch)
-	p.seq.m = m
+	p.seq = inorder.New(0, p.acknowledge)
 	return p
 }
 
@@ -393,7 +393,7 @@ func (p *Pipeline) write(ctx context.Context) {
 				continue
 			}
 		}
-		p.seq.done(b, p.recycle)
+		p.seq.Done(b.id, b)
 	}
 }
 
@@ -437,39 +437,21 @@ func (p *Pipeline) writeRetrying(ctx context.Context, b *batch) error {
 	}
 }
 
-// sequencer releases batches in id order: a batch's messages are acknowledged only after
-// every earlier batch's, which keeps acknowledgements in arrival order although writers
-// finish out of order.
-type sequencer struct {
-	mu      sync.Mutex
-	next    uint64
-	pending map[uint64]*batch
-	m       *Metrics
-}
-
-func (s *sequencer) done(b *batch, recycle func(*batch)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pending[b.id] = b
-	for {
-		b, ok := s.pending[s.next]
-		if !ok {
-			return
+// acknowledge calls a written batch's dones, once every earlier batch's were called (the
+// sequencer sees to that): acknowledgements leave in arrival order although writers finish
+// out of order.
+func (p *Pipeline) acknowledge(b *batch) {
+	for i, done := range b.dones {
+		result := "written"
+		if b.errs[i] != nil {
+			result = "rejected"
 		}
-		delete(s.pending, s.next)
-		s.next++
-		for i, done := range b.dones {
-			result := "written"
-			if b.errs[i] != nil {
-				result = "rejected"
-			}
-			s.m.Messages.WithLabelValues(string(b.lanes[i]), result).Inc()
-			if done != nil {
-				done(b.errs[i])
-			}
+		p.m.Messages.WithLabelValues(string(b.lanes[i]), result).Inc()
+		if done != nil {
+			done(b.errs[i])
 		}
-		s.m.Acks.Add(float64(len(b.dones)))
-		s.m.InFlight.Sub(float64(len(b.dones)))
-		recycle(b)
 	}
+	p.m.Acks.Add(float64(len(b.dones)))
+	p.m.InFlight.Sub(float64(len(b.dones)))
+	p.recycle(b)
 }

@@ -47,7 +47,7 @@ func testLane(t *testing.T, sink Sink) (*Lane, *syncBuffer, *fakeClock) {
 	var buf syncBuffer
 	clock := &fakeClock{}
 	clock.ns.Store(time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC).UnixNano())
-	l, err := New(sink, Options{Broker: "tcp://127.0.0.1:1", ClientID: "t", Log: slog.New(slog.NewTextHandler(&buf, nil)),
+	l, err := New(sink, Options{Broker: "tcp://127.0.0.1:1", ClientID: "t", Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 		Now: clock.now, LogEvery: time.Minute, RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,9 @@
 // Package alarmlane consumes the alarm and status lanes of every gateway from the platform
 // broker (paho, MQTT 3.1.1, a persistent session with a direct subscription by default, or
 // one in a shared subscription group such as vagt-alerts) and hands each event to the
-// alert store. A message is acknowledged only
-// after the store committed what it means, and acknowledgements leave in arrival order, as
-// MQTT wants them: paho does not keep that order itself, so a sequencer does. When the
+// alert store. A message is acknowledged only after the store committed what it means,
+// and acknowledgements leave in arrival order, as MQTT wants them: paho does not keep that
+// order itself, so a sequencer (internal/inorder, shared with ingest) does. When the
 // store is down nothing is acknowledged; what is pending is retried, and the broker
 // redelivers whatever a stopped consumer never acknowledged.
 package alarmlane
@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/internal/inorder"
 )
 
 // Group is the shared subscription group for API replicas that split the lane (opt-in,
@@ -63,7 +64,7 @@ type Options struct {
 	// which Mosquitto 2.0.11 does not do for $share ones (see docs/alerts.md).
 	Group      string
 	Workers    int // parallel committers, default 4; one gateway always uses one
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 	// RetryMin and RetryMax bound the backoff between attempts to commit; default 50 ms, 5 s.
 	RetryMin, RetryMax time.Duration
@@ -90,7 +91,7 @@ type Lane struct {
 	o    Options
 	log  *slog.Logger
 
-	seq     sequencer
+	seq     *inorder.Sequencer[mqtt.Message] // acknowledges in arrival order
 	queues  []*queue
 	arrived atomic.Int64
 	up      atomic.Bool
@@ -121,8 +122,8 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = 5 * time.Second
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.LogEvery <= 0 {
 		o.LogEvery = time.Minute
@@ -136,7 +137,7 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
-	l := &Lane{sink: sink, o: o, log: o.Log.With("component", "alarmlane"),
+	l := &Lane{sink: sink, o: o, log: o.Logger.With("component", "alarmlane"),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_received_total",
 			Help: "Messages received on the alarm and status lanes."}, []string{"lane"}),
 		committed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_committed_total",
@@ -151,8 +152,7 @@ func New(sink Sink, o Options) (*Lane, error) {
 	l.bursts = newBurstLog(l.log, o.Now, o.LogEvery)
 	l.down.Store(DownConnecting)
 	l.storeOK.Store(true)
-	l.seq.pending = map[int64]mqtt.Message{}
-	l.seq.next = 1
+	l.seq = inorder.New(1, mqtt.Message.Ack) // arrivals are numbered from 1
 	for range o.Workers {
 		l.queues = append(l.queues, newQueue())
 	}
@@ -258,15 +258,14 @@ func (l *Lane) Run(ctx context.Context) error {
 
 // item is a message with its arrival number.
 type item struct {
-	n   int64
+	n   uint64
 	msg mqtt.Message
 }
 
 // arrive runs on paho's router: it must not block, so it only numbers the message and
 // queues it for the worker of its gateway (which keeps one gateway's events in order).
 func (l *Lane) arrive(_ mqtt.Client, m mqtt.Message) {
-	n := l.arrived.Add(1)
-	l.seq.add(n, m)
+	n := uint64(l.arrived.Add(1))
 	// Refuse early what no lane message can be: the queues then hold at most the broker's
 	// in-flight window of messages of at most MaxStatusBytes each (docs/alerts.md).
 	_, lane, _ := vagt.ParseTopic(m.Topic())
@@ -276,12 +275,12 @@ func (l *Lane) arrive(_ mqtt.Client, m mqtt.Message) {
 	size := int64(len(m.Payload()))
 	if max := maxBytes(m.Topic()); size > int64(max) {
 		l.reject(lane, m, fmt.Errorf("%w: %d bytes, at most %d", vagt.ErrTooLarge, size, max))
-		l.seq.done(n)
+		l.seq.Done(n, m)
 		return
 	}
 	if lane != vagt.LaneAlarm && l.held.Load()+size > l.o.MaxHeldBytes {
 		l.rejectReason(lane, m, "over_budget", fmt.Errorf("the lane holds %d bytes, at most %d", l.held.Load(), l.o.MaxHeldBytes))
-		l.seq.done(n)
+		l.seq.Done(n, m)
 		return
 	}
 	l.held.Add(size)
@@ -303,7 +302,7 @@ func (l *Lane) work(ctx context.Context, q *queue) {
 		done := l.handle(ctx, it.msg)
 		l.held.Add(-int64(len(it.msg.Payload())))
 		if done {
-			l.seq.done(it.n)
+			l.seq.Done(it.n, it.msg)
 		}
 	}
 }

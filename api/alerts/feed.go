@@ -46,7 +46,7 @@ type FeedOptions struct {
 	// from the store, so the buffer only needs to cover a burst between two writes.
 	Buffer     int
 	Poll       time.Duration // look for events without a Wake this often; default 1 s
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 }
 
@@ -58,11 +58,11 @@ func NewFeed(src EventSource, o FeedOptions) *Feed {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := &Feed{
-		src: src, log: o.Log, buffer: o.Buffer, poll: o.Poll,
+		src: src, log: o.Logger, buffer: o.Buffer, poll: o.Poll,
 		wake:  make(chan struct{}, 1),
 		start: make(chan struct{}),
 		subs:  map[*Subscription]struct{}{},
@@ -180,6 +180,20 @@ func (f *Feed) cover(scope api.Scope, delta float64) {
 	}
 }
 
+// Listeners counts this replica's live streams by user name (Scope.User): who would hear an
+// alert now. The escalator beats it into the store each tick (ListenerStore).
+func (f *Feed) Listeners() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.subs))
+	for s := range f.subs {
+		if s.scope.User != "" {
+			out[s.scope.User]++
+		}
+	}
+	return out
+}
+
 // Close unsubscribes.
 func (s *Subscription) Close() {
 	s.feed.mu.Lock()
@@ -254,7 +268,7 @@ func (f *Feed) broadcast(ev Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := range f.subs {
-		if !s.scope.Allows(ev.Municipality, ev.District) {
+		if !s.scope.Reaches(ev.Municipality, ev.District, ev.Audience) {
 			continue
 		}
 		f.send(s, ev)

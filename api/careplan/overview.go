@@ -11,7 +11,10 @@ import (
 
 // HomeState is one home in the overview: does its gateway run the latest version?
 type HomeState struct {
-	Home     vagt.HomeID      `json:"home"`
+	Home vagt.HomeID `json:"home"`
+	// Citizen is the name of the home's citizen, so that staff choose a plan by whom it is
+	// for (personal data: the overview's read is audited).
+	Citizen  string           `json:"citizen,omitempty"`
 	Devices  Coverage         `json:"devices"` // how many registered devices the plan covers
 	District int64            `json:"district"`
 	Version  uint64           `json:"version"`
@@ -36,7 +39,7 @@ func (s *Service) Overview(ctx context.Context, scope api.Scope, mun vagt.Munici
 	out, now := []HomeState{}, s.o.Clock.Now()
 	for _, l := range lines {
 		if len(out) == 0 || out[len(out)-1].Home != l.Home {
-			out = append(out, HomeState{Home: l.Home, District: l.District, Version: l.Desired, State: StateNone, Gateways: []GatewayRunning{}})
+			out = append(out, HomeState{Home: l.Home, Citizen: l.Citizen, District: l.District, Version: l.Desired, State: StateNone, Gateways: []GatewayRunning{}})
 			if l.AwayFrom != nil && l.AwayUntil != nil && !now.Before(*l.AwayFrom) && now.Before(*l.AwayUntil) {
 				out[len(out)-1].AwayUntil = l.AwayUntil
 			}

@@ -46,7 +46,7 @@ type Clock interface{ Now() time.Time }
 type Options struct {
 	Publisher Publisher // nil: nothing is pushed (an API without a broker); state stays pending
 	Clock     Clock
-	Log       *slog.Logger
+	Logger    *slog.Logger
 	// Republish is how long after publishing a version to a gateway the service waits
 	// before publishing it again to a gateway that reports an older one; default 1 min.
 	Republish time.Duration
@@ -71,8 +71,8 @@ func NewService(store Store, o Options) *Service {
 	if o.Clock == nil {
 		o.Clock = api.SystemClock{}
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Republish <= 0 {
 		o.Republish = time.Minute
@@ -80,7 +80,7 @@ func NewService(store Store, o Options) *Service {
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
-	return &Service{store: store, o: o, log: o.Log.With("component", "careplan"), push: make(chan vagt.GatewayID, 1024),
+	return &Service{store: store, o: o, log: o.Logger.With("component", "careplan"), push: make(chan vagt.GatewayID, 1024),
 		queued: map[vagt.GatewayID]bool{}}
 }
 
@@ -105,6 +105,9 @@ type View struct {
 	ChangedAt *time.Time       `json:"changed_at,omitempty"`
 	ChangedBy string           `json:"changed_by,omitempty"`
 	Gateways  []GatewayRunning `json:"gateways"`
+	// Registered are the devices registered behind the home's gateways, so that a form can
+	// offer one the plan left out.
+	Registered []Device `json:"registered"`
 }
 
 // GatewayRunning is what one gateway of the home runs.
@@ -155,7 +158,7 @@ func (s *Service) View(ctx context.Context, scope api.Scope, home vagt.HomeID) (
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Home: home, State: StateNone, Gateways: []GatewayRunning{}}
+	v := View{Home: home, State: StateNone, Gateways: []GatewayRunning{}, Registered: defaultDevices(f.Devices)}
 	row, err := s.store.HomeConfig(ctx, home)
 	switch {
 	case errors.Is(err, api.ErrNotFound):

@@ -41,7 +41,7 @@ type Publisher interface {
 type Options struct {
 	Poll       time.Duration // look for events without a Wake this often; default 1 s
 	Retry      time.Duration // after a failed publish or read; default 1 s
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 }
 
@@ -70,12 +70,12 @@ func New(store Store, pub Publisher, o Options) *Notifier {
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Notifier{store: store, pub: pub, o: o, wake: make(chan struct{}, 1), start: make(chan struct{}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_published_total",
-			Help: "Downlink messages (help received, acknowledged, resolved) the broker acknowledged."}),
+			Help: "Downlink messages (help received, acknowledged, on the way, arrived, resolved) the broker acknowledged."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_publish_failures_total",
 			Help: "Downlink publishes that failed and are retried."}),
 		retold: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_retold_total",
@@ -122,7 +122,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			last = id
 			break
 		}
-		n.o.Log.Warn("downlink: read last event id", "err", err)
+		n.o.Logger.Warn("downlink: read last event id", "err", err)
 		if !sleep(ctx, n.o.Retry) {
 			return nil
 		}
@@ -140,7 +140,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		for ctx.Err() == nil {
 			evs, err := n.store.EventsAfter(ctx, last, 500)
 			if err != nil {
-				n.o.Log.Warn("downlink: read events", "after", last, "err", err)
+				n.o.Logger.Warn("downlink: read events", "after", last, "err", err)
 				break
 			}
 			for _, ev := range evs {
@@ -166,17 +166,17 @@ func (n *Notifier) tell(ctx context.Context, ev alerts.Event) bool {
 		err := n.publish(ctx, ev)
 		if err == nil {
 			if failures > 0 {
-				n.o.Log.Info("downlink: published again", "event", ev.ID, "failures", failures)
+				n.o.Logger.Info("downlink: published again", "event", ev.ID, "failures", failures)
 			}
 			return true
 		}
 		if errors.Is(err, errPermanent) {
-			n.o.Log.Error("downlink: event not told", "event", ev.ID, "err", err)
+			n.o.Logger.Error("downlink: event not told", "event", ev.ID, "err", err)
 			return true
 		}
 		n.failed.Inc()
 		if failures == 0 { // once per outage, not per attempt
-			n.o.Log.Warn("downlink: publish failed; retrying", "event", ev.ID, "err", err)
+			n.o.Logger.Warn("downlink: publish failed; retrying", "event", ev.ID, "err", err)
 		}
 		if !sleep(ctx, n.o.Retry) {
 			return false
@@ -186,12 +186,16 @@ func (n *Notifier) tell(ctx context.Context, ev alerts.Event) bool {
 
 var errPermanent = errors.New("permanent")
 
-// States told for an event's change; other changes (cleared, note, escalated) say nothing
-// new to the home.
+// States told for an event's change; other changes (cleared, note, escalated, released,
+// overdue) say nothing new to the home.
 var states = map[string]vagt.HelpState{
 	"raised":       vagt.HelpReceived,
 	"repeated":     vagt.HelpReceived,
+	"reraised":     vagt.HelpReceived, // a press opened an acknowledged alert again
 	"acknowledged": vagt.HelpAcknowledged,
+	"taken":        vagt.HelpAcknowledged,
+	"enroute":      vagt.HelpOnTheWay,
+	"arrived":      vagt.HelpArrived,
 	"resolved":     vagt.HelpResolved,
 }
 
@@ -204,9 +208,10 @@ func (n *Notifier) publish(ctx context.Context, ev alerts.Event) error {
 	if !ok || d.Alert.ID <= 0 {
 		return nil
 	}
-	if state == vagt.HelpReceived && d.Alert.State == alerts.StateAcknowledged {
-		// A press that joined an alert staff already acknowledged: help is coming for it too.
-		state = vagt.HelpAcknowledged
+	if state == vagt.HelpReceived {
+		// A press that joined an alert staff already acknowledged, or are on their way to:
+		// the home hears how far help has come (presence.go).
+		state, _ = helpNow(d.Alert)
 	}
 	seqs, err := n.store.AlertRaiseSeqs(ctx, d.Alert.ID, vagt.MaxDownlinkEvents)
 	if err != nil {
@@ -224,7 +229,7 @@ func (n *Notifier) publish(ctx context.Context, ev alerts.Event) error {
 		return err
 	}
 	n.published.Inc()
-	n.o.Log.Debug("downlink", "gateway", msg.Gateway, "alert", msg.Alert, "state", state, "events", len(seqs))
+	n.o.Logger.Debug("downlink", "gateway", msg.Gateway, "alert", msg.Alert, "state", state, "events", len(seqs))
 	return nil
 }
 

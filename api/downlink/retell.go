@@ -6,7 +6,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/alerts"
 )
 
 // maxRetell bounds the alerts waiting to be told again: past it a request is dropped (the
@@ -36,13 +35,6 @@ func (n *Notifier) Retell(alert int64) {
 	n.Wake()
 }
 
-// helpStates maps an alert's state to what the home hears of it.
-var helpStates = map[alerts.State]vagt.HelpState{
-	alerts.StateOpen:         vagt.HelpReceived,
-	alerts.StateAcknowledged: vagt.HelpAcknowledged,
-	alerts.StateResolved:     vagt.HelpResolved,
-}
-
 // retellAll publishes the alerts Retell asked for; one whose publish fails stays asked for
 // and is tried on the next round. False when ctx ended.
 func (n *Notifier) retellAll(ctx context.Context) bool {
@@ -59,11 +51,11 @@ func (n *Notifier) retellAll(ctx context.Context) bool {
 		err := n.retellOne(ctx, id)
 		if err != nil && !errors.Is(err, errPermanent) {
 			n.failed.Inc()
-			n.o.Log.Warn("downlink: retell failed; retrying", "alert", id, "err", err)
+			n.o.Logger.Warn("downlink: retell failed; retrying", "alert", id, "err", err)
 			return true // kept; the next round tries again
 		}
 		if err != nil {
-			n.o.Log.Error("downlink: alert not told again", "alert", id, "err", err)
+			n.o.Logger.Error("downlink: alert not told again", "alert", id, "err", err)
 		}
 		n.mu.Lock()
 		delete(n.retell, id)
@@ -80,20 +72,10 @@ func (n *Notifier) retellOne(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	state, ok := helpStates[a.State]
-	if !ok {
-		return nil
-	}
+	state, at := helpNow(a) // presence.go
 	seqs, err := n.store.AlertRaiseSeqs(ctx, id, vagt.MaxDownlinkEvents)
 	if err != nil || len(seqs) == 0 {
 		return err
-	}
-	at := a.LastAt
-	switch {
-	case a.ResolvedAt != nil && state == vagt.HelpResolved:
-		at = *a.ResolvedAt
-	case a.AckedAt != nil && state == vagt.HelpAcknowledged:
-		at = *a.AckedAt
 	}
 	msg := vagt.Downlink{Gateway: a.Gateway, Events: seqs, State: state, Time: at, Alert: uint64(id)}
 	data, err := vagt.EncodeDownlink(&msg)
@@ -105,6 +87,6 @@ func (n *Notifier) retellOne(ctx context.Context, id int64) error {
 	}
 	n.published.Inc()
 	n.retold.Inc()
-	n.o.Log.Debug("downlink told again", "gateway", msg.Gateway, "alert", id, "state", state, "events", len(seqs))
+	n.o.Logger.Debug("downlink told again", "gateway", msg.Gateway, "alert", id, "state", state, "events", len(seqs))
 	return nil
 }

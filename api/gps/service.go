@@ -25,7 +25,7 @@ type Clock interface{ Now() time.Time }
 type Options struct {
 	Limits     Limits
 	Clock      Clock
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics not registered
 	Every      time.Duration         // how often silence and retention are looked at; default 1 min
 }
@@ -46,19 +46,19 @@ type Service struct {
 
 // NewService returns a service over store.
 func NewService(store Store, o Options) *Service {
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Every <= 0 {
 		o.Every = time.Minute
 	}
-	s := &Service{store: store, limits: o.Limits.WithDefaults(), clock: o.Clock, log: o.Log, every: o.Every,
+	s := &Service{store: store, limits: o.Limits.WithDefaults(), clock: o.Clock, log: o.Logger, every: o.Every,
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_gps_positions_total", Help: "GPS positions accepted and stored."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_gps_rejected_total",
 			Help: "GPS positions and messages refused, by reason (docs/gps.md)."}, []string{"source", "reason"}),
 		alarms: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_gps_alarms_total", Help: "Alerts raised or repeated by GPS positions."}),
 	}
-	s.burst.log, s.burst.quiet = o.Log, time.Minute
+	s.burst.log, s.burst.quiet = o.Logger, time.Minute
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(s.accepted, s.rejected, s.alarms)
 	}

@@ -34,7 +34,7 @@ func TestRefusalsLoggedOncePerBurst(t *testing.T) {
 	var buf bytes.Buffer
 	clock := &fixedClock{now}
 	store := &fakeStore{}
-	svc := NewService(store, Options{Clock: clock, Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	svc := NewService(store, Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	bad := Position{Tracker: "gps.karen-01", At: now, Lat: 95, Lon: 12, Battery: -1, Source: "osmand"}
 	for range 10 {
 		clock.t = clock.t.Add(time.Second)

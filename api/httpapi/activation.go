@@ -58,26 +58,26 @@ func (s *server) activate() http.Handler {
 		now := s.Clock.Now()
 		if wait, limited := s.authFails.limited(r, "", now); limited {
 			s.security.WithLabelValues("throttled").Inc()
-			writeThrottled(w, r, s.Log, wait)
+			writeThrottled(w, r, s.Logger, wait)
 			return
 		}
 		var req activateRequest
 		if err := readJSON(w, r, &req); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		if len(req.Code) == 0 || len(req.Code) > 64 {
-			writeError(w, r, s.Log, fmt.Errorf("%w: code is required", api.ErrInvalid))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: code is required", api.ErrInvalid))
 			return
 		}
 		token, hash, err := auth.NewToken()
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		exp, err := auth.Lifetime(api.RoleCitizen, 0, now)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		p, _, err := s.Auth.Activate(r.Context(), auth.HashActivationCode(req.Code), hash, exp, now)

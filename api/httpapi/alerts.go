@@ -66,20 +66,20 @@ func (s *server) listAlerts() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, scope, err := alertScope(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		q := r.URL.Query()
 		f := alerts.Filter{State: alerts.State(q.Get("state")), Limit: 50}
 		if f.State != "" {
 			if err := f.State.Validate(); err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 		}
 		if p := q.Get("priority"); p != "" {
 			if f.Priority, err = vagt.ParsePriority(p); err != nil {
-				writeError(w, r, s.Log, fmt.Errorf("%w: %w", api.ErrInvalid, err))
+				writeError(w, r, s.Logger, fmt.Errorf("%w: %w", api.ErrInvalid, err))
 				return
 			}
 		}
@@ -89,7 +89,7 @@ func (s *server) listAlerts() http.Handler {
 			dst  *int64
 		}{{"district", &f.District}, {"before", &f.Before}, {"limit", &limit}} {
 			if *v.dst, err = intParam(r, v.name); err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 		}
@@ -98,12 +98,12 @@ func (s *server) listAlerts() http.Handler {
 		}
 		last, err := s.Alerts.LastEventID(r.Context())
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		list, err := s.Alerts.ListAlerts(r.Context(), scope, f)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		out := alertList{Alerts: list, LastEventID: last}
@@ -120,26 +120,26 @@ func (s *server) getAlert() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, scope, err := actorScope(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		id, err := alertID(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		d, err := s.Alerts.AlertDetail(r.Context(), id)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
-		if !scope.Allows(d.Municipality, d.District) {
-			writeError(w, r, s.Log, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope))
+		if !scope.Reaches(d.Municipality, d.District, d.Audience) {
+			writeError(w, r, s.Logger, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope))
 			return
 		}
 		if d.Home != "" {
 			if d.AwayUntil, err = s.Alerts.AwayUntil(r.Context(), d.Home, s.Clock.Now()); err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 		}
@@ -149,7 +149,7 @@ func (s *server) getAlert() http.Handler {
 		}
 		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "alert.read",
 			Object: fmt.Sprintf("alert/%d", id), Detail: detail}); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, d)
@@ -176,7 +176,7 @@ func actOnAlert[Req, Resp any](s *server, code int, body bool, act func(ctx cont
 			resp, err = act(r.Context(), id, p.Name, scope, req, s.Clock.Now())
 		}
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, code, resp)

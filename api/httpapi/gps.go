@@ -50,17 +50,17 @@ func TrackerKeyHash(key string) string {
 func (s *server) osmand() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.GPS == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable))
 			return
 		}
 		key := chi.URLParam(r, "key")
 		tracker, err := s.GPS.TrackerByKey(r.Context(), TrackerKeyHash(key))
 		if errors.Is(err, api.ErrNotFound) {
 			s.GPS.Refused("osmand", "", &gps.Rejection{Reason: gps.ReasonUnknown, Msg: "no tracker has this key"})
-			writeError(w, r, s.Log, fmt.Errorf("%w: no tracker has this key", api.ErrUnauthenticated))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: no tracker has this key", api.ErrUnauthenticated))
 			return
 		} else if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		p, err := gps.ParseOsmAnd(w, r)
@@ -73,7 +73,7 @@ func (s *server) osmand() http.Handler {
 			if gps.ReasonOf(err) == gps.ReasonImpersonated {
 				code = api.ErrForbidden
 			}
-			writeError(w, r, s.Log, fmt.Errorf("%w: %w", code, err))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: %w", code, err))
 			return
 		}
 		err = s.GPS.Accept(r.Context(), p)
@@ -82,7 +82,7 @@ func (s *server) osmand() http.Handler {
 		case errors.As(err, &rej):
 			writeJSON(w, http.StatusOK, map[string]any{"accepted": false, "reason": rej.Reason, "message": rej.Error()})
 		case err != nil:
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 		default:
 			writeJSON(w, http.StatusOK, map[string]any{"accepted": true})
 		}

@@ -32,25 +32,39 @@ func (s *server) carePlanOverview() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := api.PrincipalFromContext(r.Context())
 		if s.HomeConfigs == nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable))
 			return
 		}
 		scope, err := p.CarePlanScope()
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		var m int64
 		if scope.All { // an admin's choice; any other scope is its own municipality
 			if m, err = intParam(r, "municipality"); err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 		}
 		homes, err := s.HomeConfigs.Overview(r.Context(), scope, vagt.MunicipalityCode(m))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
+		}
+		// The overview names the homes' citizens: audited before it is answered.
+		named := 0
+		for _, h := range homes {
+			if h.Citizen != "" {
+				named++
+			}
+		}
+		if named > 0 {
+			if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "careplan.list",
+				Object: "careplans", Detail: fmt.Sprintf("%d homes, %d citizens named", len(homes), named)}); err != nil {
+				writeError(w, r, s.Logger, err)
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"homes": homes})
 	})
@@ -122,7 +136,7 @@ func (s *server) getHomeConfig() http.Handler {
 			err = s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.read", Object: "home/" + string(home)})
 		}
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
@@ -136,29 +150,29 @@ func (s *server) putHomeConfig() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, scope, home, err := s.carePlanScope(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		var ifVersion uint64
 		if m := r.Header.Get("If-Match"); m != "" {
 			if ifVersion, err = strconv.ParseUint(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion == 0 {
-				writeError(w, r, s.Log, &api.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
+				writeError(w, r, s.Logger, &api.FieldError{Field: "If-Match", Reason: "the version read, as an ETag (\"3\")"})
 				return
 			}
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		set, err := careplan.ParseSettings(body)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		v, err := s.HomeConfigs.Update(r.Context(), scope, home, set, ifVersion, p.Name)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatUint(v.Version, 10)))
@@ -170,22 +184,22 @@ func (s *server) homeConfigHistory() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, scope, home, err := s.carePlanScope(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		limit, err := intParam(r, "limit")
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		h, err := s.HomeConfigs.History(r.Context(), scope, home, int(min(max(limit, 0), 500)))
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		// Audited before anything leaves; a failed audit answers nothing.
 		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "homeconfig.history", Object: "home/" + string(home)}); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"history": h})

@@ -41,7 +41,7 @@ func (s *server) initGuards() {
 	if s.TokenRecheck <= 0 {
 		s.TokenRecheck = 30 * time.Second
 	}
-	s.guards = guards{authFails: newAuthThrottle(s.Log), refused: &burstLog{seen: map[string]*failWindow{}},
+	s.guards = guards{authFails: newAuthThrottle(s.Logger), refused: &burstLog{seen: map[string]*failWindow{}},
 		security: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_security_events_total",
 			Help: "Failed authentications (auth_failed), requests throttled for them (throttled) and authorisation refusals (refused)."},
 			[]string{"event"})}
@@ -157,12 +157,12 @@ func writeThrottled(w http.ResponseWriter, r *http.Request, log *slog.Logger, wa
 // when the store could not tell).
 func (s *server) authFailed(w http.ResponseWriter, r *http.Request, reason string, err error, now time.Time) {
 	if code, _ := status(err); code >= 500 {
-		writeError(w, r, s.Log, err)
+		writeError(w, r, s.Logger, err)
 		return
 	}
 	s.security.WithLabelValues("auth_failed").Inc()
 	s.authFails.failed(r, reason, now)
-	writeError(w, r, s.Log, fmt.Errorf("%w: %s", api.ErrUnauthenticated, reason))
+	writeError(w, r, s.Logger, fmt.Errorf("%w: %s", api.ErrUnauthenticated, reason))
 }
 
 // personalReads are the routes whose GET reads personal data; a refused read is audited,
@@ -229,13 +229,13 @@ func (s *server) refusals(next http.Handler) http.Handler {
 		}
 		now := s.Clock.Now()
 		if first, previous := s.refused.first(p.Name+" "+r.Method+" "+route, now); first {
-			s.Log.Warn("api: authorisation refused", "actor", p.Name, "role", p.Role, "method", r.Method, "route", route,
+			s.Logger.Warn("api: authorisation refused", "actor", p.Name, "role", p.Role, "method", r.Method, "route", route,
 				"object", object, "remote", remoteHost(r), "refusals_in_previous_window", previous)
 		}
 		if _, ok := personalReads[route]; ok && r.Method == http.MethodGet {
 			if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: now, Actor: p.Name, Action: "access.refused", Object: object,
 				Detail: r.Method + " " + r.URL.Path + " from " + remoteHost(r)}); err != nil {
-				s.Log.Error("api: auditing a refusal failed", "err", err)
+				s.Logger.Error("api: auditing a refusal failed", "err", err)
 			}
 		}
 	})

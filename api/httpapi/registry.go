@@ -31,7 +31,7 @@ var errNoRegistry = fmt.Errorf("%w: the registry is not configured", api.ErrUnav
 func (s *server) handle(f func(w http.ResponseWriter, r *http.Request, p *api.Principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := f(w, r, api.PrincipalFromContext(r.Context())); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 		}
 	})
 }

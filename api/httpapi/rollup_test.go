@@ -174,7 +174,7 @@ func TestRollup(t *testing.T) {
 		var logs syncBuffer
 		f.clock.Advance(48 * time.Hour)
 		downJob := &rollup.Job{Store: f.store, Telemetry: deadTelemetry(t), Clock: f.clock, Policy: rollup.Policy{Every: 5 * time.Millisecond, BackfillDays: 200},
-			Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 		if _, err := downJob.Tick(ctx); !errors.Is(err, api.ErrNoTelemetry) {
 			t.Errorf("a run with InfluxDB down: %v, want ErrNoTelemetry", err)
 		}

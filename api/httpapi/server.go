@@ -51,8 +51,9 @@ type Config struct {
 	Auth     AuthStore
 	Feed     *alerts.Feed
 	OIDC     JWTVerifier // nil: vagt tokens only
+	SignIn   SignInFlow  // sign-in with the identity provider (signin.go); nil: not offered
 	Clock    api.Clock
-	Log      *slog.Logger
+	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
 	Metrics  prometheus.Registerer // request metrics; nil: none
 	// Ready reports whether the API can serve (store reachable, lane connected).
@@ -90,6 +91,10 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
+	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
+	Presence PresenceService
+	// Rosters serves the duty rosters and who is on duty (roster.go); nil: they answer 503.
+	Rosters RosterStore
 }
 
 type server struct {
@@ -105,8 +110,8 @@ func NewHandler(c Config) http.Handler {
 	if c.Clock == nil {
 		c.Clock = api.SystemClock{}
 	}
-	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.StreamWriteTimeout <= 0 {
 		c.StreamWriteTimeout = 10 * time.Second
@@ -133,8 +138,8 @@ func NewHandler(c Config) http.Handler {
 	s.initGuards()
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.count, securityHeaders)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Log, errMethod) })
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Logger, errNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, s.Logger, errMethod) })
 	r.Method(http.MethodGet, "/healthz", health())
 	r.Method(http.MethodGet, "/readyz", s.ready())
 	r.Method(http.MethodGet, "/openapi.yaml", openAPI(c.OpenAPI))
@@ -142,6 +147,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
+	r.Method(http.MethodGet, "/roster", s.webPage("roster.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset(""))
 	r.Method(http.MethodGet, "/assets/lang/{file}", s.webAsset("lang"))
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
@@ -151,6 +157,9 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
 	r.With(apiHeaders).Method(http.MethodPost, "/api/v1/activate", s.activate())
+	r.With(apiHeaders).Method(http.MethodGet, "/auth/config", s.signInConfig())
+	r.Method(http.MethodGet, "/auth/login", s.signInStart())
+	r.Method(http.MethodGet, "/auth/callback", s.signInCallback())
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(apiHeaders, s.authenticate, s.refusals)
 		r.Method(http.MethodGet, "/me", s.me())
@@ -160,6 +169,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/ack", s.ackAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
+		r.Method(http.MethodPost, "/alerts/{id}/take", s.presence(takeStep))
+		r.Method(http.MethodPost, "/alerts/{id}/enroute", s.presence(enrouteStep))
+		r.Method(http.MethodPost, "/alerts/{id}/arrived", s.presence(arriveStep))
+		r.Method(http.MethodPost, "/alerts/{id}/release", s.presence(releaseStep))
 		r.Method(http.MethodPost, "/tokens", s.createToken())
 		r.Method(http.MethodDelete, "/tokens/{id}", s.revokeToken())
 		r.Method(http.MethodGet, "/users/{id}/tokens", s.userTokens())
@@ -210,6 +223,11 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
 		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
 		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
+		r.Method(http.MethodGet, "/districts/{id}/roster", s.getRoster())
+		r.Method(http.MethodPut, "/districts/{id}/roster", s.putRoster())
+		r.Method(http.MethodGet, "/municipalities/{code}/central-on-call", s.getCentral())
+		r.Method(http.MethodPut, "/municipalities/{code}/central-on-call", s.putCentral())
+		r.Method(http.MethodGet, "/duty", s.duty())
 	})
 	return r
 }
@@ -251,12 +269,12 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		if wait, limited := s.authFails.limited(r, hash, now); limited {
 			s.security.WithLabelValues("throttled").Inc()
-			writeThrottled(w, r, s.Log, wait)
+			writeThrottled(w, r, s.Logger, wait)
 			return
 		}
 		if hash == "" {
 			// A browser's first request without a token is not an attack: not counted.
-			writeError(w, r, s.Log, fmt.Errorf("%w: an Authorization: Bearer token is required", api.ErrUnauthenticated))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: an Authorization: Bearer token is required", api.ErrUnauthenticated))
 			return
 		}
 		var (
@@ -274,7 +292,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		s.authFails.succeeded(hash, now)
 		if err := s.auditOnBehalf(r, p); err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		ctx := api.WithPrincipal(r.Context(), p)
@@ -324,7 +342,7 @@ func (s *server) metricsBehindToken(next http.Handler) http.Handler {
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			writeError(w, r, s.Log, fmt.Errorf("%w: /metrics needs the metrics token", api.ErrUnauthenticated))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: /metrics needs the metrics token", api.ErrUnauthenticated))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -384,7 +402,7 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				writeError(w, r, s.Log, fmt.Errorf("panic: %v", v))
+				writeError(w, r, s.Logger, fmt.Errorf("panic: %v", v))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -211,14 +211,14 @@ func BenchmarkAdoption(b *testing.B) {
 	// The roll-up: first the days with telemetry (their cost per day), then the rest of
 	// the year the first benchmark asks (empty days, each still one Flux query).
 	job := &rollup.Job{Store: store, Telemetry: tel, Clock: clock, Policy: rollup.Policy{BackfillDays: days + 1, DaysPerRun: 400},
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	t0 = time.Now()
 	r, err := job.Tick(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("roll-up: %d days with telemetry in %s, %s per day", r.Rolled, time.Since(t0).Round(time.Millisecond), (time.Since(t0) / time.Duration(max(r.Rolled, 1))).Round(time.Millisecond))
-	job.Policy.BackfillDays, job.Log = 370, nil
+	job.Policy.BackfillDays, job.Logger = 370, nil
 	t0 = time.Now()
 	if r, err = job.Tick(ctx); err != nil {
 		b.Fatal(err)

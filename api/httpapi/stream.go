@@ -105,7 +105,7 @@ func (s *server) stream() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, scope, err := alertScope(r)
 		if err != nil {
-			writeError(w, r, s.Log, err)
+			writeError(w, r, s.Logger, err)
 			return
 		}
 		resume := r.Header.Get("Last-Event-ID")
@@ -115,14 +115,14 @@ func (s *server) stream() http.Handler {
 		var last int64
 		if resume != "" {
 			if last, err = strconv.ParseInt(resume, 10, 64); err != nil || last < 0 {
-				writeError(w, r, s.Log, fmt.Errorf("%w: Last-Event-ID %q", api.ErrInvalid, resume))
+				writeError(w, r, s.Logger, fmt.Errorf("%w: Last-Event-ID %q", api.ErrInvalid, resume))
 				return
 			}
 		}
 		key := principalKey(p)
 		if reason, ok := s.streams.acquire(key); !ok {
 			if s.streams.logOnce(reason, time.Now()) {
-				s.Log.Warn("stream refused: too many open streams (logged once a minute per reason)", "reason", reason,
+				s.Logger.Warn("stream refused: too many open streams (logged once a minute per reason)", "reason", reason,
 					"actor", p.Name, "remote", r.RemoteAddr)
 			}
 			w.Header().Set("Retry-After", streamRetryAfter)
@@ -144,11 +144,11 @@ func (s *server) stream() http.Handler {
 		if resume != "" {
 			newest, err := s.Alerts.LastEventID(r.Context())
 			if err != nil {
-				writeError(w, r, s.Log, err)
+				writeError(w, r, s.Logger, err)
 				return
 			}
 			if last > newest {
-				s.Log.Warn("stream: Last-Event-ID above the newest event; the client reloads", "last_event_id", last, "newest", newest, "actor", p.Name)
+				s.Logger.Warn("stream: Last-Event-ID above the newest event; the client reloads", "last_event_id", last, "newest", newest, "actor", p.Name)
 				last, reset = newest, true
 			} else if last > 0 {
 				// An id this log never wrote: the client followed another store (a restore
@@ -156,11 +156,11 @@ func (s *server) stream() http.Handler {
 				// what this log wrote below the id.
 				held, err := s.Alerts.HasEvent(r.Context(), last)
 				if err != nil {
-					writeError(w, r, s.Log, err)
+					writeError(w, r, s.Logger, err)
 					return
 				}
 				if !held {
-					s.Log.Warn("stream: Last-Event-ID not in the event log (a restored store); the client reloads", "last_event_id", last, "newest", newest, "actor", p.Name)
+					s.Logger.Warn("stream: Last-Event-ID not in the event log (a restored store); the client reloads", "last_event_id", last, "newest", newest, "actor", p.Name)
 					last, reset, why = newest, true, "not_in_store"
 				}
 			}
@@ -203,7 +203,7 @@ func (s *server) stream() http.Handler {
 			if ev.Kind == alerts.EventLane {
 				return lane(ev)
 			}
-			if ev.ID <= last || !scope.Allows(ev.Municipality, ev.District) {
+			if ev.ID <= last || !scope.Reaches(ev.Municipality, ev.District, ev.Audience) {
 				return true
 			}
 			last = ev.ID
@@ -216,7 +216,7 @@ func (s *server) stream() http.Handler {
 			for {
 				evs, err := s.Alerts.EventsAfter(r.Context(), last, 500)
 				if err != nil {
-					s.Log.Warn("stream: backlog", "after", last, "err", err)
+					s.Logger.Warn("stream: backlog", "after", last, "err", err)
 					return // the client reconnects with the same Last-Event-ID
 				}
 				for _, ev := range evs {

@@ -45,7 +45,7 @@ func (s *server) webPage(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := fs.ReadFile(web.Files, name)
 		if err != nil {
-			writeError(w, r, s.Log, fmt.Errorf("web page %s: %w", name, err))
+			writeError(w, r, s.Logger, fmt.Errorf("web page %s: %w", name, err))
 			return
 		}
 		pageHeaders(w.Header(), assetTypes[".html"])
@@ -60,12 +60,12 @@ func (s *server) webAsset(dir string) http.Handler {
 		name := chi.URLParam(r, "file")
 		ctype, ok := assetTypes[path.Ext(name)]
 		if !ok || ctype == assetTypes[".html"] || strings.ContainsAny(name, "/\\") {
-			writeError(w, r, s.Log, fmt.Errorf("%w: asset %q", errNotFound, name))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: asset %q", errNotFound, name))
 			return
 		}
 		b, err := fs.ReadFile(web.Files, path.Join(dir, name))
 		if err != nil {
-			writeError(w, r, s.Log, fmt.Errorf("%w: asset %q", errNotFound, name))
+			writeError(w, r, s.Logger, fmt.Errorf("%w: asset %q", errNotFound, name))
 			return
 		}
 		pageHeaders(w.Header(), ctype)
@@ -79,7 +79,7 @@ func (s *server) webIcon() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := fs.ReadFile(web.Files, "favicon.ico")
 		if err != nil {
-			writeError(w, r, s.Log, fmt.Errorf("web icon: %w", err))
+			writeError(w, r, s.Logger, fmt.Errorf("web icon: %w", err))
 			return
 		}
 		pageHeaders(w.Header(), "image/x-icon")

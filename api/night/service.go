@@ -41,8 +41,8 @@ type Service struct {
 	// Shift is the clock the check times are read against (what is due, overdue, missed);
 	// nil: Clock. The demo's --night-speed runs it faster so a night passes in minutes;
 	// what is recorded (checked at, alerts, audit) and the sensors stay on Clock.
-	Shift api.Clock
-	Log   *slog.Logger
+	Shift  api.Clock
+	Logger *slog.Logger
 	// Tick is how often Run looks for missed checks; default 30 s.
 	Tick time.Duration
 
@@ -74,10 +74,10 @@ func (s *Service) shiftNow() time.Time {
 }
 
 func (s *Service) log() *slog.Logger {
-	if s.Log == nil {
+	if s.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return s.Log
+	return s.Logger
 }
 
 // homePlan is a home's night plan read from its effective care plan.

@@ -47,7 +47,7 @@ type Job struct {
 	Activity  ActivityForgetter // nil: no roll-up to trim
 	Clock     api.Clock
 	Policy    Policy
-	Log       *slog.Logger
+	Logger    *slog.Logger
 }
 
 func (j *Job) defaults() {
@@ -57,8 +57,8 @@ func (j *Job) defaults() {
 	if j.Policy.Every <= 0 {
 		j.Policy.Every = time.Hour
 	}
-	if j.Log == nil {
-		j.Log = slog.New(slog.DiscardHandler)
+	if j.Logger == nil {
+		j.Logger = slog.New(slog.DiscardHandler)
 	}
 	if j.Clock == nil {
 		j.Clock = api.SystemClock{}
@@ -114,9 +114,9 @@ func (j *Job) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if r, err := j.Tick(ctx); err != nil && ctx.Err() == nil {
-			j.Log.Warn("retention: run failed", "err", err)
+			j.Logger.Warn("retention: run failed", "err", err)
 		} else if r.AlertsAnonymised > 0 || r.Municipalities > 0 {
-			j.Log.Info("retention: ran", "alerts_anonymised", r.AlertsAnonymised, "telemetry_trimmed", r.Municipalities)
+			j.Logger.Info("retention: ran", "alerts_anonymised", r.AlertsAnonymised, "telemetry_trimmed", r.Municipalities)
 		}
 		select {
 		case <-ctx.Done():

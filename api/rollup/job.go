@@ -67,7 +67,7 @@ type Job struct {
 	Clock     api.Clock
 	Policy    Policy
 	Location  *time.Location // nil: Copenhagen
-	Log       *slog.Logger
+	Logger    *slog.Logger
 
 	failures atomic.Int64
 	days     atomic.Int64
@@ -75,8 +75,8 @@ type Job struct {
 
 func (j *Job) defaults() {
 	j.Policy.defaults()
-	if j.Log == nil {
-		j.Log = slog.New(slog.DiscardHandler)
+	if j.Logger == nil {
+		j.Logger = slog.New(slog.DiscardHandler)
 	}
 	if j.Clock == nil {
 		j.Clock = api.SystemClock{}
@@ -173,7 +173,7 @@ func (j *Job) rollDay(ctx context.Context, d day, seen map[int]time.Time, now ti
 		return false, err
 	}
 	j.days.Add(1)
-	j.Log.Debug("rollup: day", "day", int(d), "devices", len(rs), "took", time.Since(t0))
+	j.Logger.Debug("rollup: day", "day", int(d), "devices", len(rs), "took", time.Since(t0))
 	return true, nil
 }
 
@@ -195,16 +195,16 @@ func (j *Job) Run(ctx context.Context) error {
 		case err != nil && ctx.Err() == nil:
 			j.failures.Add(1)
 			if !failing {
-				j.Log.Warn("rollup: run failed; retrying every run, logging again when it recovers", "err", err)
+				j.Logger.Warn("rollup: run failed; retrying every run, logging again when it recovers", "err", err)
 			}
 			failing = true
 		case err == nil:
 			if failing {
-				j.Log.Info("rollup: recovered", "failed_runs", j.failures.Load())
+				j.Logger.Info("rollup: recovered", "failed_runs", j.failures.Load())
 			}
 			failing = false
 			if r.Rolled > 0 || r.Rerolled > 0 {
-				j.Log.Info("rollup: ran", "rolled", r.Rolled, "rerolled", r.Rerolled, "left", r.Left)
+				j.Logger.Info("rollup: ran", "rolled", r.Rolled, "rerolled", r.Rerolled, "left", r.Left)
 			}
 		}
 		select {

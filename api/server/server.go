@@ -76,6 +76,9 @@ type Config struct {
 	MaxStreams, MaxStreamsPerPrincipal int
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
+	// SignIn, when its client id is set, signs staff in to the pages with the OIDC
+	// provider (authorization code with PKCE); it needs OIDC.Issuer.
+	SignIn auth.SignInConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
 	// erasure; URL "" runs without (those answer 503, alerts go on).
 	Influx influx.Config
@@ -96,11 +99,18 @@ type Config struct {
 	GPS gps.Limits
 }
 
-// Validate checks the configuration and fills in defaults.
-func (c *Config) Validate() error {
+// Defaults fills in what is unset.
+func (c *Config) Defaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
+	if c.Policy.Escalate == nil {
+		c.Policy = alerts.DefaultPolicy()
+	}
+}
+
+// Validate checks the configuration, after Defaults.
+func (c *Config) Validate() error {
 	if c.DB == "" {
 		return errors.New("api: a database (SQLite path or postgres:// URL) is required")
 	}
@@ -110,8 +120,11 @@ func (c *Config) Validate() error {
 	if c.Broker != "" && c.NoAlarmLane {
 		return errors.New("api: a broker and no alarm lane: choose one")
 	}
-	if c.Policy.Escalate == nil {
-		c.Policy = alerts.DefaultPolicy()
+	if c.SignIn.Enabled() && c.OIDC.Issuer == "" {
+		return errors.New("api: OIDC sign-in needs --oidc-issuer")
+	}
+	if err := c.SignIn.Validate(); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	return c.Policy.Validate()
 }
@@ -148,7 +161,7 @@ type Server struct {
 
 // Deps are what the server gets from outside rather than from its configuration.
 type Deps struct {
-	Log      *slog.Logger
+	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a new one
 	Clock    api.Clock            // nil: the system clock
 	// NightClock is the night board's shift clock (night.Service.Shift); nil: Clock.
@@ -157,11 +170,12 @@ type Deps struct {
 
 // New opens the store (running migrations) and binds the listener; Run starts the rest.
 func New(ctx context.Context, c Config, d Deps) (*Server, error) {
+	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
@@ -170,20 +184,23 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if d.Clock == nil {
 		d.Clock = api.SystemClock{}
 	}
-	store, err := sqlstore.Open(ctx, c.DB, sqlstore.Options{Policy: c.Policy, Log: d.Log})
+	store, err := sqlstore.Open(ctx, c.DB, sqlstore.Options{Policy: c.Policy, Logger: d.Logger})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: store, log: d.Log, clock: d.Clock, tick: c.Tick, laneWake: make(chan struct{}, 1)}
+	s := &Server{Store: store, log: d.Logger, clock: d.Clock, tick: c.Tick, laneWake: make(chan struct{}, 1)}
 	if s.tick <= 0 {
 		s.tick = time.Second
 	}
-	s.Feed = alerts.NewFeed(store.AlertService, alerts.FeedOptions{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+	s.Feed = alerts.NewFeed(store.AlertService, alerts.FeedOptions{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.noLane = c.NoAlarmLane
-	s.Escalator = &alerts.Escalator{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Log: d.Log}
-	s.off = &alerts.OfflineDetector{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Log: d.Log}
-	d.Registry.MustRegister(alerts.NewGaugeCollector(store.AlertService, d.Clock, c.Policy, d.Log))
+	// Unheard: an alert whose tier has nobody listening moves on at once (docs/alerts.md,
+	// "Rosters and escalation"); this replica's listeners are its feed's streams.
+	s.Escalator = &alerts.Escalator{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Logger: d.Logger,
+		Unheard: store.AlertService, Listeners: s.Feed, Replica: replicaID()}
+	s.off = &alerts.OfflineDetector{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Logger: d.Logger}
+	d.Registry.MustRegister(alerts.NewGaugeCollector(store.AlertService, d.Clock, c.Policy, d.Logger))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
 	if err != nil {
 		store.Close()
@@ -200,22 +217,22 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		// of its own like the config lane's.
 		s.downPub = mqttpub.New(mqttpub.Options{Name: "downlink", Broker: c.Broker, ClientID: c.ClientID + "-downlink",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
-		s.downlink = downlink.New(store.AlertService, s.downPub, downlink.Options{Poll: c.FeedPoll, Log: d.Log, Registerer: d.Registry})
+		s.downlink = downlink.New(store.AlertService, s.downPub, downlink.Options{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
 		store.OnCommit(s.downlink.Wake)
 		// Before the lane can commit what queued while the api was down: those alarms are
 		// told too. If the store does not answer now, Run starts when it does.
 		if err := s.downlink.Prime(ctx); err != nil {
-			d.Log.Warn("downlink: not primed; starts at the end of the event log when it runs", "err", err)
+			d.Logger.Warn("downlink: not primed; starts at the end of the event log when it runs", "err", err)
 		}
 	}
-	cpOpts := careplan.Options{Clock: d.Clock, Log: d.Log, Republish: c.ConfigRepublish}
+	cpOpts := careplan.Options{Clock: d.Clock, Logger: d.Logger, Republish: c.ConfigRepublish}
 	if s.configPub != nil {
 		cpOpts.Publisher = s.configPub
 	}
 	s.careplans = careplan.NewService(store.CarePlanService, cpOpts)
 	if c.Broker != "" {
 		s.lane, err = alarmlane.New(laneSink{store.AlertService, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
-			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Log: d.Log, Registerer: d.Registry,
+			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Logger: d.Logger, Registerer: d.Registry,
 			OnChange: s.wakeLane})
 		if err != nil {
 			store.Close()
@@ -230,9 +247,15 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			}
 			return 0
 		}))
-	var oidc httpapi.JWTVerifier
+	var (
+		oidc   httpapi.JWTVerifier
+		signIn httpapi.SignInFlow
+	)
 	if c.OIDC.Issuer != "" {
 		v, err := auth.NewOIDC(c.OIDC)
+		if err == nil && c.SignIn.Enabled() {
+			signIn, err = auth.NewSignIn(v, c.SignIn)
+		}
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -262,7 +285,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store.StatsService, Model: model, Population: pop, Log: d.Log, Night: night.Counts{Store: store.NightService},
+	svc := &stats.Service{Store: store.StatsService, Model: model, Population: pop, Logger: d.Logger, Night: night.Counts{Store: store.NightService},
 		Trackers: store.GPSService} // Trackers: gps_tracker counts what trackers reported
 	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
 	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
@@ -270,15 +293,16 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if nightTick <= 0 {
 		nightTick = time.Second
 	}
-	s.night = &night.Service{Store: store.NightService, Clock: d.Clock, Shift: d.NightClock, Log: d.Log, Tick: 10 * nightTick}
-	hc := httpapi.Config{Night: s.night, Alerts: store.AlertService, Auth: authStore{store.UserService, store.AuditService}, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Log: d.Log,
+	s.night = &night.Service{Store: store.NightService, Clock: d.Clock, Shift: d.NightClock, Logger: d.Logger, Tick: 10 * nightTick}
+	hc := httpapi.Config{Night: s.night, Alerts: store.AlertService, Auth: authStore{store.UserService, store.AuditService}, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store.RegistryService, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+		Registry: store.RegistryService, Stats: svc, Population: pop, HomeConfigs: s.careplans, Rosters: rosterStore{store.RosterService, store.RegistryService}}
 	s.gps, s.owntracks = newGPS(c, store.GPSService, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store.GPSService}
 	hc.MetricsToken = c.MetricsToken
-	s.retention = &retention.Job{Store: store.RetentionService, Clock: d.Clock, Policy: c.Retention, Log: d.Log}
+	hc.Presence = store.AlertService // take, on my way, arrived (issue 21 item 3)
+	s.retention = &retention.Job{Store: store.RetentionService, Clock: d.Clock, Policy: c.Retention, Logger: d.Logger}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
 		// 503, and alerts never wait for it.
@@ -303,7 +327,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 				store.Close()
 				return nil, fmt.Errorf("api: %w", err)
 			}
-			s.rollup = &rollup.Job{Store: store.StatsService, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Log: d.Log}
+			s.rollup = &rollup.Job{Store: store.StatsService, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Logger: d.Logger}
 			svc.Telemetry = &rollup.Activity{Store: store.StatsService, Flux: s.telemetry}
 			d.Registry.MustRegister(
 				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vagt_rollup_failed_runs_total",
@@ -341,7 +365,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	// No WriteTimeout: the stream lives long and sets its own deadline per write.
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn), TLSConfig: serverTLS}
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(d.Logger.Handler(), slog.LevelWarn), TLSConfig: serverTLS}
 	return s, nil
 }
 
@@ -538,6 +562,13 @@ func (s *Server) Run(ctx context.Context) error {
 type authStore struct {
 	*sqlstore.UserService
 	*sqlstore.AuditService
+}
+
+// rosterStore is the roster service with the registry's district look-up, as
+// httpapi.RosterStore.
+type rosterStore struct {
+	*sqlstore.RosterService
+	*sqlstore.RegistryService
 }
 
 // laneSink commits lane messages to the store at the clock's time.

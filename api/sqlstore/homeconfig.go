@@ -282,6 +282,9 @@ type HomeConfigLine struct {
 	Refused  string
 	// AwayFrom and AwayUntil: the plan's absence (edges.go); nil: none.
 	AwayFrom, AwayUntil *time.Time
+	// Citizen is the name of the home's citizen ("" for none or erased): personal data,
+	// for callers that audit its read.
+	Citizen string
 }
 
 // HomeConfigLines returns the homes of a municipality (0: all), of the districts when any
@@ -291,8 +294,9 @@ func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.Municipa
 		limit = 5000
 	}
 	query := `SELECT h.id, h.district_id, COALESCE(c.version, 0), COALESCE(g.id, ''), COALESCE(g.online, 0),
-			COALESCE(gc.applied, 0), COALESCE(gc.refused, ''), c.away_from, c.away_until
+			COALESCE(gc.applied, 0), COALESCE(gc.refused, ''), c.away_from, c.away_until, COALESCE(ci.name, '')
 		FROM homes h JOIN districts d ON d.id = h.district_id
+		LEFT JOIN citizens ci ON ci.id = h.citizen_id
 		LEFT JOIN home_configs c ON c.home_id = h.id
 		LEFT JOIN gateways g ON g.home_id = h.id AND g.decommissioned_at IS NULL
 		LEFT JOIN gateway_configs gc ON gc.gateway_id = g.id
@@ -320,7 +324,7 @@ func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.Municipa
 			online           int
 			awayFrom, until  sql.NullInt64
 		)
-		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused, &awayFrom, &until); err != nil {
+		if err := rows.Scan(&home, &l.District, &desired, &gw, &online, &applied, &l.Refused, &awayFrom, &until, &l.Citizen); err != nil {
 			return nil, storeErr("home config lines", err)
 		}
 		l.Home, l.Gateway, l.Desired, l.Applied, l.Online = vagt.HomeID(home), vagt.GatewayID(gw), uint64(desired), uint64(applied), online != 0

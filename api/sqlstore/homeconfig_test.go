@@ -47,7 +47,7 @@ func TestDecommissionedHomeTakesNoCarePlan(t *testing.T) {
 // heartbeat.
 func TestDecommissionedGatewayStatusLoggedOnce(t *testing.T) {
 	var logs bytes.Buffer
-	s, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

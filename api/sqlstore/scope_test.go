@@ -41,20 +41,30 @@ const (
 
 // unscoped lists every exported service method that takes no api.Scope, with the reason.
 var unscoped = map[string]string{
-	"AlertService.IngestAlarm":    lane,
-	"AlertService.ReplayAlarm":    system,
-	"AlertService.RecordStatus":   lane,
-	"AlertService.EscalateDue":    system,
-	"AlertService.DetectOffline":  system,
-	"AlertService.SkipEventIDs":   system,
-	"AlertService.AlertRaiseSeqs": system, // the downlink tells the home what became of its alarm
-	"AlertService.EventsAfter":    eventLog,
-	"AlertService.LastEventID":    eventLog,
-	"AlertService.HasEvent":       eventLog,
-	"AlertService.AlertGauges":    aggregate,
-	"AlertService.Alert":          todo, // the handler checks Scope.Allows on the row it read
-	"AlertService.AlertDetail":    todo, // the handler checks Scope.Allows on the row it read
-	"AlertService.AwayUntil":      todo, // read for an alert detail already allowed
+	"AlertService.IngestAlarm":     lane,
+	"AlertService.ReplayAlarm":     system,
+	"AlertService.RecordStatus":    lane,
+	"AlertService.EscalateDue":     system,
+	"AlertService.DetectOffline":   system,
+	"AlertService.SkipEventIDs":    system,
+	"AlertService.AlertRaiseSeqs":  system, // the downlink tells the home what became of its alarm
+	"AlertService.EventsAfter":     eventLog,
+	"AlertService.LastEventID":     eventLog,
+	"AlertService.HasEvent":        eventLog,
+	"AlertService.AlertGauges":     aggregate,
+	"AlertService.AlertAudience":   aggregate, // the tiers an alert reaches, for an alert already allowed
+	"AlertService.BeatStreams":     system,    // a replica's heartbeat of its listeners
+	"AlertService.ListeningUsers":  system,
+	"AlertService.EscalateUnheard": system,
+	"AlertService.Alert":           todo, // the handler checks Scope.Allows on the row it read
+	"AlertService.AlertDetail":     todo, // the handler checks Scope.Allows on the row it read
+	"AlertService.AwayUntil":       todo, // read for an alert detail already allowed
+
+	"RosterService.Roster":            todo, // staff names and shifts; the roster handler checks the role
+	"RosterService.SaveRoster":        todo,
+	"RosterService.CentralOnCall":     todo,
+	"RosterService.SaveCentralOnCall": todo,
+	"RosterService.DutyAt":            todo,
 
 	"RetentionService.AnonymiseAlerts":       system,
 	"RetentionService.TelemetryRetention":    system,
@@ -157,6 +167,7 @@ var services = []any{
 	(*sqlstore.GPSService)(nil),
 	(*sqlstore.NightService)(nil),
 	(*sqlstore.RetentionService)(nil),
+	(*sqlstore.RosterService)(nil),
 }
 
 // TestServicesTakeScope lists every exported method of every service type that takes no

@@ -29,6 +29,9 @@ type StatsService struct{ *DB }
 // GPSService is trackers, safe zones and positions.
 type GPSService struct{ *DB }
 
+// RosterService is the districts' duty rosters and the municipalities' central on-call.
+type RosterService struct{ *DB }
+
 // RetentionService is what the retention job needs: alerts anonymised after their time and
 // the municipalities' telemetry retention.
 type RetentionService struct{ *DB }
@@ -50,6 +53,7 @@ type Store struct {
 	*GPSService
 	*NightService
 	*RetentionService
+	*RosterService
 }
 
 func newStore(db *DB) *Store {
@@ -63,5 +67,6 @@ func newStore(db *DB) *Store {
 		GPSService:       &GPSService{db},
 		NightService:     &NightService{db},
 		RetentionService: &RetentionService{db},
+		RosterService:    &RosterService{db},
 	}
 }

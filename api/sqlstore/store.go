@@ -38,7 +38,7 @@ const (
 // Options configure a Store.
 type Options struct {
 	Policy alerts.Policy // zero: alerts.DefaultPolicy()
-	Log    *slog.Logger
+	Logger *slog.Logger
 }
 
 // DB is the shared database handle every service type works over: the connection pool,
@@ -68,10 +68,10 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err := o.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &DB{dsn: dsn, policy: o.Policy, log: o.Log}
+	s := &DB{dsn: dsn, policy: o.Policy, log: o.Logger}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.dialect = postgres

@@ -50,7 +50,7 @@ type Service struct {
 	// Population gives the citizens aged 65+ per municipality; nil: the shipped,
 	// illustrative table (DefaultPopulation).
 	Population *Population
-	Log        *slog.Logger
+	Logger     *slog.Logger
 	// Night counts the recorded night checks; nil: the night_supervision benefit row
 	// falls back to the model's visits per citizen and week (docs/night-supervision.md).
 	Night NightSource

@@ -40,6 +40,12 @@ type AlertRow struct {
 	Escalations           *int                         `json:"escalations"`
 	EscalatedAlerts       *int                         `json:"escalated_alerts"`
 	Suppressed            bool                         `json:"suppressed"`
+	// Arrival (response.go): of the critical and high alarms that needed a visit, the share
+	// where staff arrived within 30 minutes, and the median time to arrival; Response splits
+	// the response by district and priority.
+	ArrivedWithin30m *float64      `json:"arrived_within_30m_share"`
+	ArrivalP50       *float64      `json:"arrival_p50_s"`
+	Response         []ResponseRow `json:"response,omitempty"`
 }
 
 // AlertStats is the answer of GET /stats/alerts.
@@ -92,6 +98,8 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 				continue
 			}
 			fillAlertRow(&row, q, byMun[m], b, len(citz), p.Interval.Months(b))
+			fillArrival(&row, q, byMun[m], b)
+			row.Response = responseRows(q, byMun[m], devByMun[m], b)
 			res.Rows = append(res.Rows, row)
 		}
 	}

@@ -181,10 +181,11 @@ func formOf(s string) string {
 }
 
 var (
-	// The keys the pages ask for: t("group.key" and data-i18n="group.key", the attribute
-	// form "aria-label:group.key; title:group.key2". A t( call whose first word is not a
-	// group is some other function of that name.
-	jsKey   = regexp.MustCompile(`\bt\(\s*"((?:` + strings.Join(groups, "|") + `)\.[a-zA-Z0-9_.]+)"`)
+	// The keys the pages ask for: every string literal "group.key" in a script (t("x.y"),
+	// field("x.y", "careplan.form.night"), ...), data-i18n="group.key", and the attribute
+	// form "aria-label:group.key; title:group.key2". A key ending in "." is the prefix of
+	// keys made from data (common.tech. + a technology), which the page checks with has().
+	jsKey   = regexp.MustCompile(`"((?:` + strings.Join(groups, "|") + `)\.[a-zA-Z0-9_.]*[a-zA-Z0-9_])"`)
 	htmlKey = regexp.MustCompile(`data-i18n="([^"]+)"`)
 	attrKey = regexp.MustCompile(`data-i18n-attr="([^"]+)"`)
 )

@@ -1,11 +1,13 @@
 // charts.js: small hand-written SVG charts for the dashboard (no library, nothing fetched).
 // Each chart is an <svg role="img"> with a summary label, a legend, and the same figures as
-// a table under "Figures as a table", for screen readers and for copying.
+// a table under "Figures as a table", for screen readers and for copying. Numbers come from
+// format.js in the page's language; a series' key (data-series) does not change with it.
 "use strict";
 
 const charts = (() => {
   const NS = "http://www.w3.org/2000/svg";
   // Okabe–Ito and friends: distinguishable with the common colour-vision deficiencies.
+  const DASHES = ["", "7 4", "2 4", "10 3 2 3"];
   const PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7a5c00", "#000000", "#8c564b", "#6a3d9a"];
 
   function svg(tag, attrs, ...children) {
@@ -17,8 +19,7 @@ const charts = (() => {
   function title(text) { const t = svg("title"); t.textContent = text; return t; }
   function text(x, y, s, attrs) { const t = svg("text", { x, y, ...attrs }); t.textContent = s; return t; }
 
-  const fmt = new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 });
-  function num(v) { return v === null || v === undefined || Number.isNaN(v) ? "—" : fmt.format(v); }
+  function num(v) { return v === null || v === undefined || Number.isNaN(v) ? "—" : vagtFormat.decimal(v, 1); }
 
   // scale picks round axis steps (1, 2 or 5 × 10^n) that cover lo..hi and zero.
   // Counts (every value a whole number) get whole steps.
@@ -53,7 +54,7 @@ const charts = (() => {
     const d = document.createElement("details");
     d.className = "chart-table";
     const sum = document.createElement("summary");
-    sum.textContent = "Figures as a table";
+    sum.textContent = vagtI18n.t("stats.chart.table");
     const t = document.createElement("table");
     const cap = document.createElement("caption");
     cap.className = "sr-only";
@@ -110,38 +111,39 @@ const charts = (() => {
   }
 
   // line draws one line per series over the labels. series: [{name, values, color?}].
-  function line(box, { label, labels, series, fmtValue }) {
+  function line(box, { label, labels, series, fmtValue, fmtTick }) {
     series = series.map((s, i) => ({ color: PALETTE[i % PALETTE.length], ...s }));
     const w = 560, h = 240, m = { l: 48, r: 12, t: 12, b: 28 };
     const root = frame(w, h, label);
-    const { bw, y } = axes(root, m, w, h, scale(series.flatMap((s) => s.values)), labels, fmtValue);
-    for (const s of series) {
+    const { bw, y } = axes(root, m, w, h, scale(series.flatMap((s) => s.values)), labels, fmtTick || fmtValue);
+    series.forEach((s, k) => {
       let d = "";
       s.values.forEach((v, i) => {
         if (v === null || v === undefined) return;
         d += (d ? "L" : "M") + (m.l + bw * i + bw / 2).toFixed(1) + "," + y(v).toFixed(1);
       });
-      const g = svg("g", { class: "series", "data-series": s.name });
-      if (d) g.append(svg("path", { d, fill: "none", stroke: s.color, "stroke-width": 2.5, "stroke-linejoin": "round" }));
+      const g = svg("g", { class: "series", "data-series": s.key || s.name });
+      // Each line its own dash, so lines with equal values still show both colours.
+      if (d) g.append(svg("path", { d, fill: "none", stroke: s.color, "stroke-width": 2.5, "stroke-linejoin": "round", "stroke-dasharray": DASHES[k % DASHES.length] || null }));
       s.values.forEach((v, i) => {
         if (v === null || v === undefined) return;
         g.append(svg("circle", { cx: m.l + bw * i + bw / 2, cy: y(v), r: 3.5, fill: s.color, "data-value": v },
           title(`${s.name}, ${labels[i]}: ${(fmtValue || num)(v)}`)));
       });
       root.append(g);
-    }
+    });
     box.replaceChildren(root, legend(series), table(label, labels, series, fmtValue));
   }
 
   // bars draws grouped bars, one group per label. series: [{name, values, color?}].
-  function bars(box, { label, labels, series, fmtValue }) {
+  function bars(box, { label, labels, series, fmtValue, fmtTick }) {
     series = series.map((s, i) => ({ color: PALETTE[i % PALETTE.length], ...s }));
     const w = 560, h = 240, m = { l: 56, r: 12, t: 12, b: 28 };
     const root = frame(w, h, label);
-    const { bw, y } = axes(root, m, w, h, scale(series.flatMap((s) => s.values)), labels, fmtValue);
+    const { bw, y } = axes(root, m, w, h, scale(series.flatMap((s) => s.values)), labels, fmtTick || fmtValue);
     const inner = bw * 0.8, each = inner / series.length;
     series.forEach((s, k) => {
-      const g = svg("g", { class: "series", "data-series": s.name });
+      const g = svg("g", { class: "series", "data-series": s.key || s.name });
       s.values.forEach((v, i) => {
         if (v === null || v === undefined) return;
         const top = Math.min(y(v), y(0)), bh = Math.abs(y(v) - y(0));
@@ -171,16 +173,16 @@ const charts = (() => {
       r.stages.forEach((s, i) => {
         const share = base > 0 && s.value !== null ? s.value / base : 0;
         const bwid = (w - lw - 90) * share;
-        const g = svg("g", { class: "series", "data-series": s.name });
+        const g = svg("g", { class: "series", "data-series": s.key || s.name });
         g.append(svg("rect", { x: lw, y, width: Math.max(share > 0 ? 1 : 0, bwid), height: rowH - 4, fill: colors[i], "data-value": s.value ?? "" },
-          title(`${r.name}, ${s.name}: ${num(s.value)}${i && first ? " (" + Math.round((s.value / first) * 100) + " % of " + r.stages[0].name.toLowerCase() + ")" : ""}`)));
-        g.append(text(lw + bwid + 6, y + rowH - 7, num(s.value) + (i && s.value !== null && first ? " · " + Math.round((s.value / first) * 100) + " %" : "")));
+          title(`${r.name}, ${s.name}: ${num(s.value)}${i && first && s.value !== null ? " (" + vagtI18n.t("stats.funnel.shareOf", { share: vagtFormat.percent(Math.round((s.value / first) * 100) / 100), stage: r.stages[0].name.toLowerCase() }) + ")" : ""}`)));
+        g.append(text(lw + bwid + 6, y + rowH - 7, num(s.value) + (i && s.value !== null && first ? " · " + vagtFormat.percent(Math.round((s.value / first) * 100) / 100) : "")));
         root.append(g);
         y += rowH;
       });
       y += gap;
     }
-    const series = stageNames.map((n, i) => ({ name: n, color: colors[i], values: rows.map((r) => r.stages[i].value) }));
+    const series = stageNames.map((n, i) => ({ name: n, key: rows[0].stages[i].key, color: colors[i], values: rows.map((r) => r.stages[i].value) }));
     box.replaceChildren(root, legend(series), table(label, rows.map((r) => r.name), series));
   }
 

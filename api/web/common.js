@@ -1,5 +1,6 @@
-// common.js: what the console and the dashboard share — the token kept in this tab's
-// sessionStorage, API calls with it, and the error body {"error": {"code", "message", "by"}}.
+// common.js: what the pages share — the token kept in this tab's sessionStorage, API calls
+// with it, and the error body {"error": {"code", "message", "by"}}. Texts come from the
+// catalogue (i18n.js), dates from the formatter (format.js).
 "use strict";
 
 const vagt = (() => {
@@ -8,11 +9,12 @@ const vagt = (() => {
 
   // APIError is a non-2xx answer (or no answer: status 0).
   class APIError extends Error {
-    constructor(status, code, message, by) {
+    constructor(status, code, message, by, fields) {
       super(message);
       this.status = status;
       this.code = code;
       this.by = by || "";
+      this.fields = fields || []; // [{field, reason}] on invalid input with several faults
     }
   }
 
@@ -30,16 +32,17 @@ const vagt = (() => {
   }
 
   async function errorOf(resp) {
-    let code = "http_" + resp.status, message = resp.statusText || "request failed", by = "";
+    let code = "http_" + resp.status, message = resp.statusText || "request failed", by = "", fields = [];
     try {
       const body = await resp.json();
       if (body && body.error) {
         code = body.error.code || code;
         message = body.error.message || message;
         by = body.error.by || "";
+        fields = body.error.fields || [];
       }
     } catch (_) { /* not JSON */ }
-    return new APIError(resp.status, code, message, by);
+    return new APIError(resp.status, code, message, by, fields);
   }
 
   // call does an API request with the token. It returns the decoded JSON (or the text,
@@ -55,7 +58,7 @@ const vagt = (() => {
     try {
       resp = await fetch(path, init);
     } catch (e) {
-      throw new APIError(0, "network", "The server cannot be reached.");
+      throw new APIError(0, "network", vagtI18n.t("common.unreachable"));
     }
     if (!resp.ok) throw await errorOf(resp);
     if (accept && accept !== "application/json") return resp.text();
@@ -65,10 +68,9 @@ const vagt = (() => {
 
   // signInMessage explains a refused token.
   function signInMessage(err) {
-    if (err && err.status === 401) {
-      return "Your token was not accepted: it is wrong, expired or withdrawn. Sign in again.";
-    }
-    return "Sign-in failed: " + (err && err.message ? err.message : "unknown error");
+    const { t } = vagtI18n;
+    if (err && err.status === 401) return t("common.signIn.refused");
+    return t("common.signIn.failed", { message: err && err.message ? err.message : t("common.unknownError") });
   }
 
   // el builds an element: el("p", {class: "x", text: "y"}, child...). Text is always set
@@ -89,34 +91,43 @@ const vagt = (() => {
     return e;
   }
 
+  // fmtTime is an instant as staff read it: "2. dec. 2026 14:05:09" in Copenhagen.
   function fmtTime(iso) {
     if (!iso) return "";
-    const d = new Date(iso);
-    return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return vagtFormat.dateTime(iso, { seconds: true });
   }
 
-  const TECH = {
-    personal_alarm: "Personal alarm", fall_detector: "Fall detector", door_sensor: "Door sensor",
-    bed_sensor: "Bed sensor", gps_tracker: "GPS tracker", medicine_dispenser: "Medicine dispenser",
-    night_supervision: "Digital night supervision", environment_sensor: "Environment sensor",
-    smoke_alarm: "Smoke alarm", water_alarm: "Water alarm",
-  };
-  function techName(t) { return TECH[t] || (t ? String(t).replace(/_/g, " ") : ""); }
+  // techName names a technology in the page's language (an unknown one by its id). TECH
+  // maps each technology, in the order the pages list them, to its name in the language of
+  // the moment.
+  function techName(t) {
+    if (!t) return "";
+    return vagtI18n.has("common.tech." + t) ? vagtI18n.t("common.tech." + t) : String(t).replace(/_/g, " ");
+  }
+  const TECH = {};
+  for (const id of ["personal_alarm", "fall_detector", "door_sensor", "bed_sensor", "gps_tracker", "medicine_dispenser",
+    "night_supervision", "environment_sensor", "smoke_alarm", "water_alarm"]) {
+    Object.defineProperty(TECH, id, { enumerable: true, get: () => techName(id) });
+  }
 
   // onSignIn wires a page's sign-in form (#signin-form, #token): the token is kept for the
   // session and start runs; an empty field asks again through showSignIn.
+  // A page wires its controls at DOMContentLoaded (a click before the catalogue arrives
+  // must not be lost) and starts with whenReady, once the catalogue is loaded.
+  function whenReady(fn) { vagtI18n.ready.then(fn); }
+
   function onSignIn(showSignIn, start) {
     document.getElementById("signin-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const t = document.getElementById("token").value.trim();
       if (!t) {
-        showSignIn("Enter your access token.");
+        showSignIn(vagtI18n.t("common.signIn.enterToken"));
         return;
       }
       setToken(t);
-      start();
+      vagtI18n.ready.then(start);
     });
   }
 
-  return { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime, onSignIn };
+  return { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime, onSignIn, whenReady };
 })();

@@ -12,44 +12,15 @@
   const { el } = vagt;
   const $ = (id) => document.getElementById(id);
 
-  const TYPES = {
-    panic: "Panic button", fall: "Fall", smoke: "Smoke alarm", door_at_night: "Door opened at night",
-    bed_exit: "Out of bed", inactivity: "No activity", water_leak: "Water leak",
-    low_temperature: "Low temperature", missed_medication: "Missed medication",
-    low_battery: "Low battery", silent_device: "Silent device", gateway_offline: "Gateway offline",
-    tamper: "Tamper", unknown_device: "Device not in the care plan", left_safe_zone: "Left the safe zone",
-  };
+  const { t, tNodes } = vagtI18n;
   const RANK = { critical: 0, high: 1, technical: 2 };
-  const TIERS = { district: "district team", backup: "backup (bagvagt)", central: "central on-call" };
-  const OUTCOMES = {
-    visited_all_well: "visited, all well", visited_help_given: "visited, help given",
-    ambulance_or_doctor: "ambulance or doctor", false_alarm: "false alarm",
-    technical_fault: "technical fault", other: "other",
-  };
-  // LANE is what staff read about the alarm lane (the stream's lane event): Danish by
-  // default, English with ?lang=en or localStorage "vagt.lang" = "en".
-  const LANE = {
-    da: {
-      down: "Alarmer kommer ikke igennem lige nu: forbindelsen til alarmsystemet er afbrudt. Nye alarmer vises først, når forbindelsen er tilbage. Følg nødproceduren, og ring til IT-vagten.",
-      status: "Alarmer kommer ikke igennem",
-      back: "Forbindelsen til alarmsystemet er tilbage: alarmer kommer igennem igen.",
-      reset: "Listen er genindlæst, fordi serveren er skiftet eller gendannet.",
-      unsynced: "Gatewayens ur var ikke stillet: tiden er, da platformen modtog alarmen. Gatewayens egen tid: ",
-    },
-    en: {
-      down: "Alarms are not getting through right now: the connection to the alarm system is down. New alarms will show only when it is back. Follow the emergency procedure and call IT on duty.",
-      status: "Alarms are not getting through",
-      back: "The connection to the alarm system is back: alarms are getting through again.",
-      reset: "The list was reloaded because the server was replaced or restored.",
-      unsynced: "The gateway's clock was not set: the time is when the platform received the alarm. The gateway's own time: ",
-    },
-  };
-  const LANG = (() => {
-    let want = new URLSearchParams(location.search).get("lang");
-    try { want = want || localStorage.getItem("vagt.lang"); } catch (_) { /* storage off */ }
-    return want === "en" ? "en" : "da";
-  })();
-  const L = LANE[LANG];
+  // Names of the API's codes in the page's language; an unknown code shows as itself.
+  const named = (group, code) => (vagtI18n.has("console." + group + "." + code) ? t("console." + group + "." + code) : code);
+  const typeName = (c) => named("type", c);
+  const tierName = (c) => named("tier", c);
+  const prioName = (c) => named("priority", c);
+  const outcomeName = (c) => named("outcome", c);
+  const roleName = (c) => (vagtI18n.has("common.role." + c) ? t("common.role." + c) : c);
   const WATCHDOG_MS = 45000; // the server sends a keep-alive every 15 s
   const MAX_PAGES = 20;
 
@@ -95,7 +66,7 @@
     messages.clear();
     for (const d of document.querySelectorAll("dialog[open]")) d.close();
     $("alerts").replaceChildren();
-    document.title = "vagt — care console";
+    document.title = t("console.title");
     showSignIn(message);
   }
 
@@ -115,17 +86,17 @@
     } catch (err) {
       if (gen !== session) return;
       if (err.status === 401) signOut(vagt.signInMessage(err));
-      else showSignIn("Cannot sign in now: " + err.message);
+      else showSignIn(t("common.signIn.cannot", { message: err.message }));
       return;
     }
     if (gen !== session) return;
     $("signin").hidden = true;
     $("console").hidden = false;
     $("who").hidden = false;
-    $("who-name").textContent = me.name + " · " + me.role;
+    $("who-name").textContent = me.name + " · " + roleName(me.role);
     $("to-dashboard").hidden = !["manager", "national", "admin"].includes(me.role);
     $("read-only").hidden = canAct();
-    setStatus("Loading alerts…");
+    setStatus(t("console.status.loading"));
     // The list comes first: the stream resumes from its last_event_id. Until it loads, the
     // banner says so and the console keeps trying.
     for (let attempt = 1; ; attempt++) {
@@ -135,11 +106,11 @@
       } catch (err) {
         if (gen !== session || failed(err)) return;
         if (err.status === 403) {
-          signOut("Your role (" + me.role + ") has no access to alerts; the dashboard is at /stats.");
+          signOut(t("console.noAccess", { role: roleName(me.role) }));
           return;
         }
         setConnected(false);
-        setStatus("Could not load the alerts (" + err.message + "); trying again…");
+        setStatus(t("console.status.retry", { message: err.message }));
         await sleep(Math.min(1000 * attempt, 10000));
         if (gen !== session) return;
       }
@@ -178,9 +149,9 @@
 
   // showStatus never says "Live" while the server says alarms cannot arrive.
   function showStatus() {
-    if (!connected) setStatus("Reconnecting…");
-    else if (laneUp === false) setStatus(L.status);
-    else setStatus("Live");
+    if (!connected) setStatus(t("console.status.reconnecting"));
+    else if (laneUp === false) setStatus(t("console.lane.status"));
+    else setStatus(t("console.status.live"));
   }
 
   // setLane shows the alarm lane's state (the stream's lane event) at once.
@@ -188,13 +159,13 @@
     const was = laneUp;
     laneUp = !!(st && st.subscribed);
     const b = $("lane-banner");
-    b.textContent = L.down;
+    b.textContent = t("console.lane.down");
     b.hidden = laneUp;
     document.body.classList.toggle("lane-down", !laneUp);
     document.body.dataset.lane = laneUp ? "up" : "down";
     showStatus();
     if (was === false && laneUp) {
-      toast(L.back);
+      toast(t("console.lane.back"));
       reload(); // alarms that waited at the broker arrive as events; the list is reread to be sure
     }
   }
@@ -314,7 +285,7 @@
     }
     if (name === "reset") { // resumed from an id this server never reached: start over
       lastEventId = Number(ev.last_event_id) || 0;
-      toast(L.reset);
+      toast(t("console.lane.reset"));
       reload();
       return;
     }
@@ -338,7 +309,7 @@
     } else {
       const isNew = !alerts.has(a.id);
       alerts.set(a.id, a);
-      if (!quiet && a.priority === "critical" && a.state === "open" && (name === "escalated" || (name === "new" && isNew))) cue();
+      if (!quiet && a.priority === "critical" && a.state === "open" && (name === "escalated" || name === "reraised" || (name === "new" && isNew))) cue();
       if (detailID === a.id) refreshDetail();
     }
   }
@@ -370,16 +341,9 @@
       Date.parse(b.raised_at) - Date.parse(a.raised_at) || b.id - a.id;
   }
 
+  // since is the time since an alarm, counting: "45 s", "3 min 5 s", "1 t 5 min", "3 døgn".
   function since(iso) {
-    let s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 60) return s + " s";
-    let m = Math.floor(s / 60);
-    s %= 60;
-    if (m < 60) return m + " min " + s + " s";
-    const h = Math.floor(m / 60);
-    m %= 60;
-    if (h < 48) return h + " h " + m + " min";
-    return Math.floor(h / 24) + " days";
+    return vagtFormat.duration(Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000)));
   }
 
   function render() {
@@ -416,7 +380,7 @@
     $("empty").hidden = sorted.length > 0;
     $("alert-count").textContent = String(sorted.length);
     const waiting = sorted.filter((a) => a.priority === "critical" && a.state === "open").length;
-    document.title = (waiting ? "(" + waiting + ") " : "") + "vagt — care console";
+    document.title = (waiting ? "(" + waiting + ") " : "") + t("console.title");
     loadPeople(sorted);
   }
 
@@ -425,18 +389,18 @@
   function unsynced(a) { return !!(a.details && a.details.clock === "unsynced"); }
 
   function card(a) {
-    const type = TYPES[a.type] || a.type;
+    const type = typeName(a.type);
     const person = people.get(a.id);
     const titleID = "alert-" + a.id + "-title";
     let who, where;
     if (!a.registered) {
-      who = "Unregistered gateway " + a.gateway;
-      where = "No address on file — call the municipality's central on-call";
+      who = t("console.card.unregistered", { gateway: a.gateway });
+      where = t("console.card.noAddress");
     } else if (person && person !== "loading") {
       who = person.name || "—";
       where = person.address || "—";
     } else if (person === null || !canAct()) {
-      who = "Home " + (a.home || a.gateway);
+      who = t("console.card.home", { home: a.home || a.gateway });
       where = "";
     } else {
       who = "…";
@@ -446,29 +410,29 @@
     const msg = messages.get(a.id);
     let state = null;
     if (a.state === "acknowledged") {
-      state = el("p", { class: "state" }, "Acknowledged by ", el("strong", { text: a.acknowledged_by || "someone" }),
-        a.acknowledged_at ? " at " + vagt.fmtTime(a.acknowledged_at) : "");
+      state = el("p", { class: "state" }, ...tNodes("console.card.ackBy", { by: el("strong", { text: a.acknowledged_by || t("common.someone") }) }),
+        a.acknowledged_at ? t("console.card.ackAt", { time: vagt.fmtTime(a.acknowledged_at) }) : "");
     }
     return el("li", { class: "alert prio-" + a.priority + " state-" + a.state + (level ? " escalated" : ""), "data-id": a.id, "data-type": a.type, "data-state": a.state, "data-priority": a.priority },
       el("article", { "aria-labelledby": titleID },
         el("div", { class: "row1" },
-          el("span", { class: "badge prio", text: a.priority }),
+          el("span", { class: "badge prio", text: prioName(a.priority) }),
           ...vagtEdges.cardBadges(a),
           el("h3", { id: titleID, class: "type", text: type + (a.count > 1 ? " ×" + a.count : "") }),
-          el("span", { class: "since", "data-since": a.raised_at, title: "raised " + vagt.fmtTime(a.raised_at), text: since(a.raised_at) })),
+          el("span", { class: "since", "data-since": a.raised_at, title: t("console.card.raised", { time: vagt.fmtTime(a.raised_at) }), text: since(a.raised_at) })),
         el("p", { class: "who", text: who }),
         where ? el("p", { class: "where", text: where }) : null,
         el("p", { class: "meta" },
-          el("span", { class: "level" + (level ? " up" : ""), text: "Level " + level + " · " + (TIERS[a.tier] || a.tier) }),
-          a.cleared_at ? el("span", { class: "cleared", text: "cleared by the device " + vagt.fmtTime(a.cleared_at) }) : null,
+          el("span", { class: "level" + (level ? " up" : ""), text: t("console.card.level", { level, tier: tierName(a.tier) }) }),
+          a.cleared_at ? el("span", { class: "cleared", text: t("console.card.cleared", { time: vagt.fmtTime(a.cleared_at) }) }) : null,
           el("span", { class: "dev", text: a.gateway + " / " + a.device }),
-          unsynced(a) ? el("span", { class: "unsynced", title: L.unsynced + a.details.gateway_time, text: L.unsynced.split(":")[0] }) : null),
+          unsynced(a) ? el("span", { class: "unsynced", title: t("console.unsynced.long", { time: a.details.gateway_time }), text: t("console.unsynced.short") }) : null),
         state,
         msg ? el("p", { class: "msg", role: "alert", text: msg }) : null,
         canAct() && el("div", { class: "actions" },
-          a.state === "open" ? el("button", { type: "button", class: "primary", "data-action": "ack", "aria-describedby": titleID, text: "Acknowledge" }) : null,
-          el("button", { type: "button", "data-action": "resolve", "aria-describedby": titleID, text: "Resolve…" }),
-          el("button", { type: "button", "data-action": "detail", "aria-describedby": titleID, text: "Details" }))));
+          a.state === "open" ? el("button", { type: "button", class: "primary", "data-action": "ack", "aria-describedby": titleID, text: t("console.action.ack") }) : null,
+          el("button", { type: "button", "data-action": "resolve", "aria-describedby": titleID, text: t("console.action.resolve") }),
+          el("button", { type: "button", "data-action": "detail", "aria-describedby": titleID, text: t("console.action.detail") }))));
   }
 
   // loadPeople fetches who and where for alerts that do not have it yet. Each read is
@@ -499,17 +463,17 @@
   // ---- actions ----
 
   function toast(text) {
-    const t = $("toast");
-    t.textContent = text;
-    t.hidden = false;
+    const box = $("toast");
+    box.textContent = text;
+    box.hidden = false;
     clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
+    toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
   }
 
   function conflictText(err) {
     const m = /already (acknowledged|resolved)/.exec(err.message || "");
     const what = m ? m[1] : "taken";
-    return "Already " + what + " by " + (err.by || "someone else") + " — they got there first.";
+    return t("console.conflict." + what, { by: err.by || t("console.conflict.someoneElse") });
   }
 
   async function ack(id, button) {
@@ -518,7 +482,7 @@
       const a = await vagt.call("POST", "/api/v1/alerts/" + id + "/ack");
       messages.delete(id);
       if (a.state !== "resolved") alerts.set(a.id, a);
-      toast("You acknowledged alert " + id + ".");
+      toast(t("console.toast.acked", { id: String(id) }));
     } catch (err) {
       if (failed(err)) return;
       if (err.status === 409) {
@@ -533,7 +497,7 @@
           toast(conflictText(err));
         }
       } else {
-        messages.set(id, "Could not acknowledge: " + err.message);
+        messages.set(id, t("console.error.ack", { message: err.message }));
       }
     } finally {
       if (button) button.disabled = false;
@@ -546,7 +510,7 @@
     if (!a) return;
     resolveID = id;
     const person = people.get(id);
-    $("resolve-what").textContent = (TYPES[a.type] || a.type) + (person && person.name ? " — " + person.name : "") + " (alert " + id + ")";
+    $("resolve-what").textContent = t("console.resolve.what", { type: typeName(a.type), name: person && person.name ? " — " + person.name : "", id: String(id) });
     $("outcome").value = "";
     $("resolve-note").value = "";
     $("resolve-error").hidden = true;
@@ -559,7 +523,7 @@
     const outcome = $("outcome").value;
     const errBox = $("resolve-error");
     if (!outcome) {
-      errBox.textContent = "Choose an outcome.";
+      errBox.textContent = t("console.resolve.needOutcome");
       errBox.hidden = false;
       $("outcome").focus();
       return;
@@ -576,13 +540,13 @@
       const cards = [...$("alerts").children];
       const at = cards.findIndex((li) => Number(li.dataset.id) === id);
       const next = cards[at + 1] || cards[at - 1];
-      toast("Alert " + id + " resolved: " + OUTCOMES[outcome] + ".");
+      toast(t("console.toast.resolved", { id: String(id), outcome: outcomeName(outcome) }));
       render();
       if (next && next.isConnected) next.querySelector("button").focus();
       else $("alerts-title").focus();
     } catch (err) {
       if (failed(err)) return;
-      errBox.textContent = err.status === 409 ? conflictText(err) : "Could not resolve: " + err.message;
+      errBox.textContent = err.status === 409 ? conflictText(err) : t("console.error.resolve", { message: err.message });
       errBox.hidden = false;
     } finally {
       submit.disabled = false;
@@ -593,8 +557,8 @@
 
   async function openDetail(id) {
     detailID = id;
-    $("detail-title").textContent = "Alert " + id;
-    $("detail-body").replaceChildren(el("p", { class: "help", text: "Loading…" }));
+    $("detail-title").textContent = t("console.detail.alert", { id: String(id) });
+    $("detail-body").replaceChildren(el("p", { class: "help", text: t("common.loading") }));
     $("note-text").value = "";
     if (!$("detail").open) $("detail").showModal();
     await refreshDetail();
@@ -608,12 +572,12 @@
       d = await vagt.call("GET", "/api/v1/alerts/" + id);
     } catch (err) {
       if (failed(err)) return;
-      if (id === detailID) $("detail-body").replaceChildren(el("p", { class: "error", text: "Could not load the alert: " + err.message }));
+      if (id === detailID) $("detail-body").replaceChildren(el("p", { class: "error", text: t("console.error.detail", { message: err.message }) }));
       return;
     }
     if (id !== detailID) return;
     if (d.citizen) people.set(id, { name: d.citizen.name, address: d.citizen.address });
-    $("detail-title").textContent = (TYPES[d.type] || d.type) + " — alert " + d.id;
+    $("detail-title").textContent = t("console.detail.typeAlert", { type: typeName(d.type), id: String(d.id) });
     $("detail-body").replaceChildren(...detailView(d));
   }
 
@@ -628,63 +592,64 @@
 
   function detailView(d) {
     const parts = [];
-    const stateText = d.state === "open" ? "open, not acknowledged" :
-      d.state === "acknowledged" ? "acknowledged by " + d.acknowledged_by + " at " + vagt.fmtTime(d.acknowledged_at) :
-        "resolved by " + d.resolved_by + " (" + (OUTCOMES[d.outcome] || d.outcome) + ")";
+    const stateText = d.state === "open" ? t("console.detail.open") :
+      d.state === "acknowledged" ? t("console.detail.acked", { by: d.acknowledged_by, time: vagt.fmtTime(d.acknowledged_at) }) :
+        t("console.detail.resolved", { by: d.resolved_by, outcome: outcomeName(d.outcome) });
     parts.push(dl([
-      ["Priority", el("span", {}, el("span", { class: "badge prio prio-" + d.priority, text: d.priority }), " ", ...vagtEdges.cardBadges(d))],
-      ["State", stateText],
-      ["Raised", vagt.fmtTime(d.raised_at) + " (" + since(d.raised_at) + " ago)" + (d.count > 1 ? ", " + d.count + " times, last " + vagt.fmtTime(d.last_at) : "")],
-      ["Gateway clock", unsynced(d) ? el("span", { class: "unsynced", text: L.unsynced + d.details.gateway_time }) : ""],
-      ["Escalation", "level " + (d.escalation_level || 0) + " · " + (TIERS[d.tier] || d.tier)],
-      ["Device", d.gateway + " / " + d.device],
+      [t("console.detail.priority"), el("span", {}, el("span", { class: "badge prio prio-" + d.priority, text: prioName(d.priority) }), " ", ...vagtEdges.cardBadges(d))],
+      [t("console.detail.state"), stateText],
+      [t("console.detail.raised"), t("console.detail.raisedAgo", { time: vagt.fmtTime(d.raised_at), since: since(d.raised_at) }) +
+        (d.count > 1 ? t("console.detail.repeated", { count: d.count, time: vagt.fmtTime(d.last_at) }) : "")],
+      [t("console.detail.gatewayClock"), unsynced(d) ? el("span", { class: "unsynced", text: t("console.unsynced.long", { time: d.details.gateway_time }) }) : ""],
+      [t("console.detail.escalation"), t("console.detail.level", { level: d.escalation_level || 0, tier: tierName(d.tier) })],
+      [t("console.detail.device"), d.gateway + " / " + d.device],
     ]));
     if (canAct() && d.state !== "resolved") {
       parts.push(el("div", { class: "actions" },
-        d.state === "open" ? el("button", { type: "button", class: "primary", "data-detail-action": "ack", text: "Acknowledge" }) : null,
-        el("button", { type: "button", "data-detail-action": "resolve", text: "Resolve…" })));
+        d.state === "open" ? el("button", { type: "button", class: "primary", "data-detail-action": "ack", text: t("console.action.ack") }) : null,
+        el("button", { type: "button", "data-detail-action": "resolve", text: t("console.action.resolve") })));
     }
     parts.push(...vagtGPS.detailParts(d)); // gps.js: last seen and the drawn map of a tracker's alert
     parts.push(...vagtEdges.detailParts(d, canAct(), refreshDetail)); // edges.js: away, test mode
     const c = d.citizen;
-    parts.push(el("h3", { text: "Citizen" }));
+    parts.push(el("h3", { text: t("console.detail.citizen") }));
     if (c) {
       parts.push(dl([
-        ["Name", el("strong", { class: "citizen-name", text: c.name })],
-        ["Address", c.address],
-        ["Key box", c.key_box_note ? el("span", { class: "keybox", text: c.key_box_note }) : "—"],
+        [t("console.detail.name"), el("strong", { class: "citizen-name", text: c.name })],
+        [t("console.detail.address"), c.address],
+        [t("console.detail.keyBox"), c.key_box_note ? el("span", { class: "keybox", text: c.key_box_note }) : "—"],
       ]));
       if (c.contacts && c.contacts.length) {
-        parts.push(el("h4", { text: "Contacts" }), el("ul", { class: "contacts" },
+        parts.push(el("h4", { text: t("console.detail.contacts") }), el("ul", { class: "contacts" },
           ...c.contacts.map((p) => el("li", {}, el("strong", { text: p.name }), p.relation ? " (" + p.relation + ") " : " ",
             el("a", { href: "tel:" + p.phone.replace(/[^+\d]/g, ""), text: p.phone })))));
       }
     } else {
-      parts.push(el("p", { class: "help", text: d.registered ? "No citizen is registered for this home." : "The gateway is not registered: no citizen or address is known." }));
+      parts.push(el("p", { class: "help", text: d.registered ? t("console.detail.noCitizen") : t("console.detail.unregistered") }));
     }
-    parts.push(el("h3", { text: "Devices in the home" }));
+    parts.push(el("h3", { text: t("console.detail.devices") }));
     if (d.devices && d.devices.length) {
       const rows = d.devices.map((v) => el("tr", {},
         el("td", { text: v.label || v.id }), el("td", { text: vagt.techName(v.technology) }),
-        el("td", { text: v.last_seen ? vagt.fmtTime(v.last_seen) : "never" }),
-        el("td", { class: "num", text: v.battery > 0 ? v.battery + " %" : "—" })));
+        el("td", { text: v.last_seen ? vagt.fmtTime(v.last_seen) : t("common.never") }),
+        el("td", { class: "num", text: v.battery > 0 ? vagtFormat.percent(v.battery / 100) : "—" })));
       parts.push(el("div", { class: "table-wrap" }, el("table", { class: "devices" },
-        el("caption", { class: "sr-only", text: "Devices and their last readings" }),
-        el("thead", {}, el("tr", {}, ...["Device", "Technology", "Last seen", "Battery"].map((h, i) => el("th", { scope: "col", class: i === 3 ? "num" : null, text: h })))),
+        el("caption", { class: "sr-only", text: t("console.detail.devicesCaption") }),
+        el("thead", {}, el("tr", {}, ...[t("console.detail.deviceCol"), t("console.detail.technologyCol"), t("console.detail.lastSeenCol"), t("console.detail.batteryCol")].map((h, i) => el("th", { scope: "col", class: i === 3 ? "num" : null, text: h })))),
         el("tbody", {}, ...rows))));
     } else {
-      parts.push(el("p", { class: "help", text: "No devices registered." }));
+      parts.push(el("p", { class: "help", text: t("console.detail.noDevices") }));
     }
-    parts.push(el("h3", { text: "Notes" }));
+    parts.push(el("h3", { text: t("console.detail.notes") }));
     if (d.notes && d.notes.length) {
       parts.push(el("ol", { class: "notes" }, ...d.notes.map((n) => el("li", {},
         el("span", { class: "note-meta", text: n.author + ", " + vagt.fmtTime(n.at) }), el("span", { class: "note-text", text: n.text })))));
     } else {
-      parts.push(el("p", { class: "help", text: "No notes yet." }));
+      parts.push(el("p", { class: "help", text: t("console.detail.noNotes") }));
     }
     if (d.escalations && d.escalations.length) {
-      parts.push(el("h3", { text: "Escalations" }), el("ol", { class: "notes" },
-        ...d.escalations.map((e) => el("li", { text: "level " + e.level + " · " + (TIERS[e.tier] || e.tier) + " at " + vagt.fmtTime(e.at) }))));
+      parts.push(el("h3", { text: t("console.detail.escalations") }), el("ol", { class: "notes" },
+        ...d.escalations.map((e) => el("li", { text: t("console.detail.levelAt", { level: e.level, tier: tierName(e.tier), time: vagt.fmtTime(e.at) }) }))));
     }
     return parts;
   }
@@ -701,7 +666,7 @@
       await refreshDetail();
     } catch (err) {
       if (failed(err)) return;
-      toast("Could not add the note: " + err.message);
+      toast(t("console.error.note", { message: err.message }));
     } finally {
       submit.disabled = false;
     }
@@ -709,13 +674,30 @@
 
   // ---- wiring ----
 
+  function soundLabel() { $("sound-toggle").textContent = soundOn ? t("console.soundOn") : t("console.soundOff"); }
+
+  // relabel redraws everything with text after a switch of language, keeping the list, the
+  // stream and an open dialog.
+  function relabel() {
+    for (const li of $("alerts").children) li.dataset.version = "";
+    if (me) $("who-name").textContent = me.name + " · " + roleName(me.role);
+    soundLabel();
+    if (laneUp === false) $("lane-banner").textContent = t("console.lane.down");
+    if (!$("console").hidden) {
+      showStatus();
+      render();
+    }
+    if (detailID) refreshDetail();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    vagtI18n.onChange(relabel);
     vagt.onSignIn(showSignIn, start);
-    $("sign-out").addEventListener("click", () => signOut("You signed out."));
+    $("sign-out").addEventListener("click", () => signOut(t("common.signIn.signedOut")));
     $("sound-toggle").addEventListener("click", (ev) => {
       soundOn = !soundOn;
       ev.currentTarget.setAttribute("aria-pressed", String(soundOn));
-      ev.currentTarget.textContent = soundOn ? "Sound on" : "Sound off";
+      soundLabel();
     });
     $("alerts").addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-action]");
@@ -746,7 +728,9 @@
       }
     });
     setInterval(tick, 1000);
-    if (vagt.token()) start();
-    else showSignIn(vagt.takeNotice());
+    vagt.whenReady(() => {
+      if (vagt.token()) start();
+      else showSignIn(vagt.takeNotice());
+    });
   });
 })();

@@ -176,7 +176,7 @@ func TestDashboardLive(t *testing.T) {
 		chromedp.SetValue("#to", "2026-04-01", chromedp.ByID),
 		chromedp.SetValue("#interval", "month", chromedp.ByID),
 		chromedp.Click(`#controls button[type=submit]`, chromedp.ByQuery))
-	b.waitJS("the figures of the period", `document.body.dataset.loaded === "true" && document.getElementById("dash-status").textContent.includes("2026-01-01 to 2026-04-01")`)
+	b.waitJS("the figures of the period", `document.body.dataset.loaded === "true" && document.getElementById("dash-status").textContent.includes("1. jan. 2026 til 1. apr. 2026")`)
 	var shown string
 	b.do("read the errors", chromedp.Evaluate(`document.getElementById("dash-error").hidden ? "" : document.getElementById("dash-error").textContent`, &shown))
 	if shown != "" {
@@ -186,10 +186,10 @@ func TestDashboardLive(t *testing.T) {
 	b.do("read the charts", chromedp.Evaluate(`(() => {
 		const vals = (sel) => [...document.querySelectorAll(sel)].map(e => Number(e.dataset.value));
 		return {
-			alarm: vals('[data-chart=adoption] g[data-series="Personal alarm"] circle'),
-			installed: vals('[data-chart=devices] g[data-series="Installed"] rect'),
-			active: vals('[data-chart=devices] g[data-series="Active"] rect'),
-			alarms: vals('[data-chart=alerts] g[data-series="Alarms"] rect'),
+			alarm: vals('[data-chart=adoption] g[data-series="personal_alarm"] circle'),
+			installed: vals('[data-chart=devices] g[data-series="installed"] rect'),
+			active: vals('[data-chart=devices] g[data-series="active"] rect'),
+			alarms: vals('[data-chart=alerts] g[data-series="alarms"] rect'),
 		};
 	})()`, &got))
 	for k, w := range want {
@@ -219,17 +219,18 @@ func TestDashboardLive(t *testing.T) {
 	var drawn []string
 	b.do("read the funnel", chromedp.Evaluate(`(() => {
 		const vals = (s) => [...document.querySelectorAll('[data-chart=funnel] g[data-series="' + s + '"] rect')].map(e => e.dataset.value);
-		const st = ["Registered", "Installed", "Active", "Still active after 90 days"].map(vals);
+		const st = ["registered", "installed", "active", "still_active_90d"].map(vals);
 		return st[0].map((_, i) => st.map((v) => v[i]).join(" "));
 	})()`, &drawn))
 	if strings.Join(drawn, ", ") != strings.Join(wantFunnel, ", ") {
 		t.Errorf("the funnel chart shows %v, the API answered %v", drawn, wantFunnel)
 	}
-	// The months are labelled in Danish time: January starts at 23:00 UTC on 31 December.
+	// The months are labelled in Danish time (January starts at 23:00 UTC on 31 December),
+	// in Danish.
 	var adoptionText string
 	b.do("read the adoption chart", chromedp.Evaluate(`document.querySelector("[data-chart=adoption]").textContent`, &adoptionText))
-	if !strings.Contains(adoptionText, "Jan 26") || !strings.Contains(adoptionText, "Mar 26") || strings.Contains(adoptionText, "Dec 25") {
-		t.Errorf("the adoption chart's intervals are not labelled Jan 26 to Mar 26: %q", adoptionText)
+	if !strings.Contains(adoptionText, "jan. 26") || !strings.Contains(adoptionText, "mar. 26") || strings.Contains(adoptionText, "dec. 25") {
+		t.Errorf("the adoption chart's intervals are not labelled jan. 26 to mar. 26: %q", adoptionText)
 	}
 	var panels string
 	b.do("read the panels", chromedp.Evaluate(`document.getElementById("panels").innerText`, &panels))
@@ -238,7 +239,7 @@ func TestDashboardLive(t *testing.T) {
 			t.Errorf("the assumption %q is not shown", a)
 		}
 	}
-	if !strings.Contains(panels, "3\nalarms in the period") {
+	if !strings.Contains(panels, "3\nalarmer i perioden") {
 		t.Errorf("the alarm count is not shown:\n%s", panels)
 	}
 	b.screenshot("dashboard-live")
@@ -250,6 +251,10 @@ func TestDashboardLive(t *testing.T) {
 	}
 	rows := len(strings.Split(strings.TrimSpace(string(csv)), "\n")) - 1
 	b.do("download the adoption CSV", chromedp.Click(`#panel-adoption button[data-csv]`, chromedp.ByQuery))
-	b.waitJS("the download", fmt.Sprintf(`document.getElementById("dash-status").textContent.includes("vagt-adoption-2026-01-01-2026-04-01.csv (%d rows)")`, rows))
+	noun := "rækker"
+	if rows == 1 {
+		noun = "række"
+	}
+	b.waitJS("the download", fmt.Sprintf(`document.getElementById("dash-status").textContent.includes("vagt-adoption-2026-01-01-2026-04-01.csv (%d %s)")`, rows, noun))
 	b.checkErrors()
 }

@@ -78,7 +78,8 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, map[string]any{"municipality": 766, "municipality_name": "Hedensted", "interval_start": m, "interval_end": end(i),
 				"citizens": 130, "alarms": 40 + i, "alarms_per_citizen_month": 0.31, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95,
 				"ack_p50_s": 38.0, "ack_p90_s": 150.0, "resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "resolved": 40, "false_alarm_share": 0.1,
-				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false})
+				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false,
+				"arrived_within_30m_share": 0.85, "arrival_p50_s": 840.0})
 		}
 		body = map[string]any{"period": period, "rows": rows}
 	case "benefits":
@@ -163,13 +164,13 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	b.do("read the charts", chromedp.Evaluate(`(() => {
 		const vals = (sel) => [...document.querySelectorAll(sel)].map(e => Number(e.dataset.value));
 		return {
-			alarm: vals('[data-chart=adoption] g[data-series="Personal alarm"] circle'),
-			dispenser: vals('[data-chart=adoption] g[data-series="Medicine dispenser"] circle'),
-			installed: vals('[data-chart=devices] g[data-series="Installed"] rect'),
-			active: vals('[data-chart=devices] g[data-series="Active"] rect'),
-			funnelInstalled: vals('[data-chart=funnel] g[data-series="Installed"] rect'),
-			alarms: vals('[data-chart=alerts] g[data-series="Alarms"] rect'),
-			net: vals('[data-chart=benefits] g[data-series="Net"] rect'),
+			alarm: vals('[data-chart=adoption] g[data-series="personal_alarm"] circle'),
+			dispenser: vals('[data-chart=adoption] g[data-series="medicine_dispenser"] circle'),
+			installed: vals('[data-chart=devices] g[data-series="installed"] rect'),
+			active: vals('[data-chart=devices] g[data-series="active"] rect'),
+			funnelInstalled: vals('[data-chart=funnel] g[data-series="installed"] rect'),
+			alarms: vals('[data-chart=alerts] g[data-series="alarms"] rect'),
+			net: vals('[data-chart=benefits] g[data-series="net"] rect'),
 		};
 	})()`, &got))
 	want := map[string][]float64{
@@ -184,11 +185,21 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	}
 	var figures string
 	b.do("read the figures", chromedp.Evaluate(`document.getElementById("panels").innerText`, &figures))
-	for _, s := range []string{"123", "75 %", "38 s", "21.0 min", "A personal alarm avoids one supervision visit a week.", "fixture model", "illustrative"} {
+	// Danish numbers from the one formatter: "150.000 kr.", never "150,000" or "DKK"; a
+	// share as "75 %"; durations as "38 s" and "21 min"; the legend and the table in Danish.
+	for _, s := range []string{"123", "75\u00a0%", "38 s", "2 min 30 s", "21 min", "150.000\u00a0kr.", "45.000\u00a0kr.", "+105.000\u00a0kr.", "300",
+		"A personal alarm avoids one supervision visit a week.", "fixture model", "illustrative", "Nødkald", "Medicindispenser", "Tallene som tabel",
+		"fremme inden for 30 min", "85\u00a0%", "14 min"} { // the last three: arrival (presence)
 		if !strings.Contains(figures, s) {
 			t.Errorf("the dashboard does not show %q", s)
 		}
 	}
+	for _, s := range []string{"150,000", "DKK", "Personal alarm", "%!"} {
+		if strings.Contains(figures, s) {
+			t.Errorf("the Danish dashboard shows %q", s)
+		}
+	}
+	checkWidths(t, b, "the Danish dashboard")
 	var mun string
 	var disabled bool
 	b.do("the manager's municipality", chromedp.Evaluate(`document.getElementById("municipality").selectedOptions[0].textContent`, &mun),
@@ -225,7 +236,43 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	b.do("phone size", chromedp.EmulateViewport(390, 844))
 	b.do("scroll to the charts", chromedp.ScrollIntoView("#panel-adoption", chromedp.ByID))
 	b.screenshotViewport("dashboard-phone")
+	b.do("desktop size", chromedp.EmulateViewport(1280, 900))
+
+	// English by the switch (the page reloads and keeps the session): the same figures in
+	// English formats.
+	b.chooseLanguageReload("en")
+	b.waitJS("the figures in English", `document.documentElement.lang === "en" && document.body.dataset.loaded === "true"`)
+	b.do("read the figures", chromedp.Evaluate(`document.getElementById("panels").innerText`, &figures))
+	for _, s := range []string{"75%", "DKK\u00a0150,000", "DKK\u00a0+105,000", "Personal alarm", "Figures as a table", "alarms in the period"} {
+		if !strings.Contains(figures, s) {
+			t.Errorf("the English dashboard does not show %q", s)
+		}
+	}
+	checkWidths(t, b, "the English dashboard")
 	b.checkErrors()
+}
+
+// checkWidths: at a phone's 360 px and a desktop's 1400 px nothing on the page is wider
+// than the page, and no key figure is cut off (issue 18: "−107.398 kr" was, at 1400 px).
+func checkWidths(t *testing.T, b *browser, what string) {
+	t.Helper()
+	for _, w := range []int64{360, 1400} {
+		b.do("width "+fmt.Sprint(w), chromedp.EmulateViewport(w, 900))
+		var cut []string
+		b.do("find what is cut off", chromedp.Evaluate(`(() => {
+			const out = [];
+			const doc = document.documentElement;
+			if (doc.scrollWidth > doc.clientWidth) out.push("the page: " + doc.scrollWidth + " > " + doc.clientWidth);
+			for (const e of document.querySelectorAll(".figure, .figure .v, .figure .k, .panel, .panel-head, .legend, .dash-controls, .top, .chart-box")) {
+				if (e.scrollWidth > e.clientWidth + 1) out.push(e.className + " " + JSON.stringify(e.textContent.slice(0, 40)) + ": " + e.scrollWidth + " > " + e.clientWidth);
+			}
+			return out;
+		})()`, &cut))
+		for _, c := range cut {
+			t.Errorf("%s at %d px: cut off: %s", what, w, c)
+		}
+	}
+	b.do("desktop size", chromedp.EmulateViewport(1280, 900))
 }
 
 func startHTTP(t *testing.T, h http.Handler) string {

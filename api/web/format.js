@@ -22,6 +22,7 @@ const vagtFormat = (() => {
       date: (d, m, y) => d + ". " + m + " " + y,
       hours: (h) => h + " " + (h === 1 ? "time" : "timer"),
       minutes: (m) => m + " min",
+      days: (d) => d + " døgn",
       h: "t", min: "min", s: "s",
       ago: (x) => x + " siden",
       hidden: "Skjult",
@@ -34,6 +35,7 @@ const vagtFormat = (() => {
       date: (d, m, y) => d + " " + m + " " + y,
       hours: (h) => h + " " + (h === 1 ? "hour" : "hours"),
       minutes: (m) => m + " min",
+      days: (d) => d + " " + (d === 1 ? "day" : "days"),
       h: "h", min: "min", s: "s",
       ago: (x) => x + " ago",
       hidden: "Hidden",
@@ -99,7 +101,7 @@ const vagtFormat = (() => {
 
   // duration: seconds → "6 timer", "1 t 5 min", "45 min", "45 s", "2 min 5 s" (da); "6 hours",
   // "1 h 5 min", "45 s" (en). Below a minute in seconds, below an hour in minutes (and
-  // seconds when there are any), above in hours (and minutes).
+  // seconds when there are any), below two days in hours (and minutes), above in days.
   function duration(seconds, lang) {
     if (missing(seconds)) return "—";
     const l = L(lang);
@@ -109,7 +111,8 @@ const vagtFormat = (() => {
     const m = Math.floor((s % 3600) / 60);
     s %= 60;
     let out;
-    if (h > 0 && m === 0 && s === 0) out = l.hours(h);
+    if (h >= 48) out = l.days(Math.floor(h / 24)); // an alert two days old: hours are noise
+    else if (h > 0 && m === 0) out = l.hours(h); // seconds are noise beside hours
     else if (h > 0) out = h + " " + l.h + " " + m + " " + l.min; // seconds are noise beside hours
     else if (m > 0 && s === 0) out = l.minutes(m);
     else if (m > 0) out = m + " " + l.min + " " + s + " " + l.s;
@@ -127,6 +130,40 @@ const vagtFormat = (() => {
       total += Number(n) * { h: 3600, m: 60, s: 1, ms: 0.001 }[unit];
     }
     return total;
+  }
+
+  // readDuration reads a duration as staff write it, in either language: "6 timer", "1 t 30
+  // min", "20 min", "45 s", "1,5 timer", "2 døgn", "6 hours", "90 minutes", or the API's
+  // "6h0m0s". Seconds, or null when it is not one.
+  const UNITS = [
+    [/^(døgn|d|days?)$/, 86400], [/^(timer|time|t|hours?|hrs?|h)$/, 3600],
+    [/^(minutter|minut|min|minutes?|m)$/, 60], [/^(sekunder|sekund|sek|s|seconds?|secs?)$/, 1],
+  ];
+  function readDuration(text) {
+    const t = String(text || "").trim().toLowerCase();
+    if (t === "") return null;
+    const api = parseDuration(t);
+    if (api !== null) return api;
+    const re = /(\d+(?:[.,]\d+)?)\s*([a-zæøå]+)\.?/g;
+    let total = 0, seen = 0, m;
+    while ((m = re.exec(t)) !== null) {
+      const unit = UNITS.find(([u]) => u.test(m[2]));
+      if (!unit) return null;
+      total += Number(m[1].replace(",", ".")) * unit[1];
+      seen += m[0].replace(/\s+/g, "").length;
+    }
+    // Everything but spaces must have been read: "6 timer og lidt" is not a duration.
+    return seen > 0 && seen === t.replace(/\s+/g, "").length ? Math.round(total) : null;
+  }
+
+  // readWindow reads a window of wall-clock times, "22:00–07:00", "22.00-7.00", "22-7", into
+  // the API's "22:00-07:00"; null when it is not one.
+  function readWindow(text) {
+    const m = /^(\d{1,2})(?:[:.](\d{2}))?\s*[-–—]\s*(\d{1,2})(?:[:.](\d{2}))?$/.exec(String(text || "").trim());
+    if (!m) return null;
+    const hh = (h, mm) => (Number(h) > 23 || Number(mm || 0) > 59 ? null : String(h).padStart(2, "0") + ":" + (mm || "00"));
+    const a = hh(m[1], m[2]), b = hh(m[3], m[4]);
+    return a && b ? a + "-" + b : null;
   }
 
   // goDuration writes seconds as the API reads durations: 21600 → "6h", 3900 → "1h5m".
@@ -170,6 +207,38 @@ const vagtFormat = (() => {
   function dateTime(when, opts, lang) {
     const d = date(when, lang);
     return d && d + " " + time(when, opts, lang);
+  }
+
+  // month: "dec. 2026" / "Dec 2026"; with {shortYear} "dec. 26" (chart axes).
+  function month(when, opts, lang) {
+    const p = missing(when) || when === "" ? null : parts(when);
+    if (!p) return "";
+    return L(lang).months[p.mo - 1] + " " + (opts && opts.shortYear ? String(p.y).slice(2) : p.y);
+  }
+
+  // dayMonth: "2. dec." / "2 Dec".
+  function dayMonth(when, lang) {
+    const p = missing(when) || when === "" ? null : parts(when);
+    if (!p) return "";
+    return L(lang).date(p.d, L(lang).months[p.mo - 1], "").trim();
+  }
+
+  // calendar is the date in Copenhagen of an instant: {year, month (1-12), day}.
+  function calendar(when) {
+    const p = parts(when);
+    return p && { year: p.y, month: p.mo, day: p.d };
+  }
+
+  // compact: a short number for a chart's axis, "35 t." / "1,2 mio." (da), "35k" / "1.2M"
+  // (en); below 10,000 in full. Written here rather than by Intl's compact notation, whose
+  // words differ between browser versions.
+  function compact(v, lang) {
+    if (missing(v)) return "—";
+    const l = langOf(lang);
+    const a = Math.abs(v);
+    if (a < 10000) return number(Math.round(v), 0, l);
+    const [n, unit] = a >= 1e6 ? [a / 1e6, l === "da" ? NBSP + "mio." : "M"] : [a / 1e3, l === "da" ? NBSP + "t." : "k"];
+    return (v < 0 ? MINUS : "") + decimal(n, n >= 100 ? 0 : 1, l) + unit;
   }
 
   // timeRange: a window of wall-clock times, "22:00–07:00"; takes the two ends or the API's
@@ -218,5 +287,8 @@ const vagtFormat = (() => {
     return b;
   }
 
-  return { TZ, number, decimal, kroner, percent, duration, parseDuration, goDuration, date, time, dateTime, timeRange, ago, hidden };
+  return {
+    TZ, number, decimal, kroner, percent, compact, duration, parseDuration, readDuration, readWindow, goDuration,
+    date, time, dateTime, month, dayMonth, calendar, timeRange, ago, hidden,
+  };
 })();

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -29,6 +31,35 @@ func (b *browser) withScripts(names ...string) {
 		var ok bool
 		b.do("add "+n, chromedp.Evaluate(`typeof `+global+` !== "undefined" || (document.head.append(Object.assign(document.createElement("script"), {src: "/assets/`+n+`"})), false)`, &ok))
 		b.waitJS(n+" loaded", `typeof `+global+` !== "undefined"`)
+	}
+}
+
+// chooseLanguage picks a language with the switch in the page's top bar, as a user does.
+func (b *browser) chooseLanguage(lang string) {
+	b.t.Helper()
+	b.do("choose "+lang, chromedp.WaitVisible(`.top [data-lang-switch] select`, chromedp.ByQuery),
+		chromedp.Evaluate(`(s => { s.value = "`+lang+`"; s.dispatchEvent(new Event("change")); })(document.querySelector(".top [data-lang-switch] select"))`, nil))
+}
+
+// chooseLanguageReload picks a language on a page that reloads for it (one that registers
+// no redraw), and waits for the new page.
+func (b *browser) chooseLanguageReload(lang string) {
+	b.t.Helper()
+	b.do("mark the page", chromedp.Evaluate(`window.__beforeSwitch = true`, nil))
+	b.chooseLanguage(lang)
+	deadline := time.Now().Add(patience)
+	for {
+		var fresh bool
+		ctx, cancel := context.WithTimeout(b.ctx, patience)
+		err := chromedp.Run(ctx, chromedp.Evaluate(`window.__beforeSwitch === undefined && document.readyState === "complete"`, &fresh))
+		cancel()
+		if err == nil && fresh {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the page did not reload for %s: %v", lang, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -59,16 +90,38 @@ func TestFormat(t *testing.T) {
 		{`vagtFormat.duration(6 * 3600, L)`, "6 timer", "6 hours"},
 		{`vagtFormat.duration(3600, L)`, "1 time", "1 hour"},
 		{`vagtFormat.duration(3900, L)`, "1 t 5 min", "1 h 5 min"},
+		{`vagtFormat.duration(7205, L)`, "2 timer", "2 hours"}, // not "2 t 0 min"
 		{`vagtFormat.duration(45 * 60, L)`, "45 min", "45 min"},
 		{`vagtFormat.duration(125, L)`, "2 min 5 s", "2 min 5 s"},
 		{`vagtFormat.duration(45, L)`, "45 s", "45 s"},
+		{`vagtFormat.duration(3 * 86400 + 7200, L)`, "3 døgn", "3 days"},
 		{`vagtFormat.duration(vagtFormat.parseDuration("6h0m0s"), L)`, "6 timer", "6 hours"},
 		{`vagtFormat.goDuration(vagtFormat.parseDuration("1h5m0s"))`, "1h5m", "1h5m"},
+		// What staff write in the care-plan form, in either language.
+		{`vagtFormat.readDuration("6 timer")`, "21600", "21600"},
+		{`vagtFormat.readDuration("1 t 30 min")`, "5400", "5400"},
+		{`vagtFormat.readDuration("1,5 timer")`, "5400", "5400"},
+		{`vagtFormat.readDuration("20 min.")`, "1200", "1200"},
+		{`vagtFormat.readDuration("90 minutes")`, "5400", "5400"},
+		{`vagtFormat.readDuration("6h0m0s")`, "21600", "21600"},
+		{`vagtFormat.readDuration("6 timer og lidt")`, "null", "null"},
+		{`vagtFormat.readDuration("seks timer")`, "null", "null"},
+		{`vagtFormat.readDuration("6 timer x")`, "null", "null"},
+		{`vagtFormat.readWindow("22:00–07:00")`, "22:00-07:00", "22:00-07:00"},
+		{`vagtFormat.readWindow("22.00-7.00")`, "22:00-07:00", "22:00-07:00"},
+		{`vagtFormat.readWindow("23:00")`, "null", "null"},
+		{`vagtFormat.readWindow("25:00-07:00")`, "null", "null"},
 		// 14:05 in Copenhagen in winter is 13:05 UTC; in summer 12:05 UTC.
 		{`vagtFormat.dateTime("2026-12-02T13:05:09Z", {}, L)`, "2. dec. 2026 14:05", "2 Dec 2026 14:05"},
 		{`vagtFormat.dateTime("2026-07-02T12:05:09Z", {seconds: true}, L)`, "2. jul. 2026 14:05:09", "2 Jul 2026 14:05:09"},
 		{`vagtFormat.date("2026-05-31T22:30:00Z", L)`, "1. jun. 2026", "1 Jun 2026"},
 		{`vagtFormat.time("2026-12-02T23:30:00Z", {}, L)`, "00:30", "00:30"},
+		{`vagtFormat.month("2025-12-31T23:00:00Z", {shortYear: true}, L)`, "jan. 26", "Jan 26"}, // January in Copenhagen
+		{`vagtFormat.dayMonth("2026-12-02T13:05:09Z", L)`, "2. dec.", "2 Dec"},
+		{`vagtFormat.compact(35000, L)`, "35\u00a0t.", "35k"},
+		{`vagtFormat.compact(250400, L)`, "250\u00a0t.", "250k"},
+		{`vagtFormat.compact(-1200000, L)`, "\u22121,2\u00a0mio.", "\u22121.2M"},
+		{`vagtFormat.compact(9500, L)`, "9.500", "9,500"},
 		{`vagtFormat.timeRange("22:00-07:00")`, "22:00–07:00", "22:00–07:00"},
 		{`vagtFormat.timeRange("7:00", "9:30")`, "07:00–09:30", "07:00–09:30"},
 		{`vagtFormat.ago(new Date("2026-12-02T13:00:00Z"), new Date("2026-12-02T13:03:00Z"), L)`, "3 min siden", "3 min ago"},
@@ -80,7 +133,7 @@ func TestFormat(t *testing.T) {
 				want = c.en
 			}
 			var got string
-			b.do(c.expr, chromedp.Evaluate(`(() => { const L = "`+lang+`"; return `+c.expr+`; })()`, &got))
+			b.do(c.expr, chromedp.Evaluate(`(() => { const L = "`+lang+`"; return String(`+c.expr+`); })()`, &got))
 			if got != want {
 				t.Errorf("%s in %s: %q, want %q", c.expr, lang, got, want)
 			}

@@ -2,15 +2,13 @@
 // coordinates, accuracy, time and the registry's address, and a map drawn here as SVG of
 // the safe zones and the last positions (no tile server: it works without internet).
 // Only an alert's track is fetched (GET /api/v1/alerts/{id}/track, audited), never the
-// history. Danish by default; English when localStorage "vagt.lang" is "en".
+// history. Texts from the catalogue (console.gps, careplan.zones), times from format.js.
 "use strict";
 
 const vagtGPS = (() => {
   const { el } = vagt;
-  const en = () => (localStorage.getItem("vagt.lang") || "da") === "en";
-  const t = (da, english) => (en() ? english : da);
-  const date = (iso) => new Date(iso).toLocaleString(en() ? "en-GB" : "da-DK",
-    { timeZone: "Europe/Copenhagen", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const { t } = vagtI18n;
+  const date = (iso) => vagtFormat.dateTime(iso, { seconds: true });
   const SVG = "http://www.w3.org/2000/svg";
   const W = 360, H = 260, PAD = 16;
 
@@ -51,7 +49,7 @@ const vagtGPS = (() => {
     const X = (x) => W / 2 + (x - cx) * k, Y = (y) => H / 2 - (y - cy) * k;
 
     const map = svg("svg", { class: "gps-map", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
-      "aria-label": t("Kort over sikker zone og sidste positioner", "Map of the safe zone and the last positions") });
+      "aria-label": t("console.gps.mapLabel") });
     map.appendChild(svg("rect", { x: 0, y: 0, width: W, height: H, class: "gps-bg" }));
     for (const z of zones) {
       const shape = z.c ? svg("circle", { cx: X(z.c[0]), cy: Y(z.c[1]), r: z.r * k, class: "gps-zone", "data-zone": z.name })
@@ -84,29 +82,28 @@ const vagtGPS = (() => {
   function detailParts(d) {
     if (!isTracker(d)) return [];
     const box = el("section", { class: "gps", "data-gps-tracker": d.gateway },
-      el("h3", { text: t("Sidst set", "Last seen") }), el("p", { class: "muted", text: t("Henter position…", "Loading position…") }));
+      el("h3", { text: t("console.gps.lastSeen") }), el("p", { class: "muted", text: t("console.gps.loading") }));
     vagt.call("GET", "/api/v1/alerts/" + d.id + "/track").then((tr) => {
-      box.replaceChildren(el("h3", { text: t("Sidst set", "Last seen") }));
+      box.replaceChildren(el("h3", { text: t("console.gps.lastSeen") }));
       if (!tr.positions.length) {
-        box.appendChild(el("p", { text: t("Ingen positioner (slettet efter opbevaringsperioden).", "No positions (deleted after the retention period).") }));
+        box.appendChild(el("p", { text: t("console.gps.noPositions") }));
         return;
       }
       const last = tr.positions[tr.positions.length - 1];
       const rows = [
-        [t("Tidspunkt", "Time"), date(last.at)],
-        [t("Koordinater", "Coordinates"), last.lat.toFixed(6) + ", " + last.lon.toFixed(6)],
-        [t("Nøjagtighed", "Accuracy"), "± " + Math.round(last.acc_m) + " m"],
+        [t("console.gps.time"), date(last.at)],
+        [t("console.gps.coordinates"), last.lat.toFixed(6) + ", " + last.lon.toFixed(6)], // coordinates stay in the dotted form maps read
+        [t("console.gps.accuracy"), "± " + vagtFormat.number(Math.round(last.acc_m)) + " m"],
       ];
-      if (last.battery !== undefined) rows.push([t("Batteri", "Battery"), last.battery + " %"]);
-      if (tr.address) rows.push([t("Bopæl", "Home address"), tr.address]);
-      if (d.details && d.details.zone) rows.push([t("Forlod zonen", "Left the zone"), d.details.zone + (d.details.outside_m ? " (" + d.details.outside_m + " m " + t("udenfor", "outside") + ")" : "")]);
+      if (last.battery !== undefined) rows.push([t("console.gps.battery"), vagtFormat.percent(last.battery / 100)]);
+      if (tr.address) rows.push([t("console.gps.homeAddress"), tr.address]);
+      if (d.details && d.details.zone) rows.push([t("console.gps.leftZone"), d.details.outside_m ? t("console.gps.outside", { zone: d.details.zone, metres: d.details.outside_m }) : d.details.zone]);
       box.appendChild(el("dl", { class: "gps-last-seen", "data-lat": last.lat, "data-lon": last.lon },
         ...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
       box.appendChild(draw(tr));
-      box.appendChild(el("p", { class: "muted", text: t("Kortet er tegnet her uden baggrundskort: zonen, de sidste ", "Drawn here without a background map: the zone, the last ") +
-        tr.positions.length + t(" positioner og nøjagtigheden af den sidste.", " positions and the accuracy of the last.") }));
+      box.appendChild(el("p", { class: "muted", text: t("console.gps.drawn", { count: tr.positions.length }) }));
     }).catch((err) => {
-      box.replaceChildren(el("h3", { text: t("Sidst set", "Last seen") }), el("p", { class: "error", role: "alert", text: err.message }));
+      box.replaceChildren(el("h3", { text: t("console.gps.lastSeen") }), el("p", { class: "error", role: "alert", text: err.message }));
     });
     return [box];
   }
@@ -121,23 +118,23 @@ const vagtGPS = (() => {
     const fail = (m) => { msg.textContent = m; msg.hidden = !m; };
     const render = (zones) => {
       text.value = JSON.stringify(zones, null, 2);
-      preview.replaceChildren(zones.length ? draw({ zones, positions: [] }) : el("p", { class: "muted", text: t("Ingen sikre zoner.", "No safe zones.") }));
+      preview.replaceChildren(zones.length ? draw({ zones, positions: [] }) : el("p", { class: "muted", text: t("careplan.zones.none") }));
     };
     const form = el("form", { class: "safezones-form", novalidate: true },
-      el("label", { for: "safezones", text: t("Sikre zoner for GPS-tracker (JSON: cirkler eller polygoner, stille timer)", "Safe zones for a GPS tracker (JSON: circles or polygons, quiet hours)") }),
-      text, msg, el("div", { class: "actions" }, el("button", { type: "submit", class: "primary", text: t("Gem zoner", "Save zones") })), preview);
+      el("label", { for: "safezones", text: t("careplan.zones.label") }),
+      text, msg, el("div", { class: "actions" }, el("button", { type: "submit", class: "primary", text: t("careplan.zones.save") })), preview);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       fail("");
       let zones;
-      try { zones = JSON.parse(text.value || "[]"); } catch (e) { fail(t("Ikke gyldig JSON: ", "Not valid JSON: ") + e.message); return; }
+      try { zones = JSON.parse(text.value || "[]"); } catch (e) { fail(t("careplan.zones.invalid", { message: e.message })); return; }
       try {
         const v = await vagt.call("PUT", path, { zones });
         render(v.zones);
       } catch (err) { fail(err.message); }
     });
     vagt.call("GET", path).then((v) => render(v.zones)).catch((err) => fail(err.message));
-    return el("section", { class: "gps-zones" }, el("h3", { text: t("Sikre zoner (GPS)", "Safe zones (GPS)") }), form);
+    return el("section", { class: "gps-zones" }, el("h3", { text: t("careplan.zones.title") }), form);
   }
 
   return { isTracker, detailParts, draw, zoneEditor };

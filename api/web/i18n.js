@@ -4,7 +4,8 @@
 // and en.json (embedded in the api, cached by the care app's service worker), with keys
 // grouped by page: t("common.signIn.title"), t("common.devices", {count: 3}).
 //
-// A page loads this before its own script and starts once `vagtI18n.ready` resolves;
+// A page loads this before its own script and starts once `vagtI18n.ready` resolves; an
+// element marked data-lang-switch gets the language switch;
 // elements marked data-i18n="common.language" get their text,
 // data-i18n-attr="title:common.language;aria-label:common.language" their attributes. docs/i18n.md says how to add a text.
 "use strict";
@@ -18,7 +19,11 @@ const vagtI18n = (() => {
   const listeners = [];
   const warned = new Set();
 
+  // stored is the language of this page: a ?lang= in its address (a link made for English
+  // readers, a test), else the choice kept by the switch, else Danish.
   function stored() {
+    const asked = new URLSearchParams(location.search).get("lang");
+    if (LANGS.includes(asked)) return asked;
     try {
       const l = localStorage.getItem(KEY);
       return LANGS.includes(l) ? l : "da";
@@ -48,6 +53,9 @@ const vagtI18n = (() => {
       await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
     }
     apply(document);
+    for (const slot of document.querySelectorAll("[data-lang-switch]")) {
+      if (!slot.querySelector("select")) mountSwitch(slot);
+    }
   })();
 
   function lookup(key) {
@@ -69,6 +77,35 @@ const vagtI18n = (() => {
   // vars (numbers in the language's format). A text with plural forms ({"one": ..., "other":
   // ...}) is chosen by vars.count.
   function t(key, vars) {
+    const v = template(key, vars);
+    if (!vars) return v;
+    return v.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? fill(vars[name]) : whole));
+  }
+
+  // tNodes is t for text with elements in it: a var that is a DOM node is put in as the
+  // node ("Kvitteret af <strong>bo</strong>"). It returns what el()/append take.
+  function tNodes(key, vars) {
+    const v = template(key, vars);
+    const out = [];
+    let at = 0;
+    for (const m of v.matchAll(/\{(\w+)\}/g)) {
+      if (!vars || !(m[1] in vars)) continue;
+      out.push(v.slice(at, m.index));
+      const x = vars[m[1]];
+      out.push(x instanceof Node ? x : fill(x));
+      at = m.index + m[0].length;
+    }
+    out.push(v.slice(at));
+    return out.filter((x) => x !== "");
+  }
+
+  function fill(x) {
+    if (typeof x === "number" && typeof vagtFormat !== "undefined") return vagtFormat.number(x, Number.isInteger(x) ? 0 : 1);
+    return String(x);
+  }
+
+  // template is the text of key (the plural form for vars.count), or the key itself.
+  function template(key, vars) {
     let v = lookup(key);
     if (v && typeof v === "object" && "other" in v) {
       const n = vars && typeof vars.count === "number" ? vars.count : NaN;
@@ -81,13 +118,7 @@ const vagtI18n = (() => {
       }
       return key;
     }
-    if (!vars) return v;
-    return v.replace(/\{(\w+)\}/g, (whole, name) => {
-      if (!(name in vars)) return whole;
-      const x = vars[name];
-      if (typeof x === "number" && typeof vagtFormat !== "undefined") return vagtFormat.number(x, Number.isInteger(x) ? 0 : 1);
-      return String(x);
-    });
+    return v;
   }
 
   // has says whether the catalogue holds key (for texts that depend on data: a device
@@ -121,6 +152,11 @@ const vagtI18n = (() => {
     try {
       localStorage.setItem(KEY, l);
     } catch (_) { /* not kept: this page still switches */ }
+    const url = new URL(location.href);
+    if (url.searchParams.has("lang")) { // the address must not undo the choice on a reload
+      url.searchParams.delete("lang");
+      history.replaceState(history.state, "", url);
+    }
     if (!listeners.length) {
       location.reload();
       return;
@@ -159,5 +195,5 @@ const vagtI18n = (() => {
     return sel;
   }
 
-  return { LANGS, lang, ready, t, has, apply, onChange, setLang, mountSwitch };
+  return { LANGS, lang, ready, t, tNodes, has, apply, onChange, setLang, mountSwitch };
 })();

@@ -22,7 +22,7 @@ func TestConsoleLaneDown(t *testing.T) {
 	b.do("open the console", chromedp.Navigate(st.proxy.URL+"/"), chromedp.WaitVisible("#token", chromedp.ByID))
 	b.signIn(st.tokens["anna"])
 	b.waitJS("the console live with the lane up",
-		`document.body.dataset.lane === "up" && document.getElementById("status").textContent === "Live" && document.getElementById("lane-banner").hidden`)
+		`document.body.dataset.lane === "up" && document.getElementById("status").textContent === "Forbundet" && document.getElementById("lane-banner").hidden`)
 
 	if err := st.broker.Stop(); err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestConsoleLaneDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.do("the lane banner goes", chromedp.WaitNotVisible("#lane-banner", chromedp.ByID))
-	b.waitJS("live again, and told so", `document.getElementById("status").textContent === "Live" &&
+	b.waitJS("live again, and told so", `document.getElementById("status").textContent === "Forbundet" &&
 		document.getElementById("toast").textContent.includes("alarmer kommer igennem igen")`)
 
 	gw := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(st.broker.URL()).SetClientID(fmt.Sprintf("gw-lane-%d", time.Now().UnixNano())))

@@ -45,7 +45,7 @@ func TestNightBoard(t *testing.T) {
 		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`li.night-home[data-home="home-0042"]`, chromedp.ByQuery))
 	home := `li.night-home[data-home="home-0042"]`
-	if s := b.text(home); !strings.Contains(s, "Karen Jensen") || !strings.Contains(s, "Tilsyn kl. "+due.In(cph).Format("15.04")) ||
+	if s := b.text(home); !strings.Contains(s, "Karen Jensen") || !strings.Contains(s, "Tilsyn kl. "+due.In(cph).Format("15:04")) ||
 		!strings.Contains(strings.ToLower(s), "gul") || !strings.Contains(s, "I seng") || !strings.Contains(s, "Ingen måling fra sengen") {
 		t.Fatalf("the home's card in Danish: %q", s)
 	}
@@ -82,7 +82,11 @@ func TestNightBoard(t *testing.T) {
 		t.Errorf("the home's checks: %d %+v", code, checks)
 	}
 
-	b.do("switch to English", chromedp.Click("#lang", chromedp.ByID))
-	b.waitJS("English", `document.getElementById("board-title").textContent === "Tonight's checks" && document.documentElement.lang === "en"`)
+	if s := b.text(home + " .badge"); !strings.EqualFold(s, "Gul") { // shown in capitals by the style
+		t.Errorf("the grade in Danish: %q", s)
+	}
+	b.chooseLanguage("en")
+	b.waitJS("English", `document.getElementById("board-title").textContent === "Tonight's checks" && document.documentElement.lang === "en" &&
+		document.querySelector('`+home+` .badge').textContent === "Amber"`)
 	b.checkErrors()
 }

@@ -1,11 +1,14 @@
 // stats.js: the manager dashboard. It reads /api/v1/stats/adoption, /alerts and /benefits
 // for the chosen municipality (national and admin roles pick; a manager sees their own),
 // technology, period and interval, draws them with charts.js, and downloads each view as
-// CSV (the same request with Accept: text/csv).
+// CSV (the same request with Accept: text/csv). Texts from the catalogue (stats), every
+// figure from format.js; a hidden figure is "—" with its reason.
 "use strict";
 
 (() => {
   const { el } = vagt;
+  const { t } = vagtI18n;
+  const F = vagtFormat;
   const $ = (id) => document.getElementById(id);
   const ROLES = ["manager", "national", "admin"];
   let session = 0;
@@ -42,21 +45,23 @@
     } catch (err) {
       if (gen !== session) return;
       if (err.status === 401) signOut(vagt.signInMessage(err));
-      else showSignIn("Cannot sign in now: " + err.message);
+      else showSignIn(t("common.signIn.cannot", { message: err.message }));
       return;
     }
     if (gen !== session) return;
     if (!ROLES.includes(me.role)) {
-      signOut("Your role (" + me.role + ") has no statistics. The care console is at /.");
+      signOut(t("stats.noRole", { role: roleName(me.role) }));
       return;
     }
     $("signin").hidden = true;
     $("dashboard").hidden = false;
     $("who").hidden = false;
-    $("who-name").textContent = me.name + " · " + me.role;
+    $("who-name").textContent = me.name + " · " + roleName(me.role);
     await setUpControls(gen);
     if (gen === session) load();
   }
+
+  const roleName = (c) => (vagtI18n.has("common.role." + c) ? t("common.role." + c) : c);
 
   function isoDate(d) { return d.toISOString().slice(0, 10); }
 
@@ -77,16 +82,16 @@
       if (failed(err)) return;
     }
     if (gen !== session) return;
-    const name = (code) => (list.find((m) => m.code === code) || {}).name || "Municipality " + code;
+    const name = (code) => (list.find((m) => m.code === code) || {}).name || t("stats.municipalityCode", { code: String(code) });
     if (me.role === "manager") {
       sel.replaceChildren(el("option", { value: me.municipality, text: name(me.municipality) + " (" + me.municipality + ")" }));
       sel.disabled = true;
     } else {
-      sel.replaceChildren(el("option", { value: "", text: "All municipalities" }),
+      sel.replaceChildren(el("option", { value: "", text: t("stats.allMunicipalities") }),
         ...list.map((m) => el("option", { value: m.code, text: m.name + " (" + m.code + ")" })));
       sel.disabled = false;
     }
-    $("technology").replaceChildren(el("option", { value: "", text: "All technologies" }),
+    $("technology").replaceChildren(el("option", { value: "", text: t("stats.allTechnologies") }),
       ...Object.entries(vagt.TECH).map(([k, v]) => el("option", { value: k, text: v })));
     if (!$("from").value) {
       const [year, month] = danishYearMonth(new Date());
@@ -109,15 +114,13 @@
 
   // Intervals are Danish calendar intervals (they start at midnight in Copenhagen, 22:00 or
   // 23:00 UTC the day before), so they are labelled in Danish time.
-  const TZ = "Europe/Copenhagen";
-  const part = (d, opts) => new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: TZ }).format(d);
-
   function label(iso, interval) {
-    const d = new Date(iso);
-    const y = part(d, { year: "2-digit" });
-    if (interval === "quarter") return "Q" + (Math.floor((Number(part(d, { month: "numeric" })) - 1) / 3) + 1) + " " + y;
-    if (interval === "week") return part(d, { day: "numeric", month: "short" });
-    return part(d, { month: "short" }) + " " + y;
+    if (interval === "quarter") {
+      const c = F.calendar(iso);
+      return t("stats.quarter", { q: String(Math.floor((c.month - 1) / 3) + 1), year: String(c.year).slice(2) });
+    }
+    if (interval === "week") return F.dayMonth(iso);
+    return F.month(iso, { shortYear: true });
   }
 
   // sum adds the non-null values; null when every value is null (all suppressed).
@@ -134,7 +137,7 @@
   async function load() {
     const gen = session;
     $("dash-error").hidden = true;
-    $("dash-status").textContent = "Loading…";
+    $("dash-status").textContent = t("stats.loading");
     document.body.dataset.loaded = "";
     const q = query();
     const views = ["adoption", "alerts", "benefits"];
@@ -147,13 +150,14 @@
       if (r.status === "rejected") {
         if (failed(r.reason)) return;
         problems.push(view + ": " + r.reason.message);
-        for (const box of document.querySelectorAll('[data-chart="' + view + '"]')) box.replaceChildren(el("p", { class: "error", text: "Could not load: " + r.reason.message }));
+        for (const box of document.querySelectorAll('[data-chart="' + view + '"]')) box.replaceChildren(el("p", { class: "error", text: t("stats.couldNotLoad", { message: r.reason.message }) }));
         return;
       }
       const data = r.value;
       suppressedBelow = Math.max(suppressedBelow, data.suppressed_below || 0);
       roundedTo = Math.max(roundedTo, (data.disclosure && data.disclosure.rounding_base) || 1);
       anySuppressed = anySuppressed || (data.rows || []).some((x) => x.suppressed) || (data.funnel || []).some((x) => x.suppressed);
+      hiddenWhy = anySuppressed ? t("stats.hidden.suppressed", { n: suppressedBelow || 5 }) : t("stats.hidden.none");
       if (view === "adoption") renderAdoption(data);
       else if (view === "alerts") renderAlerts(data);
       else renderBenefits(data);
@@ -161,15 +165,16 @@
     if (gen !== session) return;
     const note = $("suppressed-note");
     const notes = [];
-    if (anySuppressed) notes.push("Figures for fewer than " + (suppressedBelow || 5) + " citizens are suppressed to protect privacy; they show as gaps and are left out of totals.");
-    if (roundedTo > 1) notes.push("Other counts are rounded to the nearest " + roundedTo + ", and rates are computed from the rounded counts, so totals may differ by a few from the sum of their parts.");
+    if (anySuppressed) notes.push(t("stats.suppressed", { n: suppressedBelow || 5 }));
+    if (roundedTo > 1) notes.push(t("stats.rounded", { n: roundedTo }));
     note.hidden = !notes.length;
     note.textContent = notes.join(" ");
     if (problems.length) {
-      $("dash-error").textContent = "Some figures could not be loaded — " + problems.join("; ");
+      $("dash-error").textContent = t("stats.someFailed", { problems: problems.join("; ") });
       $("dash-error").hidden = false;
     }
-    $("dash-status").textContent = "Figures for " + $("from").value + " to " + $("to").value + " by " + $("interval").value + ".";
+    $("dash-status").textContent = t("stats.status", { from: F.date($("from").value + "T12:00:00Z"), to: F.date($("to").value + "T12:00:00Z"),
+      interval: t("stats.intervalBy." + ($("interval").value || "month")) });
     document.body.dataset.loaded = "true";
   }
 
@@ -180,57 +185,64 @@
     const iv = intervals(rows);
     const labels = iv.map((s) => label(s, data.period && data.period.interval));
     // Technologies nobody uses in the period would only draw lines along zero.
-    const techs = Object.keys(vagt.TECH).filter((t) => rows.some((r) => r.technology === t && (r.citizens || r.devices_installed)));
+    const techs = Object.keys(vagt.TECH).filter((tech) => rows.some((r) => r.technology === tech && (r.citizens || r.devices_installed)));
     const at = (pick) => iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map(pick)));
     if (!rows.length) {
-      box("adoption").replaceChildren(el("p", { class: "help", text: "No figures for this selection." }));
-      box("devices").replaceChildren(el("p", { class: "help", text: "No figures for this selection." }));
+      box("adoption").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
+      box("devices").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
     } else {
       charts.line(box("adoption"), {
-        label: "Citizens with each technology installed, per interval",
+        label: t("stats.adoption.chart"),
         labels,
-        series: techs.map((t) => ({ name: vagt.techName(t), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s && r.technology === t).map((r) => r.citizens))) })),
+        series: techs.map((tech) => ({ key: tech, name: vagt.techName(tech), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s && r.technology === tech).map((r) => r.citizens))) })),
       });
       charts.bars(box("devices"), {
-        label: "Devices installed and active, per interval",
+        label: t("stats.devices.chart"),
         labels,
         series: [
-          { name: "Installed", values: at((r) => r.devices_installed), color: "#0072B2" },
-          { name: "Active", values: at((r) => r.devices_active), color: "#009E73" },
+          { key: "installed", name: t("stats.devices.installed"), values: at((r) => r.devices_installed), color: "#0072B2" },
+          { key: "active", name: t("stats.devices.active"), values: at((r) => r.devices_active), color: "#009E73" },
         ],
       });
     }
     const funnel = data.funnel || [];
-    const ftechs = Object.keys(vagt.TECH).filter((t) => funnel.some((r) => r.technology === t && (r.installed || r.active)));
+    const ftechs = Object.keys(vagt.TECH).filter((tech) => funnel.some((r) => r.technology === tech && (r.installed || r.active)));
     if (!ftechs.length) {
-      box("funnel").replaceChildren(el("p", { class: "help", text: "No funnel for this selection." }));
+      box("funnel").replaceChildren(el("p", { class: "help", text: t("stats.noFunnel") }));
       return;
     }
     charts.funnel(box("funnel"), {
-      label: "Rollout funnel per technology",
-      rows: ftechs.map((t) => {
-        const of = funnel.filter((r) => r.technology === t);
+      label: t("stats.funnel.chart"),
+      rows: ftechs.map((tech) => {
+        const of = funnel.filter((r) => r.technology === tech);
         return {
-          name: vagt.techName(t),
+          name: vagt.techName(tech),
           stages: [
-            { name: "Registered", value: sum(of.map((r) => r.registered)) },
-            { name: "Installed", value: sum(of.map((r) => r.installed)) },
-            { name: "Active", value: sum(of.map((r) => r.active)) },
-            { name: "Still active after 90 days", value: sum(of.map((r) => r.still_active_90d)) },
+            { key: "registered", name: t("stats.funnel.registered"), value: sum(of.map((r) => r.registered)) },
+            { key: "installed", name: t("stats.funnel.installed"), value: sum(of.map((r) => r.installed)) },
+            { key: "active", name: t("stats.funnel.active"), value: sum(of.map((r) => r.active)) },
+            { key: "still_active_90d", name: t("stats.funnel.still90"), value: sum(of.map((r) => r.still_active_90d)) },
           ],
         };
       }),
     });
   }
 
-  function figure(k, v) {
-    return el("div", { class: "figure" }, el("span", { class: "v", text: v }), el("span", { class: "k", text: k }));
+  // hiddenWhy is why a figure of the current load is missing (set per load).
+  let hiddenWhy = "";
+
+  // figure is one key figure; a missing one (suppressed, or nothing to show) is "—" with
+  // the reason, never "0".
+  function figure(k, v, why) {
+    const shown = v === null || v === undefined || v === "—" ? F.hidden(why || hiddenWhy) : v;
+    return el("div", { class: "figure" }, el("span", { class: "v" }, shown), el("span", { class: "k", text: k }));
   }
 
-  const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + " %");
-  const secs = (v) => (v === null || v === undefined ? "—" : v < 120 ? Math.round(v) + " s" : (v / 60).toFixed(1) + " min");
-  const dkk = new Intl.NumberFormat("da-DK", { style: "currency", currency: "DKK", maximumFractionDigits: 0 });
-  const money = (v) => (v === null || v === undefined ? "—" : dkk.format(v));
+  const orNull = (f) => (v) => (v === null || v === undefined ? null : f(v));
+  const pct = orNull((v) => F.percent(v, 0));
+  const secs = orNull((v) => F.duration(Math.round(v)));
+  const money = orNull((v) => F.kroner(v));
+  const count = orNull((v) => F.number(v));
 
   // weighted averages a share over rows by their alarms.
   function weighted(rows, pick) {
@@ -252,25 +264,29 @@
     const one = muns.size <= 1;
     const lastRows = iv.length ? rows.filter((r) => r.interval_start === iv[iv.length - 1]) : [];
     const figs = document.querySelector('[data-figures="alerts"]');
+    const w = (key) => (one ? t(key) : t("stats.alerts.weighted", { figure: t(key) }));
+    const onlyOne = one ? undefined : t("stats.hidden.oneMunicipality");
     figs.replaceChildren(
-      figure("alarms in the period", charts.num(sum(rows.map((r) => r.alarms)))),
-      figure("acknowledged within 60 s" + (one ? "" : " (weighted)"), pct(weighted(rows, (r) => r.acked_within_60s_share))),
-      figure("acknowledged within 3 min" + (one ? "" : " (weighted)"), pct(weighted(rows, (r) => r.acked_within_180s_share))),
-      figure("time to acknowledge, median, last interval", one && lastRows[0] ? secs(lastRows[0].ack_p50_s) : "—"),
-      figure("time to acknowledge, 90th pct., last interval", one && lastRows[0] ? secs(lastRows[0].ack_p90_s) : "—"),
-      figure("time to resolve, median, last interval", one && lastRows[0] ? secs(lastRows[0].resolve_p50_s) : "—"),
-      figure("false alarms" + (one ? "" : " (weighted)"), pct(weighted(rows, (r) => r.false_alarm_share))),
-      figure("escalations in the period", charts.num(sum(rows.map((r) => r.escalations)))));
+      figure(t("stats.alerts.count"), count(sum(rows.map((r) => r.alarms)))),
+      figure(w("stats.alerts.within60"), pct(weighted(rows, (r) => r.acked_within_60s_share))),
+      figure(w("stats.alerts.within180"), pct(weighted(rows, (r) => r.acked_within_180s_share))),
+      figure(w("stats.alerts.arrived30"), pct(weighted(rows, (r) => r.arrived_within_30m_share))),
+      figure(t("stats.alerts.arrivalMedian"), one && lastRows[0] ? secs(lastRows[0].arrival_p50_s) : null, onlyOne),
+      figure(t("stats.alerts.ackMedian"), one && lastRows[0] ? secs(lastRows[0].ack_p50_s) : null, onlyOne),
+      figure(t("stats.alerts.ackP90"), one && lastRows[0] ? secs(lastRows[0].ack_p90_s) : null, onlyOne),
+      figure(t("stats.alerts.resolveMedian"), one && lastRows[0] ? secs(lastRows[0].resolve_p50_s) : null, onlyOne),
+      figure(w("stats.alerts.falseAlarms"), pct(weighted(rows, (r) => r.false_alarm_share))),
+      figure(t("stats.alerts.escalations"), count(sum(rows.map((r) => r.escalations)))));
     if (!rows.length) {
-      box("alerts").replaceChildren(el("p", { class: "help", text: "No figures for this selection." }));
+      box("alerts").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
       return;
     }
     charts.bars(box("alerts"), {
-      label: "Alarms per interval, and of those acknowledged within 60 s",
+      label: t("stats.alerts.chart"),
       labels,
       series: [
-        { name: "Alarms", values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.alarms))), color: "#0072B2" },
-        { name: "Acknowledged within 60 s (critical and high)", values: iv.map((s) => {
+        { key: "alarms", name: t("stats.alerts.alarms"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.alarms))), color: "#0072B2" },
+        { key: "acked_within_60s", name: t("stats.alerts.acked60"), values: iv.map((s) => {
           const of = rows.filter((r) => r.interval_start === s);
           const share = weighted(of, (r) => r.acked_within_60s_share);
           const n = sum(of.map((r) => r.alarms));
@@ -288,35 +304,36 @@
     const costs = sum(rows.map((r) => sum([r.one_off_cost_dkk, r.running_cost_dkk])));
     const net = sum(rows.map((r) => r.net_dkk));
     document.querySelector('[data-figures="benefits"]').replaceChildren(
-      figure("estimated gross benefit", money(gross)),
-      figure("costs (one-off and running)", money(costs)),
-      figure("estimated net benefit", money(net)),
-      figure("care hours saved (estimate)", charts.num(sum(rows.map((r) => r.hours_saved)))));
+      figure(t("stats.benefits.gross"), money(gross)),
+      figure(t("stats.benefits.costs"), money(costs)),
+      figure(t("stats.benefits.net"), net === null ? null : F.kroner(net, { signed: true })),
+      figure(t("stats.benefits.hours"), orNull((v) => F.decimal(v, 1))(sum(rows.map((r) => r.hours_saved)))));
     if (rows.length) {
       charts.bars(box("benefits"), {
-        label: "Estimated benefit per interval in DKK: gross, costs and net",
+        label: t("stats.benefits.chart"),
         labels,
-        fmtValue: (v) => (v === null || v === undefined ? "—" : Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(1) + " M" : Math.abs(v) >= 1e3 ? Math.round(v / 1e3) + " k" : String(Math.round(v))),
+        fmtValue: (v) => F.kroner(v),
+        fmtTick: (v) => F.compact(v),
         series: [
-          { name: "Gross", values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.gross_dkk))), color: "#009E73" },
-          { name: "Costs", values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => sum([r.one_off_cost_dkk, r.running_cost_dkk])))), color: "#D55E00" },
-          { name: "Net", values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.net_dkk))), color: "#0072B2" },
+          { key: "gross", name: t("stats.benefits.grossSeries"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.gross_dkk))), color: "#009E73" },
+          { key: "costs", name: t("stats.benefits.costsSeries"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => sum([r.one_off_cost_dkk, r.running_cost_dkk])))), color: "#D55E00" },
+          { key: "net", name: t("stats.benefits.netSeries"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.net_dkk))), color: "#0072B2" },
         ],
       });
     } else {
-      box("benefits").replaceChildren(el("p", { class: "help", text: "No figures for this selection." }));
+      box("benefits").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
     }
     const model = data.model || {};
-    const parts = [el("p", {}, "Model: ", el("strong", { text: model.name || "—" }),
-      model.illustrative ? " — its figures are illustrative, not measured for your municipality; set your own with vagt api --benefit-model." : "")];
+    const parts = [el("p", {}, ...vagtI18n.tNodes("stats.benefits.model", { name: el("strong", { text: model.name || "—" }) }),
+      model.illustrative ? t("stats.benefits.illustrative") : "")];
     if (model.assumptions && model.assumptions.length) parts.push(el("ul", {}, ...model.assumptions.map((a) => el("li", { text: a }))));
     const techs = Object.entries(model.technologies || {});
     if (techs.length) {
-      const th = (t, num) => el("th", { scope: "col", class: num ? "num" : null, text: t });
+      const th = (key, num) => el("th", { scope: "col", class: num ? "num" : null, text: t("stats.benefits." + key) });
       parts.push(el("div", { class: "table-wrap" }, el("table", {},
-        el("caption", { class: "sr-only", text: "Model parameters per technology" }),
-        el("thead", {}, el("tr", {}, th("Technology"), th("Visits avoided / citizen / week", 1), th("Minutes / visit", 1), th("DKK / hour", 1), th("One-off DKK", 1), th("Running DKK / device / month", 1))),
-        el("tbody", {}, ...techs.map(([t, p]) => el("tr", {}, el("th", { scope: "row", text: vagt.techName(t) }),
+        el("caption", { class: "sr-only", text: t("stats.benefits.paramsCaption") }),
+        el("thead", {}, el("tr", {}, th("colTechnology"), th("colVisits", 1), th("colMinutes", 1), th("colHourly", 1), th("colOneOff", 1), th("colRunning", 1))),
+        el("tbody", {}, ...techs.map(([tech, p]) => el("tr", {}, el("th", { scope: "row", text: vagt.techName(tech) }),
           ...[p.visits_avoided_per_citizen_week, p.minutes_per_visit, p.hourly_cost_dkk, p.one_off_cost_dkk, p.running_cost_dkk_per_device_month]
             .map((v) => el("td", { class: "num", text: charts.num(v) }))))))));
     }
@@ -335,10 +352,10 @@
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       const lines = body.split("\n").filter((l) => l.trim()).length;
-      $("dash-status").textContent = "Downloaded " + name + " (" + Math.max(0, lines - 1) + " rows).";
+      $("dash-status").textContent = t("stats.downloaded", { name, count: Math.max(0, lines - 1) });
     } catch (err) {
       if (failed(err)) return;
-      $("dash-error").textContent = "Could not download the CSV: " + err.message;
+      $("dash-error").textContent = t("stats.csvFailed", { message: err.message });
       $("dash-error").hidden = false;
     } finally {
       button.disabled = false;
@@ -347,14 +364,16 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     vagt.onSignIn(showSignIn, start);
-    $("sign-out").addEventListener("click", () => signOut("You signed out."));
+    $("sign-out").addEventListener("click", () => signOut(t("common.signIn.signedOut")));
     $("controls").addEventListener("submit", (ev) => {
       ev.preventDefault();
       load();
     });
     $("municipality").addEventListener("change", load);
     for (const b of document.querySelectorAll("button[data-csv]")) b.addEventListener("click", () => downloadCSV(b.dataset.csv, b));
-    if (vagt.token()) start();
-    else showSignIn(vagt.takeNotice());
+    vagt.whenReady(() => {
+      if (vagt.token()) start();
+      else showSignIn(vagt.takeNotice());
+    });
   });
 })();

@@ -2,67 +2,52 @@ package main
 
 import (
 	"context"
-	"os/exec"
+	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
-	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
+	"github.com/vagt-dk/vagt/brokerauth"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestEndToEndOnCluster is TestEndToEnd's chain on the clustered broker (issue 20): the
 // real gateway binary with an emulated base unit, the platform a 3-node NATS cluster
-// behind a TCP balancer. kill -9 of the node that holds the gateway, of the node that
+// behind a TCP balancer, every client authorized by vagt broker-auth. kill -9 of the node that holds the gateway, of the node that
 // holds the platform's persistent session, and a stop of the whole cluster: every reading
 // and alarm arrives, no reading in two batches, no redelivery with different bytes.
 func TestEndToEndOnCluster(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "vagt-gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildGateway(t, dir)
 	local := stacktest.Mosquitto(t)
-	cluster := stacktest.NATSCluster(t)
-	platform := newPlatformClient(t, cluster.URL(), "platform-e2e")
-
-	line, err := baseunit.NewLine(filepath.Join(dir, "ttyVAGT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Unplug()
-	unit := baseunit.New("bu-17")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	unit.Attach(line.End())
-	wg.Go(func() { unit.Run(ctx, line.End()) })
-	z2m, err := zigbee2mqtt.Connect(local.URL(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z2m.Close()
-
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := &gatewayProc{bin: bin, log: filepath.Join(dir, "gateway.log"),
-		config: writeConfig(t, dir, line.Path, local.URL(), cluster.URL(), port), status: "127.0.0.1:" + itoa(port)}
-	gw.start(t)
-	defer func() {
-		if gw.cmd.ProcessState == nil {
-			gw.cmd.Process.Kill()
-			<-gw.done
+	// Every client authorized as in production, by vagt broker-auth: the gateway logs in with
+	// its id and password (from the environment, as its docs prefer; the broker side reads the
+	// Mosquitto password file the registry writes), the platform's consumer as ops_monitor
+	// under one of its own client ids.
+	passwd := filepath.Join(dir, "passwd")
+	var lines string
+	for _, user := range []string{string(e2eGateway), "ops_monitor"} {
+		h, err := localstack.HashMosquittoPassword(user + "-pw")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", tail(gw.log))
-		}
-	}()
+		lines += user + ":" + h + "\n"
+	}
+	if err := os.WriteFile(passwd, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := brokerauth.OpenPasswordFile(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := stacktest.NATSClusterWithAuth(t, localstack.NATSClusterOptions{}, brokerauth.Options{Passwords: pf})
+	const platformID = "ops-monitor-e2e"
+	platform := newPlatformClient(t, cluster.URL(), platformID, "ops_monitor", "ops_monitor-pw")
+	t.Setenv("VAGT_UPLINK_PASSWORD", string(e2eGateway)+"-pw")
+	home := startE2EHome(t, bin, dir, local.URL(), cluster.URL())
+	unit, gw := home.unit, home.gw
 	eventually(t, "the gateway's retained online status", func() bool {
 		st := platform.decode(t).statuses
 		return len(st) > 0 && st[len(st)-1].Online
@@ -125,7 +110,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 	}
 
 	// 3. kill -9 of the node that holds the platform's persistent session.
-	node = killHolder("platform-e2e")
+	node = killHolder(platformID)
 	send(5)
 	panicPress("btn-3")
 	eventually(t, "phase 3: everything, the platform's session resumed on another node", allArrived)

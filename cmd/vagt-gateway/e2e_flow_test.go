@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
-	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -28,47 +24,12 @@ const (
 // and will behave.
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "vagt-gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildGateway(t, dir)
 	local := stacktest.Mosquitto(t)
 	plat := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	platform := newPlatform(t, plat.URL())
-
-	line, err := baseunit.NewLine(filepath.Join(dir, "ttyVAGT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Unplug()
-	unit := baseunit.New("bu-17")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	unit.Attach(line.End())
-	wg.Go(func() { unit.Run(ctx, line.End()) })
-	z2m, err := zigbee2mqtt.Connect(local.URL(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z2m.Close()
-
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := &gatewayProc{bin: bin, log: filepath.Join(dir, "gateway.log"),
-		config: writeConfig(t, dir, line.Path, local.URL(), plat.URL(), port), status: "127.0.0.1:" + itoa(port)}
-	gw.start(t)
-	defer func() {
-		if gw.cmd.ProcessState == nil {
-			gw.cmd.Process.Kill()
-			<-gw.done
-		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", tail(gw.log))
-		}
-	}()
+	home := startE2EHome(t, bin, dir, local.URL(), plat.URL())
+	line, unit, z2m, gw := home.line, home.unit, home.z2m, home.gw
 	eventually(t, "the gateway's retained online status", func() bool {
 		st := platform.decode(t).statuses
 		return len(st) > 0 && st[len(st)-1].Online
@@ -137,8 +98,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := line.Plug(); err != nil {
 		t.Fatal(err)
 	}
-	unit.Attach(line.End())
-	wg.Go(func() { unit.Run(ctx, line.End()) })
+	home.plugIn()
 	eventually(t, "the panic pressed while unplugged", func() bool {
 		return unit.Acked(unplugged) && len(platform.decode(t).alarmsOf(vagt.AlarmPanic)) == 2
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,7 +17,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
+	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/localstack"
 )
 
 const e2eGateway vagt.GatewayID = "gw-e2e"
@@ -33,12 +37,16 @@ func newPlatform(t *testing.T, url string) *platform {
 	return newPlatformClient(t, url, "platform-e2e")
 }
 
-func newPlatformClient(t *testing.T, url, id string) *platform {
+// login, if given, is a user name and password.
+func newPlatformClient(t *testing.T, url, id string, login ...string) *platform {
 	t.Helper()
 	p := &platform{}
 	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(false).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).SetMaxReconnectInterval(time.Second).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { p.mu.Lock(); p.msgs = append(p.msgs, m); p.mu.Unlock() })
+	if len(login) == 2 {
+		o.SetUsername(login[0]).SetPassword(login[1])
+	}
 	p.c = mqtt.NewClient(o)
 	if tok := p.c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
@@ -141,6 +149,76 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// e2eHome is the home both end-to-end tests (TestEndToEnd, TestEndToEndOnCluster) start
+// before their phases: an emulated base unit on a pseudo-terminal, Zigbee2MQTT on the home
+// broker, and the real gateway binary between them and the platform broker, running and
+// stopped (kill -9, its log shown on failure) when the test ends.
+type e2eHome struct {
+	dir  string
+	line *baseunit.Line
+	unit *baseunit.Unit
+	z2m  *zigbee2mqtt.Bridge
+	gw   *gatewayProc
+
+	ctx context.Context
+	wg  sync.WaitGroup
+}
+
+// buildGateway builds this package's binary into dir.
+func buildGateway(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "vagt-gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startE2EHome starts the home in dir with the gateway binary bin, its Zigbee2MQTT on the
+// broker at localURL and its uplink to platformURL.
+func startE2EHome(t *testing.T, bin, dir, localURL, platformURL string) *e2eHome {
+	t.Helper()
+	line, err := baseunit.NewLine(filepath.Join(dir, "ttyVAGT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { line.Unplug() })
+	h := &e2eHome{dir: dir, line: line, unit: baseunit.New("bu-17")}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.ctx = ctx
+	t.Cleanup(func() { cancel(); h.wg.Wait() })
+	h.plugIn()
+	if h.z2m, err = zigbee2mqtt.Connect(localURL, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.z2m.Close)
+
+	port, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gw = &gatewayProc{bin: bin, log: filepath.Join(dir, "gateway.log"),
+		config: writeConfig(t, dir, line.Path, localURL, platformURL, port), status: "127.0.0.1:" + itoa(port)}
+	h.gw.start(t)
+	t.Cleanup(func() {
+		if h.gw.cmd.ProcessState == nil {
+			h.gw.cmd.Process.Kill()
+			<-h.gw.done
+		}
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", tail(h.gw.log))
+		}
+	})
+	return h
+}
+
+// plugIn connects the unit to the line's end and runs it until the test ends (again after
+// the line was unplugged and plugged).
+func (h *e2eHome) plugIn() {
+	h.unit.Attach(h.line.End())
+	h.wg.Go(func() { h.unit.Run(h.ctx, h.line.End()) })
 }
 
 // gatewayProc is the real vagt-gateway binary, run as a subprocess so it can be killed.

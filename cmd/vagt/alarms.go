@@ -89,7 +89,7 @@ func runAlarms(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("alarms replay: %w", err)
 	}
 	rep.History = len(history)
-	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{Log: log})
+	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{Logger: log})
 	if err != nil {
 		return err
 	}

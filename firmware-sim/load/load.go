@@ -71,7 +71,8 @@ type Report struct {
 	PerGateway map[string]GatewayCount `json:"per_gateway"`
 }
 
-func (c *Config) defaults() error {
+// Defaults fills in what is unset.
+func (c *Config) Defaults() {
 	if c.ClientID == "" {
 		c.ClientID = "vagt-load"
 	}
@@ -97,6 +98,10 @@ func (c *Config) defaults() error {
 		c.TrackerWalk = 500
 	}
 	c.Conns = min(c.Conns, max(c.Homes, 1))
+}
+
+// Validate checks the configuration, after Defaults.
+func (c *Config) Validate() error {
 	switch {
 	case c.Broker == "":
 		return errors.New("load: broker is required")
@@ -121,7 +126,8 @@ func GatewayID(prefix string, i int) vagt.GatewayID {
 // broker's acknowledgements of what it published, and reports. It returns an error, with
 // the report so far, when a connection fails.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) (Report, error) {
-	if err := cfg.defaults(); err != nil {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
 	if logger == nil {

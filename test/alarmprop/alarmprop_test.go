@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -114,7 +115,7 @@ func TestAlarmProperty(t *testing.T) {
 	}
 	t.Logf("alarm property: seed %d, %d actions (0: until the duration), duration %s; replay the plan with `make test-alarms %s`",
 		set.seed, set.steps, set.duration, replay)
-	bins := buildBinaries(t)
+	bins := chain.Build(t)
 	poolSize := 300 // three pools of Zigbee alarm devices; the device map holds at most 1000
 	if set.steps > 0 {
 		poolSize = min(poolSize, set.steps/12+4)
@@ -193,7 +194,7 @@ func TestAlarmProperty(t *testing.T) {
 	for _, a := range m.alarms {
 		notes[string(a.dev)] = a.notes
 	}
-	raises := raisesLogged(w.gw.log)
+	raises := raisesLogged(w.gw.Log)
 	for k, v := range vs {
 		if !v.failed() {
 			continue
@@ -236,7 +237,7 @@ func TestAlarmProperty(t *testing.T) {
 	if t.Failed() {
 		// The plan and the gateway's log outlive the test's temporary directory.
 		keep := filepath.Join(os.TempDir(), fmt.Sprintf("vagt-alarmprop-%d", set.seed))
-		logData, _ := os.ReadFile(w.gw.log)
+		logData, _ := os.ReadFile(w.gw.Log)
 		if err := errors.Join(os.MkdirAll(keep, 0o755), os.WriteFile(filepath.Join(keep, "plan.txt"), []byte(strings.Join(plan, "\n")+"\n"), 0o644),
 			os.WriteFile(filepath.Join(keep, "gateway.log"), logData, 0o644)); err != nil {
 			t.Log(err)
@@ -274,7 +275,7 @@ func settle(t *testing.T, w *world) {
 		done := pending == 0 && up && s.Spool.Alarms == 0 && d.pending(w.homeBase) == 0
 		state := fmt.Sprintf("unit pending %d, gateway up %t, spool alarms %d, depth %d, zigbee not acknowledged %d",
 			pending, up, s.Spool.Alarms, s.SpoolDepth, d.pending(w.homeBase))
-		raised := raisesLogged(w.gw.log)
+		raised := raisesLogged(w.gw.Log)
 		for _, a := range w.apis {
 			st, err := a.read(t.Context())
 			missing := 0

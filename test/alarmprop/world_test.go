@@ -17,6 +17,7 @@ import (
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -42,7 +43,7 @@ type world struct {
 
 	platform *localstack.Mosquitto
 	home     *localstack.Mosquitto
-	relay    *uplinkCut
+	relay    *chain.UplinkCut
 	apis     []*api
 
 	unit     *baseunit.Unit
@@ -53,7 +54,7 @@ type world struct {
 	zbEnv    []string // Zigbee devices that send readings
 	zbJunk   []string // Zigbee devices that send what is no alarm
 
-	gw        *proc
+	gw        *chain.Process
 	spool     string
 	clockFile string
 	nudging   atomic.Bool // a heartbeat write is under way (nudge)
@@ -69,7 +70,7 @@ type api struct {
 	name   string // "sqlite", "postgres"
 	driver string // database/sql driver
 	dsn    string
-	proc   *proc
+	proc   *chain.Process
 	addr   string
 }
 
@@ -92,7 +93,7 @@ func newPool(alarms int) pool {
 		garbage: n("zb-junk", 4), env: n("zb-env", 4)}
 }
 
-func startWorld(t *testing.T, bins binaries, zb pool) *world {
+func startWorld(t *testing.T, bins chain.Binaries, zb pool) *world {
 	t.Helper()
 	w := &world{dir: t.TempDir(), zbEnv: zb.env, zbJunk: zb.garbage, spoolLost: map[vagt.DeviceID]int{}, lostSeqs: map[uint64]bool{}}
 	w.platform = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Extra: platformAutosave})
@@ -102,7 +103,7 @@ func startWorld(t *testing.T, bins binaries, zb pool) *world {
 	pgDSN := stacktest.SharedPostgres(t)
 
 	var err error
-	if w.relay, err = newUplinkCut(strings.TrimPrefix(w.platform.URL(), "tcp://")); err != nil {
+	if w.relay, err = chain.NewUplinkCut(strings.TrimPrefix(w.platform.URL(), "tcp://")); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.relay.Close() })
@@ -117,8 +118,8 @@ func startWorld(t *testing.T, bins binaries, zb pool) *world {
 		}
 		a.addr = "127.0.0.1:" + strconv.Itoa(port)
 		// Not shared ("-"): each api takes every alarm, as replicas do (cmd/vagt api --group).
-		a.proc = &proc{name: "api-" + a.name, bin: bins.vagt, log: filepath.Join(w.dir, "api-"+a.name+".log"),
-			args: []string{"api", "--listen", a.addr, "--db", a.dsn, "--broker", w.platform.URL(),
+		a.proc = &chain.Process{Name: "api-" + a.name, Bin: bins.Vagt, Log: filepath.Join(w.dir, "api-"+a.name+".log"),
+			Args: []string{"api", "--listen", a.addr, "--db", a.dsn, "--broker", w.platform.URL(),
 				"--client-id", "prop-api-" + a.name, "--group", "-", "--tick", "200ms", "--log-level", "warn"}}
 		if err := a.proc.Start(); err != nil {
 			t.Fatal(err)
@@ -130,14 +131,14 @@ func startWorld(t *testing.T, bins binaries, zb pool) *world {
 			if err := a.proc.Stop(); err != nil {
 				t.Errorf("%v", err)
 			}
-			a.proc.check(t)
+			a.proc.CheckRaces(t)
 			if t.Failed() {
-				t.Logf("%s log:\n%s", a.proc.name, tail(a.proc.log, 30))
+				t.Logf("%s log:\n%s", a.proc.Name, chain.Tail(a.proc.Log, 30))
 			}
 		}
 	})
 	for _, a := range w.apis {
-		waitFor(t, a.proc.name+" to be ready", func() bool { return ready("http://" + a.addr + "/readyz") })
+		waitFor(t, a.proc.Name+" to be ready", func() bool { return ready("http://" + a.addr + "/readyz") })
 	}
 
 	// The home: the unit on its line, Zigbee2MQTT on the home broker.
@@ -158,7 +159,7 @@ func startWorld(t *testing.T, bins binaries, zb pool) *world {
 	return w
 }
 
-func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
+func (w *world) startGateway(t *testing.T, bins chain.Binaries, zb pool) {
 	t.Helper()
 	w.spool = filepath.Join(w.dir, "spool.db")
 	w.clockFile = filepath.Join(w.dir, "clock")
@@ -203,8 +204,8 @@ func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 	if err := os.WriteFile(config, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.gw = &proc{name: "gateway", bin: bins.gateway, log: filepath.Join(w.dir, "gateway.log"),
-		args: []string{"-config", config, "-log-level", "info"}, env: []string{"VAGT_TEST_CLOCK_FILE=" + w.clockFile}}
+	w.gw = &chain.Process{Name: "gateway", Bin: bins.Gateway, Log: filepath.Join(w.dir, "gateway.log"),
+		Args: []string{"-config", config, "-log-level", "info"}, Env: []string{"VAGT_TEST_CLOCK_FILE=" + w.clockFile}}
 	if err := w.gw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -212,9 +213,9 @@ func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 		if err := w.gw.Stop(); err != nil {
 			t.Errorf("%v", err)
 		}
-		w.gw.check(t)
+		w.gw.CheckRaces(t)
 		if t.Failed() {
-			t.Logf("gateway log (%s), last lines:\n%s", w.gw.log, tail(w.gw.log, 400))
+			t.Logf("gateway log (%s), last lines:\n%s", w.gw.Log, chain.Tail(w.gw.Log, 400))
 		}
 		w.bridge.Close()
 		w.unitStop()
@@ -227,7 +228,7 @@ func (w *world) startGateway(t *testing.T, bins binaries, zb pool) {
 	// message published before its first subscription would be no one's.
 	waitFor(t, "the gateway to hear its unit and its Zigbee devices", func() bool {
 		if !w.gw.Running() || w.gw.Exited() {
-			t.Fatalf("the gateway exited while starting:\n%s", tail(w.gw.log, 40))
+			t.Fatalf("the gateway exited while starting:\n%s", chain.Tail(w.gw.Log, 40))
 		}
 		w.nudge()
 		_ = w.bridge.Climate(zb.env[0], 21, 40)
@@ -256,7 +257,7 @@ func (w *world) nudge() {
 // statusAddr is the status page's address of the gateway's current run, from its log ("" if
 // that run has not logged it yet).
 func (w *world) statusAddr() string {
-	data, err := os.ReadFile(w.gw.log)
+	data, err := os.ReadFile(w.gw.Log)
 	if err != nil {
 		return ""
 	}

@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -32,7 +31,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
 	"github.com/vagt-dk/vagt/ingest"
-	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/internal/probe"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -252,7 +251,7 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options, database 
 	if lastErr != nil {
 		return 0, lastErr
 	}
-	stored, err := count(ctx, db, `SELECT count(value) FROM "`+database+`"."autogen"."reading"`)
+	stored, err := probe.Count(ctx, db.URL(), `SELECT count(value) FROM "`+database+`"."autogen"."reading"`)
 	if err != nil {
 		return 0, err
 	}
@@ -330,7 +329,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 			_ = cmd.Wait()
 		}
 	}()
-	if err := waitReady(ctx, addr); err != nil {
+	if err := probe.WaitReady(ctx, addr); err != nil {
 		return res, err
 	}
 	cfg := load.Config{Broker: mq.URL(), Homes: o.homes, Sensors: o.sensors, Samples: o.samples, Batches: o.batches,
@@ -349,7 +348,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 	// CPU-s per million below. So wait about half the time the rest should take at the
 	// rate seen so far, between 20 ms (the end is still seen within 20 ms) and 500 ms.
 	for {
-		v, err := scrape(ctx, addr, "vagt_ingest_points_written_total")
+		v, err := probe.Scrape(ctx, addr, "vagt_ingest_points_written_total")
 		if err != nil {
 			return res, err
 		}
@@ -367,7 +366,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 		}
 	}
 	res.elapsed = time.Since(start)
-	if res.queueFull, err = scrape(ctx, addr, "vagt_ingest_queue_full_total"); err != nil {
+	if res.queueFull, err = probe.Scrape(ctx, addr, "vagt_ingest_queue_full_total"); err != nil {
 		return res, err
 	}
 	res.rate = float64(report.Readings) / res.elapsed.Seconds()
@@ -384,13 +383,11 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 	if err := cmd.Wait(); err != nil {
 		return res, fmt.Errorf("vagt ingest: %w", err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	if res.storedReadings, err = count(ctx, db, `SELECT count(value) FROM "`+database+`"."autogen"."reading"`); err != nil {
+	res.cpu = probe.CPU(cmd.ProcessState)
+	if res.storedReadings, err = probe.Count(ctx, db.URL(), `SELECT count(value) FROM "`+database+`"."autogen"."reading"`); err != nil {
 		return res, err
 	}
-	if res.storedAlarms, err = count(ctx, db, `SELECT count(seq) FROM "`+database+`"."autogen"."alarm"`); err != nil {
+	if res.storedAlarms, err = probe.Count(ctx, db.URL(), `SELECT count(seq) FROM "`+database+`"."autogen"."alarm"`); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -409,70 +406,4 @@ func vmHWM(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc/pid/status")
-}
-
-func waitReady(ctx context.Context, addr string) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("ingest not ready: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// scrape reads one unlabelled series from ingest's /metrics.
-func scrape(ctx context.Context, addr, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Accept-Encoding", "identity") // spare ingest the gzip on loopback
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, s.Err()
-}
-
-// count runs a count query and returns the one number it answers (0 for no series).
-func count(ctx context.Context, db *localstack.InfluxDB, q string) (uint64, error) {
-	w, err := influx.New(influx.Config{URL: db.URL(), Bucket: "x"})
-	if err != nil {
-		return 0, err
-	}
-	defer w.Close()
-	body, err := w.Query1x(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	// {"results":[{"statement_id":0,"series":[{"name":"reading","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",123]]}]}]}
-	i := bytes.LastIndexByte(body, ',')
-	j := bytes.Index(body[max(i, 0):], []byte("]"))
-	if i < 0 || j < 0 || !bytes.Contains(body, []byte(`"values"`)) {
-		return 0, nil
-	}
-	n, err := strconv.ParseUint(string(body[i+1:i+j]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("count %q: %s", q, body)
-	}
-	return n, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/baseunit"
 	"github.com/vagt-dk/vagt/gateway"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -28,9 +29,9 @@ type home struct {
 	unitID string
 	unit   *baseunit.Unit
 	line   *baseunit.Line
-	gw     *proc
-	status string     // the gateway's status page, host:port
-	uplink *uplinkCut // nil: straight to the broker
+	gw     *chain.Process
+	status string           // the gateway's status page, host:port
+	uplink *chain.UplinkCut // nil: straight to the broker
 
 	produced  atomic.Uint64
 	unitCtx   context.CancelFunc
@@ -59,7 +60,7 @@ type homeOptions struct {
 	spoolBytes int64
 }
 
-func startHome(t *testing.T, n int, bins binaries, brokerURL string, o homeOptions) *home {
+func startHome(t *testing.T, n int, bins chain.Binaries, brokerURL string, o homeOptions) *home {
 	t.Helper()
 	dir := t.TempDir()
 	h := &home{id: vagt.GatewayID(fmt.Sprintf("gw-chaos-%d", n)), unitID: fmt.Sprintf("bu-%d", n)}
@@ -74,7 +75,7 @@ func startHome(t *testing.T, n int, bins binaries, brokerURL string, o homeOptio
 	go func() { defer close(h.unitDone); _ = h.unit.Run(ctx, h.line.End()) }()
 	uplink := brokerURL
 	if o.cut {
-		if h.uplink, err = newUplinkCut(brokerURL[len("tcp://"):]); err != nil {
+		if h.uplink, err = chain.NewUplinkCut(brokerURL[len("tcp://"):]); err != nil {
 			t.Fatal(err)
 		}
 		uplink = h.uplink.URL()
@@ -107,8 +108,8 @@ func startHome(t *testing.T, n int, bins binaries, brokerURL string, o homeOptio
 	if err := os.WriteFile(config, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.gw = &proc{name: string(h.id), bin: bins.gateway, log: filepath.Join(dir, "gateway.log"),
-		args: []string{"-config", config, "-log-level", "warn"}}
+	h.gw = &chain.Process{Name: string(h.id), Bin: bins.Gateway, Log: filepath.Join(dir, "gateway.log"),
+		Args: []string{"-config", config, "-log-level", "warn"}}
 	if err := h.gw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +117,9 @@ func startHome(t *testing.T, n int, bins binaries, brokerURL string, o homeOptio
 		if err := h.gw.Stop(); err != nil {
 			t.Errorf("%v", err)
 		}
-		h.gw.check(t)
+		h.gw.CheckRaces(t)
 		if t.Failed() {
-			t.Logf("%s log:\n%s", h.id, tail(h.gw.log, 20))
+			t.Logf("%s log:\n%s", h.id, chain.Tail(h.gw.Log, 20))
 		}
 		h.unitCtx()
 		<-h.unitDone
@@ -147,7 +148,7 @@ func (h *home) restart() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: no status page 90 s after the restart (log %s)", h.id, h.gw.log)
+	return fmt.Errorf("%s: no status page 90 s after the restart (log %s)", h.id, h.gw.Log)
 }
 
 // snapshot is the gateway's state from its status page; ok is false while it is down.

@@ -20,19 +20,21 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
-// platform is the municipality's side: Mosquitto, InfluxDB and PostgreSQL (localstack),
+// platform is the municipality's side: the broker (Mosquitto, or the NATS cluster: see
+// brokerKind), InfluxDB and PostgreSQL (localstack),
 // and the vagt binary's ingest and api as processes, each on a fixed port and client id so
 // that a restart after kill -9 takes up where the killed one was.
 type platform struct {
-	broker   *localstack.Mosquitto
+	broker   chaosBroker
 	influx   *localstack.InfluxDB
 	postgres *localstack.Postgres
-	ingest   *proc
-	api      *proc
+	ingest   *chain.Process
+	api      *chain.Process
 	apiAddr  string
 	token    string // a municipality-wide care staff member's token
 	dir      string // the processes' logs
@@ -57,11 +59,11 @@ const (
 	productionAutosave = "autosave_interval 60\nautosave_on_changes false"
 )
 
-func startPlatform(t *testing.T, bins binaries, autosave string) *platform {
+func startPlatform(t *testing.T, bins chain.Binaries, autosave string) *platform {
 	t.Helper()
 	dir := t.TempDir()
 	p := &platform{dir: dir}
-	p.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Extra: autosave})
+	p.broker = startBroker(t, autosave)
 	p.influx = stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
 	// A server of its own, because the suite kills it; a commit waits for its WAL, as a
 	// production server's does, so a kill -9 of PostgreSQL loses nothing committed.
@@ -75,11 +77,11 @@ func startPlatform(t *testing.T, bins binaries, autosave string) *platform {
 		}
 	}
 	p.apiAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
-	p.ingest = &proc{name: "ingest", bin: bins.vagt, log: filepath.Join(dir, "ingest.log"), args: []string{"ingest",
+	p.ingest = &chain.Process{Name: "ingest", Bin: bins.Vagt, Log: filepath.Join(dir, "ingest.log"), Args: []string{"ingest",
 		"--broker", p.broker.URL(), "--client-id", "chaos-ingest",
 		"--influx-url", p.influx.URL(), "--influx-bucket", p.influx.Bucket(), "--influx-token", p.influx.Token,
 		"--http", "127.0.0.1:" + strconv.Itoa(ports[0]), "--linger", "50ms", "--drain-timeout", "5s", "--log-level", "warn"}}
-	p.api = &proc{name: "api", bin: bins.vagt, log: filepath.Join(dir, "api.log"), args: []string{"api",
+	p.api = &chain.Process{Name: "api", Bin: bins.Vagt, Log: filepath.Join(dir, "api.log"), Args: []string{"api",
 		"--listen", p.apiAddr, "--db", p.postgres.DSN(), "--broker", p.broker.URL(), "--client-id", "chaos-api",
 		"--group", apiGroup, "--tick", "100ms", "--log-level", "warn"}}
 	if err := p.ingest.Start(); err != nil {
@@ -92,18 +94,18 @@ func startPlatform(t *testing.T, bins binaries, autosave string) *platform {
 		if err := errors.Join(p.api.Stop(), p.ingest.Stop()); err != nil {
 			t.Errorf("stopping the platform: %v", err)
 		}
-		p.api.check(t)
-		p.ingest.check(t)
+		p.api.CheckRaces(t)
+		p.ingest.CheckRaces(t)
 		if t.Failed() {
 			for _, name := range []string{"ingest.log", "api.log"} {
-				t.Logf("%s:\n%s", name, tail(filepath.Join(dir, name), 40))
+				t.Logf("%s:\n%s", name, chain.Tail(filepath.Join(dir, name), 40))
 			}
 		}
 	})
 	waitUntil(t, "the api to answer", func() bool { return ready("http://" + p.apiAddr + "/readyz") }, nil)
 	waitUntil(t, "ingest to answer", func() bool { return ready("http://127.0.0.1:" + strconv.Itoa(ports[0]) + "/readyz") }, nil)
 	// The token, as an operator makes one (the schema exists now: the api migrated it).
-	out, err := exec.Command(bins.vagt, "token", "create", "--db", p.postgres.DSN(), "--name", "chaos",
+	out, err := exec.Command(bins.Vagt, "token", "create", "--db", p.postgres.DSN(), "--name", "chaos",
 		"--role", "staff", "--municipality", strconv.Itoa(municipality)).Output()
 	if err != nil {
 		t.Fatalf("vagt token create: %v", err)
@@ -121,13 +123,6 @@ func (p *platform) db(t *testing.T) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-// tail is the last n lines of a file.
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // count returns the points of a measurement of one gateway in InfluxDB.

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -152,9 +152,9 @@ func (s *postgresStore) restore(t *testing.T, dir string) error {
 }
 
 // replay runs vagt alarms replay as the runbook does.
-func replay(t *testing.T, bins binaries, st drillStore, influx localstack.InfluxTarget, since time.Time) replayReport {
+func replay(t *testing.T, bins chain.Binaries, st drillStore, influx localstack.InfluxTarget, since time.Time) replayReport {
 	t.Helper()
-	cmd := exec.Command(bins.vagt, "alarms", "replay", "--db", st.dsn(), "--influx-url", influx.URL, "--influx-bucket", influx.Bucket,
+	cmd := exec.Command(bins.Vagt, "alarms", "replay", "--db", st.dsn(), "--influx-url", influx.URL, "--influx-bucket", influx.Bucket,
 		"--influx-token", influx.Token, "--since", since.UTC().Format(time.RFC3339Nano))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -331,41 +331,24 @@ func (c *console) follow(ctx context.Context) {
 	c.mu.Lock()
 	c.connects++
 	c.mu.Unlock()
-	sc := bufio.NewScanner(resp.Body)
-	var (
-		id   int64
-		name string
-		data alerts.EventData
-	)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "id: "):
-			id, _ = strconv.ParseInt(line[4:], 10, 64)
-		case strings.HasPrefix(line, "event: "):
-			name = line[7:]
-		case strings.HasPrefix(line, "data: "):
-			_ = json.Unmarshal([]byte(line[6:]), &data)
-		case line == "":
-			if name == "reset" {
-				c.mu.Lock()
-				c.resets++
-				c.last = id
-				c.mu.Unlock()
-				for c.reload(ctx) != nil && ctx.Err() == nil {
-					time.Sleep(200 * time.Millisecond)
-				}
-			} else if id != 0 {
-				c.mu.Lock()
-				c.last = max(c.last, id)
-				if data.Alert.Device != "" {
-					c.seen[data.Alert.Device] = true
-				}
-				c.mu.Unlock()
+	readEvents(resp.Body, func(id int64, name string, data alerts.EventData) {
+		if name == "reset" {
+			c.mu.Lock()
+			c.resets++
+			c.last = id
+			c.mu.Unlock()
+			for c.reload(ctx) != nil && ctx.Err() == nil {
+				time.Sleep(200 * time.Millisecond)
 			}
-			id, name, data = 0, "", alerts.EventData{}
+		} else if id != 0 {
+			c.mu.Lock()
+			c.last = max(c.last, id)
+			if data.Alert.Device != "" {
+				c.seen[data.Alert.Device] = true
+			}
+			c.mu.Unlock()
 		}
-	}
+	})
 }
 
 // count is how many of the drill's alarms the console shows.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -37,7 +38,7 @@ func TestRestoreDrill(t *testing.T) {
 	if _, err := exec.LookPath("sqlite3"); err != nil {
 		t.Fatal("sqlite3 is not installed (make tools)")
 	}
-	bins := buildBinaries(t)
+	bins := chain.Build(t)
 	for _, kind := range []string{"sqlite", "postgres"} {
 		if only := os.Getenv("VAGT_RESTORE_DRILL_STORE"); only != "" && only != kind {
 			continue
@@ -53,7 +54,7 @@ const (
 	drillBatch = 20
 )
 
-func restoreDrill(t *testing.T, bins binaries, kind string) {
+func restoreDrill(t *testing.T, bins chain.Binaries, kind string) {
 	dir := t.TempDir()
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	influx := stacktest.SharedInfluxDB(t)
@@ -71,14 +72,14 @@ func restoreDrill(t *testing.T, bins binaries, kind string) {
 		}
 	}
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	ingest := &proc{name: "ingest", bin: bins.vagt, log: filepath.Join(dir, "ingest.log"), args: []string{"ingest",
+	ingest := &chain.Process{Name: "ingest", Bin: bins.Vagt, Log: filepath.Join(dir, "ingest.log"), Args: []string{"ingest",
 		"--broker", broker.URL(), "--client-id", "drill-ingest",
 		"--influx-url", influx.URL, "--influx-bucket", influx.Bucket, "--influx-token", influx.Token,
 		"--http", "127.0.0.1:" + strconv.Itoa(ports[0]), "--linger", "50ms", "--log-level", "warn"}}
-	api := &proc{name: "api", bin: bins.vagt, log: filepath.Join(dir, "api.log"), args: []string{"api",
+	api := &chain.Process{Name: "api", Bin: bins.Vagt, Log: filepath.Join(dir, "api.log"), Args: []string{"api",
 		"--listen", "127.0.0.1:" + strconv.Itoa(ports[1]), "--db", st.dsn(), "--broker", broker.URL(), "--client-id", "drill-api",
 		"--tick", "100ms", "--log-level", "warn"}}
-	for _, p := range []*proc{ingest, api} {
+	for _, p := range []*chain.Process{ingest, api} {
 		if err := p.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -90,17 +91,17 @@ func restoreDrill(t *testing.T, bins binaries, kind string) {
 		if err := ingest.Stop(); err != nil {
 			t.Errorf("stopping ingest: %v", err)
 		}
-		api.check(t)
-		ingest.check(t)
+		api.CheckRaces(t)
+		ingest.CheckRaces(t)
 		if t.Failed() {
 			for _, name := range []string{"ingest.log", "api.log"} {
-				t.Logf("%s:\n%s", name, tail(filepath.Join(dir, name), 40))
+				t.Logf("%s:\n%s", name, chain.Tail(filepath.Join(dir, name), 40))
 			}
 		}
 	})
 	waitUntil(t, "the api to answer", func() bool { return ready(apiURL + "/readyz") }, nil)
 	waitUntil(t, "ingest to answer", func() bool { return ready("http://127.0.0.1:" + strconv.Itoa(ports[0]) + "/readyz") }, nil)
-	out, err := exec.Command(bins.vagt, "token", "create", "--db", st.dsn(), "--name", "drill",
+	out, err := exec.Command(bins.Vagt, "token", "create", "--db", st.dsn(), "--name", "drill",
 		"--role", "staff", "--municipality", strconv.Itoa(municipality)).Output()
 	if err != nil {
 		t.Fatalf("vagt token create: %v", err)

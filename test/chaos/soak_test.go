@@ -16,6 +16,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 )
 
 // TestSoak runs the load generator as fast as the broker takes it for VAGT_SOAK_DURATION
@@ -41,7 +42,7 @@ func TestSoak(t *testing.T) {
 	}
 	interval := time.Duration(float64(homes*100) / rate * float64(time.Second))
 	alarmEvery := max(1, int(float64(homes)/(alarmsPerS*interval.Seconds())+0.5))
-	p := startPlatform(t, buildBinaries(t), productionAutosave)
+	p := startPlatform(t, chain.Build(t), productionAutosave)
 	w := newWatcher("http://"+p.apiAddr+"/api/v1/alerts/stream", func() string { return p.token })
 	ctx, stop := context.WithCancel(context.Background())
 	var bg sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,7 +65,17 @@ func (w *watcher) follow(ctx context.Context) {
 	w.mu.Lock()
 	w.connects++
 	w.mu.Unlock()
-	sc := bufio.NewScanner(resp.Body)
+	readEvents(resp.Body, func(id int64, name string, data alerts.EventData) {
+		if id != 0 {
+			w.note(id, name, data, time.Now())
+		}
+	})
+}
+
+// readEvents reads the alert stream's server-sent events from r until it ends, and calls
+// fn with each one's id (0 when it has none, as a reset), name and data.
+func readEvents(r io.Reader, fn func(id int64, name string, data alerts.EventData)) {
+	sc := bufio.NewScanner(r)
 	var (
 		id   int64
 		name string
@@ -79,8 +90,10 @@ func (w *watcher) follow(ctx context.Context) {
 			name = line[7:]
 		case strings.HasPrefix(line, "data: "):
 			_ = json.Unmarshal([]byte(line[6:]), &data)
-		case line == "" && id != 0:
-			w.note(id, name, data, time.Now())
+		case line == "":
+			if id != 0 || name != "" {
+				fn(id, name, data)
+			}
 			id, name, data = 0, "", alerts.EventData{}
 		}
 	}

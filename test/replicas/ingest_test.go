@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -36,9 +36,9 @@ func TestIngestReplicasOnClusterKill9(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &apiProc{name: fmt.Sprintf("vagt-ingest-%d", k), bin: bin, log: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", k)),
+		p := &apiProc{Process: &chain.Process{Name: fmt.Sprintf("vagt-ingest-%d", k), Bin: bin, Log: filepath.Join(dir, fmt.Sprintf("ingest-%d.log", k))},
 			metrics: "127.0.0.1:" + strconv.Itoa(port)}
-		p.args = []string{"ingest", "--broker", cluster.Node(k).URL(), "--client-id", p.name, "--partition", strconv.Itoa(k),
+		p.Args = []string{"ingest", "--broker", cluster.Node(k).URL(), "--client-id", p.Name, "--partition", strconv.Itoa(k),
 			"--influx-url", db.URL(), "--influx-bucket", db.Bucket(), "--influx-token", db.Token,
 			"--http", p.metrics, "--linger", "50ms", "--log-level", "warn"}
 		p.ready = func() bool {
@@ -54,12 +54,12 @@ func TestIngestReplicasOnClusterKill9(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, p := range replicas {
-			if err := p.end(syscall.SIGINT); err != nil {
-				t.Errorf("%s: %v", p.name, err)
+			if err := p.Stop(); err != nil {
+				t.Errorf("%v", err)
 			}
 			if t.Failed() {
-				b, _ := os.ReadFile(p.log)
-				t.Logf("%s log:\n%s", p.name, b)
+				b, _ := os.ReadFile(p.Log)
+				t.Logf("%s log:\n%s", p.Name, b)
 			}
 		}
 	})
@@ -77,7 +77,7 @@ func TestIngestReplicasOnClusterKill9(t *testing.T) {
 		done <- result{r, err}
 	}()
 	time.Sleep(1500 * time.Millisecond) // in the middle of the load (4 s)
-	if err := replicas[0].end(syscall.SIGKILL); err != nil {
+	if err := replicas[0].Kill(); err != nil {
 		t.Fatal(err)
 	}
 	res := <-done

@@ -3,7 +3,6 @@ package replicas
 import (
 	"bufio"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,39 +17,28 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/test/internal/chain"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 const patience = 90 * time.Second
 
-// apiProc is one `vagt api` replica as a process: kill ends it with SIGKILL, start runs it
-// again with the same client id (so the broker hands it its session back).
+// apiProc is one replica (`vagt api` or `vagt ingest`) as a process: Kill ends it with
+// SIGKILL, start runs it again with the same client id (so the broker hands it its session
+// back) and waits until it is ready.
 type apiProc struct {
-	name, bin string
-	args      []string
-	log       string
-	metrics   string // its /metrics address
-	ready     func() bool
-	cmd       *exec.Cmd
-	done      chan error
+	*chain.Process
+	metrics string // its /metrics address
+	ready   func() bool
 }
 
 func (p *apiProc) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.done = make(chan error, 1)
-	go func(c *exec.Cmd) { p.done <- c.Wait(); logf.Close() }(p.cmd)
-	waitFor(t, p.name+" ready", p.ready)
+	waitFor(t, p.Name+" ready", p.ready)
 }
 
 // subscribed reads the replica's vagt_api_alarm_lane_subscribed gauge.
@@ -78,26 +65,6 @@ func (p *apiProc) metric(name string) float64 {
 		}
 	}
 	return sum
-}
-
-func (p *apiProc) end(sig syscall.Signal) error {
-	if p.cmd == nil {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(sig)
-	var err error
-	select {
-	case err = <-p.done:
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		err = errors.Join(<-p.done, fmt.Errorf("%s did not stop on %v", p.name, sig))
-	}
-	p.cmd = nil
-	var exit *exec.ExitError
-	if sig == syscall.SIGKILL && errors.As(err, &exit) {
-		return nil
-	}
-	return err
 }
 
 func buildVagt(t *testing.T, dir string) string {
@@ -142,10 +109,10 @@ func TestAPIReplicasOnClusterKill9(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p := &apiProc{name: fmt.Sprintf("vagt-api-%d", i), bin: bin, log: filepath.Join(dir, fmt.Sprintf("api-%d.log", i)),
+		p := &apiProc{Process: &chain.Process{Name: fmt.Sprintf("vagt-api-%d", i), Bin: bin, Log: filepath.Join(dir, fmt.Sprintf("api-%d.log", i))},
 			metrics: "127.0.0.1:" + strconv.Itoa(ports[1])}
-		p.args = []string{"api", "--listen", "127.0.0.1:" + strconv.Itoa(ports[0]), "--metrics-listen", p.metrics,
-			"--db", pg.DSN(), "--broker", cluster.Node(i).URL(), "--client-id", p.name, "--tick", "100ms", "--log-level", "warn"}
+		p.Args = []string{"api", "--listen", "127.0.0.1:" + strconv.Itoa(ports[0]), "--metrics-listen", p.metrics,
+			"--db", pg.DSN(), "--broker", cluster.Node(i).URL(), "--client-id", p.Name, "--tick", "100ms", "--log-level", "warn"}
 		p.ready = func() bool {
 			resp, err := http.Get("http://" + p.metrics + "/metrics")
 			if err != nil {
@@ -160,12 +127,12 @@ func TestAPIReplicasOnClusterKill9(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, p := range replicas {
-			if err := p.end(syscall.SIGINT); err != nil {
-				t.Errorf("%s: %v", p.name, err)
+			if err := p.Stop(); err != nil {
+				t.Errorf("%v", err)
 			}
 			if t.Failed() {
-				b, _ := os.ReadFile(p.log)
-				t.Logf("%s log:\n%s", p.name, b)
+				b, _ := os.ReadFile(p.Log)
+				t.Logf("%s log:\n%s", p.Name, b)
 			}
 		}
 	})
@@ -215,7 +182,7 @@ func TestAPIReplicasOnClusterKill9(t *testing.T) {
 	// cluster's to send again; the other replica takes every alarm anyway.
 	for i := range phase {
 		if i == phase/4 {
-			if err := replicas[0].end(syscall.SIGKILL); err != nil {
+			if err := replicas[0].Kill(); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -17,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/firmware-sim/load"
-	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/internal/probe"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -33,9 +31,10 @@ type chainOptions struct {
 
 // runChain is issue 20's chain under faults: gateways (one connection each) send telemetry
 // and alarms through the 3-node NATS cluster's balancer to a real `vagt ingest` writing to
-// InfluxDB, and to an alarm consumer, while one node is killed -9 (and started again) and,
-// later, another is frozen (SIGSTOP: cut off from peers and clients alike) for `hold` and
-// thawed. At the end every reading and alarm the cluster acknowledged must be in InfluxDB,
+// InfluxDB, and to an alarm consumer, while one node is killed -9 (and started again),
+// later another is frozen (SIGSTOP: silent to peers and clients alike) for `hold` and
+// thawed, and last the third is partitioned from its peers for `hold` (its routes cut at
+// the harness's proxies, its clients still connected to it) and healed. At the end every reading and alarm the cluster acknowledged must be in InfluxDB,
 // and every alarm at the consumer; alarm latency is reported overall and for the alarms
 // raised during each fault.
 func runChain(ctx context.Context, o chainOptions) error {
@@ -45,7 +44,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	defer db.Close()
-	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait})
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true})
 	if err != nil {
 		return err
 	}
@@ -63,17 +62,10 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	defer func() { _ = ingest.Process.Signal(syscall.SIGTERM); _ = ingest.Wait() }()
-	if !waitUntil(ctx, time.Minute, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		return fmt.Errorf("vagt ingest not ready")
+	if err := probe.WaitReady(ctx, addr); err != nil {
+		return fmt.Errorf("vagt ingest: %w", err)
 	}
-	rec, err := newReceiver(&natsBroker{c: c})
+	rec, err := newReceiver(&natsBroker{c: &authCluster{NATSCluster: c, stopAuth: func() error { return nil }}}) // no TLS, no authorization here
 	if err != nil {
 		return err
 	}
@@ -151,8 +143,8 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 	})
 
-	// The faults: a third in, kill -9 of the node holding ingest's session; two thirds in,
-	// freeze another node for hold.
+	// The faults: a quarter in, kill -9 of the node holding ingest's session; half way,
+	// freeze another node for hold; three quarters in, partition the third for hold.
 	type window struct {
 		name     string
 		from, to time.Time
@@ -164,7 +156,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		case <-time.After(d):
 		}
 	}
-	sleep(o.duration / 3)
+	sleep(o.duration / 4)
 	victim := c.NodeOf("scale-ingest")
 	if victim == nil {
 		victim = c.Node(0)
@@ -178,7 +170,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	windows = append(windows, window{"kill -9 of ingest's node, until it answers again", from, time.Now().Add(5 * time.Second)})
-	sleep(o.duration/3 - time.Since(from))
+	sleep(o.duration/4 - time.Since(from))
 	frozen := c.Node(0)
 	if frozen == victim {
 		frozen = c.Node(1)
@@ -193,6 +185,29 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	windows = append(windows, window{fmt.Sprintf("%s frozen %v", frozen.Name(), o.hold), from, time.Now().Add(5 * time.Second)})
+	sleep(o.duration/4 - time.Since(from))
+	var cut *localstack.NATSNode
+	for _, n := range c.Nodes() {
+		if n != victim && n != frozen {
+			cut = n
+		}
+	}
+	holds := func(id string) bool { return c.NodeOf(id) == cut }
+	conns, _ := cut.Connections()
+	from = time.Now()
+	if err := cut.Partition(); err != nil {
+		return err
+	}
+	log.Printf("chain: %s partitioned from its peers for %v (%d connections; ingest's session there: %t, the consumer's: %t)",
+		cut.Name(), o.hold, conns, holds("scale-ingest"), holds(consumerID))
+	time.Sleep(o.hold)
+	routes, _ := cut.Routes()
+	stillConnected, _ := cut.Connections()
+	if err := cut.Heal(); err != nil {
+		return err
+	}
+	log.Printf("chain: %s healed (routes while cut: %d; client connections at the end of the cut: %d)", cut.Name(), routes, stillConnected)
+	windows = append(windows, window{fmt.Sprintf("%s partitioned %v", cut.Name(), o.hold), from, time.Now().Add(5 * time.Second)})
 	<-runCtx.Done()
 	wg.Wait()
 	log.Printf("chain: load done: %d readings sent, %d acknowledged; %d alarms, %d acknowledged", sentReadings.Load(), acked.Load(), len(alarms), ackedAlarms.Load())
@@ -200,8 +215,8 @@ func runChain(ctx context.Context, o chainOptions) error {
 	// Everything acknowledged must be stored: wait for ingest to catch up.
 	var stored, storedAlarms uint64
 	waitUntil(ctx, 3*time.Minute, func() bool {
-		stored, _ = countInflux(ctx, db, `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
-		storedAlarms, _ = countInflux(ctx, db, `SELECT count(seq) FROM "`+db.Database+`"."autogen"."alarm"`)
+		stored, _ = probe.Count(ctx, db.URL(), `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
+		storedAlarms, _ = probe.Count(ctx, db.URL(), `SELECT count(seq) FROM "`+db.Database+`"."autogen"."alarm"`)
 		return stored >= uint64(acked.Load()) && storedAlarms >= uint64(ackedAlarms.Load())
 	})
 	var lat []time.Duration
@@ -217,10 +232,13 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 		return lost == 0
 	})
-	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, loadavg())
+	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, probe.LoadAvg())
 	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
 		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
-	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost)
+	rec.mu.Lock()
+	copies := rec.copies
+	rec.mu.Unlock()
+	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer, %d delivered again (copies the api drops by gateway and seq)\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost, copies)
 	report := func(name string, from, to time.Time) {
 		var l []time.Duration
 		for k, at := range alarms {
@@ -242,23 +260,4 @@ func runChain(ctx context.Context, o chainOptions) error {
 	}
 	_ = lat
 	return nil
-}
-
-// countInflux runs a count query and returns its one number (0 for no series).
-func countInflux(ctx context.Context, db *localstack.InfluxDB, q string) (uint64, error) {
-	w, err := influx.New(influx.Config{URL: db.URL(), Bucket: "x"})
-	if err != nil {
-		return 0, err
-	}
-	defer w.Close()
-	body, err := w.Query1x(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(body, ',')
-	j := bytes.Index(body[max(i, 0):], []byte("]"))
-	if i < 0 || j < 0 || !bytes.Contains(body, []byte(`"values"`)) {
-		return 0, nil
-	}
-	return strconv.ParseUint(string(body[i+1:i+j]), 10, 64)
 }

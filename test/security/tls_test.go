@@ -74,7 +74,7 @@ func startTLSChain(t *testing.T) *tlsChain {
 	apiCert := c.pki.Issue("svc_api")
 	c.api, err = server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
 		Broker: c.broker.TLSURL(), ClientID: "vagt-api-tls", Group: "-", TLSCA: c.pki.CAFile, TLSCert: apiCert.CertFile, TLSKey: apiCert.KeyFile,
-		FeedPoll: 200 * time.Millisecond}, server.Deps{Log: log, Registry: c.apiReg})
+		FeedPoll: 200 * time.Millisecond}, server.Deps{Logger: log, Registry: c.apiReg})
 	must(t, err)
 	c.apiBase = "http://" + c.api.Addr()
 	s := c.api.Store

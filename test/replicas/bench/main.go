@@ -10,13 +10,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -25,7 +23,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/firmware-sim/load"
-	"github.com/vagt-dk/vagt/ingest/influx"
+	"github.com/vagt-dk/vagt/test/internal/probe"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -50,15 +48,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func run(ctx context.Context, o options) error {
@@ -114,11 +103,11 @@ func measure(ctx context.Context, db *localstack.InfluxDB, o options, n int) err
 			return err
 		}
 		reps = append(reps, replica{cmd, addr})
-		if err := waitReady(ctx, addr); err != nil {
+		if err := probe.WaitReady(ctx, addr); err != nil {
 			return err
 		}
 	}
-	before := loadavg()
+	before := probe.LoadAvg()
 	cfg := load.Config{Broker: cluster.Node(0).URL(), Homes: o.homes, Sensors: o.sensors, Samples: o.samples, Batches: o.batches,
 		Conns: 4, Window: 512, Prefix: fmt.Sprintf("r%d", n)}
 	start := time.Now()
@@ -130,7 +119,7 @@ func measure(ctx context.Context, db *localstack.InfluxDB, o options, n int) err
 	for {
 		var sum float64
 		for _, r := range reps {
-			v, err := scrape(ctx, r.addr, "vagt_ingest_points_written_total")
+			v, err := probe.Scrape(ctx, r.addr, "vagt_ingest_points_written_total")
 			if err != nil {
 				return err
 			}
@@ -145,11 +134,11 @@ func measure(ctx context.Context, db *localstack.InfluxDB, o options, n int) err
 		time.Sleep(20 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	after := loadavg()
+	after := probe.LoadAvg()
 	var cpu time.Duration
 	var per []string
 	for _, r := range reps {
-		v, _ := scrape(ctx, r.addr, "vagt_ingest_points_written_total")
+		v, _ := probe.Scrape(ctx, r.addr, "vagt_ingest_points_written_total")
 		per = append(per, strconv.FormatFloat(v, 'f', 0, 64))
 		if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			return err
@@ -157,11 +146,9 @@ func measure(ctx context.Context, db *localstack.InfluxDB, o options, n int) err
 		if err := r.cmd.Wait(); err != nil {
 			return fmt.Errorf("vagt ingest: %w", err)
 		}
-		if ru, ok := r.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+		cpu += probe.CPU(r.cmd.ProcessState)
 	}
-	stored, err := count(ctx, db, `SELECT count(value) FROM "`+database+`"."autogen"."reading"`)
+	stored, err := probe.Count(ctx, db.URL(), `SELECT count(value) FROM "`+database+`"."autogen"."reading"`)
 	if err != nil {
 		return err
 	}
@@ -176,63 +163,4 @@ func measure(ctx context.Context, db *localstack.InfluxDB, o options, n int) err
 		return errors.New("InfluxDB does not hold every reading")
 	}
 	return nil
-}
-
-func waitReady(ctx context.Context, addr string) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("ingest not ready: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func scrape(ctx context.Context, addr, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, s.Err()
-}
-
-func count(ctx context.Context, db *localstack.InfluxDB, q string) (uint64, error) {
-	w, err := influx.New(influx.Config{URL: db.URL(), Bucket: "x"})
-	if err != nil {
-		return 0, err
-	}
-	defer w.Close()
-	body, err := w.Query1x(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	s := string(body)
-	i := strings.LastIndex(s, ",")
-	j := strings.Index(s[max(i, 0):], "]")
-	if i < 0 || j < 0 || !strings.Contains(s, `"values"`) {
-		return 0, nil
-	}
-	return strconv.ParseUint(s[i+1:i+j], 10, 64)
 }

@@ -1,5 +1,0 @@
-//go:build !race
-
-package alarmprop
-
-const raceBuild = false

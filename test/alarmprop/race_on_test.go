@@ -1,6 +1,0 @@
-//go:build race
-
-package alarmprop
-
-// raceBuild: the suite runs under -race, and builds the chain's binaries with it too.
-const raceBuild = true
