@@ -231,7 +231,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.careplans = careplan.NewService(store.CarePlanService, cpOpts)
 	if c.Broker != "" {
-		s.lane, err = alarmlane.New(laneSink{store.AlertService, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
+		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Logger: d.Logger, Registerer: d.Registry,
 			OnChange: s.wakeLane})
 		if err != nil {
@@ -571,9 +571,12 @@ type rosterStore struct {
 	*sqlstore.RegistryService
 }
 
-// laneSink commits lane messages to the store at the clock's time.
+// laneSink commits lane messages to the store at the clock's time. It holds the whole
+// Store, not the AlertService it calls: with *sqlstore.AlertService here (the same
+// pointer's methods) TestPresenceEndToEnd never saw the escalation of a taken alert,
+// and the cause is not found yet (see the sqlsplit report).
 type laneSink struct {
-	store     *sqlstore.AlertService
+	store     *sqlstore.Store
 	clock     api.Clock
 	careplans *careplan.Service
 	downlink  *downlink.Notifier // nil without a broker
