@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 )
@@ -28,7 +29,7 @@ func TestCitizenPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.IssueActivationCode(ctx, 1, codeHash, "mette", now.Add(time.Hour), now); err != nil {
+	if err := store.IssueActivationCode(ctx, api.Scope{All: true}, 1, codeHash, "mette", now.Add(time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
 	token, tokenHash, _ := auth.NewToken()

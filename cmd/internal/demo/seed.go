@@ -310,7 +310,7 @@ func citizenToken(ctx context.Context, store *sqlstore.Store) (string, string, e
 	if err != nil {
 		return "", "", err
 	}
-	if err := store.IssueActivationCode(ctx, citizen, codeHash, "demo", now.Add(time.Hour), now); err != nil {
+	if err := store.IssueActivationCode(ctx, api.Scope{All: true}, citizen, codeHash, "demo", now.Add(time.Hour), now); err != nil {
 		return "", "", err
 	}
 	token, hash, err := auth.NewToken()
@@ -324,7 +324,7 @@ func citizenToken(ctx context.Context, store *sqlstore.Store) (string, string, e
 	if _, _, err := store.Activate(ctx, codeHash, hash, exp, now); err != nil {
 		return "", "", err
 	}
-	cs, err := store.Citizens(ctx, staffMunicipality, "demo", now)
+	cs, err := store.Citizens(ctx, api.Scope{All: true}, staffMunicipality, "demo", now)
 	if err != nil {
 		return "", "", err
 	}
