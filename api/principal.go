@@ -28,12 +28,15 @@ const (
 	RoleNational Role = "national" // cross-municipality statistics
 	RoleAdmin    Role = "admin"    // everything, tokens included
 	RoleCitizen  Role = "citizen"  // their own data
+	// RoleRelative is a citizen's relative, who sees only what a citizen's grant names,
+	// for as long as it runs (docs/citizen.md); every request checks the grants again.
+	RoleRelative Role = "relative"
 )
 
 // Validate reports whether r is a known role.
 func (r Role) Validate() error {
 	switch r {
-	case RoleStaff, RoleManager, RoleNational, RoleAdmin, RoleCitizen:
+	case RoleStaff, RoleManager, RoleNational, RoleAdmin, RoleCitizen, RoleRelative:
 		return nil
 	}
 	return fmt.Errorf("%w: role %q", ErrInvalid, r)

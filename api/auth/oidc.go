@@ -70,7 +70,7 @@ func (m StaffClaims) Principal(_ context.Context, c Claims) (*api.Principal, err
 		}
 	}
 	p.Role = api.Role(c.String(m.RoleClaim))
-	if p.Role == api.RoleCitizen {
+	if p.Role == api.RoleCitizen || p.Role == api.RoleRelative {
 		return nil, fmt.Errorf("%w: role %s is not given by the staff sign-in", api.ErrInvalid, p.Role)
 	}
 	if n, ok := c[m.MunicipalityClaim].(float64); ok {

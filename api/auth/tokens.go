@@ -21,10 +21,12 @@ var (
 	defaultLifetime = map[api.Role]time.Duration{
 		api.RoleStaff: 12 * time.Hour, api.RoleAdmin: 8 * time.Hour,
 		api.RoleManager: 30 * 24 * time.Hour, api.RoleNational: 30 * 24 * time.Hour, api.RoleCitizen: 90 * 24 * time.Hour,
+		api.RoleRelative: 12 * time.Hour,
 	}
 	maxLifetime = map[api.Role]time.Duration{
 		api.RoleStaff: 7 * 24 * time.Hour, api.RoleAdmin: 24 * time.Hour,
 		api.RoleManager: 90 * 24 * time.Hour, api.RoleNational: 90 * 24 * time.Hour, api.RoleCitizen: 90 * 24 * time.Hour,
+		api.RoleRelative: 24 * time.Hour, // a relative signs in again: grants end and are revoked
 	}
 )
 

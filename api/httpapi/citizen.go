@@ -104,7 +104,7 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		devices = append(devices, []string{string(d.ID), string(d.Gateway), d.Technology.String(), d.Label, string(d.State), tstr(d.InstalledAt), tstr(d.RemovedAt), tstr(d.LastSeen)})
 	}
 	for _, a := range x.Alerts {
-		als = append(als, []string{strconv.FormatInt(a.ID, 10), a.Type.String(), string(a.Device), tstr(&a.RaisedAt), tstr(a.AckedAt), tstr(a.ResolvedAt), string(a.Outcome)})
+		als = append(als, []string{strconv.FormatInt(a.ID, 10), a.Type.String(), string(a.Device), tstr(&a.RaisedAt), tstr(a.AckedAt), tstr(a.ArrivedAt), tstr(a.ResolvedAt), string(a.Outcome)})
 	}
 	for _, t := range x.Telemetry {
 		tel = append(tel, []string{tstr(&t.Time), string(t.Gateway), string(t.Device), t.Kind, strconv.FormatFloat(t.Value, 'f', -1, 64)})
@@ -127,7 +127,7 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 		{"contacts.csv", []string{"name", "phone", "relation"}, contacts},
 		{"homes.csv", []string{"id", "district", "municipality"}, homes},
 		{"devices.csv", []string{"id", "gateway", "technology", "label", "state", "installed_at", "removed_at", "last_seen"}, devices},
-		{"alerts.csv", []string{"id", "type", "device", "raised_at", "acked_at", "resolved_at", "outcome"}, als},
+		{"alerts.csv", []string{"id", "type", "device", "raised_at", "acked_at", "arrived_at", "resolved_at", "outcome"}, als},
 		{"telemetry.csv", []string{"time", "gateway", "device", "kind", "value"}, tel},
 		{"access_log.csv", []string{"at", "actor", "action", "object", "detail"}, log},
 		{"night_checks.csv", []string{"home", "due_at", "checked_at", "by", "decision", "grade", "missed", "state", "note"}, nights},

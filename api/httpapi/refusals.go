@@ -245,7 +245,7 @@ func (s *server) refusals(next http.Handler) http.Handler {
 // themselves (issued by an admin or the command line, or by a manager before activation
 // codes), naming who issued it.
 func (s *server) auditOnBehalf(r *http.Request, p *api.Principal) error {
-	if p.Role != api.RoleCitizen || p.IssuedBy == auth.ActivationIssuer || p.TokenID == 0 {
+	if p.Role != api.RoleCitizen || p.IssuedBy == auth.ActivationIssuer || p.IssuedBy == auth.NationalLoginIssuer || p.TokenID == 0 {
 		return nil
 	}
 	issuer := p.IssuedBy

@@ -91,6 +91,14 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
+	// Citizens serves the citizen page, the national login and relatives' grants
+	// (citizen_portal.go); nil: they answer 503.
+	Citizens CitizenPortal
+	// CitizenSignIn and RelativeSignIn are the national login's flows for citizens and
+	// their relatives (citizen_signin.go); nil: not offered.
+	CitizenSignIn, RelativeSignIn SignInFlow
+	// IdentityKey hashes national identities (auth.IdentityKey); empty: none can be recorded.
+	IdentityKey auth.IdentityKey
 	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
 	Presence PresenceService
 	// Rosters serves the duty rosters and who is on duty (roster.go); nil: they answer 503.
@@ -165,6 +173,9 @@ func NewHandler(c Config) http.Handler {
 	r.With(apiHeaders).Method(http.MethodGet, "/auth/config", s.signInConfig())
 	r.Method(http.MethodGet, "/auth/login", s.signInStart())
 	r.Method(http.MethodGet, "/auth/callback", s.signInCallback())
+	r.Method(http.MethodGet, "/mig", s.webPage("mig.html"))
+	r.Method(http.MethodGet, "/auth/citizen/login", s.citizenSignInStart())
+	r.Method(http.MethodGet, "/auth/citizen/callback", s.citizenSignInCallback())
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(apiHeaders, s.authenticate, s.refusals)
 		r.Method(http.MethodGet, "/me", s.me())
@@ -214,6 +225,15 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/stats/alerts", s.alertStats())
 		r.Method(http.MethodGet, "/stats/benefits", s.benefitStats())
 		r.Method(http.MethodGet, "/me/data", s.myData())
+		r.Method(http.MethodGet, "/me/overview", s.myOverview())
+		r.Method(http.MethodPost, "/me/erasure", s.myErasure())
+		r.Method(http.MethodGet, "/me/relatives", s.myRelatives())
+		r.Method(http.MethodPost, "/me/relatives", s.myRelatives())
+		r.Method(http.MethodDelete, "/me/relatives/{grant}", s.myRevoke())
+		r.Method(http.MethodGet, "/relative/view", s.relativeView())
+		r.Method(http.MethodPut, "/citizens/{id}/identity", s.citizenIdentity())
+		r.Method(http.MethodPost, "/citizens/{id}/relatives", s.citizenRelatives())
+		r.Method(http.MethodDelete, "/citizens/{id}/relatives/{grant}", s.citizenRelatives())
 		r.Method(http.MethodGet, "/homes/{id}/config", s.getHomeConfig())
 		r.Method(http.MethodPut, "/homes/{id}/config", s.putHomeConfig())
 		r.Method(http.MethodGet, "/homes/{id}/config/history", s.homeConfigHistory())

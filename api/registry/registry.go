@@ -154,11 +154,13 @@ type Erasure struct {
 
 // CitizenAlert is an alert in a citizen's export.
 type CitizenAlert struct {
-	ID         int64          `json:"id"`
-	Type       vagt.AlarmType `json:"type"`
-	Device     vagt.DeviceID  `json:"device"`
-	RaisedAt   time.Time      `json:"raised_at"`
-	AckedAt    *time.Time     `json:"acked_at,omitempty"`
+	ID       int64          `json:"id"`
+	Type     vagt.AlarmType `json:"type"`
+	Device   vagt.DeviceID  `json:"device"`
+	RaisedAt time.Time      `json:"raised_at"`
+	AckedAt  *time.Time     `json:"acked_at,omitempty"`
+	// ArrivedAt is when staff said "arrived" (presence): how fast help came.
+	ArrivedAt  *time.Time     `json:"arrived_at,omitempty"`
 	ResolvedAt *time.Time     `json:"resolved_at,omitempty"`
 	Outcome    alerts.Outcome `json:"outcome,omitempty"`
 }

@@ -80,6 +80,9 @@ type Config struct {
 	// SignIn, when its client id is set, signs staff in to the pages with the OIDC
 	// provider (authorization code with PKCE); it needs OIDC.Issuer.
 	SignIn auth.SignInConfig
+	// NationalLogin signs citizens and their relatives in to the citizen page /mig with
+	// the municipality's MitID broker (docs/citizen.md); unset: not offered.
+	NationalLogin auth.NationalLoginConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
 	// erasure; URL "" runs without (those answer 503, alerts go on).
 	Influx influx.Config
@@ -126,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.SignIn.Validate(); err != nil {
 		return fmt.Errorf("api: %w", err)
+	}
+	if err := c.NationalLogin.Validate(); err != nil {
+		return fmt.Errorf("api: national login: %w", err)
 	}
 	return c.Policy.Validate()
 }
@@ -299,7 +305,16 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store.RegistryService, Stats: svc, Population: pop, HomeConfigs: s.careplans, Rosters: rosterStore{store.RosterService, store.RegistryService},
-		FHIR: fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now})}
+		FHIR:     fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now}),
+		Citizens: store, IdentityKey: c.NationalLogin.Key}
+	if c.NationalLogin.Enabled() {
+		citizenFlow, relativeFlow, err := auth.NewNationalLogin(c.NationalLogin, store)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		hc.CitizenSignIn, hc.RelativeSignIn = citizenFlow, relativeFlow
+	}
 	s.gps, s.owntracks = newGPS(c, store.GPSService, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store.GPSService}
 	hc.MetricsToken = c.MetricsToken

@@ -64,6 +64,13 @@ func (s *RegistryService) CitizenExport(ctx context.Context, citizen int64, acto
 	}); err != nil {
 		return x, storeErr("citizen export", err)
 	}
+	return s.citizenRecord(ctx, citizen)
+}
+
+// citizenRecord reads what CitizenExport returns, without auditing: the caller audits its
+// own purpose (an export, the citizen's page).
+func (s *RegistryService) citizenRecord(ctx context.Context, citizen int64) (registry.Export, error) {
+	var x registry.Export
 	cs, err := s.citizens(ctx, `WHERE id = ?`, []any{citizen})
 	if err != nil {
 		return x, err
@@ -89,16 +96,18 @@ func (s *RegistryService) CitizenExport(ctx context.Context, citizen int64, acto
 		})
 	}
 	if err == nil {
-		err = s.each(ctx, `SELECT a.id, a.type, a.device_id, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, '')
+		err = s.each(ctx, `SELECT a.id, a.type, a.device_id, a.raised_at, a.acked_at, a.arrived_at, a.resolved_at, COALESCE(a.outcome, '')
 			FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.citizen_id = ? ORDER BY a.id`, []any{citizen}, func(r *sql.Rows) error {
 			var (
 				a              registry.CitizenAlert
 				typ            int
 				raised         int64
 				acked, resolvd sql.NullInt64
+				arrived        sql.NullInt64
 				outcome        string
 			)
-			err := r.Scan(&a.ID, &typ, &a.Device, &raised, &acked, &resolvd, &outcome)
+			err := r.Scan(&a.ID, &typ, &a.Device, &raised, &acked, &arrived, &resolvd, &outcome)
+			a.ArrivedAt = nullMs(arrived)
 			a.Type, a.RaisedAt, a.AckedAt, a.ResolvedAt, a.Outcome = vagt.AlarmType(typ), fromMs(raised), nullMs(acked), nullMs(resolvd), alerts.Outcome(outcome)
 			x.Alerts = append(x.Alerts, a)
 			return err

@@ -355,6 +355,9 @@ CREATE TABLE gps_tracker_days (
 	// 12: presence (docs/alerts.md, "Presence"): who said "I'll go", "on my way", "arrived",
 	// and each step's history for the timeline.
 	migrationPresence,
+	// 13: the citizen's own access: identity hashes, relatives' grants, erasure requests
+	// (relatives.go, docs/citizen.md).
+	migrationCitizen,
 }
 
 var dialectText = map[dialect]map[string]string{

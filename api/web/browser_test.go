@@ -215,7 +215,8 @@ func startStack(t *testing.T) *stack {
 	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true})
 	clock := api.NewManualClock(time.Now().Truncate(time.Second))
 	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "vagt.db"),
-		Broker: broker.URL(), ClientID: "vagt-api-browser", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond},
+		Broker: broker.URL(), ClientID: "vagt-api-browser", Tick: 20 * time.Millisecond, FeedPoll: 200 * time.Millisecond,
+		NationalLogin: auth.NationalLoginConfig{Key: auth.IdentityKey(strings.Repeat("k", auth.MinIdentityKey))}}, // the citizen page's grants
 		server.Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)

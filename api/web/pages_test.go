@@ -26,6 +26,8 @@ func TestPagesAndAssets(t *testing.T) {
 	for path, ctype := range map[string]string{
 		"/":                  "text/html; charset=utf-8",
 		"/stats":             "text/html; charset=utf-8",
+		"/mig":               "text/html; charset=utf-8",
+		"/assets/mig.js":     "text/javascript; charset=utf-8",
 		"/assets/console.js": "text/javascript; charset=utf-8",
 		"/assets/common.js":  "text/javascript; charset=utf-8",
 		"/assets/charts.js":  "text/javascript; charset=utf-8",

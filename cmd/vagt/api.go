@@ -10,6 +10,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
@@ -62,6 +63,14 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&cfg.SignIn.RedirectURL, "oidc-redirect-url", "", "this api's /auth/callback as browsers reach it, registered at the provider, e.g. https://vagt.example.dk/auth/callback")
 	oidcScopes := fs.String("oidc-scopes", "openid,profile,email", "scopes the sign-in asks for, comma-separated")
 	fs.DurationVar(&cfg.SignIn.SessionLifetime, "oidc-session-lifetime", 12*time.Hour, "how long the session token from a sign-in lives (at most the role's default token lifetime)")
+	fs.StringVar(&cfg.NationalLogin.Issuer, "citizen-oidc-issuer", "", "the municipality's MitID broker (OpenID Connect issuer) for the citizen page /mig (docs/citizen.md); empty: no national login")
+	fs.StringVar(&cfg.NationalLogin.SignIn.ClientID, "citizen-oidc-client-id", "", "the api's client id at the MitID broker")
+	fs.StringVar(&cfg.NationalLogin.SignIn.ClientSecret, "citizen-oidc-client-secret", "", "its secret, from the environment file (VAGT_CITIZEN_OIDC_CLIENT_SECRET); empty: a public client, PKCE only")
+	fs.StringVar(&cfg.NationalLogin.SignIn.RedirectURL, "citizen-oidc-redirect-url", "", "this api's /auth/citizen/callback as browsers reach it, registered at the broker")
+	citizenScopes := fs.String("citizen-oidc-scopes", "openid", "scopes the national login asks for, comma-separated (the broker's scope for the CPR number when the identity claim is one)")
+	fs.StringVar(&cfg.NationalLogin.IdentityClaim, "citizen-identity-claim", "sub", "the ID token claim that names the person: a CPR number or the broker's pseudonymous id")
+	identityKey := fs.String("citizen-identity-key", "", "secret (32+ bytes) that hashes identities; from the environment file (VAGT_CITIZEN_IDENTITY_KEY); never change it once identities are recorded")
+	fs.DurationVar(&cfg.NationalLogin.SignIn.SessionLifetime, "citizen-session-lifetime", time.Hour, "how long a citizen's or relative's session from the national login lives")
 	fs.StringVar(&cfg.Influx.URL, "influx-url", "", "InfluxDB that ingest writes to, for statistics, citizen export and erasure; empty: those answer 503")
 	fs.StringVar(&cfg.Influx.Org, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")
 	fs.StringVar(&cfg.Influx.Bucket, "influx-bucket", "vagt/autogen", "InfluxDB bucket; on 1.8 database/retention-policy")
@@ -89,6 +98,8 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")
 	cfg.SignIn.Scopes = strings.Split(*oidcScopes, ",")
+	cfg.NationalLogin.SignIn.Scopes = strings.Split(*citizenScopes, ",")
+	cfg.NationalLogin.Key = auth.IdentityKey(*identityKey)
 	if cfg.OIDC.Audience == "" {
 		// An ID token from the sign-in's provider is for the client id.
 		cfg.OIDC.Audience = cfg.SignIn.ClientID

@@ -18,6 +18,7 @@ import (
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // principals are every role, inside and outside the objects' district and municipality:
@@ -146,6 +147,23 @@ var matrix = map[string]outcome{
 	"GET /api/v1/municipalities/{code}/central-on-call": {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
 	"PUT /api/v1/municipalities/{code}/central-on-call": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"GET /api/v1/duty":                                  {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	// The citizen page (docs/citizen.md): the citizen's own, whose open alert refuses an
+	// erasure request (409); no relative holds a grant in this world. The national login is
+	// not configured here (404); configured, it is tested against a real provider
+	// (api/httpapi TestNationalLogin*, TestRelativesByConsent). Recording a citizen's
+	// identity and granting on the citizen's documented consent: managers and admins.
+	"GET /mig":                                       public,
+	"GET /auth/citizen/login":                        {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /auth/citizen/callback":                     {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /api/v1/me/overview":                        {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"POST /api/v1/me/erasure":                        {401, 403, 403, 403, 403, 403, 403, 403, 409, 403},
+	"GET /api/v1/me/relatives":                       {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"POST /api/v1/me/relatives":                      {401, 403, 403, 403, 403, 403, 403, 403, 201, 403},
+	"DELETE /api/v1/me/relatives/{grant}":            {401, 403, 403, 403, 403, 403, 403, 403, 200, 403},
+	"GET /api/v1/relative/view":                      {401, 403, 403, 403, 403, 403, 403, 403, 403, 403},
+	"PUT /api/v1/citizens/{id}/identity":             {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
+	"POST /api/v1/citizens/{id}/relatives":           {401, 403, 403, 403, 201, 404, 403, 201, 403, 403},
+	"DELETE /api/v1/citizens/{id}/relatives/{grant}": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 }
 
 // bodies are the request bodies of the routes that read one: valid, so that a refusal is
@@ -196,6 +214,15 @@ var bodies = map[string]func(w *world, h household, n string) string{
 	"PATCH /api/v1/citizens/{id}":                       func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
 	"PATCH /api/v1/homes/{id}":                          func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
 	"PATCH /api/v1/gateways/{id}":                       func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/citizens/{id}/identity":                func(*world, household, string) string { return `{"identity":"610150-1234"}` },
+	"POST /api/v1/me/relatives":                         func(*world, household, string) string { return grantBody("") },
+	"POST /api/v1/citizens/{id}/relatives":              func(*world, household, string) string { return grantBody("oral consent at the visit, journal 7") },
+}
+
+// grantBody is a valid grant to the citizen's son on record.
+func grantBody(consent string) string {
+	return `{"relative_name":"Peter Jensen","identity":"610175-4321","parts":["alarms"],"until":"` +
+		time.Now().AddDate(0, 1, 0).UTC().Format(time.RFC3339) + `","consent":"` + consent + `"}`
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
@@ -236,7 +263,8 @@ func (w *world) household(t testing.TB) household {
 	var err error
 	h.district, err = s.CreateDistrict(ctx, ownMun, "District "+n)
 	must(t, err)
-	h.citizen, err = s.CreateCitizen(ctx, ownMun, api.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted"})
+	h.citizen, err = s.CreateCitizen(ctx, ownMun, api.Citizen{Name: "Citizen " + n, Address: "Bygaden 1, 8722 Hedensted",
+		Contacts: []api.Contact{{Name: "Peter Jensen", Relation: "søn"}}})
 	must(t, err)
 	must(t, s.CreateHome(ctx, h.home, w.north, h.citizen))
 	must(t, s.RegisterGateway(ctx, h.gateway, h.home))
@@ -306,7 +334,19 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	if strings.Contains(pattern, "/lang/") {
 		file = "da.json"
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey, "{code}", "766").Replace(pattern)
+	grant := ""
+	if strings.Contains(pattern, "{grant}") { // a fresh grant of the citizen the route names
+		owner := h.citizen
+		if strings.HasPrefix(pattern, "/api/v1/me/") {
+			owner = w.citizen
+		}
+		g, err := w.srv.Store.GrantRelative(t.Context(), sqlstore.NewGrant{Citizen: owner, RelativeName: "Peter Jensen", IDHash: strings.Repeat("ab", 32),
+			RelativeUser: auth.RelativeUser(strings.Repeat("ab", 32)), Parts: []string{sqlstore.PartAlarms}, From: time.Now(),
+			Until: time.Now().Add(time.Hour), GrantedBy: "matrix", Consent: "matrix"}, time.Now())
+		must(t, err)
+		grant = itoa(g.ID)
+	}
+	path = strings.NewReplacer("{grant}", grant, "{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey, "{code}", "766").Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
 	}

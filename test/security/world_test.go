@@ -57,7 +57,8 @@ func startWorld(t testing.TB) *world {
 	w := &world{dbPath: t.TempDir() + "/vagt.db", tokens: map[string]string{}, home: "home-sec-1"}
 	influxDB := stacktest.SharedInfluxDB(t)
 	srv, err := server.New(t.Context(), server.Config{Listen: "127.0.0.1:0", DB: w.dbPath, MetricsToken: metricsToken, NoAlarmLane: true,
-		Influx: influx.Config{URL: influxDB.URL, Org: influxDB.Org, Bucket: influxDB.Bucket, Token: influxDB.Token}}, server.Deps{})
+		Influx:        influx.Config{URL: influxDB.URL, Org: influxDB.Org, Bucket: influxDB.Bucket, Token: influxDB.Token},
+		NationalLogin: auth.NationalLoginConfig{Key: auth.IdentityKey(strings.Repeat("k", auth.MinIdentityKey))}}, server.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,8 @@ func startWorld(t testing.TB) *world {
 	away, err := s.CreateDistrict(t.Context(), otherMun, "Indre By")
 	must(t, err)
 	w.south, w.away = south, away
-	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted"})
+	w.citizen, err = s.CreateCitizen(t.Context(), ownMun, api.Citizen{Name: "Karen Jensen", Address: "Søndergade 4, 8722 Hedensted",
+		Contacts: []api.Contact{{Name: "Peter Jensen", Relation: "søn"}}}) // a relative on record, for the grants
 	must(t, err)
 	must(t, s.CreateHome(t.Context(), vagt.HomeID(w.home), north, w.citizen))
 	must(t, s.RegisterGateway(t.Context(), "gw-sec-1", vagt.HomeID(w.home)))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/ingest"
@@ -139,7 +140,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	policy.Escalate[vagt.PriorityHigh] = c.EscalateAfter
 	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
 		ClientID: "demo-api", Username: apiUser, Password: apiPassword, Policy: policy,
-		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token}},
+		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token},
+		// The demo's identity key is no secret: the demo holds no real identities.
+		NationalLogin: auth.NationalLoginConfig{Key: auth.IdentityKey("vagt-demo-identity-key-not-a-secret!")}},
 		server.Deps{Logger: log.With("component", "api"), NightClock: shift})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)

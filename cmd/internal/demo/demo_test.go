@@ -95,6 +95,10 @@ func TestDemo(t *testing.T) {
 	if first.get(t, "/api/v1/me", staff) == "" {
 		t.Fatal("the printed staff token does not sign in")
 	}
+	// The demo citizen's token opens the citizen page's content: their own home's devices.
+	if body := first.get(t, "/api/v1/me/overview", first.token("citizen")); !strings.Contains(body, `"devices":[{`) {
+		t.Fatalf("the printed citizen token does not show the citizen's page: %.300s", body)
+	}
 	first.stop(t)
 
 	// The data stays: a second run signs in with the same tokens and sees the old alerts.
@@ -157,7 +161,7 @@ type demoProcess struct {
 var (
 	apiLine    = regexp.MustCompile(`API\s+http://(\S+)/api/v1`)
 	influxLine = regexp.MustCompile(`InfluxDB\s+(http://\S+)`)
-	tokenLine  = regexp.MustCompile(`^\s+(staff|backup|manager|national|admin)\b.*\s(vagt_\S+)$`)
+	tokenLine  = regexp.MustCompile(`^\s+(staff|backup|manager|national|admin|citizen)\b.*\s(vagt_\S+)$`)
 )
 
 func startDemo(t *testing.T, bin, dir string) *demoProcess {

@@ -52,6 +52,7 @@ vagt-demo kører · is running: %d simulerede hjem · simulated homes in %s.
   ledelse · manager dashboard            http://%s/stats
   nattilsyn · night board                http://%s/night   (hjem med sengesensor · homes with a bed sensor)
   vagtplan · duty roster                 http://%s/roster  (log ind som leder · sign in as the manager)
+  borger · citizen page                  http://%s/mig     (demo-login med citizen-nøglen i stedet for MitID · a demo login with the citizen token, in place of MitID)
   API                                    http://%s/api/v1   (OpenAPI: /openapi.yaml)
   broker %s · InfluxDB %s (database vagt) · ingest http://%s/metrics
 
@@ -68,7 +69,7 @@ Sådan · How it goes:
      Er ingen fra vagten forbundet, går alarmen videre med det samme · With nobody of the shift connected it moves on at once.
 
 Ctrl-C stopper; data bliver i %s til næste gang · Ctrl-C stops; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), a, a, a, a, a, a, w.broker, w.influx, w.ingest, v.tokensFile, tokenLines(v),
+`, len(v.homes), v.where(), a, a, a, a, a, a, a, w.broker, w.influx, w.ingest, v.tokensFile, tokenLines(v),
 		v.alarmsWhere, v.alarmsWhere, da, en, da, en, v.dir)
 }
 
@@ -106,6 +107,7 @@ func tokenLines(v *village) string {
 		{"manager", "leder, " + v.managerScope + " · manager (dashboard, roster)", v.tokens.Manager},
 		{"national", "hele landet · national statistics", v.tokens.National},
 		{"admin", "administrator · admin", v.tokens.Admin},
+		{"citizen", "borger, " + v.tokens.CitizenName + " · the citizen (/mig)", v.tokens.Citizen},
 	}
 	width := 0
 	for _, r := range rows {

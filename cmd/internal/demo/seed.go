@@ -67,6 +67,10 @@ type Tokens struct {
 	// Backup is the backup ("bagvagt") on duty for both Hedensted districts: an alert
 	// nobody acknowledges in time reaches this token's console.
 	Backup string `json:",omitempty"`
+	// Citizen is the demo citizen's own token for the citizen page /mig: a demo login in
+	// place of MitID (docs/citizen.md), obtained as an activation letter's code gives one.
+	Citizen     string `json:",omitempty"`
+	CitizenName string `json:",omitempty"`
 }
 
 type village struct {
@@ -158,6 +162,11 @@ func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (
 		}
 	}
 	st.Homes = max(st.Homes, len(v.homes))
+	if st.Tokens.Citizen == "" {
+		if st.Tokens.Citizen, st.Tokens.CitizenName, err = citizenToken(ctx, store); err != nil {
+			return nil, fmt.Errorf("citizen token: %w", err)
+		}
+	}
 	out, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return nil, err
@@ -277,4 +286,52 @@ func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 		}
 	}
 	return token, team, nil
+}
+
+// citizenToken activates the citizen of the first Hedensted home as a citizen does with
+// the code in the municipality's letter, and returns the token and the citizen's name.
+func citizenToken(ctx context.Context, store *sqlstore.Store) (string, string, error) {
+	homes, err := store.Homes(ctx, staffMunicipality)
+	if err != nil {
+		return "", "", err
+	}
+	var citizen int64
+	for _, h := range homes {
+		if h.Citizen != 0 {
+			citizen = h.Citizen
+			break
+		}
+	}
+	if citizen == 0 {
+		return "", "", nil // no home yet: a later run makes it
+	}
+	now := time.Now()
+	_, codeHash, err := auth.NewActivationCode()
+	if err != nil {
+		return "", "", err
+	}
+	if err := store.IssueActivationCode(ctx, api.Scope{All: true}, citizen, codeHash, "demo", now.Add(time.Hour), now); err != nil {
+		return "", "", err
+	}
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", "", err
+	}
+	exp, err := auth.Lifetime(api.RoleCitizen, 0, now)
+	if err != nil {
+		return "", "", err
+	}
+	if _, _, err := store.Activate(ctx, codeHash, hash, exp, now); err != nil {
+		return "", "", err
+	}
+	cs, err := store.Citizens(ctx, api.Scope{All: true}, staffMunicipality, "demo", now)
+	if err != nil {
+		return "", "", err
+	}
+	for _, c := range cs {
+		if c.ID == citizen {
+			return token, c.Name, nil
+		}
+	}
+	return token, "", nil
 }

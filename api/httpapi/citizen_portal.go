@@ -1,0 +1,346 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/sqlstore"
+)
+
+// CitizenPortal is what the citizen page, the national login and relatives' access need
+// (api/sqlstore, relatives.go).
+type CitizenPortal interface {
+	auth.CitizenIdentities
+	SetCitizenIdentity(ctx context.Context, citizen int64, idHash, actor string, now time.Time) error
+	IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error)
+	IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error)
+	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
+	CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (sqlstore.CitizenView, error)
+	CitizenCarePlans(ctx context.Context, citizen int64) ([]sqlstore.CitizenCarePlan, error)
+	GrantRelative(ctx context.Context, g sqlstore.NewGrant, now time.Time) (sqlstore.RelativeGrant, error)
+	RelativeGrants(ctx context.Context, citizen int64) ([]sqlstore.RelativeGrant, error)
+	GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]sqlstore.RelativeGrant, error)
+	RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (sqlstore.RelativeGrant, error)
+	RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error)
+}
+
+var errNoPortal = fmt.Errorf("%w: the citizen page is not configured", api.ErrUnavailable)
+
+// myCitizen returns the calling citizen's id: only the citizen's own login has one.
+func (s *server) myCitizen(r *http.Request, p *api.Principal) (int64, error) {
+	if s.Citizens == nil {
+		return 0, errNoPortal
+	}
+	if p.Role != api.RoleCitizen {
+		return 0, fmt.Errorf("%w: this is the citizen's own page", api.ErrForbidden)
+	}
+	return s.Citizens.CitizenOfUser(r.Context(), p.UserID)
+}
+
+// CitizenPage is GET /api/v1/me/overview: the citizen page's content.
+type CitizenPage struct {
+	sqlstore.CitizenView
+	// CarePlans are the homes' care plans; the page words them ("the home watches the
+	// front door at night 22:00-07:00").
+	CarePlans []sqlstore.CitizenCarePlan `json:"care_plans"`
+	Relatives []sqlstore.RelativeGrant   `json:"relatives"`
+}
+
+func (s *server) myOverview() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		id, err := s.myCitizen(r, p)
+		if err != nil {
+			return err
+		}
+		now := s.Clock.Now()
+		v, err := s.Citizens.CitizenView(r.Context(), id, p.Name, "the citizen's own page", now)
+		if err != nil {
+			return err
+		}
+		page := CitizenPage{CitizenView: v}
+		if page.CarePlans, err = s.Citizens.CitizenCarePlans(r.Context(), id); err != nil {
+			return err
+		}
+		if page.Relatives, err = s.Citizens.RelativeGrants(r.Context(), id); err != nil {
+			return err
+		}
+		live(page.Relatives, now)
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, page)
+		return nil
+	})
+}
+
+// myErasure is POST /api/v1/me/erasure: the citizen asks for erasure (GDPR art. 17);
+// refused (409) with the reason while an alarm of theirs is open.
+func (s *server) myErasure() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		id, err := s.myCitizen(r, p)
+		if err != nil {
+			return err
+		}
+		at, err := s.Citizens.RequestErasure(r.Context(), id, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"requested_at": at, "citizen": id})
+		return nil
+	})
+}
+
+// grantRequest is the body of a grant: the relative's name as on the citizen's record,
+// their national identity (hashed at once, never stored), the parts and the period.
+type grantRequest struct {
+	RelativeName string    `json:"relative_name"`
+	Identity     string    `json:"identity"`
+	Parts        []string  `json:"parts"`
+	From         time.Time `json:"from"`
+	Until        time.Time `json:"until"`
+	// Consent is staff's note of how the citizen consented (granting on the citizen's
+	// behalf); the citizen's own grant records "citizen".
+	Consent string `json:"consent"`
+}
+
+func (s *server) newGrant(r *http.Request, citizen int64, actor string, byCitizen bool) (sqlstore.NewGrant, error) {
+	var req grantRequest
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<14))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return sqlstore.NewGrant{}, fmt.Errorf("%w: body: %w", api.ErrInvalid, err)
+	}
+	if len(s.IdentityKey) == 0 {
+		return sqlstore.NewGrant{}, fmt.Errorf("%w: no identity key is configured", api.ErrUnavailable)
+	}
+	if strings.TrimSpace(req.Identity) == "" {
+		return sqlstore.NewGrant{}, fmt.Errorf("%w: identity: the relative's CPR number or login id is needed", api.ErrInvalid)
+	}
+	consent := "citizen"
+	if !byCitizen {
+		consent = strings.TrimSpace(req.Consent)
+		if consent == "" {
+			return sqlstore.NewGrant{}, fmt.Errorf("%w: consent: note how the citizen consented (staff grant on the citizen's documented consent)", api.ErrInvalid)
+		}
+	}
+	if req.From.IsZero() {
+		req.From = s.Clock.Now()
+	}
+	h := s.IdentityKey.Hash(req.Identity)
+	return sqlstore.NewGrant{Citizen: citizen, RelativeName: req.RelativeName, IDHash: h, RelativeUser: auth.RelativeUser(h),
+		Parts: req.Parts, From: req.From, Until: req.Until, GrantedBy: actor, Consent: consent}, nil
+}
+
+// myRelatives is GET and POST /api/v1/me/relatives: the citizen's grants; a new one.
+func (s *server) myRelatives() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		id, err := s.myCitizen(r, p)
+		if err != nil {
+			return err
+		}
+		if r.Method == http.MethodGet {
+			gs, err := s.Citizens.RelativeGrants(r.Context(), id)
+			if err != nil {
+				return err
+			}
+			live(gs, s.Clock.Now())
+			writeJSON(w, http.StatusOK, gs)
+			return nil
+		}
+		g, err := s.newGrant(r, id, p.Name, true)
+		if err != nil {
+			return err
+		}
+		out, err := s.Citizens.GrantRelative(r.Context(), g, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, out)
+		return nil
+	})
+}
+
+// live marks the grants that let their relative in at now.
+func live(gs []sqlstore.RelativeGrant, now time.Time) {
+	for i := range gs {
+		gs[i].Live = gs[i].Active(now)
+	}
+}
+
+// managedCitizen is the citizen of the path when the caller manages the registry of the
+// citizen's municipality (managers, admins); a citizen of another municipality answers as
+// one that does not exist. (Kept here, not citizenInScope: the registry's scope moves into
+// its service with h/sqlsplit.)
+func managedCitizen(r *http.Request, reg RegistryStore, p *api.Principal) (int64, error) {
+	id, err := citizenID(r)
+	if err != nil {
+		return 0, err
+	}
+	if p.Role != api.RoleAdmin && p.Role != api.RoleManager {
+		return 0, fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
+	}
+	m, err := reg.CitizenMunicipality(r.Context(), id)
+	if err != nil {
+		return 0, err
+	}
+	return id, mayManage(p, m)
+}
+
+func grantID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "grant"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: grant %q", api.ErrNotFound, chi.URLParam(r, "grant"))
+	}
+	return id, nil
+}
+
+// myRevoke is DELETE /api/v1/me/relatives/{grant}: ends a grant at once.
+func (s *server) myRevoke() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		id, err := s.myCitizen(r, p)
+		if err != nil {
+			return err
+		}
+		g, err := grantID(r)
+		if err != nil {
+			return err
+		}
+		out, err := s.Citizens.RevokeGrant(r.Context(), id, g, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}
+
+// citizenRelatives is POST /api/v1/citizens/{id}/relatives (managers, admins): a grant on
+// the citizen's documented consent; DELETE .../relatives/{grant} revokes one.
+func (s *server) citizenRelatives() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		if s.Citizens == nil {
+			return errNoPortal
+		}
+		id, err := managedCitizen(r, reg, p)
+		if err != nil {
+			return err
+		}
+		now := s.Clock.Now()
+		if r.Method == http.MethodDelete {
+			g, err := grantID(r)
+			if err != nil {
+				return err
+			}
+			out, err := s.Citizens.RevokeGrant(r.Context(), id, g, p.Name, now)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, out)
+			return nil
+		}
+		g, err := s.newGrant(r, id, p.Name, false)
+		if err != nil {
+			return err
+		}
+		out, err := s.Citizens.GrantRelative(r.Context(), g, now)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, out)
+		return nil
+	})
+}
+
+// citizenIdentity is PUT /api/v1/citizens/{id}/identity (managers, admins): records the
+// identity the national login names the citizen by, as a keyed hash only.
+func (s *server) citizenIdentity() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		if s.Citizens == nil {
+			return errNoPortal
+		}
+		id, err := managedCitizen(r, reg, p)
+		if err != nil {
+			return err
+		}
+		if len(s.IdentityKey) == 0 {
+			return fmt.Errorf("%w: no identity key is configured", api.ErrUnavailable)
+		}
+		var req struct {
+			Identity string `json:"identity"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<12)).Decode(&req); err != nil || strings.TrimSpace(req.Identity) == "" {
+			return fmt.Errorf("%w: body: {\"identity\": \"<CPR number or login id>\"}", api.ErrInvalid)
+		}
+		if err := s.Citizens.SetCitizenIdentity(r.Context(), id, s.IdentityKey.Hash(req.Identity), p.Name, s.Clock.Now()); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// RelativeView is one citizen as a relative sees them: only the granted parts.
+type RelativeView struct {
+	Grant   int64                   `json:"grant"`
+	Citizen string                  `json:"citizen"`
+	Parts   []string                `json:"parts"`
+	Until   time.Time               `json:"until"`
+	Devices []registry.Device       `json:"devices,omitempty"`
+	Alerts  []registry.CitizenAlert `json:"alerts,omitempty"`
+}
+
+// relativeView is GET /api/v1/relative/view: what the relative's active grants show. The
+// grants are read again at every request, so a revoked one is refused at once (403).
+// Each use is in the citizen's access log (citizen.view by the relative, naming the grant).
+func (s *server) relativeView() http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		if s.Citizens == nil {
+			return errNoPortal
+		}
+		if p.Role != api.RoleRelative {
+			return fmt.Errorf("%w: for relatives signed in with the national login", api.ErrForbidden)
+		}
+		now := s.Clock.Now()
+		gs, err := s.Citizens.GrantsOfRelative(r.Context(), p.Name, now)
+		if err != nil {
+			return err
+		}
+		if len(gs) == 0 {
+			return fmt.Errorf("%w: no citizen's grant lets you in any more (it was revoked or has ended)", api.ErrForbidden)
+		}
+		out := []RelativeView{}
+		for _, g := range gs {
+			v, err := s.Citizens.CitizenView(r.Context(), g.Citizen, p.Name, fmt.Sprintf("relative %s, grant/%d (%s)", g.RelativeName, g.ID, strings.Join(g.Parts, ", ")), now)
+			if err != nil {
+				return err
+			}
+			rv := RelativeView{Grant: g.ID, Citizen: v.Name, Parts: g.Parts, Until: g.Until}
+			if g.Has(sqlstore.PartDevices) {
+				rv.Devices = v.Devices
+			}
+			if g.Has(sqlstore.PartAlarms) {
+				rv.Alerts = v.Alerts
+			}
+			out = append(out, rv)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	})
+}

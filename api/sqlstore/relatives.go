@@ -1,0 +1,446 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// migrationCitizen (13) is the citizen's own access (docs/citizen.md): the keyed hash of
+// the identity the national login names each citizen by (never the identity itself),
+// relatives' grants, the sessions a relative signed in with, and erasure requests.
+const migrationCitizen = `
+CREATE TABLE citizen_identities (
+	citizen_id BIGINT NOT NULL REFERENCES citizens(id) ON DELETE CASCADE,
+	id_hash TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	created_by TEXT NOT NULL,
+	PRIMARY KEY (citizen_id, id_hash)
+);
+CREATE INDEX citizen_identities_hash ON citizen_identities (id_hash);
+CREATE TABLE relative_grants (
+	id {{id}},
+	citizen_id BIGINT NOT NULL REFERENCES citizens(id) ON DELETE CASCADE,
+	relative_name TEXT NOT NULL,
+	relation TEXT NOT NULL,
+	id_hash TEXT NOT NULL,
+	relative_user TEXT NOT NULL,
+	parts TEXT NOT NULL,
+	valid_from BIGINT NOT NULL,
+	valid_until BIGINT NOT NULL,
+	granted_by TEXT NOT NULL,
+	consent TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	revoked_at BIGINT,
+	revoked_by TEXT
+);
+CREATE INDEX relative_grants_user ON relative_grants (relative_user);
+CREATE INDEX relative_grants_citizen ON relative_grants (citizen_id);
+CREATE TABLE erasure_requests (
+	id {{id}},
+	citizen_id BIGINT NOT NULL REFERENCES citizens(id) ON DELETE CASCADE,
+	requested_at BIGINT NOT NULL,
+	requested_by TEXT NOT NULL
+);
+`
+
+// SetCitizenIdentity records the keyed hash of the identity (CPR number or pseudonym) the
+// national login names the citizen by. Audited as citizen.identity for actor; the hash is
+// not in the audit detail.
+func (s *Store) SetCitizenIdentity(ctx context.Context, citizen int64, idHash, actor string, now time.Time) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		var erased sql.NullInt64
+		err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, citizen).Scan(&erased)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && erased.Valid) {
+			return fmt.Errorf("citizen %d: %w", citizen, api.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO citizen_identities (citizen_id, id_hash, created_at, created_by) VALUES (?, ?, ?, ?)
+			ON CONFLICT (citizen_id, id_hash) DO NOTHING`, citizen, idHash, ms(now), actor); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "citizen.identity", citizenObject(citizen), "national login identity recorded (keyed hash)")
+	})
+	if err != nil {
+		return storeErr("set citizen identity", err)
+	}
+	return nil
+}
+
+// CitizensByIdentity returns the (not erased) citizens whose identity hashes to idHash with
+// their municipalities. The login accepts exactly one.
+func (s *Store) CitizensByIdentity(ctx context.Context, idHash string) (map[int64]vagt.MunicipalityCode, error) {
+	out := map[int64]vagt.MunicipalityCode{}
+	err := s.each(ctx, `SELECT c.id, c.municipality FROM citizen_identities i JOIN citizens c ON c.id = i.citizen_id
+		WHERE i.id_hash = ? AND c.erased_at IS NULL`, []any{idHash}, func(r *sql.Rows) error {
+		var (
+			id int64
+			m  int
+		)
+		err := r.Scan(&id, &m)
+		out[id] = vagt.MunicipalityCode(m)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("citizens by identity", err)
+	}
+	return out, nil
+}
+
+// IssueCitizenSession issues a session token (hash, expiring at expires) to the citizen's
+// own login "citizen-N", linked to the citizen as an activation is. Audited as
+// signin.national on the citizen's record, so it shows on the citizen's page.
+func (s *Store) IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error) {
+	var p api.Principal
+	err := s.inTx(ctx, func(t *tx) error {
+		var mun int
+		err := t.row(ctx, `SELECT municipality FROM citizens WHERE id = ? AND erased_at IS NULL`, citizen).Scan(&mun)
+		if errors.Is(err, sql.ErrNoRows) {
+			return api.ErrUnauthenticated
+		} else if err != nil {
+			return err
+		}
+		p = api.Principal{Name: fmt.Sprintf("citizen-%d", citizen), Role: api.RoleCitizen, Municipality: vagt.MunicipalityCode(mun), IssuedBy: auth.NationalLoginIssuer}
+		if err := t.row(ctx, `INSERT INTO users (name, role, municipality, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET role = excluded.role, municipality = excluded.municipality RETURNING id`,
+			p.Name, string(p.Role), mun, ms(now)).Scan(&p.UserID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO citizen_users (user_id, citizen_id) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET citizen_id = excluded.citizen_id`,
+			p.UserID, citizen); err != nil {
+			return err
+		}
+		if err := t.row(ctx, `INSERT INTO tokens (hash, user_id, created_at, expires_at, issued_by, note) VALUES (?, ?, ?, ?, ?, 'sign-in') RETURNING id`,
+			hash, p.UserID, ms(now), ms(expires), auth.NationalLoginIssuer).Scan(&p.TokenID); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, p.Name, "signin.national", citizenObject(citizen), fmt.Sprintf("token/%d until %s", p.TokenID, expires.UTC().Format(time.RFC3339)))
+	})
+	if err != nil {
+		if errors.Is(err, api.ErrUnauthenticated) {
+			return p, err
+		}
+		return p, storeErr("citizen session", err)
+	}
+	return p, nil
+}
+
+// Relative grants name what a relative may see. The key-box code is never a part.
+const (
+	PartAlarms  = "alarms"  // alarms and their outcome
+	PartDevices = "devices" // device status (battery, last heard)
+)
+
+// RelativeGrant is a citizen's consent that a named relative sees a part of their data.
+type RelativeGrant struct {
+	ID           int64      `json:"id"`
+	Citizen      int64      `json:"citizen"`
+	RelativeName string     `json:"relative_name"`
+	Relation     string     `json:"relation"`
+	Parts        []string   `json:"parts"`
+	From         time.Time  `json:"from"`
+	Until        time.Time  `json:"until"`
+	GrantedBy    string     `json:"granted_by"`
+	Consent      string     `json:"consent"`
+	CreatedAt    time.Time  `json:"created_at"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy    string     `json:"revoked_by,omitempty"`
+	// Live is Active at the time of the answer, by the server's clock (not the browser's).
+	Live bool `json:"active"`
+}
+
+// Active reports whether g lets its relative in at now.
+func (g RelativeGrant) Active(now time.Time) bool {
+	return g.RevokedAt == nil && !now.Before(g.From) && now.Before(g.Until)
+}
+
+// Has reports whether g covers part.
+func (g RelativeGrant) Has(part string) bool { return slices.Contains(g.Parts, part) }
+
+// NewGrant is what a grant is made of; IDHash is the keyed hash of the relative's national
+// identity (auth.IdentityKey), RelativeUser the relative's login name derived from it.
+type NewGrant struct {
+	Citizen      int64
+	RelativeName string
+	IDHash       string
+	RelativeUser string
+	Parts        []string
+	From, Until  time.Time
+	GrantedBy    string
+	Consent      string // "citizen" when the citizen granted it, else the staff's note of the consent
+}
+
+// notRelatives are relations on record that are contacts but not relatives.
+var notRelatives = []string{"", "nabo", "neighbour", "neighbor", "ven", "veninde", "friend", "hjemmepleje", "læge", "doctor"}
+
+// GrantRelative records a grant after checking that the relative is a relative on the
+// citizen's record (a contact of that name whose relation is family, not a neighbour or a
+// friend): api.ErrInvalid otherwise. Audited as relative.grant on the citizen's record.
+func (s *Store) GrantRelative(ctx context.Context, g NewGrant, now time.Time) (RelativeGrant, error) {
+	out := RelativeGrant{Citizen: g.Citizen, RelativeName: strings.TrimSpace(g.RelativeName), Parts: g.Parts, From: g.From.UTC(), Until: g.Until.UTC(),
+		GrantedBy: g.GrantedBy, Consent: g.Consent, CreatedAt: now.UTC()}
+	if len(g.Parts) == 0 {
+		return out, fmt.Errorf("%w: a grant names at least one part (%s, %s)", api.ErrInvalid, PartAlarms, PartDevices)
+	}
+	for _, p := range g.Parts {
+		if p != PartAlarms && p != PartDevices {
+			return out, fmt.Errorf("%w: part %q (only %s and %s can be granted; never the key-box code)", api.ErrInvalid, p, PartAlarms, PartDevices)
+		}
+	}
+	if !g.Until.After(g.From) || !g.Until.After(now) {
+		return out, fmt.Errorf("%w: a grant must end after it starts and after now", api.ErrInvalid)
+	}
+	if g.IDHash == "" || g.RelativeUser == "" || g.Consent == "" {
+		return out, fmt.Errorf("%w: a grant needs the relative's identity and the consent", api.ErrInvalid)
+	}
+	err := s.inTx(ctx, func(t *tx) error {
+		var erased sql.NullInt64
+		err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, g.Citizen).Scan(&erased)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && erased.Valid) {
+			return fmt.Errorf("citizen %d: %w", g.Citizen, api.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		found := false
+		err = t.row(ctx, `SELECT relation FROM contacts WHERE citizen_id = ? AND lower(name) = lower(?) ORDER BY id LIMIT 1`, g.Citizen, out.RelativeName).Scan(&out.Relation)
+		if err == nil {
+			found = !slices.Contains(notRelatives, strings.ToLower(strings.TrimSpace(out.Relation)))
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("%w: %q is not a relative on the citizen's record (add them as a contact with their relation first)", api.ErrInvalid, out.RelativeName)
+		}
+		if err := t.row(ctx, `INSERT INTO relative_grants (citizen_id, relative_name, relation, id_hash, relative_user, parts, valid_from, valid_until, granted_by, consent, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, g.Citizen, out.RelativeName, out.Relation, g.IDHash, g.RelativeUser,
+			strings.Join(g.Parts, ","), ms(g.From), ms(g.Until), g.GrantedBy, g.Consent, ms(now)).Scan(&out.ID); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, g.GrantedBy, "relative.grant", citizenObject(g.Citizen),
+			fmt.Sprintf("grant/%d to %s (%s): %s, %s to %s; consent: %s", out.ID, out.RelativeName, out.Relation, strings.Join(g.Parts, ", "),
+				out.From.Format(time.RFC3339), out.Until.Format(time.RFC3339), g.Consent))
+	})
+	if err != nil {
+		return out, storeErr("grant relative", err)
+	}
+	return out, nil
+}
+
+const grantColumns = `id, citizen_id, relative_name, relation, parts, valid_from, valid_until, granted_by, consent, created_at, revoked_at, COALESCE(revoked_by, '')`
+
+func scanGrant(r interface{ Scan(...any) error }) (RelativeGrant, error) {
+	var (
+		g                    RelativeGrant
+		parts                string
+		from, until, created int64
+		revoked              sql.NullInt64
+	)
+	err := r.Scan(&g.ID, &g.Citizen, &g.RelativeName, &g.Relation, &parts, &from, &until, &g.GrantedBy, &g.Consent, &created, &revoked, &g.RevokedBy)
+	g.Parts, g.From, g.Until, g.CreatedAt, g.RevokedAt = strings.Split(parts, ","), fromMs(from), fromMs(until), fromMs(created), nullMs(revoked)
+	return g, err
+}
+
+// RelativeGrants returns the citizen's grants, newest first, revoked and expired included.
+func (s *Store) RelativeGrants(ctx context.Context, citizen int64) ([]RelativeGrant, error) {
+	return s.grants(ctx, `WHERE citizen_id = ? ORDER BY id DESC`, citizen)
+}
+
+// GrantsOfRelative returns the grants a relative's login holds that are active at now.
+func (s *Store) GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]RelativeGrant, error) {
+	gs, err := s.grants(ctx, `WHERE relative_user = ? AND revoked_at IS NULL AND valid_from <= ? AND valid_until > ? ORDER BY id`, relativeUser, ms(now), ms(now))
+	if err != nil {
+		return nil, err
+	}
+	// A grant for a citizen since erased lets nobody in.
+	out := gs[:0]
+	for _, g := range gs {
+		var erased sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT erased_at FROM citizens WHERE id = ?`), g.Citizen).Scan(&erased); err != nil {
+			return nil, storeErr("grants of relative", err)
+		}
+		if !erased.Valid {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// RelativeHasGrant reports whether any grant, active at now, names this relative's identity.
+func (s *Store) RelativeHasGrant(ctx context.Context, relativeUser string, now time.Time) (bool, error) {
+	gs, err := s.GrantsOfRelative(ctx, relativeUser, now)
+	return len(gs) > 0, err
+}
+
+func (s *Store) grants(ctx context.Context, where string, args ...any) ([]RelativeGrant, error) {
+	out := []RelativeGrant{}
+	err := s.each(ctx, `SELECT `+grantColumns+` FROM relative_grants `+where, args, func(r *sql.Rows) error {
+		g, err := scanGrant(r)
+		out = append(out, g)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("relative grants", err)
+	}
+	return out, nil
+}
+
+// RevokeGrant ends a grant of the citizen's at once; the relative's next request is
+// refused. api.ErrNotFound for a grant of another citizen. Audited as relative.revoke.
+func (s *Store) RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (RelativeGrant, error) {
+	var g RelativeGrant
+	err := s.inTx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, `UPDATE relative_grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND citizen_id = ? AND revoked_at IS NULL`,
+			ms(now), actor, grant, citizen)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var x int
+			if err := t.row(ctx, `SELECT 1 FROM relative_grants WHERE id = ? AND citizen_id = ?`, grant, citizen).Scan(&x); errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("grant %d: %w", grant, api.ErrNotFound)
+			} else if err != nil {
+				return err
+			}
+		}
+		if g, err = scanGrant(t.row(ctx, `SELECT `+grantColumns+` FROM relative_grants WHERE id = ?`, grant)); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "relative.revoke", citizenObject(citizen), fmt.Sprintf("grant/%d of %s", grant, g.RelativeName))
+	})
+	if err != nil {
+		return g, storeErr("revoke grant", err)
+	}
+	return g, nil
+}
+
+// IssueRelativeSession issues a session token to a relative's login (relativeUser) that
+// holds at least one active grant; api.ErrUnauthenticated when none. The token alone lets
+// nobody in: every request checks the grants again (GrantsOfRelative).
+func (s *Store) IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error) {
+	gs, err := s.GrantsOfRelative(ctx, relativeUser, now)
+	if err != nil {
+		return api.Principal{}, err
+	}
+	if len(gs) == 0 {
+		return api.Principal{}, fmt.Errorf("%w: no citizen has granted this person access (or the grant has ended)", api.ErrUnauthenticated)
+	}
+	p := api.Principal{Name: relativeUser, Role: api.RoleRelative, IssuedBy: auth.NationalLoginIssuer}
+	err = s.inTx(ctx, func(t *tx) error {
+		if err := t.row(ctx, `INSERT INTO users (name, role, municipality, created_at) VALUES (?, ?, NULL, ?)
+			ON CONFLICT (name) DO UPDATE SET role = excluded.role RETURNING id`, p.Name, string(p.Role), ms(now)).Scan(&p.UserID); err != nil {
+			return err
+		}
+		if err := t.row(ctx, `INSERT INTO tokens (hash, user_id, created_at, expires_at, issued_by, note) VALUES (?, ?, ?, ?, ?, 'sign-in') RETURNING id`,
+			hash, p.UserID, ms(now), ms(expires), auth.NationalLoginIssuer).Scan(&p.TokenID); err != nil {
+			return err
+		}
+		for _, g := range gs {
+			if err := t.audit(ctx, now, p.Name, "relative.signin", citizenObject(g.Citizen), fmt.Sprintf("grant/%d (%s)", g.ID, g.RelativeName)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return p, storeErr("relative session", err)
+	}
+	return p, nil
+}
+
+// RequestErasure records the citizen's request for erasure (GDPR art. 17) for the
+// municipality to carry out (DELETE /api/v1/citizens/{id}). Refused with api.ErrConflict
+// while an alert of the citizen's homes is not resolved: the visit must be finished and
+// documented first. Audited as erasure.request.
+func (s *Store) RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error) {
+	err := s.inTx(ctx, func(t *tx) error {
+		var open int
+		if err := t.row(ctx, `SELECT COUNT(*) FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.citizen_id = ? AND a.state <> 'resolved'`, citizen).Scan(&open); err != nil {
+			return err
+		}
+		if open > 0 {
+			return fmt.Errorf("%w: an alarm from your home is still open; your data can be erased when it is resolved and the visit is documented", api.ErrConflict)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO erasure_requests (citizen_id, requested_at, requested_by) VALUES (?, ?, ?)`, citizen, ms(now), actor); err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "erasure.request", citizenObject(citizen), "the citizen asked for erasure (GDPR art. 17)")
+	})
+	if err != nil {
+		return time.Time{}, storeErr("request erasure", err)
+	}
+	return now, nil
+}
+
+// CitizenView is what the citizen's page shows: devices, alarms with their times, and who
+// looked at the record. Audited as citizen.view by actor (the citizen or a relative).
+type CitizenView struct {
+	Citizen   int64                   `json:"citizen"`
+	Name      string                  `json:"name"`
+	Homes     []vagt.HomeID           `json:"homes"`
+	Devices   []registry.Device       `json:"devices"`
+	Alerts    []registry.CitizenAlert `json:"alerts"`
+	AccessLog []api.AuditEntry        `json:"access_log"`
+}
+
+// CitizenView reads the citizen's page; the access log is read after the view is audited,
+// so the citizen sees their own look too.
+func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (CitizenView, error) {
+	if err := s.Audit(ctx, api.AuditEntry{At: now, Actor: actor, Action: "citizen.view", Object: citizenObject(citizen), Detail: detail}); err != nil {
+		return CitizenView{}, err
+	}
+	x, err := s.citizenRecord(ctx, citizen)
+	if err != nil {
+		return CitizenView{}, err
+	}
+	v := CitizenView{Citizen: citizen, Name: x.Citizen.Name, Homes: []vagt.HomeID{}, Devices: x.Devices, Alerts: x.Alerts, AccessLog: x.AccessLog}
+	for _, h := range x.Homes {
+		v.Homes = append(v.Homes, h.ID)
+	}
+	slices.Reverse(v.AccessLog) // newest first
+	return v, nil
+}
+
+// CitizenCarePlan is a home's care plan as the citizen's page words it: the settings
+// staff wrote (the page says what the home watches and when).
+type CitizenCarePlan struct {
+	Home vagt.HomeID `json:"home"`
+	// Settings are careplan.Settings as stored (sqlstore cannot import careplan).
+	Settings json.RawMessage `json:"settings"`
+}
+
+// CitizenCarePlans returns the care plans of the citizen's homes (a home without one is
+// left out). The caller has audited the read (CitizenView).
+func (s *Store) CitizenCarePlans(ctx context.Context, citizen int64) ([]CitizenCarePlan, error) {
+	out := []CitizenCarePlan{}
+	err := s.each(ctx, `SELECT c.home_id, c.settings FROM home_configs c JOIN homes h ON h.id = c.home_id WHERE h.citizen_id = ? ORDER BY c.home_id`,
+		[]any{citizen}, func(r *sql.Rows) error {
+			var (
+				p   CitizenCarePlan
+				raw string
+			)
+			if err := r.Scan(&p.Home, &raw); err != nil {
+				return err
+			}
+			if !json.Valid([]byte(raw)) {
+				return fmt.Errorf("care plan of %s: not JSON", p.Home)
+			}
+			p.Settings = json.RawMessage(raw)
+			out = append(out, p)
+			return nil
+		})
+	if err != nil {
+		return nil, storeErr("citizen care plans", err)
+	}
+	return out, nil
+}
