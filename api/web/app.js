@@ -202,7 +202,7 @@
     // ring and notify.
     // An alarm escalated to my tier and one raised again after an acknowledgement notify
     // again; a new one notifies in render (as does one that came with a list).
-    const again = a.state === "open" && (name === "escalated" || name === "reraised" || (before && before.state !== "open"));
+    const again = waiting(a) && (name === "escalated" || name === "reraised" || (before && !waiting(before)));
     if (again) notified.delete(a.id);
     render();
     save();
@@ -211,7 +211,14 @@
   function change(a) {
     if (a.state === "resolved") alerts.delete(a.id);
     else alerts.set(a.id, a);
-    if (a.state !== "open") vagtRing.withdraw(a.id);
+    if (!waiting(a)) vagtRing.withdraw(a.id);
+  }
+
+  // waiting: an alarm that needs someone now — nobody acknowledged it, or the one who took
+  // it is overdue (no "on my way" or arrival in time; anyone may take it over), so the tier
+  // it escalated to hears it as a new one.
+  function waiting(a) {
+    return a.state === "open" || (a.state === "acknowledged" && !!a.overdue_at && !a.arrived_at);
   }
 
   function typeName(a) { return vagtI18n.has("console.type." + a.type) ? t("console.type." + a.type) : a.type.replace(/_/g, " "); }
@@ -223,7 +230,7 @@
   function notifyWaiting() {
     if (offlineSince) return; // a list kept from before is not news
     for (const a of alerts.values()) {
-      if (a.state !== "open" || a.priority === "technical" || notified.has(a.id)) continue;
+      if (!waiting(a) || a.priority === "technical" || notified.has(a.id)) continue;
       notified.add(a.id);
       notify(a);
     }
@@ -274,7 +281,7 @@
     }
     $("empty").hidden = gs.length > 0;
     $("count").textContent = String(alerts.size);
-    const loud = [...alerts.values()].filter((a) => a.state === "open" && a.priority !== "technical");
+    const loud = [...alerts.values()].filter((a) => waiting(a) && a.priority !== "technical");
     vagtRing.ring(loud.length > 0, loud.some((a) => a.priority === "critical"));
     notifyWaiting();
     loadPeople(gs);
@@ -313,7 +320,7 @@
     if (a.state === "open") return presence ? "take" : "ack";
     if (!presence) return "resolve";
     if (!a.assignee) return "take";
-    if (!mine(a)) return null;
+    if (!mine(a)) return waiting(a) ? "take" : null; // overdue: anyone may take it over
     if (!a.enroute_at && !a.arrived_at) return "enroute";
     if (!a.arrived_at) return "arrived";
     return "resolve";
