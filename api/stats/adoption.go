@@ -83,9 +83,9 @@ func (q Query) storeMuns() []vagt.MunicipalityCode {
 
 // AdoptionRow is one municipality × technology × interval. Counts are nil when suppressed.
 type AdoptionRow struct {
-	Municipality     vagt.MunicipalityCode `json:"municipality"`
-	MunicipalityName string                `json:"municipality_name"`
-	Region           vagt.Region           `json:"region"`
+	Municipality     vagt.MunicipalityCode `json:"municipality,omitempty"` // 0 in a total
+	MunicipalityName string                `json:"municipality_name,omitempty"`
+	Region           vagt.Region           `json:"region,omitempty"`
 	Technology       vagt.Technology       `json:"technology"`
 	Start            time.Time             `json:"interval_start"`
 	End              time.Time             `json:"interval_end"`
@@ -102,7 +102,7 @@ type AdoptionRow struct {
 
 // FunnelRow is the rollout funnel of a municipality × technology over the period.
 type FunnelRow struct {
-	Municipality   vagt.MunicipalityCode `json:"municipality"`
+	Municipality   vagt.MunicipalityCode `json:"municipality,omitempty"` // 0 in a total
 	Technology     vagt.Technology       `json:"technology"`
 	Registered     *int                  `json:"registered"`
 	Installed      *int                  `json:"installed"`
@@ -120,6 +120,11 @@ type Adoption struct {
 	Population65 PopulationInfo `json:"population_65plus"`
 	Rows         []AdoptionRow  `json:"rows"`
 	Funnel       []FunnelRow    `json:"funnel"`
+	// Totals over every municipality asked, per technology and for all technologies, per
+	// interval: each computed from the exact data and then protected as a cell of its own
+	// (totals.go), never the sum of the released rows.
+	Totals       []AdoptionTotal `json:"totals"`
+	FunnelTotals []FunnelTotal   `json:"funnel_totals"`
 }
 
 type cell struct {
@@ -206,59 +211,22 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 		return res, err
 	}
 	names := municipalityInfo()
+	trackerExtra := make([]extra, len(buckets)) // GPS trackers beyond the registry's active devices, per interval
 	for _, m := range q.Municipalities {
 		info := names[m]
 		for _, tech := range q.Technologies {
 			ds := byCell[cell{m, tech}]
 			for i, b := range buckets {
 				row := AdoptionRow{Municipality: m, MunicipalityName: info.Name, Region: info.Region, Technology: tech, Start: b.Start, End: b.End}
-				var (
-					citz, citzActive, citzNew, citzRemoved, citzChurn = set{}, set{}, set{}, set{}, set{}
-					installed, act, added, removed, churn             int
-				)
-				for _, d := range ds {
-					in := d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End))
-					if in {
-						installed++
-						citz.add(d.Citizen)
-					}
-					if active[i][d.Device] {
-						act++
-						citzActive.add(d.Citizen)
-					}
-					if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
-						added++
-						citzNew.add(d.Citizen)
-					}
-					if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
-						removed++
-						citzRemoved.add(d.Citizen)
-						if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
-							churn++
-							citzChurn.add(d.Citizen)
-						}
-					}
+				c := countCell(ds, active[i], b)
+				if tech == vagt.TechGPSTracker {
+					cit, dev := len(c.citizensActive), c.active
+					c.withTrackers(trackers[i][m])
+					trackerExtra[i].citizens += len(c.citizensActive) - cit
+					trackerExtra[i].devices += c.active - dev
 				}
-				// Each count is shown only if the citizens behind it are not 1-4, and then as
-				// released (rounded when protected).
-				put := func(dst **int, n, citizens int) {
-					if q.Suppress && anySmall(citizens) {
-						row.Suppressed = true
-						return
-					}
-					*dst = ptr(q.released(n))
-				}
-				put(&row.Citizens, len(citz), len(citz))
-				put(&row.DevicesInstalled, installed, len(citz))
-				actCitizens := len(citzActive)
-				if n := trackers[i][m]; tech == vagt.TechGPSTracker && n > actCitizens {
-					actCitizens, act = n, max(act, n) // one tracker, one citizen
-				}
-				put(&row.CitizensActive, actCitizens, actCitizens)
-				put(&row.DevicesActive, act, actCitizens)
-				put(&row.NewInstallations, added, len(citzNew))
-				put(&row.Removals, removed, len(citzRemoved))
-				put(&row.Churn, churn, len(citzChurn))
+				row.Suppressed = c.release(q, &row.Citizens, &row.CitizensActive, &row.DevicesInstalled, &row.DevicesActive,
+					&row.NewInstallations, &row.Removals, &row.Churn)
 				if n := pop.Of(m); n > 0 && row.Citizens != nil {
 					row.Per1000 = ptr(round(float64(*row.Citizens)*1000/float64(n), 3))
 				}
@@ -267,7 +235,82 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], active, buckets))
 		}
 	}
+	res.Totals, res.FunnelTotals = adoptionTotals(q, pop, res.Rows, res.Funnel, byCell, registered, active, trackerExtra)
 	return res, nil
+}
+
+// cellCounts are the exact counts of one cell (a municipality × technology × interval, or a
+// total over several): each with the citizens behind it, which decide its suppression.
+type cellCounts struct {
+	citizens, citizensActive, citizensNew, citizensRemoved, citizensChurn set
+	installed, active, added, removed, churn                              int
+}
+
+// countCell counts the devices ds in bucket b; active says which devices reported in it.
+func countCell(ds []registry.DeviceFact, active map[vagt.DeviceID]bool, b Bucket) cellCounts {
+	c := cellCounts{citizens: set{}, citizensActive: set{}, citizensNew: set{}, citizensRemoved: set{}, citizensChurn: set{}}
+	for _, d := range ds {
+		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) {
+			c.installed++
+			c.citizens.add(d.Citizen)
+		}
+		if active[d.Device] {
+			c.active++
+			c.citizensActive.add(d.Citizen)
+		}
+		if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
+			c.added++
+			c.citizensNew.add(d.Citizen)
+		}
+		if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
+			c.removed++
+			c.citizensRemoved.add(d.Citizen)
+			if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
+				c.churn++
+				c.citizensChurn.add(d.Citizen)
+			}
+		}
+	}
+	return c
+}
+
+// withTrackers makes the active counts the GPS trackers the platform recorded, when more
+// than the registry's active devices show (one tracker, one citizen).
+func (c *cellCounts) withTrackers(n int) {
+	if n > len(c.citizensActive) {
+		c.addActive(extra{citizens: n - len(c.citizensActive), devices: max(c.active, n) - c.active})
+	}
+}
+
+// extra is active citizens and devices the registry's facts do not show (GPS trackers).
+type extra struct{ citizens, devices int }
+
+// addActive adds e's devices and citizens; each citizen is a stand-in not in the facts.
+func (c *cellCounts) addActive(e extra) {
+	c.active += e.devices
+	for range e.citizens {
+		c.citizensActive.add(-int64(len(c.citizensActive) + 1)) // stand-ins: real ids are > 0, and these only go down
+	}
+}
+
+// release writes the counts as q releases them: each shown only if the citizens behind it
+// are not 1-4, and then rounded when protected. It reports whether any was suppressed.
+func (c cellCounts) release(q Query, citizens, citizensActive, installed, active, added, removed, churn **int) (suppressed bool) {
+	put := func(dst **int, n, behind int) {
+		if q.Suppress && anySmall(behind) {
+			suppressed = true
+			return
+		}
+		*dst = ptr(q.released(n))
+	}
+	put(citizens, len(c.citizens), len(c.citizens))
+	put(installed, c.installed, len(c.citizens))
+	put(citizensActive, len(c.citizensActive), len(c.citizensActive))
+	put(active, c.active, len(c.citizensActive))
+	put(added, c.added, len(c.citizensNew))
+	put(removed, c.removed, len(c.citizensRemoved))
+	put(churn, c.churn, len(c.citizensChurn))
+	return suppressed
 }
 
 // funnel counts nested sets of citizens, so it is monotone by construction: registered ⊇
@@ -276,34 +319,47 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 // registered_at is when the record was made): counting only registered_at < end drew
 // "registered 0" above "installed 3" (issue 7).
 func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
+	f := FunnelRow{Municipality: m, Technology: tech}
+	f.Suppressed = funnelStages(q, ds, registered, active, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
+	return f
+}
+
+// stages are the funnel's nested sets of citizens.
+type stages struct{ registered, installed, active, still set }
+
+func funnelStages(q Query, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) stages {
 	to := q.Period.To
-	installed, act, still := set{}, set{}, set{}
+	st := stages{registered: registered, installed: set{}, active: set{}, still: set{}}
 	last := len(buckets) - 1
 	for _, d := range ds {
-		installed.add(d.Citizen)
+		st.installed.add(d.Citizen)
 		for i := range buckets {
 			if active[i][d.Device] {
-				act.add(d.Citizen)
+				st.active.add(d.Citizen)
 				break
 			}
 		}
 		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && active[last][d.Device] {
-			still.add(d.Citizen)
+			st.still.add(d.Citizen)
 		}
 	}
-	f := FunnelRow{Municipality: m, Technology: tech}
+	return st
+}
+
+// release writes the stages as q releases them, and reports whether one was suppressed.
+func (st stages) release(q Query, registered, installed, active, still **int) (suppressed bool) {
 	put := func(dst **int, n int) {
 		if q.Suppress && n > 0 && n < SuppressBelow {
-			f.Suppressed = true
+			suppressed = true
 			return
 		}
 		*dst = ptr(q.released(n))
 	}
-	put(&f.Registered, len(registered)) // ⊇ installed: Adoption adds every citizen with a device
-	put(&f.Installed, len(installed))
-	put(&f.Active, len(act))
-	put(&f.StillActive90d, len(still))
-	return f
+	put(registered, len(st.registered)) // ⊇ installed: Adoption adds every citizen with a device
+	put(installed, len(st.installed))
+	put(active, len(st.active))
+	put(still, len(st.still))
+	return suppressed
 }
 
 // set counts distinct citizens; 0 (a home without a citizen) is not one.

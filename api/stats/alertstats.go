@@ -20,8 +20,8 @@ type TypeCount struct {
 // AlertRow is one municipality × interval of alert statistics. Figures are nil when
 // suppressed, or (shares, times) when there is nothing to compute them from.
 type AlertRow struct {
-	Municipality          vagt.MunicipalityCode        `json:"municipality"`
-	MunicipalityName      string                       `json:"municipality_name"`
+	Municipality          vagt.MunicipalityCode        `json:"municipality,omitempty"` // 0 in a total
+	MunicipalityName      string                       `json:"municipality_name,omitempty"`
 	Start                 time.Time                    `json:"interval_start"`
 	End                   time.Time                    `json:"interval_end"`
 	Citizens              *int                         `json:"citizens"`
@@ -48,6 +48,19 @@ type AlertStats struct {
 	SuppressedBelow int        `json:"suppressed_below,omitempty"`
 	Disclosure      Disclosure `json:"disclosure"`
 	Rows            []AlertRow `json:"rows"`
+	// Totals over every municipality asked, per interval and over the whole period, each
+	// computed from the pooled exact alerts and protected as a cell of its own (totals.go).
+	Totals []AlertTotal `json:"totals"`
+}
+
+// AlertTotal is the alert statistics of every municipality of the answer together, in an
+// interval or (WholePeriod) over the period: citizens counted at its end, alarms per
+// citizen and month over its months.
+type AlertTotal struct {
+	AlertRow
+	Municipalities int  `json:"municipalities"`
+	WholePeriod    bool `json:"whole_period"`
+	SuppressedRows int  `json:"suppressed_rows"`
 }
 
 // withoutVisit are the outcomes that say nobody went to the home.
@@ -94,6 +107,41 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 			fillAlertRow(&row, q, byMun[m], b, len(citz), p.Interval.Months(b))
 			res.Rows = append(res.Rows, row)
 		}
+	}
+	// Totals: the same computation over the pooled facts of every municipality asked.
+	var all []registry.AlertFact
+	var devs []registry.DeviceFact
+	for _, m := range q.Municipalities {
+		all = append(all, byMun[m]...)
+		devs = append(devs, devByMun[m]...)
+	}
+	buckets := p.Buckets()
+	whole := Bucket{p.From, p.To}
+	months := 0.0
+	for _, b := range buckets {
+		months += p.Interval.Months(b)
+	}
+	for i, b := range append(buckets, whole) {
+		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
+		citz := set{}
+		for _, d := range devs {
+			if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
+				citz.add(d.Citizen)
+			}
+		}
+		for _, r := range res.Rows {
+			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {
+				t.SuppressedRows++
+			}
+		}
+		if q.Suppress && anySmall(len(citz)) {
+			t.Suppressed = true
+		} else if t.WholePeriod {
+			fillAlertRow(&t.AlertRow, q, all, b, len(citz), months)
+		} else {
+			fillAlertRow(&t.AlertRow, q, all, b, len(citz), p.Interval.Months(b))
+		}
+		res.Totals = append(res.Totals, t)
 	}
 	return res, nil
 }
