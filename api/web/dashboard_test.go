@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,10 +69,13 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					"interval_start": m, "interval_end": end(i), "citizens": 30 + 5*i, "citizens_active": 25 + 5*i,
 					"devices_installed": 30 + 5*i, "devices_active": 20 + 5*i, "new_installations": 5, "removals": 0, "churn_90d": 0, "suppressed": false})
 		}
-		body = map[string]any{"period": period, "rows": rows, "funnel": []map[string]any{
+		funnel := []map[string]any{
 			{"municipality": 766, "technology": "personal_alarm", "registered": 400, "installed": 140, "active": 130, "still_active_90d": 100, "suppressed": false},
 			{"municipality": 766, "technology": "medicine_dispenser", "registered": 400, "installed": 40, "active": 35, "still_active_90d": 20, "suppressed": false},
-		}}
+		}
+		body = map[string]any{"period": period, "rows": rows, "funnel": funnel,
+			"totals": fixtureTotals(rows, []string{"citizens", "citizens_active", "devices_installed", "devices_active", "new_installations", "removals", "churn_90d"}, true),
+			"funnel_totals": funnel}
 	case "alerts":
 		var rows []map[string]any
 		for i, m := range fixtureMonths {
@@ -80,7 +84,11 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"ack_p50_s": 38.0, "ack_p90_s": 150.0, "resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "resolved": 40, "false_alarm_share": 0.1,
 				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false})
 		}
-		body = map[string]any{"period": period, "rows": rows}
+		totals := fixtureTotals(rows, nil, false)
+		totals = append(totals, map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true,
+			"citizens": 130, "alarms": 123, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95, "ack_p50_s": 38.0, "ack_p90_s": 150.0,
+			"resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "false_alarm_share": 0.1, "escalations": 6, "suppressed": false})
+		body = map[string]any{"period": period, "rows": rows, "totals": totals}
 	case "benefits":
 		var rows []map[string]any
 		for i, m := range fixtureMonths {
@@ -89,7 +97,13 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"visits_avoided": 400.0, "hours_saved": 100.0, "gross_dkk": 50000.0, "one_off_cost_dkk": 10000.0, "running_cost_dkk": 5000.0,
 				"net_dkk": 35000.0, "suppressed": false})
 		}
-		body = map[string]any{"period": period, "estimate": true, "rows": rows, "model": map[string]any{
+		money := []string{"visits_avoided", "hours_saved", "gross_dkk", "one_off_cost_dkk", "running_cost_dkk", "net_dkk"}
+		totals := fixtureTotals(rows, money, true)
+		whole := map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true, "suppressed": false}
+		for _, k := range money {
+			whole[k] = 3 * rows[0][k].(float64)
+		}
+		body = map[string]any{"period": period, "estimate": true, "rows": rows, "totals": append(totals, whole), "model": map[string]any{
 			"name": "fixture model", "currency": "DKK", "illustrative": true,
 			"assumptions": []string{"A personal alarm avoids one supervision visit a week."},
 			"technologies": map[string]any{"personal_alarm": map[string]any{"visits_avoided_per_citizen_week": 1, "minutes_per_visit": 15,
@@ -101,6 +115,49 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// fixtureTotals is the totals an answer of one municipality carries: per interval, the
+// rows' figures (per technology when byTech, and over all of them). With one municipality
+// and nothing suppressed a total is the sum of its rows; the api computes it apart
+// (api/stats/totals.go), and the dashboard draws totals, never sums of rows.
+func fixtureTotals(rows []map[string]any, keys []string, byTech bool) []map[string]any {
+	var out []map[string]any
+	add := func(start string, tech any, match func(map[string]any) bool) {
+		t := map[string]any{"interval_start": start, "municipalities": 1, "suppressed": false}
+		if tech != nil {
+			t["technology"] = tech
+		}
+		for _, r := range rows {
+			if r["interval_start"] != start || !match(r) {
+				continue
+			}
+			t["interval_end"] = r["interval_end"]
+			for k, v := range r {
+				if keys != nil && !slices.Contains(keys, k) {
+					continue
+				}
+				switch n := v.(type) {
+				case int:
+					old, _ := t[k].(int)
+					t[k] = old + n
+				case float64:
+					old, _ := t[k].(float64)
+					t[k] = old + n
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	for _, m := range fixtureMonths {
+		if byTech {
+			for _, tech := range []string{"personal_alarm", "medicine_dispenser"} {
+				add(m, tech, func(r map[string]any) bool { return r["technology"] == tech })
+			}
+		}
+		add(m, nil, func(map[string]any) bool { return true })
+	}
+	return out
 }
 
 func (f *statsFixture) last() (url.Values, string) {
