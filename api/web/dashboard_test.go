@@ -74,7 +74,7 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			{"municipality": 766, "technology": "medicine_dispenser", "registered": 400, "installed": 40, "active": 35, "still_active_90d": 20, "suppressed": false},
 		}
 		body = map[string]any{"period": period, "rows": rows, "funnel": funnel,
-			"totals": fixtureTotals(rows, []string{"citizens", "citizens_active", "devices_installed", "devices_active", "new_installations", "removals", "churn_90d"}, true),
+			"totals":        fixtureTotals(rows, []string{"citizens", "citizens_active", "devices_installed", "devices_active", "new_installations", "removals", "churn_90d"}, true),
 			"funnel_totals": funnel}
 	case "alerts":
 		var rows []map[string]any
