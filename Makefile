@@ -44,7 +44,7 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; done
 
-## tools: InfluxDB 1.8.10 and nats-server 2.15.3 into bin/; Mosquitto, PostgreSQL, Chromium with apt when root
+## tools: InfluxDB 1.8.10, nats-server 2.15.3 and Ory Hydra 2.3.0 (OIDC provider of the sign-in tests) into bin/; Mosquitto, PostgreSQL, Chromium, gcc with apt when root
 tools:
 	bash deploy/tools.sh
 
@@ -104,6 +104,14 @@ CHAOS_ROUNDS ?= 3
 .PHONY: test-chaos
 test-chaos:
 	VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
+	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./test/chaos
+
+## test-chaos-cluster: the chaos run against the 3-node NATS cluster instead of Mosquitto: kill -9 of
+## ingest's node and a partition of the api's node replace the broker's kill (not in make test)
+.PHONY: test-chaos-cluster
+test-chaos-cluster:
+	bash deploy/tools.sh nats
+	VAGT_CHAOS_BROKER=nats VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
 	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./test/chaos
 
 ## soak: the load generator at SOAK_RATE readings/s (national: 50,000) and SOAK_ALARMS alarms/s for DURATION;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the local service stack (test/localstack) and the browser
-# tests need on a fresh Debian machine: InfluxDB 1.8.10 and nats-server 2.15.3 into
-# the repo's ignored bin/, and Mosquitto, PostgreSQL, Chromium, socat, systemd (for
-# systemd-analyze, which checks deploy/systemd), curl and jq (deploy/influxdb) from apt.
+# tests need on a fresh Debian machine: InfluxDB 1.8.10, nats-server 2.15.3 and Ory
+# Hydra 2.3.0 (the OIDC provider of the sign-in tests) into the repo's ignored bin/, and
+# Mosquitto, PostgreSQL, Chromium, socat, systemd (for systemd-analyze, which checks
+# deploy/systemd), curl and jq (deploy/influxdb) and gcc (Hydra's SQLite) from apt.
 # Idempotent: it installs only what is missing. `make tools` runs it.
 set -euo pipefail
 
@@ -77,6 +78,42 @@ install_nats() {
 	GOBIN="$repo/bin" go install "$nats_module@$nats_version"
 }
 
+# hydra (Ory Hydra, a certified OpenID Connect provider) stands in for a municipality's
+# identity provider in the sign-in tests (test/localstack/hydra.go). Its module has a
+# replace directive pointing at a directory the module zip leaves out, so `go install
+# module@version` refuses it: the source is copied from the module cache, the replace is
+# dropped (the published hydra-client-go it names is used instead), and it is built with
+# SQLite for its in-memory store (cgo: gcc). The version is stamped into `hydra version`.
+hydra_module="github.com/ory/hydra/v2"
+hydra_version="v2.3.0"
+install_hydra() {
+	local target="$repo/bin/hydra"
+	if [[ -x "$target" ]] && "$target" version 2>/dev/null | grep -q "$hydra_version"; then
+		say "hydra: $target is $hydra_version, nothing to do"
+		return
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		say "hydra: go is not installed; install Go, then run: deploy/tools.sh hydra"
+		return
+	fi
+	local src work
+	src="$(cd "$repo" && go mod download -json "$hydra_module@$hydra_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+	if [[ -z "$src" ]]; then
+		say "hydra: could not download $hydra_module@$hydra_version"
+		return 1
+	fi
+	work="$(mktemp -d)"
+	cp -r "$src/." "$work/"
+	chmod -R u+w "$work"
+	mkdir -p "$repo/bin"
+	say "hydra: building $hydra_module@$hydra_version into bin/ (takes a few minutes)"
+	(cd "$work" && go mod edit -dropreplace github.com/ory/hydra-client-go/v2 &&
+		GOFLAGS=-mod=mod go build -tags sqlite,sqlite_omit_load_extension \
+			-ldflags "-X $hydra_module/driver/config.Version=$hydra_version" -o "$target" .)
+	rm -rf "$work"
+	say "hydra: installed $target"
+}
+
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
 
 # PostgreSQL counts as installed when initdb exists and, because PostgreSQL
@@ -103,6 +140,7 @@ install_packages() {
 	have jq || missing+=(jq)
 	have promtool || missing+=(prometheus) # promtool checks and unit-tests deploy/prometheus
 	have sqlite3 || missing+=(sqlite3)     # the online backup of the SQLite store (make restore-drill)
+	have gcc || missing+=(gcc)             # cgo for Hydra's SQLite (install_hydra)
 	if ((${#missing[@]} == 0)); then
 		say "apt: mosquitto, mosquitto-clients, postgresql, chromium, socat, systemd, curl, jq, prometheus (promtool) and sqlite3 are installed, nothing to do"
 		return
@@ -126,13 +164,15 @@ install_packages() {
 case "${1:-all}" in
 influxd) install_influxd ;;
 nats) install_nats ;;
+hydra) install_hydra ;;
 all)
 	install_influxd
 	install_nats
 	install_packages
+	install_hydra # after the packages: it needs gcc
 	;;
 *)
-	say "usage: tools.sh [influxd|nats]"
+	say "usage: tools.sh [influxd|nats|hydra]"
 	exit 2
 	;;
 esac

@@ -51,6 +51,7 @@ type Config struct {
 	Auth     AuthStore
 	Feed     *alerts.Feed
 	OIDC     JWTVerifier // nil: vagt tokens only
+	SignIn   SignInFlow  // sign-in with the identity provider (signin.go); nil: not offered
 	Clock    api.Clock
 	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer   // served at /metrics only with MetricsToken; nil: none
@@ -151,6 +152,9 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.metricsBehindToken(MetricsHandler(c.Gatherer)))
 	}
 	r.With(apiHeaders).Method(http.MethodPost, "/api/v1/activate", s.activate())
+	r.With(apiHeaders).Method(http.MethodGet, "/auth/config", s.signInConfig())
+	r.Method(http.MethodGet, "/auth/login", s.signInStart())
+	r.Method(http.MethodGet, "/auth/callback", s.signInCallback())
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(apiHeaders, s.authenticate, s.refusals)
 		r.Method(http.MethodGet, "/me", s.me())

@@ -76,6 +76,9 @@ type Config struct {
 	MaxStreams, MaxStreamsPerPrincipal int
 	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
 	OIDC auth.OIDCConfig
+	// SignIn, when its client id is set, signs staff in to the pages with the OIDC
+	// provider (authorization code with PKCE); it needs OIDC.Issuer.
+	SignIn auth.SignInConfig
 	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
 	// erasure; URL "" runs without (those answer 503, alerts go on).
 	Influx influx.Config
@@ -116,6 +119,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker != "" && c.NoAlarmLane {
 		return errors.New("api: a broker and no alarm lane: choose one")
+	}
+	if c.SignIn.Enabled() && c.OIDC.Issuer == "" {
+		return errors.New("api: OIDC sign-in needs --oidc-issuer")
+	}
+	if err := c.SignIn.Validate(); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	return c.Policy.Validate()
 }
@@ -235,9 +244,15 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			}
 			return 0
 		}))
-	var oidc httpapi.JWTVerifier
+	var (
+		oidc   httpapi.JWTVerifier
+		signIn httpapi.SignInFlow
+	)
 	if c.OIDC.Issuer != "" {
 		v, err := auth.NewOIDC(c.OIDC)
+		if err == nil && c.SignIn.Enabled() {
+			signIn, err = auth.NewSignIn(v, c.SignIn)
+		}
 		if err != nil {
 			store.Close()
 			return nil, err
@@ -276,7 +291,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		nightTick = time.Second
 	}
 	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Logger: d.Logger, Tick: 10 * nightTick}
-	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, Clock: d.Clock, Logger: d.Logger,
+	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
 		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}

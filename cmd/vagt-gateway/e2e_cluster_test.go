@@ -2,25 +2,50 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/brokerauth"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestEndToEndOnCluster is TestEndToEnd's chain on the clustered broker (issue 20): the
 // real gateway binary with an emulated base unit, the platform a 3-node NATS cluster
-// behind a TCP balancer. kill -9 of the node that holds the gateway, of the node that
+// behind a TCP balancer, every client authorized by vagt broker-auth. kill -9 of the node that holds the gateway, of the node that
 // holds the platform's persistent session, and a stop of the whole cluster: every reading
 // and alarm arrives, no reading in two batches, no redelivery with different bytes.
 func TestEndToEndOnCluster(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildGateway(t, dir)
 	local := stacktest.Mosquitto(t)
-	cluster := stacktest.NATSCluster(t)
-	platform := newPlatformClient(t, cluster.URL(), "platform-e2e")
+	// Every client authorized as in production, by vagt broker-auth: the gateway logs in with
+	// its id and password (from the environment, as its docs prefer; the broker side reads the
+	// Mosquitto password file the registry writes), the platform's consumer as ops_monitor
+	// under one of its own client ids.
+	passwd := filepath.Join(dir, "passwd")
+	var lines string
+	for _, user := range []string{string(e2eGateway), "ops_monitor"} {
+		h, err := localstack.HashMosquittoPassword(user + "-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += user + ":" + h + "\n"
+	}
+	if err := os.WriteFile(passwd, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := brokerauth.OpenPasswordFile(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := stacktest.NATSClusterWithAuth(t, localstack.NATSClusterOptions{}, brokerauth.Options{Passwords: pf})
+	const platformID = "ops-monitor-e2e"
+	platform := newPlatformClient(t, cluster.URL(), platformID, "ops_monitor", "ops_monitor-pw")
+	t.Setenv("VAGT_UPLINK_PASSWORD", string(e2eGateway)+"-pw")
 	home := startE2EHome(t, bin, dir, local.URL(), cluster.URL())
 	unit, gw := home.unit, home.gw
 	eventually(t, "the gateway's retained online status", func() bool {
@@ -85,7 +110,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 	}
 
 	// 3. kill -9 of the node that holds the platform's persistent session.
-	node = killHolder("platform-e2e")
+	node = killHolder(platformID)
 	send(5)
 	panicPress("btn-3")
 	eventually(t, "phase 3: everything, the platform's session resumed on another node", allArrived)

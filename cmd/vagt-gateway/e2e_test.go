@@ -37,12 +37,16 @@ func newPlatform(t *testing.T, url string) *platform {
 	return newPlatformClient(t, url, "platform-e2e")
 }
 
-func newPlatformClient(t *testing.T, url, id string) *platform {
+// login, if given, is a user name and password.
+func newPlatformClient(t *testing.T, url, id string, login ...string) *platform {
 	t.Helper()
 	p := &platform{}
 	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(false).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).SetMaxReconnectInterval(time.Second).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { p.mu.Lock(); p.msgs = append(p.msgs, m); p.mu.Unlock() })
+	if len(login) == 2 {
+		o.SetUsername(login[0]).SetPassword(login[1])
+	}
 	p.c = mqtt.NewClient(o)
 	if tok := p.c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())

@@ -53,9 +53,14 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.DurationVar(&cfg.Policy.OnlineStable, "online-stable", cfg.Policy.OnlineStable, "how long a gateway stays back before its offline alert resolves itself")
 	fs.DurationVar(&cfg.Policy.NeverConnected, "never-connected-grace", cfg.Policy.NeverConnected, "a gateway provisioned this long ago that never connected gets a technical alert (0: never)")
 	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "accept JWTs from this OpenID Connect issuer (exact iss); empty: vagt tokens only")
-	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC tokens")
+	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC bearer tokens; empty: --oidc-client-id")
 	fs.StringVar(&cfg.OIDC.JWKSURL, "oidc-jwks-url", "", "signing keys; default: jwks_uri from the issuer's discovery document")
 	oidcAlgs := fs.String("oidc-algorithms", "RS256", "accepted signing algorithms, comma-separated (public-key only)")
+	fs.StringVar(&cfg.SignIn.ClientID, "oidc-client-id", "", "sign staff in to the pages with the OIDC provider as this client (authorization code with PKCE; docs/operations.md); empty: pasted tokens only")
+	fs.StringVar(&cfg.SignIn.ClientSecret, "oidc-client-secret", "", "the client's secret, from the environment file (VAGT_OIDC_CLIENT_SECRET); empty: a public client, PKCE only")
+	fs.StringVar(&cfg.SignIn.RedirectURL, "oidc-redirect-url", "", "this api's /auth/callback as browsers reach it, registered at the provider, e.g. https://vagt.example.dk/auth/callback")
+	oidcScopes := fs.String("oidc-scopes", "openid,profile,email", "scopes the sign-in asks for, comma-separated")
+	fs.DurationVar(&cfg.SignIn.SessionLifetime, "oidc-session-lifetime", 12*time.Hour, "how long the session token from a sign-in lives (at most the role's default token lifetime)")
 	fs.StringVar(&cfg.Influx.URL, "influx-url", "", "InfluxDB that ingest writes to, for statistics, citizen export and erasure; empty: those answer 503")
 	fs.StringVar(&cfg.Influx.Org, "influx-org", "vagt", "InfluxDB 2.x organisation (ignored by 1.8)")
 	fs.StringVar(&cfg.Influx.Bucket, "influx-bucket", "vagt/autogen", "InfluxDB bucket; on 1.8 database/retention-policy")
@@ -82,6 +87,11 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	cfg.OIDC.Algorithms = strings.Split(*oidcAlgs, ",")
+	cfg.SignIn.Scopes = strings.Split(*oidcScopes, ",")
+	if cfg.OIDC.Audience == "" {
+		// An ID token from the sign-in's provider is for the client id.
+		cfg.OIDC.Audience = cfg.SignIn.ClientID
+	}
 	cfg.Rollup.Off = !*rollupOn
 	cfg.Policy.Escalate = map[vagt.Priority]time.Duration{
 		vagt.PriorityCritical: *critical, vagt.PriorityHigh: *high, vagt.PriorityTechnical: *technical,

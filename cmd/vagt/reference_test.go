@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the flag reference in docs/conf
 // variable) of every vagt subcommand exactly as the binary has it. After changing a flag,
 // run: go test ./cmd/vagt -run TestConfigurationReference -update
 func TestConfigurationReference(t *testing.T) {
-	invocations := [][]string{{"api"}, {"ingest"}, {"registry", "import"}, {"registry", "pending"}, {"registry", "decommission"}, {"token", "create"}, {"token", "list"}, {"token", "revoke"}, {"audit", "verify"}, {"alarms", "replay"}}
+	invocations := [][]string{{"api"}, {"ingest"}, {"registry", "import"}, {"registry", "pending"}, {"registry", "decommission"}, {"token", "create"}, {"token", "list"}, {"token", "revoke"}, {"audit", "verify"}, {"alarms", "replay"}, {"broker-auth"}}
 	for n := range commands {
 		if !slices.ContainsFunc(invocations, func(args []string) bool { return args[0] == n }) {
 			t.Errorf("vagt %s is not in the reference: add it to invocations and a section to docs/configuration.md", n)

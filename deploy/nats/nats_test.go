@@ -1,19 +1,23 @@
 // Package natsconf_test starts a real 3-node NATS cluster with the production
-// configuration in this directory (nats.conf, and users.conf as genusers writes it) and
-// checks what it promises for the misbehaving clients of issue 20: a gateway that
-// subscribes to `#` or to another's lanes is refused (SUBACK 0x80), one that publishes under
-// another's id or sets its own configuration reaches nobody, a client without a
-// certificate of the CA or with an unknown subject does not get in.
+// configuration in this directory (nats.conf) and vagt's authorization service beside it
+// (package brokerauth, `vagt broker-auth`, with a registered-ids file) and checks what it
+// promises for the misbehaving clients of issue 20: a gateway that subscribes to `#` or to
+// another's lanes is refused (SUBACK 0x80), one that publishes under another's id or sets
+// its own configuration reaches nobody, one that connects under another's client id is
+// refused, a client without a certificate of the CA or with an unregistered subject does
+// not get in.
 //
 // The configuration is used as it is written, with these substitutions only: ports become
 // free loopback ports, the routes point at the other test nodes, paths under
-// /etc/nats/vagt/ and /var/lib/nats/ move into the test's directories, and
-// $NATS_SERVER_NAME is the node's name. users.conf gets one user more, the certificate
-// subject test/localstack's readiness probe presents (it may do nothing).
+// /etc/nats/vagt/ and /var/lib/nats/ move into the test's directories, $NATS_SERVER_NAME
+// is the node's name and the two $VAGT_BROKER_AUTH_ variables the test's issuer and
+// password. The authorization block gets one user more, the certificate subject
+// test/localstack's readiness probe presents (it may do nothing and bypasses the callout).
 package natsconf_test
 
 import (
-	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,14 +27,16 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nkeys"
 
-	natsconf "github.com/vagt-dk/vagt/deploy/nats"
+	"github.com/vagt-dk/vagt/brokerauth"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 const waitFor = 20 * time.Second
 
+// productionCluster starts the cluster with gateways (and trackers) as the registered ids.
 func productionCluster(t *testing.T, gateways ...string) (*localstack.NATSCluster, *stacktest.PKI) {
 	t.Helper()
 	return productionClusterEdited(t, func(s string) string { return s }, gateways...)
@@ -57,33 +63,43 @@ func productionClusterEdited(t *testing.T, edit func(string) string, gateways ..
 			t.Fatal(err)
 		}
 	}
-	var users bytes.Buffer
-	users.WriteString(strings.Replace(genusers(t, strings.Join(gateways, "\n")+"\n"), "  users: [\n",
-		"  users: [\n    "+localstack.NATSUserConfig(localstack.NATSUser{Name: "CN=vagt-localstack-probe", Publish: []string{}, Subscribe: []string{}}, false)+"\n", 1))
+	issuer, err := nkeys.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuerPub, _ := issuer.PublicKey()
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	password := hex.EncodeToString(secret)
+	registered := filepath.Join(etc, "registered")
+	if err := os.WriteFile(registered, []byte(strings.Join(gateways, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	probeUser := localstack.NATSUserConfig(localstack.NATSUser{Name: "CN=vagt-localstack-probe", Publish: []string{}, Subscribe: []string{}}, false)
 	routesRE := regexp.MustCompile(`(?s)routes: \[.*?\]`)
 	c := stacktest.NATSCluster(t, localstack.NATSClusterOptions{
 		TLS: &localstack.NATSTLS{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
 			ProbeCert: probe.CertFile, ProbeKey: probe.KeyFile},
 		Config: func(n localstack.NATSNodeConfig) string {
 			s := string(conf)
-			// An include is relative to the configuration file, which is in the node's directory.
-			if err := os.WriteFile(filepath.Join(n.Dir, "users.conf"), users.Bytes(), 0o600); err != nil {
-				t.Error(err)
-			}
 			var routes []string
 			for _, p := range n.Routes {
 				routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", p)))
 			}
 			for from, to := range map[string]string{
-				"$NATS_SERVER_NAME":       fmt.Sprintf("%q", n.Name),
-				`"127.0.0.1:4222"`:        fmt.Sprintf(`"127.0.0.1:%d"`, n.Client),
-				`"127.0.0.1:8222"`:        fmt.Sprintf(`"127.0.0.1:%d"`, n.Monitor),
-				`"0.0.0.0:6222"`:          fmt.Sprintf(`"127.0.0.1:%d"`, n.Route),
-				`"0.0.0.0:8883"`:          fmt.Sprintf(`"127.0.0.1:%d"`, n.MQTT),
-				"/etc/nats/vagt/":         etc + "/",
-				"/var/lib/nats/jetstream": filepath.Join(n.Dir, "jetstream"),
-				"max_file_store: 100GB":   "max_file_store: 2GB",
-				"max_memory_store: 1GB":   "max_memory_store: 256MB",
+				"$NATS_SERVER_NAME":                        fmt.Sprintf("%q", n.Name),
+				`"127.0.0.1:4222"`:                         fmt.Sprintf(`"127.0.0.1:%d"`, n.Client),
+				`"127.0.0.1:8222"`:                         fmt.Sprintf(`"127.0.0.1:%d"`, n.Monitor),
+				`"0.0.0.0:6222"`:                           fmt.Sprintf(`"127.0.0.1:%d"`, n.Route),
+				`"0.0.0.0:8883"`:                           fmt.Sprintf(`"127.0.0.1:%d"`, n.MQTT),
+				"/etc/nats/vagt/":                          etc + "/",
+				"/var/lib/nats/jetstream":                  filepath.Join(n.Dir, "jetstream"),
+				"max_file_store: 100GB":                    "max_file_store: 2GB",
+				"max_memory_store: 1GB":                    "max_memory_store: 256MB",
+				"$VAGT_BROKER_AUTH_PASSWORD":               fmt.Sprintf("%q", password),
+				"$VAGT_BROKER_AUTH_ISSUER":                 fmt.Sprintf("%q", issuerPub),
+				`allowed_connection_types: ["STANDARD"] }`: `allowed_connection_types: ["STANDARD"] }` + "\n    " + probeUser,
+				`auth_users: [ "vagt-broker-auth" ]`:       `auth_users: [ "vagt-broker-auth", "CN=vagt-localstack-probe" ]`,
 			} {
 				if !strings.Contains(s, from) {
 					t.Errorf("nats.conf no longer has %q: update the test's substitutions", from)
@@ -93,16 +109,12 @@ func productionClusterEdited(t *testing.T, edit func(string) string, gateways ..
 			return routesRE.ReplaceAllString(s, "routes: ["+strings.Join(routes, ", ")+"]")
 		},
 	})
-	return c, pki
-}
-
-func genusers(t *testing.T, ids string) string {
-	t.Helper()
-	var out bytes.Buffer
-	if err := natsconf.WriteUsers(strings.NewReader(ids), &out); err != nil {
+	reg, err := brokerauth.OpenRegistered(registered)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.String()
+	stacktest.BrokerAuth(t, c.ClientURLs(), "vagt-broker-auth", password, brokerauth.Options{Issuer: issuer, Registered: reg})
+	return c, pki
 }
 
 func connect(t *testing.T, pki *stacktest.PKI, url, cn, clientID string) mqtt.Client {
@@ -132,22 +144,32 @@ func TestProductionConfigMisbehavingGateways(t *testing.T) {
 	alarms := make(chan mqtt.Message, 10)
 	wait(t, api.Subscribe("vagt/v1/gw/+/alarm", 1, func(_ mqtt.Client, m mqtt.Message) { alarms <- m }))
 
-	spy := connect(t, pki, c.Node(1).URL(), "gw-a", "gw-a-spy")
+	// gw-b spies on gw-a and forges for it.
+	spy := connect(t, pki, c.Node(1).URL(), "gw-b", "gw-b")
 	spied := make(chan mqtt.Message, 10)
-	for _, filter := range []string{"#", "vagt/v1/#", "vagt/v1/gw/+/alarm", "vagt/v1/gw/gw-b/config", "vagt/v1/gw/gw-b/downlink"} {
+	for _, filter := range []string{"#", "vagt/v1/#", "vagt/v1/gw/+/alarm", "vagt/v1/gw/gw-a/config", "vagt/v1/gw/gw-a/downlink"} {
 		tok := spy.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { spied <- m })
 		if !tok.WaitTimeout(waitFor) {
 			t.Fatalf("no SUBACK for %s", filter)
 		}
 		if code := tok.(*mqtt.SubscribeToken).Result()[filter]; code != 0x80 {
-			t.Errorf("gw-a subscribing to %q: SUBACK %#x, want 0x80", filter, code)
+			t.Errorf("gw-b subscribing to %q: SUBACK %#x, want 0x80", filter, code)
 		}
 	}
 	// Forged: acknowledged (so the client learns nothing) and dropped.
-	wait(t, spy.Publish("vagt/v1/gw/gw-b/alarm", 1, false, "forged"))
-	wait(t, spy.Publish("vagt/v1/gw/gw-a/config", 1, true, "self-made plan"))
+	wait(t, spy.Publish("vagt/v1/gw/gw-a/alarm", 1, false, "forged"))
+	// Under another's client id: refused at CONNECT, and the owner keeps its connection.
+	for _, id := range []string{"vagt-api", "gw-a", "vagt-ingest-0"} {
+		if err := tryConnect(pki, c.URL(), "gw-b", id); err == nil {
+			t.Errorf("gw-b connected with client id %q", id)
+		}
+	}
+	if !api.IsConnectionOpen() {
+		t.Fatal("the api lost its connection to a client that used its id")
+	}
 
 	gwA := connect(t, pki, c.Node(2).URL(), "gw-a", "gw-a")
+	wait(t, gwA.Publish("vagt/v1/gw/gw-a/config", 1, true, "self-made plan"))
 	own := make(chan mqtt.Message, 10)
 	wait(t, gwA.Subscribe("vagt/v1/gw/gw-a/config", 1, func(_ mqtt.Client, m mqtt.Message) { own <- m }))
 	wait(t, gwA.Subscribe("vagt/v1/gw/gw-a/downlink", 1, func(_ mqtt.Client, m mqtt.Message) { own <- m }))
@@ -180,20 +202,33 @@ func TestProductionConfigMisbehavingGateways(t *testing.T) {
 	case <-time.After(time.Second):
 	}
 
-	// Unknown subject and no certificate: no connection.
+	// An unregistered subject (signed by the CA, as a decommissioned gateway's certificate
+	// stays) and no certificate: no connection.
 	for _, cn := range []string{"gw-z", ""} {
-		opts := mqtt.NewClientOptions().AddBroker(c.Node(0).URL()).SetClientID("x" + cn).SetAutoReconnect(false).SetConnectTimeout(waitFor)
-		if cn != "" {
-			cert := pki.Issue(cn)
-			opts.SetTLSConfig(pki.ClientTLS(&cert))
-		} else {
-			opts.SetTLSConfig(pki.ClientTLS(nil))
-		}
-		tok := mqtt.NewClient(opts).Connect()
-		if tok.WaitTimeout(waitFor) && tok.Error() == nil {
+		if err := tryConnect(pki, c.Node(0).URL(), cn, cn); err == nil {
 			t.Errorf("certificate %q: connected", cn)
 		}
 	}
+}
+
+// tryConnect connects with a certificate for cn ("": none) under clientID and disconnects.
+func tryConnect(pki *stacktest.PKI, url, cn, clientID string) error {
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetAutoReconnect(false).SetConnectTimeout(waitFor)
+	if cn != "" {
+		cert := pki.Issue(cn)
+		opts.SetTLSConfig(pki.ClientTLS(&cert))
+	} else {
+		opts.SetTLSConfig(pki.ClientTLS(nil))
+	}
+	cl := mqtt.NewClient(opts)
+	tok := cl.Connect()
+	if !tok.WaitTimeout(waitFor) {
+		return fmt.Errorf("no answer")
+	}
+	if tok.Error() == nil {
+		cl.Disconnect(0)
+	}
+	return tok.Error()
 }
 
 // GPS trackers (api/gps, docs/gps.md) reach the cluster with their own certificates: a
@@ -208,7 +243,7 @@ func TestProductionConfigGPSTrackers(t *testing.T) {
 		wait(t, api.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }))
 	}
 
-	spy := connect(t, pki, c.Node(1).URL(), "gps.ole-02", "ole-spy")
+	spy := connect(t, pki, c.Node(1).URL(), "gps.ole-02", brokerauth.TrackerClientID("gps.ole-02", "phone"))
 	spied := make(chan mqtt.Message, 10)
 	for _, filter := range []string{"#", "owntracks/#", "owntracks/gps.karen-01/+", "vagt/v1/gw/gw-a/config"} {
 		tok := spy.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { spied <- m })
@@ -225,7 +260,13 @@ func TestProductionConfigGPSTrackers(t *testing.T) {
 	wait(t, spy.Publish("vagt/v1/gw/gw-a/alarm", 1, false, "forged alarm"))
 	wait(t, spy.Publish("owntracks/gps.ole-02/phone/other", 1, false, "not an OwnTracks topic"))
 
-	karen := connect(t, pki, c.Node(2).URL(), "gps.karen-01", "karen-phone")
+	// A tracker connects under its own client id only.
+	for _, id := range []string{"karen-phone", "gw-a", brokerauth.TrackerClientID("gps.ole-02", "phone")} {
+		if err := tryConnect(pki, c.URL(), "gps.karen-01", id); err == nil {
+			t.Errorf("tracker gps.karen-01 connected with client id %q", id)
+		}
+	}
+	karen := connect(t, pki, c.Node(2).URL(), "gps.karen-01", brokerauth.TrackerClientID("gps.karen-01", "phone"))
 	wait(t, karen.Publish("owntracks/gps.karen-01/phone", 1, false, `{"_type":"location","genuine":1}`))
 	wait(t, karen.Publish("owntracks/gps.karen-01/phone/event", 1, false, `{"_type":"transition","genuine":2}`))
 	// Both genuine messages, and nothing forged; two topics are two streams on the cluster,
@@ -252,16 +293,10 @@ func TestProductionConfigGPSTrackers(t *testing.T) {
 		t.Fatalf("a refused subscription delivered %s %s", m.Topic(), m.Payload())
 	case <-time.After(time.Second):
 	}
-
-	// A tracker id that is not one is refused by genusers, not widened.
-	var out bytes.Buffer
-	if err := natsconf.WriteUsers(strings.NewReader("gps.*\n"), &out); err == nil {
-		t.Error(`genusers accepted the tracker id "gps.*"`)
-	}
 }
 
 // The telemetry partitions for ingest replicas, as nats.conf has them commented out: with
-// the line switched on and the users genusers writes, a gateway's telemetry reaches the
+// the line switched on and vagt broker-auth authorizing the clients, a gateway's telemetry reaches the
 // ingest subscription of its partition as vagt/v1/gw/<id>/telemetry/<k>, and the
 // gateways' permissions let the mapped subject through.
 func TestProductionConfigTelemetryPartitions(t *testing.T) {

@@ -1,6 +1,8 @@
 // Package chaos is the platform's chaos suite: the whole chain — emulated base units on
 // pseudo-terminals → vagt-gateway processes with their bbolt spools → Mosquitto
-// (persistence on) → the vagt ingest and vagt api processes → InfluxDB and PostgreSQL →
+// (persistence on), or with VAGT_CHAOS_BROKER=nats (`make test-chaos-cluster`) the 3-node
+// NATS cluster, where a node's kill -9 and a partition take the broker kill's place → the
+// vagt ingest and vagt api processes → InfluxDB and PostgreSQL →
 // the care staff's event stream — under steady load, while the suite kills (SIGKILL) and
 // restarts each of those processes in turn, cuts a gateway's uplink for ten minutes of
 // device time and fills a gateway's spool. At the end it reconciles what the devices

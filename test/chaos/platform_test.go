@@ -25,11 +25,12 @@ import (
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
-// platform is the municipality's side: Mosquitto, InfluxDB and PostgreSQL (localstack),
+// platform is the municipality's side: the broker (Mosquitto, or the NATS cluster: see
+// brokerKind), InfluxDB and PostgreSQL (localstack),
 // and the vagt binary's ingest and api as processes, each on a fixed port and client id so
 // that a restart after kill -9 takes up where the killed one was.
 type platform struct {
-	broker   *localstack.Mosquitto
+	broker   chaosBroker
 	influx   *localstack.InfluxDB
 	postgres *localstack.Postgres
 	ingest   *chain.Process
@@ -62,7 +63,7 @@ func startPlatform(t *testing.T, bins chain.Binaries, autosave string) *platform
 	t.Helper()
 	dir := t.TempDir()
 	p := &platform{dir: dir}
-	p.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{Persistence: true, Extra: autosave})
+	p.broker = startBroker(t, autosave)
 	p.influx = stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
 	// A server of its own, because the suite kills it; a commit waits for its WAL, as a
 	// production server's does, so a kill -9 of PostgreSQL loses nothing committed.

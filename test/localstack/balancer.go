@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ type Balancer struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	closed   bool
+	cut      atomic.Bool // Cut: no connection through (nats_partition.go)
 }
 
 // StartBalancer listens on a free loopback port in front of backends (host:port).
@@ -58,7 +60,7 @@ func (b *Balancer) Close() error {
 func (b *Balancer) track(c net.Conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed || b.cut.Load() {
 		c.Close()
 		return false
 	}
@@ -91,9 +93,12 @@ func (b *Balancer) serve(c net.Conn) {
 	}
 	defer b.untrack(c)
 	start := b.next.Add(1)
+	b.mu.Lock()
+	backends := slices.Clone(b.backends) // a partitionable cluster aims its links after they listen
+	b.mu.Unlock()
 	var up net.Conn
-	for i := range uint64(len(b.backends)) {
-		addr := b.backends[(start+i)%uint64(len(b.backends))]
+	for i := range uint64(len(backends)) {
+		addr := backends[(start+i)%uint64(len(backends))]
 		var err error
 		if up, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
 			break

@@ -30,6 +30,10 @@ type NATSClusterOptions struct {
 	Nodes int
 	// Users may connect; none: anybody may, without a user name.
 	Users []NATSUser
+	// Callout, when set, puts every client's authorization through an auth callout
+	// service (vagt broker-auth, package brokerauth) instead of Users, which must be empty;
+	// stacktest.NATSClusterWithAuth runs the service.
+	Callout *NATSCallout
 	// TLS makes the MQTT listener speak TLS and require a client certificate whose
 	// subject is a user name ("CN=gw-000001"); then no password is asked.
 	TLS *NATSTLS
@@ -40,6 +44,10 @@ type NATSClusterOptions struct {
 	AckWait time.Duration
 	// MaxAckPending is the QoS 1 window per subscription; default 1024.
 	MaxAckPending int
+	// Partitionable routes the nodes to each other through loopback proxies, one per
+	// ordered pair, that NATSNode.Partition cuts: a true partition, the node still serving
+	// its clients (nats_partition.go).
+	Partitionable bool
 	// Extra lines are added to every node's configuration.
 	Extra string
 	// Config, when set, writes a node's whole configuration instead (a production file
@@ -86,6 +94,7 @@ type NATSCluster struct {
 	nodes         []*NATSNode
 	probePassword string
 	balancer      *Balancer
+	links         map[[2]int]*Balancer // [from, to] node index: the route proxies (Partitionable)
 }
 
 // NATSNode is one server of a cluster: it has the lifecycle of every localstack
@@ -114,6 +123,9 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 	if opts.MaxAckPending <= 0 {
 		opts.MaxAckPending = 1024
 	}
+	if opts.Callout != nil && len(opts.Users) > 0 {
+		return nil, errors.New("localstack: a NATS cluster takes Users or a Callout, not both")
+	}
 	if opts.TLS != nil && (opts.TLS.ProbeCert == "" || opts.TLS.ProbeKey == "") {
 		return nil, errors.New("localstack: a NATS cluster with TLS needs a probe certificate")
 	}
@@ -123,6 +135,12 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 		return nil, err
 	}
 	c.probePassword = hex.EncodeToString(secret)
+	if opts.Partitionable {
+		// Listening before the nodes' ports are picked, so no node gets a proxy's port.
+		if err := c.startLinks(opts.Nodes); err != nil {
+			return nil, errors.Join(err, c.Close())
+		}
+	}
 	for i := range opts.Nodes {
 		svc, err := newService(serviceConfig{
 			name: "nats-" + strconv.Itoa(i+1), baseDir: opts.BaseDir, stopSignal: syscall.SIGTERM,
@@ -139,6 +157,9 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 				return nil, errors.Join(err, c.Close())
 			}
 		}
+	}
+	if opts.Partitionable {
+		c.aimLinks()
 	}
 	// All at once: a node's JetStream waits for a quorum of its peers.
 	errs := make([]error, len(c.nodes))
@@ -221,6 +242,9 @@ func (c *NATSCluster) Close() error {
 	var errs []error
 	if c.balancer != nil {
 		errs = append(errs, c.balancer.Close())
+	}
+	for _, l := range c.links {
+		errs = append(errs, l.Close())
 	}
 	for _, n := range c.nodes {
 		errs = append(errs, n.Close())
@@ -328,7 +352,7 @@ func (n *NATSNode) mqttProbe(ctx context.Context) error {
 			return fmt.Errorf("TLS handshake: %w", err)
 		}
 		conn = tc
-	} else if len(n.cluster.opts.Users) > 0 {
+	} else if len(n.cluster.opts.Users) > 0 || n.cluster.opts.Callout != nil {
 		user, password = probeUser, n.cluster.probePassword
 	}
 	rc, err := mqttConnect(conn, probeUser+"-"+n.Name(), user, password)
@@ -395,10 +419,15 @@ func (n *NATSNode) config() string {
 	var routes []string
 	for _, p := range n.cluster.nodes {
 		if p != n {
-			routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", p.route)))
+			routes = append(routes, fmt.Sprintf("%q", "nats-route://"+n.routeTo(p)))
 		}
 	}
 	line("  routes: [%s]", strings.Join(routes, ", "))
+	if n.cluster.links != nil {
+		// Peers learn each other's route address from gossip and may dial it directly,
+		// around the proxies; an address nobody listens on keeps every route on them.
+		line("  advertise: \"127.0.0.1:1\"")
+	}
 	line("}")
 	line("mqtt {")
 	line("  listen: \"127.0.0.1:%d\"", n.mqtt)
@@ -411,6 +440,9 @@ func (n *NATSNode) config() string {
 	line("}")
 	users := o.Users
 	switch {
+	case o.Callout != nil:
+		b.WriteString(n.calloutConfig())
+		users = nil
 	case o.TLS != nil:
 		users = append(append([]NATSUser(nil), users...), NATSUser{Name: "CN=" + probeUser, Publish: []string{}, Subscribe: []string{}})
 	case len(users) > 0:

@@ -2,6 +2,8 @@ package localstack_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,28 +11,30 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vagt-dk/vagt/brokerauth"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // natsTLSCluster is a cluster with the production shape of authentication: TLS with a
-// client certificate whose subject is the user, gateways gw1 and gw2 with the per-gateway
-// permissions, and an api service user that reads alarms and writes configurations.
-func natsTLSCluster(t *testing.T) (*localstack.NATSCluster, *stacktest.PKI) {
+// client certificate whose common name is the user, every client authorized by vagt's
+// auth callout service (brokerauth) with the per-gateway permissions, and gateways gw1,
+// gw2 and gw3 registered.
+func natsTLSCluster(t *testing.T, opts localstack.NATSClusterOptions) (*localstack.NATSCluster, *stacktest.PKI) {
 	t.Helper()
 	pki := stacktest.NewPKI(t, "vagt test CA")
 	server, probe := pki.Issue("127.0.0.1"), pki.Issue("vagt-localstack-probe")
-	c := stacktest.NATSCluster(t, localstack.NATSClusterOptions{
-		TLS: &localstack.NATSTLS{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
-			ProbeCert: probe.CertFile, ProbeKey: probe.KeyFile},
-		Users: []localstack.NATSUser{
-			localstack.NATSGatewayUser("CN=gw1", "gw1", ""),
-			localstack.NATSGatewayUser("CN=gw2", "gw2", ""),
-			{Name: "CN=svc_api", Publish: []string{"vagt/v1/gw/+/config", "vagt/v1/gw/+/downlink"},
-				Subscribe: []string{"vagt/v1/gw/+/alarm", "vagt/v1/gw/+/status"}},
-		},
-	})
-	return c, pki
+	opts.TLS = &localstack.NATSTLS{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
+		ProbeCert: probe.CertFile, ProbeKey: probe.KeyFile}
+	path := filepath.Join(t.TempDir(), "registered")
+	if err := os.WriteFile(path, []byte("gw1\ngw2\ngw3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	registered, err := brokerauth.OpenRegistered(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stacktest.NATSClusterWithAuth(t, opts, brokerauth.Options{Registered: registered}), pki
 }
 
 func tlsClient(t *testing.T, pki *stacktest.PKI, url, cn, clientID string) mqtt.Client {
@@ -43,24 +47,25 @@ func tlsClient(t *testing.T, pki *stacktest.PKI, url, cn, clientID string) mqtt.
 // under another gateway's id, one that reads another's configuration. Each is refused by
 // the cluster's permissions, and nothing of it reaches anybody.
 func TestNATSClusterGatewayPermissions(t *testing.T) {
-	c, pki := natsTLSCluster(t)
+	c, pki := natsTLSCluster(t, localstack.NATSClusterOptions{})
 	api := tlsClient(t, pki, c.Node(0).URL(), "svc_api", "vagt-api")
 	alarms := make(chan mqtt.Message, 10)
 	wait(t, api.Subscribe("vagt/v1/gw/+/alarm", 1, func(_ mqtt.Client, m mqtt.Message) { alarms <- m }))
 
-	// The spy holds only the refused subscriptions (paho hands a message to every handler
-	// whose filter matches, so they must not share a connection with the allowed ones).
-	spy := tlsClient(t, pki, c.Node(1).URL(), "gw1", "gw1-spy")
+	// The spy, gateway gw3, holds only the refused subscriptions (paho hands a message to
+	// every handler whose filter matches, so they must not share a connection with the
+	// allowed ones).
+	spy := tlsClient(t, pki, c.Node(1).URL(), "gw3", "gw3")
 	spied := make(chan mqtt.Message, 10)
 	// A refused subscription comes back as SUBACK 0x80.
-	for _, filter := range []string{"#", "vagt/v1/gw/+/config", "vagt/v1/gw/gw2/downlink", "vagt/v1/gw/gw2/config"} {
+	for _, filter := range []string{"#", "vagt/v1/gw/+/config", "vagt/v1/gw/gw2/downlink", "vagt/v1/gw/gw2/config", "vagt/v1/gw/gw1/config"} {
 		tok := spy.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { spied <- m })
 		if !tok.WaitTimeout(waitFor) {
 			t.Fatalf("no SUBACK for %s", filter)
 		}
 		st := tok.(*mqtt.SubscribeToken)
 		if code := st.Result()[filter]; code != 0x80 {
-			t.Errorf("gateway gw1 subscribing to %q: SUBACK %#x, want 0x80 (refused)", filter, code)
+			t.Errorf("gateway gw3 subscribing to %q: SUBACK %#x, want 0x80 (refused)", filter, code)
 		}
 	}
 	gw1 := tlsClient(t, pki, c.Node(1).URL(), "gw1", "gw1")
@@ -70,7 +75,7 @@ func TestNATSClusterGatewayPermissions(t *testing.T) {
 
 	// Publishing under another id: the cluster does not deliver it. Whether the client gets
 	// a PUBACK or loses its connection is the server's business; nobody may see the message.
-	forged := spy.Publish("vagt/v1/gw/gw2/alarm", 1, false, "forged")
+	forged := spy.Publish("vagt/v1/gw/gw1/alarm", 1, false, "forged")
 	acked := forged.WaitTimeout(5*time.Second) && forged.Error() == nil
 	t.Logf("forged publish: acknowledged %t, spy still connected %t", acked, spy.IsConnectionOpen())
 	wait(t, gw1.Publish("vagt/v1/gw/gw1/config", 1, true, "self-made plan")) // only the api sets plans
@@ -98,15 +103,15 @@ func TestNATSClusterGatewayPermissions(t *testing.T) {
 }
 
 // Without a client certificate signed by the CA there is no connection, and a certificate
-// whose subject is no user is refused too.
+// whose subject is not registered is refused too, as is a gateway under another's client id.
 func TestNATSClusterRefusesUnknownClients(t *testing.T) {
-	c, pki := natsTLSCluster(t)
+	c, pki := natsTLSCluster(t, localstack.NATSClusterOptions{})
+	cert := func(cn string) *stacktest.Cert { c := pki.Issue(cn); return &c }
 	for name, opts := range map[string]*mqtt.ClientOptions{
-		"no certificate": clientOptions("anon", true).SetTLSConfig(pki.ClientTLS(nil)),
-		"unknown subject": func() *mqtt.ClientOptions {
-			cert := pki.Issue("gw9")
-			return clientOptions("gw9", true).SetTLSConfig(pki.ClientTLS(&cert))
-		}(),
+		"no certificate":      clientOptions("anon", true).SetTLSConfig(pki.ClientTLS(nil)),
+		"unknown subject":     clientOptions("gw9", true).SetTLSConfig(pki.ClientTLS(cert("gw9"))),
+		"another's client id": clientOptions("gw2", true).SetTLSConfig(pki.ClientTLS(cert("gw1"))),
+		"the api's client id": clientOptions("vagt-api", true).SetTLSConfig(pki.ClientTLS(cert("gw1"))),
 	} {
 		tok := mqtt.NewClient(opts.AddBroker(c.Node(0).URL())).Connect()
 		if !tok.WaitTimeout(waitFor) {
@@ -123,20 +128,8 @@ func TestNATSClusterRefusesUnknownClients(t *testing.T) {
 // first only spends its own connections; the second gets at most MaxAckPending messages in
 // flight and holds nothing up. Meanwhile another gateway's alarms all reach the api.
 func TestNATSClusterContainsTightLoopsAndDeafGateways(t *testing.T) {
-	pki := stacktest.NewPKI(t, "vagt test CA")
-	server, probe := pki.Issue("127.0.0.1"), pki.Issue("vagt-localstack-probe")
 	const window = 20
-	c := stacktest.NATSCluster(t, localstack.NATSClusterOptions{
-		TLS: &localstack.NATSTLS{CertFile: server.CertFile, KeyFile: server.KeyFile, CAFile: pki.CAFile,
-			ProbeCert: probe.CertFile, ProbeKey: probe.KeyFile},
-		MaxAckPending: window,
-		Users: []localstack.NATSUser{
-			localstack.NATSGatewayUser("CN=gw1", "gw1", ""),
-			localstack.NATSGatewayUser("CN=gw2", "gw2", ""),
-			localstack.NATSGatewayUser("CN=gw3", "gw3", ""),
-			{Name: "CN=svc_api", Publish: []string{"vagt/v1/gw/+/downlink"}, Subscribe: []string{"vagt/v1/gw/+/alarm"}},
-		},
-	})
+	c, pki := natsTLSCluster(t, localstack.NATSClusterOptions{MaxAckPending: window})
 	api := tlsClient(t, pki, c.URL(), "svc_api", "vagt-api")
 	alarms := make(chan mqtt.Message, 100)
 	wait(t, api.Subscribe("vagt/v1/gw/+/alarm", 1, func(_ mqtt.Client, m mqtt.Message) { alarms <- m }))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/brokerauth"
 	"github.com/vagt-dk/vagt/ingest/mqttin"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -21,18 +24,38 @@ import (
 // subject mapping (localstack.NATSTelemetryPartitions): the cluster puts each gateway's
 // telemetry in one of three partitions by a hash of its id, and each replica's consumer
 // (mqttin with Partition, `vagt ingest --partition k`) subscribes to one. With the
-// production permissions (gateways publish only under their own id, svc_ingest reads
-// telemetry): every message reaches exactly one replica, all of one gateway's reach the
+// production permissions, granted by vagt broker-auth (gateways publish only under their
+// own id, svc_ingest reads telemetry): every message reaches exactly one replica, all of one gateway's reach the
 // same one, the replica sees the ordinary topic, and a gateway publishing under another's
 // id is still dropped.
 func TestIngestPartitionsOnCluster(t *testing.T) {
 	const parts, gateways, perGateway = 3, 12, 5
-	users := localstack.NATSServiceUsers(func(n string) string { return n }, func(string) string { return "pw" })
-	for i := range gateways {
-		id := fmt.Sprintf("gw-p-%02d", i)
-		users = append(users, localstack.NATSGatewayUser(id, id, "pw"))
+	// Password logins, authorized by vagt broker-auth (package brokerauth) from a Mosquitto
+	// password file, as the registry writes it.
+	var passwd strings.Builder
+	for _, u := range []string{"svc_ingest"} {
+		h, err := localstack.HashMosquittoPassword("pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&passwd, "%s:%s\n", u, h)
 	}
-	cluster := stacktest.NATSCluster(t, localstack.NATSClusterOptions{Users: users, Extra: localstack.NATSTelemetryPartitions(parts)})
+	for i := range gateways {
+		h, err := localstack.HashMosquittoPassword("pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&passwd, "gw-p-%02d:%s\n", i, h)
+	}
+	path := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(path, []byte(passwd.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := brokerauth.OpenPasswordFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := stacktest.NATSClusterWithAuth(t, localstack.NATSClusterOptions{Extra: localstack.NATSTelemetryPartitions(parts)}, brokerauth.Options{Passwords: pf})
 
 	type got struct {
 		part  int

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vagt-dk/vagt/firmware-sim/load"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -73,14 +72,15 @@ func (b *mosquittoBroker) fault(ctx context.Context) (string, error) {
 	return fmt.Sprintf("broker stopped for %v, then started", b.downtime), nil
 }
 
-// natsBroker is the 3-node cluster with the production shape: TLS, certificate subjects as
-// users, per-gateway permissions.
+// natsBroker is the 3-node cluster with the production shape: TLS, every client authorized
+// by vagt broker-auth (certificate common name as user, its own client id, per-gateway
+// permissions).
 type natsBroker struct {
-	c   *localstack.NATSCluster
+	c   *authCluster
 	svc *tls.Config
 }
 
-func startNATS(ctx context.Context, p *pki, gateways int, prefix string) (broker, error) {
+func startNATS(ctx context.Context, p *pki) (broker, error) {
 	cert, key, err := p.files("127.0.0.1")
 	if err != nil {
 		return nil, err
@@ -89,12 +89,9 @@ func startNATS(ctx context.Context, p *pki, gateways int, prefix string) (broker
 	if err != nil {
 		return nil, err
 	}
-	users := []localstack.NATSUser{{Name: "CN=svc_api", Subscribe: []string{"vagt/v1/gw/+/alarm"}, Publish: []string{}}}
-	for i := range gateways {
-		id := string(load.GatewayID(prefix, i))
-		users = append(users, localstack.NATSGatewayUser("CN="+id, id, ""))
-	}
-	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{Users: users,
+	// Every client is authorized by the auth callout (vagt broker-auth), as in production:
+	// each connection's handshake includes its round trip.
+	c, err := startAuthCluster(ctx, localstack.NATSClusterOptions{
 		TLS:   &localstack.NATSTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
 		Extra: "max_connections: 400000"})
 	if err != nil {

@@ -31,9 +31,10 @@ type chainOptions struct {
 
 // runChain is issue 20's chain under faults: gateways (one connection each) send telemetry
 // and alarms through the 3-node NATS cluster's balancer to a real `vagt ingest` writing to
-// InfluxDB, and to an alarm consumer, while one node is killed -9 (and started again) and,
-// later, another is frozen (SIGSTOP: cut off from peers and clients alike) for `hold` and
-// thawed. At the end every reading and alarm the cluster acknowledged must be in InfluxDB,
+// InfluxDB, and to an alarm consumer, while one node is killed -9 (and started again),
+// later another is frozen (SIGSTOP: silent to peers and clients alike) for `hold` and
+// thawed, and last the third is partitioned from its peers for `hold` (its routes cut at
+// the harness's proxies, its clients still connected to it) and healed. At the end every reading and alarm the cluster acknowledged must be in InfluxDB,
 // and every alarm at the consumer; alarm latency is reported overall and for the alarms
 // raised during each fault.
 func runChain(ctx context.Context, o chainOptions) error {
@@ -43,7 +44,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	defer db.Close()
-	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait})
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true})
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 	if err := probe.WaitReady(ctx, addr); err != nil {
 		return fmt.Errorf("vagt ingest: %w", err)
 	}
-	rec, err := newReceiver(&natsBroker{c: c})
+	rec, err := newReceiver(&natsBroker{c: &authCluster{NATSCluster: c, stopAuth: func() error { return nil }}}) // no TLS, no authorization here
 	if err != nil {
 		return err
 	}
@@ -142,8 +143,8 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 	})
 
-	// The faults: a third in, kill -9 of the node holding ingest's session; two thirds in,
-	// freeze another node for hold.
+	// The faults: a quarter in, kill -9 of the node holding ingest's session; half way,
+	// freeze another node for hold; three quarters in, partition the third for hold.
 	type window struct {
 		name     string
 		from, to time.Time
@@ -155,7 +156,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		case <-time.After(d):
 		}
 	}
-	sleep(o.duration / 3)
+	sleep(o.duration / 4)
 	victim := c.NodeOf("scale-ingest")
 	if victim == nil {
 		victim = c.Node(0)
@@ -169,7 +170,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	windows = append(windows, window{"kill -9 of ingest's node, until it answers again", from, time.Now().Add(5 * time.Second)})
-	sleep(o.duration/3 - time.Since(from))
+	sleep(o.duration/4 - time.Since(from))
 	frozen := c.Node(0)
 	if frozen == victim {
 		frozen = c.Node(1)
@@ -184,6 +185,29 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	windows = append(windows, window{fmt.Sprintf("%s frozen %v", frozen.Name(), o.hold), from, time.Now().Add(5 * time.Second)})
+	sleep(o.duration/4 - time.Since(from))
+	var cut *localstack.NATSNode
+	for _, n := range c.Nodes() {
+		if n != victim && n != frozen {
+			cut = n
+		}
+	}
+	holds := func(id string) bool { return c.NodeOf(id) == cut }
+	conns, _ := cut.Connections()
+	from = time.Now()
+	if err := cut.Partition(); err != nil {
+		return err
+	}
+	log.Printf("chain: %s partitioned from its peers for %v (%d connections; ingest's session there: %t, the consumer's: %t)",
+		cut.Name(), o.hold, conns, holds("scale-ingest"), holds(consumerID))
+	time.Sleep(o.hold)
+	routes, _ := cut.Routes()
+	stillConnected, _ := cut.Connections()
+	if err := cut.Heal(); err != nil {
+		return err
+	}
+	log.Printf("chain: %s healed (routes while cut: %d; client connections at the end of the cut: %d)", cut.Name(), routes, stillConnected)
+	windows = append(windows, window{fmt.Sprintf("%s partitioned %v", cut.Name(), o.hold), from, time.Now().Add(5 * time.Second)})
 	<-runCtx.Done()
 	wg.Wait()
 	log.Printf("chain: load done: %d readings sent, %d acknowledged; %d alarms, %d acknowledged", sentReadings.Load(), acked.Load(), len(alarms), ackedAlarms.Load())
@@ -211,7 +235,10 @@ func runChain(ctx context.Context, o chainOptions) error {
 	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, probe.LoadAvg())
 	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
 		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
-	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost)
+	rec.mu.Lock()
+	copies := rec.copies
+	rec.mu.Unlock()
+	fmt.Printf("alarms: %d raised, %d acknowledged, %d in InfluxDB, %d never reached the consumer, %d delivered again (copies the api drops by gateway and seq)\n", len(alarms), ackedAlarms.Load(), storedAlarms, lost, copies)
 	report := func(name string, from, to time.Time) {
 		var l []time.Duration
 		for k, at := range alarms {

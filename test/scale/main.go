@@ -85,10 +85,10 @@ func main() {
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	var co chainOptions
-	chain := flag.Bool("chain", false, "instead: the chain under faults on the NATS cluster (ingest, InfluxDB, alarm consumer; kill -9 and freeze of a node)")
+	chain := flag.Bool("chain", false, "instead: the chain under faults on the NATS cluster (ingest, InfluxDB, alarm consumer; kill -9, freeze and partition of a node)")
 	flag.StringVar(&co.vagt, "vagt", "bin/vagt", "with -chain: the vagt binary (ingest)")
 	flag.DurationVar(&co.duration, "duration", 90*time.Second, "with -chain: how long the load runs")
-	flag.DurationVar(&co.hold, "hold", 15*time.Second, "with -chain: how long the node stays frozen")
+	flag.DurationVar(&co.hold, "hold", 15*time.Second, "with -chain: how long a node stays frozen, and one partitioned")
 	flag.DurationVar(&co.interval, "interval", time.Second, "with -chain: each gateway's batch interval")
 	flag.DurationVar(&co.alarmEvery, "chain-alarm-every", 50*time.Millisecond, "with -chain: time between alarms")
 	flag.IntVar(&co.sensors, "sensors", 10, "with -chain: readings per batch")
@@ -172,7 +172,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	case "mosquitto":
 		b, err = startMosquitto(ctx, p, o.downtime)
 	case "nats":
-		b, err = startNATS(ctx, p, o.gateways, "load")
+		b, err = startNATS(ctx, p)
 	default:
 		return nil, fmt.Errorf("unknown broker %q", name)
 	}
@@ -361,12 +361,17 @@ type receiver struct {
 	c       mqtt.Client
 	mu      sync.Mutex
 	arrived map[string]time.Time
+	copies  int // deliveries of an alarm already arrived (at least once; the api folds them by gateway and seq)
 }
+
+// consumerID is the receiver's client id: in svc_api's client ids, as vagt broker-auth
+// requires of the certificate it presents.
+const consumerID = "vagt-api-scale-consumer"
 
 func newReceiver(b broker) (*receiver, error) {
 	r := &receiver{arrived: map[string]time.Time{}}
 	urls, tc := b.consumer()
-	o := mqtt.NewClientOptions().SetClientID("vagt-scale-consumer").SetCleanSession(false).
+	o := mqtt.NewClientOptions().SetClientID(consumerID).SetCleanSession(false).
 		SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).SetConnectRetry(true).
 		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe("vagt/v1/gw/+/alarm", 1, r.onAlarm) })
 	for _, u := range urls {
@@ -392,6 +397,8 @@ func (r *receiver) onAlarm(_ mqtt.Client, m mqtt.Message) {
 	r.mu.Lock()
 	if _, ok := r.arrived[key]; !ok {
 		r.arrived[key] = now
+	} else {
+		r.copies++
 	}
 	r.mu.Unlock()
 }
