@@ -294,7 +294,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store, Stats: svc, Population: pop, HomeConfigs: s.careplans}
+		Registry: store, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken

@@ -110,6 +110,13 @@ func (s *Service) Benefits(ctx context.Context, q Query) (Benefits, error) {
 	if err != nil {
 		return res, err
 	}
+	return s.benefitsFrom(ctx, q, a)
+}
+
+// benefitsFrom applies the model to the adoption figures a of q.
+func (s *Service) benefitsFrom(ctx context.Context, q Query, a Adoption) (Benefits, error) {
+	res := Benefits{Period: q.Period, Estimate: true, Model: s.Model, Rows: []BenefitRow{}}
+	var err error
 	res.SuppressedBelow, res.Disclosure = a.SuppressedBelow, a.Disclosure
 	for _, r := range a.Rows {
 		b := BenefitRow{Municipality: r.Municipality, MunicipalityName: r.MunicipalityName, Technology: r.Technology, Start: r.Start, End: r.End}

@@ -42,6 +42,7 @@ func randomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Technolo
 		return from.Add(time.Duration(r.Int64N(int64(to.Sub(from)))))
 	}
 	dev := 0
+	has := map[int64]map[vagt.Technology]bool{}
 	for _, m := range muns {
 		var mine []int64
 		for _, tech := range techs {
@@ -53,11 +54,19 @@ func randomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Technolo
 				var id int64
 				if len(mine) > 0 && r.IntN(4) == 0 {
 					id = mine[r.IntN(len(mine))] // a citizen with another technology too
-				} else {
+				}
+				if id == 0 || has[id][tech] { // at most maxDevices of one technology each
+					id = 0
+				}
+				if id == 0 {
 					id = int64(len(f.citizens) + 1)
 					f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: m, RegisteredAt: start})
 					mine = append(mine, id)
 				}
+				if has[id] == nil {
+					has[id] = map[vagt.Technology]bool{}
+				}
+				has[id][tech] = true
 				for range 1 + r.IntN(maxDevices) {
 					dev++
 					d := registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d%d", dev)), Municipality: m, Technology: tech, Citizen: id, InstalledAt: at(start, end)}
