@@ -254,6 +254,14 @@ func TestDashboardDrawsFigures(t *testing.T) {
 			t.Errorf("the Danish dashboard shows %q", s)
 		}
 	}
+	// Where the figures come from (issue 18 item 4).
+	var sources string
+	b.do("read the sources", chromedp.Evaluate(`document.getElementById("panel-sources").innerText`, &sources))
+	for _, s := range []string{"Perioden: 1. sep. 2026 til 1. dec. 2026", "fixture model, hvis tal er illustrative", "Tallene er præcise", "0 rækker er skjult"} {
+		if !strings.Contains(sources, s) {
+			t.Errorf("where the figures come from does not say %q:\n%s", s, sources)
+		}
+	}
 	checkWidths(t, b, "the Danish dashboard")
 	var mun string
 	var disabled bool

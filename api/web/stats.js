@@ -156,6 +156,7 @@
       else renderBenefits(data);
     });
     if (gen !== session) return;
+    renderSources(results.map((r) => (r.status === "fulfilled" ? r.value : null)));
     const note = $("suppressed-note");
     const notes = [];
     if (anySuppressed) notes.push(t("stats.suppressed", { n: suppressedBelow || 5 }));
@@ -338,6 +339,29 @@
             .map((v) => el("td", { class: "num", text: charts.num(v) }))))))));
     }
     document.querySelector("[data-assumptions]").replaceChildren(...parts);
+  }
+
+  // renderSources says where the figures come from (issue 18 item 4): the period, the 65+
+  // table (shipped illustrative or FOLK1A of a quarter), the benefit model, the protection
+  // and what it hid. answers: adoption, alerts, benefits (null when one failed).
+  function renderSources([adoption, alerts, benefits]) {
+    const any = adoption || alerts || benefits;
+    if (!any) return;
+    const pop = (adoption && adoption.population_65plus) || {};
+    const disc = any.disclosure || {};
+    let hidden = 0, incomplete = 0;
+    for (const a of [adoption, alerts, benefits]) {
+      if (!a) continue;
+      hidden += (a.rows || []).filter((r) => r.suppressed).length;
+      incomplete += (a.totals || []).filter((x) => x.incomplete && (x.incomplete === true || x.incomplete.length)).length;
+    }
+    const items = [t("stats.compare.sources.period", { from: F.date(any.period.from), to: F.date(any.period.to) })];
+    if (adoption) items.push(pop.illustrative ? t("stats.compare.sources.populationIllustrative") : t("stats.compare.sources.population", { source: pop.source || "", quarter: pop.period || "" }));
+    if (benefits && benefits.model) items.push(t(benefits.model.illustrative ? "stats.compare.sources.modelIllustrative" : "stats.compare.sources.model", { name: benefits.model.name || "" }));
+    items.push(disc.method === "suppress_and_round" ? t("stats.compare.sources.protected", { n: disc.suppressed_below || 5, base: disc.rounding_base || 5 }) : t("stats.compare.sources.exact"));
+    items.push(t("stats.compare.sources.suppressed", { count: hidden }));
+    if (incomplete) items.push(t("stats.compare.sources.incomplete", { count: incomplete }));
+    document.querySelector("[data-sources]").replaceChildren(...items.map((s) => el("li", { text: s })));
   }
 
   async function downloadCSV(view, button) {
