@@ -10,14 +10,14 @@ import (
 // its downlink lane (docs/wire.md, "downlink"). The states only move forward.
 type HelpState uint8
 
-// The help states. OnTheWay and Arrived are reserved for the care-staff status that a
-// later change adds; until then the platform sends Acknowledged, and a gateway shows
-// a reserved state as help coming.
+// The help states. OnTheWay and Arrived come from the care staff's presence ("on my way",
+// "arrived"; docs/alerts.md); an alert nobody said them for goes from Acknowledged to
+// Resolved.
 const (
 	HelpReceived     HelpState = 1 // the platform committed the alarm to an alert
-	HelpAcknowledged HelpState = 2 // a member of staff acknowledged the alert
-	HelpOnTheWay     HelpState = 3 // reserved: someone is on the way
-	HelpArrived      HelpState = 4 // reserved: someone is in the home
+	HelpAcknowledged HelpState = 2 // a member of staff acknowledged or took the alert
+	HelpOnTheWay     HelpState = 3 // the member of staff who took it is on the way
+	HelpArrived      HelpState = 4 // they are in the home
 	HelpResolved     HelpState = 5 // staff resolved the alert
 )
 

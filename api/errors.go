@@ -24,8 +24,8 @@ var ErrNoTelemetry = fmt.Errorf("%w: telemetry store (InfluxDB)", ErrUnavailable
 // "devices[2].device", "contacts") and why: a registry change, a care plan. It is
 // ErrInvalid (400), and the answer names the field.
 type FieldError struct {
-	Field  string
-	Reason string
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
 }
 
 func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }

@@ -79,7 +79,7 @@ func (p *Principal) AlertScope() (Scope, bool) {
 	case RoleAdmin:
 		return Scope{All: true}, true
 	case RoleStaff, RoleManager:
-		return Scope{Municipality: p.Municipality, Districts: slices.Clone(p.Districts)}, true
+		return Scope{Municipality: p.Municipality, Districts: slices.Clone(p.Districts), User: p.Name}, true
 	}
 	return Scope{}, false
 }

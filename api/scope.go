@@ -11,6 +11,9 @@ type Scope struct {
 	// whole municipality (the municipality's central on-call, a manager). Alerts of
 	// unregistered gateways have no district: everybody of the municipality sees them.
 	Districts []int64
+	// User is the caller's user name: an alert whose audience names it (the shift on duty,
+	// the backup, central on-call: audience.go) is in scope too.
+	User string
 }
 
 // Allows reports whether an alert of that municipality and district is in the scope.

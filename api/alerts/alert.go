@@ -99,6 +99,14 @@ type Alert struct {
 	Tier            Tier                  `json:"tier"`
 	EscalateAt      *time.Time            `json:"escalate_at,omitempty"`
 	Details         map[string]string     `json:"details,omitempty"`
+	// Presence (presence.go): who said "I'll go", when, "on my way", "arrived"; OverdueAt:
+	// when the assignee missed their deadline (anyone in scope may take the alert over).
+	Assignee  *Assignee  `json:"assignee,omitempty"`
+	TakenAt   *time.Time `json:"taken_at,omitempty"`
+	EnrouteAt *time.Time `json:"enroute_at,omitempty"`
+	ArrivedAt *time.Time `json:"arrived_at,omitempty"`
+	OverdueAt *time.Time `json:"overdue_at,omitempty"`
+	Step      Step       `json:"step"`
 	// Test marks an alert raised by a device that staff put in test mode ("prøvealarm"):
 	// handled like any other, kept out of the response statistics.
 	Test bool `json:"test,omitempty"`
@@ -111,8 +119,13 @@ type Detail struct {
 	Devices     []Device     `json:"devices"`
 	Notes       []Note       `json:"notes"`
 	Escalations []Escalation `json:"escalations"`
+	// Timeline is every step with who and when, oldest first (presence.go).
+	Timeline []TimelineEntry `json:"timeline"`
 	// AwayUntil: the citizen is away (care plan absence) until then.
 	AwayUntil *time.Time `json:"away_until,omitempty"`
+	// Audience is who the alert reached beyond its district's staff (for the scope check;
+	// not shown).
+	Audience api.Audience `json:"-"`
 }
 
 // Device is a device of the home's gateway as the registry and the latest status know it.

@@ -180,6 +180,20 @@ func (f *Feed) cover(scope api.Scope, delta float64) {
 	}
 }
 
+// Listeners counts this replica's live streams by user name (Scope.User): who would hear an
+// alert now. The escalator beats it into the store each tick (ListenerStore).
+func (f *Feed) Listeners() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.subs))
+	for s := range f.subs {
+		if s.scope.User != "" {
+			out[s.scope.User]++
+		}
+	}
+	return out
+}
+
 // Close unsubscribes.
 func (s *Subscription) Close() {
 	s.feed.mu.Lock()
@@ -254,7 +268,7 @@ func (f *Feed) broadcast(ev Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := range f.subs {
-		if !s.scope.Allows(ev.Municipality, ev.District) {
+		if !s.scope.Reaches(ev.Municipality, ev.District, ev.Audience) {
 			continue
 		}
 		f.send(s, ev)

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // EscalationStore moves every unacknowledged alert whose deadline has passed one tier up,
-// recording the step and its event, and returns how many it moved.
+// and every taken alert whose assignee missed "on my way" or "arrived" (presence.go),
+// recording the step and its event, and returns how many it changed.
 type EscalationStore interface {
 	EscalateDue(ctx context.Context, now time.Time) (int, error)
 }
@@ -30,15 +32,63 @@ type Escalator struct {
 	Logger *slog.Logger
 	// Changed is called after a tick that changed alerts (e.g. Feed.Wake), if set.
 	Changed func()
+	// Unheard, when set, moves on at once an alert whose tier has nobody listening (no
+	// live stream of a person on its shift, its backup): "nobody is listening" is the
+	// dangerous case. Listeners are this replica's streams, beaten into the store under
+	// Replica (unique per process) at Wall's time (default the system clock: streams are
+	// real connections, also when Clock is a ManualClock).
+	Unheard   UnheardStore
+	Listeners ListenerCounter
+	Replica   string
+	Wall      api.Clock
 }
 
-// Tick escalates what is due now.
+// Tick escalates what is due now, then, with Unheard set, records who listens on this
+// replica and moves on at once what nobody on its tier hears.
 func (e *Escalator) Tick(ctx context.Context) (int, error) {
-	n, err := e.Store.EscalateDue(ctx, e.Clock.Now())
+	now := e.Clock.Now()
+	n, err := e.Store.EscalateDue(ctx, now)
+	if e.Unheard != nil {
+		wall := api.SystemClock{}.Now()
+		if e.Wall != nil {
+			wall = e.Wall.Now()
+		}
+		var beatErr error
+		if e.Listeners != nil {
+			beatErr = e.Unheard.BeatStreams(ctx, e.Replica, e.Listeners.Listeners(), wall)
+		}
+		// A failed beat still looks: this replica's listeners then count as gone, and
+		// the alert moves on, the safe side.
+		m, uerr := e.Unheard.EscalateUnheard(ctx, now, wall.Add(-e.heardWithin()))
+		n += m
+		err = errors.Join(err, beatErr, uerr)
+	}
 	if n > 0 && e.Changed != nil {
 		e.Changed()
 	}
 	return n, err
+}
+
+// heardWithin is how old a replica's beat may be and still count: three looks, at least
+// five seconds, so a slow tick does not make everybody look gone.
+func (e *Escalator) heardWithin() time.Duration {
+	every := e.Every
+	if every <= 0 {
+		every = time.Second
+	}
+	return max(3*every, 5*time.Second)
+}
+
+// UnheardStore records each replica's listeners and escalates the alerts whose tier has
+// nobody listening (sqlstore.Store).
+type UnheardStore interface {
+	BeatStreams(ctx context.Context, replica string, users map[string]int, at time.Time) error
+	EscalateUnheard(ctx context.Context, now, heardSince time.Time) (int, error)
+}
+
+// ListenerCounter says who has a live stream on this replica (Feed).
+type ListenerCounter interface {
+	Listeners() map[string]int
 }
 
 // Run ticks until ctx is done.

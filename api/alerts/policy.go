@@ -51,6 +51,10 @@ type Policy struct {
 	// status gets a gateway_offline alert marked never connected (details "never_connected":
 	// "true"); it resolves itself when the gateway first connects. Zero: no such alert.
 	NeverConnected time.Duration
+	// ArriveWithin is the municipality's promise: help in the home this long after the
+	// alarm. An alert someone is on the way to escalates when nobody arrived by then (or one
+	// escalation step after "on my way", if later; presence.go). Zero: no arrival deadline.
+	ArriveWithin time.Duration
 }
 
 // DefaultPolicy: critical alerts escalate after 60 s (the alarm centres' measure), high after
@@ -69,6 +73,7 @@ func DefaultPolicy() Policy {
 		DefaultHeartbeat: 60 * time.Second,
 		OnlineStable:     5 * time.Minute,
 		NeverConnected:   24 * time.Hour,
+		ArriveWithin:     30 * time.Minute,
 	}
 }
 
@@ -82,8 +87,8 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("%w: escalation timeout %s for %s", api.ErrInvalid, d, prio)
 		}
 	}
-	if p.OfflineFactor < 1 || p.OfflineGrace < 0 || p.DefaultHeartbeat <= 0 || p.OnlineStable < 0 || p.NeverConnected < 0 {
-		return fmt.Errorf("%w: offline policy: factor ≥ 1, grace ≥ 0, heartbeat > 0, stable ≥ 0, never connected ≥ 0", api.ErrInvalid)
+	if p.OfflineFactor < 1 || p.OfflineGrace < 0 || p.DefaultHeartbeat <= 0 || p.OnlineStable < 0 || p.NeverConnected < 0 || p.ArriveWithin < 0 {
+		return fmt.Errorf("%w: offline policy: factor ≥ 1, grace ≥ 0, heartbeat > 0, stable ≥ 0, never connected ≥ 0, arrive within ≥ 0", api.ErrInvalid)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func New(store Store, pub Publisher, o Options) *Notifier {
 	}
 	n := &Notifier{store: store, pub: pub, o: o, wake: make(chan struct{}, 1), start: make(chan struct{}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_published_total",
-			Help: "Downlink messages (help received, acknowledged, resolved) the broker acknowledged."}),
+			Help: "Downlink messages (help received, acknowledged, on the way, arrived, resolved) the broker acknowledged."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_publish_failures_total",
 			Help: "Downlink publishes that failed and are retried."}),
 		retold: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_retold_total",
@@ -186,12 +186,16 @@ func (n *Notifier) tell(ctx context.Context, ev alerts.Event) bool {
 
 var errPermanent = errors.New("permanent")
 
-// States told for an event's change; other changes (cleared, note, escalated) say nothing
-// new to the home.
+// States told for an event's change; other changes (cleared, note, escalated, released,
+// overdue) say nothing new to the home.
 var states = map[string]vagt.HelpState{
 	"raised":       vagt.HelpReceived,
 	"repeated":     vagt.HelpReceived,
+	"reraised":     vagt.HelpReceived, // a press opened an acknowledged alert again
 	"acknowledged": vagt.HelpAcknowledged,
+	"taken":        vagt.HelpAcknowledged,
+	"enroute":      vagt.HelpOnTheWay,
+	"arrived":      vagt.HelpArrived,
 	"resolved":     vagt.HelpResolved,
 }
 
@@ -204,9 +208,10 @@ func (n *Notifier) publish(ctx context.Context, ev alerts.Event) error {
 	if !ok || d.Alert.ID <= 0 {
 		return nil
 	}
-	if state == vagt.HelpReceived && d.Alert.State == alerts.StateAcknowledged {
-		// A press that joined an alert staff already acknowledged: help is coming for it too.
-		state = vagt.HelpAcknowledged
+	if state == vagt.HelpReceived {
+		// A press that joined an alert staff already acknowledged, or are on their way to:
+		// the home hears how far help has come (presence.go).
+		state, _ = helpNow(d.Alert)
 	}
 	seqs, err := n.store.AlertRaiseSeqs(ctx, d.Alert.ID, vagt.MaxDownlinkEvents)
 	if err != nil {

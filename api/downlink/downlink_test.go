@@ -141,13 +141,22 @@ func TestGatewayHearsReceivedAcknowledgedResolved(t *testing.T) {
 			if d := gw.next(t, "acknowledged"); d.State != vagt.HelpAcknowledged || !slices.Equal(d.Events, []uint64{1001, 1005}) || !d.Time.Equal(t0.Add(time.Minute)) {
 				t.Fatalf("acknowledged: %+v", d)
 			}
-			// A press that joins the acknowledged alert hears at once that help is coming.
+			// A press on the acknowledged alert (nobody has arrived) opens it again (issue 21):
+			// the home hears "received" until staff acknowledge it again — not that help is
+			// confirmed while the alert is open. The gateway keeps the earlier presses'
+			// "acknowledged" (states only move forward).
 			if _, err := store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-0042", Seq: 1009, Municipality: 766, Time: t0.Add(2 * time.Minute),
 				Device: "bu-17:btn", Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, t0.Add(2*time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			if d := gw.next(t, "acknowledged for the later press"); d.State != vagt.HelpAcknowledged || !slices.Equal(d.Events, []uint64{1001, 1005, 1009}) {
+			if d := gw.next(t, "received for the later press"); d.State != vagt.HelpReceived || !slices.Equal(d.Events, []uint64{1001, 1005, 1009}) {
 				t.Fatalf("press after the ack: %+v", d)
+			}
+			if _, err := store.Ack(ctx, res.Alert.ID, "anna", all, t0.Add(3*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if d := gw.next(t, "acknowledged again"); d.State != vagt.HelpAcknowledged || !slices.Equal(d.Events, []uint64{1001, 1005, 1009}) {
+				t.Fatalf("acknowledged again: %+v", d)
 			}
 			if _, err := store.Resolve(ctx, res.Alert.ID, "anna", all, alerts.OutcomeVisitedAllWell, "", t0.Add(20*time.Minute)); err != nil {
 				t.Fatal(err)

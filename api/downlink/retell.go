@@ -6,7 +6,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/alerts"
 )
 
 // maxRetell bounds the alerts waiting to be told again: past it a request is dropped (the
@@ -34,13 +33,6 @@ func (n *Notifier) Retell(alert int64) {
 	}
 	n.mu.Unlock()
 	n.Wake()
-}
-
-// helpStates maps an alert's state to what the home hears of it.
-var helpStates = map[alerts.State]vagt.HelpState{
-	alerts.StateOpen:         vagt.HelpReceived,
-	alerts.StateAcknowledged: vagt.HelpAcknowledged,
-	alerts.StateResolved:     vagt.HelpResolved,
 }
 
 // retellAll publishes the alerts Retell asked for; one whose publish fails stays asked for
@@ -80,20 +72,10 @@ func (n *Notifier) retellOne(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	state, ok := helpStates[a.State]
-	if !ok {
-		return nil
-	}
+	state, at := helpNow(a) // presence.go
 	seqs, err := n.store.AlertRaiseSeqs(ctx, id, vagt.MaxDownlinkEvents)
 	if err != nil || len(seqs) == 0 {
 		return err
-	}
-	at := a.LastAt
-	switch {
-	case a.ResolvedAt != nil && state == vagt.HelpResolved:
-		at = *a.ResolvedAt
-	case a.AckedAt != nil && state == vagt.HelpAcknowledged:
-		at = *a.AckedAt
 	}
 	msg := vagt.Downlink{Gateway: a.Gateway, Events: seqs, State: state, Time: at, Alert: uint64(id)}
 	data, err := vagt.EncodeDownlink(&msg)

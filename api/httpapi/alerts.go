@@ -133,7 +133,7 @@ func (s *server) getAlert() http.Handler {
 			writeError(w, r, s.Logger, err)
 			return
 		}
-		if !scope.Allows(d.Municipality, d.District) {
+		if !scope.Reaches(d.Municipality, d.District, d.Audience) {
 			writeError(w, r, s.Logger, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope))
 			return
 		}

@@ -64,6 +64,8 @@ func TestCitizenExportAndErasure(t *testing.T) {
 			"access mads citizen.create",
 			"access anna alert.ack",
 			"access anna alert.note",
+			"access anna alert.take", // "arrived" by anna, who had not taken it: take-and-arrive
+			"access anna alert.arrive",
 			"access anna alert.resolve",
 			"access mads citizen.read",
 			"access mads activation.create",
@@ -91,7 +93,7 @@ func TestCitizenExportAndErasure(t *testing.T) {
 			files[zf.Name] = recs
 		}
 		if len(files) != 9 || len(files["night_checks.csv"]) != 1 || len(files["gps_positions.csv"]) != 1 || len(files["telemetry.csv"]) != 3 || strings.Join(files["telemetry.csv"][2], ",") != "2026-01-05T08:00:00Z,gw-1,md-1,medication_taken,1" ||
-			files["citizen.csv"][1][2] != "C1 Testesen" || len(files["alerts.csv"]) != 3 || len(files["access_log.csv"]) != 10 {
+			files["citizen.csv"][1][2] != "C1 Testesen" || len(files["alerts.csv"]) != 3 || len(files["access_log.csv"]) != 12 {
 			t.Errorf("zip files: %v", files)
 		}
 

@@ -29,10 +29,15 @@ type errorDetail struct {
 	By      string `json:"by,omitempty"` // a conflict: who acknowledged or resolved it
 	// Field names the invalid field of a request body ("rules.night").
 	Field string `json:"field,omitempty"`
+	// Fields names every invalid field, when the request had several (a roster).
+	Fields []api.FieldError `json:"fields,omitempty"`
 }
 
 // fieldError is an invalid request that names its field (api.FieldError).
 type fieldError interface{ InvalidField() string }
+
+// fieldErrors is an invalid request that names all its invalid fields (api.FieldErrors).
+type fieldErrors interface{ InvalidFields() []api.FieldError }
 
 // status maps an error to the HTTP status and code the client sees. It is the only place
 // that does.
@@ -85,6 +90,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var fe fieldError
 	if errors.As(err, &fe) {
 		body.Error.Field = fe.InvalidField()
+	}
+	var fes fieldErrors
+	if errors.As(err, &fes) {
+		body.Error.Fields = fes.InvalidFields()
 	}
 	if code >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -94,6 +94,12 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
+	// Presence serves take / on my way / arrived / release (presence.go); nil: 503.
+	Presence PresenceService
+	// Rosters serves the duty rosters and who is on duty (roster.go); nil: they answer 503.
+	Rosters RosterStore
+	// FHIR hands resolved visits to care-record systems (fhir.go); nil: it answers 503.
+	FHIR FHIRService
 }
 
 type server struct {
@@ -147,6 +153,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/stats/compare", s.webPage("compare.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
+	r.Method(http.MethodGet, "/roster", s.webPage("roster.html"))
 	r.Method(http.MethodGet, "/assets/{file}", s.webAsset(""))
 	r.Method(http.MethodGet, "/assets/lang/{file}", s.webAsset("lang"))
 	r.Method(http.MethodGet, "/gps/osmand/{key}", s.osmand())
@@ -168,6 +175,10 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodPost, "/alerts/{id}/ack", s.ackAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/resolve", s.resolveAlert())
 		r.Method(http.MethodPost, "/alerts/{id}/notes", s.addNote())
+		r.Method(http.MethodPost, "/alerts/{id}/take", s.presence(takeStep))
+		r.Method(http.MethodPost, "/alerts/{id}/enroute", s.presence(enrouteStep))
+		r.Method(http.MethodPost, "/alerts/{id}/arrived", s.presence(arriveStep))
+		r.Method(http.MethodPost, "/alerts/{id}/release", s.presence(releaseStep))
 		r.Method(http.MethodPost, "/tokens", s.createToken())
 		r.Method(http.MethodDelete, "/tokens/{id}", s.revokeToken())
 		r.Method(http.MethodGet, "/users/{id}/tokens", s.userTokens())
@@ -219,6 +230,13 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/homes/{id}/safezones", s.getSafeZones())
 		r.Method(http.MethodPut, "/homes/{id}/safezones", s.putSafeZones())
 		r.Method(http.MethodGet, "/alerts/{id}/track", s.alertTrack())
+		r.Method(http.MethodGet, "/districts/{id}/roster", s.getRoster())
+		r.Method(http.MethodPut, "/districts/{id}/roster", s.putRoster())
+		r.Method(http.MethodGet, "/municipalities/{code}/central-on-call", s.getCentral())
+		r.Method(http.MethodPut, "/municipalities/{code}/central-on-call", s.putCentral())
+		r.Method(http.MethodGet, "/duty", s.duty())
+		r.Method(http.MethodGet, "/fhir/Encounter", s.fhirPull())
+		r.Method(http.MethodGet, "/fhir/export", s.fhirExport())
 	})
 	return r
 }

@@ -128,8 +128,21 @@ func (s *server) adoptionStats() http.Handler {
 	return statsEndpoint(s, "adoption", StatsService.Adoption, stats.WriteAdoptionCSV)
 }
 
+// alertStats answers per municipality; with by=district the CSV has a row per district
+// and priority (the JSON carries both).
 func (s *server) alertStats() http.Handler {
-	return statsEndpoint(s, "alerts", StatsService.Alerts, stats.WriteAlertsCSV)
+	rows := statsEndpoint(s, "alerts", StatsService.Alerts, stats.WriteAlertsCSV)
+	byDistrict := statsEndpoint(s, "alerts-by-district", StatsService.Alerts, stats.WriteResponseCSV)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("by") {
+		case "":
+			rows.ServeHTTP(w, r)
+		case "district":
+			byDistrict.ServeHTTP(w, r)
+		default:
+			writeError(w, r, s.Logger, fmt.Errorf("%w: by=%q: only by=district", api.ErrInvalid, r.URL.Query().Get("by")))
+		}
+	})
 }
 
 func (s *server) benefitStats() http.Handler {

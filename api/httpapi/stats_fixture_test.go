@@ -270,6 +270,10 @@ func (f *statsFixture) loadAlerts(t *testing.T) {
 	if _, err := f.store.AddNote(ctx, a1, "anna", all, "C1 Testesen was on the floor", t1.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	// Presence (issue 21): anna arrived 12 minutes after the press (in time).
+	if _, err := f.store.Arrive(ctx, a1, alerts.Assignee{Name: "anna"}, all, t1.Add(12*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	resolve(a1, alerts.OutcomeVisitedAllWell, t1.Add(20*time.Minute))
 	t2 := day("2026-02-04T10:00:00Z")
 	a2 := raise("A2", "gw-2", "fall-2", vagt.AlarmFall, t2)
@@ -286,6 +290,13 @@ func (f *statsFixture) loadAlerts(t *testing.T) {
 	t5 := day("2026-03-02T10:00:00Z")
 	a5 := raise("A5", "gw-5", "md-5", vagt.AlarmPanic, t5)
 	ack(a5, t5.Add(30*time.Second))
+	// On the way after a minute, arrived after 40 (late); still open.
+	if _, err := f.store.Enroute(ctx, a5, alerts.Assignee{Name: "anna"}, all, t5.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Arrive(ctx, a5, alerts.Assignee{Name: "anna"}, all, t5.Add(40*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // get does a GET with an Accept header and returns the status and body.

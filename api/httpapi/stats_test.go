@@ -144,6 +144,7 @@ func TestStatistics(t *testing.T) {
 		}
 
 		testAlertStats(t, f)
+		testArrivalStats(t, f) // presence_stats_test.go
 		testBenefits(t, f)
 		testFunnelRegisteredLate(t, f)
 		testDanishBoundaries(t, f) // last: it adds registry, readings and alarms
@@ -296,7 +297,7 @@ func testAlertStats(t *testing.T, f *statsFixture) {
 	if got := strings.Join(recs[0][:6], ","); got != "municipality,municipality_name,interval_start,interval_end,citizens,alarms" || recs[0][19] != "alarms_panic" {
 		t.Errorf("alert csv header: %v", recs[0])
 	}
-	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,,,,,,,,,,,,,,,true,,,,,,,,,,,,,,,,,,5" { // a column per alarm type (17, left_safe_zone the last)
+	if got := strings.Join(recs[1], ","); got != "615,Horsens,2026-01-01T00:00:00+01:00,2026-02-01T00:00:00+01:00,,,,,,,,,,,,,,,true,,,,,,,,,,,,,,,,,,,,5" { // a column per alarm type (17, left_safe_zone the last), the two arrival figures
 		t.Errorf("suppressed alert row: %s", got)
 	}
 }

@@ -203,7 +203,7 @@ func (s *server) stream() http.Handler {
 			if ev.Kind == alerts.EventLane {
 				return lane(ev)
 			}
-			if ev.ID <= last || !scope.Allows(ev.Municipality, ev.District) {
+			if ev.ID <= last || !scope.Reaches(ev.Municipality, ev.District, ev.Audience) {
 				return true
 			}
 			last = ev.ID

@@ -115,6 +115,8 @@ type DeviceFact struct {
 	Citizen      int64
 	InstalledAt  time.Time
 	RemovedAt    *time.Time
+	District     int64 // the home's district
+	DistrictName string
 }
 
 // CitizenFact is when a citizen was registered in a municipality (the funnel's first step).
@@ -134,6 +136,11 @@ type AlertFact struct {
 	ResolvedAt   *time.Time
 	Outcome      alerts.Outcome
 	Escalations  int
+	// District (0: an unregistered gateway) and ArrivedAt: the response by district and
+	// the time to arrival (api/stats/response.go).
+	District     int64
+	DistrictName string
+	ArrivedAt    *time.Time
 }
 
 // Erasure is what an erasure removed.

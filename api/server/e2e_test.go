@@ -20,6 +20,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/roster"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -124,6 +125,12 @@ func (st *stack) world(t testing.TB) {
 		}
 		st.tokens[name] = tok
 	}
+	// Anna and Bo are on duty in Nord around the clock, with no backup: an alert waits for
+	// its deadline while one of them listens (docs/alerts.md, "Rosters and escalation").
+	if _, err := s.SaveRoster(ctx, roster.Roster{District: north, Shifts: roster.DayAndNight([]string{"anna", "bo"}, []string{"anna", "bo"}, roster.Backup{})},
+		"admin", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // call does an API request as user and decodes the JSON answer into out (if not nil).
@@ -142,7 +149,18 @@ type sseEvent struct {
 // stream reads a user's SSE stream into a channel until the test ends.
 func (st *stack) stream(t testing.TB, user string, lastID int64) <-chan sseEvent {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return st.streamFrom(t, context.Background(), user, lastID)
+}
+
+// streamCtx is stream until parent is done (a console that closes).
+func (st *stack) streamCtx(t testing.TB, parent context.Context, user string) <-chan sseEvent {
+	t.Helper()
+	return st.streamFrom(t, parent, user, 0)
+}
+
+func (st *stack) streamFrom(t testing.TB, parent context.Context, user string, lastID int64) <-chan sseEvent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(parent)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.base+"/api/v1/alerts/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+st.tokens[user])
 	if lastID > 0 {

@@ -29,6 +29,7 @@ import (
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/downlink"
+	"github.com/vagt-dk/vagt/api/fhir"
 	"github.com/vagt-dk/vagt/api/gps"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/influx"
@@ -195,7 +196,10 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.noLane = c.NoAlarmLane
-	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Logger: d.Logger}
+	// Unheard: an alert whose tier has nobody listening moves on at once (docs/alerts.md,
+	// "Rosters and escalation"); this replica's listeners are its feed's streams.
+	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Logger: d.Logger,
+		Unheard: store, Listeners: s.Feed, Replica: replicaID()}
 	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Logger: d.Logger}
 	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Logger))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
@@ -294,10 +298,12 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans}
+		Registry: store, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: store,
+		FHIR: fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now})}
 	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
 	hc.GPS = gpsHTTP{s.gps, store}
 	hc.MetricsToken = c.MetricsToken
+	hc.Presence = store // take, on my way, arrived (issue 21 item 3)
 	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Logger: d.Logger}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer

@@ -24,6 +24,7 @@ type Change string
 const (
 	ChangeRaised    Change = "raised"    // a new alert
 	ChangeRepeated  Change = "repeated"  // folded into the open alert for the device and type
+	ChangeReraised  Change = "reraised"  // a press folded into an acknowledged alert opened it again
 	ChangeCleared   Change = "cleared"   // the gateway says the condition ended; the alert stays open
 	ChangeDuplicate Change = "duplicate" // this event was received before: nothing changed
 	ChangeIgnored   Change = "ignored"   // a clear for an alert that is already resolved or cleared
@@ -159,6 +160,7 @@ func (t *tx) apply(ctx context.Context, a *vagt.Alarm, now time.Time, res *Inges
 			return err
 		}
 		r.at, r.details = ReceivedTime(a, now)
+		r.press = true
 		if *res, err = t.raise(ctx, r, now); err != nil {
 			return err
 		}
@@ -220,6 +222,9 @@ type raise struct {
 	// home, when set, files the alert under that home instead of the gateway's (a GPS
 	// tracker has no gateway: api/sqlstore/gps.go).
 	home vagt.HomeID
+	// press: a person's alarm from the home (the alarm lane); folded into an acknowledged
+	// alert it opens it again (rearm).
+	press bool
 }
 
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
@@ -237,6 +242,15 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		a, err := t.alert(ctx, id)
 		if err != nil {
 			return IngestResult{}, err
+		}
+		if r.press && a.State == alerts.StateAcknowledged && rearms(a.Priority) {
+			a, rearmed, err := t.rearm(ctx, a, now) // audience.go
+			if err != nil {
+				return IngestResult{}, err
+			}
+			if rearmed {
+				return IngestResult{Change: ChangeReraised, Alert: a}, t.appendEvent(ctx, alerts.EventReraised, string(ChangeReraised), a, now)
+			}
 		}
 		return IngestResult{Change: ChangeRepeated, Alert: a}, t.appendEvent(ctx, alerts.EventUpdated, string(ChangeRepeated), a, now)
 	case !errors.Is(err, sql.ErrNoRows):
@@ -297,6 +311,9 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 	}
 	a, err := t.alert(ctx, id)
 	if err != nil {
+		return IngestResult{}, err
+	}
+	if err := t.widen(ctx, a, 0, now); err != nil { // the shift on duty: audience.go
 		return IngestResult{}, err
 	}
 	return IngestResult{Change: ChangeRaised, Alert: a}, t.appendEvent(ctx, alerts.EventNew, string(ChangeRaised), a, now)

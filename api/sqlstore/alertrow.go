@@ -15,7 +15,7 @@ import (
 
 const alertColumns = `id, state, type, priority, gateway_id, device_id, municipality, district_id, home_id,
 	registered, raised_at, last_at, count, cleared_at, acked_at, acked_by, resolved_at, resolved_by, outcome,
-	escalation_level, escalate_at, details, test`
+	escalation_level, escalate_at, details, test, assignee, assignee_user, taken_at, enroute_at, arrived_at, overdue_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -28,10 +28,13 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 		raised, last                         int64
 		cleared, acked, resolved, escalateAt sql.NullInt64
 		details                              string
+		assignee                             sql.NullString
+		assigneeUser                         sql.NullInt64
+		taken, enroute, arrived, overdue     sql.NullInt64
 	)
 	err := r.Scan(&a.ID, &a.State, &typ, &prio, &a.Gateway, &a.Device, &mun, &district, &home,
 		&registered, &raised, &last, &a.Count, &cleared, &acked, &ackedBy, &resolved, &resolvedBy, &outcome,
-		&a.EscalationLevel, &escalateAt, &details, &test)
+		&a.EscalationLevel, &escalateAt, &details, &test, &assignee, &assigneeUser, &taken, &enroute, &arrived, &overdue)
 	if err != nil {
 		return a, err
 	}
@@ -42,6 +45,11 @@ func scanAlert(r scanner) (alerts.Alert, error) {
 	a.AckedBy, a.ResolvedBy, a.Outcome = ackedBy.String, resolvedBy.String, alerts.Outcome(outcome.String)
 	a.Tier = alerts.TierOf(a.EscalationLevel)
 	a.Test = test != 0
+	if assignee.Valid {
+		a.Assignee = &alerts.Assignee{ID: assigneeUser.Int64, Name: assignee.String}
+	}
+	a.TakenAt, a.EnrouteAt, a.ArrivedAt, a.OverdueAt = nullMs(taken), nullMs(enroute), nullMs(arrived), nullMs(overdue)
+	a.Step = alerts.StepOf(&a)
 	if details != "" {
 		if err := json.Unmarshal([]byte(details), &a.Details); err != nil {
 			return a, fmt.Errorf("alert %d details: %w", a.ID, err)
@@ -83,8 +91,16 @@ func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change stri
 	if a.District != 0 {
 		district = a.District
 	}
-	if _, err := t.exec(ctx, `INSERT INTO events (at, kind, alert_id, municipality, district_id, data) VALUES (?, ?, ?, ?, ?, ?)`,
-		ms(now), string(kind), a.ID, int(a.Municipality), district, string(data)); err != nil {
+	aud, err := t.audience(ctx, a.ID) // who it reached beyond the district: audience.go
+	if err != nil {
+		return err
+	}
+	audience, err := encodeAudience(aud)
+	if err != nil {
+		return fmt.Errorf("event audience: %w", err)
+	}
+	if _, err := t.exec(ctx, `INSERT INTO events (at, kind, alert_id, municipality, district_id, data, audience) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		ms(now), string(kind), a.ID, int(a.Municipality), district, string(data), audience); err != nil {
 		return err
 	}
 	t.events = true
@@ -93,7 +109,7 @@ func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change stri
 
 // EventsAfter returns up to limit events with ids above after, in id order.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, municipality, district_id, data FROM events WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, municipality, district_id, data, audience FROM events WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, storeErr("events", err)
 	}
@@ -106,9 +122,13 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]aler
 			mun      int
 			district sql.NullInt64
 			data     string
+			audience string
 		)
-		if err := rows.Scan(&ev.ID, &at, &ev.Kind, &mun, &district, &data); err != nil {
+		if err := rows.Scan(&ev.ID, &at, &ev.Kind, &mun, &district, &data, &audience); err != nil {
 			return nil, storeErr("events", err)
+		}
+		if ev.Audience, err = decodeAudience(audience); err != nil {
+			return nil, storeErr("events", fmt.Errorf("event %d audience: %w", ev.ID, err))
 		}
 		ev.At, ev.Municipality, ev.District, ev.Data = fromMs(at), vagt.MunicipalityCode(mun), district.Int64, json.RawMessage(data)
 		out = append(out, ev)

@@ -171,8 +171,11 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (SELECT id FROM alerts WHERE home_id IN (`+homes+`))`, citizen); err != nil {
 			return err
 		}
+		if err := t.anonymiseSteps(ctx, `SELECT id FROM alerts WHERE home_id IN (`+homes+`)`, citizen); err != nil { // presence.go
+			return err
+		}
 		res, err = t.exec(ctx, `UPDATE alerts SET details = '', acked_by = CASE WHEN acked_by IS NULL THEN NULL ELSE '' END,
-			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, anonymised_at = ? WHERE home_id IN (`+homes+`)`, ms(now), citizen)
+			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, `+anonymousAssignee+`, anonymised_at = ? WHERE home_id IN (`+homes+`)`, ms(now), citizen)
 		if err != nil {
 			return err
 		}
@@ -199,8 +202,11 @@ func (s *Store) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int
 		if _, err := t.exec(ctx, `DELETE FROM alert_notes WHERE alert_id IN (`+old+`)`, ms(before)); err != nil {
 			return err
 		}
+		if err := t.anonymiseSteps(ctx, old, ms(before)); err != nil { // presence.go
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE alerts SET details = '', acked_by = CASE WHEN acked_by IS NULL THEN NULL ELSE '' END,
-			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, home_id = NULL, anonymised_at = ?
+			resolved_by = CASE WHEN resolved_by IS NULL THEN NULL ELSE '' END, `+anonymousAssignee+`, home_id = NULL, anonymised_at = ?
 			WHERE state = 'resolved' AND raised_at < ? AND anonymised_at IS NULL`, ms(now), ms(before))
 		if err != nil {
 			return err

@@ -15,7 +15,15 @@ func (t *tx) scoped(ctx context.Context, id int64, scope api.Scope) (alerts.Aler
 	if err != nil {
 		return a, err
 	}
-	if !scope.Allows(a.Municipality, a.District) {
+	if scope.Allows(a.Municipality, a.District) {
+		return a, nil
+	}
+	// The backup and central on-call act on the alerts that escalated to them.
+	aud, err := t.audience(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if !scope.Reaches(a.Municipality, a.District, aud) {
 		return a, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope)
 	}
 	return a, nil
@@ -167,69 +175,25 @@ func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope api.S
 	return note, nil
 }
 
-// EscalateDue moves every open (unacknowledged) alert whose deadline has passed to the next
-// tier, records the step, and sets the next deadline from the policy. Updates are
-// conditional on the level, so replicas running this together escalate each step once.
-func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
+// escalateOpenDue moves every open (unacknowledged) alert whose deadline has passed to the
+// next tier, records the step, widens its audience to the tier and sets the next deadline
+// from the policy. Updates are conditional on the level, so replicas running this together
+// escalate each step once. (EscalateDue, presence.go, calls it and escalateTakenDue.)
+func (s *Store) escalateOpenDue(ctx context.Context, now time.Time) (int, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, escalation_level FROM alerts
 		WHERE escalate_at IS NOT NULL AND escalate_at <= ? AND state = 'open' ORDER BY escalate_at LIMIT 200`), ms(now))
 	if err != nil {
 		return 0, storeErr("escalate", err)
 	}
-	type due struct {
-		id    int64
-		level int
-	}
-	var dues []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.level); err != nil {
-			rows.Close()
-			return 0, storeErr("escalate", err)
-		}
-		dues = append(dues, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	dues, err := scanDues(rows)
+	if err != nil {
 		return 0, storeErr("escalate", err)
 	}
 	n := 0
 	for _, d := range dues {
-		moved := false
-		err := s.inTx(ctx, func(t *tx) error {
-			moved = false
-			a, err := t.alert(ctx, d.id)
-			if err != nil {
-				return err
-			}
-			level := d.level + 1
-			var next any
-			if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
-				next = ms(at)
-			}
-			r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?
-				WHERE id = ? AND escalation_level = ? AND state = 'open' AND escalate_at <= ?`, level, next, d.id, d.level, ms(now))
-			if err != nil {
-				return err
-			}
-			if k, err := r.RowsAffected(); err != nil || k == 0 {
-				return err
-			}
-			if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
-				d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {
-				return err
-			}
-			if a, err = t.alert(ctx, d.id); err != nil {
-				return err
-			}
-			moved = true
-			if err := t.audit(ctx, now, api.System, "alert.escalate", alertObject(d.id), string(alerts.TierOf(level))); err != nil {
-				return err
-			}
-			return t.appendEvent(ctx, alerts.EventEscalated, "escalated", a, now)
-		})
+		moved, err := s.escalateStep(ctx, d, now, "", nil)
 		if err != nil {
-			return n, storeErr(fmt.Sprintf("escalate alert %d", d.id), err)
+			return n, err
 		}
 		if moved {
 			n++

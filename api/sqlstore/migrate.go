@@ -350,6 +350,11 @@ CREATE TABLE gps_tracker_days (
 	PRIMARY KEY (tracker_id, day)
 );
 `,
+	// 11: duty rosters and the audience escalation widens (roster.go).
+	rosterMigration,
+	// 12: presence (docs/alerts.md, "Presence"): who said "I'll go", "on my way", "arrived",
+	// and each step's history for the timeline.
+	migrationPresence,
 }
 
 var dialectText = map[dialect]map[string]string{

@@ -24,8 +24,15 @@ func (s *Store) ListAlerts(ctx context.Context, scope api.Scope, f alerts.Filter
 		where = append(where, "municipality = ?")
 		args = append(args, int(scope.Municipality))
 		if len(scope.Districts) > 0 {
+			// Their districts' alerts, and those that reached them as the shift on duty,
+			// the backup (a person, or their district as a team) or central on-call.
 			ph := strings.TrimSuffix(strings.Repeat("?, ", len(scope.Districts)), ", ")
-			where = append(where, "(district_id IS NULL OR district_id IN ("+ph+"))")
+			where = append(where, "(district_id IS NULL OR district_id IN ("+ph+
+				") OR EXISTS (SELECT 1 FROM alert_audience au WHERE au.alert_id = alerts.id AND ((au.user_name = ? AND au.user_name <> '') OR au.district_id IN ("+ph+"))))")
+			for _, d := range scope.Districts {
+				args = append(args, d)
+			}
+			args = append(args, scope.User)
 			for _, d := range scope.Districts {
 				args = append(args, d)
 			}
@@ -97,6 +104,9 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 		return alerts.Detail{}, err
 	}
 	d := alerts.Detail{Alert: a, Devices: []alerts.Device{}, Notes: []alerts.Note{}, Escalations: []alerts.Escalation{}}
+	if d.Audience, err = s.AlertAudience(ctx, id); err != nil {
+		return d, err
+	}
 	if a.Home != "" {
 		var (
 			c       api.Citizen
@@ -162,7 +172,8 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 	if err != nil {
 		return d, storeErr("alert escalations", err)
 	}
-	return d, nil
+	d.Timeline, err = s.timeline(ctx, d) // presence.go
+	return d, err
 }
 
 func (s *Store) each(ctx context.Context, query string, args []any, f func(*sql.Rows) error) error {

@@ -197,7 +197,7 @@ func (s *Store) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, b
 	where, args := munIn("d.municipality", muns)
 	args = append([]any{ms(before)}, args...)
 	var out []registry.DeviceFact
-	err := s.each(ctx, `SELECT dv.id, d.municipality, dv.technology, COALESCE(h.citizen_id, 0), dv.installed_at, dv.removed_at
+	err := s.each(ctx, `SELECT dv.id, d.municipality, dv.technology, COALESCE(h.citizen_id, 0), dv.installed_at, dv.removed_at, d.id, d.name
 		FROM devices dv JOIN gateways g ON g.id = dv.gateway_id JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id
 		WHERE dv.installed_at IS NOT NULL AND dv.installed_at < ?`+where+` ORDER BY dv.id`, args, func(r *sql.Rows) error {
 		var (
@@ -205,7 +205,7 @@ func (s *Store) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, b
 			installed int64
 			removed   sql.NullInt64
 		)
-		err := r.Scan(&f.Device, &f.Municipality, &f.Technology, &f.Citizen, &installed, &removed)
+		err := r.Scan(&f.Device, &f.Municipality, &f.Technology, &f.Citizen, &installed, &removed, &f.District, &f.DistrictName)
 		f.InstalledAt, f.RemovedAt = fromMs(installed), nullMs(removed)
 		out = append(out, f)
 		return err
@@ -246,16 +246,18 @@ func (s *Store) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, fr
 	args = append([]any{ms(from), ms(to)}, args...)
 	var out []registry.AlertFact
 	err := s.each(ctx, `SELECT a.municipality, a.type, a.priority, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, ''),
-			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id)
-		FROM alerts a WHERE a.raised_at >= ? AND a.raised_at < ? AND a.test = 0`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
+			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id), COALESCE(a.district_id, 0), COALESCE(d.name, ''), a.arrived_at
+		FROM alerts a LEFT JOIN districts d ON d.id = a.district_id WHERE a.raised_at >= ? AND a.raised_at < ? AND a.test = 0`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
 		var (
 			f              registry.AlertFact
 			typ, prio      int
 			raised         int64
 			acked, resolvd sql.NullInt64
 			outcome        string
+			arrived        sql.NullInt64
 		)
-		err := r.Scan(&f.Municipality, &typ, &prio, &raised, &acked, &resolvd, &outcome, &f.Escalations)
+		err := r.Scan(&f.Municipality, &typ, &prio, &raised, &acked, &resolvd, &outcome, &f.Escalations, &f.District, &f.DistrictName, &arrived)
+		f.ArrivedAt = nullMs(arrived)
 		f.Type, f.Priority, f.RaisedAt = vagt.AlarmType(typ), vagt.Priority(prio), fromMs(raised)
 		f.AckedAt, f.ResolvedAt, f.Outcome = nullMs(acked), nullMs(resolvd), alerts.Outcome(outcome)
 		out = append(out, f)

@@ -40,6 +40,12 @@ type AlertRow struct {
 	Escalations           *int                         `json:"escalations"`
 	EscalatedAlerts       *int                         `json:"escalated_alerts"`
 	Suppressed            bool                         `json:"suppressed"`
+	// Arrival (response.go): of the critical and high alarms that needed a visit, the share
+	// where staff arrived within 30 minutes, and the median time to arrival; Response splits
+	// the response by district and priority.
+	ArrivedWithin30m *float64      `json:"arrived_within_30m_share"`
+	ArrivalP50       *float64      `json:"arrival_p50_s"`
+	Response         []ResponseRow `json:"response,omitempty"`
 }
 
 // AlertStats is the answer of GET /stats/alerts.
@@ -105,6 +111,8 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 				continue
 			}
 			fillAlertRow(&row, q, byMun[m], b, len(citz), p.Interval.Months(b))
+			fillArrival(&row, q, byMun[m], b)
+			row.Response = responseRows(q, byMun[m], devByMun[m], b)
 			res.Rows = append(res.Rows, row)
 		}
 	}
@@ -138,8 +146,10 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 			t.Suppressed = true
 		} else if t.WholePeriod {
 			fillAlertRow(&t.AlertRow, q, all, b, len(citz), months)
+			fillArrival(&t.AlertRow, q, all, b)
 		} else {
 			fillAlertRow(&t.AlertRow, q, all, b, len(citz), p.Interval.Months(b))
+			fillArrival(&t.AlertRow, q, all, b)
 		}
 		res.Totals = append(res.Totals, t)
 	}

@@ -59,8 +59,8 @@ type CompareRow struct {
 	ChurnShare       *float64              `json:"churn_90d_share"`
 	AckedWithin60s   *float64              `json:"acked_within_60s_share"`
 	AckedWithin180s  *float64              `json:"acked_within_180s_share"`
-	// ArrivedWithin30m is the share of alarms where staff arrived within 30 minutes, once
-	// arrivals are recorded; null until then.
+	// ArrivedWithin30m is, of the critical and high alarms that needed a visit, the share
+	// where staff said they arrived within 30 minutes (response.go); null when none did.
 	ArrivedWithin30m  *float64 `json:"arrived_within_30min_share"`
 	NetPerCitizenDKK  *float64 `json:"net_benefit_per_citizen_dkk"`
 	Rank              *int     `json:"rank"` // by citizens per 1,000 65+, 1 = highest
@@ -99,7 +99,7 @@ type Comparison struct {
 	ModelName    string         `json:"benefit_model"`
 	Illustrative bool           `json:"benefit_model_illustrative"`
 	PeerGroup    *PeerGroup     `json:"peer_group,omitempty"`
-	Arrival      string         `json:"arrival"` // "recorded" or "not recorded"
+	Arrival      string         `json:"arrival"` // "recorded": staff record arrivals (presence)
 	Rows         []CompareRow   `json:"rows"`
 	Distribution []Distribution `json:"distribution"`
 }
@@ -112,7 +112,7 @@ func (s *Service) Compare(ctx context.Context, q CompareQuery) (Comparison, erro
 	p := q.Period
 	p.Interval = Whole
 	res := Comparison{Period: p, Population65: s.population().Info(), ModelName: s.Model.Name, Illustrative: s.Model.Illustrative,
-		Arrival: "not recorded", Rows: []CompareRow{}, Distribution: []Distribution{}}
+		Arrival: "recorded", Rows: []CompareRow{}, Distribution: []Distribution{}}
 	// Every municipality, protected: the national view, and for a manager the rank and
 	// distribution their own figure stands in.
 	all := Query{Period: p, Municipalities: q.Municipalities, All: q.All, Technologies: q.Technologies, Suppress: true}
@@ -196,7 +196,7 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 	for _, r := range al.Rows {
 		out.rows = append(out.rows, CompareRow{Entity: entity, Municipality: r.Municipality, MunicipalityName: r.MunicipalityName,
 			Region: names[r.Municipality].Region, Technology: "all", Municipalities: 1, RoundingBase: rb, Suppressed: r.Suppressed,
-			Citizens: r.Citizens, AckedWithin60s: r.AckedWithin60s, AckedWithin180s: r.AckedWithin180s})
+			Citizens: r.Citizens, AckedWithin60s: r.AckedWithin60s, AckedWithin180s: r.AckedWithin180s, ArrivedWithin30m: r.ArrivedWithin30m})
 	}
 	group := entity
 	if entity == "municipality" {
@@ -224,7 +224,8 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 	for _, t := range al.Totals {
 		if t.WholePeriod {
 			out.totals = append(out.totals, CompareRow{Entity: group, Technology: "all", Municipalities: len(q.Municipalities), RoundingBase: rb,
-				Suppressed: t.Suppressed, Citizens: t.Citizens, AckedWithin60s: t.AckedWithin60s, AckedWithin180s: t.AckedWithin180s})
+				Suppressed: t.Suppressed, Citizens: t.Citizens, AckedWithin60s: t.AckedWithin60s, AckedWithin180s: t.AckedWithin180s,
+				ArrivedWithin30m: t.ArrivedWithin30m})
 		}
 	}
 	return out, nil

@@ -77,7 +77,7 @@ func TestCompare(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("manager's comparison:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if c.Disclosure.Method != "exact" || len(c.Disclosure.Rules) < 2 || !c.Population65.Illustrative || c.Arrival != "not recorded" {
+	if c.Disclosure.Method != "exact" || len(c.Disclosure.Rules) < 2 || !c.Population65.Illustrative || c.Arrival != "recorded" {
 		t.Errorf("disclosure %+v, population %+v, arrival %q", c.Disclosure, c.Population65, c.Arrival)
 	}
 

@@ -76,13 +76,41 @@ func alarmTypes() []vagt.AlarmType {
 }
 
 // AlertCSVColumns are AlertColumns, then alarms_<type> for every alarm type, then
-// rounding_base.
+// AlertArrivalColumns, then rounding_base (the last, as in every CSV).
 func AlertCSVColumns() []string {
 	cols := append([]string{}, AlertColumns...)
 	for _, t := range alarmTypes() {
 		cols = append(cols, "alarms_"+t.String())
 	}
+	cols = append(cols, AlertArrivalColumns...)
 	return append(cols, "rounding_base")
+}
+
+// AlertArrivalColumns were added with presence (issue 21): after the alarm types, so the
+// earlier columns keep their places.
+var AlertArrivalColumns = []string{"arrived_within_30m_share", "arrival_p50_s"}
+
+// ResponseColumns are the columns of the alert statistics by district and priority
+// (GET /stats/alerts?by=district as CSV).
+var ResponseColumns = []string{"municipality", "municipality_name", "interval_start", "interval_end", "district", "district_name",
+	"priority", "citizens", "alarms", "acked_within_60s_share", "acked_within_180s_share", "needing_visit",
+	"arrived_within_30m_share", "arrival_p50_s", "suppressed", "rounding_base"}
+
+// WriteResponseCSV writes a's rows by district and priority (a suppressed municipality
+// has none).
+func WriteResponseCSV(w io.Writer, a AlertStats) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(ResponseColumns)
+	for _, m := range a.Rows {
+		for _, r := range m.Response {
+			_ = cw.Write([]string{strconv.Itoa(int(m.Municipality)), m.MunicipalityName, ct(m.Start), ct(m.End),
+				strconv.FormatInt(r.District, 10), r.DistrictName, r.Priority.String(), ci(r.Citizens), ci(r.Alarms),
+				cf(r.AckedWithin60s), cf(r.AckedWithin180s), ci(r.NeedingVisit), cf(r.ArrivedWithin30m), cf(r.ArrivalP50),
+				strconv.FormatBool(r.Suppressed), base(a.Disclosure)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // WriteAlertsCSV writes a's rows.
@@ -101,7 +129,7 @@ func WriteAlertsCSV(w io.Writer, a AlertStats) error {
 				rec = append(rec, strconv.Itoa(r.ByType[t].Alarms))
 			}
 		}
-		rec = append(rec, base(a.Disclosure))
+		rec = append(rec, cf(r.ArrivedWithin30m), cf(r.ArrivalP50), base(a.Disclosure))
 		_ = cw.Write(rec)
 	}
 	cw.Flush()

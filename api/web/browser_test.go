@@ -26,6 +26,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/roster"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -289,6 +290,12 @@ func (st *stack) world(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.tokens[name] = tok
+	}
+	// Anna and Bo are on duty around the clock and Anna is the backup too: the console she
+	// keeps open hears the alerts, so they wait for their deadlines (docs/alerts.md).
+	if _, err := s.SaveRoster(ctx, roster.Roster{District: north, Shifts: roster.DayAndNight([]string{"anna", "bo"}, []string{"anna", "bo"},
+		roster.Backup{User: "anna"})}, "admin", st.clock.Now()); err != nil {
+		t.Fatal(err)
 	}
 }
 

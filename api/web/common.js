@@ -9,11 +9,12 @@ const vagt = (() => {
 
   // APIError is a non-2xx answer (or no answer: status 0).
   class APIError extends Error {
-    constructor(status, code, message, by) {
+    constructor(status, code, message, by, fields) {
       super(message);
       this.status = status;
       this.code = code;
       this.by = by || "";
+      this.fields = fields || []; // [{field, reason}] on invalid input with several faults
     }
   }
 
@@ -31,16 +32,17 @@ const vagt = (() => {
   }
 
   async function errorOf(resp) {
-    let code = "http_" + resp.status, message = resp.statusText || "request failed", by = "";
+    let code = "http_" + resp.status, message = resp.statusText || "request failed", by = "", fields = [];
     try {
       const body = await resp.json();
       if (body && body.error) {
         code = body.error.code || code;
         message = body.error.message || message;
         by = body.error.by || "";
+        fields = body.error.fields || [];
       }
     } catch (_) { /* not JSON */ }
-    return new APIError(resp.status, code, message, by);
+    return new APIError(resp.status, code, message, by, fields);
   }
 
   // call does an API request with the token. It returns the decoded JSON (or the text,

@@ -95,7 +95,7 @@
     return q.toString();
   }
 
-  // Why a figure is missing: its cell describes 1-4 citizens, arrivals are not recorded yet,
+  // Why a figure is missing: its cell describes 1-4 citizens, no alarm that needed a visit had an arrival recorded,
   // or there is nothing to compute it from.
   function reason(row, key) {
     if (key === "arrived_within_30min_share") return t("stats.compare.hidden.arrival");

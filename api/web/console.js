@@ -309,7 +309,7 @@
     } else {
       const isNew = !alerts.has(a.id);
       alerts.set(a.id, a);
-      if (!quiet && a.priority === "critical" && a.state === "open" && (name === "escalated" || (name === "new" && isNew))) cue();
+      if (!quiet && a.priority === "critical" && a.state === "open" && (name === "escalated" || name === "reraised" || (name === "new" && isNew))) cue();
       if (detailID === a.id) refreshDetail();
     }
   }

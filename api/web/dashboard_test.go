@@ -82,12 +82,14 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, map[string]any{"municipality": 766, "municipality_name": "Hedensted", "interval_start": m, "interval_end": end(i),
 				"citizens": 130, "alarms": 40 + i, "alarms_per_citizen_month": 0.31, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95,
 				"ack_p50_s": 38.0, "ack_p90_s": 150.0, "resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "resolved": 40, "false_alarm_share": 0.1,
-				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false})
+				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false,
+				"arrived_within_30m_share": 0.85, "arrival_p50_s": 840.0})
 		}
 		totals := fixtureTotals(rows, nil, false)
 		totals = append(totals, map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true,
 			"citizens": 130, "alarms": 123, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95, "ack_p50_s": 38.0, "ack_p90_s": 150.0,
-			"resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "false_alarm_share": 0.1, "escalations": 6, "suppressed": false})
+			"resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "false_alarm_share": 0.1, "escalations": 6, "suppressed": false,
+			"arrived_within_30m_share": 0.85, "arrival_p50_s": 840.0})
 		body = map[string]any{"period": period, "rows": rows, "totals": totals}
 	case "benefits":
 		var rows []map[string]any
@@ -244,7 +246,8 @@ func TestDashboardDrawsFigures(t *testing.T) {
 	// Danish numbers from the one formatter: "150.000 kr.", never "150,000" or "DKK"; a
 	// share as "75 %"; durations as "38 s" and "21 min"; the legend and the table in Danish.
 	for _, s := range []string{"123", "75\u00a0%", "38 s", "2 min 30 s", "21 min", "150.000\u00a0kr.", "45.000\u00a0kr.", "+105.000\u00a0kr.", "300",
-		"A personal alarm avoids one supervision visit a week.", "fixture model", "illustrative", "Nødkald", "Medicindispenser", "Tallene som tabel"} {
+		"A personal alarm avoids one supervision visit a week.", "fixture model", "illustrative", "Nødkald", "Medicindispenser", "Tallene som tabel",
+		"fremme inden for 30 min", "85\u00a0%", "14 min"} { // the last three: arrival (presence)
 		if !strings.Contains(figures, s) {
 			t.Errorf("the dashboard does not show %q", s)
 		}

@@ -263,6 +263,8 @@
       figure(t("stats.alerts.count"), count(pick("alarms")), w),
       figure(t("stats.alerts.within60"), pct(pick("acked_within_60s_share")), w),
       figure(t("stats.alerts.within180"), pct(pick("acked_within_180s_share")), w),
+      figure(t("stats.alerts.arrived30"), pct(pick("arrived_within_30m_share")), w),
+      figure(t("stats.alerts.arrivalMedian"), secs(pick("arrival_p50_s")), w),
       figure(t("stats.alerts.ackMedian"), secs(pick("ack_p50_s")), w),
       figure(t("stats.alerts.ackP90"), secs(pick("ack_p90_s")), w),
       figure(t("stats.alerts.resolveMedian"), secs(pick("resolve_p50_s")), w),

@@ -52,6 +52,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.DurationVar(&cfg.Policy.OfflineGrace, "offline-grace", cfg.Policy.OfflineGrace, "how long a gateway stays offline before it gets an alert")
 	fs.DurationVar(&cfg.Policy.OnlineStable, "online-stable", cfg.Policy.OnlineStable, "how long a gateway stays back before its offline alert resolves itself")
 	fs.DurationVar(&cfg.Policy.NeverConnected, "never-connected-grace", cfg.Policy.NeverConnected, "a gateway provisioned this long ago that never connected gets a technical alert (0: never)")
+	fs.DurationVar(&cfg.Policy.ArriveWithin, "arrive-within", cfg.Policy.ArriveWithin, "help promised in the home this long after an alarm: an alert someone is on the way to escalates when nobody arrived by then (0: one escalation step after on my way)")
 	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "accept JWTs from this OpenID Connect issuer (exact iss); empty: vagt tokens only")
 	fs.StringVar(&cfg.OIDC.Audience, "oidc-audience", "", "required aud of OIDC bearer tokens; empty: --oidc-client-id")
 	fs.StringVar(&cfg.OIDC.JWKSURL, "oidc-jwks-url", "", "signing keys; default: jwks_uri from the issuer's discovery document")

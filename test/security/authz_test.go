@@ -43,16 +43,22 @@ var public = outcome{200, 200, 200, 200, 200, 200, 200, 200, 200, 200}
 // body, when the route reads one, is in bodies.
 var matrix = map[string]outcome{
 	//                                       anon staff:nord syd away  mgr  away national admin citizen other
-	"GET /healthz":                                 public,
-	"GET /readyz":                                  public,
-	"GET /openapi.yaml":                            public,
-	"GET /favicon.ico":                             public,
-	"GET /":                                        public,
-	"GET /stats":                                   public,
-	"GET /stats/compare":                           public,
-	"GET /night":                                   public,
-	"GET /careplan":                                public,
-	"GET /assets/{file}":                           public,
+	"GET /healthz":            public,
+	"GET /readyz":             public,
+	"GET /openapi.yaml":       public,
+	"GET /favicon.ico":        public,
+	"GET /":                   public,
+	"GET /stats":              public,
+	"GET /stats/compare":      public,
+	"GET /night":              public,
+	"GET /careplan":           public,
+	"GET /assets/{file}":      public,
+	"GET /assets/lang/{file}": public, // da.json
+	"GET /auth/config":        public, // {"oidc": false} here
+	// Sign-in is not configured in this world: both say so (404) to everyone. Configured, they
+	// are tested against a real provider (api/httpapi TestSignIn*, TestSignInRefusals).
+	"GET /auth/login":                              {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
+	"GET /auth/callback":                           {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},
 	"GET /metrics":                                 {401, 401, 401, 401, 401, 401, 401, 401, 401, 401}, // the scraper's token only (TestMetricsBehindToken)
 	"POST /api/v1/activate":                        {201, 201, 201, 201, 201, 201, 201, 201, 201, 201}, // a fresh activation code each: no token needed
 	"GET /api/v1/me":                               {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
@@ -62,6 +68,10 @@ var matrix = map[string]outcome{
 	"POST /api/v1/alerts/{id}/ack":                 {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/resolve":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"POST /api/v1/alerts/{id}/notes":               {401, 201, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/take":                {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/enroute":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/arrived":             {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
+	"POST /api/v1/alerts/{id}/release":             {401, 409, 404, 404, 403, 403, 403, 403, 403, 403}, // nobody took the fresh alert: a conflict, not a refusal
 	"POST /api/v1/tokens":                          {401, 403, 403, 403, 403, 403, 403, 201, 403, 403},
 	"GET /api/v1/audit":                            {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
 	"GET /api/v1/municipalities":                   {401, 200, 200, 200, 200, 200, 200, 200, 200, 200},
@@ -112,6 +122,12 @@ var matrix = map[string]outcome{
 	"GET /api/v1/alerts/{id}/track":    {401, 200, 404, 404, 403, 403, 403, 403, 403, 403},
 	"GET /gps/osmand/{key}":            public,
 	"POST /gps/osmand/{key}":           public,
+
+	// The care record's pull: staff of the whole municipality or an admin (docs/fhir.md);
+	// staff of a district, managers and citizens may not.
+	"GET /api/v1/fhir/Encounter": {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+	"GET /api/v1/fhir/export":    {401, 403, 403, 403, 403, 403, 403, 200, 403, 403},
+
 	// Registry changes and decommissioning: the municipality's managers and admins.
 	"PATCH /api/v1/districts/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/districts/{id}":          {401, 403, 403, 403, 204, 404, 403, 204, 403, 403},
@@ -121,6 +137,14 @@ var matrix = map[string]outcome{
 	"PATCH /api/v1/gateways/{id}":            {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"DELETE /api/v1/gateways/{id}":           {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
 	"POST /api/v1/gateways/{id}/credentials": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	// Duty rosters (docs/alerts.md): the municipality's staff and managers read who is on
+	// duty; its managers (the district leads) and admins write rosters.
+	"GET /roster":                                       public,
+	"GET /api/v1/districts/{id}/roster":                 {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/districts/{id}/roster":                 {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/municipalities/{code}/central-on-call": {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
+	"PUT /api/v1/municipalities/{code}/central-on-call": {401, 403, 403, 403, 200, 404, 403, 200, 403, 403},
+	"GET /api/v1/duty":                                  {401, 200, 200, 404, 200, 404, 403, 200, 403, 403},
 }
 
 // bodies are the request bodies of the routes that read one: valid, so that a refusal is
@@ -164,9 +188,13 @@ var bodies = map[string]func(w *world, h household, n string) string{
 		return `{"zones":[{"name":"Hjem","center":[55.86,9.85],"radius_m":300}]}`
 	},
 	"PATCH /api/v1/districts/{id}": func(_ *world, _ household, n string) string { return `{"name":"` + n + `"}` },
-	"PATCH /api/v1/citizens/{id}":  func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
-	"PATCH /api/v1/homes/{id}":     func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
-	"PATCH /api/v1/gateways/{id}":  func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
+	"PUT /api/v1/districts/{id}/roster": func(*world, household, string) string {
+		return `{"shifts":[{"kind":"night","weekdays":["mon"],"start":"22:00","end":"07:00","staff":[],"backup":{}}]}`
+	},
+	"PUT /api/v1/municipalities/{code}/central-on-call": func(*world, household, string) string { return `{"users":[]}` },
+	"PATCH /api/v1/citizens/{id}":                       func(*world, household, string) string { return `{"address":"Ny Vej 2, 8722 Hedensted"}` },
+	"PATCH /api/v1/homes/{id}":                          func(_ *world, h household, _ string) string { return `{"district":` + itoa(h.district) + `}` },
+	"PATCH /api/v1/gateways/{id}":                       func(_ *world, h household, _ string) string { return `{"home":"` + string(h.home) + `"}` },
 }
 
 // queries are the query strings of routes that need one to answer 2xx.
@@ -177,6 +205,9 @@ var queries = map[string]string{
 	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/compare":  "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
+	"GET /api/v1/duty":           "municipality=766",
+	"GET /api/v1/fhir/Encounter": "municipality=766",
+	"GET /api/v1/fhir/export":    "municipality=766",
 }
 
 // household is a fresh set of objects in district Nord of 766, made for one write: a
@@ -271,7 +302,11 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 	case strings.HasPrefix(pattern, "/api/v1/users/{id}"):
 		id = itoa(h.user)
 	}
-	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", "vagt.css", "{key}", trackerKey).Replace(pattern)
+	file := "vagt.css"
+	if strings.Contains(pattern, "/lang/") {
+		file = "da.json"
+	}
+	path = strings.NewReplacer("{id}", id, "{device}", string(device), "{file}", file, "{key}", trackerKey, "{code}", "766").Replace(pattern)
 	if q := queries[route]; q != "" {
 		path += "?" + q
 	}

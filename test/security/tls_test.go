@@ -55,7 +55,7 @@ func startTLSChain(t *testing.T) *tlsChain {
 	t.Helper()
 	c := &tlsChain{pki: stacktest.NewPKI(t, "vagt platform CA"), ingestReg: prometheus.NewRegistry(), apiReg: prometheus.NewRegistry()}
 	brokerCert := c.pki.Issue("127.0.0.1")
-	acl, err := os.ReadFile(filepath.Join("..", "mosquitto", "acl"))
+	acl, err := os.ReadFile(filepath.Join("..", "..", "deploy", "mosquitto", "acl"))
 	must(t, err)
 	c.broker = stacktest.Mosquitto(t, localstack.MosquittoOptions{ACL: string(acl), TLS: &localstack.MosquittoTLS{
 		CertFile: brokerCert.CertFile, KeyFile: brokerCert.KeyFile, CAFile: c.pki.CAFile, RequireCertificate: true, UseIdentityAsUsername: true}})

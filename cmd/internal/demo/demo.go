@@ -201,6 +201,7 @@ vagt-demo is running: %d simulated homes in %s.
   care console      http://%s/
   manager dashboard http://%s/stats
   night board       http://%s/night   (nattilsyn: homes with a bed sensor)
+  duty roster       http://%s/roster  (vagtplan: sign in as the manager)
   API               http://%s/api/v1   (OpenAPI: /openapi.yaml)
   broker            %s
   InfluxDB          %s   (database vagt)
@@ -211,8 +212,9 @@ Sign in with one of these tokens (also in %s):
   manager  (%s)  %s
   national                               %s
   admin                                  %s
+  backup   (bagvagt, Hedensted)          %s
 
 Press Ctrl-C to stop; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
-		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin)
+`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
+		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin, v.tokens.Backup)
 }

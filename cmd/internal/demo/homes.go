@@ -218,10 +218,20 @@ func (s *simulation) alarms(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
+		// Alarms happen where the printed staff token works (Hedensted); Aarhus's homes
+		// bring telemetry and statistics.
 		s.mu.Lock()
-		var h *home
-		if len(s.homes) > 0 {
-			h = s.homes[rnd.IntN(len(s.homes))]
+		var (
+			h     *home
+			cands []*home
+		)
+		for _, c := range s.homes {
+			if c.municipality == staffMunicipality {
+				cands = append(cands, c)
+			}
+		}
+		if len(cands) > 0 {
+			h = cands[rnd.IntN(len(cands))]
 		}
 		s.mu.Unlock()
 		if h != nil {

@@ -14,11 +14,16 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/roster"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // The demo's village: homes in two municipalities and five care districts, with
 // invented citizens. Everything here is fiction; none of it is personal data.
+// staffMunicipality is where the printed staff token works (Hedensted Nord and Syd) and
+// where the demo's alarms happen, so that the staff console sees every one.
+const staffMunicipality vagt.MunicipalityCode = 766
+
 var districts = []struct {
 	municipality vagt.MunicipalityCode
 	name         string
@@ -57,6 +62,9 @@ type demoDevice struct {
 // Tokens are the ready-made API tokens the demo prints.
 type Tokens struct {
 	Staff, Manager, National, Admin string
+	// Backup is the backup ("bagvagt") on duty for both Hedensted districts: an alert
+	// nobody acknowledges in time reaches this token's console.
+	Backup string `json:",omitempty"`
 }
 
 type village struct {
@@ -103,6 +111,7 @@ type seedState struct {
 	Homes     int     `json:"homes"`
 	Districts []int64 `json:"districts"`
 	Tokens    Tokens  `json:"tokens"`
+	Rosters   bool    `json:"rosters"` // the Hedensted rosters were seeded (a demo from before them gets them)
 }
 
 // seed fills the registry and issues the tokens at the first run; later runs read what
@@ -129,6 +138,12 @@ func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (
 		}
 	default:
 		return nil, err
+	}
+	if !st.Rosters {
+		if st.Tokens.Backup, err = seedRosters(ctx, store, st.Districts); err != nil {
+			return nil, fmt.Errorf("rosters: %w", err)
+		}
+		st.Rosters = true
 	}
 	for i := st.Homes; i < len(v.homes); i++ {
 		if err := registerHome(ctx, store, v.homes[i], st.Districts[v.homes[i].district], i); err != nil {
@@ -193,7 +208,7 @@ func issueTokens(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 		into *string
 		p    api.Principal
 	}{
-		{&t.Staff, api.Principal{Name: "demo-staff", Role: api.RoleStaff, Municipality: 766, Districts: districtIDs[:2]}},
+		{&t.Staff, api.Principal{Name: "demo-staff", Role: api.RoleStaff, Municipality: staffMunicipality, Districts: districtIDs[:2]}},
 		{&t.Manager, api.Principal{Name: "demo-manager", Role: api.RoleManager, Municipality: 766}},
 		{&t.National, api.Principal{Name: "demo-national", Role: api.RoleNational}},
 		{&t.Admin, api.Principal{Name: "demo-admin", Role: api.RoleAdmin}},
@@ -208,4 +223,27 @@ func issueTokens(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 		*p.into = token
 	}
 	return t, nil
+}
+
+// seedRosters gives both Hedensted districts (where the demo's alarms happen) a day and a
+// night shift with the printed staff token's user on them, and a backup on duty, who gets
+// a token of its own: an alarm nobody acknowledges goes to the backup's console
+// (docs/alerts.md, "Rosters and escalation").
+func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64) (string, error) {
+	now := time.Now()
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	backup := api.Principal{Name: "demo-backup", Role: api.RoleStaff, Municipality: staffMunicipality, Districts: districtIDs[1:2]}
+	if _, err := store.IssueToken(ctx, backup, hash, nil, now); err != nil {
+		return "", fmt.Errorf("token for %s: %w", backup.Name, err)
+	}
+	for _, d := range districtIDs[:2] {
+		shifts := roster.DayAndNight([]string{"demo-staff"}, []string{"demo-staff"}, roster.Backup{User: backup.Name})
+		if _, err := store.SaveRoster(ctx, roster.Roster{District: d, Shifts: shifts}, "demo", now); err != nil {
+			return "", err
+		}
+	}
+	return token, nil
 }

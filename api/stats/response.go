@@ -1,0 +1,165 @@
+package stats
+
+import (
+	"slices"
+	"time"
+
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/registry"
+)
+
+// The response to critical and high alarms: acknowledged within 60 s and 180 s, arrived in
+// the home within ArrivalPromise (the municipalities' promise of help within 30 minutes),
+// the median time to arrival; per municipality (AlertRow) and per district × priority
+// (ResponseRow). docs/statistics.md, "Response and arrival".
+
+// ArrivalPromise is the time within which help should be in the home.
+const ArrivalPromise = 30 * time.Minute
+
+// ResponseRow is one district × priority of a municipality's AlertRow. Figures are nil
+// when suppressed or when there is nothing to compute them from.
+type ResponseRow struct {
+	District        int64         `json:"district"` // 0: alarms of gateways not in the registry
+	DistrictName    string        `json:"district_name"`
+	Priority        vagt.Priority `json:"priority"`
+	Citizens        *int          `json:"citizens"` // watched in the district (any priority)
+	Alarms          *int          `json:"alarms"`
+	AckedWithin60s  *float64      `json:"acked_within_60s_share"`
+	AckedWithin180s *float64      `json:"acked_within_180s_share"`
+	// NeedingVisit: the alarms whose arrival counts (NeedsVisit).
+	NeedingVisit     *int     `json:"needing_visit"`
+	ArrivedWithin30m *float64 `json:"arrived_within_30m_share"`
+	ArrivalP50       *float64 `json:"arrival_p50_s"`
+	Suppressed       bool     `json:"suppressed"`
+}
+
+// NeedsVisit reports whether f's arrival counts: every alarm except one resolved with an
+// outcome that says nobody went (false alarm, technical fault, other) and no arrival
+// recorded. An alarm still open, or resolved as visited without "arrived" being said, counts
+// as not arrived in time: the figure is of what staff recorded, and errs on the side of
+// showing help late rather than on time.
+func NeedsVisit(f registry.AlertFact) bool {
+	return f.ArrivedAt != nil || f.ResolvedAt == nil || !withoutVisit[f.Outcome]
+}
+
+// response is the figures of a set of critical and high alarms.
+type response struct {
+	alarms, within60, within180, needVisit, arrived30 int
+	arrivals                                          []float64
+}
+
+func (r *response) add(f registry.AlertFact) {
+	r.alarms++
+	if f.AckedAt != nil {
+		d := f.AckedAt.Sub(f.RaisedAt)
+		if d <= 60*time.Second {
+			r.within60++
+		}
+		if d <= 180*time.Second {
+			r.within180++
+		}
+	}
+	if !NeedsVisit(f) {
+		return
+	}
+	r.needVisit++
+	if f.ArrivedAt != nil {
+		d := f.ArrivedAt.Sub(f.RaisedAt)
+		r.arrivals = append(r.arrivals, d.Seconds())
+		if d <= ArrivalPromise {
+			r.arrived30++
+		}
+	}
+}
+
+// arrival returns the share arrived within the promise and the median time to arrival, as
+// q releases them (shares from released counts; a time only beside a count released as
+// more than 0).
+func (r *response) arrival(q Query) (share, p50 *float64) {
+	share = q.share(r.arrived30, r.needVisit)
+	if q.released(len(r.arrivals)) > 0 {
+		p50 = percentile(r.arrivals, 50)
+	}
+	return share, p50
+}
+
+func urgent(p vagt.Priority) bool { return p == vagt.PriorityCritical || p == vagt.PriorityHigh }
+
+// inBucket reports whether f was raised in b.
+func inBucket(f registry.AlertFact, b Bucket) bool {
+	return !f.RaisedAt.Before(b.Start) && f.RaisedAt.Before(b.End)
+}
+
+// fillArrival sets the municipality row's arrival figures from its critical and high alarms.
+func fillArrival(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket) {
+	var r response
+	for _, f := range facts {
+		if inBucket(f, b) && urgent(f.Priority) {
+			r.add(f)
+		}
+	}
+	row.ArrivedWithin30m, row.ArrivalP50 = r.arrival(q)
+}
+
+// responseRows splits a municipality's critical and high alarms of b by district and
+// priority: a row for every district with citizens watched or alarms, for each of the two
+// priorities. A district row is suppressed as a municipality row is: 1-4 citizens watched
+// (for the protected view).
+func responseRows(q Query, facts []registry.AlertFact, devices []registry.DeviceFact, b Bucket) []ResponseRow {
+	type key struct {
+		district int64
+		prio     vagt.Priority
+	}
+	names := map[int64]string{}
+	citizens := map[int64]set{}
+	for _, d := range devices {
+		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
+			names[d.District] = d.DistrictName
+			if citizens[d.District] == nil {
+				citizens[d.District] = set{}
+			}
+			citizens[d.District].add(d.Citizen)
+		}
+	}
+	byKey := map[key]*response{}
+	for _, f := range facts {
+		if !inBucket(f, b) || !urgent(f.Priority) {
+			continue
+		}
+		names[f.District] = f.DistrictName
+		k := key{f.District, f.Priority}
+		if byKey[k] == nil {
+			byKey[k] = &response{}
+		}
+		byKey[k].add(f)
+		if citizens[f.District] == nil {
+			citizens[f.District] = set{}
+		}
+	}
+	districts := make([]int64, 0, len(citizens))
+	for d := range citizens {
+		districts = append(districts, d)
+	}
+	slices.Sort(districts)
+	var out []ResponseRow
+	for _, d := range districts {
+		for _, prio := range []vagt.Priority{vagt.PriorityCritical, vagt.PriorityHigh} {
+			row := ResponseRow{District: d, DistrictName: names[d], Priority: prio}
+			n := len(citizens[d])
+			if q.Suppress && anySmall(n) {
+				row.Suppressed = true
+				out = append(out, row)
+				continue
+			}
+			r := byKey[key{d, prio}]
+			if r == nil {
+				r = &response{}
+			}
+			row.Citizens, row.Alarms, row.NeedingVisit = ptr(q.released(n)), ptr(q.released(r.alarms)), ptr(q.released(r.needVisit))
+			row.AckedWithin60s, row.AckedWithin180s = q.share(r.within60, r.alarms), q.share(r.within180, r.alarms)
+			row.ArrivedWithin30m, row.ArrivalP50 = r.arrival(q)
+			out = append(out, row)
+		}
+	}
+	return out
+}
