@@ -186,9 +186,18 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	if err != nil {
 		return res, err
 	}
-	byCell := map[cell][]registry.DeviceFact{}
+	// Each device with the intervals it reported in as bits: one look-up per device and
+	// interval, however many rows, totals and funnel stages then ask.
+	byCell := map[cell]reports{}
 	for _, d := range devices {
-		byCell[cell{d.Municipality, d.Technology}] = append(byCell[cell{d.Municipality, d.Technology}], d)
+		var mask uint64
+		for i := range active {
+			if active[i][d.Device] {
+				mask |= 1 << i
+			}
+		}
+		k := cell{d.Municipality, d.Technology}
+		byCell[k] = byCell[k].with(d, mask)
 	}
 	// Registered (the funnel's first stage): the citizens registered before the end, and
 	// every citizen who got any technology before it (see funnel).
@@ -212,19 +221,22 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	}
 	names := municipalityInfo()
 	trackerExtra := make([]extra, len(buckets)) // GPS trackers beyond the registry's active devices, per interval
+	seen := newDistinct(devices)
+	var rowCounts []cellCounts // beside res.Rows
 	for _, m := range q.Municipalities {
 		info := names[m]
 		for _, tech := range q.Technologies {
 			ds := byCell[cell{m, tech}]
 			for i, b := range buckets {
 				row := AdoptionRow{Municipality: m, MunicipalityName: info.Name, Region: info.Region, Technology: tech, Start: b.Start, End: b.End}
-				c := countCell(ds, active[i], b)
+				c := countCell(ds, i, b, seen)
 				if tech == vagt.TechGPSTracker {
-					cit, dev := len(c.citizensActive), c.active
+					cit, dev := c.citizensActive, c.active
 					c.withTrackers(trackers[i][m])
-					trackerExtra[i].citizens += len(c.citizensActive) - cit
+					trackerExtra[i].citizens += c.citizensActive - cit
 					trackerExtra[i].devices += c.active - dev
 				}
+				rowCounts = append(rowCounts, c)
 				row.Suppressed = c.release(q, &row.Citizens, &row.CitizensActive, &row.DevicesInstalled, &row.DevicesActive,
 					&row.NewInstallations, &row.Removals, &row.Churn)
 				if n := pop.Of(m); n > 0 && row.Citizens != nil {
@@ -232,42 +244,99 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 				}
 				res.Rows = append(res.Rows, row)
 			}
-			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], active, buckets))
+			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], buckets))
 		}
 	}
-	res.Totals, res.FunnelTotals = adoptionTotals(q, pop, res.Rows, res.Funnel, byCell, registered, active, trackerExtra)
+	res.Totals, res.FunnelTotals = adoptionTotals(q, pop, res.Rows, rowCounts, res.Funnel, byCell, registered, trackerExtra, seen)
 	return res, nil
 }
 
 // cellCounts are the exact counts of one cell (a municipality × technology × interval, or a
-// total over several): each with the citizens behind it, which decide its suppression.
+// total over several): each with the number of citizens behind it, which decides its
+// suppression.
 type cellCounts struct {
-	citizens, citizensActive, citizensNew, citizensRemoved, citizensChurn set
-	installed, active, added, removed, churn                              int
+	citizens, citizensActive, citizensNew, citizensRemoved, citizensChurn int
+	installed, active, added, removed, churn                          int
 }
 
-// countCell counts the devices ds in bucket b; active says which devices reported in it.
-func countCell(ds []registry.DeviceFact, active map[vagt.DeviceID]bool, b Bucket) cellCounts {
-	c := cellCounts{citizens: set{}, citizensActive: set{}, citizensNew: set{}, citizensRemoved: set{}, citizensChurn: set{}}
-	for _, d := range ds {
+// plus adds the counts of a cell whose citizens are others (another municipality's).
+func (c cellCounts) plus(o cellCounts) cellCounts {
+	return cellCounts{c.citizens + o.citizens, c.citizensActive + o.citizensActive, c.citizensNew + o.citizensNew,
+		c.citizensRemoved + o.citizensRemoved, c.citizensChurn + o.citizensChurn,
+		c.installed + o.installed, c.active + o.active, c.added + o.added, c.removed + o.removed, c.churn + o.churn}
+}
+
+// distinct counts distinct citizens without a map per count: each citizen gets a dense
+// index once per request, and a count marks the indexes it has seen with its own
+// generation (a national request counts 200,000 devices × 5 counts × every interval).
+type distinct struct {
+	index map[int64]int32
+	marks [5][]uint32
+	gen   uint32
+}
+
+func newDistinct(ds []registry.DeviceFact) *distinct {
+	d := &distinct{index: map[int64]int32{}}
+	for _, f := range ds {
+		if _, ok := d.index[f.Citizen]; !ok && f.Citizen != 0 {
+			d.index[f.Citizen] = int32(len(d.index))
+		}
+	}
+	for i := range d.marks {
+		d.marks[i] = make([]uint32, len(d.index))
+	}
+	return d
+}
+
+// reports are devices and, beside each, the intervals it reported in (bit i: interval i;
+// a period has at most 53).
+type reports struct {
+	facts []registry.DeviceFact
+	masks []uint64
+}
+
+func (r reports) with(d registry.DeviceFact, mask uint64) reports {
+	return reports{append(r.facts, d), append(r.masks, mask)}
+}
+
+func (r reports) plus(o reports) reports {
+	return reports{append(r.facts, o.facts...), append(r.masks, o.masks...)}
+}
+
+// countCell counts the devices ds in bucket b, interval i of the period.
+func countCell(ds reports, i int, b Bucket, seen *distinct) cellCounts {
+	var c cellCounts
+	seen.gen++
+	g := seen.gen
+	mark := func(k int, idx int32, n *int) {
+		if idx >= 0 && seen.marks[k][idx] != g {
+			seen.marks[k][idx] = g
+			*n++
+		}
+	}
+	for k, d := range ds.facts {
+		idx, ok := seen.index[d.Citizen]
+		if !ok {
+			idx = -1 // a home without a citizen: a device, not a citizen
+		}
 		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) {
 			c.installed++
-			c.citizens.add(d.Citizen)
+			mark(0, idx, &c.citizens)
 		}
-		if active[d.Device] {
+		if ds.masks[k]&(1<<i) != 0 {
 			c.active++
-			c.citizensActive.add(d.Citizen)
+			mark(1, idx, &c.citizensActive)
 		}
 		if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
 			c.added++
-			c.citizensNew.add(d.Citizen)
+			mark(2, idx, &c.citizensNew)
 		}
 		if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
 			c.removed++
-			c.citizensRemoved.add(d.Citizen)
+			mark(3, idx, &c.citizensRemoved)
 			if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
 				c.churn++
-				c.citizensChurn.add(d.Citizen)
+				mark(4, idx, &c.citizensChurn)
 			}
 		}
 	}
@@ -277,20 +346,18 @@ func countCell(ds []registry.DeviceFact, active map[vagt.DeviceID]bool, b Bucket
 // withTrackers makes the active counts the GPS trackers the platform recorded, when more
 // than the registry's active devices show (one tracker, one citizen).
 func (c *cellCounts) withTrackers(n int) {
-	if n > len(c.citizensActive) {
-		c.addActive(extra{citizens: n - len(c.citizensActive), devices: max(c.active, n) - c.active})
+	if n > c.citizensActive {
+		c.addActive(extra{citizens: n - c.citizensActive, devices: max(c.active, n) - c.active})
 	}
 }
 
 // extra is active citizens and devices the registry's facts do not show (GPS trackers).
 type extra struct{ citizens, devices int }
 
-// addActive adds e's devices and citizens; each citizen is a stand-in not in the facts.
+// addActive adds e's devices and citizens (trackers: each a citizen of its own).
 func (c *cellCounts) addActive(e extra) {
 	c.active += e.devices
-	for range e.citizens {
-		c.citizensActive.add(-int64(len(c.citizensActive) + 1)) // stand-ins: real ids are > 0, and these only go down
-	}
+	c.citizensActive += e.citizens
 }
 
 // release writes the counts as q releases them: each shown only if the citizens behind it
@@ -303,13 +370,13 @@ func (c cellCounts) release(q Query, citizens, citizensActive, installed, active
 		}
 		*dst = ptr(q.released(n))
 	}
-	put(citizens, len(c.citizens), len(c.citizens))
-	put(installed, c.installed, len(c.citizens))
-	put(citizensActive, len(c.citizensActive), len(c.citizensActive))
-	put(active, c.active, len(c.citizensActive))
-	put(added, c.added, len(c.citizensNew))
-	put(removed, c.removed, len(c.citizensRemoved))
-	put(churn, c.churn, len(c.citizensChurn))
+	put(citizens, c.citizens, c.citizens)
+	put(installed, c.installed, c.citizens)
+	put(citizensActive, c.citizensActive, c.citizensActive)
+	put(active, c.active, c.citizensActive)
+	put(added, c.added, c.citizensNew)
+	put(removed, c.removed, c.citizensRemoved)
+	put(churn, c.churn, c.citizensChurn)
 	return suppressed
 }
 
@@ -318,28 +385,25 @@ func (c cellCounts) release(q Query, citizens, citizensActive, installed, active
 // when the registry record was typed in after a back-dated installation (its
 // registered_at is when the record was made): counting only registered_at < end drew
 // "registered 0" above "installed 3" (issue 7).
-func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
+func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds reports, registered set, buckets []Bucket) FunnelRow {
 	f := FunnelRow{Municipality: m, Technology: tech}
-	f.Suppressed = funnelStages(q, ds, registered, active, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
+	f.Suppressed = funnelStages(q, ds, registered, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
 	return f
 }
 
 // stages are the funnel's nested sets of citizens.
 type stages struct{ registered, installed, active, still set }
 
-func funnelStages(q Query, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) stages {
+func funnelStages(q Query, ds reports, registered set, buckets []Bucket) stages {
 	to := q.Period.To
 	st := stages{registered: registered, installed: set{}, active: set{}, still: set{}}
 	last := len(buckets) - 1
-	for _, d := range ds {
+	for k, d := range ds.facts {
 		st.installed.add(d.Citizen)
-		for i := range buckets {
-			if active[i][d.Device] {
-				st.active.add(d.Citizen)
-				break
-			}
+		if ds.masks[k] != 0 {
+			st.active.add(d.Citizen)
 		}
-		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && active[last][d.Device] {
+		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && ds.masks[k]&(1<<last) != 0 {
 			st.still.add(d.Citizen)
 		}
 	}

@@ -96,21 +96,17 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 		devByMun[d.Municipality] = append(devByMun[d.Municipality], d)
 	}
 	names := municipalityInfo()
+	seen := newDistinct(devices)
 	for _, m := range q.Municipalities {
 		for _, b := range p.Buckets() {
 			row := AlertRow{Municipality: m, MunicipalityName: names[m].Name, Start: b.Start, End: b.End}
-			citz := set{}
-			for _, d := range devByMun[m] {
-				if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
-					citz.add(d.Citizen)
-				}
-			}
-			if q.Suppress && anySmall(len(citz)) {
+			citz := watched(devByMun[m], q.Technologies, b, seen)
+			if q.Suppress && anySmall(citz) {
 				row.Suppressed = true
 				res.Rows = append(res.Rows, row)
 				continue
 			}
-			fillAlertRow(&row, q, byMun[m], b, len(citz), p.Interval.Months(b))
+			fillAlertRow(&row, q, byMun[m], b, citz, p.Interval.Months(b))
 			fillArrival(&row, q, byMun[m], b)
 			row.Response = responseRows(q, byMun[m], devByMun[m], b)
 			res.Rows = append(res.Rows, row)
@@ -129,27 +125,36 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	for _, b := range buckets {
 		months += p.Interval.Months(b)
 	}
+	// The pooled alerts by interval: each total reads its own, not every alert again.
+	inIv := make([][]registry.AlertFact, len(buckets))
+	for _, f := range all {
+		for i, b := range buckets {
+			if inBucket(f, b) {
+				inIv[i] = append(inIv[i], f)
+				break
+			}
+		}
+	}
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
-		citz := set{}
-		for _, d := range devs {
-			if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
-				citz.add(d.Citizen)
-			}
+		citz := watched(devs, q.Technologies, b, seen)
+		facts := all
+		if !t.WholePeriod {
+			facts = inIv[i]
 		}
 		for _, r := range res.Rows {
 			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {
 				t.SuppressedRows++
 			}
 		}
-		if q.Suppress && anySmall(len(citz)) {
+		if q.Suppress && anySmall(citz) {
 			t.Suppressed = true
 		} else if t.WholePeriod {
-			fillAlertRow(&t.AlertRow, q, all, b, len(citz), months)
-			fillArrival(&t.AlertRow, q, all, b)
+			fillAlertRow(&t.AlertRow, q, facts, b, citz, months)
+			fillArrival(&t.AlertRow, q, facts, b)
 		} else {
-			fillAlertRow(&t.AlertRow, q, all, b, len(citz), p.Interval.Months(b))
-			fillArrival(&t.AlertRow, q, all, b)
+			fillAlertRow(&t.AlertRow, q, facts, b, citz, p.Interval.Months(b))
+			fillArrival(&t.AlertRow, q, facts, b)
 		}
 		res.Totals = append(res.Totals, t)
 	}
@@ -157,6 +162,21 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 }
 
 func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
+
+// watched counts the citizens with a device of one of techs installed at b's end.
+func watched(ds []registry.DeviceFact, techs []vagt.Technology, b Bucket, seen *distinct) int {
+	seen.gen++
+	n := 0
+	for _, d := range ds {
+		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, techs) {
+			if idx, ok := seen.index[d.Citizen]; ok && seen.marks[0][idx] != seen.gen {
+				seen.marks[0][idx] = seen.gen
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // fillAlertRow computes a row's figures from the alerts raised in b; counts as q releases
 // them (rounded when protected), rates and shares from the released counts.

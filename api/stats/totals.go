@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // Totals that add up under disclosure control (docs/statistics.md, "Totals").
@@ -41,8 +40,12 @@ type FunnelTotal struct {
 	Incomplete     []string `json:"incomplete,omitempty"`
 }
 
-func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, funnelRows []FunnelRow, byCell map[cell][]registry.DeviceFact,
-	registered map[vagt.MunicipalityCode]set, active []map[vagt.DeviceID]bool, trackers []extra) ([]AdoptionTotal, []FunnelTotal) {
+// adoptionTotals computes the totals of an adoption answer: a technology's from the exact
+// counts of its rows (rowCounts, beside rows; a citizen is of one municipality, so the
+// municipalities' counts add up), all technologies' by counting their devices again, since
+// a citizen with two technologies is one citizen.
+func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, rowCounts []cellCounts, funnelRows []FunnelRow, byCell map[cell]reports,
+	registered map[vagt.MunicipalityCode]set, trackers []extra, seen *distinct) ([]AdoptionTotal, []FunnelTotal) {
 	buckets := q.Period.Buckets()
 	people := 0 // citizens aged 65+ of the municipalities with a known figure
 	for _, m := range q.Municipalities {
@@ -50,19 +53,24 @@ func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, funnelRows []F
 	}
 	var totals []AdoptionTotal
 	techs := append(slices.Clone(q.Technologies), 0) // 0: all of them
-	for _, tech := range techs {
-		var ds []registry.DeviceFact
-		for _, m := range q.Municipalities {
-			for _, t := range q.Technologies {
-				if tech == 0 || t == tech {
-					ds = append(ds, byCell[cell{m, t}]...)
-				}
-			}
+	var all reports
+	for _, m := range q.Municipalities {
+		for _, t := range q.Technologies {
+			all = all.plus(byCell[cell{m, t}])
 		}
+	}
+	for _, tech := range techs {
 		for i, b := range buckets {
-			c := countCell(ds, active[i], b)
-			if tech == 0 || tech == vagt.TechGPSTracker {
+			var c cellCounts
+			if tech == 0 {
+				c = countCell(all, i, b, seen)
 				c.addActive(trackers[i])
+			} else {
+				for j, row := range rows {
+					if row.Technology == tech && row.Start.Equal(b.Start) {
+						c = c.plus(rowCounts[j])
+					}
+				}
 			}
 			t := AdoptionTotal{AdoptionRow: AdoptionRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities)}
 			if tech != 0 {
@@ -97,20 +105,20 @@ func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, funnelRows []F
 			totals = append(totals, t)
 		}
 	}
-	all := set{}
+	reg := set{}
 	for _, m := range q.Municipalities {
 		for id := range registered[m] {
-			all.add(id)
+			reg.add(id)
 		}
 	}
 	var funnels []FunnelTotal
 	for _, tech := range q.Technologies {
-		var ds []registry.DeviceFact
+		var ds reports
 		for _, m := range q.Municipalities {
-			ds = append(ds, byCell[cell{m, tech}]...)
+			ds = ds.plus(byCell[cell{m, tech}])
 		}
 		f := FunnelTotal{FunnelRow: FunnelRow{Technology: tech}, Municipalities: len(q.Municipalities)}
-		f.Suppressed = funnelStages(q, ds, all, active, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
+		f.Suppressed = funnelStages(q, ds, reg, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
 		var parts []FunnelRow
 		for _, row := range funnelRows {
 			if row.Technology == tech {
