@@ -256,7 +256,7 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 // suppression.
 type cellCounts struct {
 	citizens, citizensActive, citizensNew, citizensRemoved, citizensChurn int
-	installed, active, added, removed, churn                          int
+	installed, active, added, removed, churn                              int
 }
 
 // plus adds the counts of a cell whose citizens are others (another municipality's).
