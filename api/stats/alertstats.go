@@ -113,12 +113,10 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 		}
 	}
 	// Totals: the same computation over the pooled facts of every municipality asked.
-	var all []registry.AlertFact
-	var devs []registry.DeviceFact
-	for _, m := range q.Municipalities {
-		all = append(all, byMun[m]...)
-		devs = append(devs, devByMun[m]...)
-	}
+	// The store answered for q's municipalities (all of them: every municipality it holds),
+	// so its answers are the pool, once anything outside q is left out.
+	all, devs := onlyMuns(facts, q.Municipalities, func(f registry.AlertFact) vagt.MunicipalityCode { return f.Municipality }),
+		onlyMuns(devices, q.Municipalities, func(d registry.DeviceFact) vagt.MunicipalityCode { return d.Municipality })
 	buckets := p.Buckets()
 	whole := Bucket{p.From, p.To}
 	months := 0.0
@@ -138,9 +136,9 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
 		citz := watched(devs, q.Technologies, b, seen)
-		facts := all
+		pool := all
 		if !t.WholePeriod {
-			facts = inIv[i]
+			pool = inIv[i]
 		}
 		for _, r := range res.Rows {
 			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {
@@ -150,11 +148,11 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 		if q.Suppress && anySmall(citz) {
 			t.Suppressed = true
 		} else if t.WholePeriod {
-			fillAlertRow(&t.AlertRow, q, facts, b, citz, months)
-			fillArrival(&t.AlertRow, q, facts, b)
+			fillAlertRow(&t.AlertRow, q, pool, b, citz, months)
+			fillArrival(&t.AlertRow, q, pool, b)
 		} else {
-			fillAlertRow(&t.AlertRow, q, facts, b, citz, p.Interval.Months(b))
-			fillArrival(&t.AlertRow, q, facts, b)
+			fillAlertRow(&t.AlertRow, q, pool, b, citz, p.Interval.Months(b))
+			fillArrival(&t.AlertRow, q, pool, b)
 		}
 		res.Totals = append(res.Totals, t)
 	}
@@ -261,4 +259,24 @@ func percentile(vs []float64, p float64) *float64 {
 	slices.Sort(s)
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return ptr(round(s[max(i, 0)], 3))
+}
+
+// onlyMuns is xs without those of a municipality not in muns; xs itself when none is.
+func onlyMuns[T any](xs []T, muns []vagt.MunicipalityCode, of func(T) vagt.MunicipalityCode) []T {
+	in := map[vagt.MunicipalityCode]bool{}
+	for _, m := range muns {
+		in[m] = true
+	}
+	for i, x := range xs {
+		if !in[of(x)] {
+			out := slices.Clone(xs[:i])
+			for _, y := range xs[i:] {
+				if in[of(y)] {
+					out = append(out, y)
+				}
+			}
+			return out
+		}
+	}
+	return xs
 }
