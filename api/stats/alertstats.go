@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -97,8 +98,11 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	}
 	names := municipalityInfo()
 	seen := newDistinct(devices)
+	buckets := p.Buckets()
 	for _, m := range q.Municipalities {
-		for _, b := range p.Buckets() {
+		// The municipality's alerts by interval, once: each row then reads its own.
+		mine := byInterval(byMun[m], buckets)
+		for i, b := range buckets {
 			row := AlertRow{Municipality: m, MunicipalityName: names[m].Name, Start: b.Start, End: b.End}
 			citz := watched(devByMun[m], q.Technologies, b, seen)
 			if q.Suppress && anySmall(citz) {
@@ -106,9 +110,9 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 				res.Rows = append(res.Rows, row)
 				continue
 			}
-			fillAlertRow(&row, q, byMun[m], b, citz, p.Interval.Months(b))
-			fillArrival(&row, q, byMun[m], b)
-			row.Response = responseRows(q, byMun[m], devByMun[m], b)
+			fillAlertRow(&row, q, mine[i], b, citz, p.Interval.Months(b))
+			fillArrival(&row, q, mine[i], b)
+			row.Response = responseRows(q, mine[i], devByMun[m], b)
 			res.Rows = append(res.Rows, row)
 		}
 	}
@@ -117,22 +121,13 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	// so its answers are the pool, once anything outside q is left out.
 	all, devs := onlyMuns(facts, q.Municipalities, func(f registry.AlertFact) vagt.MunicipalityCode { return f.Municipality }),
 		onlyMuns(devices, q.Municipalities, func(d registry.DeviceFact) vagt.MunicipalityCode { return d.Municipality })
-	buckets := p.Buckets()
 	whole := Bucket{p.From, p.To}
 	months := 0.0
 	for _, b := range buckets {
 		months += p.Interval.Months(b)
 	}
 	// The pooled alerts by interval: each total reads its own, not every alert again.
-	inIv := make([][]registry.AlertFact, len(buckets))
-	for _, f := range all {
-		for i, b := range buckets {
-			if inBucket(f, b) {
-				inIv[i] = append(inIv[i], f)
-				break
-			}
-		}
-	}
+	inIv := byInterval(all, buckets)
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
 		citz := watched(devs, q.Technologies, b, seen)
@@ -279,4 +274,17 @@ func onlyMuns[T any](xs []T, muns []vagt.MunicipalityCode, of func(T) vagt.Munic
 		}
 	}
 	return xs
+}
+
+// byInterval splits facts by the interval they were raised in (buckets are in order and do
+// not overlap).
+func byInterval(facts []registry.AlertFact, buckets []Bucket) [][]registry.AlertFact {
+	out := make([][]registry.AlertFact, len(buckets))
+	for _, f := range facts {
+		i := sort.Search(len(buckets), func(i int) bool { return f.RaisedAt.Before(buckets[i].End) })
+		if i < len(buckets) && inBucket(f, buckets[i]) {
+			out[i] = append(out[i], f)
+		}
+	}
+	return out
 }
