@@ -197,6 +197,7 @@ func TestComparePage(t *testing.T) {
 		t.Errorf("a manager's map: Favrskov %q, København %q", favrskovTile, kobenhavnTile)
 	}
 	checkWidths(t, b, "the Danish comparison")
+	b.axe("compare-manager", axeSource(t)) // no serious or critical violation (a11y_browser_test.go)
 	b.screenshot("compare-manager")
 
 	// National: every municipality ranked; Favrskov's 3 hidden with why, never 0.
@@ -217,6 +218,7 @@ func TestComparePage(t *testing.T) {
 		t.Errorf("national ranking: %d rows, first %q, Favrskov %q (%q), side panel hidden %v", rows, first, favrskov, favrskovWhy, sidePanelHidden)
 	}
 	b.screenshot("compare-national")
+	b.axe("compare-national", axeSource(t))
 	var aarhus string
 	b.do("Aarhus on the map", chromedp.Evaluate(`document.querySelector('[data-map] g[data-code="751"] title').textContent`, &aarhus))
 	if aarhus != "Aarhus: 0,2" { // 12 → 10 (rounded) / 53,000 × 1,000 = 0.189
