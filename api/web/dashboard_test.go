@@ -30,6 +30,8 @@ type statsFixture struct {
 	mu      sync.Mutex
 	queries []url.Values // every statistics request's query
 	accepts []string
+	// suppressAlerts answers a municipality's alert total as suppressed (the national view).
+	suppressAlerts bool
 }
 
 var fixtureMonths = []string{"2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"}
@@ -86,6 +88,17 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"arrived_within_30m_share": 0.85, "arrival_p50_s": 840.0})
 		}
 		totals := fixtureTotals(rows, nil, false)
+		f.mu.Lock()
+		suppressed := f.suppressAlerts
+		f.mu.Unlock()
+		if suppressed && r.URL.Query().Get("municipality") == "766" {
+			// The national view of one municipality whose alert total describes 1-4 citizens:
+			// every figure of it null, the total suppressed (issue 18: it showed "0 %").
+			totals = append(totals, map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true,
+				"suppressed": true, "alarms": nil, "acked_within_60s_share": nil, "acked_within_180s_share": nil})
+			body = map[string]any{"period": period, "rows": rows, "totals": totals}
+			break
+		}
 		totals = append(totals, map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true,
 			"citizens": 130, "alarms": 123, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95, "ack_p50_s": 38.0, "ack_p90_s": 150.0,
 			"resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "false_alarm_share": 0.1, "escalations": 6, "suppressed": false,
@@ -295,10 +308,20 @@ func TestDashboardDrawsFigures(t *testing.T) {
 		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery))
 	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
 	b.waitJS("the picker lists the municipalities", `document.querySelectorAll("#municipality option").length > 90 && !document.getElementById("municipality").disabled`)
+	fixture.mu.Lock()
+	fixture.suppressAlerts = true
+	fixture.mu.Unlock()
 	b.do("pick Hedensted", chromedp.SetValue("#municipality", "766", chromedp.ByID),
 		chromedp.Evaluate(`document.getElementById("municipality").dispatchEvent(new Event("change"))`, nil))
 	waitFor(t, "a query for municipality 766", func() bool { q, _ := fixture.last(); return q.Get("municipality") == "766" })
 	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
+	var alertFigures string
+	var why []string
+	b.do("the suppressed alert total", chromedp.Evaluate(`document.querySelector('[data-figures="alerts"]').innerText`, &alertFigures),
+		chromedp.Evaluate(`[...document.querySelectorAll('[data-figures="alerts"] .hidden-figure')].map(b => b.title)`, &why))
+	if strings.Contains(alertFigures, "%") || len(why) < 3 || !strings.Contains(why[1], "færre end 5 borgere") {
+		t.Errorf("a suppressed total's shares: %q, reasons %q (want '—' with why, never '0 %%')", alertFigures, why)
+	}
 	b.do("phone size", chromedp.EmulateViewport(390, 844))
 	b.do("scroll to the charts", chromedp.ScrollIntoView("#panel-adoption", chromedp.ByID))
 	b.screenshotViewport("dashboard-phone")
