@@ -463,3 +463,50 @@ func TestTotalSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestDifferencingTheTotal is attack 1 of docs/statistics.md against a total and its own
+// rows: Aarhus 13, Hedensted 8 and Læsø 1 citizen with a medicine dispenser. Released alone,
+// the national total (22 → 20) minus Aarhus (15: 13-17) and Hedensted (10: 8-12) leaves Læsø at
+// exactly 1. The audit releases the total's citizens as the sum of the shown rows instead,
+// marked incomplete, and the attack is left with 1-4.
+func TestDifferencingTheTotal(t *testing.T) {
+	f := &facts{readings: map[vagt.DeviceID][]time.Time{}}
+	for _, c := range []struct {
+		m vagt.MunicipalityCode
+		n int
+	}{{751, 13}, {766, 8}, {825, 1}} {
+		for range c.n {
+			id := int64(len(f.citizens) + 1)
+			at := time.Date(2025, 11, 1, 12, 0, 0, 0, vagt.Copenhagen)
+			f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: c.m, RegisteredAt: at})
+			f.devices = append(f.devices, registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprint("md-", id)), Municipality: c.m,
+				Technology: vagt.TechMedicineDispenser, Citizen: id, InstalledAt: at})
+		}
+	}
+	svc := &Service{Store: f, Telemetry: f, Model: DefaultBenefitModel()}
+	p, _ := ParsePeriod("2026-01-01", "2026-02-01", "")
+	a, err := svc.Adoption(t.Context(), Query{Period: p, Municipalities: []vagt.MunicipalityCode{751, 766, 825},
+		Technologies: []vagt.Technology{vagt.TechMedicineDispenser}, Suppress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	var shown []tspan
+	for _, r := range a.Rows {
+		rows = append(rows, str(r.Citizens))
+		if r.Citizens != nil {
+			shown = append(shown, relSpan(r.Citizens, 4))
+		}
+	}
+	tot := a.Totals[0]
+	if fmt.Sprint(rows) != "[15 10 <nil>]" || tot.Technology == nil || tot.Citizens == nil {
+		t.Fatalf("rows %v, total %+v", rows, tot)
+	}
+	// What the total would have been on its own: 20, which pins Læsø at 1.
+	if got := recover(relSpan(ptr(roundBase(22, RoundingBase)), 12), shown, tspan{1, 4}); fmt.Sprint(got) != "[1]" {
+		t.Errorf("the attack on a total of 20 gives %v; the fixture no longer shows it", got)
+	}
+	if *tot.Citizens != 25 || !slices.Contains(tot.Incomplete, "citizens") || tot.SuppressedRows != 1 {
+		t.Errorf("the total's citizens: %d, incomplete %v, suppressed rows %d; want 25 (15 + 10), incomplete", *tot.Citizens, tot.Incomplete, tot.SuppressedRows)
+	}
+}
