@@ -75,6 +75,14 @@ bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./test/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
 
+## bench-notify: an alarm published on Mosquitto -> the care app's notification shown by its
+## service worker (headless Chromium, the app in a background tab), p50/p99 idle and with
+## ingest carrying the load generator's 50,000 readings/s into InfluxDB (api/web
+## TestNotifyLatency; about 75 s; BENCH_ALARMS alarms per phase, default 40)
+.PHONY: bench-notify
+bench-notify:
+	VAGT_BENCH_NOTIFY=1 VAGT_BENCH_ALARMS=$(or $(BENCH_ALARMS),40) $(GO) test -count=1 -run '^TestNotifyLatency$$' -v ./api/web
+
 ## scale: the long scale measurements of issue 20, not in `make test`: per broker (Mosquitto,
 ## the 3-node NATS cluster) one TLS connection with its own client certificate per gateway —
 ## memory per connection, TLS handshakes/s, the reconnect storm with and without jitter

@@ -146,6 +146,9 @@ type Subscription struct {
 	scope api.Scope
 	feed  *Feed
 	once  sync.Once
+	// watching: the subscriber receives the events but cannot act on them (a manager),
+	// so it does not count among Listeners.
+	watching bool
 }
 
 // Started is closed once Run has read where the event log ends. A subscriber that came
@@ -153,9 +156,15 @@ type Subscription struct {
 func (f *Feed) Started() <-chan struct{} { return f.start }
 
 // Subscribe registers a subscriber for every event delivered from now on.
-func (f *Feed) Subscribe(scope api.Scope) *Subscription {
+func (f *Feed) Subscribe(scope api.Scope) *Subscription { return f.subscribe(scope, false) }
+
+// SubscribeWatching is Subscribe for somebody who may watch alerts but not acknowledge or
+// take them (a manager): their stream is not somebody on a tier listening (Listeners).
+func (f *Feed) SubscribeWatching(scope api.Scope) *Subscription { return f.subscribe(scope, true) }
+
+func (f *Feed) subscribe(scope api.Scope, watching bool) *Subscription {
 	c := make(chan Event, f.buffer)
-	s := &Subscription{C: c, c: c, scope: scope, feed: f}
+	s := &Subscription{C: c, c: c, scope: scope, feed: f, watching: watching}
 	f.mu.Lock()
 	f.subs[s] = struct{}{}
 	f.mu.Unlock()
@@ -181,13 +190,14 @@ func (f *Feed) cover(scope api.Scope, delta float64) {
 }
 
 // Listeners counts this replica's live streams by user name (Scope.User): who would hear an
-// alert now. The escalator beats it into the store each tick (ListenerStore).
+// alert now and can act on it (not SubscribeWatching's). The escalator beats it into the
+// store each tick (ListenerStore).
 func (f *Feed) Listeners() map[string]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make(map[string]int, len(f.subs))
 	for s := range f.subs {
-		if s.scope.User != "" {
+		if s.scope.User != "" && !s.watching {
 			out[s.scope.User]++
 		}
 	}

@@ -138,7 +138,13 @@ func (s *server) stream() http.Handler {
 		}
 		// Subscribe before reading the backlog: an event committed in between arrives
 		// live, and the id check below drops it if the backlog had it.
-		sub := s.Feed.Subscribe(scope)
+		// Only staff count as somebody listening on a tier: a manager may watch, but
+		// cannot acknowledge or take, so a tier they alone hear escalates at once.
+		subscribe := s.Feed.Subscribe
+		if !p.CanActOnAlerts() {
+			subscribe = s.Feed.SubscribeWatching
+		}
+		sub := subscribe(scope)
 		defer sub.Close()
 		reset, why := false, "ahead_of_store"
 		if resume != "" {

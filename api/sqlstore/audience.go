@@ -203,13 +203,28 @@ func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) 
 		moved := 0
 		for _, d := range dues {
 			ok, err := s.escalateStep(ctx, d, now, "nobody listening", func(t *tx, a alerts.Alert) (bool, error) {
+				before, err := t.audienceSize(ctx, a.ID)
+				if err != nil {
+					return false, err
+				}
 				if err := t.widen(ctx, a, d.level, now); err != nil {
 					return false, err
 				}
 				var heard int
-				err := t.row(ctx, `SELECT COUNT(*) FROM alerts a WHERE a.id = ? AND EXISTS (`+heardQuery+`)`,
-					d.id, ms(heardSince), string(alerts.TierDistrict), string(alerts.TierBackup)).Scan(&heard)
-				return heard == 0, err
+				if err := t.row(ctx, `SELECT COUNT(*) FROM alerts a WHERE a.id = ? AND EXISTS (`+heardQuery+`)`,
+					d.id, ms(heardSince), string(alerts.TierDistrict), string(alerts.TierBackup)).Scan(&heard); err != nil {
+					return false, err
+				}
+				if heard == 0 {
+					return true, nil
+				}
+				// The shift that came on hears it: tell them, or they count as hearing an
+				// alert their streams never carried (events carry their audience).
+				after, err := t.audienceSize(ctx, a.ID)
+				if err != nil || after == before {
+					return false, err
+				}
+				return false, t.appendEvent(ctx, alerts.EventUpdated, ChangeShift, a, now)
 			})
 			if err != nil {
 				return n, err
@@ -224,6 +239,16 @@ func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) 
 		}
 	}
 	return n, nil
+}
+
+// ChangeShift is the change of the event that tells the shift that came on about an open
+// alert raised before it (EscalateUnheard).
+const ChangeShift = "shift"
+
+func (t *tx) audienceSize(ctx context.Context, id int64) (int, error) {
+	var n int
+	err := t.row(ctx, `SELECT COUNT(*) FROM alert_audience WHERE alert_id = ?`, id).Scan(&n)
+	return n, err
 }
 
 // heardQuery finds a person of alert a's current tier with a live stream beaten at or
@@ -269,18 +294,37 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 			}
 			cond, args = `escalate_at IS NOT NULL`, nil
 		}
+		if d.level >= alerts.MaxLevel {
+			moved, err = t.overdueAtTop(ctx, a, now, cond, args)
+			return err
+		}
 		level := d.level + 1
+		// An open alert with an assignee is one a press re-armed (rearm). Unanswered for
+		// a step (the deadline passed), its assignee becomes overdue as it goes up, as a
+		// silent assignee's does (escalateTakenDue), or nobody else could ever take it.
+		// Moved on at once because nobody listens, the assignee has not had that step:
+		// at the top tier it keeps one as its deadline (overdueAtTop).
+		held := a.Assignee != nil && a.ArrivedAt == nil
+		overdue := held && proceed == nil
 		var next any
 		if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
 			next = ms(at)
+		} else if at, ok := s.policy.TakeDeadline(a.Priority, now); ok && held && !overdue && a.OverdueAt == nil {
+			next = ms(at)
 		}
-		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?
-			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, d.id, d.level}, args...)...)
+		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?,
+			overdue_at = CASE WHEN ? = 1 AND assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
+			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, boolInt(overdue), ms(now), d.id, d.level}, args...)...)
 		if err != nil {
 			return err
 		}
 		if k, err := r.RowsAffected(); err != nil || k == 0 {
 			return err
+		}
+		if overdue {
+			if err := t.recordOverdue(ctx, a, now); err != nil {
+				return err
+			}
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
 			d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {
@@ -308,6 +352,42 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 	return moved, nil
 }
 
+// recordOverdue puts in the timeline and the audit log that a's assignee became overdue,
+// when a (read before the update that made it so) held one who had not arrived and was not
+// overdue yet.
+func (t *tx) recordOverdue(ctx context.Context, a alerts.Alert, now time.Time) error {
+	if a.Assignee == nil || a.ArrivedAt != nil || a.OverdueAt != nil {
+		return nil
+	}
+	if err := t.step(ctx, a.ID, now, alerts.ChangeOverdue, api.System, a.Assignee.Name); err != nil {
+		return err
+	}
+	return t.audit(ctx, now, api.System, "alert.overdue", alertObject(a.ID), a.Assignee.Name)
+}
+
+// overdueAtTop handles the deadline of an open alert at the last tier: only a re-armed
+// alert whose assignee still holds it has one (rearm). Nothing is above, so the assignee
+// becomes overdue (anyone who sees the alert may take it over), as escalateTakenDue does at
+// the top. cond and args are escalateStep's condition on the deadline.
+func (t *tx) overdueAtTop(ctx context.Context, a alerts.Alert, now time.Time, cond string, args []any) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE alerts SET escalate_at = NULL,
+		overdue_at = CASE WHEN assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
+		WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{ms(now), a.ID, a.EscalationLevel}, args...)...)
+	if err != nil {
+		return false, err
+	}
+	if k, err := r.RowsAffected(); err != nil || k == 0 {
+		return false, err
+	}
+	if err := t.recordOverdue(ctx, a, now); err != nil {
+		return false, err
+	}
+	if a, err = t.alert(ctx, a.ID); err != nil {
+		return false, err
+	}
+	return true, t.appendEvent(ctx, alerts.EventUpdated, alerts.ChangeOverdue, a, now)
+}
+
 // rearm opens again an acknowledged alert that a new press folded into while nobody has
 // arrived (the press says help is still wanted), so the tier hears it again (a reraised
 // event the console sounds for) and the escalation clock restarts at the alert's tier. An
@@ -318,7 +398,13 @@ func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why stri
 // event log.
 func (t *tx) rearm(ctx context.Context, a alerts.Alert, now time.Time) (alerts.Alert, bool, error) {
 	var next any
-	if at, ok := t.s.policy.NextEscalation(a.Priority, a.EscalationLevel, now); ok {
+	at, ok := t.s.policy.NextEscalation(a.Priority, a.EscalationLevel, now)
+	if !ok && a.Assignee != nil && a.ArrivedAt == nil {
+		// At the last tier the open clock has no step; the assignee's runs on, or a
+		// silent one would hold the alert for good (escalateStep, overdueAtTop).
+		at, ok = t.s.policy.TakeDeadline(a.Priority, now)
+	}
+	if ok {
 		next = ms(at)
 	}
 	r, err := t.exec(ctx, `UPDATE alerts SET state = 'open', acked_at = NULL, acked_by = NULL, escalate_at = ?

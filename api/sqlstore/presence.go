@@ -88,7 +88,7 @@ func (t *tx) take(ctx context.Context, a alerts.Alert, who alerts.Assignee, now 
 		return a, conflict(a, "take")
 	}
 	if holds(a, who) {
-		return a, nil
+		return t.answer(ctx, a, who, now)
 	}
 	var deadline any
 	if at, ok := t.s.policy.TakeDeadline(a.Priority, now); ok {
@@ -132,6 +132,10 @@ func (t *tx) enroute(ctx context.Context, a alerts.Alert, who alerts.Assignee, n
 			return a, err
 		}
 	}
+	a, err := t.answer(ctx, a, who, now)
+	if err != nil {
+		return a, err
+	}
 	if a.EnrouteAt != nil || a.ArrivedAt != nil || a.State == alerts.StateResolved {
 		return a, nil // said already, or further on: nothing to do
 	}
@@ -160,6 +164,10 @@ func (t *tx) arrive(ctx context.Context, a alerts.Alert, who alerts.Assignee, no
 			return a, err
 		}
 	}
+	a, err := t.answer(ctx, a, who, now)
+	if err != nil {
+		return a, err
+	}
 	if a.ArrivedAt != nil || a.State == alerts.StateResolved {
 		return a, nil
 	}
@@ -174,6 +182,41 @@ func (t *tx) arrive(ctx context.Context, a alerts.Alert, who alerts.Assignee, no
 		return t.reread(ctx, a.ID, who, "arrive")
 	}
 	return t.presenceDone(ctx, a.ID, alerts.EventArrived, "alert.arrive", who.Name, "", now)
+}
+
+// answer acknowledges for its assignee an alert that a press opened again while they held
+// it (rearm): their take, "on my way" or "arrived" answers the press, and their own clock
+// runs on (escalateTakenDue), instead of the open clock that moves it on as unanswered.
+func (t *tx) answer(ctx context.Context, a alerts.Alert, who alerts.Assignee, now time.Time) (alerts.Alert, error) {
+	if !holds(a, who) || a.State != alerts.StateOpen {
+		return a, nil
+	}
+	var deadline any
+	at, ok := t.s.policy.TakeDeadline(a.Priority, now)
+	if a.EnrouteAt != nil {
+		at, ok = t.s.policy.ArrivalDeadline(a.Priority, a.RaisedAt, now)
+	}
+	if ok && a.ArrivedAt == nil {
+		deadline = ms(at)
+	}
+	r, err := t.exec(ctx, `UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, escalate_at = ?
+		WHERE id = ? AND state = 'open' AND assignee = ?`, ms(now), who.Name, deadline, a.ID, who.Name)
+	if err != nil {
+		return a, err
+	}
+	if n, err := r.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return a, err
+		}
+		return t.alert(ctx, a.ID) // acknowledged meanwhile (the row was locked): nothing to answer
+	}
+	if a, err = t.alert(ctx, a.ID); err != nil {
+		return a, err
+	}
+	if err := t.audit(ctx, now, who.Name, "alert.ack", alertObject(a.ID), "answered a press while assigned"); err != nil {
+		return a, err
+	}
+	return a, t.appendEvent(ctx, alerts.EventUpdated, "acknowledged", a, now)
 }
 
 func (t *tx) release(ctx context.Context, a alerts.Alert, who alerts.Assignee, now time.Time) (alerts.Alert, error) {

@@ -9,5 +9,5 @@ import "embed"
 
 // Files are the pages and their assets, by file name.
 //
-//go:embed *.html *.css *.js favicon.ico lang/*.json
+//go:embed *.html *.css *.js *.png *.svg *.webmanifest favicon.ico lang/*.json
 var Files embed.FS

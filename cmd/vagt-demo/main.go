@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&c.Tick, "tick", 10*time.Second, "how often each home's sensors report")
 	fs.DurationVar(&c.AlarmEvery, "alarm-every", 45*time.Second, "mean time between alarms in the village")
 	fs.DurationVar(&c.FirstAlarm, "first-alarm", 15*time.Second, "when the first alarm comes")
+	fs.DurationVar(&c.EscalateAfter, "escalate-after", time.Minute, "how long a critical or high alert may go unacknowledged before it goes to the backup on duty, then central (production: critical 60s, high 5m)")
 	fs.Float64Var(&c.NightSpeed, "night-speed", 0, "run the night board's clock and the homes' day this many times faster from the next 22:55 Danish time, so the night shift (checks at 23:00, 02:00, 05:00) passes in minutes; 0 the wall clock")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {

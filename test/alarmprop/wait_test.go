@@ -27,22 +27,44 @@ func TestNudgeDoesNotBlockOnAnUnreadLine(t *testing.T) {
 	t.Cleanup(func() { cancel(); line.Unplug(); <-done })
 
 	w := &world{unit: unit, line: line}
-	// Far more heartbeats than a pty holds (a few kB to tens of kB): nobody reads the line.
-	const n = 20000
-	polls := make(chan struct{})
+	// Nudge until the pty is full and a heartbeat write stays blocked (nobody reads the
+	// line; a pty holds a few kB to tens of kB), then go on nudging a while: every nudge
+	// must come back. A fixed number of nudges did not always fill the line on a loaded
+	// machine (nudge skips while a write is in flight), and then the test showed nothing.
+	stop, polls := make(chan struct{}), make(chan int)
 	go func() {
-		defer close(polls)
-		for range n {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				polls <- n
+				return
+			default:
+			}
 			w.nudge()
+			n++
 		}
 	}()
-	select {
-	case <-polls:
-	case <-time.After(time.Minute):
-		t.Fatalf("%d nudges on an unread line did not return within a minute: a wait that nudges would hang", n)
+	deadline := time.Now().Add(time.Minute)
+	var blockedSince time.Time
+	for time.Now().Before(deadline) {
+		if !w.nudging.Load() {
+			blockedSince = time.Time{}
+		} else if blockedSince.IsZero() {
+			blockedSince = time.Now()
+		} else if time.Since(blockedSince) > time.Second {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	// The premise: the pty is full, so a heartbeat write is still blocked.
-	if !w.nudging.Load() {
-		t.Fatal("no heartbeat write blocked: the line took every frame, so this test shows nothing")
+	close(stop)
+	select {
+	case n := <-polls:
+		if blockedSince.IsZero() || time.Since(blockedSince) <= time.Second {
+			t.Fatalf("no heartbeat write stayed blocked in a minute of %d nudges: the line took every frame, so this test shows nothing", n)
+		}
+		t.Logf("%d nudges returned, a heartbeat write blocked on the full line for over a second", n)
+	case <-time.After(time.Minute):
+		t.Fatal("nudges on an unread line did not return within a minute: a wait that nudges would hang")
 	}
 }

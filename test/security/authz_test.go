@@ -43,18 +43,21 @@ var public = outcome{200, 200, 200, 200, 200, 200, 200, 200, 200, 200}
 // body, when the route reads one, is in bodies.
 var matrix = map[string]outcome{
 	//                                       anon staff:nord syd away  mgr  away national admin citizen other
-	"GET /healthz":            public,
-	"GET /readyz":             public,
-	"GET /openapi.yaml":       public,
-	"GET /favicon.ico":        public,
-	"GET /":                   public,
-	"GET /stats":              public,
-	"GET /stats/compare":      public,
-	"GET /night":              public,
-	"GET /careplan":           public,
-	"GET /assets/{file}":      public,
-	"GET /assets/lang/{file}": public, // da.json
-	"GET /auth/config":        public, // {"oidc": false} here
+	"GET /healthz":                  public,
+	"GET /readyz":                   public,
+	"GET /openapi.yaml":             public,
+	"GET /favicon.ico":              public,
+	"GET /":                         public,
+	"GET /stats":                    public,
+	"GET /stats/compare":            public,
+	"GET /night":                    public,
+	"GET /careplan":                 public,
+	"GET /app":                      public,
+	"GET /app/sw.js":                public,
+	"GET /app/manifest.webmanifest": public,
+	"GET /assets/{file}":            public,
+	"GET /assets/lang/{file}":       public, // da.json
+	"GET /auth/config":              public, // {"oidc": false} here
 	// Sign-in is not configured in this world: both say so (404) to everyone. Configured, they
 	// are tested against a real provider (api/httpapi TestSignIn*, TestSignInRefusals).
 	"GET /auth/login":                              {404, 404, 404, 404, 404, 404, 404, 404, 404, 404},

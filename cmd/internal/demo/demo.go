@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/influx"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/ingest"
@@ -33,6 +35,11 @@ type Config struct {
 	Tick         time.Duration // how often each home's sensors report; default 10 s
 	AlarmEvery   time.Duration // mean time between alarms in the village; default 45 s
 	FirstAlarm   time.Duration // the first alarm, so the console has one soon; default 15 s
+	// EscalateAfter is how long a critical or high alert may stay unacknowledged at one
+	// tier before it goes to the next (the backup, then central); default 60 s, production's
+	// figure for critical (high is 5 min there), so that an unanswered alarm of the demo
+	// reaches the backup while one watches.
+	EscalateAfter time.Duration
 	// NightSpeed > 0 runs the night board's clock (and the homes' day) that many times
 	// faster from the next 22:55 Danish time, so a night shift's checks (night.go) pass in
 	// minutes; 0 the wall clock.
@@ -62,6 +69,9 @@ func (c *Config) Defaults() {
 	if c.FirstAlarm == 0 {
 		c.FirstAlarm = 15 * time.Second
 	}
+	if c.EscalateAfter == 0 {
+		c.EscalateAfter = time.Minute
+	}
 }
 
 // Validate checks the configuration.
@@ -69,8 +79,8 @@ func (c *Config) Validate() error {
 	if c.Homes < 1 || c.Homes > 500 {
 		return fmt.Errorf("demo: %d homes: 1-500", c.Homes)
 	}
-	if c.Tick < time.Second || c.AlarmEvery < time.Second {
-		return errors.New("demo: tick and alarm interval must be at least a second")
+	if c.Tick < time.Second || c.AlarmEvery < time.Second || c.EscalateAfter < time.Second {
+		return errors.New("demo: tick, alarm interval and escalation time must be at least a second")
 	}
 	return nil
 }
@@ -124,8 +134,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 	}
 
 	shift, day := nightClocks(c.NightSpeed, time.Now())
+	policy := alerts.DefaultPolicy()
+	policy.Escalate[vagt.PriorityCritical] = c.EscalateAfter
+	policy.Escalate[vagt.PriorityHigh] = c.EscalateAfter
 	srv, err := server.New(ctx, server.Config{Listen: c.Listen, DB: filepath.Join(dir, "vagt.db"), Broker: broker.url,
-		ClientID: "demo-api", Username: apiUser, Password: apiPassword,
+		ClientID: "demo-api", Username: apiUser, Password: apiPassword, Policy: policy,
 		Influx: influx.Config{URL: influxDB.URL(), Org: influxDB.Org, Bucket: influxDB.Bucket(), Token: influxDB.Token}},
 		server.Deps{Logger: log.With("component", "api"), NightClock: shift})
 	if err != nil {
@@ -161,7 +174,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 			ingest.Deps{Logger: log.With("component", "ingest"), Started: func(addr string) { ingestStarted <- addr }}))
 	})
 
-	sim := &simulation{cfg: c, dir: dir, broker: broker, log: log.With("component", "homes"), day: day}
+	out := &printer{w: stdout}
+	sim := &simulation{cfg: c, dir: dir, broker: broker, log: log.With("component", "homes"), day: day, announce: out.alarm}
 	for i, h := range village.homes {
 		home, err := sim.start(ctx, i, h)
 		if err != nil {
@@ -170,7 +184,6 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		}
 		homes.Go(func() { fail("home "+string(h.gateway), home.run(ctx)) })
 	}
-	homes.Go(func() { sim.alarms(ctx) })
 	if len(village.homes) > 0 {
 		if err := seedTracker(ctx, srv.Store, village.homes[0]); err != nil {
 			cancel(fmt.Errorf("demo: GPS tracker: %w", err))
@@ -178,13 +191,17 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		homes.Go(func() { sim.tracker(ctx, c.Tick*2) })
 	}
 
+	// The alarms start after the welcome, so each one's line comes below the block that
+	// says where to see it.
 	select {
 	case addr := <-ingestStarted:
-		printWelcome(stdout, srv.Addr(), broker.url, influxDB.URL(), addr, village)
+		out.welcome(welcome{api: srv.Addr(), broker: broker.url, influx: influxDB.URL(), ingest: addr, escalate: c.EscalateAfter}, village)
+		homes.Go(func() { sim.alarms(ctx) })
+		homes.Go(func() { out.follow(ctx, srv.Feed, village.homes) })
 	case <-ctx.Done():
 	}
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "vagt-demo: stopping (data kept in "+dir+")")
+	out.line("vagt-demo: stopping (data kept in " + dir + ")")
 	// The homes stop before the platform, so their gateways hand over what they can.
 	homes.Wait()
 	services.Wait()
@@ -192,29 +209,4 @@ func Run(ctx context.Context, c Config, log *slog.Logger, stdout io.Writer) erro
 		return err
 	}
 	return nil
-}
-
-func printWelcome(w io.Writer, apiAddr, brokerURL, influxURL, ingestAddr string, v *village) {
-	fmt.Fprintf(w, `
-vagt-demo is running: %d simulated homes in %s.
-
-  care console      http://%s/
-  manager dashboard http://%s/stats
-  night board       http://%s/night   (nattilsyn: homes with a bed sensor)
-  duty roster       http://%s/roster  (vagtplan: sign in as the manager)
-  API               http://%s/api/v1   (OpenAPI: /openapi.yaml)
-  broker            %s
-  InfluxDB          %s   (database vagt)
-  ingest metrics    http://%s/metrics
-
-Sign in with one of these tokens (also in %s):
-  staff    (%s)  %s
-  manager  (%s)  %s
-  national                               %s
-  admin                                  %s
-  backup   (bagvagt, Hedensted)          %s
-
-Press Ctrl-C to stop; the data stays for the next run (make clean-data empties it).
-`, len(v.homes), v.where(), apiAddr, apiAddr, apiAddr, apiAddr, apiAddr, brokerURL, influxURL, ingestAddr, v.tokensFile,
-		v.staffScope, v.tokens.Staff, v.managerScope, v.tokens.Manager, v.tokens.National, v.tokens.Admin, v.tokens.Backup)
 }

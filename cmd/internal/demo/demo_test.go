@@ -59,6 +59,13 @@ func TestDemo(t *testing.T) {
 	waitFor(t, 90*time.Second, "an alarm of the village as an alert", func() bool {
 		return isVillageAlarm(first.get(t, "/api/v1/alerts", first.token("admin")))
 	})
+	// Issue 21's "Done when": the start block says where to look and whose token is which,
+	// a line per alarm; the staff token sees every alarm, and takes one through "on my
+	// way" and "arrived" to resolved; one nobody acknowledges reaches the backup.
+	checkPrinted(t, first)
+	staffSeesEveryAlarm(t, first)
+	staffTakesAndResolves(t, first)
+	backupGetsUnanswered(t, first)
 	waitFor(t, 90*time.Second, "readings of every simulated home in InfluxDB", func() bool {
 		return first.influxCount(t, `SELECT count(value) FROM reading WHERE time > now() - 1h GROUP BY gw`) == 3
 	})
@@ -140,7 +147,7 @@ func newestVillageAlert(t *testing.T, list string) int64 {
 type demoProcess struct {
 	lastAlerts string // the alert list just before the process was stopped
 	cmd        *exec.Cmd
-	out        *strings.Builder
+	out        *syncWriter // what it printed, read while it prints
 	done       chan error
 	api        string
 	influx     string
@@ -150,30 +157,30 @@ type demoProcess struct {
 var (
 	apiLine    = regexp.MustCompile(`API\s+http://(\S+)/api/v1`)
 	influxLine = regexp.MustCompile(`InfluxDB\s+(http://\S+)`)
-	tokenLine  = regexp.MustCompile(`^\s+(staff|manager|national|admin)\b.*\s(vagt_\S+)$`)
+	tokenLine  = regexp.MustCompile(`^\s+(staff|backup|manager|national|admin)\b.*\s(vagt_\S+)$`)
 )
 
 func startDemo(t *testing.T, bin, dir string) *demoProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "--dir", dir, "--homes", "3", "--tick", "1s", "--first-alarm", "2s", "--alarm-every", "5s",
+	cmd := exec.Command(bin, "--dir", dir, "--homes", "3", "--tick", "1s", "--first-alarm", "2s", "--alarm-every", "5s", "--escalate-after", "5s",
 		"--listen", freeAddr(t), "--broker-listen", freeAddr(t), "--ingest-listen", freeAddr(t))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncWriter{b: &strings.Builder{}} // read on failure while the demo writes
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &demoProcess{cmd: cmd, out: &strings.Builder{}, done: make(chan error, 1), tokens: map[string]string{}}
+	p := &demoProcess{cmd: cmd, out: &syncWriter{b: &strings.Builder{}}, done: make(chan error, 1), tokens: map[string]string{}}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
-			p.out.WriteString(line + "\n")
+			p.out.Write([]byte(line + "\n"))
 			if m := apiLine.FindStringSubmatch(line); m != nil {
 				p.api = m[1]
 			}
@@ -183,7 +190,7 @@ func startDemo(t *testing.T, bin, dir string) *demoProcess {
 			if m := tokenLine.FindStringSubmatch(line); m != nil {
 				p.tokens[m[1]] = m[2]
 			}
-			if strings.HasPrefix(line, "Press Ctrl-C") {
+			if strings.HasPrefix(line, "Ctrl-C") { // the start block's last line
 				close(ready)
 			}
 		}
@@ -204,7 +211,7 @@ func startDemo(t *testing.T, bin, dir string) *demoProcess {
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("vagt-demo did not say it is running within 3 minutes:\n%s", tail(stderr.String(), 4000))
 	}
-	for _, role := range []string{"staff", "manager", "national", "admin"} {
+	for _, role := range []string{"staff", "backup", "manager", "national", "admin"} {
 		if p.tokens[role] == "" {
 			t.Fatalf("no %s token printed:\n%s", role, p.out)
 		}
@@ -359,7 +366,7 @@ func TestDemoOnMosquitto(t *testing.T) {
 	})
 }
 
-var tokenLineMulti = regexp.MustCompile(`(?m)^\s+(staff|manager|national|admin)\b.*\s(vagt_\S+)$`)
+var tokenLineMulti = regexp.MustCompile(`(?m)^\s+(staff|backup|manager|national|admin)\b.*\s(vagt_\S+)$`)
 
 // syncWriter lets the test read what demo.Run writes from another goroutine.
 type syncWriter struct{ b *strings.Builder }

@@ -26,6 +26,8 @@ type simulation struct {
 	broker brokerAccess
 	log    *slog.Logger
 	day    api.Clock // the homes' time of day (the shift clock under --night-speed)
+	// announce prints a line for each alarm raised, for the one watching the demo.
+	announce func(at time.Time, h demoHome, what vagt.AlarmType)
 
 	mu    sync.Mutex
 	homes []*home
@@ -188,23 +190,23 @@ func (h *home) has(t vagt.Technology) bool {
 // raise makes something happen in the home that is an alarm: a pendant press, a fall, a
 // leak (which dries up again a minute later). It runs on the village's alarm goroutine, so
 // it draws from that goroutine's rnd, not the home's.
-func (h *home) raise(rnd *rand.Rand) string {
+func (h *home) raise(rnd *rand.Rand) vagt.AlarmType {
 	switch r := rnd.IntN(10); {
 	case r < 6:
 		h.unit.Alarm("btn", "panic")
-		return "panic press"
+		return vagt.AlarmPanic
 	case r < 8 && h.has(vagt.TechFallDetector):
 		h.unit.Alarm("fall-1", "fall")
-		return "fall"
+		return vagt.AlarmFall
 	case h.has(vagt.TechWaterAlarm):
 		// The rhythm reports the sensor's state every tick; the floor dries after a minute.
 		h.leaking.Store(true)
 		_ = h.z2m.Water("bathroom_leak", true)
 		time.AfterFunc(time.Minute, func() { h.leaking.Store(false) })
-		return "water leak"
+		return vagt.AlarmWaterLeak
 	}
 	h.unit.Alarm("btn", "panic")
-	return "panic press"
+	return vagt.AlarmPanic
 }
 
 // alarms raises an alarm somewhere in the village: the first soon after the start, then
@@ -237,6 +239,9 @@ func (s *simulation) alarms(ctx context.Context) {
 		if h != nil {
 			what := h.raise(rnd)
 			s.log.Info("alarm in the village", "gateway", h.gateway, "what", what)
+			if s.announce != nil {
+				s.announce(time.Now(), h.demoHome, what)
+			}
 		}
 		wait = time.Duration(float64(s.cfg.AlarmEvery) * (0.5 + rnd.Float64()))
 	}

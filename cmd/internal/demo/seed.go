@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,7 +46,8 @@ var (
 type demoHome struct {
 	gateway      vagt.GatewayID
 	municipality vagt.MunicipalityCode
-	district     int // index into districts
+	district     int    // index into districts
+	citizen      string // the invented citizen's name, printed with the home's alarms
 	unit         string
 	devices      []demoDevice
 }
@@ -68,10 +70,11 @@ type Tokens struct {
 }
 
 type village struct {
-	homes                    []demoHome
-	tokens                   Tokens
-	tokensFile               string
-	staffScope, managerScope string
+	homes                                 []demoHome
+	tokens                                Tokens
+	dir, tokensFile                       string
+	staffScope, backupScope, managerScope string
+	alarmsWhere                           string // where the demo's alarms happen
 }
 
 func (v *village) where() string { return "Hedensted and Aarhus" }
@@ -82,7 +85,8 @@ func planHomes(n int) []demoHome {
 	for i := range homes {
 		d := i % len(districts)
 		unit := fmt.Sprintf("bu-%d", i+1)
-		h := demoHome{gateway: vagt.GatewayID(fmt.Sprintf("demo-gw-%03d", i+1)), municipality: districts[d].municipality, district: d, unit: unit}
+		h := demoHome{gateway: vagt.GatewayID(fmt.Sprintf("demo-gw-%03d", i+1)), municipality: districts[d].municipality, district: d, unit: unit,
+			citizen: firstNames[i%len(firstNames)] + " " + lastNames[(i/len(firstNames)+i)%len(lastNames)]}
 		zb := func(n int) vagt.DeviceID { return vagt.DeviceID(fmt.Sprintf("0x00158d%04x%06x", i+1, n)) }
 		h.devices = []demoDevice{
 			{id: vagt.DeviceID(unit), tech: vagt.TechPersonalAlarm, label: "base unit"},
@@ -112,6 +116,9 @@ type seedState struct {
 	Districts []int64 `json:"districts"`
 	Tokens    Tokens  `json:"tokens"`
 	Rosters   bool    `json:"rosters"` // the Hedensted rosters were seeded (a demo from before them gets them)
+	// BackupTeam is the backup's own district, without homes (0 in a demo from before
+	// it, whose backup saw Hedensted Syd's alarms at once: it gets re-seeded).
+	BackupTeam int64 `json:"backup_team,omitempty"`
 }
 
 // seed fills the registry and issues the tokens at the first run; later runs read what
@@ -139,8 +146,8 @@ func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (
 	default:
 		return nil, err
 	}
-	if !st.Rosters {
-		if st.Tokens.Backup, err = seedRosters(ctx, store, st.Districts); err != nil {
+	if !st.Rosters || st.BackupTeam == 0 {
+		if st.Tokens.Backup, st.BackupTeam, err = seedRosters(ctx, store, st.Districts); err != nil {
 			return nil, fmt.Errorf("rosters: %w", err)
 		}
 		st.Rosters = true
@@ -159,15 +166,17 @@ func seed(ctx context.Context, store *sqlstore.Store, n int, stateFile string) (
 		return nil, err
 	}
 	v.tokens = st.Tokens
-	v.staffScope, v.managerScope = "Hedensted Nord and Syd", "Hedensted"
+	v.dir = filepath.Dir(stateFile)
+	v.staffScope, v.backupScope, v.managerScope = "Hedensted Nord og Syd", backupTeamName, "Hedensted"
+	v.alarmsWhere = "Hedensted"
 	return v, nil
 }
 
 func registerHome(ctx context.Context, store *sqlstore.Store, h demoHome, district int64, i int) error {
-	first, last := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames)+i)%len(lastNames)]
+	first, last, _ := strings.Cut(h.citizen, " ")
 	street := streets[h.municipality][i%len(streets[h.municipality])]
 	citizen, err := store.CreateCitizen(ctx, h.municipality, api.Citizen{
-		Name:       first + " " + last,
+		Name:       h.citizen,
 		Address:    fmt.Sprintf(street, 3+i*7%90),
 		KeyBoxNote: fmt.Sprintf("Key box by the back door, code %04d (demo)", 1000+i*37%9000),
 		Contacts:   []api.Contact{{Name: "Daughter " + strings.ToUpper(first[:1]) + ". " + last, Phone: fmt.Sprintf("+45 20 %02d %02d %02d", i%100, (i*7)%100, (i*13)%100), Relation: "daughter"}},
@@ -225,25 +234,47 @@ func issueTokens(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 	return t, nil
 }
 
+// backupTeamName is the backup's district: the municipality's nurses, who have no homes of
+// their own, so the backup sees an alarm only when it escalates to them.
+const backupTeamName = "Hedensted Sygepleje"
+
 // seedRosters gives both Hedensted districts (where the demo's alarms happen) a day and a
 // night shift with the printed staff token's user on them, and a backup on duty, who gets
 // a token of its own: an alarm nobody acknowledges goes to the backup's console
-// (docs/alerts.md, "Rosters and escalation").
-func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64) (string, error) {
+// (docs/alerts.md, "Rosters and escalation"). The backup's token is scoped to a district
+// of its own without homes; scoped to a district with homes, it would see that district's
+// alarms from the start and the demo could not show an escalation reaching someone new.
+// A re-seed (a demo from before the backup team) revokes the backup's older token.
+func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64) (token string, team int64, err error) {
 	now := time.Now()
+	// A run that stopped after creating the team's district finds it again.
+	ds, err := store.Districts(ctx, staffMunicipality)
+	if err != nil {
+		return "", 0, err
+	}
+	for _, d := range ds {
+		if d.Name == backupTeamName {
+			team = d.ID
+		}
+	}
+	if team == 0 {
+		if team, err = store.CreateDistrict(ctx, staffMunicipality, backupTeamName); err != nil {
+			return "", 0, err
+		}
+	}
 	token, hash, err := auth.NewToken()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	backup := api.Principal{Name: "demo-backup", Role: api.RoleStaff, Municipality: staffMunicipality, Districts: districtIDs[1:2]}
-	if _, err := store.IssueToken(ctx, backup, hash, nil, now); err != nil {
-		return "", fmt.Errorf("token for %s: %w", backup.Name, err)
+	backup := api.Principal{Name: "demo-backup", Role: api.RoleStaff, Municipality: staffMunicipality, Districts: []int64{team}}
+	if _, err := store.IssueTokenWith(ctx, backup, hash, nil, now, auth.IssueOptions{IssuedBy: "demo", RevokeOlder: true}); err != nil {
+		return "", 0, fmt.Errorf("token for %s: %w", backup.Name, err)
 	}
 	for _, d := range districtIDs[:2] {
 		shifts := roster.DayAndNight([]string{"demo-staff"}, []string{"demo-staff"}, roster.Backup{User: backup.Name})
 		if _, err := store.SaveRoster(ctx, roster.Roster{District: d, Shifts: shifts}, "demo", now); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
-	return token, nil
+	return token, team, nil
 }

@@ -1,0 +1,88 @@
+// app-stream.js: the care app's live alert stream, /api/v1/alerts/stream as server-sent
+// events read with fetch() (EventSource cannot send the Authorization header, and a token
+// must not go into a URL). It resumes with Last-Event-ID from the last event applied and
+// reconnects by itself with a growing delay (1 s, 2 s, 4 s … 30 s; the server's retry: and
+// a 429's Retry-After win), so a phone that lost its network catches up without a tap.
+"use strict";
+
+const vagtStream = (() => {
+  const WATCHDOG_MS = 45000; // the server sends a keep-alive every 15 s
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // open runs until stop() is called or the token is refused. on: token(), lastEventId(),
+  // event(id, name, data), connected(bool), refused().
+  function open(on) {
+    let stopped = false, ctrl = null;
+    (async () => {
+      let failures = 0, serverDelay = 0;
+      while (!stopped) {
+        ctrl = new AbortController();
+        let last = Date.now();
+        const watchdog = setInterval(() => { if (Date.now() - last > WATCHDOG_MS) ctrl.abort(); }, 5000);
+        try {
+          const resp = await fetch("/api/v1/alerts/stream", {
+            headers: { Authorization: "Bearer " + on.token(), Accept: "text/event-stream", "Last-Event-ID": String(on.lastEventId()) },
+            cache: "no-store", signal: ctrl.signal,
+          });
+          if (resp.status === 401) {
+            stopped = true;
+            on.refused();
+            return;
+          }
+          if (resp.status === 429) serverDelay = (Number(resp.headers.get("Retry-After")) || 0) * 1000;
+          if (!resp.ok || !resp.body) throw new Error("stream answered " + resp.status);
+          on.connected(true);
+          failures = 0;
+          await read(resp.body, () => stopped, () => { last = Date.now(); }, (ms) => { serverDelay = ms; }, on.event);
+        } catch (_) {
+          // a network error, the watchdog, a server going away: reconnect below
+        } finally {
+          clearInterval(watchdog);
+        }
+        if (stopped) return;
+        on.connected(false);
+        failures++;
+        await sleep(Math.max(serverDelay, Math.min(1000 * 2 ** (failures - 1), 30000)));
+        serverDelay = 0;
+      }
+    })();
+    return () => {
+      stopped = true;
+      if (ctrl) ctrl.abort();
+    };
+  }
+
+  // read parses text/event-stream from body until it ends.
+  async function read(body, stopped, activity, retry, event) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "", id = "", name = "", data = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || stopped()) return;
+      activity();
+      buf += value;
+      let nl;
+      while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
+        if (line === "") {
+          if (data.length) event(id, name || "message", data.join("\n"));
+          name = "";
+          data = [];
+          continue;
+        }
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let val = colon < 0 ? "" : line.slice(colon + 1);
+        if (val.startsWith(" ")) val = val.slice(1);
+        if (field === "id") id = val;
+        else if (field === "event") name = val;
+        else if (field === "data") data.push(val);
+        else if (field === "retry" && /^\d+$/.test(val)) retry(Number(val));
+      }
+    }
+  }
+
+  return { open };
+})();
