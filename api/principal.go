@@ -84,6 +84,41 @@ func (p *Principal) AlertScope() (Scope, bool) {
 	return Scope{}, false
 }
 
+// ErrNoRegistry is a role that keeps no registry (403 before any object is looked up).
+var ErrNoRegistry = fmt.Errorf("%w: the registry is for managers and admins", ErrForbidden)
+
+// RegistryScope returns which part of the registry (citizens, homes, their personal data)
+// the principal may read and change: an admin all of it, a manager their municipality.
+// The registry service decides each object against it; other roles get ErrNoRegistry.
+func (p *Principal) RegistryScope() (Scope, error) {
+	switch p.Role {
+	case RoleAdmin:
+		return Scope{All: true}, nil
+	case RoleManager:
+		return Scope{Municipality: p.Municipality}, nil
+	}
+	return Scope{}, ErrNoRegistry
+}
+
+// ErrNoCarePlans is a role that has no business with homes' care plans.
+var ErrNoCarePlans = fmt.Errorf("%w: care plans are for care staff and managers", ErrForbidden)
+
+// CarePlanScope returns which homes' care plans the principal may read and change: care
+// staff of their districts (staff without districts: the whole municipality), managers of
+// their municipality, admins all. The care-plan service decides each home against it;
+// other roles get ErrNoCarePlans.
+func (p *Principal) CarePlanScope() (Scope, error) {
+	switch p.Role {
+	case RoleAdmin:
+		return Scope{All: true}, nil
+	case RoleManager:
+		return Scope{Municipality: p.Municipality}, nil
+	case RoleStaff:
+		return Scope{Municipality: p.Municipality, Districts: slices.Clone(p.Districts)}, nil
+	}
+	return Scope{}, ErrNoCarePlans
+}
+
 // CanActOnAlerts reports whether the principal may acknowledge, resolve and annotate
 // alerts and see the personal data behind them: care staff only.
 func (p *Principal) CanActOnAlerts() bool { return p.Role == RoleStaff }

@@ -17,6 +17,6 @@ type TokenService interface {
 	Tokens(ctx context.Context, userID int64) ([]TokenInfo, error)
 	RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (TokenInfo, error)
 	RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error)
-	IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error
+	IssueActivationCode(ctx context.Context, scope api.Scope, citizen int64, hash, issuer string, expires, now time.Time) error
 	Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (api.Principal, int64, error)
 }

@@ -45,8 +45,8 @@ func (a *Absence) config() (vagt.Absence, error) {
 // which is validated, stored with its history and audit entry (homeconfig.update, "changed
 // absence") and pushed to the gateway like any change. A from left zero is now. A home
 // without a plan of its own gets one with its registered devices and the defaults.
-func (s *Service) SetAbsence(ctx context.Context, home vagt.HomeID, a *Absence, actor string) (View, error) {
-	v, err := s.View(ctx, home)
+func (s *Service) SetAbsence(ctx context.Context, scope api.Scope, home vagt.HomeID, a *Absence, actor string) (View, error) {
+	v, err := s.View(ctx, scope, home)
 	if err != nil {
 		return View{}, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) SetAbsence(ctx context.Context, home vagt.HomeID, a *Absence, 
 	}
 	set := v.Settings
 	set.Absence = a
-	v, err = s.Update(ctx, home, set, v.Version, actor)
+	v, err = s.Update(ctx, scope, home, set, v.Version, actor)
 	if errors.Is(err, api.ErrConflict) {
 		return View{}, fmt.Errorf("%w: the care plan changed meanwhile; read it and try again", err)
 	}

@@ -62,13 +62,13 @@ func TestAbsence(t *testing.T) {
 				{careplan.Absence{Until: now.Add(time.Hour), Reason: "party"}, "absence.reason"},
 			} {
 				var fe *api.FieldError
-				if _, err := svc.SetAbsence(ctx, home, &bad.a, "anna"); !errors.As(err, &fe) || fe.Field != bad.field {
+				if _, err := svc.SetAbsence(ctx, api.Scope{All: true}, home, &bad.a, "anna"); !errors.As(err, &fe) || fe.Field != bad.field {
 					t.Errorf("absence %+v: %v, want a field error on %s", bad.a, err, bad.field)
 				}
 			}
 
 			until := time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC)
-			v, err := svc.SetAbsence(ctx, home, &careplan.Absence{Until: until, Reason: "hospital"}, "anna")
+			v, err := svc.SetAbsence(ctx, api.Scope{All: true}, home, &careplan.Absence{Until: until, Reason: "hospital"}, "anna")
 			if err != nil || v.Version != 1 || len(v.Settings.Devices) != 1 || v.Effective.Absence == nil {
 				t.Fatalf("set absence: %+v %v", v, err)
 			}
@@ -85,7 +85,7 @@ func TestAbsence(t *testing.T) {
 			if data, err := vagt.EncodeConfig(&sent); err != nil || data[2] != 2 {
 				t.Errorf("wire version of a configuration with an absence: % x %v", data[:3], err)
 			}
-			o, err := svc.Overview(ctx, 766, []int64{district})
+			o, err := svc.Overview(ctx, api.Scope{Municipality: 766, Districts: []int64{district}}, 0)
 			if err != nil || len(o) != 1 || o[0].AwayUntil == nil || !o[0].AwayUntil.Equal(until) {
 				t.Errorf("overview %+v %v", o, err)
 			}
@@ -103,7 +103,7 @@ func TestAbsence(t *testing.T) {
 			}
 
 			clock.Advance(24 * time.Hour)
-			if v, err = svc.SetAbsence(ctx, home, nil, "bo"); err != nil || v.Version != 2 || v.Effective.Absence != nil {
+			if v, err = svc.SetAbsence(ctx, api.Scope{All: true}, home, nil, "bo"); err != nil || v.Version != 2 || v.Effective.Absence != nil {
 				t.Fatalf("end absence: %+v %v", v, err)
 			}
 			waitFor(t, "version 2 published", func() bool { return slices.Equal(pub.versions(), []uint64{1, 2}) })
@@ -112,7 +112,7 @@ func TestAbsence(t *testing.T) {
 				t.Errorf("a configuration without an absence is wire version %d", data[2])
 			}
 			pub.mu.Unlock()
-			h, err := svc.History(ctx, home, 0)
+			h, err := svc.History(ctx, api.Scope{All: true}, home, 0)
 			if err != nil || len(h) != 2 || !slices.Equal(h[0].Changed, []string{"absence"}) {
 				t.Errorf("history %+v %v", h, err)
 			}

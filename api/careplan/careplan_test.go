@@ -208,11 +208,11 @@ func TestPush(t *testing.T) {
 			defer func() { cancel(); <-done }()
 
 			body := `{"devices":[{"device":"door-` + name + `","technology":"door_sensor","zigbee":"front_door"}],"rules":{}}`
-			v, err := svc.Update(ctx, home, settings(t, body), 0, "anna")
+			v, err := svc.Update(ctx, api.Scope{All: true}, home, settings(t, body), 0, "anna")
 			if err != nil || v.Version != 1 || v.State != careplan.StatePending {
 				t.Fatalf("update: %+v %v", v, err)
 			}
-			if _, err := svc.Update(ctx, home, settings(t, body), 7, "bo"); !errors.Is(err, api.ErrConflict) {
+			if _, err := svc.Update(ctx, api.Scope{All: true}, home, settings(t, body), 7, "bo"); !errors.Is(err, api.ErrConflict) {
 				t.Fatalf("a change on a stale version: %v", err)
 			}
 			time.Sleep(50 * time.Millisecond) // a few refused attempts
@@ -220,7 +220,7 @@ func TestPush(t *testing.T) {
 			pub.failing = false
 			pub.mu.Unlock()
 			waitFor(t, "version 1 published once the broker takes it", func() bool {
-				v, err := svc.View(ctx, home)
+				v, err := svc.View(ctx, api.Scope{All: true}, home)
 				return err == nil && v.Gateways[0].Published == 1
 			})
 			if !slices.Equal(pub.versions(), []uint64{1}) {
@@ -242,27 +242,27 @@ func TestPush(t *testing.T) {
 			status(0, "")
 			waitFor(t, "version 1 again", func() bool { return slices.Equal(pub.versions(), []uint64{1, 1}) })
 			status(1, "")
-			if v, _ := svc.View(ctx, home); v.State != careplan.StateLatest || v.Gateways[0].Applied != 1 {
+			if v, _ := svc.View(ctx, api.Scope{All: true}, home); v.State != careplan.StateLatest || v.Gateways[0].Applied != 1 {
 				t.Fatalf("view %+v", v)
 			}
 			clock.Advance(2 * time.Hour)
 			status(1, "")
 
-			if _, err := svc.Update(ctx, home, settings(t, `{"devices":[{"device":"door-`+name+`","technology":"door_sensor","zigbee":"front_door"}],"rules":{"night":"21:00-07:00"}}`), 1, "bo"); err != nil {
+			if _, err := svc.Update(ctx, api.Scope{All: true}, home, settings(t, `{"devices":[{"device":"door-`+name+`","technology":"door_sensor","zigbee":"front_door"}],"rules":{"night":"21:00-07:00"}}`), 1, "bo"); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "version 2 published", func() bool { return slices.Equal(pub.versions(), []uint64{1, 1, 2}) })
 			status(1, "decode config: too large")
-			if v, _ := svc.View(ctx, home); v.State != careplan.StateRefused || v.Gateways[0].Reason != "decode config: too large" {
+			if v, _ := svc.View(ctx, api.Scope{All: true}, home); v.State != careplan.StateRefused || v.Gateways[0].Reason != "decode config: too large" {
 				t.Fatalf("view after a refusal %+v", v)
 			}
-			if o, err := svc.Overview(ctx, 766, []int64{district}); err != nil || len(o) != 1 || o[0].Home != home || o[0].State != careplan.StateRefused || o[0].Version != 2 {
+			if o, err := svc.Overview(ctx, api.Scope{Municipality: 766, Districts: []int64{district}}, 0); err != nil || len(o) != 1 || o[0].Home != home || o[0].State != careplan.StateRefused || o[0].Version != 2 {
 				t.Fatalf("overview %+v %v", o, err)
 			}
-			if o, err := svc.Overview(ctx, 766, []int64{district + 1000}); err != nil || len(o) != 0 {
+			if o, err := svc.Overview(ctx, api.Scope{Municipality: 766, Districts: []int64{district + 1000}}, 0); err != nil || len(o) != 0 {
 				t.Fatalf("overview of another district %+v %v", o, err)
 			}
-			h, err := svc.History(ctx, home, 0)
+			h, err := svc.History(ctx, api.Scope{All: true}, home, 0)
 			if err != nil || len(h) != 2 || h[0].ChangedBy != "bo" || !slices.Equal(h[0].Changed, []string{"rules.night"}) || h[1].Version != 1 {
 				t.Fatalf("history %+v %v", h, err)
 			}
@@ -271,7 +271,7 @@ func TestPush(t *testing.T) {
 			// a restored backup) would ignore the home's: the plan is saved again above it.
 			status(50, "")
 			waitFor(t, "version 51 published", func() bool { return slices.Contains(pub.versions(), 51) })
-			if v, _ := svc.View(ctx, home); v.Version != 51 || v.ChangedBy != api.System || *v.Effective.Rules.Night != "21:00-07:00" {
+			if v, _ := svc.View(ctx, api.Scope{All: true}, home); v.Version != 51 || v.ChangedBy != api.System || *v.Effective.Rules.Night != "21:00-07:00" {
 				t.Fatalf("after renumbering %+v", v)
 			}
 		})
@@ -326,19 +326,19 @@ func TestDropsNeedConfirmation(t *testing.T) {
 				{`{"devices":[{"device":"` + string(door) + `","technology":"door_sensor"},{"device":"` + string(leak) + `","technology":"water_alarm"}],
 					"rules":{},"confirm":["leave_out:bu-typo"]}`, "devices", `"leave_out:` + string(pendant) + `"`},
 			} {
-				_, err := svc.Update(ctx, home, settings(t, tc.body), 0, "anna")
+				_, err := svc.Update(ctx, api.Scope{All: true}, home, settings(t, tc.body), 0, "anna")
 				var fe *api.FieldError
 				if !errors.As(err, &fe) || !errors.Is(err, api.ErrInvalid) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.token) {
 					t.Errorf("%s: %v, want a refusal on %s naming %s", tc.body, err, tc.field, tc.token)
 				}
 			}
-			if v, err := svc.View(ctx, home); err != nil || v.Version != 0 {
+			if v, err := svc.View(ctx, api.Scope{All: true}, home); err != nil || v.Version != 0 {
 				t.Fatalf("a refused plan was stored: %+v %v", v, err)
 			}
 
 			confirmed := `{"devices":[{"device":"` + string(door) + `","technology":"door_sensor","zigbee":"front_door"}],"rules":{},
 				"confirm":["leave_out:` + string(pendant) + `","leave_out:` + string(leak) + `"]}`
-			v, err := svc.Update(ctx, home, settings(t, confirmed), 0, "anna")
+			v, err := svc.Update(ctx, api.Scope{All: true}, home, settings(t, confirmed), 0, "anna")
 			wantConfirm := []string{"leave_out:" + string(pendant), "leave_out:" + string(leak)}
 			slices.Sort(wantConfirm)
 			if err != nil || v.Version != 1 || len(v.Settings.Devices) != 1 || !slices.Equal(v.Settings.Confirm, wantConfirm) {
@@ -348,7 +348,7 @@ func TestDropsNeedConfirmation(t *testing.T) {
 			// them again: they are kept with the plan.
 			later := v.Settings
 			later.Rules.Night = ptrTo("21:00-07:00")
-			if v, err = svc.Update(ctx, home, later, 1, "bo"); err != nil || v.Version != 2 {
+			if v, err = svc.Update(ctx, api.Scope{All: true}, home, later, 1, "bo"); err != nil || v.Version != 2 {
 				t.Fatalf("a change keeping the confirmed drops: %+v %v", v, err)
 			}
 			log, err := store.AuditLog(ctx, "home/"+string(home), 0, 10)
@@ -357,7 +357,7 @@ func TestDropsNeedConfirmation(t *testing.T) {
 			}
 			coverage := func() map[vagt.HomeID]careplan.Coverage {
 				t.Helper()
-				o, err := svc.Overview(ctx, 766, []int64{district})
+				o, err := svc.Overview(ctx, api.Scope{Municipality: 766, Districts: []int64{district}}, 0)
 				if err != nil || len(o) != 2 {
 					t.Fatalf("overview %+v %v", o, err)
 				}
@@ -372,7 +372,7 @@ func TestDropsNeedConfirmation(t *testing.T) {
 				t.Fatalf("coverage %+v", c)
 			}
 			// Everything added back: the stale confirmations are harmless and not kept.
-			if v, err := svc.Update(ctx, home, settings(t, `{"devices":[`+all+`],"rules":{},"confirm":["leave_out:`+string(leak)+`"]}`), 2, "bo"); err != nil || v.Settings.Confirm != nil {
+			if v, err := svc.Update(ctx, api.Scope{All: true}, home, settings(t, `{"devices":[`+all+`],"rules":{},"confirm":["leave_out:`+string(leak)+`"]}`), 2, "bo"); err != nil || v.Settings.Confirm != nil {
 				t.Fatalf("the full plan: %+v %v", v, err)
 			}
 			if c := coverage(); c[home].Registered != 3 || *c[home].Covered != 3 {

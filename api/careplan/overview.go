@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -23,9 +24,14 @@ type HomeState struct {
 	AwayUntil *time.Time `json:"away_until,omitempty"`
 }
 
-// Overview returns the homes of a municipality (0: all), of the districts when any are
-// given, each with the state of its care plan on its gateways.
-func (s *Service) Overview(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]HomeState, error) {
+// Overview returns the homes in the caller's scope, each with the state of its care plan
+// on its gateways. mun narrows a scope of all municipalities to one (0: all); any other
+// scope is its own municipality and districts.
+func (s *Service) Overview(ctx context.Context, scope api.Scope, mun vagt.MunicipalityCode) ([]HomeState, error) {
+	var districts []int64
+	if !scope.All {
+		mun, districts = scope.Municipality, scope.Districts
+	}
 	lines, err := s.store.HomeConfigLines(ctx, mun, districts, 0)
 	if err != nil {
 		return nil, err

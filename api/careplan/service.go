@@ -32,7 +32,7 @@ type Store interface {
 	HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]sqlstore.HomeCoverage, error)
 }
 
-var _ Store = (*sqlstore.Store)(nil)
+var _ Store = (*sqlstore.CarePlanService)(nil)
 
 // Publisher puts a retained QoS 1 message on the broker (MQTT; a fake in tests).
 type Publisher interface {
@@ -132,15 +132,29 @@ type Change struct {
 	Effective Settings  `json:"effective"`
 }
 
-// HomeScope returns the home's municipality and district (for access checks).
+// HomeScope returns the home's municipality and district, for the access checks the GPS
+// and night handlers still make themselves (the care-plan methods decide with facts).
 func (s *Service) HomeScope(ctx context.Context, home vagt.HomeID) (vagt.MunicipalityCode, int64, error) {
 	f, err := s.store.HomeFacts(ctx, home)
 	return f.Municipality, f.District, err
 }
 
-// View returns a home's configuration and whether its gateways run it.
-func (s *Service) View(ctx context.Context, home vagt.HomeID) (View, error) {
+// facts returns what the store knows of the home after deciding the caller's access: a
+// home outside the scope is api.ErrOutOfScope, which the API answers as a missing home.
+func (s *Service) facts(ctx context.Context, scope api.Scope, home vagt.HomeID) (sqlstore.HomeFacts, error) {
 	f, err := s.store.HomeFacts(ctx, home)
+	if err != nil {
+		return f, err
+	}
+	if !scope.Allows(f.Municipality, f.District) {
+		return sqlstore.HomeFacts{}, fmt.Errorf("home %s: %w", home, api.ErrOutOfScope)
+	}
+	return f, nil
+}
+
+// View returns a home's configuration and whether its gateways run it.
+func (s *Service) View(ctx context.Context, scope api.Scope, home vagt.HomeID) (View, error) {
+	f, err := s.facts(ctx, scope, home)
 	if err != nil {
 		return View{}, err
 	}
@@ -203,8 +217,8 @@ func defaultDevices(known map[vagt.DeviceID]vagt.Technology) []Device {
 // Update validates settings and stores them as the home's next version, then pushes the
 // configuration to the home's gateways. ifVersion > 0 refuses the change (api.ErrConflict)
 // when the home is at another version.
-func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, ifVersion uint64, actor string) (View, error) {
-	f, err := s.store.HomeFacts(ctx, home)
+func (s *Service) Update(ctx context.Context, scope api.Scope, home vagt.HomeID, set Settings, ifVersion uint64, actor string) (View, error) {
+	f, err := s.facts(ctx, scope, home)
 	if err != nil {
 		return View{}, err
 	}
@@ -251,12 +265,12 @@ func (s *Service) Update(ctx context.Context, home vagt.HomeID, set Settings, if
 	for _, g := range f.Gateways {
 		s.enqueue(g)
 	}
-	return s.View(ctx, home)
+	return s.View(ctx, scope, home)
 }
 
 // History returns a home's versions, newest first, each with the fields it changed.
-func (s *Service) History(ctx context.Context, home vagt.HomeID, limit int) ([]Change, error) {
-	if _, err := s.store.HomeFacts(ctx, home); err != nil {
+func (s *Service) History(ctx context.Context, scope api.Scope, home vagt.HomeID, limit int) ([]Change, error) {
+	if _, err := s.facts(ctx, scope, home); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 500 {

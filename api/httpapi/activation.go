@@ -20,11 +20,14 @@ const ActivationLifetime = 72 * time.Hour
 // login (MitID) comes, the code on paper is the out-of-band step (docs/operations.md).
 func (s *server) citizenActivation() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		if _, err := s.registryStore(); err != nil {
+			return err
+		}
+		id, err := citizenID(r)
 		if err != nil {
 			return err
 		}
-		id, err := citizenInScope(r.Context(), reg, r, p)
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
@@ -34,7 +37,7 @@ func (s *server) citizenActivation() http.Handler {
 		}
 		now := s.Clock.Now()
 		exp := now.Add(ActivationLifetime)
-		if err := s.Auth.IssueActivationCode(r.Context(), id, hash, p.Name, exp, now); err != nil {
+		if err := s.Auth.IssueActivationCode(r.Context(), scope, id, hash, p.Name, exp, now); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]any{"activation_code": code, "citizen": id, "expires_at": exp,

@@ -22,7 +22,7 @@ import (
 // {"until": RFC 3339, "from": optional (now), "reason": "hospital" | "holiday" | "other"}.
 func (s *server) putAbsence() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
-		p, home, err := s.homeConfigAccess(r)
+		p, scope, home, err := s.carePlanScope(r)
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func (s *server) putAbsence() http.Handler {
 		if err := readJSON(w, r, &a); err != nil {
 			return err
 		}
-		v, err := s.HomeConfigs.SetAbsence(r.Context(), home, &a, p.Name)
+		v, err := s.HomeConfigs.SetAbsence(r.Context(), scope, home, &a, p.Name)
 		if err != nil {
 			return err
 		}
@@ -42,11 +42,11 @@ func (s *server) putAbsence() http.Handler {
 // deleteAbsence ends the home's absence now (a new version without it).
 func (s *server) deleteAbsence() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
-		p, home, err := s.homeConfigAccess(r)
+		p, scope, home, err := s.carePlanScope(r)
 		if err != nil {
 			return err
 		}
-		v, err := s.HomeConfigs.SetAbsence(r.Context(), home, nil, p.Name)
+		v, err := s.HomeConfigs.SetAbsence(r.Context(), scope, home, nil, p.Name)
 		if err != nil {
 			return err
 		}

@@ -39,13 +39,9 @@ func (s *server) handle(f func(w http.ResponseWriter, r *http.Request, p *api.Pr
 // registryScope returns the municipality a registry read covers: a manager's own (asking
 // for another is forbidden), an admin's choice (0: all). Other roles keep no registry.
 func registryScope(p *api.Principal, requested string) (vagt.MunicipalityCode, error) {
-	var m vagt.MunicipalityCode
-	if requested != "" {
-		n, err := strconv.ParseUint(requested, 10, 16)
-		if err != nil || vagt.MunicipalityCode(n).Validate() != nil {
-			return 0, fmt.Errorf("%w: unknown municipality %q", api.ErrInvalid, requested)
-		}
-		m = vagt.MunicipalityCode(n)
+	m, err := requestedMunicipality(requested)
+	if err != nil {
+		return 0, err
 	}
 	switch p.Role {
 	case api.RoleAdmin:
@@ -57,6 +53,18 @@ func registryScope(p *api.Principal, requested string) (vagt.MunicipalityCode, e
 		return p.Municipality, nil
 	}
 	return 0, fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
+}
+
+// requestedMunicipality reads ?municipality= (0 when absent).
+func requestedMunicipality(requested string) (vagt.MunicipalityCode, error) {
+	if requested == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(requested, 10, 16)
+	if err != nil || vagt.MunicipalityCode(n).Validate() != nil {
+		return 0, fmt.Errorf("%w: unknown municipality %q", api.ErrInvalid, requested)
+	}
+	return vagt.MunicipalityCode(n), nil
 }
 
 // mayManage checks that the principal may change the registry of municipality m.
@@ -125,9 +133,28 @@ func (s *server) listDistricts() http.Handler {
 	})
 }
 
+// listCitizens is GET /citizens: the registry service narrows the list to the caller's
+// scope (api.Principal.RegistryScope).
 func (s *server) listCitizens() http.Handler {
-	return s.list("citizens", func(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, _ *http.Request, p *api.Principal) (any, error) {
-		return reg.Citizens(ctx, m, p.Name, s.Clock.Now())
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		m, err := requestedMunicipality(r.URL.Query().Get("municipality"))
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
+		if err != nil {
+			return err
+		}
+		cs, err := reg.Citizens(r.Context(), scope, m, p.Name, s.Clock.Now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"citizens": cs})
+		return nil
 	})
 }
 
@@ -195,13 +222,11 @@ func (s *server) createCitizen() http.Handler {
 		if err := readJSON(w, r, &c); err != nil {
 			return err
 		}
-		if c.Municipality == 0 && p.Role == api.RoleManager {
-			c.Municipality = p.Municipality
-		}
-		if err := mayManage(p, c.Municipality); err != nil {
+		scope, err := p.RegistryScope()
+		if err != nil {
 			return err
 		}
-		c, err = reg.RegisterCitizen(r.Context(), c, p.Name, s.Clock.Now())
+		c, err = reg.RegisterCitizen(r.Context(), scope, c, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -218,33 +243,21 @@ func citizenID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// citizenInScope finds the citizen's municipality and checks the caller may manage it.
-func citizenInScope(ctx context.Context, reg registry.Scopes, r *http.Request, p *api.Principal) (int64, error) {
-	id, err := citizenID(r)
-	if err != nil {
-		return 0, err
-	}
-	if p.Role != api.RoleAdmin && p.Role != api.RoleManager {
-		return 0, fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
-	}
-	m, err := reg.CitizenMunicipality(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	return id, mayManage(p, m)
-}
-
 func (s *server) getCitizen() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		id, err := citizenInScope(r.Context(), reg, r, p)
+		id, err := citizenID(r)
 		if err != nil {
 			return err
 		}
-		c, err := reg.Citizen(r.Context(), id, p.Name, s.Clock.Now())
+		scope, err := p.RegistryScope()
+		if err != nil {
+			return err
+		}
+		c, err := reg.Citizen(r.Context(), scope, id, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -263,14 +276,11 @@ func (s *server) createHome() http.Handler {
 		if err := readJSON(w, r, &h); err != nil {
 			return err
 		}
-		m, err := reg.DistrictMunicipality(r.Context(), h.District)
+		scope, err := p.RegistryScope()
 		if err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if err := mayManage(p, m); err != nil {
 			return err
 		}
-		if h, err = reg.AddHome(r.Context(), h); err != nil {
+		if h, err = reg.AddHome(r.Context(), scope, h); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, h)

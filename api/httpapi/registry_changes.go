@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,27 +16,20 @@ import (
 )
 
 // change serves a change to one registry object named in the URL: the caller must keep a
-// registry (403 before anything is looked up), the object must exist (404) and be in a
-// municipality the caller manages (403). find returns the object's municipality.
-func (s *server) change(find func(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error),
-	do func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error) http.Handler {
+// registry (403 before anything is looked up); the registry service decides in the
+// transaction that changes the object whether it exists (404) and is in the caller's
+// scope (api.Principal.RegistryScope; answered as missing).
+func (s *server) change(do func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		if p.Role != api.RoleAdmin && p.Role != api.RoleManager {
-			return fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
-		}
-		id := chi.URLParam(r, "id")
-		m, err := find(r.Context(), reg, id)
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
-		if err := mayManage(p, m); err != nil {
-			return err
-		}
-		return do(w, r, p, reg, id)
+		return do(w, r, p, scope, reg, chi.URLParam(r, "id"))
 	})
 }
 
@@ -47,30 +39,6 @@ func numericID(what, s string) (int64, error) {
 		return 0, fmt.Errorf("%w: %s id %q", api.ErrNotFound, what, s)
 	}
 	return id, nil
-}
-
-func findDistrict(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
-	n, err := numericID("district", id)
-	if err != nil {
-		return 0, err
-	}
-	return reg.DistrictMunicipality(ctx, n)
-}
-
-func findHome(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
-	return reg.HomeMunicipality(ctx, vagt.HomeID(id))
-}
-
-func findGateway(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
-	return reg.GatewayMunicipality(ctx, vagt.GatewayID(id))
-}
-
-func findCitizen(ctx context.Context, reg registry.Scopes, id string) (vagt.MunicipalityCode, error) {
-	n, err := numericID("citizen", id)
-	if err != nil {
-		return 0, err
-	}
-	return reg.CitizenMunicipality(ctx, n)
 }
 
 // bodyFieldError is a request body that does not decode, with the field it fails on.
@@ -122,13 +90,16 @@ func decommissionedAt(r *http.Request, now time.Time) (time.Time, error) {
 }
 
 func (s *server) updateDistrict() http.Handler {
-	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+		n, err := numericID("district", id)
+		if err != nil {
+			return err
+		}
 		var c registry.DistrictChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
 		}
-		n, _ := numericID("district", id)
-		d, err := reg.UpdateDistrict(r.Context(), n, c, p.Name, s.Clock.Now())
+		d, err := reg.UpdateDistrict(r.Context(), scope, n, c, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -138,9 +109,12 @@ func (s *server) updateDistrict() http.Handler {
 }
 
 func (s *server) deleteDistrict() http.Handler {
-	return s.change(findDistrict, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
-		n, _ := numericID("district", id)
-		if err := reg.DeleteDistrict(r.Context(), n, p.Name, s.Clock.Now()); err != nil {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+		n, err := numericID("district", id)
+		if err != nil {
+			return err
+		}
+		if err := reg.DeleteDistrict(r.Context(), scope, n, p.Name, s.Clock.Now()); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -149,12 +123,12 @@ func (s *server) deleteDistrict() http.Handler {
 }
 
 func (s *server) updateHome() http.Handler {
-	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
 		var c registry.HomeChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
 		}
-		h, err := reg.UpdateHome(r.Context(), vagt.HomeID(id), c, p.Name, s.Clock.Now())
+		h, err := reg.UpdateHome(r.Context(), scope, vagt.HomeID(id), c, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -164,13 +138,13 @@ func (s *server) updateHome() http.Handler {
 }
 
 func (s *server) decommissionHome() http.Handler {
-	return s.change(findHome, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
 			return err
 		}
-		h, err := reg.DecommissionHome(r.Context(), vagt.HomeID(id), at, p.Name, now)
+		h, err := reg.DecommissionHome(r.Context(), scope, vagt.HomeID(id), at, p.Name, now)
 		if err != nil {
 			return err
 		}
@@ -180,12 +154,12 @@ func (s *server) decommissionHome() http.Handler {
 }
 
 func (s *server) updateGateway() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
 		var c registry.GatewayChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
 		}
-		g, err := reg.UpdateGateway(r.Context(), vagt.GatewayID(id), c, p.Name, s.Clock.Now())
+		g, err := reg.UpdateGateway(r.Context(), scope, vagt.GatewayID(id), c, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -195,13 +169,13 @@ func (s *server) updateGateway() http.Handler {
 }
 
 func (s *server) decommissionGateway() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
 			return err
 		}
-		d, err := reg.DecommissionGateway(r.Context(), vagt.GatewayID(id), at, p.Name, now)
+		d, err := reg.DecommissionGateway(r.Context(), scope, vagt.GatewayID(id), at, p.Name, now)
 		if err != nil {
 			return err
 		}
@@ -213,12 +187,12 @@ func (s *server) decommissionGateway() http.Handler {
 // rotateGatewayCredentials issues a gateway new MQTT credentials, shown once, in the shape
 // of POST /gateways. The old password works at the broker until its line is replaced.
 func (s *server) rotateGatewayCredentials() http.Handler {
-	return s.change(findGateway, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
 		cred, err := registry.NewCredentials(vagt.GatewayID(id))
 		if err != nil {
 			return err
 		}
-		g, err := reg.RotateGatewayCredentials(r.Context(), vagt.GatewayID(id), cred.PasswordHash, p.Name, s.Clock.Now())
+		g, err := reg.RotateGatewayCredentials(r.Context(), scope, vagt.GatewayID(id), cred.PasswordHash, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -227,14 +201,27 @@ func (s *server) rotateGatewayCredentials() http.Handler {
 	})
 }
 
+// updateCitizen is PATCH /citizens/{id}: the registry service decides access to the
+// citizen (api.Principal.RegistryScope) in the transaction that changes it.
 func (s *server) updateCitizen() http.Handler {
-	return s.change(findCitizen, func(w http.ResponseWriter, r *http.Request, p *api.Principal, reg RegistryStore, id string) error {
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
+		if err != nil {
+			return err
+		}
+		id, err := citizenID(r)
+		if err != nil {
+			return err
+		}
 		var c registry.CitizenChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
 		}
-		n, _ := numericID("citizen", id)
-		cit, err := reg.UpdateCitizen(r.Context(), n, c, p.Name, s.Clock.Now())
+		cit, err := reg.UpdateCitizen(r.Context(), scope, id, c, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}

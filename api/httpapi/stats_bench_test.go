@@ -81,12 +81,12 @@ func BenchmarkAdoption(b *testing.B) {
 				m = 101
 			}
 		}
-		c, err := store.RegisterCitizen(ctx, registry.Citizen{Municipality: m, Name: fmt.Sprint("c", h)}, "bench", end.AddDate(-1, 0, 0))
+		c, err := store.RegisterCitizen(ctx, api.Scope{All: true}, registry.Citizen{Municipality: m, Name: fmt.Sprint("c", h)}, "bench", end.AddDate(-1, 0, 0))
 		if err != nil {
 			b.Fatal(err)
 		}
 		home, gw := vagt.HomeID(fmt.Sprintf("home-%04d", h)), vagt.GatewayID(fmt.Sprintf("gw-%04d", h))
-		if _, err := store.AddHome(ctx, registry.Home{ID: home, District: districts[m], Citizen: c.ID}); err != nil {
+		if _, err := store.AddHome(ctx, api.Scope{All: true}, registry.Home{ID: home, District: districts[m], Citizen: c.ID}); err != nil {
 			b.Fatal(err)
 		}
 		if err := store.ProvisionGateway(ctx, gw, home, "x", "bench", end); err != nil {

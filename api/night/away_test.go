@@ -40,12 +40,12 @@ func TestNoCheckWhileAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plans.Update(ctx, home, set, 0, "anna"); err != nil {
+	if _, err := plans.Update(ctx, api.Scope{All: true}, home, set, 0, "anna"); err != nil {
 		t.Fatal(err)
 	}
 	// Away (in hospital) from now until 00:30 Danish time: the 23:00 check is not wanted.
 	back := time.Date(2026, 12, 1, 23, 30, 0, 0, time.UTC)
-	if _, err := plans.SetAbsence(ctx, home, &careplan.Absence{From: clock.Now(), Until: back, Reason: "hospital"}, "anna"); err != nil {
+	if _, err := plans.SetAbsence(ctx, api.Scope{All: true}, home, &careplan.Absence{From: clock.Now(), Until: back, Reason: "hospital"}, "anna"); err != nil {
 		t.Fatal(err)
 	}
 	svc := &night.Service{Store: store, Clock: clock}

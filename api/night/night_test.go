@@ -86,7 +86,7 @@ func TestNightSupervision(t *testing.T) {
 			put := func(nightChecks string) error {
 				s, err := careplan.ParseSettings([]byte(`{"devices":` + devices + `,"rules":{},"night_checks":` + nightChecks + `}`))
 				if err == nil {
-					_, err = plans.Update(ctx, home, s, 0, "anna")
+					_, err = plans.Update(ctx, api.Scope{All: true}, home, s, 0, "anna")
 				}
 				return err
 			}
@@ -112,7 +112,7 @@ func TestNightSupervision(t *testing.T) {
 				!strings.Contains(err.Error(), "no device in the home can report it") || !strings.Contains(err.Error(), vagt.TechWaterAlarm.String()) {
 				t.Errorf("a state no device can report: %v, want the reason naming the technology that would", err)
 			}
-			if v, err := plans.View(ctx, home); err != nil || v.Version != 0 {
+			if v, err := plans.View(ctx, api.Scope{All: true}, home); err != nil || v.Version != 0 {
 				t.Fatalf("a refused plan was stored: version %d %v", v.Version, err)
 			}
 			if err := put(`{"times":["23:00","02:00","05:00"],"window":"30m","good":{"in_bed":true,"door_closed":true,

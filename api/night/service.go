@@ -25,7 +25,7 @@ type Store interface {
 	MissNightCheck(ctx context.Context, c sqlstore.NightCheck, gw vagt.GatewayID, now time.Time) (bool, error)
 }
 
-var _ Store = (*sqlstore.Store)(nil)
+var _ Store = (*sqlstore.NightService)(nil)
 
 // SensorReader gives the sensors' state per gateway (influx.Night); an error means unknown.
 type SensorReader interface {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 )
 
 // The registry's contracts, by what a caller does with it. api/sqlstore implements them
@@ -17,10 +18,10 @@ type Directory interface {
 	Municipalities(ctx context.Context) ([]Municipality, error)
 	Districts(ctx context.Context, m vagt.MunicipalityCode) ([]District, error)
 	CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error)
-	RegisterCitizen(ctx context.Context, c Citizen, actor string, now time.Time) (Citizen, error)
-	Citizens(ctx context.Context, m vagt.MunicipalityCode, actor string, now time.Time) ([]Citizen, error)
-	Citizen(ctx context.Context, id int64, actor string, now time.Time) (Citizen, error)
-	AddHome(ctx context.Context, h Home) (Home, error)
+	RegisterCitizen(ctx context.Context, scope api.Scope, c Citizen, actor string, now time.Time) (Citizen, error)
+	Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]Citizen, error)
+	Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (Citizen, error)
+	AddHome(ctx context.Context, scope api.Scope, h Home) (Home, error)
 	Homes(ctx context.Context, m vagt.MunicipalityCode) ([]Home, error)
 	Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]Gateway, error)
 	Devices(ctx context.Context, m vagt.MunicipalityCode, state DeviceState) ([]Device, error)
@@ -55,14 +56,14 @@ type DeviceTests interface {
 // Changes updates, decommissions and deletes registry objects; each change is audited in
 // its own transaction.
 type Changes interface {
-	UpdateDistrict(ctx context.Context, id int64, c DistrictChange, actor string, now time.Time) (District, error)
-	DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error
-	UpdateHome(ctx context.Context, id vagt.HomeID, c HomeChange, actor string, now time.Time) (Home, error)
-	DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (Home, error)
-	UpdateGateway(ctx context.Context, id vagt.GatewayID, c GatewayChange, actor string, now time.Time) (Gateway, error)
-	DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (GatewayDecommission, error)
-	RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (Gateway, error)
-	UpdateCitizen(ctx context.Context, id int64, c CitizenChange, actor string, now time.Time) (Citizen, error)
+	UpdateDistrict(ctx context.Context, scope api.Scope, id int64, c DistrictChange, actor string, now time.Time) (District, error)
+	DeleteDistrict(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) error
+	UpdateHome(ctx context.Context, scope api.Scope, id vagt.HomeID, c HomeChange, actor string, now time.Time) (Home, error)
+	DecommissionHome(ctx context.Context, scope api.Scope, id vagt.HomeID, at time.Time, actor string, now time.Time) (Home, error)
+	UpdateGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, c GatewayChange, actor string, now time.Time) (Gateway, error)
+	DecommissionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, at time.Time, actor string, now time.Time) (GatewayDecommission, error)
+	RotateGatewayCredentials(ctx context.Context, scope api.Scope, id vagt.GatewayID, secretHash, actor string, now time.Time) (Gateway, error)
+	UpdateCitizen(ctx context.Context, scope api.Scope, id int64, c CitizenChange, actor string, now time.Time) (Citizen, error)
 }
 
 // CitizenData is a citizen's own data: whose login is which citizen, the export of

@@ -16,17 +16,17 @@ import (
 // on the platform broker, and what the HTTP side needs of both.
 
 // gpsStore adapts the SQL store to gps.Store.
-type gpsStore struct{ *sqlstore.Store }
+type gpsStore struct{ *sqlstore.GPSService }
 
 func (g gpsStore) RecordPosition(ctx context.Context, p gps.Position, now time.Time, decide func(*gps.TrackerState) []gps.Alarm) (int, error) {
-	res, err := g.Store.RecordPosition(ctx, p, now, decide)
+	res, err := g.GPSService.RecordPosition(ctx, p, now, decide)
 	return len(res), err
 }
 
 // gpsHTTP is the GPS service and store as httpapi.GPSService.
 type gpsHTTP struct {
 	*gps.Service
-	store *sqlstore.Store
+	store *sqlstore.GPSService
 }
 
 func (g gpsHTTP) TrackerByKey(ctx context.Context, h string) (string, error) {
@@ -50,7 +50,7 @@ func (g gpsHTTP) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track
 }
 
 // newGPS makes the GPS service, and the OwnTracks consumer when there is a broker.
-func newGPS(c Config, store *sqlstore.Store, clock api.Clock, d Deps, mq gps.MQTTOptions) (*gps.Service, *gps.OwnTracksConsumer) {
+func newGPS(c Config, store *sqlstore.GPSService, clock api.Clock, d Deps, mq gps.MQTTOptions) (*gps.Service, *gps.OwnTracksConsumer) {
 	svc := gps.NewService(gpsStore{store}, gps.Options{Limits: c.GPS, Clock: clock, Logger: d.Logger.With("part", "gps"),
 		Registerer: d.Registry})
 	if c.Broker == "" {

@@ -193,15 +193,15 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if s.tick <= 0 {
 		s.tick = time.Second
 	}
-	s.Feed = alerts.NewFeed(store, alerts.FeedOptions{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
+	s.Feed = alerts.NewFeed(store.AlertService, alerts.FeedOptions{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
 	store.OnCommit(s.Feed.Wake)
 	s.noLane = c.NoAlarmLane
 	// Unheard: an alert whose tier has nobody listening moves on at once (docs/alerts.md,
 	// "Rosters and escalation"); this replica's listeners are its feed's streams.
-	s.Escalator = &alerts.Escalator{Store: store, Clock: d.Clock, Every: c.Tick, Logger: d.Logger,
-		Unheard: store, Listeners: s.Feed, Replica: replicaID()}
-	s.off = &alerts.OfflineDetector{Store: store, Clock: d.Clock, Every: c.Tick, Logger: d.Logger}
-	d.Registry.MustRegister(alerts.NewGaugeCollector(store, d.Clock, c.Policy, d.Logger))
+	s.Escalator = &alerts.Escalator{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Logger: d.Logger,
+		Unheard: store.AlertService, Listeners: s.Feed, Replica: replicaID()}
+	s.off = &alerts.OfflineDetector{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Logger: d.Logger}
+	d.Registry.MustRegister(alerts.NewGaugeCollector(store.AlertService, d.Clock, c.Policy, d.Logger))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
 	if err != nil {
 		store.Close()
@@ -218,7 +218,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		// of its own like the config lane's.
 		s.downPub = mqttpub.New(mqttpub.Options{Name: "downlink", Broker: c.Broker, ClientID: c.ClientID + "-downlink",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
-		s.downlink = downlink.New(store, s.downPub, downlink.Options{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
+		s.downlink = downlink.New(store.AlertService, s.downPub, downlink.Options{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
 		store.OnCommit(s.downlink.Wake)
 		// Before the lane can commit what queued while the api was down: those alarms are
 		// told too. If the store does not answer now, Run starts when it does.
@@ -230,7 +230,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	if s.configPub != nil {
 		cpOpts.Publisher = s.configPub
 	}
-	s.careplans = careplan.NewService(store, cpOpts)
+	s.careplans = careplan.NewService(store.CarePlanService, cpOpts)
 	if c.Broker != "" {
 		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Logger: d.Logger, Registerer: d.Registry,
@@ -286,25 +286,25 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: --population65 %s: %w", c.Population65, err)
 		}
 	}
-	svc := &stats.Service{Store: store, Model: model, Population: pop, Logger: d.Logger, Night: night.Counts{Store: store},
-		Trackers: store} // Trackers: gps_tracker counts what trackers reported
+	svc := &stats.Service{Store: store.StatsService, Model: model, Population: pop, Logger: d.Logger, Night: night.Counts{Store: store.NightService},
+		Trackers: store.GPSService} // Trackers: gps_tracker counts what trackers reported
 	// Night supervision sweeps for missed checks every ten ticks (10 s by default: Tick
 	// unset is the escalator's 1 s, and 10 × 0 was the sweep's own 30 s).
 	nightTick := c.Tick
 	if nightTick <= 0 {
 		nightTick = time.Second
 	}
-	s.night = &night.Service{Store: store, Clock: d.Clock, Shift: d.NightClock, Logger: d.Logger, Tick: 10 * nightTick}
-	hc := httpapi.Config{Night: s.night, Alerts: store, Auth: store, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
+	s.night = &night.Service{Store: store.NightService, Clock: d.Clock, Shift: d.NightClock, Logger: d.Logger, Tick: 10 * nightTick}
+	hc := httpapi.Config{Night: s.night, Alerts: store.AlertService, Auth: authStore{store.UserService, store.AuditService}, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: store,
+		Registry: store.RegistryService, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: rosterStore{store.RosterService, store.RegistryService},
 		FHIR: fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now})}
-	s.gps, s.owntracks = newGPS(c, store, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
-	hc.GPS = gpsHTTP{s.gps, store}
+	s.gps, s.owntracks = newGPS(c, store.GPSService, d.Clock, d, gps.MQTTOptions{Broker: c.Broker, Username: c.Username, Password: c.Password, TLS: tlsConfig})
+	hc.GPS = gpsHTTP{s.gps, store.GPSService}
 	hc.MetricsToken = c.MetricsToken
-	hc.Presence = store // take, on my way, arrived (issue 21 item 3)
-	s.retention = &retention.Job{Store: store, Clock: d.Clock, Policy: c.Retention, Logger: d.Logger}
+	hc.Presence = store.AlertService // take, on my way, arrived (issue 21 item 3)
+	s.retention = &retention.Job{Store: store.RetentionService, Clock: d.Clock, Policy: c.Retention, Logger: d.Logger}
 	if c.Influx.URL != "" {
 		// The client connects per query: an InfluxDB that is down makes statistics answer
 		// 503, and alerts never wait for it.
@@ -319,7 +319,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		s.night.Sensors = s.nightTel
-		s.retention.Activity = rollup.Retention{Store: store}
+		s.retention.Activity = rollup.Retention{Store: store.StatsService}
 		if !c.Rollup.Off {
 			// A day of the issue's load is ~29 M points: the roll-up's queries get a
 			// client of their own with a longer timeout than the requests'.
@@ -329,8 +329,8 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 				store.Close()
 				return nil, fmt.Errorf("api: %w", err)
 			}
-			s.rollup = &rollup.Job{Store: store, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Logger: d.Logger}
-			svc.Telemetry = &rollup.Activity{Store: store, Flux: s.telemetry}
+			s.rollup = &rollup.Job{Store: store.StatsService, Telemetry: s.rollupTel, Clock: d.Clock, Policy: c.Rollup, Logger: d.Logger}
+			svc.Telemetry = &rollup.Activity{Store: store.StatsService, Flux: s.telemetry}
 			d.Registry.MustRegister(
 				prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vagt_rollup_failed_runs_total",
 					Help: "Roll-up runs that failed (InfluxDB or the SQL store did not answer); retried at the next run."},
@@ -559,7 +559,24 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(firstErr, s.Store.Close())
 }
 
-// laneSink commits lane messages to the store at the clock's time.
+// authStore is the token and audit services as httpapi.AuthStore: authentication
+// audits what it refuses.
+type authStore struct {
+	*sqlstore.UserService
+	*sqlstore.AuditService
+}
+
+// rosterStore is the roster service with the registry's district look-up, as
+// httpapi.RosterStore.
+type rosterStore struct {
+	*sqlstore.RosterService
+	*sqlstore.RegistryService
+}
+
+// laneSink commits lane messages to the store at the clock's time. It holds the whole
+// Store, not the AlertService it calls: with *sqlstore.AlertService here (the same
+// pointer's methods) TestPresenceEndToEnd never saw the escalation of a taken alert,
+// and the cause is not found yet (see the sqlsplit report).
 type laneSink struct {
 	store     *sqlstore.Store
 	clock     api.Clock

@@ -40,7 +40,7 @@ func dayBit(day int) (month int, bit int64, err error) {
 
 // ActivityMark is the newest erasure so far. A roll-up takes it before it asks InfluxDB
 // and hands it to ReplaceActivityDay, which forgets the gateways erased after it.
-func (s *Store) ActivityMark(ctx context.Context) (int64, error) {
+func (s *StatsService) ActivityMark(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM activity_forgotten`).Scan(&id); err != nil {
 		return 0, storeErr("activity mark", err)
@@ -51,7 +51,7 @@ func (s *Store) ActivityMark(ctx context.Context) (int64, error) {
 // ReplaceActivityDay makes the rows of one day exactly the reporters given (a re-run
 // with the same reporters changes nothing), less the gateways erased after mark, and
 // records the day as rolled up at now.
-func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []rollup.Reporter, mark int64, now time.Time) error {
+func (s *StatsService) ReplaceActivityDay(ctx context.Context, day int, rs []rollup.Reporter, mark int64, now time.Time) error {
 	month, bit, err := dayBit(day)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func (s *Store) ReplaceActivityDay(ctx context.Context, day int, rs []rollup.Rep
 
 // RolledUpDays returns the days in [from, to] (YYYYMMDD) that have been rolled up, with
 // when.
-func (s *Store) RolledUpDays(ctx context.Context, from, to int) (map[int]time.Time, error) {
+func (s *StatsService) RolledUpDays(ctx context.Context, from, to int) (map[int]time.Time, error) {
 	out := map[int]time.Time{}
 	err := s.each(ctx, `SELECT day, rolled_at FROM activity_days WHERE day >= ? AND day <= ?`, []any{from, to}, func(r *sql.Rows) error {
 		var day int
@@ -119,7 +119,7 @@ func (s *Store) RolledUpDays(ctx context.Context, from, to int) (map[int]time.Ti
 
 // ActiveInDays returns the devices that reported on any of the days (YYYYMMDD) in the
 // municipalities (none: all), from the roll-up alone.
-func (s *Store) ActiveInDays(ctx context.Context, muns []vagt.MunicipalityCode, days []int) (map[vagt.DeviceID]bool, error) {
+func (s *StatsService) ActiveInDays(ctx context.Context, muns []vagt.MunicipalityCode, days []int) (map[vagt.DeviceID]bool, error) {
 	out := map[vagt.DeviceID]bool{}
 	if len(days) == 0 {
 		return out, nil
@@ -162,7 +162,7 @@ func (s *Store) ActiveInDays(ctx context.Context, muns []vagt.MunicipalityCode, 
 
 // ForgetActivityBefore forgets a municipality's roll-up of the days before firstKept
 // (YYYYMMDD): its telemetry retention has deleted their readings.
-func (s *Store) ForgetActivityBefore(ctx context.Context, m vagt.MunicipalityCode, firstKept int) error {
+func (s *StatsService) ForgetActivityBefore(ctx context.Context, m vagt.MunicipalityCode, firstKept int) error {
 	month, bit, err := dayBit(firstKept)
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func (s *Store) ForgetActivityBefore(ctx context.Context, m vagt.MunicipalityCod
 
 // PruneForgotten drops the erasure marks older than before: a roll-up that started
 // before them has long finished.
-func (s *Store) PruneForgotten(ctx context.Context, before time.Time) error {
+func (s *StatsService) PruneForgotten(ctx context.Context, before time.Time) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM activity_forgotten WHERE at < ?`), ms(before)); err != nil {
 		return storeErr("prune erasure marks", err)
 	}

@@ -46,7 +46,7 @@ type IngestResult struct {
 // alarm is never dropped for lack of registry data); a clear marks its alert cleared but
 // leaves it open. An alarm whose details say "clock": "unsynced" is dated now, the time
 // the platform received it; the gateway's time stays in its details (gateway_time).
-func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+func (s *AlertService) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
 	digest, err := AlarmDigest(a)
 	if err != nil {
 		return IngestResult{}, storeErr("ingest alarm", err)
@@ -60,7 +60,7 @@ func (s *Store) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (
 // what the history holds (replayDigest), so when the broker later redelivers the original
 // (its details included), that is taken as a redelivery, while another device, type or
 // clear under the seq is different content under a reused seq.
-func (s *Store) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
+func (s *AlertService) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
 	return s.ingestAlarm(ctx, a, now, replayDigest(a))
 }
 
@@ -76,7 +76,7 @@ func replayDigest(a *vagt.Alarm) string {
 	return replayMark + hex.EncodeToString(h.Sum(nil))
 }
 
-func (s *Store) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
+func (s *DB) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
 	var res IngestResult
 	err := s.inTx(ctx, func(t *tx) error {
 		res = IngestResult{}
@@ -364,7 +364,7 @@ func (t *tx) markCleared(ctx context.Context, id int64, now time.Time) (IngestRe
 // a status names is kept only for a gateway in no home: the registry knows better, and a
 // gateway must not move itself into another municipality's registry. A decommissioned
 // gateway's status is ignored: it neither comes back online nor brings devices.
-func (s *Store) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time) error {
+func (s *AlertService) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		var decom sql.NullInt64
 		if err := t.row(ctx, `SELECT decommissioned_at FROM gateways WHERE id = ?`, string(st.Gateway)).Scan(&decom); err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -108,7 +108,7 @@ func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change stri
 }
 
 // EventsAfter returns up to limit events with ids above after, in id order.
-func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error) {
+func (s *AlertService) EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, municipality, district_id, data, audience FROM events WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, storeErr("events", err)
@@ -140,7 +140,7 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]aler
 }
 
 // LastEventID returns the newest event's id, 0 when there is none.
-func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+func (s *AlertService) LastEventID(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM events`).Scan(&id); err != nil {
 		return 0, storeErr("last event", err)

@@ -106,7 +106,7 @@ func (t *tx) audience(ctx context.Context, id int64) (api.Audience, error) {
 }
 
 // AlertAudience returns who alert id reached beyond its district's staff.
-func (s *Store) AlertAudience(ctx context.Context, id int64) (api.Audience, error) {
+func (s *AlertService) AlertAudience(ctx context.Context, id int64) (api.Audience, error) {
 	var aud api.Audience
 	err := s.inTx(ctx, func(t *tx) error {
 		var err error
@@ -140,7 +140,7 @@ func decodeAudience(s string) (api.Audience, error) {
 // at, replacing what it recorded before. Every replica beats each tick; a replica that
 // stops beating (it died) drops out once its beat is older than what EscalateUnheard is
 // told to trust.
-func (s *Store) BeatStreams(ctx context.Context, replica string, users map[string]int, at time.Time) error {
+func (s *AlertService) BeatStreams(ctx context.Context, replica string, users map[string]int, at time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		if _, err := t.exec(ctx, `DELETE FROM live_streams WHERE replica = ?`, replica); err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Store) BeatStreams(ctx context.Context, replica string, users map[strin
 
 // ListeningUsers returns the users with a live stream on some replica whose beat is at or
 // after since.
-func (s *Store) ListeningUsers(ctx context.Context, since time.Time) ([]string, error) {
+func (s *AlertService) ListeningUsers(ctx context.Context, since time.Time) ([]string, error) {
 	out := []string{}
 	err := s.each(ctx, `SELECT DISTINCT user_name FROM live_streams WHERE beat_at >= ? ORDER BY user_name`, []any{ms(since)}, func(r *sql.Rows) error {
 		var u string
@@ -186,7 +186,7 @@ func (s *Store) ListeningUsers(ctx context.Context, since time.Time) ([]string, 
 // shift that came on (and listens) keeps the alerts of the one that left. Each step is a
 // conditional update on the level, like EscalateDue, so replicas doing this together take
 // each step once; an alert whose next tier is unheard too moves on again in the same call.
-func (s *Store) EscalateUnheard(ctx context.Context, now, heardSince time.Time) (int, error) {
+func (s *AlertService) EscalateUnheard(ctx context.Context, now, heardSince time.Time) (int, error) {
 	n := 0
 	for pass := 0; pass < alerts.MaxLevel; pass++ {
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.id, a.escalation_level FROM alerts a
@@ -279,7 +279,7 @@ func scanDues(rows *sql.Rows) ([]due, error) {
 // and, when proceed is set, proceed agrees (inside the transaction); otherwise only once its deadline
 // passed. It records the step, widens the audience to the new tier, audits it (why in the
 // detail) and appends the escalated event. It reports whether it moved the alert.
-func (s *Store) escalateStep(ctx context.Context, d due, now time.Time, why string, proceed func(*tx, alerts.Alert) (bool, error)) (bool, error) {
+func (s *DB) escalateStep(ctx context.Context, d due, now time.Time, why string, proceed func(*tx, alerts.Alert) (bool, error)) (bool, error) {
 	moved := false
 	err := s.inTx(ctx, func(t *tx) error {
 		moved = false

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/vagt-dk/vagt/api"
 )
 
 // The audit log's hash chain: each row's chain is the SHA-256 of the previous row's chain
@@ -61,7 +63,7 @@ type AuditCheck struct {
 }
 
 // VerifyAudit walks the audit log in id order and checks the hash chain.
-func (s *Store) VerifyAudit(ctx context.Context) (AuditCheck, error) {
+func (s *AuditService) VerifyAudit(ctx context.Context) (AuditCheck, error) {
 	var (
 		c       AuditCheck
 		prev    string
@@ -93,4 +95,48 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditCheck, error) {
 		return c, storeErr("verify audit", err)
 	}
 	return c, nil
+}
+
+// Audit appends to the audit log. The table refuses updates and deletes.
+func (s *AuditService) Audit(ctx context.Context, e api.AuditEntry) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		return t.audit(ctx, e.At, e.Actor, e.Action, e.Object, e.Detail)
+	})
+	if err != nil {
+		return storeErr("audit", err)
+	}
+	return nil
+}
+
+// AuditLog returns audit entries, newest first; object "" means all.
+func (s *AuditService) AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	query, args := `SELECT id, at, actor, action, object, detail FROM audit WHERE 1 = 1`, []any{}
+	if object != "" {
+		query += ` AND object = ?`
+		args = append(args, object)
+	}
+	if before > 0 {
+		query += ` AND id < ?`
+		args = append(args, before)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	out := []api.AuditEntry{}
+	err := s.each(ctx, query, args, func(r *sql.Rows) error {
+		var (
+			e  api.AuditEntry
+			at int64
+		)
+		err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail)
+		e.At = fromMs(at)
+		out = append(out, e)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("audit log", err)
+	}
+	return out, nil
 }

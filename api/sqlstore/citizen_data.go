@@ -14,7 +14,7 @@ import (
 )
 
 // LinkCitizenUser makes a user (of role citizen) the citizen's own login.
-func (s *Store) LinkCitizenUser(ctx context.Context, userID, citizen int64) error {
+func (s *RegistryService) LinkCitizenUser(ctx context.Context, userID, citizen int64) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO citizen_users (user_id, citizen_id) VALUES (?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET citizen_id = excluded.citizen_id`, userID, citizen)
@@ -27,7 +27,7 @@ func (s *Store) LinkCitizenUser(ctx context.Context, userID, citizen int64) erro
 }
 
 // CitizenOfUser returns the citizen a user's login belongs to; ErrForbidden for none.
-func (s *Store) CitizenOfUser(ctx context.Context, userID int64) (int64, error) {
+func (s *RegistryService) CitizenOfUser(ctx context.Context, userID int64) (int64, error) {
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT cu.citizen_id FROM citizen_users cu JOIN citizens c ON c.id = cu.citizen_id
 		WHERE cu.user_id = ? AND c.erased_at IS NULL`), userID).Scan(&id)
@@ -40,7 +40,7 @@ func (s *Store) CitizenOfUser(ctx context.Context, userID int64) (int64, error) 
 }
 
 // CitizenGateways returns the gateways in the citizen's homes.
-func (s *Store) CitizenGateways(ctx context.Context, citizen int64) ([]vagt.GatewayID, error) {
+func (s *RegistryService) CitizenGateways(ctx context.Context, citizen int64) ([]vagt.GatewayID, error) {
 	out := []vagt.GatewayID{}
 	err := s.each(ctx, `SELECT g.id FROM gateways g JOIN homes h ON h.id = g.home_id WHERE h.citizen_id = ? ORDER BY g.id`, []any{citizen}, func(r *sql.Rows) error {
 		var g vagt.GatewayID
@@ -57,7 +57,7 @@ func (s *Store) CitizenGateways(ctx context.Context, citizen int64) ([]vagt.Gate
 // CitizenExport returns what the SQL store holds about a citizen (the telemetry comes from
 // InfluxDB): record, homes, devices, alerts with outcomes and the log of who accessed the
 // citizen's data. The export is audited as citizen.export by actor before it is read.
-func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Export, error) {
+func (s *RegistryService) CitizenExport(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Export, error) {
 	var x registry.Export
 	if err := s.inTx(ctx, func(t *tx) error {
 		return t.audit(ctx, now, actor, "citizen.export", citizenObject(citizen), "")
@@ -139,7 +139,7 @@ func (s *Store) CitizenExport(ctx context.Context, citizen int64, actor string, 
 // personal: the pseudonymous id, the municipality, registration and installation dates,
 // technologies, and the alerts' type, times and outcome. The telemetry in InfluxDB is the
 // caller's (see influx.Telemetry.DeleteGateways), before this. Audited as citizen.erase.
-func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Erasure, error) {
+func (s *RegistryService) EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Erasure, error) {
 	e := registry.Erasure{Citizen: citizen}
 	err := s.inTx(ctx, func(t *tx) error {
 		var erased sql.NullInt64
@@ -195,7 +195,7 @@ func (s *Store) EraseCitizen(ctx context.Context, citizen int64, actor string, n
 // AnonymiseAlerts strips who acted and the free text (notes, details) from resolved alerts
 // raised before `before`, and their link to a home, once: the legal keeping period is
 // over, the counts stay. It returns how many alerts it changed.
-func (s *Store) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int, error) {
+func (s *RetentionService) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(t *tx) error {
 		old := `SELECT id FROM alerts WHERE state = 'resolved' AND raised_at < ? AND anonymised_at IS NULL`
@@ -228,7 +228,7 @@ func (s *Store) AnonymiseAlerts(ctx context.Context, before, now time.Time) (int
 
 // SetTelemetryRetention sets how many days a municipality keeps telemetry (0: as long as
 // the InfluxDB retention policy).
-func (s *Store) SetTelemetryRetention(ctx context.Context, m vagt.MunicipalityCode, days int) error {
+func (s *RetentionService) SetTelemetryRetention(ctx context.Context, m vagt.MunicipalityCode, days int) error {
 	if err := m.Validate(); err != nil || days < 0 {
 		return fmt.Errorf("%w: municipality %d, days %d", api.ErrInvalid, m, days)
 	}
@@ -244,7 +244,7 @@ func (s *Store) SetTelemetryRetention(ctx context.Context, m vagt.MunicipalityCo
 
 // TelemetryRetention returns the municipalities that keep telemetry for fewer days than
 // the InfluxDB retention policy, with their days.
-func (s *Store) TelemetryRetention(ctx context.Context) (map[vagt.MunicipalityCode]int, error) {
+func (s *RetentionService) TelemetryRetention(ctx context.Context) (map[vagt.MunicipalityCode]int, error) {
 	out := map[vagt.MunicipalityCode]int{}
 	err := s.each(ctx, `SELECT code, telemetry_retention_days FROM municipalities WHERE telemetry_retention_days > 0`, nil, func(r *sql.Rows) error {
 		var m, d int

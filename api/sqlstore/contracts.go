@@ -7,16 +7,18 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// The contracts the store implements, checked at compile time.
+// The contracts each service type implements, checked at compile time. The contracts sit
+// beside their types (package api cannot import alerts, registry or auth).
 var (
-	_ alerts.Service       = (*Store)(nil)
-	_ alerts.EventLog      = (*Store)(nil)
-	_ api.AuditService     = (*Store)(nil)
-	_ auth.TokenService    = (*Store)(nil)
-	_ registry.Directory   = (*Store)(nil)
-	_ registry.Scopes      = (*Store)(nil)
-	_ registry.Installs    = (*Store)(nil)
-	_ registry.DeviceTests = (*Store)(nil)
-	_ registry.Changes     = (*Store)(nil)
-	_ registry.CitizenData = (*Store)(nil)
+	_ alerts.Service       = (*AlertService)(nil)
+	_ alerts.EventLog      = (*AlertService)(nil)
+	_ alerts.GaugeReader   = (*AlertService)(nil)
+	_ api.AuditService     = (*AuditService)(nil)
+	_ auth.TokenService    = (*UserService)(nil)
+	_ registry.Directory   = (*RegistryService)(nil)
+	_ registry.Scopes      = (*RegistryService)(nil)
+	_ registry.Installs    = (*RegistryService)(nil)
+	_ registry.DeviceTests = (*RegistryService)(nil)
+	_ registry.Changes     = (*RegistryService)(nil)
+	_ registry.CitizenData = (*RegistryService)(nil)
 )

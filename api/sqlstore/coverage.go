@@ -18,7 +18,7 @@ type HomeCoverage struct {
 
 // HomeCoverage returns it for the homes of a municipality (0: all), of the districts when
 // any are given.
-func (s *Store) HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]HomeCoverage, error) {
+func (s *CarePlanService) HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]HomeCoverage, error) {
 	where, args := `WHERE (? = 0 OR d.municipality = ?)`, []any{int(mun), int(mun)}
 	if len(districts) > 0 {
 		where += ` AND h.district_id IN (?` + strings.Repeat(", ?", len(districts)-1) + `)`

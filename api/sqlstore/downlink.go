@@ -7,7 +7,7 @@ import (
 
 // AlertRaiseSeqs returns the gateway event seqs of the raises folded into an alert, the
 // newest limit of them, ascending: what the downlink names (docs/wire.md, "downlink").
-func (s *Store) AlertRaiseSeqs(ctx context.Context, alert int64, limit int) ([]uint64, error) {
+func (s *AlertService) AlertRaiseSeqs(ctx context.Context, alert int64, limit int) ([]uint64, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq FROM alarm_receipts WHERE alert_id = ? AND clears = 0 ORDER BY seq DESC LIMIT ?`), alert, limit)
 	if err != nil {
 		return nil, storeErr("alert raise seqs", err)

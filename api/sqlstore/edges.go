@@ -84,7 +84,7 @@ func (t *tx) keepAbsence(ctx context.Context, home vagt.HomeID, effective []byte
 }
 
 // AwayUntil returns when the home's citizen is back, if away at now.
-func (s *Store) AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error) {
+func (s *AlertService) AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error) {
 	var until int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT away_until FROM home_configs WHERE home_id = ? AND away_from <= ? AND away_until > ?`),
 		string(home), ms(now), ms(now)).Scan(&until)
@@ -99,7 +99,7 @@ func (s *Store) AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) 
 
 // SetTestMode puts a device in test mode until the given time (a zero time ends it): its
 // alarms meanwhile raise alerts marked test. Audited.
-func (s *Store) SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.Time, actor string, now time.Time) error {
+func (s *RegistryService) SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.Time, actor string, now time.Time) error {
 	if !until.IsZero() && (!until.After(now) || until.Sub(now) > MaxTestMode) {
 		return fmt.Errorf("%w: test mode ends after now and within %s", api.ErrInvalid, MaxTestMode)
 	}
@@ -128,7 +128,7 @@ func (s *Store) SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.T
 
 // DevicesUntested returns the devices of m (0: all) not removed whose last test (an alarm
 // in test mode) is older than period at now, or that were never tested.
-func (s *Store) DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error) {
+func (s *RegistryService) DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error) {
 	where, args := munFilter("g.municipality", m)
 	args = append(args, ms(now.Add(-period)))
 	out := []registry.Device{}
@@ -146,7 +146,7 @@ func (s *Store) DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, pe
 
 // DeviceScope returns the municipality of a device's gateway and the district of its home
 // (0: in no home), for access checks.
-func (s *Store) DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, int64, error) {
+func (s *RegistryService) DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, int64, error) {
 	var (
 		m        int
 		district sql.NullInt64

@@ -9,11 +9,9 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
-var _ alerts.GaugeReader = (*Store)(nil)
-
 // AlertGauges counts the alerts waiting for a person, for the metrics (no personal data).
 // Three small aggregate queries over indexed columns; a scrape runs them once.
-func (s *Store) AlertGauges(ctx context.Context) (alerts.Gauges, error) {
+func (s *AlertService) AlertGauges(ctx context.Context) (alerts.Gauges, error) {
 	g := alerts.Gauges{Unresolved: map[vagt.Priority]map[alerts.State]int{}, OldestUnacked: map[vagt.Priority]time.Time{},
 		ByTier: map[alerts.Tier]int{}, Escalations: map[alerts.Tier]int{}, OpenByDistrict: map[alerts.DistrictKey]int{},
 		Gateways: map[vagt.MunicipalityCode]map[alerts.GatewayState]int{}}
@@ -103,7 +101,7 @@ func (s *Store) AlertGauges(ctx context.Context) (alerts.Gauges, error) {
 }
 
 // gaugeRows runs query and hands each row's Scan to row.
-func (s *Store) gaugeRows(ctx context.Context, query string, row func(scan func(...any) error) error) error {
+func (s *DB) gaugeRows(ctx context.Context, query string, row func(scan func(...any) error) error) error {
 	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		return storeErr("alert gauges", err)

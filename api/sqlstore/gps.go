@@ -21,7 +21,7 @@ import (
 
 // CreateTracker registers a tracker for a home with the hash of its OsmAnd key (the broker
 // login is made like a gateway's, by the operator). Audited.
-func (s *Store) CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
+func (s *GPSService) CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
 	if !gps.ValidTrackerID(id) {
 		return fmt.Errorf("%w: tracker id %q is not gps. and 3-60 of [a-z0-9-]", api.ErrInvalid, id)
 	}
@@ -49,7 +49,7 @@ func (s *Store) CreateTracker(ctx context.Context, id string, home vagt.HomeID, 
 }
 
 // TrackerByKey returns the tracker whose OsmAnd key hashes to keyHash.
-func (s *Store) TrackerByKey(ctx context.Context, keyHash string) (string, error) {
+func (s *GPSService) TrackerByKey(ctx context.Context, keyHash string) (string, error) {
 	var id string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM gps_trackers WHERE key_hash = ?`), keyHash).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -59,7 +59,7 @@ func (s *Store) TrackerByKey(ctx context.Context, keyHash string) (string, error
 }
 
 // SetSafeZones replaces a home's safe zones after checking them. Audited.
-func (s *Store) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
+func (s *GPSService) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
 	if err := gps.ValidateZones(zones); err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (s *Store) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.
 }
 
 // SafeZones returns a home's safe zones (none: an empty list).
-func (s *Store) SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, error) {
+func (s *GPSService) SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, error) {
 	var raw string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT zones FROM gps_zones WHERE home_id = ?`), string(home)).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -106,7 +106,7 @@ func (s *Store) SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, er
 // (duplicate) is refused and changes nothing; otherwise the position is stored, the
 // tracker's state moves on, an open silent_device alert is marked cleared and the alarms
 // decide returns are raised on the home (alerts like any alarm's, with escalation).
-func (s *Store) RecordPosition(ctx context.Context, p gps.Position, now time.Time, decide func(*gps.TrackerState) []gps.Alarm) ([]IngestResult, error) {
+func (s *GPSService) RecordPosition(ctx context.Context, p gps.Position, now time.Time, decide func(*gps.TrackerState) []gps.Alarm) ([]IngestResult, error) {
 	var out []IngestResult
 	lock := ""
 	if s.dialect == postgres {
@@ -213,7 +213,7 @@ func (s *Store) RecordPosition(ctx context.Context, p gps.Position, now time.Tim
 
 // DetectSilentTrackers raises silent_device on every tracker of a home not heard from
 // since before (never heard from: created before it) that has no open one.
-func (s *Store) DetectSilentTrackers(ctx context.Context, before, now time.Time) (int, error) {
+func (s *GPSService) DetectSilentTrackers(ctx context.Context, before, now time.Time) (int, error) {
 	type trk struct {
 		id, home string
 		mun      int64
@@ -250,7 +250,7 @@ func (s *Store) DetectSilentTrackers(ctx context.Context, before, now time.Time)
 }
 
 // PrunePositions deletes the positions received before cutoff (the retention period).
-func (s *Store) PrunePositions(ctx context.Context, cutoff time.Time) (int64, error) {
+func (s *GPSService) PrunePositions(ctx context.Context, cutoff time.Time) (int64, error) {
 	r, err := s.db.ExecContext(ctx, s.q(`DELETE FROM gps_positions WHERE received_at < ?`), ms(cutoff))
 	if err != nil {
 		return 0, storeErr("prune positions", err)
@@ -261,7 +261,7 @@ func (s *Store) PrunePositions(ctx context.Context, cutoff time.Time) (int64, er
 // AlertTrack returns the tracker, the home's zones and address and the last limit
 // positions up to the alert's last time (and no later) of a GPS alert; ErrNotFound for an
 // alert that is not a tracker's. The caller checks the alert's scope and audits the read.
-func (s *Store) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track, error) {
+func (s *GPSService) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track, error) {
 	var tr gps.Track
 	err := s.inTx(ctx, func(t *tx) error {
 		a, err := t.alert(ctx, id)
@@ -324,7 +324,7 @@ func (s *Store) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track,
 // ActiveTrackers counts, per municipality (muns; none: all), the trackers that sent a
 // position on a Danish day in [from, to): what the benefit model's gps_tracker row counts
 // as active, since positions never reach InfluxDB.
-func (s *Store) ActiveTrackers(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]int, error) {
+func (s *GPSService) ActiveTrackers(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]int, error) {
 	out := map[vagt.MunicipalityCode]int{}
 	query, args := `SELECT municipality, COUNT(DISTINCT tracker_id) FROM gps_tracker_days WHERE day >= ? AND day < ?`, []any{danishDay(from), danishDay(to)}
 	if len(muns) > 0 {
@@ -369,7 +369,7 @@ func (t *tx) eraseGPS(ctx context.Context, homes string, arg any) error {
 
 // citizenPositions returns the positions still kept of the trackers of the citizen's homes,
 // for the citizen's own export (GDPR art. 15 and 20).
-func (s *Store) citizenPositions(ctx context.Context, citizen int64) ([]registry.Position, error) {
+func (s *DB) citizenPositions(ctx context.Context, citizen int64) ([]registry.Position, error) {
 	out := []registry.Position{}
 	err := s.each(ctx, `SELECT p.tracker_id, p.at, p.lat, p.lon, p.acc FROM gps_positions p JOIN gps_trackers g ON g.id = p.tracker_id
 		JOIN homes h ON h.id = g.home_id WHERE h.citizen_id = ? ORDER BY p.tracker_id, p.at`, []any{citizen}, func(r *sql.Rows) error {

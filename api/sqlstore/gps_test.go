@@ -145,7 +145,7 @@ func TestGPSTrackerAlerts(t *testing.T) {
 
 		// Erasing the citizen deletes where they went and where they may go.
 		var citizen int64
-		list, _ := s.Citizens(ctx, 766, "mads", at)
+		list, _ := s.Citizens(ctx, api.Scope{All: true}, 766, "mads", at)
 		for _, c := range list {
 			citizen = c.ID
 		}
@@ -209,7 +209,7 @@ func TestGPSSilenceRetentionActive(t *testing.T) {
 		if err != nil || len(tr.Positions) != 1 || !tr.Positions[0].At.Equal(later) {
 			t.Errorf("after pruning: %+v %v", tr, err)
 		}
-		cs, _ := s.Citizens(ctx, 766, "mads", later)
+		cs, _ := s.Citizens(ctx, api.Scope{All: true}, 766, "mads", later)
 		x, err := s.CitizenExport(ctx, cs[0].ID, "citizen", later)
 		if err != nil || len(x.Positions) != 1 || x.Positions[0].Tracker != "gps.karen-01" || !x.Positions[0].At.Equal(later) {
 			t.Errorf("the citizen's export: %+v %v", x.Positions, err)

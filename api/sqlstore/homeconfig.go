@@ -48,7 +48,7 @@ type GatewayConfigState struct {
 }
 
 // HomeFacts returns a home's municipality, district, gateways and their devices.
-func (s *Store) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, error) {
+func (s *CarePlanService) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, error) {
 	f := HomeFacts{Home: home, Devices: map[vagt.DeviceID]vagt.Technology{}}
 	var mun int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality, d.id FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`),
@@ -88,7 +88,7 @@ func (s *Store) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, err
 }
 
 // HomeConfig returns a home's current configuration; api.ErrNotFound when it has none.
-func (s *Store) HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow, error) {
+func (s *CarePlanService) HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow, error) {
 	rows, err := s.homeConfigRows(ctx, `SELECT home_id, version, settings, effective, changed_at, changed_by FROM home_configs WHERE home_id = ?`, string(home))
 	if err != nil {
 		return HomeConfigRow{}, err
@@ -100,7 +100,7 @@ func (s *Store) HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow
 }
 
 // HomeConfigHistory returns a home's configurations, newest first.
-func (s *Store) HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]HomeConfigRow, error) {
+func (s *CarePlanService) HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]HomeConfigRow, error) {
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}
@@ -108,7 +108,7 @@ func (s *Store) HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit i
 		WHERE home_id = ? ORDER BY version DESC LIMIT ?`, string(home), limit)
 }
 
-func (s *Store) homeConfigRows(ctx context.Context, query string, args ...any) ([]HomeConfigRow, error) {
+func (s *DB) homeConfigRows(ctx context.Context, query string, args ...any) ([]HomeConfigRow, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, storeErr("home config", err)
@@ -142,7 +142,7 @@ func (s *Store) homeConfigRows(ctx context.Context, query string, args ...any) (
 // takes no new version (api.ErrConflict). ifVersion > 0 makes
 // it conditional: api.ErrConflict when the current version is another (someone else
 // changed it meanwhile). build gets the new version and returns the JSON to store.
-func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
+func (s *CarePlanService) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
 	build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error) {
 	var row HomeConfigRow
 	err := s.inTx(ctx, func(t *tx) error {
@@ -190,7 +190,7 @@ func (s *Store) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion,
 
 // RecordGatewayConfig keeps what a gateway's status says about its configuration. The
 // caller writes only a change (GatewayConfig first): statuses are frequent, changes rare.
-func (s *Store) RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, applied uint64, refused string, now time.Time) error {
+func (s *CarePlanService) RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, applied uint64, refused string, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO gateway_configs (gateway_id, applied, refused, reported_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (gateway_id) DO UPDATE SET applied = excluded.applied, refused = excluded.refused, reported_at = excluded.reported_at`,
@@ -204,7 +204,7 @@ func (s *Store) RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, appl
 }
 
 // MarkConfigPublished records that version was published to the gateway.
-func (s *Store) MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, version uint64, now time.Time) error {
+func (s *CarePlanService) MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, version uint64, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO gateway_configs (gateway_id, published, published_at) VALUES (?, ?, ?)
 			ON CONFLICT (gateway_id) DO UPDATE SET published = excluded.published, published_at = excluded.published_at`,
@@ -218,7 +218,7 @@ func (s *Store) MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, vers
 }
 
 // GatewayConfig returns what the platform knows of a gateway's configuration.
-func (s *Store) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayConfigState, error) {
+func (s *CarePlanService) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayConfigState, error) {
 	st := GatewayConfigState{Gateway: gw}
 	var (
 		applied, published, desired int64
@@ -244,7 +244,7 @@ func (s *Store) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayCo
 
 // ConfigsToPublish returns gateways whose home has a configuration version that was not
 // yet published to them (at start: a change whose publish did not happen before a stop).
-func (s *Store) ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error) {
+func (s *CarePlanService) ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id FROM gateways g JOIN home_configs h ON h.home_id = g.home_id
 		LEFT JOIN gateway_configs c ON c.gateway_id = g.id WHERE COALESCE(c.published, 0) < h.version AND g.decommissioned_at IS NULL
 		ORDER BY g.id LIMIT ?`), limit)
@@ -289,7 +289,7 @@ type HomeConfigLine struct {
 
 // HomeConfigLines returns the homes of a municipality (0: all), of the districts when any
 // are given, ordered by home, at most limit homes' worth of lines.
-func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]HomeConfigLine, error) {
+func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]HomeConfigLine, error) {
 	if limit <= 0 || limit > 5000 {
 		limit = 5000
 	}
@@ -332,4 +332,24 @@ func (s *Store) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, 
 		out = append(out, l)
 	}
 	return out, storeErrOrNil("home config lines", rows.Err())
+}
+
+// Gateway returns a gateway's link state.
+func (s *CarePlanService) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error) {
+	var (
+		g                      Gateway
+		home                   sql.NullString
+		mun, online, hb        int
+		lastSeen, offlineSince sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, home_id, municipality, online, last_seen, offline_since, heartbeat_s, software
+		FROM gateways WHERE id = ?`), string(id)).Scan(&g.ID, &home, &mun, &online, &lastSeen, &offlineSince, &hb, &g.Software)
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
+	} else if err != nil {
+		return g, storeErr("gateway", err)
+	}
+	g.Home, g.Municipality, g.Online = vagt.HomeID(home.String), vagt.MunicipalityCode(mun), online != 0
+	g.LastSeen, g.OfflineSince, g.Heartbeat = nullMs(lastSeen), nullMs(offlineSince), time.Duration(hb)*time.Second
+	return g, nil
 }

@@ -26,10 +26,10 @@ func TestDecommissionedHomeTakesNoCarePlan(t *testing.T) {
 		if _, err := s.SaveHomeConfig(ctx, w.home, 0, 0, "mads", "first", t0, plan(`{"night":"22-07"}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DecommissionGateway(ctx, "gw-0042", t0, "mads", t0); err != nil {
+		if _, err := s.DecommissionGateway(ctx, api.Scope{All: true}, "gw-0042", t0, "mads", t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DecommissionHome(ctx, w.home, t0, "mads", t0); err != nil {
+		if _, err := s.DecommissionHome(ctx, api.Scope{All: true}, w.home, t0, "mads", t0); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.SaveHomeConfig(ctx, w.home, 0, 0, "mads", "second", t0, plan(`{"night":"20-07"}`))
@@ -53,7 +53,7 @@ func TestDecommissionedGatewayStatusLoggedOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	setup(t, s)
-	if _, err := s.DecommissionGateway(t.Context(), "gw-0042", t0, "mads", t0); err != nil {
+	if _, err := s.DecommissionGateway(t.Context(), api.Scope{All: true}, "gw-0042", t0, "mads", t0); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

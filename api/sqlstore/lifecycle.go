@@ -43,7 +43,7 @@ func conflict(a alerts.Alert, action string) error {
 // Ack acknowledges an open alert for actor and stops its escalation. Of two staff who
 // acknowledge at once exactly one wins; the other gets a *alerts.ConflictError naming the
 // winner. Acknowledging again by the same actor is a no-op.
-func (s *Store) Ack(ctx context.Context, id int64, actor string, scope api.Scope, now time.Time) (alerts.Alert, error) {
+func (s *AlertService) Ack(ctx context.Context, id int64, actor string, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	var out alerts.Alert
 	err := s.inTx(ctx, func(t *tx) error {
 		a, err := t.scoped(ctx, id, scope)
@@ -102,7 +102,7 @@ func (s *Store) Ack(ctx context.Context, id int64, actor string, scope api.Scope
 
 // Resolve closes an open or acknowledged alert with an outcome and an optional note. An
 // alert resolved without an acknowledgement counts as acknowledged by the resolver then.
-func (s *Store) Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+func (s *AlertService) Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
 	if err := outcome.Validate(); err != nil {
 		return alerts.Alert{}, err
 	}
@@ -164,7 +164,7 @@ func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *api.Sco
 }
 
 // AddNote adds a free-text note to an alert (also a resolved one: the report may follow).
-func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope api.Scope, text string, now time.Time) (alerts.Note, error) {
+func (s *AlertService) AddNote(ctx context.Context, id int64, actor string, scope api.Scope, text string, now time.Time) (alerts.Note, error) {
 	if text == "" || len(text) > alerts.MaxNoteLen {
 		return alerts.Note{}, fmt.Errorf("%w: a note is 1-%d bytes", api.ErrInvalid, alerts.MaxNoteLen)
 	}
@@ -192,7 +192,7 @@ func (s *Store) AddNote(ctx context.Context, id int64, actor string, scope api.S
 // next tier, records the step, widens its audience to the tier and sets the next deadline
 // from the policy. Updates are conditional on the level, so replicas running this together
 // escalate each step once. (EscalateDue, presence.go, calls it and escalateTakenDue.)
-func (s *Store) escalateOpenDue(ctx context.Context, now time.Time) (int, error) {
+func (s *DB) escalateOpenDue(ctx context.Context, now time.Time) (int, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, escalation_level FROM alerts
 		WHERE escalate_at IS NOT NULL AND escalate_at <= ? AND state = 'open' ORDER BY escalate_at LIMIT 200`), ms(now))
 	if err != nil {

@@ -20,7 +20,7 @@ const detailNeverConnected = "never_connected"
 // {"never_connected": "true"} for a gateway provisioned at least the policy's NeverConnected
 // ago that never sent a status; and resolves such an alert (system, technical_fault) once
 // its gateway has connected. It returns how many alerts it changed.
-func (s *Store) detectNeverConnected(ctx context.Context, now time.Time) (int, error) {
+func (s *DB) detectNeverConnected(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	if grace := s.policy.NeverConnected; grace > 0 {
 		type gw struct {

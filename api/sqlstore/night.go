@@ -36,7 +36,7 @@ type NightHome struct {
 
 // NightHomes returns the homes in use whose plan has night checks, in the municipality
 // (0: all) and districts (none: all of it).
-func (s *Store) NightHomes(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]NightHome, error) {
+func (s *NightService) NightHomes(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]NightHome, error) {
 	query := `SELECT h.id, d.municipality, h.district_id, COALESCE(ci.name, ''), COALESCE(g.id, ''), COALESCE(g.online, 0), g.last_seen, c.effective, c.changed_at,
 		c.away_from, c.away_until
 		FROM homes h JOIN districts d ON d.id = h.district_id
@@ -150,7 +150,7 @@ type NightAlert struct {
 // the lane: folding, escalation, the stream). A check of a due time nobody checked in its
 // window (missed) takes the place of the missed record and keeps the mark; a second check
 // of the same due time is a conflict.
-func (s *Store) RecordNightCheck(ctx context.Context, c NightCheck, visit *NightAlert, now time.Time) (NightCheck, error) {
+func (s *NightService) RecordNightCheck(ctx context.Context, c NightCheck, visit *NightAlert, now time.Time) (NightCheck, error) {
 	var out NightCheck
 	err := s.inTx(ctx, func(t *tx) error {
 		var id int64
@@ -205,7 +205,7 @@ func (s *Store) RecordNightCheck(ctx context.Context, c NightCheck, visit *Night
 // and raises a night_check_missed alert, in one transaction with its audit entry. A due
 // time already recorded (checked, or missed by another replica) changes nothing: it
 // returns false.
-func (s *Store) MissNightCheck(ctx context.Context, c NightCheck, gw vagt.GatewayID, now time.Time) (bool, error) {
+func (s *NightService) MissNightCheck(ctx context.Context, c NightCheck, gw vagt.GatewayID, now time.Time) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(t *tx) error {
 		created = false
@@ -244,7 +244,7 @@ func nightRaise(typ vagt.AlarmType, gw vagt.GatewayID, mun vagt.MunicipalityCode
 }
 
 // NightChecks returns a home's checks with due times in [from, to), newest first.
-func (s *Store) NightChecks(ctx context.Context, home vagt.HomeID, from, to time.Time, limit int) ([]NightCheck, error) {
+func (s *NightService) NightChecks(ctx context.Context, home vagt.HomeID, from, to time.Time, limit int) ([]NightCheck, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
@@ -263,7 +263,7 @@ func (s *Store) NightChecks(ctx context.Context, home vagt.HomeID, from, to time
 
 // NightDues returns, per home, the due times in [from, to) that have a check recorded
 // (made or missed).
-func (s *Store) NightDues(ctx context.Context, from, to time.Time) (map[vagt.HomeID][]time.Time, error) {
+func (s *NightService) NightDues(ctx context.Context, from, to time.Time) (map[vagt.HomeID][]time.Time, error) {
 	out := map[vagt.HomeID][]time.Time{}
 	err := s.each(ctx, `SELECT home_id, due_at FROM night_checks WHERE due_at >= ? AND due_at < ?`, []any{ms(from), ms(to)}, func(r *sql.Rows) error {
 		var (
@@ -288,7 +288,7 @@ type NightCounts struct {
 }
 
 // NightCheckCounts counts the checks due in [from, to) per municipality (none: all).
-func (s *Store) NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]NightCounts, error) {
+func (s *NightService) NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]NightCounts, error) {
 	query := `SELECT municipality, decision, missed, COUNT(*) FROM night_checks WHERE due_at >= ? AND due_at < ?`
 	args := []any{ms(from), ms(to)}
 	if len(muns) > 0 {
@@ -329,7 +329,7 @@ func (s *Store) NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCo
 
 // citizenNightChecks are the night checks of the citizen's homes, oldest first, for the
 // citizen's export.
-func (s *Store) citizenNightChecks(ctx context.Context, citizen int64) ([]registry.CitizenNightCheck, error) {
+func (s *DB) citizenNightChecks(ctx context.Context, citizen int64) ([]registry.CitizenNightCheck, error) {
 	out := []registry.CitizenNightCheck{}
 	err := s.each(ctx, `SELECT `+nightColumns+` FROM night_checks WHERE home_id IN (SELECT id FROM homes WHERE citizen_id = ?)
 		ORDER BY due_at, id`, []any{citizen}, func(r *sql.Rows) error {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -21,7 +20,7 @@ import (
 //     with a note saying so.
 //
 // It returns how many alerts it changed.
-func (s *Store) DetectOffline(ctx context.Context, now time.Time) (int, error) {
+func (s *AlertService) DetectOffline(ctx context.Context, now time.Time) (int, error) {
 	p := s.policy
 	cutoff := ms(now.Add(-p.OfflineGrace))
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT g.id, g.municipality FROM gateways g
@@ -116,24 +115,4 @@ type Gateway struct {
 	OfflineSince *time.Time
 	Heartbeat    time.Duration
 	Software     string
-}
-
-// Gateway returns a gateway's link state.
-func (s *Store) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error) {
-	var (
-		g                      Gateway
-		home                   sql.NullString
-		mun, online, hb        int
-		lastSeen, offlineSince sql.NullInt64
-	)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, home_id, municipality, online, last_seen, offline_since, heartbeat_s, software
-		FROM gateways WHERE id = ?`), string(id)).Scan(&g.ID, &home, &mun, &online, &lastSeen, &offlineSince, &hb, &g.Software)
-	if errors.Is(err, sql.ErrNoRows) {
-		return g, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
-	} else if err != nil {
-		return g, storeErr("gateway", err)
-	}
-	g.Home, g.Municipality, g.Online = vagt.HomeID(home.String), vagt.MunicipalityCode(mun), online != 0
-	g.LastSeen, g.OfflineSince, g.Heartbeat = nullMs(lastSeen), nullMs(offlineSince), time.Duration(hb)*time.Second
-	return g, nil
 }

@@ -19,7 +19,7 @@ import (
 // Take makes who the alert's assignee and acknowledges it if it was open. Taking again by
 // the assignee is a no-op. Somebody else holding it answers a *alerts.TakenError naming
 // them, unless they are overdue (they missed their deadline): then who takes it over.
-func (s *Store) Take(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
+func (s *AlertService) Take(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "take", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.take(ctx, a, who, now)
 	})
@@ -28,7 +28,7 @@ func (s *Store) Take(ctx context.Context, id int64, who alerts.Assignee, scope a
 // Enroute marks "on my way". The caller must hold the alert; one who does not takes it
 // in the same step (take-and-go), with Take's conflicts. The escalation clock then waits
 // for the arrival (alerts.Policy.ArrivalDeadline).
-func (s *Store) Enroute(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
+func (s *AlertService) Enroute(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "enroute", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.enroute(ctx, a, who, now)
 	})
@@ -36,7 +36,7 @@ func (s *Store) Enroute(ctx context.Context, id int64, who alerts.Assignee, scop
 
 // Arrive marks that the assignee is in the home (taking the alert first, as Enroute does).
 // Escalation stops.
-func (s *Store) Arrive(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
+func (s *AlertService) Arrive(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "arrive", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.arrive(ctx, a, who, now)
 	})
@@ -45,13 +45,13 @@ func (s *Store) Arrive(ctx context.Context, id int64, who alerts.Assignee, scope
 // Release hands the alert back: only its assignee, and not after arriving. The alert is
 // open again (unacknowledged; the earlier acknowledgement stays in the timeline) and its
 // escalation clock restarts at its tier.
-func (s *Store) Release(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
+func (s *AlertService) Release(ctx context.Context, id int64, who alerts.Assignee, scope api.Scope, now time.Time) (alerts.Alert, error) {
 	return s.presenceStep(ctx, "release", id, scope, func(t *tx, a alerts.Alert) (alerts.Alert, error) {
 		return t.release(ctx, a, who, now)
 	})
 }
 
-func (s *Store) presenceStep(ctx context.Context, op string, id int64, scope api.Scope, step func(*tx, alerts.Alert) (alerts.Alert, error)) (alerts.Alert, error) {
+func (s *DB) presenceStep(ctx context.Context, op string, id int64, scope api.Scope, step func(*tx, alerts.Alert) (alerts.Alert, error)) (alerts.Alert, error) {
 	var out alerts.Alert
 	err := s.inTx(ctx, func(t *tx) error {
 		a, err := t.scoped(ctx, id, scope)
@@ -293,7 +293,7 @@ func (t *tx) step(ctx context.Context, id int64, at time.Time, step, actor, deta
 // EscalateDue escalates what is due at now: open alerts nobody acknowledged
 // (escalateOpenDue, lifecycle.go) and taken alerts whose assignee did not say "on my way"
 // or arrive in time (escalateTakenDue).
-func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
+func (s *AlertService) EscalateDue(ctx context.Context, now time.Time) (int, error) {
 	n, err := s.escalateOpenDue(ctx, now)
 	if err != nil {
 		return n, err
@@ -308,7 +308,7 @@ func (s *Store) EscalateDue(ctx context.Context, now time.Time) (int, error) {
 // over) and goes one tier up, as an unacknowledged alert would; its next deadline is one
 // step later, until the last tier. At the last tier it is only marked overdue. Updates are
 // conditional on the level and the deadline, so replicas do each step once.
-func (s *Store) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
+func (s *DB) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
 	type due struct {
 		id    int64
 		level int
@@ -392,7 +392,7 @@ func (s *Store) escalateTakenDue(ctx context.Context, now time.Time) (int, error
 
 // timeline is every step of d, oldest first: the alert's own times, the presence steps
 // and the escalations (d.Escalations, read before).
-func (s *Store) timeline(ctx context.Context, d alerts.Detail) ([]alerts.TimelineEntry, error) {
+func (s *DB) timeline(ctx context.Context, d alerts.Detail) ([]alerts.TimelineEntry, error) {
 	out := []alerts.TimelineEntry{{At: d.RaisedAt, Step: "raised"}}
 	if d.AckedAt != nil {
 		out = append(out, alerts.TimelineEntry{At: *d.AckedAt, Step: "acknowledged", By: d.AckedBy})

@@ -15,7 +15,7 @@ import (
 const MaxListLimit = 500
 
 // ListAlerts returns the alerts in scope that match f, newest first, one page.
-func (s *Store) ListAlerts(ctx context.Context, scope api.Scope, f alerts.Filter) ([]alerts.Alert, error) {
+func (s *AlertService) ListAlerts(ctx context.Context, scope api.Scope, f alerts.Filter) ([]alerts.Alert, error) {
 	var (
 		where []string
 		args  []any
@@ -86,7 +86,7 @@ func (s *Store) ListAlerts(ctx context.Context, scope api.Scope, f alerts.Filter
 }
 
 // Alert returns one alert without personal data.
-func (s *Store) Alert(ctx context.Context, id int64) (alerts.Alert, error) {
+func (s *AlertService) Alert(ctx context.Context, id int64) (alerts.Alert, error) {
 	a, err := scanAlert(s.db.QueryRowContext(ctx, s.q(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`), id))
 	if err == sql.ErrNoRows {
 		return a, fmt.Errorf("alert %d: %w", id, api.ErrNotFound)
@@ -98,7 +98,7 @@ func (s *Store) Alert(ctx context.Context, id int64) (alerts.Alert, error) {
 
 // AlertDetail returns an alert with the citizen, the home's devices, notes and escalation
 // steps. The caller checks the scope and writes the audit record.
-func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error) {
+func (s *AlertService) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error) {
 	a, err := s.Alert(ctx, id)
 	if err != nil {
 		return alerts.Detail{}, err
@@ -176,7 +176,7 @@ func (s *Store) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error
 	return d, err
 }
 
-func (s *Store) each(ctx context.Context, query string, args []any, f func(*sql.Rows) error) error {
+func (s *DB) each(ctx context.Context, query string, args []any, f func(*sql.Rows) error) error {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return err

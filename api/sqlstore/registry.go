@@ -12,7 +12,7 @@ import (
 // behind which gateway. The registry issue extends these tables and adds its API.
 
 // CreateDistrict adds a district (a home-care team's area) to a municipality.
-func (s *Store) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error) {
+func (s *RegistryService) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, name string) (int64, error) {
 	if err := m.Validate(); err != nil {
 		return 0, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -34,7 +34,7 @@ func (s *Store) CreateDistrict(ctx context.Context, m vagt.MunicipalityCode, nam
 }
 
 // CreateCitizen adds a citizen with contact persons.
-func (s *Store) CreateCitizen(ctx context.Context, m vagt.MunicipalityCode, c api.Citizen) (int64, error) {
+func (s *RegistryService) CreateCitizen(ctx context.Context, m vagt.MunicipalityCode, c api.Citizen) (int64, error) {
 	if err := m.Validate(); err != nil {
 		return 0, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -58,7 +58,7 @@ func (s *Store) CreateCitizen(ctx context.Context, m vagt.MunicipalityCode, c ap
 }
 
 // CreateHome adds a home in a district; citizen may be 0.
-func (s *Store) CreateHome(ctx context.Context, id vagt.HomeID, district, citizen int64) error {
+func (s *RegistryService) CreateHome(ctx context.Context, id vagt.HomeID, district, citizen int64) error {
 	if err := id.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -78,7 +78,7 @@ func (s *Store) CreateHome(ctx context.Context, id vagt.HomeID, district, citize
 
 // RegisterGateway installs a gateway in a home (keeping the link state of a gateway that
 // reported before it was registered).
-func (s *Store) RegisterGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID) error {
+func (s *RegistryService) RegisterGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID) error {
 	if err := id.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -96,7 +96,7 @@ func (s *Store) RegisterGateway(ctx context.Context, id vagt.GatewayID, home vag
 }
 
 // RegisterDevice adds a device to a gateway with a label staff recognise ("bathroom pull cord").
-func (s *Store) RegisterDevice(ctx context.Context, id vagt.DeviceID, gw vagt.GatewayID, tech vagt.Technology, label string) error {
+func (s *RegistryService) RegisterDevice(ctx context.Context, id vagt.DeviceID, gw vagt.GatewayID, tech vagt.Technology, label string) error {
 	if err := id.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}

@@ -25,7 +25,7 @@ func munFilter(col string, m vagt.MunicipalityCode) (string, []any) {
 }
 
 // Municipalities returns the 98 with their regions, by code.
-func (s *Store) Municipalities(ctx context.Context) ([]registry.Municipality, error) {
+func (s *RegistryService) Municipalities(ctx context.Context) ([]registry.Municipality, error) {
 	var out []registry.Municipality
 	err := s.each(ctx, `SELECT code, name, region FROM municipalities ORDER BY code`, nil, func(r *sql.Rows) error {
 		var m registry.Municipality
@@ -41,7 +41,7 @@ func (s *Store) Municipalities(ctx context.Context) ([]registry.Municipality, er
 }
 
 // Districts returns the districts of m (0: all).
-func (s *Store) Districts(ctx context.Context, m vagt.MunicipalityCode) ([]registry.District, error) {
+func (s *RegistryService) Districts(ctx context.Context, m vagt.MunicipalityCode) ([]registry.District, error) {
 	where, args := munFilter("municipality", m)
 	out := []registry.District{}
 	err := s.each(ctx, `SELECT id, municipality, name FROM districts WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
@@ -57,7 +57,7 @@ func (s *Store) Districts(ctx context.Context, m vagt.MunicipalityCode) ([]regis
 }
 
 // DistrictMunicipality returns the municipality a district belongs to.
-func (s *Store) DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
+func (s *RegistryService) DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM districts WHERE id = ?`), id).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -70,7 +70,15 @@ func (s *Store) DistrictMunicipality(ctx context.Context, id int64) (vagt.Munici
 
 // RegisterCitizen adds a citizen with contact persons, registered at now, audited as
 // citizen.create by actor in the same transaction.
-func (s *Store) RegisterCitizen(ctx context.Context, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error) {
+// A citizen without a municipality goes to the scope's; one outside the scope is
+// api.ErrOutOfScope.
+func (s *RegistryService) RegisterCitizen(ctx context.Context, scope api.Scope, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error) {
+	if c.Municipality == 0 && !scope.All {
+		c.Municipality = scope.Municipality
+	}
+	if !scope.Allows(c.Municipality, 0) {
+		return c, fmt.Errorf("citizen in municipality %d: %w", c.Municipality, api.ErrOutOfScope)
+	}
 	if err := c.Municipality.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -101,9 +109,16 @@ func (s *Store) RegisterCitizen(ctx context.Context, c registry.Citizen, actor s
 
 func citizenObject(id int64) string { return fmt.Sprintf("citizen/%d", id) }
 
-// Citizens returns the citizens of m (0: all) with their contacts; the read is audited as
-// citizen.list by actor before anything is returned.
-func (s *Store) Citizens(ctx context.Context, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error) {
+// Citizens returns the citizens of m (0: all the scope holds) with their contacts; the read
+// is audited as citizen.list by actor before anything is returned. Asking for a
+// municipality outside the scope is api.ErrForbidden: it names no object.
+func (s *RegistryService) Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error) {
+	if !scope.All {
+		if m != 0 && m != scope.Municipality {
+			return nil, fmt.Errorf("%w: you see municipality %d only", api.ErrForbidden, scope.Municipality)
+		}
+		m = scope.Municipality
+	}
 	if err := s.inTx(ctx, func(t *tx) error {
 		return t.audit(ctx, now, actor, "citizen.list", fmt.Sprintf("municipality/%d", m), "")
 	}); err != nil {
@@ -113,10 +128,13 @@ func (s *Store) Citizens(ctx context.Context, m vagt.MunicipalityCode, actor str
 	return s.citizens(ctx, `WHERE 1 = 1`+where, args)
 }
 
-// Citizen returns one citizen with contacts, audited as citizen.read by actor first.
-// The municipality is checked by the caller with CitizenMunicipality.
-func (s *Store) Citizen(ctx context.Context, id int64, actor string, now time.Time) (registry.Citizen, error) {
+// Citizen returns one citizen with contacts, audited as citizen.read by actor first; a
+// citizen outside the scope is api.ErrOutOfScope and reads nothing.
+func (s *RegistryService) Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (registry.Citizen, error) {
 	if err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, id); err != nil {
+			return err
+		}
 		return t.audit(ctx, now, actor, "citizen.read", citizenObject(id), "")
 	}); err != nil {
 		return registry.Citizen{}, storeErr("citizen", err)
@@ -131,8 +149,25 @@ func (s *Store) Citizen(ctx context.Context, id int64, actor string, now time.Ti
 	return cs[0], nil
 }
 
+// citizenInScope returns the citizen's municipality after deciding the caller's access:
+// api.ErrNotFound for no such citizen, api.ErrOutOfScope for one outside the scope (the
+// API answers both alike).
+func (t *tx) citizenInScope(ctx context.Context, scope api.Scope, id int64) (vagt.MunicipalityCode, error) {
+	var m int
+	err := t.row(ctx, `SELECT municipality FROM citizens WHERE id = ?`, id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("citizen %d: %w", id, api.ErrNotFound)
+	} else if err != nil {
+		return 0, err
+	}
+	if !scope.Allows(vagt.MunicipalityCode(m), 0) {
+		return 0, fmt.Errorf("citizen %d: %w", id, api.ErrOutOfScope)
+	}
+	return vagt.MunicipalityCode(m), nil
+}
+
 // CitizenMunicipality returns the municipality of a citizen, for scope checks.
-func (s *Store) CitizenMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
+func (s *RegistryService) CitizenMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM citizens WHERE id = ?`), id).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -143,7 +178,7 @@ func (s *Store) CitizenMunicipality(ctx context.Context, id int64) (vagt.Municip
 	return vagt.MunicipalityCode(m), nil
 }
 
-func (s *Store) citizens(ctx context.Context, where string, args []any) ([]registry.Citizen, error) {
+func (s *DB) citizens(ctx context.Context, where string, args []any) ([]registry.Citizen, error) {
 	out := []registry.Citizen{}
 	idx := map[int64]int{}
 	err := s.each(ctx, `SELECT id, municipality, name, address, key_box_note, registered_at, erased_at FROM citizens `+where+` ORDER BY id`, args, func(r *sql.Rows) error {
@@ -179,13 +214,18 @@ func (s *Store) citizens(ctx context.Context, where string, args []any) ([]regis
 	return out, nil
 }
 
-// AddHome adds a home in a district (and of a citizen of the same municipality, when given).
-func (s *Store) AddHome(ctx context.Context, h registry.Home) (registry.Home, error) {
-	if err := h.ID.Validate(); err != nil {
-		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
-	}
+// AddHome adds a home in a district (and of a citizen of the same municipality, when
+// given). A district outside the scope is api.ErrOutOfScope, decided before the home is
+// checked; one that does not exist is invalid input.
+func (s *RegistryService) AddHome(ctx context.Context, scope api.Scope, h registry.Home) (registry.Home, error) {
 	m, err := s.DistrictMunicipality(ctx, h.District)
 	if err != nil {
+		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	}
+	if !scope.Allows(m, 0) {
+		return h, fmt.Errorf("district %d: %w", h.District, api.ErrOutOfScope)
+	}
+	if err := h.ID.Validate(); err != nil {
 		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	h.Municipality = m
@@ -209,12 +249,12 @@ func (s *Store) AddHome(ctx context.Context, h registry.Home) (registry.Home, er
 }
 
 // Homes returns the homes of m (0: all), decommissioned ones included.
-func (s *Store) Homes(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Home, error) {
+func (s *RegistryService) Homes(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Home, error) {
 	where, args := munFilter("d.municipality", m)
 	return s.homes(ctx, where, args)
 }
 
-func (s *Store) homes(ctx context.Context, where string, args []any) ([]registry.Home, error) {
+func (s *DB) homes(ctx context.Context, where string, args []any) ([]registry.Home, error) {
 	out := []registry.Home{}
 	err := s.each(ctx, `SELECT h.id, h.district_id, COALESCE(h.citizen_id, 0), d.municipality, h.decommissioned_at
 		FROM homes h JOIN districts d ON d.id = h.district_id WHERE 1 = 1`+where+` ORDER BY h.id`, args, func(r *sql.Rows) error {
@@ -234,7 +274,7 @@ func (s *Store) homes(ctx context.Context, where string, args []any) ([]registry
 }
 
 // HomeMunicipality returns the municipality of a home, for scope checks.
-func (s *Store) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.MunicipalityCode, error) {
+func (s *RegistryService) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`), string(id)).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -248,7 +288,7 @@ func (s *Store) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.Muni
 // ProvisionGateway registers a gateway in a home and stores the hash of its MQTT password.
 // A gateway that reported before it was registered keeps its link state; one that was
 // provisioned already is a conflict (its password is not shown again).
-func (s *Store) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) error {
+func (s *RegistryService) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) error {
 	if err := id.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -283,12 +323,12 @@ func (s *Store) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home va
 
 // Gateways returns the gateways of m (0: all), with link state, decommissioned ones
 // included.
-func (s *Store) Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Gateway, error) {
+func (s *RegistryService) Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Gateway, error) {
 	where, args := munFilter("municipality", m)
 	return s.gateways(ctx, where, args)
 }
 
-func (s *Store) gateways(ctx context.Context, where string, args []any) ([]registry.Gateway, error) {
+func (s *DB) gateways(ctx context.Context, where string, args []any) ([]registry.Gateway, error) {
 	out := []registry.Gateway{}
 	err := s.each(ctx, `SELECT id, COALESCE(home_id, ''), municipality, online, last_seen, software, decommissioned_at FROM gateways WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
 		var (
@@ -308,7 +348,7 @@ func (s *Store) gateways(ctx context.Context, where string, args []any) ([]regis
 }
 
 // GatewayMunicipality returns the municipality a gateway is registered (or reported) in.
-func (s *Store) GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vagt.MunicipalityCode, error) {
+func (s *RegistryService) GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM gateways WHERE id = ?`), string(id)).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -24,8 +24,32 @@ func fieldsDetail(fields []string) string { return "fields=" + strings.Join(fiel
 
 func districtObject(id int64) string { return fmt.Sprintf("district/%d", id) }
 
+// inScope reads the municipality of one registry object (query selects it by arg) and
+// decides the caller's access in the transaction that changes the object:
+// api.ErrNotFound for no such object, api.ErrOutOfScope for one outside the scope (the API
+// answers both alike).
+func (t *tx) inScope(ctx context.Context, scope api.Scope, object, query string, arg any) error {
+	var m int
+	err := t.row(ctx, query, arg).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", object, api.ErrNotFound)
+	} else if err != nil {
+		return err
+	}
+	if !scope.Allows(vagt.MunicipalityCode(m), 0) {
+		return fmt.Errorf("%s: %w", object, api.ErrOutOfScope)
+	}
+	return nil
+}
+
+const (
+	districtMunicipality = `SELECT municipality FROM districts WHERE id = ?`
+	homeMunicipality     = `SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`
+	gatewayMunicipality  = `SELECT municipality FROM gateways WHERE id = ?`
+)
+
 // District returns one district.
-func (s *Store) District(ctx context.Context, id int64) (registry.District, error) {
+func (s *RegistryService) District(ctx context.Context, id int64) (registry.District, error) {
 	d := registry.District{ID: id}
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality, name FROM districts WHERE id = ?`), id).Scan(&d.Municipality, &d.Name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -38,11 +62,17 @@ func (s *Store) District(ctx context.Context, id int64) (registry.District, erro
 
 // UpdateDistrict renames a district (names are unique in a municipality), audited as
 // district.update.
-func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error) {
-	if c.Name != nil && (strings.TrimSpace(*c.Name) == "" || len(*c.Name) > 100) {
-		return registry.District{}, &api.FieldError{Field: "name", Reason: "must be 1-100 bytes"}
-	}
+// A district outside the scope is api.ErrOutOfScope, decided before the change is checked.
+func (s *RegistryService) UpdateDistrict(ctx context.Context, scope api.Scope, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error) {
+	var invalid error // answered as it is, unwrapped
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, fmt.Sprintf("district %d", id), districtMunicipality, id); err != nil {
+			return err
+		}
+		if c.Name != nil && (strings.TrimSpace(*c.Name) == "" || len(*c.Name) > 100) {
+			invalid = &api.FieldError{Field: "name", Reason: "must be 1-100 bytes"}
+			return invalid
+		}
 		var (
 			mun  int
 			name string
@@ -68,6 +98,9 @@ func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.Distric
 		}
 		return t.audit(ctx, now, actor, "district.update", districtObject(id), fieldsDetail([]string{"name"}))
 	})
+	if invalid != nil {
+		return registry.District{}, invalid
+	}
 	if err != nil {
 		return registry.District{}, storeErr("update district", err)
 	}
@@ -77,8 +110,11 @@ func (s *Store) UpdateDistrict(ctx context.Context, id int64, c registry.Distric
 // DeleteDistrict deletes a district that nothing refers to: no home (a decommissioned
 // one keeps its district for history) and no staff user assigned to it. Audited as
 // district.delete.
-func (s *Store) DeleteDistrict(ctx context.Context, id int64, actor string, now time.Time) error {
+func (s *RegistryService) DeleteDistrict(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, fmt.Sprintf("district %d", id), districtMunicipality, id); err != nil {
+			return err
+		}
 		var name string
 		err := t.row(ctx, `SELECT name FROM districts WHERE id = ?`, id).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -114,7 +150,7 @@ func (s *Store) DeleteDistrict(ctx context.Context, id int64, actor string, now 
 func homeObject(id vagt.HomeID) string { return "home/" + string(id) }
 
 // Home returns one home.
-func (s *Store) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error) {
+func (s *RegistryService) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error) {
 	hs, err := s.homes(ctx, ` AND h.id = ?`, []any{string(id)})
 	if err != nil {
 		return registry.Home{}, err
@@ -128,8 +164,11 @@ func (s *Store) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error)
 // UpdateHome moves a home to another district of its municipality and/or gives it another
 // citizen of its municipality (0: none). A decommissioned home may still move district (so
 // that an emptied district can be deleted) but gets no citizen. Audited as home.update.
-func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error) {
+func (s *RegistryService) UpdateHome(ctx context.Context, scope api.Scope, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "home "+string(id), homeMunicipality, string(id)); err != nil {
+			return err
+		}
 		var (
 			district, mun  int64
 			citizen, decom sql.NullInt64
@@ -198,11 +237,15 @@ func (s *Store) UpdateHome(ctx context.Context, id vagt.HomeID, c registry.HomeC
 // DecommissionHome takes a home out of use at `at`. It keeps its row, district, citizen,
 // alerts and care plan; a home with a gateway still in use is a conflict (decommission
 // the gateway first, so its devices get their removal date). Audited as home.decommission.
-func (s *Store) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error) {
-	if err := registry.ValidDecommission(at, now); err != nil {
-		return registry.Home{}, err
-	}
+func (s *RegistryService) DecommissionHome(ctx context.Context, scope api.Scope, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error) {
+	var invalid error // answered as it is, unwrapped
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "home "+string(id), homeMunicipality, string(id)); err != nil {
+			return err
+		}
+		if invalid = registry.ValidDecommission(at, now); invalid != nil {
+			return invalid
+		}
 		var decom sql.NullInt64
 		err := t.row(ctx, `SELECT decommissioned_at FROM homes WHERE id = ?`, string(id)).Scan(&decom)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -231,19 +274,28 @@ func (s *Store) DecommissionHome(ctx context.Context, id vagt.HomeID, at time.Ti
 		}
 		return t.audit(ctx, now, actor, "home.decommission", homeObject(id), "")
 	})
+	if invalid != nil {
+		return registry.Home{}, invalid
+	}
 	if err != nil {
 		return registry.Home{}, storeErr("decommission home", err)
 	}
 	return s.Home(ctx, id)
 }
 
-// UpdateCitizen corrects a citizen's personal data; an erased citizen is a conflict.
-// Audited as citizen.update with the names of the fields that changed, never the values.
-func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error) {
-	if err := validCitizenChange(c); err != nil {
-		return registry.Citizen{}, err
-	}
+// UpdateCitizen corrects a citizen's personal data; an erased citizen is a conflict, one
+// outside the scope api.ErrOutOfScope (decided before the change is validated, so a
+// refusal tells nothing of the body). Audited as citizen.update with the names of the
+// fields that changed, never the values.
+func (s *RegistryService) UpdateCitizen(ctx context.Context, scope api.Scope, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error) {
+	var invalid error // answered as validCitizenChange says it, unwrapped
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, id); err != nil {
+			return err
+		}
+		if invalid = validCitizenChange(c); invalid != nil {
+			return invalid
+		}
 		var (
 			name, address, note string
 			erased              sql.NullInt64
@@ -299,6 +351,9 @@ func (s *Store) UpdateCitizen(ctx context.Context, id int64, c registry.CitizenC
 		}
 		return t.audit(ctx, now, actor, "citizen.update", citizenObject(id), fieldsDetail(changed))
 	})
+	if invalid != nil {
+		return registry.Citizen{}, invalid
+	}
 	if err != nil {
 		return registry.Citizen{}, storeErr("update citizen", err)
 	}

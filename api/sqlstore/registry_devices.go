@@ -19,7 +19,7 @@ const deviceState = `CASE WHEN dv.removed_at IS NOT NULL THEN 'removed' WHEN dv.
 
 // InstallDevice registers a device on a gateway as installed at d.InstalledAt (now when
 // nil). A device the gateway reported already (pending) is taken over.
-func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor string, now time.Time) (registry.Device, error) {
+func (s *RegistryService) InstallDevice(ctx context.Context, d registry.Device, actor string, now time.Time) (registry.Device, error) {
 	if err := d.ID.Validate(); err != nil {
 		return d, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -60,7 +60,7 @@ func (s *Store) InstallDevice(ctx context.Context, d registry.Device, actor stri
 
 // AcceptDevice turns a pending device into an installed one; technology and label are kept
 // when zero.
-func (s *Store) AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error) {
+func (s *RegistryService) AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error) {
 	err := s.inTx(ctx, func(t *tx) error {
 		var state string
 		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(id)).Scan(&state)
@@ -86,7 +86,7 @@ func (s *Store) AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Te
 }
 
 // RemoveDevice records that an installed device was taken out of use at removedAt.
-func (s *Store) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error) {
+func (s *RegistryService) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error) {
 	err := s.inTx(ctx, func(t *tx) error {
 		var (
 			state     string
@@ -134,7 +134,7 @@ func scanDevice(r scanner) (registry.Device, error) {
 }
 
 // Device returns one device.
-func (s *Store) Device(ctx context.Context, id vagt.DeviceID) (registry.Device, error) {
+func (s *RegistryService) Device(ctx context.Context, id vagt.DeviceID) (registry.Device, error) {
 	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceColumns+` FROM devices dv WHERE dv.id = ?`), string(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("device %s: %w", id, api.ErrNotFound)
@@ -145,7 +145,7 @@ func (s *Store) Device(ctx context.Context, id vagt.DeviceID) (registry.Device, 
 }
 
 // DeviceMunicipality returns the municipality of a device's gateway, for scope checks.
-func (s *Store) DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, error) {
+func (s *RegistryService) DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE dv.id = ?`), string(id)).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -157,7 +157,7 @@ func (s *Store) DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.
 }
 
 // Devices returns the devices of m (0: all) in a state ("" for all).
-func (s *Store) Devices(ctx context.Context, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error) {
+func (s *RegistryService) Devices(ctx context.Context, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error) {
 	where, args := munFilter("g.municipality", m)
 	if state != "" {
 		where += ` AND ` + deviceState + ` = ?`
@@ -193,7 +193,7 @@ func munIn(col string, muns []vagt.MunicipalityCode) (string, []any) {
 
 // DeviceFacts returns the devices installed before `before` in the municipalities (none:
 // all), with their technology, dates and pseudonymous citizen: what adoption counts.
-func (s *Store) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
+func (s *StatsService) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
 	where, args := munIn("d.municipality", muns)
 	args = append([]any{ms(before)}, args...)
 	var out []registry.DeviceFact
@@ -218,7 +218,7 @@ func (s *Store) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, b
 
 // CitizenFacts returns when the citizens of the municipalities (none: all) registered
 // before `before` were registered.
-func (s *Store) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
+func (s *StatsService) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
 	where, args := munIn("municipality", muns)
 	args = append([]any{ms(before)}, args...)
 	var out []registry.CitizenFact
@@ -241,7 +241,7 @@ func (s *Store) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, 
 // AlertFacts returns the alerts raised in [from, to) in the municipalities (none: all),
 // with their response times, outcome and number of escalations. Test alerts
 // ("prøvealarm") are not facts of the care given: they are left out.
-func (s *Store) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
+func (s *StatsService) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
 	where, args := munIn("a.municipality", muns)
 	args = append([]any{ms(from), ms(to)}, args...)
 	var out []registry.AlertFact

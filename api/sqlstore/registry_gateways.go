@@ -19,7 +19,7 @@ import (
 func gatewayObject(id vagt.GatewayID) string { return "gateway/" + string(id) }
 
 // RegistryGateway returns one gateway as the registry shows it.
-func (s *Store) RegistryGateway(ctx context.Context, id vagt.GatewayID) (registry.Gateway, error) {
+func (s *RegistryService) RegistryGateway(ctx context.Context, id vagt.GatewayID) (registry.Gateway, error) {
 	gs, err := s.gateways(ctx, ` AND id = ?`, []any{string(id)})
 	if err != nil {
 		return registry.Gateway{}, err
@@ -52,8 +52,11 @@ func (t *tx) gatewayInUse(ctx context.Context, id vagt.GatewayID) (home string, 
 
 // UpdateGateway moves a gateway (with its devices) to another home of its municipality
 // that is in use. Audited as gateway.update.
-func (s *Store) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error) {
+func (s *RegistryService) UpdateGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
 		home, mun, err := t.gatewayInUse(ctx, id)
 		if err != nil {
 			return err
@@ -90,8 +93,11 @@ func (s *Store) UpdateGateway(ctx context.Context, id vagt.GatewayID, c registry
 
 // RotateGatewayCredentials replaces a gateway's password hash (the new password is the
 // caller's to show once). Audited as gateway.credentials.
-func (s *Store) RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
+func (s *RegistryService) RotateGatewayCredentials(ctx context.Context, scope api.Scope, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
 		if _, _, err := t.gatewayInUse(ctx, id); err != nil {
 			return err
 		}
@@ -113,12 +119,16 @@ func (s *Store) RotateGatewayCredentials(ctx context.Context, id vagt.GatewayID,
 // history; from now on the api ignores its status and files its alarms as unregistered
 // (never dropped). The broker's password file is the operator's: see the result's Broker.
 // Audited as gateway.decommission.
-func (s *Store) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error) {
+func (s *RegistryService) DecommissionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error) {
 	res := registry.GatewayDecommission{DevicesRemoved: []vagt.DeviceID{}, Broker: registry.BrokerRevocation(id)}
-	if err := registry.ValidDecommission(at, now); err != nil {
-		return res, err
-	}
+	var invalid error // answered as it is, unwrapped
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
+		if invalid = registry.ValidDecommission(at, now); invalid != nil {
+			return invalid
+		}
 		res.DevicesRemoved, res.PendingDropped, res.OfflineResolved = []vagt.DeviceID{}, 0, 0
 		var decom sql.NullInt64
 		err := t.row(ctx, `SELECT decommissioned_at FROM gateways WHERE id = ?`, string(id)).Scan(&decom)
@@ -178,9 +188,32 @@ func (s *Store) DecommissionGateway(ctx context.Context, id vagt.GatewayID, at t
 		}
 		return t.audit(ctx, now, actor, "gateway.decommission", gatewayObject(id), fmt.Sprintf("devices_removed=%d pending_dropped=%d", len(res.DevicesRemoved), res.PendingDropped))
 	})
+	if invalid != nil {
+		return res, invalid
+	}
 	if err != nil {
 		return res, storeErr("decommission gateway", err)
 	}
 	res.Gateway, err = s.RegistryGateway(ctx, id)
 	return res, err
+}
+
+// GatewayPasswordHash returns a provisioned gateway's password hash (Mosquitto's $7$
+// format) for the broker's password file; audited for actor. api.ErrNotFound when the
+// gateway has none (unknown, decommissioned, or on certificates).
+func (s *RegistryService) GatewayPasswordHash(ctx context.Context, id vagt.GatewayID, actor string, now time.Time) (string, error) {
+	var hash string
+	err := s.inTx(ctx, func(t *tx) error {
+		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&hash)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && hash == "") {
+			return fmt.Errorf("gateway %s has no password: %w", id, api.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		return t.audit(ctx, now, actor, "gateway.password_hash.read", "gateway/"+string(id), "")
+	})
+	if err != nil {
+		return "", storeErr("gateway password hash", err)
+	}
+	return hash, nil
 }

@@ -15,7 +15,7 @@ import (
 // which the stream answers with a reset (the console reloads its list; see HasEvent). gap
 // must exceed the events written between the backup and the restore. It returns the id
 // the next event gets.
-func (s *Store) SkipEventIDs(ctx context.Context, gap int64) (int64, error) {
+func (s *AlertService) SkipEventIDs(ctx context.Context, gap int64) (int64, error) {
 	if gap <= 0 {
 		return 0, errors.New("sqlstore: skip event ids: the gap must be positive")
 	}
@@ -57,7 +57,7 @@ func (s *Store) SkipEventIDs(ctx context.Context, gap int64) (int64, error) {
 // HasEvent reports whether the event log holds the event id. Events are never deleted, so
 // an id a client was sent and this log does not hold means the client followed another
 // store (a restored backup, a replaced database): the stream tells it to reload.
-func (s *Store) HasEvent(ctx context.Context, id int64) (bool, error) {
+func (s *AlertService) HasEvent(ctx context.Context, id int64) (bool, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM events WHERE id = ?`), id).Scan(&n); err != nil {
 		return false, storeErr("has event", fmt.Errorf("%d: %w", id, err))

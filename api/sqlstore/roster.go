@@ -55,8 +55,8 @@ CREATE INDEX live_streams_user ON live_streams (user_name, beat_at);
 
 // Roster returns a district's roster; one never saved has no shifts. ErrNotFound when the
 // district does not exist.
-func (s *Store) Roster(ctx context.Context, district int64) (roster.Roster, error) {
-	m, err := s.DistrictMunicipality(ctx, district)
+func (s *RosterService) Roster(ctx context.Context, district int64) (roster.Roster, error) {
+	m, err := (&RegistryService{s.DB}).DistrictMunicipality(ctx, district)
 	if err != nil {
 		return roster.Roster{}, err
 	}
@@ -83,8 +83,8 @@ func (s *Store) Roster(ctx context.Context, district int64) (roster.Roster, erro
 // transaction. Nothing is saved unless all of it is valid: every shift (roster.Validate),
 // every person a known user, every backup team a district of the same municipality; the
 // error (api.FieldErrors, an api.ErrInvalid) names every bad field.
-func (s *Store) SaveRoster(ctx context.Context, r roster.Roster, actor string, now time.Time) (roster.Roster, error) {
-	m, err := s.DistrictMunicipality(ctx, r.District)
+func (s *RosterService) SaveRoster(ctx context.Context, r roster.Roster, actor string, now time.Time) (roster.Roster, error) {
+	m, err := (&RegistryService{s.DB}).DistrictMunicipality(ctx, r.District)
 	if err != nil {
 		return r, err
 	}
@@ -168,7 +168,7 @@ func (t *tx) userIn(ctx context.Context, name string, m vagt.MunicipalityCode) (
 }
 
 // CentralOnCall returns the municipality's central on-call, by user name.
-func (s *Store) CentralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]string, error) {
+func (s *RosterService) CentralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]string, error) {
 	out := []string{}
 	err := s.each(ctx, `SELECT user_name FROM central_on_call WHERE municipality = ? ORDER BY user_name`, []any{int(m)}, func(r *sql.Rows) error {
 		var u string
@@ -184,7 +184,7 @@ func (s *Store) CentralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]s
 
 // SaveCentralOnCall replaces the municipality's central on-call, audited
 // (central_on_call.update); every name must be a user of the municipality.
-func (s *Store) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error) {
+func (s *RosterService) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -223,7 +223,7 @@ func (s *Store) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, 
 }
 
 // DutyAt answers who is on duty in every district of municipality m at t.
-func (s *Store) DutyAt(ctx context.Context, m vagt.MunicipalityCode, at time.Time) (roster.Board, error) {
+func (s *RosterService) DutyAt(ctx context.Context, m vagt.MunicipalityCode, at time.Time) (roster.Board, error) {
 	out := roster.Board{At: at, Municipality: m, Districts: []roster.DistrictDuty{}}
 	var err error
 	if out.Central, err = s.CentralOnCall(ctx, m); err != nil {

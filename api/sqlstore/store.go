@@ -41,8 +41,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is the SQL store. It is safe for concurrent use.
-type Store struct {
+// DB is the shared database handle every service type works over: the connection pool,
+// the dialect, the migrations, the transactions with their retry and the advisory locks
+// (services.go). It is safe for concurrent use.
+type DB struct {
 	db      *sql.DB
 	dialect dialect
 	dsn     string
@@ -69,7 +71,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dsn: dsn, policy: o.Policy, log: o.Logger}
+	s := &DB{dsn: dsn, policy: o.Policy, log: o.Logger}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.dialect = postgres
@@ -99,7 +101,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
-	return s, nil
+	return newStore(s), nil
 }
 
 func sqliteDSN(path string) string {
@@ -115,13 +117,13 @@ func sqliteDSN(path string) string {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *DB) Close() error { return s.db.Close() }
 
 // Postgres reports whether the store is on PostgreSQL (several replicas may share it).
-func (s *Store) Postgres() bool { return s.dialect == postgres }
+func (s *DB) Postgres() bool { return s.dialect == postgres }
 
 // Ping checks that the database answers (readiness).
-func (s *Store) Ping(ctx context.Context) error {
+func (s *DB) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -130,13 +132,13 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // OnCommit registers f to run after every commit that appended alert events in this
 // process (e.g. Feed.Wake). Other processes learn of them through Listen.
-func (s *Store) OnCommit(f func()) {
+func (s *DB) OnCommit(f func()) {
 	s.mu.Lock()
 	s.onCommit = append(s.onCommit, f)
 	s.mu.Unlock()
 }
 
-func (s *Store) committed() {
+func (s *DB) committed() {
 	s.mu.Lock()
 	fs := s.onCommit
 	s.mu.Unlock()
@@ -146,7 +148,7 @@ func (s *Store) committed() {
 }
 
 // q rewrites a query's ? placeholders for the dialect.
-func (s *Store) q(query string) string {
+func (s *DB) q(query string) string {
 	if s.dialect != postgres {
 		return query
 	}
@@ -171,7 +173,7 @@ func (s *Store) q(query string) string {
 // tx is a transaction with the store's placeholder rewriting.
 type tx struct {
 	*sql.Tx
-	s      *Store
+	s      *DB
 	events bool
 }
 
@@ -190,7 +192,7 @@ func (t *tx) row(ctx context.Context, query string, args ...any) *sql.Row {
 // inTx runs f in a transaction, retrying when PostgreSQL reports a race that a retry
 // resolves (a unique violation between two replicas creating one alert, a serialization
 // failure, a deadlock).
-func (s *Store) inTx(ctx context.Context, f func(*tx) error) error {
+func (s *DB) inTx(ctx context.Context, f func(*tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = s.tryTx(ctx, f)
@@ -201,7 +203,7 @@ func (s *Store) inTx(ctx context.Context, f func(*tx) error) error {
 	return err
 }
 
-func (s *Store) tryTx(ctx context.Context, f func(*tx) error) error {
+func (s *DB) tryTx(ctx context.Context, f func(*tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin: %w", ErrUnavailable, err)
@@ -265,7 +267,7 @@ func boolInt(b bool) int {
 // commits alert events, and once after every (re)connection, since notifications sent while
 // it was away are lost. It returns when ctx is done; on SQLite, whose file one process
 // owns, it returns at once.
-func (s *Store) Listen(ctx context.Context, wake func()) error {
+func (s *DB) Listen(ctx context.Context, wake func()) error {
 	if s.dialect != postgres {
 		return nil
 	}
@@ -283,7 +285,7 @@ func (s *Store) Listen(ctx context.Context, wake func()) error {
 	return nil
 }
 
-func (s *Store) listen(ctx context.Context, wake func()) error {
+func (s *DB) listen(ctx context.Context, wake func()) error {
 	conn, err := pgx.Connect(ctx, s.dsn)
 	if err != nil {
 		return err

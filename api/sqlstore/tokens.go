@@ -26,7 +26,7 @@ func scanToken(r interface{ Scan(...any) error }) (auth.TokenInfo, error) {
 }
 
 // UserID returns the id of the user name; api.ErrNotFound when there is none.
-func (s *Store) UserID(ctx context.Context, name string) (int64, error) {
+func (s *UserService) UserID(ctx context.Context, name string) (int64, error) {
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM users WHERE name = ?`), name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -38,7 +38,7 @@ func (s *Store) UserID(ctx context.Context, name string) (int64, error) {
 }
 
 // Tokens lists a user's tokens, newest first, without their secrets or hashes.
-func (s *Store) Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, error) {
+func (s *UserService) Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, error) {
 	if _, err := s.userName(ctx, userID); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *Store) Tokens(ctx context.Context, userID int64) ([]auth.TokenInfo, err
 	return out, nil
 }
 
-func (s *Store) userName(ctx context.Context, userID int64) (string, error) {
+func (s *DB) userName(ctx context.Context, userID int64) (string, error) {
 	var name string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT name FROM users WHERE id = ?`), userID).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -68,7 +68,7 @@ func (s *Store) userName(ctx context.Context, userID int64) (string, error) {
 
 // RevokeToken revokes token id for actor and audits it in the same transaction. Revoking a
 // revoked token changes nothing and is not an error.
-func (s *Store) RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (auth.TokenInfo, error) {
+func (s *UserService) RevokeToken(ctx context.Context, id int64, actor string, now time.Time) (auth.TokenInfo, error) {
 	var ti auth.TokenInfo
 	err := s.inTx(ctx, func(t *tx) error {
 		var err error
@@ -96,7 +96,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, actor string, now tim
 
 // RevokeUserTokens revokes every live token of a user (a lost device, someone who left)
 // and returns how many it revoked; audited in the same transaction.
-func (s *Store) RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error) {
+func (s *UserService) RevokeUserTokens(ctx context.Context, userID int64, actor string, now time.Time) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(t *tx) error {
 		var err error
@@ -128,9 +128,13 @@ func (t *tx) revokeUserTokens(ctx context.Context, userID int64, actor string, n
 
 // IssueActivationCode stores the hash of a one-time code with which the citizen obtains
 // a token of their own (auth.NewActivationCode); audited with the issuer. Codes issued
-// before for the citizen and not used stop working: only the newest letter counts.
-func (s *Store) IssueActivationCode(ctx context.Context, citizen int64, hash, issuer string, expires, now time.Time) error {
+// before for the citizen and not used stop working: only the newest letter counts. A
+// citizen outside the scope is api.ErrOutOfScope.
+func (s *UserService) IssueActivationCode(ctx context.Context, scope api.Scope, citizen int64, hash, issuer string, expires, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `UPDATE activation_codes SET expires_at = ? WHERE citizen_id = ? AND used_at IS NULL AND expires_at > ?`,
 			ms(now), citizen, ms(now)); err != nil {
 			return err
@@ -151,7 +155,7 @@ func (s *Store) IssueActivationCode(ctx context.Context, citizen int64, hash, is
 // expiring at expires) of the citizen's own login, in one transaction: a code works once.
 // The citizen's older tokens are revoked. api.ErrUnauthenticated for an unknown, used or
 // expired code.
-func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (api.Principal, int64, error) {
+func (s *UserService) Activate(ctx context.Context, codeHash, tokenHash string, expires, now time.Time) (api.Principal, int64, error) {
 	var (
 		p       api.Principal
 		citizen int64
@@ -200,24 +204,4 @@ func (s *Store) Activate(ctx context.Context, codeHash, tokenHash string, expire
 		return p, 0, storeErr("activate", err)
 	}
 	return p, citizen, nil
-}
-
-// GatewayPasswordHash returns a provisioned gateway's password hash (Mosquitto's $7$
-// format) for the broker's password file; audited for actor. api.ErrNotFound when the
-// gateway has none (unknown, decommissioned, or on certificates).
-func (s *Store) GatewayPasswordHash(ctx context.Context, id vagt.GatewayID, actor string, now time.Time) (string, error) {
-	var hash string
-	err := s.inTx(ctx, func(t *tx) error {
-		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&hash)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && hash == "") {
-			return fmt.Errorf("gateway %s has no password: %w", id, api.ErrNotFound)
-		} else if err != nil {
-			return err
-		}
-		return t.audit(ctx, now, actor, "gateway.password_hash.read", "gateway/"+string(id), "")
-	})
-	if err != nil {
-		return "", storeErr("gateway password hash", err)
-	}
-	return hash, nil
 }

@@ -104,7 +104,7 @@ func TestActivationCodes(t *testing.T) {
 		if err != nil || len(code) != 14 {
 			t.Fatalf("code %q %v", code, err)
 		}
-		if err := s.IssueActivationCode(ctx, cit, hash, "mads", t0.Add(72*time.Hour), t0); err != nil {
+		if err := s.IssueActivationCode(ctx, api.Scope{All: true}, cit, hash, "mads", t0.Add(72*time.Hour), t0); err != nil {
 			t.Fatal(err)
 		}
 		_, tokHash, _ := auth.NewToken()
@@ -132,8 +132,8 @@ func TestActivationCodes(t *testing.T) {
 		// A new letter: the previous unused code stops working.
 		_, h1, _ := auth.NewActivationCode()
 		_, h2, _ := auth.NewActivationCode()
-		must(t, s.IssueActivationCode(ctx, cit, h1, "mads", t0.Add(75*time.Hour), t0.Add(3*time.Hour)))
-		must(t, s.IssueActivationCode(ctx, cit, h2, "mads", t0.Add(76*time.Hour), t0.Add(4*time.Hour)))
+		must(t, s.IssueActivationCode(ctx, api.Scope{All: true}, cit, h1, "mads", t0.Add(75*time.Hour), t0.Add(3*time.Hour)))
+		must(t, s.IssueActivationCode(ctx, api.Scope{All: true}, cit, h2, "mads", t0.Add(76*time.Hour), t0.Add(4*time.Hour)))
 		if _, _, err := s.Activate(ctx, h1, tok2, exp, t0.Add(5*time.Hour)); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("superseded code: %v", err)
 		}

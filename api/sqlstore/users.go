@@ -14,13 +14,13 @@ import (
 
 // IssueToken creates the user p.Name (or updates its role and scope) and stores a token
 // hash for it. It returns the principal with its user id.
-func (s *Store) IssueToken(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time) (api.Principal, error) {
+func (s *UserService) IssueToken(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time) (api.Principal, error) {
 	return s.IssueTokenWith(ctx, p, hash, expires, now, auth.IssueOptions{})
 }
 
 // IssueTokenWith is IssueToken recording who issued the token, and revoking the user's
 // older tokens when o.RevokeOlder (the revocation is audited in the same transaction).
-func (s *Store) IssueTokenWith(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (api.Principal, error) {
+func (s *UserService) IssueTokenWith(ctx context.Context, p api.Principal, hash string, expires *time.Time, now time.Time, o auth.IssueOptions) (api.Principal, error) {
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -73,7 +73,7 @@ func (s *Store) IssueTokenWith(ctx context.Context, p api.Principal, hash string
 
 // Principal returns whom a token hash belongs to; api.ErrUnauthenticated when nobody
 // (unknown, expired or revoked).
-func (s *Store) Principal(ctx context.Context, hash string, now time.Time) (*api.Principal, error) {
+func (s *UserService) Principal(ctx context.Context, hash string, now time.Time) (*api.Principal, error) {
 	var (
 		p   api.Principal
 		mun sql.NullInt64
@@ -109,48 +109,4 @@ func (t *tx) audit(ctx context.Context, at time.Time, actor, action, object, det
 	_, err = t.exec(ctx, `INSERT INTO audit (at, actor, action, object, detail, chain) VALUES (?, ?, ?, ?, ?, ?)`,
 		ms(at), actor, action, object, detail, chainHash(prev, ms(at), actor, action, object, detail))
 	return err
-}
-
-// Audit appends to the audit log. The table refuses updates and deletes.
-func (s *Store) Audit(ctx context.Context, e api.AuditEntry) error {
-	err := s.inTx(ctx, func(t *tx) error {
-		return t.audit(ctx, e.At, e.Actor, e.Action, e.Object, e.Detail)
-	})
-	if err != nil {
-		return storeErr("audit", err)
-	}
-	return nil
-}
-
-// AuditLog returns audit entries, newest first; object "" means all.
-func (s *Store) AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error) {
-	if limit <= 0 || limit > MaxListLimit {
-		limit = MaxListLimit
-	}
-	query, args := `SELECT id, at, actor, action, object, detail FROM audit WHERE 1 = 1`, []any{}
-	if object != "" {
-		query += ` AND object = ?`
-		args = append(args, object)
-	}
-	if before > 0 {
-		query += ` AND id < ?`
-		args = append(args, before)
-	}
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
-	out := []api.AuditEntry{}
-	err := s.each(ctx, query, args, func(r *sql.Rows) error {
-		var (
-			e  api.AuditEntry
-			at int64
-		)
-		err := r.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail)
-		e.At = fromMs(at)
-		out = append(out, e)
-		return err
-	})
-	if err != nil {
-		return nil, storeErr("audit log", err)
-	}
-	return out, nil
 }

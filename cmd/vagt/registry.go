@@ -116,7 +116,8 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 		if c.Contacts == nil {
 			c.Contacts = []api.Contact{}
 		}
-		saved, err := store.RegisterCitizen(ctx, c.Citizen, actor, now)
+		// The operator's import: every municipality is in scope.
+		saved, err := store.RegisterCitizen(ctx, api.Scope{All: true}, c.Citizen, actor, now)
 		if err != nil {
 			return fmt.Errorf("registry import: citizen %s: %w", c.Ref, err)
 		}
@@ -127,7 +128,7 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 		if !ok {
 			return fmt.Errorf("registry import: home %s: no district %q in %d in the file", h.ID, h.District, h.Municipality)
 		}
-		if _, err := store.AddHome(ctx, registry.Home{ID: h.ID, District: d, Citizen: citizens[h.Citizen]}); err != nil {
+		if _, err := store.AddHome(ctx, api.Scope{All: true}, registry.Home{ID: h.ID, District: d, Citizen: citizens[h.Citizen]}); err != nil {
 			return fmt.Errorf("registry import: home %s: %w", h.ID, err)
 		}
 	}
@@ -167,14 +168,14 @@ func decommission(ctx context.Context, store *sqlstore.Store, gw vagt.GatewayID,
 	}
 	const actor = "cli"
 	if home != "" {
-		h, err := store.DecommissionHome(ctx, home, when, actor, now)
+		h, err := store.DecommissionHome(ctx, api.Scope{All: true}, home, when, actor, now)
 		if err != nil {
 			return fmt.Errorf("registry decommission: %w", err)
 		}
 		_, err = fmt.Fprintf(stdout, "home %s decommissioned at %s\n", h.ID, h.DecommissionedAt.Format(time.RFC3339))
 		return err
 	}
-	d, err := store.DecommissionGateway(ctx, gw, when, actor, now)
+	d, err := store.DecommissionGateway(ctx, api.Scope{All: true}, gw, when, actor, now)
 	if err != nil {
 		return fmt.Errorf("registry decommission: %w", err)
 	}

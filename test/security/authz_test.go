@@ -252,7 +252,7 @@ func (w *world) household(t testing.TB) household {
 	h.alert = res.Alert.ID
 	code, codeHash, err := auth.NewActivationCode()
 	must(t, err)
-	must(t, s.IssueActivationCode(ctx, h.citizen, codeHash, "matrix", now.Add(time.Hour), now))
+	must(t, s.IssueActivationCode(ctx, api.Scope{All: true}, h.citizen, codeHash, "matrix", now.Add(time.Hour), now))
 	h.code = code
 	must(t, s.ProvisionGateway(ctx, h.gateway, h.home, "$7$101$matrix", "matrix", now))
 	_, tokHash, err := auth.NewToken()
@@ -275,7 +275,7 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 		h = w.household(t)
 	}
 	if route == "DELETE /api/v1/homes/{id}" { // a home is decommissioned after its gateways
-		_, err := w.srv.Store.DecommissionGateway(t.Context(), h.gateway, time.Now(), "matrix", time.Now())
+		_, err := w.srv.Store.DecommissionGateway(t.Context(), api.Scope{All: true}, h.gateway, time.Now(), "matrix", time.Now())
 		must(t, err)
 	}
 	if route == "POST /api/v1/homes/{id}/night-checks" {
@@ -548,6 +548,6 @@ func (w *world) nightPlan(t testing.TB, h household) {
 		`{"device":"`+string(h.pending)+`","technology":"personal_alarm"},`+
 		`{"device":"`+string(door)+`","technology":"door_sensor"}],`+
 		`"night_checks":{"times":["`+hour+`"],"good":{"door_closed":true}}}`), &set))
-	_, err = w.srv.CarePlans().Update(t.Context(), h.home, set, 0, "matrix")
+	_, err = w.srv.CarePlans().Update(t.Context(), api.Scope{All: true}, h.home, set, 0, "matrix")
 	must(t, err)
 }

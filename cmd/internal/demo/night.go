@@ -66,7 +66,7 @@ func planNights(ctx context.Context, plans *careplan.Service, homes []demoHome, 
 			continue
 		}
 		home := vagt.HomeID("home-" + string(h.gateway)[len("demo-gw-"):])
-		v, err := plans.View(ctx, home)
+		v, err := plans.View(ctx, api.Scope{All: true}, home)
 		if err != nil {
 			return n, err
 		}
@@ -92,7 +92,7 @@ func planNights(ctx context.Context, plans *careplan.Service, homes []demoHome, 
 		if err := json.Unmarshal([]byte(nc), &set.NightChecks); err != nil {
 			return n, err
 		}
-		if _, err := plans.Update(ctx, home, set, 0, "demo"); err != nil {
+		if _, err := plans.Update(ctx, api.Scope{All: true}, home, set, 0, "demo"); err != nil {
 			return n, fmt.Errorf("night checks for %s: %w", home, err)
 		}
 		n++
