@@ -79,6 +79,9 @@ type Config struct {
 	Registry RegistryStore
 	// Stats computes the statistics; nil: they answer 503.
 	Stats StatsService
+	// StatsRetention is how far back a comparison's period may start; default
+	// stats.DefaultRetention.
+	StatsRetention time.Duration
 	// Telemetry reads a citizen's telemetry and erases it; nil (InfluxDB not configured):
 	// the export and erasure answer 503.
 	Telemetry TelemetryStore
@@ -155,6 +158,7 @@ func NewHandler(c Config) http.Handler {
 	r.Method(http.MethodGet, "/openapi.yaml", openAPI(c.OpenAPI))
 	r.Method(http.MethodGet, "/", s.webPage("console.html"))
 	r.Method(http.MethodGet, "/stats", s.webPage("stats.html"))
+	r.Method(http.MethodGet, "/stats/compare", s.webPage("compare.html"))
 	r.Method(http.MethodGet, "/careplan", s.webPage("careplan.html"))
 	r.Method(http.MethodGet, "/night", s.webPage("night.html"))
 	r.Method(http.MethodGet, "/app", s.webPage("app.html"))
@@ -224,6 +228,7 @@ func NewHandler(c Config) http.Handler {
 		r.Method(http.MethodGet, "/stats/adoption", s.adoptionStats())
 		r.Method(http.MethodGet, "/stats/alerts", s.alertStats())
 		r.Method(http.MethodGet, "/stats/benefits", s.benefitStats())
+		r.Method(http.MethodGet, "/stats/compare", s.compareStats())
 		r.Method(http.MethodGet, "/me/data", s.myData())
 		r.Method(http.MethodGet, "/me/overview", s.myOverview())
 		r.Method(http.MethodPost, "/me/erasure", s.myErasure())

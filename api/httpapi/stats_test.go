@@ -368,6 +368,21 @@ func TestStatisticsBadInput(t *testing.T) {
 		{"export, unbounded", "citizen", "/api/v1/me/data?from=2026-01-01", 400, "invalid"},
 		{"export, too long", "citizen", "/api/v1/me/data?from=2026-01-01&to=2026-03-01", 400, "invalid"},
 		{"export, login of no citizen", "citizen", "/api/v1/me/data?from=2026-01-01&to=2026-01-10", 403, "forbidden"},
+		// The comparison (issue 18): the clock is at 2026-04-15.
+		{"compare, zero length", "mads", "/api/v1/stats/compare?from=2026-01-01&to=2026-01-01", 400, "invalid"},
+		{"compare, reversed", "kl", "/api/v1/stats/compare?from=2026-04-01&to=2026-01-01", 400, "invalid"},
+		{"compare, longer than 36 months", "kl", "/api/v1/stats/compare?from=2022-01-01&to=2026-04-01", 400, "invalid"},
+		{"compare, in the future", "mads", "/api/v1/stats/compare?from=2026-05-01&to=2026-06-01", 400, "invalid"},
+		{"compare, before the retention", "kl", "/api/v1/stats/compare?from=2015-01-01&to=2015-04-01", 400, "invalid"},
+		{"compare, an interval", "kl", "/api/v1/stats/compare?" + period, 400, "invalid"},
+		{"compare, unknown municipality", "kl", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&municipality=999", 400, "invalid"},
+		{"compare, unknown technology", "mads", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&technology=teleporter", 400, "invalid"},
+		{"compare, peer group of 3", "mads", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&peers=615,751,710", 400, "invalid"},
+		{"compare, own among peers", "mads", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&peers=615,751,710,661,766", 400, "invalid"},
+		{"compare, unknown peer", "mads", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&peers=615,751,710,661,999", 400, "invalid"},
+		{"compare, peers for national", "kl", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&peers=615,751,710,661,766", 400, "invalid"},
+		{"compare, manager of another", "mads", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&municipality=615", 403, "forbidden"},
+		{"compare, staff", "anna", "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01", 403, "forbidden"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, body, h := f.get(t, c.user, c.path, "")
@@ -404,5 +419,76 @@ func TestStatisticsBadInput(t *testing.T) {
 		if code, out := f.do(t, "mads", c.method, c.path, c.body); code != c.code {
 			t.Errorf("%s: %d %v, want %d", c.name, code, out, c.code)
 		}
+	}
+}
+
+// TestCompareEndpoint: a manager's comparison (own exact, the peer group one protected
+// aggregate, rank among the national view) and the national one (all 98), in JSON and in
+// CSV of the same shape; the national and municipal views agree on what both show.
+func TestCompareEndpoint(t *testing.T) {
+	f := newStatsFixture(t, t.TempDir()+"/vagt.db")
+	const q = "/api/v1/stats/compare?from=2026-01-01&to=2026-04-01&technology=medicine_dispenser,personal_alarm"
+	get := func(user string) stats.Comparison {
+		t.Helper()
+		code, body, _ := f.get(t, user, q, "")
+		var c stats.Comparison
+		if code != 200 || json.Unmarshal([]byte(body), &c) != nil {
+			t.Fatalf("%s: %d %s", user, code, body)
+		}
+		return c
+	}
+	mine := get("mads")
+	if mine.PeerGroup == nil || len(mine.PeerGroup.Municipalities) < stats.PeerGroupSize || mine.Disclosure.Method != "exact" {
+		t.Fatalf("peer group %+v, disclosure %+v", mine.PeerGroup, mine.Disclosure)
+	}
+	entities := map[string]int{}
+	for _, r := range mine.Rows {
+		entities[r.Entity]++
+		if r.Entity == "municipality" && r.Municipality != 766 {
+			t.Errorf("a manager's comparison shows municipality %d", r.Municipality)
+		}
+		if r.Entity == "peers" && r.RoundingBase != 5 {
+			t.Errorf("the peer aggregate is not protected: %+v", r)
+		}
+	}
+	if entities["municipality"] != 3 || entities["peers"] != 3 {
+		t.Errorf("rows by entity %v, want own and peers × (2 technologies + all)", entities)
+	}
+	nat := get("kl")
+	n := 0
+	for _, r := range nat.Rows {
+		if r.Entity == "municipality" {
+			n++
+		}
+	}
+	if n != 98*3 {
+		t.Errorf("national: %d municipality rows, want 98 × 3", n)
+	}
+	// The two views agree: Hedensted's medicine dispensers are 5 citizens exactly for the
+	// manager and 5 (rounded) nationally; both rank it the same among the national figures.
+	pick := func(c stats.Comparison) stats.CompareRow {
+		for _, r := range c.Rows {
+			if r.Entity == "municipality" && r.Municipality == 766 && r.Technology == "medicine_dispenser" {
+				return r
+			}
+		}
+		t.Fatal("no Hedensted row")
+		return stats.CompareRow{}
+	}
+	m, k := pick(mine), pick(nat)
+	if m.Citizens == nil || k.Citizens == nil || *m.Citizens != 5 || *k.Citizens != 5 || m.Rank == nil || k.Rank == nil || *m.Rank != *k.Rank {
+		t.Errorf("manager %+v, national %+v", m, k)
+	}
+	// CSV: the header is the documented columns, one line per JSON row.
+	code, body, h := f.get(t, "kl", q, "text/csv")
+	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+		t.Fatalf("CSV: %d %s", code, h.Get("Content-Type"))
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(recs[0], ",") != strings.Join(stats.CompareColumns, ",") || len(recs)-1 != len(nat.Rows) {
+		t.Errorf("CSV header %v, %d lines for %d rows", recs[0], len(recs)-1, len(nat.Rows))
 	}
 }

@@ -83,9 +83,9 @@ func (q Query) storeMuns() []vagt.MunicipalityCode {
 
 // AdoptionRow is one municipality × technology × interval. Counts are nil when suppressed.
 type AdoptionRow struct {
-	Municipality     vagt.MunicipalityCode `json:"municipality"`
-	MunicipalityName string                `json:"municipality_name"`
-	Region           vagt.Region           `json:"region"`
+	Municipality     vagt.MunicipalityCode `json:"municipality,omitempty"` // 0 in a total
+	MunicipalityName string                `json:"municipality_name,omitempty"`
+	Region           vagt.Region           `json:"region,omitempty"`
 	Technology       vagt.Technology       `json:"technology"`
 	Start            time.Time             `json:"interval_start"`
 	End              time.Time             `json:"interval_end"`
@@ -102,7 +102,7 @@ type AdoptionRow struct {
 
 // FunnelRow is the rollout funnel of a municipality × technology over the period.
 type FunnelRow struct {
-	Municipality   vagt.MunicipalityCode `json:"municipality"`
+	Municipality   vagt.MunicipalityCode `json:"municipality,omitempty"` // 0 in a total
 	Technology     vagt.Technology       `json:"technology"`
 	Registered     *int                  `json:"registered"`
 	Installed      *int                  `json:"installed"`
@@ -120,6 +120,11 @@ type Adoption struct {
 	Population65 PopulationInfo `json:"population_65plus"`
 	Rows         []AdoptionRow  `json:"rows"`
 	Funnel       []FunnelRow    `json:"funnel"`
+	// Totals over every municipality asked, per technology and for all technologies, per
+	// interval: each computed from the exact data and then protected as a cell of its own
+	// (totals.go), never the sum of the released rows.
+	Totals       []AdoptionTotal `json:"totals"`
+	FunnelTotals []FunnelTotal   `json:"funnel_totals"`
 }
 
 type cell struct {
@@ -181,9 +186,18 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	if err != nil {
 		return res, err
 	}
-	byCell := map[cell][]registry.DeviceFact{}
+	// Each device with the intervals it reported in as bits: one look-up per device and
+	// interval, however many rows, totals and funnel stages then ask.
+	byCell := map[cell]reports{}
 	for _, d := range devices {
-		byCell[cell{d.Municipality, d.Technology}] = append(byCell[cell{d.Municipality, d.Technology}], d)
+		var mask uint64
+		for i := range active {
+			if active[i][d.Device] {
+				mask |= 1 << i
+			}
+		}
+		k := cell{d.Municipality, d.Technology}
+		byCell[k] = byCell[k].with(d, mask)
 	}
 	// Registered (the funnel's first stage): the citizens registered before the end, and
 	// every citizen who got any technology before it (see funnel).
@@ -206,68 +220,164 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 		return res, err
 	}
 	names := municipalityInfo()
+	trackerExtra := make([]extra, len(buckets)) // GPS trackers beyond the registry's active devices, per interval
+	seen := newDistinct(devices)
+	var rowCounts []cellCounts // beside res.Rows
 	for _, m := range q.Municipalities {
 		info := names[m]
 		for _, tech := range q.Technologies {
 			ds := byCell[cell{m, tech}]
 			for i, b := range buckets {
 				row := AdoptionRow{Municipality: m, MunicipalityName: info.Name, Region: info.Region, Technology: tech, Start: b.Start, End: b.End}
-				var (
-					citz, citzActive, citzNew, citzRemoved, citzChurn = set{}, set{}, set{}, set{}, set{}
-					installed, act, added, removed, churn             int
-				)
-				for _, d := range ds {
-					in := d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End))
-					if in {
-						installed++
-						citz.add(d.Citizen)
-					}
-					if active[i][d.Device] {
-						act++
-						citzActive.add(d.Citizen)
-					}
-					if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
-						added++
-						citzNew.add(d.Citizen)
-					}
-					if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
-						removed++
-						citzRemoved.add(d.Citizen)
-						if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
-							churn++
-							citzChurn.add(d.Citizen)
-						}
-					}
+				c := countCell(ds, i, b, seen)
+				if tech == vagt.TechGPSTracker {
+					cit, dev := c.citizensActive, c.active
+					c.withTrackers(trackers[i][m])
+					trackerExtra[i].citizens += c.citizensActive - cit
+					trackerExtra[i].devices += c.active - dev
 				}
-				// Each count is shown only if the citizens behind it are not 1-4, and then as
-				// released (rounded when protected).
-				put := func(dst **int, n, citizens int) {
-					if q.Suppress && anySmall(citizens) {
-						row.Suppressed = true
-						return
-					}
-					*dst = ptr(q.released(n))
-				}
-				put(&row.Citizens, len(citz), len(citz))
-				put(&row.DevicesInstalled, installed, len(citz))
-				actCitizens := len(citzActive)
-				if n := trackers[i][m]; tech == vagt.TechGPSTracker && n > actCitizens {
-					actCitizens, act = n, max(act, n) // one tracker, one citizen
-				}
-				put(&row.CitizensActive, actCitizens, actCitizens)
-				put(&row.DevicesActive, act, actCitizens)
-				put(&row.NewInstallations, added, len(citzNew))
-				put(&row.Removals, removed, len(citzRemoved))
-				put(&row.Churn, churn, len(citzChurn))
+				rowCounts = append(rowCounts, c)
+				row.Suppressed = c.release(q, &row.Citizens, &row.CitizensActive, &row.DevicesInstalled, &row.DevicesActive,
+					&row.NewInstallations, &row.Removals, &row.Churn)
 				if n := pop.Of(m); n > 0 && row.Citizens != nil {
 					row.Per1000 = ptr(round(float64(*row.Citizens)*1000/float64(n), 3))
 				}
 				res.Rows = append(res.Rows, row)
 			}
-			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], active, buckets))
+			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], buckets))
 		}
 	}
+	res.Totals, res.FunnelTotals = adoptionTotals(q, pop, res.Rows, rowCounts, res.Funnel, byCell, registered, trackerExtra, seen)
 	return res, nil
+}
+
+// cellCounts are the exact counts of one cell (a municipality × technology × interval, or a
+// total over several): each with the number of citizens behind it, which decides its
+// suppression.
+type cellCounts struct {
+	citizens, citizensActive, citizensNew, citizensRemoved, citizensChurn int
+	installed, active, added, removed, churn                              int
+}
+
+// plus adds the counts of a cell whose citizens are others (another municipality's).
+func (c cellCounts) plus(o cellCounts) cellCounts {
+	return cellCounts{c.citizens + o.citizens, c.citizensActive + o.citizensActive, c.citizensNew + o.citizensNew,
+		c.citizensRemoved + o.citizensRemoved, c.citizensChurn + o.citizensChurn,
+		c.installed + o.installed, c.active + o.active, c.added + o.added, c.removed + o.removed, c.churn + o.churn}
+}
+
+// distinct counts distinct citizens without a map per count: each citizen gets a dense
+// index once per request, and a count marks the indexes it has seen with its own
+// generation (a national request counts 200,000 devices × 5 counts × every interval).
+type distinct struct {
+	index map[int64]int32
+	marks [5][]uint32
+	gen   uint32
+}
+
+func newDistinct(ds []registry.DeviceFact) *distinct {
+	d := &distinct{index: map[int64]int32{}}
+	for _, f := range ds {
+		if _, ok := d.index[f.Citizen]; !ok && f.Citizen != 0 {
+			d.index[f.Citizen] = int32(len(d.index))
+		}
+	}
+	for i := range d.marks {
+		d.marks[i] = make([]uint32, len(d.index))
+	}
+	return d
+}
+
+// reports are devices and, beside each, the intervals it reported in (bit i: interval i;
+// a period has at most 53).
+type reports struct {
+	facts []registry.DeviceFact
+	masks []uint64
+}
+
+func (r reports) with(d registry.DeviceFact, mask uint64) reports {
+	return reports{append(r.facts, d), append(r.masks, mask)}
+}
+
+func (r reports) plus(o reports) reports {
+	return reports{append(r.facts, o.facts...), append(r.masks, o.masks...)}
+}
+
+// countCell counts the devices ds in bucket b, interval i of the period.
+func countCell(ds reports, i int, b Bucket, seen *distinct) cellCounts {
+	var c cellCounts
+	seen.gen++
+	g := seen.gen
+	mark := func(k int, idx int32, n *int) {
+		if idx >= 0 && seen.marks[k][idx] != g {
+			seen.marks[k][idx] = g
+			*n++
+		}
+	}
+	for k, d := range ds.facts {
+		idx, ok := seen.index[d.Citizen]
+		if !ok {
+			idx = -1 // a home without a citizen: a device, not a citizen
+		}
+		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) {
+			c.installed++
+			mark(0, idx, &c.citizens)
+		}
+		if ds.masks[k]&(1<<i) != 0 {
+			c.active++
+			mark(1, idx, &c.citizensActive)
+		}
+		if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
+			c.added++
+			mark(2, idx, &c.citizensNew)
+		}
+		if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
+			c.removed++
+			mark(3, idx, &c.citizensRemoved)
+			if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
+				c.churn++
+				mark(4, idx, &c.citizensChurn)
+			}
+		}
+	}
+	return c
+}
+
+// withTrackers makes the active counts the GPS trackers the platform recorded, when more
+// than the registry's active devices show (one tracker, one citizen).
+func (c *cellCounts) withTrackers(n int) {
+	if n > c.citizensActive {
+		c.addActive(extra{citizens: n - c.citizensActive, devices: max(c.active, n) - c.active})
+	}
+}
+
+// extra is active citizens and devices the registry's facts do not show (GPS trackers).
+type extra struct{ citizens, devices int }
+
+// addActive adds e's devices and citizens (trackers: each a citizen of its own).
+func (c *cellCounts) addActive(e extra) {
+	c.active += e.devices
+	c.citizensActive += e.citizens
+}
+
+// release writes the counts as q releases them: each shown only if the citizens behind it
+// are not 1-4, and then rounded when protected. It reports whether any was suppressed.
+func (c cellCounts) release(q Query, citizens, citizensActive, installed, active, added, removed, churn **int) (suppressed bool) {
+	put := func(dst **int, n, behind int) {
+		if q.Suppress && anySmall(behind) {
+			suppressed = true
+			return
+		}
+		*dst = ptr(q.released(n))
+	}
+	put(citizens, c.citizens, c.citizens)
+	put(installed, c.installed, c.citizens)
+	put(citizensActive, c.citizensActive, c.citizensActive)
+	put(active, c.active, c.citizensActive)
+	put(added, c.added, c.citizensNew)
+	put(removed, c.removed, c.citizensRemoved)
+	put(churn, c.churn, c.citizensChurn)
+	return suppressed
 }
 
 // funnel counts nested sets of citizens, so it is monotone by construction: registered ⊇
@@ -275,35 +385,45 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 // when the registry record was typed in after a back-dated installation (its
 // registered_at is when the record was made): counting only registered_at < end drew
 // "registered 0" above "installed 3" (issue 7).
-func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds []registry.DeviceFact, registered set, active []map[vagt.DeviceID]bool, buckets []Bucket) FunnelRow {
+func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds reports, registered set, buckets []Bucket) FunnelRow {
+	f := FunnelRow{Municipality: m, Technology: tech}
+	f.Suppressed = funnelStages(q, ds, registered, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
+	return f
+}
+
+// stages are the funnel's nested sets of citizens.
+type stages struct{ registered, installed, active, still set }
+
+func funnelStages(q Query, ds reports, registered set, buckets []Bucket) stages {
 	to := q.Period.To
-	installed, act, still := set{}, set{}, set{}
+	st := stages{registered: registered, installed: set{}, active: set{}, still: set{}}
 	last := len(buckets) - 1
-	for _, d := range ds {
-		installed.add(d.Citizen)
-		for i := range buckets {
-			if active[i][d.Device] {
-				act.add(d.Citizen)
-				break
-			}
+	for k, d := range ds.facts {
+		st.installed.add(d.Citizen)
+		if ds.masks[k] != 0 {
+			st.active.add(d.Citizen)
 		}
-		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && active[last][d.Device] {
-			still.add(d.Citizen)
+		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && ds.masks[k]&(1<<last) != 0 {
+			st.still.add(d.Citizen)
 		}
 	}
-	f := FunnelRow{Municipality: m, Technology: tech}
+	return st
+}
+
+// release writes the stages as q releases them, and reports whether one was suppressed.
+func (st stages) release(q Query, registered, installed, active, still **int) (suppressed bool) {
 	put := func(dst **int, n int) {
 		if q.Suppress && n > 0 && n < SuppressBelow {
-			f.Suppressed = true
+			suppressed = true
 			return
 		}
 		*dst = ptr(q.released(n))
 	}
-	put(&f.Registered, len(registered)) // ⊇ installed: Adoption adds every citizen with a device
-	put(&f.Installed, len(installed))
-	put(&f.Active, len(act))
-	put(&f.StillActive90d, len(still))
-	return f
+	put(registered, len(st.registered)) // ⊇ installed: Adoption adds every citizen with a device
+	put(installed, len(st.installed))
+	put(active, len(st.active))
+	put(still, len(st.still))
+	return suppressed
 }
 
 // set counts distinct citizens; 0 (a home without a citizen) is not one.

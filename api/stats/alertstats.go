@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -20,8 +21,8 @@ type TypeCount struct {
 // AlertRow is one municipality × interval of alert statistics. Figures are nil when
 // suppressed, or (shares, times) when there is nothing to compute them from.
 type AlertRow struct {
-	Municipality          vagt.MunicipalityCode        `json:"municipality"`
-	MunicipalityName      string                       `json:"municipality_name"`
+	Municipality          vagt.MunicipalityCode        `json:"municipality,omitempty"` // 0 in a total
+	MunicipalityName      string                       `json:"municipality_name,omitempty"`
 	Start                 time.Time                    `json:"interval_start"`
 	End                   time.Time                    `json:"interval_end"`
 	Citizens              *int                         `json:"citizens"`
@@ -54,6 +55,19 @@ type AlertStats struct {
 	SuppressedBelow int        `json:"suppressed_below,omitempty"`
 	Disclosure      Disclosure `json:"disclosure"`
 	Rows            []AlertRow `json:"rows"`
+	// Totals over every municipality asked, per interval and over the whole period, each
+	// computed from the pooled exact alerts and protected as a cell of its own (totals.go).
+	Totals []AlertTotal `json:"totals"`
+}
+
+// AlertTotal is the alert statistics of every municipality of the answer together, in an
+// interval or (WholePeriod) over the period: citizens counted at its end, alarms per
+// citizen and month over its months.
+type AlertTotal struct {
+	AlertRow
+	Municipalities int  `json:"municipalities"`
+	WholePeriod    bool `json:"whole_period"`
+	SuppressedRows int  `json:"suppressed_rows"`
 }
 
 // withoutVisit are the outcomes that say nobody went to the home.
@@ -83,30 +97,79 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 		devByMun[d.Municipality] = append(devByMun[d.Municipality], d)
 	}
 	names := municipalityInfo()
+	seen := newDistinct(devices)
+	buckets := p.Buckets()
 	for _, m := range q.Municipalities {
-		for _, b := range p.Buckets() {
+		// The municipality's alerts by interval, once: each row then reads its own.
+		mine := byInterval(byMun[m], buckets)
+		for i, b := range buckets {
 			row := AlertRow{Municipality: m, MunicipalityName: names[m].Name, Start: b.Start, End: b.End}
-			citz := set{}
-			for _, d := range devByMun[m] {
-				if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
-					citz.add(d.Citizen)
-				}
-			}
-			if q.Suppress && anySmall(len(citz)) {
+			citz := watched(devByMun[m], q.Technologies, b, seen)
+			if q.Suppress && anySmall(citz) {
 				row.Suppressed = true
 				res.Rows = append(res.Rows, row)
 				continue
 			}
-			fillAlertRow(&row, q, byMun[m], b, len(citz), p.Interval.Months(b))
-			fillArrival(&row, q, byMun[m], b)
-			row.Response = responseRows(q, byMun[m], devByMun[m], b)
+			fillAlertRow(&row, q, mine[i], b, citz, p.Interval.Months(b))
+			fillArrival(&row, q, mine[i], b)
+			row.Response = responseRows(q, mine[i], devByMun[m], b)
 			res.Rows = append(res.Rows, row)
 		}
+	}
+	// Totals: the same computation over the pooled facts of every municipality asked.
+	// The store answered for q's municipalities (all of them: every municipality it holds),
+	// so its answers are the pool, once anything outside q is left out.
+	all, devs := onlyMuns(facts, q.Municipalities, func(f registry.AlertFact) vagt.MunicipalityCode { return f.Municipality }),
+		onlyMuns(devices, q.Municipalities, func(d registry.DeviceFact) vagt.MunicipalityCode { return d.Municipality })
+	whole := Bucket{p.From, p.To}
+	months := 0.0
+	for _, b := range buckets {
+		months += p.Interval.Months(b)
+	}
+	// The pooled alerts by interval: each total reads its own, not every alert again.
+	inIv := byInterval(all, buckets)
+	for i, b := range append(buckets, whole) {
+		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
+		citz := watched(devs, q.Technologies, b, seen)
+		pool := all
+		if !t.WholePeriod {
+			pool = inIv[i]
+		}
+		for _, r := range res.Rows {
+			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {
+				t.SuppressedRows++
+			}
+		}
+		if q.Suppress && anySmall(citz) {
+			t.Suppressed = true
+		} else if t.WholePeriod {
+			fillAlertRow(&t.AlertRow, q, pool, b, citz, months)
+			fillArrival(&t.AlertRow, q, pool, b)
+		} else {
+			fillAlertRow(&t.AlertRow, q, pool, b, citz, p.Interval.Months(b))
+			fillArrival(&t.AlertRow, q, pool, b)
+		}
+		res.Totals = append(res.Totals, t)
 	}
 	return res, nil
 }
 
 func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
+
+// watched counts the citizens with a device of one of techs installed at b's end.
+func watched(ds []registry.DeviceFact, techs []vagt.Technology, b Bucket, seen *distinct) int {
+	seen.gen++
+	n := 0
+	for _, d := range ds {
+		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, techs) {
+			if idx, ok := seen.index[d.Citizen]; ok && seen.marks[0][idx] != seen.gen {
+				seen.marks[0][idx] = seen.gen
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // fillAlertRow computes a row's figures from the alerts raised in b; counts as q releases
 // them (rounded when protected), rates and shares from the released counts.
@@ -191,4 +254,37 @@ func percentile(vs []float64, p float64) *float64 {
 	slices.Sort(s)
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return ptr(round(s[max(i, 0)], 3))
+}
+
+// onlyMuns is xs without those of a municipality not in muns; xs itself when none is.
+func onlyMuns[T any](xs []T, muns []vagt.MunicipalityCode, of func(T) vagt.MunicipalityCode) []T {
+	in := map[vagt.MunicipalityCode]bool{}
+	for _, m := range muns {
+		in[m] = true
+	}
+	for i, x := range xs {
+		if !in[of(x)] {
+			out := slices.Clone(xs[:i])
+			for _, y := range xs[i:] {
+				if in[of(y)] {
+					out = append(out, y)
+				}
+			}
+			return out
+		}
+	}
+	return xs
+}
+
+// byInterval splits facts by the interval they were raised in (buckets are in order and do
+// not overlap).
+func byInterval(facts []registry.AlertFact, buckets []Bucket) [][]registry.AlertFact {
+	out := make([][]registry.AlertFact, len(buckets))
+	for _, f := range facts {
+		i := sort.Search(len(buckets), func(i int) bool { return f.RaisedAt.Before(buckets[i].End) })
+		if i < len(buckets) && inBucket(f, buckets[i]) {
+			out[i] = append(out[i], f)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -67,8 +68,8 @@ func (m BenefitModel) Validate() error {
 
 // BenefitRow is the estimate for one municipality × technology × interval.
 type BenefitRow struct {
-	Municipality     vagt.MunicipalityCode `json:"municipality"`
-	MunicipalityName string                `json:"municipality_name"`
+	Municipality     vagt.MunicipalityCode `json:"municipality,omitempty"` // 0 in a total
+	MunicipalityName string                `json:"municipality_name,omitempty"`
 	Technology       vagt.Technology       `json:"technology"`
 	Start            time.Time             `json:"interval_start"`
 	End              time.Time             `json:"interval_end"`
@@ -96,6 +97,10 @@ type Benefits struct {
 	SuppressedBelow int          `json:"suppressed_below,omitempty"`
 	Disclosure      Disclosure   `json:"disclosure"`
 	Rows            []BenefitRow `json:"rows"`
+	// Totals over every municipality asked (benefit_totals.go): per technology and interval
+	// from the adoption totals, protected as cells of their own; over technologies and over
+	// the whole period, sums of those that say what they lack.
+	Totals []BenefitTotal `json:"totals"`
 }
 
 // Benefits applies the model to the adoption figures of q.
@@ -105,35 +110,57 @@ func (s *Service) Benefits(ctx context.Context, q Query) (Benefits, error) {
 	if err != nil {
 		return res, err
 	}
+	return s.benefitsFrom(ctx, q, a)
+}
+
+// benefitsFrom applies the model to the adoption figures a of q.
+func (s *Service) benefitsFrom(ctx context.Context, q Query, a Adoption) (Benefits, error) {
+	res := Benefits{Period: q.Period, Estimate: true, Model: s.Model, Rows: []BenefitRow{}}
+	var err error
 	res.SuppressedBelow, res.Disclosure = a.SuppressedBelow, a.Disclosure
 	for _, r := range a.Rows {
 		b := BenefitRow{Municipality: r.Municipality, MunicipalityName: r.MunicipalityName, Technology: r.Technology, Start: r.Start, End: r.End}
-		// An estimate needs every count it multiplies; a suppressed one suppresses the row.
-		if r.CitizensActive == nil || r.NewInstallations == nil || r.DevicesInstalled == nil {
-			b.Suppressed = true
-		} else {
-			tm := s.Model.Technologies[r.Technology]
-			weeks := Bucket{r.Start, r.End}.Days() / 7
-			months := q.Period.Interval.Months(Bucket{r.Start, r.End})
-			visits := float64(*r.CitizensActive) * tm.VisitsAvoidedPerCitizenWeek * weeks
-			b.VisitsAvoidedFrom = "model"
-			if r.Technology == vagt.TechNightSupervision && s.Night != nil {
-				n, err := s.Night.NightCounts(ctx, []vagt.MunicipalityCode{r.Municipality}, r.Start, r.End)
-				if err != nil {
-					return res, err
-				}
-				visits, b.VisitsAvoidedFrom = float64(q.released(n[r.Municipality].Remote)), "night_checks"
-			}
-			hours := visits * tm.MinutesPerVisit / 60
-			gross := hours * tm.HourlyCostDKK
-			oneOff := float64(*r.NewInstallations) * tm.OneOffCostDKK
-			running := float64(*r.DevicesInstalled) * tm.RunningCostDKKPerDeviceMon * months
-			b.CitizensActive, b.DevicesInstalled, b.NewInstallations = r.CitizensActive, r.DevicesInstalled, r.NewInstallations
-			b.VisitsAvoided, b.HoursSaved = ptr(round(visits, 2)), ptr(round(hours, 2))
-			b.GrossDKK, b.OneOffCostDKK, b.RunningCostDKK = ptr(round(gross, 2)), ptr(round(oneOff, 2)), ptr(round(running, 2))
-			b.NetDKK = ptr(round(gross-oneOff-running, 2))
+		if err := s.estimate(ctx, q, &b, r, []vagt.MunicipalityCode{r.Municipality}); err != nil {
+			return res, err
 		}
 		res.Rows = append(res.Rows, b)
 	}
-	return res, nil
+	res.Totals, err = s.benefitTotals(ctx, q, a, res.Rows)
+	return res, err
+}
+
+// estimate fills b from the released adoption figures r of the municipalities muns.
+func (s *Service) estimate(ctx context.Context, q Query, b *BenefitRow, r AdoptionRow, muns []vagt.MunicipalityCode) error {
+	// An estimate needs every count it multiplies; a suppressed one suppresses the row.
+	if r.CitizensActive == nil || r.NewInstallations == nil || r.DevicesInstalled == nil {
+		b.Suppressed = true
+		return nil
+	}
+	tm := s.Model.Technologies[r.Technology]
+	weeks := Bucket{r.Start, r.End}.Days() / 7
+	months := q.Period.Interval.Months(Bucket{r.Start, r.End})
+	visits := float64(*r.CitizensActive) * tm.VisitsAvoidedPerCitizenWeek * weeks
+	b.VisitsAvoidedFrom = "model"
+	if r.Technology == vagt.TechNightSupervision && s.Night != nil {
+		n, err := s.Night.NightCounts(ctx, muns, r.Start, r.End)
+		if err != nil {
+			return err
+		}
+		remote := 0
+		for m, c := range n {
+			if muns == nil || slices.Contains(muns, m) { // nil: all
+				remote += c.Remote
+			}
+		}
+		visits, b.VisitsAvoidedFrom = float64(q.released(remote)), "night_checks"
+	}
+	hours := visits * tm.MinutesPerVisit / 60
+	gross := hours * tm.HourlyCostDKK
+	oneOff := float64(*r.NewInstallations) * tm.OneOffCostDKK
+	running := float64(*r.DevicesInstalled) * tm.RunningCostDKKPerDeviceMon * months
+	b.CitizensActive, b.DevicesInstalled, b.NewInstallations = r.CitizensActive, r.DevicesInstalled, r.NewInstallations
+	b.VisitsAvoided, b.HoursSaved = ptr(round(visits, 2)), ptr(round(hours, 2))
+	b.GrossDKK, b.OneOffCostDKK, b.RunningCostDKK = ptr(round(gross, 2)), ptr(round(oneOff, 2)), ptr(round(running, 2))
+	b.NetDKK = ptr(round(gross-oneOff-running, 2))
+	return nil
 }

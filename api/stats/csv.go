@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -144,6 +145,31 @@ func WriteBenefitsCSV(w io.Writer, b Benefits) error {
 			ci(r.CitizensActive), ci(r.DevicesInstalled), ci(r.NewInstallations), cf(r.VisitsAvoided), cf(r.HoursSaved),
 			cf(r.GrossDKK), cf(r.OneOffCostDKK), cf(r.RunningCostDKK), cf(r.NetDKK), strconv.FormatBool(r.Suppressed), base(b.Disclosure),
 			r.VisitsAvoidedFrom})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// CompareColumns are the columns of the comparison CSV: the JSON rows' fields, in order.
+var CompareColumns = []string{"entity", "municipality", "municipality_name", "region", "technology", "municipalities",
+	"citizens", "citizens_per_1000_65plus", "devices_installed", "devices_active", "new_installations",
+	"days_registration_to_installation_p50", "churn_90d", "churn_90d_share", "acked_within_60s_share", "acked_within_180s_share",
+	"arrived_within_30min_share", "net_benefit_per_citizen_dkk", "rank", "rank_of", "suppressed", "rounding_base", "incomplete"}
+
+// WriteCompareCSV writes c's rows in the shape of the JSON rows.
+func WriteCompareCSV(w io.Writer, c Comparison) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(CompareColumns)
+	for _, r := range c.Rows {
+		mun, region := "", ""
+		if r.Municipality != 0 {
+			mun, region = strconv.Itoa(int(r.Municipality)), strconv.Itoa(int(r.Region))
+		}
+		_ = cw.Write([]string{r.Entity, mun, r.MunicipalityName, region, r.Technology, strconv.Itoa(r.Municipalities),
+			ci(r.Citizens), cf(r.Per1000), ci(r.DevicesInstalled), ci(r.DevicesActive), ci(r.NewInstallations),
+			cf(r.DaysToInstallP50), ci(r.Churn), cf(r.ChurnShare), cf(r.AckedWithin60s), cf(r.AckedWithin180s),
+			cf(r.ArrivedWithin30m), cf(r.NetPerCitizenDKK), ci(r.Rank), strconv.Itoa(r.RankOf), strconv.FormatBool(r.Suppressed),
+			strconv.Itoa(r.RoundingBase), strings.Join(r.IncompleteFigures, " ")})
 	}
 	cw.Flush()
 	return cw.Error()

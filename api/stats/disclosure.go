@@ -29,6 +29,7 @@ func (q Query) disclosure() Disclosure {
 		"Every other count is rounded to the nearest multiple of 5 (0 stays 0; 5-7 become 5, 8-12 become 10); the same true count always gives the same figure.",
 		"Rates (per 1,000 citizens aged 65+, per citizen per month, shares) and benefit estimates are computed from the rounded figures.",
 		"Totals, differences between intervals, technologies or overlapping periods may therefore differ by a few from the sum of the rows: this is what keeps a suppressed count from being recovered by subtraction.",
+		"A total (totals) is computed from the exact figures of every row it covers, suppressed ones included, and then protected as a cell of its own; where that would let a suppressed row be recovered by subtraction, it is the sum of the released rows instead and named in incomplete.",
 	}}
 }
 
@@ -57,4 +58,63 @@ func (q Query) share(num, den int) *float64 {
 		return nil
 	}
 	return ptr(round(float64(rn)/float64(rd), 4))
+}
+
+// A total beside its parts. A total released as a cell of its own (rounded from the exact
+// sum) can still give a hidden part away: subtract the released parts from it, and when
+// their rounding errors all lean one way only one value may be left for what was hidden
+// (a total of 20, parts of 15 and 10 and one hidden: the hidden part is 1 when the truths
+// are 22, 13 and 8). So before a total is released it is audited as an adversary would
+// read it; when the hidden parts would be left fewer than two possible values, the total is
+// released as the sum of the parts as released instead, marked incomplete (a sum that
+// lacks what is hidden, which tells nothing the parts do not).
+
+// span is what a released count says about the truth: lo ≤ true ≤ hi.
+type span struct{ lo, hi int }
+
+// countSpan is the truth behind a released count of a protected answer: 0 is 0, any other
+// figure the counts of SuppressBelow or more that round to it.
+func countSpan(v int) span {
+	if v == 0 {
+		return span{0, 0}
+	}
+	return span{max(SuppressBelow, v-RoundingBase/2), v + RoundingBase/2}
+}
+
+// totalSafe reports whether total may be released beside parts (nil: suppressed, each
+// then 1-4): whether the hidden parts' sum keeps at least two values an adversary cannot
+// tell apart. The adversary's prior for k hidden parts is k to 4k; a hidden count of
+// devices may be larger, which only widens what they cannot exclude.
+func totalSafe(total int, parts []*int) bool {
+	k, rest := 0, span{}
+	for _, p := range parts {
+		if p == nil {
+			k++
+			continue
+		}
+		s := countSpan(*p)
+		rest.lo, rest.hi = rest.lo+s.lo, rest.hi+s.hi
+	}
+	if k == 0 {
+		return true
+	}
+	t := countSpan(total)
+	lo, hi := max(t.lo-rest.hi, k), min(t.hi-rest.lo, (SuppressBelow-1)*k)
+	return hi-lo >= 1
+}
+
+// auditTotal releases the total *dst beside parts: unchanged when safe, otherwise the sum
+// of the released parts; it reports whether it is that incomplete sum.
+func auditTotal(q Query, dst **int, parts []*int) (incomplete bool) {
+	if !q.Suppress || *dst == nil || totalSafe(**dst, parts) {
+		return false
+	}
+	sum := 0
+	for _, p := range parts {
+		if p != nil {
+			sum += *p
+		}
+	}
+	*dst = ptr(sum)
+	return true
 }

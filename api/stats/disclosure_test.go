@@ -18,6 +18,7 @@ type facts struct {
 	devices  []registry.DeviceFact
 	citizens []registry.CitizenFact
 	readings map[vagt.DeviceID][]time.Time
+	alerts   []registry.AlertFact
 }
 
 func (f *facts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
@@ -40,8 +41,14 @@ func (f *facts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, be
 	return out, nil
 }
 
-func (f *facts) AlertFacts(context.Context, []vagt.MunicipalityCode, time.Time, time.Time) ([]registry.AlertFact, error) {
-	return nil, nil
+func (f *facts) AlertFacts(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
+	var out []registry.AlertFact
+	for _, a := range f.alerts {
+		if !a.RaisedAt.Before(from) && a.RaisedAt.Before(to) && (len(muns) == 0 || slices.Contains(muns, a.Municipality)) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 func (f *facts) ActiveDevices(_ context.Context, _ []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {

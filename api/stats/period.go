@@ -26,6 +26,8 @@ const (
 	Week    Interval = "week"
 	Month   Interval = "month"
 	Quarter Interval = "quarter"
+	// Whole is the period as one interval (the comparison's figures); not a request value.
+	Whole Interval = "whole"
 )
 
 // MaxIntervals caps how many intervals one request may span: a year of weeks, three years
@@ -138,6 +140,18 @@ func (iv Interval) next(t time.Time) time.Time {
 // 1 whether it has 743, 744 or 745 hours, a quarter 3, a week 7/30.4375.
 func (iv Interval) Months(b Bucket) float64 {
 	switch iv {
+	case Whole:
+		// Whole months of the wall clock, and the days left over at 30.4375 a month.
+		months := 0.0
+		for s := b.Start; s.Before(b.End); {
+			e := Month.next(Month.start(s))
+			if e.After(b.End) {
+				e = b.End
+			}
+			months += Month.Months(Bucket{s, e})
+			s = e
+		}
+		return months
 	case Week:
 		return b.Days() / 30.4375
 	case Quarter:
@@ -165,6 +179,9 @@ func daysIn(iv Interval, start time.Time) float64 {
 // Buckets cuts the period at interval boundaries; the first and last may be partial
 // (clipped to From and To).
 func (p Period) Buckets() []Bucket {
+	if p.Interval == Whole {
+		return []Bucket{{p.From, p.To}}
+	}
 	var out []Bucket
 	for s := p.Interval.start(p.From); s.Before(p.To); s = p.Interval.next(s) {
 		b := Bucket{Start: s, End: p.Interval.next(s)}
@@ -180,4 +197,20 @@ func (p Period) Buckets() []Bucket {
 		}
 	}
 	return out
+}
+
+// DefaultRetention is how far back statistics reach by default: the alert records' default
+// keep (retention.Policy.KeepAlerts). Nothing older is kept to count.
+const DefaultRetention = 10 * 365 * 24 * time.Hour
+
+// CheckAt refuses a period that starts in the future (nothing to count yet) or before
+// now − retention (longer than the data is kept).
+func (p Period) CheckAt(now time.Time, retention time.Duration) error {
+	if !p.From.Before(now) {
+		return fmt.Errorf("%w: the period starts in the future (%s)", api.ErrInvalid, p.From.Format(time.DateOnly))
+	}
+	if retention > 0 && p.From.Before(now.Add(-retention)) {
+		return fmt.Errorf("%w: the period starts before the retention of %d days: nothing that old is kept", api.ErrInvalid, int(retention.Hours()/24))
+	}
+	return nil
 }

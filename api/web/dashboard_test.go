@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,8 @@ type statsFixture struct {
 	mu      sync.Mutex
 	queries []url.Values // every statistics request's query
 	accepts []string
+	// suppressAlerts answers a municipality's alert total as suppressed (the national view).
+	suppressAlerts bool
 }
 
 var fixtureMonths = []string{"2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"}
@@ -68,10 +71,13 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					"interval_start": m, "interval_end": end(i), "citizens": 30 + 5*i, "citizens_active": 25 + 5*i,
 					"devices_installed": 30 + 5*i, "devices_active": 20 + 5*i, "new_installations": 5, "removals": 0, "churn_90d": 0, "suppressed": false})
 		}
-		body = map[string]any{"period": period, "rows": rows, "funnel": []map[string]any{
+		funnel := []map[string]any{
 			{"municipality": 766, "technology": "personal_alarm", "registered": 400, "installed": 140, "active": 130, "still_active_90d": 100, "suppressed": false},
 			{"municipality": 766, "technology": "medicine_dispenser", "registered": 400, "installed": 40, "active": 35, "still_active_90d": 20, "suppressed": false},
-		}}
+		}
+		body = map[string]any{"period": period, "rows": rows, "funnel": funnel,
+			"totals":        fixtureTotals(rows, []string{"citizens", "citizens_active", "devices_installed", "devices_active", "new_installations", "removals", "churn_90d"}, true),
+			"funnel_totals": funnel}
 	case "alerts":
 		var rows []map[string]any
 		for i, m := range fixtureMonths {
@@ -81,7 +87,23 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"without_visit_share": 0.2, "escalations": 2, "escalated_alerts": 2, "suppressed": false,
 				"arrived_within_30m_share": 0.85, "arrival_p50_s": 840.0})
 		}
-		body = map[string]any{"period": period, "rows": rows}
+		totals := fixtureTotals(rows, nil, false)
+		f.mu.Lock()
+		suppressed := f.suppressAlerts
+		f.mu.Unlock()
+		if suppressed && r.URL.Query().Get("municipality") == "766" {
+			// The national view of one municipality whose alert total describes 1-4 citizens:
+			// every figure of it null, the total suppressed (issue 18: it showed "0 %").
+			totals = append(totals, map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true,
+				"suppressed": true, "alarms": nil, "acked_within_60s_share": nil, "acked_within_180s_share": nil})
+			body = map[string]any{"period": period, "rows": rows, "totals": totals}
+			break
+		}
+		totals = append(totals, map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true,
+			"citizens": 130, "alarms": 123, "acked_within_60s_share": 0.75, "acked_within_180s_share": 0.95, "ack_p50_s": 38.0, "ack_p90_s": 150.0,
+			"resolve_p50_s": 1260.0, "resolve_p90_s": 3000.0, "false_alarm_share": 0.1, "escalations": 6, "suppressed": false,
+			"arrived_within_30m_share": 0.85, "arrival_p50_s": 840.0})
+		body = map[string]any{"period": period, "rows": rows, "totals": totals}
 	case "benefits":
 		var rows []map[string]any
 		for i, m := range fixtureMonths {
@@ -90,7 +112,13 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"visits_avoided": 400.0, "hours_saved": 100.0, "gross_dkk": 50000.0, "one_off_cost_dkk": 10000.0, "running_cost_dkk": 5000.0,
 				"net_dkk": 35000.0, "suppressed": false})
 		}
-		body = map[string]any{"period": period, "estimate": true, "rows": rows, "model": map[string]any{
+		money := []string{"visits_avoided", "hours_saved", "gross_dkk", "one_off_cost_dkk", "running_cost_dkk", "net_dkk"}
+		totals := fixtureTotals(rows, money, true)
+		whole := map[string]any{"interval_start": period["from"], "interval_end": period["to"], "whole_period": true, "suppressed": false}
+		for _, k := range money {
+			whole[k] = 3 * rows[0][k].(float64)
+		}
+		body = map[string]any{"period": period, "estimate": true, "rows": rows, "totals": append(totals, whole), "model": map[string]any{
 			"name": "fixture model", "currency": "DKK", "illustrative": true,
 			"assumptions": []string{"A personal alarm avoids one supervision visit a week."},
 			"technologies": map[string]any{"personal_alarm": map[string]any{"visits_avoided_per_citizen_week": 1, "minutes_per_visit": 15,
@@ -102,6 +130,49 @@ func (f *statsFixture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// fixtureTotals is the totals an answer of one municipality carries: per interval, the
+// rows' figures (per technology when byTech, and over all of them). With one municipality
+// and nothing suppressed a total is the sum of its rows; the api computes it apart
+// (api/stats/totals.go), and the dashboard draws totals, never sums of rows.
+func fixtureTotals(rows []map[string]any, keys []string, byTech bool) []map[string]any {
+	var out []map[string]any
+	add := func(start string, tech any, match func(map[string]any) bool) {
+		t := map[string]any{"interval_start": start, "municipalities": 1, "suppressed": false}
+		if tech != nil {
+			t["technology"] = tech
+		}
+		for _, r := range rows {
+			if r["interval_start"] != start || !match(r) {
+				continue
+			}
+			t["interval_end"] = r["interval_end"]
+			for k, v := range r {
+				if keys != nil && !slices.Contains(keys, k) {
+					continue
+				}
+				switch n := v.(type) {
+				case int:
+					old, _ := t[k].(int)
+					t[k] = old + n
+				case float64:
+					old, _ := t[k].(float64)
+					t[k] = old + n
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	for _, m := range fixtureMonths {
+		if byTech {
+			for _, tech := range []string{"personal_alarm", "medicine_dispenser"} {
+				add(m, tech, func(r map[string]any) bool { return r["technology"] == tech })
+			}
+		}
+		add(m, nil, func(map[string]any) bool { return true })
+	}
+	return out
 }
 
 func (f *statsFixture) last() (url.Values, string) {
@@ -199,6 +270,14 @@ func TestDashboardDrawsFigures(t *testing.T) {
 			t.Errorf("the Danish dashboard shows %q", s)
 		}
 	}
+	// Where the figures come from (issue 18 item 4).
+	var sources string
+	b.do("read the sources", chromedp.Evaluate(`document.getElementById("panel-sources").innerText`, &sources))
+	for _, s := range []string{"Perioden: 1. sep. 2026 til 1. dec. 2026", "fixture model, hvis tal er illustrative", "Tallene er præcise", "0 rækker er skjult"} {
+		if !strings.Contains(sources, s) {
+			t.Errorf("where the figures come from does not say %q:\n%s", s, sources)
+		}
+	}
 	checkWidths(t, b, "the Danish dashboard")
 	var mun string
 	var disabled bool
@@ -229,10 +308,20 @@ func TestDashboardDrawsFigures(t *testing.T) {
 		chromedp.Click(`#signin-form button[type=submit]`, chromedp.ByQuery))
 	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
 	b.waitJS("the picker lists the municipalities", `document.querySelectorAll("#municipality option").length > 90 && !document.getElementById("municipality").disabled`)
+	fixture.mu.Lock()
+	fixture.suppressAlerts = true
+	fixture.mu.Unlock()
 	b.do("pick Hedensted", chromedp.SetValue("#municipality", "766", chromedp.ByID),
 		chromedp.Evaluate(`document.getElementById("municipality").dispatchEvent(new Event("change"))`, nil))
 	waitFor(t, "a query for municipality 766", func() bool { q, _ := fixture.last(); return q.Get("municipality") == "766" })
 	b.waitJS("the figures loaded", `document.body.dataset.loaded === "true"`)
+	var alertFigures string
+	var why []string
+	b.do("the suppressed alert total", chromedp.Evaluate(`document.querySelector('[data-figures="alerts"]').innerText`, &alertFigures),
+		chromedp.Evaluate(`[...document.querySelectorAll('[data-figures="alerts"] .hidden-figure')].map(b => b.title)`, &why))
+	if strings.Contains(alertFigures, "%") || len(why) < 3 || !strings.Contains(why[1], "færre end 5 borgere") {
+		t.Errorf("a suppressed total's shares: %q, reasons %q (want '—' with why, never '0 %%')", alertFigures, why)
+	}
 	b.do("phone size", chromedp.EmulateViewport(390, 844))
 	b.do("scroll to the charts", chromedp.ScrollIntoView("#panel-adoption", chromedp.ByID))
 	b.screenshotViewport("dashboard-phone")

@@ -123,13 +123,6 @@
     return F.month(iso, { shortYear: true });
   }
 
-  // sum adds the non-null values; null when every value is null (all suppressed).
-  function sum(values) {
-    let s = null;
-    for (const v of values) if (v !== null && v !== undefined) s = (s || 0) + v;
-    return s;
-  }
-
   function intervals(rows) {
     return [...new Set(rows.map((r) => r.interval_start))].sort();
   }
@@ -163,6 +156,7 @@
       else renderBenefits(data);
     });
     if (gen !== session) return;
+    renderSources(results.map((r) => (r.status === "fulfilled" ? r.value : null)));
     const note = $("suppressed-note");
     const notes = [];
     if (anySuppressed) notes.push(t("stats.suppressed", { n: suppressedBelow || 5 }));
@@ -180,13 +174,19 @@
 
   function box(name) { return document.querySelector('[data-chart="' + name + '"]'); }
 
+  // The totals over the municipalities shown come from the api (data.totals): each is
+  // computed from the exact figures and protected as a cell of its own, so a suppressed
+  // row never drops out of it (docs/statistics.md, "Totals"). Never add up rows here.
+  const totalOf = (totals, start, tech) => (totals || []).find((x) => x.interval_start === start && (tech ? x.technology === tech : !x.technology) && !x.whole_period);
+
   function renderAdoption(data) {
     const rows = data.rows || [];
+    const totals = data.totals || [];
     const iv = intervals(rows);
     const labels = iv.map((s) => label(s, data.period && data.period.interval));
     // Technologies nobody uses in the period would only draw lines along zero.
-    const techs = Object.keys(vagt.TECH).filter((tech) => rows.some((r) => r.technology === tech && (r.citizens || r.devices_installed)));
-    const at = (pick) => iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map(pick)));
+    const techs = Object.keys(vagt.TECH).filter((tech) => totals.some((x) => x.technology === tech && (x.citizens || x.devices_installed || x.suppressed)));
+    const at = (pick) => iv.map((s) => { const x = totalOf(totals, s, null); return x ? pick(x) : null; });
     if (!rows.length) {
       box("adoption").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
       box("devices").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
@@ -194,7 +194,7 @@
       charts.line(box("adoption"), {
         label: t("stats.adoption.chart"),
         labels,
-        series: techs.map((tech) => ({ key: tech, name: vagt.techName(tech), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s && r.technology === tech).map((r) => r.citizens))) })),
+        series: techs.map((tech) => ({ key: tech, name: vagt.techName(tech), values: iv.map((s) => { const x = totalOf(totals, s, tech); return x ? x.citizens : null; }) })),
       });
       charts.bars(box("devices"), {
         label: t("stats.devices.chart"),
@@ -205,7 +205,7 @@
         ],
       });
     }
-    const funnel = data.funnel || [];
+    const funnel = data.funnel_totals || [];
     const ftechs = Object.keys(vagt.TECH).filter((tech) => funnel.some((r) => r.technology === tech && (r.installed || r.active)));
     if (!ftechs.length) {
       box("funnel").replaceChildren(el("p", { class: "help", text: t("stats.noFunnel") }));
@@ -214,14 +214,14 @@
     charts.funnel(box("funnel"), {
       label: t("stats.funnel.chart"),
       rows: ftechs.map((tech) => {
-        const of = funnel.filter((r) => r.technology === tech);
+        const f = funnel.find((r) => r.technology === tech);
         return {
           name: vagt.techName(tech),
           stages: [
-            { key: "registered", name: t("stats.funnel.registered"), value: sum(of.map((r) => r.registered)) },
-            { key: "installed", name: t("stats.funnel.installed"), value: sum(of.map((r) => r.installed)) },
-            { key: "active", name: t("stats.funnel.active"), value: sum(of.map((r) => r.active)) },
-            { key: "still_active_90d", name: t("stats.funnel.still90"), value: sum(of.map((r) => r.still_active_90d)) },
+            { key: "registered", name: t("stats.funnel.registered"), value: f.registered },
+            { key: "installed", name: t("stats.funnel.installed"), value: f.installed },
+            { key: "active", name: t("stats.funnel.active"), value: f.active },
+            { key: "still_active_90d", name: t("stats.funnel.still90"), value: f.still_active_90d },
           ],
         };
       }),
@@ -244,53 +244,46 @@
   const money = orNull((v) => F.kroner(v));
   const count = orNull((v) => F.number(v));
 
-  // weighted averages a share over rows by their alarms.
-  function weighted(rows, pick) {
-    let n = 0, s = 0;
-    for (const r of rows) {
-      const v = pick(r);
-      if (v === null || v === undefined || !r.alarms) continue;
-      n += r.alarms;
-      s += v * r.alarms;
-    }
-    return n ? s / n : null;
+  // why is the reason a total's figure is missing: the total itself suppressed (it
+  // describes 1-4 citizens), or nothing to compute it from.
+  function why(total) {
+    return total && total.suppressed ? t("stats.hidden.suppressed", { n: 5 }) : t("stats.hidden.none");
   }
 
   function renderAlerts(data) {
     const rows = data.rows || [];
+    const totals = data.totals || [];
     const iv = intervals(rows);
     const labels = iv.map((s) => label(s, data.period && data.period.interval));
-    const muns = new Set(rows.map((r) => r.municipality));
-    const one = muns.size <= 1;
-    const lastRows = iv.length ? rows.filter((r) => r.interval_start === iv[iv.length - 1]) : [];
+    const whole = totals.find((x) => x.whole_period) || null;
+    const pick = (k) => (whole ? whole[k] : null);
     const figs = document.querySelector('[data-figures="alerts"]');
-    const w = (key) => (one ? t(key) : t("stats.alerts.weighted", { figure: t(key) }));
-    const onlyOne = one ? undefined : t("stats.hidden.oneMunicipality");
+    const w = why(whole);
     figs.replaceChildren(
-      figure(t("stats.alerts.count"), count(sum(rows.map((r) => r.alarms)))),
-      figure(w("stats.alerts.within60"), pct(weighted(rows, (r) => r.acked_within_60s_share))),
-      figure(w("stats.alerts.within180"), pct(weighted(rows, (r) => r.acked_within_180s_share))),
-      figure(w("stats.alerts.arrived30"), pct(weighted(rows, (r) => r.arrived_within_30m_share))),
-      figure(t("stats.alerts.arrivalMedian"), one && lastRows[0] ? secs(lastRows[0].arrival_p50_s) : null, onlyOne),
-      figure(t("stats.alerts.ackMedian"), one && lastRows[0] ? secs(lastRows[0].ack_p50_s) : null, onlyOne),
-      figure(t("stats.alerts.ackP90"), one && lastRows[0] ? secs(lastRows[0].ack_p90_s) : null, onlyOne),
-      figure(t("stats.alerts.resolveMedian"), one && lastRows[0] ? secs(lastRows[0].resolve_p50_s) : null, onlyOne),
-      figure(w("stats.alerts.falseAlarms"), pct(weighted(rows, (r) => r.false_alarm_share))),
-      figure(t("stats.alerts.escalations"), count(sum(rows.map((r) => r.escalations)))));
+      figure(t("stats.alerts.count"), count(pick("alarms")), w),
+      figure(t("stats.alerts.within60"), pct(pick("acked_within_60s_share")), w),
+      figure(t("stats.alerts.within180"), pct(pick("acked_within_180s_share")), w),
+      figure(t("stats.alerts.arrived30"), pct(pick("arrived_within_30m_share")), w),
+      figure(t("stats.alerts.arrivalMedian"), secs(pick("arrival_p50_s")), w),
+      figure(t("stats.alerts.ackMedian"), secs(pick("ack_p50_s")), w),
+      figure(t("stats.alerts.ackP90"), secs(pick("ack_p90_s")), w),
+      figure(t("stats.alerts.resolveMedian"), secs(pick("resolve_p50_s")), w),
+      figure(t("stats.alerts.falseAlarms"), pct(pick("false_alarm_share")), w),
+      figure(t("stats.alerts.escalations"), count(pick("escalations")), w));
     if (!rows.length) {
       box("alerts").replaceChildren(el("p", { class: "help", text: t("stats.noFigures") }));
       return;
     }
+    const of = (s) => totalOf(totals, s, null) || {};
     charts.bars(box("alerts"), {
       label: t("stats.alerts.chart"),
       labels,
       series: [
-        { key: "alarms", name: t("stats.alerts.alarms"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.alarms))), color: "#0072B2" },
+        { key: "alarms", name: t("stats.alerts.alarms"), values: iv.map((s) => of(s).alarms ?? null), color: "#0072B2" },
         { key: "acked_within_60s", name: t("stats.alerts.acked60"), values: iv.map((s) => {
-          const of = rows.filter((r) => r.interval_start === s);
-          const share = weighted(of, (r) => r.acked_within_60s_share);
-          const n = sum(of.map((r) => r.alarms));
-          return share === null || n === null ? null : Math.round(share * n);
+          const x = of(s);
+          // A share the api did not give (suppressed, or no urgent alarm) is no bar, not 0.
+          return x.acked_within_60s_share == null || x.alarms == null ? null : Math.round(x.acked_within_60s_share * x.alarms);
         }), color: "#009E73" },
       ],
     });
@@ -298,26 +291,36 @@
 
   function renderBenefits(data) {
     const rows = data.rows || [];
+    const totals = data.totals || [];
     const iv = intervals(rows);
     const labels = iv.map((s) => label(s, data.period && data.period.interval));
-    const gross = sum(rows.map((r) => r.gross_dkk));
-    const costs = sum(rows.map((r) => sum([r.one_off_cost_dkk, r.running_cost_dkk])));
-    const net = sum(rows.map((r) => r.net_dkk));
+    const all = totals.find((x) => x.whole_period && !x.technology) || null;
+    const pick = (k) => (all ? all[k] : null);
+    const costs = all && all.one_off_cost_dkk != null ? all.one_off_cost_dkk + all.running_cost_dkk : null;
+    const net = pick("net_dkk");
+    const w = why(all);
     document.querySelector('[data-figures="benefits"]').replaceChildren(
-      figure(t("stats.benefits.gross"), money(gross)),
-      figure(t("stats.benefits.costs"), money(costs)),
-      figure(t("stats.benefits.net"), net === null ? null : F.kroner(net, { signed: true })),
-      figure(t("stats.benefits.hours"), orNull((v) => F.decimal(v, 1))(sum(rows.map((r) => r.hours_saved)))));
+      figure(t("stats.benefits.gross"), money(pick("gross_dkk")), w),
+      figure(t("stats.benefits.costs"), money(costs), w),
+      figure(t("stats.benefits.net"), net === null ? null : F.kroner(net, { signed: true }), w),
+      figure(t("stats.benefits.hours"), orNull((v) => F.decimal(v, 1))(pick("hours_saved")), w));
+    // A sum that lacks a hidden part says so, with what it lacks.
+    const incomplete = document.querySelector("[data-incomplete]");
+    if (incomplete) {
+      incomplete.hidden = !(all && all.incomplete);
+      incomplete.textContent = all && all.incomplete ? t("stats.benefits.incomplete", { n: (all.hidden || []).length || all.suppressed_rows || 1 }) : "";
+    }
     if (rows.length) {
+      const of = (s) => totalOf(totals, s, null) || {};
       charts.bars(box("benefits"), {
         label: t("stats.benefits.chart"),
         labels,
         fmtValue: (v) => F.kroner(v),
         fmtTick: (v) => F.compact(v),
         series: [
-          { key: "gross", name: t("stats.benefits.grossSeries"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.gross_dkk))), color: "#009E73" },
-          { key: "costs", name: t("stats.benefits.costsSeries"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => sum([r.one_off_cost_dkk, r.running_cost_dkk])))), color: "#D55E00" },
-          { key: "net", name: t("stats.benefits.netSeries"), values: iv.map((s) => sum(rows.filter((r) => r.interval_start === s).map((r) => r.net_dkk))), color: "#0072B2" },
+          { key: "gross", name: t("stats.benefits.grossSeries"), values: iv.map((s) => of(s).gross_dkk ?? null), color: "#009E73" },
+          { key: "costs", name: t("stats.benefits.costsSeries"), values: iv.map((s) => (of(s).one_off_cost_dkk == null ? null : of(s).one_off_cost_dkk + of(s).running_cost_dkk)), color: "#D55E00" },
+          { key: "net", name: t("stats.benefits.netSeries"), values: iv.map((s) => of(s).net_dkk ?? null), color: "#0072B2" },
         ],
       });
     } else {
@@ -338,6 +341,29 @@
             .map((v) => el("td", { class: "num", text: charts.num(v) }))))))));
     }
     document.querySelector("[data-assumptions]").replaceChildren(...parts);
+  }
+
+  // renderSources says where the figures come from (issue 18 item 4): the period, the 65+
+  // table (shipped illustrative or FOLK1A of a quarter), the benefit model, the protection
+  // and what it hid. answers: adoption, alerts, benefits (null when one failed).
+  function renderSources([adoption, alerts, benefits]) {
+    const any = adoption || alerts || benefits;
+    if (!any) return;
+    const pop = (adoption && adoption.population_65plus) || {};
+    const disc = any.disclosure || {};
+    let hidden = 0, incomplete = 0;
+    for (const a of [adoption, alerts, benefits]) {
+      if (!a) continue;
+      hidden += (a.rows || []).filter((r) => r.suppressed).length;
+      incomplete += (a.totals || []).filter((x) => x.incomplete && (x.incomplete === true || x.incomplete.length)).length;
+    }
+    const items = [t("stats.compare.sources.period", { from: F.date(any.period.from), to: F.date(any.period.to) })];
+    if (adoption) items.push(pop.illustrative ? t("stats.compare.sources.populationIllustrative") : t("stats.compare.sources.population", { source: pop.source || "", quarter: pop.period || "" }));
+    if (benefits && benefits.model) items.push(t(benefits.model.illustrative ? "stats.compare.sources.modelIllustrative" : "stats.compare.sources.model", { name: benefits.model.name || "" }));
+    items.push(disc.method === "suppress_and_round" ? t("stats.compare.sources.protected", { n: disc.suppressed_below || 5, base: disc.rounding_base || 5 }) : t("stats.compare.sources.exact"));
+    items.push(t("stats.compare.sources.suppressed", { count: hidden }));
+    if (incomplete) items.push(t("stats.compare.sources.incomplete", { count: incomplete }));
+    document.querySelector("[data-sources]").replaceChildren(...items.map((s) => el("li", { text: s })));
   }
 
   async function downloadCSV(view, button) {

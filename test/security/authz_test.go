@@ -50,6 +50,7 @@ var matrix = map[string]outcome{
 	"GET /favicon.ico":              public,
 	"GET /":                         public,
 	"GET /stats":                    public,
+	"GET /stats/compare":            public,
 	"GET /night":                    public,
 	"GET /careplan":                 public,
 	"GET /app":                      public,
@@ -101,6 +102,7 @@ var matrix = map[string]outcome{
 	"GET /api/v1/stats/alerts":                     {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
 	"GET /api/v1/stats/benefits":                   {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
 	"GET /api/v1/stats/night":                      {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
+	"GET /api/v1/stats/compare":                    {401, 403, 403, 403, 200, 200, 200, 200, 403, 403},
 	// Night supervision: the board and a check are the care staff's (like acting on an
 	// alert); a home's recorded checks have the care plan's access.
 	"GET /api/v1/night/board":               {401, 200, 200, 200, 403, 403, 403, 403, 403, 403},
@@ -231,6 +233,7 @@ var queries = map[string]string{
 	"GET /api/v1/stats/alerts":   "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/benefits": "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/stats/night":    "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+	"GET /api/v1/stats/compare":  "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 	"GET /api/v1/me/data":        "from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z",
 	"GET /api/v1/duty":           "municipality=766",
 	"GET /api/v1/fhir/Encounter": "municipality=766",
