@@ -41,101 +41,6 @@ import (
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// Config configures the API server.
-type Config struct {
-	Listen string // host:port; default 127.0.0.1:8080
-	// MetricsListen serves /metrics (plain HTTP, no token) on a listener of its own, for a
-	// Prometheus on the host or its private network; "" none. MetricsToken serves /metrics
-	// on Listen as well, to that bearer token only; "" not there (docs/operations.md).
-	MetricsListen, MetricsToken string
-	DB                          string // SQLite file path, or a postgres:// URL
-	// Broker is the platform broker's URL; "" runs without the alarm lane (tests of the
-	// HTTP side, a replica that only serves).
-	Broker   string
-	ClientID string // the lane's persistent session; stable per replica
-	Group    string // "" or "-" (vagt.NoGroup, the default): a direct subscription; else a shared subscription group
-
-	// NoAlarmLane says that running without a broker is intended (a replica that only
-	// serves, a test of the HTTP side). Without it an api with no broker is not ready:
-	// it can never receive an alarm (issue 15 defect 6).
-	NoAlarmLane bool
-
-	// TLSCA, TLSCert and TLSKey are PEM files for an ssl:// broker: its CA, and the client
-	// certificate and key when the broker wants one.
-	TLSCA, TLSCert, TLSKey string
-	// HTTPSCert and HTTPSKey are PEM files of the api's own server certificate: with them
-	// it serves HTTPS (TLS 1.2 or later) on Listen; without, plain HTTP for a proxy in front.
-	HTTPSCert, HTTPSKey string
-	Username, Password  string
-	Workers             int           // lane committers; default 4
-	Policy              alerts.Policy // zero: alerts.DefaultPolicy()
-	Tick                time.Duration // how often escalation and offline detection look; default 1 s
-	FeedPoll            time.Duration // how often the stream looks for events without a wake-up; default 1 s
-	StreamWriteTimeout  time.Duration // default 10 s
-	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
-	// default httpapi.DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
-	MaxStreams, MaxStreamsPerPrincipal int
-	// OIDC, when Issuer is set, accepts the identity provider's JWTs beside vagt tokens.
-	OIDC auth.OIDCConfig
-	// SignIn, when its client id is set, signs staff in to the pages with the OIDC
-	// provider (authorization code with PKCE); it needs OIDC.Issuer.
-	SignIn auth.SignInConfig
-	// NationalLogin signs citizens and their relatives in to the citizen page /mig with
-	// the municipality's MitID broker (docs/citizen.md); unset: not offered.
-	NationalLogin auth.NationalLoginConfig
-	// Influx is the telemetry store ingest writes to, for statistics, citizen export and
-	// erasure; URL "" runs without (those answer 503, alerts go on).
-	Influx influx.Config
-	// BenefitModel is a JSON file with the benefit model; "" the shipped illustrative one.
-	BenefitModel string
-	// Population65 is Statistics Denmark's FOLK1A as exported from statbank.dk (the
-	// citizens aged 65+ per municipality, docs/statistics.md); "" the shipped illustrative table.
-	Population65 string
-	// Retention anonymises alert records and applies per-municipality telemetry retention.
-	Retention retention.Policy
-	// Rollup is the daily roll-up of which devices reported, that adoption statistics
-	// read instead of every reading (docs/statistics.md); it needs Influx.
-	Rollup rollup.Policy
-	// ConfigRepublish is how long after publishing a home's configuration to a gateway
-	// that still reports an older version it is published again; default 1 min.
-	ConfigRepublish time.Duration
-	// GPS are the GPS trackers' thresholds and retention (docs/gps.md); zero: defaults.
-	GPS gps.Limits
-}
-
-// Defaults fills in what is unset.
-func (c *Config) Defaults() {
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if c.Policy.Escalate == nil {
-		c.Policy = alerts.DefaultPolicy()
-	}
-}
-
-// Validate checks the configuration, after Defaults.
-func (c *Config) Validate() error {
-	if c.DB == "" {
-		return errors.New("api: a database (SQLite path or postgres:// URL) is required")
-	}
-	if c.Broker != "" && c.ClientID == "" {
-		return errors.New("api: the alarm lane needs a client id")
-	}
-	if c.Broker != "" && c.NoAlarmLane {
-		return errors.New("api: a broker and no alarm lane: choose one")
-	}
-	if c.SignIn.Enabled() && c.OIDC.Issuer == "" {
-		return errors.New("api: OIDC sign-in needs --oidc-issuer")
-	}
-	if err := c.SignIn.Validate(); err != nil {
-		return fmt.Errorf("api: %w", err)
-	}
-	if err := c.NationalLogin.Validate(); err != nil {
-		return fmt.Errorf("api: national login: %w", err)
-	}
-	return c.Policy.Validate()
-}
-
 // Server is a running API: store, lane, feed, escalation and offline loops, HTTP.
 type Server struct {
 	Store     *sqlstore.Store
@@ -238,7 +143,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	}
 	s.careplans = careplan.NewService(store.CarePlanService, cpOpts)
 	if c.Broker != "" {
-		s.lane, err = alarmlane.New(laneSink{store, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
+		s.lane, err = alarmlane.New(laneSink{store.AlertService, d.Clock, s.careplans, s.downlink}, alarmlane.Options{Broker: c.Broker, ClientID: c.ClientID, Group: c.Group,
 			Username: c.Username, Password: c.Password, TLS: tlsConfig, Workers: c.Workers, Logger: d.Logger, Registerer: d.Registry,
 			OnChange: s.wakeLane})
 		if err != nil {
@@ -572,51 +477,4 @@ func (s *Server) Run(ctx context.Context) error {
 		s.nightTel.Close()
 	}
 	return errors.Join(firstErr, s.Store.Close())
-}
-
-// authStore is the token and audit services as httpapi.AuthStore: authentication
-// audits what it refuses.
-type authStore struct {
-	*sqlstore.UserService
-	*sqlstore.AuditService
-}
-
-// rosterStore is the roster service with the registry's district look-up, as
-// httpapi.RosterStore.
-type rosterStore struct {
-	*sqlstore.RosterService
-	*sqlstore.RegistryService
-}
-
-// laneSink commits lane messages to the store at the clock's time. It holds the whole
-// Store, not the AlertService it calls: with *sqlstore.AlertService here (the same
-// pointer's methods) TestPresenceEndToEnd never saw the escalation of a taken alert,
-// and the cause is not found yet (see the sqlsplit report).
-type laneSink struct {
-	store     *sqlstore.Store
-	clock     api.Clock
-	careplans *careplan.Service
-	downlink  *downlink.Notifier // nil without a broker
-}
-
-func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) (string, error) {
-	r, err := l.store.IngestAlarm(ctx, a, l.clock.Now())
-	if err == nil && r.Change == sqlstore.ChangeDuplicate && a.Clears == 0 && l.downlink != nil {
-		// A redelivered raise writes no event, so the event log tells the gateway nothing; it
-		// sends again because it did not hear what became of it (its "received" was lost, or
-		// this api restarted before telling). Told again from the committed alert, off this
-		// goroutine (docs/gateway.md, "An alarm kept until the platform confirms it").
-		l.downlink.Retell(r.Alert.ID)
-	}
-	if err == nil && r.SeqReused {
-		return alarmlane.FlagSeqReused, nil
-	}
-	return "", err
-}
-
-func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
-	if err := l.store.RecordStatus(ctx, st, l.clock.Now()); err != nil {
-		return err
-	}
-	return l.careplans.Status(ctx, st)
 }
