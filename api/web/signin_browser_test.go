@@ -108,7 +108,9 @@ func TestConsoleSignInWithProvider(t *testing.T) {
 	// The page navigates away and back meanwhile: poll from here, not inside the page.
 	signedInAgain := `(sessionStorage.getItem("vagt.token") || "").startsWith("vagt_") && sessionStorage.getItem("vagt.token") !== ` +
 		fmt.Sprintf("%q", first) + ` && !document.getElementById("console").hidden`
-	waitFor(t, "a new session", func() bool {
+	// Two round trips through the provider (login and consent by its admin API): a minute,
+	// as the sign-in tests give the provider on a busy machine (CI once needed over 30 s).
+	stacktest.WaitFor(t, "a new session", time.Minute, func() bool {
 		var ok bool
 		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
 		defer cancel()

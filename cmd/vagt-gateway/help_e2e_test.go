@@ -66,9 +66,24 @@ func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfte
 	var wg sync.WaitGroup
 	h.unit.Attach(line.End())
 	wg.Go(func() { h.unit.Run(ctx, line.End()) })
+	online := make(chan struct{}, 1)
+	connect(t, plat.URL(), "status-help", func(mqtt.Client, mqtt.Message) {
+		select {
+		case online <- struct{}{}:
+		default:
+		}
+	}, vagt.Topic(cfg.Gateway, vagt.LaneStatus))
 	h.startGateway(t)
 	h.cancel = func() { h.stopGW(); cancel(); wg.Wait() }
 	t.Cleanup(h.cancel)
+	// The gateway subscribes to its downlink after it connects and publishes its status after
+	// that: news told before the subscription is lost to it (CI saw "the unit did not hear
+	// received"), so the home is ready once its status is on the platform.
+	select {
+	case <-online:
+	case <-time.After(time.Minute):
+		t.Fatal("no status from the gateway on the platform within a minute")
+	}
 	return h
 }
 
