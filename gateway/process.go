@@ -99,8 +99,12 @@ func (g *Gateway) process(group []input) {
 	for _, done := range dones {
 		done()
 	}
+	// The readings and the alarm episodes they opened or closed show in one snapshot: a
+	// reader that sees the readings counted sees their alarms too.
+	episodes := g.engine.OpenEpisodes()
 	g.mu.Lock()
 	g.counts.Readings += uint64(len(readings))
+	g.counts.OpenEpisodes = episodes
 	for _, x := range group {
 		if x.seen != "" {
 			g.lastSeen[x.seen] = now

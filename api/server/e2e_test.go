@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,6 +175,14 @@ func (st *stack) streamFrom(t testing.TB, parent context.Context, user string, l
 	out := make(chan sseEvent, 1000)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); resp.Body.Close(); wg.Wait() })
+	// A stream counts as listening once a replica's beat has written it into the store; an
+	// alarm before that finds its tier unheard and escalates at once (docs/alerts.md,
+	// "Rosters and escalation"). Every test that opens a stream and then raises an alarm
+	// means the stream to be listening, so the wait is here, once.
+	waitFor(t, user+"'s stream beaten into the store", func() bool {
+		users, err := st.srv.Store.ListeningUsers(ctx, time.Now().Add(-5*time.Second))
+		return err == nil && slices.Contains(users, user)
+	})
 	wg.Go(func() {
 		defer close(out)
 		sc := bufio.NewScanner(resp.Body)
