@@ -2,7 +2,9 @@
 // acknowledged → resolved), outcomes, the escalation and offline policies, the events that
 // the live stream carries, and the loops that drive escalation and offline detection from an
 // injected clock. The SQL store (api/sqlstore) implements the transactions; this package
-// decides what they mean.
+// decides what they mean: what an alarm event does (fold.go), each escalation step
+// (escalate.go) and the offline alert (offline.go), as plain Go the store calls inside its
+// transactions.
 package alerts
 
 import (

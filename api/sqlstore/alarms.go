@@ -2,15 +2,10 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -47,7 +42,7 @@ type IngestResult struct {
 // leaves it open. An alarm whose details say "clock": "unsynced" is dated now, the time
 // the platform received it; the gateway's time stays in its details (gateway_time).
 func (s *AlertService) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
-	digest, err := AlarmDigest(a)
+	digest, err := alerts.Digest(a)
 	if err != nil {
 		return IngestResult{}, storeErr("ingest alarm", err)
 	}
@@ -57,23 +52,11 @@ func (s *AlertService) IngestAlarm(ctx context.Context, a *vagt.Alarm, now time.
 // ReplayAlarm files an alarm event rebuilt from the alarm history (InfluxDB) after the
 // store was restored from a backup: one this store has a receipt for, under any content, is
 // a duplicate; one it has not becomes an alert like any alarm. Its receipt's digest is of
-// what the history holds (replayDigest), so when the broker later redelivers the original
+// what the history holds (alerts.ReplayDigest), so when the broker later redelivers the original
 // (its details included), that is taken as a redelivery, while another device, type or
 // clear under the seq is different content under a reused seq.
 func (s *AlertService) ReplayAlarm(ctx context.Context, a *vagt.Alarm, now time.Time) (IngestResult, error) {
-	return s.ingestAlarm(ctx, a, now, replayDigest(a))
-}
-
-// replayMark starts the digest of a replayed event's receipt: of the fields the alarm
-// history surely holds as the gateway sent them (device, type, clears; not the details,
-// which it lacks), so a later event under the seq with another device, type or clear is
-// still told from the original's redelivery.
-const replayMark = "replay:"
-
-func replayDigest(a *vagt.Alarm) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%q %d %q %d %d", string(a.Gateway), a.Seq, string(a.Device), uint64(a.Type), a.Clears)
-	return replayMark + hex.EncodeToString(h.Sum(nil))
+	return s.ingestAlarm(ctx, a, now, alerts.ReplayDigest(a))
 }
 
 func (s *DB) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, digest string) (IngestResult, error) {
@@ -100,15 +83,7 @@ func (s *DB) ingestAlarm(ctx context.Context, a *vagt.Alarm, now time.Time, dige
 			if err := t.row(ctx, `SELECT alert_id, digest FROM alarm_receipts WHERE gateway_id = ? AND seq = ?`, string(a.Gateway), int64(a.Seq)).Scan(&id, &seen); err != nil {
 				return err
 			}
-			// A receipt from before digests were kept ('') cannot tell: a redelivery, as
-			// before; so is a replayed event under a seq with a receipt. A replayed receipt
-			// is compared on what the replay knew.
-			replay := strings.HasPrefix(digest, replayMark)
-			differs := seen != digest && seen != "" && !replay
-			if strings.HasPrefix(seen, replayMark) {
-				differs = !replay && seen != replayDigest(a)
-			}
-			if differs {
+			if !alerts.Redelivery(seen, a, digest) {
 				r, err := t.exec(ctx, `INSERT INTO alarm_receipt_reuses (gateway_id, seq, digest, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 					string(a.Gateway), int64(a.Seq), digest, ms(now))
 				if err != nil {
@@ -159,7 +134,7 @@ func (t *tx) apply(ctx context.Context, a *vagt.Alarm, now time.Time, res *Inges
 			*res = IngestResult{Change: change, SeqReused: reused}
 			return err
 		}
-		r.at, r.details = ReceivedTime(a, now)
+		r.at, r.details = alerts.ReceivedTime(a, now)
 		r.press = true
 		if *res, err = t.raise(ctx, r, now); err != nil {
 			return err
@@ -172,43 +147,8 @@ func (t *tx) apply(ctx context.Context, a *vagt.Alarm, now time.Time, res *Inges
 	return setAlert(res.Alert.ID)
 }
 
-// AlarmDigest is what tells a redelivery from different content under the same seq: the
-// SHA-256 of every field of the decoded alarm, written unambiguously (quoted strings, details
-// in key order), so it depends neither on the encoder nor on the wire version; a redelivery
-// is byte-identical anyway (docs/wire.md). It takes any alarm, valid or not.
-func AlarmDigest(a *vagt.Alarm) (string, error) {
-	h := sha256.New()
-	_, err := fmt.Fprintf(h, "%q %d %d %d %q %d %d %d", string(a.Gateway), a.Seq, uint64(a.Municipality), a.Time.UnixMilli(),
-		string(a.Device), uint64(a.Type), uint64(a.Priority), a.Clears)
-	if err != nil {
-		return "", err
-	}
-	for _, k := range slices.Sorted(maps.Keys(a.Details)) {
-		if _, err := fmt.Fprintf(h, " %q=%q", k, a.Details[k]); err != nil {
-			return "", err
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ClockUnsynced is the details value of key "clock" a gateway sets when it cannot trust its
-// own clock (docs/wire.md).
-const ClockUnsynced = "unsynced"
-
-// ReceivedTime returns the time an alert is dated and ordered by, and the details to keep:
-// the gateway's time, unless the gateway said its clock cannot be trusted; then the time
-// the platform received it, with the gateway's time kept in details as gateway_time.
-func ReceivedTime(a *vagt.Alarm, now time.Time) (time.Time, map[string]string) {
-	if a.Details["clock"] != ClockUnsynced {
-		return a.Time, a.Details
-	}
-	d := make(map[string]string, len(a.Details)+1)
-	for k, v := range a.Details {
-		d[k] = v
-	}
-	d["gateway_time"] = a.Time.UTC().Format(time.RFC3339Nano)
-	return now.Truncate(time.Millisecond), d
-}
+// AlarmDigest is the digest of a's receipt: alerts.Digest.
+func AlarmDigest(a *vagt.Alarm) (string, error) { return alerts.Digest(a) }
 
 type raise struct {
 	gateway      vagt.GatewayID
@@ -227,13 +167,21 @@ type raise struct {
 	press bool
 }
 
+// raiseOf is the raise of an alarm the platform makes itself (alerts.OfflineAlarm).
+func raiseOf(a vagt.Alarm) raise {
+	return raise{gateway: a.Gateway, device: a.Device, typ: a.Type, prio: a.Priority, municipality: a.Municipality, at: a.Time, details: a.Details}
+}
+
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
 	var id int64
 	err := t.row(ctx, `SELECT id FROM alerts WHERE gateway_id = ? AND device_id = ? AND type = ? AND state <> 'resolved'`,
 		string(r.gateway), string(r.device), int(r.typ)).Scan(&id)
 	switch {
 	case err == nil:
-		// A real alarm folded into a test alert makes it real; never the other way.
+		// The repeat is written relative to the row (count + 1, the later last_at; a real
+		// alarm folded into a test alert makes it real, never the other way), so two
+		// replicas folding into one alert at once on PostgreSQL both count. The update
+		// also locks the row, so what Rearm decides on below is the row as it is.
 		if _, err := t.exec(ctx, `UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at > ? THEN last_at ELSE ? END, cleared_at = NULL,
 			test = CASE WHEN ? = 1 THEN test ELSE 0 END WHERE id = ?`,
 			ms(r.at), ms(r.at), boolInt(r.test), id); err != nil {
@@ -243,8 +191,8 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		if err != nil {
 			return IngestResult{}, err
 		}
-		if r.press && a.State == alerts.StateAcknowledged && rearms(a.Priority) {
-			a, rearmed, err := t.rearm(ctx, a, now) // audience.go
+		if next, ok := t.s.policy.Rearm(a, r.press, now); ok {
+			a, rearmed, err := t.rearm(ctx, a, next, now) // audience.go
 			if err != nil {
 				return IngestResult{}, err
 			}
@@ -257,12 +205,7 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		return IngestResult{}, err
 	}
 
-	// The more urgent of the type's priority and the gateway's: a gateway may raise an
-	// alarm above its default, never below.
-	prio := r.typ.Priority()
-	if r.prio != 0 && r.prio < prio {
-		prio = r.prio
-	}
+	prio := alerts.PriorityOf(r.typ, r.prio)
 	var (
 		home     sql.NullString
 		district sql.NullInt64

@@ -147,3 +147,11 @@ func (s *AlertService) LastEventID(ctx context.Context) (int64, error) {
 	}
 	return id, nil
 }
+
+// nullableMs is a deadline as a column value: NULL for none.
+func nullableMs(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return ms(*t)
+}

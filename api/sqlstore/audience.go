@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 )
@@ -275,10 +274,11 @@ func scanDues(rows *sql.Rows) ([]due, error) {
 	return out, rows.Err()
 }
 
-// escalateStep moves alert d one tier up if it is still open at d's level, still escalating
-// and, when proceed is set, proceed agrees (inside the transaction); otherwise only once its deadline
-// passed. It records the step, widens the audience to the new tier, audits it (why in the
-// detail) and appends the escalated event. It reports whether it moved the alert.
+// escalateStep moves alert d one tier up as alerts.Policy.NextMove decides, if it is still
+// open at d's level, still escalating and, when proceed is set, proceed agrees (inside the
+// transaction; the alert is then unheard); otherwise only once its deadline passed. It
+// records the step, widens the audience to the new tier, audits it (why in the detail) and
+// appends the escalated event. It reports whether it moved the alert.
 func (s *DB) escalateStep(ctx context.Context, d due, now time.Time, why string, proceed func(*tx, alerts.Alert) (bool, error)) (bool, error) {
 	moved := false
 	err := s.inTx(ctx, func(t *tx) error {
@@ -294,50 +294,45 @@ func (s *DB) escalateStep(ctx context.Context, d due, now time.Time, why string,
 			}
 			cond, args = `escalate_at IS NOT NULL`, nil
 		}
-		if d.level >= alerts.MaxLevel {
-			moved, err = t.overdueAtTop(ctx, a, now, cond, args)
+		m, ok := s.policy.NextMove(a, proceed != nil, now)
+		if !ok || a.State != alerts.StateOpen || a.EscalationLevel != d.level {
+			// Acknowledged or moved on since it was selected (levels only grow): the
+			// update below, conditional on both, would change nothing.
+			return nil
+		}
+		if !m.Escalated(d.level) {
+			moved, err = t.overdueAtTop(ctx, a, m, now, cond, args)
 			return err
 		}
-		level := d.level + 1
-		// An open alert with an assignee is one a press re-armed (rearm). Unanswered for
-		// a step (the deadline passed), its assignee becomes overdue as it goes up, as a
-		// silent assignee's does (escalateTakenDue), or nobody else could ever take it.
-		// Moved on at once because nobody listens, the assignee has not had that step:
-		// at the top tier it keeps one as its deadline (overdueAtTop).
-		held := a.Assignee != nil && a.ArrivedAt == nil
-		overdue := held && proceed == nil
-		var next any
-		if at, ok := s.policy.NextEscalation(a.Priority, level, now); ok {
-			next = ms(at)
-		} else if at, ok := s.policy.TakeDeadline(a.Priority, now); ok && held && !overdue && a.OverdueAt == nil {
-			next = ms(at)
-		}
+		// The conditional write: replicas doing this together take each step once. The
+		// overdue mark holds only for an assignee who still has not arrived.
 		r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?,
 			overdue_at = CASE WHEN ? = 1 AND assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
-			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{level, next, boolInt(overdue), ms(now), d.id, d.level}, args...)...)
+			WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond,
+			append([]any{m.Level, nullableMs(m.EscalateAt), boolInt(m.Overdue), ms(now), d.id, d.level}, args...)...)
 		if err != nil {
 			return err
 		}
 		if k, err := r.RowsAffected(); err != nil || k == 0 {
 			return err
 		}
-		if overdue {
+		if m.Overdue {
 			if err := t.recordOverdue(ctx, a, now); err != nil {
 				return err
 			}
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`,
-			d.id, level, string(alerts.TierOf(level)), ms(now)); err != nil {
+			d.id, m.Level, string(alerts.TierOf(m.Level)), ms(now)); err != nil {
 			return err
 		}
 		if a, err = t.alert(ctx, d.id); err != nil {
 			return err
 		}
-		if err := t.widen(ctx, a, level, now); err != nil {
+		if err := t.widen(ctx, a, m.Level, now); err != nil {
 			return err
 		}
 		moved = true
-		detail := string(alerts.TierOf(level))
+		detail := string(alerts.TierOf(m.Level))
 		if why != "" {
 			detail += " (" + why + ")"
 		}
@@ -365,22 +360,25 @@ func (t *tx) recordOverdue(ctx context.Context, a alerts.Alert, now time.Time) e
 	return t.audit(ctx, now, api.System, "alert.overdue", alertObject(a.ID), a.Assignee.Name)
 }
 
-// overdueAtTop handles the deadline of an open alert at the last tier: only a re-armed
-// alert whose assignee still holds it has one (rearm). Nothing is above, so the assignee
-// becomes overdue (anyone who sees the alert may take it over), as escalateTakenDue does at
-// the top. cond and args are escalateStep's condition on the deadline.
-func (t *tx) overdueAtTop(ctx context.Context, a alerts.Alert, now time.Time, cond string, args []any) (bool, error) {
-	r, err := t.exec(ctx, `UPDATE alerts SET escalate_at = NULL,
-		overdue_at = CASE WHEN assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
-		WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond, append([]any{ms(now), a.ID, a.EscalationLevel}, args...)...)
+// overdueAtTop writes move m of an open alert at the last tier, whose deadline passed: only
+// a re-armed alert whose assignee still holds it has one (alerts.Policy.Rearm). Nothing is
+// above, so the deadline goes and the assignee becomes overdue (anyone who sees the alert
+// may take it over). cond and args are escalateStep's condition on the deadline.
+func (t *tx) overdueAtTop(ctx context.Context, a alerts.Alert, m alerts.Move, now time.Time, cond string, args []any) (bool, error) {
+	r, err := t.exec(ctx, `UPDATE alerts SET escalate_at = ?,
+		overdue_at = CASE WHEN ? = 1 AND assignee IS NOT NULL AND arrived_at IS NULL THEN COALESCE(overdue_at, ?) ELSE overdue_at END
+		WHERE id = ? AND escalation_level = ? AND state = 'open' AND `+cond,
+		append([]any{nullableMs(m.EscalateAt), boolInt(m.Overdue), ms(now), a.ID, a.EscalationLevel}, args...)...)
 	if err != nil {
 		return false, err
 	}
 	if k, err := r.RowsAffected(); err != nil || k == 0 {
 		return false, err
 	}
-	if err := t.recordOverdue(ctx, a, now); err != nil {
-		return false, err
+	if m.Overdue {
+		if err := t.recordOverdue(ctx, a, now); err != nil {
+			return false, err
+		}
 	}
 	if a, err = t.alert(ctx, a.ID); err != nil {
 		return false, err
@@ -388,27 +386,14 @@ func (t *tx) overdueAtTop(ctx context.Context, a alerts.Alert, now time.Time, co
 	return true, t.appendEvent(ctx, alerts.EventUpdated, alerts.ChangeOverdue, a, now)
 }
 
-// rearm opens again an acknowledged alert that a new press folded into while nobody has
-// arrived (the press says help is still wanted), so the tier hears it again (a reraised
-// event the console sounds for) and the escalation clock restarts at the alert's tier. An
-// assignee who said "I'll go" or "on my way" keeps the alert (they may be on the road; only
-// they or an overdue take-over move it on), but the open clock runs again, so if nobody
-// acknowledges the new press it reaches the next tier. Once someone has arrived, a press is
-// folded: the staff are in the home. The acknowledgement stays in the audit log and the
+// rearm opens again the acknowledged alert a that a new press folded into, with the
+// escalation deadline next (alerts.Policy.Rearm decided both), so the tier hears it again (a
+// reraised event the console sounds for). An assignee keeps the alert. The update is
+// conditional on nobody having arrived; the acknowledgement stays in the audit log and the
 // event log.
-func (t *tx) rearm(ctx context.Context, a alerts.Alert, now time.Time) (alerts.Alert, bool, error) {
-	var next any
-	at, ok := t.s.policy.NextEscalation(a.Priority, a.EscalationLevel, now)
-	if !ok && a.Assignee != nil && a.ArrivedAt == nil {
-		// At the last tier the open clock has no step; the assignee's runs on, or a
-		// silent one would hold the alert for good (escalateStep, overdueAtTop).
-		at, ok = t.s.policy.TakeDeadline(a.Priority, now)
-	}
-	if ok {
-		next = ms(at)
-	}
+func (t *tx) rearm(ctx context.Context, a alerts.Alert, next *time.Time, now time.Time) (alerts.Alert, bool, error) {
 	r, err := t.exec(ctx, `UPDATE alerts SET state = 'open', acked_at = NULL, acked_by = NULL, escalate_at = ?
-		WHERE id = ? AND state = 'acknowledged' AND arrived_at IS NULL`, next, a.ID)
+		WHERE id = ? AND state = 'acknowledged' AND arrived_at IS NULL`, nullableMs(next), a.ID)
 	if err != nil {
 		return a, false, err
 	}
@@ -422,8 +407,3 @@ func (t *tx) rearm(ctx context.Context, a alerts.Alert, now time.Time) (alerts.A
 	a, err = t.alert(ctx, a.ID)
 	return a, err == nil, err
 }
-
-// rearms reports whether a press of this priority on an acknowledged alert opens it again:
-// a person's call for help does; the platform's technical alerts (a gateway offline again)
-// fold as before.
-func rearms(p vagt.Priority) bool { return p != vagt.PriorityTechnical }

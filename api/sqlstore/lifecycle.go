@@ -59,18 +59,8 @@ func (s *AlertService) Ack(ctx context.Context, id int64, actor string, scope ap
 		// An open alert with an assignee is one a press re-armed (rearm): the assignee
 		// still holds it, so their clock runs on (escalateTakenDue), or a silent assignee
 		// would keep it for good with nobody else able to take it.
-		var deadline any
-		if a.Assignee != nil && a.ArrivedAt == nil {
-			at, ok := t.s.policy.TakeDeadline(a.Priority, now)
-			if a.EnrouteAt != nil {
-				at, ok = t.s.policy.ArrivalDeadline(a.Priority, a.RaisedAt, now)
-			}
-			if ok {
-				deadline = ms(at)
-			}
-		}
 		r, err := t.exec(ctx, `UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, escalate_at = ?
-			WHERE id = ? AND state = 'open'`, ms(now), actor, deadline, id)
+			WHERE id = ? AND state = 'open'`, ms(now), actor, nullableMs(t.s.policy.AssigneeDeadline(a, now)), id)
 		if err != nil {
 			return err
 		}

@@ -12,10 +12,6 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 )
 
-// detailNeverConnected marks a gateway_offline alert about a gateway that was provisioned
-// and never heard from: it has no last status to age, so the offline rule never sees it.
-const detailNeverConnected = "never_connected"
-
 // detectNeverConnected raises, once per gateway, a gateway_offline alert with details
 // {"never_connected": "true"} for a gateway provisioned at least the policy's NeverConnected
 // ago that never sent a status; and resolves such an alert (system, technical_fault) once
@@ -43,9 +39,7 @@ func (s *DB) detectNeverConnected(ctx context.Context, now time.Time) (int, erro
 		}
 		for _, g := range never {
 			err := s.inTx(ctx, func(t *tx) error {
-				_, err := t.raise(ctx, raise{gateway: vagt.GatewayID(g.id), device: vagt.DeviceID(g.id), typ: vagt.AlarmGatewayOffline,
-					prio: vagt.PriorityTechnical, municipality: vagt.MunicipalityCode(g.mun), at: now,
-					details: map[string]string{detailNeverConnected: "true"}}, now)
+				_, err := t.raise(ctx, raiseOf(alerts.OfflineAlarm(vagt.GatewayID(g.id), vagt.MunicipalityCode(g.mun), true, now)), now)
 				return err
 			})
 			if err != nil {
@@ -62,7 +56,7 @@ func (s *DB) detectNeverConnected(ctx context.Context, now time.Time) (int, erro
 	err := s.each(ctx, `SELECT a.id FROM alerts a JOIN gateways g ON g.id = a.gateway_id
 		WHERE a.type = ? AND a.device_id = a.gateway_id AND a.state <> 'resolved' AND a.details LIKE ?
 			AND g.last_seen IS NOT NULL LIMIT 500`,
-		[]any{int(vagt.AlarmGatewayOffline), `%"` + detailNeverConnected + `"%`}, func(r *sql.Rows) error {
+		[]any{int(vagt.AlarmGatewayOffline), `%"` + alerts.DetailNeverConnected + `"%`}, func(r *sql.Rows) error {
 			var id int64
 			err := r.Scan(&id)
 			back = append(back, id)
@@ -73,8 +67,8 @@ func (s *DB) detectNeverConnected(ctx context.Context, now time.Time) (int, erro
 	}
 	for _, id := range back {
 		err := s.inTx(ctx, func(t *tx) error {
-			_, err := t.resolve(ctx, id, api.System, nil, alerts.OutcomeTechnicalFault,
-				"gateway connected for the first time; resolved automatically", now)
+			outcome, note := s.policy.Recovered(true, now)
+			_, err := t.resolve(ctx, id, api.System, nil, outcome, note, now)
 			return err
 		})
 		if errors.Is(err, api.ErrConflict) {

@@ -58,8 +58,7 @@ func (s *AlertService) DetectOffline(ctx context.Context, now time.Time) (int, e
 	}
 	for _, g := range silent {
 		err := s.inTx(ctx, func(t *tx) error {
-			_, err := t.raise(ctx, raise{gateway: vagt.GatewayID(g.id), device: vagt.DeviceID(g.id), typ: vagt.AlarmGatewayOffline,
-				prio: vagt.PriorityTechnical, municipality: vagt.MunicipalityCode(g.mun), at: now}, now)
+			_, err := t.raise(ctx, raiseOf(alerts.OfflineAlarm(vagt.GatewayID(g.id), vagt.MunicipalityCode(g.mun), false, now)), now)
 			return err
 		})
 		if err != nil {
@@ -90,8 +89,8 @@ func (s *AlertService) DetectOffline(ctx context.Context, now time.Time) (int, e
 	}
 	for _, id := range back {
 		err := s.inTx(ctx, func(t *tx) error {
-			_, err := t.resolve(ctx, id, api.System, nil, alerts.OutcomeTechnicalFault,
-				fmt.Sprintf("gateway back online since %s; resolved automatically", now.Add(-p.OnlineStable).UTC().Format(time.RFC3339)), now)
+			outcome, note := p.Recovered(false, now)
+			_, err := t.resolve(ctx, id, api.System, nil, outcome, note, now)
 			return err
 		})
 		if errors.Is(err, api.ErrConflict) {

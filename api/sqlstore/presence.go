@@ -191,16 +191,8 @@ func (t *tx) answer(ctx context.Context, a alerts.Alert, who alerts.Assignee, no
 	if !holds(a, who) || a.State != alerts.StateOpen {
 		return a, nil
 	}
-	var deadline any
-	at, ok := t.s.policy.TakeDeadline(a.Priority, now)
-	if a.EnrouteAt != nil {
-		at, ok = t.s.policy.ArrivalDeadline(a.Priority, a.RaisedAt, now)
-	}
-	if ok && a.ArrivedAt == nil {
-		deadline = ms(at)
-	}
 	r, err := t.exec(ctx, `UPDATE alerts SET state = 'acknowledged', acked_at = ?, acked_by = ?, escalate_at = ?
-		WHERE id = ? AND state = 'open' AND assignee = ?`, ms(now), who.Name, deadline, a.ID, who.Name)
+		WHERE id = ? AND state = 'open' AND assignee = ?`, ms(now), who.Name, nullableMs(t.s.policy.AssigneeDeadline(a, now)), a.ID, who.Name)
 	if err != nil {
 		return a, err
 	}
@@ -309,11 +301,7 @@ func (s *AlertService) EscalateDue(ctx context.Context, now time.Time) (int, err
 // step later, until the last tier. At the last tier it is only marked overdue. Updates are
 // conditional on the level and the deadline, so replicas do each step once.
 func (s *DB) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
-	type due struct {
-		id    int64
-		level int
-	}
-	var dues []due
+	var dues []due // audience.go
 	err := s.each(ctx, `SELECT id, escalation_level FROM alerts WHERE escalate_at IS NOT NULL AND escalate_at <= ?
 		AND state = 'acknowledged' AND assignee IS NOT NULL AND arrived_at IS NULL ORDER BY escalate_at LIMIT 200`, []any{ms(now)}, func(r *sql.Rows) error {
 		var d due
@@ -333,16 +321,16 @@ func (s *DB) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
 			if err != nil {
 				return err
 			}
-			level := min(d.level+1, alerts.MaxLevel)
-			var next any
-			if level < alerts.MaxLevel {
-				if at, ok := s.policy.TakeDeadline(a.Priority, now); ok {
-					next = ms(at)
-				}
+			m, ok := s.policy.NextMove(a, false, now)
+			if !ok || a.State != alerts.StateAcknowledged || a.EscalationLevel != d.level {
+				// Arrived, handed back or moved on since it was selected: the update
+				// below, conditional on all of it, would change nothing.
+				return nil
 			}
-			r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?, overdue_at = COALESCE(overdue_at, ?)
+			r, err := t.exec(ctx, `UPDATE alerts SET escalation_level = ?, escalate_at = ?,
+				overdue_at = CASE WHEN ? = 1 THEN COALESCE(overdue_at, ?) ELSE overdue_at END
 				WHERE id = ? AND escalation_level = ? AND escalate_at <= ? AND state = 'acknowledged' AND assignee IS NOT NULL AND arrived_at IS NULL`,
-				level, next, ms(now), d.id, d.level, ms(now))
+				m.Level, nullableMs(m.EscalateAt), boolInt(m.Overdue), ms(now), d.id, d.level, ms(now))
 			if err != nil {
 				return err
 			}
@@ -350,7 +338,7 @@ func (s *DB) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 			changed = true
-			if a.OverdueAt == nil && a.Assignee != nil { // a read before the update; the update checked the row
+			if m.Overdue && a.OverdueAt == nil && a.Assignee != nil { // a read before the update; the update checked the row
 				if err := t.step(ctx, d.id, now, alerts.ChangeOverdue, api.System, a.Assignee.Name); err != nil {
 					return err
 				}
@@ -359,9 +347,9 @@ func (s *DB) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
 				}
 			}
 			kind, change := alerts.EventUpdated, alerts.ChangeOverdue
-			if level > d.level {
-				tier := string(alerts.TierOf(level))
-				if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`, d.id, level, tier, ms(now)); err != nil {
+			if m.Escalated(d.level) {
+				tier := string(alerts.TierOf(m.Level))
+				if _, err := t.exec(ctx, `INSERT INTO alert_escalations (alert_id, level, tier, at) VALUES (?, ?, ?, ?)`, d.id, m.Level, tier, ms(now)); err != nil {
 					return err
 				}
 				if err := t.audit(ctx, now, api.System, "alert.escalate", alertObject(d.id), tier); err != nil {
@@ -372,9 +360,9 @@ func (s *DB) escalateTakenDue(ctx context.Context, now time.Time) (int, error) {
 			if a, err = t.alert(ctx, d.id); err != nil {
 				return err
 			}
-			if level > d.level {
+			if m.Escalated(d.level) {
 				// The next tier sees it, as an unacknowledged alert's would (audience.go).
-				if err := t.widen(ctx, a, level, now); err != nil {
+				if err := t.widen(ctx, a, m.Level, now); err != nil {
 					return err
 				}
 			}
