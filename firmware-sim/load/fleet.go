@@ -26,6 +26,10 @@ type FleetConfig struct {
 	BrokersFor func(i int) []string
 	Gateways   int
 	Prefix     string // gateway ids are {Prefix}-{000001}; default "load"
+	// First is the index of the fleet's first gateway: a fleet split over processes (each
+	// holds at most its file limit of connections) gives each part its own range. The
+	// callbacks below and the ids take the index First+k of the fleet's k-th gateway.
+	First int
 	// TLS returns gateway i's TLS configuration (its own client certificate); nil: plain.
 	TLS func(i int) *tls.Config
 	// Username returns gateway i's user name and password; nil: none (certificates).
@@ -52,6 +56,7 @@ type Fleet struct {
 }
 
 type fleetGateway struct {
+	index    int // First + its place in the fleet
 	id       vagt.GatewayID
 	mun      vagt.MunicipalityCode
 	client   mqtt.Client
@@ -92,8 +97,9 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	f := &Fleet{cfg: cfg, gws: make([]*fleetGateway, cfg.Gateways)}
 	f.batchCfg = &Config{Sensors: cfg.Sensors, Samples: cfg.Samples, Prefix: cfg.Prefix, Start: time.Now().Truncate(time.Second), Step: time.Second}
 	muns := vagt.Municipalities()
-	for i := range f.gws {
-		f.gws[i] = f.newGateway(i, muns[i%len(muns)].Code)
+	for k := range f.gws {
+		i := cfg.First + k
+		f.gws[k] = f.newGateway(i, muns[i%len(muns)].Code)
 	}
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
@@ -122,7 +128,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 
 func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 	id := GatewayID(f.cfg.Prefix, i)
-	g := &fleetGateway{id: id, mun: mun, quit: make(chan struct{}),
+	g := &fleetGateway{index: i, id: id, mun: mun, quit: make(chan struct{}),
 		backoff: uplink.NewBackoff(min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, string(id))}
 	g.backoff.NoJitter = f.cfg.NoJitter
 	g.batches = newGateway(f.batchCfg, i)
@@ -201,7 +207,7 @@ func (f *Fleet) Alarm(i int, at time.Time) (uint64, mqtt.Token, error) {
 	seq := g.alarmSeq.Add(1)
 	typ := alarmTypes[int(seq)%len(alarmTypes)]
 	payload, err := vagt.EncodeAlarm(&vagt.Alarm{Gateway: g.id, Seq: seq, Municipality: g.mun, Time: at,
-		Device: vagt.DeviceID(fmt.Sprintf("0x00158d00%08x", i)), Type: typ, Priority: typ.Priority()})
+		Device: vagt.DeviceID(fmt.Sprintf("0x00158d00%08x", g.index)), Type: typ, Priority: typ.Priority()})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +23,10 @@ type broker interface {
 	// fault takes the broker (or one node) down and brings it back; it returns when the
 	// fault has been dealt (not when the clients are back).
 	fault(ctx context.Context) (string, error)
+	// healthy returns once the broker is whole again after a fault (every node started and
+	// answering, its JetStream current), or why not: a storm measured on a cluster still
+	// missing the last fault's node would measure a double fault.
+	healthy(ctx context.Context) error
 	close()
 }
 
@@ -54,6 +59,7 @@ func (b *mosquittoBroker) tlsAddr() string                   { return b.m.TLSAdd
 func (b *mosquittoBroker) consumer() ([]string, *tls.Config) { return []string{b.m.URL()}, nil }
 func (b *mosquittoBroker) pids() []int                       { return []int{b.m.PID()} }
 func (b *mosquittoBroker) close()                            { b.m.Close() }
+func (b *mosquittoBroker) healthy(context.Context) error     { return nil } // fault returns once it is back
 
 // fault restarts Mosquitto (SIGTERM, which saves the sessions, and start; with a downtime
 // between them, during which every attempt is refused): every gateway loses its connection
@@ -78,6 +84,8 @@ func (b *mosquittoBroker) fault(ctx context.Context) (string, error) {
 type natsBroker struct {
 	c   *authCluster
 	svc *tls.Config
+	// restarted gets the result of the last fault's start of the node it killed.
+	restarted chan error
 }
 
 func startNATS(ctx context.Context, p *pki) (broker, error) {
@@ -138,8 +146,37 @@ func (b *natsBroker) fault(ctx context.Context) (string, error) {
 	if err := busiest.Kill(); err != nil {
 		return "", err
 	}
-	go busiest.Start(ctx) //nolint:errcheck // reported by the next fault or the close
+	b.restarted = make(chan error, 1)
+	go func() { b.restarted <- busiest.Start(ctx) }()
 	return fmt.Sprintf("kill -9 of %s (%d connections) and its start", busiest.Name(), most), nil
+}
+
+func (b *natsBroker) healthy(ctx context.Context) error {
+	if b.restarted != nil {
+		if err := <-b.restarted; err != nil {
+			return fmt.Errorf("the node killed by the last fault did not start again: %w", err)
+		}
+		b.restarted = nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	for _, n := range b.c.Nodes() {
+		for {
+			resp, err := http.Get(n.MonitorURL() + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not healthy: %v", n.Name(), ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // rss is the resident memory of the processes, from /proc.

@@ -36,6 +36,7 @@ import (
 
 type options struct {
 	gateways, parallel, alarms, handshakes int
+	perProcess                             int
 	brokers                                string
 	maxBackoff, keepAlive, alarmEvery      time.Duration
 	downtime                               time.Duration
@@ -84,6 +85,8 @@ func main() {
 	flag.DurationVar(&o.downtime, "downtime", 0, "Mosquitto's storm: stop it this long before the start (0: a plain restart)")
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.IntVar(&o.perProcess, "per-process", 9000, "gateways per process: more are spread over worker processes of this program (a process holds at most its file limit of connections)")
+	worker := flag.Bool("worker", false, "internal: run as a worker process holding part of the fleet (spec and requests on stdin)")
 	var co chainOptions
 	chain := flag.Bool("chain", false, "instead: the chain under faults on the NATS cluster (ingest, InfluxDB, alarm consumer; kill -9, freeze and partition of a node)")
 	flag.StringVar(&co.vagt, "vagt", "bin/vagt", "with -chain: the vagt binary (ingest)")
@@ -98,6 +101,12 @@ func main() {
 	log.SetFlags(log.Ltime)
 
 	raiseFileLimit()
+	if *worker {
+		if err := runWorker(os.Stdin, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir, err := os.MkdirTemp("", "vagt-scale-")
@@ -109,8 +118,14 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("issuing %d client certificates", o.gateways)
-	certs := make([]*tls.Config, o.gateways)
+	// The fleet's certificates; with worker processes each issues its own, and this process
+	// only those of the handshake measurement.
+	nCerts := o.gateways
+	if o.gateways > o.perProcess {
+		nCerts = min(o.gateways, o.handshakes)
+	}
+	log.Printf("issuing %d client certificates", nCerts)
+	certs := make([]*tls.Config, nCerts)
 	for i := range certs {
 		c, err := p.issue(string(load.GatewayID("load", i)))
 		if err != nil {
@@ -191,9 +206,23 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	defer rec.close()
 	r.RSSBeforeMB = float64(rss(b.pids())) / (1 << 20)
 	start := time.Now()
-	f, err := load.StartFleet(ctx, load.FleetConfig{Gateways: o.gateways, Prefix: "load", Parallel: o.parallel,
-		Brokers: b.gatewayURLs(0), BrokersFor: b.gatewayURLs, TLS: func(i int) *tls.Config { return certs[i] },
-		KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe})
+	var f fleet
+	if o.gateways > o.perProcess {
+		var m *multiFleet
+		m, err = startWorkers(ctx, o.gateways, o.perProcess, workerSpec{Dir: p.dir, URLs: b.gatewayURLs(0), Parallel: o.parallel,
+			KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe})
+		if m != nil {
+			f = m
+		}
+	} else {
+		var lf *load.Fleet
+		lf, err = load.StartFleet(ctx, load.FleetConfig{Gateways: o.gateways, Prefix: "load", Parallel: o.parallel,
+			Brokers: b.gatewayURLs(0), BrokersFor: b.gatewayURLs, TLS: func(i int) *tls.Config { return certs[i] },
+			KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe})
+		if lf != nil {
+			f = localFleet{lf}
+		}
+	}
 	if f != nil {
 		defer f.Close()
 	}
@@ -209,6 +238,9 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	log.Printf("%s: %d connected in %.1fs; RSS %.0f → %.0f MB", name, o.gateways, r.ConnectSeconds, r.RSSBeforeMB, r.RSSAfterMB)
 
 	for _, jitter := range []bool{true, false} {
+		if err := b.healthy(ctx); err != nil {
+			return r, err
+		}
 		f.SetJitter(jitter)
 		s, err := runStorm(ctx, b, f, rec, o)
 		if s != nil {
@@ -263,7 +295,7 @@ func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) bool 
 
 // runStorm deals the broker's fault with every gateway connected, raises alarms on random
 // gateways while they come back, and measures.
-func runStorm(ctx context.Context, b broker, f *load.Fleet, rec *receiver, o options) (*storm, error) {
+func runStorm(ctx context.Context, b broker, f fleet, rec *receiver, o options) (*storm, error) {
 	n := f.Gateways()
 	s := &storm{}
 	t0 := time.Now()
@@ -287,7 +319,7 @@ func runStorm(ctx context.Context, b broker, f *load.Fleet, rec *receiver, o opt
 			}
 			i := rng.IntN(n)
 			at := time.Now()
-			seq, _, err := f.Alarm(i, at)
+			seq, err := f.Alarm(i, at)
 			if err != nil {
 				log.Print(err)
 				continue

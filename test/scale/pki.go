@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -35,7 +36,49 @@ func newPKI(dir string) (*pki, error) {
 	p.ca, p.caKey = cert, key
 	p.pool.AddCert(cert)
 	p.caFile = filepath.Join(dir, "ca.pem")
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	// The CA's key stays in the run's own directory, for the fleet's worker processes, which
+	// issue their gateways' certificates themselves (workers.go).
+	if err := os.WriteFile(filepath.Join(dir, "ca.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
 	return p, os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600)
+}
+
+// loadPKI is newPKI's CA read back from dir, in a worker process. Serial numbers start at
+// first so the workers' certificates do not share them.
+func loadPKI(dir string, first int64) (*pki, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("pki: no PEM in %s", dir)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("pki: the CA key is %T", k)
+	}
+	p := &pki{ca: cert, caKey: key, pool: x509.NewCertPool(), dir: dir, caFile: filepath.Join(dir, "ca.pem"), serial: first}
+	p.pool.AddCert(cert)
+	return p, nil
 }
 
 func (p *pki) make(cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, isCA bool) (*ecdsa.PrivateKey, *x509.Certificate, error) {
