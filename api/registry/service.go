@@ -23,7 +23,6 @@ type Directory interface {
 	Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (Citizen, error)
 	AddHome(ctx context.Context, scope api.Scope, h Home) (Home, error)
 	Homes(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]Home, error)
-	Home(ctx context.Context, scope api.Scope, id vagt.HomeID) (Home, error)
 	Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]Gateway, error)
 	Devices(ctx context.Context, m vagt.MunicipalityCode, state DeviceState) ([]Device, error)
 }
