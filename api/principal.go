@@ -103,6 +103,48 @@ func (p *Principal) RegistryScope() (Scope, error) {
 	return Scope{}, ErrNoRegistry
 }
 
+// ErrNoRosters is a role that has no business with duty rosters.
+var ErrNoRosters = fmt.Errorf("%w: rosters are for staff, managers and admins", ErrForbidden)
+
+// RosterScope returns whose duty rosters and central on-call the principal may read: the
+// municipality's staff (all its districts: who is on duty next door is who backs them
+// up) and managers, admins all. Changing a roster is the registry's scope
+// (RegistryScope). Other roles get ErrNoRosters.
+func (p *Principal) RosterScope() (Scope, error) {
+	switch p.Role {
+	case RoleAdmin:
+		return Scope{All: true}, nil
+	case RoleStaff, RoleManager:
+		return Scope{Municipality: p.Municipality, User: p.Name}, nil
+	}
+	return Scope{}, ErrNoRosters
+}
+
+// ErrNoErasure is a role that may not erase a citizen's data.
+var ErrNoErasure = fmt.Errorf("%w: erasure is for admins only", ErrForbidden)
+
+// ErasureScope returns whose personal data the principal may erase (GDPR art. 17): admins
+// all; others get ErrNoErasure (a citizen asks for erasure instead: RequestErasure).
+func (p *Principal) ErasureScope() (Scope, error) {
+	if p.Role == RoleAdmin {
+		return Scope{All: true}, nil
+	}
+	return Scope{}, ErrNoErasure
+}
+
+// ErrNotCitizen is a role other than a citizen's own login asking for a citizen's own data.
+var ErrNotCitizen = fmt.Errorf("%w: this is the citizen's own data", ErrForbidden)
+
+// OwnScope returns the scope of a citizen's own login over citizen, the citizen the login
+// belongs to (authentication tells which: the registry's CitizenOfUser); other roles get
+// ErrNotCitizen.
+func (p *Principal) OwnScope(citizen int64) (Scope, error) {
+	if p.Role != RoleCitizen || citizen <= 0 {
+		return Scope{}, ErrNotCitizen
+	}
+	return Scope{Citizen: citizen, User: p.Name}, nil
+}
+
 // ErrNoCarePlans is a role that has no business with homes' care plans.
 var ErrNoCarePlans = fmt.Errorf("%w: care plans are for care staff and managers", ErrForbidden)
 

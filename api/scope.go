@@ -14,6 +14,10 @@ type Scope struct {
 	// User is the caller's user name: an alert whose audience names it (the shift on duty,
 	// the backup, central on-call: audience.go) is in scope too.
 	User string
+	// Citizen, when set, is a citizen's own login: that citizen's own data and nothing
+	// else. Allows is false for every alert and registry object in such a scope; the
+	// registry service matches the citizen (Principal.OwnScope).
+	Citizen int64
 }
 
 // Allows reports whether an alert of that municipality and district is in the scope.
@@ -21,7 +25,7 @@ func (s Scope) Allows(m vagt.MunicipalityCode, district int64) bool {
 	if s.All {
 		return true
 	}
-	if m != s.Municipality {
+	if s.Citizen != 0 || m != s.Municipality {
 		return false
 	}
 	if len(s.Districts) == 0 || district == 0 {

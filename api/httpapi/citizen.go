@@ -24,32 +24,35 @@ type TelemetryStore interface {
 // MaxExportPeriod bounds the telemetry a citizen's export reads per request.
 const MaxExportPeriod = 31 * 24 * time.Hour
 
-// myData is GET /me/data: everything held about the calling citizen, as JSON or a zip of CSVs.
+// myData is GET /me/data: everything held about the calling citizen, as JSON or a zip of
+// CSVs. The login names the citizen (CitizenOfUser); the registry service decides the
+// citizen's own scope (api.Principal.OwnScope) in the reads.
 func (s *server) myData() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		if p.Role != api.RoleCitizen {
-			return fmt.Errorf("%w: /me/data is the citizen's own export", api.ErrForbidden)
-		}
-		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
+		id, err := reg.CitizenOfUser(r.Context(), p.UserID) // no citizen's login: ErrForbidden
 		if err != nil {
 			return err
 		}
-		id, err := reg.CitizenOfUser(r.Context(), p.UserID)
+		scope, err := p.OwnScope(id)
+		if err != nil {
+			return err
+		}
+		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
 		if err != nil {
 			return err
 		}
 		if s.Telemetry == nil {
 			return api.ErrNoTelemetry
 		}
-		x, err := reg.CitizenExport(r.Context(), id, p.Name, s.Clock.Now())
+		x, err := reg.CitizenExport(r.Context(), scope, id, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
-		gws, err := reg.CitizenGateways(r.Context(), id)
+		gws, err := reg.CitizenGateways(r.Context(), scope, id)
 		if err != nil {
 			return err
 		}
@@ -140,35 +143,35 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 	return z.Close()
 }
 
-// eraseCitizen is DELETE /citizens/{id} (admins): the telemetry goes first, so a failure
-// there leaves the registry as it was and the erasure can be repeated.
+// eraseCitizen is DELETE /citizens/{id} (admins: api.Principal.ErasureScope): the
+// telemetry goes first, so a failure there leaves the registry as it was and the erasure
+// can be repeated. The registry service decides the scope before the telemetry's gateways
+// are named, and again in the erasure's transaction.
 func (s *server) eraseCitizen() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		reg, err := s.registryStore()
 		if err != nil {
 			return err
 		}
-		if _, err := requireAdmin(r); err != nil {
+		scope, err := p.ErasureScope()
+		if err != nil {
 			return err
 		}
 		id, err := citizenID(r)
 		if err != nil {
 			return err
 		}
-		if _, err := reg.CitizenMunicipality(r.Context(), id); err != nil {
+		gws, err := reg.CitizenGateways(r.Context(), scope, id)
+		if err != nil {
 			return err
 		}
 		if s.Telemetry == nil {
 			return api.ErrNoTelemetry
 		}
-		gws, err := reg.CitizenGateways(r.Context(), id)
-		if err != nil {
-			return err
-		}
 		if err := s.Telemetry.DeleteGateways(r.Context(), gws); err != nil {
 			return err
 		}
-		e, err := reg.EraseCitizen(r.Context(), id, p.Name, s.Clock.Now())
+		e, err := reg.EraseCitizen(r.Context(), scope, id, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/registry"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // CitizenPortal is what the citizen page, the national login and relatives' access need
@@ -25,12 +24,12 @@ type CitizenPortal interface {
 	IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error)
 	IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error)
 	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
-	CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (sqlstore.CitizenView, error)
-	CitizenCarePlans(ctx context.Context, citizen int64) ([]sqlstore.CitizenCarePlan, error)
-	GrantRelative(ctx context.Context, g sqlstore.NewGrant, now time.Time) (sqlstore.RelativeGrant, error)
-	RelativeGrants(ctx context.Context, citizen int64) ([]sqlstore.RelativeGrant, error)
-	GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]sqlstore.RelativeGrant, error)
-	RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (sqlstore.RelativeGrant, error)
+	CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error)
+	CitizenCarePlans(ctx context.Context, citizen int64) ([]registry.CitizenCarePlan, error)
+	GrantRelative(ctx context.Context, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error)
+	RelativeGrants(ctx context.Context, citizen int64) ([]registry.RelativeGrant, error)
+	GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error)
+	RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error)
 	RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error)
 }
 
@@ -49,11 +48,11 @@ func (s *server) myCitizen(r *http.Request, p *api.Principal) (int64, error) {
 
 // CitizenPage is GET /api/v1/me/overview: the citizen page's content.
 type CitizenPage struct {
-	sqlstore.CitizenView
+	registry.CitizenView
 	// CarePlans are the homes' care plans; the page words them ("the home watches the
 	// front door at night 22:00-07:00").
-	CarePlans []sqlstore.CitizenCarePlan `json:"care_plans"`
-	Relatives []sqlstore.RelativeGrant   `json:"relatives"`
+	CarePlans []registry.CitizenCarePlan `json:"care_plans"`
+	Relatives []registry.RelativeGrant   `json:"relatives"`
 }
 
 func (s *server) myOverview() http.Handler {
@@ -111,31 +110,31 @@ type grantRequest struct {
 	Consent string `json:"consent"`
 }
 
-func (s *server) newGrant(r *http.Request, citizen int64, actor string, byCitizen bool) (sqlstore.NewGrant, error) {
+func (s *server) newGrant(r *http.Request, citizen int64, actor string, byCitizen bool) (registry.NewGrant, error) {
 	var req grantRequest
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<14))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return sqlstore.NewGrant{}, fmt.Errorf("%w: body: %w", api.ErrInvalid, err)
+		return registry.NewGrant{}, fmt.Errorf("%w: body: %w", api.ErrInvalid, err)
 	}
 	if len(s.IdentityKey) == 0 {
-		return sqlstore.NewGrant{}, fmt.Errorf("%w: no identity key is configured", api.ErrUnavailable)
+		return registry.NewGrant{}, fmt.Errorf("%w: no identity key is configured", api.ErrUnavailable)
 	}
 	if strings.TrimSpace(req.Identity) == "" {
-		return sqlstore.NewGrant{}, fmt.Errorf("%w: identity: the relative's CPR number or login id is needed", api.ErrInvalid)
+		return registry.NewGrant{}, fmt.Errorf("%w: identity: the relative's CPR number or login id is needed", api.ErrInvalid)
 	}
 	consent := "citizen"
 	if !byCitizen {
 		consent = strings.TrimSpace(req.Consent)
 		if consent == "" {
-			return sqlstore.NewGrant{}, fmt.Errorf("%w: consent: note how the citizen consented (staff grant on the citizen's documented consent)", api.ErrInvalid)
+			return registry.NewGrant{}, fmt.Errorf("%w: consent: note how the citizen consented (staff grant on the citizen's documented consent)", api.ErrInvalid)
 		}
 	}
 	if req.From.IsZero() {
 		req.From = s.Clock.Now()
 	}
 	h := s.IdentityKey.Hash(req.Identity)
-	return sqlstore.NewGrant{Citizen: citizen, RelativeName: req.RelativeName, IDHash: h, RelativeUser: auth.RelativeUser(h),
+	return registry.NewGrant{Citizen: citizen, RelativeName: req.RelativeName, IDHash: h, RelativeUser: auth.RelativeUser(h),
 		Parts: req.Parts, From: req.From, Until: req.Until, GrantedBy: actor, Consent: consent}, nil
 }
 
@@ -169,7 +168,7 @@ func (s *server) myRelatives() http.Handler {
 }
 
 // live marks the grants that let their relative in at now.
-func live(gs []sqlstore.RelativeGrant, now time.Time) {
+func live(gs []registry.RelativeGrant, now time.Time) {
 	for i := range gs {
 		gs[i].Live = gs[i].Active(now)
 	}
@@ -331,10 +330,10 @@ func (s *server) relativeView() http.Handler {
 				return err
 			}
 			rv := RelativeView{Grant: g.ID, Citizen: v.Name, Parts: g.Parts, Until: g.Until}
-			if g.Has(sqlstore.PartDevices) {
+			if g.Has(registry.PartDevices) {
 				rv.Devices = v.Devices
 			}
-			if g.Has(sqlstore.PartAlarms) {
+			if g.Has(registry.PartAlarms) {
 				rv.Alerts = v.Alerts
 			}
 			out = append(out, rv)

@@ -20,6 +20,7 @@ import (
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/httpapi"
+	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -264,7 +265,7 @@ func TestRelativesByConsent(t *testing.T) {
 			t.Errorf("%s: %s, want %q", name, out, c.phrase)
 		}
 	}
-	var g sqlstore.RelativeGrant
+	var g registry.RelativeGrant
 	if err := json.Unmarshal([]byte(f.call(t, karen, "POST", "/api/v1/me/relatives", grant("peter jensen", `"alarms"`), http.StatusCreated)), &g); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestRelativesByConsent(t *testing.T) {
 	}
 	var page struct {
 		AccessLog []api.AuditEntry         `json:"access_log"`
-		Relatives []sqlstore.RelativeGrant `json:"relatives"`
+		Relatives []registry.RelativeGrant `json:"relatives"`
 	}
 	if err := json.Unmarshal([]byte(f.call(t, karen, "GET", "/api/v1/me/overview", "", 200)), &page); err != nil {
 		t.Fatal(err)

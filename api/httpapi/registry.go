@@ -158,9 +158,27 @@ func (s *server) listCitizens() http.Handler {
 	})
 }
 
+// listHomes is GET /homes: the registry service narrows the list to the caller's scope.
 func (s *server) listHomes() http.Handler {
-	return s.list("homes", func(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, _ *http.Request, _ *api.Principal) (any, error) {
-		return reg.Homes(ctx, m)
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		reg, err := s.registryStore()
+		if err != nil {
+			return err
+		}
+		m, err := requestedMunicipality(r.URL.Query().Get("municipality"))
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
+		if err != nil {
+			return err
+		}
+		hs, err := reg.Homes(r.Context(), scope, m)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"homes": hs})
+		return nil
 	})
 }
 

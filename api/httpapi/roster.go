@@ -15,14 +15,14 @@ import (
 )
 
 // RosterStore is what the duty roster endpoints need (docs/alerts.md, "Rosters and
-// escalation").
+// escalation"). The roster service decides each call against the caller's scope:
+// api.Principal.RosterScope to read, RegistryScope to change.
 type RosterStore interface {
-	DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error)
-	Roster(ctx context.Context, district int64) (roster.Roster, error)
-	SaveRoster(ctx context.Context, r roster.Roster, actor string, now time.Time) (roster.Roster, error)
-	CentralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]string, error)
-	SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error)
-	DutyAt(ctx context.Context, m vagt.MunicipalityCode, at time.Time) (roster.Board, error)
+	Roster(ctx context.Context, scope api.Scope, district int64) (roster.Roster, error)
+	SaveRoster(ctx context.Context, scope api.Scope, r roster.Roster, actor string, now time.Time) (roster.Roster, error)
+	CentralOnCall(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]string, error)
+	SaveCentralOnCall(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error)
+	DutyAt(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, at time.Time) (roster.Board, error)
 }
 
 // rosterAnswer is a roster with what it leaves open: the page warns of a shift with nobody.
@@ -38,27 +38,13 @@ func (s *server) rosters() (RosterStore, error) {
 	return s.Rosters, nil
 }
 
-// mayReadRoster: who is on duty is for the municipality's staff and managers, and admins.
-func mayReadRoster(p *api.Principal, m vagt.MunicipalityCode) error {
-	switch {
-	case p.Role == api.RoleAdmin:
-		return nil
-	case (p.Role == api.RoleStaff || p.Role == api.RoleManager) && p.Municipality == m:
-		return nil
-	case p.Role == api.RoleStaff || p.Role == api.RoleManager:
-		return api.ErrOutOfScope
-	}
-	return fmt.Errorf("%w: rosters are for staff, managers and admins", api.ErrForbidden)
-}
-
-// districtOf parses {id} and returns the district's municipality; ErrNotFound for a bad id.
-func districtOf(ctx context.Context, st RosterStore, r *http.Request) (int64, vagt.MunicipalityCode, error) {
+// districtParam parses {id}; ErrNotFound for a bad id.
+func districtParam(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, 0, fmt.Errorf("%w: district %q", api.ErrNotFound, chi.URLParam(r, "id"))
+		return 0, fmt.Errorf("%w: district %q", api.ErrNotFound, chi.URLParam(r, "id"))
 	}
-	m, err := st.DistrictMunicipality(ctx, id)
-	return id, m, err
+	return id, nil
 }
 
 func (s *server) getRoster() http.Handler {
@@ -67,14 +53,15 @@ func (s *server) getRoster() http.Handler {
 		if err != nil {
 			return err
 		}
-		id, m, err := districtOf(r.Context(), st, r)
+		scope, err := p.RosterScope()
 		if err != nil {
 			return err
 		}
-		if err := mayReadRoster(p, m); err != nil {
+		id, err := districtParam(r)
+		if err != nil {
 			return err
 		}
-		ro, err := st.Roster(r.Context(), id)
+		ro, err := st.Roster(r.Context(), scope, id)
 		if err != nil {
 			return err
 		}
@@ -96,18 +83,19 @@ func (s *server) putRoster() http.Handler {
 		if err != nil {
 			return err
 		}
-		id, m, err := districtOf(r.Context(), st, r)
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
-		if err := mayManage(p, m); err != nil {
+		id, err := districtParam(r)
+		if err != nil {
 			return err
 		}
 		var req rosterRequest
 		if err := readJSON(w, r, &req); err != nil {
 			return err
 		}
-		ro, err := st.SaveRoster(r.Context(), roster.Roster{District: id, Shifts: req.Shifts}, p.Name, s.Clock.Now())
+		ro, err := st.SaveRoster(r.Context(), scope, roster.Roster{District: id, Shifts: req.Shifts}, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -135,14 +123,15 @@ func (s *server) getCentral() http.Handler {
 		if err != nil {
 			return err
 		}
+		scope, err := p.RosterScope()
+		if err != nil {
+			return err
+		}
 		m, err := municipalityParam(chi.URLParam(r, "code"))
 		if err != nil {
 			return err
 		}
-		if err := mayReadRoster(p, m); err != nil {
-			return err
-		}
-		users, err := st.CentralOnCall(r.Context(), m)
+		users, err := st.CentralOnCall(r.Context(), scope, m)
 		if err != nil {
 			return err
 		}
@@ -157,11 +146,12 @@ func (s *server) putCentral() http.Handler {
 		if err != nil {
 			return err
 		}
-		m, err := municipalityParam(chi.URLParam(r, "code"))
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
-		if err := mayManage(p, m); err != nil {
+		m, err := municipalityParam(chi.URLParam(r, "code"))
+		if err != nil {
 			return err
 		}
 		var req struct {
@@ -170,7 +160,7 @@ func (s *server) putCentral() http.Handler {
 		if err := readJSON(w, r, &req); err != nil {
 			return err
 		}
-		users, err := st.SaveCentralOnCall(r.Context(), m, req.Users, p.Name, s.Clock.Now())
+		users, err := st.SaveCentralOnCall(r.Context(), scope, m, req.Users, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -187,6 +177,10 @@ func (s *server) duty() http.Handler {
 		if err != nil {
 			return err
 		}
+		scope, err := p.RosterScope()
+		if err != nil {
+			return err
+		}
 		q := r.URL.Query()
 		m := p.Municipality
 		if v := q.Get("municipality"); v != "" {
@@ -197,16 +191,13 @@ func (s *server) duty() http.Handler {
 		if m == 0 && p.Role == api.RoleAdmin {
 			return fmt.Errorf("%w: municipality= is required", api.ErrInvalid)
 		}
-		if err := mayReadRoster(p, m); err != nil {
-			return err
-		}
 		at := s.Clock.Now()
 		if v := q.Get("at"); v != "" {
 			if at, err = time.Parse(time.RFC3339, v); err != nil {
 				return fmt.Errorf("%w: at=%q is not an RFC 3339 time", api.ErrInvalid, v)
 			}
 		}
-		b, err := st.DutyAt(r.Context(), m, at)
+		b, err := st.DutyAt(r.Context(), scope, m, at)
 		if err != nil {
 			return err
 		}

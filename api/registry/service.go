@@ -22,7 +22,7 @@ type Directory interface {
 	Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]Citizen, error)
 	Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (Citizen, error)
 	AddHome(ctx context.Context, scope api.Scope, h Home) (Home, error)
-	Homes(ctx context.Context, m vagt.MunicipalityCode) ([]Home, error)
+	Homes(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]Home, error)
 	Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]Gateway, error)
 	Devices(ctx context.Context, m vagt.MunicipalityCode, state DeviceState) ([]Device, error)
 }
@@ -30,7 +30,6 @@ type Directory interface {
 // Scopes tells which municipality (and district) an object belongs to, so a caller can
 // decide access before it reads or changes the object.
 type Scopes interface {
-	DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error)
 	CitizenMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error)
 	HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.MunicipalityCode, error)
 	GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vagt.MunicipalityCode, error)
@@ -70,7 +69,7 @@ type Changes interface {
 // everything held about them, and erasure.
 type CitizenData interface {
 	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
-	CitizenGateways(ctx context.Context, citizen int64) ([]vagt.GatewayID, error)
-	CitizenExport(ctx context.Context, citizen int64, actor string, now time.Time) (Export, error)
-	EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (Erasure, error)
+	CitizenGateways(ctx context.Context, scope api.Scope, citizen int64) ([]vagt.GatewayID, error)
+	CitizenExport(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (Export, error)
+	EraseCitizen(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (Erasure, error)
 }

@@ -21,13 +21,6 @@ type authStore struct {
 	*sqlstore.AuditService
 }
 
-// rosterStore is the roster service with the registry's district look-up, as
-// httpapi.RosterStore.
-type rosterStore struct {
-	*sqlstore.RosterService
-	*sqlstore.RegistryService
-}
-
 // laneSink commits lane messages to the alert service at the clock's time.
 type laneSink struct {
 	store     *sqlstore.AlertService

@@ -128,7 +128,7 @@ func (st *stack) world(t testing.TB) {
 	}
 	// Anna and Bo are on duty in Nord around the clock, with no backup: an alert waits for
 	// its deadline while one of them listens (docs/alerts.md, "Rosters and escalation").
-	if _, err := s.SaveRoster(ctx, roster.Roster{District: north, Shifts: roster.DayAndNight([]string{"anna", "bo"}, []string{"anna", "bo"}, roster.Backup{})},
+	if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: north, Shifts: roster.DayAndNight([]string{"anna", "bo"}, []string{"anna", "bo"}, roster.Backup{})},
 		"admin", time.Now()); err != nil {
 		t.Fatal(err)
 	}

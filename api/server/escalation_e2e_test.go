@@ -29,7 +29,7 @@ func TestEscalationReachesSomeoneNewOnReplicas(t *testing.T) {
 	b := startAPI(t, broker, dsn, "vagt-api-esc-b", clock)
 	b.tokens = a.tokens
 	ctx := t.Context()
-	if _, err := a.srv.Store.SaveRoster(ctx, roster.Roster{District: a.north,
+	if _, err := a.srv.Store.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: a.north,
 		Shifts: roster.DayAndNight([]string{"anna"}, []string{"anna"}, roster.Backup{User: "sara"})}, "admin", t0); err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	hc := httpapi.Config{Night: s.night, Alerts: store.AlertService, Auth: authStore{store.UserService, store.AuditService}, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store.RegistryService, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: rosterStore{store.RosterService, store.RegistryService},
+		Registry: store.RegistryService, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: store.RosterService,
 		FHIR:     fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now}),
 		Citizens: store, IdentityKey: c.NationalLogin.Key}
 	if c.NationalLogin.Enabled() {

@@ -39,14 +39,28 @@ func (s *RegistryService) CitizenOfUser(ctx context.Context, userID int64) (int6
 	return id, nil
 }
 
-// CitizenGateways returns the gateways in the citizen's homes.
-func (s *RegistryService) CitizenGateways(ctx context.Context, citizen int64) ([]vagt.GatewayID, error) {
+// CitizenGateways returns the gateways in the citizen's homes, whose telemetry the
+// citizen's export reads and erasure deletes; a citizen outside the scope is
+// api.ErrOutOfScope and one that does not exist api.ErrNotFound.
+func (s *RegistryService) CitizenGateways(ctx context.Context, scope api.Scope, citizen int64) ([]vagt.GatewayID, error) {
 	out := []vagt.GatewayID{}
-	err := s.each(ctx, `SELECT g.id FROM gateways g JOIN homes h ON h.id = g.home_id WHERE h.citizen_id = ? ORDER BY g.id`, []any{citizen}, func(r *sql.Rows) error {
-		var g vagt.GatewayID
-		err := r.Scan(&g)
-		out = append(out, g)
-		return err
+	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT g.id FROM gateways g JOIN homes h ON h.id = g.home_id WHERE h.citizen_id = ? ORDER BY g.id`, citizen)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var g vagt.GatewayID
+			if err := rows.Scan(&g); err != nil {
+				return err
+			}
+			out = append(out, g)
+		}
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, storeErr("citizen gateways", err)
@@ -56,10 +70,14 @@ func (s *RegistryService) CitizenGateways(ctx context.Context, citizen int64) ([
 
 // CitizenExport returns what the SQL store holds about a citizen (the telemetry comes from
 // InfluxDB): record, homes, devices, alerts with outcomes and the log of who accessed the
-// citizen's data. The export is audited as citizen.export by actor before it is read.
-func (s *RegistryService) CitizenExport(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Export, error) {
+// citizen's data. The export is audited as citizen.export by actor before it is read; a
+// citizen outside the scope is api.ErrOutOfScope and nothing is read or audited.
+func (s *RegistryService) CitizenExport(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (registry.Export, error) {
 	var x registry.Export
 	if err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
 		return t.audit(ctx, now, actor, "citizen.export", citizenObject(citizen), "")
 	}); err != nil {
 		return x, storeErr("citizen export", err)
@@ -148,14 +166,11 @@ func (s *RegistryService) citizenRecord(ctx context.Context, citizen int64) (reg
 // personal: the pseudonymous id, the municipality, registration and installation dates,
 // technologies, and the alerts' type, times and outcome. The telemetry in InfluxDB is the
 // caller's (see influx.Telemetry.DeleteGateways), before this. Audited as citizen.erase.
-func (s *RegistryService) EraseCitizen(ctx context.Context, citizen int64, actor string, now time.Time) (registry.Erasure, error) {
+// A citizen outside the scope is api.ErrOutOfScope: nothing is erased or audited.
+func (s *RegistryService) EraseCitizen(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (registry.Erasure, error) {
 	e := registry.Erasure{Citizen: citizen}
 	err := s.inTx(ctx, func(t *tx) error {
-		var erased sql.NullInt64
-		err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, citizen).Scan(&erased)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("citizen %d: %w", citizen, api.ErrNotFound)
-		} else if err != nil {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
 			return err
 		}
 		if err := t.forgetGatewaysActivity(ctx, citizen, now); err != nil {

@@ -80,3 +80,73 @@ func TestCitizenScope(t *testing.T) {
 		}
 	})
 }
+
+// TestCitizenDataScope: the export, the gateways whose telemetry goes with the citizen
+// and the erasure are decided by the registry service from the caller's scope; erasing
+// another municipality's citizen (or another citizen's, from a citizen's own login) is
+// refused and erases and audits nothing.
+func TestCitizenDataScope(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		w := setup(t, s)
+		all := api.Scope{All: true}
+		c, err := s.RegisterCitizen(ctx, all, registry.Citizen{Municipality: 766, Name: "Karen Jensen", Address: "Vestergade 3",
+			Contacts: []api.Contact{{Name: "Peter Jensen", Phone: "+45 20 30 40 50", Relation: "son"}}}, "admin", t0)
+		must(t, err)
+		must(t, s.CreateHome(ctx, "home-karen", w.north, c.ID))
+		must(t, s.RegisterGateway(ctx, "gw-karen", "home-karen"))
+		other, err := s.RegisterCitizen(ctx, all, registry.Citizen{Municipality: 751, Name: "Ole Berg"}, "admin", t0)
+		must(t, err)
+
+		for _, sc := range []struct {
+			name  string
+			scope api.Scope
+		}{{"another municipality's", api.Scope{Municipality: 751}}, {"another citizen's own", api.Scope{Citizen: other.ID}}} {
+			if _, err := s.EraseCitizen(ctx, sc.scope, c.ID, "intruder", t0); !errors.Is(err, api.ErrOutOfScope) {
+				t.Errorf("EraseCitizen in %s scope: %v, want ErrOutOfScope", sc.name, err)
+			}
+			if _, err := s.CitizenExport(ctx, sc.scope, c.ID, "intruder", t0); !errors.Is(err, api.ErrOutOfScope) {
+				t.Errorf("CitizenExport in %s scope: %v, want ErrOutOfScope", sc.name, err)
+			}
+			if _, err := s.CitizenGateways(ctx, sc.scope, c.ID); !errors.Is(err, api.ErrOutOfScope) {
+				t.Errorf("CitizenGateways in %s scope: %v, want ErrOutOfScope", sc.name, err)
+			}
+		}
+		log, err := s.AuditLog(ctx, "", 0, 100)
+		must(t, err)
+		for _, e := range log {
+			if e.Actor == "intruder" {
+				t.Errorf("a refused call left an audit row: %+v", e)
+			}
+		}
+		got, err := s.Citizen(ctx, all, c.ID, "admin", t0)
+		if err != nil || got.Name != "Karen Jensen" || got.Address != "Vestergade 3" || len(got.Contacts) != 1 || got.ErasedAt != nil {
+			t.Fatalf("citizen after a refused erasure: %+v, %v; want Karen as she was", got, err)
+		}
+
+		// The citizen's own login: their own data.
+		own := api.Scope{Citizen: c.ID}
+		x, err := s.CitizenExport(ctx, own, c.ID, "karen", t0)
+		if err != nil || x.Citizen.Name != "Karen Jensen" || len(x.Homes) != 1 {
+			t.Errorf("CitizenExport of one's own: %+v, %v", x.Citizen, err)
+		}
+		if gws, err := s.CitizenGateways(ctx, own, c.ID); err != nil || len(gws) != 1 || gws[0] != "gw-karen" {
+			t.Errorf("CitizenGateways of one's own: %v, %v; want [gw-karen]", gws, err)
+		}
+
+		// An admin erases; a citizen that does not exist is not found.
+		if _, err := s.EraseCitizen(ctx, all, 999999, "admin", t0); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("EraseCitizen of no citizen: %v, want ErrNotFound", err)
+		}
+		if _, err := s.CitizenGateways(ctx, all, 999999); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("CitizenGateways of no citizen: %v, want ErrNotFound", err)
+		}
+		e, err := s.EraseCitizen(ctx, api.Scope{Municipality: 766}, c.ID, "admin", t0)
+		if err != nil || e.ContactsDeleted != 1 {
+			t.Fatalf("EraseCitizen in scope: %+v, %v", e, err)
+		}
+		if got, err := s.Citizen(ctx, all, c.ID, "admin", t0); err != nil || got.Name != "" || got.ErasedAt == nil {
+			t.Errorf("citizen after erasure: %+v, %v; want erased", got, err)
+		}
+	})
+}

@@ -193,7 +193,7 @@ func TestVisitsOfErasedCitizenGone(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		visitWorld(t, s)
 		vs, _ := s.Visits(t.Context(), 766, 0, time.Time{}, 100)
-		if _, err := s.EraseCitizen(t.Context(), vs[0].Citizen, "admin", t0.Add(3*time.Hour)); err != nil {
+		if _, err := s.EraseCitizen(t.Context(), api.Scope{All: true}, vs[0].Citizen, "admin", t0.Add(3*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if vs, err := s.Visits(t.Context(), 766, 0, time.Time{}, 100); err != nil || len(vs) != 0 {

@@ -149,7 +149,7 @@ func TestGPSTrackerAlerts(t *testing.T) {
 		for _, c := range list {
 			citizen = c.ID
 		}
-		if _, err := s.EraseCitizen(ctx, citizen, "mads", at); err != nil {
+		if _, err := s.EraseCitizen(ctx, api.Scope{All: true}, citizen, "mads", at); err != nil {
 			t.Fatal(err)
 		}
 		if tr, err := s.AlertTrack(ctx, a.ID, 50); err != nil || len(tr.Positions) != 0 || len(tr.Zones) != 0 {
@@ -210,7 +210,7 @@ func TestGPSSilenceRetentionActive(t *testing.T) {
 			t.Errorf("after pruning: %+v %v", tr, err)
 		}
 		cs, _ := s.Citizens(ctx, api.Scope{All: true}, 766, "mads", later)
-		x, err := s.CitizenExport(ctx, cs[0].ID, "citizen", later)
+		x, err := s.CitizenExport(ctx, api.Scope{All: true}, cs[0].ID, "citizen", later)
 		if err != nil || len(x.Positions) != 1 || x.Positions[0].Tracker != "gps.karen-01" || !x.Positions[0].At.Equal(later) {
 			t.Errorf("the citizen's export: %+v %v", x.Positions, err)
 		}

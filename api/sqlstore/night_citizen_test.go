@@ -39,7 +39,7 @@ func TestNightChecksOfACitizen(t *testing.T) {
 		due := t0.Add(-time.Hour)
 		erased, kept := record("karen", due), record("poul", due)
 
-		x, err := s.CitizenExport(ctx, erased, "admin", t0)
+		x, err := s.CitizenExport(ctx, api.Scope{All: true}, erased, "admin", t0)
 		if err != nil || len(x.NightChecks) != 1 {
 			t.Fatalf("export: %+v %v", x.NightChecks, err)
 		}
@@ -48,7 +48,7 @@ func TestNightChecksOfACitizen(t *testing.T) {
 		}
 		stripped := func(who int64) {
 			t.Helper()
-			x, err := s.CitizenExport(ctx, who, "admin", t0)
+			x, err := s.CitizenExport(ctx, api.Scope{All: true}, who, "admin", t0)
 			if err != nil || len(x.NightChecks) != 1 {
 				t.Fatalf("export after: %+v %v", x.NightChecks, err)
 			}
@@ -56,11 +56,11 @@ func TestNightChecksOfACitizen(t *testing.T) {
 				t.Errorf("check after: %+v; want state, note and who stripped, the rest kept", c)
 			}
 		}
-		if _, err := s.EraseCitizen(ctx, erased, "admin", t0); err != nil {
+		if _, err := s.EraseCitizen(ctx, api.Scope{All: true}, erased, "admin", t0); err != nil {
 			t.Fatal(err)
 		}
 		stripped(erased)
-		if x, _ := s.CitizenExport(ctx, kept, "admin", t0); len(x.NightChecks) != 1 || x.NightChecks[0].Note == "" {
+		if x, _ := s.CitizenExport(ctx, api.Scope{All: true}, kept, "admin", t0); len(x.NightChecks) != 1 || x.NightChecks[0].Note == "" {
 			t.Errorf("another citizen's check changed by the erasure: %+v", x.NightChecks)
 		}
 		if _, err := s.AnonymiseAlerts(ctx, t0.Add(time.Minute), t0.Add(time.Hour)); err != nil {

@@ -14,7 +14,8 @@ import (
 )
 
 // The registry as managers and admins keep it. A municipality of 0 means every
-// municipality (admins); handlers check the caller's scope before they call.
+// municipality (admins). A method that reads or changes personal data takes the caller's
+// api.Scope and decides it here (scope_test.go lists the others and why).
 
 // munFilter returns " AND <col> = ?" and its argument, or nothing for all municipalities.
 func munFilter(col string, m vagt.MunicipalityCode) (string, []any) {
@@ -22,6 +23,21 @@ func munFilter(col string, m vagt.MunicipalityCode) (string, []any) {
 		return "", nil
 	}
 	return " AND " + col + " = ?", []any{int(m)}
+}
+
+// listMunicipality narrows a list's municipality m (0: every one the scope holds) to the
+// scope: one municipality's scope lists its own, and asking for another is
+// api.ErrForbidden (it names no object); a citizen's own scope lists nothing.
+func listMunicipality(scope api.Scope, m vagt.MunicipalityCode) (vagt.MunicipalityCode, error) {
+	switch {
+	case scope.All:
+		return m, nil
+	case scope.Citizen != 0 || scope.Municipality == 0:
+		return 0, fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
+	case m != 0 && m != scope.Municipality:
+		return 0, fmt.Errorf("%w: you see municipality %d only", api.ErrForbidden, scope.Municipality)
+	}
+	return scope.Municipality, nil
 }
 
 // Municipalities returns the 98 with their regions, by code.
@@ -56,8 +72,8 @@ func (s *RegistryService) Districts(ctx context.Context, m vagt.MunicipalityCode
 	return out, nil
 }
 
-// DistrictMunicipality returns the municipality a district belongs to.
-func (s *RegistryService) DistrictMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
+// districtMunicipalityOf returns the municipality a district belongs to.
+func (s *DB) districtMunicipalityOf(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM districts WHERE id = ?`), id).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -113,11 +129,9 @@ func citizenObject(id int64) string { return fmt.Sprintf("citizen/%d", id) }
 // is audited as citizen.list by actor before anything is returned. Asking for a
 // municipality outside the scope is api.ErrForbidden: it names no object.
 func (s *RegistryService) Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error) {
-	if !scope.All {
-		if m != 0 && m != scope.Municipality {
-			return nil, fmt.Errorf("%w: you see municipality %d only", api.ErrForbidden, scope.Municipality)
-		}
-		m = scope.Municipality
+	m, err := listMunicipality(scope, m)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.inTx(ctx, func(t *tx) error {
 		return t.audit(ctx, now, actor, "citizen.list", fmt.Sprintf("municipality/%d", m), "")
@@ -160,7 +174,7 @@ func (t *tx) citizenInScope(ctx context.Context, scope api.Scope, id int64) (vag
 	} else if err != nil {
 		return 0, err
 	}
-	if !scope.Allows(vagt.MunicipalityCode(m), 0) {
+	if own := scope.Citizen != 0 && scope.Citizen == id; !own && !scope.Allows(vagt.MunicipalityCode(m), 0) {
 		return 0, fmt.Errorf("citizen %d: %w", id, api.ErrOutOfScope)
 	}
 	return vagt.MunicipalityCode(m), nil
@@ -218,7 +232,7 @@ func (s *DB) citizens(ctx context.Context, where string, args []any) ([]registry
 // given). A district outside the scope is api.ErrOutOfScope, decided before the home is
 // checked; one that does not exist is invalid input.
 func (s *RegistryService) AddHome(ctx context.Context, scope api.Scope, h registry.Home) (registry.Home, error) {
-	m, err := s.DistrictMunicipality(ctx, h.District)
+	m, err := s.districtMunicipalityOf(ctx, h.District)
 	if err != nil {
 		return h, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -248,8 +262,13 @@ func (s *RegistryService) AddHome(ctx context.Context, scope api.Scope, h regist
 	return h, nil
 }
 
-// Homes returns the homes of m (0: all), decommissioned ones included.
-func (s *RegistryService) Homes(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Home, error) {
+// Homes returns the homes of m (0: every one the scope holds), decommissioned ones
+// included; asking for a municipality outside the scope is api.ErrForbidden.
+func (s *RegistryService) Homes(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]registry.Home, error) {
+	m, err := listMunicipality(scope, m)
+	if err != nil {
+		return nil, err
+	}
 	where, args := munFilter("d.municipality", m)
 	return s.homes(ctx, where, args)
 }

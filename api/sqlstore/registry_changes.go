@@ -29,17 +29,23 @@ func districtObject(id int64) string { return fmt.Sprintf("district/%d", id) }
 // api.ErrNotFound for no such object, api.ErrOutOfScope for one outside the scope (the API
 // answers both alike).
 func (t *tx) inScope(ctx context.Context, scope api.Scope, object, query string, arg any) error {
+	_, err := t.municipalityInScope(ctx, scope, object, query, arg)
+	return err
+}
+
+// municipalityInScope is inScope that returns the object's municipality.
+func (t *tx) municipalityInScope(ctx context.Context, scope api.Scope, object, query string, arg any) (vagt.MunicipalityCode, error) {
 	var m int
 	err := t.row(ctx, query, arg).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", object, api.ErrNotFound)
+		return 0, fmt.Errorf("%s: %w", object, api.ErrNotFound)
 	} else if err != nil {
-		return err
+		return 0, err
 	}
 	if !scope.Allows(vagt.MunicipalityCode(m), 0) {
-		return fmt.Errorf("%s: %w", object, api.ErrOutOfScope)
+		return 0, fmt.Errorf("%s: %w", object, api.ErrOutOfScope)
 	}
-	return nil
+	return vagt.MunicipalityCode(m), nil
 }
 
 const (
@@ -149,8 +155,20 @@ func (s *RegistryService) DeleteDistrict(ctx context.Context, scope api.Scope, i
 
 func homeObject(id vagt.HomeID) string { return "home/" + string(id) }
 
-// Home returns one home.
-func (s *RegistryService) Home(ctx context.Context, id vagt.HomeID) (registry.Home, error) {
+// Home returns one home; a home outside the scope is api.ErrOutOfScope, decided on the
+// row read.
+func (s *RegistryService) Home(ctx context.Context, scope api.Scope, id vagt.HomeID) (registry.Home, error) {
+	h, err := s.home(ctx, id)
+	if err != nil {
+		return h, err
+	}
+	if !scope.Allows(h.Municipality, 0) {
+		return registry.Home{}, fmt.Errorf("home %s: %w", id, api.ErrOutOfScope)
+	}
+	return h, nil
+}
+
+func (s *RegistryService) home(ctx context.Context, id vagt.HomeID) (registry.Home, error) {
 	hs, err := s.homes(ctx, ` AND h.id = ?`, []any{string(id)})
 	if err != nil {
 		return registry.Home{}, err
@@ -231,7 +249,7 @@ func (s *RegistryService) UpdateHome(ctx context.Context, scope api.Scope, id va
 	if err != nil {
 		return registry.Home{}, storeErr("update home", err)
 	}
-	return s.Home(ctx, id)
+	return s.home(ctx, id)
 }
 
 // DecommissionHome takes a home out of use at `at`. It keeps its row, district, citizen,
@@ -280,7 +298,7 @@ func (s *RegistryService) DecommissionHome(ctx context.Context, scope api.Scope,
 	if err != nil {
 		return registry.Home{}, storeErr("decommission home", err)
 	}
-	return s.Home(ctx, id)
+	return s.home(ctx, id)
 }
 
 // UpdateCitizen corrects a citizen's personal data; an erased citizen is a conflict, one

@@ -74,7 +74,7 @@ func TestRegistryChangeScope(t *testing.T) {
 		if d, err := s.District(ctx, w.north); err != nil || d.Name != "Nord" {
 			t.Errorf("district after refused changes: %+v, %v; want Nord", d, err)
 		}
-		if h, err := s.Home(ctx, w.home); err != nil || h.District != w.north || h.DecommissionedAt != nil {
+		if h, err := s.Home(ctx, api.Scope{All: true}, w.home); err != nil || h.District != w.north || h.DecommissionedAt != nil {
 			t.Errorf("home after refused changes: %+v, %v", h, err)
 		}
 
@@ -93,6 +93,38 @@ func TestRegistryChangeScope(t *testing.T) {
 		}
 		if _, err := s.UpdateDistrict(ctx, hedensted, 999999, registry.DistrictChange{Name: &name}, "manager", t0); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("UpdateDistrict of no district: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestHomeScope: one home and the list of homes are decided by the registry service from
+// the caller's scope, on the rows it reads.
+func TestHomeScope(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		w := setup(t, s)
+		hedensted := api.Scope{Municipality: 766}
+		aarhus := api.Scope{Municipality: 751}
+		own := api.Scope{Citizen: 1}
+		for _, sc := range []api.Scope{aarhus, own} {
+			if _, err := s.Home(ctx, sc, w.home); !errors.Is(err, api.ErrOutOfScope) {
+				t.Errorf("Home out of scope %+v: %v, want ErrOutOfScope", sc, err)
+			}
+			if _, err := s.Homes(ctx, sc, 766); !errors.Is(err, api.ErrForbidden) {
+				t.Errorf("Homes of another municipality in scope %+v: %v, want ErrForbidden", sc, err)
+			}
+		}
+		if hs, err := s.Homes(ctx, aarhus, 0); err != nil || len(hs) != 0 {
+			t.Errorf("Homes in an empty scope: %+v, %v; want none", hs, err)
+		}
+		if hs, err := s.Homes(ctx, hedensted, 0); err != nil || len(hs) != 1 || hs[0].ID != w.home {
+			t.Errorf("Homes in scope: %+v, %v; want %s", hs, err, w.home)
+		}
+		if h, err := s.Home(ctx, hedensted, w.home); err != nil || h.Municipality != 766 {
+			t.Errorf("Home in scope: %+v, %v", h, err)
+		}
+		if _, err := s.Home(ctx, api.Scope{All: true}, "home-none"); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("Home that does not exist: %v, want ErrNotFound", err)
 		}
 	})
 }

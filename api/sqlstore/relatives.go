@@ -136,66 +136,21 @@ func (s *Store) IssueCitizenSession(ctx context.Context, citizen int64, hash str
 	return p, nil
 }
 
-// Relative grants name what a relative may see. The key-box code is never a part.
-const (
-	PartAlarms  = "alarms"  // alarms and their outcome
-	PartDevices = "devices" // device status (battery, last heard)
-)
-
-// RelativeGrant is a citizen's consent that a named relative sees a part of their data.
-type RelativeGrant struct {
-	ID           int64      `json:"id"`
-	Citizen      int64      `json:"citizen"`
-	RelativeName string     `json:"relative_name"`
-	Relation     string     `json:"relation"`
-	Parts        []string   `json:"parts"`
-	From         time.Time  `json:"from"`
-	Until        time.Time  `json:"until"`
-	GrantedBy    string     `json:"granted_by"`
-	Consent      string     `json:"consent"`
-	CreatedAt    time.Time  `json:"created_at"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
-	RevokedBy    string     `json:"revoked_by,omitempty"`
-	// Live is Active at the time of the answer, by the server's clock (not the browser's).
-	Live bool `json:"active"`
-}
-
-// Active reports whether g lets its relative in at now.
-func (g RelativeGrant) Active(now time.Time) bool {
-	return g.RevokedAt == nil && !now.Before(g.From) && now.Before(g.Until)
-}
-
-// Has reports whether g covers part.
-func (g RelativeGrant) Has(part string) bool { return slices.Contains(g.Parts, part) }
-
-// NewGrant is what a grant is made of; IDHash is the keyed hash of the relative's national
-// identity (auth.IdentityKey), RelativeUser the relative's login name derived from it.
-type NewGrant struct {
-	Citizen      int64
-	RelativeName string
-	IDHash       string
-	RelativeUser string
-	Parts        []string
-	From, Until  time.Time
-	GrantedBy    string
-	Consent      string // "citizen" when the citizen granted it, else the staff's note of the consent
-}
-
 // notRelatives are relations on record that are contacts but not relatives.
 var notRelatives = []string{"", "nabo", "neighbour", "neighbor", "ven", "veninde", "friend", "hjemmepleje", "læge", "doctor"}
 
 // GrantRelative records a grant after checking that the relative is a relative on the
 // citizen's record (a contact of that name whose relation is family, not a neighbour or a
 // friend): api.ErrInvalid otherwise. Audited as relative.grant on the citizen's record.
-func (s *Store) GrantRelative(ctx context.Context, g NewGrant, now time.Time) (RelativeGrant, error) {
-	out := RelativeGrant{Citizen: g.Citizen, RelativeName: strings.TrimSpace(g.RelativeName), Parts: g.Parts, From: g.From.UTC(), Until: g.Until.UTC(),
+func (s *Store) GrantRelative(ctx context.Context, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error) {
+	out := registry.RelativeGrant{Citizen: g.Citizen, RelativeName: strings.TrimSpace(g.RelativeName), Parts: g.Parts, From: g.From.UTC(), Until: g.Until.UTC(),
 		GrantedBy: g.GrantedBy, Consent: g.Consent, CreatedAt: now.UTC()}
 	if len(g.Parts) == 0 {
-		return out, fmt.Errorf("%w: a grant names at least one part (%s, %s)", api.ErrInvalid, PartAlarms, PartDevices)
+		return out, fmt.Errorf("%w: a grant names at least one part (%s, %s)", api.ErrInvalid, registry.PartAlarms, registry.PartDevices)
 	}
 	for _, p := range g.Parts {
-		if p != PartAlarms && p != PartDevices {
-			return out, fmt.Errorf("%w: part %q (only %s and %s can be granted; never the key-box code)", api.ErrInvalid, p, PartAlarms, PartDevices)
+		if p != registry.PartAlarms && p != registry.PartDevices {
+			return out, fmt.Errorf("%w: part %q (only %s and %s can be granted; never the key-box code)", api.ErrInvalid, p, registry.PartAlarms, registry.PartDevices)
 		}
 	}
 	if !g.Until.After(g.From) || !g.Until.After(now) {
@@ -239,9 +194,9 @@ func (s *Store) GrantRelative(ctx context.Context, g NewGrant, now time.Time) (R
 
 const grantColumns = `id, citizen_id, relative_name, relation, parts, valid_from, valid_until, granted_by, consent, created_at, revoked_at, COALESCE(revoked_by, '')`
 
-func scanGrant(r interface{ Scan(...any) error }) (RelativeGrant, error) {
+func scanGrant(r interface{ Scan(...any) error }) (registry.RelativeGrant, error) {
 	var (
-		g                    RelativeGrant
+		g                    registry.RelativeGrant
 		parts                string
 		from, until, created int64
 		revoked              sql.NullInt64
@@ -252,12 +207,12 @@ func scanGrant(r interface{ Scan(...any) error }) (RelativeGrant, error) {
 }
 
 // RelativeGrants returns the citizen's grants, newest first, revoked and expired included.
-func (s *Store) RelativeGrants(ctx context.Context, citizen int64) ([]RelativeGrant, error) {
+func (s *Store) RelativeGrants(ctx context.Context, citizen int64) ([]registry.RelativeGrant, error) {
 	return s.grants(ctx, `WHERE citizen_id = ? ORDER BY id DESC`, citizen)
 }
 
 // GrantsOfRelative returns the grants a relative's login holds that are active at now.
-func (s *Store) GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]RelativeGrant, error) {
+func (s *Store) GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error) {
 	gs, err := s.grants(ctx, `WHERE relative_user = ? AND revoked_at IS NULL AND valid_from <= ? AND valid_until > ? ORDER BY id`, relativeUser, ms(now), ms(now))
 	if err != nil {
 		return nil, err
@@ -282,8 +237,8 @@ func (s *Store) RelativeHasGrant(ctx context.Context, relativeUser string, now t
 	return len(gs) > 0, err
 }
 
-func (s *Store) grants(ctx context.Context, where string, args ...any) ([]RelativeGrant, error) {
-	out := []RelativeGrant{}
+func (s *Store) grants(ctx context.Context, where string, args ...any) ([]registry.RelativeGrant, error) {
+	out := []registry.RelativeGrant{}
 	err := s.each(ctx, `SELECT `+grantColumns+` FROM relative_grants `+where, args, func(r *sql.Rows) error {
 		g, err := scanGrant(r)
 		out = append(out, g)
@@ -297,8 +252,8 @@ func (s *Store) grants(ctx context.Context, where string, args ...any) ([]Relati
 
 // RevokeGrant ends a grant of the citizen's at once; the relative's next request is
 // refused. api.ErrNotFound for a grant of another citizen. Audited as relative.revoke.
-func (s *Store) RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (RelativeGrant, error) {
-	var g RelativeGrant
+func (s *Store) RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error) {
+	var g registry.RelativeGrant
 	err := s.inTx(ctx, func(t *tx) error {
 		res, err := t.exec(ctx, `UPDATE relative_grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND citizen_id = ? AND revoked_at IS NULL`,
 			ms(now), actor, grant, citizen)
@@ -382,28 +337,17 @@ func (s *Store) RequestErasure(ctx context.Context, citizen int64, actor string,
 	return now, nil
 }
 
-// CitizenView is what the citizen's page shows: devices, alarms with their times, and who
-// looked at the record. Audited as citizen.view by actor (the citizen or a relative).
-type CitizenView struct {
-	Citizen   int64                   `json:"citizen"`
-	Name      string                  `json:"name"`
-	Homes     []vagt.HomeID           `json:"homes"`
-	Devices   []registry.Device       `json:"devices"`
-	Alerts    []registry.CitizenAlert `json:"alerts"`
-	AccessLog []api.AuditEntry        `json:"access_log"`
-}
-
 // CitizenView reads the citizen's page; the access log is read after the view is audited,
 // so the citizen sees their own look too.
-func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (CitizenView, error) {
+func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error) {
 	if err := s.Audit(ctx, api.AuditEntry{At: now, Actor: actor, Action: "citizen.view", Object: citizenObject(citizen), Detail: detail}); err != nil {
-		return CitizenView{}, err
+		return registry.CitizenView{}, err
 	}
 	x, err := s.citizenRecord(ctx, citizen)
 	if err != nil {
-		return CitizenView{}, err
+		return registry.CitizenView{}, err
 	}
-	v := CitizenView{Citizen: citizen, Name: x.Citizen.Name, Homes: []vagt.HomeID{}, Devices: x.Devices, Alerts: x.Alerts, AccessLog: x.AccessLog}
+	v := registry.CitizenView{Citizen: citizen, Name: x.Citizen.Name, Homes: []vagt.HomeID{}, Devices: x.Devices, Alerts: x.Alerts, AccessLog: x.AccessLog}
 	for _, h := range x.Homes {
 		v.Homes = append(v.Homes, h.ID)
 	}
@@ -411,22 +355,14 @@ func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail st
 	return v, nil
 }
 
-// CitizenCarePlan is a home's care plan as the citizen's page words it: the settings
-// staff wrote (the page says what the home watches and when).
-type CitizenCarePlan struct {
-	Home vagt.HomeID `json:"home"`
-	// Settings are careplan.Settings as stored (sqlstore cannot import careplan).
-	Settings json.RawMessage `json:"settings"`
-}
-
 // CitizenCarePlans returns the care plans of the citizen's homes (a home without one is
 // left out). The caller has audited the read (CitizenView).
-func (s *Store) CitizenCarePlans(ctx context.Context, citizen int64) ([]CitizenCarePlan, error) {
-	out := []CitizenCarePlan{}
+func (s *Store) CitizenCarePlans(ctx context.Context, citizen int64) ([]registry.CitizenCarePlan, error) {
+	out := []registry.CitizenCarePlan{}
 	err := s.each(ctx, `SELECT c.home_id, c.settings FROM home_configs c JOIN homes h ON h.id = c.home_id WHERE h.citizen_id = ? ORDER BY c.home_id`,
 		[]any{citizen}, func(r *sql.Rows) error {
 			var (
-				p   CitizenCarePlan
+				p   registry.CitizenCarePlan
 				raw string
 			)
 			if err := r.Scan(&p.Home, &raw); err != nil {

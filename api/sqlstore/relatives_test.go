@@ -10,6 +10,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
+	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -55,8 +56,8 @@ func TestCitizenAccess(t *testing.T) {
 			t.Errorf("the session's citizen: %d %v", id, err)
 		}
 
-		grant := func(name string, parts ...string) (sqlstore.RelativeGrant, error) {
-			return s.GrantRelative(ctx, sqlstore.NewGrant{Citizen: karen, RelativeName: name, IDHash: "hash-p", RelativeUser: "relative-p",
+		grant := func(name string, parts ...string) (registry.RelativeGrant, error) {
+			return s.GrantRelative(ctx, registry.NewGrant{Citizen: karen, RelativeName: name, IDHash: "hash-p", RelativeUser: "relative-p",
 				Parts: parts, From: now, Until: now.Add(24 * time.Hour), GrantedBy: "citizen-1", Consent: "citizen"}, now)
 		}
 		for name, parts := range map[string][]string{"Ole Nabo": {"alarms"}, "Fremmed": {"alarms"}, "Peter Jensen": {"key_box"}} {
@@ -64,7 +65,7 @@ func TestCitizenAccess(t *testing.T) {
 				t.Errorf("grant to %s of %v: %v, want invalid", name, parts, err)
 			}
 		}
-		g, err := grant("peter jensen", sqlstore.PartAlarms)
+		g, err := grant("peter jensen", registry.PartAlarms)
 		must(t, err)
 		if g.Relation != "søn" || g.RelativeName != "peter jensen" {
 			t.Errorf("grant: %+v", g)

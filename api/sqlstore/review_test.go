@@ -223,7 +223,7 @@ func TestShiftThatCameOnIsToldLive(t *testing.T) {
 			{Kind: roster.Day, Weekdays: roster.Weekdays, Start: "07:00", End: "22:00", Staff: []string{"dagmar"}},
 			{Kind: roster.Night, Weekdays: roster.Weekdays, Start: "22:00", End: "07:00", Staff: []string{"nina"}},
 		}
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: shifts}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: shifts}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		day := time.Date(2026, 11, 23, 20, 50, 0, 0, time.UTC) // 21:50 in Copenhagen
@@ -275,7 +275,7 @@ func TestRearmedTakenAlertUnheardKeepsAssignee(t *testing.T) {
 		ctx := t.Context()
 		staffUser(t, s, "dagmar", w.north)
 		staffUser(t, s, "nina", w.north)
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)

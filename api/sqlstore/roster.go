@@ -54,48 +54,58 @@ CREATE INDEX live_streams_user ON live_streams (user_name, beat_at);
 `
 
 // Roster returns a district's roster; one never saved has no shifts. ErrNotFound when the
-// district does not exist.
-func (s *RosterService) Roster(ctx context.Context, district int64) (roster.Roster, error) {
-	m, err := (&RegistryService{s.DB}).DistrictMunicipality(ctx, district)
-	if err != nil {
-		return roster.Roster{}, err
-	}
-	r := roster.Roster{District: district, Municipality: m, Shifts: []roster.Shift{}}
+// district does not exist, api.ErrOutOfScope when it is outside the scope (decided on the
+// row read).
+func (s *RosterService) Roster(ctx context.Context, scope api.Scope, district int64) (roster.Roster, error) {
+	r := roster.Roster{District: district, Shifts: []roster.Shift{}}
 	var (
-		shifts string
-		at     int64
+		m      int
+		shifts sql.NullString
+		at     sql.NullInt64
+		by     sql.NullString
 	)
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT shifts, updated_at, updated_by FROM rosters WHERE district_id = ?`), district).
-		Scan(&shifts, &at, &r.UpdatedBy)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality, r.shifts, r.updated_at, r.updated_by
+		FROM districts d LEFT JOIN rosters r ON r.district_id = d.id WHERE d.id = ?`), district).Scan(&m, &shifts, &at, &by)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, nil
+		return r, fmt.Errorf("district %d: %w", district, api.ErrNotFound)
 	} else if err != nil {
 		return r, storeErr("roster", err)
 	}
-	if err := json.Unmarshal([]byte(shifts), &r.Shifts); err != nil {
+	r.Municipality = vagt.MunicipalityCode(m)
+	if !scope.Allows(r.Municipality, 0) {
+		return roster.Roster{}, fmt.Errorf("district %d: %w", district, api.ErrOutOfScope)
+	}
+	if !shifts.Valid {
+		return r, nil
+	}
+	if err := json.Unmarshal([]byte(shifts.String), &r.Shifts); err != nil {
 		return r, storeErr("roster", fmt.Errorf("district %d: stored shifts: %w", district, err))
 	}
-	r.UpdatedAt = nullMs(sql.NullInt64{Int64: at, Valid: true})
+	r.UpdatedAt, r.UpdatedBy = nullMs(at), by.String
 	return r, nil
 }
 
 // SaveRoster replaces a district's roster, audited (roster.update) in the same
-// transaction. Nothing is saved unless all of it is valid: every shift (roster.Validate),
-// every person a known user, every backup team a district of the same municipality; the
-// error (api.FieldErrors, an api.ErrInvalid) names every bad field.
-func (s *RosterService) SaveRoster(ctx context.Context, r roster.Roster, actor string, now time.Time) (roster.Roster, error) {
-	m, err := (&RegistryService{s.DB}).DistrictMunicipality(ctx, r.District)
-	if err != nil {
-		return r, err
-	}
-	r.Municipality = m
+// transaction. A district outside the scope is api.ErrOutOfScope, decided first in that
+// transaction: nothing is checked, saved or audited. Nothing is saved unless all of it is
+// valid: every shift (roster.Validate), every person a known user, every backup team a
+// district of the same municipality; the error (api.FieldErrors, an api.ErrInvalid) names
+// every bad field.
+func (s *RosterService) SaveRoster(ctx context.Context, scope api.Scope, r roster.Roster, actor string, now time.Time) (roster.Roster, error) {
 	if r.Shifts == nil {
 		r.Shifts = []roster.Shift{}
 	}
-	if err := r.Validate(); err != nil {
-		return r, err
-	}
-	err = s.inTx(ctx, func(t *tx) error {
+	var invalid error // answered as it is, unwrapped
+	err := s.inTx(ctx, func(t *tx) error {
+		m, err := t.municipalityInScope(ctx, scope, fmt.Sprintf("district %d", r.District), districtMunicipality, r.District)
+		if err != nil {
+			return err
+		}
+		r.Municipality = m
+		if err := r.Validate(); err != nil {
+			invalid = err
+			return err
+		}
 		var bad api.FieldErrors
 		for i, sh := range r.Shifts {
 			for j, u := range sh.Staff {
@@ -143,6 +153,9 @@ func (s *RosterService) SaveRoster(ctx context.Context, r roster.Roster, actor s
 		return t.audit(ctx, now, actor, "roster.update", fmt.Sprintf("district/%d", r.District),
 			fmt.Sprintf("%d shifts, %d with staff", len(r.Shifts), staffed))
 	})
+	if invalid != nil {
+		return r, invalid
+	}
 	if err != nil {
 		return r, storeErr("save roster", err)
 	}
@@ -167,8 +180,16 @@ func (t *tx) userIn(ctx context.Context, name string, m vagt.MunicipalityCode) (
 	return !mun.Valid || vagt.MunicipalityCode(mun.Int64) == m, nil
 }
 
-// CentralOnCall returns the municipality's central on-call, by user name.
-func (s *RosterService) CentralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]string, error) {
+// CentralOnCall returns the municipality's central on-call, by user name; a municipality
+// outside the scope is api.ErrOutOfScope.
+func (s *RosterService) CentralOnCall(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]string, error) {
+	if !scope.Allows(m, 0) {
+		return nil, fmt.Errorf("municipality %d: %w", m, api.ErrOutOfScope)
+	}
+	return s.centralOnCall(ctx, m)
+}
+
+func (s *RosterService) centralOnCall(ctx context.Context, m vagt.MunicipalityCode) ([]string, error) {
 	out := []string{}
 	err := s.each(ctx, `SELECT user_name FROM central_on_call WHERE municipality = ? ORDER BY user_name`, []any{int(m)}, func(r *sql.Rows) error {
 		var u string
@@ -183,8 +204,13 @@ func (s *RosterService) CentralOnCall(ctx context.Context, m vagt.MunicipalityCo
 }
 
 // SaveCentralOnCall replaces the municipality's central on-call, audited
-// (central_on_call.update); every name must be a user of the municipality.
-func (s *RosterService) SaveCentralOnCall(ctx context.Context, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error) {
+// (central_on_call.update); every name must be a user of the municipality. A municipality
+// outside the scope is api.ErrOutOfScope before anything is checked: nothing saved or
+// audited.
+func (s *RosterService) SaveCentralOnCall(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, users []string, actor string, now time.Time) ([]string, error) {
+	if !scope.Allows(m, 0) {
+		return nil, fmt.Errorf("municipality %d: %w", m, api.ErrOutOfScope)
+	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -222,11 +248,16 @@ func (s *RosterService) SaveCentralOnCall(ctx context.Context, m vagt.Municipali
 	return users, nil
 }
 
-// DutyAt answers who is on duty in every district of municipality m at t.
-func (s *RosterService) DutyAt(ctx context.Context, m vagt.MunicipalityCode, at time.Time) (roster.Board, error) {
+// DutyAt answers who is on duty in every district of municipality m at t; a municipality
+// outside the scope is api.ErrOutOfScope. (Escalation reads the shift on duty in its own
+// transaction, onDuty, not through this.)
+func (s *RosterService) DutyAt(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, at time.Time) (roster.Board, error) {
 	out := roster.Board{At: at, Municipality: m, Districts: []roster.DistrictDuty{}}
+	if !scope.Allows(m, 0) {
+		return out, fmt.Errorf("municipality %d: %w", m, api.ErrOutOfScope)
+	}
 	var err error
-	if out.Central, err = s.CentralOnCall(ctx, m); err != nil {
+	if out.Central, err = s.centralOnCall(ctx, m); err != nil {
 		return out, err
 	}
 	err = s.inTx(ctx, func(t *tx) error {

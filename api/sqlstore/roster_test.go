@@ -63,7 +63,7 @@ func TestRosterSaveValidates(t *testing.T) {
 			{Kind: roster.Evening, Weekdays: roster.Weekdays, Start: "14:00", End: "22:00"}, // overlaps
 			{Kind: roster.Night, Weekdays: roster.Weekdays, Start: "23:00", End: "23:00"},   // empty
 		}
-		_, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: bad}, "lead", t0)
+		_, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: bad}, "lead", t0)
 		var ve api.FieldErrors
 		if !errors.Is(err, api.ErrInvalid) || !errors.As(err, &ve) || len(ve) != 2 ||
 			ve[0].Field != "shifts[2].end" || ve[1].Field != "shifts[1]" {
@@ -74,23 +74,23 @@ func TestRosterSaveValidates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina", "nobody"}, roster.Backup{District: other})}, "lead", t0)
+		_, err = s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights([]string{"nina", "nobody"}, roster.Backup{District: other})}, "lead", t0)
 		if !errors.As(err, &ve) || len(ve) != 2 || ve[0].Field != "shifts[1].staff[1]" || ve[1].Field != "shifts[1].backup.district" {
 			t.Fatalf("unknown user, foreign team: %v", err)
 		}
-		r, err := s.Roster(ctx, w.north)
+		r, err := s.Roster(ctx, api.Scope{All: true}, w.north)
 		if err != nil || len(r.Shifts) != 0 || r.UpdatedAt != nil {
 			t.Fatalf("a refused roster saved something: %+v %v", r, err)
 		}
 		// A shift with nobody is saved, and warned of.
-		saved, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights(nil, roster.Backup{District: w.south})}, "lead", t0)
+		saved, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights(nil, roster.Backup{District: w.south})}, "lead", t0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ws := saved.Warnings(); len(ws) != 2 || ws[1].Code != "no_staff" || ws[1].Shift != 1 {
 			t.Fatalf("warnings: %+v", ws)
 		}
-		r, err = s.Roster(ctx, w.north)
+		r, err = s.Roster(ctx, api.Scope{All: true}, w.north)
 		if err != nil || len(r.Shifts) != 2 || r.Shifts[1].Backup.District != w.south || r.UpdatedBy != "lead" {
 			t.Fatalf("saved roster: %+v %v", r, err)
 		}
@@ -98,7 +98,7 @@ func TestRosterSaveValidates(t *testing.T) {
 		if err != nil || len(log) != 1 || log[0].Action != "roster.update" || log[0].Actor != "lead" {
 			t.Fatalf("audit: %+v %v", log, err)
 		}
-		if _, err := s.Roster(ctx, 999999); !errors.Is(err, api.ErrNotFound) {
+		if _, err := s.Roster(ctx, api.Scope{All: true}, 999999); !errors.Is(err, api.ErrNotFound) {
 			t.Fatalf("roster of no district: %v", err)
 		}
 	})
@@ -117,10 +117,10 @@ func TestAudienceWidensByTier(t *testing.T) {
 		bent := staffUser(t, s, "bent", w.south)
 		carl := staffUser(t, s, "carl", w.south)
 		other := staffUser(t, s, "ole", w.south)
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SaveCentralOnCall(ctx, 766, []string{"carl"}, "lead", t0); err != nil {
+		if _, err := s.SaveCentralOnCall(ctx, api.Scope{All: true}, 766, []string{"carl"}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
@@ -169,7 +169,7 @@ func TestBackupTeam(t *testing.T) {
 		ctx := t.Context()
 		staffUser(t, s, "dagmar", w.north, w.south)
 		staffUser(t, s, "nina", w.north)
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{District: w.south})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{District: w.south})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		id := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0).Alert.ID
@@ -199,7 +199,7 @@ func TestEscalateUnheard(t *testing.T) {
 		staffUser(t, s, "dagmar", w.north)
 		staffUser(t, s, "nina", w.north)
 		staffUser(t, s, "bent", w.south)
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC) // streams are beaten on the wall clock
@@ -228,7 +228,7 @@ func TestEscalateUnheard(t *testing.T) {
 		if err := s.RegisterGateway(ctx, "gw-0043", w.home); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		id2 := ingest(t, s, alarm("gw-0043", 1, "gw-0043", vagt.AlarmFall, t0), t0).Alert.ID
@@ -308,16 +308,16 @@ func TestDutyAt(t *testing.T) {
 		staffUser(t, s, "nina", w.north)
 		staffUser(t, s, "sune", w.south)
 		staffUser(t, s, "carl")
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{District: w.south})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights([]string{"nina"}, roster.Backup{District: w.south})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.south, Shifts: nights([]string{"sune"}, roster.Backup{User: "nina"})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.south, Shifts: nights([]string{"sune"}, roster.Backup{User: "nina"})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SaveCentralOnCall(ctx, 766, []string{"carl"}, "lead", t0); err != nil {
+		if _, err := s.SaveCentralOnCall(ctx, api.Scope{All: true}, 766, []string{"carl"}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
-		b, err := s.DutyAt(ctx, 766, t0)
+		b, err := s.DutyAt(ctx, api.Scope{All: true}, 766, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +326,7 @@ func TestDutyAt(t *testing.T) {
 			!slices.Equal(b.Central, []string{"carl"}) {
 			t.Fatalf("duty at 04:12: %+v", b)
 		}
-		b, err = s.DutyAt(ctx, 766, t0.Add(6*time.Hour)) // 10:12: the day shift
+		b, err = s.DutyAt(ctx, api.Scope{All: true}, 766, t0.Add(6*time.Hour)) // 10:12: the day shift
 		if err != nil || !slices.Equal(b.Districts[0].Staff, []string{"dagmar"}) || b.Districts[0].Shift.Kind != roster.Day {
 			t.Fatalf("duty at 10:12: %+v %v", b, err)
 		}
@@ -345,7 +345,7 @@ func TestUnheardAtChangeOfShift(t *testing.T) {
 			{Kind: roster.Day, Weekdays: roster.Weekdays, Start: "07:00", End: "22:00", Staff: []string{"dagmar"}},
 			{Kind: roster.Night, Weekdays: roster.Weekdays, Start: "22:00", End: "07:00", Staff: []string{"nina"}},
 		}
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: shifts}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: shifts}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		day := time.Date(2026, 11, 23, 20, 50, 0, 0, time.UTC) // 21:50 in Copenhagen
@@ -387,7 +387,7 @@ func TestEmptyShiftGoesToTheBackupAtOnce(t *testing.T) {
 		ctx := t.Context()
 		staffUser(t, s, "dagmar", w.north)
 		bent := staffUser(t, s, "bent", w.south)
-		if _, err := s.SaveRoster(ctx, roster.Roster{District: w.north, Shifts: nights(nil, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
+		if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: w.north, Shifts: nights(nil, roster.Backup{User: "bent"})}, "lead", t0); err != nil {
 			t.Fatal(err)
 		}
 		wall := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)

@@ -60,12 +60,6 @@ var unscoped = map[string]string{
 	"AlertService.AlertDetail":     todo, // the handler checks Scope.Allows on the row it read
 	"AlertService.AwayUntil":       todo, // read for an alert detail already allowed
 
-	"RosterService.Roster":            todo, // staff names and shifts; the roster handler checks the role
-	"RosterService.SaveRoster":        todo,
-	"RosterService.CentralOnCall":     todo,
-	"RosterService.SaveCentralOnCall": todo,
-	"RosterService.DutyAt":            todo,
-
 	"RetentionService.AnonymiseAlerts":       system,
 	"RetentionService.TelemetryRetention":    system,
 	"RetentionService.SetTelemetryRetention": system,
@@ -122,38 +116,32 @@ var unscoped = map[string]string{
 	"GPSService.SetSafeZones":         todo,
 	"GPSService.CreateTracker":        todo,
 
-	"RegistryService.DistrictMunicipality": lookup,
-	"RegistryService.CitizenMunicipality":  lookup,
-	"RegistryService.HomeMunicipality":     lookup,
-	"RegistryService.GatewayMunicipality":  lookup,
-	"RegistryService.DeviceMunicipality":   lookup,
-	"RegistryService.DeviceScope":          lookup,
-	"RegistryService.CreateDistrict":       registryAdmin,
-	"RegistryService.Districts":            registryAdmin,
-	"RegistryService.District":             registryAdmin,
-	"RegistryService.Municipalities":       registryAdmin,
-	"RegistryService.RegisterGateway":      system, // the command-line import and the demo seed
-	"RegistryService.RegisterDevice":       system,
-	"RegistryService.CreateCitizen":        system,
-	"RegistryService.CreateHome":           system,
-	"RegistryService.LinkCitizenUser":      system,
-	"RegistryService.ProvisionGateway":     registryAdmin,
-	"RegistryService.Gateways":             registryAdmin,
-	"RegistryService.RegistryGateway":      registryAdmin,
-	"RegistryService.GatewayPasswordHash":  registryAdmin,
-	"RegistryService.Device":               registryAdmin,
-	"RegistryService.Devices":              registryAdmin,
-	"RegistryService.DevicesUntested":      registryAdmin,
-	"RegistryService.InstallDevice":        registryAdmin,
-	"RegistryService.AcceptDevice":         registryAdmin,
-	"RegistryService.RemoveDevice":         registryAdmin,
-	"RegistryService.SetTestMode":          registryAdmin,
-	"RegistryService.CitizenOfUser":        authn, // the citizen's own login
-	"RegistryService.CitizenGateways":      authn, // the citizen's own gateways
-	"RegistryService.CitizenExport":        todo,
-	"RegistryService.EraseCitizen":         todo,
-	"RegistryService.Home":                 todo,
-	"RegistryService.Homes":                todo,
+	"RegistryService.CitizenMunicipality": lookup,
+	"RegistryService.HomeMunicipality":    lookup,
+	"RegistryService.GatewayMunicipality": lookup,
+	"RegistryService.DeviceMunicipality":  lookup,
+	"RegistryService.DeviceScope":         lookup,
+	"RegistryService.CreateDistrict":      registryAdmin,
+	"RegistryService.Districts":           registryAdmin,
+	"RegistryService.District":            registryAdmin,
+	"RegistryService.Municipalities":      registryAdmin,
+	"RegistryService.RegisterGateway":     system, // the command-line import and the demo seed
+	"RegistryService.RegisterDevice":      system,
+	"RegistryService.CreateCitizen":       system,
+	"RegistryService.CreateHome":          system,
+	"RegistryService.LinkCitizenUser":     system,
+	"RegistryService.ProvisionGateway":    registryAdmin,
+	"RegistryService.Gateways":            registryAdmin,
+	"RegistryService.RegistryGateway":     registryAdmin,
+	"RegistryService.GatewayPasswordHash": registryAdmin,
+	"RegistryService.Device":              registryAdmin,
+	"RegistryService.Devices":             registryAdmin,
+	"RegistryService.DevicesUntested":     registryAdmin,
+	"RegistryService.InstallDevice":       registryAdmin,
+	"RegistryService.AcceptDevice":        registryAdmin,
+	"RegistryService.RemoveDevice":        registryAdmin,
+	"RegistryService.SetTestMode":         registryAdmin,
+	"RegistryService.CitizenOfUser":       authn, // the citizen's own login
 }
 
 // services are the store's service types; a new one belongs here.

@@ -294,7 +294,7 @@ func (st *stack) world(t *testing.T) {
 	}
 	// Anna and Bo are on duty around the clock and Anna is the backup too: the console she
 	// keeps open hears the alerts, so they wait for their deadlines (docs/alerts.md).
-	if _, err := s.SaveRoster(ctx, roster.Roster{District: north, Shifts: roster.DayAndNight([]string{"anna", "bo"}, []string{"anna", "bo"},
+	if _, err := s.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: north, Shifts: roster.DayAndNight([]string{"anna", "bo"}, []string{"anna", "bo"},
 		roster.Backup{User: "anna"})}, "admin", st.clock.Now()); err != nil {
 		t.Fatal(err)
 	}

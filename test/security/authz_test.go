@@ -18,7 +18,6 @@ import (
 	"github.com/vagt-dk/vagt/api/careplan"
 	"github.com/vagt-dk/vagt/api/httpapi"
 	"github.com/vagt-dk/vagt/api/registry"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // principals are every role, inside and outside the objects' district and municipality:
@@ -343,8 +342,8 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 		if strings.HasPrefix(pattern, "/api/v1/me/") {
 			owner = w.citizen
 		}
-		g, err := w.srv.Store.GrantRelative(t.Context(), sqlstore.NewGrant{Citizen: owner, RelativeName: "Peter Jensen", IDHash: strings.Repeat("ab", 32),
-			RelativeUser: auth.RelativeUser(strings.Repeat("ab", 32)), Parts: []string{sqlstore.PartAlarms}, From: time.Now(),
+		g, err := w.srv.Store.GrantRelative(t.Context(), registry.NewGrant{Citizen: owner, RelativeName: "Peter Jensen", IDHash: strings.Repeat("ab", 32),
+			RelativeUser: auth.RelativeUser(strings.Repeat("ab", 32)), Parts: []string{registry.PartAlarms}, From: time.Now(),
 			Until: time.Now().Add(time.Hour), GrantedBy: "matrix", Consent: "matrix"}, time.Now())
 		must(t, err)
 		grant = itoa(g.ID)

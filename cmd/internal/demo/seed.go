@@ -281,7 +281,7 @@ func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 	}
 	for _, d := range districtIDs[:2] {
 		shifts := roster.DayAndNight([]string{"demo-staff"}, []string{"demo-staff"}, roster.Backup{User: backup.Name})
-		if _, err := store.SaveRoster(ctx, roster.Roster{District: d, Shifts: shifts}, "demo", now); err != nil {
+		if _, err := store.SaveRoster(ctx, api.Scope{All: true}, roster.Roster{District: d, Shifts: shifts}, "demo", now); err != nil {
 			return "", 0, err
 		}
 	}
@@ -291,7 +291,7 @@ func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64
 // citizenToken activates the citizen of the first Hedensted home as a citizen does with
 // the code in the municipality's letter, and returns the token and the citizen's name.
 func citizenToken(ctx context.Context, store *sqlstore.Store) (string, string, error) {
-	homes, err := store.Homes(ctx, staffMunicipality)
+	homes, err := store.Homes(ctx, api.Scope{All: true}, staffMunicipality)
 	if err != nil {
 		return "", "", err
 	}

@@ -30,7 +30,7 @@ func TestSeedRosters(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, at := range []time.Time{time.Now(), time.Now().Add(12 * time.Hour)} { // a day and a night
-		b, err := store.DutyAt(ctx, staffMunicipality, at)
+		b, err := store.DutyAt(ctx, api.Scope{All: true}, staffMunicipality, at)
 		if err != nil {
 			t.Fatal(err)
 		}
