@@ -315,6 +315,7 @@
 
   function stateText(a) {
     if (a.arrived_at) return t("app.state.arrived", { by: a.assignee ? a.assignee.name : "", time: vagtFormat.time(a.arrived_at) });
+    if (a.assignee && a.state === "acknowledged" && waiting(a) && !mine(a)) return t("app.state.overdue", { by: a.assignee.name });
     if (a.enroute_at) return t("app.state.enroute", { by: a.assignee ? a.assignee.name : "" });
     if (a.assignee) return t("app.state.taken", { by: a.assignee.name });
     if (a.state === "acknowledged") return t("console.card.ackBy", { by: a.acknowledged_by || "?" });
@@ -326,10 +327,13 @@
     const waited = Math.max(0, Math.floor((Date.now() - Date.parse(a.raised_at)) / 1000));
     const n = next(a);
     const buttons = [];
-    const btn = (action, primary) => el("button", { type: "button", class: (primary ? "primary " : "") + "big", "data-action": action,
-      "data-alert": a.id, "aria-describedby": groupTitle + " " + itemID, text: t("app.action." + action) });
-    if (n) buttons.push(btn(n, true));
+    const btn = (action, primary, label) => el("button", { type: "button", class: (primary ? "primary " : "") + "big", "data-action": action,
+      "data-alert": a.id, "aria-describedby": groupTitle + " " + itemID, text: t("app.action." + (label || action)) });
+    // Taking an alert somebody else holds is taking it over from them (they are overdue).
+    if (n) buttons.push(btn(n, true, n === "take" && a.assignee && !mine(a) ? "takeOver" : ""));
     if (n !== "resolve" && a.state !== "open" && (!presence || !a.assignee || mine(a))) buttons.push(btn("resolve", false));
+    // The assignee may hand the alert back until they arrive: it is open again for the others.
+    if (presence && mine(a) && !a.arrived_at) buttons.push(btn("release", false));
     const msg = messages.get(a.id);
     return el("li", { class: "item", "data-id": a.id, "data-type": a.type, "data-state": a.state, "data-priority": a.priority },
       el("p", { class: "what", id: itemID },
@@ -378,7 +382,7 @@
     toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
   }
 
-  const ROUTES = { ack: "ack", take: "take", enroute: "enroute", arrived: "arrived" };
+  const ROUTES = { ack: "ack", take: "take", enroute: "enroute", arrived: "arrived", release: "release" };
 
   async function act(id, action, button) {
     if (action === "resolve") {
@@ -392,6 +396,7 @@
       messages.delete(id);
       if (a && a.id) alerts.set(a.id, a);
       vagtRing.withdraw(id);
+      if (action === "release") toast(t("app.released"));
     } catch (err) {
       if (failed(err)) return;
       messages.set(id, err.status === 409 ? t("app.conflict", { by: err.by || "?" }) : t("app.actionFailed", { message: err.message }));
