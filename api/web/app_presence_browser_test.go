@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -151,26 +149,14 @@ func (b *browser) chooseAppLanguage(lang string) {
 	b.waitJS("the app in "+lang, `document.documentElement.lang === "`+lang+`"`)
 }
 
-// newTab opens another tab of the same browser, which records its uncaught exceptions and
-// what the Content-Security-Policy blocked as the first does.
+// newTab opens another tab of the same browser, watched as the first is.
 func (b *browser) newTab() *browser {
 	b.t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	b.t.Cleanup(cancel)
 	tab := &browser{t: b.t, ctx: ctx}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
-			tab.mu.Lock()
-			tab.errors = append(tab.errors, e.ExceptionDetails.Error())
-			tab.mu.Unlock()
-		}
-	})
 	// The tab lives as long as ctx: its first Run has no deadline of its own.
-	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		_, err := page.AddScriptToEvaluateOnNewDocument(`window.__cspViolations = [];
-			document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));`).Do(ctx)
-		return err
-	})); err != nil {
+	if err := chromedp.Run(ctx, tab.watch()); err != nil {
 		b.t.Fatalf("open a tab: %v", err)
 	}
 	return tab
