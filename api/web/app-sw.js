@@ -10,7 +10,7 @@ importScripts("/assets/app-store.js");
 const VERSION = "__VAGT_VERSION__"; // filled in by the api: a hash of this release's web files
 const CACHE = "vagt-app-" + VERSION;
 const SHELL = ["/app", "/app/manifest.webmanifest", "/assets/vagt.css", "/assets/app.css", "/assets/common.js", "/assets/signin.js",
-  "/assets/i18n.js", "/assets/format.js", "/assets/app-store.js", "/assets/app-stream.js", "/assets/app-ring.js",
+  "/assets/i18n.js", "/assets/format.js", "/assets/app-store.js", "/assets/stream.js", "/assets/app-ring.js",
   "/assets/app.js", "/assets/lang/da.json", "/assets/lang/en.json", "/assets/app-icon.svg",
   "/assets/app-icon-192.png", "/assets/app-icon-512.png"];
 // NETWORK_WAIT: a phone with a dead network can hang a request for minutes; after this the

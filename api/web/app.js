@@ -21,7 +21,6 @@
   let presence = false; // the api has take / enroute / arrived
   let offlineSince = 0; // ms; 0 while connected
   let resolveID = 0;
-  let session = 0;
 
   // ---- the session ----
 
@@ -35,67 +34,55 @@
     return tok;
   }
 
-  function showSignIn(message) {
-    $("app").hidden = true;
-    $("signin").hidden = false;
-    const err = $("signin-error");
-    err.textContent = message || "";
-    err.hidden = !message;
+  // whoAmI: who is signed in, or who was when the phone last had a network (an app that
+  // opens offline shows the last list).
+  async function whoAmI() {
+    try {
+      const m = await vagt.call("GET", "/api/v1/me");
+      await vagtStore.set("me", m).catch(() => {});
+      return m;
+    } catch (err) {
+      if (err.status === 401) throw err;
+      const m = await vagtStore.get("me").catch(() => null);
+      if (m) return m;
+      err.notice = t("app.offlineNoData");
+      throw err;
+    }
   }
 
-  async function signOut(message) {
-    session++;
+  // stop forgets the session: the stream, the tone, the list and what the phone kept.
+  async function stop() {
     if (stopStream) stopStream();
-    vagt.clearToken();
+    stopStream = null;
     try { await vagtStore.clear(); } catch (_) { /* nothing kept */ }
     vagtRing.ring(false);
     alerts = new Map();
     people.clear();
     notified.clear();
     $("groups").replaceChildren();
-    showSignIn(message);
   }
 
-  function failed(err) {
-    if (err && err.status === 401) {
-      signOut(vagt.signInMessage(err));
-      return true;
-    }
-    return false;
-  }
+  // session: the sign-in form, "Log ud" and the session number (common.js).
+  let session = null;
+  const failed = (err) => session.failed(err);
+  const current = (gen) => session.current(gen);
 
-  async function start() {
-    const gen = ++session;
-    if (!(await restoreToken())) {
-      showSignIn(vagt.takeNotice());
-      return;
-    }
-    try {
-      me = await vagt.call("GET", "/api/v1/me");
-      await vagtStore.set("me", me).catch(() => {});
-    } catch (err) {
-      if (gen !== session || failed(err)) return;
-      me = await vagtStore.get("me").catch(() => null);
-      if (!me) {
-        showSignIn(t("app.offlineNoData"));
-        return;
-      }
-    }
-    $("signin").hidden = true;
-    $("app").hidden = false;
+  async function start(who, gen) {
+    me = who;
     $("who-name").textContent = me.name;
     presence = await hasPresence();
     if (!(await loadList(gen))) await fromCache();
-    if (gen !== session) return;
+    if (!current(gen)) return;
     render();
     const opened = /^#alert-(\d+)$/.exec(location.hash); // opened from a notification
     if (opened) show(opened[1]);
+    if (stopStream) stopStream();
     stopStream = vagtStream.open({
       token: vagt.token,
       lastEventId: () => lastEventId,
-      event: dispatch,
-      connected: (on) => setOffline(!on),
-      refused: () => signOut(vagt.signInMessage({ status: 401 })),
+      event: (id, name, data) => { if (current(gen)) dispatch(id, name, data); },
+      connected: (on) => { if (current(gen)) setOffline(!on); },
+      refused: () => { if (current(gen)) failed({ status: 401 }); },
     });
   }
 
@@ -126,7 +113,7 @@
         let before = 0;
         for (let page = 0; page < MAX_PAGES; page++) {
           const list = await vagt.call("GET", "/api/v1/alerts?state=" + state + "&limit=500" + (before ? "&before=" + before : ""));
-          if (gen !== session) return true;
+          if (!current(gen)) return true;
           if (since === null) since = list.last_event_id || 0;
           for (const a of list.alerts || []) fresh.set(a.id, a);
           before = list.next || 0;
@@ -176,7 +163,7 @@
     b.hidden = !off;
     if (off) b.textContent = t("app.offlineSince", { time: vagtFormat.time(new Date(offlineSince)) });
     $("status").textContent = off ? t("console.status.reconnecting") : t("console.status.live");
-    if (!off && !alerts.size) loadList(session).then(render);
+    if (!off && !alerts.size) loadList(session.gen()).then(render);
     if (!off) notifyWaiting(); // what came with a list while the stream was down
   }
 
@@ -187,7 +174,7 @@
     try { ev = JSON.parse(data); } catch (_) { return; }
     if (name === "reset") {
       lastEventId = Number(ev.last_event_id) || 0;
-      loadList(session).then(render);
+      loadList(session.gen()).then(render);
       return;
     }
     const n = Number(id);
@@ -328,6 +315,7 @@
 
   function stateText(a) {
     if (a.arrived_at) return t("app.state.arrived", { by: a.assignee ? a.assignee.name : "", time: vagtFormat.time(a.arrived_at) });
+    if (a.assignee && a.state === "acknowledged" && waiting(a) && !mine(a)) return t("app.state.overdue", { by: a.assignee.name });
     if (a.enroute_at) return t("app.state.enroute", { by: a.assignee ? a.assignee.name : "" });
     if (a.assignee) return t("app.state.taken", { by: a.assignee.name });
     if (a.state === "acknowledged") return t("console.card.ackBy", { by: a.acknowledged_by || "?" });
@@ -339,10 +327,13 @@
     const waited = Math.max(0, Math.floor((Date.now() - Date.parse(a.raised_at)) / 1000));
     const n = next(a);
     const buttons = [];
-    const btn = (action, primary) => el("button", { type: "button", class: (primary ? "primary " : "") + "big", "data-action": action,
-      "data-alert": a.id, "aria-describedby": groupTitle + " " + itemID, text: t("app.action." + action) });
-    if (n) buttons.push(btn(n, true));
+    const btn = (action, primary, label) => el("button", { type: "button", class: (primary ? "primary " : "") + "big", "data-action": action,
+      "data-alert": a.id, "aria-describedby": groupTitle + " " + itemID, text: t("app.action." + (label || action)) });
+    // Taking an alert somebody else holds is taking it over from them (they are overdue).
+    if (n) buttons.push(btn(n, true, n === "take" && a.assignee && !mine(a) ? "takeOver" : ""));
     if (n !== "resolve" && a.state !== "open" && (!presence || !a.assignee || mine(a))) buttons.push(btn("resolve", false));
+    // The assignee may hand the alert back until they arrive: it is open again for the others.
+    if (presence && mine(a) && !a.arrived_at) buttons.push(btn("release", false));
     const msg = messages.get(a.id);
     return el("li", { class: "item", "data-id": a.id, "data-type": a.type, "data-state": a.state, "data-priority": a.priority },
       el("p", { class: "what", id: itemID },
@@ -355,18 +346,18 @@
 
   // loadPeople reads who and where once per citizen (each read is audited by the api).
   function loadPeople(gs) {
-    const gen = session;
+    const gen = session.gen();
     for (const g of gs) {
       const a = g.alerts[0];
       if (!a.registered || people.has(g.key) || offlineSince) continue;
       people.set(g.key, "loading");
       vagt.call("GET", "/api/v1/alerts/" + a.id).then((d) => {
-        if (gen !== session) return;
+        if (!current(gen)) return;
         people.set(g.key, d.citizen ? { name: d.citizen.name, address: d.citizen.address } : null);
         render();
         save();
       }, (err) => {
-        if (gen !== session || failed(err)) return;
+        if (!current(gen) || failed(err)) return;
         if (err.status === 403 || err.status === 404) people.set(g.key, null);
         else people.delete(g.key);
       });
@@ -391,7 +382,7 @@
     toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
   }
 
-  const ROUTES = { ack: "ack", take: "take", enroute: "enroute", arrived: "arrived" };
+  const ROUTES = { ack: "ack", take: "take", enroute: "enroute", arrived: "arrived", release: "release" };
 
   async function act(id, action, button) {
     if (action === "resolve") {
@@ -405,10 +396,11 @@
       messages.delete(id);
       if (a && a.id) alerts.set(a.id, a);
       vagtRing.withdraw(id);
+      if (action === "release") toast(t("app.released"));
     } catch (err) {
       if (failed(err)) return;
       messages.set(id, err.status === 409 ? t("app.conflict", { by: err.by || "?" }) : t("app.actionFailed", { message: err.message }));
-      if (err.status === 409) loadList(session).then(render);
+      if (err.status === 409) loadList(session.gen()).then(render);
     } finally {
       if (button) button.disabled = false;
     }
@@ -481,28 +473,17 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    // The app starts with the token this phone kept; a tap on "Log ind" lets the tone sound.
+    session = vagt.signedIn({ shows: ["app"], start, stop, token: restoreToken, me: whoAmI, submitted: () => vagtRing.unlock() });
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch((err) => console.error("vagt: service worker:", err));
       navigator.serviceWorker.addEventListener("message", (ev) => {
         const m = ev.data || {};
         if (m.type === "acked" && m.status >= 200 && m.status < 300) toast(t("app.ackedFromNotification"));
-        if (m.type === "acked") loadList(session).then(render);
-        if (m.type === "open") loadList(session).then(() => { render(); show(m.id); });
+        if (m.type === "acked") loadList(session.gen()).then(render);
+        if (m.type === "open") loadList(session.gen()).then(() => { render(); show(m.id); });
       });
     }
-    $("signin-form").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const tok = $("token").value.trim();
-      if (!tok) {
-        showSignIn(t("common.signIn.enterToken"));
-        return;
-      }
-      vagt.setToken(tok);
-      $("token").value = "";
-      vagtRing.unlock();
-      vagtI18n.ready.then(start);
-    });
-    $("sign-out").addEventListener("click", () => signOut(t("common.signIn.signedOut")));
     $("groups").addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-action]");
       if (b) act(Number(b.dataset.alert), b.dataset.action, b);
@@ -530,6 +511,5 @@
     });
     showRing(vagtRing.status());
     vagtRing.keepAwake();
-    start();
   });
 })();

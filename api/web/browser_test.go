@@ -465,24 +465,30 @@ func newBrowser(t *testing.T) *browser {
 		}
 	})
 	b := &browser{t: t, ctx: ctx}
-	chromedp.ListenTarget(ctx, func(ev any) {
+	// The first Run starts the browser and must not have a deadline of its own: the
+	// browser lives as long as the context of that Run.
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 900), b.watch()); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+// watch records the tab's uncaught exceptions and makes every page it opens record what
+// its Content-Security-Policy blocked, before any of the page's own scripts run
+// (checkErrors reads both).
+func (b *browser) watch() chromedp.Action {
+	chromedp.ListenTarget(b.ctx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
 			b.mu.Lock()
 			b.errors = append(b.errors, e.ExceptionDetails.Error())
 			b.mu.Unlock()
 		}
 	})
-	// The first Run starts the browser and must not have a deadline of its own: the
-	// browser lives as long as the context of that Run. Every page records what its
-	// Content-Security-Policy blocked, before any of its own scripts run.
-	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 900), chromedp.ActionFunc(func(ctx context.Context) error {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
 		_, err := page.AddScriptToEvaluateOnNewDocument(`window.__cspViolations = [];
 			document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));`).Do(ctx)
 		return err
-	})); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return b
+	})
 }
 
 func (b *browser) do(what string, actions ...chromedp.Action) {

@@ -20,31 +20,13 @@
   // whom names a home by its citizen; a home without one by its id.
   const whom = (h) => (h && h.citizen ? h.citizen : t("careplan.noCitizen", { home: h ? h.home : home }));
 
-  function showSignIn(message) {
-    $("plan").hidden = true;
-    $("who").hidden = true;
-    $("signin").hidden = false;
-    $("signin-error").textContent = message || "";
-    $("signin-error").hidden = !message;
-  }
-
   function show(id, message) {
     $(id).textContent = message || "";
     $(id).hidden = !message;
   }
 
-  async function start() {
-    try {
-      const me = await vagt.call("GET", "/api/v1/me");
-      $("who-name").textContent = me.name + " · " + roleName(me.role);
-    } catch (err) {
-      vagt.clearToken();
-      showSignIn(vagt.signInMessage(err));
-      return;
-    }
-    $("signin").hidden = true;
-    $("plan").hidden = false;
-    $("who").hidden = false;
+  async function start(me) {
+    $("who-name").textContent = me.name + " · " + roleName(me.role);
     await overview();
     const fromURL = new URLSearchParams(location.search).get("home");
     if (fromURL) {
@@ -168,13 +150,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    vagt.onSignIn(showSignIn, start);
-    $("sign-out").addEventListener("click", () => { vagt.clearToken(); showSignIn(t("common.signIn.signedOut")); });
+    vagt.signedIn({ shows: ["plan", "who"], start });
     $("citizen").addEventListener("change", () => load($("citizen").value));
     $("edit-form").addEventListener("submit", (ev) => { ev.preventDefault(); save(); });
-    vagt.whenReady(() => {
-      if (vagt.token()) start();
-      else showSignIn(vagt.takeNotice());
-    });
   });
 })();

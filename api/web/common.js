@@ -1,6 +1,6 @@
 // common.js: what the pages share — the token kept in this tab's sessionStorage, API calls
-// with it, and the error body {"error": {"code", "message", "by"}}. Texts come from the
-// catalogue (i18n.js), dates from the formatter (format.js).
+// with it, the error body {"error": {"code", "message", "by"}}, and signing in and out
+// (signedIn). Texts come from the catalogue (i18n.js), dates from the formatter (format.js).
 "use strict";
 
 const vagt = (() => {
@@ -110,24 +110,111 @@ const vagt = (() => {
     Object.defineProperty(TECH, id, { enumerable: true, get: () => techName(id) });
   }
 
-  // onSignIn wires a page's sign-in form (#signin-form, #token): the token is kept for the
-  // session and start runs; an empty field asks again through showSignIn.
   // A page wires its controls at DOMContentLoaded (a click before the catalogue arrives
   // must not be lost) and starts with whenReady, once the catalogue is loaded.
   function whenReady(fn) { vagtI18n.ready.then(fn); }
 
-  function onSignIn(showSignIn, start) {
-    document.getElementById("signin-form").addEventListener("submit", (ev) => {
+  // signedIn is what every signed-in page does alike: the sign-in form (#signin,
+  // #signin-form, #token, #signin-error), "Log ud" (#sign-out), who is signed in
+  // (GET /api/v1/me), and a session number that grows at every sign-in and sign-out, so an
+  // old session's loops see it and stop. Call it at DOMContentLoaded; the page starts once
+  // the catalogue is ready. The page's own parts are hooks:
+  //   shows: ids shown only while signed in; hides: more ids the sign-in form hides
+  //   start(me, gen): the page's start, once it knows who is signed in
+  //   check(me): a text to sign out with when this page is not for me ("" or nothing: it is)
+  //   stop(): forget what the page showed (sign-out, a refused token); may be async
+  //   token(): the token to start with (default: this tab's); may be async
+  //   me(): who is signed in (default GET /api/v1/me); an error with a notice shows that
+  //     notice on the form instead of "cannot sign in"
+  //   submitted(): runs on the tap on "Log ind" (a tap lets the app's tone sound)
+  // It returns { showSignIn, signOut, failed, current(gen), gen() }.
+  function signedIn(page) {
+    const $ = (id) => document.getElementById(id);
+    const shows = page.shows || [];
+    const hides = shows.concat(page.hides || []);
+    let session = 0;
+
+    function showSignIn(message) {
+      for (const id of hides) $(id).hidden = true;
+      $("signin").hidden = false;
+      const err = $("signin-error");
+      err.textContent = message || "";
+      err.hidden = !message;
+      const field = $("token");
+      if (field) {
+        field.value = "";
+        field.focus();
+      }
+    }
+
+    // signOut ends the session; message (if any) is shown on the sign-in form.
+    async function signOut(message) {
+      session++;
+      clearToken();
+      try {
+        if (page.stop) await page.stop();
+      } finally {
+        showSignIn(message);
+      }
+    }
+
+    // failed handles an API error of the session: a refused token ends it (true).
+    function failed(err) {
+      if (err && err.status === 401) {
+        signOut(api.signInMessage(err));
+        return true;
+      }
+      return false;
+    }
+
+    async function begin() {
+      const gen = ++session;
+      const tok = page.token ? await page.token() : token();
+      if (gen !== session) return;
+      if (!tok) {
+        showSignIn(takeNotice());
+        return;
+      }
+      let me;
+      try {
+        me = page.me ? await page.me() : await call("GET", "/api/v1/me");
+      } catch (err) {
+        if (gen !== session) return;
+        if (err.status === 401) signOut(api.signInMessage(err));
+        else showSignIn(err.notice || vagtI18n.t("common.signIn.cannot", { message: err.message }));
+        return;
+      }
+      if (gen !== session) return;
+      const refusal = page.check ? page.check(me) : "";
+      if (refusal) {
+        signOut(refusal);
+        return;
+      }
+      $("signin").hidden = true;
+      for (const id of shows) $(id).hidden = false;
+      await page.start(me, gen);
+    }
+
+    $("signin-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const t = document.getElementById("token").value.trim();
+      const field = $("token");
+      const t = field.value.trim();
       if (!t) {
         showSignIn(vagtI18n.t("common.signIn.enterToken"));
         return;
       }
+      field.value = "";
       setToken(t);
-      vagtI18n.ready.then(start);
+      if (page.submitted) page.submitted();
+      vagtI18n.ready.then(begin);
     });
+    const out = $("sign-out");
+    if (out) out.addEventListener("click", () => signOut(vagtI18n.t("common.signIn.signedOut")));
+    whenReady(begin);
+
+    return { showSignIn, signOut, failed, current: (gen) => gen === session, gen: () => session };
   }
 
-  return { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime, onSignIn, whenReady };
+  const api = { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime, signedIn, whenReady };
+  return api;
 })();

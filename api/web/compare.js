@@ -19,50 +19,18 @@
   let me = null;
   let names = {};
 
-  function showSignIn(message) {
-    $("compare").hidden = true;
-    $("who").hidden = true;
-    $("signin").hidden = false;
-    $("signin-error").textContent = message || "";
-    $("signin-error").hidden = !message;
-    $("token").value = "";
-    $("token").focus();
-  }
-
-  function signOut(message) {
-    session++;
-    vagt.clearToken();
-    showSignIn(message);
-  }
-
-  function failed(err) {
-    if (err && err.status === 401) {
-      signOut(vagt.signInMessage(err));
-      return true;
-    }
-    return false;
-  }
+  // signOut and failed come from the page's session (common.js), set at DOMContentLoaded.
+  let signIn = null;
+  const signOut = (message) => signIn.signOut(message);
+  const failed = (err) => signIn.failed(err);
 
   const roleName = (c) => (vagtI18n.has("common.role." + c) ? t("common.role." + c) : c);
 
-  async function start() {
+  // start: session counts sign-ins and sign-outs (stop), so a load of an old session
+  // draws nothing.
+  async function start(who) {
     const gen = ++session;
-    try {
-      me = await vagt.call("GET", "/api/v1/me");
-    } catch (err) {
-      if (gen !== session) return;
-      if (err.status === 401) signOut(vagt.signInMessage(err));
-      else showSignIn(t("common.signIn.cannot", { message: err.message }));
-      return;
-    }
-    if (gen !== session) return;
-    if (!ROLES.includes(me.role)) {
-      signOut(t("stats.noRole", { role: roleName(me.role) }));
-      return;
-    }
-    $("signin").hidden = true;
-    $("compare").hidden = false;
-    $("who").hidden = false;
+    me = who;
     $("who-name").textContent = me.name + " · " + roleName(me.role);
     try {
       for (const m of (await vagt.call("GET", "/api/v1/municipalities")).municipalities || []) names[m.code] = m.name;
@@ -297,17 +265,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    vagt.onSignIn(showSignIn, start);
-    $("sign-out").addEventListener("click", () => signOut(t("common.signIn.signedOut")));
+    signIn = vagt.signedIn({ shows: ["compare", "who"], start, stop: () => { session++; },
+      check: (me) => (ROLES.includes(me.role) ? "" : t("stats.noRole", { role: roleName(me.role) })) });
     $("controls").addEventListener("submit", (ev) => {
       ev.preventDefault();
       load();
     });
     $("technology").addEventListener("change", load);
     $("csv").addEventListener("click", () => downloadCSV($("csv")));
-    vagt.whenReady(() => {
-      if (vagt.token()) start();
-      else showSignIn(vagt.takeNotice());
-    });
   });
 })();

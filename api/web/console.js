@@ -2,10 +2,9 @@
 // staff member's districts, keeps the list live from /api/v1/alerts/stream, and acts on
 // alerts (acknowledge, resolve, notes).
 //
-// The stream is read with fetch() and a ReadableStream, not EventSource: EventSource cannot
-// send the Authorization header, and the token must not go into a URL. The console lists
-// first and opens the stream with the list's last_event_id as Last-Event-ID, and reconnects
-// with the id of the last event it applied, so nothing is missed in between.
+// The console lists first and opens the stream (stream.js) with the list's last_event_id as
+// Last-Event-ID, and reconnects with the id of the last event it applied, so nothing is
+// missed in between.
 "use strict";
 
 (() => {
@@ -21,16 +20,14 @@
   const prioName = (c) => named("priority", c);
   const outcomeName = (c) => named("outcome", c);
   const roleName = (c) => (vagtI18n.has("common.role." + c) ? t("common.role." + c) : c);
-  const WATCHDOG_MS = 45000; // the server sends a keep-alive every 15 s
   const MAX_PAGES = 20;
 
-  let session = 0; // increases on every sign-in and sign-out; old loops see it and stop
   let me = null;
   let alerts = new Map(); // id → alert
   const people = new Map(); // alert id → {name, address} | "loading" | null (not allowed)
   const messages = new Map(); // alert id → a message to show on its card (a conflict)
   let lastEventId = 0;
-  let streamAbort = null;
+  let stopStream = null;
   let connected = false;
   let laneUp = null; // null: the server said nothing (no lane configured); false: alarms cannot arrive
   let soundOn = true;
@@ -44,55 +41,26 @@
 
   // ---- sign-in ----
 
-  function showSignIn(message) {
-    $("console").hidden = true;
-    $("who").hidden = true;
-    $("banner").hidden = true;
-    $("signin").hidden = false;
-    const err = $("signin-error");
-    err.textContent = message || "";
-    err.hidden = !message;
-    $("token").value = "";
-    $("token").focus();
-  }
+  // session: the sign-in form, "Log ud" and the session number (common.js); set at
+  // DOMContentLoaded.
+  let session = null;
+  const failed = (err) => session.failed(err);
+  const signOut = (message) => session.signOut(message);
 
-  // signOut ends the session; message (if any) is shown on the sign-in form.
-  function signOut(message) {
-    session++;
-    if (streamAbort) streamAbort.abort();
-    vagt.clearToken();
+  // stop forgets the session's list and closes its stream and dialogs.
+  function stop() {
+    if (stopStream) stopStream();
+    stopStream = null;
     alerts = new Map();
     people.clear();
     messages.clear();
     for (const d of document.querySelectorAll("dialog[open]")) d.close();
     $("alerts").replaceChildren();
     document.title = t("console.title");
-    showSignIn(message);
   }
 
-  // failed handles an API error of the session: a refused token ends it.
-  function failed(err) {
-    if (err.status === 401) {
-      signOut(vagt.signInMessage(err));
-      return true;
-    }
-    return false;
-  }
-
-  async function start() {
-    const gen = ++session;
-    try {
-      me = await vagt.call("GET", "/api/v1/me");
-    } catch (err) {
-      if (gen !== session) return;
-      if (err.status === 401) signOut(vagt.signInMessage(err));
-      else showSignIn(t("common.signIn.cannot", { message: err.message }));
-      return;
-    }
-    if (gen !== session) return;
-    $("signin").hidden = true;
-    $("console").hidden = false;
-    $("who").hidden = false;
+  async function start(who, gen) {
+    me = who;
     $("who-name").textContent = me.name + " · " + roleName(me.role);
     $("to-dashboard").hidden = !["manager", "national", "admin"].includes(me.role);
     $("read-only").hidden = canAct();
@@ -104,7 +72,7 @@
         await loadList(gen);
         break;
       } catch (err) {
-        if (gen !== session || failed(err)) return;
+        if (!session.current(gen) || failed(err)) return;
         if (err.status === 403) {
           signOut(t("console.noAccess", { role: roleName(me.role) }));
           return;
@@ -112,7 +80,7 @@
         setConnected(false);
         setStatus(t("console.status.retry", { message: err.message }));
         await sleep(Math.min(1000 * attempt, 10000));
-        if (gen !== session) return;
+        if (!session.current(gen)) return;
       }
     }
     render();
@@ -127,7 +95,7 @@
       let before = 0;
       for (let page = 0; page < MAX_PAGES; page++) {
         const list = await vagt.call("GET", "/api/v1/alerts?state=" + state + "&limit=500" + (before ? "&before=" + before : ""));
-        if (gen !== session) return;
+        if (!session.current(gen)) return;
         if (since === null) since = list.last_event_id || 0;
         for (const a of list.alerts || []) fresh.set(a.id, a);
         before = list.next || 0;
@@ -176,18 +144,18 @@
   let reloading = null;
   async function reload() {
     if (reloading) return; // one at a time; the one running will see what came meanwhile
-    const gen = session;
+    const gen = session.gen();
     reloading = [];
     try {
       await loadList(gen);
-      if (gen !== session) return;
+      if (!session.current(gen)) return;
       for (const e of reloading) {
         if (e.n > lastEventId) lastEventId = e.n;
         apply(e.name, e.a, true);
       }
       render();
     } catch (err) {
-      if (gen === session) failed(err);
+      if (session.current(gen)) failed(err);
     } finally {
       reloading = null;
     }
@@ -197,79 +165,21 @@
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  async function stream(gen) {
-    let delay = 2000, failures = 0;
-    while (gen === session) {
-      const ctrl = new AbortController();
-      streamAbort = ctrl;
-      let lastActivity = Date.now();
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastActivity > WATCHDOG_MS) ctrl.abort();
-      }, 5000);
-      try {
-        const resp = await fetch("/api/v1/alerts/stream", {
-          headers: { Authorization: "Bearer " + vagt.token(), Accept: "text/event-stream", "Last-Event-ID": String(lastEventId) },
-          cache: "no-store", signal: ctrl.signal,
-        });
-        if (gen !== session) return;
-        if (resp.status === 401) {
-          clearInterval(watchdog);
-          failed(new vagt.APIError(401, "unauthenticated", ""));
-          return;
-        }
-        if (resp.status === 429) { // too many streams open for this user: wait as told
-          const after = Number(resp.headers.get("Retry-After"));
-          if (after > 0) delay = Math.min(after * 1000, 60000);
-        }
-        if (!resp.ok || !resp.body) throw new Error("stream answered " + resp.status);
-        setConnected(true);
-        failures = 0;
-        await readEvents(resp.body, gen, {
-          activity() { lastActivity = Date.now(); },
-          retry(ms) { delay = ms; },
-        });
-      } catch (_) {
-        // a network error, an abort, a server going away: reconnect below
-      } finally {
-        clearInterval(watchdog);
-      }
-      if (gen !== session) return;
-      setConnected(false);
-      failures++;
-      await sleep(Math.min(delay * Math.min(failures, 3), Math.max(10000, delay)));
-    }
-  }
-
-  // readEvents parses text/event-stream from body until it ends.
-  async function readEvents(body, gen, on) {
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "", id = "", name = "", data = [];
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done || gen !== session) return;
-      on.activity();
-      buf += value;
-      let nl;
-      while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
-        if (line === "") {
-          if (data.length) dispatch(id, name || "message", data.join("\n"));
-          name = "";
-          data = [];
-          continue;
-        }
-        if (line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let val = colon < 0 ? "" : line.slice(colon + 1);
-        if (val.startsWith(" ")) val = val.slice(1);
-        if (field === "id") id = val;
-        else if (field === "event") name = val;
-        else if (field === "data") data.push(val);
-        else if (field === "retry" && /^\d+$/.test(val)) on.retry(Number(val));
-      }
-    }
+  // stream keeps the list live from the stream (stream.js). The console is on an office
+  // screen: it reconnects within 2, 4, then 6 s (longer only when the server asks).
+  function stream(gen) {
+    if (stopStream) stopStream();
+    stopStream = vagtStream.open({
+      token: vagt.token,
+      lastEventId: () => lastEventId,
+      event: (id, name, data) => { if (session.current(gen)) dispatch(id, name, data); },
+      connected: (on) => { if (session.current(gen)) setConnected(on); },
+      refused: () => { if (session.current(gen)) failed(new vagt.APIError(401, "unauthenticated", "")); },
+      wait: (failures, asked) => {
+        const delay = Math.min(asked || 2000, 60000);
+        return Math.min(delay * Math.min(failures, 3), Math.max(10000, delay));
+      },
+    });
   }
 
   function dispatch(id, name, data) {
@@ -438,17 +348,17 @@
   // loadPeople fetches who and where for alerts that do not have it yet. Each read is
   // audited by the API (alert.read), so it is done once per alert and session.
   function loadPeople(sorted) {
-    const gen = session;
+    const gen = session.gen();
     if (!canAct()) return;
     for (const a of sorted) {
       if (!a.registered || people.has(a.id)) continue;
       people.set(a.id, "loading");
       vagt.call("GET", "/api/v1/alerts/" + a.id).then((d) => {
-        if (gen !== session) return;
+        if (!session.current(gen)) return;
         people.set(a.id, d.citizen ? { name: d.citizen.name, address: d.citizen.address } : null);
         render();
       }, (err) => {
-        if (gen !== session || failed(err)) return;
+        if (!session.current(gen) || failed(err)) return;
         if (err.status === 403 || err.status === 404) people.set(a.id, null);
         else people.delete(a.id); // try again on the next render
         render();
@@ -692,8 +602,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     vagtI18n.onChange(relabel);
-    vagt.onSignIn(showSignIn, start);
-    $("sign-out").addEventListener("click", () => signOut(t("common.signIn.signedOut")));
+    session = vagt.signedIn({ shows: ["console", "who"], hides: ["banner"], start, stop });
     $("sound-toggle").addEventListener("click", (ev) => {
       soundOn = !soundOn;
       ev.currentTarget.setAttribute("aria-pressed", String(soundOn));
@@ -728,9 +637,5 @@
       }
     });
     setInterval(tick, 1000);
-    vagt.whenReady(() => {
-      if (vagt.token()) start();
-      else showSignIn(vagt.takeNotice());
-    });
   });
 })();

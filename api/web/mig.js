@@ -13,10 +13,7 @@
   function show(id, on) { $(id).hidden = !on; }
   function fail(id, err) { $(id).textContent = err.message || String(err); show(id, true); }
 
-  function showSignIn(notice) {
-    show("signin", true); show("mine", false); show("relative", false); show("sign-out", false);
-    if (notice) { $("signin-error").textContent = notice; show("signin-error", true); }
-  }
+  let me = null; // who signed in: a citizen or a relative
 
   function typeName(type) { return vagtI18n.has("console.type." + type) ? t("console.type." + type) : type; }
   function outcomeName(o) { return vagtI18n.has("console.outcome." + o) ? t("console.outcome." + o) : o; }
@@ -104,17 +101,9 @@
         el("ul", { class: "plain" }, ...(v.alerts.length ? v.alerts.slice().reverse().map(alarmItem) : [el("li", { text: t("citizen.alarms.none") })]))) : null)));
   }
 
-  async function start() {
-    show("signin-error", false);
-    let me;
-    try {
-      me = await call("GET", "/api/v1/me");
-    } catch (err) {
-      vagt.clearToken();
-      showSignIn(vagt.signInMessage(err));
-      return;
-    }
-    show("signin", false); show("sign-out", true);
+  // start shows what the citizen, or the relative, may see; again after each change.
+  async function start(who) {
+    me = who;
     try {
       if (me.role === "relative") {
         show("relative", true);
@@ -133,7 +122,7 @@
   async function revoke(id) {
     try {
       await call("DELETE", "/api/v1/me/relatives/" + id);
-      await start();
+      await start(me);
     } catch (err) { fail("page-error", err); }
   }
 
@@ -148,7 +137,7 @@
       await call("POST", "/api/v1/me/relatives", { relative_name: $("grant-name").value.trim(), identity: $("grant-identity").value.trim(),
         parts, until: new Date(Date.now() + days * 86400000).toISOString() });
       $("grant-form").reset();
-      await start();
+      await start(me);
     } catch (err) { fail("grant-error", err); }
   }
 
@@ -182,16 +171,14 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    vagt.onSignIn(showSignIn, start);
+    vagt.signedIn({ shows: ["sign-out"], hides: ["mine", "relative"], start, stop: () => { last = null; } });
     $("grant-form").addEventListener("submit", grant);
     $("download-json").addEventListener("click", () => download("json"));
     $("download-csv").addEventListener("click", () => download("csv"));
     $("erase").addEventListener("click", erase);
-    $("sign-out").addEventListener("click", () => { vagt.clearToken(t("common.signIn.signedOut")); showSignIn(vagt.takeNotice()); });
     vagtI18n.onChange(() => {
       if (last && last.citizen) drawCitizen(last.citizen);
       if (last && last.relative) drawRelative(last.relative);
     });
-    vagt.whenReady(() => (vagt.token() ? start() : showSignIn(vagt.takeNotice())));
   });
 })();

@@ -22,16 +22,8 @@
   let last = null;
 
 
-  function showSignIn(msg) {
-    $("signin").hidden = false;
-    $("board").hidden = true;
-    $("sign-out").hidden = true;
-    $("who-name").hidden = true;
-    const e = $("signin-error");
-    e.textContent = msg || "";
-    e.hidden = !msg;
-    clearTimeout(timer);
-  }
+  // session: the sign-in form, "Log ud" and a refused token (common.js).
+  let session = null;
 
   function line(dl, label, value) {
     dl.append(el("dt", { text: label }), el("dd", { text: value }));
@@ -91,37 +83,25 @@
       $("board-error").hidden = true;
       render(last);
     } catch (e) {
-      if (e.status === 401) {
-        vagt.clearToken();
-        showSignIn(t("common.signIn.refused"));
-        return;
-      }
+      if (session.failed(e)) return;
       $("board-error").textContent = t("night.failed", { message: e.message });
       $("board-error").hidden = false;
     }
     timer = setTimeout(load, REFRESH_MS);
   }
 
-  async function start() {
-    try {
-      const me = await call("GET", "/api/v1/me");
-      $("who-name").textContent = me.name;
-    } catch (e) {
-      vagt.clearToken();
-      showSignIn(vagt.signInMessage(e));
-      return;
-    }
-    $("signin").hidden = true;
-    $("board").hidden = false;
-    $("sign-out").hidden = false;
-    $("who-name").hidden = false;
+  async function start(me) {
+    $("who-name").textContent = me.name;
     await load();
+  }
+
+  function stop() {
+    clearTimeout(timer);
+    last = null;
   }
 
   document.addEventListener("DOMContentLoaded", () => {
     vagtI18n.onChange(() => { if (last) render(last); });
-    $("sign-out").addEventListener("click", () => { vagt.clearToken(); last = null; showSignIn(""); });
-    vagt.onSignIn(showSignIn, start);
-    vagt.whenReady(() => { if (vagt.token()) start(); else showSignIn(vagt.takeNotice()); });
+    session = vagt.signedIn({ shows: ["board", "sign-out", "who-name"], start, stop });
   });
 })();

@@ -23,15 +23,8 @@
   let districts = [];
   let current = null; // the roster shown
 
-  function showSignIn(msg) {
-    $("signin").hidden = false;
-    $("roster").hidden = true;
-    $("sign-out").hidden = true;
-    $("who-name").hidden = true;
-    const e = $("signin-error");
-    e.textContent = msg || "";
-    e.hidden = !msg;
-  }
+  // session: the sign-in form, "Log ud" and a refused token (common.js).
+  let session = null;
 
   // redraw shows the dynamic parts again in the language switched to (the form keeps what
   // was typed).
@@ -131,11 +124,7 @@
       await loadRoster();
       await loadDuty();
     } catch (e) {
-      if (e.status === 401) {
-        vagt.clearToken();
-        showSignIn(t("common.signIn.refused"));
-        return;
-      }
+      if (session.failed(e)) return;
       $("load-error").textContent = t("roster.failed", { message: e.message });
       $("load-error").hidden = false;
     }
@@ -169,15 +158,9 @@
     }
   }
 
-  async function start() {
-    try {
-      me = await call("GET", "/api/v1/me");
-      $("who-name").textContent = me.name;
-    } catch (e) {
-      vagt.clearToken();
-      showSignIn(vagt.signInMessage(e));
-      return;
-    }
+  async function start(who) {
+    me = who;
+    $("who-name").textContent = me.name;
     try {
       districts = (await call("GET", "/api/v1/districts?municipality=" + me.municipality)).districts;
     } catch (_) { // staff do not list districts: their own, by number
@@ -186,17 +169,12 @@
     $("district").replaceChildren(...districts.map((d) => el("option", { value: String(d.id) }, d.name)));
     const want = new URLSearchParams(location.search).get("district");
     if (want) $("district").value = want;
-    $("signin").hidden = true;
-    $("roster").hidden = false;
-    $("sign-out").hidden = false;
-    $("who-name").hidden = false;
     await reload();
   }
 
-  document.addEventListener("DOMContentLoaded", async () => {
-    await vagtI18n.ready;
+  document.addEventListener("DOMContentLoaded", () => {
     vagtI18n.onChange(redraw);
-    $("sign-out").addEventListener("click", () => { vagt.clearToken(); current = null; showSignIn(""); });
+    session = vagt.signedIn({ shows: ["roster", "sign-out", "who-name"], start, stop: () => { current = null; } });
     $("district").addEventListener("change", reload);
     $("roster-form").addEventListener("submit", save);
     $("central-form").addEventListener("submit", saveCentral);
@@ -205,7 +183,5 @@
       current.shifts.push({ kind: "day", weekdays: DAYS.slice(), start: "07:00", end: "15:00", staff: [], backup: {} });
       renderRoster(current);
     });
-    vagt.onSignIn(showSignIn, start);
-    if (vagt.token()) start(); else showSignIn(vagt.takeNotice());
   });
 })();
