@@ -233,10 +233,7 @@ func TestParseTimeOfDayStrict(t *testing.T) {
 // location, so a 22:00-07:00 night holds on both DST change nights in Copenhagen, and a
 // caller that forgets In(loc) gets UTC (an hour or two off). Keep this explicit.
 func TestWindowContainsAcrossDST(t *testing.T) {
-	cph, err := time.LoadLocation("Europe/Copenhagen")
-	if err != nil {
-		t.Skip(err)
-	}
+	cph := Copenhagen
 	night := Window{From: 22 * 60, To: 7 * 60}
 	for _, utc := range []time.Time{
 		time.Date(2026, 3, 29, 0, 59, 0, 0, time.UTC),  // 01:59 CET, just before spring forward
@@ -259,10 +256,7 @@ func TestWindowContainsAcrossDST(t *testing.T) {
 // A night across a DST change has its real length, and Bounds finds the occurrence that
 // contains (or next follows) the given local time.
 func TestWindowBoundsAcrossDST(t *testing.T) {
-	cph, err := time.LoadLocation("Europe/Copenhagen")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cph := Copenhagen
 	night := Window{From: 22 * 60, To: 7 * 60}
 	for _, tt := range []struct {
 		local      time.Time

@@ -83,7 +83,7 @@ func ticks(g *Gateway, c *testClock, from, to time.Time) {
 // 02:20 as its time, not at 02:30. A second run with the gateway off from 02:10 to 02:50
 // raises it at the first tick after the start, still with 02:20 as its time.
 func TestBedExitAcrossAKill(t *testing.T) {
-	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	cph := vagt.Copenhagen
 	at := func(hh, mm, ss int) time.Time { return time.Date(2026, 11, 24, hh, mm, ss, 0, cph) }
 	for _, offUntil := range []time.Time{at(2, 10, 30), at(2, 50, 0)} {
 		cfg := bedConfig(t)
@@ -126,7 +126,7 @@ func TestBedExitAcrossAKill(t *testing.T) {
 // error, the gateway starts with fresh timers (no false alarm at start) and the rules
 // still work.
 func TestUnreadableTimerState(t *testing.T) {
-	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	cph := vagt.Copenhagen
 	at := func(hh, mm int) time.Time { return time.Date(2026, 11, 24, hh, mm, 0, 0, cph) }
 	for name, data := range map[string][]byte{
 		"garbage":         []byte("\x00\xff not json"),
@@ -174,7 +174,7 @@ func TestUnreadableTimerState(t *testing.T) {
 // from 08:00 (each a kill -9) raises inactivity at 12:00, 4 hours after the last motion at
 // 08:00, once; timers started afresh at each start would never raise it.
 func TestInactivityInARebootLoop(t *testing.T) {
-	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	cph := vagt.Copenhagen
 	at := func(hh, mm int) time.Time { return time.Date(2026, 11, 24, hh, mm, 0, 0, cph) }
 	const pir vagt.DeviceID = "0x0c"
 	cfg := testConfig(t, "tcp://127.0.0.1:1")

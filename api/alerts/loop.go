@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/internal/outage"
 )
 
 // EscalationStore moves every unacknowledged alert whose deadline has passed one tier up,
@@ -120,7 +121,9 @@ func (d *OfflineDetector) Run(ctx context.Context) error {
 }
 
 // every calls tick on a real-time ticker; the clock the tick reads is the injected one, so
-// a test with a ManualClock decides what is due and only waits for the next look.
+// a test with a ManualClock decides what is due and only waits for the next look. A store
+// that does not answer is logged when it goes and when it is back (outage.Log), not at
+// every look.
 func every(ctx context.Context, period time.Duration, log *slog.Logger, name string, tick func(context.Context) (int, error)) error {
 	if period <= 0 {
 		period = time.Second
@@ -128,6 +131,7 @@ func every(ctx context.Context, period time.Duration, log *slog.Logger, name str
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	failures := &outage.Log{Logger: log, Loop: name}
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -136,9 +140,14 @@ func every(ctx context.Context, period time.Duration, log *slog.Logger, name str
 			return nil
 		case <-t.C:
 		}
-		if n, err := tick(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("tick failed; retrying at the next", "loop", name, "err", err)
-		} else if n > 0 {
+		n, err := tick(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures.Failed(err)
+		case err == nil:
+			failures.OK()
+		}
+		if n > 0 {
 			log.Info("alerts changed", "loop", name, "alerts", n)
 		}
 	}

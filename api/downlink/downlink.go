@@ -20,6 +20,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
+	"github.com/vagt-dk/vagt/internal/outage"
 )
 
 // Store is what the notifier reads: the alert event log and the gateway event seqs of an
@@ -116,13 +117,15 @@ func (n *Notifier) Prime(ctx context.Context) error {
 // event log: what was committed before the api started is not told again.
 func (n *Notifier) Run(ctx context.Context) error {
 	last := n.cursor
+	failures := &outage.Log{Logger: n.o.Logger, Loop: "downlink: read the event log"}
 	for !n.primed {
 		id, err := n.store.LastEventID(ctx)
 		if err == nil {
+			failures.OK()
 			last = id
 			break
 		}
-		n.o.Logger.Warn("downlink: read last event id", "err", err)
+		failures.Failed(err)
 		if !sleep(ctx, n.o.Retry) {
 			return nil
 		}
@@ -140,9 +143,10 @@ func (n *Notifier) Run(ctx context.Context) error {
 		for ctx.Err() == nil {
 			evs, err := n.store.EventsAfter(ctx, last, 500)
 			if err != nil {
-				n.o.Logger.Warn("downlink: read events", "after", last, "err", err)
+				failures.Failed(fmt.Errorf("events after %d: %w", last, err))
 				break
 			}
+			failures.OK()
 			for _, ev := range evs {
 				if !n.tell(ctx, ev) {
 					return nil

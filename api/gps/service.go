@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vagt-dk/vagt/internal/outage"
 )
 
 // Store is what the service needs of the SQL store (api/sqlstore).
@@ -42,6 +44,8 @@ type Service struct {
 	alarms   prometheus.Counter
 	burst    burstLog
 	taken    atomic.Int64
+	// silentFail and pruneFail log the loop's store failures once an outage.
+	silentFail, pruneFail outage.Log
 }
 
 // NewService returns a service over store.
@@ -59,6 +63,8 @@ func NewService(store Store, o Options) *Service {
 		alarms: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_gps_alarms_total", Help: "Alerts raised or repeated by GPS positions."}),
 	}
 	s.burst.log, s.burst.quiet = o.Logger, time.Minute
+	s.silentFail.Logger, s.silentFail.Loop = o.Logger, "gps: silent tracker check"
+	s.pruneFail.Logger, s.pruneFail.Loop = o.Logger, "gps: retention"
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(s.accepted, s.rejected, s.alarms)
 	}
@@ -129,14 +135,20 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Tick(ctx context.Context) {
 	now := s.clock.Now()
 	if n, err := s.store.DetectSilentTrackers(ctx, now.Add(-s.limits.Silence), now); err != nil {
-		s.log.Warn("gps: silent tracker check failed", "err", err)
-	} else if n > 0 {
-		s.log.Warn("gps: trackers silent", "count", n, "silence", s.limits.Silence)
+		s.silentFail.Failed(err)
+	} else {
+		s.silentFail.OK()
+		if n > 0 {
+			s.log.Warn("gps: trackers silent", "count", n, "silence", s.limits.Silence)
+		}
 	}
 	if n, err := s.store.PrunePositions(ctx, now.Add(-s.limits.Retention)); err != nil {
-		s.log.Warn("gps: retention failed", "err", err)
-	} else if n > 0 {
-		s.log.Info("gps: positions deleted after the retention period", "count", n, "retention", s.limits.Retention)
+		s.pruneFail.Failed(err)
+	} else {
+		s.pruneFail.OK()
+		if n > 0 {
+			s.log.Info("gps: positions deleted after the retention period", "count", n, "retention", s.limits.Retention)
+		}
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
-	_ "time/tzdata" // quiet hours are Danish time, also on a host without zoneinfo
 
+	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 )
 
@@ -133,13 +133,9 @@ func clockMinutes(s string) (int, error) {
 	return h*60 + m, nil
 }
 
-var copenhagen = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Copenhagen")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}()
+// copenhagen is vagt.Copenhagen, loaded once for every component (with time/tzdata, so
+// never a fixed CET that is an hour off all summer).
+var copenhagen = vagt.Copenhagen
 
 // QuietAt reports whether t falls in one of the zone's quiet hours (Danish time).
 func (z Zone) QuietAt(t time.Time) bool {

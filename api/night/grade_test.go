@@ -3,14 +3,13 @@ package night
 import (
 	"testing"
 	"time"
+
+	"github.com/vagt-dk/vagt"
 )
 
 // TestOccurrencesDST: check times are Danish wall-clock times across summer time.
 func TestOccurrencesDST(t *testing.T) {
-	cph, err := time.LoadLocation("Europe/Copenhagen")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cph := vagt.Copenhagen
 	times := []string{"23:00", "02:00", "05:00"}
 	utc := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)

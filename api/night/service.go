@@ -14,6 +14,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
+	"github.com/vagt-dk/vagt/internal/outage"
 )
 
 // Store is what the service needs of the SQL store (sqlstore.Store).
@@ -414,17 +415,21 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// Run sweeps every Tick until ctx ends. A failed sweep is logged and retried at the next.
+// Run sweeps every Tick until ctx ends. A failed sweep is retried at the next, and a
+// store that does not answer is logged when it goes and when it is back (outage.Log).
 func (s *Service) Run(ctx context.Context) error {
 	tick := s.Tick
 	if tick <= 0 {
 		tick = 30 * time.Second
 	}
+	failures := &outage.Log{Logger: s.log(), Loop: "night"}
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log().Error("night: sweep for missed checks failed; retried", "err", err)
+			failures.Failed(err)
+		} else if err == nil {
+			failures.OK()
 		}
 		select {
 		case <-ctx.Done():

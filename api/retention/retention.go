@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/internal/outage"
 )
 
 // Policy is how long things are kept.
@@ -106,16 +107,23 @@ func (j *Job) Tick(ctx context.Context) (Result, error) {
 	return r, errors.Join(errs...)
 }
 
-// Run ticks every Policy.Every until ctx is done. A failed run is logged and retried at
-// the next tick: the job is never a reason to stop the API.
+// Run ticks every Policy.Every until ctx is done. A failed run is retried at the next
+// tick, logged when the failures begin and when they end (outage.Log): the job is never a
+// reason to stop the API.
 func (j *Job) Run(ctx context.Context) error {
 	j.defaults()
+	failures := &outage.Log{Logger: j.Logger, Loop: "retention"}
 	t := time.NewTicker(j.Policy.Every)
 	defer t.Stop()
 	for {
-		if r, err := j.Tick(ctx); err != nil && ctx.Err() == nil {
-			j.Logger.Warn("retention: run failed", "err", err)
-		} else if r.AlertsAnonymised > 0 || r.Municipalities > 0 {
+		r, err := j.Tick(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures.Failed(err)
+		case err == nil:
+			failures.OK()
+		}
+		if r.AlertsAnonymised > 0 || r.Municipalities > 0 {
 			j.Logger.Info("retention: ran", "alerts_anonymised", r.AlertsAnonymised, "telemetry_trimmed", r.Municipalities)
 		}
 		select {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/internal/outage"
 )
 
 // Policy is when and how far the roll-up runs.
@@ -69,7 +70,7 @@ type Job struct {
 	Location  *time.Location // nil: Copenhagen
 	Logger    *slog.Logger
 
-	failures atomic.Int64
+	failures outage.Log
 	days     atomic.Int64
 }
 
@@ -87,7 +88,7 @@ func (j *Job) defaults() {
 }
 
 // Failures is how many runs failed (InfluxDB or the SQL store did not answer).
-func (j *Job) Failures() int64 { return j.failures.Load() }
+func (j *Job) Failures() int64 { return j.failures.Failures() }
 
 // DaysRolled is how many days the job has rolled up, re-rolls included.
 func (j *Job) DaysRolled() int64 { return j.days.Load() }
@@ -186,23 +187,16 @@ func (j *Job) Run(ctx context.Context) error {
 	if j.Policy.Off {
 		return nil
 	}
+	j.failures.Logger, j.failures.Loop = j.Logger, "rollup"
 	t := time.NewTicker(j.Policy.Every)
 	defer t.Stop()
-	failing := false
 	for {
 		r, err := j.Tick(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			j.failures.Add(1)
-			if !failing {
-				j.Logger.Warn("rollup: run failed; retrying every run, logging again when it recovers", "err", err)
-			}
-			failing = true
+			j.failures.Failed(err)
 		case err == nil:
-			if failing {
-				j.Logger.Info("rollup: recovered", "failed_runs", j.failures.Load())
-			}
-			failing = false
+			j.failures.OK()
 			if r.Rolled > 0 || r.Rerolled > 0 {
 				j.Logger.Info("rollup: ran", "rolled", r.Rolled, "rerolled", r.Rerolled, "left", r.Left)
 			}

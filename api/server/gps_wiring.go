@@ -51,7 +51,7 @@ func (g gpsHTTP) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track
 
 // newGPS makes the GPS service, and the OwnTracks consumer when there is a broker.
 func newGPS(c Config, store *sqlstore.GPSService, clock api.Clock, d Deps, mq gps.MQTTOptions) (*gps.Service, *gps.OwnTracksConsumer) {
-	svc := gps.NewService(gpsStore{store}, gps.Options{Limits: c.GPS, Clock: clock, Logger: d.Logger.With("part", "gps"),
+	svc := gps.NewService(gpsStore{store}, gps.Options{Limits: c.GPS, Clock: clock, Logger: d.Logger.With("component", "gps"),
 		Registerer: d.Registry})
 	if c.Broker == "" {
 		return svc, nil

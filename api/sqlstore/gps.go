@@ -345,13 +345,9 @@ func (s *GPSService) ActiveTrackers(ctx context.Context, muns []vagt.Municipalit
 	return out, nil
 }
 
-var copenhagen = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Copenhagen")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}()
+// copenhagen is vagt.Copenhagen, loaded once for every component (with time/tzdata, so
+// never a fixed CET that is an hour off all summer).
+var copenhagen = vagt.Copenhagen
 
 // danishDay is t's date in Denmark, as the statistics' periods count days.
 func danishDay(t time.Time) string { return t.In(copenhagen).Format("2006-01-02") }

@@ -23,7 +23,7 @@ func TestNightBoard(t *testing.T) {
 	if err := st.srv.Store.RegisterDevice(t.Context(), "bed-1", "gw-0042", vagt.TechBedSensor, "bed"); err != nil {
 		t.Fatal(err)
 	}
-	cph, _ := time.LoadLocation("Europe/Copenhagen")
+	cph := vagt.Copenhagen
 	due := st.clock.Now().Add(10 * time.Minute).Truncate(time.Minute)
 	plan := fmt.Sprintf(`{"devices":[{"device":"bed-1","technology":"bed_sensor","zigbee":"bed"},{"device":"bu-17:btn","technology":"personal_alarm"},{"device":"fall-1","technology":"fall_detector"}],
 		"rules":{},"night_checks":{"times":[%q],"window":"30m","good":{"in_bed":true}}}`, due.In(cph).Format("15:04"))

@@ -9,21 +9,13 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/vagt-dk/vagt/cmd/internal/demo"
 	"github.com/vagt-dk/vagt/cmd/internal/subcmd"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	subcmd.Exit("vagt-demo", err)
-}
+func main() { subcmd.MainFunc("vagt-demo", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c demo.Config

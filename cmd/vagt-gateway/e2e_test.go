@@ -21,6 +21,7 @@ import (
 	"github.com/vagt-dk/vagt/firmware-sim/zigbee2mqtt"
 	"github.com/vagt-dk/vagt/gateway"
 	"github.com/vagt-dk/vagt/test/localstack"
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 const e2eGateway vagt.GatewayID = "gw-e2e"
@@ -142,13 +143,7 @@ func (s seen) alarmsOf(typ vagt.AlarmType) []vagt.Alarm {
 // eventually polls cond (a bound against hanging, not a timing assertion).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, 90*time.Second, cond)
 }
 
 // e2eHome is the home both end-to-end tests (TestEndToEnd, TestEndToEndOnCluster) start

@@ -12,9 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	_ "time/tzdata" // the rule windows need Europe/Copenhagen on boxes without zoneinfo
 
@@ -24,22 +22,10 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vagt-gateway:", err)
-		if errors.As(err, new(usageError)) {
-			os.Exit(2) // a command line that cannot run, as the Go tools
-		}
-		os.Exit(1)
-	}
+	subcmd.MainFunc("vagt-gateway", func(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
+		return run(ctx, args, getenv, stdout)
+	})
 }
-
-// usageError is a bad flag or a stray argument (exit 2).
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
 
 // setting is one key that the environment and a flag can set.
 type setting struct {
@@ -96,10 +82,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			fs.PrintDefaults()
 			return nil
 		}
-		return usageError{fmt.Errorf("%w (run 'vagt-gateway -h' for its flags)", err)}
+		return subcmd.Usagef("%w (run 'vagt-gateway -h' for its flags)", err)
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q (run 'vagt-gateway -h' for its flags)", fs.Arg(0))}
+		return subcmd.Usagef("unexpected argument %q (run 'vagt-gateway -h' for its flags)", fs.Arg(0))
 	}
 	cfg := gateway.Defaults()
 	if *configFile != "" {

@@ -15,14 +15,10 @@ import (
 )
 
 func init() {
-	commands["alarms"] = subcmd.Command{
-		Summary: "after restoring the SQL store, with the api stopped: alarms replay --db FILE|URL --influx-url URL --since 2026-03-01T02:00:00Z",
-		Run:     runAlarms,
-	}
+	commands["alarms"] = subcmd.Group("vagt alarms",
+		"after restoring the SQL store, with the api stopped: alarms replay --db FILE|URL --influx-url URL --since 2026-03-01T02:00:00Z",
+		subcmd.Set{"replay": {Summary: "file the alarms of InfluxDB's history that the restored store lost", Run: runAlarmsReplay}})
 }
-
-const alarmsUsage = `usage:
-  vagt alarms replay --db FILE|URL --influx-url URL [--influx-bucket DB/RP] --since TIME|DURATION [--until TIME] [--event-id-gap N]`
 
 // replayReport is what a replay did, printed as JSON.
 type replayReport struct {
@@ -35,16 +31,13 @@ type replayReport struct {
 	NextEventID  int64     `json:"next_event_id"` // the first event id after the gap
 }
 
-// runAlarms is `vagt alarms replay`: a separate command rather than a flag of vagt api,
+// runAlarmsReplay is `vagt alarms replay`: a separate command rather than a flag of vagt api,
 // because it belongs to the restore and runs once, between restoring the store and
 // starting the api (so the history, which is older, goes in before what the broker kept
 // for the api, and no console is connected to a store still being repaired); it prints
 // what it did and exits non-zero when InfluxDB does not answer, so the operator knows
 // before the api starts; and a flag left in a unit file would replay at every start.
-func runAlarms(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "replay" {
-		return subcmd.Usagef("alarms: want the subcommand replay (%s)", alarmsUsage)
-	}
+func runAlarmsReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vagt alarms replay", flag.ContinueOnError)
 	db := fs.String("db", "var/vagt.db", "the restored SQLite file, or postgres:// URL (as for vagt api); the api must be stopped")
 	var influxCfg influx.Config
@@ -57,7 +50,7 @@ func runAlarms(ctx context.Context, args []string, getenv func(string) string, s
 	until := fs.String("until", "", "replay alarms stamped before this RFC 3339 time (empty: now plus a minute, for gateway clocks a little ahead)")
 	gap := fs.Int64("event-id-gap", 10_000_000, "move the event log's ids this far past the newest first, so open consoles reload (more than the events written between the backup and the restore; 0: leave the ids)")
 	logLevel := fs.String("log-level", "info", "debug (every alarm filed), info, warn or error")
-	if err := subcmd.Parse(fs, args[1:], getenv, stdout); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	log, err := subcmd.Logger(*logLevel, stderr)

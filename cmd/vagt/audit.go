@@ -12,21 +12,16 @@ import (
 )
 
 func init() {
-	commands["audit"] = subcmd.Command{
-		Summary: "check the audit log's hash chain: audit verify --db FILE|URL",
-		Run:     runAudit,
-	}
+	commands["audit"] = subcmd.Group("vagt audit", "check the audit log's hash chain: audit verify --db FILE|URL",
+		subcmd.Set{"verify": {Summary: "check the hash chain and print its head", Run: runAuditVerify}})
 }
 
-// runAudit verifies the audit log's hash chain and prints what it found as JSON, head
+// runAuditVerify verifies the audit log's hash chain and prints what it found as JSON, head
 // included: compare the head with the one kept off the machine (docs/operations.md).
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return subcmd.Usagef("audit: want the subcommand verify (usage: vagt audit verify --db FILE|URL)")
-	}
+func runAuditVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vagt audit verify", flag.ContinueOnError)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
-	if err := subcmd.Parse(fs, args[1:], getenv, stdout); err != nil {
+	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	store, err := sqlstore.Open(ctx, *db, sqlstore.Options{})

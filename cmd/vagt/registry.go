@@ -17,10 +17,18 @@ import (
 )
 
 func init() {
-	commands["registry"] = subcmd.Command{
-		Summary: "load a registry from JSON (registry import FILE), list devices waiting for acceptance (registry pending) or take a gateway or home out of use (registry decommission)",
-		Run:     runRegistry,
+	sub := func(name string) func(context.Context, []string, func(string) string, io.Writer, io.Writer) error {
+		return func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return runRegistry(ctx, append([]string{name}, args...), getenv, stdout, stderr)
+		}
 	}
+	commands["registry"] = subcmd.Group("vagt registry",
+		"load a registry from JSON (registry import FILE), list devices waiting for acceptance (registry pending) or take a gateway or home out of use (registry decommission)",
+		subcmd.Set{
+			"import":       {Summary: "load districts, citizens, homes, gateways and devices from JSON: import FILE.json", Run: sub("import")},
+			"pending":      {Summary: "list the devices waiting for acceptance", Run: sub("pending")},
+			"decommission": {Summary: "take a gateway or a home out of use, keeping it for history: decommission gateway|home ID", Run: sub("decommission")},
+		})
 }
 
 // registryFile is the JSON form `vagt registry import` reads (testdata/registry/example.json):
@@ -44,12 +52,10 @@ type registryFile struct {
 	Devices []registry.Device `json:"devices"`
 }
 
+// runRegistry runs `vagt registry args[0]` (import, pending or decommission).
 func runRegistry(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	usage := "usage: vagt registry import --db FILE|URL FILE.json | vagt registry pending --db FILE|URL [--municipality CODE]" +
 		" | vagt registry decommission --db FILE|URL [--decommissioned-at DATE] gateway|home ID"
-	if len(args) == 0 || (args[0] != "import" && args[0] != "pending" && args[0] != "decommission") {
-		return subcmd.Usagef("registry: want the subcommand import, pending or decommission (%s)", usage)
-	}
 	fs := flag.NewFlagSet("vagt registry "+args[0], flag.ContinueOnError)
 	db := fs.String("db", "var/vagt.db", "SQLite file, or postgres:// URL (as for vagt api)")
 	mun := fs.Uint("municipality", 0, "pending: only this municipality")

@@ -19,32 +19,13 @@ import (
 )
 
 func init() {
-	commands["token"] = subcmd.Command{
-		Summary: "API bearer tokens: token create --name anna --role staff --municipality 766 --districts 1,2; token list --user anna; token revoke --id 7 | --user anna",
-		Run:     runToken,
-	}
-}
-
-const tokenUsage = `usage:
-  vagt token create --db FILE|URL --name NAME --role ROLE [--municipality CODE] [--districts 1,2] [--expires 12h] [--revoke-older] [--note TEXT]
-  vagt token list   --db FILE|URL --user NAME
-  vagt token revoke --db FILE|URL (--id N | --user NAME)`
-
-func runToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, tokenUsage)
-		return fmt.Errorf("token: want a subcommand: create, list or revoke")
-	}
-	switch args[0] {
-	case "create":
-		return tokenCreate(ctx, args[1:], getenv, stdout, stderr)
-	case "list":
-		return tokenList(ctx, args[1:], getenv, stdout, stderr)
-	case "revoke":
-		return tokenRevoke(ctx, args[1:], getenv, stdout, stderr)
-	}
-	fmt.Fprintln(stderr, tokenUsage)
-	return fmt.Errorf("token: unknown subcommand %q", args[0])
+	commands["token"] = subcmd.Group("vagt token",
+		"API bearer tokens: token create --name anna --role staff --municipality 766 --districts 1,2; token list --user anna; token revoke --id 7 | --user anna",
+		subcmd.Set{
+			"create": {Summary: "make a user's token (the user is created or updated with the role and scope)", Run: tokenCreate},
+			"list":   {Summary: "list a user's tokens", Run: tokenList},
+			"revoke": {Summary: "revoke one token (--id) or all of a user's (--user)", Run: tokenRevoke},
+		})
 }
 
 func tokenStore(ctx context.Context, fs *flag.FlagSet, db *string, args []string, getenv func(string) string, stdout io.Writer) (*sqlstore.Store, error) {

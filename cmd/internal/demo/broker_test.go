@@ -15,6 +15,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
 // TestBrokerRestartKeepsQueuedMessages (issue 15 defect 6): messages queued on the
@@ -124,13 +126,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 30 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, 30*time.Second, ok)
 }
 
 func freeLoopback(t *testing.T) string {

@@ -309,13 +309,7 @@ func (p *demoProcess) influxCount(t *testing.T, q string) int {
 
 func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %s", what, limit)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	stacktest.WaitFor(t, what, limit, ok)
 }
 
 func freeAddr(t *testing.T) string {

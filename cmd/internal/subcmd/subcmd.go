@@ -36,10 +36,28 @@ type Set map[string]Command
 // Main runs the subcommand that os.Args names, stopping it with SIGINT or SIGTERM, and
 // exits 1 when it fails.
 func Main(name string, cmds Set) {
+	MainFunc(name, func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		return cmds.Run(ctx, name, args, getenv, stdout, stderr)
+	})
+}
+
+// MainFunc is Main for a binary without subcommands (vagt-demo): run gets os.Args[1:] and
+// a context that SIGINT or SIGTERM ends.
+func MainFunc(name string, run func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cmds.Run(ctx, name, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := Stopped(ctx, run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 	stop()
 	Exit(name, err)
+}
+
+// Stopped is err unless the signal ended ctx and err only says so (it wraps
+// context.Canceled): Ctrl-C while a command still starts up (waiting for InfluxDB, starting
+// influxd) is a stop asked for, to end quietly as a stop after the start does.
+func Stopped(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // Exit ends a binary the way the Go tools do: nothing for success or help, exit 2 with the
@@ -58,17 +76,30 @@ func Exit(name string, err error) {
 
 // Run runs the subcommand args[0] with the rest of args. "version" is always there.
 func (s Set) Run(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return s.run(ctx, name, true, args, getenv, stdout, stderr)
+}
+
+// Group is a subcommand made of subcommands (vagt token create, list, revoke): name is its
+// whole name ("vagt token"). It answers -h, no subcommand and an unknown one as the binary
+// does.
+func Group(name, summary string, cmds Set) Command {
+	return Command{Summary: summary, Run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		return cmds.run(ctx, name, false, args, getenv, stdout, stderr)
+	}}
+}
+
+func (s Set) run(ctx context.Context, name string, version bool, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		// A subcommand is required: the usage goes to stderr, and the exit is not 0.
-		if err := s.usage(name, stderr); err != nil {
+		if err := s.usage(name, version, stderr); err != nil {
 			return err
 		}
 		return usageError{errors.New("no subcommand")}
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		return s.usage(name, stdout)
+		return s.usage(name, version, stdout)
 	}
-	if args[0] == "version" {
+	if version && args[0] == "version" {
 		_, err := fmt.Fprintln(stdout, name, vagt.Version)
 		return err
 	}
@@ -79,12 +110,17 @@ func (s Set) Run(ctx context.Context, name string, args []string, getenv func(st
 	return c.Run(ctx, args[1:], getenv, stdout, stderr)
 }
 
-func (s Set) usage(name string, w io.Writer) error {
+func (s Set) usage(name string, version bool, w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "usage: %s <subcommand> [flags]\n\nsubcommands:\n", name)
-	names := []string{"version"}
+	var names []string
+	if version {
+		names = append(names, "version")
+	}
+	width := 10
 	for n := range s {
 		names = append(names, n)
+		width = max(width, len(n))
 	}
 	slices.Sort(names)
 	for _, n := range names {
@@ -92,7 +128,7 @@ func (s Set) usage(name string, w io.Writer) error {
 		if c, ok := s[n]; ok {
 			summary = c.Summary
 		}
-		fmt.Fprintf(&b, "  %-10s %s\n", n, summary)
+		fmt.Fprintf(&b, "  %-*s %s\n", width, n, summary)
 	}
 	fmt.Fprintf(&b, "\nRun '%s <subcommand> -h' for its flags; every flag can also be set as VAGT_<FLAG>.\n", name)
 	_, err := io.WriteString(w, b.String())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -111,5 +112,90 @@ func TestParseLikeTheGoTools(t *testing.T) {
 	stderr.Reset()
 	if err := set.Run(context.Background(), "vagt", []string{"nope"}, env, &stdout, &stderr); !errors.As(err, new(usageError)) || stderr.Len() != 0 {
 		t.Errorf("unknown subcommand: %v, stderr %q (one line, not the usage)", err, stderr.String())
+	}
+}
+
+// TestGroupLikeTheGoTools: a subcommand made of subcommands (vagt token create, ...) answers
+// as the binary does: -h lists them on stdout and is no failure; none lists them on stderr
+// and is a usage error (exit 2); an unknown one is one line with a hint, nothing else.
+func TestGroupLikeTheGoTools(t *testing.T) {
+	var ran []string
+	set := Set{"token": Group("vagt token", "API bearer tokens", Set{
+		"create": {"make a token", func(_ context.Context, args []string, _ func(string) string, _, _ io.Writer) error {
+			ran = append(ran, args...)
+			return nil
+		}},
+	})}
+	env := func(string) string { return "" }
+	run := func(args ...string) (error, string, string) {
+		var stdout, stderr bytes.Buffer
+		err := set.Run(context.Background(), "vagt", args, env, &stdout, &stderr)
+		return err, stdout.String(), stderr.String()
+	}
+	if err, _, _ := run("token", "create", "--x", "1"); err != nil || strings.Join(ran, ",") != "--x,1" {
+		t.Errorf("vagt token create --x 1: %v, ran with %q", err, ran)
+	}
+	for _, h := range []string{"-h", "--help", "help"} {
+		if err, stdout, stderr := run("token", h); !errors.Is(err, ErrHelp) && err != nil ||
+			!strings.Contains(stdout, "make a token") || !strings.Contains(stdout, "vagt token <subcommand>") || stderr != "" {
+			t.Errorf("vagt token %s: %v, stdout %q, stderr %q", h, err, stdout, stderr)
+		}
+	}
+	if err, stdout, stderr := run("token"); !errors.As(err, new(usageError)) || stdout != "" || !strings.Contains(stderr, "make a token") {
+		t.Errorf("vagt token: %v, stdout %q, stderr %q", err, stdout, stderr)
+	}
+	for _, args := range [][]string{{"token", "nope"}, {"token", "--nope"}} {
+		err, stdout, stderr := run(args...)
+		if !errors.As(err, new(usageError)) || stdout != "" || stderr != "" || strings.Contains(err.Error(), "\n") ||
+			!strings.Contains(err.Error(), "run 'vagt token -h'") {
+			t.Errorf("vagt %q: %v, stdout %q, stderr %q (one line with a hint, not the usage)", args, err, stdout, stderr)
+		}
+	}
+	if err, stdout, _ := run("token", "version"); err == nil || stdout != "" {
+		t.Errorf("vagt token version: %v, stdout %q (version is the binary's, not a group's)", err, stdout)
+	}
+}
+
+// TestStoppedIsQuiet: Ctrl-C (the signal context ending) while a command starts up makes
+// the command return the context's error, wrapped; that is a stop asked for, not a failure
+// to print. The same error without the signal, or another error after it, is a failure.
+func TestStoppedIsQuiet(t *testing.T) {
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	interrupted := fmt.Errorf("demo: InfluxDB: localstack: influxd start interrupted: %w", context.Canceled)
+	setup := fmt.Errorf("ingest: %w", errors.Join(errors.New("influx setup: connection refused"), context.Canceled))
+	for _, err := range []error{interrupted, setup, nil} {
+		if got := Stopped(stopped, err); got != nil {
+			t.Errorf("after the signal, %v: %v, want nil", err, got)
+		}
+	}
+	if got := Stopped(context.Background(), interrupted); got != interrupted {
+		t.Errorf("without a signal, %v: %v, want it kept", interrupted, got)
+	}
+	other := errors.New("listen tcp 127.0.0.1:8080: address already in use")
+	if got := Stopped(stopped, other); got != other {
+		t.Errorf("after the signal, %v: %v, want it kept", other, got)
+	}
+}
+
+// TestUsageAligned: the list of subcommands keeps one column for the summaries, also for a
+// name longer than most (broker-auth).
+func TestUsageAligned(t *testing.T) {
+	var out bytes.Buffer
+	set := Set{"api": {"serve the api", nil}, "broker-auth": {"authorize the clients", nil}}
+	if err := set.Run(context.Background(), "vagt", []string{"-h"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	col := -1
+	for _, line := range strings.Split(out.String(), "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		c := strings.Index(line, fields[1])
+		if col >= 0 && c != col {
+			t.Errorf("summary at column %d, want %d: %q\n%s", c, col, line, out.String())
+		}
+		col = c
 	}
 }
