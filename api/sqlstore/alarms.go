@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -172,10 +173,18 @@ func raiseOf(a vagt.Alarm) raise {
 	return raise{gateway: a.Gateway, device: a.Device, typ: a.Type, prio: a.Priority, municipality: a.Municipality, at: a.Time, details: a.Details}
 }
 
+// afterOpenAlertLookup, when set (by tests: export_test.go), runs in raise right after the
+// lookup of the unresolved alert (id 0: none found), before the press is folded into it or
+// a new alert is inserted, so a test can change the alerts from another connection there.
+var afterOpenAlertLookup atomic.Pointer[func(s *DB, id int64)]
+
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
 	var id int64
 	err := t.row(ctx, `SELECT id FROM alerts WHERE gateway_id = ? AND device_id = ? AND type = ? AND state <> 'resolved'`,
 		string(r.gateway), string(r.device), int(r.typ)).Scan(&id)
+	if h := afterOpenAlertLookup.Load(); h != nil && (err == nil || errors.Is(err, sql.ErrNoRows)) {
+		(*h)(t.s, id)
+	}
 	switch {
 	case err == nil:
 		// The repeat is written relative to the row (count + 1, the later last_at; a real
