@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -172,35 +173,25 @@ func raiseOf(a vagt.Alarm) raise {
 	return raise{gateway: a.Gateway, device: a.Device, typ: a.Type, prio: a.Priority, municipality: a.Municipality, at: a.Time, details: a.Details}
 }
 
+// afterOpenAlertLookup, when set (by tests: export_test.go), runs in raise right after the
+// lookup of the unresolved alert (id 0: none found), before the press is folded into it or
+// a new alert is inserted, so a test can change the alerts from another connection there.
+var afterOpenAlertLookup atomic.Pointer[func(s *DB, id int64)]
+
 func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, error) {
 	var id int64
 	err := t.row(ctx, `SELECT id FROM alerts WHERE gateway_id = ? AND device_id = ? AND type = ? AND state <> 'resolved'`,
 		string(r.gateway), string(r.device), int(r.typ)).Scan(&id)
+	if h := afterOpenAlertLookup.Load(); h != nil && (err == nil || errors.Is(err, sql.ErrNoRows)) {
+		(*h)(t.s, id)
+	}
 	switch {
 	case err == nil:
-		// The repeat is written relative to the row (count + 1, the later last_at; a real
-		// alarm folded into a test alert makes it real, never the other way), so two
-		// replicas folding into one alert at once on PostgreSQL both count. The update
-		// also locks the row, so what Rearm decides on below is the row as it is.
-		if _, err := t.exec(ctx, `UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at > ? THEN last_at ELSE ? END, cleared_at = NULL,
-			test = CASE WHEN ? = 1 THEN test ELSE 0 END WHERE id = ?`,
-			ms(r.at), ms(r.at), boolInt(r.test), id); err != nil {
-			return IngestResult{}, err
+		res, folded, err := t.fold(ctx, id, r, now)
+		if err != nil || folded {
+			return res, err
 		}
-		a, err := t.alert(ctx, id)
-		if err != nil {
-			return IngestResult{}, err
-		}
-		if next, ok := t.s.policy.Rearm(a, r.press, now); ok {
-			a, rearmed, err := t.rearm(ctx, a, next, now) // audience.go
-			if err != nil {
-				return IngestResult{}, err
-			}
-			if rearmed {
-				return IngestResult{Change: ChangeReraised, Alert: a}, t.appendEvent(ctx, alerts.EventReraised, string(ChangeReraised), a, now)
-			}
-		}
-		return IngestResult{Change: ChangeRepeated, Alert: a}, t.appendEvent(ctx, alerts.EventUpdated, string(ChangeRepeated), a, now)
+		// Resolved since the lookup: the press is an alarm of its own (below).
 	case !errors.Is(err, sql.ErrNoRows):
 		return IngestResult{}, err
 	}
@@ -260,6 +251,41 @@ func (t *tx) raise(ctx context.Context, r raise, now time.Time) (IngestResult, e
 		return IngestResult{}, err
 	}
 	return IngestResult{Change: ChangeRaised, Alert: a}, t.appendEvent(ctx, alerts.EventNew, string(ChangeRaised), a, now)
+}
+
+// fold folds r into the unresolved alert id that raise found, and re-arms it (Rearm);
+// false when staff resolved it since the lookup (their transaction committed in between, on
+// PostgreSQL at READ COMMITTED), so the caller opens a new alert instead: folded into a
+// resolved alert, the press would reach nobody.
+func (t *tx) fold(ctx context.Context, id int64, r raise, now time.Time) (IngestResult, bool, error) {
+	// The repeat is written relative to the row (count + 1, the later last_at; a real
+	// alarm folded into a test alert makes it real, never the other way), so two
+	// replicas folding into one alert at once on PostgreSQL both count. The update
+	// also locks the row, so what Rearm decides on below is the row as it is, and a
+	// resolve waits for this transaction.
+	res, err := t.exec(ctx, `UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at > ? THEN last_at ELSE ? END, cleared_at = NULL,
+		test = CASE WHEN ? = 1 THEN test ELSE 0 END WHERE id = ? AND state <> 'resolved'`,
+		ms(r.at), ms(r.at), boolInt(r.test), id)
+	if err != nil {
+		return IngestResult{}, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return IngestResult{}, false, err
+	}
+	a, err := t.alert(ctx, id)
+	if err != nil {
+		return IngestResult{}, false, err
+	}
+	if next, ok := t.s.policy.Rearm(a, r.press, now); ok {
+		a, rearmed, err := t.rearm(ctx, a, next, now) // audience.go
+		if err != nil {
+			return IngestResult{}, false, err
+		}
+		if rearmed {
+			return IngestResult{Change: ChangeReraised, Alert: a}, true, t.appendEvent(ctx, alerts.EventReraised, string(ChangeReraised), a, now)
+		}
+	}
+	return IngestResult{Change: ChangeRepeated, Alert: a}, true, t.appendEvent(ctx, alerts.EventUpdated, string(ChangeRepeated), a, now)
 }
 
 // clear marks the alert of the raise that a.Clears names as cleared. When that raise was

@@ -20,3 +20,17 @@ const (
 	AuditLockForTest    = auditLock
 	EventLogLockForTest = eventLogLock
 )
+
+// AfterOpenAlertLookupForTest runs f in this store's raises between the lookup of the
+// unresolved alert of the device and type (id; 0 when there is none) and the write that
+// folds into it or opens a new one. Other stores' raises do not call it. The returned
+// function removes it.
+func (s *Store) AfterOpenAlertLookupForTest(f func(id int64)) (remove func()) {
+	h := func(db *DB, id int64) {
+		if db == s.DB {
+			f(id)
+		}
+	}
+	afterOpenAlertLookup.Store(&h)
+	return func() { afterOpenAlertLookup.Store(nil) }
+}
