@@ -35,20 +35,20 @@ func (g gpsEndpoints) TrackerByKey(ctx context.Context, h string) (string, error
 	return g.store.TrackerByKey(ctx, h)
 }
 
-func (g gpsEndpoints) CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
-	return g.store.CreateTracker(ctx, id, home, keyHash, actor, now)
+func (g gpsEndpoints) CreateTracker(ctx context.Context, scope api.Scope, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
+	return g.store.CreateTracker(ctx, scope, id, home, keyHash, actor, now)
 }
 
-func (g gpsEndpoints) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
-	return g.store.SetSafeZones(ctx, home, zones, actor, now)
+func (g gpsEndpoints) SetSafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
+	return g.store.SetSafeZones(ctx, scope, home, zones, actor, now)
 }
 
-func (g gpsEndpoints) SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, error) {
-	return g.store.SafeZones(ctx, home)
+func (g gpsEndpoints) SafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID) ([]gps.Zone, error) {
+	return g.store.SafeZones(ctx, scope, home)
 }
 
-func (g gpsEndpoints) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track, error) {
-	return g.store.AlertTrack(ctx, id, limit)
+func (g gpsEndpoints) AlertTrack(ctx context.Context, scope api.Scope, id int64, limit int) (gps.Track, error) {
+	return g.store.AlertTrack(ctx, scope, id, limit)
 }
 
 // withGPS serves the fixture's store again with the GPS endpoints on.
@@ -83,10 +83,10 @@ func TestAlertTrackReachesWhomTheAlertReached(t *testing.T) {
 	if _, err := f.store.SaveCentralOnCall(ctx, 766, []string{"carl"}, "mads", t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.CreateTracker(ctx, "gps.karen-01", "home-1", "hash-1", "mads", t0); err != nil {
+	if err := f.store.CreateTracker(ctx, api.Scope{All: true}, "gps.karen-01", "home-1", "hash-1", "mads", t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.SetSafeZones(ctx, "home-1", []gps.Zone{{Name: "Hjem", Center: &[2]float64{55.86, 9.85}, Radius: 300}}, "mads", t0); err != nil {
+	if err := f.store.SetSafeZones(ctx, api.Scope{All: true}, "home-1", []gps.Zone{{Name: "Hjem", Center: &[2]float64{55.86, 9.85}, Radius: 300}}, "mads", t0); err != nil {
 		t.Fatal(err)
 	}
 	g, svc := withGPS(t, f)

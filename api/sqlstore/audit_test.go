@@ -17,7 +17,7 @@ func TestAuditRefusesReplace(t *testing.T) {
 		if err := s.Audit(ctx, api.AuditEntry{At: t0, Actor: "anna", Action: "citizen.read", Object: "citizen/1"}); err != nil {
 			t.Fatal(err)
 		}
-		first, err := s.AuditLog(ctx, "", 0, 1)
+		first, err := s.AuditLog(ctx, api.Scope{All: true}, "", 0, 1)
 		if err != nil || len(first) != 1 {
 			t.Fatalf("audit log: %v %+v", err, first)
 		}
@@ -42,7 +42,7 @@ func TestAuditRefusesReplace(t *testing.T) {
 				t.Error("accepted: TRUNCATE audit")
 			}
 		}
-		after, err := s.AuditLog(ctx, "", 0, 10)
+		after, err := s.AuditLog(ctx, api.Scope{All: true}, "", 0, 10)
 		if err != nil || len(after) != 1 || after[0] != first[0] {
 			t.Fatalf("audit log changed: %v %+v, was %+v", err, after, first)
 		}
