@@ -164,6 +164,19 @@ func (p *Principal) CarePlanScope() (Scope, error) {
 	return Scope{}, ErrNoCarePlans
 }
 
+// ErrNoAuditLog is a role that may not read the audit log.
+var ErrNoAuditLog = fmt.Errorf("%w: admins only", ErrForbidden)
+
+// AuditScope returns what of the audit log the principal may read: an admin all of it
+// (its entries name objects of every municipality and no municipality of their own);
+// other roles get ErrNoAuditLog. The audit service decides against it.
+func (p *Principal) AuditScope() (Scope, error) {
+	if p.Role == RoleAdmin {
+		return Scope{All: true}, nil
+	}
+	return Scope{}, ErrNoAuditLog
+}
+
 // CanActOnAlerts reports whether the principal may acknowledge, resolve and annotate
 // alerts and see the personal data behind them: care staff only.
 func (p *Principal) CanActOnAlerts() bool { return p.Role == RoleStaff }

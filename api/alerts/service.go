@@ -13,7 +13,7 @@ import (
 // in package api because it speaks of this package's types.
 type Service interface {
 	ListAlerts(ctx context.Context, scope api.Scope, f Filter) ([]Alert, error)
-	AlertDetail(ctx context.Context, id int64) (Detail, error)
+	AlertDetail(ctx context.Context, id int64, scope api.Scope, now time.Time) (Detail, error)
 	Ack(ctx context.Context, id int64, actor string, scope api.Scope, now time.Time) (Alert, error)
 	Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome Outcome, note string, now time.Time) (Alert, error)
 	AddNote(ctx context.Context, id int64, actor string, scope api.Scope, text string, now time.Time) (Note, error)

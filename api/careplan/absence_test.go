@@ -116,7 +116,7 @@ func TestAbsence(t *testing.T) {
 			if err != nil || len(h) != 2 || !slices.Equal(h[0].Changed, []string{"absence"}) {
 				t.Errorf("history %+v %v", h, err)
 			}
-			log, err := store.AuditLog(ctx, "home/"+string(home), 0, 10)
+			log, err := store.AuditLog(ctx, api.Scope{All: true}, "home/"+string(home), 0, 10)
 			if err != nil || len(log) != 2 || !strings.Contains(log[0].Detail, "absence") {
 				t.Errorf("audit %+v %v", log, err)
 			}

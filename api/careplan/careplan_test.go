@@ -351,7 +351,7 @@ func TestDropsNeedConfirmation(t *testing.T) {
 			if v, err = svc.Update(ctx, api.Scope{All: true}, home, later, 1, "bo"); err != nil || v.Version != 2 {
 				t.Fatalf("a change keeping the confirmed drops: %+v %v", v, err)
 			}
-			log, err := store.AuditLog(ctx, "home/"+string(home), 0, 10)
+			log, err := store.AuditLog(ctx, api.Scope{All: true}, "home/"+string(home), 0, 10)
 			if err != nil || len(log) == 0 || !strings.Contains(log[0].Detail, "confirmed leave_out:"+string(pendant)+", leave_out:"+string(leak)) {
 				t.Fatalf("audit %+v %v", log, err)
 			}

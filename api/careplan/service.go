@@ -132,13 +132,6 @@ type Change struct {
 	Effective Settings  `json:"effective"`
 }
 
-// HomeScope returns the home's municipality and district, for the access checks the GPS
-// and night handlers still make themselves (the care-plan methods decide with facts).
-func (s *Service) HomeScope(ctx context.Context, home vagt.HomeID) (vagt.MunicipalityCode, int64, error) {
-	f, err := s.store.HomeFacts(ctx, home)
-	return f.Municipality, f.District, err
-}
-
 // facts returns what the store knows of the home after deciding the caller's access: a
 // home outside the scope is api.ErrOutOfScope, which the API answers as a missing home.
 func (s *Service) facts(ctx context.Context, scope api.Scope, home vagt.HomeID) (sqlstore.HomeFacts, error) {

@@ -128,20 +128,10 @@ func (s *server) getAlert() http.Handler {
 			writeError(w, r, s.Logger, err)
 			return
 		}
-		d, err := s.Alerts.AlertDetail(r.Context(), id)
+		d, err := s.Alerts.AlertDetail(r.Context(), id, scope, s.Clock.Now()) // the store decides the scope
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return
-		}
-		if !scope.Reaches(d.Municipality, d.District, d.Audience) {
-			writeError(w, r, s.Logger, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope))
-			return
-		}
-		if d.Home != "" {
-			if d.AwayUntil, err = s.Alerts.AwayUntil(r.Context(), d.Home, s.Clock.Now()); err != nil {
-				writeError(w, r, s.Logger, err)
-				return
-			}
 		}
 		detail := ""
 		if d.Citizen != nil {

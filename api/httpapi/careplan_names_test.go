@@ -80,7 +80,7 @@ func TestCarePlanOverviewNamesCitizens(t *testing.T) {
 			if got := names("mads"); len(got) != 3 || got["home-3"] != "Ole Hansen" {
 				t.Errorf("the manager's overview: %v", got)
 			}
-			log, err := store.AuditLog(ctx, "careplans", 0, 10)
+			log, err := store.AuditLog(ctx, api.Scope{All: true}, "careplans", 0, 10)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -344,7 +344,7 @@ func TestErasureRequestRefusedWhileAlertOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.call(t, karen, "POST", "/api/v1/me/erasure", "", http.StatusAccepted)
-	log, err := f.store.AuditLog(t.Context(), fmt.Sprintf("citizen/%d", f.karen), 0, 50)
+	log, err := f.store.AuditLog(t.Context(), api.Scope{All: true}, fmt.Sprintf("citizen/%d", f.karen), 0, 50)
 	if err != nil || !strings.Contains(actions(log), "erasure.request") {
 		t.Errorf("audit: %v %s", err, actions(log))
 	}

@@ -184,7 +184,7 @@ func TestFHIRPullOverHTTP(t *testing.T) {
 				t.Fatalf("%s pulled %d times", id, n)
 			}
 		}
-		log, err := f.store.AuditLog(t.Context(), "citizen/"+strconv.FormatInt(f.citizen, 10), 0, 100)
+		log, err := f.store.AuditLog(t.Context(), api.Scope{All: true}, "citizen/"+strconv.FormatInt(f.citizen, 10), 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

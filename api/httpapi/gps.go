@@ -26,10 +26,10 @@ type GPSService interface {
 	Accept(ctx context.Context, p gps.Position) error
 	Refused(source, tracker string, err error)
 	TrackerByKey(ctx context.Context, keyHash string) (string, error)
-	CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error
-	SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error
-	SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, error)
-	AlertTrack(ctx context.Context, id int64, limit int) (gps.Track, error)
+	CreateTracker(ctx context.Context, scope api.Scope, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error
+	SetSafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error
+	SafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID) ([]gps.Zone, error)
+	AlertTrack(ctx context.Context, scope api.Scope, id int64, limit int) (gps.Track, error)
 	Limits() gps.Limits
 }
 
@@ -90,13 +90,14 @@ func (s *server) osmand() http.Handler {
 }
 
 // createTracker registers a tracker for the home: {"id": "gps.xxx"}; the answer carries
-// the OsmAnd key once (only its hash is kept) and the URL for Traccar Client.
+// the OsmAnd key once (only its hash is kept) and the URL for Traccar Client. The store
+// decides the home against the caller's scope (the care plan's).
 func (s *server) createTracker() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
 			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
-		p, home, err := s.homeConfigAccess(r)
+		p, scope, home, err := homeScope(r)
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func (s *server) createTracker() http.Handler {
 			return err
 		}
 		key := base64.RawURLEncoding.EncodeToString(b)
-		if err := s.GPS.CreateTracker(r.Context(), req.ID, home, TrackerKeyHash(key), p.Name, s.Clock.Now()); err != nil {
+		if err := s.GPS.CreateTracker(r.Context(), scope, req.ID, home, TrackerKeyHash(key), p.Name, s.Clock.Now()); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, map[string]string{"id": req.ID, "home": string(home), "key": key,
@@ -120,22 +121,22 @@ func (s *server) createTracker() http.Handler {
 	})
 }
 
-// getSafeZones answers the home's safe zones (audited: where a citizen may walk is
-// personal data).
+// getSafeZones answers the home's safe zones (audited before they are answered: where a
+// citizen may walk is personal data).
 func (s *server) getSafeZones() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
 			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
-		p, home, err := s.homeConfigAccess(r)
+		p, scope, home, err := homeScope(r)
+		if err != nil {
+			return err
+		}
+		zs, err := s.GPS.SafeZones(r.Context(), scope, home)
 		if err != nil {
 			return err
 		}
 		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.zones.read", Object: "home/" + string(home)}); err != nil {
-			return err
-		}
-		zs, err := s.GPS.SafeZones(r.Context(), home)
-		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"home": home, "zones": zs})
@@ -149,7 +150,7 @@ func (s *server) putSafeZones() http.Handler {
 		if s.GPS == nil {
 			return fmt.Errorf("%w: GPS trackers are not served by this API", api.ErrUnavailable)
 		}
-		p, home, err := s.homeConfigAccess(r)
+		p, scope, home, err := homeScope(r)
 		if err != nil {
 			return err
 		}
@@ -162,7 +163,7 @@ func (s *server) putSafeZones() http.Handler {
 		if req.Zones == nil {
 			req.Zones = []gps.Zone{}
 		}
-		if err := s.GPS.SetSafeZones(r.Context(), home, req.Zones, p.Name, s.Clock.Now()); err != nil {
+		if err := s.GPS.SetSafeZones(r.Context(), scope, home, req.Zones, p.Name, s.Clock.Now()); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"home": home, "zones": req.Zones})
@@ -170,8 +171,8 @@ func (s *server) putSafeZones() http.Handler {
 	})
 }
 
-// alertTrack answers a tracker alert's zones and last positions, for staff whose scope
-// holds the alert; every read is audited.
+// alertTrack answers a tracker alert's zones and last positions to the care staff the
+// alert reaches (the store decides, as for the alert); every read is audited.
 func (s *server) alertTrack() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.GPS == nil {
@@ -185,12 +186,9 @@ func (s *server) alertTrack() http.Handler {
 		if err != nil {
 			return err
 		}
-		tr, err := s.GPS.AlertTrack(r.Context(), id, s.GPS.Limits().Track)
+		tr, err := s.GPS.AlertTrack(r.Context(), scope, id, s.GPS.Limits().Track)
 		if err != nil {
 			return err
-		}
-		if !scope.Allows(tr.Municipality, tr.District) {
-			return fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope) // as getAlert: answered as missing
 		}
 		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "gps.track.read",
 			Object: fmt.Sprintf("alert/%d", id), Detail: tr.Tracker}); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +17,6 @@ import (
 
 // HomeConfigService reads and changes homes' care plans (careplan.Service).
 type HomeConfigService interface {
-	HomeScope(ctx context.Context, home vagt.HomeID) (vagt.MunicipalityCode, int64, error)
 	View(ctx context.Context, scope api.Scope, home vagt.HomeID) (careplan.View, error)
 	Update(ctx context.Context, scope api.Scope, home vagt.HomeID, set careplan.Settings, ifVersion uint64, actor string) (careplan.View, error)
 	History(ctx context.Context, scope api.Scope, home vagt.HomeID, limit int) ([]careplan.Change, error)
@@ -70,40 +68,21 @@ func (s *server) carePlanOverview() http.Handler {
 	})
 }
 
-// homeConfigAccess checks that the caller may reach the home: care staff of its district
-// (staff without districts cover the whole municipality), managers of its municipality,
-// admins. The GPS and night routes still decide so in the handler; the care-plan routes
-// leave it to the care-plan service (carePlanScope).
-func (s *server) homeConfigAccess(r *http.Request) (*api.Principal, vagt.HomeID, error) {
+// homeScope is what a GPS or night route on a home needs before its service decides
+// access to the home: the caller's scope over homes (the care plan's: Principal.
+// CarePlanScope; 403 for another role, before anything is looked up) and the home named
+// in the URL.
+func homeScope(r *http.Request) (*api.Principal, api.Scope, vagt.HomeID, error) {
 	p := api.PrincipalFromContext(r.Context())
-	if s.HomeConfigs == nil {
-		return nil, "", fmt.Errorf("%w: care plans are not served by this API", api.ErrUnavailable)
-	}
-	if p.Role != api.RoleAdmin && p.Role != api.RoleManager && p.Role != api.RoleStaff {
-		// Before the look-up: a role refusal must not depend on whether the home exists.
-		return nil, "", fmt.Errorf("%w: care plans are for care staff and managers", api.ErrForbidden)
+	scope, err := p.CarePlanScope()
+	if err != nil {
+		return nil, api.Scope{}, "", err
 	}
 	home := vagt.HomeID(chi.URLParam(r, "id"))
 	if err := home.Validate(); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", api.ErrNotFound, err)
+		return nil, api.Scope{}, "", fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	}
-	mun, district, err := s.HomeConfigs.HomeScope(r.Context(), home)
-	if err != nil {
-		return nil, "", err
-	}
-	ok := false
-	switch p.Role {
-	case api.RoleAdmin:
-		ok = true
-	case api.RoleManager:
-		ok = p.Municipality == mun
-	case api.RoleStaff:
-		ok = p.Municipality == mun && (len(p.Districts) == 0 || slices.Contains(p.Districts, district))
-	}
-	if !ok {
-		return nil, "", fmt.Errorf("home %s: %w", home, api.ErrOutOfScope)
-	}
-	return p, home, nil
+	return p, scope, home, nil
 }
 
 // carePlanScope is what a care-plan route needs before the care-plan service decides

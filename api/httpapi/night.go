@@ -22,7 +22,7 @@ import (
 type NightService interface {
 	Board(ctx context.Context, scope api.Scope) (night.Board, error)
 	Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d night.Decision) (sqlstore.NightCheck, error)
-	Checks(ctx context.Context, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error)
+	Checks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error)
 	// ShiftNow is the time on the shift's clock, which due times are on (the demo's
 	// --night-speed runs it ahead of the wall clock).
 	ShiftNow() time.Time
@@ -88,14 +88,14 @@ func (s *server) recordNightCheck() http.Handler {
 }
 
 // nightChecks answers GET /homes/{id}/night-checks?from=&to= (RFC 3339; default the last
-// 7 days): who checked when, the state seen, the decision. Same access as the care plan;
-// audited.
+// 7 days): who checked when, the state seen, the decision. Same scope as the care plan,
+// decided by the store; audited.
 func (s *server) nightChecks() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
 		if s.Night == nil {
 			return errNoNight
 		}
-		p, home, err := s.homeConfigAccess(r)
+		p, scope, home, err := homeScope(r)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func (s *server) nightChecks() http.Handler {
 				*q.dst = t
 			}
 		}
-		cs, err := s.Night.Checks(r.Context(), home, from, to)
+		cs, err := s.Night.Checks(r.Context(), scope, home, from, to)
 		if err != nil {
 			return err
 		}

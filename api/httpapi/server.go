@@ -19,19 +19,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/auth"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// AlertStore is what the alert endpoints need: the alerts, their events for the live
-// stream, and whether a citizen is away (care plan absence) for the detail.
+// AlertStore is what the alert endpoints need: the alerts and their events for the live
+// stream.
 type AlertStore interface {
 	alerts.Service
 	alerts.EventLog
-	AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error)
 }
 
 // AuthStore finds principals by token hash, issues tokens and keeps the audit log.

@@ -215,7 +215,7 @@ func TestSignInWithProvider(t *testing.T) {
 	if life := tokens[0].ExpiresAt.Sub(f.clock.Now()); life > 12*time.Hour || life <= 0 {
 		t.Errorf("session token lives %s, want at most 12h", life)
 	}
-	log, err := f.store.AuditLog(t.Context(), fmt.Sprintf("user/%d", tokens[0].UserID), 0, 10)
+	log, err := f.store.AuditLog(t.Context(), api.Scope{All: true}, fmt.Sprintf("user/%d", tokens[0].UserID), 0, 10)
 	if err != nil || len(log) == 0 || log[0].Action != "signin.oidc" {
 		t.Errorf("audit: %v %+v", err, log)
 	}

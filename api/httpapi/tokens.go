@@ -179,10 +179,11 @@ func (s *server) gatewayPasswordLine() http.Handler {
 	})
 }
 
-// auditLog lets an admin read the audit log (the read itself is audited).
+// auditLog lets an admin read the audit log (the read itself is audited); the store
+// decides the caller's scope (Principal.AuditScope).
 func (s *server) auditLog() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, _ *api.Principal) error {
-		admin, err := requireAdmin(r)
+	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
+		scope, err := p.AuditScope()
 		if err != nil {
 			return err
 		}
@@ -195,10 +196,10 @@ func (s *server) auditLog() http.Handler {
 			return err
 		}
 		object := r.URL.Query().Get("object")
-		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: admin.Name, Action: "audit.read", Object: "audit", Detail: object}); err != nil {
+		if err := s.Auth.Audit(r.Context(), api.AuditEntry{At: s.Clock.Now(), Actor: p.Name, Action: "audit.read", Object: "audit", Detail: object}); err != nil {
 			return err
 		}
-		log, err := s.Auth.AuditLog(r.Context(), object, before, int(min(limit, 500)))
+		log, err := s.Auth.AuditLog(r.Context(), scope, object, before, int(min(limit, 500)))
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func TestNoCheckWhileAway(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("sweep at 02:40: %d missed, %v; want 1 (02:00; not the 23:00 while away)", n, err)
 	}
-	checks, err := svc.Checks(ctx, home, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
+	checks, err := svc.Checks(ctx, staff, home, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
 	if err != nil || len(checks) != 1 || !checks[0].DueAt.Equal(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)) {
 		t.Errorf("checks: %+v %v; want the 02:00 missed only", checks, err)
 	}

@@ -212,7 +212,7 @@ func TestNightSupervision(t *testing.T) {
 			if err != nil || c.AlertID == nil || c.Grade != "red" {
 				t.Fatalf("visit: %+v %v", c, err)
 			}
-			a, err := store.AlertDetail(ctx, *c.AlertID)
+			a, err := store.AlertDetail(ctx, *c.AlertID, staff, clock.Now())
 			if err != nil || a.Type != vagt.AlarmNightVisit || a.Home != home || a.District != district || a.EscalateAt == nil ||
 				a.Details["night_check"] != fmt.Sprint(c.ID) || !strings.Contains(a.Details["findings"], "motion") {
 				t.Errorf("the visit's alert: %+v %v", a, err)
@@ -249,11 +249,11 @@ func TestNightSupervision(t *testing.T) {
 				t.Errorf("late check: %+v %v", c, err)
 			}
 
-			checks, err := svc.Checks(ctx, home, due.Add(-time.Hour), due3.Add(time.Hour))
+			checks, err := svc.Checks(ctx, staff, home, due.Add(-time.Hour), due3.Add(time.Hour))
 			if err != nil || len(checks) != 3 || checks[0].DueAt.Equal(due3) != true || checks[2].By != "anna" {
 				t.Errorf("checks: %+v %v", checks, err)
 			}
-			log, err := store.AuditLog(ctx, "home/"+string(home), 0, 20)
+			log, err := store.AuditLog(ctx, api.Scope{All: true}, "home/"+string(home), 0, 20)
 			actions := map[string]int{}
 			for _, e := range log {
 				actions[e.Action]++

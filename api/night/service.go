@@ -19,10 +19,10 @@ import (
 
 // Store is what the service needs of the SQL store (sqlstore.Store).
 type Store interface {
-	NightHomes(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]sqlstore.NightHome, error)
-	NightChecks(ctx context.Context, home vagt.HomeID, from, to time.Time, limit int) ([]sqlstore.NightCheck, error)
+	NightHomes(ctx context.Context, scope api.Scope) ([]sqlstore.NightHome, error)
+	NightChecks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time, limit int) ([]sqlstore.NightCheck, error)
 	NightDues(ctx context.Context, from, to time.Time) (map[vagt.HomeID][]time.Time, error)
-	RecordNightCheck(ctx context.Context, c sqlstore.NightCheck, visit *sqlstore.NightAlert, now time.Time) (sqlstore.NightCheck, error)
+	RecordNightCheck(ctx context.Context, scope api.Scope, c sqlstore.NightCheck, visit *sqlstore.NightAlert, now time.Time) (sqlstore.NightCheck, error)
 	MissNightCheck(ctx context.Context, c sqlstore.NightCheck, gw vagt.GatewayID, now time.Time) (bool, error)
 }
 
@@ -113,11 +113,7 @@ func parseHome(h sqlstore.NightHome) (homePlan, bool) {
 
 // homes returns the homes in scope with a night plan and a gateway.
 func (s *Service) homes(ctx context.Context, scope api.Scope) ([]homePlan, error) {
-	mun := scope.Municipality
-	if scope.All {
-		mun = 0
-	}
-	rows, err := s.Store.NightHomes(ctx, mun, scope.Districts)
+	rows, err := s.Store.NightHomes(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +313,7 @@ func (s *Service) Record(ctx context.Context, scope api.Scope, home vagt.HomeID,
 	if d.Decision == sqlstore.NightVisit {
 		visit = &sqlstore.NightAlert{Gateway: h.Gateway, Details: map[string]string{"grade": string(grade), "findings": summary(findings)}}
 	}
-	return s.Store.RecordNightCheck(ctx, c, visit, now)
+	return s.Store.RecordNightCheck(ctx, scope, c, visit, now)
 }
 
 // summary is the findings in a line for an alert's details (at most 256 bytes).
@@ -349,13 +345,13 @@ func (s *Service) home(ctx context.Context, scope api.Scope, home vagt.HomeID) (
 	return homePlan{}, ErrNoPlan
 }
 
-// Checks returns a home's checks due in [from, to), newest first; the caller must have
-// the home in scope (it need not have night checks any more).
-func (s *Service) Checks(ctx context.Context, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error) {
+// Checks returns the checks due in [from, to) of a home in scope (it need not have night
+// checks any more), newest first; the store decides the scope.
+func (s *Service) Checks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error) {
 	if !from.Before(to) || to.Sub(from) > 400*24*time.Hour {
 		return nil, &InvalidField{"from", "from before to, at most 400 days apart"}
 	}
-	return s.Store.NightChecks(ctx, home, from, to, 1000)
+	return s.Store.NightChecks(ctx, scope, home, from, to, 1000)
 }
 
 // Sweep raises a night_check_missed alert for every check whose window ended unchecked

@@ -132,7 +132,7 @@ func TestRetention(t *testing.T) {
 		id         int64
 		anonymised bool
 	}{{old, true}, {oldOpen, false}, {recent, false}} {
-		det, err := store.AlertDetail(ctx, c.id)
+		det, err := store.AlertDetail(ctx, c.id, api.Scope{All: true}, now)
 		if err != nil {
 			t.Fatal(err)
 		}

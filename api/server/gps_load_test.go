@@ -39,11 +39,11 @@ func TestGPSLoadTrackersCrossingTheEdge(t *testing.T) {
 		if err := s.CreateHome(ctx, home, north, cit); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateTracker(ctx, load.TrackerID("load", i), home, fmt.Sprint("key-", i), "test", t0); err != nil {
+		if err := s.CreateTracker(ctx, api.Scope{All: true}, load.TrackerID("load", i), home, fmt.Sprint("key-", i), "test", t0); err != nil {
 			t.Fatal(err)
 		}
 		lat, lon := load.TrackerHome(i)
-		if err := s.SetSafeZones(ctx, home, []gps.Zone{{Name: "Hjem", Center: &[2]float64{lat, lon}, Radius: 200}}, "test", t0); err != nil {
+		if err := s.SetSafeZones(ctx, api.Scope{All: true}, home, []gps.Zone{{Name: "Hjem", Center: &[2]float64{lat, lon}, Radius: 200}}, "test", t0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,20 +33,20 @@ func (g gpsHTTP) TrackerByKey(ctx context.Context, h string) (string, error) {
 	return g.store.TrackerByKey(ctx, h)
 }
 
-func (g gpsHTTP) CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
-	return g.store.CreateTracker(ctx, id, home, keyHash, actor, now)
+func (g gpsHTTP) CreateTracker(ctx context.Context, scope api.Scope, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
+	return g.store.CreateTracker(ctx, scope, id, home, keyHash, actor, now)
 }
 
-func (g gpsHTTP) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
-	return g.store.SetSafeZones(ctx, home, zones, actor, now)
+func (g gpsHTTP) SetSafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
+	return g.store.SetSafeZones(ctx, scope, home, zones, actor, now)
 }
 
-func (g gpsHTTP) SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, error) {
-	return g.store.SafeZones(ctx, home)
+func (g gpsHTTP) SafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID) ([]gps.Zone, error) {
+	return g.store.SafeZones(ctx, scope, home)
 }
 
-func (g gpsHTTP) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track, error) {
-	return g.store.AlertTrack(ctx, id, limit)
+func (g gpsHTTP) AlertTrack(ctx context.Context, scope api.Scope, id int64, limit int) (gps.Track, error) {
+	return g.store.AlertTrack(ctx, scope, id, limit)
 }
 
 // newGPS makes the GPS service, and the OwnTracks consumer when there is a broker.

@@ -108,8 +108,13 @@ func (s *AuditService) Audit(ctx context.Context, e api.AuditEntry) error {
 	return nil
 }
 
-// AuditLog returns audit entries, newest first; object "" means all.
-func (s *AuditService) AuditLog(ctx context.Context, object string, before int64, limit int) ([]api.AuditEntry, error) {
+// AuditLog returns audit entries, newest first; object "" means all. Only a scope of all
+// municipalities reads it (api.Principal.AuditScope): the entries name objects of every
+// municipality; any other scope is api.ErrOutOfScope.
+func (s *AuditService) AuditLog(ctx context.Context, scope api.Scope, object string, before int64, limit int) ([]api.AuditEntry, error) {
+	if !scope.All {
+		return nil, fmt.Errorf("audit log: %w", api.ErrOutOfScope)
+	}
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}

@@ -44,7 +44,7 @@ func TestCitizenScope(t *testing.T) {
 		if _, err := s.UpdateCitizen(ctx, aarhus, c.ID, registry.CitizenChange{Name: &empty}, "aarhus-manager", t0); !errors.Is(err, api.ErrOutOfScope) {
 			t.Errorf("invalid UpdateCitizen out of scope: %v, want ErrOutOfScope", err)
 		}
-		log, err := s.AuditLog(ctx, "", 0, 100)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "", 0, 100)
 		must(t, err)
 		for _, e := range log {
 			if e.Actor == "aarhus-manager" {
@@ -112,7 +112,7 @@ func TestCitizenDataScope(t *testing.T) {
 				t.Errorf("CitizenGateways in %s scope: %v, want ErrOutOfScope", sc.name, err)
 			}
 		}
-		log, err := s.AuditLog(ctx, "", 0, 100)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "", 0, 100)
 		must(t, err)
 		for _, e := range log {
 			if e.Actor == "intruder" {

@@ -83,8 +83,8 @@ func (t *tx) keepAbsence(ctx context.Context, home vagt.HomeID, effective []byte
 	return err
 }
 
-// AwayUntil returns when the home's citizen is back, if away at now.
-func (s *AlertService) AwayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error) {
+// awayUntil returns when the home's citizen is back, if away at now (AlertDetail).
+func (s *AlertService) awayUntil(ctx context.Context, home vagt.HomeID, now time.Time) (*time.Time, error) {
 	var until int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT away_until FROM home_configs WHERE home_id = ? AND away_from <= ? AND away_until > ?`),
 		string(home), ms(now), ms(now)).Scan(&until)

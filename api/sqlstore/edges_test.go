@@ -48,16 +48,20 @@ func TestAbsenceSuppressesRoutineAlarms(t *testing.T) {
 		if r := ingest(t, s, alarm("gw-0042", seq, vagt.DeviceID(fmt.Sprintf("dev-%d", seq)), vagt.AlarmMissedMedication, away), away); r.Change != sqlstore.ChangeDuplicate {
 			t.Errorf("a redelivered suppressed alarm: %s", r.Change)
 		}
+		var raisedAway int64
 		for _, typ := range []vagt.AlarmType{vagt.AlarmPanic, vagt.AlarmFall, vagt.AlarmSmoke, vagt.AlarmWaterLeak, vagt.AlarmLowTemperature} {
-			if r := raise(typ, away); r.Change != sqlstore.ChangeRaised {
+			r := raise(typ, away)
+			if r.Change != sqlstore.ChangeRaised {
 				t.Errorf("%s while away: %s, want an alert", typ, r.Change)
 			}
+			raisedAway = r.Alert.ID
 		}
 		if r := raise(vagt.AlarmDoorAtNight, until); r.Change != sqlstore.ChangeRaised {
 			t.Errorf("door at night as the absence ends: %s", r.Change)
 		}
-		got, err := s.AwayUntil(t.Context(), w.home, away)
-		if err != nil || got == nil || !got.Equal(until) {
+		// The alert's detail says when the citizen is back.
+		d, err := s.AlertDetail(t.Context(), raisedAway, w.northStaff, away)
+		if got := d.AwayUntil; err != nil || got == nil || !got.Equal(until) {
 			t.Errorf("away until: %v %v, want %v", got, err, until)
 		}
 		savePlan(t, s, w.home, "") // ended early: a new plan without the absence
@@ -133,7 +137,7 @@ func TestTestModeMarksAlerts(t *testing.T) {
 		if err := s.SetTestMode(ctx, "bu-17", time.Time{}, "mads", t0.Add(34*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := s.AuditLog(ctx, "device/bu-17", 0, 10)
+		entries, err := s.AuditLog(ctx, api.Scope{All: true}, "device/bu-17", 0, 10)
 		if err != nil || len(entries) != 3 {
 			t.Errorf("audit of test mode: %d entries %v", len(entries), err)
 		}

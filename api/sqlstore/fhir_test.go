@@ -159,7 +159,7 @@ func TestPullOnStore(t *testing.T) {
 			t.Fatalf("a later visit changed the first page:\n%s", third)
 		}
 		vs, _ := s.Visits(ctx, 766, 0, time.Time{}, 1)
-		log, err := s.AuditLog(ctx, "citizen/"+itoa(vs[0].Citizen), 0, 100)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "citizen/"+itoa(vs[0].Citizen), 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

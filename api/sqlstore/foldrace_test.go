@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -72,7 +73,7 @@ func TestPressWhileStaffResolveOpensANewAlert(t *testing.T) {
 				t.Errorf("press after the resolve: %s into alert %d (state %s, count %d), want raised as a new open alert with count 1 (resolved alert %d)",
 					second.Change, second.Alert.ID, second.Alert.State, second.Alert.Count, old)
 			}
-			d, err := s.AlertDetail(ctx, old)
+			d, err := s.AlertDetail(ctx, old, api.Scope{All: true}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,18 +19,33 @@ import (
 // personal data kept here — never in InfluxDB — and read only through an alert or the
 // citizen's own data, audited.
 
-// CreateTracker registers a tracker for a home with the hash of its OsmAnd key (the broker
-// login is made like a gateway's, by the operator). Audited.
-func (s *GPSService) CreateTracker(ctx context.Context, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
-	if !gps.ValidTrackerID(id) {
-		return fmt.Errorf("%w: tracker id %q is not gps. and 3-60 of [a-z0-9-]", api.ErrInvalid, id)
+// homeScoped reads the home's municipality and district inside t and decides the caller's
+// access: a home outside scope is api.ErrOutOfScope, which the API answers as a missing
+// home. Safe zones, trackers and night checks are decided so.
+func (t *tx) homeScoped(ctx context.Context, home vagt.HomeID, scope api.Scope) (vagt.MunicipalityCode, error) {
+	var mun, district int64
+	err := t.row(ctx, `SELECT d.municipality, h.district_id FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`, string(home)).Scan(&mun, &district)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("home %s: %w", home, api.ErrNotFound)
+	} else if err != nil {
+		return 0, err
 	}
+	if !scope.Allows(vagt.MunicipalityCode(mun), district) {
+		return 0, fmt.Errorf("home %s: %w", home, api.ErrOutOfScope)
+	}
+	return vagt.MunicipalityCode(mun), nil
+}
+
+// CreateTracker registers a tracker for a home in scope with the hash of its OsmAnd key
+// (the broker login is made like a gateway's, by the operator). Audited.
+func (s *GPSService) CreateTracker(ctx context.Context, scope api.Scope, id string, home vagt.HomeID, keyHash, actor string, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
-		var mun int64
-		if err := t.row(ctx, `SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`, string(home)).Scan(&mun); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: home %s", api.ErrNotFound, home)
-		} else if err != nil {
+		mun, err := t.homeScoped(ctx, home, scope)
+		if err != nil {
 			return err
+		}
+		if !gps.ValidTrackerID(id) {
+			return fmt.Errorf("%w: tracker id %q is not gps. and 3-60 of [a-z0-9-]", api.ErrInvalid, id)
 		}
 		var n int
 		if err := t.row(ctx, `SELECT COUNT(*) FROM gps_trackers WHERE id = ?`, id).Scan(&n); err != nil {
@@ -40,7 +55,7 @@ func (s *GPSService) CreateTracker(ctx context.Context, id string, home vagt.Hom
 			return fmt.Errorf("%w: tracker %s exists", api.ErrConflict, id)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO gps_trackers (id, home_id, municipality, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			id, string(home), mun, keyHash, ms(now)); err != nil {
+			id, string(home), int64(mun), keyHash, ms(now)); err != nil {
 			return err
 		}
 		return t.audit(ctx, now, actor, "gps.tracker.create", "home:"+string(home), id)
@@ -58,22 +73,18 @@ func (s *GPSService) TrackerByKey(ctx context.Context, keyHash string) (string, 
 	return id, storeErrOrNil("tracker by key", err)
 }
 
-// SetSafeZones replaces a home's safe zones after checking them. Audited.
-func (s *GPSService) SetSafeZones(ctx context.Context, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
-	if err := gps.ValidateZones(zones); err != nil {
-		return err
-	}
-	b, err := json.Marshal(zones)
-	if err != nil {
-		return err
-	}
-	err = s.inTx(ctx, func(t *tx) error {
-		var n int
-		if err := t.row(ctx, `SELECT COUNT(*) FROM homes WHERE id = ?`, string(home)).Scan(&n); err != nil {
+// SetSafeZones replaces the safe zones of a home in scope after checking them. Audited.
+func (s *GPSService) SetSafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID, zones []gps.Zone, actor string, now time.Time) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.homeScoped(ctx, home, scope); err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("%w: home %s", api.ErrNotFound, home)
+		if err := gps.ValidateZones(zones); err != nil {
+			return err
+		}
+		b, err := json.Marshal(zones)
+		if err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, `INSERT INTO gps_zones (home_id, zones, updated_at, updated_by) VALUES (?, ?, ?, ?)
 			ON CONFLICT (home_id) DO UPDATE SET zones = excluded.zones, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
@@ -85,17 +96,24 @@ func (s *GPSService) SetSafeZones(ctx context.Context, home vagt.HomeID, zones [
 	return storeErrOrNil("set safe zones", err)
 }
 
-// SafeZones returns a home's safe zones (none: an empty list).
-func (s *GPSService) SafeZones(ctx context.Context, home vagt.HomeID) ([]gps.Zone, error) {
-	var raw string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT zones FROM gps_zones WHERE home_id = ?`), string(home)).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return []gps.Zone{}, nil
-	} else if err != nil {
-		return nil, storeErr("safe zones", err)
-	}
-	var zs []gps.Zone
-	if err := json.Unmarshal([]byte(raw), &zs); err != nil {
+// SafeZones returns the safe zones of a home in scope (none: an empty list). The caller
+// audits the read.
+func (s *GPSService) SafeZones(ctx context.Context, scope api.Scope, home vagt.HomeID) ([]gps.Zone, error) {
+	zs := []gps.Zone{}
+	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.homeScoped(ctx, home, scope); err != nil {
+			return err
+		}
+		var raw string
+		err := t.row(ctx, `SELECT zones FROM gps_zones WHERE home_id = ?`, string(home)).Scan(&raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return json.Unmarshal([]byte(raw), &zs)
+	})
+	if err != nil {
 		return nil, storeErr("safe zones", err)
 	}
 	return zs, nil
@@ -259,12 +277,13 @@ func (s *GPSService) PrunePositions(ctx context.Context, cutoff time.Time) (int6
 }
 
 // AlertTrack returns the tracker, the home's zones and address and the last limit
-// positions up to the alert's last time (and no later) of a GPS alert; ErrNotFound for an
-// alert that is not a tracker's. The caller checks the alert's scope and audits the read.
-func (s *GPSService) AlertTrack(ctx context.Context, id int64, limit int) (gps.Track, error) {
+// positions up to the alert's last time (and no later) of a GPS alert that scope reaches
+// (its district, or the audience it escalated to: as the alert itself); ErrNotFound for
+// an alert that is not a tracker's. The caller audits the read.
+func (s *GPSService) AlertTrack(ctx context.Context, scope api.Scope, id int64, limit int) (gps.Track, error) {
 	var tr gps.Track
 	err := s.inTx(ctx, func(t *tx) error {
-		a, err := t.alert(ctx, id)
+		a, err := t.scoped(ctx, id, scope) // lifecycle.go: Reaches, with the audience
 		if err != nil {
 			return err
 		}

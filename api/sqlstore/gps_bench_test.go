@@ -30,10 +30,10 @@ func BenchmarkRecordPositionSQLite(b *testing.B) {
 	if err := s.CreateHome(ctx, "home-1", d, cit); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.CreateTracker(ctx, "gps.karen-01", "home-1", "k", "b", t0); err != nil {
+	if err := s.CreateTracker(ctx, api.Scope{All: true}, "gps.karen-01", "home-1", "k", "b", t0); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.SetSafeZones(ctx, "home-1", []gps.Zone{gpsHome}, "b", t0); err != nil {
+	if err := s.SetSafeZones(ctx, api.Scope{All: true}, "home-1", []gps.Zone{gpsHome}, "b", t0); err != nil {
 		b.Fatal(err)
 	}
 	l := gps.Limits{}.WithDefaults()

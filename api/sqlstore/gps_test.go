@@ -35,26 +35,26 @@ func TestGPSTrackerAlerts(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		w := setup(t, s)
-		if err := s.CreateTracker(ctx, "gw-0042", w.home, "h0", "mads", t0); !errors.Is(err, api.ErrInvalid) {
+		if err := s.CreateTracker(ctx, api.Scope{All: true}, "gw-0042", w.home, "h0", "mads", t0); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("a gateway's id as tracker: %v", err)
 		}
-		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
+		if err := s.CreateTracker(ctx, api.Scope{All: true}, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-2", "mads", t0); !errors.Is(err, api.ErrConflict) {
+		if err := s.CreateTracker(ctx, api.Scope{All: true}, "gps.karen-01", w.home, "hash-2", "mads", t0); !errors.Is(err, api.ErrConflict) {
 			t.Errorf("twice: %v", err)
 		}
 		if id, err := s.TrackerByKey(ctx, "hash-1"); err != nil || id != "gps.karen-01" {
 			t.Errorf("by key: %q %v", id, err)
 		}
 		bowTie := gps.Zone{Points: [][2]float64{{55.86, 9.85}, {55.86, 9.87}, {55.87, 9.85}, {55.87, 9.88}}}
-		if err := s.SetSafeZones(ctx, w.home, []gps.Zone{bowTie}, "mads", t0); !errors.Is(err, api.ErrInvalid) {
+		if err := s.SetSafeZones(ctx, api.Scope{All: true}, w.home, []gps.Zone{bowTie}, "mads", t0); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("a zone that is not a simple polygon: %v", err)
 		}
-		if zs, _ := s.SafeZones(ctx, w.home); len(zs) != 0 {
+		if zs, _ := s.SafeZones(ctx, api.Scope{All: true}, w.home); len(zs) != 0 {
 			t.Errorf("refused zones stored: %+v", zs)
 		}
-		if err := s.SetSafeZones(ctx, w.home, []gps.Zone{gpsHome}, "mads", t0); err != nil {
+		if err := s.SetSafeZones(ctx, api.Scope{All: true}, w.home, []gps.Zone{gpsHome}, "mads", t0); err != nil {
 			t.Fatal(err)
 		}
 		lastEvent, _ := s.LastEventID(ctx)
@@ -115,7 +115,7 @@ func TestGPSTrackerAlerts(t *testing.T) {
 			t.Errorf("alerts after the jumps: %d", len(got))
 		}
 
-		tr, err := s.AlertTrack(ctx, a.ID, 5)
+		tr, err := s.AlertTrack(ctx, w.northStaff, a.ID, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func TestGPSTrackerAlerts(t *testing.T) {
 			t.Errorf("track: %+v", tr)
 		}
 		r2 := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0), t0)
-		if _, err := s.AlertTrack(ctx, r2.Alert.ID, 5); !errors.Is(err, api.ErrNotFound) {
+		if _, err := s.AlertTrack(ctx, w.northStaff, r2.Alert.ID, 5); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("a gateway's alert has no track: %v", err)
 		}
 
@@ -152,7 +152,7 @@ func TestGPSTrackerAlerts(t *testing.T) {
 		if _, err := s.EraseCitizen(ctx, api.Scope{All: true}, citizen, "mads", at); err != nil {
 			t.Fatal(err)
 		}
-		if tr, err := s.AlertTrack(ctx, a.ID, 50); err != nil || len(tr.Positions) != 0 || len(tr.Zones) != 0 {
+		if tr, err := s.AlertTrack(ctx, w.northStaff, a.ID, 50); err != nil || len(tr.Positions) != 0 || len(tr.Zones) != 0 {
 			t.Errorf("after erasure: %+v %v", tr, err)
 		}
 	})
@@ -165,7 +165,7 @@ func TestGPSSilenceRetentionActive(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		w := setup(t, s)
-		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
+		if err := s.CreateTracker(ctx, api.Scope{All: true}, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := s.DetectSilentTrackers(ctx, t0.Add(-time.Minute), t0); err != nil || n != 0 {
@@ -205,7 +205,7 @@ func TestGPSSilenceRetentionActive(t *testing.T) {
 		if n, err := s.PrunePositions(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
 			t.Errorf("pruned: %d %v", n, err)
 		}
-		tr, err := s.AlertTrack(ctx, got[0].ID, 10)
+		tr, err := s.AlertTrack(ctx, w.northStaff, got[0].ID, 10)
 		if err != nil || len(tr.Positions) != 1 || !tr.Positions[0].At.Equal(later) {
 			t.Errorf("after pruning: %+v %v", tr, err)
 		}
@@ -224,7 +224,7 @@ func TestGPSBatteryAndPanic(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		w := setup(t, s)
-		if err := s.CreateTracker(ctx, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
+		if err := s.CreateTracker(ctx, api.Scope{All: true}, "gps.karen-01", w.home, "hash-1", "mads", t0); err != nil {
 			t.Fatal(err)
 		}
 		at := t0

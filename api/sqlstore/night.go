@@ -34,21 +34,25 @@ type NightHome struct {
 	AwayFrom, AwayUntil *time.Time
 }
 
-// NightHomes returns the homes in use whose plan has night checks, in the municipality
-// (0: all) and districts (none: all of it).
-func (s *NightService) NightHomes(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) ([]NightHome, error) {
+// NightHomes returns the homes in use in scope whose plan has night checks (the sweep for
+// missed checks asks with api.Scope{All: true}).
+func (s *NightService) NightHomes(ctx context.Context, scope api.Scope) ([]NightHome, error) {
 	query := `SELECT h.id, d.municipality, h.district_id, COALESCE(ci.name, ''), COALESCE(g.id, ''), COALESCE(g.online, 0), g.last_seen, c.effective, c.changed_at,
 		c.away_from, c.away_until
 		FROM homes h JOIN districts d ON d.id = h.district_id
 		JOIN home_configs c ON c.home_id = h.id
 		LEFT JOIN citizens ci ON ci.id = h.citizen_id
 		LEFT JOIN gateways g ON g.home_id = h.id AND g.decommissioned_at IS NULL
-		WHERE h.decommissioned_at IS NULL AND c.effective LIKE '%"night_checks"%' AND (? = 0 OR d.municipality = ?)`
-	args := []any{int(mun), int(mun)}
-	if len(districts) > 0 {
-		query += ` AND h.district_id IN (?` + strings.Repeat(", ?", len(districts)-1) + `)`
-		for _, d := range districts {
-			args = append(args, d)
+		WHERE h.decommissioned_at IS NULL AND c.effective LIKE '%"night_checks"%'`
+	var args []any
+	if !scope.All { // as api.Scope.Allows: the municipality, and its districts when named
+		query += ` AND d.municipality = ?`
+		args = append(args, int(scope.Municipality))
+		if len(scope.Districts) > 0 {
+			query += ` AND h.district_id IN (?` + strings.Repeat(", ?", len(scope.Districts)-1) + `)`
+			for _, d := range scope.Districts {
+				args = append(args, d)
+			}
 		}
 	}
 	query += ` ORDER BY h.id, g.id LIMIT 20000`
@@ -149,13 +153,19 @@ type NightAlert struct {
 // its audit entry and, for a visit, the alert it raises (the same path as an alarm from
 // the lane: folding, escalation, the stream). A check of a due time nobody checked in its
 // window (missed) takes the place of the missed record and keeps the mark; a second check
-// of the same due time is a conflict.
-func (s *NightService) RecordNightCheck(ctx context.Context, c NightCheck, visit *NightAlert, now time.Time) (NightCheck, error) {
+// of the same due time is a conflict. A home outside scope is api.ErrOutOfScope, and
+// nothing is written.
+func (s *NightService) RecordNightCheck(ctx context.Context, scope api.Scope, c NightCheck, visit *NightAlert, now time.Time) (NightCheck, error) {
 	var out NightCheck
 	err := s.inTx(ctx, func(t *tx) error {
+		mun, err := t.homeScoped(ctx, c.Home, scope) // gps.go
+		if err != nil {
+			return err
+		}
+		c.Municipality = mun
 		var id int64
 		var decision string
-		err := t.row(ctx, `SELECT id, decision FROM night_checks WHERE home_id = ? AND due_at = ?`, string(c.Home), ms(c.DueAt)).Scan(&id, &decision)
+		err = t.row(ctx, `SELECT id, decision FROM night_checks WHERE home_id = ? AND due_at = ?`, string(c.Home), ms(c.DueAt)).Scan(&id, &decision)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			err = t.row(ctx, `INSERT INTO night_checks (home_id, municipality, due_at, checked_at, actor, decision, grade, state, note)
@@ -243,18 +253,33 @@ func nightRaise(typ vagt.AlarmType, gw vagt.GatewayID, mun vagt.MunicipalityCode
 	return raise{gateway: gw, device: vagt.DeviceID(gw), typ: typ, prio: typ.Priority(), municipality: mun, at: now, details: details}
 }
 
-// NightChecks returns a home's checks with due times in [from, to), newest first.
-func (s *NightService) NightChecks(ctx context.Context, home vagt.HomeID, from, to time.Time, limit int) ([]NightCheck, error) {
+// NightChecks returns the checks of a home in scope with due times in [from, to), newest
+// first. The caller audits the read.
+func (s *NightService) NightChecks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time, limit int) ([]NightCheck, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	out := []NightCheck{}
-	err := s.each(ctx, `SELECT `+nightColumns+` FROM night_checks WHERE home_id = ? AND due_at >= ? AND due_at < ? ORDER BY due_at DESC LIMIT ?`,
-		[]any{string(home), ms(from), ms(to), limit}, func(r *sql.Rows) error {
-			c, err := scanNight(r)
-			out = append(out, c)
+	var out []NightCheck
+	err := s.inTx(ctx, func(t *tx) error {
+		out = []NightCheck{}
+		if _, err := t.homeScoped(ctx, home, scope); err != nil { // gps.go
 			return err
-		})
+		}
+		rows, err := t.query(ctx, `SELECT `+nightColumns+` FROM night_checks WHERE home_id = ? AND due_at >= ? AND due_at < ? ORDER BY due_at DESC LIMIT ?`,
+			string(home), ms(from), ms(to), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanNight(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, storeErr("night checks", err)
 	}

@@ -29,7 +29,7 @@ func TestNightChecksOfACitizen(t *testing.T) {
 			if err := errors.Join(s.CreateHome(ctx, home, district, cit), s.RegisterGateway(ctx, gw, home)); err != nil {
 				t.Fatal(err)
 			}
-			_, err = s.RecordNightCheck(ctx, sqlstore.NightCheck{Home: home, Municipality: 766, DueAt: due, By: "anna", Decision: sqlstore.NightAllWell,
+			_, err = s.RecordNightCheck(ctx, api.Scope{Municipality: 766, Districts: []int64{district}}, sqlstore.NightCheck{Home: home, Municipality: 766, DueAt: due, By: "anna", Decision: sqlstore.NightAllWell,
 				Grade: "green", State: sqlstore.RawJSON(`{"in_bed":true,"in_bed_since":"2026-11-22T21:40:00Z"}`), Note: "sov trygt"}, nil, t0)
 			if err != nil {
 				t.Fatal(err)

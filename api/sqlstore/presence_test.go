@@ -33,7 +33,7 @@ func steps(tl []alerts.TimelineEntry) []string {
 
 func auditActions(t *testing.T, s *sqlstore.Store, id int64) []string {
 	t.Helper()
-	log, err := s.AuditLog(t.Context(), "alert/"+strconv.FormatInt(id, 10), 0, 100)
+	log, err := s.AuditLog(t.Context(), api.Scope{All: true}, "alert/"+strconv.FormatInt(id, 10), 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPresenceSteps(t *testing.T) {
 		if _, err := s.Take(ctx, id, bo, w.northStaff, t0.Add(21*time.Minute)); !errors.Is(err, api.ErrConflict) {
 			t.Fatalf("take a resolved alert: %v", err)
 		}
-		d, err := s.AlertDetail(ctx, id)
+		d, err := s.AlertDetail(ctx, id, api.Scope{All: true}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestTakeAndGoAndRelease(t *testing.T) {
 		if a, err = s.Take(ctx, id, anna, w.northStaff, t0.Add(100*time.Second)); err != nil || a.Assignee.Name != "anna" {
 			t.Fatalf("anna takes it: %v %+v", err, a)
 		}
-		d, err := s.AlertDetail(ctx, id)
+		d, err := s.AlertDetail(ctx, id, api.Scope{All: true}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestSilentAssignee(t *testing.T) {
 		if _, err := s.Arrive(ctx, id, anna, w.northStaff, clock.Now()); !errors.As(err, &ce) || ce.By != "bo" {
 			t.Fatalf("anna arrives after the take-over: %v", err)
 		}
-		d, _ := s.AlertDetail(ctx, id)
+		d, _ := s.AlertDetail(ctx, id, api.Scope{All: true}, t0)
 		if !slices.Contains(steps(d.Timeline), "overdue:system") || d.Timeline[len(d.Timeline)-1].Detail != "from anna" {
 			t.Fatalf("timeline: %+v", d.Timeline)
 		}
@@ -310,7 +310,7 @@ func TestPresenceAnonymised(t *testing.T) {
 		if n, err := s.AnonymiseAlerts(ctx, t0.Add(time.Hour), t0.Add(time.Hour)); err != nil || n != 1 {
 			t.Fatalf("anonymise: %d %v", n, err)
 		}
-		d, err := s.AlertDetail(ctx, id)
+		d, err := s.AlertDetail(ctx, id, api.Scope{All: true}, t0)
 		if err != nil || d.Assignee == nil || d.Assignee.Name != "" || d.ArrivedAt == nil {
 			t.Fatalf("%v %+v", err, d.Alert)
 		}
@@ -358,7 +358,7 @@ func TestSilentAssigneeEscalatedOnceByReplicas(t *testing.T) {
 				if errs[0] != nil || errs[1] != nil || counts[0]+counts[1] != 1 {
 					t.Fatalf("round %d: changed %v (%v), want 1 in all", round, counts, errs)
 				}
-				d, err := reps[0].AlertDetail(ctx, id)
+				d, err := reps[0].AlertDetail(ctx, id, api.Scope{All: true}, t0)
 				if err != nil || len(d.Escalations) != 1 || d.OverdueAt == nil || d.Assignee.Name != "anna" {
 					t.Fatalf("round %d: %v %+v", round, err, d.Alert)
 				}

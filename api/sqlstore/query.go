@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
@@ -96,9 +97,11 @@ func (s *AlertService) Alert(ctx context.Context, id int64) (alerts.Alert, error
 	return a, nil
 }
 
-// AlertDetail returns an alert with the citizen, the home's devices, notes and escalation
-// steps. The caller checks the scope and writes the audit record.
-func (s *AlertService) AlertDetail(ctx context.Context, id int64) (alerts.Detail, error) {
+// AlertDetail returns an alert that scope reaches (its district, or the audience it
+// escalated to) with the citizen, the home's devices, notes, escalation steps and when the
+// citizen is back if away at now; api.ErrOutOfScope, answered as a missing alert, for one
+// it does not reach. The caller writes the audit record.
+func (s *AlertService) AlertDetail(ctx context.Context, id int64, scope api.Scope, now time.Time) (alerts.Detail, error) {
 	a, err := s.Alert(ctx, id)
 	if err != nil {
 		return alerts.Detail{}, err
@@ -106,6 +109,14 @@ func (s *AlertService) AlertDetail(ctx context.Context, id int64) (alerts.Detail
 	d := alerts.Detail{Alert: a, Devices: []alerts.Device{}, Notes: []alerts.Note{}, Escalations: []alerts.Escalation{}}
 	if d.Audience, err = s.AlertAudience(ctx, id); err != nil {
 		return d, err
+	}
+	if !scope.Reaches(a.Municipality, a.District, d.Audience) {
+		return alerts.Detail{}, fmt.Errorf("alert %d: %w", id, api.ErrOutOfScope)
+	}
+	if a.Home != "" {
+		if d.AwayUntil, err = s.awayUntil(ctx, a.Home, now); err != nil {
+			return d, err
+		}
 	}
 	if a.Home != "" {
 		var (

@@ -64,7 +64,7 @@ func TestRegistryChangeScope(t *testing.T) {
 				t.Errorf("%s out of scope: %v, want ErrOutOfScope", what, err)
 			}
 		}
-		log, err := s.AuditLog(ctx, "", 0, 100)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "", 0, 100)
 		must(t, err)
 		for _, e := range log {
 			if e.Actor == "aarhus-manager" {

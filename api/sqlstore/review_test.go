@@ -54,7 +54,7 @@ func TestRearmedTakenAlertCanBeTakenOver(t *testing.T) {
 		if err != nil || got.Assignee == nil || got.Assignee.Name != "bo" {
 			t.Fatalf("central cannot take over the alert anna went silent on: %v %+v", err, got)
 		}
-		d, err := s.AlertDetail(ctx, id)
+		d, err := s.AlertDetail(ctx, id, api.Scope{All: true}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,7 +57,7 @@ func TestRosterScope(t *testing.T) {
 				}
 			}
 		}
-		log, err := s.AuditLog(ctx, "", 0, 100)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "", 0, 100)
 		must(t, err)
 		for _, e := range log {
 			if e.Actor == "aarhus-manager" {

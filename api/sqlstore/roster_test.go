@@ -94,7 +94,7 @@ func TestRosterSaveValidates(t *testing.T) {
 		if err != nil || len(r.Shifts) != 2 || r.Shifts[1].Backup.District != w.south || r.UpdatedBy != "lead" {
 			t.Fatalf("saved roster: %+v %v", r, err)
 		}
-		log, err := s.AuditLog(ctx, "district/"+itoa(w.north), 0, 10)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "district/"+itoa(w.north), 0, 10)
 		if err != nil || len(log) != 1 || log[0].Action != "roster.update" || log[0].Actor != "lead" {
 			t.Fatalf("audit: %+v %v", log, err)
 		}
@@ -219,7 +219,7 @@ func TestEscalateUnheard(t *testing.T) {
 		if err != nil || a.EscalationLevel != 2 || a.Tier != alerts.TierCentral || a.EscalateAt != nil {
 			t.Fatalf("alert after escalating unheard: %+v %v", a, err)
 		}
-		log, err := s.AuditLog(ctx, "alert/"+itoa(id), 0, 10)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "alert/"+itoa(id), 0, 10)
 		if err != nil || len(log) != 2 || log[0].Detail != "central (nobody listening)" {
 			t.Fatalf("audit: %+v %v", log, err)
 		}
@@ -273,7 +273,7 @@ func TestPressOnAcknowledgedRearms(t *testing.T) {
 		if n, err := s.EscalateDue(ctx, at.Add(61*time.Second)); err != nil || n != 1 {
 			t.Fatalf("the restarted clock did not escalate: %d %v", n, err)
 		}
-		log, err := s.AuditLog(ctx, "alert/"+itoa(r.Alert.ID), 0, 10)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "alert/"+itoa(r.Alert.ID), 0, 10)
 		if err != nil || !slices.ContainsFunc(log, func(e api.AuditEntry) bool { return e.Action == "alert.reraise" && e.Actor == api.System }) {
 			t.Fatalf("audit: %+v %v", log, err)
 		}

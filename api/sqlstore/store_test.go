@@ -221,7 +221,7 @@ func TestLifecycle(t *testing.T) {
 		if _, err := s.Resolve(ctx, id, "bo", w.northStaff, alerts.OutcomeOther, "", t0.Add(11*time.Minute)); !errors.As(err, &ce) || ce.By != "anna" {
 			t.Fatalf("resolve twice: %v", err)
 		}
-		d, err := s.AlertDetail(ctx, id)
+		d, err := s.AlertDetail(ctx, id, api.Scope{All: true}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +318,7 @@ func TestTokensAndAudit(t *testing.T) {
 		if err := s.Audit(ctx, api.AuditEntry{At: t0, Actor: "anna", Action: "alert.read", Object: "alert/1"}); err != nil {
 			t.Fatal(err)
 		}
-		log, err := s.AuditLog(ctx, "alert/1", 0, 10)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "alert/1", 0, 10)
 		if err != nil || len(log) != 1 || log[0].Actor != "anna" {
 			t.Fatalf("audit: %v %+v", err, log)
 		}

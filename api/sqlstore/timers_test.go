@@ -43,7 +43,7 @@ func TestEscalation(t *testing.T) {
 			t.Fatal(err)
 		}
 		step(time.Hour, 0)
-		d, err := s.AlertDetail(ctx, panic.ID)
+		d, err := s.AlertDetail(ctx, panic.ID, api.Scope{All: true}, t0)
 		if err != nil || len(d.Escalations) != 2 || d.Escalations[0].Tier != alerts.TierBackup || d.Escalations[1].Tier != alerts.TierCentral {
 			t.Fatalf("escalation record: %v %+v", err, d.Escalations)
 		}
@@ -155,7 +155,7 @@ func TestOfflineDetection(t *testing.T) {
 		if al[0].State != alerts.StateResolved || al[0].ResolvedBy != api.System || al[0].Outcome != alerts.OutcomeTechnicalFault {
 			t.Fatalf("resolved: %+v", al)
 		}
-		if d, _ := s.AlertDetail(ctx, al[0].ID); len(d.Notes) != 1 {
+		if d, _ := s.AlertDetail(ctx, al[0].ID, api.Scope{All: true}, t0); len(d.Notes) != 1 {
 			t.Fatalf("no record of the resolve: %+v", d.Notes)
 		}
 		// Heartbeats stopping without a will: interval × factor + grace.

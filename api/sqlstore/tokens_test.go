@@ -82,7 +82,7 @@ func TestTokenRevocation(t *testing.T) {
 		if _, err := s.RevokeUserTokens(ctx, 99999, "cli", t0); !errors.Is(err, api.ErrNotFound) {
 			t.Fatalf("revoke all of nobody: %v", err)
 		}
-		log, err := s.AuditLog(ctx, "user/"+itoa(p1.UserID), 0, 10)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "user/"+itoa(p1.UserID), 0, 10)
 		if err != nil || len(log) != 3 || log[0].Action != "token.revoke_all" || log[0].Actor != "cli" ||
 			log[1].Action != "token.revoke_all" || log[2].Action != "token.revoke" || log[2].Detail != "token/"+itoa(p1.TokenID) {
 			t.Fatalf("audit %v %+v", err, log)
@@ -144,7 +144,7 @@ func TestActivationCodes(t *testing.T) {
 		if _, err := s.Principal(ctx, tokHash, t0.Add(6*time.Hour)); !errors.Is(err, api.ErrUnauthenticated) {
 			t.Fatalf("first token after a new activation: %v", err)
 		}
-		log, err := s.AuditLog(ctx, "citizen/"+itoa(cit), 0, 10)
+		log, err := s.AuditLog(ctx, api.Scope{All: true}, "citizen/"+itoa(cit), 0, 10)
 		if err != nil || len(log) != 5 || log[0].Action != "activation.use" || log[4].Action != "activation.create" || log[4].Actor != "mads" {
 			t.Fatalf("audit %v %+v", err, log)
 		}

@@ -37,7 +37,7 @@ func TestTokenCreate(t *testing.T) {
 	if err != nil || p.Name != "anna" || p.Role != api.RoleStaff || p.Municipality != 766 {
 		t.Fatalf("principal %v %+v", err, p)
 	}
-	log, err := s.AuditLog(t.Context(), "", 0, 10)
+	log, err := s.AuditLog(t.Context(), api.Scope{All: true}, "", 0, 10)
 	if err != nil || len(log) != 1 || log[0].Action != "token.create" {
 		t.Fatalf("audit %v %+v", err, log)
 	}
@@ -99,7 +99,7 @@ func TestTokenListAndRevoke(t *testing.T) {
 	if err := commands.Run(context.Background(), "vagt", []string{"token", "create", "--name", "root", "--role", "admin", "--expires", "48h"}, env, &out, &errOut); err == nil {
 		t.Error("a 48-hour admin token was created")
 	}
-	log, err := s.AuditLog(t.Context(), "", 0, 20)
+	log, err := s.AuditLog(t.Context(), api.Scope{All: true}, "", 0, 20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,8 +95,8 @@ func startWorld(t testing.TB) *world {
 	// GET /api/v1/alerts/{id}/track reads.
 	now := time.Now()
 	w.trackFrom = now.Add(-time.Hour).Truncate(time.Second)
-	must(t, s.CreateTracker(t.Context(), "gps.sec-1", vagt.HomeID(w.home), httpapi.TrackerKeyHash(trackerKey), "matrix", now))
-	must(t, s.SetSafeZones(t.Context(), vagt.HomeID(w.home), []gps.Zone{{Name: "Hjem", Center: &[2]float64{55.86, 9.85}, Radius: 300}}, "matrix", now))
+	must(t, s.CreateTracker(t.Context(), api.Scope{All: true}, "gps.sec-1", vagt.HomeID(w.home), httpapi.TrackerKeyHash(trackerKey), "matrix", now))
+	must(t, s.SetSafeZones(t.Context(), api.Scope{All: true}, vagt.HomeID(w.home), []gps.Zone{{Name: "Hjem", Center: &[2]float64{55.86, 9.85}, Radius: 300}}, "matrix", now))
 	fix := gps.Position{Tracker: "gps.sec-1", At: w.trackFrom.Add(-time.Hour), Lat: 55.87, Lon: 9.85, Acc: 8, Battery: 80, Source: "osmand"}
 	left, err := s.RecordPosition(t.Context(), fix, now, func(st *gps.TrackerState) []gps.Alarm { return gps.Decide(st, fix, gps.Limits{}.WithDefaults()) })
 	must(t, err)

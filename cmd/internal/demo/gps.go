@@ -30,11 +30,11 @@ var demoTrackerHome = [2]float64{55.7706, 9.7037}
 // an existing tracker is kept).
 func seedTracker(ctx context.Context, store *sqlstore.Store, h demoHome) error {
 	home := vagt.HomeID("home-" + strings.TrimPrefix(string(h.gateway), "demo-gw-"))
-	err := store.CreateTracker(ctx, demoTracker, home, "demo-tracker-has-no-osmand-key", "demo", time.Now())
+	err := store.CreateTracker(ctx, api.Scope{All: true}, demoTracker, home, "demo-tracker-has-no-osmand-key", "demo", time.Now())
 	if err != nil && !errors.Is(err, api.ErrConflict) {
 		return err
 	}
-	return store.SetSafeZones(ctx, home, []gps.Zone{{Name: "Hjem", Center: &demoTrackerHome, Radius: 300}}, "demo", time.Now())
+	return store.SetSafeZones(ctx, api.Scope{All: true}, home, []gps.Zone{{Name: "Hjem", Center: &demoTrackerHome, Radius: 300}}, "demo", time.Now())
 }
 
 // walk is the tracker's distance from home (metres) and bearing in step k of a 30-step
