@@ -185,3 +185,41 @@ func wideRandomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Tech
 	slices.Sort(techs)
 	return f, muns, techs
 }
+
+// TestNearestRankIsPercentile: selection finds the value the sort finds, for every rank,
+// on random values with ties and on the orders that defeat a naive quickselect (sorted,
+// reversed, all equal, organ pipe).
+func TestNearestRankIsPercentile(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 5))
+	var inputs [][]float64
+	for n := range 200 {
+		vs := make([]float64, n)
+		for i := range vs {
+			vs[i] = float64(r.IntN(1 + n/3)) // ties
+		}
+		inputs = append(inputs, vs)
+	}
+	for _, n := range []int{1, 2, 3, 1000, 4099} {
+		sorted, rev, equal, pipe := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			sorted[i], rev[i], equal[i], pipe[i] = float64(i), float64(n-i), 7, float64(min(i, n-i))
+		}
+		inputs = append(inputs, sorted, rev, equal, pipe)
+	}
+	for _, vs := range inputs {
+		for _, p := range []float64{0, 1, 25, 50, 75, 90, 99, 100} {
+			want := percentile(vs, p)
+			got := nearestRank(slices.Clone(vs), p)
+			if (want == nil) != (got == nil) || (want != nil && *want != *got) {
+				t.Fatalf("p%v of %d values: selection %v, sort %v", p, len(vs), fl(got), fl(want))
+			}
+		}
+	}
+}
+
+func fl(p *float64) string {
+	if p == nil {
+		return "nil"
+	}
+	return strconv.FormatFloat(*p, 'g', -1, 64)
+}

@@ -593,3 +593,20 @@ func refResponseRows(q Query, facts []registry.AlertFact, devices []registry.Dev
 	}
 	return out
 }
+
+type stages struct{ registered, installed, active, still set }
+
+func (st stages) release(q Query, registered, installed, active, still **int) (suppressed bool) {
+	put := func(dst **int, n int) {
+		if q.Suppress && n > 0 && n < SuppressBelow {
+			suppressed = true
+			return
+		}
+		*dst = ptr(q.released(n))
+	}
+	put(registered, len(st.registered))
+	put(installed, len(st.installed))
+	put(active, len(st.active))
+	put(still, len(st.still))
+	return suppressed
+}
