@@ -213,7 +213,9 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 		return j*nt + ti
 	})
 	ds := reports{devices: devices, masks: masks, life: lifetimes(devices, p.Buckets())}
-	cellOf := func(m vagt.MunicipalityCode, t vagt.Technology) []int32 { return byCell.cell(muns.of(m)*nt + techPos[t]) }
+	cellOf := func(m vagt.MunicipalityCode, t vagt.Technology) []int32 {
+		return byCell.cell(muns.of(m)*nt + techPos[t])
+	}
 	seen := newDistinct(devices, citizens)
 	// Registered (the funnel's first stage): the citizens registered before the end, and
 	// every citizen who got any technology before it (see funnel).

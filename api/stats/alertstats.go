@@ -102,7 +102,7 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	// The alerts by interval × municipality, once (grouping.go): a row reads its cell, an
 	// interval's total the interval's cells (contiguous), the whole period all of them.
 	// Alerts of a municipality not asked, or outside the period, are in none.
-	al := groupBy(len(facts), len(buckets)*muns.n, func(k int) int {
+	al := groupAlerts(facts, len(buckets)*muns.n, func(k int) int {
 		j := muns.of(facts[k].Municipality)
 		if j < 0 {
 			return -1
@@ -132,7 +132,7 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 				continue
 			}
 			cell := al.cell(i*muns.n + j)
-			fillAlertRow(&row, q, facts, cell, citz, p.Interval.Months(b), &scratch)
+			fillAlertRow(&row, q, cell, citz, p.Interval.Months(b), &scratch)
 			row.Response = responseRows(q, facts, cell, devices, life, districts, techs, i, seen)
 			res.Rows = append(res.Rows, row)
 		}
@@ -161,7 +161,7 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 		if q.Suppress && anySmall(citz) {
 			t.Suppressed = true
 		} else {
-			fillAlertRow(&t.AlertRow, q, facts, pool, citz, m, &scratch)
+			fillAlertRow(&t.AlertRow, q, pool, citz, m, &scratch)
 		}
 		res.Totals = append(res.Totals, t)
 	}
@@ -189,42 +189,42 @@ func watched(devices []registry.DeviceFact, life []lifetime, sel []int32, techs 
 // alertScratch is the buffers one request reuses for the times it takes percentiles of.
 type alertScratch struct{ ack, resolve, arrivals []float64 }
 
-// fillAlertRow computes a row's figures from the alerts facts[sel], all raised in its
-// interval: counts as q releases them (rounded when protected), rates and shares from the
-// released counts, and the arrival of its critical and high alarms (response.go).
-func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, sel []int32, citizens int, months float64, scratch *alertScratch) {
+// fillAlertRow computes a row's figures from the alerts recs, all raised in its interval:
+// counts as q releases them (rounded when protected), rates and shares from the released
+// counts, and the arrival of its critical and high alarms (response.go).
+func fillAlertRow(row *AlertRow, q Query, recs []alertRec, citizens int, months float64, scratch *alertScratch) {
 	var (
 		n, resolved, falseAlarm, noVisit, escalations, escalated, within60, within180, urgentN int
 	)
 	ack, resolve := scratch.ack[:0], scratch.resolve[:0]
 	arrival := response{arrivals: scratch.arrivals[:0]}
 	var types [math.MaxUint8 + 1]int
-	for _, k := range sel {
-		f := &facts[k]
+	for k := range recs {
+		f := &recs[k]
 		n++
-		types[f.Type]++
-		escalations += f.Escalations
-		if f.Escalations > 0 {
+		types[f.typ]++
+		escalations += f.escalations
+		if f.escalations > 0 {
 			escalated++
 		}
-		if f.ResolvedAt != nil {
+		if f.has(recResolved) {
 			resolved++
-			if f.Outcome == alerts.OutcomeFalseAlarm {
+			if f.has(recFalseAlarm) {
 				falseAlarm++
 			}
-			if isWithoutVisit(f.Outcome) {
+			if f.has(recWithoutVisit) {
 				noVisit++
 			}
 		}
-		if urgent(f.Priority) {
+		if urgent(f.prio) {
 			arrival.add(f)
 		}
-		if f.Priority == vagt.PriorityTechnical {
+		if f.prio == vagt.PriorityTechnical {
 			continue
 		}
 		urgentN++
-		if f.AckedAt != nil {
-			d := f.AckedAt.Sub(f.RaisedAt)
+		if f.has(recAcked) {
+			d := f.ack
 			ack = append(ack, d.Seconds())
 			if d <= 60*time.Second {
 				within60++
@@ -233,8 +233,8 @@ func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, sel []int3
 				within180++
 			}
 		}
-		if f.ResolvedAt != nil {
-			resolve = append(resolve, f.ResolvedAt.Sub(f.RaisedAt).Seconds())
+		if f.has(recResolved) {
+			resolve = append(resolve, f.resolve.Seconds())
 		}
 	}
 	scratch.ack, scratch.resolve, scratch.arrivals = ack, resolve, arrival.arrivals

@@ -38,9 +38,7 @@ type ResponseRow struct {
 // recorded. An alarm still open, or resolved as visited without "arrived" being said, counts
 // as not arrived in time: the figure is of what staff recorded, and errs on the side of
 // showing help late rather than on time.
-func NeedsVisit(f registry.AlertFact) bool { return needsVisit(&f) }
-
-func needsVisit(f *registry.AlertFact) bool {
+func NeedsVisit(f registry.AlertFact) bool {
 	return f.ArrivedAt != nil || f.ResolvedAt == nil || !isWithoutVisit(f.Outcome)
 }
 
@@ -50,25 +48,23 @@ type response struct {
 	arrivals                                          []float64
 }
 
-func (r *response) add(f *registry.AlertFact) {
+func (r *response) add(f *alertRec) {
 	r.alarms++
-	if f.AckedAt != nil {
-		d := f.AckedAt.Sub(f.RaisedAt)
-		if d <= 60*time.Second {
+	if f.has(recAcked) {
+		if f.ack <= 60*time.Second {
 			r.within60++
 		}
-		if d <= 180*time.Second {
+		if f.ack <= 180*time.Second {
 			r.within180++
 		}
 	}
-	if !needsVisit(f) {
+	if !f.needsVisit() {
 		return
 	}
 	r.needVisit++
-	if f.ArrivedAt != nil {
-		d := f.ArrivedAt.Sub(f.RaisedAt)
-		r.arrivals = append(r.arrivals, d.Seconds())
-		if d <= ArrivalPromise {
+	if f.has(recArrived) {
+		r.arrivals = append(r.arrivals, f.arrival.Seconds())
+		if f.arrival <= ArrivalPromise {
 			r.arrived30++
 		}
 	}
@@ -115,11 +111,11 @@ func byDistrict(devices []registry.DeviceFact, sel []int32) []districtDevices {
 	return out
 }
 
-// responseRows splits a municipality's critical and high alarms of interval i (facts[sel]) by
+// responseRows splits a municipality's critical and high alarms of interval i (recs) by
 // district and priority: a row for every district with citizens watched or alarms, for
 // each of the two priorities. A district row is suppressed as a municipality row is: 1-4
 // citizens watched (for the protected view).
-func responseRows(q Query, facts []registry.AlertFact, sel []int32, devices []registry.DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
+func responseRows(q Query, facts []registry.AlertFact, recs []alertRec, devices []registry.DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
 	type key struct {
 		district int64
 		prio     vagt.Priority
@@ -145,20 +141,24 @@ func responseRows(q Query, facts []registry.AlertFact, sel []int32, devices []re
 		}
 	}
 	byKey := map[key]*response{}
-	for _, k := range sel {
-		f := &facts[k]
-		if !urgent(f.Priority) {
+	lastAlert := map[int64]int32{} // a district's name is its last alert's (store order)
+	for k := range recs {
+		f := &recs[k]
+		if !urgent(f.prio) {
 			continue
 		}
-		names[f.District] = f.DistrictName
-		ky := key{f.District, f.Priority}
+		lastAlert[f.district] = f.fact
+		ky := key{f.district, f.prio}
 		if byKey[ky] == nil {
 			byKey[ky] = &response{}
 		}
 		byKey[ky].add(f)
-		if _, ok := citizens[f.District]; !ok {
-			citizens[f.District] = 0
+		if _, ok := citizens[f.district]; !ok {
+			citizens[f.district] = 0
 		}
+	}
+	for d, k := range lastAlert {
+		names[d] = facts[k].DistrictName
 	}
 	districtIDs := make([]int64, 0, len(citizens))
 	for d := range citizens {
