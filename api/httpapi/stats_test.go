@@ -456,7 +456,9 @@ func TestStatisticsRefuseBadPeriodsAlike(t *testing.T) {
 			for _, user := range []string{"mads", "kl"} {
 				for _, e := range endpoints {
 					code, body, h := f.get(t, user, e.path+c.query, e.accept)
-					var got struct{ Error struct{ Code, Message, Field string } }
+					var got struct {
+						Error struct{ Code, Message, Field string }
+					}
 					if code != 400 || h.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &got) != nil ||
 						got.Error.Code != "invalid" || got.Error.Field != c.field || !strings.Contains(got.Error.Message, c.reason) {
 						t.Errorf("%s %s%s (Accept %q): %d %s %s, want 400 invalid, field %s: %s", user, e.path, c.query, e.accept, code, h.Get("Content-Type"), body, c.field, c.reason)
