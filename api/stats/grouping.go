@@ -241,12 +241,29 @@ type alertCells struct {
 }
 
 func groupAlerts(facts []registry.AlertFact, n int, key func(k int) int) alertCells {
-	g := groupBy(len(facts), n, key)
-	recs := make([]alertRec, len(g.idx))
-	for p, k := range g.idx {
-		recs[p] = newAlertRec(&facts[k], int(k))
+	keys := make([]int32, len(facts))
+	start := make([]int, n+1)
+	for k := range facts {
+		c := key(k)
+		keys[k] = int32(c)
+		if c >= 0 {
+			start[c+1]++
+		}
 	}
-	return alertCells{recs: recs, start: g.start}
+	for c := range n {
+		start[c+1] += start[c]
+	}
+	// The facts are read in the store's order (their times were allocated in it too), and
+	// each record written to its place.
+	recs := make([]alertRec, start[n])
+	next := slices.Clone(start[:n])
+	for k, c := range keys {
+		if c >= 0 {
+			recs[next[c]] = newAlertRec(&facts[k], k)
+			next[c]++
+		}
+	}
+	return alertCells{recs: recs, start: start}
 }
 
 func (c alertCells) cell(k int) []alertRec { return c.recs[c.start[k]:c.start[k+1]] }
