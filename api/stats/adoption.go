@@ -286,7 +286,7 @@ type distinct struct {
 
 // newDistinct indexes the citizens of devices and then of citizens.
 func newDistinct(ds []registry.DeviceFact, citizens []registry.CitizenFact) *distinct {
-	d := &distinct{index: map[int64]int32{}, of: make([]int32, len(ds))}
+	d := &distinct{index: make(map[int64]int32, len(ds)/2+len(citizens)), of: make([]int32, len(ds))}
 	for k, f := range ds {
 		d.of[k] = d.add(f.Citizen)
 	}

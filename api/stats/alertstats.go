@@ -83,7 +83,11 @@ func isWithoutVisit(o alerts.Outcome) bool {
 }
 
 // Alerts computes alert statistics per municipality × interval.
-func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
+func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) { return s.alerts(ctx, q, true) }
+
+// alerts computes them, the rows' response by district only when districts is set (the
+// comparison does not show it).
+func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertStats, error) {
 	p := q.Period
 	res := AlertStats{Period: p, Disclosure: q.disclosure(), Rows: []AlertRow{}}
 	if q.Suppress {
@@ -122,7 +126,10 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	for _, m := range q.Municipalities {
 		j := muns.of(m)
 		mine := devs.cell(j)
-		districts := byDistrict(devices, mine)
+		var byDist []districtDevices
+		if districts {
+			byDist = byDistrict(devices, mine)
+		}
 		for i, b := range buckets {
 			row := AlertRow{Municipality: m, MunicipalityName: names[m].Name, Start: b.Start, End: b.End}
 			citz := watched(devices, life, mine, techs, i, seen)
@@ -133,7 +140,9 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 			}
 			cell := al.cell(i*muns.n + j)
 			fillAlertRow(&row, q, cell, citz, p.Interval.Months(b), &scratch)
-			row.Response = responseRows(q, facts, cell, devices, life, districts, techs, i, seen)
+			if districts {
+				row.Response = responseRows(q, facts, cell, devices, life, byDist, techs, i, seen)
+			}
 			res.Rows = append(res.Rows, row)
 		}
 	}

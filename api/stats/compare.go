@@ -226,7 +226,7 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 	if err != nil {
 		return out, err
 	}
-	al, err := s.Alerts(ctx, q)
+	al, err := s.alerts(ctx, q, false)
 	if err != nil {
 		return out, err
 	}
@@ -310,7 +310,7 @@ func (s *Service) installDays(ctx context.Context, q Query) (map[cell][]float64,
 	if err != nil {
 		return nil, err
 	}
-	registered := map[int64]time.Time{}
+	registered := make(map[int64]time.Time, len(citizens))
 	for _, c := range citizens {
 		registered[c.ID] = c.RegisteredAt
 	}
