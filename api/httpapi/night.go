@@ -132,7 +132,7 @@ func (s *server) nightStats() http.Handler {
 		if s.Stats == nil || !ok {
 			return errNoStats
 		}
-		q, err := statsQuery(r, p)
+		q, err := s.statsQuery(r, p)
 		if err != nil {
 			return err
 		}

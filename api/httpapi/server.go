@@ -77,8 +77,8 @@ type Config struct {
 	Registry RegistryStore
 	// Stats computes the statistics; nil: they answer 503.
 	Stats StatsService
-	// StatsRetention is how far back a comparison's period may start; default
-	// stats.DefaultRetention.
+	// StatsRetention is how far back, and how long, a statistics period may reach (every
+	// statistics endpoint); default stats.DefaultRetention.
 	StatsRetention time.Duration
 	// Telemetry reads a citizen's telemetry and erases it; nil (InfluxDB not configured):
 	// the export and erasure answer 503.

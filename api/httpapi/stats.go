@@ -26,8 +26,11 @@ var errNoStats = fmt.Errorf("%w: statistics are not configured", api.ErrUnavaila
 
 // statsQuery validates the request's municipality, technology, from, to and interval
 // against the caller's role: managers get their own municipality only, national users and
-// admins any (national with small counts suppressed); other roles get none.
-func statsQuery(r *http.Request, p *api.Principal) (stats.Query, error) {
+// admins any (national with small counts suppressed); other roles get none. Every
+// statistics endpoint asks it, so each refuses the same bad input alike: a 400 naming the
+// field and why (a period of zero length, reversed, longer than the retention or wholly in
+// the future: stats.CheckPeriod; an unknown municipality or technology).
+func (s *server) statsQuery(r *http.Request, p *api.Principal) (stats.Query, error) {
 	var q stats.Query
 	v := r.URL.Query()
 	switch p.Role {
@@ -36,7 +39,7 @@ func statsQuery(r *http.Request, p *api.Principal) (stats.Query, error) {
 		return q, fmt.Errorf("%w: statistics are for managers, national users and admins", api.ErrForbidden)
 	}
 	var err error
-	if q.Period, err = stats.ParsePeriod(v.Get("from"), v.Get("to"), v.Get("interval")); err != nil {
+	if q.Period, err = stats.CheckPeriod(v.Get("from"), v.Get("to"), v.Get("interval"), s.Clock.Now(), s.statsRetention()); err != nil {
 		return q, err
 	}
 	if s := v.Get("municipality"); s != "" {
@@ -44,7 +47,7 @@ func statsQuery(r *http.Request, p *api.Principal) (stats.Query, error) {
 			n, err := strconv.ParseUint(strings.TrimSpace(part), 10, 16)
 			m := vagt.MunicipalityCode(n)
 			if err != nil || m.Validate() != nil {
-				return q, fmt.Errorf("%w: unknown municipality %q", api.ErrInvalid, part)
+				return q, &api.FieldError{Field: "municipality", Reason: fmt.Sprintf("unknown municipality %q", part)}
 			}
 			if !slices.Contains(q.Municipalities, m) {
 				q.Municipalities = append(q.Municipalities, m)
@@ -70,7 +73,7 @@ func statsQuery(r *http.Request, p *api.Principal) (stats.Query, error) {
 		for _, part := range strings.Split(s, ",") {
 			t, err := vagt.ParseTechnology(strings.TrimSpace(part))
 			if err != nil {
-				return q, fmt.Errorf("%w: unknown technology %q", api.ErrInvalid, part)
+				return q, &api.FieldError{Field: "technology", Reason: fmt.Sprintf("unknown technology %q", part)}
 			}
 			if !slices.Contains(q.Technologies, t) {
 				q.Technologies = append(q.Technologies, t)
@@ -104,7 +107,7 @@ func statsEndpoint[T any](s *server, name string, compute func(StatsService, con
 		if s.Stats == nil {
 			return errNoStats
 		}
-		q, err := statsQuery(r, p)
+		q, err := s.statsQuery(r, p)
 		if err != nil {
 			return err
 		}

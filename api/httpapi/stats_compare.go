@@ -28,13 +28,10 @@ func (s *server) compareQuery(r *http.Request, p *api.Principal) (stats.CompareQ
 	var cq stats.CompareQuery
 	v := r.URL.Query()
 	if v.Get("interval") != "" {
-		return cq, fmt.Errorf("%w: the comparison is over the whole period; it takes no interval", api.ErrInvalid)
+		return cq, &api.FieldError{Field: "interval", Reason: "the comparison is over the whole period; it takes no interval"}
 	}
-	q, err := statsQuery(r, p)
+	q, err := s.statsQuery(r, p)
 	if err != nil {
-		return cq, err
-	}
-	if err := q.Period.CheckAt(s.Clock.Now(), s.statsRetention()); err != nil {
 		return cq, err
 	}
 	cq = stats.CompareQuery{Period: q.Period, Technologies: q.Technologies, Municipalities: q.Municipalities, All: q.All, Suppress: q.Suppress}
@@ -43,14 +40,14 @@ func (s *server) compareQuery(r *http.Request, p *api.Principal) (stats.CompareQ
 	}
 	if ps := v.Get("peers"); ps != "" {
 		if p.Role != api.RoleManager {
-			return cq, fmt.Errorf("%w: peers= is for a manager's comparison; national users and admins list municipality=", api.ErrInvalid)
+			return cq, &api.FieldError{Field: "peers", Reason: "peers= is for a manager's comparison; national users and admins list municipality="}
 		}
 		cq.Peers = []vagt.MunicipalityCode{}
 		for _, part := range strings.Split(ps, ",") {
 			n, err := strconv.ParseUint(strings.TrimSpace(part), 10, 16)
 			m := vagt.MunicipalityCode(n)
 			if err != nil || m.Validate() != nil {
-				return cq, fmt.Errorf("%w: unknown municipality %q in peers", api.ErrInvalid, part)
+				return cq, &api.FieldError{Field: "peers", Reason: fmt.Sprintf("unknown municipality %q", part)}
 			}
 			if !slices.Contains(cq.Peers, m) {
 				cq.Peers = append(cq.Peers, m)

@@ -146,7 +146,10 @@ func newStatsFixture(t *testing.T, dsn string) *statsFixture {
 	clock := api.NewManualClock(day("2025-12-01"))
 	svc := &stats.Service{Store: store, Telemetry: tel, Model: stats.DefaultBenefitModel()}
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
-		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: store, Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation()}))
+		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: store, Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation(),
+		// Shorter than the default 10 years, so that a period longer than the retention
+		// is still within 36 months (TestStatisticsRefuseBadPeriodsAlike).
+		StatsRetention: statsRetention}))
 	t.Cleanup(func() { srv.Close(); tel.Close(); store.Close() })
 	f := &statsFixture{fixture: &fixture{store: store, url: srv.URL, tokens: map[string]string{}, dbPath: dsn}, clock: clock, influx: target,
 		svc: svc, tel: tel, dsn: dsn, cit: map[string]int64{}, alerts: map[string]int64{}}
@@ -300,6 +303,10 @@ func (f *statsFixture) loadAlerts(t *testing.T) {
 }
 
 // get does a GET with an Accept header and returns the status and body.
+// statsRetention is the fixture's retention of statistics: from the clock's 2026-04-15 back
+// to 2025-03-11.
+const statsRetention = 400 * 24 * time.Hour
+
 func (f *statsFixture) get(t *testing.T, user, path, accept string) (int, string, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", f.url+path, nil)

@@ -422,6 +422,68 @@ func TestStatisticsBadInput(t *testing.T) {
 	}
 }
 
+// TestStatisticsRefuseBadPeriodsAlike: every statistics endpoint, in JSON and CSV, as a
+// manager and as the national role, refuses each bad period and each unknown municipality
+// or technology with the same 400: code "invalid", the field named, the same reason
+// (stats.CheckPeriod and statsQuery, one check for all). The clock is at 2026-04-15, the
+// retention 400 days (back to 2025-03-11).
+func TestStatisticsRefuseBadPeriodsAlike(t *testing.T) {
+	f := newStatsFixture(t, t.TempDir()+"/vagt.db")
+	endpoints := []struct{ path, accept string }{
+		{"/api/v1/stats/adoption?", ""}, // with the funnel
+		{"/api/v1/stats/adoption?", "text/csv"},
+		{"/api/v1/stats/alerts?", ""}, // with the alarm response by district
+		{"/api/v1/stats/alerts?", "text/csv"},
+		{"/api/v1/stats/alerts?by=district&", "text/csv"},
+		{"/api/v1/stats/benefits?", ""},
+		{"/api/v1/stats/benefits?", "text/csv"},
+		{"/api/v1/stats/night?", ""},
+		{"/api/v1/stats/night?", "text/csv"},
+		{"/api/v1/stats/compare?", ""},
+		{"/api/v1/stats/compare?", "text/csv"},
+	}
+	for _, c := range []struct{ name, query, field, reason string }{
+		{"zero length", "from=2026-01-01&to=2026-01-01", "to", "the period is empty"},
+		{"reversed", "from=2026-03-01&to=2026-01-01", "to", "the period is reversed"},
+		{"longer than the retention", "from=2025-04-01&to=2026-06-01", "to", "longer than the retention of 400 days"},
+		{"before the retention", "from=2025-02-01&to=2025-05-01", "from", "before the retention of 400 days"},
+		{"wholly in the future", "from=2026-05-01&to=2026-06-01", "from", "wholly in the future"},
+		{"unknown municipality", "from=2026-01-01&to=2026-04-01&municipality=999", "municipality", `unknown municipality "999"`},
+		{"unknown technology", "from=2026-01-01&to=2026-04-01&technology=teleporter", "technology", `unknown technology "teleporter"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			messages := map[string]bool{}
+			for _, user := range []string{"mads", "kl"} {
+				for _, e := range endpoints {
+					code, body, h := f.get(t, user, e.path+c.query, e.accept)
+					var got struct {
+						Error struct{ Code, Message, Field string }
+					}
+					if code != 400 || h.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &got) != nil ||
+						got.Error.Code != "invalid" || got.Error.Field != c.field || !strings.Contains(got.Error.Message, c.reason) {
+						t.Errorf("%s %s%s (Accept %q): %d %s %s, want 400 invalid, field %s: %s", user, e.path, c.query, e.accept, code, h.Get("Content-Type"), body, c.field, c.reason)
+					}
+					messages[got.Error.Message] = true
+				}
+			}
+			if len(messages) != 1 {
+				t.Errorf("the endpoints refuse it in %d ways: %v", len(messages), messages)
+			}
+		})
+	}
+	// The limits themselves are accepted: a period within the retention, ending after now
+	// (the night checks then answer 503: the fixture has no night-check source).
+	for _, e := range endpoints {
+		want := 200
+		if strings.Contains(e.path, "night") {
+			want = 503
+		}
+		if code, body, _ := f.get(t, "kl", e.path+"from=2025-03-12&to=2026-04-16", e.accept); code != want {
+			t.Errorf("%s (Accept %q): %d %s", e.path, e.accept, code, body)
+		}
+	}
+}
+
 // TestCompareEndpoint: a manager's comparison (own exact, the peer group one protected
 // aggregate, rank among the national view) and the national one (all 98), in JSON and in
 // CSV of the same shape; the national and municipal views agree on what both show.

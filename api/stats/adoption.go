@@ -188,32 +188,38 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	}
 	// Each device with the intervals it reported in as bits: one look-up per device and
 	// interval, however many rows, totals and funnel stages then ask.
-	byCell := map[cell]reports{}
-	for _, d := range devices {
-		var mask uint64
+	masks := make([]uint64, len(devices))
+	for k := range devices {
 		for i := range active {
-			if active[i][d.Device] {
-				mask |= 1 << i
+			if active[i][devices[k].Device] {
+				masks[k] |= 1 << i
 			}
 		}
-		k := cell{d.Municipality, d.Technology}
-		byCell[k] = byCell[k].with(d, mask)
 	}
+	// The devices by municipality × technology asked, once (grouping.go).
+	muns := newMunIndex(q.Municipalities)
+	techPos := make(map[vagt.Technology]int, len(q.Technologies))
+	for _, t := range q.Technologies {
+		if _, ok := techPos[t]; !ok {
+			techPos[t] = len(techPos)
+		}
+	}
+	nt := len(techPos)
+	byCell := groupBy(len(devices), muns.n*nt, func(k int) int {
+		j, ti, ok := muns.of(devices[k].Municipality), 0, false
+		if ti, ok = techPos[devices[k].Technology]; !ok || j < 0 {
+			return -1
+		}
+		return j*nt + ti
+	})
+	ds := reports{devices: devices, masks: masks, life: lifetimes(devices, p.Buckets())}
+	cellOf := func(m vagt.MunicipalityCode, t vagt.Technology) []int32 {
+		return byCell.cell(muns.of(m)*nt + techPos[t])
+	}
+	seen := newDistinct(devices, citizens)
 	// Registered (the funnel's first stage): the citizens registered before the end, and
 	// every citizen who got any technology before it (see funnel).
-	registered := map[vagt.MunicipalityCode]set{}
-	register := func(m vagt.MunicipalityCode, id int64) {
-		if registered[m] == nil {
-			registered[m] = set{}
-		}
-		registered[m].add(id)
-	}
-	for _, c := range citizens {
-		register(c.Municipality, c.ID)
-	}
-	for _, d := range devices {
-		register(d.Municipality, d.Citizen)
-	}
+	registered := seen.registered(q, muns, devices, citizens)
 	buckets := p.Buckets()
 	trackers, err := s.trackerActivity(ctx, q, buckets)
 	if err != nil {
@@ -221,15 +227,14 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 	}
 	names := municipalityInfo()
 	trackerExtra := make([]extra, len(buckets)) // GPS trackers beyond the registry's active devices, per interval
-	seen := newDistinct(devices)
-	var rowCounts []cellCounts // beside res.Rows
+	var rowCounts []cellCounts                  // beside res.Rows
 	for _, m := range q.Municipalities {
 		info := names[m]
 		for _, tech := range q.Technologies {
-			ds := byCell[cell{m, tech}]
+			sel := cellOf(m, tech)
 			for i, b := range buckets {
 				row := AdoptionRow{Municipality: m, MunicipalityName: info.Name, Region: info.Region, Technology: tech, Start: b.Start, End: b.End}
-				c := countCell(ds, i, b, seen)
+				c := countCell(ds, sel, i, seen)
 				if tech == vagt.TechGPSTracker {
 					cit, dev := c.citizensActive, c.active
 					c.withTrackers(trackers[i][m])
@@ -244,10 +249,12 @@ func (s *Service) Adoption(ctx context.Context, q Query) (Adoption, error) {
 				}
 				res.Rows = append(res.Rows, row)
 			}
-			res.Funnel = append(res.Funnel, funnel(q, m, tech, ds, registered[m], buckets))
+			f := FunnelRow{Municipality: m, Technology: tech}
+			f.Suppressed = funnelStages(q, ds, sel, registered.of[muns.of(m)], buckets, seen).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
+			res.Funnel = append(res.Funnel, f)
 		}
 	}
-	res.Totals, res.FunnelTotals = adoptionTotals(q, pop, res.Rows, rowCounts, res.Funnel, byCell, registered, trackerExtra, seen)
+	res.Totals, res.FunnelTotals = adoptionTotals(q, pop, res.Rows, rowCounts, res.Funnel, ds, cellOf, registered.all, trackerExtra, seen)
 	return res, nil
 }
 
@@ -267,20 +274,24 @@ func (c cellCounts) plus(o cellCounts) cellCounts {
 }
 
 // distinct counts distinct citizens without a map per count: each citizen gets a dense
-// index once per request, and a count marks the indexes it has seen with its own
-// generation (a national request counts 200,000 devices × 5 counts × every interval).
+// index once per request (of: beside each device, -1 for a home without a citizen), and a
+// count marks the indexes it has seen with its own generation (a national request counts
+// 200,000 devices × 5 counts × every interval).
 type distinct struct {
 	index map[int64]int32
+	of    []int32
 	marks [5][]uint32
 	gen   uint32
 }
 
-func newDistinct(ds []registry.DeviceFact) *distinct {
-	d := &distinct{index: map[int64]int32{}}
-	for _, f := range ds {
-		if _, ok := d.index[f.Citizen]; !ok && f.Citizen != 0 {
-			d.index[f.Citizen] = int32(len(d.index))
-		}
+// newDistinct indexes the citizens of devices and then of citizens.
+func newDistinct(ds []registry.DeviceFact, citizens []registry.CitizenFact) *distinct {
+	d := &distinct{index: make(map[int64]int32, len(ds)/2+len(citizens)), of: make([]int32, len(ds))}
+	for k, f := range ds {
+		d.of[k] = d.add(f.Citizen)
+	}
+	for _, c := range citizens {
+		d.add(c.ID)
 	}
 	for i := range d.marks {
 		d.marks[i] = make([]uint32, len(d.index))
@@ -288,23 +299,75 @@ func newDistinct(ds []registry.DeviceFact) *distinct {
 	return d
 }
 
-// reports are devices and, beside each, the intervals it reported in (bit i: interval i;
-// a period has at most 53).
+// add indexes a citizen and returns the index; -1 for 0 (no citizen).
+func (d *distinct) add(id int64) int32 {
+	if id == 0 {
+		return -1
+	}
+	idx, ok := d.index[id]
+	if !ok {
+		idx = int32(len(d.index))
+		d.index[id] = idx
+	}
+	return idx
+}
+
+// registeredCounts are the funnel's first stage: per municipality asked (by position) and
+// over all of them, the citizens registered or with a device.
+type registeredCounts struct {
+	of  []int
+	all int
+}
+
+// registered counts, per municipality of q and over all of them, the distinct citizens
+// of citizens and devices (a citizen counts in each municipality they are registered or
+// have a device in).
+func (d *distinct) registered(q Query, muns munIndex, devices []registry.DeviceFact, citizens []registry.CitizenFact) registeredCounts {
+	type entry struct {
+		mun int
+		idx int32
+	}
+	entries := make([]entry, 0, len(citizens)+len(devices))
+	for _, c := range citizens {
+		if j := muns.of(c.Municipality); j >= 0 && c.ID != 0 {
+			entries = append(entries, entry{j, d.index[c.ID]})
+		}
+	}
+	for k, f := range devices {
+		if j := muns.of(f.Municipality); j >= 0 && d.of[k] >= 0 {
+			entries = append(entries, entry{j, d.of[k]})
+		}
+	}
+	byMun := groupBy(len(entries), muns.n, func(i int) int { return entries[i].mun })
+	out := registeredCounts{of: make([]int, muns.n)}
+	count := func(sel []int32) int {
+		d.gen++
+		n := 0
+		for _, i := range sel {
+			if idx := entries[i].idx; d.marks[0][idx] != d.gen {
+				d.marks[0][idx] = d.gen
+				n++
+			}
+		}
+		return n
+	}
+	for j := range muns.n {
+		out.of[j] = count(byMun.cell(j))
+	}
+	out.all = count(byMun.span(0, muns.n))
+	return out
+}
+
+// reports are a request's devices and, beside each, the intervals it reported in (bit i:
+// interval i; a period has at most 53).
 type reports struct {
-	facts []registry.DeviceFact
-	masks []uint64
+	devices []registry.DeviceFact
+	masks   []uint64
+	life    []lifetime
 }
 
-func (r reports) with(d registry.DeviceFact, mask uint64) reports {
-	return reports{append(r.facts, d), append(r.masks, mask)}
-}
-
-func (r reports) plus(o reports) reports {
-	return reports{append(r.facts, o.facts...), append(r.masks, o.masks...)}
-}
-
-// countCell counts the devices ds in bucket b, interval i of the period.
-func countCell(ds reports, i int, b Bucket, seen *distinct) cellCounts {
+// countCell counts the devices ds[sel] in interval i of the period.
+func countCell(ds reports, sel []int32, i int, seen *distinct) cellCounts {
 	var c cellCounts
 	seen.gen++
 	g := seen.gen
@@ -314,12 +377,10 @@ func countCell(ds reports, i int, b Bucket, seen *distinct) cellCounts {
 			*n++
 		}
 	}
-	for k, d := range ds.facts {
-		idx, ok := seen.index[d.Citizen]
-		if !ok {
-			idx = -1 // a home without a citizen: a device, not a citizen
-		}
-		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) {
+	for _, k := range sel {
+		l := ds.life[k]
+		idx := seen.of[k] // -1: a home without a citizen: a device, not a citizen
+		if l.installedAt(i) {
 			c.installed++
 			mark(0, idx, &c.citizens)
 		}
@@ -327,14 +388,14 @@ func countCell(ds reports, i int, b Bucket, seen *distinct) cellCounts {
 			c.active++
 			mark(1, idx, &c.citizensActive)
 		}
-		if !d.InstalledAt.Before(b.Start) && d.InstalledAt.Before(b.End) {
+		if int(l.added) == i {
 			c.added++
 			mark(2, idx, &c.citizensNew)
 		}
-		if d.RemovedAt != nil && !d.RemovedAt.Before(b.Start) && d.RemovedAt.Before(b.End) {
+		if int(l.removed) == i {
 			c.removed++
 			mark(3, idx, &c.citizensRemoved)
-			if d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow {
+			if l.churn {
 				c.churn++
 				mark(4, idx, &c.citizensChurn)
 			}
@@ -380,38 +441,45 @@ func (c cellCounts) release(q Query, citizens, citizensActive, installed, active
 	return suppressed
 }
 
-// funnel counts nested sets of citizens, so it is monotone by construction: registered ⊇
-// installed ⊇ active ⊇ still active. A citizen who got the technology is registered, even
-// when the registry record was typed in after a back-dated installation (its
-// registered_at is when the record was made): counting only registered_at < end drew
-// "registered 0" above "installed 3" (issue 7).
-func funnel(q Query, m vagt.MunicipalityCode, tech vagt.Technology, ds reports, registered set, buckets []Bucket) FunnelRow {
-	f := FunnelRow{Municipality: m, Technology: tech}
-	f.Suppressed = funnelStages(q, ds, registered, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
-	return f
-}
-
-// stages are the funnel's nested sets of citizens.
-type stages struct{ registered, installed, active, still set }
-
-func funnelStages(q Query, ds reports, registered set, buckets []Bucket) stages {
-	to := q.Period.To
-	st := stages{registered: registered, installed: set{}, active: set{}, still: set{}}
+// funnelStages counts nested sets of citizens of the devices ds[sel], so the funnel is
+// monotone by construction: registered ⊇ installed ⊇ active ⊇ still active. A citizen who
+// got the technology is registered, even when the registry record was typed in after a
+// back-dated installation (its registered_at is when the record was made): counting only
+// registered_at < end drew "registered 0" above "installed 3" (issue 7); registered is
+// counted so (distinct.registered).
+func funnelStages(q Query, ds reports, sel []int32, registered int, buckets []Bucket, seen *distinct) stageCounts {
+	// Still active: installed at least ChurnWindow before the period's end, installed at
+	// the end of the last interval (the period's end) and reporting in it.
+	since := q.Period.To.Add(-ChurnWindow)
+	st := stageCounts{registered: registered}
 	last := len(buckets) - 1
-	for k, d := range ds.facts {
-		st.installed.add(d.Citizen)
-		if ds.masks[k] != 0 {
-			st.active.add(d.Citizen)
+	seen.gen++
+	g := seen.gen
+	mark := func(k int, idx int32, n *int) {
+		if idx >= 0 && seen.marks[k][idx] != g {
+			seen.marks[k][idx] = g
+			*n++
 		}
-		if !d.InstalledAt.After(to.Add(-ChurnWindow)) && (d.RemovedAt == nil || !d.RemovedAt.Before(to)) && last >= 0 && ds.masks[k]&(1<<last) != 0 {
-			st.still.add(d.Citizen)
+	}
+	for _, k := range sel {
+		d := &ds.devices[k]
+		idx := seen.of[k]
+		mark(0, idx, &st.installed)
+		if ds.masks[k] != 0 {
+			mark(1, idx, &st.active)
+		}
+		if last >= 0 && ds.masks[k]&(1<<last) != 0 && ds.life[k].to > int16(last) && !d.InstalledAt.After(since) {
+			mark(2, idx, &st.still)
 		}
 	}
 	return st
 }
 
+// stageCounts are the funnel's stages: distinct citizens.
+type stageCounts struct{ registered, installed, active, still int }
+
 // release writes the stages as q releases them, and reports whether one was suppressed.
-func (st stages) release(q Query, registered, installed, active, still **int) (suppressed bool) {
+func (st stageCounts) release(q Query, registered, installed, active, still **int) (suppressed bool) {
 	put := func(dst **int, n int) {
 		if q.Suppress && n > 0 && n < SuppressBelow {
 			suppressed = true
@@ -419,10 +487,10 @@ func (st stages) release(q Query, registered, installed, active, still **int) (s
 		}
 		*dst = ptr(q.released(n))
 	}
-	put(registered, len(st.registered)) // ⊇ installed: Adoption adds every citizen with a device
-	put(installed, len(st.installed))
-	put(active, len(st.active))
-	put(still, len(st.still))
+	put(registered, st.registered) // ⊇ installed: Adoption adds every citizen with a device
+	put(installed, st.installed)
+	put(active, st.active)
+	put(still, st.still)
 	return suppressed
 }
 

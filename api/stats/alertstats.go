@@ -73,8 +73,21 @@ type AlertTotal struct {
 // withoutVisit are the outcomes that say nobody went to the home.
 var withoutVisit = map[alerts.Outcome]bool{alerts.OutcomeFalseAlarm: true, alerts.OutcomeTechnicalFault: true, alerts.OutcomeOther: true}
 
+// isWithoutVisit is withoutVisit[o] without hashing a string per alert.
+func isWithoutVisit(o alerts.Outcome) bool {
+	switch o {
+	case alerts.OutcomeFalseAlarm, alerts.OutcomeTechnicalFault, alerts.OutcomeOther:
+		return true
+	}
+	return false
+}
+
 // Alerts computes alert statistics per municipality × interval.
-func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
+func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) { return s.alerts(ctx, q, true) }
+
+// alerts computes them, the rows' response by district only when districts is set (the
+// comparison does not show it).
+func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertStats, error) {
 	p := q.Period
 	res := AlertStats{Period: p, Disclosure: q.disclosure(), Rows: []AlertRow{}}
 	if q.Suppress {
@@ -88,52 +101,66 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 	if err != nil {
 		return res, err
 	}
-	byMun := map[vagt.MunicipalityCode][]registry.AlertFact{}
-	for _, f := range facts {
-		byMun[f.Municipality] = append(byMun[f.Municipality], f)
-	}
-	devByMun := map[vagt.MunicipalityCode][]registry.DeviceFact{}
-	for _, d := range devices {
-		devByMun[d.Municipality] = append(devByMun[d.Municipality], d)
-	}
-	names := municipalityInfo()
-	seen := newDistinct(devices)
 	buckets := p.Buckets()
+	muns := newMunIndex(q.Municipalities)
+	// The alerts by interval × municipality, once (grouping.go): a row reads its cell, an
+	// interval's total the interval's cells (contiguous), the whole period all of them.
+	// Alerts of a municipality not asked, or outside the period, are in none.
+	al := groupAlerts(facts, len(buckets)*muns.n, func(k int) int {
+		j := muns.of(facts[k].Municipality)
+		if j < 0 {
+			return -1
+		}
+		i := sort.Search(len(buckets), func(i int) bool { return facts[k].RaisedAt.Before(buckets[i].End) })
+		if i == len(buckets) || !inBucket(facts[k], buckets[i]) {
+			return -1
+		}
+		return i*muns.n + j
+	})
+	devs := groupBy(len(devices), muns.n, func(k int) int { return muns.of(devices[k].Municipality) })
+	names := municipalityInfo()
+	seen := newDistinct(devices, nil)
+	life := lifetimes(devices, buckets)
+	techs := newTechSet(q.Technologies)
+	var scratch alertScratch
 	for _, m := range q.Municipalities {
-		// The municipality's alerts by interval, once: each row then reads its own.
-		mine := byInterval(byMun[m], buckets)
+		j := muns.of(m)
+		mine := devs.cell(j)
+		var byDist []districtDevices
+		if districts {
+			byDist = byDistrict(devices, mine)
+		}
 		for i, b := range buckets {
 			row := AlertRow{Municipality: m, MunicipalityName: names[m].Name, Start: b.Start, End: b.End}
-			citz := watched(devByMun[m], q.Technologies, b, seen)
+			citz := watched(devices, life, mine, techs, i, seen)
 			if q.Suppress && anySmall(citz) {
 				row.Suppressed = true
 				res.Rows = append(res.Rows, row)
 				continue
 			}
-			fillAlertRow(&row, q, mine[i], b, citz, p.Interval.Months(b))
-			fillArrival(&row, q, mine[i], b)
-			row.Response = responseRows(q, mine[i], devByMun[m], b)
+			cell := al.cell(i*muns.n + j)
+			fillAlertRow(&row, q, cell, citz, p.Interval.Months(b), &scratch)
+			if districts {
+				row.Response = responseRows(q, facts, cell, devices, life, byDist, techs, i, seen)
+			}
 			res.Rows = append(res.Rows, row)
 		}
 	}
 	// Totals: the same computation over the pooled facts of every municipality asked.
-	// The store answered for q's municipalities (all of them: every municipality it holds),
-	// so its answers are the pool, once anything outside q is left out.
-	all, devs := onlyMuns(facts, q.Municipalities, func(f registry.AlertFact) vagt.MunicipalityCode { return f.Municipality }),
-		onlyMuns(devices, q.Municipalities, func(d registry.DeviceFact) vagt.MunicipalityCode { return d.Municipality })
+	// The store answered for q's municipalities (all of them: every municipality it holds);
+	// the cells hold only those asked.
+	pooled := devs.span(0, muns.n)
 	whole := Bucket{p.From, p.To}
 	months := 0.0
 	for _, b := range buckets {
 		months += p.Interval.Months(b)
 	}
-	// The pooled alerts by interval: each total reads its own, not every alert again.
-	inIv := byInterval(all, buckets)
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
-		citz := watched(devs, q.Technologies, b, seen)
-		pool := all
+		citz := watched(devices, life, pooled, techs, min(i, len(buckets)-1), seen) // the whole period ends with the last interval
+		pool, m := al.span(0, len(buckets)*muns.n), months
 		if !t.WholePeriod {
-			pool = inIv[i]
+			pool, m = al.span(i*muns.n, (i+1)*muns.n), p.Interval.Months(b)
 		}
 		for _, r := range res.Rows {
 			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {
@@ -142,12 +169,8 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 		}
 		if q.Suppress && anySmall(citz) {
 			t.Suppressed = true
-		} else if t.WholePeriod {
-			fillAlertRow(&t.AlertRow, q, pool, b, citz, months)
-			fillArrival(&t.AlertRow, q, pool, b)
 		} else {
-			fillAlertRow(&t.AlertRow, q, pool, b, citz, p.Interval.Months(b))
-			fillArrival(&t.AlertRow, q, pool, b)
+			fillAlertRow(&t.AlertRow, q, pool, citz, m, &scratch)
 		}
 		res.Totals = append(res.Totals, t)
 	}
@@ -156,13 +179,14 @@ func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
 
 func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
 
-// watched counts the citizens with a device of one of techs installed at b's end.
-func watched(ds []registry.DeviceFact, techs []vagt.Technology, b Bucket, seen *distinct) int {
+// watched counts the citizens with a device (devices[sel]) of one of techs installed at
+// the end of interval i.
+func watched(devices []registry.DeviceFact, life []lifetime, sel []int32, techs *techSet, i int, seen *distinct) int {
 	seen.gen++
 	n := 0
-	for _, d := range ds {
-		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, techs) {
-			if idx, ok := seen.index[d.Citizen]; ok && seen.marks[0][idx] != seen.gen {
+	for _, k := range sel {
+		if techs[devices[k].Technology] && life[k].installedAt(i) {
+			if idx := seen.of[k]; idx >= 0 && seen.marks[0][idx] != seen.gen {
 				seen.marks[0][idx] = seen.gen
 				n++
 			}
@@ -171,41 +195,45 @@ func watched(ds []registry.DeviceFact, techs []vagt.Technology, b Bucket, seen *
 	return n
 }
 
-// fillAlertRow computes a row's figures from the alerts raised in b; counts as q releases
-// them (rounded when protected), rates and shares from the released counts.
-func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket, citizens int, months float64) {
+// alertScratch is the buffers one request reuses for the times it takes percentiles of.
+type alertScratch struct{ ack, resolve, arrivals []float64 }
+
+// fillAlertRow computes a row's figures from the alerts recs, all raised in its interval:
+// counts as q releases them (rounded when protected), rates and shares from the released
+// counts, and the arrival of its critical and high alarms (response.go).
+func fillAlertRow(row *AlertRow, q Query, recs []alertRec, citizens int, months float64, scratch *alertScratch) {
 	var (
-		n, resolved, falseAlarm, noVisit, escalations, escalated, within60, within180, urgent int
-		ack, resolve                                                                          []float64
+		n, resolved, falseAlarm, noVisit, escalations, escalated, within60, within180, urgentN int
 	)
-	byType := map[vagt.AlarmType]TypeCount{}
-	for _, f := range facts {
-		if f.RaisedAt.Before(b.Start) || !f.RaisedAt.Before(b.End) {
-			continue
-		}
+	ack, resolve := scratch.ack[:0], scratch.resolve[:0]
+	arrival := response{arrivals: scratch.arrivals[:0]}
+	var types [math.MaxUint8 + 1]int
+	for k := range recs {
+		f := &recs[k]
 		n++
-		tc := byType[f.Type]
-		tc.Alarms++
-		byType[f.Type] = tc
-		escalations += f.Escalations
-		if f.Escalations > 0 {
+		types[f.typ]++
+		escalations += f.escalations
+		if f.escalations > 0 {
 			escalated++
 		}
-		if f.ResolvedAt != nil {
+		if f.has(recResolved) {
 			resolved++
-			if f.Outcome == alerts.OutcomeFalseAlarm {
+			if f.has(recFalseAlarm) {
 				falseAlarm++
 			}
-			if withoutVisit[f.Outcome] {
+			if f.has(recWithoutVisit) {
 				noVisit++
 			}
 		}
-		if f.Priority == vagt.PriorityTechnical {
+		if urgent(f.prio) {
+			arrival.add(f)
+		}
+		if f.prio == vagt.PriorityTechnical {
 			continue
 		}
-		urgent++
-		if f.AckedAt != nil {
-			d := f.AckedAt.Sub(f.RaisedAt)
+		urgentN++
+		if f.has(recAcked) {
+			d := f.ack
 			ack = append(ack, d.Seconds())
 			if d <= 60*time.Second {
 				within60++
@@ -214,8 +242,15 @@ func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket, 
 				within180++
 			}
 		}
-		if f.ResolvedAt != nil {
-			resolve = append(resolve, f.ResolvedAt.Sub(f.RaisedAt).Seconds())
+		if f.has(recResolved) {
+			resolve = append(resolve, f.resolve.Seconds())
+		}
+	}
+	scratch.ack, scratch.resolve, scratch.arrivals = ack, resolve, arrival.arrivals
+	byType := map[vagt.AlarmType]TypeCount{}
+	for t, c := range types {
+		if c > 0 {
+			byType[vagt.AlarmType(t)] = TypeCount{Alarms: c}
 		}
 	}
 	rel := q.released
@@ -232,16 +267,17 @@ func fillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket, 
 		}
 	}
 	row.ByType = byType
-	row.AckedWithin60s, row.AckedWithin180s = q.share(within60, urgent), q.share(within180, urgent)
+	row.AckedWithin60s, row.AckedWithin180s = q.share(within60, urgentN), q.share(within180, urgentN)
 	// A time is given when the count it is taken from is released as more than 0: a time
 	// beside "0 alarms" would say there was one.
 	if rel(len(ack)) > 0 {
-		row.AckP50, row.AckP90 = percentile(ack, 50), percentile(ack, 90)
+		row.AckP50, row.AckP90 = nearestRank(ack, 50), nearestRank(ack, 90)
 	}
 	if rel(len(resolve)) > 0 {
-		row.ResolveP50, row.ResolveP90 = percentile(resolve, 50), percentile(resolve, 90)
+		row.ResolveP50, row.ResolveP90 = nearestRank(resolve, 50), nearestRank(resolve, 90)
 	}
 	row.FalseAlarmShare, row.WithoutVisitShare = q.share(falseAlarm, resolved), q.share(noVisit, resolved)
+	row.ArrivedWithin30m, row.ArrivalP50 = arrival.arrival(q)
 }
 
 // percentile is the nearest-rank percentile (the smallest value with at least p% of the
@@ -254,37 +290,4 @@ func percentile(vs []float64, p float64) *float64 {
 	slices.Sort(s)
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return ptr(round(s[max(i, 0)], 3))
-}
-
-// onlyMuns is xs without those of a municipality not in muns; xs itself when none is.
-func onlyMuns[T any](xs []T, muns []vagt.MunicipalityCode, of func(T) vagt.MunicipalityCode) []T {
-	in := map[vagt.MunicipalityCode]bool{}
-	for _, m := range muns {
-		in[m] = true
-	}
-	for i, x := range xs {
-		if !in[of(x)] {
-			out := slices.Clone(xs[:i])
-			for _, y := range xs[i:] {
-				if in[of(y)] {
-					out = append(out, y)
-				}
-			}
-			return out
-		}
-	}
-	return xs
-}
-
-// byInterval splits facts by the interval they were raised in (buckets are in order and do
-// not overlap).
-func byInterval(facts []registry.AlertFact, buckets []Bucket) [][]registry.AlertFact {
-	out := make([][]registry.AlertFact, len(buckets))
-	for _, f := range facts {
-		i := sort.Search(len(buckets), func(i int) bool { return f.RaisedAt.Before(buckets[i].End) })
-		if i < len(buckets) && inBucket(f, buckets[i]) {
-			out[i] = append(out[i], f)
-		}
-	}
-	return out
 }

@@ -64,8 +64,17 @@ func newNationalFacts() *nationalFacts {
 	return f
 }
 
+// pick copies the facts a store would return into one slice of their size: a store hands
+// out a fresh slice, but growing it by doubling (and the garbage that leaves) is not the
+// statistics' cost.
 func pick[T any](by map[vagt.MunicipalityCode][]T, muns []vagt.MunicipalityCode, keep func(T) bool) []T {
-	var out []T
+	n := 0
+	for m, xs := range by {
+		if len(muns) == 0 || slices.Contains(muns, m) {
+			n += len(xs)
+		}
+	}
+	out := make([]T, 0, n)
 	for m, xs := range by {
 		if len(muns) > 0 && !slices.Contains(muns, m) {
 			continue

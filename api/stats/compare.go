@@ -10,6 +10,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // Municipalities side by side (docs/statistics.md, "Comparison"): per technology, over the
@@ -109,6 +110,54 @@ var ErrSmallPeerGroup = fmt.Errorf("%w: peer group", api.ErrInvalid)
 
 // Compare computes the comparison of q.
 func (s *Service) Compare(ctx context.Context, q CompareQuery) (Comparison, error) {
+	// One comparison asks the store for the same facts several times (adoption, alerts and
+	// installation times of the national view, the peer group's choice): it reads each once.
+	once := *s
+	once.Store = &readOnce{FactStore: s.Store}
+	return once.compare(ctx, q)
+}
+
+// readOnce is a FactStore that asks its store once per question and gives the same answer
+// again, within one request (callers do not modify the slices).
+type readOnce struct {
+	FactStore
+	devices  map[string][]registry.DeviceFact
+	citizens map[string][]registry.CitizenFact
+}
+
+func onceKey(muns []vagt.MunicipalityCode, t time.Time) string { return fmt.Sprint(muns, t.UnixNano()) }
+
+func (r *readOnce) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
+	k := onceKey(muns, before)
+	if ds, ok := r.devices[k]; ok {
+		return ds, nil
+	}
+	ds, err := r.FactStore.DeviceFacts(ctx, muns, before)
+	if err == nil {
+		if r.devices == nil {
+			r.devices = map[string][]registry.DeviceFact{}
+		}
+		r.devices[k] = ds
+	}
+	return ds, err
+}
+
+func (r *readOnce) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
+	k := onceKey(muns, before)
+	if cs, ok := r.citizens[k]; ok {
+		return cs, nil
+	}
+	cs, err := r.FactStore.CitizenFacts(ctx, muns, before)
+	if err == nil {
+		if r.citizens == nil {
+			r.citizens = map[string][]registry.CitizenFact{}
+		}
+		r.citizens[k] = cs
+	}
+	return cs, err
+}
+
+func (s *Service) compare(ctx context.Context, q CompareQuery) (Comparison, error) {
 	p := q.Period
 	p.Interval = Whole
 	res := Comparison{Period: p, Population65: s.population().Info(), ModelName: s.Model.Name, Illustrative: s.Model.Illustrative,
@@ -177,7 +226,7 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 	if err != nil {
 		return out, err
 	}
-	al, err := s.Alerts(ctx, q)
+	al, err := s.alerts(ctx, q, false)
 	if err != nil {
 		return out, err
 	}
@@ -261,7 +310,7 @@ func (s *Service) installDays(ctx context.Context, q Query) (map[cell][]float64,
 	if err != nil {
 		return nil, err
 	}
-	registered := map[int64]time.Time{}
+	registered := make(map[int64]time.Time, len(citizens))
 	for _, c := range citizens {
 		registered[c.ID] = c.RegisteredAt
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
@@ -130,20 +131,30 @@ func TestComparePeerGroupRefused(t *testing.T) {
 func TestPeriodCheckAt(t *testing.T) {
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		from, to string
-		ok       bool
+		from, to  string
+		retention time.Duration
+		field     string // "": accepted
 	}{
-		{"2026-01-01", "2026-04-01", true},
-		{"2026-12-01", "2027-01-01", true},  // the current month: its end is ahead
-		{"2026-12-03", "2027-01-01", false}, // in the future
-		{"2015-01-01", "2015-04-01", false}, // before the retention (10 years)
+		{"2026-01-01", "2026-04-01", DefaultRetention, ""},
+		{"2026-12-01", "2027-01-01", DefaultRetention, ""},     // the current month: its end is ahead
+		{"2026-12-03", "2027-01-01", DefaultRetention, "from"}, // wholly in the future
+		{"2015-01-01", "2015-04-01", DefaultRetention, "from"}, // before the retention (10 years)
+		{"2026-09-01", "2026-12-01", 90 * 24 * time.Hour, "from"},
+		// Starts within a retention of 90 days but is longer than it (it runs into the future).
+		{"2026-11-01", "2027-03-01", 90 * 24 * time.Hour, "to"},
+		{"2026-11-01", "2027-01-01", 90 * 24 * time.Hour, ""},
 	} {
 		p, err := ParsePeriod(c.from, c.to, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := p.CheckAt(now, DefaultRetention); (err == nil) != c.ok {
+		err = p.CheckAt(now, c.retention)
+		var fe *api.FieldError
+		switch {
+		case c.field == "" && err != nil:
 			t.Errorf("%s..%s: %v", c.from, c.to, err)
+		case c.field != "" && (!errors.As(err, &fe) || fe.Field != c.field || !errors.Is(err, api.ErrInvalid)):
+			t.Errorf("%s..%s: %v, want a refusal of %s", c.from, c.to, err, c.field)
 		}
 	}
 }

@@ -47,21 +47,28 @@ type Bucket struct{ Start, End time.Time }
 // ParsePeriod validates from, to (YYYY-MM-DD, a Danish date meaning its local midnight, or
 // RFC 3339, an instant; both required) and interval
 // (default month). A period must not be reversed or empty, nor span more than
-// MaxIntervals of its interval.
+// MaxIntervals of its interval. Each refusal is an *api.FieldError (400) naming from, to
+// or interval and why.
 func ParsePeriod(from, to, interval string) (Period, error) {
 	var p Period
-	if from == "" || to == "" {
-		return p, fmt.Errorf("%w: from and to are required (a period must be bounded)", api.ErrInvalid)
+	if from == "" {
+		return p, periodError("from", "required: a period must be bounded (from and to)")
+	}
+	if to == "" {
+		return p, periodError("to", "required: a period must be bounded (from and to)")
 	}
 	var err error
 	if p.From, err = parseTime(from); err != nil {
-		return p, fmt.Errorf("%w: from: %v", api.ErrInvalid, err)
+		return p, periodError("from", fmt.Sprintf("not a date (YYYY-MM-DD) or RFC 3339 time: %q", from))
 	}
 	if p.To, err = parseTime(to); err != nil {
-		return p, fmt.Errorf("%w: to: %v", api.ErrInvalid, err)
+		return p, periodError("to", fmt.Sprintf("not a date (YYYY-MM-DD) or RFC 3339 time: %q", to))
 	}
-	if !p.From.Before(p.To) {
-		return p, fmt.Errorf("%w: from (%s) must be before to (%s)", api.ErrInvalid, from, to)
+	if p.From.Equal(p.To) {
+		return p, periodError("to", fmt.Sprintf("the period is empty: to (%s) equals from", to))
+	}
+	if p.To.Before(p.From) {
+		return p, periodError("to", fmt.Sprintf("the period is reversed: to (%s) is before from (%s)", to, from))
 	}
 	p.Interval = Interval(interval)
 	if interval == "" {
@@ -69,13 +76,27 @@ func ParsePeriod(from, to, interval string) (Period, error) {
 	}
 	limit, ok := MaxIntervals[p.Interval]
 	if !ok {
-		return p, fmt.Errorf("%w: interval must be week, month or quarter", api.ErrInvalid)
+		return p, periodError("interval", fmt.Sprintf("must be week, month or quarter, not %q", interval))
 	}
 	if n := len(p.Buckets()); n > limit {
-		return p, fmt.Errorf("%w: the period spans %d %ss; at most %d per request", api.ErrInvalid, n, p.Interval, limit)
+		return p, periodError("to", fmt.Sprintf("the period spans %d %ss; at most %d per request", n, p.Interval, limit))
 	}
 	return p, nil
 }
+
+// CheckPeriod is the one check of the period of every statistics request (adoption and its
+// funnel, alerts and their district rows, benefits, night checks, their CSV forms, and the
+// comparison): ParsePeriod, then CheckAt at now against the retention.
+func CheckPeriod(from, to, interval string, now time.Time, retention time.Duration) (Period, error) {
+	p, err := ParsePeriod(from, to, interval)
+	if err != nil {
+		return p, err
+	}
+	return p, p.CheckAt(now, retention)
+}
+
+// periodError is an invalid period: which field, and why.
+func periodError(field, reason string) error { return &api.FieldError{Field: field, Reason: reason} }
 
 // ParseBounded validates a period for a raw telemetry read (a citizen's export): both ends
 // required, not reversed, at most max long.
@@ -203,14 +224,20 @@ func (p Period) Buckets() []Bucket {
 // keep (retention.Policy.KeepAlerts). Nothing older is kept to count.
 const DefaultRetention = 10 * 365 * 24 * time.Hour
 
-// CheckAt refuses a period that starts in the future (nothing to count yet) or before
-// now − retention (longer than the data is kept).
+// CheckAt refuses a period that lies wholly in the future (it starts at or after now:
+// nothing to count yet), starts before now − retention (nothing that old is kept), or is
+// longer than the retention (it could not all be kept at once). Its refusals are
+// *api.FieldError, as ParsePeriod's.
 func (p Period) CheckAt(now time.Time, retention time.Duration) error {
 	if !p.From.Before(now) {
-		return fmt.Errorf("%w: the period starts in the future (%s)", api.ErrInvalid, p.From.Format(time.DateOnly))
+		return periodError("from", fmt.Sprintf("the period lies wholly in the future: it starts %s, after now", p.From.Format(time.DateOnly)))
 	}
+	days := int(retention.Hours() / 24)
 	if retention > 0 && p.From.Before(now.Add(-retention)) {
-		return fmt.Errorf("%w: the period starts before the retention of %d days: nothing that old is kept", api.ErrInvalid, int(retention.Hours()/24))
+		return periodError("from", fmt.Sprintf("the period starts before the retention of %d days: nothing that old is kept", days))
+	}
+	if retention > 0 && p.To.Sub(p.From) > retention {
+		return periodError("to", fmt.Sprintf("the period is longer than the retention of %d days", days))
 	}
 	return nil
 }

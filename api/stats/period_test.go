@@ -28,11 +28,11 @@ func TestParsePeriodBuckets(t *testing.T) {
 		{"2023-01-01", "2026-01-01", "month", "36 buckets"},
 		{"2023-01-01", "2026-01-02", "month", "spans 37 months; at most 36"},
 		{"2021-01-01", "2026-01-01", "quarter", "20 buckets"},
-		{"", "2026-01-01", "month", "from and to are required"},
-		{"2026-01-01", "", "month", "from and to are required"},
-		{"2026-02-01", "2026-01-01", "month", "must be before"},
-		{"2026-01-01", "2026-01-01", "month", "must be before"},
-		{"2026-01-01", "2026-02-01", "day", "interval must be week, month or quarter"},
+		{"", "2026-01-01", "month", "from: required"},
+		{"2026-01-01", "", "month", "to: required"},
+		{"2026-02-01", "2026-01-01", "month", "to: the period is reversed"},
+		{"2026-01-01", "2026-01-01", "month", "to: the period is empty"},
+		{"2026-01-01", "2026-02-01", "day", "interval: must be week, month or quarter"},
 		{"yesterday", "2026-02-01", "month", "from:"},
 	} {
 		p, err := ParsePeriod(c.from, c.to, c.interval)

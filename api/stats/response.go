@@ -39,7 +39,7 @@ type ResponseRow struct {
 // as not arrived in time: the figure is of what staff recorded, and errs on the side of
 // showing help late rather than on time.
 func NeedsVisit(f registry.AlertFact) bool {
-	return f.ArrivedAt != nil || f.ResolvedAt == nil || !withoutVisit[f.Outcome]
+	return f.ArrivedAt != nil || f.ResolvedAt == nil || !isWithoutVisit(f.Outcome)
 }
 
 // response is the figures of a set of critical and high alarms.
@@ -48,25 +48,23 @@ type response struct {
 	arrivals                                          []float64
 }
 
-func (r *response) add(f registry.AlertFact) {
+func (r *response) add(f *alertRec) {
 	r.alarms++
-	if f.AckedAt != nil {
-		d := f.AckedAt.Sub(f.RaisedAt)
-		if d <= 60*time.Second {
+	if f.has(recAcked) {
+		if f.ack <= 60*time.Second {
 			r.within60++
 		}
-		if d <= 180*time.Second {
+		if f.ack <= 180*time.Second {
 			r.within180++
 		}
 	}
-	if !NeedsVisit(f) {
+	if !f.needsVisit() {
 		return
 	}
 	r.needVisit++
-	if f.ArrivedAt != nil {
-		d := f.ArrivedAt.Sub(f.RaisedAt)
-		r.arrivals = append(r.arrivals, d.Seconds())
-		if d <= ArrivalPromise {
+	if f.has(recArrived) {
+		r.arrivals = append(r.arrivals, f.arrival.Seconds())
+		if f.arrival <= ArrivalPromise {
 			r.arrived30++
 		}
 	}
@@ -74,11 +72,11 @@ func (r *response) add(f registry.AlertFact) {
 
 // arrival returns the share arrived within the promise and the median time to arrival, as
 // q releases them (shares from released counts; a time only beside a count released as
-// more than 0).
+// more than 0). It reorders r.arrivals.
 func (r *response) arrival(q Query) (share, p50 *float64) {
 	share = q.share(r.arrived30, r.needVisit)
 	if q.released(len(r.arrivals)) > 0 {
-		p50 = percentile(r.arrivals, 50)
+		p50 = nearestRank(r.arrivals, 50)
 	}
 	return share, p50
 }
@@ -90,62 +88,88 @@ func inBucket(f registry.AlertFact, b Bucket) bool {
 	return !f.RaisedAt.Before(b.Start) && f.RaisedAt.Before(b.End)
 }
 
-// fillArrival sets the municipality row's arrival figures from its critical and high alarms.
-func fillArrival(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket) {
-	var r response
-	for _, f := range facts {
-		if inBucket(f, b) && urgent(f.Priority) {
-			r.add(f)
-		}
-	}
-	row.ArrivedWithin30m, row.ArrivalP50 = r.arrival(q)
+// districtDevices are a municipality's devices of one district, in the store's order.
+type districtDevices struct {
+	district int64
+	devices  []int32
 }
 
-// responseRows splits a municipality's critical and high alarms of b by district and
-// priority: a row for every district with citizens watched or alarms, for each of the two
-// priorities. A district row is suppressed as a municipality row is: 1-4 citizens watched
-// (for the protected view).
-func responseRows(q Query, facts []registry.AlertFact, devices []registry.DeviceFact, b Bucket) []ResponseRow {
+// byDistrict splits a municipality's devices (devices[sel]) by district, once per request.
+func byDistrict(devices []registry.DeviceFact, sel []int32) []districtDevices {
+	var out []districtDevices
+	at := map[int64]int{}
+	for _, k := range sel {
+		d := devices[k].District
+		i, ok := at[d]
+		if !ok {
+			i = len(out)
+			at[d] = i
+			out = append(out, districtDevices{district: d})
+		}
+		out[i].devices = append(out[i].devices, k)
+	}
+	return out
+}
+
+// responseRows splits a municipality's critical and high alarms of interval i (recs) by
+// district and priority: a row for every district with citizens watched or alarms, for
+// each of the two priorities. A district row is suppressed as a municipality row is: 1-4
+// citizens watched (for the protected view).
+func responseRows(q Query, facts []registry.AlertFact, recs []alertRec, devices []registry.DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
 	type key struct {
 		district int64
 		prio     vagt.Priority
 	}
 	names := map[int64]string{}
-	citizens := map[int64]set{}
-	for _, d := range devices {
-		if d.InstalledAt.Before(b.End) && (d.RemovedAt == nil || !d.RemovedAt.Before(b.End)) && techIn(d.Technology, q.Technologies) {
-			names[d.District] = d.DistrictName
-			if citizens[d.District] == nil {
-				citizens[d.District] = set{}
+	citizens := map[int64]int{} // watched in the district; present: a district with a row
+	for _, dd := range districts {
+		seen.gen++
+		n, any := 0, false
+		for _, k := range dd.devices {
+			d := &devices[k]
+			if !techs[d.Technology] || !life[k].installedAt(i) {
+				continue
 			}
-			citizens[d.District].add(d.Citizen)
+			names[dd.district], any = d.DistrictName, true
+			if idx := seen.of[k]; idx >= 0 && seen.marks[0][idx] != seen.gen {
+				seen.marks[0][idx] = seen.gen
+				n++
+			}
+		}
+		if any {
+			citizens[dd.district] = n
 		}
 	}
 	byKey := map[key]*response{}
-	for _, f := range facts {
-		if !inBucket(f, b) || !urgent(f.Priority) {
+	lastAlert := map[int64]int32{} // a district's name is its last alert's (store order)
+	for k := range recs {
+		f := &recs[k]
+		if !urgent(f.prio) {
 			continue
 		}
-		names[f.District] = f.DistrictName
-		k := key{f.District, f.Priority}
-		if byKey[k] == nil {
-			byKey[k] = &response{}
+		lastAlert[f.district] = f.fact
+		ky := key{f.district, f.prio}
+		if byKey[ky] == nil {
+			byKey[ky] = &response{}
 		}
-		byKey[k].add(f)
-		if citizens[f.District] == nil {
-			citizens[f.District] = set{}
+		byKey[ky].add(f)
+		if _, ok := citizens[f.district]; !ok {
+			citizens[f.district] = 0
 		}
 	}
-	districts := make([]int64, 0, len(citizens))
+	for d, k := range lastAlert {
+		names[d] = facts[k].DistrictName
+	}
+	districtIDs := make([]int64, 0, len(citizens))
 	for d := range citizens {
-		districts = append(districts, d)
+		districtIDs = append(districtIDs, d)
 	}
-	slices.Sort(districts)
+	slices.Sort(districtIDs)
 	var out []ResponseRow
-	for _, d := range districts {
+	for _, d := range districtIDs {
 		for _, prio := range []vagt.Priority{vagt.PriorityCritical, vagt.PriorityHigh} {
 			row := ResponseRow{District: d, DistrictName: names[d], Priority: prio}
-			n := len(citizens[d])
+			n := citizens[d]
 			if q.Suppress && anySmall(n) {
 				row.Suppressed = true
 				out = append(out, row)

@@ -44,8 +44,8 @@ type FunnelTotal struct {
 // counts of its rows (rowCounts, beside rows; a citizen is of one municipality, so the
 // municipalities' counts add up), all technologies' by counting their devices again, since
 // a citizen with two technologies is one citizen.
-func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, rowCounts []cellCounts, funnelRows []FunnelRow, byCell map[cell]reports,
-	registered map[vagt.MunicipalityCode]set, trackers []extra, seen *distinct) ([]AdoptionTotal, []FunnelTotal) {
+func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, rowCounts []cellCounts, funnelRows []FunnelRow, ds reports,
+	cellOf func(vagt.MunicipalityCode, vagt.Technology) []int32, registered int, trackers []extra, seen *distinct) ([]AdoptionTotal, []FunnelTotal) {
 	buckets := q.Period.Buckets()
 	people := 0 // citizens aged 65+ of the municipalities with a known figure
 	for _, m := range q.Municipalities {
@@ -53,23 +53,32 @@ func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, rowCounts []ce
 	}
 	var totals []AdoptionTotal
 	techs := append(slices.Clone(q.Technologies), 0) // 0: all of them
-	var all reports
+	var all []int32
 	for _, m := range q.Municipalities {
 		for _, t := range q.Technologies {
-			all = all.plus(byCell[cell{m, t}])
+			all = append(all, cellOf(m, t)...)
 		}
+	}
+	// The rows of each technology (0: all) in each interval, by index: rows come
+	// municipality × technology × interval, so row j is of interval j mod len(buckets).
+	rowsOf := map[vagt.Technology][][]int{0: make([][]int, len(buckets))}
+	for j, row := range rows {
+		if rowsOf[row.Technology] == nil {
+			rowsOf[row.Technology] = make([][]int, len(buckets))
+		}
+		i := j % len(buckets)
+		rowsOf[row.Technology][i] = append(rowsOf[row.Technology][i], j)
+		rowsOf[0][i] = append(rowsOf[0][i], j)
 	}
 	for _, tech := range techs {
 		for i, b := range buckets {
 			var c cellCounts
 			if tech == 0 {
-				c = countCell(all, i, b, seen)
+				c = countCell(ds, all, i, seen)
 				c.addActive(trackers[i])
 			} else {
-				for j, row := range rows {
-					if row.Technology == tech && row.Start.Equal(b.Start) {
-						c = c.plus(rowCounts[j])
-					}
+				for _, j := range rowsOf[tech][i] {
+					c = c.plus(rowCounts[j])
 				}
 			}
 			t := AdoptionTotal{AdoptionRow: AdoptionRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities)}
@@ -79,12 +88,10 @@ func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, rowCounts []ce
 			r := &t.AdoptionRow
 			r.Suppressed = c.release(q, &r.Citizens, &r.CitizensActive, &r.DevicesInstalled, &r.DevicesActive, &r.NewInstallations, &r.Removals, &r.Churn)
 			var parts []AdoptionRow
-			for _, row := range rows {
-				if row.Start.Equal(b.Start) && (tech == 0 || row.Technology == tech) {
-					parts = append(parts, row)
-					if row.Suppressed {
-						t.SuppressedRows++
-					}
+			for _, j := range rowsOf[tech][i] {
+				parts = append(parts, rows[j])
+				if rows[j].Suppressed {
+					t.SuppressedRows++
 				}
 			}
 			for _, f := range adoptionCounts {
@@ -105,20 +112,14 @@ func adoptionTotals(q Query, pop *Population, rows []AdoptionRow, rowCounts []ce
 			totals = append(totals, t)
 		}
 	}
-	reg := set{}
-	for _, m := range q.Municipalities {
-		for id := range registered[m] {
-			reg.add(id)
-		}
-	}
 	var funnels []FunnelTotal
 	for _, tech := range q.Technologies {
-		var ds reports
+		var sel []int32
 		for _, m := range q.Municipalities {
-			ds = ds.plus(byCell[cell{m, tech}])
+			sel = append(sel, cellOf(m, tech)...)
 		}
 		f := FunnelTotal{FunnelRow: FunnelRow{Technology: tech}, Municipalities: len(q.Municipalities)}
-		f.Suppressed = funnelStages(q, ds, reg, buckets).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
+		f.Suppressed = funnelStages(q, ds, sel, registered, buckets, seen).release(q, &f.Registered, &f.Installed, &f.Active, &f.StillActive90d)
 		var parts []FunnelRow
 		for _, row := range funnelRows {
 			if row.Technology == tech {
