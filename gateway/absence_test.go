@@ -64,7 +64,7 @@ func TestAbsenceOverConfigLane(t *testing.T) {
 	}
 	publish(&home)
 	run := func() (*Gateway, func()) {
-		g, err := New(cfg, nil, nil)
+		g, err := New(cfg, Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -72,7 +72,7 @@ func TestAckOnlyAfterCommit(t *testing.T) {
 	u, link := plugUnit(t)
 	cfg := testConfig(t, "tcp://127.0.0.1:1") // no uplink: an alarm stays in the spool
 	cfg.StatusAddr, cfg.Zigbee.Broker, cfg.Serial.Path = "", "", link
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestAlarmAtEpochIsSpooled(t *testing.T) {
 	cfg.StatusAddr = ""
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0c", Technology: vagt.TechPersonalAlarm, Zigbee: "sos_button"}}
 	clock := &testClock{t: epoch}
-	g, err := New(cfg, nil, clock)
+	g, err := New(cfg, Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestClockFloorKept(t *testing.T) {
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0c", Technology: vagt.TechPersonalAlarm, Zigbee: "sos_button"}}
 	day := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{t: day}
-	g, err := New(cfg, nil, clock)
+	g, err := New(cfg, Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestClockFloorKept(t *testing.T) {
 	kill(t, g) // kill -9: the floor as last kept, at most a minute old
 
 	clock.set(epoch)
-	if g, err = New(cfg, nil, clock); err != nil {
+	if g, err = New(cfg, Deps{Clock: clock}); err != nil {
 		t.Fatal(err)
 	}
 	g.process([]input{{readings: []vagt.Reading{{Device: "0x0c", Kind: vagt.KindButtonPress, Time: epoch, Value: vagt.PressEmergency}}}})
@@ -137,7 +137,7 @@ func TestAlarmAfterAStep(t *testing.T) {
 	cfg.StatusAddr = ""
 	day := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{t: day}
-	g, err := New(cfg, nil, clock)
+	g, err := New(cfg, Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestTimedAlarmAtEpoch(t *testing.T) {
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0d", Technology: vagt.TechDoorSensor, Zigbee: "door", ReportEvery: Duration(time.Minute)}}
 	cfg.Home.Rules.SilentFactor = 3
 	clock := &testClock{t: epoch}
-	g, err := New(cfg, nil, clock)
+	g, err := New(cfg, Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

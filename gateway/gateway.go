@@ -92,12 +92,19 @@ type counters struct {
 	OpenEpisodes        int               `json:"open_episodes"`
 }
 
-// New opens the spool and builds the parts; Run starts them. A nil clock is the wall
-// clock; a nil logger discards.
-func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
+// Deps are what a gateway runs with besides its configuration: its logger (nil discards),
+// as every component's Logger option, and its clock (nil: the wall clock).
+type Deps struct {
+	Logger *slog.Logger
+	Clock  Clock
+}
+
+// New opens the spool and builds the parts; Run starts them.
+func New(cfg Config, d Deps) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	log, clock := d.Logger, d.Clock
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -129,7 +136,8 @@ func New(cfg Config, log *slog.Logger, clock Clock) (*Gateway, error) {
 	if _, trusted := g.trust.observe(clock.Now(), isSynced(clock)); !trusted {
 		log.Warn("clock not trusted: alarms carry the best time the gateway has, marked unsynced", "clock", clock.Now(), "floor", g.trust.stats().Floor)
 	}
-	if g.engine, err = rules.New(home, &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust}, clock, log.With("component", "rules")); err != nil {
+	if g.engine, err = rules.New(home, rules.Deps{Sink: &alarmSink{next: raiseRecorder{g.spool, &g.help, clock}, clock: clock, trust: g.trust},
+		Clock: clock, Logger: log.With("component", "rules")}); err != nil {
 		return nil, errors.Join(err, g.spool.Close())
 	}
 	g.restore()

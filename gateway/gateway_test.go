@@ -78,7 +78,7 @@ func TestConfigLane(t *testing.T) {
 	publish(home)
 
 	run := func() (*Gateway, func()) {
-		g, err := New(cfg, nil, nil)
+		g, err := New(cfg, Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestEpisodeClearedAfterRestart(t *testing.T) {
 		return vagt.Alarm{}
 	}
 	run := func() (*Gateway, func()) {
-		g, err := New(cfg, nil, nil)
+		g, err := New(cfg, Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func TestZigbeeAtEpochAndRefusalsOnMetrics(t *testing.T) {
 	}).Wait()
 
 	rec := &recorder{}
-	g, err := New(cfg, slog.New(rec), &testClock{t: epoch.Add(time.Hour)})
+	g, err := New(cfg, Deps{Logger: slog.New(rec), Clock: &testClock{t: epoch.Add(time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}

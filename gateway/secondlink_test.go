@@ -75,7 +75,7 @@ func TestSecondLinkWhenPrimaryUnreachable(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func TestSerialSameSeqOtherAlarm(t *testing.T) {
 	u, link := plugUnit(t)
 	cfg := testConfig(t, "tcp://127.0.0.1:1") // no uplink: alarms stay in the spool
 	cfg.StatusAddr, cfg.Zigbee.Broker, cfg.Serial.Path = "", "", link
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestSerialSameAlarmAfterUnitRestart(t *testing.T) {
 	u, link := plugUnit(t)
 	cfg := testConfig(t, "tcp://127.0.0.1:1") // no uplink: alarms stay in the spool
 	cfg.StatusAddr, cfg.Zigbee.Broker, cfg.Serial.Path = "", "", link
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

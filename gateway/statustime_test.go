@@ -18,7 +18,7 @@ func TestStatusEncodesAtEpoch(t *testing.T) {
 	cfg.StatusAddr = ""
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0c", Technology: vagt.TechPersonalAlarm, Zigbee: "sos_button"}}
 	clock := &testClock{t: epoch.Add(7 * time.Second)}
-	g, err := New(cfg, nil, clock)
+	g, err := New(cfg, Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func TestBedExitAcrossAKill(t *testing.T) {
 	for _, offUntil := range []time.Time{at(2, 10, 30), at(2, 50, 0)} {
 		cfg := bedConfig(t)
 		clock := &testClock{t: at(1, 0, 0)}
-		g, err := New(cfg, nil, clock)
+		g, err := New(cfg, Deps{Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestBedExitAcrossAKill(t *testing.T) {
 		kill(t, g)
 
 		clock.set(offUntil)
-		if g, err = New(cfg, nil, clock); err != nil {
+		if g, err = New(cfg, Deps{Clock: clock}); err != nil {
 			t.Fatal(err)
 		}
 		if offUntil.Before(at(2, 20, 0)) {
@@ -107,7 +107,7 @@ func TestBedExitAcrossAKill(t *testing.T) {
 			if a := spooledAlarms(t, cfg); len(a) != 0 {
 				t.Fatalf("off until %s: alarms before the due time: %+v", offUntil, a)
 			}
-			if g, err = New(cfg, nil, clock); err != nil {
+			if g, err = New(cfg, Deps{Clock: clock}); err != nil {
 				t.Fatal(err)
 			}
 			ticks(g, clock, at(2, 20, 0), at(2, 20, 0))
@@ -145,7 +145,7 @@ func TestUnreadableTimerState(t *testing.T) {
 		q.Close()
 		var logs bytes.Buffer
 		clock := &testClock{t: at(2, 0)}
-		g, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)), clock)
+		g, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Clock: clock})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -159,7 +159,7 @@ func TestUnreadableTimerState(t *testing.T) {
 		if a := spooledAlarms(t, cfg); len(a) != 0 {
 			t.Fatalf("%s: alarms %+v before the bed exit was due", name, a)
 		}
-		if g, err = New(cfg, nil, clock); err != nil {
+		if g, err = New(cfg, Deps{Clock: clock}); err != nil {
 			t.Fatal(err)
 		}
 		ticks(g, clock, at(2, 25), at(2, 25))
@@ -183,7 +183,7 @@ func TestInactivityInARebootLoop(t *testing.T) {
 	cfg.Home.Rules.Night, cfg.Home.Rules.Day = "22:00-07:00", "07:00-22:00"
 	cfg.Home.Rules.Inactivity = Duration(4 * time.Hour)
 	clock := &testClock{t: at(7, 50)}
-	g, err := New(cfg, nil, clock)
+	g, err := New(cfg, Deps{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestInactivityInARebootLoop(t *testing.T) {
 	restarts := 0
 	for start := at(8, 5); start.Before(at(12, 30)); start = start.Add(20 * time.Minute) {
 		clock.set(start)
-		if g, err = New(cfg, nil, clock); err != nil {
+		if g, err = New(cfg, Deps{Clock: clock}); err != nil {
 			t.Fatal(err)
 		}
 		ticks(g, clock, start, start.Add(15*time.Minute))

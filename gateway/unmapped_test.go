@@ -41,7 +41,7 @@ func TestUnmappedZigbeeDeviceAlarms(t *testing.T) {
 		}
 		return vagt.Alarm{}
 	}
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestUnmappedSerialPeripheral(t *testing.T) {
 			cfg := testConfig(t, "tcp://127.0.0.1:1") // no broker: the alarms stay in the spool
 			cfg.StatusAddr, cfg.Zigbee.Broker, cfg.Serial.Path = "", "", "/dev/null"
 			cfg.Home.Devices = tc.devices
-			g, err := New(cfg, nil, nil)
+			g, err := New(cfg, Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}

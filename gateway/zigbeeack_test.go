@@ -43,7 +43,7 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 	}
 
 	// 1. The alarm arrives and the pipeline dies before committing it: no Ack.
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 	}
 
 	// 2. The gateway restarts: the broker redelivers the press, the pipeline spools it.
-	g, err = New(cfg, nil, nil)
+	g, err = New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 	}
 
 	// 3. Acknowledged once spooled: a third start gets only what is published now.
-	g, err = New(cfg, nil, nil)
+	g, err = New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

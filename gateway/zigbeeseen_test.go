@@ -20,7 +20,7 @@ func TestZigbeeOfflineNotAckedUncommitted(t *testing.T) {
 	cfg := testConfig(t, "tcp://127.0.0.1:1") // no platform
 	cfg.Zigbee.Broker, cfg.StatusAddr = broker.URL(), ""
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0d", Technology: vagt.TechSmokeAlarm, Zigbee: "smoke_hall"}}
-	g, err := New(cfg, nil, nil)
+	g, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func BenchmarkPanicToPuback(b *testing.B) {
 	cfg.Gateway, cfg.Municipality = "gw-bench", 766
 	cfg.Spool.Path = filepath.Join(dir, "spool.db")
 	cfg.Uplink.Broker, cfg.Serial.Path, cfg.StatusAddr = broker.URL(), line.Path, ""
-	g, err := gateway.New(cfg, nil, nil)
+	g, err := gateway.New(cfg, gateway.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestAlarmLostByBrokerKillIsResent(t *testing.T) {
 	cfg.Spool.Path = filepath.Join(dir, "spool.db")
 	cfg.Spool.ConfirmAfter = gateway.Duration(2 * time.Second) // production: 30 s
 	cfg.Uplink.Broker, cfg.Serial.Path, cfg.StatusAddr = broker.URL(), line.Path, ""
-	g, err := gateway.New(cfg, nil, nil)
+	g, err := gateway.New(cfg, gateway.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func startHelpPlatform(t testing.TB) *helpPlatform {
 	cfg.Gateway, cfg.Municipality = "gw-help", 766
 	cfg.Spool.Path = filepath.Join(dir, "spool.db")
 	cfg.Uplink.Broker, cfg.Serial.Path, cfg.StatusAddr = broker.URL(), line.Path, ""
-	g, err := gateway.New(cfg, nil, nil)
+	g, err := gateway.New(cfg, gateway.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func startHelpHome(t *testing.T, plat, local *localstack.Mosquitto, linkDownAfte
 // stopGW stops it (once).
 func (h *helpHome) startGateway(t *testing.T) {
 	t.Helper()
-	g, err := gateway.New(h.cfg, nil, nil)
+	g, err := gateway.New(h.cfg, gateway.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		clock = newFileClock(path)
 		log.Warn("TEST ONLY: the clock follows a file", "env", testClockEnv, "file", path)
 	}
-	g, err := gateway.New(cfg, log, clock)
+	g, err := gateway.New(cfg, gateway.Deps{Logger: log, Clock: clock})
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (w *carePlanWorld) put(t *testing.T, body string) careplan.View {
 // runGateway starts the real gateway in-process until the returned stop is called.
 func (w *carePlanWorld) runGateway(t *testing.T) (*gateway.Gateway, func()) {
 	t.Helper()
-	g, err := gateway.New(w.gwCfg, nil, w.clock)
+	g, err := gateway.New(w.gwCfg, gateway.Deps{Clock: w.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,8 +77,17 @@ type Engine struct {
 	lastNow      time.Time                   // the clock at the last call, for DetectClockSteps
 }
 
+// Deps are what an engine runs with: where its alarms go, its clock, and its logger (nil
+// discards), as every component's Logger option.
+type Deps struct {
+	Sink   Sink
+	Clock  Clock
+	Logger *slog.Logger
+}
+
 // New returns an engine for the configuration.
-func New(cfg vagt.HomeConfig, sink Sink, clock Clock, log *slog.Logger) (*Engine, error) {
+func New(cfg vagt.HomeConfig, d Deps) (*Engine, error) {
+	sink, clock, log := d.Sink, d.Clock, d.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

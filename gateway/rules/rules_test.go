@@ -74,7 +74,7 @@ func newScenario(t *testing.T, start time.Time, mod func(*vagt.HomeConfig)) *sce
 	}
 	s := &scenario{t: t, clock: &fakeClock{t: start}, sink: &sink{}}
 	var err error
-	if s.e, err = New(cfg, s.sink, s.clock, nil); err != nil {
+	if s.e, err = New(cfg, Deps{Sink: s.sink, Clock: s.clock}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -269,7 +269,7 @@ func TestPanicFallAndDeviceAlarms(t *testing.T) {
 func TestBadTimeZone(t *testing.T) {
 	cfg := home()
 	cfg.TimeZone = "Mars/Olympus"
-	if _, err := New(cfg, &sink{}, &fakeClock{t: local(23, 1, 0)}, nil); err == nil {
+	if _, err := New(cfg, Deps{Sink: &sink{}, Clock: &fakeClock{t: local(23, 1, 0)}}); err == nil {
 		t.Fatal("an unknown time zone was accepted")
 	}
 }
@@ -286,7 +286,7 @@ func TestEpisodesSurviveARestart(t *testing.T) {
 	if len(saved) != 1 || saved[0].Seq != 1 {
 		t.Fatalf("episodes %+v", saved)
 	}
-	again, err := New(home(), s.sink, s.clock, nil)
+	again, err := New(home(), Deps{Sink: s.sink, Clock: s.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

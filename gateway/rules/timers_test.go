@@ -35,7 +35,7 @@ func (s *scenario) keep(d *disk) {
 // restart is a kill -9 and a start at the clock's time: a new engine from what the disk holds.
 func (s *scenario) restart(d *disk, cfg vagt.HomeConfig) *scenario {
 	s.t.Helper()
-	e, err := New(cfg, s.sink, s.clock, nil)
+	e, err := New(cfg, Deps{Sink: s.sink, Clock: s.clock})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func FuzzDecodeTimers(f *testing.F) {
 		if err != nil {
 			return
 		}
-		e, err := New(home(), &sink{}, &fakeClock{t: local(24, 2, 30)}, nil)
+		e, err := New(home(), Deps{Sink: &sink{}, Clock: &fakeClock{t: local(24, 2, 30)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +379,7 @@ func (realClock) Now() time.Time { return time.Now() }
 // otherwise Sub would measure in-process timers by the monotonic clock and restored ones
 // by the wall clock, and a clock step would move one kind and not the other.
 func TestTimesAreWallClockOnly(t *testing.T) {
-	e, err := New(home(), &sink{}, realClock{}, nil)
+	e, err := New(home(), Deps{Sink: &sink{}, Clock: realClock{}})
 	if err != nil {
 		t.Fatal(err)
 	}

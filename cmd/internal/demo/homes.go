@@ -101,7 +101,7 @@ func (s *simulation) start(ctx context.Context, i int, h demoHome) (*home, error
 		c.Home.Devices = append(c.Home.Devices, f)
 	}
 	log := s.log.With("gateway", h.gateway)
-	gw, err := gateway.New(c, log, nil)
+	gw, err := gateway.New(c, gateway.Deps{Logger: log})
 	if err != nil {
 		z2m.Close()
 		line.Unplug()
