@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log"
 	"math/rand/v2"
@@ -19,6 +21,10 @@ import (
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
+// ingestID is the chain's ingest's client id: in svc_ingest's own, as vagt broker-auth
+// requires.
+const ingestID = "vagt-ingest-scale"
+
 // chainOptions shape the fault run on the cluster.
 type chainOptions struct {
 	vagt              string
@@ -29,22 +35,52 @@ type chainOptions struct {
 	ackWait           time.Duration // the cluster's MQTT ack_wait
 }
 
-// runChain is issue 20's chain under faults: gateways (one connection each) send telemetry
-// and alarms through the 3-node NATS cluster's balancer to a real `vagt ingest` writing to
-// InfluxDB, and to an alarm consumer, while one node is killed -9 (and started again),
+// runChain is issue 20's chain under faults: gateways (one TLS connection and client
+// certificate each) send telemetry and alarms through the 3-node NATS cluster's balancer to a
+// real `vagt ingest` writing to InfluxDB, and to an alarm consumer, every client authorized
+// by a `vagt broker-auth` process beside each node, as in production. One machine is killed
+// -9 (its node and its broker-auth, started again), and with it the broker-auth beside a
+// second node, so the reconnecting gateways are all authorized by the one left;
 // later another is frozen (SIGSTOP: silent to peers and clients alike) for `hold` and
 // thawed, and last the third is partitioned from its peers for `hold` (its routes cut at
 // the harness's proxies, its clients still connected to it) and healed. At the end every reading and alarm the cluster acknowledged must be in InfluxDB,
 // and every alarm at the consumer; alarm latency is reported overall and for the alarms
 // raised during each fault.
-func runChain(ctx context.Context, o chainOptions) error {
+func runChain(ctx context.Context, p *pki, o chainOptions) error {
 	log.Printf("chain: starting InfluxDB and a 3-node NATS cluster")
 	db, err := localstack.StartInfluxDB(ctx, localstack.InfluxDBOptions{DisableFlux: true})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true})
+	server, serverKey, err := p.files("127.0.0.1")
+	if err != nil {
+		return err
+	}
+	probeCert, probeKey, err := p.files("vagt-localstack-probe")
+	if err != nil {
+		return err
+	}
+	ingestCert, ingestKey, err := p.files("svc_ingest")
+	if err != nil {
+		return err
+	}
+	svc, err := p.issue("svc_api")
+	if err != nil {
+		return err
+	}
+	log.Printf("chain: issuing %d client certificates", o.gateways)
+	certs := make([]*tls.Config, o.gateways)
+	for i := range certs {
+		c, err := p.issue(string(load.GatewayID("chain", i)))
+		if err != nil {
+			return err
+		}
+		certs[i] = p.clientTLS(c)
+	}
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true,
+		TLS: &localstack.NATSTLS{CertFile: server, KeyFile: serverKey, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
+		BrokerAuth: &localstack.NATSBrokerAuth{Binary: o.vagt, Args: []string{"--log-level", "warn"}}})
 	if err != nil {
 		return err
 	}
@@ -54,7 +90,8 @@ func runChain(ctx context.Context, o chainOptions) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	ingest := exec.CommandContext(ctx, o.vagt, "ingest", "--broker", c.URL(), "--client-id", "scale-ingest",
+	ingest := exec.CommandContext(ctx, o.vagt, "ingest", "--broker", c.URL(), "--client-id", ingestID,
+		"--tls-ca", p.caFile, "--tls-cert", ingestCert, "--tls-key", ingestKey,
 		"--influx-url", db.URL(), "--influx-bucket", db.Bucket(), "--influx-token", db.Token,
 		"--http", addr, "--log-level", "warn")
 	ingest.Stdout, ingest.Stderr = os.Stderr, os.Stderr
@@ -65,13 +102,14 @@ func runChain(ctx context.Context, o chainOptions) error {
 	if err := probe.WaitReady(ctx, addr); err != nil {
 		return fmt.Errorf("vagt ingest: %w", err)
 	}
-	rec, err := newReceiver(&natsBroker{c: &authCluster{NATSCluster: c, stopAuth: func() error { return nil }}}) // no TLS, no authorization here
+	rec, err := newReceiver(&natsBroker{c: &authCluster{NATSCluster: c, stopAuth: func() error { return nil }}, svc: p.clientTLS(svc)})
 	if err != nil {
 		return err
 	}
 	defer rec.close()
 	f, err := load.StartFleet(ctx, load.FleetConfig{Gateways: o.gateways, Prefix: "chain", Parallel: 50,
 		BrokersFor: func(int) []string { return []string{c.URL()} }, Brokers: []string{c.URL()},
+		TLS:        func(i int) *tls.Config { return certs[i] },
 		KeepAlive: 5 * time.Second, MaxBackoff: 5 * time.Second, Subscribe: true, Sensors: o.sensors})
 	if f != nil {
 		defer f.Close()
@@ -143,8 +181,9 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 	})
 
-	// The faults: a quarter in, kill -9 of the node holding ingest's session; half way,
-	// freeze another node for hold; three quarters in, partition the third for hold.
+	// The faults: a quarter in, kill -9 of the machine holding ingest's session (node and
+	// broker-auth) and of a second node's broker-auth; half way, freeze another node for
+	// hold; three quarters in, partition the third for hold.
 	type window struct {
 		name     string
 		from, to time.Time
@@ -157,19 +196,32 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 	}
 	sleep(o.duration / 4)
-	victim := c.NodeOf("scale-ingest")
+	victim := c.NodeOf(ingestID)
 	if victim == nil {
 		victim = c.Node(0)
 	}
+	vi := slices.Index(c.Nodes(), victim)
+	victimAuth, otherAuth := c.BrokerAuth(vi), c.BrokerAuth((vi+1)%len(c.Nodes()))
+	conns, _ := victim.Connections()
 	from := time.Now()
-	if err := victim.Kill(); err != nil {
+	if err := errors.Join(victim.Kill(), victimAuth.Kill(), otherAuth.Kill()); err != nil {
 		return err
 	}
-	log.Printf("chain: kill -9 %s (ingest's node)", victim.Name())
+	log.Printf("chain: kill -9 %s and its broker-auth (ingest's machine, %d connections), and the broker-auth beside %s: %s's broker-auth alone authorizes the reconnects",
+		victim.Name(), conns, otherAuth.Node().Name(), c.BrokerAuth((vi+2)%len(c.Nodes())).Node().Name())
+	dropped := time.Now()
+	if conns > 1 { // more than broker-auth's own: gateways were there, wait until they are seen gone
+		waitUntil(ctx, 30*time.Second, func() bool { return f.Connected() < o.gateways })
+	}
+	waitUntil(ctx, 2*time.Minute, func() bool { return f.Connected() == o.gateways })
+	log.Printf("chain: all %d gateways connected again %v after the kill (%d were on %s)", o.gateways, time.Since(dropped).Round(time.Millisecond), conns, victim.Name())
 	if err := victim.Start(ctx); err != nil {
 		return err
 	}
-	windows = append(windows, window{"kill -9 of ingest's node, until it answers again", from, time.Now().Add(5 * time.Second)})
+	if err := errors.Join(victimAuth.Start(ctx), otherAuth.Start(ctx)); err != nil {
+		return err
+	}
+	windows = append(windows, window{"kill -9 of ingest's machine and a second broker-auth, until both answer again", from, time.Now().Add(5 * time.Second)})
 	sleep(o.duration/4 - time.Since(from))
 	frozen := c.Node(0)
 	if frozen == victim {
@@ -193,13 +245,13 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 	}
 	holds := func(id string) bool { return c.NodeOf(id) == cut }
-	conns, _ := cut.Connections()
+	conns, _ = cut.Connections()
 	from = time.Now()
 	if err := cut.Partition(); err != nil {
 		return err
 	}
 	log.Printf("chain: %s partitioned from its peers for %v (%d connections; ingest's session there: %t, the consumer's: %t)",
-		cut.Name(), o.hold, conns, holds("scale-ingest"), holds(consumerID))
+		cut.Name(), o.hold, conns, holds(ingestID), holds(consumerID))
 	time.Sleep(o.hold)
 	routes, _ := cut.Routes()
 	stillConnected, _ := cut.Connections()
@@ -232,7 +284,7 @@ func runChain(ctx context.Context, o chainOptions) error {
 		}
 		return lost == 0
 	})
-	fmt.Printf("\n== chain on the 3-node NATS cluster (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, probe.LoadAvg())
+	fmt.Printf("\n== chain on the 3-node NATS cluster through vagt broker-auth, TLS client certificates (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, probe.LoadAvg())
 	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
 		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
 	rec.mu.Lock()

@@ -109,6 +109,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *chain {
+		if err := runChain(ctx, p, co); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	log.Printf("issuing %d client certificates", o.gateways)
 	certs := make([]*tls.Config, o.gateways)
 	for i := range certs {
@@ -117,12 +123,6 @@ func main() {
 			log.Fatal(err)
 		}
 		certs[i] = p.clientTLS(c)
-	}
-	if *chain {
-		if err := runChain(ctx, co); err != nil {
-			log.Fatal(err)
-		}
-		return
 	}
 	var results []*result
 	for _, name := range strings.Split(o.brokers, ",") {
