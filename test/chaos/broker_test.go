@@ -146,7 +146,8 @@ func (b natsBroker) faults(ctx context.Context, t *testing.T, rep *report) []bro
 			}
 			probes = make(chan struct{})
 			probed = make(chan []time.Duration, 1)
-			go func() { probed <- b.probeConnects(t, n, probes) }()
+			l := b.login(t, "gw-chaos-probe")
+			go func() { probed <- probeConnects(t, n, "gw-chaos-probe", l, probes) }()
 			return nil
 		}, func() error {
 			close(probes)
@@ -169,11 +170,9 @@ func (b natsBroker) faults(ctx context.Context, t *testing.T, rep *report) []bro
 	}
 }
 
-// probeConnects connects a gateway of its own to node n, once a second until stop, and
-// returns how long each CONNECT took to be accepted; a refusal fails the test.
-func (b natsBroker) probeConnects(t *testing.T, n *localstack.NATSNode, stop <-chan struct{}) []time.Duration {
-	const id = "gw-chaos-probe"
-	l := b.login(t, id)
+// probeConnects connects gateway id to node n, once a second until stop, and returns how
+// long each CONNECT took to be accepted; a refusal fails the test.
+func probeConnects(t *testing.T, n *localstack.NATSNode, id string, l *login, stop <-chan struct{}) []time.Duration {
 	var took []time.Duration
 	for {
 		cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(n.URL()).SetClientID(id).SetCleanSession(true).
