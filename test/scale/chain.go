@@ -78,7 +78,9 @@ func runChain(ctx context.Context, p *pki, o chainOptions) error {
 		}
 		certs[i] = p.clientTLS(c)
 	}
-	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true,
+	// A node started again after its kill -9 under the fleet's load needed more than the
+	// default 60 s to recover its JetStream meta layer at load average 35 (healthz 503).
+	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true, StartTimeout: 3 * time.Minute,
 		TLS: &localstack.NATSTLS{CertFile: server, KeyFile: serverKey, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
 		BrokerAuth: &localstack.NATSBrokerAuth{Binary: o.vagt, Args: []string{"--log-level", "warn"}}})
 	if err != nil {
