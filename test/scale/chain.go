@@ -81,7 +81,7 @@ func runChain(ctx context.Context, p *pki, o chainOptions) error {
 	// A node started again after its kill -9 under the fleet's load needed more than the
 	// default 60 s to recover its JetStream meta layer at load average 35 (healthz 503).
 	c, err := localstack.StartNATSCluster(ctx, localstack.NATSClusterOptions{AckWait: o.ackWait, Partitionable: true, StartTimeout: 3 * time.Minute,
-		TLS: &localstack.NATSTLS{CertFile: server, KeyFile: serverKey, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
+		TLS:        &localstack.NATSTLS{CertFile: server, KeyFile: serverKey, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
 		BrokerAuth: &localstack.NATSBrokerAuth{Binary: o.vagt, Args: []string{"--log-level", "warn"}}})
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func runChain(ctx context.Context, p *pki, o chainOptions) error {
 	defer rec.close()
 	f, err := load.StartFleet(ctx, load.FleetConfig{Gateways: o.gateways, Prefix: "chain", Parallel: 50,
 		BrokersFor: func(int) []string { return []string{c.URL()} }, Brokers: []string{c.URL()},
-		TLS:        func(i int) *tls.Config { return certs[i] },
+		TLS:       func(i int) *tls.Config { return certs[i] },
 		KeepAlive: 5 * time.Second, MaxBackoff: 5 * time.Second, Subscribe: true, Sensors: o.sensors})
 	if f != nil {
 		defer f.Close()
