@@ -276,12 +276,20 @@ func runChain(ctx context.Context, p *pki, o chainOptions) error {
 	log.Printf("chain: load done: %d readings sent, %d acknowledged; %d alarms, %d acknowledged", sentReadings.Load(), acked.Load(), len(alarms), ackedAlarms.Load())
 
 	// Everything acknowledged must be stored: wait for ingest to catch up.
+	// A run whose backlog was not written after 3 min reported it as lost; the wait is
+	// longer now and says how far ingest got, so a backlog and a loss can be told apart.
 	var stored, storedAlarms uint64
-	waitUntil(ctx, 3*time.Minute, func() bool {
+	loadDone, lastLog := time.Now(), time.Now()
+	caughtUp := waitUntil(ctx, 10*time.Minute, func() bool {
 		stored, _ = probe.Count(ctx, db.URL(), `SELECT count(value) FROM "`+db.Database+`"."autogen"."reading"`)
 		storedAlarms, _ = probe.Count(ctx, db.URL(), `SELECT count(seq) FROM "`+db.Database+`"."autogen"."alarm"`)
+		if time.Since(lastLog) > 30*time.Second {
+			lastLog = time.Now()
+			log.Printf("chain: ingest catching up: %d of %d acknowledged readings, %d of %d alarms in InfluxDB", stored, acked.Load(), storedAlarms, ackedAlarms.Load())
+		}
 		return stored >= uint64(acked.Load()) && storedAlarms >= uint64(ackedAlarms.Load())
 	})
+	log.Printf("chain: InfluxDB caught up with the acknowledged: %t, %v after the load ended", caughtUp, time.Since(loadDone).Round(time.Second))
 	var lat []time.Duration
 	lost := 0
 	waitUntil(ctx, time.Minute, func() bool {
