@@ -277,11 +277,14 @@ func (c *NATSCluster) Close() error {
 // LogPath is the first node's log; LogTail is the end of every node's.
 func (c *NATSCluster) LogPath() string { return c.nodes[0].LogPath() }
 
-// LogTail returns the last lines of each node's log.
+// LogTail returns the last lines of each node's log, and of each broker-auth process's.
 func (c *NATSCluster) LogTail() string {
 	var b strings.Builder
 	for i, n := range c.nodes {
 		fmt.Fprintf(&b, "--- node %d (%s)\n%s\n", i+1, n.LogPath(), n.LogTail())
+	}
+	for i, a := range c.auths {
+		fmt.Fprintf(&b, "--- broker-auth beside node %d (%s)\n%s\n", i+1, a.LogPath(), a.LogTail())
 	}
 	return b.String()
 }
