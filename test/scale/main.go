@@ -93,6 +93,7 @@ func main() {
 	flag.DurationVar(&co.alarmEvery, "chain-alarm-every", 50*time.Millisecond, "with -chain: time between alarms")
 	flag.IntVar(&co.sensors, "sensors", 10, "with -chain: readings per batch")
 	flag.DurationVar(&co.ackWait, "ack-wait", 0, "with -chain: the cluster's MQTT ack_wait; 0: localstack's default")
+	flag.BoolVar(&co.noAuth, "chain-no-auth", false, "with -chain: plain MQTT, no TLS and no vagt broker-auth (to compare)")
 	flag.Parse()
 	co.gateways = o.gateways
 	log.SetFlags(log.Ltime)
