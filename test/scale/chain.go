@@ -319,7 +319,11 @@ func runChain(ctx context.Context, p *pki, o chainOptions) error {
 		}
 		return lost == 0
 	})
-	fmt.Printf("\n== chain on the 3-node NATS cluster through vagt broker-auth, TLS client certificates (ack_wait %v): %d gateways, %v (load average %s)\n", o.ackWait, o.gateways, o.duration, probe.LoadAvg())
+	how := "through vagt broker-auth, TLS client certificates"
+	if o.noAuth {
+		how = "plain MQTT, no authorization"
+	}
+	fmt.Printf("\n== chain on the 3-node NATS cluster, %s (ack_wait %v): %d gateways, %v (load average %s)\n", how, o.ackWait, o.gateways, o.duration, probe.LoadAvg())
 	fmt.Printf("readings: %d sent, %d acknowledged by the cluster, %d in InfluxDB: %d acknowledged and lost\n",
 		sentReadings.Load(), acked.Load(), stored, max(0, acked.Load()-int64(stored)))
 	rec.mu.Lock()
