@@ -45,6 +45,7 @@ const waitFor = 10 * time.Second
 var users = map[string]string{
 	"gw-a":        "secret-a",
 	"gw-b":        "secret-b",
+	"gw-c":        "secret-c",
 	"svc_ingest":  "secret-ingest",
 	"svc_api":     "secret-api",
 	"ops_monitor": "secret-ops",
@@ -166,6 +167,10 @@ func TestGatewaysPublishOnlyUnderTheirOwnID(t *testing.T) {
 	b.connect(t, b.services, "ops_monitor", "monitor", true, monitor.subscription("vagt/v1/#"))
 	gwB := newSink()
 	b.connect(t, b.password, "gw-b", "gw-b", true, gwB.subscription("vagt/v1/gw/+/+"))
+	// gw-c subscribes to `#` (issue 20's spy): it may read only its own lanes, and nothing
+	// of this test is for it.
+	spy := newSink()
+	b.connect(t, b.password, "gw-c", "gw-c", true, spy.subscription("#"))
 	a := b.connect(t, b.password, "gw-a", "gw-a", true, nil)
 	api := b.connect(t, b.services, "svc_api", "vagt-api-1", true, nil)
 
@@ -205,6 +210,11 @@ func TestGatewaysPublishOnlyUnderTheirOwnID(t *testing.T) {
 	// The retained status and its will are a gateway's own.
 	publish(t, a, "vagt/v1/gw/gw-a/status", true, "online")
 	monitor.expect(t, "vagt/v1/gw/gw-a/status", "online")
+	select {
+	case m := <-spy.ch:
+		t.Errorf("gw-c's subscription to # delivered %s %q", m.topic, m.payload)
+	case <-time.After(time.Second): // the monitor has seen everything; room for a late copy
+	}
 }
 
 // A gateway reads its own downlink and no other gateway's, and cannot write one; only the

@@ -135,10 +135,10 @@ func TestChaos(t *testing.T) {
 	p := startPlatform(t, bins, chaosAutosave)
 	url := p.broker.URL()
 	homes := []*home{
-		startHome(t, 1, bins, url, homeOptions{}),
-		startHome(t, 2, bins, url, homeOptions{}),                                // killed with SIGKILL
-		startHome(t, 3, bins, url, homeOptions{cut: true}),                       // its uplink cut for ten device minutes
-		startHome(t, 4, bins, url, homeOptions{cut: true, spoolBytes: 64 << 10}), // its spool filled
+		startHome(t, 1, bins, p.broker, homeOptions{}),
+		startHome(t, 2, bins, p.broker, homeOptions{}),                                // killed with SIGKILL
+		startHome(t, 3, bins, p.broker, homeOptions{cut: true}),                       // its uplink cut for ten device minutes
+		startHome(t, 4, bins, p.broker, homeOptions{cut: true, spoolBytes: 64 << 10}), // its spool filled
 	}
 	alarmHomes, killed, cutHome, fill := homes[:2], homes[1], homes[2], homes[3]
 
@@ -221,7 +221,21 @@ func TestChaos(t *testing.T) {
 		genRuns   int
 		genFailed uint64
 	)
+	var fleet *fleetGenerator
+	if p.broker.login(t, "svc_api") != nil {
+		fleet = newFleetGenerator(t, p.broker)
+	}
 	loading.Go(func() {
+		if fleet != nil { // one connection per home, each with its own certificate
+			r, err := fleet.run(loadCtx)
+			genMu.Lock()
+			genRuns, genAcked, genFailed = 1, r, r.Failed
+			genMu.Unlock()
+			if err != nil {
+				t.Errorf("%v", err)
+			}
+			return
+		}
 		for loadCtx.Err() == nil {
 			genRuns++
 			r, err := load.Run(loadCtx, load.Config{Broker: url, ClientID: fmt.Sprintf("chaos-gen%d", genRuns), Homes: genHomes,
@@ -265,7 +279,7 @@ func TestChaos(t *testing.T) {
 		inject, recover func() error
 	}
 	var faults []fault
-	for _, f := range p.broker.faults(ctx, t) {
+	for _, f := range p.broker.faults(ctx, t, rep) {
 		faults = append(faults, fault(f))
 	}
 	faults = append(faults, []fault{

@@ -1,7 +1,9 @@
 // Package chaos is the platform's chaos suite: the whole chain — emulated base units on
 // pseudo-terminals → vagt-gateway processes with their bbolt spools → Mosquitto
 // (persistence on), or with VAGT_CHAOS_BROKER=nats (`make test-chaos-cluster`) the 3-node
-// NATS cluster, where a node's kill -9 and a partition take the broker kill's place → the
+// NATS cluster as production runs it (TLS client certificates, a `vagt broker-auth` process
+// beside each node authorizing every client), where the kill -9 of a node with its
+// broker-auth, of a broker-auth alone, and a partition take the broker kill's place → the
 // vagt ingest and vagt api processes → InfluxDB and PostgreSQL →
 // the care staff's event stream — under steady load, while the suite kills (SIGKILL) and
 // restarts each of those processes in turn, cuts a gateway's uplink for ten minutes of

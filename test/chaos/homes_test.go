@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,7 +61,7 @@ type homeOptions struct {
 	spoolBytes int64
 }
 
-func startHome(t *testing.T, n int, bins chain.Binaries, brokerURL string, o homeOptions) *home {
+func startHome(t *testing.T, n int, bins chain.Binaries, broker chaosBroker, o homeOptions) *home {
 	t.Helper()
 	dir := t.TempDir()
 	h := &home{id: vagt.GatewayID(fmt.Sprintf("gw-chaos-%d", n)), unitID: fmt.Sprintf("bu-%d", n)}
@@ -73,12 +74,15 @@ func startHome(t *testing.T, n int, bins chain.Binaries, brokerURL string, o hom
 	ctx, cancel := context.WithCancel(context.Background())
 	h.unitCtx, h.unitDone = cancel, make(chan struct{})
 	go func() { defer close(h.unitDone); _ = h.unit.Run(ctx, h.line.End()) }()
-	uplink := brokerURL
+	uplink := broker.URL()
 	if o.cut {
-		if h.uplink, err = chain.NewUplinkCut(brokerURL[len("tcp://"):]); err != nil {
+		// The relay passes TLS through: the gateway's certificate reaches the broker.
+		scheme, addr, _ := strings.Cut(uplink, "://")
+		if h.uplink, err = chain.NewUplinkCut(addr); err != nil {
 			t.Fatal(err)
 		}
-		uplink = h.uplink.URL()
+		_, relay, _ := strings.Cut(h.uplink.URL(), "://")
+		uplink = scheme + "://" + relay
 	}
 	port, err := localstack.FreePort()
 	if err != nil {
@@ -92,6 +96,9 @@ func startHome(t *testing.T, n int, bins chain.Binaries, brokerURL string, o hom
 	c.Spool.BatchReadings = 50
 	c.Spool.BatchAge = gateway.Duration(300 * time.Millisecond)
 	c.Uplink.Broker = uplink
+	if l := broker.login(t, string(h.id)); l != nil {
+		c.Uplink.CAFile, c.Uplink.CertFile, c.Uplink.KeyFile = l.caFile, l.certFile, l.keyFile
+	}
 	c.Uplink.KeepAlive = gateway.Duration(2 * time.Second)
 	c.Uplink.Heartbeat = gateway.Duration(5 * time.Second)
 	c.Uplink.MaxBackoff = gateway.Duration(500 * time.Millisecond)

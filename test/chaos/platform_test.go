@@ -42,6 +42,13 @@ type platform struct {
 
 const municipality = 766
 
+// The platform's MQTT client ids: in svc_ingest's and svc_api's own client ids, as vagt
+// broker-auth requires on the cluster (a restart takes up the same session).
+const (
+	ingestClientID = "vagt-ingest-chaos"
+	apiClientID    = "vagt-api-chaos"
+)
+
 // apiGroup is the api's subscription: not shared, because Mosquitto 2.0.11 does not keep
 // shared subscriptions ($share/...) across a restart, even a clean one, so what gateways
 // publish between the broker's start and the api's resubscription goes to nobody
@@ -63,7 +70,7 @@ func startPlatform(t *testing.T, bins chain.Binaries, autosave string) *platform
 	t.Helper()
 	dir := t.TempDir()
 	p := &platform{dir: dir}
-	p.broker = startBroker(t, autosave)
+	p.broker = startBroker(t, bins, autosave)
 	p.influx = stacktest.InfluxDB(t, localstack.InfluxDBOptions{DisableFlux: true})
 	// A server of its own, because the suite kills it; a commit waits for its WAL, as a
 	// production server's does, so a kill -9 of PostgreSQL loses nothing committed.
@@ -78,12 +85,18 @@ func startPlatform(t *testing.T, bins chain.Binaries, autosave string) *platform
 	}
 	p.apiAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
 	p.ingest = &chain.Process{Name: "ingest", Bin: bins.Vagt, Log: filepath.Join(dir, "ingest.log"), Args: []string{"ingest",
-		"--broker", p.broker.URL(), "--client-id", "chaos-ingest",
+		"--broker", p.broker.URL(), "--client-id", ingestClientID,
 		"--influx-url", p.influx.URL(), "--influx-bucket", p.influx.Bucket(), "--influx-token", p.influx.Token,
 		"--http", "127.0.0.1:" + strconv.Itoa(ports[0]), "--linger", "50ms", "--drain-timeout", "5s", "--log-level", "warn"}}
 	p.api = &chain.Process{Name: "api", Bin: bins.Vagt, Log: filepath.Join(dir, "api.log"), Args: []string{"api",
-		"--listen", p.apiAddr, "--db", p.postgres.DSN(), "--broker", p.broker.URL(), "--client-id", "chaos-api",
+		"--listen", p.apiAddr, "--db", p.postgres.DSN(), "--broker", p.broker.URL(), "--client-id", apiClientID,
 		"--group", apiGroup, "--tick", "100ms", "--log-level", "warn"}}
+	// On the cluster each logs in with its service's certificate, as in production.
+	for proc, user := range map[*chain.Process]string{p.ingest: "svc_ingest", p.api: "svc_api"} {
+		if l := p.broker.login(t, user); l != nil {
+			proc.Args = append(proc.Args, "--tls-ca", l.caFile, "--tls-cert", l.certFile, "--tls-key", l.keyFile)
+		}
+	}
 	if err := p.ingest.Start(); err != nil {
 		t.Fatal(err)
 	}

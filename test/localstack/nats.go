@@ -34,6 +34,9 @@ type NATSClusterOptions struct {
 	// service (vagt broker-auth, package brokerauth) instead of Users, which must be empty;
 	// stacktest.NATSClusterWithAuth runs the service.
 	Callout *NATSCallout
+	// BrokerAuth, when set, runs the callout service as processes instead, one `vagt
+	// broker-auth` beside each node (nats_brokerauth.go); Users and Callout must be empty.
+	BrokerAuth *NATSBrokerAuth
 	// TLS makes the MQTT listener speak TLS and require a client certificate whose
 	// subject is a user name ("CN=gw-000001"); then no password is asked.
 	TLS *NATSTLS
@@ -95,6 +98,7 @@ type NATSCluster struct {
 	probePassword string
 	balancer      *Balancer
 	links         map[[2]int]*Balancer // [from, to] node index: the route proxies (Partitionable)
+	auths         []*BrokerAuth        // the callout's processes, one per node (BrokerAuth)
 }
 
 // NATSNode is one server of a cluster: it has the lifecycle of every localstack
@@ -129,7 +133,17 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 	if opts.TLS != nil && (opts.TLS.ProbeCert == "" || opts.TLS.ProbeKey == "") {
 		return nil, errors.New("localstack: a NATS cluster with TLS needs a probe certificate")
 	}
+	if opts.BrokerAuth != nil && (opts.Callout != nil || len(opts.Users) > 0) {
+		return nil, errors.New("localstack: a NATS cluster with BrokerAuth processes takes no Users or Callout")
+	}
 	c := &NATSCluster{opts: opts}
+	var seed []byte
+	if opts.BrokerAuth != nil {
+		var err error
+		if seed, err = c.prepareBrokerAuth(); err != nil {
+			return nil, err
+		}
+	}
 	secret := make([]byte, 16)
 	if _, err := io.ReadFull(rand.Reader, secret); err != nil {
 		return nil, err
@@ -177,6 +191,11 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 	}
 	if c.balancer, err = StartBalancer(addrs); err != nil {
 		return nil, errors.Join(err, c.Close())
+	}
+	if opts.BrokerAuth != nil {
+		if err := c.startBrokerAuths(ctx, seed); err != nil {
+			return nil, errors.Join(err, c.Close())
+		}
 	}
 	return c, nil
 }
@@ -246,6 +265,9 @@ func (c *NATSCluster) Close() error {
 	for _, l := range c.links {
 		errs = append(errs, l.Close())
 	}
+	for _, b := range c.auths {
+		errs = append(errs, b.Close())
+	}
 	for _, n := range c.nodes {
 		errs = append(errs, n.Close())
 	}
@@ -255,11 +277,14 @@ func (c *NATSCluster) Close() error {
 // LogPath is the first node's log; LogTail is the end of every node's.
 func (c *NATSCluster) LogPath() string { return c.nodes[0].LogPath() }
 
-// LogTail returns the last lines of each node's log.
+// LogTail returns the last lines of each node's log, and of each broker-auth process's.
 func (c *NATSCluster) LogTail() string {
 	var b strings.Builder
 	for i, n := range c.nodes {
 		fmt.Fprintf(&b, "--- node %d (%s)\n%s\n", i+1, n.LogPath(), n.LogTail())
+	}
+	for i, a := range c.auths {
+		fmt.Fprintf(&b, "--- broker-auth beside node %d (%s)\n%s\n", i+1, a.LogPath(), a.LogTail())
 	}
 	return b.String()
 }

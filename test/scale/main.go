@@ -96,6 +96,7 @@ func main() {
 	flag.DurationVar(&co.alarmEvery, "chain-alarm-every", 50*time.Millisecond, "with -chain: time between alarms")
 	flag.IntVar(&co.sensors, "sensors", 10, "with -chain: readings per batch")
 	flag.DurationVar(&co.ackWait, "ack-wait", 0, "with -chain: the cluster's MQTT ack_wait; 0: localstack's default")
+	flag.BoolVar(&co.noAuth, "chain-no-auth", false, "with -chain: plain MQTT, no TLS and no vagt broker-auth (to compare)")
 	flag.Parse()
 	co.gateways = o.gateways
 	log.SetFlags(log.Ltime)
@@ -118,6 +119,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *chain {
+		if err := runChain(ctx, p, co); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	// The fleet's certificates; with worker processes each issues its own, and this process
 	// only those of the handshake measurement.
 	nCerts := o.gateways
@@ -132,12 +139,6 @@ func main() {
 			log.Fatal(err)
 		}
 		certs[i] = p.clientTLS(c)
-	}
-	if *chain {
-		if err := runChain(ctx, co); err != nil {
-			log.Fatal(err)
-		}
-		return
 	}
 	var results []*result
 	for _, name := range strings.Split(o.brokers, ",") {
