@@ -87,7 +87,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer mq.Close()
 
-	rawBefore, err := benchRaw(ctx, db, o, "raw_before")
+	rawBefore, err := benchRaw(ctx, db, mq, o, "raw_before")
 	if err != nil {
 		return fmt.Errorf("raw: %w", err)
 	}
@@ -109,7 +109,7 @@ func run(ctx context.Context, o options) error {
 	if err := waitIdle(ctx, db.PID()); err != nil {
 		return err
 	}
-	rawAfter, err := benchRaw(ctx, db, o, "raw_after")
+	rawAfter, err := benchRaw(ctx, db, mq, o, "raw_after")
 	if err != nil {
 		return fmt.Errorf("raw: %w", err)
 	}
@@ -124,6 +124,9 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("    ratio (b)/(a): %.2f (target ≥ 0.8)\n", res.rate/rawRate)
 		fmt.Printf("    ingest CPU: %.2f s user+sys = %.2f CPU-s per million readings (target ≤ 1.5)\n", res.cpu.Seconds(), res.cpu.Seconds()/(float64(res.readings)/1e6))
 		fmt.Printf("    ingest peak RSS: %.1f MB (target ≤ 64); intake queue found full %.0f times\n", float64(res.maxRSS)/(1<<20), res.queueFull)
+		fmt.Printf("    writes: %.0f of %.0f points on average, %.1f ms each, %.2f in flight on average; load average %s\n",
+			res.writes, float64(res.readings+res.alarms)/res.writes, res.writeTime*1000/res.writes, res.writeTime/res.elapsed.Seconds(), res.load)
+		fmt.Printf("    %s\n", res.others)
 		fmt.Printf("    stored: %d of %d readings, %d of %d alarms: %s\n", res.storedReadings, res.readings, res.storedAlarms, res.alarms, verdict(res))
 		failed = failed || res.storedReadings != res.readings || res.storedAlarms != res.alarms
 	}
@@ -136,17 +139,7 @@ func run(ctx context.Context, o options) error {
 // waitIdle waits until the process uses less than a tenth of a core over a second (at most
 // a minute), so one phase's background work does not run into the next.
 func waitIdle(ctx context.Context, pid int) error {
-	cpu := func() (int64, error) {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return 0, err
-		}
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		return utime + stime, nil // clock ticks, 100 per second
-	}
-	prev, err := cpu()
+	prev, err := procCPU(pid)
 	if err != nil {
 		return err
 	}
@@ -156,17 +149,54 @@ func waitIdle(ctx context.Context, pid int) error {
 			return ctx.Err()
 		case <-time.After(time.Second):
 		}
-		cur, err := cpu()
+		cur, err := procCPU(pid)
 		if err != nil {
 			return err
 		}
-		if cur-prev < 10 {
+		if cur-prev < 100*time.Millisecond {
 			return nil
 		}
 		prev = cur
 	}
 	fmt.Println("InfluxDB still busy after a minute; measuring anyway")
 	return nil
+}
+
+// procCPU returns the user+system CPU a process has used so far (/proc/PID/stat).
+func procCPU(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil // clock ticks, 100 per second
+}
+
+// cpuMeter reads the CPU InfluxDB, Mosquitto and this process (the load generator in (b))
+// used during a phase: where the two cores went besides ingest.
+type cpuMeter struct {
+	pids   [3]int
+	before [3]time.Duration
+}
+
+func startCPU(db *localstack.InfluxDB, mq *localstack.Mosquitto) *cpuMeter {
+	m := &cpuMeter{pids: [3]int{db.PID(), mq.PID(), os.Getpid()}}
+	for i, pid := range m.pids {
+		m.before[i], _ = procCPU(pid)
+	}
+	return m
+}
+
+// String says the CPU-s each used since startCPU.
+func (m *cpuMeter) String() string {
+	var used [3]float64
+	for i, pid := range m.pids {
+		now, _ := procCPU(pid)
+		used[i] = (now - m.before[i]).Seconds()
+	}
+	return fmt.Sprintf("CPU-s: InfluxDB %.1f, Mosquitto %.1f, bench+load generator %.1f", used[0], used[1], used[2])
 }
 
 func verdict(r ingestResult) string {
@@ -186,7 +216,7 @@ func numCPU() int {
 
 // benchRaw writes rawPoints of the same shape as ingest's (measurement reading, tags dev gw
 // kind mun tech, field value, precision ms) in 5,000-line batches, prepared beforehand.
-func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options, database string) (float64, error) {
+func benchRaw(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mosquitto, o options, database string) (float64, error) {
 	if err := db.CreateDatabase(ctx, database); err != nil {
 		return 0, err
 	}
@@ -229,16 +259,21 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options, database 
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		lastErr error
+		busy    time.Duration // summed over writers: the mean writes in flight is busy/elapsed
 	)
+	cpu := startCPU(db, mq)
 	start := time.Now()
 	for range o.writers {
 		wg.Go(func() {
 			for b := range work {
-				if err := postLines(ctx, client, url, b); err != nil {
-					mu.Lock()
+				t := time.Now()
+				err := postLines(ctx, client, url, b)
+				mu.Lock()
+				busy += time.Since(t)
+				if err != nil {
 					lastErr = err
-					mu.Unlock()
 				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -248,6 +283,7 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options, database 
 	close(work)
 	wg.Wait()
 	elapsed := time.Since(start)
+	used := cpu.String()
 	if lastErr != nil {
 		return 0, lastErr
 	}
@@ -259,7 +295,8 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, o options, database 
 		return 0, fmt.Errorf("raw: stored %d of %d points", stored, o.rawPoints)
 	}
 	rate := float64(o.rawPoints) / elapsed.Seconds()
-	fmt.Printf("(a) raw [%s]: %d points in %.2fs = %.0f points/s (all stored)\n", database, o.rawPoints, elapsed.Seconds(), rate)
+	fmt.Printf("(a) raw [%s]: %d points in %.2fs = %.0f points/s (all stored); %d writes of %d points, %.1f ms each, %.2f in flight on average; load average %s\n    %s\n",
+		database, o.rawPoints, elapsed.Seconds(), rate, len(batches), perBatch, busy.Seconds()*1000/float64(len(batches)), busy.Seconds()/elapsed.Seconds(), probe.LoadAvg(), used)
 	return rate, nil
 }
 
@@ -287,6 +324,9 @@ func postLines(ctx context.Context, c *http.Client, url string, body []byte) err
 type ingestResult struct {
 	mode                         string
 	queueFull                    float64
+	writes, writeTime            float64 // writes to InfluxDB and their summed duration (s)
+	load                         string  // load average when (b) ended
+	others                       string  // CPU of InfluxDB, Mosquitto and the load generator in (b)
 	readings, alarms             uint64
 	storedReadings, storedAlarms uint64
 	elapsed                      time.Duration
@@ -335,6 +375,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 	cfg := load.Config{Broker: mq.URL(), Homes: o.homes, Sensors: o.sensors, Samples: o.samples, Batches: o.batches,
 		AlarmEvery: 3, Conns: 4, Window: 512, Prefix: "load" + mode}
 	fmt.Printf("(b) ingest [%s]: %d homes × %d batches of %d readings, as fast as the broker takes them\n", mode, o.homes, o.batches, o.sensors*o.samples)
+	cpu := startCPU(db, mq)
 	start := time.Now()
 	report, err := load.Run(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -369,6 +410,14 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 	if res.queueFull, err = probe.Scrape(ctx, addr, "vagt_ingest_queue_full_total"); err != nil {
 		return res, err
 	}
+	if res.writes, err = probe.Scrape(ctx, addr, "vagt_ingest_write_duration_seconds_count"); err != nil {
+		return res, err
+	}
+	if res.writeTime, err = probe.Scrape(ctx, addr, "vagt_ingest_write_duration_seconds_sum"); err != nil {
+		return res, err
+	}
+	res.load = probe.LoadAvg()
+	res.others = cpu.String()
 	res.rate = float64(report.Readings) / res.elapsed.Seconds()
 	fmt.Printf("(b) load published in %.2fs (%.0f readings/s); ingest had written everything after %.2fs\n",
 		sent.Seconds(), float64(report.Readings)/sent.Seconds(), res.elapsed.Seconds())
