@@ -113,6 +113,11 @@ func TechnologyOf(k vagt.Kind) string { return techByKind[k] }
 func AppendBatch(dst []byte, b *vagt.WireBatch) []byte {
 	var munBuf [8]byte
 	mun := strconv.AppendUint(munBuf[:0], uint64(b.Municipality), 10)
+	// A gateway samples its sensors together, so consecutive readings often share a time:
+	// its digits are kept rather than formatted again.
+	var timeBuf [24]byte
+	var ts []byte
+	lastOffset := int64(-1)
 	for i := range b.Readings {
 		r := &b.Readings[i]
 		dst = append(dst, "reading,dev="...)
@@ -123,9 +128,11 @@ func AppendBatch(dst []byte, b *vagt.WireBatch) []byte {
 		dst = append(dst, mun...)
 		dst = append(dst, techThenValue[r.Kind]...)
 		dst = appendValue(dst, r.Kind, r.Value)
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, b.Base+r.Offset, 10)
-		dst = append(dst, '\n')
+		if r.Offset != lastOffset {
+			ts = append(strconv.AppendInt(append(timeBuf[:0], ' '), b.Base+r.Offset, 10), '\n')
+			lastOffset = r.Offset
+		}
+		dst = append(dst, ts...)
 	}
 	return dst
 }
