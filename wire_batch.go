@@ -108,37 +108,44 @@ func referenceBatch(data []byte) (wireBatch, error) {
 }
 
 func batchFromWire(w *wireBatch) (Batch, error) {
-	if err := checkVersion(w.Version); err != nil {
+	var b WireBatch
+	if err := b.fill(w); err != nil {
 		return Batch{}, err
 	}
-	b := Batch{Gateway: GatewayID(w.Gateway), Seq: w.Seq}
-	if err := b.Gateway.Validate(); err != nil {
-		return Batch{}, err
+	return b.batch(), nil
+}
+
+// checkWire checks everything DecodeBatch promises of a batch, in the order the errors are
+// reported: after it, every device id is valid and listed once, every reading's device
+// index, offset, kind and wire value are in range.
+func checkWire(w *wireBatch) error {
+	if err := checkVersion(w.Version); err != nil {
+		return err
+	}
+	if err := GatewayID(w.Gateway).Validate(); err != nil {
+		return err
 	}
 	if w.Seq == 0 {
-		return Batch{}, fmt.Errorf("%w: batch seq (key 2)", ErrMissingField)
+		return fmt.Errorf("%w: batch seq (key 2)", ErrMissingField)
 	}
 	if w.Municipality > 0xffff {
-		return Batch{}, fmt.Errorf("%w: %d", ErrUnknownMunicipality, w.Municipality)
+		return fmt.Errorf("%w: %d", ErrUnknownMunicipality, w.Municipality)
 	}
-	b.Municipality = MunicipalityCode(w.Municipality)
-	if err := b.Municipality.Validate(); err != nil {
-		return Batch{}, err
+	if err := MunicipalityCode(w.Municipality).Validate(); err != nil {
+		return err
 	}
 	if w.Base > uint64(maxTime.UnixMilli()) {
-		return Batch{}, fmt.Errorf("%w: base time %d ms", ErrOutOfRange, w.Base)
+		return fmt.Errorf("%w: base time %d ms", ErrOutOfRange, w.Base)
 	}
-	base := time.UnixMilli(int64(w.Base)).UTC()
-	if err := validTime(base); err != nil {
-		return Batch{}, fmt.Errorf("base time: %w", err)
+	if err := validTime(time.UnixMilli(int64(w.Base)).UTC()); err != nil {
+		return fmt.Errorf("base time: %w", err)
 	}
 	if len(w.Devices) == 0 || len(w.Readings) == 0 {
-		return Batch{}, fmt.Errorf("%w: devices and readings (keys 5, 6) must not be empty", ErrMissingField)
+		return fmt.Errorf("%w: devices and readings (keys 5, 6) must not be empty", ErrMissingField)
 	}
 	if len(w.Devices) > MaxBatchDevices {
-		return Batch{}, fmt.Errorf("%w: %d devices, at most %d", ErrTooLarge, len(w.Devices), MaxBatchDevices)
+		return fmt.Errorf("%w: %d devices, at most %d", ErrTooLarge, len(w.Devices), MaxBatchDevices)
 	}
-	devices := make([]DeviceID, len(w.Devices))
 	// A home lists a few dozen devices: comparing with the earlier ones is cheaper than a
 	// map up to about that many; past it, a map keeps the check linear.
 	const smallList = 32
@@ -147,9 +154,8 @@ func batchFromWire(w *wireBatch) (Batch, error) {
 		seen = make(map[string]struct{}, len(w.Devices))
 	}
 	for i, d := range w.Devices {
-		devices[i] = DeviceID(d)
-		if err := devices[i].Validate(); err != nil {
-			return Batch{}, fmt.Errorf("device %d: %w", i, err)
+		if err := DeviceID(d).Validate(); err != nil {
+			return fmt.Errorf("device %d: %w", i, err)
 		}
 		dup := false
 		if seen != nil {
@@ -164,27 +170,37 @@ func batchFromWire(w *wireBatch) (Batch, error) {
 			}
 		}
 		if dup {
-			return Batch{}, fmt.Errorf("%w: device %q listed twice", ErrDuplicateKey, d)
+			return fmt.Errorf("%w: device %q listed twice", ErrDuplicateKey, d)
 		}
 	}
 	const maxOffset = uint64(MaxBatchSpan / time.Millisecond)
-	b.Readings = make([]Reading, len(w.Readings))
 	for i, r := range w.Readings {
-		if r.Device >= uint64(len(devices)) {
-			return Batch{}, fmt.Errorf("reading %d: %w: device index %d, %d devices", i, ErrOutOfRange, r.Device, len(devices))
+		if r.Device >= uint64(len(w.Devices)) {
+			return fmt.Errorf("reading %d: %w: device index %d, %d devices", i, ErrOutOfRange, r.Device, len(w.Devices))
 		}
 		if r.Offset > maxOffset || w.Base+r.Offset >= uint64(maxTime.UnixMilli()) {
-			return Batch{}, fmt.Errorf("reading %d: %w: offset %d ms, at most %d, before 2100", i, ErrOutOfRange, r.Offset, maxOffset)
+			return fmt.Errorf("reading %d: %w: offset %d ms, at most %d, before 2100", i, ErrOutOfRange, r.Offset, maxOffset)
 		}
 		if r.Kind > 0xff {
-			return Batch{}, fmt.Errorf("reading %d: %w: %d", i, ErrUnknownKind, r.Kind)
+			return fmt.Errorf("reading %d: %w: %d", i, ErrUnknownKind, r.Kind)
 		}
-		k := Kind(r.Kind)
-		v, err := k.FromWire(r.Value)
-		if err != nil {
-			return Batch{}, fmt.Errorf("reading %d: %w", i, err)
+		if l := &wireLimits[r.Kind]; !l.known || r.Value < l.lo || r.Value > l.hi {
+			_, err := Kind(r.Kind).FromWire(r.Value) // says why, as it always did
+			return fmt.Errorf("reading %d: %w", i, err)
 		}
-		b.Readings[i] = Reading{Device: devices[r.Device], Kind: k, Time: base.Add(time.Duration(r.Offset) * time.Millisecond), Value: v}
 	}
-	return b, nil
+	return nil
 }
+
+// wireLimits is each kind's range of wire integers, as Kind.FromWire checks it, worked out
+// once rather than per reading (TestWireLimitsAgreeWithFromWire).
+var wireLimits = func() (t [256]struct {
+	known  bool
+	lo, hi int64
+}) {
+	for _, i := range Kinds() {
+		t[i.Kind].known = true
+		t[i.Kind].lo, t[i.Kind].hi = int64(i.Min*float64(i.Scale)), int64(i.Max*float64(i.Scale))
+	}
+	return t
+}()

@@ -1,9 +1,85 @@
 package vagt
 
 import (
+	"fmt"
 	"math"
+	"slices"
+	"time"
 	"unicode/utf8"
 )
+
+// WireBatch is a telemetry batch decoded and checked exactly as DecodeBatch does it, left
+// in its wire form: each reading keeps its device index, its time as an offset from Base,
+// and its value as the wire integer (the value × its kind's Scale). A consumer that only
+// formats readings — ingest's line protocol — needs no float and no time.Time per reading
+// from it, and DecodeBatchWire reuses its slices from batch to batch.
+type WireBatch struct {
+	Gateway      GatewayID
+	Seq          uint64
+	Municipality MunicipalityCode
+	Base         int64 // Unix ms
+	Devices      []DeviceID
+	Readings     []WireReading
+}
+
+// WireReading is one reading of a WireBatch: device Devices[Device], at Base+Offset Unix
+// ms, value Value / Kind's Scale (the float Kind.FromWire returns).
+type WireReading struct {
+	Device int
+	Kind   Kind
+	Offset int64
+	Value  int64
+}
+
+// DecodeBatchWire decodes and checks an untrusted batch into b as DecodeBatch would — the
+// same checks, the same errors — but without building a Reading per reading (no
+// allocation per reading once b's slices have grown). b is changed only when it returns
+// nil. TestBatchDecodersAgree* hold it to DecodeBatch.
+func DecodeBatchWire(data []byte, b *WireBatch) error {
+	scratch := readingsPool.Get().(*[]wireReading)
+	defer readingsPool.Put(scratch)
+	w, ok := fastBatch(data, scratch)
+	if !ok {
+		var err error
+		if w, err = referenceBatch(data); err != nil {
+			return fmt.Errorf("decode batch: %w", err)
+		}
+	}
+	if err := b.fill(&w); err != nil {
+		return fmt.Errorf("decode batch: %w", err)
+	}
+	return nil
+}
+
+// fill checks w and, when it is valid, sets b to it.
+func (b *WireBatch) fill(w *wireBatch) error {
+	if err := checkWire(w); err != nil {
+		return err
+	}
+	b.Gateway, b.Seq, b.Municipality, b.Base = GatewayID(w.Gateway), w.Seq, MunicipalityCode(w.Municipality), int64(w.Base)
+	b.Devices = b.Devices[:0]
+	for _, d := range w.Devices {
+		b.Devices = append(b.Devices, DeviceID(d))
+	}
+	b.Readings = slices.Grow(b.Readings[:0], len(w.Readings))[:len(w.Readings)]
+	for i, r := range w.Readings {
+		// checkWire bounded each field: the index by the devices, the kind to a byte, the
+		// offset to a day.
+		b.Readings[i] = WireReading{Device: int(r.Device), Kind: Kind(r.Kind), Offset: int64(r.Offset), Value: r.Value}
+	}
+	return nil
+}
+
+// batch returns the batch as DecodeBatch returns it.
+func (b *WireBatch) batch() Batch {
+	out := Batch{Gateway: b.Gateway, Seq: b.Seq, Municipality: b.Municipality, Readings: make([]Reading, len(b.Readings))}
+	base := time.UnixMilli(b.Base).UTC()
+	for i, r := range b.Readings {
+		out.Readings[i] = Reading{Device: b.Devices[r.Device], Kind: r.Kind, Time: base.Add(time.Duration(r.Offset) * time.Millisecond),
+			Value: float64(r.Value) / float64(kinds[r.Kind].Scale)} // as Kind.FromWire computes it
+	}
+	return out
+}
 
 // fastBatch decodes the common shape of a telemetry batch without reflection: a
 // definite-length map with every key 0..6 once, in increasing order, each value of exactly

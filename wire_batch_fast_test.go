@@ -2,6 +2,7 @@ package vagt
 
 import (
 	"bytes"
+	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -32,16 +33,62 @@ func checkDecodersAgree(t *testing.T, name string, data []byte) {
 		if gotErr.Error() != wantErr.Error() || Reason(gotErr) != Reason(wantErr) {
 			t.Fatalf("%s: decodeBatch err %q (%s), reference %q (%s)", name, gotErr, Reason(gotErr), wantErr, Reason(wantErr))
 		}
+		checkWireDecoderAgrees(t, name, data, Batch{})
 		return
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s: decodeBatch %+v, reference %+v", name, got, want)
 	}
+	checkWireDecoderAgrees(t, name, data, got)
 	// Whatever the fast path accepts, the reference decodes to the same wire struct.
 	if w, ok := fastBatch(data, new([]wireReading)); ok {
 		rw, err := referenceBatch(data)
 		if err != nil || !reflect.DeepEqual(w, rw) {
 			t.Fatalf("%s: fast path took %+v, reference %+v, %v", name, w, rw, err)
+		}
+	}
+}
+
+// checkWireDecoderAgrees: DecodeBatchWire accepts what DecodeBatch accepts, and the batch
+// it leaves is the same one (want), or it fails with the same error and leaves b as it was.
+// b comes in holding another batch, as ingest reuses one: nothing of it may remain.
+func checkWireDecoderAgrees(t *testing.T, name string, data []byte, want Batch) {
+	t.Helper()
+	_, wantErr := DecodeBatch(data)
+	stale := func() WireBatch {
+		return WireBatch{Gateway: "stale", Seq: 99, Municipality: 101, Base: 1,
+			Devices: []DeviceID{"a", "b", "c"}, Readings: make([]WireReading, 3, 600)}
+	}
+	b := stale()
+	err := DecodeBatchWire(data, &b)
+	if (err == nil) != (wantErr == nil) || err != nil && (err.Error() != wantErr.Error() || Reason(err) != Reason(wantErr)) {
+		t.Fatalf("%s: DecodeBatchWire err %v, DecodeBatch err %v (input %x)", name, err, wantErr, data)
+	}
+	if err != nil {
+		if !reflect.DeepEqual(b, stale()) {
+			t.Fatalf("%s: DecodeBatchWire failed (%v) but changed the batch: %+v", name, err, b)
+		}
+		return
+	}
+	if got := b.batch(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: DecodeBatchWire gives %+v, DecodeBatch %+v", name, got, want)
+	}
+}
+
+// TestWireLimitsAgreeWithFromWire: the table checkWire consults is Kind.FromWire's check.
+func TestWireLimitsAgreeWithFromWire(t *testing.T) {
+	for k := range 256 {
+		values := []int64{math.MinInt64, -1, 0, 1, math.MaxInt64}
+		if i, ok := Kind(k).Info(); ok {
+			lo, hi := int64(i.Min*float64(i.Scale)), int64(i.Max*float64(i.Scale))
+			values = append(values, lo-1, lo, lo+1, hi-1, hi, hi+1)
+		}
+		for _, v := range values {
+			_, err := Kind(k).FromWire(v)
+			l := wireLimits[k]
+			if inTable := l.known && v >= l.lo && v <= l.hi; inTable != (err == nil) {
+				t.Errorf("kind %d, wire %d: table says %v, FromWire %v", k, v, inTable, err)
+			}
 		}
 	}
 }

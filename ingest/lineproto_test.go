@@ -2,7 +2,11 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,8 +28,94 @@ func TestAppendBatch(t *testing.T) {
 		"reading,dev=bu-17:pir-2,gw=gw-0042,kind=battery,mun=766,tech=unknown value=87 1795403521500",
 		"reading,dev=med-1,gw=gw-0042,kind=medication_missed,mun=766,tech=medicine_dispenser value=3 1795403520000",
 	}, "\n") + "\n"
-	if got := string(AppendBatch([]byte("x\n"), b)); got != "x\n"+want {
+	if got := string(AppendBatch([]byte("x\n"), wireOf(t, b))); got != "x\n"+want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// wireOf is b as ingest decodes it from the wire.
+func wireOf(t testing.TB, b *vagt.Batch) *vagt.WireBatch {
+	t.Helper()
+	data, err := vagt.EncodeBatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w vagt.WireBatch
+	if err := vagt.DecodeBatchWire(data, &w); err != nil {
+		t.Fatal(err)
+	}
+	return &w
+}
+
+// TestAppendBatchAsFromFloats: the lines written from the wire integers are the lines the
+// decoded batch (floats, times) gives when formatted the plain way, for every kind at the
+// ends and in the middle of its range, negative values, and readings spread over the day a
+// batch may span; and for every valid batch vector.
+func TestAppendBatchAsFromFloats(t *testing.T) {
+	plain := func(b *vagt.Batch) string {
+		var sb strings.Builder
+		for _, r := range b.Readings {
+			fmt.Fprintf(&sb, "reading,dev=%s,gw=%s,kind=%s,mun=%d,tech=%s value=%s %d\n", r.Device, b.Gateway, r.Kind,
+				b.Municipality, TechnologyOf(r.Kind), strconv.FormatFloat(r.Value, 'f', -1, 64), r.Time.UnixMilli())
+		}
+		return sb.String()
+	}
+	b := &vagt.Batch{Gateway: "gw-0042", Seq: 7, Municipality: 101}
+	for n, k := range vagt.Kinds() {
+		for j, v := range []float64{k.Min, k.Max, (k.Min + k.Max) / 2, min(k.Max, k.Min+1/float64(k.Scale))} {
+			if k.Type != vagt.ValueDecimal {
+				v = float64(int64(v))
+			}
+			b.Readings = append(b.Readings, vagt.Reading{Device: vagt.DeviceID(fmt.Sprintf("dev-%d", n%7)), Kind: k.Kind,
+				Time: at.Add(time.Duration(n*4+j) * 21 * time.Minute).Add(time.Duration(j) * time.Millisecond), Value: v})
+		}
+	}
+	var w vagt.WireBatch // reused, as the filler reuses it
+	for _, batch := range []*vagt.Batch{b, {Gateway: "gw-x1", Seq: 1, Municipality: 851, Readings: b.Readings[:3]}} {
+		data, err := vagt.EncodeBatch(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded, err := vagt.DecodeBatch(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vagt.DecodeBatchWire(data, &w); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(AppendBatch(nil, &w)), plain(&decoded); got != want {
+			t.Fatalf("got\n%s\nwant\n%s", got, want)
+		}
+	}
+	files, _ := filepath.Glob("../testdata/wire/batch-ok-*.hex")
+	if len(files) == 0 {
+		t.Fatal("no batch vectors")
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hexText strings.Builder
+		for _, line := range strings.Split(string(raw), "\n") {
+			if line, _, _ = strings.Cut(line, "#"); strings.TrimSpace(line) != "" {
+				hexText.WriteString(strings.Join(strings.Fields(line), ""))
+			}
+		}
+		data, err := hex.DecodeString(hexText.String())
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		decoded, err := vagt.DecodeBatch(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if err := vagt.DecodeBatchWire(data, &w); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(AppendBatch(nil, &w)), plain(&decoded); got != want {
+			t.Fatalf("%s: got\n%s\nwant\n%s", f, got, want)
+		}
 	}
 }
 
@@ -93,11 +183,12 @@ func BenchmarkDecodeToLineProtocol(b *testing.B) {
 	}
 	m := Message{Topic: vagt.Topic("gw-3f9a2c", vagt.LaneTelemetry), Payload: payload}
 	buf := make([]byte, 0, 1<<20)
+	var d decoder
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		var n int
-		buf, n, _, _, err = decode(buf[:0], &m)
+		buf, n, _, _, err = d.decode(buf[:0], &m)
 		if err != nil || n != 500 {
 			b.Fatal(n, err)
 		}
@@ -106,7 +197,8 @@ func BenchmarkDecodeToLineProtocol(b *testing.B) {
 }
 
 // TestAppendValueExact: for every kind and a sweep of its wire values, the decimal written
-// parses back to exactly the float64 the decoder produced, as strconv's shortest form does.
+// from the wire integer parses back to exactly the float64 the decoder produces, and is
+// what strconv's shortest form writes for that float.
 func TestAppendValueExact(t *testing.T) {
 	for _, k := range vagt.Kinds() {
 		lo, hi := int64(k.Min*float64(k.Scale)), int64(k.Max*float64(k.Scale))
@@ -116,7 +208,7 @@ func TestAppendValueExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := string(appendValue(nil, k.Kind, v))
+			got := string(appendValue(nil, k.Kind, w))
 			parsed, err := strconv.ParseFloat(got, 64)
 			if err != nil || parsed != v {
 				t.Fatalf("%s wire %d: wrote %q, parses to %v (%v), want %v", k.Name, w, got, parsed, err, v)
@@ -126,7 +218,7 @@ func TestAppendValueExact(t *testing.T) {
 			}
 		}
 	}
-	if got := string(appendValue(nil, vagt.KindTemperature, -0.05)); got != "-0.05" {
+	if got := string(appendValue(nil, vagt.KindTemperature, -5)); got != "-0.05" {
 		t.Errorf("-0.05 written as %q", got)
 	}
 }

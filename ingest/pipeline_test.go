@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,12 +27,16 @@ type fakeWriter struct {
 	fail     error                       // returned while set
 	hold     func(lines []byte) chan any // a non-nil channel holds the write until closed
 	attempts chan struct{}               // signalled on each call, if set
+	failFor  func(lines []byte) error    // when set, a non-nil error it returns fails that write
 }
 
 func (f *fakeWriter) WritePoints(ctx context.Context, lines []byte) error {
 	f.mu.Lock()
 	f.calls++
 	fail, hold, attempts := f.fail, f.hold, f.attempts
+	if f.failFor != nil && fail == nil {
+		fail = f.failFor(lines)
+	}
 	f.mu.Unlock()
 	if attempts != nil {
 		select {
@@ -392,4 +397,79 @@ func TestShutdownWithEverythingFull(t *testing.T) {
 	if got := h.doneOrder(); len(got) != 0 {
 		t.Errorf("acknowledged %v without writing", got)
 	}
+}
+
+// TestFailedWriteHoldsLaterAcks: two writers; the first batch's write keeps failing
+// (transient) while the second batch is written. Nothing may be acknowledged — not even
+// the written second message, which comes after the failure — and at shutdown both stay
+// unacknowledged. The broker then delivers both again to a new pipeline: both are
+// acknowledged in order, and InfluxDB, which keeps one value per series and time, holds
+// each reading once.
+func TestFailedWriteHoldsLaterAcks(t *testing.T) {
+	var firstFails atomic.Bool
+	firstFails.Store(true)
+	w := &fakeWriter{failFor: func(lines []byte) error {
+		if firstFails.Load() && bytes.Contains(lines, []byte("gw=gw-first")) {
+			return errors.New("503 InfluxDB overloaded")
+		}
+		return nil
+	}}
+	first, second := batchBytes(t, "gw-first", 1, 3), batchBytes(t, "gw-second", 1, 2)
+	h := newHarness(t, PipelineConfig{BatchPoints: 1, Writers: 2, DrainTimeout: 20 * time.Millisecond}, w)
+	if err := h.p.TrySubmit(h.msg(1, vagt.Topic("gw-first", vagt.LaneTelemetry), first)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.TrySubmit(h.msg(2, vagt.Topic("gw-second", vagt.LaneTelemetry), second)); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the second batch is written while the first keeps failing.
+	for deadline := time.Now().Add(time.Minute); len(w.stored()) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second batch was not written: stored %q", w.stored())
+		}
+	}
+	for range 3 { // a few more failed attempts of the first, retried meanwhile
+		for calls := w.callCount(); w.callCount() == calls; time.Sleep(time.Millisecond) {
+		}
+	}
+	if got := h.doneOrder(); len(got) != 0 {
+		t.Fatalf("acknowledged %v while the first batch was unwritten", got)
+	}
+	if got := counterValue(h.m.WriteErrors.WithLabelValues("transient")); got < 1 {
+		t.Errorf("transient write errors %v, want the first batch's failures counted", got)
+	}
+	h.stop()
+	if got := h.doneOrder(); len(got) != 0 {
+		t.Fatalf("acknowledged %v at shutdown; the first batch was never written", got)
+	}
+
+	// Redelivery of both, InfluxDB well again.
+	firstFails.Store(false)
+	h2 := newHarness(t, PipelineConfig{BatchPoints: 1, Writers: 2}, w)
+	if err := h2.p.TrySubmit(h2.msg(1, vagt.Topic("gw-first", vagt.LaneTelemetry), first)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.p.TrySubmit(h2.msg(2, vagt.Topic("gw-second", vagt.LaneTelemetry), second)); err != nil {
+		t.Fatal(err)
+	}
+	h2.waitDone(t, 2)
+	if got := h2.doneOrder(); fmt.Sprint(got) != "[1 2]" || h2.errs[1] != nil || h2.errs[2] != nil {
+		t.Fatalf("after redelivery done %v with %v, want [1 2] without errors", got, h2.errs)
+	}
+	// A point is its series and time: what InfluxDB keeps is one value per key.
+	points := map[string]string{}
+	for _, l := range w.stored() {
+		key, _, _ := strings.Cut(l, " value=")
+		_, ts, _ := strings.Cut(l[len(key)+1:], " ")
+		points[key+" "+ts] = l
+	}
+	if len(points) != 5 {
+		t.Errorf("InfluxDB holds %d distinct points, want the 5 readings once each: %q", len(points), w.stored())
+	}
+}
+
+func (f *fakeWriter) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
