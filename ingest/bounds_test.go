@@ -37,8 +37,8 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 func TestHTTPRefusalsCountedAndLogged(t *testing.T) {
 	var logs lockedBuffer
 	m := NewMetrics(nil)
-	p := NewPipeline(PipelineConfig{QueueSize: 10, BatchPoints: 10, Linger: time.Millisecond, DrainTimeout: time.Second},
-		&fakeWriter{}, m, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	p := NewPipeline(PipelineConfig{QueueSize: 10, BatchPoints: 10, Linger: time.Millisecond, DrainTimeout: time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &fakeWriter{}, m, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = p.Run(ctx) }()

@@ -80,10 +80,15 @@ type PipelineConfig struct {
 	RetryMin     time.Duration
 	RetryMax     time.Duration
 	Now          func() time.Time // for rate-limited logging; default time.Now
+	Logger       *slog.Logger     // nil discards
 }
 
 // NewPipeline returns a pipeline writing to w. Run runs it.
-func NewPipeline(cfg PipelineConfig, w PointWriter, m *Metrics, logger *slog.Logger, dead DeadLetter) *Pipeline {
+func NewPipeline(cfg PipelineConfig, w PointWriter, m *Metrics, dead DeadLetter) *Pipeline {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

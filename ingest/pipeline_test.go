@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,7 +125,7 @@ func newHarness(t *testing.T, cfg PipelineConfig, w PointWriter) *harness {
 	}
 	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 5*time.Millisecond
 	h := &harness{m: NewMetrics(nil), errs: map[int]error{}, done: make(chan int, 1000), ran: make(chan struct{})}
-	h.p = NewPipeline(cfg, w, h.m, slog.New(slog.DiscardHandler), nil)
+	h.p = NewPipeline(cfg, w, h.m, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() {

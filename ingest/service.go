@@ -104,8 +104,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	p := NewPipeline(PipelineConfig{
 		QueueSize: cfg.InFlight, MaxBytes: cfg.InFlightBytes, BatchPoints: cfg.BatchPoints, Linger: cfg.Linger,
-		Writers: cfg.Writers, DrainTimeout: cfg.DrainTimeout, Now: d.Now,
-	}, w, metrics, logger, dead)
+		Writers: cfg.Writers, DrainTimeout: cfg.DrainTimeout, Now: d.Now, Logger: logger,
+	}, w, metrics, dead)
 
 	pipeCtx, stopPipe := context.WithCancel(ctx)
 	defer stopPipe()
@@ -144,8 +144,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		}
 		c, err := mqttin.New(ctx, mqttin.Config{
 			Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.Username, Password: cfg.Password,
-			TLS: tlsCfg, Group: cfg.Group, Partition: cfg.Partition, DeadLetterPrefix: cfg.DeadLetter,
-		}, handle, logger)
+			TLS: tlsCfg, Group: cfg.Group, Partition: cfg.Partition, DeadLetterPrefix: cfg.DeadLetter, Logger: logger,
+		}, handle)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}

@@ -68,9 +68,18 @@ type GaugeCollector struct {
 	up, unresolved, oldest, byTier, escalations, escalateAfter, byDistrict, gateways *prometheus.Desc
 }
 
-// NewGaugeCollector returns a collector over r; policy gives the escalation times exported
-// beside the ages, so an alerting rule compares the two without repeating the configuration.
-func NewGaugeCollector(r GaugeReader, clock api.Clock, policy Policy, log *slog.Logger) *GaugeCollector {
+// GaugeOptions are a collector's clock (nil: the system clock), the policy whose escalation
+// times it exports beside the ages (so an alerting rule compares the two without repeating
+// the configuration), and its logger (nil discards).
+type GaugeOptions struct {
+	Clock  api.Clock
+	Policy Policy
+	Logger *slog.Logger
+}
+
+// NewGaugeCollector returns a collector over r.
+func NewGaugeCollector(r GaugeReader, o GaugeOptions) *GaugeCollector {
+	clock, policy, log := o.Clock, o.Policy, o.Logger
 	if clock == nil {
 		clock = api.SystemClock{}
 	}

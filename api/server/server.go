@@ -112,7 +112,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 	s.Escalator = &alerts.Escalator{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Logger: d.Logger,
 		Unheard: store.AlertService, Listeners: s.Feed, Replica: replicaID()}
 	s.off = &alerts.OfflineDetector{Store: store.AlertService, Clock: d.Clock, Every: c.Tick, Logger: d.Logger}
-	d.Registry.MustRegister(alerts.NewGaugeCollector(store.AlertService, d.Clock, c.Policy, d.Logger))
+	d.Registry.MustRegister(alerts.NewGaugeCollector(store.AlertService, alerts.GaugeOptions{Clock: d.Clock, Policy: c.Policy, Logger: d.Logger}))
 	tlsConfig, err := vagt.ClientTLS(c.TLSCA, c.TLSCert, c.TLSKey)
 	if err != nil {
 		store.Close()

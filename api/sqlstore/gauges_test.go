@@ -22,7 +22,7 @@ func TestAlertGauges(t *testing.T) {
 		w := setup(t, s)
 		ctx := t.Context()
 		clock := api.NewManualClock(t0)
-		c := alerts.NewGaugeCollector(s, clock, alerts.DefaultPolicy(), nil)
+		c := alerts.NewGaugeCollector(s, alerts.GaugeOptions{Clock: clock, Policy: alerts.DefaultPolicy()})
 		if err := s.RegisterDevice(ctx, "bu-17:smoke", "gw-0042", vagt.TechSmokeAlarm, "smoke alarm"); err != nil {
 			t.Fatal(err)
 		}

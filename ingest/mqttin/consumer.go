@@ -40,6 +40,7 @@ type Config struct {
 	// {prefix}/{reason}/{original topic} (QoS 0, fire and forget).
 	DeadLetterPrefix string
 	KeepAlive        time.Duration // default 30s
+	Logger           *slog.Logger  // nil discards
 }
 
 // Delivery is one message and the function that acknowledges it (PUBACK).
@@ -59,7 +60,11 @@ type Consumer struct {
 // New connects to the broker and subscribes; handle is called on paho's router goroutine
 // for every message, in arrival order, and must not block (see docs/ingest.md). New
 // returns once the first connection and subscription succeeded or ctx ended.
-func New(ctx context.Context, cfg Config, handle func(Delivery), logger *slog.Logger) (*Consumer, error) {
+func New(ctx context.Context, cfg Config, handle func(Delivery)) (*Consumer, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Broker == "" || cfg.ClientID == "" {
 		return nil, errors.New("mqttin: broker and client id are required")
 	}

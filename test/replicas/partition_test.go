@@ -3,7 +3,6 @@ package replicas
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +75,7 @@ func TestIngestPartitionsOnCluster(t *testing.T) {
 				received = append(received, got{k, d.Topic, string(d.Payload)})
 				mu.Unlock()
 				d.Ack()
-			}, slog.New(slog.DiscardHandler))
+			})
 		if err != nil {
 			t.Fatal(err)
 		}
