@@ -94,7 +94,7 @@ func newCitizenFixture(t *testing.T) *citizenFixture {
 	citizenOIDC, citizenFlow := flow(auth.CitizenClaims{Claim: "cpr", Key: key, Registry: store})
 	_, relativeFlow := flow(auth.RelativeClaims{Claim: "cpr", Key: key})
 	logs := &lockedLog{}
-	handler = httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}), Registry: store,
+	handler = httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}), Registry: registryOf(store),
 		Citizens: store, CitizenSignIn: citizenFlow, RelativeSignIn: relativeFlow, IdentityKey: key,
 		Clock: clock, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 

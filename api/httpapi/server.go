@@ -75,8 +75,9 @@ type Config struct {
 	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
 	// default DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
 	MaxStreams, MaxStreamsPerPrincipal int
-	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
-	Registry RegistryStore
+	// Registry serves the registry, citizen export and erasure, by area (registry.go); an
+	// area left nil answers 503.
+	Registry Registry
 	// Stats computes the statistics; nil: they answer 503.
 	Stats StatsService
 	// StatsRetention is how far back a comparison's period may start; default
