@@ -42,15 +42,18 @@ func (s *server) myData() http.Handler {
 		if err != nil {
 			return err
 		}
+		if p.Role != api.RoleCitizen {
+			return api.ErrNotCitizen // before the period: other roles learn nothing of the request
+		}
+		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
+		if err != nil {
+			return err
+		}
 		id, err := reg.CitizenOfUser(r.Context(), p.UserID) // no citizen's login: ErrForbidden
 		if err != nil {
 			return err
 		}
 		scope, err := p.OwnScope(id)
-		if err != nil {
-			return err
-		}
-		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
 		if err != nil {
 			return err
 		}

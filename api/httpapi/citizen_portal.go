@@ -25,25 +25,32 @@ type CitizenPortal interface {
 	IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error)
 	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
 	CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error)
-	CitizenCarePlans(ctx context.Context, citizen int64) ([]registry.CitizenCarePlan, error)
+	CitizenCarePlans(ctx context.Context, scope api.Scope, citizen int64) ([]registry.CitizenCarePlan, error)
 	GrantRelative(ctx context.Context, scope api.Scope, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error)
-	RelativeGrants(ctx context.Context, citizen int64) ([]registry.RelativeGrant, error)
+	RelativeGrants(ctx context.Context, scope api.Scope, citizen int64) ([]registry.RelativeGrant, error)
 	GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error)
 	RevokeGrant(ctx context.Context, scope api.Scope, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error)
-	RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error)
+	RequestErasure(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (time.Time, error)
 }
 
 var errNoPortal = fmt.Errorf("%w: the citizen page is not configured", api.ErrUnavailable)
 
-// myCitizen returns the calling citizen's id: only the citizen's own login has one.
-func (s *server) myCitizen(r *http.Request, p *api.Principal) (int64, error) {
+// myCitizen returns the calling citizen's id and the citizen's own scope
+// (api.Principal.OwnScope), in which the service decides each read and change: only the
+// citizen's own login has one.
+func (s *server) myCitizen(r *http.Request, p *api.Principal) (int64, api.Scope, error) {
 	if s.Citizens == nil {
-		return 0, errNoPortal
+		return 0, api.Scope{}, errNoPortal
 	}
 	if p.Role != api.RoleCitizen {
-		return 0, fmt.Errorf("%w: this is the citizen's own page", api.ErrForbidden)
+		return 0, api.Scope{}, fmt.Errorf("%w: this is the citizen's own page", api.ErrForbidden)
 	}
-	return s.Citizens.CitizenOfUser(r.Context(), p.UserID)
+	id, err := s.Citizens.CitizenOfUser(r.Context(), p.UserID)
+	if err != nil {
+		return 0, api.Scope{}, err
+	}
+	scope, err := p.OwnScope(id)
+	return id, scope, err
 }
 
 // CitizenPage is GET /api/v1/me/overview: the citizen page's content.
@@ -57,7 +64,7 @@ type CitizenPage struct {
 
 func (s *server) myOverview() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
@@ -67,10 +74,10 @@ func (s *server) myOverview() http.Handler {
 			return err
 		}
 		page := CitizenPage{CitizenView: v}
-		if page.CarePlans, err = s.Citizens.CitizenCarePlans(r.Context(), id); err != nil {
+		if page.CarePlans, err = s.Citizens.CitizenCarePlans(r.Context(), scope, id); err != nil {
 			return err
 		}
-		if page.Relatives, err = s.Citizens.RelativeGrants(r.Context(), id); err != nil {
+		if page.Relatives, err = s.Citizens.RelativeGrants(r.Context(), scope, id); err != nil {
 			return err
 		}
 		live(page.Relatives, now)
@@ -84,11 +91,11 @@ func (s *server) myOverview() http.Handler {
 // refused (409) with the reason while an alarm of theirs is open.
 func (s *server) myErasure() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
-		at, err := s.Citizens.RequestErasure(r.Context(), id, p.Name, s.Clock.Now())
+		at, err := s.Citizens.RequestErasure(r.Context(), scope, id, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -141,22 +148,18 @@ func (s *server) newGrant(r *http.Request, citizen int64, actor string, byCitize
 // myRelatives is GET and POST /api/v1/me/relatives: the citizen's grants; a new one.
 func (s *server) myRelatives() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
 		if r.Method == http.MethodGet {
-			gs, err := s.Citizens.RelativeGrants(r.Context(), id)
+			gs, err := s.Citizens.RelativeGrants(r.Context(), scope, id)
 			if err != nil {
 				return err
 			}
 			live(gs, s.Clock.Now())
 			writeJSON(w, http.StatusOK, gs)
 			return nil
-		}
-		scope, err := p.OwnScope(id)
-		if err != nil {
-			return err
 		}
 		g, err := s.newGrant(r, id, p.Name, true)
 		if err != nil {
@@ -189,11 +192,7 @@ func grantID(r *http.Request) (int64, error) {
 // myRevoke is DELETE /api/v1/me/relatives/{grant}: ends a grant at once.
 func (s *server) myRevoke() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
-		if err != nil {
-			return err
-		}
-		scope, err := p.OwnScope(id)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}

@@ -30,10 +30,12 @@ func aarhusWorld(t *testing.T, s *sqlstore.Store) (home vagt.HomeID, citizen int
 }
 
 // TestRegistryCreateScope: creating a district, provisioning a gateway, installing,
-// accepting and removing a device, test mode and a relative's grant or the citizen's login
-// identity decide the caller's scope in the service, before the request is checked: a
-// refusal is api.ErrOutOfScope, changes nothing and audits nothing; naming a gateway or
-// device of another municipality does not move it. In scope, each goes through.
+// accepting and removing a device, test mode, a relative's grant, the citizen's login
+// identity, and the citizen's own grants, care plans and erasure request decide the
+// caller's scope in the service, before the request is checked: a refusal is
+// api.ErrOutOfScope, changes nothing and audits nothing; naming a gateway or device of
+// another municipality does not move it. The lists refuse another municipality. In scope,
+// each goes through.
 func TestRegistryCreateScope(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
@@ -120,6 +122,18 @@ func TestRegistryCreateScope(t *testing.T) {
 				_, err := s.GrantRelative(ctx, api.Scope{Citizen: karen}, grant, t0)
 				return err
 			},
+			"RequestErasure, another citizen's own login": func() error {
+				_, err := s.RequestErasure(ctx, api.Scope{Citizen: karen}, ole, actor, t0)
+				return err
+			},
+			"RelativeGrants, another citizen's own login": func() error {
+				_, err := s.RelativeGrants(ctx, api.Scope{Citizen: karen}, ole)
+				return err
+			},
+			"CitizenCarePlans, another citizen's own login": func() error {
+				_, err := s.CitizenCarePlans(ctx, api.Scope{Citizen: karen}, ole)
+				return err
+			},
 			"RevokeGrant": func() error {
 				_, err := s.RevokeGrant(ctx, hedensted, ole, 1, actor, t0)
 				return err
@@ -157,7 +171,7 @@ func TestRegistryCreateScope(t *testing.T) {
 				t.Errorf("%s after refused test mode: %+v, %v", dev, d, err)
 			}
 		}
-		if gs, err := s.RelativeGrants(ctx, ole); err != nil || len(gs) != 0 {
+		if gs, err := s.RelativeGrants(ctx, api.Scope{Citizen: ole}, ole); err != nil || len(gs) != 0 {
 			t.Errorf("Ole's grants after refused grants: %+v, %v", gs, err)
 		}
 		if m, err := s.CitizensByIdentity(ctx, "hash-o"); err != nil || len(m) != 0 {
@@ -233,6 +247,9 @@ func TestRegistryCreateScope(t *testing.T) {
 		}
 		if _, err := s.RevokeGrant(ctx, aarhus, ole, g.ID, "aarhus-manager", t0); err != nil {
 			t.Errorf("RevokeGrant in scope: %v", err)
+		}
+		if _, err := s.RequestErasure(ctx, api.Scope{Citizen: ole}, ole, "citizen-ole", t0); err != nil {
+			t.Errorf("RequestErasure in the citizen's own scope: %v", err)
 		}
 	})
 }

@@ -227,9 +227,23 @@ func scanGrant(r interface{ Scan(...any) error }) (registry.RelativeGrant, error
 	return g, err
 }
 
-// RelativeGrants returns the citizen's grants, newest first, revoked and expired included.
-func (s *RegistryService) RelativeGrants(ctx context.Context, citizen int64) ([]registry.RelativeGrant, error) {
+// RelativeGrants returns the citizen's grants, newest first, revoked and expired included;
+// a citizen outside the scope (the citizen's own login: api.Principal.OwnScope) is
+// api.ErrOutOfScope.
+func (s *RegistryService) RelativeGrants(ctx context.Context, scope api.Scope, citizen int64) ([]registry.RelativeGrant, error) {
+	if err := s.citizenInScope(ctx, scope, citizen); err != nil {
+		return nil, err
+	}
 	return s.grants(ctx, `WHERE citizen_id = ? ORDER BY id DESC`, citizen)
+}
+
+// citizenInScope decides the caller's access to a citizen before a read.
+func (s *RegistryService) citizenInScope(ctx context.Context, scope api.Scope, citizen int64) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		_, err := t.citizenInScope(ctx, scope, citizen)
+		return err
+	})
+	return storeErrOrNil("citizen", err)
 }
 
 // GrantsOfRelative returns the grants a relative's login holds that are active at now.
@@ -341,9 +355,13 @@ func (s *RegistryService) IssueRelativeSession(ctx context.Context, relativeUser
 // RequestErasure records the citizen's request for erasure (GDPR art. 17) for the
 // municipality to carry out (DELETE /api/v1/citizens/{id}). Refused with api.ErrConflict
 // while an alert of the citizen's homes is not resolved: the visit must be finished and
-// documented first. Audited as erasure.request.
-func (s *RegistryService) RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error) {
+// documented first. Audited as erasure.request. The scope is the citizen's own
+// (api.Principal.OwnScope): another citizen is api.ErrOutOfScope.
+func (s *RegistryService) RequestErasure(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (time.Time, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
 		var open int
 		if err := t.row(ctx, `SELECT COUNT(*) FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.citizen_id = ? AND a.state <> 'resolved'`, citizen).Scan(&open); err != nil {
 			return err
@@ -383,8 +401,12 @@ func (s *RegistryService) CitizenView(ctx context.Context, citizen int64, actor,
 }
 
 // CitizenCarePlans returns the care plans of the citizen's homes (a home without one is
-// left out). The caller has audited the read (CitizenView).
-func (s *RegistryService) CitizenCarePlans(ctx context.Context, citizen int64) ([]registry.CitizenCarePlan, error) {
+// left out). The caller has audited the read (CitizenView). A citizen outside the scope
+// (the citizen's own login) is api.ErrOutOfScope.
+func (s *RegistryService) CitizenCarePlans(ctx context.Context, scope api.Scope, citizen int64) ([]registry.CitizenCarePlan, error) {
+	if err := s.citizenInScope(ctx, scope, citizen); err != nil {
+		return nil, err
+	}
 	out := []registry.CitizenCarePlan{}
 	err := s.each(ctx, `SELECT c.home_id, c.settings FROM home_configs c JOIN homes h ON h.id = c.home_id WHERE h.citizen_id = ? ORDER BY c.home_id`,
 		[]any{citizen}, func(r *sql.Rows) error {

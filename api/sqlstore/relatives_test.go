@@ -91,12 +91,12 @@ func TestCitizenAccess(t *testing.T) {
 			t.Errorf("a revoked grant still lets in: %+v", gs)
 		}
 
-		if _, err := s.RequestErasure(ctx, karen, "citizen-1", now); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "still open") {
+		if _, err := s.RequestErasure(ctx, api.Scope{Citizen: karen}, karen, "citizen-1", now); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "still open") {
 			t.Errorf("erasure with an open alert: %v", err)
 		}
 		_, err = s.Resolve(ctx, r.Alert.ID, "anna", api.Scope{All: true}, alerts.OutcomeVisitedAllWell, "", now.Add(time.Minute))
 		must(t, err)
-		if _, err := s.RequestErasure(ctx, karen, "citizen-1", now.Add(2*time.Minute)); err != nil {
+		if _, err := s.RequestErasure(ctx, api.Scope{Citizen: karen}, karen, "citizen-1", now.Add(2*time.Minute)); err != nil {
 			t.Errorf("erasure request: %v", err)
 		}
 
