@@ -95,7 +95,7 @@ func newCitizenFixture(t *testing.T) *citizenFixture {
 	_, relativeFlow := flow(auth.RelativeClaims{Claim: "cpr", Key: key})
 	logs := &lockedLog{}
 	handler = httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}), Registry: registryOf(store),
-		Citizens: store, CitizenSignIn: citizenFlow, RelativeSignIn: relativeFlow, IdentityKey: key,
+		Citizens: httpapi.CitizenPortal{Pages: store, Grants: store, Logins: store}, CitizenSignIn: citizenFlow, RelativeSignIn: relativeFlow, IdentityKey: key,
 		Clock: clock, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	f := &citizenFixture{hydra: h, who: who, store: store, clock: clock, url: srv.URL, client: client, citizen: citizenOIDC, logs: logs}

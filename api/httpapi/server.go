@@ -95,8 +95,8 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
-	// Citizens serves the citizen page, the national login and relatives' grants
-	// (citizen_portal.go); nil: they answer 503.
+	// Citizens serves the citizen page, the national login and relatives' grants, by area
+	// (citizen_portal.go); without every area they answer 503.
 	Citizens CitizenPortal
 	// CitizenSignIn and RelativeSignIn are the national login's flows for citizens and
 	// their relatives (citizen_signin.go); nil: not offered.

@@ -214,7 +214,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 			DeviceTests: rs, CitizenData: rs, Secrets: rs},
 		Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: store.RosterService,
 		FHIR:     fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now}),
-		Citizens: rs, IdentityKey: c.NationalLogin.Key}
+		Citizens: httpapi.CitizenPortal{Pages: rs, Grants: rs, Logins: rs}, IdentityKey: c.NationalLogin.Key}
 	if c.NationalLogin.Enabled() {
 		citizenFlow, relativeFlow, err := auth.NewNationalLogin(c.NationalLogin, store)
 		if err != nil {
