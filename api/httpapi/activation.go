@@ -20,7 +20,7 @@ const ActivationLifetime = 72 * time.Hour
 // login (MitID) comes, the code on paper is the out-of-band step (docs/operations.md).
 func (s *server) citizenActivation() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		if _, err := s.registryStore(); err != nil {
+		if _, err := registryArea(s.Registry.Citizens); err != nil {
 			return err
 		}
 		id, err := citizenID(r)

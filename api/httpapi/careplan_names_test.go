@@ -33,7 +33,7 @@ func TestCarePlanOverviewNamesCitizens(t *testing.T) {
 			defer store.Close()
 			clock := api.NewManualClock(t0)
 			srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
-				Clock: clock, Registry: store, HomeConfigs: careplan.NewService(store, careplan.Options{Clock: clock}), OpenAPI: []byte("openapi: 3.0.3\n")}))
+				Clock: clock, Registry: registryOf(store), HomeConfigs: careplan.NewService(store, careplan.Options{Clock: clock}), OpenAPI: []byte("openapi: 3.0.3\n")}))
 			defer srv.Close()
 			f := &fixture{store: store, url: srv.URL, tokens: map[string]string{}}
 			north, _ := store.CreateDistrict(ctx, 766, "Nord")

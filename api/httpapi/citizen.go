@@ -21,6 +21,15 @@ type TelemetryStore interface {
 	DeleteGateways(ctx context.Context, gws []vagt.GatewayID) error
 }
 
+// CitizenData is a citizen's own data: whose login is which citizen, the export of
+// everything held about them and the gateways whose telemetry goes with it, and erasure.
+type CitizenData interface {
+	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
+	CitizenGateways(ctx context.Context, scope api.Scope, citizen int64) ([]vagt.GatewayID, error)
+	CitizenExport(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (registry.Export, error)
+	EraseCitizen(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (registry.Erasure, error)
+}
+
 // MaxExportPeriod bounds the telemetry a citizen's export reads per request.
 const MaxExportPeriod = 31 * 24 * time.Hour
 
@@ -29,7 +38,14 @@ const MaxExportPeriod = 31 * 24 * time.Hour
 // citizen's own scope (api.Principal.OwnScope) in the reads.
 func (s *server) myData() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.CitizenData)
+		if err != nil {
+			return err
+		}
+		if p.Role != api.RoleCitizen {
+			return api.ErrNotCitizen // before the period: other roles learn nothing of the request
+		}
+		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
 		if err != nil {
 			return err
 		}
@@ -38,10 +54,6 @@ func (s *server) myData() http.Handler {
 			return err
 		}
 		scope, err := p.OwnScope(id)
-		if err != nil {
-			return err
-		}
-		from, to, err := stats.ParseBounded(r.URL.Query().Get("from"), r.URL.Query().Get("to"), MaxExportPeriod)
 		if err != nil {
 			return err
 		}
@@ -149,7 +161,7 @@ func writeExportZip(w http.ResponseWriter, x registry.Export) error {
 // are named, and again in the erasure's transaction.
 func (s *server) eraseCitizen() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.CitizenData)
 		if err != nil {
 			return err
 		}

@@ -16,34 +16,59 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// CitizenPortal is what the citizen page, the national login and relatives' access need
-// (api/sqlstore, relatives.go).
-type CitizenPortal interface {
-	auth.CitizenIdentities
-	SetCitizenIdentity(ctx context.Context, citizen int64, idHash, actor string, now time.Time) error
-	IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error)
-	IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error)
+// CitizenPortal is what the citizen page, relatives' access and the national login need,
+// by area (api/sqlstore, relatives.go); the portal is offered when every area is set.
+type CitizenPortal struct {
+	Pages  CitizenPages   // the citizen's own page, the relative's view
+	Grants RelativeAccess // relatives' grants
+	Logins NationalLogins // the identities the national login names citizens by, and sessions (citizen_signin.go)
+}
+
+// CitizenPages is the citizen's own page: whose login is which citizen, the page, the
+// homes' care plans and the request for erasure.
+type CitizenPages interface {
 	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
 	CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error)
-	CitizenCarePlans(ctx context.Context, citizen int64) ([]registry.CitizenCarePlan, error)
-	GrantRelative(ctx context.Context, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error)
-	RelativeGrants(ctx context.Context, citizen int64) ([]registry.RelativeGrant, error)
-	GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error)
-	RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error)
-	RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error)
+	CitizenCarePlans(ctx context.Context, scope api.Scope, citizen int64) ([]registry.CitizenCarePlan, error)
+	RequestErasure(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (time.Time, error)
 }
+
+// RelativeAccess is relatives' grants: given, listed, revoked, and those a relative holds.
+type RelativeAccess interface {
+	GrantRelative(ctx context.Context, scope api.Scope, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error)
+	RelativeGrants(ctx context.Context, scope api.Scope, citizen int64) ([]registry.RelativeGrant, error)
+	GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error)
+	RevokeGrant(ctx context.Context, scope api.Scope, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error)
+}
+
+// NationalLogins records the identity the national login names a citizen by, and issues
+// the sessions of citizens and relatives who signed in with it.
+type NationalLogins interface {
+	SetCitizenIdentity(ctx context.Context, scope api.Scope, citizen int64, idHash, actor string, now time.Time) error
+	IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error)
+	IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error)
+}
+
+func (c CitizenPortal) configured() bool { return c.Pages != nil && c.Grants != nil && c.Logins != nil }
 
 var errNoPortal = fmt.Errorf("%w: the citizen page is not configured", api.ErrUnavailable)
 
-// myCitizen returns the calling citizen's id: only the citizen's own login has one.
-func (s *server) myCitizen(r *http.Request, p *api.Principal) (int64, error) {
-	if s.Citizens == nil {
-		return 0, errNoPortal
+// myCitizen returns the calling citizen's id and the citizen's own scope
+// (api.Principal.OwnScope), in which the service decides each read and change: only the
+// citizen's own login has one.
+func (s *server) myCitizen(r *http.Request, p *api.Principal) (int64, api.Scope, error) {
+	if !s.Citizens.configured() {
+		return 0, api.Scope{}, errNoPortal
 	}
 	if p.Role != api.RoleCitizen {
-		return 0, fmt.Errorf("%w: this is the citizen's own page", api.ErrForbidden)
+		return 0, api.Scope{}, fmt.Errorf("%w: this is the citizen's own page", api.ErrForbidden)
 	}
-	return s.Citizens.CitizenOfUser(r.Context(), p.UserID)
+	id, err := s.Citizens.Pages.CitizenOfUser(r.Context(), p.UserID)
+	if err != nil {
+		return 0, api.Scope{}, err
+	}
+	scope, err := p.OwnScope(id)
+	return id, scope, err
 }
 
 // CitizenPage is GET /api/v1/me/overview: the citizen page's content.
@@ -57,20 +82,20 @@ type CitizenPage struct {
 
 func (s *server) myOverview() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
 		now := s.Clock.Now()
-		v, err := s.Citizens.CitizenView(r.Context(), id, p.Name, "the citizen's own page", now)
+		v, err := s.Citizens.Pages.CitizenView(r.Context(), id, p.Name, "the citizen's own page", now)
 		if err != nil {
 			return err
 		}
 		page := CitizenPage{CitizenView: v}
-		if page.CarePlans, err = s.Citizens.CitizenCarePlans(r.Context(), id); err != nil {
+		if page.CarePlans, err = s.Citizens.Pages.CitizenCarePlans(r.Context(), scope, id); err != nil {
 			return err
 		}
-		if page.Relatives, err = s.Citizens.RelativeGrants(r.Context(), id); err != nil {
+		if page.Relatives, err = s.Citizens.Grants.RelativeGrants(r.Context(), scope, id); err != nil {
 			return err
 		}
 		live(page.Relatives, now)
@@ -84,11 +109,11 @@ func (s *server) myOverview() http.Handler {
 // refused (409) with the reason while an alarm of theirs is open.
 func (s *server) myErasure() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
-		at, err := s.Citizens.RequestErasure(r.Context(), id, p.Name, s.Clock.Now())
+		at, err := s.Citizens.Pages.RequestErasure(r.Context(), scope, id, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -141,12 +166,12 @@ func (s *server) newGrant(r *http.Request, citizen int64, actor string, byCitize
 // myRelatives is GET and POST /api/v1/me/relatives: the citizen's grants; a new one.
 func (s *server) myRelatives() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
 		if r.Method == http.MethodGet {
-			gs, err := s.Citizens.RelativeGrants(r.Context(), id)
+			gs, err := s.Citizens.Grants.RelativeGrants(r.Context(), scope, id)
 			if err != nil {
 				return err
 			}
@@ -158,7 +183,7 @@ func (s *server) myRelatives() http.Handler {
 		if err != nil {
 			return err
 		}
-		out, err := s.Citizens.GrantRelative(r.Context(), g, s.Clock.Now())
+		out, err := s.Citizens.Grants.GrantRelative(r.Context(), scope, g, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -174,25 +199,6 @@ func live(gs []registry.RelativeGrant, now time.Time) {
 	}
 }
 
-// managedCitizen is the citizen of the path when the caller manages the registry of the
-// citizen's municipality (managers, admins); a citizen of another municipality answers as
-// one that does not exist. (Kept here, not citizenInScope: the registry's scope moves into
-// its service with h/sqlsplit.)
-func managedCitizen(r *http.Request, reg RegistryStore, p *api.Principal) (int64, error) {
-	id, err := citizenID(r)
-	if err != nil {
-		return 0, err
-	}
-	if p.Role != api.RoleAdmin && p.Role != api.RoleManager {
-		return 0, fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
-	}
-	m, err := reg.CitizenMunicipality(r.Context(), id)
-	if err != nil {
-		return 0, err
-	}
-	return id, mayManage(p, m)
-}
-
 func grantID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "grant"), 10, 64)
 	if err != nil || id <= 0 {
@@ -204,7 +210,7 @@ func grantID(r *http.Request) (int64, error) {
 // myRevoke is DELETE /api/v1/me/relatives/{grant}: ends a grant at once.
 func (s *server) myRevoke() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		id, err := s.myCitizen(r, p)
+		id, scope, err := s.myCitizen(r, p)
 		if err != nil {
 			return err
 		}
@@ -212,7 +218,7 @@ func (s *server) myRevoke() http.Handler {
 		if err != nil {
 			return err
 		}
-		out, err := s.Citizens.RevokeGrant(r.Context(), id, g, p.Name, s.Clock.Now())
+		out, err := s.Citizens.Grants.RevokeGrant(r.Context(), scope, id, g, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -222,17 +228,18 @@ func (s *server) myRevoke() http.Handler {
 }
 
 // citizenRelatives is POST /api/v1/citizens/{id}/relatives (managers, admins): a grant on
-// the citizen's documented consent; DELETE .../relatives/{grant} revokes one.
+// the citizen's documented consent; DELETE .../relatives/{grant} revokes one. The service
+// decides the citizen against the caller's registry scope (api.Principal.RegistryScope).
 func (s *server) citizenRelatives() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		if !s.Citizens.configured() {
+			return errNoPortal
+		}
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
-		if s.Citizens == nil {
-			return errNoPortal
-		}
-		id, err := managedCitizen(r, reg, p)
+		id, err := citizenID(r)
 		if err != nil {
 			return err
 		}
@@ -242,7 +249,7 @@ func (s *server) citizenRelatives() http.Handler {
 			if err != nil {
 				return err
 			}
-			out, err := s.Citizens.RevokeGrant(r.Context(), id, g, p.Name, now)
+			out, err := s.Citizens.Grants.RevokeGrant(r.Context(), scope, id, g, p.Name, now)
 			if err != nil {
 				return err
 			}
@@ -253,7 +260,7 @@ func (s *server) citizenRelatives() http.Handler {
 		if err != nil {
 			return err
 		}
-		out, err := s.Citizens.GrantRelative(r.Context(), g, now)
+		out, err := s.Citizens.Grants.GrantRelative(r.Context(), scope, g, now)
 		if err != nil {
 			return err
 		}
@@ -263,17 +270,18 @@ func (s *server) citizenRelatives() http.Handler {
 }
 
 // citizenIdentity is PUT /api/v1/citizens/{id}/identity (managers, admins): records the
-// identity the national login names the citizen by, as a keyed hash only.
+// identity the national login names the citizen by, as a keyed hash only. The service
+// decides the citizen against the caller's registry scope.
 func (s *server) citizenIdentity() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		if !s.Citizens.configured() {
+			return errNoPortal
+		}
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
-		if s.Citizens == nil {
-			return errNoPortal
-		}
-		id, err := managedCitizen(r, reg, p)
+		id, err := citizenID(r)
 		if err != nil {
 			return err
 		}
@@ -286,7 +294,7 @@ func (s *server) citizenIdentity() http.Handler {
 		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<12)).Decode(&req); err != nil || strings.TrimSpace(req.Identity) == "" {
 			return fmt.Errorf("%w: body: {\"identity\": \"<CPR number or login id>\"}", api.ErrInvalid)
 		}
-		if err := s.Citizens.SetCitizenIdentity(r.Context(), id, s.IdentityKey.Hash(req.Identity), p.Name, s.Clock.Now()); err != nil {
+		if err := s.Citizens.Logins.SetCitizenIdentity(r.Context(), scope, id, s.IdentityKey.Hash(req.Identity), p.Name, s.Clock.Now()); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -309,14 +317,14 @@ type RelativeView struct {
 // Each use is in the citizen's access log (citizen.view by the relative, naming the grant).
 func (s *server) relativeView() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		if s.Citizens == nil {
+		if !s.Citizens.configured() {
 			return errNoPortal
 		}
 		if p.Role != api.RoleRelative {
 			return fmt.Errorf("%w: for relatives signed in with the national login", api.ErrForbidden)
 		}
 		now := s.Clock.Now()
-		gs, err := s.Citizens.GrantsOfRelative(r.Context(), p.Name, now)
+		gs, err := s.Citizens.Grants.GrantsOfRelative(r.Context(), p.Name, now)
 		if err != nil {
 			return err
 		}
@@ -325,7 +333,7 @@ func (s *server) relativeView() http.Handler {
 		}
 		out := []RelativeView{}
 		for _, g := range gs {
-			v, err := s.Citizens.CitizenView(r.Context(), g.Citizen, p.Name, fmt.Sprintf("relative %s, grant/%d (%s)", g.RelativeName, g.ID, strings.Join(g.Parts, ", ")), now)
+			v, err := s.Citizens.Pages.CitizenView(r.Context(), g.Citizen, p.Name, fmt.Sprintf("relative %s, grant/%d (%s)", g.RelativeName, g.ID, strings.Join(g.Parts, ", ")), now)
 			if err != nil {
 				return err
 			}

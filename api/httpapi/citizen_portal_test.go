@@ -94,8 +94,8 @@ func newCitizenFixture(t *testing.T) *citizenFixture {
 	citizenOIDC, citizenFlow := flow(auth.CitizenClaims{Claim: "cpr", Key: key, Registry: store})
 	_, relativeFlow := flow(auth.RelativeClaims{Claim: "cpr", Key: key})
 	logs := &lockedLog{}
-	handler = httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}), Registry: store,
-		Citizens: store, CitizenSignIn: citizenFlow, RelativeSignIn: relativeFlow, IdentityKey: key,
+	handler = httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}), Registry: registryOf(store),
+		Citizens: httpapi.CitizenPortal{Pages: store, Grants: store, Logins: store}, CitizenSignIn: citizenFlow, RelativeSignIn: relativeFlow, IdentityKey: key,
 		Clock: clock, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	f := &citizenFixture{hydra: h, who: who, store: store, clock: clock, url: srv.URL, client: client, citizen: citizenOIDC, logs: logs}

@@ -63,7 +63,7 @@ func (s *server) citizenSignInCallback() http.Handler {
 		if as == "relative" {
 			flow = s.RelativeSignIn
 		}
-		if flow == nil || s.Citizens == nil {
+		if flow == nil || !s.Citizens.configured() {
 			s.citizenSignInFailed(w, r, fmt.Errorf("%w: the national login is not configured", api.ErrNotFound))
 			return
 		}
@@ -94,14 +94,14 @@ func (s *server) citizenSignInCallback() http.Handler {
 		}
 		switch as {
 		case "relative":
-			_, err = s.Citizens.IssueRelativeSession(r.Context(), p.Name, hash, exp, now)
+			_, err = s.Citizens.Logins.IssueRelativeSession(r.Context(), p.Name, hash, exp, now)
 		default:
 			id, ok := auth.CitizenOf(p)
 			if !ok {
 				err = fmt.Errorf("%w: the login mapped to no citizen", api.ErrUnauthenticated)
 				break
 			}
-			_, err = s.Citizens.IssueCitizenSession(r.Context(), id, hash, exp, now)
+			_, err = s.Citizens.Logins.IssueCitizenSession(r.Context(), id, hash, exp, now)
 		}
 		if err != nil {
 			s.citizenSignInFailed(w, r, err)

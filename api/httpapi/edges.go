@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -55,48 +54,34 @@ func (s *server) deleteAbsence() http.Handler {
 	})
 }
 
-// mayTest checks that the caller may put the device in test mode: staff of its home's
-// district (staff without districts: the municipality), managers of its municipality,
-// admins.
-func (s *server) mayTest(ctx context.Context, reg registry.Scopes, p *api.Principal, dev vagt.DeviceID) error {
-	if p.Role != api.RoleAdmin && p.Role != api.RoleManager && p.Role != api.RoleStaff {
-		// Before the look-up: a role refusal must not depend on whether the device exists.
-		return fmt.Errorf("%w: test mode is for care staff and managers", api.ErrForbidden)
-	}
-	m, district, err := reg.DeviceScope(ctx, dev)
-	if err != nil {
-		return err
-	}
-	switch p.Role {
-	case api.RoleAdmin:
-		return nil
-	case api.RoleManager:
-		if p.Municipality == m {
-			return nil
-		}
-	case api.RoleStaff:
-		if p.Municipality == m && (len(p.Districts) == 0 || slices.Contains(p.Districts, district)) {
-			return nil
-		}
-	}
-	// Out of scope answers like a device that does not exist (docs/operations.md).
-	return fmt.Errorf("device %s: %w", dev, api.ErrOutOfScope)
+// DeviceTests is test mode and the devices not tested lately, in the caller's scope.
+type DeviceTests interface {
+	SetTestMode(ctx context.Context, scope api.Scope, dev vagt.DeviceID, until time.Time, actor string, now time.Time) (registry.Device, error)
+	DevicesUntested(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error)
 }
+
+// errNoTestMode is a role without business with test mode, refused before the device is
+// looked up, so the refusal does not tell whether it exists.
+var errNoTestMode = fmt.Errorf("%w: test mode is for care staff and managers", api.ErrForbidden)
 
 // DefaultTestMode is how long a device stays in test mode when the request names no time.
 const DefaultTestMode = 30 * time.Minute
 
 // testMode puts a device in test mode (start: {"minutes": 1..240}, default 30) or ends it.
+// Test mode marks the device's alarms, so its scope is who handles them
+// (api.Principal.AlertScope: staff of the home's district, managers of the municipality,
+// admins); the registry service decides it on the device.
 func (s *server) testMode(start bool) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.DeviceTests)
 		if err != nil {
 			return err
 		}
-		dev := vagt.DeviceID(chi.URLParam(r, "device"))
-		if err := s.mayTest(r.Context(), reg, p, dev); err != nil {
-			return err
+		scope, ok := p.AlertScope()
+		if !ok {
+			return errNoTestMode
 		}
+		dev := vagt.DeviceID(chi.URLParam(r, "device"))
 		now := s.Clock.Now()
 		var until time.Time
 		if start {
@@ -114,10 +99,7 @@ func (s *server) testMode(start bool) http.Handler {
 			}
 			until = now.Add(d)
 		}
-		if err := reg.SetTestMode(r.Context(), dev, until, p.Name, now); err != nil {
-			return err
-		}
-		d, err := reg.Device(r.Context(), dev)
+		d, err := reg.SetTestMode(r.Context(), scope, dev, until, p.Name, now)
 		if err != nil {
 			return err
 		}
@@ -128,10 +110,10 @@ func (s *server) testMode(start bool) http.Handler {
 
 // untestedDevices answers GET /devices?untested=720h: the devices not removed whose last
 // test is older than the period, or that were never tested.
-func untestedDevices(ctx context.Context, reg registry.DeviceTests, m vagt.MunicipalityCode, param string, now time.Time) ([]registry.Device, error) {
+func untestedDevices(ctx context.Context, reg DeviceTests, scope api.Scope, m vagt.MunicipalityCode, param string, now time.Time) ([]registry.Device, error) {
 	d, err := time.ParseDuration(param)
 	if err != nil || d < time.Hour || d > 5*365*24*time.Hour {
 		return nil, fmt.Errorf("%w: untested=%q: a duration from 1h to 5 years, e.g. 720h", api.ErrInvalid, param)
 	}
-	return reg.DevicesUntested(ctx, m, d, now)
+	return reg.DevicesUntested(ctx, scope, m, d, now)
 }

@@ -38,7 +38,7 @@ func TestEdgesOverHTTP(t *testing.T) {
 			clock := api.NewManualClock(t0)
 			svc := careplan.NewService(store, careplan.Options{Clock: clock})
 			srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
-				Clock: clock, Registry: store, HomeConfigs: svc, OpenAPI: []byte("openapi: 3.0.3\n")}))
+				Clock: clock, Registry: registryOf(store), HomeConfigs: svc, OpenAPI: []byte("openapi: 3.0.3\n")}))
 			defer srv.Close()
 			f := &fixture{store: store, url: srv.URL, tokens: map[string]string{}}
 			north, _ := store.CreateDistrict(ctx, 766, "Nord")
@@ -46,10 +46,10 @@ func TestEdgesOverHTTP(t *testing.T) {
 			if err := store.CreateHome(ctx, "home-1", north, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := store.ProvisionGateway(ctx, "gw-0001", "home-1", "hash", "mads", t0); err != nil {
+			if _, err := store.ProvisionGateway(ctx, api.Scope{All: true}, "gw-0001", "home-1", "hash", "mads", t0); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := store.InstallDevice(ctx, registry.Device{ID: "bu-1", Gateway: "gw-0001", Technology: vagt.TechPersonalAlarm}, "mads", t0); err != nil {
+			if _, err := store.InstallDevice(ctx, api.Scope{All: true}, registry.Device{ID: "bu-1", Gateway: "gw-0001", Technology: vagt.TechPersonalAlarm}, "mads", t0); err != nil {
 				t.Fatal(err)
 			}
 			for user, p := range map[string]api.Principal{

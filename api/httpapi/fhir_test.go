@@ -41,7 +41,7 @@ func newFHIRFixture(t *testing.T, dsn string) *fhirFixture {
 		t.Fatal(err)
 	}
 	clock := api.NewManualClock(t0.Add(24 * time.Hour))
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Registry: store, Clock: clock,
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Registry: registryOf(store), Clock: clock,
 		FHIR: fhir.NewService(fhir.Config{Store: store, Now: clock.Now}), OpenAPI: []byte("openapi: 3.0.3\n")}))
 	t.Cleanup(func() { srv.Close(); store.Close() })
 	f := &fhirFixture{url: srv.URL, store: store, tokens: map[string]string{}}

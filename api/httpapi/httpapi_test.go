@@ -79,7 +79,7 @@ func newFixtureDB(t testing.TB, buffer int, dsn string) *fixture {
 	wg.Go(func() { feed.Run(runCtx) })
 	logs := &syncBuffer{}
 	clock := api.NewManualClock(t0)
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed, Registry: store, Presence: store, Rosters: store,
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: feed, Registry: registryOf(store), Presence: store, Rosters: store,
 		Clock: clock, Gatherer: reg, MetricsToken: metricsToken, Metrics: reg, OpenAPI: []byte("openapi: 3.0.3\n"),
 		StreamWriteTimeout: time.Second, TokenRecheck: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))}))
 	t.Cleanup(func() { cancel(); wg.Wait(); srv.Close(); store.Close() })

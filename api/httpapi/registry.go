@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -13,18 +14,60 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// RegistryStore is what the registry, citizen and erasure endpoints need of the store: the
-// registry's contracts, each used by the handler file named.
-type RegistryStore interface {
-	registry.Directory   // registry.go
-	registry.Scopes      // every handler that decides access to one object
-	registry.Installs    // registry_devices.go
-	registry.DeviceTests // edges.go
-	registry.Changes     // registry_changes.go
-	registry.CitizenData // citizen.go
+// Registry is the registry's services by area. Each area's interface is declared beside
+// the handlers that use it (the handler files named), and the wiring sets every area to
+// the store's registry service (api/server); an area left nil answers 503.
+type Registry struct {
+	Municipalities MunicipalityList // registry.go
+	Districts      DistrictRegistry // registry.go, registry_changes.go
+	Citizens       CitizenRegistry  // registry.go, registry_changes.go, activation.go
+	Homes          HomeRegistry     // registry.go, registry_changes.go
+	Gateways       GatewayRegistry  // registry_devices.go, registry_changes.go
+	Devices        DeviceRegistry   // registry_devices.go
+	DeviceTests    DeviceTests      // edges.go
+	CitizenData    CitizenData      // citizen.go
+	Secrets        GatewaySecrets   // tokens.go
+}
+
+// MunicipalityList lists the 98 municipalities (no personal data: anyone signed in).
+type MunicipalityList interface {
+	Municipalities(ctx context.Context) ([]registry.Municipality, error)
+}
+
+// DistrictRegistry lists, adds, renames and deletes districts in the caller's scope.
+type DistrictRegistry interface {
+	Districts(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]registry.District, error)
+	AddDistrict(ctx context.Context, scope api.Scope, d registry.District) (registry.District, error)
+	UpdateDistrict(ctx context.Context, scope api.Scope, id int64, c registry.DistrictChange, actor string, now time.Time) (registry.District, error)
+	DeleteDistrict(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) error
+}
+
+// CitizenRegistry lists, reads, registers and corrects citizens in the caller's scope.
+type CitizenRegistry interface {
+	Citizens(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, actor string, now time.Time) ([]registry.Citizen, error)
+	Citizen(ctx context.Context, scope api.Scope, id int64, actor string, now time.Time) (registry.Citizen, error)
+	RegisterCitizen(ctx context.Context, scope api.Scope, c registry.Citizen, actor string, now time.Time) (registry.Citizen, error)
+	UpdateCitizen(ctx context.Context, scope api.Scope, id int64, c registry.CitizenChange, actor string, now time.Time) (registry.Citizen, error)
+}
+
+// HomeRegistry lists, adds, changes and decommissions homes in the caller's scope.
+type HomeRegistry interface {
+	Homes(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]registry.Home, error)
+	AddHome(ctx context.Context, scope api.Scope, h registry.Home) (registry.Home, error)
+	UpdateHome(ctx context.Context, scope api.Scope, id vagt.HomeID, c registry.HomeChange, actor string, now time.Time) (registry.Home, error)
+	DecommissionHome(ctx context.Context, scope api.Scope, id vagt.HomeID, at time.Time, actor string, now time.Time) (registry.Home, error)
 }
 
 var errNoRegistry = fmt.Errorf("%w: the registry is not configured", api.ErrUnavailable)
+
+// registryArea returns an area of the registry, errNoRegistry when the wiring left it out.
+func registryArea[T comparable](area T) (T, error) {
+	var none T
+	if area == none {
+		return none, errNoRegistry
+	}
+	return area, nil
+}
 
 // handle turns a function that answers or fails into a handler; the failure goes through
 // writeError, the one place errors become statuses.
@@ -34,25 +77,6 @@ func (s *server) handle(f func(w http.ResponseWriter, r *http.Request, p *api.Pr
 			writeError(w, r, s.Logger, err)
 		}
 	})
-}
-
-// registryScope returns the municipality a registry read covers: a manager's own (asking
-// for another is forbidden), an admin's choice (0: all). Other roles keep no registry.
-func registryScope(p *api.Principal, requested string) (vagt.MunicipalityCode, error) {
-	m, err := requestedMunicipality(requested)
-	if err != nil {
-		return 0, err
-	}
-	switch p.Role {
-	case api.RoleAdmin:
-		return m, nil
-	case api.RoleManager:
-		if m != 0 && m != p.Municipality {
-			return 0, fmt.Errorf("%w: managers see their own municipality (%d) only", api.ErrForbidden, p.Municipality)
-		}
-		return p.Municipality, nil
-	}
-	return 0, fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
 }
 
 // requestedMunicipality reads ?municipality= (0 when absent).
@@ -67,27 +91,9 @@ func requestedMunicipality(requested string) (vagt.MunicipalityCode, error) {
 	return vagt.MunicipalityCode(n), nil
 }
 
-// mayManage checks that the principal may change the registry of municipality m.
-func mayManage(p *api.Principal, m vagt.MunicipalityCode) error {
-	if p.Role == api.RoleAdmin || (p.Role == api.RoleManager && p.Municipality == m) {
-		return nil
-	}
-	if p.Role != api.RoleManager {
-		return fmt.Errorf("%w: the registry is for managers and admins", api.ErrForbidden)
-	}
-	return api.ErrOutOfScope // answered as a missing object: names no municipality
-}
-
-func (s *server) registryStore() (RegistryStore, error) {
-	if s.Registry == nil {
-		return nil, errNoRegistry
-	}
-	return s.Registry, nil
-}
-
 func (s *server) listMunicipalities() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Municipalities)
 		if err != nil {
 			return err
 		}
@@ -107,18 +113,23 @@ func (s *server) listMunicipalities() http.Handler {
 	})
 }
 
-// list answers a registry list in the caller's scope under key.
-func (s *server) list(key string, f func(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, r *http.Request, p *api.Principal) (any, error)) http.Handler {
+// list answers a registry list under key: the service narrows it to the caller's scope
+// (api.Principal.RegistryScope) and the ?municipality= asked for.
+func list[T comparable](s *server, area T, key string, f func(r *http.Request, reg T, scope api.Scope, m vagt.MunicipalityCode) (any, error)) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(area)
 		if err != nil {
 			return err
 		}
-		m, err := registryScope(p, r.URL.Query().Get("municipality"))
+		m, err := requestedMunicipality(r.URL.Query().Get("municipality"))
 		if err != nil {
 			return err
 		}
-		v, err := f(r.Context(), reg, m, r, p)
+		scope, err := p.RegistryScope()
+		if err != nil {
+			return err
+		}
+		v, err := f(r, reg, scope, m)
 		if err != nil {
 			return err
 		}
@@ -128,84 +139,60 @@ func (s *server) list(key string, f func(ctx context.Context, reg RegistryStore,
 }
 
 func (s *server) listDistricts() http.Handler {
-	return s.list("districts", func(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, _ *http.Request, _ *api.Principal) (any, error) {
-		return reg.Districts(ctx, m)
+	return list(s, s.Registry.Districts, "districts", func(r *http.Request, reg DistrictRegistry, scope api.Scope, m vagt.MunicipalityCode) (any, error) {
+		return reg.Districts(r.Context(), scope, m)
 	})
 }
 
-// listCitizens is GET /citizens: the registry service narrows the list to the caller's
-// scope (api.Principal.RegistryScope).
+// listCitizens is GET /citizens: the read is audited for the caller.
 func (s *server) listCitizens() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
-		if err != nil {
-			return err
-		}
-		m, err := requestedMunicipality(r.URL.Query().Get("municipality"))
-		if err != nil {
-			return err
-		}
-		scope, err := p.RegistryScope()
-		if err != nil {
-			return err
-		}
-		cs, err := reg.Citizens(r.Context(), scope, m, p.Name, s.Clock.Now())
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"citizens": cs})
-		return nil
+	return list(s, s.Registry.Citizens, "citizens", func(r *http.Request, reg CitizenRegistry, scope api.Scope, m vagt.MunicipalityCode) (any, error) {
+		p := api.PrincipalFromContext(r.Context())
+		return reg.Citizens(r.Context(), scope, m, p.Name, s.Clock.Now())
 	})
 }
 
-// listHomes is GET /homes: the registry service narrows the list to the caller's scope.
 func (s *server) listHomes() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
-		if err != nil {
-			return err
-		}
-		m, err := requestedMunicipality(r.URL.Query().Get("municipality"))
-		if err != nil {
-			return err
-		}
-		scope, err := p.RegistryScope()
-		if err != nil {
-			return err
-		}
-		hs, err := reg.Homes(r.Context(), scope, m)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"homes": hs})
-		return nil
+	return list(s, s.Registry.Homes, "homes", func(r *http.Request, reg HomeRegistry, scope api.Scope, m vagt.MunicipalityCode) (any, error) {
+		return reg.Homes(r.Context(), scope, m)
 	})
 }
 
 func (s *server) listGateways() http.Handler {
-	return s.list("gateways", func(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, _ *http.Request, _ *api.Principal) (any, error) {
-		return reg.Gateways(ctx, m)
+	return list(s, s.Registry.Gateways, "gateways", func(r *http.Request, reg GatewayRegistry, scope api.Scope, m vagt.MunicipalityCode) (any, error) {
+		return reg.Gateways(r.Context(), scope, m)
 	})
 }
 
+// listDevices is GET /devices; ?untested= asks for the devices not tested lately (edges.go).
 func (s *server) listDevices() http.Handler {
-	return s.list("devices", func(ctx context.Context, reg RegistryStore, m vagt.MunicipalityCode, r *http.Request, _ *api.Principal) (any, error) {
+	return list(s, s.Registry.Devices, "devices", func(r *http.Request, reg DeviceRegistry, scope api.Scope, m vagt.MunicipalityCode) (any, error) {
 		state := registry.DeviceState(r.URL.Query().Get("state"))
-		switch state {
-		case "", registry.DevicePending, registry.DeviceInstalled, registry.DeviceRemoved:
-		default:
-			return nil, fmt.Errorf("%w: state must be pending, installed or removed", api.ErrInvalid)
-		}
 		if u := r.URL.Query().Get("untested"); u != "" {
-			return untestedDevices(ctx, reg, m, u, s.Clock.Now())
+			switch state { // Devices checks it otherwise
+			case "", registry.DevicePending, registry.DeviceInstalled, registry.DeviceRemoved:
+			default:
+				return nil, fmt.Errorf("%w: state must be pending, installed or removed", api.ErrInvalid)
+			}
+			tests, err := registryArea(s.Registry.DeviceTests)
+			if err != nil {
+				return nil, err
+			}
+			return untestedDevices(r.Context(), tests, scope, m, u, s.Clock.Now())
 		}
-		return reg.Devices(ctx, m, state)
+		return reg.Devices(r.Context(), scope, m, state)
 	})
 }
 
+// createDistrict is POST /districts: the registry service decides the caller's scope (a
+// manager's district goes to their own municipality).
 func (s *server) createDistrict() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Districts)
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
@@ -213,16 +200,7 @@ func (s *server) createDistrict() http.Handler {
 		if err := readJSON(w, r, &d); err != nil {
 			return err
 		}
-		if d.Municipality == 0 && p.Role == api.RoleManager {
-			d.Municipality = p.Municipality
-		}
-		if err := mayManage(p, d.Municipality); err != nil {
-			return err
-		}
-		if d.Name == "" || len(d.Name) > 100 {
-			return fmt.Errorf("%w: name must be 1-100 bytes", api.ErrInvalid)
-		}
-		if d.ID, err = reg.CreateDistrict(r.Context(), d.Municipality, d.Name); err != nil {
+		if d, err = reg.AddDistrict(r.Context(), scope, d); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusCreated, d)
@@ -232,7 +210,7 @@ func (s *server) createDistrict() http.Handler {
 
 func (s *server) createCitizen() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Citizens)
 		if err != nil {
 			return err
 		}
@@ -263,7 +241,7 @@ func citizenID(r *http.Request) (int64, error) {
 
 func (s *server) getCitizen() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Citizens)
 		if err != nil {
 			return err
 		}
@@ -286,7 +264,7 @@ func (s *server) getCitizen() http.Handler {
 
 func (s *server) createHome() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Homes)
 		if err != nil {
 			return err
 		}

@@ -15,13 +15,13 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
-// change serves a change to one registry object named in the URL: the caller must keep a
-// registry (403 before anything is looked up); the registry service decides in the
-// transaction that changes the object whether it exists (404) and is in the caller's
-// scope (api.Principal.RegistryScope; answered as missing).
-func (s *server) change(do func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error) http.Handler {
+// change serves a change to one registry object named in the URL, of the area given: the
+// caller must keep a registry (403 before anything is looked up); the registry service
+// decides in the transaction that changes the object whether it exists (404) and is in the
+// caller's scope (api.Principal.RegistryScope; answered as missing).
+func change[T comparable](s *server, area T, do func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg T, id string) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(area)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func decommissionedAt(r *http.Request, now time.Time) (time.Time, error) {
 }
 
 func (s *server) updateDistrict() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Districts, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg DistrictRegistry, id string) error {
 		n, err := numericID("district", id)
 		if err != nil {
 			return err
@@ -109,7 +109,7 @@ func (s *server) updateDistrict() http.Handler {
 }
 
 func (s *server) deleteDistrict() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Districts, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg DistrictRegistry, id string) error {
 		n, err := numericID("district", id)
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func (s *server) deleteDistrict() http.Handler {
 }
 
 func (s *server) updateHome() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Homes, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg HomeRegistry, id string) error {
 		var c registry.HomeChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -138,7 +138,7 @@ func (s *server) updateHome() http.Handler {
 }
 
 func (s *server) decommissionHome() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Homes, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg HomeRegistry, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
@@ -154,7 +154,7 @@ func (s *server) decommissionHome() http.Handler {
 }
 
 func (s *server) updateGateway() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Gateways, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg GatewayRegistry, id string) error {
 		var c registry.GatewayChange
 		if err := readChange(w, r, &c); err != nil {
 			return err
@@ -169,7 +169,7 @@ func (s *server) updateGateway() http.Handler {
 }
 
 func (s *server) decommissionGateway() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Gateways, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg GatewayRegistry, id string) error {
 		now := s.Clock.Now()
 		at, err := decommissionedAt(r, now)
 		if err != nil {
@@ -187,7 +187,7 @@ func (s *server) decommissionGateway() http.Handler {
 // rotateGatewayCredentials issues a gateway new MQTT credentials, shown once, in the shape
 // of POST /gateways. The old password works at the broker until its line is replaced.
 func (s *server) rotateGatewayCredentials() http.Handler {
-	return s.change(func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg RegistryStore, id string) error {
+	return change(s, s.Registry.Gateways, func(w http.ResponseWriter, r *http.Request, p *api.Principal, scope api.Scope, reg GatewayRegistry, id string) error {
 		cred, err := registry.NewCredentials(vagt.GatewayID(id))
 		if err != nil {
 			return err
@@ -205,7 +205,7 @@ func (s *server) rotateGatewayCredentials() http.Handler {
 // citizen (api.Principal.RegistryScope) in the transaction that changes it.
 func (s *server) updateCitizen() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Citizens)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -13,14 +13,40 @@ import (
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
+// GatewayRegistry lists, provisions, changes and decommissions gateways in the caller's
+// scope. Provisioning decides the home's scope and, for a gateway registered already, the
+// scope it is in now: naming it does not move it out of another municipality.
+type GatewayRegistry interface {
+	Gateways(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]registry.Gateway, error)
+	ProvisionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) (registry.Gateway, error)
+	UpdateGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, c registry.GatewayChange, actor string, now time.Time) (registry.Gateway, error)
+	DecommissionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, at time.Time, actor string, now time.Time) (registry.GatewayDecommission, error)
+	RotateGatewayCredentials(ctx context.Context, scope api.Scope, id vagt.GatewayID, secretHash, actor string, now time.Time) (registry.Gateway, error)
+}
+
+// DeviceRegistry lists, installs, accepts and removes devices in the caller's scope.
+type DeviceRegistry interface {
+	Devices(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error)
+	InstallDevice(ctx context.Context, scope api.Scope, d registry.Device, actor string, now time.Time) (registry.Device, error)
+	AcceptDevice(ctx context.Context, scope api.Scope, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error)
+	RemoveDevice(ctx context.Context, scope api.Scope, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error)
+}
+
 type gatewayRequest struct {
 	ID   vagt.GatewayID `json:"id"`
 	Home vagt.HomeID    `json:"home"`
 }
 
+// createGateway is POST /gateways: the registry service decides the caller's scope over the
+// home and over a gateway of that id registered already, in the transaction that
+// provisions it. The MQTT password is shown once.
 func (s *server) createGateway() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Gateways)
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
@@ -31,44 +57,17 @@ func (s *server) createGateway() http.Handler {
 		if err := req.ID.Validate(); err != nil {
 			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
-		m, err := reg.HomeMunicipality(r.Context(), req.Home)
-		if err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if err := mayManage(p, m); err != nil {
-			return err
-		}
-		cur, err := reg.GatewayMunicipality(r.Context(), req.ID)
-		if err := mayTakeOver(p, cur, err); err != nil {
-			return err
-		}
 		cred, err := registry.NewCredentials(req.ID)
 		if err != nil {
 			return err
 		}
-		if err := reg.ProvisionGateway(r.Context(), req.ID, req.Home, cred.PasswordHash, p.Name, s.Clock.Now()); err != nil {
+		g, err := reg.ProvisionGateway(r.Context(), scope, req.ID, req.Home, cred.PasswordHash, p.Name, s.Clock.Now())
+		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, map[string]any{
-			"gateway": registry.Gateway{ID: req.ID, Home: req.Home, Municipality: m},
-			"mqtt":    cred,
-		})
+		writeJSON(w, http.StatusCreated, map[string]any{"gateway": g, "mqtt": cred})
 		return nil
 	})
-}
-
-// mayTakeOver checks, for a gateway or device a create names that exists already in
-// municipality m (err: the look-up's), that the caller may manage it where it is now:
-// naming it must not move it out of another municipality. One not found, or known to no
-// municipality yet, is anybody's to register.
-func mayTakeOver(p *api.Principal, m vagt.MunicipalityCode, err error) error {
-	switch {
-	case errors.Is(err, api.ErrNotFound), err == nil && m == 0:
-		return nil
-	case err != nil:
-		return err
-	}
-	return mayManage(p, m)
 }
 
 type deviceRequest struct {
@@ -80,9 +79,15 @@ type deviceRequest struct {
 	RemovedAt   *time.Time      `json:"removed_at"`
 }
 
+// createDevice is POST /devices: the registry service decides the caller's scope over the
+// gateway and over a device of that id registered already.
 func (s *server) createDevice() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Devices)
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
@@ -90,21 +95,7 @@ func (s *server) createDevice() http.Handler {
 		if err := readJSON(w, r, &req); err != nil {
 			return err
 		}
-		m, err := reg.GatewayMunicipality(r.Context(), req.Gateway)
-		if err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if err := mayManage(p, m); err != nil {
-			return err
-		}
-		cur, err := reg.DeviceMunicipality(r.Context(), req.ID)
-		if err := mayTakeOver(p, cur, err); err != nil {
-			return err
-		}
-		if len(req.Label) > 200 {
-			return fmt.Errorf("%w: label ≤ 200 bytes", api.ErrInvalid)
-		}
-		d, err := reg.InstallDevice(r.Context(), registry.Device{ID: req.ID, Gateway: req.Gateway, Technology: req.Technology,
+		d, err := reg.InstallDevice(r.Context(), scope, registry.Device{ID: req.ID, Gateway: req.Gateway, Technology: req.Technology,
 			Label: req.Label, InstalledAt: req.InstalledAt}, p.Name, s.Clock.Now())
 		if err != nil {
 			return err
@@ -114,21 +105,19 @@ func (s *server) createDevice() http.Handler {
 	})
 }
 
-// deviceAction handles accept and remove of a device in the caller's municipality.
+// deviceAction handles accept and remove of a device; the registry service decides the
+// caller's scope.
 func (s *server) deviceAction(accept bool) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
-		reg, err := s.registryStore()
+		reg, err := registryArea(s.Registry.Devices)
+		if err != nil {
+			return err
+		}
+		scope, err := p.RegistryScope()
 		if err != nil {
 			return err
 		}
 		id := vagt.DeviceID(chi.URLParam(r, "device"))
-		m, err := reg.DeviceMunicipality(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		if err := mayManage(p, m); err != nil {
-			return err
-		}
 		var req deviceRequest
 		if r.ContentLength != 0 {
 			if err := readJSON(w, r, &req); err != nil {
@@ -142,18 +131,13 @@ func (s *server) deviceAction(accept bool) http.Handler {
 			if req.InstalledAt != nil {
 				at = *req.InstalledAt
 			}
-			if req.Technology != 0 {
-				if err := req.Technology.Validate(); err != nil {
-					return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-				}
-			}
-			d, err = reg.AcceptDevice(r.Context(), id, req.Technology, req.Label, at, p.Name, now)
+			d, err = reg.AcceptDevice(r.Context(), scope, id, req.Technology, req.Label, at, p.Name, now)
 		} else {
 			at := now
 			if req.RemovedAt != nil {
 				at = *req.RemovedAt
 			}
-			d, err = reg.RemoveDevice(r.Context(), id, at, p.Name, now)
+			d, err = reg.RemoveDevice(r.Context(), scope, id, at, p.Name, now)
 		}
 		if err != nil {
 			return err

@@ -29,7 +29,7 @@ func (f *fixture) addStaffB(t testing.TB, name string, districts ...int64) {
 
 func (f *fixture) districts(t *testing.T) (north, south int64) {
 	t.Helper()
-	ds, err := f.store.Districts(t.Context(), 766)
+	ds, err := f.store.Districts(t.Context(), api.Scope{All: true}, 766)
 	if err != nil || len(ds) != 2 {
 		t.Fatalf("districts: %+v %v", ds, err)
 	}

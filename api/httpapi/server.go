@@ -73,8 +73,9 @@ type Config struct {
 	// MaxStreams and MaxStreamsPerPrincipal cap the open live streams (429 past them);
 	// default DefaultMaxStreams, DefaultMaxStreamsPerPrincipal.
 	MaxStreams, MaxStreamsPerPrincipal int
-	// Registry serves the registry, citizen export and erasure; nil: they answer 503.
-	Registry RegistryStore
+	// Registry serves the registry, citizen export and erasure, by area (registry.go); an
+	// area left nil answers 503.
+	Registry Registry
 	// Stats computes the statistics; nil: they answer 503.
 	Stats StatsService
 	// StatsRetention is how far back, and how long, a statistics period may reach (every
@@ -92,8 +93,8 @@ type Config struct {
 	Night NightService
 	// GPS serves trackers, safe zones and alert tracks (gps.go); nil: they answer 503.
 	GPS GPSService
-	// Citizens serves the citizen page, the national login and relatives' grants
-	// (citizen_portal.go); nil: they answer 503.
+	// Citizens serves the citizen page, the national login and relatives' grants, by area
+	// (citizen_portal.go); without every area they answer 503.
 	Citizens CitizenPortal
 	// CitizenSignIn and RelativeSignIn are the national login's flows for citizens and
 	// their relatives (citizen_signin.go); nil: not offered.

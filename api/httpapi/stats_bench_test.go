@@ -89,7 +89,7 @@ func BenchmarkAdoption(b *testing.B) {
 		if _, err := store.AddHome(ctx, api.Scope{All: true}, registry.Home{ID: home, District: districts[m], Citizen: c.ID}); err != nil {
 			b.Fatal(err)
 		}
-		if err := store.ProvisionGateway(ctx, gw, home, "x", "bench", end); err != nil {
+		if _, err := store.ProvisionGateway(ctx, api.Scope{All: true}, gw, home, "x", "bench", end); err != nil {
 			b.Fatal(err)
 		}
 		for i := range 10 {
@@ -98,7 +98,7 @@ func BenchmarkAdoption(b *testing.B) {
 			if m == 766 && installed.Before(end) {
 				want766++
 			}
-			if _, err := store.InstallDevice(ctx, registry.Device{ID: vagt.DeviceID(d.id), Gateway: gw, Technology: d.tech, InstalledAt: &installed}, "bench", end); err != nil {
+			if _, err := store.InstallDevice(ctx, api.Scope{All: true}, registry.Device{ID: vagt.DeviceID(d.id), Gateway: gw, Technology: d.tech, InstalledAt: &installed}, "bench", end); err != nil {
 				b.Fatal(err)
 			}
 			devs = append(devs, d)
@@ -139,7 +139,7 @@ func BenchmarkAdoption(b *testing.B) {
 	svc := &stats.Service{Store: store, Telemetry: tel, Model: stats.DefaultBenefitModel()}
 	clock := api.NewManualClock(end)
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
-		Clock: clock, Registry: store, Stats: svc}))
+		Clock: clock, Registry: registryOf(store), Stats: svc}))
 	defer srv.Close()
 	tokens := map[api.Role]string{}
 	for _, p := range []api.Principal{{Name: "mads", Role: api.RoleManager, Municipality: 766}, {Name: "kl", Role: api.RoleNational}} {

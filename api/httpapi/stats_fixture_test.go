@@ -146,7 +146,7 @@ func newStatsFixture(t *testing.T, dsn string) *statsFixture {
 	clock := api.NewManualClock(day("2025-12-01"))
 	svc := &stats.Service{Store: store, Telemetry: tel, Model: stats.DefaultBenefitModel()}
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
-		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: store, Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation(),
+		Clock: clock, OpenAPI: []byte("openapi: 3.0.3\n"), Registry: registryOf(store), Stats: svc, Telemetry: tel, Population: stats.DefaultPopulation(),
 		// Shorter than the default 10 years, so that a period longer than the retention
 		// is still within 36 months (TestStatisticsRefuseBadPeriodsAlike).
 		StatsRetention: statsRetention}))

@@ -151,7 +151,7 @@ func (s *server) revokeUserTokens() http.Handler {
 	})
 }
 
-// GatewaySecrets reads a gateway's stored password hash (sqlstore.Store).
+// GatewaySecrets reads a gateway's stored password hash (Registry.Secrets).
 type GatewaySecrets interface {
 	GatewayPasswordHash(ctx context.Context, id vagt.GatewayID, actor string, now time.Time) (string, error)
 }
@@ -165,9 +165,9 @@ func (s *server) gatewayPasswordLine() http.Handler {
 		if err != nil {
 			return err
 		}
-		gs, ok := s.Registry.(GatewaySecrets)
-		if !ok {
-			return errNoRegistry
+		gs, err := registryArea(s.Registry.Secrets)
+		if err != nil {
+			return err
 		}
 		id := vagt.GatewayID(chi.URLParam(r, "id"))
 		hash, err := gs.GatewayPasswordHash(r.Context(), id, admin.Name, s.Clock.Now())

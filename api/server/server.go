@@ -206,12 +206,15 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		nightTick = time.Second
 	}
 	s.night = &night.Service{Store: store.NightService, Clock: d.Clock, Shift: d.NightClock, Logger: d.Logger, Tick: 10 * nightTick}
+	rs := store.RegistryService // every area of the registry routes (httpapi.Registry)
 	hc := httpapi.Config{Night: s.night, Alerts: store.AlertService, Auth: authStore{store.UserService, store.AuditService}, Feed: s.Feed, OIDC: oidc, SignIn: signIn, Clock: d.Clock, Logger: d.Logger,
 		Gatherer: d.Registry, Metrics: d.Registry, Ready: s.ready, OpenAPI: api.OpenAPI, StreamWriteTimeout: c.StreamWriteTimeout,
 		MaxStreams: c.MaxStreams, MaxStreamsPerPrincipal: c.MaxStreamsPerPrincipal,
-		Registry: store.RegistryService, Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: store.RosterService,
+		Registry: httpapi.Registry{Municipalities: rs, Districts: rs, Citizens: rs, Homes: rs, Gateways: rs, Devices: rs,
+			DeviceTests: rs, CitizenData: rs, Secrets: rs},
+		Stats: svc, StatsRetention: c.Retention.KeepAlerts, Population: pop, HomeConfigs: s.careplans, Rosters: store.RosterService,
 		FHIR:     fhir.NewService(fhir.Config{Store: store, Now: d.Clock.Now}),
-		Citizens: store, IdentityKey: c.NationalLogin.Key}
+		Citizens: httpapi.CitizenPortal{Pages: rs, Grants: rs, Logins: rs}, IdentityKey: c.NationalLogin.Key}
 	if c.NationalLogin.Enabled() {
 		citizenFlow, relativeFlow, err := auth.NewNationalLogin(c.NationalLogin, store)
 		if err != nil {

@@ -98,12 +98,32 @@ func (s *AlertService) awayUntil(ctx context.Context, home vagt.HomeID, now time
 }
 
 // SetTestMode puts a device in test mode until the given time (a zero time ends it): its
-// alarms meanwhile raise alerts marked test. Audited.
-func (s *RegistryService) SetTestMode(ctx context.Context, dev vagt.DeviceID, until time.Time, actor string, now time.Time) error {
-	if !until.IsZero() && (!until.After(now) || until.Sub(now) > MaxTestMode) {
-		return fmt.Errorf("%w: test mode ends after now and within %s", api.ErrInvalid, MaxTestMode)
-	}
+// alarms meanwhile raise alerts marked test. Audited. The scope is who handles the
+// device's alarms (api.Principal.AlertScope): a device of another municipality, or of a
+// home outside the caller's districts (a district-bound caller: a device in no home too),
+// is api.ErrOutOfScope, decided before the time is checked. Returns the device as it is
+// now.
+func (s *RegistryService) SetTestMode(ctx context.Context, scope api.Scope, dev vagt.DeviceID, until time.Time, actor string, now time.Time) (registry.Device, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		var (
+			m        int
+			district sql.NullInt64
+		)
+		err := t.row(ctx, `SELECT g.municipality, h.district_id FROM devices dv JOIN gateways g ON g.id = dv.gateway_id
+			LEFT JOIN homes h ON h.id = g.home_id WHERE dv.id = ?`, string(dev)).Scan(&m, &district)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %s: %w", dev, api.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		homeless := !scope.All && len(scope.Districts) > 0 && district.Int64 == 0
+		if homeless || !scope.Allows(vagt.MunicipalityCode(m), district.Int64) {
+			// Out of scope answers like a device that does not exist (docs/operations.md).
+			return fmt.Errorf("device %s: %w", dev, api.ErrOutOfScope)
+		}
+		if !until.IsZero() && (!until.After(now) || until.Sub(now) > MaxTestMode) {
+			return fmt.Errorf("%w: test mode ends after now and within %s", api.ErrInvalid, MaxTestMode)
+		}
 		var end any
 		detail := "ended"
 		if !until.IsZero() {
@@ -121,18 +141,23 @@ func (s *RegistryService) SetTestMode(ctx context.Context, dev vagt.DeviceID, un
 		return t.audit(ctx, now, actor, "device.test_mode", "device/"+string(dev), detail)
 	})
 	if err != nil {
-		return storeErr("set test mode", err)
+		return registry.Device{}, storeErr("set test mode", err)
 	}
-	return nil
+	return s.Device(ctx, dev)
 }
 
-// DevicesUntested returns the devices of m (0: all) not removed whose last test (an alarm
-// in test mode) is older than period at now, or that were never tested.
-func (s *RegistryService) DevicesUntested(ctx context.Context, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error) {
+// DevicesUntested returns the devices of m (0: every one the scope holds) not removed whose
+// last test (an alarm in test mode) is older than period at now, or that were never
+// tested; asking for a municipality outside the scope is api.ErrForbidden.
+func (s *RegistryService) DevicesUntested(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, period time.Duration, now time.Time) ([]registry.Device, error) {
+	m, err := listMunicipality(scope, m)
+	if err != nil {
+		return nil, err
+	}
 	where, args := munFilter("g.municipality", m)
 	args = append(args, ms(now.Add(-period)))
 	out := []registry.Device{}
-	err := s.each(ctx, `SELECT `+deviceColumns+` FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE 1 = 1`+where+`
+	err = s.each(ctx, `SELECT `+deviceColumns+` FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE 1 = 1`+where+`
 		AND dv.removed_at IS NULL AND (dv.last_tested_at IS NULL OR dv.last_tested_at < ?) ORDER BY dv.id`, args, func(r *sql.Rows) error {
 		d, err := scanDevice(r)
 		out = append(out, d)
@@ -142,21 +167,4 @@ func (s *RegistryService) DevicesUntested(ctx context.Context, m vagt.Municipali
 		return nil, storeErr("devices untested", err)
 	}
 	return out, nil
-}
-
-// DeviceScope returns the municipality of a device's gateway and the district of its home
-// (0: in no home), for access checks.
-func (s *RegistryService) DeviceScope(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, int64, error) {
-	var (
-		m        int
-		district sql.NullInt64
-	)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality, h.district_id FROM devices dv JOIN gateways g ON g.id = dv.gateway_id
-		LEFT JOIN homes h ON h.id = g.home_id WHERE dv.id = ?`), string(id)).Scan(&m, &district)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, fmt.Errorf("device %s: %w", id, api.ErrNotFound)
-	} else if err != nil {
-		return 0, 0, storeErr("device scope", err)
-	}
-	return vagt.MunicipalityCode(m), district.Int64, nil
 }

@@ -82,13 +82,13 @@ func TestTestModeMarksAlerts(t *testing.T) {
 		if err := s.RegisterDevice(ctx, "bu-17", "gw-0042", vagt.TechPersonalAlarm, "base unit"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetTestMode(ctx, "bu-17", t0.Add(5*time.Hour), "mads", t0); err == nil {
+		if _, err := s.SetTestMode(ctx, api.Scope{All: true}, "bu-17", t0.Add(5*time.Hour), "mads", t0); err == nil {
 			t.Error("five hours of test mode accepted")
 		}
-		if err := s.SetTestMode(ctx, "no-such", t0.Add(time.Hour), "mads", t0); err == nil {
+		if _, err := s.SetTestMode(ctx, api.Scope{All: true}, "no-such", t0.Add(time.Hour), "mads", t0); err == nil {
 			t.Error("test mode of an unknown device accepted")
 		}
-		if err := s.SetTestMode(ctx, "bu-17", t0.Add(30*time.Minute), "mads", t0); err != nil {
+		if _, err := s.SetTestMode(ctx, api.Scope{All: true}, "bu-17", t0.Add(30*time.Minute), "mads", t0); err != nil {
 			t.Fatal(err)
 		}
 		r := ingest(t, s, alarm("gw-0042", 1, "bu-17:btn", vagt.AlarmPanic, t0.Add(time.Minute)), t0.Add(time.Minute))
@@ -105,7 +105,7 @@ func TestTestModeMarksAlerts(t *testing.T) {
 			t.Errorf("a real press after the test: %s test=%v, want a real alert", r.Change, r.Alert.Test)
 		}
 		// A test press folded into a real alert leaves it real.
-		if err := s.SetTestMode(ctx, "bu-17", t0.Add(time.Hour), "mads", t0.Add(32*time.Minute)); err != nil {
+		if _, err := s.SetTestMode(ctx, api.Scope{All: true}, "bu-17", t0.Add(time.Hour), "mads", t0.Add(32*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		r = ingest(t, s, alarm("gw-0042", 3, "bu-17:btn", vagt.AlarmPanic, t0.Add(33*time.Minute)), t0.Add(33*time.Minute))
@@ -134,22 +134,22 @@ func TestTestModeMarksAlerts(t *testing.T) {
 		if len(facts) != 2 { // the panic (made real) and the other gateway's
 			t.Errorf("%d alert facts, want 2", len(facts))
 		}
-		if err := s.SetTestMode(ctx, "bu-17", time.Time{}, "mads", t0.Add(34*time.Minute)); err != nil {
+		if _, err := s.SetTestMode(ctx, api.Scope{All: true}, "bu-17", time.Time{}, "mads", t0.Add(34*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		entries, err := s.AuditLog(ctx, api.Scope{All: true}, "device/bu-17", 0, 10)
 		if err != nil || len(entries) != 3 {
 			t.Errorf("audit of test mode: %d entries %v", len(entries), err)
 		}
-		untested, err := s.DevicesUntested(ctx, 766, 24*time.Hour, t0.Add(time.Hour))
+		untested, err := s.DevicesUntested(ctx, api.Scope{All: true}, 766, 24*time.Hour, t0.Add(time.Hour))
 		if err != nil || len(untested) != 0 {
 			t.Errorf("untested in 24 h: %+v %v, want none (the unit and its pendant were tested)", untested, err)
 		}
-		untested, err = s.DevicesUntested(ctx, 766, 10*time.Minute, t0.Add(2*time.Hour))
+		untested, err = s.DevicesUntested(ctx, api.Scope{All: true}, 766, 10*time.Minute, t0.Add(2*time.Hour))
 		if err != nil || len(untested) != 2 || untested[0].ID != "bu-17" || untested[1].ID != "bu-17:btn" {
 			t.Errorf("untested in 10 min: %+v %v, want the unit and its pendant", untested, err)
 		}
-		if untested, err = s.DevicesUntested(ctx, 101, 10*time.Minute, t0.Add(2*time.Hour)); err != nil || len(untested) != 0 {
+		if untested, err = s.DevicesUntested(ctx, api.Scope{All: true}, 101, 10*time.Minute, t0.Add(2*time.Hour)); err != nil || len(untested) != 0 {
 			t.Errorf("another municipality's untested devices: %+v %v", untested, err)
 		}
 	})
@@ -162,10 +162,10 @@ func TestNeverConnected(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		w := setup(t, s)
-		if err := s.ProvisionGateway(ctx, "gw-0100", w.home, "hash", "mads", t0); err != nil {
+		if _, err := s.ProvisionGateway(ctx, api.Scope{All: true}, "gw-0100", w.home, "hash", "mads", t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ProvisionGateway(ctx, "gw-0101", w.home, "hash", "mads", t0); err != nil {
+		if _, err := s.ProvisionGateway(ctx, api.Scope{All: true}, "gw-0101", w.home, "hash", "mads", t0); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RecordStatus(ctx, &vagt.Status{Gateway: "gw-0101", Online: true, Time: t0, Heartbeat: time.Hour}, t0.Add(time.Minute)); err != nil {

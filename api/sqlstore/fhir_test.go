@@ -44,7 +44,7 @@ func visitWorld(t *testing.T, s *sqlstore.Store) (w world, fall, panicID int64) 
 	if err := s.RegisterDevice(ctx, "bu-17:smoke", "gw-0042", vagt.TechSmokeAlarm, "smoke alarm"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetTestMode(ctx, "bu-17:smoke", t0.Add(time.Hour), "anna", t0.Add(33*time.Minute)); err != nil {
+	if _, err := s.SetTestMode(ctx, api.Scope{All: true}, "bu-17:smoke", t0.Add(time.Hour), "anna", t0.Add(33*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	test := ingest(t, s, alarm("gw-0042", 4, "bu-17:smoke", vagt.AlarmSmoke, t0.Add(34*time.Minute)), t0.Add(34*time.Minute)).Alert.ID

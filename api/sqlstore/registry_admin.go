@@ -56,11 +56,16 @@ func (s *RegistryService) Municipalities(ctx context.Context) ([]registry.Munici
 	return out, nil
 }
 
-// Districts returns the districts of m (0: all).
-func (s *RegistryService) Districts(ctx context.Context, m vagt.MunicipalityCode) ([]registry.District, error) {
+// Districts returns the districts of m (0: every one the scope holds); asking for a
+// municipality outside the scope is api.ErrForbidden.
+func (s *RegistryService) Districts(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]registry.District, error) {
+	m, err := listMunicipality(scope, m)
+	if err != nil {
+		return nil, err
+	}
 	where, args := munFilter("municipality", m)
 	out := []registry.District{}
-	err := s.each(ctx, `SELECT id, municipality, name FROM districts WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
+	err = s.each(ctx, `SELECT id, municipality, name FROM districts WHERE 1 = 1`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
 		var d registry.District
 		err := r.Scan(&d.ID, &d.Municipality, &d.Name)
 		out = append(out, d)
@@ -70,6 +75,24 @@ func (s *RegistryService) Districts(ctx context.Context, m vagt.MunicipalityCode
 		return nil, storeErr("districts", err)
 	}
 	return out, nil
+}
+
+// AddDistrict adds a district to the scope's municipality (d.Municipality 0: the scope's
+// own). A municipality outside the scope is api.ErrOutOfScope, decided before the name is
+// checked.
+func (s *RegistryService) AddDistrict(ctx context.Context, scope api.Scope, d registry.District) (registry.District, error) {
+	if d.Municipality == 0 && !scope.All {
+		d.Municipality = scope.Municipality
+	}
+	if !scope.Allows(d.Municipality, 0) {
+		return d, fmt.Errorf("district in municipality %d: %w", d.Municipality, api.ErrOutOfScope)
+	}
+	if d.Name == "" || len(d.Name) > 100 {
+		return d, fmt.Errorf("%w: name must be 1-100 bytes", api.ErrInvalid)
+	}
+	var err error
+	d.ID, err = s.CreateDistrict(ctx, d.Municipality, d.Name)
+	return d, err
 }
 
 // districtMunicipalityOf returns the municipality a district belongs to.
@@ -180,8 +203,8 @@ func (t *tx) citizenInScope(ctx context.Context, scope api.Scope, id int64) (vag
 	return vagt.MunicipalityCode(m), nil
 }
 
-// CitizenMunicipality returns the municipality of a citizen, for scope checks.
-func (s *RegistryService) CitizenMunicipality(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
+// citizenMunicipalityOf returns the municipality of a citizen.
+func (s *DB) citizenMunicipalityOf(ctx context.Context, id int64) (vagt.MunicipalityCode, error) {
 	var m int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM citizens WHERE id = ?`), id).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -244,7 +267,7 @@ func (s *RegistryService) AddHome(ctx context.Context, scope api.Scope, h regist
 	}
 	h.Municipality = m
 	if h.Citizen != 0 {
-		cm, err := s.CitizenMunicipality(ctx, h.Citizen)
+		cm, err := s.citizenMunicipalityOf(ctx, h.Citizen)
 		if err != nil || cm != m {
 			return h, fmt.Errorf("%w: citizen %d is not in municipality %d", api.ErrInvalid, h.Citizen, m)
 		}
@@ -292,28 +315,30 @@ func (s *DB) homes(ctx context.Context, where string, args []any) ([]registry.Ho
 	return out, nil
 }
 
-// HomeMunicipality returns the municipality of a home, for scope checks.
-func (s *RegistryService) HomeMunicipality(ctx context.Context, id vagt.HomeID) (vagt.MunicipalityCode, error) {
-	var m int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`), string(id)).Scan(&m)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("home %s: %w", id, api.ErrNotFound)
-	} else if err != nil {
-		return 0, storeErr("home", err)
-	}
-	return vagt.MunicipalityCode(m), nil
-}
-
 // ProvisionGateway registers a gateway in a home and stores the hash of its MQTT password.
-// A gateway that reported before it was registered keeps its link state; one that was
-// provisioned already is a conflict (its password is not shown again).
-func (s *RegistryService) ProvisionGateway(ctx context.Context, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) error {
+// The home must be in the scope (a home that does not exist is invalid input), and so must
+// a gateway that is registered already: naming one does not move it out of another
+// municipality (api.ErrOutOfScope). A gateway that reported before it was registered, in
+// no municipality yet, keeps its link state; one that was provisioned already is a
+// conflict (its password is not shown again).
+func (s *RegistryService) ProvisionGateway(ctx context.Context, scope api.Scope, id vagt.GatewayID, home vagt.HomeID, secretHash, actor string, now time.Time) (registry.Gateway, error) {
+	g := registry.Gateway{ID: id, Home: home}
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return g, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	err := s.inTx(ctx, func(t *tx) error {
+		m, err := t.municipalityInScope(ctx, scope, "home "+string(home), homeMunicipality, string(home))
+		if errors.Is(err, api.ErrNotFound) {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		} else if err != nil {
+			return err
+		}
+		g.Municipality = m
+		if err := t.mayTakeOver(ctx, scope, "gateway "+string(id), gatewayMunicipality, string(id)); err != nil {
+			return err
+		}
 		var have string
-		err := t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&have)
+		err = t.row(ctx, `SELECT secret_hash FROM gateways WHERE id = ?`, string(id)).Scan(&have)
 		if err == nil && have != "" {
 			return fmt.Errorf("gateway %s: %w: it is provisioned already", id, api.ErrConflict)
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -335,14 +360,37 @@ func (s *RegistryService) ProvisionGateway(ctx context.Context, id vagt.GatewayI
 		return t.audit(ctx, now, actor, "gateway.provision", "gateway/"+string(id), string(home))
 	})
 	if err != nil {
-		return storeErr("provision gateway", err)
+		return g, storeErr("provision gateway", err)
+	}
+	return g, nil
+}
+
+// mayTakeOver decides, for a gateway or device a create names (query selects its
+// municipality by arg), that the caller may manage it where it is now: one that does not
+// exist, or is known to no municipality yet, is anybody's to register; one of a
+// municipality outside the scope is api.ErrOutOfScope.
+func (t *tx) mayTakeOver(ctx context.Context, scope api.Scope, object, query string, arg any) error {
+	var m sql.NullInt64
+	err := t.row(ctx, query, arg).Scan(&m)
+	switch {
+	case errors.Is(err, sql.ErrNoRows), err == nil && m.Int64 == 0:
+		return nil
+	case err != nil:
+		return err
+	case !scope.Allows(vagt.MunicipalityCode(m.Int64), 0):
+		return fmt.Errorf("%s: %w", object, api.ErrOutOfScope)
 	}
 	return nil
 }
 
-// Gateways returns the gateways of m (0: all), with link state, decommissioned ones
-// included.
-func (s *RegistryService) Gateways(ctx context.Context, m vagt.MunicipalityCode) ([]registry.Gateway, error) {
+// Gateways returns the gateways of m (0: every one the scope holds), with link state,
+// decommissioned ones included; asking for a municipality outside the scope is
+// api.ErrForbidden.
+func (s *RegistryService) Gateways(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode) ([]registry.Gateway, error) {
+	m, err := listMunicipality(scope, m)
+	if err != nil {
+		return nil, err
+	}
 	where, args := munFilter("municipality", m)
 	return s.gateways(ctx, where, args)
 }
@@ -364,16 +412,4 @@ func (s *DB) gateways(ctx context.Context, where string, args []any) ([]registry
 		return nil, storeErr("gateways", err)
 	}
 	return out, nil
-}
-
-// GatewayMunicipality returns the municipality a gateway is registered (or reported) in.
-func (s *RegistryService) GatewayMunicipality(ctx context.Context, id vagt.GatewayID) (vagt.MunicipalityCode, error) {
-	var m int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT municipality FROM gateways WHERE id = ?`), string(id)).Scan(&m)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("gateway %s: %w", id, api.ErrNotFound)
-	} else if err != nil {
-		return 0, storeErr("gateway", err)
-	}
-	return vagt.MunicipalityCode(m), nil
 }

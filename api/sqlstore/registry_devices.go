@@ -17,21 +17,39 @@ import (
 // it, nobody registered it), a removed_at is removed.
 const deviceState = `CASE WHEN dv.removed_at IS NOT NULL THEN 'removed' WHEN dv.installed_at IS NOT NULL THEN 'installed' ELSE 'pending' END`
 
+// deviceMunicipality selects the municipality of a device's gateway.
+const deviceMunicipality = `SELECT g.municipality FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE dv.id = ?`
+
 // InstallDevice registers a device on a gateway as installed at d.InstalledAt (now when
-// nil). A device the gateway reported already (pending) is taken over.
-func (s *RegistryService) InstallDevice(ctx context.Context, d registry.Device, actor string, now time.Time) (registry.Device, error) {
-	if err := d.ID.Validate(); err != nil {
-		return d, fmt.Errorf("%w: %w", api.ErrInvalid, err)
-	}
-	if err := d.Technology.Validate(); err != nil {
-		return d, fmt.Errorf("%w: %w", api.ErrInvalid, err)
-	}
+// nil). The gateway must be in the scope (one that does not exist is invalid input), and
+// so must a device that is registered already: naming one does not move it out of another
+// municipality (api.ErrOutOfScope, decided before the device is checked). A device the
+// gateway reported already (pending) is taken over.
+func (s *RegistryService) InstallDevice(ctx context.Context, scope api.Scope, d registry.Device, actor string, now time.Time) (registry.Device, error) {
 	if d.InstalledAt == nil {
 		d.InstalledAt = &now
 	}
 	err := s.inTx(ctx, func(t *tx) error {
+		_, err := t.municipalityInScope(ctx, scope, "gateway "+string(d.Gateway), gatewayMunicipality, string(d.Gateway))
+		if errors.Is(err, api.ErrNotFound) {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		} else if err != nil {
+			return err
+		}
+		if err := t.mayTakeOver(ctx, scope, "device "+string(d.ID), deviceMunicipality, string(d.ID)); err != nil {
+			return err
+		}
+		if err := d.ID.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		}
+		if err := d.Technology.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		}
+		if len(d.Label) > 200 {
+			return fmt.Errorf("%w: label ≤ 200 bytes", api.ErrInvalid)
+		}
 		var state string
-		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(d.ID)).Scan(&state)
+		err = t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(d.ID)).Scan(&state)
 		if err == nil && state != string(registry.DevicePending) {
 			return fmt.Errorf("device %s: %w: it is %s", d.ID, api.ErrConflict, state)
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -59,9 +77,18 @@ func (s *RegistryService) InstallDevice(ctx context.Context, d registry.Device, 
 }
 
 // AcceptDevice turns a pending device into an installed one; technology and label are kept
-// when zero.
-func (s *RegistryService) AcceptDevice(ctx context.Context, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error) {
+// when zero. A device outside the scope is api.ErrOutOfScope, decided before the request is
+// checked.
+func (s *RegistryService) AcceptDevice(ctx context.Context, scope api.Scope, id vagt.DeviceID, tech vagt.Technology, label string, installedAt time.Time, actor string, now time.Time) (registry.Device, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "device "+string(id), deviceMunicipality, string(id)); err != nil {
+			return err
+		}
+		if tech != 0 {
+			if err := tech.Validate(); err != nil {
+				return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+			}
+		}
 		var state string
 		err := t.row(ctx, `SELECT `+deviceState+` FROM devices dv WHERE dv.id = ?`, string(id)).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -85,9 +112,13 @@ func (s *RegistryService) AcceptDevice(ctx context.Context, id vagt.DeviceID, te
 	return s.Device(ctx, id)
 }
 
-// RemoveDevice records that an installed device was taken out of use at removedAt.
-func (s *RegistryService) RemoveDevice(ctx context.Context, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error) {
+// RemoveDevice records that an installed device was taken out of use at removedAt. A device
+// outside the scope is api.ErrOutOfScope.
+func (s *RegistryService) RemoveDevice(ctx context.Context, scope api.Scope, id vagt.DeviceID, removedAt time.Time, actor string, now time.Time) (registry.Device, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if err := t.inScope(ctx, scope, "device "+string(id), deviceMunicipality, string(id)); err != nil {
+			return err
+		}
 		var (
 			state     string
 			installed sql.NullInt64
@@ -144,27 +175,25 @@ func (s *RegistryService) Device(ctx context.Context, id vagt.DeviceID) (registr
 	return d, nil
 }
 
-// DeviceMunicipality returns the municipality of a device's gateway, for scope checks.
-func (s *RegistryService) DeviceMunicipality(ctx context.Context, id vagt.DeviceID) (vagt.MunicipalityCode, error) {
-	var m int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT g.municipality FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE dv.id = ?`), string(id)).Scan(&m)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("device %s: %w", id, api.ErrNotFound)
-	} else if err != nil {
-		return 0, storeErr("device", err)
+// Devices returns the devices of m (0: every one the scope holds) in a state ("" for all);
+// asking for a municipality outside the scope is api.ErrForbidden.
+func (s *RegistryService) Devices(ctx context.Context, scope api.Scope, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error) {
+	m, err := listMunicipality(scope, m)
+	if err != nil {
+		return nil, err
 	}
-	return vagt.MunicipalityCode(m), nil
-}
-
-// Devices returns the devices of m (0: all) in a state ("" for all).
-func (s *RegistryService) Devices(ctx context.Context, m vagt.MunicipalityCode, state registry.DeviceState) ([]registry.Device, error) {
+	switch state {
+	case "", registry.DevicePending, registry.DeviceInstalled, registry.DeviceRemoved:
+	default:
+		return nil, fmt.Errorf("%w: state must be pending, installed or removed", api.ErrInvalid)
+	}
 	where, args := munFilter("g.municipality", m)
 	if state != "" {
 		where += ` AND ` + deviceState + ` = ?`
 		args = append(args, string(state))
 	}
 	out := []registry.Device{}
-	err := s.each(ctx, `SELECT `+deviceColumns+` FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE 1 = 1`+where+` ORDER BY dv.id`, args, func(r *sql.Rows) error {
+	err = s.each(ctx, `SELECT `+deviceColumns+` FROM devices dv JOIN gateways g ON g.id = dv.gateway_id WHERE 1 = 1`+where+` ORDER BY dv.id`, args, func(r *sql.Rows) error {
 		d, err := scanDevice(r)
 		out = append(out, d)
 		return err

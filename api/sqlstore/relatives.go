@@ -56,14 +56,11 @@ CREATE TABLE erasure_requests (
 
 // SetCitizenIdentity records the keyed hash of the identity (CPR number or pseudonym) the
 // national login names the citizen by. Audited as citizen.identity for actor; the hash is
-// not in the audit detail.
-func (s *Store) SetCitizenIdentity(ctx context.Context, citizen int64, idHash, actor string, now time.Time) error {
+// not in the audit detail. A citizen outside the scope (api.Principal.RegistryScope) is
+// api.ErrOutOfScope; an erased one is not found.
+func (s *RegistryService) SetCitizenIdentity(ctx context.Context, scope api.Scope, citizen int64, idHash, actor string, now time.Time) error {
 	err := s.inTx(ctx, func(t *tx) error {
-		var erased sql.NullInt64
-		err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, citizen).Scan(&erased)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && erased.Valid) {
-			return fmt.Errorf("citizen %d: %w", citizen, api.ErrNotFound)
-		} else if err != nil {
+		if err := t.liveCitizenInScope(ctx, scope, citizen); err != nil {
 			return err
 		}
 		if _, err := t.exec(ctx, `INSERT INTO citizen_identities (citizen_id, id_hash, created_at, created_by) VALUES (?, ?, ?, ?)
@@ -80,7 +77,7 @@ func (s *Store) SetCitizenIdentity(ctx context.Context, citizen int64, idHash, a
 
 // CitizensByIdentity returns the (not erased) citizens whose identity hashes to idHash with
 // their municipalities. The login accepts exactly one.
-func (s *Store) CitizensByIdentity(ctx context.Context, idHash string) (map[int64]vagt.MunicipalityCode, error) {
+func (s *RegistryService) CitizensByIdentity(ctx context.Context, idHash string) (map[int64]vagt.MunicipalityCode, error) {
 	out := map[int64]vagt.MunicipalityCode{}
 	err := s.each(ctx, `SELECT c.id, c.municipality FROM citizen_identities i JOIN citizens c ON c.id = i.citizen_id
 		WHERE i.id_hash = ? AND c.erased_at IS NULL`, []any{idHash}, func(r *sql.Rows) error {
@@ -101,7 +98,7 @@ func (s *Store) CitizensByIdentity(ctx context.Context, idHash string) (map[int6
 // IssueCitizenSession issues a session token (hash, expiring at expires) to the citizen's
 // own login "citizen-N", linked to the citizen as an activation is. Audited as
 // signin.national on the citizen's record, so it shows on the citizen's page.
-func (s *Store) IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error) {
+func (s *RegistryService) IssueCitizenSession(ctx context.Context, citizen int64, hash string, expires, now time.Time) (api.Principal, error) {
 	var p api.Principal
 	err := s.inTx(ctx, func(t *tx) error {
 		var mun int
@@ -139,36 +136,60 @@ func (s *Store) IssueCitizenSession(ctx context.Context, citizen int64, hash str
 // notRelatives are relations on record that are contacts but not relatives.
 var notRelatives = []string{"", "nabo", "neighbour", "neighbor", "ven", "veninde", "friend", "hjemmepleje", "læge", "doctor"}
 
-// GrantRelative records a grant after checking that the relative is a relative on the
-// citizen's record (a contact of that name whose relation is family, not a neighbour or a
-// friend): api.ErrInvalid otherwise. Audited as relative.grant on the citizen's record.
-func (s *Store) GrantRelative(ctx context.Context, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error) {
-	out := registry.RelativeGrant{Citizen: g.Citizen, RelativeName: strings.TrimSpace(g.RelativeName), Parts: g.Parts, From: g.From.UTC(), Until: g.Until.UTC(),
-		GrantedBy: g.GrantedBy, Consent: g.Consent, CreatedAt: now.UTC()}
+// liveCitizenInScope decides the caller's access to a citizen who is not erased:
+// api.ErrNotFound for no such citizen or an erased one, api.ErrOutOfScope for one outside
+// the scope (the citizen's own scope holds that citizen only; the API answers both alike).
+func (t *tx) liveCitizenInScope(ctx context.Context, scope api.Scope, citizen int64) error {
+	if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+		return err
+	}
+	var erased sql.NullInt64
+	if err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, citizen).Scan(&erased); err != nil {
+		return err
+	}
+	if erased.Valid {
+		return fmt.Errorf("citizen %d: %w", citizen, api.ErrNotFound)
+	}
+	return nil
+}
+
+// validGrant checks a grant's parts, period and identity.
+func validGrant(g registry.NewGrant, now time.Time) error {
 	if len(g.Parts) == 0 {
-		return out, fmt.Errorf("%w: a grant names at least one part (%s, %s)", api.ErrInvalid, registry.PartAlarms, registry.PartDevices)
+		return fmt.Errorf("%w: a grant names at least one part (%s, %s)", api.ErrInvalid, registry.PartAlarms, registry.PartDevices)
 	}
 	for _, p := range g.Parts {
 		if p != registry.PartAlarms && p != registry.PartDevices {
-			return out, fmt.Errorf("%w: part %q (only %s and %s can be granted; never the key-box code)", api.ErrInvalid, p, registry.PartAlarms, registry.PartDevices)
+			return fmt.Errorf("%w: part %q (only %s and %s can be granted; never the key-box code)", api.ErrInvalid, p, registry.PartAlarms, registry.PartDevices)
 		}
 	}
 	if !g.Until.After(g.From) || !g.Until.After(now) {
-		return out, fmt.Errorf("%w: a grant must end after it starts and after now", api.ErrInvalid)
+		return fmt.Errorf("%w: a grant must end after it starts and after now", api.ErrInvalid)
 	}
 	if g.IDHash == "" || g.RelativeUser == "" || g.Consent == "" {
-		return out, fmt.Errorf("%w: a grant needs the relative's identity and the consent", api.ErrInvalid)
+		return fmt.Errorf("%w: a grant needs the relative's identity and the consent", api.ErrInvalid)
 	}
+	return nil
+}
+
+// GrantRelative records a grant after checking that the relative is a relative on the
+// citizen's record (a contact of that name whose relation is family, not a neighbour or a
+// friend): api.ErrInvalid otherwise. Audited as relative.grant on the citizen's record.
+// The scope is the citizen's own (api.Principal.OwnScope) or the registry's
+// (RegistryScope, staff granting on the citizen's documented consent); a citizen outside
+// it is api.ErrOutOfScope, decided before the grant is checked.
+func (s *RegistryService) GrantRelative(ctx context.Context, scope api.Scope, g registry.NewGrant, now time.Time) (registry.RelativeGrant, error) {
+	out := registry.RelativeGrant{Citizen: g.Citizen, RelativeName: strings.TrimSpace(g.RelativeName), Parts: g.Parts, From: g.From.UTC(), Until: g.Until.UTC(),
+		GrantedBy: g.GrantedBy, Consent: g.Consent, CreatedAt: now.UTC()}
 	err := s.inTx(ctx, func(t *tx) error {
-		var erased sql.NullInt64
-		err := t.row(ctx, `SELECT erased_at FROM citizens WHERE id = ?`, g.Citizen).Scan(&erased)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && erased.Valid) {
-			return fmt.Errorf("citizen %d: %w", g.Citizen, api.ErrNotFound)
-		} else if err != nil {
+		if err := t.liveCitizenInScope(ctx, scope, g.Citizen); err != nil {
+			return err
+		}
+		if err := validGrant(g, now); err != nil {
 			return err
 		}
 		found := false
-		err = t.row(ctx, `SELECT relation FROM contacts WHERE citizen_id = ? AND lower(name) = lower(?) ORDER BY id LIMIT 1`, g.Citizen, out.RelativeName).Scan(&out.Relation)
+		err := t.row(ctx, `SELECT relation FROM contacts WHERE citizen_id = ? AND lower(name) = lower(?) ORDER BY id LIMIT 1`, g.Citizen, out.RelativeName).Scan(&out.Relation)
 		if err == nil {
 			found = !slices.Contains(notRelatives, strings.ToLower(strings.TrimSpace(out.Relation)))
 		} else if !errors.Is(err, sql.ErrNoRows) {
@@ -206,13 +227,27 @@ func scanGrant(r interface{ Scan(...any) error }) (registry.RelativeGrant, error
 	return g, err
 }
 
-// RelativeGrants returns the citizen's grants, newest first, revoked and expired included.
-func (s *Store) RelativeGrants(ctx context.Context, citizen int64) ([]registry.RelativeGrant, error) {
+// RelativeGrants returns the citizen's grants, newest first, revoked and expired included;
+// a citizen outside the scope (the citizen's own login: api.Principal.OwnScope) is
+// api.ErrOutOfScope.
+func (s *RegistryService) RelativeGrants(ctx context.Context, scope api.Scope, citizen int64) ([]registry.RelativeGrant, error) {
+	if err := s.citizenInScope(ctx, scope, citizen); err != nil {
+		return nil, err
+	}
 	return s.grants(ctx, `WHERE citizen_id = ? ORDER BY id DESC`, citizen)
 }
 
+// citizenInScope decides the caller's access to a citizen before a read.
+func (s *RegistryService) citizenInScope(ctx context.Context, scope api.Scope, citizen int64) error {
+	err := s.inTx(ctx, func(t *tx) error {
+		_, err := t.citizenInScope(ctx, scope, citizen)
+		return err
+	})
+	return storeErrOrNil("citizen", err)
+}
+
 // GrantsOfRelative returns the grants a relative's login holds that are active at now.
-func (s *Store) GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error) {
+func (s *RegistryService) GrantsOfRelative(ctx context.Context, relativeUser string, now time.Time) ([]registry.RelativeGrant, error) {
 	gs, err := s.grants(ctx, `WHERE relative_user = ? AND revoked_at IS NULL AND valid_from <= ? AND valid_until > ? ORDER BY id`, relativeUser, ms(now), ms(now))
 	if err != nil {
 		return nil, err
@@ -232,12 +267,12 @@ func (s *Store) GrantsOfRelative(ctx context.Context, relativeUser string, now t
 }
 
 // RelativeHasGrant reports whether any grant, active at now, names this relative's identity.
-func (s *Store) RelativeHasGrant(ctx context.Context, relativeUser string, now time.Time) (bool, error) {
+func (s *RegistryService) RelativeHasGrant(ctx context.Context, relativeUser string, now time.Time) (bool, error) {
 	gs, err := s.GrantsOfRelative(ctx, relativeUser, now)
 	return len(gs) > 0, err
 }
 
-func (s *Store) grants(ctx context.Context, where string, args ...any) ([]registry.RelativeGrant, error) {
+func (s *RegistryService) grants(ctx context.Context, where string, args ...any) ([]registry.RelativeGrant, error) {
 	out := []registry.RelativeGrant{}
 	err := s.each(ctx, `SELECT `+grantColumns+` FROM relative_grants `+where, args, func(r *sql.Rows) error {
 		g, err := scanGrant(r)
@@ -251,10 +286,14 @@ func (s *Store) grants(ctx context.Context, where string, args ...any) ([]regist
 }
 
 // RevokeGrant ends a grant of the citizen's at once; the relative's next request is
-// refused. api.ErrNotFound for a grant of another citizen. Audited as relative.revoke.
-func (s *Store) RevokeGrant(ctx context.Context, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error) {
+// refused. api.ErrNotFound for a grant of another citizen. Audited as relative.revoke. The
+// scope is GrantRelative's: a citizen outside it is api.ErrOutOfScope.
+func (s *RegistryService) RevokeGrant(ctx context.Context, scope api.Scope, citizen, grant int64, actor string, now time.Time) (registry.RelativeGrant, error) {
 	var g registry.RelativeGrant
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE relative_grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND citizen_id = ? AND revoked_at IS NULL`,
 			ms(now), actor, grant, citizen)
 		if err != nil {
@@ -282,7 +321,7 @@ func (s *Store) RevokeGrant(ctx context.Context, citizen, grant int64, actor str
 // IssueRelativeSession issues a session token to a relative's login (relativeUser) that
 // holds at least one active grant; api.ErrUnauthenticated when none. The token alone lets
 // nobody in: every request checks the grants again (GrantsOfRelative).
-func (s *Store) IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error) {
+func (s *RegistryService) IssueRelativeSession(ctx context.Context, relativeUser, hash string, expires, now time.Time) (api.Principal, error) {
 	gs, err := s.GrantsOfRelative(ctx, relativeUser, now)
 	if err != nil {
 		return api.Principal{}, err
@@ -316,9 +355,13 @@ func (s *Store) IssueRelativeSession(ctx context.Context, relativeUser, hash str
 // RequestErasure records the citizen's request for erasure (GDPR art. 17) for the
 // municipality to carry out (DELETE /api/v1/citizens/{id}). Refused with api.ErrConflict
 // while an alert of the citizen's homes is not resolved: the visit must be finished and
-// documented first. Audited as erasure.request.
-func (s *Store) RequestErasure(ctx context.Context, citizen int64, actor string, now time.Time) (time.Time, error) {
+// documented first. Audited as erasure.request. The scope is the citizen's own
+// (api.Principal.OwnScope): another citizen is api.ErrOutOfScope.
+func (s *RegistryService) RequestErasure(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (time.Time, error) {
 	err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.citizenInScope(ctx, scope, citizen); err != nil {
+			return err
+		}
 		var open int
 		if err := t.row(ctx, `SELECT COUNT(*) FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.citizen_id = ? AND a.state <> 'resolved'`, citizen).Scan(&open); err != nil {
 			return err
@@ -339,9 +382,11 @@ func (s *Store) RequestErasure(ctx context.Context, citizen int64, actor string,
 
 // CitizenView reads the citizen's page; the access log is read after the view is audited,
 // so the citizen sees their own look too.
-func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error) {
-	if err := s.Audit(ctx, api.AuditEntry{At: now, Actor: actor, Action: "citizen.view", Object: citizenObject(citizen), Detail: detail}); err != nil {
-		return registry.CitizenView{}, err
+func (s *RegistryService) CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error) {
+	if err := s.inTx(ctx, func(t *tx) error {
+		return t.audit(ctx, now, actor, "citizen.view", citizenObject(citizen), detail)
+	}); err != nil {
+		return registry.CitizenView{}, storeErr("audit", err)
 	}
 	x, err := s.citizenRecord(ctx, citizen)
 	if err != nil {
@@ -356,8 +401,12 @@ func (s *Store) CitizenView(ctx context.Context, citizen int64, actor, detail st
 }
 
 // CitizenCarePlans returns the care plans of the citizen's homes (a home without one is
-// left out). The caller has audited the read (CitizenView).
-func (s *Store) CitizenCarePlans(ctx context.Context, citizen int64) ([]registry.CitizenCarePlan, error) {
+// left out). The caller has audited the read (CitizenView). A citizen outside the scope
+// (the citizen's own login) is api.ErrOutOfScope.
+func (s *RegistryService) CitizenCarePlans(ctx context.Context, scope api.Scope, citizen int64) ([]registry.CitizenCarePlan, error) {
+	if err := s.citizenInScope(ctx, scope, citizen); err != nil {
+		return nil, err
+	}
 	out := []registry.CitizenCarePlan{}
 	err := s.each(ctx, `SELECT c.home_id, c.settings FROM home_configs c JOIN homes h ON h.id = c.home_id WHERE h.citizen_id = ? ORDER BY c.home_id`,
 		[]any{citizen}, func(r *sql.Rows) error {

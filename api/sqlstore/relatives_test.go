@@ -32,18 +32,18 @@ func TestCitizenAccess(t *testing.T) {
 		must(t, err)
 
 		// Identities: one citizen per hash; two citizens with one hash are both found.
-		must(t, s.SetCitizenIdentity(ctx, karen, "hash-k", "mads", now))
-		must(t, s.SetCitizenIdentity(ctx, karen, "hash-k", "mads", now)) // again: no duplicate
+		must(t, s.SetCitizenIdentity(ctx, api.Scope{All: true}, karen, "hash-k", "mads", now))
+		must(t, s.SetCitizenIdentity(ctx, api.Scope{All: true}, karen, "hash-k", "mads", now)) // again: no duplicate
 		if m, err := s.CitizensByIdentity(ctx, "hash-k"); err != nil || len(m) != 1 || m[karen] != 766 {
 			t.Fatalf("by identity: %v %v", m, err)
 		}
 		twin, err := s.CreateCitizen(ctx, 766, api.Citizen{Name: "Tvilling"})
 		must(t, err)
-		must(t, s.SetCitizenIdentity(ctx, twin, "hash-k", "mads", now))
+		must(t, s.SetCitizenIdentity(ctx, api.Scope{All: true}, twin, "hash-k", "mads", now))
 		if m, _ := s.CitizensByIdentity(ctx, "hash-k"); len(m) != 2 {
 			t.Errorf("two citizens with one identity: %v", m)
 		}
-		if err := s.SetCitizenIdentity(ctx, 9999, "hash-x", "mads", now); !errors.Is(err, api.ErrNotFound) {
+		if err := s.SetCitizenIdentity(ctx, api.Scope{All: true}, 9999, "hash-x", "mads", now); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("unknown citizen: %v", err)
 		}
 
@@ -57,7 +57,7 @@ func TestCitizenAccess(t *testing.T) {
 		}
 
 		grant := func(name string, parts ...string) (registry.RelativeGrant, error) {
-			return s.GrantRelative(ctx, registry.NewGrant{Citizen: karen, RelativeName: name, IDHash: "hash-p", RelativeUser: "relative-p",
+			return s.GrantRelative(ctx, api.Scope{All: true}, registry.NewGrant{Citizen: karen, RelativeName: name, IDHash: "hash-p", RelativeUser: "relative-p",
 				Parts: parts, From: now, Until: now.Add(24 * time.Hour), GrantedBy: "citizen-1", Consent: "citizen"}, now)
 		}
 		for name, parts := range map[string][]string{"Ole Nabo": {"alarms"}, "Fremmed": {"alarms"}, "Peter Jensen": {"key_box"}} {
@@ -81,22 +81,22 @@ func TestCitizenAccess(t *testing.T) {
 		if gs, _ := s.GrantsOfRelative(ctx, "relative-p", now.Add(25*time.Hour)); len(gs) != 0 {
 			t.Errorf("an ended grant still lets in: %+v", gs)
 		}
-		if _, err := s.RevokeGrant(ctx, twin, g.ID, "citizen-2", now); !errors.Is(err, api.ErrNotFound) {
+		if _, err := s.RevokeGrant(ctx, api.Scope{All: true}, twin, g.ID, "citizen-2", now); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("another citizen's grant: %v", err)
 		}
-		if rg, err := s.RevokeGrant(ctx, karen, g.ID, "citizen-1", now); err != nil || rg.RevokedAt == nil {
+		if rg, err := s.RevokeGrant(ctx, api.Scope{All: true}, karen, g.ID, "citizen-1", now); err != nil || rg.RevokedAt == nil {
 			t.Fatalf("revoke: %+v %v", rg, err)
 		}
 		if gs, _ := s.GrantsOfRelative(ctx, "relative-p", now); len(gs) != 0 {
 			t.Errorf("a revoked grant still lets in: %+v", gs)
 		}
 
-		if _, err := s.RequestErasure(ctx, karen, "citizen-1", now); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "still open") {
+		if _, err := s.RequestErasure(ctx, api.Scope{Citizen: karen}, karen, "citizen-1", now); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "still open") {
 			t.Errorf("erasure with an open alert: %v", err)
 		}
 		_, err = s.Resolve(ctx, r.Alert.ID, "anna", api.Scope{All: true}, alerts.OutcomeVisitedAllWell, "", now.Add(time.Minute))
 		must(t, err)
-		if _, err := s.RequestErasure(ctx, karen, "citizen-1", now.Add(2*time.Minute)); err != nil {
+		if _, err := s.RequestErasure(ctx, api.Scope{Citizen: karen}, karen, "citizen-1", now.Add(2*time.Minute)); err != nil {
 			t.Errorf("erasure request: %v", err)
 		}
 

@@ -25,12 +25,9 @@ const (
 	aggregate = "counts or states without personal data"
 	// Authentication runs before there is a principal to scope.
 	authn = "authentication: no principal yet, or the principal's own tokens"
-	// Returns the municipality (and district) of an object so a handler can decide; these
-	// go when the reads they guard take a Scope (issue 16 item 1, "scope in one place").
-	lookup = "scope look-up for a handler's own check: goes when the guarded reads take a Scope"
-	// Registry objects without personal data, written by admins and managers; the handler
-	// checks the role today.
-	registryAdmin = "registry object without personal data; the handler checks the role"
+	// Reference data or one registry object without personal data, for every caller or for
+	// reads inside a method that decided the scope already.
+	registryAdmin = "registry object without personal data"
 	// The care-plan service (api/careplan) reads the home's facts and decides the caller's
 	// scope before it reads or changes the plan.
 	carePlan = "care plan: careplan.Service decides the caller's scope before it calls"
@@ -106,32 +103,26 @@ var unscoped = map[string]string{
 	"GPSService.PrunePositions":       system,
 	"GPSService.ActiveTrackers":       aggregate,
 
-	"RegistryService.CitizenMunicipality": lookup,
-	"RegistryService.HomeMunicipality":    lookup,
-	"RegistryService.GatewayMunicipality": lookup,
-	"RegistryService.DeviceMunicipality":  lookup,
-	"RegistryService.DeviceScope":         lookup,
-	"RegistryService.CreateDistrict":      registryAdmin,
-	"RegistryService.Districts":           registryAdmin,
-	"RegistryService.District":            registryAdmin,
-	"RegistryService.Municipalities":      registryAdmin,
-	"RegistryService.RegisterGateway":     system, // the command-line import and the demo seed
-	"RegistryService.RegisterDevice":      system,
-	"RegistryService.CreateCitizen":       system,
-	"RegistryService.CreateHome":          system,
-	"RegistryService.LinkCitizenUser":     system,
-	"RegistryService.ProvisionGateway":    registryAdmin,
-	"RegistryService.Gateways":            registryAdmin,
-	"RegistryService.RegistryGateway":     registryAdmin,
-	"RegistryService.GatewayPasswordHash": registryAdmin,
-	"RegistryService.Device":              registryAdmin,
-	"RegistryService.Devices":             registryAdmin,
-	"RegistryService.DevicesUntested":     registryAdmin,
-	"RegistryService.InstallDevice":       registryAdmin,
-	"RegistryService.AcceptDevice":        registryAdmin,
-	"RegistryService.RemoveDevice":        registryAdmin,
-	"RegistryService.SetTestMode":         registryAdmin,
-	"RegistryService.CitizenOfUser":       authn, // the citizen's own login
+	"RegistryService.CreateDistrict":       system, // the command-line import, the demo seed; the API's is AddDistrict
+	"RegistryService.District":             registryAdmin,
+	"RegistryService.Municipalities":       registryAdmin, // the 98 municipalities, for every caller
+	"RegistryService.RegisterGateway":      system,        // the command-line import and the demo seed
+	"RegistryService.RegisterDevice":       system,
+	"RegistryService.CreateCitizen":        system,
+	"RegistryService.CreateHome":           system,
+	"RegistryService.LinkCitizenUser":      system,
+	"RegistryService.RegistryGateway":      registryAdmin,
+	"RegistryService.GatewayPasswordHash":  registryAdmin, // admins only (the handler's requireAdmin), audited
+	"RegistryService.Device":               registryAdmin,
+	"RegistryService.CitizenOfUser":        authn, // the citizen's own login
+	"RegistryService.CitizensByIdentity":   authn, // the national login names a citizen
+	"RegistryService.IssueCitizenSession":  authn,
+	"RegistryService.IssueRelativeSession": authn,
+	"RegistryService.RelativeHasGrant":     authn,
+	"RegistryService.GrantsOfRelative":     authn, // the relative's own grants, read again at every request
+	// The citizen's page (own scope would do) and the relative's view, whose access is the
+	// live grant the handler read with GrantsOfRelative: one audited read for both.
+	"RegistryService.CitizenView": todo,
 }
 
 // services are the store's service types; a new one belongs here.

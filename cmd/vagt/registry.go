@@ -85,7 +85,7 @@ func runRegistry(ctx context.Context, args []string, getenv func(string) string,
 		return decommission(ctx, store, gw, home, *at, stdout, time.Now())
 	}
 	if args[0] == "pending" {
-		ds, err := store.Devices(ctx, vagt.MunicipalityCode(*mun), registry.DevicePending)
+		ds, err := store.Devices(ctx, api.Scope{All: true}, vagt.MunicipalityCode(*mun), registry.DevicePending)
 		if err != nil {
 			return err
 		}
@@ -143,13 +143,13 @@ func importRegistry(ctx context.Context, store *sqlstore.Store, b []byte, stdout
 		if err != nil {
 			return err
 		}
-		if err := store.ProvisionGateway(ctx, g.ID, g.Home, cred.PasswordHash, actor, now); err != nil {
+		if _, err := store.ProvisionGateway(ctx, api.Scope{All: true}, g.ID, g.Home, cred.PasswordHash, actor, now); err != nil {
 			return fmt.Errorf("registry import: gateway %s: %w", g.ID, err)
 		}
 		fmt.Fprintf(stdout, "gateway %s password %s  # password_file: %s:%s  acl: %s\n", g.ID, cred.Password, g.ID, cred.PasswordHash, cred.ACL)
 	}
 	for _, d := range f.Devices {
-		if _, err := store.InstallDevice(ctx, d, actor, now); err != nil {
+		if _, err := store.InstallDevice(ctx, api.Scope{All: true}, d, actor, now); err != nil {
 			return fmt.Errorf("registry import: device %s: %w", d.ID, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -28,7 +29,7 @@ func TestRegistryImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ds, err := store.Devices(t.Context(), 766, "installed")
+	ds, err := store.Devices(t.Context(), api.Scope{All: true}, 766, "installed")
 	if err != nil || len(ds) != 3 || ds[2].ID != "md-0001" || ds[2].Technology.String() != "medicine_dispenser" || ds[2].InstalledAt.Format("2006-01-02") != "2026-02-03" {
 		t.Fatalf("devices: %+v %v", ds, err)
 	}
@@ -82,7 +83,7 @@ func TestRegistryDecommission(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ds, err := store.Devices(t.Context(), 766, "removed")
+	ds, err := store.Devices(t.Context(), api.Scope{All: true}, 766, "removed")
 	if err != nil || len(ds) != 2 || ds[0].ID != "bu-0001" || ds[0].RemovedAt.Format(time.RFC3339) != "2026-03-15T00:00:00Z" {
 		t.Errorf("removed devices: %+v %v", ds, err)
 	}

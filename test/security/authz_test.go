@@ -271,7 +271,7 @@ func (w *world) household(t testing.TB) household {
 	must(t, s.CreateHome(ctx, h.home, w.north, h.citizen))
 	must(t, s.RegisterGateway(ctx, h.gateway, h.home))
 	must(t, s.RegisterDevice(ctx, h.pending, h.gateway, vagt.TechPersonalAlarm, ""))
-	_, err = s.InstallDevice(ctx, registry.Device{ID: h.installed, Gateway: h.gateway, Technology: vagt.TechPersonalAlarm}, "matrix", now)
+	_, err = s.InstallDevice(ctx, api.Scope{All: true}, registry.Device{ID: h.installed, Gateway: h.gateway, Technology: vagt.TechPersonalAlarm}, "matrix", now)
 	must(t, err)
 	res, err := s.IngestAlarm(ctx, &vagt.Alarm{Gateway: h.gateway, Seq: 1, Municipality: ownMun,
 		Time: now.Truncate(time.Millisecond), Device: h.installed, Type: vagt.AlarmPanic}, now)
@@ -281,7 +281,8 @@ func (w *world) household(t testing.TB) household {
 	must(t, err)
 	must(t, s.IssueActivationCode(ctx, api.Scope{All: true}, h.citizen, codeHash, "matrix", now.Add(time.Hour), now))
 	h.code = code
-	must(t, s.ProvisionGateway(ctx, h.gateway, h.home, "$7$101$matrix", "matrix", now))
+	_, err = s.ProvisionGateway(ctx, api.Scope{All: true}, h.gateway, h.home, "$7$101$matrix", "matrix", now)
+	must(t, err)
 	_, tokHash, err := auth.NewToken()
 	must(t, err)
 	exp := now.Add(time.Hour)
@@ -342,7 +343,7 @@ func (w *world) request(t testing.TB, route string) (path, body string) {
 		if strings.HasPrefix(pattern, "/api/v1/me/") {
 			owner = w.citizen
 		}
-		g, err := w.srv.Store.GrantRelative(t.Context(), registry.NewGrant{Citizen: owner, RelativeName: "Peter Jensen", IDHash: strings.Repeat("ab", 32),
+		g, err := w.srv.Store.GrantRelative(t.Context(), api.Scope{All: true}, registry.NewGrant{Citizen: owner, RelativeName: "Peter Jensen", IDHash: strings.Repeat("ab", 32),
 			RelativeUser: auth.RelativeUser(strings.Repeat("ab", 32)), Parts: []string{registry.PartAlarms}, From: time.Now(),
 			Until: time.Now().Add(time.Hour), GrantedBy: "matrix", Consent: "matrix"}, time.Now())
 		must(t, err)
@@ -509,7 +510,7 @@ func TestStreamHoldsOnlyItsScope(t *testing.T) {
 	raise := func(gw vagt.GatewayID, district int64, mun vagt.MunicipalityCode, dev vagt.DeviceID) {
 		t.Helper()
 		home := vagt.HomeID("home-" + string(gw))
-		if _, err := s.GatewayMunicipality(t.Context(), gw); err != nil {
+		if _, err := s.RegistryGateway(t.Context(), gw); err != nil {
 			c, err := s.CreateCitizen(t.Context(), mun, api.Citizen{Name: "Citizen of " + string(gw), Address: "Vej 1"})
 			must(t, err)
 			must(t, s.CreateHome(t.Context(), home, district, c))
@@ -577,7 +578,7 @@ func TestStreamHoldsOnlyItsScope(t *testing.T) {
 func (w *world) nightPlan(t testing.TB, h household) {
 	t.Helper()
 	door := vagt.DeviceID(string(h.gateway) + ":door")
-	_, err := w.srv.Store.InstallDevice(t.Context(), registry.Device{ID: door, Gateway: h.gateway, Technology: vagt.TechDoorSensor}, "matrix", time.Now())
+	_, err := w.srv.Store.InstallDevice(t.Context(), api.Scope{All: true}, registry.Device{ID: door, Gateway: h.gateway, Technology: vagt.TechDoorSensor}, "matrix", time.Now())
 	must(t, err)
 	var set careplan.Settings
 	loc, err := time.LoadLocation(vagt.DefaultTimeZone)

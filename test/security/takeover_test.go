@@ -25,9 +25,11 @@ func TestNoTakeoverFromAnotherMunicipality(t *testing.T) {
 	must(t, s.RegisterDevice(t.Context(), "zb-away:door", "gw-away-1", vagt.TechDoorSensor, "front door"))
 
 	where := func(dev vagt.DeviceID) vagt.MunicipalityCode {
-		m, err := s.DeviceMunicipality(t.Context(), dev)
+		d, err := s.Device(t.Context(), dev)
 		must(t, err)
-		return m
+		g, err := s.RegistryGateway(t.Context(), d.Gateway)
+		must(t, err)
+		return g.Municipality
 	}
 	for _, c := range []struct {
 		who, path, body string
@@ -44,8 +46,8 @@ func TestNoTakeoverFromAnotherMunicipality(t *testing.T) {
 	if m := where("zb-away:door"); m != otherMun {
 		t.Errorf("the device of %d is in %d now", otherMun, m)
 	}
-	if m, err := s.GatewayMunicipality(t.Context(), "gw-away-1"); err != nil || m != otherMun {
-		t.Errorf("the gateway of %d is in %d now (%v)", otherMun, m, err)
+	if g, err := s.RegistryGateway(t.Context(), "gw-away-1"); err != nil || g.Municipality != otherMun {
+		t.Errorf("the gateway of %d is in %d now (%v)", otherMun, g.Municipality, err)
 	}
 	// Its own manager installs it.
 	if code := w.call(t, "manager-away", http.MethodPost, "/api/v1/devices",
@@ -64,8 +66,8 @@ func TestStatusCannotMoveARegisteredGateway(t *testing.T) {
 	now := time.Now().Truncate(time.Millisecond)
 	must(t, s.RecordStatus(t.Context(), &vagt.Status{Gateway: "gw-sec-1", Municipality: otherMun, Online: true, Time: now,
 		Inventory: []vagt.DeviceStatus{{Device: "bu-1:reported", Technology: vagt.TechPersonalAlarm, Battery: -1}}}, now))
-	if m, err := s.GatewayMunicipality(t.Context(), "gw-sec-1"); err != nil || m != ownMun {
-		t.Errorf("gw-sec-1 is in %d after a status naming %d (%v), want %d", m, otherMun, err, ownMun)
+	if g, err := s.RegistryGateway(t.Context(), "gw-sec-1"); err != nil || g.Municipality != ownMun {
+		t.Errorf("gw-sec-1 is in %d after a status naming %d (%v), want %d", g.Municipality, otherMun, err, ownMun)
 	}
 	for who, want := range map[string]int{"manager": 200, "manager-away": 404} {
 		if code := w.call(t, who, http.MethodPost, "/api/v1/devices/bu-1:reported/accept", "", nil); code != want {

@@ -206,12 +206,12 @@ func registerHome(ctx context.Context, store *sqlstore.Store, h demoHome, distri
 	installed := now.AddDate(0, 0, -(20 + (i*37)%330))
 	for j, d := range h.devices {
 		at := installed.AddDate(0, 0, j*3)
-		dev, err := store.InstallDevice(ctx, registry.Device{ID: d.id, Gateway: h.gateway, Technology: d.tech, Label: d.label, InstalledAt: &at}, "demo", now)
+		dev, err := store.InstallDevice(ctx, api.Scope{All: true}, registry.Device{ID: d.id, Gateway: h.gateway, Technology: d.tech, Label: d.label, InstalledAt: &at}, "demo", now)
 		if err != nil {
 			return err
 		}
 		if d.tech == vagt.TechFallDetector && i%5 == 0 && at.AddDate(0, 0, 45).Before(now) {
-			if _, err := store.RemoveDevice(ctx, dev.ID, at.AddDate(0, 0, 45), "demo", now); err != nil {
+			if _, err := store.RemoveDevice(ctx, api.Scope{All: true}, dev.ID, at.AddDate(0, 0, 45), "demo", now); err != nil {
 				return err
 			}
 		}
@@ -257,7 +257,7 @@ const backupTeamName = "Hedensted Sygepleje"
 func seedRosters(ctx context.Context, store *sqlstore.Store, districtIDs []int64) (token string, team int64, err error) {
 	now := time.Now()
 	// A run that stopped after creating the team's district finds it again.
-	ds, err := store.Districts(ctx, staffMunicipality)
+	ds, err := store.Districts(ctx, api.Scope{All: true}, staffMunicipality)
 	if err != nil {
 		return "", 0, err
 	}

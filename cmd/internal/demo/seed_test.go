@@ -70,7 +70,7 @@ func TestSeedRosters(t *testing.T) {
 // staffDistricts are the districts of the village's homes in the staff's municipality.
 func staffDistricts(t *testing.T, store *sqlstore.Store, v *village) []int64 {
 	t.Helper()
-	ds, err := store.Districts(t.Context(), staffMunicipality)
+	ds, err := store.Districts(t.Context(), api.Scope{All: true}, staffMunicipality)
 	if err != nil {
 		t.Fatal(err)
 	}
