@@ -168,7 +168,13 @@ func (s *Service) compare(ctx context.Context, q CompareQuery) (Comparison, erro
 	if q.Own != 0 {
 		all.Municipalities, all.All = allMunicipalities(), true
 	}
-	nat, err := s.compareRows(ctx, all, "municipality")
+	var nat compared
+	var err error
+	if q.Own == 0 {
+		nat, err = s.compareRows(ctx, all, "municipality")
+	} else {
+		nat, err = s.rankRows(ctx, all)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -276,6 +282,23 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 				Suppressed: t.Suppressed, Citizens: t.Citizens, AckedWithin60s: t.AckedWithin60s, AckedWithin180s: t.AckedWithin180s,
 				ArrivedWithin30m: t.ArrivedWithin30m})
 		}
+	}
+	return out, nil
+}
+
+// rankRows are the rows of q that the rank and the distribution read (rank, distribution:
+// each municipality's released citizens per 1,000 aged 65+, per technology), and nothing
+// else: a manager's comparison needs the national view only for those, not its alarm
+// response, benefits or installation times.
+func (s *Service) rankRows(ctx context.Context, q Query) (compared, error) {
+	var out compared
+	a, err := s.Adoption(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	out.rows = make([]CompareRow, len(a.Rows))
+	for i, r := range a.Rows {
+		out.rows[i] = CompareRow{Entity: "municipality", Municipality: r.Municipality, Technology: r.Technology.String(), Per1000: r.Per1000}
 	}
 	return out, nil
 }
