@@ -29,14 +29,74 @@ type Activity struct {
 	Location *time.Location // nil: Copenhagen
 }
 
-var _ stats.ActivitySource = (*Activity)(nil)
+var (
+	_ stats.ActivitySource   = (*Activity)(nil)
+	_ stats.IntervalActivity = (*Activity)(nil)
+)
 
 type span struct{ from, to time.Time }
 
 // ActiveDevices implements stats.ActivitySource.
 func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.DeviceID]bool, error) {
+	var parts []map[vagt.DeviceID]bool
+	if err := a.active(ctx, muns, from, to, func(m map[vagt.DeviceID]bool) { parts = append(parts, m) }); err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 && parts[0] != nil {
+		return parts[0], nil // a span within a day: Flux's answer as it is
+	}
+	out := map[vagt.DeviceID]bool{}
+	for _, m := range parts {
+		maps.Copy(out, m)
+	}
+	return out, nil
+}
+
+// ActiveInIntervals implements stats.IntervalActivity: ActiveDevices of each bucket, marked
+// into one map as the per-bucket answers arrive (stats.QueryConcurrency buckets at a time),
+// so the statistics look each device up once rather than once per interval.
+func (a *Activity) ActiveInIntervals(ctx context.Context, muns []vagt.MunicipalityCode, buckets []stats.Bucket) (map[vagt.DeviceID]uint64, error) {
+	if len(buckets) > stats.MaxActivityIntervals {
+		return nil, fmt.Errorf("%w: %d intervals, at most %d", api.ErrInvalid, len(buckets), stats.MaxActivityIntervals)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		out  = map[vagt.DeviceID]uint64{}
+		errs = make([]error, len(buckets))
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, stats.QueryConcurrency)
+	)
+	for i, b := range buckets {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			bit := uint64(1) << i
+			errs[i] = a.active(ctx, muns, b.Start, b.End, func(m map[vagt.DeviceID]bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				for d := range m {
+					out[d] |= bit
+				}
+			})
+			if errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// active hands each part of the answer for [from, to) to add (the union of the parts is
+// the devices that reported), once all parts are in: an error adds nothing.
+func (a *Activity) active(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time, add func(map[vagt.DeviceID]bool)) error {
 	if !from.Before(to) {
-		return nil, fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
+		return fmt.Errorf("%w: unbounded telemetry query", api.ErrInvalid)
 	}
 	loc := a.Location
 	if loc == nil {
@@ -44,12 +104,16 @@ func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCo
 	}
 	first, last := ceilMidnight(from, loc), floorMidnight(to, loc)
 	if !first.Before(last) {
-		return a.Flux.ActiveDevices(ctx, muns, from, to)
+		m, err := a.Flux.ActiveDevices(ctx, muns, from, to)
+		if err == nil {
+			add(m)
+		}
+		return err
 	}
 	lastDay := dayOf(last.Add(-time.Nanosecond), loc)
 	done, err := a.Store.RolledUpDays(ctx, int(dayOf(first, loc)), int(lastDay))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var (
 		rolled []int
@@ -83,7 +147,7 @@ func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCo
 		sqlErr error
 	)
 	wg.Go(func() { sqlOut, sqlErr = a.Store.ActiveInDays(ctx, muns, rolled) })
-	out := map[vagt.DeviceID]bool{}
+	parts := make([]map[vagt.DeviceID]bool, 0, len(flux)+1)
 	var fluxErr error
 	for _, s := range flux {
 		m, err := a.Flux.ActiveDevices(ctx, muns, s.from, s.to)
@@ -91,12 +155,14 @@ func (a *Activity) ActiveDevices(ctx context.Context, muns []vagt.MunicipalityCo
 			fluxErr = err
 			break
 		}
-		maps.Copy(out, m)
+		parts = append(parts, m)
 	}
 	wg.Wait()
 	if err := errors.Join(fluxErr, sqlErr); err != nil {
-		return nil, err
+		return err
 	}
-	maps.Copy(out, sqlOut)
-	return out, nil
+	for _, m := range append(parts, sqlOut) {
+		add(m)
+	}
+	return nil
 }

@@ -120,7 +120,7 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	devs := groupBy(len(devices), muns.n, func(k int) int { return muns.of(devices[k].Municipality) })
 	names := municipalityInfo()
 	seen := newDistinct(devices, nil)
-	life := lifetimes(devices, buckets)
+	life := lifetimes(devices, buckets, p.To) // settled is not asked
 	techs := newTechSet(q.Technologies)
 	var scratch alertScratch
 	for _, m := range q.Municipalities {

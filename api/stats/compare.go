@@ -168,7 +168,13 @@ func (s *Service) compare(ctx context.Context, q CompareQuery) (Comparison, erro
 	if q.Own != 0 {
 		all.Municipalities, all.All = allMunicipalities(), true
 	}
-	nat, err := s.compareRows(ctx, all, "municipality")
+	var nat compared
+	var err error
+	if q.Own == 0 {
+		nat, err = s.compareRows(ctx, all, "municipality")
+	} else {
+		nat, err = s.rankRows(ctx, all)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -280,6 +286,23 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 	return out, nil
 }
 
+// rankRows are the rows of q that the rank and the distribution read (rank, distribution:
+// each municipality's released citizens per 1,000 aged 65+, per technology), and nothing
+// else: a manager's comparison needs the national view only for those, not its alarm
+// response, benefits or installation times.
+func (s *Service) rankRows(ctx context.Context, q Query) (compared, error) {
+	var out compared
+	a, err := s.Adoption(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	out.rows = make([]CompareRow, len(a.Rows))
+	for i, r := range a.Rows {
+		out.rows[i] = CompareRow{Entity: "municipality", Municipality: r.Municipality, Technology: r.Technology.String(), Per1000: r.Per1000}
+	}
+	return out, nil
+}
+
 // fillCompare sets a technology row's figures from its released adoption figures r, the
 // released net benefit and the days from registration to installation behind it.
 func fillCompare(row *CompareRow, q Query, r AdoptionRow, net *float64, days []float64) {
@@ -310,21 +333,45 @@ func (s *Service) installDays(ctx context.Context, q Query) (map[cell][]float64,
 	if err != nil {
 		return nil, err
 	}
-	registered := make(map[int64]time.Time, len(citizens))
-	for _, c := range citizens {
-		registered[c.ID] = c.RegisteredAt
-	}
-	out := map[cell][]float64{}
-	for _, d := range devices {
-		reg, ok := registered[d.Citizen]
-		if !ok || d.InstalledAt.Before(q.Period.From) || !techIn(d.Technology, q.Technologies) {
-			continue
+	// The citizens' registration by a dense index (the last, when listed twice), and the
+	// devices grouped by municipality × technology asked: no map per device.
+	reg := newCitizenIndex(nil, citizens)
+	registered := make([]time.Time, len(citizens))
+	for k := range citizens {
+		if i := reg.add(citizens[k].ID); i >= 0 {
+			registered[i] = citizens[k].RegisteredAt
 		}
-		k := cell{d.Municipality, d.Technology}
-		out[k] = append(out[k], math.Max(0, round(d.InstalledAt.Sub(reg).Hours()/24, 1)))
+	}
+	muns, techs := newMunIndex(q.Municipalities), newTechSet(q.Technologies)
+	days := make([]float64, len(devices))
+	byCell := groupBy(len(devices), muns.n*techSlots, func(k int) int {
+		d := &devices[k]
+		j, i := muns.of(d.Municipality), reg.lookup(d.Citizen)
+		if j < 0 || i < 0 || d.InstalledAt.Before(q.Period.From) || !techs[d.Technology] {
+			return -1
+		}
+		days[k] = math.Max(0, round(d.InstalledAt.Sub(registered[i]).Hours()/24, 1))
+		return j*techSlots + int(d.Technology)
+	})
+	out := map[cell][]float64{}
+	for _, m := range q.Municipalities {
+		for _, t := range q.Technologies {
+			sel := byCell.cell(muns.of(m)*techSlots + int(t))
+			if len(sel) == 0 {
+				continue
+			}
+			vs := make([]float64, len(sel))
+			for n, k := range sel {
+				vs[n] = days[k]
+			}
+			out[cell{m, t}] = vs
+		}
 	}
 	return out, nil
 }
+
+// techSlots is the number of technology codes (a vagt.Technology is a byte).
+const techSlots = math.MaxUint8 + 1
 
 // peerGroup chooses a manager's peers: the PeerGroupSize municipalities of the same region
 // nearest in citizens aged 65+ (by ratio), widened — nearest first, then beyond the region
@@ -366,22 +413,36 @@ func (s *Service) peerGroup(ctx context.Context, q CompareQuery) (*PeerGroup, er
 	if err != nil {
 		return nil, err
 	}
-	citizens := map[cell]set{}
-	for _, d := range devices {
-		if d.RemovedAt == nil || !d.RemovedAt.Before(q.Period.To) {
-			k := cell{d.Municipality, d.Technology}
-			if citizens[k] == nil {
-				citizens[k] = set{}
-			}
-			citizens[k].add(d.Citizen)
+	all := newMunIndex(allMunicipalities())
+	byCell := groupBy(len(devices), all.n*techSlots, func(k int) int {
+		d := &devices[k]
+		if j := all.of(d.Municipality); j >= 0 && (d.RemovedAt == nil || !d.RemovedAt.Before(q.Period.To)) {
+			return j*techSlots + int(d.Technology)
 		}
+		return -1
+	})
+	seen := newDistinct(devices, nil)
+	citizens := func(m vagt.MunicipalityCode, t vagt.Technology) int {
+		j := all.of(m)
+		if j < 0 {
+			return 0
+		}
+		seen.gen++
+		n := 0
+		for _, k := range byCell.cell(j*techSlots + int(t)) {
+			if idx := seen.of[k]; idx >= 0 && seen.marks[0][idx] != seen.gen {
+				seen.marks[0][idx] = seen.gen
+				n++
+			}
+		}
+		return n
 	}
 	small := func(group []vagt.MunicipalityCode) []vagt.Technology {
 		var out []vagt.Technology
 		for _, t := range q.Technologies {
 			n := 0
 			for _, m := range group {
-				n += len(citizens[cell{m, t}])
+				n += citizens(m, t)
 			}
 			if anySmall(n) {
 				out = append(out, t)

@@ -94,17 +94,19 @@ func newTechSet(ts []vagt.Technology) *techSet {
 // end of interval i for from ≤ i < to (installed before that end, not removed before it:
 // both hold from some interval on, since the ends increase), was installed in interval
 // added and removed in interval removed (-1: in none), and removed within ChurnWindow of
-// its installation (churn).
+// its installation (churn); settled: installed at or before the time lifetimes was given
+// (the funnel's "still active" asks it of every device, and the fact's time is far away in
+// memory).
 type lifetime struct {
 	from, to, added, removed int16
-	churn                    bool
+	churn, settled           bool
 }
 
 func (l lifetime) installedAt(i int) bool { return int(l.from) <= i && i < int(l.to) }
 
 // lifetimes are the lifetime of each device in buckets (in order, contiguous, at most
-// MaxIntervals).
-func lifetimes(devices []registry.DeviceFact, buckets []Bucket) []lifetime {
+// MaxIntervals), settled if installed at or before settledBy.
+func lifetimes(devices []registry.DeviceFact, buckets []Bucket, settledBy time.Time) []lifetime {
 	endAfter := func(t time.Time) int {
 		return sort.Search(len(buckets), func(i int) bool { return t.Before(buckets[i].End) })
 	}
@@ -117,7 +119,8 @@ func lifetimes(devices []registry.DeviceFact, buckets []Bucket) []lifetime {
 	out := make([]lifetime, len(devices))
 	for k := range devices {
 		d := &devices[k]
-		l := lifetime{from: int16(endAfter(d.InstalledAt)), to: int16(len(buckets)), added: in(d.InstalledAt), removed: -1}
+		l := lifetime{from: int16(endAfter(d.InstalledAt)), to: int16(len(buckets)), added: in(d.InstalledAt), removed: -1,
+			settled: !d.InstalledAt.After(settledBy)}
 		if d.RemovedAt != nil {
 			l.to, l.removed, l.churn = int16(endAfter(*d.RemovedAt)), in(*d.RemovedAt), d.RemovedAt.Sub(d.InstalledAt) < ChurnWindow
 		}
