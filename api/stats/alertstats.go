@@ -83,7 +83,9 @@ func isWithoutVisit(o alerts.Outcome) bool {
 }
 
 // Alerts computes alert statistics per municipality × interval.
-func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) { return s.alerts(ctx, q, true) }
+func (s *Service) Alerts(ctx context.Context, q Query) (AlertStats, error) {
+	return s.alerts(ctx, q, true)
+}
 
 // alerts computes them, the rows' response by district only when districts is set (the
 // comparison does not show it).
