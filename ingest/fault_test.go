@@ -59,7 +59,7 @@ func TestInfluxDBOutage(t *testing.T) {
 	addr := runIngest(t, cfg)
 
 	wait := startLoad(t, load.Config{Broker: broker.URL(), Homes: 20, Sensors: 9, Samples: 4, Batches: 40,
-		Interval: 25 * time.Millisecond, AlarmEvery: 10, Conns: 2, Prefix: "outage"})
+		Interval: 25 * time.Millisecond, AlarmEvery: 10, Conns: 2, Prefix: "outage"}) // the bound below follows these
 	waitMetric(t, addr, "vagt_ingest_points_written_total", func(v float64) bool { return v > 0 })
 	if err := db.Stop(); err != nil {
 		t.Fatal(err)
@@ -75,8 +75,13 @@ func TestInfluxDBOutage(t *testing.T) {
 	if got := metric(t, addr, "vagt_ingest_acks_total"); got != acksWhileDown {
 		t.Errorf("acknowledged %v messages while InfluxDB was down", got-acksWhileDown)
 	}
-	// Bounded: the queue, plus one batch per writer, one waiting and one being filled.
-	perBatch := cfg.BatchPoints/(9*4) + 1
+	// Bounded: the queue, plus one batch per writer, one waiting and one being filled. A
+	// batch holds BatchPoints points: telemetry messages of 9×4 readings and, among them,
+	// alarms of one point each — per home at most one per AlarmEvery of its batches, and one
+	// more where its alarm falls at the batch's edge.
+	const homes, perMessage, alarmEvery = 20, 9 * 4, 10
+	telemetry := cfg.BatchPoints/perMessage + 1
+	perBatch := telemetry + telemetry/alarmEvery + homes
 	if got, bound := metric(t, addr, "vagt_ingest_inflight_messages"), cfg.InFlight+(cfg.Writers+2)*perBatch; got > float64(bound) {
 		t.Errorf("%v messages in flight, bound %d", got, bound)
 	}
