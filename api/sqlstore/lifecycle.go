@@ -92,7 +92,21 @@ func (s *AlertService) Ack(ctx context.Context, id int64, actor string, scope ap
 
 // Resolve closes an open or acknowledged alert with an outcome and an optional note. An
 // alert resolved without an acknowledgement counts as acknowledged by the resolver then.
+// It closes the alert as it is now, however many presses folded into it: for the platform's
+// own callers and tests. Staff resolve with ResolveSeen.
 func (s *AlertService) Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	return s.resolveSeen(ctx, id, actor, scope, nil, outcome, note, now)
+}
+
+// ResolveSeen is Resolve on the condition that the alert is as the caller saw it: no press
+// folded into it since (seen.Count). Otherwise it changes nothing and returns a
+// *alerts.StaleError, so a decision made on the first press does not close the press
+// after it; the caller reads the alert again and decides on what it is now.
+func (s *AlertService) ResolveSeen(ctx context.Context, id int64, actor string, scope api.Scope, seen alerts.Seen, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	return s.resolveSeen(ctx, id, actor, scope, &seen, outcome, note, now)
+}
+
+func (s *AlertService) resolveSeen(ctx context.Context, id int64, actor string, scope api.Scope, seen *alerts.Seen, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
 	if err := outcome.Validate(); err != nil {
 		return alerts.Alert{}, err
 	}
