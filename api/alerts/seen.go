@@ -24,7 +24,7 @@ type Seen struct {
 func (s Seen) Check(a Alert) error {
 	switch {
 	case s.Count < 1:
-		return &api.FieldError{Field: "seen.count", Reason: "the count of presses of the alert as you saw it (1 or more)"}
+		return &api.FieldError{Field: "seen.count", Reason: "required: the alert's count of presses as you saw it (1 or more)"}
 	case a.Count > s.Count:
 		return &StaleError{Alert: a.ID, Seen: s.Count, Count: a.Count, LastAt: a.LastAt}
 	case a.Count < s.Count:

@@ -204,6 +204,9 @@ type resolveRequest struct {
 
 func (s *server) resolveAlert() http.Handler {
 	return actOnAlert(s, http.StatusOK, true, func(ctx context.Context, id int64, actor string, scope api.Scope, req resolveRequest, now time.Time) (alerts.Alert, error) {
+		// Required: a resolve that does not say what it saw could close a press nobody
+		// saw. Left out it is count 0, which the store refuses (400) after the scope check,
+		// so a caller outside the alert's scope still gets 404.
 		var seen alerts.Seen
 		if req.Seen != nil {
 			seen = *req.Seen

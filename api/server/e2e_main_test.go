@@ -73,7 +73,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			next(t, events, "the acknowledgement", func(e sseEvent) bool { return e.Data.Change == "acknowledged" && e.Data.Alert.AckedBy == winner[0] })
 			var resolved alerts.Alert
-			if code := st.call(t, winner[0], "POST", "/api/v1/alerts/"+itoa(panicID)+"/resolve", `{"outcome":"visited_help_given","note":"helped her up"}`, &resolved); code != 200 || resolved.State != alerts.StateResolved {
+			if code := st.call(t, winner[0], "POST", "/api/v1/alerts/"+itoa(panicID)+"/resolve", `{"outcome":"visited_help_given","note":"helped her up","seen":{"count":1}}`, &resolved); code != 200 || resolved.State != alerts.StateResolved {
 				t.Fatalf("resolve %d %+v", code, resolved)
 			}
 			next(t, events, "the resolve", func(e sseEvent) bool { return e.Data.Change == "resolved" })
