@@ -15,7 +15,9 @@ type Service interface {
 	ListAlerts(ctx context.Context, scope api.Scope, f Filter) ([]Alert, error)
 	AlertDetail(ctx context.Context, id int64, scope api.Scope, now time.Time) (Detail, error)
 	Ack(ctx context.Context, id int64, actor string, scope api.Scope, now time.Time) (Alert, error)
-	Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome Outcome, note string, now time.Time) (Alert, error)
+	// ResolveSeen resolves the alert if no press folded into it since the caller saw it
+	// (a *StaleError otherwise).
+	ResolveSeen(ctx context.Context, id int64, actor string, scope api.Scope, seen Seen, outcome Outcome, note string, now time.Time) (Alert, error)
 	AddNote(ctx context.Context, id int64, actor string, scope api.Scope, text string, now time.Time) (Note, error)
 }
 

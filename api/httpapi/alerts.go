@@ -187,11 +187,21 @@ func (s *server) ackAlert() http.Handler {
 type resolveRequest struct {
 	Outcome alerts.Outcome `json:"outcome"`
 	Note    string         `json:"note"`
+	// Seen is the alert as the caller saw it when they decided (its count of presses), so
+	// that a decision on the first press does not close a press that came after it.
+	Seen *alerts.Seen `json:"seen"`
 }
 
 func (s *server) resolveAlert() http.Handler {
 	return actOnAlert(s, http.StatusOK, true, func(ctx context.Context, id int64, actor string, scope api.Scope, req resolveRequest, now time.Time) (alerts.Alert, error) {
-		return s.Alerts.Resolve(ctx, id, actor, scope, req.Outcome, req.Note, now)
+		// Required: a resolve that does not say what it saw could close a press nobody
+		// saw. Left out it is count 0, which the store refuses (400) after the scope check,
+		// so a caller outside the alert's scope still gets 404.
+		var seen alerts.Seen
+		if req.Seen != nil {
+			seen = *req.Seen
+		}
+		return s.Alerts.ResolveSeen(ctx, id, actor, scope, seen, req.Outcome, req.Note, now)
 	})
 }
 

@@ -42,7 +42,10 @@ type fieldErrors interface{ InvalidFields() []api.FieldError }
 // status maps an error to the HTTP status and code the client sees. It is the only place
 // that does.
 func status(err error) (int, string) {
-	var tooLarge *http.MaxBytesError
+	var (
+		tooLarge *http.MaxBytesError
+		stale    *alerts.StaleError // a conflict of its own: the caller reads again and decides again
+	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
@@ -58,6 +61,8 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
+	case errors.As(err, &stale):
+		return http.StatusConflict, "stale"
 	case errors.Is(err, api.ErrConflict):
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, api.ErrUnavailable):

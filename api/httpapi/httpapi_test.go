@@ -154,7 +154,7 @@ func TestBadRequests(t *testing.T) {
 		{"bad JSON", "anna", "POST", a + "/resolve", `{"outcome":`, 400, "bad_json"},
 		{"unknown field", "anna", "POST", a + "/resolve", `{"outcome":"other","mood":"calm"}`, 400, "bad_json"},
 		{"two values", "anna", "POST", a + "/notes", `{"text":"a"}{"text":"b"}`, 400, "bad_json"},
-		{"bad outcome", "anna", "POST", a + "/resolve", `{"outcome":"went_home"}`, 400, "invalid"},
+		{"bad outcome", "anna", "POST", a + "/resolve", `{"outcome":"went_home","seen":{"count":1}}`, 400, "invalid"},
 		{"empty note", "anna", "POST", a + "/notes", `{"text":""}`, 400, "invalid"},
 		{"oversized body", "anna", "POST", a + "/notes", `{"text":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "too_large"},
 		{"unknown id", "anna", "GET", "/api/v1/alerts/999999", "", 404, "not_found"},

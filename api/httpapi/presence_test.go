@@ -74,7 +74,7 @@ func TestPresenceOverHTTP(t *testing.T) {
 	if code, body := f.do(t, "anna", "POST", a+"/resolve", `{}`); code != 400 {
 		t.Fatalf("resolve without an outcome after arrival: %d %v", code, body)
 	}
-	if code, body := f.do(t, "anna", "POST", a+"/resolve", `{"outcome":"visited_help_given"}`); code != 200 || body["step"] != "resolved" || body["arrived_at"] == nil {
+	if code, body := f.do(t, "anna", "POST", a+"/resolve", `{"outcome":"visited_help_given","seen":{"count":1}}`); code != 200 || body["step"] != "resolved" || body["arrived_at"] == nil {
 		t.Fatalf("resolve: %d %v", code, body)
 	}
 	code, body = f.do(t, "anna", "GET", a, "")

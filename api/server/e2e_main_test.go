@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -71,9 +72,11 @@ func TestEndToEnd(t *testing.T) {
 			default:
 				t.Fatalf("concurrent ack: %v %+v", codes, bodies)
 			}
-			next(t, events, "the acknowledgement", func(e sseEvent) bool { return e.Data.Change == "acknowledged" && e.Data.Alert.AckedBy == winner[0] })
+			acked := next(t, events, "the acknowledgement", func(e sseEvent) bool { return e.Data.Change == "acknowledged" && e.Data.Alert.AckedBy == winner[0] })
 			var resolved alerts.Alert
-			if code := st.call(t, winner[0], "POST", "/api/v1/alerts/"+itoa(panicID)+"/resolve", `{"outcome":"visited_help_given","note":"helped her up"}`, &resolved); code != 200 || resolved.State != alerts.StateResolved {
+			// The winner resolves the alert as the stream showed it: two presses.
+			body := fmt.Sprintf(`{"outcome":"visited_help_given","note":"helped her up","seen":{"count":%d}}`, acked.Data.Alert.Count)
+			if code := st.call(t, winner[0], "POST", "/api/v1/alerts/"+itoa(panicID)+"/resolve", body, &resolved); code != 200 || resolved.State != alerts.StateResolved {
 				t.Fatalf("resolve %d %+v", code, resolved)
 			}
 			next(t, events, "the resolve", func(e sseEvent) bool { return e.Data.Change == "resolved" })

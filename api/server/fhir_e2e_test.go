@@ -52,7 +52,7 @@ func TestVisitDocumentedOnce(t *testing.T) {
 				t.Fatalf("arrived: %d", code)
 			}
 			st.clock.Advance(20 * time.Minute)
-			if code := st.call(t, "anna", "POST", "/api/v1/alerts/"+itoa(id)+"/resolve", `{"outcome":"visited_help_given","note":"helped up"}`, nil); code != http.StatusOK {
+			if code := st.call(t, "anna", "POST", "/api/v1/alerts/"+itoa(id)+"/resolve", `{"outcome":"visited_help_given","note":"helped up","seen":{"count":1}}`, nil); code != http.StatusOK {
 				t.Fatalf("resolve: %d", code)
 			}
 

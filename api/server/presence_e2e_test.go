@@ -93,7 +93,7 @@ func TestPresenceEndToEnd(t *testing.T) {
 				t.Fatalf("arrived: %d %+v", code, got)
 			}
 			home.want(t, vagt.HelpArrived)
-			if code := stacks[lost].call(t, users[lost], "POST", path+"/resolve", `{"outcome":"visited_help_given"}`, &got); code != 200 {
+			if code := stacks[lost].call(t, users[lost], "POST", path+"/resolve", `{"outcome":"visited_help_given","seen":{"count":1}}`, &got); code != 200 {
 				t.Fatalf("resolve: %d", code)
 			}
 			home.want(t, vagt.HelpResolved)

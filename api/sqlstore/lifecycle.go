@@ -92,7 +92,21 @@ func (s *AlertService) Ack(ctx context.Context, id int64, actor string, scope ap
 
 // Resolve closes an open or acknowledged alert with an outcome and an optional note. An
 // alert resolved without an acknowledgement counts as acknowledged by the resolver then.
+// It closes the alert as it is now, however many presses folded into it: for the platform's
+// own callers and tests. Staff resolve with ResolveSeen.
 func (s *AlertService) Resolve(ctx context.Context, id int64, actor string, scope api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	return s.resolveSeen(ctx, id, actor, scope, nil, outcome, note, now)
+}
+
+// ResolveSeen is Resolve on the condition that the alert is as the caller saw it: no press
+// folded into it since (seen.Count). Otherwise it changes nothing and returns a
+// *alerts.StaleError, so a decision made on the first press does not close the press
+// after it; the caller reads the alert again and decides on what it is now.
+func (s *AlertService) ResolveSeen(ctx context.Context, id int64, actor string, scope api.Scope, seen alerts.Seen, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	return s.resolveSeen(ctx, id, actor, scope, &seen, outcome, note, now)
+}
+
+func (s *AlertService) resolveSeen(ctx context.Context, id int64, actor string, scope api.Scope, seen *alerts.Seen, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
 	if err := outcome.Validate(); err != nil {
 		return alerts.Alert{}, err
 	}
@@ -102,7 +116,7 @@ func (s *AlertService) Resolve(ctx context.Context, id int64, actor string, scop
 	var out alerts.Alert
 	err := s.inTx(ctx, func(t *tx) error {
 		var err error
-		out, err = t.resolve(ctx, id, actor, &scope, outcome, note, now)
+		out, err = t.resolveSeen(ctx, id, actor, &scope, seen, outcome, note, now)
 		return err
 	})
 	if err != nil {
@@ -113,6 +127,12 @@ func (s *AlertService) Resolve(ctx context.Context, id int64, actor string, scop
 
 // resolve does Resolve inside t; a nil scope is the platform itself.
 func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *api.Scope, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
+	return t.resolveSeen(ctx, id, actor, scope, nil, outcome, note, now)
+}
+
+// resolveSeen resolves inside t on the condition that the alert holds seen.Count presses
+// (a nil seen: as it is).
+func (t *tx) resolveSeen(ctx context.Context, id int64, actor string, scope *api.Scope, seen *alerts.Seen, outcome alerts.Outcome, note string, now time.Time) (alerts.Alert, error) {
 	var (
 		a   alerts.Alert
 		err error
@@ -125,9 +145,21 @@ func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *api.Sco
 	if err != nil {
 		return a, err
 	}
-	r, err := t.exec(ctx, `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, outcome = ?,
+	if seen != nil && seen.Count < 1 {
+		return a, seen.Check(a) // no count: a client that did not say what it saw
+	}
+	// The count is checked in the update itself, not only on the row read above: a press
+	// folding in meanwhile (another replica, PostgreSQL at READ COMMITTED) holds the row,
+	// and this update then re-reads it and finds the new count (fold in alarms.go).
+	query := `UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, outcome = ?,
 		acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?), escalate_at = NULL
-		WHERE id = ? AND state <> 'resolved'`, ms(now), actor, string(outcome), ms(now), actor, id)
+		WHERE id = ? AND state <> 'resolved'`
+	args := []any{ms(now), actor, string(outcome), ms(now), actor, id}
+	if seen != nil {
+		query += ` AND count = ?`
+		args = append(args, seen.Count)
+	}
+	r, err := t.exec(ctx, query, args...)
 	if err != nil {
 		return a, err
 	}
@@ -136,6 +168,11 @@ func (t *tx) resolve(ctx context.Context, id int64, actor string, scope *api.Sco
 	} else if n == 0 {
 		if a, err = t.alert(ctx, id); err != nil {
 			return a, err
+		}
+		if a.State != alerts.StateResolved && seen != nil {
+			if err := seen.Check(a); err != nil {
+				return a, err
+			}
 		}
 		return a, conflict(a, "resolve")
 	}

@@ -21,6 +21,7 @@
   let presence = false; // the api has take / enroute / arrived
   let offlineSince = 0; // ms; 0 while connected
   let resolveID = 0;
+  let resolveSeen = 0; // the alert's count of presses as the resolve dialog shows it: what the person decides on
 
   // ---- the session ----
 
@@ -412,13 +413,47 @@
     const a = alerts.get(id);
     if (!a) return;
     resolveID = id;
-    const p = people.get(homeKey(a));
-    $("resolve-what").textContent = typeName(a) + (p && p.name ? " — " + p.name : "");
+    showResolving(a);
     $("outcome").value = "";
     $("resolve-note").value = "";
     $("resolve-error").hidden = true;
     $("resolve").showModal();
     $("outcome").focus();
+  }
+
+  // showResolving puts alert a in the resolve dialog with its presses, and takes its count
+  // as what the person saw: the resolve sends it, and the api refuses it (409 stale) if
+  // the citizen pressed again meanwhile.
+  function showResolving(a) {
+    const p = people.get(homeKey(a));
+    $("resolve-what").textContent = typeName(a) + (p && p.name ? " — " + p.name : "");
+    $("resolve-presses").textContent = t("app.resolve.presses", { count: a.count, time: vagtFormat.time(a.last_at) });
+    resolveSeen = a.count;
+  }
+
+  // restale: a press came since the dialog opened. Read the alert again and show it, keeping
+  // the chosen outcome and the note, so the person decides again on what it is now.
+  async function restale(id, errBox) {
+    let d;
+    try {
+      d = await vagt.call("GET", "/api/v1/alerts/" + id);
+    } catch (err) {
+      if (failed(err)) return;
+      errBox.textContent = t("app.actionFailed", { message: err.message });
+      return;
+    }
+    const { citizen, devices, notes, escalations, timeline, away_until, ...a } = d;
+    if (a.state === "resolved") {
+      alerts.delete(id);
+      vagtRing.withdraw(id);
+      errBox.textContent = t("app.conflict", { by: a.resolved_by || "?" });
+    } else {
+      alerts.set(id, a);
+      if (id === resolveID) showResolving(a);
+      errBox.textContent = t("app.resolve.stale", { count: a.count, time: vagtFormat.time(a.last_at) });
+    }
+    render();
+    save();
   }
 
   async function submitResolve(ev) {
@@ -432,7 +467,7 @@
       return;
     }
     try {
-      await vagt.call("POST", "/api/v1/alerts/" + resolveID + "/resolve", { outcome, note: $("resolve-note").value.trim() });
+      await vagt.call("POST", "/api/v1/alerts/" + resolveID + "/resolve", { outcome, note: $("resolve-note").value.trim(), seen: { count: resolveSeen } });
       alerts.delete(resolveID);
       vagtRing.withdraw(resolveID);
       $("resolve").close();
@@ -442,8 +477,9 @@
       $("groups-title").focus();
     } catch (err) {
       if (failed(err)) return;
-      errBox.textContent = err.status === 409 ? t("app.conflict", { by: err.by || "?" }) : t("app.actionFailed", { message: err.message });
       errBox.hidden = false;
+      if (err.code === "stale") await restale(resolveID, errBox);
+      else errBox.textContent = err.status === 409 ? t("app.conflict", { by: err.by || "?" }) : t("app.actionFailed", { message: err.message });
     }
   }
 

@@ -175,7 +175,7 @@ func TestCareApp(t *testing.T) {
 	st.alarm(t, vagt.Alarm{Gateway: "gw-0043", Seq: 1, Time: st.clock.Now().Add(-10 * time.Minute), Device: "bu-43:btn", Type: vagt.AlarmPanic})
 	b.waitJS("Ole's card first: he has waited longest", `[...document.querySelectorAll("li.group h3")].map(h => h.textContent).join() === "Ole Hansen,Karen Jensen"`)
 	oleID := b.appAlertIDIn("Ole Hansen")
-	if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", oleID), `{"outcome":"false_alarm"}`, nil); code != http.StatusOK {
+	if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", oleID), `{"outcome":"false_alarm","seen":{"count":1}}`, nil); code != http.StatusOK {
 		t.Fatalf("bo resolves Ole's alert: %d", code)
 	}
 	b.waitJS("Ole's card gone", `document.querySelectorAll("li.group").length === 1`)
@@ -247,7 +247,7 @@ func TestCareApp(t *testing.T) {
 		b.screenshotViewport("app-taken-by-other")
 		st.proxy.restore()
 		b.do("the stream is back", chromedp.WaitNotVisible("#offline", chromedp.ByID))
-		if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", smokeID), `{"outcome":"false_alarm"}`, nil); code != http.StatusOK {
+		if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", smokeID), `{"outcome":"false_alarm","seen":{"count":1}}`, nil); code != http.StatusOK {
 			t.Fatalf("bo resolves: %d", code)
 		}
 		b.waitJS("the smoke alert gone", fmt.Sprintf(`document.querySelector('li.item[data-id="%d"]') === null`, smokeID))

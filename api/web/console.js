@@ -34,6 +34,7 @@
   let audio = null;
   let detailID = 0;
   let resolveID = 0;
+  let resolveSeen = 0; // the alert's count of presses as the resolve dialog shows it: what the person decides on
 
   // canAct: only care staff acknowledge, resolve and see who and where (the API enforces
   // it; the console does not offer what would be refused).
@@ -419,13 +420,46 @@
     const a = alerts.get(id);
     if (!a) return;
     resolveID = id;
-    const person = people.get(id);
-    $("resolve-what").textContent = t("console.resolve.what", { type: typeName(a.type), name: person && person.name ? " — " + person.name : "", id: String(id) });
+    showResolving(a);
     $("outcome").value = "";
     $("resolve-note").value = "";
     $("resolve-error").hidden = true;
     $("resolve").showModal();
     $("outcome").focus();
+  }
+
+  // showResolving puts alert a in the resolve dialog with its presses, and takes its count
+  // as what the person saw: the resolve sends it, and the api refuses it (409 stale) if
+  // the citizen pressed again meanwhile.
+  function showResolving(a) {
+    const person = people.get(a.id);
+    $("resolve-what").textContent = t("console.resolve.what", { type: typeName(a.type), name: person && person.name ? " — " + person.name : "", id: String(a.id) });
+    $("resolve-presses").textContent = t("console.resolve.presses", { count: a.count, time: vagt.fmtTime(a.last_at) });
+    resolveSeen = a.count;
+  }
+
+  // restale: a press came since the dialog opened. Read the alert again and show it, keeping
+  // the chosen outcome and the note, so the person decides again on what it is now.
+  async function restale(id, errBox) {
+    let d;
+    try {
+      d = await vagt.call("GET", "/api/v1/alerts/" + id);
+    } catch (err) {
+      if (failed(err)) return;
+      errBox.textContent = t("console.error.resolve", { message: err.message });
+      return;
+    }
+    const { citizen, devices, notes, escalations, timeline, away_until, ...a } = d;
+    if (citizen) people.set(id, { name: citizen.name, address: citizen.address });
+    if (a.state === "resolved") {
+      alerts.delete(id);
+      errBox.textContent = t("console.conflict.resolved", { by: a.resolved_by || t("console.conflict.someoneElse") });
+    } else {
+      alerts.set(id, a);
+      if (id === resolveID) showResolving(a);
+      errBox.textContent = t("console.resolve.stale", { count: a.count, time: vagt.fmtTime(a.last_at) });
+    }
+    render();
   }
 
   async function submitResolve(ev) {
@@ -442,7 +476,7 @@
     const submit = ev.submitter || $("resolve-form").querySelector("button[type=submit]");
     submit.disabled = true;
     try {
-      await vagt.call("POST", "/api/v1/alerts/" + id + "/resolve", { outcome, note: $("resolve-note").value.trim() });
+      await vagt.call("POST", "/api/v1/alerts/" + id + "/resolve", { outcome, note: $("resolve-note").value.trim(), seen: { count: resolveSeen } });
       alerts.delete(id);
       messages.delete(id);
       $("resolve").close();
@@ -456,8 +490,9 @@
       else $("alerts-title").focus();
     } catch (err) {
       if (failed(err)) return;
-      errBox.textContent = err.status === 409 ? conflictText(err) : t("console.error.resolve", { message: err.message });
       errBox.hidden = false;
+      if (err.code === "stale") await restale(id, errBox);
+      else errBox.textContent = err.status === 409 ? conflictText(err) : t("console.error.resolve", { message: err.message });
     } finally {
       submit.disabled = false;
     }

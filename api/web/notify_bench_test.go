@@ -80,7 +80,7 @@ func TestNotifyLatency(t *testing.T) {
 			b.waitJS("the notification", fmt.Sprintf(`window.__shown["vagt-alert-%d"] > 0`, id))
 			b.do("when shown", chromedp.Evaluate(fmt.Sprintf(`window.__shown["vagt-alert-%d"]`, id), &shown))
 			got = append(got, time.UnixMilli(int64(shown)).Sub(at))
-			if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", id), `{"outcome":"false_alarm"}`, nil); code != http.StatusOK {
+			if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", id), `{"outcome":"false_alarm","seen":{"count":1}}`, nil); code != http.StatusOK {
 				t.Fatalf("resolve: %d", code)
 			}
 			b.waitJS("the list empty again", `document.querySelectorAll("li.item").length === 0`)

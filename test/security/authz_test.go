@@ -173,7 +173,7 @@ var matrix = map[string]outcome{
 var bodies = map[string]func(w *world, h household, n string) string{
 	"POST /api/v1/activate": func(w *world, h household, _ string) string { return `{"code":"` + h.code + `"}` },
 	"POST /api/v1/alerts/{id}/resolve": func(*world, household, string) string {
-		return `{"outcome":"visited_all_well","note":"matrix"}`
+		return `{"outcome":"visited_all_well","note":"matrix","seen":{"count":1}}`
 	},
 	"POST /api/v1/alerts/{id}/notes": func(*world, household, string) string { return `{"text":"matrix"}` },
 	"POST /api/v1/tokens": func(w *world, _ household, n string) string {

@@ -9,7 +9,7 @@ import (
 // jsonRoutes are the api's routes that read a JSON body, with the principal who may use
 // them and a valid body as a seed.
 var jsonRoutes = []struct{ who, method, path, seed string }{
-	{"staff-nord", http.MethodPost, "/api/v1/alerts/{alert}/resolve", `{"outcome":"visited_all_well","note":"ok"}`},
+	{"staff-nord", http.MethodPost, "/api/v1/alerts/{alert}/resolve", `{"outcome":"visited_all_well","note":"ok","seen":{"count":1}}`},
 	{"staff-nord", http.MethodPost, "/api/v1/alerts/{alert}/notes", `{"text":"called the son"}`},
 	{"staff-nord", http.MethodPost, "/api/v1/alerts/{alert}/ack", `{}`},
 	{"admin", http.MethodPost, "/api/v1/tokens", `{"name":"x","role":"staff","municipality":766,"districts":[1]}`},

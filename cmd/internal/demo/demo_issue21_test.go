@@ -18,6 +18,7 @@ type demoAlert struct {
 	Type            string `json:"type"`
 	State           string `json:"state"`
 	Step            string `json:"step"`
+	Count           int    `json:"count"`
 	EscalationLevel int    `json:"escalation_level"`
 	District        int64  `json:"district"`
 	Assignee        *struct {
@@ -102,16 +103,22 @@ func staffTakesAndResolves(t *testing.T, p *demoProcess) {
 		}
 		return false
 	})
+	seen := 0 // the alert's count of presses in the last answer
 	for _, step := range []struct{ path, body, want string }{
 		{"take", "", "taken"},
 		{"enroute", "", "enroute"},
 		{"arrived", "", "arrived"},
-		{"resolve", `{"outcome":"visited_all_well"}`, "resolved"},
+		{"resolve", `{"outcome":"visited_all_well","seen":{"count":%d}}`, "resolved"},
 	} {
 		var a demoAlert
-		if err := json.Unmarshal([]byte(p.post(t, fmt.Sprintf("/api/v1/alerts/%d/%s", id, step.path), step.body, staff)), &a); err != nil {
+		body := step.body
+		if step.path == "resolve" { // as seen in the answer to "arrived"
+			body = fmt.Sprintf(body, seen)
+		}
+		if err := json.Unmarshal([]byte(p.post(t, fmt.Sprintf("/api/v1/alerts/%d/%s", id, step.path), body, staff)), &a); err != nil {
 			t.Fatalf("%s: %v", step.path, err)
 		}
+		seen = a.Count
 		if a.Step != step.want || a.Assignee == nil || a.Assignee.Name != "demo-staff" {
 			t.Fatalf("after %s: step %q, assignee %+v; want %s by demo-staff", step.path, a.Step, a.Assignee, step.want)
 		}
