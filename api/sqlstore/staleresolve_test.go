@@ -66,7 +66,7 @@ func TestResolveOfAStaleViewIsRefused(t *testing.T) {
 				if got := eventsAfter(t, s, lastEvent); len(got) != 0 {
 					t.Errorf("events written by the refused resolve: %v", got)
 				}
-				log, err := s.AuditLog(ctx, fmt.Sprintf("alert/%d", id), 0, 100)
+				log, err := s.AuditLog(ctx, api.Scope{All: true}, fmt.Sprintf("alert/%d", id), 0, 100)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -75,7 +75,7 @@ func TestResolveOfAStaleViewIsRefused(t *testing.T) {
 						t.Errorf("audited as resolved by the refused resolve: %+v", e)
 					}
 				}
-				if d, err := s.AlertDetail(ctx, id); err != nil {
+				if d, err := s.AlertDetail(ctx, id, api.Scope{All: true}, time.Now()); err != nil {
 					t.Fatal(err)
 				} else if len(d.Notes) != 0 {
 					t.Errorf("the refused resolve's note was kept: %+v", d.Notes)
