@@ -114,8 +114,10 @@ test-chaos:
 	VAGT_CHAOS_HOLD=$(CHAOS_HOLD) VAGT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) VAGT_CHAOS_FAULTS="$(CHAOS_FAULTS)" \
 	  VAGT_CHAOS_STRICT=$(CHAOS_STRICT) $(GO) test -race -count=1 -timeout 0 -v -run '^TestChaos$$' ./test/chaos
 
-## test-chaos-cluster: the chaos run against the 3-node NATS cluster instead of Mosquitto: kill -9 of
-## ingest's node and a partition of the api's node replace the broker's kill (not in make test)
+## test-chaos-cluster: the chaos run against the 3-node NATS cluster instead of Mosquitto, as in
+## production (TLS client certificates, every client authorised by a vagt broker-auth beside each
+## node): kill -9 of ingest's node with its broker-auth, kill -9 of the api node's broker-auth alone,
+## and a partition of the api's node replace the broker's kill (not in make test)
 .PHONY: test-chaos-cluster
 test-chaos-cluster:
 	bash deploy/tools.sh nats
