@@ -24,6 +24,13 @@ var sensorKinds = []struct {
 	{vagt.KindLinkQuality, func(k int) float64 { return float64(60 + k%150) }},
 }
 
+// SensorReading is the kind and value sensor s of a home reports at its sample k: what the
+// load generator sends, for a benchmark that must write the very same values.
+func SensorReading(s, k int) (vagt.Kind, float64) {
+	m := sensorKinds[s%len(sensorKinds)]
+	return m.kind, m.value(k + s)
+}
+
 var alarmTypes = []vagt.AlarmType{vagt.AlarmPanic, vagt.AlarmFall, vagt.AlarmDoorAtNight, vagt.AlarmLowBattery}
 
 // gateway is one simulated home: its ids and where its sequences stand.
@@ -67,8 +74,8 @@ func (g *gateway) nextBatch() ([]byte, int, error) {
 	for range g.cfg.Samples {
 		t := g.cfg.Start.Add(time.Duration(g.sample) * g.cfg.Step)
 		for s, dev := range g.devices {
-			k := sensorKinds[s%len(sensorKinds)]
-			b.Readings = append(b.Readings, vagt.Reading{Device: dev, Kind: k.kind, Time: t, Value: k.value(g.sample + s)})
+			kind, value := SensorReading(s, g.sample)
+			b.Readings = append(b.Readings, vagt.Reading{Device: dev, Kind: kind, Time: t, Value: value})
 		}
 		g.sample++
 	}

@@ -245,13 +245,15 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mosqu
 		for gw := 0; gw < o.homes && n < o.rawPoints; gw++ {
 			for sample := round * o.samples; sample < (round+1)*o.samples && n < o.rawPoints; sample++ {
 				for s := 0; s < o.sensors && n < o.rawPoints; s++ {
-					k := sensorKinds[s%len(sensorKinds)]
-					value, err := valueText(k.kind, k.value(sample+s))
+					// The load generator's own values: whole numbers would compress and parse more
+					// cheaply in InfluxDB (~15 % less of its CPU per point) and flatter ingest.
+					kind, v := load.SensorReading(s, sample)
+					value, err := valueText(kind, v)
 					if err != nil {
 						return 0, err
 					}
 					line = fmt.Appendf(line[:0], "reading,dev=0x00158d00%04x%04x,gw=%s,kind=%s,mun=%d,tech=%s value=%s %d\n",
-						gw, s, load.GatewayID("load", gw), k.kind, muns[gw%len(muns)].Code, ingest.TechnologyOf(k.kind),
+						gw, s, load.GatewayID("load", gw), kind, muns[gw%len(muns)].Code, ingest.TechnologyOf(kind),
 						value, base+int64(sample)*1000)
 					emit(line)
 				}
@@ -307,26 +309,6 @@ func benchRaw(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mosqu
 	fmt.Printf("(a) raw [%s]: %d points in %.2fs = %.0f points/s (all stored); %d writes of %d points, %.1f ms each, %.2f in flight on average; load average %s\n    %s\n",
 		database, o.rawPoints, elapsed.Seconds(), rate, len(batches), perBatch, busy.Seconds()*1000/float64(len(batches)), busy.Seconds()/elapsed.Seconds(), probe.LoadAvg(), used)
 	return rate, nil
-}
-
-// sensorKinds is the load generator's mix of kinds and values, sensor by sensor, as in
-// firmware-sim/load/gateway.go: (a) writes the values (b) carries, not cheaper ones
-// (whole numbers compress and parse more cheaply in InfluxDB than 20.37 does; with them the
-// ceiling took ~15 % less of InfluxDB's CPU per point than (b), so the ratio understated
-// ingest).
-var sensorKinds = []struct {
-	kind  vagt.Kind
-	value func(k int) float64
-}{
-	{vagt.KindTemperature, func(k int) float64 { return 19 + float64(k%400)/100 }},
-	{vagt.KindHumidity, func(k int) float64 { return 35 + float64(k%300)/10 }},
-	{vagt.KindMotion, func(k int) float64 { return float64(k % 2) }},
-	{vagt.KindDoorOpen, func(k int) float64 { return float64(k / 7 % 2) }},
-	{vagt.KindBedOccupied, func(k int) float64 { return float64(k / 13 % 2) }},
-	{vagt.KindIlluminance, func(k int) float64 { return float64(k * 37 % 900) }},
-	{vagt.KindBattery, func(k int) float64 { return float64(100 - k%60) }},
-	{vagt.KindPower, func(k int) float64 { return float64(k%2000) / 10 }},
-	{vagt.KindLinkQuality, func(k int) float64 { return float64(60 + k%150) }},
 }
 
 // valueText is v as it reaches InfluxDB through the wire: rounded to the kind's scale.
