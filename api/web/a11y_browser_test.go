@@ -147,7 +147,7 @@ func TestAccessibility(t *testing.T) {
 		t.Fatalf("the alert after the keyboard: %d %+v %+v", code, resolved.Alert, resolved.Notes)
 	}
 
-	b.do("open the low-battery detail", clickCard(card("low_battery")+` button[data-action=detail]`),
+	b.do("open the low-battery detail", clickInList(card("low_battery")+` button[data-action=detail]`),
 		chromedp.WaitVisible("#detail table.devices", chromedp.ByQuery))
 	b.axe("console-detail", src)
 	b.do("close the detail", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible("#detail", chromedp.ByID))

@@ -241,7 +241,7 @@ func TestCareApp(t *testing.T) {
 		if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/take", smokeID), "", nil); code != http.StatusOK {
 			t.Fatalf("bo takes: %d", code)
 		}
-		b.do("anna taps Tag", chromedp.Click(take, chromedp.ByQuery))
+		b.do("anna taps Tag", clickInList(take))
 		b.waitJS("anna is told bo has it", fmt.Sprintf(`(li => li && li.querySelector(".msg")?.textContent.startsWith("bo har den allerede") &&
 			li.querySelector(".state").textContent === "Taget af bo")(document.querySelector('li.item[data-id="%d"]'))`, smokeID))
 		b.screenshotViewport("app-taken-by-other")

@@ -101,7 +101,7 @@ func TestCareAppOverdueTakeOver(t *testing.T) {
 	id := b.appAlertID("panic")
 	take := fmt.Sprintf(`button[data-alert="%d"][data-action="take"]`, id)
 	bo.waitJS("bo's phone rings for the new alarm", fmt.Sprintf(`document.querySelector('%s') !== null && window.__vagtRing.ringing`, take))
-	b.do("anna taps Tag", chromedp.WaitVisible(take, chromedp.ByQuery), chromedp.Click(take, chromedp.ByQuery))
+	b.do("anna taps Tag", chromedp.WaitVisible(take, chromedp.ByQuery), clickInList(take))
 	bo.waitJS("bo's phone: taken by anna, quiet, nothing to do", fmt.Sprintf(`(li => li && li.querySelector(".state").textContent === "Taget af anna" &&
 		li.querySelector("button") === null)(document.querySelector('li.item[data-id="%d"]')) && !window.__vagtRing.ringing`, id))
 
@@ -116,7 +116,7 @@ func TestCareAppOverdueTakeOver(t *testing.T) {
 	bo.waitJS("bo's phone rings and offers Overtag", fmt.Sprintf(`(li => li && li.querySelector(".state").textContent.startsWith("anna er forsinket") &&
 		li.querySelector('%s')?.textContent === "Overtag")(document.querySelector('li.item[data-id="%d"]')) && window.__vagtRing.ringing`, take, id))
 	bo.screenshotViewport("app-overdue-take-over")
-	bo.do("bo taps Overtag", chromedp.Click(take, chromedp.ByQuery))
+	bo.do("bo taps Overtag", clickInList(take))
 	waitFor(t, "bo holds the alert", func() bool {
 		d = alerts.Detail{} // fields the answer leaves out must not keep the last answer's values
 		return st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &d) == http.StatusOK &&

@@ -99,7 +99,7 @@ func TestConsole(t *testing.T) {
 
 	// The detail view: key information and devices; a note.
 	b.do("open the panic alert's detail",
-		clickCard(card("panic")+` button[data-action=detail]`),
+		clickInList(card("panic")+` button[data-action=detail]`),
 		chromedp.WaitVisible("#detail .citizen-name", chromedp.ByQuery))
 	b.waitJS("the key-box note, the contact and both devices", `(d => d.querySelector(".keybox")?.textContent.includes("back door") &&
 		d.textContent.includes("Peter Jensen") && d.querySelectorAll("table.devices tbody tr").length === 2)(document.getElementById("detail"))`)
@@ -121,7 +121,7 @@ func TestConsole(t *testing.T) {
 	if code := st.call(t, "bo", "POST", fmt.Sprintf("/api/v1/alerts/%d/ack", fallID), "", nil); code != http.StatusOK {
 		t.Fatalf("bo acknowledges: %d", code)
 	}
-	b.do("anna acknowledges the fall too", clickCard(card("fall")+` button[data-action=ack]`))
+	b.do("anna acknowledges the fall too", clickInList(card("fall")+` button[data-action=ack]`))
 	b.waitJS("who was first", `document.querySelector('`+card("fall")+` .msg')?.textContent.includes("af bo")`)
 	st.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 5, Time: st.clock.Now(), Device: "smoke-1", Type: vagt.AlarmSmoke})
 	b.screenshot("console-disconnected")
@@ -134,14 +134,14 @@ func TestConsole(t *testing.T) {
 	// Anna acknowledges and resolves the panic alert by clicks; it leaves the list.
 	panicID := b.alertID("panic")
 	b.do("acknowledge the panic alert from its detail view",
-		clickCard(card("panic")+` button[data-action=detail]`),
+		clickInList(card("panic")+` button[data-action=detail]`),
 		chromedp.WaitVisible(`#detail button[data-detail-action=ack]`, chromedp.ByQuery),
 		chromedp.Click(`#detail button[data-detail-action=ack]`, chromedp.ByQuery))
 	b.waitJS("the panic alert acknowledged by anna", `document.querySelector('`+card("panic")+`')?.dataset.state === "acknowledged" &&
 		document.getElementById("detail-body").textContent.includes("kvitteret af anna")`)
 	b.do("close the detail", chromedp.Click(`#detail button[data-close]`, chromedp.ByQuery), chromedp.WaitNotVisible("#detail", chromedp.ByID))
 	b.do("resolve the panic alert",
-		clickCard(card("panic")+` button[data-action=resolve]`),
+		clickInList(card("panic")+` button[data-action=resolve]`),
 		chromedp.WaitVisible("#resolve", chromedp.ByID),
 		chromedp.SetValue("#outcome", "visited_help_given", chromedp.ByID),
 		chromedp.SendKeys("#resolve-note", "Helped her up, no injury", chromedp.ByID),
@@ -198,11 +198,11 @@ func hasNote(notes []alerts.Note, text string) bool {
 // card selects an alert's card by its type.
 func card(typ string) string { return `li.alert[data-type="` + typ + `"]` }
 
-// clickCard clicks a button on an alert card. The list redraws its cards on every change
+// clickInList clicks a button on an alert in a list (console card, app item). A list redraws its items on every change
 // the stream brings, so the node chromedp found can be gone before its click lands
 // ("Could not find node with given id", seen in CI); the click is then tried again on the
 // card drawn in its place, as a person would tap the button they now see.
-func clickCard(sel string) chromedp.Action {
+func clickInList(sel string) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
 		for {
 			err := chromedp.Click(sel, chromedp.ByQuery).Do(ctx)

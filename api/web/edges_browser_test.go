@@ -32,7 +32,7 @@ func TestConsoleEdges(t *testing.T) {
 	// Waited for, not read once: the list may redraw the card between the two (seen in CI).
 	b.waitJS("the test badge saying Prøvealarm", `(document.querySelector(`+"`"+card("panic")+` .badge.test`+"`"+`)?.textContent || "").trim().toLowerCase() === "prøvealarm"`)
 	b.do("open the detail",
-		clickCard(card("panic")+` button[data-action=detail]`),
+		clickInList(card("panic")+` button[data-action=detail]`),
 		chromedp.WaitVisible("#detail .absence-form", chromedp.ByQuery))
 	b.waitJS("the test badge and the test-mode control in the detail", `(d => d.querySelector(".badge.test") &&
 		d.querySelector('button[data-test-device="bu-17:btn"]')?.textContent.includes("Afslut prøvetilstand"))(document.getElementById("detail"))`)
@@ -64,7 +64,7 @@ func TestConsoleEdges(t *testing.T) {
 	b.waitJS("no inactivity card", `document.querySelector('`+card("inactivity")+`') === null`)
 
 	b.do("open the fall's detail and end the absence",
-		clickCard(card("fall")+` button[data-action=detail]`),
+		clickInList(card("fall")+` button[data-action=detail]`),
 		chromedp.WaitVisible(`#detail button[data-action=end-absence]`, chromedp.ByQuery),
 		chromedp.Click(`#detail button[data-action=end-absence]`, chromedp.ByQuery))
 	b.waitJS("the absence line gone", `document.querySelector("#detail .away") === null && document.querySelector("#detail .absence-form") !== null`)

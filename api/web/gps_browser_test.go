@@ -42,7 +42,7 @@ func TestConsoleGPS(t *testing.T) {
 	}
 	b.do("the left-zone card", chromedp.WaitVisible(card("left_safe_zone"), chromedp.ByQuery))
 	b.do("open its detail",
-		clickCard(card("left_safe_zone")+` button[data-action=detail]`),
+		clickInList(card("left_safe_zone")+` button[data-action=detail]`),
 		chromedp.WaitVisible("#detail .gps-map .gps-last", chromedp.ByQuery))
 	b.waitJS("the map has the zone and the track", `document.querySelectorAll("#detail .gps-map .gps-zone").length === 1 &&
 		document.querySelector("#detail .gps-map .gps-track").getAttribute("points").split(" ").length === 5`)

@@ -27,7 +27,7 @@ func TestConsoleResolveStaleView(t *testing.T) {
 	id := b.alertID("panic")
 
 	b.do("anna opens the resolve dialog and decides: false alarm",
-		clickCard(card("panic")+` button[data-action=resolve]`),
+		clickInList(card("panic")+` button[data-action=resolve]`),
 		chromedp.WaitVisible("#resolve", chromedp.ByID),
 		chromedp.SetValue("#outcome", "false_alarm", chromedp.ByID),
 		chromedp.SendKeys("#resolve-note", "Trykket ved en fejl", chromedp.ByID))
