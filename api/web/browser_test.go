@@ -198,10 +198,11 @@ func hasNote(notes []alerts.Note, text string) bool {
 // card selects an alert's card by its type.
 func card(typ string) string { return `li.alert[data-type="` + typ + `"]` }
 
-// clickInList clicks a button on an alert in a list (console card, app item). A list redraws its items on every change
-// the stream brings, so the node chromedp found can be gone before its click lands
-// ("Could not find node with given id", seen in CI); the click is then tried again on the
-// card drawn in its place, as a person would tap the button they now see.
+// clickInList clicks a button on an alert in a list (a console card, an app item). A list
+// redraws its items on every change the stream brings, so the node chromedp found can be
+// gone before its click lands ("Could not find node with given id", seen in CI); the click
+// is then tried again on the item drawn in its place, as a person taps the button they now
+// see. The failure comes before the mouse events are sent, so no click lands twice.
 func clickInList(sel string) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
 		for {
