@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local service stack (test/localstack) and the browser
-# tests need on a fresh Debian machine: InfluxDB 1.8.10, nats-server 2.15.3 and Ory
-# Hydra 2.3.0 (the OIDC provider of the sign-in tests) into the repo's ignored bin/, and
+# tests need on a fresh Debian machine: InfluxDB 1.8.10, nats-server 2.15.3, Ory
+# Hydra 2.3.0 (the OIDC provider of the sign-in tests) and staticcheck 0.8.2 (make lint)
+# into the repo's ignored bin/, and
 # Mosquitto, PostgreSQL, Chromium, socat, systemd (for systemd-analyze, which checks
 # deploy/systemd), curl and jq (deploy/influxdb) and gcc (Hydra's SQLite) from apt.
 # Idempotent: it installs only what is missing. `make tools` runs it.
@@ -76,6 +77,25 @@ install_nats() {
 	mkdir -p "$repo/bin"
 	say "nats-server: GOBIN=$repo/bin go install $nats_module@$nats_version"
 	GOBIN="$repo/bin" go install "$nats_module@$nats_version"
+}
+
+# staticcheck is the linter `make lint` runs after vet (CI fails on any finding). Pinned,
+# built from the Go module proxy into bin/ like the services.
+staticcheck_module="honnef.co/go/tools"
+staticcheck_version="v0.8.2"
+install_staticcheck() {
+	local target="$repo/bin/staticcheck"
+	if [[ -x "$target" ]] && go version -m "$target" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${staticcheck_module}[[:space:]]+${staticcheck_version}"; then
+		say "staticcheck: $target is $staticcheck_version, nothing to do"
+		return
+	fi
+	if ! command -v go >/dev/null 2>&1; then
+		say "staticcheck: go is not installed; install Go, then run: GOBIN=$repo/bin go install $staticcheck_module/cmd/staticcheck@$staticcheck_version"
+		return
+	fi
+	mkdir -p "$repo/bin"
+	say "staticcheck: GOBIN=$repo/bin go install $staticcheck_module/cmd/staticcheck@$staticcheck_version"
+	GOBIN="$repo/bin" go install "$staticcheck_module/cmd/staticcheck@$staticcheck_version"
 }
 
 # hydra (Ory Hydra, a certified OpenID Connect provider) stands in for a municipality's
@@ -165,14 +185,16 @@ case "${1:-all}" in
 influxd) install_influxd ;;
 nats) install_nats ;;
 hydra) install_hydra ;;
+staticcheck) install_staticcheck ;;
 all)
 	install_influxd
 	install_nats
+	install_staticcheck
 	install_packages
 	install_hydra # after the packages: it needs gcc
 	;;
 *)
-	say "usage: tools.sh [influxd|nats|hydra]"
+	say "usage: tools.sh [influxd|nats|hydra|staticcheck]"
 	exit 2
 	;;
 esac

@@ -64,10 +64,9 @@ func remoteHost(r *http.Request) string {
 }
 
 type failWindow struct {
-	start      time.Time
-	n          int
-	previous   int // failures in the window before, reported with the next burst's first line
-	throttling bool
+	start    time.Time
+	n        int
+	previous int // failures in the window before, reported with the next burst's first line
 }
 
 // authThrottle counts failed authentications per remote address and remembers recently

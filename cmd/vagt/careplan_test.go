@@ -202,6 +202,6 @@ func carePlanEndToEnd(t *testing.T, w *carePlanWorld) {
 	if code := w.call(t, "sara", "GET", "/api/v1/careplans", "", &other); code != 200 || len(other.Homes) != 0 {
 		t.Fatalf("another district's overview %d %+v", code, other)
 	}
-	g, _ = w.runGateway(t)
+	w.runGateway(t)
 	eventually(t, "version 4 running after all", func() bool { v := w.view(t); return v.State == careplan.StateLatest && v.Gateways[0].Applied == 4 })
 }

@@ -134,7 +134,7 @@ func ParseFrame(line []byte) (Frame, error) {
 
 func parseBody(f []string) (Frame, error) {
 	if len(f) < 3 || len(f[2]) != 1 {
-		return Frame{}, fmt.Errorf("%w: want unit,seq,type,...", ErrMalformed)
+		return Frame{}, fmt.Errorf("%w: want unit,seq,type and its fields", ErrMalformed)
 	}
 	fr := Frame{Unit: f[0], Type: f[2][0]}
 	if !validName(fr.Unit, 16, false) {

@@ -17,7 +17,6 @@ import (
 
 // received is one message a platform-side subscriber got, with when.
 type received struct {
-	at     time.Time
 	lane   vagt.Lane
 	seq    uint64
 	online bool // a status message's Online

@@ -127,31 +127,31 @@ func TestGroupLikeTheGoTools(t *testing.T) {
 		}},
 	})}
 	env := func(string) string { return "" }
-	run := func(args ...string) (error, string, string) {
+	run := func(args ...string) (string, string, error) {
 		var stdout, stderr bytes.Buffer
 		err := set.Run(context.Background(), "vagt", args, env, &stdout, &stderr)
-		return err, stdout.String(), stderr.String()
+		return stdout.String(), stderr.String(), err
 	}
-	if err, _, _ := run("token", "create", "--x", "1"); err != nil || strings.Join(ran, ",") != "--x,1" {
+	if _, _, err := run("token", "create", "--x", "1"); err != nil || strings.Join(ran, ",") != "--x,1" {
 		t.Errorf("vagt token create --x 1: %v, ran with %q", err, ran)
 	}
 	for _, h := range []string{"-h", "--help", "help"} {
-		if err, stdout, stderr := run("token", h); !errors.Is(err, ErrHelp) && err != nil ||
+		if stdout, stderr, err := run("token", h); !errors.Is(err, ErrHelp) && err != nil ||
 			!strings.Contains(stdout, "make a token") || !strings.Contains(stdout, "vagt token <subcommand>") || stderr != "" {
 			t.Errorf("vagt token %s: %v, stdout %q, stderr %q", h, err, stdout, stderr)
 		}
 	}
-	if err, stdout, stderr := run("token"); !errors.As(err, new(usageError)) || stdout != "" || !strings.Contains(stderr, "make a token") {
+	if stdout, stderr, err := run("token"); !errors.As(err, new(usageError)) || stdout != "" || !strings.Contains(stderr, "make a token") {
 		t.Errorf("vagt token: %v, stdout %q, stderr %q", err, stdout, stderr)
 	}
 	for _, args := range [][]string{{"token", "nope"}, {"token", "--nope"}} {
-		err, stdout, stderr := run(args...)
+		stdout, stderr, err := run(args...)
 		if !errors.As(err, new(usageError)) || stdout != "" || stderr != "" || strings.Contains(err.Error(), "\n") ||
 			!strings.Contains(err.Error(), "run 'vagt token -h'") {
 			t.Errorf("vagt %q: %v, stdout %q, stderr %q (one line with a hint, not the usage)", args, err, stdout, stderr)
 		}
 	}
-	if err, stdout, _ := run("token", "version"); err == nil || stdout != "" {
+	if stdout, _, err := run("token", "version"); err == nil || stdout != "" {
 		t.Errorf("vagt token version: %v, stdout %q (version is the binary's, not a group's)", err, stdout)
 	}
 }
