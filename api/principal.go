@@ -145,6 +145,19 @@ func (p *Principal) OwnScope(citizen int64) (Scope, error) {
 	return Scope{Citizen: citizen, User: p.Name}, nil
 }
 
+// ErrNotRelative is a role other than a relative's login asking for the relative's view.
+var ErrNotRelative = fmt.Errorf("%w: for relatives signed in with the national login", ErrForbidden)
+
+// RelativeScope returns the scope of a relative's login: the citizens whose live grants
+// name it, which the registry service reads again at every read (Scope.Relative); other
+// roles get ErrNotRelative.
+func (p *Principal) RelativeScope() (Scope, error) {
+	if p.Role != RoleRelative || p.Name == "" {
+		return Scope{}, ErrNotRelative
+	}
+	return Scope{Relative: p.Name}, nil
+}
+
 // ErrNoCarePlans is a role that has no business with homes' care plans.
 var ErrNoCarePlans = fmt.Errorf("%w: care plans are for care staff and managers", ErrForbidden)
 

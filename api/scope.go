@@ -18,6 +18,12 @@ type Scope struct {
 	// else. Allows is false for every alert and registry object in such a scope; the
 	// registry service matches the citizen (Principal.OwnScope).
 	Citizen int64
+	// Relative, when set, is a relative's login (its user name): the citizen's page of
+	// each citizen a grant of this relative names that is live at the read, with the
+	// parts it grants, and nothing else. The registry service reads the grants in the
+	// transaction of the read, so a grant revoked meanwhile is honoured; Allows is false
+	// for every alert and registry object (Principal.RelativeScope).
+	Relative string
 }
 
 // Allows reports whether an alert of that municipality and district is in the scope.
@@ -25,7 +31,7 @@ func (s Scope) Allows(m vagt.MunicipalityCode, district int64) bool {
 	if s.All {
 		return true
 	}
-	if s.Citizen != 0 || m != s.Municipality {
+	if s.Citizen != 0 || s.Relative != "" || m != s.Municipality {
 		return false
 	}
 	if len(s.Districts) == 0 || district == 0 {

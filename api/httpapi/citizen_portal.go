@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,7 +29,7 @@ type CitizenPortal struct {
 // homes' care plans and the request for erasure.
 type CitizenPages interface {
 	CitizenOfUser(ctx context.Context, userID int64) (int64, error)
-	CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error)
+	CitizenView(ctx context.Context, scope api.Scope, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error)
 	CitizenCarePlans(ctx context.Context, scope api.Scope, citizen int64) ([]registry.CitizenCarePlan, error)
 	RequestErasure(ctx context.Context, scope api.Scope, citizen int64, actor string, now time.Time) (time.Time, error)
 }
@@ -87,7 +88,7 @@ func (s *server) myOverview() http.Handler {
 			return err
 		}
 		now := s.Clock.Now()
-		v, err := s.Citizens.Pages.CitizenView(r.Context(), id, p.Name, "the citizen's own page", now)
+		v, err := s.Citizens.Pages.CitizenView(r.Context(), scope, id, p.Name, "the citizen's own page", now)
 		if err != nil {
 			return err
 		}
@@ -312,29 +313,34 @@ type RelativeView struct {
 	Alerts  []registry.CitizenAlert `json:"alerts,omitempty"`
 }
 
+// errNoGrant is a relative whom no citizen's grant lets in (any more).
+var errNoGrant = fmt.Errorf("%w: no citizen's grant lets you in any more (it was revoked or has ended)", api.ErrForbidden)
+
 // relativeView is GET /api/v1/relative/view: what the relative's active grants show. The
-// grants are read again at every request, so a revoked one is refused at once (403).
+// grants are read at every request, and the registry service reads them again in the
+// relative's scope (api.Principal.RelativeScope) when it reads each citizen's page, so a
+// grant revoked or ended meanwhile shows nothing; with none left the answer is 403.
 // Each use is in the citizen's access log (citizen.view by the relative, naming the grant).
 func (s *server) relativeView() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request, p *api.Principal) error {
 		if !s.Citizens.configured() {
 			return errNoPortal
 		}
-		if p.Role != api.RoleRelative {
-			return fmt.Errorf("%w: for relatives signed in with the national login", api.ErrForbidden)
+		scope, err := p.RelativeScope()
+		if err != nil {
+			return err
 		}
 		now := s.Clock.Now()
 		gs, err := s.Citizens.Grants.GrantsOfRelative(r.Context(), p.Name, now)
 		if err != nil {
 			return err
 		}
-		if len(gs) == 0 {
-			return fmt.Errorf("%w: no citizen's grant lets you in any more (it was revoked or has ended)", api.ErrForbidden)
-		}
 		out := []RelativeView{}
 		for _, g := range gs {
-			v, err := s.Citizens.Pages.CitizenView(r.Context(), g.Citizen, p.Name, fmt.Sprintf("relative %s, grant/%d (%s)", g.RelativeName, g.ID, strings.Join(g.Parts, ", ")), now)
-			if err != nil {
+			v, err := s.Citizens.Pages.CitizenView(r.Context(), scope, g.Citizen, p.Name, fmt.Sprintf("relative %s, grant/%d (%s)", g.RelativeName, g.ID, strings.Join(g.Parts, ", ")), now)
+			if errors.Is(err, api.ErrOutOfScope) {
+				continue // the grant ended since it was read: it shows nothing
+			} else if err != nil {
 				return err
 			}
 			rv := RelativeView{Grant: g.ID, Citizen: v.Name, Parts: g.Parts, Until: g.Until}
@@ -345,6 +351,9 @@ func (s *server) relativeView() http.Handler {
 				rv.Alerts = v.Alerts
 			}
 			out = append(out, rv)
+		}
+		if len(out) == 0 {
+			return errNoGrant
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, out)

@@ -380,19 +380,44 @@ func (s *RegistryService) RequestErasure(ctx context.Context, scope api.Scope, c
 	return now, nil
 }
 
-// CitizenView reads the citizen's page; the access log is read after the view is audited,
-// so the citizen sees their own look too.
-func (s *RegistryService) CitizenView(ctx context.Context, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error) {
+// CitizenView reads the citizen's page, audited as citizen.view by actor with detail; the
+// access log is read after the view is audited, so the citizen sees their own look too.
+// The scope decides, in the transaction that audits the read: the citizen's own
+// (api.Principal.OwnScope) the whole page; a relative's (api.Principal.RelativeScope) the
+// citizen's name and the parts the relative's grants live at now name (no homes, no access
+// log), read again here so a grant revoked or ended since the caller read it lets nobody
+// in. A citizen outside the scope is api.ErrOutOfScope, and nothing is read or audited.
+func (s *RegistryService) CitizenView(ctx context.Context, scope api.Scope, citizen int64, actor, detail string, now time.Time) (registry.CitizenView, error) {
+	var parts []string // a relative's granted parts; nil for the whole page
 	if err := s.inTx(ctx, func(t *tx) error {
+		var err error
+		if scope.Relative != "" {
+			parts, err = t.relativeParts(ctx, scope.Relative, citizen, now)
+		} else {
+			_, err = t.citizenInScope(ctx, scope, citizen)
+		}
+		if err != nil {
+			return err
+		}
 		return t.audit(ctx, now, actor, "citizen.view", citizenObject(citizen), detail)
 	}); err != nil {
-		return registry.CitizenView{}, storeErr("audit", err)
+		return registry.CitizenView{}, storeErr("citizen view", err)
 	}
 	x, err := s.citizenRecord(ctx, citizen)
 	if err != nil {
 		return registry.CitizenView{}, err
 	}
 	v := registry.CitizenView{Citizen: citizen, Name: x.Citizen.Name, Homes: []vagt.HomeID{}, Devices: x.Devices, Alerts: x.Alerts, AccessLog: x.AccessLog}
+	if parts != nil {
+		v.AccessLog = []api.AuditEntry{}
+		if !slices.Contains(parts, registry.PartDevices) {
+			v.Devices = []registry.Device{}
+		}
+		if !slices.Contains(parts, registry.PartAlarms) {
+			v.Alerts = []registry.CitizenAlert{}
+		}
+		return v, nil
+	}
 	for _, h := range x.Homes {
 		v.Homes = append(v.Homes, h.ID)
 	}
@@ -400,9 +425,40 @@ func (s *RegistryService) CitizenView(ctx context.Context, citizen int64, actor,
 	return v, nil
 }
 
+// relativeParts returns the parts that the grants of relativeUser live at now give of the
+// citizen, who is not erased; api.ErrOutOfScope when no such grant names the citizen.
+func (t *tx) relativeParts(ctx context.Context, relativeUser string, citizen int64, now time.Time) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT g.parts FROM relative_grants g JOIN citizens c ON c.id = g.citizen_id
+		WHERE g.relative_user = ? AND g.citizen_id = ? AND g.revoked_at IS NULL AND g.valid_from <= ? AND g.valid_until > ? AND c.erased_at IS NULL`,
+		relativeUser, citizen, ms(now), ms(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	parts := []string{}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		for _, part := range strings.Split(p, ",") {
+			if !slices.Contains(parts, part) {
+				parts = append(parts, part)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("citizen %d: no live grant of this relative: %w", citizen, api.ErrOutOfScope)
+	}
+	return parts, nil
+}
+
 // CitizenCarePlans returns the care plans of the citizen's homes (a home without one is
 // left out). The caller has audited the read (CitizenView). A citizen outside the scope
-// (the citizen's own login) is api.ErrOutOfScope.
+// (the citizen's own login) is api.ErrOutOfScope; a relative's scope holds no care plan.
 func (s *RegistryService) CitizenCarePlans(ctx context.Context, scope api.Scope, citizen int64) ([]registry.CitizenCarePlan, error) {
 	if err := s.citizenInScope(ctx, scope, citizen); err != nil {
 		return nil, err

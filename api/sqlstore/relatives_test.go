@@ -100,7 +100,7 @@ func TestCitizenAccess(t *testing.T) {
 			t.Errorf("erasure request: %v", err)
 		}
 
-		v, err := s.CitizenView(ctx, karen, "citizen-1", "own page", now.Add(3*time.Minute))
+		v, err := s.CitizenView(ctx, api.Scope{Citizen: karen}, karen, "citizen-1", "own page", now.Add(3*time.Minute))
 		must(t, err)
 		var acts []string
 		for _, e := range v.AccessLog {

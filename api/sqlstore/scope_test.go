@@ -120,9 +120,6 @@ var unscoped = map[string]string{
 	"RegistryService.IssueRelativeSession": authn,
 	"RegistryService.RelativeHasGrant":     authn,
 	"RegistryService.GrantsOfRelative":     authn, // the relative's own grants, read again at every request
-	// The citizen's page (own scope would do) and the relative's view, whose access is the
-	// live grant the handler read with GrantsOfRelative: one audited read for both.
-	"RegistryService.CitizenView": todo,
 }
 
 // services are the store's service types; a new one belongs here.

@@ -434,24 +434,20 @@
   // restale: a press came since the dialog opened. Read the alert again and show it, keeping
   // the chosen outcome and the note, so the person decides again on what it is now.
   async function restale(id, errBox) {
-    let d;
-    try {
-      d = await vagt.call("GET", "/api/v1/alerts/" + id);
-    } catch (err) {
-      if (failed(err)) return;
-      errBox.textContent = t("app.actionFailed", { message: err.message });
-      return;
-    }
-    const { citizen, devices, notes, escalations, timeline, away_until, ...a } = d;
-    if (a.state === "resolved") {
-      alerts.delete(id);
-      vagtRing.withdraw(id);
-      errBox.textContent = t("app.conflict", { by: a.resolved_by || "?" });
-    } else {
-      alerts.set(id, a);
-      if (id === resolveID) showResolving(a);
-      errBox.textContent = t("app.resolve.stale", { count: a.count, time: vagtFormat.time(a.last_at) });
-    }
+    const read = await vagt.rereadStale(id, errBox, {
+      failed: (err) => (failed(err) ? "" : t("app.actionFailed", { message: err.message })),
+      resolved: (a) => {
+        alerts.delete(id);
+        vagtRing.withdraw(id);
+        return t("app.conflict", { by: a.resolved_by || "?" });
+      },
+      open: (a) => {
+        alerts.set(id, a);
+        if (id === resolveID) showResolving(a);
+        return t("app.resolve.stale", { count: a.count, time: vagtFormat.time(a.last_at) });
+      },
+    });
+    if (!read) return;
     render();
     save();
   }

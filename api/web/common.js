@@ -66,6 +66,29 @@ const vagt = (() => {
     return resp.json();
   }
 
+  // rereadStale is the shared part of a resolve the api refused with 409 stale (the citizen
+  // pressed again since the dialog opened): it reads alert id again and hands it, without
+  // its detail (the shape of the page's list), to the page, which keeps the chosen outcome
+  // and note so the person decides again on what it is now. on:
+  //   resolved(a, citizen): someone resolved it meanwhile; returns the dialog's text
+  //   open(a, citizen): it is still open, with its new presses; returns the dialog's text
+  //   failed(err): the read failed; returns the dialog's text, or "" when the page took the
+  //     error (a refused token signs out)
+  // The text goes into errBox. It returns true when the alert was read (the page redraws).
+  async function rereadStale(id, errBox, on) {
+    let d;
+    try {
+      d = await call("GET", "/api/v1/alerts/" + id);
+    } catch (err) {
+      const text = on.failed(err);
+      if (text) errBox.textContent = text;
+      return false;
+    }
+    const { citizen, devices, notes, escalations, timeline, away_until, ...a } = d;
+    errBox.textContent = a.state === "resolved" ? on.resolved(a, citizen) : on.open(a, citizen);
+    return true;
+  }
+
   // signInMessage explains a refused token.
   function signInMessage(err) {
     const { t } = vagtI18n;
@@ -215,6 +238,6 @@ const vagt = (() => {
     return { showSignIn, signOut, failed, current: (gen) => gen === session, gen: () => session };
   }
 
-  const api = { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, signInMessage, el, fmtTime, signedIn, whenReady };
+  const api = { APIError, techName, TECH, token, setToken, clearToken, takeNotice, call, rereadStale, signInMessage, el, fmtTime, signedIn, whenReady };
   return api;
 })();

@@ -441,25 +441,24 @@
   // restale: a press came since the dialog opened. Read the alert again and show it, keeping
   // the chosen outcome and the note, so the person decides again on what it is now.
   async function restale(id, errBox) {
-    let d;
-    try {
-      d = await vagt.call("GET", "/api/v1/alerts/" + id);
-    } catch (err) {
-      if (failed(err)) return;
-      errBox.textContent = t("console.error.resolve", { message: err.message });
-      return;
-    }
-    const { citizen, devices, notes, escalations, timeline, away_until, ...a } = d;
-    if (citizen) people.set(id, { name: citizen.name, address: citizen.address });
-    if (a.state === "resolved") {
-      alerts.delete(id);
-      errBox.textContent = t("console.conflict.resolved", { by: a.resolved_by || t("console.conflict.someoneElse") });
-    } else {
-      alerts.set(id, a);
-      if (id === resolveID) showResolving(a);
-      errBox.textContent = t("console.resolve.stale", { count: a.count, time: vagt.fmtTime(a.last_at) });
-    }
-    render();
+    const remember = (citizen) => {
+      if (citizen) people.set(id, { name: citizen.name, address: citizen.address });
+    };
+    const read = await vagt.rereadStale(id, errBox, {
+      failed: (err) => (failed(err) ? "" : t("console.error.resolve", { message: err.message })),
+      resolved: (a, citizen) => {
+        remember(citizen);
+        alerts.delete(id);
+        return t("console.conflict.resolved", { by: a.resolved_by || t("console.conflict.someoneElse") });
+      },
+      open: (a, citizen) => {
+        remember(citizen);
+        alerts.set(id, a);
+        if (id === resolveID) showResolving(a);
+        return t("console.resolve.stale", { count: a.count, time: vagt.fmtTime(a.last_at) });
+      },
+    });
+    if (read) render();
   }
 
   async function submitResolve(ev) {
