@@ -49,31 +49,41 @@ func Serve(ctx context.Context, nc *nats.Conn, a *Authorizer, ready chan<- struc
 	return nil
 }
 
-// Connect logs in to a node's NATS listener (the first of urls that answers) as the
+// Login is how a service logs in to the nodes' NATS listeners: as the callout's own
+// user (one of the nodes' auth_users, which bypasses the callout).
+type Login struct {
+	URLs     []string // tried in turn; ServeEach logs in to each on its own
+	User     string
+	Password string
+	Logger   *slog.Logger // nil discards
+}
+
+// Connect logs in to a node's NATS listener (the first of l.URLs that answers) as the
 // callout's own user, and reconnects for ever: while no service answers, no new MQTT
 // client gets in (the connected ones stay).
-func Connect(urls []string, user, password string, logger *slog.Logger) (*nats.Conn, error) {
+func Connect(l Login) (*nats.Conn, error) {
+	logger := l.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo(user, password), nats.Name(QueueGroup),
+	nc, err := nats.Connect(strings.Join(l.URLs, ","), nats.UserInfo(l.User, l.Password), nats.Name(QueueGroup),
 		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond), nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logger.Warn("disconnected from the node", "err", err) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("connected to a node again", "url", c.ConnectedUrlRedacted()) }))
 	if err != nil {
-		return nil, fmt.Errorf("brokerauth: connect to %s: %w", strings.Join(urls, ","), err)
+		return nil, fmt.Errorf("brokerauth: connect to %s: %w", strings.Join(l.URLs, ","), err)
 	}
 	return nc, nil
 }
 
-// ServeEach runs one service per node URL, each logged in on its own node only, as
+// ServeEach runs one service per node URL in l, each logged in on its own node only, as
 // production runs `vagt broker-auth` beside each node: a node that dies takes its service
 // with it and the others keep answering. It returns once all are subscribed; stop ends
 // them and returns their first error.
-func ServeEach(urls []string, user, password string, a *Authorizer, logger *slog.Logger) (stop func() error, err error) {
+func ServeEach(l Login, a *Authorizer) (stop func() error, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var conns []*nats.Conn
-	done := make(chan error, len(urls))
+	done := make(chan error, len(l.URLs))
 	stop = func() error {
 		cancel()
 		var first error
@@ -87,8 +97,10 @@ func ServeEach(urls []string, user, password string, a *Authorizer, logger *slog
 		}
 		return first
 	}
-	for _, u := range urls {
-		nc, err := Connect([]string{u}, user, password, logger)
+	for _, u := range l.URLs {
+		one := l
+		one.URLs = []string{u}
+		nc, err := Connect(one)
 		if err != nil {
 			return nil, errors.Join(err, stop())
 		}

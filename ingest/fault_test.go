@@ -25,7 +25,7 @@ func startLoad(t *testing.T, cfg load.Config) func() load.Report {
 	t.Helper()
 	done := make(chan load.Report, 1)
 	go func() {
-		r, err := load.Run(context.Background(), cfg, nil)
+		r, err := load.Run(context.Background(), cfg)
 		if err != nil {
 			t.Errorf("load: %v", err)
 		}

@@ -206,7 +206,7 @@ func waitMetric(t *testing.T, addr, series string, cond func(float64) bool) floa
 
 func runLoad(t *testing.T, cfg load.Config) load.Report {
 	t.Helper()
-	r, err := load.Run(context.Background(), cfg, nil)
+	r, err := load.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // HomeState is one home in the overview: does its gateway run the latest version?
@@ -52,7 +51,7 @@ func (s *Service) Overview(ctx context.Context, scope api.Scope, mun vagt.Munici
 			continue
 		}
 		g := GatewayRunning{Gateway: l.Gateway, Online: l.Online, Applied: l.Applied, Reason: l.Refused}
-		g.State = state(l.Desired, sqlstore.GatewayConfigState{Applied: l.Applied, Refused: l.Refused})
+		g.State = state(l.Desired, GatewayConfigState{Applied: l.Applied, Refused: l.Refused})
 		h.Gateways = append(h.Gateways, g)
 		if h.State == StateNone || h.State == StateLatest || g.State == StateRefused {
 			h.State = g.State

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
 // enqueue asks the pusher to publish the gateway's configuration; it never blocks. A
@@ -79,7 +78,7 @@ func (s *Service) Status(ctx context.Context, st *vagt.Status) error {
 // renumber saves the home's plan again above the version the gateway runs: it runs a
 // higher one than the home's (it was moved from another home, or the database was
 // restored from a backup) and would ignore the home's as older.
-func (s *Service) renumber(ctx context.Context, c sqlstore.GatewayConfigState, running uint64) error {
+func (s *Service) renumber(ctx context.Context, c GatewayConfigState, running uint64) error {
 	row, err := s.store.HomeConfig(ctx, c.Home)
 	if err != nil {
 		return err

@@ -13,26 +13,23 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
-// Store is what the service needs of the SQL store (sqlstore.Store).
+// Store is what the service needs of the SQL store (api/CarePlanService implements it).
 type Store interface {
-	HomeFacts(ctx context.Context, home vagt.HomeID) (sqlstore.HomeFacts, error)
-	HomeConfig(ctx context.Context, home vagt.HomeID) (sqlstore.HomeConfigRow, error)
-	HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]sqlstore.HomeConfigRow, error)
+	HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, error)
+	HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow, error)
+	HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]HomeConfigRow, error)
 	SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
-		build func(version uint64) (settings, effective []byte, err error)) (sqlstore.HomeConfigRow, error)
+		build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error)
 	RecordGatewayConfig(ctx context.Context, gw vagt.GatewayID, applied uint64, refused string, now time.Time) error
 	MarkConfigPublished(ctx context.Context, gw vagt.GatewayID, version uint64, now time.Time) error
-	GatewayConfig(ctx context.Context, gw vagt.GatewayID) (sqlstore.GatewayConfigState, error)
-	Gateway(ctx context.Context, id vagt.GatewayID) (sqlstore.Gateway, error)
+	GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayConfigState, error)
+	Gateway(ctx context.Context, id vagt.GatewayID) (GatewayLink, error)
 	ConfigsToPublish(ctx context.Context, limit int) ([]vagt.GatewayID, error)
-	HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]sqlstore.HomeConfigLine, error)
-	HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]sqlstore.HomeCoverage, error)
+	HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]HomeConfigLine, error)
+	HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]HomeCoverage, error)
 }
-
-var _ Store = (*sqlstore.CarePlanService)(nil)
 
 // Publisher puts a retained QoS 1 message on the broker (MQTT; a fake in tests).
 type Publisher interface {
@@ -134,13 +131,13 @@ type Change struct {
 
 // facts returns what the store knows of the home after deciding the caller's access: a
 // home outside the scope is api.ErrOutOfScope, which the API answers as a missing home.
-func (s *Service) facts(ctx context.Context, scope api.Scope, home vagt.HomeID) (sqlstore.HomeFacts, error) {
+func (s *Service) facts(ctx context.Context, scope api.Scope, home vagt.HomeID) (HomeFacts, error) {
 	f, err := s.store.HomeFacts(ctx, home)
 	if err != nil {
 		return f, err
 	}
 	if !scope.Allows(f.Municipality, f.District) {
-		return sqlstore.HomeFacts{}, fmt.Errorf("home %s: %w", home, api.ErrOutOfScope)
+		return HomeFacts{}, fmt.Errorf("home %s: %w", home, api.ErrOutOfScope)
 	}
 	return f, nil
 }
@@ -184,7 +181,7 @@ func (s *Service) View(ctx context.Context, scope api.Scope, home vagt.HomeID) (
 	return v, nil
 }
 
-func state(desired uint64, st sqlstore.GatewayConfigState) State {
+func state(desired uint64, st GatewayConfigState) State {
 	switch {
 	case desired == 0:
 		return StateNone

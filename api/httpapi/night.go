@@ -11,7 +11,6 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/night"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
@@ -21,8 +20,8 @@ import (
 // NightService is the night supervision (night.Service).
 type NightService interface {
 	Board(ctx context.Context, scope api.Scope) (night.Board, error)
-	Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d night.Decision) (sqlstore.NightCheck, error)
-	Checks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error)
+	Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d night.Decision) (night.Check, error)
+	Checks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time) ([]night.Check, error)
 	// ShiftNow is the time on the shift's clock, which due times are on (the demo's
 	// --night-speed runs it ahead of the wall clock).
 	ShiftNow() time.Time

@@ -158,8 +158,8 @@ func (s *server) stream() http.Handler {
 				last, reset = newest, true
 			} else if last > 0 {
 				// An id this log never wrote: the client followed another store (a restore
-				// moves the ids past a gap, sqlstore.SkipEventIDs); resuming would skip
-				// what this log wrote below the id.
+				// moves the ids past a gap, `vagt alarms replay --event-id-gap`); resuming
+				// would skip what this log wrote below the id.
 				held, err := s.Alerts.HasEvent(r.Context(), last)
 				if err != nil {
 					writeError(w, r, s.Logger, err)

@@ -5,13 +5,12 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 )
 
-// CountStore counts recorded checks (sqlstore.Store).
+// CountStore counts recorded checks (api/sqlstore.NightService implements it).
 type CountStore interface {
-	NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]sqlstore.NightCounts, error)
+	NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]CheckCounts, error)
 }
 
 // Counts gives the statistics the recorded night checks (stats.NightSource).

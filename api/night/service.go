@@ -13,20 +13,17 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/internal/outage"
 )
 
-// Store is what the service needs of the SQL store (sqlstore.Store).
+// Store is what the service needs of the SQL store (api/sqlstore.NightService implements it).
 type Store interface {
-	NightHomes(ctx context.Context, scope api.Scope) ([]sqlstore.NightHome, error)
-	NightChecks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time, limit int) ([]sqlstore.NightCheck, error)
+	NightHomes(ctx context.Context, scope api.Scope) ([]PlannedHome, error)
+	NightChecks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time, limit int) ([]Check, error)
 	NightDues(ctx context.Context, from, to time.Time) (map[vagt.HomeID][]time.Time, error)
-	RecordNightCheck(ctx context.Context, scope api.Scope, c sqlstore.NightCheck, visit *sqlstore.NightAlert, now time.Time) (sqlstore.NightCheck, error)
-	MissNightCheck(ctx context.Context, c sqlstore.NightCheck, gw vagt.GatewayID, now time.Time) (bool, error)
+	RecordNightCheck(ctx context.Context, scope api.Scope, c Check, visit *VisitAlert, now time.Time) (Check, error)
+	MissNightCheck(ctx context.Context, c Check, gw vagt.GatewayID, now time.Time) (bool, error)
 }
-
-var _ Store = (*sqlstore.NightService)(nil)
 
 // SensorReader gives the sensors' state per gateway (influx.Night); an error means unknown.
 type SensorReader interface {
@@ -83,7 +80,7 @@ func (s *Service) log() *slog.Logger {
 
 // homePlan is a home's night plan read from its effective care plan.
 type homePlan struct {
-	sqlstore.NightHome
+	PlannedHome
 	Plan Plan
 	Loc  *time.Location
 }
@@ -93,7 +90,7 @@ func (h homePlan) away(t time.Time) bool {
 	return h.AwayFrom != nil && h.AwayUntil != nil && !t.Before(*h.AwayFrom) && t.Before(*h.AwayUntil)
 }
 
-func parseHome(h sqlstore.NightHome) (homePlan, bool) {
+func parseHome(h PlannedHome) (homePlan, bool) {
 	var eff struct {
 		TimeZone    string `json:"time_zone"`
 		NightChecks *Plan  `json:"night_checks"`
@@ -108,7 +105,7 @@ func parseHome(h sqlstore.NightHome) (homePlan, bool) {
 	if err != nil {
 		return homePlan{}, false
 	}
-	return homePlan{NightHome: h, Plan: *eff.NightChecks, Loc: loc}, true
+	return homePlan{PlannedHome: h, Plan: *eff.NightChecks, Loc: loc}, true
 }
 
 // homes returns the homes in scope with a night plan and a gateway.
@@ -280,21 +277,21 @@ const maxNote = 500
 
 // Record records staff's check of a home in scope: the state seen now and its grade, who
 // and what they decided; "visit" raises a night_visit alert on the alarm lane's store path.
-func (s *Service) Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d Decision) (sqlstore.NightCheck, error) {
+func (s *Service) Record(ctx context.Context, scope api.Scope, home vagt.HomeID, actor string, d Decision) (Check, error) {
 	now, shift := s.now(), s.shiftNow()
-	if d.Decision != sqlstore.NightAllWell && d.Decision != sqlstore.NightVisit {
-		return sqlstore.NightCheck{}, &InvalidField{"decision", fmt.Sprintf("%q: all_well or visit", d.Decision)}
+	if d.Decision != AllWell && d.Decision != Visit {
+		return Check{}, &InvalidField{"decision", fmt.Sprintf("%q: all_well or visit", d.Decision)}
 	}
 	if len(d.Note) > maxNote {
-		return sqlstore.NightCheck{}, &InvalidField{"note", fmt.Sprintf("at most %d bytes", maxNote)}
+		return Check{}, &InvalidField{"note", fmt.Sprintf("at most %d bytes", maxNote)}
 	}
 	h, err := s.home(ctx, scope, home)
 	if err != nil {
-		return sqlstore.NightCheck{}, err
+		return Check{}, err
 	}
 	occ := Occurrences(h.Plan.Times, h.Loc, shift.Add(-backlog), shift.Add(Lookahead))
 	if d.DueAt.IsZero() || !slices.ContainsFunc(occ, d.DueAt.Equal) {
-		return sqlstore.NightCheck{}, &InvalidField{"due_at", fmt.Sprintf("%s is not a check time of this home's plan in the last %s or the next %s",
+		return Check{}, &InvalidField{"due_at", fmt.Sprintf("%s is not a check time of this home's plan in the last %s or the next %s",
 			d.DueAt.UTC().Format(time.RFC3339), backlog, Lookahead)}
 	}
 	states, _ := s.states(ctx, []homePlan{h}, now)
@@ -305,13 +302,13 @@ func (s *Service) Record(ctx context.Context, scope api.Scope, home vagt.HomeID,
 		Findings []Finding `json:"findings"`
 	}{st, findings})
 	if err != nil {
-		return sqlstore.NightCheck{}, err
+		return Check{}, err
 	}
-	c := sqlstore.NightCheck{Home: h.Home, Municipality: h.Municipality, DueAt: d.DueAt.UTC(), By: actor, Decision: d.Decision,
+	c := Check{Home: h.Home, Municipality: h.Municipality, DueAt: d.DueAt.UTC(), By: actor, Decision: d.Decision,
 		Grade: string(grade), State: seen, Note: d.Note}
-	var visit *sqlstore.NightAlert
-	if d.Decision == sqlstore.NightVisit {
-		visit = &sqlstore.NightAlert{Gateway: h.Gateway, Details: map[string]string{"grade": string(grade), "findings": summary(findings)}}
+	var visit *VisitAlert
+	if d.Decision == Visit {
+		visit = &VisitAlert{Gateway: h.Gateway, Details: map[string]string{"grade": string(grade), "findings": summary(findings)}}
 	}
 	return s.Store.RecordNightCheck(ctx, scope, c, visit, now)
 }
@@ -347,7 +344,7 @@ func (s *Service) home(ctx context.Context, scope api.Scope, home vagt.HomeID) (
 
 // Checks returns the checks due in [from, to) of a home in scope (it need not have night
 // checks any more), newest first; the store decides the scope.
-func (s *Service) Checks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time) ([]sqlstore.NightCheck, error) {
+func (s *Service) Checks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time) ([]Check, error) {
 	if !from.Before(to) || to.Sub(from) > 400*24*time.Hour {
 		return nil, &InvalidField{"from", "from before to, at most 400 days apart"}
 	}
@@ -397,7 +394,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			State
 			Findings []Finding `json:"findings"`
 		}{st, findings})
-		ok, err := s.Store.MissNightCheck(ctx, sqlstore.NightCheck{Home: m.h.Home, Municipality: m.h.Municipality, DueAt: m.at.UTC(),
+		ok, err := s.Store.MissNightCheck(ctx, Check{Home: m.h.Home, Municipality: m.h.Municipality, DueAt: m.at.UTC(),
 			Grade: string(grade), State: seen}, m.h.Gateway, s.now())
 		if err != nil {
 			errs = append(errs, err)

@@ -49,7 +49,7 @@ func TestGPSLoadTrackersCrossingTheEdge(t *testing.T) {
 	}
 	lastEvent, _ := s.LastEventID(ctx)
 	r, err := load.Run(ctx, load.Config{Broker: broker.URL(), Trackers: trackers, Batches: rounds, Step: 10 * time.Second,
-		Start: t0.Add(-10 * time.Minute), TrackerWalk: 500}, nil)
+		Start: t0.Add(-10 * time.Minute), TrackerWalk: 500})
 	if err != nil || r.Positions != trackers*rounds {
 		t.Fatalf("load: %+v %v", r, err)
 	}

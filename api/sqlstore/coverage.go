@@ -6,19 +6,12 @@ import (
 	"strings"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/careplan"
 )
 
-// HomeCoverage is what the care-plan overview needs to say how many of a home's devices
-// its plan covers: the devices registered behind its (not decommissioned) gateways, and
-// its plan as written (settings JSON; nil without one).
-type HomeCoverage struct {
-	Registered []vagt.DeviceID
-	Plan       []byte
-}
-
-// HomeCoverage returns it for the homes of a municipality (0: all), of the districts when
-// any are given.
-func (s *CarePlanService) HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]HomeCoverage, error) {
+// HomeCoverage returns what the care-plan overview needs of each home's coverage for the
+// homes of a municipality (0: all), of the districts when any are given.
+func (s *CarePlanService) HomeCoverage(ctx context.Context, mun vagt.MunicipalityCode, districts []int64) (map[vagt.HomeID]careplan.HomeCoverage, error) {
 	where, args := `WHERE (? = 0 OR d.municipality = ?)`, []any{int(mun), int(mun)}
 	if len(districts) > 0 {
 		where += ` AND h.district_id IN (?` + strings.Repeat(", ?", len(districts)-1) + `)`
@@ -26,7 +19,7 @@ func (s *CarePlanService) HomeCoverage(ctx context.Context, mun vagt.Municipalit
 			args = append(args, d)
 		}
 	}
-	out := map[vagt.HomeID]HomeCoverage{}
+	out := map[vagt.HomeID]careplan.HomeCoverage{}
 	err := s.each(ctx, `SELECT h.id, dv.id FROM homes h JOIN districts d ON d.id = h.district_id
 		JOIN gateways g ON g.home_id = h.id AND g.decommissioned_at IS NULL
 		JOIN devices dv ON dv.gateway_id = g.id `+where, args, func(r *sql.Rows) error {

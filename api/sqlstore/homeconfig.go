@@ -10,46 +10,16 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/careplan"
 )
 
 // Care plans (api/careplan): a home's configuration as JSON, its history and what each
-// gateway runs. The store keeps the JSON as it is given; careplan validates and reads it.
-
-// HomeConfigRow is one version of a home's configuration.
-type HomeConfigRow struct {
-	Home      vagt.HomeID
-	Version   uint64
-	Settings  []byte // JSON as staff wrote it
-	Effective []byte // JSON with the defaults filled in
-	ChangedAt time.Time
-	ChangedBy string
-}
-
-// HomeFacts is what deciding on a home's configuration needs from the registry.
-type HomeFacts struct {
-	Home         vagt.HomeID
-	Municipality vagt.MunicipalityCode
-	District     int64
-	Gateways     []vagt.GatewayID
-	Devices      map[vagt.DeviceID]vagt.Technology // behind the home's gateways
-}
-
-// GatewayConfigState is what a gateway runs as far as the platform knows.
-type GatewayConfigState struct {
-	Gateway     vagt.GatewayID
-	Home        vagt.HomeID // "" not installed
-	Desired     uint64      // the version of its home's configuration; 0 none
-	Applied     uint64      // the version its status reported; 0 none yet
-	Refused     string      // why it refused the latest configuration it was sent
-	ReportedAt  *time.Time  // since when it reports this version and refusal
-	Published   uint64      // the version last published to it
-	PublishedAt *time.Time
-	Online      bool
-}
+// gateway runs, in careplan's words (careplan.Store). The store keeps the JSON as it is
+// given; careplan validates and reads it.
 
 // HomeFacts returns a home's municipality, district, gateways and their devices.
-func (s *CarePlanService) HomeFacts(ctx context.Context, home vagt.HomeID) (HomeFacts, error) {
-	f := HomeFacts{Home: home, Devices: map[vagt.DeviceID]vagt.Technology{}}
+func (s *CarePlanService) HomeFacts(ctx context.Context, home vagt.HomeID) (careplan.HomeFacts, error) {
+	f := careplan.HomeFacts{Home: home, Devices: map[vagt.DeviceID]vagt.Technology{}}
 	var mun int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT d.municipality, d.id FROM homes h JOIN districts d ON d.id = h.district_id WHERE h.id = ?`),
 		string(home)).Scan(&mun, &f.District)
@@ -88,19 +58,19 @@ func (s *CarePlanService) HomeFacts(ctx context.Context, home vagt.HomeID) (Home
 }
 
 // HomeConfig returns a home's current configuration; api.ErrNotFound when it has none.
-func (s *CarePlanService) HomeConfig(ctx context.Context, home vagt.HomeID) (HomeConfigRow, error) {
+func (s *CarePlanService) HomeConfig(ctx context.Context, home vagt.HomeID) (careplan.HomeConfigRow, error) {
 	rows, err := s.homeConfigRows(ctx, `SELECT home_id, version, settings, effective, changed_at, changed_by FROM home_configs WHERE home_id = ?`, string(home))
 	if err != nil {
-		return HomeConfigRow{}, err
+		return careplan.HomeConfigRow{}, err
 	}
 	if len(rows) == 0 {
-		return HomeConfigRow{}, fmt.Errorf("configuration of home %s: %w", home, api.ErrNotFound)
+		return careplan.HomeConfigRow{}, fmt.Errorf("configuration of home %s: %w", home, api.ErrNotFound)
 	}
 	return rows[0], nil
 }
 
 // HomeConfigHistory returns a home's configurations, newest first.
-func (s *CarePlanService) HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]HomeConfigRow, error) {
+func (s *CarePlanService) HomeConfigHistory(ctx context.Context, home vagt.HomeID, limit int) ([]careplan.HomeConfigRow, error) {
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}
@@ -108,16 +78,16 @@ func (s *CarePlanService) HomeConfigHistory(ctx context.Context, home vagt.HomeI
 		WHERE home_id = ? ORDER BY version DESC LIMIT ?`, string(home), limit)
 }
 
-func (s *DB) homeConfigRows(ctx context.Context, query string, args ...any) ([]HomeConfigRow, error) {
+func (s *DB) homeConfigRows(ctx context.Context, query string, args ...any) ([]careplan.HomeConfigRow, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, storeErr("home config", err)
 	}
 	defer rows.Close()
-	var out []HomeConfigRow
+	var out []careplan.HomeConfigRow
 	for rows.Next() {
 		var (
-			r         HomeConfigRow
+			r         careplan.HomeConfigRow
 			home      string
 			v, at     int64
 			set, eff  string
@@ -143,8 +113,8 @@ func (s *DB) homeConfigRows(ctx context.Context, query string, args ...any) ([]H
 // it conditional: api.ErrConflict when the current version is another (someone else
 // changed it meanwhile). build gets the new version and returns the JSON to store.
 func (s *CarePlanService) SaveHomeConfig(ctx context.Context, home vagt.HomeID, ifVersion, above uint64, actor, detail string, now time.Time,
-	build func(version uint64) (settings, effective []byte, err error)) (HomeConfigRow, error) {
-	var row HomeConfigRow
+	build func(version uint64) (settings, effective []byte, err error)) (careplan.HomeConfigRow, error) {
+	var row careplan.HomeConfigRow
 	err := s.inTx(ctx, func(t *tx) error {
 		var decom sql.NullInt64
 		if err := t.row(ctx, `SELECT decommissioned_at FROM homes WHERE id = ?`, string(home)).Scan(&decom); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -166,7 +136,7 @@ func (s *CarePlanService) SaveHomeConfig(ctx context.Context, home vagt.HomeID, 
 		if err != nil {
 			return err
 		}
-		row = HomeConfigRow{Home: home, Version: v, Settings: set, Effective: eff, ChangedAt: now.UTC().Truncate(time.Millisecond), ChangedBy: actor}
+		row = careplan.HomeConfigRow{Home: home, Version: v, Settings: set, Effective: eff, ChangedAt: now.UTC().Truncate(time.Millisecond), ChangedBy: actor}
 		if _, err := t.exec(ctx, `INSERT INTO home_configs (home_id, version, settings, effective, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (home_id) DO UPDATE SET version = excluded.version, settings = excluded.settings,
 				effective = excluded.effective, changed_at = excluded.changed_at, changed_by = excluded.changed_by`,
@@ -183,7 +153,7 @@ func (s *CarePlanService) SaveHomeConfig(ctx context.Context, home vagt.HomeID, 
 		return t.audit(ctx, now, actor, "homeconfig.update", "home/"+string(home), fmt.Sprintf("version %d: %s", v, detail))
 	})
 	if err != nil {
-		return HomeConfigRow{}, storeErr("save home config", err)
+		return careplan.HomeConfigRow{}, storeErr("save home config", err)
 	}
 	return row, nil
 }
@@ -218,8 +188,8 @@ func (s *CarePlanService) MarkConfigPublished(ctx context.Context, gw vagt.Gatew
 }
 
 // GatewayConfig returns what the platform knows of a gateway's configuration.
-func (s *CarePlanService) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (GatewayConfigState, error) {
-	st := GatewayConfigState{Gateway: gw}
+func (s *CarePlanService) GatewayConfig(ctx context.Context, gw vagt.GatewayID) (careplan.GatewayConfigState, error) {
+	st := careplan.GatewayConfigState{Gateway: gw}
 	var (
 		applied, published, desired int64
 		reportedAt, publishAt       sql.NullInt64
@@ -270,26 +240,9 @@ func storeErrOrNil(op string, err error) error {
 	return storeErr(op, err)
 }
 
-// HomeConfigLine is one home and one of its gateways (Gateway "" without one) for the
-// overview of a municipality's care plans.
-type HomeConfigLine struct {
-	Home     vagt.HomeID
-	District int64
-	Desired  uint64
-	Gateway  vagt.GatewayID
-	Online   bool
-	Applied  uint64
-	Refused  string
-	// AwayFrom and AwayUntil: the plan's absence (edges.go); nil: none.
-	AwayFrom, AwayUntil *time.Time
-	// Citizen is the name of the home's citizen ("" for none or erased): personal data,
-	// for callers that audit its read.
-	Citizen string
-}
-
 // HomeConfigLines returns the homes of a municipality (0: all), of the districts when any
 // are given, ordered by home, at most limit homes' worth of lines.
-func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]HomeConfigLine, error) {
+func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.MunicipalityCode, districts []int64, limit int) ([]careplan.HomeConfigLine, error) {
 	if limit <= 0 || limit > 5000 {
 		limit = 5000
 	}
@@ -315,10 +268,10 @@ func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.Municipa
 		return nil, storeErr("home config lines", err)
 	}
 	defer rows.Close()
-	var out []HomeConfigLine
+	var out []careplan.HomeConfigLine
 	for rows.Next() {
 		var (
-			l                HomeConfigLine
+			l                careplan.HomeConfigLine
 			home, gw         string
 			desired, applied int64
 			online           int
@@ -335,9 +288,9 @@ func (s *CarePlanService) HomeConfigLines(ctx context.Context, mun vagt.Municipa
 }
 
 // Gateway returns a gateway's link state.
-func (s *CarePlanService) Gateway(ctx context.Context, id vagt.GatewayID) (Gateway, error) {
+func (s *CarePlanService) Gateway(ctx context.Context, id vagt.GatewayID) (careplan.GatewayLink, error) {
 	var (
-		g                      Gateway
+		g                      careplan.GatewayLink
 		home                   sql.NullString
 		mun, online, hb        int
 		lastSeen, offlineSince sql.NullInt64

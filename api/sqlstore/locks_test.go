@@ -9,6 +9,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -84,8 +85,8 @@ func TestNightCheckLockOrder(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		created, err := s.MissNightCheck(ctx, sqlstore.NightCheck{Home: w.home, Municipality: 766, DueAt: t0.Add(-time.Hour),
-			Grade: "amber", State: sqlstore.RawJSON(`{}`)}, "gw-0042", t0)
+		created, err := s.MissNightCheck(ctx, night.Check{Home: w.home, Municipality: 766, DueAt: t0.Add(-time.Hour),
+			Grade: "amber", State: night.RawJSON(`{}`)}, "gw-0042", t0)
 		done <- result{created, err}
 	}()
 	// Wait until the sweep's transaction waits for the audit lock.

@@ -12,31 +12,16 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // Night supervision (api/night, docs/night-supervision.md): the homes whose care plan has
 // night checks, and the checks made or missed (migration 9).
 
-// NightHome is a home whose care plan names night checks, with what the board shows of it.
-type NightHome struct {
-	Home         vagt.HomeID
-	Municipality vagt.MunicipalityCode
-	District     int64
-	Citizen      string // the citizen's name; "" none registered
-	Gateway      vagt.GatewayID
-	Online       bool
-	LastSeen     *time.Time
-	Effective    []byte    // the care plan with defaults filled in (JSON)
-	ChangedAt    time.Time // when the plan was last saved: no check before it counts as missed
-	// AwayFrom and AwayUntil are the citizen's absence in the care plan (nil: none): no
-	// check falls due while the citizen is away.
-	AwayFrom, AwayUntil *time.Time
-}
-
 // NightHomes returns the homes in use in scope whose plan has night checks (the sweep for
 // missed checks asks with api.Scope{All: true}).
-func (s *NightService) NightHomes(ctx context.Context, scope api.Scope) ([]NightHome, error) {
+func (s *NightService) NightHomes(ctx context.Context, scope api.Scope) ([]night.PlannedHome, error) {
 	query := `SELECT h.id, d.municipality, h.district_id, COALESCE(ci.name, ''), COALESCE(g.id, ''), COALESCE(g.online, 0), g.last_seen, c.effective, c.changed_at,
 		c.away_from, c.away_until
 		FROM homes h JOIN districts d ON d.id = h.district_id
@@ -56,10 +41,10 @@ func (s *NightService) NightHomes(ctx context.Context, scope api.Scope) ([]Night
 		}
 	}
 	query += ` ORDER BY h.id, g.id LIMIT 20000`
-	var out []NightHome
+	var out []night.PlannedHome
 	err := s.each(ctx, query, args, func(r *sql.Rows) error {
 		var (
-			h        NightHome
+			h        night.PlannedHome
 			home, gw string
 			m        int64
 			online   int
@@ -86,53 +71,18 @@ func (s *NightService) NightHomes(ctx context.Context, scope api.Scope) ([]Night
 	return out, nil
 }
 
-// Night check decisions.
-const (
-	NightAllWell = "all_well" // checked remotely, all well: a visit avoided
-	NightVisit   = "visit"    // a visit is needed: an alert on the alarm lane
-	NightMissed  = "missed"   // nobody checked within the window: an alert
-)
-
-// NightCheck is one check of one home at one due time.
-type NightCheck struct {
-	ID            int64                 `json:"id"`
-	Home          vagt.HomeID           `json:"home"`
-	Municipality  vagt.MunicipalityCode `json:"municipality"`
-	DueAt         time.Time             `json:"due_at"`
-	CheckedAt     time.Time             `json:"checked_at"`
-	By            string                `json:"by"`
-	Decision      string                `json:"decision"`
-	Grade         string                `json:"grade"`
-	State         RawJSON               `json:"state"`
-	Note          string                `json:"note,omitempty"`
-	AlertID       *int64                `json:"alert_id,omitempty"`
-	Missed        bool                  `json:"missed"` // the window passed before it was made
-	MissedAlertID *int64                `json:"missed_alert_id,omitempty"`
-}
-
-// RawJSON is JSON stored as text and passed through as it is.
-type RawJSON []byte
-
-// MarshalJSON writes the stored JSON (null when empty).
-func (j RawJSON) MarshalJSON() ([]byte, error) {
-	if len(j) == 0 {
-		return []byte("null"), nil
-	}
-	return j, nil
-}
-
 const nightColumns = `id, home_id, municipality, due_at, checked_at, actor, decision, grade, state, note, alert_id, missed, missed_alert_id`
 
-func scanNight(r interface{ Scan(...any) error }) (NightCheck, error) {
+func scanNight(r interface{ Scan(...any) error }) (night.Check, error) {
 	var (
-		c                  NightCheck
+		c                  night.Check
 		home, state        string
 		mun, due, checked  int64
 		alert, missedAlert sql.NullInt64
 		missed             int
 	)
 	err := r.Scan(&c.ID, &home, &mun, &due, &checked, &c.By, &c.Decision, &c.Grade, &state, &c.Note, &alert, &missed, &missedAlert)
-	c.Home, c.Municipality, c.DueAt, c.CheckedAt, c.State = vagt.HomeID(home), vagt.MunicipalityCode(mun), fromMs(due), fromMs(checked), RawJSON(state)
+	c.Home, c.Municipality, c.DueAt, c.CheckedAt, c.State = vagt.HomeID(home), vagt.MunicipalityCode(mun), fromMs(due), fromMs(checked), night.RawJSON(state)
 	c.Missed = missed != 0
 	if alert.Valid {
 		c.AlertID = &alert.Int64
@@ -143,20 +93,14 @@ func scanNight(r interface{ Scan(...any) error }) (NightCheck, error) {
 	return c, err
 }
 
-// NightAlert is the alert a check raises: on the home's gateway, about the home as a whole.
-type NightAlert struct {
-	Gateway vagt.GatewayID
-	Details map[string]string
-}
-
 // RecordNightCheck stores staff's check of a home at a due time, in one transaction with
 // its audit entry and, for a visit, the alert it raises (the same path as an alarm from
 // the lane: folding, escalation, the stream). A check of a due time nobody checked in its
 // window (missed) takes the place of the missed record and keeps the mark; a second check
 // of the same due time is a conflict. A home outside scope is api.ErrOutOfScope, and
 // nothing is written.
-func (s *NightService) RecordNightCheck(ctx context.Context, scope api.Scope, c NightCheck, visit *NightAlert, now time.Time) (NightCheck, error) {
-	var out NightCheck
+func (s *NightService) RecordNightCheck(ctx context.Context, scope api.Scope, c night.Check, visit *night.VisitAlert, now time.Time) (night.Check, error) {
+	var out night.Check
 	err := s.inTx(ctx, func(t *tx) error {
 		mun, err := t.homeScoped(ctx, c.Home, scope) // gps.go
 		if err != nil {
@@ -176,7 +120,7 @@ func (s *NightService) RecordNightCheck(ctx context.Context, scope api.Scope, c 
 			}
 		case err != nil:
 			return err
-		case decision != NightMissed:
+		case decision != night.Missed:
 			return fmt.Errorf("%w: the %s check of home %s was already recorded", api.ErrConflict, c.DueAt.Format(time.RFC3339), c.Home)
 		default:
 			if _, err := t.exec(ctx, `UPDATE night_checks SET checked_at = ?, actor = ?, decision = ?, grade = ?, state = ?, note = ? WHERE id = ?`,
@@ -206,7 +150,7 @@ func (s *NightService) RecordNightCheck(ctx context.Context, scope api.Scope, c 
 		return err
 	})
 	if err != nil {
-		return NightCheck{}, storeErr("record night check", err)
+		return night.Check{}, storeErr("record night check", err)
 	}
 	return out, nil
 }
@@ -215,14 +159,14 @@ func (s *NightService) RecordNightCheck(ctx context.Context, scope api.Scope, c 
 // and raises a night_check_missed alert, in one transaction with its audit entry. A due
 // time already recorded (checked, or missed by another replica) changes nothing: it
 // returns false.
-func (s *NightService) MissNightCheck(ctx context.Context, c NightCheck, gw vagt.GatewayID, now time.Time) (bool, error) {
+func (s *NightService) MissNightCheck(ctx context.Context, c night.Check, gw vagt.GatewayID, now time.Time) (bool, error) {
 	created := false
 	err := s.inTx(ctx, func(t *tx) error {
 		created = false
 		var id int64
 		err := t.row(ctx, `INSERT INTO night_checks (home_id, municipality, due_at, checked_at, actor, decision, grade, state, note, missed)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', 1) ON CONFLICT (home_id, due_at) DO NOTHING RETURNING id`,
-			string(c.Home), int(c.Municipality), ms(c.DueAt), ms(now), api.System, NightMissed, c.Grade, string(c.State)).Scan(&id)
+			string(c.Home), int(c.Municipality), ms(c.DueAt), ms(now), api.System, night.Missed, c.Grade, string(c.State)).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
@@ -255,13 +199,13 @@ func nightRaise(typ vagt.AlarmType, gw vagt.GatewayID, mun vagt.MunicipalityCode
 
 // NightChecks returns the checks of a home in scope with due times in [from, to), newest
 // first. The caller audits the read.
-func (s *NightService) NightChecks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time, limit int) ([]NightCheck, error) {
+func (s *NightService) NightChecks(ctx context.Context, scope api.Scope, home vagt.HomeID, from, to time.Time, limit int) ([]night.Check, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	var out []NightCheck
+	var out []night.Check
 	err := s.inTx(ctx, func(t *tx) error {
-		out = []NightCheck{}
+		out = []night.Check{}
 		if _, err := t.homeScoped(ctx, home, scope); err != nil { // gps.go
 			return err
 		}
@@ -305,15 +249,8 @@ func (s *NightService) NightDues(ctx context.Context, from, to time.Time) (map[v
 	return out, nil
 }
 
-// NightCounts are a municipality's checks in an interval by decision.
-type NightCounts struct {
-	Remote int `json:"checks_remote"` // checked remotely, all well
-	Visits int `json:"checks_visit"`  // a visit was needed
-	Missed int `json:"checks_missed"` // the window passed unchecked (a later check counts as well)
-}
-
 // NightCheckCounts counts the checks due in [from, to) per municipality (none: all).
-func (s *NightService) NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]NightCounts, error) {
+func (s *NightService) NightCheckCounts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (map[vagt.MunicipalityCode]night.CheckCounts, error) {
 	query := `SELECT municipality, decision, missed, COUNT(*) FROM night_checks WHERE due_at >= ? AND due_at < ?`
 	args := []any{ms(from), ms(to)}
 	if len(muns) > 0 {
@@ -323,7 +260,7 @@ func (s *NightService) NightCheckCounts(ctx context.Context, muns []vagt.Municip
 		}
 	}
 	query += ` GROUP BY municipality, decision, missed`
-	out := map[vagt.MunicipalityCode]NightCounts{}
+	out := map[vagt.MunicipalityCode]night.CheckCounts{}
 	err := s.each(ctx, query, args, func(r *sql.Rows) error {
 		var (
 			m, n     int64
@@ -335,9 +272,9 @@ func (s *NightService) NightCheckCounts(ctx context.Context, muns []vagt.Municip
 		}
 		c := out[vagt.MunicipalityCode(m)]
 		switch decision {
-		case NightAllWell:
+		case night.AllWell:
 			c.Remote += int(n)
-		case NightVisit:
+		case night.Visit:
 			c.Visits += int(n)
 		}
 		if missed != 0 {

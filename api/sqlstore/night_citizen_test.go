@@ -7,6 +7,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -29,8 +30,8 @@ func TestNightChecksOfACitizen(t *testing.T) {
 			if err := errors.Join(s.CreateHome(ctx, home, district, cit), s.RegisterGateway(ctx, gw, home)); err != nil {
 				t.Fatal(err)
 			}
-			_, err = s.RecordNightCheck(ctx, api.Scope{Municipality: 766, Districts: []int64{district}}, sqlstore.NightCheck{Home: home, Municipality: 766, DueAt: due, By: "anna", Decision: sqlstore.NightAllWell,
-				Grade: "green", State: sqlstore.RawJSON(`{"in_bed":true,"in_bed_since":"2026-11-22T21:40:00Z"}`), Note: "sov trygt"}, nil, t0)
+			_, err = s.RecordNightCheck(ctx, api.Scope{Municipality: 766, Districts: []int64{district}}, night.Check{Home: home, Municipality: 766, DueAt: due, By: "anna", Decision: night.AllWell,
+				Grade: "green", State: night.RawJSON(`{"in_bed":true,"in_bed_since":"2026-11-22T21:40:00Z"}`), Note: "sov trygt"}, nil, t0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt/api"
+	"github.com/vagt-dk/vagt/api/night"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 )
 
@@ -29,8 +30,8 @@ func TestNightScope(t *testing.T) {
 			}
 		}
 		due := t0.Add(-time.Hour)
-		check := sqlstore.NightCheck{Home: w.home, DueAt: due, By: "mallory", Decision: sqlstore.NightVisit, Grade: "red", State: sqlstore.RawJSON(`{}`)}
-		visit := &sqlstore.NightAlert{Gateway: "gw-0042", Details: map[string]string{"grade": "red"}}
+		check := night.Check{Home: w.home, DueAt: due, By: "mallory", Decision: night.Visit, Grade: "red", State: night.RawJSON(`{}`)}
+		visit := &night.VisitAlert{Gateway: "gw-0042", Details: map[string]string{"grade": "red"}}
 		audits, events := auditCount(t, s), lastEvent(t, s)
 		for name, scope := range outside {
 			if hs, err := s.NightHomes(ctx, scope); err != nil || len(hs) != 0 {
@@ -55,8 +56,8 @@ func TestNightScope(t *testing.T) {
 		if _, err := s.NightChecks(ctx, api.Scope{All: true}, "home-none", due, t0, 10); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("the checks of no home: %v", err)
 		}
-		if _, err := s.RecordNightCheck(ctx, api.Scope{All: true}, sqlstore.NightCheck{Home: "home-none", DueAt: due, By: "anna",
-			Decision: sqlstore.NightAllWell, Grade: "green", State: sqlstore.RawJSON(`{}`)}, nil, t0); !errors.Is(err, api.ErrNotFound) {
+		if _, err := s.RecordNightCheck(ctx, api.Scope{All: true}, night.Check{Home: "home-none", DueAt: due, By: "anna",
+			Decision: night.AllWell, Grade: "green", State: night.RawJSON(`{}`)}, nil, t0); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("a check of no home: %v", err)
 		}
 

@@ -103,15 +103,3 @@ func (s *AlertService) DetectOffline(ctx context.Context, now time.Time) (int, e
 	}
 	return n, nil
 }
-
-// Gateway is what the store knows of a gateway's link.
-type Gateway struct {
-	ID           vagt.GatewayID
-	Home         vagt.HomeID
-	Municipality vagt.MunicipalityCode
-	Online       bool
-	LastSeen     *time.Time
-	OfflineSince *time.Time
-	Heartbeat    time.Duration
-	Software     string
-}

@@ -112,7 +112,7 @@ func TestNotifyLatency(t *testing.T) {
 	start := time.Now()
 	go func() {
 		r, err := load.Run(ctx, load.Config{Broker: st.broker.URL(), Homes: 1000, Sensors: 25, Samples: 2, Interval: time.Second,
-			Duration: loadFor, Conns: 4, Window: 512, Prefix: "bench"}, slog.New(slog.DiscardHandler))
+			Duration: loadFor, Conns: 4, Window: 512, Prefix: "bench"})
 		if err != nil && ctx.Err() == nil {
 			t.Errorf("load: %v", err)
 		}

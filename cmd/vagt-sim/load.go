@@ -44,8 +44,8 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	if err := subcmd.Parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("component", "load")
-	r, runErr := load.Run(ctx, cfg, logger)
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil)).With("component", "load")
+	r, runErr := load.Run(ctx, cfg)
 	secs := r.Elapsed.Seconds()
 	fmt.Fprintf(stdout, "sent: gateways=%d batches=%d readings=%d alarms=%d failed=%d elapsed=%.2fs rate=%.0f readings/s\n",
 		r.Gateways, r.Batches, r.Readings, r.Alarms, r.Failed, secs, float64(r.Readings)/max(secs, 1e-9))

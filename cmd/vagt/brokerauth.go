@@ -85,7 +85,7 @@ func runBrokerAuth(ctx context.Context, args []string, getenv func(string) strin
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	nc, err := brokerauth.Connect(strings.Split(*servers, ","), *user, *password, logger)
+	nc, err := brokerauth.Connect(brokerauth.Login{URLs: strings.Split(*servers, ","), User: *user, Password: *password, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,8 @@ type Config struct {
 	Trackers        int
 	TrackerPassword string
 	TrackerWalk     float64 // metres a tracker walks out from its home and back; default 500
+
+	Logger *slog.Logger // nil discards
 }
 
 // GatewayCount is what one gateway got acknowledged by the broker.
@@ -125,11 +127,12 @@ func GatewayID(prefix string, i int) vagt.GatewayID {
 // Run plays the load until Duration or Batches is reached or ctx ends, waits for the
 // broker's acknowledgements of what it published, and reports. It returns an error, with
 // the report so far, when a connection fails.
-func Run(ctx context.Context, cfg Config, logger *slog.Logger) (Report, error) {
+func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

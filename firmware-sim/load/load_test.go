@@ -79,7 +79,7 @@ func TestReportMatchesWhatWasPublished(t *testing.T) {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
 
-	r, err := load.Run(context.Background(), load.Config{Broker: broker.URL(), Homes: 7, Sensors: 11, Samples: 3, Batches: 5, AlarmEvery: 2, Conns: 3}, nil)
+	r, err := load.Run(context.Background(), load.Config{Broker: broker.URL(), Homes: 7, Sensors: 11, Samples: 3, Batches: 5, AlarmEvery: 2, Conns: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestConfigRejected(t *testing.T) {
 		{Broker: "tcp://127.0.0.1:1", Homes: 1, Sensors: 1},                            // runs forever
 		{Broker: "tcp://127.0.0.1:1", Homes: 1, Sensors: 100, Samples: 51, Batches: 1}, // over a batch
 	} {
-		if _, err := load.Run(context.Background(), c, nil); err == nil {
+		if _, err := load.Run(context.Background(), c); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}

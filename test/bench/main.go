@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -424,7 +423,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 	if feed == "live" {
 		fmt.Printf("(b) ingest [%s]: %d homes × %d batches of %d readings, as fast as the broker takes them\n", res.mode, o.homes, o.batches, o.sensors*o.samples)
 		cpu, start = startCPU(db, mq), time.Now()
-		if report, err = load.Run(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
+		if report, err = load.Run(ctx, cfg); err != nil {
 			return res, err
 		}
 		sent = time.Since(start)
@@ -434,7 +433,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 		}
 		fmt.Printf("(b) ingest [%s]: %d homes × %d batches of %d readings published into its session, then ingest started\n", res.mode, o.homes, o.batches, o.sensors*o.samples)
 		t := time.Now()
-		if report, err = load.Run(ctx, cfg, slog.New(slog.DiscardHandler)); err != nil {
+		if report, err = load.Run(ctx, cfg); err != nil {
 			return res, err
 		}
 		sent = time.Since(t)

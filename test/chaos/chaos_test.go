@@ -240,7 +240,7 @@ func TestChaos(t *testing.T) {
 			genRuns++
 			r, err := load.Run(loadCtx, load.Config{Broker: url, ClientID: fmt.Sprintf("chaos-gen%d", genRuns), Homes: genHomes,
 				Sensors: 10, Samples: 10, Interval: time.Second, AlarmEvery: genAlarmEvery, Prefix: fmt.Sprintf("gen%d", genRuns),
-				Duration: 24 * time.Hour}, nil) // until the load stops
+				Duration: 24 * time.Hour}) // until the load stops
 			genMu.Lock()
 			genAcked.Readings += r.Readings
 			genAcked.Alarms += r.Alarms

@@ -110,7 +110,7 @@ func TestSoak(t *testing.T) {
 	})
 
 	rep, err := load.Run(t.Context(), load.Config{Broker: p.broker.URL(), ClientID: "soak-load", Homes: homes, Sensors: 10, Samples: 10,
-		Duration: dur, Interval: interval, AlarmEvery: alarmEvery, Prefix: "soak"}, nil)
+		Duration: dur, Interval: interval, AlarmEvery: alarmEvery, Prefix: "soak"})
 	if err != nil {
 		t.Fatalf("load: %v (report so far %+v)", err, rep.Readings)
 	}

@@ -3,7 +3,6 @@ package replicas
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,7 +72,7 @@ func TestIngestReplicasOnClusterKill9(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		r, err := load.Run(ctx, load.Config{Broker: cluster.Node(2).URL(), Homes: 30, Sensors: 5, Samples: 10, Batches: 20,
-			Interval: 200 * time.Millisecond, Conns: 2, Prefix: "kill9"}, slog.New(slog.DiscardHandler))
+			Interval: 200 * time.Millisecond, Conns: 2, Prefix: "kill9"})
 		done <- result{r, err}
 	}()
 	time.Sleep(1500 * time.Millisecond) // in the middle of the load (4 s)

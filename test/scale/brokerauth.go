@@ -41,7 +41,7 @@ func startAuthCluster(ctx context.Context, opts localstack.NATSClusterOptions) (
 	if err != nil {
 		return nil, errors.Join(err, c.Close())
 	}
-	stop, err := brokerauth.ServeEach(c.ClientURLs(), opts.Callout.User, opts.Callout.Password, a, nil)
+	stop, err := brokerauth.ServeEach(brokerauth.Login{URLs: c.ClientURLs(), User: opts.Callout.User, Password: opts.Callout.Password}, a)
 	if err != nil {
 		return nil, errors.Join(err, c.Close())
 	}

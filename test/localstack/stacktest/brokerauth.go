@@ -41,7 +41,7 @@ func BrokerAuth(t testing.TB, urls []string, user, password string, o brokerauth
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := brokerauth.ServeEach(urls, user, password, a, o.Logger)
+	stop, err := brokerauth.ServeEach(brokerauth.Login{URLs: urls, User: user, Password: password, Logger: o.Logger}, a)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -111,7 +110,7 @@ func measure(ctx context.Context, db *localstack.InfluxDB, o options, n int) err
 	cfg := load.Config{Broker: cluster.Node(0).URL(), Homes: o.homes, Sensors: o.sensors, Samples: o.samples, Batches: o.batches,
 		Conns: 4, Window: 512, Prefix: fmt.Sprintf("r%d", n)}
 	start := time.Now()
-	report, err := load.Run(ctx, cfg, slog.New(slog.DiscardHandler))
+	report, err := load.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
