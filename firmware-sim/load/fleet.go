@@ -13,7 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/gateway/uplink"
+	"github.com/vagt-dk/vagt/internal/backoff"
 )
 
 // FleetConfig says how to play gateways with one real MQTT connection each — unlike Run,
@@ -60,7 +60,7 @@ type fleetGateway struct {
 	id       vagt.GatewayID
 	mun      vagt.MunicipalityCode
 	client   mqtt.Client
-	backoff  *uplink.Backoff
+	backoff  *backoff.Backoff
 	tried    atomic.Bool
 	quit     chan struct{}
 	up       atomic.Bool
@@ -129,7 +129,7 @@ func StartFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 	id := GatewayID(f.cfg.Prefix, i)
 	g := &fleetGateway{index: i, id: id, mun: mun, quit: make(chan struct{}),
-		backoff: uplink.NewBackoff(min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, string(id))}
+		backoff: backoff.New(min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, string(id))}
 	g.backoff.NoJitter = f.cfg.NoJitter
 	g.batches = newGateway(f.batchCfg, i)
 	o := mqtt.NewClientOptions().SetClientID(string(id)).SetCleanSession(false).

@@ -21,6 +21,7 @@ import (
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/gateway/burst"
 	"github.com/vagt-dk/vagt/gateway/spool"
+	"github.com/vagt-dk/vagt/internal/backoff"
 )
 
 // Queue is what the uplink needs of the spool.
@@ -45,7 +46,7 @@ type Options struct {
 	Heartbeat  time.Duration // status republished this often; default 60s
 	MaxBackoff time.Duration // reconnect backoff ceiling; default 2m
 	// NoJitter waits the full exponential back-off instead of a random part of it (full
-	// jitter, backoff.go): only for measuring the reconnect storm without jitter.
+	// jitter, internal/backoff): only for measuring the reconnect storm without jitter.
 	NoJitter       bool
 	PublishTimeout time.Duration // no PUBACK by then: send the item again; default 30s
 	// DrainRate caps telemetry in readings per second, so that after an outage a village
@@ -78,7 +79,7 @@ type Uplink struct {
 	sent atomic.Uint64 // items acknowledged by the broker
 
 	store   *copyStore
-	backoff *Backoff
+	backoff *backoff.Backoff
 	tries   atomic.Bool   // a connection was attempted: later attempts wait their back-off
 	quit    chan struct{} // closed when Run's context ends: a back-off wait stops
 	quitter sync.Once
@@ -133,7 +134,7 @@ func New(opts Options, queue Queue, status StatusFunc) (*Uplink, error) {
 		refresh: make(chan struct{}, 1), published: map[uint16]itemKey{}}
 	// Base 1 s (the old fixed first retry), capped by MaxBackoff; seeded per gateway and
 	// link, so a Pair's two links do not wait in step either.
-	u.backoff = NewBackoff(min(time.Second, opts.MaxBackoff), opts.MaxBackoff, string(opts.Gateway)+"|"+opts.Broker)
+	u.backoff = backoff.New(min(time.Second, opts.MaxBackoff), opts.MaxBackoff, string(opts.Gateway)+"|"+opts.Broker)
 	u.backoff.NoJitter = opts.NoJitter
 	u.quit = make(chan struct{})
 	u.store = newCopyStore()

@@ -1,4 +1,4 @@
-package uplink
+package backoff
 
 import (
 	"slices"
@@ -9,7 +9,7 @@ import (
 // Each wait is below its window's ceiling, the ceiling doubles up to Max, and Reset
 // starts over; without jitter the wait is the ceiling itself.
 func TestBackoffFullJitterWindows(t *testing.T) {
-	b := NewBackoff(time.Second, 10*time.Second, "gw-000001")
+	b := New(time.Second, 10*time.Second, "gw-000001")
 	ceilings := []time.Duration{1, 2, 4, 8, 10, 10}
 	for round := range 2 {
 		for i, c := range ceilings {
@@ -19,7 +19,7 @@ func TestBackoffFullJitterWindows(t *testing.T) {
 		}
 		b.Reset()
 	}
-	plain := NewBackoff(time.Second, 10*time.Second, "gw-000001")
+	plain := New(time.Second, 10*time.Second, "gw-000001")
 	plain.NoJitter = true
 	for i, c := range ceilings {
 		if d := plain.Next(); d != c*time.Second {
@@ -32,7 +32,7 @@ func TestBackoffFullJitterWindows(t *testing.T) {
 // and over many gateways the first waits spread over the whole window (not in a lump).
 func TestBackoffSeededPerGateway(t *testing.T) {
 	draw := func(id string) []time.Duration {
-		b := NewBackoff(time.Second, time.Minute, id)
+		b := New(time.Second, time.Minute, id)
 		var w []time.Duration
 		for range 5 {
 			w = append(w, b.Next())
@@ -47,7 +47,7 @@ func TestBackoffSeededPerGateway(t *testing.T) {
 	}
 	var buckets [10]int
 	for i := range 10000 {
-		d := NewBackoff(time.Second, time.Minute, "gw-"+itoa6(i)).Next()
+		d := New(time.Second, time.Minute, "gw-"+itoa6(i)).Next()
 		buckets[d*10/time.Second]++
 	}
 	for i, n := range buckets { // 1,000 expected in each tenth

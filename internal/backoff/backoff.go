@@ -1,4 +1,6 @@
-package uplink
+// Package backoff is the reconnect back-off every vagt client uses: the gateway's uplink, and
+// the load generator's simulated gateways, which must reconnect exactly as real ones do.
+package backoff
 
 import (
 	"hash/fnv"
@@ -26,8 +28,8 @@ type Backoff struct {
 	rng *rand.Rand
 }
 
-// NewBackoff returns a back-off seeded for the gateway (or any client) id.
-func NewBackoff(base, max time.Duration, id string) *Backoff {
+// New returns a back-off seeded for the gateway (or any client) id.
+func New(base, max time.Duration, id string) *Backoff {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	s := h.Sum64()
