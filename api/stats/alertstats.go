@@ -124,7 +124,9 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	seen := newDistinct(devices, nil)
 	life := lifetimes(devices, buckets, p.To) // settled is not asked
 	techs := newTechSet(q.Technologies)
-	var scratch alertScratch
+	// The scratch holds at most the whole period's alerts (the last total): sized once.
+	scratch := alertScratch{ack: make([]float64, 0, len(al.recs)), resolve: make([]float64, 0, len(al.recs)), arrivals: make([]float64, 0, len(al.recs))}
+	cal := newCalendar(p.Interval)
 	for _, m := range q.Municipalities {
 		j := muns.of(m)
 		mine := devs.cell(j)
@@ -141,7 +143,7 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 				continue
 			}
 			cell := al.cell(i*muns.n + j)
-			fillAlertRow(&row, q, cell, citz, p.Interval.Months(b), &scratch)
+			fillAlertRow(&row, q, cell, citz, cal.monthsOf(b), &scratch)
 			if districts {
 				row.Response = responseRows(q, facts, cell, devices, life, byDist, techs, i, seen)
 			}
@@ -155,14 +157,14 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	whole := Bucket{p.From, p.To}
 	months := 0.0
 	for _, b := range buckets {
-		months += p.Interval.Months(b)
+		months += cal.monthsOf(b)
 	}
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
 		citz := watched(devices, life, pooled, techs, min(i, len(buckets)-1), seen) // the whole period ends with the last interval
 		pool, m := al.span(0, len(buckets)*muns.n), months
 		if !t.WholePeriod {
-			pool, m = al.span(i*muns.n, (i+1)*muns.n), p.Interval.Months(b)
+			pool, m = al.span(i*muns.n, (i+1)*muns.n), cal.monthsOf(b)
 		}
 		for _, r := range res.Rows {
 			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {
