@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -95,7 +94,7 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	if q.Suppress {
 		res.SuppressedBelow = SuppressBelow
 	}
-	facts, err := s.Store.AlertFacts(ctx, q.storeMuns(), p.From, p.To)
+	facts, err := alertRecords(ctx, s.Store, q.storeMuns(), p.From, p.To)
 	if err != nil {
 		return res, err
 	}
@@ -108,13 +107,18 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	// The alerts by interval × municipality, once (grouping.go): a row reads its cell, an
 	// interval's total the interval's cells (contiguous), the whole period all of them.
 	// Alerts of a municipality not asked, or outside the period, are in none.
+	starts, ends := make([]int64, len(buckets)), make([]int64, len(buckets))
+	for i, b := range buckets {
+		starts[i], ends[i] = b.Start.UnixNano(), b.End.UnixNano()
+	}
 	al := groupAlerts(facts, len(buckets)*muns.n, func(k int) int {
-		j := muns.of(facts[k].Municipality)
+		f := &facts.Records[k]
+		j := muns.of(f.Municipality)
 		if j < 0 {
 			return -1
 		}
-		i := sort.Search(len(buckets), func(i int) bool { return facts[k].RaisedAt.Before(buckets[i].End) })
-		if i == len(buckets) || !inBucket(facts[k], buckets[i]) {
+		i, _ := slices.BinarySearch(ends, f.RaisedAt+1) // the first interval ending after it
+		if i == len(buckets) || f.RaisedAt < starts[i] {
 			return -1
 		}
 		return i*muns.n + j

@@ -160,6 +160,12 @@ func (r *readOnce) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode
 	})
 }
 
+// AlertRecords passes the question on (a comparison asks it once per part), in the
+// store's shape when it has one.
+func (r *readOnce) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+	return alertRecords(ctx, r.FactStore, muns, from, to)
+}
+
 func (r *readOnce) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
 	return ask(&r.mu, &r.citizens, onceKey(muns, before), func() ([]registry.CitizenFact, error) {
 		return r.FactStore.CitizenFacts(ctx, muns, before)
