@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -165,6 +166,15 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	}
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
+		if t.WholePeriod && len(buckets) == 1 {
+			// A period of one interval (the comparison's) is that interval: the same alerts,
+			// citizens, months and rows, so the same figures; the row's figures are not
+			// changed after, so it shares them, but not its map.
+			t.AlertRow, t.SuppressedRows = res.Totals[0].AlertRow, res.Totals[0].SuppressedRows
+			t.ByType = maps.Clone(t.ByType)
+			res.Totals = append(res.Totals, t)
+			continue
+		}
 		citz := watched(devices, life, pooled, techs, min(i, len(buckets)-1), seen) // the whole period ends with the last interval
 		pool, m := al.span(0, len(buckets)*muns.n), months
 		if !t.WholePeriod {
