@@ -267,6 +267,12 @@ func (s *StatsService) CitizenFacts(ctx context.Context, muns []vagt.Municipalit
 	return out, nil
 }
 
+// alertFactsQuery selects what AlertFacts and AlertRecords read of the alerts raised in
+// [from, to) in the municipalities of where (none: all), in the order of their ids.
+const alertFactsQuery = `SELECT a.municipality, a.type, a.priority, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, ''),
+			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id), COALESCE(a.district_id, 0), COALESCE(d.name, ''), a.arrived_at
+		FROM alerts a LEFT JOIN districts d ON d.id = a.district_id WHERE a.raised_at >= ? AND a.raised_at < ? AND a.test = 0`
+
 // AlertFacts returns the alerts raised in [from, to) in the municipalities (none: all),
 // with their response times, outcome and number of escalations. Test alerts
 // ("prøvealarm") are not facts of the care given: they are left out.
@@ -274,9 +280,7 @@ func (s *StatsService) AlertFacts(ctx context.Context, muns []vagt.MunicipalityC
 	where, args := munIn("a.municipality", muns)
 	args = append([]any{ms(from), ms(to)}, args...)
 	var out []registry.AlertFact
-	err := s.each(ctx, `SELECT a.municipality, a.type, a.priority, a.raised_at, a.acked_at, a.resolved_at, COALESCE(a.outcome, ''),
-			(SELECT COUNT(*) FROM alert_escalations e WHERE e.alert_id = a.id), COALESCE(a.district_id, 0), COALESCE(d.name, ''), a.arrived_at
-		FROM alerts a LEFT JOIN districts d ON d.id = a.district_id WHERE a.raised_at >= ? AND a.raised_at < ? AND a.test = 0`+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
+	err := s.each(ctx, alertFactsQuery+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
 		var (
 			f              registry.AlertFact
 			typ, prio      int
@@ -296,4 +300,41 @@ func (s *StatsService) AlertFacts(ctx context.Context, muns []vagt.MunicipalityC
 		return nil, storeErr("alert facts", err)
 	}
 	return out, nil
+}
+
+// AlertRecords returns what AlertFacts returns as records without pointers
+// (stats.AlertRecordSource): each row scanned straight into a record, its strings interned
+// from the row's bytes, no allocation per alert.
+func (s *StatsService) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+	where, args := munIn("a.municipality", muns)
+	args = append([]any{ms(from), ms(to)}, args...)
+	out := registry.NewAlertRecordsBuilder(0)
+	var (
+		typ, prio               int
+		raised, escalations     int64
+		acked, resolvd, arrived sql.NullInt64
+		outcome, district       sql.RawBytes
+	)
+	at := func(v sql.NullInt64, has uint8, dst *int64, flags *uint8) {
+		if v.Valid {
+			*dst, *flags = v.Int64*int64(time.Millisecond), *flags|has
+		}
+	}
+	err := s.each(ctx, alertFactsQuery+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
+		var f registry.AlertRecord
+		if err := r.Scan(&f.Municipality, &typ, &prio, &raised, &acked, &resolvd, &outcome, &escalations, &f.District, &district, &arrived); err != nil {
+			return err
+		}
+		f.Type, f.Priority, f.RaisedAt, f.Escalations = vagt.AlarmType(typ), vagt.Priority(prio), raised*int64(time.Millisecond), int32(escalations)
+		at(acked, registry.HasAcked, &f.AckedAt, &f.Has)
+		at(resolvd, registry.HasResolved, &f.ResolvedAt, &f.Has)
+		at(arrived, registry.HasArrived, &f.ArrivedAt, &f.Has)
+		f.Outcome, f.DistrictName = out.InternBytes(outcome), out.InternBytes(district)
+		out.Append(f)
+		return nil
+	})
+	if err != nil {
+		return registry.AlertRecords{}, storeErr("alert records", err)
+	}
+	return out.Records(), nil
 }

@@ -91,6 +91,7 @@ var unscoped = map[string]string{
 	"StatsService.PruneForgotten":       system,
 	"StatsService.ActiveInDays":         aggregate,
 	"StatsService.AlertFacts":           aggregate,
+	"StatsService.AlertRecords":         aggregate,
 	"StatsService.CitizenFacts":         aggregate,
 	"StatsService.DeviceFacts":          aggregate,
 

@@ -2,9 +2,9 @@ package stats
 
 import (
 	"context"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -95,7 +95,7 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	if q.Suppress {
 		res.SuppressedBelow = SuppressBelow
 	}
-	facts, err := s.Store.AlertFacts(ctx, q.storeMuns(), p.From, p.To)
+	facts, err := alertRecords(ctx, s.Store, q.storeMuns(), p.From, p.To)
 	if err != nil {
 		return res, err
 	}
@@ -108,13 +108,18 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	// The alerts by interval × municipality, once (grouping.go): a row reads its cell, an
 	// interval's total the interval's cells (contiguous), the whole period all of them.
 	// Alerts of a municipality not asked, or outside the period, are in none.
+	starts, ends := make([]int64, len(buckets)), make([]int64, len(buckets))
+	for i, b := range buckets {
+		starts[i], ends[i] = b.Start.UnixNano(), b.End.UnixNano()
+	}
 	al := groupAlerts(facts, len(buckets)*muns.n, func(k int) int {
-		j := muns.of(facts[k].Municipality)
+		f := &facts.Records[k]
+		j := muns.of(f.Municipality)
 		if j < 0 {
 			return -1
 		}
-		i := sort.Search(len(buckets), func(i int) bool { return facts[k].RaisedAt.Before(buckets[i].End) })
-		if i == len(buckets) || !inBucket(facts[k], buckets[i]) {
+		i, _ := slices.BinarySearch(ends, f.RaisedAt+1) // the first interval ending after it
+		if i == len(buckets) || f.RaisedAt < starts[i] {
 			return -1
 		}
 		return i*muns.n + j
@@ -124,7 +129,9 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	seen := newDistinct(devices, nil)
 	life := lifetimes(devices, buckets, p.To) // settled is not asked
 	techs := newTechSet(q.Technologies)
-	var scratch alertScratch
+	// The scratch holds at most the whole period's alerts (the last total): sized once.
+	scratch := alertScratch{ack: make([]float64, 0, len(al.recs)), resolve: make([]float64, 0, len(al.recs)), arrivals: make([]float64, 0, len(al.recs))}
+	cal := newCalendar(p.Interval)
 	for _, m := range q.Municipalities {
 		j := muns.of(m)
 		mine := devs.cell(j)
@@ -141,7 +148,7 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 				continue
 			}
 			cell := al.cell(i*muns.n + j)
-			fillAlertRow(&row, q, cell, citz, p.Interval.Months(b), &scratch)
+			fillAlertRow(&row, q, cell, citz, cal.monthsOf(b), &scratch)
 			if districts {
 				row.Response = responseRows(q, facts, cell, devices, life, byDist, techs, i, seen)
 			}
@@ -155,14 +162,23 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	whole := Bucket{p.From, p.To}
 	months := 0.0
 	for _, b := range buckets {
-		months += p.Interval.Months(b)
+		months += cal.monthsOf(b)
 	}
 	for i, b := range append(buckets, whole) {
 		t := AlertTotal{AlertRow: AlertRow{Start: b.Start, End: b.End}, Municipalities: len(q.Municipalities), WholePeriod: i == len(buckets)}
+		if t.WholePeriod && len(buckets) == 1 {
+			// A period of one interval (the comparison's) is that interval: the same alerts,
+			// citizens, months and rows, so the same figures; the row's figures are not
+			// changed after, so it shares them, but not its map.
+			t.AlertRow, t.SuppressedRows = res.Totals[0].AlertRow, res.Totals[0].SuppressedRows
+			t.ByType = maps.Clone(t.ByType)
+			res.Totals = append(res.Totals, t)
+			continue
+		}
 		citz := watched(devices, life, pooled, techs, min(i, len(buckets)-1), seen) // the whole period ends with the last interval
 		pool, m := al.span(0, len(buckets)*muns.n), months
 		if !t.WholePeriod {
-			pool, m = al.span(i*muns.n, (i+1)*muns.n), p.Interval.Months(b)
+			pool, m = al.span(i*muns.n, (i+1)*muns.n), cal.monthsOf(b)
 		}
 		for _, r := range res.Rows {
 			if r.Suppressed && (t.WholePeriod || r.Start.Equal(b.Start)) {

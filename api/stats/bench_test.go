@@ -23,7 +23,8 @@ import (
 type nationalFacts struct {
 	byMun    map[vagt.MunicipalityCode][]registry.DeviceFact
 	citizens map[vagt.MunicipalityCode][]registry.CitizenFact
-	alerts   map[vagt.MunicipalityCode][]registry.AlertFact
+	alerts   map[vagt.MunicipalityCode][]registry.AlertRecord
+	strs     []string // the alerts' strings (AlertRecords)
 	active   map[vagt.DeviceID]bool
 	masks    map[int]map[vagt.DeviceID]uint64 // ActiveInIntervals by number of buckets
 	devices  int
@@ -32,7 +33,8 @@ type nationalFacts struct {
 func newNationalFacts() *nationalFacts {
 	r := rand.New(rand.NewPCG(18, 98))
 	f := &nationalFacts{byMun: map[vagt.MunicipalityCode][]registry.DeviceFact{}, citizens: map[vagt.MunicipalityCode][]registry.CitizenFact{},
-		alerts: map[vagt.MunicipalityCode][]registry.AlertFact{}, active: map[vagt.DeviceID]bool{}}
+		alerts: map[vagt.MunicipalityCode][]registry.AlertRecord{}, active: map[vagt.DeviceID]bool{}}
+	strs := registry.NewAlertRecordsBuilder(0)
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, vagt.Copenhagen)
 	span := int64(3 * 365 * 24 * time.Hour)
 	var id int64
@@ -59,9 +61,16 @@ func newNationalFacts() *nationalFacts {
 		for range n * 2 * 24 / 10 { // 0.2 a citizen a month over two years
 			raised := time.Date(2024, 10, 1, 0, 0, 0, 0, vagt.Copenhagen).Add(time.Duration(r.Int64N(int64(2 * 365 * 24 * time.Hour))))
 			ack := raised.Add(time.Duration(10+r.IntN(300)) * time.Second)
-			f.alerts[m.Code] = append(f.alerts[m.Code], registry.AlertFact{Municipality: m.Code, Type: 1, Priority: vagt.PriorityHigh, RaisedAt: raised, AckedAt: &ack})
+			a := registry.AlertFact{Municipality: m.Code, Type: 1, Priority: vagt.PriorityHigh, RaisedAt: raised, AckedAt: &ack}
+			strs.Add(&a)
 		}
 	}
+	// The alerts kept as a SQL store scans them (AlertRecords), by municipality.
+	rs := strs.Records()
+	for _, r := range rs.Records {
+		f.alerts[r.Municipality] = append(f.alerts[r.Municipality], r)
+	}
+	f.strs = rs.Strings
 	return f
 }
 
@@ -97,8 +106,19 @@ func (f *nationalFacts) CitizenFacts(_ context.Context, muns []vagt.Municipality
 	return pick(f.citizens, muns, func(c registry.CitizenFact) bool { return c.RegisteredAt.Before(before) }), nil
 }
 
-func (f *nationalFacts) AlertFacts(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
-	return pick(f.alerts, muns, func(a registry.AlertFact) bool { return !a.RaisedAt.Before(from) && a.RaisedAt.Before(to) }), nil
+func (f *nationalFacts) AlertRecords(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+	lo, hi := from.UnixNano(), to.UnixNano()
+	return registry.AlertRecords{Records: pick(f.alerts, muns, func(a registry.AlertRecord) bool { return a.RaisedAt >= lo && a.RaisedAt < hi }), Strings: f.strs}, nil
+}
+
+// AlertFacts are the same alerts as facts (the statistics ask AlertRecords).
+func (f *nationalFacts) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
+	rs, err := f.AlertRecords(ctx, muns, from, to)
+	out := make([]registry.AlertFact, len(rs.Records))
+	for k := range out {
+		out[k] = rs.Fact(k)
+	}
+	return out, err
 }
 
 func (f *nationalFacts) ActiveDevices(context.Context, []vagt.MunicipalityCode, time.Time, time.Time) (map[vagt.DeviceID]bool, error) {

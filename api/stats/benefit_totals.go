@@ -54,7 +54,7 @@ func sumBenefits(b BenefitTotal, rows []BenefitRow) BenefitTotal {
 	return b
 }
 
-func (s *Service) benefitTotals(ctx context.Context, q Query, a Adoption, rows []BenefitRow) ([]BenefitTotal, error) {
+func (s *Service) benefitTotals(ctx context.Context, q Query, cal *calendar, a Adoption, rows []BenefitRow) ([]BenefitTotal, error) {
 	buckets := q.Period.Buckets()
 	n := len(q.Municipalities)
 	// cells[tech][i] are the per-technology, per-interval totals.
@@ -64,7 +64,7 @@ func (s *Service) benefitTotals(ctx context.Context, q Query, a Adoption, rows [
 			continue
 		}
 		b := BenefitTotal{BenefitRow: BenefitRow{Technology: *at.Technology, Start: at.Start, End: at.End}, Technology: at.Technology, Municipalities: n}
-		if err := s.estimate(ctx, q, &b.BenefitRow, at.AdoptionRow, q.storeMuns()); err != nil {
+		if err := s.estimate(ctx, q, cal, &b.BenefitRow, at.AdoptionRow, q.storeMuns()); err != nil {
 			return nil, err
 		}
 		var parts []BenefitRow

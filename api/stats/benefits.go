@@ -118,27 +118,28 @@ func (s *Service) benefitsFrom(ctx context.Context, q Query, a Adoption) (Benefi
 	res := Benefits{Period: q.Period, Estimate: true, Model: s.Model, Rows: []BenefitRow{}}
 	var err error
 	res.SuppressedBelow, res.Disclosure = a.SuppressedBelow, a.Disclosure
+	cal := newCalendar(q.Period.Interval)
 	for _, r := range a.Rows {
 		b := BenefitRow{Municipality: r.Municipality, MunicipalityName: r.MunicipalityName, Technology: r.Technology, Start: r.Start, End: r.End}
-		if err := s.estimate(ctx, q, &b, r, []vagt.MunicipalityCode{r.Municipality}); err != nil {
+		if err := s.estimate(ctx, q, cal, &b, r, []vagt.MunicipalityCode{r.Municipality}); err != nil {
 			return res, err
 		}
 		res.Rows = append(res.Rows, b)
 	}
-	res.Totals, err = s.benefitTotals(ctx, q, a, res.Rows)
+	res.Totals, err = s.benefitTotals(ctx, q, cal, a, res.Rows)
 	return res, err
 }
 
 // estimate fills b from the released adoption figures r of the municipalities muns.
-func (s *Service) estimate(ctx context.Context, q Query, b *BenefitRow, r AdoptionRow, muns []vagt.MunicipalityCode) error {
+func (s *Service) estimate(ctx context.Context, q Query, cal *calendar, b *BenefitRow, r AdoptionRow, muns []vagt.MunicipalityCode) error {
 	// An estimate needs every count it multiplies; a suppressed one suppresses the row.
 	if r.CitizensActive == nil || r.NewInstallations == nil || r.DevicesInstalled == nil {
 		b.Suppressed = true
 		return nil
 	}
 	tm := s.Model.Technologies[r.Technology]
-	weeks := Bucket{r.Start, r.End}.Days() / 7
-	months := q.Period.Interval.Months(Bucket{r.Start, r.End})
+	weeks := cal.daysOf(Bucket{r.Start, r.End}) / 7
+	months := cal.monthsOf(Bucket{r.Start, r.End})
 	visits := float64(*r.CitizensActive) * tm.VisitsAvoidedPerCitizenWeek * weeks
 	b.VisitsAvoidedFrom = "model"
 	if r.Technology == vagt.TechNightSupervision && s.Night != nil {

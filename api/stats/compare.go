@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/vagt-dk/vagt"
@@ -118,43 +119,57 @@ func (s *Service) Compare(ctx context.Context, q CompareQuery) (Comparison, erro
 }
 
 // readOnce is a FactStore that asks its store once per question and gives the same answer
-// again, within one request (callers do not modify the slices).
+// again, within one request (callers do not modify the slices). It is safe for concurrent
+// use: a second caller of a question being read waits for its answer (compareRows reads
+// adoption and alert statistics side by side).
 type readOnce struct {
 	FactStore
-	devices  map[string][]registry.DeviceFact
-	citizens map[string][]registry.CitizenFact
+	mu       sync.Mutex
+	devices  map[string]*answer[[]registry.DeviceFact]
+	citizens map[string]*answer[[]registry.CitizenFact]
+}
+
+// answer is one question's answer, read by the first to ask.
+type answer[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+// ask returns the answer to question k of answers, reading it on the first call.
+func ask[T any](mu *sync.Mutex, answers *map[string]*answer[T], k string, read func() (T, error)) (T, error) {
+	mu.Lock()
+	if *answers == nil {
+		*answers = map[string]*answer[T]{}
+	}
+	a, ok := (*answers)[k]
+	if !ok {
+		a = &answer[T]{}
+		(*answers)[k] = a
+	}
+	mu.Unlock()
+	a.once.Do(func() { a.v, a.err = read() })
+	return a.v, a.err
 }
 
 func onceKey(muns []vagt.MunicipalityCode, t time.Time) string { return fmt.Sprint(muns, t.UnixNano()) }
 
 func (r *readOnce) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
-	k := onceKey(muns, before)
-	if ds, ok := r.devices[k]; ok {
-		return ds, nil
-	}
-	ds, err := r.FactStore.DeviceFacts(ctx, muns, before)
-	if err == nil {
-		if r.devices == nil {
-			r.devices = map[string][]registry.DeviceFact{}
-		}
-		r.devices[k] = ds
-	}
-	return ds, err
+	return ask(&r.mu, &r.devices, onceKey(muns, before), func() ([]registry.DeviceFact, error) {
+		return r.FactStore.DeviceFacts(ctx, muns, before)
+	})
+}
+
+// AlertRecords passes the question on (a comparison asks it once per part), in the
+// store's shape when it has one.
+func (r *readOnce) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+	return alertRecords(ctx, r.FactStore, muns, from, to)
 }
 
 func (r *readOnce) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
-	k := onceKey(muns, before)
-	if cs, ok := r.citizens[k]; ok {
-		return cs, nil
-	}
-	cs, err := r.FactStore.CitizenFacts(ctx, muns, before)
-	if err == nil {
-		if r.citizens == nil {
-			r.citizens = map[string][]registry.CitizenFact{}
-		}
-		r.citizens[k] = cs
-	}
-	return cs, err
+	return ask(&r.mu, &r.citizens, onceKey(muns, before), func() ([]registry.CitizenFact, error) {
+		return r.FactStore.CitizenFacts(ctx, muns, before)
+	})
 }
 
 func (s *Service) compare(ctx context.Context, q CompareQuery) (Comparison, error) {
@@ -224,21 +239,22 @@ type compared struct{ rows, totals []CompareRow }
 // compareRows computes the comparison's figures of q (one interval: the whole period).
 func (s *Service) compareRows(ctx context.Context, q Query, entity string) (compared, error) {
 	var out compared
-	a, err := s.Adoption(ctx, q)
+	// The alert statistics share with the rest only the store's answers (read once): they
+	// are computed on the other core, beside adoption, benefits and installation times
+	// (wall time is what a national request waits; issue 18 item 5).
+	var (
+		al    AlertStats
+		alErr error
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() { al, alErr = s.alerts(ctx, q, false) })
+	a, b, days, err := s.adoptionParts(ctx, q)
+	wg.Wait()
 	if err != nil {
 		return out, err
 	}
-	b, err := s.benefitsFrom(ctx, q, a)
-	if err != nil {
-		return out, err
-	}
-	al, err := s.alerts(ctx, q, false)
-	if err != nil {
-		return out, err
-	}
-	days, err := s.installDays(ctx, q)
-	if err != nil {
-		return out, err
+	if alErr != nil {
+		return out, alErr
 	}
 	rb := max(q.disclosure().RoundingBase, 1)
 	names := municipalityInfo()
@@ -284,6 +300,21 @@ func (s *Service) compareRows(ctx context.Context, q Query, entity string) (comp
 		}
 	}
 	return out, nil
+}
+
+// adoptionParts are the comparison's adoption of q, its benefits and the days from
+// registration to installation.
+func (s *Service) adoptionParts(ctx context.Context, q Query) (Adoption, Benefits, map[cell][]float64, error) {
+	a, err := s.Adoption(ctx, q)
+	if err != nil {
+		return a, Benefits{}, nil, err
+	}
+	b, err := s.benefitsFrom(ctx, q, a)
+	if err != nil {
+		return a, b, nil, err
+	}
+	days, err := s.installDays(ctx, q)
+	return a, b, days, err
 }
 
 // rankRows are the rows of q that the rank and the distribution read (rank, distribution:

@@ -188,14 +188,13 @@ func selectKth(vs []float64, k int) float64 {
 	return vs[k]
 }
 
-// alertRec is what the statistics read of an alert, taken from its AlertFact once (the
-// fact's times are behind pointers, one cache miss each), and laid out in the order of the
-// request's cells, so that every later pass reads memory in order.
+// alertRec is what the statistics read of an alert, taken from its record once and laid
+// out in the order of the request's cells, so that every later pass reads memory in order.
 type alertRec struct {
 	ack, resolve, arrival time.Duration // since raised; when the flag says there is one
 	escalations           int
 	district              int64
-	fact                  int32 // the AlertFact's index (its district's name)
+	fact                  int32 // the record's index (its district's name)
 	typ                   vagt.AlarmType
 	prio                  vagt.Priority
 	flags                 uint8
@@ -216,22 +215,31 @@ func (r *alertRec) needsVisit() bool {
 	return r.has(recArrived) || !r.has(recResolved) || !r.has(recWithoutVisit)
 }
 
-func newAlertRec(f *registry.AlertFact, k int) alertRec {
-	r := alertRec{escalations: f.Escalations, district: f.District, fact: int32(k), typ: f.Type, prio: f.Priority}
-	if f.AckedAt != nil {
-		r.ack, r.flags = f.AckedAt.Sub(f.RaisedAt), r.flags|recAcked
+// outcomeFlags are, by string of an AlertRecords, the flags its outcome gives a record.
+func outcomeFlags(strs []string) []uint8 {
+	out := make([]uint8, len(strs))
+	for i, s := range strs {
+		o := alerts.Outcome(s)
+		if o == alerts.OutcomeFalseAlarm {
+			out[i] |= recFalseAlarm
+		}
+		if isWithoutVisit(o) {
+			out[i] |= recWithoutVisit
+		}
 	}
-	if f.ResolvedAt != nil {
-		r.resolve, r.flags = f.ResolvedAt.Sub(f.RaisedAt), r.flags|recResolved
+	return out
+}
+
+func newAlertRec(f *registry.AlertRecord, k int, outcome []uint8) alertRec {
+	r := alertRec{escalations: int(f.Escalations), district: f.District, fact: int32(k), typ: f.Type, prio: f.Priority, flags: outcome[f.Outcome]}
+	if f.Has&registry.HasAcked != 0 {
+		r.ack, r.flags = time.Duration(f.AckedAt-f.RaisedAt), r.flags|recAcked
 	}
-	if f.ArrivedAt != nil {
-		r.arrival, r.flags = f.ArrivedAt.Sub(f.RaisedAt), r.flags|recArrived
+	if f.Has&registry.HasResolved != 0 {
+		r.resolve, r.flags = time.Duration(f.ResolvedAt-f.RaisedAt), r.flags|recResolved
 	}
-	if f.Outcome == alerts.OutcomeFalseAlarm {
-		r.flags |= recFalseAlarm
-	}
-	if isWithoutVisit(f.Outcome) {
-		r.flags |= recWithoutVisit
+	if f.Has&registry.HasArrived != 0 {
+		r.arrival, r.flags = time.Duration(f.ArrivedAt-f.RaisedAt), r.flags|recArrived
 	}
 	return r
 }
@@ -243,10 +251,10 @@ type alertCells struct {
 	start []int
 }
 
-func groupAlerts(facts []registry.AlertFact, n int, key func(k int) int) alertCells {
-	keys := make([]int32, len(facts))
+func groupAlerts(facts registry.AlertRecords, n int, key func(k int) int) alertCells {
+	keys := make([]int32, len(facts.Records))
 	start := make([]int, n+1)
-	for k := range facts {
+	for k := range facts.Records {
 		c := key(k)
 		keys[k] = int32(c)
 		if c >= 0 {
@@ -256,13 +264,13 @@ func groupAlerts(facts []registry.AlertFact, n int, key func(k int) int) alertCe
 	for c := range n {
 		start[c+1] += start[c]
 	}
-	// The facts are read in the store's order (their times were allocated in it too), and
-	// each record written to its place.
+	// The records are read in the store's order, and each written to its place.
+	outcome := outcomeFlags(facts.Strings)
 	recs := make([]alertRec, start[n])
 	next := slices.Clone(start[:n])
 	for k, c := range keys {
 		if c >= 0 {
-			recs[next[c]] = newAlertRec(&facts[k], k)
+			recs[next[c]] = newAlertRec(&facts.Records[k], k, outcome)
 			next[c]++
 		}
 	}

@@ -192,6 +192,37 @@ func wallClock(t time.Time) time.Time {
 	return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
 
+// calendar is, within one request, the months (Interval.Months) and days (Bucket.Days) of
+// its buckets, each computed once: a whole period's months are a walk over its calendar
+// months, and a national answer asks them of every row (980 benefit rows). Not for
+// concurrent use.
+type calendar struct {
+	iv           Interval
+	months, days map[Bucket]float64
+}
+
+func newCalendar(iv Interval) *calendar {
+	return &calendar{iv: iv, months: map[Bucket]float64{}, days: map[Bucket]float64{}}
+}
+
+func (c *calendar) monthsOf(b Bucket) float64 {
+	v, ok := c.months[b]
+	if !ok {
+		v = c.iv.Months(b)
+		c.months[b] = v
+	}
+	return v
+}
+
+func (c *calendar) daysOf(b Bucket) float64 {
+	v, ok := c.days[b]
+	if !ok {
+		v = b.Days()
+		c.days[b] = v
+	}
+	return v
+}
+
 func daysIn(iv Interval, start time.Time) float64 {
 	s := iv.start(start)
 	return Bucket{s, iv.next(s)}.Days()

@@ -115,7 +115,7 @@ func byDistrict(devices []registry.DeviceFact, sel []int32) []districtDevices {
 // district and priority: a row for every district with citizens watched or alarms, for
 // each of the two priorities. A district row is suppressed as a municipality row is: 1-4
 // citizens watched (for the protected view).
-func responseRows(q Query, facts []registry.AlertFact, recs []alertRec, devices []registry.DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
+func responseRows(q Query, facts registry.AlertRecords, recs []alertRec, devices []registry.DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
 	type key struct {
 		district int64
 		prio     vagt.Priority
@@ -158,7 +158,7 @@ func responseRows(q Query, facts []registry.AlertFact, recs []alertRec, devices 
 		}
 	}
 	for d, k := range lastAlert {
-		names[d] = facts[k].DistrictName
+		names[d] = facts.Strings[facts.Records[k].DistrictName]
 	}
 	districtIDs := make([]int64, 0, len(citizens))
 	for d := range citizens {
