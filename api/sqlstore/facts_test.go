@@ -6,7 +6,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/sqlstore"
 	"github.com/vagt-dk/vagt/api/stats"
 )
@@ -72,7 +71,7 @@ func TestAlertRecordsAreAlertFacts(t *testing.T) {
 
 // checkVaried fails unless rs has every optional time, an escalation, an outcome, a
 // district name and an alert without district: what the comparison must have compared.
-func checkVaried(t *testing.T, rs registry.AlertRecords) {
+func checkVaried(t *testing.T, rs stats.AlertRecords) {
 	t.Helper()
 	var has uint8
 	escalated, outcome, named, unnamed := false, false, false, false
@@ -83,12 +82,12 @@ func checkVaried(t *testing.T, rs registry.AlertRecords) {
 		named = named || rs.Strings[r.DistrictName] != ""
 		unnamed = unnamed || r.District == 0
 	}
-	if has != registry.HasAcked|registry.HasResolved|registry.HasArrived || !escalated || !outcome || !named || !unnamed {
+	if has != stats.HasAcked|stats.HasResolved|stats.HasArrived || !escalated || !outcome || !named || !unnamed {
 		t.Errorf("the alerts compared lack a case: times %03b, escalated %v, outcome %v, district %v, none %v", has, escalated, outcome, named, unnamed)
 	}
 }
 
-func sameAlertFact(a, b registry.AlertFact) bool {
+func sameAlertFact(a, b stats.AlertFact) bool {
 	at := func(x, y *time.Time) bool { return (x == nil) == (y == nil) && (x == nil || x.Equal(*y)) }
 	return a.Municipality == b.Municipality && a.Type == b.Type && a.Priority == b.Priority && a.RaisedAt.Equal(b.RaisedAt) &&
 		at(a.AckedAt, b.AckedAt) && at(a.ResolvedAt, b.ResolvedAt) && at(a.ArrivedAt, b.ArrivedAt) && a.Outcome == b.Outcome &&

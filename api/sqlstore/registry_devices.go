@@ -11,6 +11,7 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/api/registry"
+	"github.com/vagt-dk/vagt/api/stats"
 )
 
 // A device's state follows from its dates: no installed_at is pending (a gateway reported
@@ -222,15 +223,15 @@ func munIn(col string, muns []vagt.MunicipalityCode) (string, []any) {
 
 // DeviceFacts returns the devices installed before `before` in the municipalities (none:
 // all), with their technology, dates and pseudonymous citizen: what adoption counts.
-func (s *StatsService) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
+func (s *StatsService) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]stats.DeviceFact, error) {
 	where, args := munIn("d.municipality", muns)
 	args = append([]any{ms(before)}, args...)
-	var out []registry.DeviceFact
+	var out []stats.DeviceFact
 	err := s.each(ctx, `SELECT dv.id, d.municipality, dv.technology, COALESCE(h.citizen_id, 0), dv.installed_at, dv.removed_at, d.id, d.name
 		FROM devices dv JOIN gateways g ON g.id = dv.gateway_id JOIN homes h ON h.id = g.home_id JOIN districts d ON d.id = h.district_id
 		WHERE dv.installed_at IS NOT NULL AND dv.installed_at < ?`+where+` ORDER BY dv.id`, args, func(r *sql.Rows) error {
 		var (
-			f         registry.DeviceFact
+			f         stats.DeviceFact
 			installed int64
 			removed   sql.NullInt64
 		)
@@ -247,13 +248,13 @@ func (s *StatsService) DeviceFacts(ctx context.Context, muns []vagt.Municipality
 
 // CitizenFacts returns when the citizens of the municipalities (none: all) registered
 // before `before` were registered.
-func (s *StatsService) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
+func (s *StatsService) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]stats.CitizenFact, error) {
 	where, args := munIn("municipality", muns)
 	args = append([]any{ms(before)}, args...)
-	var out []registry.CitizenFact
+	var out []stats.CitizenFact
 	err := s.each(ctx, `SELECT id, municipality, registered_at FROM citizens WHERE registered_at < ?`+where+` ORDER BY id`, args, func(r *sql.Rows) error {
 		var (
-			f   registry.CitizenFact
+			f   stats.CitizenFact
 			reg int64
 		)
 		err := r.Scan(&f.ID, &f.Municipality, &reg)
@@ -276,13 +277,13 @@ const alertFactsQuery = `SELECT a.municipality, a.type, a.priority, a.raised_at,
 // AlertFacts returns the alerts raised in [from, to) in the municipalities (none: all),
 // with their response times, outcome and number of escalations. Test alerts
 // ("prøvealarm") are not facts of the care given: they are left out.
-func (s *StatsService) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
+func (s *StatsService) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]stats.AlertFact, error) {
 	where, args := munIn("a.municipality", muns)
 	args = append([]any{ms(from), ms(to)}, args...)
-	var out []registry.AlertFact
+	var out []stats.AlertFact
 	err := s.each(ctx, alertFactsQuery+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
 		var (
-			f              registry.AlertFact
+			f              stats.AlertFact
 			typ, prio      int
 			raised         int64
 			acked, resolvd sql.NullInt64
@@ -305,10 +306,10 @@ func (s *StatsService) AlertFacts(ctx context.Context, muns []vagt.MunicipalityC
 // AlertRecords returns what AlertFacts returns as records without pointers
 // (stats.AlertRecordSource): each row scanned straight into a record, its strings interned
 // from the row's bytes, no allocation per alert.
-func (s *StatsService) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+func (s *StatsService) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (stats.AlertRecords, error) {
 	where, args := munIn("a.municipality", muns)
 	args = append([]any{ms(from), ms(to)}, args...)
-	out := registry.NewAlertRecordsBuilder(0)
+	out := stats.NewAlertRecordsBuilder(0)
 	var (
 		typ, prio               int
 		raised, escalations     int64
@@ -321,20 +322,20 @@ func (s *StatsService) AlertRecords(ctx context.Context, muns []vagt.Municipalit
 		}
 	}
 	err := s.each(ctx, alertFactsQuery+where+` ORDER BY a.id`, args, func(r *sql.Rows) error {
-		var f registry.AlertRecord
+		var f stats.AlertRecord
 		if err := r.Scan(&f.Municipality, &typ, &prio, &raised, &acked, &resolvd, &outcome, &escalations, &f.District, &district, &arrived); err != nil {
 			return err
 		}
 		f.Type, f.Priority, f.RaisedAt, f.Escalations = vagt.AlarmType(typ), vagt.Priority(prio), raised*int64(time.Millisecond), int32(escalations)
-		at(acked, registry.HasAcked, &f.AckedAt, &f.Has)
-		at(resolvd, registry.HasResolved, &f.ResolvedAt, &f.Has)
-		at(arrived, registry.HasArrived, &f.ArrivedAt, &f.Has)
+		at(acked, stats.HasAcked, &f.AckedAt, &f.Has)
+		at(resolvd, stats.HasResolved, &f.ResolvedAt, &f.Has)
+		at(arrived, stats.HasArrived, &f.ArrivedAt, &f.Has)
 		f.Outcome, f.DistrictName = out.InternBytes(outcome), out.InternBytes(district)
 		out.Append(f)
 		return nil
 	})
 	if err != nil {
-		return registry.AlertRecords{}, storeErr("alert records", err)
+		return stats.AlertRecords{}, storeErr("alert records", err)
 	}
 	return out.Records(), nil
 }

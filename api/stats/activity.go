@@ -9,7 +9,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // activity asks the telemetry store, once per interval, which devices reported.
@@ -46,7 +45,7 @@ func (s *Service) activity(ctx context.Context, q Query) ([]map[vagt.DeviceID]bo
 // activityMasks is, beside each device, the intervals of q it reported in as bits
 // (interval i: bit i), however many rows, totals and funnel stages then ask: one look-up
 // per device when the source is an IntervalActivity, else one per device and interval.
-func (s *Service) activityMasks(ctx context.Context, q Query, devices []registry.DeviceFact) ([]uint64, error) {
+func (s *Service) activityMasks(ctx context.Context, q Query, devices []DeviceFact) ([]uint64, error) {
 	masks := make([]uint64, len(devices))
 	if src, ok := s.Telemetry.(IntervalActivity); ok {
 		buckets := q.Period.Buckets()

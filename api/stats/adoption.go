@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // AdoptionRow is one municipality × technology × interval. Counts are nil when suppressed.
@@ -159,7 +158,7 @@ func (c cellCounts) plus(o cellCounts) cellCounts {
 // reports are a request's devices and, beside each, the intervals it reported in (bit i:
 // interval i; a period has at most 53).
 type reports struct {
-	devices []registry.DeviceFact
+	devices []DeviceFact
 	masks   []uint64
 	life    []lifetime
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // TypeCount is one alarm type's figures in an interval.
@@ -199,7 +198,7 @@ func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contai
 
 // watched counts the citizens with a device (devices[sel]) of one of techs installed at
 // the end of interval i.
-func watched(devices []registry.DeviceFact, life []lifetime, sel []int32, techs *techSet, i int, seen *distinct) int {
+func watched(devices []DeviceFact, life []lifetime, sel []int32, techs *techSet, i int, seen *distinct) int {
 	seen.gen++
 	n := 0
 	for _, k := range sel {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // nationalFacts is a national registry in memory: in each of the 98 municipalities 12 % of
@@ -21,9 +20,9 @@ import (
 // activity a precomputed set, so this measures the statistics' computation, not SQL or the
 // roll-up (docs/measurements.md has those figures).
 type nationalFacts struct {
-	byMun    map[vagt.MunicipalityCode][]registry.DeviceFact
-	citizens map[vagt.MunicipalityCode][]registry.CitizenFact
-	alerts   map[vagt.MunicipalityCode][]registry.AlertRecord
+	byMun    map[vagt.MunicipalityCode][]DeviceFact
+	citizens map[vagt.MunicipalityCode][]CitizenFact
+	alerts   map[vagt.MunicipalityCode][]AlertRecord
 	strs     []string // the alerts' strings (AlertRecords)
 	active   map[vagt.DeviceID]bool
 	masks    map[int]map[vagt.DeviceID]uint64 // ActiveInIntervals by number of buckets
@@ -32,9 +31,9 @@ type nationalFacts struct {
 
 func newNationalFacts() *nationalFacts {
 	r := rand.New(rand.NewPCG(18, 98))
-	f := &nationalFacts{byMun: map[vagt.MunicipalityCode][]registry.DeviceFact{}, citizens: map[vagt.MunicipalityCode][]registry.CitizenFact{},
-		alerts: map[vagt.MunicipalityCode][]registry.AlertRecord{}, active: map[vagt.DeviceID]bool{}}
-	strs := registry.NewAlertRecordsBuilder(0)
+	f := &nationalFacts{byMun: map[vagt.MunicipalityCode][]DeviceFact{}, citizens: map[vagt.MunicipalityCode][]CitizenFact{},
+		alerts: map[vagt.MunicipalityCode][]AlertRecord{}, active: map[vagt.DeviceID]bool{}}
+	strs := NewAlertRecordsBuilder(0)
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, vagt.Copenhagen)
 	span := int64(3 * 365 * 24 * time.Hour)
 	var id int64
@@ -43,9 +42,9 @@ func newNationalFacts() *nationalFacts {
 		for range n {
 			id++
 			reg := start.Add(time.Duration(r.Int64N(span)))
-			f.citizens[m.Code] = append(f.citizens[m.Code], registry.CitizenFact{ID: id, Municipality: m.Code, RegisteredAt: reg})
+			f.citizens[m.Code] = append(f.citizens[m.Code], CitizenFact{ID: id, Municipality: m.Code, RegisteredAt: reg})
 			for _, tech := range r.Perm(10)[:1+r.IntN(3)] {
-				d := registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d-%d-%d", id, tech)), Municipality: m.Code,
+				d := DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d-%d-%d", id, tech)), Municipality: m.Code,
 					Technology: vagt.Technology(tech + 1), Citizen: id, InstalledAt: reg.Add(time.Duration(r.IntN(60*24)) * time.Hour)}
 				if r.IntN(10) == 0 {
 					rm := d.InstalledAt.Add(time.Duration(r.IntN(400*24)) * time.Hour)
@@ -61,7 +60,7 @@ func newNationalFacts() *nationalFacts {
 		for range n * 2 * 24 / 10 { // 0.2 a citizen a month over two years
 			raised := time.Date(2024, 10, 1, 0, 0, 0, 0, vagt.Copenhagen).Add(time.Duration(r.Int64N(int64(2 * 365 * 24 * time.Hour))))
 			ack := raised.Add(time.Duration(10+r.IntN(300)) * time.Second)
-			a := registry.AlertFact{Municipality: m.Code, Type: 1, Priority: vagt.PriorityHigh, RaisedAt: raised, AckedAt: &ack}
+			a := AlertFact{Municipality: m.Code, Type: 1, Priority: vagt.PriorityHigh, RaisedAt: raised, AckedAt: &ack}
 			strs.Add(&a)
 		}
 	}
@@ -98,23 +97,23 @@ func pick[T any](by map[vagt.MunicipalityCode][]T, muns []vagt.MunicipalityCode,
 	return out
 }
 
-func (f *nationalFacts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
-	return pick(f.byMun, muns, func(d registry.DeviceFact) bool { return d.InstalledAt.Before(before) }), nil
+func (f *nationalFacts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]DeviceFact, error) {
+	return pick(f.byMun, muns, func(d DeviceFact) bool { return d.InstalledAt.Before(before) }), nil
 }
 
-func (f *nationalFacts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
-	return pick(f.citizens, muns, func(c registry.CitizenFact) bool { return c.RegisteredAt.Before(before) }), nil
+func (f *nationalFacts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]CitizenFact, error) {
+	return pick(f.citizens, muns, func(c CitizenFact) bool { return c.RegisteredAt.Before(before) }), nil
 }
 
-func (f *nationalFacts) AlertRecords(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+func (f *nationalFacts) AlertRecords(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (AlertRecords, error) {
 	lo, hi := from.UnixNano(), to.UnixNano()
-	return registry.AlertRecords{Records: pick(f.alerts, muns, func(a registry.AlertRecord) bool { return a.RaisedAt >= lo && a.RaisedAt < hi }), Strings: f.strs}, nil
+	return AlertRecords{Records: pick(f.alerts, muns, func(a AlertRecord) bool { return a.RaisedAt >= lo && a.RaisedAt < hi }), Strings: f.strs}, nil
 }
 
 // AlertFacts are the same alerts as facts (the statistics ask AlertRecords).
-func (f *nationalFacts) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
+func (f *nationalFacts) AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]AlertFact, error) {
 	rs, err := f.AlertRecords(ctx, muns, from, to)
-	out := make([]registry.AlertFact, len(rs.Records))
+	out := make([]AlertFact, len(rs.Records))
 	for k := range out {
 		out[k] = rs.Fact(k)
 	}
@@ -161,7 +160,7 @@ func BenchmarkNational(b *testing.B) {
 		techs = append(techs, t.Technology)
 	}
 	q := Query{Period: p, Municipalities: allMunicipalities(), All: true, Technologies: techs, Suppress: true}
-	b.Logf("%d citizens, %d devices, %d quarters", len(pick(f.citizens, nil, func(registry.CitizenFact) bool { return true })), f.devices, len(p.Buckets()))
+	b.Logf("%d citizens, %d devices, %d quarters", len(pick(f.citizens, nil, func(CitizenFact) bool { return true })), f.devices, len(p.Buckets()))
 	ctx := context.Background()
 	for _, n := range []int{len(p.Buckets()), 1} { // the statistics' and the comparison's (whole period)
 		if _, err := f.ActiveInIntervals(ctx, nil, make([]Bucket, n)); err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // Municipalities side by side (docs/statistics.md, "Comparison"): per technology, over the
@@ -125,8 +124,8 @@ func (s *Service) Compare(ctx context.Context, q CompareQuery) (Comparison, erro
 type readOnce struct {
 	FactStore
 	mu       sync.Mutex
-	devices  map[string]*answer[[]registry.DeviceFact]
-	citizens map[string]*answer[[]registry.CitizenFact]
+	devices  map[string]*answer[[]DeviceFact]
+	citizens map[string]*answer[[]CitizenFact]
 }
 
 // answer is one question's answer, read by the first to ask.
@@ -154,20 +153,20 @@ func ask[T any](mu *sync.Mutex, answers *map[string]*answer[T], k string, read f
 
 func onceKey(muns []vagt.MunicipalityCode, t time.Time) string { return fmt.Sprint(muns, t.UnixNano()) }
 
-func (r *readOnce) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
-	return ask(&r.mu, &r.devices, onceKey(muns, before), func() ([]registry.DeviceFact, error) {
+func (r *readOnce) DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]DeviceFact, error) {
+	return ask(&r.mu, &r.devices, onceKey(muns, before), func() ([]DeviceFact, error) {
 		return r.FactStore.DeviceFacts(ctx, muns, before)
 	})
 }
 
 // AlertRecords passes the question on (a comparison asks it once per part), in the
 // store's shape when it has one.
-func (r *readOnce) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+func (r *readOnce) AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (AlertRecords, error) {
 	return alertRecords(ctx, r.FactStore, muns, from, to)
 }
 
-func (r *readOnce) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
-	return ask(&r.mu, &r.citizens, onceKey(muns, before), func() ([]registry.CitizenFact, error) {
+func (r *readOnce) CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]CitizenFact, error) {
+	return ask(&r.mu, &r.citizens, onceKey(muns, before), func() ([]CitizenFact, error) {
 		return r.FactStore.CitizenFacts(ctx, muns, before)
 	})
 }

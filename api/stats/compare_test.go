@@ -10,7 +10,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // compareFixture: Hedensted (766) has 20 citizens with a medicine dispenser; of its five
@@ -22,9 +21,9 @@ func compareFixture() *facts {
 	add := func(m vagt.MunicipalityCode, n int, registered, installed time.Time) {
 		for range n {
 			id := int64(len(f.citizens) + 1)
-			f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: m, RegisteredAt: registered})
+			f.citizens = append(f.citizens, CitizenFact{ID: id, Municipality: m, RegisteredAt: registered})
 			dev := vagt.DeviceID(fmt.Sprintf("dev-%d", id))
-			f.devices = append(f.devices, registry.DeviceFact{Device: dev, Municipality: m, Technology: vagt.TechMedicineDispenser, Citizen: id, InstalledAt: installed})
+			f.devices = append(f.devices, DeviceFact{Device: dev, Municipality: m, Technology: vagt.TechMedicineDispenser, Citizen: id, InstalledAt: installed})
 			f.readings[dev] = []time.Time{installed.Add(time.Hour)}
 		}
 	}

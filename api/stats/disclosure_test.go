@@ -8,21 +8,20 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // facts is an in-process FactStore and ActivitySource: the attacks below need dozens of
 // citizens with chosen dates, which the SQL fixture of api/httpapi does not have. The
 // real stores and InfluxDB are exercised by TestStatistics on the same Service code.
 type facts struct {
-	devices  []registry.DeviceFact
-	citizens []registry.CitizenFact
+	devices  []DeviceFact
+	citizens []CitizenFact
 	readings map[vagt.DeviceID][]time.Time
-	alerts   []registry.AlertFact
+	alerts   []AlertFact
 }
 
-func (f *facts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
-	var out []registry.DeviceFact
+func (f *facts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]DeviceFact, error) {
+	var out []DeviceFact
 	for _, d := range f.devices {
 		if d.InstalledAt.Before(before) && (len(muns) == 0 || slices.Contains(muns, d.Municipality)) {
 			out = append(out, d)
@@ -31,8 +30,8 @@ func (f *facts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, bef
 	return out, nil
 }
 
-func (f *facts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
-	var out []registry.CitizenFact
+func (f *facts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]CitizenFact, error) {
+	var out []CitizenFact
 	for _, c := range f.citizens {
 		if c.RegisteredAt.Before(before) && (len(muns) == 0 || slices.Contains(muns, c.Municipality)) {
 			out = append(out, c)
@@ -41,8 +40,8 @@ func (f *facts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, be
 	return out, nil
 }
 
-func (f *facts) AlertFacts(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error) {
-	var out []registry.AlertFact
+func (f *facts) AlertFacts(_ context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]AlertFact, error) {
+	var out []AlertFact
 	for _, a := range f.alerts {
 		if !a.RaisedAt.Before(from) && a.RaisedAt.Before(to) && (len(muns) == 0 || slices.Contains(muns, a.Municipality)) {
 			out = append(out, a)
@@ -71,9 +70,9 @@ func attackFixture() *facts {
 	dk := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 12, 0, 0, 0, vagt.Copenhagen) }
 	add := func(tech vagt.Technology, installed time.Time) {
 		id := int64(len(f.citizens) + 1)
-		f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, vagt.Copenhagen)})
+		f.citizens = append(f.citizens, CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, vagt.Copenhagen)})
 		dev := vagt.DeviceID(fmt.Sprintf("dev-%d", id))
-		f.devices = append(f.devices, registry.DeviceFact{Device: dev, Municipality: 766, Technology: tech, Citizen: id, InstalledAt: installed})
+		f.devices = append(f.devices, DeviceFact{Device: dev, Municipality: 766, Technology: tech, Citizen: id, InstalledAt: installed})
 		for t := installed.Add(time.Hour); t.Before(dk(5, 1)); t = t.Add(7 * 24 * time.Hour) {
 			f.readings[dev] = append(f.readings[dev], t)
 		}

@@ -2,8 +2,6 @@ package stats
 
 import (
 	"math"
-
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // distinct counts distinct citizens without a map per count: each citizen gets a dense
@@ -18,7 +16,7 @@ type distinct struct {
 }
 
 // newDistinct indexes the citizens of devices and then of citizens.
-func newDistinct(ds []registry.DeviceFact, citizens []registry.CitizenFact) *distinct {
+func newDistinct(ds []DeviceFact, citizens []CitizenFact) *distinct {
 	d := &distinct{index: newCitizenIndex(ds, citizens), of: make([]int32, len(ds))}
 	for k := range ds {
 		d.of[k] = d.index.add(ds[k].Citizen)
@@ -44,7 +42,7 @@ type citizenIndex struct {
 }
 
 // newCitizenIndex makes an empty index for the citizen ids of ds and citizens.
-func newCitizenIndex(ds []registry.DeviceFact, citizens []registry.CitizenFact) citizenIndex {
+func newCitizenIndex(ds []DeviceFact, citizens []CitizenFact) citizenIndex {
 	lo, hi, n := int64(math.MaxInt64), int64(math.MinInt64), 0
 	see := func(id int64) {
 		if id != 0 {
@@ -121,7 +119,7 @@ type registeredCounts struct {
 // registered counts, per municipality of q and over all of them, the distinct citizens
 // of citizens and devices (a citizen counts in each municipality they are registered or
 // have a device in).
-func (d *distinct) registered(q Query, muns munIndex, devices []registry.DeviceFact, citizens []registry.CitizenFact) registeredCounts {
+func (d *distinct) registered(q Query, muns munIndex, devices []DeviceFact, citizens []CitizenFact) registeredCounts {
 	type entry struct {
 		mun int
 		idx int32

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // TestFastPathMatchesReference: the adoption and alert statistics (grouped once, distinct
@@ -119,7 +118,7 @@ func wideRandomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Tech
 	for _, m := range allMuns {
 		for range r.IntN(60) {
 			id := int64(len(f.citizens) + 1)
-			f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: m, RegisteredAt: at(start, end)})
+			f.citizens = append(f.citizens, CitizenFact{ID: id, Municipality: m, RegisteredAt: at(start, end)})
 			citizens = append(citizens, id)
 		}
 		for range r.IntN(120) {
@@ -131,7 +130,7 @@ func wideRandomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Tech
 			}
 			dist := districts[r.IntN(len(districts))]
 			dev++
-			d := registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d%d", dev)), Municipality: m, Technology: allTechs[r.IntN(len(allTechs))],
+			d := DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d%d", dev)), Municipality: m, Technology: allTechs[r.IntN(len(allTechs))],
 				Citizen: cit, InstalledAt: at(start, end), District: dist.id, DistrictName: dist.name}
 			last := end
 			if r.IntN(4) == 0 {
@@ -151,7 +150,7 @@ func wideRandomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Tech
 		for range r.IntN(300) {
 			raised := at(start, end)
 			dist := districts[r.IntN(len(districts))]
-			a := registry.AlertFact{Municipality: m, Type: vagt.AlarmType(1 + r.IntN(3)), Priority: vagt.Priority(1 + r.IntN(3)), RaisedAt: raised,
+			a := AlertFact{Municipality: m, Type: vagt.AlarmType(1 + r.IntN(3)), Priority: vagt.Priority(1 + r.IntN(3)), RaisedAt: raised,
 				Escalations: r.IntN(3), District: dist.id, DistrictName: dist.name}
 			since := func() time.Duration {
 				if r.IntN(5) == 0 {

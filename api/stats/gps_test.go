@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // trackerDays is an in-process TrackerActivity: the trackers that reported per Danish
@@ -31,8 +30,8 @@ func TestBenefitsCountTrackersThatReported(t *testing.T) {
 	f := &facts{readings: map[vagt.DeviceID][]time.Time{}}
 	for i := range 8 {
 		id := int64(i + 1)
-		f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, vagt.Copenhagen)})
-		f.devices = append(f.devices, registry.DeviceFact{Device: vagt.DeviceID("gps.t" + string(rune('a'+i))), Municipality: 766,
+		f.citizens = append(f.citizens, CitizenFact{ID: id, Municipality: 766, RegisteredAt: time.Date(2025, 10, 1, 0, 0, 0, 0, vagt.Copenhagen)})
+		f.devices = append(f.devices, DeviceFact{Device: vagt.DeviceID("gps.t" + string(rune('a'+i))), Municipality: 766,
 			Technology: vagt.TechGPSTracker, Citizen: id, InstalledAt: time.Date(2025, 12, 1, 12, 0, 0, 0, vagt.Copenhagen)})
 	}
 	p, err := ParsePeriod("2026-01-01", "2026-03-01", "month")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // How a national request stays within a second (issue 18 item 5; docs/statistics.md,
@@ -106,7 +105,7 @@ func (l lifetime) installedAt(i int) bool { return int(l.from) <= i && i < int(l
 
 // lifetimes are the lifetime of each device in buckets (in order, contiguous, at most
 // MaxIntervals), settled if installed at or before settledBy.
-func lifetimes(devices []registry.DeviceFact, buckets []Bucket, settledBy time.Time) []lifetime {
+func lifetimes(devices []DeviceFact, buckets []Bucket, settledBy time.Time) []lifetime {
 	endAfter := func(t time.Time) int {
 		return sort.Search(len(buckets), func(i int) bool { return t.Before(buckets[i].End) })
 	}
@@ -230,15 +229,15 @@ func outcomeFlags(strs []string) []uint8 {
 	return out
 }
 
-func newAlertRec(f *registry.AlertRecord, k int, outcome []uint8) alertRec {
+func newAlertRec(f *AlertRecord, k int, outcome []uint8) alertRec {
 	r := alertRec{escalations: int(f.Escalations), district: f.District, fact: int32(k), typ: f.Type, prio: f.Priority, flags: outcome[f.Outcome]}
-	if f.Has&registry.HasAcked != 0 {
+	if f.Has&HasAcked != 0 {
 		r.ack, r.flags = time.Duration(f.AckedAt-f.RaisedAt), r.flags|recAcked
 	}
-	if f.Has&registry.HasResolved != 0 {
+	if f.Has&HasResolved != 0 {
 		r.resolve, r.flags = time.Duration(f.ResolvedAt-f.RaisedAt), r.flags|recResolved
 	}
-	if f.Has&registry.HasArrived != 0 {
+	if f.Has&HasArrived != 0 {
 		r.arrival, r.flags = time.Duration(f.ArrivedAt-f.RaisedAt), r.flags|recArrived
 	}
 	return r
@@ -251,7 +250,7 @@ type alertCells struct {
 	start []int
 }
 
-func groupAlerts(facts registry.AlertRecords, n int, key func(k int) int) alertCells {
+func groupAlerts(facts AlertRecords, n int, key func(k int) int) alertCells {
 	keys := make([]int32, len(facts.Records))
 	start := make([]int, n+1)
 	for k := range facts.Records {

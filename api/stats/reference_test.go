@@ -14,7 +14,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 func (s *Service) refAdoption(ctx context.Context, q Query) (Adoption, error) {
@@ -103,7 +102,7 @@ type refDistinct struct {
 	gen   uint32
 }
 
-func refNewDistinct(ds []registry.DeviceFact) *refDistinct {
+func refNewDistinct(ds []DeviceFact) *refDistinct {
 	d := &refDistinct{index: map[int64]int32{}}
 	for _, f := range ds {
 		if _, ok := d.index[f.Citizen]; !ok && f.Citizen != 0 {
@@ -117,11 +116,11 @@ func refNewDistinct(ds []registry.DeviceFact) *refDistinct {
 }
 
 type refReports struct {
-	facts []registry.DeviceFact
+	facts []DeviceFact
 	masks []uint64
 }
 
-func (r refReports) with(d registry.DeviceFact, mask uint64) refReports {
+func (r refReports) with(d DeviceFact, mask uint64) refReports {
 	return refReports{append(r.facts, d), append(r.masks, mask)}
 }
 
@@ -302,11 +301,11 @@ func (s *Service) refAlerts(ctx context.Context, q Query) (AlertStats, error) {
 	if err != nil {
 		return res, err
 	}
-	byMun := map[vagt.MunicipalityCode][]registry.AlertFact{}
+	byMun := map[vagt.MunicipalityCode][]AlertFact{}
 	for _, f := range facts {
 		byMun[f.Municipality] = append(byMun[f.Municipality], f)
 	}
-	devByMun := map[vagt.MunicipalityCode][]registry.DeviceFact{}
+	devByMun := map[vagt.MunicipalityCode][]DeviceFact{}
 	for _, d := range devices {
 		devByMun[d.Municipality] = append(devByMun[d.Municipality], d)
 	}
@@ -329,8 +328,8 @@ func (s *Service) refAlerts(ctx context.Context, q Query) (AlertStats, error) {
 			res.Rows = append(res.Rows, row)
 		}
 	}
-	all, devs := refOnlyMuns(facts, q.Municipalities, func(f registry.AlertFact) vagt.MunicipalityCode { return f.Municipality }),
-		refOnlyMuns(devices, q.Municipalities, func(d registry.DeviceFact) vagt.MunicipalityCode { return d.Municipality })
+	all, devs := refOnlyMuns(facts, q.Municipalities, func(f AlertFact) vagt.MunicipalityCode { return f.Municipality }),
+		refOnlyMuns(devices, q.Municipalities, func(d DeviceFact) vagt.MunicipalityCode { return d.Municipality })
 	whole := Bucket{p.From, p.To}
 	months := 0.0
 	for _, b := range buckets {
@@ -365,7 +364,7 @@ func (s *Service) refAlerts(ctx context.Context, q Query) (AlertStats, error) {
 
 func refTechIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
 
-func refWatched(ds []registry.DeviceFact, techs []vagt.Technology, b Bucket, seen *refDistinct) int {
+func refWatched(ds []DeviceFact, techs []vagt.Technology, b Bucket, seen *refDistinct) int {
 	seen.gen++
 	n := 0
 	for _, d := range ds {
@@ -379,7 +378,7 @@ func refWatched(ds []registry.DeviceFact, techs []vagt.Technology, b Bucket, see
 	return n
 }
 
-func refFillAlertRow(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket, citizens int, months float64) {
+func refFillAlertRow(row *AlertRow, q Query, facts []AlertFact, b Bucket, citizens int, months float64) {
 	var (
 		n, resolved, falseAlarm, noVisit, escalations, escalated, within60, within180, urgent int
 		ack, resolve                                                                          []float64
@@ -477,8 +476,8 @@ func refOnlyMuns[T any](xs []T, muns []vagt.MunicipalityCode, of func(T) vagt.Mu
 	return xs
 }
 
-func refByInterval(facts []registry.AlertFact, buckets []Bucket) [][]registry.AlertFact {
-	out := make([][]registry.AlertFact, len(buckets))
+func refByInterval(facts []AlertFact, buckets []Bucket) [][]AlertFact {
+	out := make([][]AlertFact, len(buckets))
 	for _, f := range facts {
 		i := sort.Search(len(buckets), func(i int) bool { return f.RaisedAt.Before(buckets[i].End) })
 		if i < len(buckets) && inBucket(f, buckets[i]) {
@@ -493,7 +492,7 @@ type refResponse struct {
 	arrivals                                          []float64
 }
 
-func (r *refResponse) add(f registry.AlertFact) {
+func (r *refResponse) add(f AlertFact) {
 	r.alarms++
 	if f.AckedAt != nil {
 		d := f.AckedAt.Sub(f.RaisedAt)
@@ -525,7 +524,7 @@ func (r *refResponse) arrival(q Query) (share, p50 *float64) {
 	return share, p50
 }
 
-func refFillArrival(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket) {
+func refFillArrival(row *AlertRow, q Query, facts []AlertFact, b Bucket) {
 	var r refResponse
 	for _, f := range facts {
 		if inBucket(f, b) && urgent(f.Priority) {
@@ -535,7 +534,7 @@ func refFillArrival(row *AlertRow, q Query, facts []registry.AlertFact, b Bucket
 	row.ArrivedWithin30m, row.ArrivalP50 = r.arrival(q)
 }
 
-func refResponseRows(q Query, facts []registry.AlertFact, devices []registry.DeviceFact, b Bucket) []ResponseRow {
+func refResponseRows(q Query, facts []AlertFact, devices []DeviceFact, b Bucket) []ResponseRow {
 	type key struct {
 		district int64
 		prio     vagt.Priority

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // The response to critical and high alarms: acknowledged within 60 s and 180 s, arrived in
@@ -38,7 +37,7 @@ type ResponseRow struct {
 // recorded. An alarm still open, or resolved as visited without "arrived" being said, counts
 // as not arrived in time: the figure is of what staff recorded, and errs on the side of
 // showing help late rather than on time.
-func NeedsVisit(f registry.AlertFact) bool {
+func NeedsVisit(f AlertFact) bool {
 	return f.ArrivedAt != nil || f.ResolvedAt == nil || !isWithoutVisit(f.Outcome)
 }
 
@@ -84,7 +83,7 @@ func (r *response) arrival(q Query) (share, p50 *float64) {
 func urgent(p vagt.Priority) bool { return p == vagt.PriorityCritical || p == vagt.PriorityHigh }
 
 // inBucket reports whether f was raised in b.
-func inBucket(f registry.AlertFact, b Bucket) bool {
+func inBucket(f AlertFact, b Bucket) bool {
 	return !f.RaisedAt.Before(b.Start) && f.RaisedAt.Before(b.End)
 }
 
@@ -95,7 +94,7 @@ type districtDevices struct {
 }
 
 // byDistrict splits a municipality's devices (devices[sel]) by district, once per request.
-func byDistrict(devices []registry.DeviceFact, sel []int32) []districtDevices {
+func byDistrict(devices []DeviceFact, sel []int32) []districtDevices {
 	var out []districtDevices
 	at := map[int64]int{}
 	for _, k := range sel {
@@ -115,7 +114,7 @@ func byDistrict(devices []registry.DeviceFact, sel []int32) []districtDevices {
 // district and priority: a row for every district with citizens watched or alarms, for
 // each of the two priorities. A district row is suppressed as a municipality row is: 1-4
 // citizens watched (for the protected view).
-func responseRows(q Query, facts registry.AlertRecords, recs []alertRec, devices []registry.DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
+func responseRows(q Query, facts AlertRecords, recs []alertRec, devices []DeviceFact, life []lifetime, districts []districtDevices, techs *techSet, i int, seen *distinct) []ResponseRow {
 	type key struct {
 		district int64
 		prio     vagt.Priority

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // SuppressBelow is the smallest number of citizens a figure may describe when small counts
@@ -19,30 +18,30 @@ const ChurnWindow = 90 * 24 * time.Hour
 
 // FactStore is what statistics read from the SQL store.
 type FactStore interface {
-	DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error)
-	CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error)
-	AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]registry.AlertFact, error)
+	DeviceFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]DeviceFact, error)
+	CitizenFacts(ctx context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]CitizenFact, error)
+	AlertFacts(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) ([]AlertFact, error)
 }
 
 // AlertRecordSource is a FactStore that also gives AlertFacts in the shape without
-// pointers (registry.AlertRecords; api/sqlstore scans its rows straight into it): a
+// pointers (AlertRecords; api/sqlstore scans its rows straight into it): a
 // national request then neither allocates nor reads nor has the garbage collector scan
 // 660,000 facts' pointers. The alert statistics read every store so (alertRecords).
 type AlertRecordSource interface {
-	AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error)
+	AlertRecords(ctx context.Context, muns []vagt.MunicipalityCode, from, to time.Time) (AlertRecords, error)
 }
 
 // alertRecords are the alerts of store raised in [from, to) in muns (none: all), as
 // records: the store's own when it is an AlertRecordSource, else its AlertFacts converted.
-func alertRecords(ctx context.Context, store FactStore, muns []vagt.MunicipalityCode, from, to time.Time) (registry.AlertRecords, error) {
+func alertRecords(ctx context.Context, store FactStore, muns []vagt.MunicipalityCode, from, to time.Time) (AlertRecords, error) {
 	if src, ok := store.(AlertRecordSource); ok {
 		return src.AlertRecords(ctx, muns, from, to)
 	}
 	facts, err := store.AlertFacts(ctx, muns, from, to)
 	if err != nil {
-		return registry.AlertRecords{}, err
+		return AlertRecords{}, err
 	}
-	return registry.AlertRecordsOf(facts), nil
+	return AlertRecordsOf(facts), nil
 }
 
 // ActivitySource tells which devices reported in a time range (InfluxDB).

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/api/alerts"
-	"github.com/vagt-dk/vagt/api/registry"
 )
 
 // Totals under disclosure control (totals.go), as a property over random registries: for
@@ -60,7 +59,7 @@ func randomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Technolo
 				}
 				if id == 0 {
 					id = int64(len(f.citizens) + 1)
-					f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: m, RegisteredAt: start})
+					f.citizens = append(f.citizens, CitizenFact{ID: id, Municipality: m, RegisteredAt: start})
 					mine = append(mine, id)
 				}
 				if has[id] == nil {
@@ -69,7 +68,7 @@ func randomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Technolo
 				has[id][tech] = true
 				for range 1 + r.IntN(maxDevices) {
 					dev++
-					d := registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d%d", dev)), Municipality: m, Technology: tech, Citizen: id, InstalledAt: at(start, end)}
+					d := DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("d%d", dev)), Municipality: m, Technology: tech, Citizen: id, InstalledAt: at(start, end)}
 					last := end
 					if r.IntN(5) == 0 {
 						rm := at(d.InstalledAt, end.Add(30*24*time.Hour))
@@ -86,7 +85,7 @@ func randomFacts(r *rand.Rand) (*facts, []vagt.MunicipalityCode, []vagt.Technolo
 		}
 		for range r.IntN(40) {
 			raised := at(time.Date(2026, 1, 1, 0, 0, 0, 0, vagt.Copenhagen), end)
-			a := registry.AlertFact{Municipality: m, Type: vagt.AlarmType(1), Priority: vagt.PriorityHigh, RaisedAt: raised, Escalations: r.IntN(3)}
+			a := AlertFact{Municipality: m, Type: vagt.AlarmType(1), Priority: vagt.PriorityHigh, RaisedAt: raised, Escalations: r.IntN(3)}
 			if r.IntN(4) == 0 {
 				a.Priority = vagt.PriorityTechnical
 			}
@@ -478,8 +477,8 @@ func TestDifferencingTheTotal(t *testing.T) {
 		for range c.n {
 			id := int64(len(f.citizens) + 1)
 			at := time.Date(2025, 11, 1, 12, 0, 0, 0, vagt.Copenhagen)
-			f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: c.m, RegisteredAt: at})
-			f.devices = append(f.devices, registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprint("md-", id)), Municipality: c.m,
+			f.citizens = append(f.citizens, CitizenFact{ID: id, Municipality: c.m, RegisteredAt: at})
+			f.devices = append(f.devices, DeviceFact{Device: vagt.DeviceID(fmt.Sprint("md-", id)), Municipality: c.m,
 				Technology: vagt.TechMedicineDispenser, Citizen: id, InstalledAt: at})
 		}
 	}

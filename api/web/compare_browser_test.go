@@ -19,7 +19,6 @@ import (
 	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/apitest"
 	"github.com/vagt-dk/vagt/api/auth"
-	"github.com/vagt-dk/vagt/api/registry"
 	"github.com/vagt-dk/vagt/api/server"
 	"github.com/vagt-dk/vagt/api/stats"
 )
@@ -29,8 +28,8 @@ import (
 // every device reporting. stats.Service computes on it as on the SQL store
 // (TestCompareEndpoint runs the same computation against SQLite and InfluxDB).
 type compareFacts struct {
-	devices  []registry.DeviceFact
-	citizens []registry.CitizenFact
+	devices  []stats.DeviceFact
+	citizens []stats.CitizenFact
 }
 
 func newCompareFacts() *compareFacts {
@@ -42,16 +41,16 @@ func newCompareFacts() *compareFacts {
 		for range c.n {
 			id := int64(len(f.citizens) + 1)
 			reg := time.Date(2026, 1, 2, 12, 0, 0, 0, vagt.Copenhagen)
-			f.citizens = append(f.citizens, registry.CitizenFact{ID: id, Municipality: c.m, RegisteredAt: reg})
-			f.devices = append(f.devices, registry.DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("pa-%d", id)), Municipality: c.m,
+			f.citizens = append(f.citizens, stats.CitizenFact{ID: id, Municipality: c.m, RegisteredAt: reg})
+			f.devices = append(f.devices, stats.DeviceFact{Device: vagt.DeviceID(fmt.Sprintf("pa-%d", id)), Municipality: c.m,
 				Technology: vagt.TechPersonalAlarm, Citizen: id, InstalledAt: reg.AddDate(0, 0, 14)})
 		}
 	}
 	return f
 }
 
-func (f *compareFacts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.DeviceFact, error) {
-	var out []registry.DeviceFact
+func (f *compareFacts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]stats.DeviceFact, error) {
+	var out []stats.DeviceFact
 	for _, d := range f.devices {
 		if d.InstalledAt.Before(before) && (len(muns) == 0 || slices.Contains(muns, d.Municipality)) {
 			out = append(out, d)
@@ -60,8 +59,8 @@ func (f *compareFacts) DeviceFacts(_ context.Context, muns []vagt.MunicipalityCo
 	return out, nil
 }
 
-func (f *compareFacts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]registry.CitizenFact, error) {
-	var out []registry.CitizenFact
+func (f *compareFacts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityCode, before time.Time) ([]stats.CitizenFact, error) {
+	var out []stats.CitizenFact
 	for _, c := range f.citizens {
 		if c.RegisteredAt.Before(before) && (len(muns) == 0 || slices.Contains(muns, c.Municipality)) {
 			out = append(out, c)
@@ -70,7 +69,7 @@ func (f *compareFacts) CitizenFacts(_ context.Context, muns []vagt.MunicipalityC
 	return out, nil
 }
 
-func (f *compareFacts) AlertFacts(context.Context, []vagt.MunicipalityCode, time.Time, time.Time) ([]registry.AlertFact, error) {
+func (f *compareFacts) AlertFacts(context.Context, []vagt.MunicipalityCode, time.Time, time.Time) ([]stats.AlertFact, error) {
 	return nil, nil
 }
 
