@@ -194,8 +194,6 @@ func (s *Service) alerts(ctx context.Context, q Query, districts bool) (AlertSta
 	return res, nil
 }
 
-func techIn(t vagt.Technology, ts []vagt.Technology) bool { return slices.Contains(ts, t) }
-
 // watched counts the citizens with a device (devices[sel]) of one of techs installed at
 // the end of interval i.
 func watched(devices []DeviceFact, life []lifetime, sel []int32, techs *techSet, i int, seen *distinct) int {
