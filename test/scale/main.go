@@ -42,6 +42,8 @@ type options struct {
 	downtime                               time.Duration
 	subscribe                              bool
 	jsonOut                                string
+	storms                                 string // which storms: jitter, plain
+	nats                                   natsOptions
 }
 
 // result is one broker's figures.
@@ -85,6 +87,12 @@ func main() {
 	flag.DurationVar(&o.downtime, "downtime", 0, "Mosquitto's storm: stop it this long before the start (0: a plain restart)")
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.storms, "storms", "jitter,plain", "which reconnect storms to deal: with the gateways' full jitter, with plain exponential back-off")
+	flag.StringVar(&o.nats.mqtt, "nats-mqtt", "", "lines added to every NATS node's mqtt block, separated by ';' (e.g. 'consumer_memory_storage: true')")
+	flag.StringVar(&o.nats.auth, "nats-auth", "callout", "how the NATS cluster authorizes: callout (vagt broker-auth, as production) or static (a users list of every gateway: to compare)")
+	flag.StringVar(&o.nats.profileDir, "nats-profile", "", "write each node's CPU profile during the first storm (and a goroutine dump) into this directory")
+	flag.DurationVar(&o.nats.profileFor, "nats-profile-for", 20*time.Second, "with -nats-profile: the profiles' length")
+	flag.BoolVar(&o.nats.debug, "nats-debug", false, "the NATS nodes log at debug level (their logs are kept in -nats-profile's directory)")
 	flag.IntVar(&o.perProcess, "per-process", 9000, "gateways per process: more are spread over worker processes of this program (a process holds at most its file limit of connections)")
 	worker := flag.Bool("worker", false, "internal: run as a worker process holding part of the fleet (spec and requests on stdin)")
 	var co chainOptions
@@ -195,7 +203,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	case "mosquitto":
 		b, err = startMosquitto(ctx, p, o.downtime)
 	case "nats":
-		b, err = startNATS(ctx, p)
+		b, err = startNATS(ctx, p, o.nats, o.gateways)
 	default:
 		return nil, fmt.Errorf("unknown broker %q", name)
 	}
@@ -252,6 +260,9 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	log.Printf("%s: %d connected in %.1fs; RSS %.0f → %.0f MB", name, o.gateways, r.ConnectSeconds, r.RSSBeforeMB, r.RSSAfterMB)
 
 	for _, jitter := range []bool{true, false} {
+		if !slices.Contains(strings.Split(o.storms, ","), map[bool]string{true: "jitter", false: "plain"}[jitter]) {
+			continue
+		}
 		if err := b.healthy(ctx); err != nil {
 			return r, err
 		}
@@ -349,6 +360,9 @@ func runStorm(ctx context.Context, b broker, f fleet, rec *receiver, o options) 
 		close(stormDone)
 		wg.Wait()
 		return s, err
+	}
+	if ob, ok := b.(stormObserver); ok {
+		wg.Go(func() { ob.observe(ctx, t0, f, stormDone) })
 	}
 	low := n
 	var back99, back100 time.Duration
