@@ -54,6 +54,7 @@ type result struct {
 	LoadAfter        string   `json:"load_average_after"`
 	ConnectSeconds   float64  `json:"connect_seconds"`
 	ConnectsPerSec   float64  `json:"connects_per_second"`
+	SettledSeconds   float64  `json:"settled_seconds"` // until every node was healthy after the connects
 	HandshakesPerSec float64  `json:"tls_handshakes_per_second"`
 	RSSBeforeMB      float64  `json:"rss_before_mb"`
 	RSSAfterMB       float64  `json:"rss_after_mb"`
@@ -254,10 +255,16 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	r.ConnectSeconds = time.Since(start).Seconds()
 	r.ConnectsPerSec = float64(o.gateways) / r.ConnectSeconds
 	waitUntil(ctx, time.Minute, func() bool { return f.Connected() == o.gateways })
+	// On NATS a gateway's subscriptions are JetStream consumers, created (and replicated)
+	// after its SUBACK: the memory is read once every node is healthy again.
+	if err := b.healthy(ctx); err != nil {
+		return r, err
+	}
+	r.SettledSeconds = time.Since(start).Seconds()
 	time.Sleep(2 * time.Second) // let the broker settle before reading its memory
 	r.RSSAfterMB = float64(rss(b.pids())) / (1 << 20)
 	r.BytesPerConn = (r.RSSAfterMB - r.RSSBeforeMB) * (1 << 20) / float64(o.gateways)
-	log.Printf("%s: %d connected in %.1fs; RSS %.0f → %.0f MB", name, o.gateways, r.ConnectSeconds, r.RSSBeforeMB, r.RSSAfterMB)
+	log.Printf("%s: %d connected in %.1fs, healthy after %.1fs; RSS %.0f → %.0f MB", name, o.gateways, r.ConnectSeconds, r.SettledSeconds, r.RSSBeforeMB, r.RSSAfterMB)
 
 	for _, jitter := range []bool{true, false} {
 		if !slices.Contains(strings.Split(o.storms, ","), map[bool]string{true: "jitter", false: "plain"}[jitter]) {
@@ -475,7 +482,7 @@ func (r *receiver) close() { r.c.Disconnect(100) }
 func print(r *result) {
 	fmt.Printf("\n== %s, %d gateways (load average %s → %s)\n", r.Broker, r.Gateways, r.LoadBefore, r.LoadAfter)
 	fmt.Printf("TLS handshakes/s (client certificates): %.0f\n", r.HandshakesPerSec)
-	fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s\n", r.ConnectSeconds, r.ConnectsPerSec)
+	fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s; broker healthy after %.1f s\n", r.ConnectSeconds, r.ConnectsPerSec, r.SettledSeconds)
 	fmt.Printf("broker RSS: %.0f MB idle → %.0f MB connected: %.1f KiB per connection\n", r.RSSBeforeMB, r.RSSAfterMB, r.BytesPerConn/1024)
 	for _, s := range r.Storms {
 		fmt.Printf("storm, jitter %-5t: %s; at least %d down at once; 99%% back %.1f s, 100%% %.1f s; alarms %d, lost %d, latency p50 %.0f ms p99 %.0f ms max %.0f ms\n",
