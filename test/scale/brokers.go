@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -181,6 +183,7 @@ func (b *natsBroker) pids() []int {
 	return p
 }
 func (b *natsBroker) close() {
+	logRefusals(b.c.Nodes())
 	if b.o.profileDir != "" {
 		// The nodes' logs go with their directories at Close: keep them with the profiles.
 		for _, n := range b.c.Nodes() {
@@ -252,4 +255,46 @@ func rss(pids []int) int64 {
 		}
 	}
 	return total
+}
+
+// refusalKinds are the node log lines that say a gateway's CONNECT or SUBSCRIBE failed, and
+// why: what a reconnect storm on NATS is made of besides the successes.
+var refusalKinds = []struct{ name, pattern string }{
+	{"SUBSCRIBE refused: consumer create timed out (the consumer may still be made: an orphan)", `Unable to add JetStream consumer .*timeout after`},
+	{"SUBSCRIBE refused: maximum consumers", `Unable to add JetStream consumer .*maximum consumers`},
+	{"SUBSCRIBE refused: other", `Unable to add JetStream consumer`},
+	{"CONNECT refused: session record not loaded (JetStream unavailable)", `loading session record: JetStream system temporarily unavailable`},
+	{"CONNECT refused: session record not loaded (timeout)", `loading session record: timeout`},
+	{"CONNECT refused: session not saved", `unable to persist session`},
+	{"CONNECT refused: authentication (callout answer late or refused)", `unable to connect: authentication error`},
+	{"connection closed: QoS 1 publish not stored in time", `JetStream failed a pipelined`},
+}
+
+// logRefusals counts refusalKinds in every node's log (each line counted once, in the first
+// kind that matches).
+func logRefusals(nodes []*localstack.NATSNode) {
+	res := make([]*regexp.Regexp, len(refusalKinds))
+	for i, k := range refusalKinds {
+		res[i] = regexp.MustCompile(k.pattern)
+	}
+	counts := make([]int, len(refusalKinds))
+	for _, n := range nodes {
+		b, err := os.ReadFile(n.LogPath())
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for i, re := range res {
+				if re.MatchString(line) {
+					counts[i]++
+					break
+				}
+			}
+		}
+	}
+	for i, k := range refusalKinds {
+		if counts[i] > 0 {
+			log.Printf("node logs, whole run: %d × %s", counts[i], k.name)
+		}
+	}
 }
