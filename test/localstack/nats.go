@@ -51,6 +51,12 @@ type NATSClusterOptions struct {
 	// ordered pair, that NATSNode.Partition cuts: a true partition, the node still serving
 	// its clients (nats_partition.go).
 	Partitionable bool
+	// MQTT lines are added inside every node's mqtt block (consumer_memory_storage,
+	// consumer_inactive_threshold, js_api_timeout …), to measure what they change.
+	MQTT string
+	// Profile gives every node a pprof listener (prof_port) on a free loopback port:
+	// NATSNode.ProfileURL.
+	Profile bool
 	// Extra lines are added to every node's configuration.
 	Extra string
 	// Config, when set, writes a node's whole configuration instead (a production file
@@ -109,6 +115,7 @@ type NATSNode struct {
 	index                            int
 	path                             string
 	client, route, mqtt, monitorPort int
+	profPort                         int // 0 unless the cluster's Profile is set
 }
 
 // StartNATSCluster starts the nodes on free loopback ports and waits until each answers an
@@ -166,7 +173,11 @@ func StartNATSCluster(ctx context.Context, opts NATSClusterOptions) (*NATSCluste
 		n := &NATSNode{service: svc, cluster: c, index: i, path: path}
 		n.launch = n.launchLocked
 		c.nodes = append(c.nodes, n)
-		for _, p := range []*int{&n.client, &n.route, &n.mqtt, &n.monitorPort} {
+		ports := []*int{&n.client, &n.route, &n.mqtt, &n.monitorPort}
+		if opts.Profile {
+			ports = append(ports, &n.profPort)
+		}
+		for _, p := range ports {
 			if *p, err = FreePort(); err != nil {
 				return nil, errors.Join(err, c.Close())
 			}
@@ -308,6 +319,15 @@ func (n *NATSNode) MonitorURL() string {
 	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(n.monitorPort))
 }
 
+// ProfileURL is the node's pprof endpoint (/debug/pprof/…), or "" without the cluster's
+// Profile option.
+func (n *NATSNode) ProfileURL() string {
+	if n.profPort == 0 {
+		return ""
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(n.profPort))
+}
+
 // Freeze stops the node with SIGSTOP: its sockets stay open but nothing answers, to its
 // peers and its clients alike — a node cut off from the network. Thaw resumes it.
 func (n *NATSNode) Freeze() error { return n.signal(syscall.SIGSTOP) }
@@ -437,7 +457,13 @@ func (n *NATSNode) config() string {
 	line("server_name: %q", n.Name())
 	line("listen: \"127.0.0.1:%d\"", n.client)
 	line("http: \"127.0.0.1:%d\"", n.monitorPort)
-	line("jetstream { store_dir: %q, max_memory_store: 256MB, max_file_store: 4GB }", filepath.Join(n.dir, "js"))
+	if n.profPort != 0 {
+		line("prof_port: %d", n.profPort)
+	}
+	// Every QoS 1 subscription of every MQTT session is a consumer of the one stream
+	// $MQTT_msgs, and NATS 2.15 caps a stream at 1,000 consumers by default: without
+	// lifting it a cluster serves ~500 gateways' lanes (deploy/nats/nats.conf, docs/scaling.md).
+	line("jetstream { store_dir: %q, max_memory_store: 256MB, max_file_store: 4GB, limits { default_max_consumers: -1 } }", filepath.Join(n.dir, "js"))
 	line("cluster {")
 	line("  name: vagt")
 	line("  listen: \"127.0.0.1:%d\"", n.route)
@@ -461,6 +487,9 @@ func (n *NATSNode) config() string {
 	line("  max_ack_pending: %d", o.MaxAckPending)
 	if t := o.TLS; t != nil {
 		line("  tls { cert_file: %q, key_file: %q, ca_file: %q, verify_and_map: true, timeout: 5 }", t.CertFile, t.KeyFile, t.CAFile)
+	}
+	if o.MQTT != "" {
+		line("  %s", o.MQTT)
 	}
 	line("}")
 	users := o.Users

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vagt-dk/vagt/firmware-sim/load"
 	"github.com/vagt-dk/vagt/test/localstack"
 )
 
@@ -87,12 +91,24 @@ func (b *mosquittoBroker) fault(ctx context.Context) (string, error) {
 // permissions).
 type natsBroker struct {
 	c   *authCluster
+	o   natsOptions
 	svc *tls.Config
+	// profiled: the first storm's profiles are taken (-nats-profile)
+	profiled bool
 	// restarted gets the result of the last fault's start of the node it killed.
 	restarted chan error
 }
 
-func startNATS(ctx context.Context, p *pki) (broker, error) {
+// natsOptions are what a run may change of the cluster, to find what a reconnect costs.
+type natsOptions struct {
+	mqtt       string // lines for the mqtt block, ';'-separated
+	auth       string // callout or static
+	profileDir string
+	profileFor time.Duration
+	debug      bool
+}
+
+func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broker, error) {
 	cert, key, err := p.files("127.0.0.1")
 	if err != nil {
 		return nil, err
@@ -101,11 +117,40 @@ func startNATS(ctx context.Context, p *pki) (broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every client is authorized by the auth callout (vagt broker-auth), as in production:
-	// each connection's handshake includes its round trip.
-	c, err := startAuthCluster(ctx, localstack.NATSClusterOptions{
-		TLS:   &localstack.NATSTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
-		Extra: "max_connections: 400000"})
+	opts := localstack.NATSClusterOptions{
+		TLS:     &localstack.NATSTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
+		MQTT:    strings.ReplaceAll(no.mqtt, ";", "\n  "),
+		Profile: no.profileDir != "",
+		Extra:   "max_connections: 400000"}
+	if no.profileDir != "" {
+		if err := os.MkdirAll(no.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if no.debug {
+		opts.Extra += "\ndebug: true"
+	}
+	var c *authCluster
+	switch no.auth {
+	case "callout":
+		// Every client is authorized by the auth callout (vagt broker-auth), as in
+		// production: each connection's handshake includes its round trip.
+		c, err = startAuthCluster(ctx, opts)
+	case "static":
+		// A users list of every gateway, each mapped from its certificate: what a
+		// reconnect costs without the callout's round trip.
+		opts.Users = []localstack.NATSUser{{Name: "CN=svc_api"}}
+		for i := range gateways {
+			opts.Users = append(opts.Users, localstack.NATSUser{Name: "CN=" + string(load.GatewayID("load", i))})
+		}
+		var nc *localstack.NATSCluster
+		nc, err = localstack.StartNATSCluster(ctx, opts)
+		if err == nil {
+			c = &authCluster{NATSCluster: nc, stopAuth: func() error { return nil }}
+		}
+	default:
+		return nil, fmt.Errorf("-nats-auth %q: callout or static", no.auth)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +159,7 @@ func startNATS(ctx context.Context, p *pki) (broker, error) {
 		c.Close()
 		return nil, err
 	}
-	return &natsBroker{c: c, svc: p.clientTLS(svc)}, nil
+	return &natsBroker{c: c, o: no, svc: p.clientTLS(svc)}, nil
 }
 
 func (b *natsBroker) name() string { return "nats-3" }
@@ -137,7 +182,18 @@ func (b *natsBroker) pids() []int {
 	}
 	return p
 }
-func (b *natsBroker) close() { b.c.Close() }
+func (b *natsBroker) close() {
+	logRefusals(b.c.Nodes())
+	if b.o.profileDir != "" {
+		// The nodes' logs go with their directories at Close: keep them with the profiles.
+		for _, n := range b.c.Nodes() {
+			if log, err := os.ReadFile(n.LogPath()); err == nil {
+				_ = os.WriteFile(filepath.Join(b.o.profileDir, n.Name()+".log"), log, 0o644)
+			}
+		}
+	}
+	b.c.Close()
+}
 
 // fault kills -9 the node with the most connections and starts it again.
 func (b *natsBroker) fault(ctx context.Context) (string, error) {
@@ -199,4 +255,46 @@ func rss(pids []int) int64 {
 		}
 	}
 	return total
+}
+
+// refusalKinds are the node log lines that say a gateway's CONNECT or SUBSCRIBE failed, and
+// why: what a reconnect storm on NATS is made of besides the successes.
+var refusalKinds = []struct{ name, pattern string }{
+	{"SUBSCRIBE refused: consumer create timed out (the consumer may still be made: an orphan)", `Unable to add JetStream consumer .*timeout after`},
+	{"SUBSCRIBE refused: maximum consumers", `Unable to add JetStream consumer .*maximum consumers`},
+	{"SUBSCRIBE refused: other", `Unable to add JetStream consumer`},
+	{"CONNECT refused: session record not loaded (JetStream unavailable)", `loading session record: JetStream system temporarily unavailable`},
+	{"CONNECT refused: session record not loaded (timeout)", `loading session record: timeout`},
+	{"CONNECT refused: session not saved", `unable to persist session`},
+	{"CONNECT refused: authentication (callout answer late or refused)", `unable to connect: authentication error`},
+	{"connection closed: QoS 1 publish not stored in time", `JetStream failed a pipelined`},
+}
+
+// logRefusals counts refusalKinds in every node's log (each line counted once, in the first
+// kind that matches).
+func logRefusals(nodes []*localstack.NATSNode) {
+	res := make([]*regexp.Regexp, len(refusalKinds))
+	for i, k := range refusalKinds {
+		res[i] = regexp.MustCompile(k.pattern)
+	}
+	counts := make([]int, len(refusalKinds))
+	for _, n := range nodes {
+		b, err := os.ReadFile(n.LogPath())
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for i, re := range res {
+				if re.MatchString(line) {
+					counts[i]++
+					break
+				}
+			}
+		}
+	}
+	for i, k := range refusalKinds {
+		if counts[i] > 0 {
+			log.Printf("node logs, whole run: %d × %s", counts[i], k.name)
+		}
+	}
 }

@@ -42,6 +42,8 @@ type options struct {
 	downtime                               time.Duration
 	subscribe                              bool
 	jsonOut                                string
+	storms                                 string // which storms: jitter, plain
+	nats                                   natsOptions
 }
 
 // result is one broker's figures.
@@ -52,6 +54,7 @@ type result struct {
 	LoadAfter        string   `json:"load_average_after"`
 	ConnectSeconds   float64  `json:"connect_seconds"`
 	ConnectsPerSec   float64  `json:"connects_per_second"`
+	SettledSeconds   float64  `json:"settled_seconds"` // until every node was healthy after the connects
 	HandshakesPerSec float64  `json:"tls_handshakes_per_second"`
 	RSSBeforeMB      float64  `json:"rss_before_mb"`
 	RSSAfterMB       float64  `json:"rss_after_mb"`
@@ -85,6 +88,12 @@ func main() {
 	flag.DurationVar(&o.downtime, "downtime", 0, "Mosquitto's storm: stop it this long before the start (0: a plain restart)")
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.storms, "storms", "jitter,plain", "which reconnect storms to deal: with the gateways' full jitter, with plain exponential back-off")
+	flag.StringVar(&o.nats.mqtt, "nats-mqtt", "", "lines added to every NATS node's mqtt block, separated by ';' (e.g. 'consumer_memory_storage: true')")
+	flag.StringVar(&o.nats.auth, "nats-auth", "callout", "how the NATS cluster authorizes: callout (vagt broker-auth, as production) or static (a users list of every gateway: to compare)")
+	flag.StringVar(&o.nats.profileDir, "nats-profile", "", "write each node's CPU profile during the first storm (and a goroutine dump) into this directory")
+	flag.DurationVar(&o.nats.profileFor, "nats-profile-for", 20*time.Second, "with -nats-profile: the profiles' length")
+	flag.BoolVar(&o.nats.debug, "nats-debug", false, "the NATS nodes log at debug level (their logs are kept in -nats-profile's directory)")
 	flag.IntVar(&o.perProcess, "per-process", 9000, "gateways per process: more are spread over worker processes of this program (a process holds at most its file limit of connections)")
 	worker := flag.Bool("worker", false, "internal: run as a worker process holding part of the fleet (spec and requests on stdin)")
 	var co chainOptions
@@ -195,7 +204,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	case "mosquitto":
 		b, err = startMosquitto(ctx, p, o.downtime)
 	case "nats":
-		b, err = startNATS(ctx, p)
+		b, err = startNATS(ctx, p, o.nats, o.gateways)
 	default:
 		return nil, fmt.Errorf("unknown broker %q", name)
 	}
@@ -246,12 +255,21 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	r.ConnectSeconds = time.Since(start).Seconds()
 	r.ConnectsPerSec = float64(o.gateways) / r.ConnectSeconds
 	waitUntil(ctx, time.Minute, func() bool { return f.Connected() == o.gateways })
+	// On NATS a gateway's subscriptions are JetStream consumers, created (and replicated)
+	// after its SUBACK: the memory is read once every node is healthy again.
+	if err := b.healthy(ctx); err != nil {
+		return r, err
+	}
+	r.SettledSeconds = time.Since(start).Seconds()
 	time.Sleep(2 * time.Second) // let the broker settle before reading its memory
 	r.RSSAfterMB = float64(rss(b.pids())) / (1 << 20)
 	r.BytesPerConn = (r.RSSAfterMB - r.RSSBeforeMB) * (1 << 20) / float64(o.gateways)
-	log.Printf("%s: %d connected in %.1fs; RSS %.0f → %.0f MB", name, o.gateways, r.ConnectSeconds, r.RSSBeforeMB, r.RSSAfterMB)
+	log.Printf("%s: %d connected in %.1fs, healthy after %.1fs; RSS %.0f → %.0f MB", name, o.gateways, r.ConnectSeconds, r.SettledSeconds, r.RSSBeforeMB, r.RSSAfterMB)
 
 	for _, jitter := range []bool{true, false} {
+		if !slices.Contains(strings.Split(o.storms, ","), map[bool]string{true: "jitter", false: "plain"}[jitter]) {
+			continue
+		}
 		if err := b.healthy(ctx); err != nil {
 			return r, err
 		}
@@ -349,6 +367,9 @@ func runStorm(ctx context.Context, b broker, f fleet, rec *receiver, o options) 
 		close(stormDone)
 		wg.Wait()
 		return s, err
+	}
+	if ob, ok := b.(stormObserver); ok {
+		wg.Go(func() { ob.observe(ctx, t0, f, stormDone) })
 	}
 	low := n
 	var back99, back100 time.Duration
@@ -461,7 +482,7 @@ func (r *receiver) close() { r.c.Disconnect(100) }
 func print(r *result) {
 	fmt.Printf("\n== %s, %d gateways (load average %s → %s)\n", r.Broker, r.Gateways, r.LoadBefore, r.LoadAfter)
 	fmt.Printf("TLS handshakes/s (client certificates): %.0f\n", r.HandshakesPerSec)
-	fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s\n", r.ConnectSeconds, r.ConnectsPerSec)
+	fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s; broker healthy after %.1f s\n", r.ConnectSeconds, r.ConnectsPerSec, r.SettledSeconds)
 	fmt.Printf("broker RSS: %.0f MB idle → %.0f MB connected: %.1f KiB per connection\n", r.RSSBeforeMB, r.RSSAfterMB, r.BytesPerConn/1024)
 	for _, s := range r.Storms {
 		fmt.Printf("storm, jitter %-5t: %s; at least %d down at once; 99%% back %.1f s, 100%% %.1f s; alarms %d, lost %d, latency p50 %.0f ms p99 %.0f ms max %.0f ms\n",
