@@ -38,7 +38,6 @@ type broker interface {
 // whose CN becomes the user, and persistence, so a clean restart keeps the sessions.
 type mosquittoBroker struct {
 	m        *localstack.Mosquitto
-	svc      *tls.Config
 	downtime time.Duration // between stop and start in the fault
 }
 
