@@ -72,27 +72,32 @@ func appendValue(dst []byte, k vagt.Kind, w int64) []byte {
 	if digits < 0 || w > 1<<53 || w < -(1<<53) {
 		return strconv.AppendFloat(dst, float64(w)/float64(scale), 'f', -1, 64)
 	}
-	if digits == 0 {
-		return strconv.AppendInt(dst, w, 10)
-	}
 	if w < 0 {
 		dst = append(dst, '-')
 		w = -w
 	}
-	dst = strconv.AppendInt(dst, w/scale, 10)
-	frac := w % scale
-	if frac == 0 {
-		return dst
-	}
-	for frac%10 == 0 {
-		frac /= 10
+	u := uint64(w)
+	for digits > 0 && u%10 == 0 { // no trailing zeros after the point
+		u /= 10
 		digits--
 	}
-	dst = append(dst, '.')
-	for p := pow10(digits - 1); p > frac; p /= 10 {
-		dst = append(dst, '0')
+	// The digits from the last, the point after the fraction's, a zero before it when
+	// there is no whole part ("0.05"): one pass, no strconv calls.
+	var buf [24]byte
+	i := len(buf)
+	for n := 0; ; n++ {
+		if n == digits && digits > 0 {
+			i--
+			buf[i] = '.'
+		}
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 && n >= digits {
+			break
+		}
 	}
-	return strconv.AppendInt(dst, frac, 10)
+	return append(dst, buf[i:]...)
 }
 
 func pow10(n int) int64 {
