@@ -72,27 +72,32 @@ func appendValue(dst []byte, k vagt.Kind, w int64) []byte {
 	if digits < 0 || w > 1<<53 || w < -(1<<53) {
 		return strconv.AppendFloat(dst, float64(w)/float64(scale), 'f', -1, 64)
 	}
-	if digits == 0 {
-		return strconv.AppendInt(dst, w, 10)
-	}
 	if w < 0 {
 		dst = append(dst, '-')
 		w = -w
 	}
-	dst = strconv.AppendInt(dst, w/scale, 10)
-	frac := w % scale
-	if frac == 0 {
-		return dst
-	}
-	for frac%10 == 0 {
-		frac /= 10
+	u := uint64(w)
+	for digits > 0 && u%10 == 0 { // no trailing zeros after the point
+		u /= 10
 		digits--
 	}
-	dst = append(dst, '.')
-	for p := pow10(digits - 1); p > frac; p /= 10 {
-		dst = append(dst, '0')
+	// The digits from the last, the point after the fraction's, a zero before it when
+	// there is no whole part ("0.05"): one pass, no strconv calls.
+	var buf [24]byte
+	i := len(buf)
+	for n := 0; ; n++ {
+		if n == digits && digits > 0 {
+			i--
+			buf[i] = '.'
+		}
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 && n >= digits {
+			break
+		}
 	}
-	return strconv.AppendInt(dst, frac, 10)
+	return append(dst, buf[i:]...)
 }
 
 func pow10(n int) int64 {
@@ -111,8 +116,30 @@ func TechnologyOf(k vagt.Kind) string { return techByKind[k] }
 // Base+Offset in ms and the value comes from the wire integer, with no float or time.Time
 // in between.
 func AppendBatch(dst []byte, b *vagt.WireBatch) []byte {
+	var k seriesKeys
+	return k.appendBatch(dst, b)
+}
+
+// seriesKeys keeps, for one batch at a time, each device's series key ("reading,dev=…,gw=…,
+// kind=…,mun=…,tech=… value=") for the kind it last reported: a gateway reports each sensor
+// many times per batch (20 samples of 25 sensors is typical), so the key is formatted once
+// and copied in one append after that. The filler keeps one, so its buffers are reused.
+type seriesKeys struct {
+	text []byte
+	slot []keySlot // by device index
+}
+
+type keySlot struct {
+	kind       vagt.Kind
+	set        bool
+	start, end int
+}
+
+func (s *seriesKeys) appendBatch(dst []byte, b *vagt.WireBatch) []byte {
 	var munBuf [8]byte
 	mun := strconv.AppendUint(munBuf[:0], uint64(b.Municipality), 10)
+	s.text = s.text[:0]
+	s.slot = append(s.slot[:0], make([]keySlot, len(b.Devices))...)
 	// A gateway samples its sensors together, so consecutive readings often share a time:
 	// its digits are kept rather than formatted again.
 	var timeBuf [24]byte
@@ -120,13 +147,19 @@ func AppendBatch(dst []byte, b *vagt.WireBatch) []byte {
 	lastOffset := int64(-1)
 	for i := range b.Readings {
 		r := &b.Readings[i]
-		dst = append(dst, "reading,dev="...)
-		dst = append(dst, b.Devices[r.Device]...)
-		dst = append(dst, ",gw="...)
-		dst = append(dst, b.Gateway...)
-		dst = append(dst, kindThenMun[r.Kind]...)
-		dst = append(dst, mun...)
-		dst = append(dst, techThenValue[r.Kind]...)
+		sl := &s.slot[r.Device]
+		if !sl.set || sl.kind != r.Kind {
+			start := len(s.text)
+			s.text = append(s.text, "reading,dev="...)
+			s.text = append(s.text, b.Devices[r.Device]...)
+			s.text = append(s.text, ",gw="...)
+			s.text = append(s.text, b.Gateway...)
+			s.text = append(s.text, kindThenMun[r.Kind]...)
+			s.text = append(s.text, mun...)
+			s.text = append(s.text, techThenValue[r.Kind]...)
+			*sl = keySlot{kind: r.Kind, set: true, start: start, end: len(s.text)}
+		}
+		dst = append(dst, s.text[sl.start:sl.end]...)
 		dst = appendValue(dst, r.Kind, r.Value)
 		if r.Offset != lastOffset {
 			ts = append(strconv.AppendInt(append(timeBuf[:0], ' '), b.Base+r.Offset, 10), '\n')

@@ -33,6 +33,16 @@ func TestAppendBatch(t *testing.T) {
 	}
 }
 
+// plain is b's line protocol formatted the plain way, from the decoded floats and times.
+func plain(b *vagt.Batch) string {
+	var sb strings.Builder
+	for _, r := range b.Readings {
+		fmt.Fprintf(&sb, "reading,dev=%s,gw=%s,kind=%s,mun=%d,tech=%s value=%s %d\n", r.Device, b.Gateway, r.Kind,
+			b.Municipality, TechnologyOf(r.Kind), strconv.FormatFloat(r.Value, 'f', -1, 64), r.Time.UnixMilli())
+	}
+	return sb.String()
+}
+
 // wireOf is b as ingest decodes it from the wire.
 func wireOf(t testing.TB, b *vagt.Batch) *vagt.WireBatch {
 	t.Helper()
@@ -52,14 +62,6 @@ func wireOf(t testing.TB, b *vagt.Batch) *vagt.WireBatch {
 // ends and in the middle of its range, negative values, and readings spread over the day a
 // batch may span; and for every valid batch vector.
 func TestAppendBatchAsFromFloats(t *testing.T) {
-	plain := func(b *vagt.Batch) string {
-		var sb strings.Builder
-		for _, r := range b.Readings {
-			fmt.Fprintf(&sb, "reading,dev=%s,gw=%s,kind=%s,mun=%d,tech=%s value=%s %d\n", r.Device, b.Gateway, r.Kind,
-				b.Municipality, TechnologyOf(r.Kind), strconv.FormatFloat(r.Value, 'f', -1, 64), r.Time.UnixMilli())
-		}
-		return sb.String()
-	}
 	b := &vagt.Batch{Gateway: "gw-0042", Seq: 7, Municipality: 101}
 	for n, k := range vagt.Kinds() {
 		for j, v := range []float64{k.Min, k.Max, (k.Min + k.Max) / 2, min(k.Max, k.Min+1/float64(k.Scale))} {
@@ -220,5 +222,37 @@ func TestAppendValueExact(t *testing.T) {
 	}
 	if got := string(appendValue(nil, vagt.KindTemperature, -5)); got != "-0.05" {
 		t.Errorf("-0.05 written as %q", got)
+	}
+}
+
+// TestDecoderKeysPerMessage: the filler's decoder keeps series keys from message to
+// message only as buffers; a message from another gateway or municipality, with the same
+// device ids and kinds, and a device that changes kind and back, gets its own keys.
+func TestDecoderKeysPerMessage(t *testing.T) {
+	readings := []vagt.Reading{
+		{Device: "dev-a", Kind: vagt.KindTemperature, Time: at, Value: 21.5},
+		{Device: "dev-a", Kind: vagt.KindBattery, Time: at, Value: 80},
+		{Device: "dev-b", Kind: vagt.KindTemperature, Time: at, Value: 19},
+		{Device: "dev-a", Kind: vagt.KindTemperature, Time: at.Add(time.Second), Value: 21.25},
+		{Device: "dev-b", Kind: vagt.KindTemperature, Time: at.Add(time.Second), Value: 19.5},
+	}
+	var d decoder
+	for _, b := range []*vagt.Batch{
+		{Gateway: "gw-1", Seq: 1, Municipality: 101, Readings: readings},
+		{Gateway: "gw-2", Seq: 1, Municipality: 751, Readings: readings},
+		{Gateway: "gw-1", Seq: 2, Municipality: 101, Readings: readings[2:]},
+	} {
+		payload, err := vagt.EncodeBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := Message{Topic: vagt.Topic(b.Gateway, vagt.LaneTelemetry), Payload: payload}
+		got, n, _, _, err := d.decode([]byte("x\n"), &m)
+		if err != nil || n != len(b.Readings) {
+			t.Fatalf("%s: %d points, %v", b.Gateway, n, err)
+		}
+		if want := "x\n" + plain(b); string(got) != want {
+			t.Errorf("%s: got\n%s\nwant\n%s", b.Gateway, got, want)
+		}
 	}
 }

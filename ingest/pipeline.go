@@ -357,6 +357,7 @@ func (p *Pipeline) add(b *batch, m *Message) {
 // message (no allocation per reading). One goroutine uses it at a time.
 type decoder struct {
 	batch vagt.WireBatch
+	keys  seriesKeys
 }
 
 // decode validates m and appends its line protocol to dst; on error dst's extension is to
@@ -379,7 +380,7 @@ func (d *decoder) decode(dst []byte, m *Message) ([]byte, int, vagt.Lane, vagt.G
 		if err != nil {
 			return dst, 0, lane, gw, err
 		}
-		return AppendBatch(dst, b), len(b.Readings), lane, gw, nil
+		return d.keys.appendBatch(dst, b), len(b.Readings), lane, gw, nil
 	case vagt.LaneAlarm:
 		a, err := vagt.DecodeAlarm(m.Payload)
 		if err == nil {

@@ -113,7 +113,7 @@ func (w *Writer) WritePoints(ctx context.Context, lines []byte) error {
 }
 
 func (w *Writer) writeRaw(ctx context.Context, lines []byte) error {
-	herr := w.client.HTTPService().DoPostRequest(ctx, w.writeURL, bytes.NewReader(lines), nil, func(r *http.Response) error {
+	herr := w.client.HTTPService().DoPostRequest(ctx, w.writeURL, bytes.NewReader(lines), chunked, func(r *http.Response) error {
 		_, _ = io.Copy(io.Discard, r.Body)
 		return r.Body.Close()
 	})
@@ -122,6 +122,13 @@ func (w *Writer) writeRaw(ctx context.Context, lines []byte) error {
 	}
 	return nil
 }
+
+// chunked sends a write's body without a Content-Length. With one, net/http copies the
+// body through a 32 KB buffer into ~20 write calls per 600 KB batch (it must stop at the
+// length); chunked, it writes the caller's bytes in place, in one call. InfluxDB (1.8 and 2.x)
+// reads chunked bodies like any other. A profile of ingest under make bench-ingest had that
+// copy and those writes at about a tenth of its CPU.
+func chunked(r *http.Request) { r.ContentLength = -1 }
 
 // Ping reports whether the server answers /ping.
 func (w *Writer) Ping(ctx context.Context) error {

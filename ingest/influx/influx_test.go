@@ -3,6 +3,7 @@ package influx_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,42 @@ func TestWriteErrors(t *testing.T) {
 	err = down.WritePoints(context.Background(), []byte("reading value=1 1\n"))
 	if !errors.As(err, &we) || we.Permanent() {
 		t.Errorf("unreachable server: %v, want a transient WriteError", err)
+	}
+}
+
+// TestWriteLargeBatch: a batch the size ingest writes (5,000 lines, ~500 KB: well past
+// net/http's 32 KB copy buffer) lands whole on InfluxDB 1.8 in both write modes — the raw
+// one sends it chunked — and a write of it again stores no second copy.
+func TestWriteLargeBatch(t *testing.T) {
+	target := stacktest.SharedInfluxDB(t)
+	var lines []byte
+	for i := range 5000 {
+		lines = fmt.Appendf(lines, "reading,dev=0x00158d00%08x,gw=load-000001,kind=temperature,mun=101,tech=environment_sensor value=%d.%02d %d\n",
+			i%25, 20+i%7, i%100, 1795403520000+int64(i/25)*1000)
+	}
+	for _, raw := range []bool{false, true} {
+		db := fmt.Sprintf("%s_large_%v", target.Database, raw)
+		w, err := influx.New(influx.Config{URL: target.URL, Bucket: db + "/autogen", Token: target.Token, Raw: raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		ctx := context.Background()
+		if err := w.Setup(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = w.Query1x(context.Background(), "DROP DATABASE "+influx.QuoteIdent(db)) })
+		for range 2 {
+			if err := w.WritePoints(ctx, lines); err != nil {
+				t.Fatalf("raw %v: write: %v", raw, err)
+			}
+		}
+		body, err := w.Query1x(ctx, `SELECT count(value) FROM `+influx.QuoteIdent(db)+`."autogen"."reading"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(body), `,5000]]`) {
+			t.Errorf("raw %v: %d bytes written twice, count: %s", raw, len(lines), body)
+		}
 	}
 }

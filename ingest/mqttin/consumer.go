@@ -125,6 +125,9 @@ func New(ctx context.Context, cfg Config, handle func(Delivery)) (*Consumer, err
 			default:
 			}
 		})
+	if batchable(cfg.Broker) {
+		opts.SetCustomOpenConnectionFn(openBatched)
+	}
 	c.client = mqtt.NewClient(opts)
 	c.client.Connect() // retries in the background (SetConnectRetry)
 	select {

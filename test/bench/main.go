@@ -448,9 +448,10 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 	res.readings, res.alarms = report.Readings, report.Alarms
 	want := float64(report.Readings + report.Alarms)
 	// Each scrape costs ingest a full /metrics gather (a profile showed a fixed 20 ms
-	// poll at about a third of ingest's CPU in this phase), and that CPU counts in the
-	// CPU-s per million below. So wait about half the time the rest should take at the
-	// rate seen so far, between 20 ms (the end is still seen within 20 ms) and 500 ms.
+	// poll at about a third of ingest's CPU in this phase, and 500 ms polls still ~5 %),
+	// and that CPU counts in the CPU-s per million below. So wait about half the time the
+	// rest should take at the rate seen so far, between 20 ms (the end is still seen within
+	// 20 ms) and 2 s.
 	for {
 		v, err := probe.Scrape(ctx, addr, "vagt_ingest_points_written_total")
 		if err != nil {
@@ -459,7 +460,7 @@ func benchIngest(ctx context.Context, db *localstack.InfluxDB, mq *localstack.Mo
 		if v >= want {
 			break
 		}
-		wait := 500 * time.Millisecond
+		wait := 2 * time.Second
 		if el := time.Since(start); v > 0 {
 			wait = min(wait, time.Duration(float64(el)*(want-v)/v/2))
 		}
