@@ -57,9 +57,7 @@ func (f *fakeWriter) WritePoints(ctx context.Context, lines []byte) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, l := range strings.Split(strings.TrimSuffix(string(lines), "\n"), "\n") {
-		f.lines = append(f.lines, l)
-	}
+	f.lines = append(f.lines, strings.Split(strings.TrimSuffix(string(lines), "\n"), "\n")...)
 	return nil
 }
 
