@@ -167,34 +167,27 @@ type reports struct {
 func countCell(ds reports, sel []int32, i int, seen *distinct) cellCounts {
 	var c cellCounts
 	seen.gen++
-	g := seen.gen
-	mark := func(k int, idx int32, n *int) {
-		if idx >= 0 && seen.marks[k][idx] != g {
-			seen.marks[k][idx] = g
-			*n++
-		}
-	}
 	for _, k := range sel {
 		l := ds.life[k]
 		idx := seen.of[k] // -1: a home without a citizen: a device, not a citizen
 		if l.installedAt(i) {
 			c.installed++
-			mark(0, idx, &c.citizens)
+			seen.mark(0, idx, &c.citizens)
 		}
 		if ds.masks[k]&(1<<i) != 0 {
 			c.active++
-			mark(1, idx, &c.citizensActive)
+			seen.mark(1, idx, &c.citizensActive)
 		}
 		if int(l.added) == i {
 			c.added++
-			mark(2, idx, &c.citizensNew)
+			seen.mark(2, idx, &c.citizensNew)
 		}
 		if int(l.removed) == i {
 			c.removed++
-			mark(3, idx, &c.citizensRemoved)
+			seen.mark(3, idx, &c.citizensRemoved)
 			if l.churn {
 				c.churn++
-				mark(4, idx, &c.citizensChurn)
+				seen.mark(4, idx, &c.citizensChurn)
 			}
 		}
 	}

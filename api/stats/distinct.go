@@ -15,6 +15,15 @@ type distinct struct {
 	gen   uint32
 }
 
+// mark counts the citizen of dense index idx (-1: none) in *n, once per count k since the
+// last gen++ (which starts a new count of every k).
+func (d *distinct) mark(k int, idx int32, n *int) {
+	if idx >= 0 && d.marks[k][idx] != d.gen {
+		d.marks[k][idx] = d.gen
+		*n++
+	}
+}
+
 // newDistinct indexes the citizens of devices and then of citizens.
 func newDistinct(ds []DeviceFact, citizens []CitizenFact) *distinct {
 	d := &distinct{index: newCitizenIndex(ds, citizens), of: make([]int32, len(ds))}

@@ -13,21 +13,14 @@ func funnelStages(q Query, ds reports, sel []int32, registered int, buckets []Bu
 	st := stageCounts{registered: registered}
 	last := len(buckets) - 1
 	seen.gen++
-	g := seen.gen
-	mark := func(k int, idx int32, n *int) {
-		if idx >= 0 && seen.marks[k][idx] != g {
-			seen.marks[k][idx] = g
-			*n++
-		}
-	}
 	for _, k := range sel {
 		idx := seen.of[k]
-		mark(0, idx, &st.installed)
+		seen.mark(0, idx, &st.installed)
 		if ds.masks[k] != 0 {
-			mark(1, idx, &st.active)
+			seen.mark(1, idx, &st.active)
 		}
 		if l := ds.life[k]; last >= 0 && ds.masks[k]&(1<<last) != 0 && l.to > int16(last) && l.settled {
-			mark(2, idx, &st.still)
+			seen.mark(2, idx, &st.still)
 		}
 	}
 	return st
