@@ -31,28 +31,9 @@ func TestConsoleResolveStaleView(t *testing.T) {
 		chromedp.WaitVisible("#resolve", chromedp.ByID),
 		chromedp.SetValue("#outcome", "false_alarm", chromedp.ByID),
 		chromedp.SendKeys("#resolve-note", "Trykket ved en fejl", chromedp.ByID))
-	if got := b.text("#resolve-presses"); !strings.HasPrefix(got, "1 tryk") {
-		t.Fatalf("the dialog shows %q, want the one press", got)
-	}
-
-	// Karen presses again while the dialog is open.
-	st.alarm(t, vagt.Alarm{Gateway: "gw-0042", Seq: 2, Time: st.clock.Now(), Device: "bu-17:btn", Type: vagt.AlarmPanic})
-	var a alerts.Alert
-	waitFor(t, "the second press folded into the alert", func() bool {
-		return st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &a) == http.StatusOK && a.Count == 2
-	})
-
-	b.do("anna submits what she saw", chromedp.Click(`#resolve-form button[type=submit]`, chromedp.ByQuery))
-	b.waitJS("told of the new press, in Danish, with the dialog open", `(e => !e.hidden && e.textContent.includes("trykket igen") &&
-		e.textContent.includes("2 tryk"))(document.getElementById("resolve-error")) && document.getElementById("resolve").open`)
-	b.waitJS("the dialog shows both presses", `document.getElementById("resolve-presses").textContent.startsWith("2 tryk")`)
-	var outcome, note string
-	b.do("read the dialog", chromedp.Value("#outcome", &outcome, chromedp.ByID), chromedp.Value("#resolve-note", &note, chromedp.ByID))
-	if outcome != "false_alarm" || note != "Trykket ved en fejl" {
-		t.Errorf("the dialog after the refusal: outcome %q, note %q; want Anna's choice kept", outcome, note)
-	}
-	if code := st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &a); code != http.StatusOK || a.State != alerts.StateOpen || a.ResolvedAt != nil {
-		t.Fatalf("the alert after the refused resolve: %d %+v, want open", code, a)
+	a := resolveRefusedAsStale(t, b, st, id)
+	if a.State != alerts.StateOpen || a.ResolvedAt != nil {
+		t.Fatalf("the alert after the refused resolve: %+v, want open", a)
 	}
 	b.screenshotViewport("console-resolve-stale")
 
@@ -85,10 +66,31 @@ func TestAppResolveStaleView(t *testing.T) {
 	resolve := fmt.Sprintf(`button[data-alert="%d"][data-action="resolve"]`, id)
 	b.do("anna opens the resolve dialog and decides: false alarm",
 		chromedp.WaitVisible(resolve, chromedp.ByQuery),
-		chromedp.Click(resolve, chromedp.ByQuery),
+		clickInList(resolve),
 		chromedp.WaitVisible("#resolve", chromedp.ByID),
 		chromedp.SetValue("#outcome", "false_alarm", chromedp.ByID),
 		chromedp.SendKeys("#resolve-note", "Trykket ved en fejl", chromedp.ByID))
+	a := resolveRefusedAsStale(t, b, st, id)
+	if a.State == alerts.StateResolved || a.ResolvedAt != nil {
+		t.Fatalf("the alert after the refused resolve: %+v, want not resolved", a)
+	}
+
+	b.do("anna confirms", chromedp.Click(`#resolve-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(fmt.Sprintf(`li.item[data-id="%d"]`, id), chromedp.ByQuery))
+	var d alerts.Detail
+	if code := st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &d); code != http.StatusOK ||
+		d.State != alerts.StateResolved || d.Outcome != alerts.OutcomeFalseAlarm || d.Count != 2 || !hasNote(d.Notes, "Trykket ved en fejl") {
+		t.Fatalf("the alert after the confirmation: %d %+v notes %+v", code, d.Alert, d.Notes)
+	}
+	b.checkErrors()
+}
+
+// resolveRefusedAsStale: with the resolve dialog open on alert id (one press) and "false
+// alarm" and a note chosen, Karen presses again; Anna's submit is refused as stale: the
+// dialog stays open, says so in Danish, shows both presses and keeps the outcome and the
+// note. It returns the alert as the api has it after the refusal.
+func resolveRefusedAsStale(t *testing.T, b *browser, st *stack, id int64) alerts.Alert {
+	t.Helper()
 	if got := b.text("#resolve-presses"); !strings.HasPrefix(got, "1 tryk") {
 		t.Fatalf("the dialog shows %q, want the one press", got)
 	}
@@ -109,16 +111,8 @@ func TestAppResolveStaleView(t *testing.T) {
 	if outcome != "false_alarm" || note != "Trykket ved en fejl" {
 		t.Errorf("the dialog after the refusal: outcome %q, note %q; want Anna's choice kept", outcome, note)
 	}
-	if code := st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &a); code != http.StatusOK || a.State == alerts.StateResolved || a.ResolvedAt != nil {
-		t.Fatalf("the alert after the refused resolve: %d %+v, want not resolved", code, a)
+	if code := st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &a); code != http.StatusOK {
+		t.Fatalf("read the alert after the refused resolve: %d", code)
 	}
-
-	b.do("anna confirms", chromedp.Click(`#resolve-form button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitNotPresent(fmt.Sprintf(`li.item[data-id="%d"]`, id), chromedp.ByQuery))
-	var d alerts.Detail
-	if code := st.call(t, "bo", "GET", fmt.Sprintf("/api/v1/alerts/%d", id), "", &d); code != http.StatusOK ||
-		d.State != alerts.StateResolved || d.Outcome != alerts.OutcomeFalseAlarm || d.Count != 2 || !hasNote(d.Notes, "Trykket ved en fejl") {
-		t.Fatalf("the alert after the confirmation: %d %+v notes %+v", code, d.Alert, d.Notes)
-	}
-	b.checkErrors()
+	return a
 }
