@@ -131,7 +131,7 @@ func TestCheckNoAnswer(t *testing.T) {
 			return
 		}
 		conn.Write([]byte{0x20, 0x02, 0, 0}) // CONNACK accepted
-		io.Copy(io.Discard, conn)           // SUBSCRIBE, PINGREQ …: never answered
+		io.Copy(io.Discard, conn)            // SUBSCRIBE, PINGREQ …: never answered
 	}()
 	c := connect(t, "tcp://"+ln.Addr().String(), "", "")
 	err = mqttsub.Check(c.Subscribe("any/topic", 1, nil), 200*time.Millisecond)
