@@ -44,10 +44,11 @@ const FlagSeqReused = "seq_reused"
 
 // Reasons the lane is not subscribed (State).
 const (
-	DownConnecting = "connecting" // not connected to the broker yet
-	DownBroker     = "broker"     // the connection to the broker was lost
-	DownSubscribe  = "subscribe"  // the broker refused or did not answer the subscription
-	DownStore      = "store"      // the store does not take what arrives
+	DownConnecting = "connecting"        // not connected to the broker yet
+	DownBroker     = "broker"            // the connection to the broker was lost
+	DownSubscribe  = "subscribe"         // the broker did not answer the subscription (or the attempt failed)
+	DownRefused    = "subscribe_refused" // the broker refused the subscription (SUBACK 0x80: its ACL, a consumer limit)
+	DownStore      = "store"             // the store does not take what arrives
 	DownStopped    = "stopped"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// reason over_budget; the gateway sends another with its next heartbeat). Alarms are
 	// never refused for it: at most the broker's in-flight window of MaxAlarmBytes each.
 	MaxHeldBytes int64
+	// SubscribeRetryMax bounds the back-off between attempts to subscribe while the broker
+	// refuses or does not answer (the connection stays up); default 30 s.
+	SubscribeRetryMax time.Duration
 	// OnChange is called (from paho's or a worker's goroutine; it must not block) when
 	// State may have changed.
 	OnChange func()
@@ -103,7 +107,15 @@ type Lane struct {
 	received, committed *prometheus.CounterVec
 	rejected, flagged   *prometheus.CounterVec
 	storeErrors         prometheus.Counter
+	subscribeFailed     *prometheus.CounterVec
 }
+
+// Reasons of vagt_api_lane_subscribe_failures_total.
+const (
+	subscribeRefused  = "refused"   // SUBACK 0x80
+	subscribeNoAnswer = "no_answer" // no SUBACK in time
+	subscribeError    = "error"     // the attempt failed (the connection went)
+)
 
 // New returns a lane that commits to sink; Run starts it.
 func New(sink Sink, o Options) (*Lane, error) {
@@ -149,6 +161,8 @@ func New(sink Sink, o Options) (*Lane, error) {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_lane_store_errors_total",
 			Help: "Failed attempts to commit a message (it is retried, not acknowledged)."}),
 	}
+	l.subscribeFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_subscribe_failures_total",
+		Help: "Attempts to subscribe to the alarm and status lanes that failed, by reason (refused: SUBACK 0x80, the broker's ACL or a limit; no_answer; error)."}, []string{"reason"})
 	l.bursts = newBurstLog(l.log, o.Now, o.LogEvery)
 	l.down.Store(DownConnecting)
 	l.storeOK.Store(true)
