@@ -36,7 +36,7 @@ func TestRefusedSubscriptionIsNotUp(t *testing.T) {
 	wg.Go(func() { l.Run(ctx) })
 
 	refusals := func() float64 {
-		return testutil.ToFloat64(l.subscribeFailed.WithLabelValues(subscribeRefused))
+		return testutil.ToFloat64(l.subscribeFailures.WithLabelValues(subscribeRefused))
 	}
 	stacktest.WaitFor(t, "three refusals", time.Minute, func() bool { return refusals() >= 3 })
 	if up, why := l.State(); up || why != DownRefused {

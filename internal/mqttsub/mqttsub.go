@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt/internal/backoff"
 )
 
 // Failure is the SUBACK return code of a refused filter (MQTT 3.1.1, 3.9.3).
@@ -79,4 +81,25 @@ func Refused(err error) []string {
 		return r.Topics
 	}
 	return nil
+}
+
+// Until calls subscribe until it returns nil (true), waiting b's back-off between
+// attempts and calling failed with each error. It gives up (false) when stop is closed or
+// live reports false after a wait: the connection it subscribes on is gone, and the next
+// connection subscribes anew. It is for a subscriber's on-connect handler, which paho runs
+// in a goroutine of its own: a refused subscription is asked for again while connected,
+// since reconnecting would not change the broker's answer, and an operator's fix of the
+// ACL or the limit must take without a restart.
+func Until(stop <-chan struct{}, live func() bool, b *backoff.Backoff, subscribe func() error, failed func(error)) bool {
+	b.Reset()
+	for {
+		err := subscribe()
+		if err == nil {
+			return true
+		}
+		failed(err)
+		if !b.Wait(stop) || !live() {
+			return false
+		}
+	}
 }

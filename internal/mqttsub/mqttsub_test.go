@@ -10,6 +10,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/vagt-dk/vagt/internal/backoff"
 	"github.com/vagt-dk/vagt/internal/mqttsub"
 	"github.com/vagt-dk/vagt/internal/mqttsub/refusetest"
 	"github.com/vagt-dk/vagt/test/localstack"
@@ -146,5 +147,34 @@ func TestCheckTokenError(t *testing.T) {
 	err := mqttsub.Check(c.Subscribe("any/topic", 1, nil), time.Second)
 	if err == nil || errors.Is(err, mqttsub.ErrRefused) || errors.Is(err, mqttsub.ErrNoAnswer) {
 		t.Fatalf("Check on a client never connected = %v", err)
+	}
+}
+
+// Until asks again after each failure and stops asking when told to or when the
+// connection is gone.
+func TestUntil(t *testing.T) {
+	b := backoff.New(time.Millisecond, time.Millisecond, "t")
+	calls, failures := 0, 0
+	ok := mqttsub.Until(nil, func() bool { return true }, b, func() error {
+		calls++
+		if calls < 3 {
+			return &mqttsub.RefusedError{Topics: []string{"a"}}
+		}
+		return nil
+	}, func(error) { failures++ })
+	if !ok || calls != 3 || failures != 2 {
+		t.Fatalf("Until = %v after %d calls, %d failures", ok, calls, failures)
+	}
+	calls = 0
+	ok = mqttsub.Until(nil, func() bool { return false }, b, func() error { calls++; return mqttsub.ErrNoAnswer }, func(error) {})
+	if ok || calls != 1 {
+		t.Fatalf("connection gone: Until = %v after %d calls", ok, calls)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	slow := backoff.New(time.Hour, time.Hour, "t")
+	slow.NoJitter = true
+	if mqttsub.Until(stop, func() bool { return true }, slow, func() error { return mqttsub.ErrNoAnswer }, func(error) {}) {
+		t.Fatal("Until succeeded after stop")
 	}
 }
