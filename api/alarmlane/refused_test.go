@@ -1,6 +1,7 @@
 package alarmlane
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,8 +32,10 @@ func TestRefusedSubscriptionIsNotUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
+	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	wg.Go(func() { l.Run(ctx) })
 
 	refusals := func() float64 {

@@ -98,6 +98,14 @@ func (b *Broker) AllowAll() {
 	b.command(map[string]any{"command": "setDefaultACLAccess", "acls": []map[string]any{{"acltype": "subscribe", "allow": true}}})
 }
 
+// RefuseAll refuses User's subscriptions from now on, but those Start's deny names stay
+// refused and those already granted stay granted; connected clients stay connected (a
+// restart of the broker, Restart, makes them subscribe again).
+func (b *Broker) RefuseAll() {
+	b.t.Helper()
+	b.command(map[string]any{"command": "setDefaultACLAccess", "acls": []map[string]any{{"acltype": "subscribe", "allow": false}}})
+}
+
 // Allow lifts the refusal of filter: the next SUBSCRIBE to it is granted. The plugin
 // disconnects User's clients (their role changed); they reconnect.
 func (b *Broker) Allow(filter string) {
