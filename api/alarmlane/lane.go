@@ -267,9 +267,15 @@ func (l *Lane) Run(ctx context.Context) error {
 			}
 		}
 	})
-	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+	// Before each reconnect attempt, on paho's reconnect goroutine, so always before the
+	// next connection's handler: the lost connection's retries stop and the lane is down.
+	// The connection-lost handler runs on a goroutine of its own that may run after the
+	// reconnect subscribed: it only logs.
+	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
 		conn.Add(1)
 		l.setUp(false, DownBroker)
+	})
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		l.log.Warn("connection lost", "err", err)
 	})
 	client := mqtt.NewClient(opts)

@@ -87,9 +87,13 @@ func (c *OwnTracksConsumer) Run(ctx context.Context) error {
 			c.up.Store(true)
 		}
 	})
-	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+	// On paho's reconnect goroutine, before the next connection's handler (the lost
+	// handler may run after it).
+	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
 		conn.Add(1)
 		c.up.Store(false)
+	})
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		c.svc.log.Warn("gps: broker connection lost", "err", err)
 	})
 	client := mqtt.NewClient(opts)

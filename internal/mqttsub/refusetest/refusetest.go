@@ -82,12 +82,6 @@ func start(t testing.TB, subscribe bool, deny []string) *Broker {
 		t.Fatalf("refusetest: admin connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { b.admin.Disconnect(0) })
-	tok := b.admin.Subscribe("$CONTROL/dynamic-security/v1/response", 1, func(_ mqtt.Client, m mqtt.Message) {
-		b.resp <- append([]byte(nil), m.Payload()...)
-	})
-	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		t.Fatalf("refusetest: admin subscribe: %v", tok.Error())
-	}
 	return b
 }
 
@@ -123,6 +117,13 @@ func (b *Broker) Deny(filter string) {
 
 func (b *Broker) command(c map[string]any) {
 	b.t.Helper()
+	// Subscribed anew each time: the broker may have restarted (Restart) since.
+	tok := b.admin.Subscribe("$CONTROL/dynamic-security/v1/response", 1, func(_ mqtt.Client, m mqtt.Message) {
+		b.resp <- append([]byte(nil), m.Payload()...)
+	})
+	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		b.t.Fatalf("refusetest: admin subscribe: %v", tok.Error())
+	}
 	body, _ := json.Marshal(map[string]any{"commands": []any{c}})
 	if tok := b.admin.Publish("$CONTROL/dynamic-security/v1", 1, false, body); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		b.t.Fatalf("refusetest: %s: %v", c["command"], tok.Error())
