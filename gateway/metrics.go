@@ -93,6 +93,7 @@ func writeMetrics(w io.Writer, s Snapshot) {
 	if st, ok := s.Zigbee.(zigbee.Stats); ok {
 		ms = append(ms,
 			metric{name: "vagt_gateway_zigbee_messages_total", help: "Zigbee2MQTT messages of known devices", typ: "counter", value: st.Messages},
+			metric{name: "vagt_gateway_zigbee_subscribe_failures_total", help: "attempts to subscribe to Zigbee2MQTT's topics the home broker refused (SUBACK 0x80) or did not answer", typ: "counter", value: st.SubscribeFailures},
 			metric{name: "vagt_gateway_zigbee_refused_total", help: "Zigbee2MQTT payloads (or fields) refused, by reason", typ: "counter", label: "reason",
 				values: map[string]uint64{"rejected": st.Rejected, "bad_availability": st.BadAvailability, "bad_field": st.BadFields, "unknown_device": st.UnknownDevice}},
 		)
