@@ -51,6 +51,8 @@ func bit(b bool) int {
 func writeMetrics(w io.Writer, s Snapshot) {
 	ms := []metric{
 		{name: "vagt_gateway_uplink_connected", help: "1 while connected to the platform broker", typ: "gauge", value: bit(s.UplinkUp)},
+		{name: "vagt_gateway_uplink_subscribed", help: "1 while the broker granted the config and downlink lanes (0: no care plan, no news of help)", typ: "gauge", value: bit(s.UplinkSubscribe.Subscribed)},
+		{name: "vagt_gateway_uplink_subscribe_failures_total", help: "attempts to subscribe to the config and downlink lanes that the broker refused (SUBACK 0x80) or did not answer", typ: "counter", value: s.UplinkSubscribe.Failures},
 		{name: "vagt_gateway_sent_total", help: "items acknowledged by the platform broker", typ: "counter", value: s.Sent},
 		{name: "vagt_gateway_spool_alarms", help: "alarm events waiting in the spool", typ: "gauge", value: s.Spool.Alarms},
 		{name: "vagt_gateway_spool_readings", help: "readings waiting in the spool", typ: "gauge", value: s.Spool.BatchedReadings + s.Spool.PendingReadings},
@@ -91,6 +93,7 @@ func writeMetrics(w io.Writer, s Snapshot) {
 	if st, ok := s.Zigbee.(zigbee.Stats); ok {
 		ms = append(ms,
 			metric{name: "vagt_gateway_zigbee_messages_total", help: "Zigbee2MQTT messages of known devices", typ: "counter", value: st.Messages},
+			metric{name: "vagt_gateway_zigbee_subscribe_failures_total", help: "attempts to subscribe to Zigbee2MQTT's topics the home broker refused (SUBACK 0x80) or did not answer", typ: "counter", value: st.SubscribeFailures},
 			metric{name: "vagt_gateway_zigbee_refused_total", help: "Zigbee2MQTT payloads (or fields) refused, by reason", typ: "counter", label: "reason",
 				values: map[string]uint64{"rejected": st.Rejected, "bad_availability": st.BadAvailability, "bad_field": st.BadFields, "unknown_device": st.UnknownDevice}},
 		)

@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/gateway/serial"
+	"github.com/vagt-dk/vagt/gateway/uplink"
 	"github.com/vagt-dk/vagt/gateway/zigbee"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -136,6 +137,17 @@ func TestSerialOnMetrics(t *testing.T) {
 		"vagt_gateway_serial_acks_total 4",
 		"vagt_gateway_alarm_frames_not_acked_total 1",
 	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestUplinkSubscriptionsOnMetrics: lanes the broker refused show on /metrics.
+func TestUplinkSubscriptionsOnMetrics(t *testing.T) {
+	var b strings.Builder
+	writeMetrics(&b, Snapshot{UplinkUp: true, UplinkSubscribe: uplink.SubscribeState{Refused: []string{"vagt/v1/gw/gw-1/config"}, Failures: 7}})
+	for _, want := range []string{"vagt_gateway_uplink_subscribed 0", "vagt_gateway_uplink_subscribe_failures_total 7"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b.String())
 		}

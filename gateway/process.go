@@ -245,21 +245,23 @@ func (g *Gateway) status() vagt.Status {
 
 // Snapshot is what the status page shows.
 type Snapshot struct {
-	Gateway       vagt.GatewayID     `json:"gateway"`
-	Software      string             `json:"software"`
-	UplinkUp      bool               `json:"uplink_connected"`
-	Links         linkStates         `json:"links,omitempty"` // with a second broker: each link up or not
-	Sent          uint64             `json:"sent"`
-	Spool         spool.Stats        `json:"spool"`
-	SpoolDepth    uint64             `json:"spool_depth"`
-	Counters      counters           `json:"counters"`
-	Serial        any                `json:"serial,omitempty"` // serial.Stats
-	Zigbee        any                `json:"zigbee,omitempty"` // zigbee.Stats
-	Clock         clockStats         `json:"clock"`
-	ConfigVersion uint64             `json:"config_version"`
-	ConfigError   string             `json:"config_error,omitempty"`
-	Help          HelpStats          `json:"help"`               // downlink messages (help.go)
-	Confirm       spool.ConfirmStats `json:"alarm_confirmation"` // alarms kept until the platform confirms them (confirm.go)
+	Gateway  vagt.GatewayID `json:"gateway"`
+	Software string         `json:"software"`
+	UplinkUp bool           `json:"uplink_connected"`
+	Links    linkStates     `json:"links,omitempty"` // with a second broker: each link up or not
+	// The config and downlink lanes granted by the broker or not (uplink.SubscribeState).
+	UplinkSubscribe uplink.SubscribeState `json:"uplink_subscriptions"`
+	Sent            uint64                `json:"sent"`
+	Spool           spool.Stats           `json:"spool"`
+	SpoolDepth      uint64                `json:"spool_depth"`
+	Counters        counters              `json:"counters"`
+	Serial          any                   `json:"serial,omitempty"` // serial.Stats
+	Zigbee          any                   `json:"zigbee,omitempty"` // zigbee.Stats
+	Clock           clockStats            `json:"clock"`
+	ConfigVersion   uint64                `json:"config_version"`
+	ConfigError     string                `json:"config_error,omitempty"`
+	Help            HelpStats             `json:"help"`               // downlink messages (help.go)
+	Confirm         spool.ConfirmStats    `json:"alarm_confirmation"` // alarms kept until the platform confirms them (confirm.go)
 }
 
 // linkStates says which of the two ways out are up (uplink is either).
@@ -269,6 +271,9 @@ type linkStates map[string]bool
 func (g *Gateway) Snapshot() Snapshot {
 	st := g.spool.Stats()
 	s := Snapshot{Gateway: g.cfg.Gateway, Software: Software, UplinkUp: g.up.Connected(), Sent: g.up.Sent(), Spool: st, SpoolDepth: st.Depth()}
+	if sub, ok := g.up.(interface{ Subscriptions() uplink.SubscribeState }); ok {
+		s.UplinkSubscribe = sub.Subscriptions()
+	}
 	if p, ok := g.up.(*uplink.Pair); ok {
 		s.Links = linkStates{"primary": p.Primary().Connected(), "secondary": p.Secondary().Connected()}
 	}

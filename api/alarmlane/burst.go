@@ -1,6 +1,7 @@
 package alarmlane
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,7 +29,12 @@ func newBurstLog(log *slog.Logger, now func() time.Time, interval time.Duration)
 }
 
 // warn logs msg at warn level unless a line for key was logged within the interval.
-func (b *burstLog) warn(key, msg string, attrs ...any) {
+func (b *burstLog) warn(key, msg string, attrs ...any) { b.emit(slog.LevelWarn, key, msg, attrs...) }
+
+// error is warn at error level: trouble an operator must mend.
+func (b *burstLog) error(key, msg string, attrs ...any) { b.emit(slog.LevelError, key, msg, attrs...) }
+
+func (b *burstLog) emit(level slog.Level, key, msg string, attrs ...any) {
 	now := b.now()
 	b.mu.Lock()
 	s, ok := b.last[key]
@@ -44,5 +50,5 @@ func (b *burstLog) warn(key, msg string, attrs ...any) {
 		b.last[key] = &burst{at: now}
 	}
 	b.mu.Unlock()
-	b.log.Warn(msg, append(attrs, "suppressed_since_last", suppressed)...)
+	b.log.Log(context.Background(), level, msg, append(attrs, "suppressed_since_last", suppressed)...)
 }

@@ -23,7 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/internal/backoff"
 	"github.com/vagt-dk/vagt/internal/inorder"
+	"github.com/vagt-dk/vagt/internal/mqttsub"
 )
 
 // Group is the shared subscription group for API replicas that split the lane (opt-in,
@@ -44,10 +46,11 @@ const FlagSeqReused = "seq_reused"
 
 // Reasons the lane is not subscribed (State).
 const (
-	DownConnecting = "connecting" // not connected to the broker yet
-	DownBroker     = "broker"     // the connection to the broker was lost
-	DownSubscribe  = "subscribe"  // the broker refused or did not answer the subscription
-	DownStore      = "store"      // the store does not take what arrives
+	DownConnecting = "connecting"        // not connected to the broker yet
+	DownBroker     = "broker"            // the connection to the broker was lost
+	DownSubscribe  = "subscribe"         // the broker did not answer the subscription (or the attempt failed)
+	DownRefused    = "subscribe_refused" // the broker refused the subscription (SUBACK 0x80: its ACL, a consumer limit)
+	DownStore      = "store"             // the store does not take what arrives
 	DownStopped    = "stopped"
 )
 
@@ -77,6 +80,9 @@ type Options struct {
 	// reason over_budget; the gateway sends another with its next heartbeat). Alarms are
 	// never refused for it: at most the broker's in-flight window of MaxAlarmBytes each.
 	MaxHeldBytes int64
+	// SubscribeRetryMax bounds the back-off between attempts to subscribe while the broker
+	// refuses or does not answer (the connection stays up); default 30 s.
+	SubscribeRetryMax time.Duration
 	// OnChange is called (from paho's or a worker's goroutine; it must not block) when
 	// State may have changed.
 	OnChange func()
@@ -103,7 +109,15 @@ type Lane struct {
 	received, committed *prometheus.CounterVec
 	rejected, flagged   *prometheus.CounterVec
 	storeErrors         prometheus.Counter
+	subscribeFailures   *prometheus.CounterVec
 }
+
+// Reasons of vagt_api_lane_subscribe_failures_total.
+const (
+	subscribeRefused  = "refused"   // SUBACK 0x80
+	subscribeNoAnswer = "no_answer" // no SUBACK in time
+	subscribeError    = "error"     // the attempt failed (the connection went)
+)
 
 // New returns a lane that commits to sink; Run starts it.
 func New(sink Sink, o Options) (*Lane, error) {
@@ -134,6 +148,9 @@ func New(sink Sink, o Options) (*Lane, error) {
 	if o.MaxHeldBytes <= 0 {
 		o.MaxHeldBytes = DefaultMaxHeldBytes
 	}
+	if o.SubscribeRetryMax <= 0 {
+		o.SubscribeRetryMax = 30 * time.Second
+	}
 	if o.OnChange == nil {
 		o.OnChange = func() {}
 	}
@@ -149,6 +166,8 @@ func New(sink Sink, o Options) (*Lane, error) {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_lane_store_errors_total",
 			Help: "Failed attempts to commit a message (it is retried, not acknowledged)."}),
 	}
+	l.subscribeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_lane_subscribe_failures_total",
+		Help: "Attempts to subscribe to the alarm and status lanes that failed, by reason (refused: SUBACK 0x80, the broker's ACL or a limit; no_answer; error)."}, []string{"reason"})
 	l.bursts = newBurstLog(l.log, o.Now, o.LogEvery)
 	l.down.Store(DownConnecting)
 	l.storeOK.Store(true)
@@ -157,7 +176,7 @@ func New(sink Sink, o Options) (*Lane, error) {
 		l.queues = append(l.queues, newQueue())
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.flagged, l.storeErrors,
+		o.Registerer.MustRegister(l.received, l.committed, l.rejected, l.flagged, l.storeErrors, l.subscribeFailures,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vagt_api_lane_held_bytes",
 				Help: "Payload bytes the lane holds, queued or being committed."}, func() float64 { return float64(l.held.Load()) }))
 	}
@@ -225,18 +244,38 @@ func (l *Lane) Run(ctx context.Context) error {
 		vagt.LaneSubscription(l.o.Group, vagt.LaneAlarm):  1,
 		vagt.LaneSubscription(l.o.Group, vagt.LaneStatus): 1,
 	}
+	// Each connection gets a number; a subscription loop of a connection that is gone (or
+	// of a lane that stopped) changes no state.
+	var conn atomic.Uint64
+	retry := backoff.New(time.Second, l.o.SubscribeRetryMax, l.o.ClientID)
 	opts.SetOnConnectHandler(func(c mqtt.Client) { // paho calls this in its own goroutine
-		t := c.SubscribeMultiple(filters, l.arrive)
-		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
-			l.log.Error("subscribe failed; reconnecting", "err", t.Error())
-			l.setUp(false, DownSubscribe)
-			return
+		mine := conn.Add(1)
+		live := func() bool { return conn.Load() == mine && ctx.Err() == nil && c.IsConnectionOpen() }
+		failures := 0
+		ok := mqttsub.Until(ctx.Done(), live, retry, func() error {
+			return mqttsub.Check(c.SubscribeMultiple(filters, l.arrive), 30*time.Second)
+		}, func(err error) {
+			failures++
+			l.subscribeFailed(err, failures, live)
+		})
+		if ok && live() {
+			l.setUp(true, "")
+			if failures > 0 {
+				l.log.Info("subscribed after the broker refused or did not answer", "failed_attempts", failures, "filters", len(filters))
+			} else {
+				l.log.Info("subscribed", "filters", len(filters))
+			}
 		}
-		l.setUp(true, "")
-		l.log.Info("subscribed", "filters", len(filters))
+	})
+	// Before each reconnect attempt, on paho's reconnect goroutine, so always before the
+	// next connection's handler: the lost connection's retries stop and the lane is down.
+	// The connection-lost handler runs on a goroutine of its own that may run after the
+	// reconnect subscribed: it only logs.
+	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+		conn.Add(1)
+		l.setUp(false, DownBroker)
 	})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-		l.setUp(false, DownBroker)
 		l.log.Warn("connection lost", "err", err)
 	})
 	client := mqtt.NewClient(opts)
@@ -247,6 +286,7 @@ func (l *Lane) Run(ctx context.Context) error {
 		wg.Go(func() { l.work(ctx, q) })
 	}
 	<-ctx.Done()
+	conn.Add(1)
 	for _, q := range l.queues {
 		q.close()
 	}
@@ -254,6 +294,25 @@ func (l *Lane) Run(ctx context.Context) error {
 	l.setUp(false, DownStopped)
 	client.Disconnect(250)
 	return nil
+}
+
+// subscribeFailed counts a failed attempt to subscribe and says why the lane is down. The
+// first failure of a burst is logged as an error naming the filters refused (the broker's
+// ACL or a limit: an operator must act), the next ones once per LogEvery.
+func (l *Lane) subscribeFailed(err error, attempt int, live func() bool) {
+	reason, down := subscribeError, DownSubscribe
+	switch {
+	case errors.Is(err, mqttsub.ErrRefused):
+		reason, down = subscribeRefused, DownRefused
+	case errors.Is(err, mqttsub.ErrNoAnswer):
+		reason = subscribeNoAnswer
+	}
+	l.subscribeFailures.WithLabelValues(reason).Inc()
+	if live() {
+		l.setUp(false, down)
+	}
+	l.bursts.error("subscribe/"+reason, "subscription refused or unanswered: no alarm reaches this replica; asking again while connected (logged once per burst)",
+		"topics", mqttsub.Refused(err), "reason", reason, "attempt", attempt, "err", err)
 }
 
 // item is a message with its arrival number.

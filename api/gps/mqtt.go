@@ -8,6 +8,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/vagt-dk/vagt/internal/backoff"
+	"github.com/vagt-dk/vagt/internal/mqttsub"
 )
 
 // Subscriptions are the OwnTracks topics the api reads: locations on
@@ -63,30 +66,40 @@ func (c *OwnTracksConsumer) Run(ctx context.Context) error {
 	if c.o.Username != "" {
 		opts.SetUsername(c.o.Username).SetPassword(c.o.Password)
 	}
+	// A broker that refuses the topics (its ACL: SUBACK 0x80) or does not answer: not
+	// ready, say so, and ask again while connected. A connection's loop ends with it.
+	var conn atomic.Uint64
+	retry := backoff.New(time.Second, 30*time.Second, c.o.ClientID)
 	opts.SetOnConnectHandler(func(cl mqtt.Client) {
-		t := cl.SubscribeMultiple(Subscriptions, arrive)
-		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
-			c.svc.log.Error("gps: subscribe failed", "err", t.Error())
+		mine := conn.Add(1)
+		live := func() bool { return conn.Load() == mine && ctx.Err() == nil && cl.IsConnectionOpen() }
+		failures := 0
+		ok := mqttsub.Until(ctx.Done(), live, retry, func() error {
+			return mqttsub.Check(cl.SubscribeMultiple(Subscriptions, arrive), 30*time.Second)
+		}, func(err error) {
 			c.up.Store(false)
-			return
-		}
-		// A broker that refuses the topics (its ACL) answers 0x80: not ready, and say so.
-		for topic, code := range t.(*mqtt.SubscribeToken).Result() {
-			if code >= 0x80 {
-				c.svc.log.Error("gps: the broker refused the subscription (is the api's login allowed to read owntracks/#?)", "topic", topic)
-				c.up.Store(false)
-				return
+			if failures++; failures == 1 || failures%10 == 0 {
+				c.svc.log.Error("gps: subscribe failed (is the api's login allowed to read owntracks/#?); asking again while connected",
+					"topics", mqttsub.Refused(err), "attempt", failures, "err", err)
 			}
+		})
+		if ok && live() {
+			c.up.Store(true)
 		}
-		c.up.Store(true)
+	})
+	// On paho's reconnect goroutine, before the next connection's handler (the lost
+	// handler may run after it).
+	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+		conn.Add(1)
+		c.up.Store(false)
 	})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-		c.up.Store(false)
 		c.svc.log.Warn("gps: broker connection lost", "err", err)
 	})
 	client := mqtt.NewClient(opts)
 	client.Connect()
 	defer func() {
+		conn.Add(1)
 		c.up.Store(false)
 		client.Disconnect(250)
 	}()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/internal/backoff"
+	"github.com/vagt-dk/vagt/internal/mqttsub"
 )
 
 // FleetConfig says how to play gateways with one real MQTT connection each — unlike Run,
@@ -53,6 +54,9 @@ type Fleet struct {
 	batchCfg *Config
 	gws      []*fleetGateway
 	up       atomic.Int64
+	// subscribeFailures counts SUBSCRIBEs the broker refused (0x80) or did not answer; a
+	// measurement that has them did not measure the real gateway's load.
+	subscribeFailures atomic.Int64
 }
 
 type fleetGateway struct {
@@ -64,7 +68,8 @@ type fleetGateway struct {
 	tried    atomic.Bool
 	quit     chan struct{}
 	up       atomic.Bool
-	upAt     atomic.Int64 // unix ns of the last connect
+	conn     atomic.Uint64 // numbers connections: an older one's subscription retries stop
+	upAt     atomic.Int64  // unix ns of the last connect
 	alarmSeq atomic.Uint64
 	mu       sync.Mutex // serialises batches
 	batches  *gateway
@@ -145,13 +150,25 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 			return tc
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			mine := g.conn.Add(1)
+			subscribe := func() error {
+				return mqttsub.Check(c.SubscribeMultiple(map[string]byte{vagt.Topic(id, vagt.LaneConfig): 1, vagt.Topic(id, vagt.LaneDownlink): 1}, nil), time.Minute)
+			}
+			var err error
 			if f.cfg.Subscribe {
-				c.SubscribeMultiple(map[string]byte{vagt.Topic(id, vagt.LaneConfig): 1, vagt.Topic(id, "downlink"): 1}, nil).Wait()
+				if err = subscribe(); err != nil {
+					f.subscribeFailures.Add(1)
+				}
 			}
 			g.backoff.Reset()
 			g.upAt.Store(time.Now().UnixNano())
 			if !g.up.Swap(true) {
 				f.up.Add(1)
+			}
+			if err != nil { // as the real gateway: asked again while connected
+				live := func() bool { return g.conn.Load() == mine && c.IsConnectionOpen() }
+				retry := backoff.New(min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, string(id)+"|subscribe")
+				mqttsub.Until(g.quit, live, retry, subscribe, func(error) { f.subscribeFailures.Add(1) })
 			}
 		}).
 		SetConnectionLostHandler(func(mqtt.Client, error) {
@@ -189,6 +206,12 @@ func (f *Fleet) SetJitter(on bool) {
 // Gateways is the fleet's size; Connected how many have a connection now.
 func (f *Fleet) Gateways() int  { return len(f.gws) }
 func (f *Fleet) Connected() int { return int(f.up.Load()) }
+
+// SubscribeFailures is how many SUBSCRIBEs of the config and downlink lanes the brokers
+// refused (SUBACK 0x80: an ACL, a consumer limit) or did not answer. Each is asked again
+// while connected, as the real gateway does; a run with any did not load the broker as
+// real gateways would, and its report must say so.
+func (f *Fleet) SubscribeFailures() int64 { return f.subscribeFailures.Load() }
 
 // ID is gateway i's id.
 func (f *Fleet) ID(i int) vagt.GatewayID { return f.gws[i].id }

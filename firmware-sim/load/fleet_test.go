@@ -10,6 +10,7 @@ import (
 
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/firmware-sim/load"
+	"github.com/vagt-dk/vagt/internal/mqttsub/refusetest"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -72,4 +73,23 @@ func TestFleetOneConnectionPerGatewayAcrossARestart(t *testing.T) {
 		defer mu.Unlock()
 		return got[vagt.Topic(f.ID(7), vagt.LaneAlarm)]
 	})
+}
+
+// A broker that refuses the config and downlink lanes: the fleet counts every refusal (a
+// measurement must not pass for one of real gateways) and asks again while connected.
+func TestFleetCountsRefusedSubscriptions(t *testing.T) {
+	b := refusetest.StartRefusingAll(t)
+	f, err := load.StartFleet(t.Context(), load.FleetConfig{Brokers: []string{b.URL()}, Gateways: 2, Prefix: "fleet", Subscribe: true,
+		Username: func(int) (string, string) { return refusetest.User, refusetest.Password }, MaxBackoff: 100 * time.Millisecond})
+	if f != nil {
+		defer f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two gateways, one connection each: more than two refusals are retries.
+	stacktest.WaitFor(t, "the refusals counted and retried", time.Minute, func() bool { return f.SubscribeFailures() >= 6 })
+	if f.Connected() != 2 {
+		t.Fatalf("%d gateways connected: a refused subscription is not a lost connection", f.Connected())
+	}
 }

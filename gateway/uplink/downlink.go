@@ -1,11 +1,9 @@
 package uplink
 
 import (
-	"context"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/vagt-dk/vagt"
 )
 
 // downlinkBuffer holds downlink messages the gateway has not taken yet. They are small and
@@ -44,12 +42,3 @@ func (u *Uplink) onDownlink(_ mqtt.Client, m mqtt.Message) {
 
 // DownlinksDropped is how many downlink messages were dropped because nobody took them.
 func (u *Uplink) DownlinksDropped() uint64 { return u.downlinksDropped.Load() }
-
-// subscribeDownlink subscribes to the gateway's downlink lane (QoS 1; the persistent
-// session keeps what arrives while the gateway is away).
-func (u *Uplink) subscribeDownlink(ctx context.Context) {
-	tok := u.client.Subscribe(vagt.Topic(u.opts.Gateway, vagt.LaneDownlink), 1, u.onDownlink)
-	if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
-		u.log.Warn("uplink: subscribe to downlink failed", "err", tok.Error())
-	}
-}

@@ -3,6 +3,8 @@ package uplink
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +89,29 @@ func (p *Pair) Sent() uint64 { return p.links[primary].Sent() + p.links[secondar
 // DownlinksDropped is how many downlink messages either link dropped, nobody taking them.
 func (p *Pair) DownlinksDropped() uint64 {
 	return p.links[primary].DownlinksDropped() + p.links[secondary].DownlinksDropped()
+}
+
+// Subscriptions is both links' SubscribeState together: subscribed while a link that is
+// up has both lanes granted; the lanes either link's broker refused; the failures of both.
+func (p *Pair) Subscriptions() SubscribeState {
+	var s SubscribeState
+	var errs []string
+	for _, u := range p.links {
+		l := u.Subscriptions()
+		s.Subscribed = s.Subscribed || (l.Subscribed && u.Connected())
+		s.Failures += l.Failures
+		for _, r := range l.Refused {
+			if !slices.Contains(s.Refused, r) {
+				s.Refused = append(s.Refused, r)
+			}
+		}
+		if l.Error != "" {
+			errs = append(errs, u.opts.Broker+": "+l.Error)
+		}
+	}
+	slices.Sort(s.Refused)
+	s.Error = strings.Join(errs, "; ")
+	return s
 }
 
 // Configs delivers home configurations from the config lane of either link. Both brokers

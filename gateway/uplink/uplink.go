@@ -67,6 +67,8 @@ type Uplink struct {
 	client  mqtt.Client
 	limiter *limiter
 
+	subscriptions // the config and downlink lanes granted or not (subscribe.go)
+
 	// A token per (re)connect for each of the two loops that wait for one.
 	upMaintain, upSend chan struct{}
 	configs            chan []byte // the latest config payload, latest wins
@@ -205,6 +207,11 @@ func (u *Uplink) setUp(up bool) {
 	u.mu.Lock()
 	u.up = up
 	u.mu.Unlock()
+	if !up {
+		u.subMu.Lock()
+		u.subOK = false // the next connection subscribes anew
+		u.subMu.Unlock()
+	}
 	if w, ok := u.queue.(linkWatcher); ok {
 		w.linkChanged(up)
 	}
@@ -269,23 +276,35 @@ func (u *Uplink) Run(ctx context.Context) error {
 	return nil
 }
 
-// maintain subscribes to the config lane and publishes the status on every connect, and
-// the heartbeat status in between.
+// maintain subscribes to the config and downlink lanes and publishes the status on every
+// connect, and the heartbeat status in between. A subscription the broker refuses or does
+// not answer is asked for again, with back-off, while the connection stays up.
 func (u *Uplink) maintain(ctx context.Context) {
 	tick := time.NewTicker(u.opts.Heartbeat)
 	defer tick.Stop()
+	retry := backoff.New(min(time.Second, u.opts.MaxBackoff), u.opts.MaxBackoff, string(u.opts.Gateway)+"|subscribe|"+u.opts.Broker)
+	var again <-chan time.Time
+	subscribe := func() {
+		again = nil
+		if !u.subscribeLanes(ctx) && ctx.Err() == nil {
+			again = time.After(retry.Next())
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-u.upMaintain:
 			u.log.Info("uplink connected", "broker", u.opts.Broker)
-			tok := u.client.Subscribe(vagt.Topic(u.opts.Gateway, vagt.LaneConfig), 1, u.onConfig)
-			if !waitToken(ctx, tok, u.opts.PublishTimeout) || tok.Error() != nil {
-				u.log.Warn("uplink: subscribe to config failed", "err", tok.Error())
-			}
-			u.subscribeDownlink(ctx)
+			retry.Reset()
+			subscribe()
 			u.publishStatus(true, u.opts.PublishTimeout)
+		case <-again:
+			if u.Connected() {
+				subscribe()
+			} else {
+				again = nil // the next connect subscribes
+			}
 		case <-tick.C:
 			if u.Connected() {
 				u.publishStatus(true, u.opts.PublishTimeout)

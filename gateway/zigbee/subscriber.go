@@ -11,6 +11,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/gateway/burst"
+	"github.com/vagt-dk/vagt/internal/backoff"
+	"github.com/vagt-dk/vagt/internal/mqttsub"
 )
 
 // Update is what one Zigbee2MQTT message said about a device.
@@ -55,6 +57,11 @@ type Stats struct {
 	BadFields       uint64 // field values skipped (the payload's other fields were used)
 	UnknownDevice   uint64 // messages for a friendly name not in the device map
 	Unacked         int    // messages delivered or waiting, not yet acknowledged to the broker
+	// Subscribed: the home broker granted the Zigbee2MQTT topics on the current
+	// connection. SubscribeFailures counts the attempts it refused (SUBACK 0x80: its ACL)
+	// or did not answer; they are asked for again while connected.
+	Subscribed        bool
+	SubscribeFailures uint64
 }
 
 // Subscriber maps the messages of the devices in its device map to Updates.
@@ -72,6 +79,9 @@ type Subscriber struct {
 	more    chan struct{}
 	acks    *ackOrder
 	redo    chan struct{} // Redeliver
+
+	conn              atomic.Uint64 // numbers connections: a gone one's subscription retries stop
+	subscribeRetryMax time.Duration // back-off ceiling of those retries
 }
 
 // NewSubscriber returns a subscriber; SetDevices gives it the device map.
@@ -90,7 +100,7 @@ func NewSubscriber(opts Options) *Subscriber {
 	}
 	return &Subscriber{opts: opts, log: opts.Logger, devices: map[string]vagt.DeviceConfig{}, warned: map[string]bool{},
 		bursts: burst.New(time.Minute), more: make(chan struct{}, 1), acks: newAckOrder(),
-		redo: make(chan struct{}, 1)}
+		redo: make(chan struct{}, 1), subscribeRetryMax: 30 * time.Second}
 }
 
 // SetDevices replaces the device map with the Zigbee devices of the list.
@@ -139,6 +149,7 @@ func (s *Subscriber) Redeliver() {
 func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 	base := s.opts.BaseTopic
 	filters := map[string]byte{base + "/+": 1, base + "/+/availability": 1}
+	retry := backoff.New(time.Second, s.subscribeRetryMax, s.opts.ClientID+"|zigbee")
 	o := mqtt.NewClientOptions().AddBroker(s.opts.Broker).SetClientID(s.opts.ClientID).
 		SetUsername(s.opts.Username).SetPassword(s.opts.Password).
 		// A persistent session keeps QoS 1 messages for us across a gateway restart.
@@ -151,13 +162,31 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(30 * time.Second).
 		SetOnConnectHandler(func(c mqtt.Client) {
-			// On paho's goroutine for this connect, not the router: waiting is fine.
-			tok := c.SubscribeMultiple(filters, s.onMessage)
-			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-				s.log.Warn("zigbee: subscribe failed", "err", tok.Error())
-				return
+			// On paho's goroutine for this connect, not the router: waiting is fine. A
+			// refusal (SUBACK 0x80) or no answer is asked again while connected: no sensor
+			// of the home is heard until it is granted.
+			mine := s.conn.Add(1)
+			live := func() bool { return s.conn.Load() == mine && c.IsConnectionOpen() && ctx.Err() == nil }
+			failures := 0
+			ok := mqttsub.Until(ctx.Done(), live, retry, func() error {
+				return mqttsub.Check(c.SubscribeMultiple(filters, s.onMessage), 30*time.Second)
+			}, func(err error) {
+				failures++
+				s.mu.Lock()
+				s.stats.SubscribeFailures++
+				s.stats.Subscribed = false
+				s.mu.Unlock()
+				if failures == 1 || failures%10 == 0 {
+					s.log.Error("zigbee: subscribe failed: no sensor is heard; asking again while connected",
+						"topics", mqttsub.Refused(err), "attempt", failures, "err", err)
+				}
+			})
+			if ok && live() {
+				s.mu.Lock()
+				s.stats.Subscribed = true
+				s.mu.Unlock()
+				s.log.Info("zigbee: subscribed", "broker", s.opts.Broker, "base", base, "failed_attempts", failures)
 			}
-			s.log.Info("zigbee: subscribed", "broker", s.opts.Broker, "base", base)
 		}).
 		// The broker redelivers what was not acknowledged, so the arrivals not yet acknowledged
 		// are forgotten — before each reconnect attempt, on paho's reconnect goroutine, after
@@ -165,7 +194,7 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 		// runs the connection-lost handler on a goroutine of its own that may run only after
 		// the reconnect delivered messages: forgetting there skipped their acks, and unacked
 		// messages fill the broker's in-flight window until nothing more arrives.
-		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { s.acks.lost() }).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { s.lostConnection() }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.log.Warn("zigbee: local broker lost", "err", err)
 		})
@@ -193,7 +222,7 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 			again = nil
 			s.log.Warn("zigbee: reconnecting to the home broker so that it sends again what was not committed")
 			client.Disconnect(250)
-			s.acks.lost()
+			s.lostConnection()
 			s.mu.Lock()
 			s.queue = nil // not acknowledged (they wait behind the one not committed): sent again
 			s.mu.Unlock()
@@ -201,6 +230,16 @@ func (s *Subscriber) Run(ctx context.Context, deliver func(Update)) error {
 			client.Connect()
 		}
 	}
+}
+
+// lostConnection forgets what the lost connection delivered and did not acknowledge (the
+// broker sends it again) and stops its subscription retries.
+func (s *Subscriber) lostConnection() {
+	s.conn.Add(1)
+	s.mu.Lock()
+	s.stats.Subscribed = false
+	s.mu.Unlock()
+	s.acks.lost()
 }
 
 // refused logs a refused payload (or field) at warn once per burst of the device's refusals:

@@ -14,11 +14,15 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/internal/backoff"
+	"github.com/vagt-dk/vagt/internal/mqttsub"
 )
 
 // Config says where to connect and what to subscribe to.
@@ -40,7 +44,10 @@ type Config struct {
 	// {prefix}/{reason}/{original topic} (QoS 0, fire and forget).
 	DeadLetterPrefix string
 	KeepAlive        time.Duration // default 30s
-	Logger           *slog.Logger  // nil discards
+	// SubscribeRetryMax bounds the back-off between attempts to subscribe while the broker
+	// refuses (SUBACK 0x80) or does not answer, the connection up; default 30s.
+	SubscribeRetryMax time.Duration
+	Logger            *slog.Logger // nil discards
 }
 
 // Delivery is one message and the function that acknowledges it (PUBACK).
@@ -55,6 +62,12 @@ type Consumer struct {
 	cfg    Config
 	client mqtt.Client
 	logger *slog.Logger
+
+	subscribed        atomic.Bool   // the current connection's subscription was granted
+	conn              atomic.Uint64 // numbers connections: a gone one's retries stop
+	subscribeFailures atomic.Uint64
+	quit              chan struct{} // closed by Close: retries stop
+	closeOnce         sync.Once
 }
 
 // New connects to the broker and subscribes; handle is called on paho's router goroutine
@@ -85,7 +98,11 @@ func New(ctx context.Context, cfg Config, handle func(Delivery)) (*Consumer, err
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 30 * time.Second
 	}
-	c := &Consumer{cfg: cfg, logger: logger}
+	if cfg.SubscribeRetryMax <= 0 {
+		cfg.SubscribeRetryMax = 30 * time.Second
+	}
+	c := &Consumer{cfg: cfg, logger: logger, quit: make(chan struct{})}
+	retry := backoff.New(time.Second, cfg.SubscribeRetryMax, cfg.ClientID)
 	subscribed := make(chan error, 1)
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -108,21 +125,46 @@ func New(ctx context.Context, cfg Config, handle func(Delivery)) (*Consumer, err
 			}
 			handle(Delivery{Topic: topic, Payload: m.Payload(), Ack: m.Ack})
 		}).
+		// Before each reconnect attempt, on paho's reconnect goroutine: the lost connection's
+		// retries stop and the consumer is unready until the next one is subscribed. (The
+		// connection-lost handler runs on a goroutine of its own, maybe after the reconnect
+		// subscribed: it only logs.)
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+			c.conn.Add(1)
+			c.subscribed.Store(false)
+		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			logger.Warn("broker connection lost; reconnecting", "err", err)
 		}).
 		SetOnConnectHandler(func(cl mqtt.Client) {
 			// The session keeps the subscriptions; subscribing again is harmless and
-			// covers a broker that lost its state.
-			err := c.subscribe(cl)
-			if err != nil {
-				logger.Error("subscribe failed", "err", err)
-			} else {
-				logger.Info("connected and subscribed", "broker", cfg.Broker, "client_id", cfg.ClientID)
-			}
-			select {
-			case subscribed <- err:
-			default:
+			// covers a broker that lost its state. The first answer decides New; after
+			// that a refusal (SUBACK 0x80: the broker's ACL, a consumer limit) or no answer
+			// makes the consumer unready (/readyz) and is asked again while connected.
+			mine := c.conn.Add(1)
+			live := func() bool { return c.conn.Load() == mine && cl.IsConnectionOpen() }
+			failures := 0
+			ok := mqttsub.Until(c.quit, live, retry, func() error {
+				err := c.subscribe(cl)
+				if err == nil && live() {
+					c.subscribed.Store(true) // before New hears of it: ready when New returns
+				}
+				select {
+				case subscribed <- err:
+				default:
+				}
+				return err
+			}, func(err error) {
+				failures++
+				c.subscribeFailures.Add(1)
+				c.subscribed.Store(false)
+				if failures == 1 || failures%10 == 0 {
+					logger.Error("subscribe failed: nothing arrives from the lanes; asking again while connected",
+						"topics", mqttsub.Refused(err), "attempt", failures, "err", err)
+				}
+			})
+			if ok {
+				logger.Info("connected and subscribed", "broker", cfg.Broker, "client_id", cfg.ClientID, "failed_attempts", failures)
 			}
 		})
 	if batchable(cfg.Broker) {
@@ -133,12 +175,12 @@ func New(ctx context.Context, cfg Config, handle func(Delivery)) (*Consumer, err
 	select {
 	case err := <-subscribed:
 		if err != nil {
-			c.client.Disconnect(0)
+			c.Close()
 			return nil, err
 		}
 		return c, nil
 	case <-ctx.Done():
-		c.client.Disconnect(0)
+		c.Close()
 		return nil, fmt.Errorf("mqttin: connect to %s: %w", cfg.Broker, ctx.Err())
 	}
 }
@@ -152,18 +194,16 @@ func (c *Consumer) subscribe(cl mqtt.Client) error {
 		}
 		filters[f] = 1
 	}
-	t := cl.SubscribeMultiple(filters, nil) // nil: the default handler gets them
-	if !t.WaitTimeout(30 * time.Second) {
-		return errors.New("mqttin: subscribe: no answer within 30s")
-	}
-	if err := t.Error(); err != nil {
-		return fmt.Errorf("mqttin: subscribe: %w", err)
+	// nil: the default handler gets them
+	if err := mqttsub.Check(cl.SubscribeMultiple(filters, nil), 30*time.Second); err != nil {
+		return fmt.Errorf("mqttin: %w", err)
 	}
 	return nil
 }
 
-// Connected reports whether the connection to the broker is up.
-func (c *Consumer) Connected() bool { return c.client.IsConnectionOpen() }
+// Connected reports whether the connection to the broker is up and the broker granted
+// the subscription (readiness).
+func (c *Consumer) Connected() bool { return c.client.IsConnectionOpen() && c.subscribed.Load() }
 
 // DeadLetter publishes a copy of a rejected message, when configured.
 func (c *Consumer) DeadLetter(topic, reason string, payload []byte) {
@@ -176,5 +216,6 @@ func (c *Consumer) DeadLetter(topic, reason string, payload []byte) {
 // Close disconnects, giving queued acknowledgements a moment to leave. Messages not yet
 // acknowledged stay with the broker's session and come again at the next connect.
 func (c *Consumer) Close() {
+	c.closeOnce.Do(func() { close(c.quit) })
 	c.client.Disconnect(500)
 }
