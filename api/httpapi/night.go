@@ -135,7 +135,12 @@ func (s *server) nightStats() http.Handler {
 		if err != nil {
 			return err
 		}
+		release, err := s.stats.take(r.Context(), w)
+		if err != nil {
+			return err
+		}
 		res, err := ns.NightChecks(r.Context(), q)
+		release()
 		if err != nil {
 			return err
 		}

@@ -81,6 +81,11 @@ type Config struct {
 	// StatsRetention is how far back, and how long, a statistics period may reach (every
 	// statistics endpoint); default stats.DefaultRetention.
 	StatsRetention time.Duration
+	// StatsConcurrency is how many statistics computations run at once (the rest wait in
+	// line, at most StatsWait, then 503 with Retry-After); defaults DefaultStatsConcurrency
+	// and DefaultStatsWait.
+	StatsConcurrency int
+	StatsWait        time.Duration
 	// Telemetry reads a citizen's telemetry and erases it; nil (InfluxDB not configured):
 	// the export and erasure answer 503.
 	Telemetry TelemetryStore
@@ -115,6 +120,7 @@ type server struct {
 	requests *prometheus.CounterVec
 	ackDelay *prometheus.HistogramVec // raised → acknowledged, by priority
 	streams  *streamLimits
+	stats    *statsSlots
 }
 
 // NewHandler returns the API's handler.
@@ -142,7 +148,8 @@ func NewHandler(c Config) http.Handler {
 		ackDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vagt_api_alert_ack_delay_seconds",
 			Help:    "Time from an alert being raised to its acknowledgement by staff, by priority.",
 			Buckets: []float64{10, 30, 60, 120, 180, 300, 600, 1800, 3600}}, []string{"priority"}),
-		streams: newStreamLimits(c.MaxStreams, c.MaxStreamsPerPrincipal)}
+		streams: newStreamLimits(c.MaxStreams, c.MaxStreamsPerPrincipal),
+		stats:   newStatsSlots(c.StatsConcurrency, c.StatsWait)}
 	if c.Metrics != nil {
 		c.Metrics.MustRegister(s.requests, s.ackDelay, s.streams.refused)
 	}

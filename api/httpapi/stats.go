@@ -111,7 +111,12 @@ func statsEndpoint[T any](s *server, name string, compute func(StatsService, con
 		if err != nil {
 			return err
 		}
+		release, err := s.stats.take(r.Context(), w)
+		if err != nil {
+			return err
+		}
 		res, err := compute(s.Stats, r.Context(), q)
+		release()
 		if err != nil {
 			return err
 		}

@@ -75,7 +75,12 @@ func (s *server) compareStats() http.Handler {
 		if err != nil {
 			return err
 		}
+		release, err := s.stats.take(r.Context(), w)
+		if err != nil {
+			return err
+		}
 		res, err := c.Compare(r.Context(), q)
+		release()
 		if err != nil {
 			return err
 		}
