@@ -227,6 +227,10 @@ func (n *RabbitNode) env() []string {
 		"RABBITMQ_PID_FILE="+filepath.Join(d, "pid"),
 		"RABBITMQ_PLUGINS_EXPAND_DIR="+filepath.Join(d, "plugins-expand"),
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
+		// The script then execs the Erlang VM instead of waiting for it as a child: the
+		// node's PID is the VM's, SIGTERM reaches it (it stops cleanly on it), and the
+		// parent-death signal kills it with us rather than leaving it behind.
+		"RUNNING_UNDER_SYSTEMD=true",
 	)
 }
 
