@@ -67,8 +67,9 @@ func (b *rabbitBroker) tlsAddr() string { return b.c.Node(0).TLSAddr() }
 
 // The consumer starts on node 3, so the fault (node 1) does not take it along.
 func (b *rabbitBroker) consumer() ([]string, *tls.Config) { return b.gatewayURLs(2), b.svc }
-// pids are every process of the nodes' groups: a node's PID is the rabbitmq-server
-// script, which waits for its Erlang VM (beam.smp) as a child.
+
+// pids are every process of the nodes' groups: the Erlang VM and its helpers
+// (erl_child_setup, inet_gethost), which a node's PID alone would leave out.
 func (b *rabbitBroker) pids() []int {
 	groups := map[int]bool{}
 	for _, n := range b.c.Nodes() {
