@@ -3,7 +3,9 @@ package localstack_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,19 +151,7 @@ func TestRabbitMQCluster(t *testing.T) {
 		svc := connectMQTT(t, c.Node(0).URL(), as("svc-will", "svc", true))
 		wait(t, svc.Subscribe("vagt/v1/gw/gw2/status", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }))
 		// A raw CONNECT with a will, then the socket closed without DISCONNECT.
-		conn, err := net.Dial("tcp", c.Node(1).URL()[len("tcp://"):])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write(connectWithWill("gw2-will", "gw2", "gw2", "vagt/v1/gw/gw2/status", "offline")); err != nil {
-			t.Fatal(err)
-		}
-		ack := make([]byte, 4)
-		_ = conn.SetReadDeadline(time.Now().Add(waitFor))
-		if _, err := conn.Read(ack); err != nil || ack[3] != 0 {
-			t.Fatalf("CONNACK % x, %v", ack, err)
-		}
-		conn.Close()
+		rawConnect(t, c.Node(1).URL(), connectWithWill("gw2-will", "gw2", "gw2", "vagt/v1/gw/gw2/status", "offline")).Close()
 		if m := receive(t, got); string(m.Payload()) != "offline" {
 			t.Fatalf("got %q", m.Payload())
 		}
@@ -179,6 +169,13 @@ func TestRabbitMQCluster(t *testing.T) {
 		for i := range before {
 			wait(t, pub.Publish("vagt/v1/gw/gw1/telemetry", 1, false, fmt.Sprint(i)))
 		}
+		// And a gateway with a will on the node that dies: its will lives in its
+		// connection's process there, so nobody is left to publish it.
+		wills := make(chan mqtt.Message, 1)
+		watcher := connectMQTT(t, c.Node(1).URL(), as("svc-will-watch", "svc", true))
+		wait(t, watcher.Subscribe("vagt/v1/gw/gw2/status", 1, func(_ mqtt.Client, m mqtt.Message) { wills <- m }))
+		conn := rawConnect(t, c.Node(0).URL(), connectWithWill("gw2-on-dying-node", "gw2", "gw2", "vagt/v1/gw/gw2/status", "offline"))
+		defer conn.Close()
 		if err := c.Node(0).Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -194,6 +191,13 @@ func TestRabbitMQCluster(t *testing.T) {
 		for len(seen) < before+during {
 			seen[string(receive(t, got).Payload())] = true
 		}
+		select {
+		case m := <-wills:
+			t.Errorf("the will of a client of the killed node was published after all (%q): docs/scaling.md says otherwise", m.Payload())
+		case <-time.After(5 * time.Second):
+			t.Log("the will of the killed node's client was never published")
+		}
+		watcher.Disconnect(100)
 		if err := c.Node(0).Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +224,24 @@ func publishUntilAckedAs(t *testing.T, url, id, user, topic, payload string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// rawConnect sends a CONNECT on a new TCP connection and waits for its CONNACK (accepted).
+func rawConnect(t *testing.T, url string, connect []byte) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	_ = conn.SetReadDeadline(time.Now().Add(waitFor))
+	if _, err := io.ReadFull(conn, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+		t.Fatalf("CONNACK % x, %v", ack, err)
+	}
+	return conn
 }
 
 // connectWithWill is an MQTT 3.1.1 CONNECT with user, password and a QoS 1 will.
