@@ -82,7 +82,7 @@ func main() {
 	flag.IntVar(&o.handshakes, "handshakes", 2000, "TLS handshakes for the handshake rate")
 	flag.IntVar(&o.alarms, "alarms", 200, "alarms raised during each storm (at most)")
 	flag.DurationVar(&o.alarmEvery, "alarm-every", 20*time.Millisecond, "time between the storm's alarms")
-	flag.StringVar(&o.brokers, "brokers", "mosquitto,nats", "brokers to measure")
+	flag.StringVar(&o.brokers, "brokers", "mosquitto,nats", "brokers to measure: mosquitto, nats, rabbitmq (3.10, quorum queues), rabbitmq-classic")
 	flag.DurationVar(&o.maxBackoff, "max-backoff", 2*time.Minute, "the gateways' back-off ceiling (their default)")
 	flag.DurationVar(&o.keepAlive, "keep-alive", 30*time.Second, "the gateways' keep-alive")
 	flag.DurationVar(&o.downtime, "downtime", 0, "Mosquitto's storm: stop it this long before the start (0: a plain restart)")
@@ -205,6 +205,8 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		b, err = startMosquitto(ctx, p, o.downtime)
 	case "nats":
 		b, err = startNATS(ctx, p, o.nats, o.gateways)
+	case "rabbitmq", "rabbitmq-classic":
+		b, err = startRabbit(ctx, p, o.gateways, map[string]string{"rabbitmq": "quorum", "rabbitmq-classic": "classic"}[name])
 	default:
 		return nil, fmt.Errorf("unknown broker %q", name)
 	}
