@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,9 @@ func TestRabbitMQCluster(t *testing.T) {
 		return localstack.RabbitUser{Name: name, Password: password,
 			Write: `^vagt\.v1\.gw\.{username}\.(telemetry|alarm|status|ack)$`,
 			Read:  `^vagt\.v1\.gw\.{username}\.(config|downlink)$`}
+	}
+	if os.Getenv("VAGT_RABBITMQ") == "" {
+		t.Skip("RabbitMQ was tried as the clustered broker and rejected (docs/scaling.md); VAGT_RABBITMQ=1 runs this probe")
 	}
 	c, err := localstack.StartRabbitCluster(t.Context(), localstack.RabbitClusterOptions{
 		Users: []localstack.RabbitUser{
