@@ -2,10 +2,10 @@
 // filter with return code 0x80 (NATS when its permissions deny the topic or past its
 // consumer limit, Mosquitto's dynamic-security plugin when a role denies it; Mosquitto's
 // acl_file grants instead and then withholds the messages, which no SUBACK check can see:
-// TestACLFileGrantsDeniedSubscription), and paho.mqtt.golang does not report that as the token's error: the
-// codes are only in the SubscribeToken's Result. A refused subscription taken for a
-// granted one is a consumer that reports itself healthy while nothing ever arrives, so
-// every subscriber of vagt checks its answer here.
+// TestACLFileGrantsDeniedSubscription), and paho.mqtt.golang does not report that as the
+// token's error: the codes are only in the SubscribeToken's Result. A refused subscription
+// taken for a granted one is a consumer that reports itself healthy while nothing ever
+// arrives, so every subscriber of vagt checks its answer here.
 package mqttsub
 
 import (
