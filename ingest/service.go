@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 	ready := func(ctx context.Context) error {
 		if c := consumer.Load(); cfg.Broker != "" && (c == nil || !c.Connected()) {
-			return errors.New("broker not connected")
+			return errors.New("broker not connected, or its lanes not subscribed")
 		}
 		return w.Ping(ctx)
 	}
