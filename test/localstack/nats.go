@@ -115,7 +115,8 @@ type NATSNode struct {
 	index                            int
 	path                             string
 	client, route, mqtt, monitorPort int
-	profPort                         int // 0 unless the cluster's Profile is set
+	profPort                         int  // 0 unless the cluster's Profile is set
+	started                          bool // once: a restart keeps the ports clients were given
 }
 
 // StartNATSCluster starts the nodes on free loopback ports and waits until each answers an
@@ -346,7 +347,31 @@ func (n *NATSNode) signal(sig syscall.Signal) error {
 func (n *NATSNode) launchLocked(ctx context.Context) error {
 	ctx, cancel := withStartTimeout(ctx, n.cluster.opts.StartTimeout)
 	defer cancel()
-	return n.startRetrying(ctx, nil, func(ctx context.Context) error {
+	// A port FreePort gave can be taken before the node binds it (an outgoing connection's
+	// ephemeral port, seen in CI: nats-3 "bind: address already in use" on every retry).
+	// At the first start nobody has been given the node's client, MQTT, monitor or profile
+	// port yet, so a retry picks them anew; the route port stays (its peers' configurations
+	// name it), and so does every port at a restart.
+	var repick func() error
+	if !n.started {
+		repick = func() error {
+			for _, p := range []*int{&n.client, &n.mqtt, &n.monitorPort} {
+				var err error
+				if *p, err = FreePort(); err != nil {
+					return err
+				}
+			}
+			if n.profPort != 0 {
+				var err error
+				if n.profPort, err = FreePort(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	defer func() { n.started = true }()
+	return n.startRetrying(ctx, repick, func(ctx context.Context) error {
 		conf := filepath.Join(n.dir, "nats.conf")
 		if err := os.WriteFile(conf, []byte(n.config()), 0o600); err != nil {
 			return fmt.Errorf("localstack: write nats config: %w", err)
