@@ -1,7 +1,6 @@
 package gps
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -13,29 +12,12 @@ import (
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A broker refusing the OwnTracks topics (SUBACK 0x80): the consumer is not ready, logs
 // an error naming the topics, and subscribes once the broker grants it, on the same
 // connection.
 func TestOwnTracksRefusedSubscription(t *testing.T) {
 	b := refusetest.StartRefusingAll(t)
-	var logs lockedBuffer
+	var logs stacktest.LogBuffer
 	svc := NewService(&fakeStore{}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	c := NewOwnTracksConsumer(svc, MQTTOptions{Broker: b.URL(), ClientID: "api-gps", Username: refusetest.User, Password: refusetest.Password})
 	ctx, cancel := context.WithCancel(t.Context())

@@ -1,12 +1,10 @@
 package mqttin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,23 +12,6 @@ import (
 	"github.com/vagt-dk/vagt/internal/mqttsub/refusetest"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), substr)
-}
 
 // A broker that refuses the lanes at the first connect: New fails as it does when the
 // broker does not answer, naming the topics, and ingest does not run storing nothing.
@@ -52,7 +33,7 @@ func TestNewFailsWhenRefused(t *testing.T) {
 // connection once the broker grants it.
 func TestRefusedAfterReconnect(t *testing.T) {
 	b := refusetest.Start(t)
-	var logs lockedBuffer
+	var logs stacktest.LogBuffer
 	c, err := New(t.Context(), Config{Broker: b.URL(), ClientID: "ingest-a", Username: refusetest.User, Password: refusetest.Password,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), SubscribeRetryMax: 100 * time.Millisecond}, func(Delivery) {})
 	if err != nil {
@@ -66,18 +47,18 @@ func TestRefusedAfterReconnect(t *testing.T) {
 	if err := b.Restart(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	stacktest.WaitFor(t, "the refusal logged", time.Minute, func() bool { return logs.count("level=ERROR") > 0 })
+	stacktest.WaitFor(t, "the refusal logged", time.Minute, func() bool { return strings.Count(logs.String(), "level=ERROR") > 0 })
 	stacktest.WaitFor(t, "refused again", time.Minute, func() bool { return c.subscribeFailures.Load() >= 3 })
 	if c.Connected() {
 		t.Fatal("ready with the subscription refused")
 	}
-	if n := logs.count("level=ERROR"); n != 1 {
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
 		t.Fatalf("%d error lines for one burst of refusals", n)
 	}
-	reconnects := logs.count("connection lost")
+	reconnects := strings.Count(logs.String(), "connection lost")
 	b.AllowAll()
 	stacktest.WaitFor(t, "ready again", time.Minute, c.Connected)
-	if logs.count("connection lost") != reconnects {
+	if strings.Count(logs.String(), "connection lost") != reconnects {
 		t.Fatal("reconnected: the fix must take on the same connection")
 	}
 }
