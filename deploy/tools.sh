@@ -60,42 +60,34 @@ install_influxd() {
 	say "influxd: installed $target"
 }
 
-# nats-server (the clustered broker, deploy/nats) is built from the Go module proxy into
-# bin/ like influxd: Debian's package is 2.9.10, older than the MQTT fixes we rely on.
-nats_module="github.com/nats-io/nats-server/v2"
-nats_version="v2.15.3"
-install_nats() {
-	local target="$repo/bin/nats-server"
-	if [[ -x "$target" ]] && go version -m "$target" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${nats_module}[[:space:]]+${nats_version}"; then
-		say "nats-server: $target is $nats_version, nothing to do"
+# go_install NAME MODULE VERSION PACKAGE installs the pinned Go command PACKAGE (of MODULE
+# at VERSION) as bin/NAME, unless bin/NAME already is that module version.
+go_install() {
+	local name="$1" module="$2" version="$3" pkg="$4"
+	local target="$repo/bin/$name"
+	if [[ -x "$target" ]] && go version -m "$target" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${module}[[:space:]]+${version}"; then
+		say "$name: $target is $version, nothing to do"
 		return
 	fi
 	if ! command -v go >/dev/null 2>&1; then
-		say "nats-server: go is not installed; install Go, then run: GOBIN=$repo/bin go install $nats_module@$nats_version"
+		say "$name: go is not installed; install Go, then run: GOBIN=$repo/bin go install $pkg@$version"
 		return
 	fi
 	mkdir -p "$repo/bin"
-	say "nats-server: GOBIN=$repo/bin go install $nats_module@$nats_version"
-	GOBIN="$repo/bin" go install "$nats_module@$nats_version"
+	say "$name: GOBIN=$repo/bin go install $pkg@$version"
+	GOBIN="$repo/bin" go install "$pkg@$version"
+}
+
+# nats-server (the clustered broker, deploy/nats) is built from the Go module proxy into
+# bin/ like influxd: Debian's package is 2.9.10, older than the MQTT fixes we rely on.
+install_nats() {
+	go_install nats-server github.com/nats-io/nats-server/v2 v2.15.3 github.com/nats-io/nats-server/v2
 }
 
 # staticcheck is the linter `make lint` runs after vet (CI fails on any finding). Pinned,
 # built from the Go module proxy into bin/ like the services.
-staticcheck_module="honnef.co/go/tools"
-staticcheck_version="v0.8.2"
 install_staticcheck() {
-	local target="$repo/bin/staticcheck"
-	if [[ -x "$target" ]] && go version -m "$target" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+${staticcheck_module}[[:space:]]+${staticcheck_version}"; then
-		say "staticcheck: $target is $staticcheck_version, nothing to do"
-		return
-	fi
-	if ! command -v go >/dev/null 2>&1; then
-		say "staticcheck: go is not installed; install Go, then run: GOBIN=$repo/bin go install $staticcheck_module/cmd/staticcheck@$staticcheck_version"
-		return
-	fi
-	mkdir -p "$repo/bin"
-	say "staticcheck: GOBIN=$repo/bin go install $staticcheck_module/cmd/staticcheck@$staticcheck_version"
-	GOBIN="$repo/bin" go install "$staticcheck_module/cmd/staticcheck@$staticcheck_version"
+	go_install staticcheck honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck
 }
 
 # hydra (Ory Hydra, a certified OpenID Connect provider) stands in for a municipality's
