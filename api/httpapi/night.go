@@ -139,8 +139,7 @@ func (s *server) nightStats() http.Handler {
 		if err != nil {
 			return err
 		}
-		res, err := ns.NightChecks(r.Context(), q)
-		release()
+		res, err := func() (stats.NightStats, error) { defer release(); return ns.NightChecks(r.Context(), q) }()
 		if err != nil {
 			return err
 		}

@@ -115,8 +115,7 @@ func statsEndpoint[T any](s *server, name string, compute func(StatsService, con
 		if err != nil {
 			return err
 		}
-		res, err := compute(s.Stats, r.Context(), q)
-		release()
+		res, err := func() (T, error) { defer release(); return compute(s.Stats, r.Context(), q) }()
 		if err != nil {
 			return err
 		}

@@ -79,8 +79,7 @@ func (s *server) compareStats() http.Handler {
 		if err != nil {
 			return err
 		}
-		res, err := c.Compare(r.Context(), q)
-		release()
+		res, err := func() (stats.Comparison, error) { defer release(); return c.Compare(r.Context(), q) }()
 		if err != nil {
 			return err
 		}

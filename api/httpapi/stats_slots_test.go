@@ -103,3 +103,45 @@ func TestStatisticsComputeOneAtATime(t *testing.T) {
 		t.Fatalf("the next request after the first ended: %d", resp.StatusCode)
 	}
 }
+
+// panicStats panics in its adoption computation, as a defect would.
+type panicStats struct{ *heldStats }
+
+func (panicStats) Adoption(context.Context, stats.Query) (stats.Adoption, error) {
+	panic("a defect in the computation")
+}
+
+// TestStatisticsTurnSurvivesAPanic: a computation that panics answers 500 and gives its
+// turn back; the next request computes instead of waiting for a turn nobody returns.
+func TestStatisticsTurnSurvivesAPanic(t *testing.T) {
+	ctx := t.Context()
+	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "vagt.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clock := api.NewManualClock(day("2025-12-01"))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Alerts: store, Auth: store, Feed: alerts.NewFeed(store, alerts.FeedOptions{}),
+		Clock: clock, Stats: panicStats{&heldStats{}}, StatsWait: 300 * time.Millisecond}))
+	t.Cleanup(srv.Close)
+	tok, hash, _ := auth.NewToken()
+	if _, err := store.IssueToken(ctx, api.Principal{Name: "kl", Role: api.RoleNational}, hash, nil, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("/api/v1/stats/adoption?from=2025-01-01&to=2025-07-01&interval=quarter"); code != http.StatusInternalServerError {
+		t.Fatalf("the panicking computation: %d, want 500", code)
+	}
+	if code := get("/api/v1/stats/alerts?from=2025-01-01&to=2025-07-01&interval=quarter"); code != http.StatusOK {
+		t.Fatalf("the next request after a panic: %d, want 200 (its turn was given back)", code)
+	}
+}
