@@ -79,6 +79,13 @@ bench-ingest:
 	$(GO) build -trimpath -o $(BIN)/vagt ./cmd/vagt
 	$(GO) run ./test/bench -vagt $(BIN)/vagt $(BENCH_FLAGS)
 
+## bench-influx-disk: what telemetry costs on InfluxDB's disk once compacted (bytes per
+## point, a home's year), with the tsi1 index (test/influxdisk; docs/scaling.md, "InfluxDB
+## sizing")
+.PHONY: bench-influx-disk
+bench-influx-disk:
+	$(GO) run ./test/influxdisk $(BENCH_FLAGS)
+
 ## bench-notify: an alarm published on Mosquitto -> the care app's notification shown by its
 ## service worker (headless Chromium, the app in a background tab), p50/p99 idle and with
 ## ingest carrying the load generator's 50,000 readings/s into InfluxDB (api/web

@@ -30,6 +30,12 @@ type InfluxDBOptions struct {
 	// InfluxQL can save.
 	DisableFlux bool
 
+	// TSI1 keeps the series index on disk (index-version tsi1), as production should for
+	// millions of series; the default is the in-memory index, cheaper to start in tests.
+	TSI1 bool
+	// DataConfig is extra lines for the [data] section (e.g. compaction timing).
+	DataConfig string
+
 	BaseDir string // parent of the temporary directory; default os.TempDir()
 	// DataDir, when set, is a fixed directory for configuration, data and log that Close
 	// keeps, so a later start finds the data again (the demo's ./var/influxdb).
@@ -267,6 +273,10 @@ func (db *InfluxDB) ping(ctx context.Context, base string) error {
 func (db *InfluxDB) config() string {
 	q := strconv.Quote
 	dir := func(name string) string { return q(filepath.Join(db.dir, name)) }
+	index := "inmem"
+	if db.opts.TSI1 {
+		index = "tsi1"
+	}
 	return fmt.Sprintf(`# written by vagt test/localstack
 reporting-disabled = true
 bind-address = %s
@@ -278,8 +288,9 @@ bind-address = %s
   dir = %s
   wal-dir = %s
   wal-fsync-delay = "0s"
-  index-version = "inmem"
+  index-version = %s
   query-log-enabled = false
+%s
 
 [http]
   bind-address = %s
@@ -295,6 +306,6 @@ bind-address = %s
 
 [logging]
   level = "warn"
-`, q(net.JoinHostPort("127.0.0.1", strconv.Itoa(db.rpcPort))), dir("meta"), dir("data"), dir("wal"),
+`, q(net.JoinHostPort("127.0.0.1", strconv.Itoa(db.rpcPort))), dir("meta"), dir("data"), dir("wal"), q(index), db.opts.DataConfig,
 		q(net.JoinHostPort("127.0.0.1", strconv.Itoa(db.port))), !db.opts.DisableFlux)
 }
