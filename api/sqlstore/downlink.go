@@ -35,15 +35,17 @@ func (s *AlertService) AlertRaiseSeqs(ctx context.Context, alert int64, limit in
 
 // GatewayEventsSince returns, for a gateway back online, what it may have missed since it
 // was last connected: of its alerts that are open or were resolved at or after since, those
-// with an event after since, each once, as its latest event (whose data holds the alert
+// whose latest event is after since, each once, as that event (whose data holds the alert
 // as it is now); the newest limit of them by that event, newest first. A gateway with
 // nothing open and nothing recent costs one indexed read of its alerts
 // (alerts_gateway_resolved, migration 14).
 func (s *AlertService) GatewayEventsSince(ctx context.Context, gw vagt.GatewayID, since time.Time, limit int) ([]alerts.Event, error) {
-	evs, err := s.scanEvents(ctx, `SELECT id, at, kind, municipality, district_id, data, audience FROM events WHERE id IN (
-		SELECT MAX(e.id) FROM alerts a JOIN events e ON e.alert_id = a.id
-		WHERE a.gateway_id = ? AND (a.state <> 'resolved' OR a.resolved_at >= ?)
-		GROUP BY a.id HAVING MAX(e.at) > ?)
+	// Per alert of the gateway (alerts_gateway_resolved) its latest event (events_alert):
+	// an index probe each, so neither table is scanned.
+	evs, err := s.scanEvents(ctx, `SELECT id, at, kind, municipality, district_id, data, audience FROM events
+		WHERE id IN (SELECT (SELECT MAX(e.id) FROM events e WHERE e.alert_id = a.id) FROM alerts a
+			WHERE a.gateway_id = ? AND (a.state <> 'resolved' OR a.resolved_at >= ?))
+		AND at > ?
 		ORDER BY id DESC LIMIT ?`, string(gw), ms(since), ms(since), limit)
 	if err != nil {
 		return nil, storeErr(fmt.Sprintf("events of %s since %s", gw, since.Format(time.RFC3339)), err)
