@@ -34,6 +34,10 @@ type Store interface {
 	// GatewayEventsSince: for RetellGateway, the latest event of each of the gateway's
 	// alerts open or resolved since, that changed after since; newest first, at most limit.
 	GatewayEventsSince(ctx context.Context, gw vagt.GatewayID, since time.Time, limit int) ([]alerts.Event, error)
+	// GatewayChangesSince: the latest change of each gateway's alerts in the newest events
+	// back to from (at most limit), and from when that is complete; RetellGateway's note
+	// starts from it.
+	GatewayChangesSince(ctx context.Context, from time.Time, limit int) (map[vagt.GatewayID]time.Time, time.Time, error)
 }
 
 // Publisher sends a payload with QoS 1, not retained, and returns once the broker
@@ -128,7 +132,7 @@ func (n *Notifier) Prime(ctx context.Context) error {
 		return fmt.Errorf("downlink: read last event id: %w", err)
 	}
 	n.cursor, n.primed = id, true
-	n.noteFrom(from)
+	n.noteFrom(ctx, from)
 	return nil
 }
 
@@ -143,7 +147,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		if err == nil {
 			failures.OK()
 			last = id
-			n.noteFrom(from)
+			n.noteFrom(ctx, from)
 			break
 		}
 		failures.Failed(err)

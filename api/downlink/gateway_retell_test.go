@@ -177,3 +177,46 @@ func retells(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
 	t.Fatalf("no vagt_api_downlink_gateway_retells_total{outcome=%q}", outcome)
 	return 0
 }
+
+// The note of each gateway's news reaches back before the notifier started (an api that
+// restarts): a gateway with nothing new since its previous status takes the fast path at
+// once — before Run even runs, so no store read can have answered — and a gateway whose
+// alert changed while the api was down is still told.
+func TestGatewayRetellNoteReachesBeforeStart(t *testing.T) {
+	broker := stacktest.Mosquitto(t)
+	store := stores(t)["sqlite"](t)
+	ctx := t.Context()
+	res, err := store.IngestAlarm(ctx, &vagt.Alarm{Gateway: "gw-0042", Seq: 7, Municipality: 766, Time: t0,
+		Device: "bu-17:btn", Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Ack(ctx, res.Alert.ID, "anna", all, t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	gw := &qos0Gateway{t: t, broker: broker.URL(), gw: "gw-0042", ch: make(chan vagt.Downlink, 100)}
+	gw.connect()
+
+	reg := prometheus.NewRegistry()
+	pub := mqttpub.New(mqttpub.Options{Name: "downlink", Broker: broker.URL(), ClientID: "vagt-api-test-downlink"})
+	n := downlink.New(store, pub, downlink.Options{Poll: 50 * time.Millisecond, Retry: 50 * time.Millisecond,
+		Clock: fixedClock(t0.Add(5 * time.Minute)), Registerer: reg}) // the api starts at t0+5m
+	if err := n.Prime(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// gw-0043 was heard at t0+4m and has nothing: the note, reaching back 10 min, says so.
+	n.RetellGateway("gw-0043", t0.Add(4*time.Minute), t0.Add(6*time.Minute))
+	if got := retells(t, reg, "nothing"); got != 1 {
+		t.Fatalf("retells with nothing to tell before Run: %v, want 1 (the note's fast path)", got)
+	}
+	// gw-0042 was last heard at t0+1m: the ack at t0+2m is news, told once Run runs.
+	n.RetellGateway("gw-0042", t0.Add(time.Minute), t0.Add(6*time.Minute))
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { pub.Run(runCtx) })
+	wg.Go(func() { n.Run(runCtx) })
+	defer func() { cancel(); wg.Wait() }()
+	if d := gw.next("acknowledged, committed before the api started, told again"); d.State != vagt.HelpAcknowledged || !slices.Equal(d.Events, []uint64{7}) {
+		t.Fatalf("told: %+v", d)
+	}
+}

@@ -115,6 +115,11 @@ const (
 	// maxNews bounds the note of when each gateway's alerts last changed: past it the note
 	// starts again empty (and covers only what follows).
 	maxNews = 1 << 18
+	// noteBackfill and noteBackfillEvents: how far back before Run's start the note reaches
+	// (a gateway online throughout was heard within its heartbeat, 60 s by default), and how
+	// many events it reads for it at most (one read at start).
+	noteBackfill       = 10 * time.Minute
+	noteBackfillEvents = 100_000
 )
 
 // gatewayNews is the fast path of RetellGateway: the time of the latest event of each
@@ -126,10 +131,18 @@ type gatewayNews struct {
 	latest map[vagt.GatewayID]time.Time
 }
 
-// noteFrom starts the note at from: Run reads every event committed after it.
-func (n *Notifier) noteFrom(from time.Time) {
+// noteFrom starts the note at from, when Run's cursor was read: Run reads every event
+// committed after it. The note reaches back noteBackfill before from when the store says
+// which gateways' alerts changed then (at most noteBackfillEvents events), so that the
+// statuses of gateways that were online while the api was down take the fast path too.
+func (n *Notifier) noteFrom(ctx context.Context, from time.Time) {
+	latest, covered, err := n.store.GatewayChangesSince(ctx, from.Add(-noteBackfill), noteBackfillEvents)
+	if err != nil {
+		n.o.Logger.Warn("downlink: the note of gateways' news starts empty (gateways back online read the store until it covers their absence)", "err", err)
+		latest, covered = map[vagt.GatewayID]time.Time{}, from
+	}
 	n.mu.Lock()
-	n.news = gatewayNews{from: from, latest: map[vagt.GatewayID]time.Time{}}
+	n.news = gatewayNews{from: covered, latest: latest}
 	n.mu.Unlock()
 }
 

@@ -52,3 +52,43 @@ func (s *AlertService) GatewayEventsSince(ctx context.Context, gw vagt.GatewayID
 	}
 	return evs, nil
 }
+
+// GatewayChangesSince reads the event log back from its end, at most limit events, to the
+// first event before from: the time of the latest event of each gateway's alerts among
+// them, and the time from which that is complete — from, or the oldest event read when
+// limit ran out first. The downlink notifier's note of news starts from it (its fast path
+// for gateways with nothing new), so an api that just started does not read the store for
+// every gateway's next status. One read of the newest events by id.
+func (s *AlertService) GatewayChangesSince(ctx context.Context, from time.Time, limit int) (map[vagt.GatewayID]time.Time, time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT e.at, a.gateway_id FROM events e JOIN alerts a ON a.id = e.alert_id
+		ORDER BY e.id DESC LIMIT ?`), limit)
+	if err != nil {
+		return nil, time.Time{}, storeErr("gateway changes", err)
+	}
+	defer rows.Close()
+	latest := map[vagt.GatewayID]time.Time{}
+	covered, n := from, 0
+	for rows.Next() {
+		var (
+			at int64
+			gw string
+		)
+		if err := rows.Scan(&at, &gw); err != nil {
+			return nil, time.Time{}, storeErr("gateway changes", err)
+		}
+		t := fromMs(at)
+		if t.Before(from) {
+			return latest, from, nil
+		}
+		if t.After(latest[vagt.GatewayID(gw)]) {
+			latest[vagt.GatewayID(gw)] = t
+		}
+		if n++; n == limit {
+			covered = t // older events were not read
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, storeErr("gateway changes", err)
+	}
+	return latest, covered, nil
+}

@@ -54,6 +54,13 @@ func BenchmarkGatewayEventsSince(b *testing.B) {
 					}
 				}
 			})
+			b.Run("note at start: GatewayChangesSince, 4,002 events", func(b *testing.B) {
+				for b.Loop() {
+					if latest, _, err := s.GatewayChangesSince(ctx, t0.Add(-72*time.Hour), 100_000); err != nil || len(latest) != gateways {
+						b.Fatalf("%d gateways, %v", len(latest), err)
+					}
+				}
+			})
 			for _, c := range []struct {
 				name string
 				gw   vagt.GatewayID

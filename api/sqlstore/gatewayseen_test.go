@@ -134,3 +134,44 @@ func TestGatewayEventsSince(t *testing.T) {
 		}
 	})
 }
+
+// GatewayChangesSince: the latest change of each gateway's alerts among the newest events
+// back to from, and from when that is complete (from, or the oldest event read when the
+// limit ran out).
+func TestGatewayChangesSince(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		all := api.Scope{All: true}
+		raise := func(gw vagt.GatewayID, seq uint64, at time.Time) int64 {
+			t.Helper()
+			r, err := s.IngestAlarm(ctx, &vagt.Alarm{Gateway: gw, Seq: seq, Municipality: 766, Time: at,
+				Device: "bu-1:btn", Type: vagt.AlarmPanic, Priority: vagt.PriorityCritical}, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Alert.ID
+		}
+		raise("gw-0041", 1, t0.Add(-time.Hour)) // before from
+		a := raise("gw-0042", 1, t0)
+		raise("gw-0043", 1, t0.Add(time.Minute))
+		if _, err := s.Ack(ctx, a, "anna", all, t0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		latest, covered, err := s.GatewayChangesSince(ctx, t0.Add(-time.Minute), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[vagt.GatewayID]time.Time{"gw-0042": t0.Add(2 * time.Minute), "gw-0043": t0.Add(time.Minute)}
+		if len(latest) != len(want) || !latest["gw-0042"].Equal(want["gw-0042"]) || !latest["gw-0043"].Equal(want["gw-0043"]) || !covered.Equal(t0.Add(-time.Minute)) {
+			t.Fatalf("latest %v covered %s, want %v from %s", latest, covered, want, t0.Add(-time.Minute))
+		}
+		// Two events only: the ack (t0+2m) and gw-0043's raise (t0+1m); complete from t0+1m.
+		latest, covered, err = s.GatewayChangesSince(ctx, t0.Add(-time.Minute), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(latest) != 2 || !covered.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("with a limit of 2: latest %v covered %s, want both gateways, covered from %s", latest, covered, t0.Add(time.Minute))
+		}
+	})
+}
