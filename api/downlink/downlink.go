@@ -71,6 +71,8 @@ type Notifier struct {
 	gateways map[vagt.GatewayID]time.Time // gateways back online, and since when to tell (RetellGateway)
 	news     gatewayNews                  // when each gateway's alerts last changed (RetellGateway's fast path)
 
+	gatewayFailures int // rounds of retellGateways failed in a row (Run's goroutine only)
+
 	published, failed, retold prometheus.Counter
 	gatewayRetells            *prometheus.CounterVec // by outcome: told, nothing, dropped
 }

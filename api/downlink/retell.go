@@ -233,8 +233,14 @@ func (n *Notifier) retellGateways(ctx context.Context) bool {
 		told, err := n.retellGateway(ctx, a.gw, a.since)
 		if err != nil {
 			n.failed.Inc()
-			n.o.Logger.Warn("downlink: telling a gateway back online what it missed failed; retrying", "gateway", a.gw, "err", err)
+			if n.gatewayFailures++; n.gatewayFailures == 1 { // once per outage, not per round
+				n.o.Logger.Warn("downlink: telling a gateway back online what it missed failed; retrying", "gateway", a.gw, "err", err)
+			}
 			return true // kept; the next round tries again
+		}
+		if n.gatewayFailures > 0 {
+			n.o.Logger.Info("downlink: telling gateways back online what they missed again", "failed_rounds", n.gatewayFailures)
+			n.gatewayFailures = 0
 		}
 		n.mu.Lock()
 		if n.gateways[a.gw].Equal(a.since) { // else asked again meanwhile, from earlier: once more
