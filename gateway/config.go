@@ -42,6 +42,11 @@ type Config struct {
 		Heartbeat  Duration `json:"heartbeat"`
 		MaxBackoff Duration `json:"max_backoff"`
 		DrainRate  float64  `json:"drain_rate"` // telemetry readings per second; 0 no cap
+		// LaneQoS is the QoS of the config and downlink subscriptions: 1 (the broker queues
+		// a downlink while the gateway is away) or 0 (no queue: on NATS no JetStream
+		// consumer per lane; the api tells the gateway again what it missed when it comes
+		// back). docs/gateway.md, "Lane QoS".
+		LaneQoS int `json:"lane_qos"`
 
 		// Secondary is an optional second platform broker (another mobile operator, a
 		// second data centre) with its own login and TLS files; keep-alive, heartbeat,
@@ -98,6 +103,7 @@ func Defaults() Config {
 	c.Uplink.Heartbeat = Duration(60 * time.Second)
 	c.Uplink.MaxBackoff = Duration(2 * time.Minute)
 	c.Uplink.DrainRate = 500
+	c.Uplink.LaneQoS = 1
 	c.Uplink.Secondary.TelemetryFailoverAfter = Duration(10 * time.Minute)
 	c.Uplink.Secondary.AlarmHedge = Duration(3 * time.Second)
 	c.Serial.Baud = 9600
@@ -149,6 +155,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
 		errs = append(errs, errors.New("uplink.cert_file and uplink.key_file go together"))
+	}
+	if c.Uplink.LaneQoS != 0 && c.Uplink.LaneQoS != 1 {
+		errs = append(errs, fmt.Errorf("uplink.lane_qos %d: 0 or 1 (the QoS of the config and downlink subscriptions)", c.Uplink.LaneQoS))
 	}
 	if sec := &c.Uplink.Secondary; sec.Broker != "" {
 		if sec.Broker == c.Uplink.Broker {

@@ -181,7 +181,7 @@ func newLink(cfg *Config, log *slog.Logger, q *spool.Queue, status uplink.Status
 	first := uplink.Options{Broker: u.Broker, Gateway: cfg.Gateway, Username: u.Username,
 		Password: u.Password, CAFile: u.CAFile, CertFile: u.CertFile, KeyFile: u.KeyFile,
 		KeepAlive: time.Duration(u.KeepAlive), Heartbeat: time.Duration(u.Heartbeat),
-		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, Logger: log.With("component", "uplink")}
+		MaxBackoff: time.Duration(u.MaxBackoff), DrainRate: u.DrainRate, LaneQoS0: u.LaneQoS == 0, Logger: log.With("component", "uplink")}
 	sec := &u.Secondary
 	if sec.Broker == "" {
 		return uplink.New(first, q, status)

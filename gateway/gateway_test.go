@@ -39,6 +39,8 @@ func TestValidate(t *testing.T) {
 		"status on a network": func(c *Config) { c.StatusAddr = "0.0.0.0:8089" },
 		"no input":            func(c *Config) { c.Zigbee.Broker, c.Serial.Path = "", "" },
 		"cert without key":    func(c *Config) { c.Uplink.CertFile = "x.pem" },
+		"lane QoS 2":          func(c *Config) { c.Uplink.LaneQoS = 2 },
+		"lane QoS -1":         func(c *Config) { c.Uplink.LaneQoS = -1 },
 		"bad window":          func(c *Config) { c.Home.Rules.Night = "22:00" },
 		"bad device":          func(c *Config) { c.Home.Devices = []DeviceFile{{Device: "a b", Technology: vagt.TechDoorSensor}} },
 	} {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api"
 	"github.com/vagt-dk/vagt/api/alerts"
 	"github.com/vagt-dk/vagt/internal/outage"
 )
@@ -30,6 +31,13 @@ type Store interface {
 	LastEventID(ctx context.Context) (int64, error)
 	AlertRaiseSeqs(ctx context.Context, alert int64, limit int) ([]uint64, error)
 	Alert(ctx context.Context, id int64) (alerts.Alert, error) // for Retell
+	// GatewayEventsSince: for RetellGateway, the latest event of each of the gateway's
+	// alerts open or resolved since, that changed after since; newest first, at most limit.
+	GatewayEventsSince(ctx context.Context, gw vagt.GatewayID, since time.Time, limit int) ([]alerts.Event, error)
+	// GatewayChangesSince: the latest change of each gateway's alerts in the newest events
+	// back to from (at most limit), and from when that is complete; RetellGateway's note
+	// starts from it.
+	GatewayChangesSince(ctx context.Context, from time.Time, limit int) (map[vagt.GatewayID]time.Time, time.Time, error)
 }
 
 // Publisher sends a payload with QoS 1, not retained, and returns once the broker
@@ -42,6 +50,7 @@ type Publisher interface {
 type Options struct {
 	Poll       time.Duration // look for events without a Wake this often; default 1 s
 	Retry      time.Duration // after a failed publish or read; default 1 s
+	Clock      api.Clock     // the time RetellGateway's note starts from; default the system clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 }
@@ -57,10 +66,15 @@ type Notifier struct {
 	primed bool // Prime set the cursor
 	cursor int64
 
-	mu     sync.Mutex
-	retell map[int64]struct{} // alerts to tell again (Retell)
+	mu       sync.Mutex
+	retell   map[int64]struct{}           // alerts to tell again (Retell)
+	gateways map[vagt.GatewayID]time.Time // gateways back online, and since when to tell (RetellGateway)
+	news     gatewayNews                  // when each gateway's alerts last changed (RetellGateway's fast path)
+
+	gatewayFailures int // rounds of retellGateways failed in a row (Run's goroutine only)
 
 	published, failed, retold prometheus.Counter
+	gatewayRetells            *prometheus.CounterVec // by outcome: told, nothing, dropped
 }
 
 // New returns a notifier; Run starts it. Register Wake with the store's OnCommit.
@@ -74,16 +88,25 @@ func New(store Store, pub Publisher, o Options) *Notifier {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Clock == nil {
+		o.Clock = api.SystemClock{}
+	}
 	n := &Notifier{store: store, pub: pub, o: o, wake: make(chan struct{}, 1), start: make(chan struct{}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_published_total",
 			Help: "Downlink messages (help received, acknowledged, on the way, arrived, resolved) the broker acknowledged."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_publish_failures_total",
 			Help: "Downlink publishes that failed and are retried."}),
 		retold: prometheus.NewCounter(prometheus.CounterOpts{Name: "vagt_api_downlink_retold_total",
-			Help: "Downlink messages published again because a gateway redelivered an alarm the platform had (its news was lost)."}),
+			Help: "Downlink messages published again because a gateway redelivered an alarm the platform had, or came back online (its news may have been lost)."}),
+		gatewayRetells: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vagt_api_downlink_gateway_retells_total",
+			Help: "Gateways back online (an online status) checked for news they may have missed while away, by outcome: told (something published again), nothing (nothing open or recent), dropped (the queue of such checks was full)."},
+			[]string{"outcome"}),
+	}
+	for _, o := range []string{"told", "nothing", "dropped"} {
+		n.gatewayRetells.WithLabelValues(o)
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(n.published, n.failed, n.retold)
+		o.Registerer.MustRegister(n.published, n.failed, n.retold, n.gatewayRetells)
 	}
 	return n
 }
@@ -105,11 +128,13 @@ func (n *Notifier) Started() <-chan struct{} { return n.start }
 // the alarms committed between then and Run are told too. Without it Run starts at the end
 // of the log when it starts.
 func (n *Notifier) Prime(ctx context.Context) error {
+	from := n.o.Clock.Now()
 	id, err := n.store.LastEventID(ctx)
 	if err != nil {
 		return fmt.Errorf("downlink: read last event id: %w", err)
 	}
 	n.cursor, n.primed = id, true
+	n.noteFrom(ctx, from)
 	return nil
 }
 
@@ -119,10 +144,12 @@ func (n *Notifier) Run(ctx context.Context) error {
 	last := n.cursor
 	failures := &outage.Log{Logger: n.o.Logger, Loop: "downlink: read the event log"}
 	for !n.primed {
+		from := n.o.Clock.Now()
 		id, err := n.store.LastEventID(ctx)
 		if err == nil {
 			failures.OK()
 			last = id
+			n.noteFrom(ctx, from)
 			break
 		}
 		failures.Failed(err)
@@ -157,7 +184,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 				break
 			}
 		}
-		if !n.retellAll(ctx) {
+		if !n.retellAll(ctx) || !n.retellGateways(ctx) {
 			return nil
 		}
 	}
@@ -208,6 +235,7 @@ func (n *Notifier) publish(ctx context.Context, ev alerts.Event) error {
 	if err := json.Unmarshal(ev.Data, &d); err != nil {
 		return fmt.Errorf("%w: event data: %v", errPermanent, err)
 	}
+	n.note(d.Alert.Gateway, ev.At)
 	state, ok := states[d.Change]
 	if !ok || d.Alert.ID <= 0 {
 		return nil

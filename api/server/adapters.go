@@ -45,8 +45,16 @@ func (l laneSink) Alarm(ctx context.Context, a *vagt.Alarm) (string, error) {
 }
 
 func (l laneSink) Status(ctx context.Context, st *vagt.Status) error {
-	if err := l.store.RecordStatus(ctx, st, l.clock.Now()); err != nil {
+	now := l.clock.Now()
+	seen, err := l.store.RecordStatusSeen(ctx, st, now)
+	if err != nil {
 		return err
+	}
+	if st.Online && !seen.Ignored && l.downlink != nil {
+		// A gateway with QoS 0 lanes got no downlink while it was away; it says "online"
+		// only once its lanes are granted, so what is told now reaches it. Off this
+		// goroutine (docs/gateway.md, "Lane QoS").
+		l.downlink.RetellGateway(st.Gateway, seen.Previous, now)
 	}
 	return l.careplans.Status(ctx, st)
 }

@@ -129,7 +129,7 @@ func New(ctx context.Context, c Config, d Deps) (*Server, error) {
 		// of its own like the config lane's.
 		s.downPub = mqttpub.New(mqttpub.Options{Name: "downlink", Broker: c.Broker, ClientID: c.ClientID + "-downlink",
 			Username: c.Username, Password: c.Password, TLS: tlsConfig})
-		s.downlink = downlink.New(store.AlertService, s.downPub, downlink.Options{Poll: c.FeedPoll, Logger: d.Logger, Registerer: d.Registry})
+		s.downlink = downlink.New(store.AlertService, s.downPub, downlink.Options{Poll: c.FeedPoll, Clock: d.Clock, Logger: d.Logger, Registerer: d.Registry})
 		store.OnCommit(s.downlink.Wake)
 		// Before the lane can commit what queued while the api was down: those alarms are
 		// told too. If the store does not answer now, Run starts when it does.

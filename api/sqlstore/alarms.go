@@ -334,16 +334,41 @@ func (t *tx) markCleared(ctx context.Context, id int64, now time.Time) (IngestRe
 // gateway must not move itself into another municipality's registry. A decommissioned
 // gateway's status is ignored: it neither comes back online nor brings devices.
 func (s *AlertService) RecordStatus(ctx context.Context, st *vagt.Status, now time.Time) error {
+	_, err := s.RecordStatusSeen(ctx, st, now)
+	return err
+}
+
+// StatusSeen is what RecordStatusSeen knew of the gateway before the status it recorded.
+type StatusSeen struct {
+	// Previous is the last time (the api's clock, as now) an online status of the gateway
+	// was recorded before this one — whatever came after it (an offline status, a will,
+	// silence): until about then the gateway was connected and subscribed. Zero when the
+	// api never heard it online.
+	Previous time.Time
+	// Ignored: the status changed nothing (a decommissioned gateway's).
+	Ignored bool
+}
+
+// RecordStatusSeen is RecordStatus, and says when the gateway was last heard online
+// before: the downlink tells a gateway back online what it may have missed since then
+// (downlink.Notifier.RetellGateway).
+func (s *AlertService) RecordStatusSeen(ctx context.Context, st *vagt.Status, now time.Time) (StatusSeen, error) {
+	var seen StatusSeen
 	err := s.inTx(ctx, func(t *tx) error {
-		var decom sql.NullInt64
-		if err := t.row(ctx, `SELECT decommissioned_at FROM gateways WHERE id = ?`, string(st.Gateway)).Scan(&decom); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		seen = StatusSeen{} // a retried transaction starts again
+		var decom, last sql.NullInt64
+		if err := t.row(ctx, `SELECT decommissioned_at, last_seen FROM gateways WHERE id = ?`, string(st.Gateway)).Scan(&decom, &last); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if decom.Valid {
-			if _, seen := s.ignored.LoadOrStore(st.Gateway, struct{}{}); !seen {
+			seen.Ignored = true
+			if _, logged := s.ignored.LoadOrStore(st.Gateway, struct{}{}); !logged {
 				s.log.Warn("sqlstore: status of a decommissioned gateway ignored (logged once); revoke its broker login", "gateway", st.Gateway)
 			}
 			return nil
+		}
+		if last.Valid {
+			seen.Previous = fromMs(last.Int64)
 		}
 		var offlineSince any
 		if !st.Online {
@@ -390,7 +415,7 @@ func (s *AlertService) RecordStatus(ctx context.Context, st *vagt.Status, now ti
 		return err
 	})
 	if err != nil {
-		return storeErr(fmt.Sprintf("record status of %s", st.Gateway), err)
+		return StatusSeen{}, storeErr(fmt.Sprintf("record status of %s", st.Gateway), err)
 	}
-	return nil
+	return seen, nil
 }

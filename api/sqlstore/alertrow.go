@@ -109,9 +109,19 @@ func (t *tx) appendEvent(ctx context.Context, kind alerts.EventKind, change stri
 
 // EventsAfter returns up to limit events with ids above after, in id order.
 func (s *AlertService) EventsAfter(ctx context.Context, after int64, limit int) ([]alerts.Event, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, municipality, district_id, data, audience FROM events WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
+	evs, err := s.scanEvents(ctx, `SELECT id, at, kind, municipality, district_id, data, audience FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, storeErr("events", err)
+	}
+	return evs, nil
+}
+
+// scanEvents reads events; query selects id, at, kind, municipality, district_id, data,
+// audience.
+func (s *AlertService) scanEvents(ctx context.Context, query string, args ...any) ([]alerts.Event, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []alerts.Event
@@ -125,18 +135,15 @@ func (s *AlertService) EventsAfter(ctx context.Context, after int64, limit int) 
 			audience string
 		)
 		if err := rows.Scan(&ev.ID, &at, &ev.Kind, &mun, &district, &data, &audience); err != nil {
-			return nil, storeErr("events", err)
+			return nil, err
 		}
 		if ev.Audience, err = decodeAudience(audience); err != nil {
-			return nil, storeErr("events", fmt.Errorf("event %d audience: %w", ev.ID, err))
+			return nil, fmt.Errorf("event %d audience: %w", ev.ID, err)
 		}
 		ev.At, ev.Municipality, ev.District, ev.Data = fromMs(at), vagt.MunicipalityCode(mun), district.Int64, json.RawMessage(data)
 		out = append(out, ev)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, storeErr("events", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // LastEventID returns the newest event's id, 0 when there is none.

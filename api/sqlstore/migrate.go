@@ -358,6 +358,12 @@ CREATE TABLE gps_tracker_days (
 	// 13: the citizen's own access: identity hashes, relatives' grants, erasure requests
 	// (relatives.go, docs/citizen.md).
 	migrationCitizen,
+	// 14: what a gateway back online missed (GatewayEventsSince): its alerts by gateway,
+	// open or resolved since, and each alert's latest event.
+	`
+CREATE INDEX IF NOT EXISTS alerts_gateway_resolved ON alerts (gateway_id, resolved_at);
+CREATE INDEX IF NOT EXISTS events_alert ON events (alert_id, id);
+`,
 }
 
 var dialectText = map[dialect]map[string]string{

@@ -35,22 +35,25 @@ const (
 
 // unscoped lists every exported service method that takes no api.Scope, with the reason.
 var unscoped = map[string]string{
-	"AlertService.IngestAlarm":     lane,
-	"AlertService.ReplayAlarm":     system,
-	"AlertService.RecordStatus":    lane,
-	"AlertService.EscalateDue":     system,
-	"AlertService.DetectOffline":   system,
-	"AlertService.SkipEventIDs":    system,
-	"AlertService.AlertRaiseSeqs":  system, // the downlink tells the home what became of its alarm
-	"AlertService.EventsAfter":     eventLog,
-	"AlertService.LastEventID":     eventLog,
-	"AlertService.HasEvent":        eventLog,
-	"AlertService.AlertGauges":     aggregate,
-	"AlertService.AlertAudience":   aggregate, // the tiers an alert reaches, for an alert already allowed
-	"AlertService.BeatStreams":     system,    // a replica's heartbeat of its listeners
-	"AlertService.ListeningUsers":  system,
-	"AlertService.EscalateUnheard": system,
-	"AlertService.Alert":           system, // the downlink retells what became of a home's alarm; no handler reads it
+	"AlertService.IngestAlarm":         lane,
+	"AlertService.ReplayAlarm":         system,
+	"AlertService.RecordStatus":        lane,
+	"AlertService.RecordStatusSeen":    lane,
+	"AlertService.GatewayEventsSince":  system, // the downlink tells a gateway back online what it missed
+	"AlertService.GatewayChangesSince": system, // the downlink's note of which gateways have news
+	"AlertService.EscalateDue":         system,
+	"AlertService.DetectOffline":       system,
+	"AlertService.SkipEventIDs":        system,
+	"AlertService.AlertRaiseSeqs":      system, // the downlink tells the home what became of its alarm
+	"AlertService.EventsAfter":         eventLog,
+	"AlertService.LastEventID":         eventLog,
+	"AlertService.HasEvent":            eventLog,
+	"AlertService.AlertGauges":         aggregate,
+	"AlertService.AlertAudience":       aggregate, // the tiers an alert reaches, for an alert already allowed
+	"AlertService.BeatStreams":         system,    // a replica's heartbeat of its listeners
+	"AlertService.ListeningUsers":      system,
+	"AlertService.EscalateUnheard":     system,
+	"AlertService.Alert":               system, // the downlink retells what became of a home's alarm; no handler reads it
 
 	"RetentionService.AnonymiseAlerts":       system,
 	"RetentionService.TelemetryRetention":    system,

@@ -51,6 +51,11 @@ var settings = []setting{
 	{"key-file", "VAGT_KEY_FILE", "client key (PEM)", func(c *gateway.Config, v string) error { c.Uplink.KeyFile = v; return nil }},
 	{"keep-alive", "VAGT_KEEP_ALIVE", "MQTT keep-alive (the will fires after 1.5×)", func(c *gateway.Config, v string) error { return c.Uplink.KeepAlive.Set(v) }},
 	{"heartbeat", "VAGT_HEARTBEAT", "status heartbeat interval", func(c *gateway.Config, v string) error { return c.Uplink.Heartbeat.Set(v) }},
+	{"lane-qos", "VAGT_LANE_QOS", "QoS of the config and downlink subscriptions, 0 or 1 (0: nothing queued while away, the api retells; see docs/gateway.md)", func(c *gateway.Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Uplink.LaneQoS = n
+		return err
+	}},
 	{"batch-age", "VAGT_BATCH_AGE", "cut a batch when its oldest reading is this old", func(c *gateway.Config, v string) error { return c.Spool.BatchAge.Set(v) }},
 	{"batch-readings", "VAGT_BATCH_READINGS", "cut a batch at this many readings", func(c *gateway.Config, v string) error {
 		n, err := strconv.Atoi(v)

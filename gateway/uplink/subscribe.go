@@ -14,11 +14,12 @@ import (
 )
 
 // SubscribeState says whether the broker granted the uplink's subscriptions to its config
-// and downlink lanes (QoS 1; the persistent session keeps what arrives while the gateway
-// is away). Without them the home never gets its care plan nor hears that help is coming,
+// and downlink lanes (QoS 1: the persistent session keeps what arrives while the gateway
+// is away; or QoS 0, Options.LaneQoS0: it keeps nothing, and the api tells again). Without them the home never gets its care plan nor hears that help is coming,
 // while alarms still go out: the gateway's /status and /metrics show it.
 type SubscribeState struct {
 	Subscribed bool     `json:"subscribed"`        // both granted on the current connection
+	QoS        int      `json:"qos"`               // the QoS the broker granted (the lower of the two), -1 before a grant
 	Refused    []string `json:"refused,omitempty"` // lanes the broker refused (SUBACK 0x80: its ACL, a limit), sorted
 	Error      string   `json:"error,omitempty"`   // the last attempt's failure, "" once granted
 	Failures   uint64   `json:"failures"`          // failed attempts since start
@@ -28,6 +29,7 @@ type SubscribeState struct {
 type subscriptions struct {
 	subMu       sync.Mutex
 	subOK       bool
+	subQoS      int // granted, the lower of the lanes'; -1 none
 	subRefused  []string
 	subErr      string
 	subFailing  int // failed attempts of the current burst
@@ -38,7 +40,11 @@ type subscriptions struct {
 func (u *Uplink) Subscriptions() SubscribeState {
 	u.subMu.Lock()
 	defer u.subMu.Unlock()
-	return SubscribeState{Subscribed: u.subOK, Refused: append([]string(nil), u.subRefused...), Error: u.subErr,
+	qos := u.subQoS
+	if !u.subOK {
+		qos = -1
+	}
+	return SubscribeState{Subscribed: u.subOK, QoS: qos, Refused: append([]string(nil), u.subRefused...), Error: u.subErr,
 		Failures: u.subFailures.Load()}
 }
 
@@ -47,17 +53,25 @@ func (u *Uplink) Subscriptions() SubscribeState {
 // lanes refused, then every tenth attempt; the recovery is logged with the count.
 func (u *Uplink) subscribeLanes(ctx context.Context) bool {
 	var errs []error
+	qos, granted := byte(1), byte(2)
+	if u.opts.LaneQoS0 {
+		qos = 0
+	}
 	for _, l := range []struct {
 		lane    vagt.Lane
 		handler mqtt.MessageHandler
 	}{{vagt.LaneConfig, u.onConfig}, {vagt.LaneDownlink, u.onDownlink}} {
-		tok := u.client.Subscribe(vagt.Topic(u.opts.Gateway, l.lane), 1, l.handler)
+		tok := u.client.Subscribe(vagt.Topic(u.opts.Gateway, l.lane), qos, l.handler)
 		if !waitToken(ctx, tok, u.opts.PublishTimeout) {
 			errs = append(errs, fmt.Errorf("%s: %w within %s", l.lane, mqttsub.ErrNoAnswer, u.opts.PublishTimeout))
 			continue
 		}
 		if err := mqttsub.Result(tok); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		for _, code := range tok.(*mqtt.SubscribeToken).Result() { // Result checked the type
+			granted = min(granted, code)
 		}
 	}
 	if ctx.Err() != nil {
@@ -70,7 +84,7 @@ func (u *Uplink) subscribeLanes(ctx context.Context) bool {
 	}
 	u.subMu.Lock()
 	failing := u.subFailing
-	u.subOK, u.subRefused = err == nil, refused
+	u.subOK, u.subRefused, u.subQoS = err == nil, refused, int(granted)
 	if err == nil {
 		u.subErr, u.subFailing = "", 0
 	} else {

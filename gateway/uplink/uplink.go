@@ -52,7 +52,12 @@ type Options struct {
 	// DrainRate caps telemetry in readings per second, so that after an outage a village
 	// of gateways does not flatten the platform; alarms are never held back. 0: no cap.
 	DrainRate float64
-	Logger    *slog.Logger
+	// LaneQoS0 subscribes the config and downlink lanes with QoS 0 instead of 1: the broker
+	// keeps no queue (on NATS no JetStream consumer) for them, and a downlink sent while the
+	// gateway is away is lost; the api tells it again when the gateway's online status
+	// comes (docs/gateway.md, "Lane QoS"). The online status then waits for the lanes.
+	LaneQoS0 bool
+	Logger   *slog.Logger
 }
 
 // StatusFunc returns the gateway's current status; the uplink sets Online and Time.
@@ -279,16 +284,32 @@ func (u *Uplink) Run(ctx context.Context) error {
 // maintain subscribes to the config and downlink lanes and publishes the status on every
 // connect, and the heartbeat status in between. A subscription the broker refuses or does
 // not answer is asked for again, with back-off, while the connection stays up.
+//
+// With QoS 0 lanes the online status waits until both lanes are granted: the api answers
+// it by telling again what the gateway missed (docs/gateway.md, "Lane QoS"), and a
+// downlink published before the broker holds the subscription reaches nobody. So no
+// online status (nor heartbeat) goes out while the lanes are not granted, and the first
+// goes out the moment they are.
 func (u *Uplink) maintain(ctx context.Context) {
 	tick := time.NewTicker(u.opts.Heartbeat)
 	defer tick.Stop()
 	retry := backoff.New(min(time.Second, u.opts.MaxBackoff), u.opts.MaxBackoff, string(u.opts.Gateway)+"|subscribe|"+u.opts.Broker)
 	var again <-chan time.Time
-	subscribe := func() {
+	subscribe := func() bool {
 		again = nil
-		if !u.subscribeLanes(ctx) && ctx.Err() == nil {
+		if u.subscribeLanes(ctx) {
+			return true
+		}
+		if ctx.Err() == nil {
 			again = time.After(retry.Next())
 		}
+		return false
+	}
+	online := func() {
+		if u.opts.LaneQoS0 && !u.Subscriptions().Subscribed {
+			return // said once the lanes are granted
+		}
+		u.publishStatus(true, u.opts.PublishTimeout)
 	}
 	for {
 		select {
@@ -298,20 +319,20 @@ func (u *Uplink) maintain(ctx context.Context) {
 			u.log.Info("uplink connected", "broker", u.opts.Broker)
 			retry.Reset()
 			subscribe()
-			u.publishStatus(true, u.opts.PublishTimeout)
+			online()
 		case <-again:
-			if u.Connected() {
-				subscribe()
-			} else {
+			if !u.Connected() {
 				again = nil // the next connect subscribes
+			} else if subscribe() && u.opts.LaneQoS0 {
+				online() // held until now
 			}
 		case <-tick.C:
 			if u.Connected() {
-				u.publishStatus(true, u.opts.PublishTimeout)
+				online()
 			}
 		case <-u.refresh:
 			if u.Connected() {
-				u.publishStatus(true, u.opts.PublishTimeout)
+				online()
 			}
 		}
 	}

@@ -27,11 +27,12 @@ import (
 )
 
 // User and Password are the login whose subscriptions the broker refuses; it may publish
-// and subscribe to anything else.
+// and subscribe to anything else. Admin (with Password too) may subscribe to anything,
+// always: a test's observer of what User publishes.
 const (
 	User     = "subscriber"
 	Password = "subscriber-pw"
-	admin    = "dynsec-admin"
+	Admin    = "dynsec-admin"
 )
 
 // Broker is a Mosquitto with the dynamic-security plugin.
@@ -77,7 +78,7 @@ func start(t testing.TB, subscribe bool, deny []string) *Broker {
 	})
 	b := &Broker{Mosquitto: m, t: t, resp: make(chan []byte, 1)}
 	b.admin = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("refusetest-admin").
-		SetUsername(admin).SetPassword(Password))
+		SetUsername(Admin).SetPassword(Password))
 	if tok := b.admin.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 		t.Fatalf("refusetest: admin connect: %v", tok.Error())
 	}
@@ -180,7 +181,7 @@ func dynsecConfig(t testing.TB, subscribe bool, deny []string) []byte {
 	everything := []acl{{"publishClientSend", "#", true, 0}, {"publishClientReceive", "#", true, 0},
 		{"unsubscribePattern", "#", true, 0}}
 	cfg := map[string]any{
-		"clients": []any{client(User, "refused"), client(admin, "admin")},
+		"clients": []any{client(User, "refused"), client(Admin, "admin")},
 		"roles": []any{
 			map[string]any{"rolename": "refused", "acls": append(refused, everything...)},
 			map[string]any{"rolename": "admin", "acls": append([]acl{
