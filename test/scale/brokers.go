@@ -34,6 +34,12 @@ type broker interface {
 	close()
 }
 
+// restartTimer is a broker whose fault starts a node again in the background: how long the
+// last fault's start took, known once healthy has returned.
+type restartTimer interface {
+	lastUp() time.Duration
+}
+
 // mosquittoBroker is one Mosquitto with a TLS listener that requires a client certificate
 // whose CN becomes the user, and persistence, so a clean restart keeps the sessions.
 type mosquittoBroker struct {
@@ -94,8 +100,10 @@ type natsBroker struct {
 	svc *tls.Config
 	// profiled: the first storm's profiles are taken (-nats-profile)
 	profiled bool
-	// restarted gets the result of the last fault's start of the node it killed.
+	// restarted gets the result of the last fault's start of the node it killed; up is
+	// how long after the kill that start returned.
 	restarted chan error
+	up        time.Duration
 }
 
 // natsOptions are what a run may change of the cluster, to find what a reconnect costs.
@@ -120,7 +128,11 @@ func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broke
 		TLS:     &localstack.NATSTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
 		MQTT:    strings.ReplaceAll(no.mqtt, ";", "\n  "),
 		Profile: no.profileDir != "",
-		Extra:   "max_connections: 400000"}
+		Extra:   "max_connections: 400000",
+		// A node killed in a storm is ready when its probe gets a CONNACK, which waits in
+		// line with every returning gateway's session: at 20,000 gateways longer than the
+		// default 60 s.
+		StartTimeout: 10 * time.Minute}
 	if no.profileDir != "" {
 		if err := os.MkdirAll(no.profileDir, 0o755); err != nil {
 			return nil, err
@@ -205,10 +217,17 @@ func (b *natsBroker) fault(ctx context.Context) (string, error) {
 	if err := busiest.Kill(); err != nil {
 		return "", err
 	}
+	killed := time.Now()
 	b.restarted = make(chan error, 1)
-	go func() { b.restarted <- busiest.Start(ctx) }()
+	go func() {
+		err := busiest.Start(ctx)
+		b.up = time.Since(killed) // read after the channel's receive
+		b.restarted <- err
+	}()
 	return fmt.Sprintf("kill -9 of %s (%d connections) and its start", busiest.Name(), most), nil
 }
+
+func (b *natsBroker) lastUp() time.Duration { return b.up }
 
 func (b *natsBroker) healthy(ctx context.Context) error {
 	if b.restarted != nil {
