@@ -506,8 +506,12 @@ func (r *receiver) close() { r.c.Disconnect(100) }
 func print(r *result) {
 	fmt.Printf("\n== %s, %d gateways (load average %s → %s)\n", r.Broker, r.Gateways, r.LoadBefore, r.LoadAfter)
 	fmt.Printf("TLS handshakes/s (client certificates): %.0f\n", r.HandshakesPerSec)
-	fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s; broker healthy after %.1f s\n", r.ConnectSeconds, r.ConnectsPerSec, r.SettledSeconds)
-	fmt.Printf("broker RSS: %.0f MB idle → %.0f MB connected: %.1f KiB per connection\n", r.RSSBeforeMB, r.RSSAfterMB, r.BytesPerConn/1024)
+	if r.SettledSeconds == 0 { // the run ended before (its error is logged)
+		fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s; the broker was not healthy afterwards: memory not measured, no storm\n", r.ConnectSeconds)
+	} else {
+		fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s; broker healthy after %.1f s\n", r.ConnectSeconds, r.ConnectsPerSec, r.SettledSeconds)
+		fmt.Printf("broker RSS: %.0f MB idle → %.0f MB connected: %.1f KiB per connection\n", r.RSSBeforeMB, r.RSSAfterMB, r.BytesPerConn/1024)
+	}
 	if r.Lanes {
 		fmt.Printf("lane SUBSCRIBEs (QoS %d) refused or unanswered: %d by the time all had connected, %d over the run\n", r.LaneQoS, r.LaneFailuresConnect, r.LaneFailures)
 	} else {

@@ -119,6 +119,12 @@ func runWorker(in io.Reader, out io.Writer) error {
 	if err := enc.Encode(ready); err != nil {
 		return err
 	}
+	return serveWorker(sc, enc, f)
+}
+
+// serveWorker answers the parent's requests about f (nil: it did not start), one reply per
+// line, until the input ends.
+func serveWorker(sc *bufio.Scanner, enc *json.Encoder, f *load.Fleet) error {
 	for sc.Scan() {
 		var req workerRequest
 		var rep workerReply
