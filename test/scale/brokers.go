@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +115,7 @@ type natsOptions struct {
 	profileDir string
 	profileFor time.Duration
 	debug      bool
+	kill       string // which node a storm kills: busiest, or sess-leader
 }
 
 func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broker, error) {
@@ -140,6 +143,9 @@ func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broke
 	}
 	if no.debug {
 		opts.Extra += "\ndebug: true"
+	}
+	if no.kill != "busiest" && no.kill != "sess-leader" {
+		return nil, fmt.Errorf("-nats-kill %q: busiest or sess-leader", no.kill)
 	}
 	var c *authCluster
 	switch no.auth {
@@ -206,25 +212,72 @@ func (b *natsBroker) close() {
 	b.c.Close()
 }
 
-// fault kills -9 the node with the most connections and starts it again.
+// fault kills -9 a node and starts it again: the one of nodes 1 and 2 with the most
+// connections (node 3 holds the consumer), or with -nats-kill sess-leader the leader of the
+// session stream $MQTT_sess, whichever node it is (every CONNECT waits for its successor).
+// It says what the node led: a storm's length depends on it.
 func (b *natsBroker) fault(ctx context.Context) (string, error) {
-	busiest, most := b.c.Node(0), -1
-	for _, n := range b.c.Nodes()[:2] { // node 3 holds the consumer
+	victim, most := b.c.Node(0), -1
+	for _, n := range b.c.Nodes()[:2] {
 		if c, err := n.Connections(); err == nil && c > most {
-			busiest, most = n, c
+			victim, most = n, c
 		}
 	}
-	if err := busiest.Kill(); err != nil {
+	led, meta := b.leaders()
+	if b.o.kill == "sess-leader" {
+		if name := led[sessStream]; name == "" {
+			log.Printf("the leader of %s is not known: killing the busiest node", sessStream)
+		} else {
+			for _, n := range b.c.Nodes() {
+				if n.Name() == name {
+					victim = n
+				}
+			}
+			most, _ = victim.Connections()
+		}
+	}
+	var its []string
+	for _, stream := range slices.Sorted(maps.Keys(led)) {
+		if led[stream] == victim.Name() {
+			its = append(its, stream)
+		}
+	}
+	if meta == victim.Name() {
+		its = append(its, "the meta layer")
+	}
+	if err := victim.Kill(); err != nil {
 		return "", err
 	}
 	killed := time.Now()
 	b.restarted = make(chan error, 1)
 	go func() {
-		err := busiest.Start(ctx)
+		err := victim.Start(ctx)
 		b.up = time.Since(killed) // read after the channel's receive
 		b.restarted <- err
 	}()
-	return fmt.Sprintf("kill -9 of %s (%d connections) and its start", busiest.Name(), most), nil
+	return fmt.Sprintf("kill -9 of %s (%d connections; leader of %s) and its start", victim.Name(), most, orNothing(its)), nil
+}
+
+func orNothing(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
+
+// sessStream is the stream of the MQTT session records: a CONNECT with a persistent session
+// reads and writes it, so while it has no leader every CONNECT is refused.
+const sessStream = "$MQTT_sess"
+
+// leaders asks the nodes which node leads each of the account's streams and the meta layer
+// (the first node that answers says; nil and "" when none does).
+func (b *natsBroker) leaders() (map[string]string, string) {
+	for _, n := range b.c.Nodes() {
+		if led, meta, err := streamLeaders(n.MonitorURL()); err == nil {
+			return led, meta
+		}
+	}
+	return nil, ""
 }
 
 func (b *natsBroker) lastUp() time.Duration { return b.up }

@@ -102,6 +102,7 @@ func main() {
 	flag.StringVar(&o.nats.auth, "nats-auth", "callout", "how the NATS cluster authorizes: callout (vagt broker-auth, as production) or static (a users list of every gateway: to compare)")
 	flag.StringVar(&o.nats.profileDir, "nats-profile", "", "write each node's CPU profile during the first storm (and a goroutine dump) into this directory")
 	flag.DurationVar(&o.nats.profileFor, "nats-profile-for", 20*time.Second, "with -nats-profile: the profiles' length")
+	flag.StringVar(&o.nats.kill, "nats-kill", "busiest", "which NATS node a storm kills: busiest (of nodes 1 and 2; node 3 holds the consumer) or sess-leader (the leader of the session stream $MQTT_sess, any node: the longest storm)")
 	flag.BoolVar(&o.nats.debug, "nats-debug", false, "the NATS nodes log at debug level (their logs are kept in -nats-profile's directory)")
 	flag.IntVar(&o.perProcess, "per-process", 9000, "gateways per process: more are spread over worker processes of this program (a process holds at most its file limit of connections)")
 	worker := flag.Bool("worker", false, "internal: run as a worker process holding part of the fleet (spec and requests on stdin)")
