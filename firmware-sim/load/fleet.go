@@ -44,6 +44,9 @@ type FleetConfig struct {
 	// every connect, as the real gateway does; the broker then keeps two subscriptions per
 	// gateway in its session.
 	Subscribe bool
+	// LaneQoS0 subscribes the lanes with QoS 0 instead, as the gateway's --lane-qos 0: on
+	// NATS a QoS 0 subscription is no JetStream consumer, only a line in the session record.
+	LaneQoS0 bool
 	// Sensors and Samples shape the telemetry batches of Batch (defaults 10 and 1).
 	Sensors, Samples int
 }
@@ -70,6 +73,7 @@ type fleetGateway struct {
 	up       atomic.Bool
 	conn     atomic.Uint64 // numbers connections: an older one's subscription retries stop
 	upAt     atomic.Int64  // unix ns of the last connect
+	granted  atomic.Uint32 // the last lane SUBACK: config code << 8 | downlink code, +1 each (0: none yet)
 	alarmSeq atomic.Uint64
 	mu       sync.Mutex // serialises batches
 	batches  *gateway
@@ -151,8 +155,15 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			mine := g.conn.Add(1)
+			config, downlink := vagt.Topic(id, vagt.LaneConfig), vagt.Topic(id, vagt.LaneDownlink)
 			subscribe := func() error {
-				return mqttsub.Check(c.SubscribeMultiple(map[string]byte{vagt.Topic(id, vagt.LaneConfig): 1, vagt.Topic(id, vagt.LaneDownlink): 1}, nil), time.Minute)
+				tok := c.SubscribeMultiple(map[string]byte{config: f.laneQoS(), downlink: f.laneQoS()}, nil)
+				err := mqttsub.Check(tok, time.Minute)
+				if st, ok := tok.(*mqtt.SubscribeToken); ok && err == nil {
+					r := st.Result()
+					g.granted.Store(uint32(r[config]+1)<<8 | uint32(r[downlink]+1))
+				}
+				return err
 			}
 			var err error
 			if f.cfg.Subscribe {
@@ -196,6 +207,13 @@ func (f *Fleet) newGateway(i int, mun vagt.MunicipalityCode) *fleetGateway {
 	return g
 }
 
+func (f *Fleet) laneQoS() byte {
+	if f.cfg.LaneQoS0 {
+		return 0
+	}
+	return 1
+}
+
 // SetJitter switches every gateway's back-off between full jitter and plain exponential.
 func (f *Fleet) SetJitter(on bool) {
 	for _, g := range f.gws {
@@ -212,6 +230,16 @@ func (f *Fleet) Connected() int { return int(f.up.Load()) }
 // while connected, as the real gateway does; a run with any did not load the broker as
 // real gateways would, and its report must say so.
 func (f *Fleet) SubscribeFailures() int64 { return f.subscribeFailures.Load() }
+
+// GrantedLaneQoS is the QoS the broker granted gateway i's config and downlink lanes in
+// the last SUBACK that granted both; ok is false before the first.
+func (f *Fleet) GrantedLaneQoS(i int) (config, downlink byte, ok bool) {
+	v := f.gws[i].granted.Load()
+	if v == 0 {
+		return 0, 0, false
+	}
+	return byte(v>>8) - 1, byte(v) - 1, true
+}
 
 // ID is gateway i's id.
 func (f *Fleet) ID(i int) vagt.GatewayID { return f.gws[i].id }

@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,40 @@ func TestFleetCountsRefusedSubscriptions(t *testing.T) {
 	stacktest.WaitFor(t, "the refusals counted and retried", time.Minute, func() bool { return f.SubscribeFailures() >= 6 })
 	if f.Connected() != 2 {
 		t.Fatalf("%d gateways connected: a refused subscription is not a lost connection", f.Connected())
+	}
+}
+
+// The lanes are subscribed with the QoS asked for: 0 with LaneQoS0 (on NATS no JetStream
+// consumer per lane, as the gateway's --lane-qos 0), otherwise 1 as the gateway's default.
+func TestFleetSubscribesTheLanesWithTheirQoS(t *testing.T) {
+	m := stacktest.Mosquitto(t, localstack.MosquittoOptions{})
+	for _, tc := range []struct {
+		name     string
+		laneQoS0 bool
+		want     byte
+	}{
+		{"qos 1 (default)", false, 1},
+		{"qos 0", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := load.StartFleet(t.Context(), load.FleetConfig{Brokers: []string{m.URL()}, Gateways: 3, Prefix: fmt.Sprintf("qos%d", tc.want),
+				Subscribe: true, LaneQoS0: tc.laneQoS0, MaxBackoff: 100 * time.Millisecond})
+			if f != nil {
+				defer f.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range f.Gateways() {
+				stacktest.WaitFor(t, "the lanes' SUBACK", time.Minute, func() bool { _, _, ok := f.GrantedLaneQoS(i); return ok })
+				config, downlink, _ := f.GrantedLaneQoS(i)
+				if config != tc.want || downlink != tc.want {
+					t.Errorf("gateway %d: granted config QoS %d, downlink QoS %d; want %d", i, config, downlink, tc.want)
+				}
+			}
+			if n := f.SubscribeFailures(); n != 0 {
+				t.Errorf("%d lane SUBSCRIBEs refused", n)
+			}
+		})
 	}
 }

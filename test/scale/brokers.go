@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,12 @@ type broker interface {
 	// missing the last fault's node would measure a double fault.
 	healthy(ctx context.Context) error
 	close()
+}
+
+// restartTimer is a broker whose fault starts a node again in the background: how long the
+// last fault's start took, known once healthy has returned.
+type restartTimer interface {
+	lastUp() time.Duration
 }
 
 // mosquittoBroker is one Mosquitto with a TLS listener that requires a client certificate
@@ -94,8 +102,10 @@ type natsBroker struct {
 	svc *tls.Config
 	// profiled: the first storm's profiles are taken (-nats-profile)
 	profiled bool
-	// restarted gets the result of the last fault's start of the node it killed.
+	// restarted gets the result of the last fault's start of the node it killed; up is
+	// how long after the kill that start returned.
 	restarted chan error
+	up        time.Duration
 }
 
 // natsOptions are what a run may change of the cluster, to find what a reconnect costs.
@@ -105,6 +115,7 @@ type natsOptions struct {
 	profileDir string
 	profileFor time.Duration
 	debug      bool
+	kill       string // which node a storm kills: busiest, or sess-leader
 }
 
 func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broker, error) {
@@ -120,7 +131,11 @@ func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broke
 		TLS:     &localstack.NATSTLS{CertFile: cert, KeyFile: key, CAFile: p.caFile, ProbeCert: probeCert, ProbeKey: probeKey},
 		MQTT:    strings.ReplaceAll(no.mqtt, ";", "\n  "),
 		Profile: no.profileDir != "",
-		Extra:   "max_connections: 400000"}
+		Extra:   "max_connections: 400000",
+		// A node killed in a storm is ready when its probe gets a CONNACK, which waits in
+		// line with every returning gateway's session: at 20,000 gateways longer than the
+		// default 60 s.
+		StartTimeout: 10 * time.Minute}
 	if no.profileDir != "" {
 		if err := os.MkdirAll(no.profileDir, 0o755); err != nil {
 			return nil, err
@@ -128,6 +143,9 @@ func startNATS(ctx context.Context, p *pki, no natsOptions, gateways int) (broke
 	}
 	if no.debug {
 		opts.Extra += "\ndebug: true"
+	}
+	if no.kill != "busiest" && no.kill != "sess-leader" {
+		return nil, fmt.Errorf("-nats-kill %q: busiest or sess-leader", no.kill)
 	}
 	var c *authCluster
 	switch no.auth {
@@ -194,21 +212,75 @@ func (b *natsBroker) close() {
 	b.c.Close()
 }
 
-// fault kills -9 the node with the most connections and starts it again.
+// fault kills -9 a node and starts it again: the one of nodes 1 and 2 with the most
+// connections (node 3 holds the consumer), or with -nats-kill sess-leader the leader of the
+// session stream $MQTT_sess, whichever node it is (every CONNECT waits for its successor).
+// It says what the node led: a storm's length depends on it.
 func (b *natsBroker) fault(ctx context.Context) (string, error) {
-	busiest, most := b.c.Node(0), -1
-	for _, n := range b.c.Nodes()[:2] { // node 3 holds the consumer
+	victim, most := b.c.Node(0), -1
+	for _, n := range b.c.Nodes()[:2] {
 		if c, err := n.Connections(); err == nil && c > most {
-			busiest, most = n, c
+			victim, most = n, c
 		}
 	}
-	if err := busiest.Kill(); err != nil {
+	led, meta := b.leaders()
+	if b.o.kill == "sess-leader" {
+		if name := led[sessStream]; name == "" {
+			log.Printf("the leader of %s is not known: killing the busiest node", sessStream)
+		} else {
+			for _, n := range b.c.Nodes() {
+				if n.Name() == name {
+					victim = n
+				}
+			}
+			most, _ = victim.Connections()
+		}
+	}
+	var its []string
+	for _, stream := range slices.Sorted(maps.Keys(led)) {
+		if led[stream] == victim.Name() {
+			its = append(its, stream)
+		}
+	}
+	if meta == victim.Name() {
+		its = append(its, "the meta layer")
+	}
+	if err := victim.Kill(); err != nil {
 		return "", err
 	}
+	killed := time.Now()
 	b.restarted = make(chan error, 1)
-	go func() { b.restarted <- busiest.Start(ctx) }()
-	return fmt.Sprintf("kill -9 of %s (%d connections) and its start", busiest.Name(), most), nil
+	go func() {
+		err := victim.Start(ctx)
+		b.up = time.Since(killed) // read after the channel's receive
+		b.restarted <- err
+	}()
+	return fmt.Sprintf("kill -9 of %s (%d connections; leader of %s) and its start", victim.Name(), most, orNothing(its)), nil
 }
+
+func orNothing(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
+
+// sessStream is the stream of the MQTT session records: a CONNECT with a persistent session
+// reads and writes it, so while it has no leader every CONNECT is refused.
+const sessStream = "$MQTT_sess"
+
+// leaders asks the nodes which node leads each of the account's streams and the meta layer
+// (the first node that answers says; nil and "" when none does).
+func (b *natsBroker) leaders() (map[string]string, string) {
+	for _, n := range b.c.Nodes() {
+		if led, meta, err := streamLeaders(n.MonitorURL()); err == nil {
+			return led, meta
+		}
+	}
+	return nil, ""
+}
+
+func (b *natsBroker) lastUp() time.Duration { return b.up }
 
 func (b *natsBroker) healthy(ctx context.Context) error {
 	if b.restarted != nil {

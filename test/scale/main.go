@@ -41,6 +41,7 @@ type options struct {
 	maxBackoff, keepAlive, alarmEvery      time.Duration
 	downtime                               time.Duration
 	subscribe                              bool
+	laneQoS                                int // the lanes' QoS: 1 as the gateway's default, or 0
 	jsonOut                                string
 	storms                                 string // which storms: jitter, plain
 	nats                                   natsOptions
@@ -48,24 +49,31 @@ type options struct {
 
 // result is one broker's figures.
 type result struct {
-	Broker           string   `json:"broker"`
-	Gateways         int      `json:"gateways"`
-	LoadBefore       string   `json:"load_average_before"`
-	LoadAfter        string   `json:"load_average_after"`
-	ConnectSeconds   float64  `json:"connect_seconds"`
-	ConnectsPerSec   float64  `json:"connects_per_second"`
-	SettledSeconds   float64  `json:"settled_seconds"` // until every node was healthy after the connects
-	HandshakesPerSec float64  `json:"tls_handshakes_per_second"`
-	RSSBeforeMB      float64  `json:"rss_before_mb"`
-	RSSAfterMB       float64  `json:"rss_after_mb"`
-	BytesPerConn     float64  `json:"bytes_per_connection"`
-	Storms           []*storm `json:"storms"`
+	Broker           string  `json:"broker"`
+	Gateways         int     `json:"gateways"`
+	LoadBefore       string  `json:"load_average_before"`
+	LoadAfter        string  `json:"load_average_after"`
+	ConnectSeconds   float64 `json:"connect_seconds"`
+	ConnectsPerSec   float64 `json:"connects_per_second"`
+	SettledSeconds   float64 `json:"settled_seconds"` // until every node was healthy after the connects
+	HandshakesPerSec float64 `json:"tls_handshakes_per_second"`
+	RSSBeforeMB      float64 `json:"rss_before_mb"`
+	RSSAfterMB       float64 `json:"rss_after_mb"`
+	BytesPerConn     float64 `json:"bytes_per_connection"`
+	// The lanes' QoS, and their SUBSCRIBEs refused (0x80) or unanswered: by the time every
+	// gateway had connected, and over the whole run (every reconnect subscribes again).
+	Lanes               bool     `json:"lanes_subscribed"`
+	LaneQoS             int      `json:"lane_qos"`
+	LaneFailuresConnect int64    `json:"lane_subscribe_failures_connect"`
+	LaneFailures        int64    `json:"lane_subscribe_failures"`
+	Storms              []*storm `json:"storms"`
 }
 
 type storm struct {
 	Jitter     bool    `json:"jitter"`
 	Fault      string  `json:"fault"`
-	Dropped    int     `json:"dropped"` // N − the fewest seen connected at one time (a lower bound on who dropped)
+	UpSec      float64 `json:"up_seconds,omitempty"` // from the fault until the killed node answered again (NATS)
+	Dropped    int     `json:"dropped"`              // N − the fewest seen connected at one time (a lower bound on who dropped)
 	Back99Sec  float64 `json:"back_99_seconds"`
 	Back100Sec float64 `json:"back_100_seconds"`
 	Alarms     int     `json:"alarms"`
@@ -87,12 +95,14 @@ func main() {
 	flag.DurationVar(&o.keepAlive, "keep-alive", 30*time.Second, "the gateways' keep-alive")
 	flag.DurationVar(&o.downtime, "downtime", 0, "Mosquitto's storm: stop it this long before the start (0: a plain restart)")
 	flag.BoolVar(&o.subscribe, "subscribe", true, "each gateway subscribes to its config and downlink lanes, as the real one does")
+	flag.IntVar(&o.laneQoS, "lane-qos", 1, "the lanes' subscription QoS, as the gateway's --lane-qos: 1, or 0 (on NATS: no JetStream consumer per lane)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.StringVar(&o.storms, "storms", "jitter,plain", "which reconnect storms to deal: with the gateways' full jitter, with plain exponential back-off")
 	flag.StringVar(&o.nats.mqtt, "nats-mqtt", "", "lines added to every NATS node's mqtt block, separated by ';' (e.g. 'consumer_memory_storage: true')")
 	flag.StringVar(&o.nats.auth, "nats-auth", "callout", "how the NATS cluster authorizes: callout (vagt broker-auth, as production) or static (a users list of every gateway: to compare)")
 	flag.StringVar(&o.nats.profileDir, "nats-profile", "", "write each node's CPU profile during the first storm (and a goroutine dump) into this directory")
 	flag.DurationVar(&o.nats.profileFor, "nats-profile-for", 20*time.Second, "with -nats-profile: the profiles' length")
+	flag.StringVar(&o.nats.kill, "nats-kill", "busiest", "which NATS node a storm kills: busiest (of nodes 1 and 2; node 3 holds the consumer) or sess-leader (the leader of the session stream $MQTT_sess, any node: the longest storm)")
 	flag.BoolVar(&o.nats.debug, "nats-debug", false, "the NATS nodes log at debug level (their logs are kept in -nats-profile's directory)")
 	flag.IntVar(&o.perProcess, "per-process", 9000, "gateways per process: more are spread over worker processes of this program (a process holds at most its file limit of connections)")
 	worker := flag.Bool("worker", false, "internal: run as a worker process holding part of the fleet (spec and requests on stdin)")
@@ -109,6 +119,10 @@ func main() {
 	flag.Parse()
 	co.gateways = o.gateways
 	log.SetFlags(log.Ltime)
+	if o.laneQoS != 0 && o.laneQoS != 1 {
+		fmt.Fprintf(os.Stderr, "-lane-qos %d: 0 or 1\n", o.laneQoS)
+		os.Exit(2)
+	}
 
 	raiseFileLimit()
 	if *worker {
@@ -220,7 +234,8 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		log.Printf("mosquitto: %d connections need more than one process's file limit (%d); measuring %d", o.gateways, fileLimit, fileLimit-fileMargin)
 		o.gateways = fileLimit - fileMargin
 	}
-	r := &result{Broker: b.name(), Gateways: o.gateways, LoadBefore: probe.LoadAvg()}
+	r := &result{Broker: b.name(), Gateways: o.gateways, LoadBefore: probe.LoadAvg(), Lanes: o.subscribe, LaneQoS: o.laneQoS}
+	defer func() { r.LoadAfter = probe.LoadAvg() }()
 	r.HandshakesPerSec = handshakeRate(b.tlsAddr(), certs, o.handshakes, o.parallel)
 	log.Printf("%s: %.0f TLS handshakes/s", name, r.HandshakesPerSec)
 
@@ -235,7 +250,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 	if o.gateways > o.perProcess {
 		var m *multiFleet
 		m, err = startWorkers(ctx, o.gateways, o.perProcess, workerSpec{Dir: p.dir, URLs: b.gatewayURLs(0), Parallel: o.parallel,
-			KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe})
+			KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe, LaneQoS0: o.laneQoS == 0})
 		if m != nil {
 			f = m
 		}
@@ -243,13 +258,15 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		var lf *load.Fleet
 		lf, err = load.StartFleet(ctx, load.FleetConfig{Gateways: o.gateways, Prefix: "load", Parallel: o.parallel,
 			Brokers: b.gatewayURLs(0), BrokersFor: b.gatewayURLs, TLS: func(i int) *tls.Config { return certs[i] },
-			KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe})
+			KeepAlive: o.keepAlive, MaxBackoff: o.maxBackoff, Subscribe: o.subscribe, LaneQoS0: o.laneQoS == 0})
 		if lf != nil {
 			f = localFleet{lf}
 		}
 	}
 	if f != nil {
 		defer f.Close()
+		// Runs before Close, on every way out: a run cut short reports its refusals too.
+		defer func() { r.LaneFailures = f.SubscribeFailures() }()
 	}
 	if err != nil {
 		return r, err
@@ -263,6 +280,7 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		return r, err
 	}
 	r.SettledSeconds = time.Since(start).Seconds()
+	r.LaneFailuresConnect = f.SubscribeFailures()
 	time.Sleep(2 * time.Second) // let the broker settle before reading its memory
 	r.RSSAfterMB = float64(rss(b.pids())) / (1 << 20)
 	r.BytesPerConn = (r.RSSAfterMB - r.RSSBeforeMB) * (1 << 20) / float64(o.gateways)
@@ -284,12 +302,17 @@ func measure(ctx context.Context, name string, p *pki, certs []*tls.Config, o op
 		if err != nil {
 			return r, err
 		}
+		if err := b.healthy(ctx); err != nil { // the killed node's start, timed
+			return r, err
+		}
+		if rt, ok := b.(restartTimer); ok {
+			s.UpSec = rt.lastUp().Seconds()
+		}
 		log.Printf("%s storm (jitter %t): %+v", name, jitter, *s)
 		// Wait until every gateway is back before the next storm.
 		waitUntil(ctx, 5*time.Minute, func() bool { return f.Connected() == o.gateways })
 		time.Sleep(3 * time.Second)
 	}
-	r.LoadAfter = probe.LoadAvg()
 	return r, nil
 }
 
@@ -484,10 +507,25 @@ func (r *receiver) close() { r.c.Disconnect(100) }
 func print(r *result) {
 	fmt.Printf("\n== %s, %d gateways (load average %s → %s)\n", r.Broker, r.Gateways, r.LoadBefore, r.LoadAfter)
 	fmt.Printf("TLS handshakes/s (client certificates): %.0f\n", r.HandshakesPerSec)
-	fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s; broker healthy after %.1f s\n", r.ConnectSeconds, r.ConnectsPerSec, r.SettledSeconds)
-	fmt.Printf("broker RSS: %.0f MB idle → %.0f MB connected: %.1f KiB per connection\n", r.RSSBeforeMB, r.RSSAfterMB, r.BytesPerConn/1024)
+	if r.SettledSeconds == 0 { // the run ended before (its error is logged)
+		fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s; the broker was not healthy afterwards: memory not measured, no storm\n", r.ConnectSeconds)
+	} else {
+		fmt.Printf("connect all (TLS + CONNECT + SUBSCRIBE): %.1f s, %.0f/s; broker healthy after %.1f s\n", r.ConnectSeconds, r.ConnectsPerSec, r.SettledSeconds)
+		fmt.Printf("broker RSS: %.0f MB idle → %.0f MB connected: %.1f KiB per connection\n", r.RSSBeforeMB, r.RSSAfterMB, r.BytesPerConn/1024)
+	}
+	if r.Lanes {
+		fmt.Printf("lane SUBSCRIBEs (QoS %d) refused or unanswered: %d by the time all had connected, %d over the run\n", r.LaneQoS, r.LaneFailuresConnect, r.LaneFailures)
+	} else {
+		fmt.Printf("lanes not subscribed (-subscribe=false)\n")
+	}
+	if r.LaneFailures > 0 {
+		fmt.Printf("!! LANES REFUSED: %d lane SUBSCRIBEs failed; this run did not measure the real gateway's load\n", r.LaneFailures)
+	}
 	for _, s := range r.Storms {
 		fmt.Printf("storm, jitter %-5t: %s; at least %d down at once; 99%% back %.1f s, 100%% %.1f s; alarms %d, lost %d, latency p50 %.0f ms p99 %.0f ms max %.0f ms\n",
 			s.Jitter, s.Fault, s.Dropped, s.Back99Sec, s.Back100Sec, s.Alarms, s.Lost, s.P50ms, s.P99ms, s.MaxMs)
+		if s.UpSec > 0 {
+			fmt.Printf("  the killed node answered again %.1f s after the kill\n", s.UpSec)
+		}
 	}
 }

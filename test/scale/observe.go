@@ -52,6 +52,42 @@ func sampleNode(monitor string) (nodeSample, error) {
 	return s, json.NewDecoder(resp.Body).Decode(&s)
 }
 
+// streamLeaders is what a node's /jsz says of who leads the streams (by name; the MQTT
+// streams are in the global account) and the meta layer.
+func streamLeaders(monitor string) (map[string]string, string, error) {
+	var jsz struct {
+		Meta struct {
+			Leader string `json:"leader"`
+		} `json:"meta_cluster"`
+		Accounts []struct {
+			Streams []struct {
+				Name    string `json:"name"`
+				Cluster struct {
+					Leader string `json:"leader"`
+				} `json:"cluster"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(monitor + "/jsz?streams=true")
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		return nil, "", err
+	}
+	led := map[string]string{}
+	for _, a := range jsz.Accounts {
+		for _, st := range a.Streams {
+			if st.Cluster.Leader != "" {
+				led[st.Name] = st.Cluster.Leader
+			}
+		}
+	}
+	return led, jsz.Meta.Leader, nil
+}
+
 // observe logs, every 5 s of the storm, how many gateways are back and each node's
 // connections, CPU, memory, Raft groups (ha_assets), JetStream API requests served since the
 // last line and the meta layer's leader and backlog; the callout's requests and service

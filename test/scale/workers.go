@@ -28,6 +28,8 @@ type fleet interface {
 	ID(i int) vagt.GatewayID
 	SetJitter(on bool)
 	Alarm(i int, at time.Time) (uint64, error)
+	// SubscribeFailures counts the lane SUBSCRIBEs refused or unanswered so far.
+	SubscribeFailures() int64
 	Close()
 }
 
@@ -50,11 +52,12 @@ type workerSpec struct {
 	KeepAlive  time.Duration
 	MaxBackoff time.Duration
 	Subscribe  bool
+	LaneQoS0   bool
 }
 
 // workerRequest and workerReply are the lines that follow, one reply per request.
 type workerRequest struct {
-	Op string `json:"op"` // connected, jitter, alarm
+	Op string `json:"op"` // connected, jitter, alarm, subscribe-failures
 	On bool   `json:"on,omitempty"`
 	I  int    `json:"i,omitempty"` // the worker's own index of the gateway
 	At int64  `json:"at,omitempty"`
@@ -104,7 +107,7 @@ func runWorker(in io.Reader, out io.Writer) error {
 	f, err := load.StartFleet(context.Background(), load.FleetConfig{Gateways: spec.Count, First: spec.First, Prefix: "load",
 		Parallel: spec.Parallel, Brokers: spec.URLs, BrokersFor: func(i int) []string { return rotate(spec.URLs, i) },
 		TLS: func(i int) *tls.Config { return certs[i-spec.First] }, KeepAlive: spec.KeepAlive, MaxBackoff: spec.MaxBackoff,
-		Subscribe: spec.Subscribe})
+		Subscribe: spec.Subscribe, LaneQoS0: spec.LaneQoS0})
 	ready := workerReply{}
 	if f != nil {
 		defer f.Close()
@@ -116,6 +119,12 @@ func runWorker(in io.Reader, out io.Writer) error {
 	if err := enc.Encode(ready); err != nil {
 		return err
 	}
+	return serveWorker(sc, enc, f)
+}
+
+// serveWorker answers the parent's requests about f (nil: it did not start), one reply per
+// line, until the input ends.
+func serveWorker(sc *bufio.Scanner, enc *json.Encoder, f *load.Fleet) error {
 	for sc.Scan() {
 		var req workerRequest
 		var rep workerReply
@@ -127,6 +136,8 @@ func runWorker(in io.Reader, out io.Writer) error {
 				rep.N = f.Connected()
 			case "jitter":
 				f.SetJitter(req.On)
+			case "subscribe-failures":
+				rep.N = int(f.SubscribeFailures())
 			case "alarm":
 				if req.I < 0 || req.I >= f.Gateways() {
 					rep.Err = fmt.Sprintf("no gateway %d", req.I)
@@ -242,6 +253,21 @@ func (m *multiFleet) Connected() int {
 		if err == nil {
 			n += rep.N
 		}
+	}
+	return n
+}
+
+// SubscribeFailures sums the workers' counts; a worker that does not answer is logged, and
+// its count is missing from the sum.
+func (m *multiFleet) SubscribeFailures() int64 {
+	var n int64
+	for _, w := range m.workers {
+		rep, err := w.call(workerRequest{Op: "subscribe-failures"})
+		if err != nil {
+			log.Printf("worker %d: subscribe-failures: %v", w.first, err)
+			continue
+		}
+		n += int64(rep.N)
 	}
 	return n
 }
