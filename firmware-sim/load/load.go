@@ -51,6 +51,16 @@ type Config struct {
 	TrackerPassword string
 	TrackerWalk     float64 // metres a tracker walks out from its home and back; default 500
 
+	// Prepare encodes every message of the run before the first publish (needs Batches and
+	// no Interval), so that what follows measures the broker and its consumers, not the
+	// encoding: a gateway encodes on its own hardware, not on the machine under test. The
+	// run's payloads are held in memory meanwhile.
+	Prepare bool
+	// Ready, when set, is called once, when every gateway connection is open (and, with
+	// Prepare, every message encoded), just before the first publish: where a benchmark
+	// starts its clock.
+	Ready func()
+
 	Logger *slog.Logger // nil discards
 }
 
@@ -115,6 +125,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("load: %d sensors × %d samples exceeds a batch (%d readings)", c.Sensors, c.Samples, vagt.MaxBatchReadings)
 	case c.Duration <= 0 && c.Batches <= 0:
 		return errors.New("load: give a duration or a number of batches")
+	case c.Prepare && (c.Batches <= 0 || c.Interval > 0):
+		return errors.New("load: prepare needs a number of batches and no interval")
 	}
 	return nil
 }
@@ -141,13 +153,32 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	start := time.Now()
 	counts := make([]GatewayCount, cfg.Homes)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
+	// Every gateway connection arrives once it is open and prepared (or has failed); the
+	// last one lets them all begin.
+	conns := 0
+	if cfg.Homes > 0 {
+		conns = cfg.Conns
+	}
+	var (
+		arrived sync.WaitGroup
+		start   time.Time
+	)
+	arrived.Add(conns)
+	begin := make(chan struct{})
+	go func() {
+		arrived.Wait()
+		if cfg.Ready != nil {
+			cfg.Ready()
+		}
+		start = time.Now()
+		close(begin)
+	}()
 	positions := make([]uint64, cfg.Trackers)
 	for i := range cfg.Trackers {
 		wg.Go(func() {
@@ -163,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			break
 		}
 		wg.Go(func() {
-			if err := runConn(ctx, &cfg, w, counts, logger); err != nil {
+			if err := runConn(ctx, &cfg, w, counts, logger, arrived.Done, begin); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -171,6 +202,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		})
 	}
 	wg.Wait()
+	<-begin // start is set
 	r := Report{Gateways: cfg.Homes, Elapsed: time.Since(start), PerGateway: make(map[string]GatewayCount, cfg.Homes)}
 	for i, c := range counts {
 		r.PerGateway[string(GatewayID(cfg.Prefix, i))] = c
@@ -208,8 +240,18 @@ type pending struct {
 	alarm    bool
 }
 
-// runConn plays the gateways w, w+Conns, w+2×Conns, ... on one connection.
-func runConn(ctx context.Context, cfg *Config, w int, counts []GatewayCount, logger *slog.Logger) error {
+// message is one publish of a prepared run.
+type message struct {
+	topic   string
+	payload []byte
+	p       pending
+}
+
+// runConn plays the gateways w, w+Conns, w+2×Conns, ... on one connection. It calls arrive
+// once, when it is connected and prepared or has failed, and publishes once begin is closed.
+func runConn(ctx context.Context, cfg *Config, w int, counts []GatewayCount, logger *slog.Logger, arrive func(), begin <-chan struct{}) error {
+	var arriveOnce sync.Once
+	defer arriveOnce.Do(arrive)
 	opts := mqtt.NewClientOptions().AddBroker(cfg.Broker).
 		SetClientID(fmt.Sprintf("%s-%d", cfg.ClientID, w)).
 		SetUsername(cfg.Username).SetPassword(cfg.Password).
@@ -253,31 +295,76 @@ func runConn(ctx context.Context, cfg *Config, w int, counts []GatewayCount, log
 		p.tok = client.Publish(topic, 1, false, payload)
 		window = append(window, p)
 	}
-	began := time.Now()
-loop:
-	for round := 0; cfg.Batches == 0 || round < cfg.Batches; round++ {
-		if cfg.Interval > 0 {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-time.After(time.Until(began.Add(time.Duration(round) * cfg.Interval))):
-			}
-		}
+	// round encodes a batch of every gateway and the alarms due, handing each message to
+	// emit; it stops early, with false, when emit says so.
+	round := func(emit func(topic string, payload []byte, p pending) bool) (bool, error) {
 		for _, g := range gws {
-			if ctx.Err() != nil || !client.IsConnectionOpen() {
-				break loop
-			}
 			payload, n, err := g.nextBatch()
 			if err != nil {
-				return err
+				return false, err
 			}
-			publish(g.telemetry, payload, pending{gw: g.index, readings: uint64(n)})
+			if !emit(g.telemetry, payload, pending{gw: g.index, readings: uint64(n)}) {
+				return false, nil
+			}
 			if cfg.AlarmEvery > 0 && (g.seq+uint64(g.index))%uint64(cfg.AlarmEvery) == 0 { // staggered by home, not all in one round
 				payload, err := g.nextAlarm()
 				if err != nil {
-					return err
+					return false, err
 				}
-				publish(g.alarm, payload, pending{gw: g.index, alarm: true})
+				if !emit(g.alarm, payload, pending{gw: g.index, alarm: true}) {
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	}
+	send := func(topic string, payload []byte, p pending) bool {
+		if ctx.Err() != nil || !client.IsConnectionOpen() {
+			return false
+		}
+		publish(topic, payload, p)
+		return true
+	}
+	var prepared []message
+	if cfg.Prepare {
+		keep := func(topic string, payload []byte, p pending) bool {
+			prepared = append(prepared, message{topic, payload, p})
+			return true
+		}
+		for range cfg.Batches {
+			if _, err := round(keep); err != nil {
+				return err
+			}
+		}
+	}
+	arriveOnce.Do(arrive)
+	select {
+	case <-begin:
+	case <-ctx.Done():
+	}
+	if cfg.Prepare {
+		for _, m := range prepared {
+			if !send(m.topic, m.payload, m.p) {
+				break
+			}
+		}
+	} else {
+		began := time.Now()
+	loop:
+		for r := 0; cfg.Batches == 0 || r < cfg.Batches; r++ {
+			if cfg.Interval > 0 {
+				select {
+				case <-ctx.Done():
+					break loop
+				case <-time.After(time.Until(began.Add(time.Duration(r) * cfg.Interval))):
+				}
+			}
+			more, err := round(send)
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
 			}
 		}
 	}
