@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vagt-dk/vagt"
+	"github.com/vagt-dk/vagt/api/stats"
 	"github.com/vagt-dk/vagt/cmd/internal/demo"
 	"github.com/vagt-dk/vagt/test/localstack"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -91,6 +92,8 @@ func TestDemo(t *testing.T) {
 		}
 		return citizens > 0 && active > 0
 	})
+	// Issue 18's "Done when": the national and municipal views of the demo agree.
+	demoViewsAgree(t, first, now)
 	first.lastAlerts = first.get(t, "/api/v1/alerts", first.token("admin"))
 	if first.get(t, "/api/v1/me", staff) == "" {
 		t.Fatal("the printed staff token does not sign in")
@@ -120,6 +123,89 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("readyz after a restart: %s", body)
 	}
 	second.stop(t)
+}
+
+// demoViewsAgree compares the manager's comparison (their municipality exact) with the
+// national one over the past year, row by row of the manager's own: in the national view
+// a count is suppressed only where the citizens behind it are 1-4 (citizens and devices
+// installed: the citizens; devices active: the active citizens, which the row does not
+// show, so there a hidden figure must come with the row marked suppressed), and otherwise
+// it is the exact count rounded to the base; a municipality the national view ranks has
+// the same rank for its manager, among as many municipalities.
+func demoViewsAgree(t *testing.T, p *demoProcess, now time.Time) {
+	t.Helper()
+	q := fmt.Sprintf("/api/v1/stats/compare?from=%s&to=%s",
+		now.AddDate(-1, 0, 0).Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
+	read := func(role string) stats.Comparison {
+		var c stats.Comparison
+		if err := json.Unmarshal([]byte(p.get(t, q, p.token(role))), &c); err != nil {
+			t.Fatalf("%s comparison: %v", role, err)
+		}
+		return c
+	}
+	mine, nat := read("manager"), read("national")
+	national := map[string]stats.CompareRow{}
+	for _, r := range nat.Rows {
+		if r.Entity == "municipality" {
+			national[fmt.Sprint(r.Municipality, "/", r.Technology)] = r
+		}
+	}
+	small := func(n *int) bool { return n != nil && *n > 0 && *n < stats.SuppressBelow }
+	show := func(n *int) string {
+		if n == nil {
+			return "null"
+		}
+		return fmt.Sprint(*n)
+	}
+	// same checks one figure: hidden says it must be suppressed; maybe that it may be
+	// (the row is marked suppressed and the citizens behind the figure are not shown).
+	same := func(what string, exact, shown *int, hidden, maybe bool) {
+		t.Helper()
+		switch {
+		case exact == nil:
+			if shown != nil {
+				t.Errorf("%s: the manager sees none, the national view %d", what, *shown)
+			}
+		case hidden:
+			if shown != nil {
+				t.Errorf("%s: behind 1-4 citizens, yet the national view shows %d (exact %d)", what, *shown, *exact)
+			}
+		case shown == nil:
+			if !maybe {
+				t.Errorf("%s: exact %d, hidden in the national view", what, *exact)
+			}
+		case *shown != (*exact+stats.RoundingBase/2)/stats.RoundingBase*stats.RoundingBase:
+			t.Errorf("%s: exact %d, national %d", what, *exact, *shown)
+		}
+	}
+	own := 0
+	for _, m := range mine.Rows {
+		if m.Entity != "municipality" || m.Technology == "all" {
+			continue
+		}
+		own++
+		k, ok := national[fmt.Sprint(m.Municipality, "/", m.Technology)]
+		if !ok {
+			t.Errorf("the national comparison has no row for %d/%s", m.Municipality, m.Technology)
+			continue
+		}
+		hidden := small(m.Citizens)
+		if hidden && !k.Suppressed {
+			t.Errorf("%s: %s citizens, not marked suppressed nationally", m.Technology, show(m.Citizens))
+		}
+		same(m.Technology+" citizens", m.Citizens, k.Citizens, hidden, false)
+		same(m.Technology+" devices installed", m.DevicesInstalled, k.DevicesInstalled, hidden, false)
+		same(m.Technology+" devices active", m.DevicesActive, k.DevicesActive, false, k.Suppressed)
+		if hidden && k.Rank != nil {
+			t.Errorf("%s: ranked %d nationally behind %s citizens", m.Technology, *k.Rank, show(m.Citizens))
+		}
+		if k.Rank != nil && (m.Rank == nil || *m.Rank != *k.Rank) || m.RankOf != k.RankOf {
+			t.Errorf("%s: rank %s of %d for the manager, %s of %d nationally", m.Technology, show(m.Rank), m.RankOf, show(k.Rank), k.RankOf)
+		}
+	}
+	if own == 0 {
+		t.Fatalf("the manager's comparison has no row of their own municipality: %+v", mine.Rows)
+	}
 }
 
 // isVillageAlarm reports whether s shows an alert of one of the alarms the demo raises.
