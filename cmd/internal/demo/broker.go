@@ -137,6 +137,9 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 	if err := s.AddHook(auth, nil); err != nil {
 		return nil, err
 	}
+	if err := s.AddHook(&packetIDs{}, nil); err != nil {
+		return nil, err
+	}
 	// A timeout, not a wait for ever on the file's lock (Run locks the whole data
 	// directory first; this is the net under it).
 	if err := s.AddHook(&boltStore{Hook: new(bolt.Hook)}, &bolt.Options{Path: storePath, Options: &bbolt.Options{Timeout: time.Second}}); err != nil {
@@ -156,6 +159,85 @@ func startBroker(addr, storePath string, log *slog.Logger) (*embeddedBroker, err
 }
 
 func (b *embeddedBroker) Close() error { return b.server.Close() }
+
+// packetIDs keeps a client's packet ids apart from the broker's. MQTT numbers the packets
+// each side sends on its own (3.1.1, 2.3.1), but mochi (v2.7.9) keeps both in one
+// in-flight table per client: a SUBSCRIBE or UNSUBSCRIBE whose id equals that of a message
+// the broker has in flight to the client is refused (SUBACK 0x80 on MQTT 3), and a QoS 1
+// PUBLISH with such an id replaces the broker's message in the table, which is then never
+// sent again. After a restart of the demo, ingest's session held messages in flight with
+// ids from 1 and ingest's first SUBSCRIBE, id 1, was refused: the demo exited. So an
+// incoming packet whose id is taken is renumbered, on reading, to an id free in the table,
+// and the acknowledgement the broker writes for it (PUBACK, SUBACK, UNSUBACK) goes out
+// with the client's id again. mochi handles one incoming packet of a client at a time and
+// writes its acknowledgement before reading the next, so a renumbering lives no longer
+// than that. QoS 2 is left alone (no vagt client uses it; its PUBREL would need the same).
+type packetIDs struct {
+	mqtt.HookBase
+	mu      sync.Mutex
+	renamed map[*mqtt.Client]map[uint16]uint16 // the broker's id → the client's
+}
+
+func (h *packetIDs) ID() string { return "vagt-packet-ids" }
+
+func (h *packetIDs) Provides(b byte) bool {
+	return b == mqtt.OnPacketRead || b == mqtt.OnPacketEncode || b == mqtt.OnDisconnect
+}
+
+func (h *packetIDs) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	switch {
+	case pk.FixedHeader.Type == packets.Publish && pk.FixedHeader.Qos == 1,
+		pk.FixedHeader.Type == packets.Subscribe, pk.FixedHeader.Type == packets.Unsubscribe:
+	default:
+		return pk, nil
+	}
+	if _, taken := cl.State.Inflight.Get(pk.PacketID); !taken {
+		return pk, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	mine := h.renamed[cl]
+	for id := uint16(65535); id > 0; id-- {
+		if _, taken := cl.State.Inflight.Get(id); taken {
+			continue
+		}
+		if _, taken := mine[id]; taken {
+			continue
+		}
+		if mine == nil {
+			if h.renamed == nil {
+				h.renamed = map[*mqtt.Client]map[uint16]uint16{}
+			}
+			mine = map[uint16]uint16{}
+			h.renamed[cl] = mine
+		}
+		mine[id] = pk.PacketID
+		pk.PacketID = id
+		return pk, nil
+	}
+	return pk, nil // every id taken: as mochi would have it
+}
+
+func (h *packetIDs) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	switch pk.FixedHeader.Type {
+	case packets.Puback, packets.Suback, packets.Unsuback:
+	default:
+		return pk
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if theirs, ok := h.renamed[cl][pk.PacketID]; ok {
+		delete(h.renamed[cl], pk.PacketID)
+		pk.PacketID = theirs
+	}
+	return pk
+}
+
+func (h *packetIDs) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.renamed, cl)
+}
 
 // boltStore is mochi's bolt hook with its in-flight messages given back their packet ids.
 // The hook (v2.7.9) stores an in-flight message without its packet id, only in its key
