@@ -45,6 +45,16 @@ type input struct {
 	ack      *serial.Frame // an alarm frame to acknowledge once its alarm is spooled
 	unmapped string        // the Zigbee name of a device not in the device map that sends alarms
 	done     func()        // a Zigbee message to acknowledge once what it carried is spooled
+	// message identifies the Zigbee message (zero for other inputs); redelivered: the home
+	// broker sent it before and did not hear our PUBACK.
+	message     spool.MessageKey
+	redelivered bool
+}
+
+// zigbeeInput is what a Zigbee update is to the pipeline.
+func zigbeeInput(u zigbee.Update) input {
+	return input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped, done: u.Ack,
+		message: spool.MessageKey(u.Message), redelivered: u.Redelivered}
 }
 
 // link is the gateway's way out to the platform: one uplink, or a pair (a second broker).
@@ -88,6 +98,7 @@ type counters struct {
 	AlarmFrames         uint64            `json:"alarm_frames"`           // serial alarm frames acked
 	AlarmFramesNotAcked uint64            `json:"alarm_frames_not_acked"` // their alarm was not committed
 	ZigbeeNotAcked      uint64            `json:"zigbee_not_acked"`       // Zigbee messages left for redelivery: alarm not committed
+	ZigbeeRedelivered   uint64            `json:"zigbee_redelivered"`     // Zigbee messages sent again after their readings were committed: not spooled twice
 	ConfigsApplied      uint64            `json:"configs_applied"`
 	OpenEpisodes        int               `json:"open_episodes"`
 }
@@ -222,7 +233,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.zigbee != nil {
 		inputs.Go(func() {
 			g.zigbee.Run(ctx, func(u zigbee.Update) {
-				send(input{readings: u.Readings, seen: u.Device, online: u.Online, unmapped: u.Unmapped, done: u.Ack})
+				send(zigbeeInput(u))
 			})
 		})
 	}

@@ -29,10 +29,16 @@ func (g *Gateway) process(group []input) {
 	var readings []vagt.Reading
 	var acks []serial.Frame
 	var dones []func()
+	var messages []spool.MessageKey        // the Zigbee messages whose readings this commit holds
 	redeliver := false                     // a Zigbee message not committed: the home broker must send it again
 	now := g.trust.bestTime(g.clock.Now()) // a last-seen time the status can carry
 	for _, x := range group {
 		safe, committed := true, true // committed: every alarm the readings raised is in the spool
+		// A Zigbee message the home broker sends again after its readings were committed (the
+		// gateway was killed before its PUBACK left): the rules see it as ever — an alarm is
+		// never skipped here — but its readings, stamped anew at receipt, are not spooled a
+		// second time.
+		again := x.redelivered && g.committedBefore(x.message)
 		if x.seen != "" {
 			if err := g.engine.Seen(x.seen, x.online); err != nil {
 				// "offline" raises the silent-device alert: not committed, not acknowledged.
@@ -55,11 +61,16 @@ func (g *Gateway) process(group []input) {
 				g.refuse(reasonTime, r, err)
 				continue
 			}
-			readings = append(readings, r)
+			if !again {
+				readings = append(readings, r)
+			}
 		}
 		if x.done != nil {
 			if committed { // a reading refused as malformed never becomes valid: acked
 				dones = append(dones, x.done)
+				if x.message != (spool.MessageKey{}) && !again {
+					messages = append(messages, x.message)
+				}
 			} else {
 				g.count(func(c *counters) { c.ZigbeeNotAcked++ })
 				g.log.Error("zigbee message not acknowledged: its alarm is not in the spool; the home broker redelivers it on the next connection",
@@ -86,7 +97,7 @@ func (g *Gateway) process(group []input) {
 		}
 		g.count(func(c *counters) { c.AlarmFrames++ })
 	}
-	if err := g.spool.AddReadings(readings); err != nil {
+	if err := g.spool.AddReadings(readings, messages...); err != nil {
 		// The disk failed: nothing else to do but say so; the alarms went first. The
 		// Zigbee messages stay unacknowledged: the broker has them for the next connection.
 		g.log.Error("spool readings", "err", err, "lost", len(readings))
@@ -291,6 +302,20 @@ func (g *Gateway) Snapshot() Snapshot {
 	s.Help = g.HelpStats()
 	s.Confirm = g.spool.ConfirmStats()
 	return s
+}
+
+// committedBefore reports whether the Zigbee message k is one whose readings the spool
+// committed; when it cannot tell, false: spooled twice rather than lost.
+func (g *Gateway) committedBefore(k spool.MessageKey) bool {
+	ok, err := g.spool.Committed(k)
+	if err != nil {
+		g.log.Warn("spool: committed messages", "err", err)
+		return false
+	}
+	if ok {
+		g.count(func(c *counters) { c.ZigbeeRedelivered++ })
+	}
+	return ok
 }
 
 // statusHandler serves /status (JSON) and /metrics (Prometheus text) on loopback.

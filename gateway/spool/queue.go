@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,11 +58,22 @@ func decodeReading(b []byte) (vagt.Reading, error) {
 	}, nil
 }
 
-// AddReadings commits the readings in one fsynced transaction. When the spool is full it
-// first drops the oldest telemetry (batches, then pending readings) to make room, and
-// counts every reading dropped. It refuses the whole call if one reading is invalid.
-func (q *Queue) AddReadings(rs []vagt.Reading) error {
-	if len(rs) == 0 {
+// MessageKey identifies an input message for Committed: a hash of what makes it that
+// message (for MQTT: its packet id, topic and payload).
+type MessageKey [32]byte
+
+// keptMessages is how many committed messages Committed remembers: far more than a home
+// broker has in flight to the gateway (Mosquitto's default is 20), and few enough that the
+// packet ids of the kept ones are all different (a broker numbers its messages to a client
+// in turn, over 65,535 ids). 4,096 keys of 40 bytes: 160 KiB at most, outside MaxBytes.
+const keptMessages = 4096
+
+// AddReadings commits the readings in one fsynced transaction, and with them the keys of
+// the input messages they came from (Committed). When the spool is full it first drops
+// the oldest telemetry (batches, then pending readings) to make room, and counts every
+// reading dropped. It refuses the whole call if one reading is invalid.
+func (q *Queue) AddReadings(rs []vagt.Reading, messages ...MessageKey) error {
+	if len(rs) == 0 && len(messages) == 0 {
 		return nil
 	}
 	vals := make([][]byte, len(rs))
@@ -96,6 +108,9 @@ func (q *Queue) AddReadings(rs []vagt.Reading) error {
 		if err := meta.Put(metaReadingID, u64(id)); err != nil {
 			return fmt.Errorf("spool: put reading id: %w", err)
 		}
+		if err := putMessages(meta, tx.Bucket(bucketMessages), messages); err != nil {
+			return err
+		}
 		return putDropped(meta, &st, q.stats.DroppedReadings)
 	})
 	if err != nil {
@@ -110,6 +125,47 @@ func (q *Queue) AddReadings(rs []vagt.Reading) error {
 }
 
 var errNoRoom = errors.New("spool: no telemetry left to drop")
+
+// putMessages records committed messages' keys, forgetting those more than keptMessages
+// back.
+func putMessages(meta, b *bolt.Bucket, keys []MessageKey) error {
+	n := getU64(meta, metaMessageSeq)
+	for _, k := range keys {
+		n++
+		if err := b.Put(u64(n), k[:]); err != nil {
+			return fmt.Errorf("spool: put message key: %w", err)
+		}
+		if n > keptMessages {
+			if err := b.Delete(u64(n - keptMessages)); err != nil {
+				return fmt.Errorf("spool: forget message key: %w", err)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return meta.Put(metaMessageSeq, u64(n))
+}
+
+// Committed reports whether the message with key k is among the last keptMessages whose
+// contents AddReadings committed: a message that comes again after that (its broker did
+// not hear our acknowledgement before a crash) carried nothing that is not in the spool.
+func (q *Queue) Committed(k MessageKey) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false, ErrClosed
+	}
+	found := false
+	err := q.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMessages).Cursor()
+		for key, v := c.Last(); key != nil && !found; key, v = c.Prev() {
+			found = bytes.Equal(v, k[:])
+		}
+		return nil
+	})
+	return found, err
+}
 
 func putDropped(meta *bolt.Bucket, st *Stats, before uint64) error {
 	if st.DroppedReadings == before {

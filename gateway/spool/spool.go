@@ -28,6 +28,9 @@ var (
 	bucketReadings = []byte("readings")
 	bucketMeta     = []byte("meta")
 	bucketTimers   = []byte("rule_timers") // the rules' timer state, apart from the queue
+	// bucketMessages keeps the keys of the last keptMessages input messages whose contents
+	// were committed, by a counter (queue.go, Committed).
+	bucketMessages = []byte("committed_messages")
 
 	timersKey = []byte("state")
 
@@ -37,6 +40,7 @@ var (
 	metaReadingID   = []byte("next_reading_id")
 	metaDropped     = []byte("dropped_readings")
 	metaHomeConfig  = []byte("home_config")
+	metaMessageSeq  = []byte("next_message_seq")
 )
 
 // ErrClosed is returned by every method after Close.
@@ -138,7 +142,7 @@ func Open(opts Options) (*Queue, error) {
 // init creates the buckets, seeds the sequence numbers of a new spool, and counts.
 func (q *Queue) init() error {
 	return q.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAlarms, bucketBatches, bucketReadings, bucketMeta, bucketTimers} {
+		for _, b := range [][]byte{bucketAlarms, bucketBatches, bucketReadings, bucketMeta, bucketTimers, bucketMessages} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("spool: create bucket %s: %w", b, err)
 			}

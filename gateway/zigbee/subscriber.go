@@ -2,6 +2,7 @@ package zigbee
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"strings"
 	"sync"
@@ -24,8 +25,25 @@ type Update struct {
 	// carry an alarm: its alarm readings are in Readings, and the gateway raises a
 	// technical alert about it (MapUnmapped).
 	Unmapped string
+	// Message identifies the MQTT message the update came from: its packet id, topic and
+	// payload, which a broker sends again unchanged. Redelivered is its DUP flag: the
+	// broker sent it before and did not hear our PUBACK (a gateway killed between the
+	// commit and the PUBACK). The gateway then spools its readings only if the message is
+	// not among those it committed.
+	Message     [32]byte
+	Redelivered bool
 
 	ack func() // acknowledges the message to the home broker (Ack)
+}
+
+// messageKey is m's Update.Message.
+func messageKey(m mqtt.Message) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{byte(m.MessageID() >> 8), byte(m.MessageID())})
+	h.Write([]byte(m.Topic()))
+	h.Write([]byte{0})
+	h.Write(m.Payload())
+	return [32]byte(h.Sum(nil))
 }
 
 // Ack tells the subscriber that what the update carried is committed (its alarm and its
@@ -283,7 +301,7 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 				s.log.Warn("zigbee: device not in the device map sends alarms; forwarded as "+string(id)+", technical alert raised", "name", name)
 			}
 			// Acknowledged once its alarm is committed, like a mapped device's.
-			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name, ack: func() { s.acks.done(n) }})
+			s.queue = append(s.queue, Update{Device: id, Readings: rs, Unmapped: name, Message: messageKey(m), Redelivered: m.Duplicate(), ack: func() { s.acks.done(n) }})
 			queued = true
 			select {
 			case s.more <- struct{}{}:
@@ -300,7 +318,7 @@ func (s *Subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	u := Update{Device: dev.Device, ack: func() { s.acks.done(n) }}
+	u := Update{Device: dev.Device, Message: messageKey(m), Redelivered: m.Duplicate(), ack: func() { s.acks.done(n) }}
 	if sub == "availability" {
 		online, err := MapAvailability(m.Payload())
 		if err != nil {
