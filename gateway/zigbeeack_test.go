@@ -23,24 +23,7 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 	cfg := testConfig(t, "tcp://127.0.0.1:1") // no platform: the alarm stays in the spool
 	cfg.Zigbee.Broker, cfg.StatusAddr = broker.URL(), ""
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0c", Technology: vagt.TechPersonalAlarm, Zigbee: "sos_button"}}
-	z2m := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("z2m"))
-	if tok := z2m.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer z2m.Disconnect(100)
-	publish := func(topic, payload string) {
-		t.Helper()
-		if tok := z2m.Publish(topic, 1, false, payload); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			t.Fatal(tok.Error())
-		}
-	}
-	// subscriber runs the gateway's Zigbee subscriber with deliver until stop.
-	subscriber := func(g *Gateway, deliver func(zigbee.Update)) (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); g.zigbee.Run(ctx, deliver) }()
-		return func() { cancel(); <-done }
-	}
+	publish := z2mPublisher(t, broker.URL())
 
 	// 1. The alarm arrives and the pipeline dies before committing it: no Ack.
 	g, err := New(cfg, Deps{})
@@ -49,7 +32,7 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var pressed bool
-	stop := subscriber(g, func(u zigbee.Update) {
+	stop := runZigbee(g, func(u zigbee.Update) {
 		mu.Lock()
 		defer mu.Unlock()
 		pressed = pressed || len(u.Readings) > 0
@@ -92,7 +75,7 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 	}
 	defer kill(t, g)
 	var updates []zigbee.Update
-	stop = subscriber(g, func(u zigbee.Update) {
+	stop = runZigbee(g, func(u zigbee.Update) {
 		mu.Lock()
 		updates = append(updates, u)
 		mu.Unlock()
@@ -112,4 +95,30 @@ func TestZigbeeAlarmAckedOnlyAfterCommit(t *testing.T) {
 			t.Errorf("the press was delivered again after it was spooled: %+v", u)
 		}
 	}
+}
+
+// z2mPublisher connects as Zigbee2MQTT to the home broker at url and returns how the test
+// publishes (QoS 1) through it; it disconnects when the test ends.
+func z2mPublisher(t *testing.T, url string) (publish func(topic, payload string)) {
+	t.Helper()
+	z2m := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("z2m"))
+	if tok := z2m.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	t.Cleanup(func() { z2m.Disconnect(100) })
+	return func(topic, payload string) {
+		t.Helper()
+		if tok := z2m.Publish(topic, 1, false, payload); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+}
+
+// runZigbee runs the gateway's Zigbee subscriber alone, handing its updates to deliver
+// instead of the pipeline, until stop.
+func runZigbee(g *Gateway, deliver func(zigbee.Update)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.zigbee.Run(ctx, deliver) }()
+	return func() { cancel(); <-done }
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/gateway/zigbee"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
@@ -23,17 +22,7 @@ func TestZigbeeRedeliveryOfCommittedReadingsSpooledOnce(t *testing.T) {
 	cfg := testConfig(t, "tcp://127.0.0.1:1") // no platform: the readings stay in the spool
 	cfg.Zigbee.Broker, cfg.StatusAddr = broker.URL(), ""
 	cfg.Home.Devices = []DeviceFile{{Device: "0x0e", Technology: vagt.TechEnvironmentSensor, Zigbee: "living_room"}}
-	z2m := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("z2m"))
-	if tok := z2m.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer z2m.Disconnect(100)
-	publish := func(topic, payload string) {
-		t.Helper()
-		if tok := z2m.Publish(topic, 1, false, payload); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			t.Fatal(tok.Error())
-		}
-	}
+	publish := z2mPublisher(t, broker.URL())
 	spooled := func(g *Gateway) int {
 		st := g.spool.Stats()
 		return st.PendingReadings + st.BatchedReadings
@@ -46,20 +35,15 @@ func TestZigbeeRedeliveryOfCommittedReadingsSpooledOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var committed atomic.Int32
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		g.zigbee.Run(ctx, func(u zigbee.Update) {
-			if len(u.Readings) == 0 {
-				u.Ack()
-				return
-			}
-			x := zigbeeInput(u)
-			x.done = func() { committed.Add(1) } // what the pipeline would Ack: the kill comes first
-			g.process([]input{x})
-		})
-	}()
+	stop := runZigbee(g, func(u zigbee.Update) {
+		if len(u.Readings) == 0 {
+			u.Ack()
+			return
+		}
+		x := zigbeeInput(u)
+		x.done = func() { committed.Add(1) } // what the pipeline would Ack: the kill comes first
+		g.process([]input{x})
+	})
 	stacktest.WaitFor(t, "the subscription", time.Minute, func() bool {
 		publish("zigbee2mqtt/living_room/availability", "online")
 		return g.zigbee.Stats().Messages > 0
@@ -70,8 +54,7 @@ func TestZigbeeRedeliveryOfCommittedReadingsSpooledOnce(t *testing.T) {
 	if first == 0 {
 		t.Fatal("nothing spooled")
 	}
-	cancel()
-	<-stopped
+	stop()
 	kill(t, g)
 
 	// 2. The restart: the broker sends the message again; it is acknowledged, not spooled.
@@ -79,7 +62,7 @@ func TestZigbeeRedeliveryOfCommittedReadingsSpooledOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel = context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- g.Run(ctx) }()
 	defer func() {

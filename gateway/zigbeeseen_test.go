@@ -3,9 +3,7 @@ package gateway
 import (
 	"context"
 	"testing"
-	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/vagt-dk/vagt"
 	"github.com/vagt-dk/vagt/test/localstack/stacktest"
 )
@@ -29,17 +27,7 @@ func TestZigbeeOfflineNotAckedUncommitted(t *testing.T) {
 	go func() { ran <- g.Run(ctx) }()
 	defer func() { cancel(); <-ran }()
 
-	z2m := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("z2m"))
-	if tok := z2m.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer z2m.Disconnect(100)
-	publish := func(topic, payload string) {
-		t.Helper()
-		if tok := z2m.Publish(topic, 1, false, payload); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			t.Fatal(tok.Error())
-		}
-	}
+	publish := z2mPublisher(t, broker.URL())
 	waitFor(t, "the subscription", func() bool {
 		publish("zigbee2mqtt/smoke_hall/availability", "online")
 		return g.zigbee.Stats().Messages > 0

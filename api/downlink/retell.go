@@ -266,8 +266,12 @@ func (n *Notifier) retellGateway(ctx context.Context, gw vagt.GatewayID, since t
 	told := 0
 	for _, ev := range slices.Backward(evs) {
 		var d alerts.EventData
-		if err := json.Unmarshal(ev.Data, &d); err != nil || d.Alert.ID <= 0 {
-			n.o.Logger.Error("downlink: event not told again", "event", ev.ID, "err", fmt.Errorf("event data: %v", err))
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			n.o.Logger.Error("downlink: event not told again", "event", ev.ID, "err", fmt.Errorf("event data: %w", err))
+			continue
+		}
+		if d.Alert.ID <= 0 {
+			n.o.Logger.Error("downlink: event not told again: it names no alert", "event", ev.ID)
 			continue
 		}
 		published, err := n.retellOne(ctx, d.Alert.ID)

@@ -64,30 +64,10 @@ func (r *received) add(topic string, payload []byte) {
 	r.per[string(gw)] = c
 }
 
-// TestReportMatchesWhatWasPublished: a subscriber receives exactly what the report says,
-// per gateway, as valid CBOR whose gateway matches its topic, with no reading repeated.
-func TestReportMatchesWhatWasPublished(t *testing.T) {
-	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{})
-	got := &received{per: map[string]load.GatewayCount{}, points: map[string]bool{}}
-	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("checker").
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { got.add(m.Topic(), m.Payload()) }))
-	if tok := sub.Connect(); !tok.WaitTimeout(time.Minute) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
-	}
-	defer sub.Disconnect(100)
-	if tok := sub.Subscribe("vagt/v1/gw/#", 1, nil); !tok.WaitTimeout(time.Minute) || tok.Error() != nil {
-		t.Fatalf("subscribe: %v", tok.Error())
-	}
-
-	r, err := load.Run(context.Background(), load.Config{Broker: broker.URL(), Homes: 7, Sensors: 11, Samples: 3, Batches: 5, AlarmEvery: 2, Conns: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// An alarm every second batch, staggered by home: homes 0, 2, 4, 6 after batches 2 and
-	// 4, homes 1, 3, 5 after batches 1, 3 and 5: 4×2 + 3×3 = 17.
-	if r.Gateways != 7 || r.Batches != 35 || r.Readings != 35*33 || r.Alarms != 17 || r.Failed != 0 {
-		t.Fatalf("report %+v, want 7 gateways, 35 batches, %d readings, 17 alarms", r, 35*33)
-	}
+// matches waits up to a minute for what report r says was sent, then checks that the
+// subscriber received exactly that, per gateway, with no problem.
+func (got *received) matches(t *testing.T, r load.Report) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		got.mu.Lock()
@@ -114,6 +94,33 @@ func TestReportMatchesWhatWasPublished(t *testing.T) {
 			t.Errorf("gateway %s: received %+v, report %+v", gw, got.per[gw], want)
 		}
 	}
+}
+
+// TestReportMatchesWhatWasPublished: a subscriber receives exactly what the report says,
+// per gateway, as valid CBOR whose gateway matches its topic, with no reading repeated.
+func TestReportMatchesWhatWasPublished(t *testing.T) {
+	broker := stacktest.Mosquitto(t, localstack.MosquittoOptions{})
+	got := &received{per: map[string]load.GatewayCount{}, points: map[string]bool{}}
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("checker").
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { got.add(m.Topic(), m.Payload()) }))
+	if tok := sub.Connect(); !tok.WaitTimeout(time.Minute) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer sub.Disconnect(100)
+	if tok := sub.Subscribe("vagt/v1/gw/#", 1, nil); !tok.WaitTimeout(time.Minute) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	r, err := load.Run(context.Background(), load.Config{Broker: broker.URL(), Homes: 7, Sensors: 11, Samples: 3, Batches: 5, AlarmEvery: 2, Conns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An alarm every second batch, staggered by home: homes 0, 2, 4, 6 after batches 2 and
+	// 4, homes 1, 3, 5 after batches 1, 3 and 5: 4×2 + 3×3 = 17.
+	if r.Gateways != 7 || r.Batches != 35 || r.Readings != 35*33 || r.Alarms != 17 || r.Failed != 0 {
+		t.Fatalf("report %+v, want 7 gateways, 35 batches, %d readings, 17 alarms", r, 35*33)
+	}
+	got.matches(t, r)
 }
 
 // TestPreparedRunBeginsAfterReady: with Prepare, nothing is published before Ready has
@@ -169,33 +176,11 @@ func TestPreparedRunBeginsAfterReady(t *testing.T) {
 	if r.Gateways != 7 || r.Batches != 35 || r.Readings != 35*33 || r.Alarms != 17 || r.Failed != 0 {
 		t.Fatalf("report %+v, want 7 gateways, 35 batches, %d readings, 17 alarms (as unprepared)", r, 35*33)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		got.mu.Lock()
-		var n uint64
-		for _, c := range got.per {
-			n += c.Batches + c.Alarms
-		}
-		got.mu.Unlock()
-		if n >= r.Batches+r.Alarms || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	got.matches(t, r)
 	firstMu.Lock()
+	defer firstMu.Unlock()
 	if first != "marker" {
 		t.Errorf("first message on %q: published before Ready returned", first)
-	}
-	firstMu.Unlock()
-	got.mu.Lock()
-	defer got.mu.Unlock()
-	for _, p := range got.problems {
-		t.Error(p)
-	}
-	for gw, want := range r.PerGateway {
-		if got.per[gw] != want {
-			t.Errorf("gateway %s: received %+v, report %+v", gw, got.per[gw], want)
-		}
 	}
 }
 

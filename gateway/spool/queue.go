@@ -129,6 +129,9 @@ var errNoRoom = errors.New("spool: no telemetry left to drop")
 // putMessages records committed messages' keys, forgetting those more than keptMessages
 // back.
 func putMessages(meta, b *bolt.Bucket, keys []MessageKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	n := getU64(meta, metaMessageSeq)
 	for _, k := range keys {
 		n++
@@ -141,21 +144,14 @@ func putMessages(meta, b *bolt.Bucket, keys []MessageKey) error {
 			}
 		}
 	}
-	if len(keys) == 0 {
-		return nil
-	}
 	return meta.Put(metaMessageSeq, u64(n))
 }
 
 // Committed reports whether the message with key k is among the last keptMessages whose
 // contents AddReadings committed: a message that comes again after that (its broker did
 // not hear our acknowledgement before a crash) carried nothing that is not in the spool.
+// A read of its own, as HomeConfig: it does not hold q.mu, so no alarm waits behind it.
 func (q *Queue) Committed(k MessageKey) (bool, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return false, ErrClosed
-	}
 	found := false
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMessages).Cursor()
